@@ -1,0 +1,31 @@
+import type { Pollable } from '../time/clock.ts';
+
+/**
+ * What a link layer carries: Ethernet frames (no FCS), or bare IP packets
+ * (a TUN device, LINKTYPE_RAW) where the first nibble gives the IP version.
+ */
+export type LinkType = 'ethernet' | 'ip';
+
+/**
+ * A network device: the stack's view of one port on a link.
+ *
+ * Rules every implementation keeps:
+ * - `transmit(frame)` takes ownership of `frame`; the caller must not touch it after.
+ * - A device never calls `onReceive` synchronously from inside `transmit` (that would
+ *   re-enter the sender). Simulated links deliver in `poll`; real links from their
+ *   own I/O callbacks.
+ * - `onReceive` hands over a frame the receiver may keep.
+ */
+export interface Device {
+  readonly name: string;
+  readonly linkType: LinkType;
+  /** Largest payload a frame carries (the IP MTU): 1500 for standard Ethernet. */
+  readonly mtu: number;
+  /** Sends one frame (Ethernet header included when linkType is 'ethernet'). */
+  transmit(frame: Uint8Array): void;
+  /** Set by whoever owns the device (a stack's interface); frames arrive here. */
+  onReceive: ((frame: Uint8Array) => void) | null;
+}
+
+/** A device on a simulated link that also has timed work (delivery, queues). */
+export interface SimDevice extends Device, Pollable {}
