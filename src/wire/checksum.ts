@@ -1,0 +1,150 @@
+/**
+ * The Internet checksum (RFC 1071): the 16-bit one's complement of the one's
+ * complement sum of the data taken as big-endian 16-bit words.
+ *
+ * Terms used here:
+ * - a *partial sum* is an unfolded running total of 16-bit words (a non-negative
+ *   integer that may exceed 0xffff). Partial sums chain: checksum the pseudo-header,
+ *   then the header, then the payload, passing the sum along, without copying.
+ *   Only the last chunk in a chain may have an odd length (RFC 1071 pads the final
+ *   odd byte with a zero low octet).
+ * - `foldChecksum(sum)` folds carries back in (end-around carry) to 16 bits.
+ * - the *checksum* is `~fold(sum) & 0xffff`, what goes into a header field.
+ *
+ * Speed: RFC 1071 §2(B) notes the sum is byte-order independent, so we add
+ * little-endian 32-bit words (native order on every engine we target) and byte-swap
+ * the folded result once. A 32-bit word w = lo16 + hi16 * 2^16, and 2^16 ≡ 1 in
+ * one's complement (mod 0xffff) arithmetic, so summing whole 32-bit words and
+ * folding is the same as summing their 16-bit halves. A JS number holds integers
+ * exactly to 2^53, so up to 2^21 words can be added before folding.
+ */
+import type { Ipv4Address } from './address.ts';
+
+/** Words (4 bytes each) added before the accumulator is folded: far below 2^21. */
+const FOLD_EVERY_WORDS = 1 << 18;
+
+/** Folds a (possibly huge) partial sum to at most 0x1fffe, exactly preserving the one's complement value. */
+function reduce(sum: number): number {
+  // `& 0xffff` is exact for integers below 2^53 (ToInt32 is modulo 2^32).
+  while (sum > 0x1ffff) sum = Math.floor(sum / 65536) + (sum & 0xffff);
+  return sum;
+}
+
+/** Folds carries into 16 bits (the one's complement sum, not yet complemented). */
+export function foldChecksum(sum: number): number {
+  while (sum > 0xffff) sum = Math.floor(sum / 65536) + (sum & 0xffff);
+  return sum;
+}
+
+/** The header field value for a partial sum: one's complement of the folded sum. */
+export function finishChecksum(sum: number): number {
+  return ~foldChecksum(sum) & 0xffff;
+}
+
+/** Swaps the two bytes of a 16-bit value. */
+function swap16(x: number): number {
+  return ((x & 0xff) << 8) | (x >>> 8);
+}
+
+/**
+ * Sums `bytes` as big-endian 16-bit words onto `sum` and returns the new partial
+ * sum (unfolded, kept small enough to chain indefinitely).
+ */
+export function checksumPartial(bytes: Uint8Array, sum: number): number {
+  const len = bytes.length;
+  if (len < 32) {
+    // Short inputs (pseudo-headers, small headers): plain byte loop, no DataView.
+    let s = 0;
+    let i = 0;
+    for (; i + 1 < len; i += 2) s += (bytes[i] << 8) | bytes[i + 1];
+    if (i < len) s += bytes[i] << 8;
+    return reduce(sum + s);
+  }
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, len);
+  // Sum little-endian 32-bit words; the folded result is the byte swap of the
+  // big-endian sum (RFC 1071 §2(B)).
+  let le = 0;
+  let i = 0;
+  const end4 = len & ~3;
+  while (i < end4) {
+    const stop = Math.min(end4, i + FOLD_EVERY_WORDS * 4);
+    let acc = 0;
+    // Unrolled by 4 words (16 bytes).
+    for (; i + 16 <= stop; i += 16) {
+      acc +=
+        dv.getUint32(i, true) +
+        dv.getUint32(i + 4, true) +
+        dv.getUint32(i + 8, true) +
+        dv.getUint32(i + 12, true);
+    }
+    for (; i < stop; i += 4) acc += dv.getUint32(i, true);
+    le = reduce(le + acc);
+  }
+  // Trailing 0..3 bytes, in little-endian 16-bit word order.
+  if (i + 1 < len) {
+    le += bytes[i] | (bytes[i + 1] << 8);
+    i += 2;
+  }
+  if (i < len) le += bytes[i];
+  return reduce(sum + swap16(foldChecksum(le)));
+}
+
+/** The Internet checksum of `bytes` (header field value), starting from partial sum `initial`. */
+export function internetChecksum(bytes: Uint8Array, initial = 0): number {
+  return finishChecksum(checksumPartial(bytes, initial));
+}
+
+/**
+ * Partial sum of the IPv4 pseudo-header (RFC 9293 §3.1, RFC 768): source, destination,
+ * zero, protocol, and the transport length (header + data).
+ */
+export function pseudoHeaderSumV4(
+  src: Ipv4Address,
+  dst: Ipv4Address,
+  protocol: number,
+  length: number,
+): number {
+  return (
+    (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff) + (protocol & 0xff) + (length & 0xffff)
+  );
+}
+
+/**
+ * Partial sum of the IPv6 pseudo-header (RFC 8200 §8.1): 16-byte source and
+ * destination, 32-bit upper-layer length, 24 zero bits and the next header.
+ */
+export function pseudoHeaderSumV6(
+  src: Uint8Array,
+  dst: Uint8Array,
+  nextHeader: number,
+  length: number,
+): number {
+  let s = 0;
+  for (let i = 0; i < 16; i += 2) {
+    s += ((src[i] << 8) | src[i + 1]) + ((dst[i] << 8) | dst[i + 1]);
+  }
+  return s + Math.floor(length / 65536) + (length & 0xffff) + (nextHeader & 0xff);
+}
+
+/**
+ * Incremental update of a checksum field when one 16-bit word of the covered data
+ * changes from `oldWord` to `newWord` (RFC 1624 Eqn. 3: HC' = ~(~HC + ~m + m')).
+ */
+export function checksumUpdate16(oldCsum: number, oldWord: number, newWord: number): number {
+  const s = (~oldCsum & 0xffff) + (~oldWord & 0xffff) + (newWord & 0xffff);
+  return ~foldChecksum(s) & 0xffff;
+}
+
+/**
+ * As checksumUpdate16 for an aligned 32-bit field (an IPv4 address, a sequence
+ * number): both halves updated at once.
+ */
+export function checksumUpdate32(oldCsum: number, oldValue: number, newValue: number): number {
+  const s =
+    (~oldCsum & 0xffff) +
+    (~(oldValue >>> 16) & 0xffff) +
+    (~oldValue & 0xffff) +
+    ((newValue >>> 16) & 0xffff) +
+    (newValue & 0xffff);
+  return ~foldChecksum(s) & 0xffff;
+}
