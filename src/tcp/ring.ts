@@ -1,0 +1,86 @@
+/**
+ * A bounded byte ring that grows lazily (doubling) up to its limit, so idle
+ * connections hold no buffer memory. Used for the send and receive buffers.
+ */
+export class ByteRing {
+  #buf: Uint8Array = EMPTY;
+  #start = 0;
+  #length = 0;
+  /** Maximum bytes held. May be changed (SO_SNDBUF/SO_RCVBUF); never drops held bytes. */
+  limit: number;
+  constructor(limit: number) {
+    this.limit = limit;
+  }
+  get length(): number {
+    return this.#length;
+  }
+  get space(): number {
+    return Math.max(0, this.limit - this.#length);
+  }
+  /** Appends as much of `data` as fits; returns the count appended. */
+  push(data: Uint8Array): number {
+    const n = Math.min(data.length, this.space);
+    if (n === 0) return 0;
+    this.#ensure(this.#length + n);
+    const cap = this.#buf.length;
+    const end = (this.#start + this.#length) % cap;
+    const first = Math.min(n, cap - end);
+    this.#buf.set(data.subarray(0, first), end);
+    if (first < n) this.#buf.set(data.subarray(first, n), 0);
+    this.#length += n;
+    return n;
+  }
+  /**
+   * A view of bytes [off, off+len) from the head. Zero-copy when contiguous,
+   * otherwise copied into `scratch` (which must hold len bytes). Valid until the next mutation.
+   */
+  peek(off: number, len: number, scratch: Uint8Array): Uint8Array {
+    const cap = this.#buf.length;
+    const s = (this.#start + off) % cap;
+    if (s + len <= cap) return this.#buf.subarray(s, s + len);
+    const first = cap - s;
+    scratch.set(this.#buf.subarray(s, cap), 0);
+    scratch.set(this.#buf.subarray(0, len - first), first);
+    return scratch.subarray(0, len);
+  }
+  /** Removes up to n bytes from the head into a fresh array. */
+  take(n: number): Uint8Array {
+    n = Math.min(n, this.#length);
+    const out = new Uint8Array(n);
+    if (n === 0) return out;
+    const cap = this.#buf.length;
+    const first = Math.min(n, cap - this.#start);
+    out.set(this.#buf.subarray(this.#start, this.#start + first), 0);
+    if (first < n) out.set(this.#buf.subarray(0, n - first), first);
+    this.consume(n);
+    return out;
+  }
+  /** Drops n bytes from the head. */
+  consume(n: number): void {
+    n = Math.min(n, this.#length);
+    this.#length -= n;
+    this.#start = this.#length === 0 ? 0 : (this.#start + n) % this.#buf.length;
+  }
+  clear(): void {
+    this.#start = 0;
+    this.#length = 0;
+    this.#buf = EMPTY;
+  }
+  #ensure(need: number): void {
+    const cap = this.#buf.length;
+    if (need <= cap) return;
+    let next = Math.max(cap * 2, 4096);
+    while (next < need) next *= 2;
+    next = Math.max(need, Math.min(next, Math.max(this.limit, need)));
+    const nb = new Uint8Array(next);
+    if (this.#length > 0) {
+      const first = Math.min(this.#length, cap - this.#start);
+      nb.set(this.#buf.subarray(this.#start, this.#start + first), 0);
+      if (first < this.#length) nb.set(this.#buf.subarray(0, this.#length - first), first);
+    }
+    this.#buf = nb;
+    this.#start = 0;
+  }
+}
+
+const EMPTY = new Uint8Array(0);
