@@ -5,6 +5,8 @@
  * acknowledgement numbers are unsigned 32-bit numbers; compare them only with
  * the mod-2^32 helpers in src/tcp/seq.ts.
  */
+import { checksumPartial, foldChecksum, internetChecksum } from './checksum.ts';
+import { type WireError, wireError } from './error.ts';
 
 /** Flag bits as in the header's 13th/14th octets (RFC 9293 §3.1, RFC 3168 for ECE/CWR). */
 export const TCP_FIN = 0x01;
@@ -47,4 +49,336 @@ export interface TcpRepr {
   readonly window: number;
   readonly urgentPointer: number;
   readonly options: TcpOptions;
+}
+
+export const TCP_HEADER_LEN = 20;
+export const TCP_MAX_HEADER_LEN = 60;
+export const TCP_MAX_OPTIONS_LEN = 40;
+
+/** Option kinds (IANA "TCP Option Kind Numbers"). */
+export const TCPOPT_EOL = 0;
+export const TCPOPT_NOP = 1;
+export const TCPOPT_MSS = 2;
+export const TCPOPT_WINDOW = 3;
+export const TCPOPT_SACK_PERMITTED = 4;
+export const TCPOPT_SACK = 5;
+export const TCPOPT_TIMESTAMP = 8;
+
+const TCPOLEN_MSS = 4;
+const TCPOLEN_WINDOW = 3;
+const TCPOLEN_SACK_PERMITTED = 2;
+const TCPOLEN_TIMESTAMP = 10;
+
+/** Zero-copy view over a TCP segment. */
+export class TcpView {
+  readonly bytes: Uint8Array;
+  readonly dv: DataView;
+  constructor(bytes: Uint8Array) {
+    this.bytes = bytes;
+    this.dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+  /** Checks the fixed header and that Data Offset is 5..15 words and fits the bytes. */
+  static check(bytes: Uint8Array): TcpView | WireError {
+    if (bytes.length < TCP_HEADER_LEN) return wireError('truncated', `tcp: ${bytes.length} < 20 bytes`);
+    const v = new TcpView(bytes);
+    const hl = v.headerLength;
+    if (hl < TCP_HEADER_LEN) return wireError('malformed', `tcp: data offset ${hl / 4} < 5`);
+    if (hl > bytes.length) return wireError('truncated', `tcp: header ${hl} > ${bytes.length} bytes`);
+    return v;
+  }
+  get srcPort(): number {
+    return this.dv.getUint16(0);
+  }
+  set srcPort(v: number) {
+    this.dv.setUint16(0, v);
+  }
+  get dstPort(): number {
+    return this.dv.getUint16(2);
+  }
+  set dstPort(v: number) {
+    this.dv.setUint16(2, v);
+  }
+  get seq(): number {
+    return this.dv.getUint32(4);
+  }
+  set seq(v: number) {
+    this.dv.setUint32(4, v);
+  }
+  get ack(): number {
+    return this.dv.getUint32(8);
+  }
+  set ack(v: number) {
+    this.dv.setUint32(8, v);
+  }
+  /** Header length in bytes (Data Offset * 4). */
+  get headerLength(): number {
+    return (this.bytes[12] >>> 4) * 4;
+  }
+  set headerLength(bytes: number) {
+    this.bytes[12] = ((bytes >>> 2) << 4) | (this.bytes[12] & 0x0f);
+  }
+  /** The TCP_* flag bits (CWR..FIN). */
+  get flags(): number {
+    return this.bytes[13];
+  }
+  set flags(v: number) {
+    this.bytes[13] = v;
+  }
+  get window(): number {
+    return this.dv.getUint16(14);
+  }
+  set window(v: number) {
+    this.dv.setUint16(14, v);
+  }
+  get checksum(): number {
+    return this.dv.getUint16(16);
+  }
+  set checksum(v: number) {
+    this.dv.setUint16(16, v);
+  }
+  get urgentPointer(): number {
+    return this.dv.getUint16(18);
+  }
+  set urgentPointer(v: number) {
+    this.dv.setUint16(18, v);
+  }
+  /** Raw option bytes (a subarray). */
+  get optionBytes(): Uint8Array {
+    return this.bytes.subarray(TCP_HEADER_LEN, this.headerLength);
+  }
+  get payload(): Uint8Array {
+    return this.bytes.subarray(this.headerLength);
+  }
+  /** Verifies the checksum over the whole segment, given the pseudo-header partial sum. */
+  verifyChecksum(pseudoSum: number): boolean {
+    return foldChecksum(checksumPartial(this.bytes, pseudoSum)) === 0xffff;
+  }
+  fillChecksum(pseudoSum: number): void {
+    this.checksum = 0;
+    this.checksum = internetChecksum(this.bytes, pseudoSum);
+  }
+}
+
+/**
+ * Parses the options area. Unknown kinds are skipped by their length. Malformed:
+ * a length below 2 or running past the header (RFC 9293 §3.1 "Option-Length ...
+ * includes the two octets of option-kind and option-length"), or a known option
+ * with the wrong fixed length.
+ */
+export function parseTcpOptions(opts: Uint8Array): TcpOptions | WireError {
+  let mss: number | undefined;
+  let windowScale: number | undefined;
+  let sackPermitted: boolean | undefined;
+  let sack: SackBlock[] | undefined;
+  let timestamps: { tsVal: number; tsEcr: number } | undefined;
+  const end = opts.length;
+  let i = 0;
+  while (i < end) {
+    const kind = opts[i];
+    if (kind === TCPOPT_EOL) break;
+    if (kind === TCPOPT_NOP) {
+      i++;
+      continue;
+    }
+    if (i + 1 >= end) return wireError('malformed', `tcp: option ${kind} has no length`);
+    const len = opts[i + 1];
+    if (len < 2) return wireError('malformed', `tcp: option ${kind} length ${len} < 2`);
+    if (i + len > end)
+      return wireError('malformed', `tcp: option ${kind} length ${len} runs past the header`);
+    const at = i + 2;
+    switch (kind) {
+      case TCPOPT_MSS:
+        if (len !== TCPOLEN_MSS) return wireError('malformed', `tcp: MSS option length ${len}`);
+        mss = (opts[at] << 8) | opts[at + 1];
+        break;
+      case TCPOPT_WINDOW:
+        if (len !== TCPOLEN_WINDOW) return wireError('malformed', `tcp: window scale option length ${len}`);
+        // RFC 7323 §2.3: a shift above 14 is used as 14; that clamp is the TCP layer's.
+        windowScale = opts[at];
+        break;
+      case TCPOPT_SACK_PERMITTED:
+        if (len !== TCPOLEN_SACK_PERMITTED)
+          return wireError('malformed', `tcp: SACK-permitted length ${len}`);
+        sackPermitted = true;
+        break;
+      case TCPOPT_SACK: {
+        const n = (len - 2) / 8;
+        if (!Number.isInteger(n) || n < 1 || n > 4)
+          return wireError('malformed', `tcp: SACK option length ${len}`);
+        sack = [];
+        for (let k = 0; k < n; k++) {
+          const o = at + 8 * k;
+          sack.push({ left: readU32(opts, o), right: readU32(opts, o + 4) });
+        }
+        break;
+      }
+      case TCPOPT_TIMESTAMP:
+        if (len !== TCPOLEN_TIMESTAMP) return wireError('malformed', `tcp: timestamp option length ${len}`);
+        timestamps = { tsVal: readU32(opts, at), tsEcr: readU32(opts, at + 4) };
+        break;
+      default:
+        break;
+    }
+    i += len;
+  }
+  const out: {
+    mss?: number;
+    windowScale?: number;
+    sackPermitted?: boolean;
+    sack?: readonly SackBlock[];
+    timestamps?: { readonly tsVal: number; readonly tsEcr: number };
+  } = {};
+  if (mss !== undefined) out.mss = mss;
+  if (windowScale !== undefined) out.windowScale = windowScale;
+  if (sackPermitted) out.sackPermitted = true;
+  if (sack) out.sack = sack;
+  if (timestamps) out.timestamps = timestamps;
+  return out;
+}
+
+function readU32(b: Uint8Array, o: number): number {
+  return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
+}
+
+/** How many SACK blocks fit beside the other options in 40 bytes (Linux drops SACK blocks first). */
+function sackBlocksThatFit(o: TcpOptions): number {
+  const want = o.sack ? Math.min(o.sack.length, 4) : 0;
+  if (want === 0) return 0;
+  const room = TCP_MAX_OPTIONS_LEN - fixedOptionsLength(o) - 4;
+  return Math.max(0, Math.min(want, Math.floor(room / 8)));
+}
+
+function fixedOptionsLength(o: TcpOptions): number {
+  let n = 0;
+  if (o.mss !== undefined) n += 4;
+  if (o.timestamps)
+    n += 12; // [sackOK|nop nop] + TS
+  else if (o.sackPermitted) n += 4; // nop nop sackOK
+  if (o.windowScale !== undefined) n += 4; // nop WS
+  return n;
+}
+
+/**
+ * Bytes the options take when emitted (always a multiple of 4, at most 40): the
+ * Linux layout of tcp_options_write() — `mss`, `sackOK,TS` or `nop,nop,TS`,
+ * `nop,nop,sackOK` (without TS), `nop,wscale`, `nop,nop,sack`. SACK blocks that do
+ * not fit are dropped (the last ones first).
+ */
+export function tcpOptionsLength(options: TcpOptions): number {
+  const n = sackBlocksThatFit(options);
+  return fixedOptionsLength(options) + (n > 0 ? 4 + 8 * n : 0);
+}
+
+export function tcpHeaderLength(repr: TcpRepr): number {
+  return TCP_HEADER_LEN + tcpOptionsLength(repr.options);
+}
+
+/** Writes options at out[at..] in the Linux layout; returns bytes written. */
+export function emitTcpOptions(o: TcpOptions, out: Uint8Array, at: number): number {
+  const dv = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  const start = at;
+  if (o.mss !== undefined) {
+    dv.setUint32(at, ((TCPOPT_MSS << 24) | (TCPOLEN_MSS << 16) | (o.mss & 0xffff)) >>> 0);
+    at += 4;
+  }
+  if (o.timestamps) {
+    if (o.sackPermitted) {
+      dv.setUint32(
+        at,
+        ((TCPOPT_SACK_PERMITTED << 24) |
+          (TCPOLEN_SACK_PERMITTED << 16) |
+          (TCPOPT_TIMESTAMP << 8) |
+          TCPOLEN_TIMESTAMP) >>>
+          0,
+      );
+    } else {
+      dv.setUint32(
+        at,
+        ((TCPOPT_NOP << 24) | (TCPOPT_NOP << 16) | (TCPOPT_TIMESTAMP << 8) | TCPOLEN_TIMESTAMP) >>> 0,
+      );
+    }
+    dv.setUint32(at + 4, o.timestamps.tsVal >>> 0);
+    dv.setUint32(at + 8, o.timestamps.tsEcr >>> 0);
+    at += 12;
+  } else if (o.sackPermitted) {
+    dv.setUint32(
+      at,
+      ((TCPOPT_NOP << 24) | (TCPOPT_NOP << 16) | (TCPOPT_SACK_PERMITTED << 8) | TCPOLEN_SACK_PERMITTED) >>> 0,
+    );
+    at += 4;
+  }
+  if (o.windowScale !== undefined) {
+    dv.setUint32(
+      at,
+      ((TCPOPT_NOP << 24) | (TCPOPT_WINDOW << 16) | (TCPOLEN_WINDOW << 8) | (o.windowScale & 0xff)) >>> 0,
+    );
+    at += 4;
+  }
+  const n = sackBlocksThatFit(o);
+  if (n > 0 && o.sack) {
+    dv.setUint32(at, ((TCPOPT_NOP << 24) | (TCPOPT_NOP << 16) | (TCPOPT_SACK << 8) | (2 + 8 * n)) >>> 0);
+    at += 4;
+    for (let k = 0; k < n; k++) {
+      dv.setUint32(at, o.sack[k].left >>> 0);
+      dv.setUint32(at + 4, o.sack[k].right >>> 0);
+      at += 8;
+    }
+  }
+  return at - start;
+}
+
+/**
+ * Parses a TCP segment. With `pseudoSum` (the pseudo-header partial sum covering
+ * this segment's length) the checksum is verified. `payload` aliases the input.
+ */
+export function parseTcp(
+  bytes: Uint8Array,
+  pseudoSum?: number,
+): { repr: TcpRepr; payload: Uint8Array } | WireError {
+  const v = TcpView.check(bytes);
+  if (!(v instanceof TcpView)) return v;
+  if (pseudoSum !== undefined && !v.verifyChecksum(pseudoSum)) {
+    return wireError('checksum', `tcp: bad checksum 0x${v.checksum.toString(16)}`);
+  }
+  const options = parseTcpOptions(v.optionBytes);
+  if ('wireError' in options) return options as WireError;
+  return {
+    repr: {
+      srcPort: v.srcPort,
+      dstPort: v.dstPort,
+      seq: v.seq,
+      ack: v.ack,
+      flags: v.flags,
+      window: v.window,
+      urgentPointer: v.urgentPointer,
+      options,
+    },
+    payload: v.payload,
+  };
+}
+
+/**
+ * Writes header, options and `payload` into `out`, computes the checksum from
+ * `pseudoSum` (which must cover length header + payload), and returns the segment
+ * length. `payload` may already sit at its place in `out` (emit in place).
+ */
+export function emitTcp(repr: TcpRepr, payload: Uint8Array, out: Uint8Array, pseudoSum: number): number {
+  const hl = tcpHeaderLength(repr);
+  const len = hl + payload.length;
+  if (out.length < len) throw new RangeError(`emitTcp: buffer ${out.length} < ${len}`);
+  const seg = out.subarray(0, len);
+  // Place the payload first: it may overlap the header area if the caller staged it elsewhere in `out`.
+  if (payload.buffer !== out.buffer || payload.byteOffset !== out.byteOffset + hl) seg.set(payload, hl);
+  const v = new TcpView(seg);
+  v.srcPort = repr.srcPort;
+  v.dstPort = repr.dstPort;
+  v.seq = repr.seq >>> 0;
+  v.ack = repr.ack >>> 0;
+  seg[12] = (hl >>> 2) << 4;
+  v.flags = repr.flags;
+  v.window = repr.window;
+  v.urgentPointer = repr.urgentPointer;
+  emitTcpOptions(repr.options, seg, TCP_HEADER_LEN);
+  v.fillChecksum(pseudoSum);
+  return len;
 }
