@@ -1,0 +1,431 @@
+/**
+ * Linux TAP (Ethernet frames) and TUN (bare IP packets) devices.
+ *
+ * `openTap()` opens /dev/net/tun, attaches an interface with TUNSETIFF through a
+ * koffi ioctl (no C addon), and makes the fd non-blocking. Reads happen in a
+ * worker thread (see tap-worker.ts) that batches frames per wake-up; writes are
+ * synchronous `fs.writeSync` calls on the calling thread (a TAP write never
+ * blocks for long: the kernel takes the frame into its receive path or drops it).
+ *
+ * The interface is created in the caller's network namespace. Moving it into
+ * another one (`ip link set dev NAME netns NS`) keeps the fd working, so tests
+ * create a TAP, move it into a namespace they own, and configure the kernel side
+ * there: see netns.ts.
+ *
+ * Kernel doc: Documentation/networking/tuntap.rst; flags from linux/if_tun.h.
+ */
+import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+import type { Device, LinkType } from '../link/device.ts';
+import { type TapReaderData, type TapReaderMessage, tapReaderSource } from './tap-worker.ts';
+
+const IFF_TUN = 0x0001;
+const IFF_TAP = 0x0002;
+const IFF_NO_PI = 0x1000;
+/** _IOW('T', 202, int) */
+const TUNSETIFF = 0x400454ca;
+const SIOCSIFMTU = 0x8922;
+const IFNAMSIZ = 16;
+/** struct ifreq: 16-byte name + a 24-byte union (flags is a short at offset 16). */
+const IFREQ_SIZE = 40;
+const EFD_NONBLOCK = 0o4000;
+const EFD_CLOEXEC = 0o2000000;
+const AF_INET = 2;
+const SOCK_DGRAM = 2;
+const SOCK_CLOEXEC = 0o2000000;
+
+/** Errors from opening or configuring a link, shaped like Node's system errors. */
+export class LinkError extends Error {
+  readonly code: string;
+  readonly errno: number;
+  readonly syscall: string;
+  constructor(code: string, errno: number, syscall: string, message: string) {
+    super(`${code}: ${message}`);
+    this.name = 'LinkError';
+    this.code = code;
+    this.errno = errno;
+    this.syscall = syscall;
+  }
+}
+
+export interface TapOptions {
+  /** Interface name (at most 15 bytes). Empty or omitted: the kernel picks tapN/tunN. */
+  name?: string;
+  /** 'tap': Ethernet frames (linkType 'ethernet'); 'tun': IP packets (linkType 'ip'). Default 'tap'. */
+  mode?: 'tap' | 'tun';
+  /** Sets the interface MTU (before it is moved anywhere). Default: leave the kernel's (1500). */
+  mtu?: number;
+  /** Frames queued for retry when a write returns EAGAIN; beyond this they are dropped. Default 256. */
+  txQueueLimit?: number;
+  /** Batches posted by the reader and not yet delivered before it pauses. Default 64. */
+  maxInFlight?: number;
+}
+
+/** Counters, readable at any time. */
+export interface TapStats {
+  rxFrames: number;
+  rxBytes: number;
+  /** Messages from the reader thread (each carries one or more frames). */
+  rxBatches: number;
+  /** Frames read while `onReceive` was null. */
+  rxNoHandler: number;
+  txFrames: number;
+  txBytes: number;
+  /** Writes that returned EAGAIN and were queued for retry. */
+  txQueued: number;
+  /** Frames dropped because the retry queue was full, or the device closed. */
+  txDropped: number;
+  /** Writes that failed with another error (EIO when the link is gone, EINVAL for bad frames). */
+  txErrors: number;
+}
+
+export interface TapDevice extends Device {
+  readonly mode: 'tap' | 'tun';
+  /** The interface name the kernel gave (the interface keeps it when moved to another namespace). */
+  readonly ifname: string;
+  readonly fd: number;
+  readonly stats: TapStats;
+  /** Set when the reader stopped because of an error (the interface disappeared). */
+  onError: ((err: LinkError) => void) | null;
+  readonly closed: boolean;
+  /** Stops the reader thread and closes the fd; the kernel deletes a non-persistent interface. */
+  close(): Promise<void>;
+  /** Lets the process exit while the device is open (like `socket.unref()`). */
+  unref(): void;
+  ref(): void;
+}
+
+interface Libc {
+  ioctl: (fd: number, req: number, arg: Buffer) => number;
+  eventfd: (init: number, flags: number) => number;
+  socket: (domain: number, type: number, proto: number) => number;
+  close: (fd: number) => number;
+  errno: () => number;
+  koffiPath: string;
+}
+
+let libcCache: Libc | undefined;
+
+function libc(): Libc {
+  if (libcCache) return libcCache;
+  const require = createRequire(import.meta.url);
+  const koffiPath = require.resolve('koffi');
+  const koffi = require(koffiPath) as {
+    load(name: string): { func(decl: string): (...args: unknown[]) => number };
+    errno(): number;
+  };
+  const lib = koffi.load('libc.so.6');
+  libcCache = {
+    ioctl: lib.func('int ioctl(int fd, unsigned long req, _Inout_ uint8_t *arg)'),
+    eventfd: lib.func('int eventfd(unsigned int initval, int flags)'),
+    socket: lib.func('int socket(int domain, int type, int protocol)'),
+    close: lib.func('int close(int fd)'),
+    errno: () => koffi.errno(),
+    koffiPath,
+  };
+  return libcCache;
+}
+
+const ERRNO_NAMES: Record<number, string> = {
+  1: 'EPERM',
+  2: 'ENOENT',
+  13: 'EACCES',
+  16: 'EBUSY',
+  19: 'ENODEV',
+  22: 'EINVAL',
+  24: 'EMFILE',
+};
+
+function errnoName(n: number): string {
+  return ERRNO_NAMES[n] ?? `E${n}`;
+}
+
+function ifreq(name: string): Buffer {
+  const req = Buffer.alloc(IFREQ_SIZE);
+  const bytes = Buffer.from(name, 'utf8');
+  if (bytes.length >= IFNAMSIZ)
+    throw new LinkError(
+      'EINVAL',
+      22,
+      'ioctl',
+      `interface name "${name}" is longer than ${IFNAMSIZ - 1} bytes`,
+    );
+  bytes.copy(req, 0);
+  return req;
+}
+
+function openTunFd(): number {
+  try {
+    return fs.openSync('/dev/net/tun', fs.constants.O_RDWR | fs.constants.O_NONBLOCK);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const code = err.code ?? 'EIO';
+    const errno = Math.abs(err.errno ?? 5);
+    if (code === 'ENOENT')
+      throw new LinkError(
+        code,
+        errno,
+        'open',
+        '/dev/net/tun does not exist (no tun module, or a container without it)',
+      );
+    if (code === 'EACCES' || code === 'EPERM')
+      throw new LinkError(
+        code,
+        errno,
+        'open',
+        'no permission to open /dev/net/tun: run as root (or with CAP_NET_ADMIN), or use a persistent TAP created with `ip tuntap add ... user $USER`',
+      );
+    throw new LinkError(code, errno, 'open', `cannot open /dev/net/tun: ${err.message}`);
+  }
+}
+
+/** Sets an interface's MTU (in the caller's namespace) with SIOCSIFMTU. */
+function setMtu(name: string, mtu: number): void {
+  const c = libc();
+  const s = c.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) {
+    const n = c.errno();
+    throw new LinkError(errnoName(n), n, 'socket', 'cannot open a socket to set the MTU');
+  }
+  try {
+    const req = ifreq(name);
+    req.writeInt32LE(mtu, 16);
+    if (c.ioctl(s, SIOCSIFMTU, req) < 0) {
+      const n = c.errno();
+      throw new LinkError(errnoName(n), n, 'ioctl', `cannot set MTU ${mtu} on ${name}`);
+    }
+  } finally {
+    c.close(s);
+  }
+}
+
+/** Opens a TAP or TUN interface. Needs root or CAP_NET_ADMIN (or a persistent device owned by the user). */
+export async function openTap(options: TapOptions = {}): Promise<TapDevice> {
+  const mode = options.mode ?? 'tap';
+  if (mode !== 'tap' && mode !== 'tun')
+    throw new LinkError('EINVAL', 22, 'open', `unknown mode ${String(mode)}`);
+  const c = libc();
+  const req = ifreq(options.name ?? '');
+  const fd = openTunFd();
+  let wakeFd = -1;
+  try {
+    req.writeUInt16LE((mode === 'tap' ? IFF_TAP : IFF_TUN) | IFF_NO_PI, 16);
+    if (c.ioctl(fd, TUNSETIFF, req) < 0) {
+      const n = c.errno();
+      const code = errnoName(n);
+      const why =
+        code === 'EPERM'
+          ? 'not permitted: creating a TAP/TUN interface needs root or CAP_NET_ADMIN'
+          : code === 'EBUSY'
+            ? `interface ${options.name} is in use by another process`
+            : code === 'EINVAL'
+              ? `interface ${options.name} exists and is not a ${mode} device`
+              : `TUNSETIFF failed`;
+      throw new LinkError(code, n, 'ioctl', why);
+    }
+    const end = req.indexOf(0);
+    const ifname = req.toString('utf8', 0, end < 0 || end > IFNAMSIZ ? IFNAMSIZ : end);
+    if (options.mtu !== undefined) setMtu(ifname, options.mtu);
+    wakeFd = c.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (wakeFd < 0) {
+      const n = c.errno();
+      throw new LinkError(errnoName(n), n, 'eventfd', 'cannot create the wake-up eventfd');
+    }
+    return new TapDeviceImpl(fd, wakeFd, ifname, mode, options);
+  } catch (e) {
+    if (wakeFd >= 0) fs.closeSync(wakeFd);
+    fs.closeSync(fd);
+    throw e;
+  }
+}
+
+class TapDeviceImpl implements TapDevice {
+  readonly name: string;
+  readonly ifname: string;
+  readonly linkType: LinkType;
+  readonly mode: 'tap' | 'tun';
+  readonly mtu: number;
+  readonly fd: number;
+  readonly stats: TapStats = {
+    rxFrames: 0,
+    rxBytes: 0,
+    rxBatches: 0,
+    rxNoHandler: 0,
+    txFrames: 0,
+    txBytes: 0,
+    txQueued: 0,
+    txDropped: 0,
+    txErrors: 0,
+  };
+  onReceive: ((frame: Uint8Array) => void) | null = null;
+  onError: ((err: LinkError) => void) | null = null;
+  #wakeFd: number;
+  #worker: Worker;
+  #ctl: Int32Array;
+  #closed = false;
+  #closing: Promise<void> | null = null;
+  #txQueue: Uint8Array[] = [];
+  #txQueueLimit: number;
+  #retry: NodeJS.Immediate | null = null;
+  #exited: Promise<void>;
+
+  constructor(fd: number, wakeFd: number, ifname: string, mode: 'tap' | 'tun', options: TapOptions) {
+    this.fd = fd;
+    this.#wakeFd = wakeFd;
+    this.ifname = ifname;
+    this.name = ifname;
+    this.mode = mode;
+    this.linkType = mode === 'tap' ? 'ethernet' : 'ip';
+    this.mtu = options.mtu ?? 1500;
+    this.#txQueueLimit = options.txQueueLimit ?? 256;
+    const ctl = new SharedArrayBuffer(8);
+    this.#ctl = new Int32Array(ctl);
+    // Room for the largest frame the kernel can hand us (an MTU raised later with
+    // `ip link set mtu` must not truncate reads), plus an Ethernet+VLAN header.
+    const maxFrame = 65535 + 18;
+    const data: TapReaderData = {
+      fd,
+      wakeFd,
+      koffiPath: libc().koffiPath,
+      maxFrame,
+      batchBytes: 1 << 20,
+      maxInFlight: options.maxInFlight ?? 64,
+      ctl,
+      pollTimeoutMs: 250,
+    };
+    this.#worker = new Worker(tapReaderSource(), { eval: true, workerData: data });
+    this.#worker.on('message', (m: TapReaderMessage) => this.#onMessage(m));
+    this.#exited = new Promise((resolve) => {
+      this.#worker.once('exit', () => resolve());
+    });
+    this.#worker.on('error', (e: Error) => {
+      this.#reportError(new LinkError('EIO', 5, 'read', `TAP reader thread failed: ${e.message}`));
+    });
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  #onMessage(m: TapReaderMessage): void {
+    if (m.type === 'error') {
+      this.#reportError(new LinkError(m.code, 0, 'read', `reading ${this.ifname}: ${m.message}`));
+      return;
+    }
+    const ctl = this.#ctl;
+    Atomics.sub(ctl, 1, 1);
+    Atomics.notify(ctl, 1);
+    if (this.#closed) return;
+    const st = this.stats;
+    st.rxBatches++;
+    const lens = m.lens;
+    const buf = m.data;
+    let off = 0;
+    for (let i = 0; i < lens.length; i++) {
+      const n = lens[i];
+      const frame = new Uint8Array(buf, off, n);
+      off += n;
+      st.rxFrames++;
+      st.rxBytes += n;
+      const rx = this.onReceive;
+      if (rx === null || this.#closed) st.rxNoHandler++;
+      else rx(frame);
+    }
+  }
+
+  #reportError(err: LinkError): void {
+    if (this.#closed) return;
+    const h = this.onError;
+    if (h) h(err);
+  }
+
+  transmit(frame: Uint8Array): void {
+    const st = this.stats;
+    if (this.#closed) {
+      st.txDropped++;
+      return;
+    }
+    if (this.#txQueue.length > 0) {
+      this.#enqueue(frame);
+      return;
+    }
+    this.#write(frame, false);
+  }
+
+  /** Returns false when the write would block (the frame was queued or dropped). */
+  #write(frame: Uint8Array, fromQueue: boolean): boolean {
+    const st = this.stats;
+    try {
+      fs.writeSync(this.fd, frame, 0, frame.length);
+      st.txFrames++;
+      st.txBytes += frame.length;
+      return true;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EAGAIN' || code === 'EWOULDBLOCK') {
+        if (!fromQueue) this.#enqueue(frame);
+        return false;
+      }
+      st.txErrors++;
+      return true;
+    }
+  }
+
+  #enqueue(frame: Uint8Array): void {
+    if (this.#txQueue.length >= this.#txQueueLimit) {
+      this.stats.txDropped++;
+      return;
+    }
+    this.stats.txQueued++;
+    this.#txQueue.push(frame);
+    if (this.#retry === null) this.#retry = setImmediate(() => this.#drain());
+  }
+
+  #drain(): void {
+    this.#retry = null;
+    const q = this.#txQueue;
+    let i = 0;
+    while (i < q.length && !this.#closed) {
+      if (!this.#write(q[i], true)) break;
+      i++;
+    }
+    q.splice(0, i);
+    if (q.length > 0 && !this.#closed) this.#retry = setImmediate(() => this.#drain());
+  }
+
+  unref(): void {
+    this.#worker.unref();
+  }
+
+  ref(): void {
+    this.#worker.ref();
+  }
+
+  close(): Promise<void> {
+    if (this.#closing) return this.#closing;
+    this.#closed = true;
+    this.onReceive = null;
+    if (this.#retry) clearImmediate(this.#retry);
+    this.#retry = null;
+    this.stats.txDropped += this.#txQueue.length;
+    this.#txQueue = [];
+    const ctl = this.#ctl;
+    Atomics.store(ctl, 0, 1);
+    Atomics.notify(ctl, 1);
+    // Wake the reader out of poll(2) now instead of at its timeout.
+    const one = Buffer.alloc(8);
+    one.writeBigUInt64LE(1n);
+    try {
+      fs.writeSync(this.#wakeFd, one);
+    } catch {
+      // The eventfd counter cannot overflow from one write; ignore.
+    }
+    this.#closing = this.#exited.then(() => {
+      // Close only after the reader is gone, so it never reads a reused fd number.
+      fs.closeSync(this.fd);
+      fs.closeSync(this.#wakeFd);
+    });
+    return this.#closing;
+  }
+}
