@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, it, mock } from 'node:test';
+import { RealtimeDriver } from '../../src/link/realtime.ts';
+import { ManualClock } from '../../src/time/clock.ts';
+import { TimerQueue } from '../../src/time/timers.ts';
+
+/** Runs queued microtasks (the driver's coalesced kick). */
+const flushMicrotasks = async () => {
+  for (let i = 0; i < 5; i++) await Promise.resolve();
+};
+
+function timerPollable(q: TimerQueue) {
+  return { nextDeadline: () => q.nextDeadline(), poll: (now: number) => void q.runDue(now) };
+}
+
+describe('RealtimeDriver (mocked timers: no real sleeping)', () => {
+  beforeEach(() => mock.timers.enable({ apis: ['setTimeout'] }));
+  afterEach(() => mock.timers.reset());
+
+  it('sleeps until the next deadline and polls then', async () => {
+    const clock = new ManualClock(0);
+    const q = new TimerQueue();
+    const fired: number[] = [];
+    q.timer((now) => fired.push(now)).set(25_000);
+    const d = new RealtimeDriver({ clock, pollables: [timerPollable(q)] });
+    await flushMicrotasks();
+    assert.deepEqual(fired, []);
+    clock.set(24_000);
+    mock.timers.tick(24);
+    assert.deepEqual(fired, []);
+    clock.set(25_000);
+    mock.timers.tick(1);
+    assert.deepEqual(fired, [25_000]);
+    d.stop();
+  });
+
+  it('kick() notices deadlines added from outside; stop() cancels', async () => {
+    const clock = new ManualClock(0);
+    const q = new TimerQueue();
+    const fired: number[] = [];
+    const d = new RealtimeDriver({ clock, pollables: [timerPollable(q)] });
+    await flushMicrotasks();
+    q.timer((now) => fired.push(now)).set(10_000);
+    d.kick();
+    d.kick(); // coalesced
+    await flushMicrotasks();
+    clock.set(10_000);
+    mock.timers.tick(10);
+    assert.deepEqual(fired, [10_000]);
+    q.timer((now) => fired.push(now)).set(20_000);
+    d.kick();
+    await flushMicrotasks();
+    d.stop();
+    clock.set(20_000);
+    mock.timers.tick(100);
+    assert.deepEqual(fired, [10_000]);
+    assert.equal(d.running, false);
+  });
+
+  it('a timer that fires early (clock behind) re-arms instead of polling too soon', async () => {
+    const clock = new ManualClock(0);
+    const q = new TimerQueue();
+    const fired: number[] = [];
+    q.timer((now) => fired.push(now)).set(5_000);
+    const d = new RealtimeDriver({ clock, pollables: [timerPollable(q)] });
+    await flushMicrotasks();
+    clock.set(4_500); // the OS timer fired, but the clock says we are early
+    mock.timers.tick(5);
+    assert.deepEqual(fired, []);
+    clock.set(5_000);
+    mock.timers.tick(1);
+    assert.deepEqual(fired, [5_000]);
+    d.stop();
+  });
+
+  it('reports poll errors to onError and keeps running', async () => {
+    const clock = new ManualClock(0);
+    const errors: unknown[] = [];
+    let n = 0;
+    const p = {
+      nextDeadline: () => (n < 2 ? 0 : undefined),
+      poll: () => {
+        n++;
+        throw new Error('bad poll');
+      },
+    };
+    const d = new RealtimeDriver({ clock, pollables: [p], onError: (e) => errors.push(e) });
+    await flushMicrotasks();
+    assert.equal(errors.length, 1);
+    mock.timers.tick(0);
+    assert.equal(errors.length, 2);
+    d.stop();
+  });
+});
