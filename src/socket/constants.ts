@@ -1,0 +1,84 @@
+/**
+ * Socket constants with their Linux values, so numbers printed by a program match
+ * what Python's `socket` module and `strace` show on Linux.
+ */
+
+// Address families.
+export const AF_UNSPEC = 0;
+export const AF_UNIX = 1;
+export const AF_INET = 2;
+export const AF_INET6 = 10;
+
+// Socket types.
+export const SOCK_STREAM = 1;
+export const SOCK_DGRAM = 2;
+
+// Protocols.
+export const IPPROTO_IP = 0;
+export const IPPROTO_TCP = 6;
+export const IPPROTO_UDP = 17;
+export const IPPROTO_IPV6 = 41;
+
+// Option levels and socket-level options (<asm-generic/socket.h>).
+export const SOL_SOCKET = 1;
+export const SO_DEBUG = 1;
+export const SO_REUSEADDR = 2;
+export const SO_TYPE = 3;
+export const SO_ERROR = 4;
+export const SO_DONTROUTE = 5;
+export const SO_BROADCAST = 6;
+export const SO_SNDBUF = 7;
+export const SO_RCVBUF = 8;
+export const SO_KEEPALIVE = 9;
+export const SO_OOBINLINE = 10;
+export const SO_LINGER = 13;
+export const SO_REUSEPORT = 15;
+export const SO_RCVLOWAT = 18;
+export const SO_SNDLOWAT = 19;
+export const SO_RCVTIMEO = 20;
+export const SO_SNDTIMEO = 21;
+export const SO_ACCEPTCONN = 30;
+
+// TCP-level options (<netinet/tcp.h>).
+export const TCP_NODELAY = 1;
+export const TCP_MAXSEG = 2;
+export const TCP_CORK = 3;
+export const TCP_KEEPIDLE = 4;
+export const TCP_KEEPINTVL = 5;
+export const TCP_KEEPCNT = 6;
+export const TCP_INFO = 11;
+
+// IPv6-level options.
+export const IPV6_V6ONLY = 26;
+
+// shutdown(how).
+export const SHUT_RD = 0;
+export const SHUT_WR = 1;
+export const SHUT_RDWR = 2;
+
+// recv/send flags. Only MSG_PEEK, MSG_DONTWAIT and MSG_TRUNC (recv side) are honoured.
+export const MSG_OOB = 0x1;
+export const MSG_PEEK = 0x2;
+export const MSG_DONTROUTE = 0x4;
+export const MSG_TRUNC = 0x20;
+export const MSG_DONTWAIT = 0x40;
+export const MSG_WAITALL = 0x100;
+export const MSG_NOSIGNAL = 0x4000;
+
+/** Linux's SOMAXCONN (since 5.4). */
+export const SOMAXCONN = 4096;
+
+export const INADDR_ANY = '0.0.0.0';
+export const INADDR_LOOPBACK = '127.0.0.1';
+export const INADDR_BROADCAST = '255.255.255.255';
+
+export type AddressFamily = typeof AF_UNIX | typeof AF_INET | typeof AF_INET6;
+export type SocketKind = typeof SOCK_STREAM | typeof SOCK_DGRAM;
+
+export function familyName(f: number): string {
+  return f === AF_INET ? 'AF_INET' : f === AF_INET6 ? 'AF_INET6' : f === AF_UNIX ? 'AF_UNIX' : `AF_${f}`;
+}
+
+export function typeName(t: number): string {
+  return t === SOCK_STREAM ? 'SOCK_STREAM' : t === SOCK_DGRAM ? 'SOCK_DGRAM' : `SOCK_${t}`;
+}

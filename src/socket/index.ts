@@ -1,0 +1,11 @@
+/**
+ * The BSD sockets API, backend-neutral (no Node imports). The Node entry point
+ * (src/node/socket.ts) adds `socket()` with the OS backend as default.
+ */
+export * from './address.ts';
+export type * from './backend.ts';
+export * from './constants.ts';
+export * from './errno.ts';
+export * from './registry.ts';
+export * from './resolve.ts';
+export * from './socket.ts';

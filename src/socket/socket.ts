@@ -1,0 +1,721 @@
+/**
+ * The front `Socket`: Python's socket object, async, over any `SocketBackend`.
+ *
+ *   const srv = socket(AF_INET, SOCK_STREAM);
+ *   await srv.bind(['localhost', 5000]);
+ *   await srv.listen(1);
+ *   const [conn, addr] = await srv.accept();
+ *   const data = await conn.recv(1024);
+ *   await conn.sendall(data);
+ *   await conn.close();
+ *
+ * Everything state-related is decided here so every backend behaves the same
+ * (Linux's answers, checked against net/ipv4/af_inet.c and tcp.c):
+ * - any call after close()                      → EBADF
+ * - bind() on a socket already bound/connected   → EINVAL
+ * - listen() on SOCK_DGRAM                       → EOPNOTSUPP; on a connected socket → EINVAL
+ * - accept() on a socket that is not listening   → EINVAL
+ * - connect() when connected or listening        → EISCONN; while a non-blocking connect runs → EALREADY
+ * - send() on an unconnected/listening stream    → EPIPE (Linux's tcp_sendmsg answer, not ENOTCONN)
+ * - recv() on an unconnected/listening stream    → ENOTCONN
+ * - send() on an unconnected datagram socket     → EDESTADDRREQ
+ * - shutdown()/getpeername() when not connected  → ENOTCONN
+ * - unknown socket option                         → ENOPROTOOPT
+ *
+ * Timeouts follow Python: settimeout(null) blocks forever, settimeout(0) is
+ * non-blocking (EAGAIN, BlockingIOError; connect → EINPROGRESS), settimeout(t>0)
+ * raises SocketTimeoutError ('timed out') after t seconds per call (sendall: for
+ * the whole call). Timers come from the backend's Scheduler.
+ *
+ * Data: Uint8Array in, Uint8Array out. For convenience (unlike Python) send,
+ * sendall and sendto also accept a string, sent as UTF-8.
+ */
+
+import { type Address, type AddressTuple, anyAddress, describe, toSockAddr, toTuple } from './address.ts';
+import type {
+  DatagramImpl,
+  OptionValue,
+  SockAddr,
+  SocketBackend,
+  SocketImpl,
+  StreamImpl,
+} from './backend.ts';
+import {
+  type AddressFamily,
+  AF_INET,
+  AF_INET6,
+  AF_UNIX,
+  familyName,
+  IPPROTO_IP,
+  IPPROTO_IPV6,
+  IPPROTO_TCP,
+  IPPROTO_UDP,
+  IPV6_V6ONLY,
+  MSG_DONTWAIT,
+  MSG_PEEK,
+  SO_ACCEPTCONN,
+  SO_BROADCAST,
+  SO_ERROR,
+  SO_KEEPALIVE,
+  SO_LINGER,
+  SO_RCVBUF,
+  SO_REUSEADDR,
+  SO_REUSEPORT,
+  SO_SNDBUF,
+  SO_TYPE,
+  SOCK_DGRAM,
+  SOCK_STREAM,
+  SOL_SOCKET,
+  SOMAXCONN,
+  type SocketKind,
+  TCP_KEEPCNT,
+  TCP_KEEPIDLE,
+  TCP_KEEPINTVL,
+  TCP_MAXSEG,
+  TCP_NODELAY,
+  typeName,
+} from './constants.ts';
+import { GaiError, SocketError, SocketTimeoutError, toSocketError } from './errno.ts';
+
+/** `Symbol.asyncDispose`, or the well-known fallback where the runtime lacks it. */
+const asyncDispose: typeof Symbol.asyncDispose =
+  (Symbol as { asyncDispose?: typeof Symbol.asyncDispose }).asyncDispose ??
+  (Symbol.for('Symbol.asyncDispose') as typeof Symbol.asyncDispose);
+
+type State = 'fresh' | 'listening' | 'connecting' | 'connected' | 'closed';
+
+/** Values setsockopt accepts: integers, booleans, struct bytes, or [l_onoff, l_linger] for SO_LINGER. */
+export type SockOptValue = number | boolean | Uint8Array | readonly [number, number];
+
+type OptKind = 'int' | 'bool' | 'linger' | 'readonly';
+interface OptSpec {
+  kind: OptKind;
+  /** Which socket types the option applies to. */
+  on: 'any' | 'stream' | 'ip';
+  dflt: number;
+}
+
+const OPTIONS = new Map<string, OptSpec>([
+  [`${SOL_SOCKET}:${SO_REUSEADDR}`, { kind: 'bool', on: 'any', dflt: 0 }],
+  [`${SOL_SOCKET}:${SO_REUSEPORT}`, { kind: 'bool', on: 'ip', dflt: 0 }],
+  [`${SOL_SOCKET}:${SO_BROADCAST}`, { kind: 'bool', on: 'any', dflt: 0 }],
+  [`${SOL_SOCKET}:${SO_KEEPALIVE}`, { kind: 'bool', on: 'any', dflt: 0 }],
+  [`${SOL_SOCKET}:${SO_SNDBUF}`, { kind: 'int', on: 'any', dflt: 16384 }],
+  [`${SOL_SOCKET}:${SO_RCVBUF}`, { kind: 'int', on: 'any', dflt: 131072 }],
+  [`${SOL_SOCKET}:${SO_LINGER}`, { kind: 'linger', on: 'any', dflt: 0 }],
+  [`${SOL_SOCKET}:${SO_TYPE}`, { kind: 'readonly', on: 'any', dflt: 0 }],
+  [`${SOL_SOCKET}:${SO_ERROR}`, { kind: 'readonly', on: 'any', dflt: 0 }],
+  [`${SOL_SOCKET}:${SO_ACCEPTCONN}`, { kind: 'readonly', on: 'any', dflt: 0 }],
+  [`${IPPROTO_TCP}:${TCP_NODELAY}`, { kind: 'bool', on: 'stream', dflt: 0 }],
+  [`${IPPROTO_TCP}:${TCP_MAXSEG}`, { kind: 'int', on: 'stream', dflt: 536 }],
+  [`${IPPROTO_TCP}:${TCP_KEEPIDLE}`, { kind: 'int', on: 'stream', dflt: 7200 }],
+  [`${IPPROTO_TCP}:${TCP_KEEPINTVL}`, { kind: 'int', on: 'stream', dflt: 75 }],
+  [`${IPPROTO_TCP}:${TCP_KEEPCNT}`, { kind: 'int', on: 'stream', dflt: 9 }],
+  [`${IPPROTO_IPV6}:${IPV6_V6ONLY}`, { kind: 'bool', on: 'ip', dflt: 0 }],
+]);
+
+const encoder = new TextEncoder();
+
+function toBytes(data: unknown, syscall: string): Uint8Array {
+  if (data instanceof Uint8Array) return data;
+  if (typeof data === 'string') return encoder.encode(data);
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  throw new SocketError('EINVAL', {
+    syscall,
+    detail: 'data must be a Uint8Array (or a string, sent as UTF-8)',
+  });
+}
+
+function checkSize(n: unknown, syscall: string, what = 'bufsize'): number {
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0)
+    throw new SocketError('EINVAL', { syscall, detail: `${what} must be a non-negative integer` });
+  return n;
+}
+
+export class Socket {
+  readonly family: AddressFamily;
+  readonly type: SocketKind;
+  readonly proto: number;
+  readonly backend: SocketBackend;
+  #impl: SocketImpl;
+  #state: State;
+  #bound: boolean;
+  /** Seconds; null = blocking. */
+  #timeout: number | null = null;
+  #opts = new Map<string, OptionValue>();
+  #shutWr = false;
+  #connecting: Promise<void> | undefined;
+  #connectError: SocketError | undefined;
+  #connectAbort: AbortController | undefined;
+
+  /**
+   * A new socket on `backend`. Most code calls the entry point's `socket()` instead.
+   * `impl` is internal: accept() passes the connected implementation.
+   */
+  constructor(
+    backend: SocketBackend,
+    family: number = AF_INET,
+    type: number = SOCK_STREAM,
+    proto: number = 0,
+    impl?: SocketImpl,
+  ) {
+    if (family !== AF_INET && family !== AF_INET6 && family !== AF_UNIX)
+      throw new SocketError('EAFNOSUPPORT', {
+        syscall: 'socket',
+        detail: `address family ${family} not supported`,
+      });
+    if (type !== SOCK_STREAM && type !== SOCK_DGRAM)
+      throw new SocketError('EINVAL', { syscall: 'socket', detail: `socket type ${type} not supported` });
+    const okProto =
+      proto === 0 ||
+      (family !== AF_UNIX &&
+        ((type === SOCK_STREAM && proto === IPPROTO_TCP) || (type === SOCK_DGRAM && proto === IPPROTO_UDP)));
+    if (!okProto)
+      throw new SocketError('EPROTONOSUPPORT', {
+        syscall: 'socket',
+        detail: `protocol ${proto} not supported`,
+      });
+    this.backend = backend;
+    this.family = family;
+    this.type = type;
+    this.proto =
+      proto === 0 && family !== AF_UNIX ? (type === SOCK_STREAM ? IPPROTO_TCP : IPPROTO_UDP) : proto;
+    try {
+      this.#impl = impl ?? backend.create(family, type);
+    } catch (e) {
+      throw toSocketError(e, { syscall: 'socket' });
+    }
+    if (impl !== undefined) {
+      this.#state = 'connected';
+      this.#bound = true;
+    } else {
+      this.#state = 'fresh';
+      this.#bound = false;
+    }
+  }
+
+  /** Python's `s.timeout`. */
+  get timeout(): number | null {
+    return this.#timeout;
+  }
+
+  /** True once close() was called. */
+  get closed(): boolean {
+    return this.#state === 'closed';
+  }
+
+  toString(): string {
+    if (this.#state === 'closed')
+      return `<socket [closed] family=${familyName(this.family)} type=${typeName(this.type)}>`;
+    const laddr = this.#bound ? ` laddr=${JSON.stringify(toTuple(this.#impl.getsockname()))}` : '';
+    const p = this.#impl.getpeername();
+    const raddr = p ? ` raddr=${JSON.stringify(toTuple(p))}` : '';
+    return `<socket family=${familyName(this.family)} type=${typeName(this.type)} proto=${this.proto}${laddr}${raddr}>`;
+  }
+
+  // ---- timeouts -------------------------------------------------------------
+
+  /** null: block forever; 0: non-blocking; t > 0: raise SocketTimeoutError after t seconds. */
+  settimeout(value: number | null): void {
+    if (value !== null && (typeof value !== 'number' || !(value >= 0) || !Number.isFinite(value)))
+      throw new SocketError('EINVAL', {
+        syscall: 'settimeout',
+        detail: 'timeout must be null or a finite number >= 0',
+      });
+    this.#timeout = value;
+  }
+
+  gettimeout(): number | null {
+    return this.#timeout;
+  }
+
+  setblocking(flag: boolean): void {
+    this.#timeout = flag ? null : 0;
+  }
+
+  getblocking(): boolean {
+    return this.#timeout !== 0;
+  }
+
+  // ---- naming ---------------------------------------------------------------
+
+  async bind(address: Address): Promise<void> {
+    this.#open('bind');
+    if (this.#bound || this.#state !== 'fresh')
+      throw new SocketError('EINVAL', { syscall: 'bind', detail: 'the socket is already bound' });
+    const addr = await toSockAddr(this.backend, this.family, address, 'bind');
+    this.#open('bind');
+    if (this.#bound)
+      throw new SocketError('EINVAL', { syscall: 'bind', detail: 'the socket is already bound' });
+    try {
+      await this.#impl.bind(addr);
+    } catch (e) {
+      throw toSocketError(e, { syscall: 'bind', ...describe(addr) });
+    }
+    this.#bound = true;
+  }
+
+  getsockname(): AddressTuple {
+    this.#open('getsockname');
+    return toTuple(this.#bound ? this.#impl.getsockname() : anyAddress(this.family));
+  }
+
+  getpeername(): AddressTuple {
+    this.#open('getpeername');
+    const p = this.#state === 'connected' ? this.#impl.getpeername() : undefined;
+    if (!p) throw new SocketError('ENOTCONN', { syscall: 'getpeername' });
+    return toTuple(p);
+  }
+
+  // ---- stream: listen / accept / connect -----------------------------------
+
+  async listen(backlog = 128): Promise<void> {
+    this.#open('listen');
+    if (this.type !== SOCK_STREAM) throw new SocketError('EOPNOTSUPP', { syscall: 'listen' });
+    if (this.#state === 'connected' || this.#state === 'connecting')
+      throw new SocketError('EINVAL', { syscall: 'listen', detail: 'a connected socket cannot listen' });
+    if (typeof backlog !== 'number' || !Number.isInteger(backlog))
+      throw new SocketError('EINVAL', { syscall: 'listen', detail: 'backlog must be an integer' });
+    const n = Math.min(Math.max(backlog, 0), SOMAXCONN);
+    try {
+      await (this.#impl as StreamImpl).listen(n);
+    } catch (e) {
+      throw toSocketError(e, { syscall: 'listen', ...describe(this.#impl.getsockname()) });
+    }
+    this.#state = 'listening';
+    this.#bound = true;
+  }
+
+  /** Waits for a connection: `[conn, address]`. */
+  async accept(): Promise<[Socket, AddressTuple]> {
+    this.#open('accept');
+    if (this.type !== SOCK_STREAM) throw new SocketError('EOPNOTSUPP', { syscall: 'accept' });
+    if (this.#state !== 'listening')
+      throw new SocketError('EINVAL', {
+        syscall: 'accept',
+        detail: 'the socket is not listening (call listen() first)',
+      });
+    const impl = this.#impl as StreamImpl;
+    const got = await this.#block('accept', () => impl.accept(), false, undefined);
+    const conn = new Socket(this.backend, this.family, this.type, this.proto, got.impl);
+    return [conn, toTuple(got.peer)];
+  }
+
+  async connect(address: Address): Promise<void> {
+    this.#open('connect');
+    if (this.type === SOCK_DGRAM) {
+      const addr = await toSockAddr(this.backend, this.family, address, 'connect');
+      this.#open('connect');
+      try {
+        await (this.#impl as DatagramImpl).connect(addr);
+      } catch (e) {
+        throw toSocketError(e, { syscall: 'connect', ...describe(addr) });
+      }
+      this.#state = 'connected';
+      this.#bound = true;
+      return;
+    }
+    if (this.#state === 'connected' || this.#state === 'listening') {
+      throw new SocketError('EISCONN', { syscall: 'connect' });
+    }
+    if (this.#state === 'connecting') throw new SocketError('EALREADY', { syscall: 'connect' });
+    if (this.#connectError) {
+      const e = this.#connectError;
+      this.#connectError = undefined;
+      throw e;
+    }
+    const addr = await toSockAddr(this.backend, this.family, address, 'connect');
+    this.#open('connect');
+    const now = this.#state as State;
+    if (now !== 'fresh')
+      throw new SocketError(now === 'connecting' ? 'EALREADY' : 'EISCONN', { syscall: 'connect' });
+    const ctx = { syscall: 'connect', ...describe(addr) };
+    const ac = new AbortController();
+    this.#connectAbort = ac;
+    this.#state = 'connecting';
+    const p = (this.#impl as StreamImpl).connect(addr, ac.signal).then(
+      () => {
+        if (this.#state === 'connecting') {
+          this.#state = 'connected';
+          this.#bound = true;
+        }
+      },
+      (e) => {
+        const err = e instanceof SocketTimeoutError ? e : toSocketError(e, ctx);
+        if (this.#state === 'connecting') this.#state = 'fresh';
+        throw err;
+      },
+    );
+    this.#connecting = p;
+    if (this.#timeout === 0) {
+      p.catch((e: SocketError) => {
+        this.#connectError = e;
+      });
+      throw new SocketError('EINPROGRESS', ctx);
+    }
+    const sched = this.backend.scheduler;
+    const timer =
+      this.#timeout === null
+        ? undefined
+        : sched.setTimeout(() => ac.abort(new SocketTimeoutError('connect')), this.#timeout * 1000);
+    try {
+      await p;
+    } finally {
+      if (timer !== undefined) sched.clearTimeout(timer);
+      this.#connecting = undefined;
+      this.#connectAbort = undefined;
+    }
+  }
+
+  /** connect() that returns an errno (0 on success) instead of raising, like connect_ex. Name errors still raise. */
+  async connectEx(address: Address): Promise<number> {
+    try {
+      await this.connect(address);
+      return 0;
+    } catch (e) {
+      if (e instanceof GaiError) throw e;
+      if (e instanceof SocketTimeoutError) return 11; // Python returns EWOULDBLOCK on timeout
+      if (e instanceof SocketError) return e.errno;
+      throw e;
+    }
+  }
+
+  // ---- data -----------------------------------------------------------------
+
+  /** Sends some of `data`; returns how many bytes were taken (maybe fewer than all). */
+  async send(data: Uint8Array | string, flags = 0): Promise<number> {
+    const bytes = toBytes(data, 'send');
+    this.#open('send');
+    if (this.type === SOCK_DGRAM) {
+      if (this.#state !== 'connected') throw new SocketError('EDESTADDRREQ', { syscall: 'send' });
+      return this.#sendDatagram(bytes, undefined, 'send');
+    }
+    await this.#waitConnected('send', flags);
+    if (this.#state !== 'connected' || this.#shutWr) throw new SocketError('EPIPE', { syscall: 'send' });
+    if (bytes.length === 0) return 0;
+    const impl = this.#impl as StreamImpl;
+    return this.#block(
+      'send',
+      () => {
+        const n = impl.send(bytes);
+        return n > 0 ? n : undefined;
+      },
+      (flags & MSG_DONTWAIT) !== 0,
+      undefined,
+      'write',
+    );
+  }
+
+  /** Sends all of `data`, waiting as needed. The timeout bounds the whole call. */
+  async sendall(data: Uint8Array | string, flags = 0): Promise<void> {
+    let bytes = toBytes(data, 'sendall');
+    this.#open('sendall');
+    if (this.type === SOCK_DGRAM) {
+      await this.send(bytes, flags);
+      return;
+    }
+    await this.#waitConnected('sendall', flags);
+    if (this.#state !== 'connected' || this.#shutWr) throw new SocketError('EPIPE', { syscall: 'sendall' });
+    const impl = this.#impl as StreamImpl;
+    const ac = this.#timeout !== null && this.#timeout > 0 ? new AbortController() : undefined;
+    const sched = this.backend.scheduler;
+    const timer = ac
+      ? sched.setTimeout(() => ac.abort(new SocketTimeoutError('sendall')), this.#timeout! * 1000)
+      : undefined;
+    try {
+      while (bytes.length > 0) {
+        const chunk = bytes;
+        const n = await this.#block(
+          'sendall',
+          () => {
+            const k = impl.send(chunk);
+            return k > 0 ? k : undefined;
+          },
+          (flags & MSG_DONTWAIT) !== 0,
+          ac?.signal,
+          'write',
+        );
+        bytes = bytes.subarray(n);
+      }
+    } finally {
+      if (timer !== undefined) sched.clearTimeout(timer);
+    }
+  }
+
+  /** Up to `bufsize` bytes; an empty array means the peer closed (end of stream). */
+  async recv(bufsize: number, flags = 0): Promise<Uint8Array> {
+    const n = checkSize(bufsize, 'recv');
+    this.#open('recv');
+    if (this.type === SOCK_DGRAM) return (await this.#recvDatagram(n, flags, 'recv')).data;
+    await this.#waitConnected('recv', flags);
+    if (this.#state !== 'connected') throw new SocketError('ENOTCONN', { syscall: 'recv' });
+    if (n === 0) return new Uint8Array(0);
+    const impl = this.#impl as StreamImpl;
+    const peek = (flags & MSG_PEEK) !== 0;
+    return this.#block('recv', () => impl.recv(n, peek), (flags & MSG_DONTWAIT) !== 0, undefined);
+  }
+
+  /** Receives into `buffer` (at most `nbytes`, default its length); returns the count. */
+  async recvInto(buffer: Uint8Array, nbytes = 0, flags = 0): Promise<number> {
+    if (!(buffer instanceof Uint8Array))
+      throw new SocketError('EINVAL', { syscall: 'recv_into', detail: 'buffer must be a Uint8Array' });
+    const want = checkSize(nbytes, 'recv_into', 'nbytes');
+    if (want > buffer.length)
+      throw new SocketError('EINVAL', { syscall: 'recv_into', detail: 'nbytes is greater than the buffer' });
+    const data = await this.recv(want || buffer.length, flags);
+    buffer.set(data);
+    return data.length;
+  }
+
+  /** sendto(data, address) or sendto(data, flags, address). */
+  async sendto(
+    data: Uint8Array | string,
+    flagsOrAddress: number | Address,
+    address?: Address,
+  ): Promise<number> {
+    const bytes = toBytes(data, 'sendto');
+    const addrIn = typeof flagsOrAddress === 'number' ? address : flagsOrAddress;
+    this.#open('sendto');
+    if (this.type === SOCK_STREAM) return this.send(bytes); // Linux TCP ignores the address
+    const addr = await toSockAddr(this.backend, this.family, addrIn, 'sendto');
+    return this.#sendDatagram(bytes, addr, 'sendto');
+  }
+
+  /** `[data, address]`; for a stream socket the address is null (as Python's None). */
+  async recvfrom(bufsize: number, flags = 0): Promise<[Uint8Array, AddressTuple | null]> {
+    const n = checkSize(bufsize, 'recvfrom');
+    this.#open('recvfrom');
+    if (this.type === SOCK_STREAM) return [await this.recv(n, flags), null];
+    const d = await this.#recvDatagram(n, flags, 'recvfrom');
+    return [d.data, toTuple(d.from)];
+  }
+
+  /** `[nbytes, address]`, receiving into `buffer`. */
+  async recvfromInto(buffer: Uint8Array, nbytes = 0, flags = 0): Promise<[number, AddressTuple | null]> {
+    const want = checkSize(nbytes, 'recvfrom_into', 'nbytes');
+    const [data, from] = await this.recvfrom(want || buffer.length, flags);
+    buffer.set(data);
+    return [data.length, from];
+  }
+
+  /** Yields received chunks (or datagrams) until end of stream. */
+  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array, void, undefined> {
+    for (;;) {
+      const chunk = await this.recv(65536);
+      if (chunk.length === 0 && this.type === SOCK_STREAM) return;
+      yield chunk;
+    }
+  }
+
+  // ---- shutdown / close -----------------------------------------------------
+
+  shutdown(how: number): void {
+    this.#open('shutdown');
+    if (how !== 0 && how !== 1 && how !== 2)
+      throw new SocketError('EINVAL', {
+        syscall: 'shutdown',
+        detail: 'how must be SHUT_RD, SHUT_WR or SHUT_RDWR',
+      });
+    if (this.#state !== 'connected') throw new SocketError('ENOTCONN', { syscall: 'shutdown' });
+    if (this.type === SOCK_STREAM) {
+      try {
+        (this.#impl as StreamImpl).shutdown(how);
+      } catch (e) {
+        throw toSocketError(e, { syscall: 'shutdown' });
+      }
+    }
+    if (how !== 0) this.#shutWr = true;
+  }
+
+  /** Closes the socket. Safe to call more than once. Does not wait for the peer. */
+  async close(): Promise<void> {
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    this.#connectAbort?.abort(new SocketError('EBADF', { syscall: 'connect' }));
+    try {
+      await this.#impl.close();
+    } catch {
+      // close(2) errors are not actionable; Python ignores ECONNRESET here too.
+    }
+  }
+
+  [asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  // ---- options --------------------------------------------------------------
+
+  setsockopt(level: number, optname: number, value: SockOptValue): void {
+    this.#open('setsockopt');
+    const spec = this.#spec(level, optname, 'setsockopt');
+    if (spec.kind === 'readonly') throw new SocketError('ENOPROTOOPT', { syscall: 'setsockopt' });
+    let v: OptionValue;
+    if (spec.kind === 'linger') {
+      let onoff: number;
+      let secs: number;
+      if (value instanceof Uint8Array) {
+        if (value.length < 8)
+          throw new SocketError('EINVAL', { syscall: 'setsockopt', detail: 'struct linger is 8 bytes' });
+        const dv = new DataView(value.buffer, value.byteOffset, 8);
+        onoff = dv.getInt32(0, true);
+        secs = dv.getInt32(4, true);
+      } else if (Array.isArray(value) && value.length === 2) {
+        [onoff, secs] = value as readonly [number, number];
+      } else {
+        throw new SocketError('EINVAL', {
+          syscall: 'setsockopt',
+          detail: 'SO_LINGER takes [l_onoff, l_linger] or 8 bytes',
+        });
+      }
+      if (!Number.isInteger(onoff) || !Number.isInteger(secs) || secs < 0)
+        throw new SocketError('EINVAL', {
+          syscall: 'setsockopt',
+          detail: 'SO_LINGER values must be integers',
+        });
+      const out = new Uint8Array(8);
+      const dv = new DataView(out.buffer);
+      dv.setInt32(0, onoff ? 1 : 0, true);
+      dv.setInt32(4, secs, true);
+      v = out;
+    } else {
+      const n = typeof value === 'boolean' ? (value ? 1 : 0) : value;
+      if (typeof n !== 'number' || !Number.isInteger(n) || n < -0x80000000 || n > 0x7fffffff)
+        throw new SocketError('EINVAL', { syscall: 'setsockopt', detail: 'this option takes an integer' });
+      if (spec.kind === 'int' && level === IPPROTO_TCP && n < 1)
+        throw new SocketError('EINVAL', { syscall: 'setsockopt', detail: 'value out of range' });
+      v = spec.kind === 'bool' ? (n ? 1 : 0) : n;
+    }
+    try {
+      this.#impl.setOption(level, optname, v);
+    } catch (e) {
+      throw toSocketError(e, { syscall: 'setsockopt' });
+    }
+    this.#opts.set(`${level}:${optname}`, v);
+  }
+
+  /** The option's value; with `buflen`, raw bytes (SO_LINGER gives the 8-byte struct). */
+  getsockopt(level: number, optname: number, buflen?: number): number | Uint8Array {
+    this.#open('getsockopt');
+    const spec = this.#spec(level, optname, 'getsockopt');
+    let v: OptionValue | undefined;
+    if (optname === SO_TYPE && level === SOL_SOCKET) v = this.type;
+    else if (optname === SO_ACCEPTCONN && level === SOL_SOCKET) v = this.#state === 'listening' ? 1 : 0;
+    else {
+      try {
+        v = this.#impl.getOption(level, optname);
+      } catch (e) {
+        throw toSocketError(e, { syscall: 'getsockopt' });
+      }
+      if (v === undefined && optname === SO_ERROR && level === SOL_SOCKET && this.#connectError) {
+        v = this.#connectError.errno;
+        this.#connectError = undefined;
+      }
+      v ??= this.#opts.get(`${level}:${optname}`) ?? (spec.kind === 'linger' ? new Uint8Array(8) : spec.dflt);
+    }
+    if (spec.kind === 'linger') {
+      const bytes = v as Uint8Array;
+      if (buflen !== undefined) return bytes.slice(0, Math.min(buflen, 8));
+      return new DataView(bytes.buffer, bytes.byteOffset, 8).getInt32(0, true);
+    }
+    if (buflen !== undefined && typeof v === 'number') {
+      const out = new Uint8Array(Math.min(buflen, 4));
+      const tmp = new Uint8Array(4);
+      new DataView(tmp.buffer).setInt32(0, v, true);
+      out.set(tmp.subarray(0, out.length));
+      return out;
+    }
+    return v;
+  }
+
+  // ---- internals ------------------------------------------------------------
+
+  #open(syscall: string): void {
+    if (this.#state === 'closed') throw new SocketError('EBADF', { syscall });
+  }
+
+  #spec(level: number, optname: number, syscall: string): OptSpec {
+    const spec = OPTIONS.get(`${level}:${optname}`);
+    if (!spec)
+      throw new SocketError('ENOPROTOOPT', {
+        syscall,
+        detail: `unknown option level ${level} name ${optname}`,
+      });
+    if (spec.on === 'stream' && (this.type !== SOCK_STREAM || this.family === AF_UNIX))
+      throw new SocketError(this.type !== SOCK_STREAM ? 'ENOPROTOOPT' : 'EOPNOTSUPP', { syscall });
+    if (spec.on === 'ip' && this.family === AF_UNIX) throw new SocketError('ENOPROTOOPT', { syscall });
+    if (level === IPPROTO_IPV6 && this.family !== AF_INET6) throw new SocketError('ENOPROTOOPT', { syscall });
+    if (level !== SOL_SOCKET && level !== IPPROTO_TCP && level !== IPPROTO_IPV6 && level !== IPPROTO_IP)
+      throw new SocketError('ENOPROTOOPT', { syscall });
+    return spec;
+  }
+
+  /** A stream that is still connecting (non-blocking connect): wait for it, or EAGAIN when non-blocking. */
+  async #waitConnected(syscall: string, flags: number): Promise<void> {
+    if (this.#state !== 'connecting' || !this.#connecting) return;
+    if (this.#timeout === 0 || (flags & MSG_DONTWAIT) !== 0) throw new SocketError('EAGAIN', { syscall });
+    await this.#connecting.catch(() => undefined);
+    this.#open(syscall);
+  }
+
+  async #sendDatagram(bytes: Uint8Array, to: SockAddr | undefined, syscall: string): Promise<number> {
+    const impl = this.#impl as DatagramImpl;
+    try {
+      const n = await impl.sendto(bytes, to);
+      this.#bound = true;
+      return n;
+    } catch (e) {
+      throw toSocketError(e, { syscall, ...(to ? describe(to) : {}) });
+    }
+  }
+
+  async #recvDatagram(n: number, flags: number, syscall: string) {
+    const impl = this.#impl as DatagramImpl;
+    const peek = (flags & MSG_PEEK) !== 0;
+    return this.#block(syscall, () => impl.recvfrom(n, peek), (flags & MSG_DONTWAIT) !== 0, undefined);
+  }
+
+  /**
+   * The blocking loop: try; if it would block, fail EAGAIN (non-blocking) or wait
+   * for readiness under the timeout, then try again.
+   */
+  async #block<T>(
+    syscall: string,
+    attempt: () => T | undefined,
+    dontwait: boolean,
+    outer: AbortSignal | undefined,
+    dir: 'read' | 'write' = 'read',
+  ): Promise<T> {
+    const tryOnce = (): T | undefined => {
+      this.#open(syscall);
+      try {
+        return attempt();
+      } catch (e) {
+        throw toSocketError(e, { syscall });
+      }
+    };
+    let r = tryOnce();
+    if (r !== undefined) return r;
+    if (dontwait || this.#timeout === 0) throw new SocketError('EAGAIN', { syscall });
+    const sched = this.backend.scheduler;
+    let ac: AbortController | undefined;
+    let timer: unknown;
+    let signal = outer;
+    if (!signal) {
+      ac = new AbortController();
+      signal = ac.signal;
+      const t = this.#timeout;
+      if (t !== null) timer = sched.setTimeout(() => ac!.abort(new SocketTimeoutError(syscall)), t * 1000);
+    }
+    try {
+      for (;;) {
+        if (signal.aborted) throw signal.reason;
+        await (dir === 'read' ? this.#impl.waitReadable(signal) : this.#impl.waitWritable(signal));
+        r = tryOnce();
+        if (r !== undefined) return r;
+      }
+    } finally {
+      if (timer !== undefined) sched.clearTimeout(timer);
+    }
+  }
+}
