@@ -1,0 +1,139 @@
+/**
+ * CUBIC congestion control, RFC 9438. Windows in the formulas are in segments
+ * (cwnd / SMSS) and time in seconds, as in the RFC; cwnd is kept in bytes.
+ *
+ * Slow start, recovery exit and idle restart are NewReno's (RFC 9438 §4.10:
+ * "CUBIC MUST employ a slow-start algorithm"; we use RFC 5681 slow start with ABC).
+ */
+import type { Duration, Instant } from '../../time/instant.ts';
+import { NewReno } from './newreno.ts';
+import type { CongestionContext } from './types.ts';
+
+/** RFC 9438 §4.6: β_cubic SHOULD be set to 0.7. */
+export const CUBIC_BETA = 0.7;
+/** RFC 9438 §5: C SHOULD be set to 0.4. */
+export const CUBIC_C = 0.4;
+/** RFC 9438 §4.3: α_cubic = 3 * (1 - β_cubic) / (1 + β_cubic). */
+export const CUBIC_ALPHA = (3 * (1 - CUBIC_BETA)) / (1 + CUBIC_BETA);
+
+/** RFC 9438 eq. 2: K = cubic_root((W_max - cwnd_epoch) / C), in seconds. */
+export function cubicK(wMax: number, cwndEpoch: number, c = CUBIC_C): number {
+  return Math.cbrt(Math.max(0, wMax - cwndEpoch) / c);
+}
+
+/** RFC 9438 eq. 1: W_cubic(t) = C * (t - K)^3 + W_max (segments, t in seconds). */
+export function wCubic(t: number, k: number, wMax: number, c = CUBIC_C): number {
+  const d = t - k;
+  return c * d * d * d + wMax;
+}
+
+export class Cubic extends NewReno {
+  override readonly name: string = 'cubic';
+  readonly fastConvergence: boolean;
+  /** W_max in segments; undefined until the first congestion event (or after an RTO, RFC 9438 §4.8). */
+  #wMax: number | undefined;
+  /** cwnd_prior (segments): cwnd just before the last reduction. */
+  #cwndPrior = 0;
+  /** Start of the current congestion-avoidance stage, undefined outside one. */
+  #tEpoch: Instant | undefined;
+  #k = 0;
+  #epochWMax = 0;
+  /** W_est (segments), RFC 9438 §4.3. */
+  #wEst = 0;
+
+  constructor(mss: number, opts: { fastConvergence?: boolean } = {}) {
+    super(mss);
+    this.fastConvergence = opts.fastConvergence ?? true;
+  }
+
+  /** Diagnostics for tests and TcpInfo: the current epoch's K (s) and W_max (segments). */
+  get state(): { k: number; wMax: number | undefined; epochStart: Instant | undefined; wEst: number } {
+    return { k: this.#k, wMax: this.#wMax, epochStart: this.#tEpoch, wEst: this.#wEst };
+  }
+
+  protected override congestionAvoidance(acked: number, ctx: CongestionContext): void {
+    const mss = ctx.mss;
+    const segs = acked / mss;
+    let cwnd = this._cwnd / mss;
+    if (this.#tEpoch === undefined) {
+      // RFC 9438 §4.2: a new congestion-avoidance stage begins.
+      this.#tEpoch = ctx.now;
+      if (this.#wMax === undefined || this.#wMax < cwnd) {
+        // §4.8/§4.10: no congestion event yet (or after an RTO): K = 0, W_max = cwnd at the
+        // beginning of this congestion-avoidance stage.
+        this.#epochWMax = cwnd;
+        this.#k = 0;
+      } else {
+        this.#epochWMax = this.#wMax;
+        this.#k = cubicK(this.#wMax, cwnd);
+      }
+      // §4.3: "W_est ... set equal to cwnd_epoch at the start of the congestion avoidance stage".
+      this.#wEst = cwnd;
+      if (this.#cwndPrior === 0) this.#cwndPrior = cwnd;
+    }
+    const t = (ctx.now - this.#tEpoch) / 1e6;
+    const rtt = (ctx.rtt ?? ctx.minRtt ?? 0) / 1e6;
+
+    // §4.3 Reno-friendly region: W_est += α * segments_acked / cwnd, α = 1 once W_est >= cwnd_prior.
+    const alpha = this.#wEst >= this.#cwndPrior ? 1 : CUBIC_ALPHA;
+    this.#wEst += (alpha * segs) / cwnd;
+
+    const wNow = wCubic(t, this.#k, this.#epochWMax);
+    if (wNow < this.#wEst) {
+      // "If W_cubic(t) is less than W_est, then ... cwnd SHOULD be set to W_est at each reception of a new ACK."
+      cwnd = Math.max(cwnd, this.#wEst);
+    } else {
+      // §4.4/§4.5 concave and convex regions: target = W_cubic(t + RTT), clamped to [cwnd, 1.5*cwnd];
+      // cwnd grows by (target - cwnd) / cwnd for each SMSS acknowledged.
+      let target = wCubic(t + rtt, this.#k, this.#epochWMax);
+      if (target < cwnd) target = cwnd;
+      else if (target > 1.5 * cwnd) target = 1.5 * cwnd;
+      cwnd += ((target - cwnd) / cwnd) * segs;
+    }
+    this._cwnd = cwnd * mss;
+  }
+
+  /** RFC 9438 §4.6 multiplicative decrease with §4.7 fast convergence. */
+  #reduce(ctx: CongestionContext): void {
+    const cwnd = this._cwnd / ctx.mss;
+    // §4.7: "if (cwnd < W_max and fast convergence enabled) W_max = cwnd * (1 + β_cubic) / 2 else W_max = cwnd".
+    if (this.fastConvergence && this.#wMax !== undefined && cwnd < this.#wMax)
+      this.#wMax = (cwnd * (1 + CUBIC_BETA)) / 2;
+    else this.#wMax = cwnd;
+    this.#cwndPrior = cwnd;
+    this.#tEpoch = undefined;
+  }
+
+  /** §4.6: "ssthresh = flight_size * β_cubic", at least 2*SMSS. */
+  protected override lossThreshold(ctx: CongestionContext): number {
+    return Math.max(Math.floor(ctx.flightSize * CUBIC_BETA), 2 * ctx.mss);
+  }
+
+  override onEnterRecovery(ctx: CongestionContext): void {
+    this.#reduce(ctx);
+    super.onEnterRecovery(ctx);
+  }
+
+  override onExitRecovery(ctx: CongestionContext): void {
+    super.onExitRecovery(ctx);
+    this.#tEpoch = undefined;
+  }
+
+  /**
+   * §4.8: on an RTO CUBIC "follows Reno to reduce cwnd but sets ssthresh using
+   * β_cubic"; in the next congestion-avoidance stage K = 0 and W_max = cwnd at its start.
+   */
+  override onRto(ctx: CongestionContext): void {
+    if (!this.rtoPending) this.#cwndPrior = this._cwnd / ctx.mss;
+    this.#wMax = undefined;
+    this.#tEpoch = undefined;
+    super.onRto(ctx);
+  }
+
+  override onIdle(ctx: CongestionContext, idleFor: Duration): void {
+    super.onIdle(ctx, idleFor);
+    // Start a fresh epoch so the cubic function does not jump by the idle time
+    // (like Linux, which moves epoch_start forward after idle).
+    this.#tEpoch = undefined;
+  }
+}

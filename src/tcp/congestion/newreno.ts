@@ -1,0 +1,122 @@
+/**
+ * Reno/NewReno window arithmetic (RFC 5681, RFC 6582) with Appropriate Byte
+ * Counting (RFC 3465). Recovery itself (which segment to resend, pipe) is the
+ * connection's job; this object only moves cwnd and ssthresh.
+ */
+import type { Duration } from '../../time/instant.ts';
+import {
+  ABC_L,
+  type CongestionContext,
+  type CongestionControl,
+  INITIAL_SSTHRESH,
+  initialWindow,
+} from './types.ts';
+
+export class NewReno implements CongestionControl {
+  readonly name: string = 'newreno';
+  /** Bytes; may be fractional inside (CUBIC), `cwnd` rounds down. */
+  protected _cwnd: number;
+  protected _ssthresh = INITIAL_SSTHRESH;
+  /** RFC 3465 §2.1 bytes_acked counter for congestion avoidance. */
+  protected bytesAcked = 0;
+  /** True after an RTO until new data is acknowledged (repeated RTOs keep ssthresh). */
+  protected rtoPending = false;
+
+  constructor(mss: number) {
+    if (!(mss > 0)) throw new RangeError(`congestion control: bad mss ${mss}`);
+    this._cwnd = initialWindow(mss);
+  }
+
+  get cwnd(): number {
+    return Math.floor(this._cwnd);
+  }
+  get ssthresh(): number {
+    return this._ssthresh;
+  }
+
+  onAck(acked: number, ctx: CongestionContext): void {
+    if (!(acked > 0)) return;
+    this.rtoPending = false;
+    if (this._cwnd < this._ssthresh) {
+      acked = this.slowStart(acked, ctx.mss);
+      if (acked === 0) return;
+    }
+    this.congestionAvoidance(acked, ctx);
+  }
+
+  /**
+   * RFC 5681 §3.1 slow start with RFC 3465 §2.2: "cwnd += min (N, L*SMSS)".
+   * Like Linux we stop at ssthresh and hand the rest of the ACK to congestion
+   * avoidance. Returns the bytes left over.
+   */
+  protected slowStart(acked: number, mss: number): number {
+    const grow = Math.min(acked, ABC_L * mss);
+    const room = this._ssthresh - this._cwnd;
+    if (grow <= room) {
+      this._cwnd += grow;
+      return 0;
+    }
+    this._cwnd = this._ssthresh;
+    return acked - room;
+  }
+
+  /**
+   * RFC 3465 §2.1: "When bytes_acked becomes greater than or equal to the value
+   * of the congestion window, bytes_acked is reduced by the value of cwnd. Next,
+   * cwnd is incremented by a full-sized segment (SMSS)."
+   */
+  protected congestionAvoidance(acked: number, ctx: CongestionContext): void {
+    this.bytesAcked += acked;
+    if (this.bytesAcked >= this._cwnd) {
+      this.bytesAcked -= this._cwnd;
+      this._cwnd += ctx.mss;
+    }
+  }
+
+  /** RFC 5681 §3.2 step 2: ssthresh = max (FlightSize / 2, 2*SMSS) (equation 4). */
+  protected lossThreshold(ctx: CongestionContext): number {
+    return Math.max(Math.floor(ctx.flightSize / 2), 2 * ctx.mss);
+  }
+
+  onEnterRecovery(ctx: CongestionContext): void {
+    this._ssthresh = this.lossThreshold(ctx);
+    // The connection runs RFC 6675 recovery with pipe, so cwnd = ssthresh (no +3*SMSS inflation).
+    this._cwnd = this._ssthresh;
+    this.bytesAcked = 0;
+  }
+
+  /**
+   * RFC 6582 §3.2 step 3 (full acknowledgment): "Set cwnd to either (1) min
+   * (ssthresh, max(FlightSize, SMSS) + SMSS) or (2) ssthresh." We take (1), which
+   * avoids a burst when little data is outstanding; `flightSize` here is what
+   * remains outstanding after the full ACK.
+   */
+  onExitRecovery(ctx: CongestionContext): void {
+    this._cwnd = Math.min(this._ssthresh, Math.max(ctx.flightSize, ctx.mss) + ctx.mss);
+    this.bytesAcked = 0;
+  }
+
+  /**
+   * RFC 5681 §3.1 (4) and, on repeated timeouts: "when a TCP sender detects
+   * segment loss using the retransmission timer and the given segment has already
+   * been retransmitted by way of the retransmission timer at least once, the value
+   * of ssthresh is held constant." An RTO with no new ACK since the previous RTO
+   * counts as such a repeat.
+   */
+  onRto(ctx: CongestionContext): void {
+    if (!this.rtoPending) this._ssthresh = this.lossThreshold(ctx);
+    this.rtoPending = true;
+    this._cwnd = ctx.mss;
+    this.bytesAcked = 0;
+  }
+
+  /**
+   * RFC 5681 §4.1: "if the TCP has not sent data in an interval exceeding the
+   * retransmission timeout ... cwnd is reduced to no more than RW before
+   * transmission begins", RW = min(IW, cwnd). The caller checks idleFor > RTO.
+   */
+  onIdle(ctx: CongestionContext, _idleFor: Duration): void {
+    this._cwnd = Math.min(initialWindow(ctx.mss), this._cwnd);
+    this.bytesAcked = 0;
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * The congestion-control interface, chosen per connection. The connection owns
+ * loss recovery itself (RFC 6675 SACK recovery / RFC 6582 NewReno, using pipe);
+ * the algorithm only owns cwnd and ssthresh.
+ */
+import type { Duration, Instant } from '../../time/instant.ts';
+
+export interface CongestionContext {
+  now: Instant;
+  /** Sender MSS (SMSS), bytes. */
+  mss: number;
+  /** Bytes outstanding (RFC 5681 FlightSize), measured before the event. */
+  flightSize: number;
+  /** Latest RTT sample. */
+  rtt?: Duration;
+  /** Smallest RTT seen. */
+  minRtt?: Duration;
+}
+
+export interface CongestionControl {
+  readonly name: string;
+  /** Congestion window, bytes (an integer). */
+  readonly cwnd: number;
+  /** Slow-start threshold, bytes; starts "infinite" (INITIAL_SSTHRESH). */
+  readonly ssthresh: number;
+  /** Cumulative ACK of `acked` new bytes outside recovery: slow start / congestion avoidance (RFC 5681 §3.1, ABC RFC 3465 L=2). */
+  onAck(acked: number, ctx: CongestionContext): void;
+  /** Fast retransmit / loss detected by dupacks or SACK: RFC 5681 §3.2 step 2 ssthresh = max(FlightSize/2, 2*SMSS), cwnd = ssthresh. */
+  onEnterRecovery(ctx: CongestionContext): void;
+  /** Full ACK ends recovery (RFC 6582 §3.2 step 3). */
+  onExitRecovery(ctx: CongestionContext): void;
+  /** RTO: ssthresh = max(FlightSize/2, 2*SMSS), cwnd = 1*SMSS (RFC 5681 §3.1 (4)). */
+  onRto(ctx: CongestionContext): void;
+  /** Idle restart (RFC 5681 §4.1): call when nothing was sent for more than one RTO. */
+  onIdle?(ctx: CongestionContext, idleFor: Duration): void;
+  /** Pacing rate in bytes/s, or undefined (no pacing). */
+  readonly pacingRate?: number;
+}
+
+/** "Infinity-like" initial ssthresh (RFC 5681 §3.1: "arbitrarily high"). */
+export const INITIAL_SSTHRESH = 0x7fffffff;
+
+/** RFC 6928 §2: IW = min (10*MSS, max (2*MSS, 14600)). */
+export function initialWindow(mss: number): number {
+  return Math.min(10 * mss, Math.max(2 * mss, 14600));
+}
+
+/** RFC 3465 §2.3: during slow start cwnd grows by at most L*SMSS per ACK; L = 2. */
+export const ABC_L = 2;
+
+import { Cubic } from './cubic.ts';
+import { NewReno } from './newreno.ts';
+
+export type CongestionName = 'newreno' | 'cubic';
+
+export function createCongestionControl(name: CongestionName, mss: number): CongestionControl {
+  switch (name) {
+    case 'newreno':
+      return new NewReno(mss);
+    case 'cubic':
+      return new Cubic(mss);
+    default:
+      throw new RangeError(`unknown congestion control ${String(name)}`);
+  }
+}
