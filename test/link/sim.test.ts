@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { Cable } from '../../src/link/memory.ts';
 import { Simulation, SimulationError } from '../../src/link/sim.ts';
 import type { Pollable } from '../../src/time/clock.ts';
 import { type Instant, millis, seconds } from '../../src/time/instant.ts';
@@ -198,6 +199,48 @@ describe('Simulation (async)', () => {
         await sim.advance(10);
       }),
       /re-entrant/,
+    );
+  });
+  it('a request/response over a lossy cable, awaited as promises', async () => {
+    const sim = new Simulation({ seed: 11 });
+    const cable = sim.add(
+      new Cable({
+        clock: sim.clock,
+        rng: sim.rng.fork(),
+        aToB: { delay: millis(10), loss: 0.3 },
+        bToA: { delay: millis(10) },
+      }),
+    );
+    // b echoes; a retries every 50 ms until the echo arrives (a tiny ARQ).
+    cable.b.onReceive = (f) => cable.b.transmit(f);
+    let waiter: ((f: Uint8Array) => void) | null = null;
+    cable.a.onReceive = (f) => waiter?.(f);
+    const rtts = await sim.run(async () => {
+      const out: number[] = [];
+      for (let i = 0; i < 20; i++) {
+        const start = sim.now;
+        for (;;) {
+          const reply = new Promise<Uint8Array | null>((resolve) => {
+            waiter = resolve;
+            sim.delay(millis(50)).then(() => resolve(null));
+          });
+          cable.a.transmit(new Uint8Array([i]));
+          const f = await reply;
+          if (f !== null && f[0] === i) break;
+        }
+        out.push(sim.now - start);
+      }
+      return out;
+    });
+    assert.equal(rtts.length, 20);
+    for (const r of rtts) assert.equal(r % millis(50), millis(20)); // 20 ms RTT after k timeouts
+    assert.ok(
+      rtts.some((r) => r > millis(20)),
+      'some request was lost and retried',
+    );
+    assert.equal(
+      cable.aToB.stats.dropped.loss,
+      rtts.reduce((a, r) => a + (r - millis(20)) / millis(50), 0),
     );
   });
 });
