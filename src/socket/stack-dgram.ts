@@ -1,0 +1,150 @@
+/**
+ * The datagram (UDP) socket implementation on a sockstack `Stack`: the
+ * `DatagramImpl` of backend.ts over a `UdpEndpoint`. The front `Socket` has already
+ * validated arguments and state; errors thrown here are UdpErrors (a `code`), which
+ * the front maps with `toSocketError`.
+ */
+import type { UdpEndpoint } from '../udp/udp.ts';
+import { UdpError } from '../udp/udp.ts';
+import { formatIpv4, parseIpv4 } from '../wire/address.ts';
+import type { Datagram, DatagramImpl, OptionValue, SockAddr } from './backend.ts';
+import {
+  IPPROTO_IP,
+  SO_BROADCAST,
+  SO_ERROR,
+  SO_RCVBUF,
+  SO_REUSEADDR,
+  SO_REUSEPORT,
+  SOL_SOCKET,
+} from './constants.ts';
+import { ERRNO } from './errno.ts';
+
+/** IP_TTL (<netinet/in.h>): the TTL of outgoing unicast datagrams. */
+export const IP_TTL = 2;
+
+function v4(addr: SockAddr): number {
+  if (addr.family !== 2) throw new UdpError('EINVAL', 'not an IPv4 address');
+  const a = parseIpv4(addr.host);
+  if (a === undefined) throw new UdpError('EINVAL', `bad IPv4 address ${addr.host}`);
+  return a;
+}
+
+export class StackDatagramSocket implements DatagramImpl {
+  readonly kind = 'dgram' as const;
+  readonly #ep: UdpEndpoint;
+  readonly #waiters = new Set<() => void>();
+
+  constructor(ep: UdpEndpoint) {
+    this.#ep = ep;
+    ep.onReadable = () => this.#wake();
+  }
+
+  /** The underlying endpoint (tests, diagnostics). */
+  get endpoint(): UdpEndpoint {
+    return this.#ep;
+  }
+
+  #wake(): void {
+    const ws = [...this.#waiters];
+    this.#waiters.clear();
+    for (const w of ws) w();
+  }
+
+  async bind(addr: SockAddr): Promise<void> {
+    this.#ep.bind(v4(addr), addr.family === 2 ? addr.port : 0);
+  }
+
+  getsockname(): SockAddr {
+    return { family: 2, host: formatIpv4(this.#ep.localAddr), port: this.#ep.localPort };
+  }
+
+  getpeername(): SockAddr | undefined {
+    const ep = this.#ep;
+    if (ep.remoteAddr === undefined) return undefined;
+    return { family: 2, host: formatIpv4(ep.remoteAddr), port: ep.remotePort };
+  }
+
+  setOption(level: number, name: number, value: OptionValue): void {
+    const n = typeof value === 'number' ? value : 0;
+    const ep = this.#ep;
+    if (level === SOL_SOCKET) {
+      if (name === SO_REUSEADDR) ep.reuseAddr = n !== 0;
+      else if (name === SO_REUSEPORT) ep.reusePort = n !== 0;
+      else if (name === SO_BROADCAST) ep.broadcast = n !== 0;
+      // Linux doubles the requested size for bookkeeping overhead; we keep the data bound as asked.
+      else if (name === SO_RCVBUF) ep.rcvbuf = Math.max(256, n);
+      return;
+    }
+    if (level === IPPROTO_IP && name === IP_TTL) {
+      if (n < -1 || n > 255 || n === 0) throw new UdpError('EINVAL', `bad TTL ${n}`);
+      ep.ttl = n === -1 ? undefined : n;
+    }
+  }
+
+  getOption(level: number, name: number): OptionValue | undefined {
+    if (level === SOL_SOCKET && name === SO_ERROR) {
+      const e = this.#ep.takeError();
+      return e === undefined ? 0 : ERRNO[e as keyof typeof ERRNO];
+    }
+    if (level === SOL_SOCKET && name === SO_RCVBUF) return this.#ep.rcvbuf;
+    if (level === IPPROTO_IP && name === IP_TTL)
+      return this.#ep.ttl ?? this.#ep.layer.ip.config.defaultTtl ?? 64;
+    return undefined;
+  }
+
+  waitReadable(signal: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      if (signal.aborted) {
+        reject(signal.reason);
+        return;
+      }
+      const ep = this.#ep;
+      const onAbort = () => {
+        this.#waiters.delete(done);
+        reject(signal.reason);
+      };
+      const done = () => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      // Register first, then check state (no lost wake-up).
+      this.#waiters.add(done);
+      signal.addEventListener('abort', onAbort, { once: true });
+      if (ep.queue.length > 0 || ep.pendingError !== undefined || ep.closed) {
+        this.#waiters.delete(done);
+        done();
+      }
+    });
+  }
+
+  async waitWritable(signal: AbortSignal): Promise<void> {
+    // UDP never blocks on send: the datagram goes out or is dropped (and counted) below.
+    if (signal.aborted) throw signal.reason;
+  }
+
+  async close(): Promise<void> {
+    this.#ep.close();
+    this.#wake();
+  }
+
+  async connect(addr: SockAddr): Promise<void> {
+    this.#ep.connect(v4(addr), addr.family === 2 ? addr.port : 0);
+  }
+
+  async sendto(data: Uint8Array, to: SockAddr | undefined): Promise<number> {
+    if (to === undefined) return this.#ep.sendto(data);
+    return this.#ep.sendto(data, v4(to), to.family === 2 ? to.port : 0);
+  }
+
+  recvfrom(max: number, peek: boolean): Datagram | undefined {
+    const d = peek ? this.#ep.peek() : this.#ep.recv();
+    if (d === undefined) return undefined;
+    // POSIX recvfrom: "If a message is too long to fit in the supplied buffer, excess
+    // bytes may be discarded" (SOCK_DGRAM always discards them).
+    return {
+      data: d.data.slice(0, max),
+      from: { family: 2, host: formatIpv4(d.srcAddr), port: d.srcPort },
+      length: d.data.length,
+    };
+  }
+}
