@@ -1,0 +1,396 @@
+/**
+ * The ARP neighbour cache (RFC 826, with the state machine of RFC 1122 §2.3.2.1 as
+ * Linux shapes it): per interface, a bounded map from IPv4 address to MAC.
+ *
+ * States:
+ * - 'incomplete': we asked (broadcast request) and wait; packets for the neighbour
+ *   queue here (bounded per neighbour and in total). Requests are retried every
+ *   `retransTime` up to `maxProbes` times; then the entry is dropped and the queued
+ *   packets are handed to `resolutionFailed` (the stack answers ICMP host unreachable,
+ *   RFC 1122 §2.3.2.2).
+ * - 'reachable': confirmed by a reply within `reachableTime`.
+ * - 'stale': usable, but not confirmed recently. Using a stale entry starts a
+ *   unicast re-probe ('probe'); entries nobody uses for `gcStaleTime` are removed.
+ * - 'probe': still used for sending while unicast requests confirm it; if they all go
+ *   unanswered the entry is removed and the next packet resolves afresh.
+ *
+ * Flood safety: entries are only created for addresses we need to reach or for the
+ * sender of a request aimed at one of our own addresses (RFC 826 "merge" rule);
+ * everything else only updates existing entries. The table has a hard cap; when full,
+ * the least recently used non-incomplete entry is evicted, or the new one refused.
+ */
+import type { Rng } from '../rand/rng.ts';
+import type { Instant } from '../time/instant.ts';
+import { millis, seconds } from '../time/instant.ts';
+import type { Timer, TimerQueue } from '../time/timers.ts';
+import type { Ipv4Address, MacAddress } from '../wire/address.ts';
+import { macEquals } from '../wire/address.ts';
+
+export type NeighborState = 'incomplete' | 'reachable' | 'stale' | 'probe';
+
+export interface ArpConfig {
+  /** Hard cap on cache entries per interface. Default 256. */
+  maxEntries: number;
+  /** Time between requests while resolving. Default 1 s (Linux retrans_time_ms). */
+  retransTime: number;
+  /** Broadcast requests before resolution fails. Default 3 (Linux mcast_solicit). */
+  maxProbes: number;
+  /** Unicast re-probes of a stale entry in use. Default 3 (Linux ucast_solicit). */
+  maxUnicastProbes: number;
+  /** How long a confirmed entry stays 'reachable'. Default 30 s. */
+  reachableTime: number;
+  /** An unused stale entry is removed after this. Default 60 s (Linux gc_stale_time). */
+  gcStaleTime: number;
+  /** Packets queued for one unresolved neighbour. Default 256. */
+  queuePerNeighbor: number;
+  /** Bytes queued for one unresolved neighbour. Default 128 KiB. */
+  queueBytesPerNeighbor: number;
+  /** Bytes queued awaiting resolution across all neighbours of the interface. Default 512 KiB. */
+  queueBytesTotal: number;
+}
+
+export const DEFAULT_ARP_CONFIG: ArpConfig = {
+  maxEntries: 256,
+  retransTime: seconds(1),
+  maxProbes: 3,
+  maxUnicastProbes: 3,
+  reachableTime: seconds(30),
+  gcStaleTime: seconds(60),
+  queuePerNeighbor: 256,
+  queueBytesPerNeighbor: 128 * 1024,
+  queueBytesTotal: 512 * 1024,
+};
+
+export interface ArpStats {
+  requestsSent: number;
+  repliesSent: number;
+  requestsReceived: number;
+  repliesReceived: number;
+  /** Packets dropped because the per-neighbour or total queue bound was reached. */
+  queueDrops: number;
+  /** Resolutions that failed after all retries. */
+  resolutionFailures: number;
+  /** Packets dropped because their neighbour never resolved. */
+  unresolvedDrops: number;
+  /** New entries refused because the cache was full of incomplete entries. */
+  cacheFull: number;
+  /** Entries evicted to make room. */
+  evictions: number;
+  /** ARP packets ignored: bad sender (broadcast, multicast, zero with reply, our own address). */
+  badSender: number;
+  /** Malformed or unsupported ARP packets. */
+  malformed: number;
+  /** Another host claims one of our addresses. */
+  conflicts: number;
+}
+
+export function newArpStats(): ArpStats {
+  return {
+    requestsSent: 0,
+    repliesSent: 0,
+    requestsReceived: 0,
+    repliesReceived: 0,
+    queueDrops: 0,
+    resolutionFailures: 0,
+    unresolvedDrops: 0,
+    cacheFull: 0,
+    evictions: 0,
+    badSender: 0,
+    malformed: 0,
+    conflicts: 0,
+  };
+}
+
+/** A packet waiting for resolution: opaque to the cache apart from its size. */
+export interface QueuedPacket {
+  readonly bytes: Uint8Array;
+}
+
+export interface ArpCacheEnv<P extends QueuedPacket> {
+  now(): Instant;
+  readonly timers: TimerQueue;
+  /** Sends an ARP request for `target`; broadcast, or unicast to `to` when re-probing. */
+  sendRequest(target: Ipv4Address, to: MacAddress | undefined): void;
+  /** Sends a packet now that its neighbour's MAC is known. */
+  transmit(mac: MacAddress, packet: P): void;
+  /** Resolution of `target` failed: these packets will never be sent. */
+  resolutionFailed(target: Ipv4Address, packets: readonly P[]): void;
+  readonly stats: ArpStats;
+}
+
+class Entry<P> {
+  readonly ip: Ipv4Address;
+  state: NeighborState;
+  mac: MacAddress | undefined;
+  /** Requests sent in the current resolution/probe round. */
+  probes = 0;
+  /** When the entry was last confirmed (reachable) or last changed state. */
+  updated: Instant;
+  lastUsed: Instant;
+  queue: P[] = [];
+  queueBytes = 0;
+  timer: Timer;
+  constructor(ip: Ipv4Address, state: NeighborState, now: Instant, timer: Timer) {
+    this.ip = ip;
+    this.state = state;
+    this.updated = now;
+    this.lastUsed = now;
+    this.timer = timer;
+  }
+}
+
+export interface NeighborInfo {
+  readonly ip: Ipv4Address;
+  readonly state: NeighborState;
+  readonly mac: MacAddress | undefined;
+  readonly queued: number;
+}
+
+export class ArpCache<P extends QueuedPacket> {
+  readonly config: ArpConfig;
+  readonly #env: ArpCacheEnv<P>;
+  readonly #entries = new Map<Ipv4Address, Entry<P>>();
+  #queuedBytes = 0;
+
+  constructor(env: ArpCacheEnv<P>, config: Partial<ArpConfig> = {}, _rng?: Rng) {
+    this.#env = env;
+    this.config = { ...DEFAULT_ARP_CONFIG, ...config };
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** Bytes of packets waiting for resolution on this interface. */
+  get queuedBytes(): number {
+    return this.#queuedBytes;
+  }
+
+  get(ip: Ipv4Address): NeighborInfo | undefined {
+    const e = this.#entries.get(ip);
+    if (!e) return undefined;
+    return { ip: e.ip, state: e.state, mac: e.mac, queued: e.queue.length };
+  }
+
+  entries(): NeighborInfo[] {
+    return [...this.#entries.values()].map((e) => ({
+      ip: e.ip,
+      state: e.state,
+      mac: e.mac,
+      queued: e.queue.length,
+    }));
+  }
+
+  /**
+   * Sends `packet` to `ip` on this link: now when the MAC is known, otherwise queued
+   * while resolution runs. Returns false when the packet was dropped (queue full or
+   * cache full), after counting it.
+   */
+  send(ip: Ipv4Address, packet: P): boolean {
+    const now = this.#env.now();
+    let e = this.#entries.get(ip);
+    if (e && e.state !== 'incomplete' && e.mac) {
+      e.lastUsed = now;
+      if (e.state === 'stale') this.#startProbe(e, now);
+      this.#env.transmit(e.mac, packet);
+      return true;
+    }
+    if (!e) {
+      const created = this.#create(ip, 'incomplete', now);
+      if (!created) {
+        this.#env.stats.queueDrops++;
+        return false;
+      }
+      e = created;
+      this.#enqueue(e, packet);
+      e.probes = 1;
+      this.#env.stats.requestsSent++;
+      this.#env.sendRequest(ip, undefined);
+      e.timer.set(now + this.config.retransTime);
+      return true;
+    }
+    return this.#enqueue(e, packet);
+  }
+
+  /**
+   * Learns from an ARP packet (RFC 826 "Packet Reception"). `forUs` is true when the
+   * target protocol address is one of ours; `solicitedReply` when it is a reply.
+   * Returns nothing: replies to requests are the caller's job.
+   */
+  learn(senderIp: Ipv4Address, senderMac: MacAddress, forUs: boolean, isReply: boolean): void {
+    const now = this.#env.now();
+    const e = this.#entries.get(senderIp);
+    // RFC 826: "If the pair <protocol type, sender protocol address> is already in my
+    // translation table, update the sender hardware address field of the entry with the
+    // new information in the packet and set Merge_flag to true."
+    if (e) {
+      const changed = e.mac === undefined || !macEquals(e.mac, senderMac);
+      e.mac = senderMac.slice(0, 6);
+      if (isReply && forUs) this.#confirm(e, now);
+      else if (e.state === 'incomplete') this.#confirm(e, now);
+      else if (changed) this.#makeStale(e, now);
+      return;
+    }
+    // RFC 826: "?Am I the target protocol address? ... If Merge_flag is false, add the
+    // triplet <protocol type, sender protocol address, sender hardware address> to the
+    // translation table." Unsolicited traffic not aimed at us never creates entries.
+    if (!forUs) return;
+    const created = this.#create(senderIp, 'stale', now);
+    if (!created) return;
+    created.mac = senderMac.slice(0, 6);
+    if (isReply) this.#confirm(created, now);
+    else this.#makeStale(created, now);
+  }
+
+  /** Removes every entry (interface down); queued packets are dropped and counted. */
+  flush(): void {
+    for (const e of this.#entries.values()) {
+      this.#env.stats.unresolvedDrops += e.queue.length;
+      this.#dropEntry(e);
+    }
+  }
+
+  /** Removes one entry. */
+  delete(ip: Ipv4Address): boolean {
+    const e = this.#entries.get(ip);
+    if (!e) return false;
+    this.#env.stats.unresolvedDrops += e.queue.length;
+    this.#dropEntry(e);
+    return true;
+  }
+
+  #create(ip: Ipv4Address, state: NeighborState, now: Instant): Entry<P> | undefined {
+    if (this.#entries.size >= this.config.maxEntries && !this.#evictOne()) {
+      this.#env.stats.cacheFull++;
+      return undefined;
+    }
+    const entry: Entry<P> = new Entry<P>(
+      ip,
+      state,
+      now,
+      this.#env.timers.timer((t) => this.#onTimer(entry, t)),
+    );
+    this.#entries.set(ip, entry);
+    return entry;
+  }
+
+  /** Evicts the least recently used resolved entry; false when all are incomplete. */
+  #evictOne(): boolean {
+    let victim: Entry<P> | undefined;
+    for (const e of this.#entries.values()) {
+      if (e.state === 'incomplete') continue;
+      // Prefer stale entries over reachable ones, then the least recently used.
+      if (
+        !victim ||
+        (victim.state === 'reachable' && e.state !== 'reachable') ||
+        ((victim.state === 'reachable') === (e.state === 'reachable') && e.lastUsed < victim.lastUsed)
+      )
+        victim = e;
+    }
+    if (!victim) return false;
+    this.#env.stats.evictions++;
+    this.#dropEntry(victim);
+    return true;
+  }
+
+  #dropEntry(e: Entry<P>): void {
+    e.timer.cancel();
+    this.#queuedBytes -= e.queueBytes;
+    e.queue = [];
+    e.queueBytes = 0;
+    this.#entries.delete(e.ip);
+  }
+
+  #enqueue(e: Entry<P>, packet: P): boolean {
+    const n = packet.bytes.length;
+    if (
+      e.queue.length >= this.config.queuePerNeighbor ||
+      e.queueBytes + n > this.config.queueBytesPerNeighbor ||
+      this.#queuedBytes + n > this.config.queueBytesTotal
+    ) {
+      this.#env.stats.queueDrops++;
+      return false;
+    }
+    e.queue.push(packet);
+    e.queueBytes += n;
+    this.#queuedBytes += n;
+    return true;
+  }
+
+  #confirm(e: Entry<P>, now: Instant): void {
+    e.state = 'reachable';
+    e.updated = now;
+    e.probes = 0;
+    e.timer.set(now + this.config.reachableTime);
+    this.#flushQueue(e);
+  }
+
+  #makeStale(e: Entry<P>, now: Instant): void {
+    e.state = 'stale';
+    e.updated = now;
+    e.probes = 0;
+    e.timer.set(Math.max(now, e.lastUsed) + this.config.gcStaleTime);
+    this.#flushQueue(e);
+  }
+
+  #startProbe(e: Entry<P>, now: Instant): void {
+    e.state = 'probe';
+    e.probes = 1;
+    e.updated = now;
+    this.#env.stats.requestsSent++;
+    this.#env.sendRequest(e.ip, e.mac);
+    e.timer.set(now + this.config.retransTime);
+  }
+
+  #flushQueue(e: Entry<P>): void {
+    if (e.queue.length === 0 || !e.mac) return;
+    const q = e.queue;
+    e.queue = [];
+    this.#queuedBytes -= e.queueBytes;
+    e.queueBytes = 0;
+    for (const p of q) this.#env.transmit(e.mac, p);
+  }
+
+  #onTimer(e: Entry<P>, now: Instant): void {
+    if (this.#entries.get(e.ip) !== e) return;
+    switch (e.state) {
+      case 'incomplete': {
+        if (e.probes < this.config.maxProbes) {
+          e.probes++;
+          this.#env.stats.requestsSent++;
+          this.#env.sendRequest(e.ip, undefined);
+          e.timer.set(now + this.config.retransTime);
+          return;
+        }
+        // RFC 1122 §2.3.2.2: the queue is bounded; when resolution fails the
+        // packets are discarded and the sender learns host unreachable.
+        const queued = e.queue;
+        this.#env.stats.resolutionFailures++;
+        this.#env.stats.unresolvedDrops += queued.length;
+        this.#dropEntry(e);
+        this.#env.resolutionFailed(e.ip, queued);
+        return;
+      }
+      case 'reachable':
+        this.#makeStale(e, now);
+        return;
+      case 'probe': {
+        if (e.probes < this.config.maxUnicastProbes) {
+          e.probes++;
+          this.#env.stats.requestsSent++;
+          this.#env.sendRequest(e.ip, e.mac);
+          e.timer.set(now + this.config.retransTime);
+          return;
+        }
+        this.#dropEntry(e);
+        return;
+      }
+      case 'stale': {
+        const expiry = e.lastUsed + this.config.gcStaleTime;
+        if (expiry <= now && e.updated + this.config.gcStaleTime <= now) this.#dropEntry(e);
+        else e.timer.set(Math.max(expiry, e.updated + this.config.gcStaleTime, now + millis(1)));
+        return;
+      }
+    }
+  }
+}

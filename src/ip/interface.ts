@@ -1,0 +1,79 @@
+/**
+ * A network interface of a stack: a device (or the loopback queue), a MAC, IPv4
+ * addresses with prefixes, an MTU, an up/down flag and its ARP cache.
+ */
+import type { Device } from '../link/device.ts';
+import { type Ipv4Address, type MacAddress, prefixMask } from '../wire/address.ts';
+import type { ArpCache } from './arp.ts';
+
+export interface InterfaceAddress {
+  readonly address: Ipv4Address;
+  readonly prefix: number;
+  /** The directed broadcast address of the subnet (undefined for /31 and /32, RFC 3021). */
+  readonly broadcast: Ipv4Address | undefined;
+}
+
+/** A packet awaiting ARP resolution. */
+export interface PendingPacket {
+  readonly bytes: Uint8Array;
+}
+
+export class NetInterface {
+  readonly name: string;
+  readonly index: number;
+  /** null for the loopback interface. */
+  readonly device: Device | null;
+  readonly mac: MacAddress;
+  mtu: number;
+  up = true;
+  addresses: InterfaceAddress[] = [];
+  /** Undefined on loopback and IP-only (TUN) links, which need no resolution. */
+  arp: ArpCache<PendingPacket> | undefined;
+
+  constructor(name: string, index: number, device: Device | null, mac: MacAddress, mtu: number) {
+    this.name = name;
+    this.index = index;
+    this.device = device;
+    this.mac = mac;
+    this.mtu = mtu;
+    this.arp = undefined;
+  }
+
+  get isLoopback(): boolean {
+    return this.device === null;
+  }
+
+  /** The interface's first address (what it answers ICMP errors from). */
+  get primaryAddress(): Ipv4Address | undefined {
+    return this.addresses[0]?.address;
+  }
+
+  hasAddress(a: Ipv4Address): boolean {
+    for (const x of this.addresses) if (x.address === a) return true;
+    return false;
+  }
+
+  /** Is `a` the directed broadcast address of one of this interface's subnets? */
+  isDirectedBroadcast(a: Ipv4Address): boolean {
+    for (const x of this.addresses) if (x.broadcast !== undefined && x.broadcast === a) return true;
+    return false;
+  }
+
+  /** The address of ours on the same subnet as `peer`, if any (source selection). */
+  addressFor(peer: Ipv4Address): Ipv4Address | undefined {
+    for (const x of this.addresses) {
+      const m = prefixMask(x.prefix);
+      if ((x.address & m) >>> 0 === (peer & m) >>> 0) return x.address;
+    }
+    return undefined;
+  }
+}
+
+export function makeInterfaceAddress(address: Ipv4Address, prefix: number): InterfaceAddress {
+  const m = prefixMask(prefix);
+  return {
+    address,
+    prefix,
+    broadcast: prefix >= 31 ? undefined : ((address & m) | (~m >>> 0)) >>> 0,
+  };
+}

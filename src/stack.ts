@@ -1,0 +1,314 @@
+/**
+ * A host (or router): interfaces, IPv4, ICMP, UDP, TCP (plugged in with
+ * `attachTcp`) and the sockets API over them. One per simulated host; a Pollable
+ * that a driver (Simulation, real-time driver) polls at `nextDeadline()`.
+ *
+ *   const stack = new Stack({ clock: sim.clock, rng: sim.rng.fork(), name: 'host-a' });
+ *   stack.addInterface({ name: 'eth0', device: cable.a, addresses: ['10.0.1.2/24'] });
+ *   stack.addRoute({ destination: '0.0.0.0/0', gateway: '10.0.1.1' });
+ *   sim.add(stack);
+ *   const s = stack.socket(AF_INET, SOCK_DGRAM);
+ */
+
+import type { NetInterface } from './ip/interface.ts';
+import {
+  type InterfaceSpec,
+  type IpPacketInfo,
+  type Ipv4Config,
+  Ipv4Layer,
+  type PingOptions,
+  type PingResult,
+  type ReceivedIcmpError,
+  type TransportProtocol,
+} from './ip/ipv4.ts';
+import type { Route, RouteSpec } from './ip/route.ts';
+import { newStackStats, type StackStats } from './ip/stats.ts';
+import type { Rng } from './rand/rng.ts';
+import type {
+  DatagramImpl,
+  ResolvedAddress,
+  Scheduler,
+  SocketBackend,
+  StreamImpl,
+} from './socket/backend.ts';
+import { type AddressFamily, AF_INET, SOCK_DGRAM, SOCK_STREAM, type SocketKind } from './socket/constants.ts';
+import { GaiError } from './socket/errno.ts';
+import { Socket } from './socket/socket.ts';
+import { StackDatagramSocket } from './socket/stack-dgram.ts';
+import type { Clock, Pollable } from './time/clock.ts';
+import type { Instant } from './time/instant.ts';
+import { TimerQueue } from './time/timers.ts';
+import { UdpLayer } from './udp/udp.ts';
+import { formatIpv4, type IpAddress, type Ipv4Address, parseIpv4 } from './wire/address.ts';
+import { pseudoHeaderSumV4 } from './wire/checksum.ts';
+import { isWireError } from './wire/error.ts';
+import { IP_PROTO_TCP } from './wire/ipv4.ts';
+import { emitTcp, parseTcp, type TcpRepr, tcpHeaderLength } from './wire/tcp.ts';
+
+export interface StackConfig extends Ipv4Config {}
+
+export interface StackOptions {
+  clock: Clock;
+  rng: Rng;
+  name?: string;
+  /** May bind ports below 1024 (as root). Default false. */
+  privileged?: boolean;
+  /** Forward datagrams not addressed to us (a router). Default false. */
+  forwarding?: boolean;
+  config?: StackConfig;
+}
+
+/** The environment a TcpLayer is driven through (src/tcp/layer.ts `TcpEnv`). */
+export interface StackTcpEnv {
+  readonly clock: Clock;
+  readonly rng: Rng;
+  readonly timers: TimerQueue;
+  output(src: IpAddress, dst: IpAddress, repr: TcpRepr, payload: Uint8Array): void;
+  routeSource(dst: IpAddress): IpAddress | undefined;
+  mssFor(dst: IpAddress): number;
+  isLocalAddress(a: IpAddress): boolean;
+}
+
+/** What the stack needs of a TcpLayer (structurally; src/tcp/layer.ts). */
+export interface TcpLayerLike {
+  receive(src: IpAddress, dst: IpAddress, repr: TcpRepr, payload: Uint8Array): void;
+  icmpError(
+    kind: ReceivedIcmpError['kind'],
+    src: IpAddress,
+    dst: IpAddress,
+    quotedTcp: { srcPort: number; dstPort: number; seq: number },
+    nextHopMtu?: number,
+  ): void;
+}
+
+/** TCP receive statistics kept by the stack's demux shim. */
+export interface StackTcpStats {
+  badChecksum: number;
+  malformed: number;
+  /** Segments that arrived before a TCP layer was attached. */
+  noLayer: number;
+}
+
+const v4 = (a: Ipv4Address): IpAddress => ({ family: 4, v4: a });
+
+export class Stack implements Pollable {
+  readonly name: string;
+  readonly clock: Clock;
+  readonly rng: Rng;
+  readonly timers = new TimerQueue();
+  readonly stats: StackStats;
+  readonly tcpStats: StackTcpStats = { badChecksum: 0, malformed: 0, noLayer: 0 };
+  readonly ip: Ipv4Layer;
+  readonly udp: UdpLayer;
+  readonly privileged: boolean;
+  /** Host names for getaddrinfo on this stack (an /etc/hosts); 'localhost' is built in. */
+  readonly hosts = new Map<string, Ipv4Address>([['localhost', 0x7f000001]]);
+  #tcp: TcpLayerLike | undefined;
+  #backend: SocketBackend | undefined;
+  /** Makes stream sockets once a TCP socket implementation exists (see `setStreamFactory`). */
+  #streamFactory: ((stack: Stack) => StreamImpl) | undefined;
+  readonly #env: { clock: Clock; rng: Rng; timers: TimerQueue; stats: StackStats; forwarding: boolean };
+
+  constructor(options: StackOptions) {
+    this.name = options.name ?? 'host';
+    this.clock = options.clock;
+    this.rng = options.rng;
+    this.privileged = options.privileged ?? false;
+    this.stats = newStackStats();
+    this.#env = {
+      clock: this.clock,
+      rng: this.rng,
+      timers: this.timers,
+      stats: this.stats,
+      forwarding: options.forwarding ?? false,
+    };
+    this.ip = new Ipv4Layer(this.#env, options.config);
+    this.udp = new UdpLayer(this.ip, this.stats.udp, { privileged: this.privileged, rng: this.rng });
+    this.ip.registerProtocol(IP_PROTO_TCP, this.#tcpShim());
+  }
+
+  /** The TCP layer, once attached. */
+  get tcp(): TcpLayerLike | undefined {
+    return this.#tcp;
+  }
+
+  get forwarding(): boolean {
+    return this.#env.forwarding;
+  }
+  set forwarding(on: boolean) {
+    this.#env.forwarding = on;
+  }
+
+  get interfaces(): readonly NetInterface[] {
+    return this.ip.interfaces;
+  }
+
+  get routes(): readonly Route[] {
+    return this.ip.routes.routes;
+  }
+
+  // ---------------------------------------------------------------- configuration
+
+  /** Adds an interface; its on-link routes appear and a gratuitous ARP goes out per address. */
+  addInterface(spec: InterfaceSpec): NetInterface {
+    return this.ip.addInterface(spec);
+  }
+
+  addAddress(ifname: string, cidr: string): void {
+    this.ip.addAddress(ifname, cidr);
+  }
+
+  addRoute(spec: RouteSpec): Route {
+    return this.ip.addRoute(spec);
+  }
+
+  setInterfaceUp(ifname: string, up: boolean): void {
+    this.ip.setInterfaceUp(ifname, up);
+  }
+
+  // ---------------------------------------------------------------- Pollable
+
+  nextDeadline(): Instant | undefined {
+    return this.timers.nextDeadline();
+  }
+
+  poll(now: Instant): void {
+    this.timers.runDue(now);
+  }
+
+  // ---------------------------------------------------------------- ICMP echo
+
+  /** Sends one echo request (ping). `dst` is dotted-quad text or a number. */
+  ping(dst: string | Ipv4Address, opts: PingOptions = {}): Promise<PingResult> {
+    const a = typeof dst === 'string' ? parseIpv4(dst) : dst;
+    if (a === undefined) return Promise.reject(new TypeError(`bad IPv4 address ${String(dst)}`));
+    return this.ip.ping(a, opts);
+  }
+
+  // ---------------------------------------------------------------- TCP seam
+
+  /** The environment a TcpLayer needs, built on this stack's IP layer. */
+  tcpEnv(): StackTcpEnv {
+    const ip = this.ip;
+    return {
+      clock: this.clock,
+      rng: this.rng,
+      timers: this.timers,
+      output: (src, dst, repr, payload) => {
+        if (src.family !== 4 || dst.family !== 4) return;
+        const route = ip.route(dst.v4, src.v4);
+        if (typeof route === 'string') {
+          this.stats.ip.noRoute++;
+          return;
+        }
+        const len = tcpHeaderLength(repr) + payload.length;
+        const seg = new Uint8Array(len);
+        emitTcp(repr, payload, seg, pseudoHeaderSumV4(route.src, dst.v4, IP_PROTO_TCP, len));
+        // RFC 9293 §3.7.2 / RFC 1191: TCP does path MTU discovery, so DF is set.
+        ip.send(route, { protocol: IP_PROTO_TCP, dontFragment: true }, seg);
+      },
+      routeSource: (dst) => {
+        if (dst.family !== 4) return undefined;
+        const r = ip.route(dst.v4);
+        return typeof r === 'string' ? undefined : v4(r.src);
+      },
+      // RFC 9293 §3.7.1: MSS = MTU - 20 (IP) - 20 (TCP).
+      mssFor: (dst) => (dst.family === 4 ? ip.pathMtu(dst.v4) - 40 : 1220),
+      isLocalAddress: (a) => a.family === 4 && ip.isLocalAddress(a.v4),
+    };
+  }
+
+  /**
+   * Plugs a TCP layer in: `stack.attachTcp((env) => new TcpLayer(env))`. Segments
+   * with protocol 6 are checksum-verified and handed to `layer.receive`; ICMP errors
+   * quoting TCP go to `layer.icmpError`.
+   */
+  attachTcp<T extends TcpLayerLike>(make: (env: StackTcpEnv) => T): T {
+    const layer = make(this.tcpEnv());
+    this.#tcp = layer;
+    return layer;
+  }
+
+  #tcpShim(): TransportProtocol {
+    return {
+      receive: (info: IpPacketInfo, payload: Uint8Array) => {
+        const layer = this.#tcp;
+        if (info.broadcast || info.linkBroadcast) return; // RFC 9293 §3.10.7.1: TCP is unicast only
+        const p = parseTcp(payload, pseudoHeaderSumV4(info.src, info.dst, IP_PROTO_TCP, payload.length));
+        if (isWireError(p)) {
+          if (p.wireError === 'checksum') this.tcpStats.badChecksum++;
+          else this.tcpStats.malformed++;
+          return;
+        }
+        if (!layer) {
+          this.tcpStats.noLayer++;
+          return;
+        }
+        layer.receive(v4(info.src), v4(info.dst), p.repr, p.payload);
+      },
+      icmpError: (err: ReceivedIcmpError) => {
+        const layer = this.#tcp;
+        const q = err.quoted;
+        if (!layer || q.srcPort === undefined || q.dstPort === undefined || q.transport.length < 8) return;
+        const t = q.transport;
+        const seq = ((t[4] << 24) | (t[5] << 16) | (t[6] << 8) | t[7]) >>> 0;
+        layer.icmpError(
+          err.kind,
+          v4(q.src),
+          v4(q.dst),
+          { srcPort: q.srcPort, dstPort: q.dstPort, seq },
+          err.nextHopMtu,
+        );
+      },
+    };
+  }
+
+  // ---------------------------------------------------------------- sockets
+
+  /** Sets how stream sockets are made (the TCP socket backend plugs in here). */
+  setStreamFactory(make: (stack: Stack) => StreamImpl): void {
+    this.#streamFactory = make;
+  }
+
+  /** The socket backend of this stack (virtual-time scheduler, hosts table resolver). */
+  get backend(): SocketBackend {
+    if (this.#backend) return this.#backend;
+    const timers = this.timers;
+    const clock = this.clock;
+    const scheduler: Scheduler = {
+      setTimeout: (fn: () => void, ms: number) => {
+        const t = timers.timer(() => fn());
+        t.set(clock.now() + Math.max(0, Math.round(ms * 1000)));
+        return t;
+      },
+      clearTimeout: (handle: unknown) => {
+        (handle as { cancel(): void } | undefined)?.cancel();
+      },
+    };
+    const backend: SocketBackend = {
+      name: 'stack',
+      scheduler,
+      create: (family: AddressFamily, type: SocketKind): DatagramImpl | StreamImpl => {
+        if (family !== AF_INET) throw Object.assign(new Error('EAFNOSUPPORT'), { code: 'EAFNOSUPPORT' });
+        if (type === SOCK_DGRAM) return new StackDatagramSocket(this.udp.open());
+        if (type === SOCK_STREAM && this.#streamFactory) return this.#streamFactory(this);
+        throw Object.assign(new Error('EPROTONOSUPPORT: stream sockets need a TCP layer'), {
+          code: 'EPROTONOSUPPORT',
+        });
+      },
+      resolve: async (host: string, family: 0 | 2 | 10): Promise<ResolvedAddress[]> => {
+        const a = this.hosts.get(host.toLowerCase());
+        if (a === undefined || family === 10) throw new GaiError('EAI_NONAME', host);
+        return [{ family: 2, host: formatIpv4(a) }];
+      },
+      gethostname: () => this.name,
+    };
+    this.#backend = backend;
+    return backend;
+  }
+
+  /** socket(2) on this stack: the front `Socket` (Python-style API) over the stack backend. */
+  socket(family: number = AF_INET, type: number = SOCK_STREAM, proto = 0): Socket {
+    return new Socket(this.backend, family, type, proto);
+  }
+}

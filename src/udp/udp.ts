@@ -1,0 +1,419 @@
+/**
+ * UDP (RFC 768) over the IPv4 layer: endpoints, bind rules, demultiplexing,
+ * checksums, broadcast, ICMP errors, bounded receive queues.
+ *
+ * Demultiplexing picks, among endpoints bound to the destination port, the most
+ * specific match: a connected endpoint whose remote address and port equal the
+ * datagram's source, then one bound to the destination address, then a wildcard
+ * (0.0.0.0) one. Broadcast datagrams go to every matching endpoint (as Linux's
+ * __udp4_lib_mcast_deliver). Several equally specific endpoints exist only with
+ * SO_REUSEPORT, and then a unicast datagram goes to one chosen by a hash of its
+ * source (so one flow always reaches the same socket).
+ */
+
+import type { IpPacketInfo, Ipv4Layer, ReceivedIcmpError, TransportProtocol } from '../ip/ipv4.ts';
+import type { UdpStats } from '../ip/stats.ts';
+import type { Rng } from '../rand/rng.ts';
+import { EphemeralPorts } from '../transport/ports.ts';
+import { type Ipv4Address, isIpv4Loopback, isIpv4Multicast } from '../wire/address.ts';
+import { pseudoHeaderSumV4 } from '../wire/checksum.ts';
+import { isWireError } from '../wire/error.ts';
+import { ICMPV4_DEST_UNREACHABLE, ICMPV4_UNREACH_PORT } from '../wire/icmpv4.ts';
+import { IP_PROTO_UDP } from '../wire/ipv4.ts';
+import { emitUdp, parseUdp, UDP_HEADER_LEN } from '../wire/udp.ts';
+
+/** Largest UDP payload over IPv4: 65535 - 20 (IP header) - 8 (UDP header). */
+export const UDP_MAX_PAYLOAD = 65507;
+/** Default receive buffer in bytes (Linux's net.core.rmem_default). */
+export const UDP_DEFAULT_RCVBUF = 212992;
+
+export type UdpErrorCode =
+  | 'EADDRINUSE'
+  | 'EADDRNOTAVAIL'
+  | 'EACCES'
+  | 'EINVAL'
+  | 'EMSGSIZE'
+  | 'ECONNREFUSED'
+  | 'EHOSTUNREACH'
+  | 'ENETUNREACH'
+  | 'ENETDOWN'
+  | 'EDESTADDRREQ'
+  | 'ENOBUFS'
+  | 'EAGAIN'
+  | 'EPROTO'
+  | 'EBADF';
+
+/** API errors of the UDP layer; the socket layer maps them by `code`. */
+export class UdpError extends Error {
+  readonly code: UdpErrorCode;
+  constructor(code: UdpErrorCode, message?: string) {
+    super(message ? `${code}: ${message}` : code);
+    this.name = 'UdpError';
+    this.code = code;
+  }
+}
+
+export interface ReceivedDatagram {
+  readonly data: Uint8Array;
+  readonly srcAddr: Ipv4Address;
+  readonly srcPort: number;
+  /** The address it was sent to (ours, or a broadcast address). */
+  readonly dstAddr: Ipv4Address;
+}
+
+export interface UdpLayerOptions {
+  /** May bind ports below 1024 (root / CAP_NET_BIND_SERVICE). */
+  privileged: boolean;
+  rng: Rng;
+  ports?: EphemeralPorts;
+}
+
+export class UdpEndpoint {
+  readonly layer: UdpLayer;
+  localAddr: Ipv4Address = 0;
+  localPort = 0;
+  remoteAddr: Ipv4Address | undefined = undefined;
+  remotePort = 0;
+  reuseAddr = false;
+  reusePort = false;
+  broadcast = false;
+  ttl: number | undefined = undefined;
+  /** Receive queue bound in bytes of data (SO_RCVBUF). */
+  rcvbuf = UDP_DEFAULT_RCVBUF;
+  /** A pending asynchronous error (ICMP) reported once by the next send/receive (SO_ERROR). */
+  pendingError: UdpErrorCode | undefined = undefined;
+  closed = false;
+  readonly queue: ReceivedDatagram[] = [];
+  queueBytes = 0;
+  /** Called when a datagram or an error arrives (the socket wakes its readers). */
+  onReadable: (() => void) | undefined = undefined;
+
+  constructor(layer: UdpLayer) {
+    this.layer = layer;
+  }
+
+  get bound(): boolean {
+    return this.localPort !== 0;
+  }
+
+  get connected(): boolean {
+    return this.remoteAddr !== undefined;
+  }
+
+  /** bind(2): `port` 0 picks an ephemeral port (RFC 6056). */
+  bind(addr: Ipv4Address, port: number): void {
+    this.layer.bind(this, addr, port);
+  }
+
+  /** connect(2): default destination and the only source accepted. Binds first if needed. */
+  connect(addr: Ipv4Address, port: number): void {
+    this.layer.connect(this, addr, port);
+  }
+
+  /** connect(AF_UNSPEC): forget the peer. */
+  disconnect(): void {
+    this.remoteAddr = undefined;
+    this.remotePort = 0;
+  }
+
+  /** Sends one datagram; returns the data length. Throws UdpError. */
+  sendto(data: Uint8Array, addr?: Ipv4Address, port?: number): number {
+    return this.layer.sendto(this, data, addr, port);
+  }
+
+  /** The next datagram, or undefined; a pending error is thrown (once) first. */
+  recv(): ReceivedDatagram | undefined {
+    this.throwPendingError();
+    const d = this.queue.shift();
+    if (d) this.queueBytes -= d.data.length;
+    return d;
+  }
+
+  peek(): ReceivedDatagram | undefined {
+    this.throwPendingError();
+    return this.queue[0];
+  }
+
+  /** Throws and clears the pending error, if any. */
+  throwPendingError(): void {
+    const e = this.pendingError;
+    if (e !== undefined) {
+      this.pendingError = undefined;
+      throw new UdpError(e);
+    }
+  }
+
+  /** Returns and clears the pending error (SO_ERROR). */
+  takeError(): UdpErrorCode | undefined {
+    const e = this.pendingError;
+    this.pendingError = undefined;
+    return e;
+  }
+
+  close(): void {
+    this.layer.close(this);
+  }
+}
+
+export class UdpLayer implements TransportProtocol {
+  readonly ip: Ipv4Layer;
+  readonly stats: UdpStats;
+  readonly options: UdpLayerOptions;
+  readonly #ports: EphemeralPorts;
+  /** Bound endpoints by local port. */
+  readonly #byPort = new Map<number, UdpEndpoint[]>();
+  #hashKey: number;
+
+  constructor(ip: Ipv4Layer, stats: UdpStats, options: UdpLayerOptions) {
+    this.ip = ip;
+    this.stats = stats;
+    this.options = options;
+    this.#ports = options.ports ?? new EphemeralPorts(options.rng);
+    this.#hashKey = options.rng.nextU32();
+    ip.registerProtocol(IP_PROTO_UDP, this);
+  }
+
+  /** A new unbound endpoint. */
+  open(): UdpEndpoint {
+    return new UdpEndpoint(this);
+  }
+
+  /** Endpoints currently bound (for tests and `netstat`). */
+  endpoints(): UdpEndpoint[] {
+    return [...this.#byPort.values()].flat();
+  }
+
+  bind(ep: UdpEndpoint, addr: Ipv4Address, port: number): void {
+    if (ep.closed) throw new UdpError('EBADF');
+    if (ep.bound) throw new UdpError('EINVAL', 'already bound');
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UdpError('EINVAL', `bad port ${port}`);
+    // bind(2): the address must be one of ours (or the wildcard / a broadcast address, which
+    // Linux allows so a socket can receive only broadcasts).
+    if (addr !== 0 && !this.ip.isLocalAddress(addr) && !this.ip.isBroadcastAddress(addr))
+      throw new UdpError('EADDRNOTAVAIL');
+    if (port !== 0 && port < 1024 && !this.options.privileged)
+      throw new UdpError('EACCES', `port ${port} needs privileges`);
+    if (port === 0) {
+      const picked = this.#ports.pick(
+        addr === 0 ? undefined : { family: 4, v4: addr },
+        ep.remoteAddr === undefined ? undefined : { family: 4, v4: ep.remoteAddr },
+        ep.remotePort,
+        (p) => this.#conflict(ep, addr, p),
+      );
+      if (picked === undefined) throw new UdpError('EADDRINUSE', 'no free ephemeral port');
+      port = picked;
+    } else if (this.#conflict(ep, addr, port)) {
+      throw new UdpError('EADDRINUSE');
+    }
+    ep.localAddr = addr;
+    ep.localPort = port;
+    const list = this.#byPort.get(port);
+    if (list) list.push(ep);
+    else this.#byPort.set(port, [ep]);
+  }
+
+  /**
+   * Would binding `ep` to addr:port clash? Two bindings clash when their addresses
+   * overlap (equal, or either is the wildcard), unless both set SO_REUSEADDR or both
+   * set SO_REUSEPORT (Linux semantics for UDP).
+   */
+  #conflict(ep: UdpEndpoint, addr: Ipv4Address, port: number): boolean {
+    const list = this.#byPort.get(port);
+    if (!list) return false;
+    for (const o of list) {
+      if (o === ep) continue;
+      if (o.localAddr !== 0 && addr !== 0 && o.localAddr !== addr) continue;
+      if ((o.reuseAddr && ep.reuseAddr) || (o.reusePort && ep.reusePort)) continue;
+      return true;
+    }
+    return false;
+  }
+
+  connect(ep: UdpEndpoint, addr: Ipv4Address, port: number): void {
+    if (ep.closed) throw new UdpError('EBADF');
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UdpError('EINVAL', `bad port ${port}`);
+    if (this.ip.isBroadcastAddress(addr) && !ep.broadcast)
+      throw new UdpError('EACCES', 'broadcast destination needs SO_BROADCAST');
+    const r = this.ip.route(addr, ep.localAddr);
+    if (typeof r === 'string') throw new UdpError(r === 'ENETDOWN' ? 'ENETUNREACH' : r);
+    if (!ep.bound) this.bind(ep, 0, 0);
+    // Linux (ip4_datagram_connect): an unbound-address socket takes the route's source.
+    if (ep.localAddr === 0 && !r.broadcast) ep.localAddr = r.src;
+    ep.remoteAddr = addr;
+    ep.remotePort = port;
+    ep.pendingError = undefined;
+  }
+
+  sendto(ep: UdpEndpoint, data: Uint8Array, addr?: Ipv4Address, port?: number): number {
+    if (ep.closed) throw new UdpError('EBADF');
+    const dst = addr ?? ep.remoteAddr;
+    const dport = addr === undefined ? ep.remotePort : (port ?? 0);
+    if (dst === undefined) throw new UdpError('EDESTADDRREQ');
+    if (dport === 0) throw new UdpError('EINVAL', 'port 0');
+    // Errors from ICMP are reported on connected sockets by the next call (Linux sk_err).
+    if (ep.connected) ep.throwPendingError();
+    if (data.length > UDP_MAX_PAYLOAD) throw new UdpError('EMSGSIZE');
+    if (this.ip.isBroadcastAddress(dst) && !ep.broadcast)
+      // Linux udp_sendmsg: "if (rt->rt_flags & RTCF_BROADCAST && !sock_flag(sk, SOCK_BROADCAST)) EACCES".
+      throw new UdpError('EACCES', 'broadcast destination needs SO_BROADCAST');
+    const src = ep.localAddr !== 0 && !this.ip.isBroadcastAddress(ep.localAddr) ? ep.localAddr : 0;
+    const route = this.ip.route(dst, src);
+    if (typeof route === 'string') throw new UdpError(route === 'ENETDOWN' ? 'ENETUNREACH' : route);
+    if (!ep.bound) this.bind(ep, 0, 0);
+    const len = UDP_HEADER_LEN + data.length;
+    const dgram = new Uint8Array(len);
+    emitUdp(
+      { srcPort: ep.localPort, dstPort: dport },
+      data,
+      dgram,
+      pseudoHeaderSumV4(route.src, dst, IP_PROTO_UDP, len),
+    );
+    const err = this.ip.send(route, { protocol: IP_PROTO_UDP, ttl: ep.ttl }, dgram);
+    if (err !== undefined && err !== 'ENOBUFS') throw new UdpError(err);
+    this.stats.outDatagrams++;
+    return data.length;
+  }
+
+  close(ep: UdpEndpoint): void {
+    if (ep.closed) return;
+    ep.closed = true;
+    if (ep.bound) {
+      const list = this.#byPort.get(ep.localPort);
+      if (list) {
+        const rest = list.filter((x) => x !== ep);
+        if (rest.length) this.#byPort.set(ep.localPort, rest);
+        else this.#byPort.delete(ep.localPort);
+      }
+    }
+    ep.queue.length = 0;
+    ep.queueBytes = 0;
+    ep.onReadable?.();
+  }
+
+  /** How well `ep` matches a datagram: -1 no match, higher is more specific. */
+  #score(ep: UdpEndpoint, src: Ipv4Address, srcPort: number, dst: Ipv4Address): number {
+    let s = 0;
+    if (ep.localAddr !== 0) {
+      if (ep.localAddr !== dst) return -1;
+      s += 2;
+    }
+    if (ep.remoteAddr !== undefined) {
+      if (ep.remoteAddr !== src || ep.remotePort !== srcPort) return -1;
+      s += 4;
+    }
+    return s;
+  }
+
+  receive(info: IpPacketInfo, payload: Uint8Array): void {
+    const stats = this.stats;
+    const p = parseUdp(payload);
+    if (isWireError(p)) {
+      stats.malformed++;
+      return;
+    }
+    // RFC 768: "An all zero transmitted checksum value means that the transmitter
+    // generated no checksum"; otherwise it must verify over the pseudo-header.
+    const ulen = (payload[4] << 8) | payload[5];
+    if (
+      (payload[6] | payload[7]) !== 0 &&
+      isWireError(parseUdp(payload, pseudoHeaderSumV4(info.src, info.dst, IP_PROTO_UDP, ulen)))
+    ) {
+      stats.badChecksum++;
+      return;
+    }
+    const { srcPort, dstPort } = p.repr;
+    const data = p.payload;
+    const list = this.#byPort.get(dstPort);
+    const multi = info.broadcast || isIpv4Multicast(info.dst);
+    if (multi) {
+      let delivered = false;
+      for (const ep of list ?? []) {
+        // A socket bound to a unicast address does not see broadcasts; one bound to the broadcast address does.
+        if (ep.localAddr !== 0 && ep.localAddr !== info.dst) continue;
+        if (ep.remoteAddr !== undefined && (ep.remoteAddr !== info.src || ep.remotePort !== srcPort))
+          continue;
+        this.#enqueue(ep, data, info, srcPort);
+        delivered = true;
+      }
+      if (!delivered) stats.broadcastNoPorts++;
+      return;
+    }
+    let best: UdpEndpoint[] = [];
+    let bestScore = -1;
+    for (const ep of list ?? []) {
+      const s = this.#score(ep, info.src, srcPort, info.dst);
+      if (s > bestScore) {
+        bestScore = s;
+        best = [ep];
+      } else if (s === bestScore && s >= 0) best.push(ep);
+    }
+    if (bestScore < 0) {
+      stats.noPorts++;
+      // RFC 1122 §4.1.3.1: "If a datagram arrives addressed to a UDP port for which there
+      // is no pending LISTEN call, UDP SHOULD send an ICMP Port Unreachable message."
+      this.ip.sendIcmpError(info.packet, info, ICMPV4_DEST_UNREACHABLE, ICMPV4_UNREACH_PORT);
+      return;
+    }
+    const ep = best.length === 1 ? best[0] : best[this.#flowHash(info.src, srcPort) % best.length];
+    this.#enqueue(ep, data, info, srcPort);
+  }
+
+  #flowHash(addr: number, port: number): number {
+    let h = Math.imul(addr ^ this.#hashKey, 0x9e3779b1) ^ port;
+    h = Math.imul(h ^ (h >>> 15), 0x85ebca6b);
+    return (h ^ (h >>> 13)) >>> 0;
+  }
+
+  #enqueue(ep: UdpEndpoint, data: Uint8Array, info: IpPacketInfo, srcPort: number): void {
+    if (ep.queueBytes + data.length > ep.rcvbuf && ep.queue.length > 0) {
+      this.stats.receiveQueueDrops++;
+      return;
+    }
+    this.stats.inDatagrams++;
+    ep.queue.push({ data: data.slice(), srcAddr: info.src, srcPort, dstAddr: info.dst });
+    ep.queueBytes += data.length;
+    ep.onReadable?.();
+  }
+
+  icmpError(err: ReceivedIcmpError): void {
+    const q = err.quoted;
+    if (q.srcPort === undefined || q.dstPort === undefined) return;
+    const list = this.#byPort.get(q.srcPort);
+    if (!list) return;
+    for (const ep of list) {
+      if (ep.localAddr !== 0 && ep.localAddr !== q.src) continue;
+      // Linux reports ICMP errors only to connected UDP sockets (without IP_RECVERR):
+      // RFC 1122 §4.1.3.3 "UDP MUST pass to the application layer all ICMP error messages",
+      // but an unconnected socket has no way to tell which send failed.
+      if (ep.remoteAddr !== q.dst || ep.remotePort !== q.dstPort) continue;
+      const code = icmpToErrno(err);
+      if (code === undefined) continue;
+      ep.pendingError = code;
+      ep.onReadable?.();
+    }
+  }
+
+  /** Is `addr` usable as a UDP source (ours)? */
+  isLocal(addr: Ipv4Address): boolean {
+    return addr === 0 || this.ip.isLocalAddress(addr) || isIpv4Loopback(addr);
+  }
+}
+
+/** The errno an ICMP error becomes on a connected UDP socket (Linux icmp_err_convert). */
+export function icmpToErrno(err: ReceivedIcmpError): UdpErrorCode | undefined {
+  switch (err.kind) {
+    case 'port-unreachable':
+      return 'ECONNREFUSED';
+    case 'net-unreachable':
+      return 'ENETUNREACH';
+    case 'host-unreachable':
+    case 'unreachable':
+      return 'EHOSTUNREACH';
+    case 'proto-unreachable':
+      return 'ECONNREFUSED';
+    case 'frag-needed':
+    case 'time-exceeded':
+      // Soft errors (Linux udp_err: harderr = 0; we never set DF on UDP): not reported.
+      return undefined;
+  }
+}
