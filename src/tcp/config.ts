@@ -1,0 +1,85 @@
+import type { Duration } from '../time/instant.ts';
+import { millis, seconds } from '../time/instant.ts';
+
+/** Layer-wide TCP settings (the equivalent of Linux's net.ipv4.tcp_* sysctls). */
+export interface TcpConfig {
+  /** Maximum segment lifetime; TIME-WAIT lasts 2*MSL (RFC 9293 §3.4.2). */
+  msl: Duration;
+  /** How long an orphaned connection may sit in FIN-WAIT-2 (Linux tcp_fin_timeout). */
+  finWait2Timeout: Duration;
+  initialRto: Duration;
+  minRto: Duration;
+  maxRto: Duration;
+  /** SYN retransmissions before connect() fails with 'timed-out' (Linux tcp_syn_retries). */
+  synRetries: number;
+  /** SYN-ACK retransmissions before an embryonic connection is dropped. */
+  synAckRetries: number;
+  /** Data retransmissions before the connection fails with 'timed-out' (Linux tcp_retries2). */
+  retries: number;
+  /** Delayed ACK timer (RFC 9293 §3.8.6.3: "MUST be less than 0.5 seconds"). */
+  delayedAckTimeout: Duration;
+  /** Default SO_SNDBUF / SO_RCVBUF in bytes. */
+  sndBuf: number;
+  rcvBuf: number;
+  windowScaling: boolean;
+  timestamps: boolean;
+  sack: boolean;
+  congestion: 'newreno' | 'cubic';
+  /** 'auto': cookies only when the SYN queue is full. */
+  synCookies: 'auto' | 'always' | 'never';
+  /** Default SYN-queue bound per listener. */
+  synBacklog: number;
+  /** RFC 5961 §7: challenge ACKs per second, layer-wide. */
+  challengeAckLimit: number;
+  keepIdle: Duration;
+  keepInterval: Duration;
+  keepCount: number;
+  /** Upper bound of the zero-window probe interval. */
+  persistMax: Duration;
+  /** Lower bound for the send MSS after ICMP frag-needed (RFC 1191). */
+  minMss: number;
+}
+
+export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
+  msl: seconds(30),
+  finWait2Timeout: seconds(60),
+  initialRto: seconds(1),
+  minRto: millis(200),
+  maxRto: seconds(120),
+  synRetries: 6,
+  synAckRetries: 5,
+  retries: 15,
+  delayedAckTimeout: millis(40),
+  sndBuf: 256 * 1024,
+  rcvBuf: 256 * 1024,
+  windowScaling: true,
+  timestamps: true,
+  sack: true,
+  congestion: 'newreno',
+  synCookies: 'auto',
+  synBacklog: 256,
+  challengeAckLimit: 1000,
+  keepIdle: seconds(7200),
+  keepInterval: seconds(75),
+  keepCount: 9,
+  persistMax: seconds(60),
+  minMss: 64,
+});
+
+/** Per-connection options (socket options). */
+export interface TcpSocketOptions {
+  /** TCP_NODELAY: disables Nagle. */
+  noDelay: boolean;
+  /** SO_KEEPALIVE with TCP_KEEPIDLE / TCP_KEEPINTVL / TCP_KEEPCNT. */
+  keepAlive: boolean;
+  keepIdle: Duration;
+  keepInterval: Duration;
+  keepCount: number;
+  /** SO_LINGER: undefined = off; 0 = close() sends RST. */
+  linger: Duration | undefined;
+  rcvBuf: number;
+  sndBuf: number;
+  /** TCP_MAXSEG: caps the MSS we announce and use. */
+  maxSeg: number | undefined;
+  congestion: 'newreno' | 'cubic';
+}

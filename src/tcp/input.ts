@@ -1,0 +1,568 @@
+/**
+ * Segment arrival for an existing connection, RFC 9293 §3.10.7.3 (SYN-SENT) and
+ * §3.10.7.4 (all other states), with RFC 5961 (blind attacks), RFC 7323 (PAWS),
+ * RFC 2018/6675 (SACK) and RFC 5681/6582 (fast retransmit, NewReno).
+ */
+import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpOptions, type TcpRepr } from '../wire/tcp.ts';
+import type { CongestionContext } from './congestion/types.ts';
+import { createCongestionControl } from './congestion/types.ts';
+import { EV_END, EV_ESTABLISHED, EV_READABLE, EV_WRITABLE, type TcpConnection } from './connection.ts';
+import { replyRst, retransmitFirst, sendAck, sendRst, sendSyn, tcpOutput, tsNow } from './output.ts';
+import { type Seq, seq, seqAdd, seqGe, seqGt, seqLe, seqLt, seqMax, seqSub } from './seq.ts';
+
+/** RFC 7323 §5.5: TS.Recent is invalid after 24 days idle. */
+const PAWS_IDLE = 24 * 24 * 3600 * 1_000_000;
+const MAX_WSCALE = 14;
+
+export function ccContext(c: TcpConnection): CongestionContext {
+  const ctx: CongestionContext = {
+    now: c.layer.env.clock.now(),
+    mss: c.mss,
+    flightSize: seqSub(c.sndMax, c.snd.una),
+  };
+  const srtt = c.rtt.srtt;
+  if (srtt !== undefined) ctx.rtt = srtt;
+  if (c.minRtt > 0) ctx.minRtt = c.minRtt;
+  return ctx;
+}
+
+/** The window shift we ask for so the whole receive buffer can be offered (RFC 7323 §2.3). */
+export function wantedWscale(rcvBuf: number): number {
+  let s = 0;
+  while (s < MAX_WSCALE && rcvBuf >>> s > 0xffff) s++;
+  return s;
+}
+
+/**
+ * Negotiates options from the peer's SYN (or SYN-ACK): MSS (RFC 9293 §3.7.1, 536 when
+ * absent), window scale (RFC 7323 §2), timestamps (RFC 7323 §3), SACK (RFC 2018).
+ */
+export function applySynOptions(c: TcpConnection, o: TcpOptions, weOffered: boolean): void {
+  const cfg = c.layer.config;
+  const routeMss = c.layer.env.mssFor(c.remote.address);
+  const cap = c.opts.maxSeg ?? Number.POSITIVE_INFINITY;
+  c.mss = Math.max(cfg.minMss, Math.min(o.mss ?? 536, routeMss, cap));
+  if (o.windowScale !== undefined && cfg.windowScaling && weOffered) {
+    c.wsOk = true;
+    // RFC 7323 §2.3: "If a Window Scale option is received with a shift.cnt value larger
+    // than 14, the TCP SHOULD log the error but MUST use 14 instead of the specified value."
+    c.sndWscale = Math.min(o.windowScale, MAX_WSCALE);
+  } else {
+    c.wsOk = false;
+    c.sndWscale = 0;
+    c.rcvWscale = 0;
+  }
+  if (o.timestamps && cfg.timestamps && weOffered) {
+    c.tsOk = true;
+    c.tsRecent = o.timestamps.tsVal;
+    c.tsRecentAge = c.layer.env.clock.now();
+  } else c.tsOk = false;
+  c.sackOk = o.sackPermitted === true && cfg.sack && weOffered;
+  c.cc = createCongestionControl(c.opts.congestion, c.mss);
+}
+
+function rttSample(c: TcpConnection, r: TcpRepr, ack: Seq): void {
+  const ts = r.options.timestamps;
+  let sample = -1;
+  if (c.tsOk && ts && ts.tsEcr !== 0) {
+    // RFC 7323 §4.1: RTTM from the echoed timestamp (ms ticks).
+    const ms = (tsNow(c) - ts.tsEcr) | 0;
+    if (ms >= 0) sample = Math.max(ms, 0) * 1000;
+  } else if (c.rttTiming && seqGt(ack, c.rttSeq)) {
+    sample = c.layer.env.clock.now() - c.rttStart;
+  }
+  if (c.rttTiming && seqGt(ack, c.rttSeq)) c.rttTiming = false;
+  if (sample >= 0) {
+    c.rtt.sample(sample);
+    if (c.minRtt === 0 || sample < c.minRtt) c.minRtt = sample;
+  }
+}
+
+/** RFC 5961 §7: challenge ACKs are rate-limited layer-wide. */
+function challengeAck(c: TcpConnection): void {
+  if (c.layer.allowChallengeAck()) {
+    c.layer.stats.challengeAcks++;
+    sendAck(c);
+  }
+}
+
+/** §3.10.7.3: SYN-SENT. */
+function synSent(c: TcpConnection, r: TcpRepr, payload: Uint8Array): void {
+  const layer = c.layer;
+  const flags = r.flags;
+  const ack = seq(r.ack);
+  // "If SEG.ACK =< ISS or SEG.ACK > SND.NXT, send a reset (unless the RST bit is set, if
+  // so drop the segment and return)"
+  if (flags & TCP_ACK && (seqLe(ack, c.iss) || seqGt(ack, c.sndMax))) {
+    layer.stats.badAck++;
+    replyRst(layer, c.local.address, c.remote.address, r, payload.length);
+    return;
+  }
+  if (flags & TCP_RST) {
+    // "If the ACK was acceptable, then signal to the user "error: connection reset", drop
+    // the segment, enter CLOSED state ... Otherwise (no ACK), drop the segment and return."
+    if (flags & TCP_ACK) {
+      layer.stats.rstReceived++;
+      c.terminate('refused');
+    }
+    return;
+  }
+  if (!(flags & TCP_SYN)) return; // "If neither of the SYN or RST bits is set, then drop"
+  c.irs = seq(r.seq);
+  c.rcv.nxt = seqAdd(c.irs, 1);
+  c.lastAckSent = c.rcv.nxt;
+  applySynOptions(c, r.options, true);
+  if (flags & TCP_ACK) {
+    rttSample(c, r, ack);
+    c.snd.una = ack;
+    c.rtxCount = 0;
+    // "If SND.UNA > ISS (our SYN has been ACKed), change the connection state to ESTABLISHED"
+    c.state = 'ESTABLISHED';
+    c.rtxTimer.cancel();
+    // RFC 7323 §2.2: the SYN-ACK's window is not scaled.
+    c.snd.wnd = r.window;
+    c.maxSndWnd = Math.max(c.maxSndWnd, c.snd.wnd);
+    c.snd.wl1 = c.irs;
+    c.snd.wl2 = ack;
+    c.rcvAdv = seqAdd(c.rcv.nxt, c.rcv.wnd);
+    c.pending |= EV_ESTABLISHED | EV_WRITABLE;
+    c.layer.stats.established++;
+    c.armKeepalive();
+    c.ackNow = true;
+    // "form an ACK segment ... If there are other controls or text in the segment, then
+    // continue processing at the sixth step below where the URG bit is checked"
+    if (payload.length > 0 || flags & TCP_FIN)
+      receiveText(c, seqAdd(c.irs, 1), payload, (flags & TCP_FIN) !== 0);
+    tcpOutput(c);
+    return;
+  }
+  // "Otherwise, enter SYN-RECEIVED, form a SYN,ACK segment <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>"
+  // (simultaneous open). Deviation: text on the bare SYN is dropped; the peer resends it.
+  c.state = 'SYN-RECEIVED';
+  c.snd.wnd = r.window;
+  c.snd.wl1 = c.irs;
+  c.snd.wl2 = c.iss;
+  c.snd.nxt = c.iss;
+  c.rtxTimer.cancel();
+  sendSyn(c);
+}
+
+/** Segment arrival for a connection in any state but CLOSED and LISTEN. */
+export function segmentArrives(c: TcpConnection, r: TcpRepr, payload: Uint8Array): void {
+  const layer = c.layer;
+  const stats = layer.stats;
+  const now = layer.env.clock.now();
+  c.stats.segsIn++;
+  c.lastRecv = now;
+  c.keepaliveProbes = 0;
+  if (c.state === 'SYN-SENT') {
+    synSent(c, r, payload);
+    return;
+  }
+  const flags = r.flags;
+  let segSeq = seq(r.seq);
+  const ack = seq(r.ack);
+  const rst = (flags & TCP_RST) !== 0;
+  let fin = (flags & TCP_FIN) !== 0;
+  const syn = (flags & TCP_SYN) !== 0;
+  const ts = r.options.timestamps;
+
+  if (c.tsOk && !rst) {
+    if (!ts) {
+      // RFC 7323 §3.2: "If a non-<RST> segment is received without a TSopt, a TCP SHOULD
+      // silently drop the segment."
+      stats.missingTimestamp++;
+      return;
+    }
+    // RFC 7323 §5.3 R1 (PAWS): "If ... SEG.TSval < TS.Recent, TS.Recent is valid ..., and the
+    // RST bit is not set, then treat the arriving segment as not acceptable".
+    if (((ts.tsVal - c.tsRecent) | 0) < 0) {
+      if (now - c.tsRecentAge > PAWS_IDLE) {
+        c.tsRecent = ts.tsVal; // R3: invalid (stale) TS.Recent
+      } else {
+        stats.pawsDrops++;
+        sendAck(c);
+        return;
+      }
+    }
+  }
+
+  // ---- first: check sequence number (§3.10.7.4, the four-case acceptability test)
+  const segLen = payload.length + (syn ? 1 : 0) + (fin ? 1 : 0);
+  const wnd = Math.max(0, seqSub(c.rcvAdv, c.rcv.nxt));
+  let acceptable: boolean;
+  let zeroWindowProbe = false;
+  if (segLen === 0) {
+    acceptable =
+      wnd === 0 ? segSeq === c.rcv.nxt : seqLe(c.rcv.nxt, segSeq) && seqLt(segSeq, seqAdd(c.rcv.nxt, wnd));
+  } else if (wnd === 0) {
+    // "If the RCV.WND is zero, no segments will be acceptable, but special allowance should be
+    // made to accept valid ACKs, URGs, and RSTs." A probe at RCV.NXT keeps its ACK.
+    acceptable = false;
+    if (segSeq === c.rcv.nxt && !syn) zeroWindowProbe = true;
+  } else {
+    const end = seqAdd(c.rcv.nxt, wnd);
+    const last = seqAdd(segSeq, segLen - 1);
+    acceptable =
+      (seqLe(c.rcv.nxt, segSeq) && seqLt(segSeq, end)) || (seqLe(c.rcv.nxt, last) && seqLt(last, end));
+  }
+  if (!acceptable && !zeroWindowProbe) {
+    stats.outOfWindow++;
+    // "If an incoming segment is not acceptable, an acknowledgment should be sent in reply
+    // (unless the RST bit is set, if so drop the segment and return)"
+    if (rst) return;
+    if (c.state === 'SYN-RECEIVED') {
+      // Deviation: a retransmitted SYN (or stray segment) in SYN-RECEIVED gets our SYN-ACK again.
+      if (syn && segSeq === c.irs) sendSyn(c);
+      return;
+    }
+    if (c.state === 'TIME-WAIT' && fin) {
+      // §3.10.7.4 eighth: "TIME-WAIT STATE: Remain in the TIME-WAIT state. Restart the 2 MSL time-out."
+      c.enterTimeWait();
+    }
+    sendAck(c);
+    return;
+  }
+  if (zeroWindowProbe) {
+    stats.zeroWindowDrops++;
+    payload = payload.subarray(0, 0);
+    fin = false;
+    c.ackNow = true;
+  }
+  if (c.tsOk && ts && ((ts.tsVal - c.tsRecent) | 0) >= 0 && seqLe(segSeq, c.lastAckSent)) {
+    // RFC 7323 §4.3: "If SEG.TSval >= TS.Recent and SEG.SEQ <= Last.ACK.sent then SEG.TSval is
+    // copied to TS.Recent; otherwise, it is ignored."
+    c.tsRecent = ts.tsVal;
+    c.tsRecentAge = now;
+  }
+
+  // ---- second: check the RST bit (RFC 5961 §3.2)
+  if (rst) {
+    if (segSeq !== c.rcv.nxt) {
+      // "If the RST bit is set and the sequence number does not exactly match the next
+      // expected sequence value, yet is within the current receive window, then the receiver
+      // MUST send an ACK (challenge ACK)"
+      challengeAck(c);
+      return;
+    }
+    stats.rstReceived++;
+    switch (c.state) {
+      case 'SYN-RECEIVED':
+        // "If this connection was initiated with a passive OPEN ... return this connection to
+        // LISTEN state" (the listener stays; this embryo goes). Active: "connection refused".
+        c.terminate(c.active ? 'refused' : 'reset');
+        return;
+      case 'ESTABLISHED':
+      case 'FIN-WAIT-1':
+      case 'FIN-WAIT-2':
+      case 'CLOSE-WAIT':
+        stats.resets++;
+        c.terminate('reset');
+        return;
+      default:
+        // CLOSING, LAST-ACK, TIME-WAIT: "enter the CLOSED state, delete the TCB, and return"
+        c.terminate(undefined);
+        return;
+    }
+  }
+
+  // ---- fourth: check the SYN bit (RFC 5961 §4.2)
+  if (syn) {
+    if (c.state === 'SYN-RECEIVED' && !c.active) {
+      // §3.10.7.4: "If the connection was initiated with a passive OPEN, then return this
+      // connection to the LISTEN state and return."
+      c.terminate('reset');
+      return;
+    }
+    // RFC 5961 §4.2: "the receiver MUST send an ACK (challenge ACK) to the remote peer"
+    challengeAck(c);
+    return;
+  }
+
+  // ---- fifth: check the ACK field
+  if (!(flags & TCP_ACK)) return; // "if the ACK bit is off, drop the segment and return"
+  if (c.state === 'SYN-RECEIVED') {
+    // "If SND.UNA < SEG.ACK =< SND.NXT, then enter ESTABLISHED state ... If the segment
+    // acknowledgment is not acceptable, form a reset segment <SEQ=SEG.ACK><CTL=RST>"
+    if (!(seqLt(c.snd.una, ack) && seqLe(ack, c.sndMax))) {
+      stats.badAck++;
+      replyRst(layer, c.local.address, c.remote.address, r, payload.length);
+      return;
+    }
+    if (c.parent && !c.parent.hasAcceptRoom()) {
+      // Like Linux: drop the completing ACK while the accept queue is full; our SYN-ACK
+      // retransmission gives the application time to accept.
+      stats.backlogDrops++;
+      return;
+    }
+    rttSample(c, r, ack);
+    c.rtxCount = 0;
+    c.state = c.finQueued ? 'FIN-WAIT-1' : 'ESTABLISHED';
+    c.snd.una = ack;
+    c.rtxTimer.cancel();
+    c.snd.wnd = r.window << c.sndWscale;
+    c.maxSndWnd = Math.max(c.maxSndWnd, c.snd.wnd);
+    c.snd.wl1 = segSeq;
+    c.snd.wl2 = ack;
+    stats.established++;
+    c.armKeepalive();
+    c.pending |= EV_ESTABLISHED | EV_WRITABLE;
+    if (c.parent) c.parent.established(c);
+  } else {
+    // RFC 5961 §5.2: "(SND.UNA - MAX.SND.WND) <= SEG.ACK <= SND.NXT" else "discarded and an
+    // ACK sent back". §3.10.7.4: "If the ACK acks something not yet sent (SEG.ACK > SND.NXT)
+    // then send an ACK, drop the segment, and return."
+    if (seqGt(ack, c.sndMax)) {
+      stats.ackOfUnsent++;
+      sendAck(c);
+      return;
+    }
+    if (seqLt(ack, seqAdd(c.snd.una, -Math.max(c.maxSndWnd, 65535)))) {
+      stats.ackTooOld++;
+      challengeAck(c);
+      return;
+    }
+    if (processAck(c, r, segSeq, ack, payload.length + (fin ? 1 : 0))) return;
+  }
+
+  // ---- sixth: URG. Deviation: urgent data is not supported; the pointer is ignored and the
+  // bytes are delivered inline (as with SO_OOBINLINE).
+
+  // ---- seventh and eighth: segment text, FIN
+  if (payload.length > 0 || fin) {
+    const st = c.state;
+    if (st === 'ESTABLISHED' || st === 'FIN-WAIT-1' || st === 'FIN-WAIT-2') {
+      if (c.orphan && payload.length > 0 && seqGe(seqAdd(segSeq, payload.length), c.rcv.nxt)) {
+        // RFC 1122 §4.2.2.13: "if new data is received after CLOSE is called, its TCP SHOULD
+        // send a RST to show that data was lost."
+        stats.dataAfterClose++;
+        sendRst(c, c.snd.nxt);
+        c.terminate('aborted');
+        return;
+      }
+      segSeq = receiveText(c, segSeq, payload, fin);
+    }
+    // CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT: "This should not occur since a FIN has been
+    // received from the remote side. Ignore the segment text." (acceptability already acked
+    // any retransmitted FIN).
+  }
+  tcpOutput(c);
+  if (c.delackSegs > 0 && !c.ackNow && !c.delackArmed && c.state !== 'CLOSED') {
+    c.delackTimer.set(now + layer.config.delayedAckTimeout);
+  }
+}
+
+/**
+ * ACK processing for synchronized states (§3.10.7.4 fifth step). Returns true when the
+ * segment is finished with (connection closed).
+ */
+function processAck(c: TcpConnection, r: TcpRepr, segSeq: Seq, ack: Seq, textLen: number): boolean {
+  const layer = c.layer;
+  const stats = layer.stats;
+  const newWnd = r.window << c.sndWscale;
+  const sack = c.sackOk ? r.options.sack : undefined;
+  if (sack && sack.length > 0) c.scoreboard.update(sack, seqMax(ack, c.snd.una));
+  if (seqLt(c.snd.una, ack)) {
+    // "If SND.UNA < SEG.ACK =< SND.NXT, then set SND.UNA <- SEG.ACK."
+    const acked = seqSub(ack, c.snd.una);
+    rttSample(c, r, ack);
+    c.rtxCount = 0;
+    c.error = undefined;
+    const dataAcked = Math.min(c.sndBuf.length, Math.max(0, seqSub(ack, c.sndBufSeq)));
+    if (dataAcked > 0) {
+      c.sndBuf.consume(dataAcked);
+      c.sndBufSeq = seqAdd(c.sndBufSeq, dataAcked);
+      c.stats.bytesAcked += dataAcked;
+    }
+    c.snd.una = ack;
+    if (seqLt(c.snd.nxt, ack)) c.snd.nxt = ack;
+    if (c.hasScoreboard) c.scoreboard.advance(ack);
+    if (c.inRecovery) {
+      if (seqGe(ack, c.recover)) {
+        // RFC 6582 §3.2 step 3 (full acknowledgment) / RFC 6675 §5: leave recovery.
+        c.inRecovery = false;
+        c.nrInflate = 0;
+        c.dupAcks = 0;
+        c.cc.onExitRecovery(ccContext(c));
+      } else if (!c.sackOk) {
+        // RFC 6582 §3.2 step 3 (partial acknowledgment): "retransmit the first unacknowledged
+        // segment ... deflate the congestion window by the amount of new data acknowledged ...
+        // If the partial ACK acknowledges at least one SMSS of new data, then add back SMSS".
+        retransmitFirst(c);
+        stats.partialAckRetransmits++;
+        c.nrInflate -= acked;
+        if (acked >= c.mss) c.nrInflate += c.mss;
+        if (c.cc.cwnd + c.nrInflate < c.mss) c.nrInflate = c.mss - c.cc.cwnd;
+        c.rtxTimer.set(layer.env.clock.now() + c.rtt.rto);
+      }
+    } else {
+      c.dupAcks = 0;
+      c.cc.onAck(acked, ccContext(c));
+    }
+    // RFC 6298 §5.2/5.3: all data acknowledged -> stop the timer; else restart it.
+    if (c.sndMax === c.snd.una) c.rtxTimer.cancel();
+    else if (!c.persistArmed) c.rtxTimer.set(layer.env.clock.now() + c.rtt.rto);
+    if (c.wantWritable && (c.sndBuf.length === 0 || c.sndBuf.space >= c.sndBuf.limit >> 2)) {
+      c.wantWritable = false;
+      c.pending |= EV_WRITABLE;
+    }
+  } else if (ack === c.snd.una && textLen === 0 && newWnd === c.snd.wnd && c.sndMax !== c.snd.una) {
+    // RFC 5681 §2 duplicate ACK.
+    c.dupAcks++;
+    stats.dupAcks++;
+    if (c.inRecovery) {
+      if (!c.sackOk) c.nrInflate += c.mss; // RFC 6582 §3.2 step 4 / RFC 5681 §3.2 step 4
+    } else if (
+      (c.dupAcks >= 3 || (c.sackOk && c.hasScoreboard && c.scoreboard.isLost(c.snd.una, c.mss))) &&
+      seqGt(ack, c.recover)
+    ) {
+      enterRecovery(c);
+    }
+  }
+  // Window update: "If SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK), set
+  // SND.WND <- SEG.WND, set SND.WL1 <- SEG.SEQ, and set SND.WL2 <- SEG.ACK."
+  if (seqLt(c.snd.wl1, segSeq) || (c.snd.wl1 === segSeq && seqLe(c.snd.wl2, ack))) {
+    c.snd.wnd = newWnd;
+    c.snd.wl1 = segSeq;
+    c.snd.wl2 = ack;
+    if (newWnd > c.maxSndWnd) c.maxSndWnd = newWnd;
+    if (newWnd > 0 && c.persistArmed) {
+      c.persistTimer.cancel();
+      c.persistCount = 0;
+      if (c.sndMax !== c.snd.una) c.rtxTimer.set(layer.env.clock.now() + c.rtt.rto);
+    }
+  }
+  switch (c.state) {
+    case 'FIN-WAIT-1':
+      // "if the FIN segment is now acknowledged, then enter FIN-WAIT-2 and continue processing"
+      if (c.finAcked) {
+        c.state = 'FIN-WAIT-2';
+        c.armFinWait2();
+      }
+      break;
+    case 'CLOSING':
+      // "if the ACK acknowledges our FIN, then enter the TIME-WAIT state; otherwise, ignore the segment"
+      if (c.finAcked) c.enterTimeWait();
+      return true;
+    case 'LAST-ACK':
+      // "The only thing that can arrive in this state is an acknowledgment of our FIN. If our FIN
+      // is now acknowledged, delete the TCB, enter the CLOSED state, and return."
+      if (c.finAcked) {
+        c.terminate(undefined);
+        return true;
+      }
+      break;
+    case 'TIME-WAIT':
+      return false;
+    default:
+      break;
+  }
+  return false;
+}
+
+/** Fast retransmit (RFC 5681 §3.2 step 2-4, RFC 6582 §3.2 step 2, RFC 6675 §5 step 4). */
+function enterRecovery(c: TcpConnection): void {
+  const stats = c.layer.stats;
+  stats.fastRetransmits++;
+  c.stats.fastRetransmits++;
+  c.inRecovery = true;
+  c.recover = c.sndMax;
+  c.cc.onEnterRecovery(ccContext(c));
+  c.highRxt = c.snd.una;
+  c.rttTiming = false;
+  if (c.sackOk) {
+    stats.sackRecoveries++;
+    c.nrInflate = 0;
+  } else {
+    // RFC 5681 §3.2 step 3: "cwnd = ssthresh + 3*SMSS" (inflation kept separately).
+    c.nrInflate = 3 * c.mss;
+  }
+  retransmitFirst(c);
+}
+
+/**
+ * Seventh/eighth steps for ESTABLISHED, FIN-WAIT-1/2 (and SYN-SENT's continuation): trims to
+ * the window, delivers in-order bytes, queues the rest, then handles an in-order FIN.
+ * Returns the (possibly advanced) sequence number.
+ */
+export function receiveText(c: TcpConnection, segSeq: Seq, data: Uint8Array, fin: boolean): Seq {
+  const stats = c.layer.stats;
+  // Trim the left edge (already received).
+  const dup = seqSub(c.rcv.nxt, segSeq);
+  if (dup > 0) {
+    if (dup >= data.length) {
+      // All bytes are old; a FIN right after them is new only if it sits at rcv.nxt.
+      fin = fin && dup === data.length;
+      data = data.subarray(data.length);
+    } else data = data.subarray(dup);
+    segSeq = c.rcv.nxt;
+    c.ackNow = true;
+  }
+  // Trim the right edge to the offered window (and the buffer).
+  const room = seqSub(c.rcvAdv, segSeq);
+  if (data.length > room) {
+    data = data.subarray(0, Math.max(0, room));
+    fin = false;
+    stats.truncatedToWindow++;
+  }
+  if (segSeq !== c.rcv.nxt) {
+    // Out of order: hold it, and ACK at once (RFC 5681 §4.2: "A TCP receiver SHOULD send an
+    // immediate duplicate ACK when an out-of-order segment arrives").
+    if (data.length > 0 || fin) {
+      const res = c.reasm.insert(segSeq, data, fin);
+      if (res === 'dropped-limit') stats.reassemblyDrops++;
+      else if (res === 'stored') stats.outOfOrder++;
+    }
+    c.ackNow = true;
+    return segSeq;
+  }
+  let delivered = deliver(c, data);
+  if (delivered < data.length) fin = false;
+  if (c.hasReasm) {
+    // RFC 5681 §4.2: "an immediate ACK SHOULD be generated when a segment arrives that fills
+    // in all or part of a gap in the sequence space."
+    const got = c.reasm.take(c.rcv.nxt);
+    for (const chunk of got.chunks) delivered += deliver(c, chunk);
+    if (got.fin) fin = true;
+    c.ackNow = true;
+  } else if (delivered > 0) {
+    // RFC 9293 §3.8.6.3: "an ACK SHOULD be generated for at least every second full-sized
+    // segment"; otherwise the delayed-ACK timer sends it.
+    if (++c.delackSegs >= 2) c.ackNow = true;
+  }
+  if (delivered > 0) c.pending |= EV_READABLE;
+  if (fin) receiveFin(c);
+  return c.rcv.nxt;
+}
+
+function deliver(c: TcpConnection, data: Uint8Array): number {
+  if (data.length === 0) return 0;
+  const n = c.readShut ? data.length : c.rcvBuf.push(data);
+  c.rcv.nxt = seqAdd(c.rcv.nxt, n);
+  c.stats.bytesReceived += n;
+  return n;
+}
+
+/** Eighth step: an in-order FIN. */
+function receiveFin(c: TcpConnection): void {
+  c.rcv.nxt = seqAdd(c.rcv.nxt, 1);
+  c.finReceived = true;
+  c.ackNow = true;
+  c.pending |= EV_END | EV_READABLE;
+  switch (c.state) {
+    case 'SYN-RECEIVED':
+    case 'ESTABLISHED':
+      c.state = 'CLOSE-WAIT';
+      break;
+    case 'FIN-WAIT-1':
+      // "If our FIN has been ACKed ... enter TIME-WAIT ... otherwise, enter the CLOSING state."
+      if (c.finAcked) c.enterTimeWait();
+      else c.state = 'CLOSING';
+      break;
+    case 'FIN-WAIT-2':
+      c.enterTimeWait();
+      break;
+    default:
+      break;
+  }
+}

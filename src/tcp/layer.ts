@@ -1,0 +1,542 @@
+/**
+ * The TCP layer of one host: demultiplexing (4-tuple, then listener, else RST),
+ * the port table with bind semantics, connect/listen, ICMP errors, counters.
+ * It knows nothing about IP headers: IP reaches it through `receive` / `icmpError`,
+ * and it reaches IP through `TcpEnv`.
+ */
+import type { Rng } from '../rand/rng.ts';
+import type { Clock } from '../time/clock.ts';
+import type { TimerQueue } from '../time/timers.ts';
+import { EphemeralPorts } from '../transport/ports.ts';
+import type { IpAddress } from '../wire/address.ts';
+import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpRepr } from '../wire/tcp.ts';
+import { DEFAULT_TCP_CONFIG, type TcpConfig, type TcpSocketOptions } from './config.ts';
+import { TcpConnection, type TcpConnectionEvents } from './connection.ts';
+import { reasonCode, type TcpCloseReason, TcpError } from './errors.ts';
+import type { TcpInfo } from './info.ts';
+import { segmentArrives, wantedWscale } from './input.ts';
+import { IsnGenerator } from './isn.ts';
+import { initSend, TcpListener } from './listen.ts';
+import { replyRst, sendDataAt, tcpOutput } from './output.ts';
+import { seq, seqAdd, seqGt, seqLe, seqLt, seqSub } from './seq.ts';
+import { SynCookies } from './syncookie.ts';
+
+export interface TcpEnv {
+  clock: Clock;
+  rng: Rng;
+  timers: TimerQueue;
+  /**
+   * Hand a segment to IP (which adds the IP header, routes, computes the checksum).
+   * `repr` and `payload` are lent for the duration of the call only: copy to keep.
+   */
+  output(src: IpAddress, dst: IpAddress, repr: TcpRepr, payload: Uint8Array): void;
+  /** Source address the host would use to reach dst (undefined: no route -> ENETUNREACH/EHOSTUNREACH). */
+  routeSource(dst: IpAddress): IpAddress | undefined;
+  /** Largest TCP payload on the route to dst (path MTU - IP - TCP headers, no options), e.g. 1460. */
+  mssFor(dst: IpAddress): number;
+  isLocalAddress(a: IpAddress): boolean;
+}
+
+export type TcpIcmpKind =
+  | 'unreachable'
+  | 'port-unreachable'
+  | 'proto-unreachable'
+  | 'host-unreachable'
+  | 'net-unreachable'
+  | 'frag-needed'
+  | 'time-exceeded';
+
+/** Layer-wide counters: every drop and notable event. */
+export function newTcpStats() {
+  return {
+    segmentsIn: 0,
+    segmentsOut: 0,
+    badSegment: 0,
+    noListener: 0,
+    rstSent: 0,
+    rstReceived: 0,
+    resets: 0,
+    retransmits: 0,
+    timeouts: 0,
+    timedOut: 0,
+    fastRetransmits: 0,
+    partialAckRetransmits: 0,
+    sackRecoveries: 0,
+    dupAcks: 0,
+    challengeAcks: 0,
+    challengeAcksSuppressed: 0,
+    cookiesSent: 0,
+    cookiesAccepted: 0,
+    cookiesFailed: 0,
+    backlogDrops: 0,
+    synQueueDrops: 0,
+    outOfWindow: 0,
+    pawsDrops: 0,
+    missingTimestamp: 0,
+    badAck: 0,
+    ackOfUnsent: 0,
+    ackTooOld: 0,
+    outOfOrder: 0,
+    reassemblyDrops: 0,
+    truncatedToWindow: 0,
+    zeroWindowDrops: 0,
+    zeroWindowProbes: 0,
+    delayedAcks: 0,
+    keepaliveProbes: 0,
+    keepaliveTimeouts: 0,
+    dataAfterClose: 0,
+    activeOpens: 0,
+    passiveOpens: 0,
+    established: 0,
+    timeWaitExpired: 0,
+    timeWaitRecycled: 0,
+    finWait2Timeouts: 0,
+    icmpNoConnection: 0,
+    icmpOutOfWindow: 0,
+    icmpAborts: 0,
+    icmpSoftErrors: 0,
+    pmtuUpdates: 0,
+  };
+}
+export type TcpStats = ReturnType<typeof newTcpStats>;
+
+export interface TcpConnectOptions {
+  remote: IpAddress;
+  remotePort: number;
+  /** Source address (undefined: chosen by routing). */
+  local?: IpAddress;
+  /** Source port (undefined or 0: ephemeral, RFC 6056). */
+  localPort?: number;
+  reuseAddr?: boolean;
+  options?: Partial<TcpSocketOptions>;
+  events?: TcpConnectionEvents;
+}
+
+export interface TcpListenOptions {
+  /** undefined: all local addresses. */
+  address?: IpAddress;
+  /** 0: ephemeral. */
+  port: number;
+  backlog: number;
+  synBacklog?: number;
+  reuseAddr?: boolean;
+  /** Options inherited by accepted connections. */
+  options?: Partial<TcpSocketOptions>;
+}
+
+function isWildcard(a: IpAddress | undefined): boolean {
+  if (a === undefined) return true;
+  if (a.family === 4) return a.v4 === 0;
+  for (let i = 0; i < 16; i++) if (a.v6[i] !== 0) return false;
+  return true;
+}
+
+export function ipEqual(a: IpAddress, b: IpAddress): boolean {
+  if (a.family === 4) return b.family === 4 && a.v4 === b.v4;
+  if (b.family !== 6) return false;
+  for (let i = 0; i < 16; i++) if (a.v6[i] !== b.v6[i]) return false;
+  return true;
+}
+
+function overlap(a: IpAddress | undefined, b: IpAddress | undefined): boolean {
+  return isWildcard(a) || isWildcard(b) || ipEqual(a as IpAddress, b as IpAddress);
+}
+
+const tupleKey = (localPort: number, remotePort: number): number => localPort * 65536 + remotePort;
+
+export class TcpLayer {
+  readonly env: TcpEnv;
+  readonly config: TcpConfig;
+  readonly stats: TcpStats = newTcpStats();
+  /** @internal */ readonly isn: IsnGenerator;
+  /** @internal */ readonly cookies: SynCookies;
+  /** @internal */ readonly ports: EphemeralPorts;
+  /**
+   * Deviation: one random timestamp offset per layer rather than per connection (RFC 7323
+   * §5.4 suggests per-connection), so stateless SYN-cookie SYN-ACKs share the clock.
+   */
+  /** @internal */ readonly tsOffset: number;
+  readonly #conns = new Map<number, TcpConnection[]>();
+  readonly #listeners = new Map<number, TcpListener[]>();
+  #count = 0;
+  #challengeWindow = -1;
+  #challengeCount = 0;
+
+  constructor(env: TcpEnv, config: Partial<TcpConfig> = {}) {
+    this.env = env;
+    this.config = { ...DEFAULT_TCP_CONFIG, ...config };
+    this.isn = new IsnGenerator(env.rng, env.clock);
+    this.cookies = new SynCookies(env.rng, env.clock);
+    this.ports = new EphemeralPorts(env.rng);
+    this.tsOffset = env.rng.nextU32();
+  }
+
+  /** Number of connections in the table (all states but LISTEN). */
+  get connectionCount(): number {
+    return this.#count;
+  }
+
+  *connections(): IterableIterator<TcpConnection> {
+    for (const list of this.#conns.values()) yield* list;
+  }
+
+  *listeners(): IterableIterator<TcpListener> {
+    for (const list of this.#listeners.values()) yield* list;
+  }
+
+  /** Default socket options for new connections, from the config. */
+  defaultOptions(): TcpSocketOptions {
+    const c = this.config;
+    return {
+      noDelay: false,
+      keepAlive: false,
+      keepIdle: c.keepIdle,
+      keepInterval: c.keepInterval,
+      keepCount: c.keepCount,
+      linger: undefined,
+      rcvBuf: c.rcvBuf,
+      sndBuf: c.sndBuf,
+      maxSeg: undefined,
+      congestion: c.congestion,
+    };
+  }
+
+  // ------------------------------------------------------------------ open
+
+  /** Active OPEN (RFC 9293 §3.10.1): sends a SYN; the connection starts in SYN-SENT. */
+  connect(o: TcpConnectOptions): TcpConnection {
+    if (!(Number.isInteger(o.remotePort) && o.remotePort > 0 && o.remotePort < 65536))
+      throw new TcpError('EINVAL', `bad remote port ${o.remotePort}`);
+    if (isWildcard(o.remote)) throw new TcpError('EINVAL', 'connect to the unspecified address');
+    let local = o.local;
+    if (local !== undefined && !isWildcard(local)) {
+      if (!this.env.isLocalAddress(local)) throw new TcpError('EADDRNOTAVAIL');
+    } else {
+      local = this.env.routeSource(o.remote);
+      if (local === undefined) throw new TcpError('ENETUNREACH', 'no route to host');
+    }
+    const laddr = local;
+    const reuse = o.reuseAddr ?? false;
+    let port = o.localPort ?? 0;
+    if (port !== 0) {
+      if (this.#find(laddr, port, o.remote, o.remotePort)) throw new TcpError('EADDRINUSE', 'tuple in use');
+      if (this.#listenerConflict(laddr, port)) throw new TcpError('EADDRINUSE');
+    } else {
+      const picked = this.ports.pick(
+        laddr,
+        o.remote,
+        o.remotePort,
+        (p) => this.#listenerConflict(laddr, p) || this.#find(laddr, p, o.remote, o.remotePort) !== undefined,
+      );
+      if (picked === undefined) throw new TcpError('EADDRNOTAVAIL', 'no ephemeral port');
+      port = picked;
+    }
+    const opts = { ...this.defaultOptions(), ...o.options };
+    const c = new TcpConnection(
+      this,
+      { address: laddr, port },
+      { address: o.remote, port: o.remotePort },
+      opts,
+    );
+    c.active = true;
+    c.reuseAddr = reuse;
+    c.events = o.events;
+    c.state = 'SYN-SENT';
+    c.rcvMss = this.announcedMss(o.remote, opts);
+    c.mss = c.rcvMss;
+    c.rcvWscale = this.config.windowScaling ? wantedWscale(opts.rcvBuf) : 0;
+    c.tsOffset = this.tsOffset;
+    c.lastRecv = this.env.clock.now();
+    initSend(c, this.isn.isn(laddr, port, o.remote, o.remotePort));
+    this.add(c);
+    this.stats.activeOpens++;
+    tcpOutput(c);
+    return c;
+  }
+
+  /** Passive OPEN (RFC 9293 §3.10.1). Throws EADDRINUSE per the bind rules (see #bindConflict). */
+  listen(o: TcpListenOptions): TcpListener {
+    const address = isWildcard(o.address) ? undefined : o.address;
+    if (address && !this.env.isLocalAddress(address)) throw new TcpError('EADDRNOTAVAIL');
+    const reuse = o.reuseAddr ?? false;
+    let port = o.port;
+    if (!(Number.isInteger(port) && port >= 0 && port < 65536))
+      throw new TcpError('EINVAL', `bad port ${port}`);
+    if (port === 0) {
+      const picked = this.ports.pick(address, undefined, 0, (p) => this.#bindConflict(address, p, reuse));
+      if (picked === undefined) throw new TcpError('EADDRINUSE', 'no ephemeral port');
+      port = picked;
+    } else if (this.#bindConflict(address, port, reuse)) {
+      throw new TcpError('EADDRINUSE', `port ${port}`);
+    }
+    const opts = { ...this.defaultOptions(), ...o.options };
+    const l = new TcpListener(
+      this,
+      { address, port },
+      o.backlog,
+      o.synBacklog ?? this.config.synBacklog,
+      opts,
+      reuse,
+    );
+    let list = this.#listeners.get(port);
+    if (!list) this.#listeners.set(port, (list = []));
+    list.push(l);
+    return l;
+  }
+
+  /**
+   * Would binding (address, port) conflict? Another listener on an overlapping address
+   * always does. A connection using the port does unless SO_REUSEADDR is set here and it
+   * is in TIME-WAIT or was itself made with SO_REUSEADDR (the Linux rule: two sockets with
+   * SO_REUSEADDR share a port unless one listens).
+   */
+  #bindConflict(address: IpAddress | undefined, port: number, reuse: boolean): boolean {
+    if (this.#listenerConflict(address, port)) return true;
+    for (const list of this.#conns.values()) {
+      for (const c of list) {
+        if (c.local.port !== port || !overlap(address, c.local.address)) continue;
+        if (reuse && (c.state === 'TIME-WAIT' || c.reuseAddr)) continue;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  #listenerConflict(address: IpAddress | undefined, port: number): boolean {
+    const ls = this.#listeners.get(port);
+    if (ls) for (const l of ls) if (overlap(address, l.local.address)) return true;
+    return false;
+  }
+
+  /** The MSS we announce towards `dst` (route MSS capped by TCP_MAXSEG). */
+  announcedMss(dst: IpAddress, opts: TcpSocketOptions): number {
+    const m = this.env.mssFor(dst);
+    return opts.maxSeg !== undefined ? Math.min(m, opts.maxSeg) : m;
+  }
+
+  /** @internal Timestamp clock for segments without a connection (cookie SYN-ACKs). */
+  tsClock(): number {
+    return (Math.floor(this.env.clock.now() / 1000) + this.tsOffset) >>> 0;
+  }
+
+  // ------------------------------------------------------------------ input
+
+  /** A TCP segment for this host, checksum already verified by IP. */
+  receive(src: IpAddress, dst: IpAddress, r: TcpRepr, payload: Uint8Array): void {
+    const stats = this.stats;
+    stats.segmentsIn++;
+    if (r.srcPort === 0 || r.dstPort === 0) {
+      stats.badSegment++;
+      return;
+    }
+    const flags = r.flags;
+    let c = this.#find(dst, r.dstPort, src, r.srcPort);
+    if (c && c.state === 'TIME-WAIT' && (flags & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_SYN) {
+      // RFC 9293 §3.10.7.4 note / RFC 6191: a new SYN may reuse a TIME-WAIT tuple when its
+      // sequence number (or timestamp) is beyond the old incarnation's.
+      const ts = r.options.timestamps;
+      const newer = c.tsOk && ts ? ((ts.tsVal - c.tsRecent) | 0) > 0 : seqGt(seq(r.seq), c.rcv.nxt);
+      if (newer && this.#findListener(dst, r.dstPort)) {
+        stats.timeWaitRecycled++;
+        c.terminate(undefined);
+        c.flush();
+        c = undefined;
+      }
+    }
+    if (c) {
+      const parent = c.parent;
+      segmentArrives(c, r, payload);
+      c.flush();
+      parent?.flush();
+      return;
+    }
+    const l = this.#findListener(dst, r.dstPort);
+    if (l) {
+      l.input(src, dst, r, payload);
+      l.flush();
+      return;
+    }
+    // §3.10.7.1 CLOSED: "An incoming segment not containing a RST causes a RST to be sent in response."
+    stats.noListener++;
+    const segLen = payload.length + (flags & TCP_SYN ? 1 : 0) + (flags & TCP_FIN ? 1 : 0);
+    replyRst(this, dst, src, r, segLen);
+  }
+
+  /**
+   * An ICMP error quoting one of our segments: `src`/`dst` are the quoted datagram's source
+   * (this host) and destination (the peer).
+   */
+  icmpError(
+    kind: TcpIcmpKind,
+    src: IpAddress,
+    dst: IpAddress,
+    quoted: { srcPort: number; dstPort: number; seq: number },
+    nextHopMtu?: number,
+  ): void {
+    const stats = this.stats;
+    const c = this.#find(src, quoted.srcPort, dst, quoted.dstPort);
+    if (!c) {
+      stats.icmpNoConnection++;
+      return;
+    }
+    // RFC 5927 §4.1: only believe errors quoting a sequence number we have in flight.
+    const s = seq(quoted.seq);
+    if (!(seqLe(c.snd.una, s) && seqLt(s, seqAdd(c.sndMax, c.sndMax === c.snd.una ? 1 : 0)))) {
+      stats.icmpOutOfWindow++;
+      return;
+    }
+    if (kind === 'frag-needed') {
+      // RFC 1191 §6.5: lower the MSS to fit the next-hop MTU and retransmit at once.
+      if (nextHopMtu === undefined) return;
+      const hdr = c.remote.address.family === 4 ? 40 : 60;
+      const mss = Math.max(this.config.minMss, nextHopMtu - hdr);
+      if (mss < c.mss) {
+        c.mss = mss;
+        stats.pmtuUpdates++;
+        if (c.sndMax !== c.snd.una && c.state !== 'SYN-SENT' && c.state !== 'SYN-RECEIVED') {
+          c.snd.nxt = c.snd.una;
+          const used = sendDataAt(c, c.snd.una, c.mss, true);
+          c.snd.nxt = seqAdd(c.snd.una, used);
+          tcpOutput(c);
+        }
+      }
+      c.flush();
+      return;
+    }
+    const reason: TcpCloseReason =
+      kind === 'port-unreachable'
+        ? 'refused'
+        : kind === 'net-unreachable'
+          ? 'net-unreachable'
+          : kind === 'host-unreachable' || kind === 'time-exceeded'
+            ? 'host-unreachable'
+            : 'unreachable';
+    if (c.state === 'SYN-SENT' || c.state === 'SYN-RECEIVED') {
+      // Like Linux (tcp_v4_err): an ICMP error while the handshake is in progress ends it
+      // (ECONNREFUSED for port unreachable, EHOSTUNREACH/ENETUNREACH otherwise).
+      stats.icmpAborts++;
+      c.terminate(reason);
+    } else {
+      // RFC 5461 §4 (and RFC 1122 §4.2.3.9 for soft errors): once synchronized, keep the
+      // connection and report the error through SO_ERROR.
+      stats.icmpSoftErrors++;
+      c.error = reasonCode(reason);
+    }
+    c.flush();
+  }
+
+  // ------------------------------------------------------------------ table
+
+  #find(
+    local: IpAddress,
+    localPort: number,
+    remote: IpAddress,
+    remotePort: number,
+  ): TcpConnection | undefined {
+    const list = this.#conns.get(tupleKey(localPort, remotePort));
+    if (!list) return undefined;
+    for (let i = 0; i < list.length; i++) {
+      const c = list[i];
+      if (ipEqual(c.remote.address, remote) && ipEqual(c.local.address, local)) return c;
+    }
+    return undefined;
+  }
+
+  #findListener(local: IpAddress, port: number): TcpListener | undefined {
+    const ls = this.#listeners.get(port);
+    if (!ls) return undefined;
+    let wild: TcpListener | undefined;
+    for (const l of ls) {
+      if (l.local.address === undefined) wild = l;
+      else if (ipEqual(l.local.address, local)) return l;
+    }
+    return wild;
+  }
+
+  /** @internal */
+  add(c: TcpConnection): void {
+    const k = tupleKey(c.local.port, c.remote.port);
+    let list = this.#conns.get(k);
+    if (!list) this.#conns.set(k, (list = []));
+    list.push(c);
+    this.#count++;
+  }
+
+  /** @internal */
+  remove(c: TcpConnection): void {
+    const k = tupleKey(c.local.port, c.remote.port);
+    const list = this.#conns.get(k);
+    if (list) {
+      const i = list.indexOf(c);
+      if (i >= 0) {
+        list.splice(i, 1);
+        this.#count--;
+        if (list.length === 0) this.#conns.delete(k);
+      }
+    }
+    if (c.parent) {
+      c.parent.forget(c);
+      c.parent = undefined;
+    }
+  }
+
+  /** @internal */
+  removeListener(l: TcpListener): void {
+    const list = this.#listeners.get(l.local.port);
+    if (!list) return;
+    const i = list.indexOf(l);
+    if (i >= 0) list.splice(i, 1);
+    if (list.length === 0) this.#listeners.delete(l.local.port);
+  }
+
+  /** @internal RFC 5961 §7: at most config.challengeAckLimit challenge ACKs per second. */
+  allowChallengeAck(): boolean {
+    const sec = Math.floor(this.env.clock.now() / 1_000_000);
+    if (sec !== this.#challengeWindow) {
+      this.#challengeWindow = sec;
+      this.#challengeCount = 0;
+    }
+    if (this.#challengeCount >= this.config.challengeAckLimit) {
+      this.stats.challengeAcksSuppressed++;
+      return false;
+    }
+    this.#challengeCount++;
+    return true;
+  }
+
+  /** @internal */
+  infoFor(c: TcpConnection): TcpInfo {
+    const sb = c.hasScoreboard ? c.scoreboard : undefined;
+    const info: TcpInfo = {
+      state: c.state,
+      rto: c.rtt.rto,
+      cwnd: c.cc.cwnd,
+      ssthresh: c.cc.ssthresh,
+      mss: c.mss,
+      rcvMss: c.rcvMss,
+      retransmits: c.rtxCount,
+      totalRetrans: c.stats.retransmits,
+      lost: 0,
+      sacked: sb ? sb.sackedBytes : 0,
+      unacked: seqSub(c.sndMax, c.snd.una),
+      sndWnd: c.snd.wnd,
+      rcvWnd: c.rcv.wnd,
+      options: { timestamps: c.tsOk, sack: c.sackOk },
+      backoff: c.rtt.backoffCount,
+      probes: c.persistCount + c.keepaliveProbes,
+      bytesAcked: c.stats.bytesAcked,
+      bytesReceived: c.stats.bytesReceived,
+      segsOut: c.stats.segsOut,
+      segsIn: c.stats.segsIn,
+      lastDataSent: c.lastSend,
+      lastDataRecv: c.lastRecv,
+      congestion: c.cc.name,
+    };
+    const srtt = c.rtt.srtt;
+    if (srtt !== undefined) info.rtt = srtt;
+    const rttvar = c.rtt.rttvar;
+    if (rttvar !== undefined) info.rttvar = rttvar;
+    if (c.wsOk) info.options.windowScale = { snd: c.sndWscale, rcv: c.rcvWscale };
+    return info;
+  }
+}

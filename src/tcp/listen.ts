@@ -1,0 +1,298 @@
+/**
+ * A listening endpoint: RFC 9293 §3.10.7.2 (LISTEN), a SYN queue of embryonic
+ * (SYN-RECEIVED) connections and an accept queue of established ones, with SYN
+ * cookies when the SYN queue is full.
+ */
+import type { IpAddress } from '../wire/address.ts';
+import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpOptions, type TcpRepr } from '../wire/tcp.ts';
+import type { TcpSocketOptions } from './config.ts';
+import { createCongestionControl } from './congestion/types.ts';
+import { TcpConnection } from './connection.ts';
+import { applySynOptions, segmentArrives, wantedWscale } from './input.ts';
+import type { TcpLayer } from './layer.ts';
+import { replyRst, tcpOutput } from './output.ts';
+import { type Seq, seq, seqAdd } from './seq.ts';
+
+export interface TcpListenerEndpoint {
+  /** undefined: every local address (INADDR_ANY). */
+  readonly address: IpAddress | undefined;
+  readonly port: number;
+}
+
+export class TcpListener {
+  readonly layer: TcpLayer;
+  readonly local: TcpListenerEndpoint;
+  /** Accept-queue bound (listen(2) backlog). */
+  backlog: number;
+  /** SYN-queue bound; beyond it SYN cookies answer (config.synCookies). */
+  synBacklog: number;
+  readonly opts: TcpSocketOptions;
+  reuseAddr: boolean;
+  /** Called (after the segment that caused it is processed) when accept() has something. */
+  onAcceptable: (() => void) | undefined = undefined;
+  closed = false;
+  readonly #synQueue = new Set<TcpConnection>();
+  #acceptQueue: TcpConnection[] = [];
+  #notify = false;
+
+  constructor(
+    layer: TcpLayer,
+    local: TcpListenerEndpoint,
+    backlog: number,
+    synBacklog: number,
+    opts: TcpSocketOptions,
+    reuseAddr: boolean,
+  ) {
+    this.layer = layer;
+    this.local = local;
+    this.backlog = Math.max(1, backlog);
+    this.synBacklog = Math.max(1, synBacklog);
+    this.opts = opts;
+    this.reuseAddr = reuseAddr;
+  }
+
+  get state(): 'LISTEN' | 'CLOSED' {
+    return this.closed ? 'CLOSED' : 'LISTEN';
+  }
+  /** Connections waiting in accept(). */
+  get acceptQueueLength(): number {
+    return this.#acceptQueue.length;
+  }
+  /** Embryonic connections (SYN-RECEIVED). */
+  get synQueueLength(): number {
+    return this.#synQueue.size;
+  }
+
+  /** Takes the oldest established connection, if any. */
+  accept(): TcpConnection | undefined {
+    const c = this.#acceptQueue.shift();
+    if (c) c.parent = undefined;
+    return c;
+  }
+
+  /** Stops listening: embryos are dropped, un-accepted connections reset (like Linux). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const c of [...this.#synQueue]) {
+      c.parent = undefined;
+      c.terminate(undefined);
+    }
+    this.#synQueue.clear();
+    for (const c of this.#acceptQueue) {
+      c.parent = undefined;
+      c.abort();
+    }
+    this.#acceptQueue = [];
+    this.layer.removeListener(this);
+  }
+
+  /** @internal */
+  hasAcceptRoom(): boolean {
+    return this.#acceptQueue.length < this.backlog;
+  }
+
+  /** @internal An embryo completed the handshake. */
+  established(c: TcpConnection): void {
+    this.#synQueue.delete(c);
+    this.#acceptQueue.push(c);
+    this.#notify = true;
+  }
+
+  /** @internal The connection ended before accept(). */
+  forget(c: TcpConnection): void {
+    this.#synQueue.delete(c);
+    const i = this.#acceptQueue.indexOf(c);
+    if (i >= 0) this.#acceptQueue.splice(i, 1);
+  }
+
+  /** @internal */
+  flush(): void {
+    if (!this.#notify) return;
+    this.#notify = false;
+    this.onAcceptable?.();
+  }
+
+  /** @internal §3.10.7.2: a segment for LISTEN (no connection matched). */
+  input(src: IpAddress, dst: IpAddress, r: TcpRepr, payload: Uint8Array): void {
+    const layer = this.layer;
+    const stats = layer.stats;
+    const flags = r.flags;
+    // "First, check for a RST: An incoming RST segment could not be valid since it could not
+    // have been sent in response to anything sent by this incarnation of the connection. An
+    // incoming RST should be ignored."
+    if (flags & TCP_RST) return;
+    if (flags & TCP_ACK) {
+      if (!(flags & TCP_SYN) && layer.config.synCookies !== 'never' && this.#cookieAck(src, dst, r, payload))
+        return;
+      // "Any acknowledgment is bad if it arrives on a connection still in the LISTEN state. An
+      // acceptable reset segment should be formed for any arriving ACK-bearing segment."
+      stats.badAck++;
+      replyRst(layer, dst, src, r, payload.length + (flags & TCP_FIN ? 1 : 0) + (flags & TCP_SYN ? 1 : 0));
+      return;
+    }
+    if (!(flags & TCP_SYN)) return; // "Any other control or text-bearing segment ... drop it"
+    if (!this.hasAcceptRoom()) {
+      // Like Linux: a full accept queue drops new SYNs outright.
+      stats.backlogDrops++;
+      return;
+    }
+    const cfg = layer.config;
+    const synFull = this.#synQueue.size >= this.synBacklog;
+    if (cfg.synCookies === 'always' || (synFull && cfg.synCookies === 'auto')) {
+      this.#sendCookie(src, dst, r);
+      return;
+    }
+    if (synFull) {
+      stats.synQueueDrops++;
+      return;
+    }
+    const c = new TcpConnection(
+      layer,
+      { address: dst, port: this.local.port },
+      { address: src, port: r.srcPort },
+      {
+        ...this.opts,
+      },
+    );
+    c.parent = this;
+    c.reuseAddr = this.reuseAddr;
+    c.state = 'SYN-RECEIVED';
+    c.irs = seq(r.seq);
+    c.rcv.nxt = seqAdd(c.irs, 1);
+    c.lastAckSent = c.rcv.nxt;
+    c.rcvMss = layer.announcedMss(src, c.opts);
+    c.tsOffset = layer.tsOffset;
+    applySynOptions(c, r.options, true);
+    const iss = layer.isn.isn(dst, this.local.port, src, r.srcPort);
+    initSend(c, iss);
+    c.snd.wnd = r.window; // RFC 7323 §2.2: not scaled on a SYN
+    c.maxSndWnd = c.snd.wnd;
+    c.snd.wl1 = c.irs;
+    c.snd.wl2 = iss;
+    c.lastRecv = layer.env.clock.now();
+    this.#synQueue.add(c);
+    layer.add(c);
+    stats.passiveOpens++;
+    // Deviation: text carried on the SYN is not queued; the peer retransmits it.
+    tcpOutput(c);
+  }
+
+  /** A stateless SYN-ACK whose ISN is a cookie. */
+  #sendCookie(src: IpAddress, dst: IpAddress, r: TcpRepr): void {
+    const layer = this.layer;
+    const cfg = layer.config;
+    const o = r.options;
+    const peerWs = cfg.windowScaling ? o.windowScale : undefined;
+    const sackOk = cfg.sack && o.sackPermitted === true;
+    const iss = layer.cookies.encode(dst, this.local.port, src, r.srcPort, seq(r.seq), o.mss ?? 536, {
+      sackOk,
+      wscale: peerWs,
+      ts: o.timestamps !== undefined,
+    });
+    const opts: {
+      mss: number;
+      windowScale?: number;
+      sackPermitted?: boolean;
+      timestamps?: { tsVal: number; tsEcr: number };
+    } = { mss: layer.announcedMss(src, this.opts) };
+    if (peerWs !== undefined) opts.windowScale = wantedWscale(this.opts.rcvBuf);
+    if (sackOk) opts.sackPermitted = true;
+    if (cfg.timestamps && o.timestamps)
+      opts.timestamps = { tsVal: layer.tsClock(), tsEcr: o.timestamps.tsVal };
+    layer.stats.cookiesSent++;
+    layer.stats.segmentsOut++;
+    layer.env.output(
+      dst,
+      src,
+      {
+        srcPort: this.local.port,
+        dstPort: r.srcPort,
+        seq: iss,
+        ack: (r.seq + 1) >>> 0,
+        flags: TCP_SYN | TCP_ACK,
+        window: Math.min(this.opts.rcvBuf, 0xffff),
+        urgentPointer: 0,
+        options: opts as TcpOptions,
+      },
+      new Uint8Array(0),
+    );
+  }
+
+  /** An ACK that may complete a cookie handshake. Returns true when it did. */
+  #cookieAck(src: IpAddress, dst: IpAddress, r: TcpRepr, payload: Uint8Array): boolean {
+    const layer = this.layer;
+    const cfg = layer.config;
+    const ack = seq(r.ack);
+    const data = layer.cookies.decode(dst, this.local.port, src, r.srcPort, seqAdd(ack, -1), seq(r.seq - 1));
+    if (!data) {
+      layer.stats.cookiesFailed++;
+      return false;
+    }
+    if (!this.hasAcceptRoom()) {
+      layer.stats.backlogDrops++;
+      return true;
+    }
+    layer.stats.cookiesAccepted++;
+    const c = new TcpConnection(
+      layer,
+      { address: dst, port: this.local.port },
+      { address: src, port: r.srcPort },
+      {
+        ...this.opts,
+      },
+    );
+    c.parent = this;
+    c.reuseAddr = this.reuseAddr;
+    c.irs = seq(r.seq - 1);
+    c.rcv.nxt = seq(r.seq);
+    c.lastAckSent = c.rcv.nxt;
+    c.rcvMss = layer.announcedMss(src, c.opts);
+    c.tsOffset = layer.tsOffset;
+    c.mss = Math.max(cfg.minMss, Math.min(data.mss, layer.env.mssFor(src), c.opts.maxSeg ?? 65535));
+    if (data.wscale !== undefined && cfg.windowScaling) {
+      c.wsOk = true;
+      c.sndWscale = data.wscale;
+      c.rcvWscale = wantedWscale(c.opts.rcvBuf);
+    }
+    c.sackOk = data.sackOk && cfg.sack;
+    const ts = r.options.timestamps;
+    if (ts && cfg.timestamps) {
+      c.tsOk = true;
+      c.tsRecent = ts.tsVal;
+      c.tsRecentAge = layer.env.clock.now();
+    }
+    c.cc = createCongestionControl(c.opts.congestion, c.mss);
+    initSend(c, seqAdd(ack, -1));
+    c.snd.una = ack;
+    c.snd.nxt = ack;
+    c.sndMax = ack;
+    c.state = 'ESTABLISHED';
+    c.snd.wnd = r.window << c.sndWscale;
+    c.maxSndWnd = c.snd.wnd;
+    c.snd.wl1 = c.rcv.nxt;
+    c.snd.wl2 = ack;
+    c.rcv.wnd = Math.min(c.opts.rcvBuf, 0xffff);
+    c.rcvAdv = seqAdd(c.rcv.nxt, c.rcv.wnd);
+    c.lastRecv = layer.env.clock.now();
+    layer.add(c);
+    layer.stats.passiveOpens++;
+    layer.stats.established++;
+    c.armKeepalive();
+    this.#acceptQueue.push(c);
+    this.#notify = true;
+    if (payload.length > 0 || r.flags & TCP_FIN) segmentArrives(c, r, payload);
+    return true;
+  }
+}
+
+/** Sets the send-side TCB for a new ISS (nothing sent yet). */
+export function initSend(c: TcpConnection, iss: Seq): void {
+  c.iss = iss;
+  c.snd.una = iss;
+  c.snd.nxt = iss;
+  c.sndMax = iss;
+  c.sndBufSeq = seqAdd(iss, 1);
+  c.recover = iss;
+  c.highRxt = iss;
+}

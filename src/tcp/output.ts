@@ -1,0 +1,378 @@
+/**
+ * What to send next (RFC 9293 §3.8.6, RFC 5681/6675/6582 for the congestion and
+ * recovery window). Every segment of a connection leaves through `emit`.
+ */
+import type { IpAddress } from '../wire/address.ts';
+import {
+  type SackBlock,
+  TCP_ACK,
+  TCP_FIN,
+  TCP_PSH,
+  TCP_RST,
+  TCP_SYN,
+  type TcpOptions,
+  type TcpRepr,
+} from '../wire/tcp.ts';
+import type { TcpConnection } from './connection.ts';
+import type { TcpEnv, TcpLayer } from './layer.ts';
+import { type Seq, seqAdd, seqGt, seqLt, seqMax, seqSub } from './seq.ts';
+
+const NO_OPTIONS: TcpOptions = Object.freeze({});
+
+/** Timestamp clock: milliseconds (RFC 7323 §5.4 allows 1 ms..1 s per tick) plus a per-connection offset. */
+export function tsNow(c: TcpConnection): number {
+  return (Math.floor(c.layer.env.clock.now() / 1000) + c.tsOffset) >>> 0;
+}
+
+/** Bytes of TCP options on a non-SYN segment with `sackBlocks` SACK blocks. */
+function optionBytes(c: TcpConnection, sackBlocks: number): number {
+  return (c.tsOk ? 12 : 0) + (sackBlocks > 0 ? 4 + 8 * sackBlocks : 0);
+}
+
+/** Options for a non-SYN segment (timestamps, SACK blocks while we hold out-of-order data). */
+function dataOptions(c: TcpConnection): TcpOptions {
+  const sack = c.sackOk && c.hasReasm ? c.reasm.sackBlocks(c.tsOk ? 3 : 4) : undefined;
+  if (!c.tsOk && !sack) return NO_OPTIONS;
+  const o: { timestamps?: { tsVal: number; tsEcr: number }; sack?: readonly SackBlock[] } = {};
+  if (c.tsOk) o.timestamps = { tsVal: tsNow(c), tsEcr: c.tsRecent };
+  if (sack && sack.length > 0) o.sack = sack;
+  return o;
+}
+
+/** Options for our SYN or SYN-ACK (RFC 9293 §3.7.1 MSS, RFC 7323, RFC 2018). */
+function synOptions(c: TcpConnection): TcpOptions {
+  const cfg = c.layer.config;
+  const synAck = c.state === 'SYN-RECEIVED';
+  const o: {
+    mss: number;
+    windowScale?: number;
+    sackPermitted?: boolean;
+    timestamps?: { tsVal: number; tsEcr: number };
+  } = { mss: c.rcvMss };
+  // RFC 7323 §2.2: a SYN-ACK carries the option only if the SYN did.
+  if (synAck ? c.wsOk : cfg.windowScaling) o.windowScale = c.rcvWscale;
+  if (synAck ? c.sackOk : cfg.sack) o.sackPermitted = true;
+  if (synAck ? c.tsOk : cfg.timestamps) o.timestamps = { tsVal: tsNow(c), tsEcr: synAck ? c.tsRecent : 0 };
+  return o;
+}
+
+/**
+ * The window to advertise, with receiver SWS avoidance (RFC 9293 §3.8.6.2.2: "keep
+ * RCV.NXT+RCV.WND fixed until the reduction satisfies: RCV.BUFF - RCV.USER - RCV.WND >=
+ * min( Fr * RCV.BUFF, Eff.snd.MSS )") and never shrinking the offered right edge.
+ * Returns the raw 16-bit field and records rcv.wnd / rcvAdv.
+ */
+function selectWindow(c: TcpConnection): number {
+  const s = c.rcvWscale;
+  const space = c.readShut ? c.rcvBuf.limit : c.rcvBuf.space;
+  const cur = Math.max(0, seqSub(c.rcvAdv, c.rcv.nxt));
+  let win = cur;
+  if (space > cur && space - cur >= Math.min(c.rcvBuf.limit >> 1, c.rcvMss)) win = space;
+  let field = win >>> s;
+  // Deviation from a plain right shift: round up rather than shrink the offered edge.
+  if (field << s < cur) field++;
+  if (field > 0xffff) field = 0xffff;
+  const wnd = field << s;
+  c.rcv.wnd = wnd;
+  const edge = seqAdd(c.rcv.nxt, wnd);
+  if (seqGt(edge, c.rcvAdv)) c.rcvAdv = edge;
+  return field;
+}
+
+/** Whether reading freed enough space that the peer should hear about it now. */
+export function windowUpdateDue(c: TcpConnection): boolean {
+  const st = c.state;
+  if (st !== 'ESTABLISHED' && st !== 'FIN-WAIT-1' && st !== 'FIN-WAIT-2') return false;
+  if (c.finReceived) return false;
+  const cur = Math.max(0, seqSub(c.rcvAdv, c.rcv.nxt));
+  const space = c.rcvBuf.space;
+  return space - cur >= Math.min(c.rcvBuf.limit >> 1, 2 * c.rcvMss);
+}
+
+/** Hands one segment of this connection to IP. */
+function emit(c: TcpConnection, seqNo: Seq, flags: number, payload: Uint8Array, options: TcpOptions): void {
+  const layer = c.layer;
+  let window: number;
+  if (flags & TCP_SYN) {
+    // RFC 7323 §2.2: "The window field in a segment where the SYN bit is set ... MUST NOT be scaled."
+    window = Math.min(c.rcvBuf.space, 0xffff);
+    c.rcv.wnd = window;
+    c.rcvAdv = seqAdd(c.rcv.nxt, window);
+  } else {
+    window = selectWindow(c);
+  }
+  const hasAck = (flags & TCP_ACK) !== 0;
+  const repr: TcpRepr = {
+    srcPort: c.local.port,
+    dstPort: c.remote.port,
+    seq: seqNo,
+    ack: hasAck ? c.rcv.nxt : 0,
+    flags,
+    window,
+    urgentPointer: 0,
+    options,
+  };
+  if (hasAck) {
+    c.lastAckSent = c.rcv.nxt;
+    c.delackSegs = 0;
+    c.ackNow = false;
+    c.cancelDelack();
+  }
+  c.stats.segsOut++;
+  layer.stats.segmentsOut++;
+  c.lastSend = layer.env.clock.now();
+  layer.env.output(c.local.address, c.remote.address, repr, payload);
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** A bare ACK <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>. */
+export function sendAck(c: TcpConnection): void {
+  emit(c, c.snd.nxt, TCP_ACK, EMPTY, dataOptions(c));
+}
+
+/** An ACK with a given sequence number (keepalive: SND.UNA-1). */
+export function sendAckAt(c: TcpConnection, s: Seq): void {
+  emit(c, s, TCP_ACK, EMPTY, dataOptions(c));
+}
+
+/** <SEQ=s><CTL=RST> from this connection. */
+export function sendRst(c: TcpConnection, s: Seq): void {
+  c.layer.stats.rstSent++;
+  const opts = c.tsOk ? dataOptions(c) : NO_OPTIONS;
+  const layer = c.layer;
+  layer.stats.segmentsOut++;
+  layer.env.output(
+    c.local.address,
+    c.remote.address,
+    {
+      srcPort: c.local.port,
+      dstPort: c.remote.port,
+      seq: s,
+      ack: 0,
+      flags: TCP_RST,
+      window: 0,
+      urgentPointer: 0,
+      options: opts,
+    },
+    EMPTY,
+  );
+}
+
+/**
+ * RST in reply to a segment that has no connection (RFC 9293 §3.10.7.1): "If the ACK
+ * bit is off, sequence number zero is used, <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.
+ * If the ACK bit is on, <SEQ=SEG.ACK><CTL=RST>."
+ */
+export function replyRst(
+  layer: TcpLayer,
+  local: IpAddress,
+  remote: IpAddress,
+  r: TcpRepr,
+  segLen: number,
+): void {
+  if (r.flags & TCP_RST) return;
+  const env: TcpEnv = layer.env;
+  layer.stats.rstSent++;
+  layer.stats.segmentsOut++;
+  if (r.flags & TCP_ACK) {
+    env.output(
+      local,
+      remote,
+      {
+        srcPort: r.dstPort,
+        dstPort: r.srcPort,
+        seq: r.ack,
+        ack: 0,
+        flags: TCP_RST,
+        window: 0,
+        urgentPointer: 0,
+        options: NO_OPTIONS,
+      },
+      EMPTY,
+    );
+  } else {
+    env.output(
+      local,
+      remote,
+      {
+        srcPort: r.dstPort,
+        dstPort: r.srcPort,
+        seq: 0,
+        ack: (r.seq + segLen) >>> 0,
+        flags: TCP_RST | TCP_ACK,
+        window: 0,
+        urgentPointer: 0,
+        options: NO_OPTIONS,
+      },
+      EMPTY,
+    );
+  }
+}
+
+/** Arms the retransmission timer if it is not running (RFC 6298 §5.1). */
+function armRtx(c: TcpConnection): void {
+  if (!c.rtxArmed) c.rtxTimer.set(c.layer.env.clock.now() + c.rtt.rto);
+}
+
+/**
+ * Sends one data segment starting at `s` carrying at most `maxLen` bytes (and our FIN if
+ * the segment reaches it). Returns the sequence space used (0: nothing to send).
+ */
+export function sendDataAt(c: TcpConnection, s: Seq, maxLen: number, retransmit: boolean): number {
+  const options = dataOptions(c);
+  const sackN = options.sack?.length ?? 0;
+  const effMss = c.mss - optionBytes(c, sackN);
+  const off = seqSub(s, c.sndBufSeq);
+  const avail = Math.max(0, c.sndBuf.length - off);
+  const len = Math.max(0, Math.min(avail, effMss, maxLen));
+  const fin = c.finQueued && seqAdd(s, len) === c.finSeq;
+  if (len === 0 && !fin) return 0;
+  let payload: Uint8Array = EMPTY;
+  if (len > 0) {
+    if (!c.scratch || c.scratch.length < len) c.scratch = new Uint8Array(Math.max(len, c.mss));
+    payload = c.sndBuf.peek(off, len, c.scratch);
+  }
+  let flags = TCP_ACK;
+  if (fin) flags |= TCP_FIN;
+  if (len > 0 && len === avail) flags |= TCP_PSH;
+  if (retransmit || seqLt(s, c.sndMax)) {
+    // RFC 6298 §3 (Karn): "RTT samples MUST NOT be made using segments that were retransmitted".
+    c.rttTiming = false;
+    c.stats.retransmits++;
+    c.layer.stats.retransmits++;
+  } else if (!c.tsOk && !c.rttTiming && len > 0) {
+    c.rttTiming = true;
+    c.rttSeq = s;
+    c.rttStart = c.layer.env.clock.now();
+  }
+  emit(c, s, flags, payload, options);
+  const used = len + (fin ? 1 : 0);
+  const end = seqAdd(s, used);
+  if (seqGt(end, c.sndMax)) c.sndMax = end;
+  armRtx(c);
+  return used;
+}
+
+/** Sends our SYN (active open) or SYN-ACK (passive / simultaneous open) at ISS. */
+export function sendSyn(c: TcpConnection): void {
+  const flags = c.state === 'SYN-SENT' ? TCP_SYN : TCP_SYN | TCP_ACK;
+  if (seqGt(c.sndMax, c.iss)) {
+    c.rttTiming = false; // Karn
+    c.stats.retransmits++;
+    c.layer.stats.retransmits++;
+  } else if (!c.tsOk) {
+    c.rttTiming = true;
+    c.rttSeq = c.iss;
+    c.rttStart = c.layer.env.clock.now();
+  }
+  emit(c, c.iss, flags, EMPTY, synOptions(c));
+  c.snd.nxt = seqAdd(c.iss, 1);
+  if (seqGt(c.snd.nxt, c.sndMax)) c.sndMax = c.snd.nxt;
+  armRtx(c);
+}
+
+/** The congestion window in use (NewReno recovery inflates it, RFC 6582). */
+function cwnd(c: TcpConnection): number {
+  return c.cc.cwnd + c.nrInflate;
+}
+
+/**
+ * Sends whatever the windows, Nagle and SWS avoidance allow, then an ACK if one is owed.
+ */
+export function tcpOutput(c: TcpConnection): void {
+  const st = c.state;
+  if (st === 'CLOSED' || st === 'LISTEN') return;
+  if (st === 'SYN-SENT' || st === 'SYN-RECEIVED') {
+    if (c.snd.nxt === c.iss) sendSyn(c);
+    else if (c.ackNow && st === 'SYN-RECEIVED') sendSyn(c);
+    return;
+  }
+  if (st === 'TIME-WAIT') {
+    if (c.ackNow) sendAck(c);
+    return;
+  }
+  let sent = false;
+  if (c.inRecovery && c.sackOk) sent = sackRecoverySend(c);
+  for (;;) {
+    const off = seqSub(c.snd.nxt, c.sndBufSeq);
+    const avail = Math.max(0, c.sndBuf.length - off);
+    const finPending = c.finQueued && seqSub(c.finSeq, c.snd.nxt) >= 0;
+    if (avail === 0 && !finPending) break;
+    const inFlight = seqSub(c.snd.nxt, c.snd.una);
+    const wnd = Math.min(c.snd.wnd, c.inRecovery && c.sackOk ? 0 : cwnd(c));
+    const usable = Math.max(0, wnd - inFlight);
+    let len = Math.min(avail, usable);
+    if (len > 0) {
+      // RFC 9293 §3.8.6.2.1 sender SWS avoidance + Nagle (RFC 896): send if a full segment,
+      // or all queued data when nothing is outstanding (or TCP_NODELAY), or at least half
+      // the largest window the peer ever offered, or when retransmitting.
+      const effMss = c.mss - optionBytes(c, 0);
+      const idle = c.sndMax === c.snd.una;
+      const ok =
+        len >= effMss ||
+        (len === avail && (idle || c.opts.noDelay || (c.finQueued && finPending))) ||
+        (c.maxSndWnd > 0 && len >= c.maxSndWnd >> 1) ||
+        seqLt(c.snd.nxt, c.sndMax);
+      if (!ok) len = 0;
+    }
+    // Our FIN goes once every byte before it has gone, even into a closed window.
+    if (len === 0 && !(finPending && avail === 0)) break;
+    const used = sendDataAt(c, c.snd.nxt, len, false);
+    if (used === 0) break;
+    c.snd.nxt = seqAdd(c.snd.nxt, used);
+    sent = true;
+  }
+  if (!sent && c.ackNow) sendAck(c);
+  // Zero window (or SWS-withheld data) with nothing in flight: the persist timer probes
+  // (RFC 9293 §3.8.6.1) and doubles as the SWS override timer.
+  const off = seqSub(c.snd.nxt, c.sndBufSeq);
+  if (c.sndBuf.length - off > 0 && c.sndMax === c.snd.una && !c.persistArmed) {
+    c.rtxTimer.cancel();
+    const base = Math.max(c.rtt.rto, c.layer.config.minRto);
+    c.persistTimer.set(
+      c.layer.env.clock.now() + Math.min(base * 2 ** c.persistCount, c.layer.config.persistMax),
+    );
+  }
+}
+
+/**
+ * RFC 6675 §5 (C): "If cwnd - pipe >= 1 SMSS the sender SHOULD transmit one or more
+ * segments": NextSeg() picks lost segments first, then new data.
+ */
+function sackRecoverySend(c: TcpConnection): boolean {
+  const sb = c.scoreboard;
+  let sent = false;
+  for (let guard = 0; guard < 4096; guard++) {
+    const pipe = sb.pipe(c.snd.una, c.sndMax, c.mss, c.highRxt);
+    if (c.cc.cwnd - pipe < c.mss) break;
+    const off = seqSub(c.sndMax, c.sndBufSeq);
+    const avail = c.sndBuf.length - off;
+    const usable = c.snd.wnd - seqSub(c.sndMax, c.snd.una);
+    const finPending = c.finQueued && seqSub(c.finSeq, c.sndMax) >= 0;
+    const newData = (avail > 0 && usable > 0) || (finPending && avail <= 0);
+    // NextSeg rule (1) lost data, else (2) new data, else (3) a not-yet-lost hole.
+    const ns = sb.nextSeg(c.snd.una, c.sndMax, c.mss, c.highRxt, newData);
+    if (ns) {
+      const used = sendDataAt(c, ns.seq, ns.len, true);
+      if (used === 0) break;
+      c.highRxt = seqMax(c.highRxt, seqAdd(ns.seq, used));
+      sent = true;
+      continue;
+    }
+    if (!newData) break;
+    c.snd.nxt = c.sndMax;
+    const used = sendDataAt(c, c.sndMax, Math.max(0, Math.min(avail, usable)), false);
+    if (used === 0) break;
+    c.snd.nxt = seqAdd(c.snd.nxt, used);
+    sent = true;
+  }
+  return sent;
+}
+
+/** Retransmits the first unacknowledged segment (fast retransmit, partial ACK, probes). */
+export function retransmitFirst(c: TcpConnection): void {
+  const s = c.snd.una;
+  const used = sendDataAt(c, s, c.mss, true);
+  if (used > 0 && seqGt(seqAdd(s, used), c.highRxt)) c.highRxt = seqAdd(s, used);
+}

@@ -1,0 +1,161 @@
+/**
+ * Timer expiry for one connection. Each kind has one Timer object per connection,
+ * created on first use and re-armed afterwards (see TcpConnection's timer getters).
+ */
+import type { TcpConnection } from './connection.ts';
+import { ccContext } from './input.ts';
+import { sendAckAt, sendDataAt, sendSyn, tcpOutput } from './output.ts';
+import { seqAdd, seqSub } from './seq.ts';
+
+/**
+ * Retransmission timeout (RFC 6298 §5.4-5.6): retransmit the earliest unacknowledged
+ * segment, back the timer off, and give up after the retry limit.
+ */
+export function onRtx(c: TcpConnection): void {
+  const st = c.state;
+  if (st === 'CLOSED' || st === 'TIME-WAIT' || st === 'LISTEN') return;
+  const layer = c.layer;
+  const cfg = layer.config;
+  if (c.sndMax === c.snd.una && st !== 'SYN-SENT' && st !== 'SYN-RECEIVED') return;
+  layer.stats.timeouts++;
+  c.stats.timeouts++;
+  c.rtxCount++;
+  const limit =
+    st === 'SYN-SENT' ? cfg.synRetries : st === 'SYN-RECEIVED' && !c.active ? cfg.synAckRetries : cfg.retries;
+  if (c.rtxCount > limit) {
+    layer.stats.timedOut++;
+    c.terminate('timed-out');
+    c.flush();
+    return;
+  }
+  // RFC 6298 §5.5: "The host MUST set RTO <- RTO * 2 ("back off the timer")".
+  c.rtt.backoff();
+  if (st === 'SYN-SENT' || st === 'SYN-RECEIVED') {
+    sendSyn(c);
+    c.flush();
+    return;
+  }
+  // RFC 5681 §3.1 (ssthresh, cwnd = 1 SMSS) via the congestion module; leave recovery.
+  c.cc.onRto(ccContext(c));
+  c.inRecovery = false;
+  c.nrInflate = 0;
+  c.dupAcks = 0;
+  // RFC 6582 §3.2 step 4: "After a retransmit timeout, record the highest sequence number
+  // transmitted in the variable recover".
+  c.recover = c.sndMax;
+  // RFC 2018 §8: after a timeout the sender "SHOULD turn off all of the SACKed bits"
+  // (the receiver may have reneged).
+  if (c.hasScoreboard) c.scoreboard.clear();
+  c.highRxt = c.snd.una;
+  // Go back: resend from snd.una as the (now one-segment) window allows.
+  c.snd.nxt = c.snd.una;
+  const used = sendDataAt(c, c.snd.una, c.mss, true);
+  c.snd.nxt = seqAdd(c.snd.una, used);
+  c.flush();
+}
+
+/**
+ * Persist timer (RFC 9293 §3.8.6.1): with a zero send window, probe with one octet of new
+ * data at increasing intervals; with a small nonzero window it overrides sender SWS avoidance.
+ */
+export function onPersist(c: TcpConnection): void {
+  const st = c.state;
+  if (
+    st !== 'ESTABLISHED' &&
+    st !== 'CLOSE-WAIT' &&
+    st !== 'FIN-WAIT-1' &&
+    st !== 'LAST-ACK' &&
+    st !== 'CLOSING'
+  )
+    return;
+  const layer = c.layer;
+  const off = seqSub(c.snd.nxt, c.sndBufSeq);
+  const avail = c.sndBuf.length - off;
+  if (avail <= 0 && seqSub(c.snd.nxt, c.snd.una) === 0) {
+    c.persistCount = 0;
+    return;
+  }
+  const inFlight = seqSub(c.snd.nxt, c.snd.una);
+  if (c.snd.wnd > inFlight && avail > 0) {
+    const used = sendDataAt(c, c.snd.nxt, c.snd.wnd - inFlight, false);
+    c.snd.nxt = seqAdd(c.snd.nxt, used);
+    c.persistCount = 0;
+    c.flush();
+    return;
+  }
+  layer.stats.zeroWindowProbes++;
+  c.persistCount++;
+  if (c.orphan && c.persistCount > layer.config.retries) {
+    layer.stats.timedOut++;
+    c.terminate('timed-out');
+    c.flush();
+    return;
+  }
+  if (inFlight === 0) {
+    const used = sendDataAt(c, c.snd.una, 1, false);
+    c.snd.nxt = seqAdd(c.snd.una, used);
+  } else {
+    sendDataAt(c, c.snd.una, 1, true);
+  }
+  // The probe is governed by the persist timer, not the retransmission timer.
+  c.rtxTimer.cancel();
+  const base = Math.max(c.rtt.rto, layer.config.minRto);
+  c.persistTimer.set(layer.env.clock.now() + Math.min(base * 2 ** c.persistCount, layer.config.persistMax));
+  c.flush();
+}
+
+/** Delayed ACK timer (RFC 9293 §3.8.6.3). */
+export function onDelAck(c: TcpConnection): void {
+  if (c.state === 'CLOSED') return;
+  c.layer.stats.delayedAcks++;
+  c.ackNow = true;
+  tcpOutput(c);
+  c.flush();
+}
+
+/**
+ * Keepalive (RFC 9293 §3.8.4 / RFC 1122 §4.2.3.6): after keepIdle without anything from the
+ * peer, send <SEQ=SND.UNA-1><ACK=RCV.NXT> every keepInterval; after keepCount unanswered
+ * probes the connection is dead.
+ */
+export function onKeepalive(c: TcpConnection): void {
+  const st = c.state;
+  if (
+    !c.opts.keepAlive ||
+    st === 'CLOSED' ||
+    st === 'TIME-WAIT' ||
+    st === 'SYN-SENT' ||
+    st === 'SYN-RECEIVED'
+  )
+    return;
+  const now = c.layer.env.clock.now();
+  if (c.keepaliveProbes === 0 && now - c.lastRecv < c.opts.keepIdle) {
+    c.keepTimer.set(c.lastRecv + c.opts.keepIdle);
+    return;
+  }
+  if (c.sndMax !== c.snd.una) {
+    // Data outstanding: the retransmission timer watches the peer.
+    c.keepaliveProbes = 0;
+    c.keepTimer.set(now + c.opts.keepIdle);
+    return;
+  }
+  if (c.keepaliveProbes >= c.opts.keepCount) {
+    c.layer.stats.keepaliveTimeouts++;
+    c.terminate('timed-out');
+    c.flush();
+    return;
+  }
+  c.keepaliveProbes++;
+  c.layer.stats.keepaliveProbes++;
+  sendAckAt(c, seqAdd(c.snd.una, -1));
+  c.keepTimer.set(now + c.opts.keepInterval);
+}
+
+/** TIME-WAIT 2*MSL expiry, or the FIN-WAIT-2 timeout of an orphan. */
+export function onWait(c: TcpConnection): void {
+  if (c.state === 'TIME-WAIT') c.layer.stats.timeWaitExpired++;
+  else if (c.state === 'FIN-WAIT-2') c.layer.stats.finWait2Timeouts++;
+  else return;
+  c.terminate(undefined);
+  c.flush();
+}
