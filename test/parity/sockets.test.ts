@@ -1,0 +1,458 @@
+/**
+ * Socket behaviour every backend must share: each scenario is written once and
+ * runs for every backend registered in ./backends.ts. The expected answers are
+ * Linux's (what Python's socket module shows on Linux).
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import {
+  AF_INET,
+  AF_INET6,
+  AF_UNIX,
+  IPPROTO_TCP,
+  MSG_DONTWAIT,
+  MSG_PEEK,
+  SHUT_WR,
+  SO_BROADCAST,
+  SO_ERROR,
+  SO_LINGER,
+  SO_REUSEADDR,
+  SO_TYPE,
+  SOCK_DGRAM,
+  SOCK_STREAM,
+  SOL_SOCKET,
+  TCP_NODELAY,
+} from '../../src/socket/constants.ts';
+import { SocketError, SocketTimeoutError } from '../../src/socket/errno.ts';
+import type { Socket } from '../../src/socket/socket.ts';
+import { type Backend, parityBackends } from './backends.ts';
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const text = (b: Uint8Array) => dec.decode(b);
+
+async function rejects(p: Promise<unknown>, code: string, syscall?: string): Promise<SocketError> {
+  try {
+    await p;
+  } catch (e) {
+    assert.ok(e instanceof SocketError, `expected SocketError ${code}, got ${String(e)}`);
+    assert.equal(e.code, code, String(e));
+    if (syscall) assert.equal(e.syscall, syscall);
+    return e;
+  }
+  assert.fail(`expected ${code}, but the call succeeded`);
+}
+
+function throwsCode(fn: () => unknown, code: string): void {
+  assert.throws(fn, (e: unknown) => e instanceof SocketError && e.code === code);
+}
+
+/** Reads until end of stream (bounded). */
+async function readAll(s: Socket, limit = 10_000_000): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  let n = 0;
+  for (let i = 0; i < 100_000 && n < limit; i++) {
+    const c = await s.recv(65536);
+    if (c.length === 0) break;
+    parts.push(c);
+    n += c.length;
+  }
+  const out = new Uint8Array(n);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+/** Reads exactly n bytes (bounded). */
+async function readExactly(s: Socket, n: number): Promise<Uint8Array> {
+  const out = new Uint8Array(n);
+  let off = 0;
+  for (let i = 0; i < 100_000 && off < n; i++) {
+    const c = await s.recv(n - off);
+    if (c.length === 0) throw new Error(`EOF after ${off} of ${n} bytes`);
+    out.set(c, off);
+    off += c.length;
+  }
+  return out;
+}
+
+for (const [name, factory] of parityBackends) {
+  describe(`parity: ${name}`, () => {
+    let b: Backend;
+    const open: Socket[] = [];
+    const sock = (family = AF_INET, type = SOCK_STREAM) => {
+      const s = b.socket(family, type);
+      open.push(s);
+      return s;
+    };
+    const portOf = (s: Socket) => (s.getsockname() as [string, number])[1];
+
+    async function listener(backlog = 8, family = AF_INET): Promise<{ srv: Socket; port: number }> {
+      const srv = sock(family);
+      await srv.bind([family === AF_INET6 ? b.host6! : b.host, 0]);
+      await srv.listen(backlog);
+      return { srv, port: portOf(srv) };
+    }
+
+    async function pair(): Promise<{ srv: Socket; cli: Socket; conn: Socket; port: number }> {
+      const { srv, port } = await listener();
+      const cli = sock();
+      const acc = srv.accept();
+      await cli.connect([b.host, port]);
+      const [conn] = await acc;
+      open.push(conn);
+      return { srv, cli, conn, port };
+    }
+
+    before(async () => {
+      b = await factory();
+    });
+    after(async () => {
+      for (const s of open.splice(0)) await s.close();
+      await b.cleanup();
+    });
+
+    it('echo round trip: 200 kB through an echoing server', async () => {
+      const { srv, port } = await listener(1);
+      const payload = new Uint8Array(200_000).map((_, i) => (i * 7) & 0xff);
+      const server = (async () => {
+        const [conn, addr] = await srv.accept();
+        open.push(conn);
+        assert.equal((addr as [string, number])[0], b.host);
+        for await (const chunk of conn) await conn.sendall(chunk);
+        await conn.close();
+      })();
+      const cli = sock();
+      await cli.connect([b.host, port]);
+      const reading = readAll(cli);
+      await cli.sendall(payload);
+      cli.shutdown(SHUT_WR);
+      const got = await reading;
+      await server;
+      assert.equal(got.length, payload.length);
+      assert.deepEqual(got, payload);
+    });
+
+    it('double bind fails EADDRINUSE at bind() time', async () => {
+      const a = sock();
+      await a.bind([b.host, 0]);
+      const port = portOf(a);
+      assert.ok(port > 0, 'bind to port 0 picks a port at once');
+      const c = sock();
+      const e = await rejects(c.bind([b.host, port]), 'EADDRINUSE', 'bind');
+      assert.equal(e.errno, 98);
+      assert.equal(e.port, port);
+      await a.listen(1);
+      await rejects(sock().bind([b.host, port]), 'EADDRINUSE', 'bind');
+    });
+
+    it('SO_REUSEADDR on both lets two unlistened sockets share a port, as Linux does', async () => {
+      const a = sock();
+      a.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1);
+      await a.bind([b.host, 0]);
+      const c = sock();
+      c.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1);
+      await c.bind([b.host, portOf(a)]);
+      assert.equal(portOf(c), portOf(a));
+    });
+
+    it('connect to a closed port fails ECONNREFUSED with a readable message', async () => {
+      const tmp = sock();
+      await tmp.bind([b.host, 0]);
+      const port = portOf(tmp);
+      await tmp.close();
+      const c = sock();
+      const e = await rejects(c.connect([b.host, port]), 'ECONNREFUSED', 'connect');
+      assert.equal(e.errno, 111);
+      assert.match(
+        e.message,
+        new RegExp(`connect ECONNREFUSED ${b.host.replace(/\./g, '\\.')}:${port}: .*refused`),
+      );
+      const d = sock();
+      assert.equal(await d.connectEx([b.host, port]), 111);
+    });
+
+    it('recv after the peer closes returns an empty array, every time', async () => {
+      const { cli, conn } = await pair();
+      await conn.sendall('bye');
+      await conn.close();
+      assert.equal(text(await readExactly(cli, 3)), 'bye');
+      assert.equal((await cli.recv(10)).length, 0);
+      assert.equal((await cli.recv(10)).length, 0);
+    });
+
+    it('send after the peer reset fails EPIPE or ECONNRESET', async () => {
+      const { cli, conn } = await pair();
+      conn.setsockopt(SOL_SOCKET, SO_LINGER, [1, 0]); // close() sends RST
+      await conn.close();
+      let err: SocketError | undefined;
+      for (let i = 0; i < 200 && !err; i++) {
+        try {
+          await cli.send(enc.encode('are you there?'));
+          await b.sleep(5);
+        } catch (e) {
+          err = e as SocketError;
+        }
+      }
+      assert.ok(err instanceof SocketError, 'send kept succeeding after a RST');
+      assert.ok(err.code === 'EPIPE' || err.code === 'ECONNRESET', String(err));
+    });
+
+    it('recv after the peer reset raises ECONNRESET once, then end of stream', async () => {
+      const { cli, conn } = await pair();
+      conn.setsockopt(SOL_SOCKET, SO_LINGER, [1, 0]);
+      await conn.close();
+      await rejects(cli.recv(10), 'ECONNRESET', 'recv');
+      assert.equal((await cli.recv(10)).length, 0);
+    });
+
+    it('half-close: SHUT_WR sends EOF, the peer still answers', async () => {
+      const { cli, conn } = await pair();
+      await cli.sendall('request');
+      cli.shutdown(SHUT_WR);
+      await rejects(cli.send('more'), 'EPIPE', 'send');
+      assert.equal(text(await readAll(conn)), 'request');
+      await conn.sendall('response');
+      await conn.close();
+      assert.equal(text(await readAll(cli)), 'response');
+    });
+
+    it('listen backlog: clients connect while nobody accepts; all are accepted later', async () => {
+      const { srv, port } = await listener(5);
+      const clients: Socket[] = [];
+      for (let i = 0; i < 5; i++) {
+        const c = sock();
+        await c.connect([b.host, port]);
+        await c.sendall(`client ${i}`);
+        clients.push(c);
+      }
+      const seen = new Set<string>();
+      for (let i = 0; i < 5; i++) {
+        const [conn, addr] = await srv.accept();
+        open.push(conn);
+        const msg = text(await conn.recv(100));
+        seen.add(msg);
+        const [host, p] = addr as [string, number];
+        assert.equal(host, b.host);
+        const owner = clients.findIndex((c) => portOf(c) === p);
+        assert.equal(msg, `client ${owner}`, 'the accept address is the client that sent the bytes');
+      }
+      assert.equal(seen.size, 5);
+    });
+
+    it('accept, getsockname and getpeername give address tuples', async () => {
+      const { srv, port } = await listener();
+      const cli = sock();
+      const acc = srv.accept();
+      await cli.connect([b.host, port]);
+      const [conn, addr] = await acc;
+      open.push(conn);
+      assert.deepEqual(addr, cli.getsockname());
+      assert.deepEqual(cli.getpeername(), [b.host, port]);
+      assert.deepEqual(conn.getsockname(), [b.host, port]);
+      assert.deepEqual(conn.getpeername(), addr);
+      assert.equal(srv.getsockopt(SOL_SOCKET, SO_TYPE), SOCK_STREAM);
+    });
+
+    it('IPv6: accept gives 4-tuples', { skip: false }, async (t) => {
+      if (!b.host6) return t.skip('no IPv6 on this backend yet');
+      const { srv, port } = await listener(4, AF_INET6);
+      const cli = sock(AF_INET6);
+      const acc = srv.accept();
+      await cli.connect([b.host6, port]);
+      const [conn, addr] = await acc;
+      open.push(conn);
+      assert.equal((addr as unknown[]).length, 4);
+      assert.equal((addr as [string])[0], b.host6);
+      assert.deepEqual(cli.getpeername(), [b.host6, port, 0, 0]);
+      await cli.sendall('v6');
+      assert.equal(text(await conn.recv(10)), 'v6');
+    });
+
+    it('UDP: recvfrom truncates to the requested size and reports the sender', async () => {
+      const rx = sock(AF_INET, SOCK_DGRAM);
+      await rx.bind([b.host, 0]);
+      const tx = sock(AF_INET, SOCK_DGRAM);
+      await tx.bind([b.host, 0]);
+      await tx.sendto('abcdefgh', rx.getsockname() as [string, number]);
+      await tx.sendto('second', rx.getsockname() as [string, number]);
+      const [peek] = await rx.recvfrom(2, MSG_PEEK);
+      assert.equal(text(peek), 'ab');
+      const [data, from] = await rx.recvfrom(3);
+      assert.equal(text(data), 'abc', 'the datagram is cut to 3 bytes');
+      assert.deepEqual(from, tx.getsockname());
+      const [next] = await rx.recvfrom(100);
+      assert.equal(text(next), 'second', 'the rest of the first datagram was discarded');
+    });
+
+    it('UDP: connected sockets use send/recv; send on an unconnected one is EDESTADDRREQ', async () => {
+      const a = sock(AF_INET, SOCK_DGRAM);
+      await a.bind([b.host, 0]);
+      const c = sock(AF_INET, SOCK_DGRAM);
+      await rejects(c.send('x'), 'EDESTADDRREQ', 'send');
+      await c.connect(a.getsockname() as [string, number]);
+      await c.send('ping');
+      const [data, from] = await a.recvfrom(10);
+      assert.equal(text(data), 'ping');
+      await a.sendto('pong', from as [string, number]);
+      assert.equal(text(await c.recv(10)), 'pong');
+      assert.deepEqual(c.getpeername(), a.getsockname());
+    });
+
+    it('UDP: port unreachable on a connected socket raises ECONNREFUSED on a later call', async () => {
+      const tmp = sock(AF_INET, SOCK_DGRAM);
+      await tmp.bind([b.host, 0]);
+      const dead = tmp.getsockname() as [string, number];
+      await tmp.close();
+      const c = sock(AF_INET, SOCK_DGRAM);
+      await c.connect(dead);
+      c.settimeout(2);
+      await c.send('anyone?');
+      await rejects(c.recv(10), 'ECONNREFUSED');
+    });
+
+    it('broadcast without SO_BROADCAST fails EACCES; with it the datagram arrives', async (t) => {
+      if (!b.broadcast) return t.skip('no broadcast address on this backend');
+      const rx = sock(AF_INET, SOCK_DGRAM);
+      await rx.bind(['', 0]);
+      const port = portOf(rx);
+      const tx = sock(AF_INET, SOCK_DGRAM);
+      const e = await rejects(tx.sendto('hello all', [b.broadcast, port]), 'EACCES', 'sendto');
+      assert.equal(e.errno, 13);
+      tx.setsockopt(SOL_SOCKET, SO_BROADCAST, 1);
+      assert.equal(tx.getsockopt(SOL_SOCKET, SO_BROADCAST), 1);
+      await tx.sendto('hello all', [b.broadcast, port]);
+      rx.settimeout(2);
+      const [data] = await rx.recvfrom(100);
+      assert.equal(text(data), 'hello all');
+    });
+
+    it('settimeout: recv raises the timeout error, and no data is lost', async () => {
+      const { cli, conn } = await pair();
+      cli.settimeout(0.05);
+      assert.equal(cli.gettimeout(), 0.05);
+      const e = await rejects(cli.recv(10), 'ETIMEDOUT', 'recv');
+      assert.ok(e instanceof SocketTimeoutError);
+      assert.equal(e.name, 'TimeoutError');
+      assert.equal(e.message, 'timed out');
+      await conn.sendall('late');
+      assert.equal(text(await cli.recv(10)), 'late');
+      const { srv } = await listener();
+      srv.settimeout(0.05);
+      await rejects(srv.accept(), 'ETIMEDOUT', 'accept');
+    });
+
+    it('non-blocking: recv and accept raise EAGAIN; connect raises EINPROGRESS then completes', async () => {
+      const { cli, conn, srv, port } = await pair();
+      cli.setblocking(false);
+      assert.equal(cli.getblocking(), false);
+      const e = await rejects(cli.recv(10), 'EAGAIN', 'recv');
+      assert.equal(e.errno, 11);
+      await rejects(conn.recv(10, MSG_DONTWAIT), 'EAGAIN', 'recv');
+      srv.setblocking(false);
+      await rejects(srv.accept(), 'EAGAIN', 'accept');
+      srv.setblocking(true);
+      const nb = sock();
+      nb.setblocking(false);
+      await rejects(nb.connect([b.host, port]), 'EINPROGRESS', 'connect');
+      const [c2] = await srv.accept();
+      open.push(c2);
+      let code = -1;
+      for (let i = 0; i < 200 && code !== 106; i++) {
+        code = await nb.connectEx([b.host, port]);
+        if (code !== 106) await b.sleep(5);
+      }
+      assert.equal(code, 106, 'EISCONN once the handshake is done');
+      assert.equal(nb.getsockopt(SOL_SOCKET, SO_ERROR), 0);
+    });
+
+    it('misuse errors: EBADF, EINVAL, ENOTCONN, EISCONN, EPIPE, EOPNOTSUPP, ENOPROTOOPT', async () => {
+      const s = sock();
+      await rejects(s.bind([b.host, 65536]), 'EINVAL', 'bind');
+      await rejects(s.bind([b.host, -1]), 'EINVAL', 'bind');
+      await rejects(s.bind([b.host, 1.5]), 'EINVAL', 'bind');
+      await rejects(s.bind('nope' as never), 'EINVAL', 'bind');
+      await rejects(s.connect([b.host, 70000]), 'EINVAL', 'connect');
+      await rejects(s.send('x'), 'EPIPE', 'send'); // Linux tcp_sendmsg on an unconnected socket
+      await rejects(s.recv(1), 'ENOTCONN', 'recv');
+      await rejects(s.accept(), 'EINVAL', 'accept');
+      throwsCode(() => s.getpeername(), 'ENOTCONN');
+      throwsCode(() => s.shutdown(SHUT_WR), 'ENOTCONN');
+      throwsCode(() => s.setsockopt(SOL_SOCKET, 9999, 1), 'ENOPROTOOPT');
+      throwsCode(() => s.getsockopt(77, 1), 'ENOPROTOOPT');
+      s.setsockopt(IPPROTO_TCP, TCP_NODELAY, true);
+      assert.equal(s.getsockopt(IPPROTO_TCP, TCP_NODELAY), 1);
+      assert.deepEqual(s.getsockname(), ['0.0.0.0', 0]);
+      await s.bind([b.host, 0]);
+      await rejects(s.bind([b.host, 0]), 'EINVAL', 'bind');
+      await s.listen(1);
+      await rejects(s.recv(1), 'ENOTCONN', 'recv');
+      await rejects(s.connect([b.host, portOf(s)]), 'EISCONN', 'connect');
+      const u = sock(AF_INET, SOCK_DGRAM);
+      await rejects(u.listen(1), 'EOPNOTSUPP', 'listen');
+      await rejects(u.accept(), 'EOPNOTSUPP', 'accept');
+      throwsCode(() => u.setsockopt(IPPROTO_TCP, TCP_NODELAY, 1), 'ENOPROTOOPT');
+      const { cli, port } = await pair();
+      await rejects(cli.connect([b.host, port]), 'EISCONN', 'connect');
+      await rejects(cli.listen(1), 'EINVAL', 'listen');
+      await cli.close();
+      await cli.close(); // idempotent
+      for (const p of [
+        cli.recv(1),
+        cli.send('x'),
+        cli.bind([b.host, 0]),
+        cli.connect([b.host, port]),
+        cli.accept(),
+      ])
+        await rejects(p, 'EBADF');
+      throwsCode(() => cli.getsockname(), 'EBADF');
+      await rejects(s.recv(-1), 'EINVAL', 'recv');
+    });
+
+    it('recvInto, async iteration and await using', async () => {
+      const { cli, conn } = await pair();
+      await conn.sendall('12345');
+      const buf = new Uint8Array(16);
+      const n = await cli.recvInto(buf, 3);
+      assert.equal(n, 3);
+      assert.equal(text(buf.subarray(0, 3)), '123');
+      await conn.close();
+      const rest: string[] = [];
+      for await (const chunk of cli) rest.push(text(chunk));
+      assert.equal(rest.join(''), '45');
+      let inner: Socket;
+      {
+        await using s = b.socket();
+        inner = s;
+        await s.bind([b.host, 0]);
+      }
+      assert.equal(inner.closed, true);
+    });
+
+    it('AF_UNIX stream echo (kernel only: sockstack implements TCP/IP, not local IPC)', async (t) => {
+      if (!b.unix) return t.skip('no AF_UNIX on this backend');
+      const path = `${b.tempDir()}/echo.sock`;
+      const srv = sock(AF_UNIX);
+      await srv.bind(path);
+      await rejects(sock(AF_UNIX).bind(path), 'EADDRINUSE', 'bind');
+      await srv.listen(1);
+      assert.equal(srv.getsockname(), path);
+      const cli = sock(AF_UNIX);
+      const acc = srv.accept();
+      await cli.connect(path);
+      const [conn, addr] = await acc;
+      open.push(conn);
+      assert.equal(addr, '');
+      assert.equal(cli.getpeername(), path);
+      await cli.sendall('over a unix socket');
+      cli.shutdown(SHUT_WR);
+      const got = await readAll(conn);
+      await conn.sendall(got);
+      await conn.close();
+      assert.equal(text(await readAll(cli)), 'over a unix socket');
+    });
+  });
+}
