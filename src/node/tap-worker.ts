@@ -45,6 +45,8 @@ export interface TapBatch {
 export interface TapReaderError {
   type: 'error';
   code: string;
+  /** Positive errno when known (libuv reports e.g. EBADFD as "Unknown system error -77"). */
+  errno: number;
   message: string;
 }
 
@@ -96,8 +98,8 @@ export function tapReaderMain(require: RequireFn): void {
     count = 0;
   };
 
-  const fail = (code: string, message: string): void => {
-    const msg: TapReaderError = { type: 'error', code, message };
+  const fail = (code: string, errno: number, message: string): void => {
+    const msg: TapReaderError = { type: 'error', code, errno, message };
     port.postMessage(msg);
   };
 
@@ -117,7 +119,7 @@ export function tapReaderMain(require: RequireFn): void {
         flush();
         const r = poll(pfds, 2, data.pollTimeoutMs);
         if (r < 0 && koffi.errno() !== 4 /* EINTR */) {
-          fail('EIO', `poll failed, errno ${koffi.errno()}`);
+          fail('EIO', koffi.errno(), `poll failed, errno ${koffi.errno()}`);
           break;
         }
         continue;
@@ -125,7 +127,7 @@ export function tapReaderMain(require: RequireFn): void {
       if (code === 'EINTR') continue;
       // EBADFD / EIO: the interface went away (e.g. its namespace was deleted).
       flush();
-      fail(code ?? 'EIO', (e as Error).message);
+      fail(code ?? 'EIO', Math.abs((e as { errno?: number }).errno ?? 5), (e as Error).message);
       break;
     }
     if (n <= 0) continue;

@@ -135,6 +135,7 @@ const ERRNO_NAMES: Record<number, string> = {
   19: 'ENODEV',
   22: 'EINVAL',
   24: 'EMFILE',
+  77: 'EBADFD',
 };
 
 function errnoName(n: number): string {
@@ -310,7 +311,12 @@ class TapDeviceImpl implements TapDevice {
 
   #onMessage(m: TapReaderMessage): void {
     if (m.type === 'error') {
-      this.#reportError(new LinkError(m.code, 0, 'read', `reading ${this.ifname}: ${m.message}`));
+      const code = ERRNO_NAMES[m.errno] ?? m.code;
+      const why =
+        code === 'EBADFD'
+          ? `interface ${this.ifname} is gone (deleted, or its network namespace was deleted)`
+          : `reading ${this.ifname} failed: ${m.message}`;
+      this.#reportError(new LinkError(code, m.errno, 'read', why));
       return;
     }
     const ctl = this.#ctl;

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { linkCounters, nsSpawn } from '../../src/node/netns.ts';
+import { deleteNetns, linkCounters, nsSpawn } from '../../src/node/netns.ts';
 import { LinkError, openTap, type TapDevice } from '../../src/node/tap.ts';
 import { formatIpv4, type Ipv4Address, ipv4, type MacAddress } from '../../src/wire/address.ts';
 import { ARP_OP_REPLY, ARP_OP_REQUEST, emitArp, parseArp } from '../../src/wire/arp.ts';
@@ -221,8 +221,13 @@ describe('TAP/TUN against the Linux kernel (in a private network namespace)', ()
 
   it('a TAP stays usable after being moved into another namespace; close() deletes the interface', async (t) => {
     if (skipWithoutKernelLinks(t)) return;
-    const h = await tapInNetns(t, { addresses: [`10.79.${SUBNET}.1/24`] });
+    const h = await tapInNetns(t, { addresses: [`10.79.${SUBNET}.1/24`], mtu: 9000 });
     const name = h.tap.ifname;
+    assert.equal(h.tap.mtu, 9000);
+    assert.match(
+      execFileSync('ip', ['-n', h.netns, 'link', 'show', 'dev', name], { encoding: 'utf8' }),
+      /mtu 9000 /,
+    );
     assert.match(
       execFileSync('ip', ['-n', h.netns, '-br', 'link', 'show', 'dev', name], { encoding: 'utf8' }),
       /UP|UNKNOWN/,
@@ -235,6 +240,25 @@ describe('TAP/TUN against the Linux kernel (in a private network namespace)', ()
     // transmit after close is a counted drop, not a throw.
     h.tap.transmit(new Uint8Array(60));
     assert.equal(h.tap.stats.txDropped, 1);
+  });
+
+  it('reports EBADFD through onError when the namespace (and so the interface) is deleted under it', async (t) => {
+    if (skipWithoutKernelLinks(t)) return;
+    const h = await tapInNetns(t, { addresses: [`10.82.${SUBNET}.1/24`] });
+    const err = new Promise<LinkError>((resolve) => {
+      h.tap.onError = resolve;
+    });
+    deleteNetns(h.netns);
+    const e = await Promise.race([
+      err,
+      new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error('no onError within 5 s')), 5000).unref(),
+      ),
+    ]);
+    assert.equal(e.code, 'EBADFD');
+    assert.match(e.message, /is gone/);
+    h.tap.transmit(new Uint8Array(60));
+    assert.equal(h.tap.stats.txErrors, 1);
   });
 
   it('rejects a name longer than 15 bytes with EINVAL', async (t) => {
