@@ -1,0 +1,3 @@
+export * from './hosts.ts';
+export * from './message.ts';
+export * from './resolver.ts';
