@@ -433,7 +433,7 @@ export class Ipv4Layer {
         iface = r ? this.getInterface(r.interface) : undefined;
       }
       if (!iface) iface = this.interfaces.find((i) => !i.isLoopback && i.up && i.addresses.length > 0);
-      if (!iface || !iface.up) return 'ENETUNREACH';
+      if (!iface?.up) return 'ENETUNREACH';
       const s = src !== 0 ? src : iface.primaryAddress;
       if (s === undefined) return 'EADDRNOTAVAIL';
       return { iface, nextHop: dst, src: s, dst, broadcast: true, local: false };
