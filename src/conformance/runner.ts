@@ -255,7 +255,6 @@ class Run {
   constructor(script: Script, opts: RunOptions) {
     this.script = script;
     this.opts = opts;
-    this.mode = opts.exactOptions ? 'exact' : 'set';
     this.remoteIsn = (opts.remoteIsn ?? 0) >>> 0;
   }
 
