@@ -1,0 +1,151 @@
+/** Runs every example on the OS backend over loopback, as separate processes. */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import http from 'node:http';
+import { after, describe, it } from 'node:test';
+import { osBackend } from '../../src/node/os-backend.ts';
+import { AF_INET, SOCK_STREAM } from '../../src/socket/constants.ts';
+import { Socket } from '../../src/socket/socket.ts';
+
+const root = new URL('../..', import.meta.url).pathname;
+const children: ChildProcess[] = [];
+
+interface Run {
+  child: ChildProcess;
+  out: () => string;
+  waitFor(re: RegExp, ms?: number): Promise<RegExpMatchArray>;
+  exited(ms?: number): Promise<number | null>;
+}
+
+function run(example: string, args: string[]): Run {
+  const child = spawn(process.execPath, ['--import', 'tsx', `examples/${example}`, ...args], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let out = '';
+  const listeners = new Set<() => void>();
+  child.stdout!.on('data', (b) => {
+    out += String(b);
+    for (const l of listeners) l();
+  });
+  child.stderr!.on('data', (b) => {
+    out += String(b);
+  });
+  const exit = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  return {
+    child,
+    out: () => out,
+    waitFor(re, ms = 15000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const m = out.match(re);
+          if (m) {
+            listeners.delete(check);
+            clearTimeout(t);
+            resolve(m);
+          }
+        };
+        const t = setTimeout(() => {
+          listeners.delete(check);
+          reject(new Error(`timed out waiting for ${re} in output of ${example}:\n${out}`));
+        }, ms);
+        listeners.add(check);
+        check();
+      });
+    },
+    exited(ms = 15000) {
+      let t: ReturnType<typeof setTimeout> | undefined;
+      const limit = new Promise<number | null>((_, reject) => {
+        t = setTimeout(() => reject(new Error(`${example} did not exit:\n${out}`)), ms);
+      });
+      return Promise.race([exit, limit]).finally(() => clearTimeout(t));
+    },
+  };
+}
+
+after(() => {
+  for (const c of children) if (c.exitCode === null) c.kill();
+});
+
+describe('examples on the os backend', () => {
+  it('echo-server + echo-client: the course session', async () => {
+    const server = run('echo-server.ts', ['--host', '127.0.0.1', '--port', '0']);
+    const [, port] = await server.waitFor(/listening on \[ '127\.0\.0\.1', (\d+) \]/);
+    const client = run('echo-client.ts', ['--host', '127.0.0.1', '--port', port, 'Hello,', 'world']);
+    assert.equal(await client.exited(), 0, client.out());
+    assert.match(client.out(), /Received "Hello, world"/);
+    assert.equal(await server.exited(), 0, server.out());
+    assert.match(server.out(), /Connected by \[ '127\.0\.0\.1', \d+ \]/);
+  });
+
+  it('chat-server relays lines between clients', async () => {
+    const server = run('chat-server.ts', ['--host', '127.0.0.1', '--port', '0']);
+    const [, port] = await server.waitFor(/listening on \[ '127\.0\.0\.1', (\d+) \]/);
+    const a = new Socket(osBackend(), AF_INET, SOCK_STREAM);
+    const b = new Socket(osBackend(), AF_INET, SOCK_STREAM);
+    a.settimeout(10);
+    b.settimeout(10);
+    try {
+      await a.connect(['127.0.0.1', Number(port)]);
+      await server.waitFor(/connected 127\.0\.0\.1:\d+/);
+      await b.connect(['127.0.0.1', Number(port)]);
+      let seen = '';
+      for (let i = 0; i < 20 && !seen.includes('joined'); i++)
+        seen += new TextDecoder().decode(await a.recv(1024));
+      assert.match(seen, /\* 127\.0\.0\.1:\d+ joined/);
+      await a.sendall('hi there\n');
+      let got = '';
+      for (let i = 0; i < 20 && !got.includes('hi there'); i++)
+        got += new TextDecoder().decode(await b.recv(1024));
+      assert.match(got, /\[127\.0\.0\.1:\d+\] hi there\n/);
+    } finally {
+      await a.close();
+      await b.close();
+      server.child.kill();
+    }
+  });
+
+  it('udp broadcast announcer + listener over 127.255.255.255', async () => {
+    const listener = run('udp-broadcast-listener.ts', ['--port', '0', '--count', '2', '--timeout', '10']);
+    const [, port] = await listener.waitFor(/listening on \[ '0\.0\.0\.0', (\d+) \]/);
+    const announcer = run('udp-broadcast-announcer.ts', [
+      '--to',
+      '127.255.255.255',
+      '--port',
+      port,
+      '--count',
+      '2',
+      '--interval',
+      '50',
+    ]);
+    assert.equal(await announcer.exited(), 0, announcer.out());
+    assert.match(announcer.out(), /without SO_BROADCAST: sendto EACCES/);
+    assert.equal(await listener.exited(), 0, listener.out());
+    assert.match(listener.out(), /"announce 1 from .*"[\s\S]*"announce 2 from .*"/);
+  });
+
+  it('http-get fetches from a local HTTP server', async () => {
+    const server = http.createServer((req, res) => {
+      res.setHeader('content-type', 'text/plain');
+      res.end(`you asked for ${req.url}`);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const get = run('http-get.ts', [`http://127.0.0.1:${port}/hello?x=1`]);
+      assert.equal(await get.exited(), 0, get.out());
+      assert.match(get.out(), /^HTTP\/1\.1 200 OK/m);
+      assert.match(get.out(), /you asked for \/hello\?x=1/);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('--backend stack says clearly that it is not available yet', async () => {
+    const r = run('echo-client.ts', ['--backend', 'stack']);
+    const code = await r.exited();
+    assert.equal(code, 2);
+    assert.match(r.out(), /'stack' socket backend is not yet available/);
+  });
+});
