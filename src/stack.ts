@@ -35,6 +35,8 @@ import { type AddressFamily, AF_INET, SOCK_DGRAM, SOCK_STREAM, type SocketKind }
 import { GaiError } from './socket/errno.ts';
 import { Socket } from './socket/socket.ts';
 import { StackDatagramSocket } from './socket/stack-dgram.ts';
+import type { TcpConfig } from './tcp/config.ts';
+import { TcpLayer } from './tcp/layer.ts';
 import type { Clock, Pollable } from './time/clock.ts';
 import type { Instant } from './time/instant.ts';
 import { TimerQueue } from './time/timers.ts';
@@ -45,7 +47,9 @@ import { isWireError } from './wire/error.ts';
 import { IP_PROTO_TCP } from './wire/ipv4.ts';
 import { emitTcp, parseTcp, type TcpRepr, tcpHeaderLength } from './wire/tcp.ts';
 
-export interface StackConfig extends Ipv4Config {}
+export interface StackConfig extends Ipv4Config {
+  tcp?: Partial<TcpConfig>;
+}
 
 export interface StackOptions {
   clock: Clock;
@@ -104,6 +108,7 @@ export class Stack implements Pollable {
   /** Host names for getaddrinfo on this stack (an /etc/hosts); 'localhost' is built in. */
   readonly hosts = new Map<string, Ipv4Address>([['localhost', 0x7f000001]]);
   #tcp: TcpLayerLike | undefined;
+  readonly #tcpLayer: TcpLayer;
   #backend: SocketBackend | undefined;
   /** Makes stream sockets once a TCP socket implementation exists (see `setStreamFactory`). */
   #streamFactory: ((stack: Stack) => StreamImpl) | undefined;
@@ -125,11 +130,12 @@ export class Stack implements Pollable {
     this.ip = new Ipv4Layer(this.#env, options.config);
     this.udp = new UdpLayer(this.ip, this.stats.udp, { privileged: this.privileged, rng: this.rng });
     this.ip.registerProtocol(IP_PROTO_TCP, this.#tcpShim());
+    this.#tcpLayer = this.attachTcp((env) => new TcpLayer(env, options.config?.tcp));
   }
 
-  /** The TCP layer, once attached. */
-  get tcp(): TcpLayerLike | undefined {
-    return this.#tcp;
+  /** The stack's TCP layer (src/tcp/layer.ts). */
+  get tcp(): TcpLayer {
+    return this.#tcpLayer;
   }
 
   get forwarding(): boolean {
