@@ -474,8 +474,10 @@ class Run {
         this.checkNoUnexpected(e, tol);
         actual = this.now();
         if (e.kind === 'packet') this.injectPacket(e);
-        else if (e.kind === 'syscall') await this.syscall(e, expected);
-        else if (e.kind === 'command') this.runActions(plans.get(i) ?? [], e.pos);
+        else if (e.kind === 'syscall') {
+          await this.joinPending();
+          await this.syscall(e, expected);
+        } else if (e.kind === 'command') this.runActions(plans.get(i) ?? [], e.pos);
         else this.snapshotCode(e);
         await this.settle();
       }
@@ -483,17 +485,7 @@ class Run {
       anchorScript = t.kind === 'absolute' || t.kind === 'relative' ? expected : actual;
       prevInbound = isInbound;
     }
-    // Blocking calls still outstanding must finish by their deadline.
-    for (const p of [...this.pending]) {
-      await this.advanceTo(p.expectedEnd + p.tol, p);
-      if (p.outcome === undefined) {
-        throw new Failure(
-          p.event.pos,
-          `blocking ${p.event.name}() did not return by ${fmt(p.expectedEnd + p.tol)}`,
-          'syscall',
-        );
-      }
-    }
+    await this.joinPending();
     if (!this.opts.allowUnexpectedPackets) this.checkNoUnexpected(undefined, this.toleranceUs);
   }
 
@@ -507,28 +499,36 @@ class Run {
 
   /** Lets promise callbacks run (a blocking call's completion chain). */
   private async settle(): Promise<void> {
-    const rounds = this.pending.length ? 32 : 2;
+    const rounds = this.pending.some((p) => p.outcome === undefined) ? 32 : 2;
     for (let k = 0; k < rounds; k++) await Promise.resolve();
     this.collect();
+  }
+
+  /**
+   * Waits for outstanding blocking calls and checks their return time and value.
+   * Like packetdrill (one syscall thread), this happens before the next system
+   * call and at the end of the script, not when the call returns.
+   */
+  private async joinPending(): Promise<void> {
     for (const p of [...this.pending]) {
-      if (p.outcome !== undefined) {
-        this.pending.splice(this.pending.indexOf(p), 1);
-        const at = p.settledAt ?? this.now();
-        if (Math.abs(at - p.expectedEnd) > p.tol) {
-          this.fail(
-            p.event.pos,
-            `blocking ${p.event.name}() returned at ${fmt(at)}, expected at ${fmt(p.expectedEnd)} (tolerance ${fmt(p.tol)})`,
-            'syscall',
-          );
-        }
-        p.check(p.outcome);
-      } else if (this.now() > p.expectedEnd + p.tol) {
+      if (p.outcome === undefined) await this.advanceTo(p.expectedEnd + p.tol, p);
+      this.pending.splice(this.pending.indexOf(p), 1);
+      if (p.outcome === undefined) {
         throw new Failure(
           p.event.pos,
           `blocking ${p.event.name}() still blocked at ${fmt(this.now())}; expected to return at ${fmt(p.expectedEnd)}`,
           'syscall',
         );
       }
+      const at = p.settledAt ?? this.now();
+      if (Math.abs(at - p.expectedEnd) > p.tol) {
+        this.fail(
+          p.event.pos,
+          `blocking ${p.event.name}() returned at ${fmt(at)}, expected at ${fmt(p.expectedEnd)} (tolerance ${fmt(p.tol)})`,
+          'syscall',
+        );
+      }
+      p.check(p.outcome);
     }
   }
 
@@ -1155,6 +1155,15 @@ class Run {
   private async syscall(e: SyscallEvent, expectedStart: number): Promise<void> {
     const call = this.translate(e);
     const start = this.now();
+    // The flow's ports are known from the call itself (a blocking connect sends its SYN before returning).
+    if (call.op === 'connect') {
+      this.tcpFlow.remotePort = call.addr.port;
+      this.udpFlow.remotePort = call.addr.port;
+    }
+    if (call.op === 'bind') {
+      this.tcpFlow.localPort = call.addr.port;
+      this.udpFlow.localPort = call.addr.port;
+    }
     let result: SyscallOutcome | Promise<SyscallOutcome>;
     result = this.target.syscall(call);
     const check = (o: SyscallOutcome): void => this.checkSyscall(e, call, o);
@@ -1252,14 +1261,6 @@ class Run {
     if (call.op === 'close') {
       const sfd = [...this.fds.entries()].find(([, l]) => l === call.fd)?.[0];
       if (o.kind === 'ok' && sfd !== undefined) this.fds.delete(sfd);
-    }
-    if (call.op === 'connect') {
-      this.tcpFlow.remotePort = call.addr.port;
-      this.udpFlow.remotePort = call.addr.port;
-    }
-    if (call.op === 'bind') {
-      this.tcpFlow.localPort = call.addr.port;
-      this.udpFlow.localPort = call.addr.port;
     }
     const want = this.intArg(res, 'result');
     if (want < 0) {
