@@ -1,6 +1,9 @@
 // sockstack core: runs in Node and browsers (no `node:` imports below src/node and src/cli).
 
-export * from './rand/index.ts';
-export * from './time/index.ts';
-export * from './wire/address.ts';
+export * from './dns/index.ts';
 export * from './link/index.ts';
+export * from './rand/index.ts';
+export * from './socket/index.ts';
+export * from './stack.ts';
+export * from './time/index.ts';
+export * from './wire/index.ts';
