@@ -546,10 +546,15 @@ class Parser {
   private hexBlob(required: boolean): string {
     const t = this.peek();
     if (t.kind === 'word' || t.kind === 'int' || t.kind === 'hex') {
-      if (t.kind === 'word' && !/^[0-9a-fA-F]+$/.test(t.text))
-        this.fail(t, `expected hex bytes but found '${t.text}'`);
-      this.next();
-      return t.text.replace(/^0[xX]/, '');
+      // `0011aabb` lexes as an int followed by a word: join adjacent pieces.
+      let text = t.text.replace(/^0[xX]/, '');
+      let last = this.next();
+      while ((this.peek().kind === 'word' || this.peek().kind === 'int') && this.peek().start === last.end) {
+        last = this.next();
+        text += last.text;
+      }
+      if (!/^[0-9a-fA-F]*$/.test(text)) this.fail(t, `expected hex bytes but found '${text}'`);
+      return text;
     }
     if (required) this.fail(t, `expected hex bytes but found ${this.describe(t)}`);
     return '';

@@ -239,6 +239,8 @@ class Run {
   private readonly fds = new Map<number, number>();
   private socketUnderTest: number | undefined;
   private localIsn: number | undefined;
+  /** False while localIsn is the provisional 0 used before the stack's first SYN. */
+  private isnLearned = false;
   private readonly remoteIsn: number;
   private readonly tcpFlow: Flow = { localPort: undefined, remotePort: DEFAULT_REMOTE_PORT };
   private readonly udpFlow: Flow = { localPort: undefined, remotePort: DEFAULT_REMOTE_PORT };
@@ -556,6 +558,7 @@ class Run {
     if (e && first.time >= limit) return;
     if (!e && first.time + tol >= this.lastEventTime()) return;
     const dec = decodePacket(first.packet);
+    if (!('error' in dec) && dec.proto === 'tcp') this.learnIsn(dec.tcp);
     const desc = 'error' in dec ? dec.error : this.describeLive(dec);
     const pos = e ? e.pos : this.script.events[this.script.events.length - 1]!.pos;
     this.fail(
@@ -740,7 +743,8 @@ class Run {
     // Learn the stack's ISN from its SYN / SYN-ACK.
     if ((t.flags & F_SYN) !== 0 && (wantFlags & F_SYN) !== 0 && !p.seq.absolute && !p.seq.wildcard) {
       this.localIsn = (t.seq - p.seq.start) >>> 0;
-    }
+      this.isnLearned = true;
+    } else this.learnIsn(t);
     if (this.tcpFlow.localPort === undefined) this.tcpFlow.localPort = t.srcPort;
     if (p.ports) {
       if (t.srcPort !== p.ports.src || t.dstPort !== p.ports.dst) {
@@ -767,6 +771,14 @@ class Run {
     if (p.win !== undefined && t.window !== p.win) bad(`window ${t.window}, expected ${p.win}`);
     if (p.urg !== undefined && t.urg !== p.urg) bad(`urgent pointer ${t.urg}, expected ${p.urg}`);
     this.compareOptions(e, p, t, bad);
+  }
+
+  /** An unexpected SYN still fixes the stack's ISN, so reports read relative. */
+  private learnIsn(t: LiveTcp): void {
+    if ((t.flags & F_SYN) !== 0 && !this.isnLearned) {
+      this.localIsn = t.seq;
+      this.isnLearned = true;
+    }
   }
 
   private relSeq(live: number): number {
@@ -871,10 +883,15 @@ class Run {
     let bytes: Uint8Array;
     if (p.proto === 'tcp') {
       if (this.tcpFlow.localPort === undefined) this.tcpFlow.localPort = DEFAULT_PORT;
-      if (this.localIsn === undefined && (p.ack !== undefined || p.options !== undefined)) {
-        // Deviation: before the stack has sent a SYN, inbound ACKs are mapped with ISN 0.
-        this.localIsn = 0;
+      if (!this.isnLearned) {
+        // A SYN the script did not match (allowUnexpectedPackets) still tells us the ISN.
+        for (const o of this.outbox) {
+          const d = decodePacket(o.packet);
+          if (!('error' in d) && d.proto === 'tcp') this.learnIsn(d.tcp);
+        }
       }
+      // Deviation: before the stack has sent a SYN, inbound ACKs are mapped with a provisional ISN 0.
+      if (this.localIsn === undefined && p.ack !== undefined) this.localIsn = 0;
       const flags = flagsFromScript(p.flags, p.ackFlag);
       const options = Array.isArray(p.options) ? p.options.map((o) => this.mapInboundOption(o)) : [];
       if (p.options === 'any')
