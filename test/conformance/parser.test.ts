@@ -20,7 +20,7 @@ test('every curated script parses (with -D STANDARD and without)', () => {
   assert.equal(files.length, 118);
   for (const f of files) {
     const src = readFileSync(f, 'utf8');
-    for (const defines of [{ STANDARD: '1' }, { FreeBSD: '1' }, {}]) {
+    for (const defines of [{ STANDARD: '1' }, { FreeBSD: '1' }, {}] as Record<string, string>[]) {
       try {
         const s = parseScript(src, { defines });
         assert.ok(s.events.length > 0, relative(CORPUS, f));
@@ -81,7 +81,7 @@ test('TCP packet lines: flags, seq, ack, win, urg, options, ip info, absolute se
     e.kind === 'packet' && e.packet.proto === 'tcp' ? e : assert.fail('not tcp'),
   );
   assert.equal(p[0]!.direction, 'inbound');
-  assert.deepEqual(p[0]!.packet.options, [
+  assert.deepEqual((p[0]!.packet as { options: unknown }).options, [
     { kind: 'mss', value: 1000 },
     { kind: 'sackOK' },
     { kind: 'nop' },
@@ -172,7 +172,7 @@ test('options, init/cleanup commands, code blocks, comments', () => {
       'assert tcpi_snd_cwnd == 10, tcpi_snd_cwnd',
       '}%',
       '+0 `sysctl -w net.inet.tcp.sack.enable=1`',
-      '`/tmp/sysctl_restore_${PPID}.sh`',
+      '`/tmp/sysctl_restore_$' + '{PPID}.sh`',
     ].join('\n'),
   );
   assert.deepEqual(
@@ -183,7 +183,7 @@ test('options, init/cleanup commands, code blocks, comments', () => {
     ],
   );
   assert.match(s.initCommand!.command, /defaults\.sh\n sysctl/);
-  assert.equal(s.cleanupCommand!.command, '/tmp/sysctl_restore_${PPID}.sh');
+  assert.equal(s.cleanupCommand!.command, '/tmp/sysctl_restore_$' + '{PPID}.sh');
   assert.equal(s.events[1]!.kind, 'code');
   assert.equal(s.events[2]!.kind, 'command');
 });
