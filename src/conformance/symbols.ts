@@ -229,6 +229,7 @@ export const ICMP_CODES: Record<number, Record<string, number>> = {
     ttl_exceeded: 0,
     fragment_reassembly_time_exceeded: 1,
     frag_reassembly_exceeded: 1,
+    frag_reass_exceeded: 1,
   },
   12: { pointer_indicates_error: 0, missing_required_option: 1, bad_length: 2 },
 };
