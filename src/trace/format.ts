@@ -130,10 +130,11 @@ export function previewBytes(data: Uint8Array, max = 48): string {
     }
     return `"${s}"${more}`;
   }
-  const hex = Array.from(shown, (b) => b.toString(16).padStart(2, '0'));
+  const hexShown = data.subarray(0, Math.min(max, 24));
+  const hex = Array.from(hexShown, (b) => b.toString(16).padStart(2, '0'));
   const groups: string[] = [];
   for (let i = 0; i < hex.length; i += 2) groups.push(hex.slice(i, i + 2).join(''));
-  return `${groups.join(' ')}${more}`;
+  return `${groups.join(' ')}${data.length > hexShown.length ? '…' : ''}`;
 }
 
 export interface SummaryOptions {
@@ -483,13 +484,12 @@ function boxes(envs: Envelope[], i: number): Line[] {
   if (i >= envs.length) return [];
   const e = envs[i];
   const inner = [...envLines(e), ...boxes(envs, i + 1)];
-  const titleText = `─ ${e.title} `;
-  const w = Math.max([...titleText].length + 1, ...inner.map(width));
+  const t = [...e.title].length;
+  const w = Math.max(t + 3, ...inner.map(width));
   const top: Line = [
-    ['border', '┌'],
-    ['border', '─ '],
+    ['border', '┌─ '],
     ['title', e.title],
-    ['border', ` ${'─'.repeat(w - [...titleText].length)}┐`],
+    ['border', ` ${'─'.repeat(w - t - 1)}┐`],
   ];
   const mid = inner.map(
     (l): Line => [['border', '│ '], ...l, ['dim', ' '.repeat(w - width(l))], ['border', ' │']],
