@@ -118,7 +118,8 @@ export function niceTicks(min: number, max: number, count = 6): number[] {
   const step = (norm < 1.5 ? 1 : norm < 3 ? 2 : norm < 7 ? 5 : 10) * mag;
   const first = Math.ceil(min / step - 1e-9) * step;
   const out: number[] = [];
-  for (let v = first; v <= max + step * 1e-9; v += step) out.push(Math.round(v / step) * step);
+  for (let v = first; v <= max + step * 1e-9; v += step)
+    out.push(Number((Math.round(v / step) * step).toPrecision(12)) || 0);
   return out;
 }
 
