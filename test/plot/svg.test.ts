@@ -31,7 +31,7 @@ test('the checker itself rejects malformed XML', () => {
     '<a>',
     'text<a/>',
   ]) {
-    assert.throws(() => parseXml(bad), undefined, bad);
+    assert.throws(() => parseXml(bad), Error, bad);
   }
   assert.doesNotThrow(() => parseXml('<?xml version="1.0"?>\n<a x=\'1\'><!-- c --><b/>t &amp; &#x41;</a>\n'));
 });
