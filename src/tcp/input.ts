@@ -406,7 +406,14 @@ function processAck(c: TcpConnection, r: TcpRepr, segSeq: Seq, ack: Seq, textLen
       c.wantWritable = false;
       c.pending |= EV_WRITABLE;
     }
-  } else if (ack === c.snd.una && textLen === 0 && newWnd === c.snd.wnd && c.sndMax !== c.snd.una) {
+  } else if (
+    ack === c.snd.una &&
+    textLen === 0 &&
+    newWnd === c.snd.wnd &&
+    newWnd > 0 &&
+    c.sndMax !== c.snd.una
+  ) {
+    // (Not while the peer's window is zero: those ACKs answer persist probes.)
     // RFC 5681 §2 duplicate ACK.
     c.dupAcks++;
     stats.dupAcks++;

@@ -85,7 +85,7 @@ export function windowUpdateDue(c: TcpConnection): boolean {
   if (st !== 'ESTABLISHED' && st !== 'FIN-WAIT-1' && st !== 'FIN-WAIT-2') return false;
   if (c.finReceived) return false;
   const cur = Math.max(0, seqSub(c.rcvAdv, c.rcv.nxt));
-  const space = c.rcvBuf.space;
+  const space = Math.min(c.rcvBuf.space, 0xffff << c.rcvWscale);
   return space - cur >= Math.min(c.rcvBuf.limit >> 1, 2 * c.rcvMss);
 }
 
