@@ -164,7 +164,7 @@ export function segmentArrives(c: TcpConnection, r: TcpRepr, payload: Uint8Array
   const ack = seq(r.ack);
   const rst = (flags & TCP_RST) !== 0;
   let fin = (flags & TCP_FIN) !== 0;
-  const syn = (flags & TCP_SYN) !== 0;
+  let syn = (flags & TCP_SYN) !== 0;
   const ts = r.options.timestamps;
 
   if (c.tsOk && !rst) {
@@ -185,6 +185,18 @@ export function segmentArrives(c: TcpConnection, r: TcpRepr, payload: Uint8Array
         return;
       }
     }
+  }
+
+  if (syn && segSeq === c.irs && c.state === 'SYN-RECEIVED') {
+    // The peer's SYN again. Without ACK: it lost our SYN-ACK, so send it again. With ACK
+    // (simultaneous open, RFC 9293 Figure 8 line 5: "<SEQ=100><ACK=301><CTL=SYN,ACK> -->
+    // ESTABLISHED"): the SYN is old; trim it and process the ACK.
+    if (!(flags & TCP_ACK)) {
+      sendSyn(c);
+      return;
+    }
+    syn = false;
+    segSeq = seqAdd(segSeq, 1);
   }
 
   // ---- first: check sequence number (§3.10.7.4, the four-case acceptability test)
@@ -211,11 +223,6 @@ export function segmentArrives(c: TcpConnection, r: TcpRepr, payload: Uint8Array
     // "If an incoming segment is not acceptable, an acknowledgment should be sent in reply
     // (unless the RST bit is set, if so drop the segment and return)"
     if (rst) return;
-    if (c.state === 'SYN-RECEIVED') {
-      // Deviation: a retransmitted SYN (or stray segment) in SYN-RECEIVED gets our SYN-ACK again.
-      if (syn && segSeq === c.irs) sendSyn(c);
-      return;
-    }
     if (c.state === 'TIME-WAIT' && fin) {
       // §3.10.7.4 eighth: "TIME-WAIT STATE: Remain in the TIME-WAIT state. Restart the 2 MSL time-out."
       c.enterTimeWait();
@@ -450,7 +457,7 @@ function processAck(c: TcpConnection, r: TcpRepr, segSeq: Seq, ack: Seq, textLen
     case 'CLOSING':
       // "if the ACK acknowledges our FIN, then enter the TIME-WAIT state; otherwise, ignore the segment"
       if (c.finAcked) c.enterTimeWait();
-      return true;
+      break;
     case 'LAST-ACK':
       // "The only thing that can arrive in this state is an acknowledgment of our FIN. If our FIN
       // is now acknowledged, delete the TCB, enter the CLOSED state, and return."
