@@ -159,6 +159,7 @@ export class TcpConnection {
     timeouts: 0,
   };
 
+  #terminated = false;
   #rtxTimer: Timer | undefined;
   #persistTimer: Timer | undefined;
   #delackTimer: Timer | undefined;
@@ -429,7 +430,8 @@ export class TcpConnection {
 
   /** @internal Ends the connection: CLOSED, timers off, removed from the layer. */
   terminate(reason: TcpCloseReason | undefined): void {
-    if (this.state === 'CLOSED' && this.closeReason !== undefined) return;
+    if (this.#terminated) return;
+    this.#terminated = true;
     this.state = 'CLOSED';
     this.closeReason = reason;
     this.cancelTimers();

@@ -119,6 +119,12 @@ function synSent(c: TcpConnection, r: TcpRepr, payload: Uint8Array): void {
     // "If SND.UNA > ISS (our SYN has been ACKed), change the connection state to ESTABLISHED"
     c.state = 'ESTABLISHED';
     c.rtxTimer.cancel();
+    // RFC 6298 §5.7: "If the timer expires awaiting the ACK of a SYN segment and the TCP
+    // implementation is using an RTO less than 3 seconds, the RTO MUST be re-initialized to
+    // 3 seconds when data transmission begins".
+    if (c.rtt.srtt === undefined && c.stats.retransmits > 0)
+      c.rtt.reset(Math.max(3_000_000, layer.config.initialRto));
+    else c.rtt.resetBackoff();
     // RFC 7323 §2.2: the SYN-ACK's window is not scaled.
     c.snd.wnd = r.window;
     c.maxSndWnd = Math.max(c.maxSndWnd, c.snd.wnd);

@@ -13,11 +13,16 @@ import {
   type TcpOptions,
   type TcpRepr,
 } from '../wire/tcp.ts';
+import type { CongestionContext } from './congestion/types.ts';
 import type { TcpConnection } from './connection.ts';
 import type { TcpEnv, TcpLayer } from './layer.ts';
 import { type Seq, seqAdd, seqGt, seqLt, seqMax, seqSub } from './seq.ts';
 
 const NO_OPTIONS: TcpOptions = Object.freeze({});
+
+function ccContextOf(c: TcpConnection): CongestionContext {
+  return { now: c.layer.env.clock.now(), mss: c.mss, flightSize: seqSub(c.sndMax, c.snd.una) };
+}
 
 /** Timestamp clock: milliseconds (RFC 7323 §5.4 allows 1 ms..1 s per tick) plus a per-connection offset. */
 export function tsNow(c: TcpConnection): number {
@@ -293,6 +298,11 @@ export function tcpOutput(c: TcpConnection): void {
     return;
   }
   let sent = false;
+  if (c.sndMax === c.snd.una && c.cc.onIdle && c.sndBuf.length > 0) {
+    // RFC 5681 §4.1: after an idle period longer than the RTO, restart from the restart window.
+    const idle = c.layer.env.clock.now() - c.lastSend;
+    if (idle > c.rtt.rto) c.cc.onIdle(ccContextOf(c), idle);
+  }
   if (c.inRecovery && c.sackOk) sent = sackRecoverySend(c);
   for (;;) {
     const off = seqSub(c.snd.nxt, c.sndBufSeq);
