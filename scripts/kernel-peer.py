@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""The kernel's end of sockstack's kernel-peer tests and benchmarks (run inside the
+test's network namespace with `ip netns exec NS python3 kernel-peer.py ...`).
+
+  recv   --listen IP --port P            accept one connection, read to EOF, print "RESULT <bytes> <sha256> <seconds>"
+  send   --connect IP --port P --bytes N  connect, send N pseudo-random bytes, shut down, print "RESULT <bytes> <sha256> <seconds>"
+  serve-send --listen IP --port P --bytes N  accept one connection, send N bytes, close, print RESULT
+  backlog --listen IP --port P --backlog B  listen and never accept; print "ready" and wait for stdin EOF
+Every mode prints "ready" (flushed) once it listens or before it connects, and gives up
+after --timeout seconds (default 60). Optional --cc NAME sets TCP_CONGESTION.
+"""
+import hashlib, os, random, socket, sys, time
+
+args = sys.argv[2:]
+def opt(name, default=None):
+    k = '--' + name
+    return args[args.index(k) + 1] if k in args else default
+
+mode = sys.argv[1] if len(sys.argv) > 1 else ''
+T = float(opt('timeout', 60))
+CHUNK = 1 << 20
+TCP_CONGESTION = getattr(socket, 'TCP_CONGESTION', 13)
+
+
+def cc(s):
+    name = opt('cc')
+    if name:
+        s.setsockopt(socket.IPPROTO_TCP, TCP_CONGESTION, name.encode())
+
+
+def listener():
+    l = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    cc(l)
+    l.bind((opt('listen'), int(opt('port'))))
+    l.listen(int(opt('backlog', 8)))
+    l.settimeout(T)
+    print('ready', flush=True)
+    return l
+
+
+def receive(c):
+    h = hashlib.sha256(); n = 0
+    t0 = None
+    while True:
+        b = c.recv(CHUNK)
+        if t0 is None:
+            t0 = time.monotonic()
+        if not b:
+            break
+        h.update(b); n += len(b)
+    dt = time.monotonic() - (t0 or time.monotonic())
+    print(f'RESULT {n} {h.hexdigest()} {dt:.6f}', flush=True)
+
+
+def send(c, total):
+    rng = random.Random(int(opt('seed', 1)))
+    h = hashlib.sha256(); n = 0
+    t0 = time.monotonic()
+    while n < total:
+        b = rng.randbytes(min(CHUNK, total - n))
+        c.sendall(b)
+        h.update(b); n += len(b)
+    c.shutdown(socket.SHUT_WR)
+    # Wait for the peer's FIN so the timing covers delivery, not just buffering.
+    while c.recv(65536):
+        pass
+    dt = time.monotonic() - t0
+    print(f'RESULT {n} {h.hexdigest()} {dt:.6f}', flush=True)
+
+
+if mode == 'recv':
+    l = listener()
+    c, _ = l.accept(); c.settimeout(T)
+    receive(c); c.close()
+elif mode == 'send':
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    cc(s)
+    s.settimeout(T)
+    print('ready', flush=True)
+    s.connect((opt('connect'), int(opt('port'))))
+    send(s, int(opt('bytes')))
+    s.close()
+elif mode == 'serve-send':
+    l = listener()
+    c, _ = l.accept(); c.settimeout(T)
+    send(c, int(opt('bytes')))
+    c.close()
+elif mode == 'backlog':
+    l = listener()
+    sys.stdin.read()
+else:
+    print(__doc__, file=sys.stderr)
+    sys.exit(2)
