@@ -5,5 +5,6 @@ export * from './link/index.ts';
 export * from './rand/index.ts';
 export * from './socket/index.ts';
 export * from './stack.ts';
+export * from './tcp/index.ts';
 export * from './time/index.ts';
 export * from './wire/index.ts';
