@@ -5,7 +5,8 @@ test's network namespace with `ip netns exec NS python3 kernel-peer.py ...`).
   recv   --listen IP --port P            accept one connection, read to EOF, print "RESULT <bytes> <sha256> <seconds>"
   send   --connect IP --port P --bytes N  connect, send N pseudo-random bytes, shut down, print "RESULT <bytes> <sha256> <seconds>"
   serve-send --listen IP --port P --bytes N  accept one connection, send N bytes, close, print RESULT
-  backlog --listen IP --port P --backlog B  listen and never accept; print "ready" and wait for stdin EOF
+  backlog --listen IP --port P --backlog B  listen; accept one connection per stdin line (prints "accepted N"); exit at EOF
+  serve-close --listen IP --port P        accept one connection, send "bye\n", close first; print "closed"
 Every mode prints "ready" (flushed) once it listens or before it connects, and gives up
 after --timeout seconds (default 60). Optional --cc NAME sets TCP_CONGESTION.
 """
@@ -88,6 +89,16 @@ elif mode == 'serve-send':
     c.close()
 elif mode == 'backlog':
     l = listener()
+    held = []
+    for line in sys.stdin:
+        c, _ = l.accept(); held.append(c)
+        print(f'accepted {len(held)}', flush=True)
+elif mode == 'serve-close':
+    l = listener()
+    c, a = l.accept()
+    c.sendall(b'bye\n')
+    c.close()
+    print(f'closed {a[1]}', flush=True)
     sys.stdin.read()
 else:
     print(__doc__, file=sys.stderr)
