@@ -16,6 +16,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { type RunOptions, runScriptText, type ScriptResult } from '../conformance/runner.ts';
+import { stackTargetFactory } from '../conformance/stack-target.ts';
 import type { Dialect } from '../conformance/symbols.ts';
 import type { TargetFactory } from '../conformance/target.ts';
 
@@ -55,12 +56,12 @@ function describe(r: ScriptResult): string {
 }
 
 /**
- * The command body. `factory` builds a fresh target per script; until the stack
- * target exists (src/conformance/stack-target.ts) the CLI entry point must pass one.
+ * The command body. `factory` builds a fresh target per script; the default is
+ * sockstack's own stack (src/conformance/stack-target.ts).
  */
 export async function conformanceCommand(
   argv: string[],
-  factory?: TargetFactory,
+  factory: TargetFactory = stackTargetFactory,
   io: ConformanceIo = defaultIo,
 ): Promise<number> {
   let json = false;
@@ -103,10 +104,6 @@ export async function conformanceCommand(
   }
   if (paths.length === 0) {
     io.err(USAGE);
-    return 2;
-  }
-  if (!factory) {
-    io.err('conformance: no target to run against (the stack target is not wired into the CLI yet)');
     return 2;
   }
   const files: string[] = [];

@@ -1,0 +1,589 @@
+/**
+ * The conformance target for sockstack's own `Stack`: one host with a raw-IP memory
+ * interface owned by the runner, a ManualClock the runner drives, a seeded rng, and
+ * the sockets API (`stack.socket()`, the Python-style front `Socket`) behind the
+ * runner's normalized syscalls.
+ *
+ *   const code = await conformanceCommand(['scripts/'], stackTargetFactory);
+ *
+ * - `inject` queues the datagram on the device and delivers it from a timer at
+ *   the current instant (so the stack is never entered from inside the runner's
+ *   call chain, and replies carry the injection time).
+ * - `takeOutbound` drains what the stack transmitted, each with its send time.
+ * - `syscall` calls the front `Socket` methods. They are async; the returned
+ *   Promise settles within a few microtasks when the call does not block, and
+ *   as the runner advances virtual time when it does. Errors are the front's
+ *   `SocketError` codes.
+ * - `configure` maps runner settings (docs/conformance.md) onto `stack.tcp.config`
+ *   where an equivalent exists, and answers `false` for knobs the stack lacks.
+ *   Settings apply to connections opened afterwards, as sysctls do.
+ * - `tcpInfo` and `connections` read the TCP layer's connection table.
+ *
+ * Dialect defaults: a FreeBSD script gets FreeBSD's buffer sizes and RTO floor
+ * where the stack has the knob; a Linux script gets the stack's defaults.
+ */
+
+import type { Device, LinkType } from '../link/device.ts';
+import { SeededRng } from '../rand/rng.ts';
+import type { AddressTuple } from '../socket/address.ts';
+import {
+  AF_INET,
+  IPPROTO_IP,
+  IPPROTO_TCP,
+  MSG_DONTWAIT,
+  MSG_PEEK,
+  SO_BROADCAST,
+  SO_ERROR,
+  SO_KEEPALIVE,
+  SO_LINGER,
+  SO_RCVBUF,
+  SO_REUSEADDR,
+  SO_REUSEPORT,
+  SO_SNDBUF,
+  SOCK_DGRAM,
+  SOCK_STREAM,
+  SOL_SOCKET,
+  TCP_KEEPCNT,
+  TCP_KEEPIDLE,
+  TCP_KEEPINTVL,
+  TCP_MAXSEG,
+  TCP_NODELAY,
+} from '../socket/constants.ts';
+import { ERRNO as SOCKET_ERRNO, SocketError } from '../socket/errno.ts';
+import type { Socket } from '../socket/socket.ts';
+import { IP_TTL } from '../socket/stack-dgram.ts';
+import { Stack } from '../stack.ts';
+import type { TcpConnection } from '../tcp/connection.ts';
+import type { TcpInfo } from '../tcp/info.ts';
+import { ManualClock } from '../time/clock.ts';
+import type { Instant } from '../time/instant.ts';
+import type { Timer } from '../time/timers.ts';
+import { parseIpv4 } from '../wire/address.ts';
+import type {
+  ConformanceTarget,
+  SockAddr,
+  Syscall,
+  SyscallOutcome,
+  TargetConfig,
+  TargetConnection,
+  TargetSetting,
+  TargetTcpInfo,
+  TargetTcpState,
+} from './target.ts';
+
+/** The raw-IP device between the stack and the runner: frames out are recorded, frames in are queued. */
+export class ConformanceDevice implements Device {
+  readonly name: string;
+  readonly linkType: LinkType = 'ip';
+  readonly mtu: number;
+  onReceive: ((frame: Uint8Array) => void) | null = null;
+  readonly #clock: { now(): Instant };
+  #out: { time: Instant; packet: Uint8Array }[] = [];
+
+  constructor(clock: { now(): Instant }, mtu: number, name = 'pd0') {
+    this.#clock = clock;
+    this.mtu = mtu;
+    this.name = name;
+  }
+
+  transmit(frame: Uint8Array): void {
+    this.#out.push({ time: this.#clock.now(), packet: frame });
+  }
+
+  /** What the stack sent since the last call, oldest first. */
+  take(): { time: Instant; packet: Uint8Array }[] {
+    const o = this.#out;
+    this.#out = [];
+    return o;
+  }
+}
+
+export interface StackTargetOptions {
+  /** Seed of the stack's rng (ISNs, ephemeral ports, timestamp offset). Default 1. */
+  readonly seed?: number;
+}
+
+interface FdEntry {
+  readonly sock: Socket;
+  readonly stream: boolean;
+  listening: boolean;
+  /** The connection's tuple once known, so tcpInfo works after close() too. */
+  tuple: { localPort: number; remotePort: number } | undefined;
+}
+
+const SOCKET_ERRNO_NAMES = new Map<number, string>(
+  Object.entries(SOCKET_ERRNO as Record<string, number>).map(([k, v]) => [v, k]),
+);
+
+/** Socket options the stack's front Socket understands, by the runner's level and option names. */
+const OPTION_NUMBERS: Record<string, [number, number]> = {
+  'SOL_SOCKET:SO_REUSEADDR': [SOL_SOCKET, SO_REUSEADDR],
+  'SOL_SOCKET:SO_REUSEPORT': [SOL_SOCKET, SO_REUSEPORT],
+  'SOL_SOCKET:SO_BROADCAST': [SOL_SOCKET, SO_BROADCAST],
+  'SOL_SOCKET:SO_KEEPALIVE': [SOL_SOCKET, SO_KEEPALIVE],
+  'SOL_SOCKET:SO_LINGER': [SOL_SOCKET, SO_LINGER],
+  'SOL_SOCKET:SO_RCVBUF': [SOL_SOCKET, SO_RCVBUF],
+  'SOL_SOCKET:SO_SNDBUF': [SOL_SOCKET, SO_SNDBUF],
+  'SOL_SOCKET:SO_ERROR': [SOL_SOCKET, SO_ERROR],
+  'TCP:TCP_NODELAY': [IPPROTO_TCP, TCP_NODELAY],
+  'TCP:TCP_MAXSEG': [IPPROTO_TCP, TCP_MAXSEG],
+  'TCP:TCP_KEEPIDLE': [IPPROTO_TCP, TCP_KEEPIDLE],
+  'TCP:TCP_KEEPINTVL': [IPPROTO_TCP, TCP_KEEPINTVL],
+  'TCP:TCP_KEEPCNT': [IPPROTO_TCP, TCP_KEEPCNT],
+  'IP:IP_TTL': [IPPROTO_IP, IP_TTL],
+};
+
+function levelKey(level: string): string {
+  if (level === 'SOL_SOCKET' || level === '1' || level === '65535') return 'SOL_SOCKET';
+  if (level === 'IPPROTO_TCP' || level === 'SOL_TCP' || level === '6') return 'TCP';
+  if (level === 'IPPROTO_IP' || level === 'SOL_IP' || level === '0') return 'IP';
+  return level;
+}
+
+function errorOutcome(e: unknown): SyscallOutcome {
+  if (e instanceof SocketError) return { kind: 'error', errno: e.code };
+  const code = (e as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return { kind: 'error', errno: code };
+  return { kind: 'unsupported', reason: `the stack threw: ${e instanceof Error ? e.message : String(e)}` };
+}
+
+/** Runs an async socket call and turns its result or SocketError into an outcome. */
+async function outcome(f: () => Promise<SyscallOutcome> | SyscallOutcome): Promise<SyscallOutcome> {
+  try {
+    return await f();
+  } catch (e) {
+    return errorOutcome(e);
+  }
+}
+
+const ok = (value: number | string | boolean): SyscallOutcome => ({ kind: 'ok', value });
+
+export class StackTarget implements ConformanceTarget {
+  readonly config: TargetConfig;
+  readonly clock = new ManualClock(0);
+  readonly stack: Stack;
+  readonly device: ConformanceDevice;
+  readonly #fds = new Map<number, FdEntry>();
+  #nextFd = 3;
+  readonly #inbox: Uint8Array[] = [];
+  readonly #deliver: Timer;
+
+  constructor(config: TargetConfig, options: StackTargetOptions = {}) {
+    this.config = config;
+    this.stack = new Stack({
+      clock: this.clock,
+      rng: new SeededRng(options.seed ?? 1),
+      name: 'conformance',
+      privileged: true,
+    });
+    this.device = new ConformanceDevice(this.clock, config.mtu);
+    this.stack.addInterface({
+      name: this.device.name,
+      device: this.device,
+      addresses: [`${config.localIp}/${config.prefixLength}`],
+    });
+    this.stack.addRoute({ destination: '0.0.0.0/0', gateway: config.gatewayIp });
+    this.#deliver = this.stack.timers.timer(() => this.#flushInbox());
+    if (config.dialect === 'freebsd') this.#freebsdDefaults();
+  }
+
+  /** FreeBSD's defaults where the stack has the knob (tcp_timer.h, tcp_usrreq.c). */
+  #freebsdDefaults(): void {
+    const c = this.stack.tcp.config;
+    c.minRto = 30_000; // net.inet.tcp.rexmit_min = 30 ms
+    c.delayedAckTimeout = 100_000; // net.inet.tcp.delacktime = 100 ms
+    c.rcvBuf = 65536; // net.inet.tcp.recvspace
+    c.sndBuf = 32768; // net.inet.tcp.sendspace
+  }
+
+  // ---- clock and wire --------------------------------------------------------
+
+  now(): Instant {
+    return this.clock.now();
+  }
+
+  nextDeadline(): Instant | undefined {
+    return this.stack.nextDeadline();
+  }
+
+  advance(to: Instant): void {
+    for (;;) {
+      const d = this.stack.nextDeadline();
+      if (d === undefined || d > to) break;
+      if (d > this.clock.now()) this.clock.set(d);
+      this.stack.poll(this.clock.now());
+    }
+    if (to > this.clock.now()) this.clock.set(to);
+  }
+
+  inject(packet: Uint8Array): void {
+    this.#inbox.push(packet.slice());
+    if (!this.#deliver.armed) this.#deliver.set(this.clock.now());
+  }
+
+  #flushInbox(): void {
+    while (this.#inbox.length > 0) {
+      const p = this.#inbox.shift()!;
+      this.device.onReceive?.(p);
+    }
+  }
+
+  takeOutbound(): { time: Instant; packet: Uint8Array }[] {
+    return this.device.take();
+  }
+
+  // ---- syscalls --------------------------------------------------------------
+
+  syscall(call: Syscall): SyscallOutcome | Promise<SyscallOutcome> {
+    if (call.op === 'socket') return this.#socket(call);
+    const fd = this.#fds.get(call.fd);
+    if (!fd) return { kind: 'error', errno: 'EBADF' };
+    const s = fd.sock;
+    switch (call.op) {
+      case 'bind':
+        return outcome(async () => {
+          await s.bind(tuple(call.addr));
+          return ok(0);
+        });
+      case 'listen':
+        return outcome(async () => {
+          await s.listen(call.backlog);
+          fd.listening = true;
+          return ok(0);
+        });
+      case 'accept':
+        return outcome(async () => {
+          const [conn] = await s.accept();
+          const n = this.#add(conn, true);
+          this.#learnTuple(this.#fds.get(n)!);
+          return ok(n);
+        });
+      case 'connect':
+        return outcome(async () => {
+          if (!fd.stream) {
+            await s.connect(tuple(call.addr));
+            return ok(0);
+          }
+          const p = s.connect(tuple(call.addr));
+          // The SYN is out (or the attempt failed) by now: remember the tuple.
+          p.catch(() => undefined);
+          await Promise.resolve();
+          this.#learnTuple(fd, call.addr.port);
+          await p;
+          this.#learnTuple(fd);
+          return ok(0);
+        });
+      case 'recv':
+        return outcome(async () => {
+          const flags = call.peek ? MSG_PEEK : 0;
+          if (call.from && !fd.stream) {
+            const [data] = await s.recvfrom(call.length, flags);
+            return ok(data.length);
+          }
+          const data = await s.recv(call.length, flags);
+          return ok(data.length);
+        });
+      case 'send':
+        return outcome(async () => {
+          if (call.to && !fd.stream) return ok(await s.sendto(call.data, tuple(call.to)));
+          if (!fd.stream || !s.getblocking()) return ok(await s.send(call.data));
+          // A blocking write(2) on a stream returns once all of it is queued.
+          await s.sendall(call.data);
+          return ok(call.data.length);
+        });
+      case 'close':
+        this.#learnTuple(fd);
+        this.#fds.delete(call.fd);
+        this.#closed.set(call.fd, fd);
+        return outcome(async () => {
+          await s.close();
+          return ok(0);
+        });
+      case 'shutdown':
+        try {
+          s.shutdown(call.how === 'read' ? 0 : call.how === 'write' ? 1 : 2);
+          return ok(0);
+        } catch (e) {
+          return errorOutcome(e);
+        }
+      case 'setsockopt':
+        return this.#setsockopt(fd, call.level, call.name, call.value);
+      case 'getsockopt':
+        return this.#getsockopt(fd, call.level, call.name);
+      case 'getNonBlocking':
+        return { kind: 'ok', value: !s.getblocking() };
+      case 'setNonBlocking':
+        s.setblocking(!call.nonBlocking);
+        return ok(0);
+      case 'ioctl':
+        return this.#ioctl(fd, call.request);
+    }
+  }
+
+  #socket(call: Extract<Syscall, { op: 'socket' }>): SyscallOutcome {
+    if (call.family !== 'inet') return { kind: 'unsupported', reason: 'IPv6 not supported yet' };
+    if (call.type !== 'stream' && call.type !== 'dgram')
+      return { kind: 'unsupported', reason: `socket type ${call.type} not supported by the stack` };
+    try {
+      const type = call.type === 'stream' ? SOCK_STREAM : SOCK_DGRAM;
+      const sock = this.stack.socket(AF_INET, type, call.protocol);
+      return ok(this.#add(sock, call.type === 'stream'));
+    } catch (e) {
+      return errorOutcome(e);
+    }
+  }
+
+  #add(sock: Socket, stream: boolean): number {
+    const n = this.#nextFd++;
+    this.#fds.set(n, { sock, stream, listening: false, tuple: undefined });
+    return n;
+  }
+
+  /** Records the fd's (local port, remote port) while the socket can still tell. */
+  #learnTuple(fd: FdEntry, remotePort?: number): void {
+    if (!fd.stream || fd.sock.closed) return;
+    try {
+      const local = fd.sock.getsockname()[1] as number;
+      let remote = remotePort;
+      try {
+        remote = fd.sock.getpeername()[1] as number;
+      } catch {
+        // not connected (yet)
+      }
+      if (local > 0 && remote !== undefined) fd.tuple = { localPort: local, remotePort: remote };
+    } catch {
+      // closed
+    }
+  }
+
+  #setsockopt(
+    fd: FdEntry,
+    level: string,
+    name: string,
+    value: Extract<Syscall, { op: 'setsockopt' }>['value'],
+  ): SyscallOutcome {
+    const num = OPTION_NUMBERS[`${levelKey(level)}:${name}`];
+    if (!num || name === 'SO_ERROR')
+      return { kind: 'unsupported', reason: `option ${name} not supported by the stack` };
+    try {
+      if (value.kind === 'linger') fd.sock.setsockopt(num[0], num[1], [value.onoff ? 1 : 0, value.seconds]);
+      else fd.sock.setsockopt(num[0], num[1], value.value);
+      return ok(0);
+    } catch (e) {
+      return errorOutcome(e);
+    }
+  }
+
+  #getsockopt(fd: FdEntry, level: string, name: string): SyscallOutcome {
+    const num = OPTION_NUMBERS[`${levelKey(level)}:${name}`];
+    if (!num) return { kind: 'unsupported', reason: `option ${name} not supported by the stack` };
+    try {
+      if (name === 'SO_LINGER') {
+        const b = fd.sock.getsockopt(num[0], num[1], 8) as Uint8Array;
+        const dv = new DataView(b.buffer, b.byteOffset, 8);
+        return { kind: 'ok', value: { onoff: dv.getInt32(0, true) !== 0, seconds: dv.getInt32(4, true) } };
+      }
+      const v = fd.sock.getsockopt(num[0], num[1]) as number;
+      if (name === 'SO_ERROR') return { kind: 'ok', value: v === 0 ? 0 : (SOCKET_ERRNO_NAMES.get(v) ?? v) };
+      return ok(v);
+    } catch (e) {
+      return errorOutcome(e);
+    }
+  }
+
+  /** FIONREAD / SIOCINQ: the bytes a recv could return now (a non-blocking peek). */
+  #ioctl(fd: FdEntry, request: string): SyscallOutcome | Promise<SyscallOutcome> {
+    if (request !== 'FIONREAD' && request !== 'SIOCINQ')
+      return { kind: 'unsupported', reason: `ioctl ${request} not supported by the stack` };
+    return outcome(async () => {
+      try {
+        const data = await fd.sock.recv(1 << 24, MSG_PEEK | MSG_DONTWAIT);
+        return ok(data.length);
+      } catch (e) {
+        if (e instanceof SocketError && e.code === 'EAGAIN') return ok(0);
+        throw e;
+      }
+    });
+  }
+
+  // ---- settings ----------------------------------------------------------------
+
+  configure(setting: TargetSetting): boolean {
+    const c = this.stack.tcp.config;
+    const v = setting.value;
+    const num = typeof v === 'number' ? v : Number(v);
+    const on = v === true || (typeof v === 'number' && v !== 0);
+    switch (setting.name) {
+      case 'timestamps':
+        c.timestamps = on;
+        return true;
+      case 'sack':
+        c.sack = on;
+        return true;
+      case 'windowScaling':
+        c.windowScaling = on;
+        return true;
+      // No ECN. 0 = off; 2 = only answer ECN setup from the peer, which behaves as 0 until a
+      // peer asks (then the script fails on that packet, which is the honest answer).
+      case 'ecn':
+        return num === 0 || num === 2;
+      case 'recvBufferDefault':
+        c.rcvBuf = num;
+        return true;
+      case 'sendBufferDefault':
+        c.sndBuf = num;
+        return true;
+      case 'synRetries':
+        c.synRetries = num;
+        return true;
+      case 'synAckRetries':
+        c.synAckRetries = num;
+        return true;
+      case 'congestionControl':
+        if (v === 'cubic' || v === 'newreno' || v === 'reno') {
+          c.congestion = v === 'cubic' ? 'cubic' : 'newreno';
+          return true;
+        }
+        return false;
+      case 'synCookies':
+        c.synCookies = num === 0 ? 'never' : num === 2 ? 'always' : 'auto';
+        return true;
+      case 'mtuProbing':
+        return num === 0; // no RFC 4821 probing
+      case 'finTimeoutUs':
+        c.finWait2Timeout = num;
+        return true;
+      case 'keepIdleUs':
+        c.keepIdle = num;
+        return true;
+      case 'keepIntervalUs':
+        c.keepInterval = num;
+        return true;
+      case 'keepCount':
+        c.keepCount = num;
+        return true;
+      case 'maxRetransmits':
+        c.retries = num;
+        return true;
+      case 'minRtoUs':
+        c.minRto = num;
+        return true;
+      case 'initialRtoUs':
+        c.initialRto = num;
+        return true;
+      case 'delayedAckUs':
+        c.delayedAckTimeout = num;
+        return true;
+      case 'initialWindowSegments':
+        return num === 10; // RFC 6928 IW10, fixed
+      case 'notSentLowat':
+        return num >= 0xffffffff; // no TCP_NOTSENT_LOWAT: "unlimited" is the fixed behaviour
+      case 'rtoSlopUs':
+        return num === 0;
+      case 'fastOpen':
+        return num === 0;
+      case 'tlp':
+      case 'rack':
+      case 'frto':
+        return !on;
+      case 'slowStartAfterIdle':
+        return on; // RFC 5681 §4.1 restart window, always on
+      case 'dupThresh':
+        return num === 3;
+      case 'dsack':
+        return !on;
+      case 'rfc5961Rst':
+      case 'rfc5961Syn':
+        return on; // RFC 5961 §3/§4 are always on
+      default:
+        return false;
+    }
+  }
+
+  // ---- introspection --------------------------------------------------------------
+
+  #connectionFor(fd: FdEntry): TcpConnection | undefined {
+    if (!fd.tuple) this.#learnTuple(fd);
+    const t = fd.tuple;
+    if (!t) return undefined;
+    const local = parseIpv4(this.config.localIp);
+    for (const c of this.stack.tcp.connections()) {
+      if (c.local.port !== t.localPort || c.remote.port !== t.remotePort) continue;
+      if (c.local.address.family === 4 && c.local.address.v4 === local) return c;
+    }
+    return undefined;
+  }
+
+  /** fds closed by the script are still looked up (a FreeBSD script asserts the state after close). */
+  readonly #closed = new Map<number, FdEntry>();
+
+  tcpInfo(fdNum: number): TargetTcpInfo | undefined {
+    const fd = this.#fds.get(fdNum) ?? this.#closed.get(fdNum);
+    if (!fd?.stream) return undefined;
+    if (fd.listening && !fd.sock.closed) return { state: 'LISTEN' };
+    const c = this.#connectionFor(fd);
+    if (!c) return { state: 'CLOSED' };
+    return toTargetInfo(c.info(), c);
+  }
+
+  connections(): readonly TargetConnection[] {
+    const out: TargetConnection[] = [];
+    for (const l of this.stack.tcp.listeners())
+      out.push({ state: 'LISTEN', localPort: l.local.port, remotePort: 0 });
+    for (const c of this.stack.tcp.connections())
+      out.push({ state: c.state as TargetTcpState, localPort: c.local.port, remotePort: c.remote.port });
+    return out;
+  }
+
+  dropConnections(state: TargetTcpState): boolean {
+    for (const c of [...this.stack.tcp.connections()]) if (c.state === state) c.abort();
+    return true;
+  }
+
+  close(): void {
+    for (const fd of this.#fds.values()) void fd.sock.close();
+    this.#fds.clear();
+  }
+}
+
+function tuple(a: SockAddr): AddressTuple {
+  return [a.ip, a.port] as AddressTuple;
+}
+
+function toTargetInfo(i: TcpInfo, c: TcpConnection): TargetTcpInfo {
+  const mss = Math.max(1, i.mss);
+  const segs = (bytes: number): number => Math.ceil(bytes / mss);
+  const out: {
+    -readonly [K in keyof TargetTcpInfo]: TargetTcpInfo[K];
+  } = {
+    state: i.state as TargetTcpState,
+    cwndBytes: i.cwnd,
+    ssthreshBytes: i.ssthresh,
+    sndMss: i.mss,
+    advMss: c.rcvMss,
+    rcvMss: i.rcvMss,
+    rtoUs: i.rto,
+    unacked: segs(i.unacked),
+    sacked: segs(i.sacked),
+    lost: i.lost,
+    retransmits: i.retransmits,
+    totalRetrans: i.totalRetrans,
+    backoff: i.backoff,
+    timestamps: i.options.timestamps,
+    sack: i.options.sack,
+    windowScaling: i.options.windowScale !== undefined,
+    ecn: false,
+    sndWnd: i.sndWnd,
+    rcvWnd: i.rcvWnd,
+  };
+  if (i.rtt !== undefined) out.rttUs = i.rtt;
+  if (i.rttvar !== undefined) out.rttVarUs = i.rttvar;
+  if (i.options.windowScale) {
+    out.sndWscale = i.options.windowScale.snd;
+    out.rcvWscale = i.options.windowScale.rcv;
+  }
+  return out;
+}
+
+/** The target factory for the runner and `sockstack conformance`: a fresh stack per script. */
+export const stackTargetFactory = (config: TargetConfig): StackTarget => new StackTarget(config);
