@@ -4,9 +4,12 @@ test's network namespace with `ip netns exec NS python3 kernel-peer.py ...`).
 
   recv   --listen IP --port P            accept one connection, read to EOF, print "RESULT <bytes> <sha256> <seconds>"
   send   --connect IP --port P --bytes N  connect, send N pseudo-random bytes, shut down, print "RESULT <bytes> <sha256> <seconds>"
+         [--seconds S]                    ... or stop sending after S seconds (time-limited goodput runs)
   serve-send --listen IP --port P --bytes N  accept one connection, send N bytes, close, print RESULT
   backlog --listen IP --port P --backlog B  listen; accept one connection per stdin line (prints "accepted N"); exit at EOF
   serve-close --listen IP --port P        accept one connection, send "bye\n", close first; print "closed"
+--nohash (benchmarks): the receiver does not hash (prints sha256 "-"), the sender resends one
+pseudo-random block instead of generating every byte, so the peer is not the bottleneck.
 Every mode prints "ready" (flushed) once it listens or before it connects, and gives up
 after --timeout seconds (default 60). Optional --cc NAME sets TCP_CONGESTION.
 """
@@ -40,34 +43,47 @@ def listener():
     return l
 
 
+NOHASH = '--nohash' in args
+
+
 def receive(c):
     h = hashlib.sha256(); n = 0
+    buf = bytearray(CHUNK)
     t0 = None
+    view = memoryview(buf)
     while True:
-        b = c.recv(CHUNK)
+        k = c.recv_into(buf)
         if t0 is None:
             t0 = time.monotonic()
-        if not b:
+        if not k:
             break
-        h.update(b); n += len(b)
+        if not NOHASH:
+            h.update(view[:k])
+        n += k
     dt = time.monotonic() - (t0 or time.monotonic())
-    print(f'RESULT {n} {h.hexdigest()} {dt:.6f}', flush=True)
+    print(f'RESULT {n} {"-" if NOHASH else h.hexdigest()} {dt:.6f}', flush=True)
 
 
 def send(c, total):
     rng = random.Random(int(opt('seed', 1)))
     h = hashlib.sha256(); n = 0
     t0 = time.monotonic()
+    limit = float(opt('seconds', 0))
+    block = rng.randbytes(CHUNK) if limit or NOHASH else None  # one block, resent (no generator cost)
     while n < total:
-        b = rng.randbytes(min(CHUNK, total - n))
+        if limit and time.monotonic() - t0 >= limit:
+            break
+        b = block[:min(CHUNK, total - n)] if block else rng.randbytes(min(CHUNK, total - n))
         c.sendall(b)
-        h.update(b); n += len(b)
+        if not NOHASH:
+            h.update(b)
+        n += len(b)
     c.shutdown(socket.SHUT_WR)
     # Wait for the peer's FIN so the timing covers delivery, not just buffering.
     while c.recv(65536):
         pass
     dt = time.monotonic() - t0
-    print(f'RESULT {n} {h.hexdigest()} {dt:.6f}', flush=True)
+    print(f'RESULT {n} {"-" if NOHASH else h.hexdigest()} {dt:.6f}', flush=True)
 
 
 if mode == 'recv':

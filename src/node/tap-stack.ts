@@ -32,8 +32,11 @@ import { openTapInNetns } from './netns.ts';
 import type { TapDevice } from './tap.ts';
 
 export interface TapStackOptions {
-  /** The kernel's address on the link, with prefix (in the namespace). Default 10.77.1.1/24. */
-  kernelAddr?: string;
+  /**
+   * The kernel's address on the link, with prefix (in the namespace). Default 10.77.1.1/24.
+   * null: the TAP is brought up in the namespace without an address (to bridge it elsewhere).
+   */
+  kernelAddr?: string | null;
   /** The stack's address, with prefix. Default 10.77.1.2/24. */
   stackAddr?: string;
   /** Link MTU on both sides. Default 1500. */
@@ -81,7 +84,7 @@ export interface TapStackHost {
   readonly device: Device;
   /** Set when `impair` was given. */
   readonly impaired: ImpairedDevice | undefined;
-  /** The kernel's address without prefix, e.g. '10.77.1.1'. */
+  /** The kernel's address without prefix, e.g. '10.77.1.1' ('' when kernelAddr was null). */
   readonly kernelIp: string;
   /** The stack's address without prefix. */
   readonly stackIp: string;
@@ -104,11 +107,11 @@ function argvOf(ns: string, cmd: string | readonly string[]): string[] {
 }
 
 export async function tapStack(options: TapStackOptions = {}): Promise<TapStackHost> {
-  const kernelAddr = options.kernelAddr ?? '10.77.1.1/24';
+  const kernelAddr = options.kernelAddr === null ? null : (options.kernelAddr ?? '10.77.1.1/24');
   const stackAddr = options.stackAddr ?? '10.77.1.2/24';
   const h = await openTapInNetns({
     mode: 'tap',
-    addresses: [kernelAddr],
+    addresses: kernelAddr === null ? [] : [kernelAddr],
     mtu: options.mtu,
     disableIpv6: true,
     netns: options.netns,
@@ -187,7 +190,7 @@ export async function tapStack(options: TapStackOptions = {}): Promise<TapStackH
       tap,
       device,
       impaired,
-      kernelIp: kernelAddr.split('/')[0],
+      kernelIp: kernelAddr === null ? '' : kernelAddr.split('/')[0],
       stackIp: stackAddr.split('/')[0],
       ifname: tap.ifname,
       spawn(cmd, spawnOptions = {}) {

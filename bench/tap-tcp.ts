@@ -1,0 +1,497 @@
+/**
+ * Bulk TCP over a TAP: sockstack ↔ the Linux kernel, beside kernel ↔ kernel over
+ * a veth pair with offloads off (1500-byte frames, what a TAP without vnet
+ * headers gives), measured in the same run and printed as ratios. Then goodput
+ * under 1 % loss + 10 ms one-way delay on the data direction, through the same
+ * user-space impairment bridge for both (/work/shared/bench-kernel/impair-bridge.py,
+ * this kernel has no netem), plus sockstack with the impairment applied on its own
+ * side of the TAP (ImpairedDevice).
+ *
+ *   sudo node --import tsx bench/tap-tcp.ts [--bytes 64M] [--runs 3] [--seconds 10]
+ *                                            [--only clean|impair] [--cc cubic]
+ *
+ * The kernel end is scripts/kernel-peer.py (Python blocking sockets) in every row,
+ * so rows differ only in the TCP/IP stack at the other end. Kernel senders use
+ * TCP_CONGESTION=cubic (the machine default is BBR, a different algorithm; see
+ * BASELINES.md §3b). Every namespace is created here and deleted on exit. Goodput =
+ * bytes received / receiver time (first byte to EOF). Not a test: prints, never fails on speed.
+ *
+ * sockstack's end drives the TCP engine directly (stack.tcp), not the socket layer.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import {
+  configureLink,
+  createNetns,
+  deleteNetns,
+  ip,
+  kernelLinkUnavailable,
+  nsSpawn,
+  uniqueName,
+} from '../src/node/netns.ts';
+import { type TapStackHost, tapStack } from '../src/node/tap-stack.ts';
+import { rawConnect, rawListen } from '../test/kernel/raw-tcp.ts';
+
+const PEER = new URL('../scripts/kernel-peer.py', import.meta.url).pathname;
+const BRIDGE = process.env.IMPAIR_BRIDGE ?? '/work/shared/bench-kernel/impair-bridge.py';
+
+function arg(name: string, def: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : def;
+}
+function size(s: string): number {
+  const m = /^(\d+(?:\.\d+)?)([KMG]?)$/i.exec(s);
+  if (!m) throw new Error(`bad size ${s}`);
+  const mult = { '': 1, K: 1024, M: 1 << 20, G: 1 << 30 }[m[2].toUpperCase() as '' | 'K' | 'M' | 'G'];
+  return Math.round(Number(m[1]) * mult);
+}
+
+const BYTES = size(arg('bytes', '64M'));
+const RUNS = Number(arg('runs', '3'));
+const SECONDS = Number(arg('seconds', '10'));
+const ONLY = arg('only', 'all');
+const CC = arg('cc', 'cubic');
+
+// ------------------------------------------------------------------ cleanup
+
+const namespaces: string[] = [];
+const children = new Set<ChildProcess>();
+const hosts: TapStackHost[] = [];
+async function cleanup(): Promise<void> {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  for (const h of hosts.splice(0)) await h.close().catch(() => {});
+  for (const n of namespaces.splice(0)) deleteNetns(n);
+}
+for (const sig of ['SIGINT', 'SIGTERM'] as const)
+  process.on(sig, () => {
+    void cleanup().then(() => process.exit(130));
+  });
+
+function spawnIn(ns: string, argv: string[]): ChildProcess {
+  const c = nsSpawn(ns, argv[0], argv.slice(1));
+  children.add(c);
+  c.once('exit', () => children.delete(c));
+  return c;
+}
+
+/** Waits for a line matching `re` on the child's stdout. */
+function waitLine(c: ChildProcess, re: RegExp, ms: number): Promise<RegExpMatchArray> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => reject(new Error(`no ${re} within ${ms} ms: ${out} ${err}`)), ms);
+    c.stderr?.on('data', (b: Buffer) => {
+      err += b;
+    });
+    const onData = (b: Buffer) => {
+      out += b;
+      const m = out.match(re);
+      if (m) {
+        clearTimeout(timer);
+        c.stdout?.off('data', onData);
+        resolve(m);
+      }
+    };
+    c.stdout?.on('data', onData);
+    c.once('exit', () => {
+      setImmediate(() => {
+        clearTimeout(timer);
+        reject(new Error(`exited before ${re}: ${out} ${err}`));
+      });
+    });
+  });
+}
+
+function nooffload(ns: string, dev: string): void {
+  execFileSync(
+    'ip',
+    [
+      'netns',
+      'exec',
+      ns,
+      'ethtool',
+      '-K',
+      dev,
+      'tso',
+      'off',
+      'gso',
+      'off',
+      'gro',
+      'off',
+      'tx',
+      'off',
+      'rx',
+      'off',
+      'sg',
+      'off',
+    ],
+    {
+      stdio: 'ignore',
+    },
+  );
+}
+
+// ------------------------------------------------------------------ one transfer each way
+
+interface Rate {
+  bytes: number;
+  seconds: number;
+}
+const mbps = (r: Rate) => r.bytes / r.seconds / 1e6;
+
+/** Kernel (python) receiver in `ns` at ip:port; `send` drives the sender; returns the receiver's figure. */
+async function kernelReceives(
+  ns: string,
+  ipAddr: string,
+  port: number,
+  send: () => Promise<unknown>,
+): Promise<Rate> {
+  const rx = spawnIn(ns, [
+    'python3',
+    PEER,
+    'recv',
+    '--listen',
+    ipAddr,
+    '--port',
+    String(port),
+    '--timeout',
+    '300',
+    '--nohash',
+  ]);
+  await waitLine(rx, /ready/, 10_000);
+  const result = waitLine(rx, /RESULT (\d+) \S+ ([\d.]+)/, 400_000);
+  await send();
+  const m = await result;
+  return { bytes: Number(m[1]), seconds: Number(m[2]) };
+}
+
+async function sockToKernel(
+  h: TapStackHost,
+  ns: string,
+  kernelIp: string,
+  port: number,
+  limit: { bytes?: number; seconds?: number },
+): Promise<Rate> {
+  return kernelReceives(ns, kernelIp, port, async () => {
+    const conn = rawConnect(h.stack, kernelIp, port);
+    await conn.established(10_000);
+    const block = new Uint8Array(1 << 20);
+    crypto.getRandomValues(block.subarray(0, 65536));
+    for (let i = 65536; i < block.length; i += 65536) block.copyWithin(i, 0, 65536);
+    const end = limit.seconds ? Date.now() + limit.seconds * 1000 : Number.POSITIVE_INFINITY;
+    let left = limit.bytes ?? Number.POSITIVE_INFINITY;
+    while (left > 0 && Date.now() < end) {
+      const n = Math.min(left, block.length);
+      await conn.writeAll(block.subarray(0, n), 300_000);
+      left -= n;
+    }
+    conn.c.close();
+  });
+}
+
+async function kernelToSock(
+  h: TapStackHost,
+  ns: string,
+  port: number,
+  limit: { bytes?: number; seconds?: number },
+): Promise<Rate> {
+  const l = rawListen(h.stack, port);
+  try {
+    const argv = [
+      'python3',
+      PEER,
+      'send',
+      '--connect',
+      h.stackIp,
+      '--port',
+      String(port),
+      '--cc',
+      CC,
+      '--timeout',
+      '300',
+      '--nohash',
+    ];
+    argv.push('--bytes', String(limit.bytes ?? 2 ** 40));
+    if (limit.seconds) argv.push('--seconds', String(limit.seconds));
+    const tx = spawnIn(ns, argv);
+    const conn = await l.next(10_000);
+    let first = 0;
+    let bytes = 0;
+    const end = Date.now() + 400_000;
+    for (let i = 0; i < 1e9; i++) {
+      const b = conn.c.read();
+      if (b !== null) {
+        if (bytes === 0) first = performance.now();
+        bytes += b.length;
+        continue;
+      }
+      if (conn.ended || conn.c.eof || conn.closed) break;
+      await conn.waitUntil(
+        () => conn.c.readableLength > 0 || conn.ended || conn.c.eof || conn.closed,
+        end - Date.now(),
+        'data',
+      );
+    }
+    const seconds = (performance.now() - first) / 1000;
+    conn.c.close();
+    await waitLine(tx, /RESULT/, 30_000);
+    return { bytes, seconds };
+  } finally {
+    l.close();
+  }
+}
+
+// ------------------------------------------------------------------ topologies
+
+/** Kernel ↔ kernel over a veth pair, offloads off. */
+function vethPair(): { a: string; b: string; aIp: string; bIp: string } {
+  const a = uniqueName('bka');
+  const b = uniqueName('bkb');
+  createNetns(a);
+  namespaces.push(a);
+  createNetns(b);
+  namespaces.push(b);
+  const va = uniqueName('va');
+  const vb = uniqueName('vb');
+  ip(['link', 'add', va, 'netns', a, 'type', 'veth', 'peer', 'name', vb, 'netns', b]);
+  nooffload(a, va);
+  nooffload(b, vb);
+  configureLink(va, { addresses: ['10.77.3.1/24'], mtu: 1500, disableIpv6: true }, a);
+  configureLink(vb, { addresses: ['10.77.3.2/24'], mtu: 1500, disableIpv6: true }, b);
+  return { a, b, aIp: '10.77.3.1', bIp: '10.77.3.2' };
+}
+
+async function kernelKernel(
+  pair: { a: string; b: string; bIp: string },
+  port: number,
+  limit: { bytes?: number; seconds?: number },
+): Promise<Rate> {
+  return kernelReceives(pair.b, pair.bIp, port, async () => {
+    const argv = [
+      'python3',
+      PEER,
+      'send',
+      '--connect',
+      pair.bIp,
+      '--port',
+      String(port),
+      '--cc',
+      CC,
+      '--timeout',
+      '300',
+      '--nohash',
+    ];
+    argv.push('--bytes', String(limit.bytes ?? 2 ** 40));
+    if (limit.seconds) argv.push('--seconds', String(limit.seconds));
+    const tx = spawnIn(pair.a, argv);
+    await waitLine(tx, /RESULT/, 400_000);
+  });
+}
+
+/**
+ * Bridged: [sockstack]–TAP–(ns M: impair-bridge)–veth–(ns B: kernel 10.77.4.1), and
+ * (ns A: kernel 10.77.4.3)–veth–(ns M2: impair-bridge)–veth–(ns B2: kernel 10.77.4.4).
+ */
+async function bridgedStack(): Promise<{ h: TapStackHost; b: string; m: string; tap: string; mdev: string }> {
+  const h = await tapStack({ kernelAddr: null, stackAddr: '10.77.4.2/24' });
+  hosts.push(h);
+  const b = uniqueName('bbb');
+  createNetns(b);
+  namespaces.push(b);
+  const mdev = uniqueName('vm');
+  const bdev = uniqueName('vb');
+  ip(['link', 'add', mdev, 'netns', h.ns, 'type', 'veth', 'peer', 'name', bdev, 'netns', b]);
+  nooffload(h.ns, mdev);
+  nooffload(b, bdev);
+  ip(['link', 'set', 'dev', h.ifname, 'promisc', 'on'], h.ns);
+  configureLink(mdev, { disableIpv6: true }, h.ns);
+  ip(['link', 'set', 'dev', mdev, 'promisc', 'on'], h.ns);
+  configureLink(bdev, { addresses: ['10.77.4.1/24'], disableIpv6: true }, b);
+  return { h, b, m: h.ns, tap: h.ifname, mdev };
+}
+
+function bridgedKernels(): { a: string; b: string; m: string; ma: string; mb: string; bIp: string } {
+  const a = uniqueName('bka');
+  const m = uniqueName('bkm');
+  const b = uniqueName('bkb');
+  for (const n of [a, m, b]) {
+    createNetns(n);
+    namespaces.push(n);
+  }
+  const pa = uniqueName('pa');
+  const ma = uniqueName('ma');
+  const pb = uniqueName('pb');
+  const mb = uniqueName('mb');
+  ip(['link', 'add', pa, 'netns', a, 'type', 'veth', 'peer', 'name', ma, 'netns', m]);
+  ip(['link', 'add', pb, 'netns', b, 'type', 'veth', 'peer', 'name', mb, 'netns', m]);
+  for (const [n, d] of [
+    [a, pa],
+    [m, ma],
+    [m, mb],
+    [b, pb],
+  ] as const)
+    nooffload(n, d);
+  configureLink(pa, { addresses: ['10.77.5.1/24'], disableIpv6: true }, a);
+  configureLink(pb, { addresses: ['10.77.5.2/24'], disableIpv6: true }, b);
+  for (const d of [ma, mb]) {
+    configureLink(d, { disableIpv6: true }, m);
+    ip(['link', 'set', 'dev', d, 'promisc', 'on'], m);
+  }
+  return { a, b, m, ma, mb, bIp: '10.77.5.2' };
+}
+
+async function withBridge<T>(
+  ns: string,
+  a: string,
+  b: string,
+  extra: string[],
+  run: () => Promise<T>,
+): Promise<{ r: T; stats: string }> {
+  const br = spawnIn(ns, ['python3', BRIDGE, '--a', a, '--b', b, ...extra, '--seconds', '600']);
+  await waitLine(br, /impair-bridge/, 10_000);
+  let stats = '';
+  br.stdout?.on('data', (x: Buffer) => {
+    stats += x;
+  });
+  try {
+    const r = await run();
+    return { r, stats };
+  } finally {
+    br.kill('SIGTERM');
+    await new Promise<void>((resolve) => {
+      if (br.exitCode !== null && br.stdout?.readableEnded) resolve();
+      else br.once('close', () => resolve());
+    });
+    const m = stats.match(/impair-bridge stats .*/);
+    if (m) console.log(`    ${m[0]}`);
+    if (process.env.DEBUG) console.log(execFileSync('ip', ['-n', ns, '-s', 'link'], { encoding: 'utf8' }));
+  }
+}
+
+// ------------------------------------------------------------------ report
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((p, q) => p - q);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const fmt = (xs: number[], d = 1) =>
+  `${median(xs).toFixed(d)} MB/s [${Math.min(...xs).toFixed(d)}–${Math.max(...xs).toFixed(d)}] n=${xs.length}`;
+
+async function clean(): Promise<void> {
+  console.log(`\n## clean links, ${BYTES / (1 << 20)} MiB per transfer, ${RUNS} runs (interleaved)`);
+  const h = await tapStack({ kernelAddr: '10.77.1.1/24', stackAddr: '10.77.1.2/24' });
+  hosts.push(h);
+  const pair = vethPair();
+  const r = { s2k: [] as number[], k2s: [] as number[], kk: [] as number[] };
+  let port = 6000;
+  for (let i = 0; i < RUNS; i++) {
+    const a = mbps(await sockToKernel(h, h.ns, h.kernelIp, port++, { bytes: BYTES }));
+    const b = mbps(await kernelToSock(h, h.ns, port++, { bytes: BYTES }));
+    const c = mbps(await kernelKernel(pair, port++, { bytes: BYTES }));
+    console.log(
+      `RESULT tap-tcp clean run=${i + 1} sock->kernel=${a.toFixed(1)} kernel->sock=${b.toFixed(1)} kernel->kernel(veth,nooffload)=${c.toFixed(1)} MB/s`,
+    );
+    r.s2k.push(a);
+    r.k2s.push(b);
+    r.kk.push(c);
+  }
+  const kk = median(r.kk);
+  console.log(
+    `  sockstack → kernel (TAP)          ${fmt(r.s2k)}   ratio to kernel↔kernel ${(median(r.s2k) / kk).toFixed(3)}`,
+  );
+  console.log(`  kernel → sockstack (TAP)          ${fmt(r.k2s)}   ratio ${(median(r.k2s) / kk).toFixed(3)}`);
+  console.log(`  kernel → kernel (veth, no offload) ${fmt(r.kk)}`);
+  console.log(`  sockstack TCP counters: ${JSON.stringify(pick(h.stack.tcp.stats))}`);
+}
+
+function pick(s: Record<string, number>) {
+  const keys = ['retransmits', 'fastRetransmits', 'timeouts', 'sackRecoveries', 'outOfOrder', 'dupAcks'];
+  return Object.fromEntries(keys.map((k) => [k, s[k]]));
+}
+
+async function impaired(): Promise<void> {
+  if (!existsSync(BRIDGE)) {
+    console.log(`\n## impaired: skipped, ${BRIDGE} not found (set IMPAIR_BRIDGE)`);
+    return;
+  }
+  const loss = ['--ab-loss', '0.01', '--ab-delay-ms', '10'];
+  const lossBa = ['--ba-loss', '0.01', '--ba-delay-ms', '10'];
+  console.log(
+    `\n## loss 1 % + 10 ms one-way delay on the data direction (impair-bridge.py), ${SECONDS} s per run, ${RUNS} runs`,
+  );
+  const s = await bridgedStack();
+  const k = bridgedKernels();
+  const own = await tapStack({
+    kernelAddr: '10.77.6.1/24',
+    stackAddr: '10.77.6.2/24',
+    impair: { tx: { loss: 0.01, delay: 10_000 } },
+  });
+  hosts.push(own);
+  const r = { s2k: [] as number[], k2s: [] as number[], own: [] as number[], kk: [] as number[] };
+  let port = 7000;
+  for (let i = 0; i < RUNS; i++) {
+    const a = mbps(
+      (
+        await withBridge(s.m, s.tap, s.mdev, loss, () =>
+          sockToKernel(s.h, s.b, '10.77.4.1', port++, { seconds: SECONDS }),
+        )
+      ).r,
+    );
+    const b = mbps(
+      (
+        await withBridge(s.m, s.tap, s.mdev, lossBa, () =>
+          kernelToSock(s.h, s.b, port++, { seconds: SECONDS }),
+        )
+      ).r,
+    );
+    const c = mbps(await sockToKernel(own, own.ns, own.kernelIp, port++, { seconds: SECONDS }));
+    const d = mbps(
+      (await withBridge(k.m, k.ma, k.mb, loss, () => kernelKernel(k, port++, { seconds: SECONDS }))).r,
+    );
+    console.log(
+      `RESULT tap-tcp loss1+delay10 run=${i + 1} sock->kernel=${a.toFixed(2)} kernel->sock=${b.toFixed(2)} sock->kernel(own-side impair)=${c.toFixed(2)} kernel->kernel(${CC})=${d.toFixed(2)} MB/s`,
+    );
+    r.s2k.push(a);
+    r.k2s.push(b);
+    r.own.push(c);
+    r.kk.push(d);
+  }
+  const kk = median(r.kk);
+  const f2 = (xs: number[]) => fmt(xs, 2);
+  console.log(
+    `  sockstack → kernel via bridge     ${f2(r.s2k)}   ratio to kernel↔kernel ${(median(r.s2k) / kk).toFixed(3)}`,
+  );
+  console.log(
+    `  kernel(${CC}) → sockstack via bridge ${f2(r.k2s)}   ratio ${(median(r.k2s) / kk).toFixed(3)}`,
+  );
+  console.log(
+    `  sockstack → kernel, impairment on our side of the TAP ${f2(r.own)}   ratio ${(median(r.own) / kk).toFixed(3)}`,
+  );
+  console.log(`  kernel(${CC}) → kernel via bridge   ${f2(r.kk)}`);
+  console.log(`  sockstack TCP counters (bridge host): ${JSON.stringify(pick(s.h.stack.tcp.stats))}`);
+  console.log(
+    `  own-side channel: ${JSON.stringify(own.impaired?.txStats?.dropped)} sent=${own.impaired?.txStats?.sent}`,
+  );
+}
+
+const why = kernelLinkUnavailable();
+if (why !== undefined) {
+  console.log(`tap-tcp: skipped: ${why}`);
+  process.exit(0);
+}
+try {
+  execFileSync('ethtool', ['--version'], { stdio: 'ignore' });
+} catch {
+  console.log('tap-tcp: ethtool is missing (apt-get install ethtool): veth offloads cannot be turned off');
+  process.exit(1);
+}
+console.log(
+  `# bench/tap-tcp  node ${process.version}  sockstack TCP: engine defaults (newreno, SACK), kernel senders: ${CC}`,
+);
+try {
+  if (ONLY === 'all' || ONLY === 'clean') await clean();
+  if (ONLY === 'all' || ONLY === 'impair') await impaired();
+} finally {
+  await cleanup();
+}
