@@ -58,14 +58,17 @@ test('--json and --exact-options', async () => {
   assert.equal(doc.scripts[0].status, 'passed');
 });
 
-test('usage errors and a missing target exit with 2', async () => {
+test('usage errors and an unreadable path exit with 2; the default target is the stack', async () => {
   let c = capture();
   assert.equal(await conformanceCommand([], fakeFactory(), c.io), 2);
   c = capture();
   assert.equal(await conformanceCommand(['--bogus', 'x'], fakeFactory(), c.io), 2);
   c = capture();
   assert.equal(await conformanceCommand(['x.pkt'], undefined, c.io), 2);
-  assert.match(c.err[0]!, /no target/);
+  assert.match(c.err[0]!, /cannot read/);
+  c = capture();
+  assert.equal(await conformanceCommand([join(fixtureDir(), 'a-pass.pkt')], undefined, c.io), 0);
+  assert.match(c.out[1]!, /^PASS /);
 });
 
 test('the whole curated corpus runs to a verdict on the fake target (no runner crashes)', async () => {
