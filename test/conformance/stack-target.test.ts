@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { buildTcpPacket, decodePacket, F_SYN } from '../../src/conformance/packet.ts';
+import { runScriptText } from '../../src/conformance/runner.ts';
+import { StackTarget, stackTargetFactory } from '../../src/conformance/stack-target.ts';
+import type { TargetConfig } from '../../src/conformance/target.ts';
+
+const CONFIG: TargetConfig = {
+  ipVersion: 4,
+  localIp: '192.168.0.1',
+  remoteIp: '192.0.2.1',
+  gatewayIp: '192.168.0.2',
+  prefixLength: 24,
+  mtu: 1500,
+  dialect: 'linux',
+};
+
+test('inject is delivered from a timer at the same instant; replies carry that time', async () => {
+  const t = new StackTarget(CONFIG);
+  t.advance(5_000);
+  const syn = buildTcpPacket(
+    { src: CONFIG.remoteIp, dst: CONFIG.localIp, ttl: 64 },
+    {
+      srcPort: 40000,
+      dstPort: 9,
+      seq: 1,
+      ack: 0,
+      flags: F_SYN,
+      window: 1000,
+      options: [],
+      payload: new Uint8Array(0),
+    },
+  );
+  t.inject(syn);
+  assert.equal(t.takeOutbound().length, 0, 'not delivered re-entrantly');
+  assert.equal(t.nextDeadline(), 5_000);
+  t.advance(5_000);
+  const out = t.takeOutbound();
+  assert.equal(out.length, 1);
+  assert.equal(out[0]!.time, 5_000);
+  const d = decodePacket(out[0]!.packet);
+  assert.ok(!('error' in d) && d.proto === 'tcp' && d.tcp.flags & 0x04, 'RST for a closed port');
+});
+
+test('settings map onto the TCP config; unknown knobs answer false', () => {
+  const t = new StackTarget(CONFIG);
+  assert.equal(t.configure({ name: 'sack', value: false }), true);
+  assert.equal(t.stack.tcp.config.sack, false);
+  assert.equal(t.configure({ name: 'minRtoUs', value: 30_000 }), true);
+  assert.equal(t.stack.tcp.config.minRto, 30_000);
+  assert.equal(t.configure({ name: 'ecn', value: 1 }), false);
+  assert.equal(t.configure({ name: 'mtuProbing', value: 1 }), false);
+  assert.equal(t.configure({ name: 'noSuchKnob', value: 1 }), false);
+});
+
+test('a UDP script and a listener state check run end to end', async () => {
+  const r = await runScriptText(
+    '0 socket(..., SOCK_DGRAM, IPPROTO_UDP) = 3\n+0 bind(3, ..., ...) = 0\n+0 close(3) = 0\n' +
+      '+0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 bind(3, ..., ...) = 0\n+0 listen(3, 1) = 0\n' +
+      '+0 %{ assert tcpi_state == TCP_LISTEN }%\n+0 close(3) = 0\n',
+    stackTargetFactory,
+  );
+  assert.equal(r.status, 'passed', JSON.stringify(r));
+});
