@@ -254,7 +254,7 @@ function handle(c: TcpConnection, service: Service): void {
         head += new TextDecoder().decode(b);
         if (head.includes('\r\n\r\n')) {
           const line = head.split('\r\n')[0];
-          const body = enc.encode(`<html><body><h1>sockstack</h1><p>${escape(line)}</p></body></html>\n`);
+          const body = enc.encode(`<html><body><h1>sockstack</h1><p>${escapeHtml(line)}</p></body></html>\n`);
           pending.push(
             enc.encode(
               `HTTP/1.0 200 OK\r\nContent-Type: text/html\r\nContent-Length: ${body.length}\r\nServer: sockstack\r\nConnection: close\r\n\r\n`,
@@ -288,7 +288,7 @@ function handle(c: TcpConnection, service: Service): void {
   onData();
 }
 
-function escape(s: string): string {
+function escapeHtml(s: string): string {
   return s.replace(/[<>&]/g, (ch) => (ch === '<' ? '&lt;' : ch === '>' ? '&gt;' : '&amp;'));
 }
 
