@@ -266,7 +266,7 @@ for (const [name, factory] of parityBackends) {
       const [conn, addr] = await acc;
       open.push(conn);
       assert.equal((addr as unknown[]).length, 4);
-      assert.equal((addr as [string])[0], b.host6);
+      assert.equal((addr as [string, number, number, number])[0], b.host6);
       assert.deepEqual(cli.getpeername(), [b.host6, port, 0, 0]);
       await cli.sendall('v6');
       assert.equal(text(await conn.recv(10)), 'v6');
