@@ -1,0 +1,288 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import net from 'node:net';
+import { Duplex } from 'node:stream';
+import { test } from 'node:test';
+import type { StackSocket, StackSystemError } from '../../src/node/net-adapter.ts';
+import { CLIENT, SERVER, waitEvent, within, withTwoHosts } from './helpers.ts';
+
+test('StackSocket: connect/ready, addresses, echo, orderly close', async () => {
+  await withTwoHosts(async (vn) => {
+    const server = vn.net('server').createServer((s) => s.pipe(s));
+    await waitEvent(server.listen(7), 'listening');
+    assert.deepEqual(server.address(), { address: '0.0.0.0', family: 'IPv4', port: 7 });
+    const sock = vn.net('client').connect(7, 'server');
+    assert.ok(sock instanceof Duplex);
+    assert.ok(!(sock instanceof net.Socket));
+    assert.equal(sock.connecting, true);
+    assert.equal(sock.pending, true);
+    assert.equal(sock.readyState, 'opening');
+    const events: string[] = [];
+    sock.on('connect', () => events.push('connect'));
+    sock.on('ready', () => events.push('ready'));
+    await waitEvent(sock, 'ready');
+    assert.deepEqual(events, ['connect', 'ready']);
+    assert.equal(sock.connecting, false);
+    assert.equal(sock.pending, false);
+    assert.equal(sock.readyState, 'open');
+    assert.equal(sock.remoteAddress, SERVER);
+    assert.equal(sock.remotePort, 7);
+    assert.equal(sock.remoteFamily, 'IPv4');
+    assert.equal(sock.localAddress, CLIENT);
+    assert.ok((sock.localPort ?? 0) > 1023);
+    assert.deepEqual(sock.address(), { address: CLIENT, family: 'IPv4', port: sock.localPort });
+
+    const chunks: Buffer[] = [];
+    sock.on('data', (d: Buffer) => chunks.push(d));
+    // A latin1 string (what node:http writes for headers) and a Buffer.
+    sock.write('caf\u00e9 ', 'latin1');
+    sock.end(Buffer.from('bye'));
+    const closed = waitEvent(sock, 'close');
+    await waitEvent(sock, 'end');
+    assert.deepEqual(
+      Buffer.concat(chunks),
+      Buffer.concat([Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x20]), Buffer.from('bye')]),
+    );
+    await closed;
+    assert.equal(sock.bytesWritten, 8);
+    assert.equal(sock.bytesRead, 8);
+    assert.equal(sock.readyState, 'closed');
+    server.close();
+  });
+});
+
+test('StackSocket: allowHalfOpen keeps writing after the peer FIN', async () => {
+  await withTwoHosts(async (vn) => {
+    const server = vn.net('server').createServer({ allowHalfOpen: true }, (s) => {
+      const got: Buffer[] = [];
+      s.on('data', (d: Buffer) => got.push(d));
+      s.on('end', () => {
+        // Peer half-closed: we can still answer, then FIN.
+        assert.equal(s.readyState, 'writeOnly');
+        s.end(`got ${Buffer.concat(got).length} bytes`);
+      });
+    });
+    await waitEvent(server.listen(9), 'listening');
+    const sock = vn.net('client').connect({ port: 9, host: SERVER, allowHalfOpen: true });
+    sock.end(Buffer.alloc(5000, 1));
+    let reply = '';
+    sock.setEncoding('utf8');
+    sock.on('data', (d: string) => {
+      reply += d;
+    });
+    const closed = waitEvent(sock, 'close');
+    await waitEvent(sock, 'end');
+    assert.equal(reply, 'got 5000 bytes');
+    await closed;
+    server.close();
+  });
+});
+
+test('StackSocket: ECONNREFUSED is shaped like Node (code, errno, syscall, address, port)', async () => {
+  await withTwoHosts(async (vn) => {
+    const sock = vn.net('client').connect(81, SERVER);
+    const closed = waitEvent(sock, 'close');
+    const [err] = await waitEvent<[StackSystemError]>(sock, 'error');
+    assert.equal(err.code, 'ECONNREFUSED');
+    assert.equal(err.errno, -111);
+    assert.equal(err.syscall, 'connect');
+    assert.equal(err.address, SERVER);
+    assert.equal(err.port, 81);
+    assert.equal(err.message, `connect ECONNREFUSED ${SERVER}:81`);
+    await closed;
+    assert.equal(sock.destroyed, true);
+  });
+});
+
+test('StackSocket: unknown host name fails with ENOTFOUND', async () => {
+  await withTwoHosts(async (vn) => {
+    const sock = vn.net('client').connect(80, 'nowhere.test');
+    const [err] = await waitEvent<[StackSystemError]>(sock, 'error');
+    assert.equal(err.code, 'ENOTFOUND');
+    assert.equal(err.syscall, 'getaddrinfo');
+  });
+});
+
+test('StackSocket: resetAndDestroy sends RST, the peer sees ECONNRESET (syscall read)', async () => {
+  await withTwoHosts(async (vn) => {
+    const accepted = new Promise<StackSocket>((resolve) => {
+      vn.net('server')
+        .createServer((s) => resolve(s))
+        .listen(10);
+    });
+    const sock = vn.net('client').connect(10, SERVER);
+    await waitEvent(sock, 'connect');
+    const peer = await accepted;
+    peer.resume();
+    sock.resetAndDestroy();
+    const [err] = await waitEvent<[StackSystemError]>(peer, 'error');
+    assert.equal(err.code, 'ECONNRESET');
+    assert.equal(err.errno, -104);
+    assert.equal(err.syscall, 'read');
+  });
+});
+
+test('StackSocket: destroy() with nothing pending is a FIN (peer sees end), with an error an RST', async () => {
+  await withTwoHosts(async (vn) => {
+    const peers: StackSocket[] = [];
+    const server = vn.net('server').createServer((s) => {
+      peers.push(s);
+      s.resume();
+    });
+    await waitEvent(server.listen(11), 'listening');
+    const a = vn.net('client').connect(11, SERVER);
+    await waitEvent(a, 'connect');
+    await within(
+      new Promise<void>((r) => {
+        const t = setInterval(() => {
+          if (peers.length === 1) {
+            clearInterval(t);
+            r();
+          }
+        }, 1);
+      }),
+      5000,
+      'accept',
+    );
+    const endSeen = waitEvent(peers[0], 'end');
+    a.destroy();
+    await endSeen;
+
+    const b = vn.net('client').connect(11, SERVER);
+    await waitEvent(b, 'connect');
+    const second = await within(
+      new Promise<StackSocket>((r) => {
+        const t = setInterval(() => {
+          if (peers.length === 2) {
+            clearInterval(t);
+            r(peers[1]);
+          }
+        }, 1);
+      }),
+      5000,
+      'accept',
+    );
+    const errSeen = waitEvent<[StackSystemError]>(second, 'error');
+    b.on('error', () => {});
+    b.destroy(new Error('application failure'));
+    const [err] = await errSeen;
+    assert.equal(err.code, 'ECONNRESET');
+    server.close();
+  });
+});
+
+test('StackSocket: setTimeout emits timeout when idle, is reset by I/O, and 0 disables it', async () => {
+  await withTwoHosts(async (vn) => {
+    const server = vn.net('server').createServer((s) => s.pipe(s));
+    await waitEvent(server.listen(12), 'listening');
+    const sock = vn.net('client').connect(12, SERVER);
+    await waitEvent(sock, 'connect');
+    sock.resume();
+    const t0 = performance.now();
+    let fired = 0;
+    sock.setTimeout(150, () => fired++);
+    assert.equal(sock.timeout, 150);
+    // Keep it busy for ~300 ms: no timeout while I/O flows.
+    await new Promise<void>((resolve) => {
+      const iv = setInterval(() => {
+        sock.write('x');
+        if (performance.now() - t0 > 300) {
+          clearInterval(iv);
+          resolve();
+        }
+      }, 20);
+    });
+    assert.equal(fired, 0);
+    await waitEvent(sock, 'timeout', 2000);
+    assert.equal(fired, 1);
+    assert.ok(performance.now() - t0 >= 300);
+    sock.setTimeout(0);
+    assert.equal(sock.timeout, undefined);
+    sock.destroy();
+    server.close();
+  });
+});
+
+test('StackSocket: ref/unref are counted on the runtime', async () => {
+  await withTwoHosts(async (vn) => {
+    const rt = vn.runtime;
+    const base = rt.refs;
+    const server = vn.net('server').createServer((s) => s.resume());
+    await waitEvent(server.listen(13), 'listening');
+    assert.equal(rt.refs, base + 1);
+    server.unref();
+    assert.equal(rt.refs, base);
+    const sock = vn.net('client').connect(13, SERVER);
+    await waitEvent(sock, 'connect');
+    assert.ok(rt.refs >= base + 1);
+    const withSock = rt.refs;
+    sock.unref();
+    sock.unref();
+    assert.equal(rt.refs, withSock - 1);
+    sock.ref();
+    assert.equal(rt.refs, withSock);
+    const closed = waitEvent(sock, 'close');
+    sock.destroy();
+    await closed;
+    assert.equal(rt.refs < withSock, true);
+    server.close();
+  });
+});
+
+test('StackSocket: write callbacks wait for the TCP send buffer (back-pressure), bytes arrive exactly', async () => {
+  await withTwoHosts(
+    async (vn) => {
+      let serverSock: StackSocket | undefined;
+      const server = vn.net('server').createServer((s) => {
+        serverSock = s;
+        s.pause(); // do not read yet
+      });
+      await waitEvent(server.listen(14), 'listening');
+      const sock = vn.net('client').connect(14, SERVER);
+      await waitEvent(sock, 'connect');
+      const big = Buffer.alloc(4 << 20);
+      for (let i = 0; i < big.length; i++) big[i] = (i * 31 + (i >> 11)) & 0xff;
+      let cbDone = false;
+      const ok = sock.write(big, () => {
+        cbDone = true;
+      });
+      assert.equal(ok, false);
+      // With 64 KiB buffers and a paused reader, 4 MiB cannot all be accepted: wait for
+      // the receiver's window to close.
+      const conn = sock.connection;
+      assert.ok(conn);
+      await within(
+        new Promise<void>((r) => {
+          const iv = setInterval(() => {
+            if (conn.snd.wnd === 0 && conn.unackedLength > 0) {
+              clearInterval(iv);
+              r();
+            }
+          }, 2);
+        }),
+        5000,
+        'zero window',
+      );
+      assert.equal(cbDone, false);
+      assert.ok(sock.bytesWritten <= 2 * 64 * 1024, `accepted ${sock.bytesWritten}`);
+      assert.ok(conn.unackedLength <= 64 * 1024);
+      assert.ok((serverSock?.connection?.readableLength ?? 0) <= 64 * 1024);
+      // Now read everything and check it is byte-exact.
+      const h = createHash('sha256');
+      let n = 0;
+      const s = serverSock as StackSocket;
+      s.on('data', (d: Buffer) => {
+        h.update(d);
+        n += d.length;
+      });
+      s.resume();
+      sock.end();
+      await waitEvent(s, 'end', 20_000);
+      assert.equal(cbDone, true);
+      assert.equal(n, big.length);
+      assert.equal(h.digest('hex'), createHash('sha256').update(big).digest('hex'));
+      server.close();
+    },
+    { config: { tcp: { sndBuf: 64 * 1024, rcvBuf: 64 * 1024 } } },
+  );
+});
