@@ -155,7 +155,7 @@ export function toTuple(a: SockAddr): AddressTuple {
 }
 
 /** host and port of an address, for error messages. */
-export function describe(a: SockAddr): { address: string; port?: number } {
+export function describeAddress(a: SockAddr): { address: string; port?: number } {
   return a.family === AF_UNIX ? { address: a.path } : { address: a.host, port: a.port };
 }
 

@@ -31,7 +31,14 @@
  * sendall and sendto also accept a string, sent as UTF-8.
  */
 
-import { type Address, type AddressTuple, anyAddress, describe, toSockAddr, toTuple } from './address.ts';
+import {
+  type Address,
+  type AddressTuple,
+  anyAddress,
+  describeAddress,
+  toSockAddr,
+  toTuple,
+} from './address.ts';
 import type {
   DatagramImpl,
   OptionValue,
@@ -251,7 +258,7 @@ export class Socket {
     try {
       await this.#impl.bind(addr);
     } catch (e) {
-      throw toSocketError(e, { syscall: 'bind', ...describe(addr) });
+      throw toSocketError(e, { syscall: 'bind', ...describeAddress(addr) });
     }
     this.#bound = true;
   }
@@ -281,7 +288,7 @@ export class Socket {
     try {
       await (this.#impl as StreamImpl).listen(n);
     } catch (e) {
-      throw toSocketError(e, { syscall: 'listen', ...describe(this.#impl.getsockname()) });
+      throw toSocketError(e, { syscall: 'listen', ...describeAddress(this.#impl.getsockname()) });
     }
     this.#state = 'listening';
     this.#bound = true;
@@ -310,7 +317,7 @@ export class Socket {
       try {
         await (this.#impl as DatagramImpl).connect(addr);
       } catch (e) {
-        throw toSocketError(e, { syscall: 'connect', ...describe(addr) });
+        throw toSocketError(e, { syscall: 'connect', ...describeAddress(addr) });
       }
       this.#state = 'connected';
       this.#bound = true;
@@ -330,7 +337,7 @@ export class Socket {
     const now = this.#state as State;
     if (now !== 'fresh')
       throw new SocketError(now === 'connecting' ? 'EALREADY' : 'EISCONN', { syscall: 'connect' });
-    const ctx = { syscall: 'connect', ...describe(addr) };
+    const ctx = { syscall: 'connect', ...describeAddress(addr) };
     const ac = new AbortController();
     this.#connectAbort = ac;
     this.#state = 'connecting';
@@ -665,7 +672,7 @@ export class Socket {
       this.#bound = true;
       return n;
     } catch (e) {
-      throw toSocketError(e, { syscall, ...(to ? describe(to) : {}) });
+      throw toSocketError(e, { syscall, ...(to ? describeAddress(to) : {}) });
     }
   }
 
