@@ -1,0 +1,624 @@
+/**
+ * Shared machinery of the CLI commands that run conversations on the built-in
+ * virtual network and show them (demo, nc, serve):
+ *
+ * - `buildWatchedNetwork`: the two-subnet network of topology.ts, with the
+ *   client's and the server's interface both tapped (one pcapng interface per
+ *   subnet) and every tapped frame handed to a live callback;
+ * - `FrameLabeller`: names each frame for a reader ("ARP: who has 10.0.1.1?",
+ *   "1/3 handshake: SYN", "data: client → server 'Hello'", "FIN from client",
+ *   "retransmission", "IP fragment 2/3"), and recognises the router's forwarded
+ *   copy of a datagram on the second subnet (same IP id, TTL one lower);
+ * - `connectionOf`: the TCP connection behind a socket (for state and TCP info);
+ * - `ensureStreamSockets`: a minimal stream-socket implementation over the TCP
+ *   layer, installed only while the stack has none of its own.
+ */
+import type { Device, LinkType } from '../link/device.ts';
+import type { Impairments } from '../link/impair.ts';
+import { Cable } from '../link/memory.ts';
+import { type CaptureWriter, captureDevice, type Direction } from '../link/pcap.ts';
+import { Simulation } from '../link/sim.ts';
+import type { SockAddr, StreamImpl } from '../socket/backend.ts';
+import { AF_INET, SOCK_STREAM } from '../socket/constants.ts';
+import type { Socket } from '../socket/socket.ts';
+import { Stack } from '../stack.ts';
+import type { TcpConnection } from '../tcp/connection.ts';
+import { reasonCode, TcpError, type TcpErrorCode } from '../tcp/errors.ts';
+import type { TcpLayer } from '../tcp/layer.ts';
+import type { TcpListener } from '../tcp/listen.ts';
+import type { Instant } from '../time/instant.ts';
+import { type TcpObservation, TcpTracker } from '../trace/conversation.ts';
+import type { Dissection } from '../trace/dissect.ts';
+import { dissect } from '../trace/dissect.ts';
+import { formatIpv4, type IpAddress, parseIpv4 } from '../wire/address.ts';
+import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from '../wire/tcp.ts';
+
+export const CLIENT_ADDR = '10.0.1.2';
+export const SERVER_ADDR = '10.0.2.2';
+export const ROUTER_A_ADDR = '10.0.1.1';
+export const ROUTER_B_ADDR = '10.0.2.1';
+export const SUBNET_A = '10.0.1.0/24';
+export const SUBNET_B = '10.0.2.0/24';
+
+// ------------------------------------------------------------------ the network
+
+/** One frame seen on a tapped interface. */
+export interface TappedFrame {
+  readonly time: Instant;
+  readonly data: Uint8Array;
+  /** 0: the client's subnet (10.0.1.0/24), 1: the server's (10.0.2.0/24). */
+  readonly subnet: 0 | 1;
+  /** As seen from the tapped host: 'out' = it sent the frame. */
+  readonly direction: Direction;
+}
+
+export interface WatchedNetworkOptions {
+  seed?: number;
+  /** One-way delay of each link, µs. Default 500 (a 2 ms round trip client–server). */
+  delay?: number;
+  /** Impairments of both directions of link A (client–router). */
+  linkA?: Impairments;
+  /** Impairments of both directions of link B (router–server). */
+  linkB?: Impairments;
+  /** IP MTU of link A / link B. Default 1500. */
+  mtuA?: number;
+  mtuB?: number;
+  /** Also record every tapped frame here (pcapng: one interface per subnet). */
+  writer?: CaptureWriter;
+  /** Called for every tapped frame, while the simulation runs. */
+  onFrame?: (f: TappedFrame) => void;
+}
+
+export interface WatchedNetwork {
+  readonly sim: Simulation;
+  readonly client: Stack;
+  readonly router: Stack;
+  readonly server: Stack;
+  readonly linkA: Cable;
+  readonly linkB: Cable;
+  /** Frames are reported (and recorded) only while this is true; false while the network settles. */
+  watching: boolean;
+}
+
+/** A CaptureWriter that forwards to an optional writer and to a callback, and can be paused. */
+class Tap implements CaptureWriter {
+  readonly #writer: CaptureWriter | undefined;
+  readonly #onFrame: ((f: TappedFrame) => void) | undefined;
+  readonly #subnetOf: number[] = [];
+  readonly #state: { watching: boolean };
+  constructor(
+    writer: CaptureWriter | undefined,
+    onFrame: ((f: TappedFrame) => void) | undefined,
+    state: { watching: boolean },
+  ) {
+    this.#writer = writer;
+    this.#onFrame = onFrame;
+    this.#state = state;
+  }
+  interfaceFor(name: string, linkType: LinkType): number {
+    const i = this.#writer ? this.#writer.interfaceFor(name, linkType) : this.#subnetOf.length;
+    this.#subnetOf[i] = name.startsWith('server') ? 1 : 0;
+    return i;
+  }
+  writePacket(time: Instant, data: Uint8Array, iface = 0, direction: Direction = 'out'): void {
+    if (!this.#state.watching) return;
+    this.#writer?.writePacket(time, data, iface, direction);
+    this.#onFrame?.({ time, data: data.slice(), subnet: (this.#subnetOf[iface] ?? 0) as 0 | 1, direction });
+  }
+}
+
+/**
+ *   client 10.0.1.2 ── link A ── 10.0.1.1 router 10.0.2.1 ── link B ── 10.0.2.2 server
+ *
+ * Taps the client's interface (subnet A) and the server's (subnet B). Returns with
+ * the gratuitous ARPs settled and `watching` on, and the neighbour caches empty, so
+ * the first conversation starts with ARP.
+ */
+export function buildWatchedNetwork(opts: WatchedNetworkOptions = {}): WatchedNetwork {
+  const sim = new Simulation({ seed: opts.seed ?? 1 });
+  const delay = opts.delay ?? 500;
+  const linkA = sim.add(
+    new Cable({
+      clock: sim.clock,
+      rng: sim.rng.fork(),
+      names: ['client.eth0', 'router.eth0'],
+      mtu: opts.mtuA ?? 1500,
+      aToB: { delay, ...opts.linkA },
+      bToA: { delay, ...opts.linkA },
+    }),
+  );
+  const linkB = sim.add(
+    new Cable({
+      clock: sim.clock,
+      rng: sim.rng.fork(),
+      names: ['router.eth1', 'server.eth0'],
+      mtu: opts.mtuB ?? 1500,
+      aToB: { delay, ...opts.linkB },
+      bToA: { delay, ...opts.linkB },
+    }),
+  );
+  const stack = (name: string, forwarding = false) =>
+    sim.add(new Stack({ clock: sim.clock, rng: sim.rng.fork(), name, forwarding }));
+  const client = stack('client');
+  const router = stack('router', true);
+  const server = stack('server');
+  const state = { watching: false };
+  const tap = new Tap(opts.writer, opts.onFrame, state);
+  const clientDev: Device = captureDevice(linkA.a, tap, sim.clock);
+  const serverDev: Device = captureDevice(linkB.b, tap, sim.clock);
+  client.addInterface({ name: 'eth0', device: clientDev, addresses: [`${CLIENT_ADDR}/24`] });
+  client.addRoute({ destination: '0.0.0.0/0', gateway: ROUTER_A_ADDR });
+  router.addInterface({ name: 'eth0', device: linkA.b, addresses: [`${ROUTER_A_ADDR}/24`] });
+  router.addInterface({ name: 'eth1', device: linkB.a, addresses: [`${ROUTER_B_ADDR}/24`] });
+  server.addInterface({ name: 'eth0', device: serverDev, addresses: [`${SERVER_ADDR}/24`] });
+  server.addRoute({ destination: '0.0.0.0/0', gateway: ROUTER_B_ADDR });
+  sim.runUntilIdle();
+  for (const s of [client, router, server]) ensureStreamSockets(s);
+  const net: WatchedNetwork = {
+    sim,
+    client,
+    router,
+    server,
+    linkA,
+    linkB,
+    get watching() {
+      return state.watching;
+    },
+    set watching(on: boolean) {
+      state.watching = on;
+    },
+  };
+  net.watching = true;
+  return net;
+}
+
+// ------------------------------------------------------------------ sockets ↔ connections
+
+/** The TCP connection of a connected stream socket on `stack` (by its 4-tuple), if any. */
+export function connectionOf(stack: Stack, sock: Socket): TcpConnection | undefined {
+  let local: [string, number];
+  let peer: [string, number];
+  try {
+    local = sock.getsockname() as [string, number];
+    peer = sock.getpeername() as [string, number];
+  } catch {
+    return undefined;
+  }
+  return findConnection(stack, local[1], peer[0], peer[1]);
+}
+
+/** The connection on `stack` with this local port and peer. */
+export function findConnection(
+  stack: Stack,
+  localPort: number,
+  peerHost?: string,
+  peerPort?: number,
+): TcpConnection | undefined {
+  const want = peerHost === undefined ? undefined : parseIpv4(peerHost);
+  let found: TcpConnection | undefined;
+  for (const c of stack.tcp.connections()) {
+    if (c.local.port !== localPort) continue;
+    if (peerPort !== undefined && c.remote.port !== peerPort) continue;
+    if (want !== undefined && (c.remote.address.family !== 4 || c.remote.address.v4 !== want)) continue;
+    found = c;
+  }
+  return found;
+}
+
+/**
+ * Watches the TCP states of every connection on some stacks and reports changes
+ * ("client: ESTABLISHED"). Call `check()` whenever something may have happened.
+ */
+export class StateWatcher {
+  readonly #stacks: readonly { name: string; stack: Stack }[];
+  readonly #last = new Map<TcpConnection, string>();
+  constructor(stacks: readonly { name: string; stack: Stack }[]) {
+    this.#stacks = stacks;
+  }
+  /** Changes since the last call, as "name: STATE" lines (with the old state). */
+  check(): { who: string; from: string | undefined; to: string; conn: TcpConnection }[] {
+    const out: { who: string; from: string | undefined; to: string; conn: TcpConnection }[] = [];
+    const seen = new Set<TcpConnection>();
+    for (const { name, stack } of this.#stacks) {
+      for (const c of stack.tcp.connections()) {
+        seen.add(c);
+        const prev = this.#last.get(c);
+        if (prev !== c.state) {
+          out.push({ who: name, from: prev, to: c.state, conn: c });
+          this.#last.set(c, c.state);
+        }
+      }
+    }
+    for (const [c, prev] of [...this.#last]) {
+      if (!seen.has(c)) {
+        this.#last.delete(c);
+        if (prev !== 'CLOSED') {
+          const who = this.#stacks.find((s) => s.stack.tcp === c.layer)?.name ?? 'host';
+          out.push({ who, from: prev, to: 'CLOSED', conn: c });
+        }
+      }
+    }
+    return out;
+  }
+  /** Connections being watched that are not yet CLOSED. */
+  get active(): number {
+    let n = 0;
+    for (const s of this.#last.values()) if (s !== 'CLOSED') n++;
+    return n;
+  }
+  /** Marks the current states as known without reporting them. */
+  sync(): void {
+    this.check();
+  }
+}
+
+// ------------------------------------------------------------------ labelling frames
+
+export interface FrameLabel {
+  /** What the frame is, for a reader. */
+  readonly label: string;
+  /** Extra lines (forwarding, fragment detail). */
+  readonly notes: readonly string[];
+  readonly tcp: TcpObservation | undefined;
+  readonly dissection: Dissection;
+  readonly retransmission: boolean;
+  readonly fragment: boolean;
+  readonly forwarded: boolean;
+}
+
+interface Origin {
+  readonly subnet: 0 | 1;
+  readonly ttl: number;
+  readonly label: string;
+  readonly retransmission: boolean;
+}
+
+const SUBNET_NAMES = ['10.0.1.0/24', '10.0.2.0/24'] as const;
+
+function quote(bytes: Uint8Array, max = 40): string {
+  const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes.subarray(0, max));
+  const printable = text.replace(/[^\x20-\x7e]/g, (c) =>
+    c === '\n' ? '\\n' : c === '\r' ? '\\r' : c === '\t' ? '\\t' : '.',
+  );
+  return `'${printable}${bytes.length > max ? '…' : ''}'`;
+}
+
+/**
+ * Names frames for a reader. Feed every tapped frame in order. Each subnet has its
+ * own TCP tracker (so the router's copy of a segment is not a "retransmission");
+ * a datagram seen first on one subnet and then on the other (same src, dst,
+ * protocol, id and fragment offset) is the router's forwarded copy and keeps the
+ * first sighting's label.
+ */
+export class FrameLabeller {
+  readonly #trackers = [new TcpTracker(), new TcpTracker()];
+  readonly #origins = new Map<string, Origin>();
+  readonly #names: Map<number, string>;
+  readonly #fragCount = new Map<string, number>();
+  /** Bytes of data seen per direction key, to say "bytes 1–536". */
+  constructor(
+    names: Readonly<Record<string, string>> = { [CLIENT_ADDR]: 'client', [SERVER_ADDR]: 'server' },
+  ) {
+    this.#names = new Map(Object.entries(names).map(([a, n]) => [parseIpv4(a) ?? 0, n]));
+  }
+
+  #who(addr: number): string {
+    return this.#names.get(addr) ?? formatIpv4(addr);
+  }
+
+  label(f: TappedFrame): FrameLabel {
+    const d = dissect(f.data, 'ethernet');
+    const notes: string[] = [];
+    const tcpObs = this.#trackers[f.subnet].observe(d, f.time);
+    const ip = d.ip;
+    if (d.arp) {
+      const a = d.arp;
+      const label =
+        a.op === 'request'
+          ? a.senderIp === a.targetIp
+            ? `ARP: gratuitous announcement of ${a.senderIp}`
+            : `ARP: who has ${a.targetIp}? tell ${a.senderIp}`
+          : a.op === 'reply'
+            ? `ARP: ${a.senderIp} is at ${a.senderMac}`
+            : `ARP op ${a.op}`;
+      return {
+        label,
+        notes,
+        tcp: undefined,
+        dissection: d,
+        retransmission: false,
+        fragment: false,
+        forwarded: false,
+      };
+    }
+    if (!ip) {
+      return {
+        label: 'frame',
+        notes,
+        tcp: undefined,
+        dissection: d,
+        retransmission: false,
+        fragment: false,
+        forwarded: false,
+      };
+    }
+    const key = `${ip.src}>${ip.dst}/${ip.protocol}#${ip.id}@${ip.fragmentOffset}`;
+    const origin = this.#origins.get(key);
+    const fragment = ip.mf || ip.fragmentOffset > 0;
+    if (origin && origin.subnet !== f.subnet) {
+      notes.push(
+        `forwarded by the router from ${SUBNET_NAMES[origin.subnet]} to ${SUBNET_NAMES[f.subnet]}: TTL ${origin.ttl} → ${ip.ttl}, new MACs, same IP id 0x${ip.id.toString(16).padStart(4, '0')}`,
+      );
+      let label = origin.label;
+      // Arrived after a later segment of the same stream (jitter/reordering on the way).
+      if (tcpObs?.events.includes('retransmission') && !origin.retransmission)
+        label += ' · arrived out of order';
+      return {
+        label,
+        notes,
+        tcp: tcpObs,
+        dissection: d,
+        retransmission: origin.retransmission,
+        fragment,
+        forwarded: true,
+      };
+    }
+    let label: string;
+    let retransmission = false;
+    const from = this.#who(ip.src);
+    const to = this.#who(ip.dst);
+    if (fragment) {
+      const fk = `${ip.src}>${ip.dst}/${ip.protocol}#${ip.id}`;
+      const n = (this.#fragCount.get(fk) ?? 0) + 1;
+      this.#fragCount.set(fk, n);
+      const end = ip.fragmentOffset + ip.totalLength - ip.headerLength;
+      label = `IP fragment ${n}${ip.mf ? '' : ' (last)'}: ${from} → ${to}, bytes ${ip.fragmentOffset}–${end - 1} of datagram id ${ip.id}`;
+      if (ip.fragmentOffset === 0 && d.udp) label += `, UDP ${d.udp.srcPort} → ${d.udp.dstPort}`;
+      notes.push(
+        `IP split the datagram: offset ${ip.fragmentOffset}, ${ip.mf ? 'MF set (more fragments follow)' : 'MF clear (last fragment)'}; the receiver reassembles`,
+      );
+    } else if (d.tcp && tcpObs) {
+      const t = d.tcp;
+      const parts: string[] = [];
+      const ev = tcpObs.events;
+      if (ev.includes('syn')) parts.push(`1/3 handshake: SYN (${from} → ${to})`);
+      else if (ev.includes('syn-ack')) parts.push(`2/3 handshake: SYN-ACK (${from} → ${to})`);
+      else if (ev.includes('handshake-ack')) parts.push(`3/3 handshake: ACK (${from} → ${to})`);
+      if (t.payloadLength > 0) {
+        const start = tcpObs.relSeq;
+        const bytes = d.payload ?? new Uint8Array(0);
+        parts.push(
+          `data: ${from} → ${to} ${quote(bytes)}${t.payloadLength > 40 ? ` (${t.payloadLength} bytes, stream bytes ${start}–${start + t.payloadLength - 1})` : ''}`,
+        );
+      }
+      if ((t.flags & TCP_FIN) !== 0) parts.push(`FIN from ${from}`);
+      if ((t.flags & TCP_RST) !== 0) parts.push(`RST from ${from}`);
+      if (ev.includes('retransmission')) {
+        parts.unshift('retransmission');
+        retransmission = true;
+      }
+      if (ev.includes('dup-ack')) parts.push(`duplicate ACK from ${from}`);
+      if (ev.includes('zero-window')) parts.push('zero window');
+      if (ev.includes('keep-alive')) parts.push('keep-alive');
+      if (parts.length === 0 || (parts.length === 1 && ev.includes('window-update'))) {
+        if ((t.flags & (TCP_SYN | TCP_FIN | TCP_RST)) === 0 && (t.flags & TCP_ACK) !== 0) {
+          const peer = tcpObs.direction === 'a2b' ? tcpObs.conversation.b2a : tcpObs.conversation.a2b;
+          const ack = tcpObs.relAck;
+          const what =
+            ack === undefined
+              ? ''
+              : peer.sawFin && ack === peer.maxSeqEnd
+                ? ` for the ${to}'s FIN`
+                : `: ${to}'s bytes 1–${ack - 1} received`;
+          parts.push(`ACK from ${from}${what}${ev.includes('window-update') ? ' (window update)' : ''}`);
+        } else parts.push(`TCP ${from} → ${to}`);
+      }
+      label = parts.join(' · ');
+    } else if (d.udp) {
+      const bytes = d.payload ?? new Uint8Array(0);
+      label = `UDP datagram: ${from}:${d.udp.srcPort} → ${to}:${d.udp.dstPort} ${quote(bytes)}`;
+    } else if (d.icmp) {
+      const i = d.icmp;
+      label = `ICMP ${i.typeName}${i.codeName ? ` (${i.codeName})` : ''}: ${from} → ${to}`;
+      if (i.nextHopMtu !== undefined) label += `, next-hop MTU ${i.nextHopMtu}`;
+    } else label = `IP ${from} → ${to}`;
+    this.#origins.set(key, { subnet: f.subnet, ttl: ip.ttl, label, retransmission });
+    if (this.#origins.size > 50_000) this.#origins.delete(this.#origins.keys().next().value as string);
+    return { label, notes, tcp: tcpObs, dissection: d, retransmission, fragment, forwarded: false };
+  }
+}
+
+// ------------------------------------------------------------------ fallback stream sockets
+
+/** Does the stack make stream sockets on its own (src/socket/stack-stream.ts)? */
+export function hasStreamSockets(stack: Stack): boolean {
+  try {
+    void stack.socket(AF_INET, SOCK_STREAM).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Installs a minimal stream-socket implementation straight over the TCP layer when
+ * the stack has none (until src/socket/stack-stream.ts provides the real one).
+ */
+export function ensureStreamSockets(stack: Stack): void {
+  if (!hasStreamSockets(stack)) stack.setStreamFactory((st) => new FallbackStream(st.tcp));
+}
+
+const v4 = (a: IpAddress | undefined): string => (a && a.family === 4 ? formatIpv4(a.v4) : '0.0.0.0');
+
+/** The StreamImpl contract of src/socket/backend.ts, for what the CLI uses. */
+class FallbackStream implements StreamImpl {
+  readonly kind = 'stream' as const;
+  readonly #layer: TcpLayer;
+  #local: { address: IpAddress | undefined; port: number } | undefined;
+  #conn: TcpConnection | undefined;
+  #listener: TcpListener | undefined;
+  #reuse = false;
+  #error: string | undefined;
+  readonly #waiters = new Set<() => void>();
+
+  constructor(layer: TcpLayer, conn?: TcpConnection) {
+    this.#layer = layer;
+    if (conn) this.#adopt(conn);
+  }
+
+  #adopt(conn: TcpConnection): void {
+    this.#conn = conn;
+    const wake = (): void => this.#wake();
+    conn.events = {
+      onEstablished: wake,
+      onReadable: wake,
+      onWritable: wake,
+      onEnd: wake,
+      onClose: (reason) => {
+        if (reason !== undefined && reason !== 'aborted') this.#error = reasonCode(reason);
+        wake();
+      },
+    };
+  }
+
+  #wake(): void {
+    const ws = [...this.#waiters];
+    this.#waiters.clear();
+    for (const w of ws) w();
+  }
+
+  #wait(signal: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const done = (): void => {
+        signal.removeEventListener('abort', abort);
+        resolve();
+      };
+      const abort = (): void => {
+        this.#waiters.delete(done);
+        reject(signal.reason);
+      };
+      signal.addEventListener('abort', abort, { once: true });
+      this.#waiters.add(done);
+    });
+  }
+
+  async bind(addr: SockAddr): Promise<void> {
+    if (addr.family !== 2) throw new TcpError('EINVAL');
+    const a = parseIpv4(addr.host) ?? 0;
+    this.#local = { address: a === 0 ? undefined : { family: 4, v4: a }, port: addr.port };
+  }
+
+  getsockname(): SockAddr {
+    const l = this.#conn?.local ?? this.#listener?.local ?? this.#local;
+    return { family: 2, host: v4(l?.address), port: l?.port ?? 0 };
+  }
+
+  getpeername(): SockAddr | undefined {
+    const r = this.#conn?.remote;
+    if (r?.address.family !== 4) return undefined;
+    return { family: 2, host: formatIpv4(r.address.v4), port: r.port };
+  }
+
+  setOption(level: number, name: number, value: unknown): void {
+    // SO_REUSEADDR (SOL_SOCKET 1, 2) is the only option the CLI sets.
+    if (level === 1 && name === 2) this.#reuse = value !== 0;
+  }
+
+  getOption(level: number, name: number): number | undefined {
+    if (level === 1 && name === 4) {
+      const e = this.#error;
+      this.#error = undefined;
+      return e === undefined ? undefined : 1;
+    }
+    return undefined;
+  }
+
+  waitReadable(signal: AbortSignal): Promise<void> {
+    return this.#wait(signal);
+  }
+
+  waitWritable(signal: AbortSignal): Promise<void> {
+    return this.#wait(signal);
+  }
+
+  async listen(backlog: number): Promise<void> {
+    const l = this.#layer.listen({
+      address: this.#local?.address,
+      port: this.#local?.port ?? 0,
+      backlog: Math.max(1, backlog),
+      reuseAddr: this.#reuse,
+    });
+    l.onAcceptable = () => this.#wake();
+    this.#listener = l;
+  }
+
+  accept(): { impl: StreamImpl; peer: SockAddr } | undefined {
+    const c = this.#listener?.accept();
+    if (!c) return undefined;
+    const impl = new FallbackStream(this.#layer, c);
+    return { impl, peer: impl.getpeername() as SockAddr };
+  }
+
+  connect(addr: SockAddr, signal: AbortSignal): Promise<void> {
+    if (addr.family !== 2) return Promise.reject(new TcpError('EINVAL'));
+    const conn = this.#layer.connect({
+      remote: { family: 4, v4: parseIpv4(addr.host) ?? 0 },
+      remotePort: addr.port,
+      local: this.#local?.address,
+      localPort: this.#local?.port,
+      reuseAddr: this.#reuse,
+    });
+    this.#adopt(conn);
+    return new Promise((resolve, reject) => {
+      const check = (): void => {
+        if (conn.state === 'SYN-SENT' || conn.state === 'SYN-RECEIVED') {
+          if (signal.aborted) reject(signal.reason);
+          else this.#wait(signal).then(check, reject);
+          return;
+        }
+        if (conn.state === 'CLOSED') {
+          const e = this.#error ?? 'ECONNREFUSED';
+          this.#error = undefined;
+          reject(new TcpError(e as TcpErrorCode));
+          return;
+        }
+        resolve();
+      };
+      check();
+    });
+  }
+
+  recv(max: number, _peek: boolean): Uint8Array | undefined {
+    const c = this.#conn;
+    if (!c) return new Uint8Array(0);
+    if (this.#error !== undefined && c.readableLength === 0) {
+      const e = this.#error;
+      this.#error = undefined;
+      throw new TcpError(e as TcpErrorCode);
+    }
+    if (c.readableLength > 0) return c.read(max) ?? undefined;
+    if (c.finReceived || c.readShut || c.state === 'CLOSED') return new Uint8Array(0);
+    return undefined;
+  }
+
+  send(data: Uint8Array): number {
+    const c = this.#conn;
+    if (!c) throw new TcpError('EPIPE');
+    if (this.#error !== undefined) {
+      const e = this.#error;
+      this.#error = undefined;
+      throw new TcpError(e as TcpErrorCode);
+    }
+    return c.write(data);
+  }
+
+  shutdown(how: 0 | 1 | 2): void {
+    this.#conn?.shutdown(how === 0 ? 'read' : how === 1 ? 'write' : 'both');
+  }
+
+  async close(): Promise<void> {
+    this.#listener?.close();
+    this.#conn?.close();
+    this.#wake();
+  }
+}
