@@ -35,6 +35,7 @@ import { type AddressFamily, AF_INET, SOCK_DGRAM, SOCK_STREAM, type SocketKind }
 import { GaiError } from './socket/errno.ts';
 import { Socket } from './socket/socket.ts';
 import { StackDatagramSocket } from './socket/stack-dgram.ts';
+import { streamSocketFactory } from './socket/stack-stream.ts';
 import type { TcpConfig } from './tcp/config.ts';
 import { TcpLayer } from './tcp/layer.ts';
 import type { Clock, Pollable } from './time/clock.ts';
@@ -110,7 +111,7 @@ export class Stack implements Pollable {
   #tcp: TcpLayerLike | undefined;
   readonly #tcpLayer: TcpLayer;
   #backend: SocketBackend | undefined;
-  /** Makes stream sockets once a TCP socket implementation exists (see `setStreamFactory`). */
+  /** Overrides how stream sockets are made (default: src/socket/stack-stream.ts over `tcp`). */
   #streamFactory: ((stack: Stack) => StreamImpl) | undefined;
   readonly #env: { clock: Clock; rng: Rng; timers: TimerQueue; stats: StackStats; forwarding: boolean };
 
@@ -297,10 +298,8 @@ export class Stack implements Pollable {
       create: (family: AddressFamily, type: SocketKind): DatagramImpl | StreamImpl => {
         if (family !== AF_INET) throw Object.assign(new Error('EAFNOSUPPORT'), { code: 'EAFNOSUPPORT' });
         if (type === SOCK_DGRAM) return new StackDatagramSocket(this.udp.open());
-        if (type === SOCK_STREAM && this.#streamFactory) return this.#streamFactory(this);
-        throw Object.assign(new Error('EPROTONOSUPPORT: stream sockets need a TCP layer'), {
-          code: 'EPROTONOSUPPORT',
-        });
+        if (type === SOCK_STREAM) return (this.#streamFactory ?? streamSocketFactory)(this);
+        throw Object.assign(new Error('EPROTONOSUPPORT'), { code: 'EPROTONOSUPPORT' });
       },
       resolve: async (host: string, family: 0 | 2 | 10): Promise<ResolvedAddress[]> => {
         const a = this.hosts.get(host.toLowerCase());
