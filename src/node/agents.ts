@@ -7,10 +7,12 @@
  *   per request.
  * - node:https — `new StackHttpsAgent(net, { ca })`: TLS over a StackSocket
  *   (`tls.connect({ socket })`).
- * - undici     — `stackDispatcher(net, { connect: { ca } })` is an undici Agent
+ * - undici     — `stackDispatcher(net, { Agent, connect: { ca } })` is an undici Agent
  *   usable as `fetch(url, { dispatcher })`; `undiciConnector(net)` is its `connect`
  *   function. It calls back asynchronously (after the handshake): undici >= 7.16
- *   hangs on a synchronous callback (research notes §1.2).
+ *   hangs on a synchronous callback (research notes §1.2). `await stackFetch(net)`
+ *   gives a ready fetch + dispatcher pair (the `undici` package where it runs, Node's
+ *   built-in undici on Node 20, where undici 8 does not load).
  * - ws         — `new WebSocket(url, { createConnection: wsCreateConnection(net) })`.
  *
  * Host names resolve through the stack's hosts table (`stack.hosts`), IP literals
@@ -21,7 +23,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
-import { Agent as UndiciAgent } from 'undici';
+import type { Dispatcher, Agent as UndiciAgent } from 'undici';
 import type { StackSocket } from './net-adapter.ts';
 import type { StackNet } from './net-facade.ts';
 
@@ -163,18 +165,72 @@ export function undiciConnector(net: StackNet, tlsOptions: tls.ConnectionOptions
   };
 }
 
+/** The constructor of an undici Agent (from the `undici` package or Node's built-in fetch). */
+export type UndiciAgentClass = new (options: { connect?: unknown; [k: string]: unknown }) => Dispatcher;
+
 export interface StackDispatcherOptions extends Omit<UndiciAgent.Options, 'connect'> {
+  /** The Agent class to instantiate, e.g. `import { Agent } from 'undici'`. */
+  Agent: UndiciAgentClass;
   /** TLS options for https: origins (ca, rejectUnauthorized, servername, ...). */
   connect?: tls.ConnectionOptions;
 }
 
-/** An undici Agent whose connections run over the stack: `fetch(url, { dispatcher })`. */
-export function stackDispatcher(net: StackNet, options: StackDispatcherOptions = {}): UndiciAgent {
-  const { connect, ...rest } = options;
-  return new UndiciAgent({
-    ...rest,
-    connect: undiciConnector(net, connect) as unknown as UndiciAgent.Options['connect'],
-  });
+/**
+ * An undici Agent whose connections run over the stack, for `fetch(url, { dispatcher })`
+ * with the fetch of the same undici. Pass the Agent class (`import { Agent } from 'undici'`);
+ * `stackFetch` finds one for you.
+ */
+export function stackDispatcher(net: StackNet, options: StackDispatcherOptions): Dispatcher {
+  const { connect, Agent, ...rest } = options;
+  return new Agent({ ...rest, connect: undiciConnector(net, connect) });
+}
+
+export interface StackFetch {
+  /** fetch bound to the stack's dispatcher (same undici as the dispatcher). */
+  fetch: typeof globalThis.fetch;
+  dispatcher: Dispatcher;
+  /** Which undici: the `undici` package, or the one inside Node's global fetch. */
+  impl: 'undici' | 'builtin';
+  close(): Promise<void>;
+}
+
+const GLOBAL_DISPATCHER = Symbol.for('undici.globalDispatcher.1');
+
+/**
+ * A fetch over the stack. Uses the `undici` package when it loads on this Node (undici 8
+ * needs Node >= 22.19: on Node 20 it throws at import, `zlib.createZstdDecompress` missing),
+ * otherwise the undici bundled in Node's global fetch, whose Agent class is reached through
+ * its global dispatcher.
+ */
+export async function stackFetch(
+  net: StackNet,
+  options: Omit<StackDispatcherOptions, 'Agent'> = {},
+): Promise<StackFetch> {
+  let Agent: UndiciAgentClass | undefined;
+  let fetchFn: typeof globalThis.fetch | undefined;
+  let impl: StackFetch['impl'] = 'undici';
+  try {
+    const m = (await import('undici')) as unknown as {
+      Agent: UndiciAgentClass;
+      fetch: typeof globalThis.fetch;
+    };
+    Agent = m.Agent;
+    fetchFn = m.fetch;
+  } catch {
+    impl = 'builtin';
+    const g = globalThis as unknown as Record<symbol, { constructor: UndiciAgentClass } | undefined>;
+    // The built-in undici creates its global dispatcher on first use.
+    if (!g[GLOBAL_DISPATCHER]) await (await globalThis.fetch('data:,')).arrayBuffer();
+    const d = g[GLOBAL_DISPATCHER];
+    if (!d) throw new Error('stackFetch: no undici available (neither the package nor the built-in fetch)');
+    Agent = d.constructor;
+    fetchFn = globalThis.fetch;
+  }
+  const dispatcher = stackDispatcher(net, { ...options, Agent });
+  const f = fetchFn;
+  const boundFetch = ((input: Parameters<typeof fetch>[0], init?: RequestInit) =>
+    f(input, { ...init, dispatcher } as RequestInit)) as typeof globalThis.fetch;
+  return { fetch: boundFetch, dispatcher, impl, close: () => dispatcher.close() };
 }
 
 // ------------------------------------------------------------------ ws

@@ -384,8 +384,12 @@ export class StackSocket extends Duplex {
     this.#timeoutMs = 0;
     const c = this.#conn;
     if (c && !this.#connClosed && c.state !== 'CLOSED') {
-      // Kernel-like close: FIN unless something would be lost (then RST).
-      const lost = err != null || this.#pending !== undefined || this.writableLength > 0;
+      // Kernel-like close (like closing the fd): FIN, even after destroy(err) (node:http
+      // writes a 408 and destroys with an error: the client must get the 408 and a FIN).
+      // Deviation from the kernel: RST when written bytes would be dropped unsent, so the
+      // peer cannot take a truncated stream for a complete one. close() itself sends RST
+      // when received bytes were never read (RFC 1122 §4.2.2.13).
+      const lost = this.#pending !== undefined || this.writableLength > 0;
       if (lost) c.abort();
       else c.close();
       this.#driver.kick();
@@ -537,12 +541,31 @@ export class StackSocket extends Duplex {
       this.#pull();
       return;
     }
+    // Like a kernel socket: bytes that arrived before the RST are still delivered first.
+    if (!this.connecting) this.#drainBeforeError();
+    if (this.destroyed) return;
     const code = reasonCode(reason);
     const err = this.connecting
       ? stackError(code, 'connect', this.#remote?.address, this.#remote?.port)
       : stackError(code, 'read');
     this.connecting = false;
     this.destroy(err);
+  }
+
+  #drainBeforeError(): void {
+    const c = this.#conn;
+    if (!c || this.#eofPushed) return;
+    for (;;) {
+      let chunk: Uint8Array | null;
+      try {
+        chunk = c.read(READ_CHUNK);
+      } catch {
+        return;
+      }
+      if (chunk === null || chunk.length === 0 || this.destroyed) return;
+      this.bytesRead += chunk.length;
+      this.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
+    }
   }
 
   #touch(): void {
