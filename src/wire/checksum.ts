@@ -41,6 +41,8 @@ export function finishChecksum(sum: number): number {
   return ~foldChecksum(sum) & 0xffff;
 }
 
+const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 /** Swaps the two bytes of a 16-bit value. */
 function swap16(x: number): number {
   return ((x & 0xff) << 8) | (x >>> 8);
@@ -60,25 +62,48 @@ export function checksumPartial(bytes: Uint8Array, sum: number): number {
     if (i < len) s += bytes[i] << 8;
     return reduce(sum + s);
   }
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, len);
   // Sum little-endian 32-bit words; the folded result is the byte swap of the
-  // big-endian sum (RFC 1071 §2(B)).
+  // big-endian sum (RFC 1071 §2(B)). Aligned buffers (the common case: whole
+  // frames) are read through a Uint32Array, which is native order: little-endian
+  // on every engine in practice; a big-endian host needs no swap at all.
   let le = 0;
   let i = 0;
   const end4 = len & ~3;
-  while (i < end4) {
-    const stop = Math.min(end4, i + FOLD_EVERY_WORDS * 4);
-    let acc = 0;
-    // Unrolled by 4 words (16 bytes).
-    for (; i + 16 <= stop; i += 16) {
-      acc +=
-        dv.getUint32(i, true) +
-        dv.getUint32(i + 4, true) +
-        dv.getUint32(i + 8, true) +
-        dv.getUint32(i + 12, true);
+  if ((bytes.byteOffset & 3) === 0) {
+    const words = new Uint32Array(bytes.buffer, bytes.byteOffset, end4 >>> 2);
+    const n = words.length;
+    let w = 0;
+    while (w < n) {
+      const stop = Math.min(n, w + FOLD_EVERY_WORDS);
+      let acc = 0;
+      for (; w + 4 <= stop; w += 4) acc += words[w] + words[w + 1] + words[w + 2] + words[w + 3];
+      for (; w < stop; w++) acc += words[w];
+      le = reduce(le + acc);
     }
-    for (; i < stop; i += 4) acc += dv.getUint32(i, true);
-    le = reduce(le + acc);
+    i = end4;
+    if (!HOST_LITTLE_ENDIAN) {
+      let s = foldChecksum(le);
+      if (i + 1 < len) s += (bytes[i] << 8) | bytes[i + 1];
+      else if (i < len) s += bytes[i] << 8;
+      if (i + 2 < len) s += bytes[i + 2] << 8;
+      return reduce(sum + s);
+    }
+  } else {
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, len);
+    while (i < end4) {
+      const stop = Math.min(end4, i + FOLD_EVERY_WORDS * 4);
+      let acc = 0;
+      // Unrolled by 4 words (16 bytes).
+      for (; i + 16 <= stop; i += 16) {
+        acc +=
+          dv.getUint32(i, true) +
+          dv.getUint32(i + 4, true) +
+          dv.getUint32(i + 8, true) +
+          dv.getUint32(i + 12, true);
+      }
+      for (; i < stop; i += 4) acc += dv.getUint32(i, true);
+      le = reduce(le + acc);
+    }
   }
   // Trailing 0..3 bytes, in little-endian 16-bit word order.
   if (i + 1 < len) {
