@@ -21,6 +21,7 @@
 
 import http from 'node:http';
 import https from 'node:https';
+import { createRequire } from 'node:module';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import type { Dispatcher, Agent as UndiciAgent } from 'undici';
@@ -196,6 +197,25 @@ export interface StackFetch {
 
 const GLOBAL_DISPATCHER = Symbol.for('undici.globalDispatcher.1');
 
+/** Whether the installed `undici` package's engines.node admits this Node (">=a.b.c" only). */
+function undiciPackageRuns(): boolean {
+  let engines: string | undefined;
+  try {
+    const req = createRequire(import.meta.url);
+    engines = (req('undici/package.json') as { engines?: { node?: string } }).engines?.node;
+  } catch {
+    return false;
+  }
+  const m = engines === undefined ? null : /^>=\s*(\d+)(?:\.(\d+))?(?:\.(\d+))?$/.exec(engines.trim());
+  if (!m) return true;
+  const want = [Number(m[1]), Number(m[2] ?? 0), Number(m[3] ?? 0)];
+  const have = process.versions.node.split('.').map(Number);
+  for (let i = 0; i < 3; i++) {
+    if (have[i] !== want[i]) return have[i] > want[i];
+  }
+  return true;
+}
+
 /**
  * A fetch over the stack. Uses the `undici` package when it loads on this Node (undici 8
  * needs Node >= 22.19: on Node 20 it throws at import, `zlib.createZstdDecompress` missing),
@@ -210,6 +230,9 @@ export async function stackFetch(
   let fetchFn: typeof globalThis.fetch | undefined;
   let impl: StackFetch['impl'] = 'undici';
   try {
+    // Do not even try an undici this Node is too old for: a failed import still runs its
+    // global.js, which replaces the built-in fetch's global dispatcher.
+    if (!undiciPackageRuns()) throw new Error('undici package needs a newer Node');
     const m = (await import('undici')) as unknown as {
       Agent: UndiciAgentClass;
       fetch: typeof globalThis.fetch;
