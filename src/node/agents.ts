@@ -22,6 +22,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { createRequire } from 'node:module';
+import type { createConnection as netCreateConnection } from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import type { Dispatcher, Agent as UndiciAgent } from 'undici';
@@ -262,8 +263,10 @@ export async function stackFetch(
  * ws client `createConnection` option: `new WebSocket('ws://server/x', { createConnection:
  * wsCreateConnection(net) })`. For wss: it wraps the stack socket in TLS with ws's TLS options.
  */
-export function wsCreateConnection(net: StackNet) {
-  return (
+export function wsCreateConnection(net: StackNet): typeof netCreateConnection {
+  // @types/ws types this option as net.createConnection (returning a net.Socket); ws itself
+  // only needs a Duplex and guards the net.Socket-only calls (research notes §1.2).
+  const create = (
     options: tls.ConnectionOptions & {
       host?: string;
       port?: number | string;
@@ -279,4 +282,5 @@ export function wsCreateConnection(net: StackNet) {
     if (secure) return tlsOverStack(net, { ...options, host: hostOf(options), port: portOf(options, 443) });
     return net.connect({ host: hostOf(options), port: portOf(options, 80) });
   };
+  return create as unknown as typeof netCreateConnection;
 }

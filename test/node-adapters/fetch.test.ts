@@ -73,7 +73,7 @@ test('undici connector: refused connections fail the fetch with ECONNREFUSED; ca
     const connect = undiciConnector(vn.net('client'));
     let sync = true;
     const err = await new Promise<Error & { code?: string }>((resolve) => {
-      connect({ hostname: SERVER, protocol: 'http:', port: '9' }, (e) => resolve(e as Error));
+      connect({ hostname: SERVER, protocol: 'http:', port: '9' }, (...args) => resolve(args[0] as Error));
       sync = false;
     });
     assert.equal(sync, false);
