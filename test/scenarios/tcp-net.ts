@@ -11,6 +11,7 @@ import type { Impairments } from '../../src/link/impair.ts';
 import { Cable } from '../../src/link/memory.ts';
 import { Simulation } from '../../src/link/sim.ts';
 import { SeededRng } from '../../src/rand/rng.ts';
+import { AF_INET, SHUT_WR, SOCK_STREAM } from '../../src/socket/constants.ts';
 import type { Socket } from '../../src/socket/socket.ts';
 import { StackStreamSocket } from '../../src/socket/stack-stream.ts';
 import { Stack, type StackConfig } from '../../src/stack.ts';
@@ -65,6 +66,8 @@ export interface RoutedOptions {
   seed?: number;
   /** MTU of the second subnet (router ↔ b). Default 1500. */
   mtuB?: number;
+  /** MTU of the router's interface into subnet B only (the cable and b stay at mtuB): a PMTU bottleneck. */
+  routerMtuB?: number;
   config?: StackConfig;
   delay?: number;
 }
@@ -90,7 +93,7 @@ export function routed(opts: RoutedOptions = {}) {
   const b = mk('b');
   a.addInterface({ name: 'eth0', device: ca.a, addresses: ['10.0.1.2/24'] });
   router.addInterface({ name: 'eth0', device: ca.b, addresses: ['10.0.1.1/24'] });
-  router.addInterface({ name: 'eth1', device: cb.a, addresses: ['10.0.2.1/24'] });
+  router.addInterface({ name: 'eth1', device: cb.a, addresses: ['10.0.2.1/24'], mtu: opts.routerMtuB });
   b.addInterface({ name: 'eth0', device: cb.b, addresses: ['10.0.2.2/24'] });
   a.addRoute({ destination: '0.0.0.0/0', gateway: '10.0.1.1' });
   b.addRoute({ destination: '0.0.0.0/0', gateway: '10.0.2.1' });
@@ -167,3 +170,47 @@ function fmt(a: number): string {
 }
 
 export { StackStreamSocket };
+
+export interface TransferResult {
+  /** Bytes b received from a, and a from b. */
+  atB: Uint8Array;
+  atA: Uint8Array;
+  /** Virtual µs from connect() to both sides seeing EOF. */
+  elapsed: number;
+}
+
+/**
+ * A full-duplex transfer through the sockets API: a connects to b, both send
+ * their bytes at once (sendall, then SHUT_WR) and read to EOF, then both close.
+ * Runs inside `sim.run` with a virtual-time bound; hash the results outside it
+ * (crypto.subtle is real asynchronous work the virtual clock cannot wait for).
+ */
+export async function duplexTransfer(
+  net: { sim: Simulation; a: Stack; b: Stack; bAddr: string },
+  fromA: Uint8Array,
+  fromB: Uint8Array,
+  timeout: number,
+  port = 5000,
+): Promise<TransferResult> {
+  const { sim } = net;
+  return sim.run(
+    async () => {
+      const srv = net.b.socket(AF_INET, SOCK_STREAM);
+      await srv.bind(['0.0.0.0', port]);
+      await srv.listen(8);
+      const cli = net.a.socket(AF_INET, SOCK_STREAM);
+      const t0 = sim.now;
+      await cli.connect([net.bAddr, port]);
+      const [conn] = await srv.accept();
+      const sendA = cli.sendall(fromA).then(() => cli.shutdown(SHUT_WR));
+      const sendB = conn.sendall(fromB).then(() => conn.shutdown(SHUT_WR));
+      const [atB, atA] = await Promise.all([recvAll(conn), recvAll(cli), sendA, sendB]);
+      const elapsed = sim.now - t0;
+      await cli.close();
+      await conn.close();
+      await srv.close();
+      return { atB, atA, elapsed };
+    },
+    { timeout },
+  );
+}
