@@ -466,13 +466,20 @@ async function runDemo(p: Parsed, io: CliIo): Promise<number> {
     io.out(
       `  RTT:             ${rtt} (client's SRTT; propagation alone is ${(4 * delay) / 1000} ms, the SYN's sample also waited for ARP)`,
     );
-    io.out(`  MSS:             ${clientInfo.mss} bytes sent per segment at most (client)`);
-  }
-  if (serverInfo && !udp && settings.quiet === false && mtu < 1500)
+    const ts = clientInfo.options.timestamps ? 12 : 0;
     io.out(
-      `  note:            TCP sets DF and sizes segments to the path (MSS), so IP never fragmented; try --udp to see fragmentation`,
+      `  MSS:             ${clientInfo.mss} bytes (the client's segments carry at most ${clientInfo.mss - ts} data bytes${ts ? ' beside the 12-byte timestamp option' : ''})`,
     );
-  io.out(`  virtual time:    ${formatTime(endTime)} s until both ends were CLOSED (TIME-WAIT included)`);
+  }
+  if (!udp && mtu < 1500)
+    io.out(
+      `  note:            TCP set DF and sized its segments to the MTU (MSS option), so IP never had to fragment; --udp shows fragmentation`,
+    );
+  io.out(
+    udp
+      ? `  virtual time:    ${formatTime(sim.now - t0)} s`
+      : `  virtual time:    ${formatTime(endTime)} s until both ends were CLOSED (TIME-WAIT included)`,
+  );
   if (pcapPath !== undefined) {
     io.out(`  capture:         ${pcapPath} (pcapng: client.eth0 = 10.0.1.0/24, server.eth0 = 10.0.2.0/24)`);
     io.out(`                   open it with 'sockstack capture -v ${pcapPath}' or Wireshark`);

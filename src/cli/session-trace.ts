@@ -295,6 +295,9 @@ export class FrameLabeller {
   readonly #origins = new Map<string, Origin>();
   readonly #names: Map<number, string>;
   readonly #fragCount = new Map<string, number>();
+  readonly #highest = new Map<string, number>();
+  /** Subnet and TTL where each IP datagram (by src, dst, protocol, id) was first seen. */
+  readonly #datagrams = new Map<string, { subnet: 0 | 1; ttl: number }>();
   /** Bytes of data seen per direction key, to say "bytes 1–536". */
   constructor(
     names: Readonly<Record<string, string>> = { [CLIENT_ADDR]: 'client', [SERVER_ADDR]: 'server' },
@@ -342,7 +345,19 @@ export class FrameLabeller {
         forwarded: false,
       };
     }
-    const key = `${ip.src}>${ip.dst}/${ip.protocol}#${ip.id}@${ip.fragmentOffset}`;
+    // Where this segment falls relative to what this subnet has already seen of its stream.
+    let order: 'in' | 'ahead' | 'late' = 'in';
+    let prevHigh: number | undefined;
+    if (tcpObs && tcpObs.seqLength > 0) {
+      const hk = `${f.subnet}|${tcpObs.conversation.index}|${tcpObs.direction}`;
+      prevHigh = this.#highest.get(hk);
+      const end = tcpObs.relSeq + tcpObs.seqLength;
+      if (prevHigh !== undefined && tcpObs.relSeq > prevHigh) order = 'ahead';
+      else if (prevHigh !== undefined && tcpObs.relSeq < prevHigh) order = 'late';
+      if (prevHigh === undefined || end > prevHigh) this.#highest.set(hk, end);
+    }
+    const key = `${ip.src}>${ip.dst}/${ip.protocol}#${ip.id}@${ip.fragmentOffset}+${ip.totalLength}`;
+    const idKey = `${ip.src}>${ip.dst}/${ip.protocol}#${ip.id}`;
     const origin = this.#origins.get(key);
     const fragment = ip.mf || ip.fragmentOffset > 0;
     if (origin && origin.subnet !== f.subnet) {
@@ -350,9 +365,9 @@ export class FrameLabeller {
         `forwarded by the router from ${SUBNET_NAMES[origin.subnet]} to ${SUBNET_NAMES[f.subnet]}: TTL ${origin.ttl} → ${ip.ttl}, new MACs, same IP id 0x${ip.id.toString(16).padStart(4, '0')}`,
       );
       let label = origin.label;
-      // Arrived after a later segment of the same stream (jitter/reordering on the way).
-      if (tcpObs?.events.includes('retransmission') && !origin.retransmission)
-        label += ' · arrived out of order';
+      if (order === 'ahead')
+        label += ` · out of order: arrived before bytes ${prevHigh}–${(tcpObs?.relSeq ?? 1) - 1}`;
+      else if (order === 'late' && !origin.retransmission) label += ' · out of order: overtaken on the way';
       return {
         label,
         notes,
@@ -367,15 +382,22 @@ export class FrameLabeller {
     let retransmission = false;
     const from = this.#who(ip.src);
     const to = this.#who(ip.dst);
+    const first = this.#datagrams.get(idKey);
+    const refragmented = first !== undefined && first.subnet !== f.subnet;
     if (fragment) {
-      const fk = `${ip.src}>${ip.dst}/${ip.protocol}#${ip.id}`;
+      const fk = `${f.subnet}|${idKey}`;
       const n = (this.#fragCount.get(fk) ?? 0) + 1;
       this.#fragCount.set(fk, n);
       const end = ip.fragmentOffset + ip.totalLength - ip.headerLength;
-      label = `IP fragment ${n}${ip.mf ? '' : ' (last)'}: ${from} → ${to}, bytes ${ip.fragmentOffset}–${end - 1} of datagram id ${ip.id}`;
+      const idHex = `0x${ip.id.toString(16).padStart(4, '0')}`;
+      label = `IP fragment ${n}${ip.mf ? '' : ' (last)'}: ${from} → ${to}, bytes ${ip.fragmentOffset}–${end - 1} of datagram ${idHex}`;
       if (ip.fragmentOffset === 0 && d.udp) label += `, UDP ${d.udp.srcPort} → ${d.udp.dstPort}`;
+      if (refragmented)
+        notes.push(
+          `the router fragmented it again to fit ${SUBNET_NAMES[f.subnet]}: TTL ${first.ttl} → ${ip.ttl}, offsets still count from the original datagram`,
+        );
       notes.push(
-        `IP split the datagram: offset ${ip.fragmentOffset}, ${ip.mf ? 'MF set (more fragments follow)' : 'MF clear (last fragment)'}; the receiver reassembles`,
+        `offset ${ip.fragmentOffset}, ${ip.mf ? 'MF set: more fragments follow' : 'MF clear: the last piece'}; only the destination reassembles`,
       );
     } else if (d.tcp && tcpObs) {
       const t = d.tcp;
@@ -423,8 +445,10 @@ export class FrameLabeller {
       if (i.nextHopMtu !== undefined) label += `, next-hop MTU ${i.nextHopMtu}`;
     } else label = `IP ${from} → ${to}`;
     this.#origins.set(key, { subnet: f.subnet, ttl: ip.ttl, label, retransmission });
+    if (!first) this.#datagrams.set(idKey, { subnet: f.subnet, ttl: ip.ttl });
+    if (this.#datagrams.size > 50_000) this.#datagrams.delete(this.#datagrams.keys().next().value as string);
     if (this.#origins.size > 50_000) this.#origins.delete(this.#origins.keys().next().value as string);
-    return { label, notes, tcp: tcpObs, dissection: d, retransmission, fragment, forwarded: false };
+    return { label, notes, tcp: tcpObs, dissection: d, retransmission, fragment, forwarded: refragmented };
   }
 }
 
