@@ -155,12 +155,7 @@ async function runTap(io: CliIo, o: TapRun): Promise<number> {
   try {
     if (o.kaddr) configureLink(tap.ifname, { addresses: [o.kaddr], disableIpv6: true });
     const stack = new Stack({ clock, rng: new CryptoRng(), name: 'sockstack', privileged: true });
-    const timers = stack.timers;
-    const push = timers.push.bind(timers);
-    timers.push = (t, d, g) => {
-      push(t, d, g);
-      driver.kick();
-    };
+    stack.timers.onEarliestChanged = () => driver.kick();
     const device: Device = pcap ? captureDevice(tap, pcap.writer, clock) : tap;
     stack.addInterface({ name: 'eth0', device, addresses: [o.addr] });
     if (o.gw) stack.addRoute({ destination: '0.0.0.0/0', gateway: o.gw });

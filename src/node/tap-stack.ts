@@ -153,13 +153,8 @@ export async function tapStack(options: TapStackOptions = {}): Promise<TapStackH
       privileged: options.privileged ?? true,
       config: options.config,
     });
-    // Every newly armed timer may be earlier than what the driver sleeps until.
-    const timers = stack.timers;
-    const push = timers.push.bind(timers);
-    timers.push = (timer, deadline, gen) => {
-      push(timer, deadline, gen);
-      kick();
-    };
+    // A newly armed timer may be earlier than what the driver sleeps until.
+    stack.timers.onEarliestChanged = kick;
     let device: Device = h.tap;
     let impaired: ImpairedDevice | undefined;
     if (options.impair) {

@@ -46,6 +46,13 @@ export class TimerQueue {
   #seq = 0;
   #stale = 0;
 
+  /**
+   * Called when an arm makes a timer the earliest one, so a real-time driver
+   * sleeping until the old earliest deadline can re-arm its wake-up (`kick()`).
+   * Simulations ignore it: they ask `nextDeadline()` every step.
+   */
+  onEarliestChanged: ((deadline: Instant) => void) | null = null;
+
   /** Creates a timer bound to this queue; it is idle until `set`. */
   timer(callback: (now: Instant) => void): Timer {
     return new Timer(this, callback);
@@ -71,6 +78,9 @@ export class TimerQueue {
     this.#timers.push(timer);
     this.#gens.push(gen);
     this.#up(i);
+    if (this.onEarliestChanged !== null && this.#timers[0] === timer && this.#gens[0] === gen) {
+      this.onEarliestChanged(deadline);
+    }
     if (this.#stale > 1024 && this.#stale > this.#timers.length / 2) this.#compact();
   }
 
