@@ -17,6 +17,11 @@ import { StackStreamSocket } from '../../src/socket/stack-stream.ts';
 import { Stack, type StackConfig } from '../../src/stack.ts';
 import type { TcpConnection } from '../../src/tcp/connection.ts';
 import { millis } from '../../src/time/instant.ts';
+import { parseIpv4 } from '../../src/wire/address.ts';
+import { pseudoHeaderSumV4 } from '../../src/wire/checksum.ts';
+import { ETHERTYPE_IPV4, emitEthernet } from '../../src/wire/ethernet.ts';
+import { emitIpv4, IP_PROTO_TCP } from '../../src/wire/ipv4.ts';
+import { emitTcp, type TcpOptions, type TcpRepr, tcpHeaderLength } from '../../src/wire/tcp.ts';
 
 export interface PairOptions {
   seed?: number;
@@ -213,4 +218,59 @@ export async function duplexTransfer(
     },
     { timeout },
   );
+}
+
+export interface ForgedSegment {
+  srcMac: Uint8Array;
+  dstMac: Uint8Array;
+  /** Dotted-quad addresses. */
+  src: string;
+  dst: string;
+  srcPort: number;
+  dstPort: number;
+  seq: number;
+  ack?: number;
+  flags: number;
+  window?: number;
+  options?: TcpOptions;
+  payload?: Uint8Array;
+}
+
+/** An Ethernet frame carrying a TCP segment with valid checksums (an attacker's raw packet). */
+export function forgeTcpFrame(f: ForgedSegment): Uint8Array {
+  const src = parseIpv4(f.src)!;
+  const dst = parseIpv4(f.dst)!;
+  const payload = f.payload ?? new Uint8Array(0);
+  const repr: TcpRepr = {
+    srcPort: f.srcPort,
+    dstPort: f.dstPort,
+    seq: f.seq >>> 0,
+    ack: (f.ack ?? 0) >>> 0,
+    flags: f.flags,
+    window: f.window ?? 65535,
+    urgentPointer: 0,
+    options: f.options ?? {},
+  };
+  const tcpLen = tcpHeaderLength(repr) + payload.length;
+  const frame = new Uint8Array(14 + 20 + tcpLen);
+  emitEthernet({ dst: f.dstMac, src: f.srcMac, ethertype: ETHERTYPE_IPV4 }, frame);
+  emitIpv4(
+    {
+      dscp: 0,
+      ecn: 0,
+      identification: 0,
+      dontFragment: true,
+      moreFragments: false,
+      fragmentOffset: 0,
+      ttl: 64,
+      protocol: IP_PROTO_TCP,
+      src,
+      dst,
+      options: new Uint8Array(0),
+      payloadLength: tcpLen,
+    },
+    frame.subarray(14),
+  );
+  emitTcp(repr, payload, frame.subarray(34), pseudoHeaderSumV4(src, dst, IP_PROTO_TCP, tcpLen));
+  return frame;
 }
