@@ -122,50 +122,60 @@ test('StackSocket: resetAndDestroy sends RST, the peer sees ECONNRESET (syscall 
   });
 });
 
-test('StackSocket: destroy() with nothing pending is a FIN (peer sees end), with an error an RST', async () => {
+test('StackSocket: destroy() closes like an fd close (FIN, also with an error); RST when written bytes would be lost', async () => {
   await withTwoHosts(async (vn) => {
-    const peers: StackSocket[] = [];
+    const queue: StackSocket[] = [];
+    const waiting: Array<(s: StackSocket) => void> = [];
     const server = vn.net('server').createServer((s) => {
-      peers.push(s);
-      s.resume();
+      const w = waiting.shift();
+      if (w) w(s);
+      else queue.push(s);
     });
+    const nextPeer = (): Promise<StackSocket> =>
+      within(
+        new Promise<StackSocket>((r) => {
+          const q = queue.shift();
+          if (q) r(q);
+          else waiting.push(r);
+        }),
+        5000,
+        'accept',
+      );
     await waitEvent(server.listen(11), 'listening');
-    const a = vn.net('client').connect(11, SERVER);
-    await waitEvent(a, 'connect');
-    await within(
-      new Promise<void>((r) => {
-        const t = setInterval(() => {
-          if (peers.length === 1) {
-            clearInterval(t);
-            r();
-          }
-        }, 1);
-      }),
-      5000,
-      'accept',
-    );
-    const endSeen = waitEvent(peers[0], 'end');
-    a.destroy();
-    await endSeen;
 
+    // 1. Idle, destroy(): the peer sees a clean end.
+    const a = vn.net('client').connect(11, SERVER);
+    const connectedA = waitEvent(a, 'connect');
+    const pa = await nextPeer();
+    pa.resume();
+    await connectedA;
+    const endA = waitEvent(pa, 'end');
+    a.destroy();
+    await endA;
+
+    // 2. Idle, destroy(err): still a FIN (node:http writes a 408 and then destroys with an error).
     const b = vn.net('client').connect(11, SERVER);
-    await waitEvent(b, 'connect');
-    const second = await within(
-      new Promise<StackSocket>((r) => {
-        const t = setInterval(() => {
-          if (peers.length === 2) {
-            clearInterval(t);
-            r(peers[1]);
-          }
-        }, 1);
-      }),
-      5000,
-      'accept',
-    );
-    const errSeen = waitEvent<[StackSystemError]>(second, 'error');
+    const connectedB = waitEvent(b, 'connect');
+    const pb = await nextPeer();
+    pb.resume();
+    await connectedB;
     b.on('error', () => {});
+    const endB = waitEvent(pb, 'end');
+    b.write('last words');
     b.destroy(new Error('application failure'));
-    const [err] = await errSeen;
+    await endB;
+
+    // 3. Bytes still queued in the StackSocket when destroyed: RST, so the peer cannot
+    //    mistake a truncated stream for a complete one.
+    const c = vn.net('client').connect(11, SERVER);
+    const connectedC = waitEvent(c, 'connect');
+    const pc = await nextPeer(); // never reads
+    await connectedC;
+    c.write(Buffer.alloc(4 << 20));
+    assert.ok(c.writableLength > 0);
+    const errC = waitEvent<[StackSystemError]>(pc, 'error');
+    c.destroy();
+    const [err] = await errC;
     assert.equal(err.code, 'ECONNRESET');
     server.close();
   });
