@@ -296,3 +296,16 @@ test('StackSocket: write callbacks wait for the TCP send buffer (back-pressure),
     { config: { tcp: { sndBuf: 64 * 1024, rcvBuf: 64 * 1024 } } },
   );
 });
+
+test('StackSocket: a host that never answers ARP fails the connect with EHOSTUNREACH', async () => {
+  await withTwoHosts(async (vn) => {
+    const sock = vn.net('client').connect(80, '10.0.0.99');
+    const [err] = await waitEvent<[StackSystemError]>(sock, 'error', 15_000);
+    assert.equal(err.code, 'EHOSTUNREACH');
+    assert.equal(err.errno, -113);
+    assert.equal(err.syscall, 'connect');
+    assert.equal(err.address, '10.0.0.99');
+    assert.equal(err.port, 80);
+    assert.equal(sock.connecting, false);
+  });
+});
