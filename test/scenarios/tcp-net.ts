@@ -9,6 +9,7 @@
 
 import type { Impairments } from '../../src/link/impair.ts';
 import { Cable } from '../../src/link/memory.ts';
+import { type CaptureWriter, captureDevice } from '../../src/link/pcap.ts';
 import { Simulation } from '../../src/link/sim.ts';
 import { SeededRng } from '../../src/rand/rng.ts';
 import { AF_INET, SHUT_WR, SOCK_STREAM } from '../../src/socket/constants.ts';
@@ -33,6 +34,8 @@ export interface PairOptions {
   /** One-way delay when no impairment sets one. Default 1 ms. */
   delay?: number;
   privileged?: boolean;
+  /** Records every frame a sends and receives (its eth0). */
+  captureA?: CaptureWriter;
 }
 
 export function pair(opts: PairOptions = {}) {
@@ -59,7 +62,8 @@ export function pair(opts: PairOptions = {}) {
     );
   const a = mk('a');
   const b = mk('b');
-  a.addInterface({ name: 'eth0', device: cable.a, addresses: ['10.0.0.1/24'] });
+  const devA = opts.captureA ? captureDevice(cable.a, opts.captureA, sim.clock) : cable.a;
+  a.addInterface({ name: 'eth0', device: devA, addresses: ['10.0.0.1/24'] });
   b.addInterface({ name: 'eth0', device: cable.b, addresses: ['10.0.0.2/24'] });
   sim.runUntilIdle();
   if (opts.aToB) cable.aToB.configure({ delay, ...opts.aToB });
