@@ -82,18 +82,21 @@ export class StackRuntime implements SocketDriver {
   }
 
   /**
-   * Adds a stack: it is polled by the driver, and every timer armed on it kicks the
-   * driver (the stack itself never tells anyone about new deadlines).
+   * Adds a stack: it is polled by the driver, and a timer armed earlier than any other
+   * on it kicks the driver (`TimerQueue.onEarliestChanged`).
    */
   addStack(stack: Stack): Stack {
     if (!this.#watched.has(stack)) {
       this.#watched.add(stack);
+      // A timer armed earlier than what the driver sleeps until must wake it.
       const timers = stack.timers;
-      const push = timers.push.bind(timers);
-      timers.push = (timer, deadline, gen) => {
-        push(timer, deadline, gen);
-        this.kick();
-      };
+      const prev = timers.onEarliestChanged;
+      timers.onEarliestChanged = prev
+        ? (d) => {
+            prev(d);
+            this.kick();
+          }
+        : () => this.kick();
     }
     this.driver.add(stack);
     return stack;
