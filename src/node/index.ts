@@ -1,4 +1,10 @@
-// sockstack/node: Node-only adapters — the OS socket backend, TAP/TUN, QEMU/UDP links, pcap files.
+// sockstack/node: Node-only adapters — the OS socket backend, TAP/TUN, QEMU/UDP links, pcap files,
+// and net.Socket-compatible adapters so node:http, https/tls, undici and ws run over a stack.
+export * from './agents.ts';
 export * from './links.ts';
+export * from './net-adapter.ts';
+export * from './net-facade.ts';
 export * from './pcap-file.ts';
+export * from './runtime.ts';
 export * from './socket.ts';
+export * from './tap-stack.ts';
