@@ -32,9 +32,9 @@ import type {
   StreamImpl,
 } from './socket/backend.ts';
 import { type AddressFamily, AF_INET, SOCK_DGRAM, SOCK_STREAM, type SocketKind } from './socket/constants.ts';
-import { GaiError } from './socket/errno.ts';
 import { Socket } from './socket/socket.ts';
 import { StackDatagramSocket } from './socket/stack-dgram.ts';
+import { type NameserverOptions, StackResolver } from './socket/stack-resolver.ts';
 import { streamSocketFactory } from './socket/stack-stream.ts';
 import type { TcpConfig } from './tcp/config.ts';
 import { TcpLayer } from './tcp/layer.ts';
@@ -42,7 +42,7 @@ import type { Clock, Pollable } from './time/clock.ts';
 import type { Instant } from './time/instant.ts';
 import { TimerQueue } from './time/timers.ts';
 import { UdpLayer } from './udp/udp.ts';
-import { formatIpv4, type IpAddress, type Ipv4Address, parseIpv4 } from './wire/address.ts';
+import { type IpAddress, type Ipv4Address, parseIpv4 } from './wire/address.ts';
 import { pseudoHeaderSumV4 } from './wire/checksum.ts';
 import { isWireError } from './wire/error.ts';
 import { IP_PROTO_TCP } from './wire/ipv4.ts';
@@ -61,6 +61,8 @@ export interface StackOptions {
   /** Forward datagrams not addressed to us (a router). Default false. */
   forwarding?: boolean;
   config?: StackConfig;
+  /** DNS servers ('10.0.2.53' or '10.0.2.53:5353') asked after `hosts` (src/socket/stack-resolver.ts). */
+  nameservers?: readonly string[];
 }
 
 /** The environment a TcpLayer is driven through (src/tcp/layer.ts `TcpEnv`). */
@@ -108,6 +110,8 @@ export class Stack implements Pollable {
   readonly privileged: boolean;
   /** Host names for getaddrinfo on this stack (an /etc/hosts); 'localhost' is built in. */
   readonly hosts = new Map<string, Ipv4Address>([['localhost', 0x7f000001]]);
+  /** getaddrinfo on this stack: `hosts`, then DNS over this stack's UDP to the nameservers. */
+  readonly resolver: StackResolver;
   #tcp: TcpLayerLike | undefined;
   readonly #tcpLayer: TcpLayer;
   #backend: SocketBackend | undefined;
@@ -132,6 +136,17 @@ export class Stack implements Pollable {
     this.udp = new UdpLayer(this.ip, this.stats.udp, { privileged: this.privileged, rng: this.rng });
     this.ip.registerProtocol(IP_PROTO_TCP, this.#tcpShim());
     this.#tcpLayer = this.attachTcp((env) => new TcpLayer(env, options.config?.tcp));
+    this.resolver = new StackResolver(this, options.nameservers ?? []);
+  }
+
+  /** The DNS servers getaddrinfo asks after the hosts table ('address:port'). */
+  get nameservers(): string[] {
+    return this.resolver.nameservers;
+  }
+
+  /** Replaces the DNS servers (empty: hosts table only); timeouts/retries run on this stack's clock. */
+  setNameservers(nameservers: readonly string[], options?: NameserverOptions): void {
+    this.resolver.setNameservers(nameservers, options);
   }
 
   /** The stack's TCP layer (src/tcp/layer.ts). */
@@ -277,7 +292,7 @@ export class Stack implements Pollable {
     this.#streamFactory = make;
   }
 
-  /** The socket backend of this stack (virtual-time scheduler, hosts table resolver). */
+  /** The socket backend of this stack (its clock for timeouts; `resolver` for names). */
   get backend(): SocketBackend {
     if (this.#backend) return this.#backend;
     const timers = this.timers;
@@ -301,11 +316,8 @@ export class Stack implements Pollable {
         if (type === SOCK_STREAM) return (this.#streamFactory ?? streamSocketFactory)(this);
         throw Object.assign(new Error('EPROTONOSUPPORT'), { code: 'EPROTONOSUPPORT' });
       },
-      resolve: async (host: string, family: 0 | 2 | 10): Promise<ResolvedAddress[]> => {
-        const a = this.hosts.get(host.toLowerCase());
-        if (a === undefined || family === 10) throw new GaiError('EAI_NONAME', host);
-        return [{ family: 2, host: formatIpv4(a) }];
-      },
+      resolve: (host: string, family: 0 | 2 | 10): Promise<ResolvedAddress[]> =>
+        this.resolver.resolve(host, family),
       gethostname: () => this.name,
     };
     this.#backend = backend;
