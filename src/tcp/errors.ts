@@ -6,6 +6,7 @@
 
 export type TcpErrorCode =
   | 'EADDRINUSE'
+  | 'EACCES'
   | 'EADDRNOTAVAIL'
   | 'EINVAL'
   | 'ENOTCONN'

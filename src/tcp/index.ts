@@ -4,6 +4,8 @@ export { TcpConnection, type TcpConnectionEvents, type TcpEndpoint } from './con
 export { type TcpCloseReason, TcpError, type TcpErrorCode } from './errors.ts';
 export type { TcpInfo } from './info.ts';
 export {
+  TcpBinding,
+  type TcpBindOptions,
   type TcpConnectOptions,
   type TcpEnv,
   type TcpIcmpKind,

@@ -100,26 +100,86 @@ export function newTcpStats() {
 }
 export type TcpStats = ReturnType<typeof newTcpStats>;
 
+export interface TcpBindOptions {
+  /** undefined (or the unspecified address): every local address (INADDR_ANY). */
+  address?: IpAddress;
+  /** 0: ephemeral (RFC 6056). */
+  port: number;
+  reuseAddr?: boolean;
+  /** May use ports below 1024 (default true; false gives EACCES there, like a non-root process). */
+  privileged?: boolean;
+}
+
+/**
+ * A port held by bind(2) before listen() or connect(). It blocks conflicting binds,
+ * listens and connects (the Linux rules of #bindConflict) until `release()`, or until
+ * it is handed to `listen({ binding })` / `connect({ binding })`, which take it over.
+ */
+export class TcpBinding {
+  readonly layer: TcpLayer;
+  /** undefined: every local address. */
+  readonly address: IpAddress | undefined;
+  readonly port: number;
+  /** SO_REUSEADDR; may change while bound (it is read at each conflict check). */
+  reuseAddr: boolean;
+  #released = false;
+
+  constructor(layer: TcpLayer, address: IpAddress | undefined, port: number, reuseAddr: boolean) {
+    this.layer = layer;
+    this.address = address;
+    this.port = port;
+    this.reuseAddr = reuseAddr;
+  }
+
+  /** Released, or taken over by a listener or connection. */
+  get released(): boolean {
+    return this.#released;
+  }
+
+  /** Gives the port back (close() of a socket that never listened or connected). Idempotent. */
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.layer.unbind(this);
+  }
+}
+
 export interface TcpConnectOptions {
   remote: IpAddress;
   remotePort: number;
+  /**
+   * A port reserved with `bind()`: the connection uses its address (when not the wildcard)
+   * and port, and takes the binding over (it is released when connect succeeds; on an
+   * exception it stays bound). `local` / `localPort` / `reuseAddr` are then ignored.
+   */
+  binding?: TcpBinding;
   /** Source address (undefined: chosen by routing). */
   local?: IpAddress;
   /** Source port (undefined or 0: ephemeral, RFC 6056). */
   localPort?: number;
   reuseAddr?: boolean;
+  /** See TcpBindOptions.privileged (checked for an explicit localPort only). */
+  privileged?: boolean;
   options?: Partial<TcpSocketOptions>;
   events?: TcpConnectionEvents;
 }
 
 export interface TcpListenOptions {
+  /**
+   * A port reserved with `bind()`: the listener takes its address and port (and the binding
+   * over, when listen succeeds). `address` / `port` are then ignored; `reuseAddr` defaults
+   * to the binding's.
+   */
+  binding?: TcpBinding;
   /** undefined: all local addresses. */
   address?: IpAddress;
-  /** 0: ephemeral. */
-  port: number;
+  /** 0: ephemeral. Ignored with `binding`. */
+  port?: number;
   backlog: number;
   synBacklog?: number;
   reuseAddr?: boolean;
+  /** See TcpBindOptions.privileged. */
+  privileged?: boolean;
   /** Options inherited by accepted connections. */
   options?: Partial<TcpSocketOptions>;
 }
@@ -158,6 +218,7 @@ export class TcpLayer {
   /** @internal */ readonly tsOffset: number;
   readonly #conns = new Map<number, TcpConnection[]>();
   readonly #listeners = new Map<number, TcpListener[]>();
+  readonly #bindings = new Map<number, TcpBinding[]>();
   #count = 0;
   #challengeWindow = -1;
   #challengeCount = 0;
@@ -184,6 +245,70 @@ export class TcpLayer {
     for (const list of this.#listeners.values()) yield* list;
   }
 
+  /** Ports held by bind() that neither listen nor connect yet. */
+  *bindings(): IterableIterator<TcpBinding> {
+    for (const list of this.#bindings.values()) yield* list;
+  }
+
+  // ------------------------------------------------------------------ bind
+
+  /**
+   * bind(2) for a stream socket: reserves (address, port) until the binding is released or
+   * handed to listen()/connect(). Port 0 picks an ephemeral port (RFC 6056) that nothing
+   * uses. Throws EADDRNOTAVAIL (not a local address), EACCES (port < 1024 unprivileged),
+   * EINVAL (bad port), EADDRINUSE (the rules of #bindConflict).
+   */
+  bind(o: TcpBindOptions): TcpBinding {
+    const address = isWildcard(o.address) ? undefined : o.address;
+    if (address && !this.env.isLocalAddress(address)) throw new TcpError('EADDRNOTAVAIL');
+    const reuse = o.reuseAddr ?? false;
+    const port = this.#claimPort(address, o.port, reuse, o.privileged, undefined);
+    const b = new TcpBinding(this, address, port, reuse);
+    let list = this.#bindings.get(port);
+    if (!list) this.#bindings.set(port, (list = []));
+    list.push(b);
+    return b;
+  }
+
+  /** @internal Called by TcpBinding.release() and when a binding is taken over. */
+  unbind(b: TcpBinding): void {
+    const list = this.#bindings.get(b.port);
+    if (!list) return;
+    const i = list.indexOf(b);
+    if (i >= 0) list.splice(i, 1);
+    if (list.length === 0) this.#bindings.delete(b.port);
+  }
+
+  /**
+   * Validates `port` for (address, reuse) or picks an ephemeral one; `self` is a binding
+   * being taken over (never a conflict with itself). `listening`: the port will listen,
+   * so SO_REUSEADDR sharing with other bindings does not apply.
+   */
+  #claimPort(
+    address: IpAddress | undefined,
+    port: number,
+    reuse: boolean,
+    privileged: boolean | undefined,
+    self: TcpBinding | undefined,
+    listening = false,
+  ): number {
+    if (!(Number.isInteger(port) && port >= 0 && port < 65536))
+      throw new TcpError('EINVAL', `bad port ${port}`);
+    if (port === 0) {
+      // Like Linux's inet_csk_find_open_port: an ephemeral bind takes a port nobody uses.
+      const picked = this.ports.pick(address, undefined, 0, (p) =>
+        this.#bindConflict(address, p, false, self, true),
+      );
+      if (picked === undefined) throw new TcpError('EADDRINUSE', 'no ephemeral port');
+      return picked;
+    }
+    if (port < 1024 && privileged === false)
+      throw new TcpError('EACCES', `ports below 1024 need privilege (port ${port})`);
+    if (this.#bindConflict(address, port, reuse, self, listening))
+      throw new TcpError('EADDRINUSE', `port ${port}`);
+    return port;
+  }
+
   /** Default socket options for new connections, from the config. */
   defaultOptions(): TcpSocketOptions {
     const c = this.config;
@@ -208,7 +333,10 @@ export class TcpLayer {
     if (!(Number.isInteger(o.remotePort) && o.remotePort > 0 && o.remotePort < 65536))
       throw new TcpError('EINVAL', `bad remote port ${o.remotePort}`);
     if (isWildcard(o.remote)) throw new TcpError('EINVAL', 'connect to the unspecified address');
-    let local = o.local;
+    const binding = o.binding;
+    if (binding && (binding.released || binding.layer !== this))
+      throw new TcpError('EINVAL', 'binding released or from another layer');
+    let local = binding ? binding.address : o.local;
     if (local !== undefined && !isWildcard(local)) {
       if (!this.env.isLocalAddress(local)) throw new TcpError('EADDRNOTAVAIL');
     } else {
@@ -216,17 +344,28 @@ export class TcpLayer {
       if (local === undefined) throw new TcpError('ENETUNREACH', 'no route to host');
     }
     const laddr = local;
-    const reuse = o.reuseAddr ?? false;
-    let port = o.localPort ?? 0;
-    if (port !== 0) {
+    const reuse = binding ? binding.reuseAddr : (o.reuseAddr ?? false);
+    let port = binding ? binding.port : (o.localPort ?? 0);
+    if (binding) {
+      // The port is ours already; only the exact 4-tuple may be taken (Linux
+      // __inet_check_established).
+      if (this.#find(laddr, port, o.remote, o.remotePort))
+        throw new TcpError('EADDRNOTAVAIL', 'tuple in use');
+    } else if (port !== 0) {
+      if (port < 1024 && o.privileged === false)
+        throw new TcpError('EACCES', `ports below 1024 need privilege (port ${port})`);
       if (this.#find(laddr, port, o.remote, o.remotePort)) throw new TcpError('EADDRINUSE', 'tuple in use');
-      if (this.#listenerConflict(laddr, port)) throw new TcpError('EADDRINUSE');
+      if (this.#listenerConflict(laddr, port) || this.#bindingConflict(laddr, port, reuse, undefined, false))
+        throw new TcpError('EADDRINUSE');
     } else {
       const picked = this.ports.pick(
         laddr,
         o.remote,
         o.remotePort,
-        (p) => this.#listenerConflict(laddr, p) || this.#find(laddr, p, o.remote, o.remotePort) !== undefined,
+        (p) =>
+          this.#listenerConflict(laddr, p) ||
+          this.#bindingConflict(laddr, p, false, undefined, false) ||
+          this.#find(laddr, p, o.remote, o.remotePort) !== undefined,
       );
       if (picked === undefined) throw new TcpError('EADDRNOTAVAIL', 'no ephemeral port');
       port = picked;
@@ -248,6 +387,7 @@ export class TcpLayer {
     c.tsOffset = this.tsOffset;
     c.lastRecv = this.env.clock.now();
     initSend(c, this.isn.isn(laddr, port, o.remote, o.remotePort));
+    if (binding) binding.release();
     this.add(c);
     this.stats.activeOpens++;
     tcpOutput(c);
@@ -256,19 +396,23 @@ export class TcpLayer {
 
   /** Passive OPEN (RFC 9293 §3.10.1). Throws EADDRINUSE per the bind rules (see #bindConflict). */
   listen(o: TcpListenOptions): TcpListener {
-    const address = isWildcard(o.address) ? undefined : o.address;
+    const binding = o.binding;
+    if (binding && (binding.released || binding.layer !== this))
+      throw new TcpError('EINVAL', 'binding released or from another layer');
+    const address = binding ? binding.address : isWildcard(o.address) ? undefined : o.address;
     if (address && !this.env.isLocalAddress(address)) throw new TcpError('EADDRNOTAVAIL');
-    const reuse = o.reuseAddr ?? false;
-    let port = o.port;
-    if (!(Number.isInteger(port) && port >= 0 && port < 65536))
-      throw new TcpError('EINVAL', `bad port ${port}`);
-    if (port === 0) {
-      const picked = this.ports.pick(address, undefined, 0, (p) => this.#bindConflict(address, p, reuse));
-      if (picked === undefined) throw new TcpError('EADDRINUSE', 'no ephemeral port');
-      port = picked;
-    } else if (this.#bindConflict(address, port, reuse)) {
-      throw new TcpError('EADDRINUSE', `port ${port}`);
-    }
+    const reuse = o.reuseAddr ?? binding?.reuseAddr ?? false;
+    // Linux re-checks the port at listen() (inet_csk_listen_start -> get_port): sharing
+    // through SO_REUSEADDR ends when one of the sockets listens.
+    const port = this.#claimPort(
+      address,
+      binding ? binding.port : (o.port ?? 0),
+      reuse,
+      binding ? true : o.privileged,
+      binding,
+      true,
+    );
+    if (binding) binding.release();
     const opts = { ...this.defaultOptions(), ...o.options };
     const l = new TcpListener(
       this,
@@ -286,12 +430,20 @@ export class TcpLayer {
 
   /**
    * Would binding (address, port) conflict? Another listener on an overlapping address
-   * always does. A connection using the port does unless SO_REUSEADDR is set here and it
+   * always does; another bind()-only binding does unless both have SO_REUSEADDR and this
+   * one is not about to listen (Linux re-checks at listen()). A connection using the port does unless SO_REUSEADDR is set here and it
    * is in TIME-WAIT or was itself made with SO_REUSEADDR (the Linux rule: two sockets with
    * SO_REUSEADDR share a port unless one listens).
    */
-  #bindConflict(address: IpAddress | undefined, port: number, reuse: boolean): boolean {
+  #bindConflict(
+    address: IpAddress | undefined,
+    port: number,
+    reuse: boolean,
+    self: TcpBinding | undefined,
+    listening: boolean,
+  ): boolean {
     if (this.#listenerConflict(address, port)) return true;
+    if (this.#bindingConflict(address, port, reuse, self, listening)) return true;
     for (const list of this.#conns.values()) {
       for (const c of list) {
         if (c.local.port !== port || !overlap(address, c.local.address)) continue;
@@ -299,6 +451,24 @@ export class TcpLayer {
         return true;
       }
     }
+    return false;
+  }
+
+  /** Another binding on an overlapping address, unless both have SO_REUSEADDR and neither listens. */
+  #bindingConflict(
+    address: IpAddress | undefined,
+    port: number,
+    reuse: boolean,
+    self: TcpBinding | undefined,
+    listening: boolean,
+  ): boolean {
+    const bs = this.#bindings.get(port);
+    if (bs)
+      for (const b of bs) {
+        if (b === self || !overlap(address, b.address)) continue;
+        if (reuse && b.reuseAddr && !listening) continue;
+        return true;
+      }
     return false;
   }
 
