@@ -1,0 +1,279 @@
+/**
+ * TCP engine throughput in one process, against Node `net` over the kernel's
+ * loopback measured in the same run.
+ *
+ *   node --import tsx bench/tcp.ts [--quick] [--no-kernel] [--only bulk|rr|crr] [--mtu 1500,65535]
+ *
+ * Our side: two Stacks on a memory Cable (10 µs one-way delay, no loss) driven by
+ * the synchronous Simulation driver as fast as it goes (virtual time; we measure
+ * wall-clock), using TcpConnection's callback API (no promises on the data path):
+ * - bulk: one connection, the sender keeps the send buffer full, the receiver
+ *   drains on every readable event; MB/s of payload delivered.
+ * - rr:   1-byte request / 1-byte response ping-pong on one TCP_NODELAY connection;
+ *   transactions per second.
+ * - crr:  connect, 1-byte echo, close, one after another; connections per second.
+ *   Deviation: MSL is 1 ms here so TIME-WAIT does not exhaust the ephemeral ports
+ *   (the kernel side runs with tcp_tw_reuse).
+ * Each at MTU 1500 and MTU 65535. Kernel side: /work/shared/bench-kernel/node-net.mjs
+ * (server in a child process), bulk 1 GiB, rr and crr for a few seconds.
+ *
+ * Not a test: prints numbers, never fails on speed.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { Cable } from '../src/link/memory.ts';
+import { Simulation } from '../src/link/sim.ts';
+import { Stack } from '../src/stack.ts';
+import type { TcpConnection } from '../src/tcp/connection.ts';
+import type { TcpListener } from '../src/tcp/listen.ts';
+import { micros, millis } from '../src/time/instant.ts';
+import type { IpAddress } from '../src/wire/address.ts';
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    'no-kernel': { type: 'boolean', default: false },
+    only: { type: 'string' },
+    mtu: { type: 'string', default: '1500,65535' },
+  },
+});
+const quick = values.quick;
+const only = values.only;
+const mtus = values.mtu.split(',').map(Number);
+const KERNEL_SCRIPT = '/work/shared/bench-kernel/node-net.mjs';
+
+const B: IpAddress = { family: 4, v4: 0x0a000002 };
+
+function net(mtu: number, msl?: number) {
+  const sim = new Simulation({ seed: 1 });
+  const delay = micros(10);
+  const cable = sim.add(
+    new Cable({ clock: sim.clock, rng: sim.rng.fork(), mtu, aToB: { delay }, bToA: { delay } }),
+  );
+  const tcp = {
+    // Large buffers so the window is not the limit on a 20 µs virtual RTT.
+    sndBuf: 4 << 20,
+    rcvBuf: 4 << 20,
+    ...(msl !== undefined ? { msl } : {}),
+  };
+  const a = sim.add(new Stack({ clock: sim.clock, rng: sim.rng.fork(), name: 'a', config: { tcp } }));
+  const b = sim.add(new Stack({ clock: sim.clock, rng: sim.rng.fork(), name: 'b', config: { tcp } }));
+  a.addInterface({ name: 'eth0', device: cable.a, addresses: ['10.0.0.1/24'] });
+  b.addInterface({ name: 'eth0', device: cable.b, addresses: ['10.0.0.2/24'] });
+  sim.runUntilIdle();
+  return { sim, a, b };
+}
+
+/** Drives the sim until `done()` or no more events. */
+function drive(sim: Simulation, done: () => boolean): void {
+  while (!done()) {
+    const r = sim.runUntil(sim.now + millis(1), { maxSteps: 1_000_000_000 });
+    if (r.idle && !done()) throw new Error('bench: simulation went idle before the task finished');
+  }
+}
+
+function accepted(l: TcpListener): TcpConnection {
+  const c = l.accept();
+  if (!c) throw new Error('nothing to accept');
+  return c;
+}
+
+// ---------------------------------------------------------------- bulk
+
+function bulk(mtu: number, bytes: number): { MBps: number; wallS: number; segs: number } {
+  const { sim, a, b } = net(mtu);
+  const l = b.tcp.listen({ port: 5001, backlog: 4 });
+  const c = a.tcp.connect({ remote: B, remotePort: 5001 });
+  sim.runFor(millis(5));
+  const s = accepted(l);
+  const chunk = new Uint8Array(64 * 1024);
+  let sent = 0;
+  let got = 0;
+  const pump = () => {
+    while (sent < bytes) {
+      const n = c.write(sent + chunk.length <= bytes ? chunk : chunk.subarray(0, bytes - sent));
+      sent += n;
+      if (n < chunk.length) return;
+    }
+  };
+  c.events = { onWritable: pump };
+  s.events = {
+    onReadable: () => {
+      for (;;) {
+        const d = s.read(1 << 20);
+        if (d === null) break;
+        got += d.length;
+      }
+    },
+  };
+  const seg0 = a.tcp.stats.segmentsOut;
+  const t0 = performance.now();
+  pump();
+  drive(sim, () => got >= bytes);
+  const wallS = (performance.now() - t0) / 1000;
+  return { MBps: bytes / wallS / 1e6, wallS, segs: a.tcp.stats.segmentsOut - seg0 };
+}
+
+// ---------------------------------------------------------------- rr
+
+function rr(mtu: number, transactions: number): { tps: number; wallS: number } {
+  const { sim, a, b } = net(mtu);
+  const l = b.tcp.listen({ port: 5002, backlog: 4, options: { noDelay: true } });
+  const c = a.tcp.connect({ remote: B, remotePort: 5002, options: { noDelay: true } });
+  sim.runFor(millis(5));
+  const s = accepted(l);
+  const one = new Uint8Array([1]);
+  let n = 0;
+  s.events = {
+    onReadable: () => {
+      while (s.read(64) !== null) s.write(one);
+    },
+  };
+  c.events = {
+    onReadable: () => {
+      while (c.read(64) !== null) {
+        n++;
+        if (n < transactions) c.write(one);
+      }
+    },
+  };
+  const t0 = performance.now();
+  c.write(one);
+  drive(sim, () => n >= transactions);
+  const wallS = (performance.now() - t0) / 1000;
+  return { tps: transactions / wallS, wallS };
+}
+
+// ---------------------------------------------------------------- crr
+
+function crr(mtu: number, conns: number): { cps: number; wallS: number } {
+  const { sim, a, b } = net(mtu, millis(1));
+  const l = b.tcp.listen({ port: 5003, backlog: 128, options: { noDelay: true } });
+  const one = new Uint8Array([1]);
+  let done = 0;
+  l.onAcceptable = () => {
+    for (;;) {
+      const s = l.accept();
+      if (!s) break;
+      const echo = () => {
+        for (;;) {
+          const d = s.read(64);
+          if (d === null) break;
+          s.write(d);
+        }
+        if (s.eof) s.close();
+      };
+      s.events = { onReadable: echo, onEnd: echo };
+      echo();
+    }
+  };
+  const next = () => {
+    const c = a.tcp.connect({ remote: B, remotePort: 5003, options: { noDelay: true } });
+    c.events = {
+      onEstablished: () => c.write(one),
+      onReadable: () => {
+        if (c.read(64) === null) return;
+        // close() detaches the events (the FIN exchange finishes unattended, then TIME-WAIT).
+        c.close();
+        done++;
+        if (done < conns) next();
+      },
+    };
+  };
+  const t0 = performance.now();
+  next();
+  drive(sim, () => done >= conns);
+  const wallS = (performance.now() - t0) / 1000;
+  return { cps: conns / wallS, wallS };
+}
+
+// ---------------------------------------------------------------- kernel
+
+interface KernelFigures {
+  MBps?: number;
+  tps?: number;
+  cps?: number;
+}
+
+function kernel(mode: 'bulk' | 'rr' | 'crr'): KernelFigures | string {
+  if (values['no-kernel']) return 'skipped (--no-kernel)';
+  if (!existsSync(KERNEL_SCRIPT)) return `skipped (${KERNEL_SCRIPT} missing)`;
+  const args =
+    mode === 'bulk'
+      ? ['bulk', '--bytes', String(quick ? 256 << 20 : 1 << 30)]
+      : [mode, '--seconds', quick ? '1' : '3'];
+  const r = spawnSync(process.execPath, [KERNEL_SCRIPT, ...args], { encoding: 'utf8', timeout: 60_000 });
+  const line = (r.stdout ?? '').split('\n').find((l) => l.startsWith('RESULT'));
+  if (!line) return `failed (${r.status}): ${(r.stderr ?? '').trim().slice(0, 200)}`;
+  const kv = Object.fromEntries(line.split(' ').map((p) => p.split('=') as [string, string]));
+  return { MBps: Number(kv.MBps), tps: Number(kv.tps), cps: Number(kv.cps) };
+}
+
+// ---------------------------------------------------------------- report
+
+const rows: string[][] = [['measure', 'MTU', 'sockstack', 'kernel (Node net, loopback)', 'ratio', 'notes']];
+const fmt = (x: number, d = 0) =>
+  x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+const ratio = (ours: number, theirs: number | undefined) =>
+  theirs && Number.isFinite(theirs) ? `${fmt(ours / theirs, 3)}×` : 'n/a';
+
+function want(m: string): boolean {
+  return only === undefined || only === m;
+}
+
+if (want('bulk')) {
+  const k = kernel('bulk');
+  for (const mtu of mtus) {
+    const size = (quick ? 32 : mtu >= 9000 ? 512 : 128) << 20;
+    bulk(mtu, 8 << 20); // warm-up
+    const r = bulk(mtu, size);
+    rows.push([
+      'bulk, 1 connection',
+      String(mtu),
+      `${fmt(r.MBps, 1)} MB/s`,
+      typeof k === 'string' ? k : `${fmt(k.MBps ?? 0, 1)} MB/s`,
+      typeof k === 'string' ? 'n/a' : ratio(r.MBps, k.MBps),
+      `${size >> 20} MiB in ${fmt(r.wallS, 2)} s, ${fmt(r.segs)} segments (${fmt((r.wallS * 1e9) / r.segs)} ns/segment)`,
+    ]);
+  }
+}
+if (want('rr')) {
+  const k = kernel('rr');
+  for (const mtu of mtus) {
+    const n = quick ? 20_000 : 200_000;
+    rr(mtu, 5_000);
+    const r = rr(mtu, n);
+    rows.push([
+      '1-byte request/response',
+      String(mtu),
+      `${fmt(r.tps)} trans/s`,
+      typeof k === 'string' ? k : `${fmt(k.tps ?? 0)} trans/s`,
+      typeof k === 'string' ? 'n/a' : ratio(r.tps, k.tps),
+      `${fmt(n)} transactions in ${fmt(r.wallS, 2)} s`,
+    ]);
+  }
+}
+if (want('crr')) {
+  const k = kernel('crr');
+  for (const mtu of mtus) {
+    const n = quick ? 2_000 : 20_000;
+    crr(mtu, 500);
+    const r = crr(mtu, n);
+    rows.push([
+      'connect + 1-byte echo + close (serial)',
+      String(mtu),
+      `${fmt(r.cps)} conn/s`,
+      typeof k === 'string' ? k : `${fmt(k.cps ?? 0)} conn/s`,
+      typeof k === 'string' ? 'n/a' : ratio(r.cps, k.cps),
+      `${fmt(n)} connections in ${fmt(r.wallS, 2)} s`,
+    ]);
+  }
+}
+
+const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+console.log(`bench/tcp.ts — Node ${process.version}, ${new Date().toISOString()}`);
+for (const [i, r] of rows.entries()) {
+  console.log(r.map((c, j) => c.padEnd(widths[j])).join('  '));
+  if (i === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+}
