@@ -86,7 +86,7 @@ describe('TcpLayer.bind', () => {
   it('bindings on distinct specific addresses coexist; the wildcard overlaps both', () => {
     const h = new Harness();
     const other = { family: 4, v4: 0x0a000063 } as const;
-    h.env.isLocalAddress = (a) => a.family === 4 && (a.v4 === A.v4 || a.v4 === other.v4);
+    h.env.isLocalAddress = (a) => a.family === 4 && (a.v4 === (A as { v4: number }).v4 || a.v4 === other.v4);
     h.layer.bind({ address: A, port: 5000 });
     h.layer.bind({ address: other, port: 5000 });
     assert.throws(() => h.layer.bind({ port: 5000 }), code('EADDRINUSE'));
