@@ -137,11 +137,12 @@ export function buildWatchedNetwork(opts: WatchedNetworkOptions = {}): WatchedNe
       bToA: { delay, ...opts.linkB },
     }),
   );
-  const stack = (name: string, forwarding = false) =>
-    sim.add(new Stack({ clock: sim.clock, rng: sim.rng.fork(), name, forwarding }));
+  // The server runs its services as root would (ports below 1024: echo 7, http 80).
+  const stack = (name: string, forwarding = false, privileged = false) =>
+    sim.add(new Stack({ clock: sim.clock, rng: sim.rng.fork(), name, forwarding, privileged }));
   const client = stack('client');
   const router = stack('router', true);
-  const server = stack('server');
+  const server = stack('server', false, true);
   const state = { watching: false };
   const tap = new Tap(opts.writer, opts.onFrame, state);
   const clientDev: Device = captureDevice(linkA.a, tap, sim.clock);
