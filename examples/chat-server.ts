@@ -2,14 +2,15 @@
  * A multi-client chat server: every line a client sends goes to all the others.
  *
  *   npx tsx examples/chat-server.ts [--host localhost] [--port 5001] [--backend os|stack]
- *   (then: nc localhost 5001, from several terminals)
+ *   (then: nc localhost 5001, from several terminals; on --backend stack the
+ *   server is 10.99.0.1 on the virtual Ethernet, reached by other stack processes)
  */
 import { AF_INET, SOCK_STREAM, type Socket } from '../src/node/socket.ts';
 import { cli, text } from './_cli.ts';
 
-const c = await cli();
+const c = await cli({ role: 'server' });
 const srv = c.socket(AF_INET, SOCK_STREAM);
-await srv.bind([c.str('host', 'localhost'), c.num('port', 5001)]);
+await srv.bind([c.str('host', c.defaultHost), c.num('port', 5001)]);
 await srv.listen(16);
 console.log('listening on', srv.getsockname());
 

@@ -1,7 +1,7 @@
 /**
  * The course's echo server: serve one client, send back whatever it sends.
  *
- *   npx tsx examples/echo-server.ts [--host localhost] [--port 5000] [--backend os|stack]
+ *   npx tsx examples/echo-server.ts [--host localhost] [--port 5000] [--backend os|stack] [--address 10.99.0.1/24]
  *
  * Python original:
  *   s = socket(AF_INET, SOCK_STREAM); s.bind(('localhost', 5000)); s.listen(1)
@@ -15,9 +15,9 @@
 import { AF_INET, SOCK_STREAM } from '../src/node/socket.ts';
 import { cli } from './_cli.ts';
 
-const c = await cli();
+const c = await cli({ role: 'server' });
 const s = c.socket(AF_INET, SOCK_STREAM);
-await s.bind([c.str('host', 'localhost'), c.num('port', 5000)]);
+await s.bind([c.str('host', c.defaultHost), c.num('port', 5000)]);
 await s.listen(1);
 console.log('listening on', s.getsockname());
 const [conn, addr] = await s.accept();

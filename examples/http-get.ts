@@ -1,13 +1,17 @@
 /**
  * A tiny HTTP/1.0 client over a raw socket: what `fetch` does, by hand.
  *
- *   npx tsx examples/http-get.ts http://example.com/ [--backend os|stack]
+ *   npx tsx examples/http-get.ts http://example.com/ [--backend os|stack] [--nameserver A.B.C.D]
+ *   npx tsx examples/http-get.ts --backend stack            (default URL: http://10.99.0.1:8080/,
+ *                                                          examples/http-server.ts on the stack)
  */
 import { createConnection } from '../src/node/socket.ts';
 import { cli, text } from './_cli.ts';
 
-const c = await cli();
-const url = new URL(c.args[0] ?? 'http://example.com/');
+const c = await cli({ role: 'client' });
+const url = new URL(
+  c.args[0] ?? (c.backendName === 'stack' ? `http://${c.defaultHost}:8080/` : 'http://example.com/'),
+);
 if (url.protocol !== 'http:') {
   console.error('only http:// URLs (no TLS here)');
   process.exit(2);

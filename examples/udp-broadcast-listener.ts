@@ -6,7 +6,7 @@
 import { AF_INET, SOCK_DGRAM } from '../src/node/socket.ts';
 import { cli, text } from './_cli.ts';
 
-const c = await cli();
+const c = await cli({ role: 'server' });
 const s = c.socket(AF_INET, SOCK_DGRAM);
 await s.bind(['', c.num('port', 5002)]);
 s.settimeout(c.num('timeout', 10));
