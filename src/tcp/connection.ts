@@ -117,6 +117,11 @@ export class TcpConnection {
   ackNow = false;
   /** Full-sized segments received since our last ACK. */
   delackSegs = 0;
+  /**
+   * What a full-sized segment from the peer is: the largest payload seen so far, capped at
+   * the MSS we announced, starting from 536 (like Linux's icsk_ack.rcv_mss).
+   */
+  rcvMssEst = 536;
 
   // --- retransmission, RTT, congestion ---
   readonly rtt: RttEstimator;

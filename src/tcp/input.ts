@@ -360,7 +360,8 @@ export function segmentArrives(c: TcpConnection, r: TcpRepr, payload: Uint8Array
     // any retransmitted FIN).
   }
   tcpOutput(c);
-  if (c.delackSegs > 0 && !c.ackNow && !c.delackArmed && c.state !== 'CLOSED') {
+  // Data received but not yet acknowledged: the delayed-ACK timer owes the peer an ACK.
+  if (c.rcv.nxt !== c.lastAckSent && !c.ackNow && !c.delackArmed && c.state !== 'CLOSED') {
     c.delackTimer.set(now + layer.config.delayedAckTimeout);
   }
 }
@@ -547,8 +548,14 @@ export function receiveText(c: TcpConnection, segSeq: Seq, data: Uint8Array, fin
     c.ackNow = true;
   } else if (delivered > 0) {
     // RFC 9293 §3.8.6.3: "an ACK SHOULD be generated for at least every second full-sized
-    // segment"; otherwise the delayed-ACK timer sends it.
-    if (++c.delackSegs >= 2) c.ackNow = true;
+    // segment"; otherwise the delayed-ACK timer sends it. Smaller segments do not count
+    // (RFC 1122 §4.2.3.2: "in a stream of full-sized segments there SHOULD be an ACK for at
+    // least every second segment").
+    const len = data.length;
+    const cap = c.rcvMss - (c.tsOk ? 12 : 0);
+    let full = c.rcvMssEst < cap ? c.rcvMssEst : cap;
+    if (len > full) full = c.rcvMssEst = len < cap ? len : cap;
+    if (len >= full && ++c.delackSegs >= 2) c.ackNow = true;
   }
   if (delivered > 0) c.pending |= EV_READABLE;
   if (fin) receiveFin(c);

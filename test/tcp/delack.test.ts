@@ -1,0 +1,63 @@
+/** Delayed ACKs (RFC 9293 §3.8.6.3, RFC 1122 §4.2.3.2, RFC 5681 §4.2). */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { established, expectSeg, type Opened, PEER_PORT, TCP_ACK } from './harness.ts';
+
+const bytes = (n: number) => new Uint8Array(n).fill(7);
+
+function data(e: Opened, off: number, len: number, opts?: { tsVal: number; tsEcr: number }): void {
+  e.h.inject(
+    {
+      srcPort: PEER_PORT,
+      dstPort: e.port,
+      seq: e.peerSeq + off,
+      ack: e.iss + 1,
+      flags: TCP_ACK,
+      ...(opts ? { options: { timestamps: opts } } : {}),
+    },
+    bytes(len),
+  );
+}
+
+describe('delayed ACK', () => {
+  it('small segments do not count towards "every second full-sized segment"', () => {
+    const e = established();
+    data(e, 0, 100);
+    data(e, 100, 100);
+    data(e, 200, 100);
+    e.h.none();
+    e.h.advance(40);
+    expectSeg(e.h.one(), { flags: TCP_ACK, ack: e.peerSeq + 300 });
+    assert.equal(e.h.layer.stats.delayedAcks, 1);
+  });
+
+  it('one full-sized and one small segment wait for the timer; two full-sized are ACKed at once', () => {
+    const e = established();
+    data(e, 0, 1460);
+    data(e, 1460, 10);
+    e.h.none();
+    e.h.advance(40);
+    expectSeg(e.h.one(), { ack: e.peerSeq + 1470 });
+    data(e, 1470, 1460);
+    e.h.none();
+    data(e, 2930, 1460);
+    expectSeg(e.h.one(), { ack: e.peerSeq + 4390 });
+  });
+
+  it('full-sized follows what the peer actually sends (a smaller path MSS, timestamps)', () => {
+    const e = established({ peerOptions: { mss: 1460, timestamps: { tsVal: 1, tsEcr: 0 } } });
+    assert.ok(e.c.tsOk);
+    const ts = { tsVal: 2, tsEcr: 0 };
+    // 1448 = 1460 - 12 option bytes: full-sized with timestamps.
+    data(e, 0, 1448, ts);
+    e.h.none();
+    data(e, 1448, 1448, ts);
+    expectSeg(e.h.one(), { ack: e.peerSeq + 2896 });
+    // A peer whose path MSS is 1000: its 1000-byte segments count once seen as the largest.
+    const f = established();
+    data(f, 0, 1000);
+    f.h.none();
+    data(f, 1000, 1000);
+    expectSeg(f.h.one(), { ack: f.peerSeq + 2000 });
+  });
+});
