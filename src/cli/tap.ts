@@ -1,41 +1,67 @@
-/** `sockstack tap`: attach a stack to a Linux TAP device so the host kernel can talk to it. */
+/**
+ * `sockstack tap`: attach a stack to a Linux TAP device so the host kernel can talk to it.
+ *
+ * The services run on the stack's public APIs, the way an application would:
+ * echo and discard on stream sockets (`stack.socket(AF_INET, SOCK_STREAM)`), UDP
+ * echo on a datagram socket, http as a `node:http` server attached through
+ * `stackNet(...).attach`, and `--connect` as an nc-style relay over a stream socket.
+ * With neither --service nor --connect the host just answers ARP and ping.
+ */
 
 import type { Device } from '../link/device.ts';
 import { captureDevice } from '../link/pcap.ts';
 import { RealtimeDriver } from '../link/realtime.ts';
 import { CryptoRng } from '../rand/rng.ts';
-import { AF_INET, SOCK_DGRAM } from '../socket/constants.ts';
+import { AF_INET, SHUT_WR, SO_REUSEADDR, SOCK_DGRAM, SOCK_STREAM, SOL_SOCKET } from '../socket/constants.ts';
+import type { Socket } from '../socket/socket.ts';
 import { Stack } from '../stack.ts';
-import type { TcpConnection } from '../tcp/connection.ts';
 import { SystemClock } from '../time/system.ts';
 import { parseIpv4 } from '../wire/address.ts';
-import {
-  type CliIo,
-  type Command,
-  EXIT_FAILURE,
-  EXIT_OK,
-  notAvailable,
-  type Parsed,
-  str,
-  UsageError,
-} from './command.ts';
+import { type CliIo, type Command, EXIT_FAILURE, EXIT_OK, type Parsed, str, UsageError } from './command.ts';
 
 const SERVICES = { echo: 7, discard: 9, http: 80 } as const;
 type Service = keyof typeof SERVICES;
+
+/** Largest N for `/bytes/N` (1 GiB). */
+const MAX_BYTES = 1 << 30;
+
+type Cleanup = () => void | Promise<void>;
 
 export const command: Command = {
   spec: {
     name: 'tap',
     summary: 'attach a stack to a Linux TAP device (needs CAP_NET_ADMIN)',
-    usage: ['[options] --service echo|discard|http', '[options] --connect HOST:PORT'],
+    usage: ['[options]', '[options] --service echo|discard|http', '[options] --connect HOST:PORT'],
     description:
-      'Opens (or creates) a TAP interface, gives the stack an address on it, answers\n' +
-      'ARP and ping from the host kernel, and either serves a TCP service until\n' +
-      'interrupted (--service: echo on 7 (TCP and UDP), discard on 9, a small HTTP/1.0\n' +
-      'server on 80) or connects to HOST:PORT and copies stdin to the connection and\n' +
-      'the connection to stdout, like nc (--connect). Needs root or CAP_NET_ADMIN;\n' +
-      'run inside a network namespace to keep the host untouched. The kernel side of\n' +
-      'the TAP is configured with --kernel-address, or by hand (ip addr add, ip link set up).',
+      'Opens (or creates) a TAP interface, gives the stack an address on it and answers\n' +
+      'ARP and ping from the host kernel until SIGINT/SIGTERM. It can also serve, or\n' +
+      'connect, over its own TCP/IP:\n' +
+      '  --service echo     echo on TCP and UDP port 7 (stream and datagram sockets)\n' +
+      '  --service discard  read and drop everything on TCP port 9\n' +
+      '  --service http     a node:http server on port 80: / (and any other path)\n' +
+      '                     answers a small page describing the request; /bytes/N\n' +
+      '                     sends N random bytes (N up to 1 GiB) for download tests\n' +
+      '  --connect H:P      like nc: stdin goes to the connection (half-closed at EOF),\n' +
+      '                     the connection goes to stdout; exits when the peer closes\n' +
+      '\n' +
+      'Trying it by hand. Needs root or CAP_NET_ADMIN. Run it inside a network\n' +
+      'namespace so the host is left untouched: the TAP is created in the namespace\n' +
+      "sockstack runs in, so the kernel peer is that namespace's network stack, and\n" +
+      "--kernel-address gives the kernel's end of the TAP an address and brings it up\n" +
+      '(or do it yourself: ip addr add 10.99.0.1/24 dev tap0; ip link set tap0 up).\n' +
+      'The TAP disappears when sockstack exits; delete the namespace when done.\n' +
+      '\n' +
+      '  $ sudo ip netns add lab                                  # terminal 1\n' +
+      '  $ sudo ip netns exec lab sockstack tap -k 10.99.0.1/24 --service http\n' +
+      '  sockstack tap: 10.99.0.2 on tap0 (kernel side 10.99.0.1/24)\n' +
+      '  sockstack tap: http on TCP port 80; Ctrl-C to stop\n' +
+      '  $ sudo ip netns exec lab ping -c 2 10.99.0.2             # terminal 2\n' +
+      '  $ sudo ip netns exec lab curl http://10.99.0.2/hello\n' +
+      '  $ sudo ip netns exec lab curl -o /dev/null http://10.99.0.2/bytes/100000000\n' +
+      '  ^C                                                       # terminal 1\n' +
+      '  $ sudo ip netns del lab\n' +
+      '\n' +
+      'Add --pcap FILE to record what crossed the TAP (open it in Wireshark).',
     options: {
       name: {
         type: 'string',
@@ -75,9 +101,9 @@ export const command: Command = {
     },
     positionals: { min: 0, max: 0, names: '' },
     examples: [
-      'sudo ip netns add lab',
-      'sudo ip netns exec lab sockstack tap --name tap0 --address 10.99.0.2/24 --kernel-address 10.99.0.1/24 --service http',
-      'sudo ip netns exec lab curl http://10.99.0.2/',
+      'sudo ip netns exec lab sockstack tap -k 10.99.0.1/24                   # ARP + ping only',
+      'sudo ip netns exec lab sockstack tap -k 10.99.0.1/24 --service echo',
+      'sudo ip netns exec lab sockstack tap -k 10.99.0.1/24 --connect 10.99.0.1:8000 < file',
     ],
   },
   run: async (p: Parsed, io: CliIo) => {
@@ -107,10 +133,7 @@ export const command: Command = {
     const port = portText === undefined ? undefined : Number(portText);
     if (port !== undefined && !(Number.isInteger(port) && port > 0 && port < 65536))
       throw new UsageError(`--port: '${portText}' is not 1-65535`);
-    // Deviation from the first stub: a bare responder (ARP + ping only) is not offered,
-    // so that `sockstack tap` alone never sits on tap0 forever by accident.
-    if (service === undefined && target === undefined)
-      return notAvailable('tap', 'give --service echo|discard|http or --connect HOST:PORT', io);
+    if (port !== undefined && service === undefined) throw new UsageError('--port needs --service');
     return runTap(io, {
       name: str(p, 'name') ?? 'tap0',
       addr,
@@ -150,7 +173,9 @@ async function runTap(io: CliIo, o: TapRun): Promise<number> {
   const clock = new SystemClock();
   const driver = new RealtimeDriver({ clock });
   const pcap = o.pcap ? openPcapngFile(o.pcap) : undefined;
-  const cleanups: Array<() => void | Promise<void>> = [];
+  const cleanups: Cleanup[] = [];
+  // Listen from the start: a signal that arrives while we set up still stops us.
+  const stop = interrupted();
   let code = EXIT_OK;
   try {
     if (o.kaddr) configureLink(tap.ifname, { addresses: [o.kaddr], disableIpv6: true });
@@ -167,13 +192,32 @@ async function runTap(io: CliIo, o: TapRun): Promise<number> {
     driver.add(stack);
     const ip = o.addr.split('/')[0];
     io.err(`sockstack tap: ${ip} on ${tap.ifname}${o.kaddr ? ` (kernel side ${o.kaddr})` : ''}`);
-    if (o.service) await serve(io, stack, o.service, o.port ?? SERVICES[o.service], cleanups);
-    else if (o.target) code = await relay(io, stack, o.target);
+    if (o.service) {
+      const port = o.port ?? SERVICES[o.service];
+      if (o.service === 'http') await serveHttp(stack, driver, port, cleanups);
+      else await serveStream(stack, o.service, port, cleanups);
+      io.err(
+        `sockstack tap: ${o.service} on TCP port ${port}${o.service === 'echo' ? ' (and UDP)' : ''}; Ctrl-C to stop`,
+      );
+      await stop.promise;
+    } else if (o.target) {
+      code = await relay(io, stack, o.target, stop.promise);
+    } else {
+      io.err(`sockstack tap: answering ARP and ping on ${ip}; Ctrl-C to stop`);
+      await stop.promise;
+    }
   } catch (e) {
     io.err(`sockstack tap: ${(e as Error).message}`);
     code = EXIT_FAILURE;
   } finally {
-    for (const c of cleanups) await c();
+    stop.dispose();
+    for (const c of cleanups.reverse()) {
+      try {
+        await c();
+      } catch {
+        // Teardown goes on regardless.
+      }
+    }
     driver.stop();
     await tap.close();
     pcap?.file.close();
@@ -181,176 +225,218 @@ async function runTap(io: CliIo, o: TapRun): Promise<number> {
   return code;
 }
 
-/** Resolves on SIGINT/SIGTERM. */
-function interrupted(): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      process.off('SIGINT', done);
-      process.off('SIGTERM', done);
+/** Resolves on SIGINT/SIGTERM; `dispose` removes the handlers. */
+function interrupted(): { promise: Promise<void>; dispose(): void } {
+  let done = (): void => {};
+  const promise = new Promise<void>((resolve) => {
+    done = () => {
+      dispose();
       resolve();
     };
-    process.on('SIGINT', done);
-    process.on('SIGTERM', done);
   });
+  const dispose = (): void => {
+    process.off('SIGINT', done);
+    process.off('SIGTERM', done);
+  };
+  process.on('SIGINT', done);
+  process.on('SIGTERM', done);
+  return { promise, dispose };
 }
 
-const enc = new TextEncoder();
+// ------------------------------------------------------------------ echo / discard
 
-async function serve(
-  io: CliIo,
+/** echo or discard on a listening stream socket (and UDP echo): one task per connection. */
+async function serveStream(
   stack: Stack,
-  service: Service,
+  service: 'echo' | 'discard',
   port: number,
-  cleanups: Array<() => void | Promise<void>>,
+  cleanups: Cleanup[],
 ): Promise<void> {
-  const l = stack.tcp.listen({ port, backlog: 64 });
-  cleanups.push(() => l.close());
+  const open = new Set<Socket>();
+  const l = stack.socket(AF_INET, SOCK_STREAM);
+  cleanups.push(async () => {
+    await l.close();
+    for (const c of open) await c.close();
+  });
+  l.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1);
+  await l.bind(['', port]);
+  await l.listen(64);
   if (service === 'echo') {
     const u = stack.socket(AF_INET, SOCK_DGRAM);
-    await u.bind(['', port]);
     cleanups.push(() => u.close());
+    await u.bind(['', port]);
     void (async () => {
       for (;;) {
-        const [d, from] = await u.recvfrom(65536).catch(() => [undefined, undefined] as const);
-        if (d === undefined) return;
-        await u.sendto(d, from as [string, number]).catch(() => {});
+        const got = await u.recvfrom(65536).catch(() => undefined);
+        if (got === undefined) return; // closed
+        const [d, from] = got;
+        if (from) await u.sendto(d, from).catch(() => {});
       }
     })();
   }
-  l.onAcceptable = () => {
-    for (let c = l.accept(); c; c = l.accept()) handle(c, service);
-  };
-  io.err(
-    `sockstack tap: ${service} on TCP port ${port}${service === 'echo' ? ' (and UDP)' : ''}; Ctrl-C to stop`,
-  );
-  await interrupted();
+  void (async () => {
+    for (;;) {
+      const got = await l.accept().catch(() => undefined);
+      if (got === undefined) return; // closed
+      const [c] = got;
+      open.add(c);
+      void (service === 'echo' ? echo(c) : discard(c))
+        .catch(() => {
+          // A reset connection ends its task; the service goes on.
+        })
+        .finally(() => {
+          open.delete(c);
+          void c.close();
+        });
+    }
+  })();
 }
 
-function handle(c: TcpConnection, service: Service): void {
-  let head = '';
-  let pending: Uint8Array[] = [];
-  const flushOut = () => {
-    while (pending.length) {
-      const b = pending[0];
-      const n = c.write(b);
-      if (n === b.length) pending.shift();
-      else {
-        pending[0] = b.subarray(n);
+/** Sends back everything until the peer's FIN, then closes (after the data). */
+async function echo(c: Socket): Promise<void> {
+  for await (const chunk of c) await c.sendall(chunk);
+}
+
+async function discard(c: Socket): Promise<void> {
+  for await (const _ of c) {
+    // dropped
+  }
+}
+
+// ------------------------------------------------------------------ http
+
+async function serveHttp(stack: Stack, driver: RealtimeDriver, port: number, cleanups: Cleanup[]) {
+  const http = await import('node:http');
+  const { randomFillSync } = await import('node:crypto');
+  const { stackNet } = await import('../node/net-facade.ts');
+  const net = stackNet(stack, driver);
+  const server = http.createServer((req, res) => {
+    const bytes = /^\/bytes\/(\d+)$/.exec((req.url ?? '/').split('?')[0]);
+    if (bytes) {
+      const n = Number(bytes[1]);
+      if (!Number.isSafeInteger(n) || n > MAX_BYTES) {
+        res.writeHead(400, { 'content-type': 'text/plain' }).end(`N is at most ${MAX_BYTES}\n`);
         return;
       }
-    }
-  };
-  const onData = () => {
-    for (let b = c.read(); b !== null; b = c.read()) {
-      if (service === 'echo') {
-        pending.push(b.slice());
-        flushOut();
-      } else if (service === 'http' && head !== null) {
-        head += new TextDecoder().decode(b);
-        if (head.includes('\r\n\r\n')) {
-          const line = head.split('\r\n')[0];
-          const body = enc.encode(`<html><body><h1>sockstack</h1><p>${escapeHtml(line)}</p></body></html>\n`);
-          pending.push(
-            enc.encode(
-              `HTTP/1.0 200 OK\r\nContent-Type: text/html\r\nContent-Length: ${body.length}\r\nServer: sockstack\r\nConnection: close\r\n\r\n`,
-            ),
-            body,
-          );
-          flushOut();
-          head = '';
-          closeWhenFlushed();
-        }
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': n });
+      if (req.method === 'HEAD') {
+        res.end();
+        return;
       }
+      let left = n;
+      const chunk = Buffer.allocUnsafe(64 * 1024);
+      const pump = (): void => {
+        while (left > 0) {
+          const k = Math.min(left, chunk.length);
+          // A fresh buffer per write: the stream may hold on to it until it is sent.
+          const b = randomFillSync(Buffer.allocUnsafe(k));
+          left -= k;
+          if (!res.write(b)) {
+            res.once('drain', pump);
+            return;
+          }
+        }
+        res.end();
+      };
+      res.on('close', () => {
+        left = 0;
+      });
+      pump();
+      return;
     }
-    if (c.eof) closeWhenFlushed();
-  };
-  let closing = false;
-  const closeWhenFlushed = () => {
-    closing = true;
-    if (pending.length === 0) c.close();
-  };
-  c.events = {
-    onReadable: onData,
-    onEnd: onData,
-    onWritable: () => {
-      flushOut();
-      if (closing && pending.length === 0) c.close();
-    },
-    onClose: () => {
-      pending = [];
-    },
-  };
-  onData();
+    const s = req.socket;
+    const rows: [string, string][] = [
+      ['client', `${s.remoteAddress}:${s.remotePort}`],
+      ['server', `${s.localAddress}:${s.localPort} (${stack.name})`],
+      ...Object.entries(req.headers).map(([k, v]): [string, string] => [k, String(v)]),
+    ];
+    const body =
+      '<!doctype html>\n<html><head><title>sockstack</title></head><body>' +
+      `<h1>sockstack</h1><p>${escapeHtml(`${req.method} ${req.url} HTTP/${req.httpVersion}`)}</p>\n<table>\n` +
+      rows.map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>\n`).join('') +
+      '</table>\n<p>Try <a href="/bytes/1048576">/bytes/1048576</a> for 1 MiB of random bytes.</p>\n' +
+      '</body></html>\n';
+    res.writeHead(200, {
+      'content-type': 'text/html; charset=utf-8',
+      'content-length': Buffer.byteLength(body),
+      server: 'sockstack',
+    });
+    res.end(req.method === 'HEAD' ? undefined : body);
+  });
+  cleanups.push(async () => {
+    net.closeAll();
+    if (server.listening) await new Promise<void>((r) => server.close(() => r()));
+  });
+  await net.attach(server, port);
 }
 
 function escapeHtml(s: string): string {
-  return s.replace(/[<>&]/g, (ch) => (ch === '<' ? '&lt;' : ch === '>' ? '&gt;' : '&amp;'));
+  return s.replace(/[<>&"]/g, (ch) =>
+    ch === '<' ? '&lt;' : ch === '>' ? '&gt;' : ch === '&' ? '&amp;' : '&quot;',
+  );
 }
 
-async function relay(io: CliIo, stack: Stack, target: { host: string; port: number }): Promise<number> {
-  const a = parseIpv4(target.host);
-  if (a === undefined) return EXIT_FAILURE;
-  const c = stack.tcp.connect({ remote: { family: 4, v4: a }, remotePort: target.port });
-  return new Promise<number>((resolve) => {
-    let queue: Uint8Array[] = [];
-    let stdinEnded = false;
-    let finished = false;
-    const finish = (code: number) => {
-      if (finished) return;
-      finished = true;
-      process.stdin.pause();
-      resolve(code);
-    };
-    const pump = () => {
-      while (queue.length) {
-        const b = queue[0];
-        const n = c.write(b);
-        if (n < b.length) {
-          queue[0] = b.subarray(n);
-          process.stdin.pause();
-          return;
-        }
-        queue.shift();
+// ------------------------------------------------------------------ --connect
+
+/**
+ * nc-style: stdin → socket (then a half-close, FIN), socket → stdout. Done when the
+ * peer closes its side (exit 0), the connection fails (exit 1) or on a signal (exit 1).
+ */
+async function relay(
+  io: CliIo,
+  stack: Stack,
+  target: { host: string; port: number },
+  stop: Promise<void>,
+): Promise<number> {
+  const where = `${target.host}:${target.port}`;
+  const s = stack.socket(AF_INET, SOCK_STREAM);
+  const stdin = process.stdin;
+  let stopped = false;
+  const onStop = stop.then(() => {
+    stopped = true;
+    return 'stopped' as const;
+  });
+  try {
+    const connected = await Promise.race([
+      s.connect([target.host, target.port]).then(() => 'ok' as const),
+      onStop,
+    ]);
+    if (connected === 'stopped') return EXIT_FAILURE;
+    // stdin → socket, one chunk at a time (paused while sendall waits: backpressure).
+    const up = (async () => {
+      for await (const chunk of stdin) {
+        if (stopped) return;
+        await s.sendall(new Uint8Array(chunk as Buffer));
       }
-      if (stdinEnded) {
-        if (c.state === 'ESTABLISHED' || c.state === 'CLOSE-WAIT') c.shutdown('write');
-      } else process.stdin.resume();
+      s.shutdown(SHUT_WR);
+    })();
+    // Errors on the way up (EPIPE after the peer reset) surface on the way down too.
+    up.catch(() => {});
+    const down = (async () => {
+      for await (const chunk of s) {
+        if (!process.stdout.write(chunk)) await drained();
+      }
+    })();
+    const r = await Promise.race([down.then(() => 'eof' as const), onStop]);
+    return r === 'eof' ? EXIT_OK : EXIT_FAILURE;
+  } catch (e) {
+    io.err(`sockstack tap: connection to ${where}: ${(e as Error).message}`);
+    return EXIT_FAILURE;
+  } finally {
+    stdin.pause();
+    stdin.destroy();
+    await s.close();
+  }
+}
+
+function drained(): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      process.stdout.off('drain', done);
+      process.stdout.off('close', done);
+      resolve();
     };
-    c.events = {
-      onEstablished: () => {
-        process.stdin.on('data', (b: Buffer) => {
-          queue.push(new Uint8Array(b));
-          pump();
-        });
-        process.stdin.on('end', () => {
-          stdinEnded = true;
-          pump();
-        });
-        process.stdin.resume();
-      },
-      onReadable: () => {
-        for (let b = c.read(); b !== null; b = c.read()) process.stdout.write(b);
-      },
-      onEnd: () => {
-        // The peer is done (nc's default): print the rest, close our side, exit.
-        for (let b = c.read(); b !== null; b = c.read()) process.stdout.write(b);
-        c.close();
-        finish(EXIT_OK);
-      },
-      onWritable: pump,
-      onClose: (reason) => {
-        queue = [];
-        if (reason !== undefined) {
-          io.err(
-            `sockstack tap: connection to ${target.host}:${target.port} ${reason === 'refused' ? 'refused' : `ended: ${reason}`}`,
-          );
-          finish(EXIT_FAILURE);
-        } else finish(EXIT_OK);
-      },
-    };
-    void interrupted().then(() => {
-      c.abort();
-      finish(EXIT_FAILURE);
-    });
+    process.stdout.once('drain', done);
+    process.stdout.once('close', done);
   });
 }

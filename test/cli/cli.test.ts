@@ -185,7 +185,10 @@ test('ping -w records a capture that capture can read back', () => {
 });
 
 test('commands whose engine has not landed say so and exit 1', () => {
-  for (const c of ['demo', 'sim', 'serve', 'tap']) {
+  // `sockstack tap` alone now brings a host up on tap0 (ARP + ping until a signal): not run here,
+  // outside a namespace; test/kernel/cli-tap.test.ts runs it in one. Its help says how.
+  assert.match(run(['tap', '--help']).out, /ARP and ping[\s\S]*ip netns add/);
+  for (const c of ['demo', 'sim', 'serve']) {
     const r = run([c]);
     assert.equal(r.code, 1, c);
     assert.match(r.err, new RegExp(`^sockstack ${c}: not available yet`));

@@ -1,11 +1,13 @@
 /**
  * `sockstack tap` run as a child process inside a namespace the test creates:
- * the kernel there pings it and fetches its HTTP page with curl, talks to its
- * echo service, and `--connect` relays stdin to a kernel listener.
+ * with no service it answers ping until SIGTERM (exit 0, TAP gone); the kernel
+ * there fetches its node:http page and /bytes/N with curl (keep-alive), talks
+ * to its echo and discard services (stream sockets, UDP echo), and `--connect`
+ * relays stdin to a kernel listener and, nc-style, both ways through `socat`.
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { describe, it, type TestContext } from 'node:test';
 import { createNetns, deleteNetns, uniqueName } from '../../src/node/netns.ts';
 import { exited, lines, skipUnless } from './helpers.ts';
@@ -36,6 +38,7 @@ function cli(t: TestContext, ns: string, args: string[], stdin: 'ignore' | 'pipe
 function inNs(ns: string, argv: string[]): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
     const c = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+    c.on('error', () => resolve({ code: null, out: '', err: `cannot run ${argv[0]}` }));
     let out = '';
     let err = '';
     c.stdout.on('data', (b) => {
@@ -81,8 +84,58 @@ describe('sockstack tap (CLI) with the kernel as peer', () => {
     const r = await inNs(ns, ['curl', '-sS', '--max-time', '10', 'http://10.77.1.2/hello']);
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /<h1>sockstack<\/h1><p>GET \/hello HTTP\/1\.1<\/p>/);
+    assert.match(r.out, /<th>client<\/th><td>10\.77\.1\.1:\d+<\/td>/);
+    assert.match(r.out, /<th>user-agent<\/th><td>curl\//);
+    // /bytes/N after the page, on the same (keep-alive) connection.
+    const n = 3_000_000;
+    const d = await inNs(ns, [
+      'curl',
+      '-sS',
+      '--fail',
+      '--max-time',
+      '20',
+      '-o',
+      '/dev/null',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_code} %{size_download} %{num_connects}\\n',
+      'http://10.77.1.2/',
+      `http://10.77.1.2/bytes/${n}`,
+    ]);
+    assert.equal(d.code, 0, d.err);
+    const [page, bytes] = d.out.trim().split('\n');
+    assert.match(page, /^200 \d+ 1$/);
+    assert.equal(bytes, `200 ${n} 0`);
+    const bad = await inNs(ns, [
+      'curl',
+      '-sS',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_code}',
+      'http://10.77.1.2/bytes/99999999999',
+    ]);
+    assert.equal(bad.out, '400');
     c.kill('SIGTERM');
     assert.equal(await exited(c, 5000), 0);
+  });
+
+  it('no --service: answers ping until SIGTERM, then exits 0 and the TAP is gone', async (t) => {
+    if (skipUnless(t, ['ping'])) return;
+    const ns = namespace(t);
+    const tap = uniqueName('sstap');
+    const c = cli(t, ns, ['--name', tap, '--address', '10.77.1.2/24', '--kernel-address', '10.77.1.1/24']);
+    const log = stderrLines(c);
+    await log.waitFor(/answering ARP and ping on 10\.77\.1\.2; Ctrl-C/, 15_000);
+    assert.equal((await inNs(ns, ['ip', 'link', 'show', tap])).code, 0);
+    const ping = await inNs(ns, ['ping', '-c', '3', '-i', '0.2', '-W', '2', '10.77.1.2']);
+    assert.equal(ping.code, 0, ping.out + ping.err);
+    assert.match(ping.out, /3 received/);
+    c.kill('SIGTERM');
+    assert.equal(await exited(c, 5000), 0);
+    const gone = await inNs(ns, ['ip', 'link', 'show', tap]);
+    assert.notEqual(gone.code, 0, `${tap} still exists:\n${gone.out}`);
   });
 
   it('--service echo: TCP and UDP echo on port 7', async (t) => {
@@ -117,6 +170,93 @@ describe('sockstack tap (CLI) with the kernel as peer', () => {
     const r = await inNs(ns, ['python3', '-c', py]);
     assert.equal(r.code, 0, r.err);
     assert.equal(r.out.trim(), 'tcp 1024000 udp ping?');
+  });
+
+  it('--service discard: reads everything, sends nothing, closes after the FIN', async (t) => {
+    if (skipUnless(t, ['python3'])) return;
+    const ns = namespace(t);
+    const c = cli(t, ns, [
+      '--name',
+      uniqueName('sstap'),
+      '-a',
+      '10.77.1.2/24',
+      '-k',
+      '10.77.1.1/24',
+      '-s',
+      'discard',
+    ]);
+    await stderrLines(c).waitFor(/discard on TCP port 9; Ctrl-C/, 15_000);
+    const py = [
+      'import socket',
+      's=socket.create_connection(("10.77.1.2",9),timeout=10)',
+      's.sendall(bytes(1<<20)); s.shutdown(socket.SHUT_WR)',
+      'print("eof", repr(s.recv(100)))',
+    ].join('\n');
+    const r = await inNs(ns, ['python3', '-c', py]);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(r.out.trim(), "eof b''");
+    c.kill('SIGINT');
+    assert.equal(await exited(c, 5000), 0);
+  });
+
+  it('--connect, nc-style both ways through socat: 1 MiB echoed by cat, half-close at stdin EOF', async (t) => {
+    if (skipUnless(t, ['socat'])) return;
+    const ns = namespace(t);
+    // `cat` answers until it reads EOF, which it only sees after our FIN (the half-close).
+    const peer = spawn(
+      'ip',
+      ['netns', 'exec', ns, 'sh', '-c', 'exec socat -d -d -t 10 TCP-LISTEN:5201,reuseaddr EXEC:cat 2>&1'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    t.after(() => {
+      if (peer.exitCode === null) peer.kill('SIGKILL');
+    });
+    await lines(peer, 'socat').waitFor(/listening on/, 10_000);
+    const c = cli(
+      t,
+      ns,
+      [
+        '--name',
+        uniqueName('sstap'),
+        '-a',
+        '10.77.1.2/24',
+        '-k',
+        '10.77.1.1/24',
+        '--connect',
+        '10.77.1.1:5201',
+      ],
+      'pipe',
+    );
+    const msg = randomBytes(1 << 20);
+    const out: Buffer[] = [];
+    c.stdout?.on('data', (b: Buffer) => out.push(b));
+    c.stdin?.end(msg);
+    assert.equal(await exited(c, 20_000), 0);
+    const got = Buffer.concat(out);
+    assert.equal(got.length, msg.length);
+    assert.equal(
+      createHash('sha256').update(got).digest('hex'),
+      createHash('sha256').update(msg).digest('hex'),
+    );
+    assert.equal(await exited(peer, 10_000), 0);
+  });
+
+  it('--connect to a closed port: exit 1 with ECONNREFUSED', async (t) => {
+    if (skipUnless(t)) return;
+    const ns = namespace(t);
+    const c = cli(t, ns, [
+      '--name',
+      uniqueName('sstap'),
+      '-a',
+      '10.77.1.2/24',
+      '-k',
+      '10.77.1.1/24',
+      '-c',
+      '10.77.1.1:1',
+    ]);
+    const log = stderrLines(c);
+    assert.equal(await exited(c, 15_000), 1);
+    await log.waitFor(/connection to 10\.77\.1\.1:1: .*ECONNREFUSED/, 1000);
   });
 
   it('--connect relays stdin to a kernel listener and exits 0 when it is done', async (t) => {
