@@ -338,7 +338,7 @@ export interface StackHost {
   readonly address: string;
   /** Resolves with 'hub' or 'member' once the link is bound. */
   readonly ready: Promise<'hub' | 'member'>;
-  /** Sockets of this backend not closed yet. */
+  /** Sockets of this backend not closed yet (and name lookups in progress). */
   readonly openSockets: number;
   /** Stops the driver and closes the link (sockets still open just stall). */
   close(): Promise<void>;
@@ -406,10 +406,18 @@ export function startStackHost(options: StackHostOptions = {}): StackHost {
     check();
   };
   link.ref(false);
-  const track = <T extends SocketImpl>(impl: T): T => {
+  const hold = (): void => {
     open++;
     clearTimeout(lingerTimer);
     link.ref(true);
+  };
+  const release = (): void => {
+    open--;
+    driver.kick();
+    released();
+  };
+  const track = <T extends SocketImpl>(impl: T): T => {
+    hold();
     let closed = false;
     return new Proxy(impl, {
       get(target, key) {
@@ -420,9 +428,7 @@ export function startStackHost(options: StackHostOptions = {}): StackHost {
             } finally {
               if (!closed) {
                 closed = true;
-                open--;
-                driver.kick();
-                released();
+                release();
               }
             }
           };
@@ -448,7 +454,15 @@ export function startStackHost(options: StackHostOptions = {}): StackHost {
     name: 'stack',
     scheduler: inner.scheduler,
     create: (family, type) => track(inner.create(family, type)),
-    resolve: (host, family) => inner.resolve(host, family),
+    // A DNS lookup runs on the stack's own UDP sockets (made by the inner backend): hold the process meanwhile.
+    resolve: async (host, family) => {
+      hold();
+      try {
+        return await inner.resolve(host, family);
+      } finally {
+        release();
+      }
+    },
     gethostname: () => inner.gethostname(),
   };
   let stopped = false;

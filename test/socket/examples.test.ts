@@ -1,72 +1,13 @@
 /** Runs every example on the OS backend over loopback, as separate processes. */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import http from 'node:http';
 import { after, describe, it } from 'node:test';
 import { osBackend } from '../../src/node/os-backend.ts';
 import { AF_INET, SOCK_STREAM } from '../../src/socket/constants.ts';
 import { Socket } from '../../src/socket/socket.ts';
+import { killChildren, run } from './examples-run.ts';
 
-const root = new URL('../..', import.meta.url).pathname;
-const children: ChildProcess[] = [];
-
-interface Run {
-  child: ChildProcess;
-  out: () => string;
-  waitFor(re: RegExp, ms?: number): Promise<RegExpMatchArray>;
-  exited(ms?: number): Promise<number | null>;
-}
-
-function run(example: string, args: string[]): Run {
-  const child = spawn(process.execPath, ['--import', 'tsx', `examples/${example}`, ...args], {
-    cwd: root,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let out = '';
-  const listeners = new Set<() => void>();
-  child.stdout!.on('data', (b) => {
-    out += String(b);
-    for (const l of listeners) l();
-  });
-  child.stderr!.on('data', (b) => {
-    out += String(b);
-  });
-  const exit = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  return {
-    child,
-    out: () => out,
-    waitFor(re, ms = 15000) {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          const m = out.match(re);
-          if (m) {
-            listeners.delete(check);
-            clearTimeout(t);
-            resolve(m);
-          }
-        };
-        const t = setTimeout(() => {
-          listeners.delete(check);
-          reject(new Error(`timed out waiting for ${re} in output of ${example}:\n${out}`));
-        }, ms);
-        listeners.add(check);
-        check();
-      });
-    },
-    exited(ms = 15000) {
-      let t: ReturnType<typeof setTimeout> | undefined;
-      const limit = new Promise<number | null>((_, reject) => {
-        t = setTimeout(() => reject(new Error(`${example} did not exit:\n${out}`)), ms);
-      });
-      return Promise.race([exit, limit]).finally(() => clearTimeout(t));
-    },
-  };
-}
-
-after(() => {
-  for (const c of children) if (c.exitCode === null) c.kill();
-});
+after(killChildren);
 
 describe('examples on the os backend', () => {
   it('echo-server + echo-client: the course session', async () => {
@@ -142,10 +83,20 @@ describe('examples on the os backend', () => {
     }
   });
 
-  it('--backend stack says clearly that it is not available yet', async () => {
-    const r = run('echo-client.ts', ['--backend', 'stack']);
-    const code = await r.exited();
-    assert.equal(code, 2);
-    assert.match(r.out(), /'stack' socket backend is not yet available/);
+  it('http-server answers http-get (both examples)', async () => {
+    const server = run('http-server.ts', ['--host', '127.0.0.1', '--port', '0', '--count', '1']);
+    const [, port] = await server.waitFor(/listening on \[ '127\.0\.0\.1', (\d+) \]/);
+    const get = run('http-get.ts', [`http://127.0.0.1:${port}/hello?x=1`]);
+    assert.equal(await get.exited(), 0, get.out());
+    assert.match(get.out(), /^HTTP\/1\.0 200 OK/m);
+    assert.match(get.out(), /you asked for \/hello\?x=1 on /);
+    assert.equal(await server.exited(), 0, server.out());
+    assert.match(server.out(), /GET \/hello\?x=1 from \[ '127\.0\.0\.1', \d+ \]/);
+  });
+
+  it('an unknown --backend is a clear error', async () => {
+    const r = run('echo-client.ts', ['--backend', 'nope']);
+    assert.equal(await r.exited(), 2);
+    assert.match(r.out(), /unknown socket backend 'nope' \(registered backends: os, stack\)/);
   });
 });

@@ -1,0 +1,231 @@
+/**
+ * Every example on `--backend stack`: each process is a host on sockstack's
+ * virtual Ethernet (src/node/stack-backend.ts), joined through a hub on a loopback
+ * UDP port private to the test. The first process started binds the hub; the
+ * test process itself joins as further hosts where it plays a client.
+ */
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import {
+  CLASS_IN,
+  encodeDnsMessage,
+  parseDnsMessage,
+  RCODE_NXDOMAIN,
+  TYPE_A,
+} from '../../src/dns/message.ts';
+import { socket } from '../../src/node/socket.ts';
+import {
+  configureStackBackend,
+  defaultAddress,
+  parseHub,
+  type StackHost,
+  stackHost,
+  startStackHost,
+} from '../../src/node/stack-backend.ts';
+import { AF_INET, SOCK_DGRAM, SOCK_STREAM } from '../../src/socket/constants.ts';
+import { getBackend, registeredBackends } from '../../src/socket/registry.ts';
+import { freeUdpPort, killChildren, run } from './examples-run.ts';
+
+const hosts: StackHost[] = [];
+after(async () => {
+  killChildren();
+  for (const h of hosts) await h.close();
+});
+
+const decode = (b: Uint8Array) => new TextDecoder().decode(b);
+
+/** A host for the test process itself on the example's hub. */
+function join(hub: number, address: string): StackHost {
+  const h = startStackHost({ hub: { host: '127.0.0.1', port: hub }, address });
+  hosts.push(h);
+  return h;
+}
+
+describe('examples on the stack backend (one process per host, hub on loopback UDP)', () => {
+  it('echo-server + echo-client: the course session across two processes', async () => {
+    const hub = await freeUdpPort();
+    const server = run('echo-server.ts', ['--backend', 'stack', '--hub', String(hub), '--port', '0']);
+    await server.waitFor(new RegExp(`stack host 10\\.99\\.0\\.1 \\(hub on 127\\.0\\.0\\.1:${hub}\\)`));
+    const [, port] = await server.waitFor(/listening on \[ '0\.0\.0\.0', (\d+) \]/);
+    const client = run('echo-client.ts', [
+      '--backend',
+      'stack',
+      '--hub',
+      `127.0.0.1:${hub}`,
+      '--address',
+      '10.99.0.7/24',
+      '--port',
+      port,
+      'Hello,',
+      'world',
+    ]);
+    assert.equal(await client.exited(), 0, client.out());
+    assert.match(client.out(), /stack host 10\.99\.0\.7 \(member/);
+    assert.match(client.out(), /Received "Hello, world"/);
+    assert.equal(await server.exited(), 0, server.out());
+    assert.match(server.out(), /Connected by \[ '10\.99\.0\.7', \d+ \]/);
+  });
+
+  it('chat-server relays lines between two clients on two more hosts', async () => {
+    const hub = await freeUdpPort();
+    const server = run('chat-server.ts', ['--backend', 'stack', '--hub', String(hub), '--port', '0']);
+    const [, port] = await server.waitFor(/listening on \[ '0\.0\.0\.0', (\d+) \]/);
+    // Client A through the registry, as `--backend stack` does; client B on a host of its own.
+    configureStackBackend({ hub: { host: '127.0.0.1', port: hub }, address: '10.99.0.2/24' });
+    assert.ok(registeredBackends().includes('stack'));
+    const backendA = await getBackend('stack');
+    hosts.push(stackHost());
+    assert.equal(stackHost().link.role, 'member');
+    const hostB = join(hub, '10.99.0.3/24');
+    const a = socket(AF_INET, SOCK_STREAM, { backend: backendA });
+    const b = socket(AF_INET, SOCK_STREAM, { backend: hostB.backend });
+    a.settimeout(10);
+    b.settimeout(10);
+    try {
+      await a.connect(['10.99.0.1', Number(port)]);
+      await server.waitFor(/connected 10\.99\.0\.2:\d+/);
+      await b.connect(['10.99.0.1', Number(port)]);
+      let seen = '';
+      for (let i = 0; i < 20 && !seen.includes('joined'); i++) seen += decode(await a.recv(1024));
+      assert.match(seen, /\* 10\.99\.0\.3:\d+ joined/);
+      await a.sendall('hi there\n');
+      let got = '';
+      for (let i = 0; i < 20 && !got.includes('hi there'); i++) got += decode(await b.recv(1024));
+      assert.match(got, /\[10\.99\.0\.2:\d+\] hi there\n/);
+      await b.sendall('hello back\n');
+      let back = '';
+      for (let i = 0; i < 20 && !back.includes('hello back'); i++) back += decode(await a.recv(1024));
+      assert.match(back, /\[10\.99\.0\.3:\d+\] hello back\n/);
+    } finally {
+      await a.close();
+      await b.close();
+      server.child.kill();
+    }
+    assert.equal(hostB.openSockets, 0);
+  });
+
+  it('udp broadcast: the hub relays the announcer’s broadcasts to every listener process', async () => {
+    const hub = await freeUdpPort();
+    const args = ['--backend', 'stack', '--hub', String(hub)];
+    // Listener 1 is 10.99.0.1 and hosts the hub; listener 2 and the announcer are members,
+    // so listener 2 only hears the broadcast through the hub's relay.
+    const l1 = run('udp-broadcast-listener.ts', [...args, '--port', '0', '--count', '2', '--timeout', '10']);
+    const [, port] = await l1.waitFor(/listening on \[ '0\.0\.0\.0', (\d+) \]/);
+    const l2 = run('udp-broadcast-listener.ts', [
+      ...args,
+      '--address',
+      '10.99.0.3/24',
+      '--port',
+      port,
+      '--count',
+      '2',
+      '--timeout',
+      '10',
+    ]);
+    await l2.waitFor(/listening on \[ '0\.0\.0\.0', \d+ \]/);
+    const announcer = run('udp-broadcast-announcer.ts', [
+      ...args,
+      '--address',
+      '10.99.0.2/24',
+      '--port',
+      port,
+      '--count',
+      '2',
+      '--interval',
+      '50',
+    ]);
+    assert.equal(await announcer.exited(), 0, announcer.out());
+    assert.match(announcer.out(), /without SO_BROADCAST: sendto EACCES/);
+    for (const l of [l1, l2]) {
+      assert.equal(await l.exited(), 0, l.out());
+      assert.match(
+        l.out(),
+        /from \[ '10\.99\.0\.2', \d+ \] "announce 1 from stack-10-99-0-2"[\s\S]*"announce 2 from stack-10-99-0-2"/,
+      );
+    }
+  });
+
+  it('http-get fetches from http-server across the hub', async () => {
+    const hub = await freeUdpPort();
+    const args = ['--backend', 'stack', '--hub', String(hub)];
+    const server = run('http-server.ts', [...args, '--port', '0', '--count', '2']);
+    const [, port] = await server.waitFor(/listening on \[ '0\.0\.0\.0', (\d+) \]/);
+    const get = run('http-get.ts', [...args, `http://10.99.0.1:${port}/hello?x=1`]);
+    assert.equal(await get.exited(), 0, get.out());
+    assert.match(get.out(), /^HTTP\/1\.0 200 OK/m);
+    assert.match(get.out(), /you asked for \/hello\?x=1 on stack-10-99-0-1/);
+
+    // The same by name: a DNS server on a host of the test process answers for www.example.test.
+    const dnsHost = join(hub, '10.99.0.53/24');
+    const dns = socket(AF_INET, SOCK_DGRAM, { backend: dnsHost.backend });
+    await dns.bind(['0.0.0.0', 53]);
+    const asked: string[] = [];
+    const serving = (async () => {
+      for (;;) {
+        const [bytes, from] = await dns.recvfrom(512).catch(() => [undefined, null] as const);
+        if (!bytes || !from) return;
+        const r = parseDnsMessage(bytes);
+        if (!r.ok || r.message.questions.length !== 1) continue;
+        const q = r.message.questions[0];
+        asked.push(q.name);
+        const known = q.name.toLowerCase() === 'www.example.test' && q.type === TYPE_A;
+        await dns.sendto(
+          encodeDnsMessage({
+            id: r.message.id,
+            qr: true,
+            rd: true,
+            ra: true,
+            rcode: known ? 0 : RCODE_NXDOMAIN,
+            questions: [q],
+            answers: known
+              ? [{ name: q.name, type: TYPE_A, class: CLASS_IN, ttl: 60, address: '10.99.0.1' }]
+              : [],
+          }),
+          from,
+        );
+      }
+    })();
+    try {
+      const byName = run('http-get.ts', [
+        ...args,
+        '--nameserver',
+        '10.99.0.53',
+        `http://www.example.test:${port}/by-name`,
+      ]);
+      assert.equal(await byName.exited(), 0, byName.out());
+      assert.match(byName.out(), /you asked for \/by-name on stack-10-99-0-1/);
+      assert.deepEqual(asked, ['www.example.test']);
+      assert.equal(await server.exited(), 0, server.out());
+    } finally {
+      await dns.close();
+      await serving;
+    }
+  });
+
+  it('stack-hub hosts only the hub; two examples started afterwards talk through it', async () => {
+    const hub = await freeUdpPort();
+    const hubProc = run('stack-hub.ts', ['--hub', `127.0.0.1:${hub}`]);
+    await hubProc.waitFor(new RegExp(`hub on 127\\.0\\.0\\.1:${hub}`));
+    const args = ['--backend', 'stack', '--hub', String(hub)];
+    const server = run('echo-server.ts', [...args, '--port', '5000']);
+    await server.waitFor(/stack host 10\.99\.0\.1 \(member/);
+    await server.waitFor(/listening on/);
+    const client = run('echo-client.ts', [...args, '--port', '5000', 'via', 'the', 'hub']);
+    assert.equal(await client.exited(), 0, client.out());
+    assert.match(client.out(), /Received "via the hub"/);
+    assert.equal(await server.exited(), 0, server.out());
+    await hubProc.waitFor(/member 127\.0\.0\.1:\d+[\s\S]*member 127\.0\.0\.1:\d+/);
+    hubProc.child.kill();
+  });
+
+  it('helpers: hub addresses and default host addresses', () => {
+    assert.deepEqual(parseHub('47001'), { host: '127.0.0.1', port: 47001 });
+    assert.deepEqual(parseHub('127.0.0.2:5'), { host: '127.0.0.2', port: 5 });
+    assert.throws(() => parseHub('localhost:47000'), TypeError);
+    assert.throws(() => parseHub('70000'), TypeError);
+    assert.equal(defaultAddress(0), '10.99.0.2/24');
+    assert.equal(defaultAddress(252), '10.99.0.254/24');
+    assert.equal(defaultAddress(253), '10.99.0.2/24');
+    assert.throws(() => startStackHost({ address: '10.99.0.9' }), TypeError);
+  });
+});
