@@ -21,6 +21,12 @@ export interface TcpConfig {
   /** Default SO_SNDBUF / SO_RCVBUF in bytes. */
   sndBuf: number;
   rcvBuf: number;
+  /**
+   * The largest receive buffer a connection may grow to: the window scale we offer covers
+   * it (RFC 7323 §2.3 "the maximum receive buffer space"), whatever SO_RCVBUF is now. Linux:
+   * max(tcp_rmem[2], rmem_max) (default 6 MiB: shift 7); FreeBSD: kern.ipc.maxsockbuf.
+   */
+  maxRcvBuf: number;
   windowScaling: boolean;
   timestamps: boolean;
   sack: boolean;
@@ -52,6 +58,7 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
   delayedAckTimeout: millis(40),
   sndBuf: 256 * 1024,
   rcvBuf: 256 * 1024,
+  maxRcvBuf: 6 * 1024 * 1024,
   windowScaling: true,
   timestamps: true,
   sack: true,

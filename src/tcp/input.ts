@@ -7,7 +7,16 @@ import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpOptions, type TcpRepr } fro
 import type { CongestionContext } from './congestion/types.ts';
 import { createCongestionControl } from './congestion/types.ts';
 import { EV_END, EV_ESTABLISHED, EV_READABLE, EV_WRITABLE, type TcpConnection } from './connection.ts';
-import { replyRst, retransmitFirst, sendAck, sendRst, sendSyn, tcpOutput, tsNow } from './output.ts';
+import {
+  acceptableSeq,
+  replyRst,
+  retransmitFirst,
+  sendAck,
+  sendRst,
+  sendSyn,
+  tcpOutput,
+  tsNow,
+} from './output.ts';
 import { type Seq, seq, seqAdd, seqGe, seqGt, seqLe, seqLt, seqMax, seqSub } from './seq.ts';
 
 /** RFC 7323 §5.5: TS.Recent is invalid after 24 days idle. */
@@ -26,7 +35,10 @@ export function ccContext(c: TcpConnection): CongestionContext {
   return ctx;
 }
 
-/** The window shift we ask for so the whole receive buffer can be offered (RFC 7323 §2.3). */
+/**
+ * The window shift we ask for so the whole receive buffer can be offered (RFC 7323 §2.3),
+ * for a buffer that may grow to `rcvBuf` (callers pass max(SO_RCVBUF, config.maxRcvBuf)).
+ */
 export function wantedWscale(rcvBuf: number): number {
   let s = 0;
   while (s < MAX_WSCALE && rcvBuf >>> s > 0xffff) s++;
@@ -349,7 +361,7 @@ export function segmentArrives(c: TcpConnection, r: TcpRepr, payload: Uint8Array
         // RFC 1122 §4.2.2.13: "if new data is received after CLOSE is called, its TCP SHOULD
         // send a RST to show that data was lost."
         stats.dataAfterClose++;
-        sendRst(c, c.snd.nxt);
+        sendRst(c, acceptableSeq(c));
         c.terminate('aborted');
         return;
       }
@@ -564,7 +576,10 @@ export function receiveText(c: TcpConnection, segSeq: Seq, data: Uint8Array, fin
 
 function deliver(c: TcpConnection, data: Uint8Array): number {
   if (data.length === 0) return 0;
-  const n = c.readShut ? data.length : c.rcvBuf.push(data);
+  // Everything here lies inside the window we advertised (receiveText trims to rcvAdv), so
+  // it is kept even when that window was rounded up to the scale granularity (RFC 7323
+  // §2.3) or SO_RCVBUF shrank since: the buffer may exceed its limit by that much.
+  const n = c.readShut ? data.length : c.rcvBuf.push(data, true);
   c.rcv.nxt = seqAdd(c.rcv.nxt, n);
   c.stats.bytesReceived += n;
   return n;

@@ -383,7 +383,7 @@ export class TcpLayer {
     c.state = 'SYN-SENT';
     c.rcvMss = this.announcedMss(o.remote, opts);
     c.mss = c.rcvMss;
-    c.rcvWscale = this.config.windowScaling ? wantedWscale(opts.rcvBuf) : 0;
+    c.rcvWscale = this.config.windowScaling ? this.wscaleFor(opts) : 0;
     c.tsOffset = this.tsOffset;
     c.lastRecv = this.env.clock.now();
     initSend(c, this.isn.isn(laddr, port, o.remote, o.remotePort));
@@ -476,6 +476,14 @@ export class TcpLayer {
     const ls = this.#listeners.get(port);
     if (ls) for (const l of ls) if (overlap(address, l.local.address)) return true;
     return false;
+  }
+
+  /**
+   * The window shift we offer: enough for the largest buffer the connection may have
+   * (like Linux's tcp_select_initial_window: max(SO_RCVBUF, tcp_rmem[2], rmem_max)).
+   */
+  wscaleFor(opts: TcpSocketOptions): number {
+    return wantedWscale(Math.max(opts.rcvBuf, this.config.maxRcvBuf));
   }
 
   /** The MSS we announce towards `dst` (route MSS capped by TCP_MAXSEG). */

@@ -8,7 +8,7 @@ import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpOptions, type TcpRepr } fro
 import type { TcpSocketOptions } from './config.ts';
 import { createCongestionControl } from './congestion/types.ts';
 import { TcpConnection } from './connection.ts';
-import { applySynOptions, segmentArrives, wantedWscale } from './input.ts';
+import { applySynOptions, segmentArrives } from './input.ts';
 import type { TcpLayer } from './layer.ts';
 import { replyRst, tcpOutput } from './output.ts';
 import { type Seq, seq, seqAdd } from './seq.ts';
@@ -163,6 +163,9 @@ export class TcpListener {
     c.lastAckSent = c.rcv.nxt;
     c.rcvMss = layer.announcedMss(src, c.opts);
     c.tsOffset = layer.tsOffset;
+    // RFC 7323 §2.2/§2.3: our shift for the SYN-ACK (applySynOptions zeroes it when the SYN
+    // offered no window scale).
+    c.rcvWscale = layer.wscaleFor(c.opts);
     applySynOptions(c, r.options, true);
     const iss = layer.isn.isn(dst, this.local.port, src, r.srcPort);
     initSend(c, iss);
@@ -196,7 +199,7 @@ export class TcpListener {
       sackPermitted?: boolean;
       timestamps?: { tsVal: number; tsEcr: number };
     } = { mss: layer.announcedMss(src, this.opts) };
-    if (peerWs !== undefined) opts.windowScale = wantedWscale(this.opts.rcvBuf);
+    if (peerWs !== undefined) opts.windowScale = layer.wscaleFor(this.opts);
     if (sackOk) opts.sackPermitted = true;
     if (cfg.timestamps && o.timestamps)
       opts.timestamps = { tsVal: layer.tsClock(), tsEcr: o.timestamps.tsVal };
@@ -253,7 +256,7 @@ export class TcpListener {
     if (data.wscale !== undefined && cfg.windowScaling) {
       c.wsOk = true;
       c.sndWscale = data.wscale;
-      c.rcvWscale = wantedWscale(c.opts.rcvBuf);
+      c.rcvWscale = layer.wscaleFor(c.opts);
     }
     c.sackOk = data.sackOk && cfg.sack;
     const ts = r.options.timestamps;

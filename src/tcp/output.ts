@@ -131,9 +131,22 @@ function emit(c: TcpConnection, seqNo: Seq, flags: number, payload: Uint8Array, 
 
 const EMPTY = new Uint8Array(0);
 
-/** A bare ACK <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>. */
+/**
+ * The sequence number for a segment without text (ACK, RST): RFC 9293's SND.NXT is our
+ * highest sequence sent (sndMax), not snd.nxt pulled back for a go-back-N retransmission:
+ * after an RTO the peer may have received (and acknowledged, in an ACK we lost) beyond
+ * snd.nxt, and would find <SEQ=snd.nxt> below RCV.NXT and drop it unread, so ACKs could
+ * never get through while both sides retransmit (an ACK war). Like Linux's
+ * tcp_acceptable_seq: never beyond the peer's window (SND.UNA + SND.WND, zero-window probes).
+ */
+export function acceptableSeq(c: TcpConnection): Seq {
+  const end = seqAdd(c.snd.una, c.snd.wnd);
+  return seqLt(end, c.sndMax) && !seqLt(end, c.snd.nxt) ? end : c.sndMax;
+}
+
+/** A bare ACK <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> (SND.NXT: see acceptableSeq). */
 export function sendAck(c: TcpConnection): void {
-  emit(c, c.snd.nxt, TCP_ACK, EMPTY, dataOptions(c));
+  emit(c, acceptableSeq(c), TCP_ACK, EMPTY, dataOptions(c));
 }
 
 /** An ACK with a given sequence number (keepalive: SND.UNA-1). */

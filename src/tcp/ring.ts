@@ -17,9 +17,12 @@ export class ByteRing {
   get space(): number {
     return Math.max(0, this.limit - this.#length);
   }
-  /** Appends as much of `data` as fits; returns the count appended. */
-  push(data: Uint8Array): number {
-    const n = Math.min(data.length, this.space);
+  /**
+   * Appends as much of `data` as fits; returns the count appended. `force`: append all of
+   * it even beyond the limit (received data inside a window we already advertised).
+   */
+  push(data: Uint8Array, force = false): number {
+    const n = force ? data.length : Math.min(data.length, this.space);
     if (n === 0) return 0;
     this.#ensure(this.#length + n);
     const cap = this.#buf.length;

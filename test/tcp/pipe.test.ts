@@ -121,7 +121,7 @@ function transfer(
   const ok = p.run(done, limitMs);
   assert.ok(
     ok,
-    `transfer did not finish: a ${a.conn?.state} got ${a.received}/${sizeB}, b ${b.conn?.state} got ${b.received}/${sizeA}`,
+    `transfer did not finish: a ${a.conn?.state}/${String(a.closed)} got ${a.received}/${sizeB}, b ${b.conn?.state}/${String(b.closed)} got ${b.received}/${sizeA}`,
   );
   return { p, a, b };
 }

@@ -111,7 +111,7 @@ suite('SYN-SENT (§3.10.7.3)', () => {
     assert.equal(o.sackPermitted, true);
     assert.ok(o.timestamps);
     assert.equal(o.timestamps.tsEcr, 0);
-    assert.equal(o.windowScale, 3); // 256 KiB = 2^18 needs shift 3 to fit 16 bits
+    assert.equal(o.windowScale, 7); // config.maxRcvBuf 6 MiB needs shift 7 to fit 16 bits (Linux's default)
     assert.equal(s.c.state, 'SYN-SENT');
   });
   test('SYN-ACK -> ESTABLISHED, ACK <SEQ=ISS+1><ACK=IRS+1>, onEstablished', () => {
