@@ -581,8 +581,11 @@ export class TcpLayer {
       c.flush();
       return;
     }
+    // Protocol unreachable refuses like port unreachable: FreeBSD (icmp_may_rst, PRC_UNREACH_PROTOCOL
+    // -> ECONNREFUSED) and Linux (icmp_err_convert: ENOPROTOOPT, reported as ECONNREFUSED
+    // by tcp_v4_err's "connection refused" class) agree.
     const reason: TcpCloseReason =
-      kind === 'port-unreachable'
+      kind === 'port-unreachable' || kind === 'proto-unreachable'
         ? 'refused'
         : kind === 'net-unreachable'
           ? 'net-unreachable'
