@@ -254,13 +254,6 @@ export function segmentArrives(c: TcpConnection, r: TcpRepr, payload: Uint8Array
     fin = false;
     c.ackNow = true;
   }
-  if (c.tsOk && ts && ((ts.tsVal - c.tsRecent) | 0) >= 0 && seqLe(segSeq, c.lastAckSent)) {
-    // RFC 7323 §4.3: "If SEG.TSval >= TS.Recent and SEG.SEQ <= Last.ACK.sent then SEG.TSval is
-    // copied to TS.Recent; otherwise, it is ignored."
-    c.tsRecent = ts.tsVal;
-    c.tsRecentAge = now;
-  }
-
   // ---- second: check the RST bit (RFC 5961 §3.2)
   if (rst) {
     if (segSeq !== c.rcv.nxt) {
@@ -320,6 +313,7 @@ export function segmentArrives(c: TcpConnection, r: TcpRepr, payload: Uint8Array
       stats.backlogDrops++;
       return;
     }
+    updateTsRecent(c, ts, segSeq, now);
     rttSample(c, r, ack);
     c.rtxCount = 0;
     c.state = c.finQueued ? 'FIN-WAIT-1' : 'ESTABLISHED';
@@ -347,6 +341,7 @@ export function segmentArrives(c: TcpConnection, r: TcpRepr, payload: Uint8Array
       challengeAck(c);
       return;
     }
+    updateTsRecent(c, ts, segSeq, now);
     if (processAck(c, r, segSeq, ack, payload.length + (fin ? 1 : 0))) return;
   }
 
@@ -375,6 +370,20 @@ export function segmentArrives(c: TcpConnection, r: TcpRepr, payload: Uint8Array
   // Data received but not yet acknowledged: the delayed-ACK timer owes the peer an ACK.
   if (c.rcv.nxt !== c.lastAckSent && !c.ackNow && !c.delackArmed && c.state !== 'CLOSED') {
     c.delackTimer.set(now + layer.config.delayedAckTimeout);
+  }
+}
+
+/**
+ * RFC 7323 §4.3: "If SEG.TSval >= TS.Recent and SEG.SEQ <= Last.ACK.sent then SEG.TSval is
+ * copied to TS.Recent; otherwise, it is ignored." Like Linux (tcp_ack's
+ * FLAG_UPDATE_TS_RECENT) and unlike a literal reading of the RFC's order, only once the
+ * segment's ACK was found acceptable: a segment that acknowledges unsent (or ancient) data
+ * is dropped and must not move TS.Recent, or a blind or broken one could poison it.
+ */
+function updateTsRecent(c: TcpConnection, ts: TcpOptions['timestamps'], segSeq: Seq, now: number): void {
+  if (c.tsOk && ts && ((ts.tsVal - c.tsRecent) | 0) >= 0 && seqLe(segSeq, c.lastAckSent)) {
+    c.tsRecent = ts.tsVal;
+    c.tsRecentAge = now;
   }
 }
 

@@ -1,0 +1,53 @@
+/** RFC 7323 timestamps: when TS.Recent moves. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { established, expectSeg, PEER_PORT, TCP_ACK, TCP_FIN } from './harness.ts';
+
+const TS = { mss: 1460, timestamps: { tsVal: 100, tsEcr: 0 } };
+
+describe('TS.Recent', () => {
+  it('a segment acknowledging unsent data does not update TS.Recent (ts_recent/invalid_ack.pkt)', () => {
+    const e = established({ peerOptions: TS });
+    assert.equal(e.c.tsRecent, 100);
+    e.h.inject({
+      srcPort: PEER_PORT,
+      dstPort: e.port,
+      seq: e.peerSeq,
+      ack: e.iss + 9999,
+      flags: TCP_FIN | TCP_ACK,
+      options: { timestamps: { tsVal: 200_000, tsEcr: 1 } },
+    });
+    // RFC 5961 §5.2 / RFC 9293: dropped with an ACK; that ACK still echoes the old value.
+    expectSeg(e.h.one(), { flags: TCP_ACK, ack: e.peerSeq });
+    assert.equal(e.c.tsRecent, 100);
+    assert.equal(e.c.state, 'ESTABLISHED', 'the FIN was not processed');
+    e.h.inject(
+      {
+        srcPort: PEER_PORT,
+        dstPort: e.port,
+        seq: e.peerSeq,
+        ack: e.iss + 1,
+        flags: TCP_ACK,
+        options: { timestamps: { tsVal: 201, tsEcr: 1 } },
+      },
+      new Uint8Array(1000),
+    );
+    e.h.advance(40);
+    const a = e.h.one();
+    expectSeg(a, { ack: e.peerSeq + 1000 });
+    assert.equal(a.repr.options.timestamps?.tsEcr, 201);
+  });
+
+  it('an acceptable segment updates TS.Recent', () => {
+    const e = established({ peerOptions: TS });
+    e.h.inject({
+      srcPort: PEER_PORT,
+      dstPort: e.port,
+      seq: e.peerSeq,
+      ack: e.iss + 1,
+      flags: TCP_ACK,
+      options: { timestamps: { tsVal: 150, tsEcr: 1 } },
+    });
+    assert.equal(e.c.tsRecent, 150);
+  });
+});
