@@ -102,7 +102,9 @@ async function runCapture(p: Parsed, io: CliIo): Promise<number> {
     throw e;
   }
   io.err(`reading from file ${file} (${pcap.format}), link-type ${linkTypeText(pcap.linkType)}`);
-  const tracker = new TcpTracker();
+  // One tracker per capture interface: a router's capture sees each forwarded segment once
+  // per subnet, and the second sighting is not a retransmission.
+  const trackers = new Map<number, TcpTracker>();
   let shown = 0;
   let skipped = 0;
   let first: number | undefined;
@@ -117,6 +119,8 @@ async function runCapture(p: Parsed, io: CliIo): Promise<number> {
     }
     const d = dissect(rec.data, lt);
     // The tracker sees every packet so relative numbers and analysis do not depend on the filter.
+    let tracker = trackers.get(rec.iface);
+    if (tracker === undefined) trackers.set(rec.iface, (tracker = new TcpTracker()));
     const obs = tracker.observe(d, rec.time);
     if (!filter(d)) continue;
     if (shown >= limit) break;
