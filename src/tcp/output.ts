@@ -72,7 +72,13 @@ function selectWindow(c: TcpConnection): number {
   const space = c.readShut ? c.rcvBuf.limit : c.rcvBuf.space;
   const cur = Math.max(0, seqSub(c.rcvAdv, c.rcv.nxt));
   let win = cur;
-  if (space > cur && space - cur >= Math.min(c.rcvBuf.limit >> 1, c.rcvMss)) win = space;
+  // The largest window the field can carry. When free space reaches it, the window is not
+  // limited by the buffer and offering all of it is no silly-window increment: FreeBSD and
+  // Linux recompute min(free space, 65535 << shift) for every segment (conformance T5).
+  const maxWin = 0xffff << s;
+  const target = space < maxWin ? space : maxWin;
+  if (target > cur && (target === maxWin || target - cur >= Math.min(c.rcvBuf.limit >> 1, c.rcvMss)))
+    win = target;
   let field = win >>> s;
   // Deviation from a plain right shift: round up rather than shrink the offered edge.
   if (field << s < cur) field++;
