@@ -245,6 +245,19 @@ export function segmentArrives(c: TcpConnection, r: TcpRepr, payload: Uint8Array
       // §3.10.7.4 eighth: "TIME-WAIT STATE: Remain in the TIME-WAIT state. Restart the 2 MSL time-out."
       c.enterTimeWait();
     }
+    if (c.tsOk && ts && segLen > 0 && seqLe(seqAdd(segSeq, segLen), c.rcv.nxt)) {
+      // A retransmission of data we already have (our ACKs were lost). RFC 7323 §4.3 (2)
+      // holds for it ("SEG.SEQ <= Last.ACK.sent"), and echoing its TSval in the duplicate ACK
+      // is what lets the sender measure the real RTT: echoing the stale TS.Recent instead
+      // makes the sender sample an RTT that includes its backed-off timeouts, and SRTT
+      // balloons. Linux accepts such a segment when it ends at RCV.NXT (tcp_sequence checks
+      // the end against rcv_wup) and updates ts_recent; we take any duplicate no more than
+      // a receive buffer behind RCV.NXT (blind injection would need that much guessing).
+      if (((ts.tsVal - c.tsRecent) | 0) >= 0 && seqSub(c.rcv.nxt, segSeq) <= c.rcvBuf.limit + 0xffff) {
+        c.tsRecent = ts.tsVal;
+        c.tsRecentAge = now;
+      }
+    }
     sendAck(c);
     return;
   }

@@ -50,4 +50,35 @@ describe('TS.Recent', () => {
     });
     assert.equal(e.c.tsRecent, 150);
   });
+
+  it('a duplicate retransmission refreshes TS.Recent so the duplicate ACK echoes its TSval', () => {
+    const e = established({ peerOptions: TS });
+    const seg = (seq: number, tsVal: number) =>
+      e.h.inject(
+        {
+          srcPort: PEER_PORT,
+          dstPort: e.port,
+          seq,
+          ack: e.iss + 1,
+          flags: TCP_ACK,
+          options: { timestamps: { tsVal, tsEcr: 1 } },
+        },
+        new Uint8Array(500),
+      );
+    seg(e.peerSeq, 110);
+    seg(e.peerSeq + 500, 120);
+    e.h.advance(40);
+    e.h.take();
+    assert.equal(e.c.tsRecent, 110, "RFC 7323 §4.3 (A): the earliest unacknowledged segment's TSval");
+    // Our ACK was lost; 30 s later the peer retransmits the first segment (TSval 30110).
+    e.h.advance(30_000);
+    seg(e.peerSeq, 30_110);
+    const dup = e.h.one();
+    expectSeg(dup, { ack: e.peerSeq + 1000 });
+    assert.equal(dup.repr.options.timestamps?.tsEcr, 30_110, 'not the stale 110');
+    // Far behind RCV.NXT (beyond any window we offered): not believed.
+    seg(e.peerSeq - 2_000_000, 40_000);
+    e.h.take();
+    assert.equal(e.c.tsRecent, 30_110);
+  });
 });
