@@ -241,7 +241,7 @@ if (want('bulk')) {
 if (want('rr')) {
   const k = kernel('rr');
   for (const mtu of mtus) {
-    const n = quick ? 20_000 : 200_000;
+    const n = quick ? 20_000 : Number(process.env.RR_N ?? 200_000);
     rr(mtu, 5_000);
     const r = rr(mtu, n);
     rows.push([

@@ -187,14 +187,13 @@ export class ArpCache<P extends QueuedPacket> {
    * cache full), after counting it.
    */
   send(ip: Ipv4Address, packet: P): boolean {
-    const now = this.#env.now();
-    let e = this.#entries.get(ip);
-    if (e && e.state !== 'incomplete' && e.mac) {
-      e.lastUsed = now;
-      if (e.state === 'stale') this.#startProbe(e, now);
-      this.#env.transmit(e.mac, packet);
+    const mac = this.resolved(ip);
+    if (mac !== undefined) {
+      this.#env.transmit(mac, packet);
       return true;
     }
+    const now = this.#env.now();
+    let e = this.#entries.get(ip);
     if (!e) {
       const created = this.#create(ip, 'incomplete', now);
       if (!created) {
@@ -210,6 +209,22 @@ export class ArpCache<P extends QueuedPacket> {
       return true;
     }
     return this.#enqueue(e, packet);
+  }
+
+  /**
+   * The MAC to send to `ip` right now, when it is known (reachable, stale or probe),
+   * with the bookkeeping of a send (last use; a stale entry starts its re-probe).
+   * Undefined: the caller must `send` (which queues and resolves). This is `send`'s
+   * fast path without a packet object, so the IP layer can write the Ethernet header
+   * into a frame it already holds.
+   */
+  resolved(ip: Ipv4Address): MacAddress | undefined {
+    const e = this.#entries.get(ip);
+    if (e === undefined || e.state === 'incomplete' || !e.mac) return undefined;
+    const now = this.#env.now();
+    e.lastUsed = now;
+    if (e.state === 'stale') this.#startProbe(e, now);
+    return e.mac;
   }
 
   /**

@@ -15,7 +15,13 @@ export interface InterfaceAddress {
 
 /** A packet awaiting ARP resolution. */
 export interface PendingPacket {
+  /** The IP datagram. */
   readonly bytes: Uint8Array;
+  /**
+   * When set, `bytes` is `frame.subarray(14)` and the 14 bytes in front are ours to
+   * fill with the Ethernet header (the frame goes out without a copy).
+   */
+  readonly frame?: Uint8Array;
 }
 
 export class NetInterface {

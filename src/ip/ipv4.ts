@@ -33,8 +33,8 @@ import {
   ETHERNET_HEADER_LEN,
   ETHERTYPE_ARP,
   ETHERTYPE_IPV4,
-  emitEthernet,
   parseEthernet,
+  writeEthernetHeader,
 } from '../wire/ethernet.ts';
 import {
   emitIcmpv4,
@@ -51,7 +51,14 @@ import {
   parseIcmpv4,
   parseIcmpv4Invoking,
 } from '../wire/icmpv4.ts';
-import { emitIpv4, IP_PROTO_ICMP, type Ipv4Repr, Ipv4View, parseIpv4Packet } from '../wire/ipv4.ts';
+import {
+  emitIpv4,
+  IP_PROTO_ICMP,
+  IPV4_MIN_HEADER_LEN,
+  type Ipv4Repr,
+  Ipv4View,
+  parseIpv4Packet,
+} from '../wire/ipv4.ts';
 import { ArpCache, type ArpConfig } from './arp.ts';
 import { fragmentDatagram, Reassembler, type ReassemblyConfig } from './fragment.ts';
 import {
@@ -71,6 +78,7 @@ export const DEFAULT_TTL = 64;
 export const LOOPBACK_MTU = 65536;
 /** Largest IPv4 payload: 65535 - 20. */
 export const IPV4_MAX_PAYLOAD = 65515;
+const NO_IP_OPTIONS = new Uint8Array(0);
 
 /** The kinds of ICMP error a transport is told about (TcpLayer.icmpError takes the same names). */
 export type IcmpErrorKind =
@@ -309,7 +317,7 @@ export class Ipv4Layer {
           timers: this.#env.timers,
           stats: this.#env.stats.arp,
           sendRequest: (target, to) => this.#sendArp(iface, ARP_OP_REQUEST, target, to ?? MAC_BROADCAST, to),
-          transmit: (dstMac, p) => this.#transmitFrame(iface, dstMac, ETHERTYPE_IPV4, p.bytes),
+          transmit: (dstMac, p) => this.#transmitFrame(iface, dstMac, ETHERTYPE_IPV4, p.bytes, p.frame),
           resolutionFailed: (_target, packets) => {
             // RFC 1122 §2.3.2.2 / RFC 1812 §5.2.7.1: the sender learns host unreachable.
             for (const p of packets)
@@ -458,12 +466,39 @@ export class Ipv4Layer {
   }
 
   /**
+   * Bytes a datagram built in place for `route` keeps free in front of its IP header
+   * (the link header: 14 on Ethernet, 0 on loopback and raw-IP links). See `sendInPlace`.
+   */
+  headroom(route: OutRoute): number {
+    return route.iface.arp !== undefined ? ETHERNET_HEADER_LEN : 0;
+  }
+
+  /**
    * Sends `payload` (a transport header and data, checksum done) along `route`.
    * Fragments to the interface or path MTU unless `dontFragment`, in which case a
    * datagram too big fails with EMSGSIZE (as Linux for IP_PMTUDISC_DO).
    */
   send(route: OutRoute, opts: SendOptions, payload: Uint8Array): SendError | undefined {
     if (payload.length > IPV4_MAX_PAYLOAD) {
+      this.#env.stats.ip.fragFails++;
+      return 'EMSGSIZE';
+    }
+    const at = this.headroom(route) + IPV4_MIN_HEADER_LEN;
+    const frame = new Uint8Array(at + payload.length);
+    frame.set(payload, at);
+    return this.sendInPlace(route, opts, frame);
+  }
+
+  /**
+   * `send` for a datagram already laid out in its frame, so nothing is copied: `frame`
+   * is `headroom(route)` free bytes (link header), 20 free bytes (IP header), then the
+   * transport header and data (checksum done). The IP and link headers are written
+   * in front and the frame is handed to the device as is. Takes ownership of `frame`.
+   */
+  sendInPlace(route: OutRoute, opts: SendOptions, frame: Uint8Array): SendError | undefined {
+    const hr = this.headroom(route);
+    const payloadLength = frame.length - hr - IPV4_MIN_HEADER_LEN;
+    if (payloadLength > IPV4_MAX_PAYLOAD) {
       this.#env.stats.ip.fragFails++;
       return 'EMSGSIZE';
     }
@@ -478,8 +513,8 @@ export class Ipv4Layer {
       protocol: opts.protocol,
       src: route.src,
       dst: route.dst,
-      options: new Uint8Array(0),
-      payloadLength: payload.length,
+      options: NO_IP_OPTIONS,
+      payloadLength,
     };
     this.#env.stats.ip.sent++;
     let mtu = route.iface.mtu;
@@ -487,18 +522,17 @@ export class Ipv4Layer {
       const p = this.#pmtu.get(route.dst);
       if (p && p.expires > this.#env.clock.now()) mtu = Math.min(mtu, p.mtu);
     }
-    if (20 + payload.length <= mtu) {
-      const pkt = new Uint8Array(20 + payload.length);
-      emitIpv4(repr, pkt);
-      pkt.set(payload, 20);
+    if (IPV4_MIN_HEADER_LEN + payloadLength <= mtu) {
+      emitIpv4(repr, frame, hr);
+      const pkt = hr === 0 ? frame : frame.subarray(hr);
       if (route.broadcast) this.#loopBack(pkt.slice());
-      return this.#linkOutput(route.iface, route.nextHop, pkt, route.broadcast);
+      return this.#linkOutput(route.iface, route.nextHop, pkt, route.broadcast, hr === 0 ? undefined : frame);
     }
     if (repr.dontFragment) {
       this.#env.stats.ip.fragFails++;
       return 'EMSGSIZE';
     }
-    const frags = fragmentDatagram(repr, payload, mtu);
+    const frags = fragmentDatagram(repr, frame.subarray(hr + IPV4_MIN_HEADER_LEN), mtu);
     if (!frags) {
       this.#env.stats.ip.fragFails++;
       return 'EMSGSIZE';
@@ -513,12 +547,17 @@ export class Ipv4Layer {
     return err;
   }
 
-  /** Hands a finished IP packet to the link: loopback queue, raw IP device, or Ethernet via ARP. */
+  /**
+   * Hands a finished IP packet to the link: loopback queue, raw IP device, or Ethernet
+   * via ARP. `frame`, when given, is the buffer `pkt` sits in at offset 14 with the
+   * Ethernet header's room free (see PendingPacket.frame).
+   */
   #linkOutput(
     iface: NetInterface,
     nextHop: Ipv4Address,
     pkt: Uint8Array,
     broadcast: boolean,
+    frame?: Uint8Array,
   ): SendError | undefined {
     if (!iface.up) {
       this.#env.stats.ip.interfaceDown++;
@@ -535,17 +574,34 @@ export class Ipv4Layer {
       return undefined;
     }
     if (broadcast) {
-      this.#transmitFrame(iface, MAC_BROADCAST, ETHERTYPE_IPV4, pkt);
+      this.#transmitFrame(iface, MAC_BROADCAST, ETHERTYPE_IPV4, pkt, frame);
       return undefined;
     }
-    if (!iface.arp!.send(nextHop, { bytes: pkt })) {
+    const arp = iface.arp!;
+    // The common case, a resolved neighbour, needs no PendingPacket object.
+    const mac = arp.resolved(nextHop);
+    if (mac !== undefined) {
+      this.#transmitFrame(iface, mac, ETHERTYPE_IPV4, pkt, frame);
+      return undefined;
+    }
+    if (!arp.send(nextHop, frame === undefined ? { bytes: pkt } : { bytes: pkt, frame })) {
       this.#env.stats.ip.outDiscards++;
       return 'ENOBUFS';
     }
     return undefined;
   }
 
-  #transmitFrame(iface: NetInterface, dst: MacAddress, ethertype: number, payload: Uint8Array): void {
+  /**
+   * Puts `payload` in an Ethernet frame and transmits it. `frame`, when given, is the
+   * buffer `payload` sits in at offset 14: the header is written in front, no copy.
+   */
+  #transmitFrame(
+    iface: NetInterface,
+    dst: MacAddress,
+    ethertype: number,
+    payload: Uint8Array,
+    frame?: Uint8Array,
+  ): void {
     const dev = iface.device;
     if (!dev || !iface.up) {
       this.#env.stats.ip.interfaceDown++;
@@ -555,11 +611,14 @@ export class Ipv4Layer {
       this.#env.stats.link.tooBig++;
       return;
     }
-    const frame = new Uint8Array(ETHERNET_HEADER_LEN + payload.length);
-    emitEthernet({ dst, src: iface.mac, ethertype }, frame);
-    frame.set(payload, ETHERNET_HEADER_LEN);
+    let out = frame;
+    if (out === undefined) {
+      out = new Uint8Array(ETHERNET_HEADER_LEN + payload.length);
+      out.set(payload, ETHERNET_HEADER_LEN);
+    }
+    writeEthernetHeader(out, 0, dst, iface.mac, ethertype);
     this.#env.stats.link.sent++;
-    dev.transmit(frame);
+    dev.transmit(out);
   }
 
   /** Queues a packet on the loopback interface; it is delivered from the timer queue, never synchronously. */

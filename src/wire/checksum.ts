@@ -68,9 +68,19 @@ export function checksumPartial(bytes: Uint8Array, sum: number): number {
   // on every engine in practice; a big-endian host needs no swap at all.
   let le = 0;
   let i = 0;
-  const end4 = len & ~3;
-  if ((bytes.byteOffset & 3) === 0) {
-    const words = new Uint32Array(bytes.buffer, bytes.byteOffset, end4 >>> 2);
+  let end4 = len & ~3;
+  let align = bytes.byteOffset & 3;
+  if (align === 2) {
+    // Two bytes past a word boundary (a TCP/UDP header after Ethernet + IPv4 headers:
+    // 14 + 20 = 34): take the first 16-bit word on its own, then the rest is aligned.
+    // A whole 16-bit word keeps every later word's byte order, so nothing else changes.
+    sum += (bytes[0] << 8) | bytes[1];
+    i = 2;
+    end4 = 2 + ((len - 2) & ~3);
+    align = 0;
+  }
+  if (align === 0) {
+    const words = new Uint32Array(bytes.buffer, bytes.byteOffset + i, (end4 - i) >>> 2);
     const n = words.length;
     let w = 0;
     while (w < n) {

@@ -33,13 +33,28 @@ export interface EthernetRepr {
   readonly vlan?: VlanTag;
 }
 
-/** Zero-copy view over an Ethernet frame. Construct via `EthernetView.check` for untrusted bytes. */
+/**
+ * Zero-copy view over an Ethernet frame. Construct via `EthernetView.check` for
+ * untrusted bytes. Fields are read byte by byte (no DataView per frame);
+ * `reset(bytes)` re-points the view.
+ */
 export class EthernetView {
-  readonly bytes: Uint8Array;
-  readonly dv: DataView;
+  bytes: Uint8Array;
+  #dv: DataView | undefined;
   constructor(bytes: Uint8Array) {
     this.bytes = bytes;
-    this.dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+  /** Re-points the view at another frame (unchecked: see `check`). Returns the view. */
+  reset(bytes: Uint8Array): this {
+    this.bytes = bytes;
+    this.#dv = undefined;
+    return this;
+  }
+  /** A DataView over the bytes, made on first use. */
+  get dv(): DataView {
+    const b = this.bytes;
+    this.#dv ??= new DataView(b.buffer, b.byteOffset, b.byteLength);
+    return this.#dv;
   }
 
   static check(bytes: Uint8Array): EthernetView | WireError {
@@ -67,27 +82,27 @@ export class EthernetView {
   }
   /** The EtherType at offset 12 (0x8100 for a tagged frame). */
   get outerEthertype(): number {
-    return this.dv.getUint16(12);
+    return (this.bytes[12] << 8) | this.bytes[13];
   }
   set outerEthertype(t: number) {
-    this.dv.setUint16(12, t);
+    writeU16(this.bytes, 12, t);
   }
   get tagged(): boolean {
     return this.outerEthertype === ETHERTYPE_VLAN;
   }
   /** Tag control information (valid only when tagged). */
   get tci(): number {
-    return this.dv.getUint16(14);
+    return (this.bytes[14] << 8) | this.bytes[15];
   }
   set tci(v: number) {
-    this.dv.setUint16(14, v);
+    writeU16(this.bytes, 14, v);
   }
   /** The payload's EtherType. */
   get ethertype(): number {
-    return this.tagged ? this.dv.getUint16(16) : this.outerEthertype;
+    return this.tagged ? (this.bytes[16] << 8) | this.bytes[17] : this.outerEthertype;
   }
   set ethertype(t: number) {
-    this.dv.setUint16(this.tagged ? 16 : 12, t);
+    writeU16(this.bytes, this.tagged ? 16 : 12, t);
   }
   get headerLength(): number {
     return this.tagged ? ETHERNET_HEADER_LEN + VLAN_TAG_LEN : ETHERNET_HEADER_LEN;
@@ -123,16 +138,36 @@ export function parseEthernet(bytes: Uint8Array): { repr: EthernetRepr; payload:
 export function emitEthernet(repr: EthernetRepr, out: Uint8Array): number {
   const len = ethernetHeaderLength(repr);
   if (out.length < len) throw new RangeError(`emitEthernet: buffer ${out.length} < ${len}`);
-  out.set(repr.dst.subarray(0, 6), 0);
-  out.set(repr.src.subarray(0, 6), 6);
-  const dv = new DataView(out.buffer, out.byteOffset, len);
   if (repr.vlan) {
+    writeEthernetHeader(out, 0, repr.dst, repr.src, ETHERTYPE_VLAN);
     const { pcp, dei, vid } = repr.vlan;
-    dv.setUint16(12, ETHERTYPE_VLAN);
-    dv.setUint16(14, ((pcp & 7) << 13) | (dei ? 0x1000 : 0) | (vid & 0x0fff));
-    dv.setUint16(16, repr.ethertype);
+    writeU16(out, 14, ((pcp & 7) << 13) | (dei ? 0x1000 : 0) | (vid & 0x0fff));
+    writeU16(out, 16, repr.ethertype);
   } else {
-    dv.setUint16(12, repr.ethertype);
+    writeEthernetHeader(out, 0, repr.dst, repr.src, repr.ethertype);
   }
   return len;
+}
+
+/**
+ * Writes an untagged Ethernet II header (14 bytes) at out[at..]: the allocation-free
+ * form of `emitEthernet` for a stack building frames in place.
+ */
+export function writeEthernetHeader(
+  out: Uint8Array,
+  at: number,
+  dst: MacAddress,
+  src: MacAddress,
+  ethertype: number,
+): void {
+  for (let i = 0; i < 6; i++) {
+    out[at + i] = dst[i];
+    out[at + 6 + i] = src[i];
+  }
+  writeU16(out, at + 12, ethertype);
+}
+
+function writeU16(b: Uint8Array, o: number, v: number): void {
+  b[o] = v >>> 8;
+  b[o + 1] = v;
 }

@@ -10,7 +10,7 @@
  * lives in address.ts.
  */
 import type { Ipv4Address } from './address.ts';
-import { checksumPartial, foldChecksum, internetChecksum } from './checksum.ts';
+import { foldChecksum, internetChecksum } from './checksum.ts';
 import { type WireError, wireError } from './error.ts';
 
 export const IP_PROTO_ICMP = 1;
@@ -48,13 +48,27 @@ export interface Ipv4Repr {
   readonly payloadLength: number;
 }
 
-/** Zero-copy view over an IPv4 header and its datagram. */
+/**
+ * Zero-copy view over an IPv4 header and its datagram. Fields are read and written
+ * byte by byte (no DataView per packet); `reset(bytes)` re-points the view.
+ */
 export class Ipv4View {
-  readonly bytes: Uint8Array;
-  readonly dv: DataView;
+  bytes: Uint8Array;
+  #dv: DataView | undefined;
   constructor(bytes: Uint8Array) {
     this.bytes = bytes;
-    this.dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+  /** Re-points the view at another datagram (unchecked: see `check`). Returns the view. */
+  reset(bytes: Uint8Array): this {
+    this.bytes = bytes;
+    this.#dv = undefined;
+    return this;
+  }
+  /** A DataView over the bytes, made on first use. */
+  get dv(): DataView {
+    const b = this.bytes;
+    this.#dv ??= new DataView(b.buffer, b.byteOffset, b.byteLength);
+    return this.#dv;
   }
 
   /**
@@ -96,16 +110,18 @@ export class Ipv4View {
     this.bytes[1] = (this.bytes[1] & 0xfc) | (v & 3);
   }
   get totalLength(): number {
-    return this.dv.getUint16(2);
+    return (this.bytes[2] << 8) | this.bytes[3];
   }
   set totalLength(v: number) {
-    this.dv.setUint16(2, v);
+    this.bytes[2] = v >>> 8;
+    this.bytes[3] = v;
   }
   get identification(): number {
-    return this.dv.getUint16(4);
+    return (this.bytes[4] << 8) | this.bytes[5];
   }
   set identification(v: number) {
-    this.dv.setUint16(4, v);
+    this.bytes[4] = v >>> 8;
+    this.bytes[5] = v;
   }
   get dontFragment(): boolean {
     return (this.bytes[6] & 0x40) !== 0;
@@ -121,10 +137,13 @@ export class Ipv4View {
   }
   /** Fragment offset in bytes. */
   get fragmentOffset(): number {
-    return (this.dv.getUint16(6) & IPV4_OFFSET_MASK) * 8;
+    return (((this.bytes[6] << 8) | this.bytes[7]) & IPV4_OFFSET_MASK) * 8;
   }
   set fragmentOffset(bytes: number) {
-    this.dv.setUint16(6, (this.dv.getUint16(6) & ~IPV4_OFFSET_MASK) | ((bytes >>> 3) & IPV4_OFFSET_MASK));
+    const w =
+      (((this.bytes[6] << 8) | this.bytes[7]) & ~IPV4_OFFSET_MASK) | ((bytes >>> 3) & IPV4_OFFSET_MASK);
+    this.bytes[6] = w >>> 8;
+    this.bytes[7] = w;
   }
   get ttl(): number {
     return this.bytes[8];
@@ -139,22 +158,23 @@ export class Ipv4View {
     this.bytes[9] = v;
   }
   get checksum(): number {
-    return this.dv.getUint16(10);
+    return (this.bytes[10] << 8) | this.bytes[11];
   }
   set checksum(v: number) {
-    this.dv.setUint16(10, v);
+    this.bytes[10] = v >>> 8;
+    this.bytes[11] = v;
   }
   get src(): Ipv4Address {
-    return this.dv.getUint32(12);
+    return readU32(this.bytes, 12);
   }
   set src(a: Ipv4Address) {
-    this.dv.setUint32(12, a);
+    writeU32(this.bytes, 12, a);
   }
   get dst(): Ipv4Address {
-    return this.dv.getUint32(16);
+    return readU32(this.bytes, 16);
   }
   set dst(a: Ipv4Address) {
-    this.dv.setUint32(16, a);
+    writeU32(this.bytes, 16, a);
   }
   /** Option bytes (a subarray). */
   get options(): Uint8Array {
@@ -166,7 +186,7 @@ export class Ipv4View {
   }
   /** True when the header checksum verifies. */
   verifyChecksum(): boolean {
-    return foldChecksum(checksumPartial(this.bytes.subarray(0, this.headerLength), 0)) === 0xffff;
+    return foldChecksum(headerSum(this.bytes, 0, this.headerLength)) === 0xffff;
   }
   /** Recomputes the header checksum in place. */
   fillChecksum(): void {
@@ -216,33 +236,58 @@ export function parseIpv4Packet(
 }
 
 /**
- * Writes the header (checksum computed) into `out`, returning the header length.
- * The caller places `repr.payloadLength` bytes of data after it.
+ * Writes the header (checksum computed) into `out` at offset `at` (default 0),
+ * returning the header length. The caller places `repr.payloadLength` bytes of data
+ * after it.
  */
-export function emitIpv4(repr: Ipv4Repr, out: Uint8Array): number {
+export function emitIpv4(repr: Ipv4Repr, out: Uint8Array, at = 0): number {
   const hl = ipv4HeaderLength(repr);
   if (hl > IPV4_MAX_HEADER_LEN) throw new RangeError(`emitIpv4: options too long (${repr.options.length})`);
-  if (out.length < hl) throw new RangeError(`emitIpv4: buffer ${out.length} < ${hl}`);
+  if (out.length < at + hl) throw new RangeError(`emitIpv4: buffer ${out.length} < ${at + hl}`);
   const total = hl + repr.payloadLength;
   if (total > 0xffff) throw new RangeError(`emitIpv4: total length ${total} > 65535`);
-  const dv = new DataView(out.buffer, out.byteOffset, hl);
-  out[0] = 0x40 | (hl >>> 2);
-  out[1] = ((repr.dscp & 0x3f) << 2) | (repr.ecn & 3);
-  dv.setUint16(2, total);
-  dv.setUint16(4, repr.identification);
-  dv.setUint16(
-    6,
+  out[at] = 0x40 | (hl >>> 2);
+  out[at + 1] = ((repr.dscp & 0x3f) << 2) | (repr.ecn & 3);
+  out[at + 2] = total >>> 8;
+  out[at + 3] = total;
+  out[at + 4] = repr.identification >>> 8;
+  out[at + 5] = repr.identification;
+  const flagsOffset =
     (repr.dontFragment ? IPV4_FLAG_DF : 0) |
-      (repr.moreFragments ? IPV4_FLAG_MF : 0) |
-      ((repr.fragmentOffset >>> 3) & IPV4_OFFSET_MASK),
-  );
-  out[8] = repr.ttl;
-  out[9] = repr.protocol;
-  dv.setUint16(10, 0);
-  dv.setUint32(12, repr.src);
-  dv.setUint32(16, repr.dst);
-  out.set(repr.options, IPV4_MIN_HEADER_LEN);
-  out.fill(0, IPV4_MIN_HEADER_LEN + repr.options.length, hl);
-  dv.setUint16(10, internetChecksum(out.subarray(0, hl)));
+    (repr.moreFragments ? IPV4_FLAG_MF : 0) |
+    ((repr.fragmentOffset >>> 3) & IPV4_OFFSET_MASK);
+  out[at + 6] = flagsOffset >>> 8;
+  out[at + 7] = flagsOffset;
+  out[at + 8] = repr.ttl;
+  out[at + 9] = repr.protocol;
+  out[at + 10] = 0;
+  out[at + 11] = 0;
+  writeU32(out, at + 12, repr.src);
+  writeU32(out, at + 16, repr.dst);
+  if (hl > IPV4_MIN_HEADER_LEN) {
+    out.set(repr.options, at + IPV4_MIN_HEADER_LEN);
+    out.fill(0, at + IPV4_MIN_HEADER_LEN + repr.options.length, at + hl);
+  }
+  const csum = ~foldChecksum(headerSum(out, at, at + hl)) & 0xffff;
+  out[at + 10] = csum >>> 8;
+  out[at + 11] = csum;
   return hl;
+}
+
+/** Partial sum of bytes [start, end) (an even count) as big-endian 16-bit words: headers are short. */
+function headerSum(b: Uint8Array, start: number, end: number): number {
+  let s = 0;
+  for (let i = start; i < end; i += 2) s += (b[i] << 8) | b[i + 1];
+  return s;
+}
+
+function readU32(b: Uint8Array, o: number): number {
+  return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
+}
+
+function writeU32(b: Uint8Array, o: number, v: number): void {
+  b[o] = v >>> 24;
+  b[o + 1] = v >>> 16;
+  b[o + 2] = v >>> 8;
+  b[o + 3] = v;
 }

@@ -69,13 +69,29 @@ const TCPOLEN_WINDOW = 3;
 const TCPOLEN_SACK_PERMITTED = 2;
 const TCPOLEN_TIMESTAMP = 10;
 
-/** Zero-copy view over a TCP segment. */
+/**
+ * Zero-copy view over a TCP segment. Fields are read and written byte by byte
+ * (no DataView: making one per packet cost more than every field access it saved).
+ * `reset(bytes)` re-points a view so a hot path can keep one instead of making one
+ * per packet.
+ */
 export class TcpView {
-  readonly bytes: Uint8Array;
-  readonly dv: DataView;
+  bytes: Uint8Array;
+  #dv: DataView | undefined;
   constructor(bytes: Uint8Array) {
     this.bytes = bytes;
-    this.dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+  /** Re-points the view at another segment (unchecked: see `check`). Returns the view. */
+  reset(bytes: Uint8Array): this {
+    this.bytes = bytes;
+    this.#dv = undefined;
+    return this;
+  }
+  /** A DataView over the bytes, made on first use. */
+  get dv(): DataView {
+    const b = this.bytes;
+    this.#dv ??= new DataView(b.buffer, b.byteOffset, b.byteLength);
+    return this.#dv;
   }
   /** Checks the fixed header and that Data Offset is 5..15 words and fits the bytes. */
   static check(bytes: Uint8Array): TcpView | WireError {
@@ -87,28 +103,28 @@ export class TcpView {
     return v;
   }
   get srcPort(): number {
-    return this.dv.getUint16(0);
+    return readU16(this.bytes, 0);
   }
   set srcPort(v: number) {
-    this.dv.setUint16(0, v);
+    writeU16(this.bytes, 0, v);
   }
   get dstPort(): number {
-    return this.dv.getUint16(2);
+    return readU16(this.bytes, 2);
   }
   set dstPort(v: number) {
-    this.dv.setUint16(2, v);
+    writeU16(this.bytes, 2, v);
   }
   get seq(): number {
-    return this.dv.getUint32(4);
+    return readU32(this.bytes, 4);
   }
   set seq(v: number) {
-    this.dv.setUint32(4, v);
+    writeU32(this.bytes, 4, v);
   }
   get ack(): number {
-    return this.dv.getUint32(8);
+    return readU32(this.bytes, 8);
   }
   set ack(v: number) {
-    this.dv.setUint32(8, v);
+    writeU32(this.bytes, 8, v);
   }
   /** Header length in bytes (Data Offset * 4). */
   get headerLength(): number {
@@ -125,22 +141,22 @@ export class TcpView {
     this.bytes[13] = v;
   }
   get window(): number {
-    return this.dv.getUint16(14);
+    return readU16(this.bytes, 14);
   }
   set window(v: number) {
-    this.dv.setUint16(14, v);
+    writeU16(this.bytes, 14, v);
   }
   get checksum(): number {
-    return this.dv.getUint16(16);
+    return readU16(this.bytes, 16);
   }
   set checksum(v: number) {
-    this.dv.setUint16(16, v);
+    writeU16(this.bytes, 16, v);
   }
   get urgentPointer(): number {
-    return this.dv.getUint16(18);
+    return readU16(this.bytes, 18);
   }
   set urgentPointer(v: number) {
-    this.dv.setUint16(18, v);
+    writeU16(this.bytes, 18, v);
   }
   /** Raw option bytes (a subarray). */
   get optionBytes(): Uint8Array {
@@ -240,6 +256,22 @@ function readU32(b: Uint8Array, o: number): number {
   return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
 }
 
+function readU16(b: Uint8Array, o: number): number {
+  return (b[o] << 8) | b[o + 1];
+}
+
+function writeU32(b: Uint8Array, o: number, v: number): void {
+  b[o] = v >>> 24;
+  b[o + 1] = v >>> 16;
+  b[o + 2] = v >>> 8;
+  b[o + 3] = v;
+}
+
+function writeU16(b: Uint8Array, o: number, v: number): void {
+  b[o] = v >>> 8;
+  b[o + 1] = v;
+}
+
 /** How many SACK blocks fit beside the other options in 40 bytes (Linux drops SACK blocks first). */
 function sackBlocksThatFit(o: TcpOptions): number {
   const want = o.sack ? Math.min(o.sack.length, 4) : 0;
@@ -275,15 +307,15 @@ export function tcpHeaderLength(repr: TcpRepr): number {
 
 /** Writes options at out[at..] in the Linux layout; returns bytes written. */
 export function emitTcpOptions(o: TcpOptions, out: Uint8Array, at: number): number {
-  const dv = new DataView(out.buffer, out.byteOffset, out.byteLength);
   const start = at;
   if (o.mss !== undefined) {
-    dv.setUint32(at, ((TCPOPT_MSS << 24) | (TCPOLEN_MSS << 16) | (o.mss & 0xffff)) >>> 0);
+    writeU32(out, at, ((TCPOPT_MSS << 24) | (TCPOLEN_MSS << 16) | (o.mss & 0xffff)) >>> 0);
     at += 4;
   }
   if (o.timestamps) {
     if (o.sackPermitted) {
-      dv.setUint32(
+      writeU32(
+        out,
         at,
         ((TCPOPT_SACK_PERMITTED << 24) |
           (TCPOLEN_SACK_PERMITTED << 16) |
@@ -292,23 +324,26 @@ export function emitTcpOptions(o: TcpOptions, out: Uint8Array, at: number): numb
           0,
       );
     } else {
-      dv.setUint32(
+      writeU32(
+        out,
         at,
         ((TCPOPT_NOP << 24) | (TCPOPT_NOP << 16) | (TCPOPT_TIMESTAMP << 8) | TCPOLEN_TIMESTAMP) >>> 0,
       );
     }
-    dv.setUint32(at + 4, o.timestamps.tsVal >>> 0);
-    dv.setUint32(at + 8, o.timestamps.tsEcr >>> 0);
+    writeU32(out, at + 4, o.timestamps.tsVal >>> 0);
+    writeU32(out, at + 8, o.timestamps.tsEcr >>> 0);
     at += 12;
   } else if (o.sackPermitted) {
-    dv.setUint32(
+    writeU32(
+      out,
       at,
       ((TCPOPT_NOP << 24) | (TCPOPT_NOP << 16) | (TCPOPT_SACK_PERMITTED << 8) | TCPOLEN_SACK_PERMITTED) >>> 0,
     );
     at += 4;
   }
   if (o.windowScale !== undefined) {
-    dv.setUint32(
+    writeU32(
+      out,
       at,
       ((TCPOPT_NOP << 24) | (TCPOPT_WINDOW << 16) | (TCPOLEN_WINDOW << 8) | (o.windowScale & 0xff)) >>> 0,
     );
@@ -316,11 +351,11 @@ export function emitTcpOptions(o: TcpOptions, out: Uint8Array, at: number): numb
   }
   const n = sackBlocksThatFit(o);
   if (n > 0 && o.sack) {
-    dv.setUint32(at, ((TCPOPT_NOP << 24) | (TCPOPT_NOP << 16) | (TCPOPT_SACK << 8) | (2 + 8 * n)) >>> 0);
+    writeU32(out, at, ((TCPOPT_NOP << 24) | (TCPOPT_NOP << 16) | (TCPOPT_SACK << 8) | (2 + 8 * n)) >>> 0);
     at += 4;
     for (let k = 0; k < n; k++) {
-      dv.setUint32(at, o.sack[k].left >>> 0);
-      dv.setUint32(at + 4, o.sack[k].right >>> 0);
+      writeU32(out, at, o.sack[k].left >>> 0);
+      writeU32(out, at + 4, o.sack[k].right >>> 0);
       at += 8;
     }
   }
@@ -358,27 +393,35 @@ export function parseTcp(
 }
 
 /**
- * Writes header, options and `payload` into `out`, computes the checksum from
- * `pseudoSum` (which must cover length header + payload), and returns the segment
- * length. `payload` may already sit at its place in `out` (emit in place).
+ * Writes header, options and `payload` into `out` at offset `at` (default 0),
+ * computes the checksum from `pseudoSum` (which must cover length header + payload),
+ * and returns the segment length. `payload` may already sit at its place in `out`
+ * (emit in place: then it is not copied). A stack builds a whole frame this way:
+ * link and IP headers in front, the segment at `at`, one buffer, one payload copy.
  */
-export function emitTcp(repr: TcpRepr, payload: Uint8Array, out: Uint8Array, pseudoSum: number): number {
+export function emitTcp(
+  repr: TcpRepr,
+  payload: Uint8Array,
+  out: Uint8Array,
+  pseudoSum: number,
+  at = 0,
+): number {
   const hl = tcpHeaderLength(repr);
   const len = hl + payload.length;
-  if (out.length < len) throw new RangeError(`emitTcp: buffer ${out.length} < ${len}`);
-  const seg = out.subarray(0, len);
+  if (out.length < at + len) throw new RangeError(`emitTcp: buffer ${out.length} < ${at + len}`);
   // Place the payload first: it may overlap the header area if the caller staged it elsewhere in `out`.
-  if (payload.buffer !== out.buffer || payload.byteOffset !== out.byteOffset + hl) seg.set(payload, hl);
-  const v = new TcpView(seg);
-  v.srcPort = repr.srcPort;
-  v.dstPort = repr.dstPort;
-  v.seq = repr.seq >>> 0;
-  v.ack = repr.ack >>> 0;
-  seg[12] = (hl >>> 2) << 4;
-  v.flags = repr.flags;
-  v.window = repr.window;
-  v.urgentPointer = repr.urgentPointer;
-  emitTcpOptions(repr.options, seg, TCP_HEADER_LEN);
-  v.fillChecksum(pseudoSum);
+  if (payload.buffer !== out.buffer || payload.byteOffset !== out.byteOffset + at + hl)
+    out.set(payload, at + hl);
+  writeU16(out, at, repr.srcPort);
+  writeU16(out, at + 2, repr.dstPort);
+  writeU32(out, at + 4, repr.seq);
+  writeU32(out, at + 8, repr.ack);
+  out[at + 12] = (hl >>> 2) << 4;
+  out[at + 13] = repr.flags;
+  writeU16(out, at + 14, repr.window);
+  writeU16(out, at + 16, 0);
+  writeU16(out, at + 18, repr.urgentPointer);
+  emitTcpOptions(repr.options, out, at + TCP_HEADER_LEN);
+  writeU16(out, at + 16, internetChecksum(out.subarray(at, at + len), pseudoSum));
   return len;
 }
