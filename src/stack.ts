@@ -235,7 +235,9 @@ export class Stack implements Pollable {
         return typeof r === 'string' ? undefined : v4(r.src);
       },
       // RFC 9293 §3.7.1: MSS = MTU - 20 (IP) - 20 (TCP).
-      mssFor: (dst) => (dst.family === 4 ? ip.pathMtu(dst.v4) - 40 : 1220),
+      // An IPv4 datagram is at most 65535 bytes (RFC 791 Total Length), so loopback's
+      // 65536-byte MTU gives MSS 65495, as on Linux's lo.
+      mssFor: (dst) => (dst.family === 4 ? Math.min(ip.pathMtu(dst.v4), 65535) - 40 : 1220),
       isLocalAddress: (a) => a.family === 4 && ip.isLocalAddress(a.v4),
     };
   }

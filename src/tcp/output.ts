@@ -76,12 +76,16 @@ function selectWindow(c: TcpConnection): number {
   // limited by the buffer and offering all of it is no silly-window increment: FreeBSD and
   // Linux recompute min(free space, 65535 << shift) for every segment (conformance T5).
   const maxWin = 0xffff << s;
-  const target = space < maxWin ? space : maxWin;
+  const target = Math.min(space, maxWin);
   if (target > cur && (target === maxWin || target - cur >= Math.min(c.rcvBuf.limit >> 1, c.rcvMss)))
     win = target;
   let field = win >>> s;
-  // Deviation from a plain right shift: round up rather than shrink the offered edge.
-  if (field << s < cur) field++;
+  // The shift truncates: round up rather than seem to shrink the offered edge (as Linux
+  // does), but never past the free space rounded up to one granule. Rounding `cur` up on
+  // every ACK would ratchet the edge ever further beyond the buffer (RFC 7323 Appendix F);
+  // past that bound the field is rounded down instead, and data up to the edge offered
+  // earlier (rcvAdv) is still accepted. The buffer so overshoots by less than 1 << shift.
+  if (field << s < cur && (field + 1) << s <= space + (1 << s) - 1) field++;
   if (field > 0xffff) field = 0xffff;
   const wnd = field << s;
   c.rcv.wnd = wnd;

@@ -85,4 +85,27 @@ describe('window scale offered', () => {
     assert.equal(e.c.readableLength, 1024, 'nothing beyond it');
     assert.equal(e.c.read()?.length, 1024);
   });
+
+  it('small segments into an unread buffer do not ratchet the edge past it (RFC 7323 Appendix F)', () => {
+    const e = established({
+      connectOptions: { options: { rcvBuf: 1000 } },
+      peerOptions: { mss: 1460, windowScale: 0 },
+    });
+    let off = 0;
+    // The peer fills every byte it is offered, 37 at a time (never a multiple of 128).
+    for (let i = 0; i < 200; i++) {
+      const room = e.c.rcvAdv - (e.peerSeq + off);
+      if (room <= 0) break;
+      const n = Math.min(37, room);
+      e.h.inject(
+        { srcPort: PEER_PORT, dstPort: e.port, seq: e.peerSeq + off, ack: e.iss + 1, flags: TCP_ACK },
+        new Uint8Array(n).fill(2),
+      );
+      off += n;
+      e.h.advance(50);
+      e.h.take();
+    }
+    assert.ok(e.c.readableLength >= 896, `filled ${e.c.readableLength}`);
+    assert.ok(e.c.readableLength < 1000 + 128, `kept ${e.c.readableLength}: at most one granule over`);
+  });
 });
