@@ -47,6 +47,8 @@ const int = (v: string): number => Number.parseInt(v, 10);
 const bool = (v: string): boolean => int(v) !== 0;
 /** Middle of a "min default max" triple. */
 const middle = (v: string): number => int(v.trim().split(/\s+/)[1] ?? v);
+/** Last of a "min default max" triple. */
+const last = (v: string): number => int(v.trim().split(/\s+/).at(-1) ?? v);
 const set = (name: string, value: number | boolean | string): TargetSetting[] => [{ name, value }];
 
 /** Linux `net.ipv4.*` sysctls. */
@@ -57,7 +59,17 @@ export const LINUX_SYSCTLS: Record<string, Rule> = {
   'net.ipv4.tcp_window_scaling': { kind: 'setting', map: (v) => set('windowScaling', bool(v)) },
   'net.ipv4.tcp_ecn': { kind: 'setting', map: (v) => set('ecn', int(v)) },
   'net.ipv4.tcp_ecn_option': { kind: 'noop', why: 'AccECN option policy; no AccECN scripts are run' },
-  'net.ipv4.tcp_rmem': { kind: 'setting', map: (v) => set('recvBufferDefault', middle(v)), advisory: true },
+  // tcp_rmem[1] is the default SO_RCVBUF; tcp_rmem[2] the largest the buffer may grow to, which is
+  // what Linux sizes the window-scale shift for (tcp_select_initial_window: max(tcp_rmem[2],
+  // rmem_max); rmem_max's default 212992 is smaller than every tcp_rmem[2] the scripts set).
+  'net.ipv4.tcp_rmem': {
+    kind: 'setting',
+    map: (v) => [
+      { name: 'recvBufferDefault', value: middle(v) },
+      { name: 'maxRecvBuffer', value: last(v) },
+    ],
+    advisory: true,
+  },
   'net.ipv4.tcp_wmem': { kind: 'setting', map: (v) => set('sendBufferDefault', middle(v)), advisory: true },
   'net.ipv4.tcp_syn_retries': { kind: 'setting', map: (v) => set('synRetries', int(v)) },
   'net.ipv4.tcp_synack_retries': { kind: 'setting', map: (v) => set('synAckRetries', int(v)) },
@@ -126,6 +138,7 @@ export const FREEBSD_SYSCTLS: Record<string, Rule> = {
     defaultValue: '0',
     why: 'dropping SYN options on retransmission',
   },
+  // sb_max: FreeBSD's window-scale shift covers it (tcp_connect/syncache: TCP_MAXWIN << s >= sb_max).
   'kern.ipc.maxsockbuf': { kind: 'setting', map: (v) => set('maxSocketBuffer', int(v)), advisory: true },
   'net.inet.tcp.recvspace': { kind: 'setting', map: (v) => set('recvBufferDefault', int(v)), advisory: true },
   'net.inet.tcp.sendspace': { kind: 'setting', map: (v) => set('sendBufferDefault', int(v)), advisory: true },

@@ -202,6 +202,7 @@ export class StackTarget implements ConformanceTarget {
     c.delayedAckTimeout = 100_000; // net.inet.tcp.delacktime = 100 ms
     c.rcvBuf = 65536; // net.inet.tcp.recvspace
     c.sndBuf = 32768; // net.inet.tcp.sendspace
+    c.maxRcvBuf = 2 * 1024 * 1024; // kern.ipc.maxsockbuf (sb_max): window scale 6
   }
 
   // ---- clock and wire --------------------------------------------------------
@@ -467,6 +468,12 @@ export class StackTarget implements ConformanceTarget {
         return num === 0 || num === 2;
       case 'recvBufferDefault':
         c.rcvBuf = num;
+        return true;
+      // The largest receive buffer, which the offered window scale covers (RFC 7323 §2.3):
+      // Linux tcp_rmem[2], FreeBSD kern.ipc.maxsockbuf.
+      case 'maxRecvBuffer':
+      case 'maxSocketBuffer':
+        c.maxRcvBuf = num;
         return true;
       case 'sendBufferDefault':
         c.sndBuf = num;

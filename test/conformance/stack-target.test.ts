@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { planCommand } from '../../src/conformance/commands.ts';
 import { buildTcpPacket, decodePacket, F_SYN } from '../../src/conformance/packet.ts';
 import { runScriptText } from '../../src/conformance/runner.ts';
 import { StackTarget, stackTargetFactory } from '../../src/conformance/stack-target.ts';
@@ -61,4 +62,36 @@ test('a UDP script and a listener state check run end to end', async () => {
     stackTargetFactory,
   );
   assert.equal(r.status, 'passed', JSON.stringify(r));
+});
+
+test('tcp_rmem[2] and kern.ipc.maxsockbuf size the offered window scale (RFC 7323 §2.3)', async () => {
+  const rmem = planCommand('sysctl -q net.ipv4.tcp_rmem="4096 540000 15728640"');
+  assert.ok(rmem.ok);
+  const names = rmem.actions.map((a) =>
+    a.kind === 'setting' ? `${a.setting.name}=${a.setting.value}` : a.kind,
+  );
+  assert.deepEqual(names, ['recvBufferDefault=540000', 'maxRecvBuffer=15728640']);
+  // Linux defaults.sh: tcp_rmem[2] 15728640 -> wscale 8, whatever SO_RCVBUF is.
+  const linux = await runScriptText(
+    '`../common/defaults.sh`\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n' +
+      '+0 setsockopt(3, SOL_SOCKET, SO_RCVBUF, [4096], 4) = 0\n' +
+      '+0 fcntl(3, F_SETFL, O_RDWR|O_NONBLOCK) = 0\n+0 connect(3, ..., ...) = -1 EINPROGRESS\n' +
+      '+0 > S 0:0(0) <mss 1460,sackOK,TS val 100 ecr 0,nop,wscale 8>\n',
+    stackTargetFactory,
+    { allowUnexpectedPackets: true },
+  );
+  assert.equal(linux.status, 'passed', JSON.stringify(linux));
+  // FreeBSD dialect: sb_max 2 MiB -> wscale 6 by default; maxsockbuf changes it.
+  const bsd = (extra: string, ws: number) =>
+    runScriptText(
+      `${extra}0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 fcntl(3, F_SETFL, O_RDWR | O_NONBLOCK) = 0\n` +
+        '+0 connect(3, ..., ...) = -1 EINPROGRESS\n' +
+        `+0 > S 0:0(0) win 65535 <mss 1460,nop,wscale ${ws},sackOK,TS val 100 ecr 0>\n`,
+      stackTargetFactory,
+      { dialect: 'freebsd', allowUnexpectedPackets: true },
+    );
+  const d = await bsd('', 6);
+  assert.equal(d.status, 'passed', JSON.stringify(d));
+  const big = await bsd('0 `sysctl -w kern.ipc.maxsockbuf=8388608`\n', 8);
+  assert.equal(big.status, 'passed', JSON.stringify(big));
 });

@@ -63,4 +63,4 @@ function makeOs(): Backend {
 }
 
 registerParityBackend('os', makeOs);
-// registerParityBackend('stack', () => import('./stack-fixture.ts').then((m) => m.makeStack()));
+registerParityBackend('stack', () => import('../socket/stack-stream-fixture.ts').then((m) => m.makeStack()));
