@@ -8,7 +8,7 @@ import { SeededRng } from '../../src/rand/rng.ts';
 import { Stack } from '../../src/stack.ts';
 import { millis, seconds } from '../../src/time/instant.ts';
 import { localMac, type MacAddress } from '../../src/wire/address.ts';
-import { ARP_LEN, ARP_OP_REPLY, emitArp } from '../../src/wire/arp.ts';
+import { ARP_LEN, ARP_OP_REPLY, ARP_OP_REQUEST, emitArp, parseArp } from '../../src/wire/arp.ts';
 import { ETHERTYPE_ARP, ETHERTYPE_IPV4, emitEthernet, parseEthernet } from '../../src/wire/ethernet.ts';
 import { parseIcmpv4 } from '../../src/wire/icmpv4.ts';
 import { emitIpv4, Ipv4View, parseIpv4Packet } from '../../src/wire/ipv4.ts';
@@ -212,4 +212,64 @@ test('IP identification: per-flow counters, unpredictable starts, no repeats wit
   const flowA = Array.from({ length: 10 }, () => g1.next(1, 2, 17));
   const flowB = Array.from({ length: 10 }, () => g1.next(1, 3, 17));
   assert.notDeepEqual(flowA, flowB);
+});
+
+test('adding an address sends a gratuitous ARP (RFC 5227 §3: sender = target = the new address)', () => {
+  const { sim, stack, out } = rig();
+  stack.addAddress('eth0', '10.0.7.1/24');
+  sim.runFor(millis(5));
+  const arps = out
+    .map((f) => parseEthernet(f))
+    .filter((e) => !('wireError' in e) && e.repr.ethertype === ETHERTYPE_ARP)
+    .map((e) => parseArp((e as { payload: Uint8Array }).payload));
+  assert.equal(arps.length, 1);
+  const a = arps[0];
+  assert.ok(!('wireError' in a));
+  assert.equal(a.repr.op, ARP_OP_REQUEST);
+  assert.equal(a.repr.senderIp, 0x0a000701);
+  assert.equal(a.repr.targetIp, 0x0a000701);
+  // Re-adding an address it already has announces nothing.
+  out.length = 0;
+  stack.addAddress('eth0', '10.0.7.1/24');
+  sim.runFor(millis(5));
+  assert.equal(out.length, 0);
+});
+
+test('no ICMP errors about fragments other than the first (RFC 1812 §4.3.2.7)', () => {
+  const { sim, stack, frame, ipOut } = rig({ forwarding: true });
+  stack.addRoute({ destination: '10.0.5.0/24', gateway: '10.0.0.9' });
+  // TTL 1 on a datagram to forward: time exceeded for the first fragment only.
+  const frag = (offsetBytes: number) => {
+    const p = new Uint8Array(20 + 16);
+    emitIpv4(
+      {
+        dscp: 0,
+        ecn: 0,
+        identification: 77,
+        dontFragment: false,
+        moreFragments: true,
+        fragmentOffset: offsetBytes,
+        ttl: 1,
+        protocol: 17,
+        src: PEER,
+        dst: 0x0a000507,
+        options: new Uint8Array(0),
+        payloadLength: 16,
+      },
+      p,
+    );
+    return p;
+  };
+  frame(ETHERTYPE_IPV4, frag(16)); // a later fragment: silently dropped
+  sim.runFor(millis(5));
+  assert.equal(ipOut().length, 0, 'no ICMP about a non-first fragment');
+  frame(ETHERTYPE_IPV4, frag(0)); // the first fragment: time exceeded
+  sim.runFor(millis(5));
+  const out = ipOut();
+  assert.equal(out.length, 1);
+  const p = parseIpv4Packet(out[0]);
+  assert.ok(!('wireError' in p));
+  const icmp = parseIcmpv4(p.payload);
+  assert.ok(!('wireError' in icmp) && icmp.repr.kind === 'timeExceeded' && icmp.repr.code === 0);
+  assert.equal(stack.stats.ip.forwarded, 0);
 });
