@@ -3,7 +3,7 @@
  * a veth pair with offloads off (1500-byte frames, what a TAP without vnet
  * headers gives), measured in the same run and printed as ratios. Then goodput
  * under 1 % loss + 10 ms one-way delay on the data direction, through the same
- * user-space impairment bridge for both (/work/shared/bench-kernel/impair-bridge.py,
+ * user-space impairment bridge for both (scripts/impair-bridge.py,
  * this kernel has no netem), plus sockstack with the impairment applied on its own
  * side of the TAP (ImpairedDevice).
  *
@@ -34,7 +34,7 @@ import { type TapStackHost, tapStack } from '../src/node/tap-stack.ts';
 import { rawConnect, rawListen } from '../test/kernel/raw-tcp.ts';
 
 const PEER = new URL('../scripts/kernel-peer.py', import.meta.url).pathname;
-const BRIDGE = process.env.IMPAIR_BRIDGE ?? '/work/shared/bench-kernel/impair-bridge.py';
+const BRIDGE = process.env.IMPAIR_BRIDGE ?? new URL('../scripts/impair-bridge.py', import.meta.url).pathname;
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
