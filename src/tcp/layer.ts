@@ -510,10 +510,22 @@ export class TcpLayer {
     const flags = r.flags;
     let c = this.#find(dst, r.dstPort, src, r.srcPort);
     if (c && c.state === 'TIME-WAIT' && (flags & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_SYN) {
-      // RFC 9293 §3.10.7.4 note / RFC 6191: a new SYN may reuse a TIME-WAIT tuple when its
-      // sequence number (or timestamp) is beyond the old incarnation's.
+      // RFC 9293 §3.10.7.4 note / RFC 6191 §2: a new SYN may reuse a TIME-WAIT tuple when its
+      // timestamp (or, failing that, its sequence number) is beyond the old incarnation's.
       const ts = r.options.timestamps;
-      const newer = c.tsOk && ts ? ((ts.tsVal - c.tsRecent) | 0) > 0 : seqGt(seq(r.seq), c.rcv.nxt);
+      const newTs = ts !== undefined && this.config.timestamps;
+      const seqNewer = seqGt(seq(r.seq), c.rcv.nxt);
+      let newer: boolean;
+      if (c.tsOk && newTs) {
+        // "greater than the last timestamp seen", or equal to it with a greater sequence number.
+        const d = (ts.tsVal - c.tsRecent) | 0;
+        newer = d > 0 || (d === 0 && seqNewer);
+      } else if (c.tsOk) newer = seqNewer;
+      // "If the previous incarnation ... did not use Timestamps ... If TCP Timestamps would be
+      // enabled for the new incarnation ..., honor the incoming connection request."
+      else newer = newTs || seqNewer;
+      // Deviation: a SYN that may not reuse the tuple is not "silently dropped" (RFC 6191) but
+      // processed by TIME-WAIT, which acknowledges it (RFC 5961 §4.2), as Linux does.
       if (newer && this.#findListener(dst, r.dstPort)) {
         stats.timeWaitRecycled++;
         c.terminate(undefined);

@@ -272,10 +272,21 @@ export function synReceived(o: HarnessOptions & { peerOptions?: TcpOptions; back
 /** Passive open to ESTABLISHED and accepted. */
 export function accepted(o: HarnessOptions & { peerOptions?: TcpOptions } = {}): Opened & { l: TcpListener } {
   const s = synReceived(o);
-  s.h.inject({ srcPort: PEER_PORT, dstPort: 80, seq: PEER_ISN + 1, ack: s.iss + 1, flags: TCP_ACK });
+  // With timestamps negotiated, the completing ACK must carry one (RFC 7323 §3.2).
+  const ts = o.peerOptions?.timestamps;
+  const sentTs = s.synAck.repr.options.timestamps;
+  s.h.inject({
+    srcPort: PEER_PORT,
+    dstPort: 80,
+    seq: PEER_ISN + 1,
+    ack: s.iss + 1,
+    flags: TCP_ACK,
+    ...(ts && sentTs ? { options: { timestamps: { tsVal: ts.tsVal, tsEcr: sentTs.tsVal } } } : {}),
+  });
   s.h.none();
   const c = s.l.accept();
-  assert.ok(c);
+  // (A message, so a failure does not make node:assert re-parse the source file.)
+  assert.ok(c, 'accept() returned no connection');
   assert.equal(c.state, 'ESTABLISHED');
   const ev = new EventLog();
   c.events = ev;

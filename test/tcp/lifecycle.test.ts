@@ -1,0 +1,228 @@
+/**
+ * Connection lifecycle corners: TIME-WAIT reuse by a newer SYN (RFC 9293 §3.10.7.4 note,
+ * RFC 6191), shutdown('read'), and the per-connection ISN / ephemeral port wiring.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  A,
+  accepted,
+  B,
+  established,
+  expectSeg,
+  Harness,
+  PEER_PORT,
+  TCP_ACK,
+  TCP_FIN,
+  TCP_SYN,
+} from './harness.ts';
+
+/** A passive connection on port 80 that we closed first, now in TIME-WAIT. */
+function timeWait(peerOptions?: object) {
+  const a = accepted(peerOptions ? { peerOptions } : {});
+  a.c.close();
+  const fin = a.h.one();
+  expectSeg(fin, { flags: TCP_FIN | TCP_ACK });
+  a.h.inject({
+    srcPort: PEER_PORT,
+    dstPort: 80,
+    seq: a.peerSeq,
+    ack: a.iss + 2,
+    flags: TCP_FIN | TCP_ACK,
+    ...(peerOptions ? { options: { timestamps: { tsVal: 500, tsEcr: 1 } } } : {}),
+  });
+  a.h.one();
+  assert.equal(a.c.state, 'TIME-WAIT');
+  return { ...a, rcvNxt: a.peerSeq + 1 };
+}
+
+describe('TIME-WAIT reuse by a new SYN', () => {
+  it('a SYN beyond RCV.NXT ends TIME-WAIT and opens a new connection through the listener', () => {
+    const t = timeWait();
+    t.h.inject({
+      srcPort: PEER_PORT,
+      dstPort: 80,
+      seq: t.rcvNxt + 100_000,
+      flags: TCP_SYN,
+      options: { mss: 1460 },
+    });
+    const sa = t.h.one();
+    expectSeg(sa, { flags: TCP_SYN | TCP_ACK, ack: t.rcvNxt + 100_001 });
+    assert.equal(t.c.state, 'CLOSED');
+    assert.equal(t.h.layer.stats.timeWaitRecycled, 1);
+    assert.equal(t.l.synQueueLength, 1);
+    assert.equal(t.h.layer.connectionCount, 1);
+  });
+
+  it('an old SYN (at or below RCV.NXT) is answered from TIME-WAIT, which stays', () => {
+    const t = timeWait();
+    t.h.inject({
+      srcPort: PEER_PORT,
+      dstPort: 80,
+      seq: t.rcvNxt - 10,
+      flags: TCP_SYN,
+      options: { mss: 1460 },
+    });
+    const r = t.h.one();
+    expectSeg(r, { flags: TCP_ACK, ack: t.rcvNxt });
+    assert.equal(t.c.state, 'TIME-WAIT');
+    assert.equal(t.h.layer.stats.timeWaitRecycled, 0);
+  });
+
+  it('without a listener the newer SYN is not recycled', () => {
+    const t = timeWait();
+    t.l.close();
+    t.h.inject({ srcPort: PEER_PORT, dstPort: 80, seq: t.rcvNxt + 100_000, flags: TCP_SYN });
+    assert.equal(t.c.state, 'TIME-WAIT');
+    assert.equal(t.h.take()[0]?.repr.flags, TCP_ACK);
+  });
+
+  it('with timestamps, a newer TSval admits the SYN even at an older sequence number (RFC 6191)', () => {
+    const opts = { mss: 1460, timestamps: { tsVal: 400, tsEcr: 0 } };
+    const t = timeWait(opts);
+    assert.ok(t.c.tsOk);
+    t.h.inject({
+      srcPort: PEER_PORT,
+      dstPort: 80,
+      seq: t.rcvNxt - 1000,
+      flags: TCP_SYN,
+      options: { mss: 1460, timestamps: { tsVal: 501, tsEcr: 0 } },
+    });
+    expectSeg(t.h.one(), { flags: TCP_SYN | TCP_ACK, ack: t.rcvNxt - 999 });
+    assert.equal(t.c.state, 'CLOSED');
+    // An older TSval does not, whatever its sequence number.
+    const u = timeWait(opts);
+    u.h.inject({
+      srcPort: PEER_PORT,
+      dstPort: 80,
+      seq: u.rcvNxt + 100_000,
+      flags: TCP_SYN,
+      options: { mss: 1460, timestamps: { tsVal: 499, tsEcr: 0 } },
+    });
+    assert.equal(u.c.state, 'TIME-WAIT');
+    assert.equal(u.h.layer.stats.timeWaitRecycled, 0);
+  });
+
+  it('with timestamps, an equal TSval admits the SYN only at a newer sequence number (RFC 6191 §2)', () => {
+    const opts = { mss: 1460, timestamps: { tsVal: 400, tsEcr: 0 } };
+    const t = timeWait(opts);
+    t.h.inject({
+      srcPort: PEER_PORT,
+      dstPort: 80,
+      seq: t.rcvNxt - 5,
+      flags: TCP_SYN,
+      options: { mss: 1460, timestamps: { tsVal: 500, tsEcr: 0 } },
+    });
+    assert.equal(t.c.state, 'TIME-WAIT');
+    expectSeg(t.h.one(), { flags: TCP_ACK, ack: t.rcvNxt });
+    t.h.inject({
+      srcPort: PEER_PORT,
+      dstPort: 80,
+      seq: t.rcvNxt + 5,
+      flags: TCP_SYN,
+      options: { mss: 1460, timestamps: { tsVal: 500, tsEcr: 0 } },
+    });
+    expectSeg(t.h.one(), { flags: TCP_SYN | TCP_ACK, ack: t.rcvNxt + 6 });
+    assert.equal(t.c.state, 'CLOSED');
+  });
+
+  it('without timestamps before, a SYN that brings them is admitted at any sequence number (RFC 6191 §2)', () => {
+    const t = timeWait();
+    assert.ok(!t.c.tsOk);
+    t.h.inject({
+      srcPort: PEER_PORT,
+      dstPort: 80,
+      seq: t.rcvNxt - 1000,
+      flags: TCP_SYN,
+      options: { mss: 1460, timestamps: { tsVal: 1, tsEcr: 0 } },
+    });
+    expectSeg(t.h.one(), { flags: TCP_SYN | TCP_ACK, ack: t.rcvNxt - 999 });
+    assert.equal(t.c.state, 'CLOSED');
+    assert.equal(t.h.layer.stats.timeWaitRecycled, 1);
+  });
+});
+
+describe("shutdown('read')", () => {
+  it('discards buffered and later data, still ACKs it, keeps the window open, and can still send', () => {
+    const e = established();
+    const send = (off: number, n: number) =>
+      e.h.inject(
+        { srcPort: PEER_PORT, dstPort: e.port, seq: e.peerSeq + off, ack: e.iss + 1, flags: TCP_ACK },
+        new Uint8Array(n).fill(9),
+      );
+    send(0, 1000);
+    e.h.advance(40);
+    e.h.take();
+    assert.equal(e.c.readableLength, 1000);
+    e.c.shutdown('read');
+    assert.equal(e.c.readableLength, 0);
+    assert.equal(e.c.read(), null);
+    send(1000, 1460);
+    send(2460, 1460);
+    const ack = e.h.one();
+    expectSeg(ack, { flags: TCP_ACK, ack: e.peerSeq + 3920 });
+    assert.equal(e.c.readableLength, 0);
+    assert.equal(e.c.read(), null);
+    assert.equal(e.c.state, 'ESTABLISHED');
+    assert.ok(e.c.writable);
+    assert.equal(e.c.write(new Uint8Array(10)), 10);
+    expectSeg(e.h.one(), { len: 10 });
+    // The peer's FIN still ends the stream.
+    e.h.inject({
+      srcPort: PEER_PORT,
+      dstPort: e.port,
+      seq: e.peerSeq + 3920,
+      ack: e.iss + 1,
+      flags: TCP_FIN | TCP_ACK,
+    });
+    assert.equal(e.c.state, 'CLOSE-WAIT');
+    assert.ok(e.c.eof);
+  });
+
+  it('shutdown on a closed connection is ENOTCONN', () => {
+    const e = established();
+    e.c.abort();
+    assert.throws(() => e.c.shutdown('read'), { code: 'ENOTCONN' });
+  });
+});
+
+describe('ISN and ephemeral port per connection', () => {
+  it('the SYN and SYN-ACK carry the RFC 6528 ISN of their own 4-tuple', () => {
+    const h = new Harness({ seed: 9 });
+    h.advance(1234);
+    const c = h.layer.connect({ remote: B, remotePort: PEER_PORT });
+    const syn = h.one();
+    assert.equal(syn.repr.seq, h.layer.isn.isn(A, c.local.port, B, PEER_PORT));
+    assert.equal(c.iss, syn.repr.seq);
+    h.layer.listen({ port: 80, backlog: 1 });
+    h.inject({ srcPort: 6000, dstPort: 80, seq: 5, flags: TCP_SYN });
+    const sa = h.one();
+    assert.equal(sa.repr.seq, h.layer.isn.isn(A, 80, B, 6000));
+    assert.notEqual(sa.repr.seq, syn.repr.seq);
+  });
+
+  it('the ISN advances with the clock, so a later incarnation of a tuple starts beyond the earlier one', () => {
+    const h = new Harness();
+    const first = h.layer.isn.isn(A, 40000, B, PEER_PORT);
+    h.advance(1000); // 1 s = 250000 ticks of 4 µs
+    const later = h.layer.isn.isn(A, 40000, B, PEER_PORT);
+    assert.equal((later - first) >>> 0, 250_000);
+  });
+
+  it('connections to one destination get distinct ephemeral ports from the dynamic range', () => {
+    const h = new Harness();
+    const ports = new Set<number>();
+    for (let i = 0; i < 200; i++) {
+      const c = h.layer.connect({ remote: B, remotePort: PEER_PORT });
+      assert.ok(c.local.port >= 49152 && c.local.port <= 65535);
+      ports.add(c.local.port);
+    }
+    assert.equal(ports.size, 200);
+    // Same seed, same sequence: the choice is a deterministic function of the layer's secret.
+    const h2 = new Harness();
+    const c2 = h2.layer.connect({ remote: B, remotePort: PEER_PORT });
+    const h3 = new Harness();
+    const c3 = h3.layer.connect({ remote: B, remotePort: PEER_PORT });
+    assert.equal(c2.local.port, c3.local.port);
+  });
+});
