@@ -1,0 +1,95 @@
+/**
+ * Issue #6: read the TAP "without tying up libuv's thread pool, batching frames
+ * per wake-up". The kernel floods our TAP with UDP frames (python3 in the
+ * namespace, a permanent neighbour entry so there is no ARP) while every thread
+ * of libuv's pool is busy with a long crypto.pbkdf2 job. A reader built on
+ * fs.read/createReadStream would get nothing until the pool frees up; ours reads
+ * in its own worker thread, so frames arrive while the jobs still run, and they
+ * arrive in batches (fewer messages from the reader than frames).
+ */
+import assert from 'node:assert/strict';
+import { pbkdf2 } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { ip, nsSpawn } from '../../src/node/netns.ts';
+import { tapInNetns } from '../helpers/netns.ts';
+import { exited, lines, skipUnless, until } from './helpers.ts';
+
+const FRAMES = 3000;
+
+describe('TAP reader thread', () => {
+  it('frames arrive in batches while every libuv thread-pool thread is busy', async (t) => {
+    if (skipUnless(t, ['python3'])) return;
+    const h = await tapInNetns(t, { addresses: ['10.81.77.1/24'] });
+    const { tap, netns } = h;
+    ip(
+      ['neigh', 'add', '10.81.77.2', 'lladdr', '02:00:00:81:77:02', 'dev', tap.ifname, 'nud', 'permanent'],
+      netns,
+    );
+    let udpFrames = 0;
+    tap.onReceive = (f) => {
+      // IPv4 (0x0800) carrying UDP (17) to port 9: the flood, not stray kernel chatter.
+      if (f[12] === 0x08 && f[13] === 0x00 && f[23] === 17 && f[36] === 0 && f[37] === 9) udpFrames++;
+    };
+
+    // The generator starts first and floods on a line from us, so the pool jobs
+    // below need only outlast the flood itself, not python's start-up.
+    const py = `
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.connect(('10.81.77.2', 9))
+print('ready', flush=True)
+sys.stdin.readline()
+for i in range(${FRAMES}):
+    s.send(b'x' * 64)
+print('sent', flush=True)
+`;
+    const gen = nsSpawn(netns, 'python3', ['-c', py], { stdio: ['pipe', 'pipe', 'pipe'] });
+    t.after(() => {
+      if (gen.exitCode === null) gen.kill('SIGKILL');
+    });
+    await lines(gen, 'flood').waitFor(/ready/, 10_000);
+
+    // Occupy the whole pool (UV_THREADPOOL_SIZE, default 4) for longer than the flood takes.
+    const poolSize = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
+    let poolBusy = poolSize;
+    const start = Date.now();
+    const jobs = Array.from(
+      { length: poolSize },
+      () =>
+        new Promise<void>((resolve, reject) =>
+          pbkdf2('pw', 'salt', 300_000, 32, 'sha512', (err) => {
+            poolBusy--;
+            if (err) reject(err);
+            else resolve();
+          }),
+        ),
+    );
+
+    gen.stdin?.end('go\n');
+    assert.equal(await exited(gen, 20_000), 0);
+    // Most of the flood (the kernel may drop some if the reader lags) arrives
+    // while the pool is still saturated.
+    await until(
+      () => udpFrames >= FRAMES * 0.5 || poolBusy < poolSize,
+      20_000,
+      'frames or a free pool thread',
+    );
+    const seenWhileBusy = udpFrames;
+    const busy = poolBusy === poolSize;
+    await Promise.all(jobs);
+    const jobMs = Date.now() - start;
+    assert.ok(
+      busy,
+      `the pool jobs finished (${jobMs} ms) before half the frames arrived: frames were waiting for the pool`,
+    );
+    assert.ok(
+      seenWhileBusy >= FRAMES * 0.5,
+      `only ${seenWhileBusy}/${FRAMES} frames while the pool was busy`,
+    );
+    const st = tap.stats;
+    assert.ok(
+      st.rxBatches > 0 && st.rxBatches < st.rxFrames,
+      `batches ${st.rxBatches}, frames ${st.rxFrames}`,
+    );
+  });
+});
