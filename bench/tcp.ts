@@ -2,7 +2,7 @@
  * TCP engine throughput in one process, against Node `net` over the kernel's
  * loopback measured in the same run.
  *
- *   node --import tsx bench/tcp.ts [--quick] [--no-kernel] [--only bulk|rr|crr] [--mtu 1500,65535]
+ *   node --import tsx bench/tcp.ts [--quick] [--no-kernel] [--only bulk|rr|crr] [--mtu 1500,65535] [--repeat N] [--cpu-time]
  *
  * Our side: two Stacks on a memory Cable (10 µs one-way delay, no loss) driven by
  * the synchronous Simulation driver as fast as it goes (virtual time; we measure
@@ -14,6 +14,10 @@
  * - crr:  connect, 1-byte echo, close, one after another; connections per second.
  *   Deviation: MSL is 1 ms here so TIME-WAIT does not exhaust the ephemeral ports
  *   (the kernel side runs with tcp_tw_reuse).
+ * `--repeat N` runs each of our measurements N times and reports the best (the machine
+ * is shared, so the best of a few runs is the least disturbed one).
+ * `--cpu-time` times with the process's CPU time (user + system, all threads) instead of
+ * wall-clock, so other load on the machine does not count.
  * Each at MTU 1500 and MTU 65535. Kernel side: /work/shared/bench-kernel/node-net.mjs
  * (server in a child process), bulk 1 GiB, rr and crr for a few seconds.
  *
@@ -36,11 +40,31 @@ const { values } = parseArgs({
     'no-kernel': { type: 'boolean', default: false },
     only: { type: 'string' },
     mtu: { type: 'string', default: '1500,65535' },
+    repeat: { type: 'string', default: '1' },
+    'cpu-time': { type: 'boolean', default: false },
   },
 });
 const quick = values.quick;
 const only = values.only;
 const mtus = values.mtu.split(',').map(Number);
+const repeat = Math.max(1, Number(values.repeat) || 1);
+/** Milliseconds: wall-clock, or the process's CPU time with --cpu-time. */
+const clock = values['cpu-time']
+  ? () => {
+      const u = process.cpuUsage();
+      return (u.user + u.system) / 1000;
+    }
+  : () => performance.now();
+
+/** Runs `f` `repeat` times; the run with the shortest wall time. */
+function best<T extends { wallS: number }>(f: () => T): T {
+  let b = f();
+  for (let i = 1; i < repeat; i++) {
+    const r = f();
+    if (r.wallS < b.wallS) b = r;
+  }
+  return b;
+}
 const KERNEL_SCRIPT = '/work/shared/bench-kernel/node-net.mjs';
 
 const B: IpAddress = { family: 4, v4: 0x0a000002 };
@@ -108,10 +132,10 @@ function bulk(mtu: number, bytes: number): { MBps: number; wallS: number; segs: 
     },
   };
   const seg0 = a.tcp.stats.segmentsOut;
-  const t0 = performance.now();
+  const t0 = clock();
   pump();
   drive(sim, () => got >= bytes);
-  const wallS = (performance.now() - t0) / 1000;
+  const wallS = (clock() - t0) / 1000;
   return { MBps: bytes / wallS / 1e6, wallS, segs: a.tcp.stats.segmentsOut - seg0 };
 }
 
@@ -138,10 +162,10 @@ function rr(mtu: number, transactions: number): { tps: number; wallS: number } {
       }
     },
   };
-  const t0 = performance.now();
+  const t0 = clock();
   c.write(one);
   drive(sim, () => n >= transactions);
-  const wallS = (performance.now() - t0) / 1000;
+  const wallS = (clock() - t0) / 1000;
   return { tps: transactions / wallS, wallS };
 }
 
@@ -181,10 +205,10 @@ function crr(mtu: number, conns: number): { cps: number; wallS: number } {
       },
     };
   };
-  const t0 = performance.now();
+  const t0 = clock();
   next();
   drive(sim, () => done >= conns);
-  const wallS = (performance.now() - t0) / 1000;
+  const wallS = (clock() - t0) / 1000;
   return { cps: conns / wallS, wallS };
 }
 
@@ -227,7 +251,7 @@ if (want('bulk')) {
   for (const mtu of mtus) {
     const size = (quick ? 32 : mtu >= 9000 ? 512 : 128) << 20;
     bulk(mtu, 8 << 20); // warm-up
-    const r = bulk(mtu, size);
+    const r = best(() => bulk(mtu, size));
     rows.push([
       'bulk, 1 connection',
       String(mtu),
@@ -243,7 +267,7 @@ if (want('rr')) {
   for (const mtu of mtus) {
     const n = quick ? 20_000 : Number(process.env.RR_N ?? 200_000);
     rr(mtu, 5_000);
-    const r = rr(mtu, n);
+    const r = best(() => rr(mtu, n));
     rows.push([
       '1-byte request/response',
       String(mtu),
@@ -259,7 +283,7 @@ if (want('crr')) {
   for (const mtu of mtus) {
     const n = quick ? 2_000 : 20_000;
     crr(mtu, 500);
-    const r = crr(mtu, n);
+    const r = best(() => crr(mtu, n));
     rows.push([
       'connect + 1-byte echo + close (serial)',
       String(mtu),

@@ -19,6 +19,7 @@ import {
   type PingOptions,
   type PingResult,
   type ReceivedIcmpError,
+  type SendOptions,
   type TransportProtocol,
 } from './ip/ipv4.ts';
 import type { Route, RouteSpec } from './ip/route.ts';
@@ -45,7 +46,7 @@ import { UdpLayer } from './udp/udp.ts';
 import { type IpAddress, type Ipv4Address, parseIpv4 } from './wire/address.ts';
 import { pseudoHeaderSumV4 } from './wire/checksum.ts';
 import { isWireError } from './wire/error.ts';
-import { IP_PROTO_TCP } from './wire/ipv4.ts';
+import { IP_PROTO_TCP, IPV4_MIN_HEADER_LEN } from './wire/ipv4.ts';
 import { emitTcp, parseTcp, type TcpRepr, tcpHeaderLength } from './wire/tcp.ts';
 
 export interface StackConfig extends Ipv4Config {
@@ -97,6 +98,9 @@ export interface StackTcpStats {
 }
 
 const v4 = (a: Ipv4Address): IpAddress => ({ family: 4, v4: a });
+
+/** RFC 9293 §3.7.2 / RFC 1191: TCP does path MTU discovery, so DF is set. */
+const TCP_SEND_OPTIONS: SendOptions = Object.freeze({ protocol: IP_PROTO_TCP, dontFragment: true });
 
 export class Stack implements Pollable {
   readonly name: string;
@@ -223,11 +227,13 @@ export class Stack implements Pollable {
           this.stats.ip.noRoute++;
           return;
         }
+        // The segment is built straight into its frame (link + IP header room in front), so
+        // the payload is copied once and IP adds its header in place.
+        const at = ip.headroom(route) + IPV4_MIN_HEADER_LEN;
         const len = tcpHeaderLength(repr) + payload.length;
-        const seg = new Uint8Array(len);
-        emitTcp(repr, payload, seg, pseudoHeaderSumV4(route.src, dst.v4, IP_PROTO_TCP, len));
-        // RFC 9293 §3.7.2 / RFC 1191: TCP does path MTU discovery, so DF is set.
-        ip.send(route, { protocol: IP_PROTO_TCP, dontFragment: true }, seg);
+        const frame = new Uint8Array(at + len);
+        emitTcp(repr, payload, frame, pseudoHeaderSumV4(route.src, dst.v4, IP_PROTO_TCP, len), at);
+        ip.sendInPlace(route, TCP_SEND_OPTIONS, frame);
       },
       routeSource: (dst) => {
         if (dst.family !== 4) return undefined;

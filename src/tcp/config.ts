@@ -18,6 +18,13 @@ export interface TcpConfig {
   retries: number;
   /** Delayed ACK timer (RFC 9293 §3.8.6.3: "MUST be less than 0.5 seconds"). */
   delayedAckTimeout: Duration;
+  /**
+   * Linux quick-ACK mode: the first data segments of a connection, and those after an idle
+   * gap longer than the RTO, are acknowledged at once (up to 16, or one per two MSS of the
+   * offered window), so a sender in slow start is not held up by delayed ACKs. RFC 1122
+   * §4.2.3.2 makes delaying a SHOULD, not a MUST. FreeBSD has no such mode.
+   */
+  quickAck: boolean;
   /** Default SO_SNDBUF / SO_RCVBUF in bytes. */
   sndBuf: number;
   rcvBuf: number;
@@ -56,6 +63,7 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
   synAckRetries: 5,
   retries: 15,
   delayedAckTimeout: millis(40),
+  quickAck: true,
   sndBuf: 256 * 1024,
   rcvBuf: 256 * 1024,
   maxRcvBuf: 6 * 1024 * 1024,

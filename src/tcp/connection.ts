@@ -122,6 +122,12 @@ export class TcpConnection {
    * the MSS we announced, starting from 536 (like Linux's icsk_ack.rcv_mss).
    */
   rcvMssEst = 536;
+  /** Quick-ACK mode: this many more ACKs of data go out at once (config.quickAck). */
+  quickAcks = 0;
+  /** In-order data has arrived on this connection (Linux: icsk_ack.ato is set). */
+  dataSeen = false;
+  /** When in-order data last arrived (Linux icsk_ack.lrcvtime). */
+  lastDataRecv: Instant = 0;
 
   // --- retransmission, RTT, congestion ---
   readonly rtt: RttEstimator;

@@ -590,10 +590,31 @@ export function receiveText(c: TcpConnection, segSeq: Seq, data: Uint8Array, fin
     let full = c.rcvMssEst < cap ? c.rcvMssEst : cap;
     if (len > full) full = c.rcvMssEst = len < cap ? len : cap;
     if (len >= full && ++c.delackSegs >= 2) c.ackNow = true;
+    if (c.layer.config.quickAck && quickAckDue(c)) c.ackNow = true;
   }
   if (delivered > 0) c.pending |= EV_READABLE;
   if (fin) receiveFin(c);
   return c.rcv.nxt;
+}
+
+/**
+ * Linux quick-ACK mode (tcp_event_data_recv / tcp_incr_quickack): the first in-order data of
+ * a connection, or data after a gap longer than the RTO ("apparently sender failed to
+ * restart window, so that we send ACKs quickly"), starts a run of immediate ACKs: one per
+ * two MSS of the window we offer, at least 2 and at most 16. Each ACK of data spends one
+ * (emit). Returns whether this segment is to be acknowledged at once.
+ */
+function quickAckDue(c: TcpConnection): boolean {
+  const now = c.layer.env.clock.now();
+  if (!c.dataSeen || now - c.lastDataRecv > c.rtt.rto) {
+    c.dataSeen = true;
+    let q = Math.floor(c.rcv.wnd / (2 * c.rcvMssEst));
+    if (q === 0) q = 2;
+    if (q > 16) q = 16;
+    if (q > c.quickAcks) c.quickAcks = q;
+  }
+  c.lastDataRecv = now;
+  return c.quickAcks > 0;
 }
 
 function deliver(c: TcpConnection, data: Uint8Array): number {

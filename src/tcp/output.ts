@@ -128,6 +128,8 @@ function emit(c: TcpConnection, seqNo: Seq, flags: number, payload: Uint8Array, 
     options,
   };
   if (hasAck) {
+    // An ACK of data spends one quick ACK (Linux tcp_dec_quickack_mode).
+    if (c.quickAcks > 0 && c.rcv.nxt !== c.lastAckSent) c.quickAcks--;
     c.lastAckSent = c.rcv.nxt;
     c.delackSegs = 0;
     c.ackNow = false;

@@ -61,3 +61,54 @@ describe('delayed ACK', () => {
     expectSeg(f.h.one(), { ack: f.peerSeq + 2000 });
   });
 });
+
+describe('quick-ACK mode (Linux tcp_incr_quickack)', () => {
+  const quick = { config: { quickAck: true } };
+
+  it('the first data segments of a connection are ACKed at once, then delayed ACKs resume', () => {
+    // The offered window: min(256 KiB, 65535 << 7) over 2 * 536 (the MSS estimate before
+    // any data) is far above 16, so 16 quick ACKs.
+    const e = established(quick);
+    for (let i = 0; i < 16; i++) {
+      data(e, i * 100, 100);
+      expectSeg(e.h.one(), { flags: TCP_ACK, ack: e.peerSeq + (i + 1) * 100 });
+    }
+    assert.equal(e.c.quickAcks, 0);
+    data(e, 1600, 100);
+    e.h.none();
+    e.h.advance(40);
+    expectSeg(e.h.one(), { ack: e.peerSeq + 1700 });
+  });
+
+  it('a small window gives at least 2 quick ACKs', () => {
+    const e = established({ ...quick, connectOptions: { options: { rcvBuf: 1000 } } });
+    data(e, 0, 100);
+    expectSeg(e.h.one(), { ack: e.peerSeq + 100 });
+    data(e, 100, 100);
+    expectSeg(e.h.one(), { ack: e.peerSeq + 200 });
+    data(e, 200, 100);
+    e.h.none();
+  });
+
+  it('data after an idle gap longer than the RTO starts quick ACKs again', () => {
+    const e = established(quick);
+    e.c.quickAcks = 0;
+    e.c.dataSeen = true;
+    e.c.lastDataRecv = e.h.now();
+    data(e, 0, 100);
+    e.h.none(); // within the RTO: delayed
+    e.h.advance(40);
+    e.h.take();
+    e.h.advance(1000); // RTO is 300 ms after the 100 ms handshake
+    data(e, 100, 100);
+    expectSeg(e.h.one(), { ack: e.peerSeq + 200 });
+  });
+
+  it('is off when config.quickAck is false (the FreeBSD dialect)', () => {
+    const e = established({ config: { quickAck: false } });
+    data(e, 0, 100);
+    e.h.none();
+    e.h.advance(40);
+    expectSeg(e.h.one(), { ack: e.peerSeq + 100 });
+  });
+});

@@ -113,7 +113,9 @@ export class Harness {
       mssFor: () => this.mss,
       isLocalAddress: (a) => a.family === 4 && this.local.family === 4 && a.v4 === this.local.v4,
     };
-    this.layer = new TcpLayer(this.env, o.config);
+    // Quick-ACK mode is off unless a test asks for it: most tests here exercise the RFC
+    // delayed-ACK rules from the first segment on (quick ACKs have their own tests).
+    this.layer = new TcpLayer(this.env, { quickAck: false, ...o.config });
   }
 
   now(): Instant {
