@@ -72,7 +72,15 @@ async function passtGuest(t: TestContext, forwardPort: number): Promise<PasstGue
   ip(['addr', 'add', '10.88.0.3/24', 'dev', 'pt1'], ns);
   ip(['route', 'add', 'default', 'via', '10.88.0.1'], ns);
   // passt drops to nobody; let it open ping sockets for the guest's echo requests.
-  execFileSync('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv4.ping_group_range=0 2147483647']);
+  // (/proc/sys directly: procps' sysctl is not on every minimal machine.)
+  execFileSync('ip', [
+    'netns',
+    'exec',
+    ns,
+    'sh',
+    '-c',
+    'echo 0 2147483647 > /proc/sys/net/ipv4/ping_group_range',
+  ]);
   const passt = spawn(['passt', '-f', '-1', '-4', '-s', sock, '-t', String(forwardPort)]);
   const log = lines(passt, 'passt');
   // passt prints to stderr; its socket appearing is the readiness signal.
