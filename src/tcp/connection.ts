@@ -14,7 +14,7 @@ import { reasonCode, type TcpCloseReason, TcpError, type TcpErrorCode } from './
 import type { TcpInfo } from './info.ts';
 import type { TcpLayer } from './layer.ts';
 import type { TcpListener } from './listen.ts';
-import { acceptableSeq, sendRst, tcpOutput, windowUpdateDue } from './output.ts';
+import { sendAbortRst, tcpOutput, windowUpdateDue } from './output.ts';
 import { ReassemblyQueue } from './reassembly.ts';
 import { ByteRing } from './ring.ts';
 import { RttEstimator } from './rtt.ts';
@@ -359,7 +359,7 @@ export class TcpConnection {
     const s = this.state;
     if (s === 'CLOSED') return;
     if (s !== 'SYN-SENT' && s !== 'TIME-WAIT' && s !== 'LISTEN') {
-      sendRst(this, acceptableSeq(this));
+      sendAbortRst(this);
     }
     this.events = undefined;
     this.terminate('aborted');

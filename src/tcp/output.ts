@@ -190,6 +190,17 @@ export function sendRst(c: TcpConnection, s: Seq): void {
 }
 
 /**
+ * The reset of RFC 9293 §3.10.5 ABORT, "<SEQ=SND.NXT><CTL=RST>", sent with the ACK bit and
+ * RCV.NXT as Linux (tcp_send_active_reset) and FreeBSD (tcp_drop) send it. The extra ACK
+ * changes nothing for the peer, which accepts a reset by its sequence number alone
+ * (§3.10.7.4, RFC 5961 §3.2), and it carries our window like any other segment.
+ */
+export function sendAbortRst(c: TcpConnection): void {
+  c.layer.stats.rstSent++;
+  emit(c, acceptableSeq(c), TCP_RST | TCP_ACK, EMPTY, c.tsOk ? dataOptions(c) : NO_OPTIONS);
+}
+
+/**
  * RST in reply to a segment that has no connection (RFC 9293 §3.10.7.1): "If the ACK
  * bit is off, sequence number zero is used, <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.
  * If the ACK bit is on, <SEQ=SEG.ACK><CTL=RST>."

@@ -16,7 +16,7 @@ describe('ACK / RST sequence numbers', () => {
     e.h.inject({ srcPort: PEER_PORT, dstPort: e.port, seq: e.peerSeq - 100, ack: e.iss + 1, flags: TCP_ACK });
     expectSeg(e.h.one(), { flags: TCP_ACK, seq: e.iss + 1 + 3 * 1460, ack: e.peerSeq });
     e.c.abort();
-    expectSeg(e.h.one(), { flags: TCP_RST, seq: e.iss + 1 + 3 * 1460 });
+    expectSeg(e.h.one(), { flags: TCP_RST | TCP_ACK, seq: e.iss + 1 + 3 * 1460 });
   });
 
   it('both sides timing out at once still finish (no ACK war)', () => {

@@ -14,6 +14,7 @@ import {
   PEER_PORT,
   TCP_ACK,
   TCP_FIN,
+  TCP_RST,
   TCP_SYN,
 } from './harness.ts';
 
@@ -224,5 +225,36 @@ describe('ISN and ephemeral port per connection', () => {
     const h3 = new Harness();
     const c3 = h3.layer.connect({ remote: B, remotePort: PEER_PORT });
     assert.equal(c2.local.port, c3.local.port);
+  });
+});
+
+describe('ABORT (RFC 9293 §3.10.5)', () => {
+  it('sends <SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK> like Linux and FreeBSD, and the connection is gone', () => {
+    const e = established();
+    e.h.inject(
+      { srcPort: PEER_PORT, dstPort: e.port, seq: e.peerSeq, ack: e.iss + 1, flags: TCP_ACK },
+      new Uint8Array(10),
+    );
+    e.h.take();
+    e.c.write(new Uint8Array(5));
+    e.h.take();
+    e.c.abort();
+    expectSeg(e.h.one(), { flags: TCP_RST | TCP_ACK, seq: e.iss + 6, ack: e.peerSeq + 10, len: 0 });
+    assert.equal(e.c.state, 'CLOSED');
+    assert.equal(e.h.layer.connectionCount, 0);
+  });
+
+  it('close() with unread data and SO_LINGER 0 abort the same way', () => {
+    const e = established();
+    e.h.inject(
+      { srcPort: PEER_PORT, dstPort: e.port, seq: e.peerSeq, ack: e.iss + 1, flags: TCP_ACK },
+      new Uint8Array(10),
+    );
+    e.h.take();
+    e.c.close();
+    expectSeg(e.h.one(), { flags: TCP_RST | TCP_ACK, seq: e.iss + 1, ack: e.peerSeq + 10 });
+    const f = established({ connectOptions: { options: { linger: 0 } } });
+    f.c.close();
+    expectSeg(f.h.one(), { flags: TCP_RST | TCP_ACK, seq: f.iss + 1, ack: f.peerSeq });
   });
 });
