@@ -486,9 +486,14 @@ class OsStream implements StreamImpl {
     const s = this.#sock;
     if (!s || this.#wrShut || this.#errReported || s.destroyed || !s.writable)
       throw new SocketError('EPIPE', { syscall: 'send' });
-    if (s.writableLength >= this.#opts.sndbuf) return 0;
-    s.write(Buffer.from(data)); // a copy: the caller may reuse its buffer
-    return data.length;
+    const room = this.#opts.sndbuf - s.writableLength;
+    if (room <= 0) return 0;
+    // Like the kernel's tcp_sendmsg: take what fits in the send buffer and report that count
+    // (a blocking sendall loops; a timeout then bounds it). Taking all of a large buffer would
+    // queue it in Node's memory, unbounded, and sendall could never time out.
+    const n = Math.min(data.length, room);
+    s.write(Buffer.from(data.subarray(0, n))); // a copy: the caller may reuse its buffer
+    return n;
   }
 
   shutdown(how: 0 | 1 | 2): void {

@@ -8,10 +8,14 @@
  * The default backend is the OS one (Node's net/dgram). `backend` may be a
  * SocketBackend object or a registered name ('os', later 'stack').
  */
-import { hostname } from 'node:os';
 import { AF_INET, SOCK_STREAM } from '../socket/constants.ts';
 import { registerBackend, type SocketBackend } from '../socket/index.ts';
-import { type AddrInfo, getaddrinfo as gai, gethostbyname as ghbn } from '../socket/resolve.ts';
+import {
+  type AddrInfo,
+  getaddrinfo as gai,
+  gethostbyname as ghbn,
+  gethostname as ghn,
+} from '../socket/resolve.ts';
 import { Socket } from '../socket/socket.ts';
 import { osBackend } from './os-backend.ts';
 
@@ -36,9 +40,9 @@ export function socket(
   return new Socket(options.backend ?? osBackend(), family, type, options.proto ?? 0);
 }
 
-/** This machine's host name. */
-export function gethostname(): string {
-  return hostname();
+/** This host's name: the machine's (os.hostname()) on the OS backend, the Stack's name on a stack backend. */
+export function gethostname(options: { backend?: SocketBackend } = {}): string {
+  return ghn(options.backend ?? osBackend());
 }
 
 /** getaddrinfo(host, port, family=AF_UNSPEC, type=0) → [family, type, proto, canonname, sockaddr][]. */

@@ -103,3 +103,8 @@ export async function gethostbyname(backend: SocketBackend, host: string): Promi
   if (!hit) throw new GaiError('EAI_NONAME', host);
   return hit.host;
 }
+
+/** This host's name on `backend` (gethostname(2)): the machine's on os, the Stack's name on stack. */
+export function gethostname(backend: SocketBackend): string {
+  return backend.gethostname();
+}

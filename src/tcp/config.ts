@@ -34,6 +34,14 @@ export interface TcpConfig {
    * max(tcp_rmem[2], rmem_max) (default 6 MiB: shift 7); FreeBSD: kern.ipc.maxsockbuf.
    */
   maxRcvBuf: number;
+  /**
+   * Bytes all connections' send buffers, receive buffers and out-of-order queues may hold
+   * together (memory.ts; Linux tcp_mem[2]). At the limit write() takes less and arriving
+   * data beyond it is dropped (and retransmitted by the peer). Infinity: no bound.
+   */
+  memoryLimit: number;
+  /** Fraction of memoryLimit where memory pressure starts: windows then grow slowly (Linux tcp_mem[1]). */
+  memoryPressure: number;
   windowScaling: boolean;
   timestamps: boolean;
   sack: boolean;
@@ -67,6 +75,8 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
   sndBuf: 256 * 1024,
   rcvBuf: 256 * 1024,
   maxRcvBuf: 6 * 1024 * 1024,
+  memoryLimit: 64 * 1024 * 1024,
+  memoryPressure: 0.75,
   windowScaling: true,
   timestamps: true,
   sack: true,

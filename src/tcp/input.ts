@@ -7,6 +7,7 @@ import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpOptions, type TcpRepr } fro
 import type { CongestionContext } from './congestion/types.ts';
 import { createCongestionControl } from './congestion/types.ts';
 import { EV_END, EV_ESTABLISHED, EV_READABLE, EV_WRITABLE, type TcpConnection } from './connection.ts';
+import { admitData } from './memory.ts';
 import {
   acceptableSeq,
   replyRst,
@@ -559,6 +560,11 @@ export function receiveText(c: TcpConnection, segSeq: Seq, data: Uint8Array, fin
     data = data.subarray(0, Math.max(0, room));
     fin = false;
     stats.truncatedToWindow++;
+  }
+  if (data.length > 0 && !admitData(c, segSeq, data.length)) {
+    // Over the layer's memory limit (memory.ts): drop it, ACK, and let the peer retransmit.
+    c.ackNow = true;
+    return segSeq;
   }
   if (segSeq !== c.rcv.nxt) {
     // Out of order: hold it, and ACK at once (RFC 5681 §4.2: "A TCP receiver SHOULD send an

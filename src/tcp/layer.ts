@@ -17,6 +17,7 @@ import type { TcpInfo } from './info.ts';
 import { segmentArrives, wantedWscale } from './input.ts';
 import { IsnGenerator } from './isn.ts';
 import { initSend, TcpListener } from './listen.ts';
+import { TcpMemory } from './memory.ts';
 import { replyRst, sendDataAt, tcpOutput } from './output.ts';
 import { seq, seqAdd, seqGt, seqLe, seqLt, seqSub } from './seq.ts';
 import { SynCookies } from './syncookie.ts';
@@ -78,6 +79,9 @@ export function newTcpStats() {
     ackTooOld: 0,
     outOfOrder: 0,
     reassemblyDrops: 0,
+    /** Data segments dropped at the memory limit, and out-of-order queues pruned for it (memory.ts). */
+    memoryDrops: 0,
+    memoryPrunes: 0,
     truncatedToWindow: 0,
     zeroWindowDrops: 0,
     zeroWindowProbes: 0,
@@ -208,6 +212,8 @@ export class TcpLayer {
   readonly env: TcpEnv;
   readonly config: TcpConfig;
   readonly stats: TcpStats = newTcpStats();
+  /** Bytes held by all connections' buffers, against config.memoryLimit (memory.ts). */
+  readonly memory: TcpMemory;
   /** @internal */ readonly isn: IsnGenerator;
   /** @internal */ readonly cookies: SynCookies;
   /** @internal */ readonly ports: EphemeralPorts;
@@ -226,6 +232,8 @@ export class TcpLayer {
   constructor(env: TcpEnv, config: Partial<TcpConfig> = {}) {
     this.env = env;
     this.config = { ...DEFAULT_TCP_CONFIG, ...config };
+    const { memoryLimit: limit, memoryPressure: pressure } = this.config;
+    this.memory = new TcpMemory({ limit, pressure, clock: env.clock, timers: env.timers });
     this.isn = new IsnGenerator(env.rng, env.clock);
     this.cookies = new SynCookies(env.rng, env.clock);
     this.ports = new EphemeralPorts(env.rng);

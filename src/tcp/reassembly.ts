@@ -6,9 +6,11 @@
  * Stored pieces never overlap: on insert only the parts of a segment that fill
  * holes are kept, as subarrays of the caller's bytes (no copy). Memory is bounded
  * by `limitBytes` of payload and by `maxSegments` pieces; a segment that does not
- * fit is rejected whole ('dropped-limit') and nothing is kept of it.
+ * fit is rejected whole ('dropped-limit') and nothing is kept of it. With an `account`
+ * (the TCP layer's memory, memory.ts) the payload bytes held are charged to it.
  */
 import type { SackBlock } from '../wire/tcp.ts';
+import type { MemoryAccount } from './memory.ts';
 import { type Seq, seqAdd, seqGe, seqGt, seqLe, seqLt, seqMax, seqSub } from './seq.ts';
 
 interface Piece {
@@ -32,11 +34,24 @@ export class ReassemblyQueue {
   #fin: Seq | undefined;
   /** Start of recently arrived segments, most recent first (RFC 2018 §4 block order). */
   #recent: Seq[] = [];
+  readonly #account: MemoryAccount | undefined;
 
-  constructor(limitBytes: number, maxSegments = Math.max(64, Math.ceil(limitBytes / 64))) {
+  constructor(
+    limitBytes: number,
+    maxSegments = Math.max(64, Math.ceil(limitBytes / 64)),
+    account?: MemoryAccount,
+  ) {
     if (!(limitBytes >= 0)) throw new RangeError('ReassemblyQueue: limitBytes must be >= 0');
     this.limitBytes = limitBytes;
     this.maxSegments = maxSegments;
+    this.#account = account;
+  }
+
+  /** Every change of #bytes goes through here, so the memory account follows it. */
+  #addBytes(n: number): void {
+    this.#bytes += n;
+    if (n > 0) this.#account?.charge(n);
+    else if (n < 0) this.#account?.credit(-n);
   }
 
   /** Payload bytes held. */
@@ -131,7 +146,7 @@ export class ReassemblyQueue {
         this.#pieces.push(g);
       }
       while (t < tail.length) this.#pieces.push(tail[t++]);
-      this.#bytes += added;
+      this.#addBytes(added);
     }
     if (newFin) this.#fin = end;
     if (data.length > 0) this.#touch(seq);
@@ -164,7 +179,7 @@ export class ReassemblyQueue {
     for (; n < ps.length; n++) {
       const p = ps[n];
       if (seqGt(p.seq, cur)) break;
-      this.#bytes -= p.data.length;
+      this.#addBytes(-p.data.length);
       if (seqLe(p.end, cur)) continue; // entirely old
       const c = p.data.subarray(seqSub(cur, p.seq));
       chunks.push(c);
@@ -247,7 +262,7 @@ export class ReassemblyQueue {
   clear(from?: Seq): void {
     if (from === undefined) {
       this.#pieces = [];
-      this.#bytes = 0;
+      this.#addBytes(-this.#bytes);
       this.#fin = undefined;
       this.#recent = [];
       return;
@@ -257,11 +272,11 @@ export class ReassemblyQueue {
     if (i < ps.length && seqLt(ps[i].seq, from)) {
       const p = ps[i];
       const keep = seqSub(from, p.seq);
-      this.#bytes -= p.data.length - keep;
+      this.#addBytes(-(p.data.length - keep));
       ps[i] = { seq: p.seq, end: from, data: p.data.subarray(0, keep) };
       i++;
     }
-    for (let j = i; j < ps.length; j++) this.#bytes -= ps[j].data.length;
+    for (let j = i; j < ps.length; j++) this.#addBytes(-ps[j].data.length);
     ps.length = i;
     if (this.#fin !== undefined && seqGe(this.#fin, from)) this.#fin = undefined;
     this.#recent = this.#recent.filter((s) => seqLt(s, from));

@@ -1,6 +1,10 @@
+import type { MemoryAccount } from './memory.ts';
+
 /**
  * A bounded byte ring that grows lazily (doubling) up to its limit, so idle
  * connections hold no buffer memory. Used for the send and receive buffers.
+ * With an `account` (the TCP layer's memory, memory.ts), the bytes held are charged
+ * to it, and the ring accepts no more than the account has available.
  */
 export class ByteRing {
   #buf: Uint8Array = EMPTY;
@@ -8,18 +12,23 @@ export class ByteRing {
   #length = 0;
   /** Maximum bytes held. May be changed (SO_SNDBUF/SO_RCVBUF); never drops held bytes. */
   limit: number;
-  constructor(limit: number) {
+  readonly #account: MemoryAccount | undefined;
+  constructor(limit: number, account?: MemoryAccount) {
     this.limit = limit;
+    this.#account = account;
   }
   get length(): number {
     return this.#length;
   }
+  /** Bytes push() would take now: room under the limit, and in the memory account. */
   get space(): number {
-    return Math.max(0, this.limit - this.#length);
+    const own = Math.max(0, this.limit - this.#length);
+    return this.#account ? Math.min(own, this.#account.available) : own;
   }
   /**
    * Appends as much of `data` as fits; returns the count appended. `force`: append all of
-   * it even beyond the limit (received data inside a window we already advertised).
+   * it even beyond the limit and the memory account (received data inside a window we
+   * already advertised, which the caller has admitted: memory.ts admitData).
    */
   push(data: Uint8Array, force = false): number {
     const n = force ? data.length : Math.min(data.length, this.space);
@@ -31,6 +40,7 @@ export class ByteRing {
     this.#buf.set(data.subarray(0, first), end);
     if (first < n) this.#buf.set(data.subarray(first, n), 0);
     this.#length += n;
+    this.#account?.charge(n);
     return n;
   }
   /**
@@ -61,10 +71,13 @@ export class ByteRing {
   /** Drops n bytes from the head. */
   consume(n: number): void {
     n = Math.min(n, this.#length);
+    if (n === 0) return;
     this.#length -= n;
+    this.#account?.credit(n);
     this.#start = this.#length === 0 ? 0 : (this.#start + n) % this.#buf.length;
   }
   clear(): void {
+    this.#account?.credit(this.#length);
     this.#start = 0;
     this.#length = 0;
     this.#buf = EMPTY;

@@ -23,7 +23,8 @@ import {
   SOL_SOCKET,
   TCP_NODELAY,
 } from '../../src/socket/constants.ts';
-import { SocketError, SocketTimeoutError } from '../../src/socket/errno.ts';
+import { GaiError, SocketError, SocketTimeoutError } from '../../src/socket/errno.ts';
+import { getaddrinfo, gethostbyname, gethostname } from '../../src/socket/resolve.ts';
 import type { Socket } from '../../src/socket/socket.ts';
 import { type Backend, parityBackends } from './backends.ts';
 
@@ -44,7 +45,7 @@ async function rejects(p: Promise<unknown>, code: string, syscall?: string): Pro
 }
 
 function throwsCode(fn: () => unknown, code: string): void {
-  assert.throws(fn, (e: unknown) => e instanceof SocketError && e.code === code);
+  assert.throws(fn, (e: unknown) => e instanceof SocketError && e.code === code && e.errno > 0);
 }
 
 /** Reads until end of stream (bounded). */
@@ -257,8 +258,12 @@ for (const [name, factory] of parityBackends) {
       assert.equal(srv.getsockopt(SOL_SOCKET, SO_TYPE), SOCK_STREAM);
     });
 
-    it('IPv6: accept gives 4-tuples', { skip: false }, async (t) => {
-      if (!b.host6) return t.skip('no IPv6 on this backend yet');
+    it('IPv6: accept gives 4-tuples', async () => {
+      if (!b.host6) {
+        // Where the backends differ: sockstack has no IPv6 yet, and says so the kernel's way.
+        throwsCode(() => b.socket(AF_INET6), 'EAFNOSUPPORT');
+        return;
+      }
       const { srv, port } = await listener(4, AF_INET6);
       const cli = sock(AF_INET6);
       const acc = srv.accept();
@@ -412,6 +417,184 @@ for (const [name, factory] of parityBackends) {
       await rejects(s.recv(-1), 'EINVAL', 'recv');
     });
 
+    it("names: gethostname, getaddrinfo and gethostbyname; 'localhost', '' and '0.0.0.0' in addresses", async () => {
+      assert.equal(gethostname(b.backend), b.hostname);
+      assert.deepEqual(await getaddrinfo(b.backend, 'localhost', 5000, AF_INET, SOCK_STREAM), [
+        [AF_INET, SOCK_STREAM, IPPROTO_TCP, '', ['127.0.0.1', 5000]],
+      ]);
+      assert.deepEqual(await getaddrinfo(b.backend, '127.0.0.1', 'echo', AF_INET, SOCK_DGRAM), [
+        [AF_INET, SOCK_DGRAM, 17, '', ['127.0.0.1', 7]],
+      ]);
+      assert.equal(await gethostbyname(b.backend, 'localhost'), '127.0.0.1');
+      assert.equal(await gethostbyname(b.backend, '10.1.2.3'), '10.1.2.3');
+      for (const call of [
+        () => getaddrinfo(b.backend, 'no-such-host.invalid', 80),
+        () => gethostbyname(b.backend, 'no-such-host.invalid'),
+      ]) {
+        await assert.rejects(
+          call(),
+          (e: unknown) => e instanceof GaiError && e.code === 'EAI_NONAME' && e.errno === -2,
+        );
+      }
+      await assert.rejects(
+        getaddrinfo(b.backend, 'localhost', 'no-such-service'),
+        (e: unknown) => e instanceof GaiError && e.code === 'EAI_SERVICE',
+      );
+      // '' and '0.0.0.0' mean any address; 'localhost' is resolved to 127.0.0.1.
+      for (const type of [SOCK_STREAM, SOCK_DGRAM]) {
+        for (const [host, shown] of [
+          ['', '0.0.0.0'],
+          ['0.0.0.0', '0.0.0.0'],
+          ['localhost', '127.0.0.1'],
+        ]) {
+          const s = sock(AF_INET, type);
+          await s.bind([host!, 0]);
+          assert.equal((s.getsockname() as [string, number])[0], shown, `bind(('${host}', 0))`);
+        }
+      }
+      // A server bound to '' is reached through 'localhost'.
+      const srv = sock();
+      await srv.bind(['', 0]);
+      await srv.listen(1);
+      const cli = sock();
+      const acc = srv.accept();
+      await cli.connect(['localhost', portOf(srv)]);
+      const [conn] = await acc;
+      open.push(conn);
+      assert.deepEqual(cli.getpeername(), ['127.0.0.1', portOf(srv)]);
+      // A name that does not resolve fails connect with the gaierror, not a TypeError.
+      await assert.rejects(sock().connect(['no-such-host.invalid', 80]), GaiError);
+    });
+
+    it('bad address shapes fail EINVAL (or a gaierror for a bad host), never a TypeError', async () => {
+      const s = sock();
+      for (const bad of [[b.host], [b.host, 0, 0], [123, 80], [b.host, '80'], null, undefined, {}, 42]) {
+        await rejects(s.bind(bad as never), 'EINVAL', 'bind');
+        await rejects(s.connect(bad as never), 'EINVAL', 'connect');
+      }
+      // 256.1.1.1 is no dotted quad, so it is a name, and no such name exists (Python: gaierror -2).
+      await assert.rejects(
+        s.bind(['256.1.1.1', 0]),
+        (e: unknown) => e instanceof GaiError && e.code === 'EAI_NONAME',
+      );
+      const u = sock(AF_INET, SOCK_DGRAM);
+      await rejects(u.sendto('x', [b.host] as never), 'EINVAL', 'sendto');
+      await rejects(u.sendto('x', [b.host, 65536]), 'EINVAL', 'sendto');
+      assert.equal(s.closed, false, 'a rejected call leaves the socket usable');
+      await s.bind([b.host, 0]);
+    });
+
+    it('bind to an address no interface has fails EADDRNOTAVAIL (TCP and UDP)', async () => {
+      for (const type of [SOCK_STREAM, SOCK_DGRAM]) {
+        const e = await rejects(sock(AF_INET, type).bind(['10.255.255.1', 0]), 'EADDRNOTAVAIL', 'bind');
+        assert.equal(e.errno, 99);
+      }
+    });
+
+    it('ports: 0-1023 need privileges (EACCES); port 0 picks an ephemeral port', async () => {
+      // The course's rule. Where the backends differ: the os fixture may run as root (bind succeeds,
+      // as on the kernel), the stack fixture is unprivileged; the kernel's ephemeral range is its
+      // ip_local_port_range (32768-60999 on Linux), the stack's the RFC 6335 dynamic range 49152-65535.
+      for (const type of [SOCK_STREAM, SOCK_DGRAM]) {
+        if (b.privileged) {
+          let bound = false;
+          for (let port = 1023; port > 900 && !bound; port--) {
+            const s = sock(AF_INET, type);
+            try {
+              await s.bind([b.host, port]);
+              bound = true;
+              assert.equal(portOf(s), port);
+            } catch (e) {
+              assert.ok(e instanceof SocketError && e.code === 'EADDRINUSE', String(e));
+            }
+          }
+          assert.ok(bound, 'a privileged process binds a port below 1024');
+        } else {
+          const e = await rejects(sock(AF_INET, type).bind([b.host, 80]), 'EACCES', 'bind');
+          assert.equal(e.errno, 13);
+          await rejects(sock(AF_INET, type).bind([b.host, 1023]), 'EACCES', 'bind');
+        }
+        const s = sock(AF_INET, type);
+        await s.bind([b.host, 0]);
+        const p = portOf(s);
+        assert.ok(p >= b.ephemeral[0] && p <= b.ephemeral[1], `port ${p} in ${b.ephemeral.join('-')}`);
+      }
+      // connect() without bind() also takes an ephemeral port.
+      const { cli } = await pair();
+      const p = portOf(cli);
+      assert.ok(p >= b.ephemeral[0] && p <= b.ephemeral[1], `client port ${p} in ${b.ephemeral.join('-')}`);
+    });
+
+    it('UDP: 65507 bytes is the largest IPv4 datagram payload; 65508 fails EMSGSIZE', async () => {
+      const rx = sock(AF_INET, SOCK_DGRAM);
+      await rx.bind([b.host, 0]);
+      const tx = sock(AF_INET, SOCK_DGRAM);
+      const e = await rejects(
+        tx.sendto(new Uint8Array(65508), rx.getsockname() as [string, number]),
+        'EMSGSIZE',
+        'sendto',
+      );
+      assert.equal(e.errno, 90);
+      const big = new Uint8Array(65507).map((_, i) => i & 0xff);
+      await tx.sendto(big, rx.getsockname() as [string, number]);
+      rx.settimeout(2);
+      const [data] = await rx.recvfrom(70000);
+      assert.equal(data.length, 65507);
+      assert.deepEqual(data, big);
+      await tx.connect(rx.getsockname() as [string, number]);
+      await rejects(tx.send(new Uint8Array(65508)), 'EMSGSIZE', 'send');
+    });
+
+    it('SO_LINGER {1, 0}: reads back; close() after a send resets: the peer reads the bytes, then ECONNRESET (as Python on Linux)', {
+      // Known os-backend gap: Node surfaces this RST as end of stream (its 'end' event), so
+      // the ECONNRESET Linux gives (checked with Python: [7, ConnectionResetError, 0]) is lost.
+      todo: name === 'os' ? "the os backend reports EOF here; Node's read sees 0, not ECONNRESET" : false,
+    }, async () => {
+      const { cli, conn } = await pair();
+      assert.equal(conn.getsockopt(SOL_SOCKET, SO_LINGER), 0, 'off by default (l_onoff, as Python reads it)');
+      conn.setsockopt(SOL_SOCKET, SO_LINGER, [1, 0]);
+      assert.equal(conn.getsockopt(SOL_SOCKET, SO_LINGER), 1);
+      await conn.sendall('unsent?');
+      await conn.close();
+      // Bytes that arrived before the RST may be read first (Linux keeps them); then the reset.
+      let err: unknown;
+      for (let i = 0; i < 10 && !err; i++) {
+        try {
+          const got = await cli.recv(100);
+          assert.ok(got.length > 0, 'an abortive close is no EOF');
+        } catch (e) {
+          err = e;
+        }
+      }
+      assert.ok(err instanceof SocketError && err.code === 'ECONNRESET', String(err));
+      assert.equal(err.errno, 104);
+    });
+
+    it('settimeout applies to sendall and connect too; gettimeout/setblocking agree', async () => {
+      const s = sock();
+      assert.equal(s.gettimeout(), null);
+      s.settimeout(1.5);
+      assert.equal(s.gettimeout(), 1.5);
+      assert.equal(s.getblocking(), true);
+      s.setblocking(false);
+      assert.equal(s.gettimeout(), 0);
+      s.setblocking(true);
+      assert.equal(s.gettimeout(), null);
+      assert.throws(
+        () => s.settimeout(-1),
+        (e: unknown) => e instanceof SocketError && e.code === 'EINVAL',
+      );
+      // A peer that never reads: sendall of more than both buffers can hold times out.
+      const { cli } = await pair();
+      cli.settimeout(0.2);
+      const e = await rejects(cli.sendall(new Uint8Array(64 * 1024 * 1024)), 'ETIMEDOUT', 'sendall');
+      assert.ok(e instanceof SocketTimeoutError);
+      // One send() of a large buffer takes what fits and reports the count, as the kernel does.
+      const { cli: c2 } = await pair();
+      const n = await c2.send(new Uint8Array(64 * 1024 * 1024));
+      assert.ok(n > 0 && n < 64 * 1024 * 1024, `send took ${n} bytes`);
+    });
+
     it('recvInto, async iteration and await using', async () => {
       const { cli, conn } = await pair();
       await conn.sendall('12345');
@@ -432,8 +615,12 @@ for (const [name, factory] of parityBackends) {
       assert.equal(inner.closed, true);
     });
 
-    it('AF_UNIX stream echo (kernel only: sockstack implements TCP/IP, not local IPC)', async (t) => {
-      if (!b.unix) return t.skip('no AF_UNIX on this backend');
+    it('AF_UNIX stream echo (kernel only: sockstack implements TCP/IP, not local IPC)', async () => {
+      if (!b.unix) {
+        // Where the backends differ: sockstack is a TCP/IP stack; AF_UNIX is the kernel's local IPC.
+        throwsCode(() => b.socket(AF_UNIX), 'EAFNOSUPPORT');
+        return;
+      }
       const path = `${b.tempDir()}/echo.sock`;
       const srv = sock(AF_UNIX);
       await srv.bind(path);

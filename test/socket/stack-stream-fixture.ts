@@ -2,7 +2,8 @@
  * The parity-suite fixture for the stack backend (registered in
  * test/parity/backends.ts): one sockstack host driven in real time by a
  * StackRuntime; servers and clients meet on its loopback (127.0.0.1), like the
- * os fixture on the kernel's. No IPv6 or AF_UNIX (the stack has neither).
+ * os fixture on the kernel's, and broadcast to 127.255.255.255 like Linux's lo.
+ * No IPv6 or AF_UNIX (the stack has neither). Unprivileged (ports < 1024 are EACCES).
  */
 import { RealtimeDriver } from '../../src/link/realtime.ts';
 import { StackRuntime } from '../../src/node/runtime.ts';
@@ -29,8 +30,11 @@ export function makeStack(): Backend {
     },
     host: '127.0.0.1',
     host6: undefined,
-    broadcast: undefined,
+    broadcast: '127.255.255.255',
     unix: false,
+    privileged: stack.privileged,
+    ephemeral: [49152, 65535],
+    hostname: 'parity',
     tempDir() {
       throw new Error('the stack backend has no AF_UNIX');
     },

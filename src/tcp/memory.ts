@@ -1,0 +1,165 @@
+/**
+ * The TCP layer's memory account, like Linux's tcp_mem / tcp_memory_allocated: the send
+ * buffer, receive buffer and out-of-order queue of every connection charge the bytes they
+ * hold to one account per TcpLayer, so a host with many connections (or a peer that fills
+ * every window it is offered while nobody reads) has a bound.
+ *
+ * - Below the pressure threshold (Linux tcp_mem[1]) the account changes nothing.
+ * - Under pressure, a receive window grows by at most 4 MSS at a time (Linux
+ *   tcp_select_window clamps rcv_ssthresh to 4 * advmss under memory pressure); the right
+ *   edge already offered is never pulled back (RFC 9293 §3.8.6.2.2).
+ * - At the limit (Linux tcp_mem[2]) the rings accept nothing more: write() takes fewer
+ *   bytes (or none), and a data segment that would go beyond the limit is dropped after the
+ *   connection's out-of-order data above it is pruned (Linux tcp_prune_queue /
+ *   tcp_prune_ofo_queue). Bytes already acknowledged are never dropped.
+ *
+ * Deviation: bytes are counted as payload held, not as allocated memory (Linux charges an
+ * skb's truesize). The rings grow by doubling and the out-of-order queue keeps views of the
+ * received frames, so the heap behind the figure can be up to about twice as large.
+ */
+
+import type { Clock } from '../time/clock.ts';
+import type { Timer, TimerQueue } from '../time/timers.ts';
+import { EV_WRITABLE, type TcpConnection } from './connection.ts';
+import { TcpError } from './errors.ts';
+import { type Seq, seqAdd } from './seq.ts';
+
+/** What a ByteRing or ReassemblyQueue needs of the account. */
+export interface MemoryAccount {
+  /** Bytes that may still be charged before the limit. */
+  readonly available: number;
+  charge(n: number): void;
+  credit(n: number): void;
+}
+
+export interface TcpMemoryOptions {
+  /** Hard limit in bytes (Infinity: no bound). */
+  limit: number;
+  /** Fraction of the limit at which memory pressure starts, in (0, 1]. */
+  pressure: number;
+  /** For waking writers blocked by the limit; without it they wait for their own ACKs. */
+  clock?: Clock;
+  timers?: TimerQueue;
+}
+
+export class TcpMemory implements MemoryAccount {
+  /** Hard limit in bytes (config.memoryLimit). */
+  readonly limit: number;
+  /** Bytes above which the layer is under memory pressure. */
+  readonly pressure: number;
+  #inUse = 0;
+  #peak = 0;
+  readonly #clock: Clock | undefined;
+  readonly #wakeTimer: Timer | undefined;
+  /** Connections whose write() came up short, until they are told they may write again. */
+  readonly #writers = new Set<TcpConnection>();
+
+  constructor(o: TcpMemoryOptions) {
+    if (!(o.limit > 0)) throw new TcpError('EINVAL', `memoryLimit must be > 0 (got ${o.limit})`);
+    if (!(o.pressure > 0 && o.pressure <= 1))
+      throw new TcpError('EINVAL', `memoryPressure must be in (0, 1] (got ${o.pressure})`);
+    this.limit = o.limit;
+    this.pressure = o.limit === Number.POSITIVE_INFINITY ? o.limit : Math.floor(o.limit * o.pressure);
+    this.#clock = o.clock;
+    this.#wakeTimer = o.timers?.timer(() => this.#wakeWriters());
+  }
+
+  /** Bytes held by every connection's buffers and out-of-order queue. */
+  get inUse(): number {
+    return this.#inUse;
+  }
+  /** The most ever held at once. */
+  get peak(): number {
+    return this.#peak;
+  }
+  get available(): number {
+    return Math.max(0, this.limit - this.#inUse);
+  }
+  /** At or above the pressure threshold (Linux tcp_memory_pressure). */
+  get underPressure(): boolean {
+    return this.#inUse >= this.pressure;
+  }
+
+  charge(n: number): void {
+    this.#inUse += n;
+    if (this.#inUse > this.#peak) this.#peak = this.#inUse;
+  }
+
+  credit(n: number): void {
+    if (n === 0) return;
+    this.#inUse -= n;
+    if (this.#inUse < 0) throw new Error(`TcpMemory: credited more than charged (${this.#inUse})`);
+    if (this.#writers.size > 0 && this.available >= this.#wakeRoom && this.#clock && this.#wakeTimer) {
+      // Not from inside whoever freed the bytes (an input step, a read): the timer queue
+      // runs the wake-up from the driver, where callbacks may run.
+      if (!this.#wakeTimer.armed) this.#wakeTimer.set(this.#clock.now());
+    }
+  }
+
+  /** Room worth waking a blocked writer for (a sixteenth of the limit, at most 64 KiB). */
+  get #wakeRoom(): number {
+    return Math.max(1, Math.min(this.limit / 16, 65536));
+  }
+
+  /**
+   * How much new receive window a connection may offer beyond its buffer's free space
+   * (which is itself capped by `available`, see ByteRing.space): under pressure at most
+   * 4 MSS at a time, like Linux's tcp_select_window.
+   */
+  windowRoom(mss: number): number {
+    return this.underPressure ? Math.min(this.available, 4 * mss) : Number.POSITIVE_INFINITY;
+  }
+
+  /** Snapshot for stats displays. */
+  snapshot(): { inUse: number; peak: number; limit: number; pressure: number; underPressure: boolean } {
+    return {
+      inUse: this.#inUse,
+      peak: this.#peak,
+      limit: this.limit,
+      pressure: this.pressure,
+      underPressure: this.underPressure,
+    };
+  }
+
+  /** @internal A write() on `c` came up short: tell it when the limit lets it write again. */
+  blockedWriter(c: TcpConnection): void {
+    this.#writers.add(c);
+  }
+
+  #wakeWriters(): void {
+    for (const c of [...this.#writers]) {
+      if (!c.wantWritable || c.state === 'CLOSED') {
+        this.#writers.delete(c);
+        continue;
+      }
+      // Still full on its own account: its ACKs will wake it (input.ts processAck).
+      if (c.sndBuf.space === 0) continue;
+      this.#writers.delete(c);
+      c.wantWritable = false;
+      c.pending |= EV_WRITABLE;
+      c.flush();
+    }
+  }
+}
+
+/**
+ * Receive side: may `len` new bytes at `segSeq` be held? When not, the connection's
+ * out-of-order data above the segment is pruned first (RFC 2018 §8 lets a receiver discard
+ * SACKed data; the sender keeps it until it is cumulatively acknowledged); if that is not
+ * enough, the caller drops the segment and ACKs, and the peer retransmits (RFC 9293 §3.8.6:
+ * "If more data arrives than can be accepted, it will be discarded").
+ */
+export function admitData(c: TcpConnection, segSeq: Seq, len: number): boolean {
+  const mem = c.layer.memory;
+  if (len <= mem.available) return true;
+  // In-order data on a connection shut for reading is discarded, not held.
+  if (c.readShut && segSeq === c.rcv.nxt) return true;
+  if (c.hasReasm) {
+    const before = c.reasm.bytes;
+    c.reasm.clear(seqAdd(segSeq, len));
+    if (c.reasm.bytes < before) c.layer.stats.memoryPrunes++;
+    if (len <= mem.available) return true;
+  }
+  c.layer.stats.memoryDrops++;
+  return false;
+}
