@@ -260,6 +260,12 @@ export class Stack implements Pollable {
   }
 
   #tcpShim(): TransportProtocol {
+    // The addresses handed to TCP, kept from one segment to the next: IpAddress is
+    // immutable, so a connection's segments share two objects instead of making two each.
+    let srcNum = -1;
+    let srcAddr: IpAddress = v4(0);
+    let dstNum = -1;
+    let dstAddr: IpAddress = v4(0);
     return {
       receive: (info: IpPacketInfo, payload: Uint8Array) => {
         const layer = this.#tcp;
@@ -274,7 +280,15 @@ export class Stack implements Pollable {
           this.tcpStats.noLayer++;
           return;
         }
-        layer.receive(v4(info.src), v4(info.dst), p.repr, p.payload);
+        if (info.src !== srcNum) {
+          srcNum = info.src;
+          srcAddr = v4(srcNum);
+        }
+        if (info.dst !== dstNum) {
+          dstNum = info.dst;
+          dstAddr = v4(dstNum);
+        }
+        layer.receive(srcAddr, dstAddr, p.repr, p.payload);
       },
       icmpError: (err: ReceivedIcmpError) => {
         const layer = this.#tcp;

@@ -33,7 +33,8 @@ import {
   ETHERNET_HEADER_LEN,
   ETHERTYPE_ARP,
   ETHERTYPE_IPV4,
-  parseEthernet,
+  ETHERTYPE_VLAN,
+  VLAN_TAG_LEN,
   writeEthernetHeader,
 } from '../wire/ethernet.ts';
 import {
@@ -696,27 +697,45 @@ export class Ipv4Layer {
       this.#ipInput(iface, frame, false);
       return;
     }
-    const e = parseEthernet(frame);
-    if (isWireError(e)) {
+    // The Ethernet header is read in place (the checks of parseEthernet, without making
+    // its repr and MAC copies for every frame).
+    const n = frame.length;
+    if (n < ETHERNET_HEADER_LEN) {
       link.malformed++;
       return;
     }
-    const dst = e.repr.dst;
+    let ethertype = (frame[12] << 8) | frame[13];
+    let hl = ETHERNET_HEADER_LEN;
+    let vid = 0;
+    if (ethertype === ETHERTYPE_VLAN) {
+      if (n < ETHERNET_HEADER_LEN + VLAN_TAG_LEN) {
+        link.malformed++;
+        return;
+      }
+      vid = ((frame[14] << 8) | frame[15]) & 0x0fff;
+      ethertype = (frame[16] << 8) | frame[17];
+      hl += VLAN_TAG_LEN;
+    }
+    if (ethertype < 0x0600) {
+      // IEEE 802.3 length field (LLC/SNAP), not an EtherType.
+      link.malformed++;
+      return;
+    }
     let linkBroadcast = false;
-    if (!macEquals(dst, iface.mac)) {
-      if (isMacBroadcast(dst)) linkBroadcast = true;
+    if (!macEquals(frame, iface.mac)) {
+      if (isMacBroadcast(frame)) linkBroadcast = true;
       else {
         // Multicast groups are not joined yet; other hosts' unicast (a flooding switch) is not ours.
         link.notForUs++;
         return;
       }
     }
-    if (e.repr.vlan && e.repr.vlan.vid !== 0) {
+    if (vid !== 0) {
       link.notForUs++;
       return;
     }
-    if (e.repr.ethertype === ETHERTYPE_ARP) this.#arpInput(iface, e.payload);
-    else if (e.repr.ethertype === ETHERTYPE_IPV4) this.#ipInput(iface, e.payload, linkBroadcast);
+    if (ethertype === ETHERTYPE_ARP) this.#arpInput(iface, frame.subarray(hl));
+    else if (ethertype === ETHERTYPE_IPV4) this.#ipInput(iface, frame.subarray(hl), linkBroadcast);
     else link.unknownEthertype++;
   }
 
@@ -774,41 +793,50 @@ export class Ipv4Layer {
     linkBroadcast: boolean,
   ): void {
     const stats = this.#env.stats.ip;
-    const parsed = parseIpv4Packet(pkt, { verifyChecksum: false });
-    if (isWireError(parsed)) {
-      stats.malformed++;
-      return;
-    }
-    let repr = parsed.repr;
-    let payload = parsed.payload;
+    // `pkt` passed Ipv4View.check and is bounded by Total Length: an unfragmented datagram
+    // is read through the view; only fragments need the full repr (for reassembly).
+    let src = v.src;
+    let dst = v.dst;
+    let protocol = v.protocol;
+    let ttl = v.ttl;
+    let payload = pkt.subarray(v.headerLength);
     let packet = pkt;
-    if (repr.moreFragments || repr.fragmentOffset !== 0) {
+    if (v.moreFragments || v.fragmentOffset !== 0) {
+      const parsed = parseIpv4Packet(pkt, { verifyChecksum: false });
+      if (isWireError(parsed)) {
+        stats.malformed++;
+        return;
+      }
       const quote = pkt.subarray(0, Math.min(pkt.length, v.headerLength + 8));
-      const whole = this.reassembler.add(repr, payload, quote);
+      const whole = this.reassembler.add(parsed.repr, parsed.payload, quote);
       if (!whole) return;
-      repr = whole.repr;
+      const repr = whole.repr;
       payload = whole.payload;
       packet = new Uint8Array(20 + repr.options.length + payload.length);
       const hl = emitIpv4({ ...repr, payloadLength: payload.length }, packet);
       packet.set(payload, hl);
       packet = packet.subarray(0, hl + payload.length);
+      src = repr.src;
+      dst = repr.dst;
+      protocol = repr.protocol;
+      ttl = repr.ttl;
     }
     stats.delivered++;
     const info: IpPacketInfo = {
-      src: repr.src,
-      dst: repr.dst,
-      protocol: repr.protocol,
-      ttl: repr.ttl,
+      src,
+      dst,
+      protocol,
+      ttl,
       iface,
       broadcast,
       linkBroadcast,
       packet,
     };
-    if (repr.protocol === IP_PROTO_ICMP) {
+    if (protocol === IP_PROTO_ICMP) {
       this.#icmpInput(info, payload);
       return;
     }
-    const handler = this.#protocols.get(repr.protocol);
+    const handler = this.#protocols.get(protocol);
     if (handler) {
       handler.receive(info, payload);
       return;

@@ -182,13 +182,31 @@ export class TcpView {
  * with the wrong fixed length.
  */
 export function parseTcpOptions(opts: Uint8Array): TcpOptions | WireError {
+  return parseTcpOptionsIn(opts, 0, opts.length);
+}
+
+/** No options: one shared, frozen object rather than a fresh `{}` per segment. */
+const NO_TCP_OPTIONS: TcpOptions = Object.freeze({});
+
+/** parseTcpOptions over bytes[start, end) without a subarray. */
+function parseTcpOptionsIn(opts: Uint8Array, start: number, end: number): TcpOptions | WireError {
+  if (start === end) return NO_TCP_OPTIONS;
+  // The common data segment carries exactly NOP, NOP, Timestamps (RFC 7323 Appendix A layout).
+  if (
+    end - start === 12 &&
+    opts[start] === TCPOPT_NOP &&
+    opts[start + 1] === TCPOPT_NOP &&
+    opts[start + 2] === TCPOPT_TIMESTAMP &&
+    opts[start + 3] === TCPOLEN_TIMESTAMP
+  ) {
+    return { timestamps: { tsVal: readU32(opts, start + 4), tsEcr: readU32(opts, start + 8) } };
+  }
   let mss: number | undefined;
   let windowScale: number | undefined;
   let sackPermitted: boolean | undefined;
   let sack: SackBlock[] | undefined;
   let timestamps: { tsVal: number; tsEcr: number } | undefined;
-  const end = opts.length;
-  let i = 0;
+  let i = start;
   while (i < end) {
     const kind = opts[i];
     if (kind === TCPOPT_EOL) break;
@@ -370,25 +388,29 @@ export function parseTcp(
   bytes: Uint8Array,
   pseudoSum?: number,
 ): { repr: TcpRepr; payload: Uint8Array } | WireError {
-  const v = TcpView.check(bytes);
-  if (!(v instanceof TcpView)) return v;
-  if (pseudoSum !== undefined && !v.verifyChecksum(pseudoSum)) {
-    return wireError('checksum', `tcp: bad checksum 0x${v.checksum.toString(16)}`);
+  // The checks of TcpView.check, read in place (no view, no subarray for the options).
+  const n = bytes.length;
+  if (n < TCP_HEADER_LEN) return wireError('truncated', `tcp: ${n} < 20 bytes`);
+  const hl = (bytes[12] >>> 4) * 4;
+  if (hl < TCP_HEADER_LEN) return wireError('malformed', `tcp: data offset ${hl / 4} < 5`);
+  if (hl > n) return wireError('truncated', `tcp: header ${hl} > ${n} bytes`);
+  if (pseudoSum !== undefined && foldChecksum(checksumPartial(bytes, pseudoSum)) !== 0xffff) {
+    return wireError('checksum', `tcp: bad checksum 0x${readU16(bytes, 16).toString(16)}`);
   }
-  const options = parseTcpOptions(v.optionBytes);
+  const options = parseTcpOptionsIn(bytes, TCP_HEADER_LEN, hl);
   if ('wireError' in options) return options as WireError;
   return {
     repr: {
-      srcPort: v.srcPort,
-      dstPort: v.dstPort,
-      seq: v.seq,
-      ack: v.ack,
-      flags: v.flags,
-      window: v.window,
-      urgentPointer: v.urgentPointer,
+      srcPort: readU16(bytes, 0),
+      dstPort: readU16(bytes, 2),
+      seq: readU32(bytes, 4),
+      ack: readU32(bytes, 8),
+      flags: bytes[13],
+      window: readU16(bytes, 14),
+      urgentPointer: readU16(bytes, 18),
       options,
     },
-    payload: v.payload,
+    payload: bytes.subarray(hl),
   };
 }
 
