@@ -33,6 +33,40 @@ const defaultIo: ConformanceIo = {
 const USAGE =
   'usage: sockstack conformance [--json] [--exact-options] [--allow-unexpected] [-D NAME[=VALUE]] [--dialect=linux|freebsd] [-v] <file.pkt|dir>...';
 
+const HELP = `sockstack conformance — run packetdrill scripts against sockstack's TCP
+
+Usage:
+  sockstack conformance [options] FILE.pkt|DIR...
+
+Runs each packetdrill script (directories are searched recursively for .pkt
+files) against a fresh sockstack host on virtual time: the script's system calls
+go through sockstack's sockets API, its inbound packets are injected, and every
+packet the stack sends is compared with the script's expectations (flags,
+sequence numbers, window, options, timing). Prints one line per script —
+PASS, FAIL with the line, column, expected and actual packet, or SKIP with the
+reason (a feature the runner does not model) — then "N passed, M failed, K skipped".
+
+The dialect (Linux or FreeBSD sysctls, socket options and defaults) is detected
+from the script and its path; --dialect forces it.
+
+Options:
+      --json              one JSON document on stdout instead of the lines
+      --exact-options     compare outbound TCP options exactly (default: as a set,
+                          padding and order ignored)
+      --allow-unexpected  do not fail on outbound packets the script does not mention
+  -D NAME[=VALUE]         define a symbol for #ifdef in scripts (default: -D STANDARD)
+      --dialect=linux|freebsd
+                          force the script dialect (default: detected)
+  -v, --verbose           print warnings (ignored advisory settings, non-fatal mismatches)
+  -h, --help              show this help and exit
+
+Examples:
+  sockstack conformance close-so-linger-onoff-1-linger-0-rst.pkt
+  sockstack conformance --json tests/linux/ > results.json
+  sockstack conformance -v --dialect=freebsd tests/bsd/tcp/
+
+Exit status: 0 nothing failed, 1 a script failed, 2 usage error.`;
+
 /** Finds .pkt files under `p` (a file or a directory), sorted. */
 export function findScripts(p: string): string[] {
   const st = statSync(p);
@@ -95,7 +129,7 @@ export async function conformanceCommand(
       defines[eq < 0 ? def : def.slice(0, eq)] = eq < 0 ? '1' : def.slice(eq + 1);
       sawDefine = true;
     } else if (a === '-h' || a === '--help') {
-      io.out(USAGE);
+      io.out(HELP);
       return 0;
     } else if (a.startsWith('-')) {
       io.err(`conformance: unknown option '${a}'\n${USAGE}`);

@@ -35,7 +35,7 @@ test('--help lists every command; each command has --help; exit 0', () => {
   for (const c of ['demo', 'ping', 'nc', 'serve', 'sim', 'capture', 'plot', 'conformance', 'tap']) {
     assert.match(r.out, new RegExp(`^  ${c} `, 'm'));
   }
-  for (const c of ['demo', 'ping', 'nc', 'serve', 'sim', 'capture', 'plot', 'tap']) {
+  for (const c of ['demo', 'ping', 'nc', 'serve', 'sim', 'capture', 'plot', 'conformance', 'tap']) {
     const h = run([c, '--help']);
     assert.equal(h.code, 0, `${c} --help: ${h.err}`);
     assert.match(h.out, new RegExp(`^sockstack ${c} — `));
