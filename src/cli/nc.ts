@@ -146,7 +146,11 @@ async function runNc(p: Parsed, io: CliIo): Promise<number> {
     throw e;
   }
 
-  const { buildWatchedNetwork, FrameLabeller, CLIENT_ADDR, SERVER_ADDR } = await import('./session-trace.ts');
+  // Loaded here, not inside the session: an `await import()` inside a task under sim.run waits on
+  // real I/O the simulation cannot see, so it may find the network idle and stop with a deadlock.
+  const { buildWatchedNetwork, FrameLabeller, CLIENT_ADDR, SERVER_ADDR, connectionOf } = await import(
+    './session-trace.ts'
+  );
   let file: { close(): void } | undefined;
   let writer: import('../link/pcap.ts').CaptureWriter | undefined;
   if (pcapPath !== undefined) {
@@ -222,7 +226,6 @@ async function runNc(p: Parsed, io: CliIo): Promise<number> {
     say(`client: connected ${local[0]}:${local[1]} → ${SERVER_ADDR}:${port}`);
     say(`server: accepted ${(peer as [string, number]).join(':')}`);
     const [tx, rx] = reverse ? [conn, c] : [c, conn];
-    const { connectionOf } = await import('./session-trace.ts');
     const txConn = connectionOf(sender, tx);
     const reading = (async () => {
       for (;;) {
