@@ -201,6 +201,7 @@ export class StackTarget implements ConformanceTarget {
     c.minRto = 30_000; // net.inet.tcp.rexmit_min = 30 ms
     c.delayedAckTimeout = 100_000; // net.inet.tcp.delacktime = 100 ms
     c.quickAck = false; // FreeBSD delays the first data ACKs too (no quick-ACK mode)
+    c.pushBurstEnd = false; // tcp_output sets PSH only when the segment empties the buffer
     c.rcvBuf = 65536; // net.inet.tcp.recvspace
     c.sndBuf = 32768; // net.inet.tcp.sendspace
     c.maxRcvBuf = 2 * 1024 * 1024; // kern.ipc.maxsockbuf (sb_max): window scale 6

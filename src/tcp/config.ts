@@ -25,6 +25,12 @@ export interface TcpConfig {
    * §4.2.3.2 makes delaying a SHOULD, not a MUST. FreeBSD has no such mode.
    */
   quickAck: boolean;
+  /**
+   * PSH also on the last segment of a burst that the congestion or peer window cuts short,
+   * not only on the one that empties the send buffer (Linux; RFC 1122 §4.2.2.2 leaves PSH
+   * placement beyond the last buffered segment to the implementation). FreeBSD: off.
+   */
+  pushBurstEnd: boolean;
   /** Default SO_SNDBUF / SO_RCVBUF in bytes. */
   sndBuf: number;
   rcvBuf: number;
@@ -72,6 +78,7 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
   retries: 15,
   delayedAckTimeout: millis(40),
   quickAck: true,
+  pushBurstEnd: true,
   sndBuf: 256 * 1024,
   rcvBuf: 256 * 1024,
   maxRcvBuf: 6 * 1024 * 1024,

@@ -258,9 +258,16 @@ function armRtx(c: TcpConnection): void {
 
 /**
  * Sends one data segment starting at `s` carrying at most `maxLen` bytes (and our FIN if
- * the segment reaches it). Returns the sequence space used (0: nothing to send).
+ * the segment reaches it). Returns the sequence space used (0: nothing to send). `burstEnd`:
+ * `maxLen` is all the windows allow now, so a segment that reaches it ends the burst.
  */
-export function sendDataAt(c: TcpConnection, s: Seq, maxLen: number, retransmit: boolean): number {
+export function sendDataAt(
+  c: TcpConnection,
+  s: Seq,
+  maxLen: number,
+  retransmit: boolean,
+  burstEnd = false,
+): number {
   const options = dataOptions(c);
   const sackN = options.sack?.length ?? 0;
   const effMss = c.mss - optionBytes(c, sackN);
@@ -276,7 +283,11 @@ export function sendDataAt(c: TcpConnection, s: Seq, maxLen: number, retransmit:
   }
   let flags = TCP_ACK;
   if (fin) flags |= TCP_FIN;
-  if (len > 0 && len === avail) flags |= TCP_PSH;
+  // RFC 1122 §4.2.2.2: PSH on the segment that empties the send buffer. Like Linux (config
+  // .pushBurstEnd) also on the last segment of a burst the windows cut short, so the
+  // receiver delivers what it has instead of waiting for the rest of the write.
+  if (len > 0 && (len === avail || (burstEnd && len === maxLen && c.layer.config.pushBurstEnd)))
+    flags |= TCP_PSH;
   if (retransmit || seqLt(s, c.sndMax)) {
     // RFC 6298 §3 (Karn): "RTT samples MUST NOT be made using segments that were retransmitted".
     c.rttTiming = false;
@@ -364,7 +375,7 @@ export function tcpOutput(c: TcpConnection): void {
     }
     // Our FIN goes once every byte before it has gone, even into a closed window.
     if (len === 0 && !(finPending && avail === 0)) break;
-    const used = sendDataAt(c, c.snd.nxt, len, false);
+    const used = sendDataAt(c, c.snd.nxt, len, false, true);
     if (used === 0) break;
     c.snd.nxt = seqAdd(c.snd.nxt, used);
     sent = true;
