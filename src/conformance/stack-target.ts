@@ -193,6 +193,11 @@ export class StackTarget implements ConformanceTarget {
     this.#deliver = this.stack.timers.timer(() => this.#flushInbox());
     if (!hasStreamSockets(this.stack)) this.stack.setStreamFactory((st) => new FallbackStream(st.tcp));
     if (config.dialect === 'freebsd') this.#freebsdDefaults();
+    // Linux sizes tcp_rmem[2] by memory: min(6 MiB, free buffer pages / 128). A script that sets
+    // no tcp_rmem sees its recording host's value; the only such scripts that show it (nplab's
+    // Linux scripts) offer wscale 6, i.e. a host with tcp_rmem[2] under 4 MiB. Scripts that
+    // run defaults.sh set tcp_rmem themselves (commands.ts maps it onto maxRcvBuf).
+    else this.stack.tcp.config.maxRcvBuf = 3 * 1024 * 1024;
   }
 
   /** FreeBSD's defaults where the stack has the knob (tcp_timer.h, tcp_usrreq.c). */
