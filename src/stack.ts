@@ -24,6 +24,7 @@ import {
 } from './ip/ipv4.ts';
 import type { Route, RouteSpec } from './ip/route.ts';
 import { newStackStats, type StackStats } from './ip/stats.ts';
+import { allocFrame } from './link/frame-alloc.ts';
 import type { Rng } from './rand/rng.ts';
 import type {
   DatagramImpl,
@@ -231,7 +232,7 @@ export class Stack implements Pollable {
         // the payload is copied once and IP adds its header in place.
         const at = ip.headroom(route) + IPV4_MIN_HEADER_LEN;
         const len = tcpHeaderLength(repr) + payload.length;
-        const frame = new Uint8Array(at + len);
+        const frame = allocFrame(at + len);
         emitTcp(repr, payload, frame, pseudoHeaderSumV4(route.src, dst.v4, IP_PROTO_TCP, len), at);
         ip.sendInPlace(route, TCP_SEND_OPTIONS, frame);
       },

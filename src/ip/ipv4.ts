@@ -8,6 +8,7 @@
  * 1624 (incremental checksum), 1812 (routers), 6864 (identification).
  */
 import type { Device } from '../link/device.ts';
+import { allocFrame } from '../link/frame-alloc.ts';
 import type { Rng } from '../rand/rng.ts';
 import type { Clock } from '../time/clock.ts';
 import type { Instant } from '../time/instant.ts';
@@ -485,7 +486,7 @@ export class Ipv4Layer {
       return 'EMSGSIZE';
     }
     const at = this.headroom(route) + IPV4_MIN_HEADER_LEN;
-    const frame = new Uint8Array(at + payload.length);
+    const frame = allocFrame(at + payload.length);
     frame.set(payload, at);
     return this.sendInPlace(route, opts, frame);
   }
