@@ -570,6 +570,56 @@ for (const [name, factory] of parityBackends) {
       assert.equal(err.errno, 104);
     });
 
+    /** Connects clients with a short timeout until one times out; returns how many got in, and that error. */
+    async function fillBacklog(port: number): Promise<{ connected: number; err: unknown }> {
+      let connected = 0;
+      for (let i = 0; i < 8; i++) {
+        const c = sock();
+        c.settimeout(0.3);
+        try {
+          await c.connect([b.host, port]);
+          connected++;
+        } catch (err) {
+          return { connected, err };
+        }
+      }
+      return { connected, err: undefined };
+    }
+
+    // Where the backends differ: Node's net.Server accepts every connection from the kernel at once
+    // (libuv loops on accept(2)), so the os backend queues them in user space and the kernel's
+    // backlog never fills; the kernel's behaviour itself is in test/kernel/sockets.test.ts.
+    const nodeAcceptsEagerly = "Node accepts every connection at once, so the kernel's backlog never fills";
+
+    it('a full accept queue drops SYNs: settimeout bounds connect (TimeoutError); accept() makes room', {
+      todo: name === 'os' ? nodeAcceptsEagerly : false,
+    }, async () => {
+      const { srv, port } = await listener(1);
+      const { connected, err } = await fillBacklog(port);
+      assert.ok(connected >= 1, 'the queue holds at least one connection');
+      assert.ok(
+        err instanceof SocketTimeoutError,
+        `connect #${connected + 1} did not time out: ${String(err)}`,
+      );
+      assert.equal(err.syscall, 'connect');
+      assert.equal(err.message, 'timed out');
+      const [first] = await srv.accept();
+      open.push(first);
+      const late = sock();
+      late.settimeout(5);
+      await late.connect([b.host, port]);
+    });
+
+    it('listen(1) holds backlog + 1 = 2 connections before dropping SYNs, as Linux (sk_acceptq_is_full)', {
+      todo:
+        name === 'os'
+          ? nodeAcceptsEagerly
+          : 'src/tcp/listen.ts bounds the accept queue at max(1, backlog); Linux at backlog + 1 (Python: 0 -> 1, 1 -> 2, 5 -> 6)',
+    }, async () => {
+      const { port } = await listener(1);
+      assert.equal((await fillBacklog(port)).connected, 2);
+    });
+
     it('settimeout applies to sendall and connect too; gettimeout/setblocking agree', async () => {
       const s = sock();
       assert.equal(s.gettimeout(), null);
