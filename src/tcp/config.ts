@@ -42,11 +42,14 @@ export interface TcpConfig {
   maxRcvBuf: number;
   /**
    * Bytes all connections' send buffers, receive buffers and out-of-order queues may hold
-   * together (memory.ts; Linux tcp_mem[2]). At the limit write() takes less and arriving
-   * data beyond it is dropped (and retransmitted by the peer). Infinity: no bound.
+   * together (memory.ts; Linux tcp_mem[2]). Arriving data beyond it is dropped (and
+   * retransmitted by the peer). Infinity: no bound.
    */
   memoryLimit: number;
-  /** Fraction of memoryLimit where memory pressure starts: windows then grow slowly (Linux tcp_mem[1]). */
+  /**
+   * Fraction of memoryLimit where memory pressure starts (Linux tcp_mem[1]): receive windows
+   * then grow slowly and write() takes no more, keeping the rest for arriving data.
+   */
   memoryPressure: number;
   windowScaling: boolean;
   timestamps: boolean;

@@ -184,8 +184,8 @@ export class TcpConnection {
     this.local = local;
     this.remote = remote;
     this.opts = opts;
-    this.sndBuf = new ByteRing(opts.sndBuf);
-    this.rcvBuf = new ByteRing(opts.rcvBuf);
+    this.sndBuf = new ByteRing(opts.sndBuf, layer.memory.forSend);
+    this.rcvBuf = new ByteRing(opts.rcvBuf, layer.memory);
     const cfg = layer.config;
     this.rtt = new RttEstimator({ initialRto: cfg.initialRto, minRto: cfg.minRto, maxRto: cfg.maxRto });
     this.cc = createCongestionControl(opts.congestion, 536);
@@ -195,7 +195,7 @@ export class TcpConnection {
 
   /** @internal */
   get reasm(): ReassemblyQueue {
-    if (!this.#reasm) this.#reasm = new ReassemblyQueue(this.opts.rcvBuf);
+    if (!this.#reasm) this.#reasm = new ReassemblyQueue(this.opts.rcvBuf, undefined, this.layer.memory);
     return this.#reasm;
   }
   /** @internal */
@@ -277,7 +277,10 @@ export class TcpConnection {
   write(data: Uint8Array): number {
     this.#checkSendable();
     const n = this.sndBuf.push(data);
-    if (n < data.length) this.wantWritable = true;
+    if (n < data.length) {
+      this.wantWritable = true;
+      this.layer.memory.blockedWriter(this);
+    }
     if (n > 0) tcpOutput(this);
     return n;
   }
@@ -335,7 +338,10 @@ export class TcpConnection {
    */
   close(): void {
     const s = this.state;
-    if (s === 'CLOSED') return;
+    if (s === 'CLOSED') {
+      this.rcvBuf.clear(); // nobody will read it: give the memory back
+      return;
+    }
     this.orphan = true;
     this.events = undefined;
     if (s === 'SYN-SENT') {
@@ -356,6 +362,8 @@ export class TcpConnection {
 
   /** RFC 9293 §3.10.5 ABORT: RST to the peer (when synchronized) and gone. */
   abort(): void {
+    // RFC 9293 §3.10.5: "All queued SENDs and RECEIVEs should be given 'connection reset'".
+    this.rcvBuf.clear();
     const s = this.state;
     if (s === 'CLOSED') return;
     if (s !== 'SYN-SENT' && s !== 'TIME-WAIT' && s !== 'LISTEN') {
@@ -447,6 +455,7 @@ export class TcpConnection {
     this.closeReason = reason;
     this.cancelTimers();
     this.sndBuf.clear();
+    if (this.orphan) this.rcvBuf.clear();
     this.#reasm?.clear();
     this.#scoreboard?.clear();
     this.layer.remove(this);

@@ -8,10 +8,14 @@
  * - Under pressure, a receive window grows by at most 4 MSS at a time (Linux
  *   tcp_select_window clamps rcv_ssthresh to 4 * advmss under memory pressure); the right
  *   edge already offered is never pulled back (RFC 9293 §3.8.6.2.2).
- * - At the limit (Linux tcp_mem[2]) the rings accept nothing more: write() takes fewer
- *   bytes (or none), and a data segment that would go beyond the limit is dropped after the
- *   connection's out-of-order data above it is pruned (Linux tcp_prune_queue /
- *   tcp_prune_ofo_queue). Bytes already acknowledged are never dropped.
+ * - Send buffers take nothing more once the layer is under pressure (Linux shrinks them
+ *   then, sk_stream_moderate_sndbuf): write() takes fewer bytes (or none). The rest, up to
+ *   the limit, stays for arriving data; without that reserve two hosts whose memory is
+ *   full of data for each other would each drop everything the other sends, for ever.
+ * - At the limit (Linux tcp_mem[2]) receive buffers and out-of-order queues accept nothing
+ *   more: a data segment that would go beyond it is dropped after the connection's
+ *   out-of-order data above it is pruned (Linux tcp_prune_queue / tcp_prune_ofo_queue).
+ *   Bytes already acknowledged are never dropped.
  *
  * Deviation: bytes are counted as payload held, not as allocated memory (Linux charges an
  * skb's truesize). The rings grow by doubling and the out-of-order queue keeps views of the
@@ -53,6 +57,8 @@ export class TcpMemory implements MemoryAccount {
   readonly #wakeTimer: Timer | undefined;
   /** Connections whose write() came up short, until they are told they may write again. */
   readonly #writers = new Set<TcpConnection>();
+  /** The account as send buffers see it: room only up to the pressure threshold. */
+  readonly forSend: MemoryAccount;
 
   constructor(o: TcpMemoryOptions) {
     if (!(o.limit > 0)) throw new TcpError('EINVAL', `memoryLimit must be > 0 (got ${o.limit})`);
@@ -62,6 +68,7 @@ export class TcpMemory implements MemoryAccount {
     this.pressure = o.limit === Number.POSITIVE_INFINITY ? o.limit : Math.floor(o.limit * o.pressure);
     this.#clock = o.clock;
     this.#wakeTimer = o.timers?.timer(() => this.#wakeWriters());
+    this.forSend = new SendView(this);
   }
 
   /** Bytes held by every connection's buffers and out-of-order queue. */
@@ -74,6 +81,10 @@ export class TcpMemory implements MemoryAccount {
   }
   get available(): number {
     return Math.max(0, this.limit - this.#inUse);
+  }
+  /** Bytes send buffers may still take: up to the pressure threshold. */
+  get sendAvailable(): number {
+    return Math.max(0, this.pressure - this.#inUse);
   }
   /** At or above the pressure threshold (Linux tcp_memory_pressure). */
   get underPressure(): boolean {
@@ -89,16 +100,16 @@ export class TcpMemory implements MemoryAccount {
     if (n === 0) return;
     this.#inUse -= n;
     if (this.#inUse < 0) throw new Error(`TcpMemory: credited more than charged (${this.#inUse})`);
-    if (this.#writers.size > 0 && this.available >= this.#wakeRoom && this.#clock && this.#wakeTimer) {
+    if (this.#writers.size > 0 && this.sendAvailable >= this.#wakeRoom && this.#clock && this.#wakeTimer) {
       // Not from inside whoever freed the bytes (an input step, a read): the timer queue
       // runs the wake-up from the driver, where callbacks may run.
       if (!this.#wakeTimer.armed) this.#wakeTimer.set(this.#clock.now());
     }
   }
 
-  /** Room worth waking a blocked writer for (a sixteenth of the limit, at most 64 KiB). */
+  /** Room worth waking a blocked writer for (a sixteenth of the threshold, at most 64 KiB). */
   get #wakeRoom(): number {
-    return Math.max(1, Math.min(this.limit / 16, 65536));
+    return Math.max(1, Math.min(this.pressure / 16, 65536));
   }
 
   /**
@@ -139,6 +150,23 @@ export class TcpMemory implements MemoryAccount {
       c.pending |= EV_WRITABLE;
       c.flush();
     }
+  }
+}
+
+/** TcpMemory as a send buffer sees it (ByteRing.space stops at the pressure threshold). */
+class SendView implements MemoryAccount {
+  readonly #mem: TcpMemory;
+  constructor(mem: TcpMemory) {
+    this.#mem = mem;
+  }
+  get available(): number {
+    return this.#mem.sendAvailable;
+  }
+  charge(n: number): void {
+    this.#mem.charge(n);
+  }
+  credit(n: number): void {
+    this.#mem.credit(n);
   }
 }
 

@@ -69,7 +69,8 @@ function synOptions(c: TcpConnection): TcpOptions {
  */
 function selectWindow(c: TcpConnection): number {
   const s = c.rcvWscale;
-  const space = c.readShut ? c.rcvBuf.limit : c.rcvBuf.space;
+  // Under memory pressure the window grows by little at a time (memory.ts windowRoom).
+  const space = c.readShut ? c.rcvBuf.limit : Math.min(c.rcvBuf.space, c.layer.memory.windowRoom(c.rcvMss));
   const cur = Math.max(0, seqSub(c.rcvAdv, c.rcv.nxt));
   let win = cur;
   // The largest window the field can carry. When free space reaches it, the window is not
@@ -142,6 +143,14 @@ function emit(c: TcpConnection, seqNo: Seq, flags: number, payload: Uint8Array, 
 }
 
 const EMPTY = new Uint8Array(0);
+
+/**
+ * Where a segment's payload is assembled when it wraps around the send ring. The payload
+ * is lent to env.output for one call (which copies it), so one buffer serves every
+ * connection: a per-connection buffer of MSS bytes cost an allocation per connection
+ * (64 KiB each over loopback) though most payloads never wrap.
+ */
+let wrapScratch = new Uint8Array(0);
 
 /**
  * The sequence number for a segment without text (ACK, RST): RFC 9293's SND.NXT is our
@@ -278,8 +287,8 @@ export function sendDataAt(
   if (len === 0 && !fin) return 0;
   let payload: Uint8Array = EMPTY;
   if (len > 0) {
-    if (!c.scratch || c.scratch.length < len) c.scratch = new Uint8Array(Math.max(len, c.mss));
-    payload = c.sndBuf.peek(off, len, c.scratch);
+    if (wrapScratch.length < len) wrapScratch = new Uint8Array(Math.max(len, 2048));
+    payload = c.sndBuf.peek(off, len, wrapScratch);
   }
   let flags = TCP_ACK;
   if (fin) flags |= TCP_FIN;
