@@ -13,6 +13,7 @@ import {
   replyRst,
   retransmitFirst,
   sendAck,
+  sendDataAt,
   sendRst,
   sendSyn,
   tcpOutput,
@@ -473,6 +474,8 @@ function processAck(c: TcpConnection, r: TcpRepr, segSeq: Seq, ack: Seq, textLen
       seqGt(ack, c.recover)
     ) {
       enterRecovery(c);
+    } else if (c.dupAcks <= 2) {
+      limitedTransmit(c);
     }
   }
   // Window update: "If SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK), set
@@ -514,6 +517,26 @@ function processAck(c: TcpConnection, r: TcpRepr, segSeq: Seq, ack: Seq, textLen
       break;
   }
   return false;
+}
+
+/**
+ * RFC 3042 limited transmit: "a TCP SHOULD send a new data segment in response to each of the
+ * first two duplicate acknowledgments ... provided that the receiver's advertised window
+ * allows, the total FlightSize would remain less than or equal to cwnd plus 2*SMSS, and
+ * that new data is available for transmission." The congestion window itself is unchanged.
+ */
+function limitedTransmit(c: TcpConnection): void {
+  if (c.snd.nxt !== c.sndMax) return;
+  const avail = c.sndBuf.length - seqSub(c.snd.nxt, c.sndBufSeq);
+  if (avail <= 0) return;
+  const flight = seqSub(c.sndMax, c.snd.una);
+  const full = c.mss - (c.tsOk ? 12 : 0);
+  const len = Math.min(avail, full, c.snd.wnd - flight);
+  // A full segment, or (TCP_NODELAY) the rest of the data: Nagle still holds a runt.
+  if (len <= 0 || (len < full && !(len === avail && c.opts.noDelay))) return;
+  if (flight + len > c.cc.cwnd + 2 * c.mss) return;
+  const used = sendDataAt(c, c.snd.nxt, len, false);
+  c.snd.nxt = seqAdd(c.snd.nxt, used);
 }
 
 /** Fast retransmit (RFC 5681 §3.2 step 2-4, RFC 6582 §3.2 step 2, RFC 6675 §5 step 4). */

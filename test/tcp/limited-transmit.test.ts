@@ -1,0 +1,40 @@
+/** RFC 3042 limited transmit. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { established, expectSeg, type Opened, PEER_PORT, TCP_ACK } from './harness.ts';
+
+function dupAck(e: Opened): void {
+  e.h.inject({ srcPort: PEER_PORT, dstPort: e.port, seq: e.peerSeq, ack: e.iss + 1, flags: TCP_ACK });
+}
+
+describe('limited transmit (RFC 3042)', () => {
+  it('each of the first two duplicate ACKs sends one new segment; the third retransmits', () => {
+    const e = established();
+    e.c.write(new Uint8Array(60_000));
+    const burst = e.h.take();
+    const sent = burst.reduce((n, s) => n + s.payload.length, 0);
+    const cwnd = e.c.cc.cwnd;
+    assert.equal(sent, cwnd);
+    dupAck(e);
+    expectSeg(e.h.one(), { seq: e.iss + 1 + sent, len: 1460 });
+    dupAck(e);
+    expectSeg(e.h.one(), { seq: e.iss + 1 + sent + 1460, len: 1460 });
+    assert.equal(e.c.cc.cwnd, cwnd, 'cwnd itself is unchanged');
+    dupAck(e);
+    expectSeg(e.h.one(), { seq: e.iss + 1, len: 1460 });
+    assert.ok(e.c.inRecovery);
+  });
+
+  it('sends nothing when the peer window has no room or there is no new data', () => {
+    const e = established({ peerWindow: 14600 });
+    e.c.write(new Uint8Array(60_000));
+    e.h.take();
+    dupAck(e);
+    e.h.none();
+    const f = established();
+    f.c.write(new Uint8Array(2000));
+    f.h.take();
+    dupAck(f);
+    f.h.none();
+  });
+});
