@@ -10,7 +10,7 @@
  * private mount namespace; nothing outside the child changes.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +21,18 @@ import { exited, lines, skipUnless } from './helpers.ts';
 describe('persistent TAP opened by an unprivileged user', () => {
   it('nobody opens a TAP made with `ip tuntap add ... user 65534`, reads frames; close keeps the interface', async (t) => {
     if (skipUnless(t, ['unshare', 'setpriv', 'ping'])) return;
+    // Node (and this checkout) must be reachable for uid 65534, e.g. not under /root.
+    const probe = spawnSync(
+      'setpriv',
+      ['--reuid', '65534', '--regid', '65534', '--clear-groups', process.execPath, '-e', 'process.exit(0)'],
+      { cwd: new URL('../..', import.meta.url).pathname, encoding: 'utf8' },
+    );
+    if (probe.status !== 0) {
+      t.skip(
+        `cannot run node as nobody here: ${(probe.stderr || probe.error?.message || '').split('\n')[0]}`,
+      );
+      return;
+    }
     const ns = uniqueName('sspers');
     const ifname = uniqueName('sspt');
     createNetns(ns);

@@ -8,9 +8,10 @@
  * arrive in batches (fewer messages from the reader than frames).
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { pbkdf2 } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { ip, nsSpawn } from '../../src/node/netns.ts';
+import { ip, linkCounters, nsSpawn } from '../../src/node/netns.ts';
 import { tapInNetns } from '../helpers/netns.ts';
 import { exited, lines, skipUnless, until } from './helpers.ts';
 
@@ -91,5 +92,54 @@ print('sent', flush=True)
       st.rxBatches > 0 && st.rxBatches < st.rxFrames,
       `batches ${st.rxBatches}, frames ${st.rxFrames}`,
     );
+  });
+});
+
+describe('TAP reader back-pressure', () => {
+  it('a blocked main thread stops the reader at maxInFlight batches; the kernel drops the rest', async (t) => {
+    if (skipUnless(t, ['python3'])) return;
+    const h = await tapInNetns(t, { addresses: ['10.81.78.1/24'], maxInFlight: 2 });
+    const { tap, netns } = h;
+    ip(
+      ['neigh', 'add', '10.81.78.2', 'lladdr', '02:00:00:81:78:02', 'dev', tap.ifname, 'nud', 'permanent'],
+      netns,
+    );
+    let udpFrames = 0;
+    tap.onReceive = (f) => {
+      if (f[12] === 0x08 && f[13] === 0x00 && f[23] === 17 && f[36] === 0 && f[37] === 9) udpFrames++;
+    };
+    const before = linkCounters(tap.ifname, netns);
+    // execFileSync blocks this thread for the whole flood: no batch is consumed
+    // meanwhile, so the reader may post 2 and must then wait.
+    const SENT = 60_000;
+    const py = `
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.connect(('10.81.78.2', 9))
+n = 0
+for i in range(${SENT}):
+    try:
+        s.send(b'x' * 64)
+        n += 1
+    except OSError:
+        pass
+print(n)
+`;
+    const sent = Number(
+      execFileSync('ip', ['netns', 'exec', netns, 'python3', '-c', py], { encoding: 'utf8' }),
+    );
+    assert.ok(sent > SENT * 0.9, `generator sent ${sent}`);
+    // Now drain: the 2 posted batches, then whatever the kernel still queues (txqueuelen).
+    const queue = Number(
+      (JSON.parse(ip(['-j', 'link', 'show', 'dev', tap.ifname], netns)) as [{ txqlen: number }])[0].txqlen,
+    );
+    await until(() => tap.stats.rxBatches >= 2, 10_000, 'the posted batches');
+    const after = linkCounters(tap.ifname, netns);
+    const dropped = after.txDropped - before.txDropped;
+    // Bounded: two batches of at most 1 MiB each (~106-byte frames) plus the kernel's queue.
+    const bound = 2 * Math.ceil((1 << 20) / 106) + queue + 100;
+    await until(() => udpFrames + dropped >= sent * 0.99, 10_000, 'every frame received or dropped');
+    assert.ok(udpFrames <= bound, `received ${udpFrames} > bound ${bound}: the reader did not pause`);
+    assert.ok(dropped >= sent - bound, `kernel dropped only ${dropped} of ${sent}`);
   });
 });
