@@ -456,6 +456,7 @@ export class TcpConnection {
     this.cancelTimers();
     this.sndBuf.clear();
     if (this.orphan) this.rcvBuf.clear();
+    this.layer.memory.forget(this);
     this.#reasm?.clear();
     this.#scoreboard?.clear();
     this.layer.remove(this);

@@ -14,4 +14,5 @@ export {
   type TcpStats,
 } from './layer.ts';
 export { TcpListener } from './listen.ts';
+export { TcpMemory } from './memory.ts';
 export * from './seq.ts';

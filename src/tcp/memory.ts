@@ -57,6 +57,8 @@ export class TcpMemory implements MemoryAccount {
   readonly #wakeTimer: Timer | undefined;
   /** Connections whose write() came up short, until they are told they may write again. */
   readonly #writers = new Set<TcpConnection>();
+  /** Send room fell below #wakeRoom: writers are woken when it is back (not on every ACK). */
+  #sendTight = false;
   /** The account as send buffers see it: room only up to the pressure threshold. */
   readonly forSend: MemoryAccount;
 
@@ -94,16 +96,19 @@ export class TcpMemory implements MemoryAccount {
   charge(n: number): void {
     this.#inUse += n;
     if (this.#inUse > this.#peak) this.#peak = this.#inUse;
+    if (this.sendAvailable < this.#wakeRoom) this.#sendTight = true;
   }
 
   credit(n: number): void {
     if (n === 0) return;
     this.#inUse -= n;
     if (this.#inUse < 0) throw new Error(`TcpMemory: credited more than charged (${this.#inUse})`);
-    if (this.#writers.size > 0 && this.sendAvailable >= this.#wakeRoom && this.#clock && this.#wakeTimer) {
+    if (this.#sendTight && this.sendAvailable >= this.#wakeRoom) {
+      this.#sendTight = false;
       // Not from inside whoever freed the bytes (an input step, a read): the timer queue
       // runs the wake-up from the driver, where callbacks may run.
-      if (!this.#wakeTimer.armed) this.#wakeTimer.set(this.#clock.now());
+      if (this.#writers.size > 0 && this.#clock && this.#wakeTimer && !this.#wakeTimer.armed)
+        this.#wakeTimer.set(this.#clock.now());
     }
   }
 
@@ -135,6 +140,16 @@ export class TcpMemory implements MemoryAccount {
   /** @internal A write() on `c` came up short: tell it when the limit lets it write again. */
   blockedWriter(c: TcpConnection): void {
     this.#writers.add(c);
+  }
+
+  /** @internal The connection is gone. */
+  forget(c: TcpConnection): void {
+    this.#writers.delete(c);
+  }
+
+  /** Connections waiting to be told they may write (diagnostics and tests). */
+  get blockedWriters(): number {
+    return this.#writers.size;
   }
 
   #wakeWriters(): void {

@@ -264,6 +264,11 @@ describe('TCP memory account', () => {
     assert.equal(other.c.write(new Uint8Array(100)), 100);
     assert.equal(e.c.write(new Uint8Array(30_000)), 6000 - 100);
     assert.equal(mem.inUse, 15_000);
+    assert.equal(mem.blockedWriters, 1);
+    e.c.abort();
+    other.c.abort();
+    assert.equal(mem.blockedWriters, 0, 'a gone connection is not kept for a wake-up');
+    assert.equal(mem.inUse, 0);
   });
 
   it('random segments, reads and ACKs never take the account past the limit and lose no byte', () => {
