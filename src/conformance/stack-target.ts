@@ -64,6 +64,7 @@ import { ManualClock } from '../time/clock.ts';
 import type { Instant } from '../time/instant.ts';
 import type { Timer } from '../time/timers.ts';
 import { formatIpv4, type IpAddress, parseIpv4 } from '../wire/address.ts';
+import { findDeviation } from './deviations.ts';
 import type {
   ConformanceTarget,
   SockAddr,
@@ -594,6 +595,11 @@ export class StackTarget implements ConformanceTarget {
   dropConnections(state: TargetTcpState): boolean {
     for (const c of [...this.stack.tcp.connections()]) if (c.state === state) c.abort();
     return true;
+  }
+
+  knownDeviation(path: string | undefined, line: number, message: string): string | undefined {
+    const d = findDeviation(path, line, message);
+    return d ? `documented deviation: ${d.reason}` : undefined;
   }
 
   close(): void {

@@ -175,6 +175,11 @@ export interface ConformanceTarget {
   dropConnections?(state: TargetTcpState): boolean;
   /** Releases resources after the script. */
   close?(): void;
+  /**
+   * A documented deviation (deviations.ts) that explains this failure: the runner then reports
+   * the script as skipped with the reason. Undefined: a real failure.
+   */
+  knownDeviation?(path: string | undefined, line: number, message: string): string | undefined;
 }
 
 export type TargetFactory = (config: TargetConfig) => ConformanceTarget | Promise<ConformanceTarget>;
