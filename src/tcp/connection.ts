@@ -455,7 +455,8 @@ export class TcpConnection {
     this.closeReason = reason;
     this.cancelTimers();
     this.sndBuf.clear();
-    if (this.orphan) this.rcvBuf.clear();
+    // Nobody will read it: closed by the user, or never accepted from the listener.
+    if (this.orphan || this.parent) this.rcvBuf.clear();
     this.layer.memory.forget(this);
     this.#reasm?.clear();
     this.#scoreboard?.clear();

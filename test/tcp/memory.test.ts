@@ -426,5 +426,34 @@ describe('TCP memory account', () => {
     assert.equal(a.h.layer.memory.inUse, 400);
     a.l.close();
     assert.equal(a.h.layer.memory.inUse, 0);
+    // A connection reset by its peer while still waiting to be accepted.
+    a.h.inject({
+      srcPort: PEER_PORT + 2,
+      dstPort: 80,
+      seq: PEER_ISN,
+      flags: TCP_SYN,
+      options: { mss: 1460 },
+    });
+    assert.equal(a.h.layer.memory.inUse, 0); // the listener is closed: RST, no connection
+    const l2 = a.h.layer.listen({ port: 81, backlog: 4 });
+    a.h.inject({
+      srcPort: PEER_PORT + 2,
+      dstPort: 81,
+      seq: PEER_ISN,
+      flags: TCP_SYN,
+      options: { mss: 1460 },
+    });
+    const synAck2 = a.h.take().at(-1);
+    assert.ok(synAck2);
+    const ack2 = synAck2.repr.seq + 1;
+    a.h.inject(
+      { srcPort: PEER_PORT + 2, dstPort: 81, seq: PEER_ISN + 1, ack: ack2, flags: TCP_ACK },
+      stream(0, 300),
+    );
+    assert.equal(l2.acceptQueueLength, 1);
+    assert.equal(a.h.layer.memory.inUse, 300);
+    a.h.inject({ srcPort: PEER_PORT + 2, dstPort: 81, seq: PEER_ISN + 301, flags: TCP_RST });
+    assert.equal(l2.acceptQueueLength, 0);
+    assert.equal(a.h.layer.memory.inUse, 0);
   });
 });
