@@ -208,6 +208,7 @@ export class StackTarget implements ConformanceTarget {
     c.delayedAckTimeout = 100_000; // net.inet.tcp.delacktime = 100 ms
     c.quickAck = false; // FreeBSD delays the first data ACKs too (no quick-ACK mode)
     c.pushBurstEnd = false; // tcp_output sets PSH only when the segment empties the buffer
+    c.rfc1337 = true; // tcp_twcheck drops RSTs in TIME-WAIT
     c.rcvBuf = 65536; // net.inet.tcp.recvspace
     c.sndBuf = 32768; // net.inet.tcp.sendspace
     c.maxRcvBuf = 2 * 1024 * 1024; // kern.ipc.maxsockbuf (sb_max): window scale 6

@@ -31,6 +31,11 @@ export interface TcpConfig {
    * placement beyond the last buffered segment to the implementation). FreeBSD: off.
    */
   pushBurstEnd: boolean;
+  /**
+   * RFC 1337: TIME-WAIT ignores RST segments (no "TIME-WAIT assassination"). FreeBSD does;
+   * Linux's net.ipv4.tcp_rfc1337 defaults to 0 (an RST ends TIME-WAIT, RFC 9293 §3.10.7.4).
+   */
+  rfc1337: boolean;
   /** Default SO_SNDBUF / SO_RCVBUF in bytes. */
   sndBuf: number;
   rcvBuf: number;
@@ -82,6 +87,7 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
   delayedAckTimeout: millis(40),
   quickAck: true,
   pushBurstEnd: true,
+  rfc1337: false,
   sndBuf: 256 * 1024,
   rcvBuf: 256 * 1024,
   maxRcvBuf: 6 * 1024 * 1024,

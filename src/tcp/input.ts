@@ -292,9 +292,20 @@ export function segmentArrives(c: TcpConnection, r: TcpRepr, payload: Uint8Array
         stats.resets++;
         c.terminate('reset');
         return;
-      default:
-        // CLOSING, LAST-ACK, TIME-WAIT: "enter the CLOSED state, delete the TCB, and return"
+      case 'TIME-WAIT':
+        if (layer.config.rfc1337) {
+          // RFC 1337 §3 (TIME-WAIT Assassination): "ignore RST segments in TIME-WAIT state".
+          stats.timeWaitRstIgnored++;
+          return;
+        }
+        // §3.10.7.4: "enter the CLOSED state, delete the TCB, and return"
         c.terminate(undefined);
+        return;
+      default:
+        // CLOSING, LAST-ACK: "enter the CLOSED state, delete the TCB, and return". The user
+        // may still hold the socket (after shutdown()): like Linux and FreeBSD, it reads
+        // ECONNRESET (SO_ERROR) rather than an orderly end.
+        c.terminate('reset');
         return;
     }
   }
@@ -512,6 +523,10 @@ function processAck(c: TcpConnection, r: TcpRepr, segSeq: Seq, ack: Seq, textLen
       }
       break;
     case 'TIME-WAIT':
+      // "The only thing that can arrive in this state is a retransmission of the remote FIN.
+      // Acknowledge it". Like Linux (tcp_timewait_state_process) and FreeBSD (tcp_twcheck),
+      // anything but a bare duplicate ACK at RCV.NXT is acknowledged too.
+      if (segSeq !== c.rcv.nxt || textLen > 0 || ack !== c.sndMax) c.ackNow = true;
       return false;
     default:
       break;

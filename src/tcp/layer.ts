@@ -94,6 +94,7 @@ export function newTcpStats() {
     established: 0,
     timeWaitExpired: 0,
     timeWaitRecycled: 0,
+    timeWaitRstIgnored: 0,
     finWait2Timeouts: 0,
     icmpNoConnection: 0,
     icmpOutOfWindow: 0,

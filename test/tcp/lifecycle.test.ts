@@ -258,3 +258,62 @@ describe('ABORT (RFC 9293 §3.10.5)', () => {
     expectSeg(f.h.one(), { flags: TCP_RST | TCP_ACK, seq: f.iss + 1, ack: f.peerSeq });
   });
 });
+
+describe('segments in TIME-WAIT', () => {
+  it('anything but a bare duplicate ACK at RCV.NXT is acknowledged (Linux, FreeBSD)', () => {
+    const t = timeWait();
+    const seg = (seq: number, flags: number) =>
+      t.h.inject({ srcPort: PEER_PORT, dstPort: 80, seq, ack: t.iss + 2, flags });
+    seg(t.rcvNxt, TCP_ACK);
+    t.h.none();
+    seg(t.rcvNxt + 1, TCP_ACK);
+    expectSeg(t.h.one(), { flags: TCP_ACK, seq: t.iss + 2, ack: t.rcvNxt });
+    seg(t.rcvNxt, TCP_FIN | TCP_ACK);
+    expectSeg(t.h.one(), { flags: TCP_ACK, ack: t.rcvNxt });
+    assert.equal(t.c.state, 'TIME-WAIT');
+  });
+
+  it('an RST ends TIME-WAIT (RFC 9293 §3.10.7.4), unless config.rfc1337 (RFC 1337 §3)', () => {
+    const t = timeWait();
+    t.h.inject({ srcPort: PEER_PORT, dstPort: 80, seq: t.rcvNxt, flags: TCP_RST });
+    assert.equal(t.c.state, 'CLOSED');
+    const u = (() => {
+      const a = accepted({ config: { rfc1337: true } });
+      a.c.close();
+      a.h.one();
+      a.h.inject({
+        srcPort: PEER_PORT,
+        dstPort: 80,
+        seq: a.peerSeq,
+        ack: a.iss + 2,
+        flags: TCP_FIN | TCP_ACK,
+      });
+      a.h.one();
+      return a;
+    })();
+    assert.equal(u.c.state, 'TIME-WAIT');
+    u.h.inject({ srcPort: PEER_PORT, dstPort: 80, seq: u.peerSeq + 1, flags: TCP_RST });
+    assert.equal(u.c.state, 'TIME-WAIT');
+    u.h.none();
+    assert.equal(u.h.layer.stats.timeWaitRstIgnored, 1);
+  });
+
+  it('an RST in LAST-ACK ends the connection with a reset, as Linux and FreeBSD report it', () => {
+    const e = established();
+    e.h.inject({
+      srcPort: PEER_PORT,
+      dstPort: e.port,
+      seq: e.peerSeq,
+      ack: e.iss + 1,
+      flags: TCP_FIN | TCP_ACK,
+    });
+    e.h.take();
+    e.c.shutdown('write');
+    e.h.take();
+    assert.equal(e.c.state, 'LAST-ACK');
+    e.h.inject({ srcPort: PEER_PORT, dstPort: e.port, seq: e.peerSeq + 1, flags: TCP_RST });
+    assert.equal(e.c.state, 'CLOSED');
+    assert.equal(e.c.closeReason, 'reset');
+    assert.equal(e.ev.reason, 'reset');
+  });
+});
