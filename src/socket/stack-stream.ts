@@ -223,9 +223,11 @@ export class StackStreamSocket implements StreamImpl {
     }
     for (const c of layer.connections()) {
       if (c.local.port !== port || !overlap(address, c.local.address)) continue;
-      // Linux: SO_REUSEADDR lets a socket share a port with TIME-WAIT connections and with
-      // other SO_REUSEADDR sockets that do not listen (TcpLayer#bindConflict).
-      if (reuse && (c.state === 'TIME-WAIT' || c.reuseAddr)) continue;
+      // Linux (inet_csk_bind_conflict): two sockets share a port when both have SO_REUSEADDR and
+      // neither listens. A TIME-WAIT connection keeps the flag of the socket it was (an accepted one,
+      // its listener's), so restarting a server over its old TIME-WAIT connections needs
+      // SO_REUSEADDR on the old socket too (checked with Python on Linux).
+      if (reuse && c.reuseAddr) continue;
       return true;
     }
     for (const s of boundTable(layer)) {
