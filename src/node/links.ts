@@ -15,7 +15,6 @@ export {
   nsExecSync,
   nsSpawn,
   openTapInNetns,
-  sweepStaleNetns,
   type TapInNetns,
   type TapInNetnsOptions,
   uniqueName,

@@ -36,6 +36,8 @@ export interface TcpConfig {
    * Linux's net.ipv4.tcp_rfc1337 defaults to 0 (an RST ends TIME-WAIT, RFC 9293 §3.10.7.4).
    */
   rfc1337: boolean;
+  /** RFC 2883 D-SACK: report duplicate segments in the first SACK block (Linux tcp_dsack). */
+  dsack: boolean;
   /** Default SO_SNDBUF / SO_RCVBUF in bytes. */
   sndBuf: number;
   rcvBuf: number;
@@ -88,6 +90,7 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
   quickAck: true,
   pushBurstEnd: true,
   rfc1337: false,
+  dsack: true,
   sndBuf: 256 * 1024,
   rcvBuf: 256 * 1024,
   maxRcvBuf: 6 * 1024 * 1024,

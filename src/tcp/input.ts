@@ -247,6 +247,7 @@ export function segmentArrives(c: TcpConnection, r: TcpRepr, payload: Uint8Array
       // §3.10.7.4 eighth: "TIME-WAIT STATE: Remain in the TIME-WAIT state. Restart the 2 MSL time-out."
       c.enterTimeWait();
     }
+    if (payload.length > 0) noteDuplicate(c, segSeq, payload.length);
     if (c.tsOk && ts && segLen > 0 && seqLe(seqAdd(segSeq, segLen), c.rcv.nxt)) {
       // A retransmission of data we already have (our ACKs were lost). RFC 7323 §4.3 (2)
       // holds for it ("SEG.SEQ <= Last.ACK.sent"), and echoing its TSval in the duplicate ACK
@@ -583,6 +584,7 @@ export function receiveText(c: TcpConnection, segSeq: Seq, data: Uint8Array, fin
   const stats = c.layer.stats;
   // Trim the left edge (already received).
   const dup = seqSub(c.rcv.nxt, segSeq);
+  if (dup > 0 && data.length > 0) noteDuplicate(c, segSeq, data.length);
   if (dup > 0) {
     if (dup >= data.length) {
       // All bytes are old; a FIN right after them is new only if it sits at rcv.nxt.
@@ -659,6 +661,18 @@ function quickAckDue(c: TcpConnection): boolean {
   }
   c.lastDataRecv = now;
   return c.quickAcks > 0;
+}
+
+/**
+ * RFC 2883 §4 (D-SACK): data received again below RCV.NXT is reported as the first SACK
+ * block of the next ACK: "the first SACK block MUST specify the contiguous block of data
+ * containing the duplicate segment". Only the part below RCV.NXT is a duplicate.
+ */
+function noteDuplicate(c: TcpConnection, segSeq: Seq, len: number): void {
+  if (!c.sackOk || !c.layer.config.dsack) return;
+  const end = seqAdd(segSeq, len);
+  if (!seqLt(segSeq, c.rcv.nxt)) return;
+  c.dsack = { left: segSeq, right: seqLt(end, c.rcv.nxt) ? end : c.rcv.nxt };
 }
 
 function deliver(c: TcpConnection, data: Uint8Array): number {

@@ -36,7 +36,14 @@ function optionBytes(c: TcpConnection, sackBlocks: number): number {
 
 /** Options for a non-SYN segment (timestamps, SACK blocks while we hold out-of-order data). */
 function dataOptions(c: TcpConnection): TcpOptions {
-  const sack = c.sackOk && c.hasReasm ? c.reasm.sackBlocks(c.tsOk ? 3 : 4) : undefined;
+  const max = c.tsOk ? 3 : 4;
+  let sack = c.sackOk && c.hasReasm ? c.reasm.sackBlocks(max) : undefined;
+  const dsack = c.dsack;
+  if (dsack !== undefined) {
+    // RFC 2883 §4: the duplicate goes first, in the next ACK only, then the usual blocks.
+    c.dsack = undefined;
+    if (c.sackOk) sack = [dsack, ...(sack ?? []).slice(0, max - 1)];
+  }
   if (!c.tsOk && !sack) return NO_OPTIONS;
   const o: { timestamps?: { tsVal: number; tsEcr: number }; sack?: readonly SackBlock[] } = {};
   if (c.tsOk) o.timestamps = { tsVal: tsNow(c), tsEcr: c.tsRecent };
