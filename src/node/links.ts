@@ -15,6 +15,7 @@ export {
   nsExecSync,
   nsSpawn,
   openTapInNetns,
+  sweepStaleNetns,
   type TapInNetns,
   type TapInNetnsOptions,
   uniqueName,

@@ -12,7 +12,7 @@
  * Uses the `ip` tool from iproute2 (synchronously: these are setup steps).
  */
 import { type ChildProcess, execFileSync, type SpawnOptions, spawn } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
 import { LinkError, openTap, type TapDevice, type TapOptions } from './tap.ts';
 
 let counter = 0;
@@ -59,7 +59,60 @@ export function kernelLinkUnavailable(): string | undefined {
   return undefined;
 }
 
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: it exists, it is just not ours to signal.
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Deletes namespaces that uniqueName() made in processes that are gone: a test
+ * run killed with SIGKILL (a timeout, a cancelled CI job) cannot clean up after
+ * itself, and its namespaces would pile up. Only names of the form
+ * `ss<letters><pid>x<n>` whose pid is not running, which hold no process and
+ * which are older than `minAgeMs` (default 10 minutes: a fresh namespace of a
+ * process we cannot see, e.g. from another PID namespace, is left alone) are
+ * touched. Returns the names deleted. createNetns() runs it once per process.
+ */
+export function sweepStaleNetns(options: { minAgeMs?: number } = {}): string[] {
+  const minAgeMs = options.minAgeMs ?? 10 * 60_000;
+  let list: string;
+  try {
+    list = ip(['netns', 'list']);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const line of list.split('\n')) {
+    const name = line.split(' ')[0];
+    const m = /^ss[a-z]*?(\d+)x\d+$/.exec(name);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    if (pid === process.pid || processAlive(pid)) continue;
+    try {
+      // The mount point's times are the namespace's creation.
+      if (Date.now() - statSync(`/run/netns/${name}`).mtimeMs < minAgeMs) continue;
+      if (ip(['netns', 'pids', name]).trim() !== '') continue;
+      ip(['netns', 'del', name]);
+      removed.push(name);
+    } catch {
+      // Gone meanwhile, or not ours to delete: leave it.
+    }
+  }
+  return removed;
+}
+
+let swept = false;
+
 export function createNetns(name: string): void {
+  if (!swept) {
+    swept = true;
+    sweepStaleNetns();
+  }
   ip(['netns', 'add', name]);
   // Loopback up so local services inside behave normally.
   ip(['link', 'set', 'lo', 'up'], name);

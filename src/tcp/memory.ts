@@ -18,8 +18,9 @@
  *   Bytes already acknowledged are never dropped.
  *
  * Deviation: bytes are counted as payload held, not as allocated memory (Linux charges an
- * skb's truesize). The rings grow by doubling and the out-of-order queue keeps views of the
- * received frames, so the heap behind the figure can be up to about twice as large.
+ * skb's truesize). The heap behind the figure is larger: a ring's storage grows by doubling
+ * (up to twice what it holds), and an out-of-order piece is a view that keeps its whole
+ * received frame alive (ReassemblyQueue.maxSegments bounds how many pieces a queue holds).
  */
 
 import type { Clock } from '../time/clock.ts';
