@@ -39,7 +39,7 @@
 
 import dgram from 'node:dgram';
 import { lookup } from 'node:dns/promises';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
@@ -148,6 +148,50 @@ interface Reservation {
 const reservations = new Set<Reservation>();
 const ANY = new Set(['0.0.0.0', '::', '']);
 
+/** A /proc/net/tcp{,6} local address (hex, 32-bit words in host byte order) as text. */
+function procAddress(hex: string): string {
+  const bytes: number[] = [];
+  for (let w = 0; w < hex.length; w += 8)
+    for (let i = 6; i >= 0; i -= 2) bytes.push(Number.parseInt(hex.slice(w + i, w + i + 2), 16));
+  if (bytes.length === 4) return bytes.join('.');
+  const groups: string[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(((bytes[i]! << 8) | bytes[i + 1]!).toString(16));
+  return new net.SocketAddress({ address: groups.join(':'), family: 'ipv6' }).address;
+}
+
+const WILDCARDS = new Set(['', '0.0.0.0', '::']);
+
+/**
+ * Whether a kernel TCP socket that does not listen (a connection, TIME-WAIT included, or a
+ * bound socket) holds `port` on an address overlapping `host`, from Linux's /proc/net/tcp and
+ * tcp6 (false where they do not exist). libuv sets SO_REUSEADDR on every TCP socket it binds,
+ * so the kernel lets Node bind over such sockets; Linux refuses a bind without SO_REUSEADDR
+ * there (inet_csk_bind_conflict), and this lets the os backend do the same. Listeners need no
+ * check: the kernel refuses those itself.
+ */
+function kernelHoldsTcpPort(host: string, port: number): boolean {
+  const want = port.toString(16).toUpperCase().padStart(4, '0');
+  const ours = host.startsWith('::ffff:') ? host.slice(7) : host;
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'latin1');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 4 || f[3] === '0A') continue; // 0A: LISTEN
+      const [hex, p] = f[1]!.split(':');
+      if (p !== want || !hex) continue;
+      let theirs = procAddress(hex);
+      if (theirs.startsWith('::ffff:')) theirs = theirs.slice(7);
+      if (WILDCARDS.has(theirs) || WILDCARDS.has(ours) || theirs === ours) return true;
+    }
+  }
+  return false;
+}
+
 function conflicts(host: string, port: number, reuse: boolean, key: string): boolean {
   for (const r of reservations) {
     if (r.key !== key || r.port !== port) continue;
@@ -251,6 +295,10 @@ class OsStream implements StreamImpl {
     }
     const key = 'tcp';
     if (addr.port !== 0 && conflicts(addr.host, addr.port, this.#opts.reuse, key))
+      throw new SocketError('EADDRINUSE', { syscall: 'bind', address: addr.host, port: addr.port });
+    // Deviation: with SO_REUSEADDR set here the bind is let through whatever the old socket had
+    // (libuv set the flag on it at the kernel level, so the kernel cannot tell us).
+    if (addr.port !== 0 && !this.#opts.reuse && kernelHoldsTcpPort(addr.host, addr.port))
       throw new SocketError('EADDRINUSE', { syscall: 'bind', address: addr.host, port: addr.port });
     for (let attempt = 0; attempt < 20; attempt++) {
       const probe = net.createServer();
