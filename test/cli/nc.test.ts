@@ -90,3 +90,25 @@ test('usage errors exit 2; an unreadable file exits 1', () => {
   assert.equal(nc(['--text', 'a', '--send', 'b']).code, 2);
   assert.equal(nc(['--send', '/nonexistent/file']).code, 1);
 });
+
+test('progress: a bar with percent, rate and ETA on a terminal (stderr); nothing of it in a pipe', (t) => {
+  if (spawnSync('script', ['--version']).status !== 0) return t.skip('script(1) is not installed (no pty)');
+  const dir = mkdtempSync(join(tmpdir(), 'sockstack-nc-'));
+  const data = bytes(1_500_000, 9);
+  writeFileSync(join(dir, 'in.bin'), data);
+  // script(1) gives the command a pseudo-terminal; stdout goes to a file, stderr stays on the pty.
+  const cmd = `"${process.execPath}" --import tsx src/cli/main.ts nc --send "${join(dir, 'in.bin')}" 7 > "${join(dir, 'out.bin')}"`;
+  const r = spawnSync('script', ['-q', '-e', '-c', cmd, join(dir, 'tty.txt')], {
+    cwd: root,
+    env: { ...process.env, NO_COLOR: '1' },
+  });
+  assert.equal(r.status, 0, r.stderr.toString());
+  assert.deepEqual(new Uint8Array(readFileSync(join(dir, 'out.bin'))), data);
+  const tty = readFileSync(join(dir, 'tty.txt'), 'utf8');
+  assert.match(tty, /\rsent \[#+\.*\] +\d+% [\d.]+ KiB\/1\.4 MiB [\d.]+ [KM]iB\/s ETA \d+:\d\d/);
+  assert.match(tty, /100% 1\.4 MiB\/1\.4 MiB/);
+  // The same run with stderr on a pipe: no bar, no carriage returns.
+  const piped = nc(['--send', join(dir, 'in.bin'), '7']);
+  assert.equal(piped.code, 0, piped.err);
+  assert.doesNotMatch(piped.err, /ETA|\r/);
+});
