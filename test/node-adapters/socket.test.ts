@@ -274,7 +274,10 @@ test('StackSocket: write callbacks wait for the TCP send buffer (back-pressure),
         'zero window',
       );
       assert.equal(cbDone, false);
-      assert.ok(sock.bytesWritten <= 2 * 64 * 1024, `accepted ${sock.bytesWritten}`);
+      // Send buffer + what the peer's window lets fly; that window may be rounded up to the
+      // scale granule (< 1 << shift bytes, RFC 7323 App. F bound in src/tcp/output.ts).
+      const peerGranule = 1 << (serverSock?.connection?.rcvWscale ?? 0);
+      assert.ok(sock.bytesWritten < 2 * 64 * 1024 + peerGranule, `accepted ${sock.bytesWritten}`);
       assert.ok(conn.unackedLength <= 64 * 1024, `unacked ${conn.unackedLength}`);
       // The window may be rounded up to the scale granularity (< 1 << shift bytes over).
       const granule = 1 << (serverSock?.connection?.rcvWscale ?? 0);
@@ -310,5 +313,49 @@ test('StackSocket: a host that never answers ARP fails the connect with EHOSTUNR
     assert.equal(err.address, '10.0.0.99');
     assert.equal(err.port, 80);
     assert.equal(sock.connecting, false);
+  });
+});
+
+test('StackSocket: setNoDelay/setKeepAlive reach the TCP connection (set before or after connect); destroySoon ends then closes', async () => {
+  await withTwoHosts(async (vn) => {
+    const server = vn.net('server').createServer((s) => s.pipe(s));
+    await waitEvent(server.listen(7), 'listening');
+    // Before the connection exists: remembered and applied when it opens.
+    const early = vn.net('client').connect(7, SERVER);
+    assert.equal(early.setNoDelay(true), early);
+    assert.equal(early.setKeepAlive(true, 30_000), early);
+    await waitEvent(early, 'connect');
+    const ec = early.connection;
+    assert.ok(ec);
+    assert.equal(ec.opts.noDelay, true);
+    assert.equal(ec.opts.keepAlive, true);
+    assert.equal(ec.opts.keepIdle, 30_000_000, 'keepIdle in microseconds');
+    // After connect: applied at once; setNoDelay() with no argument means true, as in net.Socket.
+    const late = vn.net('client').connect(7, SERVER);
+    await waitEvent(late, 'connect');
+    const lc = late.connection;
+    assert.ok(lc);
+    assert.equal(lc.opts.noDelay, false);
+    assert.equal(lc.opts.keepAlive, false);
+    late.setNoDelay();
+    late.setKeepAlive(true, 5000);
+    assert.equal(lc.opts.noDelay, true);
+    assert.equal(lc.opts.keepAlive, true);
+    assert.equal(lc.opts.keepIdle, 5_000_000);
+    late.setNoDelay(false);
+    late.setKeepAlive(false);
+    assert.equal(lc.opts.noDelay, false);
+    assert.equal(lc.opts.keepAlive, false);
+    // destroySoon: the written bytes go out, then the FIN, then the socket closes.
+    early.write('last words');
+    const closed = waitEvent(early, 'close');
+    early.destroySoon();
+    assert.equal(early.writable, false, 'destroySoon ends the writable side at once');
+    await closed;
+    assert.equal(early.destroyed, true);
+    assert.equal(early.bytesWritten, 10);
+    assert.ok(['FIN-WAIT-1', 'FIN-WAIT-2', 'TIME-WAIT', 'CLOSING', 'CLOSED'].includes(ec.state), ec.state);
+    late.destroy();
+    server.close();
   });
 });
