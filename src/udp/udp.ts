@@ -13,13 +13,14 @@
 
 import type { IpPacketInfo, Ipv4Layer, ReceivedIcmpError, TransportProtocol } from '../ip/ipv4.ts';
 import type { UdpStats } from '../ip/stats.ts';
+import { allocFrame } from '../link/frame-alloc.ts';
 import type { Rng } from '../rand/rng.ts';
 import { EphemeralPorts } from '../transport/ports.ts';
 import { type Ipv4Address, isIpv4Loopback, isIpv4Multicast } from '../wire/address.ts';
 import { pseudoHeaderSumV4 } from '../wire/checksum.ts';
 import { isWireError } from '../wire/error.ts';
 import { ICMPV4_DEST_UNREACHABLE, ICMPV4_UNREACH_PORT } from '../wire/icmpv4.ts';
-import { IP_PROTO_UDP } from '../wire/ipv4.ts';
+import { IP_PROTO_UDP, IPV4_MIN_HEADER_LEN } from '../wire/ipv4.ts';
 import { emitUdp, parseUdp, UDP_HEADER_LEN } from '../wire/udp.ts';
 
 /** Largest UDP payload over IPv4: 65535 - 20 (IP header) - 8 (UDP header). */
@@ -261,14 +262,16 @@ export class UdpLayer implements TransportProtocol {
     if (typeof route === 'string') throw new UdpError(route === 'ENETDOWN' ? 'ENETUNREACH' : route);
     if (!ep.bound) this.bind(ep, 0, 0);
     const len = UDP_HEADER_LEN + data.length;
-    const dgram = new Uint8Array(len);
+    // Built straight into its frame (link + IP header room in front): one copy of the data.
+    const at = this.ip.headroom(route) + IPV4_MIN_HEADER_LEN;
+    const frame = allocFrame(at + len);
     emitUdp(
       { srcPort: ep.localPort, dstPort: dport },
       data,
-      dgram,
+      frame.subarray(at),
       pseudoHeaderSumV4(route.src, dst, IP_PROTO_UDP, len),
     );
-    const err = this.ip.send(route, { protocol: IP_PROTO_UDP, ttl: ep.ttl }, dgram);
+    const err = this.ip.sendInPlace(route, { protocol: IP_PROTO_UDP, ttl: ep.ttl }, frame);
     if (err !== undefined && err !== 'ENOBUFS') throw new UdpError(err);
     this.stats.outDatagrams++;
     return data.length;
