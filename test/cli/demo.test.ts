@@ -114,6 +114,22 @@ test('same seed, same output; --quiet prints only the summary', () => {
   assert.match(a.out, /RTT: +\d+\.\d{3} ms/);
 });
 
+test("--delay sets each link's one-way delay: the RTT follows (2 links each way)", () => {
+  const rtt = (delay: string) => {
+    const r = demo(['--quiet', '--no-pcap', '--delay', delay]);
+    assert.equal(r.code, 0, r.err);
+    const m = /RTT: +([\d.]+) ms \(client's SRTT; propagation alone is ([\d.]+) ms/.exec(r.out);
+    assert.ok(m, r.out);
+    return { srtt: Number(m[1]), prop: Number(m[2]) };
+  };
+  const slow = rtt('10');
+  assert.equal(slow.prop, 40);
+  assert.ok(slow.srtt >= 40 && slow.srtt < 100, `SRTT ${slow.srtt} ms`);
+  const fast = rtt('0.5');
+  assert.equal(fast.prop, 2);
+  assert.ok(fast.srtt < slow.srtt / 5, `SRTT ${fast.srtt} ms vs ${slow.srtt} ms`);
+});
+
 test('loss: retransmissions are labelled and counted, and the echo still arrives', () => {
   const r = demo(['--loss', '20', '--seed', '1', '--no-pcap', '--brief']);
   assert.equal(r.code, 0, r.err);
