@@ -94,6 +94,14 @@ export const STACK_DEVIATIONS: readonly Deviation[] = [
     reason:
       'after shutdown(SHUT_RD) data is discarded and read() returns 0 (POSIX "further receives are disallowed"; FreeBSD flushes the receive buffer too; RFC 9293 §3.10.4 defines no half-close of receiving); Linux, as the script notes, still delivers it',
   },
+  {
+    script:
+      'freebsd-tcp-testsuite/state-event-engine/rcv-syn-ack-listen/rcv-syn-ack-without-data-listen-ipv4.pkt',
+    line: 51,
+    match: 'unexpected outbound packet at 0.100s before this event: R 34:34(0)',
+    reason:
+      'a SYN-ACK to a listener gets <SEQ=SEG.ACK><CTL=RST> (RFC 9293 §3.10.7.2 "any acknowledgment is bad ... an acceptable reset segment should be formed", as Linux does); FreeBSD drops it silently',
+  },
 ];
 
 /** The documented deviation a failure matches, if any. */

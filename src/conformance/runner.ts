@@ -243,6 +243,10 @@ class Run {
   private isnLearned = false;
   private readonly remoteIsn: number;
   private readonly tcpFlow: Flow = { localPort: undefined, remotePort: DEFAULT_REMOTE_PORT };
+  /** The socket under test has a TCP 4-tuple (packetdrill's socket->live). */
+  private tcpLive = false;
+  /** The socket under test called connect() and its SYN has not been seen yet. */
+  private tcpConnecting = false;
   private readonly udpFlow: Flow = { localPort: undefined, remotePort: DEFAULT_REMOTE_PORT };
   private lastOutboundSeq: number | undefined;
   private readonly tsScriptToLive = new Map<number, number>();
@@ -477,7 +481,7 @@ class Run {
         actual = await this.expectOutbound(e, expected, winLo, winHi, tol);
       } else {
         await this.advanceTo(expected);
-        this.checkNoUnexpected(e, tol);
+        this.checkNoUnexpected(e, tol, i);
         actual = this.now();
         if (e.kind === 'packet') this.injectPacket(e);
         else if (e.kind === 'syscall') {
@@ -492,7 +496,7 @@ class Run {
       prevInbound = isInbound;
     }
     await this.joinPending();
-    if (!this.opts.allowUnexpectedPackets) this.checkNoUnexpected(undefined, this.toleranceUs);
+    // Like packetdrill, packets still queued at the end are never read, so they do not fail.
   }
 
   private now(): number {
@@ -552,24 +556,30 @@ class Run {
     await this.settle();
   }
 
-  /** Fails on outbound packets sent clearly before an event the script reached without expecting them. */
-  private checkNoUnexpected(e: ScriptEvent | undefined, tol: number): void {
-    if (this.opts.allowUnexpectedPackets) return;
+  /**
+   * Outbound packets sent clearly before an event the script reached without expecting them.
+   * As in packetdrill (run_packet.c sniff_outbound_live_packet), a packet that does not belong
+   * to the socket under test is never looked at (dropped here); one that does is what the
+   * next `>` line will read, so it fails now with a clearer message, unless no later `>` line
+   * with a fixed time exists (packetdrill never reads it, or a `*`/range line may accept it).
+   */
+  private checkNoUnexpected(e: ScriptEvent, tol: number, index: number): void {
     this.collect();
+    this.dropForeign(undefined);
+    if (this.opts.allowUnexpectedPackets) return;
     const first = this.outbox[0];
     if (!first) return;
-    const limit = e ? this.now() - tol : Number.POSITIVE_INFINITY;
-    if (e && first.time >= limit) return;
-    if (!e && first.time + tol >= this.lastEventTime()) return;
+    if (first.time >= this.now() - tol) return;
+    const next = this.script.events
+      .slice(index + 1)
+      .find((x) => x.kind === 'packet' && x.direction === 'outbound');
+    if (!next || next.time.kind === 'any' || next.time.kind === 'range') return;
     const dec = decodePacket(first.packet);
     if (!('error' in dec) && dec.proto === 'tcp') this.learnIsn(dec.tcp);
     const desc = 'error' in dec ? dec.error : this.describeLive(dec);
-    const pos = e ? e.pos : this.script.events[this.script.events.length - 1]!.pos;
     this.fail(
-      pos,
-      e
-        ? `unexpected outbound packet at ${fmt(first.time)} before this event: ${desc}`
-        : `unexpected outbound packet at ${fmt(first.time)} after the last expected packet: ${desc}`,
+      e.pos,
+      `unexpected outbound packet at ${fmt(first.time)} before this event: ${desc}`,
       'packet',
       'no packet',
       desc,
@@ -577,8 +587,39 @@ class Run {
     this.outbox.shift();
   }
 
-  private lastEventTime(): number {
-    return this.now();
+  /**
+   * Drops queued packets packetdrill would not attribute to the socket under test
+   * (find_socket_for_live_packet / find_connect_for_live_packet): TCP segments of another
+   * 4-tuple, or any before the socket has one (a listener's RST to a stray SYN-ACK); ICMP
+   * messages unless the script line expects ICMP (our own echo replies).
+   */
+  private dropForeign(expect: 'tcp' | 'udp' | 'icmp' | undefined): void {
+    while (this.outbox.length > 0) {
+      const dec = decodePacket(this.outbox[0]!.packet);
+      if (this.belongs(dec, expect)) return;
+      if (!('error' in dec) && dec.proto === 'tcp') this.learnIsn(dec.tcp);
+      this.outbox.shift();
+    }
+  }
+
+  private belongs(dec: ReturnType<typeof decodePacket>, expect: 'tcp' | 'udp' | 'icmp' | undefined): boolean {
+    if ('error' in dec) return true; // reported by the comparison
+    if (dec.proto === 'icmp') return expect === 'icmp';
+    if (dec.proto !== 'tcp') return true;
+    const t = dec.tcp;
+    if (this.tcpLive) return t.srcPort === this.tcpFlow.localPort && t.dstPort === this.tcpFlow.remotePort;
+    if (
+      this.tcpConnecting &&
+      (t.flags & F_SYN) !== 0 &&
+      (t.flags & F_ACK) === 0 &&
+      t.dstPort === this.tcpFlow.remotePort
+    ) {
+      // The SYN of a connect() names the socket's 4-tuple.
+      this.tcpLive = true;
+      this.tcpFlow.localPort = t.srcPort;
+      return true;
+    }
+    return false;
   }
 
   private fail(
@@ -623,7 +664,13 @@ class Run {
     tol: number,
   ): Promise<number> {
     const what = this.describeSpec(e);
-    if (!(await this.waitOutbound(hi))) {
+    const expect = e.packet.proto === 'icmp' ? 'icmp' : e.packet.proto === 'udp' ? 'udp' : 'tcp';
+    for (;;) {
+      if (!(await this.waitOutbound(hi))) break;
+      this.dropForeign(expect);
+      if (this.outbox.length > 0) break;
+    }
+    if (this.outbox.length === 0) {
       throw new Failure(
         e.pos,
         `timed out waiting for packet: expected ${what} at ${fmt(expected)} (tolerance ${fmt(tol)}); nothing sent by ${fmt(this.now())}`,
@@ -887,6 +934,8 @@ class Run {
     let bytes: Uint8Array;
     if (p.proto === 'tcp') {
       if (this.tcpFlow.localPort === undefined) this.tcpFlow.localPort = DEFAULT_PORT;
+      // packetdrill's handle_listen_for_script_packet: an inbound packet gives the socket its 4-tuple.
+      if (!this.tcpConnecting) this.tcpLive = true;
       if (!this.isnLearned) {
         // A SYN the script did not match (allowUnexpectedPackets) still tells us the ISN.
         for (const o of this.outbox) {
@@ -1177,7 +1226,13 @@ class Run {
     const call = this.translate(e);
     const start = this.now();
     // The flow's ports are known from the call itself (a blocking connect sends its SYN before returning).
+    if (call.op === 'socket') {
+      // packetdrill: socket() makes a new socket under test, with no 4-tuple yet.
+      this.tcpLive = false;
+      this.tcpConnecting = false;
+    }
     if (call.op === 'connect') {
+      if (!this.tcpLive) this.tcpConnecting = true;
       this.tcpFlow.remotePort = call.addr.port;
       this.udpFlow.remotePort = call.addr.port;
     }

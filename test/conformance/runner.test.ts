@@ -95,12 +95,17 @@ test('time: late, early, and never-sent packets fail; tolerance allows small ske
   assert.equal((await run(PASSIVE_OPEN.replace('+0 > S. 0:0(0)', '* > S. 0:0(0)'))).status, 'passed');
 });
 
-test('an outbound packet the script does not expect is a failure', async () => {
+test('an unexpected outbound packet fails where packetdrill would read it, and only then', async () => {
   const src = PASSIVE_OPEN.replace('+0 > S. 0:0(0) ack 1 <mss 1460,nop,nop,sackOK,nop,wscale 8>\n', '');
-  const f = failed(await run(src));
+  // A later `>` line would read the unlisted SYN-ACK first: reported before the next event.
+  const later = `${src}+1 > . 1:1(0) ack 1\n`;
+  const f = failed(await run(later));
   assert.equal(f.line, 7);
   assert.match(f.message, /unexpected outbound packet at 0\.100s before this event: S\. 0:0\(0\) ack 1/);
-  assert.equal((await run(src, { allowUnexpectedPackets: true })).status, 'passed');
+  // --allow-unexpected: the `>` line reads it and fails there instead.
+  assert.equal(failed(await run(later, { allowUnexpectedPackets: true })).line, 9);
+  // No later `>` line: packetdrill never reads the packet, so it does not fail.
+  assert.equal((await run(src)).status, 'passed');
 });
 
 test('inbound packets are built with mapped sequence numbers, ports and timestamps', async () => {
