@@ -2,7 +2,7 @@
  * getaddrinfo / gethostbyname over a backend's resolver, with Python's shapes:
  * getaddrinfo returns `[family, type, proto, canonname, sockaddr]` entries.
  */
-import { type AddressTuple, numericHost } from './address.ts';
+import { type AddressTuple, numericHost, resolveHost } from './address.ts';
 import type { ResolvedAddress, SocketBackend } from './backend.ts';
 import {
   AF_INET,
@@ -64,7 +64,9 @@ export async function getaddrinfo(
   if (type !== 0 && type !== SOCK_STREAM && type !== SOCK_DGRAM) throw new GaiError('EAI_SOCKTYPE');
   const p = toPort(port);
   let addrs: ResolvedAddress[];
-  if (host === null || host === '') {
+  // '' is no name to getaddrinfo(3) (EAI_NONAME, as Python shows on Linux); only null means "no host".
+  if (host === '') throw new GaiError('EAI_NONAME', host);
+  if (host === null) {
     // No host: the loopback address (AI_PASSIVE is not modelled).
     addrs = [
       { family: AF_INET6, host: '::1' },
@@ -94,14 +96,12 @@ export async function getaddrinfo(
   return out;
 }
 
-/** The first IPv4 address of `host`, as text (gethostbyname). */
+/**
+ * The first IPv4 address of `host`, as text (gethostbyname). Python's rules for socket
+ * addresses apply: '' is 0.0.0.0 and '<broadcast>' 255.255.255.255.
+ */
 export async function gethostbyname(backend: SocketBackend, host: string): Promise<string> {
-  const v4 = numericHost(host, AF_INET);
-  if (v4 !== undefined) return v4;
-  const addrs = await backend.resolve(host, AF_INET);
-  const hit = addrs.find((a) => a.family === AF_INET);
-  if (!hit) throw new GaiError('EAI_NONAME', host);
-  return hit.host;
+  return resolveHost(backend, host, AF_INET, 'gethostbyname');
 }
 
 /** This host's name on `backend` (gethostname(2)): the machine's on os, the Stack's name on stack. */

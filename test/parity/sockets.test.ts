@@ -469,6 +469,17 @@ for (const [name, factory] of parityBackends) {
       ]);
       assert.equal(await gethostbyname(b.backend, 'localhost'), '127.0.0.1');
       assert.equal(await gethostbyname(b.backend, '10.1.2.3'), '10.1.2.3');
+      // Python on Linux: gethostbyname('') is 0.0.0.0, '<broadcast>' 255.255.255.255;
+      // getaddrinfo('') is no name at all (EAI_NONAME), getaddrinfo(None) the loopback.
+      assert.equal(await gethostbyname(b.backend, ''), '0.0.0.0');
+      assert.equal(await gethostbyname(b.backend, '<broadcast>'), '255.255.255.255');
+      await assert.rejects(
+        getaddrinfo(b.backend, '', 80),
+        (e: unknown) => e instanceof GaiError && e.code === 'EAI_NONAME',
+      );
+      assert.deepEqual(await getaddrinfo(b.backend, null, 80, AF_INET, SOCK_STREAM), [
+        [AF_INET, SOCK_STREAM, IPPROTO_TCP, '', ['127.0.0.1', 80]],
+      ]);
       for (const call of [
         () => getaddrinfo(b.backend, 'no-such-host.invalid', 80),
         () => gethostbyname(b.backend, 'no-such-host.invalid'),
