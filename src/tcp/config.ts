@@ -38,6 +38,13 @@ export interface TcpConfig {
   rfc1337: boolean;
   /** RFC 2883 D-SACK: report duplicate segments in the first SACK block (Linux tcp_dsack). */
   dsack: boolean;
+  /**
+   * Every segment advertises min(free space, 65535 << shift), never shrinking the edge; the
+   * receiver SWS rule (RFC 9293 §3.8.6.2.2) then only decides when a pure window update is
+   * sent (FreeBSD tcp_output). Off: the edge also stays put on piggybacked windows until
+   * the increase is worth it (RFC 1122 §4.2.3.3, Linux __tcp_select_window).
+   */
+  advertiseFreeSpace: boolean;
   /** Default SO_SNDBUF / SO_RCVBUF in bytes. */
   sndBuf: number;
   rcvBuf: number;
@@ -91,6 +98,7 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
   pushBurstEnd: true,
   rfc1337: false,
   dsack: true,
+  advertiseFreeSpace: false,
   sndBuf: 256 * 1024,
   rcvBuf: 256 * 1024,
   maxRcvBuf: 6 * 1024 * 1024,

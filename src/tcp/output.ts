@@ -85,7 +85,14 @@ function selectWindow(c: TcpConnection): number {
   // Linux recompute min(free space, 65535 << shift) for every segment (conformance T5).
   const maxWin = 0xffff << s;
   const target = Math.min(space, maxWin);
-  if (target > cur && (target === maxWin || target - cur >= Math.min(c.rcvBuf.limit >> 1, c.rcvMss)))
+  // config.advertiseFreeSpace (FreeBSD tcp_output): every segment offers the free space, and
+  // receiver SWS avoidance only decides when a pure window update is due (windowUpdateDue).
+  if (
+    target > cur &&
+    (c.layer.config.advertiseFreeSpace ||
+      target === maxWin ||
+      target - cur >= Math.min(c.rcvBuf.limit >> 1, c.rcvMss))
+  )
     win = target;
   let field = win >>> s;
   // The shift truncates: round up rather than seem to shrink the offered edge (as Linux
