@@ -210,6 +210,7 @@ export class StackTarget implements ConformanceTarget {
     c.pushBurstEnd = false; // tcp_output sets PSH only when the segment empties the buffer
     c.rfc1337 = true; // tcp_twcheck drops RSTs in TIME-WAIT
     c.advertiseFreeSpace = true; // tcp_output offers the free space on every segment
+    c.ackEverySegmentPair = true; // DELAY_ACK: a second segment while one waits is ACKed
     c.rcvBuf = 65536; // net.inet.tcp.recvspace
     c.sndBuf = 32768; // net.inet.tcp.sendspace
     c.maxRcvBuf = 2 * 1024 * 1024; // kern.ipc.maxsockbuf (sb_max): window scale 6

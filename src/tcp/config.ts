@@ -45,6 +45,12 @@ export interface TcpConfig {
    * the increase is worth it (RFC 1122 §4.2.3.3, Linux __tcp_select_window).
    */
   advertiseFreeSpace: boolean;
+  /**
+   * Count every data segment, not only full-sized ones, towards the ACK for every second
+   * segment (FreeBSD's DELAY_ACK: a segment arriving while an ACK is delayed is ACKed at
+   * once). RFC 9293 §3.8.6.3 asks for at least every second full-sized segment; more is allowed.
+   */
+  ackEverySegmentPair: boolean;
   /** Default SO_SNDBUF / SO_RCVBUF in bytes. */
   sndBuf: number;
   rcvBuf: number;
@@ -99,6 +105,7 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
   rfc1337: false,
   dsack: true,
   advertiseFreeSpace: false,
+  ackEverySegmentPair: false,
   sndBuf: 256 * 1024,
   rcvBuf: 256 * 1024,
   maxRcvBuf: 6 * 1024 * 1024,

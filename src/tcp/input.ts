@@ -635,7 +635,8 @@ export function receiveText(c: TcpConnection, segSeq: Seq, data: Uint8Array, fin
     const cap = c.rcvMss - (c.tsOk ? 12 : 0);
     let full = c.rcvMssEst < cap ? c.rcvMssEst : cap;
     if (len > full) full = c.rcvMssEst = len < cap ? len : cap;
-    if (len >= full && ++c.delackSegs >= 2) c.ackNow = true;
+    // config.ackEverySegmentPair (FreeBSD DELAY_ACK): any second segment is ACKed at once.
+    if ((len >= full || c.layer.config.ackEverySegmentPair) && ++c.delackSegs >= 2) c.ackNow = true;
     if (c.layer.config.quickAck && quickAckDue(c)) c.ackNow = true;
   }
   if (delivered > 0) c.pending |= EV_READABLE;

@@ -112,3 +112,17 @@ describe('quick-ACK mode (Linux tcp_incr_quickack)', () => {
     expectSeg(e.h.one(), { ack: e.peerSeq + 100 });
   });
 });
+
+describe('config.ackEverySegmentPair (FreeBSD DELAY_ACK)', () => {
+  it('every second segment is ACKed at once whatever its size; by default small ones wait', () => {
+    const e = established({ config: { ackEverySegmentPair: true } });
+    data(e, 0, 1);
+    e.h.none();
+    data(e, 1, 2);
+    expectSeg(e.h.one(), { ack: e.peerSeq + 3 });
+    const f = established();
+    data(f, 0, 1);
+    data(f, 1, 2);
+    f.h.none();
+  });
+});
