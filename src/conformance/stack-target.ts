@@ -204,7 +204,11 @@ export class StackTarget implements ConformanceTarget {
   /** FreeBSD's defaults where the stack has the knob (tcp_timer.h, tcp_usrreq.c). */
   #freebsdDefaults(): void {
     const c = this.stack.tcp.config;
-    c.minRto = 30_000; // net.inet.tcp.rexmit_min = 30 ms
+    // TCPT_RANGESET adds net.inet.tcp.rexmit_slop (200 ms) to the RTO, which is at least
+    // rexmit_min (30 ms): the stack's minimum RTO stands for both (exact while the RTT is small).
+    this.#rexmitMin = 30_000;
+    this.#rexmitSlop = 200_000;
+    c.minRto = this.#rexmitMin + this.#rexmitSlop;
     c.delayedAckTimeout = 100_000; // net.inet.tcp.delacktime = 100 ms
     c.quickAck = false; // FreeBSD delays the first data ACKs too (no quick-ACK mode)
     c.pushBurstEnd = false; // tcp_output sets PSH only when the segment empties the buffer
@@ -238,6 +242,8 @@ export class StackTarget implements ConformanceTarget {
   }
 
   readonly #rounded = new WeakSet<TcpConnection>();
+  #rexmitMin = 0;
+  #rexmitSlop = 0;
 
   /**
    * FreeBSD's tcp_mss() rounds both socket buffers up to a whole number of segments once
@@ -522,7 +528,8 @@ export class StackTarget implements ConformanceTarget {
         c.retries = num;
         return true;
       case 'minRtoUs':
-        c.minRto = num;
+        this.#rexmitMin = num;
+        c.minRto = num + this.#rexmitSlop;
         return true;
       case 'initialRtoUs':
         c.initialRto = num;
@@ -535,7 +542,11 @@ export class StackTarget implements ConformanceTarget {
       case 'notSentLowat':
         return num >= 0xffffffff; // no TCP_NOTSENT_LOWAT: "unlimited" is the fixed behaviour
       case 'rtoSlopUs':
-        return num === 0;
+        // FreeBSD's TCPT_RANGESET adds rexmit_slop to every RTO; folded into the minimum.
+        if (this.config.dialect !== 'freebsd') return num === 0;
+        this.#rexmitSlop = num;
+        c.minRto = this.#rexmitMin + num;
+        return true;
       case 'fastOpen':
         return num === 0;
       case 'tlp':
