@@ -257,6 +257,10 @@ describe('TCP lifecycle through the sockets API', () => {
       await srv.bind(['0.0.0.0', 5000]);
       await srv.listen(4);
       const cli = net.a.socket(AF_INET, SOCK_STREAM);
+      // SO_REUSEADDR here too: Linux lets a later SO_REUSEADDR socket bind over a TIME-WAIT
+      // connection only if that one had the flag (the timewait sock keeps sk_reuse; Python on
+      // Linux: without it on the old socket the new bind is EADDRINUSE).
+      cli.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1);
       await cli.bind(['10.0.0.1', 40000]);
       await cli.connect([net.bAddr, 5000]);
       const [conn] = await srv.accept();
