@@ -214,6 +214,7 @@ export class StackTarget implements ConformanceTarget {
     c.pushBurstEnd = false; // tcp_output sets PSH only when the segment empties the buffer
     c.rfc1337 = true; // tcp_twcheck drops RSTs in TIME-WAIT
     c.advertiseFreeSpace = true; // tcp_output offers the free space on every segment
+    c.icmpSoftUnreachable = true; // tcp_ctlinput: only port/proto unreachable, TTL abort a SYN
     c.ackEverySegmentPair = true; // DELAY_ACK: a second segment while one waits is ACKed
     c.rcvBuf = 65536; // net.inet.tcp.recvspace
     c.sndBuf = 32768; // net.inet.tcp.sendspace
@@ -558,11 +559,13 @@ export class StackTarget implements ConformanceTarget {
       case 'dupThresh':
         return num === 3;
       case 'dsack':
-        return !on;
-      // ICMP hard errors abort a connection in SYN-SENT/SYN-RECEIVED (RFC 1122 §4.2.3.9, like
-      // FreeBSD's icmp_may_rst=1); the stack cannot be told to ignore them.
+        c.dsack = on;
+        return true;
+      // ICMP hard errors abort a connection in SYN-SENT/SYN-RECEIVED unless told otherwise
+      // (RFC 1122 §4.2.3.9; FreeBSD icmp_may_rst).
       case 'icmpMayReset':
-        return on;
+        c.icmpMayReset = on;
+        return true;
       case 'rfc5961Rst':
       case 'rfc5961Syn':
         return on; // RFC 5961 §3/§4 are always on

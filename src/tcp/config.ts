@@ -51,6 +51,17 @@ export interface TcpConfig {
    * once). RFC 9293 §3.8.6.3 asks for at least every second full-sized segment; more is allowed.
    */
   ackEverySegmentPair: boolean;
+  /**
+   * An ICMP hard error (port/protocol/host/net unreachable) ends a connection still in its
+   * handshake (Linux; FreeBSD net.inet.tcp.icmp_may_rst=1). Off: it is only counted.
+   */
+  icmpMayReset: boolean;
+  /**
+   * During the handshake only port/protocol unreachable and TTL exceeded abort; other
+   * unreachables are soft errors (FreeBSD tcp_ctlinput; RFC 1122 §4.2.3.9 codes 0, 1, 5).
+   * Off (Linux tcp_v4_err): every unreachable ends a connection still in its handshake.
+   */
+  icmpSoftUnreachable: boolean;
   /** Default SO_SNDBUF / SO_RCVBUF in bytes. */
   sndBuf: number;
   rcvBuf: number;
@@ -106,6 +117,8 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
   dsack: true,
   advertiseFreeSpace: false,
   ackEverySegmentPair: false,
+  icmpMayReset: true,
+  icmpSoftUnreachable: false,
   sndBuf: 256 * 1024,
   rcvBuf: 256 * 1024,
   maxRcvBuf: 6 * 1024 * 1024,

@@ -613,7 +613,17 @@ export class TcpLayer {
           : kind === 'host-unreachable' || kind === 'time-exceeded'
             ? 'host-unreachable'
             : 'unreachable';
-    if (c.state === 'SYN-SENT' || c.state === 'SYN-RECEIVED') {
+    const handshake = c.state === 'SYN-SENT' || c.state === 'SYN-RECEIVED';
+    const hard = kind === 'port-unreachable' || kind === 'proto-unreachable';
+    if (handshake && (!this.config.icmpMayReset || (this.config.icmpSoftUnreachable && !hard))) {
+      // FreeBSD: with icmp_may_rst=0, or for an error other than port/protocol unreachable,
+      // the handshake error is only noted (t_softerror) and the SYN retransmissions go on.
+      // RFC 1122 §4.2.3.9: net/host unreachable (codes 0, 1, 5) "indicate soft error
+      // conditions, TCP MUST NOT abort the connection". Deviation: FreeBSD also aborts on TTL
+      // exceeded in transit (not on reassembly timeout); the code does not reach this layer,
+      // so time exceeded is soft here.
+      stats.icmpSoftErrors++;
+    } else if (c.state === 'SYN-SENT' || c.state === 'SYN-RECEIVED') {
       // Like Linux (tcp_v4_err): an ICMP error while the handshake is in progress ends it
       // (ECONNREFUSED for port unreachable, EHOSTUNREACH/ENETUNREACH otherwise).
       stats.icmpAborts++;
