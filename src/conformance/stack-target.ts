@@ -413,6 +413,18 @@ export class StackTarget implements ConformanceTarget {
     name: string,
     value: Extract<Syscall, { op: 'setsockopt' }>['value'],
   ): SyscallOutcome {
+    if (name === 'TCP_LINGER2' && value.kind !== 'linger') {
+      // Linux TCP_LINGER2 (seconds in FIN-WAIT-2 after close; 0: the default). The front
+      // Socket has no such option yet, so the target sets the connection's option itself.
+      const conn = fd.stream ? this.#connectionFor(fd) : undefined;
+      const secs = Number(value.value);
+      if (!conn || !Number.isInteger(secs))
+        return { kind: 'unsupported', reason: 'TCP_LINGER2 without a connection' };
+      conn.setOptions({
+        finWait2Timeout: secs > 0 ? secs * 1_000_000 : this.stack.tcp.config.finWait2Timeout,
+      });
+      return ok(0);
+    }
     const num = OPTION_NUMBERS[`${levelKey(level)}:${name}`];
     if (!num || name === 'SO_ERROR') return { kind: 'unsupported', reason: 'the stack has no such option' };
     try {

@@ -154,4 +154,6 @@ export interface TcpSocketOptions {
   /** TCP_MAXSEG: caps the MSS we announce and use. */
   maxSeg: number | undefined;
   congestion: 'newreno' | 'cubic';
+  /** TCP_LINGER2: this socket's FIN-WAIT-2 lifetime once closed (default config.finWait2Timeout). */
+  finWait2Timeout?: Duration;
 }

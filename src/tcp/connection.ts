@@ -435,7 +435,10 @@ export class TcpConnection {
 
   /** @internal Orphans in FIN-WAIT-2 are reaped (Linux tcp_fin_timeout). */
   armFinWait2(): void {
-    if (this.orphan) this.waitTimer.set(this.layer.env.clock.now() + this.layer.config.finWait2Timeout);
+    if (this.orphan) {
+      const t = this.opts.finWait2Timeout ?? this.layer.config.finWait2Timeout;
+      this.waitTimer.set(this.layer.env.clock.now() + t);
+    }
   }
 
   /** @internal Enters TIME-WAIT and (re)starts the 2*MSL timer. */

@@ -317,3 +317,19 @@ describe('segments in TIME-WAIT', () => {
     assert.equal(e.ev.reason, 'reset');
   });
 });
+
+describe('TCP_LINGER2 (per-connection FIN-WAIT-2 lifetime)', () => {
+  it('an orphan in FIN-WAIT-2 goes after its own timeout, not the layer default', () => {
+    const e = established();
+    e.c.setOptions({ finWait2Timeout: 1_000_000 });
+    e.c.close();
+    expectSeg(e.h.one(), { flags: TCP_FIN | TCP_ACK });
+    e.h.inject({ srcPort: PEER_PORT, dstPort: e.port, seq: e.peerSeq, ack: e.iss + 2, flags: TCP_ACK });
+    assert.equal(e.c.state, 'FIN-WAIT-2');
+    e.h.advance(999);
+    assert.equal(e.c.state, 'FIN-WAIT-2');
+    e.h.advance(1);
+    assert.equal(e.c.state, 'CLOSED');
+    assert.equal(e.h.layer.stats.finWait2Timeouts, 1);
+  });
+});
