@@ -474,8 +474,23 @@ class OsStream implements StreamImpl {
       this.#rd.wake();
     });
     s.on('end', () => {
-      this.#eof = true;
-      this.#rd.wake();
+      // libuv reports EOF, without reading again, when POLLHUP comes with a partial read
+      // (uv__stream_io), which is also how a RST right behind data looks; the kernel still holds
+      // that socket's ECONNRESET. A zero-length write tells the two apart: after a RST it fails
+      // with the pending error (tcp_sendmsg -> sk_stream_error), after a FIN it succeeds. Only
+      // with nothing queued: behind queued bytes the answer could wait on a peer that never reads.
+      if (!s.writable || s.writableEnded || s.destroyed || s.writableLength > 0) {
+        this.#eof = true;
+        this.#rd.wake();
+        return;
+      }
+      s.write(Buffer.alloc(0), (err) => {
+        if (err && this.#err === undefined && (err as NodeJS.ErrnoException).code === 'ECONNRESET')
+          this.#err = Object.assign(err, { syscall: 'read' });
+        this.#eof = true;
+        this.#rd.wake();
+        this.#wr.wake();
+      });
     });
     s.on('error', (e) => {
       if (this.#err === undefined) this.#err = e;
