@@ -97,7 +97,17 @@ async function passtGuest(t: TestContext, forwardPort: number): Promise<PasstGue
     'passt socket',
   );
   assert.equal(passt.exitCode, null, `passt exited: ${log.err}`);
-  link = await connectStreamLink({ path: sock });
+  // The socket file appears at bind(), a moment before passt listens: retry a refused
+  // connect briefly (bounded) instead of racing it.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      link = await connectStreamLink({ path: sock });
+      break;
+    } catch (e) {
+      if (attempt >= 50 || (e as { code?: string }).code !== 'ECONNREFUSED') throw e;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
   const clock = new SystemClock();
   driver = new RealtimeDriver({ clock });
   const d = driver;
