@@ -54,7 +54,7 @@ import { ERRNO as SOCKET_ERRNO, SocketError } from '../socket/errno.ts';
 import type { Socket } from '../socket/socket.ts';
 import { IP_TTL } from '../socket/stack-dgram.ts';
 import { Stack } from '../stack.ts';
-import type { TcpSocketOptions } from '../tcp/config.ts';
+import { deferAcceptRetries, type TcpSocketOptions } from '../tcp/config.ts';
 import type { TcpConnection } from '../tcp/connection.ts';
 import { reasonCode, TcpError, type TcpErrorCode } from '../tcp/errors.ts';
 import type { TcpInfo } from '../tcp/info.ts';
@@ -117,6 +117,8 @@ interface FdEntry {
   tuple: { localPort: number; remotePort: number } | undefined;
   /** SO_SNDBUF / SO_RCVBUF values the script set (Linux reports them doubled). */
   readonly bufsSet: Set<string>;
+  /** TCP_DEFER_ACCEPT seconds set on this (listening) socket. */
+  deferAccept?: number;
 }
 
 const SOCKET_ERRNO_NAMES = new Map<number, string>(
@@ -295,6 +297,7 @@ export class StackTarget implements ConformanceTarget {
         return outcome(async () => {
           await s.listen(call.backlog);
           fd.listening = true;
+          this.#applyDeferAccept(fd);
           return ok(0);
         });
       case 'accept':
@@ -413,6 +416,15 @@ export class StackTarget implements ConformanceTarget {
     name: string,
     value: Extract<Syscall, { op: 'setsockopt' }>['value'],
   ): SyscallOutcome {
+    if (name === 'TCP_DEFER_ACCEPT' && value.kind !== 'linger') {
+      // Linux TCP_DEFER_ACCEPT (seconds). The front Socket has no such option yet, so the
+      // target hands it to the listener (now, or when listen() makes one).
+      const secs = Number(value.value);
+      if (!fd.stream || !Number.isInteger(secs)) return { kind: 'error', errno: 'EINVAL' };
+      fd.deferAccept = secs;
+      if (fd.listening) this.#applyDeferAccept(fd);
+      return ok(0);
+    }
     if (name === 'TCP_LINGER2' && value.kind !== 'linger') {
       // Linux TCP_LINGER2 (seconds in FIN-WAIT-2 after close; 0: the default). The front
       // Socket has no such option yet, so the target sets the connection's option itself.
@@ -624,6 +636,18 @@ export class StackTarget implements ConformanceTarget {
   dropConnections(state: TargetTcpState): boolean {
     for (const c of [...this.stack.tcp.connections()]) if (c.state === state) c.abort();
     return true;
+  }
+
+  #applyDeferAccept(fd: FdEntry): void {
+    if (fd.deferAccept === undefined) return;
+    let port: number | undefined;
+    try {
+      port = fd.sock.getsockname()[1] as number;
+    } catch {
+      return;
+    }
+    for (const l of this.stack.tcp.listeners())
+      if (l.local.port === port) l.opts.deferAccept = deferAcceptRetries(fd.deferAccept);
   }
 
   knownDeviation(path: string | undefined, line: number, message: string): string | undefined {

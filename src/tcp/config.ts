@@ -156,4 +156,26 @@ export interface TcpSocketOptions {
   congestion: 'newreno' | 'cubic';
   /** TCP_LINGER2: this socket's FIN-WAIT-2 lifetime once closed (default config.finWait2Timeout). */
   finWait2Timeout?: Duration;
+  /**
+   * TCP_DEFER_ACCEPT on a listener, as Linux counts it: SYN-ACK timeouts during which a bare
+   * ACK does not complete the handshake (the connection waits for data); see deferAcceptRetries.
+   */
+  deferAccept?: number;
+}
+
+/**
+ * Linux's secs_to_retrans for TCP_DEFER_ACCEPT: how many SYN-ACK timeouts (1 s, doubling,
+ * at most 120 s each) cover `seconds`.
+ */
+export function deferAcceptRetries(seconds: number): number {
+  if (!(seconds > 0)) return 0;
+  let timeout = 1;
+  let period = 1;
+  let n = 1;
+  while (seconds > period && n < 255) {
+    n++;
+    timeout = Math.min(timeout * 2, 120);
+    period += timeout;
+  }
+  return n;
 }

@@ -122,6 +122,8 @@ export class TcpConnection {
    * the MSS we announced, starting from 536 (like Linux's icsk_ack.rcv_mss).
    */
   rcvMssEst = 536;
+  /** TCP_DEFER_ACCEPT: the peer's bare ACK of our SYN-ACK came and was held back. */
+  deferAcked = false;
   /** RFC 2883 D-SACK: a duplicate received below RCV.NXT, reported first in the next ACK. */
   dsack: { left: number; right: number } | undefined = undefined;
   /** Quick-ACK mode: this many more ACKs of data go out at once (config.quickAck). */

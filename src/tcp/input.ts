@@ -334,6 +334,14 @@ export function segmentArrives(c: TcpConnection, r: TcpRepr, payload: Uint8Array
       replyRst(layer, c.local.address, c.remote.address, r, payload.length);
       return;
     }
+    const defer = c.opts.deferAccept ?? 0;
+    if (c.parent && defer > 0 && payload.length === 0 && !fin && c.rtxCount < defer) {
+      // TCP_DEFER_ACCEPT (Linux tcp_check_req): a bare ACK does not complete the handshake
+      // while the deferring period lasts; data (or a later ACK) will.
+      c.deferAcked = true;
+      stats.deferredAcks++;
+      return;
+    }
     if (c.parent && !c.parent.hasAcceptRoom()) {
       // Like Linux: drop the completing ACK while the accept queue is full; our SYN-ACK
       // retransmission gives the application time to accept.

@@ -95,6 +95,7 @@ export function newTcpStats() {
     timeWaitExpired: 0,
     timeWaitRecycled: 0,
     timeWaitRstIgnored: 0,
+    deferredAcks: 0,
     finWait2Timeouts: 0,
     icmpNoConnection: 0,
     icmpOutOfWindow: 0,

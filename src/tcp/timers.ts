@@ -20,8 +20,10 @@ export function onRtx(c: TcpConnection): void {
   layer.stats.timeouts++;
   c.stats.timeouts++;
   c.rtxCount++;
-  const limit =
+  let limit =
     st === 'SYN-SENT' ? cfg.synRetries : st === 'SYN-RECEIVED' && !c.active ? cfg.synAckRetries : cfg.retries;
+  // A deferred connection (TCP_DEFER_ACCEPT) lives at least through the deferring period.
+  if (st === 'SYN-RECEIVED' && c.deferAcked) limit = Math.max(limit, c.opts.deferAccept ?? 0);
   if (c.rtxCount > limit) {
     layer.stats.timedOut++;
     c.terminate('timed-out');
@@ -30,6 +32,14 @@ export function onRtx(c: TcpConnection): void {
   }
   // RFC 6298 §5.5: "The host MUST set RTO <- RTO * 2 ("back off the timer")".
   c.rtt.backoff();
+  if (st === 'SYN-RECEIVED' && c.deferAcked) {
+    // TCP_DEFER_ACCEPT (Linux syn_ack_recalc): the peer has our SYN-ACK, so it is not resent
+    // until the last timeout of the deferring period, to give data a last chance.
+    if (c.rtxCount - 1 >= (c.opts.deferAccept ?? 0) - 1) sendSyn(c);
+    else c.rtxTimer.set(layer.env.clock.now() + c.rtt.rto);
+    c.flush();
+    return;
+  }
   if (st === 'SYN-SENT' || st === 'SYN-RECEIVED') {
     sendSyn(c);
     c.flush();

@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { deferAcceptRetries } from '../../src/tcp/config.ts';
 import {
   A,
   accepted,
@@ -11,7 +12,9 @@ import {
   established,
   expectSeg,
   Harness,
+  PEER_ISN,
   PEER_PORT,
+  synReceived,
   TCP_ACK,
   TCP_FIN,
   TCP_RST,
@@ -331,5 +334,44 @@ describe('TCP_LINGER2 (per-connection FIN-WAIT-2 lifetime)', () => {
     e.h.advance(1);
     assert.equal(e.c.state, 'CLOSED');
     assert.equal(e.h.layer.stats.finWait2Timeouts, 1);
+  });
+});
+
+describe('TCP_DEFER_ACCEPT (Linux)', () => {
+  it('deferAcceptRetries counts SYN-ACK timeouts covering the seconds (secs_to_retrans)', () => {
+    assert.deepEqual([0, 1, 3, 5, 7, 8].map(deferAcceptRetries), [0, 1, 2, 3, 3, 4]);
+  });
+
+  function deferred(retries: number) {
+    const s = synReceived();
+    s.l.opts.deferAccept = retries;
+    // The listener's options were copied when the SYN came; set them on the embryo too.
+    s.h.layer.connections().next().value!.opts.deferAccept = retries;
+    s.h.inject({ srcPort: PEER_PORT, dstPort: 80, seq: PEER_ISN + 1, ack: s.iss + 1, flags: TCP_ACK });
+    s.h.none();
+    assert.equal(s.l.acceptQueueLength, 0);
+    assert.equal(s.h.layer.stats.deferredAcks, 1);
+    return s;
+  }
+
+  it('a bare ACK waits; data completes the handshake at once', () => {
+    const s = deferred(3);
+    s.h.inject(
+      { srcPort: PEER_PORT, dstPort: 80, seq: PEER_ISN + 1, ack: s.iss + 1, flags: TCP_ACK },
+      new Uint8Array(4),
+    );
+    assert.equal(s.l.acceptQueueLength, 1);
+    const c = s.l.accept()!;
+    assert.equal(c.readableLength, 4);
+  });
+
+  it('the SYN-ACK is not resent until the last timeout of the period; then a bare ACK is accepted', () => {
+    const s = deferred(2);
+    s.h.advance(1000); // first timeout: held back
+    s.h.none();
+    s.h.advance(2000); // second: resent
+    expectSeg(s.h.one(), { flags: TCP_SYN | TCP_ACK, seq: s.iss });
+    s.h.inject({ srcPort: PEER_PORT, dstPort: 80, seq: PEER_ISN + 1, ack: s.iss + 1, flags: TCP_ACK });
+    assert.equal(s.l.acceptQueueLength, 1);
   });
 });
