@@ -201,6 +201,8 @@ export class StackTarget implements ConformanceTarget {
     // Linux scripts) offer wscale 6, i.e. a host with tcp_rmem[2] under 4 MiB. Scripts that
     // run defaults.sh set tcp_rmem themselves (commands.ts maps it onto maxRcvBuf).
     else this.stack.tcp.config.maxRcvBuf = 3 * 1024 * 1024;
+    // Both systems send D-SACK blocks by default (Linux tcp_dsack=1; FreeBSD since 13).
+    this.stack.tcp.config.dsack = true;
   }
 
   /** FreeBSD's defaults where the stack has the knob (tcp_timer.h, tcp_usrreq.c). */

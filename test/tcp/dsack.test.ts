@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { established, PEER_PORT, TCP_ACK } from './harness.ts';
 
 describe('D-SACK (RFC 2883)', () => {
-  const sackPeer = { peerOptions: { mss: 1460, sackPermitted: true } };
+  const sackPeer = { peerOptions: { mss: 1460, sackPermitted: true }, config: { dsack: true } };
   const data = (e: ReturnType<typeof established>, off: number, len: number) =>
     e.h.inject(
       { srcPort: PEER_PORT, dstPort: e.port, seq: e.peerSeq + off, ack: e.iss + 1, flags: TCP_ACK },
@@ -43,7 +43,7 @@ describe('D-SACK (RFC 2883)', () => {
     f.h.take();
     data(f, 50, 25);
     assert.equal(f.h.one().repr.options.sack, undefined);
-    const g = established();
+    const g = established({ config: { dsack: true } });
     data(g, 0, 100);
     g.h.advance(200);
     g.h.take();
