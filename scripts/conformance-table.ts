@@ -20,7 +20,7 @@ export interface CorpusRow {
 }
 
 const HERE = new URL('.', import.meta.url).pathname;
-export const DEFAULT_CORPUS = resolve(HERE, '../../shared/conformance/packetdrill');
+export const DEFAULT_CORPUS = resolve(HERE, '../test/fixtures/packetdrill');
 const DOC = resolve(HERE, '../docs/conformance-results.md');
 const BEGIN = '<!-- conformance-table:begin -->';
 const END = '<!-- conformance-table:end -->';

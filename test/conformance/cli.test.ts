@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { conformanceCommand, findScripts } from '../../src/cli/conformance.ts';
 import { fakeFactory } from './fake-target.ts';
 
-const CORPUS = new URL('../../../shared/conformance/packetdrill/', import.meta.url).pathname;
+const CORPUS = new URL('../fixtures/packetdrill/', import.meta.url).pathname;
 
 function capture() {
   const out: string[] = [];

@@ -5,7 +5,7 @@ import { findDeviation, STACK_DEVIATIONS } from '../../src/conformance/deviation
 
 test('a deviation matches its script, line and message only', () => {
   const d = STACK_DEVIATIONS[0]!;
-  const path = `../shared/conformance/packetdrill/${d.script}`;
+  const path = `test/fixtures/packetdrill/${d.script}`;
   assert.equal(findDeviation(path, d.line, `x ${d.match} y`), d);
   assert.equal(findDeviation(path, d.line + 1, d.match), undefined);
   assert.equal(findDeviation(path, d.line, 'some other failure'), undefined);

@@ -4,7 +4,7 @@ import { join, relative } from 'node:path';
 import { test } from 'node:test';
 import { parseScript, ScriptSyntaxError } from '../../src/conformance/parser.ts';
 
-const CORPUS = new URL('../../../shared/conformance/packetdrill/', import.meta.url).pathname;
+const CORPUS = new URL('../fixtures/packetdrill/', import.meta.url).pathname;
 
 function pktFiles(dir: string, out: string[] = []): string[] {
   for (const name of readdirSync(dir)) {

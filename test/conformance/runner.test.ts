@@ -6,7 +6,7 @@ import { runScriptText, type ScriptResult } from '../../src/conformance/runner.t
 import type { TargetConfig } from '../../src/conformance/target.ts';
 import { FakeTarget, fakeFactory } from './fake-target.ts';
 
-const CORPUS = new URL('../../../shared/conformance/packetdrill/', import.meta.url).pathname;
+const CORPUS = new URL('../fixtures/packetdrill/', import.meta.url).pathname;
 
 const PASSIVE_OPEN = `
 0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3

@@ -10,7 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { formatTable, runCorpus } from '../../scripts/conformance-table.ts';
 
-const CORPUS = new URL('../../../shared/conformance/packetdrill/', import.meta.url).pathname;
+const CORPUS = new URL('../fixtures/packetdrill/', import.meta.url).pathname;
 
 /** Scripts passing when this floor was set (see docs/conformance-results.md). */
 const PASS_FLOOR = 91;
