@@ -394,7 +394,7 @@ export class StackStreamSocket implements StreamImpl {
     const l = this.#listener;
     if (l) {
       // listen() again: Linux just updates the backlog.
-      l.backlog = Math.max(1, backlog);
+      l.backlog = Math.max(0, backlog);
       return;
     }
     const b = this.#bound;

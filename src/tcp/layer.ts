@@ -441,9 +441,11 @@ export class TcpLayer {
   /**
    * Would binding (address, port) conflict? Another listener on an overlapping address
    * always does; another bind()-only binding does unless both have SO_REUSEADDR and this
-   * one is not about to listen (Linux re-checks at listen()). A connection using the port does unless SO_REUSEADDR is set here and it
-   * is in TIME-WAIT or was itself made with SO_REUSEADDR (the Linux rule: two sockets with
-   * SO_REUSEADDR share a port unless one listens).
+   * one is not about to listen (Linux re-checks at listen()). A connection using the port
+   * does unless both it and this bind have SO_REUSEADDR (Linux inet_csk_bind_conflict: two
+   * sockets with SO_REUSEADDR share a port unless one listens; a TIME-WAIT connection keeps
+   * the flag of the socket it came from, so restarting a server over its own TIME-WAIT
+   * connections needs SO_REUSEADDR on the old and the new socket).
    */
   #bindConflict(
     address: IpAddress | undefined,
@@ -457,7 +459,7 @@ export class TcpLayer {
     for (const list of this.#conns.values()) {
       for (const c of list) {
         if (c.local.port !== port || !overlap(address, c.local.address)) continue;
-        if (reuse && (c.state === 'TIME-WAIT' || c.reuseAddr)) continue;
+        if (reuse && c.reuseAddr) continue;
         return true;
       }
     }

@@ -22,7 +22,7 @@ export interface TcpListenerEndpoint {
 export class TcpListener {
   readonly layer: TcpLayer;
   readonly local: TcpListenerEndpoint;
-  /** Accept-queue bound (listen(2) backlog). */
+  /** listen(2) backlog: the accept queue holds backlog + 1 connections, as on Linux. */
   backlog: number;
   /** SYN-queue bound; beyond it SYN cookies answer (config.synCookies). */
   synBacklog: number;
@@ -45,7 +45,7 @@ export class TcpListener {
   ) {
     this.layer = layer;
     this.local = local;
-    this.backlog = Math.max(1, backlog);
+    this.backlog = Math.max(0, backlog);
     this.synBacklog = Math.max(1, synBacklog);
     this.opts = opts;
     this.reuseAddr = reuseAddr;
@@ -89,7 +89,9 @@ export class TcpListener {
 
   /** @internal */
   hasAcceptRoom(): boolean {
-    return this.#acceptQueue.length < this.backlog;
+    // Linux sk_acceptq_is_full() is `queued > backlog`: listen(N) holds N + 1 connections
+    // (listen(0) holds one). Python on Linux: listen(1) lets two clients complete.
+    return this.#acceptQueue.length <= this.backlog;
   }
 
   /** @internal An embryo completed the handshake. */

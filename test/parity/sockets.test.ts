@@ -662,10 +662,7 @@ for (const [name, factory] of parityBackends) {
     });
 
     it('listen(1) holds backlog + 1 = 2 connections before dropping SYNs, as Linux (sk_acceptq_is_full)', {
-      todo:
-        name === 'os'
-          ? nodeAcceptsEagerly
-          : 'src/tcp/listen.ts bounds the accept queue at max(1, backlog); Linux at backlog + 1 (Python: 0 -> 1, 1 -> 2, 5 -> 6)',
+      todo: name === 'os' ? nodeAcceptsEagerly : false,
     }, async () => {
       const { port } = await listener(1);
       assert.equal((await fillBacklog(port)).connected, 2);

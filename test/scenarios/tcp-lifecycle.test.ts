@@ -127,8 +127,9 @@ describe('TCP lifecycle through the sockets API', () => {
       const connects = clients.map((c) => c.connect([net.bAddr, 5000]));
       await net.sim.sleep(millis(500));
       const l = [...net.b.tcp.listeners()][0];
-      assert.equal(l.acceptQueueLength, 2, 'the accept queue holds backlog connections');
-      assert.ok(net.b.tcp.stats.backlogDrops >= 4, `backlogDrops ${net.b.tcp.stats.backlogDrops}`);
+      // Linux sk_acceptq_is_full: listen(2) holds backlog + 1 = 3 connections.
+      assert.equal(l.acceptQueueLength, 3, 'the accept queue holds backlog + 1 connections');
+      assert.ok(net.b.tcp.stats.backlogDrops >= 3, `backlogDrops ${net.b.tcp.stats.backlogDrops}`);
       assert.equal(net.b.tcp.stats.rstSent, 0, 'nobody was refused');
       const accepted = [];
       for (let i = 0; i < clients.length; i++) accepted.push((await srv.accept())[0]);

@@ -380,14 +380,18 @@ describe('stack stream sockets: data path', () => {
       const srv = await listening(net, 5000, 1);
       const c1 = net.a.socket(AF_INET, SOCK_STREAM);
       await c1.connect([net.bAddr, 5000]);
+      // listen(1) holds backlog + 1 = 2 connections, as on Linux: the third waits.
       const c2 = net.a.socket(AF_INET, SOCK_STREAM);
-      const p2 = c2.connect([net.bAddr, 5000]);
+      await c2.connect([net.bAddr, 5000]);
+      const c3 = net.a.socket(AF_INET, SOCK_STREAM);
+      const p3 = c3.connect([net.bAddr, 5000]);
       await net.sim.sleep(millis(500));
       assert.ok(net.b.tcp.stats.backlogDrops >= 1);
       const [k1] = await srv.accept();
-      await p2; // the SYN retransmission (1 s) is now admitted
+      await p3; // the SYN retransmission (1 s) is now admitted
       const [k2] = await srv.accept();
-      for (const s of [c1, c2, k1, k2, srv]) await s.close();
+      const [k3] = await srv.accept();
+      for (const s of [c1, c2, c3, k1, k2, k3, srv]) await s.close();
     });
   });
 });

@@ -170,7 +170,7 @@ suite('keepalive', () => {
 });
 
 suite('ports and API errors', () => {
-  test('listen twice on a port: EADDRINUSE; a listener vs TIME-WAIT needs SO_REUSEADDR', () => {
+  test('listen twice on a port: EADDRINUSE; a listener vs TIME-WAIT needs SO_REUSEADDR on both sockets', () => {
     const h = new Harness();
     const l = h.layer.listen({ port: 80, backlog: 1 });
     assert.throws(
@@ -190,6 +190,9 @@ suite('ports and API errors', () => {
     h.take();
     assert.equal(c.state, 'TIME-WAIT');
     assert.throws(() => h.layer.listen({ port: 80, backlog: 1 }), { code: 'EADDRINUSE' });
+    // Linux: the TIME-WAIT connection keeps its listener's (missing) SO_REUSEADDR.
+    assert.throws(() => h.layer.listen({ port: 80, backlog: 1, reuseAddr: true }), { code: 'EADDRINUSE' });
+    c.reuseAddr = true; // as if that listener had had SO_REUSEADDR
     const l2 = h.layer.listen({ port: 80, backlog: 1, reuseAddr: true });
     assert.equal(l2.local.port, 80);
   });
