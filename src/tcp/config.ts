@@ -38,8 +38,7 @@ export interface TcpConfig {
   rfc1337: boolean;
   /**
    * RFC 2883 D-SACK: report duplicate segments in the first SACK block (Linux tcp_dsack=1,
-   * FreeBSD). Off by default for now: test/scenarios/tcp-capture.test.ts does not yet count
-   * tshark's "D-SACK Sequence" note among the explained analysis flags.
+   * FreeBSD). On by default, as on Linux.
    */
   dsack: boolean;
   /**
@@ -118,7 +117,7 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
   quickAck: true,
   pushBurstEnd: true,
   rfc1337: false,
-  dsack: false,
+  dsack: true,
   advertiseFreeSpace: false,
   ackEverySegmentPair: false,
   icmpMayReset: true,

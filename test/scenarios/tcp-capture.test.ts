@@ -69,6 +69,9 @@ const EXPLAINED = [
   /window is full/i,
   /Connection (establish|finish)/,
   /connection closing/,
+  // RFC 2883: the receiver reports a duplicate it got (the link duplicates frames, and a
+  // retransmission can cross the ACK that made it unnecessary).
+  /D-SACK Sequence/,
 ];
 
 /** What a clean transfer may show: the handshake, FINs, window updates. */
