@@ -18,7 +18,7 @@
  * is shared, so the best of a few runs is the least disturbed one).
  * `--cpu-time` times with the process's CPU time (user + system, all threads) instead of
  * wall-clock, so other load on the machine does not count.
- * Each at MTU 1500 and MTU 65535. Kernel side: /work/shared/bench-kernel/node-net.mjs
+ * Each at MTU 1500 and MTU 65535. Kernel side: bench/kernel/node-net.mjs (from ../shared/bench-kernel)
  * (server in a child process), bulk 1 GiB, rr and crr for a few seconds.
  *
  * Not a test: prints numbers, never fails on speed.
@@ -65,7 +65,8 @@ function best<T extends { wallS: number }>(f: () => T): T {
   }
   return b;
 }
-const KERNEL_SCRIPT = '/work/shared/bench-kernel/node-net.mjs';
+// The kernel side (a copy of ../shared/bench-kernel/node-net.mjs, so a clean clone has it).
+const KERNEL_SCRIPT = new URL('./kernel/node-net.mjs', import.meta.url).pathname;
 
 const B: IpAddress = { family: 4, v4: 0x0a000002 };
 
