@@ -439,6 +439,16 @@ export class StackTarget implements ConformanceTarget {
       });
       return ok(0);
     }
+    if (name === 'TCP_USER_TIMEOUT' && value.kind !== 'linger') {
+      // Linux TCP_USER_TIMEOUT (ms; RFC 5482). The front Socket has no such option yet, so the
+      // target sets it on the connection (or the listener, whose connections inherit it).
+      const ms = Number(value.value);
+      if (!fd.stream || !Number.isInteger(ms) || ms < 0) return { kind: 'error', errno: 'EINVAL' };
+      const conn = this.#connectionFor(fd);
+      if (!conn) return { kind: 'unsupported', reason: 'TCP_USER_TIMEOUT without a connection' };
+      conn.setOptions({ userTimeout: ms * 1000 });
+      return ok(0);
+    }
     const num = OPTION_NUMBERS[`${levelKey(level)}:${name}`];
     if (!num || name === 'SO_ERROR') return { kind: 'unsupported', reason: 'the stack has no such option' };
     try {

@@ -47,6 +47,8 @@ export const TCP_KEEPIDLE = 4;
 export const TCP_KEEPINTVL = 5;
 export const TCP_KEEPCNT = 6;
 export const TCP_INFO = 11;
+/** Linux: milliseconds transmitted data may stay unacknowledged before ETIMEDOUT (RFC 5482 semantics). */
+export const TCP_USER_TIMEOUT = 18;
 
 // IPv6-level options.
 export const IPV6_V6ONLY = 26;

@@ -41,6 +41,7 @@ import {
   TCP_KEEPINTVL,
   TCP_MAXSEG,
   TCP_NODELAY,
+  TCP_USER_TIMEOUT,
 } from './constants.ts';
 import { ERRNO, SocketError } from './errno.ts';
 
@@ -321,6 +322,11 @@ export class StackStreamSocket implements StreamImpl {
       } else if (name === TCP_KEEPCNT) {
         if (n < 1 || n > 127) throw new SocketError('EINVAL', { detail: 'TCP_KEEPCNT out of range' });
         o.keepCount = n;
+      } else if (name === TCP_USER_TIMEOUT) {
+        // Linux tcp(7): milliseconds, 0 restores the retry-count default; negative is EINVAL.
+        if (!Number.isInteger(n) || n < 0 || n > 0x7fffffff)
+          throw new SocketError('EINVAL', { detail: 'TCP_USER_TIMEOUT out of range' });
+        o.userTimeout = n * 1000;
       } else throw new SocketError('ENOPROTOOPT');
     } else {
       throw new SocketError('ENOPROTOOPT');
@@ -377,6 +383,8 @@ export class StackStreamSocket implements StreamImpl {
           return Math.round(opts.keepInterval / SECOND);
         case TCP_KEEPCNT:
           return opts.keepCount;
+        case TCP_USER_TIMEOUT:
+          return Math.round((opts.userTimeout ?? 0) / 1000);
         case TCP_INFO:
           return encodeTcpInfo(
             c ? c.info() : undefined,

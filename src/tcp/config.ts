@@ -164,6 +164,13 @@ export interface TcpSocketOptions {
    * ACK does not complete the handshake (the connection waits for data); see deferAcceptRetries.
    */
   deferAccept?: number;
+  /**
+   * TCP_USER_TIMEOUT (RFC 5482 "User Timeout Option" semantics, as Linux tcp(7) applies them):
+   * how long transmitted data may stay unacknowledged (retransmissions or zero-window probes
+   * going unanswered) before the connection aborts with ETIMEDOUT. 0 / undefined: off, the
+   * retry counts (config.retries, synRetries) decide instead.
+   */
+  userTimeout?: Duration;
 }
 
 /**

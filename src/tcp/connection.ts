@@ -147,6 +147,10 @@ export class TcpConnection {
   /** NewReno window inflation during fast recovery (RFC 6582). */
   nrInflate = 0;
   persistCount = 0;
+  /** When the unacknowledged head was first sent, stamped at its first retransmission (valid while rtxCount > 0; Linux retrans_stamp). */
+  rtxStamp = 0;
+  /** When zero-window probing began (valid while persistCount > 0; Linux icsk_probes_tstamp). */
+  persistStamp = 0;
   keepaliveProbes = 0;
   lastRecv: Instant = 0;
   lastSend: Instant = 0;

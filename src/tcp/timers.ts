@@ -2,6 +2,9 @@
  * Timer expiry for one connection. Each kind has one Timer object per connection,
  * created on first use and re-armed afterwards (see TcpConnection's timer getters).
  */
+
+import type { Instant } from '../time/instant.ts';
+import type { Timer } from '../time/timers.ts';
 import type { TcpConnection } from './connection.ts';
 import { ccContext } from './input.ts';
 import { sendAckAt, sendDataAt, sendSyn, tcpOutput } from './output.ts';
@@ -19,12 +22,20 @@ export function onRtx(c: TcpConnection): void {
   if (c.sndMax === c.snd.una && st !== 'SYN-SENT' && st !== 'SYN-RECEIVED') return;
   layer.stats.timeouts++;
   c.stats.timeouts++;
+  const now = layer.env.clock.now();
+  // The head segment went out one RTO ago (Linux stamps retrans_stamp at the first retransmission).
+  if (c.rtxCount === 0) c.rtxStamp = now - c.rtt.rto;
   c.rtxCount++;
   let limit =
     st === 'SYN-SENT' ? cfg.synRetries : st === 'SYN-RECEIVED' && !c.active ? cfg.synAckRetries : cfg.retries;
   // A deferred connection (TCP_DEFER_ACCEPT) lives at least through the deferring period.
   if (st === 'SYN-RECEIVED' && c.deferAcked) limit = Math.max(limit, c.opts.deferAccept ?? 0);
-  if (c.rtxCount > limit) {
+  const userTimeout = synchronized(st) ? (c.opts.userTimeout ?? 0) : 0;
+  // RFC 5482 §3 / Linux tcp(7) TCP_USER_TIMEOUT: with a user timeout the time data has gone
+  // unacknowledged, not the retransmission count, decides (retransmits_timed_out; the first
+  // expiry always retransmits). Handshake states keep the SYN retry counts, as on Linux.
+  const expired = userTimeout > 0 ? c.rtxCount > 1 && now - c.rtxStamp >= userTimeout : c.rtxCount > limit;
+  if (expired) {
     layer.stats.timedOut++;
     c.terminate('timed-out');
     c.flush();
@@ -61,7 +72,18 @@ export function onRtx(c: TcpConnection): void {
   c.snd.nxt = c.snd.una;
   const used = sendDataAt(c, c.snd.una, c.mss, true);
   c.snd.nxt = seqAdd(c.snd.una, used);
+  // Linux tcp_clamp_rto_to_user_timeout: the next expiry comes no later than the user timeout.
+  if (userTimeout > 0) clampToUserTimeout(c.rtxTimer, c.rtxStamp + userTimeout, now);
   c.flush();
+}
+
+function synchronized(st: TcpConnection['state']): boolean {
+  return st !== 'SYN-SENT' && st !== 'SYN-RECEIVED' && st !== 'LISTEN' && st !== 'CLOSED';
+}
+
+/** Pulls an armed timer in to `end` (at least 1 us ahead, so an overdue abort fires next). */
+function clampToUserTimeout(t: Timer, end: Instant, now: Instant): void {
+  if (t.deadline !== undefined && t.deadline > end) t.set(Math.max(end, now + 1));
 }
 
 /**
@@ -94,8 +116,14 @@ export function onPersist(c: TcpConnection): void {
     return;
   }
   layer.stats.zeroWindowProbes++;
+  const now = layer.env.clock.now();
   c.persistCount++;
-  if (c.orphan && c.persistCount > layer.config.retries) {
+  if (c.persistCount === 1) c.persistStamp = now;
+  const userTimeout = c.opts.userTimeout ?? 0;
+  // TCP_USER_TIMEOUT also bounds zero-window probing (Linux tcp_probe_timer: the time since
+  // the first unanswered probe).
+  const userExpired = userTimeout > 0 && c.persistCount > 1 && now - c.persistStamp >= userTimeout;
+  if (userExpired || (c.orphan && c.persistCount > layer.config.retries)) {
     layer.stats.timedOut++;
     c.terminate('timed-out');
     c.flush();
@@ -110,7 +138,9 @@ export function onPersist(c: TcpConnection): void {
   // The probe is governed by the persist timer, not the retransmission timer.
   c.rtxTimer.cancel();
   const base = Math.max(c.rtt.rto, layer.config.minRto);
-  c.persistTimer.set(layer.env.clock.now() + Math.min(base * 2 ** c.persistCount, layer.config.persistMax));
+  c.persistTimer.set(now + Math.min(base * 2 ** c.persistCount, layer.config.persistMax));
+  // Linux tcp_clamp_probe0_to_user_timeout.
+  if (userTimeout > 0) clampToUserTimeout(c.persistTimer, c.persistStamp + userTimeout, now);
   c.flush();
 }
 

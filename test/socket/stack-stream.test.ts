@@ -26,6 +26,7 @@ import {
   TCP_KEEPINTVL,
   TCP_MAXSEG,
   TCP_NODELAY,
+  TCP_USER_TIMEOUT,
 } from '../../src/socket/constants.ts';
 import { SocketError } from '../../src/socket/errno.ts';
 import { decodeTcpInfo, LINUX_TCP_STATES, type StackStreamSocket } from '../../src/socket/stack-stream.ts';
@@ -429,6 +430,27 @@ describe('stack stream sockets: options', () => {
       await conn.sendall(randomBytes(10_000, 1));
       await recvExactly(cli, 10_000);
       for (const s of [cli, conn, srv]) await s.close();
+    });
+  });
+
+  it('TCP_USER_TIMEOUT (backend option, ms): reaches the connection, range-checked, read back', async () => {
+    const net = pair();
+    await net.sim.run(async () => {
+      const srv = await listening(net);
+      const impl = net.a.backend.create(AF_INET, SOCK_STREAM) as StackStreamSocket;
+      assert.equal(impl.getOption(IPPROTO_TCP, TCP_USER_TIMEOUT), 0);
+      impl.setOption(IPPROTO_TCP, TCP_USER_TIMEOUT, 3000);
+      assert.throws(() => impl.setOption(IPPROTO_TCP, TCP_USER_TIMEOUT, -1), code('EINVAL'));
+      await impl.connect({ family: 2, host: net.bAddr, port: 5000 }, new AbortController().signal);
+      const [conn] = await srv.accept();
+      assert.equal(impl.getOption(IPPROTO_TCP, TCP_USER_TIMEOUT), 3000);
+      const c = [...net.a.tcp.connections()].find((x) => x.state === 'ESTABLISHED' && x.active);
+      assert.equal(c?.options.userTimeout, seconds(3));
+      impl.setOption(IPPROTO_TCP, TCP_USER_TIMEOUT, 0);
+      assert.equal(c?.options.userTimeout, 0);
+      await impl.close();
+      await conn.close();
+      await srv.close();
     });
   });
 

@@ -1,0 +1,88 @@
+/**
+ * TCP_USER_TIMEOUT (RFC 5482 semantics, as Linux tcp(7) applies them): unacknowledged data
+ * aborts the connection with 'timed-out' once it has waited longer than the user timeout,
+ * whatever the retry count; the retransmission (or persist) timer is pulled in to that instant.
+ */
+import assert from 'node:assert/strict';
+import { describe as suite, test } from 'node:test';
+import { established, PEER_PORT, TCP_ACK } from './harness.ts';
+
+const bytes = (n: number) => new Uint8Array(n).fill(7);
+
+/** Advances 1 ms at a time until the connection closes (bounded); returns the close time (us). */
+function runUntilClosed(e: ReturnType<typeof established>, limitMs: number): number | undefined {
+  for (let i = 0; i < limitMs; i++) {
+    if (e.c.state === 'CLOSED') return e.h.now();
+    e.h.advance(1);
+  }
+  return e.c.state === 'CLOSED' ? e.h.now() : undefined;
+}
+
+suite('TCP_USER_TIMEOUT', () => {
+  test('unacknowledged data aborts at exactly sent + user timeout, with timed-out', () => {
+    const e = established(); // RTO 300 ms after the 100 ms handshake
+    e.c.setOptions({ userTimeout: 3_000_000 });
+    const t0 = e.h.now();
+    e.c.write(bytes(100));
+    assert.equal(e.h.take().length, 1);
+    const closed = runUntilClosed(e, 10_000);
+    assert.equal(closed, t0 + 3_000_000);
+    assert.equal(e.ev.reason, 'timed-out');
+    // Retransmissions at +0.3, +0.9, +2.1 s (backed off), then the clamped abort at +3 s.
+    const rtx = e.h.take().filter((s) => s.payload.length === 100);
+    assert.deepEqual(
+      rtx.map((s) => s.at - t0),
+      [300_000, 900_000, 2_100_000],
+    );
+  });
+
+  test('without it the retry count decides: still retransmitting after the same time', () => {
+    const e = established();
+    e.c.write(bytes(100));
+    e.h.advance(3_100);
+    assert.equal(e.c.state, 'ESTABLISHED');
+  });
+
+  test('an ACK of the data restarts the clock', () => {
+    const e = established();
+    e.c.setOptions({ userTimeout: 3_000_000 });
+    const t0 = e.h.now();
+    e.c.write(bytes(100));
+    e.h.advance(900); // retransmitted at +0.3 s and +0.9 s
+    e.h.inject({ srcPort: PEER_PORT, dstPort: e.port, seq: e.peerSeq, ack: e.iss + 101, flags: TCP_ACK });
+    e.c.write(bytes(100));
+    e.h.advance(2_300); // +3.2 s: past t0 + 3 s, but the new data is younger than that
+    assert.equal(e.c.state, 'ESTABLISHED');
+    const closed = runUntilClosed(e, 10_000);
+    assert.ok(closed !== undefined && closed - t0 <= 900_000 + 3_000_000 + 1, `closed at ${closed}`);
+    assert.equal(e.ev.reason, 'timed-out');
+  });
+
+  test('zero-window probing gives up after the user timeout', () => {
+    const e = established({ peerWindow: 0 });
+    e.c.setOptions({ userTimeout: 2_000_000 });
+    e.c.write(bytes(100));
+    let firstProbe: number | undefined;
+    const open = (): boolean => e.c.state !== 'CLOSED';
+    for (let i = 0; i < 20_000 && open(); i++) {
+      e.h.advance(1);
+      const out = e.h.take();
+      if (firstProbe === undefined && out.length > 0) firstProbe = out[0]!.at;
+      // The peer answers each probe, still with a zero window: the connection is alive but stuck.
+      for (const _ of out)
+        if (open())
+          e.h.inject({
+            srcPort: PEER_PORT,
+            dstPort: e.port,
+            seq: e.peerSeq,
+            ack: e.iss + 1,
+            flags: TCP_ACK,
+            window: 0,
+          });
+    }
+    assert.equal(e.c.state, 'CLOSED');
+    assert.equal(e.ev.reason, 'timed-out');
+    assert.ok(firstProbe !== undefined);
+    assert.equal(e.h.now(), firstProbe + 2_000_000);
+  });
+});
