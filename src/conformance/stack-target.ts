@@ -119,6 +119,8 @@ interface FdEntry {
   readonly bufsSet: Set<string>;
   /** TCP_DEFER_ACCEPT seconds set on this (listening) socket. */
   deferAccept?: number;
+  /** FreeBSD TCP_KEEPINIT seconds set before connect(); given to the connection it makes. */
+  keepInit?: number;
 }
 
 const SOCKET_ERRNO_NAMES = new Map<number, string>(
@@ -223,6 +225,7 @@ export class StackTarget implements ConformanceTarget {
     c.rcvBuf = 65536; // net.inet.tcp.recvspace
     c.sndBuf = 32768; // net.inet.tcp.sendspace
     c.maxRcvBuf = 2 * 1024 * 1024; // kern.ipc.maxsockbuf (sb_max): window scale 6
+    c.keepInit = 75_000_000; // net.inet.tcp.keepinit (TCPTV_KEEP_INIT) = 75 s
   }
 
   // ---- clock and wire --------------------------------------------------------
@@ -322,8 +325,10 @@ export class StackTarget implements ConformanceTarget {
           for (let k = 0; k < 8 && fd.tuple === undefined; k++) {
             await Promise.resolve();
             for (const c of this.stack.tcp.connections())
-              if (!before.has(c) && c.active && c.remote.port === call.addr.port)
+              if (!before.has(c) && c.active && c.remote.port === call.addr.port) {
                 fd.tuple = { localPort: c.local.port, remotePort: c.remote.port };
+                if (fd.keepInit) c.setOptions({ keepInit: fd.keepInit * 1_000_000 });
+              }
           }
           await p;
           this.#learnTuple(fd);
@@ -437,6 +442,16 @@ export class StackTarget implements ConformanceTarget {
       conn.setOptions({
         finWait2Timeout: secs > 0 ? secs * 1_000_000 : this.stack.tcp.config.finWait2Timeout,
       });
+      return ok(0);
+    }
+    if (name === 'TCP_KEEPINIT' && value.kind !== 'linger') {
+      // FreeBSD TCP_KEEPINIT (seconds; 0: the sysctl default). The front Socket has no such
+      // option, so the target keeps it and sets it on the connection connect() makes.
+      const secs = Number(value.value);
+      if (!fd.stream || !Number.isInteger(secs) || secs < 0) return { kind: 'error', errno: 'EINVAL' };
+      fd.keepInit = secs;
+      const conn = this.#connectionFor(fd);
+      if (conn) conn.setOptions({ keepInit: secs > 0 ? secs * 1_000_000 : undefined });
       return ok(0);
     }
     if (name === 'TCP_USER_TIMEOUT' && value.kind !== 'linger') {
@@ -560,6 +575,9 @@ export class StackTarget implements ConformanceTarget {
         return true;
       case 'keepCount':
         c.keepCount = num;
+        return true;
+      case 'keepInitUs':
+        c.keepInit = num;
         return true;
       case 'maxRetransmits':
         c.retries = num;

@@ -49,6 +49,8 @@ export const TCP_KEEPCNT = 6;
 export const TCP_INFO = 11;
 /** Linux: milliseconds transmitted data may stay unacknowledged before ETIMEDOUT (RFC 5482 semantics). */
 export const TCP_USER_TIMEOUT = 18;
+/** FreeBSD: seconds an active open may take before ETIMEDOUT (connection-establishment timer). */
+export const TCP_KEEPINIT = 128;
 
 // IPv6-level options.
 export const IPV6_V6ONLY = 26;

@@ -38,6 +38,7 @@ import {
   TCP_INFO,
   TCP_KEEPCNT,
   TCP_KEEPIDLE,
+  TCP_KEEPINIT,
   TCP_KEEPINTVL,
   TCP_MAXSEG,
   TCP_NODELAY,
@@ -327,6 +328,11 @@ export class StackStreamSocket implements StreamImpl {
         if (!Number.isInteger(n) || n < 0 || n > 0x7fffffff)
           throw new SocketError('EINVAL', { detail: 'TCP_USER_TIMEOUT out of range' });
         o.userTimeout = n * 1000;
+      } else if (name === TCP_KEEPINIT) {
+        // FreeBSD tcp(4): seconds; 0 restores the stack default (config.keepInit).
+        if (!Number.isInteger(n) || n < 0 || n > 0x7fffffff)
+          throw new SocketError('EINVAL', { detail: 'TCP_KEEPINIT out of range' });
+        o.keepInit = n > 0 ? n * SECOND : undefined;
       } else throw new SocketError('ENOPROTOOPT');
     } else {
       throw new SocketError('ENOPROTOOPT');
@@ -385,6 +391,8 @@ export class StackStreamSocket implements StreamImpl {
           return opts.keepCount;
         case TCP_USER_TIMEOUT:
           return Math.round((opts.userTimeout ?? 0) / 1000);
+        case TCP_KEEPINIT:
+          return Math.round((opts.keepInit ?? this.#layer.config.keepInit) / SECOND);
         case TCP_INFO:
           return encodeTcpInfo(
             c ? c.info() : undefined,

@@ -98,6 +98,12 @@ export interface TcpConfig {
   keepIdle: Duration;
   keepInterval: Duration;
   keepCount: number;
+  /**
+   * Connection-establishment timer (FreeBSD net.inet.tcp.keepinit / TCP_KEEPINIT, TCPTV_KEEP_INIT):
+   * an active open not established this long after its first SYN fails with 'timed-out',
+   * whatever synRetries allows. 0: off (Linux has no such timer; synRetries alone decides).
+   */
+  keepInit: Duration;
   /** Upper bound of the zero-window probe interval. */
   persistMax: Duration;
   /** Lower bound for the send MSS after ICMP frag-needed (RFC 1191). */
@@ -137,6 +143,7 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
   keepIdle: seconds(7200),
   keepInterval: seconds(75),
   keepCount: 9,
+  keepInit: 0,
   persistMax: seconds(60),
   minMss: 64,
 });
@@ -171,6 +178,8 @@ export interface TcpSocketOptions {
    * retry counts (config.retries, synRetries) decide instead.
    */
   userTimeout?: Duration;
+  /** TCP_KEEPINIT (FreeBSD): this socket's connection-establishment time limit (default config.keepInit). */
+  keepInit?: Duration;
 }
 
 /**

@@ -35,7 +35,10 @@ export function onRtx(c: TcpConnection): void {
   // unacknowledged, not the retransmission count, decides (retransmits_timed_out; the first
   // expiry always retransmits). Handshake states keep the SYN retry counts, as on Linux.
   const expired = userTimeout > 0 ? c.rtxCount > 1 && now - c.rtxStamp >= userTimeout : c.rtxCount > limit;
-  if (expired) {
+  // FreeBSD TCP_KEEPINIT / net.inet.tcp.keepinit (tcp_timer_keep in SYN-SENT): the active open
+  // gives up this long after its first SYN (rtxStamp), also before synRetries runs out.
+  const keepInit = st === 'SYN-SENT' ? (c.opts.keepInit ?? cfg.keepInit) : 0;
+  if (expired || (keepInit > 0 && now - c.rtxStamp >= keepInit)) {
     layer.stats.timedOut++;
     c.terminate('timed-out');
     c.flush();
@@ -53,6 +56,7 @@ export function onRtx(c: TcpConnection): void {
   }
   if (st === 'SYN-SENT' || st === 'SYN-RECEIVED') {
     sendSyn(c);
+    if (keepInit > 0) clampToUserTimeout(c.rtxTimer, c.rtxStamp + keepInit, now);
     c.flush();
     return;
   }
@@ -81,7 +85,7 @@ function synchronized(st: TcpConnection['state']): boolean {
   return st !== 'SYN-SENT' && st !== 'SYN-RECEIVED' && st !== 'LISTEN' && st !== 'CLOSED';
 }
 
-/** Pulls an armed timer in to `end` (at least 1 us ahead, so an overdue abort fires next). */
+/** Pulls an armed timer in to `end` (a user timeout or TCP_KEEPINIT deadline) (at least 1 us ahead, so an overdue abort fires next). */
 function clampToUserTimeout(t: Timer, end: Instant, now: Instant): void {
   if (t.deadline !== undefined && t.deadline > end) t.set(Math.max(end, now + 1));
 }

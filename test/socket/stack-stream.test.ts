@@ -23,6 +23,7 @@ import {
   TCP_INFO,
   TCP_KEEPCNT,
   TCP_KEEPIDLE,
+  TCP_KEEPINIT,
   TCP_KEEPINTVL,
   TCP_MAXSEG,
   TCP_NODELAY,
@@ -433,7 +434,7 @@ describe('stack stream sockets: options', () => {
     });
   });
 
-  it('TCP_USER_TIMEOUT (backend option, ms): reaches the connection, range-checked, read back', async () => {
+  it('TCP_USER_TIMEOUT (ms) and TCP_KEEPINIT (s) backend options: reach the connection, range-checked, read back', async () => {
     const net = pair();
     await net.sim.run(async () => {
       const srv = await listening(net);
@@ -448,6 +449,12 @@ describe('stack stream sockets: options', () => {
       assert.equal(c?.options.userTimeout, seconds(3));
       impl.setOption(IPPROTO_TCP, TCP_USER_TIMEOUT, 0);
       assert.equal(c?.options.userTimeout, 0);
+      // FreeBSD TCP_KEEPINIT (seconds): 0 reads back the layer default (off here).
+      assert.equal(impl.getOption(IPPROTO_TCP, TCP_KEEPINIT), 0);
+      impl.setOption(IPPROTO_TCP, TCP_KEEPINIT, 5);
+      assert.equal(impl.getOption(IPPROTO_TCP, TCP_KEEPINIT), 5);
+      assert.equal(c?.options.keepInit, seconds(5));
+      assert.throws(() => impl.setOption(IPPROTO_TCP, TCP_KEEPINIT, -1), code('EINVAL'));
       await impl.close();
       await conn.close();
       await srv.close();

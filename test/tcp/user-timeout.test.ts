@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe as suite, test } from 'node:test';
-import { established, PEER_PORT, TCP_ACK } from './harness.ts';
+import { established, PEER_PORT, synSent, TCP_ACK } from './harness.ts';
 
 const bytes = (n: number) => new Uint8Array(n).fill(7);
 
@@ -84,5 +84,32 @@ suite('TCP_USER_TIMEOUT', () => {
     assert.equal(e.ev.reason, 'timed-out');
     assert.ok(firstProbe !== undefined);
     assert.equal(e.h.now(), firstProbe + 2_000_000);
+  });
+});
+
+suite('connection-establishment timer (FreeBSD TCP_KEEPINIT / net.inet.tcp.keepinit)', () => {
+  test('an active open fails with timed-out keepInit after the first SYN, before synRetries run out', () => {
+    const s = synSent({ connectOptions: { options: { keepInit: 5_000_000 } } });
+    const t0 = s.syn.at;
+    s.h.advanceTo(t0 + 4_999_999);
+    assert.equal(s.c.state, 'SYN-SENT');
+    s.h.advanceTo(t0 + 5_000_000); // the next SYN (at 7 s) is cut to the 5 s deadline
+    assert.equal(s.c.state, 'CLOSED');
+    assert.equal(s.ev.reason, 'timed-out');
+    const syns = s.h.take().map((x) => x.at - t0);
+    assert.deepEqual(syns, [1_000_000, 3_000_000]); // RTO 1 s, then 2 s
+  });
+
+  test('off by default (Linux): synRetries alone decide', () => {
+    const s = synSent();
+    s.h.advance(10_000);
+    assert.equal(s.c.state, 'SYN-SENT');
+  });
+
+  test('the layer default applies when the socket sets none', () => {
+    const s = synSent({ config: { keepInit: 2_000_000 } });
+    s.h.advance(2_000);
+    assert.equal(s.c.state, 'CLOSED');
+    assert.equal(s.ev.reason, 'timed-out');
   });
 });
