@@ -80,6 +80,7 @@ import {
   TCP_KEEPINTVL,
   TCP_MAXSEG,
   TCP_NODELAY,
+  TCP_USER_TIMEOUT,
   typeName,
 } from './constants.ts';
 import { GaiError, SocketError, SocketTimeoutError, toSocketError } from './errno.ts';
@@ -118,6 +119,9 @@ const OPTIONS = new Map<string, OptSpec>([
   [`${IPPROTO_TCP}:${TCP_KEEPIDLE}`, { kind: 'int', on: 'stream', dflt: 7200 }],
   [`${IPPROTO_TCP}:${TCP_KEEPINTVL}`, { kind: 'int', on: 'stream', dflt: 75 }],
   [`${IPPROTO_TCP}:${TCP_KEEPCNT}`, { kind: 'int', on: 'stream', dflt: 9 }],
+  // Linux tcp(7): ms of unacknowledged data before the connection fails ETIMEDOUT; 0 = off.
+  // (The os backend records it; Node cannot pass it to the kernel.)
+  [`${IPPROTO_TCP}:${TCP_USER_TIMEOUT}`, { kind: 'int', on: 'stream', dflt: 0 }],
   [`${IPPROTO_IPV6}:${IPV6_V6ONLY}`, { kind: 'bool', on: 'ip', dflt: 0 }],
 ]);
 
@@ -589,7 +593,7 @@ export class Socket {
       const n = typeof value === 'boolean' ? (value ? 1 : 0) : value;
       if (typeof n !== 'number' || !Number.isInteger(n) || n < -0x80000000 || n > 0x7fffffff)
         throw new SocketError('EINVAL', { syscall: 'setsockopt', detail: 'this option takes an integer' });
-      if (spec.kind === 'int' && level === IPPROTO_TCP && n < 1)
+      if (spec.kind === 'int' && level === IPPROTO_TCP && n < (optname === TCP_USER_TIMEOUT ? 0 : 1))
         throw new SocketError('EINVAL', { syscall: 'setsockopt', detail: 'value out of range' });
       v = spec.kind === 'bool' ? (n ? 1 : 0) : n;
     }

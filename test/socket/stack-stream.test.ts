@@ -461,6 +461,35 @@ describe('stack stream sockets: options', () => {
     });
   });
 
+  it('TCP_USER_TIMEOUT through the front socket: an unanswered send fails ETIMEDOUT at the timeout', async () => {
+    const net = pair();
+    await net.sim.run(async () => {
+      const srv = await listening(net);
+      const cli = net.a.socket(AF_INET, SOCK_STREAM);
+      assert.equal(cli.getsockopt(IPPROTO_TCP, TCP_USER_TIMEOUT), 0);
+      assert.throws(() => cli.setsockopt(IPPROTO_TCP, TCP_USER_TIMEOUT, -1), code('EINVAL'));
+      cli.setsockopt(IPPROTO_TCP, TCP_USER_TIMEOUT, 3000);
+      assert.equal(cli.getsockopt(IPPROTO_TCP, TCP_USER_TIMEOUT), 3000);
+      await cli.connect([net.bAddr, 5000]);
+      const [conn] = await srv.accept();
+      // The path goes dead: nothing b sends reaches a, nothing a sends reaches b.
+      net.cable.aToB.configure({ loss: 1 });
+      net.cable.bToA.configure({ loss: 1 });
+      const t0 = net.sim.now;
+      await cli.sendall('hello?');
+      const got = cli.recv(10).then(
+        () => 'data',
+        (e: unknown) => (e instanceof SocketError ? e.code : String(e)),
+      );
+      assert.equal(await got, 'ETIMEDOUT');
+      const waited = net.sim.now - t0;
+      assert.ok(waited >= seconds(3) && waited < seconds(4), `failed after ${waited} µs`);
+      await cli.close();
+      await conn.close();
+      await srv.close();
+    });
+  });
+
   it('TCP_INFO (backend getOption) is Linux struct tcp_info; tcpInfo() the object', async () => {
     const net = pair();
     await net.sim.run(async () => {
