@@ -226,6 +226,10 @@ export class StackTarget implements ConformanceTarget {
     c.sndBuf = 32768; // net.inet.tcp.sendspace
     c.maxRcvBuf = 2 * 1024 * 1024; // kern.ipc.maxsockbuf (sb_max): window scale 6
     c.keepInit = 75_000_000; // net.inet.tcp.keepinit (TCPTV_KEEP_INIT) = 75 s
+    // TCP_MAXRXTSHIFT (12) SYN retransmissions on tcp_timer_rexmt's SYN-SENT schedule.
+    c.synRetries = 12;
+    c.synBackoff = 'freebsd';
+    c.synRtoSlop = this.#rexmitSlop;
   }
 
   // ---- clock and wire --------------------------------------------------------
@@ -601,6 +605,7 @@ export class StackTarget implements ConformanceTarget {
         if (this.config.dialect !== 'freebsd') return num === 0;
         this.#rexmitSlop = num;
         c.minRto = this.#rexmitMin + num;
+        c.synRtoSlop = num;
         return true;
       case 'fastOpen':
         return num === 0;

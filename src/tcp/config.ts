@@ -104,6 +104,14 @@ export interface TcpConfig {
    * whatever synRetries allows. 0: off (Linux has no such timer; synRetries alone decides).
    */
   keepInit: Duration;
+  /**
+   * SYN retransmission schedule in SYN-SENT. 'double': RFC 6298 §5.5 doubling of the RTO (Linux).
+   * 'freebsd': tcp_timer_rexmt's SYN-SENT rule, initialRto * tcp_backoff[shift] + synRtoSlop
+   * (net.inet.tcp.rexmit_slop), capped at TCPTV_REXMTMAX (64 s), whatever the minimum/maximum RTO.
+   */
+  synBackoff: 'double' | 'freebsd';
+  /** FreeBSD TCPT_RANGESET's rexmit_slop, added to each SYN timeout under synBackoff 'freebsd'. */
+  synRtoSlop: Duration;
   /** Upper bound of the zero-window probe interval. */
   persistMax: Duration;
   /** Lower bound for the send MSS after ICMP frag-needed (RFC 1191). */
@@ -144,6 +152,8 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
   keepInterval: seconds(75),
   keepCount: 9,
   keepInit: 0,
+  synBackoff: 'double',
+  synRtoSlop: 0,
   persistMax: seconds(60),
   minMss: 64,
 });

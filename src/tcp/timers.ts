@@ -10,6 +10,11 @@ import { ccContext } from './input.ts';
 import { sendAckAt, sendDataAt, sendSyn, tcpOutput } from './output.ts';
 import { seqAdd, seqSub } from './seq.ts';
 
+/** FreeBSD tcp_timer.c tcp_backoff[TCP_MAXRXTSHIFT + 1]. */
+const FREEBSD_BACKOFF = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 512, 512, 512];
+/** FreeBSD tcp_timer.h TCPTV_REXMTMAX: 64 s. */
+const FREEBSD_REXMTMAX = 64_000_000;
+
 /**
  * Retransmission timeout (RFC 6298 §5.4-5.6): retransmit the earliest unacknowledged
  * segment, back the timer off, and give up after the retry limit.
@@ -56,6 +61,13 @@ export function onRtx(c: TcpConnection): void {
   }
   if (st === 'SYN-SENT' || st === 'SYN-RECEIVED') {
     sendSyn(c);
+    if (st === 'SYN-SENT' && cfg.synBackoff === 'freebsd') {
+      // FreeBSD tcp_timer_rexmt: rexmt = tcp_rexmit_initial * tcp_backoff[t_rxtshift], then
+      // TCPT_RANGESET adds rexmit_slop and caps it at TCPTV_REXMTMAX.
+      const shift = Math.min(c.rtxCount, FREEBSD_BACKOFF.length - 1);
+      const rexmt = Math.min(cfg.initialRto * FREEBSD_BACKOFF[shift]! + cfg.synRtoSlop, FREEBSD_REXMTMAX);
+      c.rtxTimer.set(now + rexmt);
+    }
     if (keepInit > 0) clampToUserTimeout(c.rtxTimer, c.rtxStamp + keepInit, now);
     c.flush();
     return;

@@ -113,3 +113,42 @@ suite('connection-establishment timer (FreeBSD TCP_KEEPINIT / net.inet.tcp.keepi
     assert.equal(s.ev.reason, 'timed-out');
   });
 });
+
+suite('SYN retransmission schedule (TcpConfig.synBackoff)', () => {
+  /** Runs a SYN-SENT connection to its timeout (bounded); returns the SYN send times and the close time. */
+  function runSynSent(s: ReturnType<typeof synSent>): { syns: number[]; closed: number | undefined } {
+    const t0 = s.syn.at;
+    for (let i = 0; i < 1000 && s.c.state !== 'CLOSED'; i++) s.h.advance(1_000);
+    const syns = s.h.take().map((x) => x.at - t0);
+    return { syns, closed: s.c.state === 'CLOSED' ? s.h.now() - t0 : undefined };
+  }
+
+  test("'double' (default, Linux): RTO doubling, 6 retries, timed out at 127 s", () => {
+    const s = synSent();
+    const r = runSynSent(s);
+    assert.deepEqual(
+      r.syns,
+      [1, 3, 7, 15, 31, 63].map((x) => x * 1_000_000),
+    );
+    assert.ok(
+      r.closed !== undefined && r.closed >= 127_000_000 && r.closed < 128_000_000,
+      `closed ${r.closed}`,
+    );
+    assert.equal(s.ev.reason, 'timed-out');
+  });
+
+  test("'freebsd': rexmit_initial * tcp_backoff[shift] + rexmit_slop, capped at 64 s, 12 retries", () => {
+    const s = synSent({ config: { synBackoff: 'freebsd', synRtoSlop: 200_000, synRetries: 12 } });
+    const r = runSynSent(s);
+    // Intervals 1, 2.2, 4.2, 8.2, 16.2, 32.2, then 64 s (TCPTV_REXMTMAX) six times.
+    assert.deepEqual(
+      r.syns,
+      [1, 3.2, 7.4, 15.6, 31.8, 64, 128, 192, 256, 320, 384, 448].map((x) => Math.round(x * 1_000_000)),
+    );
+    assert.ok(
+      r.closed !== undefined && r.closed >= 512_000_000 && r.closed < 513_000_000,
+      `closed ${r.closed}`,
+    );
+    assert.equal(s.ev.reason, 'timed-out');
+  });
+});
