@@ -38,8 +38,8 @@ import { Socket } from './socket/socket.ts';
 import { StackDatagramSocket } from './socket/stack-dgram.ts';
 import { type NameserverOptions, StackResolver } from './socket/stack-resolver.ts';
 import { streamSocketFactory } from './socket/stack-stream.ts';
-import type { TcpConfig } from './tcp/config.ts';
-import { TcpLayer } from './tcp/layer.ts';
+import { pmtuDontFragment, type TcpConfig } from './tcp/config.ts';
+import { type TcpIpFields, TcpLayer } from './tcp/layer.ts';
 import type { Clock, Pollable } from './time/clock.ts';
 import type { Instant } from './time/instant.ts';
 import { TimerQueue } from './time/timers.ts';
@@ -72,7 +72,8 @@ export interface StackTcpEnv {
   readonly clock: Clock;
   readonly rng: Rng;
   readonly timers: TimerQueue;
-  output(src: IpAddress, dst: IpAddress, repr: TcpRepr, payload: Uint8Array): void;
+  /** `fields`: the sending connection's IP_TOS / IP_MTU_DISCOVER (absent: TOS 0, DF). */
+  output(src: IpAddress, dst: IpAddress, repr: TcpRepr, payload: Uint8Array, fields?: TcpIpFields): void;
   routeSource(dst: IpAddress): IpAddress | undefined;
   mssFor(dst: IpAddress): number;
   isLocalAddress(a: IpAddress): boolean;
@@ -102,6 +103,28 @@ const v4 = (a: Ipv4Address): IpAddress => ({ family: 4, v4: a });
 
 /** RFC 9293 §3.7.2 / RFC 1191: TCP does path MTU discovery, so DF is set. */
 const TCP_SEND_OPTIONS: SendOptions = Object.freeze({ protocol: IP_PROTO_TCP, dontFragment: true });
+
+/** IP send options per (TOS byte, DF) pair a connection asks for, made once each (at most 512). */
+const tcpSendOptionsCache = new Map<number, SendOptions>();
+
+/**
+ * The IP send options for a TCP segment: the connection's IP_TOS byte (its DSCP; the ECN field
+ * stays Not-ECT, as this TCP does no RFC 3168 ECN) and DF unless IP_MTU_DISCOVER turns path MTU
+ * discovery off (pmtuDontFragment).
+ */
+function tcpSendOptions(ip: TcpIpFields | undefined): SendOptions {
+  if (!ip) return TCP_SEND_OPTIONS;
+  const dscp = ((ip.tos ?? 0) & 0xff) >> 2;
+  const df = pmtuDontFragment(ip.pmtuDisc);
+  if (dscp === 0 && df) return TCP_SEND_OPTIONS;
+  const key = (dscp << 1) | (df ? 1 : 0);
+  let o = tcpSendOptionsCache.get(key);
+  if (!o) {
+    o = Object.freeze({ protocol: IP_PROTO_TCP, dscp, dontFragment: df });
+    tcpSendOptionsCache.set(key, o);
+  }
+  return o;
+}
 
 export class Stack implements Pollable {
   readonly name: string;
@@ -221,7 +244,7 @@ export class Stack implements Pollable {
       clock: this.clock,
       rng: this.rng,
       timers: this.timers,
-      output: (src, dst, repr, payload) => {
+      output: (src, dst, repr, payload, fields) => {
         if (src.family !== 4 || dst.family !== 4) return;
         const route = ip.route(dst.v4, src.v4);
         if (typeof route === 'string') {
@@ -234,7 +257,7 @@ export class Stack implements Pollable {
         const len = tcpHeaderLength(repr) + payload.length;
         const frame = allocFrame(at + len);
         emitTcp(repr, payload, frame, pseudoHeaderSumV4(route.src, dst.v4, IP_PROTO_TCP, len), at);
-        ip.sendInPlace(route, TCP_SEND_OPTIONS, frame);
+        ip.sendInPlace(route, tcpSendOptions(fields), frame);
       },
       routeSource: (dst) => {
         if (dst.family !== 4) return undefined;

@@ -29,6 +29,8 @@ import type { AddressTuple } from '../socket/address.ts';
 import type { SockAddr as BackendSockAddr, OptionValue, StreamImpl } from '../socket/backend.ts';
 import {
   AF_INET,
+  IP_MTU_DISCOVER,
+  IP_TOS,
   IPPROTO_IP,
   IPPROTO_TCP,
   MSG_DONTWAIT,
@@ -143,6 +145,8 @@ const OPTION_NUMBERS: Record<string, [number, number]> = {
   'TCP:TCP_KEEPINTVL': [IPPROTO_TCP, TCP_KEEPINTVL],
   'TCP:TCP_KEEPCNT': [IPPROTO_TCP, TCP_KEEPCNT],
   'IP:IP_TTL': [IPPROTO_IP, IP_TTL],
+  'IP:IP_TOS': [IPPROTO_IP, IP_TOS],
+  'IP:IP_MTU_DISCOVER': [IPPROTO_IP, IP_MTU_DISCOVER],
 };
 
 function levelKey(level: string): string {

@@ -52,6 +52,16 @@ export const TCP_USER_TIMEOUT = 18;
 /** FreeBSD: seconds an active open may take before ETIMEDOUT (connection-establishment timer). */
 export const TCP_KEEPINIT = 128;
 
+// IPv4-level options (Linux <linux/in.h> numbers).
+/** The TOS byte (DSCP << 2 | ECN) of the socket's IPv4 datagrams; TCP keeps the ECN bits. */
+export const IP_TOS = 1;
+/** Path MTU discovery mode: IP_PMTUDISC_DONT 0, WANT 1, DO 2, PROBE 3, INTERFACE 4, OMIT 5. */
+export const IP_MTU_DISCOVER = 10;
+export const IP_PMTUDISC_DONT = 0;
+export const IP_PMTUDISC_WANT = 1;
+export const IP_PMTUDISC_DO = 2;
+export const IP_PMTUDISC_PROBE = 3;
+
 // IPv6-level options.
 export const IPV6_V6ONLY = 26;
 

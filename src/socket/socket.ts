@@ -53,6 +53,8 @@ import {
   AF_INET6,
   AF_UNIX,
   familyName,
+  IP_MTU_DISCOVER,
+  IP_TOS,
   IPPROTO_IP,
   IPPROTO_IPV6,
   IPPROTO_TCP,
@@ -123,6 +125,10 @@ const OPTIONS = new Map<string, OptSpec>([
   // (The os backend records it; Node cannot pass it to the kernel.)
   [`${IPPROTO_TCP}:${TCP_USER_TIMEOUT}`, { kind: 'int', on: 'stream', dflt: 0 }],
   [`${IPPROTO_IPV6}:${IPV6_V6ONLY}`, { kind: 'bool', on: 'ip', dflt: 0 }],
+  // ip(7): the TOS byte and the path MTU discovery mode (default IP_PMTUDISC_WANT). The stack's
+  // TCP puts them on its segments; the os backend records them (Node cannot pass them down).
+  [`${IPPROTO_IP}:${IP_TOS}`, { kind: 'int', on: 'ip', dflt: 0 }],
+  [`${IPPROTO_IP}:${IP_MTU_DISCOVER}`, { kind: 'int', on: 'ip', dflt: 1 }],
 ]);
 
 const encoder = new TextEncoder();
@@ -595,7 +601,10 @@ export class Socket {
         throw new SocketError('EINVAL', { syscall: 'setsockopt', detail: 'this option takes an integer' });
       if (spec.kind === 'int' && level === IPPROTO_TCP && n < (optname === TCP_USER_TIMEOUT ? 0 : 1))
         throw new SocketError('EINVAL', { syscall: 'setsockopt', detail: 'value out of range' });
-      v = spec.kind === 'bool' ? (n ? 1 : 0) : n;
+      // ip(7): IP_MTU_DISCOVER is IP_PMTUDISC_DONT (0) .. IP_PMTUDISC_OMIT (5); IP_TOS keeps a byte.
+      if (level === IPPROTO_IP && optname === IP_MTU_DISCOVER && (n < 0 || n > 5))
+        throw new SocketError('EINVAL', { syscall: 'setsockopt', detail: 'IP_MTU_DISCOVER out of range' });
+      v = spec.kind === 'bool' ? (n ? 1 : 0) : level === IPPROTO_IP && optname === IP_TOS ? n & 0xff : n;
     }
     try {
       this.#impl.setOption(level, optname, v);

@@ -27,6 +27,9 @@ import type { TcpListener } from '../tcp/listen.ts';
 import { formatIpv4, type IpAddress, parseIpv4 } from '../wire/address.ts';
 import type { OptionValue, SockAddr, StreamImpl } from './backend.ts';
 import {
+  IP_MTU_DISCOVER,
+  IP_TOS,
+  IPPROTO_IP,
   IPPROTO_TCP,
   SO_ERROR,
   SO_KEEPALIVE,
@@ -334,6 +337,15 @@ export class StackStreamSocket implements StreamImpl {
           throw new SocketError('EINVAL', { detail: 'TCP_KEEPINIT out of range' });
         o.keepInit = n > 0 ? n * SECOND : undefined;
       } else throw new SocketError('ENOPROTOOPT');
+    } else if (level === IPPROTO_IP) {
+      // ip(7) IP_TOS: on a stream socket Linux keeps the ECN bits under TCP's control (RFC 3168
+      // §5; no ECN here, so they stay 0) and takes the DSCP from the value.
+      if (name === IP_TOS) o.tos = n & 0xfc;
+      else if (name === IP_MTU_DISCOVER) {
+        if (!Number.isInteger(n) || n < 0 || n > 5)
+          throw new SocketError('EINVAL', { detail: 'IP_MTU_DISCOVER out of range' });
+        o.pmtuDisc = n;
+      } else throw new SocketError('ENOPROTOOPT');
     } else {
       throw new SocketError('ENOPROTOOPT');
     }
@@ -374,6 +386,11 @@ export class StackStreamSocket implements StreamImpl {
           return out;
         }
       }
+      return undefined;
+    }
+    if (level === IPPROTO_IP) {
+      if (name === IP_TOS) return opts.tos ?? 0;
+      if (name === IP_MTU_DISCOVER) return opts.pmtuDisc ?? 1;
       return undefined;
     }
     if (level === IPPROTO_TCP) {

@@ -190,6 +190,29 @@ export interface TcpSocketOptions {
   userTimeout?: Duration;
   /** TCP_KEEPINIT (FreeBSD): this socket's connection-establishment time limit (default config.keepInit). */
   keepInit?: Duration;
+  /**
+   * IP_TOS (ip(7)): the TOS byte (DSCP << 2) of every IPv4 datagram the connection sends. As on
+   * Linux, TCP owns the two ECN bits (RFC 3168 §5), so they are kept clear here. Default 0.
+   */
+  tos?: number;
+  /**
+   * IP_MTU_DISCOVER (ip(7)): IP_PMTUDISC_DONT 0, WANT 1 (the default), DO 2, PROBE 3, INTERFACE 4,
+   * OMIT 5. As Linux's ip_dont_fragment decides, DF is set on the connection's segments for WANT
+   * and DO only (RFC 1191 path MTU discovery); DONT, PROBE, INTERFACE and OMIT send without DF.
+   */
+  pmtuDisc?: number;
+}
+
+/** IP_MTU_DISCOVER values (<linux/in.h>). */
+export const IP_PMTUDISC_DONT = 0;
+export const IP_PMTUDISC_WANT = 1;
+export const IP_PMTUDISC_DO = 2;
+export const IP_PMTUDISC_PROBE = 3;
+export const IP_PMTUDISC_OMIT = 5;
+
+/** Whether a connection with this IP_MTU_DISCOVER mode sets DF (Linux ip_dont_fragment). */
+export function pmtuDontFragment(mode: number | undefined): boolean {
+  return mode === undefined || mode === IP_PMTUDISC_WANT || mode === IP_PMTUDISC_DO;
 }
 
 /**

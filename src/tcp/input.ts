@@ -431,7 +431,15 @@ function processAck(c: TcpConnection, r: TcpRepr, segSeq: Seq, ack: Seq, textLen
   const stats = layer.stats;
   const newWnd = r.window << c.sndWscale;
   const sack = c.sackOk ? r.options.sack : undefined;
-  if (sack && sack.length > 0) c.scoreboard.update(sack, seqMax(ack, c.snd.una));
+  // SACKed bytes above SEG.ACK before this segment, to tell whether it brings new SACK information.
+  let oldSacked = 0;
+  if (sack && sack.length > 0) {
+    if (c.hasScoreboard) {
+      oldSacked = c.scoreboard.sackedBytes;
+      if (seqLt(c.snd.una, ack)) oldSacked -= c.scoreboard.sackedIn(c.snd.una, ack);
+    }
+    c.scoreboard.update(sack, seqMax(ack, c.snd.una));
+  }
   if (seqLt(c.snd.una, ack)) {
     // "If SND.UNA < SEG.ACK =< SND.NXT, then set SND.UNA <- SEG.ACK."
     const acked = seqSub(ack, c.snd.una);
@@ -465,6 +473,22 @@ function processAck(c: TcpConnection, r: TcpRepr, segSeq: Seq, ack: Seq, textLen
         if (c.cc.cwnd + c.nrInflate < c.mss) c.nrInflate = c.mss - c.cc.cwnd;
         c.rtxTimer.set(layer.env.clock.now() + c.rtt.rto);
       }
+    } else if (
+      // RFC 6675 §2: with SACK an ACK that "contains previously unknown SACK information" is a
+      // duplicate, and §5 handles it "regardless of its status as a cumulative acknowledgment":
+      // DupAcks is reset to zero and counts it, and "(2) If DupAcks < DupThresh but IsLost
+      // (HighACK + 1) returns true ... go to step (4)" (fast retransmit, as Linux does).
+      sack !== undefined &&
+      sack.length > 0 &&
+      textLen === 0 &&
+      c.sndMax !== c.snd.una &&
+      c.scoreboard.sackedBytes > oldSacked &&
+      seqGt(ack, c.recover) &&
+      c.scoreboard.isLost(c.snd.una, c.mss)
+    ) {
+      c.dupAcks = 1;
+      stats.dupAcks++;
+      enterRecovery(c);
     } else {
       c.dupAcks = 0;
       c.cc.onAck(acked, ccContext(c));

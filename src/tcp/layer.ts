@@ -22,6 +22,15 @@ import { replyRst, sendDataAt, tcpOutput } from './output.ts';
 import { seq, seqAdd, seqGt, seqLe, seqLt, seqSub } from './seq.ts';
 import { SynCookies } from './syncookie.ts';
 
+/**
+ * The IP header fields a connection chooses for its segments (IP_TOS, IP_MTU_DISCOVER; see
+ * TcpSocketOptions). Absent: TOS 0 and DF set (RFC 1191 path MTU discovery).
+ */
+export interface TcpIpFields {
+  readonly tos?: number;
+  readonly pmtuDisc?: number;
+}
+
 export interface TcpEnv {
   clock: Clock;
   rng: Rng;
@@ -30,7 +39,7 @@ export interface TcpEnv {
    * Hand a segment to IP (which adds the IP header, routes, computes the checksum).
    * `repr` and `payload` are lent for the duration of the call only: copy to keep.
    */
-  output(src: IpAddress, dst: IpAddress, repr: TcpRepr, payload: Uint8Array): void;
+  output(src: IpAddress, dst: IpAddress, repr: TcpRepr, payload: Uint8Array, ip?: TcpIpFields): void;
   /** Source address the host would use to reach dst (undefined: no route -> ENETUNREACH/EHOSTUNREACH). */
   routeSource(dst: IpAddress): IpAddress | undefined;
   /** Largest TCP payload on the route to dst (path MTU - IP - TCP headers, no options), e.g. 1460. */

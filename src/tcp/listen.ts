@@ -221,6 +221,7 @@ export class TcpListener {
         options: opts as TcpOptions,
       },
       new Uint8Array(0),
+      this.opts,
     );
   }
 

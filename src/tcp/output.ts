@@ -153,7 +153,7 @@ function emit(c: TcpConnection, seqNo: Seq, flags: number, payload: Uint8Array, 
   c.stats.segsOut++;
   layer.stats.segmentsOut++;
   c.lastSend = layer.env.clock.now();
-  layer.env.output(c.local.address, c.remote.address, repr, payload);
+  layer.env.output(c.local.address, c.remote.address, repr, payload, c.opts);
 }
 
 const EMPTY = new Uint8Array(0);
@@ -209,6 +209,7 @@ export function sendRst(c: TcpConnection, s: Seq): void {
       options: opts,
     },
     EMPTY,
+    c.opts,
   );
 }
 

@@ -38,3 +38,40 @@ describe('limited transmit (RFC 3042)', () => {
     f.h.none();
   });
 });
+
+describe('RFC 6675 §5: a cumulative ACK with new SACK information', () => {
+  const sackPeer = { peerOptions: { mss: 1460, sackPermitted: true } };
+  /** A cumulative ACK of the first segment, SACKing the listed segments (by index). */
+  function sackAck(e: Opened, ackSegs: number, sacked: [number, number][]): void {
+    const at = (i: number) => e.iss + 1 + i * 1460;
+    e.h.inject({
+      srcPort: PEER_PORT,
+      dstPort: e.port,
+      seq: e.peerSeq,
+      ack: at(ackSegs),
+      flags: TCP_ACK,
+      options: { sack: sacked.map(([l, r]) => ({ left: at(l), right: at(r) })) },
+    });
+  }
+
+  it('is a duplicate ACK: IsLost(HighACK + 1) starts fast retransmit at once', () => {
+    const e = established(sackPeer);
+    e.c.write(new Uint8Array(10 * 1460));
+    e.h.take();
+    // Segment 0 acknowledged; 1 and 2 missing; 3..6 SACKed (more than 2*SMSS above segment 1).
+    sackAck(e, 1, [[3, 7]]);
+    assert.ok(e.c.inRecovery);
+    const out = e.h.take();
+    assert.ok(out.length >= 1);
+    expectSeg(out[0]!, { seq: e.iss + 1 + 1460, len: 1460 });
+  });
+
+  it('is not, when too little is SACKed above the hole', () => {
+    const e = established(sackPeer);
+    e.c.write(new Uint8Array(10 * 1460));
+    e.h.take();
+    sackAck(e, 1, [[3, 4]]); // one segment above: not lost yet
+    assert.ok(!e.c.inRecovery);
+    for (const s of e.h.take()) assert.ok(s.repr.seq !== e.iss + 1 + 1460, 'no retransmission');
+  });
+});
