@@ -9,28 +9,21 @@
  *   "1/3 handshake: SYN", "data: client → server 'Hello'", "FIN from client",
  *   "retransmission", "IP fragment 2/3"), and recognises the router's forwarded
  *   copy of a datagram on the second subnet (same IP id, TTL one lower);
- * - `connectionOf`: the TCP connection behind a socket (for state and TCP info);
- * - `ensureStreamSockets`: a minimal stream-socket implementation over the TCP
- *   layer, installed only while the stack has none of its own.
+ * - `connectionOf`: the TCP connection behind a socket (for state and TCP info).
  */
 import type { Device, LinkType } from '../link/device.ts';
 import type { Impairments } from '../link/impair.ts';
 import { Cable } from '../link/memory.ts';
 import { type CaptureWriter, captureDevice, type Direction } from '../link/pcap.ts';
 import { Simulation } from '../link/sim.ts';
-import type { SockAddr, StreamImpl } from '../socket/backend.ts';
-import { AF_INET, SOCK_STREAM } from '../socket/constants.ts';
 import type { Socket } from '../socket/socket.ts';
 import { Stack } from '../stack.ts';
 import type { TcpConnection } from '../tcp/connection.ts';
-import { reasonCode, TcpError, type TcpErrorCode } from '../tcp/errors.ts';
-import type { TcpLayer } from '../tcp/layer.ts';
-import type { TcpListener } from '../tcp/listen.ts';
 import type { Instant } from '../time/instant.ts';
 import { type TcpObservation, TcpTracker } from '../trace/conversation.ts';
 import type { Dissection } from '../trace/dissect.ts';
 import { dissect } from '../trace/dissect.ts';
-import { formatIpv4, type IpAddress, parseIpv4 } from '../wire/address.ts';
+import { formatIpv4, parseIpv4 } from '../wire/address.ts';
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from '../wire/tcp.ts';
 
 export const CLIENT_ADDR = '10.0.1.2';
@@ -154,7 +147,6 @@ export function buildWatchedNetwork(opts: WatchedNetworkOptions = {}): WatchedNe
   server.addInterface({ name: 'eth0', device: serverDev, addresses: [`${SERVER_ADDR}/24`] });
   server.addRoute({ destination: '0.0.0.0/0', gateway: ROUTER_B_ADDR });
   sim.runUntilIdle();
-  for (const s of [client, router, server]) ensureStreamSockets(s);
   const net: WatchedNetwork = {
     sim,
     client,
@@ -450,200 +442,5 @@ export class FrameLabeller {
     if (this.#datagrams.size > 50_000) this.#datagrams.delete(this.#datagrams.keys().next().value as string);
     if (this.#origins.size > 50_000) this.#origins.delete(this.#origins.keys().next().value as string);
     return { label, notes, tcp: tcpObs, dissection: d, retransmission, fragment, forwarded: refragmented };
-  }
-}
-
-// ------------------------------------------------------------------ fallback stream sockets
-
-/** Does the stack make stream sockets on its own (src/socket/stack-stream.ts)? */
-export function hasStreamSockets(stack: Stack): boolean {
-  try {
-    void stack.socket(AF_INET, SOCK_STREAM).close();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Installs a minimal stream-socket implementation straight over the TCP layer when
- * the stack has none (until src/socket/stack-stream.ts provides the real one).
- */
-export function ensureStreamSockets(stack: Stack): void {
-  if (!hasStreamSockets(stack)) stack.setStreamFactory((st) => new FallbackStream(st.tcp));
-}
-
-const v4 = (a: IpAddress | undefined): string => (a && a.family === 4 ? formatIpv4(a.v4) : '0.0.0.0');
-
-/** The StreamImpl contract of src/socket/backend.ts, for what the CLI uses. */
-class FallbackStream implements StreamImpl {
-  readonly kind = 'stream' as const;
-  readonly #layer: TcpLayer;
-  #local: { address: IpAddress | undefined; port: number } | undefined;
-  #conn: TcpConnection | undefined;
-  #listener: TcpListener | undefined;
-  #reuse = false;
-  #error: string | undefined;
-  readonly #waiters = new Set<() => void>();
-
-  constructor(layer: TcpLayer, conn?: TcpConnection) {
-    this.#layer = layer;
-    if (conn) this.#adopt(conn);
-  }
-
-  #adopt(conn: TcpConnection): void {
-    this.#conn = conn;
-    const wake = (): void => this.#wake();
-    conn.events = {
-      onEstablished: wake,
-      onReadable: wake,
-      onWritable: wake,
-      onEnd: wake,
-      onClose: (reason) => {
-        if (reason !== undefined && reason !== 'aborted') this.#error = reasonCode(reason);
-        wake();
-      },
-    };
-  }
-
-  #wake(): void {
-    const ws = [...this.#waiters];
-    this.#waiters.clear();
-    for (const w of ws) w();
-  }
-
-  #wait(signal: AbortSignal): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const done = (): void => {
-        signal.removeEventListener('abort', abort);
-        resolve();
-      };
-      const abort = (): void => {
-        this.#waiters.delete(done);
-        reject(signal.reason);
-      };
-      signal.addEventListener('abort', abort, { once: true });
-      this.#waiters.add(done);
-    });
-  }
-
-  async bind(addr: SockAddr): Promise<void> {
-    if (addr.family !== 2) throw new TcpError('EINVAL');
-    const a = parseIpv4(addr.host) ?? 0;
-    this.#local = { address: a === 0 ? undefined : { family: 4, v4: a }, port: addr.port };
-  }
-
-  getsockname(): SockAddr {
-    const l = this.#conn?.local ?? this.#listener?.local ?? this.#local;
-    return { family: 2, host: v4(l?.address), port: l?.port ?? 0 };
-  }
-
-  getpeername(): SockAddr | undefined {
-    const r = this.#conn?.remote;
-    if (r?.address.family !== 4) return undefined;
-    return { family: 2, host: formatIpv4(r.address.v4), port: r.port };
-  }
-
-  setOption(level: number, name: number, value: unknown): void {
-    // SO_REUSEADDR (SOL_SOCKET 1, 2) is the only option the CLI sets.
-    if (level === 1 && name === 2) this.#reuse = value !== 0;
-  }
-
-  getOption(level: number, name: number): number | undefined {
-    if (level === 1 && name === 4) {
-      const e = this.#error;
-      this.#error = undefined;
-      return e === undefined ? undefined : 1;
-    }
-    return undefined;
-  }
-
-  waitReadable(signal: AbortSignal): Promise<void> {
-    return this.#wait(signal);
-  }
-
-  waitWritable(signal: AbortSignal): Promise<void> {
-    return this.#wait(signal);
-  }
-
-  async listen(backlog: number): Promise<void> {
-    const l = this.#layer.listen({
-      address: this.#local?.address,
-      port: this.#local?.port ?? 0,
-      backlog: Math.max(1, backlog),
-      reuseAddr: this.#reuse,
-    });
-    l.onAcceptable = () => this.#wake();
-    this.#listener = l;
-  }
-
-  accept(): { impl: StreamImpl; peer: SockAddr } | undefined {
-    const c = this.#listener?.accept();
-    if (!c) return undefined;
-    const impl = new FallbackStream(this.#layer, c);
-    return { impl, peer: impl.getpeername() as SockAddr };
-  }
-
-  connect(addr: SockAddr, signal: AbortSignal): Promise<void> {
-    if (addr.family !== 2) return Promise.reject(new TcpError('EINVAL'));
-    const conn = this.#layer.connect({
-      remote: { family: 4, v4: parseIpv4(addr.host) ?? 0 },
-      remotePort: addr.port,
-      local: this.#local?.address,
-      localPort: this.#local?.port,
-      reuseAddr: this.#reuse,
-    });
-    this.#adopt(conn);
-    return new Promise((resolve, reject) => {
-      const check = (): void => {
-        if (conn.state === 'SYN-SENT' || conn.state === 'SYN-RECEIVED') {
-          if (signal.aborted) reject(signal.reason);
-          else this.#wait(signal).then(check, reject);
-          return;
-        }
-        if (conn.state === 'CLOSED') {
-          const e = this.#error ?? 'ECONNREFUSED';
-          this.#error = undefined;
-          reject(new TcpError(e as TcpErrorCode));
-          return;
-        }
-        resolve();
-      };
-      check();
-    });
-  }
-
-  recv(max: number, _peek: boolean): Uint8Array | undefined {
-    const c = this.#conn;
-    if (!c) return new Uint8Array(0);
-    if (this.#error !== undefined && c.readableLength === 0) {
-      const e = this.#error;
-      this.#error = undefined;
-      throw new TcpError(e as TcpErrorCode);
-    }
-    if (c.readableLength > 0) return c.read(max) ?? undefined;
-    if (c.finReceived || c.readShut || c.state === 'CLOSED') return new Uint8Array(0);
-    return undefined;
-  }
-
-  send(data: Uint8Array): number {
-    const c = this.#conn;
-    if (!c) throw new TcpError('EPIPE');
-    if (this.#error !== undefined) {
-      const e = this.#error;
-      this.#error = undefined;
-      throw new TcpError(e as TcpErrorCode);
-    }
-    return c.write(data);
-  }
-
-  shutdown(how: 0 | 1 | 2): void {
-    this.#conn?.shutdown(how === 0 ? 'read' : how === 1 ? 'write' : 'both');
-  }
-
-  async close(): Promise<void> {
-    this.#listener?.close();
-    this.#conn?.close();
-    this.#wake();
   }
 }

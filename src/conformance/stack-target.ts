@@ -26,7 +26,6 @@
 import type { Device, LinkType } from '../link/device.ts';
 import { SeededRng } from '../rand/rng.ts';
 import type { AddressTuple } from '../socket/address.ts';
-import type { SockAddr as BackendSockAddr, OptionValue, StreamImpl } from '../socket/backend.ts';
 import {
   AF_INET,
   IP_MTU_DISCOVER,
@@ -56,16 +55,13 @@ import { ERRNO as SOCKET_ERRNO, SocketError } from '../socket/errno.ts';
 import type { Socket } from '../socket/socket.ts';
 import { IP_TTL } from '../socket/stack-dgram.ts';
 import { Stack } from '../stack.ts';
-import { deferAcceptRetries, type TcpSocketOptions } from '../tcp/config.ts';
+import { deferAcceptRetries } from '../tcp/config.ts';
 import type { TcpConnection } from '../tcp/connection.ts';
-import { reasonCode, TcpError, type TcpErrorCode } from '../tcp/errors.ts';
 import type { TcpInfo } from '../tcp/info.ts';
-import type { TcpLayer } from '../tcp/layer.ts';
-import type { TcpListener } from '../tcp/listen.ts';
 import { ManualClock } from '../time/clock.ts';
 import type { Instant } from '../time/instant.ts';
 import type { Timer } from '../time/timers.ts';
-import { formatIpv4, type IpAddress, parseIpv4 } from '../wire/address.ts';
+import { parseIpv4 } from '../wire/address.ts';
 import { findDeviation } from './deviations.ts';
 import type {
   ConformanceTarget,
@@ -200,7 +196,6 @@ export class StackTarget implements ConformanceTarget {
     });
     this.stack.addRoute({ destination: '0.0.0.0/0', gateway: config.gatewayIp });
     this.#deliver = this.stack.timers.timer(() => this.#flushInbox());
-    if (!hasStreamSockets(this.stack)) this.stack.setStreamFactory((st) => new FallbackStream(st.tcp));
     if (config.dialect === 'freebsd') this.#freebsdDefaults();
     // Linux sizes tcp_rmem[2] by memory: min(6 MiB, free buffer pages / 128). A script that sets
     // no tcp_rmem sees its recording host's value; the only such scripts that show it (nplab's
@@ -700,218 +695,6 @@ export class StackTarget implements ConformanceTarget {
   }
 }
 
-// ---- fallback stream sockets ------------------------------------------------------
-
-/**
- * A minimal `StreamImpl` straight over the TcpLayer, installed only when the stack has
- * no stream-socket factory yet (src/socket/stack-stream.ts supersedes it). It keeps
- * the front `Socket`'s contract (backend.ts) for what the scripts use.
- */
-class FallbackStream implements StreamImpl {
-  readonly kind = 'stream' as const;
-  readonly #layer: TcpLayer;
-  #local: { address: IpAddress | undefined; port: number } | undefined;
-  #conn: TcpConnection | undefined;
-  #listener: TcpListener | undefined;
-  readonly #opts: Partial<TcpSocketOptions> = {};
-  #reuse = false;
-  #error: string | undefined;
-  readonly #waiters = new Set<() => void>();
-
-  constructor(layer: TcpLayer, conn?: TcpConnection) {
-    this.#layer = layer;
-    if (conn) this.#adopt(conn);
-  }
-
-  #adopt(conn: TcpConnection): void {
-    this.#conn = conn;
-    const wake = (): void => this.#wake();
-    conn.events = {
-      onEstablished: wake,
-      onReadable: wake,
-      onWritable: wake,
-      onEnd: wake,
-      onClose: (reason) => {
-        if (reason !== undefined && reason !== 'aborted') this.#error = reasonCode(reason);
-        wake();
-      },
-    };
-  }
-
-  #wake(): void {
-    const ws = [...this.#waiters];
-    this.#waiters.clear();
-    for (const w of ws) w();
-  }
-
-  #wait(signal: AbortSignal): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const done = (): void => {
-        signal.removeEventListener('abort', abort);
-        resolve();
-      };
-      const abort = (): void => {
-        this.#waiters.delete(done);
-        reject(signal.reason);
-      };
-      signal.addEventListener('abort', abort, { once: true });
-      this.#waiters.add(done);
-    });
-  }
-
-  async bind(addr: BackendSockAddr): Promise<void> {
-    if (addr.family !== 2) throw new TcpError('EINVAL');
-    const a = parseIpv4(addr.host) ?? 0;
-    this.#local = { address: a === 0 ? undefined : { family: 4, v4: a }, port: addr.port };
-  }
-
-  getsockname(): BackendSockAddr {
-    const l = this.#conn?.local ?? this.#listener?.local ?? this.#local;
-    const a = l?.address;
-    return { family: 2, host: a && a.family === 4 ? formatIpv4(a.v4) : '0.0.0.0', port: l?.port ?? 0 };
-  }
-
-  getpeername(): BackendSockAddr | undefined {
-    const r = this.#conn?.remote;
-    if (r?.address.family !== 4) return undefined;
-    return { family: 2, host: formatIpv4(r.address.v4), port: r.port };
-  }
-
-  setOption(level: number, name: number, value: OptionValue): void {
-    const n = typeof value === 'number' ? value : 0;
-    const o: Partial<TcpSocketOptions> = {};
-    if (level === SOL_SOCKET && name === SO_REUSEADDR) this.#reuse = n !== 0;
-    else if (level === SOL_SOCKET && name === SO_KEEPALIVE) o.keepAlive = n !== 0;
-    else if (level === SOL_SOCKET && name === SO_RCVBUF) o.rcvBuf = Math.max(256, n);
-    else if (level === SOL_SOCKET && name === SO_SNDBUF) o.sndBuf = Math.max(256, n);
-    else if (level === SOL_SOCKET && name === SO_LINGER && value instanceof Uint8Array) {
-      const dv = new DataView(value.buffer, value.byteOffset, 8);
-      o.linger = dv.getInt32(0, true) ? dv.getInt32(4, true) * 1_000_000 : undefined;
-    } else if (level === IPPROTO_TCP && name === TCP_NODELAY) o.noDelay = n !== 0;
-    else if (level === IPPROTO_TCP && name === TCP_MAXSEG) o.maxSeg = n;
-    else if (level === IPPROTO_TCP && name === TCP_KEEPIDLE) o.keepIdle = n * 1_000_000;
-    else if (level === IPPROTO_TCP && name === TCP_KEEPINTVL) o.keepInterval = n * 1_000_000;
-    else if (level === IPPROTO_TCP && name === TCP_KEEPCNT) o.keepCount = n;
-    else throw new TcpError('EINVAL', 'option not supported');
-    Object.assign(this.#opts, o);
-    this.#conn?.setOptions(o);
-    if (this.#listener) Object.assign(this.#listener.opts, o); // inherited by new connections
-  }
-
-  getOption(level: number, name: number): OptionValue | undefined {
-    const c = this.#conn;
-    if (level === SOL_SOCKET && name === SO_ERROR) {
-      const e = this.#error ?? c?.error;
-      this.#error = undefined;
-      if (c) c.error = undefined;
-      // None here: the front answers from a failed non-blocking connect, or 0.
-      return e === undefined ? undefined : ((SOCKET_ERRNO as Record<string, number>)[e] ?? 0);
-    }
-    const opts = c?.opts ?? { ...this.#layer.defaultOptions(), ...this.#opts };
-    if (level === SOL_SOCKET && name === SO_RCVBUF) return opts.rcvBuf;
-    if (level === SOL_SOCKET && name === SO_SNDBUF) return opts.sndBuf;
-    if (level === IPPROTO_TCP && name === TCP_MAXSEG) return c ? c.mss : (opts.maxSeg ?? 536);
-    return undefined;
-  }
-
-  waitReadable(signal: AbortSignal): Promise<void> {
-    return this.#wait(signal);
-  }
-
-  waitWritable(signal: AbortSignal): Promise<void> {
-    return this.#wait(signal);
-  }
-
-  async listen(backlog: number): Promise<void> {
-    const l = this.#layer.listen({
-      address: this.#local?.address,
-      port: this.#local?.port ?? 0,
-      backlog: Math.max(1, backlog),
-      reuseAddr: this.#reuse,
-      options: this.#opts,
-    });
-    l.onAcceptable = () => this.#wake();
-    this.#listener = l;
-  }
-
-  accept(): { impl: StreamImpl; peer: BackendSockAddr } | undefined {
-    const c = this.#listener?.accept();
-    if (!c) return undefined;
-    const impl = new FallbackStream(this.#layer, c);
-    return { impl, peer: impl.getpeername()! };
-  }
-
-  connect(addr: BackendSockAddr, signal: AbortSignal): Promise<void> {
-    if (addr.family !== 2) return Promise.reject(new TcpError('EINVAL'));
-    const conn = this.#layer.connect({
-      remote: { family: 4, v4: parseIpv4(addr.host) ?? 0 },
-      remotePort: addr.port,
-      local: this.#local?.address,
-      localPort: this.#local?.port,
-      reuseAddr: this.#reuse,
-      options: this.#opts,
-    });
-    this.#adopt(conn);
-    return new Promise((resolve, reject) => {
-      const check = (): void => {
-        if (conn.state === 'SYN-SENT' || conn.state === 'SYN-RECEIVED') {
-          if (signal.aborted) reject(signal.reason);
-          else this.#wait(signal).then(check, reject);
-          return;
-        }
-        if (conn.state === 'CLOSED') {
-          const e = this.#error ?? 'ECONNREFUSED';
-          this.#error = undefined;
-          reject(new TcpError(e as TcpErrorCode));
-          return;
-        }
-        resolve();
-      };
-      check();
-    });
-  }
-
-  recv(max: number, peek: boolean): Uint8Array | undefined {
-    const c = this.#conn;
-    if (!c) return new Uint8Array(0);
-    if (this.#error !== undefined && c.readableLength === 0) {
-      const e = this.#error;
-      this.#error = undefined;
-      throw new TcpError(e as TcpErrorCode);
-    }
-    if (c.readableLength > 0) {
-      if (peek) {
-        const n = Math.min(max, c.readableLength);
-        return c.rcvBuf.peek(0, n, new Uint8Array(n)).slice();
-      }
-      return c.read(max) ?? undefined;
-    }
-    if (c.finReceived || c.readShut || c.state === 'CLOSED') return new Uint8Array(0);
-    return undefined;
-  }
-
-  send(data: Uint8Array): number {
-    const c = this.#conn;
-    if (!c) throw new TcpError('EPIPE');
-    if (this.#error !== undefined) {
-      const e = this.#error;
-      this.#error = undefined;
-      throw new TcpError(e as TcpErrorCode);
-    }
-    return c.write(data);
-  }
-
-  shutdown(how: 0 | 1 | 2): void {
-    this.#conn?.shutdown(how === 0 ? 'read' : how === 1 ? 'write' : 'both');
-  }
-
-  async close(): Promise<void> {
-    this.#listener?.close();
-    this.#conn?.close();
-    this.#wake();
-  }
-}
-
 function tuple(a: SockAddr): AddressTuple {
   return [a.ip, a.port] as AddressTuple;
 }
@@ -949,16 +732,6 @@ function toTargetInfo(i: TcpInfo, c: TcpConnection): TargetTcpInfo {
     out.rcvWscale = i.options.windowScale.rcv;
   }
   return out;
-}
-
-/** Does the stack make stream sockets on its own (src/socket/stack-stream.ts)? */
-function hasStreamSockets(stack: Stack): boolean {
-  try {
-    void stack.socket(AF_INET, SOCK_STREAM).close();
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** The target factory for the runner and `sockstack conformance`: a fresh stack per script. */
