@@ -344,12 +344,12 @@ export class Stack implements Pollable {
     const timers = this.timers;
     const clock = this.clock;
     const scheduler: Scheduler = {
-      setTimeout: (fn: () => void, ms: number) => {
+      schedule: (fn: () => void, ms: number) => {
         const t = timers.timer(() => fn());
         t.set(clock.now() + Math.max(0, Math.round(ms * 1000)));
         return t;
       },
-      clearTimeout: (handle: unknown) => {
+      cancel: (handle: unknown) => {
         (handle as { cancel(): void } | undefined)?.cancel();
       },
     };

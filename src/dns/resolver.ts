@@ -175,7 +175,7 @@ export class StubResolver {
         const sched = this.#o.scheduler;
         let timer: unknown;
         const expired = new Promise<Timeout>((res) => {
-          timer = sched.setTimeout(() => res(new Timeout()), this.#o.timeoutMs);
+          timer = sched.schedule(() => res(new Timeout()), this.#o.timeoutMs);
         });
         try {
           for (;;) {
@@ -196,7 +196,7 @@ export class StubResolver {
             return msg.rcode === RCODE_SERVFAIL ? { kind: 'servfail' } : { kind: 'fail' };
           }
         } finally {
-          sched.clearTimeout(timer);
+          sched.cancel(timer);
         }
       }
       return { kind: 'timeout' };

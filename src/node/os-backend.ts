@@ -81,7 +81,7 @@ const TIMEOUT_MAX = 2 ** 31 - 1;
 
 /** Real timers; waits longer than Node's 24.8-day limit are chained. */
 export const realScheduler: Scheduler = {
-  setTimeout(fn: () => void, ms: number): unknown {
+  schedule(fn: () => void, ms: number): unknown {
     const h: { t: ReturnType<typeof setTimeout> | undefined } = { t: undefined };
     let left = Math.max(0, ms);
     const arm = () => {
@@ -92,7 +92,7 @@ export const realScheduler: Scheduler = {
     arm();
     return h;
   },
-  clearTimeout(handle: unknown): void {
+  cancel(handle: unknown): void {
     const h = handle as { t: ReturnType<typeof setTimeout> | undefined };
     if (h?.t !== undefined) clearTimeout(h.t);
   },

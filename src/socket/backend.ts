@@ -51,8 +51,9 @@ export type SockAddr =
 
 /** A timer source. The OS entry point uses the real timers; the stack backend its virtual clock. */
 export interface Scheduler {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
+  /** Calls `fn` after `ms` milliseconds of this backend's time; returns a handle for `cancel`. */
+  schedule(fn: () => void, ms: number): unknown;
+  cancel(handle: unknown): void;
 }
 
 /** Option values after the front's validation: integers, or raw bytes for struct options. */

@@ -375,11 +375,11 @@ export class Socket {
     const timer =
       this.#timeout === null
         ? undefined
-        : sched.setTimeout(() => ac.abort(new SocketTimeoutError('connect')), this.#timeout * 1000);
+        : sched.schedule(() => ac.abort(new SocketTimeoutError('connect')), this.#timeout * 1000);
     try {
       await p;
     } finally {
-      if (timer !== undefined) sched.clearTimeout(timer);
+      if (timer !== undefined) sched.cancel(timer);
       this.#connecting = undefined;
       this.#connectAbort = undefined;
     }
@@ -438,7 +438,7 @@ export class Socket {
     const ac = this.#timeout !== null && this.#timeout > 0 ? new AbortController() : undefined;
     const sched = this.backend.scheduler;
     const timer = ac
-      ? sched.setTimeout(() => ac.abort(new SocketTimeoutError('sendall')), this.#timeout! * 1000)
+      ? sched.schedule(() => ac.abort(new SocketTimeoutError('sendall')), this.#timeout! * 1000)
       : undefined;
     try {
       while (bytes.length > 0) {
@@ -456,7 +456,7 @@ export class Socket {
         bytes = bytes.subarray(n);
       }
     } finally {
-      if (timer !== undefined) sched.clearTimeout(timer);
+      if (timer !== undefined) sched.cancel(timer);
     }
   }
 
@@ -725,7 +725,7 @@ export class Socket {
       ac = new AbortController();
       signal = ac.signal;
       const t = this.#timeout;
-      if (t !== null) timer = sched.setTimeout(() => ac!.abort(new SocketTimeoutError(syscall)), t * 1000);
+      if (t !== null) timer = sched.schedule(() => ac!.abort(new SocketTimeoutError(syscall)), t * 1000);
     }
     try {
       for (;;) {
@@ -735,7 +735,7 @@ export class Socket {
         if (r !== undefined) return r;
       }
     } finally {
-      if (timer !== undefined) sched.clearTimeout(timer);
+      if (timer !== undefined) sched.cancel(timer);
     }
   }
 }

@@ -24,12 +24,12 @@ class FakeScheduler implements Scheduler {
   now = 0;
   timers = new Map<number, { at: number; fn: () => void }>();
   #next = 1;
-  setTimeout(fn: () => void, ms: number): unknown {
+  schedule(fn: () => void, ms: number): unknown {
     const id = this.#next++;
     this.timers.set(id, { at: this.now + ms, fn });
     return id;
   }
-  clearTimeout(h: unknown): void {
+  cancel(h: unknown): void {
     this.timers.delete(h as number);
   }
   advance(ms: number): void {

@@ -19,12 +19,12 @@ class VirtualScheduler implements Scheduler {
   now = 0;
   timers = new Map<number, { at: number; fn: () => void }>();
   #id = 1;
-  setTimeout(fn: () => void, ms: number) {
+  schedule(fn: () => void, ms: number) {
     const id = this.#id++;
     this.timers.set(id, { at: this.now + ms, fn });
     return id;
   }
-  clearTimeout(h: unknown) {
+  cancel(h: unknown) {
     this.timers.delete(h as number);
   }
   advance(ms: number) {
