@@ -4,6 +4,8 @@
  * `%{ }%` blocks. Values that differ between Linux and FreeBSD come per dialect.
  */
 
+import { ERRNO as SOCKET_ERRNO } from '../socket/errno.ts';
+
 export type Dialect = 'linux' | 'freebsd';
 
 /** Numeric constants usable in syscall arguments. */
@@ -72,52 +74,8 @@ export function syscallConstants(dialect: Dialect): Record<string, number> {
   };
 }
 
-/** Linux errno numbers (the scripts' numeric form, e.g. `[111]`), by name. */
-export const ERRNO: Record<string, number> = {
-  EPERM: 1,
-  ENOENT: 2,
-  EINTR: 4,
-  EIO: 5,
-  EBADF: 9,
-  EAGAIN: 11,
-  ENOMEM: 12,
-  EACCES: 13,
-  EFAULT: 14,
-  EBUSY: 16,
-  EEXIST: 17,
-  ENODEV: 19,
-  EINVAL: 22,
-  EMFILE: 24,
-  ENOSPC: 28,
-  EPIPE: 32,
-  ENOTSOCK: 88,
-  EDESTADDRREQ: 89,
-  EMSGSIZE: 90,
-  EPROTOTYPE: 91,
-  ENOPROTOOPT: 92,
-  EPROTONOSUPPORT: 93,
-  ESOCKTNOSUPPORT: 94,
-  EOPNOTSUPP: 95,
-  EPFNOSUPPORT: 96,
-  EAFNOSUPPORT: 97,
-  EADDRINUSE: 98,
-  EADDRNOTAVAIL: 99,
-  ENETDOWN: 100,
-  ENETUNREACH: 101,
-  ENETRESET: 102,
-  ECONNABORTED: 103,
-  ECONNRESET: 104,
-  ENOBUFS: 105,
-  EISCONN: 106,
-  ENOTCONN: 107,
-  ESHUTDOWN: 108,
-  ETIMEDOUT: 110,
-  ECONNREFUSED: 111,
-  EHOSTDOWN: 112,
-  EHOSTUNREACH: 113,
-  EALREADY: 114,
-  EINPROGRESS: 115,
-};
+/** Linux errno numbers (the scripts' numeric form, e.g. `[111]`), by name: the sockets API's table. */
+export const ERRNO: Record<string, number> = SOCKET_ERRNO;
 
 const ERRNO_ALIASES: Record<string, string> = { EWOULDBLOCK: 'EAGAIN', ENOTSUP: 'EOPNOTSUPP' };
 
