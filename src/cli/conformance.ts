@@ -9,6 +9,7 @@
  *   --allow-unexpected  do not fail on outbound packets the script does not mention
  *   -D NAME[=VALUE]     define a symbol for #ifdef (default: -D STANDARD)
  *   --dialect=linux|freebsd  force the script dialect (default: detected)
+ *   --tolerance-usecs=N timing tolerance (default: the suite harness's, else 4000)
  *   -v, --verbose       print warnings (ignored advisory settings, non-fatal mismatches)
  *
  * Exit code: 0 when nothing failed, 1 when a script failed, 2 on usage errors.
@@ -31,7 +32,7 @@ const defaultIo: ConformanceIo = {
 };
 
 const USAGE =
-  'usage: sockstack conformance [--json] [--exact-options] [--allow-unexpected] [-D NAME[=VALUE]] [--dialect=linux|freebsd] [-v] <file.pkt|dir>...';
+  'usage: sockstack conformance [--json] [--exact-options] [--allow-unexpected] [-D NAME[=VALUE]] [--dialect=linux|freebsd] [--tolerance-usecs=N] [-v] <file.pkt|dir>...';
 
 const HELP = `sockstack conformance — run packetdrill scripts against sockstack's TCP
 
@@ -57,6 +58,10 @@ Options:
   -D NAME[=VALUE]         define a symbol for #ifdef in scripts (default: -D STANDARD)
       --dialect=linux|freebsd
                           force the script dialect (default: detected)
+      --tolerance-usecs=N timing tolerance in µs, as packetdrill's --tolerance_usecs
+                          (default: what the script's suite harness passes — 100000
+                          for gVisor's scripts — else packetdrill's 4000); a
+                          --tolerance_usecs line in a script overrides it
   -v, --verbose           print warnings (ignored advisory settings, non-fatal mismatches)
   -h, --help              show this help and exit
 
@@ -103,6 +108,7 @@ export async function conformanceCommand(
   let allowUnexpectedPackets = false;
   let verbose = false;
   let dialect: Dialect | undefined;
+  let toleranceUs: number | undefined;
   const defines: Record<string, string> = {};
   let sawDefine = false;
   const paths: string[] = [];
@@ -119,6 +125,15 @@ export async function conformanceCommand(
         return 2;
       }
       dialect = d;
+    } else if (a.startsWith('--tolerance-usecs=') || a.startsWith('--tolerance_usecs=')) {
+      const n = Number(a.slice(a.indexOf('=') + 1));
+      if (!Number.isInteger(n) || n < 0) {
+        io.err(
+          `conformance: --tolerance-usecs needs a whole number of microseconds, got '${a.slice(a.indexOf('=') + 1)}'\n${USAGE}`,
+        );
+        return 2;
+      }
+      toleranceUs = n;
     } else if (a === '-D' || a.startsWith('-D')) {
       const def = a === '-D' ? argv[++i] : a.slice(2);
       if (!def) {
@@ -154,6 +169,7 @@ export async function conformanceCommand(
     allowUnexpectedPackets,
     defines: sawDefine ? defines : { STANDARD: '1' },
     ...(dialect ? { dialect } : {}),
+    ...(toleranceUs !== undefined ? { toleranceUs } : {}),
   };
   const cwd = resolve('.');
   const results: { path: string; result: ScriptResult }[] = [];

@@ -81,13 +81,6 @@ export const STACK_DEVIATIONS: readonly Deviation[] = [
       "the peer's FIN is acknowledged at once (RFC 9293 §3.10.7.4 eighth step, and today's Linux: close-remote-fin-then-close.pkt expects it at +0); the kernel that recorded this script delayed it in pingpong mode",
   },
   {
-    script: 'gvisor/test/packetdrill/accept_ack_drop.pkt',
-    line: 27,
-    match: 'timing mismatch: packet sent at 0.000s, expected at 0.010s',
-    reason:
-      "the ACK of a FIN received in FIN-WAIT-1 leaves at once (RFC 9293 §3.10.7.4 eighth step); the script's +10 ms relies on gVisor's harness running packetdrill with --tolerance_usecs=100000, not the default 4 ms",
-  },
-  {
     script: 'google-packetdrill/gtests/net/tcp/nagle/https_client.pkt',
     line: 32,
     match: 'flags ., expected P.',
@@ -129,20 +122,6 @@ export const STACK_DEVIATIONS: readonly Deviation[] = [
     match: 'blocking write() still blocked',
     reason:
       'slow start grows cwnd by at most 2*SMSS per (stretch) ACK (RFC 3465 §2.2, RFC 5681 §3.1), so only 22000 bytes are sent when the scripted peer ACKs 30000 (an ACK of unsent data, dropped per RFC 9293 §3.10.7.4); Linux adds a segment per segment ACKed and books twice SO_SNDBUF',
-  },
-  {
-    script: 'gvisor/test/packetdrill/tcp_defer_accept.pkt',
-    line: 48,
-    match: 'timing mismatch: packet sent at 2.800s, expected at 2.810s',
-    reason:
-      "the ACK of the peer's FIN leaves at once (RFC 9293 §3.10.7.4 eighth step); the script's +10 ms relies on gVisor's harness running packetdrill with --tolerance_usecs=100000, not the default 4 ms",
-  },
-  {
-    script: 'gvisor/test/packetdrill/tcp_defer_accept_timeout.pkt',
-    line: 35,
-    match: 'timing mismatch: packet sent at 3.000s, expected in 3.00625s',
-    reason:
-      "the SYN-ACK is resent at 3 s (1 s, then backed off to 2 s: RFC 6298 §5.5, like Linux's request timer); the script's +.35~+2.35 window allows that only with gVisor's harness tolerance of 100 ms, not the default 4 ms",
   },
 ];
 

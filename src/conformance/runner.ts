@@ -20,6 +20,7 @@ import type {
 } from './ast.ts';
 import { type CommandAction, planCommand } from './commands.ts';
 import { type PyValue, runCode } from './expr.ts';
+import { harnessFor } from './harness.ts';
 import {
   buildIcmpPacket,
   buildTcpPacket,
@@ -79,6 +80,12 @@ export interface RunOptions {
   readonly remoteIsn?: number;
   /** Do not fail on outbound packets the script does not mention. */
   readonly allowUnexpectedPackets?: boolean;
+  /**
+   * Timing tolerance in µs, as packetdrill's --tolerance_usecs on the command line
+   * (default: the suite harness's value for the script's path, else 4000). A
+   * `--tolerance_usecs` line in the script overrides it.
+   */
+  readonly toleranceUs?: number;
 }
 
 export type ScriptResult =
@@ -332,6 +339,13 @@ class Run {
 
   private applyOptions(): void {
     this.exact = this.opts.exactOptions === true;
+    const harness = harnessFor(this.opts.path);
+    this.toleranceUs = this.opts.toleranceUs ?? harness?.toleranceUs ?? DEFAULT_TOLERANCE_US;
+    if (this.opts.toleranceUs === undefined && harness?.toleranceUs !== undefined) {
+      this.warnings.push(
+        `--tolerance_usecs=${harness.toleranceUs} from the ${harness.suite} harness (${harness.source})`,
+      );
+    }
     for (const o of this.script.options) {
       const v = o.value ?? '';
       const num = (): number => {

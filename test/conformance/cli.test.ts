@@ -64,6 +64,9 @@ test('usage errors and an unreadable path exit with 2; the default target is the
   c = capture();
   assert.equal(await conformanceCommand(['--bogus', 'x'], fakeFactory(), c.io), 2);
   c = capture();
+  assert.equal(await conformanceCommand(['--tolerance-usecs=soon', 'x'], fakeFactory(), c.io), 2);
+  assert.match(c.err[0]!, /--tolerance-usecs needs a whole number of microseconds, got 'soon'/);
+  c = capture();
   assert.equal(await conformanceCommand(['x.pkt'], undefined, c.io), 2);
   assert.match(c.err[0]!, /cannot read/);
   c = capture();

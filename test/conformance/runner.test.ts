@@ -95,6 +95,28 @@ test('time: late, early, and never-sent packets fail; tolerance allows small ske
   assert.equal((await run(PASSIVE_OPEN.replace('+0 > S. 0:0(0)', '* > S. 0:0(0)'))).status, 'passed');
 });
 
+test("tolerance: a suite harness's --tolerance_usecs applies by path; the CLI option and script lines override it", async () => {
+  const late = PASSIVE_OPEN.replace('+0 > S. 0:0(0)', '+.05 > S. 0:0(0)');
+  // packetdrill's default 4 ms does not cover 50 ms of skew...
+  assert.match(failed(await run(late)).message, /timing mismatch/);
+  // ...gVisor's harness runs every script with --tolerance_usecs=100000, so its scripts get it by path.
+  const gv = await run(late, { path: 'corpus/gvisor/test/packetdrill/x.pkt' });
+  assert.equal(gv.status, 'passed');
+  assert.match((gv as { warnings: readonly string[] }).warnings.join('\n'), /100000 from the gVisor harness/);
+  // An explicit tolerance (the CLI's --tolerance-usecs) wins over the harness...
+  assert.equal(
+    failed(await run(late, { path: 'corpus/gvisor/test/packetdrill/x.pkt', toleranceUs: 4000 })).line,
+    7,
+  );
+  assert.equal((await run(late, { toleranceUs: 60_000 })).status, 'passed');
+  // ...and a --tolerance_usecs line in the script wins over both.
+  assert.match(
+    failed(await run(`--tolerance_usecs=1000\n${late}`, { path: 'corpus/gvisor/test/packetdrill/x.pkt' }))
+      .message,
+    /timing mismatch/,
+  );
+});
+
 test('an unexpected outbound packet fails where packetdrill would read it, and only then', async () => {
   const src = PASSIVE_OPEN.replace('+0 > S. 0:0(0) ack 1 <mss 1460,nop,nop,sackOK,nop,wscale 8>\n', '');
   // A later `>` line would read the unlisted SYN-ACK first: reported before the next event.
