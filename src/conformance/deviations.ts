@@ -16,13 +16,6 @@ export interface Deviation {
 
 export const STACK_DEVIATIONS: readonly Deviation[] = [
   {
-    script: 'google-packetdrill/gtests/net/tcp/user_timeout/user_timeout.pkt',
-    line: 25,
-    match: 'expected F. 1:1(0) ack 1 at 2.700s',
-    reason:
-      'no tail loss probe (RFC 8985 TLP, an optional alternative to the RFC 6298 timer): the FIN is resent at RTO 300 ms, then backed off (RFC 6298 §5.5), so the second resend comes at 3.0 s; Linux first sends a TLP probe, shifting its RTO resends one step later. TCP_USER_TIMEOUT itself is covered by test/tcp/user-timeout.test.ts',
-  },
-  {
     script: 'google-packetdrill/gtests/net/tcp/ts_recent/invalid_ack.pkt',
     line: 24,
     match: 'ack 1, expected 1001',

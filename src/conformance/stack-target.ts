@@ -217,6 +217,7 @@ export class StackTarget implements ConformanceTarget {
     c.delayedAckTimeout = 100_000; // net.inet.tcp.delacktime = 100 ms
     c.quickAck = false; // FreeBSD delays the first data ACKs too (no quick-ACK mode)
     c.pushBurstEnd = false; // tcp_output sets PSH only when the segment empties the buffer
+    c.tlp = false; // the default stack has no tail loss probe (RACK's has)
     c.rfc1337 = true; // tcp_twcheck drops RSTs in TIME-WAIT
     c.advertiseFreeSpace = true; // tcp_output offers the free space on every segment
     c.icmpSoftUnreachable = true; // tcp_ctlinput: only port/proto unreachable, TTL abort a SYN
@@ -609,6 +610,8 @@ export class StackTarget implements ConformanceTarget {
       case 'fastOpen':
         return num === 0;
       case 'tlp':
+        c.tlp = on;
+        return true;
       case 'rack':
       case 'frto':
         return !on;

@@ -42,6 +42,12 @@ export interface TcpConfig {
    */
   dsack: boolean;
   /**
+   * RFC 8985 §7 tail loss probe: with SACK, a probe after about two round trips of silence
+   * turns a tail loss into a fast recovery instead of an RTO (Linux tcp_early_retrans >= 3,
+   * the default). FreeBSD's default stack has none.
+   */
+  tlp: boolean;
+  /**
    * Every segment advertises min(free space, 65535 << shift), never shrinking the edge; the
    * receiver SWS rule (RFC 9293 §3.8.6.2.2) then only decides when a pure window update is
    * sent (FreeBSD tcp_output). Off: the edge also stays put on piggybacked windows until
@@ -132,6 +138,7 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
   pushBurstEnd: true,
   rfc1337: false,
   dsack: true,
+  tlp: true,
   advertiseFreeSpace: false,
   ackEverySegmentPair: false,
   icmpMayReset: true,

@@ -58,6 +58,8 @@ export interface TcpConnStats {
   retransmits: number;
   fastRetransmits: number;
   timeouts: number;
+  /** RFC 8985 tail loss probes sent. */
+  lossProbes: number;
 }
 
 export class TcpConnection {
@@ -124,6 +126,18 @@ export class TcpConnection {
   rcvMssEst = 536;
   /** TCP_DEFER_ACCEPT: the peer's bare ACK of our SYN-ACK came and was held back. */
   deferAcked = false;
+  // --- RFC 8985 §7 tail loss probe (tlp.ts) ---
+  /** The retransmission timer holds a probe timeout (PTO), not an RTO. */
+  ptoArmed = false;
+  /** Where the RTO would have fired when the PTO took its place. */
+  ptoRtoDeadline: Instant = 0;
+  /** TLP.end_seq: SND.NXT after the outstanding probe; undefined when none is. */
+  tlpEndSeq: Seq | undefined = undefined;
+  /** TLP.is_retrans: the outstanding probe resent old data. */
+  tlpIsRetrans = false;
+  /** Start of the last segment sent as new data (what a probe resends). */
+  tailSeq: Seq = seq(0);
+
   /** RFC 2883 D-SACK: a duplicate received below RCV.NXT, reported first in the next ACK. */
   dsack: { left: number; right: number } | undefined = undefined;
   /** Quick-ACK mode: this many more ACKs of data go out at once (config.quickAck). */
@@ -174,6 +188,7 @@ export class TcpConnection {
     bytesAcked: 0,
     bytesReceived: 0,
     retransmits: 0,
+    lossProbes: 0,
     fastRetransmits: 0,
     timeouts: 0,
   };
@@ -234,7 +249,24 @@ export class TcpConnection {
   /** @internal */ get waitTimer(): Timer {
     return (this.#waitTimer ??= this.layer.env.timers.timer(() => onWait(this)));
   }
+  /** @internal Arms the retransmission timer for an RTO at `at` (replacing a pending PTO). */
+  armRto(at: Instant): void {
+    this.ptoArmed = false;
+    this.rtxTimer.set(at);
+  }
+  /** @internal Arms the retransmission timer as a tail-loss-probe timeout (tlp.ts). */
+  armPto(at: Instant, rtoAt: Instant): void {
+    this.ptoArmed = true;
+    this.ptoRtoDeadline = rtoAt;
+    this.rtxTimer.set(at);
+  }
+  /** @internal Stops the retransmission timer (RTO or PTO). */
+  cancelRtx(): void {
+    this.ptoArmed = false;
+    this.#rtxTimer?.cancel();
+  }
   /** @internal */ cancelTimers(): void {
+    this.ptoArmed = false;
     this.#rtxTimer?.cancel();
     this.#persistTimer?.cancel();
     this.#delackTimer?.cancel();
@@ -450,7 +482,7 @@ export class TcpConnection {
   /** @internal Enters TIME-WAIT and (re)starts the 2*MSL timer. */
   enterTimeWait(): void {
     this.state = 'TIME-WAIT';
-    this.#rtxTimer?.cancel();
+    this.cancelRtx();
     this.#persistTimer?.cancel();
     this.#keepTimer?.cancel();
     this.#delackTimer?.cancel();

@@ -3,13 +3,20 @@
  * §3.10.7.4 (all other states), with RFC 5961 (blind attacks), RFC 7323 (PAWS),
  * RFC 2018/6675 (SACK) and RFC 5681/6582 (fast retransmit, NewReno).
  */
-import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpOptions, type TcpRepr } from '../wire/tcp.ts';
+import {
+  type SackBlock,
+  TCP_ACK,
+  TCP_FIN,
+  TCP_RST,
+  TCP_SYN,
+  type TcpOptions,
+  type TcpRepr,
+} from '../wire/tcp.ts';
 import type { CongestionContext } from './congestion/types.ts';
 import { createCongestionControl } from './congestion/types.ts';
 import { EV_END, EV_ESTABLISHED, EV_READABLE, EV_WRITABLE, type TcpConnection } from './connection.ts';
 import { admitData } from './memory.ts';
 import {
-  acceptableSeq,
   replyRst,
   retransmitFirst,
   sendAck,
@@ -20,6 +27,7 @@ import {
   tsNow,
 } from './output.ts';
 import { type Seq, seq, seqAdd, seqGe, seqGt, seqLe, seqLt, seqMax, seqSub } from './seq.ts';
+import { scheduleLossProbe, settleLossProbe, tlpProcessAck } from './tlp.ts';
 
 /** RFC 7323 §5.5: TS.Recent is invalid after 24 days idle. */
 const PAWS_IDLE = 24 * 24 * 3600 * 1_000_000;
@@ -132,7 +140,7 @@ function synSent(c: TcpConnection, r: TcpRepr, payload: Uint8Array): void {
     c.rtxCount = 0;
     // "If SND.UNA > ISS (our SYN has been ACKed), change the connection state to ESTABLISHED"
     c.state = 'ESTABLISHED';
-    c.rtxTimer.cancel();
+    c.cancelRtx();
     // RFC 6298 §5.7: "If the timer expires awaiting the ACK of a SYN segment and the TCP
     // implementation is using an RTO less than 3 seconds, the RTO MUST be re-initialized to
     // 3 seconds when data transmission begins".
@@ -163,7 +171,7 @@ function synSent(c: TcpConnection, r: TcpRepr, payload: Uint8Array): void {
   c.snd.wl1 = c.irs;
   c.snd.wl2 = c.iss;
   c.snd.nxt = c.iss;
-  c.rtxTimer.cancel();
+  c.cancelRtx();
   sendSyn(c);
 }
 
@@ -353,7 +361,7 @@ export function segmentArrives(c: TcpConnection, r: TcpRepr, payload: Uint8Array
     c.rtxCount = 0;
     c.state = c.finQueued ? 'FIN-WAIT-1' : 'ESTABLISHED';
     c.snd.una = ack;
-    c.rtxTimer.cancel();
+    c.cancelRtx();
     c.snd.wnd = r.window << c.sndWscale;
     c.maxSndWnd = Math.max(c.maxSndWnd, c.snd.wnd);
     c.snd.wl1 = segSeq;
@@ -389,9 +397,12 @@ export function segmentArrives(c: TcpConnection, r: TcpRepr, payload: Uint8Array
     if (st === 'ESTABLISHED' || st === 'FIN-WAIT-1' || st === 'FIN-WAIT-2') {
       if (c.orphan && payload.length > 0 && seqGe(seqAdd(segSeq, payload.length), c.rcv.nxt)) {
         // RFC 1122 §4.2.2.13: "if new data is received after CLOSE is called, its TCP SHOULD
-        // send a RST to show that data was lost."
+        // send a RST to show that data was lost." It takes the form RFC 9293 §3.10.7.1 gives
+        // a reset answering a segment, <SEQ=SEG.ACK><CTL=RST>, as Linux (tcp_v4_send_reset)
+        // and FreeBSD (tcp_dropwithreset) send it: SEG.ACK is the one sequence number this
+        // peer is sure to find acceptable, even when it has not yet seen our FIN.
         stats.dataAfterClose++;
-        sendRst(c, acceptableSeq(c));
+        sendRst(c, ack);
         c.terminate('aborted');
         return;
       }
@@ -423,6 +434,18 @@ function updateTsRecent(c: TcpConnection, ts: TcpOptions['timestamps'], segSeq: 
 }
 
 /**
+ * RFC 2883 §4: the first SACK block is a D-SACK when it lies at or below SEG.ACK, or inside
+ * the second block.
+ */
+function isDsack(sack: readonly SackBlock[] | undefined, ack: Seq): boolean {
+  if (!sack || sack.length === 0) return false;
+  const b = sack[0]!;
+  if (seqLe(seq(b.right), ack)) return true;
+  const n = sack[1];
+  return n !== undefined && seqGe(seq(b.left), seq(n.left)) && seqLe(seq(b.right), seq(n.right));
+}
+
+/**
  * ACK processing for synchronized states (§3.10.7.4 fifth step). Returns true when the
  * segment is finished with (connection closed).
  */
@@ -431,6 +454,7 @@ function processAck(c: TcpConnection, r: TcpRepr, segSeq: Seq, ack: Seq, textLen
   const stats = layer.stats;
   const newWnd = r.window << c.sndWscale;
   const sack = c.sackOk ? r.options.sack : undefined;
+  const flightBefore = seqSub(c.sndMax, c.snd.una);
   // SACKed bytes above SEG.ACK before this segment, to tell whether it brings new SACK information.
   let oldSacked = 0;
   if (sack && sack.length > 0) {
@@ -471,7 +495,7 @@ function processAck(c: TcpConnection, r: TcpRepr, segSeq: Seq, ack: Seq, textLen
         c.nrInflate -= acked;
         if (acked >= c.mss) c.nrInflate += c.mss;
         if (c.cc.cwnd + c.nrInflate < c.mss) c.nrInflate = c.mss - c.cc.cwnd;
-        c.rtxTimer.set(layer.env.clock.now() + c.rtt.rto);
+        c.armRto(layer.env.clock.now() + c.rtt.rto);
       }
     } else if (
       // RFC 6675 §2: with SACK an ACK that "contains previously unknown SACK information" is a
@@ -494,8 +518,10 @@ function processAck(c: TcpConnection, r: TcpRepr, segSeq: Seq, ack: Seq, textLen
       c.cc.onAck(acked, ccContext(c));
     }
     // RFC 6298 §5.2/5.3: all data acknowledged -> stop the timer; else restart it.
-    if (c.sndMax === c.snd.una) c.rtxTimer.cancel();
-    else if (!c.persistArmed) c.rtxTimer.set(layer.env.clock.now() + c.rtt.rto);
+    if (c.sndMax === c.snd.una) c.cancelRtx();
+    else if (!c.persistArmed) c.armRto(layer.env.clock.now() + c.rtt.rto);
+    tlpProcessAck(c, ack, isDsack(sack, ack), false, flightBefore);
+    scheduleLossProbe(c, true);
     if (c.wantWritable && (c.sndBuf.length === 0 || c.sndBuf.space >= c.sndBuf.limit >> 2)) {
       c.wantWritable = false;
       c.pending |= EV_WRITABLE;
@@ -511,6 +537,7 @@ function processAck(c: TcpConnection, r: TcpRepr, segSeq: Seq, ack: Seq, textLen
     // RFC 5681 §2 duplicate ACK.
     c.dupAcks++;
     stats.dupAcks++;
+    tlpProcessAck(c, ack, isDsack(sack, ack), !(sack && sack.length > 0), flightBefore);
     if (c.inRecovery) {
       if (!c.sackOk) c.nrInflate += c.mss; // RFC 6582 §3.2 step 4 / RFC 5681 §3.2 step 4
     } else if (
@@ -521,6 +548,7 @@ function processAck(c: TcpConnection, r: TcpRepr, segSeq: Seq, ack: Seq, textLen
     } else if (c.dupAcks <= 2) {
       limitedTransmit(c);
     }
+    settleLossProbe(c);
   }
   // Window update: "If SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK), set
   // SND.WND <- SEG.WND, set SND.WL1 <- SEG.SEQ, and set SND.WL2 <- SEG.ACK."
@@ -532,7 +560,7 @@ function processAck(c: TcpConnection, r: TcpRepr, segSeq: Seq, ack: Seq, textLen
     if (newWnd > 0 && c.persistArmed) {
       c.persistTimer.cancel();
       c.persistCount = 0;
-      if (c.sndMax !== c.snd.una) c.rtxTimer.set(layer.env.clock.now() + c.rtt.rto);
+      if (c.sndMax !== c.snd.una) c.armRto(layer.env.clock.now() + c.rtt.rto);
     }
   }
   switch (c.state) {
@@ -594,6 +622,7 @@ function enterRecovery(c: TcpConnection): void {
   c.stats.fastRetransmits++;
   c.inRecovery = true;
   c.recover = c.sndMax;
+  c.tlpEndSeq = undefined; // recovery takes over from any probe (Linux tcp_init_cwnd_reduction)
   c.cc.onEnterRecovery(ccContext(c));
   c.highRxt = c.snd.una;
   c.rttTiming = false;

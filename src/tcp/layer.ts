@@ -70,6 +70,9 @@ export function newTcpStats() {
     timeouts: 0,
     timedOut: 0,
     fastRetransmits: 0,
+    /** RFC 8985 tail loss probes sent, and those whose ACK showed they repaired a loss. */
+    lossProbes: 0,
+    lossProbeRecoveries: 0,
     partialAckRetransmits: 0,
     sackRecoveries: 0,
     dupAcks: 0,

@@ -17,6 +17,7 @@ import type { CongestionContext } from './congestion/types.ts';
 import type { TcpConnection } from './connection.ts';
 import type { TcpEnv, TcpLayer } from './layer.ts';
 import { type Seq, seqAdd, seqGt, seqLt, seqMax, seqSub } from './seq.ts';
+import { scheduleLossProbe } from './tlp.ts';
 
 const NO_OPTIONS: TcpOptions = Object.freeze({});
 
@@ -277,7 +278,7 @@ export function replyRst(
 
 /** Arms the retransmission timer if it is not running (RFC 6298 §5.1). */
 function armRtx(c: TcpConnection): void {
-  if (!c.rtxArmed) c.rtxTimer.set(c.layer.env.clock.now() + c.rtt.rto);
+  if (!c.rtxArmed) c.armRto(c.layer.env.clock.now() + c.rtt.rto);
 }
 
 /**
@@ -325,7 +326,10 @@ export function sendDataAt(
   emit(c, s, flags, payload, options);
   const used = len + (fin ? 1 : 0);
   const end = seqAdd(s, used);
-  if (seqGt(end, c.sndMax)) c.sndMax = end;
+  if (seqGt(end, c.sndMax)) {
+    c.sndMax = end;
+    c.tailSeq = s;
+  }
   armRtx(c);
   return used;
 }
@@ -405,11 +409,13 @@ export function tcpOutput(c: TcpConnection): void {
     sent = true;
   }
   if (!sent && c.ackNow) sendAck(c);
+  // RFC 8985 §7.2: new data went out, so (re)start the loss probe timer.
+  else if (sent) scheduleLossProbe(c, false);
   // Zero window (or SWS-withheld data) with nothing in flight: the persist timer probes
   // (RFC 9293 §3.8.6.1) and doubles as the SWS override timer.
   const off = seqSub(c.snd.nxt, c.sndBufSeq);
   if (c.sndBuf.length - off > 0 && c.sndMax === c.snd.una && !c.persistArmed) {
-    c.rtxTimer.cancel();
+    c.cancelRtx();
     const base = Math.max(c.rtt.rto, c.layer.config.minRto);
     c.persistTimer.set(
       c.layer.env.clock.now() + Math.min(base * 2 ** c.persistCount, c.layer.config.persistMax),

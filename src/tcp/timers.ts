@@ -9,6 +9,7 @@ import type { TcpConnection } from './connection.ts';
 import { ccContext } from './input.ts';
 import { sendAckAt, sendDataAt, sendSyn, tcpOutput } from './output.ts';
 import { seqAdd, seqSub } from './seq.ts';
+import { sendLossProbe } from './tlp.ts';
 
 /** FreeBSD tcp_timer.c tcp_backoff[TCP_MAXRXTSHIFT + 1]. */
 const FREEBSD_BACKOFF = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 512, 512, 512];
@@ -22,6 +23,12 @@ const FREEBSD_REXMTMAX = 64_000_000;
 export function onRtx(c: TcpConnection): void {
   const st = c.state;
   if (st === 'CLOSED' || st === 'TIME-WAIT' || st === 'LISTEN') return;
+  if (c.ptoArmed) {
+    // The timer held a tail-loss-probe timeout, not an RTO (RFC 8985 §7.3).
+    c.ptoArmed = false;
+    sendLossProbe(c);
+    return;
+  }
   const layer = c.layer;
   const cfg = layer.config;
   if (c.sndMax === c.snd.una && st !== 'SYN-SENT' && st !== 'SYN-RECEIVED') return;
@@ -55,7 +62,7 @@ export function onRtx(c: TcpConnection): void {
     // TCP_DEFER_ACCEPT (Linux syn_ack_recalc): the peer has our SYN-ACK, so it is not resent
     // until the last timeout of the deferring period, to give data a last chance.
     if (c.rtxCount - 1 >= (c.opts.deferAccept ?? 0) - 1) sendSyn(c);
-    else c.rtxTimer.set(layer.env.clock.now() + c.rtt.rto);
+    else c.armRto(layer.env.clock.now() + c.rtt.rto);
     c.flush();
     return;
   }
@@ -66,12 +73,14 @@ export function onRtx(c: TcpConnection): void {
       // TCPT_RANGESET adds rexmit_slop and caps it at TCPTV_REXMTMAX.
       const shift = Math.min(c.rtxCount, FREEBSD_BACKOFF.length - 1);
       const rexmt = Math.min(cfg.initialRto * FREEBSD_BACKOFF[shift]! + cfg.synRtoSlop, FREEBSD_REXMTMAX);
-      c.rtxTimer.set(now + rexmt);
+      c.armRto(now + rexmt);
     }
     if (keepInit > 0) clampToUserTimeout(c.rtxTimer, c.rtxStamp + keepInit, now);
     c.flush();
     return;
   }
+  // An RTO ends any tail-loss-probe episode (Linux tcp_retransmit_timer: tlp_high_seq = 0).
+  c.tlpEndSeq = undefined;
   // RFC 5681 §3.1 (ssthresh, cwnd = 1 SMSS) via the congestion module; leave recovery.
   c.cc.onRto(ccContext(c));
   c.inRecovery = false;
@@ -152,7 +161,7 @@ export function onPersist(c: TcpConnection): void {
     sendDataAt(c, c.snd.una, 1, true);
   }
   // The probe is governed by the persist timer, not the retransmission timer.
-  c.rtxTimer.cancel();
+  c.cancelRtx();
   const base = Math.max(c.rtt.rto, layer.config.minRto);
   c.persistTimer.set(now + Math.min(base * 2 ** c.persistCount, layer.config.persistMax));
   // Linux tcp_clamp_probe0_to_user_timeout.

@@ -395,6 +395,20 @@ suite('closing', () => {
     expectSeg(e.h.one(), { flags: TCP_RST, seq: e.iss + 2 });
     assert.equal(e.c.state, 'CLOSED');
   });
+  test("the RST for data after close() is numbered from the segment's ACK, which the peer accepts even before it has our FIN", () => {
+    // FIN-WAIT-1: our FIN (at ISS+1) is not yet acknowledged, so the peer's RCV.NXT is ISS+1.
+    // SND.NXT (ISS+2) would be outside its window; SEG.ACK is what Linux and FreeBSD send.
+    const e = finWait1();
+    e.c.close();
+    e.h.none();
+    e.h.inject(
+      { srcPort: PEER_PORT, dstPort: e.port, seq: e.peerSeq, ack: e.iss + 1, flags: TCP_ACK },
+      bytes(1),
+    );
+    expectSeg(e.h.one(), { flags: TCP_RST, seq: e.iss + 1 });
+    assert.equal(e.c.state, 'CLOSED');
+    assert.equal(e.h.layer.stats.dataAfterClose, 1);
+  });
 });
 
 suite('RST and SYN in synchronized states (RFC 5961)', () => {

@@ -1,0 +1,154 @@
+/**
+ * Tail Loss Probe, RFC 8985 §7 (the TLP half of RACK-TLP; Linux tcp_early_retrans >= 3).
+ *
+ * A loss at the tail of a flight leaves no later segments to produce duplicate ACKs, so
+ * without a probe only the RTO would repair it. After sending new data, or on an ACK of
+ * new data, the sender arms a probe timeout (PTO) of about two round trips in place of
+ * the RTO. When it fires, one segment goes out — new data if the window allows, else the
+ * last segment sent again — and its ACK (or SACK) brings the loss to light, so fast
+ * recovery repairs it instead of an RTO. The RTO is re-armed behind the probe and stays
+ * the last resort.
+ */
+import type { TcpConnection } from './connection.ts';
+import { ccContext } from './input.ts';
+import { sendDataAt } from './output.ts';
+import { type Seq, seqAdd, seqGe, seqGt, seqMax, seqSub } from './seq.ts';
+
+/** RFC 8985 §7.2 WCDelAckT: the worst-case delayed-ACK timer a receiver may run, 200 ms. */
+export const WC_DEL_ACK_T = 200_000;
+/** RFC 8985 §7.2: the PTO before an RTT has been measured, 1 s. */
+const PTO_NO_RTT = 1_000_000;
+
+/**
+ * RFC 8985 §7.2: may this connection arm a PTO now? Only with SACK (the probe's ACK must be
+ * able to show which segment was lost), data in flight, outside fast recovery and RTO
+ * recovery, with no probe outstanding, and not while the persist timer owns the window.
+ */
+function canProbe(c: TcpConnection): boolean {
+  const st = c.state;
+  return (
+    c.layer.config.tlp &&
+    c.sackOk &&
+    (st === 'ESTABLISHED' ||
+      st === 'CLOSE-WAIT' ||
+      st === 'FIN-WAIT-1' ||
+      st === 'CLOSING' ||
+      st === 'LAST-ACK') &&
+    c.sndMax !== c.snd.una &&
+    !c.inRecovery &&
+    // RTO recovery: after a timeout, until everything sent before it is acknowledged.
+    c.rtxCount === 0 &&
+    seqGe(c.snd.una, c.recover) &&
+    c.tlpEndSeq === undefined &&
+    !c.persistArmed
+  );
+}
+
+/**
+ * RFC 8985 §7.2 "Scheduling a Loss Probe": called after new data goes out (`advancing`
+ * false) and after an ACK of new data re-armed the RTO (`advancing` true).
+ */
+export function scheduleLossProbe(c: TcpConnection, advancing: boolean): void {
+  if (!canProbe(c)) return;
+  const now = c.layer.env.clock.now();
+  const srtt = c.rtt.srtt;
+  let pto: number;
+  if (srtt !== undefined) {
+    // "PTO = 2 * SRTT; If FlightSize is one segment: PTO += WCDelAckT" (a lone segment may
+    // wait out the receiver's delayed-ACK timer).
+    pto = 2 * srtt;
+    if (seqSub(c.sndMax, c.snd.una) <= c.mss) pto += WC_DEL_ACK_T;
+  } else pto = PTO_NO_RTT;
+  // "If the RTO timer would expire sooner than the PTO, arm the RTO timer instead": the
+  // PTO never fires after the RTO would have.
+  const rtoAt =
+    !advancing && c.ptoArmed
+      ? c.ptoRtoDeadline
+      : !advancing && c.rtxArmed && c.rtxTimer.deadline !== undefined
+        ? c.rtxTimer.deadline
+        : now + c.rtt.rto;
+  c.armPto(Math.min(now + pto, rtoAt), rtoAt);
+}
+
+/**
+ * A pending PTO whose connection can no longer probe (it entered fast recovery, say)
+ * turns back into the RTO it stood in for (Linux tcp_set_xmit_timer: no probe, so rearm
+ * the RTO).
+ */
+export function settleLossProbe(c: TcpConnection): void {
+  if (c.ptoArmed && !canProbe(c)) c.armRto(c.ptoRtoDeadline);
+}
+
+/**
+ * RFC 8985 §7.3 "Sending a Loss Probe": the PTO fired. Sends one segment of new data if
+ * the peer's window allows, else retransmits the last segment sent, then re-arms the RTO.
+ */
+export function sendLossProbe(c: TcpConnection): void {
+  const layer = c.layer;
+  const now = layer.env.clock.now();
+  if (c.sndMax === c.snd.una) return;
+  const off = seqSub(c.snd.nxt, c.sndBufSeq);
+  const avail = c.sndBuf.length - off;
+  const inFlight = seqSub(c.snd.nxt, c.snd.una);
+  let used = 0;
+  // "If an unsent segment exists AND the receive window allows new data to be sent:
+  // Transmit the lowest-sequence unsent segment of up to SMSS" (cwnd does not apply).
+  if (avail > 0 && c.snd.nxt === c.sndMax && c.snd.wnd > inFlight) {
+    used = sendDataAt(c, c.snd.nxt, Math.min(c.mss, c.snd.wnd - inFlight), false);
+    c.snd.nxt = seqAdd(c.snd.nxt, used);
+    c.tlpIsRetrans = false;
+  }
+  if (used === 0) {
+    // "Else: Retransmit the highest-sequence segment sent so far" (the last one sent as new
+    // data, or its last SMSS if it was longer).
+    const start = seqMax(c.snd.una, seqMax(c.tailSeq, seqAdd(c.sndMax, -c.mss)));
+    used = sendDataAt(c, start, seqSub(c.sndMax, start), true);
+    c.tlpIsRetrans = true;
+  }
+  if (used === 0) {
+    c.armRto(now + c.rtt.rto);
+    return;
+  }
+  layer.stats.lossProbes++;
+  c.stats.lossProbes++;
+  // "TLP.end_seq = SND.NXT"
+  c.tlpEndSeq = c.sndMax;
+  // "After attempting to send a loss probe ... the sender MUST re-arm the RTO timer, not
+  // the PTO timer, if the FlightSize is not zero."
+  c.armRto(now + c.rtt.rto);
+  c.flush();
+}
+
+/**
+ * RFC 8985 §7.4 "Detecting Losses Using the ACK of the Loss Probe". `ack` is SEG.ACK;
+ * `dsack` tells whether the ACK carries a D-SACK block (RFC 2883); `pureDup` whether it is
+ * a duplicate ACK bringing nothing new; `flightBefore` the FlightSize before this ACK.
+ */
+export function tlpProcessAck(
+  c: TcpConnection,
+  ack: Seq,
+  dsack: boolean,
+  pureDup: boolean,
+  flightBefore: number,
+): void {
+  const end = c.tlpEndSeq;
+  if (end === undefined || !seqGe(ack, end)) return;
+  if (!c.tlpIsRetrans) {
+    // The probe was new data: nothing to learn about a loss.
+    c.tlpEndSeq = undefined;
+  } else if (dsack) {
+    // The original and the probe both arrived: no loss, the retransmission was redundant.
+    c.tlpEndSeq = undefined;
+  } else if (seqGt(ack, end)) {
+    // The ACK went beyond the probe without a D-SACK: the probe repaired a loss. React as
+    // to a loss (RFC 8985 §7.4 "invoke congestion control"; Linux tcp_process_tlp_ack: one
+    // cwnd reduction to ssthresh, computed from the flight the loss was in).
+    c.tlpEndSeq = undefined;
+    c.layer.stats.lossProbeRecoveries++;
+    c.cc.onEnterRecovery({ ...ccContext(c), flightSize: flightBefore });
+  } else if (pureDup) {
+    // A duplicate ACK without SACK information: the original and the probe both arrived
+    // (a D-SACK may have been lost). No loss.
+    c.tlpEndSeq = undefined;
+  }
+}
