@@ -12,6 +12,7 @@
 
 import type { NetInterface } from './ip/interface.ts';
 import {
+  DEFAULT_TTL,
   type InterfaceSpec,
   type IpPacketInfo,
   type Ipv4Config,
@@ -39,16 +40,17 @@ import { StackDatagramSocket } from './socket/stack-dgram.ts';
 import { type NameserverOptions, StackResolver } from './socket/stack-resolver.ts';
 import { streamSocketFactory } from './socket/stack-stream.ts';
 import { pmtuDontFragment, type TcpConfig } from './tcp/config.ts';
-import { type TcpIpFields, TcpLayer } from './tcp/layer.ts';
+import { type TcpIpFields, TcpLayer, type TcpUdpEncap } from './tcp/layer.ts';
 import type { Clock, Pollable } from './time/clock.ts';
 import type { Instant } from './time/instant.ts';
 import { TimerQueue } from './time/timers.ts';
-import { UdpLayer } from './udp/udp.ts';
+import { UdpLayer, type UdpTcpTunnel } from './udp/udp.ts';
 import { type IpAddress, type Ipv4Address, parseIpv4 } from './wire/address.ts';
 import { pseudoHeaderSumV4 } from './wire/checksum.ts';
 import { isWireError } from './wire/error.ts';
-import { IP_PROTO_TCP, IPV4_MIN_HEADER_LEN } from './wire/ipv4.ts';
+import { IP_PROTO_TCP, IP_PROTO_UDP, IPV4_MIN_HEADER_LEN } from './wire/ipv4.ts';
 import { emitTcp, parseTcp, type TcpRepr, tcpHeaderLength } from './wire/tcp.ts';
+import { emitUdp, UDP_HEADER_LEN } from './wire/udp.ts';
 
 export interface StackConfig extends Ipv4Config {
   tcp?: Partial<TcpConfig>;
@@ -72,8 +74,18 @@ export interface StackTcpEnv {
   readonly clock: Clock;
   readonly rng: Rng;
   readonly timers: TimerQueue;
-  /** `fields`: the sending connection's IP_TOS / IP_MTU_DISCOVER (absent: TOS 0, DF). */
-  output(src: IpAddress, dst: IpAddress, repr: TcpRepr, payload: Uint8Array, fields?: TcpIpFields): void;
+  /**
+   * `fields`: the sending connection's IP_TOS / IP_MTU_DISCOVER / IP_TTL (absent: TOS 0, DF,
+   * the default TTL); `udp`: the ports of the UDP datagram a tunnelled segment rides in.
+   */
+  output(
+    src: IpAddress,
+    dst: IpAddress,
+    repr: TcpRepr,
+    payload: Uint8Array,
+    fields?: TcpIpFields,
+    udp?: TcpUdpEncap,
+  ): void;
   routeSource(dst: IpAddress): IpAddress | undefined;
   mssFor(dst: IpAddress): number;
   isLocalAddress(a: IpAddress): boolean;
@@ -81,7 +93,8 @@ export interface StackTcpEnv {
 
 /** What the stack needs of a TcpLayer (structurally; src/tcp/layer.ts). */
 export interface TcpLayerLike {
-  receive(src: IpAddress, dst: IpAddress, repr: TcpRepr, payload: Uint8Array): void;
+  /** `tunnelPort`: the UDP port a tunnelled segment came from (TcpConfig.udpTunnelingPort). */
+  receive(src: IpAddress, dst: IpAddress, repr: TcpRepr, payload: Uint8Array, tunnelPort?: number): void;
   icmpError(
     kind: ReceivedIcmpError['kind'],
     src: IpAddress,
@@ -104,7 +117,7 @@ const v4 = (a: Ipv4Address): IpAddress => ({ family: 4, v4: a });
 /** RFC 9293 §3.7.2 / RFC 1191: TCP does path MTU discovery, so DF is set. */
 const TCP_SEND_OPTIONS: SendOptions = Object.freeze({ protocol: IP_PROTO_TCP, dontFragment: true });
 
-/** IP send options per (TOS byte, DF) pair a connection asks for, made once each (at most 512). */
+/** IP send options per (TTL, TOS byte, DF, tunnelled) a connection asks for, made once each. */
 const tcpSendOptionsCache = new Map<number, SendOptions>();
 
 /**
@@ -112,15 +125,17 @@ const tcpSendOptionsCache = new Map<number, SendOptions>();
  * stays Not-ECT, as this TCP does no RFC 3168 ECN) and DF unless IP_MTU_DISCOVER turns path MTU
  * discovery off (pmtuDontFragment).
  */
-function tcpSendOptions(ip: TcpIpFields | undefined): SendOptions {
-  if (!ip) return TCP_SEND_OPTIONS;
-  const dscp = ((ip.tos ?? 0) & 0xff) >> 2;
-  const df = pmtuDontFragment(ip.pmtuDisc);
-  if (dscp === 0 && df) return TCP_SEND_OPTIONS;
-  const key = (dscp << 1) | (df ? 1 : 0);
+function tcpSendOptions(ip: TcpIpFields | undefined, protocol = IP_PROTO_TCP): SendOptions {
+  if (!ip && protocol === IP_PROTO_TCP) return TCP_SEND_OPTIONS;
+  const dscp = ((ip?.tos ?? 0) & 0xff) >> 2;
+  const df = pmtuDontFragment(ip?.pmtuDisc);
+  const ttl = ip?.ttl;
+  if (dscp === 0 && df && ttl === undefined && protocol === IP_PROTO_TCP) return TCP_SEND_OPTIONS;
+  // (TTL 0 is never set: IP_TTL takes 1..255.)
+  const key = (((ttl ?? 0) << 8) | (dscp << 1) | (df ? 1 : 0)) * 2 + (protocol === IP_PROTO_UDP ? 1 : 0);
   let o = tcpSendOptionsCache.get(key);
   if (!o) {
-    o = Object.freeze({ protocol: IP_PROTO_TCP, dscp, dontFragment: df });
+    o = Object.freeze({ protocol, dscp, dontFragment: df, ...(ttl !== undefined ? { ttl } : {}) });
     tcpSendOptionsCache.set(key, o);
   }
   return o;
@@ -164,6 +179,7 @@ export class Stack implements Pollable {
     this.udp = new UdpLayer(this.ip, this.stats.udp, { privileged: this.privileged, rng: this.rng });
     this.ip.registerProtocol(IP_PROTO_TCP, this.#tcpShim());
     this.#tcpLayer = this.attachTcp((env) => new TcpLayer(env, options.config?.tcp));
+    this.udp.tcpTunnel = this.#tcpTunnel();
     this.resolver = new StackResolver(this, options.nameservers ?? []);
   }
 
@@ -175,6 +191,11 @@ export class Stack implements Pollable {
   /** Replaces the DNS servers (empty: hosts table only); timeouts/retries run on this stack's clock. */
   setNameservers(nameservers: readonly string[], options?: NameserverOptions): void {
     this.resolver.setNameservers(nameservers, options);
+  }
+
+  /** The TTL of datagrams whose socket sets no IP_TTL. */
+  get defaultTtl(): number {
+    return this.ip.config.defaultTtl ?? DEFAULT_TTL;
   }
 
   /** The stack's TCP layer (src/tcp/layer.ts). */
@@ -244,11 +265,30 @@ export class Stack implements Pollable {
       clock: this.clock,
       rng: this.rng,
       timers: this.timers,
-      output: (src, dst, repr, payload, fields) => {
+      output: (src, dst, repr, payload, fields, udp) => {
         if (src.family !== 4 || dst.family !== 4) return;
         const route = ip.route(dst.v4, src.v4);
         if (typeof route === 'string') {
           this.stats.ip.noRoute++;
+          return;
+        }
+        if (udp) {
+          // TCP over UDP (TcpConfig.udpTunnelingPort): the segment rides in a UDP datagram
+          // whose checksum covers it; as FreeBSD's tcp_output does, the TCP checksum is left 0.
+          const at = ip.headroom(route) + IPV4_MIN_HEADER_LEN;
+          const tlen = tcpHeaderLength(repr) + payload.length;
+          const frame = allocFrame(at + UDP_HEADER_LEN + tlen);
+          emitTcp(repr, payload, frame, 0, at + UDP_HEADER_LEN);
+          frame[at + UDP_HEADER_LEN + 16] = 0;
+          frame[at + UDP_HEADER_LEN + 17] = 0;
+          const dgram = frame.subarray(at);
+          emitUdp(
+            udp,
+            dgram.subarray(UDP_HEADER_LEN),
+            dgram,
+            pseudoHeaderSumV4(route.src, dst.v4, IP_PROTO_UDP, UDP_HEADER_LEN + tlen),
+          );
+          ip.sendInPlace(route, tcpSendOptions(fields, IP_PROTO_UDP), frame);
           return;
         }
         // The segment is built straight into its frame (link + IP header room in front), so
@@ -281,6 +321,29 @@ export class Stack implements Pollable {
     const layer = make(this.tcpEnv());
     this.#tcp = layer;
     return layer;
+  }
+
+  /**
+   * TCP over UDP: datagrams to TcpConfig.udpTunnelingPort are TCP segments. Their TCP checksum
+   * is not checked (FreeBSD skips it; UDP's, checked already, covers the segment).
+   */
+  #tcpTunnel(): UdpTcpTunnel {
+    return {
+      port: () => this.#tcpLayer.config.udpTunnelingPort,
+      receive: (info, srcPort, segment) => {
+        const layer = this.#tcp;
+        const p = parseTcp(segment);
+        if (isWireError(p)) {
+          this.tcpStats.malformed++;
+          return;
+        }
+        if (!layer) {
+          this.tcpStats.noLayer++;
+          return;
+        }
+        layer.receive(v4(info.src), v4(info.dst), p.repr, p.payload, srcPort);
+      },
+    };
   }
 
   #tcpShim(): TransportProtocol {

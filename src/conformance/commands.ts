@@ -157,12 +157,12 @@ export const FREEBSD_SYSCTLS: Record<string, Rule> = {
     kind: 'setting',
     map: (v) => set('initialWindowSegments', bool(v) ? 10 : 4),
   },
-  'net.inet.tcp.udp_tunneling_port': {
-    kind: 'default-only',
-    defaultValue: '0',
-    why: 'UDP tunneling of TCP (RFC 8899-style)',
+  'net.inet.tcp.always_keepalive': { kind: 'setting', map: (v) => set('alwaysKeepalive', bool(v)) },
+  'net.inet.tcp.udp_tunneling_port': { kind: 'setting', map: (v) => set('udpTunnelingPort', int(v)) },
+  'net.inet.tcp.udp_tunneling_overhead': {
+    kind: 'setting',
+    map: (v) => set('udpTunnelingOverhead', int(v)),
   },
-  'net.inet.tcp.udp_tunneling_overhead': { kind: 'noop', why: 'only used with UDP tunneling' },
 };
 
 /** The sysctls of google packetdrill's gtests/net/{tcp,.}/common/defaults.sh (the Linux baseline profile). */

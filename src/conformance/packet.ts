@@ -283,8 +283,14 @@ export function buildTcpSegment(src: string, dst: string, t: TcpParams): Uint8Ar
   return seg;
 }
 
-export function buildTcpPacket(ip: Omit<IpParams, 'protocol'>, t: TcpParams): Uint8Array {
+export function buildTcpPacket(
+  ip: Omit<IpParams, 'protocol'>,
+  t: TcpParams,
+  udpEncap?: { readonly src: number; readonly dst: number },
+): Uint8Array {
   const seg = buildTcpSegment(ip.src, ip.dst, t);
+  // Tunnelled (packetdrill's /udp(sport > dport)): the checksummed segment in a UDP datagram.
+  if (udpEncap) return buildUdpPacket(ip, udpEncap.src, udpEncap.dst, seg);
   return concat(ipv4Header({ ...ip, protocol: 6 }, seg.length), seg);
 }
 
@@ -371,6 +377,8 @@ export interface LiveTcp {
   readonly options: readonly TcpOptionSpec[];
   readonly optionBytes: Uint8Array;
   readonly payloadLength: number;
+  /** The UDP ports around it, when the segment came tunnelled in UDP (--udp_encapsulation=tcp). */
+  readonly udpEncap?: { readonly src: number; readonly dst: number };
 }
 
 export type LivePacket =
@@ -391,7 +399,49 @@ export type LivePacket =
     }
   | { readonly proto: 'other'; readonly ip: LiveIp };
 
-export function decodePacket(b: Uint8Array): LivePacket | { error: string } {
+export interface DecodeOptions {
+  /**
+   * packetdrill's --udp_encapsulation=tcp: every UDP datagram carries a TCP segment
+   * (FreeBSD's TCP-over-UDP tunnelling), decoded as TCP with its UDP ports in `udpEncap`.
+   */
+  readonly udpEncapsTcp?: boolean;
+}
+
+/** A TCP segment (header, options, payload) at `t`; `udpEncap` for a tunnelled one. */
+function decodeTcp(
+  ip: LiveIp,
+  t: Uint8Array,
+  udpEncap?: { src: number; dst: number },
+): LivePacket | { error: string } {
+  if (t.length < 20) return { error: 'TCP header truncated' };
+  const tv = new DataView(t.buffer, t.byteOffset, t.byteLength);
+  const off = (t[12]! >> 4) * 4;
+  if (off < 20 || off > t.length) return { error: `bad TCP data offset ${off}` };
+  const optionBytes = t.slice(20, off);
+  const dec = decodeTcpOptions(optionBytes);
+  if (dec.error) return { error: dec.error };
+  return {
+    proto: 'tcp',
+    ip,
+    tcp: {
+      srcPort: tv.getUint16(0),
+      dstPort: tv.getUint16(2),
+      seq: tv.getUint32(4),
+      ack: tv.getUint32(8),
+      flags: t[13]! | ((t[12]! & 1) !== 0 ? F_AE : 0),
+      dataOffset: off,
+      reserved: (t[12]! >> 1) & 7,
+      window: tv.getUint16(14),
+      urg: tv.getUint16(18),
+      options: dec.options,
+      optionBytes,
+      payloadLength: t.length - off,
+      ...(udpEncap ? { udpEncap } : {}),
+    },
+  };
+}
+
+export function decodePacket(b: Uint8Array, opts: DecodeOptions = {}): LivePacket | { error: string } {
   if (b.length < 20) return { error: `datagram too short (${b.length} bytes)` };
   const version = b[0]! >> 4;
   if (version !== 4) return { error: `not IPv4 (version ${version})` };
@@ -415,34 +465,11 @@ export function decodePacket(b: Uint8Array): LivePacket | { error: string } {
   };
   const t = b.subarray(ihl, totalLength);
   const tv = new DataView(t.buffer, t.byteOffset, t.byteLength);
-  if (ip.protocol === 6) {
-    if (t.length < 20) return { error: 'TCP header truncated' };
-    const off = (t[12]! >> 4) * 4;
-    if (off < 20 || off > t.length) return { error: `bad TCP data offset ${off}` };
-    const optionBytes = t.slice(20, off);
-    const dec = decodeTcpOptions(optionBytes);
-    if (dec.error) return { error: dec.error };
-    return {
-      proto: 'tcp',
-      ip,
-      tcp: {
-        srcPort: tv.getUint16(0),
-        dstPort: tv.getUint16(2),
-        seq: tv.getUint32(4),
-        ack: tv.getUint32(8),
-        flags: t[13]! | ((t[12]! & 1) !== 0 ? F_AE : 0),
-        dataOffset: off,
-        reserved: (t[12]! >> 1) & 7,
-        window: tv.getUint16(14),
-        urg: tv.getUint16(18),
-        options: dec.options,
-        optionBytes,
-        payloadLength: t.length - off,
-      },
-    };
-  }
+  if (ip.protocol === 6) return decodeTcp(ip, t);
   if (ip.protocol === 17) {
     if (t.length < 8) return { error: 'UDP header truncated' };
+    if (opts.udpEncapsTcp)
+      return decodeTcp(ip, t.subarray(8), { src: tv.getUint16(0), dst: tv.getUint16(2) });
     return {
       proto: 'udp',
       ip,

@@ -231,6 +231,8 @@ class Run {
 
   // Options.
   private toleranceUs = DEFAULT_TOLERANCE_US;
+  /** --udp_encapsulation=tcp. */
+  private udpEncapsTcp = false;
   private tolerancePercent = DEFAULT_TOLERANCE_PERCENT;
   private tsTickUs: number | undefined;
   private strictSegments = false;
@@ -398,7 +400,11 @@ class Run {
           break;
         }
         case 'udp_encapsulation':
-          throw new Skip(`UDP encapsulation of TCP (--udp_encapsulation=${v}) not supported`, o.pos.line);
+          // FreeBSD's TCP-over-UDP tunnelling: `/udp(sport > dport)` packets are TCP segments
+          // in UDP datagrams, and outbound UDP datagrams are read as such.
+          if (v !== 'tcp') throw new Skip(`--udp_encapsulation=${v}: SCTP is not supported`, o.pos.line);
+          this.udpEncapsTcp = true;
+          break;
         case 'speed':
         case 'verbose':
         case 'bind_port':
@@ -433,7 +439,8 @@ class Run {
         if (e.ip?.flowLabel !== undefined) throw new Skip('IPv6 flow labels not supported yet', line);
         const p = e.packet;
         if (p.proto === 'tcp') {
-          if (p.udpEncap) throw new Skip('UDP encapsulation of TCP not supported', line);
+          if (p.udpEncap && !this.udpEncapsTcp)
+            throw new Failure(e.pos, "a '/udp(...)' packet needs --udp_encapsulation=tcp", 'other');
           if (p.seq.wildcard && e.direction === 'inbound') {
             throw new Skip("nplab '...(N)' sequence wildcard on an inbound packet", line);
           }
@@ -588,7 +595,7 @@ class Run {
       .slice(index + 1)
       .find((x) => x.kind === 'packet' && x.direction === 'outbound');
     if (!next || next.time.kind === 'any' || next.time.kind === 'range') return;
-    const dec = decodePacket(first.packet);
+    const dec = this.decode(first.packet);
     if (!('error' in dec) && dec.proto === 'tcp') this.learnIsn(dec.tcp);
     const desc = 'error' in dec ? dec.error : this.describeLive(dec);
     this.fail(
@@ -609,11 +616,16 @@ class Run {
    */
   private dropForeign(expect: 'tcp' | 'udp' | 'icmp' | undefined): void {
     while (this.outbox.length > 0) {
-      const dec = decodePacket(this.outbox[0]!.packet);
+      const dec = this.decode(this.outbox[0]!.packet);
       if (this.belongs(dec, expect)) return;
       if (!('error' in dec) && dec.proto === 'tcp') this.learnIsn(dec.tcp);
       this.outbox.shift();
     }
+  }
+
+  /** An outbound datagram, with UDP read as tunnelled TCP under --udp_encapsulation=tcp. */
+  private decode(b: Uint8Array): ReturnType<typeof decodePacket> {
+    return decodePacket(b, { udpEncapsTcp: this.udpEncapsTcp });
   }
 
   private belongs(dec: ReturnType<typeof decodePacket>, expect: 'tcp' | 'udp' | 'icmp' | undefined): boolean {
@@ -696,7 +708,7 @@ class Run {
     const first = this.outbox.shift()!;
     const at = first.time;
     if (at < lo || at > hi) {
-      const dec = decodePacket(first.packet);
+      const dec = this.decode(first.packet);
       this.fail(
         e.pos,
         `timing mismatch: packet sent at ${fmt(at)}, expected ${e.time.kind === 'range' ? `in ${fmt(lo)}..${fmt(hi)}` : `at ${fmt(expected)} ± ${fmt(tol)}`}`,
@@ -705,7 +717,7 @@ class Run {
         'error' in dec ? dec.error : this.describeLive(dec),
       );
     }
-    const dec = decodePacket(first.packet);
+    const dec = this.decode(first.packet);
     if ('error' in dec) {
       this.fail(e.pos, `malformed outbound packet: ${dec.error}`, 'packet', what, dec.error);
       return at;
@@ -758,7 +770,7 @@ class Run {
     const size = first.payloadLength;
     while (merged.payloadLength < want) {
       if (!(await this.waitOutbound(hi))) break;
-      const dec = decodePacket(this.outbox[0]!.packet);
+      const dec = this.decode(this.outbox[0]!.packet);
       if ('error' in dec || dec.proto !== 'tcp') break;
       const t = dec.tcp;
       const contiguous = (merged.seq + merged.payloadLength) >>> 0 === t.seq;
@@ -811,6 +823,13 @@ class Run {
       this.isnLearned = true;
     } else this.learnIsn(t);
     if (this.tcpFlow.localPort === undefined) this.tcpFlow.localPort = t.srcPort;
+    // UDP tunnelling: the script's `/udp(sport > dport)`, or none (plain TCP), must match.
+    const wantUdp = p.udpEncap;
+    const gotUdp = t.udpEncap;
+    if (gotUdp && !wantUdp) bad(`UDP-encapsulated (${gotUdp.src} > ${gotUdp.dst}), expected plain TCP`);
+    if (wantUdp && !gotUdp) bad(`plain TCP, expected UDP encapsulation ${wantUdp.src} > ${wantUdp.dst}`);
+    if (wantUdp && gotUdp && (wantUdp.src !== gotUdp.src || wantUdp.dst !== gotUdp.dst))
+      bad(`UDP ports ${gotUdp.src} > ${gotUdp.dst}, expected ${wantUdp.src} > ${wantUdp.dst}`);
     if (p.ports) {
       if (t.srcPort !== p.ports.src || t.dstPort !== p.ports.dst) {
         bad(`ports ${t.srcPort}>${t.dstPort}, expected ${p.ports.src}>${p.ports.dst}`);
@@ -953,7 +972,7 @@ class Run {
       if (!this.isnLearned) {
         // A SYN the script did not match (allowUnexpectedPackets) still tells us the ISN.
         for (const o of this.outbox) {
-          const d = decodePacket(o.packet);
+          const d = this.decode(o.packet);
           if (!('error' in d) && d.proto === 'tcp') this.learnIsn(d.tcp);
         }
       }
@@ -963,17 +982,21 @@ class Run {
       const options = Array.isArray(p.options) ? p.options.map((o) => this.mapInboundOption(o)) : [];
       if (p.options === 'any')
         throw new Failure(e.pos, "'<...>' is only allowed on outbound packets", 'other');
-      bytes = buildTcpPacket(ip, {
-        srcPort: p.ports?.src ?? this.tcpFlow.remotePort,
-        dstPort: p.ports?.dst ?? this.tcpFlow.localPort,
-        seq: p.seq.absolute ? p.seq.start >>> 0 : (p.seq.start + this.remoteIsn) >>> 0,
-        ack: p.ack === undefined ? 0 : (p.ack + (this.localIsn ?? 0)) >>> 0,
-        flags,
-        window: p.win ?? 0,
-        urg: p.urg ?? 0,
-        options,
-        payload: new Uint8Array(p.seq.len),
-      });
+      bytes = buildTcpPacket(
+        ip,
+        {
+          srcPort: p.ports?.src ?? this.tcpFlow.remotePort,
+          dstPort: p.ports?.dst ?? this.tcpFlow.localPort,
+          seq: p.seq.absolute ? p.seq.start >>> 0 : (p.seq.start + this.remoteIsn) >>> 0,
+          ack: p.ack === undefined ? 0 : (p.ack + (this.localIsn ?? 0)) >>> 0,
+          flags,
+          window: p.win ?? 0,
+          urg: p.urg ?? 0,
+          options,
+          payload: new Uint8Array(p.seq.len),
+        },
+        p.udpEncap,
+      );
     } else if (p.proto === 'udp') {
       bytes = buildUdpPacket(
         ip,
@@ -1526,6 +1549,7 @@ class Run {
     if (t.flags & F_ACK) s += ` ack ${(t.ack - this.remoteIsn) >>> 0}`;
     s += ` win ${t.window}`;
     if (t.options.length) s += ` <${formatTcpOptions(t.options)}>`;
+    if (t.udpEncap) s += `/udp(${t.udpEncap.src} > ${t.udpEncap.dst})`;
     return s;
   }
 

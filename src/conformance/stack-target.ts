@@ -50,6 +50,7 @@ import {
   TCP_KEEPINTVL,
   TCP_MAXSEG,
   TCP_NODELAY,
+  TCP_REMOTE_UDP_ENCAPS_PORT,
 } from '../socket/constants.ts';
 import { ERRNO as SOCKET_ERRNO, SocketError } from '../socket/errno.ts';
 import type { Socket } from '../socket/socket.ts';
@@ -140,6 +141,7 @@ const OPTION_NUMBERS: Record<string, [number, number]> = {
   'TCP:TCP_KEEPIDLE': [IPPROTO_TCP, TCP_KEEPIDLE],
   'TCP:TCP_KEEPINTVL': [IPPROTO_TCP, TCP_KEEPINTVL],
   'TCP:TCP_KEEPCNT': [IPPROTO_TCP, TCP_KEEPCNT],
+  'TCP:TCP_REMOTE_UDP_ENCAPS_PORT': [IPPROTO_TCP, TCP_REMOTE_UDP_ENCAPS_PORT],
   'IP:IP_TTL': [IPPROTO_IP, IP_TTL],
   'IP:IP_TOS': [IPPROTO_IP, IP_TOS],
   'IP:IP_MTU_DISCOVER': [IPPROTO_IP, IP_MTU_DISCOVER],
@@ -218,6 +220,7 @@ export class StackTarget implements ConformanceTarget {
     c.quickAck = false; // FreeBSD delays the first data ACKs too (no quick-ACK mode)
     c.pushBurstEnd = false; // tcp_output sets PSH only when the segment empties the buffer
     c.tlp = false; // the default stack has no tail loss probe (RACK's has)
+    c.alwaysKeepalive = true; // net.inet.tcp.always_keepalive = 1
     c.rfc1337 = true; // tcp_twcheck drops RSTs in TIME-WAIT
     c.advertiseFreeSpace = true; // tcp_output offers the free space on every segment
     c.icmpSoftUnreachable = true; // tcp_ctlinput: only port/proto unreachable, TTL abort a SYN
@@ -611,6 +614,18 @@ export class StackTarget implements ConformanceTarget {
         return num === 0;
       case 'tlp':
         c.tlp = on;
+        return true;
+      // FreeBSD TCP over UDP (net.inet.tcp.udp_tunneling_port / _overhead).
+      case 'alwaysKeepalive':
+        c.alwaysKeepalive = on;
+        return true;
+      case 'udpTunnelingPort':
+        if (!Number.isInteger(num) || num < 0 || num > 65535) return false;
+        c.udpTunnelingPort = num;
+        return true;
+      case 'udpTunnelingOverhead':
+        if (!Number.isInteger(num) || num < 0 || num > 1024) return false;
+        c.udpTunnelingOverhead = num;
         return true;
       case 'rack':
       case 'frto':

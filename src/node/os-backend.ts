@@ -59,6 +59,8 @@ import {
   AF_INET,
   AF_INET6,
   AF_UNIX,
+  IP_TTL,
+  IPPROTO_IP,
   IPPROTO_IPV6,
   IPPROTO_TCP,
   IPV6_V6ONLY,
@@ -74,6 +76,7 @@ import {
   type SocketKind,
   TCP_KEEPIDLE,
   TCP_NODELAY,
+  TCP_REMOTE_UDP_ENCAPS_PORT,
 } from '../socket/constants.ts';
 import { GaiError, SocketError, toSocketError } from '../socket/errno.ts';
 
@@ -227,6 +230,8 @@ class Opts {
   sndbuf = 65536;
   rcvbuf = 131072;
   v6only = false;
+  /** IP_TTL (undefined: the kernel's default). */
+  ttl: number | undefined;
   copy(): Opts {
     return Object.assign(new Opts(), this);
   }
@@ -248,6 +253,7 @@ class Opts {
       if (name === TCP_NODELAY) this.nodelay = n !== 0;
       else if (name === TCP_KEEPIDLE) this.keepidle = n;
     } else if (level === IPPROTO_IPV6 && name === IPV6_V6ONLY) this.v6only = n !== 0;
+    else if (level === IPPROTO_IP && name === IP_TTL) this.ttl = n === -1 ? undefined : n;
   }
 }
 
@@ -334,6 +340,8 @@ class OsStream implements StreamImpl {
   }
 
   setOption(level: number, name: number, value: OptionValue): void {
+    if (level === IPPROTO_TCP && name === TCP_REMOTE_UDP_ENCAPS_PORT)
+      throw new SocketError('ENOPROTOOPT', { detail: 'TCP over UDP is a stack-backend feature (FreeBSD)' });
     this.#opts.set(level, name, value);
     const s = this.#sock;
     if (s && !s.destroyed) {
@@ -689,6 +697,8 @@ class OsDatagram implements DatagramImpl {
     const s = this.#sock;
     if (!s || !this.#bound || this.#closed) return;
     s.setBroadcast(this.#opts.broadcast);
+    // Datagram sockets can take IP_TTL (dgram setTTL); -1 restores Linux's default of 64.
+    s.setTTL(this.#opts.ttl ?? 64);
     try {
       s.setRecvBufferSize(this.#opts.rcvbuf);
       s.setSendBufferSize(this.#opts.sndbuf);

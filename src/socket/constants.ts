@@ -51,10 +51,17 @@ export const TCP_INFO = 11;
 export const TCP_USER_TIMEOUT = 18;
 /** FreeBSD: seconds an active open may take before ETIMEDOUT (connection-establishment timer). */
 export const TCP_KEEPINIT = 128;
+/**
+ * FreeBSD: the peer's UDP port for TCP over UDP (the stack's TcpConfig.udpTunnelingPort must
+ * be set); only before connect(). The stack backend only: Linux has no such tunnelling.
+ */
+export const TCP_REMOTE_UDP_ENCAPS_PORT = 71;
 
 // IPv4-level options (Linux <linux/in.h> numbers).
 /** The TOS byte (DSCP << 2 | ECN) of the socket's IPv4 datagrams; TCP keeps the ECN bits. */
 export const IP_TOS = 1;
+/** The TTL of the socket's unicast IPv4 datagrams: 1..255, or -1 for the default (64). */
+export const IP_TTL = 2;
 /** Path MTU discovery mode: IP_PMTUDISC_DONT 0, WANT 1, DO 2, PROBE 3, INTERFACE 4, OMIT 5. */
 export const IP_MTU_DISCOVER = 10;
 export const IP_PMTUDISC_DONT = 0;

@@ -55,6 +55,7 @@ import {
   familyName,
   IP_MTU_DISCOVER,
   IP_TOS,
+  IP_TTL,
   IPPROTO_IP,
   IPPROTO_IPV6,
   IPPROTO_TCP,
@@ -82,6 +83,7 @@ import {
   TCP_KEEPINTVL,
   TCP_MAXSEG,
   TCP_NODELAY,
+  TCP_REMOTE_UDP_ENCAPS_PORT,
   TCP_USER_TIMEOUT,
   typeName,
 } from './constants.ts';
@@ -124,10 +126,15 @@ const OPTIONS = new Map<string, OptSpec>([
   // Linux tcp(7): ms of unacknowledged data before the connection fails ETIMEDOUT; 0 = off.
   // (The os backend records it; Node cannot pass it to the kernel.)
   [`${IPPROTO_TCP}:${TCP_USER_TIMEOUT}`, { kind: 'int', on: 'stream', dflt: 0 }],
+  // FreeBSD tcp(4): TCP over UDP to this peer port (stack backend; the os backend refuses it).
+  [`${IPPROTO_TCP}:${TCP_REMOTE_UDP_ENCAPS_PORT}`, { kind: 'int', on: 'stream', dflt: 0 }],
   [`${IPPROTO_IPV6}:${IPV6_V6ONLY}`, { kind: 'bool', on: 'ip', dflt: 0 }],
   // ip(7): the TOS byte and the path MTU discovery mode (default IP_PMTUDISC_WANT). The stack's
   // TCP puts them on its segments; the os backend records them (Node cannot pass them down).
   [`${IPPROTO_IP}:${IP_TOS}`, { kind: 'int', on: 'ip', dflt: 0 }],
+  // ip(7) IP_TTL: 1..255, -1 restores the default. The os backend applies it to datagram
+  // sockets (dgram setTTL) and records it for streams (Node cannot pass it down).
+  [`${IPPROTO_IP}:${IP_TTL}`, { kind: 'int', on: 'ip', dflt: 64 }],
   [`${IPPROTO_IP}:${IP_MTU_DISCOVER}`, { kind: 'int', on: 'ip', dflt: 1 }],
 ]);
 
@@ -599,11 +606,17 @@ export class Socket {
       const n = typeof value === 'boolean' ? (value ? 1 : 0) : value;
       if (typeof n !== 'number' || !Number.isInteger(n) || n < -0x80000000 || n > 0x7fffffff)
         throw new SocketError('EINVAL', { syscall: 'setsockopt', detail: 'this option takes an integer' });
-      if (spec.kind === 'int' && level === IPPROTO_TCP && n < (optname === TCP_USER_TIMEOUT ? 0 : 1))
+      if (
+        spec.kind === 'int' &&
+        level === IPPROTO_TCP &&
+        n < (optname === TCP_USER_TIMEOUT || optname === TCP_REMOTE_UDP_ENCAPS_PORT ? 0 : 1)
+      )
         throw new SocketError('EINVAL', { syscall: 'setsockopt', detail: 'value out of range' });
       // ip(7): IP_MTU_DISCOVER is IP_PMTUDISC_DONT (0) .. IP_PMTUDISC_OMIT (5); IP_TOS keeps a byte.
       if (level === IPPROTO_IP && optname === IP_MTU_DISCOVER && (n < 0 || n > 5))
         throw new SocketError('EINVAL', { syscall: 'setsockopt', detail: 'IP_MTU_DISCOVER out of range' });
+      if (level === IPPROTO_IP && optname === IP_TTL && (n === 0 || n < -1 || n > 255))
+        throw new SocketError('EINVAL', { syscall: 'setsockopt', detail: 'IP_TTL must be 1..255 (or -1)' });
       v = spec.kind === 'bool' ? (n ? 1 : 0) : level === IPPROTO_IP && optname === IP_TOS ? n & 0xff : n;
     }
     try {

@@ -9,6 +9,7 @@ import { UdpError } from '../udp/udp.ts';
 import { formatIpv4, parseIpv4 } from '../wire/address.ts';
 import type { Datagram, DatagramImpl, OptionValue, SockAddr } from './backend.ts';
 import {
+  IP_TTL,
   IPPROTO_IP,
   SO_BROADCAST,
   SO_ERROR,
@@ -19,8 +20,7 @@ import {
 } from './constants.ts';
 import { ERRNO } from './errno.ts';
 
-/** IP_TTL (<netinet/in.h>): the TTL of outgoing unicast datagrams. */
-export const IP_TTL = 2;
+export { IP_TTL } from './constants.ts';
 
 function v4(addr: SockAddr): number {
   if (addr.family !== 2) throw new UdpError('EINVAL', 'not an IPv4 address');

@@ -29,6 +29,7 @@ import type { OptionValue, SockAddr, StreamImpl } from './backend.ts';
 import {
   IP_MTU_DISCOVER,
   IP_TOS,
+  IP_TTL,
   IPPROTO_IP,
   IPPROTO_TCP,
   SO_ERROR,
@@ -45,6 +46,7 @@ import {
   TCP_KEEPINTVL,
   TCP_MAXSEG,
   TCP_NODELAY,
+  TCP_REMOTE_UDP_ENCAPS_PORT,
   TCP_USER_TIMEOUT,
 } from './constants.ts';
 import { ERRNO, SocketError } from './errno.ts';
@@ -54,6 +56,8 @@ export interface StreamHost {
   readonly tcp: TcpLayer;
   /** May bind ports below 1024. */
   readonly privileged: boolean;
+  /** The IP layer's default TTL (what IP_TTL reads before it is set; 64 when absent). */
+  readonly defaultTtl?: number;
 }
 
 /** Smallest SO_RCVBUF / SO_SNDBUF we accept (Linux: SOCK_MIN_RCVBUF ≈ 2 KiB). */
@@ -336,12 +340,28 @@ export class StackStreamSocket implements StreamImpl {
         if (!Number.isInteger(n) || n < 0 || n > 0x7fffffff)
           throw new SocketError('EINVAL', { detail: 'TCP_KEEPINIT out of range' });
         o.keepInit = n > 0 ? n * SECOND : undefined;
+      } else if (name === TCP_REMOTE_UDP_ENCAPS_PORT) {
+        // FreeBSD tcp_default_ctloutput: a port in range, tunnelling enabled ("You have to have
+        // enabled a UDP tunneling port first"), and the connection not yet made.
+        if (!Number.isInteger(n) || n < 0 || n > 65535)
+          throw new SocketError('EINVAL', { detail: 'TCP_REMOTE_UDP_ENCAPS_PORT out of range' });
+        if (n !== 0 && this.#layer.config.udpTunnelingPort === 0)
+          throw new SocketError('EINVAL', {
+            detail: 'TCP over UDP is off (TcpConfig.udpTunnelingPort is 0)',
+          });
+        if (this.#conn || this.#listener)
+          throw new SocketError('EINVAL', { detail: 'TCP_REMOTE_UDP_ENCAPS_PORT only before connect()' });
+        o.udpEncapsPort = n || undefined;
       } else throw new SocketError('ENOPROTOOPT');
     } else if (level === IPPROTO_IP) {
       // ip(7) IP_TOS: on a stream socket Linux keeps the ECN bits under TCP's control (RFC 3168
       // §5; no ECN here, so they stay 0) and takes the DSCP from the value.
       if (name === IP_TOS) o.tos = n & 0xfc;
-      else if (name === IP_MTU_DISCOVER) {
+      else if (name === IP_TTL) {
+        if (!Number.isInteger(n) || n === 0 || n < -1 || n > 255)
+          throw new SocketError('EINVAL', { detail: 'IP_TTL must be 1..255 (or -1)' });
+        o.ttl = n === -1 ? undefined : n;
+      } else if (name === IP_MTU_DISCOVER) {
         if (!Number.isInteger(n) || n < 0 || n > 5)
           throw new SocketError('EINVAL', { detail: 'IP_MTU_DISCOVER out of range' });
         o.pmtuDisc = n;
@@ -390,6 +410,7 @@ export class StackStreamSocket implements StreamImpl {
     }
     if (level === IPPROTO_IP) {
       if (name === IP_TOS) return opts.tos ?? 0;
+      if (name === IP_TTL) return opts.ttl ?? this.#host.defaultTtl ?? 64;
       if (name === IP_MTU_DISCOVER) return opts.pmtuDisc ?? 1;
       return undefined;
     }
@@ -408,6 +429,8 @@ export class StackStreamSocket implements StreamImpl {
           return opts.keepCount;
         case TCP_USER_TIMEOUT:
           return Math.round((opts.userTimeout ?? 0) / 1000);
+        case TCP_REMOTE_UDP_ENCAPS_PORT:
+          return opts.udpEncapsPort ?? 0;
         case TCP_KEEPINIT:
           return Math.round((opts.keepInit ?? this.#layer.config.keepInit) / SECOND);
         case TCP_INFO:

@@ -48,6 +48,20 @@ export interface TcpConfig {
    */
   tlp: boolean;
   /**
+   * FreeBSD's TCP-over-UDP tunnelling (net.inet.tcp.udp_tunneling_port; the SCTP scheme of
+   * RFC 6951 applied to TCP): the local UDP port on which tunnelled segments arrive and from
+   * which they leave. 0: off. A connection tunnels when its udpEncapsPort is set, by
+   * TCP_REMOTE_UDP_ENCAPS_PORT before connect() or by a SYN that arrived tunnelled.
+   */
+  udpTunnelingPort: number;
+  /**
+   * Keepalives on every connection, not only those with SO_KEEPALIVE (FreeBSD's
+   * net.inet.tcp.always_keepalive, default 1 there; Linux has no such setting).
+   */
+  alwaysKeepalive: boolean;
+  /** Bytes the tunnel adds per segment (net.inet.tcp.udp_tunneling_overhead, 8: the UDP header); the MSS shrinks by it. */
+  udpTunnelingOverhead: number;
+  /**
    * Every segment advertises min(free space, 65535 << shift), never shrinking the edge; the
    * receiver SWS rule (RFC 9293 §3.8.6.2.2) then only decides when a pure window update is
    * sent (FreeBSD tcp_output). Off: the edge also stays put on piggybacked windows until
@@ -139,6 +153,9 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
   rfc1337: false,
   dsack: true,
   tlp: true,
+  udpTunnelingPort: 0,
+  alwaysKeepalive: false,
+  udpTunnelingOverhead: 8,
   advertiseFreeSpace: false,
   ackEverySegmentPair: false,
   icmpMayReset: true,
@@ -208,6 +225,17 @@ export interface TcpSocketOptions {
    * and DO only (RFC 1191 path MTU discovery); DONT, PROBE, INTERFACE and OMIT send without DF.
    */
   pmtuDisc?: number;
+  /**
+   * IP_TTL (ip(7)): the TTL of the connection's datagrams; undefined: the IP layer's default
+   * (64, Linux's ip_default_ttl).
+   */
+  ttl?: number;
+  /**
+   * TCP_REMOTE_UDP_ENCAPS_PORT (FreeBSD tcp(4)): the peer's UDP port when the connection runs
+   * tunnelled in UDP (config.udpTunnelingPort); undefined: plain TCP. Fixed once the
+   * connection exists.
+   */
+  udpEncapsPort?: number;
 }
 
 /** IP_MTU_DISCOVER values (<linux/in.h>). */

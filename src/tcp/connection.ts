@@ -463,12 +463,17 @@ export class TcpConnection {
 
   /** @internal */
   armKeepalive(): void {
-    if (!this.opts.keepAlive || this.state === 'CLOSED' || !this.#established) {
+    if (!this.keepAliveOn || this.state === 'CLOSED' || !this.#established) {
       this.#keepTimer?.cancel();
       return;
     }
     this.keepaliveProbes = 0;
     this.keepTimer.set(this.lastRecv + this.opts.keepIdle);
+  }
+
+  /** @internal Keepalives run: SO_KEEPALIVE, or config.alwaysKeepalive. */
+  get keepAliveOn(): boolean {
+    return this.opts.keepAlive || this.layer.config.alwaysKeepalive;
   }
 
   /** @internal Orphans in FIN-WAIT-2 are reaped (Linux tcp_fin_timeout). */

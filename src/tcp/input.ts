@@ -61,7 +61,7 @@ export function wantedWscale(rcvBuf: number): number {
  */
 export function applySynOptions(c: TcpConnection, o: TcpOptions, weOffered: boolean): void {
   const cfg = c.layer.config;
-  const routeMss = c.layer.env.mssFor(c.remote.address);
+  const routeMss = c.layer.routeMss(c.remote.address, c.opts);
   const cap = c.opts.maxSeg ?? Number.POSITIVE_INFINITY;
   c.mss = Math.max(cfg.minMss, Math.min(o.mss ?? 536, routeMss, cap));
   if (o.windowScale !== undefined && cfg.windowScaling && weOffered) {
@@ -117,7 +117,7 @@ function synSent(c: TcpConnection, r: TcpRepr, payload: Uint8Array): void {
   // so drop the segment and return)"
   if (flags & TCP_ACK && (seqLe(ack, c.iss) || seqGt(ack, c.sndMax))) {
     layer.stats.badAck++;
-    replyRst(layer, c.local.address, c.remote.address, r, payload.length);
+    replyRst(layer, c.local.address, c.remote.address, r, payload.length, c.opts.udpEncapsPort ?? 0, c.opts);
     return;
   }
   if (flags & TCP_RST) {
@@ -339,7 +339,15 @@ export function segmentArrives(c: TcpConnection, r: TcpRepr, payload: Uint8Array
     // acknowledgment is not acceptable, form a reset segment <SEQ=SEG.ACK><CTL=RST>"
     if (!(seqLt(c.snd.una, ack) && seqLe(ack, c.sndMax))) {
       stats.badAck++;
-      replyRst(layer, c.local.address, c.remote.address, r, payload.length);
+      replyRst(
+        layer,
+        c.local.address,
+        c.remote.address,
+        r,
+        payload.length,
+        c.opts.udpEncapsPort ?? 0,
+        c.opts,
+      );
       return;
     }
     const defer = c.opts.deferAccept ?? 0;

@@ -29,6 +29,13 @@ import { SynCookies } from './syncookie.ts';
 export interface TcpIpFields {
   readonly tos?: number;
   readonly pmtuDisc?: number;
+  readonly ttl?: number;
+}
+
+/** The UDP ports around a tunnelled segment (TcpConfig.udpTunnelingPort). */
+export interface TcpUdpEncap {
+  readonly srcPort: number;
+  readonly dstPort: number;
 }
 
 export interface TcpEnv {
@@ -39,7 +46,14 @@ export interface TcpEnv {
    * Hand a segment to IP (which adds the IP header, routes, computes the checksum).
    * `repr` and `payload` are lent for the duration of the call only: copy to keep.
    */
-  output(src: IpAddress, dst: IpAddress, repr: TcpRepr, payload: Uint8Array, ip?: TcpIpFields): void;
+  output(
+    src: IpAddress,
+    dst: IpAddress,
+    repr: TcpRepr,
+    payload: Uint8Array,
+    ip?: TcpIpFields,
+    udp?: TcpUdpEncap,
+  ): void;
   /** Source address the host would use to reach dst (undefined: no route -> ENETUNREACH/EHOSTUNREACH). */
   routeSource(dst: IpAddress): IpAddress | undefined;
   /** Largest TCP payload on the route to dst (path MTU - IP - TCP headers, no options), e.g. 1460. */
@@ -107,6 +121,8 @@ export function newTcpStats() {
     timeWaitExpired: 0,
     timeWaitRecycled: 0,
     timeWaitRstIgnored: 0,
+    /** Segments for a connection that arrived by another UDP tunnel port (or none): reset. */
+    tunnelPortMismatch: 0,
     deferredAcks: 0,
     finWait2Timeouts: 0,
     icmpNoConnection: 0,
@@ -393,6 +409,9 @@ export class TcpLayer {
       port = picked;
     }
     const opts = { ...this.defaultOptions(), ...o.options };
+    // FreeBSD TCP_REMOTE_UDP_ENCAPS_PORT: "You have to have enabled a UDP tunneling port first".
+    if (opts.udpEncapsPort && !this.config.udpTunnelingPort)
+      throw new TcpError('EINVAL', 'UDP encapsulation needs config.udpTunnelingPort');
     const c = new TcpConnection(
       this,
       { address: laddr, port },
@@ -512,7 +531,7 @@ export class TcpLayer {
 
   /** The MSS we announce towards `dst` (route MSS capped by TCP_MAXSEG). */
   announcedMss(dst: IpAddress, opts: TcpSocketOptions): number {
-    const m = this.env.mssFor(dst);
+    const m = this.routeMss(dst, opts);
     return opts.maxSeg !== undefined ? Math.min(m, opts.maxSeg) : m;
   }
 
@@ -523,8 +542,11 @@ export class TcpLayer {
 
   // ------------------------------------------------------------------ input
 
-  /** A TCP segment for this host, checksum already verified by IP. */
-  receive(src: IpAddress, dst: IpAddress, r: TcpRepr, payload: Uint8Array): void {
+  /**
+   * A TCP segment for this host, checksum already verified by IP. `tunnelPort`: the UDP
+   * source port it came tunnelled from (config.udpTunnelingPort), 0 for plain TCP.
+   */
+  receive(src: IpAddress, dst: IpAddress, r: TcpRepr, payload: Uint8Array, tunnelPort = 0): void {
     const stats = this.stats;
     stats.segmentsIn++;
     if (r.srcPort === 0 || r.dstPort === 0) {
@@ -557,6 +579,15 @@ export class TcpLayer {
         c = undefined;
       }
     }
+    if (c && (c.opts.udpEncapsPort ?? 0) !== tunnelPort) {
+      // FreeBSD tcp_input / tcp_twcheck: a segment for a connection that came by another way
+      // (tunnelled from another UDP port, or tunnelled vs plain) does not belong to it; it is
+      // answered as in CLOSED, back the way it came.
+      stats.tunnelPortMismatch++;
+      const segLen = payload.length + (flags & TCP_SYN ? 1 : 0) + (flags & TCP_FIN ? 1 : 0);
+      replyRst(this, dst, src, r, segLen, tunnelPort, c.opts);
+      return;
+    }
     if (c) {
       const parent = c.parent;
       segmentArrives(c, r, payload);
@@ -566,14 +597,25 @@ export class TcpLayer {
     }
     const l = this.#findListener(dst, r.dstPort);
     if (l) {
-      l.input(src, dst, r, payload);
+      l.input(src, dst, r, payload, tunnelPort);
       l.flush();
       return;
     }
     // §3.10.7.1 CLOSED: "An incoming segment not containing a RST causes a RST to be sent in response."
     stats.noListener++;
     const segLen = payload.length + (flags & TCP_SYN ? 1 : 0) + (flags & TCP_FIN ? 1 : 0);
-    replyRst(this, dst, src, r, segLen);
+    replyRst(this, dst, src, r, segLen, tunnelPort);
+  }
+
+  /** @internal The UDP ports for a segment to a peer's tunnel port (undefined: plain TCP). */
+  udpEncap(peerPort: number | undefined): TcpUdpEncap | undefined {
+    return peerPort ? { srcPort: this.config.udpTunnelingPort, dstPort: peerPort } : undefined;
+  }
+
+  /** @internal Largest payload towards `dst` for a connection with these options (route MSS, less the tunnel's overhead). */
+  routeMss(dst: IpAddress, opts: TcpSocketOptions): number {
+    const m = this.env.mssFor(dst);
+    return opts.udpEncapsPort ? m - this.config.udpTunnelingOverhead : m;
   }
 
   /**

@@ -116,7 +116,8 @@ export class TcpListener {
   }
 
   /** @internal §3.10.7.2: a segment for LISTEN (no connection matched). */
-  input(src: IpAddress, dst: IpAddress, r: TcpRepr, payload: Uint8Array): void {
+  /** A segment for this listener; `tunnelPort`: the UDP port it came tunnelled from (0: plain TCP). */
+  input(src: IpAddress, dst: IpAddress, r: TcpRepr, payload: Uint8Array, tunnelPort = 0): void {
     const layer = this.layer;
     const stats = layer.stats;
     const flags = r.flags;
@@ -125,12 +126,24 @@ export class TcpListener {
     // incoming RST should be ignored."
     if (flags & TCP_RST) return;
     if (flags & TCP_ACK) {
-      if (!(flags & TCP_SYN) && layer.config.synCookies !== 'never' && this.#cookieAck(src, dst, r, payload))
+      if (
+        !(flags & TCP_SYN) &&
+        layer.config.synCookies !== 'never' &&
+        this.#cookieAck(src, dst, r, payload, tunnelPort)
+      )
         return;
       // "Any acknowledgment is bad if it arrives on a connection still in the LISTEN state. An
       // acceptable reset segment should be formed for any arriving ACK-bearing segment."
       stats.badAck++;
-      replyRst(layer, dst, src, r, payload.length + (flags & TCP_FIN ? 1 : 0) + (flags & TCP_SYN ? 1 : 0));
+      replyRst(
+        layer,
+        dst,
+        src,
+        r,
+        payload.length + (flags & TCP_FIN ? 1 : 0) + (flags & TCP_SYN ? 1 : 0),
+        tunnelPort,
+        this.opts,
+      );
       return;
     }
     if (!(flags & TCP_SYN)) return; // "Any other control or text-bearing segment ... drop it"
@@ -142,7 +155,7 @@ export class TcpListener {
     const cfg = layer.config;
     const synFull = this.#synQueue.size >= this.synBacklog;
     if (cfg.synCookies === 'always' || (synFull && cfg.synCookies === 'auto')) {
-      this.#sendCookie(src, dst, r);
+      this.#sendCookie(src, dst, r, tunnelPort);
       return;
     }
     if (synFull) {
@@ -153,9 +166,8 @@ export class TcpListener {
       layer,
       { address: dst, port: this.local.port },
       { address: src, port: r.srcPort },
-      {
-        ...this.opts,
-      },
+      // A SYN that came tunnelled makes a tunnelled connection (FreeBSD syncache_add's port).
+      { ...this.opts, udpEncapsPort: tunnelPort || undefined },
     );
     c.parent = this;
     c.reuseAddr = this.reuseAddr;
@@ -184,7 +196,7 @@ export class TcpListener {
   }
 
   /** A stateless SYN-ACK whose ISN is a cookie. */
-  #sendCookie(src: IpAddress, dst: IpAddress, r: TcpRepr): void {
+  #sendCookie(src: IpAddress, dst: IpAddress, r: TcpRepr, tunnelPort: number): void {
     const layer = this.layer;
     const cfg = layer.config;
     const o = r.options;
@@ -200,7 +212,7 @@ export class TcpListener {
       windowScale?: number;
       sackPermitted?: boolean;
       timestamps?: { tsVal: number; tsEcr: number };
-    } = { mss: layer.announcedMss(src, this.opts) };
+    } = { mss: layer.announcedMss(src, { ...this.opts, udpEncapsPort: tunnelPort || undefined }) };
     if (peerWs !== undefined) opts.windowScale = layer.wscaleFor(this.opts);
     if (sackOk) opts.sackPermitted = true;
     if (cfg.timestamps && o.timestamps)
@@ -222,11 +234,12 @@ export class TcpListener {
       },
       new Uint8Array(0),
       this.opts,
+      layer.udpEncap(tunnelPort),
     );
   }
 
   /** An ACK that may complete a cookie handshake. Returns true when it did. */
-  #cookieAck(src: IpAddress, dst: IpAddress, r: TcpRepr, payload: Uint8Array): boolean {
+  #cookieAck(src: IpAddress, dst: IpAddress, r: TcpRepr, payload: Uint8Array, tunnelPort: number): boolean {
     const layer = this.layer;
     const cfg = layer.config;
     const ack = seq(r.ack);
@@ -244,9 +257,8 @@ export class TcpListener {
       layer,
       { address: dst, port: this.local.port },
       { address: src, port: r.srcPort },
-      {
-        ...this.opts,
-      },
+      // A SYN that came tunnelled makes a tunnelled connection (FreeBSD syncache_add's port).
+      { ...this.opts, udpEncapsPort: tunnelPort || undefined },
     );
     c.parent = this;
     c.reuseAddr = this.reuseAddr;
@@ -255,7 +267,7 @@ export class TcpListener {
     c.lastAckSent = c.rcv.nxt;
     c.rcvMss = layer.announcedMss(src, c.opts);
     c.tsOffset = layer.tsOffset;
-    c.mss = Math.max(cfg.minMss, Math.min(data.mss, layer.env.mssFor(src), c.opts.maxSeg ?? 65535));
+    c.mss = Math.max(cfg.minMss, Math.min(data.mss, layer.routeMss(src, c.opts), c.opts.maxSeg ?? 65535));
     if (data.wscale !== undefined && cfg.windowScaling) {
       c.wsOk = true;
       c.sndWscale = data.wscale;

@@ -15,7 +15,7 @@ import {
 } from '../wire/tcp.ts';
 import type { CongestionContext } from './congestion/types.ts';
 import type { TcpConnection } from './connection.ts';
-import type { TcpEnv, TcpLayer } from './layer.ts';
+import type { TcpEnv, TcpIpFields, TcpLayer } from './layer.ts';
 import { type Seq, seqAdd, seqGt, seqLt, seqMax, seqSub } from './seq.ts';
 import { scheduleLossProbe } from './tlp.ts';
 
@@ -154,7 +154,14 @@ function emit(c: TcpConnection, seqNo: Seq, flags: number, payload: Uint8Array, 
   c.stats.segsOut++;
   layer.stats.segmentsOut++;
   c.lastSend = layer.env.clock.now();
-  layer.env.output(c.local.address, c.remote.address, repr, payload, c.opts);
+  layer.env.output(
+    c.local.address,
+    c.remote.address,
+    repr,
+    payload,
+    c.opts,
+    c.opts.udpEncapsPort ? layer.udpEncap(c.opts.udpEncapsPort) : undefined,
+  );
 }
 
 const EMPTY = new Uint8Array(0);
@@ -211,6 +218,7 @@ export function sendRst(c: TcpConnection, s: Seq): void {
     },
     EMPTY,
     c.opts,
+    layer.udpEncap(c.opts.udpEncapsPort),
   );
 }
 
@@ -226,7 +234,9 @@ export function sendAbortRst(c: TcpConnection): void {
 }
 
 /**
- * RST in reply to a segment that has no connection (RFC 9293 §3.10.7.1): "If the ACK
+ * RST in reply to a segment that has no connection (RFC 9293 §3.10.7.1), or that a
+ * connection or listener refuses (`fields`: its IP_TOS / IP_TTL, as FreeBSD's tcp_respond
+ * takes them from the inpcb): "If the ACK
  * bit is off, sequence number zero is used, <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.
  * If the ACK bit is on, <SEQ=SEG.ACK><CTL=RST>."
  */
@@ -236,9 +246,13 @@ export function replyRst(
   remote: IpAddress,
   r: TcpRepr,
   segLen: number,
+  tunnelPort = 0,
+  fields?: TcpIpFields,
 ): void {
   if (r.flags & TCP_RST) return;
   const env: TcpEnv = layer.env;
+  // A tunnelled segment is answered through the tunnel, to the UDP port it came from.
+  const udp = layer.udpEncap(tunnelPort);
   layer.stats.rstSent++;
   layer.stats.segmentsOut++;
   if (r.flags & TCP_ACK) {
@@ -256,6 +270,8 @@ export function replyRst(
         options: NO_OPTIONS,
       },
       EMPTY,
+      fields,
+      udp,
     );
   } else {
     env.output(
@@ -272,6 +288,8 @@ export function replyRst(
         options: NO_OPTIONS,
       },
       EMPTY,
+      fields,
+      udp,
     );
   }
 }

@@ -185,13 +185,7 @@ export function onDelAck(c: TcpConnection): void {
  */
 export function onKeepalive(c: TcpConnection): void {
   const st = c.state;
-  if (
-    !c.opts.keepAlive ||
-    st === 'CLOSED' ||
-    st === 'TIME-WAIT' ||
-    st === 'SYN-SENT' ||
-    st === 'SYN-RECEIVED'
-  )
+  if (!c.keepAliveOn || st === 'CLOSED' || st === 'TIME-WAIT' || st === 'SYN-SENT' || st === 'SYN-RECEIVED')
     return;
   const now = c.layer.env.clock.now();
   if (c.keepaliveProbes === 0 && now - c.lastRecv < c.opts.keepIdle) {

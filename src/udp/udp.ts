@@ -156,6 +156,14 @@ export class UdpEndpoint {
   }
 }
 
+/** Where UdpLayer hands the datagrams of its TCP tunnelling port (UdpLayer.tcpTunnel). */
+export interface UdpTcpTunnel {
+  /** The tunnelling port now (0: off). */
+  port(): number;
+  /** A datagram's payload (a TCP segment) from `srcPort`. */
+  receive(info: IpPacketInfo, srcPort: number, segment: Uint8Array): void;
+}
+
 export class UdpLayer implements TransportProtocol {
   readonly ip: Ipv4Layer;
   readonly stats: UdpStats;
@@ -164,6 +172,11 @@ export class UdpLayer implements TransportProtocol {
   /** Bound endpoints by local port. */
   readonly #byPort = new Map<number, UdpEndpoint[]>();
   #hashKey: number;
+  /**
+   * TCP over UDP (TcpConfig.udpTunnelingPort, FreeBSD's kernel tunnelling socket): unicast
+   * datagrams to `port()` carry TCP segments and go to `receive`, and no socket may bind it.
+   */
+  tcpTunnel: UdpTcpTunnel | undefined;
 
   constructor(ip: Ipv4Layer, stats: UdpStats, options: UdpLayerOptions) {
     this.ip = ip;
@@ -205,6 +218,8 @@ export class UdpLayer implements TransportProtocol {
       port = picked;
     } else if (this.#conflict(ep, addr, port)) {
       throw new UdpError('EADDRINUSE');
+    } else if (port === this.tcpTunnel?.port()) {
+      throw new UdpError('EADDRINUSE', `port ${port} carries TCP over UDP`);
     }
     ep.localAddr = addr;
     ep.localPort = port;
@@ -326,8 +341,14 @@ export class UdpLayer implements TransportProtocol {
     }
     const { srcPort, dstPort } = p.repr;
     const data = p.payload;
-    const list = this.#byPort.get(dstPort);
     const multi = info.broadcast || isIpv4Multicast(info.dst);
+    const tunnel = this.tcpTunnel;
+    if (tunnel && !multi && dstPort !== 0 && dstPort === tunnel.port()) {
+      stats.inDatagrams++;
+      tunnel.receive(info, srcPort, data);
+      return;
+    }
+    const list = this.#byPort.get(dstPort);
     if (multi) {
       let delivered = false;
       for (const ep of list ?? []) {

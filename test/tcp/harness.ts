@@ -35,6 +35,8 @@ export interface Sent {
   dst: IpAddress;
   repr: TcpRepr;
   payload: Uint8Array;
+  /** The UDP ports around it, when it left tunnelled (TcpConfig.udpTunnelingPort). */
+  udp?: { srcPort: number; dstPort: number };
 }
 
 function copyRepr(r: TcpRepr): TcpRepr {
@@ -106,8 +108,15 @@ export class Harness {
       clock: this.clock,
       rng: this.rng,
       timers: this.timers,
-      output: (src, dst, repr, payload) => {
-        this.sent.push({ at: this.clock.now(), src, dst, repr: copyRepr(repr), payload: payload.slice() });
+      output: (src, dst, repr, payload, _ip, udp) => {
+        this.sent.push({
+          at: this.clock.now(),
+          src,
+          dst,
+          repr: copyRepr(repr),
+          payload: payload.slice(),
+          ...(udp ? { udp: { ...udp } } : {}),
+        });
       },
       routeSource: () => (this.routes ? this.local : undefined),
       mssFor: () => this.mss,
@@ -159,6 +168,7 @@ export class Harness {
     r: Partial<TcpRepr> & { srcPort?: number; dstPort: number; flags: number },
     payload: Uint8Array = new Uint8Array(0),
     from: IpAddress = B,
+    tunnelPort = 0,
   ): void {
     const repr: TcpRepr = {
       srcPort: r.srcPort ?? 5555,
@@ -170,7 +180,7 @@ export class Harness {
       urgentPointer: 0,
       options: r.options ?? {},
     };
-    this.layer.receive(from, this.local, repr, payload);
+    this.layer.receive(from, this.local, repr, payload, tunnelPort);
   }
 }
 
