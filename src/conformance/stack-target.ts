@@ -120,6 +120,8 @@ interface FdEntry {
   deferAccept?: number;
   /** FreeBSD TCP_KEEPINIT seconds set before connect(); given to the connection it makes. */
   keepInit?: number;
+  /** FreeBSD RACK pacing options set so far (TCP_RACK_PACE_*). */
+  rackPace?: { maxSeg?: number; rate: number; always: boolean };
 }
 
 const SOCKET_ERRNO_NAMES = new Map<number, string>(
@@ -448,6 +450,26 @@ export class StackTarget implements ConformanceTarget {
         return { kind: 'unsupported', reason: 'TCP_LINGER2 without a connection' };
       conn.setOptions({
         finWait2Timeout: secs > 0 ? secs * 1_000_000 : this.stack.tcp.config.finWait2Timeout,
+      });
+      return ok(0);
+    }
+    if (name.startsWith('TCP_RACK_PACE_') && value.kind !== 'linger') {
+      // FreeBSD RACK stack pacing: TCP_RACK_PACE_MAX_SEG (segments per burst), TCP_RACK_PACE_RATE_*
+      // (bytes/s) and TCP_RACK_PACE_ALWAYS, onto the connection's pacingRate / pacingBurst.
+      // Deviation: RACK keeps a rate per phase (slow start, congestion avoidance, recovery);
+      // the stack paces at one rate, the last one set.
+      const n = Number(value.value);
+      if (!fd.stream || !Number.isInteger(n) || n < 0) return { kind: 'error', errno: 'EINVAL' };
+      const conn = this.#connectionFor(fd);
+      if (!conn) return { kind: 'unsupported', reason: `${name} before the connection exists` };
+      const rack = (fd.rackPace ??= { rate: 0, always: false });
+      if (name === 'TCP_RACK_PACE_MAX_SEG') rack.maxSeg = n;
+      else if (/^TCP_RACK_PACE_RATE_(SS|CA|REC)$/.test(name)) rack.rate = n;
+      else if (name === 'TCP_RACK_PACE_ALWAYS') rack.always = n !== 0;
+      else return { kind: 'unsupported', reason: `${name}: no such pacing setting in the stack` };
+      conn.setOptions({
+        pacingRate: rack.always && rack.rate > 0 ? rack.rate : undefined,
+        ...(rack.maxSeg ? { pacingBurst: rack.maxSeg } : {}),
       });
       return ok(0);
     }

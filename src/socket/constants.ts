@@ -38,6 +38,11 @@ export const SO_SNDLOWAT = 19;
 export const SO_RCVTIMEO = 20;
 export const SO_SNDTIMEO = 21;
 export const SO_ACCEPTCONN = 30;
+/**
+ * Linux socket(7): the most bytes per second the socket sends (TCP paces its segments);
+ * -1 (~0U) is unlimited, the default. The stack backend paces; the os backend records it.
+ */
+export const SO_MAX_PACING_RATE = 47;
 
 // TCP-level options (<netinet/tcp.h>).
 export const TCP_NODELAY = 1;

@@ -35,6 +35,7 @@ import {
   SO_ERROR,
   SO_KEEPALIVE,
   SO_LINGER,
+  SO_MAX_PACING_RATE,
   SO_RCVBUF,
   SO_REUSEADDR,
   SO_SNDBUF,
@@ -305,6 +306,8 @@ export class StackStreamSocket implements StreamImpl {
       // Deviation: Linux doubles the value for bookkeeping overhead; ours holds exactly this many data bytes.
       else if (name === SO_RCVBUF) o.rcvBuf = Math.max(MIN_SOCKET_BUFFER, n);
       else if (name === SO_SNDBUF) o.sndBuf = Math.max(MIN_SOCKET_BUFFER, n);
+      // socket(7) SO_MAX_PACING_RATE: bytes per second; ~0U (-1 here) lifts the limit.
+      else if (name === SO_MAX_PACING_RATE) o.pacingRate = n === -1 || n === 0 ? undefined : n;
       else if (name === SO_LINGER) {
         if (!(value instanceof Uint8Array) || value.length < 8)
           throw new SocketError('EINVAL', { detail: 'SO_LINGER takes struct linger' });
@@ -394,6 +397,8 @@ export class StackStreamSocket implements StreamImpl {
           return opts.rcvBuf;
         case SO_SNDBUF:
           return opts.sndBuf;
+        case SO_MAX_PACING_RATE:
+          return opts.pacingRate ?? -1;
         case SO_KEEPALIVE:
           return opts.keepAlive ? 1 : 0;
         case SO_REUSEADDR:

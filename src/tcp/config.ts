@@ -236,6 +236,15 @@ export interface TcpSocketOptions {
    * connection exists.
    */
   udpEncapsPort?: number;
+  /**
+   * Pacing (Linux SO_MAX_PACING_RATE; FreeBSD RACK's TCP_RACK_PACE_RATE_*): new data leaves
+   * at no more than this many bytes per second, in bursts of `pacingBurst` segments spaced
+   * so that each burst's bytes take their time at the rate. undefined / 0: no pacing.
+   * Retransmissions are not paced.
+   */
+  pacingRate?: number;
+  /** Segments per paced burst (FreeBSD TCP_RACK_PACE_MAX_SEG). Default 2. */
+  pacingBurst?: number;
 }
 
 /** IP_MTU_DISCOVER values (<linux/in.h>). */

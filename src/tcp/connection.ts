@@ -198,6 +198,9 @@ export class TcpConnection {
   #persistTimer: Timer | undefined;
   #delackTimer: Timer | undefined;
   #keepTimer: Timer | undefined;
+  #paceTimer: Timer | undefined;
+  /** Pacing: when the next burst of new data may leave (tcpOutput). */
+  paceNext: Instant = 0;
   #waitTimer: Timer | undefined;
   /** @internal scratch for wrapped payloads */
   scratch: Uint8Array | undefined;
@@ -243,6 +246,13 @@ export class TcpConnection {
   /** @internal */ get delackTimer(): Timer {
     return (this.#delackTimer ??= this.layer.env.timers.timer(() => onDelAck(this)));
   }
+  /** @internal Pacing: the next burst is due (config pacingRate). */
+  get paceTimer(): Timer {
+    return (this.#paceTimer ??= this.layer.env.timers.timer(() => {
+      tcpOutput(this);
+      this.flush();
+    }));
+  }
   /** @internal */ get keepTimer(): Timer {
     return (this.#keepTimer ??= this.layer.env.timers.timer(() => onKeepalive(this)));
   }
@@ -272,6 +282,7 @@ export class TcpConnection {
     this.#delackTimer?.cancel();
     this.#keepTimer?.cancel();
     this.#waitTimer?.cancel();
+    this.#paceTimer?.cancel();
   }
   /** @internal */ get rtxArmed(): boolean {
     return this.#rtxTimer?.armed ?? false;

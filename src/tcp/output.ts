@@ -397,6 +397,13 @@ export function tcpOutput(c: TcpConnection): void {
     if (idle > c.rtt.rto) c.cc.onIdle(ccContextOf(c), idle);
   }
   if (c.inRecovery && c.sackOk) sent = sackRecoverySend(c);
+  // Pacing (opts.pacingRate): at most pacingBurst new segments now, then the next burst
+  // when these bytes have taken their time at the rate.
+  const rate = c.opts.pacingRate ?? 0;
+  const now = c.layer.env.clock.now();
+  const burstMax = rate > 0 ? Math.max(1, c.opts.pacingBurst ?? 2) : Number.POSITIVE_INFINITY;
+  let burstSegs = 0;
+  let burstBytes = 0;
   for (;;) {
     const off = seqSub(c.snd.nxt, c.sndBufSeq);
     const avail = Math.max(0, c.sndBuf.length - off);
@@ -421,11 +428,21 @@ export function tcpOutput(c: TcpConnection): void {
     }
     // Our FIN goes once every byte before it has gone, even into a closed window.
     if (len === 0 && !(finPending && avail === 0)) break;
+    if (rate > 0 && (now < c.paceNext || burstSegs >= burstMax)) {
+      // Not yet: the pacing timer sends the next burst.
+      if (!c.paceTimer.armed) c.paceTimer.set(Math.max(c.paceNext, now + 1));
+      break;
+    }
     const used = sendDataAt(c, c.snd.nxt, len, false, true);
     if (used === 0) break;
     c.snd.nxt = seqAdd(c.snd.nxt, used);
     sent = true;
+    burstSegs++;
+    burstBytes += used;
+    if (rate > 0 && burstSegs >= burstMax) c.paceNext = now + Math.ceil((burstBytes * 1e6) / rate);
   }
+  if (rate > 0 && burstSegs > 0 && burstSegs < burstMax)
+    c.paceNext = now + Math.ceil((burstBytes * 1e6) / rate);
   if (!sent && c.ackNow) sendAck(c);
   // RFC 8985 §7.2: new data went out, so (re)start the loss probe timer.
   else if (sent) scheduleLossProbe(c, false);
