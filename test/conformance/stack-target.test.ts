@@ -95,3 +95,33 @@ test('tcp_rmem[2] and kern.ipc.maxsockbuf size the offered window scale (RFC 732
   const big = await bsd('0 `sysctl -w kern.ipc.maxsockbuf=8388608`\n', 8);
   assert.equal(big.status, 'passed', JSON.stringify(big));
 });
+
+test('--udp_encapsulation=tcp: /udp(...) packets ride in UDP both ways, and the tunnel must match', async () => {
+  const script = `--udp_encapsulation=tcp
+ 0 \`sysctl -w net.inet.tcp.udp_tunneling_port=9811\`
++0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0 bind(3, ..., ...) = 0
++0 listen(3, 1) = 0
++0 < S 0:0(0) win 65535 <mss 1460>/udp(1234 > 9811)
++0 > S. 0:0(0) ack 1 win 65535 <...>/udp(9811 > 1234)
++.1 < . 1:1(0) ack 1 win 65535/udp(1234 > 9811)
++0 accept(3, ..., ...) = 4
++0 < P. 1:11(10) ack 1 win 65535/udp(5 > 9811)
++0 > R 1:1(0) win 0/udp(9811 > 5)
+`;
+  const ok = await runScriptText(script, stackTargetFactory, { path: 'freebsd/x.pkt' });
+  assert.equal(ok.status, 'passed', JSON.stringify(ok));
+  // The SYN-ACK is tunnelled: a line expecting plain TCP there fails and says why.
+  const plain = await runScriptText(script.replace('<...>/udp(9811 > 1234)', '<...>'), stackTargetFactory, {
+    path: 'freebsd/x.pkt',
+  });
+  assert.equal(plain.status, 'failed');
+  assert.match(
+    (plain as { message: string }).message,
+    /UDP-encapsulated \(9811 > 1234\), expected plain TCP/,
+  );
+  const ports = await runScriptText(script.replace('/udp(9811 > 5)', '/udp(9811 > 6)'), stackTargetFactory, {
+    path: 'freebsd/x.pkt',
+  });
+  assert.match((ports as { message: string }).message, /UDP ports 9811 > 5, expected 9811 > 6/);
+});
