@@ -1,12 +1,11 @@
 import type { Clock, Pollable } from '../time/clock.ts';
 import type { Instant } from '../time/instant.ts';
-import { SystemClock } from '../time/system.ts';
+import { type HostTimers, SystemClock, systemTimers } from '../time/system.ts';
 
 /**
  * The real-time driver for Node and browsers: polls a set of Pollables against a
- * real clock and sleeps with one timer until the earliest deadline. This file is
- * the one place in the core allowed to use `globalThis.setTimeout` (it is a
- * driver, not the stack).
+ * real clock and sleeps with one timer until the earliest deadline. The clock and
+ * the timer come in as options (default: the host's, from src/time/system.ts).
  *
  * Call `kick()` after external input (a frame from a TAP device, a socket call)
  * so new deadlines are noticed; kicks are coalesced into one microtask.
@@ -14,6 +13,8 @@ import { SystemClock } from '../time/system.ts';
 export interface RealtimeDriverOptions {
   /** Default: a new SystemClock. */
   clock?: Clock;
+  /** The timer the driver sleeps on. Default: the host's setTimeout (systemTimers). */
+  timers?: HostTimers;
   pollables?: Pollable[];
   /** Do not keep a Node process alive just for this driver's timer. Default false. */
   unref?: boolean;
@@ -27,12 +28,11 @@ export interface RealtimeDriverOptions {
 const MAX_TIMER_MS = 0x7fffffff;
 const MAX_PASSES = 10_000;
 
-type TimerHandle = ReturnType<typeof globalThis.setTimeout>;
-
 export class RealtimeDriver {
   readonly clock: Clock;
+  readonly #timers: HostTimers;
   #items: readonly Pollable[] = [];
-  #timer: TimerHandle | undefined;
+  #timer: unknown;
   #timerAt: Instant | undefined;
   #kicked = false;
   #running = false;
@@ -43,6 +43,7 @@ export class RealtimeDriver {
 
   constructor(options: RealtimeDriverOptions = {}) {
     this.clock = options.clock ?? new SystemClock();
+    this.#timers = options.timers ?? systemTimers;
     this.#unref = options.unref ?? false;
     this.#onError =
       options.onError ??
@@ -86,13 +87,12 @@ export class RealtimeDriver {
   /** Lets a Node process exit while only this driver's timer is pending. */
   unref(): void {
     this.#unref = true;
-    unrefHandle(this.#timer);
+    if (this.#timer !== undefined) this.#timers.unref?.(this.#timer);
   }
 
   ref(): void {
     this.#unref = false;
-    const h = this.#timer as { ref?: () => void } | undefined;
-    if (h && typeof h.ref === 'function') h.ref();
+    if (this.#timer !== undefined) this.#timers.ref?.(this.#timer);
   }
 
   /** Re-evaluates deadlines soon (in a microtask); cheap to call often. */
@@ -148,22 +148,17 @@ export class RealtimeDriver {
     this.#clearTimer();
     const delayMs = Math.min(MAX_TIMER_MS, Math.max(0, Math.ceil((next - this.clock.now()) / 1000)));
     this.#timerAt = next;
-    this.#timer = globalThis.setTimeout(() => {
+    this.#timer = this.#timers.set(() => {
       this.#timer = undefined;
       this.#timerAt = undefined;
       this.#run();
     }, delayMs);
-    if (this.#unref) unrefHandle(this.#timer);
+    if (this.#unref) this.#timers.unref?.(this.#timer);
   }
 
   #clearTimer(): void {
-    if (this.#timer !== undefined) globalThis.clearTimeout(this.#timer);
+    if (this.#timer !== undefined) this.#timers.clear(this.#timer);
     this.#timer = undefined;
     this.#timerAt = undefined;
   }
-}
-
-function unrefHandle(h: unknown): void {
-  const x = h as { unref?: () => void } | undefined;
-  if (x && typeof x.unref === 'function') x.unref();
 }

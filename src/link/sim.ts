@@ -1,7 +1,11 @@
 import { SeededRng } from '../rand/rng.ts';
 import { ManualClock, type Pollable } from '../time/clock.ts';
 import { type Duration, formatInstant, type Instant, seconds } from '../time/instant.ts';
+import { yieldToEventLoop } from '../time/system.ts';
 import { TimerQueue } from '../time/timers.ts';
+
+/** Re-exported: it lives with the host's other time and event-loop access. */
+export { yieldToEventLoop };
 
 /**
  * The simulation driver: a ManualClock, a seeded Rng and a set of Pollables
@@ -67,34 +71,6 @@ export class SimulationError extends Error {
 const DEFAULT_MAX_STEPS = 10_000_000;
 /** Poll passes at one instant before we call it a livelock (a pollable that never clears its deadline). */
 const MAX_PASSES_PER_INSTANT = 100_000;
-
-/**
- * Yields to the JS event loop so every pending promise continuation runs. A
- * macrotask drains the whole microtask queue, however deep the chain of awaits.
- * This yields; it does not sleep.
- */
-export function yieldToEventLoop(): Promise<void> {
-  const g = globalThis as { setImmediate?: (cb: () => void) => unknown };
-  if (typeof g.setImmediate === 'function') {
-    const si = g.setImmediate;
-    return new Promise<void>((resolve) => {
-      si(resolve);
-    });
-  }
-  if (typeof MessageChannel === 'function') {
-    return new Promise<void>((resolve) => {
-      const ch = new MessageChannel();
-      ch.port1.onmessage = () => {
-        ch.port1.close();
-        resolve();
-      };
-      ch.port2.postMessage(null);
-    });
-  }
-  return new Promise<void>((resolve) => {
-    globalThis.setTimeout(resolve, 0);
-  });
-}
 
 export class Simulation implements Pollable {
   readonly clock: ManualClock;

@@ -92,3 +92,35 @@ describe('RealtimeDriver (mocked timers: no real sleeping)', () => {
     d.stop();
   });
 });
+
+describe('RealtimeDriver with injected timers (no host timer at all)', () => {
+  it('sleeps on the timers it is given: one armed for the earliest deadline, cleared on stop', async () => {
+    const clock = new ManualClock(0);
+    const q = new TimerQueue();
+    const fired: number[] = [];
+    q.timer((now) => fired.push(now)).set(7_000);
+    const armed: { fn: () => void; ms: number; id: number }[] = [];
+    const cleared: unknown[] = [];
+    let ids = 0;
+    const timers = {
+      set: (fn: () => void, ms: number) => {
+        armed.push({ fn, ms, id: ++ids });
+        return ids;
+      },
+      clear: (h: unknown) => void cleared.push(h),
+    };
+    const d = new RealtimeDriver({ clock, timers, pollables: [timerPollable(q)] });
+    await flushMicrotasks();
+    assert.equal(armed.length, 1);
+    assert.equal(armed[0]!.ms, 7);
+    clock.set(7_000);
+    armed[0]!.fn();
+    assert.deepEqual(fired, [7_000]);
+    q.timer(() => undefined).set(9_000);
+    d.kick();
+    await flushMicrotasks();
+    assert.equal(armed.at(-1)!.ms, 2);
+    d.stop();
+    assert.deepEqual(cleared, [armed.at(-1)!.id]);
+  });
+});
