@@ -17,7 +17,7 @@ import { createCongestionControl } from './congestion/types.ts';
 import { EV_END, EV_ESTABLISHED, EV_READABLE, EV_WRITABLE, type TcpConnection } from './connection.ts';
 import { admitData } from './memory.ts';
 import {
-  replyRst,
+  refuseSegment,
   retransmitFirst,
   sendAck,
   sendDataAt,
@@ -117,7 +117,7 @@ function synSent(c: TcpConnection, r: TcpRepr, payload: Uint8Array): void {
   // so drop the segment and return)"
   if (flags & TCP_ACK && (seqLe(ack, c.iss) || seqGt(ack, c.sndMax))) {
     layer.stats.badAck++;
-    replyRst(layer, c.local.address, c.remote.address, r, payload.length, c.opts.udpEncapsPort ?? 0, c.opts);
+    refuseSegment(c, r, payload.length);
     return;
   }
   if (flags & TCP_RST) {
@@ -339,15 +339,7 @@ export function segmentArrives(c: TcpConnection, r: TcpRepr, payload: Uint8Array
     // acknowledgment is not acceptable, form a reset segment <SEQ=SEG.ACK><CTL=RST>"
     if (!(seqLt(c.snd.una, ack) && seqLe(ack, c.sndMax))) {
       stats.badAck++;
-      replyRst(
-        layer,
-        c.local.address,
-        c.remote.address,
-        r,
-        payload.length,
-        c.opts.udpEncapsPort ?? 0,
-        c.opts,
-      );
+      refuseSegment(c, r, payload.length);
       return;
     }
     const defer = c.opts.deferAccept ?? 0;
@@ -525,11 +517,11 @@ function processAck(c: TcpConnection, r: TcpRepr, segSeq: Seq, ack: Seq, textLen
       c.dupAcks = 0;
       c.cc.onAck(acked, ccContext(c));
     }
-    // RFC 6298 §5.2/5.3: all data acknowledged -> stop the timer; else restart it.
-    if (c.sndMax === c.snd.una) c.cancelRtx();
-    else if (!c.persistArmed) c.armRto(layer.env.clock.now() + c.rtt.rto);
     tlpProcessAck(c, ack, isDsack(sack, ack), false, flightBefore);
-    scheduleLossProbe(c, true);
+    // RFC 6298 §5.2/5.3: all data acknowledged -> stop the timer; else restart it, as a
+    // loss probe timeout where RFC 8985 §7.2 allows one.
+    if (c.sndMax === c.snd.una) c.cancelRtx();
+    else if (!c.persistArmed && !scheduleLossProbe(c, true)) c.armRto(layer.env.clock.now() + c.rtt.rto);
     if (c.wantWritable && (c.sndBuf.length === 0 || c.sndBuf.space >= c.sndBuf.limit >> 2)) {
       c.wantWritable = false;
       c.pending |= EV_WRITABLE;

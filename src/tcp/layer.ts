@@ -239,6 +239,8 @@ function overlap(a: IpAddress | undefined, b: IpAddress | undefined): boolean {
 const tupleKey = (localPort: number, remotePort: number): number => localPort * 65536 + remotePort;
 
 export class TcpLayer {
+  /** udpEncap's port pairs, one per peer tunnel port (no allocation per tunnelled segment). */
+  readonly #udpEncaps = new Map<number, TcpUdpEncap>();
   readonly env: TcpEnv;
   readonly config: TcpConfig;
   readonly stats: TcpStats = newTcpStats();
@@ -609,7 +611,14 @@ export class TcpLayer {
 
   /** @internal The UDP ports for a segment to a peer's tunnel port (undefined: plain TCP). */
   udpEncap(peerPort: number | undefined): TcpUdpEncap | undefined {
-    return peerPort ? { srcPort: this.config.udpTunnelingPort, dstPort: peerPort } : undefined;
+    if (!peerPort) return undefined;
+    const srcPort = this.config.udpTunnelingPort;
+    let e = this.#udpEncaps.get(peerPort);
+    if (e?.srcPort !== srcPort) {
+      e = Object.freeze({ srcPort, dstPort: peerPort });
+      this.#udpEncaps.set(peerPort, e);
+    }
+    return e;
   }
 
   /** @internal Largest payload towards `dst` for a connection with these options (route MSS, less the tunnel's overhead). */

@@ -160,7 +160,7 @@ function emit(c: TcpConnection, seqNo: Seq, flags: number, payload: Uint8Array, 
     repr,
     payload,
     c.opts,
-    c.opts.udpEncapsPort ? layer.udpEncap(c.opts.udpEncapsPort) : undefined,
+    layer.udpEncap(c.opts.udpEncapsPort),
   );
 }
 
@@ -294,6 +294,11 @@ export function replyRst(
   }
 }
 
+/** <SEQ=SEG.ACK><CTL=RST> (or RST+ACK) for a segment the connection refuses: its way back and its IP fields. */
+export function refuseSegment(c: TcpConnection, r: TcpRepr, segLen: number): void {
+  replyRst(c.layer, c.local.address, c.remote.address, r, segLen, c.opts.udpEncapsPort ?? 0, c.opts);
+}
+
 /** Arms the retransmission timer if it is not running (RFC 6298 §5.1). */
 function armRtx(c: TcpConnection): void {
   if (!c.rtxArmed) c.armRto(c.layer.env.clock.now() + c.rtt.rto);
@@ -400,10 +405,11 @@ export function tcpOutput(c: TcpConnection): void {
   // Pacing (opts.pacingRate): at most pacingBurst new segments now, then the next burst
   // when these bytes have taken their time at the rate.
   const rate = c.opts.pacingRate ?? 0;
-  const now = c.layer.env.clock.now();
+  const now = rate > 0 ? c.layer.env.clock.now() : 0;
   const burstMax = rate > 0 ? Math.max(1, c.opts.pacingBurst ?? 2) : Number.POSITIVE_INFINITY;
   let burstSegs = 0;
   let burstBytes = 0;
+  let held = false;
   for (;;) {
     const off = seqSub(c.snd.nxt, c.sndBufSeq);
     const avail = Math.max(0, c.sndBuf.length - off);
@@ -429,8 +435,7 @@ export function tcpOutput(c: TcpConnection): void {
     // Our FIN goes once every byte before it has gone, even into a closed window.
     if (len === 0 && !(finPending && avail === 0)) break;
     if (rate > 0 && (now < c.paceNext || burstSegs >= burstMax)) {
-      // Not yet: the pacing timer sends the next burst.
-      if (!c.paceTimer.armed) c.paceTimer.set(Math.max(c.paceNext, now + 1));
+      held = true;
       break;
     }
     const used = sendDataAt(c, c.snd.nxt, len, false, true);
@@ -439,10 +444,13 @@ export function tcpOutput(c: TcpConnection): void {
     sent = true;
     burstSegs++;
     burstBytes += used;
-    if (rate > 0 && burstSegs >= burstMax) c.paceNext = now + Math.ceil((burstBytes * 1e6) / rate);
   }
-  if (rate > 0 && burstSegs > 0 && burstSegs < burstMax)
-    c.paceNext = now + Math.ceil((burstBytes * 1e6) / rate);
+  if (rate > 0) {
+    // This burst's bytes take their time at the rate before the next may start; data held
+    // back leaves from the pacing timer.
+    if (burstSegs > 0) c.paceNext = now + Math.ceil((burstBytes * 1e6) / rate);
+    if (held && !c.paceTimer.armed) c.paceTimer.set(Math.max(c.paceNext, now + 1));
+  }
   if (!sent && c.ackNow) sendAck(c);
   // RFC 8985 §7.2: new data went out, so (re)start the loss probe timer.
   else if (sent) scheduleLossProbe(c, false);

@@ -46,10 +46,11 @@ function canProbe(c: TcpConnection): boolean {
 
 /**
  * RFC 8985 §7.2 "Scheduling a Loss Probe": called after new data goes out (`advancing`
- * false) and after an ACK of new data re-armed the RTO (`advancing` true).
+ * false) and on an ACK of new data (`advancing` true: the RTO would restart now). Returns
+ * false when the connection may not probe (the caller keeps or arms the RTO).
  */
-export function scheduleLossProbe(c: TcpConnection, advancing: boolean): void {
-  if (!canProbe(c)) return;
+export function scheduleLossProbe(c: TcpConnection, advancing: boolean): boolean {
+  if (!canProbe(c)) return false;
   const now = c.layer.env.clock.now();
   const srtt = c.rtt.srtt;
   let pto: number;
@@ -68,6 +69,7 @@ export function scheduleLossProbe(c: TcpConnection, advancing: boolean): void {
         ? c.rtxTimer.deadline
         : now + c.rtt.rto;
   c.armPto(Math.min(now + pto, rtoAt), rtoAt);
+  return true;
 }
 
 /**
