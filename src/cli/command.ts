@@ -213,3 +213,24 @@ export function notAvailable(name: string, what: string, io: CliIo): number {
   io.err(`sockstack ${name}: not available yet (${what})`);
   return EXIT_FAILURE;
 }
+
+/**
+ * Opens `--pcap PATH` for a command (undefined path: no capture). On failure says why on
+ * stderr and returns 'failed', so the command exits with EXIT_FAILURE.
+ */
+export async function openCaptureOption(
+  pcapPath: string | undefined,
+  command: string,
+  io: CliIo,
+): Promise<
+  { file: { close(): void }; writer: import('../link/pcap.ts').PcapngWriter } | undefined | 'failed'
+> {
+  if (pcapPath === undefined) return undefined;
+  const { openPcapngFile } = await import('../node/pcap-file.ts');
+  try {
+    return openPcapngFile(pcapPath, { application: `sockstack ${command}` });
+  } catch (e) {
+    io.err(`sockstack ${command}: cannot write ${pcapPath}: ${(e as Error).message}`);
+    return 'failed';
+  }
+}

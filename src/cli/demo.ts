@@ -15,6 +15,7 @@ import {
   flag,
   num,
   oneOf,
+  openCaptureOption,
   type Parsed,
   str,
   UsageError,
@@ -166,19 +167,10 @@ async function runDemo(p: Parsed, io: CliIo): Promise<number> {
   const { buildWatchedNetwork, FrameLabeller, StateWatcher, connectionOf, SERVER_ADDR } = await import(
     './session-trace.ts'
   );
-  let file: { close(): void } | undefined;
-  let writer: import('../link/pcap.ts').PcapngWriter | undefined;
-  if (pcapPath !== undefined) {
-    const { openPcapngFile } = await import('../node/pcap-file.ts');
-    try {
-      const opened = openPcapngFile(pcapPath, { application: 'sockstack demo' });
-      file = opened.file;
-      writer = opened.writer;
-    } catch (e) {
-      io.err(`sockstack demo: cannot write ${pcapPath}: ${(e as Error).message}`);
-      return EXIT_FAILURE;
-    }
-  }
+  const capture = await openCaptureOption(pcapPath, 'demo', io);
+  if (capture === 'failed') return EXIT_FAILURE;
+  const file = capture?.file;
+  const writer = capture?.writer;
 
   const st = settings.style;
   const out = (line: string) => {

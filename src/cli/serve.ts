@@ -7,6 +7,7 @@ import {
   EXIT_OK,
   num,
   oneOf,
+  openCaptureOption,
   type Parsed,
   str,
   UsageError,
@@ -136,19 +137,10 @@ async function runServe(p: Parsed, io: CliIo): Promise<number> {
       if (!r.startsWith('/')) throw new UsageError(`http requests are paths, not '${r}'`);
 
   const { buildWatchedNetwork, SERVER_ADDR } = await import('./session-trace.ts');
-  let file: { close(): void } | undefined;
-  let writer: import('../link/pcap.ts').CaptureWriter | undefined;
-  if (pcapPath !== undefined) {
-    const { openPcapngFile } = await import('../node/pcap-file.ts');
-    try {
-      const o = openPcapngFile(pcapPath, { application: 'sockstack serve' });
-      file = o.file;
-      writer = o.writer;
-    } catch (e) {
-      io.err(`sockstack serve: cannot write ${pcapPath}: ${(e as Error).message}`);
-      return EXIT_FAILURE;
-    }
-  }
+  const capture = await openCaptureOption(pcapPath, 'serve', io);
+  if (capture === 'failed') return EXIT_FAILURE;
+  const file = capture?.file;
+  const writer = capture?.writer;
   let frames = 0;
   const imp = lossPct > 0 ? { loss: lossPct / 100 } : {};
   const net = buildWatchedNetwork({
