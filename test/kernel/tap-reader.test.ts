@@ -5,11 +5,16 @@
  * of libuv's pool is busy with a long crypto.pbkdf2 job. A reader built on
  * fs.read/createReadStream would get nothing until the pool frees up; ours reads
  * in its own worker thread, so frames arrive while the jobs still run, and they
- * arrive in batches (fewer messages from the reader than frames).
+ * arrive in batches (fewer messages from the reader than frames). The jobs are reads
+ * on a FIFO that block until the test writes to it, so the pool is held for as long
+ * as the test needs, however loaded the machine is.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { pbkdf2 } from 'node:crypto';
+import { closeSync, mkdtempSync, openSync, read, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ip, linkCounters, nsSpawn } from '../../src/node/netns.ts';
 import { tapInNetns } from '../helpers/netns.ts';
@@ -26,6 +31,9 @@ describe('TAP reader thread', () => {
       ['neigh', 'add', '10.81.77.2', 'lladdr', '02:00:00:81:77:02', 'dev', tap.ifname, 'nud', 'permanent'],
       netns,
     );
+    // A queue as long as the flood: the kernel drops nothing however slowly this loaded machine
+    // schedules the reader, so every frame arrives and the count does not depend on load.
+    ip(['link', 'set', 'dev', tap.ifname, 'txqueuelen', String(FRAMES + 1000)], netns);
     let udpFrames = 0;
     tap.onReceive = (f) => {
       // IPv4 (0x0800) carrying UDP (17) to port 9: the flood, not stray kernel chatter.
@@ -50,46 +58,54 @@ print('sent', flush=True)
     });
     await lines(gen, 'flood').waitFor(/ready/, 10_000);
 
-    // Occupy the whole pool (UV_THREADPOOL_SIZE, default 4) for longer than the flood takes.
-    // The jobs must outlast the flood even on a loaded 2-core machine, where the reader
-    // thread shares the CPUs with these four jobs and with other test files: 300k rounds
-    // (about 0.5 s there) once lost that race, so they run about three times as long.
+    // Occupy the whole pool (UV_THREADPOOL_SIZE, default 4) until we let it go: each job is
+    // an fs.read on a FIFO with no data yet, which blocks its pool thread until we write to
+    // the FIFO. Nothing here races the clock: a reader that needed the pool would see no
+    // frame at all until the release, and the wait below would time out.
     const poolSize = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
+    const dir = mkdtempSync(join(tmpdir(), 'tap-reader-'));
+    const fifo = join(dir, 'pool');
+    execFileSync('mkfifo', [fifo]);
+    // O_RDWR: opening a FIFO this way never blocks (Linux fifo(7)); done synchronously, off the pool.
+    const fd = openSync(fifo, 'r+');
     let poolBusy = poolSize;
-    const start = Date.now();
+    t.after(() => {
+      // Release whatever is still held (a failed assertion), so no pool thread stays blocked.
+      if (poolBusy > 0) writeSync(fd, Buffer.alloc(poolBusy, 0x2e));
+      closeSync(fd);
+      rmSync(dir, { recursive: true, force: true });
+    });
     const jobs = Array.from(
       { length: poolSize },
       () =>
         new Promise<void>((resolve, reject) =>
-          pbkdf2('pw', 'salt', 1_000_000, 32, 'sha512', (err) => {
+          read(fd, Buffer.alloc(1), 0, 1, null, (err) => {
             poolBusy--;
             if (err) reject(err);
             else resolve();
           }),
         ),
     );
+    // A probe queued behind them: it can only finish once a pool thread is free, so it shows
+    // the pool really was saturated while the frames came in.
+    let probeDone = false;
+    const probe = new Promise<void>((resolve) =>
+      pbkdf2('pw', 'salt', 1, 32, 'sha512', () => {
+        probeDone = true;
+        resolve();
+      }),
+    );
 
     gen.stdin?.end('go\n');
     assert.equal(await exited(gen, 20_000), 0);
-    // Most of the flood (the kernel may drop some if the reader lags) arrives
-    // while the pool is still saturated.
-    await until(
-      () => udpFrames >= FRAMES * 0.5 || poolBusy < poolSize,
-      20_000,
-      'frames or a free pool thread',
-    );
-    const seenWhileBusy = udpFrames;
-    const busy = poolBusy === poolSize;
+    // The whole flood arrives while the pool is held.
+    await until(() => udpFrames >= FRAMES, 30_000, 'every frame while the pool is held');
+    assert.equal(poolBusy, poolSize, 'a pool job ended before the release');
+    assert.equal(probeDone, false, 'the probe ran: the pool was not saturated');
+    // Release the pool: one byte for each blocked read.
+    writeSync(fd, Buffer.alloc(poolSize, 0x2e));
     await Promise.all(jobs);
-    const jobMs = Date.now() - start;
-    assert.ok(
-      busy,
-      `the pool jobs finished (${jobMs} ms) before half the frames arrived: frames were waiting for the pool`,
-    );
-    assert.ok(
-      seenWhileBusy >= FRAMES * 0.5,
-      `only ${seenWhileBusy}/${FRAMES} frames while the pool was busy`,
-    );
+    await probe;
     const st = tap.stats;
     assert.ok(
       st.rxBatches > 0 && st.rxBatches < st.rxFrames,
