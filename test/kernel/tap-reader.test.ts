@@ -2,7 +2,7 @@
  * Issue #6: read the TAP "without tying up libuv's thread pool, batching frames
  * per wake-up". The kernel floods our TAP with UDP frames (python3 in the
  * namespace, a permanent neighbour entry so there is no ARP) while every thread
- * of libuv's pool is busy with a long crypto.pbkdf2 job. A reader built on
+ * of libuv's pool is busy. A reader built on
  * fs.read/createReadStream would get nothing until the pool frees up; ours reads
  * in its own worker thread, so frames arrive while the jobs still run, and they
  * arrive in batches (fewer messages from the reader than frames). The jobs are reads
