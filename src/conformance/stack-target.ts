@@ -19,8 +19,9 @@
  *   Settings apply to connections opened afterwards, as sysctls do.
  * - `tcpInfo` and `connections` read the TCP layer's connection table.
  *
- * Dialect defaults: a FreeBSD script gets FreeBSD's buffer sizes and RTO floor
- * where the stack has the knob; a Linux script gets the stack's defaults.
+ * Dialects: the target only chooses the TCP profile of the script's system
+ * (src/tcp/profile.ts: LINUX or FREEBSD, which include FreeBSD's socket-buffer
+ * rounding) and maps the script's sysctls onto the config (`configure`).
  */
 
 import type { Device, LinkType } from '../link/device.ts';
@@ -59,6 +60,7 @@ import { Stack } from '../stack.ts';
 import { deferAcceptRetries } from '../tcp/config.ts';
 import type { TcpConnection } from '../tcp/connection.ts';
 import type { TcpInfo } from '../tcp/info.ts';
+import { FREEBSD, LINUX, type TcpProfile } from '../tcp/profile.ts';
 import { ManualClock } from '../time/clock.ts';
 import type { Instant } from '../time/instant.ts';
 import type { Timer } from '../time/timers.ts';
@@ -177,6 +179,8 @@ const ok = (value: number | string | boolean): SyscallOutcome => ({ kind: 'ok', 
 export class StackTarget implements ConformanceTarget {
   readonly config: TargetConfig;
   readonly clock = new ManualClock(0);
+  /** The TCP profile of the script's system. */
+  readonly profile: TcpProfile;
   readonly stack: Stack;
   readonly device: ConformanceDevice;
   readonly #fds = new Map<number, FdEntry>();
@@ -186,11 +190,26 @@ export class StackTarget implements ConformanceTarget {
 
   constructor(config: TargetConfig, options: StackTargetOptions = {}) {
     this.config = config;
+    // The script's system chooses the profile (src/tcp/profile.ts); its sysctls map onto
+    // the config through configure().
+    this.profile = config.dialect === 'freebsd' ? FREEBSD : LINUX;
+    this.#rexmitMin = this.profile.rtoMin;
+    this.#rexmitSlop = this.profile.rtoSlop;
     this.stack = new Stack({
       clock: this.clock,
       rng: new SeededRng(options.seed ?? 1),
       name: 'conformance',
       privileged: true,
+      config: {
+        tcp: {
+          profile: this.profile.name,
+          // Linux sizes tcp_rmem[2] by memory: min(6 MiB, free buffer pages / 128). A script that
+          // sets no tcp_rmem sees its recording host's value; the only such scripts that show it
+          // (nplab's Linux scripts) offer wscale 6, i.e. a host with tcp_rmem[2] under 4 MiB.
+          // Scripts that run defaults.sh set tcp_rmem themselves (commands.ts maps it onto maxRcvBuf).
+          ...(this.profile === LINUX ? { maxRcvBuf: 3 * 1024 * 1024 } : {}),
+        },
+      },
     });
     this.device = new ConformanceDevice(this.clock, config.mtu);
     this.stack.addInterface({
@@ -200,41 +219,6 @@ export class StackTarget implements ConformanceTarget {
     });
     this.stack.addRoute({ destination: '0.0.0.0/0', gateway: config.gatewayIp });
     this.#deliver = this.stack.timers.timer(() => this.#flushInbox());
-    if (config.dialect === 'freebsd') this.#freebsdDefaults();
-    // Linux sizes tcp_rmem[2] by memory: min(6 MiB, free buffer pages / 128). A script that sets
-    // no tcp_rmem sees its recording host's value; the only such scripts that show it (nplab's
-    // Linux scripts) offer wscale 6, i.e. a host with tcp_rmem[2] under 4 MiB. Scripts that
-    // run defaults.sh set tcp_rmem themselves (commands.ts maps it onto maxRcvBuf).
-    else this.stack.tcp.config.maxRcvBuf = 3 * 1024 * 1024;
-    // Both systems send D-SACK blocks by default (Linux tcp_dsack=1; FreeBSD since 13).
-    this.stack.tcp.config.dsack = true;
-  }
-
-  /** FreeBSD's defaults where the stack has the knob (tcp_timer.h, tcp_usrreq.c). */
-  #freebsdDefaults(): void {
-    const c = this.stack.tcp.config;
-    // TCPT_RANGESET adds net.inet.tcp.rexmit_slop (200 ms) to the RTO, which is at least
-    // rexmit_min (30 ms): the stack's minimum RTO stands for both (exact while the RTT is small).
-    this.#rexmitMin = 30_000;
-    this.#rexmitSlop = 200_000;
-    c.minRto = this.#rexmitMin + this.#rexmitSlop;
-    c.delayedAckTimeout = 100_000; // net.inet.tcp.delacktime = 100 ms
-    c.quickAck = false; // FreeBSD delays the first data ACKs too (no quick-ACK mode)
-    c.pushBurstEnd = false; // tcp_output sets PSH only when the segment empties the buffer
-    c.tlp = false; // the default stack has no tail loss probe (RACK's has)
-    c.alwaysKeepalive = true; // net.inet.tcp.always_keepalive = 1
-    c.rfc1337 = true; // tcp_twcheck drops RSTs in TIME-WAIT
-    c.advertiseFreeSpace = true; // tcp_output offers the free space on every segment
-    c.icmpSoftUnreachable = true; // tcp_ctlinput: only port/proto unreachable, TTL abort a SYN
-    c.ackEverySegmentPair = true; // DELAY_ACK: a second segment while one waits is ACKed
-    c.rcvBuf = 65536; // net.inet.tcp.recvspace
-    c.sndBuf = 32768; // net.inet.tcp.sendspace
-    c.maxRcvBuf = 2 * 1024 * 1024; // kern.ipc.maxsockbuf (sb_max): window scale 6
-    c.keepInit = 75_000_000; // net.inet.tcp.keepinit (TCPTV_KEEP_INIT) = 75 s
-    // TCP_MAXRXTSHIFT (12) SYN retransmissions on tcp_timer_rexmt's SYN-SENT schedule.
-    c.synRetries = 12;
-    c.synBackoff = 'freebsd';
-    c.synRtoSlop = this.#rexmitSlop;
   }
 
   // ---- clock and wire --------------------------------------------------------
@@ -255,27 +239,15 @@ export class StackTarget implements ConformanceTarget {
       this.stack.poll(this.clock.now());
     }
     if (to > this.clock.now()) this.clock.set(to);
-    if (this.config.dialect === 'freebsd') this.#freebsdSockbufRounding();
   }
-
-  readonly #rounded = new WeakSet<TcpConnection>();
-  #rexmitMin = 0;
-  #rexmitSlop = 0;
 
   /**
-   * FreeBSD's tcp_mss() rounds both socket buffers up to a whole number of segments once
-   * the MSS is known (65536 -> 65700 for MSS 1460), which FreeBSD scripts observe through
-   * SO_RCVBUF and the advertised window. The FreeBSD dialect does the same through the
-   * connection's buffer options.
+   * FreeBSD's rexmit_min and rexmit_slop (the profile's rtoMin and rtoSlop until a script
+   * sets them): TCPT_RANGESET adds the slop to every RTO, so the stack's minimum RTO is
+   * their sum (exact while the RTT is small).
    */
-  #freebsdSockbufRounding(): void {
-    for (const c of this.stack.tcp.connections()) {
-      if (this.#rounded.has(c) || c.state === 'SYN-SENT' || c.state === 'SYN-RECEIVED') continue;
-      this.#rounded.add(c);
-      const up = (n: number): number => Math.ceil(n / c.mss) * c.mss;
-      c.setOptions({ rcvBuf: up(c.opts.rcvBuf), sndBuf: up(c.opts.sndBuf) });
-    }
-  }
+  #rexmitMin: number;
+  #rexmitSlop: number;
 
   inject(packet: Uint8Array): void {
     this.#inbox.push(packet.slice());
@@ -286,7 +258,6 @@ export class StackTarget implements ConformanceTarget {
     while (this.#inbox.length > 0) {
       const p = this.#inbox.shift()!;
       this.device.onReceive?.(p);
-      if (this.config.dialect === 'freebsd') this.#freebsdSockbufRounding();
     }
   }
 
@@ -514,7 +485,6 @@ export class StackTarget implements ConformanceTarget {
         const dv = new DataView(b.buffer, b.byteOffset, 8);
         return { kind: 'ok', value: { onoff: dv.getInt32(0, true) !== 0, seconds: dv.getInt32(4, true) } };
       }
-      if (this.config.dialect === 'freebsd') this.#freebsdSockbufRounding();
       let v = fd.sock.getsockopt(num[0], num[1]) as number;
       const conn = fd.stream ? this.#connectionFor(fd) : undefined;
       if (conn && name === 'SO_RCVBUF') v = conn.opts.rcvBuf;
