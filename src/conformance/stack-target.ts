@@ -696,7 +696,7 @@ export class StackTarget implements ConformanceTarget {
 
   knownDeviation(path: string | undefined, line: number, message: string): string | undefined {
     const d = findDeviation(path, line, message);
-    return d ? `documented deviation: ${d.reason}` : undefined;
+    return d ? `documented deviation ${d.id}: ${d.reason}` : undefined;
   }
 
   close(): void {
