@@ -176,7 +176,7 @@ function profileSettings(p: TcpProfile): Partial<TcpConfig> {
     sockBufRounding: p.sockBufRounding,
     rfc1337: p.timeWaitRst === 'rfc1337-ignore-rst',
     alwaysKeepalive: p.keepalive === 'always',
-    icmpSoftUnreachable: p.icmpHandshakeAbort === 'port-protocol-ttl',
+    icmpSoftUnreachable: p.icmpHandshakeAbort === 'port-protocol-unreachable',
   };
 }
 

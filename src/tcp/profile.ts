@@ -124,10 +124,12 @@ export interface TcpProfile {
   /**
    * Which ICMP destination unreachables end a connection still in its handshake (RFC 1122
    * §4.2.3.9 makes codes 0, 1 and 5 soft). 'every-unreachable': all of them (Linux
-   * tcp_v4_err). 'port-protocol-ttl': only port/protocol unreachable and TTL exceeded;
-   * the others are soft errors (FreeBSD tcp_ctlinput with net.inet.tcp.icmp_may_rst = 1).
+   * tcp_v4_err). 'port-protocol-unreachable': only port and protocol
+   * unreachable; the others are soft errors (FreeBSD tcp_ctlinput with
+   * net.inet.tcp.icmp_may_rst = 1; FreeBSD also aborts on TTL exceeded in transit, which the
+   * stack treats as soft: see TcpLayer.icmpError).
    */
-  readonly icmpHandshakeAbort: 'every-unreachable' | 'port-protocol-ttl';
+  readonly icmpHandshakeAbort: 'every-unreachable' | 'port-protocol-unreachable';
 }
 
 /** Linux (the default): the behaviour of a current kernel with its default sysctls. */
@@ -175,7 +177,7 @@ export const FREEBSD: TcpProfile = Object.freeze({
   sockBufRounding: 'mss-multiple',
   timeWaitRst: 'rfc1337-ignore-rst',
   keepalive: 'always',
-  icmpHandshakeAbort: 'port-protocol-ttl',
+  icmpHandshakeAbort: 'port-protocol-unreachable',
 });
 
 export const TCP_PROFILES: Readonly<Record<TcpProfileName, TcpProfile>> = Object.freeze({
