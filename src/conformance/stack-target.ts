@@ -15,8 +15,8 @@
  *   as the runner advances virtual time when it does. Errors are the front's
  *   `SocketError` codes.
  * - `configure` maps runner settings (docs/conformance.md) onto `stack.tcp.config`
- *   where an equivalent exists, and answers `false` for knobs the stack lacks.
- *   Settings apply to connections opened afterwards, as sysctls do.
+ *   where an equivalent exists (stack-settings.ts), and answers `false` for knobs the
+ *   stack lacks. Settings apply to connections opened afterwards, as sysctls do.
  * - `tcpInfo` and `connections` read the TCP layer's connection table.
  *
  * Dialects: the target only chooses the TCP profile of the script's system
@@ -24,7 +24,6 @@
  * rounding) and maps the script's sysctls onto the config (`configure`).
  */
 
-import type { Device, LinkType } from '../link/device.ts';
 import { SeededRng } from '../rand/rng.ts';
 import type { AddressTuple } from '../socket/address.ts';
 import {
@@ -65,7 +64,9 @@ import { ManualClock } from '../time/clock.ts';
 import type { Instant } from '../time/instant.ts';
 import type { Timer } from '../time/timers.ts';
 import { parseIpv4 } from '../wire/address.ts';
+import { ConformanceDevice } from './conformance-device.ts';
 import { findDeviation } from './deviations.ts';
+import { StackSettings } from './stack-settings.ts';
 import type {
   ConformanceTarget,
   SockAddr,
@@ -78,32 +79,7 @@ import type {
   TargetTcpState,
 } from './target.ts';
 
-/** The raw-IP device between the stack and the runner: frames out are recorded, frames in are queued. */
-export class ConformanceDevice implements Device {
-  readonly name: string;
-  readonly linkType: LinkType = 'ip';
-  readonly mtu: number;
-  onReceive: ((frame: Uint8Array) => void) | null = null;
-  readonly #clock: { now(): Instant };
-  #out: { time: Instant; packet: Uint8Array }[] = [];
-
-  constructor(clock: { now(): Instant }, mtu: number, name = 'pd0') {
-    this.#clock = clock;
-    this.mtu = mtu;
-    this.name = name;
-  }
-
-  transmit(frame: Uint8Array): void {
-    this.#out.push({ time: this.#clock.now(), packet: frame });
-  }
-
-  /** What the stack sent since the last call, oldest first. */
-  take(): { time: Instant; packet: Uint8Array }[] {
-    const o = this.#out;
-    this.#out = [];
-    return o;
-  }
-}
+export { ConformanceDevice } from './conformance-device.ts';
 
 export interface StackTargetOptions {
   /** Seed of the stack's rng (ISNs, ephemeral ports, timestamp offset). Default 1. */
@@ -187,14 +163,13 @@ export class StackTarget implements ConformanceTarget {
   #nextFd = 3;
   readonly #inbox: Uint8Array[] = [];
   readonly #deliver: Timer;
+  readonly #settings: StackSettings;
 
   constructor(config: TargetConfig, options: StackTargetOptions = {}) {
     this.config = config;
     // The script's system chooses the profile (src/tcp/profile.ts); its sysctls map onto
     // the config through configure().
     this.profile = config.dialect === 'freebsd' ? FREEBSD : LINUX;
-    this.#rexmitMin = this.profile.rtoMin;
-    this.#rexmitSlop = this.profile.rtoSlop;
     this.stack = new Stack({
       clock: this.clock,
       rng: new SeededRng(options.seed ?? 1),
@@ -219,6 +194,7 @@ export class StackTarget implements ConformanceTarget {
     });
     this.stack.addRoute({ destination: '0.0.0.0/0', gateway: config.gatewayIp });
     this.#deliver = this.stack.timers.timer(() => this.#flushInbox());
+    this.#settings = new StackSettings(this.stack.tcp.config, this.profile, config.dialect);
   }
 
   // ---- clock and wire --------------------------------------------------------
@@ -240,14 +216,6 @@ export class StackTarget implements ConformanceTarget {
     }
     if (to > this.clock.now()) this.clock.set(to);
   }
-
-  /**
-   * FreeBSD's rexmit_min and rexmit_slop (the profile's rtoMin and rtoSlop until a script
-   * sets them): TCPT_RANGESET adds the slop to every RTO, so the stack's minimum RTO is
-   * their sum (exact while the RTT is small).
-   */
-  #rexmitMin: number;
-  #rexmitSlop: number;
 
   inject(packet: Uint8Array): void {
     this.#inbox.push(packet.slice());
@@ -516,130 +484,7 @@ export class StackTarget implements ConformanceTarget {
   // ---- settings ----------------------------------------------------------------
 
   configure(setting: TargetSetting): boolean {
-    const c = this.stack.tcp.config;
-    const v = setting.value;
-    const num = typeof v === 'number' ? v : Number(v);
-    const on = v === true || (typeof v === 'number' && v !== 0);
-    switch (setting.name) {
-      case 'timestamps':
-        c.timestamps = on;
-        return true;
-      case 'sack':
-        c.sack = on;
-        return true;
-      case 'windowScaling':
-        c.windowScaling = on;
-        return true;
-      // No ECN. 0 = off; 2 = only answer ECN setup from the peer, which behaves as 0 until a
-      // peer asks (then the script fails on that packet, which is the honest answer).
-      case 'ecn':
-        return num === 0 || num === 2;
-      case 'recvBufferDefault':
-        c.rcvBuf = num;
-        return true;
-      // The largest receive buffer, which the offered window scale covers (RFC 7323 §2.3):
-      // Linux tcp_rmem[2], FreeBSD kern.ipc.maxsockbuf.
-      case 'maxRecvBuffer':
-      case 'maxSocketBuffer':
-        c.maxRcvBuf = num;
-        return true;
-      case 'sendBufferDefault':
-        c.sndBuf = num;
-        return true;
-      case 'synRetries':
-        c.synRetries = num;
-        return true;
-      case 'synAckRetries':
-        c.synAckRetries = num;
-        return true;
-      case 'congestionControl':
-        if (v === 'cubic' || v === 'newreno' || v === 'reno') {
-          c.congestion = v === 'cubic' ? 'cubic' : 'newreno';
-          return true;
-        }
-        return false;
-      case 'synCookies':
-        c.synCookies = num === 0 ? 'never' : num === 2 ? 'always' : 'auto';
-        return true;
-      case 'mtuProbing':
-        return num === 0; // no RFC 4821 probing
-      case 'finTimeoutUs':
-        c.finWait2Timeout = num;
-        return true;
-      case 'keepIdleUs':
-        c.keepIdle = num;
-        return true;
-      case 'keepIntervalUs':
-        c.keepInterval = num;
-        return true;
-      case 'keepCount':
-        c.keepCount = num;
-        return true;
-      case 'keepInitUs':
-        c.keepInit = num;
-        return true;
-      case 'maxRetransmits':
-        c.retries = num;
-        return true;
-      case 'minRtoUs':
-        this.#rexmitMin = num;
-        c.minRto = num + this.#rexmitSlop;
-        return true;
-      case 'initialRtoUs':
-        c.initialRto = num;
-        return true;
-      case 'delayedAckUs':
-        c.delayedAckTimeout = num;
-        return true;
-      case 'initialWindowSegments':
-        return num === 10; // RFC 6928 IW10, fixed
-      case 'notSentLowat':
-        return num >= 0xffffffff; // no TCP_NOTSENT_LOWAT: "unlimited" is the fixed behaviour
-      case 'rtoSlopUs':
-        // FreeBSD's TCPT_RANGESET adds rexmit_slop to every RTO; folded into the minimum.
-        if (this.config.dialect !== 'freebsd') return num === 0;
-        this.#rexmitSlop = num;
-        c.minRto = this.#rexmitMin + num;
-        c.synRtoSlop = num;
-        return true;
-      case 'fastOpen':
-        return num === 0;
-      case 'tlp':
-        c.tlp = on;
-        return true;
-      // FreeBSD TCP over UDP (net.inet.tcp.udp_tunneling_port / _overhead).
-      case 'alwaysKeepalive':
-        c.alwaysKeepalive = on;
-        return true;
-      case 'udpTunnelingPort':
-        if (!Number.isInteger(num) || num < 0 || num > 65535) return false;
-        c.udpTunnelingPort = num;
-        return true;
-      case 'udpTunnelingOverhead':
-        if (!Number.isInteger(num) || num < 0 || num > 1024) return false;
-        c.udpTunnelingOverhead = num;
-        return true;
-      case 'rack':
-      case 'frto':
-        return !on;
-      case 'slowStartAfterIdle':
-        return on; // RFC 5681 §4.1 restart window, always on
-      case 'dupThresh':
-        return num === 3;
-      case 'dsack':
-        c.dsack = on;
-        return true;
-      // ICMP hard errors abort a connection in SYN-SENT/SYN-RECEIVED unless told otherwise
-      // (RFC 1122 §4.2.3.9; FreeBSD icmp_may_rst).
-      case 'icmpMayReset':
-        c.icmpMayReset = on;
-        return true;
-      case 'rfc5961Rst':
-      case 'rfc5961Syn':
-        return on; // RFC 5961 §3/§4 are always on
-      default:
-        return false;
-    }
+    return this.#settings.configure(setting);
   }
 
   // ---- introspection --------------------------------------------------------------
