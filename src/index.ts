@@ -8,3 +8,6 @@ export * from './stack.ts';
 export * from './tcp/index.ts';
 export * from './time/index.ts';
 export * from './wire/index.ts';
+// Dialect profiles (kept out of tcp/index.ts while that file is being reshaped).
+export { tcpConfigFor } from './tcp/config.ts';
+export { FREEBSD, LINUX, TCP_PROFILES, type TcpProfile, type TcpProfileName } from './tcp/profile.ts';
