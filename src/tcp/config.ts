@@ -153,8 +153,31 @@ export interface TcpConfig {
   minMss: number;
 }
 
-/** The TcpConfig fields a profile decides, by its mechanisms. */
-function profileSettings(p: TcpProfile): Partial<TcpConfig> {
+/** The TcpConfig fields a profile decides. */
+type ProfileDecided =
+  | 'profile'
+  | 'minRto'
+  | 'synBackoff'
+  | 'synRtoSlop'
+  | 'synRetries'
+  | 'keepInit'
+  | 'delayedAckTimeout'
+  | 'quickAck'
+  | 'ackEverySegmentPair'
+  | 'dsack'
+  | 'pushBurstEnd'
+  | 'tlp'
+  | 'advertiseFreeSpace'
+  | 'rcvBuf'
+  | 'sndBuf'
+  | 'maxRcvBuf'
+  | 'sockBufRounding'
+  | 'rfc1337'
+  | 'alwaysKeepalive'
+  | 'icmpSoftUnreachable';
+
+/** A profile's mechanisms as the flags TCP reads. */
+function profileSettings(p: TcpProfile): Pick<TcpConfig, ProfileDecided> {
   return {
     profile: p.name,
     // FreeBSD's rexmit_slop is folded into the floor (TCPT_RANGESET adds it to every RTO).
@@ -181,7 +204,7 @@ function profileSettings(p: TcpProfile): Partial<TcpConfig> {
 }
 
 /** Settings no profile decides (the same on every system the stack imitates). */
-const COMMON_SETTINGS = {
+const COMMON_SETTINGS: Readonly<Omit<TcpConfig, ProfileDecided>> = {
   msl: seconds(30),
   finWait2Timeout: seconds(60),
   initialRto: seconds(1),
@@ -205,7 +228,7 @@ const COMMON_SETTINGS = {
   keepCount: 9,
   persistMax: seconds(60),
   minMss: 64,
-} as const satisfies Partial<TcpConfig>;
+};
 
 /**
  * A complete TcpConfig for a profile (a value or its name), with `overrides` on top:
@@ -217,7 +240,7 @@ export function tcpConfigFor(
 ): TcpConfig {
   const p = typeof profile === 'string' ? TCP_PROFILES[profile] : profile;
   if (!p) throw new TypeError(`unknown TCP profile ${String(profile)}`);
-  return { ...COMMON_SETTINGS, ...profileSettings(p), ...overrides, profile: p.name } as TcpConfig;
+  return { ...COMMON_SETTINGS, ...profileSettings(p), ...overrides, profile: p.name };
 }
 
 /** A layer's config from what it was given: the named profile (default Linux) plus the rest. */
