@@ -17,12 +17,13 @@ export interface TcpProfile {
 
   /**
    * Floor of the RTO computed from RTT samples. Linux: TCP_RTO_MIN (200 ms). FreeBSD:
-   * net.inet.tcp.rexmit_min (30 ms).
+   * net.inet.tcp.rexmit_min (TCPTV_MIN, hz/33: 30 ms; tcp_timer.h).
    */
   readonly rtoMin: Duration;
   /**
-   * Added to every RTO by FreeBSD's TCPT_RANGESET (net.inet.tcp.rexmit_slop, 200 ms); the
-   * stack folds it into the RTO floor (exact while the RTT is small). Linux: none.
+   * Added to every RTO by FreeBSD's TCPT_RANGESET (net.inet.tcp.rexmit_slop, TCPTV_CPU_VAR
+   * hz/5: 200 ms); the stack folds it into the RTO floor (exact while the RTT is small).
+   * Linux: none.
    */
   readonly rtoSlop: Duration;
   /**
@@ -33,7 +34,7 @@ export interface TcpProfile {
   readonly synRetransmitBackoff: 'rfc6298-doubling' | 'freebsd-tcp-backoff-table';
   /**
    * SYN retransmissions before connect() times out. Linux: net.ipv4.tcp_syn_retries (6).
-   * FreeBSD: TCP_MAXRXTSHIFT (12).
+   * FreeBSD: TCP_MAXRXTSHIFT (12, tcp_timer.h).
    */
   readonly synRetries: number;
   /**
@@ -47,7 +48,7 @@ export interface TcpProfile {
 
   /**
    * The delayed-ACK timer (RFC 9293 §3.8.6.3: "MUST be less than 0.5 seconds"). Linux:
-   * TCP_DELACK_MIN (40 ms). FreeBSD: net.inet.tcp.delacktime (100 ms).
+   * TCP_DELACK_MIN (40 ms). FreeBSD: net.inet.tcp.delacktime (TCPTV_DELACK, hz/10: 100 ms).
    */
   readonly delayedAckTimeout: Duration;
   /**
