@@ -6,6 +6,8 @@
  * failure elsewhere) still fails, so a deviation cannot hide a new bug.
  */
 export interface Deviation {
+  /** A short name, the same for every script the same behaviour explains (kebab-case). */
+  readonly id: string;
   /** Path suffix of the script (as under the corpus root). */
   readonly script: string;
   readonly line: number;
@@ -16,6 +18,7 @@ export interface Deviation {
 
 export const STACK_DEVIATIONS: readonly Deviation[] = [
   {
+    id: 'ack-of-unsent-data-answered',
     script: 'google-packetdrill/gtests/net/tcp/ts_recent/invalid_ack.pkt',
     line: 24,
     match: 'ack 1, expected 1001',
@@ -23,6 +26,7 @@ export const STACK_DEVIATIONS: readonly Deviation[] = [
       'an ACK of unsent data gets an ACK in reply (RFC 9293 §3.10.7.4 fifth step, RFC 5961 §5.2 "discarded and an ACK sent back"); Linux drops it silently',
   },
   {
+    id: 'limited-transmit-cwnd-reno',
     script: 'google-packetdrill/gtests/net/tcp/limited_transmit/limited-transmit-no-sack.pkt',
     line: 36,
     match: 'flags ., expected P.',
@@ -30,6 +34,7 @@ export const STACK_DEVIATIONS: readonly Deviation[] = [
       'slow start grows cwnd by min(N, 2*SMSS) for the 2 segments the ACK covers (RFC 5681 §3.1, RFC 3465 §2.2), so 3 segments follow; Linux credits segments already counted by dup ACKs (tcp_add_reno_sack) and sends 2',
   },
   {
+    id: 'limited-transmit-cwnd-sack',
     script: 'google-packetdrill/gtests/net/tcp/limited_transmit/limited-transmit-sack.pkt',
     line: 33,
     match: 'flags ., expected P.',
@@ -37,6 +42,7 @@ export const STACK_DEVIATIONS: readonly Deviation[] = [
       'slow start grows cwnd by min(N, 2*SMSS) for the 2 segments the ACK covers (RFC 5681 §3.1, RFC 3465 §2.2), so 3 segments follow; Linux does not count the SACKed ones again and sends 2',
   },
   ...['snippets/closing-ipv4.pkt', 'snippets/time-wait-via-closing-ipv4.pkt'].map((s) => ({
+    id: 'fin-in-fin-wait-1-acked',
     script: `freebsd-tcp-testsuite/${s}`,
     line: 57,
     match: 'flags ., expected F.',
@@ -44,6 +50,7 @@ export const STACK_DEVIATIONS: readonly Deviation[] = [
       'a FIN received in FIN-WAIT-1 is acknowledged with <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> (RFC 9293 §3.10.7.4 eighth step); FreeBSD resends its FIN with the ACK',
   })),
   {
+    id: 'fin-in-fin-wait-1-acked',
     script:
       'freebsd-tcp-testsuite/state-event-engine/rcv-rst-closing/rcv-rst-closing-right-edge-secure-ipv4.pkt',
     line: 59,
@@ -52,6 +59,7 @@ export const STACK_DEVIATIONS: readonly Deviation[] = [
       'a FIN received in FIN-WAIT-1 is acknowledged with <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> (RFC 9293 §3.10.7.4 eighth step); FreeBSD resends its FIN with the ACK',
   },
   {
+    id: 'rst-beyond-rcv-wnd-dropped',
     script:
       'freebsd-tcp-testsuite/state-event-engine/rcv-rst-established/rcv-rst-established-right-edge-secure-ipv4.pkt',
     line: 57,
@@ -60,6 +68,7 @@ export const STACK_DEVIATIONS: readonly Deviation[] = [
       'an RST at RCV.NXT+65535 is outside the advertised window RCV.WND and dropped silently (RFC 5961 §3.2, RFC 9293 §3.10.7.4); FreeBSD checks against its unclamped 65700-byte buffer and sends a challenge ACK',
   },
   ...['close-read-data-fin.pkt', 'close-unread-data-rst.pkt'].map((s) => ({
+    id: 'delayed-ack-timer-not-callout-tick',
     script: `nplab-packetdrill/gtests/net/packetdrill/tests/bsd/tcp/close/${s}`,
     line: 19,
     match: 'timing mismatch: packet sent at 0.310s, expected at 0.350s',
@@ -67,6 +76,7 @@ export const STACK_DEVIATIONS: readonly Deviation[] = [
       "the delayed ACK leaves when the 100 ms timer (FreeBSD's delacktime) expires after the data (RFC 1122 §4.2.3.2 allows up to 500 ms); the script expects FreeBSD's callout-tick timing of +140 ms",
   })),
   {
+    id: 'fin-acked-at-once',
     script: 'nplab-packetdrill/gtests/net/packetdrill/tests/linux/connect/http-get-nonblocking-ts.pkt',
     line: 29,
     match: 'timing mismatch: packet sent at 0.300s, expected at 0.340s',
@@ -74,6 +84,7 @@ export const STACK_DEVIATIONS: readonly Deviation[] = [
       "the peer's FIN is acknowledged at once (RFC 9293 §3.10.7.4 eighth step, and today's Linux: close-remote-fin-then-close.pkt expects it at +0); the kernel that recorded this script delayed it in pingpong mode",
   },
   {
+    id: 'psh-not-at-skb-boundary',
     script: 'google-packetdrill/gtests/net/tcp/nagle/https_client.pkt',
     line: 32,
     match: 'flags ., expected P.',
@@ -81,6 +92,7 @@ export const STACK_DEVIATIONS: readonly Deviation[] = [
       'PSH goes on the segment that empties the send buffer and on the last of a window-limited burst (RFC 1122 §4.2.2.2 leaves other placement open); Linux also marks a middle segment at an internal skb boundary of the write',
   },
   {
+    id: 'psh-not-on-middle-retransmission',
     script: 'google-packetdrill/gtests/net/tcp/sack/sack-route-refresh-ip-tos.pkt',
     line: 35,
     match: 'flags ., expected P.',
@@ -88,6 +100,7 @@ export const STACK_DEVIATIONS: readonly Deviation[] = [
       'PSH goes on the segment that empties the send buffer (RFC 1122 §4.2.2.2 leaves other placement open), so the SACK-recovery retransmission of a middle piece of the write has none; Linux marks it (the end of an internal skb of the write). IP_MTU_DISCOVER, IP_TOS and the RFC 6675 fast retransmit on this cumulative ACK with new SACK information all pass before it',
   },
   {
+    id: 'shut-rd-discards-data',
     script: 'google-packetdrill/gtests/net/tcp/shutdown/shutdown-rd-wr-close.pkt',
     line: 32,
     match: 'read: expected result 1000 but got 0',
@@ -95,6 +108,7 @@ export const STACK_DEVIATIONS: readonly Deviation[] = [
       'after shutdown(SHUT_RD) data is discarded and read() returns 0 (POSIX "further receives are disallowed"; FreeBSD flushes the receive buffer too; RFC 9293 §3.10.4 defines no half-close of receiving); Linux, as the script notes, still delivers it',
   },
   {
+    id: 'syn-ack-to-listener-reset',
     script:
       'freebsd-tcp-testsuite/state-event-engine/rcv-syn-ack-listen/rcv-syn-ack-without-data-listen-ipv4.pkt',
     line: 51,
@@ -103,6 +117,7 @@ export const STACK_DEVIATIONS: readonly Deviation[] = [
       'a SYN-ACK to a listener gets <SEQ=SEG.ACK><CTL=RST> (RFC 9293 §3.10.7.2 "any acknowledgment is bad ... an acceptable reset segment should be formed", as Linux does); FreeBSD drops it silently',
   },
   {
+    id: 'handshake-ack-does-not-grow-iw',
     script: 'nplab-packetdrill/gtests/net/packetdrill/tests/bsd/tcp/ack_processing/tcp_dup_acks.pkt',
     line: 16,
     match: 'assert tcpi_snd_cwnd == 11000 (tcpi_snd_cwnd=10000)',
@@ -110,6 +125,7 @@ export const STACK_DEVIATIONS: readonly Deviation[] = [
       'the initial window is 10 segments (RFC 6928) and the ACK of our SYN-ACK, which acknowledges no data, does not grow it (RFC 5681 §3.1); FreeBSD counts that ACK as a slow-start ACK (IW + 1 MSS)',
   },
   {
+    id: 'slow-start-abc-on-stretch-ack',
     script: 'google-packetdrill/gtests/net/tcp/blocking/blocking-write.pkt',
     line: 24,
     match: 'blocking write() still blocked',

@@ -15,15 +15,15 @@
  *   as the runner advances virtual time when it does. Errors are the front's
  *   `SocketError` codes.
  * - `configure` maps runner settings (docs/conformance.md) onto `stack.tcp.config`
- *   where an equivalent exists, and answers `false` for knobs the stack lacks.
- *   Settings apply to connections opened afterwards, as sysctls do.
+ *   where an equivalent exists (stack-settings.ts), and answers `false` for knobs the
+ *   stack lacks. Settings apply to connections opened afterwards, as sysctls do.
  * - `tcpInfo` and `connections` read the TCP layer's connection table.
  *
- * Dialect defaults: a FreeBSD script gets FreeBSD's buffer sizes and RTO floor
- * where the stack has the knob; a Linux script gets the stack's defaults.
+ * Dialects: the target only chooses the TCP profile of the script's system
+ * (src/tcp/profile.ts: LINUX or FREEBSD, which include FreeBSD's socket-buffer
+ * rounding) and maps the script's sysctls onto the config (`configure`).
  */
 
-import type { Device, LinkType } from '../link/device.ts';
 import { SeededRng } from '../rand/rng.ts';
 import type { AddressTuple } from '../socket/address.ts';
 import {
@@ -59,11 +59,14 @@ import { Stack } from '../stack.ts';
 import { deferAcceptRetries } from '../tcp/config.ts';
 import type { TcpConnection } from '../tcp/connection.ts';
 import type { TcpInfo } from '../tcp/info.ts';
+import { FREEBSD, LINUX, type TcpProfile } from '../tcp/profile.ts';
 import { ManualClock } from '../time/clock.ts';
 import type { Instant } from '../time/instant.ts';
 import type { Timer } from '../time/timers.ts';
 import { parseIpv4 } from '../wire/address.ts';
+import { ConformanceDevice } from './conformance-device.ts';
 import { findDeviation } from './deviations.ts';
+import { StackSettings } from './stack-settings.ts';
 import type {
   ConformanceTarget,
   SockAddr,
@@ -76,32 +79,7 @@ import type {
   TargetTcpState,
 } from './target.ts';
 
-/** The raw-IP device between the stack and the runner: frames out are recorded, frames in are queued. */
-export class ConformanceDevice implements Device {
-  readonly name: string;
-  readonly linkType: LinkType = 'ip';
-  readonly mtu: number;
-  onReceive: ((frame: Uint8Array) => void) | null = null;
-  readonly #clock: { now(): Instant };
-  #out: { time: Instant; packet: Uint8Array }[] = [];
-
-  constructor(clock: { now(): Instant }, mtu: number, name = 'pd0') {
-    this.#clock = clock;
-    this.mtu = mtu;
-    this.name = name;
-  }
-
-  transmit(frame: Uint8Array): void {
-    this.#out.push({ time: this.#clock.now(), packet: frame });
-  }
-
-  /** What the stack sent since the last call, oldest first. */
-  take(): { time: Instant; packet: Uint8Array }[] {
-    const o = this.#out;
-    this.#out = [];
-    return o;
-  }
-}
+export { ConformanceDevice } from './conformance-device.ts';
 
 export interface StackTargetOptions {
   /** Seed of the stack's rng (ISNs, ephemeral ports, timestamp offset). Default 1. */
@@ -177,20 +155,36 @@ const ok = (value: number | string | boolean): SyscallOutcome => ({ kind: 'ok', 
 export class StackTarget implements ConformanceTarget {
   readonly config: TargetConfig;
   readonly clock = new ManualClock(0);
+  /** The TCP profile of the script's system. */
+  readonly profile: TcpProfile;
   readonly stack: Stack;
   readonly device: ConformanceDevice;
   readonly #fds = new Map<number, FdEntry>();
   #nextFd = 3;
   readonly #inbox: Uint8Array[] = [];
   readonly #deliver: Timer;
+  readonly #settings: StackSettings;
 
   constructor(config: TargetConfig, options: StackTargetOptions = {}) {
     this.config = config;
+    // The script's system chooses the profile (src/tcp/profile.ts); its sysctls map onto
+    // the config through configure().
+    this.profile = config.dialect === 'freebsd' ? FREEBSD : LINUX;
     this.stack = new Stack({
       clock: this.clock,
       rng: new SeededRng(options.seed ?? 1),
       name: 'conformance',
       privileged: true,
+      config: {
+        tcp: {
+          profile: this.profile.name,
+          // Linux sizes tcp_rmem[2] by memory: min(6 MiB, free buffer pages / 128). A script that
+          // sets no tcp_rmem sees its recording host's value; the only such scripts that show it
+          // (nplab's Linux scripts) offer wscale 6, i.e. a host with tcp_rmem[2] under 4 MiB.
+          // Scripts that run defaults.sh set tcp_rmem themselves (commands.ts maps it onto maxRcvBuf).
+          ...(this.profile === LINUX ? { maxRcvBuf: 3 * 1024 * 1024 } : {}),
+        },
+      },
     });
     this.device = new ConformanceDevice(this.clock, config.mtu);
     this.stack.addInterface({
@@ -200,41 +194,7 @@ export class StackTarget implements ConformanceTarget {
     });
     this.stack.addRoute({ destination: '0.0.0.0/0', gateway: config.gatewayIp });
     this.#deliver = this.stack.timers.timer(() => this.#flushInbox());
-    if (config.dialect === 'freebsd') this.#freebsdDefaults();
-    // Linux sizes tcp_rmem[2] by memory: min(6 MiB, free buffer pages / 128). A script that sets
-    // no tcp_rmem sees its recording host's value; the only such scripts that show it (nplab's
-    // Linux scripts) offer wscale 6, i.e. a host with tcp_rmem[2] under 4 MiB. Scripts that
-    // run defaults.sh set tcp_rmem themselves (commands.ts maps it onto maxRcvBuf).
-    else this.stack.tcp.config.maxRcvBuf = 3 * 1024 * 1024;
-    // Both systems send D-SACK blocks by default (Linux tcp_dsack=1; FreeBSD since 13).
-    this.stack.tcp.config.dsack = true;
-  }
-
-  /** FreeBSD's defaults where the stack has the knob (tcp_timer.h, tcp_usrreq.c). */
-  #freebsdDefaults(): void {
-    const c = this.stack.tcp.config;
-    // TCPT_RANGESET adds net.inet.tcp.rexmit_slop (200 ms) to the RTO, which is at least
-    // rexmit_min (30 ms): the stack's minimum RTO stands for both (exact while the RTT is small).
-    this.#rexmitMin = 30_000;
-    this.#rexmitSlop = 200_000;
-    c.minRto = this.#rexmitMin + this.#rexmitSlop;
-    c.delayedAckTimeout = 100_000; // net.inet.tcp.delacktime = 100 ms
-    c.quickAck = false; // FreeBSD delays the first data ACKs too (no quick-ACK mode)
-    c.pushBurstEnd = false; // tcp_output sets PSH only when the segment empties the buffer
-    c.tlp = false; // the default stack has no tail loss probe (RACK's has)
-    c.alwaysKeepalive = true; // net.inet.tcp.always_keepalive = 1
-    c.rfc1337 = true; // tcp_twcheck drops RSTs in TIME-WAIT
-    c.advertiseFreeSpace = true; // tcp_output offers the free space on every segment
-    c.icmpSoftUnreachable = true; // tcp_ctlinput: only port/proto unreachable, TTL abort a SYN
-    c.ackEverySegmentPair = true; // DELAY_ACK: a second segment while one waits is ACKed
-    c.rcvBuf = 65536; // net.inet.tcp.recvspace
-    c.sndBuf = 32768; // net.inet.tcp.sendspace
-    c.maxRcvBuf = 2 * 1024 * 1024; // kern.ipc.maxsockbuf (sb_max): window scale 6
-    c.keepInit = 75_000_000; // net.inet.tcp.keepinit (TCPTV_KEEP_INIT) = 75 s
-    // TCP_MAXRXTSHIFT (12) SYN retransmissions on tcp_timer_rexmt's SYN-SENT schedule.
-    c.synRetries = 12;
-    c.synBackoff = 'freebsd';
-    c.synRtoSlop = this.#rexmitSlop;
+    this.#settings = new StackSettings(this.stack.tcp.config, this.profile, config.dialect);
   }
 
   // ---- clock and wire --------------------------------------------------------
@@ -255,26 +215,6 @@ export class StackTarget implements ConformanceTarget {
       this.stack.poll(this.clock.now());
     }
     if (to > this.clock.now()) this.clock.set(to);
-    if (this.config.dialect === 'freebsd') this.#freebsdSockbufRounding();
-  }
-
-  readonly #rounded = new WeakSet<TcpConnection>();
-  #rexmitMin = 0;
-  #rexmitSlop = 0;
-
-  /**
-   * FreeBSD's tcp_mss() rounds both socket buffers up to a whole number of segments once
-   * the MSS is known (65536 -> 65700 for MSS 1460), which FreeBSD scripts observe through
-   * SO_RCVBUF and the advertised window. The FreeBSD dialect does the same through the
-   * connection's buffer options.
-   */
-  #freebsdSockbufRounding(): void {
-    for (const c of this.stack.tcp.connections()) {
-      if (this.#rounded.has(c) || c.state === 'SYN-SENT' || c.state === 'SYN-RECEIVED') continue;
-      this.#rounded.add(c);
-      const up = (n: number): number => Math.ceil(n / c.mss) * c.mss;
-      c.setOptions({ rcvBuf: up(c.opts.rcvBuf), sndBuf: up(c.opts.sndBuf) });
-    }
   }
 
   inject(packet: Uint8Array): void {
@@ -286,7 +226,6 @@ export class StackTarget implements ConformanceTarget {
     while (this.#inbox.length > 0) {
       const p = this.#inbox.shift()!;
       this.device.onReceive?.(p);
-      if (this.config.dialect === 'freebsd') this.#freebsdSockbufRounding();
     }
   }
 
@@ -514,7 +453,6 @@ export class StackTarget implements ConformanceTarget {
         const dv = new DataView(b.buffer, b.byteOffset, 8);
         return { kind: 'ok', value: { onoff: dv.getInt32(0, true) !== 0, seconds: dv.getInt32(4, true) } };
       }
-      if (this.config.dialect === 'freebsd') this.#freebsdSockbufRounding();
       let v = fd.sock.getsockopt(num[0], num[1]) as number;
       const conn = fd.stream ? this.#connectionFor(fd) : undefined;
       if (conn && name === 'SO_RCVBUF') v = conn.opts.rcvBuf;
@@ -546,130 +484,7 @@ export class StackTarget implements ConformanceTarget {
   // ---- settings ----------------------------------------------------------------
 
   configure(setting: TargetSetting): boolean {
-    const c = this.stack.tcp.config;
-    const v = setting.value;
-    const num = typeof v === 'number' ? v : Number(v);
-    const on = v === true || (typeof v === 'number' && v !== 0);
-    switch (setting.name) {
-      case 'timestamps':
-        c.timestamps = on;
-        return true;
-      case 'sack':
-        c.sack = on;
-        return true;
-      case 'windowScaling':
-        c.windowScaling = on;
-        return true;
-      // No ECN. 0 = off; 2 = only answer ECN setup from the peer, which behaves as 0 until a
-      // peer asks (then the script fails on that packet, which is the honest answer).
-      case 'ecn':
-        return num === 0 || num === 2;
-      case 'recvBufferDefault':
-        c.rcvBuf = num;
-        return true;
-      // The largest receive buffer, which the offered window scale covers (RFC 7323 §2.3):
-      // Linux tcp_rmem[2], FreeBSD kern.ipc.maxsockbuf.
-      case 'maxRecvBuffer':
-      case 'maxSocketBuffer':
-        c.maxRcvBuf = num;
-        return true;
-      case 'sendBufferDefault':
-        c.sndBuf = num;
-        return true;
-      case 'synRetries':
-        c.synRetries = num;
-        return true;
-      case 'synAckRetries':
-        c.synAckRetries = num;
-        return true;
-      case 'congestionControl':
-        if (v === 'cubic' || v === 'newreno' || v === 'reno') {
-          c.congestion = v === 'cubic' ? 'cubic' : 'newreno';
-          return true;
-        }
-        return false;
-      case 'synCookies':
-        c.synCookies = num === 0 ? 'never' : num === 2 ? 'always' : 'auto';
-        return true;
-      case 'mtuProbing':
-        return num === 0; // no RFC 4821 probing
-      case 'finTimeoutUs':
-        c.finWait2Timeout = num;
-        return true;
-      case 'keepIdleUs':
-        c.keepIdle = num;
-        return true;
-      case 'keepIntervalUs':
-        c.keepInterval = num;
-        return true;
-      case 'keepCount':
-        c.keepCount = num;
-        return true;
-      case 'keepInitUs':
-        c.keepInit = num;
-        return true;
-      case 'maxRetransmits':
-        c.retries = num;
-        return true;
-      case 'minRtoUs':
-        this.#rexmitMin = num;
-        c.minRto = num + this.#rexmitSlop;
-        return true;
-      case 'initialRtoUs':
-        c.initialRto = num;
-        return true;
-      case 'delayedAckUs':
-        c.delayedAckTimeout = num;
-        return true;
-      case 'initialWindowSegments':
-        return num === 10; // RFC 6928 IW10, fixed
-      case 'notSentLowat':
-        return num >= 0xffffffff; // no TCP_NOTSENT_LOWAT: "unlimited" is the fixed behaviour
-      case 'rtoSlopUs':
-        // FreeBSD's TCPT_RANGESET adds rexmit_slop to every RTO; folded into the minimum.
-        if (this.config.dialect !== 'freebsd') return num === 0;
-        this.#rexmitSlop = num;
-        c.minRto = this.#rexmitMin + num;
-        c.synRtoSlop = num;
-        return true;
-      case 'fastOpen':
-        return num === 0;
-      case 'tlp':
-        c.tlp = on;
-        return true;
-      // FreeBSD TCP over UDP (net.inet.tcp.udp_tunneling_port / _overhead).
-      case 'alwaysKeepalive':
-        c.alwaysKeepalive = on;
-        return true;
-      case 'udpTunnelingPort':
-        if (!Number.isInteger(num) || num < 0 || num > 65535) return false;
-        c.udpTunnelingPort = num;
-        return true;
-      case 'udpTunnelingOverhead':
-        if (!Number.isInteger(num) || num < 0 || num > 1024) return false;
-        c.udpTunnelingOverhead = num;
-        return true;
-      case 'rack':
-      case 'frto':
-        return !on;
-      case 'slowStartAfterIdle':
-        return on; // RFC 5681 §4.1 restart window, always on
-      case 'dupThresh':
-        return num === 3;
-      case 'dsack':
-        c.dsack = on;
-        return true;
-      // ICMP hard errors abort a connection in SYN-SENT/SYN-RECEIVED unless told otherwise
-      // (RFC 1122 §4.2.3.9; FreeBSD icmp_may_rst).
-      case 'icmpMayReset':
-        c.icmpMayReset = on;
-        return true;
-      case 'rfc5961Rst':
-      case 'rfc5961Syn':
-        return on; // RFC 5961 §3/§4 are always on
-      default:
-        return false;
-    }
+    return this.#settings.configure(setting);
   }
 
   // ---- introspection --------------------------------------------------------------
@@ -726,7 +541,7 @@ export class StackTarget implements ConformanceTarget {
 
   knownDeviation(path: string | undefined, line: number, message: string): string | undefined {
     const d = findDeviation(path, line, message);
-    return d ? `documented deviation: ${d.reason}` : undefined;
+    return d ? `documented deviation ${d.id}: ${d.reason}` : undefined;
   }
 
   close(): void {

@@ -1,8 +1,18 @@
 import type { Duration } from '../time/instant.ts';
-import { millis, seconds } from '../time/instant.ts';
+import { seconds } from '../time/instant.ts';
+import { LINUX, TCP_PROFILES, type TcpProfile, type TcpProfileName } from './profile.ts';
 
-/** Layer-wide TCP settings (the equivalent of Linux's net.ipv4.tcp_* sysctls). */
+/**
+ * Layer-wide TCP settings (the equivalent of Linux's net.ipv4.tcp_* sysctls). The flags that
+ * differ between systems come from a TcpProfile (profile.ts); `tcpConfigFor` resolves one.
+ */
 export interface TcpConfig {
+  /**
+   * The system whose defaults this config was resolved from (profile.ts). Given to a layer
+   * (`config: { tcp: { profile: 'freebsd' } }`), it picks the defaults the other fields
+   * override; changing it on a live config changes nothing.
+   */
+  profile: TcpProfileName;
   /** Maximum segment lifetime; TIME-WAIT lasts 2*MSL (RFC 9293 §3.4.2). */
   msl: Duration;
   /** How long an orphaned connection may sit in FIN-WAIT-2 (Linux tcp_fin_timeout). */
@@ -89,6 +99,11 @@ export interface TcpConfig {
   sndBuf: number;
   rcvBuf: number;
   /**
+   * What happens to a connection's buffer sizes once its MSS is known (buffers.ts):
+   * 'mss-multiple' rounds both up to whole segments (FreeBSD tcp_mss()); 'none' keeps them.
+   */
+  sockBufRounding: 'none' | 'mss-multiple';
+  /**
    * The largest receive buffer a connection may grow to: the window scale we offer covers
    * it (RFC 7323 §2.3 "the maximum receive buffer space"), whatever SO_RCVBUF is now. Linux:
    * max(tcp_rmem[2], rmem_max) (default 6 MiB: shift 7); FreeBSD: kern.ipc.maxsockbuf.
@@ -138,31 +153,67 @@ export interface TcpConfig {
   minMss: number;
 }
 
-export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
+/** The TcpConfig fields a profile decides. */
+type ProfileDecided =
+  | 'profile'
+  | 'minRto'
+  | 'synBackoff'
+  | 'synRtoSlop'
+  | 'synRetries'
+  | 'keepInit'
+  | 'delayedAckTimeout'
+  | 'quickAck'
+  | 'ackEverySegmentPair'
+  | 'dsack'
+  | 'pushBurstEnd'
+  | 'tlp'
+  | 'advertiseFreeSpace'
+  | 'rcvBuf'
+  | 'sndBuf'
+  | 'maxRcvBuf'
+  | 'sockBufRounding'
+  | 'rfc1337'
+  | 'alwaysKeepalive'
+  | 'icmpSoftUnreachable';
+
+/** A profile's mechanisms as the flags TCP reads. */
+function profileSettings(p: TcpProfile): Pick<TcpConfig, ProfileDecided> {
+  return {
+    profile: p.name,
+    // FreeBSD's rexmit_slop is folded into the floor (TCPT_RANGESET adds it to every RTO).
+    minRto: p.rtoMin + p.rtoSlop,
+    synBackoff: p.synRetransmitBackoff === 'freebsd-tcp-backoff-table' ? 'freebsd' : 'double',
+    synRtoSlop: p.rtoSlop,
+    synRetries: p.synRetries,
+    keepInit: p.keepInit,
+    delayedAckTimeout: p.delayedAckTimeout,
+    quickAck: p.quickAck === 'linux-quickack',
+    ackEverySegmentPair: p.ackEvery === 'second-segment',
+    dsack: p.dsack === 'rfc2883',
+    pushBurstEnd: p.pushPlacement === 'buffer-empty-and-burst-end',
+    tlp: p.tailLossProbe === 'rfc8985-tlp',
+    advertiseFreeSpace: p.windowAdvertisement === 'free-space',
+    rcvBuf: p.recvSpace,
+    sndBuf: p.sendSpace,
+    maxRcvBuf: p.maxRecvBuffer,
+    sockBufRounding: p.sockBufRounding,
+    rfc1337: p.timeWaitRst === 'rfc1337-ignore-rst',
+    alwaysKeepalive: p.keepalive === 'always',
+    icmpSoftUnreachable: p.icmpHandshakeAbort === 'port-protocol-unreachable',
+  };
+}
+
+/** Settings no profile decides (the same on every system the stack imitates). */
+const COMMON_SETTINGS: Readonly<Omit<TcpConfig, ProfileDecided>> = {
   msl: seconds(30),
   finWait2Timeout: seconds(60),
   initialRto: seconds(1),
-  minRto: millis(200),
   maxRto: seconds(120),
-  synRetries: 6,
   synAckRetries: 5,
   retries: 15,
-  delayedAckTimeout: millis(40),
-  quickAck: true,
-  pushBurstEnd: true,
-  rfc1337: false,
-  dsack: true,
-  tlp: true,
   udpTunnelingPort: 0,
-  alwaysKeepalive: false,
   udpTunnelingOverhead: 8,
-  advertiseFreeSpace: false,
-  ackEverySegmentPair: false,
   icmpMayReset: true,
-  icmpSoftUnreachable: false,
-  sndBuf: 256 * 1024,
-  rcvBuf: 256 * 1024,
-  maxRcvBuf: 6 * 1024 * 1024,
   memoryLimit: 64 * 1024 * 1024,
   memoryPressure: 0.75,
   windowScaling: true,
@@ -175,12 +226,30 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
   keepIdle: seconds(7200),
   keepInterval: seconds(75),
   keepCount: 9,
-  keepInit: 0,
-  synBackoff: 'double',
-  synRtoSlop: 0,
   persistMax: seconds(60),
   minMss: 64,
-});
+};
+
+/**
+ * A complete TcpConfig for a profile (a value or its name), with `overrides` on top:
+ * `tcpConfigFor(FREEBSD, { synRetries: 3 })`. An `overrides.profile` is ignored here.
+ */
+export function tcpConfigFor(
+  profile: TcpProfile | TcpProfileName = LINUX,
+  overrides: Partial<TcpConfig> = {},
+): TcpConfig {
+  const p = typeof profile === 'string' ? TCP_PROFILES[profile] : profile;
+  if (!p) throw new TypeError(`unknown TCP profile ${String(profile)}`);
+  return { ...COMMON_SETTINGS, ...profileSettings(p), ...overrides, profile: p.name };
+}
+
+/** A layer's config from what it was given: the named profile (default Linux) plus the rest. */
+export function resolveTcpConfig(config: Partial<TcpConfig> = {}): TcpConfig {
+  return tcpConfigFor(config.profile ?? LINUX, config);
+}
+
+/** The Linux profile's config: the stack's defaults. */
+export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze(tcpConfigFor(LINUX));
 
 /** Per-connection options (socket options). */
 export interface TcpSocketOptions {

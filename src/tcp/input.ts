@@ -12,6 +12,7 @@ import {
   type TcpOptions,
   type TcpRepr,
 } from '../wire/tcp.ts';
+import { sizeBuffersOnEstablished } from './buffers.ts';
 import type { CongestionContext } from './congestion/types.ts';
 import { createCongestionControl } from './congestion/types.ts';
 import { EV_END, EV_ESTABLISHED, EV_READABLE, EV_WRITABLE, type TcpConnection } from './connection.ts';
@@ -140,6 +141,7 @@ function synSent(c: TcpConnection, r: TcpRepr, payload: Uint8Array): void {
     c.rtxCount = 0;
     // "If SND.UNA > ISS (our SYN has been ACKed), change the connection state to ESTABLISHED"
     c.state = 'ESTABLISHED';
+    sizeBuffersOnEstablished(c); // the MSS is now known (profile sockBufRounding)
     c.cancelRtx();
     // RFC 6298 §5.7: "If the timer expires awaiting the ACK of a SYN segment and the TCP
     // implementation is using an RTO less than 3 seconds, the RTO MUST be re-initialized to
@@ -360,6 +362,7 @@ export function segmentArrives(c: TcpConnection, r: TcpRepr, payload: Uint8Array
     rttSample(c, r, ack);
     c.rtxCount = 0;
     c.state = c.finQueued ? 'FIN-WAIT-1' : 'ESTABLISHED';
+    sizeBuffersOnEstablished(c); // the MSS is now known (profile sockBufRounding)
     c.snd.una = ack;
     c.cancelRtx();
     c.snd.wnd = r.window << c.sndWscale;

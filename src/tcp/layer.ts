@@ -10,7 +10,7 @@ import type { TimerQueue } from '../time/timers.ts';
 import { EphemeralPorts } from '../transport/ports.ts';
 import type { IpAddress } from '../wire/address.ts';
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpRepr } from '../wire/tcp.ts';
-import { DEFAULT_TCP_CONFIG, type TcpConfig, type TcpSocketOptions } from './config.ts';
+import { resolveTcpConfig, type TcpConfig, type TcpSocketOptions } from './config.ts';
 import { TcpConnection, type TcpConnectionEvents } from './connection.ts';
 import { reasonCode, type TcpCloseReason, TcpError } from './errors.ts';
 import type { TcpInfo } from './info.ts';
@@ -263,7 +263,7 @@ export class TcpLayer {
 
   constructor(env: TcpEnv, config: Partial<TcpConfig> = {}) {
     this.env = env;
-    this.config = { ...DEFAULT_TCP_CONFIG, ...config };
+    this.config = resolveTcpConfig(config);
     const { memoryLimit: limit, memoryPressure: pressure } = this.config;
     this.memory = new TcpMemory({ limit, pressure, clock: env.clock, timers: env.timers });
     this.isn = new IsnGenerator(env.rng, env.clock);

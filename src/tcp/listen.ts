@@ -5,6 +5,7 @@
  */
 import type { IpAddress } from '../wire/address.ts';
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpOptions, type TcpRepr } from '../wire/tcp.ts';
+import { sizeBuffersOnEstablished } from './buffers.ts';
 import type { TcpSocketOptions } from './config.ts';
 import { createCongestionControl } from './congestion/types.ts';
 import { TcpConnection } from './connection.ts';
@@ -286,6 +287,7 @@ export class TcpListener {
     c.snd.nxt = ack;
     c.sndMax = ack;
     c.state = 'ESTABLISHED';
+    sizeBuffersOnEstablished(c); // the MSS is now known (profile sockBufRounding)
     c.snd.wnd = r.window << c.sndWscale;
     c.maxSndWnd = c.snd.wnd;
     c.snd.wl1 = c.rcv.nxt;

@@ -13,3 +13,13 @@ test('a deviation matches its script, line and message only', () => {
   assert.equal(findDeviation(undefined, d.line, d.match), undefined);
   for (const x of STACK_DEVIATIONS) assert.match(x.reason, /RFC \d+/, x.script);
 });
+
+test('each deviation has a kebab-case id, and an id names one behaviour (one reason)', () => {
+  const reasons = new Map<string, string>();
+  for (const d of STACK_DEVIATIONS) {
+    assert.match(d.id, /^[a-z0-9]+(-[a-z0-9]+)*$/, d.script);
+    const seen = reasons.get(d.id);
+    if (seen !== undefined) assert.equal(d.reason, seen, `${d.id} names two different behaviours`);
+    reasons.set(d.id, d.reason);
+  }
+});

@@ -125,3 +125,28 @@ test('--udp_encapsulation=tcp: /udp(...) packets ride in UDP both ways, and the 
   });
   assert.match((ports as { message: string }).message, /UDP ports 9811 > 5, expected 9811 > 6/);
 });
+
+test("the target builds its stack with the script's TCP profile and maps sysctls onto it", () => {
+  const bsd = new StackTarget({ ...CONFIG, dialect: 'freebsd' });
+  const c = bsd.stack.tcp.config;
+  assert.equal(bsd.profile.name, 'freebsd');
+  assert.equal(c.profile, 'freebsd');
+  assert.equal(c.sockBufRounding, 'mss-multiple');
+  assert.equal(c.minRto, 230_000); // rexmit_min 30 ms + rexmit_slop 200 ms
+  // net.inet.tcp.rexmit_min and rexmit_slop: the RTO floor is their sum.
+  assert.equal(bsd.configure({ name: 'minRtoUs', value: 50_000 }), true);
+  assert.equal(c.minRto, 250_000);
+  assert.equal(bsd.configure({ name: 'rtoSlopUs', value: 100_000 }), true);
+  assert.deepEqual([c.minRto, c.synRtoSlop], [150_000, 100_000]);
+
+  const linux = new StackTarget(CONFIG);
+  const l = linux.stack.tcp.config;
+  assert.equal(l.profile, 'linux');
+  assert.equal(l.sockBufRounding, 'none');
+  assert.equal(l.maxRcvBuf, 3 * 1024 * 1024); // the recording host's tcp_rmem[2]
+  assert.equal(linux.configure({ name: 'rtoSlopUs', value: 100_000 }), false); // Linux has no slop
+  assert.equal(linux.configure({ name: 'minRtoUs', value: 50_000 }), true);
+  assert.equal(l.minRto, 50_000);
+  bsd.close();
+  linux.close();
+});

@@ -297,25 +297,32 @@ describe('TCP lifecycle through the sockets API', () => {
     });
   });
 
-  it('connect() to an unplugged peer across the router fails with ETIMEDOUT after the SYN retries', async () => {
-    const net = routed({
-      seed: 18,
-      config: { tcp: { synRetries: 4 }, arp: { reachableTime: seconds(600) } },
+  // SYN retries 4 under each profile: Linux doubles the RTO from 1 s (RFC 6298 §5.5): SYN at
+  // 0, retries at 1, 3, 7, 15, give up at 31 s. FreeBSD tcp_timer_rexmt: initial RTO *
+  // tcp_backoff[shift] + rexmit_slop (200 ms): retries at 1, 3.2, 7.4, 15.6, give up at 31.8 s.
+  for (const [profile, giveUp] of [
+    ['linux', 31],
+    ['freebsd', 31.8],
+  ] as const) {
+    it(`connect() to an unplugged peer across the router fails with ETIMEDOUT after the SYN retries (${profile} profile: ${giveUp} s)`, async () => {
+      const net = routed({
+        seed: 18,
+        config: { tcp: { profile, synRetries: 4 }, arp: { reachableTime: seconds(600) } },
+      });
+      await net.sim.run(() => net.a.ping(net.bAddr)); // every ARP cache on the path is warm
+      net.cb.aToB.configure({ loss: 1 });
+      net.cb.bToA.configure({ loss: 1 });
+      await net.sim.run(async () => {
+        const cli = net.a.socket(AF_INET, SOCK_STREAM);
+        const t0 = net.sim.now;
+        await assert.rejects(cli.connect([net.bAddr, 8080]), code('ETIMEDOUT'));
+        const took = (net.sim.now - t0) / 1e6;
+        assert.ok(took >= giveUp && took <= giveUp + 0.1, `gave up after ${took} s`);
+        assert.equal(net.a.tcp.connectionCount, 0);
+        await cli.close();
+      });
     });
-    await net.sim.run(() => net.a.ping(net.bAddr)); // every ARP cache on the path is warm
-    net.cb.aToB.configure({ loss: 1 });
-    net.cb.bToA.configure({ loss: 1 });
-    await net.sim.run(async () => {
-      const cli = net.a.socket(AF_INET, SOCK_STREAM);
-      const t0 = net.sim.now;
-      await assert.rejects(cli.connect([net.bAddr, 8080]), code('ETIMEDOUT'));
-      const took = (net.sim.now - t0) / 1e6;
-      // RFC 6298 doubling from 1 s: SYN at 0, retries at 1, 3, 7, 15; give up at 31 s.
-      assert.ok(took >= 30 && took <= 33, `gave up after ${took} s`);
-      assert.equal(net.a.tcp.connectionCount, 0);
-      await cli.close();
-    });
-  });
+  }
 
   it('keepalive: an idle live peer answers probes; a dead peer is detected (recv → ETIMEDOUT) after idle + cnt × intvl', async () => {
     const net = pair({ seed: 19, config: { arp: { reachableTime: seconds(3600) } } });

@@ -5,7 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe as suite, test } from 'node:test';
-import { established, PEER_PORT, synSent, TCP_ACK } from './harness.ts';
+import { tcpConfigFor } from '../../src/tcp/config.ts';
+import { FREEBSD, LINUX, type TcpProfileName } from '../../src/tcp/profile.ts';
+import { established, expectSeg, PEER_PORT, synSent, TCP_ACK, TCP_SYN } from './harness.ts';
 
 const bytes = (n: number) => new Uint8Array(n).fill(7);
 
@@ -152,3 +154,37 @@ suite('SYN retransmission schedule (TcpConfig.synBackoff)', () => {
     assert.equal(s.ev.reason, 'timed-out');
   });
 });
+
+/**
+ * SYN timers under each profile's own defaults. Linux: tcp_syn_retries 6 on RFC 6298 doubling
+ * from 1 s, no establishment timer, so connect() times out 127 s after the first SYN. FreeBSD:
+ * tcp_timer_rexmt's tcp_backoff schedule plus rexmit_slop (200 ms), and net.inet.tcp.keepinit
+ * (75 s) ends the attempt before TCP_MAXRXTSHIFT (12) retransmissions run out (the corpus's
+ * snd-syn-rtx-keepinit-ipv4.pkt shows the same).
+ */
+const SYN_TIMERS: Record<TcpProfileName, { syns: number[]; closed: number }> = {
+  linux: { syns: [1, 3, 7, 15, 31, 63], closed: 127 },
+  freebsd: { syns: [1, 3.2, 7.4, 15.6, 31.8, 64], closed: 75 },
+};
+
+for (const p of [LINUX, FREEBSD]) {
+  suite(`SYN timers (${p.name} profile)`, () => {
+    const want = SYN_TIMERS[p.name];
+    test(`SYNs at ${want.syns.join(', ')} s; connect() times out at ${want.closed} s`, () => {
+      const s = synSent({ config: tcpConfigFor(p) });
+      const t0 = s.syn.at;
+      for (let i = 0; i < 2000 && s.c.state !== 'CLOSED'; i++) s.h.advance(100);
+      const syns = s.h.take();
+      for (const x of syns) expectSeg(x, { flags: TCP_SYN, seq: s.iss });
+      assert.deepEqual(
+        syns.map((x) => x.at - t0),
+        want.syns.map((x) => Math.round(x * 1_000_000)),
+      );
+      assert.equal(s.c.state, 'CLOSED');
+      assert.equal(s.ev.reason, 'timed-out');
+      const closed = s.h.now() - t0;
+      // The loop steps 100 ms at a time: the close happened within the last step.
+      assert.ok(closed >= want.closed * 1e6 && closed < want.closed * 1e6 + 100_000, `closed at ${closed}`);
+    });
+  });
+}

@@ -1,0 +1,402 @@
+/**
+ * System calls: a script call's arguments translated into a target Syscall, run
+ * (blocking or not) and its result, errno and out-values checked.
+ */
+import type { Expr, SyscallEvent } from './ast.ts';
+import { settle } from './run-clock.ts';
+import { DEFAULT_PORT, Failure, type Pending, type RunState, Skip } from './run-state.ts';
+import { canonicalErrno, ERRNO, isErrnoName, optionSkipReason } from './symbols.ts';
+import type { SockAddr, SockOptValue, Syscall, SyscallOutcome } from './target.ts';
+
+function word(r: RunState, name: string): number | undefined {
+  const d = r.defines[name];
+  if (d !== undefined) {
+    const n = Number(d);
+    return Number.isFinite(n) ? n : word(r, d);
+  }
+  return r.consts[name];
+}
+
+/** Integer value of an argument expression. */
+function intArg(r: RunState, x: Expr, what: string): number {
+  if (x.kind === 'int') return x.value;
+  if (x.kind === 'word') {
+    const v = word(r, x.name);
+    if (v === undefined) {
+      if (isErrnoName(x.name)) return ERRNO[canonicalErrno(x.name)]!;
+      throw new Skip(`unknown symbol ${x.name} (${what})`, x.pos.line);
+    }
+    return v;
+  }
+  if (x.kind === 'or') return intArg(r, x.left, what) | intArg(r, x.right, what);
+  if (x.kind === 'array' && x.items.length === 1) return intArg(r, x.items[0]!, what);
+  throw new Failure(x.pos, `expected an integer for ${what}`, 'other');
+}
+
+function fdArg(r: RunState, x: Expr): number {
+  const sfd = intArg(r, x, 'fd');
+  const live = r.fds.get(sfd);
+  if (live === undefined) throw new Failure(x.pos, `fd ${sfd} is not open in the script`, 'other');
+  return live;
+}
+
+function addrArg(r: RunState, x: Expr | undefined, defaultAddr: SockAddr): SockAddr {
+  if (!x || x.kind === 'ellipsis') return defaultAddr;
+  if (x.kind === 'struct') {
+    let ip = defaultAddr.ip;
+    let port = defaultAddr.port;
+    for (const f of x.items) {
+      if (f.kind !== 'assign') continue;
+      if (f.name === 'sa_family' || f.name === 'sin_family') {
+        if (f.value.kind === 'word' && /INET6/.test(f.value.name))
+          throw new Skip('IPv6 not supported yet', x.pos.line);
+      } else if (f.name === 'sin_port') {
+        port =
+          f.value.kind === 'call' && f.value.args[0]
+            ? intArg(r, f.value.args[0], 'port')
+            : intArg(r, f.value, 'port');
+      } else if (f.name === 'sin_addr') {
+        const a = f.value.kind === 'call' ? f.value.args[0] : f.value;
+        if (a?.kind === 'string') ip = a.value;
+      }
+    }
+    return { ip, port };
+  }
+  throw new Skip(`unsupported address argument form`, x.pos.line);
+}
+
+function sockoptValue(r: RunState, x: Expr | undefined): SockOptValue {
+  if (!x) return { kind: 'int', value: 0 };
+  if (x.kind === 'struct') {
+    let onoff = 0;
+    let linger = 0;
+    for (const f of x.items) {
+      if (f.kind !== 'assign') continue;
+      if (/onoff$/.test(f.name)) onoff = intArg(r, f.value, 'l_onoff');
+      else if (/linger$/.test(f.name)) linger = intArg(r, f.value, 'l_linger');
+    }
+    return { kind: 'linger', onoff: onoff !== 0, seconds: linger };
+  }
+  return { kind: 'int', value: intArg(r, x, 'option value') };
+}
+
+function payload(buf: Expr | undefined, len: number): Uint8Array {
+  if (buf?.kind === 'string') {
+    const bytes = new TextEncoder().encode(buf.value);
+    const out = new Uint8Array(len);
+    out.set(bytes.subarray(0, len));
+    return out;
+  }
+  return new Uint8Array(len);
+}
+
+/** Translates a script syscall to a target call (undefined: handled here). */
+function translate(r: RunState, e: SyscallEvent): Syscall {
+  const a = e.args;
+  const need = (n: number): void => {
+    if (a.length < n) throw new Failure(e.pos, `${e.name}() needs ${n} arguments`, 'other');
+  };
+  const local: SockAddr = { ip: r.localIp, port: DEFAULT_PORT };
+  const remote: SockAddr = { ip: r.remoteIp, port: DEFAULT_PORT };
+  switch (e.name) {
+    case 'socket': {
+      need(3);
+      const dom = a[0]!.kind === 'ellipsis' ? 2 : intArg(r, a[0]!, 'domain');
+      if (dom !== 2) throw new Skip('IPv6 not supported yet', e.pos.line);
+      const ty = intArg(r, a[1]!, 'type');
+      const type = ty === 1 ? 'stream' : ty === 2 ? 'dgram' : ty === 3 ? 'raw' : ty;
+      return { op: 'socket', family: 'inet', type, protocol: intArg(r, a[2]!, 'protocol') };
+    }
+    case 'bind': {
+      need(1);
+      const addr = addrArg(r, a[1], local);
+      return { op: 'bind', fd: fdArg(r, a[0]!), addr };
+    }
+    case 'listen':
+      need(2);
+      return { op: 'listen', fd: fdArg(r, a[0]!), backlog: intArg(r, a[1]!, 'backlog') };
+    case 'accept':
+      need(1);
+      return { op: 'accept', fd: fdArg(r, a[0]!) };
+    case 'connect': {
+      need(1);
+      const addr = addrArg(r, a[1], remote);
+      return { op: 'connect', fd: fdArg(r, a[0]!), addr };
+    }
+    case 'read':
+    case 'recv':
+    case 'recvfrom': {
+      need(3);
+      const flags = a[3] ? intArg(r, a[3], 'flags') : 0;
+      if (flags & ~r.consts.MSG_PEEK!)
+        throw new Skip(`${e.name}() flags 0x${flags.toString(16)} not supported`, e.pos.line);
+      return {
+        op: 'recv',
+        fd: fdArg(r, a[0]!),
+        length: intArg(r, a[2]!, 'length'),
+        peek: (flags & r.consts.MSG_PEEK!) !== 0,
+        from: e.name === 'recvfrom',
+      };
+    }
+    case 'write':
+    case 'send':
+    case 'sendto': {
+      need(3);
+      const len = intArg(r, a[2]!, 'length');
+      const flags = a[3] ? intArg(r, a[3], 'flags') : 0;
+      if (flags !== 0) throw new Skip(`${e.name}() flags 0x${flags.toString(16)} not supported`, e.pos.line);
+      const to =
+        e.name === 'sendto' ? addrArg(r, a[4], { ip: r.remoteIp, port: r.udpFlow.remotePort }) : undefined;
+      return { op: 'send', fd: fdArg(r, a[0]!), data: payload(a[1], len), to };
+    }
+    case 'close':
+      need(1);
+      return { op: 'close', fd: fdArg(r, a[0]!) };
+    case 'shutdown': {
+      need(2);
+      const how = intArg(r, a[1]!, 'how');
+      return {
+        op: 'shutdown',
+        fd: fdArg(r, a[0]!),
+        how: how === 0 ? 'read' : how === 1 ? 'write' : 'both',
+      };
+    }
+    case 'setsockopt':
+    case 'getsockopt': {
+      need(3);
+      const level = symbolName(r, a[1]!);
+      const name = symbolName(r, a[2]!);
+      const fd = fdArg(r, a[0]!);
+      if (e.name === 'getsockopt') return { op: 'getsockopt', fd, level, name };
+      return { op: 'setsockopt', fd, level, name, value: sockoptValue(r, a[3]) };
+    }
+    case 'fcntl': {
+      need(2);
+      const cmd = symbolName(r, a[1]!);
+      const fd = fdArg(r, a[0]!);
+      if (cmd === 'F_GETFL') return { op: 'getNonBlocking', fd };
+      if (cmd === 'F_SETFL') {
+        need(3);
+        const flags = intArg(r, a[2]!, 'flags');
+        return { op: 'setNonBlocking', fd, nonBlocking: (flags & r.consts.O_NONBLOCK!) !== 0 };
+      }
+      throw new Skip(`fcntl ${cmd} not supported`, e.pos.line);
+    }
+    case 'ioctl':
+      need(2);
+      return { op: 'ioctl', fd: fdArg(r, a[0]!), request: symbolName(r, a[1]!) };
+  }
+  throw new Skip(`system call ${e.name}() not supported by the runner`, e.pos.line);
+}
+
+function symbolName(r: RunState, x: Expr): string {
+  if (x.kind === 'word') return x.name;
+  if (x.kind === 'int') {
+    // Numeric levels: map the common ones back to names.
+    if (x.value === r.consts.SOL_SOCKET) return 'SOL_SOCKET';
+    if (x.value === 6) return 'IPPROTO_TCP';
+    if (x.value === 0) return 'IPPROTO_IP';
+    return String(x.value);
+  }
+  throw new Failure(x.pos, 'expected a symbolic constant', 'other');
+}
+
+export async function syscall(r: RunState, e: SyscallEvent, expectedStart: number): Promise<void> {
+  const call = translate(r, e);
+  const start = r.now();
+  // The flow's ports are known from the call itself (a blocking connect sends its SYN before returning).
+  if (call.op === 'socket') {
+    // packetdrill: socket() makes a new socket under test, with no 4-tuple yet.
+    r.tcpLive = false;
+    r.tcpConnecting = false;
+  }
+  if (call.op === 'connect') {
+    if (!r.tcpLive) r.tcpConnecting = true;
+    r.tcpFlow.remotePort = call.addr.port;
+    r.udpFlow.remotePort = call.addr.port;
+  }
+  if (call.op === 'bind') {
+    r.tcpFlow.localPort = call.addr.port;
+    r.udpFlow.localPort = call.addr.port;
+  }
+  let result: SyscallOutcome | Promise<SyscallOutcome>;
+  result = r.target.syscall(call);
+  const check = (o: SyscallOutcome): void => checkSyscall(r, e, call, o);
+  if (e.end) {
+    const endUs = e.end.kind === 'absolute' || e.end.kind === 'relative' ? e.end.usecs : 0;
+    // The end time shares the start's base: absolute, or the same anchor as a '+' start.
+    const anchor = e.time.kind === 'relative' ? expectedStart - e.time.usecs : 0;
+    const expectedEnd = anchor + endUs;
+    const endTol = Math.max(r.toleranceUs, (r.tolerancePercent / 100) * Math.max(0, expectedEnd - start));
+    const pending: Pending = {
+      event: e,
+      expectedEnd,
+      tol: endTol,
+      check,
+      outcome: undefined,
+      settledAt: undefined,
+    };
+    if (result instanceof Promise) {
+      result.then(
+        (o) => {
+          pending.outcome = o;
+          pending.settledAt = r.now();
+        },
+        (err: unknown) => {
+          pending.outcome = { kind: 'unsupported', reason: `target threw: ${String(err)}` };
+          pending.settledAt = r.now();
+        },
+      );
+    } else {
+      pending.outcome = result;
+      pending.settledAt = start;
+    }
+    r.pending.push(pending);
+    await settle(r);
+    return;
+  }
+  if (result instanceof Promise) {
+    let done: SyscallOutcome | undefined;
+    result.then(
+      (o) => {
+        done = o;
+      },
+      (err: unknown) => {
+        done = { kind: 'unsupported', reason: `target threw: ${String(err)}` };
+      },
+    );
+    for (let k = 0; k < 32 && done === undefined; k++) await Promise.resolve();
+    if (done === undefined) {
+      r.fail(
+        e.pos,
+        `${e.name}() blocked, but the script expects it to return at once (use '...' for blocking calls)`,
+        'syscall',
+      );
+      return;
+    }
+    result = done;
+  }
+  check(result);
+}
+
+function checkSyscall(r: RunState, e: SyscallEvent, call: Syscall, o: SyscallOutcome): void {
+  if (o.kind === 'unsupported') {
+    const name = call.op === 'setsockopt' || call.op === 'getsockopt' ? call.name : undefined;
+    throw new Skip(
+      name && /not supported/.test(o.reason) === false ? `${optionSkipReason(name)}: ${o.reason}` : o.reason,
+      e.pos.line,
+    );
+  }
+  const got =
+    o.kind === 'error'
+      ? `-1 with errno ${o.errno}`
+      : String(typeof o.value === 'object' ? JSON.stringify(o.value) : o.value);
+  const res = e.result;
+  const fail = (msg: string, expected: string): void => r.fail(e.pos, msg, 'syscall', expected, got);
+  // fd-returning calls: the script's number names the new fd.
+  if (call.op === 'socket' || call.op === 'accept') {
+    const want = intArg(r, res, 'result');
+    if (want >= 0) {
+      if (o.kind === 'error') {
+        fail(`${e.name}: expected non-negative result but got -1 with errno ${o.errno}`, String(want));
+        return;
+      }
+      r.fds.set(want, Number(o.value));
+      r.socketUnderTest = want;
+      return;
+    }
+    expectError(r, e, want, o, fail);
+    return;
+  }
+  if (call.op === 'close') {
+    const sfd = [...r.fds.entries()].find(([, l]) => l === call.fd)?.[0];
+    if (o.kind === 'ok' && sfd !== undefined) r.fds.delete(sfd);
+  }
+  const want = intArg(r, res, 'result');
+  if (want < 0) {
+    expectError(r, e, want, o, fail);
+    return;
+  }
+  if (o.kind === 'error') {
+    fail(`${e.name}: expected result ${want} but got -1 with errno ${o.errno}`, String(want));
+    return;
+  }
+  if (call.op === 'getNonBlocking') {
+    const flags = r.consts.O_RDWR! | (o.value === true ? r.consts.O_NONBLOCK! : 0);
+    if (flags !== want)
+      fail(`fcntl(F_GETFL): expected 0x${want.toString(16)} but got 0x${flags.toString(16)}`, String(want));
+    return;
+  }
+  if (call.op === 'getsockopt' || call.op === 'ioctl') {
+    if (want !== 0) fail(`${e.name}: expected result ${want} but got 0`, String(want));
+    const out = call.op === 'getsockopt' ? e.args[3] : e.args[2];
+    if (out && out.kind !== 'ellipsis') compareOutValue(r, e, out, o.value);
+    return;
+  }
+  const value = typeof o.value === 'number' ? o.value : 0;
+  if (value !== want) fail(`${e.name}: expected result ${want} but got ${value}`, String(want));
+}
+
+function expectError(
+  _r: RunState,
+  e: SyscallEvent,
+  want: number,
+  o: SyscallOutcome,
+  fail: (msg: string, expected: string) => void,
+): void {
+  const expected = `${want}${e.errno ? ` ${e.errno}` : ''}`;
+  if (o.kind !== 'error') {
+    fail(
+      `${e.name}: expected result ${want}${e.errno ? ` (${e.errno})` : ''} but got ${o.kind === 'ok' ? String(o.value) : '?'}`,
+      expected,
+    );
+    return;
+  }
+  if (want !== -1) {
+    fail(`${e.name}: expected result ${want} but got -1 with errno ${o.errno}`, expected);
+    return;
+  }
+  if (e.errno && canonicalErrno(e.errno) !== canonicalErrno(o.errno)) {
+    fail(`${e.name}: expected errno ${e.errno} but got ${o.errno}`, expected);
+  }
+}
+
+function compareOutValue(r: RunState, e: SyscallEvent, out: Expr, value: unknown): void {
+  const gotText = typeof value === 'object' ? JSON.stringify(value) : String(value);
+  if (out.kind === 'struct') {
+    const want = sockoptValue(r, out);
+    const v = value as { onoff?: boolean; seconds?: number };
+    if (want.kind === 'linger' && (v?.onoff !== want.onoff || v?.seconds !== want.seconds)) {
+      r.fail(
+        e.pos,
+        `${e.name}: option value ${gotText}, expected ${JSON.stringify(want)}`,
+        'syscall',
+        JSON.stringify(want),
+        gotText,
+      );
+    }
+    return;
+  }
+  const item = out.kind === 'array' && out.items.length === 1 ? out.items[0]! : out;
+  // Errno-valued options (SO_ERROR): compare by name.
+  if (item.kind === 'word' && isErrnoName(item.name) && word(r, item.name) === undefined) {
+    const ok =
+      typeof value === 'string'
+        ? canonicalErrno(value) === canonicalErrno(item.name)
+        : value === ERRNO[canonicalErrno(item.name)];
+    if (!ok)
+      r.fail(e.pos, `${e.name}: value ${gotText}, expected ${item.name}`, 'syscall', item.name, gotText);
+    return;
+  }
+  const want = intArg(r, item, 'option value');
+  const have =
+    typeof value === 'string'
+      ? value === '' || value === '0'
+        ? 0
+        : (ERRNO[canonicalErrno(value)] ?? Number.NaN)
+      : typeof value === 'boolean'
+        ? Number(value)
+        : Number(value);
+  if (have !== want)
+    r.fail(e.pos, `${e.name}: value ${gotText}, expected ${want}`, 'syscall', String(want), gotText);
+}

@@ -1,0 +1,156 @@
+/**
+ * The stack target's sysctl mapping: a script's settings (commands.ts turns sysctls and
+ * knobs into `TargetSetting`s, docs/conformance.md) onto a live stack's TcpConfig where an
+ * equivalent exists; `false` for knobs the stack lacks. Settings apply to connections opened
+ * afterwards, as sysctls do. The defaults come from the TCP profile the target chose.
+ */
+import type { TcpConfig } from '../tcp/config.ts';
+import type { TcpProfile } from '../tcp/profile.ts';
+import type { Dialect } from './symbols.ts';
+import type { TargetSetting } from './target.ts';
+
+export class StackSettings {
+  readonly #config: TcpConfig;
+  readonly #dialect: Dialect;
+  /**
+   * FreeBSD's rexmit_min and rexmit_slop (the profile's rtoMin and rtoSlop until a script
+   * sets them): TCPT_RANGESET adds the slop to every RTO, so the stack's minimum RTO is
+   * their sum (exact while the RTT is small).
+   */
+  #rexmitMin: number;
+  #rexmitSlop: number;
+
+  constructor(config: TcpConfig, profile: TcpProfile, dialect: Dialect) {
+    this.#config = config;
+    this.#dialect = dialect;
+    this.#rexmitMin = profile.rtoMin;
+    this.#rexmitSlop = profile.rtoSlop;
+  }
+
+  configure(setting: TargetSetting): boolean {
+    const c = this.#config;
+    const v = setting.value;
+    const num = typeof v === 'number' ? v : Number(v);
+    const on = v === true || (typeof v === 'number' && v !== 0);
+    switch (setting.name) {
+      case 'timestamps':
+        c.timestamps = on;
+        return true;
+      case 'sack':
+        c.sack = on;
+        return true;
+      case 'windowScaling':
+        c.windowScaling = on;
+        return true;
+      // No ECN. 0 = off; 2 = only answer ECN setup from the peer, which behaves as 0 until a
+      // peer asks (then the script fails on that packet, which is the honest answer).
+      case 'ecn':
+        return num === 0 || num === 2;
+      case 'recvBufferDefault':
+        c.rcvBuf = num;
+        return true;
+      // The largest receive buffer, which the offered window scale covers (RFC 7323 §2.3):
+      // Linux tcp_rmem[2], FreeBSD kern.ipc.maxsockbuf.
+      case 'maxRecvBuffer':
+      case 'maxSocketBuffer':
+        c.maxRcvBuf = num;
+        return true;
+      case 'sendBufferDefault':
+        c.sndBuf = num;
+        return true;
+      case 'synRetries':
+        c.synRetries = num;
+        return true;
+      case 'synAckRetries':
+        c.synAckRetries = num;
+        return true;
+      case 'congestionControl':
+        if (v === 'cubic' || v === 'newreno' || v === 'reno') {
+          c.congestion = v === 'cubic' ? 'cubic' : 'newreno';
+          return true;
+        }
+        return false;
+      case 'synCookies':
+        c.synCookies = num === 0 ? 'never' : num === 2 ? 'always' : 'auto';
+        return true;
+      case 'mtuProbing':
+        return num === 0; // no RFC 4821 probing
+      case 'finTimeoutUs':
+        c.finWait2Timeout = num;
+        return true;
+      case 'keepIdleUs':
+        c.keepIdle = num;
+        return true;
+      case 'keepIntervalUs':
+        c.keepInterval = num;
+        return true;
+      case 'keepCount':
+        c.keepCount = num;
+        return true;
+      case 'keepInitUs':
+        c.keepInit = num;
+        return true;
+      case 'maxRetransmits':
+        c.retries = num;
+        return true;
+      case 'minRtoUs':
+        this.#rexmitMin = num;
+        c.minRto = num + this.#rexmitSlop;
+        return true;
+      case 'initialRtoUs':
+        c.initialRto = num;
+        return true;
+      case 'delayedAckUs':
+        c.delayedAckTimeout = num;
+        return true;
+      case 'initialWindowSegments':
+        return num === 10; // RFC 6928 IW10, fixed
+      case 'notSentLowat':
+        return num >= 0xffffffff; // no TCP_NOTSENT_LOWAT: "unlimited" is the fixed behaviour
+      case 'rtoSlopUs':
+        // FreeBSD's TCPT_RANGESET adds rexmit_slop to every RTO; folded into the minimum.
+        if (this.#dialect !== 'freebsd') return num === 0;
+        this.#rexmitSlop = num;
+        c.minRto = this.#rexmitMin + num;
+        c.synRtoSlop = num;
+        return true;
+      case 'fastOpen':
+        return num === 0;
+      case 'tlp':
+        c.tlp = on;
+        return true;
+      // FreeBSD TCP over UDP (net.inet.tcp.udp_tunneling_port / _overhead).
+      case 'alwaysKeepalive':
+        c.alwaysKeepalive = on;
+        return true;
+      case 'udpTunnelingPort':
+        if (!Number.isInteger(num) || num < 0 || num > 65535) return false;
+        c.udpTunnelingPort = num;
+        return true;
+      case 'udpTunnelingOverhead':
+        if (!Number.isInteger(num) || num < 0 || num > 1024) return false;
+        c.udpTunnelingOverhead = num;
+        return true;
+      case 'rack':
+      case 'frto':
+        return !on;
+      case 'slowStartAfterIdle':
+        return on; // RFC 5681 §4.1 restart window, always on
+      case 'dupThresh':
+        return num === 3;
+      case 'dsack':
+        c.dsack = on;
+        return true;
+      // ICMP hard errors abort a connection in SYN-SENT/SYN-RECEIVED unless told otherwise
+      // (RFC 1122 §4.2.3.9; FreeBSD icmp_may_rst).
+      case 'icmpMayReset':
+        c.icmpMayReset = on;
+        return true;
+      case 'rfc5961Rst':
+      case 'rfc5961Syn':
+        return on; // RFC 5961 §3/§4 are always on
+      default:
+        return false;
+    }
+  }
+}

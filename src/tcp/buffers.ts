@@ -1,0 +1,43 @@
+/**
+ * Socket-buffer sizing rules of a profile (TcpConfig.sockBufRounding, profile.ts).
+ *
+ * FreeBSD's tcp_mss() rounds both socket buffers up to a whole number of segments once the
+ * MSS is known ("bufsize = roundup(bufsize, mss)": 65536 -> 65700 for MSS 1460), which
+ * FreeBSD scripts observe through SO_RCVBUF and the advertised window. Linux keeps the
+ * sizes as set.
+ */
+
+export type SockBufRounding = 'none' | 'mss-multiple';
+
+/** `bytes` rounded up to a whole number of `mss`-sized segments. */
+export function roundUpToSegments(bytes: number, mss: number): number {
+  return mss > 0 ? Math.ceil(bytes / mss) * mss : bytes;
+}
+
+/** What a connection's buffer sizes become once its MSS is known (pure). */
+export function establishedBufferSizes(
+  rule: SockBufRounding,
+  mss: number,
+  sizes: { readonly rcvBuf: number; readonly sndBuf: number },
+): { rcvBuf: number; sndBuf: number } {
+  if (rule === 'none') return { rcvBuf: sizes.rcvBuf, sndBuf: sizes.sndBuf };
+  return { rcvBuf: roundUpToSegments(sizes.rcvBuf, mss), sndBuf: roundUpToSegments(sizes.sndBuf, mss) };
+}
+
+/** The part of a connection the rule touches (a TcpConnection; structural, so no import of it). */
+export interface SizedConnection {
+  readonly mss: number;
+  readonly opts: { readonly rcvBuf: number; readonly sndBuf: number };
+  readonly layer: { readonly config: { readonly sockBufRounding: SockBufRounding } };
+  setOptions(o: { rcvBuf: number; sndBuf: number }): void;
+}
+
+/**
+ * Applies the profile's rule to a connection that has just reached ESTABLISHED (its MSS
+ * is now fixed). Called once per connection, from each place the handshake completes.
+ */
+export function sizeBuffersOnEstablished(c: SizedConnection): void {
+  const rule = c.layer.config.sockBufRounding;
+  if (rule === 'none') return;
+  c.setOptions(establishedBufferSizes(rule, c.mss, c.opts));
+}

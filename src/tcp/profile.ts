@@ -1,0 +1,187 @@
+/**
+ * Dialect profiles: one value per system whose TCP the stack can behave as. Each field names
+ * a behaviour by its mechanism, with the Linux and FreeBSD setting or source it mirrors.
+ * config.ts resolves a profile into the layer-wide TcpConfig flags that TCP code reads
+ * (`tcpConfigFor(FREEBSD, overrides)`, or `config: { tcp: { profile: 'freebsd' } }` on a
+ * Stack); Linux is the default.
+ */
+import type { Duration } from '../time/instant.ts';
+import { millis, seconds } from '../time/instant.ts';
+
+export type TcpProfileName = 'linux' | 'freebsd';
+
+export interface TcpProfile {
+  readonly name: TcpProfileName;
+
+  // ---- retransmission timers
+
+  /**
+   * Floor of the RTO computed from RTT samples. Linux: TCP_RTO_MIN (200 ms). FreeBSD:
+   * net.inet.tcp.rexmit_min (TCPTV_MIN, hz/33: 30 ms; tcp_timer.h).
+   */
+  readonly rtoMin: Duration;
+  /**
+   * Added to every RTO by FreeBSD's TCPT_RANGESET (net.inet.tcp.rexmit_slop, TCPTV_CPU_VAR
+   * hz/5: 200 ms); the stack folds it into the RTO floor (exact while the RTT is small).
+   * Linux: none.
+   */
+  readonly rtoSlop: Duration;
+  /**
+   * SYN retransmission schedule in SYN-SENT. 'rfc6298-doubling': RFC 6298 §5.5 doubles the
+   * RTO each time (Linux tcp_retransmit_timer). 'freebsd-tcp-backoff-table': tcp_timer_rexmt's
+   * SYN-SENT rule, initial RTO * tcp_backoff[shift] + rexmit_slop, capped at TCPTV_REXMTMAX (64 s).
+   */
+  readonly synRetransmitBackoff: 'rfc6298-doubling' | 'freebsd-tcp-backoff-table';
+  /**
+   * SYN retransmissions before connect() times out. Linux: net.ipv4.tcp_syn_retries (6).
+   * FreeBSD: TCP_MAXRXTSHIFT (12, tcp_timer.h).
+   */
+  readonly synRetries: number;
+  /**
+   * Connection-establishment timer: an active open not established this long after its
+   * first SYN fails, whatever synRetries allows. FreeBSD: net.inet.tcp.keepinit
+   * (TCPTV_KEEP_INIT, 75 s). Linux: none (0; the SYN retries alone decide).
+   */
+  readonly keepInit: Duration;
+
+  // ---- acknowledgements
+
+  /**
+   * The delayed-ACK timer (RFC 9293 §3.8.6.3: "MUST be less than 0.5 seconds"). Linux:
+   * TCP_DELACK_MIN (40 ms). FreeBSD: net.inet.tcp.delacktime (TCPTV_DELACK, hz/10: 100 ms).
+   */
+  readonly delayedAckTimeout: Duration;
+  /**
+   * 'linux-quickack': the first data segments, and those after an idle gap longer than the
+   * RTO, are ACKed at once (Linux tcp_incr_quickack / tcp_in_quickack_mode). 'none': every
+   * data segment may be delayed (FreeBSD).
+   */
+  readonly quickAck: 'linux-quickack' | 'none';
+  /**
+   * Which segments count towards the immediate ACK for every second segment.
+   * 'second-full-sized-segment': full-sized ones only (RFC 9293 §3.8.6.3; Linux
+   * __tcp_ack_snd_check). 'second-segment': any data segment arriving while an ACK is
+   * delayed is ACKed at once (FreeBSD tcp_input's DELAY_ACK).
+   */
+  readonly ackEvery: 'second-full-sized-segment' | 'second-segment';
+  /** RFC 2883 D-SACK blocks (Linux net.ipv4.tcp_dsack = 1; FreeBSD since 13). */
+  readonly dsack: 'rfc2883' | 'none';
+
+  // ---- sending
+
+  /**
+   * Where PSH goes. 'buffer-empty-and-burst-end': on the segment that empties the send
+   * buffer and on the last of a burst the window cuts short (Linux tcp_push / tcp_mark_push).
+   * 'buffer-empty': only on the segment that empties the buffer (FreeBSD tcp_output).
+   * RFC 1122 §4.2.2.2 leaves the placement open.
+   */
+  readonly pushPlacement: 'buffer-empty-and-burst-end' | 'buffer-empty';
+  /**
+   * 'rfc8985-tlp': a tail loss probe after about two round trips of silence (Linux
+   * net.ipv4.tcp_early_retrans >= 3, the default). 'none': FreeBSD's default stack has none
+   * (its RACK stack does).
+   */
+  readonly tailLossProbe: 'rfc8985-tlp' | 'none';
+
+  // ---- receive window
+
+  /**
+   * 'rfc1122-receiver-sws': the right edge stays put, also on piggybacked windows, until
+   * the increase is worth it (RFC 1122 §4.2.3.3; Linux __tcp_select_window). 'free-space':
+   * every segment offers min(free space, 65535 << shift), never shrinking the edge, and the
+   * receiver SWS rule only decides when a pure window update is sent (FreeBSD tcp_output).
+   */
+  readonly windowAdvertisement: 'rfc1122-receiver-sws' | 'free-space';
+  /** Default SO_RCVBUF. The stack's own default on Linux; FreeBSD: net.inet.tcp.recvspace (65536). */
+  readonly recvSpace: number;
+  /** Default SO_SNDBUF. The stack's own default on Linux; FreeBSD: net.inet.tcp.sendspace (32768). */
+  readonly sendSpace: number;
+  /**
+   * The largest receive buffer, which the offered window scale covers (RFC 7323 §2.3).
+   * Linux: max(tcp_rmem[2], rmem_max), 6 MiB (shift 7). FreeBSD: kern.ipc.maxsockbuf
+   * (sb_max), 2 MiB (shift 6).
+   */
+  readonly maxRecvBuffer: number;
+  /**
+   * 'mss-multiple': once the MSS is known (the connection is established) both socket
+   * buffers are rounded up to a whole number of segments (FreeBSD tcp_mss(): 65536 -> 65700
+   * for MSS 1460; buffers.ts). 'none': sizes stay as set (Linux).
+   */
+  readonly sockBufRounding: 'none' | 'mss-multiple';
+
+  // ---- connection life
+
+  /**
+   * An RST in TIME-WAIT. 'rfc9293-rst-ends-time-wait': it ends TIME-WAIT (RFC 9293
+   * §3.10.7.4; Linux net.ipv4.tcp_rfc1337 = 0). 'rfc1337-ignore-rst': it is dropped, no
+   * TIME-WAIT assassination (FreeBSD tcp_twcheck).
+   */
+  readonly timeWaitRst: 'rfc9293-rst-ends-time-wait' | 'rfc1337-ignore-rst';
+  /**
+   * 'so-keepalive': keepalives only on connections with SO_KEEPALIVE (Linux). 'always':
+   * on every connection (FreeBSD net.inet.tcp.always_keepalive = 1).
+   */
+  readonly keepalive: 'so-keepalive' | 'always';
+  /**
+   * Which ICMP destination unreachables end a connection still in its handshake (RFC 1122
+   * §4.2.3.9 makes codes 0, 1 and 5 soft). 'every-unreachable': all of them (Linux
+   * tcp_v4_err). 'port-protocol-unreachable': only port and protocol
+   * unreachable; the others are soft errors (FreeBSD tcp_ctlinput with
+   * net.inet.tcp.icmp_may_rst = 1; FreeBSD also aborts on TTL exceeded in transit, which the
+   * stack treats as soft: see TcpLayer.icmpError).
+   */
+  readonly icmpHandshakeAbort: 'every-unreachable' | 'port-protocol-unreachable';
+}
+
+/** Linux (the default): the behaviour of a current kernel with its default sysctls. */
+export const LINUX: TcpProfile = Object.freeze({
+  name: 'linux',
+  rtoMin: millis(200),
+  rtoSlop: 0,
+  synRetransmitBackoff: 'rfc6298-doubling',
+  synRetries: 6,
+  keepInit: 0,
+  delayedAckTimeout: millis(40),
+  quickAck: 'linux-quickack',
+  ackEvery: 'second-full-sized-segment',
+  dsack: 'rfc2883',
+  pushPlacement: 'buffer-empty-and-burst-end',
+  tailLossProbe: 'rfc8985-tlp',
+  windowAdvertisement: 'rfc1122-receiver-sws',
+  recvSpace: 256 * 1024,
+  sendSpace: 256 * 1024,
+  maxRecvBuffer: 6 * 1024 * 1024,
+  sockBufRounding: 'none',
+  timeWaitRst: 'rfc9293-rst-ends-time-wait',
+  keepalive: 'so-keepalive',
+  icmpHandshakeAbort: 'every-unreachable',
+});
+
+/** FreeBSD's default stack with its default sysctls (tcp_timer.h, tcp_usrreq.c, tcp_input.c). */
+export const FREEBSD: TcpProfile = Object.freeze({
+  name: 'freebsd',
+  rtoMin: millis(30),
+  rtoSlop: millis(200),
+  synRetransmitBackoff: 'freebsd-tcp-backoff-table',
+  synRetries: 12,
+  keepInit: seconds(75),
+  delayedAckTimeout: millis(100),
+  quickAck: 'none',
+  ackEvery: 'second-segment',
+  dsack: 'rfc2883',
+  pushPlacement: 'buffer-empty',
+  tailLossProbe: 'none',
+  windowAdvertisement: 'free-space',
+  recvSpace: 65536,
+  sendSpace: 32768,
+  maxRecvBuffer: 2 * 1024 * 1024,
+  sockBufRounding: 'mss-multiple',
+  timeWaitRst: 'rfc1337-ignore-rst',
+  keepalive: 'always',
+  icmpHandshakeAbort: 'port-protocol-unreachable',
+});
+
+export const TCP_PROFILES: Readonly<Record<TcpProfileName, TcpProfile>> = Object.freeze({
+  linux: LINUX,
+  freebsd: FREEBSD,
+});
