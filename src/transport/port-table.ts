@@ -63,6 +63,14 @@ export class PortTable<C extends PortClaim = PortClaim> {
     return this.#byPort.get(claim.local.port)?.get(claim);
   }
 
+  /**
+   * The claims on `port` with their roles, in the order they were added (undefined: none).
+   * For a transport's demultiplexing on the hot path (UDP: the endpoints bound to a port).
+   */
+  at(port: number): ReadonlyMap<C, PortRole> | undefined {
+    return this.#byPort.get(port);
+  }
+
   /** Claims on `port` (all of them, or those of one role). */
   *on(port: number, role?: PortRole): IterableIterator<C> {
     const m = this.#byPort.get(port);

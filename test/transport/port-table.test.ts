@@ -72,6 +72,14 @@ describe('PortTable: bookkeeping', () => {
     assert.equal(t.roleOf(l), 'listening');
     assert.deepEqual([...t.on(8081)], [l, c]);
     assert.deepEqual([...t.on(8081, 'connected')], [c]);
+    assert.deepEqual(
+      [...t.at(8081)!],
+      [
+        [l, 'listening'],
+        [c, 'connected'],
+      ],
+    );
+    assert.equal(t.at(9999), undefined);
     assert.deepEqual([...t.claims('bound')], [b]);
     t.remove(l);
     t.remove(l);
