@@ -19,6 +19,7 @@ import {
   SOL_SOCKET,
 } from './constants.ts';
 import { ERRNO } from './errno.ts';
+import { Waiters } from './waiters.ts';
 
 export { IP_TTL } from './constants.ts';
 
@@ -32,22 +33,16 @@ function v4(addr: SockAddr): number {
 export class StackDatagramSocket implements DatagramImpl {
   readonly kind = 'dgram' as const;
   readonly #ep: UdpEndpoint;
-  readonly #waiters = new Set<() => void>();
+  readonly #waiters = new Waiters();
 
   constructor(ep: UdpEndpoint) {
     this.#ep = ep;
-    ep.onReadable = () => this.#wake();
+    ep.onReadable = () => this.#waiters.wake();
   }
 
   /** The underlying endpoint (tests, diagnostics). */
   get endpoint(): UdpEndpoint {
     return this.#ep;
-  }
-
-  #wake(): void {
-    const ws = [...this.#waiters];
-    this.#waiters.clear();
-    for (const w of ws) w();
   }
 
   async bind(addr: SockAddr): Promise<void> {
@@ -93,28 +88,11 @@ export class StackDatagramSocket implements DatagramImpl {
   }
 
   waitReadable(signal: AbortSignal): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      if (signal.aborted) {
-        reject(signal.reason);
-        return;
-      }
-      const ep = this.#ep;
-      const onAbort = () => {
-        this.#waiters.delete(done);
-        reject(signal.reason);
-      };
-      const done = () => {
-        signal.removeEventListener('abort', onAbort);
-        resolve();
-      };
-      // Register first, then check state (no lost wake-up).
-      this.#waiters.add(done);
-      signal.addEventListener('abort', onAbort, { once: true });
-      if (ep.queue.length > 0 || ep.pendingError !== undefined || ep.closed) {
-        this.#waiters.delete(done);
-        done();
-      }
-    });
+    const ep = this.#ep;
+    return this.#waiters.wait(
+      signal,
+      () => ep.queue.length > 0 || ep.pendingError !== undefined || ep.closed,
+    );
   }
 
   async waitWritable(signal: AbortSignal): Promise<void> {
@@ -124,7 +102,7 @@ export class StackDatagramSocket implements DatagramImpl {
 
   async close(): Promise<void> {
     this.#ep.close();
-    this.#wake();
+    this.#waiters.wake();
   }
 
   async connect(addr: SockAddr): Promise<void> {

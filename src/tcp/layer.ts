@@ -1,12 +1,21 @@
 /**
  * The TCP layer of one host: demultiplexing (4-tuple, then listener, else RST),
- * the port table with bind semantics, connect/listen, ICMP errors, counters.
+ * bind/connect/listen over the transport's port table (src/transport/port-table.ts),
+ * ICMP errors, counters.
  * It knows nothing about IP headers: IP reaches it through `receive` / `icmpError`,
  * and it reaches IP through `TcpEnv`.
  */
 import type { Rng } from '../rand/rng.ts';
 import type { Clock } from '../time/clock.ts';
 import type { TimerQueue } from '../time/timers.ts';
+import {
+  ipEqual,
+  isWildcard,
+  type PortEndpoint,
+  type PortRequest,
+  streamConflict,
+} from '../transport/bind-rules.ts';
+import { PortTable } from '../transport/port-table.ts';
 import { EphemeralPorts } from '../transport/ports.ts';
 import type { IpAddress } from '../wire/address.ts';
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpRepr } from '../wire/tcp.ts';
@@ -146,14 +155,16 @@ export interface TcpBindOptions {
 
 /**
  * A port held by bind(2) before listen() or connect(). It blocks conflicting binds,
- * listens and connects (the Linux rules of #bindConflict) until `release()`, or until
- * it is handed to `listen({ binding })` / `connect({ binding })`, which take it over.
+ * listens and connects (the rules of bind-rules.ts `streamConflict`) until `release()`, or
+ * until it is handed to `listen({ binding })` / `connect({ binding })`, which take it over.
  */
 export class TcpBinding {
   readonly layer: TcpLayer;
   /** undefined: every local address. */
   readonly address: IpAddress | undefined;
   readonly port: number;
+  /** (address, port), as the port table reads a claim. */
+  readonly local: PortEndpoint;
   /** SO_REUSEADDR; may change while bound (it is read at each conflict check). */
   reuseAddr: boolean;
   #released = false;
@@ -162,6 +173,7 @@ export class TcpBinding {
     this.layer = layer;
     this.address = address;
     this.port = port;
+    this.local = { address, port };
     this.reuseAddr = reuseAddr;
   }
 
@@ -218,23 +230,10 @@ export interface TcpListenOptions {
   options?: Partial<TcpSocketOptions>;
 }
 
-function isWildcard(a: IpAddress | undefined): boolean {
-  if (a === undefined) return true;
-  if (a.family === 4) return a.v4 === 0;
-  for (let i = 0; i < 16; i++) if (a.v6[i] !== 0) return false;
-  return true;
-}
+export { ipEqual };
 
-export function ipEqual(a: IpAddress, b: IpAddress): boolean {
-  if (a.family === 4) return b.family === 4 && a.v4 === b.v4;
-  if (b.family !== 6) return false;
-  for (let i = 0; i < 16; i++) if (a.v6[i] !== b.v6[i]) return false;
-  return true;
-}
-
-function overlap(a: IpAddress | undefined, b: IpAddress | undefined): boolean {
-  return isWildcard(a) || isWildcard(b) || ipEqual(a as IpAddress, b as IpAddress);
-}
+/** What holds a TCP port: a bind()-only socket, a listener, or a connection (TIME-WAIT included). */
+export type TcpPortClaim = TcpBinding | TcpListener | TcpConnection;
 
 const tupleKey = (localPort: number, remotePort: number): number => localPort * 65536 + remotePort;
 
@@ -250,13 +249,17 @@ export class TcpLayer {
   /** @internal */ readonly cookies: SynCookies;
   /** @internal */ readonly ports: EphemeralPorts;
   /**
+   * Every socket holding a TCP port: bindings, listeners and connections. bind, listen and
+   * connect (and through them the socket layer) check and pick ports here only.
+   */
+  readonly portTable: PortTable<TcpPortClaim>;
+  /**
    * Deviation: one random timestamp offset per layer rather than per connection (RFC 7323
    * §5.4 suggests per-connection), so stateless SYN-cookie SYN-ACKs share the clock.
    */
   /** @internal */ readonly tsOffset: number;
   readonly #conns = new Map<number, TcpConnection[]>();
   readonly #listeners = new Map<number, TcpListener[]>();
-  readonly #bindings = new Map<number, TcpBinding[]>();
   #count = 0;
   #challengeWindow = -1;
   #challengeCount = 0;
@@ -269,6 +272,7 @@ export class TcpLayer {
     this.isn = new IsnGenerator(env.rng, env.clock);
     this.cookies = new SynCookies(env.rng, env.clock);
     this.ports = new EphemeralPorts(env.rng);
+    this.portTable = new PortTable<TcpPortClaim>(streamConflict, this.ports);
     this.tsOffset = env.rng.nextU32();
   }
 
@@ -287,7 +291,7 @@ export class TcpLayer {
 
   /** Ports held by bind() that neither listen nor connect yet. */
   *bindings(): IterableIterator<TcpBinding> {
-    for (const list of this.#bindings.values()) yield* list;
+    for (const c of this.portTable.claims('bound')) if (c instanceof TcpBinding) yield c;
   }
 
   // ------------------------------------------------------------------ bind
@@ -296,56 +300,40 @@ export class TcpLayer {
    * bind(2) for a stream socket: reserves (address, port) until the binding is released or
    * handed to listen()/connect(). Port 0 picks an ephemeral port (RFC 6056) that nothing
    * uses. Throws EADDRNOTAVAIL (not a local address), EACCES (port < 1024 unprivileged),
-   * EINVAL (bad port), EADDRINUSE (the rules of #bindConflict).
+   * EINVAL (bad port), EADDRINUSE (the port table's rules, bind-rules.ts `streamConflict`).
    */
   bind(o: TcpBindOptions): TcpBinding {
     const address = isWildcard(o.address) ? undefined : o.address;
-    if (address && !this.env.isLocalAddress(address)) throw new TcpError('EADDRNOTAVAIL');
-    const reuse = o.reuseAddr ?? false;
-    const port = this.#claimPort(address, o.port, reuse, o.privileged, undefined);
-    const b = new TcpBinding(this, address, port, reuse);
-    let list = this.#bindings.get(port);
-    if (!list) this.#bindings.set(port, (list = []));
-    list.push(b);
+    if (address && !this.env.isLocalAddress(address))
+      throw new TcpError('EADDRNOTAVAIL', 'not an address of this host');
+    const reuseAddr = o.reuseAddr ?? false;
+    const port = this.#claimPort({ address, role: 'bound', reuseAddr }, o.port, o.privileged);
+    const b = new TcpBinding(this, address, port, reuseAddr);
+    this.portTable.add(b, 'bound');
     return b;
   }
 
   /** @internal Called by TcpBinding.release() and when a binding is taken over. */
   unbind(b: TcpBinding): void {
-    const list = this.#bindings.get(b.port);
-    if (!list) return;
-    const i = list.indexOf(b);
-    if (i >= 0) list.splice(i, 1);
-    if (list.length === 0) this.#bindings.delete(b.port);
+    this.portTable.remove(b);
   }
 
   /**
-   * Validates `port` for (address, reuse) or picks an ephemeral one; `self` is a binding
-   * being taken over (never a conflict with itself). `listening`: the port will listen,
-   * so SO_REUSEADDR sharing with other bindings does not apply.
+   * Validates `port` for `req` (a bind, or a listen; `req.self` is a binding being taken
+   * over, never a conflict with itself) or, for port 0, picks an ephemeral one.
    */
-  #claimPort(
-    address: IpAddress | undefined,
-    port: number,
-    reuse: boolean,
-    privileged: boolean | undefined,
-    self: TcpBinding | undefined,
-    listening = false,
-  ): number {
+  #claimPort(req: PortRequest, port: number, privileged: boolean | undefined): number {
     if (!(Number.isInteger(port) && port >= 0 && port < 65536))
       throw new TcpError('EINVAL', `bad port ${port}`);
     if (port === 0) {
       // Like Linux's inet_csk_find_open_port: an ephemeral bind takes a port nobody uses.
-      const picked = this.ports.pick(address, undefined, 0, (p) =>
-        this.#bindConflict(address, p, false, self, true),
-      );
+      const picked = this.portTable.pick({ ...req, exclusive: true });
       if (picked === undefined) throw new TcpError('EADDRINUSE', 'no ephemeral port');
       return picked;
     }
     if (port < 1024 && privileged === false)
       throw new TcpError('EACCES', `ports below 1024 need privilege (port ${port})`);
-    if (this.#bindConflict(address, port, reuse, self, listening))
-      throw new TcpError('EADDRINUSE', `port ${port}`);
+    if (this.portTable.conflicts(req, port)) throw new TcpError('EADDRINUSE', `port ${port}`);
     return port;
   }
 
@@ -385,28 +373,21 @@ export class TcpLayer {
     }
     const laddr = local;
     const reuse = binding ? binding.reuseAddr : (o.reuseAddr ?? false);
+    const remote = { address: o.remote, port: o.remotePort };
     let port = binding ? binding.port : (o.localPort ?? 0);
     if (binding) {
       // The port is ours already; only the exact 4-tuple may be taken (Linux
       // __inet_check_established).
-      if (this.#find(laddr, port, o.remote, o.remotePort))
-        throw new TcpError('EADDRNOTAVAIL', 'tuple in use');
+      if (this.portTable.tupleInUse(laddr, port, remote)) throw new TcpError('EADDRNOTAVAIL', 'tuple in use');
     } else if (port !== 0) {
       if (port < 1024 && o.privileged === false)
         throw new TcpError('EACCES', `ports below 1024 need privilege (port ${port})`);
-      if (this.#find(laddr, port, o.remote, o.remotePort)) throw new TcpError('EADDRINUSE', 'tuple in use');
-      if (this.#listenerConflict(laddr, port) || this.#bindingConflict(laddr, port, reuse, undefined, false))
-        throw new TcpError('EADDRINUSE');
+      if (this.portTable.conflicts({ address: laddr, role: 'connected', reuseAddr: reuse, remote }, port))
+        throw new TcpError('EADDRINUSE', `port ${port}`);
     } else {
-      const picked = this.ports.pick(
-        laddr,
-        o.remote,
-        o.remotePort,
-        (p) =>
-          this.#listenerConflict(laddr, p) ||
-          this.#bindingConflict(laddr, p, false, undefined, false) ||
-          this.#find(laddr, p, o.remote, o.remotePort) !== undefined,
-      );
+      // Linux __inet_hash_connect: skip ports held by bind() or a listener, and those whose
+      // 4-tuple to this peer is taken; EADDRNOTAVAIL when none is left.
+      const picked = this.portTable.pick({ address: laddr, role: 'connected', reuseAddr: false, remote });
       if (picked === undefined) throw new TcpError('EADDRNOTAVAIL', 'no ephemeral port');
       port = picked;
     }
@@ -437,23 +418,21 @@ export class TcpLayer {
     return c;
   }
 
-  /** Passive OPEN (RFC 9293 §3.10.1). Throws EADDRINUSE per the bind rules (see #bindConflict). */
+  /** Passive OPEN (RFC 9293 §3.10.1). Throws EADDRINUSE per the port table's rules. */
   listen(o: TcpListenOptions): TcpListener {
     const binding = o.binding;
     if (binding && (binding.released || binding.layer !== this))
       throw new TcpError('EINVAL', 'binding released or from another layer');
     const address = binding ? binding.address : isWildcard(o.address) ? undefined : o.address;
-    if (address && !this.env.isLocalAddress(address)) throw new TcpError('EADDRNOTAVAIL');
+    if (address && !this.env.isLocalAddress(address))
+      throw new TcpError('EADDRNOTAVAIL', 'not an address of this host');
     const reuse = o.reuseAddr ?? binding?.reuseAddr ?? false;
     // Linux re-checks the port at listen() (inet_csk_listen_start -> get_port): sharing
     // through SO_REUSEADDR ends when one of the sockets listens.
     const port = this.#claimPort(
-      address,
+      { address, role: 'listening', reuseAddr: reuse, self: binding },
       binding ? binding.port : (o.port ?? 0),
-      reuse,
       binding ? true : o.privileged,
-      binding,
-      true,
     );
     if (binding) binding.release();
     const opts = { ...this.defaultOptions(), ...o.options };
@@ -468,59 +447,8 @@ export class TcpLayer {
     let list = this.#listeners.get(port);
     if (!list) this.#listeners.set(port, (list = []));
     list.push(l);
+    this.portTable.add(l, 'listening');
     return l;
-  }
-
-  /**
-   * Would binding (address, port) conflict? Another listener on an overlapping address
-   * always does; another bind()-only binding does unless both have SO_REUSEADDR and this
-   * one is not about to listen (Linux re-checks at listen()). A connection using the port
-   * does unless both it and this bind have SO_REUSEADDR (Linux inet_csk_bind_conflict: two
-   * sockets with SO_REUSEADDR share a port unless one listens; a TIME-WAIT connection keeps
-   * the flag of the socket it came from, so restarting a server over its own TIME-WAIT
-   * connections needs SO_REUSEADDR on the old and the new socket).
-   */
-  #bindConflict(
-    address: IpAddress | undefined,
-    port: number,
-    reuse: boolean,
-    self: TcpBinding | undefined,
-    listening: boolean,
-  ): boolean {
-    if (this.#listenerConflict(address, port)) return true;
-    if (this.#bindingConflict(address, port, reuse, self, listening)) return true;
-    for (const list of this.#conns.values()) {
-      for (const c of list) {
-        if (c.local.port !== port || !overlap(address, c.local.address)) continue;
-        if (reuse && c.reuseAddr) continue;
-        return true;
-      }
-    }
-    return false;
-  }
-
-  /** Another binding on an overlapping address, unless both have SO_REUSEADDR and neither listens. */
-  #bindingConflict(
-    address: IpAddress | undefined,
-    port: number,
-    reuse: boolean,
-    self: TcpBinding | undefined,
-    listening: boolean,
-  ): boolean {
-    const bs = this.#bindings.get(port);
-    if (bs)
-      for (const b of bs) {
-        if (b === self || !overlap(address, b.address)) continue;
-        if (reuse && b.reuseAddr && !listening) continue;
-        return true;
-      }
-    return false;
-  }
-
-  #listenerConflict(address: IpAddress | undefined, port: number): boolean {
-    const ls = this.#listeners.get(port);
-    if (ls) for (const l of ls) if (overlap(address, l.local.address)) return true;
-    return false;
   }
 
   /**
@@ -738,10 +666,12 @@ export class TcpLayer {
     if (!list) this.#conns.set(k, (list = []));
     list.push(c);
     this.#count++;
+    this.portTable.add(c, 'connected');
   }
 
   /** @internal */
   remove(c: TcpConnection): void {
+    this.portTable.remove(c);
     const k = tupleKey(c.local.port, c.remote.port);
     const list = this.#conns.get(k);
     if (list) {
@@ -760,6 +690,7 @@ export class TcpLayer {
 
   /** @internal */
   removeListener(l: TcpListener): void {
+    this.portTable.remove(l);
     const list = this.#listeners.get(l.local.port);
     if (!list) return;
     const i = list.indexOf(l);

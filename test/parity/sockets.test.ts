@@ -150,6 +150,25 @@ for (const [name, factory] of parityBackends) {
       await rejects(sock().bind([b.host, port]), 'EADDRINUSE', 'bind');
     });
 
+    it('bind then connect: the connection leaves from the bound port, which a second bind cannot take', async () => {
+      const { srv, port } = await listener();
+      const cli = sock();
+      await cli.bind([b.host, 0]);
+      const bound = portOf(cli);
+      await rejects(sock().bind([b.host, bound]), 'EADDRINUSE', 'bind');
+      const acc = srv.accept();
+      await cli.connect([b.host, port]);
+      const [conn, peer] = await acc;
+      open.push(conn);
+      assert.deepEqual(peer, [b.host, bound]);
+      assert.deepEqual(cli.getsockname(), [b.host, bound]);
+      // The connection holds the port now (Linux inet_csk_bind_conflict).
+      const e = await rejects(sock().bind([b.host, bound]), 'EADDRINUSE', 'bind');
+      assert.equal(e.errno, 98);
+      await cli.sendall(enc.encode('from the bound port'));
+      assert.equal(text(await readExactly(conn, 19)), 'from the bound port');
+    });
+
     it('SO_REUSEADDR on both lets two unlistened sockets share a port, as Linux does', async () => {
       const a = sock();
       a.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1);

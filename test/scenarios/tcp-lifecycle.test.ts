@@ -251,7 +251,7 @@ describe('TCP lifecycle through the sockets API', () => {
     assert.equal(st.resets, 0, 'no injected RST reset the connection');
   });
 
-  it('TIME-WAIT holds the 4-tuple for 2×MSL: bind → EADDRINUSE; with SO_REUSEADDR the same 4-tuple → EADDRINUSE; free after', async () => {
+  it('TIME-WAIT holds the 4-tuple for 2×MSL: bind → EADDRINUSE; with SO_REUSEADDR the same 4-tuple → EADDRNOTAVAIL; free after', async () => {
     const net = pair({ seed: 17 });
     await net.sim.run(async () => {
       const srv = net.b.socket(AF_INET, SOCK_STREAM);
@@ -278,7 +278,9 @@ describe('TCP lifecycle through the sockets API', () => {
       const reuse = net.a.socket(AF_INET, SOCK_STREAM);
       reuse.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1);
       await reuse.bind(['10.0.0.1', 40000]);
-      await assert.rejects(reuse.connect([net.bAddr, 5000]), code('EADDRINUSE'));
+      // Linux __inet_check_established: a bound socket whose 4-tuple is taken fails connect()
+      // with EADDRNOTAVAIL (as TcpLayer.connect({ binding }) does, test/tcp/bind.test.ts).
+      await assert.rejects(reuse.connect([net.bAddr, 5000]), code('EADDRNOTAVAIL'));
       await reuse.close();
 
       // Just before 2×MSL (60 s) it is still held; just after, the same 4-tuple connects.

@@ -30,7 +30,8 @@ import {
   TCP_USER_TIMEOUT,
 } from '../../src/socket/constants.ts';
 import { SocketError } from '../../src/socket/errno.ts';
-import { decodeTcpInfo, LINUX_TCP_STATES, type StackStreamSocket } from '../../src/socket/stack-stream.ts';
+import type { StackStreamSocket } from '../../src/socket/stack-stream.ts';
+import { decodeTcpInfo, LINUX_TCP_STATES } from '../../src/socket/tcp-info.ts';
 import { millis, seconds } from '../../src/time/instant.ts';
 import { connectionOf, pair, randomBytes, recvAll, recvExactly } from '../scenarios/tcp-net.ts';
 

@@ -148,4 +148,17 @@ describe('TcpLayer.bind', () => {
     h.layer.bind({ port: 43000, reuseAddr: true });
     assert.throws(() => h.layer.bind({ port: 43000 }), code('EADDRINUSE'));
   });
+
+  it('with the whole ephemeral range bound, connect() fails EADDRNOTAVAIL and bind(0) EADDRINUSE', () => {
+    const h = new Harness();
+    const { min, max } = h.layer.ports;
+    for (let p = min; p <= max; p++) h.layer.bind({ port: p, reuseAddr: p % 2 === 0 });
+    assert.throws(() => h.layer.connect({ remote: B, remotePort: PEER_PORT }), code('EADDRNOTAVAIL'));
+    assert.throws(() => h.layer.bind({ port: 0 }), code('EADDRINUSE'));
+    assert.throws(() => h.layer.listen({ port: 0, backlog: 1 }), code('EADDRINUSE'));
+    assert.equal(h.layer.connectionCount, 0);
+    const [last] = [...h.layer.bindings()].filter((b) => b.port === max);
+    last.release();
+    assert.equal(h.layer.connect({ remote: B, remotePort: PEER_PORT }).local.port, max);
+  });
 });
