@@ -12,10 +12,10 @@ import {
   type TcpOptions,
   type TcpRepr,
 } from '../wire/tcp.ts';
-import type { CongestionContext } from './congestion/types.ts';
-import { createCongestionControl } from './congestion/types.ts';
-import { EV_END, EV_ESTABLISHED, EV_READABLE, EV_WRITABLE, type TcpConnection } from './connection.ts';
-import { admitData } from './memory.ts';
+import { ccContext } from './cc.ts';
+import { EV_END, EV_ESTABLISHED, EV_READABLE, EV_WRITABLE } from './events.ts';
+import { armFinWait2, armKeepalive, enterTimeWait, terminate } from './lifecycle.ts';
+import { applySynOptions } from './options.ts';
 import {
   refuseSegment,
   retransmitFirst,
@@ -27,63 +27,13 @@ import {
   tsNow,
 } from './output.ts';
 import { type Seq, seq, seqAdd, seqGe, seqGt, seqLe, seqLt, seqMax, seqSub } from './seq.ts';
+import type { Tcb } from './tcb.ts';
 import { scheduleLossProbe, settleLossProbe, tlpProcessAck } from './tlp.ts';
 
 /** RFC 7323 §5.5: TS.Recent is invalid after 24 days idle. */
 const PAWS_IDLE = 24 * 24 * 3600 * 1_000_000;
-const MAX_WSCALE = 14;
 
-export function ccContext(c: TcpConnection): CongestionContext {
-  const ctx: CongestionContext = {
-    now: c.layer.env.clock.now(),
-    mss: c.mss,
-    flightSize: seqSub(c.sndMax, c.snd.una),
-  };
-  const srtt = c.rtt.srtt;
-  if (srtt !== undefined) ctx.rtt = srtt;
-  if (c.minRtt > 0) ctx.minRtt = c.minRtt;
-  return ctx;
-}
-
-/**
- * The window shift we ask for so the whole receive buffer can be offered (RFC 7323 §2.3),
- * for a buffer that may grow to `rcvBuf` (callers pass max(SO_RCVBUF, config.maxRcvBuf)).
- */
-export function wantedWscale(rcvBuf: number): number {
-  let s = 0;
-  while (s < MAX_WSCALE && rcvBuf >>> s > 0xffff) s++;
-  return s;
-}
-
-/**
- * Negotiates options from the peer's SYN (or SYN-ACK): MSS (RFC 9293 §3.7.1, 536 when
- * absent), window scale (RFC 7323 §2), timestamps (RFC 7323 §3), SACK (RFC 2018).
- */
-export function applySynOptions(c: TcpConnection, o: TcpOptions, weOffered: boolean): void {
-  const cfg = c.layer.config;
-  const routeMss = c.layer.routeMss(c.remote.address, c.opts);
-  const cap = c.opts.maxSeg ?? Number.POSITIVE_INFINITY;
-  c.mss = Math.max(cfg.minMss, Math.min(o.mss ?? 536, routeMss, cap));
-  if (o.windowScale !== undefined && cfg.windowScaling && weOffered) {
-    c.wsOk = true;
-    // RFC 7323 §2.3: "If a Window Scale option is received with a shift.cnt value larger
-    // than 14, the TCP SHOULD log the error but MUST use 14 instead of the specified value."
-    c.sndWscale = Math.min(o.windowScale, MAX_WSCALE);
-  } else {
-    c.wsOk = false;
-    c.sndWscale = 0;
-    c.rcvWscale = 0;
-  }
-  if (o.timestamps && cfg.timestamps && weOffered) {
-    c.tsOk = true;
-    c.tsRecent = o.timestamps.tsVal;
-    c.tsRecentAge = c.layer.env.clock.now();
-  } else c.tsOk = false;
-  c.sackOk = o.sackPermitted === true && cfg.sack && weOffered;
-  c.cc = createCongestionControl(c.opts.congestion, c.mss);
-}
-
-function rttSample(c: TcpConnection, r: TcpRepr, ack: Seq): void {
+function rttSample(c: Tcb, r: TcpRepr, ack: Seq): void {
   const ts = r.options.timestamps;
   let sample = -1;
   if (c.tsOk && ts && ts.tsEcr !== 0) {
@@ -101,7 +51,7 @@ function rttSample(c: TcpConnection, r: TcpRepr, ack: Seq): void {
 }
 
 /** RFC 5961 §7: challenge ACKs are rate-limited layer-wide. */
-function challengeAck(c: TcpConnection): void {
+function challengeAck(c: Tcb): void {
   if (c.layer.allowChallengeAck()) {
     c.layer.stats.challengeAcks++;
     sendAck(c);
@@ -109,7 +59,7 @@ function challengeAck(c: TcpConnection): void {
 }
 
 /** §3.10.7.3: SYN-SENT. */
-function synSent(c: TcpConnection, r: TcpRepr, payload: Uint8Array): void {
+function synSent(c: Tcb, r: TcpRepr, payload: Uint8Array): void {
   const layer = c.layer;
   const flags = r.flags;
   const ack = seq(r.ack);
@@ -125,7 +75,7 @@ function synSent(c: TcpConnection, r: TcpRepr, payload: Uint8Array): void {
     // the segment, enter CLOSED state ... Otherwise (no ACK), drop the segment and return."
     if (flags & TCP_ACK) {
       layer.stats.rstReceived++;
-      c.terminate('refused');
+      terminate(c, 'refused');
     }
     return;
   }
@@ -155,7 +105,7 @@ function synSent(c: TcpConnection, r: TcpRepr, payload: Uint8Array): void {
     c.rcvAdv = seqAdd(c.rcv.nxt, c.rcv.wnd);
     c.pending |= EV_ESTABLISHED | EV_WRITABLE;
     c.layer.stats.established++;
-    c.armKeepalive();
+    armKeepalive(c);
     c.ackNow = true;
     // "form an ACK segment ... If there are other controls or text in the segment, then
     // continue processing at the sixth step below where the URG bit is checked"
@@ -176,7 +126,7 @@ function synSent(c: TcpConnection, r: TcpRepr, payload: Uint8Array): void {
 }
 
 /** Segment arrival for a connection in any state but CLOSED and LISTEN. */
-export function segmentArrives(c: TcpConnection, r: TcpRepr, payload: Uint8Array): void {
+export function segmentArrives(c: Tcb, r: TcpRepr, payload: Uint8Array): void {
   const layer = c.layer;
   const stats = layer.stats;
   const now = layer.env.clock.now();
@@ -253,7 +203,7 @@ export function segmentArrives(c: TcpConnection, r: TcpRepr, payload: Uint8Array
     if (rst) return;
     if (c.state === 'TIME-WAIT' && fin) {
       // §3.10.7.4 eighth: "TIME-WAIT STATE: Remain in the TIME-WAIT state. Restart the 2 MSL time-out."
-      c.enterTimeWait();
+      enterTimeWait(c);
     }
     if (payload.length > 0) noteDuplicate(c, segSeq, payload.length);
     if (c.tsOk && ts && segLen > 0 && seqLe(seqAdd(segSeq, segLen), c.rcv.nxt)) {
@@ -292,14 +242,14 @@ export function segmentArrives(c: TcpConnection, r: TcpRepr, payload: Uint8Array
       case 'SYN-RECEIVED':
         // "If this connection was initiated with a passive OPEN ... return this connection to
         // LISTEN state" (the listener stays; this embryo goes). Active: "connection refused".
-        c.terminate(c.active ? 'refused' : 'reset');
+        terminate(c, c.active ? 'refused' : 'reset');
         return;
       case 'ESTABLISHED':
       case 'FIN-WAIT-1':
       case 'FIN-WAIT-2':
       case 'CLOSE-WAIT':
         stats.resets++;
-        c.terminate('reset');
+        terminate(c, 'reset');
         return;
       case 'TIME-WAIT':
         if (layer.config.rfc1337) {
@@ -308,13 +258,13 @@ export function segmentArrives(c: TcpConnection, r: TcpRepr, payload: Uint8Array
           return;
         }
         // §3.10.7.4: "enter the CLOSED state, delete the TCB, and return"
-        c.terminate(undefined);
+        terminate(c, undefined);
         return;
       default:
         // CLOSING, LAST-ACK: "enter the CLOSED state, delete the TCB, and return". The user
         // may still hold the socket (after shutdown()): like Linux and FreeBSD, it reads
         // ECONNRESET (SO_ERROR) rather than an orderly end.
-        c.terminate('reset');
+        terminate(c, 'reset');
         return;
     }
   }
@@ -324,7 +274,7 @@ export function segmentArrives(c: TcpConnection, r: TcpRepr, payload: Uint8Array
     if (c.state === 'SYN-RECEIVED' && !c.active) {
       // §3.10.7.4: "If the connection was initiated with a passive OPEN, then return this
       // connection to the LISTEN state and return."
-      c.terminate('reset');
+      terminate(c, 'reset');
       return;
     }
     // RFC 5961 §4.2: "the receiver MUST send an ACK (challenge ACK) to the remote peer"
@@ -367,7 +317,7 @@ export function segmentArrives(c: TcpConnection, r: TcpRepr, payload: Uint8Array
     c.snd.wl1 = segSeq;
     c.snd.wl2 = ack;
     stats.established++;
-    c.armKeepalive();
+    armKeepalive(c);
     c.pending |= EV_ESTABLISHED | EV_WRITABLE;
     if (c.parent) c.parent.established(c);
   } else {
@@ -403,7 +353,7 @@ export function segmentArrives(c: TcpConnection, r: TcpRepr, payload: Uint8Array
         // peer is sure to find acceptable, even when it has not yet seen our FIN.
         stats.dataAfterClose++;
         sendRst(c, ack);
-        c.terminate('aborted');
+        terminate(c, 'aborted');
         return;
       }
       segSeq = receiveText(c, segSeq, payload, fin);
@@ -426,7 +376,7 @@ export function segmentArrives(c: TcpConnection, r: TcpRepr, payload: Uint8Array
  * segment's ACK was found acceptable: a segment that acknowledges unsent (or ancient) data
  * is dropped and must not move TS.Recent, or a blind or broken one could poison it.
  */
-function updateTsRecent(c: TcpConnection, ts: TcpOptions['timestamps'], segSeq: Seq, now: number): void {
+function updateTsRecent(c: Tcb, ts: TcpOptions['timestamps'], segSeq: Seq, now: number): void {
   if (c.tsOk && ts && ((ts.tsVal - c.tsRecent) | 0) >= 0 && seqLe(segSeq, c.lastAckSent)) {
     c.tsRecent = ts.tsVal;
     c.tsRecentAge = now;
@@ -449,7 +399,7 @@ function isDsack(sack: readonly SackBlock[] | undefined, ack: Seq): boolean {
  * ACK processing for synchronized states (§3.10.7.4 fifth step). Returns true when the
  * segment is finished with (connection closed).
  */
-function processAck(c: TcpConnection, r: TcpRepr, segSeq: Seq, ack: Seq, textLen: number): boolean {
+function processAck(c: Tcb, r: TcpRepr, segSeq: Seq, ack: Seq, textLen: number): boolean {
   const layer = c.layer;
   const stats = layer.stats;
   const newWnd = r.window << c.sndWscale;
@@ -568,18 +518,18 @@ function processAck(c: TcpConnection, r: TcpRepr, segSeq: Seq, ack: Seq, textLen
       // "if the FIN segment is now acknowledged, then enter FIN-WAIT-2 and continue processing"
       if (c.finAcked) {
         c.state = 'FIN-WAIT-2';
-        c.armFinWait2();
+        armFinWait2(c);
       }
       break;
     case 'CLOSING':
       // "if the ACK acknowledges our FIN, then enter the TIME-WAIT state; otherwise, ignore the segment"
-      if (c.finAcked) c.enterTimeWait();
+      if (c.finAcked) enterTimeWait(c);
       break;
     case 'LAST-ACK':
       // "The only thing that can arrive in this state is an acknowledgment of our FIN. If our FIN
       // is now acknowledged, delete the TCB, enter the CLOSED state, and return."
       if (c.finAcked) {
-        c.terminate(undefined);
+        terminate(c, undefined);
         return true;
       }
       break;
@@ -601,7 +551,7 @@ function processAck(c: TcpConnection, r: TcpRepr, segSeq: Seq, ack: Seq, textLen
  * allows, the total FlightSize would remain less than or equal to cwnd plus 2*SMSS, and
  * that new data is available for transmission." The congestion window itself is unchanged.
  */
-function limitedTransmit(c: TcpConnection): void {
+function limitedTransmit(c: Tcb): void {
   if (c.snd.nxt !== c.sndMax) return;
   const avail = c.sndBuf.length - seqSub(c.snd.nxt, c.sndBufSeq);
   if (avail <= 0) return;
@@ -616,7 +566,7 @@ function limitedTransmit(c: TcpConnection): void {
 }
 
 /** Fast retransmit (RFC 5681 §3.2 step 2-4, RFC 6582 §3.2 step 2, RFC 6675 §5 step 4). */
-function enterRecovery(c: TcpConnection): void {
+function enterRecovery(c: Tcb): void {
   const stats = c.layer.stats;
   stats.fastRetransmits++;
   c.stats.fastRetransmits++;
@@ -641,7 +591,7 @@ function enterRecovery(c: TcpConnection): void {
  * the window, delivers in-order bytes, queues the rest, then handles an in-order FIN.
  * Returns the (possibly advanced) sequence number.
  */
-export function receiveText(c: TcpConnection, segSeq: Seq, data: Uint8Array, fin: boolean): Seq {
+export function receiveText(c: Tcb, segSeq: Seq, data: Uint8Array, fin: boolean): Seq {
   const stats = c.layer.stats;
   // Trim the left edge (already received).
   const dup = seqSub(c.rcv.nxt, segSeq);
@@ -712,7 +662,7 @@ export function receiveText(c: TcpConnection, segSeq: Seq, data: Uint8Array, fin
  * two MSS of the window we offer, at least 2 and at most 16. Each ACK of data spends one
  * (emit). Returns whether this segment is to be acknowledged at once.
  */
-function quickAckDue(c: TcpConnection): boolean {
+function quickAckDue(c: Tcb): boolean {
   const now = c.layer.env.clock.now();
   if (!c.dataSeen || now - c.lastDataRecv > c.rtt.rto) {
     c.dataSeen = true;
@@ -730,14 +680,14 @@ function quickAckDue(c: TcpConnection): boolean {
  * block of the next ACK: "the first SACK block MUST specify the contiguous block of data
  * containing the duplicate segment". Only the part below RCV.NXT is a duplicate.
  */
-function noteDuplicate(c: TcpConnection, segSeq: Seq, len: number): void {
+function noteDuplicate(c: Tcb, segSeq: Seq, len: number): void {
   if (!c.sackOk || !c.layer.config.dsack) return;
   const end = seqAdd(segSeq, len);
   if (!seqLt(segSeq, c.rcv.nxt)) return;
   c.dsack = { left: segSeq, right: seqLt(end, c.rcv.nxt) ? end : c.rcv.nxt };
 }
 
-function deliver(c: TcpConnection, data: Uint8Array): number {
+function deliver(c: Tcb, data: Uint8Array): number {
   if (data.length === 0) return 0;
   // Everything here lies inside the window we advertised (receiveText trims to rcvAdv), so
   // it is kept even when that window was rounded up to the scale granularity (RFC 7323
@@ -749,7 +699,7 @@ function deliver(c: TcpConnection, data: Uint8Array): number {
 }
 
 /** Eighth step: an in-order FIN. */
-function receiveFin(c: TcpConnection): void {
+function receiveFin(c: Tcb): void {
   c.rcv.nxt = seqAdd(c.rcv.nxt, 1);
   c.finReceived = true;
   c.ackNow = true;
@@ -761,13 +711,35 @@ function receiveFin(c: TcpConnection): void {
       break;
     case 'FIN-WAIT-1':
       // "If our FIN has been ACKed ... enter TIME-WAIT ... otherwise, enter the CLOSING state."
-      if (c.finAcked) c.enterTimeWait();
+      if (c.finAcked) enterTimeWait(c);
       else c.state = 'CLOSING';
       break;
     case 'FIN-WAIT-2':
-      c.enterTimeWait();
+      enterTimeWait(c);
       break;
     default:
       break;
   }
+}
+
+/**
+ * Receive side: may `len` new bytes at `segSeq` be held? When not, the connection's
+ * out-of-order data above the segment is pruned first (RFC 2018 §8 lets a receiver discard
+ * SACKed data; the sender keeps it until it is cumulatively acknowledged); if that is not
+ * enough, the caller drops the segment and ACKs, and the peer retransmits (RFC 9293 §3.8.6:
+ * "If more data arrives than can be accepted, it will be discarded").
+ */
+export function admitData(c: Tcb, segSeq: Seq, len: number): boolean {
+  const mem = c.layer.memory;
+  if (len <= mem.available) return true;
+  // In-order data on a connection shut for reading is discarded, not held.
+  if (c.readShut && segSeq === c.rcv.nxt) return true;
+  if (c.hasReasm) {
+    const before = c.reasm.bytes;
+    c.reasm.clear(seqAdd(segSeq, len));
+    if (c.reasm.bytes < before) c.layer.stats.memoryPrunes++;
+    if (len <= mem.available) return true;
+  }
+  c.layer.stats.memoryDrops++;
+  return false;
 }

@@ -4,62 +4,27 @@
  * It knows nothing about IP headers: IP reaches it through `receive` / `icmpError`,
  * and it reaches IP through `TcpEnv`.
  */
-import type { Rng } from '../rand/rng.ts';
-import type { Clock } from '../time/clock.ts';
-import type { TimerQueue } from '../time/timers.ts';
 import { EphemeralPorts } from '../transport/ports.ts';
 import type { IpAddress } from '../wire/address.ts';
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpRepr } from '../wire/tcp.ts';
 import { DEFAULT_TCP_CONFIG, type TcpConfig, type TcpSocketOptions } from './config.ts';
 import { TcpConnection, type TcpConnectionEvents } from './connection.ts';
+import type { TcpEnv, TcpUdpEncap } from './env.ts';
 import { reasonCode, type TcpCloseReason, TcpError } from './errors.ts';
-import type { TcpInfo } from './info.ts';
-import { segmentArrives, wantedWscale } from './input.ts';
+import type { TcpListenerHost } from './host.ts';
+import { segmentArrives } from './input.ts';
 import { IsnGenerator } from './isn.ts';
+import { terminate } from './lifecycle.ts';
 import { initSend, TcpListener } from './listen.ts';
 import { TcpMemory } from './memory.ts';
+import { wantedWscale } from './options.ts';
 import { replyRst, sendDataAt, tcpOutput } from './output.ts';
-import { seq, seqAdd, seqGt, seqLe, seqLt, seqSub } from './seq.ts';
+import { seq, seqAdd, seqGt, seqLe, seqLt } from './seq.ts';
+import { newTcpStats, type TcpStats } from './stats.ts';
 import { SynCookies } from './syncookie.ts';
 
-/**
- * The IP header fields a connection chooses for its segments (IP_TOS, IP_MTU_DISCOVER; see
- * TcpSocketOptions). Absent: TOS 0 and DF set (RFC 1191 path MTU discovery).
- */
-export interface TcpIpFields {
-  readonly tos?: number;
-  readonly pmtuDisc?: number;
-  readonly ttl?: number;
-}
-
-/** The UDP ports around a tunnelled segment (TcpConfig.udpTunnelingPort). */
-export interface TcpUdpEncap {
-  readonly srcPort: number;
-  readonly dstPort: number;
-}
-
-export interface TcpEnv {
-  clock: Clock;
-  rng: Rng;
-  timers: TimerQueue;
-  /**
-   * Hand a segment to IP (which adds the IP header, routes, computes the checksum).
-   * `repr` and `payload` are lent for the duration of the call only: copy to keep.
-   */
-  output(
-    src: IpAddress,
-    dst: IpAddress,
-    repr: TcpRepr,
-    payload: Uint8Array,
-    ip?: TcpIpFields,
-    udp?: TcpUdpEncap,
-  ): void;
-  /** Source address the host would use to reach dst (undefined: no route -> ENETUNREACH/EHOSTUNREACH). */
-  routeSource(dst: IpAddress): IpAddress | undefined;
-  /** Largest TCP payload on the route to dst (path MTU - IP - TCP headers, no options), e.g. 1460. */
-  mssFor(dst: IpAddress): number;
-  isLocalAddress(a: IpAddress): boolean;
-}
+export type { TcpEnv, TcpIpFields, TcpUdpEncap } from './env.ts';
+export { newTcpStats, type TcpStats } from './stats.ts';
 
 export type TcpIcmpKind =
   | 'unreachable'
@@ -69,70 +34,6 @@ export type TcpIcmpKind =
   | 'net-unreachable'
   | 'frag-needed'
   | 'time-exceeded';
-
-/** Layer-wide counters: every drop and notable event. */
-export function newTcpStats() {
-  return {
-    segmentsIn: 0,
-    segmentsOut: 0,
-    badSegment: 0,
-    noListener: 0,
-    rstSent: 0,
-    rstReceived: 0,
-    resets: 0,
-    retransmits: 0,
-    timeouts: 0,
-    timedOut: 0,
-    fastRetransmits: 0,
-    /** RFC 8985 tail loss probes sent, and those whose ACK showed they repaired a loss. */
-    lossProbes: 0,
-    lossProbeRecoveries: 0,
-    partialAckRetransmits: 0,
-    sackRecoveries: 0,
-    dupAcks: 0,
-    challengeAcks: 0,
-    challengeAcksSuppressed: 0,
-    cookiesSent: 0,
-    cookiesAccepted: 0,
-    cookiesFailed: 0,
-    backlogDrops: 0,
-    synQueueDrops: 0,
-    outOfWindow: 0,
-    pawsDrops: 0,
-    missingTimestamp: 0,
-    badAck: 0,
-    ackOfUnsent: 0,
-    ackTooOld: 0,
-    outOfOrder: 0,
-    reassemblyDrops: 0,
-    /** Data segments dropped at the memory limit, and out-of-order queues pruned for it (memory.ts). */
-    memoryDrops: 0,
-    memoryPrunes: 0,
-    truncatedToWindow: 0,
-    zeroWindowDrops: 0,
-    zeroWindowProbes: 0,
-    delayedAcks: 0,
-    keepaliveProbes: 0,
-    keepaliveTimeouts: 0,
-    dataAfterClose: 0,
-    activeOpens: 0,
-    passiveOpens: 0,
-    established: 0,
-    timeWaitExpired: 0,
-    timeWaitRecycled: 0,
-    timeWaitRstIgnored: 0,
-    /** Segments for a connection that arrived by another UDP tunnel port (or none): reset. */
-    tunnelPortMismatch: 0,
-    deferredAcks: 0,
-    finWait2Timeouts: 0,
-    icmpNoConnection: 0,
-    icmpOutOfWindow: 0,
-    icmpAborts: 0,
-    icmpSoftErrors: 0,
-    pmtuUpdates: 0,
-  };
-}
-export type TcpStats = ReturnType<typeof newTcpStats>;
 
 export interface TcpBindOptions {
   /** undefined (or the unspecified address): every local address (INADDR_ANY). */
@@ -238,7 +139,7 @@ function overlap(a: IpAddress | undefined, b: IpAddress | undefined): boolean {
 
 const tupleKey = (localPort: number, remotePort: number): number => localPort * 65536 + remotePort;
 
-export class TcpLayer {
+export class TcpLayer implements TcpListenerHost {
   /** udpEncap's port pairs, one per peer tunnel port (no allocation per tunnelled segment). */
   readonly #udpEncaps = new Map<number, TcpUdpEncap>();
   readonly env: TcpEnv;
@@ -576,7 +477,7 @@ export class TcpLayer {
       // processed by TIME-WAIT, which acknowledges it (RFC 5961 §4.2), as Linux does.
       if (newer && this.#findListener(dst, r.dstPort)) {
         stats.timeWaitRecycled++;
-        c.terminate(undefined);
+        terminate(c, undefined);
         c.flush();
         c = undefined;
       }
@@ -693,7 +594,7 @@ export class TcpLayer {
       // Like Linux (tcp_v4_err): an ICMP error while the handshake is in progress ends it
       // (ECONNREFUSED for port unreachable, EHOSTUNREACH/ENETUNREACH otherwise).
       stats.icmpAborts++;
-      c.terminate(reason);
+      terminate(c, reason);
     } else {
       // RFC 5461 §4 (and RFC 1122 §4.2.3.9 for soft errors): once synchronized, keep the
       // connection and report the error through SO_ERROR.
@@ -752,10 +653,6 @@ export class TcpLayer {
         if (list.length === 0) this.#conns.delete(k);
       }
     }
-    if (c.parent) {
-      c.parent.forget(c);
-      c.parent = undefined;
-    }
   }
 
   /** @internal */
@@ -780,41 +677,5 @@ export class TcpLayer {
     }
     this.#challengeCount++;
     return true;
-  }
-
-  /** @internal */
-  infoFor(c: TcpConnection): TcpInfo {
-    const sb = c.hasScoreboard ? c.scoreboard : undefined;
-    const info: TcpInfo = {
-      state: c.state,
-      rto: c.rtt.rto,
-      cwnd: c.cc.cwnd,
-      ssthresh: c.cc.ssthresh,
-      mss: c.mss,
-      rcvMss: c.rcvMss,
-      retransmits: c.rtxCount,
-      totalRetrans: c.stats.retransmits,
-      lost: 0,
-      sacked: sb ? sb.sackedBytes : 0,
-      unacked: seqSub(c.sndMax, c.snd.una),
-      sndWnd: c.snd.wnd,
-      rcvWnd: c.rcv.wnd,
-      options: { timestamps: c.tsOk, sack: c.sackOk },
-      backoff: c.rtt.backoffCount,
-      probes: c.persistCount + c.keepaliveProbes,
-      bytesAcked: c.stats.bytesAcked,
-      bytesReceived: c.stats.bytesReceived,
-      segsOut: c.stats.segsOut,
-      segsIn: c.stats.segsIn,
-      lastDataSent: c.lastSend,
-      lastDataRecv: c.lastRecv,
-      congestion: c.cc.name,
-    };
-    const srtt = c.rtt.srtt;
-    if (srtt !== undefined) info.rtt = srtt;
-    const rttvar = c.rtt.rttvar;
-    if (rttvar !== undefined) info.rttvar = rttvar;
-    if (c.wsOk) info.options.windowScale = { snd: c.sndWscale, rcv: c.rcvWscale };
-    return info;
   }
 }

@@ -5,11 +5,12 @@
 
 import type { Instant } from '../time/instant.ts';
 import type { Timer } from '../time/timers.ts';
-import type { TcpConnection } from './connection.ts';
-import { ccContext } from './input.ts';
+import { ccContext } from './cc.ts';
+import { terminate } from './lifecycle.ts';
 import { sendAckAt, sendDataAt, sendSyn, tcpOutput } from './output.ts';
-import { seqAdd, seqSub } from './seq.ts';
-import { sendLossProbe } from './tlp.ts';
+import { seqAdd, seqMax, seqSub } from './seq.ts';
+import type { TcpState } from './state.ts';
+import type { Tcb, TimerKind } from './tcb.ts';
 
 /** FreeBSD tcp_timer.c tcp_backoff[TCP_MAXRXTSHIFT + 1]. */
 const FREEBSD_BACKOFF = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 512, 512, 512];
@@ -20,7 +21,7 @@ const FREEBSD_REXMTMAX = 64_000_000;
  * Retransmission timeout (RFC 6298 §5.4-5.6): retransmit the earliest unacknowledged
  * segment, back the timer off, and give up after the retry limit.
  */
-export function onRtx(c: TcpConnection): void {
+export function onRtx(c: Tcb): void {
   const st = c.state;
   if (st === 'CLOSED' || st === 'TIME-WAIT' || st === 'LISTEN') return;
   if (c.ptoArmed) {
@@ -52,7 +53,7 @@ export function onRtx(c: TcpConnection): void {
   const keepInit = st === 'SYN-SENT' ? (c.opts.keepInit ?? cfg.keepInit) : 0;
   if (expired || (keepInit > 0 && now - c.rtxStamp >= keepInit)) {
     layer.stats.timedOut++;
-    c.terminate('timed-out');
+    terminate(c, 'timed-out');
     c.flush();
     return;
   }
@@ -102,7 +103,7 @@ export function onRtx(c: TcpConnection): void {
   c.flush();
 }
 
-function synchronized(st: TcpConnection['state']): boolean {
+function synchronized(st: TcpState): boolean {
   return st !== 'SYN-SENT' && st !== 'SYN-RECEIVED' && st !== 'LISTEN' && st !== 'CLOSED';
 }
 
@@ -115,7 +116,7 @@ function clampToUserTimeout(t: Timer, end: Instant, now: Instant): void {
  * Persist timer (RFC 9293 §3.8.6.1): with a zero send window, probe with one octet of new
  * data at increasing intervals; with a small nonzero window it overrides sender SWS avoidance.
  */
-export function onPersist(c: TcpConnection): void {
+export function onPersist(c: Tcb): void {
   const st = c.state;
   if (
     st !== 'ESTABLISHED' &&
@@ -150,7 +151,7 @@ export function onPersist(c: TcpConnection): void {
   const userExpired = userTimeout > 0 && c.persistCount > 1 && now - c.persistStamp >= userTimeout;
   if (userExpired || (c.orphan && c.persistCount > layer.config.retries)) {
     layer.stats.timedOut++;
-    c.terminate('timed-out');
+    terminate(c, 'timed-out');
     c.flush();
     return;
   }
@@ -170,7 +171,7 @@ export function onPersist(c: TcpConnection): void {
 }
 
 /** Delayed ACK timer (RFC 9293 §3.8.6.3). */
-export function onDelAck(c: TcpConnection): void {
+export function onDelAck(c: Tcb): void {
   if (c.state === 'CLOSED') return;
   c.layer.stats.delayedAcks++;
   c.ackNow = true;
@@ -183,7 +184,7 @@ export function onDelAck(c: TcpConnection): void {
  * peer, send <SEQ=SND.UNA-1><ACK=RCV.NXT> every keepInterval; after keepCount unanswered
  * probes the connection is dead.
  */
-export function onKeepalive(c: TcpConnection): void {
+export function onKeepalive(c: Tcb): void {
   const st = c.state;
   if (!c.keepAliveOn || st === 'CLOSED' || st === 'TIME-WAIT' || st === 'SYN-SENT' || st === 'SYN-RECEIVED')
     return;
@@ -200,7 +201,7 @@ export function onKeepalive(c: TcpConnection): void {
   }
   if (c.keepaliveProbes >= c.opts.keepCount) {
     c.layer.stats.keepaliveTimeouts++;
-    c.terminate('timed-out');
+    terminate(c, 'timed-out');
     c.flush();
     return;
   }
@@ -211,10 +212,80 @@ export function onKeepalive(c: TcpConnection): void {
 }
 
 /** TIME-WAIT 2*MSL expiry, or the FIN-WAIT-2 timeout of an orphan. */
-export function onWait(c: TcpConnection): void {
+export function onWait(c: Tcb): void {
   if (c.state === 'TIME-WAIT') c.layer.stats.timeWaitExpired++;
   else if (c.state === 'FIN-WAIT-2') c.layer.stats.finWait2Timeouts++;
   else return;
-  c.terminate(undefined);
+  terminate(c, undefined);
   c.flush();
+}
+
+/** Pacing: the next burst is due (opts.pacingRate). */
+export function onPace(c: Tcb): void {
+  tcpOutput(c);
+  c.flush();
+}
+
+/**
+ * RFC 8985 §7.3 "Sending a Loss Probe": the PTO fired. Sends one segment of new data if
+ * the peer's window allows, else retransmits the last segment sent, then re-arms the RTO.
+ */
+export function sendLossProbe(c: Tcb): void {
+  const layer = c.layer;
+  const now = layer.env.clock.now();
+  if (c.sndMax === c.snd.una) return;
+  const off = seqSub(c.snd.nxt, c.sndBufSeq);
+  const avail = c.sndBuf.length - off;
+  const inFlight = seqSub(c.snd.nxt, c.snd.una);
+  let used = 0;
+  // "If an unsent segment exists AND the receive window allows new data to be sent:
+  // Transmit the lowest-sequence unsent segment of up to SMSS" (cwnd does not apply).
+  if (avail > 0 && c.snd.nxt === c.sndMax && c.snd.wnd > inFlight) {
+    used = sendDataAt(c, c.snd.nxt, Math.min(c.mss, c.snd.wnd - inFlight), false);
+    c.snd.nxt = seqAdd(c.snd.nxt, used);
+    c.tlpIsRetrans = false;
+  }
+  if (used === 0) {
+    // "Else: Retransmit the highest-sequence segment sent so far" (the last one sent as new
+    // data, or its last SMSS if it was longer).
+    const start = seqMax(c.snd.una, seqMax(c.tailSeq, seqAdd(c.sndMax, -c.mss)));
+    used = sendDataAt(c, start, seqSub(c.sndMax, start), true);
+    c.tlpIsRetrans = true;
+  }
+  if (used === 0) {
+    c.armRto(now + c.rtt.rto);
+    return;
+  }
+  layer.stats.lossProbes++;
+  c.stats.lossProbes++;
+  // "TLP.end_seq = SND.NXT"
+  c.tlpEndSeq = c.sndMax;
+  // "After attempting to send a loss probe ... the sender MUST re-arm the RTO timer, not
+  // the PTO timer, if the FlightSize is not zero."
+  c.armRto(now + c.rtt.rto);
+  c.flush();
+}
+
+/** Runs the handler of a connection's timer that expired. */
+export function timerExpired(c: Tcb, kind: TimerKind): void {
+  switch (kind) {
+    case 'rtx':
+      onRtx(c);
+      break;
+    case 'persist':
+      onPersist(c);
+      break;
+    case 'delack':
+      onDelAck(c);
+      break;
+    case 'keep':
+      onKeepalive(c);
+      break;
+    case 'wait':
+      onWait(c);
+      break;
+    case 'pace':
+      onPace(c);
+      break;
+  }
 }

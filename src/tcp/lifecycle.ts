@@ -1,0 +1,58 @@
+/**
+ * A connection's way out: the timed states at the end (FIN-WAIT-2 for an orphan,
+ * TIME-WAIT), keepalive arming, and terminate(), which deletes the TCB (RFC 9293
+ * §3.10.7.4 "enter the CLOSED state, delete the TCB").
+ */
+import type { TcpCloseReason } from './errors.ts';
+import { EV_CLOSE } from './events.ts';
+import type { Tcb } from './tcb.ts';
+
+/** Starts (or stops) the keepalive timer from the last segment received. */
+export function armKeepalive(c: Tcb): void {
+  const s = c.state;
+  if (!c.keepAliveOn || s === 'CLOSED' || s === 'SYN-SENT' || s === 'SYN-RECEIVED') {
+    c.cancelKeepalive();
+    return;
+  }
+  c.keepaliveProbes = 0;
+  c.keepTimer.set(c.lastRecv + c.opts.keepIdle);
+}
+
+/** Orphans in FIN-WAIT-2 are reaped (Linux tcp_fin_timeout). */
+export function armFinWait2(c: Tcb): void {
+  if (c.orphan) {
+    const t = c.opts.finWait2Timeout ?? c.layer.config.finWait2Timeout;
+    c.waitTimer.set(c.layer.env.clock.now() + t);
+  }
+}
+
+/** Enters TIME-WAIT and (re)starts the 2*MSL timer. */
+export function enterTimeWait(c: Tcb): void {
+  c.state = 'TIME-WAIT';
+  c.cancelRtx();
+  c.cancelPersist();
+  c.cancelKeepalive();
+  c.cancelDelack();
+  c.sndBuf.clear();
+  c.waitTimer.set(c.layer.env.clock.now() + 2 * c.layer.config.msl);
+}
+
+/** Ends the connection: CLOSED, timers off, removed from the layer (and from its listener). */
+export function terminate(c: Tcb, reason: TcpCloseReason | undefined): void {
+  if (c.terminated) return;
+  c.terminated = true;
+  c.state = 'CLOSED';
+  c.closeReason = reason;
+  c.cancelTimers();
+  c.sndBuf.clear();
+  // Nobody will read it: closed by the user, or never accepted from the listener.
+  if (c.orphan || c.parent) c.rcvBuf.clear();
+  c.layer.memory.forget(c);
+  c.clearQueues();
+  c.layer.remove(c);
+  if (c.parent) {
+    c.parent.forget(c);
+    c.parent = undefined;
+  }
+  c.pending |= EV_CLOSE;
+}
