@@ -12,6 +12,7 @@ import { tcpInfo } from './info-snapshot.ts';
 import { armFinWait2, armKeepalive, terminate } from './lifecycle.ts';
 import { sendAbortRst, tcpOutput, windowUpdateDue } from './output.ts';
 import { seqAdd } from './seq.ts';
+import { canQueueFin, canSendData, isHandshaking, isSynchronized, isUnconnected } from './state.ts';
 import { Tcb, type TimerKind } from './tcb.ts';
 import { timerExpired } from './timers.ts';
 
@@ -50,10 +51,7 @@ export class TcpConnection extends Tcb {
   }
   /** Whether this side can still send (not shut down, not closed). */
   get writable(): boolean {
-    return !this.finQueued && (this.state === 'ESTABLISHED' || this.state === 'CLOSE-WAIT' || this.#opening);
-  }
-  get #opening(): boolean {
-    return this.state === 'SYN-SENT' || this.state === 'SYN-RECEIVED';
+    return !this.finQueued && (canSendData(this.state) || isHandshaking(this.state));
   }
   get options(): Readonly<TcpSocketOptions> {
     return this.opts;
@@ -96,12 +94,9 @@ export class TcpConnection extends Tcb {
     }
     if (o.keepAlive !== undefined || o.keepIdle !== undefined) armKeepalive(this);
     if (o.noDelay && this.state !== 'CLOSED') tcpOutput(this);
-    if (o.congestion !== undefined && o.congestion !== this.cc.name && !this.#established) {
+    if (o.congestion !== undefined && o.congestion !== this.cc.name && !isSynchronized(this.state)) {
       this.cc = createCongestionControl(o.congestion, this.mss);
     }
-  }
-  get #established(): boolean {
-    return this.state !== 'CLOSED' && this.state !== 'SYN-SENT' && this.state !== 'SYN-RECEIVED';
   }
 
   /**
@@ -109,7 +104,7 @@ export class TcpConnection extends Tcb {
    * the buffered data; 'read' discards buffered and future data.
    */
   shutdown(how: 'read' | 'write' | 'both'): void {
-    if (this.state === 'CLOSED' || this.state === 'LISTEN') throw new TcpError('ENOTCONN');
+    if (isUnconnected(this.state)) throw new TcpError('ENOTCONN');
     if (how !== 'write') {
       this.readShut = true;
       this.rcvBuf.clear();
@@ -168,8 +163,8 @@ export class TcpConnection extends Tcb {
     if (this.finQueued) throw new TcpError('EPIPE', 'write after shutdown');
     if (this.closeReason !== undefined) throw new TcpError(reasonCode(this.closeReason));
     const s = this.state;
-    if (s === 'ESTABLISHED' || s === 'CLOSE-WAIT' || s === 'SYN-SENT' || s === 'SYN-RECEIVED') return;
-    if (s === 'CLOSED' || s === 'LISTEN') throw new TcpError('ENOTCONN');
+    if (canSendData(s) || isHandshaking(s)) return;
+    if (isUnconnected(s)) throw new TcpError('ENOTCONN');
     throw new TcpError('EPIPE');
   }
 
@@ -180,7 +175,7 @@ export class TcpConnection extends Tcb {
       terminate(this, undefined);
       return;
     }
-    if (s !== 'ESTABLISHED' && s !== 'CLOSE-WAIT' && s !== 'SYN-RECEIVED') return;
+    if (!canQueueFin(s)) return;
     this.finQueued = true;
     this.finSeq = seqAdd(this.sndBufSeq, this.sndBuf.length);
     // SYN-RECEIVED: "queue for processing after entering ESTABLISHED state" (§3.10.4);

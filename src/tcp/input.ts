@@ -27,6 +27,7 @@ import {
   tsNow,
 } from './output.ts';
 import { type Seq, seq, seqAdd, seqGe, seqGt, seqLe, seqLt, seqMax, seqSub } from './seq.ts';
+import { canReceiveData } from './state.ts';
 import type { Tcb } from './tcb.ts';
 import { scheduleLossProbe, settleLossProbe, tlpProcessAck } from './tlp.ts';
 
@@ -344,7 +345,7 @@ export function segmentArrives(c: Tcb, r: TcpRepr, payload: Uint8Array): void {
   // ---- seventh and eighth: segment text, FIN
   if (payload.length > 0 || fin) {
     const st = c.state;
-    if (st === 'ESTABLISHED' || st === 'FIN-WAIT-1' || st === 'FIN-WAIT-2') {
+    if (canReceiveData(st)) {
       if (c.orphan && payload.length > 0 && seqGe(seqAdd(segSeq, payload.length), c.rcv.nxt)) {
         // RFC 1122 §4.2.2.13: "if new data is received after CLOSE is called, its TCP SHOULD
         // send a RST to show that data was lost." It takes the form RFC 9293 §3.10.7.1 gives

@@ -20,6 +20,7 @@ import { TcpMemory } from './memory.ts';
 import { wantedWscale } from './options.ts';
 import { replyRst, sendDataAt, tcpOutput } from './output.ts';
 import { seq, seqAdd, seqGt, seqLe, seqLt } from './seq.ts';
+import { isHandshaking } from './state.ts';
 import { newTcpStats, type TcpStats } from './stats.ts';
 import { SynCookies } from './syncookie.ts';
 
@@ -559,7 +560,7 @@ export class TcpLayer implements TcpListenerHost {
       if (mss < c.mss) {
         c.mss = mss;
         stats.pmtuUpdates++;
-        if (c.sndMax !== c.snd.una && c.state !== 'SYN-SENT' && c.state !== 'SYN-RECEIVED') {
+        if (c.sndMax !== c.snd.una && !isHandshaking(c.state)) {
           c.snd.nxt = c.snd.una;
           const used = sendDataAt(c, c.snd.una, c.mss, true);
           c.snd.nxt = seqAdd(c.snd.una, used);
@@ -580,7 +581,7 @@ export class TcpLayer implements TcpListenerHost {
           : kind === 'host-unreachable' || kind === 'time-exceeded'
             ? 'host-unreachable'
             : 'unreachable';
-    const handshake = c.state === 'SYN-SENT' || c.state === 'SYN-RECEIVED';
+    const handshake = isHandshaking(c.state);
     const hard = kind === 'port-unreachable' || kind === 'proto-unreachable';
     if (handshake && (!this.config.icmpMayReset || (this.config.icmpSoftUnreachable && !hard))) {
       // FreeBSD: with icmp_may_rst=0, or for an error other than port/protocol unreachable,
@@ -590,7 +591,7 @@ export class TcpLayer implements TcpListenerHost {
       // exceeded in transit (not on reassembly timeout); the code does not reach this layer,
       // so time exceeded is soft here.
       stats.icmpSoftErrors++;
-    } else if (c.state === 'SYN-SENT' || c.state === 'SYN-RECEIVED') {
+    } else if (handshake) {
       // Like Linux (tcp_v4_err): an ICMP error while the handshake is in progress ends it
       // (ECONNREFUSED for port unreachable, EHOSTUNREACH/ENETUNREACH otherwise).
       stats.icmpAborts++;

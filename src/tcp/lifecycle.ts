@@ -5,12 +5,13 @@
  */
 import type { TcpCloseReason } from './errors.ts';
 import { EV_CLOSE } from './events.ts';
+import { isSynchronized } from './state.ts';
 import type { Tcb } from './tcb.ts';
 
 /** Starts (or stops) the keepalive timer from the last segment received. */
 export function armKeepalive(c: Tcb): void {
   const s = c.state;
-  if (!c.keepAliveOn || s === 'CLOSED' || s === 'SYN-SENT' || s === 'SYN-RECEIVED') {
+  if (!c.keepAliveOn || !isSynchronized(s)) {
     c.cancelKeepalive();
     return;
   }

@@ -13,18 +13,15 @@ import {
   type TcpOptions,
   type TcpRepr,
 } from '../wire/tcp.ts';
-import type { CongestionContext } from './congestion/types.ts';
+import { ccContext } from './cc.ts';
 import type { TcpEnv, TcpIpFields } from './env.ts';
 import type { TcpHost } from './host.ts';
 import { type Seq, seqAdd, seqGt, seqLt, seqMax, seqSub } from './seq.ts';
+import { canReceiveData, isHandshaking, isUnconnected } from './state.ts';
 import type { Tcb } from './tcb.ts';
 import { scheduleLossProbe } from './tlp.ts';
 
 const NO_OPTIONS: TcpOptions = Object.freeze({});
-
-function ccContextOf(c: Tcb): CongestionContext {
-  return { now: c.layer.env.clock.now(), mss: c.mss, flightSize: seqSub(c.sndMax, c.snd.una) };
-}
 
 /** Timestamp clock: milliseconds (RFC 7323 §5.4 allows 1 ms..1 s per tick) plus a per-connection offset. */
 export function tsNow(c: Tcb): number {
@@ -114,7 +111,7 @@ function selectWindow(c: Tcb): number {
 /** Whether reading freed enough space that the peer should hear about it now. */
 export function windowUpdateDue(c: Tcb): boolean {
   const st = c.state;
-  if (st !== 'ESTABLISHED' && st !== 'FIN-WAIT-1' && st !== 'FIN-WAIT-2') return false;
+  if (!canReceiveData(st)) return false;
   if (c.finReceived) return false;
   const cur = Math.max(0, seqSub(c.rcvAdv, c.rcv.nxt));
   const space = Math.min(c.rcvBuf.space, 0xffff << c.rcvWscale);
@@ -380,8 +377,8 @@ function cwnd(c: Tcb): number {
  */
 export function tcpOutput(c: Tcb): void {
   const st = c.state;
-  if (st === 'CLOSED' || st === 'LISTEN') return;
-  if (st === 'SYN-SENT' || st === 'SYN-RECEIVED') {
+  if (isUnconnected(st)) return;
+  if (isHandshaking(st)) {
     if (c.snd.nxt === c.iss) sendSyn(c);
     else if (c.ackNow && st === 'SYN-RECEIVED') sendSyn(c);
     return;
@@ -394,7 +391,7 @@ export function tcpOutput(c: Tcb): void {
   if (c.sndMax === c.snd.una && c.cc.onIdle && c.sndBuf.length > 0) {
     // RFC 5681 §4.1: after an idle period longer than the RTO, restart from the restart window.
     const idle = c.layer.env.clock.now() - c.lastSend;
-    if (idle > c.rtt.rto) c.cc.onIdle(ccContextOf(c), idle);
+    if (idle > c.rtt.rto) c.cc.onIdle(ccContext(c), idle);
   }
   if (c.inRecovery && c.sackOk) sent = sackRecoverySend(c);
   // Pacing (opts.pacingRate): at most pacingBurst new segments now, then the next burst

@@ -9,7 +9,7 @@ import { ccContext } from './cc.ts';
 import { terminate } from './lifecycle.ts';
 import { sendAckAt, sendDataAt, sendSyn, tcpOutput } from './output.ts';
 import { seqAdd, seqMax, seqSub } from './seq.ts';
-import type { TcpState } from './state.ts';
+import { canHaveDataInFlight, isHandshaking, isSynchronized, isUnconnected } from './state.ts';
 import type { Tcb, TimerKind } from './tcb.ts';
 
 /** FreeBSD tcp_timer.c tcp_backoff[TCP_MAXRXTSHIFT + 1]. */
@@ -23,7 +23,7 @@ const FREEBSD_REXMTMAX = 64_000_000;
  */
 export function onRtx(c: Tcb): void {
   const st = c.state;
-  if (st === 'CLOSED' || st === 'TIME-WAIT' || st === 'LISTEN') return;
+  if (isUnconnected(st) || st === 'TIME-WAIT') return;
   if (c.ptoArmed) {
     // The timer held a tail-loss-probe timeout, not an RTO (RFC 8985 §7.3).
     c.ptoArmed = false;
@@ -32,7 +32,7 @@ export function onRtx(c: Tcb): void {
   }
   const layer = c.layer;
   const cfg = layer.config;
-  if (c.sndMax === c.snd.una && st !== 'SYN-SENT' && st !== 'SYN-RECEIVED') return;
+  if (c.sndMax === c.snd.una && !isHandshaking(st)) return;
   layer.stats.timeouts++;
   c.stats.timeouts++;
   const now = layer.env.clock.now();
@@ -43,7 +43,7 @@ export function onRtx(c: Tcb): void {
     st === 'SYN-SENT' ? cfg.synRetries : st === 'SYN-RECEIVED' && !c.active ? cfg.synAckRetries : cfg.retries;
   // A deferred connection (TCP_DEFER_ACCEPT) lives at least through the deferring period.
   if (st === 'SYN-RECEIVED' && c.deferAcked) limit = Math.max(limit, c.opts.deferAccept ?? 0);
-  const userTimeout = synchronized(st) ? (c.opts.userTimeout ?? 0) : 0;
+  const userTimeout = isSynchronized(st) ? (c.opts.userTimeout ?? 0) : 0;
   // RFC 5482 §3 / Linux tcp(7) TCP_USER_TIMEOUT: with a user timeout the time data has gone
   // unacknowledged, not the retransmission count, decides (retransmits_timed_out; the first
   // expiry always retransmits). Handshake states keep the SYN retry counts, as on Linux.
@@ -67,7 +67,7 @@ export function onRtx(c: Tcb): void {
     c.flush();
     return;
   }
-  if (st === 'SYN-SENT' || st === 'SYN-RECEIVED') {
+  if (isHandshaking(st)) {
     sendSyn(c);
     if (st === 'SYN-SENT' && cfg.synBackoff === 'freebsd') {
       // FreeBSD tcp_timer_rexmt: rexmt = tcp_rexmit_initial * tcp_backoff[t_rxtshift], then
@@ -103,10 +103,6 @@ export function onRtx(c: Tcb): void {
   c.flush();
 }
 
-function synchronized(st: TcpState): boolean {
-  return st !== 'SYN-SENT' && st !== 'SYN-RECEIVED' && st !== 'LISTEN' && st !== 'CLOSED';
-}
-
 /** Pulls an armed timer in to `end` (a user timeout or TCP_KEEPINIT deadline) (at least 1 us ahead, so an overdue abort fires next). */
 function clampToUserTimeout(t: Timer, end: Instant, now: Instant): void {
   if (t.deadline !== undefined && t.deadline > end) t.set(Math.max(end, now + 1));
@@ -117,15 +113,7 @@ function clampToUserTimeout(t: Timer, end: Instant, now: Instant): void {
  * data at increasing intervals; with a small nonzero window it overrides sender SWS avoidance.
  */
 export function onPersist(c: Tcb): void {
-  const st = c.state;
-  if (
-    st !== 'ESTABLISHED' &&
-    st !== 'CLOSE-WAIT' &&
-    st !== 'FIN-WAIT-1' &&
-    st !== 'LAST-ACK' &&
-    st !== 'CLOSING'
-  )
-    return;
+  if (!canHaveDataInFlight(c.state)) return;
   const layer = c.layer;
   const off = seqSub(c.snd.nxt, c.sndBufSeq);
   const avail = c.sndBuf.length - off;
@@ -186,8 +174,7 @@ export function onDelAck(c: Tcb): void {
  */
 export function onKeepalive(c: Tcb): void {
   const st = c.state;
-  if (!c.keepAliveOn || st === 'CLOSED' || st === 'TIME-WAIT' || st === 'SYN-SENT' || st === 'SYN-RECEIVED')
-    return;
+  if (!c.keepAliveOn || !isSynchronized(st) || st === 'TIME-WAIT') return;
   const now = c.layer.env.clock.now();
   if (c.keepaliveProbes === 0 && now - c.lastRecv < c.opts.keepIdle) {
     c.keepTimer.set(c.lastRecv + c.opts.keepIdle);

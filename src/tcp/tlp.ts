@@ -11,6 +11,7 @@
  */
 import { ccContext } from './cc.ts';
 import { type Seq, seqGe, seqGt, seqSub } from './seq.ts';
+import { canHaveDataInFlight } from './state.ts';
 import type { Tcb } from './tcb.ts';
 
 /** RFC 8985 §7.2 WCDelAckT: the worst-case delayed-ACK timer a receiver may run, 200 ms. */
@@ -24,15 +25,10 @@ const PTO_NO_RTT = 1_000_000;
  * recovery, with no probe outstanding, and not while the persist timer owns the window.
  */
 function canProbe(c: Tcb): boolean {
-  const st = c.state;
   return (
     c.layer.config.tlp &&
     c.sackOk &&
-    (st === 'ESTABLISHED' ||
-      st === 'CLOSE-WAIT' ||
-      st === 'FIN-WAIT-1' ||
-      st === 'CLOSING' ||
-      st === 'LAST-ACK') &&
+    canHaveDataInFlight(c.state) &&
     c.sndMax !== c.snd.una &&
     !c.inRecovery &&
     // RTO recovery: after a timeout, until everything sent before it is acknowledged.
