@@ -446,8 +446,14 @@ export function tcpOutput(c: Tcb): void {
   if (!sent && c.ackNow) sendAck(c);
   // RFC 8985 §7.2: new data went out, so (re)start the loss probe timer.
   else if (sent) scheduleLossProbe(c, false);
-  // Zero window (or SWS-withheld data) with nothing in flight: the persist timer probes
-  // (RFC 9293 §3.8.6.1) and doubles as the SWS override timer.
+  armPersistIfStalled(c);
+}
+
+/**
+ * Zero window (or SWS-withheld data) with nothing in flight: the persist timer probes
+ * (RFC 9293 §3.8.6.1) and doubles as the SWS override timer.
+ */
+function armPersistIfStalled(c: Tcb): void {
   const off = seqSub(c.snd.nxt, c.sndBufSeq);
   if (c.sndBuf.length - off > 0 && c.sndMax === c.snd.una && !c.persistArmed) {
     c.cancelRtx();
