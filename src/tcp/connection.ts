@@ -4,6 +4,7 @@
  * send next" in output.ts, timer expiry in timers.ts.
  */
 
+import type { Instant } from '../time/instant.ts';
 import type { TcpSocketOptions } from './config.ts';
 import { createCongestionControl } from './congestion/factory.ts';
 import { reasonCode, TcpError } from './errors.ts';
@@ -13,8 +14,8 @@ import { armFinWait2, armKeepalive, terminate } from './lifecycle.ts';
 import { sendAbortRst, tcpOutput, windowUpdateDue } from './output.ts';
 import { seqAdd } from './seq.ts';
 import { canQueueFin, canSendData, isHandshaking, isSynchronized, isUnconnected } from './state.ts';
-import { Tcb, type TimerKind } from './tcb.ts';
-import { timerExpired } from './timers.ts';
+import { Tcb } from './tcb.ts';
+import { runTimers } from './timers.ts';
 
 export {
   EV_CLOSE,
@@ -29,8 +30,8 @@ export type { TcpConnStats } from './tcb.ts';
 
 export class TcpConnection extends Tcb {
   /** @internal */
-  protected override timerFired(kind: TimerKind): void {
-    timerExpired(this, kind);
+  protected override timerFired(now: Instant): void {
+    runTimers(this, now);
   }
 
   // ---------------------------------------------------------------- API

@@ -6,24 +6,24 @@
 import type { TcpCloseReason } from './errors.ts';
 import { EV_CLOSE } from './events.ts';
 import { isSynchronized } from './state.ts';
-import type { Tcb } from './tcb.ts';
+import { T_DELACK, T_KEEP, T_PERSIST, T_WAIT, type Tcb } from './tcb.ts';
 
 /** Starts (or stops) the keepalive timer from the last segment received. */
 export function armKeepalive(c: Tcb): void {
   const s = c.state;
   if (!c.keepAliveOn || !isSynchronized(s)) {
-    c.cancelKeepalive();
+    c.clearTimer(T_KEEP);
     return;
   }
   c.keepaliveProbes = 0;
-  c.keepTimer.set(c.lastRecv + c.opts.keepIdle);
+  c.setTimer(T_KEEP, c.lastRecv + c.opts.keepIdle);
 }
 
 /** Orphans in FIN-WAIT-2 are reaped (Linux tcp_fin_timeout). */
 export function armFinWait2(c: Tcb): void {
   if (c.orphan) {
     const t = c.opts.finWait2Timeout ?? c.layer.config.finWait2Timeout;
-    c.waitTimer.set(c.layer.env.clock.now() + t);
+    c.setTimer(T_WAIT, c.layer.env.clock.now() + t);
   }
 }
 
@@ -31,11 +31,11 @@ export function armFinWait2(c: Tcb): void {
 export function enterTimeWait(c: Tcb): void {
   c.state = 'TIME-WAIT';
   c.cancelRtx();
-  c.cancelPersist();
-  c.cancelKeepalive();
-  c.cancelDelack();
+  c.clearTimer(T_PERSIST);
+  c.clearTimer(T_KEEP);
+  c.clearTimer(T_DELACK);
   c.sndBuf.clear();
-  c.waitTimer.set(c.layer.env.clock.now() + 2 * c.layer.config.msl);
+  c.setTimer(T_WAIT, c.layer.env.clock.now() + 2 * c.layer.config.msl);
 }
 
 /** Ends the connection: CLOSED, timers off, removed from the layer (and from its listener). */

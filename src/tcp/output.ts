@@ -18,7 +18,7 @@ import type { TcpEnv, TcpIpFields } from './env.ts';
 import type { TcpHost } from './host.ts';
 import { type Seq, seqAdd, seqGt, seqLt, seqMax, seqSub } from './seq.ts';
 import { canReceiveData, isHandshaking, isUnconnected } from './state.ts';
-import type { Tcb } from './tcb.ts';
+import { T_DELACK, T_PACE, T_PERSIST, type Tcb } from './tcb.ts';
 import { scheduleLossProbe } from './tlp.ts';
 
 const NO_OPTIONS: TcpOptions = Object.freeze({});
@@ -147,7 +147,7 @@ function emit(c: Tcb, seqNo: Seq, flags: number, payload: Uint8Array, options: T
     c.lastAckSent = c.rcv.nxt;
     c.delackSegs = 0;
     c.ackNow = false;
-    c.cancelDelack();
+    c.clearTimer(T_DELACK);
   }
   c.stats.segsOut++;
   layer.stats.segmentsOut++;
@@ -441,7 +441,7 @@ export function tcpOutput(c: Tcb): void {
     // This burst's bytes take their time at the rate before the next may start; data held
     // back leaves from the pacing timer.
     if (burstSegs > 0) c.paceNext = now + Math.ceil((burstBytes * 1e6) / rate);
-    if (held && !c.paceTimer.armed) c.paceTimer.set(Math.max(c.paceNext, now + 1));
+    if (held && !c.timerArmed(T_PACE)) c.setTimer(T_PACE, Math.max(c.paceNext, now + 1));
   }
   if (!sent && c.ackNow) sendAck(c);
   // RFC 8985 §7.2: new data went out, so (re)start the loss probe timer.
@@ -458,7 +458,8 @@ function armPersistIfStalled(c: Tcb): void {
   if (c.sndBuf.length - off > 0 && c.sndMax === c.snd.una && !c.persistArmed) {
     c.cancelRtx();
     const base = Math.max(c.rtt.rto, c.layer.config.minRto);
-    c.persistTimer.set(
+    c.setTimer(
+      T_PERSIST,
       c.layer.env.clock.now() + Math.min(base * 2 ** c.persistCount, c.layer.config.persistMax),
     );
   }

@@ -7,7 +7,7 @@
 import { EV_END, EV_READABLE } from './events.ts';
 import { enterTimeWait } from './lifecycle.ts';
 import { type Seq, seqAdd, seqLt, seqSub } from './seq.ts';
-import type { Tcb } from './tcb.ts';
+import { T_DELACK, type Tcb } from './tcb.ts';
 
 /**
  * Seventh/eighth steps for ESTABLISHED, FIN-WAIT-1/2 (and SYN-SENT's continuation): trims to
@@ -180,6 +180,6 @@ function admitData(c: Tcb, segSeq: Seq, len: number): boolean {
  */
 export function armDelayedAck(c: Tcb, now: number): void {
   if (c.rcv.nxt !== c.lastAckSent && !c.ackNow && !c.delackArmed && c.state !== 'CLOSED') {
-    c.delackTimer.set(now + c.layer.config.delayedAckTimeout);
+    c.setTimer(T_DELACK, now + c.layer.config.delayedAckTimeout);
   }
 }

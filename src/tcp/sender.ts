@@ -10,7 +10,7 @@ import { ccContext } from './cc.ts';
 import { EV_WRITABLE } from './events.ts';
 import { retransmitFirst, sendDataAt, tsNow } from './output.ts';
 import { type Seq, seq, seqAdd, seqGe, seqGt, seqLe, seqLt, seqMax, seqSub } from './seq.ts';
-import type { Tcb } from './tcb.ts';
+import { T_PERSIST, type Tcb } from './tcb.ts';
 import { scheduleLossProbe, settleLossProbe, tlpProcessAck } from './tlp.ts';
 
 /** RTT sample from an ACK of new data: RFC 7323 §4.1 timestamps, else the timed segment (RFC 6298). */
@@ -191,7 +191,7 @@ function updateSendWindow(c: Tcb, segSeq: Seq, ack: Seq, newWnd: number): void {
     c.snd.wl2 = ack;
     if (newWnd > c.maxSndWnd) c.maxSndWnd = newWnd;
     if (newWnd > 0 && c.persistArmed) {
-      c.persistTimer.cancel();
+      c.clearTimer(T_PERSIST);
       c.persistCount = 0;
       if (c.sndMax !== c.snd.una) c.armRto(c.layer.env.clock.now() + c.rtt.rto);
     }

@@ -53,8 +53,23 @@ export interface TcpParent {
   flush(): void;
 }
 
-/** The kinds of timer a connection runs (timers.ts). */
-export type TimerKind = 'rtx' | 'persist' | 'delack' | 'keep' | 'wait' | 'pace';
+/** The kinds of timer a connection runs (timers.ts), as indexes into Tcb.timerAt. */
+export type TimerKind = 0 | 1 | 2 | 3 | 4 | 5;
+/** Retransmission: an RTO (RFC 6298), or a tail-loss-probe timeout (RFC 8985) when ptoArmed. */
+export const T_RTX = 0;
+/** Persist: zero-window probes (RFC 9293 §3.8.6.1). */
+export const T_PERSIST = 1;
+/** Delayed ACK (RFC 9293 §3.8.6.3). */
+export const T_DELACK = 2;
+/** Keepalive (RFC 1122 §4.2.3.6). */
+export const T_KEEP = 3;
+/** TIME-WAIT 2*MSL, or an orphan's FIN-WAIT-2 timeout. */
+export const T_WAIT = 4;
+/** Pacing: the next burst of new data may leave. */
+export const T_PACE = 5;
+const TIMER_KINDS = 6;
+/** A timer deadline that is not armed. */
+export const NEVER = Number.POSITIVE_INFINITY;
 
 export class Tcb {
   /** @internal */ readonly layer: TcpHost;
@@ -191,13 +206,6 @@ export class Tcb {
     timeouts: 0,
   };
 
-  #rtxTimer: Timer | undefined;
-  #persistTimer: Timer | undefined;
-  #delackTimer: Timer | undefined;
-  #keepTimer: Timer | undefined;
-  #paceTimer: Timer | undefined;
-  #waitTimer: Timer | undefined;
-
   constructor(layer: TcpHost, local: TcpEndpoint, remote: TcpEndpoint, opts: TcpSocketOptions) {
     this.layer = layer;
     this.local = local;
@@ -242,73 +250,112 @@ export class Tcb {
 
   // ---------------------------------------------------------------- timers
 
-  /** @internal A timer of this connection expired (timers.ts handles it; see TcpConnection). */
-  protected timerFired(_kind: TimerKind): void {}
+  /**
+   * The deadline of each timer kind (T_RTX ... T_PACE), NEVER when not armed. One queue entry
+   * (#timer) stands for all of them, at the earliest; timers.ts runs the kinds as they fall due.
+   */
+  readonly timerAt: number[] = [NEVER, NEVER, NEVER, NEVER, NEVER, NEVER];
+  /** When each deadline was last armed (a per-connection count): ties fire in arming order. */
+  readonly #timerArmed: number[] = [0, 0, 0, 0, 0, 0];
+  #armCount = 0;
+  #timer: Timer | undefined;
 
-  #timer(kind: TimerKind): Timer {
-    return this.layer.env.timers.timer(() => this.timerFired(kind));
+  /** @internal The connection's timer entry expired at `now` (timers.ts handles it; see TcpConnection). */
+  protected timerFired(_now: Instant): void {}
+
+  /** @internal Arms (or re-arms) timer `kind` for `at`. */
+  setTimer(kind: TimerKind, at: Instant): void {
+    this.timerAt[kind] = at;
+    this.#timerArmed[kind] = ++this.#armCount;
+    this.#reschedule(kind);
   }
-  /** @internal */ get rtxTimer(): Timer {
-    return (this.#rtxTimer ??= this.#timer('rtx'));
+
+  /** @internal Stops timer `kind`. */
+  clearTimer(kind: TimerKind): void {
+    if (this.timerAt[kind] === NEVER) return;
+    this.timerAt[kind] = NEVER;
+    this.#reschedule(-1);
   }
-  /** @internal */ get persistTimer(): Timer {
-    return (this.#persistTimer ??= this.#timer('persist'));
+
+  /** @internal */
+  timerArmed(kind: TimerKind): boolean {
+    return this.timerAt[kind] !== NEVER;
   }
-  /** @internal */ get delackTimer(): Timer {
-    return (this.#delackTimer ??= this.#timer('delack'));
+
+  /**
+   * @internal The kind due first at `now` (earliest deadline, ties in arming order), disarmed
+   * for its handler to run; -1 when none is due.
+   */
+  takeDueTimer(now: Instant): TimerKind | -1 {
+    const k = this.#earliest();
+    if (k < 0 || this.timerAt[k]! > now) return -1;
+    this.timerAt[k] = NEVER;
+    return k;
   }
-  /** @internal Pacing: the next burst is due (config pacingRate). */
-  get paceTimer(): Timer {
-    return (this.#paceTimer ??= this.#timer('pace'));
+
+  /** @internal After a handler ran: the entry goes to the earliest deadline left. */
+  rescheduleTimer(): void {
+    this.#reschedule(-1);
   }
-  /** @internal */ get keepTimer(): Timer {
-    return (this.#keepTimer ??= this.#timer('keep'));
+
+  #earliest(): TimerKind | -1 {
+    const at = this.timerAt;
+    let k: TimerKind | -1 = -1;
+    let min = NEVER;
+    for (let i = 0 as TimerKind; i < TIMER_KINDS; i++) {
+      const d = at[i]!;
+      if (d < min || (d === min && d !== NEVER && this.#timerArmed[i]! < this.#timerArmed[k]!)) {
+        min = d;
+        k = i;
+      }
+    }
+    return k;
   }
-  /** @internal */ get waitTimer(): Timer {
-    return (this.#waitTimer ??= this.#timer('wait'));
+
+  /**
+   * Moves the queue entry to the earliest deadline. Like a timer of its own, a kind that is
+   * (re)armed as the earliest takes a fresh place among the queue's entries at that instant.
+   */
+  #reschedule(changed: TimerKind | -1): void {
+    const k = this.#earliest();
+    if (k < 0) {
+      this.#timer?.cancel();
+      return;
+    }
+    const at = this.timerAt[k]!;
+    const t = (this.#timer ??= this.layer.env.timers.timer((now) => this.timerFired(now)));
+    if (t.deadline !== at || k === changed) t.set(at);
   }
+
   /** @internal Arms the retransmission timer for an RTO at `at` (replacing a pending PTO). */
   armRto(at: Instant): void {
     this.ptoArmed = false;
-    this.rtxTimer.set(at);
+    this.setTimer(T_RTX, at);
   }
   /** @internal Arms the retransmission timer as a tail-loss-probe timeout (tlp.ts). */
   armPto(at: Instant, rtoAt: Instant): void {
     this.ptoArmed = true;
     this.ptoRtoDeadline = rtoAt;
-    this.rtxTimer.set(at);
+    this.setTimer(T_RTX, at);
   }
   /** @internal Stops the retransmission timer (RTO or PTO). */
   cancelRtx(): void {
     this.ptoArmed = false;
-    this.#rtxTimer?.cancel();
+    this.clearTimer(T_RTX);
   }
   /** @internal */ cancelTimers(): void {
     this.ptoArmed = false;
-    this.#rtxTimer?.cancel();
-    this.#persistTimer?.cancel();
-    this.#delackTimer?.cancel();
-    this.#keepTimer?.cancel();
-    this.#waitTimer?.cancel();
-    this.#paceTimer?.cancel();
+    this.timerAt.fill(NEVER);
+    this.#timer?.cancel();
   }
   /** @internal */ get rtxArmed(): boolean {
-    return this.#rtxTimer?.armed ?? false;
+    return this.timerAt[T_RTX] !== NEVER;
   }
   /** @internal */ get persistArmed(): boolean {
-    return this.#persistTimer?.armed ?? false;
-  }
-  /** @internal */ cancelPersist(): void {
-    this.#persistTimer?.cancel();
-  }
-  /** @internal */ cancelKeepalive(): void {
-    this.#keepTimer?.cancel();
-  }
-  /** @internal */ cancelDelack(): void {
-    this.#delackTimer?.cancel();
+    return this.timerAt[T_PERSIST] !== NEVER;
   }
   /** @internal */ get delackArmed(): boolean {
-    return this.#delackTimer?.armed ?? false;
+    return this.timerAt[T_DELACK] !== NEVER;
   }
 
   // ---------------------------------------------------------------- derived

@@ -1,16 +1,33 @@
 /**
- * Timer expiry for one connection. Each kind has one Timer object per connection,
- * created on first use and re-armed afterwards (see TcpConnection's timer getters).
+ * Timers as functions of the TCB and the time. A connection keeps one deadline per kind
+ * (Tcb.timerAt: retransmission/loss probe, persist, delayed ACK, keepalive, TIME-WAIT or
+ * FIN-WAIT-2, pacing) and ONE entry in the timer queue, at the earliest of them.
+ *
+ * Order: when the entry expires, runTimers runs the kind due first — the earliest
+ * deadline, and among equal deadlines the one armed first — then puts the entry back at
+ * the earliest deadline left, so another kind already due runs next, after whatever else
+ * the queue holds for that instant. That is the order TimerQueue gives its own entries
+ * (earliest deadline first, ties in insertion order), so the kinds fire as they did when
+ * each had a timer of its own.
  */
 
 import type { Instant } from '../time/instant.ts';
-import type { Timer } from '../time/timers.ts';
 import { ccContext } from './cc.ts';
 import { terminate } from './lifecycle.ts';
 import { sendAckAt, sendDataAt, sendSyn, tcpOutput } from './output.ts';
 import { seqAdd, seqMax, seqSub } from './seq.ts';
 import { canHaveDataInFlight, isHandshaking, isSynchronized, isUnconnected } from './state.ts';
-import type { Tcb, TimerKind } from './tcb.ts';
+import {
+  NEVER,
+  T_DELACK,
+  T_KEEP,
+  T_PACE,
+  T_PERSIST,
+  T_RTX,
+  T_WAIT,
+  type Tcb,
+  type TimerKind,
+} from './tcb.ts';
 
 /** FreeBSD tcp_timer.c tcp_backoff[TCP_MAXRXTSHIFT + 1]. */
 const FREEBSD_BACKOFF = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 512, 512, 512];
@@ -59,27 +76,35 @@ export function onRtx(c: Tcb): void {
   }
   // RFC 6298 §5.5: "The host MUST set RTO <- RTO * 2 ("back off the timer")".
   c.rtt.backoff();
+  if (isHandshaking(st)) handshakeTimeout(c, keepInit, now);
+  else rtoRetransmit(c, userTimeout, now);
+  c.flush();
+}
+
+/** An RTO during the handshake: our SYN or SYN-ACK again. */
+function handshakeTimeout(c: Tcb, keepInit: number, now: Instant): void {
+  const cfg = c.layer.config;
+  const st = c.state;
   if (st === 'SYN-RECEIVED' && c.deferAcked) {
     // TCP_DEFER_ACCEPT (Linux syn_ack_recalc): the peer has our SYN-ACK, so it is not resent
     // until the last timeout of the deferring period, to give data a last chance.
     if (c.rtxCount - 1 >= (c.opts.deferAccept ?? 0) - 1) sendSyn(c);
-    else c.armRto(layer.env.clock.now() + c.rtt.rto);
-    c.flush();
+    else c.armRto(c.layer.env.clock.now() + c.rtt.rto);
     return;
   }
-  if (isHandshaking(st)) {
-    sendSyn(c);
-    if (st === 'SYN-SENT' && cfg.synBackoff === 'freebsd') {
-      // FreeBSD tcp_timer_rexmt: rexmt = tcp_rexmit_initial * tcp_backoff[t_rxtshift], then
-      // TCPT_RANGESET adds rexmit_slop and caps it at TCPTV_REXMTMAX.
-      const shift = Math.min(c.rtxCount, FREEBSD_BACKOFF.length - 1);
-      const rexmt = Math.min(cfg.initialRto * FREEBSD_BACKOFF[shift]! + cfg.synRtoSlop, FREEBSD_REXMTMAX);
-      c.armRto(now + rexmt);
-    }
-    if (keepInit > 0) clampToUserTimeout(c.rtxTimer, c.rtxStamp + keepInit, now);
-    c.flush();
-    return;
+  sendSyn(c);
+  if (st === 'SYN-SENT' && cfg.synBackoff === 'freebsd') {
+    // FreeBSD tcp_timer_rexmt: rexmt = tcp_rexmit_initial * tcp_backoff[t_rxtshift], then
+    // TCPT_RANGESET adds rexmit_slop and caps it at TCPTV_REXMTMAX.
+    const shift = Math.min(c.rtxCount, FREEBSD_BACKOFF.length - 1);
+    const rexmt = Math.min(cfg.initialRto * FREEBSD_BACKOFF[shift]! + cfg.synRtoSlop, FREEBSD_REXMTMAX);
+    c.armRto(now + rexmt);
   }
+  if (keepInit > 0) clampToUserTimeout(c, T_RTX, c.rtxStamp + keepInit, now);
+}
+
+/** An RTO once synchronized: loss recovery restarts from SND.UNA with one segment. */
+function rtoRetransmit(c: Tcb, userTimeout: number, now: Instant): void {
   // An RTO ends any tail-loss-probe episode (Linux tcp_retransmit_timer: tlp_high_seq = 0).
   c.tlpEndSeq = undefined;
   // RFC 5681 §3.1 (ssthresh, cwnd = 1 SMSS) via the congestion module; leave recovery.
@@ -99,13 +124,13 @@ export function onRtx(c: Tcb): void {
   const used = sendDataAt(c, c.snd.una, c.mss, true);
   c.snd.nxt = seqAdd(c.snd.una, used);
   // Linux tcp_clamp_rto_to_user_timeout: the next expiry comes no later than the user timeout.
-  if (userTimeout > 0) clampToUserTimeout(c.rtxTimer, c.rtxStamp + userTimeout, now);
-  c.flush();
+  if (userTimeout > 0) clampToUserTimeout(c, T_RTX, c.rtxStamp + userTimeout, now);
 }
 
 /** Pulls an armed timer in to `end` (a user timeout or TCP_KEEPINIT deadline) (at least 1 us ahead, so an overdue abort fires next). */
-function clampToUserTimeout(t: Timer, end: Instant, now: Instant): void {
-  if (t.deadline !== undefined && t.deadline > end) t.set(Math.max(end, now + 1));
+function clampToUserTimeout(c: Tcb, kind: TimerKind, end: Instant, now: Instant): void {
+  const at = c.timerAt[kind]!;
+  if (at !== NEVER && at > end) c.setTimer(kind, Math.max(end, now + 1));
 }
 
 /**
@@ -152,9 +177,9 @@ export function onPersist(c: Tcb): void {
   // The probe is governed by the persist timer, not the retransmission timer.
   c.cancelRtx();
   const base = Math.max(c.rtt.rto, layer.config.minRto);
-  c.persistTimer.set(now + Math.min(base * 2 ** c.persistCount, layer.config.persistMax));
+  c.setTimer(T_PERSIST, now + Math.min(base * 2 ** c.persistCount, layer.config.persistMax));
   // Linux tcp_clamp_probe0_to_user_timeout.
-  if (userTimeout > 0) clampToUserTimeout(c.persistTimer, c.persistStamp + userTimeout, now);
+  if (userTimeout > 0) clampToUserTimeout(c, T_PERSIST, c.persistStamp + userTimeout, now);
   c.flush();
 }
 
@@ -177,13 +202,13 @@ export function onKeepalive(c: Tcb): void {
   if (!c.keepAliveOn || !isSynchronized(st) || st === 'TIME-WAIT') return;
   const now = c.layer.env.clock.now();
   if (c.keepaliveProbes === 0 && now - c.lastRecv < c.opts.keepIdle) {
-    c.keepTimer.set(c.lastRecv + c.opts.keepIdle);
+    c.setTimer(T_KEEP, c.lastRecv + c.opts.keepIdle);
     return;
   }
   if (c.sndMax !== c.snd.una) {
     // Data outstanding: the retransmission timer watches the peer.
     c.keepaliveProbes = 0;
-    c.keepTimer.set(now + c.opts.keepIdle);
+    c.setTimer(T_KEEP, now + c.opts.keepIdle);
     return;
   }
   if (c.keepaliveProbes >= c.opts.keepCount) {
@@ -195,7 +220,7 @@ export function onKeepalive(c: Tcb): void {
   c.keepaliveProbes++;
   c.layer.stats.keepaliveProbes++;
   sendAckAt(c, seqAdd(c.snd.una, -1));
-  c.keepTimer.set(now + c.opts.keepInterval);
+  c.setTimer(T_KEEP, now + c.opts.keepInterval);
 }
 
 /** TIME-WAIT 2*MSL expiry, or the FIN-WAIT-2 timeout of an orphan. */
@@ -253,26 +278,30 @@ export function sendLossProbe(c: Tcb): void {
   c.flush();
 }
 
-/** Runs the handler of a connection's timer that expired. */
-export function timerExpired(c: Tcb, kind: TimerKind): void {
+/** The connection's timer entry expired at `now`: runs the kind due first (see above). */
+export function runTimers(c: Tcb, now: Instant): void {
+  const kind = c.takeDueTimer(now);
   switch (kind) {
-    case 'rtx':
+    case T_RTX:
       onRtx(c);
       break;
-    case 'persist':
+    case T_PERSIST:
       onPersist(c);
       break;
-    case 'delack':
+    case T_DELACK:
       onDelAck(c);
       break;
-    case 'keep':
+    case T_KEEP:
       onKeepalive(c);
       break;
-    case 'wait':
+    case T_WAIT:
       onWait(c);
       break;
-    case 'pace':
+    case T_PACE:
       onPace(c);
       break;
+    default:
+      break;
   }
+  c.rescheduleTimer();
 }

@@ -12,7 +12,7 @@
 import { ccContext } from './cc.ts';
 import { type Seq, seqGe, seqGt, seqSub } from './seq.ts';
 import { canHaveDataInFlight } from './state.ts';
-import type { Tcb } from './tcb.ts';
+import { T_RTX, type Tcb } from './tcb.ts';
 
 /** RFC 8985 §7.2 WCDelAckT: the worst-case delayed-ACK timer a receiver may run, 200 ms. */
 export const WC_DEL_ACK_T = 200_000;
@@ -60,8 +60,8 @@ export function scheduleLossProbe(c: Tcb, advancing: boolean): boolean {
   const rtoAt =
     !advancing && c.ptoArmed
       ? c.ptoRtoDeadline
-      : !advancing && c.rtxArmed && c.rtxTimer.deadline !== undefined
-        ? c.rtxTimer.deadline
+      : !advancing && c.rtxArmed
+        ? c.timerAt[T_RTX]!
         : now + c.rtt.rto;
   c.armPto(Math.min(now + pto, rtoAt), rtoAt);
   return true;
