@@ -7,34 +7,29 @@
 import { EphemeralPorts } from '../transport/ports.ts';
 import type { IpAddress } from '../wire/address.ts';
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpRepr } from '../wire/tcp.ts';
+import { ChallengeAckLimiter } from './challenge.ts';
 import { DEFAULT_TCP_CONFIG, type TcpConfig, type TcpSocketOptions } from './config.ts';
+import { ConnTable } from './conn-table.ts';
 import { TcpConnection, type TcpConnectionEvents } from './connection.ts';
 import type { TcpEnv, TcpUdpEncap } from './env.ts';
-import { reasonCode, type TcpCloseReason, TcpError } from './errors.ts';
+import { TcpError } from './errors.ts';
 import type { TcpListenerHost } from './host.ts';
+import { connectionIcmpError, type TcpIcmpKind } from './icmp.ts';
 import { segmentArrives } from './input.ts';
 import { IsnGenerator } from './isn.ts';
-import { terminate } from './lifecycle.ts';
+import { synMayReuseTimeWait, terminate } from './lifecycle.ts';
 import { initSend, TcpListener } from './listen.ts';
+import { findListener, removeListener } from './listener-table.ts';
 import { TcpMemory } from './memory.ts';
 import { wantedWscale } from './options.ts';
-import { replyRst, sendDataAt, tcpOutput } from './output.ts';
-import { seq, seqAdd, seqGt, seqLe, seqLt } from './seq.ts';
-import { isHandshaking } from './state.ts';
+import { replyRst, tcpOutput } from './output.ts';
+import { seq } from './seq.ts';
 import { newTcpStats, type TcpStats } from './stats.ts';
 import { SynCookies } from './syncookie.ts';
 
 export type { TcpEnv, TcpIpFields, TcpUdpEncap } from './env.ts';
+export type { TcpIcmpKind } from './icmp.ts';
 export { newTcpStats, type TcpStats } from './stats.ts';
-
-export type TcpIcmpKind =
-  | 'unreachable'
-  | 'port-unreachable'
-  | 'proto-unreachable'
-  | 'host-unreachable'
-  | 'net-unreachable'
-  | 'frag-needed'
-  | 'time-exceeded';
 
 export interface TcpBindOptions {
   /** undefined (or the unspecified address): every local address (INADDR_ANY). */
@@ -138,8 +133,6 @@ function overlap(a: IpAddress | undefined, b: IpAddress | undefined): boolean {
   return isWildcard(a) || isWildcard(b) || ipEqual(a as IpAddress, b as IpAddress);
 }
 
-const tupleKey = (localPort: number, remotePort: number): number => localPort * 65536 + remotePort;
-
 export class TcpLayer implements TcpListenerHost {
   /** udpEncap's port pairs, one per peer tunnel port (no allocation per tunnelled segment). */
   readonly #udpEncaps = new Map<number, TcpUdpEncap>();
@@ -156,12 +149,12 @@ export class TcpLayer implements TcpListenerHost {
    * §5.4 suggests per-connection), so stateless SYN-cookie SYN-ACKs share the clock.
    */
   /** @internal */ readonly tsOffset: number;
-  readonly #conns = new Map<number, TcpConnection[]>();
+  readonly #table = new ConnTable<TcpConnection>();
+  /** The connection table's lists by port pair (the port checks walk them). */
+  readonly #conns = this.#table.byPorts;
   readonly #listeners = new Map<number, TcpListener[]>();
   readonly #bindings = new Map<number, TcpBinding[]>();
-  #count = 0;
-  #challengeWindow = -1;
-  #challengeCount = 0;
+  readonly #challengeAcks = new ChallengeAckLimiter();
 
   constructor(env: TcpEnv, config: Partial<TcpConfig> = {}) {
     this.env = env;
@@ -176,11 +169,11 @@ export class TcpLayer implements TcpListenerHost {
 
   /** Number of connections in the table (all states but LISTEN). */
   get connectionCount(): number {
-    return this.#count;
+    return this.#table.size;
   }
 
   *connections(): IterableIterator<TcpConnection> {
-    for (const list of this.#conns.values()) yield* list;
+    yield* this.#table.all();
   }
 
   *listeners(): IterableIterator<TcpListener> {
@@ -459,29 +452,19 @@ export class TcpLayer implements TcpListenerHost {
     }
     const flags = r.flags;
     let c = this.#find(dst, r.dstPort, src, r.srcPort);
-    if (c && c.state === 'TIME-WAIT' && (flags & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_SYN) {
-      // RFC 9293 §3.10.7.4 note / RFC 6191 §2: a new SYN may reuse a TIME-WAIT tuple when its
-      // timestamp (or, failing that, its sequence number) is beyond the old incarnation's.
-      const ts = r.options.timestamps;
-      const newTs = ts !== undefined && this.config.timestamps;
-      const seqNewer = seqGt(seq(r.seq), c.rcv.nxt);
-      let newer: boolean;
-      if (c.tsOk && newTs) {
-        // "greater than the last timestamp seen", or equal to it with a greater sequence number.
-        const d = (ts.tsVal - c.tsRecent) | 0;
-        newer = d > 0 || (d === 0 && seqNewer);
-      } else if (c.tsOk) newer = seqNewer;
-      // "If the previous incarnation ... did not use Timestamps ... If TCP Timestamps would be
-      // enabled for the new incarnation ..., honor the incoming connection request."
-      else newer = newTs || seqNewer;
+    if (
+      c &&
+      c.state === 'TIME-WAIT' &&
+      (flags & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_SYN &&
+      synMayReuseTimeWait(c, r, this.config.timestamps) &&
+      this.#findListener(dst, r.dstPort)
+    ) {
       // Deviation: a SYN that may not reuse the tuple is not "silently dropped" (RFC 6191) but
       // processed by TIME-WAIT, which acknowledges it (RFC 5961 §4.2), as Linux does.
-      if (newer && this.#findListener(dst, r.dstPort)) {
-        stats.timeWaitRecycled++;
-        terminate(c, undefined);
-        c.flush();
-        c = undefined;
-      }
+      stats.timeWaitRecycled++;
+      terminate(c, undefined);
+      c.flush();
+      c = undefined;
     }
     if (c && (c.opts.udpEncapsPort ?? 0) !== tunnelPort) {
       // FreeBSD tcp_input / tcp_twcheck: a segment for a connection that came by another way
@@ -546,63 +529,7 @@ export class TcpLayer implements TcpListenerHost {
       stats.icmpNoConnection++;
       return;
     }
-    // RFC 5927 §4.1: only believe errors quoting a sequence number we have in flight.
-    const s = seq(quoted.seq);
-    if (!(seqLe(c.snd.una, s) && seqLt(s, seqAdd(c.sndMax, c.sndMax === c.snd.una ? 1 : 0)))) {
-      stats.icmpOutOfWindow++;
-      return;
-    }
-    if (kind === 'frag-needed') {
-      // RFC 1191 §6.5: lower the MSS to fit the next-hop MTU and retransmit at once.
-      if (nextHopMtu === undefined) return;
-      const hdr = c.remote.address.family === 4 ? 40 : 60;
-      const mss = Math.max(this.config.minMss, nextHopMtu - hdr);
-      if (mss < c.mss) {
-        c.mss = mss;
-        stats.pmtuUpdates++;
-        if (c.sndMax !== c.snd.una && !isHandshaking(c.state)) {
-          c.snd.nxt = c.snd.una;
-          const used = sendDataAt(c, c.snd.una, c.mss, true);
-          c.snd.nxt = seqAdd(c.snd.una, used);
-          tcpOutput(c);
-        }
-      }
-      c.flush();
-      return;
-    }
-    // Protocol unreachable refuses like port unreachable: FreeBSD (icmp_may_rst, PRC_UNREACH_PROTOCOL
-    // -> ECONNREFUSED) and Linux (icmp_err_convert: ENOPROTOOPT, reported as ECONNREFUSED
-    // by tcp_v4_err's "connection refused" class) agree.
-    const reason: TcpCloseReason =
-      kind === 'port-unreachable' || kind === 'proto-unreachable'
-        ? 'refused'
-        : kind === 'net-unreachable'
-          ? 'net-unreachable'
-          : kind === 'host-unreachable' || kind === 'time-exceeded'
-            ? 'host-unreachable'
-            : 'unreachable';
-    const handshake = isHandshaking(c.state);
-    const hard = kind === 'port-unreachable' || kind === 'proto-unreachable';
-    if (handshake && (!this.config.icmpMayReset || (this.config.icmpSoftUnreachable && !hard))) {
-      // FreeBSD: with icmp_may_rst=0, or for an error other than port/protocol unreachable,
-      // the handshake error is only noted (t_softerror) and the SYN retransmissions go on.
-      // RFC 1122 §4.2.3.9: net/host unreachable (codes 0, 1, 5) "indicate soft error
-      // conditions, TCP MUST NOT abort the connection". Deviation: FreeBSD also aborts on TTL
-      // exceeded in transit (not on reassembly timeout); the code does not reach this layer,
-      // so time exceeded is soft here.
-      stats.icmpSoftErrors++;
-    } else if (handshake) {
-      // Like Linux (tcp_v4_err): an ICMP error while the handshake is in progress ends it
-      // (ECONNREFUSED for port unreachable, EHOSTUNREACH/ENETUNREACH otherwise).
-      stats.icmpAborts++;
-      terminate(c, reason);
-    } else {
-      // RFC 5461 §4 (and RFC 1122 §4.2.3.9 for soft errors): once synchronized, keep the
-      // connection and report the error through SO_ERROR.
-      stats.icmpSoftErrors++;
-      c.error = reasonCode(reason);
-    }
-    c.flush();
+    connectionIcmpError(c, kind, seq(quoted.seq), nextHopMtu);
   }
 
   // ------------------------------------------------------------------ table
@@ -613,70 +540,32 @@ export class TcpLayer implements TcpListenerHost {
     remote: IpAddress,
     remotePort: number,
   ): TcpConnection | undefined {
-    const list = this.#conns.get(tupleKey(localPort, remotePort));
-    if (!list) return undefined;
-    for (let i = 0; i < list.length; i++) {
-      const c = list[i];
-      if (ipEqual(c.remote.address, remote) && ipEqual(c.local.address, local)) return c;
-    }
-    return undefined;
+    return this.#table.find(local, localPort, remote, remotePort);
   }
 
   #findListener(local: IpAddress, port: number): TcpListener | undefined {
-    const ls = this.#listeners.get(port);
-    if (!ls) return undefined;
-    let wild: TcpListener | undefined;
-    for (const l of ls) {
-      if (l.local.address === undefined) wild = l;
-      else if (ipEqual(l.local.address, local)) return l;
-    }
-    return wild;
+    return findListener(this.#listeners, local, port);
   }
 
   /** @internal */
   add(c: TcpConnection): void {
-    const k = tupleKey(c.local.port, c.remote.port);
-    let list = this.#conns.get(k);
-    if (!list) this.#conns.set(k, (list = []));
-    list.push(c);
-    this.#count++;
+    this.#table.add(c);
   }
 
   /** @internal */
   remove(c: TcpConnection): void {
-    const k = tupleKey(c.local.port, c.remote.port);
-    const list = this.#conns.get(k);
-    if (list) {
-      const i = list.indexOf(c);
-      if (i >= 0) {
-        list.splice(i, 1);
-        this.#count--;
-        if (list.length === 0) this.#conns.delete(k);
-      }
-    }
+    this.#table.remove(c);
   }
 
   /** @internal */
   removeListener(l: TcpListener): void {
-    const list = this.#listeners.get(l.local.port);
-    if (!list) return;
-    const i = list.indexOf(l);
-    if (i >= 0) list.splice(i, 1);
-    if (list.length === 0) this.#listeners.delete(l.local.port);
+    removeListener(this.#listeners, l);
   }
 
   /** @internal RFC 5961 §7: at most config.challengeAckLimit challenge ACKs per second. */
   allowChallengeAck(): boolean {
-    const sec = Math.floor(this.env.clock.now() / 1_000_000);
-    if (sec !== this.#challengeWindow) {
-      this.#challengeWindow = sec;
-      this.#challengeCount = 0;
-    }
-    if (this.#challengeCount >= this.config.challengeAckLimit) {
-      this.stats.challengeAcksSuppressed++;
-      return false;
-    }
-    this.#challengeCount++;
-    return true;
+    if (this.#challengeAcks.allow(this.env.clock, this.config.challengeAckLimit)) return true;
+    this.stats.challengeAcksSuppressed++;
+    return false;
   }
 }

@@ -3,8 +3,10 @@
  * TIME-WAIT), keepalive arming, and terminate(), which deletes the TCB (RFC 9293
  * §3.10.7.4 "enter the CLOSED state, delete the TCB").
  */
+import type { TcpRepr } from '../wire/tcp.ts';
 import type { TcpCloseReason } from './errors.ts';
 import { EV_CLOSE } from './events.ts';
+import { seq, seqGt } from './seq.ts';
 import { isSynchronized } from './state.ts';
 import { T_DELACK, T_KEEP, T_PERSIST, T_WAIT, type Tcb } from './tcb.ts';
 
@@ -56,4 +58,24 @@ export function terminate(c: Tcb, reason: TcpCloseReason | undefined): void {
     c.parent = undefined;
   }
   c.pending |= EV_CLOSE;
+}
+
+/**
+ * RFC 9293 §3.10.7.4 note / RFC 6191 §2: a new SYN may reuse a TIME-WAIT tuple when its
+ * timestamp (or, failing that, its sequence number) is beyond the old incarnation's.
+ * `timestamps`: whether the new incarnation would use them (config.timestamps).
+ */
+export function synMayReuseTimeWait(c: Tcb, r: TcpRepr, timestamps: boolean): boolean {
+  const ts = r.options.timestamps;
+  const newTs = ts !== undefined && timestamps;
+  const seqNewer = seqGt(seq(r.seq), c.rcv.nxt);
+  if (c.tsOk && newTs) {
+    // "greater than the last timestamp seen", or equal to it with a greater sequence number.
+    const d = (ts.tsVal - c.tsRecent) | 0;
+    return d > 0 || (d === 0 && seqNewer);
+  }
+  if (c.tsOk) return seqNewer;
+  // "If the previous incarnation ... did not use Timestamps ... If TCP Timestamps would be
+  // enabled for the new incarnation ..., honor the incoming connection request."
+  return newTs || seqNewer;
 }
