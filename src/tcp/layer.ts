@@ -2,7 +2,8 @@
  * The TCP layer of one host: demultiplexing (4-tuple, then listener, else RST),
  * the port table with bind semantics, connect/listen, ICMP errors, counters.
  * It knows nothing about IP headers: IP reaches it through `receive` / `icmpError`,
- * and it reaches IP through `TcpEnv`.
+ * and it reaches IP through `TcpEnv`. Its tables (conn-table.ts, listener-table.ts),
+ * ICMP handling (icmp.ts), TCP_INFO (info-snapshot.ts) and counters (stats.ts) live apart.
  */
 import { EphemeralPorts } from '../transport/ports.ts';
 import type { IpAddress } from '../wire/address.ts';

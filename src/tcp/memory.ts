@@ -169,7 +169,7 @@ export class TcpMemory implements MemoryAccount {
         this.#writers.delete(c);
         continue;
       }
-      // Still full on its own account: its ACKs will wake it (input.ts processAck).
+      // Still full on its own account: its ACKs will wake it (sender.ts newAck).
       if (c.sndBuf.space === 0) continue;
       this.#writers.delete(c);
       c.wantWritable = false;
