@@ -7,8 +7,10 @@
  * deadline, and among equal deadlines the one armed first — then puts the entry back at
  * the earliest deadline left, so another kind already due runs next, after whatever else
  * the queue holds for that instant. That is the order TimerQueue gives its own entries
- * (earliest deadline first, ties in insertion order), so the kinds fire as they did when
- * each had a timer of its own.
+ * (earliest deadline first, ties in insertion order), so a connection's kinds fire in the
+ * order they did when each had a Timer of its own. (One difference remains, between
+ * connections: a second kind due at the same instant as the first now queues behind
+ * entries armed after it, where its own Timer would have kept its earlier place.)
  */
 
 import type { Instant } from '../time/instant.ts';
