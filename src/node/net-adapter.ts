@@ -145,7 +145,8 @@ export class StackSocket extends Duplex {
       autoDestroy: true,
     });
     this.#driver = options.driver;
-    this.#tcp = options.tcp ?? options.connection?.layer;
+    // A connection knows its layer as a TcpHost (tcp/host.ts); it is always a TcpLayer.
+    this.#tcp = options.tcp ?? (options.connection?.layer as TcpLayer | undefined);
     this.#lookup = options.lookup;
     this.ref();
     const c = options.connection;

@@ -24,12 +24,13 @@ export function establishedBufferSizes(
   return { rcvBuf: roundUpToSegments(sizes.rcvBuf, mss), sndBuf: roundUpToSegments(sizes.sndBuf, mss) };
 }
 
-/** The part of a connection the rule touches (a TcpConnection; structural, so no import of it). */
+/** The part of a connection the rule touches (the TCB; structural, so no import of it). */
 export interface SizedConnection {
   readonly mss: number;
-  readonly opts: { readonly rcvBuf: number; readonly sndBuf: number };
+  readonly opts: { rcvBuf: number; sndBuf: number };
+  readonly rcvBuf: { limit: number };
+  readonly sndBuf: { limit: number };
   readonly layer: { readonly config: { readonly sockBufRounding: SockBufRounding } };
-  setOptions(o: { rcvBuf: number; sndBuf: number }): void;
 }
 
 /**
@@ -39,5 +40,9 @@ export interface SizedConnection {
 export function sizeBuffersOnEstablished(c: SizedConnection): void {
   const rule = c.layer.config.sockBufRounding;
   if (rule === 'none') return;
-  c.setOptions(establishedBufferSizes(rule, c.mss, c.opts));
+  const s = establishedBufferSizes(rule, c.mss, c.opts);
+  c.opts.rcvBuf = s.rcvBuf;
+  c.opts.sndBuf = s.sndBuf;
+  c.rcvBuf.limit = s.rcvBuf;
+  c.sndBuf.limit = s.sndBuf;
 }

@@ -1,4 +1,19 @@
 // TCP (RFC 9293) public surface.
+//
+// The modules, read top-down (each imports only modules below it, never back):
+//   layer.ts        the host's TCP: demux, connect/listen, bind, ICMP (icmp.ts), tables
+//   listen.ts       LISTEN: SYN queue, accept queue, SYN cookies
+//   connection.ts   TcpConnection: the socket-facing API over the TCB
+//   timers.ts       timer expiry: one queue entry per connection, runTimers dispatch
+//   input.ts        segment arrival in RFC 9293 §3.10.7 order, dispatching to
+//     sender.ts     ACK processing, RTT, recovery, send window
+//     receiver.ts   text, reassembly, FIN, ACK policy, D-SACK
+//   output.ts       what to send now, into env.output (the transmit sink)
+//   tlp.ts, cc.ts, options.ts, lifecycle.ts   loss probes, congestion context, option
+//                   negotiation, terminate/TIME-WAIT
+//   tcb.ts          the TCB: data, deadlines, the one timer entry
+//   host.ts, env.ts, events.ts, stats.ts, memory.ts, congestion/types.ts   interfaces
+//   seq.ts, state.ts, ring.ts, reassembly.ts, sack.ts, rtt.ts, ...        leaves
 export { DEFAULT_TCP_CONFIG, type TcpConfig, type TcpSocketOptions } from './config.ts';
 export { TcpConnection, type TcpConnectionEvents, type TcpEndpoint } from './connection.ts';
 export { type TcpCloseReason, TcpError, type TcpErrorCode } from './errors.ts';

@@ -3,11 +3,9 @@
  * bind/connect/listen over the transport's port table (src/transport/port-table.ts),
  * ICMP errors, counters.
  * It knows nothing about IP headers: IP reaches it through `receive` / `icmpError`,
- * and it reaches IP through `TcpEnv`.
+ * and it reaches IP through `TcpEnv`. Its tables (conn-table.ts, listener-table.ts),
+ * ICMP handling (icmp.ts), TCP_INFO (info-snapshot.ts) and counters (stats.ts) live apart.
  */
-import type { Rng } from '../rand/rng.ts';
-import type { Clock } from '../time/clock.ts';
-import type { TimerQueue } from '../time/timers.ts';
 import {
   ipEqual,
   isWildcard,
@@ -19,129 +17,29 @@ import { PortTable } from '../transport/port-table.ts';
 import { EphemeralPorts } from '../transport/ports.ts';
 import type { IpAddress } from '../wire/address.ts';
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpRepr } from '../wire/tcp.ts';
+import { ChallengeAckLimiter } from './challenge.ts';
 import { resolveTcpConfig, type TcpConfig, type TcpSocketOptions } from './config.ts';
+import { ConnTable } from './conn-table.ts';
 import { TcpConnection, type TcpConnectionEvents } from './connection.ts';
-import { reasonCode, type TcpCloseReason, TcpError } from './errors.ts';
-import type { TcpInfo } from './info.ts';
-import { segmentArrives, wantedWscale } from './input.ts';
+import type { TcpEnv, TcpUdpEncap } from './env.ts';
+import { TcpError } from './errors.ts';
+import type { TcpListenerHost } from './host.ts';
+import { connectionIcmpError, type TcpIcmpKind } from './icmp.ts';
+import { segmentArrives } from './input.ts';
 import { IsnGenerator } from './isn.ts';
+import { synMayReuseTimeWait, terminate } from './lifecycle.ts';
 import { initSend, TcpListener } from './listen.ts';
+import { findListener, removeListener } from './listener-table.ts';
 import { TcpMemory } from './memory.ts';
-import { replyRst, sendDataAt, tcpOutput } from './output.ts';
-import { seq, seqAdd, seqGt, seqLe, seqLt, seqSub } from './seq.ts';
+import { wantedWscale } from './options.ts';
+import { replyRst, tcpOutput } from './output.ts';
+import { seq } from './seq.ts';
+import { newTcpStats, type TcpStats } from './stats.ts';
 import { SynCookies } from './syncookie.ts';
 
-/**
- * The IP header fields a connection chooses for its segments (IP_TOS, IP_MTU_DISCOVER; see
- * TcpSocketOptions). Absent: TOS 0 and DF set (RFC 1191 path MTU discovery).
- */
-export interface TcpIpFields {
-  readonly tos?: number;
-  readonly pmtuDisc?: number;
-  readonly ttl?: number;
-}
-
-/** The UDP ports around a tunnelled segment (TcpConfig.udpTunnelingPort). */
-export interface TcpUdpEncap {
-  readonly srcPort: number;
-  readonly dstPort: number;
-}
-
-export interface TcpEnv {
-  clock: Clock;
-  rng: Rng;
-  timers: TimerQueue;
-  /**
-   * Hand a segment to IP (which adds the IP header, routes, computes the checksum).
-   * `repr` and `payload` are lent for the duration of the call only: copy to keep.
-   */
-  output(
-    src: IpAddress,
-    dst: IpAddress,
-    repr: TcpRepr,
-    payload: Uint8Array,
-    ip?: TcpIpFields,
-    udp?: TcpUdpEncap,
-  ): void;
-  /** Source address the host would use to reach dst (undefined: no route -> ENETUNREACH/EHOSTUNREACH). */
-  routeSource(dst: IpAddress): IpAddress | undefined;
-  /** Largest TCP payload on the route to dst (path MTU - IP - TCP headers, no options), e.g. 1460. */
-  mssFor(dst: IpAddress): number;
-  isLocalAddress(a: IpAddress): boolean;
-}
-
-export type TcpIcmpKind =
-  | 'unreachable'
-  | 'port-unreachable'
-  | 'proto-unreachable'
-  | 'host-unreachable'
-  | 'net-unreachable'
-  | 'frag-needed'
-  | 'time-exceeded';
-
-/** Layer-wide counters: every drop and notable event. */
-export function newTcpStats() {
-  return {
-    segmentsIn: 0,
-    segmentsOut: 0,
-    badSegment: 0,
-    noListener: 0,
-    rstSent: 0,
-    rstReceived: 0,
-    resets: 0,
-    retransmits: 0,
-    timeouts: 0,
-    timedOut: 0,
-    fastRetransmits: 0,
-    /** RFC 8985 tail loss probes sent, and those whose ACK showed they repaired a loss. */
-    lossProbes: 0,
-    lossProbeRecoveries: 0,
-    partialAckRetransmits: 0,
-    sackRecoveries: 0,
-    dupAcks: 0,
-    challengeAcks: 0,
-    challengeAcksSuppressed: 0,
-    cookiesSent: 0,
-    cookiesAccepted: 0,
-    cookiesFailed: 0,
-    backlogDrops: 0,
-    synQueueDrops: 0,
-    outOfWindow: 0,
-    pawsDrops: 0,
-    missingTimestamp: 0,
-    badAck: 0,
-    ackOfUnsent: 0,
-    ackTooOld: 0,
-    outOfOrder: 0,
-    reassemblyDrops: 0,
-    /** Data segments dropped at the memory limit, and out-of-order queues pruned for it (memory.ts). */
-    memoryDrops: 0,
-    memoryPrunes: 0,
-    truncatedToWindow: 0,
-    zeroWindowDrops: 0,
-    zeroWindowProbes: 0,
-    delayedAcks: 0,
-    keepaliveProbes: 0,
-    keepaliveTimeouts: 0,
-    dataAfterClose: 0,
-    activeOpens: 0,
-    passiveOpens: 0,
-    established: 0,
-    timeWaitExpired: 0,
-    timeWaitRecycled: 0,
-    timeWaitRstIgnored: 0,
-    /** Segments for a connection that arrived by another UDP tunnel port (or none): reset. */
-    tunnelPortMismatch: 0,
-    deferredAcks: 0,
-    finWait2Timeouts: 0,
-    icmpNoConnection: 0,
-    icmpOutOfWindow: 0,
-    icmpAborts: 0,
-    icmpSoftErrors: 0,
-    pmtuUpdates: 0,
-  };
-}
-export type TcpStats = ReturnType<typeof newTcpStats>;
+export type { TcpEnv, TcpIpFields, TcpUdpEncap } from './env.ts';
+export type { TcpIcmpKind } from './icmp.ts';
+export { newTcpStats, type TcpStats } from './stats.ts';
 
 export interface TcpBindOptions {
   /** undefined (or the unspecified address): every local address (INADDR_ANY). */
@@ -235,9 +133,7 @@ export { ipEqual };
 /** What holds a TCP port: a bind()-only socket, a listener, or a connection (TIME-WAIT included). */
 export type TcpPortClaim = TcpBinding | TcpListener | TcpConnection;
 
-const tupleKey = (localPort: number, remotePort: number): number => localPort * 65536 + remotePort;
-
-export class TcpLayer {
+export class TcpLayer implements TcpListenerHost {
   /** udpEncap's port pairs, one per peer tunnel port (no allocation per tunnelled segment). */
   readonly #udpEncaps = new Map<number, TcpUdpEncap>();
   readonly env: TcpEnv;
@@ -258,11 +154,11 @@ export class TcpLayer {
    * §5.4 suggests per-connection), so stateless SYN-cookie SYN-ACKs share the clock.
    */
   /** @internal */ readonly tsOffset: number;
-  readonly #conns = new Map<number, TcpConnection[]>();
+  readonly #table = new ConnTable<TcpConnection>();
+  /** The connection table's lists by port pair (the port checks walk them). */
+  readonly #conns = this.#table.byPorts;
   readonly #listeners = new Map<number, TcpListener[]>();
-  #count = 0;
-  #challengeWindow = -1;
-  #challengeCount = 0;
+  readonly #challengeAcks = new ChallengeAckLimiter();
 
   constructor(env: TcpEnv, config: Partial<TcpConfig> = {}) {
     this.env = env;
@@ -278,11 +174,11 @@ export class TcpLayer {
 
   /** Number of connections in the table (all states but LISTEN). */
   get connectionCount(): number {
-    return this.#count;
+    return this.#table.size;
   }
 
   *connections(): IterableIterator<TcpConnection> {
-    for (const list of this.#conns.values()) yield* list;
+    yield* this.#table.all();
   }
 
   *listeners(): IterableIterator<TcpListener> {
@@ -485,29 +381,19 @@ export class TcpLayer {
     }
     const flags = r.flags;
     let c = this.#find(dst, r.dstPort, src, r.srcPort);
-    if (c && c.state === 'TIME-WAIT' && (flags & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_SYN) {
-      // RFC 9293 §3.10.7.4 note / RFC 6191 §2: a new SYN may reuse a TIME-WAIT tuple when its
-      // timestamp (or, failing that, its sequence number) is beyond the old incarnation's.
-      const ts = r.options.timestamps;
-      const newTs = ts !== undefined && this.config.timestamps;
-      const seqNewer = seqGt(seq(r.seq), c.rcv.nxt);
-      let newer: boolean;
-      if (c.tsOk && newTs) {
-        // "greater than the last timestamp seen", or equal to it with a greater sequence number.
-        const d = (ts.tsVal - c.tsRecent) | 0;
-        newer = d > 0 || (d === 0 && seqNewer);
-      } else if (c.tsOk) newer = seqNewer;
-      // "If the previous incarnation ... did not use Timestamps ... If TCP Timestamps would be
-      // enabled for the new incarnation ..., honor the incoming connection request."
-      else newer = newTs || seqNewer;
+    if (
+      c &&
+      c.state === 'TIME-WAIT' &&
+      (flags & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_SYN &&
+      synMayReuseTimeWait(c, r, this.config.timestamps) &&
+      this.#findListener(dst, r.dstPort)
+    ) {
       // Deviation: a SYN that may not reuse the tuple is not "silently dropped" (RFC 6191) but
       // processed by TIME-WAIT, which acknowledges it (RFC 5961 §4.2), as Linux does.
-      if (newer && this.#findListener(dst, r.dstPort)) {
-        stats.timeWaitRecycled++;
-        c.terminate(undefined);
-        c.flush();
-        c = undefined;
-      }
+      stats.timeWaitRecycled++;
+      terminate(c, undefined);
+      c.flush();
+      c = undefined;
     }
     if (c && (c.opts.udpEncapsPort ?? 0) !== tunnelPort) {
       // FreeBSD tcp_input / tcp_twcheck: a segment for a connection that came by another way
@@ -572,63 +458,7 @@ export class TcpLayer {
       stats.icmpNoConnection++;
       return;
     }
-    // RFC 5927 §4.1: only believe errors quoting a sequence number we have in flight.
-    const s = seq(quoted.seq);
-    if (!(seqLe(c.snd.una, s) && seqLt(s, seqAdd(c.sndMax, c.sndMax === c.snd.una ? 1 : 0)))) {
-      stats.icmpOutOfWindow++;
-      return;
-    }
-    if (kind === 'frag-needed') {
-      // RFC 1191 §6.5: lower the MSS to fit the next-hop MTU and retransmit at once.
-      if (nextHopMtu === undefined) return;
-      const hdr = c.remote.address.family === 4 ? 40 : 60;
-      const mss = Math.max(this.config.minMss, nextHopMtu - hdr);
-      if (mss < c.mss) {
-        c.mss = mss;
-        stats.pmtuUpdates++;
-        if (c.sndMax !== c.snd.una && c.state !== 'SYN-SENT' && c.state !== 'SYN-RECEIVED') {
-          c.snd.nxt = c.snd.una;
-          const used = sendDataAt(c, c.snd.una, c.mss, true);
-          c.snd.nxt = seqAdd(c.snd.una, used);
-          tcpOutput(c);
-        }
-      }
-      c.flush();
-      return;
-    }
-    // Protocol unreachable refuses like port unreachable: FreeBSD (icmp_may_rst, PRC_UNREACH_PROTOCOL
-    // -> ECONNREFUSED) and Linux (icmp_err_convert: ENOPROTOOPT, reported as ECONNREFUSED
-    // by tcp_v4_err's "connection refused" class) agree.
-    const reason: TcpCloseReason =
-      kind === 'port-unreachable' || kind === 'proto-unreachable'
-        ? 'refused'
-        : kind === 'net-unreachable'
-          ? 'net-unreachable'
-          : kind === 'host-unreachable' || kind === 'time-exceeded'
-            ? 'host-unreachable'
-            : 'unreachable';
-    const handshake = c.state === 'SYN-SENT' || c.state === 'SYN-RECEIVED';
-    const hard = kind === 'port-unreachable' || kind === 'proto-unreachable';
-    if (handshake && (!this.config.icmpMayReset || (this.config.icmpSoftUnreachable && !hard))) {
-      // FreeBSD: with icmp_may_rst=0, or for an error other than port/protocol unreachable,
-      // the handshake error is only noted (t_softerror) and the SYN retransmissions go on.
-      // RFC 1122 §4.2.3.9: net/host unreachable (codes 0, 1, 5) "indicate soft error
-      // conditions, TCP MUST NOT abort the connection". Deviation: FreeBSD also aborts on TTL
-      // exceeded in transit (not on reassembly timeout); the code does not reach this layer,
-      // so time exceeded is soft here.
-      stats.icmpSoftErrors++;
-    } else if (c.state === 'SYN-SENT' || c.state === 'SYN-RECEIVED') {
-      // Like Linux (tcp_v4_err): an ICMP error while the handshake is in progress ends it
-      // (ECONNREFUSED for port unreachable, EHOSTUNREACH/ENETUNREACH otherwise).
-      stats.icmpAborts++;
-      c.terminate(reason);
-    } else {
-      // RFC 5461 §4 (and RFC 1122 §4.2.3.9 for soft errors): once synchronized, keep the
-      // connection and report the error through SO_ERROR.
-      stats.icmpSoftErrors++;
-      c.error = reasonCode(reason);
-    }
-    c.flush();
+    connectionIcmpError(c, kind, seq(quoted.seq), nextHopMtu);
   }
 
   // ------------------------------------------------------------------ table
@@ -639,113 +469,35 @@ export class TcpLayer {
     remote: IpAddress,
     remotePort: number,
   ): TcpConnection | undefined {
-    const list = this.#conns.get(tupleKey(localPort, remotePort));
-    if (!list) return undefined;
-    for (let i = 0; i < list.length; i++) {
-      const c = list[i];
-      if (ipEqual(c.remote.address, remote) && ipEqual(c.local.address, local)) return c;
-    }
-    return undefined;
+    return this.#table.find(local, localPort, remote, remotePort);
   }
 
   #findListener(local: IpAddress, port: number): TcpListener | undefined {
-    const ls = this.#listeners.get(port);
-    if (!ls) return undefined;
-    let wild: TcpListener | undefined;
-    for (const l of ls) {
-      if (l.local.address === undefined) wild = l;
-      else if (ipEqual(l.local.address, local)) return l;
-    }
-    return wild;
+    return findListener(this.#listeners, local, port);
   }
 
   /** @internal */
   add(c: TcpConnection): void {
-    const k = tupleKey(c.local.port, c.remote.port);
-    let list = this.#conns.get(k);
-    if (!list) this.#conns.set(k, (list = []));
-    list.push(c);
-    this.#count++;
+    this.#table.add(c);
     this.portTable.add(c, 'connected');
   }
 
   /** @internal */
   remove(c: TcpConnection): void {
     this.portTable.remove(c);
-    const k = tupleKey(c.local.port, c.remote.port);
-    const list = this.#conns.get(k);
-    if (list) {
-      const i = list.indexOf(c);
-      if (i >= 0) {
-        list.splice(i, 1);
-        this.#count--;
-        if (list.length === 0) this.#conns.delete(k);
-      }
-    }
-    if (c.parent) {
-      c.parent.forget(c);
-      c.parent = undefined;
-    }
+    this.#table.remove(c);
   }
 
   /** @internal */
   removeListener(l: TcpListener): void {
     this.portTable.remove(l);
-    const list = this.#listeners.get(l.local.port);
-    if (!list) return;
-    const i = list.indexOf(l);
-    if (i >= 0) list.splice(i, 1);
-    if (list.length === 0) this.#listeners.delete(l.local.port);
+    removeListener(this.#listeners, l);
   }
 
   /** @internal RFC 5961 §7: at most config.challengeAckLimit challenge ACKs per second. */
   allowChallengeAck(): boolean {
-    const sec = Math.floor(this.env.clock.now() / 1_000_000);
-    if (sec !== this.#challengeWindow) {
-      this.#challengeWindow = sec;
-      this.#challengeCount = 0;
-    }
-    if (this.#challengeCount >= this.config.challengeAckLimit) {
-      this.stats.challengeAcksSuppressed++;
-      return false;
-    }
-    this.#challengeCount++;
-    return true;
-  }
-
-  /** @internal */
-  infoFor(c: TcpConnection): TcpInfo {
-    const sb = c.hasScoreboard ? c.scoreboard : undefined;
-    const info: TcpInfo = {
-      state: c.state,
-      rto: c.rtt.rto,
-      cwnd: c.cc.cwnd,
-      ssthresh: c.cc.ssthresh,
-      mss: c.mss,
-      rcvMss: c.rcvMss,
-      retransmits: c.rtxCount,
-      totalRetrans: c.stats.retransmits,
-      lost: 0,
-      sacked: sb ? sb.sackedBytes : 0,
-      unacked: seqSub(c.sndMax, c.snd.una),
-      sndWnd: c.snd.wnd,
-      rcvWnd: c.rcv.wnd,
-      options: { timestamps: c.tsOk, sack: c.sackOk },
-      backoff: c.rtt.backoffCount,
-      probes: c.persistCount + c.keepaliveProbes,
-      bytesAcked: c.stats.bytesAcked,
-      bytesReceived: c.stats.bytesReceived,
-      segsOut: c.stats.segsOut,
-      segsIn: c.stats.segsIn,
-      lastDataSent: c.lastSend,
-      lastDataRecv: c.lastRecv,
-      congestion: c.cc.name,
-    };
-    const srtt = c.rtt.srtt;
-    if (srtt !== undefined) info.rtt = srtt;
-    const rttvar = c.rtt.rttvar;
-    if (rttvar !== undefined) info.rttvar = rttvar;
-    if (c.wsOk) info.options.windowScale = { snd: c.sndWscale, rcv: c.rcvWscale };
-    return info;
+    if (this.#challengeAcks.allow(this.env.clock, this.config.challengeAckLimit)) return true;
+    this.stats.challengeAcksSuppressed++;
+    return false;
   }
 }

@@ -7,12 +7,15 @@ import type { IpAddress } from '../wire/address.ts';
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpOptions, type TcpRepr } from '../wire/tcp.ts';
 import { sizeBuffersOnEstablished } from './buffers.ts';
 import type { TcpSocketOptions } from './config.ts';
-import { createCongestionControl } from './congestion/types.ts';
+import { createCongestionControl } from './congestion/factory.ts';
 import { TcpConnection } from './connection.ts';
-import { applySynOptions, segmentArrives } from './input.ts';
-import type { TcpLayer } from './layer.ts';
+import type { TcpListenerHost } from './host.ts';
+import { segmentArrives } from './input.ts';
+import { armKeepalive, terminate } from './lifecycle.ts';
+import { applySynOptions } from './options.ts';
 import { replyRst, tcpOutput } from './output.ts';
 import { type Seq, seq, seqAdd } from './seq.ts';
+import type { Tcb, TcpParent } from './tcb.ts';
 
 export interface TcpListenerEndpoint {
   /** undefined: every local address (INADDR_ANY). */
@@ -20,8 +23,8 @@ export interface TcpListenerEndpoint {
   readonly port: number;
 }
 
-export class TcpListener {
-  readonly layer: TcpLayer;
+export class TcpListener implements TcpParent {
+  readonly layer: TcpListenerHost;
   readonly local: TcpListenerEndpoint;
   /** listen(2) backlog: the accept queue holds backlog + 1 connections, as on Linux. */
   backlog: number;
@@ -37,7 +40,7 @@ export class TcpListener {
   #notify = false;
 
   constructor(
-    layer: TcpLayer,
+    layer: TcpListenerHost,
     local: TcpListenerEndpoint,
     backlog: number,
     synBacklog: number,
@@ -77,7 +80,7 @@ export class TcpListener {
     this.closed = true;
     for (const c of [...this.#synQueue]) {
       c.parent = undefined;
-      c.terminate(undefined);
+      terminate(c, undefined);
     }
     this.#synQueue.clear();
     for (const c of this.#acceptQueue) {
@@ -298,7 +301,7 @@ export class TcpListener {
     layer.add(c);
     layer.stats.passiveOpens++;
     layer.stats.established++;
-    c.armKeepalive();
+    armKeepalive(c);
     this.#acceptQueue.push(c);
     this.#notify = true;
     if (payload.length > 0 || r.flags & TCP_FIN) segmentArrives(c, r, payload);
@@ -307,7 +310,7 @@ export class TcpListener {
 }
 
 /** Sets the send-side TCB for a new ISS (nothing sent yet). */
-export function initSend(c: TcpConnection, iss: Seq): void {
+export function initSend(c: Tcb, iss: Seq): void {
   c.iss = iss;
   c.snd.una = iss;
   c.snd.nxt = iss;

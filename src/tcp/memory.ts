@@ -25,9 +25,8 @@
 
 import type { Clock } from '../time/clock.ts';
 import type { Timer, TimerQueue } from '../time/timers.ts';
-import { EV_WRITABLE, type TcpConnection } from './connection.ts';
 import { TcpError } from './errors.ts';
-import { type Seq, seqAdd } from './seq.ts';
+import { EV_WRITABLE } from './events.ts';
 
 /** What a ByteRing or ReassemblyQueue needs of the account. */
 export interface MemoryAccount {
@@ -35,6 +34,17 @@ export interface MemoryAccount {
   readonly available: number;
   charge(n: number): void;
   credit(n: number): void;
+}
+
+/** A connection whose write() came up short, as the account sees it. */
+export interface BlockedWriter {
+  /** The writer still waits to hear it may write (cleared when told). */
+  wantWritable: boolean;
+  readonly state: string;
+  readonly sndBuf: { readonly space: number };
+  /** Pending-event bits (events.ts), delivered by flush(). */
+  pending: number;
+  flush(): void;
 }
 
 export interface TcpMemoryOptions {
@@ -57,7 +67,7 @@ export class TcpMemory implements MemoryAccount {
   readonly #clock: Clock | undefined;
   readonly #wakeTimer: Timer | undefined;
   /** Connections whose write() came up short, until they are told they may write again. */
-  readonly #writers = new Set<TcpConnection>();
+  readonly #writers = new Set<BlockedWriter>();
   /** Send room fell below #wakeRoom: writers are woken when it is back (not on every ACK). */
   #sendTight = false;
   /** The account as send buffers see it: room only up to the pressure threshold. */
@@ -139,12 +149,12 @@ export class TcpMemory implements MemoryAccount {
   }
 
   /** @internal A write() on `c` came up short: tell it when the limit lets it write again. */
-  blockedWriter(c: TcpConnection): void {
+  blockedWriter(c: BlockedWriter): void {
     this.#writers.add(c);
   }
 
   /** @internal The connection is gone. */
-  forget(c: TcpConnection): void {
+  forget(c: BlockedWriter): void {
     this.#writers.delete(c);
   }
 
@@ -159,7 +169,7 @@ export class TcpMemory implements MemoryAccount {
         this.#writers.delete(c);
         continue;
       }
-      // Still full on its own account: its ACKs will wake it (input.ts processAck).
+      // Still full on its own account: its ACKs will wake it (sender.ts newAck).
       if (c.sndBuf.space === 0) continue;
       this.#writers.delete(c);
       c.wantWritable = false;
@@ -184,26 +194,4 @@ class SendView implements MemoryAccount {
   credit(n: number): void {
     this.#mem.credit(n);
   }
-}
-
-/**
- * Receive side: may `len` new bytes at `segSeq` be held? When not, the connection's
- * out-of-order data above the segment is pruned first (RFC 2018 §8 lets a receiver discard
- * SACKed data; the sender keeps it until it is cumulatively acknowledged); if that is not
- * enough, the caller drops the segment and ACKs, and the peer retransmits (RFC 9293 §3.8.6:
- * "If more data arrives than can be accepted, it will be discarded").
- */
-export function admitData(c: TcpConnection, segSeq: Seq, len: number): boolean {
-  const mem = c.layer.memory;
-  if (len <= mem.available) return true;
-  // In-order data on a connection shut for reading is discarded, not held.
-  if (c.readShut && segSeq === c.rcv.nxt) return true;
-  if (c.hasReasm) {
-    const before = c.reasm.bytes;
-    c.reasm.clear(seqAdd(segSeq, len));
-    if (c.reasm.bytes < before) c.layer.stats.memoryPrunes++;
-    if (len <= mem.available) return true;
-  }
-  c.layer.stats.memoryDrops++;
-  return false;
 }

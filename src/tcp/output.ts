@@ -13,30 +13,28 @@ import {
   type TcpOptions,
   type TcpRepr,
 } from '../wire/tcp.ts';
-import type { CongestionContext } from './congestion/types.ts';
-import type { TcpConnection } from './connection.ts';
-import type { TcpEnv, TcpIpFields, TcpLayer } from './layer.ts';
+import { ccContext } from './cc.ts';
+import type { TcpEnv, TcpIpFields } from './env.ts';
+import type { TcpHost } from './host.ts';
 import { type Seq, seqAdd, seqGt, seqLt, seqMax, seqSub } from './seq.ts';
+import { canReceiveData, isHandshaking, isUnconnected } from './state.ts';
+import { T_DELACK, T_PACE, T_PERSIST, type Tcb } from './tcb.ts';
 import { scheduleLossProbe } from './tlp.ts';
 
 const NO_OPTIONS: TcpOptions = Object.freeze({});
 
-function ccContextOf(c: TcpConnection): CongestionContext {
-  return { now: c.layer.env.clock.now(), mss: c.mss, flightSize: seqSub(c.sndMax, c.snd.una) };
-}
-
 /** Timestamp clock: milliseconds (RFC 7323 §5.4 allows 1 ms..1 s per tick) plus a per-connection offset. */
-export function tsNow(c: TcpConnection): number {
+export function tsNow(c: Tcb): number {
   return (Math.floor(c.layer.env.clock.now() / 1000) + c.tsOffset) >>> 0;
 }
 
 /** Bytes of TCP options on a non-SYN segment with `sackBlocks` SACK blocks. */
-function optionBytes(c: TcpConnection, sackBlocks: number): number {
+function optionBytes(c: Tcb, sackBlocks: number): number {
   return (c.tsOk ? 12 : 0) + (sackBlocks > 0 ? 4 + 8 * sackBlocks : 0);
 }
 
 /** Options for a non-SYN segment (timestamps, SACK blocks while we hold out-of-order data). */
-function dataOptions(c: TcpConnection): TcpOptions {
+function dataOptions(c: Tcb): TcpOptions {
   const max = c.tsOk ? 3 : 4;
   let sack = c.sackOk && c.hasReasm ? c.reasm.sackBlocks(max) : undefined;
   const dsack = c.dsack;
@@ -53,7 +51,7 @@ function dataOptions(c: TcpConnection): TcpOptions {
 }
 
 /** Options for our SYN or SYN-ACK (RFC 9293 §3.7.1 MSS, RFC 7323, RFC 2018). */
-function synOptions(c: TcpConnection): TcpOptions {
+function synOptions(c: Tcb): TcpOptions {
   const cfg = c.layer.config;
   const synAck = c.state === 'SYN-RECEIVED';
   const o: {
@@ -75,7 +73,7 @@ function synOptions(c: TcpConnection): TcpOptions {
  * min( Fr * RCV.BUFF, Eff.snd.MSS )") and never shrinking the offered right edge.
  * Returns the raw 16-bit field and records rcv.wnd / rcvAdv.
  */
-function selectWindow(c: TcpConnection): number {
+function selectWindow(c: Tcb): number {
   const s = c.rcvWscale;
   // Under memory pressure the window grows by little at a time (memory.ts windowRoom).
   const space = c.readShut ? c.rcvBuf.limit : Math.min(c.rcvBuf.space, c.layer.memory.windowRoom(c.rcvMss));
@@ -111,9 +109,9 @@ function selectWindow(c: TcpConnection): number {
 }
 
 /** Whether reading freed enough space that the peer should hear about it now. */
-export function windowUpdateDue(c: TcpConnection): boolean {
+export function windowUpdateDue(c: Tcb): boolean {
   const st = c.state;
-  if (st !== 'ESTABLISHED' && st !== 'FIN-WAIT-1' && st !== 'FIN-WAIT-2') return false;
+  if (!canReceiveData(st)) return false;
   if (c.finReceived) return false;
   const cur = Math.max(0, seqSub(c.rcvAdv, c.rcv.nxt));
   const space = Math.min(c.rcvBuf.space, 0xffff << c.rcvWscale);
@@ -121,7 +119,7 @@ export function windowUpdateDue(c: TcpConnection): boolean {
 }
 
 /** Hands one segment of this connection to IP. */
-function emit(c: TcpConnection, seqNo: Seq, flags: number, payload: Uint8Array, options: TcpOptions): void {
+function emit(c: Tcb, seqNo: Seq, flags: number, payload: Uint8Array, options: TcpOptions): void {
   const layer = c.layer;
   let window: number;
   if (flags & TCP_SYN) {
@@ -149,7 +147,7 @@ function emit(c: TcpConnection, seqNo: Seq, flags: number, payload: Uint8Array, 
     c.lastAckSent = c.rcv.nxt;
     c.delackSegs = 0;
     c.ackNow = false;
-    c.cancelDelack();
+    c.clearTimer(T_DELACK);
   }
   c.stats.segsOut++;
   layer.stats.segmentsOut++;
@@ -182,23 +180,23 @@ let wrapScratch = new Uint8Array(0);
  * never get through while both sides retransmit (an ACK war). Like Linux's
  * tcp_acceptable_seq: never beyond the peer's window (SND.UNA + SND.WND, zero-window probes).
  */
-export function acceptableSeq(c: TcpConnection): Seq {
+export function acceptableSeq(c: Tcb): Seq {
   const end = seqAdd(c.snd.una, c.snd.wnd);
   return seqLt(end, c.sndMax) && !seqLt(end, c.snd.nxt) ? end : c.sndMax;
 }
 
 /** A bare ACK <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> (SND.NXT: see acceptableSeq). */
-export function sendAck(c: TcpConnection): void {
+export function sendAck(c: Tcb): void {
   emit(c, acceptableSeq(c), TCP_ACK, EMPTY, dataOptions(c));
 }
 
 /** An ACK with a given sequence number (keepalive: SND.UNA-1). */
-export function sendAckAt(c: TcpConnection, s: Seq): void {
+export function sendAckAt(c: Tcb, s: Seq): void {
   emit(c, s, TCP_ACK, EMPTY, dataOptions(c));
 }
 
 /** <SEQ=s><CTL=RST> from this connection. */
-export function sendRst(c: TcpConnection, s: Seq): void {
+export function sendRst(c: Tcb, s: Seq): void {
   c.layer.stats.rstSent++;
   const opts = c.tsOk ? dataOptions(c) : NO_OPTIONS;
   const layer = c.layer;
@@ -228,7 +226,7 @@ export function sendRst(c: TcpConnection, s: Seq): void {
  * changes nothing for the peer, which accepts a reset by its sequence number alone
  * (§3.10.7.4, RFC 5961 §3.2), and it carries our window like any other segment.
  */
-export function sendAbortRst(c: TcpConnection): void {
+export function sendAbortRst(c: Tcb): void {
   c.layer.stats.rstSent++;
   emit(c, acceptableSeq(c), TCP_RST | TCP_ACK, EMPTY, c.tsOk ? dataOptions(c) : NO_OPTIONS);
 }
@@ -241,7 +239,7 @@ export function sendAbortRst(c: TcpConnection): void {
  * If the ACK bit is on, <SEQ=SEG.ACK><CTL=RST>."
  */
 export function replyRst(
-  layer: TcpLayer,
+  layer: TcpHost,
   local: IpAddress,
   remote: IpAddress,
   r: TcpRepr,
@@ -295,12 +293,12 @@ export function replyRst(
 }
 
 /** <SEQ=SEG.ACK><CTL=RST> (or RST+ACK) for a segment the connection refuses: its way back and its IP fields. */
-export function refuseSegment(c: TcpConnection, r: TcpRepr, segLen: number): void {
+export function refuseSegment(c: Tcb, r: TcpRepr, segLen: number): void {
   replyRst(c.layer, c.local.address, c.remote.address, r, segLen, c.opts.udpEncapsPort ?? 0, c.opts);
 }
 
 /** Arms the retransmission timer if it is not running (RFC 6298 §5.1). */
-function armRtx(c: TcpConnection): void {
+function armRtx(c: Tcb): void {
   if (!c.rtxArmed) c.armRto(c.layer.env.clock.now() + c.rtt.rto);
 }
 
@@ -309,13 +307,7 @@ function armRtx(c: TcpConnection): void {
  * the segment reaches it). Returns the sequence space used (0: nothing to send). `burstEnd`:
  * `maxLen` is all the windows allow now, so a segment that reaches it ends the burst.
  */
-export function sendDataAt(
-  c: TcpConnection,
-  s: Seq,
-  maxLen: number,
-  retransmit: boolean,
-  burstEnd = false,
-): number {
+export function sendDataAt(c: Tcb, s: Seq, maxLen: number, retransmit: boolean, burstEnd = false): number {
   const options = dataOptions(c);
   const sackN = options.sack?.length ?? 0;
   const effMss = c.mss - optionBytes(c, sackN);
@@ -358,7 +350,7 @@ export function sendDataAt(
 }
 
 /** Sends our SYN (active open) or SYN-ACK (passive / simultaneous open) at ISS. */
-export function sendSyn(c: TcpConnection): void {
+export function sendSyn(c: Tcb): void {
   const flags = c.state === 'SYN-SENT' ? TCP_SYN : TCP_SYN | TCP_ACK;
   if (seqGt(c.sndMax, c.iss)) {
     c.rttTiming = false; // Karn
@@ -376,17 +368,17 @@ export function sendSyn(c: TcpConnection): void {
 }
 
 /** The congestion window in use (NewReno recovery inflates it, RFC 6582). */
-function cwnd(c: TcpConnection): number {
+function cwnd(c: Tcb): number {
   return c.cc.cwnd + c.nrInflate;
 }
 
 /**
  * Sends whatever the windows, Nagle and SWS avoidance allow, then an ACK if one is owed.
  */
-export function tcpOutput(c: TcpConnection): void {
+export function tcpOutput(c: Tcb): void {
   const st = c.state;
-  if (st === 'CLOSED' || st === 'LISTEN') return;
-  if (st === 'SYN-SENT' || st === 'SYN-RECEIVED') {
+  if (isUnconnected(st)) return;
+  if (isHandshaking(st)) {
     if (c.snd.nxt === c.iss) sendSyn(c);
     else if (c.ackNow && st === 'SYN-RECEIVED') sendSyn(c);
     return;
@@ -399,7 +391,7 @@ export function tcpOutput(c: TcpConnection): void {
   if (c.sndMax === c.snd.una && c.cc.onIdle && c.sndBuf.length > 0) {
     // RFC 5681 §4.1: after an idle period longer than the RTO, restart from the restart window.
     const idle = c.layer.env.clock.now() - c.lastSend;
-    if (idle > c.rtt.rto) c.cc.onIdle(ccContextOf(c), idle);
+    if (idle > c.rtt.rto) c.cc.onIdle(ccContext(c), idle);
   }
   if (c.inRecovery && c.sackOk) sent = sackRecoverySend(c);
   // Pacing (opts.pacingRate): at most pacingBurst new segments now, then the next burst
@@ -449,18 +441,25 @@ export function tcpOutput(c: TcpConnection): void {
     // This burst's bytes take their time at the rate before the next may start; data held
     // back leaves from the pacing timer.
     if (burstSegs > 0) c.paceNext = now + Math.ceil((burstBytes * 1e6) / rate);
-    if (held && !c.paceTimer.armed) c.paceTimer.set(Math.max(c.paceNext, now + 1));
+    if (held && !c.timerArmed(T_PACE)) c.setTimer(T_PACE, Math.max(c.paceNext, now + 1));
   }
   if (!sent && c.ackNow) sendAck(c);
   // RFC 8985 §7.2: new data went out, so (re)start the loss probe timer.
   else if (sent) scheduleLossProbe(c, false);
-  // Zero window (or SWS-withheld data) with nothing in flight: the persist timer probes
-  // (RFC 9293 §3.8.6.1) and doubles as the SWS override timer.
+  armPersistIfStalled(c);
+}
+
+/**
+ * Zero window (or SWS-withheld data) with nothing in flight: the persist timer probes
+ * (RFC 9293 §3.8.6.1) and doubles as the SWS override timer.
+ */
+function armPersistIfStalled(c: Tcb): void {
   const off = seqSub(c.snd.nxt, c.sndBufSeq);
   if (c.sndBuf.length - off > 0 && c.sndMax === c.snd.una && !c.persistArmed) {
     c.cancelRtx();
     const base = Math.max(c.rtt.rto, c.layer.config.minRto);
-    c.persistTimer.set(
+    c.setTimer(
+      T_PERSIST,
       c.layer.env.clock.now() + Math.min(base * 2 ** c.persistCount, c.layer.config.persistMax),
     );
   }
@@ -470,7 +469,7 @@ export function tcpOutput(c: TcpConnection): void {
  * RFC 6675 §5 (C): "If cwnd - pipe >= 1 SMSS the sender SHOULD transmit one or more
  * segments": NextSeg() picks lost segments first, then new data.
  */
-function sackRecoverySend(c: TcpConnection): boolean {
+function sackRecoverySend(c: Tcb): boolean {
   const sb = c.scoreboard;
   let sent = false;
   for (let guard = 0; guard < 4096; guard++) {
@@ -501,7 +500,7 @@ function sackRecoverySend(c: TcpConnection): boolean {
 }
 
 /** Retransmits the first unacknowledged segment (fast retransmit, partial ACK, probes). */
-export function retransmitFirst(c: TcpConnection): void {
+export function retransmitFirst(c: Tcb): void {
   const s = c.snd.una;
   const used = sendDataAt(c, s, c.mss, true);
   if (used > 0 && seqGt(seqAdd(s, used), c.highRxt)) c.highRxt = seqAdd(s, used);

@@ -28,7 +28,7 @@ export class ByteRing {
   /**
    * Appends as much of `data` as fits; returns the count appended. `force`: append all of
    * it even beyond the limit and the memory account (received data inside a window we
-   * already advertised, which the caller has admitted: memory.ts admitData).
+   * already advertised, which the caller has admitted: receiver.ts admitData).
    */
   push(data: Uint8Array, force = false): number {
     const n = force ? data.length : Math.min(data.length, this.space);

@@ -9,10 +9,10 @@
  * recovery repairs it instead of an RTO. The RTO is re-armed behind the probe and stays
  * the last resort.
  */
-import type { TcpConnection } from './connection.ts';
-import { ccContext } from './input.ts';
-import { sendDataAt } from './output.ts';
-import { type Seq, seqAdd, seqGe, seqGt, seqMax, seqSub } from './seq.ts';
+import { ccContext } from './cc.ts';
+import { type Seq, seqGe, seqGt, seqSub } from './seq.ts';
+import { canHaveDataInFlight } from './state.ts';
+import { T_RTX, type Tcb } from './tcb.ts';
 
 /** RFC 8985 §7.2 WCDelAckT: the worst-case delayed-ACK timer a receiver may run, 200 ms. */
 export const WC_DEL_ACK_T = 200_000;
@@ -24,16 +24,11 @@ const PTO_NO_RTT = 1_000_000;
  * able to show which segment was lost), data in flight, outside fast recovery and RTO
  * recovery, with no probe outstanding, and not while the persist timer owns the window.
  */
-function canProbe(c: TcpConnection): boolean {
-  const st = c.state;
+function canProbe(c: Tcb): boolean {
   return (
     c.layer.config.tlp &&
     c.sackOk &&
-    (st === 'ESTABLISHED' ||
-      st === 'CLOSE-WAIT' ||
-      st === 'FIN-WAIT-1' ||
-      st === 'CLOSING' ||
-      st === 'LAST-ACK') &&
+    canHaveDataInFlight(c.state) &&
     c.sndMax !== c.snd.una &&
     !c.inRecovery &&
     // RTO recovery: after a timeout, until everything sent before it is acknowledged.
@@ -49,7 +44,7 @@ function canProbe(c: TcpConnection): boolean {
  * false) and on an ACK of new data (`advancing` true: the RTO would restart now). Returns
  * false when the connection may not probe (the caller keeps or arms the RTO).
  */
-export function scheduleLossProbe(c: TcpConnection, advancing: boolean): boolean {
+export function scheduleLossProbe(c: Tcb, advancing: boolean): boolean {
   if (!canProbe(c)) return false;
   const now = c.layer.env.clock.now();
   const srtt = c.rtt.srtt;
@@ -65,8 +60,8 @@ export function scheduleLossProbe(c: TcpConnection, advancing: boolean): boolean
   const rtoAt =
     !advancing && c.ptoArmed
       ? c.ptoRtoDeadline
-      : !advancing && c.rtxArmed && c.rtxTimer.deadline !== undefined
-        ? c.rtxTimer.deadline
+      : !advancing && c.rtxArmed
+        ? c.timerAt[T_RTX]!
         : now + c.rtt.rto;
   c.armPto(Math.min(now + pto, rtoAt), rtoAt);
   return true;
@@ -77,48 +72,8 @@ export function scheduleLossProbe(c: TcpConnection, advancing: boolean): boolean
  * turns back into the RTO it stood in for (Linux tcp_set_xmit_timer: no probe, so rearm
  * the RTO).
  */
-export function settleLossProbe(c: TcpConnection): void {
+export function settleLossProbe(c: Tcb): void {
   if (c.ptoArmed && !canProbe(c)) c.armRto(c.ptoRtoDeadline);
-}
-
-/**
- * RFC 8985 §7.3 "Sending a Loss Probe": the PTO fired. Sends one segment of new data if
- * the peer's window allows, else retransmits the last segment sent, then re-arms the RTO.
- */
-export function sendLossProbe(c: TcpConnection): void {
-  const layer = c.layer;
-  const now = layer.env.clock.now();
-  if (c.sndMax === c.snd.una) return;
-  const off = seqSub(c.snd.nxt, c.sndBufSeq);
-  const avail = c.sndBuf.length - off;
-  const inFlight = seqSub(c.snd.nxt, c.snd.una);
-  let used = 0;
-  // "If an unsent segment exists AND the receive window allows new data to be sent:
-  // Transmit the lowest-sequence unsent segment of up to SMSS" (cwnd does not apply).
-  if (avail > 0 && c.snd.nxt === c.sndMax && c.snd.wnd > inFlight) {
-    used = sendDataAt(c, c.snd.nxt, Math.min(c.mss, c.snd.wnd - inFlight), false);
-    c.snd.nxt = seqAdd(c.snd.nxt, used);
-    c.tlpIsRetrans = false;
-  }
-  if (used === 0) {
-    // "Else: Retransmit the highest-sequence segment sent so far" (the last one sent as new
-    // data, or its last SMSS if it was longer).
-    const start = seqMax(c.snd.una, seqMax(c.tailSeq, seqAdd(c.sndMax, -c.mss)));
-    used = sendDataAt(c, start, seqSub(c.sndMax, start), true);
-    c.tlpIsRetrans = true;
-  }
-  if (used === 0) {
-    c.armRto(now + c.rtt.rto);
-    return;
-  }
-  layer.stats.lossProbes++;
-  c.stats.lossProbes++;
-  // "TLP.end_seq = SND.NXT"
-  c.tlpEndSeq = c.sndMax;
-  // "After attempting to send a loss probe ... the sender MUST re-arm the RTO timer, not
-  // the PTO timer, if the FlightSize is not zero."
-  c.armRto(now + c.rtt.rto);
-  c.flush();
 }
 
 /**
@@ -127,7 +82,7 @@ export function sendLossProbe(c: TcpConnection): void {
  * a duplicate ACK bringing nothing new; `flightBefore` the FlightSize before this ACK.
  */
 export function tlpProcessAck(
-  c: TcpConnection,
+  c: Tcb,
   ack: Seq,
   dsack: boolean,
   pureDup: boolean,

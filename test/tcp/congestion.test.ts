@@ -2,13 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { CUBIC_ALPHA, CUBIC_BETA, Cubic, cubicK, wCubic } from '../../src/tcp/congestion/cubic.ts';
+import { createCongestionControl } from '../../src/tcp/congestion/factory.ts';
 import { NewReno } from '../../src/tcp/congestion/newreno.ts';
-import {
-  type CongestionContext,
-  createCongestionControl,
-  INITIAL_SSTHRESH,
-  initialWindow,
-} from '../../src/tcp/congestion/types.ts';
+import { type CongestionContext, INITIAL_SSTHRESH, initialWindow } from '../../src/tcp/congestion/types.ts';
 import { millis, seconds } from '../../src/time/instant.ts';
 
 const MSS = 1000;

@@ -47,19 +47,3 @@ export function initialWindow(mss: number): number {
 
 /** RFC 3465 §2.3: during slow start cwnd grows by at most L*SMSS per ACK; L = 2. */
 export const ABC_L = 2;
-
-import { Cubic } from './cubic.ts';
-import { NewReno } from './newreno.ts';
-
-export type CongestionName = 'newreno' | 'cubic';
-
-export function createCongestionControl(name: CongestionName, mss: number): CongestionControl {
-  switch (name) {
-    case 'newreno':
-      return new NewReno(mss);
-    case 'cubic':
-      return new Cubic(mss);
-    default:
-      throw new RangeError(`unknown congestion control ${String(name)}`);
-  }
-}

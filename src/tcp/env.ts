@@ -1,0 +1,48 @@
+/**
+ * How TCP reaches the rest of the host: IP output, routing and the clock, timers and
+ * randomness it is given (the stack implements TcpEnv).
+ */
+import type { Rng } from '../rand/rng.ts';
+import type { Clock } from '../time/clock.ts';
+import type { TimerQueue } from '../time/timers.ts';
+import type { IpAddress } from '../wire/address.ts';
+import type { TcpRepr } from '../wire/tcp.ts';
+
+/**
+ * The IP header fields a connection chooses for its segments (IP_TOS, IP_MTU_DISCOVER; see
+ * TcpSocketOptions). Absent: TOS 0 and DF set (RFC 1191 path MTU discovery).
+ */
+export interface TcpIpFields {
+  readonly tos?: number;
+  readonly pmtuDisc?: number;
+  readonly ttl?: number;
+}
+
+/** The UDP ports around a tunnelled segment (TcpConfig.udpTunnelingPort). */
+export interface TcpUdpEncap {
+  readonly srcPort: number;
+  readonly dstPort: number;
+}
+
+export interface TcpEnv {
+  clock: Clock;
+  rng: Rng;
+  timers: TimerQueue;
+  /**
+   * Hand a segment to IP (which adds the IP header, routes, computes the checksum).
+   * `repr` and `payload` are lent for the duration of the call only: copy to keep.
+   */
+  output(
+    src: IpAddress,
+    dst: IpAddress,
+    repr: TcpRepr,
+    payload: Uint8Array,
+    ip?: TcpIpFields,
+    udp?: TcpUdpEncap,
+  ): void;
+  /** Source address the host would use to reach dst (undefined: no route -> ENETUNREACH/EHOSTUNREACH). */
+  routeSource(dst: IpAddress): IpAddress | undefined;
+  /** Largest TCP payload on the route to dst (path MTU - IP - TCP headers, no options), e.g. 1460. */
+  mssFor(dst: IpAddress): number;
+  isLocalAddress(a: IpAddress): boolean;
+}

@@ -1,0 +1,58 @@
+/**
+ * What a connection and a listener need of the TCP layer that owns them. The layer
+ * (layer.ts) implements these; the connection's modules see only this, so none of them
+ * imports the layer.
+ */
+import type { IpAddress } from '../wire/address.ts';
+import type { TcpConfig, TcpSocketOptions } from './config.ts';
+import type { TcpEnv, TcpUdpEncap } from './env.ts';
+import type { IsnGenerator } from './isn.ts';
+import type { TcpMemory } from './memory.ts';
+import type { TcpStats } from './stats.ts';
+import type { SynCookies } from './syncookie.ts';
+
+export interface TcpEndpoint {
+  readonly address: IpAddress;
+  readonly port: number;
+}
+
+/** A connection as the layer's connection table keys it. */
+export interface TcpTuple {
+  readonly local: TcpEndpoint;
+  readonly remote: TcpEndpoint;
+}
+
+/** What a connection needs of its layer. */
+export interface TcpHost {
+  readonly env: TcpEnv;
+  readonly config: TcpConfig;
+  readonly stats: TcpStats;
+  /** Bytes held by all connections' buffers, against config.memoryLimit (memory.ts). */
+  readonly memory: TcpMemory;
+  /** The layer's timestamp clock offset (RFC 7323 §5.4). */
+  readonly tsOffset: number;
+  /** RFC 5961 §7: may a challenge ACK go out now (layer-wide rate limit)? */
+  allowChallengeAck(): boolean;
+  /** Largest payload towards `dst` for a connection with these options. */
+  routeMss(dst: IpAddress, opts: TcpSocketOptions): number;
+  /** The UDP ports for a segment to a peer's tunnel port (undefined: plain TCP). */
+  udpEncap(peerPort: number | undefined): TcpUdpEncap | undefined;
+  /** Enters a connection into the connection table. */
+  add(c: TcpTuple): void;
+  /** Takes a connection out of the connection table. */
+  remove(c: TcpTuple): void;
+}
+
+/** What a listener needs of its layer, beyond what its connections need. */
+export interface TcpListenerHost extends TcpHost {
+  readonly isn: IsnGenerator;
+  readonly cookies: SynCookies;
+  /** The MSS we announce towards `dst`. */
+  announcedMss(dst: IpAddress, opts: TcpSocketOptions): number;
+  /** The window shift we offer. */
+  wscaleFor(opts: TcpSocketOptions): number;
+  /** Timestamp clock for segments without a connection (cookie SYN-ACKs). */
+  tsClock(): number;
+  /** Takes a closed listener out of the listener table. */
+  removeListener(l: { readonly local: { readonly port: number } }): void;
+}

@@ -1,0 +1,240 @@
+/**
+ * The sender side of a connection on an arriving ACK (RFC 9293 §3.10.7.4 fifth step):
+ * SND.UNA and the send buffer, RTT measurement (RFC 6298, RFC 7323 §4), duplicate ACKs,
+ * fast retransmit and recovery (RFC 5681, RFC 6582 NewReno, RFC 6675 SACK), limited
+ * transmit (RFC 3042), the loss-probe check (RFC 8985), congestion-control hooks, and the
+ * send window update.
+ */
+import type { SackBlock, TcpRepr } from '../wire/tcp.ts';
+import { ccContext } from './cc.ts';
+import { EV_WRITABLE } from './events.ts';
+import { retransmitFirst, sendDataAt, tsNow } from './output.ts';
+import { type Seq, seq, seqAdd, seqGe, seqGt, seqLe, seqLt, seqMax, seqSub } from './seq.ts';
+import { T_PERSIST, type Tcb } from './tcb.ts';
+import { scheduleLossProbe, settleLossProbe, tlpProcessAck } from './tlp.ts';
+
+/** RTT sample from an ACK of new data: RFC 7323 §4.1 timestamps, else the timed segment (RFC 6298). */
+export function rttSample(c: Tcb, r: TcpRepr, ack: Seq): void {
+  const ts = r.options.timestamps;
+  let sample = -1;
+  if (c.tsOk && ts && ts.tsEcr !== 0) {
+    // RFC 7323 §4.1: RTTM from the echoed timestamp (ms ticks).
+    const ms = (tsNow(c) - ts.tsEcr) | 0;
+    if (ms >= 0) sample = Math.max(ms, 0) * 1000;
+  } else if (c.rttTiming && seqGt(ack, c.rttSeq)) {
+    sample = c.layer.env.clock.now() - c.rttStart;
+  }
+  if (c.rttTiming && seqGt(ack, c.rttSeq)) c.rttTiming = false;
+  if (sample >= 0) {
+    c.rtt.sample(sample);
+    if (c.minRtt === 0 || sample < c.minRtt) c.minRtt = sample;
+  }
+}
+
+/**
+ * RFC 2883 §4: the first SACK block is a D-SACK when it lies at or below SEG.ACK, or inside
+ * the second block.
+ */
+function isDsack(sack: readonly SackBlock[] | undefined, ack: Seq): boolean {
+  if (!sack || sack.length === 0) return false;
+  const b = sack[0]!;
+  if (seqLe(seq(b.right), ack)) return true;
+  const n = sack[1];
+  return n !== undefined && seqGe(seq(b.left), seq(n.left)) && seqLe(seq(b.right), seq(n.right));
+}
+
+/**
+ * ACK processing for synchronized states (§3.10.7.4 fifth step, once the ACK is found
+ * acceptable): a new cumulative ACK, or a duplicate, then the send window update. The
+ * state changes an ACK of our FIN brings are the caller's (input.ts).
+ */
+export function processAck(c: Tcb, r: TcpRepr, segSeq: Seq, ack: Seq, textLen: number): void {
+  const newWnd = r.window << c.sndWscale;
+  const sack = c.sackOk ? r.options.sack : undefined;
+  const flightBefore = seqSub(c.sndMax, c.snd.una);
+  const oldSacked = updateScoreboard(c, sack, ack);
+  if (seqLt(c.snd.una, ack)) {
+    newAck(c, r, ack, sack, oldSacked, textLen, flightBefore);
+  } else if (
+    ack === c.snd.una &&
+    textLen === 0 &&
+    newWnd === c.snd.wnd &&
+    newWnd > 0 &&
+    c.sndMax !== c.snd.una
+  ) {
+    // (Not while the peer's window is zero: those ACKs answer persist probes.)
+    duplicateAck(c, ack, sack, flightBefore);
+  }
+  updateSendWindow(c, segSeq, ack, newWnd);
+}
+
+/**
+ * Records the segment's SACK blocks (RFC 2018) in the scoreboard. Returns the SACKed bytes
+ * above SEG.ACK before this segment, to tell whether it brings new SACK information.
+ */
+function updateScoreboard(c: Tcb, sack: readonly SackBlock[] | undefined, ack: Seq): number {
+  let oldSacked = 0;
+  if (sack && sack.length > 0) {
+    if (c.hasScoreboard) {
+      oldSacked = c.scoreboard.sackedBytes;
+      if (seqLt(c.snd.una, ack)) oldSacked -= c.scoreboard.sackedIn(c.snd.una, ack);
+    }
+    c.scoreboard.update(sack, seqMax(ack, c.snd.una));
+  }
+  return oldSacked;
+}
+
+/** "If SND.UNA < SEG.ACK =< SND.NXT, then set SND.UNA <- SEG.ACK." */
+function newAck(
+  c: Tcb,
+  r: TcpRepr,
+  ack: Seq,
+  sack: readonly SackBlock[] | undefined,
+  oldSacked: number,
+  textLen: number,
+  flightBefore: number,
+): void {
+  const acked = seqSub(ack, c.snd.una);
+  rttSample(c, r, ack);
+  c.rtxCount = 0;
+  c.error = undefined;
+  const dataAcked = Math.min(c.sndBuf.length, Math.max(0, seqSub(ack, c.sndBufSeq)));
+  if (dataAcked > 0) {
+    c.sndBuf.consume(dataAcked);
+    c.sndBufSeq = seqAdd(c.sndBufSeq, dataAcked);
+    c.stats.bytesAcked += dataAcked;
+  }
+  c.snd.una = ack;
+  if (seqLt(c.snd.nxt, ack)) c.snd.nxt = ack;
+  if (c.hasScoreboard) c.scoreboard.advance(ack);
+  if (c.inRecovery) {
+    ackInRecovery(c, ack, acked);
+  } else if (
+    // RFC 6675 §2: with SACK an ACK that "contains previously unknown SACK information" is a
+    // duplicate, and §5 handles it "regardless of its status as a cumulative acknowledgment":
+    // DupAcks is reset to zero and counts it, and "(2) If DupAcks < DupThresh but IsLost
+    // (HighACK + 1) returns true ... go to step (4)" (fast retransmit, as Linux does).
+    sack !== undefined &&
+    sack.length > 0 &&
+    textLen === 0 &&
+    c.sndMax !== c.snd.una &&
+    c.scoreboard.sackedBytes > oldSacked &&
+    seqGt(ack, c.recover) &&
+    c.scoreboard.isLost(c.snd.una, c.mss)
+  ) {
+    c.dupAcks = 1;
+    c.layer.stats.dupAcks++;
+    enterRecovery(c);
+  } else {
+    c.dupAcks = 0;
+    c.cc.onAck(acked, ccContext(c));
+  }
+  tlpProcessAck(c, ack, isDsack(sack, ack), false, flightBefore);
+  // RFC 6298 §5.2/5.3: all data acknowledged -> stop the timer; else restart it, as a
+  // loss probe timeout where RFC 8985 §7.2 allows one.
+  if (c.sndMax === c.snd.una) c.cancelRtx();
+  else if (!c.persistArmed && !scheduleLossProbe(c, true)) c.armRto(c.layer.env.clock.now() + c.rtt.rto);
+  if (c.wantWritable && (c.sndBuf.length === 0 || c.sndBuf.space >= c.sndBuf.limit >> 2)) {
+    c.wantWritable = false;
+    c.pending |= EV_WRITABLE;
+  }
+}
+
+/** A new cumulative ACK during fast recovery: full (leave recovery) or partial. */
+function ackInRecovery(c: Tcb, ack: Seq, acked: number): void {
+  if (seqGe(ack, c.recover)) {
+    // RFC 6582 §3.2 step 3 (full acknowledgment) / RFC 6675 §5: leave recovery.
+    c.inRecovery = false;
+    c.nrInflate = 0;
+    c.dupAcks = 0;
+    c.cc.onExitRecovery(ccContext(c));
+  } else if (!c.sackOk) {
+    // RFC 6582 §3.2 step 3 (partial acknowledgment): "retransmit the first unacknowledged
+    // segment ... deflate the congestion window by the amount of new data acknowledged ...
+    // If the partial ACK acknowledges at least one SMSS of new data, then add back SMSS".
+    retransmitFirst(c);
+    c.layer.stats.partialAckRetransmits++;
+    c.nrInflate -= acked;
+    if (acked >= c.mss) c.nrInflate += c.mss;
+    if (c.cc.cwnd + c.nrInflate < c.mss) c.nrInflate = c.mss - c.cc.cwnd;
+    c.armRto(c.layer.env.clock.now() + c.rtt.rto);
+  }
+}
+
+/** RFC 5681 §2 duplicate ACK. */
+function duplicateAck(c: Tcb, ack: Seq, sack: readonly SackBlock[] | undefined, flightBefore: number): void {
+  c.dupAcks++;
+  c.layer.stats.dupAcks++;
+  tlpProcessAck(c, ack, isDsack(sack, ack), !(sack && sack.length > 0), flightBefore);
+  if (c.inRecovery) {
+    if (!c.sackOk) c.nrInflate += c.mss; // RFC 6582 §3.2 step 4 / RFC 5681 §3.2 step 4
+  } else if (
+    (c.dupAcks >= 3 || (c.sackOk && c.hasScoreboard && c.scoreboard.isLost(c.snd.una, c.mss))) &&
+    seqGt(ack, c.recover)
+  ) {
+    enterRecovery(c);
+  } else if (c.dupAcks <= 2) {
+    limitedTransmit(c);
+  }
+  settleLossProbe(c);
+}
+
+/**
+ * Window update: "If SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK), set
+ * SND.WND <- SEG.WND, set SND.WL1 <- SEG.SEQ, and set SND.WL2 <- SEG.ACK." A window that
+ * opens ends zero-window probing (the persist timer).
+ */
+function updateSendWindow(c: Tcb, segSeq: Seq, ack: Seq, newWnd: number): void {
+  if (seqLt(c.snd.wl1, segSeq) || (c.snd.wl1 === segSeq && seqLe(c.snd.wl2, ack))) {
+    c.snd.wnd = newWnd;
+    c.snd.wl1 = segSeq;
+    c.snd.wl2 = ack;
+    if (newWnd > c.maxSndWnd) c.maxSndWnd = newWnd;
+    if (newWnd > 0 && c.persistArmed) {
+      c.clearTimer(T_PERSIST);
+      c.persistCount = 0;
+      if (c.sndMax !== c.snd.una) c.armRto(c.layer.env.clock.now() + c.rtt.rto);
+    }
+  }
+}
+
+/**
+ * RFC 3042 limited transmit: "a TCP SHOULD send a new data segment in response to each of the
+ * first two duplicate acknowledgments ... provided that the receiver's advertised window
+ * allows, the total FlightSize would remain less than or equal to cwnd plus 2*SMSS, and
+ * that new data is available for transmission." The congestion window itself is unchanged.
+ */
+function limitedTransmit(c: Tcb): void {
+  if (c.snd.nxt !== c.sndMax) return;
+  const avail = c.sndBuf.length - seqSub(c.snd.nxt, c.sndBufSeq);
+  if (avail <= 0) return;
+  const flight = seqSub(c.sndMax, c.snd.una);
+  const full = c.mss - (c.tsOk ? 12 : 0);
+  const len = Math.min(avail, full, c.snd.wnd - flight);
+  // A full segment, or (TCP_NODELAY) the rest of the data: Nagle still holds a runt.
+  if (len <= 0 || (len < full && !(len === avail && c.opts.noDelay))) return;
+  if (flight + len > c.cc.cwnd + 2 * c.mss) return;
+  const used = sendDataAt(c, c.snd.nxt, len, false);
+  c.snd.nxt = seqAdd(c.snd.nxt, used);
+}
+
+/** Fast retransmit (RFC 5681 §3.2 step 2-4, RFC 6582 §3.2 step 2, RFC 6675 §5 step 4). */
+function enterRecovery(c: Tcb): void {
+  const stats = c.layer.stats;
+  stats.fastRetransmits++;
+  c.stats.fastRetransmits++;
+  c.inRecovery = true;
+  c.recover = c.sndMax;
+  c.tlpEndSeq = undefined; // recovery takes over from any probe (Linux tcp_init_cwnd_reduction)
+  c.cc.onEnterRecovery(ccContext(c));
+  c.highRxt = c.snd.una;
+  c.rttTiming = false;
+  if (c.sackOk) {
+    stats.sackRecoveries++;
+    c.nrInflate = 0;
+  } else {
+    // RFC 5681 §3.2 step 3: "cwnd = ssthresh + 3*SMSS" (inflation kept separately).
+    c.nrInflate = 3 * c.mss;
+  }
+  retransmitFirst(c);
+}

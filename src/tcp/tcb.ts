@@ -1,0 +1,399 @@
+/**
+ * The transmission control block of one connection (RFC 9293 §3.3.1, field names as in
+ * the RFC): sequence variables, negotiated options, buffers, recovery state and timer
+ * state. Data only: the behaviour that reads and changes it lives in the modules above
+ * (input.ts, sender.ts, receiver.ts, output.ts, timers.ts), and the socket-facing API in
+ * connection.ts (TcpConnection extends Tcb).
+ */
+
+import type { Instant } from '../time/instant.ts';
+import type { Timer } from '../time/timers.ts';
+import type { TcpSocketOptions } from './config.ts';
+import { createCongestionControl } from './congestion/factory.ts';
+import type { CongestionControl } from './congestion/types.ts';
+import type { TcpCloseReason, TcpErrorCode } from './errors.ts';
+import {
+  EV_CLOSE,
+  EV_END,
+  EV_ESTABLISHED,
+  EV_READABLE,
+  EV_WRITABLE,
+  type TcpConnectionEvents,
+} from './events.ts';
+import type { TcpEndpoint, TcpHost } from './host.ts';
+import { ReassemblyQueue } from './reassembly.ts';
+import { ByteRing } from './ring.ts';
+import { RttEstimator } from './rtt.ts';
+import { SackScoreboard } from './sack.ts';
+import { type Seq, seq, seqGt, seqSub } from './seq.ts';
+import type { TcpState } from './state.ts';
+
+/** Per-connection counters (feed TCP_INFO). */
+export interface TcpConnStats {
+  segsIn: number;
+  segsOut: number;
+  bytesAcked: number;
+  bytesReceived: number;
+  retransmits: number;
+  fastRetransmits: number;
+  timeouts: number;
+  /** RFC 8985 tail loss probes sent. */
+  lossProbes: number;
+}
+
+/** The listener a passively opened connection belongs to until accepted (listen.ts). */
+export interface TcpParent {
+  /** Is there room in the accept queue? */
+  hasAcceptRoom(): boolean;
+  /** The connection completed its handshake: into the accept queue. */
+  established(c: Tcb): void;
+  /** The connection ended before accept(). */
+  forget(c: Tcb): void;
+  /** Tells the application about new connections to accept. */
+  flush(): void;
+}
+
+/** The kinds of timer a connection runs (timers.ts), as indexes into Tcb.timerAt. */
+export type TimerKind = 0 | 1 | 2 | 3 | 4 | 5;
+/** Retransmission: an RTO (RFC 6298), or a tail-loss-probe timeout (RFC 8985) when ptoArmed. */
+export const T_RTX = 0;
+/** Persist: zero-window probes (RFC 9293 §3.8.6.1). */
+export const T_PERSIST = 1;
+/** Delayed ACK (RFC 9293 §3.8.6.3). */
+export const T_DELACK = 2;
+/** Keepalive (RFC 1122 §4.2.3.6). */
+export const T_KEEP = 3;
+/** TIME-WAIT 2*MSL, or an orphan's FIN-WAIT-2 timeout. */
+export const T_WAIT = 4;
+/** Pacing: the next burst of new data may leave. */
+export const T_PACE = 5;
+const TIMER_KINDS = 6;
+/** A timer deadline that is not armed. */
+export const NEVER = Number.POSITIVE_INFINITY;
+
+export class Tcb {
+  /** @internal */ readonly layer: TcpHost;
+  state: TcpState = 'CLOSED';
+  readonly local: TcpEndpoint;
+  readonly remote: TcpEndpoint;
+
+  // --- TCB (RFC 9293 §3.3.1) ---
+  readonly snd = { una: seq(0), nxt: seq(0), wnd: 0, wl1: seq(0), wl2: seq(0), up: seq(0) };
+  readonly rcv = { nxt: seq(0), wnd: 0, up: seq(0) };
+  iss: Seq = seq(0);
+  irs: Seq = seq(0);
+  /** Highest sequence number sent + 1 (snd.nxt is pulled back on RTO; this is not). */
+  sndMax: Seq = seq(0);
+  /** Right edge of the window we last advertised (never moved left). */
+  rcvAdv: Seq = seq(0);
+  /** Largest window the peer has offered (RFC 5961 MAX.SND.WND, sender SWS). */
+  maxSndWnd = 0;
+
+  // --- negotiated ---
+  /** Send MSS: payload bytes per segment before options. */
+  mss = 536;
+  /** MSS we announced. */
+  rcvMss = 536;
+  /** Peer's window shift (applied to windows we receive) and ours (to windows we send). */
+  sndWscale = 0;
+  rcvWscale = 0;
+  wsOk = false;
+  tsOk = false;
+  tsRecent = 0;
+  tsRecentAge: Instant = 0;
+  lastAckSent: Seq = seq(0);
+  tsOffset = 0;
+  sackOk = false;
+  /** What we offered in our SYN (active open). */
+  offeredWscale = 0;
+
+  // --- buffers ---
+  readonly sndBuf: ByteRing;
+  readonly rcvBuf: ByteRing;
+  /** Sequence number of the first byte in sndBuf. */
+  sndBufSeq: Seq = seq(0);
+  #reasm: ReassemblyQueue | undefined;
+  #scoreboard: SackScoreboard | undefined;
+  finQueued = false;
+  /** Sequence number of our FIN (valid when finQueued). */
+  finSeq: Seq = seq(0);
+  finReceived = false;
+  readShut = false;
+  /** close() was called: nobody will read; the connection finishes on its own. */
+  orphan = false;
+  /** Writer saw a short write; emit onWritable when space returns. */
+  wantWritable = false;
+
+  // --- ACK state ---
+  ackNow = false;
+  /** Full-sized segments received since our last ACK. */
+  delackSegs = 0;
+  /**
+   * What a full-sized segment from the peer is: the largest payload seen so far, capped at
+   * the MSS we announced, starting from 536 (like Linux's icsk_ack.rcv_mss).
+   */
+  rcvMssEst = 536;
+  /** TCP_DEFER_ACCEPT: the peer's bare ACK of our SYN-ACK came and was held back. */
+  deferAcked = false;
+  // --- RFC 8985 §7 tail loss probe (tlp.ts) ---
+  /** The retransmission timer holds a probe timeout (PTO), not an RTO. */
+  ptoArmed = false;
+  /** Where the RTO would have fired when the PTO took its place. */
+  ptoRtoDeadline: Instant = 0;
+  /** TLP.end_seq: SND.NXT after the outstanding probe; undefined when none is. */
+  tlpEndSeq: Seq | undefined = undefined;
+  /** TLP.is_retrans: the outstanding probe resent old data. */
+  tlpIsRetrans = false;
+  /** Start of the last segment sent as new data (what a probe resends). */
+  tailSeq: Seq = seq(0);
+
+  /** RFC 2883 D-SACK: a duplicate received below RCV.NXT, reported first in the next ACK. */
+  dsack: { left: number; right: number } | undefined = undefined;
+  /** Quick-ACK mode: this many more ACKs of data go out at once (config.quickAck). */
+  quickAcks = 0;
+  /** In-order data has arrived on this connection (Linux: icsk_ack.ato is set). */
+  dataSeen = false;
+  /** When in-order data last arrived (Linux icsk_ack.lrcvtime). */
+  lastDataRecv: Instant = 0;
+
+  // --- retransmission, RTT, congestion ---
+  readonly rtt: RttEstimator;
+  cc: CongestionControl;
+  rtxCount = 0;
+  rttTiming = false;
+  rttSeq: Seq = seq(0);
+  rttStart: Instant = 0;
+  dupAcks = 0;
+  inRecovery = false;
+  recover: Seq = seq(0);
+  highRxt: Seq = seq(0);
+  /** NewReno window inflation during fast recovery (RFC 6582). */
+  nrInflate = 0;
+  persistCount = 0;
+  /** When the unacknowledged head was first sent, stamped at its first retransmission (valid while rtxCount > 0; Linux retrans_stamp). */
+  rtxStamp = 0;
+  /** When zero-window probing began (valid while persistCount > 0; Linux icsk_probes_tstamp). */
+  persistStamp = 0;
+  keepaliveProbes = 0;
+  lastRecv: Instant = 0;
+  lastSend: Instant = 0;
+  minRtt = 0;
+  /** Pacing: when the next burst of new data may leave (tcpOutput). */
+  paceNext: Instant = 0;
+
+  // --- lifecycle ---
+  events: TcpConnectionEvents | undefined = undefined;
+  pending = 0;
+  closeReason: TcpCloseReason | undefined = undefined;
+  /** Soft error (SO_ERROR), e.g. from an ICMP message. */
+  error: TcpErrorCode | undefined = undefined;
+  /** Listener that made this connection (passive open), until accepted. */
+  parent: TcpParent | undefined = undefined;
+  /** Opened actively (SYN-SENT first). */
+  active = false;
+  reuseAddr = false;
+  /** terminate() ran (lifecycle.ts). */
+  terminated = false;
+  readonly opts: TcpSocketOptions;
+  readonly stats: TcpConnStats = {
+    segsIn: 0,
+    segsOut: 0,
+    bytesAcked: 0,
+    bytesReceived: 0,
+    retransmits: 0,
+    lossProbes: 0,
+    fastRetransmits: 0,
+    timeouts: 0,
+  };
+
+  constructor(layer: TcpHost, local: TcpEndpoint, remote: TcpEndpoint, opts: TcpSocketOptions) {
+    this.layer = layer;
+    this.local = local;
+    this.remote = remote;
+    this.opts = opts;
+    this.sndBuf = new ByteRing(opts.sndBuf, layer.memory.forSend);
+    this.rcvBuf = new ByteRing(opts.rcvBuf, layer.memory);
+    const cfg = layer.config;
+    this.rtt = new RttEstimator({ initialRto: cfg.initialRto, minRto: cfg.minRto, maxRto: cfg.maxRto });
+    this.cc = createCongestionControl(opts.congestion, 536);
+  }
+
+  // ---------------------------------------------------------------- lazy parts
+
+  /** @internal */
+  get reasm(): ReassemblyQueue {
+    if (!this.#reasm) this.#reasm = new ReassemblyQueue(this.opts.rcvBuf, undefined, this.layer.memory);
+    return this.#reasm;
+  }
+  /** @internal */
+  get hasReasm(): boolean {
+    return this.#reasm !== undefined && !this.#reasm.isEmpty;
+  }
+  /** @internal Bytes held out of order (0 without a queue). */
+  get reasmBytes(): number {
+    return this.#reasm?.bytes ?? 0;
+  }
+  /** @internal */
+  get scoreboard(): SackScoreboard {
+    if (!this.#scoreboard) this.#scoreboard = new SackScoreboard();
+    return this.#scoreboard;
+  }
+  /** @internal */
+  get hasScoreboard(): boolean {
+    return this.#scoreboard !== undefined;
+  }
+  /** @internal Frees the out-of-order queue and the scoreboard (the connection is gone). */
+  clearQueues(): void {
+    this.#reasm?.clear();
+    this.#scoreboard?.clear();
+  }
+
+  // ---------------------------------------------------------------- timers
+
+  /**
+   * The deadline of each timer kind (T_RTX ... T_PACE), NEVER when not armed. One queue entry
+   * (#timer) stands for all of them, at the earliest; timers.ts runs the kinds as they fall due.
+   */
+  readonly timerAt: number[] = [NEVER, NEVER, NEVER, NEVER, NEVER, NEVER];
+  /** When each deadline was last armed (a per-connection count): ties fire in arming order. */
+  readonly #timerArmed: number[] = [0, 0, 0, 0, 0, 0];
+  #armCount = 0;
+  #timer: Timer | undefined;
+
+  /** @internal The connection's timer entry expired at `now` (timers.ts handles it; see TcpConnection). */
+  protected timerFired(_now: Instant): void {}
+
+  /** @internal Arms (or re-arms) timer `kind` for `at`. */
+  setTimer(kind: TimerKind, at: Instant): void {
+    this.timerAt[kind] = at;
+    this.#timerArmed[kind] = ++this.#armCount;
+    this.#reschedule(kind);
+  }
+
+  /** @internal Stops timer `kind`. */
+  clearTimer(kind: TimerKind): void {
+    if (this.timerAt[kind] === NEVER) return;
+    this.timerAt[kind] = NEVER;
+    this.#reschedule(-1);
+  }
+
+  /** @internal */
+  timerArmed(kind: TimerKind): boolean {
+    return this.timerAt[kind] !== NEVER;
+  }
+
+  /**
+   * @internal The kind due first at `now` (earliest deadline, ties in arming order), disarmed
+   * for its handler to run; -1 when none is due.
+   */
+  takeDueTimer(now: Instant): TimerKind | -1 {
+    const k = this.#earliest();
+    if (k < 0 || this.timerAt[k]! > now) return -1;
+    this.timerAt[k] = NEVER;
+    return k;
+  }
+
+  /** @internal After a handler ran: the entry goes to the earliest deadline left. */
+  rescheduleTimer(): void {
+    this.#reschedule(-1);
+  }
+
+  #earliest(): TimerKind | -1 {
+    const at = this.timerAt;
+    let k: TimerKind | -1 = -1;
+    let min = NEVER;
+    for (let i = 0 as TimerKind; i < TIMER_KINDS; i++) {
+      const d = at[i]!;
+      if (d < min || (d === min && d !== NEVER && this.#timerArmed[i]! < this.#timerArmed[k]!)) {
+        min = d;
+        k = i;
+      }
+    }
+    return k;
+  }
+
+  /**
+   * Moves the queue entry to the earliest deadline. Like a timer of its own, a kind that is
+   * (re)armed as the earliest takes a fresh place among the queue's entries at that instant.
+   */
+  #reschedule(changed: TimerKind | -1): void {
+    const k = this.#earliest();
+    if (k < 0) {
+      this.#timer?.cancel();
+      return;
+    }
+    const at = this.timerAt[k]!;
+    const t = (this.#timer ??= this.layer.env.timers.timer((now) => this.timerFired(now)));
+    if (t.deadline !== at || k === changed) t.set(at);
+  }
+
+  /** @internal Arms the retransmission timer for an RTO at `at` (replacing a pending PTO). */
+  armRto(at: Instant): void {
+    this.ptoArmed = false;
+    this.setTimer(T_RTX, at);
+  }
+  /** @internal Arms the retransmission timer as a tail-loss-probe timeout (tlp.ts). */
+  armPto(at: Instant, rtoAt: Instant): void {
+    this.ptoArmed = true;
+    this.ptoRtoDeadline = rtoAt;
+    this.setTimer(T_RTX, at);
+  }
+  /** @internal Stops the retransmission timer (RTO or PTO). */
+  cancelRtx(): void {
+    this.ptoArmed = false;
+    this.clearTimer(T_RTX);
+  }
+  /** @internal */ cancelTimers(): void {
+    this.ptoArmed = false;
+    this.timerAt.fill(NEVER);
+    this.#timer?.cancel();
+  }
+  /** @internal */ get rtxArmed(): boolean {
+    return this.timerAt[T_RTX] !== NEVER;
+  }
+  /** @internal */ get persistArmed(): boolean {
+    return this.timerAt[T_PERSIST] !== NEVER;
+  }
+  /** @internal */ get delackArmed(): boolean {
+    return this.timerAt[T_DELACK] !== NEVER;
+  }
+
+  // ---------------------------------------------------------------- derived
+
+  /** @internal The FIN we queued has been sent. */
+  get finSent(): boolean {
+    return this.finQueued && seqGt(this.sndMax, this.finSeq);
+  }
+
+  /** @internal Our FIN is acknowledged. */
+  get finAcked(): boolean {
+    return this.finQueued && seqGt(this.snd.una, this.finSeq);
+  }
+
+  /** @internal Bytes in flight (sent, not yet acknowledged). */
+  get flight(): number {
+    return seqSub(this.sndMax, this.snd.una);
+  }
+
+  /** @internal Keepalives run: SO_KEEPALIVE, or config.alwaysKeepalive. */
+  get keepAliveOn(): boolean {
+    return this.opts.keepAlive || this.layer.config.alwaysKeepalive;
+  }
+
+  /** @internal Delivers pending events to the socket layer. */
+  flush(): void {
+    let p = this.pending;
+    while (p !== 0) {
+      this.pending = 0;
+      const ev = this.events;
+      if (ev) {
+        if (p & EV_ESTABLISHED) ev.onEstablished?.();
+        if (p & EV_READABLE) ev.onReadable?.();
+        if (p & EV_END) ev.onEnd?.();
+        if (p & EV_WRITABLE) ev.onWritable?.();
+        if (p & EV_CLOSE) ev.onClose?.(this.closeReason);
+      }
+      p = this.pending;
+    }
+  }
+}
