@@ -4,7 +4,7 @@
  * sockets are sockstack's, not the kernel's.
  *
  *   import { socket, AF_INET, SOCK_STREAM } from 'sockstack/node';
- *   import { stackBackend } from 'sockstack/node/stack-backend';
+ *   import { stackBackend } from 'sockstack/node';
  *   const s = socket(AF_INET, SOCK_STREAM, { backend: stackBackend({ address: '10.99.0.1/24' }) });
  *
  * or by name, after importing this module: `await getBackend('stack')` (what the
