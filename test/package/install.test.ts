@@ -168,6 +168,10 @@ console.log(got, typeof Stack, typeof socket, typeof stackBackend, typeof getBac
     const bin = run(join(app, 'node_modules/.bin/sockstack'), ['sim', '--help'], app);
     assert.equal(bin.status, 0, bin.out);
     assert.match(bin.out, /lossy-wan/);
+    // The shipped scenarios are in the package (issue #18 item 5).
+    const sim = run(join(app, 'node_modules/.bin/sockstack'), ['sim', 'clean-lan'], app);
+    assert.equal(sim.status, 0, sim.out);
+    assert.match(sim.out, /virtual time/);
   });
 
   it('a TypeScript consumer type-checks against the shipped declarations', (t) => {
