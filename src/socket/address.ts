@@ -34,7 +34,7 @@ export function checkPort(port: unknown, syscall: string): number {
   if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535)
     throw new SocketError('EINVAL', {
       syscall,
-      detail: `port must be an integer 0-65535, got ${String(port)}`,
+      detail: `port must be an integer 0-65535, got ${typeof port === 'string' ? `the string '${port}'` : String(port)}`,
     });
   return port;
 }

@@ -174,6 +174,8 @@ export class Socket {
   #connecting: Promise<void> | undefined;
   #connectError: SocketError | undefined;
   #connectAbort: AbortController | undefined;
+  /** A bind() still resolving its address: later calls wait for it (a forgotten `await` stays harmless). */
+  #binding: Promise<void> | undefined;
 
   /**
    * A new socket on `backend`. Most code calls the entry point's `socket()` instead.
@@ -266,7 +268,24 @@ export class Socket {
 
   // ---- naming ---------------------------------------------------------------
 
-  async bind(address: Address): Promise<void> {
+  bind(address: Address): Promise<void> {
+    if (this.#binding)
+      return Promise.reject(
+        new SocketError('EINVAL', {
+          syscall: 'bind',
+          detail: 'an earlier bind() on this socket has not finished (a missing await?)',
+        }),
+      );
+    const p = this.#bind(address);
+    this.#binding = p;
+    const done = (): void => {
+      if (this.#binding === p) this.#binding = undefined;
+    };
+    p.then(done, done);
+    return p;
+  }
+
+  async #bind(address: Address): Promise<void> {
     this.#open('bind');
     if (this.#bound || this.#state !== 'fresh')
       throw new SocketError('EINVAL', { syscall: 'bind', detail: 'the socket is already bound' });
@@ -280,6 +299,11 @@ export class Socket {
       throw toSocketError(e, { syscall: 'bind', ...describeAddress(addr) });
     }
     this.#bound = true;
+  }
+
+  /** Waits for a bind() the program did not await, so the calls run in the order they were made. */
+  async #afterBind(): Promise<void> {
+    await this.#binding?.catch(() => undefined);
   }
 
   getsockname(): AddressTuple {
@@ -297,6 +321,7 @@ export class Socket {
   // ---- stream: listen / accept / connect -----------------------------------
 
   async listen(backlog = 128): Promise<void> {
+    if (this.#binding) await this.#afterBind();
     this.#open('listen');
     if (this.type !== SOCK_STREAM) throw new SocketError('EOPNOTSUPP', { syscall: 'listen' });
     if (this.#state === 'connected' || this.#state === 'connecting')
@@ -329,6 +354,7 @@ export class Socket {
   }
 
   async connect(address: Address): Promise<void> {
+    if (this.#binding) await this.#afterBind();
     this.#open('connect');
     if (this.type === SOCK_DGRAM) {
       const addr = await toSockAddr(this.backend, this.family, address, 'connect');
@@ -411,6 +437,7 @@ export class Socket {
 
   /** Sends some of `data`; returns how many bytes were taken (maybe fewer than all). */
   async send(data: Uint8Array | string, flags = 0): Promise<number> {
+    if (this.#binding) await this.#afterBind();
     const bytes = toBytes(data, 'send');
     this.#open('send');
     if (this.type === SOCK_DGRAM) {
@@ -435,6 +462,7 @@ export class Socket {
 
   /** Sends all of `data`, waiting as needed. The timeout bounds the whole call. */
   async sendall(data: Uint8Array | string, flags = 0): Promise<void> {
+    if (this.#binding) await this.#afterBind();
     let bytes = toBytes(data, 'sendall');
     this.#open('sendall');
     if (this.type === SOCK_DGRAM) {
@@ -471,6 +499,7 @@ export class Socket {
 
   /** Up to `bufsize` bytes; an empty array means the peer closed (end of stream). */
   async recv(bufsize: number, flags = 0): Promise<Uint8Array> {
+    if (this.#binding) await this.#afterBind();
     const n = checkSize(bufsize, 'recv');
     this.#open('recv');
     if (this.type === SOCK_DGRAM) return (await this.#recvDatagram(n, flags, 'recv')).data;
@@ -501,6 +530,7 @@ export class Socket {
     address?: Address,
   ): Promise<number> {
     const bytes = toBytes(data, 'sendto');
+    if (this.#binding) await this.#afterBind();
     const addrIn = typeof flagsOrAddress === 'number' ? address : flagsOrAddress;
     this.#open('sendto');
     if (this.type === SOCK_STREAM) return this.send(bytes); // Linux TCP ignores the address
@@ -510,6 +540,7 @@ export class Socket {
 
   /** `[data, address]`; for a stream socket the address is null (as Python's None). */
   async recvfrom(bufsize: number, flags = 0): Promise<[Uint8Array, AddressTuple | null]> {
+    if (this.#binding) await this.#afterBind();
     const n = checkSize(bufsize, 'recvfrom');
     this.#open('recvfrom');
     if (this.type === SOCK_STREAM) return [await this.recv(n, flags), null];

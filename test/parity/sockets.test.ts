@@ -416,6 +416,26 @@ for (const [name, factory] of parityBackends) {
       assert.equal(nb.getsockopt(SOL_SOCKET, SO_ERROR), 0);
     });
 
+    it('a bind() the program forgot to await still happens before listen() (calls run in order)', async () => {
+      const s = sock();
+      const bound = s.bind([b.host, 0]); // no await
+      await s.listen(1);
+      await bound;
+      const port = portOf(s);
+      assert.ok(port > 0);
+      const c = sock();
+      const acc = s.accept();
+      await c.connect([b.host, port]);
+      const [conn] = await acc;
+      open.push(conn);
+      // A second bind while the first is still resolving says so.
+      const t = sock();
+      const first = t.bind([b.host, 0]);
+      const e = await rejects(t.bind([b.host, 0]), 'EINVAL', 'bind');
+      assert.match(e.message, /earlier bind\(\) .* not finished/);
+      await first;
+    });
+
     it('misuse errors: EBADF, EINVAL, ENOTCONN, EISCONN, EPIPE, EOPNOTSUPP, ENOPROTOOPT', async () => {
       const s = sock();
       await rejects(s.bind([b.host, 65536]), 'EINVAL', 'bind');
