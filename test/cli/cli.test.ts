@@ -62,6 +62,23 @@ test("capture takes tcpdump's protocol-qualified filters ('tcp port 7')", () => 
   assert.equal(run(['capture', '--filter', 'udp dst port 9999', FIXTURE]).code, 0);
 });
 
+test("plot of the demo's capture counts each segment once, though the router's two subnets both carry it", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sockstack-plot-'));
+  const pcap = join(dir, 'demo.pcapng');
+  assert.equal(run(['demo', '-q', '--pcap', pcap]).code, 0);
+  const first = run(['plot', pcap, '-o', join(dir, 'a.svg')]);
+  assert.equal(first.code, 0, first.err);
+  assert.match(first.out, /1 data segments \(0 retransmitted\), 5 ACKs/);
+  const second = run(['plot', pcap, '-i', 'server.eth0', '-o', join(dir, 'b.svg')]);
+  assert.match(second.out, /1 data segments \(0 retransmitted\), 5 ACKs/);
+  const bad = run(['plot', pcap, '-i', '7']);
+  assert.equal(bad.code, 1);
+  assert.match(
+    bad.err,
+    /no interface '7' in the capture \(interfaces: 0 \(client\.eth0\), 1 \(server\.eth0\)\)/,
+  );
+});
+
 test('usage errors exit 2 with a clear message', () => {
   const none = run([]);
   assert.equal(none.code, 2);
