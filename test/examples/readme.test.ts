@@ -6,10 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { type Block, matchOutput, readmeBlocks } from './readme-blocks.ts';
 
@@ -105,7 +105,7 @@ async function runBlock(b: Block): Promise<Ran> {
 describe('README.md: every runnable block runs, and prints what the README shows', () => {
   const blocks = readmeBlocks(join(root, 'README.md'));
   it('has runnable blocks', () => {
-    assert.ok(blocks.filter((b) => b.kind === 'run').length >= 1, 'the README marks its snippets');
+    assert.ok(blocks.filter((b) => b.kind === 'run').length >= 3, 'the README marks its snippets');
   });
   for (let i = 0; i < blocks.length; i++) {
     const b = blocks[i];
@@ -125,4 +125,23 @@ describe('README.md: every runnable block runs, and prints what the README shows
       if (next?.kind === 'output') assert.equal(matchOutput(r.out, next.code), undefined);
     });
   }
+});
+
+describe('README.md and examples/README.md: links and promises a clone keeps', () => {
+  for (const doc of ['README.md', 'examples/README.md']) {
+    it(`${doc}: every relative link points into the repository`, () => {
+      const text = readFileSync(join(root, doc), 'utf8');
+      const base = join(root, dirname(doc));
+      for (const m of text.matchAll(/\]\((?!https?:|#)([^)\s]+)\)|`(\.\.\/[^`\s]+)`/g)) {
+        const target = resolve(base, (m[1] ?? m[2]).split('#')[0]);
+        assert.ok(target.startsWith(root), `${doc} links ${m[1] ?? m[2]}, outside the repository`);
+        assert.ok(existsSync(target), `${doc} links ${m[1] ?? m[2]}, which does not exist`);
+      }
+    });
+  }
+  it('package.json names a license, and the LICENSE file says the same', () => {
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { license: string };
+    assert.equal(pkg.license, 'MIT');
+    assert.match(readFileSync(join(root, 'LICENSE'), 'utf8'), /^MIT License/);
+  });
 });
