@@ -88,7 +88,15 @@ import {
   TCP_USER_TIMEOUT,
   typeName,
 } from './constants.ts';
-import { GaiError, SocketError, SocketTimeoutError, toSocketError } from './errno.ts';
+import {
+  ArgumentTypeError,
+  describeValue,
+  GaiError,
+  SocketError,
+  SocketTimeoutError,
+  toSocketError,
+  ValueError,
+} from './errno.ts';
 
 /** `Symbol.asyncDispose`, or the well-known fallback where the runtime lacks it. */
 const asyncDispose: typeof Symbol.asyncDispose =
@@ -147,15 +155,18 @@ function toBytes(data: unknown, syscall: string): Uint8Array {
   if (typeof data === 'string') return encoder.encode(data);
   if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
-  throw new SocketError('EINVAL', {
+  // Python: TypeError "a bytes-like object is required, not 'int'".
+  throw new ArgumentTypeError(
     syscall,
-    detail: 'data must be a Uint8Array (or a string, sent as UTF-8)',
-  });
+    `data must be a Uint8Array (or a string, sent as UTF-8), got ${describeValue(data)}`,
+  );
 }
 
 function checkSize(n: unknown, syscall: string, what = 'bufsize'): number {
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0)
-    throw new SocketError('EINVAL', { syscall, detail: `${what} must be a non-negative integer` });
+  if (typeof n !== 'number' || !Number.isInteger(n))
+    throw new ArgumentTypeError(syscall, `${what} must be an integer, got ${describeValue(n)}`);
+  // Python: ValueError "negative buffersize in recv".
+  if (n < 0) throw new ValueError(syscall, `${what} must not be negative, got ${n}`);
   return n;
 }
 
@@ -246,11 +257,14 @@ export class Socket {
 
   /** null: block forever; 0: non-blocking; t > 0: raise SocketTimeoutError after t seconds. */
   settimeout(value: number | null): void {
-    if (value !== null && (typeof value !== 'number' || !(value >= 0) || !Number.isFinite(value)))
-      throw new SocketError('EINVAL', {
-        syscall: 'settimeout',
-        detail: 'timeout must be null or a finite number >= 0',
-      });
+    if (value !== null && typeof value !== 'number')
+      throw new ArgumentTypeError(
+        'settimeout',
+        `timeout must be null or a number, got ${describeValue(value)}`,
+      );
+    // Python: ValueError "Timeout value out of range".
+    if (value !== null && (!(value >= 0) || !Number.isFinite(value)))
+      throw new ValueError('settimeout', `timeout must be null or a finite number >= 0, got ${value}`);
     this.#timeout = value;
   }
 
@@ -327,7 +341,7 @@ export class Socket {
     if (this.#state === 'connected' || this.#state === 'connecting')
       throw new SocketError('EINVAL', { syscall: 'listen', detail: 'a connected socket cannot listen' });
     if (typeof backlog !== 'number' || !Number.isInteger(backlog))
-      throw new SocketError('EINVAL', { syscall: 'listen', detail: 'backlog must be an integer' });
+      throw new ArgumentTypeError('listen', `backlog must be an integer, got ${describeValue(backlog)}`);
     const n = Math.min(Math.max(backlog, 0), SOMAXCONN);
     try {
       await (this.#impl as StreamImpl).listen(n);
@@ -514,10 +528,9 @@ export class Socket {
   /** Receives into `buffer` (at most `nbytes`, default its length); returns the count. */
   async recvInto(buffer: Uint8Array, nbytes = 0, flags = 0): Promise<number> {
     if (!(buffer instanceof Uint8Array))
-      throw new SocketError('EINVAL', { syscall: 'recv_into', detail: 'buffer must be a Uint8Array' });
+      throw new ArgumentTypeError('recv_into', `buffer must be a Uint8Array, got ${describeValue(buffer)}`);
     const want = checkSize(nbytes, 'recv_into', 'nbytes');
-    if (want > buffer.length)
-      throw new SocketError('EINVAL', { syscall: 'recv_into', detail: 'nbytes is greater than the buffer' });
+    if (want > buffer.length) throw new ValueError('recv_into', 'nbytes is greater than the buffer');
     const data = await this.recv(want || buffer.length, flags);
     buffer.set(data);
     return data.length;
@@ -637,7 +650,9 @@ export class Socket {
       v = out;
     } else {
       const n = typeof value === 'boolean' ? (value ? 1 : 0) : value;
-      if (typeof n !== 'number' || !Number.isInteger(n) || n < -0x80000000 || n > 0x7fffffff)
+      if (typeof n !== 'number')
+        throw new ArgumentTypeError('setsockopt', `this option takes an integer, got ${describeValue(n)}`);
+      if (!Number.isInteger(n) || n < -0x80000000 || n > 0x7fffffff)
         throw new SocketError('EINVAL', { syscall: 'setsockopt', detail: 'this option takes an integer' });
       if (
         spec.kind === 'int' &&
