@@ -165,8 +165,20 @@ export interface ResolvedAddress {
   readonly host: string;
 }
 
+/** A process-lifetime handle (Node's ref/unref, counted): held while a socket call blocks. */
+export interface KeepAlive {
+  ref(): void;
+  unref(): void;
+}
+
 /** A way of making sockets: the OS kernel, or a sockstack instance. */
 export interface SocketBackend {
+  /**
+   * Held by the front while a call blocks (recv, accept, connect, send...), so a
+   * pending call keeps the process alive until its result or its timeout, as a kernel
+   * socket does. Set by whatever runs the backend in real time (StackRuntime).
+   */
+  keepAlive?: KeepAlive;
   /** 'os' or 'stack'; shown in errors and tests. */
   readonly name: string;
   /** Timers for socket timeouts (virtual time on the stack). */

@@ -425,9 +425,12 @@ export class Socket {
       this.#timeout === null
         ? undefined
         : sched.schedule(() => ac.abort(new SocketTimeoutError('connect')), this.#timeout * 1000);
+    const keep = this.backend.keepAlive;
+    keep?.ref();
     try {
       await p;
     } finally {
+      keep?.unref();
       if (timer !== undefined) sched.cancel(timer);
       this.#connecting = undefined;
       this.#connectAbort = undefined;
@@ -788,6 +791,9 @@ export class Socket {
       const t = this.#timeout;
       if (t !== null) timer = sched.schedule(() => ac!.abort(new SocketTimeoutError(syscall)), t * 1000);
     }
+    // A blocked call keeps the process alive until its result or its timeout.
+    const keep = this.backend.keepAlive;
+    keep?.ref();
     try {
       for (;;) {
         if (signal.aborted) throw signal.reason;
@@ -796,6 +802,7 @@ export class Socket {
         if (r !== undefined) return r;
       }
     } finally {
+      keep?.unref();
       if (timer !== undefined) sched.cancel(timer);
     }
   }
