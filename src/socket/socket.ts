@@ -97,6 +97,9 @@ import {
   toSocketError,
   ValueError,
 } from './errno.ts';
+import { type BinaryMode, type MakefileOptions, SocketFile, type TextMode } from './file.ts';
+import { type SendableFile, sendFile } from './sendfile.ts';
+import { readableOf, writableOf } from './web-streams.ts';
 
 /** `Symbol.asyncDispose`, or the well-known fallback where the runtime lacks it. */
 const asyncDispose: typeof Symbol.asyncDispose =
@@ -579,6 +582,42 @@ export class Socket {
       if (chunk.length === 0 && this.type === SOCK_STREAM) return;
       yield chunk;
     }
+  }
+
+  // ---- the file and stream faces (src/socket/file.ts, web-streams.ts, sendfile.ts) ----
+
+  /**
+   * Python's makefile(): the socket as a file (readline, read, write, flush), in text
+   * mode ('r', 'w', 'rw': strings) or binary mode ('rb', 'wb', 'rwb': Uint8Array).
+   * Closing the file does not close the socket.
+   */
+  makefile(mode: BinaryMode, options?: MakefileOptions): SocketFile<Uint8Array>;
+  makefile(mode?: TextMode, options?: MakefileOptions): SocketFile<string>;
+  makefile(mode = 'r', options: MakefileOptions = {}): SocketFile<string> | SocketFile<Uint8Array> {
+    this.#open('makefile');
+    return new SocketFile<string>(this, mode, options);
+  }
+
+  /** Python's sendfile(): sends a file's bytes (see src/socket/sendfile.ts); resolves with the count sent. */
+  async sendfile(file: SendableFile, offset = 0, count: number | null = null): Promise<number> {
+    this.#open('sendfile');
+    if (this.type !== SOCK_STREAM) throw new ValueError('sendfile', 'only SOCK_STREAM sockets are supported');
+    return sendFile((d) => this.sendall(d), file, offset, count);
+  }
+
+  #readable: ReadableStream<Uint8Array> | undefined;
+  #writable: WritableStream<Uint8Array | string> | undefined;
+
+  /** The received data as a Web ReadableStream (reads only when asked; closes at end of stream). */
+  get readable(): ReadableStream<Uint8Array> {
+    this.#readable ??= readableOf(this);
+    return this.#readable;
+  }
+
+  /** A Web WritableStream that sends each chunk; closing it half-closes the socket (SHUT_WR). */
+  get writable(): WritableStream<Uint8Array | string> {
+    this.#writable ??= writableOf(this);
+    return this.#writable;
   }
 
   // ---- shutdown / close -----------------------------------------------------

@@ -145,7 +145,7 @@ describe('the package as installed', () => {
     writeFileSync(
       join(app, 'main.mjs'),
       `import { AF_INET, SOCK_STREAM, Stack } from 'sockstack';
-import { virtualNetwork, socket, stackBackend, getBackend } from 'sockstack/node';
+import { virtualNetwork, socket, socketpair, stackBackend, getBackend } from 'sockstack/node';
 const vn = virtualNetwork({ hosts: { a: '10.0.0.1/24', b: '10.0.0.2/24' } });
 const srv = vn.stacks.a.socket(AF_INET, SOCK_STREAM);
 await srv.bind(['', 7]);
@@ -158,12 +158,17 @@ await cli.sendall('ping');
 const got = new TextDecoder().decode(await conn.recv(100));
 await cli.close(); await conn.close(); await srv.close();
 await vn.close();
-console.log(got, typeof Stack, typeof socket, typeof stackBackend, typeof getBackend);
+// The OS backend from sockstack/node: a socket pair as a file.
+const [x, y] = await socketpair();
+await x.sendall('line\\n');
+const line = await y.makefile('r').readline();
+await x.close(); await y.close();
+console.log(got, line.trim(), typeof Stack, typeof socket, typeof stackBackend, typeof getBackend);
 `,
     );
     const r = run(process.execPath, ['main.mjs'], app);
     assert.equal(r.status, 0, r.out);
-    assert.equal(r.out.trim(), 'ping function function function function');
+    assert.equal(r.out.trim(), 'ping line function function function function');
     // The command runs from dist/ (no tsx in the consumer).
     const bin = run(join(app, 'node_modules/.bin/sockstack'), ['sim', '--help'], app);
     assert.equal(bin.status, 0, bin.out);
