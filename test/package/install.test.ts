@@ -27,6 +27,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { matchOutput, readmeBlocks } from '../examples/readme-blocks.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
 const npmFlags = ['--offline', '--no-audit', '--no-fund', '--loglevel=error'];
@@ -177,6 +178,26 @@ console.log(got, line.trim(), typeof Stack, typeof socket, typeof stackBackend, 
     const sim = run(join(app, 'node_modules/.bin/sockstack'), ['sim', 'clean-lan'], app);
     assert.equal(sim.status, 0, sim.out);
     assert.match(sim.out, /virtual time/);
+  });
+
+  it("the README's runnable blocks run against the installed package, printing what the README shows", (t) => {
+    if (skip || !tarball) return t.skip(skip ?? 'no package installed');
+    // tsx from this repository runs the TypeScript blocks; 'sockstack' resolves to the app's node_modules.
+    const tsx = import.meta.resolve('tsx');
+    const blocks = readmeBlocks(join(root, 'README.md'));
+    let ran = 0;
+    for (let i = 0; i < blocks.length; i++) {
+      const b = blocks[i];
+      if (b.kind !== 'run' || b.flags.length > 0) continue;
+      const file = join(app, `readme-${b.line}.mts`);
+      writeFileSync(file, b.code);
+      const r = run(process.execPath, ['--import', tsx, file], app);
+      assert.equal(r.status, 0, `README.md:${b.line}:\n${r.out}`);
+      const next = blocks[i + 1];
+      if (next?.kind === 'output') assert.equal(matchOutput(r.out, next.code), undefined);
+      ran++;
+    }
+    assert.ok(ran >= 3, `ran ${ran} blocks`);
   });
 
   it('a TypeScript consumer type-checks against the shipped declarations', (t) => {
