@@ -5,7 +5,8 @@
  * ## Division of labour
  * The front validates arguments, tracks the socket's state (fresh, bound,
  * listening, connected, closed), raises every misuse error itself (EBADF after
- * close, EINVAL bind twice, ENOTCONN, EISCONN, EOPNOTSUPP, EDESTADDRREQ, bad ports),
+ * close, EINVAL bind twice, ENOTCONN, EISCONN, EOPNOTSUPP, EDESTADDRREQ; Python's
+ * TypeError/OverflowError/ValueError for bad arguments),
  * resolves host names through `SocketBackend.resolve`, and implements blocking,
  * timeouts and non-blocking mode. A backend therefore only ever sees calls that are
  * legal in the current state, with numeric addresses.

@@ -29,6 +29,14 @@
  *
  * Data: Uint8Array in, Uint8Array out. For convenience (unlike Python) send,
  * sendall and sendto also accept a string, sent as UTF-8.
+ *
+ * Arguments keep Python's error kinds (errno.ts): a wrong type is an
+ * ArgumentTypeError (TypeError), a port out of range an OverflowError, recv(-1) or
+ * settimeout(-1) a ValueError. A bind() the program forgot to await is waited for
+ * by the calls after it, so they still run in the order they were made.
+ *
+ * The file and stream faces (makefile, sendfile, readable/writable) are written
+ * over recv/sendall in file.ts, sendfile.ts and web-streams.ts.
  */
 
 import {
