@@ -11,6 +11,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { freeUdpPort } from '../socket/examples-run.ts';
 import { type Block, matchOutput, readmeBlocks } from './readme-blocks.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
@@ -33,10 +34,38 @@ interface Ran {
   out: string;
 }
 
+/** Runs examples/echo-server.ts as a stack host on a hub of its own; resolves with the hub port once it listens. */
+async function stackEchoServer(): Promise<{ hub: number; stop: () => void }> {
+  const hub = await freeUdpPort();
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'examples/echo-server.ts', '--backend', 'stack', '--hub', String(hub)],
+    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  await new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`echo-server did not listen:\n${out}`)), 30_000);
+    const seen = (b: Buffer): void => {
+      out += String(b);
+      if (out.includes('listening on')) {
+        clearTimeout(t);
+        resolve();
+      }
+    };
+    child.stdout.on('data', seen);
+    child.stderr.on('data', seen);
+  });
+  return { hub, stop: () => child.kill() };
+}
+
 /** Runs a command line from the README (`npx tsx X`, `npx sockstack X`) from the repository root. */
-function runArgs(args: string[], onStart?: (out: () => string) => Promise<void>): Promise<Ran> {
+function runArgs(
+  args: string[],
+  onStart?: (out: () => string) => Promise<void>,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Ran> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (b) => {
       out += String(b);
@@ -97,35 +126,50 @@ async function runBlock(b: Block): Promise<Ran> {
     port = await freeTcpPort();
     code = code.replaceAll('5000', String(port));
   }
-  const file = join(tmp, `block-${b.line}.mts`);
+  const file = join(tmp, `block-${b.line}-${Math.random().toString(36).slice(2)}.mts`);
   writeFileSync(file, code);
+  if (b.flags.includes('stack-echo-server')) {
+    const server = await stackEchoServer();
+    try {
+      return await runArgs(['--import', 'tsx', file], undefined, {
+        ...process.env,
+        SOCKSTACK_HUB: String(server.hub),
+      });
+    } finally {
+      server.stop();
+    }
+  }
   return runArgs(['--import', 'tsx', file], port ? () => echoClient(port) : undefined);
 }
 
-describe('README.md: every runnable block runs, and prints what the README shows', () => {
-  const blocks = readmeBlocks(join(root, 'README.md'));
-  it('has runnable blocks', () => {
-    assert.ok(blocks.filter((b) => b.kind === 'run').length >= 3, 'the README marks its snippets');
-  });
-  for (let i = 0; i < blocks.length; i++) {
-    const b = blocks[i];
-    if (b.kind === 'output') continue;
-    it(`README.md:${b.line} (${b.kind}${b.flags.length ? `, ${b.flags.join(', ')}` : ''})`, async () => {
-      if (b.kind === 'transcript') {
-        const [first, ...rest] = b.code.split('\n');
-        assert.match(first, /^\$ /, `line ${b.line}: a transcript starts with '$ command'`);
-        const r = await runArgs(commandArgs(first.slice(2)));
-        assert.equal(r.code, 0, r.out);
-        assert.equal(matchOutput(r.out, rest.join('\n')), undefined);
-        return;
-      }
-      const r = await runBlock(b);
-      assert.equal(r.code, 0, `README.md:${b.line} exited ${r.code}:\n${r.out}`);
-      const next = blocks[i + 1];
-      if (next?.kind === 'output') assert.equal(matchOutput(r.out, next.code), undefined);
+for (const doc of ['README.md', 'examples/README.md'])
+  describe(`${doc}: every runnable block runs, and prints what the README shows`, () => {
+    const blocks = readmeBlocks(join(root, doc));
+    it('has runnable blocks', () => {
+      assert.ok(
+        blocks.filter((b) => b.kind === 'run').length >= (doc === 'README.md' ? 4 : 1),
+        'the README marks its snippets',
+      );
     });
-  }
-});
+    for (let i = 0; i < blocks.length; i++) {
+      const b = blocks[i];
+      if (b.kind === 'output') continue;
+      it(`${doc}:${b.line} (${b.kind}${b.flags.length ? `, ${b.flags.join(', ')}` : ''})`, async () => {
+        if (b.kind === 'transcript') {
+          const [first, ...rest] = b.code.split('\n');
+          assert.match(first, /^\$ /, `line ${b.line}: a transcript starts with '$ command'`);
+          const r = await runArgs(commandArgs(first.slice(2)));
+          assert.equal(r.code, 0, r.out);
+          assert.equal(matchOutput(r.out, rest.join('\n')), undefined);
+          return;
+        }
+        const r = await runBlock(b);
+        assert.equal(r.code, 0, `${doc}:${b.line} exited ${r.code}:\n${r.out}`);
+        const next = blocks[i + 1];
+        if (next?.kind === 'output') assert.equal(matchOutput(r.out, next.code), undefined);
+      });
+    }
+  });
 
 describe('README.md and examples/README.md: links and promises a clone keeps', () => {
   for (const doc of ['README.md', 'examples/README.md']) {
