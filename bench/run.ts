@@ -4,9 +4,11 @@
  * summary of what ran, how long it took and how it ended. Benchmarks that need
  * root or tools this machine lacks skip themselves with a message.
  *
- *   node --import tsx bench/run.ts [--only tcp,checksum] [--timeout 600] [-- args for every bench]
+ *   node --import tsx bench/run.ts [--only tcp,checksum] [--timeout 600] [--list] [-- args for every bench]
  *
- * Not a test: never fails on speed; exits 1 only if a benchmark crashed.
+ * Every .ts file in bench/ is a benchmark (tools such as the profile summariser live
+ * in scripts/). Not a test: never fails on speed; a benchmark that cannot run here
+ * (no root, no ethtool) prints why and exits 0; exits 1 only if a benchmark crashed.
  */
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
@@ -17,7 +19,11 @@ import { parseArgs } from 'node:util';
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
 const { values, positionals } = parseArgs({
-  options: { only: { type: 'string' }, timeout: { type: 'string', default: '600' } },
+  options: {
+    only: { type: 'string' },
+    timeout: { type: 'string', default: '600' },
+    list: { type: 'boolean' },
+  },
   allowPositionals: true,
 });
 const only = values.only?.split(',').map((s) => s.trim());
@@ -25,6 +31,11 @@ const files = readdirSync(here)
   .filter((f) => f.endsWith('.ts') && f !== basename(fileURLToPath(import.meta.url)))
   .filter((f) => !only || only.includes(f.replace(/\.ts$/, '')))
   .sort();
+
+if (values.list) {
+  for (const f of files) console.log(`bench/${f}`);
+  process.exit(0);
+}
 
 const summary: string[] = [];
 let crashed = 0;

@@ -483,8 +483,10 @@ if (why !== undefined) {
 try {
   execFileSync('ethtool', ['--version'], { stdio: 'ignore' });
 } catch {
-  console.log('tap-tcp: ethtool is missing (apt-get install ethtool): veth offloads cannot be turned off');
-  process.exit(1);
+  console.log(
+    'tap-tcp: skipped: ethtool is missing (apt-get install ethtool): veth offloads cannot be turned off',
+  );
+  process.exit(0);
 }
 console.log(
   `# bench/tap-tcp  node ${process.version}  sockstack TCP: engine defaults (newreno, SACK), kernel senders: ${CC}`,

@@ -4,12 +4,13 @@
  *
  * `--backend os` (default) uses the kernel's sockets. `--backend stack` makes this
  * process a host on sockstack's virtual Ethernet (src/node/stack-backend.ts): every
- * example process joins the same hub on loopback UDP, by default 127.0.0.1:47000.
+ * example process joins the same hub on loopback UDP, by default 127.0.0.1:47000
+ * (plus uid mod 2000: one hub per user).
  * Stack-only options:
  *
  *   --address 10.99.0.N/24   this host's address (servers default to .1, clients to
  *                            .2-.254 from the process id)
- *   --hub 127.0.0.1:47000    the hub's UDP address (the first process binds it)
+ *   --hub 127.0.0.1:47000    the hub's UDP address (the first process binds it; default per user)
  *   --nameserver A.B.C.D     a DNS server on the virtual network
  *
  * See examples/README.md.

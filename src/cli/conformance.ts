@@ -65,10 +65,11 @@ Options:
   -v, --verbose           print warnings (ignored advisory settings, non-fatal mismatches)
   -h, --help              show this help and exit
 
-Examples:
-  sockstack conformance close-so-linger-onoff-1-linger-0-rst.pkt
-  sockstack conformance --json tests/linux/ > results.json
-  sockstack conformance -v --dialect=freebsd tests/bsd/tcp/
+Examples (from a clone of sockstack, whose corpus is test/fixtures/packetdrill):
+  sockstack conformance test/fixtures/packetdrill
+  sockstack conformance test/fixtures/packetdrill/nplab-packetdrill/gtests/net/packetdrill/tests/linux/close/close-so-linger-onoff-1-linger-0-rst.pkt
+  sockstack conformance --json test/fixtures/packetdrill/google-packetdrill > results.json
+  sockstack conformance -v --dialect=freebsd test/fixtures/packetdrill/freebsd-tcp-testsuite/snd-syn
 
 Exit status: 0 nothing failed, 1 a script failed, 2 usage error.`;
 

@@ -2,6 +2,7 @@
 import { writeFileSync } from 'node:fs';
 import { tcpSeries, timeSequenceGraph } from '../plot/tcp-graph.ts';
 import { endpointText } from '../trace/conversation.ts';
+import { dissect, frameLinkType } from '../trace/dissect.ts';
 import { framesFromPcap } from '../trace/frames.ts';
 import {
   type CliIo,
@@ -15,6 +16,37 @@ import {
   str,
 } from './command.ts';
 import { InputError, readCaptureFile } from './pcap-input.ts';
+
+type Capture = ReturnType<typeof readCaptureFile>;
+
+/**
+ * The records of one interface. A capture of several subnets (the demo's pcapng has
+ * one interface per subnet) holds every forwarded segment once per interface, so
+ * mixing them would count each segment twice (as a retransmission). Default: the
+ * first interface that carries TCP. Returns an error message for a bad choice.
+ */
+function pickInterface(pcap: Capture, choice: string | undefined): Capture | string {
+  const n = Math.max(1, pcap.interfaces.length);
+  if (n === 1 && choice === undefined) return pcap;
+  let iface: number | undefined;
+  if (choice !== undefined) {
+    iface = /^\d+$/.test(choice) ? Number(choice) : pcap.interfaces.findIndex((i) => i.name === choice);
+    if (iface < 0 || iface >= n) {
+      const names = pcap.interfaces.map((i, k) => `${k}${i.name ? ` (${i.name})` : ''}`).join(', ');
+      return `no interface '${choice}' in the capture (interfaces: ${names || '0'})`;
+    }
+  } else {
+    for (const r of pcap.records) {
+      const lt = frameLinkType(pcap.interfaces[r.iface]?.linkType ?? pcap.linkType);
+      if (lt !== undefined && dissect(r.data, lt).tcp !== undefined) {
+        iface = r.iface;
+        break;
+      }
+    }
+    if (iface === undefined) return pcap;
+  }
+  return { ...pcap, records: pcap.records.filter((r) => r.iface === iface) };
+}
 
 export const command: Command = {
   spec: {
@@ -42,6 +74,13 @@ export const command: Command = {
         value: 'a2b|b2a',
         description: "a2b = data sent by the stream's first sender",
         default: 'the direction with more data',
+      },
+      interface: {
+        type: 'string',
+        short: 'i',
+        value: 'N|NAME',
+        description: 'which interface of a pcapng capture (a router sees each segment on two)',
+        default: 'the first one with TCP',
       },
       list: { type: 'boolean', short: 'l', description: 'list the TCP streams and exit' },
       width: { type: 'string', value: 'PX', description: 'image width', default: '960' },
@@ -73,7 +112,12 @@ async function runPlot(p: Parsed, io: CliIo): Promise<number> {
     }
     throw e;
   }
-  const { frames } = framesFromPcap(pcap);
+  const picked = pickInterface(pcap, str(p, 'interface'));
+  if (typeof picked === 'string') {
+    io.err(`sockstack plot: ${picked}`);
+    return EXIT_FAILURE;
+  }
+  const { frames } = framesFromPcap(picked);
   const series = tcpSeries(frames, { stream, ...(direction ? { direction } : {}) });
   if (flag(p, 'list')) {
     const convs = series?.conversations ?? tcpSeries(frames, { stream: 0 })?.conversations ?? [];

@@ -112,12 +112,28 @@ class Collector implements CaptureWriter {
 }
 
 export async function loadScenario(arg: string): Promise<Scenario> {
-  const { readFileSync, existsSync } = await import('node:fs');
+  const { readFileSync, readdirSync, existsSync } = await import('node:fs');
   const { parseScenario, ScenarioError } = await import('./scenario.ts');
   let path = arg;
   if (!existsSync(path) && /^[\w-]+$/.test(arg)) {
-    const shipped = new URL(`../../examples/scenarios/${arg}.json`, import.meta.url);
+    // The shipped scenarios (package.json's "files" includes examples/scenarios).
+    const dir = new URL('../../examples/scenarios/', import.meta.url);
+    const shipped = new URL(`${arg}.json`, dir);
     if (existsSync(shipped)) path = shipped.pathname;
+    else {
+      let names: string[] = [];
+      try {
+        names = readdirSync(dir)
+          .filter((f) => f.endsWith('.json'))
+          .map((f) => f.slice(0, -5))
+          .sort();
+      } catch {
+        // no shipped scenarios beside this build
+      }
+      throw new ScenarioError(
+        `no scenario file or shipped scenario named '${arg}' (shipped: ${names.join(', ') || 'none'})`,
+      );
+    }
   }
   let text: string;
   try {

@@ -7,4 +7,5 @@ export * from './net-facade.ts';
 export * from './pcap-file.ts';
 export * from './runtime.ts';
 export * from './socket.ts';
+export * from './stack-backend.ts';
 export * from './tap-stack.ts';

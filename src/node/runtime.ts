@@ -98,6 +98,8 @@ export class StackRuntime implements SocketDriver {
           }
         : () => this.kick();
     }
+    // The stack's Python-style sockets hold this runtime while a call blocks (issue #18).
+    stack.backend.keepAlive = this;
     this.driver.add(stack);
     return stack;
   }

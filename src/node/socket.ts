@@ -8,6 +8,8 @@
  * The default backend is the OS one (Node's net/dgram). `backend` may be a
  * SocketBackend object or a registered name ('os', later 'stack').
  */
+
+import type { Address } from '../socket/address.ts';
 import { AF_INET, SOCK_STREAM } from '../socket/constants.ts';
 import { registerBackend, type SocketBackend } from '../socket/index.ts';
 import {
@@ -16,6 +18,7 @@ import {
   gethostbyname as ghbn,
   gethostname as ghn,
 } from '../socket/resolve.ts';
+import { type CreateServerOptions, createServer as cs, socketpair as sp } from '../socket/server.ts';
 import { Socket } from '../socket/socket.ts';
 import { osBackend } from './os-backend.ts';
 
@@ -82,4 +85,23 @@ export async function createConnection(
     }
   }
   throw last;
+}
+
+/** Python's socket.socketpair(): two connected sockets (over loopback; AF_INET by default). */
+export function socketpair(
+  family: number = AF_INET,
+  type: number = SOCK_STREAM,
+  proto = 0,
+  options: { backend?: SocketBackend } = {},
+): Promise<[Socket, Socket]> {
+  return sp(options.backend ?? osBackend(), family, type, proto);
+}
+
+/** Python's socket.create_server(address): a listening TCP socket (SO_REUSEADDR, bind, listen). */
+export function createServer(
+  address: Address,
+  options: CreateServerOptions & { backend?: SocketBackend } = {},
+): Promise<Socket> {
+  const { backend, ...rest } = options;
+  return cs(backend ?? osBackend(), address, rest);
 }

@@ -4,7 +4,7 @@
  * sockets are sockstack's, not the kernel's.
  *
  *   import { socket, AF_INET, SOCK_STREAM } from 'sockstack/node';
- *   import { stackBackend } from 'sockstack/node/stack-backend';
+ *   import { stackBackend } from 'sockstack/node';
  *   const s = socket(AF_INET, SOCK_STREAM, { backend: stackBackend({ address: '10.99.0.1/24' }) });
  *
  * or by name, after importing this module: `await getBackend('stack')` (what the
@@ -16,7 +16,8 @@
  *     Stack 10.99.0.1 ─ HubLink ◄──UDP──► HubLink ─ Stack   HubLink ─ Stack
  *                    127.0.0.1:47000 ◄────────────────────────┘
  *
- * Every process tries to bind the hub port (default 127.0.0.1:47000). The first
+ * Every process tries to bind the hub port (default 127.0.0.1:47000 + uid mod 2000,
+ * so users do not share one virtual Ethernet). The first
  * one gets it and is the hub: it learns members from the datagrams they send
  * (each stack announces itself with a gratuitous ARP as its interface comes up),
  * delivers frames for its own stack, and relays the rest like a learning switch
@@ -25,6 +26,10 @@
  * ephemeral loopback port and sends all its frames to the hub. The datagram
  * format is the UDP tunnel's (src/node/udp-tunnel.ts: 'S' 'S' version=1 type=1,
  * then the Ethernet frame), so a plain `udpTunnel({ peers: [hub] })` can join too.
+ *
+ * A host probes for its address before use (RFC 5227: an ARP request from 0.0.0.0
+ * for it): when another process on the hub answers, `ready` rejects with
+ * EADDRINUSE instead of two hosts silently sharing one address.
  *
  * The hub lives as long as the process that hosts it: start servers first (or
  * run examples/stack-hub.ts, which only hosts the hub). If the hub's process
@@ -45,14 +50,26 @@ import type { Device, LinkType } from '../link/device.ts';
 import { RealtimeDriver } from '../link/realtime.ts';
 import { CryptoRng, type Rng } from '../rand/rng.ts';
 import type { SocketBackend, SocketImpl, StreamImpl } from '../socket/backend.ts';
+import { SocketError } from '../socket/errno.ts';
 import { registerBackend } from '../socket/registry.ts';
 import { Stack } from '../stack.ts';
 import type { Clock } from '../time/clock.ts';
 import { SystemClock } from '../time/system.ts';
-import { parseIpv4 } from '../wire/address.ts';
+import { formatMac, MAC_BROADCAST, MAC_ZERO, parseIpv4 } from '../wire/address.ts';
+import { ARP_LEN, ARP_OP_REQUEST, emitArp, parseArp } from '../wire/arp.ts';
+import { isWireError } from '../wire/error.ts';
+import { ETHERNET_HEADER_LEN, ETHERTYPE_ARP, emitEthernet } from '../wire/ethernet.ts';
 import { TUNNEL_HEADER_LEN, TUNNEL_MAX_FRAME, TUNNEL_VERSION, type TunnelPeer } from './udp-tunnel.ts';
 
-export const DEFAULT_HUB: TunnelPeer = { host: '127.0.0.1', port: 47000 };
+/**
+ * The default hub port: 47000 + (uid mod 2000), so each user of the machine has a
+ * virtual Ethernet of their own (root: 47000).
+ */
+export function defaultHubPort(uid: number = process.getuid?.() ?? 0): number {
+  return 47000 + (uid % 2000);
+}
+
+export const DEFAULT_HUB: TunnelPeer = { host: '127.0.0.1', port: defaultHubPort() };
 /** The virtual subnet the examples use. */
 export const DEFAULT_PREFIX = '10.99.0';
 
@@ -322,6 +339,8 @@ export interface StackHostOptions {
   mtu?: number;
   /** May bind ports below 1024. Default true: the process owns its virtual host. */
   privileged?: boolean;
+  /** How long `ready` waits for an answer to the address probe (RFC 5227). Default 200 ms; 0 skips the probe. */
+  probeMs?: number;
   /** How long to stay alive after the last socket closed while TCP still has data/FIN in flight. Default 2000 ms. */
   lingerMs?: number;
   clock?: Clock;
@@ -336,8 +355,13 @@ export interface StackHost {
   readonly backend: SocketBackend;
   /** The address without prefix. */
   readonly address: string;
-  /** Resolves with 'hub' or 'member' once the link is bound. */
+  /**
+   * Resolves with 'hub' or 'member' once the link is bound and no other host on the hub
+   * answered the probe for this address; rejects with a SocketError EADDRINUSE when one did.
+   */
   readonly ready: Promise<'hub' | 'member'>;
+  /** The MAC of another host seen claiming this host's address, if any. */
+  readonly conflict: string | undefined;
   /** Sockets of this backend not closed yet (and name lookups in progress). */
   readonly openSockets: number;
   /** Stops the driver and closes the link (sockets still open just stall). */
@@ -376,7 +400,29 @@ export function startStackHost(options: StackHostOptions = {}): StackHost {
   // A newly armed timer may be earlier than what the driver sleeps until.
   stack.timers.onEarliestChanged = () => driver.kick();
   link.onDelivered = () => driver.kick();
-  stack.addInterface({ name: 'eth0', device: link, addresses: [cidr], mtu: options.mtu });
+  const iface = stack.addInterface({ name: 'eth0', device: link, addresses: [cidr], mtu: options.mtu });
+  const self = parseIpv4(address) as number;
+  let conflict: string | undefined;
+  // RFC 5227 §2.1.1 / §2.4: an ARP packet whose sender is our address but not our MAC means
+  // another host on the hub has taken it.
+  const deliver = link.onReceive;
+  link.onReceive = (frame) => {
+    if (frame.length >= ETHERNET_HEADER_LEN + ARP_LEN && frame[12] === 0x08 && frame[13] === 0x06) {
+      const arp = parseArp(frame.subarray(ETHERNET_HEADER_LEN));
+      if (
+        !isWireError(arp) &&
+        arp.repr.senderIp === self &&
+        formatMac(arp.repr.senderMac) !== formatMac(iface.mac)
+      ) {
+        if (conflict === undefined)
+          process.emitWarning(
+            `sockstack: another host on the hub ${hub.host}:${hub.port} (MAC ${formatMac(arp.repr.senderMac)}) uses ${address}`,
+          );
+        conflict = formatMac(arp.repr.senderMac);
+      }
+    }
+    deliver?.(frame);
+  };
   if (options.gateway) stack.addRoute({ destination: '0.0.0.0/0', gateway: options.gateway });
   for (const [n, a] of Object.entries(options.hosts ?? {})) {
     const v = parseIpv4(a);
@@ -465,6 +511,27 @@ export function startStackHost(options: StackHostOptions = {}): StackHost {
     },
     gethostname: () => inner.gethostname(),
   };
+  const probeMs = options.probeMs ?? 200;
+  const ready = link.ready.then(async (role) => {
+    if (probeMs <= 0) return role;
+    const probe = new Uint8Array(ETHERNET_HEADER_LEN + ARP_LEN);
+    emitEthernet({ dst: MAC_BROADCAST, src: iface.mac, ethertype: ETHERTYPE_ARP }, probe);
+    emitArp(
+      { op: ARP_OP_REQUEST, senderMac: iface.mac, senderIp: 0, targetMac: MAC_ZERO, targetIp: self },
+      probe.subarray(ETHERNET_HEADER_LEN),
+    );
+    link.transmit(probe);
+    await new Promise((r) => setTimeout(r, probeMs));
+    if (conflict !== undefined)
+      throw new SocketError('EADDRINUSE', {
+        syscall: 'bind',
+        address,
+        detail: `another process on the hub ${hub.host}:${hub.port} (MAC ${conflict}) already uses this address; pick another with --address or SOCKSTACK_ADDRESS`,
+      });
+    return role;
+  });
+  // Whoever uses the backend without awaiting `ready` still gets the warning above.
+  ready.catch(() => undefined);
   let stopped = false;
   return {
     stack,
@@ -472,7 +539,10 @@ export function startStackHost(options: StackHostOptions = {}): StackHost {
     driver,
     backend,
     address,
-    ready: link.ready,
+    ready,
+    get conflict() {
+      return conflict;
+    },
     get openSockets() {
       return open;
     },

@@ -8,15 +8,15 @@
  *
  * Hosts: '' is the any-address (INADDR_ANY / in6addr_any), '<broadcast>' is
  * 255.255.255.255 (both as in Python), numeric addresses pass through, names go to
- * the backend's resolver. Deviation from Python: a port outside 0..65535 raises a
- * SocketError EINVAL instead of OverflowError, and a badly shaped address raises
- * EINVAL instead of TypeError, so every misuse is one error type.
+ * the backend's resolver. As in Python, a badly shaped address or a port that is no
+ * integer raises a TypeError (`ArgumentTypeError`), and a port outside 0..65535 an
+ * `OverflowError` (a RangeError); the messages say what was given.
  */
 
 import { formatIpv4, formatIpv6, parseIpv4, parseIpv6 } from '../wire/address.ts';
 import type { ResolvedAddress, SockAddr, SocketBackend } from './backend.ts';
 import { AF_INET, AF_INET6, AF_UNIX } from './constants.ts';
-import { GaiError, SocketError } from './errno.ts';
+import { ArgumentTypeError, describeValue, GaiError, OverflowError, SocketError } from './errno.ts';
 
 export type Ipv4Tuple = readonly [host: string, port: number];
 export type Ipv6Tuple =
@@ -31,11 +31,9 @@ export type AddressTuple = [string, number] | [string, number, number, number] |
 export const UNIX_PATH_MAX = 107;
 
 export function checkPort(port: unknown, syscall: string): number {
-  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535)
-    throw new SocketError('EINVAL', {
-      syscall,
-      detail: `port must be an integer 0-65535, got ${String(port)}`,
-    });
+  if (typeof port !== 'number' || !Number.isInteger(port))
+    throw new ArgumentTypeError(syscall, `port must be an integer 0-65535, got ${describeValue(port)}`);
+  if (port < 0 || port > 65535) throw new OverflowError(syscall, `port must be 0-65535, got ${port}`);
   return port;
 }
 
@@ -63,7 +61,8 @@ export async function resolveHost(
   family: 2 | 10,
   syscall: string,
 ): Promise<string> {
-  if (typeof host !== 'string') throw new SocketError('EINVAL', { syscall, detail: 'host must be a string' });
+  if (typeof host !== 'string')
+    throw new ArgumentTypeError(syscall, `host must be a string, got ${describeValue(host)}`);
   if (host === '') return family === AF_INET ? '0.0.0.0' : '::';
   if (host === '<broadcast>') {
     if (family === AF_INET) return '255.255.255.255';
@@ -94,7 +93,10 @@ export async function toSockAddr(
 ): Promise<SockAddr> {
   if (family === AF_UNIX) {
     if (typeof address !== 'string')
-      throw new SocketError('EINVAL', { syscall, detail: 'an AF_UNIX address is a path string' });
+      throw new ArgumentTypeError(
+        syscall,
+        `an AF_UNIX address is a path string, got ${describeValue(address)}`,
+      );
     if (address.length === 0) throw new SocketError('EINVAL', { syscall, detail: 'empty AF_UNIX path' });
     if (new TextEncoder().encode(address).length > UNIX_PATH_MAX)
       throw new SocketError('EINVAL', {
@@ -108,15 +110,13 @@ export async function toSockAddr(
       ? 'an [host, port] or [host, port, flowinfo, scopeid] array'
       : 'an [host, port] array';
   if (!Array.isArray(address))
-    throw new SocketError('EINVAL', {
-      syscall,
-      detail: `the address must be ${want}, got ${typeof address}`,
-    });
+    throw new ArgumentTypeError(syscall, `the address must be ${want}, got ${describeValue(address)}`);
   const n = address.length;
   if (family === AF_INET ? n !== 2 : n !== 2 && n !== 4)
-    throw new SocketError('EINVAL', { syscall, detail: `the address must be ${want}, got ${n} items` });
+    throw new ArgumentTypeError(syscall, `the address must be ${want}, got ${n} items`);
   const [host, portRaw] = address as unknown[];
-  if (typeof host !== 'string') throw new SocketError('EINVAL', { syscall, detail: 'host must be a string' });
+  if (typeof host !== 'string')
+    throw new ArgumentTypeError(syscall, `host must be a string, got ${describeValue(host)}`);
   const port = checkPort(portRaw, syscall);
   if (family === AF_INET) {
     return { family: AF_INET, host: await resolveHost(backend, host, AF_INET, syscall), port };
@@ -126,10 +126,13 @@ export async function toSockAddr(
   if (n === 4) {
     flowinfo = address[2] as number;
     scopeid = address[3] as number;
-    if (!Number.isInteger(flowinfo) || flowinfo < 0 || flowinfo > 0xfffff)
-      throw new SocketError('EINVAL', { syscall, detail: 'flowinfo must be 0-1048575' });
-    if (!Number.isInteger(scopeid) || scopeid < 0 || scopeid > 0xffffffff)
-      throw new SocketError('EINVAL', { syscall, detail: 'scopeid must be a 32-bit unsigned integer' });
+    if (!Number.isInteger(flowinfo))
+      throw new ArgumentTypeError(syscall, `flowinfo must be an integer, got ${describeValue(flowinfo)}`);
+    if (!Number.isInteger(scopeid))
+      throw new ArgumentTypeError(syscall, `scopeid must be an integer, got ${describeValue(scopeid)}`);
+    if (flowinfo < 0 || flowinfo > 0xfffff) throw new OverflowError(syscall, 'flowinfo must be 0-1048575');
+    if (scopeid < 0 || scopeid > 0xffffffff)
+      throw new OverflowError(syscall, 'scopeid must be a 32-bit unsigned integer');
   }
   let h = host;
   const pct = h.indexOf('%');

@@ -5,7 +5,8 @@
  * ## Division of labour
  * The front validates arguments, tracks the socket's state (fresh, bound,
  * listening, connected, closed), raises every misuse error itself (EBADF after
- * close, EINVAL bind twice, ENOTCONN, EISCONN, EOPNOTSUPP, EDESTADDRREQ, bad ports),
+ * close, EINVAL bind twice, ENOTCONN, EISCONN, EOPNOTSUPP, EDESTADDRREQ; Python's
+ * TypeError/OverflowError/ValueError for bad arguments),
  * resolves host names through `SocketBackend.resolve`, and implements blocking,
  * timeouts and non-blocking mode. A backend therefore only ever sees calls that are
  * legal in the current state, with numeric addresses.
@@ -165,8 +166,20 @@ export interface ResolvedAddress {
   readonly host: string;
 }
 
+/** A process-lifetime handle (Node's ref/unref, counted): held while a socket call blocks. */
+export interface KeepAlive {
+  ref(): void;
+  unref(): void;
+}
+
 /** A way of making sockets: the OS kernel, or a sockstack instance. */
 export interface SocketBackend {
+  /**
+   * Held by the front while a call blocks (recv, accept, connect, send...), so a
+   * pending call keeps the process alive until its result or its timeout, as a kernel
+   * socket does. Set by whatever runs the backend in real time (StackRuntime).
+   */
+  keepAlive?: KeepAlive;
   /** 'os' or 'stack'; shown in errors and tests. */
   readonly name: string;
   /** Timers for socket timeouts (virtual time on the stack). */

@@ -14,6 +14,14 @@
  *   'TimeoutError', message 'timed out', code 'ETIMEDOUT'.
  * - `GaiError` (Python's `socket.gaierror`): code 'EAI_NONAME' etc., with glibc's
  *   negative EAI_* numbers as `errno`, exactly as Python reports them.
+ *
+ * Arguments the kernel never sees keep Python's kinds instead (they are not OSErrors):
+ * - `ArgumentTypeError` (a TypeError, code ERR_INVALID_ARG_TYPE): a value of the
+ *   wrong type, such as the port '5002', bind('host') or sendall(42);
+ * - `OverflowError` (a RangeError, code ERR_OUT_OF_RANGE): a number outside its
+ *   range, such as port 70000;
+ * - `ValueError` (a RangeError, code ERR_INVALID_ARG_VALUE): a bad value, such as
+ *   recv(-1) or settimeout(-1).
  */
 
 /** Linux errno numbers (<asm-generic/errno-base.h>, <asm-generic/errno.h>). */
@@ -183,6 +191,50 @@ export class GaiError extends SocketError {
     this.name = 'GaiError';
     this.host = host;
   }
+}
+
+/** Python's TypeError: an argument of the wrong type. Message: 'bind(): port must be ...'. */
+export class ArgumentTypeError extends TypeError {
+  readonly code = 'ERR_INVALID_ARG_TYPE';
+  readonly syscall: string | undefined;
+  constructor(syscall: string | undefined, detail: string) {
+    super(syscall ? `${syscall}(): ${detail}` : detail);
+    this.syscall = syscall;
+  }
+}
+
+/** Python's OverflowError: a number outside its range (a RangeError named OverflowError). */
+export class OverflowError extends RangeError {
+  readonly code = 'ERR_OUT_OF_RANGE';
+  readonly syscall: string | undefined;
+  constructor(syscall: string | undefined, detail: string) {
+    super(syscall ? `${syscall}(): ${detail}` : detail);
+    this.name = 'OverflowError';
+    this.syscall = syscall;
+  }
+}
+
+/** Python's ValueError: an argument of the right type with a bad value (a RangeError named ValueError). */
+export class ValueError extends RangeError {
+  readonly code = 'ERR_INVALID_ARG_VALUE';
+  readonly syscall: string | undefined;
+  constructor(syscall: string | undefined, detail: string) {
+    super(syscall ? `${syscall}(): ${detail}` : detail);
+    this.name = 'ValueError';
+    this.syscall = syscall;
+  }
+}
+
+/** How a value is named in a TypeError: "the string '5002'", "a number (1.5)", "null". */
+export function describeValue(v: unknown): string {
+  if (v === null) return 'null';
+  if (typeof v === 'string') return `the string '${v}'`;
+  if (typeof v === 'number') return `the number ${v}`;
+  if (Array.isArray(v)) return `an array of ${v.length}`;
+  if (v instanceof Uint8Array) return 'a Uint8Array';
+  return typeof v === 'object'
+    ? `an object (${(v as object).constructor?.name ?? 'Object'})`
+    : `a ${typeof v}`;
 }
 
 function hostPort(address: string, port: number): string {

@@ -24,7 +24,7 @@ export async function getBackend(name: string): Promise<SocketBackend> {
     const known = registeredBackends().join(', ') || 'none';
     throw new Error(
       name === 'stack'
-        ? `the 'stack' socket backend is not yet available (registered backends: ${known})`
+        ? `the 'stack' socket backend is registered by importing 'sockstack/node' (registered backends: ${known})`
         : `unknown socket backend '${name}' (registered backends: ${known})`,
     );
   }

@@ -29,6 +29,14 @@
  *
  * Data: Uint8Array in, Uint8Array out. For convenience (unlike Python) send,
  * sendall and sendto also accept a string, sent as UTF-8.
+ *
+ * Arguments keep Python's error kinds (errno.ts): a wrong type is an
+ * ArgumentTypeError (TypeError), a port out of range an OverflowError, recv(-1) or
+ * settimeout(-1) a ValueError. A bind() the program forgot to await is waited for
+ * by the calls after it, so they still run in the order they were made.
+ *
+ * The file and stream faces (makefile, sendfile, readable/writable) are written
+ * over recv/sendall in file.ts, sendfile.ts and web-streams.ts.
  */
 
 import {
@@ -53,42 +61,36 @@ import {
   AF_INET6,
   AF_UNIX,
   familyName,
-  IP_MTU_DISCOVER,
-  IP_TOS,
-  IP_TTL,
-  IPPROTO_IP,
-  IPPROTO_IPV6,
   IPPROTO_TCP,
   IPPROTO_UDP,
-  IPV6_V6ONLY,
   MSG_DONTWAIT,
   MSG_PEEK,
   SO_ACCEPTCONN,
-  SO_BROADCAST,
   SO_ERROR,
-  SO_KEEPALIVE,
-  SO_LINGER,
-  SO_MAX_PACING_RATE,
-  SO_RCVBUF,
-  SO_REUSEADDR,
-  SO_REUSEPORT,
-  SO_SNDBUF,
   SO_TYPE,
   SOCK_DGRAM,
   SOCK_STREAM,
   SOL_SOCKET,
   SOMAXCONN,
   type SocketKind,
-  TCP_KEEPCNT,
-  TCP_KEEPIDLE,
-  TCP_KEEPINTVL,
-  TCP_MAXSEG,
-  TCP_NODELAY,
-  TCP_REMOTE_UDP_ENCAPS_PORT,
-  TCP_USER_TIMEOUT,
   typeName,
 } from './constants.ts';
-import { GaiError, SocketError, SocketTimeoutError, toSocketError } from './errno.ts';
+import {
+  ArgumentTypeError,
+  describeValue,
+  GaiError,
+  SocketError,
+  SocketTimeoutError,
+  toSocketError,
+  ValueError,
+} from './errno.ts';
+import { type BinaryMode, type MakefileOptions, SocketFile, type TextMode } from './file.ts';
+import { type OptSpec, optionResult, optionSpec, optionValue, type SockOptValue } from './options.ts';
+
+export type { SockOptValue } from './options.ts';
+
+import { type SendableFile, sendFile } from './sendfile.ts';
+import { readableOf, writableOf } from './web-streams.ts';
 
 /** `Symbol.asyncDispose`, or the well-known fallback where the runtime lacks it. */
 const asyncDispose: typeof Symbol.asyncDispose =
@@ -97,49 +99,6 @@ const asyncDispose: typeof Symbol.asyncDispose =
 
 type State = 'fresh' | 'listening' | 'connecting' | 'connected' | 'closed';
 
-/** Values setsockopt accepts: integers, booleans, struct bytes, or [l_onoff, l_linger] for SO_LINGER. */
-export type SockOptValue = number | boolean | Uint8Array | readonly [number, number];
-
-type OptKind = 'int' | 'bool' | 'linger' | 'readonly';
-interface OptSpec {
-  kind: OptKind;
-  /** Which socket types the option applies to. */
-  on: 'any' | 'stream' | 'ip';
-  dflt: number;
-}
-
-const OPTIONS = new Map<string, OptSpec>([
-  [`${SOL_SOCKET}:${SO_REUSEADDR}`, { kind: 'bool', on: 'any', dflt: 0 }],
-  [`${SOL_SOCKET}:${SO_REUSEPORT}`, { kind: 'bool', on: 'ip', dflt: 0 }],
-  [`${SOL_SOCKET}:${SO_BROADCAST}`, { kind: 'bool', on: 'any', dflt: 0 }],
-  [`${SOL_SOCKET}:${SO_KEEPALIVE}`, { kind: 'bool', on: 'any', dflt: 0 }],
-  [`${SOL_SOCKET}:${SO_SNDBUF}`, { kind: 'int', on: 'any', dflt: 16384 }],
-  [`${SOL_SOCKET}:${SO_RCVBUF}`, { kind: 'int', on: 'any', dflt: 131072 }],
-  [`${SOL_SOCKET}:${SO_LINGER}`, { kind: 'linger', on: 'any', dflt: 0 }],
-  [`${SOL_SOCKET}:${SO_MAX_PACING_RATE}`, { kind: 'int', on: 'stream', dflt: -1 }],
-  [`${SOL_SOCKET}:${SO_TYPE}`, { kind: 'readonly', on: 'any', dflt: 0 }],
-  [`${SOL_SOCKET}:${SO_ERROR}`, { kind: 'readonly', on: 'any', dflt: 0 }],
-  [`${SOL_SOCKET}:${SO_ACCEPTCONN}`, { kind: 'readonly', on: 'any', dflt: 0 }],
-  [`${IPPROTO_TCP}:${TCP_NODELAY}`, { kind: 'bool', on: 'stream', dflt: 0 }],
-  [`${IPPROTO_TCP}:${TCP_MAXSEG}`, { kind: 'int', on: 'stream', dflt: 536 }],
-  [`${IPPROTO_TCP}:${TCP_KEEPIDLE}`, { kind: 'int', on: 'stream', dflt: 7200 }],
-  [`${IPPROTO_TCP}:${TCP_KEEPINTVL}`, { kind: 'int', on: 'stream', dflt: 75 }],
-  [`${IPPROTO_TCP}:${TCP_KEEPCNT}`, { kind: 'int', on: 'stream', dflt: 9 }],
-  // Linux tcp(7): ms of unacknowledged data before the connection fails ETIMEDOUT; 0 = off.
-  // (The os backend records it; Node cannot pass it to the kernel.)
-  [`${IPPROTO_TCP}:${TCP_USER_TIMEOUT}`, { kind: 'int', on: 'stream', dflt: 0 }],
-  // FreeBSD tcp(4): TCP over UDP to this peer port (stack backend; the os backend refuses it).
-  [`${IPPROTO_TCP}:${TCP_REMOTE_UDP_ENCAPS_PORT}`, { kind: 'int', on: 'stream', dflt: 0 }],
-  [`${IPPROTO_IPV6}:${IPV6_V6ONLY}`, { kind: 'bool', on: 'ip', dflt: 0 }],
-  // ip(7): the TOS byte and the path MTU discovery mode (default IP_PMTUDISC_WANT). The stack's
-  // TCP puts them on its segments; the os backend records them (Node cannot pass them down).
-  [`${IPPROTO_IP}:${IP_TOS}`, { kind: 'int', on: 'ip', dflt: 0 }],
-  // ip(7) IP_TTL: 1..255, -1 restores the default. The os backend applies it to datagram
-  // sockets (dgram setTTL) and records it for streams (Node cannot pass it down).
-  [`${IPPROTO_IP}:${IP_TTL}`, { kind: 'int', on: 'ip', dflt: 64 }],
-  [`${IPPROTO_IP}:${IP_MTU_DISCOVER}`, { kind: 'int', on: 'ip', dflt: 1 }],
-]);
-
 const encoder = new TextEncoder();
 
 function toBytes(data: unknown, syscall: string): Uint8Array {
@@ -147,15 +106,18 @@ function toBytes(data: unknown, syscall: string): Uint8Array {
   if (typeof data === 'string') return encoder.encode(data);
   if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
-  throw new SocketError('EINVAL', {
+  // Python: TypeError "a bytes-like object is required, not 'int'".
+  throw new ArgumentTypeError(
     syscall,
-    detail: 'data must be a Uint8Array (or a string, sent as UTF-8)',
-  });
+    `data must be a Uint8Array (or a string, sent as UTF-8), got ${describeValue(data)}`,
+  );
 }
 
 function checkSize(n: unknown, syscall: string, what = 'bufsize'): number {
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0)
-    throw new SocketError('EINVAL', { syscall, detail: `${what} must be a non-negative integer` });
+  if (typeof n !== 'number' || !Number.isInteger(n))
+    throw new ArgumentTypeError(syscall, `${what} must be an integer, got ${describeValue(n)}`);
+  // Python: ValueError "negative buffersize in recv".
+  if (n < 0) throw new ValueError(syscall, `${what} must not be negative, got ${n}`);
   return n;
 }
 
@@ -174,6 +136,8 @@ export class Socket {
   #connecting: Promise<void> | undefined;
   #connectError: SocketError | undefined;
   #connectAbort: AbortController | undefined;
+  /** A bind() still resolving its address: later calls wait for it (a forgotten `await` stays harmless). */
+  #binding: Promise<void> | undefined;
 
   /**
    * A new socket on `backend`. Most code calls the entry point's `socket()` instead.
@@ -244,11 +208,14 @@ export class Socket {
 
   /** null: block forever; 0: non-blocking; t > 0: raise SocketTimeoutError after t seconds. */
   settimeout(value: number | null): void {
-    if (value !== null && (typeof value !== 'number' || !(value >= 0) || !Number.isFinite(value)))
-      throw new SocketError('EINVAL', {
-        syscall: 'settimeout',
-        detail: 'timeout must be null or a finite number >= 0',
-      });
+    if (value !== null && typeof value !== 'number')
+      throw new ArgumentTypeError(
+        'settimeout',
+        `timeout must be null or a number, got ${describeValue(value)}`,
+      );
+    // Python: ValueError "Timeout value out of range".
+    if (value !== null && (!(value >= 0) || !Number.isFinite(value)))
+      throw new ValueError('settimeout', `timeout must be null or a finite number >= 0, got ${value}`);
     this.#timeout = value;
   }
 
@@ -266,7 +233,24 @@ export class Socket {
 
   // ---- naming ---------------------------------------------------------------
 
-  async bind(address: Address): Promise<void> {
+  bind(address: Address): Promise<void> {
+    if (this.#binding)
+      return Promise.reject(
+        new SocketError('EINVAL', {
+          syscall: 'bind',
+          detail: 'an earlier bind() on this socket has not finished (a missing await?)',
+        }),
+      );
+    const p = this.#bind(address);
+    this.#binding = p;
+    const done = (): void => {
+      if (this.#binding === p) this.#binding = undefined;
+    };
+    p.then(done, done);
+    return p;
+  }
+
+  async #bind(address: Address): Promise<void> {
     this.#open('bind');
     if (this.#bound || this.#state !== 'fresh')
       throw new SocketError('EINVAL', { syscall: 'bind', detail: 'the socket is already bound' });
@@ -280,6 +264,11 @@ export class Socket {
       throw toSocketError(e, { syscall: 'bind', ...describeAddress(addr) });
     }
     this.#bound = true;
+  }
+
+  /** Waits for a bind() the program did not await, so the calls run in the order they were made. */
+  async #afterBind(): Promise<void> {
+    await this.#binding?.catch(() => undefined);
   }
 
   getsockname(): AddressTuple {
@@ -297,12 +286,13 @@ export class Socket {
   // ---- stream: listen / accept / connect -----------------------------------
 
   async listen(backlog = 128): Promise<void> {
+    if (this.#binding) await this.#afterBind();
     this.#open('listen');
     if (this.type !== SOCK_STREAM) throw new SocketError('EOPNOTSUPP', { syscall: 'listen' });
     if (this.#state === 'connected' || this.#state === 'connecting')
       throw new SocketError('EINVAL', { syscall: 'listen', detail: 'a connected socket cannot listen' });
     if (typeof backlog !== 'number' || !Number.isInteger(backlog))
-      throw new SocketError('EINVAL', { syscall: 'listen', detail: 'backlog must be an integer' });
+      throw new ArgumentTypeError('listen', `backlog must be an integer, got ${describeValue(backlog)}`);
     const n = Math.min(Math.max(backlog, 0), SOMAXCONN);
     try {
       await (this.#impl as StreamImpl).listen(n);
@@ -329,6 +319,7 @@ export class Socket {
   }
 
   async connect(address: Address): Promise<void> {
+    if (this.#binding) await this.#afterBind();
     this.#open('connect');
     if (this.type === SOCK_DGRAM) {
       const addr = await toSockAddr(this.backend, this.family, address, 'connect');
@@ -385,9 +376,12 @@ export class Socket {
       this.#timeout === null
         ? undefined
         : sched.schedule(() => ac.abort(new SocketTimeoutError('connect')), this.#timeout * 1000);
+    const keep = this.backend.keepAlive;
+    keep?.ref();
     try {
       await p;
     } finally {
+      keep?.unref();
       if (timer !== undefined) sched.cancel(timer);
       this.#connecting = undefined;
       this.#connectAbort = undefined;
@@ -411,6 +405,7 @@ export class Socket {
 
   /** Sends some of `data`; returns how many bytes were taken (maybe fewer than all). */
   async send(data: Uint8Array | string, flags = 0): Promise<number> {
+    if (this.#binding) await this.#afterBind();
     const bytes = toBytes(data, 'send');
     this.#open('send');
     if (this.type === SOCK_DGRAM) {
@@ -435,6 +430,7 @@ export class Socket {
 
   /** Sends all of `data`, waiting as needed. The timeout bounds the whole call. */
   async sendall(data: Uint8Array | string, flags = 0): Promise<void> {
+    if (this.#binding) await this.#afterBind();
     let bytes = toBytes(data, 'sendall');
     this.#open('sendall');
     if (this.type === SOCK_DGRAM) {
@@ -471,6 +467,7 @@ export class Socket {
 
   /** Up to `bufsize` bytes; an empty array means the peer closed (end of stream). */
   async recv(bufsize: number, flags = 0): Promise<Uint8Array> {
+    if (this.#binding) await this.#afterBind();
     const n = checkSize(bufsize, 'recv');
     this.#open('recv');
     if (this.type === SOCK_DGRAM) return (await this.#recvDatagram(n, flags, 'recv')).data;
@@ -485,10 +482,9 @@ export class Socket {
   /** Receives into `buffer` (at most `nbytes`, default its length); returns the count. */
   async recvInto(buffer: Uint8Array, nbytes = 0, flags = 0): Promise<number> {
     if (!(buffer instanceof Uint8Array))
-      throw new SocketError('EINVAL', { syscall: 'recv_into', detail: 'buffer must be a Uint8Array' });
+      throw new ArgumentTypeError('recv_into', `buffer must be a Uint8Array, got ${describeValue(buffer)}`);
     const want = checkSize(nbytes, 'recv_into', 'nbytes');
-    if (want > buffer.length)
-      throw new SocketError('EINVAL', { syscall: 'recv_into', detail: 'nbytes is greater than the buffer' });
+    if (want > buffer.length) throw new ValueError('recv_into', 'nbytes is greater than the buffer');
     const data = await this.recv(want || buffer.length, flags);
     buffer.set(data);
     return data.length;
@@ -501,6 +497,7 @@ export class Socket {
     address?: Address,
   ): Promise<number> {
     const bytes = toBytes(data, 'sendto');
+    if (this.#binding) await this.#afterBind();
     const addrIn = typeof flagsOrAddress === 'number' ? address : flagsOrAddress;
     this.#open('sendto');
     if (this.type === SOCK_STREAM) return this.send(bytes); // Linux TCP ignores the address
@@ -510,6 +507,7 @@ export class Socket {
 
   /** `[data, address]`; for a stream socket the address is null (as Python's None). */
   async recvfrom(bufsize: number, flags = 0): Promise<[Uint8Array, AddressTuple | null]> {
+    if (this.#binding) await this.#afterBind();
     const n = checkSize(bufsize, 'recvfrom');
     this.#open('recvfrom');
     if (this.type === SOCK_STREAM) return [await this.recv(n, flags), null];
@@ -532,6 +530,42 @@ export class Socket {
       if (chunk.length === 0 && this.type === SOCK_STREAM) return;
       yield chunk;
     }
+  }
+
+  // ---- the file and stream faces (src/socket/file.ts, web-streams.ts, sendfile.ts) ----
+
+  /**
+   * Python's makefile(): the socket as a file (readline, read, write, flush), in text
+   * mode ('r', 'w', 'rw': strings) or binary mode ('rb', 'wb', 'rwb': Uint8Array).
+   * Closing the file does not close the socket.
+   */
+  makefile(mode: BinaryMode, options?: MakefileOptions): SocketFile<Uint8Array>;
+  makefile(mode?: TextMode, options?: MakefileOptions): SocketFile<string>;
+  makefile(mode = 'r', options: MakefileOptions = {}): SocketFile<string> | SocketFile<Uint8Array> {
+    this.#open('makefile');
+    return new SocketFile<string>(this, mode, options);
+  }
+
+  /** Python's sendfile(): sends a file's bytes (see src/socket/sendfile.ts); resolves with the count sent. */
+  async sendfile(file: SendableFile, offset = 0, count: number | null = null): Promise<number> {
+    this.#open('sendfile');
+    if (this.type !== SOCK_STREAM) throw new ValueError('sendfile', 'only SOCK_STREAM sockets are supported');
+    return sendFile((d) => this.sendall(d), file, offset, count);
+  }
+
+  #readable: ReadableStream<Uint8Array> | undefined;
+  #writable: WritableStream<Uint8Array | string> | undefined;
+
+  /** The received data as a Web ReadableStream (reads only when asked; closes at end of stream). */
+  get readable(): ReadableStream<Uint8Array> {
+    this.#readable ??= readableOf(this);
+    return this.#readable;
+  }
+
+  /** A Web WritableStream that sends each chunk; closing it half-closes the socket (SHUT_WR). */
+  get writable(): WritableStream<Uint8Array | string> {
+    this.#writable ??= writableOf(this);
+    return this.#writable;
   }
 
   // ---- shutdown / close -----------------------------------------------------
@@ -576,51 +610,7 @@ export class Socket {
     this.#open('setsockopt');
     const spec = this.#spec(level, optname, 'setsockopt');
     if (spec.kind === 'readonly') throw new SocketError('ENOPROTOOPT', { syscall: 'setsockopt' });
-    let v: OptionValue;
-    if (spec.kind === 'linger') {
-      let onoff: number;
-      let secs: number;
-      if (value instanceof Uint8Array) {
-        if (value.length < 8)
-          throw new SocketError('EINVAL', { syscall: 'setsockopt', detail: 'struct linger is 8 bytes' });
-        const dv = new DataView(value.buffer, value.byteOffset, 8);
-        onoff = dv.getInt32(0, true);
-        secs = dv.getInt32(4, true);
-      } else if (Array.isArray(value) && value.length === 2) {
-        [onoff, secs] = value as readonly [number, number];
-      } else {
-        throw new SocketError('EINVAL', {
-          syscall: 'setsockopt',
-          detail: 'SO_LINGER takes [l_onoff, l_linger] or 8 bytes',
-        });
-      }
-      if (!Number.isInteger(onoff) || !Number.isInteger(secs) || secs < 0)
-        throw new SocketError('EINVAL', {
-          syscall: 'setsockopt',
-          detail: 'SO_LINGER values must be integers',
-        });
-      const out = new Uint8Array(8);
-      const dv = new DataView(out.buffer);
-      dv.setInt32(0, onoff ? 1 : 0, true);
-      dv.setInt32(4, secs, true);
-      v = out;
-    } else {
-      const n = typeof value === 'boolean' ? (value ? 1 : 0) : value;
-      if (typeof n !== 'number' || !Number.isInteger(n) || n < -0x80000000 || n > 0x7fffffff)
-        throw new SocketError('EINVAL', { syscall: 'setsockopt', detail: 'this option takes an integer' });
-      if (
-        spec.kind === 'int' &&
-        level === IPPROTO_TCP &&
-        n < (optname === TCP_USER_TIMEOUT || optname === TCP_REMOTE_UDP_ENCAPS_PORT ? 0 : 1)
-      )
-        throw new SocketError('EINVAL', { syscall: 'setsockopt', detail: 'value out of range' });
-      // ip(7): IP_MTU_DISCOVER is IP_PMTUDISC_DONT (0) .. IP_PMTUDISC_OMIT (5); IP_TOS keeps a byte.
-      if (level === IPPROTO_IP && optname === IP_MTU_DISCOVER && (n < 0 || n > 5))
-        throw new SocketError('EINVAL', { syscall: 'setsockopt', detail: 'IP_MTU_DISCOVER out of range' });
-      if (level === IPPROTO_IP && optname === IP_TTL && (n === 0 || n < -1 || n > 255))
-        throw new SocketError('EINVAL', { syscall: 'setsockopt', detail: 'IP_TTL must be 1..255 (or -1)' });
-      v = spec.kind === 'bool' ? (n ? 1 : 0) : level === IPPROTO_IP && optname === IP_TOS ? n & 0xff : n;
-    }
+    const v = optionValue(level, optname, spec, value);
     try {
       this.#impl.setOption(level, optname, v);
     } catch (e) {
@@ -648,19 +638,7 @@ export class Socket {
       }
       v ??= this.#opts.get(`${level}:${optname}`) ?? (spec.kind === 'linger' ? new Uint8Array(8) : spec.dflt);
     }
-    if (spec.kind === 'linger') {
-      const bytes = v as Uint8Array;
-      if (buflen !== undefined) return bytes.slice(0, Math.min(buflen, 8));
-      return new DataView(bytes.buffer, bytes.byteOffset, 8).getInt32(0, true);
-    }
-    if (buflen !== undefined && typeof v === 'number') {
-      const out = new Uint8Array(Math.min(buflen, 4));
-      const tmp = new Uint8Array(4);
-      new DataView(tmp.buffer).setInt32(0, v, true);
-      out.set(tmp.subarray(0, out.length));
-      return out;
-    }
-    return v;
+    return optionResult(spec, v, buflen);
   }
 
   // ---- internals ------------------------------------------------------------
@@ -670,19 +648,7 @@ export class Socket {
   }
 
   #spec(level: number, optname: number, syscall: string): OptSpec {
-    const spec = OPTIONS.get(`${level}:${optname}`);
-    if (!spec)
-      throw new SocketError('ENOPROTOOPT', {
-        syscall,
-        detail: `unknown option level ${level} name ${optname}`,
-      });
-    if (spec.on === 'stream' && (this.type !== SOCK_STREAM || this.family === AF_UNIX))
-      throw new SocketError(this.type !== SOCK_STREAM ? 'ENOPROTOOPT' : 'EOPNOTSUPP', { syscall });
-    if (spec.on === 'ip' && this.family === AF_UNIX) throw new SocketError('ENOPROTOOPT', { syscall });
-    if (level === IPPROTO_IPV6 && this.family !== AF_INET6) throw new SocketError('ENOPROTOOPT', { syscall });
-    if (level !== SOL_SOCKET && level !== IPPROTO_TCP && level !== IPPROTO_IPV6 && level !== IPPROTO_IP)
-      throw new SocketError('ENOPROTOOPT', { syscall });
-    return spec;
+    return optionSpec(level, optname, this.type, this.family, syscall);
   }
 
   /** A stream that is still connecting (non-blocking connect): wait for it, or EAGAIN when non-blocking. */
@@ -742,6 +708,9 @@ export class Socket {
       const t = this.#timeout;
       if (t !== null) timer = sched.schedule(() => ac!.abort(new SocketTimeoutError(syscall)), t * 1000);
     }
+    // A blocked call keeps the process alive until its result or its timeout.
+    const keep = this.backend.keepAlive;
+    keep?.ref();
     try {
       for (;;) {
         if (signal.aborted) throw signal.reason;
@@ -750,6 +719,7 @@ export class Socket {
         if (r !== undefined) return r;
       }
     } finally {
+      keep?.unref();
       if (timer !== undefined) sched.cancel(timer);
     }
   }

@@ -107,9 +107,14 @@ export function compileFilter(text: string): FrameFilter {
   function prim(t: string): FrameFilter {
     switch (t) {
       case 'tcp':
-        return (d) => d.tcp !== undefined;
-      case 'udp':
-        return (d) => d.udp !== undefined;
+      case 'udp': {
+        const proto: FrameFilter = t === 'tcp' ? (d) => d.tcp !== undefined : (d) => d.udp !== undefined;
+        // tcpdump's protocol qualifier: 'tcp port 80', 'udp src port 53'.
+        const q = peek();
+        if (q !== 'port' && q !== 'src' && q !== 'dst') return proto;
+        const f = prim(next());
+        return (d) => proto(d) && f(d);
+      }
       case 'icmp':
         return (d) => d.icmp !== undefined;
       case 'arp':

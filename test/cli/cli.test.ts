@@ -2,7 +2,7 @@
 // and bin/sockstack.mjs), checking stdout, stderr and exit codes.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -43,6 +43,40 @@ test('--help lists every command; each command has --help; exit 0', () => {
     assert.match(h.out, /-h, --help/);
   }
   assert.equal(run(['help', 'capture']).out, run(['capture', '-h']).out);
+});
+
+test('every path a --help names exists in the repository', () => {
+  for (const c of ['demo', 'ping', 'nc', 'serve', 'sim', 'capture', 'plot', 'conformance', 'tap']) {
+    const h = run([c, '--help']).out;
+    // placeholders such as examples/scenarios/NAME.json are not paths
+    for (const m of h.matchAll(/(?<![\w/])((?:test|examples|docs)\/[\w./-]*[\w/])/g))
+      if (!/[A-Z]{3,}/.test(m[1]))
+        assert.ok(existsSync(join(root, m[1])), `sockstack ${c} --help names ${m[1]}, which does not exist`);
+  }
+});
+
+test("capture takes tcpdump's protocol-qualified filters ('tcp port 7')", () => {
+  const r = run(['capture', FIXTURE, 'tcp port 7']);
+  assert.equal(r.code, 0, r.err);
+  assert.equal(r.out.trim().split('\n').length, 17);
+  assert.equal(run(['capture', '--filter', 'udp dst port 9999', FIXTURE]).code, 0);
+});
+
+test("plot of the demo's capture counts each segment once, though the router's two subnets both carry it", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sockstack-plot-'));
+  const pcap = join(dir, 'demo.pcapng');
+  assert.equal(run(['demo', '-q', '--pcap', pcap]).code, 0);
+  const first = run(['plot', pcap, '-o', join(dir, 'a.svg')]);
+  assert.equal(first.code, 0, first.err);
+  assert.match(first.out, /1 data segments \(0 retransmitted\), 5 ACKs/);
+  const second = run(['plot', pcap, '-i', 'server.eth0', '-o', join(dir, 'b.svg')]);
+  assert.match(second.out, /1 data segments \(0 retransmitted\), 5 ACKs/);
+  const bad = run(['plot', pcap, '-i', '7']);
+  assert.equal(bad.code, 1);
+  assert.match(
+    bad.err,
+    /no interface '7' in the capture \(interfaces: 0 \(client\.eth0\), 1 \(server\.eth0\)\)/,
+  );
 });
 
 test('usage errors exit 2 with a clear message', () => {

@@ -105,7 +105,9 @@ test('bad scenarios fail with the field named; bad options exit 2', () => {
   const r = sim([bad]);
   assert.equal(r.code, 1);
   assert.match(r.err, /transfers\[0\]\.to: no host named 'b'/);
-  assert.equal(sim(['no-such-scenario']).code, 1);
+  const unknown = sim(['no-such-scenario']);
+  assert.equal(unknown.code, 1);
+  assert.match(unknown.err, /no-such-scenario.*shipped: bottleneck, clean-lan, lossy-wan/);
   assert.equal(sim(['--cc', 'bbr']).code, 2);
   assert.throws(
     () => parseScenario({ hosts: [{ name: 'a', colour: 1 }], links: [], transfers: [] }),

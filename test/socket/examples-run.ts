@@ -12,10 +12,11 @@ export interface Run {
   exited(ms?: number): Promise<number | null>;
 }
 
-export function run(example: string, args: string[]): Run {
+/** Starts `examples/<example>`; with `stdin: true` the test writes its standard input (`child.stdin`). */
+export function run(example: string, args: string[], options: { stdin?: boolean } = {}): Run {
   const child = spawn(process.execPath, ['--import', 'tsx', `examples/${example}`, ...args], {
     cwd: root,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
   });
   children.push(child);
   let out = '';

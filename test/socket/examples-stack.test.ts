@@ -17,12 +17,14 @@ import { socket } from '../../src/node/socket.ts';
 import {
   configureStackBackend,
   defaultAddress,
+  defaultHubPort,
   parseHub,
   type StackHost,
   stackHost,
   startStackHost,
 } from '../../src/node/stack-backend.ts';
 import { AF_INET, SOCK_DGRAM, SOCK_STREAM } from '../../src/socket/constants.ts';
+import { SocketError } from '../../src/socket/errno.ts';
 import { getBackend, registeredBackends } from '../../src/socket/registry.ts';
 import { freeUdpPort, killChildren, run } from './examples-run.ts';
 
@@ -218,7 +220,48 @@ describe('examples on the stack backend (one process per host, hub on loopback U
     hubProc.child.kill();
   });
 
+  it('chat-client: two client processes chat through chat-server, typing on stdin', async () => {
+    const hub = await freeUdpPort();
+    const args = ['--backend', 'stack', '--hub', String(hub)];
+    const server = run('chat-server.ts', [...args, '--port', '0']);
+    const [, port] = await server.waitFor(/listening on \[ '0\.0\.0\.0', (\d+) \]/);
+    const a = run('chat-client.ts', [...args, '--port', port, '--address', '10.99.0.2/24'], { stdin: true });
+    await a.waitFor(/connected to \[ '10\.99\.0\.1', \d+ \]/);
+    const b = run('chat-client.ts', [...args, '--port', port, '--address', '10.99.0.3/24'], { stdin: true });
+    await b.waitFor(/connected to/);
+    await a.waitFor(/\* 10\.99\.0\.3:\d+ joined/);
+    b.child.stdin!.write('hello from b\n');
+    await a.waitFor(/\[10\.99\.0\.3:\d+\] hello from b/);
+    a.child.stdin!.end('bye from a\n');
+    await b.waitFor(/\[10\.99\.0\.2:\d+\] bye from a/);
+    assert.equal(await a.exited(), 0, a.out());
+    b.child.stdin!.end();
+    assert.equal(await b.exited(), 0, b.out());
+    server.child.kill();
+  });
+
+  it('a second host taking an address already on the hub fails EADDRINUSE instead of sharing it', async () => {
+    const hub = await freeUdpPort();
+    const first = join(hub, '10.99.0.5/24');
+    assert.equal(await first.ready, 'hub');
+    const second = join(hub, '10.99.0.5/24');
+    await assert.rejects(second.ready, (e: unknown) => {
+      assert.ok(e instanceof SocketError && e.code === 'EADDRINUSE', String(e));
+      assert.match(
+        e.message,
+        /another process on the hub 127\.0\.0\.1:\d+ \(MAC [\da-f:]+\) already uses this address/,
+      );
+      return true;
+    });
+    const other = join(hub, '10.99.0.6/24');
+    assert.equal(await other.ready, 'member', 'a free address is fine');
+    assert.equal(first.conflict !== undefined, true, 'the first host saw the newcomer claim its address');
+  });
+
   it('helpers: hub addresses and default host addresses', () => {
+    assert.equal(defaultHubPort(0), 47000);
+    assert.equal(defaultHubPort(1000), 48000, 'each user has a hub of their own');
+    assert.equal(defaultHubPort(1001), 48001);
     assert.deepEqual(parseHub('47001'), { host: '127.0.0.1', port: 47001 });
     assert.deepEqual(parseHub('127.0.0.2:5'), { host: '127.0.0.2', port: 5 });
     assert.throws(() => parseHub('localhost:47000'), TypeError);

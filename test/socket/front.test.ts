@@ -11,7 +11,15 @@ import type {
   StreamImpl,
 } from '../../src/socket/backend.ts';
 import { AF_INET, AF_INET6, AF_UNIX, SOCK_DGRAM, SOCK_STREAM } from '../../src/socket/constants.ts';
-import { GaiError, SocketError, SocketTimeoutError, toSocketError } from '../../src/socket/errno.ts';
+import {
+  ArgumentTypeError,
+  GaiError,
+  OverflowError,
+  SocketError,
+  SocketTimeoutError,
+  toSocketError,
+  ValueError,
+} from '../../src/socket/errno.ts';
 import { getaddrinfo } from '../../src/socket/resolve.ts';
 import { Socket } from '../../src/socket/socket.ts';
 
@@ -235,11 +243,11 @@ describe('front Socket over a fake backend', () => {
     const s6 = new Socket(be, AF_INET6, SOCK_DGRAM);
     await assert.rejects(
       s6.connect(['::1', 9, 1 << 21, 0]),
-      (e: unknown) => e instanceof SocketError && e.code === 'EINVAL',
+      (e: unknown) => e instanceof OverflowError && e.code === 'ERR_OUT_OF_RANGE',
     );
     await assert.rejects(
       s6.connect(['::1', 9, 0] as never),
-      (e: unknown) => e instanceof SocketError && e.code === 'EINVAL',
+      (e: unknown) => e instanceof ArgumentTypeError && e.code === 'ERR_INVALID_ARG_TYPE',
     );
     const infos = await getaddrinfo(be, 'box.test', 'http', 0, SOCK_STREAM);
     assert.deepEqual(infos, [
@@ -269,7 +277,7 @@ describe('front Socket over a fake backend', () => {
     const u = new Socket(be, AF_UNIX, SOCK_STREAM);
     await assert.rejects(
       u.bind(['x', 1] as never),
-      (e: unknown) => e instanceof SocketError && e.code === 'EINVAL',
+      (e: unknown) => e instanceof ArgumentTypeError && e.code === 'ERR_INVALID_ARG_TYPE',
     );
     await assert.rejects(
       u.bind(`/tmp/${'x'.repeat(120)}`),
@@ -280,7 +288,7 @@ describe('front Socket over a fake backend', () => {
     s.settimeout(null);
     assert.throws(
       () => s.settimeout(-1),
-      (e: unknown) => e instanceof SocketError && e.code === 'EINVAL',
+      (e: unknown) => e instanceof ValueError && e.name === 'ValueError',
     );
     assert.match(String(s), /<socket family=AF_INET type=SOCK_STREAM proto=6/);
   });

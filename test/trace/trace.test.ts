@@ -240,6 +240,12 @@ test('filters: protocols, ports, hosts, and/or/not, and clear errors', () => {
   assert.equal(count('udp or arp'), 3);
   assert.equal(count('!(tcp || arp)'), 4);
   assert.equal(count('dst port 7 && tcp'), 10);
+  // tcpdump's protocol qualifier (as in its own help): 'tcp port N', 'udp dst port N'.
+  assert.equal(count('tcp port 7'), 17);
+  assert.equal(count('udp port 7'), 0);
+  assert.equal(count('udp port 9999'), 1);
+  assert.equal(count('tcp dst port 7'), 10);
+  assert.equal(count('tcp port 7 and not src host 10.0.2.2'), 10);
   for (const bad of ['bogus', 'port', 'port x', 'host 1.2.3', '(tcp', 'tcp udp', 'src tcp']) {
     assert.throws(() => compileFilter(bad), FilterError, bad);
   }

@@ -3,7 +3,7 @@
  * and per file, so a profile can be read without DevTools.
  *
  *   node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/tcp.ts --quick --no-kernel --only bulk --mtu 1500
- *   node --import tsx bench/prof-summary.ts /tmp/prof/<file>.cpuprofile [--top 40]
+ *   node --import tsx scripts/prof-summary.ts /tmp/prof/<file>.cpuprofile [--top 40]
  *
  * (With no file argument the newest profile in /tmp/prof is used.) Not a test.
  */

@@ -1,0 +1,171 @@
+/**
+ * The socket options the front knows (level, name → kind, where it applies, default),
+ * and the checks and conversions setsockopt/getsockopt apply to their values, with
+ * Linux's answers (socket(7), ip(7), tcp(7)).
+ */
+import type { OptionValue } from './backend.ts';
+import {
+  AF_INET6,
+  AF_UNIX,
+  IP_MTU_DISCOVER,
+  IP_TOS,
+  IP_TTL,
+  IPPROTO_IP,
+  IPPROTO_IPV6,
+  IPPROTO_TCP,
+  IPV6_V6ONLY,
+  SO_ACCEPTCONN,
+  SO_BROADCAST,
+  SO_ERROR,
+  SO_KEEPALIVE,
+  SO_LINGER,
+  SO_MAX_PACING_RATE,
+  SO_RCVBUF,
+  SO_REUSEADDR,
+  SO_REUSEPORT,
+  SO_SNDBUF,
+  SO_TYPE,
+  SOCK_STREAM,
+  SOL_SOCKET,
+  TCP_KEEPCNT,
+  TCP_KEEPIDLE,
+  TCP_KEEPINTVL,
+  TCP_MAXSEG,
+  TCP_NODELAY,
+  TCP_REMOTE_UDP_ENCAPS_PORT,
+  TCP_USER_TIMEOUT,
+} from './constants.ts';
+import { ArgumentTypeError, describeValue, SocketError } from './errno.ts';
+
+/** Values setsockopt accepts: integers, booleans, struct bytes, or [l_onoff, l_linger] for SO_LINGER. */
+export type SockOptValue = number | boolean | Uint8Array | readonly [number, number];
+
+export type OptKind = 'int' | 'bool' | 'linger' | 'readonly';
+export interface OptSpec {
+  kind: OptKind;
+  /** Which socket types the option applies to. */
+  on: 'any' | 'stream' | 'ip';
+  dflt: number;
+}
+
+const OPTIONS = new Map<string, OptSpec>([
+  [`${SOL_SOCKET}:${SO_REUSEADDR}`, { kind: 'bool', on: 'any', dflt: 0 }],
+  [`${SOL_SOCKET}:${SO_REUSEPORT}`, { kind: 'bool', on: 'ip', dflt: 0 }],
+  [`${SOL_SOCKET}:${SO_BROADCAST}`, { kind: 'bool', on: 'any', dflt: 0 }],
+  [`${SOL_SOCKET}:${SO_KEEPALIVE}`, { kind: 'bool', on: 'any', dflt: 0 }],
+  [`${SOL_SOCKET}:${SO_SNDBUF}`, { kind: 'int', on: 'any', dflt: 16384 }],
+  [`${SOL_SOCKET}:${SO_RCVBUF}`, { kind: 'int', on: 'any', dflt: 131072 }],
+  [`${SOL_SOCKET}:${SO_LINGER}`, { kind: 'linger', on: 'any', dflt: 0 }],
+  [`${SOL_SOCKET}:${SO_MAX_PACING_RATE}`, { kind: 'int', on: 'stream', dflt: -1 }],
+  [`${SOL_SOCKET}:${SO_TYPE}`, { kind: 'readonly', on: 'any', dflt: 0 }],
+  [`${SOL_SOCKET}:${SO_ERROR}`, { kind: 'readonly', on: 'any', dflt: 0 }],
+  [`${SOL_SOCKET}:${SO_ACCEPTCONN}`, { kind: 'readonly', on: 'any', dflt: 0 }],
+  [`${IPPROTO_TCP}:${TCP_NODELAY}`, { kind: 'bool', on: 'stream', dflt: 0 }],
+  [`${IPPROTO_TCP}:${TCP_MAXSEG}`, { kind: 'int', on: 'stream', dflt: 536 }],
+  [`${IPPROTO_TCP}:${TCP_KEEPIDLE}`, { kind: 'int', on: 'stream', dflt: 7200 }],
+  [`${IPPROTO_TCP}:${TCP_KEEPINTVL}`, { kind: 'int', on: 'stream', dflt: 75 }],
+  [`${IPPROTO_TCP}:${TCP_KEEPCNT}`, { kind: 'int', on: 'stream', dflt: 9 }],
+  // Linux tcp(7): ms of unacknowledged data before the connection fails ETIMEDOUT; 0 = off.
+  // (The os backend records it; Node cannot pass it to the kernel.)
+  [`${IPPROTO_TCP}:${TCP_USER_TIMEOUT}`, { kind: 'int', on: 'stream', dflt: 0 }],
+  // FreeBSD tcp(4): TCP over UDP to this peer port (stack backend; the os backend refuses it).
+  [`${IPPROTO_TCP}:${TCP_REMOTE_UDP_ENCAPS_PORT}`, { kind: 'int', on: 'stream', dflt: 0 }],
+  [`${IPPROTO_IPV6}:${IPV6_V6ONLY}`, { kind: 'bool', on: 'ip', dflt: 0 }],
+  // ip(7): the TOS byte and the path MTU discovery mode (default IP_PMTUDISC_WANT). The stack's
+  // TCP puts them on its segments; the os backend records them (Node cannot pass them down).
+  [`${IPPROTO_IP}:${IP_TOS}`, { kind: 'int', on: 'ip', dflt: 0 }],
+  // ip(7) IP_TTL: 1..255, -1 restores the default. The os backend applies it to datagram
+  // sockets (dgram setTTL) and records it for streams (Node cannot pass it down).
+  [`${IPPROTO_IP}:${IP_TTL}`, { kind: 'int', on: 'ip', dflt: 64 }],
+  [`${IPPROTO_IP}:${IP_MTU_DISCOVER}`, { kind: 'int', on: 'ip', dflt: 1 }],
+]);
+
+/** The spec of an option for a socket of this type and family; ENOPROTOOPT/EOPNOTSUPP where Linux says so. */
+export function optionSpec(
+  level: number,
+  optname: number,
+  type: number,
+  family: number,
+  syscall: string,
+): OptSpec {
+  const spec = OPTIONS.get(`${level}:${optname}`);
+  if (!spec)
+    throw new SocketError('ENOPROTOOPT', {
+      syscall,
+      detail: `unknown option level ${level} name ${optname}`,
+    });
+  if (spec.on === 'stream' && (type !== SOCK_STREAM || family === AF_UNIX))
+    throw new SocketError(type !== SOCK_STREAM ? 'ENOPROTOOPT' : 'EOPNOTSUPP', { syscall });
+  if (spec.on === 'ip' && family === AF_UNIX) throw new SocketError('ENOPROTOOPT', { syscall });
+  if (level === IPPROTO_IPV6 && family !== AF_INET6) throw new SocketError('ENOPROTOOPT', { syscall });
+  if (level !== SOL_SOCKET && level !== IPPROTO_TCP && level !== IPPROTO_IPV6 && level !== IPPROTO_IP)
+    throw new SocketError('ENOPROTOOPT', { syscall });
+  return spec;
+}
+
+/** setsockopt's value, checked and converted to what a backend stores. */
+export function optionValue(level: number, optname: number, spec: OptSpec, value: SockOptValue): OptionValue {
+  if (spec.kind === 'linger') {
+    let onoff: number;
+    let secs: number;
+    if (value instanceof Uint8Array) {
+      if (value.length < 8)
+        throw new SocketError('EINVAL', { syscall: 'setsockopt', detail: 'struct linger is 8 bytes' });
+      const dv = new DataView(value.buffer, value.byteOffset, 8);
+      onoff = dv.getInt32(0, true);
+      secs = dv.getInt32(4, true);
+    } else if (Array.isArray(value) && value.length === 2) {
+      [onoff, secs] = value as readonly [number, number];
+    } else {
+      throw new SocketError('EINVAL', {
+        syscall: 'setsockopt',
+        detail: 'SO_LINGER takes [l_onoff, l_linger] or 8 bytes',
+      });
+    }
+    if (!Number.isInteger(onoff) || !Number.isInteger(secs) || secs < 0)
+      throw new SocketError('EINVAL', {
+        syscall: 'setsockopt',
+        detail: 'SO_LINGER values must be integers',
+      });
+    const out = new Uint8Array(8);
+    const dv = new DataView(out.buffer);
+    dv.setInt32(0, onoff ? 1 : 0, true);
+    dv.setInt32(4, secs, true);
+    return out;
+  } else {
+    const n = typeof value === 'boolean' ? (value ? 1 : 0) : value;
+    if (typeof n !== 'number')
+      throw new ArgumentTypeError('setsockopt', `this option takes an integer, got ${describeValue(n)}`);
+    if (!Number.isInteger(n) || n < -0x80000000 || n > 0x7fffffff)
+      throw new SocketError('EINVAL', { syscall: 'setsockopt', detail: 'this option takes an integer' });
+    if (
+      spec.kind === 'int' &&
+      level === IPPROTO_TCP &&
+      n < (optname === TCP_USER_TIMEOUT || optname === TCP_REMOTE_UDP_ENCAPS_PORT ? 0 : 1)
+    )
+      throw new SocketError('EINVAL', { syscall: 'setsockopt', detail: 'value out of range' });
+    // ip(7): IP_MTU_DISCOVER is IP_PMTUDISC_DONT (0) .. IP_PMTUDISC_OMIT (5); IP_TOS keeps a byte.
+    if (level === IPPROTO_IP && optname === IP_MTU_DISCOVER && (n < 0 || n > 5))
+      throw new SocketError('EINVAL', { syscall: 'setsockopt', detail: 'IP_MTU_DISCOVER out of range' });
+    if (level === IPPROTO_IP && optname === IP_TTL && (n === 0 || n < -1 || n > 255))
+      throw new SocketError('EINVAL', { syscall: 'setsockopt', detail: 'IP_TTL must be 1..255 (or -1)' });
+    return spec.kind === 'bool' ? (n ? 1 : 0) : level === IPPROTO_IP && optname === IP_TOS ? n & 0xff : n;
+  }
+}
+
+/** getsockopt's answer: the value, or raw bytes when `buflen` is given (SO_LINGER's 8-byte struct). */
+export function optionResult(spec: OptSpec, v: OptionValue, buflen: number | undefined): number | Uint8Array {
+  if (spec.kind === 'linger') {
+    const bytes = v as Uint8Array;
+    if (buflen !== undefined) return bytes.slice(0, Math.min(buflen, 8));
+    return new DataView(bytes.buffer, bytes.byteOffset, 8).getInt32(0, true);
+  }
+  if (buflen !== undefined && typeof v === 'number') {
+    const out = new Uint8Array(Math.min(buflen, 4));
+    const tmp = new Uint8Array(4);
+    new DataView(tmp.buffer).setInt32(0, v, true);
+    out.set(tmp.subarray(0, out.length));
+    return out;
+  }
+  return v;
+}
