@@ -104,6 +104,8 @@ export interface StackStats {
     unknownEthertype: number;
     /** Frames longer than the interface MTU that were not sent. */
     tooBig: number;
+    /** Frames dropped on arrival because the interface's receive queue was full. */
+    rxQueueDrops: number;
   };
 }
 
@@ -171,6 +173,6 @@ export function newStackStats(): StackStats {
       'broadcastNoPorts',
     ]),
     arp: newArpStats(),
-    link: zeros(['received', 'sent', 'malformed', 'notForUs', 'unknownEthertype', 'tooBig']),
+    link: zeros(['received', 'sent', 'malformed', 'notForUs', 'unknownEthertype', 'tooBig', 'rxQueueDrops']),
   };
 }
