@@ -55,6 +55,8 @@ export type { StackTcpEnv, StackTcpStats, TcpLayerLike } from './stack/tcp-glue.
 
 /** Frames `poll` takes from each interface's receive queue per call (Linux's NAPI weight). */
 export const RX_BATCH = 64;
+/** Polls in a row that may leave the timers for later because input is still waiting. */
+const MAX_INPUT_ONLY_POLLS = 256;
 
 export interface StackConfig extends Ipv4Config {
   tcp?: Partial<TcpConfig>;
@@ -97,6 +99,7 @@ export class Stack implements Pollable {
   readonly #tcpShim: TcpReceiveShim;
   readonly #tcpLayer: TcpLayer;
   readonly #receive: (iface: NetInterface, frame: Uint8Array) => void;
+  #inputOnlyPolls = 0;
   #backend: SocketBackend | undefined;
   /** Overrides how stream sockets are made (default: src/socket/stack-stream.ts over `tcp`). */
   #streamFactory: ((stack: Stack) => StreamImpl) | undefined;
@@ -192,9 +195,17 @@ export class Stack implements Pollable {
     return t !== undefined && t < now ? t : now;
   }
 
-  /** Takes a batch of received frames from each interface and processes them, then runs the timers due. */
+  /**
+   * Takes a batch of received frames from each interface and processes them, then runs
+   * the timers due. While frames are still waiting after the batch, the timers wait for
+   * a later poll at the same instant, so every frame of an instant is processed before
+   * its timers (an ACK re-arms the RTO before it can fire) — for at most
+   * MAX_INPUT_ONLY_POLLS polls in a row, so a flood cannot starve them.
+   */
   poll(now: Instant): void {
     this.pollReceive();
+    if (this.ip.table.pending > 0 && ++this.#inputOnlyPolls < MAX_INPUT_ONLY_POLLS) return;
+    this.#inputOnlyPolls = 0;
     this.timers.runDue(now);
   }
 

@@ -90,7 +90,7 @@ export interface Ipv4Config {
   /** Answer echo requests sent to a broadcast address. Default false (Linux icmp_echo_ignore_broadcasts). */
   echoBroadcast?: boolean;
   defaultTtl?: number;
-  /** Frames an interface's receive queue holds before it drops (default 1000, Linux netdev_max_backlog). */
+  /** Frames an interface's receive queue holds before it drops (default RX_QUEUE_DEFAULT, 8192). */
   rxQueueLength?: number;
 }
 

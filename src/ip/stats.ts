@@ -2,7 +2,7 @@
  * Named counters for the IP layer (names follow the SNMP MIB-II / RFC 4293 ipSystemStats
  * where one exists). Every dropped packet increments exactly one drop counter.
  */
-import { type ArpStats, newArpStats } from './arp.ts';
+import { type NeighborStats as ArpStats, newNeighborStats as newArpStats } from './neighbor.ts';
 
 export interface IpStats {
   /** Datagrams received from interfaces (ipInReceives). */
