@@ -91,6 +91,11 @@ export class Stack implements Pollable {
    * the driver should poll soon. A real-time driver sets its `kick` here.
    */
   onWake: (() => void) | undefined = undefined;
+  /**
+   * Called with each frame taken from a receive queue, just before it is processed (a
+   * tracing hook, like Linux's netif_receive_skb tracepoint).
+   */
+  traceReceive: ((iface: NetInterface, frame: Uint8Array) => void) | undefined = undefined;
   readonly privileged: boolean;
   /** Host names for getaddrinfo on this stack (an /etc/hosts); 'localhost' is built in. */
   readonly hosts = new Map<string, Ipv4Address>([['localhost', 0x7f000001]]);
@@ -121,7 +126,11 @@ export class Stack implements Pollable {
     this.ip = new Ipv4Layer(this.#env, options.config);
     this.ip.table.onWake = () => this.onWake?.();
     const ip = this.ip;
-    this.#receive = (iface, frame) => ip.receive(iface, frame);
+    this.#receive = (iface, frame) => {
+      const trace = this.traceReceive;
+      if (trace !== undefined) trace(iface, frame);
+      ip.receive(iface, frame);
+    };
     this.net = new Ipv4Network(this.ip);
     this.udp = new UdpLayer(this.net, this.stats.udp, { privileged: this.privileged, rng: this.rng });
     this.#tcpShim = new TcpReceiveShim(this.tcpStats);
