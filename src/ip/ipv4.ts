@@ -369,11 +369,6 @@ export class Ipv4Layer {
     else this.link.input(iface, frame);
   }
 
-  /** A frame from an interface's device, processed at once (tests; devices queue through the interface table). */
-  receiveFrame(iface: NetInterface, frame: Uint8Array): void {
-    this.link.input(iface, frame);
-  }
-
   #ipInput(iface: NetInterface, bytes: Uint8Array, linkBroadcast: boolean): void {
     const stats = this.#env.stats.ip;
     stats.received++;
