@@ -4,14 +4,12 @@
  * receive queue.
  */
 import type { Device } from '../link/device.ts';
-import { type IpAddress, type Ipv4Address, type MacAddress, prefixMask } from '../wire/address.ts';
+import { type Ipv4Address, type MacAddress, prefixMask } from '../wire/address.ts';
 import type { NeighborCache } from './neighbor.ts';
 import { RxQueue } from './rx-queue.ts';
 
 export interface InterfaceAddress {
   readonly address: Ipv4Address;
-  /** `address` as an IpAddress (made once, shared by every route from it). */
-  readonly ip: IpAddress;
   readonly prefix: number;
   /** The directed broadcast address of the subnet (undefined for /31 and /32, RFC 3021). */
   readonly broadcast: Ipv4Address | undefined;
@@ -93,7 +91,6 @@ export function makeInterfaceAddress(address: Ipv4Address, prefix: number): Inte
   const m = prefixMask(prefix);
   return {
     address,
-    ip: { family: 4, v4: address },
     prefix,
     broadcast: prefix >= 31 ? undefined : ((address & m) | (~m >>> 0)) >>> 0,
   };

@@ -41,13 +41,14 @@ export const UDP_MAX_PAYLOAD = 65507;
 /** Largest UDP payload over IPv6 without jumbograms: 65535 (Payload Length) - 8. */
 export const UDP_MAX_PAYLOAD_V6 = 65527;
 
+/** Default receive buffer in bytes (Linux's net.core.rmem_default). */
+export const UDP_DEFAULT_RCVBUF = 212992;
+
 /** A UDP header and its data, built into the frame by the network layer's `sendSegment`. */
 const UDP_SEGMENT: SegmentEmitter<UdpRepr> = {
   headerLength: () => UDP_HEADER_LEN,
   emit: (h, data, out, at, sum) => emitUdp(h, data, out.subarray(at), sum),
 };
-/** Default receive buffer in bytes (Linux's net.core.rmem_default). */
-export const UDP_DEFAULT_RCVBUF = 212992;
 
 export type UdpErrorCode =
   | 'EADDRINUSE'
