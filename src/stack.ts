@@ -16,7 +16,7 @@
  */
 
 import type { NetInterface } from './ip/interface.ts';
-import { DEFAULT_TTL, type InterfaceSpec, type Ipv4Config, Ipv4Layer } from './ip/ipv4.ts';
+import { type InterfaceSpec, type Ipv4Config, Ipv4Layer } from './ip/ipv4.ts';
 import { Ipv4Network } from './ip/ipv4-network.ts';
 import type { NetworkLayer } from './ip/network.ts';
 import type { PingOptions, PingResult } from './ip/ping.ts';
@@ -152,7 +152,7 @@ export class Stack implements Pollable {
 
   /** The TTL of datagrams whose socket sets no IP_TTL. */
   get defaultTtl(): number {
-    return this.ip.config.defaultTtl ?? DEFAULT_TTL;
+    return this.net.defaultTtl;
   }
 
   /** The stack's TCP layer (src/tcp/layer.ts). */
