@@ -51,6 +51,8 @@ export interface NetRoute {
   readonly broadcast: boolean;
   /** Delivered to ourselves (through loopback). */
   readonly local: boolean;
+  /** The pseudo-header sum of a transport checksum for a datagram along this route. */
+  pseudoHeaderSum(protocol: number, length: number): number;
 }
 
 /** What a transport learns about a datagram delivered to it. */
@@ -159,12 +161,6 @@ export function sendSegment<H>(
   const at = route.headerRoom;
   const len = emitter.headerLength(header) + payload.length;
   const frame = allocFrame(at + len);
-  emitter.emit(
-    header,
-    payload,
-    frame,
-    at,
-    pseudoHeaderSum(route.source, route.destination, opts.protocol, len),
-  );
+  emitter.emit(header, payload, frame, at, route.pseudoHeaderSum(opts.protocol, len));
   return net.sendInPlace(route, opts, frame);
 }

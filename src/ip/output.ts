@@ -15,6 +15,7 @@ import {
   isIpv4Multicast,
   MAC_BROADCAST,
 } from '../wire/address.ts';
+import { pseudoHeaderSumV4 } from '../wire/checksum.ts';
 import { ETHERTYPE_IPV4 } from '../wire/ethernet.ts';
 import { emitIpv4, IPV4_MIN_HEADER_LEN, type Ipv4Repr } from '../wire/ipv4.ts';
 import type { LinkLayer } from './ethernet.ts';
@@ -86,6 +87,10 @@ export class Ipv4Route implements NetRoute {
 
   get headerRoom(): number {
     return this.linkRoom + IPV4_MIN_HEADER_LEN;
+  }
+
+  pseudoHeaderSum(protocol: number, length: number): number {
+    return pseudoHeaderSumV4(this.src, this.dst, protocol, length);
   }
 }
 

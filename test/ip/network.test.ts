@@ -53,6 +53,8 @@ test('route handles carry the family, an IpAddress source, the interface, MTU an
   assert.equal(out.mtu, 1500);
   assert.equal(out.headerRoom, 14 + 20); // Ethernet + IPv4
   assert.equal(out.local, false);
+  // The route's pseudo-header sum is the one over its addresses.
+  assert.equal(out.pseudoHeaderSum(17, 12), pseudoHeaderSum(out.source, out.destination, 17, 12));
   // A source the caller gives is kept (the same object).
   const src = ip('10.0.1.2');
   const pinned = net.route(ip('10.0.1.9'), src);
