@@ -229,7 +229,7 @@ export class Stack implements Pollable {
 
   // ---------------------------------------------------------------- ICMP echo
 
-  /** Sends one echo request (ping). `dst` is dotted-quad text or a number. */
+  /** Sends one echo request (ping). `dst` is dotted-quad text or a number. IPv4 only until IPv6 lands. */
   ping(dst: string | Ipv4Address, opts: PingOptions = {}): Promise<PingResult> {
     const a = typeof dst === 'string' ? parseIpv4(dst) : dst;
     if (a === undefined) return Promise.reject(new TypeError(`bad IPv4 address ${String(dst)}`));

@@ -24,6 +24,7 @@ import type { TimerQueue } from '../time/timers.ts';
 import type { UdpTcpTunnel } from '../udp/udp.ts';
 import type { IpAddress } from '../wire/address.ts';
 import { isWireError } from '../wire/error.ts';
+// (IANA protocol numbers: IPv4's Protocol and IPv6's Next Header share them.)
 import { IP_PROTO_TCP, IP_PROTO_UDP } from '../wire/ipv4.ts';
 import { emitTcp, parseTcp, TCP_HEADER_LEN, type TcpRepr, tcpHeaderLength } from '../wire/tcp.ts';
 import { emitUdp, UDP_HEADER_LEN, type UdpRepr } from '../wire/udp.ts';
