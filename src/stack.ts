@@ -3,6 +3,11 @@
  * `attachTcp`) and the sockets API over them. One per simulated host; a Pollable
  * that a driver (Simulation, real-time driver) polls at `nextDeadline()`.
  *
+ * The stack drives itself: a device's frames only wait in their interface's receive
+ * queue (and `onWake` tells the driver), and `poll(now)` takes a bounded batch from
+ * each queue, processes it, then runs the timers due. While frames wait,
+ * `nextDeadline()` is now.
+ *
  *   const stack = new Stack({ clock: sim.clock, rng: sim.rng.fork(), name: 'host-a' });
  *   stack.addInterface({ name: 'eth0', device: cable.a, addresses: ['10.0.1.2/24'] });
  *   stack.addRoute({ destination: '0.0.0.0/0', gateway: '10.0.1.1' });
@@ -11,21 +16,12 @@
  */
 
 import type { NetInterface } from './ip/interface.ts';
-import {
-  DEFAULT_TTL,
-  type InterfaceSpec,
-  type IpPacketInfo,
-  type Ipv4Config,
-  Ipv4Layer,
-  type PingOptions,
-  type PingResult,
-  type ReceivedIcmpError,
-  type SendOptions,
-  type TransportProtocol,
-} from './ip/ipv4.ts';
+import { type InterfaceSpec, type Ipv4Config, Ipv4Layer } from './ip/ipv4.ts';
+import { Ipv4Network } from './ip/ipv4-network.ts';
+import type { NetworkLayer } from './ip/network.ts';
+import type { PingOptions, PingResult } from './ip/ping.ts';
 import type { Route, RouteSpec } from './ip/route.ts';
 import { newStackStats, type StackStats } from './ip/stats.ts';
-import { allocFrame } from './link/frame-alloc.ts';
 import type { Rng } from './rand/rng.ts';
 import type {
   DatagramImpl,
@@ -39,18 +35,28 @@ import { Socket } from './socket/socket.ts';
 import { StackDatagramSocket } from './socket/stack-dgram.ts';
 import { type NameserverOptions, StackResolver } from './socket/stack-resolver.ts';
 import { streamSocketFactory } from './socket/stack-stream.ts';
-import { pmtuDontFragment, type TcpConfig } from './tcp/config.ts';
-import { type TcpIpFields, TcpLayer, type TcpUdpEncap } from './tcp/layer.ts';
+import {
+  type StackTcpEnv,
+  type StackTcpStats,
+  type TcpLayerLike,
+  TcpReceiveShim,
+  tcpEnvOver,
+} from './stack/tcp-glue.ts';
+import type { TcpConfig } from './tcp/config.ts';
+import { TcpLayer } from './tcp/layer.ts';
 import type { Clock, Pollable } from './time/clock.ts';
 import type { Instant } from './time/instant.ts';
 import { TimerQueue } from './time/timers.ts';
-import { UdpLayer, type UdpTcpTunnel } from './udp/udp.ts';
-import { type IpAddress, type Ipv4Address, parseIpv4 } from './wire/address.ts';
-import { pseudoHeaderSumV4 } from './wire/checksum.ts';
-import { isWireError } from './wire/error.ts';
-import { IP_PROTO_TCP, IP_PROTO_UDP, IPV4_MIN_HEADER_LEN } from './wire/ipv4.ts';
-import { emitTcp, parseTcp, type TcpRepr, tcpHeaderLength } from './wire/tcp.ts';
-import { emitUdp, UDP_HEADER_LEN } from './wire/udp.ts';
+import { UdpLayer } from './udp/udp.ts';
+import { type Ipv4Address, parseIpv4 } from './wire/address.ts';
+import { IP_PROTO_TCP } from './wire/ipv4.ts';
+
+export type { StackTcpEnv, StackTcpStats, TcpLayerLike } from './stack/tcp-glue.ts';
+
+/** Frames `poll` takes from each interface's receive queue per call (Linux's NAPI weight). */
+export const RX_BATCH = 64;
+/** Polls in a row that may leave the timers for later because input is still waiting. */
+const MAX_INPUT_ONLY_POLLS = 256;
 
 export interface StackConfig extends Ipv4Config {
   tcp?: Partial<TcpConfig>;
@@ -69,78 +75,6 @@ export interface StackOptions {
   nameservers?: readonly string[];
 }
 
-/** The environment a TcpLayer is driven through (src/tcp/layer.ts `TcpEnv`). */
-export interface StackTcpEnv {
-  readonly clock: Clock;
-  readonly rng: Rng;
-  readonly timers: TimerQueue;
-  /**
-   * `fields`: the sending connection's IP_TOS / IP_MTU_DISCOVER / IP_TTL (absent: TOS 0, DF,
-   * the default TTL); `udp`: the ports of the UDP datagram a tunnelled segment rides in.
-   */
-  output(
-    src: IpAddress,
-    dst: IpAddress,
-    repr: TcpRepr,
-    payload: Uint8Array,
-    fields?: TcpIpFields,
-    udp?: TcpUdpEncap,
-  ): void;
-  routeSource(dst: IpAddress): IpAddress | undefined;
-  mssFor(dst: IpAddress): number;
-  isLocalAddress(a: IpAddress): boolean;
-}
-
-/** What the stack needs of a TcpLayer (structurally; src/tcp/layer.ts). */
-export interface TcpLayerLike {
-  /** `tunnelPort`: the UDP port a tunnelled segment came from (TcpConfig.udpTunnelingPort). */
-  receive(src: IpAddress, dst: IpAddress, repr: TcpRepr, payload: Uint8Array, tunnelPort?: number): void;
-  icmpError(
-    kind: ReceivedIcmpError['kind'],
-    src: IpAddress,
-    dst: IpAddress,
-    quotedTcp: { srcPort: number; dstPort: number; seq: number },
-    nextHopMtu?: number,
-  ): void;
-}
-
-/** TCP receive statistics kept by the stack's demux shim. */
-export interface StackTcpStats {
-  badChecksum: number;
-  malformed: number;
-  /** Segments that arrived before a TCP layer was attached. */
-  noLayer: number;
-}
-
-const v4 = (a: Ipv4Address): IpAddress => ({ family: 4, v4: a });
-
-/** RFC 9293 §3.7.2 / RFC 1191: TCP does path MTU discovery, so DF is set. */
-const TCP_SEND_OPTIONS: SendOptions = Object.freeze({ protocol: IP_PROTO_TCP, dontFragment: true });
-
-/** IP send options per (TTL, TOS byte, DF, tunnelled) a connection asks for, made once each. */
-const tcpSendOptionsCache = new Map<number, SendOptions>();
-
-/**
- * The IP send options for a TCP segment: the connection's IP_TOS byte (its DSCP; the ECN field
- * stays Not-ECT, as this TCP does no RFC 3168 ECN) and DF unless IP_MTU_DISCOVER turns path MTU
- * discovery off (pmtuDontFragment).
- */
-function tcpSendOptions(ip: TcpIpFields | undefined, protocol = IP_PROTO_TCP): SendOptions {
-  if (!ip && protocol === IP_PROTO_TCP) return TCP_SEND_OPTIONS;
-  const dscp = ((ip?.tos ?? 0) & 0xff) >> 2;
-  const df = pmtuDontFragment(ip?.pmtuDisc);
-  const ttl = ip?.ttl;
-  if (dscp === 0 && df && ttl === undefined && protocol === IP_PROTO_TCP) return TCP_SEND_OPTIONS;
-  // (TTL 0 is never set: IP_TTL takes 1..255.)
-  const key = (((ttl ?? 0) << 8) | (dscp << 1) | (df ? 1 : 0)) * 2 + (protocol === IP_PROTO_UDP ? 1 : 0);
-  let o = tcpSendOptionsCache.get(key);
-  if (!o) {
-    o = Object.freeze({ protocol, dscp, dontFragment: df, ...(ttl !== undefined ? { ttl } : {}) });
-    tcpSendOptionsCache.set(key, o);
-  }
-  return o;
-}
-
 export class Stack implements Pollable {
   readonly name: string;
   readonly clock: Clock;
@@ -149,14 +83,28 @@ export class Stack implements Pollable {
   readonly stats: StackStats;
   readonly tcpStats: StackTcpStats = { badChecksum: 0, malformed: 0, noLayer: 0 };
   readonly ip: Ipv4Layer;
+  /** The family-generic network layer the transports use (src/ip/network.ts). */
+  readonly net: NetworkLayer;
   readonly udp: UdpLayer;
+  /**
+   * Called when a frame is queued on an idle stack (a device received it, or loopback):
+   * the driver should poll soon. A real-time driver sets its `kick` here.
+   */
+  onWake: (() => void) | undefined = undefined;
+  /**
+   * Called with each frame taken from a receive queue, just before it is processed (a
+   * tracing hook, like Linux's netif_receive_skb tracepoint).
+   */
+  traceReceive: ((iface: NetInterface, frame: Uint8Array) => void) | undefined = undefined;
   readonly privileged: boolean;
   /** Host names for getaddrinfo on this stack (an /etc/hosts); 'localhost' is built in. */
   readonly hosts = new Map<string, Ipv4Address>([['localhost', 0x7f000001]]);
   /** getaddrinfo on this stack: `hosts`, then DNS over this stack's UDP to the nameservers. */
   readonly resolver: StackResolver;
-  #tcp: TcpLayerLike | undefined;
+  readonly #tcpShim: TcpReceiveShim;
   readonly #tcpLayer: TcpLayer;
+  readonly #receive: (iface: NetInterface, frame: Uint8Array) => void;
+  #inputOnlyPolls = 0;
   #backend: SocketBackend | undefined;
   /** Overrides how stream sockets are made (default: src/socket/stack-stream.ts over `tcp`). */
   #streamFactory: ((stack: Stack) => StreamImpl) | undefined;
@@ -176,10 +124,19 @@ export class Stack implements Pollable {
       forwarding: options.forwarding ?? false,
     };
     this.ip = new Ipv4Layer(this.#env, options.config);
-    this.udp = new UdpLayer(this.ip, this.stats.udp, { privileged: this.privileged, rng: this.rng });
-    this.ip.registerProtocol(IP_PROTO_TCP, this.#tcpShim());
+    this.ip.table.onWake = () => this.onWake?.();
+    const ip = this.ip;
+    this.#receive = (iface, frame) => {
+      const trace = this.traceReceive;
+      if (trace !== undefined) trace(iface, frame);
+      ip.receive(iface, frame);
+    };
+    this.net = new Ipv4Network(this.ip);
+    this.udp = new UdpLayer(this.net, this.stats.udp, { privileged: this.privileged, rng: this.rng });
+    this.#tcpShim = new TcpReceiveShim(this.tcpStats);
+    this.net.registerProtocol(IP_PROTO_TCP, this.#tcpShim);
     this.#tcpLayer = this.attachTcp((env) => new TcpLayer(env, options.config?.tcp));
-    this.udp.tcpTunnel = this.#tcpTunnel();
+    this.udp.tcpTunnel = this.#tcpShim.tunnel(() => this.#tcpLayer.config.udpTunnelingPort);
     this.resolver = new StackResolver(this, options.nameservers ?? []);
   }
 
@@ -195,7 +152,7 @@ export class Stack implements Pollable {
 
   /** The TTL of datagrams whose socket sets no IP_TTL. */
   get defaultTtl(): number {
-    return this.ip.config.defaultTtl ?? DEFAULT_TTL;
+    return this.net.defaultTtl;
   }
 
   /** The stack's TCP layer (src/tcp/layer.ts). */
@@ -239,17 +196,40 @@ export class Stack implements Pollable {
 
   // ---------------------------------------------------------------- Pollable
 
+  /** Now while a receive queue holds frames; else the earliest timer. */
   nextDeadline(): Instant | undefined {
-    return this.timers.nextDeadline();
+    const t = this.timers.nextDeadline();
+    if (this.ip.table.pending === 0) return t;
+    const now = this.clock.now();
+    return t !== undefined && t < now ? t : now;
   }
 
+  /**
+   * Takes a batch of received frames from each interface and processes them, then runs
+   * the timers due. While frames are still waiting after the batch, the timers wait for
+   * a later poll at the same instant, so every frame of an instant is processed before
+   * its timers (an ACK re-arms the RTO before it can fire) — for at most
+   * MAX_INPUT_ONLY_POLLS polls in a row, so a flood cannot starve them.
+   */
   poll(now: Instant): void {
+    this.pollReceive();
+    if (this.ip.table.pending > 0 && ++this.#inputOnlyPolls < MAX_INPUT_ONLY_POLLS) return;
+    this.#inputOnlyPolls = 0;
     this.timers.runDue(now);
+  }
+
+  /**
+   * The input half of `poll`: up to RX_BATCH frames from each interface's receive queue,
+   * processed now. Returns how many. For a caller that queued a frame and must see it
+   * processed before anything else happens (the conformance target's injection).
+   */
+  pollReceive(): number {
+    return this.ip.table.pollReceive(RX_BATCH, this.#receive);
   }
 
   // ---------------------------------------------------------------- ICMP echo
 
-  /** Sends one echo request (ping). `dst` is dotted-quad text or a number. */
+  /** Sends one echo request (ping). `dst` is dotted-quad text or a number. IPv4 only until IPv6 lands. */
   ping(dst: string | Ipv4Address, opts: PingOptions = {}): Promise<PingResult> {
     const a = typeof dst === 'string' ? parseIpv4(dst) : dst;
     if (a === undefined) return Promise.reject(new TypeError(`bad IPv4 address ${String(dst)}`));
@@ -258,58 +238,9 @@ export class Stack implements Pollable {
 
   // ---------------------------------------------------------------- TCP seam
 
-  /** The environment a TcpLayer needs, built on this stack's IP layer. */
+  /** The environment a TcpLayer needs, built on this stack's network layer (src/stack/tcp-glue.ts). */
   tcpEnv(): StackTcpEnv {
-    const ip = this.ip;
-    return {
-      clock: this.clock,
-      rng: this.rng,
-      timers: this.timers,
-      output: (src, dst, repr, payload, fields, udp) => {
-        if (src.family !== 4 || dst.family !== 4) return;
-        const route = ip.route(dst.v4, src.v4);
-        if (typeof route === 'string') {
-          this.stats.ip.noRoute++;
-          return;
-        }
-        if (udp) {
-          // TCP over UDP (TcpConfig.udpTunnelingPort): the segment rides in a UDP datagram
-          // whose checksum covers it; as FreeBSD's tcp_output does, the TCP checksum is left 0.
-          const at = ip.headroom(route) + IPV4_MIN_HEADER_LEN;
-          const tlen = tcpHeaderLength(repr) + payload.length;
-          const frame = allocFrame(at + UDP_HEADER_LEN + tlen);
-          emitTcp(repr, payload, frame, 0, at + UDP_HEADER_LEN);
-          frame[at + UDP_HEADER_LEN + 16] = 0;
-          frame[at + UDP_HEADER_LEN + 17] = 0;
-          const dgram = frame.subarray(at);
-          emitUdp(
-            udp,
-            dgram.subarray(UDP_HEADER_LEN),
-            dgram,
-            pseudoHeaderSumV4(route.src, dst.v4, IP_PROTO_UDP, UDP_HEADER_LEN + tlen),
-          );
-          ip.sendInPlace(route, tcpSendOptions(fields, IP_PROTO_UDP), frame);
-          return;
-        }
-        // The segment is built straight into its frame (link + IP header room in front), so
-        // the payload is copied once and IP adds its header in place.
-        const at = ip.headroom(route) + IPV4_MIN_HEADER_LEN;
-        const len = tcpHeaderLength(repr) + payload.length;
-        const frame = allocFrame(at + len);
-        emitTcp(repr, payload, frame, pseudoHeaderSumV4(route.src, dst.v4, IP_PROTO_TCP, len), at);
-        ip.sendInPlace(route, tcpSendOptions(fields), frame);
-      },
-      routeSource: (dst) => {
-        if (dst.family !== 4) return undefined;
-        const r = ip.route(dst.v4);
-        return typeof r === 'string' ? undefined : v4(r.src);
-      },
-      // RFC 9293 §3.7.1: MSS = MTU - 20 (IP) - 20 (TCP).
-      // An IPv4 datagram is at most 65535 bytes (RFC 791 Total Length), so loopback's
-      // 65536-byte MTU gives MSS 65495, as on Linux's lo.
-      mssFor: (dst) => (dst.family === 4 ? Math.min(ip.pathMtu(dst.v4), 65535) - 40 : 1220),
-      isLocalAddress: (a) => a.family === 4 && ip.isLocalAddress(a.v4),
-    };
+    return tcpEnvOver(this.net, { clock: this.clock, rng: this.rng, timers: this.timers, stats: this.stats });
   }
 
   /**
@@ -319,79 +250,8 @@ export class Stack implements Pollable {
    */
   attachTcp<T extends TcpLayerLike>(make: (env: StackTcpEnv) => T): T {
     const layer = make(this.tcpEnv());
-    this.#tcp = layer;
+    this.#tcpShim.layer = layer;
     return layer;
-  }
-
-  /**
-   * TCP over UDP: datagrams to TcpConfig.udpTunnelingPort are TCP segments. Their TCP checksum
-   * is not checked (FreeBSD skips it; UDP's, checked already, covers the segment).
-   */
-  #tcpTunnel(): UdpTcpTunnel {
-    return {
-      port: () => this.#tcpLayer.config.udpTunnelingPort,
-      receive: (info, srcPort, segment) => {
-        const layer = this.#tcp;
-        const p = parseTcp(segment);
-        if (isWireError(p)) {
-          this.tcpStats.malformed++;
-          return;
-        }
-        if (!layer) {
-          this.tcpStats.noLayer++;
-          return;
-        }
-        layer.receive(v4(info.src), v4(info.dst), p.repr, p.payload, srcPort);
-      },
-    };
-  }
-
-  #tcpShim(): TransportProtocol {
-    // The addresses handed to TCP, kept from one segment to the next: IpAddress is
-    // immutable, so a connection's segments share two objects instead of making two each.
-    let srcNum = -1;
-    let srcAddr: IpAddress = v4(0);
-    let dstNum = -1;
-    let dstAddr: IpAddress = v4(0);
-    return {
-      receive: (info: IpPacketInfo, payload: Uint8Array) => {
-        const layer = this.#tcp;
-        if (info.broadcast || info.linkBroadcast) return; // RFC 9293 §3.10.7.1: TCP is unicast only
-        const p = parseTcp(payload, pseudoHeaderSumV4(info.src, info.dst, IP_PROTO_TCP, payload.length));
-        if (isWireError(p)) {
-          if (p.wireError === 'checksum') this.tcpStats.badChecksum++;
-          else this.tcpStats.malformed++;
-          return;
-        }
-        if (!layer) {
-          this.tcpStats.noLayer++;
-          return;
-        }
-        if (info.src !== srcNum) {
-          srcNum = info.src;
-          srcAddr = v4(srcNum);
-        }
-        if (info.dst !== dstNum) {
-          dstNum = info.dst;
-          dstAddr = v4(dstNum);
-        }
-        layer.receive(srcAddr, dstAddr, p.repr, p.payload);
-      },
-      icmpError: (err: ReceivedIcmpError) => {
-        const layer = this.#tcp;
-        const q = err.quoted;
-        if (!layer || q.srcPort === undefined || q.dstPort === undefined || q.transport.length < 8) return;
-        const t = q.transport;
-        const seq = ((t[4] << 24) | (t[5] << 16) | (t[6] << 8) | t[7]) >>> 0;
-        layer.icmpError(
-          err.kind,
-          v4(q.src),
-          v4(q.dst),
-          { srcPort: q.srcPort, dstPort: q.dstPort, seq },
-          err.nextHopMtu,
-        );
-      },
-    };
   }
 
   // ---------------------------------------------------------------- sockets

@@ -277,6 +277,10 @@ async function runDemo(p: Parsed, io: CliIo): Promise<number> {
     { name: 'client', stack: client },
     { name: 'server', stack: server },
   ]);
+  // Frames delivered at one instant wait in a receive queue and are processed in one poll:
+  // look before each, so each frame's state change shows on its own.
+  client.traceReceive = reportStates;
+  server.traceReceive = reportStates;
 
   const { AF_INET, SOCK_DGRAM, SOCK_STREAM } = await import('../socket/constants.ts');
   const bytesSent = new TextEncoder().encode(message);

@@ -226,6 +226,8 @@ export class StackTarget implements ConformanceTarget {
     while (this.#inbox.length > 0) {
       const p = this.#inbox.shift()!;
       this.device.onReceive?.(p);
+      // The device only queues the frame: process it now, before the next one.
+      this.stack.pollReceive();
     }
   }
 

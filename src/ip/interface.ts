@@ -1,10 +1,12 @@
 /**
- * A network interface of a stack: a device (or the loopback queue), a MAC, IPv4
- * addresses with prefixes, an MTU, an up/down flag and its ARP cache.
+ * A network interface of a stack: a device (or none, for loopback), a MAC, IPv4
+ * addresses with prefixes, an MTU, an up/down flag, its neighbour cache and its
+ * receive queue.
  */
 import type { Device } from '../link/device.ts';
 import { type Ipv4Address, type MacAddress, prefixMask } from '../wire/address.ts';
-import type { ArpCache } from './arp.ts';
+import type { NeighborCache } from './neighbor.ts';
+import { RxQueue } from './rx-queue.ts';
 
 export interface InterfaceAddress {
   readonly address: Ipv4Address;
@@ -33,16 +35,26 @@ export class NetInterface {
   mtu: number;
   up = true;
   addresses: InterfaceAddress[] = [];
-  /** Undefined on loopback and IP-only (TUN) links, which need no resolution. */
-  arp: ArpCache<PendingPacket> | undefined;
+  /** The ARP neighbour cache; undefined on loopback and IP-only (TUN) links, which need no resolution. */
+  arp: NeighborCache<Ipv4Address, PendingPacket> | undefined;
+  /** Frames received and not yet processed (the stack takes them in `poll`). */
+  readonly rx: RxQueue;
 
-  constructor(name: string, index: number, device: Device | null, mac: MacAddress, mtu: number) {
+  constructor(
+    name: string,
+    index: number,
+    device: Device | null,
+    mac: MacAddress,
+    mtu: number,
+    rxCapacity: number,
+  ) {
     this.name = name;
     this.index = index;
     this.device = device;
     this.mac = mac;
     this.mtu = mtu;
     this.arp = undefined;
+    this.rx = new RxQueue(rxCapacity);
   }
 
   get isLoopback(): boolean {

@@ -2,7 +2,7 @@
  * Named counters for the IP layer (names follow the SNMP MIB-II / RFC 4293 ipSystemStats
  * where one exists). Every dropped packet increments exactly one drop counter.
  */
-import { type ArpStats, newArpStats } from './arp.ts';
+import { type NeighborStats as ArpStats, newNeighborStats as newArpStats } from './neighbor.ts';
 
 export interface IpStats {
   /** Datagrams received from interfaces (ipInReceives). */
@@ -104,6 +104,8 @@ export interface StackStats {
     unknownEthertype: number;
     /** Frames longer than the interface MTU that were not sent. */
     tooBig: number;
+    /** Frames dropped on arrival because the interface's receive queue was full. */
+    rxQueueDrops: number;
   };
 }
 
@@ -171,6 +173,6 @@ export function newStackStats(): StackStats {
       'broadcastNoPorts',
     ]),
     arp: newArpStats(),
-    link: zeros(['received', 'sent', 'malformed', 'notForUs', 'unknownEthertype', 'tooBig']),
+    link: zeros(['received', 'sent', 'malformed', 'notForUs', 'unknownEthertype', 'tooBig', 'rxQueueDrops']),
   };
 }

@@ -23,7 +23,10 @@ export interface Device {
   readonly mtu: number;
   /** Sends one frame (Ethernet header included when linkType is 'ethernet'). */
   transmit(frame: Uint8Array): void;
-  /** Set by whoever owns the device (a stack's interface); frames arrive here. */
+  /**
+   * Set by whoever owns the device (a stack's interface); frames arrive here. A stack's
+   * only queues the frame and wakes its driver: the stack processes it in its next `poll`.
+   */
   onReceive: ((frame: Uint8Array) => void) | null;
 }
 

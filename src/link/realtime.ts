@@ -7,8 +7,9 @@ import { type HostTimers, SystemClock, systemTimers } from '../time/system.ts';
  * real clock and sleeps with one timer until the earliest deadline. The clock and
  * the timer come in as options (default: the host's, from src/time/system.ts).
  *
- * Call `kick()` after external input (a frame from a TAP device, a socket call)
- * so new deadlines are noticed; kicks are coalesced into one microtask.
+ * Call `kick()` after external input (a socket call; a frame from a TAP device,
+ * through `Stack.onWake`) so new deadlines are noticed; kicks are coalesced into one
+ * microtask, so a device callback never runs the stack synchronously.
  */
 export interface RealtimeDriverOptions {
   /** Default: a new SystemClock. */

@@ -83,7 +83,8 @@ export class StackRuntime implements SocketDriver {
 
   /**
    * Adds a stack: it is polled by the driver, and a timer armed earlier than any other
-   * on it kicks the driver (`TimerQueue.onEarliestChanged`).
+   * on it (`TimerQueue.onEarliestChanged`), or a frame queued on it while idle
+   * (`Stack.onWake`), kicks the driver.
    */
   addStack(stack: Stack): Stack {
     if (!this.#watched.has(stack)) {
@@ -94,6 +95,13 @@ export class StackRuntime implements SocketDriver {
       timers.onEarliestChanged = prev
         ? (d) => {
             prev(d);
+            this.kick();
+          }
+        : () => this.kick();
+      const wake = stack.onWake;
+      stack.onWake = wake
+        ? () => {
+            wake();
             this.kick();
           }
         : () => this.kick();

@@ -39,8 +39,8 @@
  * ## Time and process lifetime
  *
  * The stack runs on the system clock under a RealtimeDriver, kicked whenever the
- * stack arms an earlier timer (`TimerQueue.onEarliestChanged`) and after each frame
- * from the link. The process is kept alive while a socket of this backend is open
+ * stack arms an earlier timer (`TimerQueue.onEarliestChanged`) and when a frame
+ * from the link is queued on an idle stack (`Stack.onWake`). The process is kept alive while a socket of this backend is open
  * (like the kernel's sockets keep a Node process alive); once the last one is
  * closed it stays a little longer (at most `lingerMs`) while TCP connections still
  * have a FIN or data in flight, so the peer gets its bytes and its last ACK.
@@ -399,7 +399,8 @@ export function startStackHost(options: StackHostOptions = {}): StackHost {
   });
   // A newly armed timer may be earlier than what the driver sleeps until.
   stack.timers.onEarliestChanged = () => driver.kick();
-  link.onDelivered = () => driver.kick();
+  // Frames from the link wait in the stack's receive queue; the stack wakes the driver.
+  stack.onWake = () => driver.kick();
   const iface = stack.addInterface({ name: 'eth0', device: link, addresses: [cidr], mtu: options.mtu });
   const self = parseIpv4(address) as number;
   let conflict: string | undefined;

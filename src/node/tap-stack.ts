@@ -10,11 +10,10 @@
  *     await h.close();
  *   }
  *
- * The stack runs on a SystemClock under a RealtimeDriver. Nothing in the stack
- * tells a driver about new deadlines, so this helper kicks the driver whenever a
- * timer is armed on the stack's queue (a wrapped `TimerQueue.push` on this
- * instance), whenever a frame arrives from the TAP, and whenever an impairment
- * channel accepts a frame.
+ * The stack runs on a SystemClock under a RealtimeDriver, which this helper kicks
+ * whenever a timer becomes the stack's earliest (`TimerQueue.onEarliestChanged`),
+ * whenever a frame from the TAP is queued on an idle stack (`Stack.onWake`), and
+ * whenever an impairment channel accepts a frame.
  *
  * `exec` is asynchronous on purpose: a synchronous child (execFileSync) would
  * block this process, and with it the stack the child is talking to.
@@ -155,6 +154,8 @@ export async function tapStack(options: TapStackOptions = {}): Promise<TapStackH
     });
     // A newly armed timer may be earlier than what the driver sleeps until.
     stack.timers.onEarliestChanged = kick;
+    // Frames from the TAP wait in the stack's receive queue; the stack wakes the driver.
+    stack.onWake = kick;
     let device: Device = h.tap;
     let impaired: ImpairedDevice | undefined;
     if (options.impair) {
@@ -169,13 +170,7 @@ export async function tapStack(options: TapStackOptions = {}): Promise<TapStackH
       d.add(impaired);
     }
     stack.addInterface({ name: 'eth0', device, addresses: [stackAddr], mtu: options.mtu });
-    // Frames from the TAP arrive from its I/O callback: let the driver look afterwards.
     const tap = h.tap;
-    const deliver = tap.onReceive;
-    tap.onReceive = (f) => {
-      deliver?.(f);
-      kick();
-    };
     d.add(stack);
     const ns = h.netns;
     const host: TapStackHost = {

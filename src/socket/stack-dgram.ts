@@ -6,7 +6,7 @@
  */
 import type { UdpEndpoint } from '../udp/udp.ts';
 import { UdpError } from '../udp/udp.ts';
-import { formatIpv4, parseIpv4 } from '../wire/address.ts';
+import { formatIp, type IpAddress, parseIpv4 } from '../wire/address.ts';
 import type { Datagram, DatagramImpl, OptionValue, SockAddr } from './backend.ts';
 import {
   IP_TTL,
@@ -23,11 +23,20 @@ import { Waiters } from './waiters.ts';
 
 export { IP_TTL } from './constants.ts';
 
-function v4(addr: SockAddr): number {
+/** A socket address's IP address. */
+function ipOf(addr: SockAddr): IpAddress {
+  // IPv4 only until IPv6 lands: the stack backend makes AF_INET datagram sockets only.
   if (addr.family !== 2) throw new UdpError('EINVAL', 'not an IPv4 address');
   const a = parseIpv4(addr.host);
   if (a === undefined) throw new UdpError('EINVAL', `bad IPv4 address ${addr.host}`);
-  return a;
+  return { family: 4, v4: a };
+}
+
+/** The socket address of an IP address and port. */
+function sockAddr(a: IpAddress, port: number): SockAddr {
+  return a.family === 4
+    ? { family: 2, host: formatIp(a), port }
+    : { family: 10, host: formatIp(a), port, flowinfo: 0, scopeid: 0 };
 }
 
 export class StackDatagramSocket implements DatagramImpl {
@@ -46,17 +55,17 @@ export class StackDatagramSocket implements DatagramImpl {
   }
 
   async bind(addr: SockAddr): Promise<void> {
-    this.#ep.bind(v4(addr), addr.family === 2 ? addr.port : 0);
+    this.#ep.bind(ipOf(addr), addr.family === 2 ? addr.port : 0);
   }
 
   getsockname(): SockAddr {
-    return { family: 2, host: formatIpv4(this.#ep.localAddr), port: this.#ep.localPort };
+    return sockAddr(this.#ep.localAddr, this.#ep.localPort);
   }
 
   getpeername(): SockAddr | undefined {
     const ep = this.#ep;
     if (ep.remoteAddr === undefined) return undefined;
-    return { family: 2, host: formatIpv4(ep.remoteAddr), port: ep.remotePort };
+    return sockAddr(ep.remoteAddr, ep.remotePort);
   }
 
   setOption(level: number, name: number, value: OptionValue): void {
@@ -82,8 +91,7 @@ export class StackDatagramSocket implements DatagramImpl {
       return e === undefined ? 0 : ERRNO[e as keyof typeof ERRNO];
     }
     if (level === SOL_SOCKET && name === SO_RCVBUF) return this.#ep.rcvbuf;
-    if (level === IPPROTO_IP && name === IP_TTL)
-      return this.#ep.ttl ?? this.#ep.layer.ip.config.defaultTtl ?? 64;
+    if (level === IPPROTO_IP && name === IP_TTL) return this.#ep.ttl ?? this.#ep.layer.net.defaultTtl;
     return undefined;
   }
 
@@ -106,12 +114,12 @@ export class StackDatagramSocket implements DatagramImpl {
   }
 
   async connect(addr: SockAddr): Promise<void> {
-    this.#ep.connect(v4(addr), addr.family === 2 ? addr.port : 0);
+    this.#ep.connect(ipOf(addr), addr.family === 2 ? addr.port : 0);
   }
 
   async sendto(data: Uint8Array, to: SockAddr | undefined): Promise<number> {
     if (to === undefined) return this.#ep.sendto(data);
-    return this.#ep.sendto(data, v4(to), to.family === 2 ? to.port : 0);
+    return this.#ep.sendto(data, ipOf(to), to.family === 2 ? to.port : 0);
   }
 
   recvfrom(max: number, peek: boolean): Datagram | undefined {
@@ -121,7 +129,7 @@ export class StackDatagramSocket implements DatagramImpl {
     // bytes may be discarded" (SOCK_DGRAM always discards them).
     return {
       data: d.data.slice(0, max),
-      from: { family: 2, host: formatIpv4(d.srcAddr), port: d.srcPort },
+      from: sockAddr(d.srcAddr, d.srcPort),
       length: d.data.length,
     };
   }

@@ -17,7 +17,7 @@
 import { HostsTable } from '../dns/hosts.ts';
 import { type DnsServer, type DnsTransport, StubResolver } from '../dns/resolver.ts';
 import type { Rng } from '../rand/rng.ts';
-import { formatIpv4, type Ipv4Address, parseIpv4 } from '../wire/address.ts';
+import { formatIp, formatIpv4, type IpAddress, type Ipv4Address, parseIpv4 } from '../wire/address.ts';
 import type { ResolvedAddress, SocketBackend } from './backend.ts';
 import { AF_INET, SOCK_DGRAM } from './constants.ts';
 import { GaiError } from './errno.ts';
@@ -35,7 +35,8 @@ export interface NameserverOptions {
 
 /** What the resolver needs of a Stack. */
 export interface StackResolverHost {
-  readonly hosts: ReadonlyMap<string, Ipv4Address>;
+  /** Host names → addresses (an IPv4 address as a number, or an IpAddress of either family). */
+  readonly hosts: ReadonlyMap<string, Ipv4Address | IpAddress>;
   readonly rng: Rng;
   readonly backend: SocketBackend;
 }
@@ -96,10 +97,12 @@ export class StackResolver {
   /** `SocketBackend.resolve` for the stack: hosts table, then DNS. */
   async resolve(name: string, family: 0 | 2 | 10): Promise<ResolvedAddress[]> {
     const key = (name.endsWith('.') ? name.slice(0, -1) : name).toLowerCase();
-    const a = this.#host.hosts.get(key);
-    if (a !== undefined) {
-      if (family === 10) throw new GaiError('EAI_NONAME', name);
-      return [{ family: 2, host: formatIpv4(a) }];
+    const entry = this.#host.hosts.get(key);
+    if (entry !== undefined) {
+      const a: IpAddress = typeof entry === 'number' ? { family: 4, v4: entry } : entry;
+      const af = a.family === 4 ? 2 : 10;
+      if (family !== 0 && family !== af) throw new GaiError('EAI_NONAME', name);
+      return [{ family: af, host: formatIp(a) }];
     }
     const stub = this.#stub;
     if (stub === undefined) throw new GaiError('EAI_NONAME', name);

@@ -1,32 +1,54 @@
 /**
- * UDP (RFC 768) over the IPv4 layer: endpoints, bind rules, demultiplexing,
- * checksums, broadcast, ICMP errors, bounded receive queues.
+ * UDP (RFC 768) over the family-generic network layer (src/ip/network.ts): endpoints,
+ * bind rules, demultiplexing, checksums, broadcast, ICMP errors, bounded receive queues.
  *
  * Demultiplexing picks, among endpoints bound to the destination port, the most
  * specific match: a connected endpoint whose remote address and port equal the
  * datagram's source, then one bound to the destination address, then a wildcard
- * (0.0.0.0) one. Broadcast datagrams go to every matching endpoint (as Linux's
+ * (unspecified address) one. Broadcast datagrams go to every matching endpoint (as Linux's
  * __udp4_lib_mcast_deliver). Several equally specific endpoints exist only with
  * SO_REUSEPORT, and then a unicast datagram goes to one chosen by a hash of its
  * source (so one flow always reaches the same socket).
  */
 
-import type { IpPacketInfo, Ipv4Layer, ReceivedIcmpError, TransportProtocol } from '../ip/ipv4.ts';
+import {
+  IPV4_UNSPECIFIED,
+  ipEquals,
+  ipHashWord,
+  isLoopback,
+  isMulticast,
+  isUnspecified,
+} from '../ip/ip-address.ts';
+import {
+  type IpPacketInfo,
+  type NetworkLayer,
+  pseudoHeaderSum,
+  type ReceivedIcmpError,
+  type SegmentEmitter,
+  sendSegment,
+  type TransportProtocol,
+} from '../ip/network.ts';
 import type { UdpStats } from '../ip/stats.ts';
-import { allocFrame } from '../link/frame-alloc.ts';
 import type { Rng } from '../rand/rng.ts';
 import { EphemeralPorts } from '../transport/ports.ts';
-import { type Ipv4Address, isIpv4Loopback, isIpv4Multicast } from '../wire/address.ts';
-import { pseudoHeaderSumV4 } from '../wire/checksum.ts';
+import type { IpAddress } from '../wire/address.ts';
 import { isWireError } from '../wire/error.ts';
-import { ICMPV4_DEST_UNREACHABLE, ICMPV4_UNREACH_PORT } from '../wire/icmpv4.ts';
-import { IP_PROTO_UDP, IPV4_MIN_HEADER_LEN } from '../wire/ipv4.ts';
-import { emitUdp, parseUdp, UDP_HEADER_LEN } from '../wire/udp.ts';
+import { IP_PROTO_UDP } from '../wire/ipv4.ts';
+import { emitUdp, parseUdp, UDP_HEADER_LEN, type UdpRepr } from '../wire/udp.ts';
 
 /** Largest UDP payload over IPv4: 65535 - 20 (IP header) - 8 (UDP header). */
 export const UDP_MAX_PAYLOAD = 65507;
+/** Largest UDP payload over IPv6 without jumbograms: 65535 (Payload Length) - 8. */
+export const UDP_MAX_PAYLOAD_V6 = 65527;
+
 /** Default receive buffer in bytes (Linux's net.core.rmem_default). */
 export const UDP_DEFAULT_RCVBUF = 212992;
+
+/** A UDP header and its data, built into the frame by the network layer's `sendSegment`. */
+const UDP_SEGMENT: SegmentEmitter<UdpRepr> = {
+  headerLength: () => UDP_HEADER_LEN,
+  emit: (h, data, out, at, sum) => emitUdp(h, data, out.subarray(at), sum),
+};
 
 export type UdpErrorCode =
   | 'EADDRINUSE'
@@ -56,10 +78,10 @@ export class UdpError extends Error {
 
 export interface ReceivedDatagram {
   readonly data: Uint8Array;
-  readonly srcAddr: Ipv4Address;
+  readonly srcAddr: IpAddress;
   readonly srcPort: number;
   /** The address it was sent to (ours, or a broadcast address). */
-  readonly dstAddr: Ipv4Address;
+  readonly dstAddr: IpAddress;
 }
 
 export interface UdpLayerOptions {
@@ -71,9 +93,10 @@ export interface UdpLayerOptions {
 
 export class UdpEndpoint {
   readonly layer: UdpLayer;
-  localAddr: Ipv4Address = 0;
+  /** The bound address; unspecified: any of ours (the wildcard). */
+  localAddr: IpAddress = IPV4_UNSPECIFIED; // IPv4 only until IPv6 lands (an AF_INET6 endpoint starts at ::)
   localPort = 0;
-  remoteAddr: Ipv4Address | undefined = undefined;
+  remoteAddr: IpAddress | undefined = undefined;
   remotePort = 0;
   reuseAddr = false;
   reusePort = false;
@@ -102,12 +125,12 @@ export class UdpEndpoint {
   }
 
   /** bind(2): `port` 0 picks an ephemeral port (RFC 6056). */
-  bind(addr: Ipv4Address, port: number): void {
+  bind(addr: IpAddress, port: number): void {
     this.layer.bind(this, addr, port);
   }
 
   /** connect(2): default destination and the only source accepted. Binds first if needed. */
-  connect(addr: Ipv4Address, port: number): void {
+  connect(addr: IpAddress, port: number): void {
     this.layer.connect(this, addr, port);
   }
 
@@ -118,7 +141,7 @@ export class UdpEndpoint {
   }
 
   /** Sends one datagram; returns the data length. Throws UdpError. */
-  sendto(data: Uint8Array, addr?: Ipv4Address, port?: number): number {
+  sendto(data: Uint8Array, addr?: IpAddress, port?: number): number {
     return this.layer.sendto(this, data, addr, port);
   }
 
@@ -165,7 +188,7 @@ export interface UdpTcpTunnel {
 }
 
 export class UdpLayer implements TransportProtocol {
-  readonly ip: Ipv4Layer;
+  readonly net: NetworkLayer;
   readonly stats: UdpStats;
   readonly options: UdpLayerOptions;
   readonly #ports: EphemeralPorts;
@@ -178,13 +201,13 @@ export class UdpLayer implements TransportProtocol {
    */
   tcpTunnel: UdpTcpTunnel | undefined;
 
-  constructor(ip: Ipv4Layer, stats: UdpStats, options: UdpLayerOptions) {
-    this.ip = ip;
+  constructor(net: NetworkLayer, stats: UdpStats, options: UdpLayerOptions) {
+    this.net = net;
     this.stats = stats;
     this.options = options;
     this.#ports = options.ports ?? new EphemeralPorts(options.rng);
     this.#hashKey = options.rng.nextU32();
-    ip.registerProtocol(IP_PROTO_UDP, this);
+    net.registerProtocol(IP_PROTO_UDP, this);
   }
 
   /** A new unbound endpoint. */
@@ -197,22 +220,20 @@ export class UdpLayer implements TransportProtocol {
     return [...this.#byPort.values()].flat();
   }
 
-  bind(ep: UdpEndpoint, addr: Ipv4Address, port: number): void {
+  bind(ep: UdpEndpoint, addr: IpAddress, port: number): void {
     if (ep.closed) throw new UdpError('EBADF');
     if (ep.bound) throw new UdpError('EINVAL', 'already bound');
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UdpError('EINVAL', `bad port ${port}`);
     // bind(2): the address must be one of ours (or the wildcard / a broadcast address, which
     // Linux allows so a socket can receive only broadcasts).
-    if (addr !== 0 && !this.ip.isLocalAddress(addr) && !this.ip.isBroadcastAddress(addr))
+    const wildcard = isUnspecified(addr);
+    if (!wildcard && !this.net.isLocalAddress(addr) && !this.net.isBroadcastAddress(addr))
       throw new UdpError('EADDRNOTAVAIL');
     if (port !== 0 && port < 1024 && !this.options.privileged)
       throw new UdpError('EACCES', `port ${port} needs privileges`);
     if (port === 0) {
-      const picked = this.#ports.pick(
-        addr === 0 ? undefined : { family: 4, v4: addr },
-        ep.remoteAddr === undefined ? undefined : { family: 4, v4: ep.remoteAddr },
-        ep.remotePort,
-        (p) => this.#conflict(ep, addr, p),
+      const picked = this.#ports.pick(wildcard ? undefined : addr, ep.remoteAddr, ep.remotePort, (p) =>
+        this.#conflict(ep, addr, p),
       );
       if (picked === undefined) throw new UdpError('EADDRINUSE', 'no free ephemeral port');
       port = picked;
@@ -233,34 +254,34 @@ export class UdpLayer implements TransportProtocol {
    * overlap (equal, or either is the wildcard), unless both set SO_REUSEADDR or both
    * set SO_REUSEPORT (Linux semantics for UDP).
    */
-  #conflict(ep: UdpEndpoint, addr: Ipv4Address, port: number): boolean {
+  #conflict(ep: UdpEndpoint, addr: IpAddress, port: number): boolean {
     const list = this.#byPort.get(port);
     if (!list) return false;
     for (const o of list) {
       if (o === ep) continue;
-      if (o.localAddr !== 0 && addr !== 0 && o.localAddr !== addr) continue;
+      if (!isUnspecified(o.localAddr) && !isUnspecified(addr) && !ipEquals(o.localAddr, addr)) continue;
       if ((o.reuseAddr && ep.reuseAddr) || (o.reusePort && ep.reusePort)) continue;
       return true;
     }
     return false;
   }
 
-  connect(ep: UdpEndpoint, addr: Ipv4Address, port: number): void {
+  connect(ep: UdpEndpoint, addr: IpAddress, port: number): void {
     if (ep.closed) throw new UdpError('EBADF');
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UdpError('EINVAL', `bad port ${port}`);
-    if (this.ip.isBroadcastAddress(addr) && !ep.broadcast)
+    if (this.net.isBroadcastAddress(addr) && !ep.broadcast)
       throw new UdpError('EACCES', 'broadcast destination needs SO_BROADCAST');
-    const r = this.ip.route(addr, ep.localAddr);
+    const r = this.net.route(addr, isUnspecified(ep.localAddr) ? undefined : ep.localAddr);
     if (typeof r === 'string') throw new UdpError(r === 'ENETDOWN' ? 'ENETUNREACH' : r);
-    if (!ep.bound) this.bind(ep, 0, 0);
+    if (!ep.bound) this.bind(ep, ep.localAddr, 0);
     // Linux (ip4_datagram_connect): an unbound-address socket takes the route's source.
-    if (ep.localAddr === 0 && !r.broadcast) ep.localAddr = r.src;
+    if (isUnspecified(ep.localAddr) && !r.broadcast) ep.localAddr = r.source;
     ep.remoteAddr = addr;
     ep.remotePort = port;
     ep.pendingError = undefined;
   }
 
-  sendto(ep: UdpEndpoint, data: Uint8Array, addr?: Ipv4Address, port?: number): number {
+  sendto(ep: UdpEndpoint, data: Uint8Array, addr?: IpAddress, port?: number): number {
     if (ep.closed) throw new UdpError('EBADF');
     const dst = addr ?? ep.remoteAddr;
     const dport = addr === undefined ? ep.remotePort : (port ?? 0);
@@ -268,25 +289,25 @@ export class UdpLayer implements TransportProtocol {
     if (dport === 0) throw new UdpError('EINVAL', 'port 0');
     // Errors from ICMP are reported on connected sockets by the next call (Linux sk_err).
     if (ep.connected) ep.throwPendingError();
-    if (data.length > UDP_MAX_PAYLOAD) throw new UdpError('EMSGSIZE');
-    if (this.ip.isBroadcastAddress(dst) && !ep.broadcast)
+    if (data.length > (dst.family === 4 ? UDP_MAX_PAYLOAD : UDP_MAX_PAYLOAD_V6))
+      throw new UdpError('EMSGSIZE');
+    if (this.net.isBroadcastAddress(dst) && !ep.broadcast)
       // Linux udp_sendmsg: "if (rt->rt_flags & RTCF_BROADCAST && !sock_flag(sk, SOCK_BROADCAST)) EACCES".
       throw new UdpError('EACCES', 'broadcast destination needs SO_BROADCAST');
-    const src = ep.localAddr !== 0 && !this.ip.isBroadcastAddress(ep.localAddr) ? ep.localAddr : 0;
-    const route = this.ip.route(dst, src);
+    const local = ep.localAddr;
+    const src = !isUnspecified(local) && !this.net.isBroadcastAddress(local) ? local : undefined;
+    const route = this.net.route(dst, src);
     if (typeof route === 'string') throw new UdpError(route === 'ENETDOWN' ? 'ENETUNREACH' : route);
-    if (!ep.bound) this.bind(ep, 0, 0);
-    const len = UDP_HEADER_LEN + data.length;
+    if (!ep.bound) this.bind(ep, ep.localAddr, 0);
     // Built straight into its frame (link + IP header room in front): one copy of the data.
-    const at = this.ip.headroom(route) + IPV4_MIN_HEADER_LEN;
-    const frame = allocFrame(at + len);
-    emitUdp(
+    const err = sendSegment(
+      this.net,
+      route,
+      { protocol: IP_PROTO_UDP, ttl: ep.ttl },
+      UDP_SEGMENT,
       { srcPort: ep.localPort, dstPort: dport },
       data,
-      frame.subarray(at),
-      pseudoHeaderSumV4(route.src, dst, IP_PROTO_UDP, len),
     );
-    const err = this.ip.sendInPlace(route, { protocol: IP_PROTO_UDP, ttl: ep.ttl }, frame);
     if (err !== undefined && err !== 'ENOBUFS') throw new UdpError(err);
     this.stats.outDatagrams++;
     return data.length;
@@ -309,14 +330,14 @@ export class UdpLayer implements TransportProtocol {
   }
 
   /** How well `ep` matches a datagram: -1 no match, higher is more specific. */
-  #score(ep: UdpEndpoint, src: Ipv4Address, srcPort: number, dst: Ipv4Address): number {
+  #score(ep: UdpEndpoint, src: IpAddress, srcPort: number, dst: IpAddress): number {
     let s = 0;
-    if (ep.localAddr !== 0) {
-      if (ep.localAddr !== dst) return -1;
+    if (!isUnspecified(ep.localAddr)) {
+      if (!ipEquals(ep.localAddr, dst)) return -1;
       s += 2;
     }
     if (ep.remoteAddr !== undefined) {
-      if (ep.remoteAddr !== src || ep.remotePort !== srcPort) return -1;
+      if (!ipEquals(ep.remoteAddr, src) || ep.remotePort !== srcPort) return -1;
       s += 4;
     }
     return s;
@@ -334,14 +355,14 @@ export class UdpLayer implements TransportProtocol {
     const ulen = (payload[4] << 8) | payload[5];
     if (
       (payload[6] | payload[7]) !== 0 &&
-      isWireError(parseUdp(payload, pseudoHeaderSumV4(info.src, info.dst, IP_PROTO_UDP, ulen)))
+      isWireError(parseUdp(payload, pseudoHeaderSum(info.src, info.dst, IP_PROTO_UDP, ulen)))
     ) {
       stats.badChecksum++;
       return;
     }
     const { srcPort, dstPort } = p.repr;
     const data = p.payload;
-    const multi = info.broadcast || isIpv4Multicast(info.dst);
+    const multi = info.broadcast || isMulticast(info.dst);
     const tunnel = this.tcpTunnel;
     if (tunnel && !multi && dstPort !== 0 && dstPort === tunnel.port()) {
       stats.inDatagrams++;
@@ -353,8 +374,8 @@ export class UdpLayer implements TransportProtocol {
       let delivered = false;
       for (const ep of list ?? []) {
         // A socket bound to a unicast address does not see broadcasts; one bound to the broadcast address does.
-        if (ep.localAddr !== 0 && ep.localAddr !== info.dst) continue;
-        if (ep.remoteAddr !== undefined && (ep.remoteAddr !== info.src || ep.remotePort !== srcPort))
+        if (!isUnspecified(ep.localAddr) && !ipEquals(ep.localAddr, info.dst)) continue;
+        if (ep.remoteAddr !== undefined && (!ipEquals(ep.remoteAddr, info.src) || ep.remotePort !== srcPort))
           continue;
         this.#enqueue(ep, data, info, srcPort);
         delivered = true;
@@ -375,15 +396,15 @@ export class UdpLayer implements TransportProtocol {
       stats.noPorts++;
       // RFC 1122 §4.1.3.1: "If a datagram arrives addressed to a UDP port for which there
       // is no pending LISTEN call, UDP SHOULD send an ICMP Port Unreachable message."
-      this.ip.sendIcmpError(info.packet, info, ICMPV4_DEST_UNREACHABLE, ICMPV4_UNREACH_PORT);
+      this.net.portUnreachable(info);
       return;
     }
     const ep = best.length === 1 ? best[0] : best[this.#flowHash(info.src, srcPort) % best.length];
     this.#enqueue(ep, data, info, srcPort);
   }
 
-  #flowHash(addr: number, port: number): number {
-    let h = Math.imul(addr ^ this.#hashKey, 0x9e3779b1) ^ port;
+  #flowHash(addr: IpAddress, port: number): number {
+    let h = Math.imul(ipHashWord(addr) ^ this.#hashKey, 0x9e3779b1) ^ port;
     h = Math.imul(h ^ (h >>> 15), 0x85ebca6b);
     return (h ^ (h >>> 13)) >>> 0;
   }
@@ -405,11 +426,12 @@ export class UdpLayer implements TransportProtocol {
     const list = this.#byPort.get(q.srcPort);
     if (!list) return;
     for (const ep of list) {
-      if (ep.localAddr !== 0 && ep.localAddr !== q.src) continue;
+      if (!isUnspecified(ep.localAddr) && !ipEquals(ep.localAddr, q.src)) continue;
       // Linux reports ICMP errors only to connected UDP sockets (without IP_RECVERR):
       // RFC 1122 §4.1.3.3 "UDP MUST pass to the application layer all ICMP error messages",
       // but an unconnected socket has no way to tell which send failed.
-      if (ep.remoteAddr !== q.dst || ep.remotePort !== q.dstPort) continue;
+      if (ep.remoteAddr === undefined || !ipEquals(ep.remoteAddr, q.dst) || ep.remotePort !== q.dstPort)
+        continue;
       const code = icmpToErrno(err);
       if (code === undefined) continue;
       ep.pendingError = code;
@@ -418,8 +440,8 @@ export class UdpLayer implements TransportProtocol {
   }
 
   /** Is `addr` usable as a UDP source (ours)? */
-  isLocal(addr: Ipv4Address): boolean {
-    return addr === 0 || this.ip.isLocalAddress(addr) || isIpv4Loopback(addr);
+  isLocal(addr: IpAddress): boolean {
+    return isUnspecified(addr) || this.net.isLocalAddress(addr) || isLoopback(addr);
   }
 }
 

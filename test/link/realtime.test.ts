@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it, mock } from 'node:test';
+import type { Device } from '../../src/link/device.ts';
 import { RealtimeDriver } from '../../src/link/realtime.ts';
+import { SeededRng } from '../../src/rand/rng.ts';
+import { Stack } from '../../src/stack.ts';
 import { ManualClock } from '../../src/time/clock.ts';
 import { TimerQueue } from '../../src/time/timers.ts';
 
@@ -122,5 +125,28 @@ describe('RealtimeDriver with injected timers (no host timer at all)', () => {
     assert.equal(armed.at(-1)!.ms, 2);
     d.stop();
     assert.deepEqual(cleared, [armed.at(-1)!.id]);
+  });
+
+  it('a stack on a real link: a frame only wakes the driver, which polls soon (not inside the callback)', async () => {
+    const clock = new ManualClock(0);
+    const dev: Device = { name: 'tap0', linkType: 'ip', mtu: 1500, transmit: () => {}, onReceive: null };
+    const stack = new Stack({ clock, rng: new SeededRng(1) });
+    stack.addInterface({ name: 'tap0', device: dev, addresses: ['10.0.0.2/24'] });
+    const d = new RealtimeDriver({ clock, pollables: [stack] });
+    let wakes = 0;
+    stack.onWake = () => {
+      wakes++;
+      d.kick();
+    };
+    await flushMicrotasks();
+    // A malformed IP packet: processing it counts it, so we can see when that happens.
+    dev.onReceive!(new Uint8Array([0x45, 0, 0]));
+    dev.onReceive!(new Uint8Array([0x45, 0, 0]));
+    assert.equal(stack.stats.ip.received, 0, 'not processed inside the device callback');
+    assert.equal(wakes, 1);
+    await flushMicrotasks();
+    assert.equal(stack.stats.ip.received, 2);
+    assert.equal(stack.stats.ip.malformed, 2);
+    d.stop();
   });
 });

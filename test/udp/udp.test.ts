@@ -12,9 +12,11 @@ import {
 import { Stack } from '../../src/stack.ts';
 import { millis } from '../../src/time/instant.ts';
 import { UdpError } from '../../src/udp/udp.ts';
-import { parseIpv4 } from '../../src/wire/address.ts';
+import { type IpAddress, parseIpv4 } from '../../src/wire/address.ts';
 
-const ip = (s: string) => parseIpv4(s)!;
+const ip = (s: string): IpAddress => ({ family: 4, v4: parseIpv4(s)! });
+/** The wildcard address (bind to any of ours). */
+const ANY: IpAddress = { family: 4, v4: 0 };
 
 /** A stack with only loopback: everything here runs through 127.0.0.1. */
 function lone(privileged = false) {
@@ -28,18 +30,18 @@ const code = (c: string) => (e: unknown) => (e as { code?: string }).code === c;
 test('bind rules: EADDRINUSE, SO_REUSEADDR on both, SO_REUSEPORT on both, specific vs wildcard', () => {
   const { udp } = lone();
   const a = udp.open();
-  a.bind(0, 5000);
-  assert.throws(() => udp.open().bind(0, 5000), code('EADDRINUSE'));
+  a.bind(ANY, 5000);
+  assert.throws(() => udp.open().bind(ANY, 5000), code('EADDRINUSE'));
   assert.throws(() => udp.open().bind(ip('127.0.0.1'), 5000), code('EADDRINUSE'));
   const b = udp.open();
   b.reuseAddr = true;
-  assert.throws(() => b.bind(0, 5000), code('EADDRINUSE')); // a lacks SO_REUSEADDR
+  assert.throws(() => b.bind(ANY, 5000), code('EADDRINUSE')); // a lacks SO_REUSEADDR
   const c = udp.open();
   c.reuseAddr = true;
-  c.bind(0, 5001);
+  c.bind(ANY, 5001);
   const d = udp.open();
   d.reuseAddr = true;
-  d.bind(0, 5001);
+  d.bind(ANY, 5001);
   const e = udp.open();
   e.reusePort = true;
   e.bind(ip('127.0.0.1'), 5002);
@@ -52,15 +54,15 @@ test('bind rules: EADDRINUSE, SO_REUSEADDR on both, SO_REUSEPORT on both, specif
   // Not our address.
   assert.throws(() => udp.open().bind(ip('10.9.9.9'), 5004), code('EADDRNOTAVAIL'));
   // Bind twice.
-  assert.throws(() => a.bind(0, 5005), code('EINVAL'));
+  assert.throws(() => a.bind(ANY, 5005), code('EINVAL'));
   // After close, the port is free again.
   a.close();
-  udp.open().bind(0, 5000);
+  udp.open().bind(ANY, 5000);
 });
 
 test('privileged ports: EACCES without privileges, fine with them', () => {
-  assert.throws(() => lone().udp.open().bind(0, 53), code('EACCES'));
-  lone(true).udp.open().bind(0, 53);
+  assert.throws(() => lone().udp.open().bind(ANY, 53), code('EACCES'));
+  lone(true).udp.open().bind(ANY, 53);
 });
 
 test('port 0 picks distinct ephemeral ports in 49152-65535', () => {
@@ -68,7 +70,7 @@ test('port 0 picks distinct ephemeral ports in 49152-65535', () => {
   const seen = new Set<number>();
   for (let i = 0; i < 200; i++) {
     const ep = udp.open();
-    ep.bind(0, 0);
+    ep.bind(ANY, 0);
     assert.ok(ep.localPort >= 49152 && ep.localPort <= 65535);
     seen.add(ep.localPort);
   }
@@ -79,7 +81,7 @@ test('demux: connected exact match beats bound address beats wildcard', () => {
   const { sim, udp } = lone();
   const wild = udp.open();
   wild.reuseAddr = true;
-  wild.bind(0, 7000);
+  wild.bind(ANY, 7000);
   const bound = udp.open();
   bound.reuseAddr = true;
   bound.bind(ip('127.0.0.1'), 7000);
@@ -105,7 +107,7 @@ test('demux: connected exact match beats bound address beats wildcard', () => {
 test('loopback delivery is never synchronous, and works with no other interface', () => {
   const { sim, udp, stack } = lone();
   const r = udp.open();
-  r.bind(0, 8000);
+  r.bind(ANY, 8000);
   const s = udp.open();
   s.sendto(new Uint8Array([9, 9]), ip('127.0.0.1'), 8000);
   assert.equal(r.queue.length, 0);
@@ -113,7 +115,7 @@ test('loopback delivery is never synchronous, and works with no other interface'
   sim.runUntilIdle();
   const d = r.recv()!;
   assert.deepEqual(d.data, new Uint8Array([9, 9]));
-  assert.equal(d.srcAddr, ip('127.0.0.1'));
+  assert.deepEqual(d.srcAddr, ip('127.0.0.1'));
   assert.equal(d.srcPort, s.localPort);
 });
 
@@ -163,7 +165,7 @@ test('receive queue is bounded: excess datagrams are dropped and counted', () =>
   const { sim, udp, stack } = lone();
   const r = udp.open();
   r.rcvbuf = 1000;
-  r.bind(0, 9100);
+  r.bind(ANY, 9100);
   const s = udp.open();
   for (let i = 0; i < 10; i++) s.sendto(new Uint8Array(300), ip('127.0.0.1'), 9100);
   sim.runUntilIdle();
@@ -194,9 +196,9 @@ test('closed port on loopback: ICMP port unreachable makes a connected socket fa
 test('checksums: a corrupted datagram is dropped and counted; a zero checksum means none', () => {
   const { sim, stack } = lone();
   const r = stack.udp.open();
-  r.bind(0, 9200);
+  r.bind(ANY, 9200);
   const send = (mutate: (udp: Uint8Array) => void) => {
-    const route = stack.ip.route(ip('127.0.0.1'));
+    const route = stack.ip.route(parseIpv4('127.0.0.1')!);
     assert.ok(typeof route !== 'string');
     const dg = new Uint8Array([0x30, 0x39, 0x23, 0xf0, 0, 12, 0, 0, 1, 2, 3, 4]);
     mutate(dg);

@@ -1,0 +1,137 @@
+/**
+ * The link layer of a stack's interfaces: Ethernet framing on output, and on input
+ * the demultiplexing of a received frame by EtherType (with one 802.1Q VLAN tag read
+ * and untagged traffic only accepted) to the protocol registered for it: ARP, IPv4,
+ * and IPv6 later. Raw-IP links (TUN, LINKTYPE_RAW) carry bare packets; the version
+ * nibble picks the protocol.
+ *
+ * Knows nothing of IP addresses: above it are handlers, below it `Device.transmit`.
+ */
+import { isMacBroadcast, type MacAddress, macEquals } from '../wire/address.ts';
+import {
+  ETHERNET_HEADER_LEN,
+  ETHERTYPE_IPV4,
+  ETHERTYPE_IPV6,
+  ETHERTYPE_VLAN,
+  VLAN_TAG_LEN,
+  writeEthernetHeader,
+} from '../wire/ethernet.ts';
+import type { NetInterface } from './interface.ts';
+import type { StackStats } from './stats.ts';
+
+/** A protocol above the link: gets the frame's payload and whether it was a link broadcast. */
+export type LinkHandler = (iface: NetInterface, payload: Uint8Array, linkBroadcast: boolean) => void;
+
+export class LinkLayer {
+  readonly #stats: StackStats;
+  readonly #handlers = new Map<number, LinkHandler>();
+
+  constructor(stats: StackStats) {
+    this.#stats = stats;
+  }
+
+  /** Frames of `ethertype` (raw-IP links: packets of that IP version) go to `handler`. */
+  register(ethertype: number, handler: LinkHandler): void {
+    this.#handlers.set(ethertype, handler);
+  }
+
+  /**
+   * Bytes a packet built in place for `iface` keeps free in front of its network header
+   * (the link header: 14 on Ethernet, 0 on loopback and raw-IP links).
+   */
+  headroom(iface: NetInterface): number {
+    return iface.arp !== undefined ? ETHERNET_HEADER_LEN : 0;
+  }
+
+  /** A frame received on `iface` (from its receive queue). */
+  input(iface: NetInterface, frame: Uint8Array): void {
+    const link = this.#stats.link;
+    link.received++;
+    if (!iface.up) {
+      this.#stats.ip.interfaceDown++;
+      return;
+    }
+    if (iface.device?.linkType === 'ip') {
+      // The version nibble says which IP; anything else goes to IPv4, which counts it malformed.
+      const h = frame.length > 0 && frame[0] >> 4 === 6 ? this.#handlers.get(ETHERTYPE_IPV6) : undefined;
+      (h ?? this.#handlers.get(ETHERTYPE_IPV4))?.(iface, frame, false);
+      return;
+    }
+    // The Ethernet header is read in place (the checks of parseEthernet, without making
+    // its repr and MAC copies for every frame).
+    const n = frame.length;
+    if (n < ETHERNET_HEADER_LEN) {
+      link.malformed++;
+      return;
+    }
+    let ethertype = (frame[12] << 8) | frame[13];
+    let hl = ETHERNET_HEADER_LEN;
+    let vid = 0;
+    if (ethertype === ETHERTYPE_VLAN) {
+      if (n < ETHERNET_HEADER_LEN + VLAN_TAG_LEN) {
+        link.malformed++;
+        return;
+      }
+      vid = ((frame[14] << 8) | frame[15]) & 0x0fff;
+      ethertype = (frame[16] << 8) | frame[17];
+      hl += VLAN_TAG_LEN;
+    }
+    if (ethertype < 0x0600) {
+      // IEEE 802.3 length field (LLC/SNAP), not an EtherType.
+      link.malformed++;
+      return;
+    }
+    let linkBroadcast = false;
+    if (!macEquals(frame, iface.mac)) {
+      if (isMacBroadcast(frame)) linkBroadcast = true;
+      else {
+        // Multicast groups are not joined yet; other hosts' unicast (a flooding switch) is not ours.
+        link.notForUs++;
+        return;
+      }
+    }
+    if (vid !== 0) {
+      link.notForUs++;
+      return;
+    }
+    const h = this.#handlers.get(ethertype);
+    if (h) h(iface, frame.subarray(hl), linkBroadcast);
+    else link.unknownEthertype++;
+  }
+
+  /**
+   * Puts `payload` in an Ethernet frame to `dst` and transmits it. `frame`, when given,
+   * is the buffer `payload` sits in at offset 14: the header is written in front, no copy.
+   */
+  transmit(
+    iface: NetInterface,
+    dst: MacAddress,
+    ethertype: number,
+    payload: Uint8Array,
+    frame?: Uint8Array,
+  ): void {
+    const dev = iface.device;
+    if (!dev || !iface.up) {
+      this.#stats.ip.interfaceDown++;
+      return;
+    }
+    if (payload.length > iface.mtu) {
+      this.#stats.link.tooBig++;
+      return;
+    }
+    let out = frame;
+    if (out === undefined) {
+      out = new Uint8Array(ETHERNET_HEADER_LEN + payload.length);
+      out.set(payload, ETHERNET_HEADER_LEN);
+    }
+    writeEthernetHeader(out, 0, dst, iface.mac, ethertype);
+    this.#stats.link.sent++;
+    dev.transmit(out);
+  }
+
+  /** Hands a bare IP packet to a raw-IP (TUN) device. */
+  transmitRaw(iface: NetInterface, packet: Uint8Array): void {
+    this.#stats.link.sent++;
+    iface.device!.transmit(packet);
+  }
+}

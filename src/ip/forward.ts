@@ -1,0 +1,105 @@
+/**
+ * IPv4 forwarding (RFC 1812): a datagram not addressed to us, on a stack with
+ * forwarding on, goes out again with its TTL decremented, fragmented to the next
+ * link's MTU when allowed, or answered with an ICMP error.
+ */
+import { checksumUpdate16 } from '../wire/checksum.ts';
+import { isWireError } from '../wire/error.ts';
+import {
+  ICMPV4_DEST_UNREACHABLE,
+  ICMPV4_TIME_EXCEEDED,
+  ICMPV4_UNREACH_FRAG_NEEDED,
+  ICMPV4_UNREACH_NET,
+} from '../wire/icmpv4.ts';
+import { Ipv4View, parseIpv4Packet } from '../wire/ipv4.ts';
+import { fragmentDatagram } from './fragment.ts';
+import type { Icmpv4 } from './icmpv4.ts';
+import type { NetInterface } from './interface.ts';
+import type { InterfaceTable } from './interfaces.ts';
+import type { Ipv4Output } from './output.ts';
+import type { RouteTable } from './route.ts';
+import type { StackStats } from './stats.ts';
+
+export interface ForwarderEnv {
+  readonly stats: StackStats;
+  readonly interfaces: InterfaceTable;
+  readonly routes: RouteTable;
+  readonly output: Ipv4Output;
+  readonly icmp: Icmpv4;
+}
+
+export class Ipv4Forwarder {
+  readonly #env: ForwarderEnv;
+
+  constructor(env: ForwarderEnv) {
+    this.#env = env;
+  }
+
+  /** Forwards `pkt` (checked, bounded by Total Length; `v` its view) that arrived on `inIface`. */
+  forward(inIface: NetInterface, pkt: Uint8Array, v: Ipv4View, linkBroadcast: boolean): void {
+    const { stats: all, routes, interfaces, output, icmp } = this.#env;
+    const stats = all.ip;
+    const meta = { iface: inIface, broadcast: false, linkBroadcast };
+    // RFC 1812 §5.3.4: a router SHOULD NOT forward a packet that arrived as a link-layer broadcast.
+    if (linkBroadcast || v.src === 0) {
+      stats.notForUs++;
+      return;
+    }
+    const ttl = v.ttl;
+    // RFC 1812 §5.3.1: "If the TTL is reduced to zero (or less), the packet MUST be
+    // discarded, and if the destination is not a multicast address the router MUST
+    // send an ICMP Time Exceeded message, Code 0 (TTL Exceeded in Transit)".
+    if (ttl <= 1) {
+      stats.ttlExceeded++;
+      icmp.sendError(pkt, meta, ICMPV4_TIME_EXCEEDED, 0);
+      return;
+    }
+    const r = routes.lookup(v.dst, (x) => output.usable(x) && x.interface !== 'lo');
+    if (!r) {
+      stats.noRoute++;
+      // RFC 1812 §5.2.7.1: no route → Destination Unreachable, network unreachable.
+      icmp.sendError(pkt, meta, ICMPV4_DEST_UNREACHABLE, ICMPV4_UNREACH_NET);
+      return;
+    }
+    const out = interfaces.get(r.interface)!;
+    // Deviation: no ICMP redirects (RFC 1812 §5.2.7.2 makes them optional); we forward.
+    if (r.gateway === undefined && out.isDirectedBroadcast(v.dst)) {
+      // RFC 2644: directed broadcasts are not forwarded by default.
+      stats.notForUs++;
+      return;
+    }
+    const mtu = out.mtu;
+    if (pkt.length > mtu && v.dontFragment) {
+      stats.fragNeeded++;
+      // RFC 1191 §4: the router "MUST include the MTU of that next-hop network in the
+      // low-order 16 bits of the ICMP header field that is labelled 'unused'".
+      icmp.sendError(pkt, meta, ICMPV4_DEST_UNREACHABLE, ICMPV4_UNREACH_FRAG_NEEDED, mtu);
+      return;
+    }
+    const copy = pkt.slice();
+    const cv = new Ipv4View(copy);
+    // RFC 1624 §3: HC' = ~(~HC + ~m + m') on the TTL/protocol word, no full recomputation.
+    const oldWord = (ttl << 8) | v.protocol;
+    cv.ttl = ttl - 1;
+    cv.checksum = checksumUpdate16(v.checksum, oldWord, ((ttl - 1) << 8) | v.protocol);
+    const nextHop = r.gateway ?? v.dst;
+    stats.forwarded++;
+    if (copy.length <= mtu) {
+      output.linkOutput(out, nextHop, copy, false);
+      return;
+    }
+    const parsed = parseIpv4Packet(copy, { verifyChecksum: false });
+    if (isWireError(parsed)) {
+      stats.malformed++;
+      return;
+    }
+    const frags = fragmentDatagram(parsed.repr, parsed.payload, mtu);
+    if (!frags) {
+      stats.fragFails++;
+      return;
+    }
+    stats.fragOk++;
+    stats.fragCreates += frags.length;
+    for (const f of frags) output.linkOutput(out, nextHop, f, false);
+  }
+}

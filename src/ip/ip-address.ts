@@ -1,0 +1,44 @@
+/**
+ * Family-generic checks on `IpAddress` for the transports and sockets, so they never
+ * look at a family's numbers themselves.
+ */
+import type { IpAddress } from '../wire/address.ts';
+
+/** 0.0.0.0: the wildcard of an IPv4 socket. */
+export const IPV4_UNSPECIFIED: IpAddress = Object.freeze({ family: 4, v4: 0 });
+
+export function ipEquals(a: IpAddress, b: IpAddress): boolean {
+  if (a === b) return true;
+  if (a.family === 4) return b.family === 4 && a.v4 === b.v4;
+  if (b.family !== 6) return false;
+  for (let i = 0; i < 16; i++) if (a.v6[i] !== b.v6[i]) return false;
+  return true;
+}
+
+/** The unspecified address (0.0.0.0, ::): a wildcard binding, "no source chosen". */
+export function isUnspecified(a: IpAddress): boolean {
+  if (a.family === 4) return a.v4 === 0;
+  for (let i = 0; i < 16; i++) if (a.v6[i] !== 0) return false;
+  return true;
+}
+
+/** 224.0.0.0/4 (RFC 5771), ff00::/8 (RFC 4291 §2.7). */
+export function isMulticast(a: IpAddress): boolean {
+  return a.family === 4 ? a.v4 >>> 28 === 0xe : a.v6[0] === 0xff;
+}
+
+/** 127.0.0.0/8 (RFC 1122 §3.2.1.3), ::1 (RFC 4291 §2.5.3). */
+export function isLoopback(a: IpAddress): boolean {
+  if (a.family === 4) return a.v4 >>> 24 === 127;
+  for (let i = 0; i < 15; i++) if (a.v6[i] !== 0) return false;
+  return a.v6[15] === 1;
+}
+
+/** 32 bits of an address for flow hashing (IPv6: its four words XORed). */
+export function ipHashWord(a: IpAddress): number {
+  if (a.family === 4) return a.v4;
+  const b = a.v6;
+  let h = 0;
+  for (let i = 0; i < 16; i += 4) h ^= (b[i] << 24) | (b[i + 1] << 16) | (b[i + 2] << 8) | b[i + 3];
+  return h >>> 0;
+}

@@ -1,0 +1,166 @@
+/**
+ * The network layer as transports (TCP, UDP) see it, whatever the address family:
+ * route a destination to a route handle, build a segment into a frame and send it
+ * in place, ask the path MTU, tell local and broadcast addresses apart, and receive
+ * datagrams and ICMP errors that carry `IpAddress`.
+ *
+ * IPv4 implements it today (src/ip/ipv4-network.ts); IPv6 plugs in as a second
+ * implementation. Code above this interface does not look at the family except where
+ * it says `// IPv4 only until IPv6 lands`.
+ */
+import { allocFrame } from '../link/frame-alloc.ts';
+import type { IpAddress } from '../wire/address.ts';
+import { pseudoHeaderSumV4, pseudoHeaderSumV6 } from '../wire/checksum.ts';
+import type { NetInterface } from './interface.ts';
+
+/** The kinds of ICMP (and, later, ICMPv6) error a transport is told about. */
+export type IcmpErrorKind =
+  | 'unreachable'
+  | 'port-unreachable'
+  | 'proto-unreachable'
+  | 'host-unreachable'
+  | 'net-unreachable'
+  | 'frag-needed'
+  | 'time-exceeded';
+
+export type RouteError = 'ENETUNREACH' | 'EHOSTUNREACH' | 'EADDRNOTAVAIL' | 'ENETDOWN';
+export type SendError = RouteError | 'EMSGSIZE' | 'ENOBUFS';
+
+export interface SendOptions {
+  /** The transport's protocol number (IPv4 Protocol, IPv6 Next Header). */
+  readonly protocol: number;
+  /** TTL / hop limit; default the layer's. */
+  readonly ttl?: number;
+  readonly dscp?: number;
+  readonly ecn?: number;
+  readonly dontFragment?: boolean;
+}
+
+/** Where a datagram to some destination goes: what a transport needs to build and send it. */
+export interface NetRoute {
+  readonly family: 4 | 6;
+  /** The source address the datagram carries. */
+  readonly source: IpAddress;
+  readonly destination: IpAddress;
+  readonly iface: NetInterface;
+  /** The outgoing interface's MTU. */
+  readonly mtu: number;
+  /** Bytes in front of the transport header in a frame built for this route (link + IP header). */
+  readonly headerRoom: number;
+  /** To a broadcast address (limited or directed). */
+  readonly broadcast: boolean;
+  /** Delivered to ourselves (through loopback). */
+  readonly local: boolean;
+  /** The pseudo-header sum of a transport checksum for a datagram along this route. */
+  pseudoHeaderSum(protocol: number, length: number): number;
+}
+
+/** What a transport learns about a datagram delivered to it. */
+export interface IpPacketInfo {
+  readonly src: IpAddress;
+  readonly dst: IpAddress;
+  readonly protocol: number;
+  /** TTL / hop limit as received. */
+  readonly ttl: number;
+  readonly iface: NetInterface;
+  /** Sent to a broadcast (or multicast) address of ours. */
+  readonly broadcast: boolean;
+  /** Arrived as a link-layer broadcast/multicast frame. */
+  readonly linkBroadcast: boolean;
+  /** The datagram (header + payload, possibly reassembled), for quoting in ICMP errors. */
+  readonly packet: Uint8Array;
+}
+
+/** The datagram an ICMP error quotes: one we sent. */
+export interface QuotedDatagram {
+  readonly src: IpAddress;
+  readonly dst: IpAddress;
+  readonly protocol: number;
+  /** Source/destination ports (first 4 transport bytes), when quoted. */
+  readonly srcPort?: number;
+  readonly dstPort?: number;
+  /** The quoted transport bytes. */
+  readonly transport: Uint8Array;
+}
+
+/** A received ICMP error about a datagram we sent, as delivered to the transport it quotes. */
+export interface ReceivedIcmpError {
+  readonly kind: IcmpErrorKind;
+  /** The ICMP type and code as received (family-specific numbers). */
+  readonly type: number;
+  readonly code: number;
+  /** Who sent the error (a router, or the destination host). */
+  readonly from: IpAddress;
+  readonly quoted: QuotedDatagram;
+  /** Next-hop MTU for 'frag-needed' (RFC 1191, RFC 8201), when the router gave one. */
+  readonly nextHopMtu?: number;
+}
+
+/** A protocol above IP (UDP, TCP) registered with `registerProtocol`. */
+export interface TransportProtocol {
+  receive(info: IpPacketInfo, payload: Uint8Array): void;
+  icmpError(err: ReceivedIcmpError): void;
+}
+
+/** Writes one kind of transport header (and its payload) into a frame: see `sendSegment`. */
+export interface SegmentEmitter<H> {
+  /** Bytes of transport header `header` takes. */
+  headerLength(header: H): number;
+  /** Writes header and payload at `out[at..]`, the checksum over pseudo-header sum `sum`. */
+  emit(header: H, payload: Uint8Array, out: Uint8Array, at: number, sum: number): void;
+}
+
+export interface NetworkLayer {
+  /** TTL / hop limit of datagrams whose sender sets none. */
+  readonly defaultTtl: number;
+  /** Datagrams of `protocol` addressed to us go to `handler` (with ICMP errors quoting them). */
+  registerProtocol(protocol: number, handler: TransportProtocol): void;
+  /**
+   * The route to `dst`. `src` (when given and not unspecified) is kept as the source;
+   * `ifname` pins the interface (SO_BINDTODEVICE, broadcasts).
+   */
+  route(dst: IpAddress, src?: IpAddress, ifname?: string): NetRoute | RouteError;
+  /** The path MTU towards `dst` (learnt from ICMP, else the outgoing interface's MTU). */
+  pathMtu(dst: IpAddress): number;
+  /** The largest transport segment (header + data) a datagram to `dst` carries unfragmented. */
+  maxTransportSize(dst: IpAddress): number;
+  /** Is `a` one of this host's addresses? */
+  isLocalAddress(a: IpAddress): boolean;
+  /** Is `a` a broadcast address (limited, or directed to one of our subnets)? */
+  isBroadcastAddress(a: IpAddress): boolean;
+  /**
+   * Sends a datagram laid out in its frame: `route.headerRoom` free bytes, then the
+   * transport header and data (checksum done). Takes ownership of `frame`.
+   */
+  sendInPlace(route: NetRoute, opts: SendOptions, frame: Uint8Array): SendError | undefined;
+  /** Tells the sender of a datagram that arrived for no port of ours (ICMP port unreachable). */
+  portUnreachable(info: IpPacketInfo): void;
+}
+
+/** The pseudo-header sum of a transport checksum (RFC 9293 §3.1, RFC 768, RFC 8200 §8.1). */
+export function pseudoHeaderSum(src: IpAddress, dst: IpAddress, protocol: number, length: number): number {
+  if (src.family === 4 && dst.family === 4) return pseudoHeaderSumV4(src.v4, dst.v4, protocol, length);
+  if (src.family === 6 && dst.family === 6) return pseudoHeaderSumV6(src.v6, dst.v6, protocol, length);
+  return 0;
+}
+
+/**
+ * Builds one transport segment into its frame and sends it: the one place where
+ * header room, IP header, transport header and payload meet. The frame is allocated
+ * with the route's header room in front, `emitter` writes the header and copies the
+ * payload in (its only copy), and the network layer writes its headers in place.
+ */
+export function sendSegment<H>(
+  net: NetworkLayer,
+  route: NetRoute,
+  opts: SendOptions,
+  emitter: SegmentEmitter<H>,
+  header: H,
+  payload: Uint8Array,
+): SendError | undefined {
+  const at = route.headerRoom;
+  const len = emitter.headerLength(header) + payload.length;
+  const frame = allocFrame(at + len);
+  emitter.emit(header, payload, frame, at, route.pseudoHeaderSum(opts.protocol, len));
+  return net.sendInPlace(route, opts, frame);
+}

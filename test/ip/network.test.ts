@@ -1,0 +1,147 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  type IpPacketInfo,
+  pseudoHeaderSum,
+  type ReceivedIcmpError,
+  type SegmentEmitter,
+  sendSegment,
+  type TransportProtocol,
+} from '../../src/ip/network.ts';
+import { Cable } from '../../src/link/memory.ts';
+import { Simulation } from '../../src/link/sim.ts';
+import { Stack } from '../../src/stack.ts';
+import { type IpAddress, parseIp } from '../../src/wire/address.ts';
+import { checksumPartial, finishChecksum } from '../../src/wire/checksum.ts';
+
+const ip = (s: string): IpAddress => parseIp(s)!;
+const V6 = ip('2001:db8::1');
+
+/** A stack on one end of a cable (10.0.1.2/24, gateway 10.0.1.1) and its loopback. */
+function host() {
+  const sim = new Simulation({ seed: 5 });
+  const cable = sim.add(new Cable({ clock: sim.clock, rng: sim.rng.fork() }));
+  const stack = sim.add(new Stack({ clock: sim.clock, rng: sim.rng.fork(), name: 'h' }));
+  stack.addInterface({ name: 'eth0', device: cable.a, addresses: ['10.0.1.2/24'] });
+  stack.addRoute({ destination: '0.0.0.0/0', gateway: '10.0.1.1' });
+  return { sim, stack, net: stack.net };
+}
+
+/** A test protocol's header: one 16-bit tag, then a 16-bit checksum over the pseudo-header. */
+const TAGGED: SegmentEmitter<number> = {
+  headerLength: () => 4,
+  emit: (tag, payload, out, at, sum) => {
+    out[at] = tag >> 8;
+    out[at + 1] = tag & 0xff;
+    out.set(payload, at + 4);
+    const c = finishChecksum(checksumPartial(out.subarray(at, at + 4 + payload.length), sum));
+    out[at + 2] = c >> 8;
+    out[at + 3] = c & 0xff;
+  },
+};
+
+const PROTO = 253; // RFC 3692 experimental
+
+test('route handles carry the family, an IpAddress source, the interface, MTU and header room', () => {
+  const { net } = host();
+  const out = net.route(ip('8.8.8.8'));
+  assert.ok(typeof out !== 'string');
+  assert.equal(out.family, 4);
+  assert.deepEqual(out.source, ip('10.0.1.2'));
+  assert.deepEqual(out.destination, ip('8.8.8.8'));
+  assert.equal(out.iface.name, 'eth0');
+  assert.equal(out.mtu, 1500);
+  assert.equal(out.headerRoom, 14 + 20); // Ethernet + IPv4
+  assert.equal(out.local, false);
+  // The route's pseudo-header sum is the one over its addresses.
+  assert.equal(out.pseudoHeaderSum(17, 12), pseudoHeaderSum(out.source, out.destination, 17, 12));
+  // A source the caller gives is kept (the same object).
+  const src = ip('10.0.1.2');
+  const pinned = net.route(ip('10.0.1.9'), src);
+  assert.ok(typeof pinned !== 'string');
+  assert.equal(pinned.source, src);
+  // Our own address goes through loopback: no link header.
+  const self = net.route(ip('10.0.1.2'));
+  assert.ok(typeof self !== 'string');
+  assert.equal(self.local, true);
+  assert.equal(self.iface.name, 'lo');
+  assert.equal(self.headerRoom, 20);
+  // Directed broadcast of our subnet.
+  const bcast = net.route(ip('10.0.1.255'));
+  assert.ok(typeof bcast !== 'string' && bcast.broadcast);
+  // A family the layer does not route.
+  assert.equal(net.route(V6), 'ENETUNREACH');
+});
+
+test('local, broadcast, path MTU and transport room are answered for IpAddress', () => {
+  const { net } = host();
+  assert.equal(net.isLocalAddress(ip('10.0.1.2')), true);
+  assert.equal(net.isLocalAddress(ip('127.0.0.5')), true);
+  assert.equal(net.isLocalAddress(ip('10.0.1.3')), false);
+  assert.equal(net.isLocalAddress(V6), false);
+  assert.equal(net.isBroadcastAddress(ip('255.255.255.255')), true);
+  assert.equal(net.isBroadcastAddress(ip('10.0.1.255')), true);
+  assert.equal(net.isBroadcastAddress(ip('10.0.1.254')), false);
+  assert.equal(net.isBroadcastAddress(V6), false);
+  assert.equal(net.pathMtu(ip('8.8.8.8')), 1500);
+  assert.equal(net.maxTransportSize(ip('8.8.8.8')), 1480);
+  // Loopback's 65536-byte MTU is capped by IPv4's 65535-byte datagram.
+  assert.equal(net.maxTransportSize(ip('127.0.0.1')), 65515);
+  // IPv6's minimum MTU less its header, for a family not routed here.
+  assert.equal(net.maxTransportSize(V6), 1240);
+  assert.equal(net.defaultTtl, 64);
+});
+
+test('sendSegment builds header and payload into one frame; the receiver gets IpAddress and can verify the pseudo-header sum', () => {
+  const { sim, stack, net } = host();
+  const got: { info: IpPacketInfo; payload: Uint8Array }[] = [];
+  const proto: TransportProtocol = {
+    receive: (info, payload) => got.push({ info, payload: payload.slice() }),
+    icmpError: (_e: ReceivedIcmpError) => {},
+  };
+  net.registerProtocol(PROTO, proto);
+  const route = net.route(ip('127.0.0.1'));
+  assert.ok(typeof route !== 'string');
+  const data = new Uint8Array([1, 2, 3, 4, 5]);
+  assert.equal(sendSegment(net, route, { protocol: PROTO }, TAGGED, 0xbeef, data), undefined);
+  // Loopback is never synchronous: nothing until the stack polls.
+  assert.equal(got.length, 0);
+  sim.runUntilIdle();
+  assert.equal(got.length, 1);
+  const { info, payload } = got[0];
+  assert.deepEqual(info.src, ip('127.0.0.1'));
+  assert.deepEqual(info.dst, ip('127.0.0.1'));
+  assert.equal(info.protocol, PROTO);
+  assert.equal(info.broadcast, false);
+  assert.equal(info.iface.name, 'lo');
+  assert.deepEqual([...payload], [0xbe, 0xef, payload[2], payload[3], 1, 2, 3, 4, 5]);
+  // The checksum verifies over the receiver's pseudo-header sum.
+  const sum = pseudoHeaderSum(info.src, info.dst, PROTO, payload.length);
+  assert.equal(finishChecksum(checksumPartial(payload, sum)), 0);
+  // A corrupted byte does not.
+  payload[5] ^= 0xff;
+  assert.notEqual(finishChecksum(checksumPartial(payload, sum)), 0);
+  assert.equal(stack.stats.ip.delivered, 1);
+});
+
+test('a datagram for no port is answered with ICMP port unreachable through the network layer', () => {
+  const { sim, stack } = host();
+  const s = stack.udp.open();
+  s.connect(ip('127.0.0.1'), 9);
+  s.sendto(new Uint8Array([1]));
+  sim.runUntilIdle();
+  assert.equal(stack.stats.udp.noPorts, 1);
+  assert.equal(stack.stats.icmp.outDestUnreachable, 1);
+  // The error came back to the connected socket as ECONNREFUSED.
+  assert.equal(s.takeError(), 'ECONNREFUSED');
+});
+
+test('pseudoHeaderSum is the IPv4 or IPv6 pseudo-header by family, and 0 for mixed families', () => {
+  const a = ip('10.0.0.1');
+  const b = ip('10.0.0.2');
+  assert.equal(pseudoHeaderSum(a, b, 17, 12), 0x0a00 + 0x0001 + 0x0a00 + 0x0002 + 17 + 12);
+  const x = ip('::1');
+  const y = ip('::2');
+  assert.equal(pseudoHeaderSum(x, y, 6, 20), 1 + 2 + 6 + 20);
+  assert.equal(pseudoHeaderSum(a, y, 6, 20), 0);
+});
