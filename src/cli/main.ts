@@ -54,6 +54,10 @@ const COMMANDS: Record<string, Entry> = {
     summary: 'attach a stack to a Linux TAP device',
     load: async () => (await import('./tap.ts')).command,
   },
+  relay: {
+    summary: 'join WebSocket clients to one Ethernet',
+    load: async () => (await import('./relay.ts')).command,
+  },
 };
 
 async function runConformance(argv: string[], io: CliIo): Promise<number> {

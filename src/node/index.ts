@@ -5,6 +5,7 @@ export * from './links.ts';
 export * from './net-adapter.ts';
 export * from './net-facade.ts';
 export * from './pcap-file.ts';
+export * from './relay.ts';
 export * from './runtime.ts';
 export * from './socket.ts';
 export * from './stack-backend.ts';

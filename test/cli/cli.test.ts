@@ -32,10 +32,10 @@ test('the committed fixture is what the scenario generator writes', () => {
 test('--help lists every command; each command has --help; exit 0', () => {
   const r = run(['--help']);
   assert.equal(r.code, 0);
-  for (const c of ['demo', 'ping', 'nc', 'serve', 'sim', 'capture', 'plot', 'conformance', 'tap']) {
+  for (const c of ['demo', 'ping', 'nc', 'serve', 'sim', 'capture', 'plot', 'conformance', 'tap', 'relay']) {
     assert.match(r.out, new RegExp(`^  ${c} `, 'm'));
   }
-  for (const c of ['demo', 'ping', 'nc', 'serve', 'sim', 'capture', 'plot', 'conformance', 'tap']) {
+  for (const c of ['demo', 'ping', 'nc', 'serve', 'sim', 'capture', 'plot', 'conformance', 'tap', 'relay']) {
     const h = run([c, '--help']);
     assert.equal(h.code, 0, `${c} --help: ${h.err}`);
     assert.match(h.out, new RegExp(`^sockstack ${c} — `));

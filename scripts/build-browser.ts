@@ -1,0 +1,127 @@
+/**
+ * `npm run build:browser`: ES-module bundles for browsers, made with esbuild.
+ *
+ *   dist/browser/sockstack.js  the core (src/index.ts): Stack, TCP, UDP, IPv4, the sockets
+ *                              API, links, simulation and real-time drivers
+ *   dist/browser/links.js      only the page links (MessagePort, WebSocket), for pages
+ *                              that get the core some other way
+ *   dist/browser/esm/          the same core as one minified ES module per source file,
+ *                              marked `sideEffects: false`: a page's bundler keeps only
+ *                              the modules it imports (index.js is the entry)
+ *
+ * Prints each bundle's minified and gzipped size, and fails when the core is over
+ * 100 KB gzipped.
+ *
+ *   node --import tsx scripts/build-browser.ts [--outdir DIR]
+ */
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { build, type Plugin } from 'esbuild';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+/** The budget of the core bundle, gzipped. */
+export const CORE_GZIP_LIMIT = 100_000;
+
+export const ENTRIES = {
+  sockstack: join(root, 'src/index.ts'),
+  links: join(root, 'src/link/browser.ts'),
+} as const;
+
+export interface BundleSize {
+  name: keyof typeof ENTRIES;
+  file: string;
+  bytes: number;
+  gzip: number;
+}
+
+export async function buildBrowser(outdir = join(root, 'dist/browser')): Promise<BundleSize[]> {
+  mkdirSync(outdir, { recursive: true });
+  await build({
+    entryPoints: ENTRIES,
+    outdir,
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    minify: true,
+    sourcemap: 'linked',
+    legalComments: 'none',
+    logLevel: 'warning',
+  });
+  await buildModules(join(outdir, 'esm'));
+  return (Object.keys(ENTRIES) as (keyof typeof ENTRIES)[]).map((name) => {
+    const file = join(outdir, `${name}.js`);
+    const code = readFileSync(file);
+    return { name, file, bytes: code.length, gzip: gzipSync(code, { level: 9 }).length };
+  });
+}
+
+/** The core's source files: src/ outside src/node and src/cli. */
+function coreSources(dir = join(root, 'src')): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) {
+      if (p !== join(root, 'src/node') && p !== join(root, 'src/cli')) out.push(...coreSources(p));
+    } else if (name.endsWith('.ts') && !name.endsWith('.d.ts')) out.push(p);
+  }
+  return out;
+}
+
+/** Leaves every relative import to its own output file (`./x.ts` → `./x.js`). */
+const perModule: Plugin = {
+  name: 'per-module',
+  setup(b) {
+    b.onResolve({ filter: /^\.\.?\// }, (args) =>
+      args.kind === 'entry-point' ? undefined : { path: args.path.replace(/\.ts$/, '.js'), external: true },
+    );
+  },
+};
+
+/** One ES module per core source file, for bundlers (module-level tree shaking). */
+async function buildModules(outdir: string): Promise<void> {
+  await build({
+    entryPoints: coreSources(),
+    outbase: join(root, 'src'),
+    outdir,
+    bundle: true,
+    plugins: [perModule],
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    minify: true,
+    legalComments: 'none',
+    logLevel: 'warning',
+  });
+  writeFileSync(
+    join(outdir, 'package.json'),
+    `${JSON.stringify({ type: 'module', sideEffects: false }, null, 2)}\n`,
+  );
+}
+
+const kb = (n: number): string => `${(n / 1000).toFixed(1)} KB`;
+
+async function main(): Promise<number> {
+  const i = process.argv.indexOf('--outdir');
+  const outdir = i > 0 ? process.argv[i + 1] : undefined;
+  const sizes = await buildBrowser(outdir);
+  for (const s of sizes) {
+    console.log(
+      `${relative(process.cwd(), s.file).padEnd(28)} ${kb(s.bytes).padStart(9)} minified  ${kb(s.gzip).padStart(8)} gzipped`,
+    );
+  }
+  const core = sizes.find((s) => s.name === 'sockstack');
+  if (core && core.gzip > CORE_GZIP_LIMIT) {
+    console.error(
+      `build:browser: the core bundle is ${kb(core.gzip)} gzipped, over the ${kb(CORE_GZIP_LIMIT)} budget`,
+    );
+    return 1;
+  }
+  return 0;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  process.exitCode = await main();
+}

@@ -1,0 +1,92 @@
+/**
+ * The browser build (scripts/build-browser.ts): it bundles, imports no `node:` module,
+ * stays under its gzip budget, exports what a page needs, and is tree-shakable (a
+ * page that imports one function gets a small fraction of it).
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { pathToFileURL } from 'node:url';
+import { build } from 'esbuild';
+import { type BundleSize, buildBrowser, CORE_GZIP_LIMIT } from '../../scripts/build-browser.ts';
+
+function jsFiles(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.js'))
+    .map((f) => join(dir, f));
+}
+
+describe('npm run build:browser', () => {
+  const outdir = mkdtempSync(join(tmpdir(), 'sockstack-browser-'));
+  let sizes: BundleSize[] = [];
+  before(async () => {
+    sizes = await buildBrowser(outdir);
+  });
+  after(() => rmSync(outdir, { recursive: true, force: true }));
+
+  it(`builds the core under ${CORE_GZIP_LIMIT / 1000} KB gzipped, and the links bundle`, () => {
+    const core = sizes.find((s) => s.name === 'sockstack');
+    const links = sizes.find((s) => s.name === 'links');
+    assert.ok(core && links);
+    assert.ok(core.gzip <= CORE_GZIP_LIMIT, `core is ${core.gzip} bytes gzipped`);
+    assert.ok(core.gzip > 10_000, `core is only ${core.gzip} bytes gzipped: is the stack in it?`);
+    assert.ok(links.bytes < core.bytes / 10, 'the links bundle does not carry the stack');
+  });
+
+  it('imports no node: module (and no CommonJS require), in the bundles and in esm/', () => {
+    const files = [...sizes.map((s) => s.file), ...jsFiles(join(outdir, 'esm'))];
+    assert.ok(files.length > 20, `only ${files.length} files`);
+    for (const f of files) {
+      const code = readFileSync(f, 'utf8');
+      assert.doesNotMatch(code, /["'`]node:/, `${f} mentions a node: module`);
+      assert.doesNotMatch(code, /\brequire\(/, `${f} calls require`);
+    }
+    for (const s of sizes)
+      assert.match(readFileSync(s.file, 'utf8'), /\bexport\s*\{/, `${s.name} is not ESM`);
+  });
+
+  it('exports the stack, the sockets API and the page links', async () => {
+    const m = (await import(pathToFileURL(join(outdir, 'sockstack.js')).href)) as Record<string, unknown>;
+    for (const name of [
+      'Stack',
+      'Simulation',
+      'RealtimeDriver',
+      'Cable',
+      'Switch',
+      'MessagePortLink',
+      'WebSocketLink',
+      'connectWebSocketLink',
+      'AF_INET',
+      'SOCK_STREAM',
+      'SOCK_DGRAM',
+    ]) {
+      assert.ok(m[name] !== undefined, `sockstack.js does not export ${name}`);
+    }
+    const l = (await import(pathToFileURL(join(outdir, 'links.js')).href)) as Record<string, unknown>;
+    assert.equal(typeof l.WebSocketLink, 'function');
+    assert.equal(typeof l.MessagePortLink, 'function');
+  });
+
+  it('is tree-shakable: a page importing parseIpv4 from esm/ gets under 2% of the core', async () => {
+    const core = sizes.find((s) => s.name === 'sockstack');
+    assert.ok(core);
+    const r = await build({
+      stdin: {
+        contents: `import { parseIpv4 } from ${JSON.stringify(join(outdir, 'esm/index.js'))}; console.log(parseIpv4('10.0.0.1'));`,
+        resolveDir: outdir,
+      },
+      bundle: true,
+      format: 'esm',
+      minify: true,
+      write: false,
+      logLevel: 'silent',
+    });
+    const bytes = r.outputFiles[0].contents.length;
+    assert.ok(bytes < core.bytes * 0.02, `${bytes} bytes of ${core.bytes}`);
+    // The per-module build is the same code: the whole of it still runs.
+    const m = (await import(pathToFileURL(join(outdir, 'esm/index.js')).href)) as Record<string, unknown>;
+    assert.equal(typeof m.Stack, 'function');
+  });
+});
