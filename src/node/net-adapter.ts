@@ -30,7 +30,7 @@ import { reasonCode, type TcpCloseReason, TcpError } from '../tcp/errors.ts';
 import type { TcpLayer } from '../tcp/layer.ts';
 import { millis } from '../time/instant.ts';
 import { formatIp, type IpAddress, parseIp } from '../wire/address.ts';
-import type { SocketDriver } from './runtime.ts';
+import type { SocketDriver } from './stack-runtime.ts';
 
 /** Largest chunk pulled from the receive buffer per push. */
 const READ_CHUNK = 64 * 1024;

@@ -25,7 +25,7 @@ import { TcpError } from '../tcp/errors.ts';
 import type { TcpListener } from '../tcp/listen.ts';
 import { formatIp, type IpAddress, parseIp } from '../wire/address.ts';
 import { type StackConnectOptions, StackSocket, stackError } from './net-adapter.ts';
-import { type SocketDriver, StackRuntime } from './runtime.ts';
+import { type SocketDriver, StackRuntime } from './stack-runtime.ts';
 
 export interface StackServerOptions {
   /** Like net.createServer: keep accepted sockets' writable side open after the peer's FIN. */
