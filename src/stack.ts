@@ -136,6 +136,7 @@ export class Stack implements Pollable {
     this.#tcpShim = new TcpReceiveShim(this.tcpStats);
     this.net.registerProtocol(IP_PROTO_TCP, this.#tcpShim);
     this.#tcpLayer = this.attachTcp((env) => new TcpLayer(env, options.config?.tcp));
+    this.#tcpLayer.deferEventsToPoll();
     this.udp.tcpTunnel = this.#tcpShim.tunnel(() => this.#tcpLayer.config.udpTunnelingPort);
     this.resolver = new StackResolver(this, options.nameservers ?? []);
   }
@@ -216,6 +217,8 @@ export class Stack implements Pollable {
     if (this.ip.table.pending > 0 && ++this.#inputOnlyPolls < MAX_INPUT_ONLY_POLLS) return;
     this.#inputOnlyPolls = 0;
     this.timers.runDue(now);
+    // Socket events, once, after the poll's input and timers (TcpLayer.deliverEvents).
+    this.#tcpLayer.deliverEvents();
   }
 
   /**
@@ -224,7 +227,9 @@ export class Stack implements Pollable {
    * processed before anything else happens (the conformance target's injection).
    */
   pollReceive(): number {
-    return this.ip.table.pollReceive(RX_BATCH, this.#receive);
+    const n = this.ip.table.pollReceive(RX_BATCH, this.#receive);
+    if (n > 0) this.#tcpLayer.deliverEvents();
+    return n;
   }
 
   // ---------------------------------------------------------------- ICMP echo

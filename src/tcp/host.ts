@@ -22,6 +22,14 @@ export interface TcpTuple {
   readonly remote: TcpEndpoint;
 }
 
+/** Something with socket events to deliver (a connection or a listener). */
+export interface EventSource {
+  /** Queued for the layer's next event delivery (deliverEvents). */
+  eventsQueued: boolean;
+  /** Delivers its pending events now. */
+  deliverEvents(): void;
+}
+
 /** What a connection needs of its layer. */
 export interface TcpHost {
   readonly env: TcpEnv;
@@ -41,6 +49,11 @@ export interface TcpHost {
   add(c: TcpTuple): void;
   /** Takes a connection out of the connection table. */
   remove(c: TcpTuple): void;
+  /**
+   * Queues `x` for the layer's once-per-poll event delivery and returns true, or returns
+   * false when the layer delivers events at once (a layer driven without a Stack).
+   */
+  deferEvents(x: EventSource): boolean;
 }
 
 /** What a listener needs of its layer, beyond what its connections need. */

@@ -6,6 +6,8 @@
  * and it reaches IP through `TcpEnv`. Its tables (conn-table.ts, listener-table.ts),
  * ICMP handling (icmp.ts), TCP_INFO (info-snapshot.ts) and counters (stats.ts) live apart.
  */
+
+import type { Timer } from '../time/timers.ts';
 import {
   ipEqual,
   isWildcard,
@@ -23,7 +25,7 @@ import { ConnTable } from './conn-table.ts';
 import { TcpConnection, type TcpConnectionEvents } from './connection.ts';
 import type { TcpEnv, TcpUdpEncap } from './env.ts';
 import { TcpError } from './errors.ts';
-import type { TcpListenerHost } from './host.ts';
+import type { EventSource, TcpListenerHost } from './host.ts';
 import { connectionIcmpError, type TcpIcmpKind } from './icmp.ts';
 import { segmentArrives } from './input.ts';
 import { IsnGenerator } from './isn.ts';
@@ -159,6 +161,10 @@ export class TcpLayer implements TcpListenerHost {
   readonly #conns = this.#table.byPorts;
   readonly #listeners = new Map<number, TcpListener[]>();
   readonly #challengeAcks = new ChallengeAckLimiter();
+  /** Connections and listeners with events to deliver; undefined: events go out at once. */
+  #eventQueue: EventSource[] | undefined = undefined;
+  /** Delivers queued events raised outside a poll (an application call, say) at the next one. */
+  #eventTimer: Timer | undefined = undefined;
 
   constructor(env: TcpEnv, config: Partial<TcpConfig> = {}) {
     this.env = env;
@@ -170,6 +176,49 @@ export class TcpLayer implements TcpListenerHost {
     this.ports = new EphemeralPorts(env.rng);
     this.portTable = new PortTable<TcpPortClaim>(streamConflict, this.ports);
     this.tsOffset = env.rng.nextU32();
+  }
+
+  // ------------------------------------------------------------------ socket events
+
+  /**
+   * Socket events (readable, writable, established, closed, acceptable) are queued and
+   * delivered once per stack poll, after the poll's input and timers, by `deliverEvents`,
+   * so the socket layer never runs in the middle of a batch and sees each connection once.
+   * A Stack turns this on; a layer driven on its own delivers after each segment or timer.
+   */
+  deferEventsToPoll(): void {
+    if (this.#eventQueue) return;
+    this.#eventQueue = [];
+    this.#eventTimer = this.env.timers.timer(() => this.deliverEvents());
+  }
+
+  /** @internal (TcpHost) */
+  deferEvents(x: EventSource): boolean {
+    const q = this.#eventQueue;
+    if (!q) return false;
+    if (!x.eventsQueued) {
+      x.eventsQueued = true;
+      q.push(x);
+      // An event raised outside a poll still goes out: the timer is due at once.
+      if (!this.#eventTimer!.armed) this.#eventTimer!.set(this.env.clock.now());
+    }
+    return true;
+  }
+
+  /** Delivers every queued socket event (what the callbacks queue meanwhile, too). */
+  deliverEvents(): void {
+    const q = this.#eventQueue;
+    if (!q) return;
+    // Bounded: a callback that keeps raising events on the same sources cannot spin here
+    // for ever; what is left waits for the timer, due at once.
+    for (let round = 0; q.length > 0 && round < 64; round++) {
+      const batch = q.splice(0, q.length);
+      for (const x of batch) {
+        x.eventsQueued = false;
+        x.deliverEvents();
+      }
+    }
+    if (q.length === 0) this.#eventTimer!.cancel();
   }
 
   /** Number of connections in the table (all states but LISTEN). */

@@ -112,8 +112,17 @@ export class TcpListener implements TcpParent {
     if (i >= 0) this.#acceptQueue.splice(i, 1);
   }
 
-  /** @internal */
+  /** @internal Queued for the layer's next event delivery. */
+  eventsQueued = false;
+
+  /** @internal Tells the socket layer about new connections to accept (see Tcb.flush). */
   flush(): void {
+    if (!this.#notify || this.layer.deferEvents(this)) return;
+    this.deliverEvents();
+  }
+
+  /** @internal */
+  deliverEvents(): void {
     if (!this.#notify) return;
     this.#notify = false;
     this.onAcceptable?.();

@@ -380,8 +380,20 @@ export class Tcb {
     return this.opts.keepAlive || this.layer.config.alwaysKeepalive;
   }
 
-  /** @internal Delivers pending events to the socket layer. */
+  /** @internal Queued for the layer's next event delivery. */
+  eventsQueued = false;
+
+  /**
+   * @internal Pending events go to the socket layer: at the layer's next delivery (once per
+   * stack poll, TcpLayer.deliverEvents), or at once for a layer driven without a Stack.
+   */
   flush(): void {
+    if (this.pending === 0 || this.layer.deferEvents(this)) return;
+    this.deliverEvents();
+  }
+
+  /** @internal Delivers pending events to the socket layer now. */
+  deliverEvents(): void {
     let p = this.pending;
     while (p !== 0) {
       this.pending = 0;

@@ -65,6 +65,10 @@ export class FakeHost implements TcpHost {
       isLocalAddress: () => true,
     };
   }
+  /** Events go out at once, as from a layer driven without a Stack. */
+  deferEvents(): boolean {
+    return false;
+  }
   allowChallengeAck(): boolean {
     return true;
   }
