@@ -136,7 +136,7 @@ export class Stack implements Pollable {
     this.#tcpShim = new TcpReceiveShim(this.tcpStats);
     this.net.registerProtocol(IP_PROTO_TCP, this.#tcpShim);
     this.#tcpLayer = this.attachTcp((env) => new TcpLayer(env, options.config?.tcp));
-    this.#tcpLayer.deferEventsToPoll();
+    this.#tcpLayer.driveByPolls();
     this.udp.tcpTunnel = this.#tcpShim.tunnel(() => this.#tcpLayer.config.udpTunnelingPort);
     this.resolver = new StackResolver(this, options.nameservers ?? []);
   }
@@ -228,7 +228,11 @@ export class Stack implements Pollable {
    */
   pollReceive(): number {
     const n = this.ip.table.pollReceive(RX_BATCH, this.#receive);
-    if (n > 0) this.#tcpLayer.deliverEvents();
+    if (n > 0) {
+      // One output pass per connection the batch touched, then the socket events, once.
+      this.#tcpLayer.runOutputPass();
+      this.#tcpLayer.deliverEvents();
+    }
     return n;
   }
 

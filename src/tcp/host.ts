@@ -54,6 +54,18 @@ export interface TcpHost {
    * false when the layer delivers events at once (a layer driven without a Stack).
    */
   deferEvents(x: EventSource): boolean;
+  /**
+   * Queues a connection whose input left something to send for the layer's output pass
+   * (runOutputPass, once per receive batch) and returns true, or returns false when the
+   * caller must send now (a layer driven without a Stack).
+   */
+  deferOutput(c: OutputSource): boolean;
+}
+
+/** A connection as the output pass sees it. */
+export interface OutputSource {
+  /** Queued for the layer's next output pass. */
+  outputQueued: boolean;
 }
 
 /** What a listener needs of its layer, beyond what its connections need. */

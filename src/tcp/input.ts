@@ -94,6 +94,15 @@ export function segmentArrives(c: Tcb, r: TcpRepr, payload: Uint8Array): void {
     if (dataAfterClose(c, r, segSeq, payload.length)) return;
     receiveText(c, segSeq, payload, fin);
   }
+  // What this segment lets us send (new data the ACK opened the window for, a window
+  // update) goes out in the layer's output pass, once per connection after the whole
+  // receive batch; an ACK the receiver's policy wants now (every second full-sized
+  // segment, quick ACKs, out-of-order data: receiver.ts) goes at once, as before.
+  if (c.ackNow || !c.layer.deferOutput(c)) outputAfterInput(c, now);
+}
+
+/** The output step of segment arrival: send what may go now, then the delayed-ACK timer. */
+export function outputAfterInput(c: Tcb, now: number): void {
   tcpOutput(c);
   armDelayedAck(c, now);
 }

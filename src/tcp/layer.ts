@@ -25,9 +25,9 @@ import { ConnTable } from './conn-table.ts';
 import { TcpConnection, type TcpConnectionEvents } from './connection.ts';
 import type { TcpEnv, TcpUdpEncap } from './env.ts';
 import { TcpError } from './errors.ts';
-import type { EventSource, TcpListenerHost } from './host.ts';
+import type { EventSource, OutputSource, TcpListenerHost } from './host.ts';
 import { connectionIcmpError, type TcpIcmpKind } from './icmp.ts';
-import { segmentArrives } from './input.ts';
+import { outputAfterInput, segmentArrives } from './input.ts';
 import { IsnGenerator } from './isn.ts';
 import { synMayReuseTimeWait, terminate } from './lifecycle.ts';
 import { initSend, TcpListener } from './listen.ts';
@@ -163,6 +163,8 @@ export class TcpLayer implements TcpListenerHost {
   readonly #challengeAcks = new ChallengeAckLimiter();
   /** Connections and listeners with events to deliver; undefined: events go out at once. */
   #eventQueue: EventSource[] | undefined = undefined;
+  /** Connections whose input left something to send; undefined: sent at once. */
+  #outputQueue: TcpConnection[] | undefined = undefined;
   /** Delivers queued events raised outside a poll (an application call, say) at the next one. */
   #eventTimer: Timer | undefined = undefined;
 
@@ -178,18 +180,47 @@ export class TcpLayer implements TcpListenerHost {
     this.tsOffset = env.rng.nextU32();
   }
 
-  // ------------------------------------------------------------------ socket events
+  // ------------------------------------------------------------------ poll-driven output and events
 
   /**
-   * Socket events (readable, writable, established, closed, acceptable) are queued and
-   * delivered once per stack poll, after the poll's input and timers, by `deliverEvents`,
-   * so the socket layer never runs in the middle of a batch and sees each connection once.
-   * A Stack turns this on; a layer driven on its own delivers after each segment or timer.
+   * A Stack drives this layer by polls: after each receive batch, what the batch's segments
+   * let a connection send goes out in one output pass per connection (runOutputPass), and
+   * socket events (readable, writable, established, closed, acceptable) are delivered once,
+   * after the poll's input and timers (deliverEvents), so the socket layer never runs in the
+   * middle of a batch and sees each connection once. A layer driven on its own (no Stack)
+   * sends and delivers after each segment or timer.
    */
-  deferEventsToPoll(): void {
+  driveByPolls(): void {
     if (this.#eventQueue) return;
     this.#eventQueue = [];
+    this.#outputQueue = [];
     this.#eventTimer = this.env.timers.timer(() => this.deliverEvents());
+  }
+
+  /** @internal (TcpHost) */
+  deferOutput(c: OutputSource): boolean {
+    const q = this.#outputQueue;
+    if (!q) return false;
+    if (!c.outputQueued) {
+      c.outputQueued = true;
+      q.push(c as TcpConnection);
+    }
+    return true;
+  }
+
+  /** Sends what the last receive batch left to send, one pass per connection. */
+  runOutputPass(): void {
+    const q = this.#outputQueue;
+    if (!q || q.length === 0) return;
+    const now = this.env.clock.now();
+    const batch = q.splice(0, q.length);
+    for (const c of batch) {
+      c.outputQueued = false;
+      if (c.state === 'CLOSED') continue;
+      this.stats.outputPasses++;
+      outputAfterInput(c, now);
+      c.flush();
+    }
   }
 
   /** @internal (TcpHost) */

@@ -4,6 +4,8 @@
 export function newTcpStats() {
   return {
     segmentsIn: 0,
+    /** Connections served by the poll-driven output pass (TcpLayer.runOutputPass), one per batch each. */
+    outputPasses: 0,
     segmentsOut: 0,
     badSegment: 0,
     noListener: 0,

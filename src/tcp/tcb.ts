@@ -382,6 +382,8 @@ export class Tcb {
 
   /** @internal Queued for the layer's next event delivery. */
   eventsQueued = false;
+  /** @internal Queued for the layer's next output pass (input.ts, TcpLayer.runOutputPass). */
+  outputQueued = false;
 
   /**
    * @internal Pending events go to the socket layer: at the layer's next delivery (once per

@@ -69,6 +69,10 @@ export class FakeHost implements TcpHost {
   deferEvents(): boolean {
     return false;
   }
+  /** Output goes at once, as from a layer driven without a Stack. */
+  deferOutput(): boolean {
+    return false;
+  }
   allowChallengeAck(): boolean {
     return true;
   }

@@ -1,9 +1,10 @@
 /**
- * A Stack delivers socket events once per poll (TcpLayer.deferEventsToPoll /
- * deliverEvents): the segments of one receive batch raise one readable event, seen
- * after the whole batch was processed; an event raised outside a poll (an application
- * call) still goes out at the next one. A TcpLayer driven without a Stack delivers after
- * each segment (test/tcp/unit).
+ * A Stack drives its TCP by polls (TcpLayer.driveByPolls): what a receive batch lets a
+ * connection send goes out in one output pass per connection (runOutputPass), and socket
+ * events are delivered once per poll (deliverEvents): the segments of one batch raise one
+ * readable event, seen after the whole batch was processed; an event raised outside a poll
+ * still goes out at the next one. A TcpLayer driven without a Stack sends and delivers
+ * after each segment (test/tcp/unit).
  */
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
@@ -58,4 +59,26 @@ it('an event raised outside a poll is delivered at the next poll, not inside the
   sim.runUntil(at);
   assert.equal(readable, 1, 'delivered by the next poll, at the same instant');
   assert.equal(sim.clock.now(), at);
+});
+
+it('one output pass per connection per receive batch: a burst of ACKs is answered once, with everything they opened', () => {
+  const { sim, a, c, s } = established();
+  s.events = {
+    onReadable: () => {
+      while (s.read() !== null) {}
+    },
+  };
+  // Enough data for several round trips; b acknowledges every second segment, so ten
+  // segments arriving together come back as five ACKs that reach a at one instant.
+  const mss = c.mss;
+  c.write(new Uint8Array(200 * mss));
+  const passes0 = a.tcp.stats.outputPasses;
+  const in0 = a.tcp.stats.segmentsIn;
+  sim.runFor(millis(11)); // the first flight out and its ACKs back (5 ms each way)
+  const acks = a.tcp.stats.segmentsIn - in0;
+  const passes = a.tcp.stats.outputPasses - passes0;
+  assert.ok(acks >= 5, `${acks} ACKs came back`);
+  assert.equal(passes, 1, `${acks} ACKs in one batch, ${passes} output passes`);
+  // Everything the ACKs opened went out in that pass: slow start doubled the flight.
+  assert.ok(c.flight >= 2 * 10 * (mss - 40), `flight ${c.flight}`);
 });
