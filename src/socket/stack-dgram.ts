@@ -59,13 +59,13 @@ export class StackDatagramSocket implements DatagramImpl {
   }
 
   getsockname(): SockAddr {
-    return sockAddr(this.#ep.localAddr, this.#ep.localPort);
+    const l = this.#ep.local;
+    return sockAddr(l.address, l.port);
   }
 
   getpeername(): SockAddr | undefined {
-    const ep = this.#ep;
-    if (ep.remoteAddr === undefined) return undefined;
-    return sockAddr(ep.remoteAddr, ep.remotePort);
+    const r = this.#ep.remote;
+    return r === undefined ? undefined : sockAddr(r.address, r.port);
   }
 
   setOption(level: number, name: number, value: OptionValue): void {

@@ -1,6 +1,8 @@
 /**
  * UDP (RFC 768) over the family-generic network layer (src/ip/network.ts): endpoints,
- * bind rules, demultiplexing, checksums, broadcast, ICMP errors, bounded receive queues.
+ * demultiplexing, checksums, broadcast, ICMP errors, bounded receive queues. Who holds a
+ * port is the layer's port table (src/transport/port-table.ts) under UDP's bind rules
+ * (bind-rules.ts `datagramConflict`).
  *
  * Demultiplexing picks, among endpoints bound to the destination port, the most
  * specific match: a connected endpoint whose remote address and port equal the
@@ -30,6 +32,8 @@ import {
 } from '../ip/network.ts';
 import type { UdpStats } from '../ip/stats.ts';
 import type { Rng } from '../rand/rng.ts';
+import { datagramConflict, type PortClaim, type PortRequest } from '../transport/bind-rules.ts';
+import { PortTable } from '../transport/port-table.ts';
 import { EphemeralPorts } from '../transport/ports.ts';
 import type { IpAddress } from '../wire/address.ts';
 import { isWireError } from '../wire/error.ts';
@@ -91,13 +95,24 @@ export interface UdpLayerOptions {
   ports?: EphemeralPorts;
 }
 
-export class UdpEndpoint {
+/** A UDP socket's local or remote (address, port). */
+export interface UdpAddress {
+  address: IpAddress;
+  port: number;
+}
+
+/** A UDP socket; a `PortClaim` in the layer's port table while it holds a port. */
+export class UdpEndpoint implements PortClaim {
   readonly layer: UdpLayer;
-  /** The bound address; unspecified: any of ours (the wildcard). */
-  localAddr: IpAddress = IPV4_UNSPECIFIED; // IPv4 only until IPv6 lands (an AF_INET6 endpoint starts at ::)
-  localPort = 0;
-  remoteAddr: IpAddress | undefined = undefined;
-  remotePort = 0;
+  /**
+   * The local address and port (port 0: unbound). The address is the unspecified one for
+   * the wildcard (any of ours), spelled in the socket's family so getsockname() can answer;
+   * connect() may narrow it to the route's source while the port is held (the port table
+   * indexes by port only).
+   */
+  readonly local: UdpAddress = { address: IPV4_UNSPECIFIED, port: 0 }; // IPv4 only until IPv6 lands (an AF_INET6 endpoint starts at ::)
+  /** The peer, once connected. */
+  remote: Readonly<UdpAddress> | undefined = undefined;
   reuseAddr = false;
   reusePort = false;
   broadcast = false;
@@ -117,11 +132,11 @@ export class UdpEndpoint {
   }
 
   get bound(): boolean {
-    return this.localPort !== 0;
+    return this.local.port !== 0;
   }
 
   get connected(): boolean {
-    return this.remoteAddr !== undefined;
+    return this.remote !== undefined;
   }
 
   /** bind(2): `port` 0 picks an ephemeral port (RFC 6056). */
@@ -136,8 +151,7 @@ export class UdpEndpoint {
 
   /** connect(AF_UNSPEC): forget the peer. */
   disconnect(): void {
-    this.remoteAddr = undefined;
-    this.remotePort = 0;
+    this.remote = undefined;
   }
 
   /** Sends one datagram; returns the data length. Throws UdpError. */
@@ -191,9 +205,11 @@ export class UdpLayer implements TransportProtocol {
   readonly net: NetworkLayer;
   readonly stats: UdpStats;
   readonly options: UdpLayerOptions;
-  readonly #ports: EphemeralPorts;
-  /** Bound endpoints by local port. */
-  readonly #byPort = new Map<number, UdpEndpoint[]>();
+  /**
+   * Who holds which port: every bound endpoint, in bind order on each port (SO_REUSEPORT's
+   * hash picks among them by that order), under UDP's bind rules.
+   */
+  readonly portTable: PortTable<UdpEndpoint>;
   #hashKey: number;
   /**
    * TCP over UDP (TcpConfig.udpTunnelingPort, FreeBSD's kernel tunnelling socket): unicast
@@ -205,7 +221,10 @@ export class UdpLayer implements TransportProtocol {
     this.net = net;
     this.stats = stats;
     this.options = options;
-    this.#ports = options.ports ?? new EphemeralPorts(options.rng);
+    this.portTable = new PortTable<UdpEndpoint>(
+      datagramConflict,
+      options.ports ?? new EphemeralPorts(options.rng),
+    );
     this.#hashKey = options.rng.nextU32();
     net.registerProtocol(IP_PROTO_UDP, this);
   }
@@ -217,7 +236,7 @@ export class UdpLayer implements TransportProtocol {
 
   /** Endpoints currently bound (for tests and `netstat`). */
   endpoints(): UdpEndpoint[] {
-    return [...this.#byPort.values()].flat();
+    return [...this.portTable.claims()];
   }
 
   bind(ep: UdpEndpoint, addr: IpAddress, port: number): void {
@@ -232,38 +251,49 @@ export class UdpLayer implements TransportProtocol {
     if (port !== 0 && port < 1024 && !this.options.privileged)
       throw new UdpError('EACCES', `port ${port} needs privileges`);
     if (port === 0) {
-      const picked = this.#ports.pick(wildcard ? undefined : addr, ep.remoteAddr, ep.remotePort, (p) =>
-        this.#conflict(ep, addr, p),
-      );
+      // Linux udp_lib_get_port fails, and __inet_bind answers EADDRINUSE.
+      const picked = this.portTable.pick(this.#request(ep, addr));
       if (picked === undefined) throw new UdpError('EADDRINUSE', 'no free ephemeral port');
       port = picked;
-    } else if (this.#conflict(ep, addr, port)) {
+    } else if (this.portTable.conflicts(this.#request(ep, addr), port)) {
       throw new UdpError('EADDRINUSE');
     } else if (port === this.tcpTunnel?.port()) {
       throw new UdpError('EADDRINUSE', `port ${port} carries TCP over UDP`);
     }
-    ep.localAddr = addr;
-    ep.localPort = port;
-    const list = this.#byPort.get(port);
-    if (list) list.push(ep);
-    else this.#byPort.set(port, [ep]);
+    this.#hold(ep, addr, port);
   }
 
   /**
-   * Would binding `ep` to addr:port clash? Two bindings clash when their addresses
-   * overlap (equal, or either is the wildcard), unless both set SO_REUSEADDR or both
-   * set SO_REUSEPORT (Linux semantics for UDP).
+   * Binds an unbound endpoint to an ephemeral port on the wildcard, before connect() or a
+   * send. Linux inet_autobind: "if (sk->sk_prot->get_port(sk, 0)) ... return -EAGAIN;".
    */
-  #conflict(ep: UdpEndpoint, addr: IpAddress, port: number): boolean {
-    const list = this.#byPort.get(port);
-    if (!list) return false;
-    for (const o of list) {
-      if (o === ep) continue;
-      if (!isUnspecified(o.localAddr) && !isUnspecified(addr) && !ipEquals(o.localAddr, addr)) continue;
-      if ((o.reuseAddr && ep.reuseAddr) || (o.reusePort && ep.reusePort)) continue;
-      return true;
-    }
-    return false;
+  #autobind(ep: UdpEndpoint): void {
+    const addr = ep.local.address;
+    const port = this.portTable.pick(this.#request(ep, addr));
+    if (port === undefined) throw new UdpError('EAGAIN', 'no free ephemeral port');
+    this.#hold(ep, addr, port);
+  }
+
+  /**
+   * What binding `ep` to `addr` asks of the port table. No `exclusive`: unlike TCP, Linux
+   * lets a UDP port-0 bind share a port through the reuse flags (udp_lib_get_port checks
+   * each candidate with udp_lib_lport_inuse, the same test as an explicit bind).
+   */
+  #request(ep: UdpEndpoint, addr: IpAddress): PortRequest {
+    return {
+      address: addr,
+      role: 'bound',
+      reuseAddr: ep.reuseAddr,
+      reusePort: ep.reusePort,
+      self: ep,
+      remote: ep.remote,
+    };
+  }
+
+  #hold(ep: UdpEndpoint, addr: IpAddress, port: number): void {
+    ep.local.address = addr;
+    ep.local.port = port;
+    this.portTable.add(ep, 'bound');
   }
 
   connect(ep: UdpEndpoint, addr: IpAddress, port: number): void {
@@ -271,20 +301,20 @@ export class UdpLayer implements TransportProtocol {
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UdpError('EINVAL', `bad port ${port}`);
     if (this.net.isBroadcastAddress(addr) && !ep.broadcast)
       throw new UdpError('EACCES', 'broadcast destination needs SO_BROADCAST');
-    const r = this.net.route(addr, isUnspecified(ep.localAddr) ? undefined : ep.localAddr);
+    const local = ep.local;
+    const r = this.net.route(addr, isUnspecified(local.address) ? undefined : local.address);
     if (typeof r === 'string') throw new UdpError(r === 'ENETDOWN' ? 'ENETUNREACH' : r);
-    if (!ep.bound) this.bind(ep, ep.localAddr, 0);
+    if (!ep.bound) this.#autobind(ep);
     // Linux (ip4_datagram_connect): an unbound-address socket takes the route's source.
-    if (isUnspecified(ep.localAddr) && !r.broadcast) ep.localAddr = r.source;
-    ep.remoteAddr = addr;
-    ep.remotePort = port;
+    if (isUnspecified(local.address) && !r.broadcast) local.address = r.source;
+    ep.remote = { address: addr, port };
     ep.pendingError = undefined;
   }
 
   sendto(ep: UdpEndpoint, data: Uint8Array, addr?: IpAddress, port?: number): number {
     if (ep.closed) throw new UdpError('EBADF');
-    const dst = addr ?? ep.remoteAddr;
-    const dport = addr === undefined ? ep.remotePort : (port ?? 0);
+    const dst = addr ?? ep.remote?.address;
+    const dport = addr === undefined ? (ep.remote?.port ?? 0) : (port ?? 0);
     if (dst === undefined) throw new UdpError('EDESTADDRREQ');
     if (dport === 0) throw new UdpError('EINVAL', 'port 0');
     // Errors from ICMP are reported on connected sockets by the next call (Linux sk_err).
@@ -294,18 +324,18 @@ export class UdpLayer implements TransportProtocol {
     if (this.net.isBroadcastAddress(dst) && !ep.broadcast)
       // Linux udp_sendmsg: "if (rt->rt_flags & RTCF_BROADCAST && !sock_flag(sk, SOCK_BROADCAST)) EACCES".
       throw new UdpError('EACCES', 'broadcast destination needs SO_BROADCAST');
-    const local = ep.localAddr;
+    const local = ep.local.address;
     const src = !isUnspecified(local) && !this.net.isBroadcastAddress(local) ? local : undefined;
     const route = this.net.route(dst, src);
     if (typeof route === 'string') throw new UdpError(route === 'ENETDOWN' ? 'ENETUNREACH' : route);
-    if (!ep.bound) this.bind(ep, ep.localAddr, 0);
+    if (!ep.bound) this.#autobind(ep);
     // Built straight into its frame (link + IP header room in front): one copy of the data.
     const err = sendSegment(
       this.net,
       route,
       { protocol: IP_PROTO_UDP, ttl: ep.ttl },
       UDP_SEGMENT,
-      { srcPort: ep.localPort, dstPort: dport },
+      { srcPort: ep.local.port, dstPort: dport },
       data,
     );
     if (err !== undefined && err !== 'ENOBUFS') throw new UdpError(err);
@@ -316,14 +346,7 @@ export class UdpLayer implements TransportProtocol {
   close(ep: UdpEndpoint): void {
     if (ep.closed) return;
     ep.closed = true;
-    if (ep.bound) {
-      const list = this.#byPort.get(ep.localPort);
-      if (list) {
-        const rest = list.filter((x) => x !== ep);
-        if (rest.length) this.#byPort.set(ep.localPort, rest);
-        else this.#byPort.delete(ep.localPort);
-      }
-    }
+    this.portTable.remove(ep);
     ep.queue.length = 0;
     ep.queueBytes = 0;
     ep.onReadable?.();
@@ -332,12 +355,14 @@ export class UdpLayer implements TransportProtocol {
   /** How well `ep` matches a datagram: -1 no match, higher is more specific. */
   #score(ep: UdpEndpoint, src: IpAddress, srcPort: number, dst: IpAddress): number {
     let s = 0;
-    if (!isUnspecified(ep.localAddr)) {
-      if (!ipEquals(ep.localAddr, dst)) return -1;
+    const local = ep.local.address;
+    if (!isUnspecified(local)) {
+      if (!ipEquals(local, dst)) return -1;
       s += 2;
     }
-    if (ep.remoteAddr !== undefined) {
-      if (!ipEquals(ep.remoteAddr, src) || ep.remotePort !== srcPort) return -1;
+    const r = ep.remote;
+    if (r !== undefined) {
+      if (!ipEquals(r.address, src) || r.port !== srcPort) return -1;
       s += 4;
     }
     return s;
@@ -369,14 +394,16 @@ export class UdpLayer implements TransportProtocol {
       tunnel.receive(info, srcPort, data);
       return;
     }
-    const list = this.#byPort.get(dstPort);
+    // The endpoints bound to the port, in bind order.
+    const list = this.portTable.at(dstPort)?.keys() ?? [];
     if (multi) {
       let delivered = false;
-      for (const ep of list ?? []) {
+      for (const ep of list) {
         // A socket bound to a unicast address does not see broadcasts; one bound to the broadcast address does.
-        if (!isUnspecified(ep.localAddr) && !ipEquals(ep.localAddr, info.dst)) continue;
-        if (ep.remoteAddr !== undefined && (!ipEquals(ep.remoteAddr, info.src) || ep.remotePort !== srcPort))
-          continue;
+        const local = ep.local.address;
+        if (!isUnspecified(local) && !ipEquals(local, info.dst)) continue;
+        const r = ep.remote;
+        if (r !== undefined && (!ipEquals(r.address, info.src) || r.port !== srcPort)) continue;
         this.#enqueue(ep, data, info, srcPort);
         delivered = true;
       }
@@ -385,7 +412,7 @@ export class UdpLayer implements TransportProtocol {
     }
     let best: UdpEndpoint[] = [];
     let bestScore = -1;
-    for (const ep of list ?? []) {
+    for (const ep of list) {
       const s = this.#score(ep, info.src, srcPort, info.dst);
       if (s > bestScore) {
         bestScore = s;
@@ -423,15 +450,16 @@ export class UdpLayer implements TransportProtocol {
   icmpError(err: ReceivedIcmpError): void {
     const q = err.quoted;
     if (q.srcPort === undefined || q.dstPort === undefined) return;
-    const list = this.#byPort.get(q.srcPort);
+    const list = this.portTable.at(q.srcPort);
     if (!list) return;
-    for (const ep of list) {
-      if (!isUnspecified(ep.localAddr) && !ipEquals(ep.localAddr, q.src)) continue;
+    for (const ep of list.keys()) {
+      const local = ep.local.address;
+      if (!isUnspecified(local) && !ipEquals(local, q.src)) continue;
       // Linux reports ICMP errors only to connected UDP sockets (without IP_RECVERR):
       // RFC 1122 §4.1.3.3 "UDP MUST pass to the application layer all ICMP error messages",
       // but an unconnected socket has no way to tell which send failed.
-      if (ep.remoteAddr === undefined || !ipEquals(ep.remoteAddr, q.dst) || ep.remotePort !== q.dstPort)
-        continue;
+      const r = ep.remote;
+      if (r === undefined || !ipEquals(r.address, q.dst) || r.port !== q.dstPort) continue;
       const code = icmpToErrno(err);
       if (code === undefined) continue;
       ep.pendingError = code;

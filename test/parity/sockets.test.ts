@@ -405,6 +405,30 @@ for (const [name, factory] of parityBackends) {
       await rejects(c.recv(10), 'ECONNREFUSED');
     });
 
+    it('UDP bind conflicts: EADDRINUSE on a held port (the wildcard too); SO_REUSEADDR on both shares it', async () => {
+      // Linux udp_lib_lport_inuse: overlapping addresses share a port only when both sockets set SO_REUSEADDR.
+      const a = sock(AF_INET, SOCK_DGRAM);
+      await a.bind([b.host, 0]);
+      const port = portOf(a);
+      const e = await rejects(sock(AF_INET, SOCK_DGRAM).bind([b.host, port]), 'EADDRINUSE', 'bind');
+      assert.equal(e.errno, 98);
+      assert.equal(e.port, port);
+      await rejects(sock(AF_INET, SOCK_DGRAM).bind(['', port]), 'EADDRINUSE', 'bind');
+      const late = sock(AF_INET, SOCK_DGRAM);
+      late.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1);
+      await rejects(late.bind([b.host, port]), 'EADDRINUSE', 'bind'); // the holder lacks SO_REUSEADDR
+
+      const r1 = sock(AF_INET, SOCK_DGRAM);
+      r1.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1);
+      await r1.bind([b.host, 0]);
+      const shared = portOf(r1);
+      const r2 = sock(AF_INET, SOCK_DGRAM);
+      r2.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1);
+      await r2.bind([b.host, shared]);
+      assert.equal(portOf(r2), shared);
+      await rejects(sock(AF_INET, SOCK_DGRAM).bind([b.host, shared]), 'EADDRINUSE', 'bind');
+    });
+
     it('broadcast without SO_BROADCAST fails EACCES; with it the datagram arrives', async (t) => {
       if (!b.broadcast) return t.skip('no broadcast address on this backend');
       const rx = sock(AF_INET, SOCK_DGRAM);

@@ -71,8 +71,8 @@ test('port 0 picks distinct ephemeral ports in 49152-65535', () => {
   for (let i = 0; i < 200; i++) {
     const ep = udp.open();
     ep.bind(ANY, 0);
-    assert.ok(ep.localPort >= 49152 && ep.localPort <= 65535);
-    seen.add(ep.localPort);
+    assert.ok(ep.local.port >= 49152 && ep.local.port <= 65535);
+    seen.add(ep.local.port);
   }
   assert.equal(seen.size, 200);
 });
@@ -116,7 +116,7 @@ test('loopback delivery is never synchronous, and works with no other interface'
   const d = r.recv()!;
   assert.deepEqual(d.data, new Uint8Array([9, 9]));
   assert.deepEqual(d.srcAddr, ip('127.0.0.1'));
-  assert.equal(d.srcPort, s.localPort);
+  assert.equal(d.srcPort, s.local.port);
 });
 
 test('sockets API: recvfrom truncates to the requested size, MSG_PEEK keeps the datagram', async () => {
