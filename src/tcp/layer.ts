@@ -158,7 +158,7 @@ export class TcpLayer implements TcpListenerHost {
   /** The connection table's lists by port pair (the port checks walk them). */
   readonly #conns = this.#table.byPorts;
   readonly #listeners = new Map<number, TcpListener[]>();
-  readonly #challengeAcks = new ChallengeAckLimiter();
+  readonly #challengeAcks: ChallengeAckLimiter;
 
   constructor(env: TcpEnv, config: Partial<TcpConfig> = {}) {
     this.env = env;
@@ -166,6 +166,7 @@ export class TcpLayer implements TcpListenerHost {
     const { memoryLimit: limit, memoryPressure: pressure } = this.config;
     this.memory = new TcpMemory({ limit, pressure, clock: env.clock, timers: env.timers });
     this.isn = new IsnGenerator(env.rng, env.clock);
+    this.#challengeAcks = new ChallengeAckLimiter(env.rng);
     this.cookies = new SynCookies(env.rng, env.clock);
     this.ports = new EphemeralPorts(env.rng);
     this.portTable = new PortTable<TcpPortClaim>(streamConflict, this.ports);
@@ -494,7 +495,10 @@ export class TcpLayer implements TcpListenerHost {
     removeListener(this.#listeners, l);
   }
 
-  /** @internal RFC 5961 §7: at most config.challengeAckLimit challenge ACKs per second. */
+  /**
+   * @internal RFC 5961 §7: the host-wide challenge-ACK limit, about config.challengeAckLimit
+   * per second, randomised per second (challenge.ts).
+   */
   allowChallengeAck(): boolean {
     if (this.#challengeAcks.allow(this.env.clock, this.config.challengeAckLimit)) return true;
     this.stats.challengeAcksSuppressed++;
