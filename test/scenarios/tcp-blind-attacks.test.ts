@@ -121,6 +121,11 @@ describe('blind attacks on TCP (issue #17)', () => {
           }
         }
       }
+      assert.equal(
+        poisoned,
+        0,
+        `TS.Recent was moved ahead by a blind segment (${s.cb.stats.segsIn} segments in)`,
+      );
       await transferWorks(s, 256 * 1024, 2);
       for (const x of [s.cli, s.conn, s.srv]) await x.close();
     });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe as suite, test } from 'node:test';
+import { tcpConfigFor } from '../../src/tcp/config.ts';
 import {
   A,
   accepted,
@@ -437,6 +438,36 @@ suite('RST and SYN in synchronized states (RFC 5961)', () => {
     e.h.none();
     e.h.advance(1);
     e.h.inject({ srcPort: PEER_PORT, dstPort: e.port, seq: e.peerSeq, flags: TCP_SYN });
+    assert.equal(e.h.take().length, 1);
+  });
+  test('replies to invalid segments are rate-limited per connection; data segments are answered every time (RFC 5961 §7)', () => {
+    const e = established();
+    const bare = (seq: number, ack: number) =>
+      e.h.inject({ srcPort: PEER_PORT, dstPort: e.port, seq, ack, flags: TCP_ACK });
+    // Out of window, then an ACK of unsent data: one reply per 500 ms between them.
+    bare(e.peerSeq + 10_000_000, e.iss + 1);
+    assert.equal(e.h.take().length, 1);
+    bare(e.peerSeq, e.iss + 1_000);
+    bare(e.peerSeq + 10_000_000, e.iss + 1);
+    e.h.none();
+    assert.equal(e.h.layer.stats.invalidAcksSuppressed, 2);
+    // A retransmission of data we have is answered at once (tcp_oow_rate_limited).
+    e.h.inject(
+      { srcPort: PEER_PORT, dstPort: e.port, seq: e.peerSeq - 100, ack: e.iss + 1, flags: TCP_ACK },
+      new Uint8Array(100),
+    );
+    assert.equal(e.h.take().length, 1);
+    e.h.advance(500);
+    bare(e.peerSeq, e.iss + 1_000);
+    assert.equal(e.h.take().length, 1, 'the next window allows one again');
+  });
+  test('FreeBSD profile: up to five replies to invalid segments per second (ack_war_cnt, ack_war_timewindow)', () => {
+    const e = established({ config: tcpConfigFor('freebsd', { quickAck: false }) });
+    for (let i = 0; i < 8; i++)
+      e.h.inject({ srcPort: PEER_PORT, dstPort: e.port, seq: e.peerSeq + 1 + i, flags: TCP_RST });
+    assert.equal(e.h.take().length, 5);
+    e.h.advance(1000);
+    e.h.inject({ srcPort: PEER_PORT, dstPort: e.port, seq: e.peerSeq + 1, flags: TCP_RST });
     assert.equal(e.h.take().length, 1);
   });
   test('the host-wide challenge-ACK limit allows a random count in [limit/2, 3*limit/2) each second', () => {
