@@ -239,7 +239,11 @@ function timestampAcceptable(c: Tcb, r: TcpRepr, textLen: number, now: number): 
   // RST bit is not set, then treat the arriving segment as not acceptable".
   if (((ts.tsVal - c.tsRecent) | 0) < 0) {
     if (now - c.tsRecentAge > PAWS_IDLE) {
-      c.tsRecent = ts.tsVal; // R3: invalid (stale) TS.Recent
+      // §5.5: a TS.Recent idle that long is invalid, so PAWS does not apply. It is not
+      // replaced here: like any other, this segment moves it only if it passes the
+      // sequence and ACK checks (updateTsRecent), as in Linux (tcp_paws_check, then
+      // tcp_replace_ts_recent), so a blind segment cannot poison it.
+      c.layer.stats.pawsStaleAccepted++;
     } else {
       c.layer.stats.pawsDrops++;
       const syn = (r.flags & TCP_SYN) !== 0;
@@ -299,7 +303,7 @@ function notAcceptable(c: Tcb, r: TcpRepr, segSeq: Seq, textLen: number, segLen:
     // (tcp_replace_ts_recent, called from tcp_ack), only when its ACK is acceptable: a blind
     // segment that merely lands below RCV.NXT must not move TS.Recent, or PAWS would then
     // drop everything the real peer sends.
-    if (((ts.tsVal - c.tsRecent) | 0) >= 0) {
+    if (tsNotOlder(c, ts.tsVal, now)) {
       c.tsRecent = ts.tsVal;
       c.tsRecentAge = now;
     }
@@ -491,10 +495,15 @@ function ackInClosingStates(c: Tcb, segSeq: Seq, ack: Seq, textLen: number): boo
  * is dropped and must not move TS.Recent, or a blind or broken one could poison it.
  */
 function updateTsRecent(c: Tcb, ts: TcpOptions['timestamps'], segSeq: Seq, now: number): void {
-  if (c.tsOk && ts && ((ts.tsVal - c.tsRecent) | 0) >= 0 && seqLe(segSeq, c.lastAckSent)) {
+  if (c.tsOk && ts && tsNotOlder(c, ts.tsVal, now) && seqLe(segSeq, c.lastAckSent)) {
     c.tsRecent = ts.tsVal;
     c.tsRecentAge = now;
   }
+}
+
+/** SEG.TSval >= TS.Recent, or TS.Recent is invalid (RFC 7323 §5.5: idle over 24 days). */
+function tsNotOlder(c: Tcb, tsVal: number, now: number): boolean {
+  return ((tsVal - c.tsRecent) | 0) >= 0 || now - c.tsRecentAge > PAWS_IDLE;
 }
 
 /**

@@ -24,6 +24,8 @@ export function newTcpStats() {
     challengeAcksSuppressed: 0,
     /** RFC 5961 §7: replies to invalid segments held back by config.invalidRateLimit. */
     invalidAcksSuppressed: 0,
+    /** Segments that skipped PAWS because TS.Recent was invalid (RFC 7323 §5.5, idle > 24 days). */
+    pawsStaleAccepted: 0,
     /** SACK blocks ignored as invalid (beyond SND.MAX, or at or below SND.UNA but no D-SACK). */
     invalidSackBlocks: 0,
     /** SYNs with FIN dropped by a listener (config.dropSynFin). */

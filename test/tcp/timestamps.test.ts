@@ -88,4 +88,29 @@ describe('TS.Recent', () => {
     e.h.take();
     assert.equal(e.c.tsRecent, 30_120);
   });
+  it('after 24 days idle TS.Recent is invalid: an acceptable segment replaces it, a blind one does not (RFC 7323 §5.5)', () => {
+    const e = established({ peerOptions: TS });
+    e.h.advance(25 * 24 * 3600 * 1000);
+    e.h.take();
+    const seg = (seq: number, ack: number, tsVal: number) =>
+      e.h.inject(
+        {
+          srcPort: PEER_PORT,
+          dstPort: e.port,
+          seq,
+          ack,
+          flags: TCP_ACK,
+          options: { timestamps: { tsVal, tsEcr: 1 } },
+        },
+        new Uint8Array(10),
+      );
+    // Out of window, with an ACK of nothing we sent: PAWS is off, but TS.Recent stays.
+    seg(e.peerSeq + 50_000_000, e.iss + 7_000_000, 50);
+    e.h.take();
+    assert.equal(e.c.tsRecent, 100, 'a blind segment does not replace an idle TS.Recent');
+    // The peer's clock wrapped meanwhile: its next segment has an older TSval, and is taken.
+    seg(e.peerSeq, e.iss + 1, 60);
+    assert.equal(e.c.rcv.nxt, (e.peerSeq + 10) >>> 0);
+    assert.equal(e.c.tsRecent, 60);
+  });
 });
