@@ -55,6 +55,8 @@ const set = (name: string, value: number | boolean | string): TargetSetting[] =>
 export const LINUX_SYSCTLS: Record<string, Rule> = {
   'net.ipv4.tcp_timestamps': { kind: 'setting', map: (v) => set('timestamps', bool(v)) },
   'net.ipv4.tcp_sack': { kind: 'setting', map: (v) => set('sack', bool(v)) },
+  'net.ipv4.tcp_invalid_ratelimit': { kind: 'setting', map: (v) => set('invalidRateLimitUs', int(v) * 1000) },
+  'net.ipv4.tcp_challenge_ack_limit': { kind: 'setting', map: (v) => set('challengeAckLimit', int(v)) },
   'net.ipv4.tcp_dsack': { kind: 'setting', map: (v) => set('dsack', bool(v)), advisory: true },
   'net.ipv4.tcp_window_scaling': { kind: 'setting', map: (v) => set('windowScaling', bool(v)) },
   'net.ipv4.tcp_ecn': { kind: 'setting', map: (v) => set('ecn', int(v)) },
@@ -152,6 +154,11 @@ export const FREEBSD_SYSCTLS: Record<string, Rule> = {
   'net.inet.tcp.delacktime': { kind: 'setting', map: (v) => set('delayedAckUs', int(v) * 1000) },
   'net.inet.tcp.delayed_ack': { kind: 'setting', map: (v) => set('delayedAck', bool(v)) },
   'net.inet.tcp.drop_synfin': { kind: 'setting', map: (v) => set('dropSynFin', bool(v)) },
+  'net.inet.tcp.ack_war_timewindow': {
+    kind: 'setting',
+    map: (v) => set('invalidRateLimitUs', int(v) * 1000),
+  },
+  'net.inet.tcp.ack_war_cnt': { kind: 'setting', map: (v) => set('invalidRateBurst', int(v)) },
   'net.inet.tcp.mssdflt': { kind: 'setting', map: (v) => set('defaultMss', int(v)) },
   'net.inet.tcp.experimental.initcwnd10': {
     kind: 'setting',

@@ -149,6 +149,19 @@ export class StackSettings {
       case 'rfc5961Rst':
       case 'rfc5961Syn':
         return on; // RFC 5961 §3/§4 are always on
+      case 'dropSynFin':
+        c.dropSynFin = on;
+        return true;
+      // RFC 5961 §7 ACK throttling: per connection, and host-wide for challenge ACKs.
+      case 'invalidRateLimitUs':
+        c.invalidRateLimit = num;
+        return true;
+      case 'invalidRateBurst':
+        c.invalidRateBurst = num;
+        return true;
+      case 'challengeAckLimit':
+        c.challengeAckLimit = num;
+        return true;
       default:
         return false;
     }

@@ -128,8 +128,26 @@ export interface TcpConfig {
   synCookies: 'auto' | 'always' | 'never';
   /** Default SYN-queue bound per listener. */
   synBacklog: number;
-  /** RFC 5961 §7: challenge ACKs per second, layer-wide. */
+  /**
+   * RFC 5961 §7: challenge ACKs per second, host-wide, on average: each second allows a
+   * random count in [limit/2, limit*3/2) (Linux net.ipv4.tcp_challenge_ack_limit since 4.7;
+   * challenge.ts). 0: none.
+   */
   challengeAckLimit: number;
+  /**
+   * RFC 5961 §7 per connection: at most invalidRateBurst replies per invalidRateLimit to
+   * invalid segments (out of window, acknowledging unsent data, failing PAWS) and challenge
+   * ACKs. Linux: one per net.ipv4.tcp_invalid_ratelimit (500 ms; tcp_oow_rate_limited);
+   * FreeBSD: ack_war_cnt (5) per ack_war_timewindow (1 s). Replies to segments that carry
+   * data (and no SYN) are not limited. 0: no limit.
+   */
+  invalidRateLimit: Duration;
+  invalidRateBurst: number;
+  /**
+   * A SYN with FIN to a listener is dropped (Linux tcp_rcv_state_process; FreeBSD with
+   * net.inet.tcp.drop_synfin = 1), rather than answered as a SYN.
+   */
+  dropSynFin: boolean;
   keepIdle: Duration;
   keepInterval: Duration;
   keepCount: number;
@@ -174,7 +192,10 @@ type ProfileDecided =
   | 'sockBufRounding'
   | 'rfc1337'
   | 'alwaysKeepalive'
-  | 'icmpSoftUnreachable';
+  | 'icmpSoftUnreachable'
+  | 'dropSynFin'
+  | 'invalidRateLimit'
+  | 'invalidRateBurst';
 
 /** A profile's mechanisms as the flags TCP reads. */
 function profileSettings(p: TcpProfile): Pick<TcpConfig, ProfileDecided> {
@@ -200,6 +221,9 @@ function profileSettings(p: TcpProfile): Pick<TcpConfig, ProfileDecided> {
     rfc1337: p.timeWaitRst === 'rfc1337-ignore-rst',
     alwaysKeepalive: p.keepalive === 'always',
     icmpSoftUnreachable: p.icmpHandshakeAbort === 'port-protocol-unreachable',
+    dropSynFin: p.synFinToListener === 'drop',
+    invalidRateLimit: p.invalidReplyLimit.window,
+    invalidRateBurst: p.invalidReplyLimit.count,
   };
 }
 

@@ -41,7 +41,7 @@ export function segmentArrives(c: Tcb, r: TcpRepr, payload: Uint8Array): void {
   const rst = (flags & TCP_RST) !== 0;
   let fin = (flags & TCP_FIN) !== 0;
   let syn = (flags & TCP_SYN) !== 0;
-  if (c.tsOk && !rst && !timestampAcceptable(c, r.options.timestamps, now)) return;
+  if (c.tsOk && !rst && !timestampAcceptable(c, r, payload.length, now)) return;
 
   if (syn && segSeq === c.irs && c.state === 'SYN-RECEIVED') {
     // The peer's SYN again. Without ACK: it lost our SYN-ACK, so send it again. With ACK
@@ -107,12 +107,56 @@ export function outputAfterInput(c: Tcb, now: number): void {
   armDelayedAck(c, now);
 }
 
-/** RFC 5961 §7: challenge ACKs are rate-limited layer-wide. */
-function challengeAck(c: Tcb): void {
+/**
+ * RFC 5961 §7: "An implementation SHOULD include an ACK throttling mechanism". Like Linux
+ * since 4.7 (tcp_send_challenge_ack): first the connection's own limit, shared with the
+ * other replies to invalid segments, then the host-wide one, randomised per second
+ * (challenge.ts) so that counting challenge ACKs on another connection tells an off-path
+ * attacker nothing (CVE-2016-5696).
+ */
+function challengeAck(c: Tcb, now: number): void {
+  if (oowRateLimited(c, now)) {
+    c.layer.stats.challengeAcksSuppressed++;
+    return;
+  }
   if (c.layer.allowChallengeAck()) {
     c.layer.stats.challengeAcks++;
     sendAck(c);
   }
+}
+
+/**
+ * The connection's limit on replies to invalid segments: at most config.invalidRateBurst
+ * per config.invalidRateLimit (Linux __tcp_oow_rate_limited: one per 500 ms; FreeBSD
+ * tcp_send_challenge_ack: five per one-second epoch). Returns true when this reply is to be
+ * held back.
+ */
+function oowRateLimited(c: Tcb, now: number): boolean {
+  const { invalidRateLimit: window, invalidRateBurst: burst } = c.layer.config;
+  if (!(window > 0)) return false;
+  if (c.oowWindowEnd === undefined || now >= c.oowWindowEnd) {
+    c.oowWindowEnd = now + window;
+    c.oowReplies = 0;
+  }
+  if (c.oowReplies >= burst) return true;
+  c.oowReplies++;
+  return false;
+}
+
+/**
+ * The duplicate ACK that answers an invalid segment (out of window, acknowledging unsent
+ * data, or failing PAWS), rate-limited per connection so that two ends answering each
+ * other's ACKs cannot keep an ACK storm going (RFC 5961 §7; Linux tcp_oow_rate_limited).
+ * As in Linux, a segment that occupies sequence space without SYN is answered at once:
+ * "Data packets without SYNs are not likely part of an ACK loop", and its duplicate ACK is
+ * what a retransmitting sender needs.
+ */
+function ackInvalid(c: Tcb, occupiesSpace: boolean, syn: boolean, now: number): void {
+  if ((!occupiesSpace || syn) && oowRateLimited(c, now)) {
+    c.layer.stats.invalidAcksSuppressed++;
+    return;
+  }
+  sendAck(c);
 }
 
 /** §3.10.7.3: SYN-SENT. */
@@ -192,7 +236,8 @@ function synAckArrives(c: Tcb, r: TcpRepr, ack: Seq, payload: Uint8Array): void 
  * Timestamps on a non-<RST> segment of a connection that negotiated them (RFC 7323 §3.2,
  * §5.3 PAWS). Returns false when the segment is to be dropped (after an ACK, for PAWS).
  */
-function timestampAcceptable(c: Tcb, ts: TcpOptions['timestamps'], now: number): boolean {
+function timestampAcceptable(c: Tcb, r: TcpRepr, textLen: number, now: number): boolean {
+  const ts = r.options.timestamps;
   if (!ts) {
     // RFC 7323 §3.2: "If a non-<RST> segment is received without a TSopt, a TCP SHOULD
     // silently drop the segment."
@@ -203,10 +248,15 @@ function timestampAcceptable(c: Tcb, ts: TcpOptions['timestamps'], now: number):
   // RST bit is not set, then treat the arriving segment as not acceptable".
   if (((ts.tsVal - c.tsRecent) | 0) < 0) {
     if (now - c.tsRecentAge > PAWS_IDLE) {
-      c.tsRecent = ts.tsVal; // R3: invalid (stale) TS.Recent
+      // §5.5: a TS.Recent idle that long is invalid, so PAWS does not apply. It is not
+      // replaced here: like any other, this segment moves it only if it passes the
+      // sequence and ACK checks (updateTsRecent), as in Linux (tcp_paws_check, then
+      // tcp_replace_ts_recent), so a blind segment cannot poison it.
+      c.layer.stats.pawsStaleAccepted++;
     } else {
       c.layer.stats.pawsDrops++;
-      sendAck(c);
+      const syn = (r.flags & TCP_SYN) !== 0;
+      ackInvalid(c, textLen > 0 || syn || (r.flags & TCP_FIN) !== 0, syn, now);
       return false;
     }
   }
@@ -245,20 +295,39 @@ function notAcceptable(c: Tcb, r: TcpRepr, segSeq: Seq, textLen: number, segLen:
   }
   if (textLen > 0) noteDuplicate(c, segSeq, textLen);
   const ts = r.options.timestamps;
-  if (c.tsOk && ts && segLen > 0 && seqLe(seqAdd(segSeq, segLen), c.rcv.nxt)) {
-    // A retransmission of data we already have (our ACKs were lost). RFC 7323 §4.3 (2)
-    // holds for it ("SEG.SEQ <= Last.ACK.sent"), and echoing its TSval in the duplicate ACK
-    // is what lets the sender measure the real RTT: echoing the stale TS.Recent instead
-    // makes the sender sample an RTT that includes its backed-off timeouts, and SRTT
-    // balloons. Linux accepts such a segment when it ends at RCV.NXT (tcp_sequence checks
-    // the end against rcv_wup) and updates ts_recent; we take any duplicate no more than
-    // a receive buffer behind RCV.NXT (blind injection would need that much guessing).
-    if (((ts.tsVal - c.tsRecent) | 0) >= 0 && seqSub(c.rcv.nxt, segSeq) <= c.rcvBuf.limit + 0xffff) {
+  if (
+    c.tsOk &&
+    ts &&
+    segLen > 0 &&
+    seqLe(segSeq, c.lastAckSent) &&
+    seqLe(c.lastAckSent, seqAdd(segSeq, segLen)) &&
+    ackAcceptable(c, r)
+  ) {
+    // A retransmission of the data our last ACK covered (that ACK was lost). RFC 7323 §4.3
+    // (2): TS.Recent takes the TSval of a segment that covers Last.ACK.sent ("SEG.SEQ <=
+    // Last.ACK.sent < SEG.SEQ + SEG.LEN", here with the end inclusive, as Linux's
+    // tcp_sequence accepts a segment ending at rcv_wup), and echoing it in the duplicate
+    // ACK is what lets the sender measure the real RTT: echoing the stale TS.Recent makes it
+    // sample an RTT that includes its backed-off timeouts, and SRTT balloons. As in Linux
+    // (tcp_replace_ts_recent, called from tcp_ack), only when its ACK is acceptable: a blind
+    // segment that merely lands below RCV.NXT must not move TS.Recent, or PAWS would then
+    // drop everything the real peer sends.
+    if (tsNotOlder(c, ts.tsVal, now)) {
       c.tsRecent = ts.tsVal;
       c.tsRecentAge = now;
     }
   }
-  sendAck(c);
+  ackInvalid(c, segLen > 0, (r.flags & TCP_SYN) !== 0, now);
+}
+
+/**
+ * RFC 5961 §5.2 and RFC 9293 §3.10.7.4 fifth: an ACK bit with "(SND.UNA - MAX.SND.WND) <=
+ * SEG.ACK <= SND.NXT" (as ackArrives tests it).
+ */
+function ackAcceptable(c: Tcb, r: TcpRepr): boolean {
+  if (!(r.flags & TCP_ACK)) return false;
+  const ack = seq(r.ack);
+  return seqLe(ack, c.sndMax) && seqGe(ack, seqAdd(c.snd.una, -Math.max(c.maxSndWnd, 65535)));
 }
 
 /** §3.10.7.4 second: check the RST bit (RFC 5961 §3.2). */
@@ -268,7 +337,7 @@ function rstArrives(c: Tcb, segSeq: Seq): void {
     // "If the RST bit is set and the sequence number does not exactly match the next
     // expected sequence value, yet is within the current receive window, then the receiver
     // MUST send an ACK (challenge ACK)"
-    challengeAck(c);
+    challengeAck(c, c.layer.env.clock.now());
     return;
   }
   stats.rstReceived++;
@@ -312,7 +381,7 @@ function synArrives(c: Tcb): void {
     return;
   }
   // RFC 5961 §4.2: "the receiver MUST send an ACK (challenge ACK) to the remote peer"
-  challengeAck(c);
+  challengeAck(c, c.layer.env.clock.now());
 }
 
 /**
@@ -327,12 +396,12 @@ function ackArrives(c: Tcb, r: TcpRepr, segSeq: Seq, textLen: number, fin: boole
   // then send an ACK, drop the segment, and return."
   if (seqGt(ack, c.sndMax)) {
     c.layer.stats.ackOfUnsent++;
-    sendAck(c);
+    ackInvalid(c, textLen > 0 || fin, false, now);
     return false;
   }
   if (seqLt(ack, seqAdd(c.snd.una, -Math.max(c.maxSndWnd, 65535)))) {
     c.layer.stats.ackTooOld++;
-    challengeAck(c);
+    challengeAck(c, now);
     return false;
   }
   updateTsRecent(c, r.options.timestamps, segSeq, now);
@@ -435,10 +504,15 @@ function ackInClosingStates(c: Tcb, segSeq: Seq, ack: Seq, textLen: number): boo
  * is dropped and must not move TS.Recent, or a blind or broken one could poison it.
  */
 function updateTsRecent(c: Tcb, ts: TcpOptions['timestamps'], segSeq: Seq, now: number): void {
-  if (c.tsOk && ts && ((ts.tsVal - c.tsRecent) | 0) >= 0 && seqLe(segSeq, c.lastAckSent)) {
+  if (c.tsOk && ts && tsNotOlder(c, ts.tsVal, now) && seqLe(segSeq, c.lastAckSent)) {
     c.tsRecent = ts.tsVal;
     c.tsRecentAge = now;
   }
+}
+
+/** SEG.TSval >= TS.Recent, or TS.Recent is invalid (RFC 7323 §5.5: idle over 24 days). */
+function tsNotOlder(c: Tcb, tsVal: number, now: number): boolean {
+  return ((tsVal - c.tsRecent) | 0) >= 0 || now - c.tsRecentAge > PAWS_IDLE;
 }
 
 /**

@@ -160,7 +160,7 @@ export class TcpLayer implements TcpListenerHost {
   /** The connection table's lists by port pair (the port checks walk them). */
   readonly #conns = this.#table.byPorts;
   readonly #listeners = new Map<number, TcpListener[]>();
-  readonly #challengeAcks = new ChallengeAckLimiter();
+  readonly #challengeAcks: ChallengeAckLimiter;
   /** Connections and listeners with events to deliver; undefined: events go out at once. */
   #eventQueue: EventSource[] | undefined = undefined;
   /** Connections whose input left something to send; undefined: sent at once. */
@@ -174,6 +174,7 @@ export class TcpLayer implements TcpListenerHost {
     const { memoryLimit: limit, memoryPressure: pressure } = this.config;
     this.memory = new TcpMemory({ limit, pressure, clock: env.clock, timers: env.timers });
     this.isn = new IsnGenerator(env.rng, env.clock);
+    this.#challengeAcks = new ChallengeAckLimiter(env.rng);
     this.cookies = new SynCookies(env.rng, env.clock);
     this.ports = new EphemeralPorts(env.rng);
     this.portTable = new PortTable<TcpPortClaim>(streamConflict, this.ports);
@@ -574,7 +575,10 @@ export class TcpLayer implements TcpListenerHost {
     removeListener(this.#listeners, l);
   }
 
-  /** @internal RFC 5961 §7: at most config.challengeAckLimit challenge ACKs per second. */
+  /**
+   * @internal RFC 5961 §7: the host-wide challenge-ACK limit, about config.challengeAckLimit
+   * per second, randomised per second (challenge.ts).
+   */
   allowChallengeAck(): boolean {
     if (this.#challengeAcks.allow(this.env.clock, this.config.challengeAckLimit)) return true;
     this.stats.challengeAcksSuppressed++;

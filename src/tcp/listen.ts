@@ -160,6 +160,12 @@ export class TcpListener implements TcpParent {
       return;
     }
     if (!(flags & TCP_SYN)) return; // "Any other control or text-bearing segment ... drop it"
+    if (flags & TCP_FIN && layer.config.dropSynFin) {
+      // Like Linux (tcp_rcv_state_process, LISTEN: a SYN with FIN is discarded) and FreeBSD
+      // with net.inet.tcp.drop_synfin: no legitimate opener sets both, so no reply at all.
+      stats.synFinDrops++;
+      return;
+    }
     if (!this.hasAcceptRoom()) {
       // Like Linux: a full accept queue drops new SYNs outright.
       stats.backlogDrops++;

@@ -26,7 +26,8 @@ export function applySynOptions(c: Tcb, o: TcpOptions, weOffered: boolean): void
   const cfg = c.layer.config;
   const routeMss = c.layer.routeMss(c.remote.address, c.opts);
   const cap = c.opts.maxSeg ?? Number.POSITIVE_INFINITY;
-  c.mss = Math.max(cfg.minMss, Math.min(o.mss ?? 536, routeMss, cap));
+  // An MSS option of 0 counts as absent, as in Linux (tcp_parse_options: "if (in_mss)").
+  c.mss = Math.max(cfg.minMss, Math.min(o.mss || 536, routeMss, cap));
   if (o.windowScale !== undefined && cfg.windowScaling && weOffered) {
     c.wsOk = true;
     // RFC 7323 §2.3: "If a Window Scale option is received with a shift.cnt value larger

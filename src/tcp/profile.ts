@@ -131,6 +131,23 @@ export interface TcpProfile {
    * stack treats as soft: see TcpLayer.icmpError).
    */
   readonly icmpHandshakeAbort: 'every-unreachable' | 'port-protocol-unreachable';
+  /**
+   * RFC 5961 §7 ACK throttling per connection: at most `count` replies to invalid segments
+   * (challenge ACKs, and duplicate ACKs for segments out of window, acknowledging unsent
+   * data or failing PAWS) per `window`. Linux: one per net.ipv4.tcp_invalid_ratelimit
+   * (500 ms; tcp_oow_rate_limited, tcp_send_challenge_ack). FreeBSD: net.inet.tcp.ack_war_cnt
+   * (5) per net.inet.tcp.ack_war_timewindow (1000 ms; tcp_send_challenge_ack's epoch).
+   * Deviation: FreeBSD's epoch counts the challenge ACKs its default stack sends; the stack
+   * applies each profile's limit to the duplicate ACKs for invalid segments too (Linux's
+   * scope), which is what ends an ACK storm.
+   */
+  readonly invalidReplyLimit: { readonly count: number; readonly window: Duration };
+  /**
+   * A SYN with FIN set to a listening port. 'drop': silently dropped (Linux
+   * tcp_rcv_state_process, LISTEN: "if (th->fin) goto discard"). 'syn': processed as a SYN
+   * (FreeBSD tcp_input with its default net.inet.tcp.drop_synfin = 0).
+   */
+  readonly synFinToListener: 'drop' | 'syn';
 }
 
 /** Linux (the default): the behaviour of a current kernel with its default sysctls. */
@@ -155,6 +172,8 @@ export const LINUX: TcpProfile = Object.freeze({
   timeWaitRst: 'rfc9293-rst-ends-time-wait',
   keepalive: 'so-keepalive',
   icmpHandshakeAbort: 'every-unreachable',
+  invalidReplyLimit: Object.freeze({ count: 1, window: millis(500) }),
+  synFinToListener: 'drop',
 });
 
 /** FreeBSD's default stack with its default sysctls (tcp_timer.h, tcp_usrreq.c, tcp_input.c). */
@@ -179,6 +198,8 @@ export const FREEBSD: TcpProfile = Object.freeze({
   timeWaitRst: 'rfc1337-ignore-rst',
   keepalive: 'always',
   icmpHandshakeAbort: 'port-protocol-unreachable',
+  invalidReplyLimit: Object.freeze({ count: 5, window: millis(1000) }),
+  synFinToListener: 'syn',
 });
 
 export const TCP_PROFILES: Readonly<Record<TcpProfileName, TcpProfile>> = Object.freeze({

@@ -79,9 +79,35 @@ function updateScoreboard(c: Tcb, sack: readonly SackBlock[] | undefined, ack: S
       oldSacked = c.scoreboard.sackedBytes;
       if (seqLt(c.snd.una, ack)) oldSacked -= c.scoreboard.sackedIn(c.snd.una, ack);
     }
-    c.scoreboard.update(sack, seqMax(ack, c.snd.una));
+    const una = seqMax(ack, c.snd.una);
+    c.scoreboard.update(validSackBlocks(c, sack, una), una, c.sndMax);
   }
   return oldSacked;
+}
+
+/**
+ * The SACK blocks the scoreboard may take, as Linux's tcp_is_sackblock_valid decides. A
+ * block reports data we sent: one ending beyond SND.MAX is forged or broken (taken, it
+ * would mark segments lost that never were, and cut cwnd). One that starts at or below
+ * SND.UNA (after this ACK) SACKs nothing new: valid only as an RFC 2883 D-SACK, wholly
+ * below SND.UNA, which the scoreboard ignores and the loss-probe logic reads (isDsack);
+ * one across SND.UNA is neither.
+ */
+function validSackBlocks(c: Tcb, sack: readonly SackBlock[], una: Seq): readonly SackBlock[] {
+  let valid: SackBlock[] | undefined;
+  for (let i = 0; i < sack.length; i++) {
+    const b = sack[i]!;
+    const left = seq(b.left);
+    const right = seq(b.right);
+    const ok = seqLt(left, right) && seqLe(right, c.sndMax) && (seqGt(left, una) || seqLe(right, una));
+    if (ok) {
+      valid?.push(b);
+      continue;
+    }
+    c.layer.stats.invalidSackBlocks++;
+    valid ??= sack.slice(0, i);
+  }
+  return valid ?? sack;
 }
 
 /** "If SND.UNA < SEG.ACK =< SND.NXT, then set SND.UNA <- SEG.ACK." */

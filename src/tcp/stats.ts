@@ -24,6 +24,14 @@ export function newTcpStats() {
     dupAcks: 0,
     challengeAcks: 0,
     challengeAcksSuppressed: 0,
+    /** RFC 5961 §7: replies to invalid segments held back by config.invalidRateLimit. */
+    invalidAcksSuppressed: 0,
+    /** Segments that skipped PAWS because TS.Recent was invalid (RFC 7323 §5.5, idle > 24 days). */
+    pawsStaleAccepted: 0,
+    /** SACK blocks ignored as invalid (beyond SND.MAX, or at or below SND.UNA but no D-SACK). */
+    invalidSackBlocks: 0,
+    /** SYNs with FIN dropped by a listener (config.dropSynFin). */
+    synFinDrops: 0,
     cookiesSent: 0,
     cookiesAccepted: 0,
     cookiesFailed: 0,

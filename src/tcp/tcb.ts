@@ -102,6 +102,12 @@ export class Tcb {
   tsRecent = 0;
   tsRecentAge: Instant = 0;
   lastAckSent: Seq = seq(0);
+  /**
+   * Replies to invalid segments and challenge ACKs (config.invalidRateLimit): the end of the
+   * current limiting window (undefined: none yet) and the replies sent in it.
+   */
+  oowWindowEnd: Instant | undefined = undefined;
+  oowReplies = 0;
   tsOffset = 0;
   sackOk = false;
   /** What we offered in our SYN (active open). */

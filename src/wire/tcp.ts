@@ -176,12 +176,17 @@ export class TcpView {
 }
 
 /**
- * Parses the options area. Unknown kinds are skipped by their length. Malformed:
- * a length below 2 or running past the header (RFC 9293 §3.1 "Option-Length ...
- * includes the two octets of option-kind and option-length"), or a known option
- * with the wrong fixed length.
+ * Parses the options area as Linux's tcp_parse_options does. Unknown kinds are skipped by
+ * their length. A malformed length (below 2, RFC 9293 §3.1 "Option-Length ... includes the
+ * two octets of option-kind and option-length", or running past the header) ends the
+ * parse: the options before it stand and the segment is processed with them. A known
+ * option with the wrong length for its kind is ignored. RFC 9293 §3.1 leaves what to do
+ * with a bad option open; RFC 1122 §4.2.2.5 asks that a TCP "be prepared to handle an
+ * illegal option length (e.g., zero) without crashing; a suggested procedure is to reset
+ * the connection and log the reason", which neither Linux nor FreeBSD (tcp_dooptions also
+ * stops at a bad length) does.
  */
-export function parseTcpOptions(opts: Uint8Array): TcpOptions | WireError {
+export function parseTcpOptions(opts: Uint8Array): TcpOptions {
   return parseTcpOptionsIn(opts, 0, opts.length);
 }
 
@@ -189,7 +194,7 @@ export function parseTcpOptions(opts: Uint8Array): TcpOptions | WireError {
 const NO_TCP_OPTIONS: TcpOptions = Object.freeze({});
 
 /** parseTcpOptions over bytes[start, end) without a subarray. */
-function parseTcpOptionsIn(opts: Uint8Array, start: number, end: number): TcpOptions | WireError {
+function parseTcpOptionsIn(opts: Uint8Array, start: number, end: number): TcpOptions {
   if (start === end) return NO_TCP_OPTIONS;
   // The common data segment carries exactly NOP, NOP, Timestamps (RFC 7323 Appendix A layout).
   if (
@@ -214,31 +219,26 @@ function parseTcpOptionsIn(opts: Uint8Array, start: number, end: number): TcpOpt
       i++;
       continue;
     }
-    if (i + 1 >= end) return wireError('malformed', `tcp: option ${kind} has no length`);
+    // No length byte, a length below 2 or past the header: stop here (Linux: "silly
+    // options", "don't parse partial options").
+    if (i + 1 >= end) break;
     const len = opts[i + 1];
-    if (len < 2) return wireError('malformed', `tcp: option ${kind} length ${len} < 2`);
-    if (i + len > end)
-      return wireError('malformed', `tcp: option ${kind} length ${len} runs past the header`);
+    if (len < 2 || i + len > end) break;
     const at = i + 2;
     switch (kind) {
       case TCPOPT_MSS:
-        if (len !== TCPOLEN_MSS) return wireError('malformed', `tcp: MSS option length ${len}`);
-        mss = (opts[at] << 8) | opts[at + 1];
+        if (len === TCPOLEN_MSS) mss = (opts[at] << 8) | opts[at + 1];
         break;
       case TCPOPT_WINDOW:
-        if (len !== TCPOLEN_WINDOW) return wireError('malformed', `tcp: window scale option length ${len}`);
         // RFC 7323 §2.3: a shift above 14 is used as 14; that clamp is the TCP layer's.
-        windowScale = opts[at];
+        if (len === TCPOLEN_WINDOW) windowScale = opts[at];
         break;
       case TCPOPT_SACK_PERMITTED:
-        if (len !== TCPOLEN_SACK_PERMITTED)
-          return wireError('malformed', `tcp: SACK-permitted length ${len}`);
-        sackPermitted = true;
+        if (len === TCPOLEN_SACK_PERMITTED) sackPermitted = true;
         break;
       case TCPOPT_SACK: {
         const n = (len - 2) / 8;
-        if (!Number.isInteger(n) || n < 1 || n > 4)
-          return wireError('malformed', `tcp: SACK option length ${len}`);
+        if (!Number.isInteger(n) || n < 1 || n > 4) break;
         sack = [];
         for (let k = 0; k < n; k++) {
           const o = at + 8 * k;
@@ -247,8 +247,8 @@ function parseTcpOptionsIn(opts: Uint8Array, start: number, end: number): TcpOpt
         break;
       }
       case TCPOPT_TIMESTAMP:
-        if (len !== TCPOLEN_TIMESTAMP) return wireError('malformed', `tcp: timestamp option length ${len}`);
-        timestamps = { tsVal: readU32(opts, at), tsEcr: readU32(opts, at + 4) };
+        if (len === TCPOLEN_TIMESTAMP)
+          timestamps = { tsVal: readU32(opts, at), tsEcr: readU32(opts, at + 4) };
         break;
       default:
         break;
@@ -398,7 +398,6 @@ export function parseTcp(
     return wireError('checksum', `tcp: bad checksum 0x${readU16(bytes, 16).toString(16)}`);
   }
   const options = parseTcpOptionsIn(bytes, TCP_HEADER_LEN, hl);
-  if ('wireError' in options) return options as WireError;
   return {
     repr: {
       srcPort: readU16(bytes, 0),

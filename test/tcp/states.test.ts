@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe as suite, test } from 'node:test';
+import { tcpConfigFor } from '../../src/tcp/config.ts';
 import {
   A,
   accepted,
@@ -425,16 +426,63 @@ suite('RST and SYN in synchronized states (RFC 5961)', () => {
     assert.equal(e.ev.reason, 'reset');
     assert.throws(() => e.c.read(), { code: 'ECONNRESET' });
   });
-  test('SYN in ESTABLISHED gets a challenge ACK, rate-limited', () => {
-    const e = established({ config: { challengeAckLimit: 2 } });
+  test('SYN in ESTABLISHED gets a challenge ACK, rate-limited per connection (RFC 5961 §7)', () => {
+    const e = established();
     for (let i = 0; i < 5; i++)
       e.h.inject({ srcPort: PEER_PORT, dstPort: e.port, seq: e.peerSeq + i, flags: TCP_SYN });
-    assert.equal(e.h.take().length, 2);
-    assert.equal(e.h.layer.stats.challengeAcksSuppressed, 3);
+    assert.equal(e.h.take().length, 1, 'one per config.invalidRateLimit (500 ms)');
+    assert.equal(e.h.layer.stats.challengeAcksSuppressed, 4);
     assert.equal(e.c.state, 'ESTABLISHED');
-    e.h.advance(1000);
+    e.h.advance(499);
+    e.h.inject({ srcPort: PEER_PORT, dstPort: e.port, seq: e.peerSeq, flags: TCP_SYN });
+    e.h.none();
+    e.h.advance(1);
     e.h.inject({ srcPort: PEER_PORT, dstPort: e.port, seq: e.peerSeq, flags: TCP_SYN });
     assert.equal(e.h.take().length, 1);
+  });
+  test('replies to invalid segments are rate-limited per connection; data segments are answered every time (RFC 5961 §7)', () => {
+    const e = established();
+    const bare = (seq: number, ack: number) =>
+      e.h.inject({ srcPort: PEER_PORT, dstPort: e.port, seq, ack, flags: TCP_ACK });
+    // Out of window, then an ACK of unsent data: one reply per 500 ms between them.
+    bare(e.peerSeq + 10_000_000, e.iss + 1);
+    assert.equal(e.h.take().length, 1);
+    bare(e.peerSeq, e.iss + 1_000);
+    bare(e.peerSeq + 10_000_000, e.iss + 1);
+    e.h.none();
+    assert.equal(e.h.layer.stats.invalidAcksSuppressed, 2);
+    // A retransmission of data we have is answered at once (tcp_oow_rate_limited).
+    e.h.inject(
+      { srcPort: PEER_PORT, dstPort: e.port, seq: e.peerSeq - 100, ack: e.iss + 1, flags: TCP_ACK },
+      new Uint8Array(100),
+    );
+    assert.equal(e.h.take().length, 1);
+    e.h.advance(500);
+    bare(e.peerSeq, e.iss + 1_000);
+    assert.equal(e.h.take().length, 1, 'the next window allows one again');
+  });
+  test('FreeBSD profile: up to five replies to invalid segments per second (ack_war_cnt, ack_war_timewindow)', () => {
+    const e = established({ config: tcpConfigFor('freebsd', { quickAck: false }) });
+    for (let i = 0; i < 8; i++)
+      e.h.inject({ srcPort: PEER_PORT, dstPort: e.port, seq: e.peerSeq + 1 + i, flags: TCP_RST });
+    assert.equal(e.h.take().length, 5);
+    e.h.advance(1000);
+    e.h.inject({ srcPort: PEER_PORT, dstPort: e.port, seq: e.peerSeq + 1, flags: TCP_RST });
+    assert.equal(e.h.take().length, 1);
+  });
+  test('the host-wide challenge-ACK limit allows a random count in [limit/2, 3*limit/2) each second', () => {
+    const e = established({ config: { challengeAckLimit: 2, invalidRateLimit: 0 } });
+    const counts = new Set<number>();
+    for (let sec = 0; sec < 20; sec++) {
+      for (let i = 0; i < 5; i++)
+        e.h.inject({ srcPort: PEER_PORT, dstPort: e.port, seq: e.peerSeq + i, flags: TCP_SYN });
+      const n = e.h.take().length;
+      assert.ok(n >= 1 && n <= 2, `${n} challenge ACKs in a second`);
+      counts.add(n);
+      e.h.advance(1000);
+    }
+    assert.deepEqual([...counts].sort(), [1, 2], 'the count varies from second to second');
+    assert.equal(e.c.state, 'ESTABLISHED');
   });
   test('abort() sends <SEQ=SND.NXT><CTL=RST> (with ACK, as Linux and FreeBSD)', () => {
     const e = accepted();

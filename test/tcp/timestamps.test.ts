@@ -51,15 +51,15 @@ describe('TS.Recent', () => {
     assert.equal(e.c.tsRecent, 150);
   });
 
-  it('a duplicate retransmission refreshes TS.Recent so the duplicate ACK echoes its TSval', () => {
+  it('a retransmission covering Last.ACK.sent with an acceptable ACK refreshes TS.Recent; others do not (RFC 7323 §4.3)', () => {
     const e = established({ peerOptions: TS });
-    const seg = (seq: number, tsVal: number) =>
+    const seg = (seq: number, tsVal: number, ack = e.iss + 1) =>
       e.h.inject(
         {
           srcPort: PEER_PORT,
           dstPort: e.port,
           seq,
-          ack: e.iss + 1,
+          ack,
           flags: TCP_ACK,
           options: { timestamps: { tsVal, tsEcr: 1 } },
         },
@@ -70,15 +70,47 @@ describe('TS.Recent', () => {
     e.h.advance(40);
     e.h.take();
     assert.equal(e.c.tsRecent, 110, "RFC 7323 §4.3 (A): the earliest unacknowledged segment's TSval");
-    // Our ACK was lost; 30 s later the peer retransmits the first segment (TSval 30110).
+    // Our ACK was lost; 30 s later the peer retransmits the segment our ACK covered last
+    // (it ends at Last.ACK.sent): its duplicate ACK echoes its TSval.
     e.h.advance(30_000);
-    seg(e.peerSeq, 30_110);
+    seg(e.peerSeq + 500, 30_120);
     const dup = e.h.one();
     expectSeg(dup, { ack: e.peerSeq + 1000 });
-    assert.equal(dup.repr.options.timestamps?.tsEcr, 30_110, 'not the stale 110');
+    assert.equal(dup.repr.options.timestamps?.tsEcr, 30_120, 'not the stale 110');
+    // An older duplicate does not cover Last.ACK.sent: answered, TS.Recent unchanged.
+    seg(e.peerSeq, 30_200);
+    assert.equal(e.h.one().repr.options.timestamps?.tsEcr, 30_120);
+    // One that covers it but acknowledges data never sent (a blind guess): not believed.
+    seg(e.peerSeq + 500, 40_000, e.iss + 1_000_000);
+    e.h.take();
     // Far behind RCV.NXT (beyond any window we offered): not believed.
     seg(e.peerSeq - 2_000_000, 40_000);
     e.h.take();
-    assert.equal(e.c.tsRecent, 30_110);
+    assert.equal(e.c.tsRecent, 30_120);
+  });
+  it('after 24 days idle TS.Recent is invalid: an acceptable segment replaces it, a blind one does not (RFC 7323 §5.5)', () => {
+    const e = established({ peerOptions: TS });
+    e.h.advance(25 * 24 * 3600 * 1000);
+    e.h.take();
+    const seg = (seq: number, ack: number, tsVal: number) =>
+      e.h.inject(
+        {
+          srcPort: PEER_PORT,
+          dstPort: e.port,
+          seq,
+          ack,
+          flags: TCP_ACK,
+          options: { timestamps: { tsVal, tsEcr: 1 } },
+        },
+        new Uint8Array(10),
+      );
+    // Out of window, with an ACK of nothing we sent: PAWS is off, but TS.Recent stays.
+    seg(e.peerSeq + 50_000_000, e.iss + 7_000_000, 50);
+    e.h.take();
+    assert.equal(e.c.tsRecent, 100, 'a blind segment does not replace an idle TS.Recent');
+    // The peer's clock wrapped meanwhile: its next segment has an older TSval, and is taken.
+    seg(e.peerSeq, e.iss + 1, 60);
+    assert.equal(e.c.rcv.nxt, (e.peerSeq + 10) >>> 0);
+    assert.equal(e.c.tsRecent, 60);
   });
 });

@@ -326,27 +326,37 @@ describe('tcp', () => {
     const o = ok(parseTcpOptions(hex('01 fe04abcd 020405b4 00 ff')));
     assert.deepEqual(o, { mss: 1460 });
   });
-  it('rejects malformed option lengths', () => {
-    for (const bad of [
-      '0201',
-      '0200',
-      '0203abcd',
-      '020405',
-      '0302',
-      '0403',
-      '0506000000000000',
-      '050a0000',
-      '080a00',
-      'fe01',
-      'fe08',
-    ]) {
-      assert.equal(kind(parseTcpOptions(hex(bad))), 'malformed', bad);
+  it('parses malformed options as Linux tcp_parse_options does: a bad length ends the parse', () => {
+    // A length below 2, or past the end: parsing stops; what came before stands.
+    for (const [bytes, want] of [
+      ['0201', {}],
+      ['0200', {}],
+      ['020405b4 0201 080a0000000100000002', { mss: 1460 }],
+      ['020405b4 fe00 0402', { mss: 1460 }],
+      ['020405b4 02ff05b4', { mss: 1460 }], // MSS of length 255
+      ['020405b4 080a00000001', { mss: 1460 }], // truncated timestamp
+      ['080a00', {}],
+      ['fe08', {}],
+    ] as const) {
+      assert.deepEqual(parseTcpOptions(hex(bytes)), want, bytes);
     }
-    // A full segment with a bad option is malformed too.
-    const out = new Uint8Array(24);
-    emitTcp({ ...syn, options: { mss: 1 } }, new Uint8Array(0), out, 0);
-    out[21] = 5;
-    assert.equal(kind(parseTcp(out)), 'malformed');
+    // A known option with the wrong length for its kind is ignored; the parse goes on.
+    for (const [bytes, want] of [
+      ['0203ab 020405b4', { mss: 1460 }],
+      ['0302 0402', { sackPermitted: true }],
+      ['0403 01 0303 07', { windowScale: 7 }],
+      ['050600000000 0402', { sackPermitted: true }],
+      ['080600000001 020405b4', { mss: 1460 }],
+    ] as const) {
+      assert.deepEqual(parseTcpOptions(hex(bytes)), want, bytes);
+    }
+    // A full segment with a bad option length parses, with the options before it.
+    const out = new Uint8Array(28);
+    emitTcp({ ...syn, options: { mss: 1460, windowScale: 7 } }, new Uint8Array(0), out, 0);
+    out[24] = 0xfe;
+    out[25] = 0;
+    const p = ok(parseTcp(out));
+    assert.deepEqual(p.repr.options, { mss: 1460 });
   });
   it('rejects data offsets below 5 or beyond the bytes, and bad checksums', () => {
     const out = new Uint8Array(20);
