@@ -4,23 +4,10 @@
  */
 import type { IpAddress } from '../wire/address.ts';
 
+export { ipEquals, isUnspecified } from '../wire/address.ts';
+
 /** 0.0.0.0: the wildcard of an IPv4 socket. */
 export const IPV4_UNSPECIFIED: IpAddress = Object.freeze({ family: 4, v4: 0 });
-
-export function ipEquals(a: IpAddress, b: IpAddress): boolean {
-  if (a === b) return true;
-  if (a.family === 4) return b.family === 4 && a.v4 === b.v4;
-  if (b.family !== 6) return false;
-  for (let i = 0; i < 16; i++) if (a.v6[i] !== b.v6[i]) return false;
-  return true;
-}
-
-/** The unspecified address (0.0.0.0, ::): a wildcard binding, "no source chosen". */
-export function isUnspecified(a: IpAddress): boolean {
-  if (a.family === 4) return a.v4 === 0;
-  for (let i = 0; i < 16; i++) if (a.v6[i] !== 0) return false;
-  return true;
-}
 
 /** 224.0.0.0/4 (RFC 5771), ff00::/8 (RFC 4291 §2.7). */
 export function isMulticast(a: IpAddress): boolean {

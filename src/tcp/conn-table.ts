@@ -2,15 +2,8 @@
  * The connection table: connections (every state but LISTEN) by their 4-tuple, for
  * demultiplexing (RFC 9293 §3.10.7: "the TCB ... identified by the segment's socket pair").
  */
-import type { IpAddress } from '../wire/address.ts';
+import { type IpAddress, ipEquals } from '../wire/address.ts';
 import type { TcpTuple } from './host.ts';
-
-export function sameAddress(a: IpAddress, b: IpAddress): boolean {
-  if (a.family === 4) return b.family === 4 && a.v4 === b.v4;
-  if (b.family !== 6) return false;
-  for (let i = 0; i < 16; i++) if (a.v6[i] !== b.v6[i]) return false;
-  return true;
-}
 
 const tupleKey = (localPort: number, remotePort: number): number => localPort * 65536 + remotePort;
 
@@ -32,7 +25,7 @@ export class ConnTable<C extends TcpTuple> {
     if (!list) return undefined;
     for (let i = 0; i < list.length; i++) {
       const c = list[i]!;
-      if (sameAddress(c.remote.address, remote) && sameAddress(c.local.address, local)) return c;
+      if (ipEquals(c.remote.address, remote) && ipEquals(c.local.address, local)) return c;
     }
     return undefined;
   }

@@ -157,8 +157,6 @@ export class TcpLayer implements TcpListenerHost {
    */
   /** @internal */ readonly tsOffset: number;
   readonly #table = new ConnTable<TcpConnection>();
-  /** The connection table's lists by port pair (the port checks walk them). */
-  readonly #conns = this.#table.byPorts;
   readonly #listeners = new Map<number, TcpListener[]>();
   readonly #challengeAcks: ChallengeAckLimiter;
   /** Connections and listeners with events to deliver; undefined: events go out at once. */

@@ -2,8 +2,7 @@
  * The listener table: listeners by local port (RFC 9293 §3.10.7.2, a segment with no
  * connection goes to a listener on its port: the one bound to its address, else a wildcard).
  */
-import type { IpAddress } from '../wire/address.ts';
-import { sameAddress } from './conn-table.ts';
+import { type IpAddress, ipEquals } from '../wire/address.ts';
 
 interface Listening {
   readonly local: { readonly address: IpAddress | undefined; readonly port: number };
@@ -20,7 +19,7 @@ export function findListener<L extends Listening>(
   let wild: L | undefined;
   for (const l of ls) {
     if (l.local.address === undefined) wild = l;
-    else if (sameAddress(l.local.address, local)) return l;
+    else if (ipEquals(l.local.address, local)) return l;
   }
   return wild;
 }

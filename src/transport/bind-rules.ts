@@ -10,7 +10,7 @@
  * from the claim at each check, because a socket may set SO_REUSEADDR while it holds
  * its port and Linux reads sk_reuse at the time of the conflict check.
  */
-import type { IpAddress } from '../wire/address.ts';
+import { type IpAddress, ipEquals, isUnspecified } from '../wire/address.ts';
 
 export type PortRole = 'bound' | 'listening' | 'connected';
 
@@ -61,18 +61,11 @@ export type ConflictRule = (req: PortRequest, held: PortClaim, heldRole: PortRol
 
 /** The unspecified address (0.0.0.0, ::) or undefined: every local address. */
 export function isWildcard(a: IpAddress | undefined): boolean {
-  if (a === undefined) return true;
-  if (a.family === 4) return a.v4 === 0;
-  for (let i = 0; i < 16; i++) if (a.v6[i] !== 0) return false;
-  return true;
+  return a === undefined || isUnspecified(a);
 }
 
-export function ipEqual(a: IpAddress, b: IpAddress): boolean {
-  if (a.family === 4) return b.family === 4 && a.v4 === b.v4;
-  if (b.family !== 6) return false;
-  for (let i = 0; i < 16; i++) if (a.v6[i] !== b.v6[i]) return false;
-  return true;
-}
+/** Two addresses are the same (wire/address.ts ipEquals). */
+export const ipEqual = ipEquals;
 
 /**
  * Do two local addresses share traffic, so that their sockets compete for a port? Yes when

@@ -148,6 +148,22 @@ export function formatIpv6(a: Uint8Array): string {
   return `${hex(g.slice(0, bestStart))}::${hex(g.slice(bestStart + bestLen))}`;
 }
 
+/** Two addresses are the same (family and bits). */
+export function ipEquals(a: IpAddress, b: IpAddress): boolean {
+  if (a === b) return true;
+  if (a.family === 4) return b.family === 4 && a.v4 === b.v4;
+  if (b.family !== 6) return false;
+  for (let i = 0; i < 16; i++) if (a.v6[i] !== b.v6[i]) return false;
+  return true;
+}
+
+/** The unspecified address (0.0.0.0, ::): a wildcard binding, "no source chosen". */
+export function isUnspecified(a: IpAddress): boolean {
+  if (a.family === 4) return a.v4 === 0;
+  for (let i = 0; i < 16; i++) if (a.v6[i] !== 0) return false;
+  return true;
+}
+
 export function formatIp(a: IpAddress): string {
   return a.family === 4 ? formatIpv4(a.v4) : formatIpv6(a.v6);
 }
