@@ -76,6 +76,45 @@ export function messageBytes(data: unknown): Uint8Array | undefined {
   return undefined;
 }
 
+/** What receiveMessage needs of a message link. */
+export interface MessageLinkReceiver {
+  readonly linkType: LinkType;
+  readonly mtu: number;
+  readonly stats: MessageLinkStats;
+  onReceive: ((frame: Uint8Array) => void) | null;
+}
+
+/**
+ * One message arrived on a message link (MessagePort, WebSocket): a frame of a plausible
+ * length goes to `onReceive` (the stack's receive queue), then `wake` tells the driver;
+ * anything else is counted and dropped.
+ */
+export function receiveMessage(
+  link: MessageLinkReceiver,
+  data: unknown,
+  wake: (() => void) | undefined,
+): void {
+  const st = link.stats;
+  const frame = messageBytes(data);
+  if (
+    frame === undefined ||
+    frame.length < minFrameLength(link.linkType) ||
+    frame.length > maxFrameLength(link.linkType, link.mtu)
+  ) {
+    st.rxErrors++;
+    return;
+  }
+  st.rxFrames++;
+  st.rxBytes += frame.length;
+  const rx = link.onReceive;
+  if (rx === null) {
+    st.rxNoHandler++;
+    return;
+  }
+  rx(frame);
+  wake?.();
+}
+
 export class MessagePortLink implements Device {
   readonly name: string;
   readonly linkType: LinkType;
@@ -117,26 +156,7 @@ export class MessagePortLink implements Device {
   }
 
   #onMessage(data: unknown): void {
-    if (this.#closed) return;
-    const st = this.stats;
-    const frame = messageBytes(data);
-    if (
-      frame === undefined ||
-      frame.length < minFrameLength(this.linkType) ||
-      frame.length > maxFrameLength(this.linkType, this.mtu)
-    ) {
-      st.rxErrors++;
-      return;
-    }
-    st.rxFrames++;
-    st.rxBytes += frame.length;
-    const rx = this.onReceive;
-    if (rx === null) {
-      st.rxNoHandler++;
-      return;
-    }
-    rx(frame);
-    this.#wake?.();
+    if (!this.#closed) receiveMessage(this, data, this.#wake);
   }
 
   /** Stops sending and receiving and closes the port. */

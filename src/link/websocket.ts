@@ -18,9 +18,8 @@ import {
   type MessageLinkOptions,
   type MessageLinkStats,
   maxFrameLength,
-  messageBytes,
-  minFrameLength,
   newMessageLinkStats,
+  receiveMessage,
 } from './message-port.ts';
 
 /** WebSocket.OPEN (the same number in the DOM and in `ws`). */
@@ -118,26 +117,7 @@ export class WebSocketLink implements Device {
   }
 
   #onMessage(data: unknown): void {
-    if (this.#closed) return;
-    const st = this.stats;
-    const frame = messageBytes(data);
-    if (
-      frame === undefined ||
-      frame.length < minFrameLength(this.linkType) ||
-      frame.length > maxFrameLength(this.linkType, this.mtu)
-    ) {
-      st.rxErrors++;
-      return;
-    }
-    st.rxFrames++;
-    st.rxBytes += frame.length;
-    const rx = this.onReceive;
-    if (rx === null) {
-      st.rxNoHandler++;
-      return;
-    }
-    rx(frame);
-    this.#wake?.();
+    if (!this.#closed) receiveMessage(this, data, this.#wake);
   }
 
   /** Closes the socket; resolves once it is closed. */
