@@ -216,9 +216,15 @@ export class Stack implements Pollable {
     this.pollReceive();
     if (this.ip.table.pending > 0 && ++this.#inputOnlyPolls < MAX_INPUT_ONLY_POLLS) return;
     this.#inputOnlyPolls = 0;
-    this.timers.runDue(now);
+    const tcp = this.#tcpLayer;
+    tcp.polling = true;
+    try {
+      this.timers.runDue(now);
+    } finally {
+      tcp.polling = false;
+    }
     // Socket events, once, after the poll's input and timers (TcpLayer.deliverEvents).
-    this.#tcpLayer.deliverEvents();
+    tcp.deliverEvents();
   }
 
   /**
@@ -227,12 +233,17 @@ export class Stack implements Pollable {
    * processed before anything else happens (the conformance target's injection).
    */
   pollReceive(): number {
-    const n = this.ip.table.pollReceive(RX_BATCH, this.#receive);
-    if (n > 0) {
+    const tcp = this.#tcpLayer;
+    tcp.polling = true;
+    let n: number;
+    try {
+      n = this.ip.table.pollReceive(RX_BATCH, this.#receive);
       // One output pass per connection the batch touched, then the socket events, once.
-      this.#tcpLayer.runOutputPass();
-      this.#tcpLayer.deliverEvents();
+      if (n > 0) tcp.runOutputPass();
+    } finally {
+      tcp.polling = false;
     }
+    if (n > 0) tcp.deliverEvents();
     return n;
   }
 

@@ -161,6 +161,8 @@ export class TcpLayer implements TcpListenerHost {
   readonly #challengeAcks: ChallengeAckLimiter;
   /** Connections and listeners with events to deliver; undefined: events go out at once. */
   #eventQueue: EventSource[] | undefined = undefined;
+  /** A Stack's poll is running: it calls deliverEvents at its end (driveByPolls). */
+  polling = false;
   /** Connections whose input left something to send; undefined: sent at once. */
   #outputQueue: TcpConnection[] | undefined = undefined;
   /** Delivers queued events raised outside a poll (an application call, say) at the next one. */
@@ -229,8 +231,9 @@ export class TcpLayer implements TcpListenerHost {
     if (!x.eventsQueued) {
       x.eventsQueued = true;
       q.push(x);
-      // An event raised outside a poll still goes out: the timer is due at once.
-      if (!this.#eventTimer!.armed) this.#eventTimer!.set(this.env.clock.now());
+      // An event raised outside a poll (an application call) still goes out: the timer is
+      // due at once. Inside a poll, the poll delivers (no timer work per event).
+      if (!this.polling && !this.#eventTimer!.armed) this.#eventTimer!.set(this.env.clock.now());
     }
     return true;
   }
