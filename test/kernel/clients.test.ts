@@ -191,4 +191,81 @@ describe('Node clients over sockstack against real servers in a namespace', () =
     assert.match(String(info), new RegExp(`addr=${h.stackIp.replaceAll('.', '\\.')}:\\d+`));
     assert.equal(await redis.quit(), 'OK');
   });
+  it('pg → PostgreSQL: a parameterised query, a table round trip, end()', async (t) => {
+    const bin = postgresBin();
+    if (skipWithout(t, bin && join(bin, 'postgres'), 'PostgreSQL (Debian postgresql)')) return;
+    const pgBin = bin as string;
+    const { h, net } = await stackHost(t);
+    // initdb and postgres refuse to run as root: the directory belongs to the postgres user.
+    const dir = tempDir(t, 'postgres');
+    const uid = Number(execFileSync('id', ['-u', 'postgres']).toString());
+    const gid = Number(execFileSync('id', ['-g', 'postgres']).toString());
+    chownSync(dir, uid, gid);
+    const data = join(dir, 'data');
+    const asPostgres = ['setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--'];
+    await run(h, [
+      ...asPostgres,
+      join(pgBin, 'initdb'),
+      '-D',
+      data,
+      '-U',
+      'postgres',
+      '--auth=trust',
+      '--no-locale',
+      '-E',
+      'UTF8',
+      '--no-sync',
+    ]);
+    // Trust the stack's address (initdb's pg_hba.conf trusts only loopback for TCP).
+    writeFileSync(join(data, 'pg_hba.conf'), `host all all ${h.stackIp}/32 trust\n`, { flag: 'a' });
+    const port = 5432;
+    await startServer(
+      t,
+      h,
+      'postgres',
+      [
+        ...asPostgres,
+        join(pgBin, 'postgres'),
+        '-D',
+        data,
+        '-k',
+        dir,
+        '-h',
+        h.kernelIp,
+        '-p',
+        String(port),
+        '-c',
+        'fsync=off',
+      ],
+      /database system is ready to accept connections/,
+      { signal: 'SIGINT' },
+    );
+    // pg's `stream` takes a factory; pg calls connect(port, host) on what it returns.
+    const client = new pg.Client({
+      host: h.kernelIp,
+      port,
+      user: 'postgres',
+      database: 'postgres',
+      stream: () => net.socket() as unknown as Socket,
+      connectionTimeoutMillis: 10_000,
+    });
+    let ended = false;
+    t.after(async () => {
+      if (!ended) await client.end().catch(() => undefined);
+    });
+    await client.connect();
+    const r = await client.query<{ sum: number; greeting: string; addr: string }>(
+      "SELECT $1::int + $2::int AS sum, 'hello ' || $3 AS greeting, host(inet_client_addr()) AS addr",
+      [40, 2, 'sockstack'],
+    );
+    assert.deepEqual(r.rows, [{ sum: 42, greeting: 'hello sockstack', addr: h.stackIp }]);
+    await client.query('CREATE TABLE t (id int PRIMARY KEY, body text)');
+    const body = 'x'.repeat(100_000);
+    await client.query('INSERT INTO t SELECT g, $1 FROM generate_series(1, 20) g', [body]);
+    const all = await client.query<{ id: number; body: string }>('SELECT id, body FROM t ORDER BY id');
+    assert.equal(all.rows.length, 20);
+    assert.ok(all.rows.every((row, i) => row.id === i + 1 && row.body === body));
+    ended = true;
+    await client.end();
+  });
 });
