@@ -268,4 +268,68 @@ describe('Node clients over sockstack against real servers in a namespace', () =
     ended = true;
     await client.end();
   });
+  it('mysql2 → MariaDB: a prepared statement, a table round trip, end()', async (t) => {
+    if (skipWithout(t, 'mariadbd', 'MariaDB (Debian mariadb-server)')) return;
+    if (skipWithout(t, 'mariadb-install-db', 'mariadb-install-db (Debian mariadb-server)')) return;
+    const { h, net } = await stackHost(t);
+    const dir = tempDir(t, 'mariadb');
+    const data = join(dir, 'data');
+    await run(h, [
+      'mariadb-install-db',
+      '--no-defaults',
+      `--datadir=${data}`,
+      '--user=root',
+      '--skip-test-db',
+      '--auth-root-authentication-method=normal',
+    ]);
+    const port = 3306;
+    await startServer(
+      t,
+      h,
+      'mariadbd',
+      [
+        'mariadbd',
+        '--no-defaults',
+        `--datadir=${data}`,
+        '--user=root',
+        `--bind-address=${h.kernelIp}`,
+        `--port=${port}`,
+        `--socket=${join(dir, 'mysqld.sock')}`,
+        `--pid-file=${join(dir, 'mysqld.pid')}`,
+        '--skip-grant-tables',
+        '--skip-name-resolve',
+        '--skip-log-bin',
+        '--innodb-buffer-pool-size=16M',
+      ],
+      /ready for connections/,
+      { ms: 60_000 },
+    );
+    // mysql2's `stream` takes a connected socket (or a factory returning one).
+    const conn = await mysql.createConnection({
+      user: 'root',
+      stream: () => net.connect(port, h.kernelIp) as unknown as Socket,
+      connectTimeout: 10_000,
+    });
+    let ended = false;
+    t.after(async () => {
+      if (!ended) conn.destroy();
+    });
+    const [rows] = await conn.execute('SELECT ? + ? AS sum, CONCAT(?, ?) AS greeting', [
+      40,
+      2,
+      'hello ',
+      'sockstack',
+    ]);
+    assert.deepEqual(rows, [{ sum: 42, greeting: 'hello sockstack' }]);
+    await conn.query('CREATE DATABASE d');
+    await conn.query('CREATE TABLE d.t (id INT PRIMARY KEY, body MEDIUMTEXT)');
+    const body = 'y'.repeat(100_000);
+    for (let i = 1; i <= 20; i++) await conn.execute('INSERT INTO d.t VALUES (?, ?)', [i, body]);
+    const [all] = await conn.query('SELECT id, body FROM d.t ORDER BY id');
+    const list = all as Array<{ id: number; body: string }>;
+    assert.equal(list.length, 20);
+    assert.ok(list.every((row, i) => row.id === i + 1 && row.body === body));
+    ended = true;
+    await conn.end();
+  });
 });
