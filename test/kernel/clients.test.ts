@@ -32,6 +32,7 @@ import pg from 'pg';
 import { Client as SshClient } from 'ssh2';
 import { type StackNet, stackNet } from '../../src/node/net-facade.ts';
 import type { TapStackHost } from '../../src/node/tap-stack.ts';
+import { onceWithin } from '../helpers/netns.ts';
 import { exited, hasCommand, host, skipUnless } from './helpers.ts';
 
 function tempDir(t: TestContext, name: string): string {
@@ -331,5 +332,98 @@ describe('Node clients over sockstack against real servers in a namespace', () =
     assert.ok(list.every((row, i) => row.id === i + 1 && row.body === body));
     ended = true;
     await conn.end();
+  });
+  it("ssh2 → OpenSSH sshd: exec('echo hello') with a throwaway key", async (t) => {
+    if (skipWithout(t, '/usr/sbin/sshd', 'sshd (Debian openssh-server)')) return;
+    if (skipWithout(t, 'ssh-keygen', 'ssh-keygen (Debian openssh-client)')) return;
+    const { h, net } = await stackHost(t);
+    const dir = tempDir(t, 'sshd');
+    const keygen = (file: string): void => {
+      execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'sockstack-test', '-f', file]);
+    };
+    keygen(join(dir, 'host_key'));
+    keygen(join(dir, 'client_key'));
+    writeFileSync(join(dir, 'authorized_keys'), readFileSync(join(dir, 'client_key.pub')));
+    chmodSync(join(dir, 'authorized_keys'), 0o600);
+    const port = 22;
+    const config = join(dir, 'sshd_config');
+    writeFileSync(
+      config,
+      [
+        `Port ${port}`,
+        `ListenAddress ${h.kernelIp}`,
+        `HostKey ${join(dir, 'host_key')}`,
+        `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
+        `PidFile ${join(dir, 'sshd.pid')}`,
+        'UsePAM no',
+        'StrictModes no',
+        'PermitRootLogin prohibit-password',
+        'PasswordAuthentication no',
+        'KbdInteractiveAuthentication no',
+        'UseDNS no',
+        '',
+      ].join('\n'),
+    );
+    // sshd's privilege-separation directory (made by the Debian service, which we do not run).
+    if (!existsSync('/run/sshd')) {
+      mkdirSync('/run/sshd', { mode: 0o755 });
+      t.after(() => rmSync('/run/sshd', { recursive: true, force: true }));
+    }
+    await startServer(t, h, 'sshd', ['/usr/sbin/sshd', '-D', '-e', '-f', config], /Server listening on/);
+    const client = new SshClient();
+    t.after(() => client.end());
+    const ready = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('ssh2: not ready within 15 s')), 15_000);
+      client.once('ready', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      client.once('error', (e) => {
+        clearTimeout(timer);
+        reject(e);
+      });
+    });
+    // ssh2's `sock` takes a duplex; it waits for 'connect' while the socket is connecting.
+    client.connect({
+      sock: net.connect(port, h.kernelIp) as unknown as Socket,
+      username: 'root',
+      privateKey: readFileSync(join(dir, 'client_key')),
+      readyTimeout: 15_000,
+    });
+    await ready;
+    const out = await new Promise<{ stdout: string; code: number }>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('ssh2 exec: no exit within 15 s')), 15_000);
+      client.exec('echo hello; echo "$SSH_CONNECTION"', (err, stream) => {
+        if (err) {
+          clearTimeout(timer);
+          reject(err);
+          return;
+        }
+        let stdout = '';
+        let code = -1;
+        stream.on('data', (b: Buffer) => {
+          stdout += b.toString('utf8');
+        });
+        stream.stderr.resume();
+        stream.on('exit', (c: number) => {
+          code = c;
+        });
+        stream.on('close', () => {
+          clearTimeout(timer);
+          resolve({ stdout, code });
+        });
+      });
+    });
+    assert.equal(out.code, 0);
+    const [hello, conn] = out.stdout.split('\n');
+    assert.equal(hello, 'hello');
+    // sshd saw the stack's address as the client's: "<client ip> <port> <server ip> 22".
+    assert.match(
+      conn,
+      new RegExp(`^${h.stackIp.replaceAll('.', '\\.')} \\d+ ${h.kernelIp.replaceAll('.', '\\.')} ${port}$`),
+    );
+    const closed = onceWithin(client, 'close', 10_000);
+    client.end();
+    await closed;
   });
 });
