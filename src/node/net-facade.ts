@@ -256,6 +256,11 @@ export interface StackNet {
   readonly runtime: StackRuntime;
   createServer(listener?: (socket: StackSocket) => void): StackServer;
   createServer(options: StackServerOptions, listener?: (socket: StackSocket) => void): StackServer;
+  /**
+   * An unconnected socket, like `new net.Socket()`, for libraries that call
+   * `connect(port, host)` themselves (pg's `stream` option).
+   */
+  socket(options?: StackSocketCreateOptions): StackSocket;
   connect(options: StackConnectOptions & StackSocketCreateOptions, listener?: () => void): StackSocket;
   connect(port: number, host?: string, listener?: () => void): StackSocket;
   createConnection(
@@ -310,12 +315,7 @@ export function stackNet(stack: Stack, driver: RealtimeDriver | StackRuntime): S
     sockets.add(sock);
     sock.once('close', () => sockets.delete(sock));
   };
-  const connect = (
-    a: (StackConnectOptions & StackSocketCreateOptions) | number,
-    b?: string | (() => void),
-    c?: () => void,
-  ): StackSocket => {
-    const o = typeof a === 'object' ? a : undefined;
+  const socket = (o?: StackSocketCreateOptions): StackSocket => {
     const sock = new StackSocket({
       driver: runtime as SocketDriver,
       tcp: stack.tcp,
@@ -325,6 +325,15 @@ export function stackNet(stack: Stack, driver: RealtimeDriver | StackRuntime): S
       writableHighWaterMark: o?.writableHighWaterMark,
     });
     track(sock);
+    return sock;
+  };
+  const connect = (
+    a: (StackConnectOptions & StackSocketCreateOptions) | number,
+    b?: string | (() => void),
+    c?: () => void,
+  ): StackSocket => {
+    const o = typeof a === 'object' ? a : undefined;
+    const sock = socket(o);
     if (o) sock.connect(o, typeof b === 'function' ? b : undefined);
     else if (typeof b === 'function') sock.connect(a as number, b);
     else sock.connect(a as number, b, c);
@@ -345,6 +354,7 @@ export function stackNet(stack: Stack, driver: RealtimeDriver | StackRuntime): S
       if (listener) s.on('connection', listener);
       return s;
     },
+    socket,
     connect,
     createConnection: connect,
     attach(server, port, options = {}) {
