@@ -2,8 +2,8 @@
  * ICMP for IPv4 (RFC 792): errors sent about datagrams we drop (with the suppression
  * rules of RFC 1122 §3.2.2 and the rate limit of RFC 1812 §4.3.2.8), echo requests
  * answered, and received errors and echo replies handed on: errors to the transport
- * whose datagram they quote (and "fragmentation needed" into the path-MTU cache),
- * replies and errors about echo requests to the ping client.
+ * whose datagram they quote (a "fragmentation needed" reaches the path-MTU cache only
+ * through the transport, once it has validated the quote: RFC 5927 §4.1), replies and errors about echo requests to the ping client.
  */
 import type { Clock } from '../time/clock.ts';
 import type { Ipv4Address } from '../wire/address.ts';
@@ -35,7 +35,6 @@ import type { NetInterface } from './interface.ts';
 import type { InterfaceTable } from './interfaces.ts';
 import type { IcmpErrorKind } from './network.ts';
 import type { Ipv4Output } from './output.ts';
-import type { PmtuCache } from './pmtu.ts';
 import type { StackStats } from './stats.ts';
 
 /** How a datagram arrived, for the ICMP rules that depend on it. */
@@ -71,7 +70,6 @@ export interface Icmpv4Env {
   readonly stats: StackStats;
   readonly interfaces: InterfaceTable;
   readonly output: Ipv4Output;
-  readonly pmtu: PmtuCache;
   /** Answer echo requests sent to a broadcast address. */
   echoBroadcast(): boolean;
   /** An echo reply arrived (the ping client matches it). */
@@ -235,8 +233,10 @@ export class Icmpv4 {
           quoted: inv,
           ...(kind === 'frag-needed' ? { nextHopMtu: m.kind === 'destUnreachable' ? m.nextHopMtu : 0 } : {}),
         };
-        // RFC 1191 §6.3: record a smaller path MTU for the destination.
-        if (kind === 'frag-needed') env.pmtu.learn(inv.dst, err.nextHopMtu ?? 0, env.clock.now());
+        // RFC 5927 §4.1: a "fragmentation needed" is not acted on here. The transport checks
+        // that the quoted datagram is one it has in flight (TCP: the sequence number) and then
+        // tells the network layer (NetworkLayer.learnPathMtu), as Linux does: icmp_unreach
+        // hands the MTU to the protocol's err_handler, which updates the route.
         if (inv.protocol === IP_PROTO_ICMP) {
           env.echoError(err);
           return;

@@ -170,7 +170,6 @@ export class Ipv4Layer {
         stats: env.stats,
         interfaces,
         output,
-        pmtu,
         echoBroadcast: () => this.config.echoBroadcast === true,
         echoReply: (ident, seq, arrival, bytes) => this.#pings.reply(ident, seq, arrival, bytes),
         echoError: (err) => this.#pings.error(err),
@@ -323,6 +322,19 @@ export class Ipv4Layer {
     const base = typeof r === 'string' ? 576 : r.iface.mtu;
     const p = this.#pmtu.get(dst, this.#env.clock.now());
     return p !== undefined ? Math.min(base, p) : base;
+  }
+
+  /**
+   * RFC 1191 §6.3: a transport validated a "fragmentation needed" quoting a datagram it
+   * sent to `dst` (RFC 5927 §4.1) and passes on its next-hop MTU. Only a smaller path MTU
+   * is recorded, clamped at MIN_PMTU (Linux __ip_rt_update_pmtu). Returns the path MTU now
+   * in effect.
+   */
+  learnPathMtu(dst: Ipv4Address, mtu: number): number {
+    const current = this.pathMtu(dst);
+    if (mtu >= current) return current;
+    this.#pmtu.learn(dst, mtu, this.#env.clock.now());
+    return this.pathMtu(dst);
   }
 
   /** See Ipv4Output.route. */

