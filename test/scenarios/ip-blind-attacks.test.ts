@@ -8,9 +8,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { AF_INET, SOCK_DGRAM, SOCK_STREAM } from '../../src/socket/constants.ts';
 import type { Socket } from '../../src/socket/socket.ts';
-import { millis } from '../../src/time/instant.ts';
-import { parseIpv4 } from '../../src/wire/address.ts';
-import { ETHERTYPE_IPV4, emitEthernet } from '../../src/wire/ethernet.ts';
+import { millis, seconds } from '../../src/time/instant.ts';
+import { localMac, MAC_BROADCAST, MAC_ZERO, type MacAddress, parseIpv4 } from '../../src/wire/address.ts';
+import { ARP_LEN, ARP_OP_REPLY, ARP_OP_REQUEST, type ArpOperation, emitArp } from '../../src/wire/arp.ts';
+import { ETHERTYPE_ARP, ETHERTYPE_IPV4, emitEthernet } from '../../src/wire/ethernet.ts';
 import {
   emitIcmpv4,
   ICMPV4_UNREACH_FRAG_NEEDED,
@@ -18,7 +19,7 @@ import {
   icmpv4Length,
 } from '../../src/wire/icmpv4.ts';
 import { emitIpv4, IP_PROTO_ICMP, IP_PROTO_TCP, IP_PROTO_UDP } from '../../src/wire/ipv4.ts';
-import { connectionOf, pair } from './tcp-net.ts';
+import { connectionOf, pair, routed } from './tcp-net.ts';
 
 type Net = ReturnType<typeof pair>;
 
@@ -52,10 +53,15 @@ function ipPacket(src: string, dst: string, protocol: number, payload: Uint8Arra
   return pkt;
 }
 
-/** An Ethernet frame carrying the IPv4 packet `pkt`. */
-function ethFrame(srcMac: Uint8Array, dstMac: Uint8Array, pkt: Uint8Array): Uint8Array {
+/** An Ethernet frame carrying the IPv4 packet (or, with `ethertype`, other payload) `pkt`. */
+function ethFrame(
+  srcMac: Uint8Array,
+  dstMac: Uint8Array,
+  pkt: Uint8Array,
+  ethertype = ETHERTYPE_IPV4,
+): Uint8Array {
   const frame = new Uint8Array(14 + pkt.length);
-  emitEthernet({ dst: dstMac, src: srcMac, ethertype: ETHERTYPE_IPV4 }, frame);
+  emitEthernet({ dst: dstMac, src: srcMac, ethertype }, frame);
   frame.set(pkt, 14);
   return frame;
 }
@@ -177,5 +183,72 @@ describe('blind attacks on IP (issue #17)', () => {
       assert.equal(net.a.ip.pathMtu(b), 552);
       await tx.close();
     });
+  });
+
+  it('ARP poisoning: unsolicited replies create nothing, a request flood cannot evict the gateway, bad sender MACs are never learnt (RFC 826)', async () => {
+    const net = routed({ seed: 1703, config: { arp: { maxEntries: 16 } } });
+    const eth0 = net.a.ip.getInterface('eth0')!;
+    const cache = eth0.arp!;
+    const gw = parseIpv4('10.0.1.1')!;
+    const aIp = parseIpv4(net.aAddr)!;
+    const gwMac = macOf(net.router);
+    const arp = (op: ArpOperation, mac: MacAddress, sip: number, tip: number, frameSrc: MacAddress = mac) => {
+      const body = new Uint8Array(ARP_LEN);
+      emitArp(
+        {
+          op,
+          senderMac: mac,
+          senderIp: sip,
+          targetMac: op === ARP_OP_REPLY ? eth0.mac : MAC_ZERO,
+          targetIp: tip,
+        },
+        body,
+      );
+      const dst = op === ARP_OP_REPLY ? eth0.mac : MAC_BROADCAST;
+      net.ca.bToA.send(ethFrame(frameSrc, dst, body, ETHERTYPE_ARP));
+    };
+    const stats = net.a.stats.arp;
+    await net.sim.run(async () => {
+      assert.ok((await net.a.ping(net.bAddr)).ok, 'a reaches b through its gateway');
+      assert.deepEqual(cache.get(gw)?.mac, gwMac);
+      // Idle past reachableTime: the gateway's entry is now stale and the least recently used.
+      await net.sim.sleep(seconds(31));
+      assert.equal(cache.get(gw)?.state, 'stale');
+
+      // 1. Unsolicited replies addressed to us, from 1000 made-up neighbours: no entry each.
+      for (let i = 0; i < 1000; i++)
+        arp(ARP_OP_REPLY, localMac(0x30000 + i), 0x0a010100 + (i % 200) + 10, aIp);
+      await net.sim.sleep(millis(5));
+      const afterReplies = cache.size;
+      assert.equal(afterReplies, 1, 'only the gateway is known');
+      assert.equal(stats.unsolicitedReplies, 1000);
+
+      // 2. Requests for our address from 1000 spoofed senders: entries (RFC 826), but the
+      // gateway's, which we send through, is never the one evicted.
+      for (let i = 0; i < 1000; i++) {
+        arp(ARP_OP_REQUEST, localMac(0x40000 + i), 0x0a010000 + (i % 250) + 3, aIp);
+        if (i % 100 === 99) await net.sim.sleep(millis(1));
+      }
+      await net.sim.sleep(millis(5));
+      assert.ok(cache.size <= 16, `cache ${cache.size}`);
+      assert.deepEqual(cache.get(gw)?.mac, gwMac, "the gateway's entry survived the flood");
+
+      // 3. All-zero, broadcast and multicast sender MACs are never learnt, even in a request for us.
+      const bad = [MAC_ZERO, MAC_BROADCAST, Uint8Array.of(0x01, 0x00, 0x5e, 0, 0, 1)];
+      const badBefore = stats.badSender;
+      for (const [i, mac] of bad.entries())
+        arp(ARP_OP_REQUEST, mac, 0x0a0101f0 + i, aIp, localMac(0x50000 + i));
+      // And the same against an existing entry (the gateway's).
+      arp(ARP_OP_REQUEST, MAC_ZERO, gw, aIp, localMac(0x50010));
+      await net.sim.sleep(millis(5));
+      for (let i = 0; i < bad.length; i++) assert.equal(cache.get(0x0a0101f0 + i), undefined);
+      assert.equal(stats.badSender, badBefore + bad.length + 1);
+      assert.deepEqual(cache.get(gw)?.mac, gwMac);
+      assert.ok((await net.a.ping(net.bAddr)).ok, 'a still reaches b');
+    });
+    console.log(
+      `  ARP: ${stats.unsolicitedReplies} unsolicited replies ignored, ${stats.evictions} evictions, ` +
+        `${stats.badSender} bad senders, cache ${cache.size}/16, gateway kept`,
+    );
   });
 });
