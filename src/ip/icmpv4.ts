@@ -23,7 +23,7 @@ import {
   parseIcmpv4,
   parseIcmpv4Invoking,
 } from '../wire/icmpv4.ts';
-import { IP_PROTO_ICMP, Ipv4View } from '../wire/ipv4.ts';
+import { IP_PROTO_ICMP, IPV4_MIN_HEADER_LEN, Ipv4View } from '../wire/ipv4.ts';
 import {
   DEFAULT_ICMP_RATE,
   ICMP_ERROR_MAX_LEN,
@@ -106,6 +106,20 @@ export function icmpErrorKind(type: number, code: number): IcmpErrorKind | undef
   }
 }
 
+/**
+ * The header of a datagram an ICMP error may quote: a valid IPv4 header (version, IHL, Total
+ * Length not below it) with its first 8 data bytes present (RFC 792) or the whole datagram.
+ * Unlike Ipv4View.check, the buffer may end before Total Length (a cut quote).
+ */
+function quotableHeader(offending: Uint8Array): Ipv4View | undefined {
+  if (offending.length < IPV4_MIN_HEADER_LEN) return undefined;
+  const v = new Ipv4View(offending);
+  const hl = v.headerLength;
+  if (v.version !== 4 || hl < IPV4_MIN_HEADER_LEN || v.totalLength < hl) return undefined;
+  if (offending.length < Math.min(v.totalLength, hl + 8)) return undefined;
+  return v;
+}
+
 export class Icmpv4 {
   readonly #env: Icmpv4Env;
   readonly #bucket: TokenBucket;
@@ -117,8 +131,8 @@ export class Icmpv4 {
   }
 
   /**
-   * Sends an ICMP error about `offending` (a whole IP datagram or at least its header
-   * and first 8 data bytes). `meta` describes how it arrived (undefined: it was ours
+   * Sends an ICMP error about `offending` (a whole IP datagram, or its header and at least
+   * its first 8 data bytes: a quote may be shorter than its Total Length says). `meta` describes how it arrived (undefined: it was ours
    * or is being dropped on output). Applies RFC 1122 §3.2.2 suppression rules and the
    * RFC 1812 §4.3.2.8 rate limit. Returns whether it was sent.
    */
@@ -131,8 +145,8 @@ export class Icmpv4 {
   ): boolean {
     const env = this.#env;
     const icmp = env.stats.icmp;
-    const v = Ipv4View.check(offending);
-    if (isWireError(v)) return false;
+    const v = quotableHeader(offending);
+    if (v === undefined) return false;
     const hl = v.headerLength;
     const why = icmpErrorSuppressed({
       src: v.src,
@@ -152,7 +166,10 @@ export class Icmpv4 {
       return false;
     }
     // RFC 1812 §4.3.2.3: quote as much of the original as fits in 576 bytes.
-    const quote = offending.subarray(0, Math.min(v.totalLength, ICMP_ERROR_MAX_LEN - 20 - 8));
+    const quote = offending.subarray(
+      0,
+      Math.min(v.totalLength, offending.length, ICMP_ERROR_MAX_LEN - 20 - 8),
+    );
     const repr: Icmpv4Repr =
       type === ICMPV4_DEST_UNREACHABLE
         ? { kind: 'destUnreachable', code, nextHopMtu, invoking: quote }

@@ -40,7 +40,7 @@ import { Arp, type ArpConfig } from './arp.ts';
 import { LinkLayer } from './ethernet.ts';
 import { Ipv4Forwarder } from './forward.ts';
 import { Reassembler, type ReassemblyConfig } from './fragment.ts';
-import type { IcmpRateConfig } from './icmp.ts';
+import { ICMP_ERROR_MAX_LEN, type IcmpRateConfig } from './icmp.ts';
 import { type ArrivalMeta, Icmpv4, type Icmpv4Error } from './icmpv4.ts';
 import { makeInterfaceAddress, type NetInterface } from './interface.ts';
 import { InterfaceTable } from './interfaces.ts';
@@ -199,7 +199,8 @@ export class Ipv4Layer {
         timers: env.timers,
         stats: env.stats.ip,
         timedOut: (_repr, quote) => {
-          // RFC 792: Time Exceeded code 1, "fragment reassembly time exceeded".
+          // RFC 792: Time Exceeded code 1, "fragment reassembly time exceeded". `quote` may be
+          // shorter than its header's Total Length (the first fragment, cut to fit).
           icmp.sendError(quote, undefined, ICMPV4_TIME_EXCEEDED, 1);
         },
       },
@@ -449,7 +450,9 @@ export class Ipv4Layer {
         stats.malformed++;
         return;
       }
-      const quote = pkt.subarray(0, Math.min(pkt.length, v.headerLength + 8));
+      // RFC 1812 §4.3.2.3: an ICMP error quotes as much of the datagram as fits in 576 bytes
+      // (Linux ip_expire quotes the whole first fragment, as far as it fits).
+      const quote = pkt.subarray(0, Math.min(pkt.length, ICMP_ERROR_MAX_LEN - 28));
       const whole = this.reassembler.add(parsed.repr, parsed.payload, quote);
       if (!whole) return;
       const repr = whole.repr;

@@ -6,22 +6,99 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { Cable } from '../../src/link/memory.ts';
+import { Simulation } from '../../src/link/sim.ts';
 import { AF_INET, SOCK_DGRAM, SOCK_STREAM } from '../../src/socket/constants.ts';
 import type { Socket } from '../../src/socket/socket.ts';
+import { Stack } from '../../src/stack.ts';
 import { millis, seconds } from '../../src/time/instant.ts';
 import { localMac, MAC_BROADCAST, MAC_ZERO, type MacAddress, parseIpv4 } from '../../src/wire/address.ts';
 import { ARP_LEN, ARP_OP_REPLY, ARP_OP_REQUEST, type ArpOperation, emitArp } from '../../src/wire/arp.ts';
-import { ETHERTYPE_ARP, ETHERTYPE_IPV4, emitEthernet } from '../../src/wire/ethernet.ts';
+import { ETHERTYPE_ARP, ETHERTYPE_IPV4, emitEthernet, parseEthernet } from '../../src/wire/ethernet.ts';
 import {
   emitIcmpv4,
   ICMPV4_UNREACH_FRAG_NEEDED,
   type Icmpv4Repr,
   icmpv4Length,
+  parseIcmpv4,
 } from '../../src/wire/icmpv4.ts';
-import { emitIpv4, IP_PROTO_ICMP, IP_PROTO_TCP, IP_PROTO_UDP } from '../../src/wire/ipv4.ts';
+import { emitIpv4, IP_PROTO_ICMP, IP_PROTO_TCP, IP_PROTO_UDP, type Ipv4Repr } from '../../src/wire/ipv4.ts';
 import { connectionOf, pair, routed } from './tcp-net.ts';
 
 type Net = ReturnType<typeof pair>;
+
+// A real gc() for retained-memory measurements (no --expose-gc flag needed).
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc') as () => void;
+
+/** Retained heap (JS heap + ArrayBuffers) after full collections. */
+function retained(): number {
+  gc();
+  gc();
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
+}
+
+const VICTIM = 0x0a000002;
+
+/** A victim stack (10.0.0.2) on a cable whose far end the test drives (the attacker), capturing what the victim sends. */
+function victim(config = {}) {
+  const sim = new Simulation({ seed: 17 });
+  const cable = sim.add(new Cable({ clock: sim.clock, rng: sim.rng.fork() }));
+  const stack = sim.add(new Stack({ clock: sim.clock, rng: sim.rng.fork(), name: 'victim', config }));
+  const iface = stack.addInterface({ name: 'eth0', device: cable.a, addresses: ['10.0.0.2/24'] });
+  const sent: Uint8Array[] = [];
+  cable.b.onReceive = (f) => sent.push(f);
+  const attackerMac = localMac(0xbad);
+  sim.runUntilIdle();
+  // The attacker's address (10.0.0.9) is known to the victim, so ICMP goes straight out.
+  const q = new Uint8Array(ARP_LEN);
+  emitArp(
+    {
+      op: ARP_OP_REQUEST,
+      senderMac: attackerMac,
+      senderIp: 0x0a000009,
+      targetMac: MAC_ZERO,
+      targetIp: VICTIM,
+    },
+    q,
+  );
+  cable.b.transmit(ethFrame(attackerMac, iface.mac, q, ETHERTYPE_ARP));
+  sim.runFor(millis(5));
+  sent.length = 0;
+  const inject = (pkt: Uint8Array) => cable.b.transmit(ethFrame(attackerMac, iface.mac, pkt));
+  return { sim, stack, iface, sent, inject };
+}
+
+/** One IPv4 fragment from 10.0.0.9 to the victim: `data` at byte `offset`. */
+function fragment(
+  id: number,
+  offset: number,
+  data: Uint8Array,
+  more: boolean,
+  protocol = IP_PROTO_UDP,
+): Uint8Array {
+  const repr: Ipv4Repr = {
+    dscp: 0,
+    ecn: 0,
+    identification: id & 0xffff,
+    dontFragment: false,
+    moreFragments: more,
+    fragmentOffset: offset,
+    ttl: 64,
+    protocol,
+    src: 0x0a000009,
+    dst: VICTIM,
+    options: new Uint8Array(0),
+    payloadLength: data.length,
+  };
+  const p = new Uint8Array(20 + data.length);
+  emitIpv4(repr, p);
+  p.set(data, 20);
+  return p;
+}
 
 function macOf(stack: Net['a'], ifname = 'eth0'): Uint8Array {
   const i = stack.ip.getInterface(ifname);
@@ -250,5 +327,77 @@ describe('blind attacks on IP (issue #17)', () => {
       `  ARP: ${stats.unsolicitedReplies} unsolicited replies ignored, ${stats.evictions} evictions, ` +
         `${stats.badSender} bad senders, cache ${cache.size}/16, gateway kept`,
     );
+  });
+
+  it('tiny-fragment flood: reassembly charges what fragments cost, so the 1 MiB cap holds in heap terms', () => {
+    const { sim, stack, inject } = victim();
+    const r = stack.ip.reassembler;
+    const cap = r.config.maxBytes;
+    const base = retained();
+    // Never-completing 8-byte fragments at offsets 8, 24, 40, ... of 64 datagrams (the
+    // table's limit): 160k fragments. Charged 8 bytes each, the cap would hold 130k of them
+    // (about 40 MB of heap); charged what they cost, about 3,000.
+    const eight = new Uint8Array(8);
+    let maxCharged = 0;
+    let n = 0;
+    for (let k = 0; k < 2500; k++) {
+      for (let id = 0; id < 64; id++) {
+        inject(fragment(id, 8 + k * 16, eight, true));
+        if (++n % 256 === 0) {
+          sim.runFor(millis(1));
+          maxCharged = Math.max(maxCharged, r.bytes);
+        }
+      }
+    }
+    sim.runFor(millis(1));
+    maxCharged = Math.max(maxCharged, r.bytes);
+    const grown = retained() - base;
+    const s = stack.stats.ip;
+    console.log(
+      `  ${n} 8-byte fragments: charged at most ${maxCharged} of ${cap} bytes, ${r.datagrams} datagrams, ` +
+        `${s.reasmEvictions} evictions, heap grew ${(grown / 1e6).toFixed(2)} MB`,
+    );
+    assert.equal(s.reasmRequired, n, 'every fragment reached reassembly');
+    assert.ok(maxCharged <= cap);
+    assert.ok(r.datagrams <= r.config.maxDatagrams);
+    assert.ok(s.reasmEvictions > 0, 'the flood churned the table');
+    assert.ok(grown < 4 * cap, `heap grew ${grown} bytes for a ${cap}-byte cap`);
+    r.clear();
+    assert.equal(r.bytes, 0);
+  });
+
+  it('reassembly timeout: ICMP Time Exceeded (code 1) quoting the first fragment, only when it arrived (RFC 1122 §3.3.2)', () => {
+    const { sim, stack, sent, inject } = victim();
+    const data = new Uint8Array(1200);
+    for (let i = 0; i < data.length; i++) data[i] = i & 0xff;
+    // Datagram 1: its first fragment (1200 bytes of a longer datagram) and nothing more.
+    const first = fragment(1, 0, data, true);
+    inject(first);
+    // Datagram 2: only a later fragment, so no Time Exceeded (the offset-0 one never came).
+    inject(fragment(2, 1200, data.subarray(0, 64), false));
+    sim.runFor(seconds(29));
+    const ipOut = () => sent.filter((f) => f[12] === 0x08 && f[13] === 0x00);
+    assert.equal(ipOut().length, 0);
+    sim.runFor(seconds(2));
+    assert.equal(stack.stats.ip.reasmTimeouts, 2);
+    assert.equal(stack.stats.icmp.outTimeExceeded, 1);
+    assert.equal(ipOut().length, 1);
+    const eth = parseEthernet(ipOut()[0]);
+    assert.ok(!('wireError' in eth));
+    const ip = eth.payload;
+    assert.equal(ip[9], IP_PROTO_ICMP);
+    assert.equal(
+      ((ip[16] << 24) | (ip[17] << 16) | (ip[18] << 8) | ip[19]) >>> 0,
+      0x0a000009,
+      'to the source',
+    );
+    const icmp = parseIcmpv4(ip.subarray((ip[0] & 0x0f) * 4));
+    assert.ok(!('wireError' in icmp));
+    assert.equal(icmp.repr.kind, 'timeExceeded');
+    if (icmp.repr.kind !== 'timeExceeded') return;
+    assert.equal(icmp.repr.code, 1, 'fragment reassembly time exceeded');
+    // RFC 1812 §4.3.2.3: as much of the first fragment as fits in 576 bytes, header unchanged.
+    assert.equal(20 + 8 + icmp.repr.invoking.length, 576);
+    assert.deepEqual(icmp.repr.invoking, first.subarray(0, 548));
   });
 });
