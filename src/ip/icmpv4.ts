@@ -11,6 +11,7 @@ import { isWireError } from '../wire/error.ts';
 import {
   emitIcmpv4,
   ICMPV4_DEST_UNREACHABLE,
+  ICMPV4_PARAMETER_PROBLEM,
   ICMPV4_TIME_EXCEEDED,
   ICMPV4_UNREACH_FRAG_NEEDED,
   ICMPV4_UNREACH_HOST,
@@ -34,6 +35,7 @@ import {
 import type { NetInterface } from './interface.ts';
 import type { InterfaceTable } from './interfaces.ts';
 import type { IcmpErrorKind } from './network.ts';
+import { echoReplyOptions } from './options.ts';
 import type { Ipv4Output } from './output.ts';
 import type { StackStats } from './stats.ts';
 
@@ -51,6 +53,8 @@ export interface Icmpv4Arrival extends ArrivalMeta {
   readonly src: Ipv4Address;
   readonly dst: Ipv4Address;
   readonly ttl: number;
+  /** The datagram's IP options (validated), when it had any. */
+  readonly options?: Uint8Array;
 }
 
 /** A received ICMPv4 error about a datagram we sent (IPv4's numbers; the transports get IpAddress). */
@@ -78,6 +82,11 @@ export interface Icmpv4Env {
   echoError(err: Icmpv4Error): void;
   /** An error quoting a datagram of `protocol`; false when no transport takes it. */
   transportError(err: Icmpv4Error): boolean;
+}
+
+/** RFC 791 timestamp: milliseconds since midnight UT (of the stack's clock, microseconds). */
+function timestampMs(now: number): number {
+  return Math.floor(now / 1000) % 86_400_000;
 }
 
 /** The kind name for an ICMP error type/code (what transports are told). */
@@ -134,7 +143,8 @@ export class Icmpv4 {
    * Sends an ICMP error about `offending` (a whole IP datagram, or its header and at least
    * its first 8 data bytes: a quote may be shorter than its Total Length says). `meta` describes how it arrived (undefined: it was ours
    * or is being dropped on output). Applies RFC 1122 §3.2.2 suppression rules and the
-   * RFC 1812 §4.3.2.8 rate limit. Returns whether it was sent.
+   * RFC 1812 §4.3.2.8 rate limit. `nextHopMtu`: for fragmentation needed; `pointer`: for
+   * parameter problem, the offset of the bad octet. Returns whether it was sent.
    */
   sendError(
     offending: Uint8Array,
@@ -142,6 +152,7 @@ export class Icmpv4 {
     type: number,
     code: number,
     nextHopMtu = 0,
+    pointer = 0,
   ): boolean {
     const env = this.#env;
     const icmp = env.stats.icmp;
@@ -173,7 +184,9 @@ export class Icmpv4 {
     const repr: Icmpv4Repr =
       type === ICMPV4_DEST_UNREACHABLE
         ? { kind: 'destUnreachable', code, nextHopMtu, invoking: quote }
-        : { kind: 'timeExceeded', code, invoking: quote };
+        : type === ICMPV4_PARAMETER_PROBLEM
+          ? { kind: 'parameterProblem', code, pointer, invoking: quote }
+          : { kind: 'timeExceeded', code, invoking: quote };
     // Source: the address the offending datagram was sent to if it is ours (so the
     // sender sees the answer come from where it sent), else the outgoing interface's.
     const src = env.interfaces.isLocalAddress(v.dst) ? v.dst : 0;
@@ -184,6 +197,7 @@ export class Icmpv4 {
     icmp.outMessages++;
     if (type === ICMPV4_DEST_UNREACHABLE) icmp.outDestUnreachable++;
     else if (type === ICMPV4_TIME_EXCEEDED) icmp.outTimeExceeded++;
+    else if (type === ICMPV4_PARAMETER_PROBLEM) icmp.outParamProblems++;
     env.output.send(route, { protocol: IP_PROTO_ICMP }, body);
     return true;
   }
@@ -215,7 +229,17 @@ export class Icmpv4 {
         emitIcmpv4(reply, body);
         icmp.outMessages++;
         icmp.outEchoReplies++;
-        env.output.send(route, { protocol: IP_PROTO_ICMP }, body);
+        // RFC 1122 §3.2.2.6: and its Record Route and Timestamp options, with this host added.
+        const options = info.options?.length
+          ? echoReplyOptions(
+              info.options,
+              info.broadcast ? route.src : info.dst,
+              route.src,
+              timestampMs(env.clock.now()),
+              (a) => env.interfaces.isLocalAddress(a),
+            )
+          : undefined;
+        env.output.send(route, { protocol: IP_PROTO_ICMP }, body, options);
         return;
       }
       case 'echoReply': {

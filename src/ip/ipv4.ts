@@ -31,11 +31,12 @@ import { isWireError } from '../wire/error.ts';
 import { ETHERTYPE_IPV4 } from '../wire/ethernet.ts';
 import {
   ICMPV4_DEST_UNREACHABLE,
+  ICMPV4_PARAMETER_PROBLEM,
   ICMPV4_TIME_EXCEEDED,
   ICMPV4_UNREACH_HOST,
   ICMPV4_UNREACH_PROTOCOL,
 } from '../wire/icmpv4.ts';
-import { emitIpv4, IP_PROTO_ICMP, Ipv4View, parseIpv4Packet } from '../wire/ipv4.ts';
+import { emitIpv4, IP_PROTO_ICMP, IPV4_MIN_HEADER_LEN, Ipv4View, parseIpv4Packet } from '../wire/ipv4.ts';
 import { Arp, type ArpConfig } from './arp.ts';
 import { LinkLayer } from './ethernet.ts';
 import { Ipv4Forwarder } from './forward.ts';
@@ -53,6 +54,7 @@ import type {
   SendOptions,
   TransportProtocol,
 } from './network.ts';
+import { badOptionOffset } from './options.ts';
 import { DEFAULT_TTL, Ipv4Output, type Ipv4Route } from './output.ts';
 import { PingClient, type PingOptions, type PingResult } from './ping.ts';
 import { PmtuCache } from './pmtu.ts';
@@ -418,6 +420,7 @@ export class Ipv4Layer {
     const broadcast = !local && (dst === 0xffffffff || this.isBroadcastAddress(dst));
     if (local || broadcast) {
       if (broadcast) stats.broadcastIn++;
+      if (!this.#optionsOk(pkt, v, { iface, broadcast, linkBroadcast })) return;
       this.#localDeliver(iface, pkt, v, broadcast, linkBroadcast);
       return;
     }
@@ -425,7 +428,23 @@ export class Ipv4Layer {
       stats.notForUs++;
       return;
     }
+    if (!this.#optionsOk(pkt, v, { iface, broadcast, linkBroadcast })) return;
     this.#forwarder.forward(iface, pkt, v, linkBroadcast);
+  }
+
+  /**
+   * RFC 1122 §3.2.1.8 / RFC 1812 §4.3.2.1: a datagram with malformed options (a zero or
+   * overlong length, a bad pointer) is dropped and answered with ICMP Parameter Problem
+   * (code 0) pointing at the bad octet, as Linux's ip_options_compile does (rate-limited
+   * like every ICMP error).
+   */
+  #optionsOk(pkt: Uint8Array, v: Ipv4View, meta: ArrivalMeta): boolean {
+    if (v.headerLength === IPV4_MIN_HEADER_LEN) return true;
+    const bad = badOptionOffset(v.options);
+    if (bad === undefined) return true;
+    this.#env.stats.ip.badOptions++;
+    this.icmp.sendError(pkt, meta, ICMPV4_PARAMETER_PROBLEM, 0, 0, bad);
+    return false;
   }
 
   #localDeliver(
@@ -468,7 +487,9 @@ export class Ipv4Layer {
     }
     stats.delivered++;
     if (protocol === IP_PROTO_ICMP) {
-      this.icmp.input({ src, dst, ttl, iface, broadcast, linkBroadcast }, payload);
+      const options =
+        packet === pkt ? v.options : packet.subarray(IPV4_MIN_HEADER_LEN, (packet[0] & 0x0f) * 4);
+      this.icmp.input({ src, dst, ttl, iface, broadcast, linkBroadcast, options }, payload);
       return;
     }
     const handler = this.#protocols.get(protocol);

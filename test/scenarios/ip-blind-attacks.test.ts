@@ -24,7 +24,14 @@ import {
   icmpv4Length,
   parseIcmpv4,
 } from '../../src/wire/icmpv4.ts';
-import { emitIpv4, IP_PROTO_ICMP, IP_PROTO_TCP, IP_PROTO_UDP, type Ipv4Repr } from '../../src/wire/ipv4.ts';
+import {
+  emitIpv4,
+  IP_PROTO_ICMP,
+  IP_PROTO_TCP,
+  IP_PROTO_UDP,
+  type Ipv4Repr,
+  parseIpv4Packet,
+} from '../../src/wire/ipv4.ts';
 import { connectionOf, pair, routed } from './tcp-net.ts';
 
 type Net = ReturnType<typeof pair>;
@@ -72,13 +79,14 @@ function victim(config = {}) {
   return { sim, stack, iface, sent, inject };
 }
 
-/** One IPv4 fragment from 10.0.0.9 to the victim: `data` at byte `offset`. */
+/** One IPv4 fragment from 10.0.0.9 to the victim: `data` at byte `offset` (and IP `options`). */
 function fragment(
   id: number,
   offset: number,
   data: Uint8Array,
   more: boolean,
   protocol = IP_PROTO_UDP,
+  options = new Uint8Array(0),
 ): Uint8Array {
   const repr: Ipv4Repr = {
     dscp: 0,
@@ -91,13 +99,36 @@ function fragment(
     protocol,
     src: 0x0a000009,
     dst: VICTIM,
-    options: new Uint8Array(0),
+    options,
     payloadLength: data.length,
   };
-  const p = new Uint8Array(20 + data.length);
+  const hl = 20 + ((options.length + 3) & ~3);
+  const p = new Uint8Array(hl + data.length);
   emitIpv4(repr, p);
-  p.set(data, 20);
+  p.set(data, hl);
   return p;
+}
+
+/** An echo request from 10.0.0.9 to the victim carrying IP `options`. */
+function echoRequest(seq: number, options: number[]): Uint8Array {
+  const repr: Icmpv4Repr = { kind: 'echoRequest', ident: 0x77, seq, data: new Uint8Array(16).fill(seq) };
+  const body = new Uint8Array(icmpv4Length(repr));
+  emitIcmpv4(repr, body);
+  return fragment(seq, 0, body, false, IP_PROTO_ICMP, Uint8Array.from(options));
+}
+
+/** The IPv4 packets among frames the victim sent, parsed, with their ICMP message. */
+function icmpOut(frames: Uint8Array[]) {
+  const out = [];
+  for (const f of frames) {
+    if (f[12] !== 0x08 || f[13] !== 0x00) continue;
+    const p = parseIpv4Packet(f.subarray(14));
+    if ('wireError' in p || p.repr.protocol !== IP_PROTO_ICMP) continue;
+    const m = parseIcmpv4(p.payload);
+    if ('wireError' in m) continue;
+    out.push({ ip: p.repr, icmp: m.repr });
+  }
+  return out;
 }
 
 function macOf(stack: Net['a'], ifname = 'eth0'): Uint8Array {
@@ -399,5 +430,81 @@ describe('blind attacks on IP (issue #17)', () => {
     // RFC 1812 §4.3.2.3: as much of the first fragment as fits in 576 bytes, header unchanged.
     assert.equal(20 + 8 + icmp.repr.invoking.length, 576);
     assert.deepEqual(icmp.repr.invoking, first.subarray(0, 548));
+  });
+});
+
+describe('IP options answered as RFC 1122 and Linux do (issue #17)', () => {
+  const V = [10, 0, 0, 2];
+  const A = [10, 0, 0, 9];
+  it('echo replies return Record Route and Timestamp options with this host added (RFC 1122 §3.2.2.6)', () => {
+    const { sim, inject, sent } = victim();
+    sim.runFor(seconds(1)); // a non-zero clock for the timestamps
+    // Record Route, 3 slots, the first already filled by the sender (pointer 8).
+    inject(echoRequest(1, [7, 15, 8, ...A, 0, 0, 0, 0, 0, 0, 0, 0]));
+    // Timestamp, timestamps only, 2 slots; then NOP and a Record Route of 1 slot.
+    inject(echoRequest(2, [68, 12, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 7, 7, 4, 0, 0, 0, 0]));
+    // Timestamp with addresses, 1 slot (room for one entry only: the reply leaves it full).
+    inject(echoRequest(3, [68, 12, 5, 1, 0, 0, 0, 0, 0, 0, 0, 0]));
+    sim.runFor(millis(5));
+    const replies = icmpOut(sent).filter((r) => r.icmp.kind === 'echoReply');
+    assert.equal(replies.length, 3);
+    const opts = replies.map((r) => [...r.ip.options]);
+    // The timestamp: milliseconds of the victim's clock as the request arrived (RFC 791).
+    const ms = ((opts[1][4] << 24) | (opts[1][5] << 16) | (opts[1][6] << 8) | opts[1][7]) >>> 0;
+    assert.ok(ms >= 1000 && ms <= Math.floor(sim.clock.now() / 1000), `timestamp ${ms}`);
+    const msBytes = [ms >>> 24, (ms >>> 16) & 0xff, (ms >>> 8) & 0xff, ms & 0xff];
+    // As Linux: the host is recorded as the request arrives and as the reply leaves.
+    assert.deepEqual(opts[0], [7, 15, 16, ...A, ...V, ...V, 0]);
+    assert.deepEqual(opts[1], [68, 12, 13, 0, ...msBytes, ...msBytes, 7, 7, 8, ...V, 0]);
+    assert.deepEqual(opts[2], [68, 12, 13, 1, ...V, ...msBytes]);
+    // Without options, none come back.
+    sent.length = 0;
+    inject(echoRequest(4, []));
+    sim.runFor(millis(5));
+    assert.deepEqual([...icmpOut(sent)[0].ip.options], []);
+  });
+
+  it('malformed IP options are dropped and answered with Parameter Problem pointing at the bad octet, rate-limited', () => {
+    const { sim, stack, inject, sent } = victim();
+    const cases: { options: number[]; pointer: number; what: string }[] = [
+      { options: [68, 0, 0, 0], pointer: 20, what: 'option length 0' },
+      { options: [7, 12, 0, 0], pointer: 20, what: 'length past the header' },
+      { options: [7, 7, 2, 0, 0, 0, 0, 0], pointer: 22, what: 'record route pointer 2' },
+      { options: [68, 3, 5, 0], pointer: 21, what: 'timestamp length 3' },
+      {
+        options: [68, 8, 5, 1, 0, 0, 0, 0],
+        pointer: 22,
+        what: 'timestamp pointer leaves no room for address + time',
+      },
+      { options: [68, 4, 5, 0xf0], pointer: 23, what: 'full timestamp with its overflow counter full' },
+      { options: [1, 1, 1, 68], pointer: 23, what: 'option type in the last octet' },
+    ];
+    for (const [i, c] of cases.entries()) {
+      sent.length = 0;
+      const req = echoRequest(10 + i, c.options);
+      inject(req);
+      sim.runFor(millis(5));
+      const out = icmpOut(sent);
+      assert.equal(out.length, 1, c.what);
+      const m = out[0].icmp;
+      assert.equal(m.kind, 'parameterProblem', c.what);
+      if (m.kind !== 'parameterProblem') continue;
+      assert.equal(m.code, 0);
+      assert.equal(m.pointer, c.pointer, c.what);
+      assert.deepEqual(m.invoking, req, 'the datagram is quoted');
+    }
+    assert.equal(stack.stats.ip.badOptions, cases.length);
+    assert.equal(stack.stats.icmp.outParamProblems, cases.length);
+    assert.equal(stack.stats.icmp.outEchoReplies, 0, 'no malformed request was answered');
+    // A flood of them: Parameter Problems stay within the ICMP error rate limit.
+    sent.length = 0;
+    for (let i = 0; i < 500; i++) inject(echoRequest(100 + i, [68, 0, 0, 0]));
+    sim.runFor(millis(5));
+    const n = icmpOut(sent).length;
+    console.log(
+      `  500 malformed in 5 ms: ${n} parameter problems, ${stack.stats.icmp.rateLimited} rate-limited`,
+    );
+    assert.ok(n <= 50 + 5, `${n} sent`);
+    assert.ok(stack.stats.icmp.rateLimited >= 400);
   });
 });
