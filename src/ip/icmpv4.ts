@@ -3,7 +3,8 @@
  * rules of RFC 1122 §3.2.2 and the rate limit of RFC 1812 §4.3.2.8), echo requests
  * answered, and received errors and echo replies handed on: errors to the transport
  * whose datagram they quote (a "fragmentation needed" reaches the path-MTU cache only
- * through the transport, once it has validated the quote: RFC 5927 §4.1), replies and errors about echo requests to the ping client.
+ * through the transport, once it has validated the quote: RFC 5927 §4.1), replies and
+ * errors about echo requests to the ping client.
  */
 import type { Clock } from '../time/clock.ts';
 import type { Ipv4Address } from '../wire/address.ts';
@@ -141,10 +142,11 @@ export class Icmpv4 {
 
   /**
    * Sends an ICMP error about `offending` (a whole IP datagram, or its header and at least
-   * its first 8 data bytes: a quote may be shorter than its Total Length says). `meta` describes how it arrived (undefined: it was ours
-   * or is being dropped on output). Applies RFC 1122 §3.2.2 suppression rules and the
-   * RFC 1812 §4.3.2.8 rate limit. `nextHopMtu`: for fragmentation needed; `pointer`: for
-   * parameter problem, the offset of the bad octet. Returns whether it was sent.
+   * its first 8 data bytes: a quote may be shorter than its Total Length says). `meta`
+   * describes how it arrived (undefined: it was ours or is being dropped on output).
+   * Applies RFC 1122 §3.2.2 suppression rules and the RFC 1812 §4.3.2.8 rate limit.
+   * `nextHopMtu`: for fragmentation needed; `pointer`: for parameter problem, the offset of
+   * the bad octet. Returns whether it was sent.
    */
   sendError(
     offending: Uint8Array,

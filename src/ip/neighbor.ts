@@ -79,11 +79,14 @@ export interface NeighborStats {
   resolutionFailures: number;
   /** Packets dropped because their neighbour never resolved. */
   unresolvedDrops: number;
-  /** New entries refused because the cache was full of incomplete entries. */
+  /** New entries refused: the cache was full of incomplete entries (or, for a stranger's request, of entries in use). */
   cacheFull: number;
   /** Entries evicted to make room. */
   evictions: number;
-  /** Resolution packets ignored: bad sender (broadcast, multicast or all-zero MAC; broadcast, multicast or loopback address). */
+  /**
+   * Resolution packets ignored: bad sender (broadcast, multicast or all-zero MAC; broadcast,
+   * multicast or loopback address).
+   */
   badSender: number;
   /** Malformed or unsupported resolution packets. */
   malformed: number;
