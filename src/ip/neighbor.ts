@@ -79,7 +79,10 @@ export interface NeighborStats {
   resolutionFailures: number;
   /** Packets dropped because their neighbour never resolved. */
   unresolvedDrops: number;
-  /** New entries refused: the cache was full of incomplete entries (or, for a stranger's request, of entries in use). */
+  /**
+   * New entries refused: the cache was full of incomplete entries (or, for a stranger's
+   * request, of entries in use).
+   */
   cacheFull: number;
   /** Entries evicted to make room. */
   evictions: number;
