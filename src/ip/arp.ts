@@ -115,7 +115,14 @@ export class Arp {
     if (a.op === ARP_OP_REQUEST) stats.requestsReceived++;
     else stats.repliesReceived++;
     const sip = a.senderIp;
-    if (isMacMulticast(a.senderMac) || sip === 0xffffffff || isIpv4Multicast(sip) || isIpv4Loopback(sip)) {
+    // A broadcast, multicast or all-zero sender MAC is no station's address: never learnt.
+    if (
+      isMacMulticast(a.senderMac) ||
+      macEquals(a.senderMac, MAC_ZERO) ||
+      sip === 0xffffffff ||
+      isIpv4Multicast(sip) ||
+      isIpv4Loopback(sip)
+    ) {
       stats.badSender++;
       return;
     }

@@ -2,8 +2,9 @@
  * ICMP for IPv4 (RFC 792): errors sent about datagrams we drop (with the suppression
  * rules of RFC 1122 §3.2.2 and the rate limit of RFC 1812 §4.3.2.8), echo requests
  * answered, and received errors and echo replies handed on: errors to the transport
- * whose datagram they quote (and "fragmentation needed" into the path-MTU cache),
- * replies and errors about echo requests to the ping client.
+ * whose datagram they quote (a "fragmentation needed" reaches the path-MTU cache only
+ * through the transport, once it has validated the quote: RFC 5927 §4.1), replies and
+ * errors about echo requests to the ping client.
  */
 import type { Clock } from '../time/clock.ts';
 import type { Ipv4Address } from '../wire/address.ts';
@@ -11,6 +12,7 @@ import { isWireError } from '../wire/error.ts';
 import {
   emitIcmpv4,
   ICMPV4_DEST_UNREACHABLE,
+  ICMPV4_PARAMETER_PROBLEM,
   ICMPV4_TIME_EXCEEDED,
   ICMPV4_UNREACH_FRAG_NEEDED,
   ICMPV4_UNREACH_HOST,
@@ -23,7 +25,7 @@ import {
   parseIcmpv4,
   parseIcmpv4Invoking,
 } from '../wire/icmpv4.ts';
-import { IP_PROTO_ICMP, Ipv4View } from '../wire/ipv4.ts';
+import { IP_PROTO_ICMP, IPV4_MIN_HEADER_LEN, Ipv4View } from '../wire/ipv4.ts';
 import {
   DEFAULT_ICMP_RATE,
   ICMP_ERROR_MAX_LEN,
@@ -34,8 +36,8 @@ import {
 import type { NetInterface } from './interface.ts';
 import type { InterfaceTable } from './interfaces.ts';
 import type { IcmpErrorKind } from './network.ts';
+import { echoReplyOptions } from './options.ts';
 import type { Ipv4Output } from './output.ts';
-import type { PmtuCache } from './pmtu.ts';
 import type { StackStats } from './stats.ts';
 
 /** How a datagram arrived, for the ICMP rules that depend on it. */
@@ -52,6 +54,8 @@ export interface Icmpv4Arrival extends ArrivalMeta {
   readonly src: Ipv4Address;
   readonly dst: Ipv4Address;
   readonly ttl: number;
+  /** The datagram's IP options (validated), when it had any. */
+  readonly options?: Uint8Array;
 }
 
 /** A received ICMPv4 error about a datagram we sent (IPv4's numbers; the transports get IpAddress). */
@@ -71,7 +75,6 @@ export interface Icmpv4Env {
   readonly stats: StackStats;
   readonly interfaces: InterfaceTable;
   readonly output: Ipv4Output;
-  readonly pmtu: PmtuCache;
   /** Answer echo requests sent to a broadcast address. */
   echoBroadcast(): boolean;
   /** An echo reply arrived (the ping client matches it). */
@@ -80,6 +83,11 @@ export interface Icmpv4Env {
   echoError(err: Icmpv4Error): void;
   /** An error quoting a datagram of `protocol`; false when no transport takes it. */
   transportError(err: Icmpv4Error): boolean;
+}
+
+/** RFC 791 timestamp: milliseconds since midnight UT (of the stack's clock, microseconds). */
+function timestampMs(now: number): number {
+  return Math.floor(now / 1000) % 86_400_000;
 }
 
 /** The kind name for an ICMP error type/code (what transports are told). */
@@ -108,6 +116,20 @@ export function icmpErrorKind(type: number, code: number): IcmpErrorKind | undef
   }
 }
 
+/**
+ * The header of a datagram an ICMP error may quote: a valid IPv4 header (version, IHL, Total
+ * Length not below it) with its first 8 data bytes present (RFC 792) or the whole datagram.
+ * Unlike Ipv4View.check, the buffer may end before Total Length (a cut quote).
+ */
+function quotableHeader(offending: Uint8Array): Ipv4View | undefined {
+  if (offending.length < IPV4_MIN_HEADER_LEN) return undefined;
+  const v = new Ipv4View(offending);
+  const hl = v.headerLength;
+  if (v.version !== 4 || hl < IPV4_MIN_HEADER_LEN || v.totalLength < hl) return undefined;
+  if (offending.length < Math.min(v.totalLength, hl + 8)) return undefined;
+  return v;
+}
+
 export class Icmpv4 {
   readonly #env: Icmpv4Env;
   readonly #bucket: TokenBucket;
@@ -119,10 +141,12 @@ export class Icmpv4 {
   }
 
   /**
-   * Sends an ICMP error about `offending` (a whole IP datagram or at least its header
-   * and first 8 data bytes). `meta` describes how it arrived (undefined: it was ours
-   * or is being dropped on output). Applies RFC 1122 §3.2.2 suppression rules and the
-   * RFC 1812 §4.3.2.8 rate limit. Returns whether it was sent.
+   * Sends an ICMP error about `offending` (a whole IP datagram, or its header and at least
+   * its first 8 data bytes: a quote may be shorter than its Total Length says). `meta`
+   * describes how it arrived (undefined: it was ours or is being dropped on output).
+   * Applies RFC 1122 §3.2.2 suppression rules and the RFC 1812 §4.3.2.8 rate limit.
+   * `nextHopMtu`: for fragmentation needed; `pointer`: for parameter problem, the offset of
+   * the bad octet. Returns whether it was sent.
    */
   sendError(
     offending: Uint8Array,
@@ -130,11 +154,12 @@ export class Icmpv4 {
     type: number,
     code: number,
     nextHopMtu = 0,
+    pointer = 0,
   ): boolean {
     const env = this.#env;
     const icmp = env.stats.icmp;
-    const v = Ipv4View.check(offending);
-    if (isWireError(v)) return false;
+    const v = quotableHeader(offending);
+    if (v === undefined) return false;
     const hl = v.headerLength;
     const why = icmpErrorSuppressed({
       src: v.src,
@@ -154,11 +179,16 @@ export class Icmpv4 {
       return false;
     }
     // RFC 1812 §4.3.2.3: quote as much of the original as fits in 576 bytes.
-    const quote = offending.subarray(0, Math.min(v.totalLength, ICMP_ERROR_MAX_LEN - 20 - 8));
+    const quote = offending.subarray(
+      0,
+      Math.min(v.totalLength, offending.length, ICMP_ERROR_MAX_LEN - 20 - 8),
+    );
     const repr: Icmpv4Repr =
       type === ICMPV4_DEST_UNREACHABLE
         ? { kind: 'destUnreachable', code, nextHopMtu, invoking: quote }
-        : { kind: 'timeExceeded', code, invoking: quote };
+        : type === ICMPV4_PARAMETER_PROBLEM
+          ? { kind: 'parameterProblem', code, pointer, invoking: quote }
+          : { kind: 'timeExceeded', code, invoking: quote };
     // Source: the address the offending datagram was sent to if it is ours (so the
     // sender sees the answer come from where it sent), else the outgoing interface's.
     const src = env.interfaces.isLocalAddress(v.dst) ? v.dst : 0;
@@ -169,6 +199,7 @@ export class Icmpv4 {
     icmp.outMessages++;
     if (type === ICMPV4_DEST_UNREACHABLE) icmp.outDestUnreachable++;
     else if (type === ICMPV4_TIME_EXCEEDED) icmp.outTimeExceeded++;
+    else if (type === ICMPV4_PARAMETER_PROBLEM) icmp.outParamProblems++;
     env.output.send(route, { protocol: IP_PROTO_ICMP }, body);
     return true;
   }
@@ -200,7 +231,17 @@ export class Icmpv4 {
         emitIcmpv4(reply, body);
         icmp.outMessages++;
         icmp.outEchoReplies++;
-        env.output.send(route, { protocol: IP_PROTO_ICMP }, body);
+        // RFC 1122 §3.2.2.6: and its Record Route and Timestamp options, with this host added.
+        const options = info.options?.length
+          ? echoReplyOptions(
+              info.options,
+              info.broadcast ? route.src : info.dst,
+              route.src,
+              timestampMs(env.clock.now()),
+              (a) => env.interfaces.isLocalAddress(a),
+            )
+          : undefined;
+        env.output.send(route, { protocol: IP_PROTO_ICMP }, body, options);
         return;
       }
       case 'echoReply': {
@@ -235,8 +276,10 @@ export class Icmpv4 {
           quoted: inv,
           ...(kind === 'frag-needed' ? { nextHopMtu: m.kind === 'destUnreachable' ? m.nextHopMtu : 0 } : {}),
         };
-        // RFC 1191 §6.3: record a smaller path MTU for the destination.
-        if (kind === 'frag-needed') env.pmtu.learn(inv.dst, err.nextHopMtu ?? 0, env.clock.now());
+        // RFC 5927 §4.1: a "fragmentation needed" is not acted on here. The transport checks
+        // that the quoted datagram is one it has in flight (TCP: the sequence number) and then
+        // tells the network layer (NetworkLayer.learnPathMtu), as Linux does: icmp_unreach
+        // hands the MTU to the protocol's err_handler, which updates the route.
         if (inv.protocol === IP_PROTO_ICMP) {
           env.echoError(err);
           return;

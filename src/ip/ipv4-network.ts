@@ -48,6 +48,10 @@ export class Ipv4Network implements NetworkLayer {
     return dst.family === 4 ? this.ip.pathMtu(dst.v4) : IPV6_MIN_MTU;
   }
 
+  learnPathMtu(dst: IpAddress, mtu: number): number {
+    return dst.family === 4 ? this.ip.learnPathMtu(dst.v4, mtu) : IPV6_MIN_MTU;
+  }
+
   maxTransportSize(dst: IpAddress): number {
     if (dst.family !== 4) return IPV6_MIN_MTU - IPV6_HEADER_LEN;
     return Math.min(this.ip.pathMtu(dst.v4), IPV4_MAX_DATAGRAM) - IPV4_MIN_HEADER_LEN;

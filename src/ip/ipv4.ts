@@ -31,16 +31,17 @@ import { isWireError } from '../wire/error.ts';
 import { ETHERTYPE_IPV4 } from '../wire/ethernet.ts';
 import {
   ICMPV4_DEST_UNREACHABLE,
+  ICMPV4_PARAMETER_PROBLEM,
   ICMPV4_TIME_EXCEEDED,
   ICMPV4_UNREACH_HOST,
   ICMPV4_UNREACH_PROTOCOL,
 } from '../wire/icmpv4.ts';
-import { emitIpv4, IP_PROTO_ICMP, Ipv4View, parseIpv4Packet } from '../wire/ipv4.ts';
+import { emitIpv4, IP_PROTO_ICMP, IPV4_MIN_HEADER_LEN, Ipv4View, parseIpv4Packet } from '../wire/ipv4.ts';
 import { Arp, type ArpConfig } from './arp.ts';
 import { LinkLayer } from './ethernet.ts';
 import { Ipv4Forwarder } from './forward.ts';
 import { Reassembler, type ReassemblyConfig } from './fragment.ts';
-import type { IcmpRateConfig } from './icmp.ts';
+import { ICMP_ERROR_MAX_LEN, type IcmpRateConfig } from './icmp.ts';
 import { type ArrivalMeta, Icmpv4, type Icmpv4Error } from './icmpv4.ts';
 import { makeInterfaceAddress, type NetInterface } from './interface.ts';
 import { InterfaceTable } from './interfaces.ts';
@@ -53,6 +54,7 @@ import type {
   SendOptions,
   TransportProtocol,
 } from './network.ts';
+import { badOptionOffset } from './options.ts';
 import { DEFAULT_TTL, Ipv4Output, type Ipv4Route } from './output.ts';
 import { PingClient, type PingOptions, type PingResult } from './ping.ts';
 import { PmtuCache } from './pmtu.ts';
@@ -170,7 +172,6 @@ export class Ipv4Layer {
         stats: env.stats,
         interfaces,
         output,
-        pmtu,
         echoBroadcast: () => this.config.echoBroadcast === true,
         echoReply: (ident, seq, arrival, bytes) => this.#pings.reply(ident, seq, arrival, bytes),
         echoError: (err) => this.#pings.error(err),
@@ -200,7 +201,8 @@ export class Ipv4Layer {
         timers: env.timers,
         stats: env.stats.ip,
         timedOut: (_repr, quote) => {
-          // RFC 792: Time Exceeded code 1, "fragment reassembly time exceeded".
+          // RFC 792: Time Exceeded code 1, "fragment reassembly time exceeded". `quote` may be
+          // shorter than its header's Total Length (the first fragment, cut to fit).
           icmp.sendError(quote, undefined, ICMPV4_TIME_EXCEEDED, 1);
         },
       },
@@ -325,6 +327,19 @@ export class Ipv4Layer {
     return p !== undefined ? Math.min(base, p) : base;
   }
 
+  /**
+   * RFC 1191 §6.3: a transport validated a "fragmentation needed" quoting a datagram it
+   * sent to `dst` (RFC 5927 §4.1) and passes on its next-hop MTU. Only a smaller path MTU
+   * is recorded, clamped at MIN_PMTU (Linux __ip_rt_update_pmtu). Returns the path MTU now
+   * in effect.
+   */
+  learnPathMtu(dst: Ipv4Address, mtu: number): number {
+    const current = this.pathMtu(dst);
+    if (mtu >= current) return current;
+    this.#pmtu.learn(dst, mtu, this.#env.clock.now());
+    return this.pathMtu(dst);
+  }
+
   /** See Ipv4Output.route. */
   route(dst: Ipv4Address, src = 0, ifname?: string): Ipv4Route | RouteError {
     return this.output.route(dst, src, ifname);
@@ -405,6 +420,7 @@ export class Ipv4Layer {
     const broadcast = !local && (dst === 0xffffffff || this.isBroadcastAddress(dst));
     if (local || broadcast) {
       if (broadcast) stats.broadcastIn++;
+      if (!this.#optionsOk(pkt, v, { iface, broadcast, linkBroadcast })) return;
       this.#localDeliver(iface, pkt, v, broadcast, linkBroadcast);
       return;
     }
@@ -412,7 +428,23 @@ export class Ipv4Layer {
       stats.notForUs++;
       return;
     }
+    if (!this.#optionsOk(pkt, v, { iface, broadcast, linkBroadcast })) return;
     this.#forwarder.forward(iface, pkt, v, linkBroadcast);
+  }
+
+  /**
+   * RFC 1122 §3.2.1.8 / RFC 1812 §4.3.2.1: a datagram with malformed options (a zero or
+   * overlong length, a bad pointer) is dropped and answered with ICMP Parameter Problem
+   * (code 0) pointing at the bad octet, as Linux's ip_options_compile does (rate-limited
+   * like every ICMP error).
+   */
+  #optionsOk(pkt: Uint8Array, v: Ipv4View, meta: ArrivalMeta): boolean {
+    if (v.headerLength === IPV4_MIN_HEADER_LEN) return true;
+    const bad = badOptionOffset(v.options);
+    if (bad === undefined) return true;
+    this.#env.stats.ip.badOptions++;
+    this.icmp.sendError(pkt, meta, ICMPV4_PARAMETER_PROBLEM, 0, 0, bad);
+    return false;
   }
 
   #localDeliver(
@@ -437,7 +469,9 @@ export class Ipv4Layer {
         stats.malformed++;
         return;
       }
-      const quote = pkt.subarray(0, Math.min(pkt.length, v.headerLength + 8));
+      // RFC 1812 §4.3.2.3: an ICMP error quotes as much of the datagram as fits in 576 bytes
+      // (Linux ip_expire quotes the whole first fragment, as far as it fits).
+      const quote = pkt.subarray(0, Math.min(pkt.length, ICMP_ERROR_MAX_LEN - 28));
       const whole = this.reassembler.add(parsed.repr, parsed.payload, quote);
       if (!whole) return;
       const repr = whole.repr;
@@ -453,7 +487,9 @@ export class Ipv4Layer {
     }
     stats.delivered++;
     if (protocol === IP_PROTO_ICMP) {
-      this.icmp.input({ src, dst, ttl, iface, broadcast, linkBroadcast }, payload);
+      const options =
+        packet === pkt ? v.options : packet.subarray(IPV4_MIN_HEADER_LEN, (packet[0] & 0x0f) * 4);
+      this.icmp.input({ src, dst, ttl, iface, broadcast, linkBroadcast, options }, payload);
       return;
     }
     const handler = this.#protocols.get(protocol);

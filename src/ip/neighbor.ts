@@ -20,8 +20,11 @@
  *
  * Flood safety: entries are only created for addresses we need to reach or for the
  * sender of a request aimed at one of our own addresses (RFC 826 "merge" rule);
- * everything else only updates existing entries. The table has a hard cap; when full,
- * the least recently used non-incomplete entry is evicted, or the new one refused.
+ * everything else, unsolicited replies included (Linux arp_accept=0), only updates
+ * existing entries. The table has a hard cap; when full, the least recently used
+ * non-incomplete entry is evicted, or the new one refused. An entry made for a
+ * stranger's request may only evict another entry we never sent through, so a flood of
+ * requests from spoofed senders cannot push out the gateway's (or any neighbour in use).
  */
 import type { Rng } from '../rand/rng.ts';
 import type { Instant } from '../time/instant.ts';
@@ -76,16 +79,24 @@ export interface NeighborStats {
   resolutionFailures: number;
   /** Packets dropped because their neighbour never resolved. */
   unresolvedDrops: number;
-  /** New entries refused because the cache was full of incomplete entries. */
+  /**
+   * New entries refused: the cache was full of incomplete entries (or, for a stranger's
+   * request, of entries in use).
+   */
   cacheFull: number;
   /** Entries evicted to make room. */
   evictions: number;
-  /** Resolution packets ignored: bad sender (broadcast, multicast, zero with reply, our own address). */
+  /**
+   * Resolution packets ignored: bad sender (broadcast, multicast or all-zero MAC; broadcast,
+   * multicast or loopback address).
+   */
   badSender: number;
   /** Malformed or unsupported resolution packets. */
   malformed: number;
   /** Another host claims one of our addresses. */
   conflicts: number;
+  /** Replies for a neighbour we have no entry for: ignored (Linux arp_accept=0). */
+  unsolicitedReplies: number;
 }
 
 export function newNeighborStats(): NeighborStats {
@@ -102,6 +113,7 @@ export function newNeighborStats(): NeighborStats {
     badSender: 0,
     malformed: 0,
     conflicts: 0,
+    unsolicitedReplies: 0,
   };
 }
 
@@ -133,6 +145,8 @@ class Entry<A, P> {
   lastUsed: Instant;
   queue: P[] = [];
   queueBytes = 0;
+  /** We sent (or queued) through this entry: a neighbour in use. */
+  used = false;
   timer: Timer;
   constructor(ip: A, state: NeighborState, now: Instant, timer: Timer) {
     this.ip = ip;
@@ -199,12 +213,13 @@ export class NeighborCache<A extends number | string, P extends QueuedPacket> {
     const now = this.#env.now();
     let e = this.#entries.get(ip);
     if (!e) {
-      const created = this.#create(ip, 'incomplete', now);
+      const created = this.#create(ip, 'incomplete', now, true);
       if (!created) {
         this.#env.stats.queueDrops++;
         return false;
       }
       e = created;
+      e.used = true;
       this.#enqueue(e, packet);
       e.probes = 1;
       this.#env.stats.requestsSent++;
@@ -227,6 +242,7 @@ export class NeighborCache<A extends number | string, P extends QueuedPacket> {
     if (e === undefined || e.state === 'incomplete' || !e.mac) return undefined;
     const now = this.#env.now();
     e.lastUsed = now;
+    e.used = true;
     if (e.state === 'stale') this.#startProbe(e, now);
     return e.mac;
   }
@@ -252,13 +268,20 @@ export class NeighborCache<A extends number | string, P extends QueuedPacket> {
     }
     // RFC 826: "?Am I the target protocol address? ... If Merge_flag is false, add the
     // triplet <protocol type, sender protocol address, sender hardware address> to the
-    // translation table." Unsolicited traffic not aimed at us never creates entries.
+    // translation table." Unsolicited traffic not aimed at us never creates entries, and
+    // neither does a reply we did not ask for: RFC 826 adds the triplet only on the way to
+    // answering a request ("Is the opcode ares_op$REQUEST?" follows), and Linux's arp_process
+    // creates nothing for an unsolicited reply unless arp_accept is set (default off).
     if (!forUs) return;
-    const created = this.#create(senderIp, 'stale', now);
+    if (isReply) {
+      this.#env.stats.unsolicitedReplies++;
+      return;
+    }
+    // Made for a stranger: it may evict only entries we never sent through.
+    const created = this.#create(senderIp, 'stale', now, false);
     if (!created) return;
     created.mac = senderMac.slice(0, 6);
-    if (isReply) this.#confirm(created, now);
-    else this.#makeStale(created, now);
+    this.#makeStale(created, now);
   }
 
   /** Removes every entry (interface down); queued packets are dropped and counted. */
@@ -278,8 +301,9 @@ export class NeighborCache<A extends number | string, P extends QueuedPacket> {
     return true;
   }
 
-  #create(ip: A, state: NeighborState, now: Instant): Entry<A, P> | undefined {
-    if (this.#entries.size >= this.config.maxEntries && !this.#evictOne()) {
+  /** `evictInUse`: may a full table make room by evicting an entry we send through? */
+  #create(ip: A, state: NeighborState, now: Instant, evictInUse: boolean): Entry<A, P> | undefined {
+    if (this.#entries.size >= this.config.maxEntries && !this.#evictOne(evictInUse)) {
       this.#env.stats.cacheFull++;
       return undefined;
     }
@@ -293,11 +317,11 @@ export class NeighborCache<A extends number | string, P extends QueuedPacket> {
     return entry;
   }
 
-  /** Evicts the least recently used resolved entry; false when all are incomplete. */
-  #evictOne(): boolean {
+  /** Evicts the least recently used resolved entry (in use only when `inUse`); false when none may go. */
+  #evictOne(inUse: boolean): boolean {
     let victim: Entry<A, P> | undefined;
     for (const e of this.#entries.values()) {
-      if (e.state === 'incomplete') continue;
+      if (e.state === 'incomplete' || (e.used && !inUse)) continue;
       // Prefer stale entries over reachable ones, then the least recently used.
       if (
         !victim ||

@@ -122,6 +122,13 @@ export interface NetworkLayer {
   route(dst: IpAddress, src?: IpAddress, ifname?: string): NetRoute | RouteError;
   /** The path MTU towards `dst` (learnt from ICMP, else the outgoing interface's MTU). */
   pathMtu(dst: IpAddress): number;
+  /**
+   * RFC 1191 §6.3 / RFC 8201: record `mtu` (from a "fragmentation needed" / "packet too big")
+   * as the path MTU towards `dst`. Called by the transport only after it has validated the
+   * quoted datagram (RFC 5927 §4.1); the layer lowers, never raises, and clamps the value at
+   * its floor (IPv4: MIN_PMTU, 552). Returns the path MTU now in effect.
+   */
+  learnPathMtu(dst: IpAddress, mtu: number): number;
   /** The largest transport segment (header + data) a datagram to `dst` carries unfragmented. */
   maxTransportSize(dst: IpAddress): number;
   /** Is `a` one of this host's addresses? */

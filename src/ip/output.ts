@@ -184,15 +184,20 @@ export class Ipv4Output {
    * Fragments to the interface or path MTU unless `dontFragment`, in which case a
    * datagram too big fails with EMSGSIZE (as Linux for IP_PMTUDISC_DO).
    */
-  send(route: Ipv4Route, opts: SendOptions, payload: Uint8Array): SendError | undefined {
+  send(
+    route: Ipv4Route,
+    opts: SendOptions,
+    payload: Uint8Array,
+    options: Uint8Array = NO_IP_OPTIONS,
+  ): SendError | undefined {
     if (payload.length > IPV4_MAX_PAYLOAD) {
       this.#env.stats.ip.fragFails++;
       return 'EMSGSIZE';
     }
-    const at = route.linkRoom + IPV4_MIN_HEADER_LEN;
+    const at = route.linkRoom + IPV4_MIN_HEADER_LEN + ((options.length + 3) & ~3);
     const frame = allocFrame(at + payload.length);
     frame.set(payload, at);
-    return this.sendInPlace(route, opts, frame);
+    return this.sendInPlace(route, opts, frame, options);
   }
 
   /**
@@ -200,11 +205,19 @@ export class Ipv4Output {
    * is `route.linkRoom` free bytes (link header), 20 free bytes (IP header), then the
    * transport header and data (checksum done). The IP and link headers are written
    * in front and the frame is handed to the device as is. Takes ownership of `frame`.
+   * `options` (IP options, e.g. an echo reply's): the IP header room is then 20 bytes plus
+   * the options padded to a multiple of 4.
    */
-  sendInPlace(route: Ipv4Route, opts: SendOptions, frame: Uint8Array): SendError | undefined {
+  sendInPlace(
+    route: Ipv4Route,
+    opts: SendOptions,
+    frame: Uint8Array,
+    options: Uint8Array = NO_IP_OPTIONS,
+  ): SendError | undefined {
     const env = this.#env;
     const hr = route.linkRoom;
-    const payloadLength = frame.length - hr - IPV4_MIN_HEADER_LEN;
+    const ipHl = IPV4_MIN_HEADER_LEN + ((options.length + 3) & ~3);
+    const payloadLength = frame.length - hr - ipHl;
     if (payloadLength > IPV4_MAX_PAYLOAD) {
       env.stats.ip.fragFails++;
       return 'EMSGSIZE';
@@ -220,7 +233,7 @@ export class Ipv4Output {
       protocol: opts.protocol,
       src: route.src,
       dst: route.dst,
-      options: NO_IP_OPTIONS,
+      options,
       payloadLength,
     };
     env.stats.ip.sent++;
@@ -229,7 +242,7 @@ export class Ipv4Output {
       const p = env.pmtu.get(route.dst, env.clock.now());
       if (p !== undefined) mtu = Math.min(mtu, p);
     }
-    if (IPV4_MIN_HEADER_LEN + payloadLength <= mtu) {
+    if (ipHl + payloadLength <= mtu) {
       emitIpv4(repr, frame, hr);
       const pkt = hr === 0 ? frame : frame.subarray(hr);
       if (route.broadcast) this.loopBack(pkt.slice());
@@ -239,7 +252,7 @@ export class Ipv4Output {
       env.stats.ip.fragFails++;
       return 'EMSGSIZE';
     }
-    const frags = fragmentDatagram(repr, frame.subarray(hr + IPV4_MIN_HEADER_LEN), mtu);
+    const frags = fragmentDatagram(repr, frame.subarray(hr + ipHl), mtu);
     if (!frags) {
       env.stats.ip.fragFails++;
       return 'EMSGSIZE';

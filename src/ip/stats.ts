@@ -53,6 +53,8 @@ export interface IpStats {
   outDiscards: number;
   /** Directed/limited broadcasts received. */
   broadcastIn: number;
+  /** Datagrams dropped for malformed IP options (answered with parameter problem, RFC 1122 §3.2.1.8). */
+  badOptions: number;
 }
 
 export interface IcmpStats {
@@ -69,6 +71,7 @@ export interface IcmpStats {
   outEchoRequests: number;
   outDestUnreachable: number;
   outTimeExceeded: number;
+  outParamProblems: number;
   /** Errors not sent because the token bucket was empty (RFC 1812 §4.3.2.8). */
   rateLimited: number;
   /** Errors not sent because RFC 1122 §3.2.2 forbids it (about an error, broadcast, fragment...). */
@@ -144,6 +147,7 @@ export function newStackStats(): StackStats {
       'interfaceDown',
       'outDiscards',
       'broadcastIn',
+      'badOptions',
     ]),
     icmp: zeros([
       'inMessages',
@@ -159,6 +163,7 @@ export function newStackStats(): StackStats {
       'outEchoRequests',
       'outDestUnreachable',
       'outTimeExceeded',
+      'outParamProblems',
       'rateLimited',
       'suppressed',
       'unmatchedErrors',

@@ -49,6 +49,7 @@ export interface StackTcpEnv {
   routeSource(dst: IpAddress): IpAddress | undefined;
   mssFor(dst: IpAddress): number;
   isLocalAddress(a: IpAddress): boolean;
+  learnPathMtu(dst: IpAddress, mtu: number): number;
 }
 
 /** What the stack needs of a TcpLayer (structurally; src/tcp/layer.ts). */
@@ -164,6 +165,9 @@ export function tcpEnvOver(
     // gives MSS 65495, as on Linux's lo.
     mssFor: (dst) => net.maxTransportSize(dst) - TCP_HEADER_LEN,
     isLocalAddress: (a) => net.isLocalAddress(a),
+    // RFC 5927 §4.1: TCP calls this only for a message whose quoted sequence number it has
+    // in flight (src/tcp/icmp.ts), as Linux's tcp_v4_err does before tcp_v4_mtu_reduced.
+    learnPathMtu: (dst, mtu) => net.learnPathMtu(dst, mtu),
   };
 }
 

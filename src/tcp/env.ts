@@ -45,4 +45,10 @@ export interface TcpEnv {
   /** Largest TCP payload on the route to dst (path MTU - IP - TCP headers, no options), e.g. 1460. */
   mssFor(dst: IpAddress): number;
   isLocalAddress(a: IpAddress): boolean;
+  /**
+   * A validated "fragmentation needed" (RFC 5927 §4.1): record `mtu` as the path MTU to dst
+   * (the network layer clamps it); returns the path MTU now in effect. Absent: TCP uses
+   * `mtu` as given.
+   */
+  learnPathMtu?(dst: IpAddress, mtu: number): number;
 }

@@ -30,8 +30,11 @@ export function connectionIcmpError(c: Tcb, kind: TcpIcmpKind, s: Seq, nextHopMt
   if (kind === 'frag-needed') {
     // RFC 1191 §6.5: lower the MSS to fit the next-hop MTU and retransmit at once.
     if (nextHopMtu === undefined) return;
+    // RFC 5927 §4.1: validated, so the network layer may now record the path MTU (it clamps
+    // it, Linux min_pmtu); TCP follows what the route then says (Linux tcp_v4_mtu_reduced).
+    const mtu = c.layer.env.learnPathMtu?.(c.remote.address, nextHopMtu) ?? nextHopMtu;
     const hdr = c.remote.address.family === 4 ? 40 : 60;
-    const mss = Math.max(c.layer.config.minMss, nextHopMtu - hdr);
+    const mss = Math.max(c.layer.config.minMss, mtu - hdr);
     if (mss < c.mss) {
       c.mss = mss;
       stats.pmtuUpdates++;

@@ -452,14 +452,23 @@ export class UdpLayer implements TransportProtocol {
     if (q.srcPort === undefined || q.dstPort === undefined) return;
     const list = this.portTable.at(q.srcPort);
     if (!list) return;
+    let learnt = false;
     for (const ep of list.keys()) {
       const local = ep.local.address;
       if (!isUnspecified(local) && !ipEquals(local, q.src)) continue;
+      const r = ep.remote;
+      if (r !== undefined && (!ipEquals(r.address, q.dst) || r.port !== q.dstPort)) continue;
+      if (err.kind === 'frag-needed' && !learnt) {
+        // UDP has no sequence number to validate (RFC 5927 §4.1): like Linux (udp_err ->
+        // ipv4_sk_update_pmtu), a message quoting a socket of ours sets the path MTU, which
+        // the network layer clamps (min_pmtu).
+        this.net.learnPathMtu(q.dst, err.nextHopMtu ?? 0);
+        learnt = true;
+      }
       // Linux reports ICMP errors only to connected UDP sockets (without IP_RECVERR):
       // RFC 1122 §4.1.3.3 "UDP MUST pass to the application layer all ICMP error messages",
       // but an unconnected socket has no way to tell which send failed.
-      const r = ep.remote;
-      if (r === undefined || !ipEquals(r.address, q.dst) || r.port !== q.dstPort) continue;
+      if (r === undefined) continue;
       const code = icmpToErrno(err);
       if (code === undefined) continue;
       ep.pendingError = code;

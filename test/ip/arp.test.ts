@@ -128,6 +128,36 @@ test('learn: traffic not aimed at us never creates entries (RFC 826 merge rule)'
   assert.equal(cache.get(IP)?.state, 'stale');
 });
 
+test('learn: an unsolicited reply addressed to us creates no entry (Linux arp_accept=0), but confirms an existing one', () => {
+  const { cache, stats } = setup();
+  cache.learn(IP, MAC, true, true);
+  assert.equal(cache.size, 0);
+  assert.equal(stats.unsolicitedReplies, 1);
+  cache.learn(IP, MAC, true, false);
+  cache.learn(IP, MAC, true, true);
+  assert.equal(cache.get(IP)?.state, 'reachable');
+});
+
+test("cache cap: an entry made for a stranger's request never evicts one we send through", () => {
+  const { cache, stats, pkt } = setup({ maxEntries: 2 });
+  cache.send(IP, pkt(1));
+  cache.learn(IP, MAC, true, true);
+  cache.learn(IP + 1, localMac(1), true, false);
+  // Full: the stranger's entry goes, never the one in use.
+  cache.learn(IP + 2, localMac(2), true, false);
+  assert.ok(cache.get(IP));
+  assert.equal(cache.get(IP + 1), undefined);
+  assert.ok(cache.get(IP + 2));
+  assert.equal(stats.evictions, 1);
+  // Only entries in use left: a stranger's request makes nothing.
+  cache.send(IP + 3, pkt(3));
+  assert.equal(cache.get(IP + 2), undefined);
+  cache.learn(IP + 3, localMac(3), true, true);
+  cache.learn(IP + 4, localMac(4), true, false);
+  assert.equal(cache.get(IP + 4), undefined);
+  assert.equal(stats.cacheFull, 1);
+});
+
 test('queue bounds: per neighbour count/bytes and total bytes; drops counted', () => {
   const { cache, stats, pkt } = setup({
     queuePerNeighbor: 3,

@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { fragmentDatagram, Reassembler } from '../../src/ip/fragment.ts';
+import {
+  fragmentDatagram,
+  PER_DATAGRAM_OVERHEAD,
+  PER_FRAGMENT_OVERHEAD,
+  Reassembler,
+} from '../../src/ip/fragment.ts';
 import { newStackStats } from '../../src/ip/stats.ts';
 import { ManualClock } from '../../src/time/clock.ts';
 import { seconds } from '../../src/time/instant.ts';
@@ -149,7 +154,7 @@ test('property: any partially overlapping fragment drops the whole datagram', ()
           assert.equal(finish, undefined);
           assert.equal(result, undefined);
           assert.equal(stats.reasmOverlaps, 1);
-          assert.equal(r.bytes, 256); // only the tombstone's bookkeeping remains
+          assert.equal(r.bytes, PER_DATAGRAM_OVERHEAD); // only the tombstone's bookkeeping remains
         }
       },
     ),
@@ -192,6 +197,19 @@ test('memory caps: datagram count and bytes never exceed the configured bounds',
   let out: unknown;
   for (const f of frags) out = feed(r, f) ?? out;
   assert.ok(out);
+});
+
+test('accounting: each fragment is charged its data plus a fixed overhead, the first also its quote', () => {
+  const { r } = setup();
+  const frags = fragmentDatagram(repr(3000), payloadOf(3000, 2), 576)!;
+  feed(r, frags[1]);
+  const data1 = frags[1].length - 20;
+  assert.equal(r.bytes, PER_DATAGRAM_OVERHEAD + data1 + PER_FRAGMENT_OVERHEAD);
+  feed(r, frags[0]);
+  const data0 = frags[0].length - 20;
+  assert.equal(r.bytes, PER_DATAGRAM_OVERHEAD + data1 + data0 + 2 * PER_FRAGMENT_OVERHEAD + 28);
+  for (const f of frags.slice(2)) feed(r, f);
+  assert.equal(r.bytes, 0);
 });
 
 test('malformed fragments: non-multiple-of-8 middle fragment and offset past 65535', () => {

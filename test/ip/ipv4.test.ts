@@ -7,7 +7,7 @@ import { Simulation } from '../../src/link/sim.ts';
 import { SeededRng } from '../../src/rand/rng.ts';
 import { Stack } from '../../src/stack.ts';
 import { millis, seconds } from '../../src/time/instant.ts';
-import { localMac, type MacAddress } from '../../src/wire/address.ts';
+import { localMac, MAC_ZERO, type MacAddress } from '../../src/wire/address.ts';
 import { ARP_LEN, ARP_OP_REPLY, ARP_OP_REQUEST, emitArp, parseArp } from '../../src/wire/arp.ts';
 import { ETHERTYPE_ARP, ETHERTYPE_IPV4, emitEthernet, parseEthernet } from '../../src/wire/ethernet.ts';
 import { parseIcmpv4 } from '../../src/wire/icmpv4.ts';
@@ -33,7 +33,11 @@ function rig(opts: { forwarding?: boolean; config?: object } = {}) {
     f.set(payload, 14);
     cable.b.transmit(f);
   };
-  // Teach the stack the peer's MAC so replies go straight out.
+  // Teach the stack the peer's MAC so replies go straight out: a request for our address
+  // makes the entry (RFC 826; an unsolicited reply would not), a reply confirms it.
+  const q = new Uint8Array(ARP_LEN);
+  emitArp({ op: ARP_OP_REQUEST, senderMac: peerMac, senderIp: PEER, targetMac: MAC_ZERO, targetIp: ME }, q);
+  frame(ETHERTYPE_ARP, q);
   const a = new Uint8Array(ARP_LEN);
   emitArp({ op: ARP_OP_REPLY, senderMac: peerMac, senderIp: PEER, targetMac: iface.mac, targetIp: ME }, a);
   frame(ETHERTYPE_ARP, a);

@@ -84,14 +84,16 @@ test('DF + small MTU on the next hop gives fragmentation needed with the next-ho
   // Warm up ARP.
   assert.ok((await sim.run(a.ping('10.0.2.2'))).ok);
   const errs: { kind: string; mtu?: number }[] = [];
-  a.attachTcp(() => ({
-    receive() {},
-    icmpError(kind, _src, _dst, _q, mtu) {
-      errs.push({ kind, mtu });
-    },
-  }));
   // A TCP-like datagram (DF set by the TCP output path) of 1000 bytes.
   const env = a.tcpEnv();
+  a.attachTcp(() => ({
+    receive() {},
+    icmpError(kind, _src, dst, _q, mtu) {
+      errs.push({ kind, mtu });
+      // RFC 5927 §4.1: the transport, having validated the quote, records the path MTU.
+      if (kind === 'frag-needed' && mtu !== undefined) env.learnPathMtu(dst, mtu);
+    },
+  }));
   env.output(
     { family: 4, v4: 0x0a000102 },
     { family: 4, v4: 0x0a000202 },
