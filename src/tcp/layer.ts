@@ -214,14 +214,16 @@ export class TcpLayer implements TcpListenerHost {
     const q = this.#outputQueue;
     if (!q || q.length === 0) return;
     const now = this.env.clock.now();
-    const batch = q.splice(0, q.length);
-    for (const c of batch) {
+    // (Output only queues frames and events: nothing joins this queue while it runs.)
+    for (let i = 0; i < q.length; i++) {
+      const c = q[i]!;
       c.outputQueued = false;
       if (c.state === 'CLOSED') continue;
       this.stats.outputPasses++;
       outputAfterInput(c, now);
       c.flush();
     }
+    q.length = 0;
   }
 
   /** @internal (TcpHost) */
@@ -242,16 +244,25 @@ export class TcpLayer implements TcpListenerHost {
   deliverEvents(): void {
     const q = this.#eventQueue;
     if (!q) return;
-    // Bounded: a callback that keeps raising events on the same sources cannot spin here
-    // for ever; what is left waits for the timer, due at once.
-    for (let round = 0; q.length > 0 && round < 64; round++) {
-      const batch = q.splice(0, q.length);
-      for (const x of batch) {
-        x.eventsQueued = false;
-        x.deliverEvents();
-      }
+    if (q.length === 0) return;
+    // Callbacks may queue more (they join the end and are delivered in this call). Bounded: a
+    // callback that keeps raising events cannot spin here for ever; what is left waits for
+    // the timer, due at once.
+    const limit = 64 * Math.max(q.length, 16);
+    let i = 0;
+    for (; i < q.length && i < limit; i++) {
+      const x = q[i]!;
+      x.eventsQueued = false;
+      x.deliverEvents();
     }
-    if (q.length === 0) this.#eventTimer!.cancel();
+    const timer = this.#eventTimer!;
+    if (i === q.length) {
+      q.length = 0;
+      timer.cancel();
+    } else {
+      q.splice(0, i);
+      if (!timer.armed) timer.set(this.env.clock.now());
+    }
   }
 
   /** Number of connections in the table (all states but LISTEN). */

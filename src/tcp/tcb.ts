@@ -269,18 +269,31 @@ export class Tcb {
   /** @internal The connection's timer entry expired at `now` (timers.ts handles it; see TcpConnection). */
   protected timerFired(_now: Instant): void {}
 
-  /** @internal Arms (or re-arms) timer `kind` for `at`. */
+  /**
+   * @internal Arms (or re-arms) timer `kind` for `at`. The queue entry moves only when `at`
+   * comes before it (or at the same instant, to take a fresh place there, as a timer of its
+   * own would); a later deadline leaves the entry where it is: it fires early, runs what is
+   * due (perhaps nothing) and moves on to the earliest deadline then (runTimers). Re-arming
+   * the RTO on every ACK therefore costs no queue work while an earlier deadline stands.
+   */
   setTimer(kind: TimerKind, at: Instant): void {
     this.timerAt[kind] = at;
     this.#timerArmed[kind] = ++this.#armCount;
-    this.#reschedule(kind);
+    const t = (this.#timer ??= this.layer.env.timers.timer((now) => this.timerFired(now)));
+    const entry = t.deadline;
+    if (entry === undefined || at <= entry) t.set(at);
   }
 
-  /** @internal Stops timer `kind`. */
+  /**
+   * @internal Stops timer `kind`. The queue entry stays unless nothing is armed any more (an
+   * entry that fires with nothing due just moves on; see setTimer).
+   */
   clearTimer(kind: TimerKind): void {
-    if (this.timerAt[kind] === NEVER) return;
-    this.timerAt[kind] = NEVER;
-    this.#reschedule(-1);
+    const at = this.timerAt;
+    if (at[kind] === NEVER) return;
+    at[kind] = NEVER;
+    for (let i = 0; i < TIMER_KINDS; i++) if (at[i] !== NEVER) return;
+    this.#timer?.cancel();
   }
 
   /** @internal */
@@ -301,7 +314,7 @@ export class Tcb {
 
   /** @internal After a handler ran: the entry goes to the earliest deadline left. */
   rescheduleTimer(): void {
-    this.#reschedule(-1);
+    this.#reschedule();
   }
 
   #earliest(): TimerKind | -1 {
@@ -318,11 +331,8 @@ export class Tcb {
     return k;
   }
 
-  /**
-   * Moves the queue entry to the earliest deadline. Like a timer of its own, a kind that is
-   * (re)armed as the earliest takes a fresh place among the queue's entries at that instant.
-   */
-  #reschedule(changed: TimerKind | -1): void {
+  /** Moves the queue entry to the earliest deadline (none armed: no entry). */
+  #reschedule(): void {
     const k = this.#earliest();
     if (k < 0) {
       this.#timer?.cancel();
@@ -330,7 +340,7 @@ export class Tcb {
     }
     const at = this.timerAt[k]!;
     const t = (this.#timer ??= this.layer.env.timers.timer((now) => this.timerFired(now)));
-    if (t.deadline !== at || k === changed) t.set(at);
+    if (t.deadline !== at) t.set(at);
   }
 
   /** @internal Arms the retransmission timer for an RTO at `at` (replacing a pending PTO). */

@@ -8,14 +8,25 @@ import { TCP_ACK } from '../../../src/wire/tcp.ts';
 import { established, MSS, ours, theirs } from './tcb-fixture.ts';
 
 describe('connection timers (unit)', () => {
-  it('one queue entry stands at the earliest deadline', () => {
+  it('one queue entry stands at the earliest deadline; a cleared or later deadline moves it lazily', () => {
     const { c, host } = established();
     const t = host.clock.now();
     c.setTimer(T_KEEP, t + 5_000_000);
-    c.setTimer(T_DELACK, t + 40_000);
-    assert.equal(host.queue.nextDeadline(), t + 40_000);
-    c.clearTimer(T_DELACK);
     assert.equal(host.queue.nextDeadline(), t + 5_000_000);
+    c.setTimer(T_DELACK, t + 40_000);
+    assert.equal(host.queue.nextDeadline(), t + 40_000, 'an earlier deadline moves the entry at once');
+    c.setTimer(T_RTX, t + 200_000);
+    assert.equal(host.queue.nextDeadline(), t + 40_000, 'a later one leaves it');
+    c.clearTimer(T_DELACK);
+    c.clearTimer(T_RTX);
+    // The entry stays at 40 ms: it fires with nothing due, sends nothing, and moves on.
+    assert.equal(host.queue.nextDeadline(), t + 40_000);
+    host.runUntil(t + 40_000);
+    assert.equal(host.sent.length, 0, 'nothing due, nothing sent');
+    assert.equal(host.queue.nextDeadline(), t + 5_000_000);
+    c.clearTimer(T_KEEP);
+    assert.equal(host.queue.nextDeadline(), undefined, 'nothing armed: no entry');
+    c.setTimer(T_KEEP, t + 5_000_000);
     c.cancelTimers();
     assert.equal(host.queue.nextDeadline(), undefined);
     assert.ok(!c.timerArmed(T_KEEP));
