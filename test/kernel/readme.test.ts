@@ -4,14 +4,15 @@
  *   becomes the pg package handed in, `net` is `stackNet(stack, driver)` of a tapStack()
  *   host, as the README says) against PostgreSQL started in the host's namespace by
  *   servers.ts, as clients.test.ts does; what it prints must be the README's comment.
- * - `readme-test: tap-recipe`: the TAP shell recipe, run by bash as root with `sudo `
- *   dropped (or through `sudo -n` when not root) and the namespace `lab` renamed to a
+ * - `readme-test: tap-recipe`: the TAP shell recipe, run by `bash -e -o pipefail` as root
+ *   with each `sudo ` dropped (or through `sudo -n` when not root) and the namespace `lab` renamed to a
  *   unique name; curl's count must be 1000000. Bounded to 90 s; the namespace and
  *   whatever still runs in it are removed whatever happens.
  * Both skip, saying why, without root/TAP or without PostgreSQL.
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
+import { readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { format } from 'node:util';
@@ -69,25 +70,42 @@ describe('README.md: the blocks that need a kernel peer', () => {
     }
     const b = block('tap-recipe');
     const ns = uniqueName('sslab');
-    // `lab` is only the namespace's name: four uses, each renamed.
-    assert.equal(b.code.match(/\blab\b/g)?.length, 4);
-    const script = b.code.replace(/\blab\b/g, ns).replace(/^sudo /gm, asRoot ? '' : 'sudo -n ');
+    // `lab` is only the namespace's name: five uses, each renamed.
+    assert.equal(b.code.match(/\blab\b/g)?.length, 5);
+    const script = b.code.replace(/\blab\b/g, ns).replace(/\bsudo /g, asRoot ? '' : 'sudo -n ');
     const cleanup = (): void => {
       try {
-        const pids = execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' })
-          .split('\n')
-          .filter(Boolean);
-        for (const pid of pids) process.kill(Number(pid), 'SIGKILL');
+        const pids = execFileSync('ip', ['netns', 'pids', ns], {
+          encoding: 'utf8',
+          stdio: ['ignore', 'pipe', 'ignore'],
+        });
+        for (const pid of pids.split('\n').filter(Boolean)) process.kill(Number(pid), 'SIGKILL');
         execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
       } catch {
         // already gone
       }
     };
     t.after(cleanup);
-    const child = spawn('bash', ['-c', script], {
+    const child = spawn('bash', ['-e', '-o', 'pipefail', '-c', script], {
       cwd: root,
-      detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    // What the recipe starts writes to its stdout: whatever still holds that pipe when the
+    // recipe is over was left running by it.
+    const pipe = readlinkSync(`/proc/${child.pid}/fd/1`);
+    const holders = (): number[] =>
+      readdirSync('/proc')
+        .filter((d) => /^\d+$/.test(d))
+        .filter((d) => {
+          try {
+            return readlinkSync(`/proc/${d}/fd/1`) === pipe || readlinkSync(`/proc/${d}/fd/2`) === pipe;
+          } catch {
+            return false;
+          }
+        })
+        .map(Number);
+    t.after(() => {
+      for (const pid of holders()) process.kill(pid, 'SIGKILL');
     });
     let out = '';
     let err = '';
@@ -97,11 +115,14 @@ describe('README.md: the blocks that need a kernel peer', () => {
     child.stderr.on('data', (d) => {
       err += String(d);
     });
-    t.after(() => {
-      if (child.exitCode === null && child.signalCode === null)
-        process.kill(-(child.pid as number), 'SIGKILL');
-    });
+    const started = Date.now();
     await exited(child, 90_000);
+    // The stack the recipe stopped lets go of the pipe as it exits (polled, up to 20 s).
+    for (let i = 0; i < 100 && holders().length > 0; i++) await new Promise((r) => setTimeout(r, 200));
+    t.diagnostic(
+      `${Date.now() - started} ms from the recipe's start until its processes were gone (or 20 s after its exit)`,
+    );
+    assert.deepEqual(holders(), [], 'the recipe left processes running');
     assert.equal(
       child.exitCode,
       0,
