@@ -9,11 +9,36 @@
  *                                               prints (its lines, in order; `…` matches anything)
  *   <!-- readme-test: transcript -->          the next ``` block starts with `$ command`;
  *                                               the command's output must match the rest
+ *
+ * Kinds whose blocks need more than a plain run, each run by its own test file:
+ *
+ *   <!-- readme-test: commands -->            a shell command list (`$ ` prefixes allowed);
+ *                                               test/examples/readme-commands.test.ts runs each
+ *                                               command in a bounded form and checks its exit
+ *   <!-- readme-test: pg-client -->           test/kernel/readme.test.ts runs the block against
+ *                                               PostgreSQL in a TAP namespace
+ *   <!-- readme-test: tap-recipe -->          test/kernel/readme.test.ts runs the shell recipe
+ *                                               as root in a namespace of its own
+ *   <!-- readme-test: browser-page -->        test/browser/readme-page.test.ts serves the page
+ *                                               in Chromium against a relay and a Node stack
+ *
+ * Every block that is code (it names a language or starts with `$ `) must carry a
+ * marker; a block with neither (a diagram, a file tree) is prose.
  */
 import { readFileSync } from 'node:fs';
 
+export const KINDS = [
+  'run',
+  'output',
+  'transcript',
+  'commands',
+  'pg-client',
+  'tap-recipe',
+  'browser-page',
+] as const;
+
 export interface Block {
-  kind: 'run' | 'output' | 'transcript';
+  kind: (typeof KINDS)[number];
   /** Extra words after the kind ('echo-client'). */
   flags: string[];
   lang: string;
@@ -32,6 +57,8 @@ export function readmeBlocks(path: string): Block[] {
     if (!fence) throw new Error(`${path}:${i + 1}: a readme-test marker must stand right above a code block`);
     let j = i + 2;
     while (j < lines.length && lines[j] !== '```') j++;
+    if (!(KINDS as readonly string[]).includes(m[1]))
+      throw new Error(`${path}:${i + 1}: unknown readme-test kind '${m[1]}'`);
     out.push({
       kind: m[1] as Block['kind'],
       flags: m[2] ? m[2].slice(2).split(', ') : [],
@@ -42,6 +69,36 @@ export function readmeBlocks(path: string): Block[] {
     i = j;
   }
   return out;
+}
+
+/** 1-based lines of the opening fences of code blocks (a language, or a first line `$ `) that carry no marker. */
+export function unmarkedCodeBlocks(path: string): number[] {
+  const lines = readFileSync(path, 'utf8').split('\n');
+  const out: number[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const fence = /^```(\w*)$/.exec(lines[i]);
+    if (!fence) continue;
+    const marked = /^<!-- readme-test: /.test(lines[i - 1] ?? '');
+    if (!marked && (fence[1] !== '' || (lines[i + 1] ?? '').startsWith('$ '))) out.push(i + 1);
+    let j = i + 1;
+    while (j < lines.length && lines[j] !== '```') j++;
+    i = j;
+  }
+  return out;
+}
+
+/** The commands of a `commands` block: one per line, comments and `$ ` prompts dropped, `\` continuations joined. */
+export function blockCommands(code: string): string[] {
+  return code
+    .replace(/\\\n\s*/g, '')
+    .split('\n')
+    .map((l) =>
+      l
+        .replace(/^\$ /, '')
+        .replace(/\s+#.*$/, '')
+        .trim(),
+    )
+    .filter((l) => l !== '' && !l.startsWith('#'));
 }
 
 /**

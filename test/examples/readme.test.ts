@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { freeUdpPort } from '../socket/examples-run.ts';
-import { type Block, matchOutput, readmeBlocks } from './readme-blocks.ts';
+import { type Block, matchOutput, readmeBlocks, unmarkedCodeBlocks } from './readme-blocks.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
 const tmp = mkdtempSync(join(tmpdir(), 'sockstack-readme-'));
@@ -151,9 +151,17 @@ for (const doc of ['README.md', 'examples/README.md'])
         'the README marks its snippets',
       );
     });
+    it('marks every code block, so each one runs in some test', () => {
+      assert.deepEqual(
+        unmarkedCodeBlocks(join(root, doc)),
+        [],
+        `${doc}: code blocks without a readme-test marker`,
+      );
+    });
     for (let i = 0; i < blocks.length; i++) {
       const b = blocks[i];
-      if (b.kind === 'output') continue;
+      // output goes with its run block; the other kinds run in their own files (readme-blocks.ts lists them).
+      if (b.kind !== 'run' && b.kind !== 'transcript') continue;
       it(`${doc}:${b.line} (${b.kind}${b.flags.length ? `, ${b.flags.join(', ')}` : ''})`, async () => {
         if (b.kind === 'transcript') {
           const [first, ...rest] = b.code.split('\n');

@@ -10,129 +10,17 @@
  * or failed. The README's "Use it with your client" shows the same wiring.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFileSync } from 'node:child_process';
-import {
-  chmodSync,
-  chownSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it, type TestContext } from 'node:test';
+import { describe, it } from 'node:test';
 import { AbstractConnector, Redis } from 'ioredis';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { Client as SshClient } from 'ssh2';
-import { type StackNet, stackNet } from '../../src/node/net-facade.ts';
-import type { TapStackHost } from '../../src/node/tap-stack.ts';
 import { onceWithin } from '../helpers/netns.ts';
-import { exited, hasCommand, host, skipUnless } from './helpers.ts';
-
-function tempDir(t: TestContext, name: string): string {
-  const dir = mkdtempSync(join(tmpdir(), `sockstack-${name}-`));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-/** Skips (printing why) unless TAP/namespaces and `binary` are available; true when skipped. */
-function skipWithout(t: TestContext, binary: string | undefined, what: string): boolean {
-  if (skipUnless(t)) return true;
-  if (binary === undefined || (binary.startsWith('/') ? !existsSync(binary) : !hasCommand(binary))) {
-    t.skip(`${what} is not installed`);
-    return true;
-  }
-  return false;
-}
-
-/** The newest /usr/lib/postgresql/<version>/bin directory, if any. */
-function postgresBin(): string | undefined {
-  const root = '/usr/lib/postgresql';
-  if (!existsSync(root)) return undefined;
-  const v = readdirSync(root)
-    .filter((d) => existsSync(join(root, d, 'bin', 'postgres')))
-    .sort((a, b) => Number(b) - Number(a))[0];
-  return v === undefined ? undefined : join(root, v, 'bin');
-}
-
-/**
- * Starts a server in the namespace and resolves once its stdout or stderr matches
- * `ready` (rejects on exit or after `ms`). When the test ends the server gets
- * `signal`, then SIGKILL if it has not exited within 10 s.
- */
-async function startServer(
-  t: TestContext,
-  h: TapStackHost,
-  name: string,
-  argv: readonly string[],
-  ready: RegExp,
-  { signal = 'SIGTERM' as NodeJS.Signals, ms = 30_000 } = {},
-): Promise<ChildProcess> {
-  const child = h.spawn(argv);
-  t.after(async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill(signal);
-    try {
-      await exited(child, 10_000);
-    } catch {
-      child.kill('SIGKILL');
-      await exited(child, 5000).catch(() => undefined);
-    }
-  });
-  let log = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(
-      () => finish(new Error(`${name}: not ready within ${ms} ms; output:\n${log}`)),
-      ms,
-    );
-    const onData = (b: Buffer): void => {
-      log += b.toString('utf8');
-      if (ready.test(log)) finish();
-    };
-    const onExit = (code: number | null): void =>
-      finish(new Error(`${name} exited (${code}) before it was ready; output:\n${log}`));
-    const finish = (err?: Error): void => {
-      clearTimeout(timer);
-      child.stdout?.off('data', onData);
-      child.stderr?.off('data', onData);
-      child.off('exit', onExit);
-      // Keep draining its output so a chatty server never blocks on a full pipe.
-      child.stdout?.resume();
-      child.stderr?.resume();
-      if (err) reject(err);
-      else resolve();
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.once('exit', onExit);
-  });
-  return child;
-}
-
-/** Runs a command in the namespace and fails the test with its output when it does not exit 0. */
-async function run(h: TapStackHost, argv: readonly string[], timeoutMs = 120_000): Promise<string> {
-  const r = await h.exec(argv, { timeoutMs });
-  assert.equal(
-    r.code,
-    0,
-    `${argv.join(' ')} failed (${r.timedOut ? 'timed out' : `exit ${r.code}`}):\n${r.stdout}\n${r.stderr}`,
-  );
-  return r.stdout;
-}
-
-/** A tapStack and its `net` facade; the facade's sockets are destroyed when the test ends. */
-async function stackHost(t: TestContext): Promise<{ h: TapStackHost; net: StackNet }> {
-  const h = await host(t);
-  const net = stackNet(h.stack, h.driver);
-  t.after(() => net.closeAll());
-  return { h, net };
-}
+import { postgresBin, run, skipWithout, stackHost, startPostgres, startServer, tempDir } from './servers.ts';
 
 describe('Node clients over sockstack against real servers in a namespace', () => {
   it('ioredis → redis-server: SET, GET, INCR, QUIT', async (t) => {
@@ -195,52 +83,8 @@ describe('Node clients over sockstack against real servers in a namespace', () =
   it('pg → PostgreSQL: a parameterised query, a table round trip, end()', async (t) => {
     const bin = postgresBin();
     if (skipWithout(t, bin && join(bin, 'postgres'), 'PostgreSQL (Debian postgresql)')) return;
-    const pgBin = bin as string;
     const { h, net } = await stackHost(t);
-    // initdb and postgres refuse to run as root: the directory belongs to the postgres user.
-    const dir = tempDir(t, 'postgres');
-    const uid = Number(execFileSync('id', ['-u', 'postgres']).toString());
-    const gid = Number(execFileSync('id', ['-g', 'postgres']).toString());
-    chownSync(dir, uid, gid);
-    const data = join(dir, 'data');
-    const asPostgres = ['setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--'];
-    await run(h, [
-      ...asPostgres,
-      join(pgBin, 'initdb'),
-      '-D',
-      data,
-      '-U',
-      'postgres',
-      '--auth=trust',
-      '--no-locale',
-      '-E',
-      'UTF8',
-      '--no-sync',
-    ]);
-    // Trust the stack's address (initdb's pg_hba.conf trusts only loopback for TCP).
-    writeFileSync(join(data, 'pg_hba.conf'), `host all all ${h.stackIp}/32 trust\n`, { flag: 'a' });
-    const port = 5432;
-    await startServer(
-      t,
-      h,
-      'postgres',
-      [
-        ...asPostgres,
-        join(pgBin, 'postgres'),
-        '-D',
-        data,
-        '-k',
-        dir,
-        '-h',
-        h.kernelIp,
-        '-p',
-        String(port),
-        '-c',
-        'fsync=off',
-      ],
-      /database system is ready to accept connections/,
-      { signal: 'SIGINT' },
-    );
+    const port = await startPostgres(t, h, bin as string);
     // pg's `stream` takes a factory; pg calls connect(port, host) on what it returns.
     const client = new pg.Client({
       host: h.kernelIp,
