@@ -24,8 +24,12 @@ describe('kernel peer over TAP: ping', () => {
     assert.equal(r.code, 0, `ping failed:\n${r.stdout}\n${r.stderr}`);
     assert.ok(pingReplies(r.stdout) >= 3, r.stdout);
     assert.match(r.stdout, /108 bytes from 10\.77\.1\.2: icmp_seq=1 ttl=64/);
-    assert.equal(h.stack.stats.icmp.inEchoRequests, 3);
-    assert.equal(h.stack.stats.icmp.outEchoReplies, 3);
+    // With -w, ping sends one more request for each reply that is late on a loaded machine:
+    // every request that reached the stack was answered, and no more than ping sent.
+    const sent = Number(/(\d+) packets transmitted/.exec(r.stdout)?.[1]);
+    const { inEchoRequests, outEchoReplies } = h.stack.stats.icmp;
+    assert.ok(inEchoRequests >= 3 && inEchoRequests <= sent, `${inEchoRequests} requests, ping sent ${sent}`);
+    assert.equal(outEchoReplies, inEchoRequests);
   });
 
   it('sockstack pings the kernel (stack.ping), ARP first', async (t) => {
