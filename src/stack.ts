@@ -105,6 +105,8 @@ export class Stack implements Pollable {
   readonly #tcpLayer: TcpLayer;
   readonly #receive: (iface: NetInterface, frame: Uint8Array) => void;
   #inputOnlyPolls = 0;
+  /** When the receive queues last went from empty to not (nextDeadline while frames wait). */
+  #rxSince: Instant = 0;
   #backend: SocketBackend | undefined;
   /** Overrides how stream sockets are made (default: src/socket/stack-stream.ts over `tcp`). */
   #streamFactory: ((stack: Stack) => StreamImpl) | undefined;
@@ -124,7 +126,10 @@ export class Stack implements Pollable {
       forwarding: options.forwarding ?? false,
     };
     this.ip = new Ipv4Layer(this.#env, options.config);
-    this.ip.table.onWake = () => this.onWake?.();
+    this.ip.table.onWake = () => {
+      this.#rxSince = this.clock.now();
+      this.onWake?.();
+    };
     const ip = this.ip;
     this.#receive = (iface, frame) => {
       const trace = this.traceReceive;
@@ -201,8 +206,10 @@ export class Stack implements Pollable {
   nextDeadline(): Instant | undefined {
     const t = this.timers.nextDeadline();
     if (this.ip.table.pending === 0) return t;
-    const now = this.clock.now();
-    return t !== undefined && t < now ? t : now;
+    // Due since the first waiting frame was queued: an instant already past, so a real-time
+    // driver that compares it with its own (earlier-read) `now` finds the stack due at once.
+    const since = this.#rxSince;
+    return t !== undefined && t < since ? t : since;
   }
 
   /**

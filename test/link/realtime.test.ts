@@ -149,4 +149,24 @@ describe('RealtimeDriver with injected timers (no host timer at all)', () => {
     assert.equal(stack.stats.ip.malformed, 2);
     d.stop();
   });
+  it('a frame is processed in the wake-up itself when the clock moves on between reads (as a real clock does)', async () => {
+    // Every read of this clock is 1 µs later than the one before: the stack's deadline for a
+    // waiting frame must not be a fresh `now`, which would always lie after the driver's.
+    let t = 0;
+    const clock = { now: () => ++t };
+    // Timers that never fire: only the kick's own turn can process the frame.
+    const timers = { set: () => 0, clear: () => {} };
+    const dev: Device = { name: 'tap0', linkType: 'ip', mtu: 1500, transmit: () => {}, onReceive: null };
+    const stack = new Stack({ clock, rng: new SeededRng(1) });
+    stack.addInterface({ name: 'tap0', device: dev, addresses: ['10.0.0.2/24'] });
+    const d = new RealtimeDriver({ clock, timers, pollables: [stack] });
+    stack.onWake = () => d.kick();
+    await flushMicrotasks();
+    for (let i = 1; i <= 3; i++) {
+      dev.onReceive!(new Uint8Array([0x45, 0, 0]));
+      await flushMicrotasks();
+      assert.equal(stack.stats.ip.received, i, `frame ${i} processed in the wake-up's turn`);
+    }
+    d.stop();
+  });
 });
