@@ -163,6 +163,8 @@ export class TcpLayer implements TcpListenerHost {
   #eventQueue: EventSource[] | undefined = undefined;
   /** A Stack's poll is running: it calls deliverEvents at its end (driveByPolls). */
   polling = false;
+  /** deliverEvents is running: what the callbacks queue is delivered in the same call. */
+  #delivering = false;
   /** Connections whose input left something to send; undefined: sent at once. */
   #outputQueue: TcpConnection[] | undefined = undefined;
   /** Delivers queued events raised outside a poll (an application call, say) at the next one. */
@@ -235,7 +237,8 @@ export class TcpLayer implements TcpListenerHost {
       q.push(x);
       // An event raised outside a poll (an application call) still goes out: the timer is
       // due at once. Inside a poll, the poll delivers (no timer work per event).
-      if (!this.polling && !this.#eventTimer!.armed) this.#eventTimer!.set(this.env.clock.now());
+      if (!this.polling && !this.#delivering && !this.#eventTimer!.armed)
+        this.#eventTimer!.set(this.env.clock.now());
     }
     return true;
   }
@@ -250,10 +253,15 @@ export class TcpLayer implements TcpListenerHost {
     // the timer, due at once.
     const limit = 64 * Math.max(q.length, 16);
     let i = 0;
-    for (; i < q.length && i < limit; i++) {
-      const x = q[i]!;
-      x.eventsQueued = false;
-      x.deliverEvents();
+    this.#delivering = true;
+    try {
+      for (; i < q.length && i < limit; i++) {
+        const x = q[i]!;
+        x.eventsQueued = false;
+        x.deliverEvents();
+      }
+    } finally {
+      this.#delivering = false;
     }
     const timer = this.#eventTimer!;
     if (i === q.length) {
