@@ -31,6 +31,10 @@ export class Ipv4Network implements NetworkLayer {
     this.ip = ip;
   }
 
+  get routeGeneration(): number {
+    return this.ip.routeGeneration;
+  }
+
   get defaultTtl(): number {
     return this.ip.config.defaultTtl ?? DEFAULT_TTL;
   }

@@ -120,6 +120,11 @@ class AddressMemo {
 const v4 = (a: Ipv4Address): IpAddress => ({ family: 4, v4: a });
 
 export class Ipv4Layer {
+  /**
+   * Changes whenever a route could change (an interface, address or route added, an
+   * interface up or down), so a transport may keep a route it looked up while it is the same.
+   */
+  routeGeneration = 0;
   /** The interface table (receive queues, addresses). */
   readonly table: InterfaceTable;
   readonly routes = new RouteTable();
@@ -239,6 +244,7 @@ export class Ipv4Layer {
   // ---------------------------------------------------------------- configuration
 
   addInterface(spec: InterfaceSpec): NetInterface {
+    this.routeGeneration++;
     const mac = spec.mac ?? localMac(this.#env.rng.nextU32());
     const iface = this.table.add(spec.name, spec.device, mac, spec.mtu ?? spec.device.mtu);
     if (spec.device.linkType === 'ethernet') this.#arp.attach(iface);
@@ -252,6 +258,7 @@ export class Ipv4Layer {
 
   /** Adds an address ('10.0.1.2/24'): its on-link route appears and a gratuitous ARP goes out. */
   addAddress(ifname: string, cidr: string): void {
+    this.routeGeneration++;
     const iface = this.getInterface(ifname);
     if (!iface) throw new Error(`no interface ${ifname}`);
     const c = parseCidr(cidr);
@@ -271,6 +278,7 @@ export class Ipv4Layer {
   }
 
   setInterfaceUp(ifname: string, up: boolean): void {
+    this.routeGeneration++;
     const iface = this.getInterface(ifname);
     if (!iface) throw new Error(`no interface ${ifname}`);
     iface.up = up;
@@ -278,6 +286,7 @@ export class Ipv4Layer {
   }
 
   addRoute(spec: RouteSpec): Route {
+    this.routeGeneration++;
     const dest =
       typeof spec.destination === 'string'
         ? parseCidr(spec.destination)

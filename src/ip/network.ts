@@ -136,6 +136,11 @@ export interface NetworkLayer {
   /** Is `a` a broadcast address (limited, or directed to one of our subnets)? */
   isBroadcastAddress(a: IpAddress): boolean;
   /**
+   * Changes whenever a route could change (interfaces, addresses, routes, an interface up or
+   * down): a route looked up while it had one value stays valid while it keeps it.
+   */
+  readonly routeGeneration: number;
+  /**
    * Sends a datagram laid out in its frame: `route.headerRoom` free bytes, then the
    * transport header and data (checksum done). Takes ownership of `frame`.
    */

@@ -7,9 +7,11 @@
  */
 import {
   type IpPacketInfo,
+  type NetRoute,
   type NetworkLayer,
   pseudoHeaderSum,
   type ReceivedIcmpError,
+  type RouteError,
   type SegmentEmitter,
   type SendOptions,
   sendSegment,
@@ -136,15 +138,29 @@ export function tcpEnvOver(
   env: { clock: Clock; rng: Rng; timers: TimerQueue; stats: StackStats },
 ): StackTcpEnv {
   const tunnel: TunnelHeader = { repr: undefined as unknown as TcpRepr, udp: { srcPort: 0, dstPort: 0 } };
+  const cache: { dst?: IpAddress; src?: IpAddress; generation: number; route?: NetRoute } = {
+    generation: -1,
+  };
   return {
     clock: env.clock,
     rng: env.rng,
     timers: env.timers,
     output: (src, dst, repr, payload, fields, udp) => {
-      const route = net.route(dst, src);
-      if (typeof route === 'string') {
-        env.stats.ip.noRoute++;
-        return;
+      // The last route, kept while the addresses (a connection's own objects) and the
+      // network layer's routes stay the same: one connection's segments route once.
+      let route: NetRoute | RouteError;
+      if (dst === cache.dst && src === cache.src && net.routeGeneration === cache.generation) {
+        route = cache.route!;
+      } else {
+        route = net.route(dst, src);
+        if (typeof route === 'string') {
+          env.stats.ip.noRoute++;
+          return;
+        }
+        cache.dst = dst;
+        cache.src = src;
+        cache.generation = net.routeGeneration;
+        cache.route = route;
       }
       if (udp) {
         tunnel.repr = repr;
