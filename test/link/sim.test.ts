@@ -29,14 +29,12 @@ describe('Simulation (sync)', () => {
   it('jumps time: one hour of a 1 s periodic timer runs fast', () => {
     const sim = new Simulation({ seed: 7 });
     const p = sim.add(new Periodic(0, seconds(1)));
-    const t0 = performance.now();
     const r = sim.runUntilIdle({ maxTime: seconds(3600) });
-    const ms = performance.now() - t0;
     assert.equal(p.fired, 3600);
     assert.equal(sim.now, seconds(3600));
     assert.equal(r.idle, false);
+    // One step per event: time jumps from one deadline to the next, never ticks through it.
     assert.equal(r.steps, 3600);
-    assert.ok(ms < 500, `took ${ms} ms`);
   });
 
   it('runUntilIdle stops when nothing is scheduled and leaves the clock at the last event', () => {
@@ -97,7 +95,6 @@ describe('Simulation (sync)', () => {
 describe('Simulation (async)', () => {
   it('run returns the value of a task that waits on virtual delays', async () => {
     const sim = new Simulation();
-    const t0 = performance.now();
     const v = await sim.run(
       async () => {
         const seen: Instant[] = [];
@@ -112,7 +109,8 @@ describe('Simulation (async)', () => {
       { timeout: seconds(7200) },
     );
     assert.deepEqual(v, [millis(250), millis(250) + seconds(10), millis(250) + seconds(10) + seconds(6000)]);
-    assert.ok(performance.now() - t0 < 2000);
+    // Two hours of virtual time in one event-loop yield per instant with activity (103 of them).
+    assert.ok(sim.yields <= 110, `yields=${sim.yields}`);
   });
 
   it('continuations see the virtual time of the event that woke them', async () => {
@@ -137,13 +135,10 @@ describe('Simulation (async)', () => {
   it('a periodic timer alongside a long task does not make it slow', async () => {
     const sim = new Simulation();
     const p = sim.add(new Periodic(0, seconds(1)));
-    const t0 = performance.now();
     await sim.run(() => sim.delay(seconds(3600)));
-    const ms = performance.now() - t0;
     assert.equal(p.fired, 3600);
-    // ~one event-loop yield per instant with activity; measured ~1-3 µs each.
+    // One event-loop yield per instant with activity, no more: the cost does not grow with the task.
     assert.ok(sim.yields <= 3602, `yields=${sim.yields}`);
-    assert.ok(ms < 1000, `took ${ms} ms`);
   });
 
   it('rejects with deadlock when nothing is scheduled and the task is pending', async () => {
