@@ -209,20 +209,8 @@ export function icmpCode(type: number, name: string | undefined): number | undef
 
 // ---- TCP_INFO ---------------------------------------------------------------
 
-/** Linux include/net/tcp_states.h. */
-export const LINUX_TCP_STATES: Record<string, number> = {
-  ESTABLISHED: 1,
-  'SYN-SENT': 2,
-  'SYN-RECEIVED': 3,
-  'FIN-WAIT-1': 4,
-  'FIN-WAIT-2': 5,
-  'TIME-WAIT': 6,
-  CLOSED: 7,
-  'CLOSE-WAIT': 8,
-  'LAST-ACK': 9,
-  LISTEN: 10,
-  CLOSING: 11,
-};
+/** Linux include/net/tcp_states.h (the sockets layer's table, which TCP_INFO encodes with). */
+export { LINUX_TCP_STATES } from '../socket/tcp-info.ts';
 
 /** FreeBSD netinet/tcp_fsm.h (TCPS_*), reported by its TCP_INFO as tcpi_state. */
 export const FREEBSD_TCP_STATES: Record<string, number> = {
