@@ -85,7 +85,10 @@ export class ByteRing {
   #ensure(need: number): void {
     const cap = this.#buf.length;
     if (need <= cap) return;
-    let next = Math.max(cap * 2, 4096);
+    // Start at 64 bytes: V8 keeps typed arrays that small on its own heap, so a connection
+    // that moves a few bytes (request/response, connect/echo/close) never allocates an
+    // ArrayBuffer backing store, the costliest allocation on that path.
+    let next = Math.max(cap * 2, MIN_CAPACITY);
     while (next < need) next *= 2;
     next = Math.max(need, Math.min(next, Math.max(this.limit, need)));
     const nb = new Uint8Array(next);
@@ -100,3 +103,4 @@ export class ByteRing {
 }
 
 const EMPTY = new Uint8Array(0);
+const MIN_CAPACITY = 64;

@@ -285,15 +285,15 @@ export class Tcb {
   }
 
   /**
-   * @internal Stops timer `kind`. The queue entry stays unless nothing is armed any more (an
-   * entry that fires with nothing due just moves on; see setTimer).
+   * @internal Stops timer `kind`. The queue entry stays where it is, even when nothing is
+   * armed any more: an entry that fires with nothing due just moves on to the earliest
+   * deadline then, or goes away (runTimers). A connection that arms and stops its
+   * retransmission timer on every exchange (request/response) thus does no queue work
+   * until the entry comes due, as Linux's sk_reset_timer/sk_stop_timer leave a pending
+   * timer to fire and re-check.
    */
   clearTimer(kind: TimerKind): void {
-    const at = this.timerAt;
-    if (at[kind] === NEVER) return;
-    at[kind] = NEVER;
-    for (let i = 0; i < TIMER_KINDS; i++) if (at[i] !== NEVER) return;
-    this.#timer?.cancel();
+    this.timerAt[kind] = NEVER;
   }
 
   /** @internal */

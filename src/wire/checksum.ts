@@ -41,6 +41,21 @@ export function finishChecksum(sum: number): number {
   return ~foldChecksum(sum) & 0xffff;
 }
 
+/** Inputs shorter than this are summed byte by byte (faster below ~200 bytes). */
+const SHORT_INPUT = 128;
+
+let viewedBuffer: ArrayBufferLike | undefined;
+let viewedWords: Uint32Array = new Uint32Array(0);
+
+/** A Uint32Array over the whole of `buffer` (its trailing 0..3 bytes are not covered). */
+function wordsOf(buffer: ArrayBufferLike): Uint32Array {
+  if (buffer !== viewedBuffer || viewedWords.length !== buffer.byteLength >>> 2) {
+    viewedWords = new Uint32Array(buffer, 0, buffer.byteLength >>> 2);
+    viewedBuffer = buffer;
+  }
+  return viewedWords;
+}
+
 const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** Swaps the two bytes of a 16-bit value. */
@@ -54,10 +69,18 @@ function swap16(x: number): number {
  */
 export function checksumPartial(bytes: Uint8Array, sum: number): number {
   const len = bytes.length;
-  if (len < 32) {
-    // Short inputs (pseudo-headers, small headers): plain byte loop, no DataView.
+  if (len < SHORT_INPUT) {
+    // Short inputs (pseudo-headers, headers, small segments): a byte loop is faster than
+    // setting up a word view for so few words.
     let s = 0;
     let i = 0;
+    for (; i + 7 < len; i += 8) {
+      s +=
+        ((bytes[i] << 8) | bytes[i + 1]) +
+        ((bytes[i + 2] << 8) | bytes[i + 3]) +
+        ((bytes[i + 4] << 8) | bytes[i + 5]) +
+        ((bytes[i + 6] << 8) | bytes[i + 7]);
+    }
     for (; i + 1 < len; i += 2) s += (bytes[i] << 8) | bytes[i + 1];
     if (i < len) s += bytes[i] << 8;
     return reduce(sum + s);
@@ -80,9 +103,12 @@ export function checksumPartial(bytes: Uint8Array, sum: number): number {
     align = 0;
   }
   if (align === 0) {
-    const words = new Uint32Array(bytes.buffer, bytes.byteOffset + i, (end4 - i) >>> 2);
-    const n = words.length;
-    let w = 0;
+    // One word view per buffer, kept for the next call: frames are carved from shared
+    // slabs (link/frame-alloc.ts), so consecutive checksums mostly read the same buffer.
+    const words = wordsOf(bytes.buffer);
+    const first = (bytes.byteOffset + i) >>> 2;
+    const n = first + ((end4 - i) >>> 2);
+    let w = first;
     while (w < n) {
       const stop = Math.min(n, w + FOLD_EVERY_WORDS);
       let acc = 0;

@@ -8,7 +8,7 @@ import { TCP_ACK } from '../../../src/wire/tcp.ts';
 import { established, MSS, ours, theirs } from './tcb-fixture.ts';
 
 describe('connection timers (unit)', () => {
-  it('one queue entry stands at the earliest deadline; a cleared or later deadline moves it lazily', () => {
+  it('one queue entry stands at the earliest deadline; a cleared or later deadline moves it lazily, when it comes due', () => {
     const { c, host } = established();
     const t = host.clock.now();
     c.setTimer(T_KEEP, t + 5_000_000);
@@ -25,7 +25,14 @@ describe('connection timers (unit)', () => {
     assert.equal(host.sent.length, 0, 'nothing due, nothing sent');
     assert.equal(host.queue.nextDeadline(), t + 5_000_000);
     c.clearTimer(T_KEEP);
-    assert.equal(host.queue.nextDeadline(), undefined, 'nothing armed: no entry');
+    // Nothing armed: the entry still stands; it fires once with nothing due and is gone.
+    assert.equal(host.queue.nextDeadline(), t + 5_000_000);
+    c.setTimer(T_RTX, t + 6_000_000);
+    assert.equal(host.queue.nextDeadline(), t + 5_000_000, 'a later deadline leaves the stale entry');
+    c.clearTimer(T_RTX);
+    host.runUntil(t + 5_000_000);
+    assert.equal(host.sent.length, 0, 'nothing due, nothing sent');
+    assert.equal(host.queue.nextDeadline(), undefined, 'nothing armed: no entry after it fired');
     c.setTimer(T_KEEP, t + 5_000_000);
     c.cancelTimers();
     assert.equal(host.queue.nextDeadline(), undefined);
