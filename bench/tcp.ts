@@ -18,6 +18,8 @@
  * is shared, so the best of a few runs is the least disturbed one).
  * `--cpu-time` times with the process's CPU time (user + system, all threads) instead of
  * wall-clock, so other load on the machine does not count.
+ * Bulk runs twice: checksums computed and verified, and over a cable with checksum offload
+ * (Device.txChecksumOffload: none computed or verified, as between two veth ends).
  * Each at MTU 1500 and MTU 65535. Kernel side: bench/kernel/node-net.mjs (from ../shared/bench-kernel)
  * (server in a child process), bulk 1 GiB, rr and crr for a few seconds.
  *
@@ -66,7 +68,10 @@ function best<T extends { wallS: number }>(f: () => T): T {
 // The kernel side (a copy of ../shared/bench-kernel/node-net.mjs, so a clean clone has it).
 const KERNEL_SCRIPT = new URL('./kernel/node-net.mjs', import.meta.url).pathname;
 
-const { bulk, rr, crr } = tcpWorkloads({ Cable, Simulation, Stack, micros, millis }, clock);
+const modules = { Cable, Simulation, Stack, micros, millis };
+const { bulk, rr, crr } = tcpWorkloads(modules, clock);
+/** The same over a cable with checksum offload (no transport checksums computed or verified). */
+const offloaded = tcpWorkloads(modules, clock, { checksumOffload: true });
 
 // ---------------------------------------------------------------- kernel
 
@@ -110,6 +115,19 @@ if (want('bulk')) {
     const r = best(() => bulk(mtu, size));
     rows.push([
       'bulk, 1 connection',
+      String(mtu),
+      `${fmt(r.MBps, 1)} MB/s`,
+      typeof k === 'string' ? k : `${fmt(k.MBps ?? 0, 1)} MB/s`,
+      typeof k === 'string' ? 'n/a' : ratio(r.MBps, k.MBps),
+      `${size >> 20} MiB in ${fmt(r.wallS, 2)} s, ${fmt(r.segs)} segments (${fmt((r.wallS * 1e9) / r.segs)} ns/segment)`,
+    ]);
+  }
+  for (const mtu of mtus) {
+    const size = (quick ? 32 : mtu >= 9000 ? 512 : 128) << 20;
+    offloaded.bulk(mtu, 8 << 20); // warm-up
+    const r = best(() => offloaded.bulk(mtu, size));
+    rows.push([
+      'bulk, checksum offload',
       String(mtu),
       `${fmt(r.MBps, 1)} MB/s`,
       typeof k === 'string' ? k : `${fmt(k.MBps ?? 0, 1)} MB/s`,

@@ -43,8 +43,18 @@ export interface Workloads {
   crr(mtu: number, conns: number): { cps: number; wallS: number };
 }
 
+export interface WorkloadOptions {
+  /**
+   * The cable's checksum offload (Device.txChecksumOffload / rxChecksumValid). Default
+   * false: every checksum computed and verified, as on a real wire (and as trees from
+   * before offload did, so bench-ab compares like with like).
+   */
+  checksumOffload?: boolean;
+}
+
 /** The workloads over `m`, timed with `clock` (milliseconds). */
-export function tcpWorkloads(m: StackModules, clock: () => number): Workloads {
+export function tcpWorkloads(m: StackModules, clock: () => number, opts: WorkloadOptions = {}): Workloads {
+  const checksumOffload = opts.checksumOffload ?? false;
   const { Cable, Simulation, Stack, micros, millis } = m;
   const B: IpAddress = { family: 4, v4: 0x0a000002 };
 
@@ -52,7 +62,14 @@ export function tcpWorkloads(m: StackModules, clock: () => number): Workloads {
     const sim = new Simulation({ seed: 1 });
     const delay = micros(10);
     const cable = sim.add(
-      new Cable({ clock: sim.clock, rng: sim.rng.fork(), mtu, aToB: { delay }, bToA: { delay } }),
+      new Cable({
+        clock: sim.clock,
+        rng: sim.rng.fork(),
+        mtu,
+        aToB: { delay },
+        bToA: { delay },
+        checksumOffload,
+      }),
     );
     const tcp = {
       // Large buffers so the window is not the limit on a 20 µs virtual RTT.

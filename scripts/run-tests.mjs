@@ -25,6 +25,10 @@ if (files.length === 0) {
   console.error('run-tests: no test files found');
   process.exit(1);
 }
+// npm 11 runs the project's own bin (`npx sockstack`, as the README writes it) by installing
+// the project into its npx cache on first use; two test files doing that at once can leave
+// a broken cache entry (ENOENT on its package.json). Do it once, before tests run in parallel.
+spawnSync('npx', ['--yes', 'sockstack', '--version'], { cwd: root, stdio: 'ignore', timeout: 120_000 });
 const args = [
   '--import',
   'tsx',

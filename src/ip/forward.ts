@@ -12,10 +12,12 @@ import {
   ICMPV4_UNREACH_NET,
 } from '../wire/icmpv4.ts';
 import { Ipv4View, parseIpv4Packet } from '../wire/ipv4.ts';
+import { completeTransportChecksum } from '../wire/offload.ts';
 import { fragmentDatagram } from './fragment.ts';
 import type { Icmpv4 } from './icmpv4.ts';
 import type { NetInterface } from './interface.ts';
 import type { InterfaceTable } from './interfaces.ts';
+import { checksumTrusted } from './network.ts';
 import type { Ipv4Output } from './output.ts';
 import type { RouteTable } from './route.ts';
 import type { StackStats } from './stats.ts';
@@ -82,6 +84,10 @@ export class Ipv4Forwarder {
     const oldWord = (ttl << 8) | v.protocol;
     cv.ttl = ttl - 1;
     cv.checksum = checksumUpdate16(v.checksum, oldWord, ((ttl - 1) << 8) | v.protocol);
+    // Checksum offload: a packet whose sender left its transport checksum to the device
+    // leaves through one that needs it, so it is filled in here (Linux skb_checksum_help).
+    if (checksumTrusted(inIface) && !(out.device === null || out.device.txChecksumOffload === true))
+      completeTransportChecksum(copy);
     const nextHop = r.gateway ?? v.dst;
     stats.forwarded++;
     if (copy.length <= mtu) {

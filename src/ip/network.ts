@@ -106,8 +106,11 @@ export interface TransportProtocol {
 export interface SegmentEmitter<H> {
   /** Bytes of transport header `header` takes. */
   headerLength(header: H): number;
-  /** Writes header and payload at `out[at..]`, the checksum over pseudo-header sum `sum`. */
-  emit(header: H, payload: Uint8Array, out: Uint8Array, at: number, sum: number): void;
+  /**
+   * Writes header and payload at `out[at..]`, the checksum over pseudo-header sum `sum`;
+   * `sum` undefined: checksum offload, the checksum field is left 0.
+   */
+  emit(header: H, payload: Uint8Array, out: Uint8Array, at: number, sum: number | undefined): void;
 }
 
 export interface NetworkLayer {
@@ -173,6 +176,32 @@ export function sendSegment<H>(
   const at = route.headerRoom;
   const len = emitter.headerLength(header) + payload.length;
   const frame = allocFrame(at + len);
-  emitter.emit(header, payload, frame, at, route.pseudoHeaderSum(opts.protocol, len));
+  const sum = checksumOffloaded(net, route, opts, len)
+    ? undefined
+    : route.pseudoHeaderSum(opts.protocol, len);
+  emitter.emit(header, payload, frame, at, sum);
   return net.sendInPlace(route, opts, frame);
+}
+
+/**
+ * Whether a transport segment of `len` bytes on `route` may leave without its checksum:
+ * the interface is loopback or its device offloads checksums, and the datagram goes out
+ * whole (a fragmented one carries its checksum in the first fragment only, where no
+ * device can fill it in; Linux's ip_fragment calls skb_checksum_help for the same reason).
+ */
+function checksumOffloaded(net: NetworkLayer, route: NetRoute, opts: SendOptions, len: number): boolean {
+  const device = route.iface.device;
+  if (device !== null && device.txChecksumOffload !== true) return false;
+  if (opts.dontFragment) return true;
+  const ipHeader = route.family === 4 ? 20 : 40;
+  return len + ipHeader <= Math.min(route.mtu, net.pathMtu(route.destination));
+}
+
+/**
+ * Whether transport checksums of a packet received on `iface` may be taken as valid
+ * without checking (loopback, or a device that says `rxChecksumValid`).
+ */
+export function checksumTrusted(iface: NetInterface): boolean {
+  const device = iface.device;
+  return device === null || device.rxChecksumValid === true;
 }

@@ -28,6 +28,19 @@ export interface Device {
    * only queues the frame and wakes its driver: the stack processes it in its next `poll`.
    */
   onReceive: ((frame: Uint8Array) => void) | null;
+  /**
+   * Checksum offload on transmit (the kernel's NETIF_F_HW_CSUM, virtio's VIRTIO_NET_F_CSUM):
+   * transport checksums of frames sent here need not be filled in, because the link cannot
+   * corrupt them and the far end does not check them (it says `rxChecksumValid`). Absent:
+   * false. The stack still fills them in for a datagram it fragments.
+   */
+  readonly txChecksumOffload?: boolean;
+  /**
+   * Frames received here arrive intact (the kernel's CHECKSUM_UNNECESSARY, virtio's
+   * VIRTIO_NET_HDR_F_DATA_VALID): transport checksums need not be verified, and may be
+   * missing. Absent: false.
+   */
+  readonly rxChecksumValid?: boolean;
 }
 
 /** A device on a simulated link that also has timed work (delivery, queues). */

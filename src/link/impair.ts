@@ -163,6 +163,11 @@ export class Channel implements Pollable {
     return this.#cfg;
   }
 
+  /** Whether this channel may corrupt frames now (then checksums must be computed and checked). */
+  get corrupts(): boolean {
+    return (this.#cfg.corrupt ?? 0) > 0;
+  }
+
   /** Frames waiting for delivery. */
   get queued(): number {
     return this.#fAt.length - this.#fHead + this.#hAt.length;

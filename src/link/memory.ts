@@ -18,6 +18,12 @@ export interface CableOptions {
   bToA?: Impairments;
   /** Device names; default 'a' and 'b'. */
   names?: readonly [string, string];
+  /**
+   * Checksum offload (Device.txChecksumOffload / rxChecksumValid) in each direction that
+   * does not corrupt frames, as a veth pair offers it. Default true; false makes both ends
+   * compute and verify every checksum, as a real wire needs.
+   */
+  checksumOffload?: boolean;
 }
 
 /**
@@ -32,10 +38,23 @@ export class CableEnd implements SimDevice {
   /** Set by Cable right after construction. */
   out!: Channel;
   in!: Channel;
-  constructor(name: string, linkType: LinkType, mtu: number) {
+  readonly #offload: boolean;
+  constructor(name: string, linkType: LinkType, mtu: number, checksumOffload = true) {
     this.name = name;
     this.linkType = linkType;
     this.mtu = mtu;
+    this.#offload = checksumOffload;
+  }
+  /**
+   * Whether the outgoing direction may skip checksums now. Deviation: a frame sent
+   * without one just before `corrupt` is configured on its channel arrives with its checksum
+   * field empty and is dropped by the receiver, which then verifies (TCP resends it).
+   */
+  get txChecksumOffload(): boolean {
+    return this.#offload && !this.out.corrupts;
+  }
+  get rxChecksumValid(): boolean {
+    return this.#offload && !this.in.corrupts;
   }
   transmit(frame: Uint8Array): void {
     this.out.send(frame);
@@ -73,8 +92,9 @@ export class Cable implements Pollable {
     const linkType = options.linkType ?? 'ethernet';
     const mtu = options.mtu ?? 1500;
     const [na, nb] = options.names ?? ['a', 'b'];
-    const a = new CableEnd(na, linkType, mtu);
-    const b = new CableEnd(nb, linkType, mtu);
+    const offload = options.checksumOffload ?? true;
+    const a = new CableEnd(na, linkType, mtu, offload);
+    const b = new CableEnd(nb, linkType, mtu, offload);
     const common = { clock: options.clock, mtu, linkType };
     this.aToB = new Channel({
       ...common,

@@ -1,5 +1,6 @@
 import type { Clock, Pollable } from '../time/clock.ts';
 import type { Instant } from '../time/instant.ts';
+import { completeFrameChecksum } from '../wire/offload.ts';
 import type { Device, LinkType, SimDevice } from './device.ts';
 
 /**
@@ -399,7 +400,12 @@ export class CaptureDevice implements SimDevice {
     this.#clock = clock;
     this.#iface = ifaceIndex ?? writer.interfaceFor(inner.name, inner.linkType);
     inner.onReceive = (frame) => {
-      this.#writer.writePacket(this.#clock.now(), frame, this.#iface, 'in');
+      this.#writer.writePacket(
+        this.#clock.now(),
+        this.#asOnWire(frame, inner.rxChecksumValid),
+        this.#iface,
+        'in',
+      );
       const cb = this.onReceive;
       if (cb !== null) cb(frame);
     };
@@ -413,10 +419,32 @@ export class CaptureDevice implements SimDevice {
   get mtu(): number {
     return this.inner.mtu;
   }
+  get txChecksumOffload(): boolean {
+    return this.inner.txChecksumOffload === true;
+  }
+  get rxChecksumValid(): boolean {
+    return this.inner.rxChecksumValid === true;
+  }
   transmit(frame: Uint8Array): void {
     // Record before handing over: after transmit the frame belongs to the inner device.
-    this.#writer.writePacket(this.#clock.now(), frame, this.#iface, 'out');
+    this.#writer.writePacket(
+      this.#clock.now(),
+      this.#asOnWire(frame, this.inner.txChecksumOffload),
+      this.#iface,
+      'out',
+    );
     this.inner.transmit(frame);
+  }
+  /**
+   * The frame as a wire would carry it: on a link with checksum offload the transport
+   * checksum may be left out, so the trace gets a copy with it filled in (as a capture on a
+   * NIC's wire side shows it).
+   */
+  #asOnWire(frame: Uint8Array, offloaded: boolean | undefined): Uint8Array {
+    if (offloaded !== true) return frame;
+    const copy = frame.slice();
+    completeFrameChecksum(copy, this.inner.linkType);
+    return copy;
   }
   nextDeadline(): Instant | undefined {
     const p = this.inner as Partial<Pollable>;

@@ -22,6 +22,7 @@ import {
   isUnspecified,
 } from '../ip/ip-address.ts';
 import {
+  checksumTrusted,
   type IpPacketInfo,
   type NetworkLayer,
   pseudoHeaderSum,
@@ -380,6 +381,7 @@ export class UdpLayer implements TransportProtocol {
     const ulen = (payload[4] << 8) | payload[5];
     if (
       (payload[6] | payload[7]) !== 0 &&
+      !checksumTrusted(info.iface) &&
       isWireError(parseUdp(payload, pseudoHeaderSum(info.src, info.dst, IP_PROTO_UDP, ulen)))
     ) {
       stats.badChecksum++;

@@ -424,7 +424,7 @@ export function emitTcp(
   repr: TcpRepr,
   payload: Uint8Array,
   out: Uint8Array,
-  pseudoSum: number,
+  pseudoSum: number | undefined,
   at = 0,
 ): number {
   const hl = tcpHeaderLength(repr);
@@ -443,6 +443,8 @@ export function emitTcp(
   writeU16(out, at + 16, 0);
   writeU16(out, at + 18, repr.urgentPointer);
   emitTcpOptions(repr.options, out, at + TCP_HEADER_LEN);
-  writeU16(out, at + 16, internetChecksum(out.subarray(at, at + len), pseudoSum));
+  // Checksum offload (pseudoSum undefined): the field stays 0 for the device to fill or skip.
+  if (pseudoSum !== undefined)
+    writeU16(out, at + 16, internetChecksum(out.subarray(at, at + len), pseudoSum));
   return len;
 }

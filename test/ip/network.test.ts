@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
+  checksumTrusted,
   type IpPacketInfo,
+  type NetworkLayer,
   pseudoHeaderSum,
   type ReceivedIcmpError,
   type SegmentEmitter,
@@ -34,6 +36,7 @@ const TAGGED: SegmentEmitter<number> = {
     out[at] = tag >> 8;
     out[at + 1] = tag & 0xff;
     out.set(payload, at + 4);
+    if (sum === undefined) return; // checksum offload: the field stays 0
     const c = finishChecksum(checksumPartial(out.subarray(at, at + 4 + payload.length), sum));
     out[at + 2] = c >> 8;
     out[at + 3] = c & 0xff;
@@ -92,28 +95,45 @@ test('local, broadcast, path MTU and transport room are answered for IpAddress',
   assert.equal(net.defaultTtl, 64);
 });
 
-test('sendSegment builds header and payload into one frame; the receiver gets IpAddress and can verify the pseudo-header sum', () => {
-  const { sim, stack, net } = host();
+/** Two stacks on one cable (10.0.2.1 and 10.0.2.2), `offload` its checksum offload. */
+function pair(offload: boolean) {
+  const sim = new Simulation({ seed: 6 });
+  const cable = sim.add(new Cable({ clock: sim.clock, rng: sim.rng.fork(), checksumOffload: offload }));
+  const a = sim.add(new Stack({ clock: sim.clock, rng: sim.rng.fork(), name: 'a' }));
+  const b = sim.add(new Stack({ clock: sim.clock, rng: sim.rng.fork(), name: 'b' }));
+  a.addInterface({ name: 'eth0', device: cable.a, addresses: ['10.0.2.1/24'] });
+  b.addInterface({ name: 'eth0', device: cable.b, addresses: ['10.0.2.2/24'] });
+  sim.runUntilIdle();
+  return { sim, a, b };
+}
+
+function receiveTagged(net: NetworkLayer) {
   const got: { info: IpPacketInfo; payload: Uint8Array }[] = [];
-  const proto: TransportProtocol = {
+  net.registerProtocol(PROTO, {
     receive: (info, payload) => got.push({ info, payload: payload.slice() }),
     icmpError: (_e: ReceivedIcmpError) => {},
-  };
-  net.registerProtocol(PROTO, proto);
-  const route = net.route(ip('127.0.0.1'));
+  });
+  return got;
+}
+
+test('sendSegment builds header and payload into one frame; the receiver gets IpAddress and can verify the pseudo-header sum', () => {
+  const { sim, a, b } = pair(false);
+  const got = receiveTagged(b.net);
+  const route = a.net.route(ip('10.0.2.2'));
   assert.ok(typeof route !== 'string');
   const data = new Uint8Array([1, 2, 3, 4, 5]);
-  assert.equal(sendSegment(net, route, { protocol: PROTO }, TAGGED, 0xbeef, data), undefined);
-  // Loopback is never synchronous: nothing until the stack polls.
+  assert.equal(sendSegment(a.net, route, { protocol: PROTO }, TAGGED, 0xbeef, data), undefined);
+  // Nothing is synchronous: nothing until the stacks poll.
   assert.equal(got.length, 0);
   sim.runUntilIdle();
   assert.equal(got.length, 1);
   const { info, payload } = got[0];
-  assert.deepEqual(info.src, ip('127.0.0.1'));
-  assert.deepEqual(info.dst, ip('127.0.0.1'));
+  assert.deepEqual(info.src, ip('10.0.2.1'));
+  assert.deepEqual(info.dst, ip('10.0.2.2'));
   assert.equal(info.protocol, PROTO);
   assert.equal(info.broadcast, false);
-  assert.equal(info.iface.name, 'lo');
+  assert.equal(info.iface.name, 'eth0');
+  assert.equal(checksumTrusted(info.iface), false, 'a cable without offload: checksums are checked');
   assert.deepEqual([...payload], [0xbe, 0xef, payload[2], payload[3], 1, 2, 3, 4, 5]);
   // The checksum verifies over the receiver's pseudo-header sum.
   const sum = pseudoHeaderSum(info.src, info.dst, PROTO, payload.length);
@@ -121,7 +141,42 @@ test('sendSegment builds header and payload into one frame; the receiver gets Ip
   // A corrupted byte does not.
   payload[5] ^= 0xff;
   assert.notEqual(finishChecksum(checksumPartial(payload, sum)), 0);
-  assert.equal(stack.stats.ip.delivered, 1);
+  assert.equal(b.stats.ip.delivered, 1);
+});
+
+test('checksum offload: on loopback and on an offloading cable the checksum is left out, and the receiver trusts the device', () => {
+  for (const [where, dst] of [
+    ['cable', '10.0.2.2'],
+    ['loopback', '127.0.0.1'],
+  ] as const) {
+    const { sim, a, b } = pair(true);
+    const receiver = where === 'cable' ? b : a;
+    const got = receiveTagged(receiver.net);
+    const route = a.net.route(ip(dst));
+    assert.ok(typeof route !== 'string');
+    assert.equal(
+      sendSegment(a.net, route, { protocol: PROTO }, TAGGED, 0xbeef, new Uint8Array([7])),
+      undefined,
+    );
+    sim.runUntilIdle();
+    assert.equal(got.length, 1, where);
+    assert.deepEqual([...got[0].payload], [0xbe, 0xef, 0, 0, 7], `${where}: checksum field left 0`);
+    assert.equal(checksumTrusted(got[0].info.iface), true, where);
+  }
+  // A datagram that must be fragmented carries its checksum even on an offloading cable.
+  const { sim, a, b } = pair(true);
+  const got = receiveTagged(b.net);
+  const route = a.net.route(ip('10.0.2.2'));
+  assert.ok(typeof route !== 'string');
+  const big = new Uint8Array(3000).fill(9);
+  assert.equal(sendSegment(a.net, route, { protocol: PROTO }, TAGGED, 0xbeef, big), undefined);
+  sim.runUntilIdle();
+  assert.equal(got.length, 1);
+  const { info, payload } = got[0];
+  assert.equal(
+    finishChecksum(checksumPartial(payload, pseudoHeaderSum(info.src, info.dst, PROTO, payload.length))),
+    0,
+  );
 });
 
 test('a datagram for no port is answered with ICMP port unreachable through the network layer', () => {
