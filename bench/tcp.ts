@@ -32,7 +32,7 @@ import { Cable } from '../src/link/memory.ts';
 import { Simulation } from '../src/link/sim.ts';
 import { Stack } from '../src/stack.ts';
 import { micros, millis } from '../src/time/instant.ts';
-import { tcpWorkloads } from './workloads.ts';
+import { tcpWorkloads } from './lib/workloads.ts';
 
 const { values } = parseArgs({
   options: {

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { loadStackModules, tcpWorkloads, type Workloads } from '../bench/workloads.ts';
+import { loadStackModules, tcpWorkloads, type Workloads } from '../bench/lib/workloads.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const { values } = parseArgs({

@@ -3,12 +3,12 @@
  * the stack's modules passed in, so one process can run them over two source trees
  * (scripts/bench-ab.ts) as well as over this one (bench/tcp.ts).
  */
-import type { Cable as CableT } from '../src/link/memory.ts';
-import type { Simulation as SimulationT } from '../src/link/sim.ts';
-import type { Stack as StackT } from '../src/stack.ts';
-import type { TcpConnection } from '../src/tcp/connection.ts';
-import type { TcpListener } from '../src/tcp/listen.ts';
-import type { IpAddress } from '../src/wire/address.ts';
+import type { Cable as CableT } from '../../src/link/memory.ts';
+import type { Simulation as SimulationT } from '../../src/link/sim.ts';
+import type { Stack as StackT } from '../../src/stack.ts';
+import type { TcpConnection } from '../../src/tcp/connection.ts';
+import type { TcpListener } from '../../src/tcp/listen.ts';
+import type { IpAddress } from '../../src/wire/address.ts';
 
 /** The modules the workloads use (as `import * as` of each file gives them). */
 export interface StackModules {
