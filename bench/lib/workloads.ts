@@ -50,11 +50,15 @@ export interface WorkloadOptions {
    * before offload did, so bench-ab compares like with like).
    */
   checksumOffload?: boolean;
+  /** Bulk's receiver reads into one buffer it reuses (readInto) instead of read()'s fresh arrays. */
+  readInto?: boolean;
 }
 
 /** The workloads over `m`, timed with `clock` (milliseconds). */
 export function tcpWorkloads(m: StackModules, clock: () => number, opts: WorkloadOptions = {}): Workloads {
   const checksumOffload = opts.checksumOffload ?? false;
+  const readInto = opts.readInto ?? false;
+  const sink = new Uint8Array(readInto ? 1 << 20 : 0);
   const { Cable, Simulation, Stack, micros, millis } = m;
   const B: IpAddress = { family: 4, v4: 0x0a000002 };
 
@@ -119,13 +123,21 @@ export function tcpWorkloads(m: StackModules, clock: () => number, opts: Workloa
     };
     c.events = { onWritable: pump };
     s.events = {
-      onReadable: () => {
-        for (;;) {
-          const d = s.read(1 << 20);
-          if (d === null) break;
-          got += d.length;
-        }
-      },
+      onReadable: readInto
+        ? () => {
+            for (;;) {
+              const n = s.readInto(sink);
+              if (n === null) break;
+              got += n;
+            }
+          }
+        : () => {
+            for (;;) {
+              const d = s.read(1 << 20);
+              if (d === null) break;
+              got += d.length;
+            }
+          },
     };
     const seg0 = a.tcp.stats.segmentsOut;
     const t0 = clock();

@@ -119,6 +119,11 @@ export interface StreamImpl extends ImplBase {
    */
   recv(max: number, peek: boolean): Uint8Array | undefined;
   /**
+   * As recv, into `buf` (at most its length, >= 1): the count, 0 at end of stream,
+   * `undefined` when it would block. Optional: without it the front copies recv's result.
+   */
+  recvInto?(buf: Uint8Array, peek: boolean): number | undefined;
+  /**
    * Queues bytes for sending and returns how many were accepted (0 = send buffer
    * full, would block). The bytes must be copied (the caller may reuse `data`).
    * Throws EPIPE after SHUT_WR or when the connection is gone, or a pending error

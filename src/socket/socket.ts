@@ -485,9 +485,28 @@ export class Socket {
       throw new ArgumentTypeError('recv_into', `buffer must be a Uint8Array, got ${describeValue(buffer)}`);
     const want = checkSize(nbytes, 'recv_into', 'nbytes');
     if (want > buffer.length) throw new ValueError('recv_into', 'nbytes is greater than the buffer');
-    const data = await this.recv(want || buffer.length, flags);
-    buffer.set(data);
-    return data.length;
+    const n = want || buffer.length;
+    if (this.type !== SOCK_STREAM || n === 0) {
+      const data = await this.recv(n, flags);
+      buffer.set(data);
+      return data.length;
+    }
+    if (this.#binding) await this.#afterBind();
+    this.#open('recv_into');
+    await this.#waitConnected('recv_into', flags);
+    if (this.#state !== 'connected') throw new SocketError('ENOTCONN', { syscall: 'recv_into' });
+    const impl = this.#impl as StreamImpl;
+    const peek = (flags & MSG_PEEK) !== 0;
+    const into = buffer.subarray(0, n);
+    // One copy, from the connection's buffer into the caller's, where the backend can.
+    const tryRecv = impl.recvInto
+      ? () => impl.recvInto!(into, peek)
+      : () => {
+          const d = impl.recv(n, peek);
+          if (d !== undefined) into.set(d);
+          return d?.length;
+        };
+    return this.#block('recv_into', tryRecv, (flags & MSG_DONTWAIT) !== 0, undefined);
   }
 
   /** sendto(data, address) or sendto(data, flags, address). */

@@ -327,6 +327,15 @@ export class StackStreamSocket implements StreamImpl {
     return undefined;
   }
 
+  recvInto(buf: Uint8Array, peek: boolean): number | undefined {
+    const c = this.#conn;
+    if (c && !peek && c.readableLength > 0) return c.readInto(buf) ?? undefined;
+    const d = this.recv(buf.length, peek);
+    if (d === undefined) return undefined;
+    buf.set(d);
+    return d.length;
+  }
+
   send(data: Uint8Array): number {
     const c = this.#conn;
     if (!c) throw new TcpError('EPIPE');

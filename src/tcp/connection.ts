@@ -78,12 +78,31 @@ export class TcpConnection extends Tcb {
       return null;
     }
     const out = this.rcvBuf.take(max);
+    this.#afterRead();
+    return out;
+  }
+
+  /**
+   * As read(), into the caller's buffer (no allocation: the bytes are copied once, from the
+   * receive buffer into `buf`). Returns the count, or null when none are buffered (check `eof`).
+   */
+  readInto(buf: Uint8Array): number | null {
+    if (this.rcvBuf.length === 0 || buf.length === 0) {
+      if (this.rcvBuf.length === 0 && this.closeReason !== undefined && !this.finReceived)
+        throw new TcpError(reasonCode(this.closeReason));
+      return this.rcvBuf.length === 0 ? null : 0;
+    }
+    const n = this.rcvBuf.takeInto(buf);
+    this.#afterRead();
+    return n;
+  }
+
+  #afterRead(): void {
     // RFC 9293 §3.8.6.2.2: advertise the reopened window once it grew enough (receiver SWS).
     if (windowUpdateDue(this)) {
       this.ackNow = true;
       tcpOutput(this);
     }
-    return out;
   }
 
   /** Applies socket options (some take effect at once: buffer sizes, keepalive, Nagle). */

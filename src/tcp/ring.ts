@@ -68,6 +68,17 @@ export class ByteRing {
     this.consume(n);
     return out;
   }
+  /** Moves up to `out.length` bytes from the head into `out` (one copy); returns the count. */
+  takeInto(out: Uint8Array): number {
+    const n = Math.min(out.length, this.#length);
+    if (n === 0) return 0;
+    const cap = this.#buf.length;
+    const first = Math.min(n, cap - this.#start);
+    out.set(this.#buf.subarray(this.#start, this.#start + first), 0);
+    if (first < n) out.set(this.#buf.subarray(0, n - first), first);
+    this.consume(n);
+    return n;
+  }
   /** Drops n bytes from the head. */
   consume(n: number): void {
     n = Math.min(n, this.#length);

@@ -803,10 +803,22 @@ for (const [name, factory] of parityBackends) {
       const n = await cli.recvInto(buf, 3);
       assert.equal(n, 3);
       assert.equal(text(buf.subarray(0, 3)), '123');
+      // MSG_PEEK leaves the bytes; a later recvInto waits for what is not there yet.
+      const peeked = new Uint8Array(8);
+      assert.equal(await cli.recvInto(peeked, 0, MSG_PEEK), 2);
+      assert.equal(text(peeked.subarray(0, 2)), '45');
+      const two = new Uint8Array(2);
+      assert.equal(await cli.recvInto(two), 2);
+      assert.equal(text(two), '45');
+      const later = cli.recvInto(buf);
+      await conn.sendall('6789');
+      const m = await later;
+      assert.ok(m >= 1 && m <= 4, `recvInto after a wait took ${m}`);
       await conn.close();
-      const rest: string[] = [];
+      const rest: string[] = [text(buf.subarray(0, m))];
       for await (const chunk of cli) rest.push(text(chunk));
-      assert.equal(rest.join(''), '45');
+      assert.equal(rest.join(''), '6789');
+      assert.equal(await cli.recvInto(buf), 0, 'end of stream: 0');
       let inner: Socket;
       {
         await using s = b.socket();
