@@ -67,13 +67,15 @@ export class NetInterface {
   }
 
   hasAddress(a: Ipv4Address): boolean {
-    for (const x of this.addresses) if (x.address === a) return true;
+    const list = this.addresses;
+    for (let i = 0; i < list.length; i++) if (list[i].address === a) return true;
     return false;
   }
 
   /** Is `a` the directed broadcast address of one of this interface's subnets? */
   isDirectedBroadcast(a: Ipv4Address): boolean {
-    for (const x of this.addresses) if (x.broadcast !== undefined && x.broadcast === a) return true;
+    const list = this.addresses;
+    for (let i = 0; i < list.length; i++) if (list[i].broadcast === a) return true;
     return false;
   }
 

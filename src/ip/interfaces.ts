@@ -96,7 +96,8 @@ export class InterfaceTable {
   /** Is `a` the limited broadcast or the directed broadcast of one of our subnets? */
   isBroadcastAddress(a: Ipv4Address): boolean {
     if (a === 0xffffffff) return true;
-    for (const i of this.list) if (i.isDirectedBroadcast(a)) return true;
+    const list = this.list;
+    for (let i = 0; i < list.length; i++) if (list[i].isDirectedBroadcast(a)) return true;
     return false;
   }
 }
