@@ -201,6 +201,9 @@ function checksumOffloaded(net: NetworkLayer, route: NetRoute, opts: SendOptions
  * Whether transport checksums of a packet received on `iface` may be taken as valid
  * without checking (loopback, or a device that says `rxChecksumValid`).
  */
+// Deviation: Linux still verifies a packet on lo whose sender computed no partial checksum
+// (CHECKSUM_NONE, a raw socket's); we have no raw sockets, so whatever crosses loopback came
+// from our own transports, which fill checksums in or leave them out as the route allows.
 export function checksumTrusted(iface: NetInterface): boolean {
   const device = iface.device;
   return device === null || device.rxChecksumValid === true;

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { Cable } from '../../src/link/memory.ts';
 import { Simulation } from '../../src/link/sim.ts';
 import {
   AF_INET,
@@ -194,15 +195,23 @@ test('closed port on loopback: ICMP port unreachable makes a connected socket fa
 });
 
 test('checksums: a corrupted datagram is dropped and counted; a zero checksum means none', () => {
-  const { sim, stack } = lone();
+  // Two hosts on a cable without checksum offload (a wire that can corrupt): the receiver
+  // verifies. (On loopback and offloading cables checksums are trusted; see checksum-offload.test.ts.)
+  const sim = new Simulation({ seed: 12 });
+  const cable = sim.add(new Cable({ clock: sim.clock, rng: sim.rng.fork(), checksumOffload: false }));
+  const a = sim.add(new Stack({ clock: sim.clock, rng: sim.rng.fork(), name: 'a' }));
+  const stack = sim.add(new Stack({ clock: sim.clock, rng: sim.rng.fork(), name: 'b' }));
+  a.addInterface({ name: 'eth0', device: cable.a, addresses: ['10.9.0.1/24'] });
+  stack.addInterface({ name: 'eth0', device: cable.b, addresses: ['10.9.0.2/24'] });
+  sim.runUntilIdle();
   const r = stack.udp.open();
   r.bind(ANY, 9200);
   const send = (mutate: (udp: Uint8Array) => void) => {
-    const route = stack.ip.route(parseIpv4('127.0.0.1')!);
+    const route = a.ip.route(parseIpv4('10.9.0.2')!);
     assert.ok(typeof route !== 'string');
     const dg = new Uint8Array([0x30, 0x39, 0x23, 0xf0, 0, 12, 0, 0, 1, 2, 3, 4]);
     mutate(dg);
-    stack.ip.send(route, { protocol: 17 }, dg);
+    a.ip.send(route, { protocol: 17 }, dg);
     sim.runUntilIdle();
   };
   send(() => {}); // checksum 0: accepted
