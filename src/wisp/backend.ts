@@ -96,15 +96,23 @@ function validName(name: string): boolean {
 }
 
 /** The error a closed stream reports, or undefined for a normal end. */
-function streamError(s: WispStream, connecting: boolean): SocketError | undefined {
+function streamError(
+  s: WispStream,
+  connecting: boolean,
+  ctx: { syscall?: string; address?: string; port?: number } = {},
+): SocketError | undefined {
   if (s.closedByUs) return undefined;
   const reason = s.closeReason ?? WispCloseReason.UNKNOWN;
   const e = closeReasonError(reason, connecting);
-  return e && new SocketError(e.code, { detail: e.detail });
+  return e && new SocketError(e.code, { ...ctx, detail: e.detail });
 }
 
 /** Connect-time readiness of a stream: established, or the error it ended with. */
-function established(s: WispStream, signal: AbortSignal): Promise<void> {
+function established(
+  s: WispStream,
+  signal: AbortSignal,
+  ctx: { address: string; port: number },
+): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const check = (): boolean => {
       if (s.state === 'open') {
@@ -112,7 +120,10 @@ function established(s: WispStream, signal: AbortSignal): Promise<void> {
         return true;
       }
       if (s.state === 'closed') {
-        reject(streamError(s, true) ?? new SocketError('ECONNREFUSED', { detail: 'the Wisp stream closed' }));
+        reject(
+          streamError(s, true, { syscall: 'connect', ...ctx }) ??
+            new SocketError('ECONNREFUSED', { syscall: 'connect', ...ctx, detail: 'the Wisp stream closed' }),
+        );
         return true;
       }
       return false;
@@ -198,7 +209,7 @@ class WispStreamSocket implements StreamImpl {
     }
     this.#stream = s;
     this.#peer = peerAddr(this.#family, host, port);
-    await established(s, signal);
+    await established(s, signal, { address: host, port });
     s.onChange = () => {
       if (s.state === 'closed' && this.#pending === undefined && !this.#closed)
         this.#pending = streamError(s, false);

@@ -78,6 +78,8 @@ export interface WispClientStats {
   bytesOut: number;
   /** Times the transport was paused because a stream's receive queue was full. */
   pauses: number;
+  /** The most bytes any stream has held unread. */
+  maxStreamBytes: number;
 }
 
 export type WispStreamState = 'connecting' | 'open' | 'closed';
@@ -255,6 +257,8 @@ export class WispStream {
     // The message's buffer belongs to us (a fresh ArrayBuffer per WebSocket message): keep a view.
     this.#rx.push(payload);
     this.#rxBytes += payload.length;
+    const st = this.#client.stats;
+    if (this.#rxBytes > st.maxStreamBytes) st.maxStreamBytes = this.#rxBytes;
     this.#changed();
     return this.#rxBytes > this.#client.receiveBufferBytes;
   }
@@ -283,6 +287,7 @@ export class WispClient {
     bytesIn: 0,
     bytesOut: 0,
     pauses: 0,
+    maxStreamBytes: 0,
   };
   readonly maxDataPayload: number;
   readonly sendBufferBytes: number;
@@ -374,6 +379,10 @@ export class WispClient {
   get streamCount(): number {
     return this.#streams.size;
   }
+  /** The open streams. */
+  get streams(): IterableIterator<WispStream> {
+    return this.#streams.values();
+  }
 
   /**
    * Opens a stream to `host`:`port` (the server resolves names). Throws a Node-style
@@ -463,6 +472,10 @@ export class WispClient {
       } else if (p.type === WISP_CLOSE) {
         for (const s of [...this.#streams.values()]) s.ended_(p.reason);
       } else this.stats.unexpectedPackets++;
+      return;
+    }
+    if (p.type === WISP_CONNECT) {
+      this.stats.unexpectedPackets++; // only clients open streams
       return;
     }
     const s = this.#streams.get(p.streamId);
