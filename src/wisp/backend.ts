@@ -351,8 +351,9 @@ class WispDatagramSocket implements DatagramImpl {
     stream.onChange = () => {
       for (let d = stream.read(65536); d !== undefined; d = stream.read(65536))
         this.#queue.push({ data: d, from: flow.addr });
-      if (stream.state === 'closed' && !stream.closedByUs && flow === this.#connected)
-        this.#pending ??= streamError(stream, false) ?? new SocketError('ECONNREFUSED');
+      // An ICMP error on the relay's connected socket (CLOSE 0x44) is the connected socket's
+      // pending error, as on Linux; an idle stream the relay closed is reopened by the next send.
+      if (stream.state === 'closed' && flow === this.#connected) this.#pending ??= streamError(stream, false);
       if (stream.state === 'closed' && this.#flows.get(key) === flow) this.#flows.delete(key);
       this.#rd.wake();
     };
@@ -371,14 +372,10 @@ class WispDatagramSocket implements DatagramImpl {
       throw e;
     }
     if (data.length > 65507) throw new SocketError('EMSGSIZE', { syscall: 'sendto' });
-    const flow = to === undefined ? this.#connected : this.#flow(to);
-    if (!flow) throw new SocketError('EDESTADDRREQ');
-    if (flow.stream.state === 'closed') {
-      throw (
-        streamError(flow.stream, false) ??
-        new SocketError('ECONNREFUSED', { detail: 'the Wisp stream closed' })
-      );
-    }
+    const dest = to ?? this.#connected?.addr;
+    if (!dest) throw new SocketError('EDESTADDRREQ');
+    const flow = this.#flow(dest);
+    if (to === undefined) this.#connected = flow;
     // A datagram the transport cannot take is lost, as one a full NIC queue drops.
     flow.stream.write(data);
     return data.length;
