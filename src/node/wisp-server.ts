@@ -540,7 +540,7 @@ export async function startWispServer(options: WispServerOptions = {}): Promise<
     ws.on('close', () => {
       live.delete(ws);
       for (const s of [...streams.values()]) {
-        if (s.kind === 'tcp' && s.sock?.readyState === 'open') s.sock.resetAndDestroy();
+        // As when a process dies: the socket is closed (a FIN, or the kernel's RST if data sat unread).
         finish(s, undefined);
       }
       log?.(`client ${who} left`);
