@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { WebSocket } from 'ws';
 import { startWispServer, type WispServer } from '../../src/node/wisp-server.ts';
 import type { SocketBackend } from '../../src/socket/backend.ts';
-import { AF_INET, AF_UNIX, SOCK_DGRAM, SOCK_STREAM } from '../../src/socket/constants.ts';
+import { AF_INET, AF_INET6, AF_UNIX, SOCK_DGRAM, SOCK_STREAM } from '../../src/socket/constants.ts';
 import { Socket } from '../../src/socket/socket.ts';
 import { wispBackend } from '../../src/wisp/backend.ts';
 import { WispClient, type WispClientOptions, type WispTransportConstructor } from '../../src/wisp/client.ts';
@@ -233,6 +233,27 @@ describe('wisp: the socket backend through our server, over loopback', () => {
     await d.connect(['127.0.0.1', echoPort]);
     await d.close();
     await b.close();
+  });
+
+  it('IPv6: an AF_INET6 socket reaches an echo server on ::1', async () => {
+    const echo6 = net.createServer((s) => {
+      s.on('error', () => {});
+      s.pipe(s);
+    });
+    await new Promise<void>((r) => echo6.listen(0, '::1', r));
+    const port = (echo6.address() as net.AddressInfo).port;
+    const v6 = await startWispServer({ allow: ['[::1]:*'] });
+    extraServers.push(v6);
+    const [backend] = await backendFor(v6.url);
+    const sock = new Socket(backend, AF_INET6, SOCK_STREAM);
+    await sock.connect(['::1', port]);
+    assert.deepEqual(sock.getpeername(), ['::1', port, 0, 0]);
+    await sock.sendall('six');
+    assert.equal(new TextDecoder().decode(await recvExactly(sock, 3)), 'six');
+    await sock.close();
+    echo6.close();
+    const v4 = new Socket(backend, AF_INET, SOCK_STREAM);
+    await assert.rejects(v4.connect(['127.0.0.1', echoPort]), { code: 'EACCES' });
   });
 
   it('UDP: connected send/recv through a UDP echo; sendto/recvfrom to an address', async () => {
