@@ -125,6 +125,8 @@ export interface WispServer {
   readonly policy: WispPolicy;
   /** Streams open now, across clients. */
   readonly openStreams: number;
+  /** DATA packets waiting in TCP streams' FIFOs now, across clients. */
+  readonly queuedPackets: number;
   close(): Promise<void>;
 }
 
@@ -216,6 +218,7 @@ export async function startWispServer(options: WispServerOptions = {}): Promise<
   };
   const live = new Set<WebSocket>();
   let openStreams = 0;
+  const tcpStreams = new Set<TcpStream>();
 
   const httpServer = http.createServer((_req, res) => {
     res.writeHead(426, { 'content-type': 'text/plain' });
@@ -272,6 +275,7 @@ export async function startWispServer(options: WispServerOptions = {}): Promise<
       openStreams--;
       if (reason !== undefined) send({ type: WISP_CLOSE, streamId: s.id, reason });
       if (s.kind === 'tcp') {
+        tcpStreams.delete(s);
         s.fifo.length = 0;
         s.fifoBytes = 0;
         s.sock?.destroy();
@@ -323,6 +327,7 @@ export async function startWispServer(options: WispServerOptions = {}): Promise<
       };
       streams.set(id, s);
       openStreams++;
+      tcpStreams.add(s);
       const address = await resolveAllowed(s, name, port);
       if (address === undefined || s.closed) return;
       stats.streamsOpened++;
@@ -566,6 +571,11 @@ export async function startWispServer(options: WispServerOptions = {}): Promise<
     policy,
     get openStreams() {
       return openStreams;
+    },
+    get queuedPackets() {
+      let n = 0;
+      for (const s of tcpStreams) n += s.fifo.length;
+      return n;
     },
     async close() {
       for (const ws of live) ws.terminate();

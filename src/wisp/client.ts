@@ -319,14 +319,20 @@ export class WispClient {
     this.ready.catch(() => {});
     transport.binaryType = 'arraybuffer';
     transport.addEventListener('message', (e) => this.#onMessage(e.data));
+    // An 'error' always comes with a 'close'; keep its message for the rejection.
+    let failure = '';
+    transport.addEventListener('error', (e) => {
+      failure ||= e.message ?? '';
+    });
     transport.addEventListener('close', (e) => {
       this.#closed = true;
+      const why = failure ? `, ${failure}` : '';
       rejectReady(
         Object.assign(
-          new Error(`wisp: the WebSocket closed (code ${e.code ?? '?'}) before the server's first CONTINUE`),
-          {
-            code: 'ECONNREFUSED',
-          },
+          new Error(
+            `wisp: the WebSocket closed (code ${e.code ?? '?'}${why}) before the server's first CONTINUE`,
+          ),
+          { code: 'ECONNREFUSED' },
         ),
       );
       for (const s of [...this.#streams.values()]) s.ended_(WispCloseReason.NETWORK_ERROR);

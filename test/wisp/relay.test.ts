@@ -235,6 +235,13 @@ describe('wisp: the socket backend through our server, over loopback', () => {
     await b.close();
   });
 
+  it('WispClient.connect to a port where no server listens fails ECONNREFUSED', async () => {
+    const port = await closedPort();
+    await assert.rejects(WispClient.connect(`ws://127.0.0.1:${port}/`, { WebSocket: WS, timeoutMs: 5000 }), {
+      code: 'ECONNREFUSED',
+    });
+  });
+
   it('IPv6: an AF_INET6 socket reaches an echo server on ::1', async () => {
     const echo6 = net.createServer((s) => {
       s.on('error', () => {});

@@ -20,13 +20,22 @@ import {
 } from '../../src/wisp/packet.ts';
 import { WispCloseReason } from '../../src/wisp/reasons.ts';
 
+/** Polls `cond` every 10 ms, at most 1000 times; fails with `what` if it never holds. */
+async function until(cond: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 1000; i++) {
+    if (cond()) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.fail(`never happened: ${what}`);
+}
+
 /** A raw client: a queue of parsed packets from the server. */
 async function rawClient(url: string): Promise<{
   ws: WebSocket;
   send(p: WispPacket | Uint8Array | string): void;
   next(what: string): Promise<WispPacket>;
-  /** The next packet, or undefined when none comes within `ms` (the wait is withdrawn). */
-  poll(ms: number): Promise<WispPacket | undefined>;
+  /** Packets received and not yet taken. */
+  pending(): number;
 }> {
   const ws = new WebSocket(url);
   const queue: WispPacket[] = [];
@@ -47,20 +56,8 @@ async function rawClient(url: string): Promise<{
     send(p) {
       ws.send(typeof p === 'string' ? p : p instanceof Uint8Array ? p : emitWispPacket(p));
     },
-    poll(ms) {
-      const p = queue.shift();
-      if (p) return Promise.resolve(p);
-      return new Promise<WispPacket | undefined>((resolve) => {
-        const w = (q: WispPacket) => {
-          clearTimeout(timer);
-          resolve(q);
-        };
-        const timer = setTimeout(() => {
-          waiting.splice(waiting.indexOf(w), 1);
-          resolve(undefined);
-        }, ms);
-        waiting.push(w);
-      });
+    pending() {
+      return queue.length;
     },
     next(what) {
       const p = queue.shift();
@@ -147,19 +144,28 @@ describe('wisp server, packet by packet', () => {
     await c.next('the initial CONTINUE');
     c.send({ type: WISP_CONNECT, streamId: 1, streamType: 1, port: sinkPort, hostname: '127.0.0.1' });
     assert.deepEqual(await c.next('connected'), { type: WISP_CONTINUE, streamId: 1, bufferRemaining: 4 });
-    // Fill the destination's kernel buffers so that the FIFO is what holds the next packets.
+    // Fill the destination's kernel buffers, then the FIFO: send what each credit allows
+    // until the server holds a full FIFO with every packet we sent received.
     const big = new Uint8Array(60_000);
+    const base = server.stats.packetsIn;
     let sent = 0;
     let grant = 4;
-    for (let round = 0; round < 1000; round++) {
+    let full = false;
+    for (let round = 0; round < 2000 && !full; round++) {
       for (let i = 0; i < grant; i++) c.send({ type: WISP_DATA, streamId: 1, payload: big });
       sent += grant;
-      const p = await c.poll(300);
-      if (p === undefined) break; // no credit: the FIFO is full
-      assert.equal(p.type, WISP_CONTINUE);
-      if (p.type === WISP_CONTINUE) grant = p.bufferRemaining;
-      assert.ok(grant >= 1 && grant <= 4, `granted ${grant}`);
+      await until(
+        () => c.pending() > 0 || (server.stats.packetsIn >= base + sent && server.queuedPackets === 4),
+        'a CONTINUE or a full FIFO',
+      );
+      if (c.pending() > 0) {
+        const p = await c.next('credit');
+        assert.equal(p.type, WISP_CONTINUE);
+        if (p.type === WISP_CONTINUE) grant = p.bufferRemaining;
+        assert.ok(grant >= 1 && grant <= 4, `granted ${grant}`);
+      } else full = true;
     }
+    assert.ok(full, 'the FIFO never filled');
     assert.ok(server.stats.maxQueuedPackets <= 4, `FIFO held ${server.stats.maxQueuedPackets}`);
     // Reading at the destination frees the FIFO, and credit comes again.
     let got = 0;
