@@ -42,7 +42,11 @@
  * - A CLOSE from the client closes the stream: 0x02 (voluntary) writes what the FIFO
  *   holds and then ends the TCP connection with a FIN; any other reason resets it. A
  *   destination's FIN is sent to the client as CLOSE 0x02 (v1 has no half-close), its
- *   reset as 0x03.
+ *   reset as 0x03. A client whose WebSocket goes away has its sockets closed as a dying
+ *   process's are (a FIN, or the kernel's RST where data sat unread).
+ * - Bad input never crashes the server: messages that are not Wisp packets, packets a
+ *   client never sends (CONTINUE, anything on stream 0 but CLOSE) and packets for
+ *   streams that are not open are dropped and counted in `stats`.
  */
 
 import dgram from 'node:dgram';
