@@ -254,6 +254,9 @@ export class WispStream {
   data_(payload: Uint8Array): boolean {
     if (this.#state === 'connecting') this.#state = 'open';
     if (this.#closing !== undefined || this.#state === 'closed') return false;
+    // An empty DATA carries nothing on a TCP stream (and must not read as end of stream);
+    // on a UDP stream it is an empty datagram.
+    if (payload.length === 0 && this.type === 'tcp') return false;
     // The message's buffer belongs to us (a fresh ArrayBuffer per WebSocket message): keep a view.
     this.#rx.push(payload);
     this.#rxBytes += payload.length;

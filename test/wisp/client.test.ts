@@ -150,12 +150,17 @@ describe('wisp client multiplexer', () => {
     const s = client.open('tcp', 'h', 1);
     ws.deliver({ type: WISP_DATA, streamId: s.id, payload: new TextEncoder().encode('hello ') });
     assert.equal(s.state, 'open'); // DATA also establishes
+    ws.deliver({ type: WISP_DATA, streamId: s.id, payload: new Uint8Array(0) }); // nothing, not an EOF
     ws.deliver({ type: WISP_DATA, streamId: s.id, payload: new TextEncoder().encode('world') });
     const dec = (b: Uint8Array | undefined) => new TextDecoder().decode(b);
     assert.equal(dec(s.read(3, true)), 'hel');
     assert.equal(dec(s.read(3)), 'hel');
     assert.equal(dec(s.read(100)), 'lo world');
     assert.equal(s.read(100), undefined);
+    const u = client.open('udp', 'h', 53);
+    ws.deliver({ type: WISP_DATA, streamId: u.id, payload: new Uint8Array(0) });
+    assert.equal(u.read(100)?.length, 0, 'an empty datagram is a datagram');
+    assert.equal(u.read(100), undefined);
   });
 
   it('a server CLOSE ends the stream with its reason; CLOSE on stream 0 ends them all', async () => {
