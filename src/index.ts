@@ -11,3 +11,4 @@ export * from './tcp/index.ts';
 export { FREEBSD, LINUX, TCP_PROFILES, type TcpProfile, type TcpProfileName } from './tcp/profile.ts';
 export * from './time/index.ts';
 export * from './wire/index.ts';
+export * from './wisp/index.ts';

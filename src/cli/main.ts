@@ -58,6 +58,10 @@ const COMMANDS: Record<string, Entry> = {
     summary: 'join WebSocket clients to one Ethernet',
     load: async () => (await import('./relay.ts')).command,
   },
+  wisp: {
+    summary: "relay a page's sockets to real servers (Wisp)",
+    load: async () => (await import('./wisp.ts')).command,
+  },
 };
 
 async function runConformance(argv: string[], io: CliIo): Promise<number> {

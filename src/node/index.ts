@@ -10,3 +10,6 @@ export * from './runtime.ts';
 export * from './socket.ts';
 export * from './stack-backend.ts';
 export * from './tap-stack.ts';
+export * from './wisp-client.ts';
+export * from './wisp-policy.ts';
+export * from './wisp-server.ts';
