@@ -96,6 +96,11 @@ function version(): string {
   }
 }
 
+/** The command names, in the order `--help` lists them. */
+export function commandNames(): string[] {
+  return Object.keys(COMMANDS);
+}
+
 export function mainHelp(): string {
   const w = Math.max(...Object.keys(COMMANDS).map((k) => k.length));
   return [

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { commandNames } from '../../src/cli/main.ts';
 import { byClass, parseXml } from '../plot/xml.ts';
 import { mixedFrames, writePcap } from '../trace/scenario.ts';
 
@@ -32,10 +33,26 @@ test('the committed fixture is what the scenario generator writes', () => {
 test('--help lists every command; each command has --help; exit 0', () => {
   const r = run(['--help']);
   assert.equal(r.code, 0);
-  for (const c of ['demo', 'ping', 'nc', 'serve', 'sim', 'capture', 'plot', 'conformance', 'tap', 'relay']) {
-    assert.match(r.out, new RegExp(`^  ${c} `, 'm'));
-  }
-  for (const c of ['demo', 'ping', 'nc', 'serve', 'sim', 'capture', 'plot', 'conformance', 'tap', 'relay']) {
+  const names = commandNames();
+  for (const c of [
+    'demo',
+    'ping',
+    'nc',
+    'serve',
+    'sim',
+    'capture',
+    'plot',
+    'conformance',
+    'tap',
+    'relay',
+    'wisp',
+  ])
+    assert.ok(names.includes(c), `${c} is a command`);
+  for (const c of names) assert.match(r.out, new RegExp(`^  ${c} `, 'm'));
+  // Every command is in the README's table of commands.
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  for (const c of names) assert.match(readme, new RegExp(`^\\| \`${c}\` \\|`, 'm'), `README lists ${c}`);
+  for (const c of names) {
     const h = run([c, '--help']);
     assert.equal(h.code, 0, `${c} --help: ${h.err}`);
     assert.match(h.out, new RegExp(`^sockstack ${c} — `));
