@@ -6,6 +6,7 @@
  */
 import type { TcpInfo } from '../tcp/info.ts';
 import { formatEnvelope, formatTime, type StyleFn, summaryLine } from '../trace/format.ts';
+import type { FrameLabel, TappedFrame, WatchedNetwork } from '../trace/session.ts';
 import { formatMac } from '../wire/address.ts';
 import {
   type CliIo,
@@ -20,7 +21,6 @@ import {
   str,
   UsageError,
 } from './command.ts';
-import type { FrameLabel, TappedFrame, WatchedNetwork } from './session-trace.ts';
 import { styleFor } from './style.ts';
 
 const PORT = 5000;
@@ -165,7 +165,7 @@ async function runDemo(p: Parsed, io: CliIo): Promise<number> {
   const pcapPath = flag(p, 'no-pcap') ? undefined : (str(p, 'pcap') ?? DEFAULT_PCAP);
 
   const { buildWatchedNetwork, FrameLabeller, StateWatcher, connectionOf, SERVER_ADDR } = await import(
-    './session-trace.ts'
+    '../trace/session.ts'
   );
   const capture = await openCaptureOption(pcapPath, 'demo', io);
   if (capture === 'failed') return EXIT_FAILURE;
