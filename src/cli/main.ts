@@ -58,6 +58,10 @@ const COMMANDS: Record<string, Entry> = {
     summary: 'join WebSocket clients to one Ethernet',
     load: async () => (await import('./relay.ts')).command,
   },
+  web: {
+    summary: 'serve the course page (echo session in a browser)',
+    load: async () => (await import('./web.ts')).command,
+  },
 };
 
 async function runConformance(argv: string[], io: CliIo): Promise<number> {
