@@ -20,16 +20,16 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
 
 const SHOTS = [
-  { file: 'web-page.png', query: '', frame: 9 },
+  { file: 'web-page.png', query: '', pick: 'data: client' },
   {
     file: 'web-page-loss.png',
     query: `?loss=20&seed=3&message=${encodeURIComponent('x'.repeat(4000))}`,
-    frame: 0,
+    pick: 'retransmission',
   },
   {
     file: 'web-page-udp.png',
     query: `?udp=1&mtu=576&message=${encodeURIComponent('y'.repeat(2000))}`,
-    frame: 5,
+    pick: 'IP fragment 2',
   },
 ];
 
@@ -54,8 +54,8 @@ async function main(): Promise<number> {
       await page.waitForSelector('body[data-state]:not([data-state=running])', { timeout: 30_000 });
       const ms = await page.evaluate(() => document.body.dataset.firstPaintMs);
       await page.click('#end');
-      // Show one frame's envelopes (the last one when `frame` is 0).
-      if (s.frame > 0) await page.click(`.frame-button[data-index="${s.frame}"]`);
+      // Show the envelopes of the first frame whose label has `pick`.
+      await page.locator('.frame-button', { hasText: s.pick }).first().click();
       await page.screenshot({ path: join(outdir, s.file), fullPage: true });
       console.log(`${join(outdir, s.file)}  (first event on screen ${ms} ms after the script started)`);
     }

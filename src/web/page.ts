@@ -161,7 +161,9 @@ function render(): void {
   $('envelope').innerHTML = current ? envelopeHtml(current) : 'No frame yet.';
 
   const states = { client: 'CLOSED', server: 'CLOSED' };
-  for (const e of shown)
+  // The hosts' states as they were when the frame shown was on the wire.
+  const upTo = current ? shown.indexOf(current) : shown.length - 1;
+  for (const e of shown.slice(0, upTo + 1))
     if (e.kind === 'state' && (e.who === 'client' || e.who === 'server')) states[e.who] = e.to;
   $('topology').innerHTML = topologySvg(states, current);
 
