@@ -118,8 +118,7 @@ function logItem(e: SessionEvent): HTMLLIElement {
     }
   } else if (e.kind === 'state') {
     li.className = 'state';
-    li.textContent = '';
-    li.append(time, ` ${e.who} ◆ ${e.from} → ${e.to}`);
+    li.append(`${e.who} ◆ ${e.from} → ${e.to}`);
   } else {
     li.className = `frame subnet${e.subnet}${e.retransmission && !e.forwarded ? ' retrans' : ''}`;
     const b = document.createElement('button');
@@ -148,7 +147,8 @@ function render(): void {
   // The log only grows or shrinks at its end: add or remove the difference.
   while (log.children.length > shown.length) log.lastElementChild?.remove();
   for (let i = log.children.length; i < shown.length; i++) log.append(logItem(shown[i]));
-  log.lastElementChild?.scrollIntoView?.({ block: 'nearest' });
+  // Keep the newest line in view (the log scrolls by itself, not the page).
+  log.scrollTop = log.scrollHeight;
 
   const frames = shown.filter((e): e is FrameEvent => e.kind === 'frame');
   if (chosen !== undefined && chosen > frames.length) chosen = undefined;
@@ -246,10 +246,27 @@ function wire(): void {
     ev.preventDefault();
     void start(settingsFromForm(), true);
   });
-  $('play').addEventListener('click', () => status.player?.toggle());
-  $('step').addEventListener('click', () => status.player?.step());
-  $('back').addEventListener('click', () => status.player?.back());
-  $('end').addEventListener('click', () => status.player?.toEnd());
+  // Moving through the session shows the newest frame again (a chosen one is let go).
+  const move = (f: (p: Player) => void) => () => {
+    chosen = undefined;
+    if (status.player) f(status.player);
+  };
+  $('play').addEventListener(
+    'click',
+    move((p) => p.toggle()),
+  );
+  $('step').addEventListener(
+    'click',
+    move((p) => p.step()),
+  );
+  $('back').addEventListener(
+    'click',
+    move((p) => p.back()),
+  );
+  $('end').addEventListener(
+    'click',
+    move((p) => p.toEnd()),
+  );
   $('download').addEventListener('click', download);
   $('speed').addEventListener('change', () =>
     status.player?.setSpeed(Number($<HTMLSelectElement>('speed').value)),
@@ -258,13 +275,11 @@ function wire(): void {
   document.addEventListener('keydown', (ev) => {
     const t = ev.target as HTMLElement | null;
     if (t && (t.closest('form') || t.tagName === 'SELECT' || ev.altKey || ev.ctrlKey || ev.metaKey)) return;
-    const p = status.player;
-    if (!p) return;
     const actions: Record<string, () => void> = {
-      ' ': () => p.toggle(),
-      ArrowRight: () => p.step(),
-      ArrowLeft: () => p.back(),
-      End: () => p.toEnd(),
+      ' ': move((p) => p.toggle()),
+      ArrowRight: move((p) => p.step()),
+      ArrowLeft: move((p) => p.back()),
+      End: move((p) => p.toEnd()),
     };
     const act = actions[ev.key];
     // Space on a focused button already presses it.
