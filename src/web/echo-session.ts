@@ -6,11 +6,15 @@
  *
  *   client 10.0.1.2 ── 10.0.1.0/24 ── router 10.0.1.1 | 10.0.2.1 ── 10.0.2.0/24 ── server 10.0.2.2
  *
- * No DOM and no node: here, so the page, the CLI and the tests run the very same
- * session: same settings and seed, same events, byte for byte.
+ * No DOM and no node: here, so the page (src/web/page.ts), `sockstack demo`
+ * (src/cli/demo.ts) and the tests run the very same session: same settings and
+ * seed, same events, byte for byte.
  */
-import { PcapngWriter } from '../link/pcap.ts';
+import type { LinkType } from '../link/device.ts';
+import { type CaptureWriter, type Direction, PcapngWriter } from '../link/pcap.ts';
 import { AF_INET, SOCK_DGRAM, SOCK_STREAM } from '../socket/constants.ts';
+import type { TcpInfo } from '../tcp/info.ts';
+import type { Instant } from '../time/instant.ts';
 import type { TcpObservation } from '../trace/conversation.ts';
 import type { Dissection } from '../trace/dissect.ts';
 import {
@@ -35,7 +39,9 @@ export interface EchoSettings {
   readonly lossPercent: number;
   /** One-way delay of each link, ms. */
   readonly delayMs: number;
-  /** IP MTU of the server's subnet 10.0.2.0/24 (68–1500). */
+  /** Random extra delay per frame, up to this many ms (frames may overtake each other). */
+  readonly jitterMs: number;
+  /** IP MTU of the server's subnet 10.0.2.0/24 (68–65535). */
   readonly mtu: number;
   /** Seed of the simulation: the same seed and settings give the same run. */
   readonly seed: number;
@@ -48,6 +54,7 @@ export const DEFAULT_SETTINGS: EchoSettings = {
   udp: false,
   lossPercent: 0,
   delayMs: 0.5,
+  jitterMs: 0,
   mtu: 1500,
   seed: 1,
   ipVersion: 4,
@@ -90,6 +97,8 @@ export interface FrameEvent {
   readonly dissection: Dissection;
   readonly tcp: TcpObservation | undefined;
   readonly retransmission: boolean;
+  /** An IP fragment (MF set or a non-zero offset). */
+  readonly fragment: boolean;
   /** The router's copy of a datagram already seen on the other subnet. */
   readonly forwarded: boolean;
 }
@@ -101,16 +110,22 @@ export interface SessionTrace {
   readonly events: readonly SessionEvent[];
   /** The frame events alone, in order. */
   readonly frames: readonly FrameEvent[];
-  /** What came back to the client. */
+  /** What came back to the client, as text and as bytes. */
   readonly echoed: string;
+  readonly echoedBytes: Uint8Array;
   /** The echo came back intact and the session finished. */
   readonly ok: boolean;
   /** Why the session did not finish, when it did not. */
   readonly failure: string | undefined;
   readonly retransmissions: number;
+  /** The client's TCP_INFO just after its last recv (TCP only): RTT, MSS, options. */
+  readonly clientInfo: TcpInfo | undefined;
   /** The frames as a pcapng file: interface 0 = client.eth0 (10.0.1.0/24), 1 = server.eth0 (10.0.2.0/24). */
   readonly pcapng: Uint8Array;
-  /** Virtual time the session took, µs. */
+  /**
+   * Virtual time the session took, µs: over TCP until both ends were CLOSED (TIME-WAIT
+   * included, the last state change); over UDP until the last socket closed.
+   */
   readonly duration: number;
 }
 
@@ -123,23 +138,54 @@ export function checkSettings(s: EchoSettings): EchoSettings {
   };
   if (typeof s.message !== 'string' || s.message.length === 0) bad('the message is empty');
   const bytes = new TextEncoder().encode(s.message).length;
-  if (bytes > 65507) bad(`the message is ${bytes} bytes; at most 65507 (one UDP datagram)`);
+  if (s.udp && bytes > 65507) bad(`the message is ${bytes} bytes; a UDP datagram holds at most 65507`);
+  if (bytes > 10_000_000) bad(`the message is ${bytes} bytes; at most 10000000`);
   if (!(s.lossPercent >= 0 && s.lossPercent <= 90)) bad(`loss ${s.lossPercent}% is not in 0–90`);
-  if (!(s.delayMs >= 0 && s.delayMs <= 1000)) bad(`delay ${s.delayMs} ms is not in 0–1000`);
-  if (!Number.isInteger(s.mtu) || s.mtu < 68 || s.mtu > 1500)
-    bad(`MTU ${s.mtu} is not an integer in 68–1500`);
+  if (!(s.delayMs >= 0 && s.delayMs <= 10_000)) bad(`delay ${s.delayMs} ms is not in 0–10000`);
+  if (!(s.jitterMs >= 0 && s.jitterMs <= 10_000)) bad(`jitter ${s.jitterMs} ms is not in 0–10000`);
+  if (!Number.isInteger(s.mtu) || s.mtu < 68 || s.mtu > 65535)
+    bad(`MTU ${s.mtu} is not an integer in 68–65535`);
   if (!Number.isSafeInteger(s.seed)) bad(`seed ${s.seed} is not an integer`);
   if (s.ipVersion !== 4) bad('only IPv4 for now');
   return s;
 }
 
+export interface RunOptions {
+  /** Also record the frames here (a pcapng file being written, for the CLI). */
+  writer?: CaptureWriter;
+  /** The pcapng's shb_userappl. Default 'sockstack'. */
+  application?: string;
+}
+
+/** Hands every frame to two capture writers (they number their interfaces alike). */
+class TeeWriter implements CaptureWriter {
+  readonly #a: CaptureWriter;
+  readonly #b: CaptureWriter | undefined;
+  constructor(a: CaptureWriter, b: CaptureWriter | undefined) {
+    this.#a = a;
+    this.#b = b;
+  }
+  interfaceFor(name: string, linkType: LinkType): number {
+    this.#b?.interfaceFor(name, linkType);
+    return this.#a.interfaceFor(name, linkType);
+  }
+  writePacket(time: Instant, data: Uint8Array, iface?: number, direction?: Direction): void {
+    this.#a.writePacket(time, data, iface, direction);
+    this.#b?.writePacket(time, data, iface, direction);
+  }
+}
+
 /** Runs the session to its end (TIME-WAIT included) and returns what happened. */
-export async function runEchoSession(input: EchoSettings = DEFAULT_SETTINGS): Promise<SessionTrace> {
+export async function runEchoSession(
+  input: EchoSettings = DEFAULT_SETTINGS,
+  options: RunOptions = {},
+): Promise<SessionTrace> {
   const settings = checkSettings(input);
   const events: SessionEvent[] = [];
   const frames: FrameEvent[] = [];
   const chunks: Uint8Array[] = [];
-  const writer = new PcapngWriter((c) => chunks.push(c), { application: 'sockstack course page' });
+  const pcapng = new PcapngWriter((c) => chunks.push(c), { application: options.application ?? 'sockstack' });
+  const writer = new TeeWriter(pcapng, options.writer);
   const labeller = new FrameLabeller();
   const macNames = new Map<string, string>();
   let retransmissions = 0;
@@ -188,13 +234,18 @@ export async function runEchoSession(input: EchoSettings = DEFAULT_SETTINGS): Pr
       dissection: l.dissection,
       tcp: l.tcp,
       retransmission: l.retransmission,
+      fragment: l.fragment,
       forwarded: l.forwarded,
     };
     frames.push(e);
     events.push(e);
   };
 
-  const impairments = settings.lossPercent > 0 ? { loss: settings.lossPercent / 100 } : {};
+  const jitter = Math.round(settings.jitterMs * 1000);
+  const impairments = {
+    ...(settings.lossPercent > 0 ? { loss: settings.lossPercent / 100 } : {}),
+    ...(jitter > 0 ? { jitter } : {}),
+  };
   net = buildWatchedNetwork({
     seed: settings.seed,
     delay: Math.round(settings.delayMs * 1000),
@@ -221,6 +272,7 @@ export async function runEchoSession(input: EchoSettings = DEFAULT_SETTINGS): Pr
 
   const sent = new TextEncoder().encode(settings.message);
   let echoed: Uint8Array = new Uint8Array(0);
+  let clientInfo: TcpInfo | undefined;
 
   const tcpSession = async (): Promise<void> => {
     const s = server.socket(AF_INET, SOCK_STREAM);
@@ -228,7 +280,7 @@ export async function runEchoSession(input: EchoSettings = DEFAULT_SETTINGS): Pr
     await s.bind(['', ECHO_PORT]);
     call('server', `s.bind(('', ${ECHO_PORT}))`);
     await s.listen(1);
-    call('server', 's.listen(1)', `LISTEN on 0.0.0.0:${ECHO_PORT}`);
+    call('server', 's.listen(1)', `→ LISTEN on 0.0.0.0:${ECHO_PORT}`);
     const serverDone = (async () => {
       call('server', 's.accept()', 'blocks until a connection is ready');
       const [conn, addr] = await s.accept();
@@ -253,10 +305,14 @@ export async function runEchoSession(input: EchoSettings = DEFAULT_SETTINGS): Pr
     call(
       'client',
       `c.connect(('${SERVER_ADDR}', ${ECHO_PORT}))`,
-      'sends a SYN, blocks until the handshake completes',
+      'sends a SYN and blocks until the handshake completes',
     );
     await c.connect([SERVER_ADDR, ECHO_PORT]);
-    call('client', `c.connect() returned: connected from ${tuple(c.getsockname())}`);
+    call(
+      'client',
+      `c.connect() returned: connected from ${tuple(c.getsockname())}`,
+      `state ${connectionOf(client, c)?.state}`,
+    );
     call('client', `c.sendall(${pyBytes(sent)})`, `${sent.length} bytes`);
     await c.sendall(sent);
     const parts: Uint8Array[] = [];
@@ -269,6 +325,7 @@ export async function runEchoSession(input: EchoSettings = DEFAULT_SETTINGS): Pr
       call('client', `c.recv(1024) returned ${d.length} bytes ${pyBytes(d)}`);
     }
     echoed = concat(parts);
+    clientInfo = connectionOf(client, c)?.info();
     call('client', 'c.close()', 'sends FIN');
     await c.close();
     await serverDone;
@@ -340,17 +397,22 @@ export async function runEchoSession(input: EchoSettings = DEFAULT_SETTINGS): Pr
   }
   reportStates();
   net.watching = false;
+  const end = settings.udp
+    ? sim.now - t0
+    : events.reduce((last, e) => (e.kind === 'state' ? e.time : last), 0);
   const echoText = new TextDecoder().decode(echoed);
   return {
     settings,
     events,
     frames,
     echoed: echoText,
+    echoedBytes: echoed,
     ok: failure === undefined && echoText === settings.message,
     failure,
     retransmissions,
+    clientInfo,
     pcapng: concat(chunks),
-    duration: events.length ? events[events.length - 1].time : 0,
+    duration: end,
   };
 }
 

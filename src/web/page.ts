@@ -6,7 +6,7 @@
  * time–sequence graph grows with it. Plain DOM, no framework.
  *
  * Settings come from the form, or from the address (?seed=3&loss=10&udp=1&mtu=576
- * &delay=1&message=...), so a run can be shared as a link.
+ * &delay=1&jitter=2&message=...), so a run can be shared as a link.
  */
 import {
   checkSettings,
@@ -69,6 +69,7 @@ function settingsFromForm(): EchoSettings {
     udp: transport === 'udp',
     lossPercent: Number(input('loss').value),
     delayMs: Number(input('delay').value),
+    jitterMs: Number(input('jitter').value),
     mtu: Number(input('mtu').value),
     seed: Number(input('seed').value),
     ipVersion: 4,
@@ -85,6 +86,7 @@ function formFromAddress(): void {
   set('message', 'message');
   set('loss', 'loss');
   set('delay', 'delay');
+  set('jitter', 'jitter');
   set('mtu', 'mtu');
   set('seed', 'seed');
   if (q.get('udp') === '1') {
