@@ -212,6 +212,8 @@ function renderSummary(t: SessionTrace): void {
   }
 }
 
+// The viewer's time, the only real time on the page: it paces the playback. The network
+// itself ran on the Simulation's virtual clock before the first frame was shown.
 const schedule = (tick: () => void, ms: number) => {
   const id = setInterval(tick, ms);
   return () => clearInterval(id);

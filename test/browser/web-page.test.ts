@@ -104,6 +104,9 @@ describe('the course page in Chromium', { skip }, () => {
     // The time–sequence graph has the client's one data segment and its SYN and FIN.
     assert.equal(await page.$$eval('#graph svg .seg', (s) => s.length), 1);
     assert.equal(await page.$$eval('#graph svg .mark.syn, #graph svg .mark.fin', (s) => s.length), 2);
+    // Without the receive-window line, whose 64 KiB would flatten 12 bytes into the axis.
+    assert.equal(await page.$$eval('#graph svg .win-line', (s) => s.length), 0);
+    assert.equal(await page.$$eval('#graph svg .ack-line', (s) => s.length), 1);
     assert.deepEqual(errors, []);
     await page.close();
   });

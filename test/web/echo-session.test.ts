@@ -67,6 +67,17 @@ describe('the course page echo session', () => {
     );
   });
 
+  it('with jitter, segments overtake each other and the echo still comes back in order', async () => {
+    const message = 'j'.repeat(8000);
+    const t = await runEchoSession({ ...DEFAULT_SETTINGS, jitterMs: 2, message });
+    assert.equal(t.echoed, message);
+    assert.ok(
+      t.frames.some((f) => f.label.includes('out of order')),
+      'no frame was labelled out of order',
+    );
+    assert.ok(t.clientInfo && t.clientInfo.mss === 1460, `MSS ${t.clientInfo?.mss}`);
+  });
+
   it('writes its frames, and only those, to the pcapng (one interface per subnet)', async () => {
     const t = await runEchoSession();
     const p = readPcap(t.pcapng);
