@@ -83,7 +83,9 @@ describe('relay joined to a TAP device', { skip }, () => {
     const stack = await stackBehindWebSocket(t, relay.url);
 
     // The kernel pings the stack: ARP and ICMP both ways through TAP, switch and WebSocket.
-    const ping = nsSpawn(netns, 'ping', ['-c', '2', '-i', '0.2', '-W', '5', STACK]);
+    // -w: wait for both replies up to a deadline (with -W alone, once one reply came,
+    // ping waits only two round trips for the next, which a loaded machine can exceed).
+    const ping = nsSpawn(netns, 'ping', ['-c', '2', '-i', '0.2', '-w', '20', STACK]);
     let pingOut = '';
     ping.stdout?.setEncoding('utf8').on('data', (d: string) => {
       pingOut += d;
