@@ -5,6 +5,8 @@
  *                              API, links, simulation and real-time drivers
  *   dist/browser/links.js      only the page links (MessagePort, WebSocket), for pages
  *                              that get the core some other way
+ *   dist/browser/web/          the course page (src/web, what `sockstack web` serves):
+ *                              index.html, style.css, page.js; open it from any static server
  *   dist/browser/esm/          the same core as one minified ES module per source file,
  *                              marked `sideEffects: false`: a page's bundler keeps only
  *                              the modules it imports (index.js is the entry)
@@ -51,11 +53,19 @@ export async function buildBrowser(outdir = join(root, 'dist/browser')): Promise
     logLevel: 'warning',
   });
   await buildModules(join(outdir, 'esm'));
+  await writeWebPage(join(outdir, 'web'));
   return (Object.keys(ENTRIES) as (keyof typeof ENTRIES)[]).map((name) => {
     const file = join(outdir, `${name}.js`);
     const code = readFileSync(file);
     return { name, file, bytes: code.length, gzip: gzipSync(code, { level: 9 }).length };
   });
+}
+
+/** The course page, as `sockstack web` serves it. */
+async function writeWebPage(dir: string): Promise<void> {
+  const { buildWebPage } = await import('../src/cli/web.ts');
+  mkdirSync(dir, { recursive: true });
+  for (const [name, body] of await buildWebPage()) writeFileSync(join(dir, name), body);
 }
 
 /** The core's source files: src/ outside src/node and src/cli. */

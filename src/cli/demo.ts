@@ -4,9 +4,8 @@
  * frame as nested envelopes, labelled, with the socket calls and TCP states that
  * caused it — and recorded to a pcapng file (one interface per subnet).
  */
-import type { TcpInfo } from '../tcp/info.ts';
 import { formatEnvelope, formatTime, type StyleFn, summaryLine } from '../trace/format.ts';
-import { formatMac } from '../wire/address.ts';
+import type { FrameEvent } from '../web/echo-session.ts';
 import {
   type CliIo,
   type Command,
@@ -20,10 +19,8 @@ import {
   str,
   UsageError,
 } from './command.ts';
-import type { FrameLabel, TappedFrame, WatchedNetwork } from './session-trace.ts';
 import { styleFor } from './style.ts';
 
-const PORT = 5000;
 const DEFAULT_PCAP = 'sockstack-demo.pcapng';
 
 export const command: Command = {
@@ -130,16 +127,6 @@ interface DemoSettings {
   readonly style: StyleFn;
 }
 
-function pyBytes(b: Uint8Array | string, max = 40): string {
-  const s = typeof b === 'string' ? b : new TextDecoder().decode(b);
-  const shown = s.length > max ? `${s.slice(0, max)}…` : s;
-  return `b'${shown.replace(/[\\']/g, (c) => `\\${c}`).replace(/\n/g, '\\n')}'`;
-}
-
-function tupleText(t: unknown): string {
-  return Array.isArray(t) ? `('${t[0]}', ${t[1]})` : String(t);
-}
-
 async function runDemo(p: Parsed, io: CliIo): Promise<number> {
   const size =
     str(p, 'size') === undefined ? undefined : num(p, 'size', 0, { min: 1, max: 10_000_000, integer: true });
@@ -164,299 +151,65 @@ async function runDemo(p: Parsed, io: CliIo): Promise<number> {
   };
   const pcapPath = flag(p, 'no-pcap') ? undefined : (str(p, 'pcap') ?? DEFAULT_PCAP);
 
-  const { buildWatchedNetwork, FrameLabeller, StateWatcher, connectionOf, SERVER_ADDR } = await import(
-    './session-trace.ts'
-  );
+  const { pyBytes, runEchoSession, SUBNETS } = await import('../web/echo-session.ts');
   const capture = await openCaptureOption(pcapPath, 'demo', io);
   if (capture === 'failed') return EXIT_FAILURE;
-  const file = capture?.file;
-  const writer = capture?.writer;
-
   const st = settings.style;
   const out = (line: string) => {
     if (!settings.quiet) io.out(line);
   };
-  const labeller = new FrameLabeller();
-  const stats = { frames: [0, 0], bytes: [0, 0], retransmissions: 0, fragments: 0, index: 0 };
-  const macNames = new Map<string, string>();
-  let watcher: InstanceType<typeof StateWatcher> | undefined;
-  let net: WatchedNetwork | undefined;
-  let t0 = 0;
-  const now = () => (net ? net.sim.now - t0 : 0);
 
-  let lastChange = 0;
-  const reportStates = () => {
-    for (const c of watcher?.check() ?? []) {
-      lastChange = now();
-      const tag = c.to === 'CLOSED' && c.from === 'TIME-WAIT' ? '  (TIME-WAIT over: 2×MSL passed)' : '';
-      out(
-        `${st('dim', formatTime(now()))}  ${st('title', c.who.padEnd(6))} ${st('flags', `◆ ${c.from ?? 'CLOSED'} → ${c.to}`)}${st('note', tag)}`,
-      );
-    }
-  };
-  const api = (who: string, call: string, result?: string) => {
-    reportStates();
-    out(
-      `${st('dim', formatTime(now()))}  ${st('title', who.padEnd(6))} ${st('label', `▸ ${call}`)}${result ? st('note', `  ${result}`) : ''}`,
-    );
-  };
-
-  // State changes caused by a frame happen right after it is captured: look again once
-  // the stacks have processed this instant's frames.
-  let checkPending = false;
-  const scheduleCheck = () => {
-    if (checkPending || !net) return;
-    checkPending = true;
-    net.sim.timers
-      .timer(() => {
-        checkPending = false;
-        reportStates();
-      })
-      .set(net.sim.now);
-  };
-  const onFrame = (f: TappedFrame) => {
-    reportStates();
-    scheduleCheck();
-    const l: FrameLabel = labeller.label(f);
-    stats.index++;
-    stats.frames[f.subnet]++;
-    stats.bytes[f.subnet] += f.data.length;
-    if (l.retransmission && !l.forwarded) stats.retransmissions++;
-    if (l.fragment) stats.fragments++;
-    if (settings.quiet) return;
-    const subnetName = f.subnet === 0 ? '10.0.1.0/24' : '10.0.2.0/24';
-    const eth = l.dissection.eth;
-    const hop = eth
-      ? `${macNames.get(eth.src) ?? eth.src} → ${macNames.get(eth.dst) ?? (eth.dst === 'ff:ff:ff:ff:ff:ff' ? 'everyone (broadcast)' : eth.dst)}`
-      : '';
-    const notes = [`on ${subnetName}: ${hop}`, ...l.notes];
-    if (settings.brief) {
-      io.out(
-        `${st('dim', `#${stats.index} ${formatTime(f.time - t0)}`)} ${st('dim', `[${subnetName}]`)} ${st('label', l.label)}`,
-      );
-      io.out(`      ${summaryLine(l.dissection, l.tcp ? { tcp: { ...l.tcp, events: [] } } : {})}`);
-      return;
-    }
-    io.out('');
-    io.out(
-      formatEnvelope(l.dissection, {
-        index: stats.index,
-        time: f.time - t0,
-        label: l.label,
-        notes,
-        ...(l.tcp ? { tcp: { ...l.tcp, events: [] } } : {}),
-        layout: settings.layout,
-        style: st,
-      }),
-    );
-  };
-
-  const delay = Math.round(delayMs * 1000);
-  const loss = lossPct / 100;
-  const jitter = Math.round(jitterMs * 1000);
-  const imp = { ...(loss > 0 ? { loss } : {}), ...(jitter > 0 ? { jitter } : {}) };
-  net = buildWatchedNetwork({
-    seed,
-    delay,
-    linkA: imp,
-    linkB: imp,
-    mtuB: mtu,
-    ...(writer ? { writer } : {}),
-    onFrame,
-  });
-  const { sim, client, router, server } = net;
-  t0 = sim.now;
-  for (const [name, s] of [
-    ['client', client],
-    ['router', router],
-    ['server', server],
-  ] as const) {
-    for (const i of s.interfaces) macNames.set(formatMac(i.mac), name);
-  }
-  watcher = new StateWatcher([
-    { name: 'client', stack: client },
-    { name: 'server', stack: server },
-  ]);
-  // Frames delivered at one instant wait in a receive queue and are processed in one poll:
-  // look before each, so each frame's state change shows on its own.
-  client.traceReceive = reportStates;
-  server.traceReceive = reportStates;
-
-  const { AF_INET, SOCK_DGRAM, SOCK_STREAM } = await import('../socket/constants.ts');
-  const bytesSent = new TextEncoder().encode(message);
   out(
     st('title', `sockstack demo — the course's echo session, ${udp ? 'over UDP' : 'over TCP'}, seed ${seed}`),
   );
   out('');
   out('  client 10.0.1.2 ── 10.0.1.0/24 ── router 10.0.1.1 | 10.0.2.1 ── 10.0.2.0/24 ── server 10.0.2.2');
   out(
-    `  links: ${delayMs} ms one way${jitter ? ` + up to ${jitterMs} ms jitter` : ''}, ${lossPct ? `${lossPct}% loss each way` : 'no loss'}, MTU 1500 | ${mtu}`,
+    `  links: ${delayMs} ms one way${jitterMs ? ` + up to ${jitterMs} ms jitter` : ''}, ${lossPct ? `${lossPct}% loss each way` : 'no loss'}, MTU 1500 | ${mtu}`,
   );
   out(
     '  time: virtual seconds since the start · ▸ socket call · ◆ TCP state change · #n a frame on a subnet',
   );
   out('');
 
-  let echoed: Uint8Array = new Uint8Array(0);
-  let clientInfo: TcpInfo | undefined;
-  let serverInfo: TcpInfo | undefined;
-  let failure: string | undefined;
-  const session = async (): Promise<void> => {
-    if (udp) {
-      await udpSession();
-      return;
-    }
-    // ---- the server, as in the course: socket, bind, listen, accept, recv/send loop, close
-    const s = server.socket(AF_INET, SOCK_STREAM);
-    api('server', 's = socket(AF_INET, SOCK_STREAM)');
-    await s.bind(['', PORT]);
-    api('server', `s.bind(('', ${PORT}))`);
-    await s.listen(1);
-    api('server', 's.listen(1)', '→ LISTEN on 0.0.0.0:5000');
-    const serverDone = (async () => {
-      api('server', 's.accept()', 'blocks until a connection is ready');
-      const [conn, addr] = await s.accept();
-      api('server', `s.accept() returned ${tupleText(addr)}`, `state ${connectionOf(server, conn)?.state}`);
-      for (;;) {
-        const data = await conn.recv(1024);
-        if (data.length === 0) {
-          api('server', "conn.recv(1024) returned b''", 'end of stream: the client closed its side');
-          break;
-        }
-        api('server', `conn.recv(1024) returned ${data.length} bytes ${pyBytes(data)}`);
-        serverInfo = connectionOf(server, conn)?.info() ?? serverInfo;
-        api('server', `conn.sendall(${pyBytes(data)})`, 'echo it back');
-        await conn.sendall(data);
-      }
-      serverInfo = connectionOf(server, conn)?.info() ?? serverInfo;
-      api('server', 'conn.close()', 'sends FIN');
-      await conn.close();
-      api('server', 's.close()', 'stops listening');
-      await s.close();
-    })();
-    // ---- the client: socket, connect, send, recv, close
-    const c = client.socket(AF_INET, SOCK_STREAM);
-    api('client', 'c = socket(AF_INET, SOCK_STREAM)');
-    api(
-      'client',
-      `c.connect(('${SERVER_ADDR}', ${PORT}))`,
-      'sends a SYN and blocks until the handshake completes',
-    );
-    await c.connect([SERVER_ADDR, PORT]);
-    api(
-      'client',
-      `c.connect() returned: connected from ${tupleText(c.getsockname())}`,
-      `state ${connectionOf(client, c)?.state}`,
-    );
-    api('client', `c.sendall(${pyBytes(bytesSent)})`, `${bytesSent.length} bytes`);
-    await c.sendall(bytesSent);
-    const parts: Uint8Array[] = [];
-    let got = 0;
-    while (got < bytesSent.length) {
-      const d = await c.recv(1024);
-      if (d.length === 0) break;
-      parts.push(d);
-      got += d.length;
-      api('client', `c.recv(1024) returned ${d.length} bytes ${pyBytes(d)}`);
-    }
-    echoed = concat(parts);
-    clientInfo = connectionOf(client, c)?.info();
-    api('client', 'c.close()', 'sends FIN');
-    await c.close();
-    await serverDone;
-  };
-
-  const udpSession = async (): Promise<void> => {
-    const s = server.socket(AF_INET, SOCK_DGRAM);
-    api('server', 's = socket(AF_INET, SOCK_DGRAM)');
-    await s.bind(['', PORT]);
-    api('server', `s.bind(('', ${PORT}))`);
-    let clientDone = false;
-    const serverDone = (async () => {
-      api('server', 's.recvfrom(65535)', 'blocks until a datagram arrives');
-      while (!clientDone) {
-        let got: [Uint8Array, unknown];
-        try {
-          got = await s.recvfrom(65535);
-        } catch {
-          break; // closed under us at the end
-        }
-        const [data, addr] = got;
-        api(
-          'server',
-          `s.recvfrom(65535) returned ${data.length} bytes ${pyBytes(data)} from ${tupleText(addr)}`,
-        );
-        api('server', `s.sendto(data, ${tupleText(addr)})`, 'echo it back');
-        await s.sendto(data, addr as [string, number]);
-      }
-    })();
-    const c = client.socket(AF_INET, SOCK_DGRAM);
-    api('client', 'c = socket(AF_INET, SOCK_DGRAM)');
-    c.settimeout(1);
-    api('client', 'c.settimeout(1.0)');
-    for (let attempt = 1; attempt <= 5; attempt++) {
-      api(
-        'client',
-        `c.sendto(${pyBytes(bytesSent)}, ('${SERVER_ADDR}', ${PORT}))`,
-        `${bytesSent.length} bytes`,
+  // The session runs on virtual time in a moment (src/web/echo-session.ts, which the
+  // course page plays too); then its events are printed in the order they happened.
+  const trace = await runEchoSession(
+    { message, udp, lossPercent: lossPct, delayMs, jitterMs, mtu, seed, ipVersion: 4 },
+    { ...(capture ? { writer: capture.writer } : {}), application: 'sockstack demo' },
+  );
+  capture?.file.close();
+  for (const e of trace.events) {
+    const time = st('dim', formatTime(e.time));
+    if (e.kind === 'call') {
+      out(
+        `${time}  ${st('title', e.who.padEnd(6))} ${st('label', `▸ ${e.text}`)}${e.note ? st('note', `  ${e.note}`) : ''}`,
       );
-      await c.sendto(bytesSent, [SERVER_ADDR, PORT]);
-      try {
-        const [d, addr] = await c.recvfrom(65535);
-        echoed = d;
-        api('client', `c.recvfrom(65535) returned ${d.length} bytes ${pyBytes(d)} from ${tupleText(addr)}`);
-        break;
-      } catch (e) {
-        if ((e as Error).name !== 'TimeoutError' && !/timed out/i.test(String((e as Error).message))) throw e;
-        api('client', 'c.recvfrom(65535) timed out', 'UDP does not retransmit: the application sends again');
-      }
-    }
-    clientDone = true;
-    api('client', 'c.close()', 'no packets: UDP has no connection to end');
-    await c.close();
-    api('server', 's.close()');
-    await s.close();
-    await serverDone;
-  };
-
-  try {
-    await sim.run(session, { timeout: 600_000_000 });
-  } catch (e) {
-    failure = (e as Error).message;
+    } else if (e.kind === 'state') {
+      const tag = e.to === 'CLOSED' && e.from === 'TIME-WAIT' ? '  (TIME-WAIT over: 2×MSL passed)' : '';
+      out(
+        `${time}  ${st('title', e.who.padEnd(6))} ${st('flags', `◆ ${e.from} → ${e.to}`)}${st('note', tag)}`,
+      );
+    } else if (!settings.quiet) printFrame(e, SUBNETS[e.subnet], settings, io);
   }
-  // Let the closing handshake and TIME-WAIT run out (virtual time: 2×MSL costs nothing).
-  if (failure === undefined) {
-    try {
-      // Event by event (no task is waiting), so each state change shows at its own instant.
-      const limit = sim.now + 300_000_000;
-      for (;;) {
-        const next = sim.nextDeadline();
-        if (next === undefined || next > limit || watcher.active === 0) break;
-        sim.runUntil(Math.max(next, sim.now));
-        reportStates();
-      }
-    } catch (e) {
-      failure = (e as Error).message;
-    }
-  }
-  reportStates();
-  const endTime = lastChange;
-  net.watching = false;
-  file?.close();
 
-  const echoText = new TextDecoder().decode(echoed);
-  const ok = failure === undefined && echoText === message;
+  const frames = [0, 1].map((s) => trace.frames.filter((f) => f.subnet === s));
+  const bytes = frames.map((fs) => fs.reduce((n, f) => n + f.data.length, 0));
+  const fragments = trace.frames.filter((f) => f.fragment).length;
+  const echoed = trace.echoedBytes;
+  const clientInfo = trace.clientInfo;
+  const delay = Math.round(delayMs * 1000);
   const S = (s: string) => st('title', s);
   io.out('');
   io.out(S('Summary'));
   io.out(
-    `  echoed:          ${pyBytes(echoed, 60)} (${echoed.length} bytes)${ok ? ' — the same bytes the client sent' : ' — NOT what the client sent'}`,
+    `  echoed:          ${pyBytes(echoed, 60)} (${echoed.length} bytes)${trace.ok ? ' — the same bytes the client sent' : ' — NOT what the client sent'}`,
   );
   io.out(
-    `  frames:          ${stats.frames[0] + stats.frames[1]} (${stats.frames[0]} on 10.0.1.0/24, ${stats.frames[1]} on 10.0.2.0/24), ${stats.bytes[0] + stats.bytes[1]} bytes`,
+    `  frames:          ${trace.frames.length} (${frames[0].length} on 10.0.1.0/24, ${frames[1].length} on 10.0.2.0/24), ${bytes[0] + bytes[1]} bytes`,
   );
-  io.out(`  retransmissions: ${stats.retransmissions}`);
-  if (stats.fragments > 0) io.out(`  IP fragments:    ${stats.fragments}`);
+  io.out(`  retransmissions: ${trace.retransmissions}`);
+  if (fragments > 0) io.out(`  IP fragments:    ${fragments}`);
   if (!udp && clientInfo) {
     const rtt = clientInfo.rtt !== undefined ? `${(clientInfo.rtt / 1000).toFixed(3)} ms` : 'no sample';
     io.out(
@@ -473,30 +226,46 @@ async function runDemo(p: Parsed, io: CliIo): Promise<number> {
     );
   io.out(
     udp
-      ? `  virtual time:    ${formatTime(sim.now - t0)} s`
-      : `  virtual time:    ${formatTime(endTime)} s until both ends were CLOSED (TIME-WAIT included)`,
+      ? `  virtual time:    ${formatTime(trace.duration)} s`
+      : `  virtual time:    ${formatTime(trace.duration)} s until both ends were CLOSED (TIME-WAIT included)`,
   );
   if (pcapPath !== undefined) {
     io.out(`  capture:         ${pcapPath} (pcapng: client.eth0 = 10.0.1.0/24, server.eth0 = 10.0.2.0/24)`);
     io.out(`                   open it with 'sockstack capture -v ${pcapPath}' or Wireshark`);
   }
-  if (failure !== undefined) {
-    io.err(`sockstack demo: the session did not finish: ${failure}`);
+  if (trace.failure !== undefined) {
+    io.err(`sockstack demo: the session did not finish: ${trace.failure}`);
     return EXIT_FAILURE;
   }
-  if (!ok) {
+  if (!trace.ok) {
     io.err('sockstack demo: the echo did not come back intact');
     return EXIT_FAILURE;
   }
   return EXIT_OK;
 }
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
+/** One frame: a header line and the nested envelopes, or (--brief) a header and a summary line. */
+function printFrame(f: FrameEvent, subnetName: string, settings: DemoSettings, io: CliIo): void {
+  const st = settings.style;
+  const tcp = f.tcp ? { tcp: { ...f.tcp, events: [] } } : {};
+  if (settings.brief) {
+    io.out(
+      `${st('dim', `#${f.index} ${formatTime(f.time)}`)} ${st('dim', `[${subnetName}]`)} ${st('label', f.label)}`,
+    );
+    io.out(`      ${summaryLine(f.dissection, tcp)}`);
+    return;
   }
-  return out;
+  const to = f.to === 'everyone' ? 'everyone (broadcast)' : f.to;
+  io.out('');
+  io.out(
+    formatEnvelope(f.dissection, {
+      index: f.index,
+      time: f.time,
+      label: f.label,
+      notes: [`on ${subnetName}: ${f.from} → ${to}`, ...f.notes],
+      ...tcp,
+      layout: settings.layout,
+      style: st,
+    }),
+  );
 }

@@ -62,6 +62,10 @@ const COMMANDS: Record<string, Entry> = {
     summary: "relay a page's sockets to real servers (Wisp)",
     load: async () => (await import('./wisp.ts')).command,
   },
+  web: {
+    summary: 'serve the course page (echo session in a browser)',
+    load: async () => (await import('./web.ts')).command,
+  },
 };
 
 async function runConformance(argv: string[], io: CliIo): Promise<number> {

@@ -149,7 +149,7 @@ async function runNc(p: Parsed, io: CliIo): Promise<number> {
   // Loaded here, not inside the session: an `await import()` inside a task under sim.run waits on
   // real I/O the simulation cannot see, so it may find the network idle and stop with a deadlock.
   const { buildWatchedNetwork, FrameLabeller, CLIENT_ADDR, SERVER_ADDR, connectionOf } = await import(
-    './session-trace.ts'
+    '../trace/session.ts'
   );
   let file: { close(): void } | undefined;
   let writer: import('../link/pcap.ts').CaptureWriter | undefined;

@@ -3,7 +3,8 @@
  * Ethernet. Each WebSocket client gets a port on a learning switch; each binary
  * message is one Ethernet frame (src/link/websocket.ts). With --tunnel-port, a
  * UDP-tunnel hub on the same switch lets stacks in other processes join with
- * `udpTunnel` (the examples' `--backend stack`). The core is src/node/relay.ts.
+ * `udpTunnel` (the examples' `--backend stack`). With --tap (root), a TAP device puts
+ * the kernel on the same Ethernet. The core is src/node/relay.ts.
  */
 import type { TunnelPeer } from '../node/udp-tunnel.ts';
 import {
@@ -29,6 +30,9 @@ export const command: Command = {
       'stack on the same link (with the ws package) and v86 can share the Ethernet.\n' +
       '--tunnel-port also plugs in a UDP-tunnel hub: stacks in other processes join it\n' +
       'with udpTunnel({ peers: [{ host, port }] }) and are learnt from what they send.\n' +
+      '--tap NAME (root) plugs in a TAP device: give it an address and bring it up\n' +
+      '(ip addr add 10.0.0.1/24 dev NAME; ip link set NAME up) and the browser stacks\n' +
+      'reach the kernel; with forwarding and NAT on the host, the world beyond it.\n' +
       '\n' +
       'There is no authentication: it listens on 127.0.0.1 unless told otherwise.\n' +
       '\n' +
@@ -63,12 +67,18 @@ export const command: Command = {
         value: 'HOST:PORT',
         description: 'a UDP-tunnel peer to send to from the start (repeatable)',
       },
+      tap: {
+        type: 'string',
+        value: 'NAME',
+        description: 'also plug in a TAP device of this name (needs root)',
+      },
       quiet: { type: 'boolean', short: 'q', description: 'do not report clients arriving and leaving' },
     },
     positionals: { min: 0, max: 0, names: '' },
     examples: [
       'sockstack relay                          # ws://127.0.0.1:8080/',
       'sockstack relay -p 9000 --path /net --tunnel-port 7400',
+      'sudo sockstack relay --tap ssweb0       # then: ip addr add 10.0.0.1/24 dev ssweb0; ip link set ssweb0 up',
     ],
   },
   run: async (p: Parsed, io: CliIo) => {
@@ -92,6 +102,11 @@ export const command: Command = {
     }
     if (peers.length > 0 && tunnelPort === undefined)
       throw new UsageError('--tunnel-peer needs --tunnel-port');
+    const tapName = str(p, 'tap');
+    if (tapName !== undefined && (tapName.length === 0 || tapName.length > 15 || /[\s/:]/.test(tapName)))
+      throw new UsageError(
+        `--tap: '${tapName}' is not an interface name (1-15 characters, no space, / or :)`,
+      );
     const quiet = p.values.quiet === true;
     const { startRelay } = await import('../node/relay.ts');
     const stop = interrupted();
@@ -104,6 +119,7 @@ export const command: Command = {
         maxClients,
         mtu,
         tunnel: tunnelPort === undefined ? undefined : { port: tunnelPort, peers },
+        tap: tapName === undefined ? undefined : { name: tapName },
         log: quiet ? undefined : (line) => io.err(`sockstack relay: ${line}`),
       });
     } catch (e) {
@@ -113,6 +129,10 @@ export const command: Command = {
     }
     io.err(`sockstack relay: ${relay.url} (one Ethernet frame per binary message)`);
     if (relay.tunnel) io.err(`sockstack relay: UDP-tunnel hub on udp port ${relay.tunnel.localPort}`);
+    if (relay.tap)
+      io.err(
+        `sockstack relay: TAP ${relay.tap.ifname} plugged in (ip addr add ADDR/PREFIX dev ${relay.tap.ifname}; ip link set ${relay.tap.ifname} up)`,
+      );
     io.err('sockstack relay: Ctrl-C to stop');
     await stop.promise;
     stop.dispose();

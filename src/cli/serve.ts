@@ -136,7 +136,7 @@ async function runServe(p: Parsed, io: CliIo): Promise<number> {
     for (const r of requests)
       if (!r.startsWith('/')) throw new UsageError(`http requests are paths, not '${r}'`);
 
-  const { buildWatchedNetwork, SERVER_ADDR } = await import('./session-trace.ts');
+  const { buildWatchedNetwork, SERVER_ADDR } = await import('../trace/session.ts');
   const capture = await openCaptureOption(pcapPath, 'serve', io);
   if (capture === 'failed') return EXIT_FAILURE;
   const file = capture?.file;

@@ -207,7 +207,7 @@ async function runSim(p: Parsed, io: CliIo): Promise<number> {
   const senders = new Set(sc.transfers.map((t) => t.from));
   const net = buildScenario(sc, { writer: collector, capture: senders });
   const { sim, hosts, addressOf } = net;
-  const { connectionOf } = await import('./session-trace.ts');
+  const { connectionOf } = await import('../trace/session.ts');
   const { AF_INET, SOCK_STREAM } = await import('../socket/constants.ts');
 
   io.out(`scenario ${sc.name}${sc.description ? `: ${sc.description}` : ''} (seed ${sc.seed})`);

@@ -4,7 +4,10 @@
  * in-process learning switch (src/link/switch.ts); each binary message is one
  * Ethernet frame (see src/link/websocket.ts). Optionally a UDP-tunnel hub is plugged
  * into the switch too, so stacks joined with `udpTunnel` (other processes, other
- * machines) are on the same Ethernet.
+ * machines) are on the same Ethernet; and a TAP device (root), so the kernel is on
+ * it too: give the TAP an address and the page's stack reaches the host (and,
+ * with forwarding and NAT, beyond it). Any other Device can be plugged in as an
+ * uplink.
  *
  *   const relay = await startRelay({ port: 8080 });          // ws://127.0.0.1:8080/
  *   ...
@@ -16,11 +19,12 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type WebSocket, WebSocketServer } from 'ws';
-import type { SimDevice } from '../link/device.ts';
+import type { Device, SimDevice } from '../link/device.ts';
 import { RealtimeDriver } from '../link/realtime.ts';
 import { Switch } from '../link/switch.ts';
 import { CryptoRng } from '../rand/rng.ts';
 import { SystemClock } from '../time/system.ts';
+import { openTap, type TapDevice, type TapOptions } from './tap.ts';
 import { type TunnelPeer, type UdpTunnel, udpTunnel } from './udp-tunnel.ts';
 
 export interface RelayOptions {
@@ -38,6 +42,14 @@ export interface RelayOptions {
   maxBufferedAmount?: number;
   /** Also plug a UDP-tunnel hub into the switch (peers are learnt from what they send). */
   tunnel?: { host?: string; port?: number; peers?: readonly TunnelPeer[] };
+  /**
+   * Also open a TAP device (needs root or CAP_NET_ADMIN) and plug it into the switch;
+   * it is closed with the relay. Its kernel side is left as the kernel made it: give
+   * it an address and bring it up (`ip addr add 10.0.0.1/24 dev NAME; ip link set NAME up`).
+   */
+  tap?: Pick<TapOptions, 'name' | 'mtu'>;
+  /** Devices to plug into the switch as they are (a TAP opened by the caller, ...). The caller closes them. */
+  uplinks?: readonly Device[];
   /** One line per client arriving or leaving (for a CLI). */
   log?: (line: string) => void;
 }
@@ -65,6 +77,8 @@ export interface Relay {
   readonly driver: RealtimeDriver;
   /** The UDP-tunnel hub, when `tunnel` was given. */
   readonly tunnel: UdpTunnel | undefined;
+  /** The TAP device, when `tap` was given. */
+  readonly tap: TapDevice | undefined;
   readonly stats: RelayStats;
   /** Clients connected now. */
   readonly connected: number;
@@ -164,7 +178,23 @@ export async function startRelay(options: RelayOptions = {}): Promise<Relay> {
     };
   }
 
+  /** Joins a device to a new port of the switch, in both directions. */
+  const plug = (d: Device): void => {
+    const port = sw.port();
+    port.onReceive = (frame) => d.transmit(frame);
+    d.onReceive = (frame) => {
+      port.transmit(frame);
+      driver.kick();
+    };
+  };
+  for (const d of options.uplinks ?? []) plug(d);
+
+  let tap: TapDevice | undefined;
   try {
+    if (options.tap) {
+      tap = await openTap({ ...options.tap, mode: 'tap' });
+      plug(tap);
+    }
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(options.port ?? 0, host, () => {
@@ -175,6 +205,7 @@ export async function startRelay(options: RelayOptions = {}): Promise<Relay> {
   } catch (e) {
     driver.stop();
     await tunnel?.close();
+    await tap?.close();
     throw e;
   }
   const port = (server.address() as AddressInfo).port;
@@ -188,6 +219,7 @@ export async function startRelay(options: RelayOptions = {}): Promise<Relay> {
     switch: sw,
     driver,
     tunnel,
+    tap,
     stats,
     get connected() {
       return sockets.size;
@@ -199,6 +231,8 @@ export async function startRelay(options: RelayOptions = {}): Promise<Relay> {
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));
         await tunnel?.close();
+        for (const d of options.uplinks ?? []) d.onReceive = null;
+        await tap?.close();
         driver.stop();
       })();
       return closing;

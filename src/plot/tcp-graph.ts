@@ -140,6 +140,8 @@ export interface GraphOptions {
   width?: number;
   height?: number;
   title?: string;
+  /** Draw the receive-window line (and scale y to it). Default true; off, a short stream's data stays legible. */
+  window?: boolean;
 }
 
 const COLORS = {
@@ -169,7 +171,7 @@ export function timeSequenceGraph(s: TcpSeries, opts: GraphOptions = {}): string
   ];
   const seqs = [
     ...s.segments.map((x) => x.end),
-    ...s.acks.map((x) => x.windowEdge),
+    ...s.acks.map((x) => (opts.window === false ? x.ack : x.windowEdge)),
     ...s.marks.map((x) => x.seq),
     ...s.sacks.map((x) => x.right),
   ];
@@ -205,6 +207,8 @@ export function timeSequenceGraph(s: TcpSeries, opts: GraphOptions = {}): string
         'stroke-width': 1.5,
       }),
     );
+  }
+  if (ackPts.length && opts.window !== false) {
     lines.push(
       el('path', {
         class: 'win-line',
@@ -243,7 +247,9 @@ export function timeSequenceGraph(s: TcpSeries, opts: GraphOptions = {}): string
     { label: `data segments (${s.segments.length - retrans})`, color: COLORS.seg, shape: 'bar' as const },
     { label: `retransmissions (${retrans})`, color: COLORS.retrans, shape: 'bar' as const },
     { label: 'ACK', color: COLORS.ack, shape: 'line' as const },
-    { label: 'receive window', color: COLORS.win, shape: 'dash' as const },
+    ...(opts.window === false
+      ? []
+      : [{ label: 'receive window', color: COLORS.win, shape: 'dash' as const }]),
     { label: `SACK blocks (${s.sacks.length})`, color: COLORS.sack, shape: 'tick' as const },
     { label: 'SYN / FIN / RST', color: COLORS.syn, shape: 'dot' as const },
   ];

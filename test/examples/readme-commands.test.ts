@@ -93,6 +93,24 @@ const FORMS: Record<string, () => Form> = {
       },
     ],
   }),
+  'npx sockstack web': () => ({
+    how: 'with `--port 0`; started, the page and its script are fetched from the URL it prints, then it is stopped',
+    steps: [
+      {
+        argv: ['node', 'bin/sockstack.mjs', 'web', '--port', '0'],
+        ready: /http:\/\/127\.0\.0\.1:\d+\//,
+        probe: async (out) => {
+          const url = (/http:\/\/127\.0\.0\.1:\d+\//.exec(out) as RegExpExecArray)[0];
+          const page = await fetch(url);
+          assert.equal(page.status, 200);
+          assert.match(await page.text(), /<title>sockstack: watch an echo session/);
+          const script = await fetch(new URL('page.js', url));
+          assert.equal(script.status, 200);
+          assert.ok((await script.arrayBuffer()).byteLength > 10_000);
+        },
+      },
+    ],
+  }),
   'npm run bench': () => ({
     how: '`npm run bench -- --list` (lists the benchmarks it would run)',
     steps: [{ argv: ['npm', 'run', 'bench', '--', '--list'] }],

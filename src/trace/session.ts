@@ -1,6 +1,6 @@
 /**
- * Shared machinery of the CLI commands that run conversations on the built-in
- * virtual network and show them (demo, nc, serve):
+ * Shared machinery of what runs conversations on the built-in
+ * virtual network and shows them (the CLI's demo, nc, serve; the course page, src/web):
  *
  * - `buildWatchedNetwork`: the two-subnet network of topology.ts, with the
  *   client's and the server's interface both tapped (one pcapng interface per
@@ -20,11 +20,11 @@ import type { Socket } from '../socket/socket.ts';
 import { Stack } from '../stack.ts';
 import type { TcpConnection } from '../tcp/connection.ts';
 import type { Instant } from '../time/instant.ts';
-import { type TcpObservation, TcpTracker } from '../trace/conversation.ts';
-import type { Dissection } from '../trace/dissect.ts';
-import { dissect } from '../trace/dissect.ts';
 import { formatIpv4, parseIpv4 } from '../wire/address.ts';
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from '../wire/tcp.ts';
+import { type TcpObservation, TcpTracker } from './conversation.ts';
+import type { Dissection } from './dissect.ts';
+import { dissect } from './dissect.ts';
 
 export const CLIENT_ADDR = '10.0.1.2';
 export const SERVER_ADDR = '10.0.2.2';
