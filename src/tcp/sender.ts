@@ -9,8 +9,11 @@ import type { SackBlock, TcpRepr } from '../wire/tcp.ts';
 import { ccContext } from './cc.ts';
 import { EV_WRITABLE } from './events.ts';
 import { retransmitFirst, sendDataAt, tsNow } from './output.ts';
+import { prrOnAck, prrStart } from './prr.ts';
+import { rackDetectLoss, rackEnabled, rackOnAck, rackRecoveryEnded } from './rack.ts';
+import { recoveryPipe } from './recovery.ts';
 import { type Seq, seq, seqAdd, seqGe, seqGt, seqLe, seqLt, seqMax, seqSub } from './seq.ts';
-import { T_PERSIST, type Tcb } from './tcb.ts';
+import { T_PERSIST, T_REO, type Tcb } from './tcb.ts';
 import { scheduleLossProbe, settleLossProbe, tlpProcessAck } from './tlp.ts';
 
 /** RTT sample from an ACK of new data: RFC 7323 §4.1 timestamps, else the timed segment (RFC 6298). */
@@ -52,7 +55,15 @@ export function processAck(c: Tcb, r: TcpRepr, segSeq: Seq, ack: Seq, textLen: n
   const newWnd = r.window << c.sndWscale;
   const sack = c.sackOk ? r.options.sack : undefined;
   const flightBefore = seqSub(c.sndMax, c.snd.una);
+  const unaBefore = c.snd.una;
   const oldSacked = updateScoreboard(c, sack, ack);
+  const rack = rackEnabled(c);
+  if (rack && seqGe(ack, c.snd.una)) {
+    // RFC 8985 §6.2 steps 1-3: what this ACK delivered updates RACK's state.
+    const ts = r.options.timestamps;
+    const tsEcr = c.tsOk && ts && ts.tsEcr !== 0 ? ts.tsEcr : undefined;
+    rackOnAck(c, ack, sack, tsEcr, isDsack(sack, ack));
+  }
   if (seqLt(c.snd.una, ack)) {
     newAck(c, r, ack, sack, oldSacked, textLen, flightBefore);
   } else if (
@@ -65,7 +76,33 @@ export function processAck(c: Tcb, r: TcpRepr, segSeq: Seq, ack: Seq, textLen: n
     // (Not while the peer's window is zero: those ACKs answer persist probes.)
     duplicateAck(c, ack, sack, flightBefore);
   }
+  let newlyLost = 0;
+  if (rack && seqGe(ack, unaBefore)) newlyLost = rackLossOnAck(c);
+  if (c.inRecovery && c.sackOk && c.layer.config.prr) {
+    // RFC 6937: DeliveredData = change_in(snd.una) + change_in(SACKd).
+    const sacked = c.hasScoreboard ? c.scoreboard.sackedBytes : 0;
+    const delivered = Math.max(0, seqSub(c.snd.una, unaBefore)) + sacked - oldSacked;
+    prrOnAck(c, delivered, recoveryPipe(c), seqGt(c.snd.una, unaBefore), newlyLost > 0);
+  }
   updateSendWindow(c, segSeq, ack, newWnd);
+}
+
+/**
+ * RFC 8985 §6.2 steps 4-5 after an ACK: mark what is now lost, and "If there are lost
+ * segments, enter fast recovery" (not inside an RTO recovery, which resends everything
+ * outstanding anyway: Linux stays in its Loss state). Returns the bytes newly marked lost.
+ */
+function rackLossOnAck(c: Tcb): number {
+  if (c.sndMax === c.snd.una) {
+    c.clearTimer(T_REO);
+    return 0;
+  }
+  const lost = rackDetectLoss(c);
+  if (lost > 0 && !c.inRecovery && seqGe(c.snd.una, c.recover)) {
+    enterRecovery(c);
+    settleLossProbe(c);
+  }
+  return lost;
 }
 
 /**
@@ -140,6 +177,8 @@ function newAck(
     // duplicate, and §5 handles it "regardless of its status as a cumulative acknowledgment":
     // DupAcks is reset to zero and counts it, and "(2) If DupAcks < DupThresh but IsLost
     // (HighACK + 1) returns true ... go to step (4)" (fast retransmit, as Linux does).
+    // (With RACK, losses are found by time instead: rackLossOnAck.)
+    !rackEnabled(c) &&
     sack !== undefined &&
     sack.length > 0 &&
     textLen === 0 &&
@@ -174,6 +213,7 @@ function ackInRecovery(c: Tcb, ack: Seq, acked: number): void {
     c.nrInflate = 0;
     c.dupAcks = 0;
     c.cc.onExitRecovery(ccContext(c));
+    rackRecoveryEnded(c);
   } else if (!c.sackOk) {
     // RFC 6582 §3.2 step 3 (partial acknowledgment): "retransmit the first unacknowledged
     // segment ... deflate the congestion window by the amount of new data acknowledged ...
@@ -195,6 +235,8 @@ function duplicateAck(c: Tcb, ack: Seq, sack: readonly SackBlock[] | undefined, 
   if (c.inRecovery) {
     if (!c.sackOk) c.nrInflate += c.mss; // RFC 6582 §3.2 step 4 / RFC 5681 §3.2 step 4
   } else if (
+    // With RACK a SACK connection finds losses by time (rackLossOnAck), not by counting.
+    !rackEnabled(c) &&
     (c.dupAcks >= 3 || (c.sackOk && c.hasScoreboard && c.scoreboard.isLost(c.snd.una, c.mss))) &&
     seqGt(ack, c.recover)
   ) {
@@ -244,8 +286,12 @@ function limitedTransmit(c: Tcb): void {
   c.snd.nxt = seqAdd(c.snd.nxt, used);
 }
 
-/** Fast retransmit (RFC 5681 §3.2 step 2-4, RFC 6582 §3.2 step 2, RFC 6675 §5 step 4). */
-function enterRecovery(c: Tcb): void {
+/**
+ * Fast retransmit (RFC 5681 §3.2 step 2-4, RFC 6582 §3.2 step 2, RFC 6675 §5 step 4). With
+ * RACK the segments it marked lost go out from the recovery sender (output.ts), as PRR
+ * allows, rather than SND.UNA at once here.
+ */
+export function enterRecovery(c: Tcb): void {
   const stats = c.layer.stats;
   stats.fastRetransmits++;
   c.stats.fastRetransmits++;
@@ -258,6 +304,8 @@ function enterRecovery(c: Tcb): void {
   if (c.sackOk) {
     stats.sackRecoveries++;
     c.nrInflate = 0;
+    if (c.layer.config.prr) prrStart(c, recoveryPipe(c));
+    if (rackEnabled(c)) return;
   } else {
     // RFC 5681 §3.2 step 3: "cwnd = ssthresh + 3*SMSS" (inflation kept separately).
     c.nrInflate = 3 * c.mss;
