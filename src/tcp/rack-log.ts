@@ -17,6 +17,8 @@ export interface TxSegment {
   end: Seq;
   /** RFC 8985 Segment.xmit_ts: when it was last sent. */
   xmitTs: Instant;
+  /** Transmission order: a count that grows with every transmission (see rack.ts rackSentAfter). */
+  order: number;
   /** The TSval it last carried (RFC 7323), to tell an ACK of the original from one of the retransmission. */
   tsVal: number;
   /** Retransmitted at least once. */
@@ -34,6 +36,8 @@ export class TxLog {
   lostBytes = 0;
   /** Segments SACKed (RACK.segs_sacked). */
   sackedSegs = 0;
+  /** Transmissions recorded so far (the last `order` given). */
+  sent = 0;
 
   /** Segments recorded (from SND.UNA). */
   get size(): number {
@@ -62,7 +66,7 @@ export class TxLog {
 
   /** New data [start, end) went out at `now`. */
   append(start: Seq, end: Seq, now: Instant, tsVal: number): void {
-    this.#segs.push({ start, end, xmitTs: now, tsVal, rtx: false, lost: false, sacked: false });
+    this.#segs.push({ start, end, xmitTs: now, order: ++this.sent, tsVal, rtx: false, lost: false, sacked: false });
   }
 
   /** Splits the segment holding `s` so that one starts at `s` (no-op at a boundary). */

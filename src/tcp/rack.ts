@@ -40,10 +40,12 @@ export function rackTransmitted(c: Tcb, s: Seq, used: number, now: number, tsVal
     const upTo = seqMin(to as Seq, logEnd);
     log.splitAt(from);
     log.splitAt(upTo);
+    const order = ++log.sent;
     for (let i = log.indexEndingAfter(from); i < log.size; i++) {
       const seg = log.at(i);
       if (!seqLe(seg.end, upTo)) break;
       seg.xmitTs = now;
+      seg.order = order;
       seg.tsVal = tsVal;
       seg.rtx = true;
       log.setLost(seg, false);
@@ -110,8 +112,9 @@ function rackAdvance(c: Tcb, seg: TxSegment, tsEcr: number | undefined, now: num
     ((tsEcr !== undefined && ((tsEcr - seg.tsVal) | 0) < 0) || (c.minRtt > 0 && now - seg.xmitTs < c.minRtt));
   if (!ambiguous) {
     c.rackRtt = now - seg.xmitTs;
-    if (rackSentAfter(seg.xmitTs, seg.end, c.rackXmitTs, c.rackEndSeq)) {
+    if (rackSentAfter(seg.order, seg.end, c.rackXmitOrder, c.rackEndSeq)) {
       c.rackXmitTs = seg.xmitTs;
+      c.rackXmitOrder = seg.order;
       c.rackEndSeq = seg.end;
     }
   }
@@ -121,7 +124,14 @@ function rackAdvance(c: Tcb, seg: TxSegment, tsEcr: number | undefined, now: num
   else if (seqLt(seg.end, c.rackFack) && !seg.rtx) c.rackReord = true;
 }
 
-/** RFC 8985 §6.2 RACK_sent_after(t1, seq1, t2, seq2): was (t1, seq1) sent after (t2, seq2)? */
+/**
+ * RFC 8985 §6.2 RACK_sent_after(t1, seq1, t2, seq2): was (t1, seq1) sent after (t2, seq2)?
+ * Deviation: t1 and t2 are transmission counts (TxSegment.order), not Segment.xmit_ts: the
+ * RFC breaks ties between equal timestamps by end_seq, which misorders a retransmission sent
+ * in the same clock tick as later-sequence originals (a virtual clock that does not advance,
+ * or a coarse one); the count orders every transmission exactly. Segments of one
+ * transmission share a count, so end_seq still decides between them, as in the RFC.
+ */
 export function rackSentAfter(t1: number, seq1: Seq, t2: number, seq2: Seq): boolean {
   return t1 > t2 || (t1 === t2 && seqGt(seq1, seq2));
 }
@@ -171,7 +181,7 @@ export function rackDetectLoss(c: Tcb): number {
   for (let i = 0; i < log.size; i++) {
     const seg = log.at(i);
     if (seg.sacked || seg.lost) continue;
-    if (!rackSentAfter(c.rackXmitTs, c.rackEndSeq, seg.xmitTs, seg.end)) continue;
+    if (!rackSentAfter(c.rackXmitOrder, c.rackEndSeq, seg.order, seg.end)) continue;
     // "remaining = Segment.xmit_ts + RACK.rtt + RACK.reo_wnd - Now()"
     const remaining = seg.xmitTs + c.rackRtt + reoWnd - now;
     if (remaining <= 0) {

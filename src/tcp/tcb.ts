@@ -183,6 +183,8 @@ export class Tcb {
   // --- RFC 8985 RACK (rack.ts); the per-segment record is txLog ---
   /** RACK.xmit_ts: when the most recently sent segment known delivered went out (-1: none yet). */
   rackXmitTs: Instant = -1;
+  /** That segment's transmission count (rack-log.ts TxSegment.order; 0: none yet). */
+  rackXmitOrder = 0;
   /** RACK.end_seq: that segment's end. */
   rackEndSeq: Seq = seq(0);
   /** RACK.rtt: the RTT of that segment. */
