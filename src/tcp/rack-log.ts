@@ -66,7 +66,16 @@ export class TxLog {
 
   /** New data [start, end) went out at `now`. */
   append(start: Seq, end: Seq, now: Instant, tsVal: number): void {
-    this.#segs.push({ start, end, xmitTs: now, order: ++this.sent, tsVal, rtx: false, lost: false, sacked: false });
+    this.#segs.push({
+      start,
+      end,
+      xmitTs: now,
+      order: ++this.sent,
+      tsVal,
+      rtx: false,
+      lost: false,
+      sacked: false,
+    });
   }
 
   /** Splits the segment holding `s` so that one starts at `s` (no-op at a boundary). */

@@ -64,8 +64,10 @@ export function processAck(c: Tcb, r: TcpRepr, segSeq: Seq, ack: Seq, textLen: n
     const tsEcr = c.tsOk && ts && ts.tsEcr !== 0 ? ts.tsEcr : undefined;
     rackOnAck(c, ack, sack, tsEcr, isDsack(sack, ack));
   }
+  let newlyLost = 0;
   if (seqLt(c.snd.una, ack)) {
     newAck(c, r, ack, sack, oldSacked, textLen, flightBefore);
+    if (rack) newlyLost = rackLossOnAck(c);
   } else if (
     ack === c.snd.una &&
     textLen === 0 &&
@@ -73,11 +75,13 @@ export function processAck(c: Tcb, r: TcpRepr, segSeq: Seq, ack: Seq, textLen: n
     newWnd > 0 &&
     c.sndMax !== c.snd.una
   ) {
-    // (Not while the peer's window is zero: those ACKs answer persist probes.)
+    // (Not while the peer's window is zero: those ACKs answer persist probes.) With RACK the
+    // losses are found first: an ACK that starts recovery sends no limited-transmit segment.
+    if (rack) newlyLost = rackLossOnAck(c);
     duplicateAck(c, ack, sack, flightBefore);
+  } else if (rack && ack === c.snd.una) {
+    newlyLost = rackLossOnAck(c);
   }
-  let newlyLost = 0;
-  if (rack && seqGe(ack, unaBefore)) newlyLost = rackLossOnAck(c);
   if (c.inRecovery && c.sackOk && c.layer.config.prr) {
     // RFC 6937: DeliveredData = change_in(snd.una) + change_in(SACKd).
     const sacked = c.hasScoreboard ? c.scoreboard.sackedBytes : 0;

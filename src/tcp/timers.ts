@@ -35,6 +35,7 @@ import {
   type Tcb,
   type TimerKind,
 } from './tcb.ts';
+import { settleLossProbe } from './tlp.ts';
 
 /** FreeBSD tcp_timer.c tcp_backoff[TCP_MAXRXTSHIFT + 1]. */
 const FREEBSD_BACKOFF = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 512, 512, 512];
@@ -251,7 +252,11 @@ export function onReorderTimeout(c: Tcb): void {
   c.layer.stats.rackTimeouts++;
   const lost = rackDetectLoss(c);
   if (lost > 0) {
-    if (!c.inRecovery && seqGe(c.snd.una, c.recover)) enterRecovery(c);
+    if (!c.inRecovery && seqGe(c.snd.una, c.recover)) {
+      enterRecovery(c);
+      // A pending loss probe gives way to recovery: the RTO again (Linux: one timer).
+      settleLossProbe(c);
+    }
     // No ACK brings PRR a delivery count here: allow the retransmission(s) one MSS beyond
     // what is in flight now, as on entering recovery (prr.ts).
     else if (c.inRecovery && c.layer.config.prr && c.prrOut === 0) prrStart(c, recoveryPipe(c));
