@@ -94,6 +94,12 @@ export function rackOnAck(
   // Step 4, D-SACK adaptation: "If RACK.dsack_round is not None AND SND.UNA >=
   // RACK.dsack_round: RACK.dsack_round = None".
   if (c.rackDsackRound !== undefined && seqGe(ack, c.rackDsackRound)) c.rackDsackRound = undefined;
+  // Deviation: RFC 8985 §6.2 step 3 sets RACK.reord only when an original is delivered below
+  // RACK.fack. A D-SACK shows a retransmission was spurious, the original late rather than
+  // lost: Linux counts that as reordering too (tcp_try_undo_partial -> tcp_check_sack_reordering),
+  // and without it a path that reorders by more than DupThresh segments would keep a zero
+  // window and retransmit spuriously forever.
+  if (dsack) c.rackReord = true;
   if (dsack && c.rackDsackRound === undefined) {
     // "RACK.dsack_round = SND.NXT; RACK.reo_wnd_mult += 1; RACK.reo_wnd_persist = 16"
     c.rackDsackRound = c.sndMax;
