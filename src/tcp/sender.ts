@@ -216,7 +216,9 @@ function ackInRecovery(c: Tcb, ack: Seq, acked: number): void {
     c.inRecovery = false;
     c.nrInflate = 0;
     c.dupAcks = 0;
-    c.cc.onExitRecovery(ccContext(c));
+    const ctx = ccContext(c);
+    if (c.sackOk && c.layer.config.prr) ctx.prrExit = true;
+    c.cc.onExitRecovery(ctx);
     rackRecoveryEnded(c);
   } else if (!c.sackOk) {
     // RFC 6582 §3.2 step 3 (partial acknowledgment): "retransmit the first unacknowledged
