@@ -74,7 +74,13 @@ export function rackOnAck(
   if (!c.hasTxLog) return;
   const log = c.txLog;
   const now = c.layer.env.clock.now();
-  const deliver = (seg: TxSegment): void => rackAdvance(c, seg, tsEcr, now);
+  // "For each Segment newly acknowledged ... in ascending order of Segment.xmit_ts": the
+  // segments come here in sequence order, so RACK.rtt is taken at the end from the most
+  // recently sent of them (what the RFC's order leaves in it).
+  let latest: TxSegment | undefined;
+  const deliver = (seg: TxSegment): void => {
+    if (rackAdvance(c, seg, tsEcr, now) && (latest === undefined || seg.order > latest.order)) latest = seg;
+  };
   log.ackTo(ack, deliver);
   if (blocks && c.hasScoreboard) {
     const sb = c.scoreboard;
@@ -91,6 +97,7 @@ export function rackOnAck(
       }
     }
   }
+  if (latest !== undefined) c.rackRtt = now - latest.xmitTs;
   // Step 4, D-SACK adaptation: "If RACK.dsack_round is not None AND SND.UNA >=
   // RACK.dsack_round: RACK.dsack_round = None".
   if (c.rackDsackRound !== undefined && seqGe(ack, c.rackDsackRound)) c.rackDsackRound = undefined;
@@ -108,8 +115,11 @@ export function rackOnAck(
   }
 }
 
-/** RFC 8985 §6.2 steps 2 and 3 for one delivered segment. */
-function rackAdvance(c: Tcb, seg: TxSegment, tsEcr: number | undefined, now: number): void {
+/**
+ * RFC 8985 §6.2 steps 2 and 3 for one delivered segment. Returns whether it gives an RTT
+ * (it is not a retransmission the ACK may be for the original of).
+ */
+function rackAdvance(c: Tcb, seg: TxSegment, tsEcr: number | undefined, now: number): boolean {
   // Step 2: "If Segment.retransmitted is TRUE AND ((ACK.ts_option.echo_reply <
   // Segment.xmit_ts) OR (Now() - Segment.xmit_ts < RACK.min_RTT))" the ACK may be for the
   // original: no RTT from it.
@@ -117,7 +127,6 @@ function rackAdvance(c: Tcb, seg: TxSegment, tsEcr: number | undefined, now: num
     seg.rtx &&
     ((tsEcr !== undefined && ((tsEcr - seg.tsVal) | 0) < 0) || (c.minRtt > 0 && now - seg.xmitTs < c.minRtt));
   if (!ambiguous) {
-    c.rackRtt = now - seg.xmitTs;
     if (rackSentAfter(seg.order, seg.end, c.rackXmitOrder, c.rackEndSeq)) {
       c.rackXmitTs = seg.xmitTs;
       c.rackXmitOrder = seg.order;
@@ -128,6 +137,7 @@ function rackAdvance(c: Tcb, seg: TxSegment, tsEcr: number | undefined, now: num
   // Segment.end_seq < RACK.fack AND Segment.retransmitted is FALSE: RACK.reord = TRUE".
   if (seqGt(seg.end, c.rackFack)) c.rackFack = seg.end;
   else if (seqLt(seg.end, c.rackFack) && !seg.rtx) c.rackReord = true;
+  return !ambiguous;
 }
 
 /**

@@ -102,7 +102,9 @@ function rackLossOnAck(c: Tcb): number {
     return 0;
   }
   const lost = rackDetectLoss(c);
-  if (lost > 0 && !c.inRecovery && seqGe(c.snd.una, c.recover)) {
+  // Any segment marked lost and not yet resent starts recovery (Linux tcp_time_to_recover:
+  // "the loss is proven"), also one marked during a recovery that has just ended.
+  if (c.txLog.lostBytes > 0 && !c.inRecovery && seqGe(c.snd.una, c.recover)) {
     enterRecovery(c);
     settleLossProbe(c);
   }

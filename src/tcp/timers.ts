@@ -251,7 +251,7 @@ export function onReorderTimeout(c: Tcb): void {
   if (!canHaveDataInFlight(c.state) || !rackEnabled(c) || c.sndMax === c.snd.una) return;
   c.layer.stats.rackTimeouts++;
   const lost = rackDetectLoss(c);
-  if (lost > 0) {
+  if (lost > 0 || c.txLog.lostBytes > 0) {
     if (!c.inRecovery && seqGe(c.snd.una, c.recover)) {
       enterRecovery(c);
       // A pending loss probe gives way to recovery: the RTO again (Linux: one timer).
