@@ -160,6 +160,28 @@ describe('RACK loss detection (unit)', () => {
     assert.equal(c.stats.timeouts, 0, 'without waiting for the RTO');
   });
 
+  it('a segment still marked lost when a recovery ends starts the next one (Linux tcp_time_to_recover)', () => {
+    const { c, host } = sackConn();
+    c.sndBuf.push(new Uint8Array(10 * MSS));
+    send(c, host, 10);
+    host.clock.advance(50 * MS);
+    ack(c, 1, [[2, 5]]); // segment 1 lost and resent; recovery until segment 10
+    assert.ok(c.inRecovery);
+    host.take();
+    // Data sent during the recovery (segment 10 onwards) is marked lost, but the window
+    // allows nothing more before the ACK that ends the recovery.
+    const log = c.txLog;
+    const i = log.indexEndingAfter(ours(10 * MSS));
+    assert.ok(i < log.size, 'new data went out in recovery');
+    log.setLost(log.at(i), true);
+    c.prrCwnd = 0;
+    host.clock.advance(10 * MS);
+    ack(c, 10);
+    assert.ok(c.inRecovery, 'a new recovery');
+    assert.deepEqual(retransmitted(host, 11), [10]);
+    assert.equal(c.stats.fastRetransmits, 2);
+  });
+
   it('a D-SACK widens the window by min_RTT/4 per round, capped at SRTT; 16 D-SACK-free recoveries reset it', () => {
     const { c, host } = sackConn();
     send(c, host, 10);
