@@ -67,7 +67,7 @@ export function processAck(c: Tcb, r: TcpRepr, segSeq: Seq, ack: Seq, textLen: n
   let newlyLost = 0;
   if (seqLt(c.snd.una, ack)) {
     newAck(c, r, ack, sack, oldSacked, textLen, flightBefore);
-    if (rack) newlyLost = rackLossOnAck(c);
+    if (rack) newlyLost = rackLossOnAck(c, true);
   } else if (
     ack === c.snd.una &&
     textLen === 0 &&
@@ -77,10 +77,10 @@ export function processAck(c: Tcb, r: TcpRepr, segSeq: Seq, ack: Seq, textLen: n
   ) {
     // (Not while the peer's window is zero: those ACKs answer persist probes.) With RACK the
     // losses are found first: an ACK that starts recovery sends no limited-transmit segment.
-    if (rack) newlyLost = rackLossOnAck(c);
+    if (rack) newlyLost = rackLossOnAck(c, false);
     duplicateAck(c, ack, sack, flightBefore);
   } else if (rack && ack === c.snd.una) {
-    newlyLost = rackLossOnAck(c);
+    newlyLost = rackLossOnAck(c, false);
   }
   if (c.inRecovery && c.sackOk && c.layer.config.prr) {
     // RFC 6937: DeliveredData = change_in(snd.una) + change_in(SACKd).
@@ -96,18 +96,22 @@ export function processAck(c: Tcb, r: TcpRepr, segSeq: Seq, ack: Seq, textLen: n
  * segments, enter fast recovery" (not inside an RTO recovery, which resends everything
  * outstanding anyway: Linux stays in its Loss state). Returns the bytes newly marked lost.
  */
-function rackLossOnAck(c: Tcb): number {
+function rackLossOnAck(c: Tcb, advancing: boolean): number {
   if (c.sndMax === c.snd.una) {
     c.clearTimer(T_REO);
     return 0;
   }
+  const reoBefore = c.timerArmed(T_REO);
   const lost = rackDetectLoss(c);
   // Any segment marked lost and not yet resent starts recovery (Linux tcp_time_to_recover:
   // "the loss is proven"), also one marked during a recovery that has just ended.
-  if (c.txLog.lostBytes > 0 && !c.inRecovery && seqGe(c.snd.una, c.recover)) {
-    enterRecovery(c);
-    settleLossProbe(c);
-  }
+  if (c.txLog.lostBytes > 0 && !c.inRecovery && seqGe(c.snd.una, c.recover)) enterRecovery(c);
+  // No loss probe while the reordering timer runs (it holds the retransmission timer in
+  // Linux: tcp_schedule_loss_probe needs ICSK_TIME_RETRANS); one that stopped on this ACK of
+  // new data lets the probe be scheduled as it would have been (RFC 8985 §7.2).
+  settleLossProbe(c);
+  if (advancing && reoBefore && !c.timerArmed(T_REO) && !c.ptoArmed && !c.persistArmed && c.rtxArmed)
+    scheduleLossProbe(c, true);
   return lost;
 }
 

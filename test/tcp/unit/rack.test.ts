@@ -74,9 +74,11 @@ describe('RACK loss detection (unit)', () => {
     // RACK.rtt 50 ms, min_RTT 50 ms: the window is min_RTT/4 and the timer waits it out.
     assert.equal(rackReoWnd(c), 12.5 * MS);
     assert.equal(c.timerAt[T_REO], host.clock.now() + 12.5 * MS);
+    assert.ok(!c.ptoArmed, 'no loss probe while the reordering timer runs');
     host.clock.advance(5 * MS);
     ack(c, 3); // segment 1 came after all
     assert.ok(!c.inRecovery);
+    assert.ok(c.ptoArmed, 'the probe is scheduled again');
     assert.ok(c.rackReord, 'a segment delivered below RACK.fack, never retransmitted: reordering');
     assert.ok(!c.timerArmed(T_REO), 'nothing sent before RACK.xmit_ts is outstanding');
     host.runUntil(host.clock.now() + 100 * MS);
