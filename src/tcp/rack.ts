@@ -196,6 +196,9 @@ export function rackDetectLoss(c: Tcb): number {
   let timeout = 0;
   for (let i = 0; i < log.size; i++) {
     const seg = log.at(i);
+    // New data goes out in sequence order and a retransmission is sent after its original:
+    // past an original sent after RACK.xmit_ts every segment was, so none can be lost yet.
+    if (!seg.rtx && seg.order > c.rackXmitOrder) break;
     if (seg.sacked || seg.lost) continue;
     if (!rackSentAfter(c.rackXmitOrder, c.rackEndSeq, seg.order, seg.end)) continue;
     // "remaining = Segment.xmit_ts + RACK.rtt + RACK.reo_wnd - Now()"
