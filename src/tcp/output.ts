@@ -344,7 +344,7 @@ export function sendDataAt(c: Tcb, s: Seq, maxLen: number, retransmit: boolean, 
   emit(c, s, flags, payload, options);
   const used = len + (fin ? 1 : 0);
   // The per-segment transmit record (RFC 8985) and PRR's prr_out (RFC 6937).
-  rackTransmitted(c, s, used, c.lastSend, c.tsOk ? tsNow(c) : 0);
+  if (c.sackOk) rackTransmitted(c, s, used, c.lastSend);
   prrTransmitted(c, used);
   const end = seqAdd(s, used);
   if (seqGt(end, c.sndMax)) {

@@ -5,9 +5,11 @@
  * carried), whether it was ever retransmitted, whether RACK has marked it lost, and
  * whether it is SACKed. Linux keeps the same in its tsorted retransmission queue.
  *
- * Data only (a leaf): rack.ts reads and changes it. Segments are kept in sequence order,
- * non-overlapping and contiguous from SND.UNA to SND.MAX; a retransmission whose bounds
- * differ from the original's splits the record at them.
+ * Data only (a leaf): rack.ts reads and changes it. Entries are kept in sequence order,
+ * non-overlapping and contiguous from SND.UNA to SND.MAX. New data sent at the same instant
+ * as the entry before it extends that entry (one entry per burst, like a TSO skb in Linux);
+ * a retransmission or a SACK block whose bounds fall inside an entry splits it there, so an
+ * entry is always wholly SACKed or not, and retransmitted or not.
  */
 import type { Instant } from '../time/instant.ts';
 import { type Seq, seqGe, seqGt, seqLe, seqLt, seqSub } from './seq.ts';
@@ -17,10 +19,10 @@ export interface TxSegment {
   end: Seq;
   /** RFC 8985 Segment.xmit_ts: when it was last sent. */
   xmitTs: Instant;
+  /** Segments the entry was sent as (one per transmission, TSO-style entries hold several). */
+  segs: number;
   /** Transmission order: a count that grows with every transmission (see rack.ts rackSentAfter). */
   order: number;
-  /** The TSval it last carried (RFC 7323), to tell an ACK of the original from one of the retransmission. */
-  tsVal: number;
   /** Retransmitted at least once. */
   rtx: boolean;
   /** Marked lost and not retransmitted since. */
@@ -34,7 +36,7 @@ export class TxLog {
   #head = 0;
   /** Bytes in segments marked lost (and not SACKed since). */
   lostBytes = 0;
-  /** Segments SACKed (RACK.segs_sacked). */
+  /** Segments SACKed (RACK.segs_sacked), by the entries' segment counts. */
   sackedSegs = 0;
   /** Transmissions recorded so far (the last `order` given). */
   sent = 0;
@@ -64,29 +66,46 @@ export class TxLog {
     return lo;
   }
 
-  /** New data [start, end) went out at `now`. */
-  append(start: Seq, end: Seq, now: Instant, tsVal: number): void {
+  /** New data [start, end) went out at `now`: a new entry, or the last one extended. */
+  append(start: Seq, end: Seq, now: Instant): void {
+    const n = this.#segs.length;
+    if (n > this.#head) {
+      const last = this.#segs[n - 1]!;
+      if (last.end === start && last.xmitTs === now && !last.rtx && !last.lost && !last.sacked) {
+        last.end = end;
+        last.segs++;
+        return;
+      }
+    }
     this.#segs.push({
       start,
       end,
+      segs: 1,
       xmitTs: now,
       order: ++this.sent,
-      tsVal,
       rtx: false,
       lost: false,
       sacked: false,
     });
   }
 
-  /** Splits the segment holding `s` so that one starts at `s` (no-op at a boundary). */
+  /**
+   * Splits the entry holding `s` so that one starts at `s` (no-op at a boundary). Its
+   * segment count is shared in proportion to the bytes.
+   */
   splitAt(s: Seq): void {
     const i = this.indexEndingAfter(s);
     if (i >= this.size) return;
     const seg = this.at(i);
     if (!seqGt(s, seg.start)) return;
-    const tail: TxSegment = { ...seg, start: s };
+    const total = seg.segs;
+    const all = seqSub(seg.end, seg.start);
+    const tailSegs =
+      total > 1 ? Math.min(total - 1, Math.max(1, Math.round((total * seqSub(seg.end, s)) / all))) : 1;
+    const tail: TxSegment = { ...seg, start: s, segs: tailSegs };
     seg.end = s;
-    if (seg.sacked) this.sackedSegs++;
+    seg.segs = Math.max(1, total - tailSegs);
+    if (seg.sacked) this.sackedSegs += seg.segs + tail.segs - total;
     this.#segs.splice(this.#head + i + 1, 0, tail);
   }
 
@@ -103,35 +122,26 @@ export class TxLog {
     if (seg.sacked) return;
     this.setLost(seg, false);
     seg.sacked = true;
-    this.sackedSegs++;
+    this.sackedSegs += seg.segs;
   }
 
-  /**
-   * Forgets everything below the new cumulative ACK `una`, calling `delivered` for each
-   * segment (or part) acknowledged that was not SACKed before.
-   */
-  ackTo(una: Seq, delivered: (seg: TxSegment) => void): void {
-    while (this.size > 0) {
-      const seg = this.at(0);
-      if (seqLe(seg.end, una)) {
-        this.setLost(seg, false);
-        if (seg.sacked) this.sackedSegs--;
-        else delivered(seg);
-        this.#head++;
-        continue;
-      }
-      if (seqLt(seg.start, una)) {
-        // A partial ACK of a segment: its front is delivered.
-        if (!seg.sacked) delivered({ ...seg, end: una });
-        if (seg.lost) this.lostBytes -= seqSub(una, seg.start);
-        seg.start = una;
-      }
-      break;
-    }
+  /** Drops the first entry (wholly acknowledged). */
+  shift(): void {
+    const seg = this.#segs[this.#head]!;
+    this.setLost(seg, false);
+    if (seg.sacked) this.sackedSegs -= seg.segs;
+    this.#head++;
     if (this.#head > 64 && this.#head * 2 > this.#segs.length) {
       this.#segs.splice(0, this.#head);
       this.#head = 0;
     }
+  }
+
+  /** The first entry now starts at `una` (its front is acknowledged). */
+  trimFront(una: Seq): void {
+    const seg = this.#segs[this.#head]!;
+    if (seg.lost) this.lostBytes -= seqSub(una, seg.start);
+    seg.start = una;
   }
 
   /** Everything goes (the connection closed, or a fresh start is wanted). */

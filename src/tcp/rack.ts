@@ -26,11 +26,11 @@ export function rackEnabled(c: Tcb): boolean {
 }
 
 /**
- * Records a transmission of [s, s + used) at `now` carrying `tsVal` (output.ts calls this
+ * Records a transmission of [s, s + used) at `now` (output.ts calls this
  * for every data segment). New data is appended; a retransmission restamps the segments it
  * covers (split at its bounds) as retransmitted and no longer lost.
  */
-export function rackTransmitted(c: Tcb, s: Seq, used: number, now: number, tsVal: number): void {
+export function rackTransmitted(c: Tcb, s: Seq, used: number, now: number): void {
   if (used <= 0 || !rackEnabled(c)) return;
   const log = c.txLog;
   let from = seqMax(c.snd.una, s); // never below SND.UNA
@@ -46,7 +46,6 @@ export function rackTransmitted(c: Tcb, s: Seq, used: number, now: number, tsVal
       if (!seqLe(seg.end, upTo)) break;
       seg.xmitTs = now;
       seg.order = order;
-      seg.tsVal = tsVal;
       seg.rtx = true;
       log.setLost(seg, false);
     }
@@ -55,7 +54,7 @@ export function rackTransmitted(c: Tcb, s: Seq, used: number, now: number, tsVal
   if (!seqLt(from, to as Seq)) return;
   // Before anything is delivered, RACK.fack starts at the first byte sent.
   if (c.rackXmitTs < 0 && log.size === 0) c.rackFack = from;
-  log.append(from, to as Seq, now, tsVal);
+  log.append(from, to as Seq, now);
 }
 
 /**
@@ -78,22 +77,36 @@ export function rackOnAck(
   // segments come here in sequence order, so RACK.rtt is taken at the end from the most
   // recently sent of them (what the RFC's order leaves in it).
   let latest: TxSegment | undefined;
-  const deliver = (seg: TxSegment): void => {
-    if (rackAdvance(c, seg, tsEcr, now) && (latest === undefined || seg.order > latest.order)) latest = seg;
-  };
-  log.ackTo(ack, deliver);
+  // Cumulatively acknowledged entries (or the front of one) not SACKed before.
+  while (log.size > 0) {
+    const seg = log.at(0);
+    if (!seqLt(seg.start, ack)) break;
+    const whole = seqLe(seg.end, ack);
+    if (!seg.sacked && rackAdvance(c, seg, whole ? seg.end : ack, tsEcr, now)) {
+      if (latest === undefined || seg.order > latest.order) latest = seg;
+    }
+    if (!whole) {
+      log.trimFront(ack);
+      break;
+    }
+    log.shift();
+  }
   if (blocks && c.hasScoreboard) {
     const sb = c.scoreboard;
     for (const b of blocks) {
       const right = b.right as Seq;
-      if (!seqGt(right, ack)) continue;
       const left = seqMax(b.left as Seq, ack);
+      if (!seqGt(right, left) || !sb.isSacked(left)) continue;
+      // An entry is SACKed whole or not at all: split at the block's edges.
+      log.splitAt(left);
+      log.splitAt(right);
       for (let i = log.indexEndingAfter(left); i < log.size; i++) {
         const seg = log.at(i);
         if (!seqLt(seg.start, right)) break;
         if (seg.sacked || sb.sackedIn(seg.start, seg.end) !== seqSub(seg.end, seg.start)) continue;
         log.setSacked(seg);
-        deliver(seg);
+        if (rackAdvance(c, seg, seg.end, tsEcr, now) && (latest === undefined || seg.order > latest.order))
+          latest = seg;
       }
     }
   }
@@ -119,25 +132,31 @@ export function rackOnAck(
  * RFC 8985 §6.2 steps 2 and 3 for one delivered segment. Returns whether it gives an RTT
  * (it is not a retransmission the ACK may be for the original of).
  */
-function rackAdvance(c: Tcb, seg: TxSegment, tsEcr: number | undefined, now: number): boolean {
+function rackAdvance(c: Tcb, seg: TxSegment, end: Seq, tsEcr: number | undefined, now: number): boolean {
   // Step 2: "If Segment.retransmitted is TRUE AND ((ACK.ts_option.echo_reply <
   // Segment.xmit_ts) OR (Now() - Segment.xmit_ts < RACK.min_RTT))" the ACK may be for the
   // original: no RTT from it.
   const ambiguous =
     seg.rtx &&
-    ((tsEcr !== undefined && ((tsEcr - seg.tsVal) | 0) < 0) || (c.minRtt > 0 && now - seg.xmitTs < c.minRtt));
+    ((tsEcr !== undefined && ((tsEcr - tsValAt(c, seg.xmitTs)) | 0) < 0) ||
+      (c.minRtt > 0 && now - seg.xmitTs < c.minRtt));
   if (!ambiguous) {
-    if (rackSentAfter(seg.order, seg.end, c.rackXmitOrder, c.rackEndSeq)) {
+    if (rackSentAfter(seg.order, end, c.rackXmitOrder, c.rackEndSeq)) {
       c.rackXmitTs = seg.xmitTs;
       c.rackXmitOrder = seg.order;
-      c.rackEndSeq = seg.end;
+      c.rackEndSeq = end;
     }
   }
   // Step 3: "If Segment.end_seq > RACK.fack: RACK.fack = Segment.end_seq; Else if
   // Segment.end_seq < RACK.fack AND Segment.retransmitted is FALSE: RACK.reord = TRUE".
-  if (seqGt(seg.end, c.rackFack)) c.rackFack = seg.end;
-  else if (seqLt(seg.end, c.rackFack) && !seg.rtx) c.rackReord = true;
+  if (seqGt(end, c.rackFack)) c.rackFack = end;
+  else if (seqLt(end, c.rackFack) && !seg.rtx) c.rackReord = true;
   return !ambiguous;
+}
+
+/** The TSval a segment sent at `t` carried (as output.ts tsNow stamps: milliseconds plus the offset). */
+function tsValAt(c: Tcb, t: number): number {
+  return (Math.floor(t / 1000) + c.tsOffset) >>> 0;
 }
 
 /**
