@@ -16,6 +16,9 @@ import { type Seq, seq, seqAdd, seqGe, seqGt, seqLe, seqLt, seqMax, seqSub } fro
 import { T_PERSIST, T_REO, type Tcb } from './tcb.ts';
 import { scheduleLossProbe, settleLossProbe, tlpProcessAck } from './tlp.ts';
 
+/** How far `recover` may fall behind SND.UNA (a quarter of the sequence space). */
+const RECOVER_LAG_MAX = 2 ** 30;
+
 /** RTT sample from an ACK of new data: RFC 7323 §4.1 timestamps, else the timed segment (RFC 6298). */
 export function rttSample(c: Tcb, r: TcpRepr, ack: Seq): void {
   const ts = r.options.timestamps;
@@ -204,6 +207,10 @@ function newAck(
     c.dupAcks = 0;
     c.cc.onAck(acked, ccContext(c));
   }
+  // `recover` only ever moves forward at a recovery: keep it within half the sequence space
+  // behind SND.UNA, or after 2 GiB without a loss the comparisons with it would wrap and
+  // read as "still in recovery".
+  if (!c.inRecovery && seqSub(ack, c.recover) > RECOVER_LAG_MAX) c.recover = seqAdd(ack, -1);
   tlpProcessAck(c, ack, isDsack(sack, ack), false, flightBefore);
   // RFC 6298 §5.2/5.3: all data acknowledged -> stop the timer; else restart it, as a
   // loss probe timeout where RFC 8985 §7.2 allows one.

@@ -265,3 +265,26 @@ describe('TLP with RACK (unit)', () => {
     assert.deepEqual(retransmitted(host, 5)[0], 2);
   });
 });
+
+describe('recover over a long connection (unit)', () => {
+  it('after more than 2^30 bytes without a loss RACK still starts recovery (no sequence wrap)', () => {
+    const { c, host } = sackConn();
+    // As if 1.5 GiB had been acknowledged since the last recovery point.
+    const start = (ours(0) + 1.5 * 2 ** 30) >>> 0;
+    c.snd.una = start as typeof c.snd.una;
+    c.snd.nxt = c.snd.una;
+    c.sndMax = c.snd.una;
+    c.sndBufSeq = c.snd.una;
+    c.sndBuf.push(new Uint8Array(10 * MSS));
+    tcpOutput(c);
+    host.take();
+    host.clock.advance(50 * MS);
+    const at = (k: number) => ((start + k * MSS) >>> 0) as typeof c.snd.una;
+    processAck(c, fromPeer(c, { ack: at(1) }), theirs(0), at(1), 0);
+    const blocks = [{ left: at(2), right: at(5) }];
+    processAck(c, fromPeer(c, { ack: at(1), options: { sack: blocks } }), theirs(0), at(1), 0);
+    assert.ok(c.inRecovery);
+    tcpOutput(c);
+    assert.equal(host.take()[0]?.seq, at(1));
+  });
+});
