@@ -267,19 +267,30 @@ describe('TLP with RACK (unit)', () => {
 });
 
 describe('recover over a long connection (unit)', () => {
-  it('after more than 2^30 bytes without a loss RACK still starts recovery (no sequence wrap)', () => {
+  it('after more than 2^31 bytes without a loss RACK still starts recovery (no sequence wrap)', () => {
     const { c, host } = sackConn();
-    // As if 1.5 GiB had been acknowledged since the last recovery point.
-    const start = (ours(0) + 1.5 * 2 ** 30) >>> 0;
-    c.snd.una = start as typeof c.snd.una;
-    c.snd.nxt = c.snd.una;
-    c.sndMax = c.snd.una;
-    c.sndBufSeq = c.snd.una;
+    /** As if `n` more bytes had been sent and acknowledged: then one segment, acknowledged. */
+    const skip = (n: number): void => {
+      const una = ((c.snd.una + n) >>> 0) as typeof c.snd.una;
+      c.snd.una = una;
+      c.snd.nxt = una;
+      c.sndMax = una;
+      c.sndBufSeq = una;
+      c.sndBuf.push(new Uint8Array(MSS));
+      tcpOutput(c);
+      host.clock.advance(50 * MS);
+      const a = ((una + MSS) >>> 0) as typeof una;
+      processAck(c, fromPeer(c, { ack: a }), theirs(0), a, 0);
+      host.take();
+    };
+    skip(1.5 * 2 ** 30);
+    skip(1.5 * 2 ** 30); // 3 GiB since the last recovery point in all
+    const start = c.snd.una;
     c.sndBuf.push(new Uint8Array(10 * MSS));
     tcpOutput(c);
     host.take();
     host.clock.advance(50 * MS);
-    const at = (k: number) => ((start + k * MSS) >>> 0) as typeof c.snd.una;
+    const at = (k: number) => ((start + k * MSS) >>> 0) as typeof start;
     processAck(c, fromPeer(c, { ack: at(1) }), theirs(0), at(1), 0);
     const blocks = [{ left: at(2), right: at(5) }];
     processAck(c, fromPeer(c, { ack: at(1), options: { sack: blocks } }), theirs(0), at(1), 0);
