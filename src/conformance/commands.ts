@@ -89,7 +89,7 @@ export const LINUX_SYSCTLS: Record<string, Rule> = {
     advisory: true,
   },
   'net.ipv4.tcp_early_retrans': { kind: 'setting', map: (v) => set('tlp', int(v) >= 3), advisory: true },
-  'net.ipv4.tcp_recovery': { kind: 'setting', map: (v) => set('rack', (int(v) & 1) !== 0), advisory: true },
+  'net.ipv4.tcp_recovery': { kind: 'setting', map: (v) => set('recovery', int(v)), advisory: true },
   'net.ipv4.tcp_tso_win_divisor': { kind: 'noop', why: 'no TSO deferral in a software stack' },
   'net.ipv4.tcp_min_tso_segs': { kind: 'noop', why: 'no TSO in a software stack' },
   'net.ipv4.tcp_pacing_ss_ratio': { kind: 'noop', why: 'pacing ratio (fq qdisc only)' },

@@ -131,7 +131,11 @@ export class StackSettings {
         if (!Number.isInteger(num) || num < 0 || num > 1024) return false;
         c.udpTunnelingOverhead = num;
         return true;
-      case 'rack':
+      case 'recovery':
+        // net.ipv4.tcp_recovery: the RACK bits (config.ts RECOVERY_*); 0 is DupThresh.
+        if (!Number.isInteger(num) || num < 0 || num > 7) return false;
+        c.recovery = num;
+        return true;
       case 'frto':
         return !on;
       case 'slowStartAfterIdle':

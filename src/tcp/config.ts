@@ -2,6 +2,11 @@ import type { Duration } from '../time/instant.ts';
 import { seconds } from '../time/instant.ts';
 import { LINUX, TCP_PROFILES, type TcpProfile, type TcpProfileName } from './profile.ts';
 
+/** net.ipv4.tcp_recovery bits (Linux include/net/tcp.h TCP_RACK_*). */
+export const RECOVERY_RACK = 1;
+export const RECOVERY_RACK_STATIC_REO_WND = 2;
+export const RECOVERY_RACK_NO_DUPTHRESH = 4;
+
 /**
  * Layer-wide TCP settings (the equivalent of Linux's net.ipv4.tcp_* sysctls). The flags that
  * differ between systems come from a TcpProfile (profile.ts); `tcpConfigFor` resolves one.
@@ -57,6 +62,15 @@ export interface TcpConfig {
    * the default). FreeBSD's default stack has none.
    */
   tlp: boolean;
+  /**
+   * Linux net.ipv4.tcp_recovery, a bit mask: RECOVERY_RACK (1) finds losses with RACK
+   * (RFC 8985) on SACK connections instead of DupThresh; RECOVERY_RACK_STATIC_REO_WND (2)
+   * keeps the reordering window at min_RTT/4 (no D-SACK adaptation); RECOVERY_RACK_NO_DUPTHRESH
+   * (4) keeps the window open even with DupThresh segments SACKed. Linux: 1; FreeBSD: 0.
+   */
+  recovery: number;
+  /** RFC 6937 PRR-SSRB sets the window during fast recovery (Linux); off: cwnd = ssthresh (RFC 6675). */
+  prr: boolean;
   /**
    * FreeBSD's TCP-over-UDP tunnelling (net.inet.tcp.udp_tunneling_port; the SCTP scheme of
    * RFC 6951 applied to TCP): the local UDP port on which tunnelled segments arrive and from
@@ -185,6 +199,8 @@ type ProfileDecided =
   | 'dsack'
   | 'pushBurstEnd'
   | 'tlp'
+  | 'recovery'
+  | 'prr'
   | 'advertiseFreeSpace'
   | 'rcvBuf'
   | 'sndBuf'
@@ -213,6 +229,8 @@ function profileSettings(p: TcpProfile): Pick<TcpConfig, ProfileDecided> {
     dsack: p.dsack === 'rfc2883',
     pushBurstEnd: p.pushPlacement === 'buffer-empty-and-burst-end',
     tlp: p.tailLossProbe === 'rfc8985-tlp',
+    recovery: p.lossDetection === 'rfc8985-rack' ? RECOVERY_RACK : 0,
+    prr: p.recoveryWindow === 'rfc6937-prr-ssrb',
     advertiseFreeSpace: p.windowAdvertisement === 'free-space',
     rcvBuf: p.recvSpace,
     sndBuf: p.sendSpace,

@@ -9,11 +9,13 @@
 //     sender.ts     ACK processing, RTT, recovery, send window
 //     receiver.ts   text, reassembly, FIN, ACK policy, D-SACK
 //   output.ts       what to send now, into env.output (the transmit sink)
+//   recovery.ts     what SACK recovery sends: RACK's or RFC 6675's losses, PRR's window
+//   rack.ts, prr.ts RACK loss detection (RFC 8985 §6), proportional rate reduction (RFC 6937)
 //   tlp.ts, cc.ts, options.ts, lifecycle.ts   loss probes, congestion context, option
 //                   negotiation, terminate/TIME-WAIT
 //   tcb.ts          the TCB: data, deadlines, the one timer entry
 //   host.ts, env.ts, events.ts, stats.ts, memory.ts, congestion/types.ts   interfaces
-//   seq.ts, state.ts, ring.ts, reassembly.ts, sack.ts, rtt.ts, ...        leaves
+//   seq.ts, state.ts, ring.ts, reassembly.ts, sack.ts, rack-log.ts, rtt.ts, ...   leaves
 export { DEFAULT_TCP_CONFIG, type TcpConfig, type TcpSocketOptions } from './config.ts';
 export { TcpConnection, type TcpConnectionEvents, type TcpEndpoint } from './connection.ts';
 export { type TcpCloseReason, TcpError, type TcpErrorCode } from './errors.ts';

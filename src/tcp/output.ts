@@ -16,6 +16,9 @@ import {
 import { ccContext } from './cc.ts';
 import type { TcpEnv, TcpIpFields } from './env.ts';
 import type { TcpHost } from './host.ts';
+import { prrTransmitted } from './prr.ts';
+import { rackTransmitted } from './rack.ts';
+import { recoveryCwnd, recoveryNextSeg, recoveryPipe } from './recovery.ts';
 import { type Seq, seqAdd, seqGt, seqLt, seqMax, seqSub } from './seq.ts';
 import { canReceiveData, isHandshaking, isUnconnected } from './state.ts';
 import { T_DELACK, T_PACE, T_PERSIST, type Tcb } from './tcb.ts';
@@ -340,6 +343,9 @@ export function sendDataAt(c: Tcb, s: Seq, maxLen: number, retransmit: boolean, 
   }
   emit(c, s, flags, payload, options);
   const used = len + (fin ? 1 : 0);
+  // The per-segment transmit record (RFC 8985) and PRR's prr_out (RFC 6937).
+  if (c.sackOk) rackTransmitted(c, s, used, c.lastSend);
+  prrTransmitted(c, used);
   const end = seqAdd(s, used);
   if (seqGt(end, c.sndMax)) {
     c.sndMax = end;
@@ -470,18 +476,17 @@ function armPersistIfStalled(c: Tcb): void {
  * segments": NextSeg() picks lost segments first, then new data.
  */
 function sackRecoverySend(c: Tcb): boolean {
-  const sb = c.scoreboard;
   let sent = false;
   for (let guard = 0; guard < 4096; guard++) {
-    const pipe = sb.pipe(c.snd.una, c.sndMax, c.mss, c.highRxt);
-    if (c.cc.cwnd - pipe < c.mss) break;
+    const pipe = recoveryPipe(c);
+    if (recoveryCwnd(c) - pipe < c.mss) break;
     const off = seqSub(c.sndMax, c.sndBufSeq);
     const avail = c.sndBuf.length - off;
     const usable = c.snd.wnd - seqSub(c.sndMax, c.snd.una);
     const finPending = c.finQueued && seqSub(c.finSeq, c.sndMax) >= 0;
     const newData = (avail > 0 && usable > 0) || (finPending && avail <= 0);
     // NextSeg rule (1) lost data, else (2) new data, else (3) a not-yet-lost hole.
-    const ns = sb.nextSeg(c.snd.una, c.sndMax, c.mss, c.highRxt, newData);
+    const ns = recoveryNextSeg(c, newData);
     if (ns) {
       const used = sendDataAt(c, ns.seq, ns.len, true);
       if (used === 0) break;

@@ -82,6 +82,20 @@ export interface TcpProfile {
    * (its RACK stack does).
    */
   readonly tailLossProbe: 'rfc8985-tlp' | 'none';
+  /**
+   * How a SACK sender finds lost segments. 'rfc8985-rack': by time, RACK (Linux
+   * net.ipv4.tcp_recovery = 1, the default since 4.18). 'rfc6675-dupthresh': by counting,
+   * DupThresh SACKed segments above a hole (FreeBSD's default stack; its RACK stack is not
+   * the default).
+   */
+  readonly lossDetection: 'rfc8985-rack' | 'rfc6675-dupthresh';
+  /**
+   * The congestion window during fast recovery. 'rfc6937-prr-ssrb': Proportional Rate
+   * Reduction with the slow-start reduction bound (Linux tcp_cwnd_reduction, since 3.2).
+   * 'rfc6675-cwnd': cwnd = ssthresh at once, sending while pipe < cwnd (the stack's
+   * behaviour under the FreeBSD profile so far).
+   */
+  readonly recoveryWindow: 'rfc6937-prr-ssrb' | 'rfc6675-cwnd';
 
   // ---- receive window
 
@@ -164,6 +178,8 @@ export const LINUX: TcpProfile = Object.freeze({
   dsack: 'rfc2883',
   pushPlacement: 'buffer-empty-and-burst-end',
   tailLossProbe: 'rfc8985-tlp',
+  lossDetection: 'rfc8985-rack',
+  recoveryWindow: 'rfc6937-prr-ssrb',
   windowAdvertisement: 'rfc1122-receiver-sws',
   recvSpace: 256 * 1024,
   sendSpace: 256 * 1024,
@@ -190,6 +206,8 @@ export const FREEBSD: TcpProfile = Object.freeze({
   dsack: 'rfc2883',
   pushPlacement: 'buffer-empty',
   tailLossProbe: 'none',
+  lossDetection: 'rfc6675-dupthresh',
+  recoveryWindow: 'rfc6675-cwnd',
   windowAdvertisement: 'free-space',
   recvSpace: 65536,
   sendSpace: 32768,

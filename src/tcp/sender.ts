@@ -9,9 +9,15 @@ import type { SackBlock, TcpRepr } from '../wire/tcp.ts';
 import { ccContext } from './cc.ts';
 import { EV_WRITABLE } from './events.ts';
 import { retransmitFirst, sendDataAt, tsNow } from './output.ts';
+import { prrOnAck, prrStart } from './prr.ts';
+import { rackDetectLoss, rackEnabled, rackOnAck, rackRecoveryEnded } from './rack.ts';
+import { recoveryPipe } from './recovery.ts';
 import { type Seq, seq, seqAdd, seqGe, seqGt, seqLe, seqLt, seqMax, seqSub } from './seq.ts';
-import { T_PERSIST, type Tcb } from './tcb.ts';
+import { T_PERSIST, T_REO, type Tcb } from './tcb.ts';
 import { scheduleLossProbe, settleLossProbe, tlpProcessAck } from './tlp.ts';
+
+/** How far `recover` may fall behind SND.UNA (a quarter of the sequence space). */
+const RECOVER_LAG_MAX = 2 ** 30;
 
 /** RTT sample from an ACK of new data: RFC 7323 §4.1 timestamps, else the timed segment (RFC 6298). */
 export function rttSample(c: Tcb, r: TcpRepr, ack: Seq): void {
@@ -52,9 +58,19 @@ export function processAck(c: Tcb, r: TcpRepr, segSeq: Seq, ack: Seq, textLen: n
   const newWnd = r.window << c.sndWscale;
   const sack = c.sackOk ? r.options.sack : undefined;
   const flightBefore = seqSub(c.sndMax, c.snd.una);
+  const unaBefore = c.snd.una;
   const oldSacked = updateScoreboard(c, sack, ack);
+  const rack = rackEnabled(c);
+  if (rack && seqGe(ack, c.snd.una)) {
+    // RFC 8985 §6.2 steps 1-3: what this ACK delivered updates RACK's state.
+    const ts = r.options.timestamps;
+    const tsEcr = c.tsOk && ts && ts.tsEcr !== 0 ? ts.tsEcr : undefined;
+    rackOnAck(c, ack, sack, tsEcr, isDsack(sack, ack));
+  }
+  let newlyLost = 0;
   if (seqLt(c.snd.una, ack)) {
     newAck(c, r, ack, sack, oldSacked, textLen, flightBefore);
+    if (rack) newlyLost = rackLossOnAck(c, true);
   } else if (
     ack === c.snd.una &&
     textLen === 0 &&
@@ -62,10 +78,44 @@ export function processAck(c: Tcb, r: TcpRepr, segSeq: Seq, ack: Seq, textLen: n
     newWnd > 0 &&
     c.sndMax !== c.snd.una
   ) {
-    // (Not while the peer's window is zero: those ACKs answer persist probes.)
+    // (Not while the peer's window is zero: those ACKs answer persist probes.) With RACK the
+    // losses are found first: an ACK that starts recovery sends no limited-transmit segment.
+    if (rack) newlyLost = rackLossOnAck(c, false);
     duplicateAck(c, ack, sack, flightBefore);
+  } else if (rack && ack === c.snd.una) {
+    newlyLost = rackLossOnAck(c, false);
+  }
+  if (c.inRecovery && c.sackOk && c.layer.config.prr) {
+    // RFC 6937: DeliveredData = change_in(snd.una) + change_in(SACKd).
+    const sacked = c.hasScoreboard ? c.scoreboard.sackedBytes : 0;
+    const delivered = Math.max(0, seqSub(c.snd.una, unaBefore)) + sacked - oldSacked;
+    prrOnAck(c, delivered, recoveryPipe(c), seqGt(c.snd.una, unaBefore), newlyLost > 0);
   }
   updateSendWindow(c, segSeq, ack, newWnd);
+}
+
+/**
+ * RFC 8985 §6.2 steps 4-5 after an ACK: mark what is now lost, and "If there are lost
+ * segments, enter fast recovery" (not inside an RTO recovery, which resends everything
+ * outstanding anyway: Linux stays in its Loss state). Returns the bytes newly marked lost.
+ */
+function rackLossOnAck(c: Tcb, advancing: boolean): number {
+  if (c.sndMax === c.snd.una) {
+    c.clearTimer(T_REO);
+    return 0;
+  }
+  const reoBefore = c.timerArmed(T_REO);
+  const lost = rackDetectLoss(c);
+  // Any segment marked lost and not yet resent starts recovery (Linux tcp_time_to_recover:
+  // "the loss is proven"), also one marked during a recovery that has just ended.
+  if (c.txLog.lostBytes > 0 && !c.inRecovery && seqGe(c.snd.una, c.recover)) enterRecovery(c);
+  // No loss probe while the reordering timer runs (it holds the retransmission timer in
+  // Linux: tcp_schedule_loss_probe needs ICSK_TIME_RETRANS); one that stopped on this ACK of
+  // new data lets the probe be scheduled as it would have been (RFC 8985 §7.2).
+  settleLossProbe(c);
+  if (advancing && reoBefore && !c.timerArmed(T_REO) && !c.ptoArmed && !c.persistArmed && c.rtxArmed)
+    scheduleLossProbe(c, true);
+  return lost;
 }
 
 /**
@@ -140,6 +190,8 @@ function newAck(
     // duplicate, and §5 handles it "regardless of its status as a cumulative acknowledgment":
     // DupAcks is reset to zero and counts it, and "(2) If DupAcks < DupThresh but IsLost
     // (HighACK + 1) returns true ... go to step (4)" (fast retransmit, as Linux does).
+    // (With RACK, losses are found by time instead: rackLossOnAck.)
+    !rackEnabled(c) &&
     sack !== undefined &&
     sack.length > 0 &&
     textLen === 0 &&
@@ -155,6 +207,10 @@ function newAck(
     c.dupAcks = 0;
     c.cc.onAck(acked, ccContext(c));
   }
+  // `recover` only ever moves forward at a recovery: keep it within half the sequence space
+  // behind SND.UNA, or after 2 GiB without a loss the comparisons with it would wrap and
+  // read as "still in recovery".
+  if (!c.inRecovery && seqSub(ack, c.recover) > RECOVER_LAG_MAX) c.recover = seqAdd(ack, -1);
   tlpProcessAck(c, ack, isDsack(sack, ack), false, flightBefore);
   // RFC 6298 §5.2/5.3: all data acknowledged -> stop the timer; else restart it, as a
   // loss probe timeout where RFC 8985 §7.2 allows one.
@@ -173,7 +229,10 @@ function ackInRecovery(c: Tcb, ack: Seq, acked: number): void {
     c.inRecovery = false;
     c.nrInflate = 0;
     c.dupAcks = 0;
-    c.cc.onExitRecovery(ccContext(c));
+    const ctx = ccContext(c);
+    if (c.sackOk && c.layer.config.prr) ctx.prrExit = true;
+    c.cc.onExitRecovery(ctx);
+    rackRecoveryEnded(c);
   } else if (!c.sackOk) {
     // RFC 6582 §3.2 step 3 (partial acknowledgment): "retransmit the first unacknowledged
     // segment ... deflate the congestion window by the amount of new data acknowledged ...
@@ -195,6 +254,8 @@ function duplicateAck(c: Tcb, ack: Seq, sack: readonly SackBlock[] | undefined, 
   if (c.inRecovery) {
     if (!c.sackOk) c.nrInflate += c.mss; // RFC 6582 §3.2 step 4 / RFC 5681 §3.2 step 4
   } else if (
+    // With RACK a SACK connection finds losses by time (rackLossOnAck), not by counting.
+    !rackEnabled(c) &&
     (c.dupAcks >= 3 || (c.sackOk && c.hasScoreboard && c.scoreboard.isLost(c.snd.una, c.mss))) &&
     seqGt(ack, c.recover)
   ) {
@@ -244,8 +305,12 @@ function limitedTransmit(c: Tcb): void {
   c.snd.nxt = seqAdd(c.snd.nxt, used);
 }
 
-/** Fast retransmit (RFC 5681 §3.2 step 2-4, RFC 6582 §3.2 step 2, RFC 6675 §5 step 4). */
-function enterRecovery(c: Tcb): void {
+/**
+ * Fast retransmit (RFC 5681 §3.2 step 2-4, RFC 6582 §3.2 step 2, RFC 6675 §5 step 4). With
+ * RACK the segments it marked lost go out from the recovery sender (output.ts), as PRR
+ * allows, rather than SND.UNA at once here.
+ */
+export function enterRecovery(c: Tcb): void {
   const stats = c.layer.stats;
   stats.fastRetransmits++;
   c.stats.fastRetransmits++;
@@ -258,6 +323,8 @@ function enterRecovery(c: Tcb): void {
   if (c.sackOk) {
     stats.sackRecoveries++;
     c.nrInflate = 0;
+    if (c.layer.config.prr) prrStart(c, recoveryPipe(c));
+    if (rackEnabled(c)) return;
   } else {
     // RFC 5681 §3.2 step 3: "cwnd = ssthresh + 3*SMSS" (inflation kept separately).
     c.nrInflate = 3 * c.mss;

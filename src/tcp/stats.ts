@@ -19,6 +19,9 @@ export function newTcpStats() {
     /** RFC 8985 tail loss probes sent, and those whose ACK showed they repaired a loss. */
     lossProbes: 0,
     lossProbeRecoveries: 0,
+    /** RFC 8985 RACK: bytes marked lost, and reordering-timer expiries. */
+    rackLosses: 0,
+    rackTimeouts: 0,
     partialAckRetransmits: 0,
     sackRecoveries: 0,
     dupAcks: 0,

@@ -21,6 +21,7 @@ import {
   type TcpConnectionEvents,
 } from './events.ts';
 import type { TcpEndpoint, TcpHost } from './host.ts';
+import { TxLog } from './rack-log.ts';
 import { ReassemblyQueue } from './reassembly.ts';
 import { ByteRing } from './ring.ts';
 import { RttEstimator } from './rtt.ts';
@@ -54,7 +55,7 @@ export interface TcpParent {
 }
 
 /** The kinds of timer a connection runs (timers.ts), as indexes into Tcb.timerAt. */
-export type TimerKind = 0 | 1 | 2 | 3 | 4 | 5;
+export type TimerKind = 0 | 1 | 2 | 3 | 4 | 5 | 6;
 /** Retransmission: an RTO (RFC 6298), or a tail-loss-probe timeout (RFC 8985) when ptoArmed. */
 export const T_RTX = 0;
 /** Persist: zero-window probes (RFC 9293 §3.8.6.1). */
@@ -67,7 +68,9 @@ export const T_KEEP = 3;
 export const T_WAIT = 4;
 /** Pacing: the next burst of new data may leave. */
 export const T_PACE = 5;
-const TIMER_KINDS = 6;
+/** RFC 8985 §6.3 RACK reordering timer: segments not yet lost may become lost by time alone. */
+export const T_REO = 6;
+const TIMER_KINDS = 7;
 /** A timer deadline that is not armed. */
 export const NEVER = Number.POSITIVE_INFINITY;
 
@@ -120,6 +123,7 @@ export class Tcb {
   sndBufSeq: Seq = seq(0);
   #reasm: ReassemblyQueue | undefined;
   #scoreboard: SackScoreboard | undefined;
+  #txLog: TxLog | undefined;
   finQueued = false;
   /** Sequence number of our FIN (valid when finQueued). */
   finSeq: Seq = seq(0);
@@ -175,6 +179,33 @@ export class Tcb {
   highRxt: Seq = seq(0);
   /** NewReno window inflation during fast recovery (RFC 6582). */
   nrInflate = 0;
+
+  // --- RFC 8985 RACK (rack.ts); the per-segment record is txLog ---
+  /** RACK.xmit_ts: when the most recently sent segment known delivered went out (-1: none yet). */
+  rackXmitTs: Instant = -1;
+  /** That segment's transmission count (rack-log.ts TxSegment.order; 0: none yet). */
+  rackXmitOrder = 0;
+  /** RACK.end_seq: that segment's end. */
+  rackEndSeq: Seq = seq(0);
+  /** RACK.rtt: the RTT of that segment. */
+  rackRtt = 0;
+  /** RACK.fack: the highest end_seq delivered. */
+  rackFack: Seq = seq(0);
+  /** RACK.reord: reordering has been seen on this connection. */
+  rackReord = false;
+  /** RACK.dsack_round: the round (SND.NXT then) in which a D-SACK last widened the window. */
+  rackDsackRound: Seq | undefined = undefined;
+  /** RACK.reo_wnd_mult and RACK.reo_wnd_persist (RFC 8985 §6.2 step 4). */
+  rackReoWndMult = 1;
+  rackReoWndPersist = 0;
+
+  // --- RFC 6937 proportional rate reduction (prr.ts), bytes ---
+  prrDelivered = 0;
+  prrOut = 0;
+  /** RecoverFS: the FlightSize when recovery began. */
+  prrRecoverFs = 0;
+  /** The congestion window PRR allows now (pipe + sndcnt at the last ACK). */
+  prrCwnd = 0;
   persistCount = 0;
   /** When the unacknowledged head was first sent, stamped at its first retransmission (valid while rtxCount > 0; Linux retrans_stamp). */
   rtxStamp = 0;
@@ -248,10 +279,20 @@ export class Tcb {
   get hasScoreboard(): boolean {
     return this.#scoreboard !== undefined;
   }
-  /** @internal Frees the out-of-order queue and the scoreboard (the connection is gone). */
+  /** @internal RFC 8985 per-segment transmit record (rack.ts). */
+  get txLog(): TxLog {
+    if (!this.#txLog) this.#txLog = new TxLog();
+    return this.#txLog;
+  }
+  /** @internal */
+  get hasTxLog(): boolean {
+    return this.#txLog !== undefined;
+  }
+  /** @internal Frees the out-of-order queue, the scoreboard and the transmit record (the connection is gone). */
   clearQueues(): void {
     this.#reasm?.clear();
     this.#scoreboard?.clear();
+    this.#txLog?.clear();
   }
 
   // ---------------------------------------------------------------- timers
@@ -260,9 +301,9 @@ export class Tcb {
    * The deadline of each timer kind (T_RTX ... T_PACE), NEVER when not armed. One queue entry
    * (#timer) stands for all of them, at the earliest; timers.ts runs the kinds as they fall due.
    */
-  readonly timerAt: number[] = [NEVER, NEVER, NEVER, NEVER, NEVER, NEVER];
+  readonly timerAt: number[] = [NEVER, NEVER, NEVER, NEVER, NEVER, NEVER, NEVER];
   /** When each deadline was last armed (a per-connection count): ties fire in arming order. */
-  readonly #timerArmed: number[] = [0, 0, 0, 0, 0, 0];
+  readonly #timerArmed: number[] = [0, 0, 0, 0, 0, 0, 0];
   #armCount = 0;
   #timer: Timer | undefined;
 

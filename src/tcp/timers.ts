@@ -17,7 +17,11 @@ import type { Instant } from '../time/instant.ts';
 import { ccContext } from './cc.ts';
 import { terminate } from './lifecycle.ts';
 import { sendAckAt, sendDataAt, sendSyn, tcpOutput } from './output.ts';
-import { seqAdd, seqMax, seqSub } from './seq.ts';
+import { prrStart } from './prr.ts';
+import { rackDetectLoss, rackEnabled, rackOnRto } from './rack.ts';
+import { recoveryPipe } from './recovery.ts';
+import { enterRecovery } from './sender.ts';
+import { seqAdd, seqGe, seqMax, seqSub } from './seq.ts';
 import { canHaveDataInFlight, isHandshaking, isSynchronized, isUnconnected } from './state.ts';
 import {
   NEVER,
@@ -25,11 +29,13 @@ import {
   T_KEEP,
   T_PACE,
   T_PERSIST,
+  T_REO,
   T_RTX,
   T_WAIT,
   type Tcb,
   type TimerKind,
 } from './tcb.ts';
+import { settleLossProbe } from './tlp.ts';
 
 /** FreeBSD tcp_timer.c tcp_backoff[TCP_MAXRXTSHIFT + 1]. */
 const FREEBSD_BACKOFF = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 512, 512, 512];
@@ -109,6 +115,8 @@ function handshakeTimeout(c: Tcb, keepInit: number, now: Instant): void {
 function rtoRetransmit(c: Tcb, userTimeout: number, now: Instant): void {
   // An RTO ends any tail-loss-probe episode (Linux tcp_retransmit_timer: tlp_high_seq = 0).
   c.tlpEndSeq = undefined;
+  // RACK's marks go with the scoreboard's (below); go-back-N resends everything.
+  rackOnRto(c);
   // RFC 5681 §3.1 (ssthresh, cwnd = 1 SMSS) via the congestion module; leave recovery.
   c.cc.onRto(ccContext(c));
   c.inRecovery = false;
@@ -234,6 +242,29 @@ export function onWait(c: Tcb): void {
   c.flush();
 }
 
+/**
+ * RFC 8985 §6.3 the RACK reordering timer: segments that were waiting out the reordering
+ * window may now be lost ("RACK_detect_loss_and_arm_timer()"); if some are, fast recovery
+ * starts (Linux tcp_rack_reo_timeout) and they are retransmitted.
+ */
+export function onReorderTimeout(c: Tcb): void {
+  if (!canHaveDataInFlight(c.state) || !rackEnabled(c) || c.sndMax === c.snd.una) return;
+  c.layer.stats.rackTimeouts++;
+  const lost = rackDetectLoss(c);
+  if (lost > 0 || c.txLog.lostBytes > 0) {
+    if (!c.inRecovery && seqGe(c.snd.una, c.recover)) {
+      enterRecovery(c);
+      // A pending loss probe gives way to recovery: the RTO again (Linux: one timer).
+      settleLossProbe(c);
+    }
+    // No ACK brings PRR a delivery count here: allow the retransmission(s) one MSS beyond
+    // what is in flight now, as on entering recovery (prr.ts).
+    else if (c.inRecovery && c.layer.config.prr && c.prrOut === 0) prrStart(c, recoveryPipe(c));
+    tcpOutput(c);
+  }
+  c.flush();
+}
+
 /** Pacing: the next burst is due (opts.pacingRate). */
 export function onPace(c: Tcb): void {
   tcpOutput(c);
@@ -301,6 +332,9 @@ export function runTimers(c: Tcb, now: Instant): void {
       break;
     case T_PACE:
       onPace(c);
+      break;
+    case T_REO:
+      onReorderTimeout(c);
       break;
     default:
       break;

@@ -12,7 +12,7 @@
 import { ccContext } from './cc.ts';
 import { type Seq, seqGe, seqGt, seqSub } from './seq.ts';
 import { canHaveDataInFlight } from './state.ts';
-import { T_RTX, type Tcb } from './tcb.ts';
+import { T_REO, T_RTX, type Tcb } from './tcb.ts';
 
 /** RFC 8985 §7.2 WCDelAckT: the worst-case delayed-ACK timer a receiver may run, 200 ms. */
 export const WC_DEL_ACK_T = 200_000;
@@ -35,7 +35,10 @@ function canProbe(c: Tcb): boolean {
     c.rtxCount === 0 &&
     seqGe(c.snd.una, c.recover) &&
     c.tlpEndSeq === undefined &&
-    !c.persistArmed
+    !c.persistArmed &&
+    // Not while RACK's reordering timer runs: it will find the loss sooner (Linux: the two
+    // share the retransmission timer, and tcp_schedule_loss_probe gives way).
+    !c.timerArmed(T_REO)
   );
 }
 

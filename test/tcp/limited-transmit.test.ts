@@ -40,7 +40,8 @@ describe('limited transmit (RFC 3042)', () => {
 });
 
 describe('RFC 6675 §5: a cumulative ACK with new SACK information', () => {
-  const sackPeer = { peerOptions: { mss: 1460, sackPermitted: true } };
+  // DupThresh loss detection (net.ipv4.tcp_recovery = 0; RACK's rules are in test/tcp/rack.test.ts).
+  const sackPeer = { peerOptions: { mss: 1460, sackPermitted: true }, config: { recovery: 0 } };
   /** A cumulative ACK of the first segment, SACKing the listed segments (by index). */
   function sackAck(e: Opened, ackSegs: number, sacked: [number, number][]): void {
     const at = (i: number) => e.iss + 1 + i * 1460;

@@ -92,7 +92,9 @@ export class NewReno implements CongestionControl {
    * remains outstanding after the full ACK.
    */
   onExitRecovery(ctx: CongestionContext): void {
-    this._cwnd = Math.min(this._ssthresh, Math.max(ctx.flightSize, ctx.mss) + ctx.mss);
+    // After PRR (RFC 6937) the window simply becomes ssthresh, as Linux's tcp_end_cwnd_reduction.
+    if (ctx.prrExit) this._cwnd = this._ssthresh;
+    else this._cwnd = Math.min(this._ssthresh, Math.max(ctx.flightSize, ctx.mss) + ctx.mss);
     this.bytesAcked = 0;
   }
 

@@ -15,6 +15,11 @@ export interface CongestionContext {
   rtt?: Duration;
   /** Smallest RTT seen. */
   minRtt?: Duration;
+  /**
+   * Leaving a recovery whose window PRR ran (RFC 6937): the flight is already down to
+   * ssthresh, so cwnd = ssthresh (Linux tcp_end_cwnd_reduction).
+   */
+  prrExit?: boolean;
 }
 
 export interface CongestionControl {

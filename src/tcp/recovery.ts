@@ -1,0 +1,28 @@
+/**
+ * What the SACK recovery sender (output.ts sackRecoverySend) asks, answered by the loss
+ * detection in use: RACK's marks (rack.ts, RFC 8985) or RFC 6675's DupThresh rule
+ * (sack.ts), and the window, PRR's (prr.ts, RFC 6937) or cwnd.
+ */
+import { rackEnabled, rackNextLost, rackPipe } from './rack.ts';
+import type { Seq } from './seq.ts';
+import type { Tcb } from './tcb.ts';
+
+/** Data in flight during recovery (RFC 6675 pipe; with RACK, unSACKed bytes not marked lost). */
+export function recoveryPipe(c: Tcb): number {
+  if (rackEnabled(c)) return rackPipe(c);
+  return c.scoreboard.pipe(c.snd.una, c.sndMax, c.mss, c.highRxt);
+}
+
+/** The window recovery sends against: PRR's (config.prr) or cwnd. */
+export function recoveryCwnd(c: Tcb): number {
+  return c.layer.config.prr ? c.prrCwnd : c.cc.cwnd;
+}
+
+/**
+ * The next retransmission: with RACK the first segment marked lost (RFC 8985 §6.2: lost
+ * segments are retransmitted first; no rule (3) for holes not lost); else RFC 6675 NextSeg.
+ */
+export function recoveryNextSeg(c: Tcb, newDataAvailable: boolean): { seq: Seq; len: number } | undefined {
+  if (rackEnabled(c)) return rackNextLost(c);
+  return c.scoreboard.nextSeg(c.snd.una, c.sndMax, c.mss, c.highRxt, newDataAvailable);
+}
