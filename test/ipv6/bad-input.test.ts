@@ -23,12 +23,11 @@ import {
   IPV6_NH_ROUTING,
   IPV6_NH_UDP,
 } from '../../src/wire/ipv6.ts';
-import { ipv6Key, ipv6MulticastMac, linkLocalFromMac, solicitedNode } from '../../src/wire/ipv6-address.ts';
+import { ipv6Key, ipv6MulticastMac, solicitedNode } from '../../src/wire/ipv6-address.ts';
 import { emitNdp, type NdpRepr } from '../../src/wire/ndp.ts';
 
 const PEER_MAC = Uint8Array.from([0x02, 0, 0, 0, 0, 0x99]);
 const PEER = parseIpv6('fd00:1::99')!;
-const PEER_LL = linkLocalFromMac(PEER_MAC);
 const US = parseIpv6('fd00:1::1')!;
 
 function setup() {
@@ -279,9 +278,28 @@ test('an RA flood is bounded: routers, prefixes and SLAAC addresses stop at thei
   assert.equal(st.prefixes.length, 16);
   assert.equal(st.addresses.filter((a) => a.origin === 'slaac').length, 16);
   assert.ok(s.ip6.stats.raBoundDrops >= 52 + 44);
-  // An RA from a non-link-local source is invalid.
-  send(ndp({ kind: 'rs', options: {} }, PEER, allNodes), ipv6MulticastMac(allNodes));
+  // An RA from a source that is not link-local is invalid (RFC 4861 §6.1.2).
+  const invalid = s.ip6.stats.ndpInvalid;
+  send(
+    ndp(
+      {
+        kind: 'ra',
+        curHopLimit: 1,
+        managed: false,
+        other: false,
+        routerLifetime: 9000,
+        reachableTime: 0,
+        retransTimer: 0,
+        options: {},
+      },
+      PEER,
+      allNodes,
+    ),
+    ipv6MulticastMac(allNodes),
+  );
   sim.runFor(millis(5));
+  assert.equal(s.ip6.stats.ndpInvalid, invalid + 1);
+  assert.notEqual(st.hopLimit, 1);
 });
 
 function fragment(id: number, offset: number, more: boolean, data: Uint8Array): Uint8Array {
