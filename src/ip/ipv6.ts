@@ -196,7 +196,12 @@ export class Ipv6Layer {
         ndp: (a, msg) => this.ndp.input(a, msg),
         mldQuery: (a, msg) => this.mld.query(a, msg),
         echoReply: (id, seq, a, n) => this.#pings.reply(id, seq, a, n),
-        echoError: (err) => this.#pings.error(err),
+        echoError: (err) => {
+          // RFC 8201 §4: a Packet Too Big about our own echo request lowers the path MTU too.
+          if (err.kind === 'frag-needed' && err.nextHopMtu !== undefined && err.quoted.dst.family === 6)
+            this.learnPathMtu(err.quoted.dst.v6, err.nextHopMtu);
+          this.#pings.error(err);
+        },
         transportError: (err) => this.#transportError(err),
       },
       config.icmpRate,
