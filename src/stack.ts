@@ -37,7 +37,14 @@ import type {
   SocketBackend,
   StreamImpl,
 } from './socket/backend.ts';
-import { type AddressFamily, AF_INET, SOCK_DGRAM, SOCK_STREAM, type SocketKind } from './socket/constants.ts';
+import {
+  type AddressFamily,
+  AF_INET,
+  AF_INET6,
+  SOCK_DGRAM,
+  SOCK_STREAM,
+  type SocketKind,
+} from './socket/constants.ts';
 import { Socket } from './socket/socket.ts';
 import { StackDatagramSocket } from './socket/stack-dgram.ts';
 import { type NameserverOptions, StackResolver } from './socket/stack-resolver.ts';
@@ -373,9 +380,12 @@ export class Stack implements Pollable {
       name: 'stack',
       scheduler,
       create: (family: AddressFamily, type: SocketKind): DatagramImpl | StreamImpl => {
-        if (family !== AF_INET) throw Object.assign(new Error('EAFNOSUPPORT'), { code: 'EAFNOSUPPORT' });
-        if (type === SOCK_DGRAM) return new StackDatagramSocket(this.udp.open());
-        if (type === SOCK_STREAM) return (this.#streamFactory ?? streamSocketFactory)(this);
+        if (family !== AF_INET && family !== AF_INET6)
+          throw Object.assign(new Error('EAFNOSUPPORT'), { code: 'EAFNOSUPPORT' });
+        const f = family === AF_INET6 ? 10 : 2;
+        if (type === SOCK_DGRAM) return new StackDatagramSocket(this.udp.open(), f);
+        if (type === SOCK_STREAM)
+          return this.#streamFactory ? this.#streamFactory(this) : streamSocketFactory(this, f);
         throw Object.assign(new Error('EPROTONOSUPPORT'), { code: 'EPROTONOSUPPORT' });
       },
       resolve: (host: string, family: 0 | 2 | 10): Promise<ResolvedAddress[]> =>
