@@ -28,7 +28,7 @@ import {
   parseIcmpv6Invoking,
 } from '../wire/icmpv6.ts';
 import { emitIpv6, IPV6_HEADER_LEN, IPV6_NH_ICMPV6 } from '../wire/ipv6.ts';
-import { isIpv6Multicast, isIpv6Unspecified } from '../wire/ipv6-address.ts';
+import { isIpv6LinkLocal, isIpv6Multicast, isIpv6Unspecified } from '../wire/ipv6-address.ts';
 import { DEFAULT_ICMP_RATE, type IcmpRateConfig, TokenBucket } from './icmp.ts';
 import type { NetInterface } from './interface.ts';
 import type { Ipv6Output } from './ipv6-output.ts';
@@ -112,7 +112,8 @@ export class Icmpv6 {
         const route = env.output.route(
           a.src,
           isIpv6Multicast(a.dst) ? undefined : a.dst,
-          a.iface.isLoopback ? undefined : a.iface.name,
+          // A link-local peer is reached through the interface it came in on (its scope).
+          isIpv6LinkLocal(a.src) && !a.iface.isLoopback ? a.iface.name : undefined,
         );
         if (typeof route === 'string') return;
         const reply = buildIcmpv6(
@@ -208,7 +209,7 @@ export class Icmpv6 {
     const route = env.output.route(
       to,
       env.isLocal(dst) ? dst : undefined,
-      a && !a.iface.isLoopback ? a.iface.name : undefined,
+      a && isIpv6LinkLocal(to) && !a.iface.isLoopback ? a.iface.name : undefined,
     );
     if (typeof route === 'string') return false;
     // RFC 4443 §2.4 (c): as much of the invoking packet as fits in the minimum MTU.

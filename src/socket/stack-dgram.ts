@@ -11,6 +11,8 @@ import type { Datagram, DatagramImpl, OptionValue, SockAddr } from './backend.ts
 import {
   IP_TTL,
   IPPROTO_IP,
+  IPPROTO_IPV6,
+  IPV6_V6ONLY,
   SO_BROADCAST,
   SO_ERROR,
   SO_RCVBUF,
@@ -58,6 +60,7 @@ export class StackDatagramSocket implements DatagramImpl {
   constructor(ep: UdpEndpoint, family: 2 | 10 = 2) {
     this.#ep = ep;
     this.family = family;
+    ep.wildcardFamily = family === 2 ? 4 : undefined;
     ep.onReadable = () => this.#waiters.wake();
   }
 
@@ -91,6 +94,12 @@ export class StackDatagramSocket implements DatagramImpl {
       else if (name === SO_RCVBUF) ep.rcvbuf = Math.max(256, n);
       return;
     }
+    if (level === IPPROTO_IPV6 && name === IPV6_V6ONLY && this.family === 10) {
+      // Linux (do_ipv6_setsockopt): only before the socket is bound.
+      if (ep.local.port !== 0) throw new UdpError('EINVAL', 'IPV6_V6ONLY after bind');
+      ep.wildcardFamily = n !== 0 ? 6 : undefined;
+      return;
+    }
     if (level === IPPROTO_IP && name === IP_TTL) {
       if (n < -1 || n > 255 || n === 0) throw new UdpError('EINVAL', `bad TTL ${n}`);
       ep.ttl = n === -1 ? undefined : n;
@@ -103,6 +112,7 @@ export class StackDatagramSocket implements DatagramImpl {
       return e === undefined ? 0 : ERRNO[e as keyof typeof ERRNO];
     }
     if (level === SOL_SOCKET && name === SO_RCVBUF) return this.#ep.rcvbuf;
+    if (level === IPPROTO_IPV6 && name === IPV6_V6ONLY) return this.#ep.wildcardFamily === 6 ? 1 : 0;
     if (level === IPPROTO_IP && name === IP_TTL) return this.#ep.ttl ?? this.#ep.layer.net.defaultTtl;
     return undefined;
   }

@@ -130,3 +130,32 @@ test('AF_INET6 datagrams: sendto/recvfrom with 4-tuples', async () => {
     tx.close();
   });
 });
+
+test('UDP wildcards by family: AF_INET6 takes IPv4 as mapped unless IPV6_V6ONLY; AF_INET takes no IPv6', async () => {
+  const { sim, a, b } = pair();
+  await sim.run(async () => {
+    const dual = b.socket(AF_INET6, SOCK_DGRAM);
+    await dual.bind(['', 5400]);
+    const v4 = a.socket(AF_INET, SOCK_DGRAM);
+    await v4.sendto('from v4', ['10.0.0.2', 5400]);
+    const [d, from] = await dual.recvfrom(100);
+    assert.equal(text(d), 'from v4');
+    assert.equal((from as [string, number])[0], '::ffff:10.0.0.1');
+    dual.close();
+
+    const only = b.socket(AF_INET6, SOCK_DGRAM);
+    only.setsockopt(IPPROTO_IPV6, IPV6_V6ONLY, 1);
+    await only.bind(['', 5401]);
+    const plain4 = b.socket(AF_INET, SOCK_DGRAM);
+    await plain4.bind(['', 5402]);
+    await v4.sendto('x', ['10.0.0.2', 5401]);
+    const v6 = a.socket(AF_INET6, SOCK_DGRAM);
+    await v6.sendto('y', ['fd00:1::2', 5402]);
+    await v6.sendto('z', ['fd00:1::2', 5401]);
+    const [dz] = await only.recvfrom(10);
+    assert.equal(text(dz), 'z');
+    // z came down the same cable after x and y: neither of those found a socket.
+    assert.equal(b.stats.udp.noPorts, 2);
+    for (const s of [only, plain4, v4, v6]) s.close();
+  });
+});
