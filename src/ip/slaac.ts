@@ -83,6 +83,9 @@ export class Slaac {
       return a;
     }
     env.stats.dadStarted++;
+    // Deviation: RFC 4862 §5.4.2 delays the first probe of an interface coming up by a random
+    // 0..MAX_RTR_SOLICITATION_DELAY (1 s) to spread a link's simultaneous starts; we probe at
+    // once (one stack per link end here), so DAD takes RetransTimer (1 s), as with Linux's optimistic DAD off.
     let sent = 0;
     const step = () => {
       if (a.state !== 'tentative') return;
