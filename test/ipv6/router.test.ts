@@ -115,3 +115,46 @@ test('MLDv2 reports for the solicited-node group of each address, to ff02::16 wi
     );
   assert.ok(!groups.has('ff02::1'), 'all-nodes is never reported');
 });
+
+test('TCP across a smaller link: Packet Too Big lowers the path MTU and the MSS, the bytes arrive exactly', () => {
+  const sim = new Simulation({ seed: 8 });
+  const left = sim.add(new Cable({ clock: sim.clock, rng: sim.rng.fork() }));
+  const right = sim.add(new Cable({ clock: sim.clock, rng: sim.rng.fork() }));
+  const a = sim.add(
+    new Stack({ clock: sim.clock, rng: sim.rng.fork(), name: 'a', config: { ipv6: { enable: true } } }),
+  );
+  const r = sim.add(new Stack({ clock: sim.clock, rng: sim.rng.fork(), name: 'r', forwarding: true }));
+  const b = sim.add(new Stack({ clock: sim.clock, rng: sim.rng.fork(), name: 'b' }));
+  a.addInterface({ name: 'eth0', device: left.a });
+  r.addInterface({ name: 'eth0', device: left.b, addresses: ['fd00:a::1/64'] });
+  // The router's side of the right link is 1280 bytes; b (configured by hand, no RA there)
+  // does not know, so it announces MSS 1440 and only PMTU discovery finds the bottleneck.
+  r.addInterface({ name: 'eth1', device: right.a, addresses: ['fd00:b::1/64'], mtu: 1280 });
+  b.addInterface({ name: 'eth0', device: right.b, addresses: ['fd00:b::2/64'] });
+  b.addRoute({ destination: '::/0', gateway: 'fd00:b::1' });
+  r.advertiseIpv6Prefix('eth0', 'fd00:a::/64');
+  sim.runFor(seconds(10));
+  const l = b.tcp.listen({ port: 9000, backlog: 2 });
+  const c = a.tcp.connect({ remote: parseIp6('fd00:b::2'), remotePort: 9000 });
+  sim.runFor(seconds(1));
+  const s = l.accept();
+  assert.ok(s, 'accepted');
+  assert.equal(c.mss, 1440);
+  const data = new Uint8Array(100_000).map((_, i) => (i * 31 + 7) & 0xff);
+  let at = 0;
+  const got: Uint8Array[] = [];
+  for (let i = 0; i < 500 && got.reduce((n, x) => n + x.length, 0) < data.length; i++) {
+    if (at < data.length) at += c.write(data.subarray(at));
+    sim.runFor(seconds(0.05));
+    for (let x = s.read(); x !== null; x = s.read()) got.push(x);
+  }
+  assert.deepEqual(Buffer.concat(got), Buffer.from(data));
+  assert.ok(r.ip6.stats.tooBig >= 1, 'the router sent Packet Too Big');
+  assert.equal(r.ip6.stats.fragCreates, 0, 'routers do not fragment');
+  assert.equal(a.ip6.pathMtu(parseIpv6('fd00:b::2')!), 1280);
+  assert.equal(c.mss, 1280 - 40 - 20);
+});
+
+function parseIp6(s: string): { family: 6; v6: Uint8Array } {
+  return { family: 6, v6: parseIpv6(s)! };
+}
