@@ -6,7 +6,7 @@
  */
 import type { Instant } from '../time/instant.ts';
 import { formatIpv6 } from '../wire/address.ts';
-import { IPV6_ALL_NODES, ipv6Equals, ipv6Key, isIpv6LinkLocal, solicitedNode } from '../wire/ipv6-address.ts';
+import { ipv6Equals, ipv6Key, isIpv6LinkLocal } from '../wire/ipv6-address.ts';
 import type { NetInterface, PendingPacket } from './interface.ts';
 import type { NeighborCache } from './neighbor.ts';
 
@@ -106,11 +106,6 @@ export class Ipv6Interface {
     if (--e.users > 0) return false;
     this.groups.delete(k);
     return true;
-  }
-
-  /** Groups every IPv6 interface is in: all-nodes, and the solicited-node group of each address. */
-  static requiredGroups(a: Uint8Array): Uint8Array[] {
-    return [IPV6_ALL_NODES, solicitedNode(a)];
   }
 
   describe(): string[] {

@@ -13,7 +13,7 @@ import type { Rng } from '../rand/rng.ts';
 import type { Instant } from '../time/instant.ts';
 import { millis, seconds } from '../time/instant.ts';
 import type { Timer, TimerQueue } from '../time/timers.ts';
-import { formatIpv6, type MacAddress } from '../wire/address.ts';
+import type { MacAddress } from '../wire/address.ts';
 import { isWireError } from '../wire/error.ts';
 import { ETHERTYPE_IPV6 } from '../wire/ethernet.ts';
 import {
@@ -493,13 +493,5 @@ export class Ndp {
   #cancel(key: string): void {
     this.#timers.get(key)?.cancel();
     this.#timers.delete(key);
-  }
-
-  /** Debug text of an interface's lists. */
-  describe(st: Ipv6Interface): string[] {
-    return [
-      ...st.routers.map((r) => `router ${formatIpv6(r.address)}`),
-      ...st.prefixes.map((p) => `prefix ${formatIpv6(p.prefix)}/${p.length}`),
-    ];
   }
 }
