@@ -26,6 +26,11 @@ CHUNK = 1 << 20
 TCP_CONGESTION = getattr(socket, 'TCP_CONGESTION', 13)
 
 
+def family(addr):
+    # An IPv6 address (fd00::1, fe80::1%eth0) selects AF_INET6.
+    return socket.AF_INET6 if addr and ':' in addr else socket.AF_INET
+
+
 def cc(s):
     name = opt('cc')
     if name:
@@ -33,7 +38,7 @@ def cc(s):
 
 
 def listener():
-    l = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    l = socket.socket(family(opt('listen')), socket.SOCK_STREAM)
     l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     cc(l)
     l.bind((opt('listen'), int(opt('port'))))
@@ -91,7 +96,7 @@ if mode == 'recv':
     c, _ = l.accept(); c.settimeout(T)
     receive(c); c.close()
 elif mode == 'send':
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s = socket.socket(family(opt('connect')), socket.SOCK_STREAM)
     cc(s)
     s.settimeout(T)
     print('ready', flush=True)

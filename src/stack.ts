@@ -15,9 +15,16 @@
  *   const s = stack.socket(AF_INET, SOCK_DGRAM);
  */
 
+// IPv6 (issue #15): the layer beside IPv4 and the dual-family network layer the transports see.
+import { DualNetwork } from './ip/dual-network.ts';
 import type { NetInterface } from './ip/interface.ts';
 import { type InterfaceSpec, type Ipv4Config, Ipv4Layer } from './ip/ipv4.ts';
 import { Ipv4Network } from './ip/ipv4-network.ts';
+import { type Ipv6Config, type Ipv6EnableOptions, Ipv6Layer, type Ipv6RouteSpec } from './ip/ipv6.ts';
+import type { Ipv6Interface } from './ip/ipv6-iface.ts';
+import { Ipv6Network } from './ip/ipv6-network.ts';
+import type { Ping6Options, Ping6Result } from './ip/ipv6-ping.ts';
+import type { Ipv6Route6 } from './ip/ipv6-route.ts';
 import type { NetworkLayer } from './ip/network.ts';
 import type { PingOptions, PingResult } from './ip/ping.ts';
 import type { Route, RouteSpec } from './ip/route.ts';
@@ -30,7 +37,14 @@ import type {
   SocketBackend,
   StreamImpl,
 } from './socket/backend.ts';
-import { type AddressFamily, AF_INET, SOCK_DGRAM, SOCK_STREAM, type SocketKind } from './socket/constants.ts';
+import {
+  type AddressFamily,
+  AF_INET,
+  AF_INET6,
+  SOCK_DGRAM,
+  SOCK_STREAM,
+  type SocketKind,
+} from './socket/constants.ts';
 import { Socket } from './socket/socket.ts';
 import { StackDatagramSocket } from './socket/stack-dgram.ts';
 import { type NameserverOptions, StackResolver } from './socket/stack-resolver.ts';
@@ -48,7 +62,7 @@ import type { Clock, Pollable } from './time/clock.ts';
 import type { Instant } from './time/instant.ts';
 import { TimerQueue } from './time/timers.ts';
 import { UdpLayer } from './udp/udp.ts';
-import { type Ipv4Address, parseIpv4 } from './wire/address.ts';
+import { type Ipv4Address, parseIpv4, parseIpv6 } from './wire/address.ts';
 import { IP_PROTO_TCP } from './wire/ipv4.ts';
 
 export type { StackTcpEnv, StackTcpStats, TcpLayerLike } from './stack/tcp-glue.ts';
@@ -60,6 +74,8 @@ const MAX_INPUT_ONLY_POLLS = 256;
 
 export interface StackConfig extends Ipv4Config {
   tcp?: Partial<TcpConfig>;
+  /** IPv6 settings; `enable: true` turns IPv6 on for every interface added (link-local, DAD, RS). */
+  ipv6?: Ipv6Config & { enable?: boolean };
 }
 
 export interface StackOptions {
@@ -83,6 +99,8 @@ export class Stack implements Pollable {
   readonly stats: StackStats;
   readonly tcpStats: StackTcpStats = { badChecksum: 0, malformed: 0, noLayer: 0 };
   readonly ip: Ipv4Layer;
+  /** The IPv6 layer (shares the interface table and link layer with `ip`). */
+  readonly ip6: Ipv6Layer;
   /** The family-generic network layer the transports use (src/ip/network.ts). */
   readonly net: NetworkLayer;
   readonly udp: UdpLayer;
@@ -105,6 +123,7 @@ export class Stack implements Pollable {
   readonly #tcpLayer: TcpLayer;
   readonly #receive: (iface: NetInterface, frame: Uint8Array) => void;
   #inputOnlyPolls = 0;
+  readonly #ipv6Enable: boolean;
   /** When the receive queues last went from empty to not (nextDeadline while frames wait). */
   #rxSince: Instant = 0;
   #backend: SocketBackend | undefined;
@@ -126,6 +145,7 @@ export class Stack implements Pollable {
       forwarding: options.forwarding ?? false,
     };
     this.ip = new Ipv4Layer(this.#env, options.config);
+    this.#ipv6Enable = options.config?.ipv6?.enable === true;
     this.ip.table.onWake = () => {
       this.#rxSince = this.clock.now();
       this.onWake?.();
@@ -136,7 +156,21 @@ export class Stack implements Pollable {
       if (trace !== undefined) trace(iface, frame);
       ip.receive(iface, frame);
     };
-    this.net = new Ipv4Network(this.ip);
+    const env = this.#env;
+    this.ip6 = new Ipv6Layer(
+      {
+        clock: this.clock,
+        rng: this.rng,
+        timers: this.timers,
+        table: ip.table,
+        link: ip.link,
+        get forwarding() {
+          return env.forwarding;
+        },
+      },
+      options.config?.ipv6,
+    );
+    this.net = new DualNetwork(new Ipv4Network(this.ip), new Ipv6Network(this.ip6));
     this.udp = new UdpLayer(this.net, this.stats.udp, { privileged: this.privileged, rng: this.rng });
     this.#tcpShim = new TcpReceiveShim(this.tcpStats);
     this.net.registerProtocol(IP_PROTO_TCP, this.#tcpShim);
@@ -185,19 +219,46 @@ export class Stack implements Pollable {
 
   /** Adds an interface; its on-link routes appear and a gratuitous ARP goes out per address. */
   addInterface(spec: InterfaceSpec): NetInterface {
-    return this.ip.addInterface(spec);
+    const v6 = (spec.addresses ?? []).filter((a) => a.includes(':'));
+    const iface = this.ip.addInterface(
+      v6.length === 0 ? spec : { ...spec, addresses: spec.addresses!.filter((a) => !a.includes(':')) },
+    );
+    if (this.#ipv6Enable) this.ip6.enable(iface.name);
+    for (const a of v6) this.ip6.addAddress(iface.name, a);
+    return iface;
   }
 
+  /** Adds an address: '10.0.1.2/24', or an IPv6 one ('fd00:1::2/64', which enables IPv6 there). */
   addAddress(ifname: string, cidr: string): void {
-    this.ip.addAddress(ifname, cidr);
+    if (cidr.includes(':')) this.ip6.addAddress(ifname, cidr);
+    else this.ip.addAddress(ifname, cidr);
   }
 
-  addRoute(spec: RouteSpec): Route {
-    return this.ip.addRoute(spec);
+  /** Adds a route; an IPv6 destination ('::/0', 'fd00:2::/64') goes to the IPv6 table. */
+  addRoute(spec: RouteSpec): Route;
+  addRoute(spec: Ipv6RouteSpec): Ipv6Route6;
+  addRoute(spec: RouteSpec | Ipv6RouteSpec): Route | Ipv6Route6 {
+    if (
+      typeof spec.destination === 'string' &&
+      (spec.destination.includes(':') || String(spec.gateway ?? '').includes(':'))
+    )
+      return this.ip6.addRoute(spec as Ipv6RouteSpec);
+    return this.ip.addRoute(spec as RouteSpec);
+  }
+
+  /** Turns IPv6 on for an interface: link-local address with DAD, MLD, router solicitation. */
+  enableIpv6(ifname: string, opts?: Ipv6EnableOptions): Ipv6Interface {
+    return this.ip6.enable(ifname, opts);
+  }
+
+  /** A router stack (forwarding on) advertises `prefix` ('fd00:1::/64') on `ifname` in RAs. */
+  advertiseIpv6Prefix(ifname: string, prefix: string): void {
+    this.ip6.advertisePrefix(ifname, prefix);
   }
 
   setInterfaceUp(ifname: string, up: boolean): void {
     this.ip.setInterfaceUp(ifname, up);
+    this.ip6.setInterfaceUp(ifname, up);
   }
 
   // ---------------------------------------------------------------- Pollable
@@ -263,6 +324,18 @@ export class Stack implements Pollable {
     return this.ip.ping(a, opts);
   }
 
+  /** Sends one ICMPv6 echo request to `dst` ('fd00::1', 'fe80::1%eth0' names the interface). */
+  ping6(dst: string, opts: Ping6Options = {}): Promise<Ping6Result> {
+    const pct = dst.indexOf('%');
+    const a = parseIpv6(dst);
+    if (a === undefined)
+      return Promise.reject(Object.assign(new TypeError(`bad IPv6 address ${dst}`), { code: 'EINVAL' }));
+    return this.ip6.ping(
+      a,
+      pct >= 0 && opts.ifname === undefined ? { ...opts, ifname: dst.slice(pct + 1) } : opts,
+    );
+  }
+
   // ---------------------------------------------------------------- TCP seam
 
   /** The environment a TcpLayer needs, built on this stack's network layer (src/stack/tcp-glue.ts). */
@@ -307,9 +380,12 @@ export class Stack implements Pollable {
       name: 'stack',
       scheduler,
       create: (family: AddressFamily, type: SocketKind): DatagramImpl | StreamImpl => {
-        if (family !== AF_INET) throw Object.assign(new Error('EAFNOSUPPORT'), { code: 'EAFNOSUPPORT' });
-        if (type === SOCK_DGRAM) return new StackDatagramSocket(this.udp.open());
-        if (type === SOCK_STREAM) return (this.#streamFactory ?? streamSocketFactory)(this);
+        if (family !== AF_INET && family !== AF_INET6)
+          throw Object.assign(new Error('EAFNOSUPPORT'), { code: 'EAFNOSUPPORT' });
+        const f = family === AF_INET6 ? 10 : 2;
+        if (type === SOCK_DGRAM) return new StackDatagramSocket(this.udp.open(), f);
+        if (type === SOCK_STREAM)
+          return this.#streamFactory ? this.#streamFactory(this) : streamSocketFactory(this, f);
         throw Object.assign(new Error('EPROTONOSUPPORT'), { code: 'EPROTONOSUPPORT' });
       },
       resolve: (host: string, family: 0 | 2 | 10): Promise<ResolvedAddress[]> =>

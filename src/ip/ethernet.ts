@@ -25,6 +25,12 @@ export type LinkHandler = (iface: NetInterface, payload: Uint8Array, linkBroadca
 export class LinkLayer {
   readonly #stats: StackStats;
   readonly #handlers = new Map<number, LinkHandler>();
+  /**
+   * Whether `iface` listens to the Ethernet multicast address `mac` (a group it joined:
+   * IPv6's all-nodes and solicited-node groups, RFC 2464 §7). Frames to other multicast
+   * addresses are not ours.
+   */
+  acceptMulticast: ((iface: NetInterface, mac: Uint8Array) => boolean) | undefined = undefined;
 
   constructor(stats: StackStats) {
     this.#stats = stats;
@@ -43,6 +49,15 @@ export class LinkLayer {
     return iface.arp !== undefined ? ETHERNET_HEADER_LEN : 0;
   }
 
+  /**
+   * A bare IP packet (a raw-IP link, or the loopback queue): the version nibble says which
+   * IP; anything else goes to IPv4, which counts it malformed.
+   */
+  inputIp(iface: NetInterface, packet: Uint8Array): void {
+    const h = packet.length > 0 && packet[0] >> 4 === 6 ? this.#handlers.get(ETHERTYPE_IPV6) : undefined;
+    (h ?? this.#handlers.get(ETHERTYPE_IPV4))?.(iface, packet, false);
+  }
+
   /** A frame received on `iface` (from its receive queue). */
   input(iface: NetInterface, frame: Uint8Array): void {
     const link = this.#stats.link;
@@ -52,9 +67,7 @@ export class LinkLayer {
       return;
     }
     if (iface.device?.linkType === 'ip') {
-      // The version nibble says which IP; anything else goes to IPv4, which counts it malformed.
-      const h = frame.length > 0 && frame[0] >> 4 === 6 ? this.#handlers.get(ETHERTYPE_IPV6) : undefined;
-      (h ?? this.#handlers.get(ETHERTYPE_IPV4))?.(iface, frame, false);
+      this.inputIp(iface, frame);
       return;
     }
     // The Ethernet header is read in place (the checks of parseEthernet, without making
@@ -84,8 +97,9 @@ export class LinkLayer {
     let linkBroadcast = false;
     if (!macEquals(frame, iface.mac)) {
       if (isMacBroadcast(frame)) linkBroadcast = true;
+      else if ((frame[0] & 1) === 1 && this.acceptMulticast?.(iface, frame) === true) linkBroadcast = true;
       else {
-        // Multicast groups are not joined yet; other hosts' unicast (a flooding switch) is not ours.
+        // A multicast group not joined; other hosts' unicast (a flooding switch) is not ours.
         link.notForUs++;
         return;
       }

@@ -389,8 +389,11 @@ export class Ipv4Layer {
 
   /** A frame taken from `iface`'s receive queue: loopback packets are IP, the rest go through the link layer. */
   receive(iface: NetInterface, frame: Uint8Array): void {
-    if (iface.isLoopback) this.#ipInput(iface, frame, false);
-    else this.link.input(iface, frame);
+    if (iface.isLoopback) {
+      // IPv6 to ::1 or to our own addresses comes through loopback too.
+      if (frame.length > 0 && frame[0] >> 4 === 6) this.link.inputIp(iface, frame);
+      else this.#ipInput(iface, frame, false);
+    } else this.link.input(iface, frame);
   }
 
   #ipInput(iface: NetInterface, bytes: Uint8Array, linkBroadcast: boolean): void {

@@ -1,18 +1,40 @@
 /**
- * IPv4 socket addresses (`SockAddr`, AF_INET) as the stack's `IpAddress`, and back.
- * The wildcard (0.0.0.0) is `undefined`: every local address.
+ * IP socket addresses (`SockAddr`, AF_INET and AF_INET6) as the stack's `IpAddress`, and
+ * back. The wildcard (0.0.0.0, ::) is `undefined`: every local address. On an AF_INET6
+ * socket an IPv4-mapped address (::ffff:a.b.c.d, RFC 4291 §2.5.5.2) stands for the IPv4
+ * address (traffic goes over IPv4), and IPv4 peers are shown mapped, as Linux does.
  */
-import { formatIpv4, type IpAddress, parseIpv4 } from '../wire/address.ts';
+import { formatIpv4, formatIpv6, type IpAddress, parseIpv4, parseIpv6 } from '../wire/address.ts';
 import type { SockAddr } from './backend.ts';
 import { SocketError } from './errno.ts';
 
-export function sockAddrToIp(addr: SockAddr): IpAddress | undefined {
-  if (addr.family !== 2) throw new SocketError('EAFNOSUPPORT', { detail: 'the stack has IPv4 sockets only' });
-  const a = parseIpv4(addr.host);
-  if (a === undefined) throw new SocketError('EINVAL', { detail: `bad IPv4 address ${addr.host}` });
-  return a === 0 ? undefined : { family: 4, v4: a };
+export function sockAddrToIp(addr: SockAddr, v6only = false): IpAddress | undefined {
+  if (addr.family === 2) {
+    const a = parseIpv4(addr.host);
+    if (a === undefined) throw new SocketError('EINVAL', { detail: `bad IPv4 address ${addr.host}` });
+    return a === 0 ? undefined : { family: 4, v4: a };
+  }
+  if (addr.family !== 10) throw new SocketError('EAFNOSUPPORT', { detail: 'not an IP address family' });
+  const a = parseIpv6(addr.host);
+  if (a === undefined) throw new SocketError('EINVAL', { detail: `bad IPv6 address ${addr.host}` });
+  let mapped = a[10] === 0xff && a[11] === 0xff;
+  for (let i = 0; i < 10 && mapped; i++) if (a[i] !== 0) mapped = false;
+  if (mapped) {
+    // Linux: an IPV6_V6ONLY socket cannot use IPv4-mapped addresses (ENETUNREACH on connect).
+    if (v6only)
+      throw new SocketError('ENETUNREACH', {
+        detail: `${addr.host} is IPv4-mapped on an IPV6_V6ONLY socket`,
+      });
+    const v4 = ((a[12] << 24) | (a[13] << 16) | (a[14] << 8) | a[15]) >>> 0;
+    return v4 === 0 ? undefined : { family: 4, v4 };
+  }
+  if (a.every((b) => b === 0)) return undefined;
+  return { family: 6, v6: a };
 }
 
-export function ipToSockAddr(a: IpAddress | undefined, port: number): SockAddr {
-  return { family: 2, host: a !== undefined && a.family === 4 ? formatIpv4(a.v4) : '0.0.0.0', port };
+export function ipToSockAddr(a: IpAddress | undefined, port: number, family: 2 | 10 = 2): SockAddr {
+  if (family === 2)
+    return { family: 2, host: a !== undefined && a.family === 4 ? formatIpv4(a.v4) : '0.0.0.0', port };
+  const host = a === undefined ? '::' : a.family === 4 ? `::ffff:${formatIpv4(a.v4)}` : formatIpv6(a.v6);
+  return { family: 10, host, port, flowinfo: 0, scopeid: 0 };
 }

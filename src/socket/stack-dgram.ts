@@ -6,11 +6,13 @@
  */
 import type { UdpEndpoint } from '../udp/udp.ts';
 import { UdpError } from '../udp/udp.ts';
-import { formatIp, type IpAddress, parseIpv4 } from '../wire/address.ts';
+import { formatIp, type IpAddress, isUnspecified, parseIpv4 } from '../wire/address.ts';
 import type { Datagram, DatagramImpl, OptionValue, SockAddr } from './backend.ts';
 import {
   IP_TTL,
   IPPROTO_IP,
+  IPPROTO_IPV6,
+  IPV6_V6ONLY,
   SO_BROADCAST,
   SO_ERROR,
   SO_RCVBUF,
@@ -19,33 +21,46 @@ import {
   SOL_SOCKET,
 } from './constants.ts';
 import { ERRNO } from './errno.ts';
+import { ipToSockAddr, sockAddrToIp } from './inet-address.ts';
 import { Waiters } from './waiters.ts';
 
 export { IP_TTL } from './constants.ts';
 
-/** A socket address's IP address. */
-function ipOf(addr: SockAddr): IpAddress {
-  // IPv4 only until IPv6 lands: the stack backend makes AF_INET datagram sockets only.
-  if (addr.family !== 2) throw new UdpError('EINVAL', 'not an IPv4 address');
-  const a = parseIpv4(addr.host);
-  if (a === undefined) throw new UdpError('EINVAL', `bad IPv4 address ${addr.host}`);
-  return { family: 4, v4: a };
+const IPV6_ANY: IpAddress = { family: 6, v6: new Uint8Array(16) };
+
+/** A socket address's IP address (the family's unspecified address for the wildcard). */
+function ipOf(addr: SockAddr, family: 2 | 10): IpAddress {
+  if (addr.family !== family) throw new UdpError('EINVAL', 'address of another family');
+  if (addr.family === 2) {
+    const a = parseIpv4(addr.host);
+    if (a === undefined) throw new UdpError('EINVAL', `bad IPv4 address ${addr.host}`);
+    return { family: 4, v4: a };
+  }
+  let a: IpAddress | undefined;
+  try {
+    a = sockAddrToIp(addr);
+  } catch {
+    throw new UdpError('EINVAL', `bad IPv6 address ${addr.family === 10 ? addr.host : ''}`);
+  }
+  return a ?? IPV6_ANY;
 }
 
-/** The socket address of an IP address and port. */
-function sockAddr(a: IpAddress, port: number): SockAddr {
-  return a.family === 4
-    ? { family: 2, host: formatIp(a), port }
-    : { family: 10, host: formatIp(a), port, flowinfo: 0, scopeid: 0 };
+/** The socket address of an IP address and port, written for the socket's family. */
+function sockAddr(a: IpAddress, port: number, family: 2 | 10): SockAddr {
+  if (family === 2) return { family: 2, host: a.family === 4 ? formatIp(a) : '0.0.0.0', port };
+  return ipToSockAddr(isUnspecified(a) ? undefined : a, port, 10);
 }
 
 export class StackDatagramSocket implements DatagramImpl {
   readonly kind = 'dgram' as const;
   readonly #ep: UdpEndpoint;
   readonly #waiters = new Waiters();
+  readonly family: 2 | 10;
 
-  constructor(ep: UdpEndpoint) {
+  constructor(ep: UdpEndpoint, family: 2 | 10 = 2) {
     this.#ep = ep;
+    this.family = family;
+    ep.wildcardFamily = family === 2 ? 4 : undefined;
     ep.onReadable = () => this.#waiters.wake();
   }
 
@@ -55,17 +70,17 @@ export class StackDatagramSocket implements DatagramImpl {
   }
 
   async bind(addr: SockAddr): Promise<void> {
-    this.#ep.bind(ipOf(addr), addr.family === 2 ? addr.port : 0);
+    this.#ep.bind(ipOf(addr, this.family), addr.family === 1 ? 0 : addr.port);
   }
 
   getsockname(): SockAddr {
     const l = this.#ep.local;
-    return sockAddr(l.address, l.port);
+    return sockAddr(l.address, l.port, this.family);
   }
 
   getpeername(): SockAddr | undefined {
     const r = this.#ep.remote;
-    return r === undefined ? undefined : sockAddr(r.address, r.port);
+    return r === undefined ? undefined : sockAddr(r.address, r.port, this.family);
   }
 
   setOption(level: number, name: number, value: OptionValue): void {
@@ -77,6 +92,12 @@ export class StackDatagramSocket implements DatagramImpl {
       else if (name === SO_BROADCAST) ep.broadcast = n !== 0;
       // Linux doubles the requested size for bookkeeping overhead; we keep the data bound as asked.
       else if (name === SO_RCVBUF) ep.rcvbuf = Math.max(256, n);
+      return;
+    }
+    if (level === IPPROTO_IPV6 && name === IPV6_V6ONLY && this.family === 10) {
+      // Linux (do_ipv6_setsockopt): only before the socket is bound.
+      if (ep.local.port !== 0) throw new UdpError('EINVAL', 'IPV6_V6ONLY after bind');
+      ep.wildcardFamily = n !== 0 ? 6 : undefined;
       return;
     }
     if (level === IPPROTO_IP && name === IP_TTL) {
@@ -91,6 +112,7 @@ export class StackDatagramSocket implements DatagramImpl {
       return e === undefined ? 0 : ERRNO[e as keyof typeof ERRNO];
     }
     if (level === SOL_SOCKET && name === SO_RCVBUF) return this.#ep.rcvbuf;
+    if (level === IPPROTO_IPV6 && name === IPV6_V6ONLY) return this.#ep.wildcardFamily === 6 ? 1 : 0;
     if (level === IPPROTO_IP && name === IP_TTL) return this.#ep.ttl ?? this.#ep.layer.net.defaultTtl;
     return undefined;
   }
@@ -114,12 +136,12 @@ export class StackDatagramSocket implements DatagramImpl {
   }
 
   async connect(addr: SockAddr): Promise<void> {
-    this.#ep.connect(ipOf(addr), addr.family === 2 ? addr.port : 0);
+    this.#ep.connect(ipOf(addr, this.family), addr.family === 1 ? 0 : addr.port);
   }
 
   async sendto(data: Uint8Array, to: SockAddr | undefined): Promise<number> {
     if (to === undefined) return this.#ep.sendto(data);
-    return this.#ep.sendto(data, ipOf(to), to.family === 2 ? to.port : 0);
+    return this.#ep.sendto(data, ipOf(to, this.family), to.family === 1 ? 0 : to.port);
   }
 
   recvfrom(max: number, peek: boolean): Datagram | undefined {
@@ -129,7 +151,7 @@ export class StackDatagramSocket implements DatagramImpl {
     // bytes may be discarded" (SOCK_DGRAM always discards them).
     return {
       data: d.data.slice(0, max),
-      from: sockAddr(d.srcAddr, d.srcPort),
+      from: sockAddr(d.srcAddr, d.srcPort, this.family),
       length: d.data.length,
     };
   }

@@ -21,9 +21,10 @@ import { reasonCode, TcpError, type TcpErrorCode } from '../tcp/errors.ts';
 import type { TcpInfo } from '../tcp/info.ts';
 import type { TcpBinding, TcpLayer } from '../tcp/layer.ts';
 import type { TcpListener } from '../tcp/listen.ts';
+import type { IpAddress } from '../wire/address.ts';
 import type { OptionValue, SockAddr, StreamImpl } from './backend.ts';
-import { SO_ERROR, SO_REUSEADDR, SOL_SOCKET } from './constants.ts';
-import { ERRNO } from './errno.ts';
+import { IPPROTO_IPV6, IPV6_V6ONLY, SO_ERROR, SO_REUSEADDR, SOL_SOCKET } from './constants.ts';
+import { ERRNO, SocketError } from './errno.ts';
 import { ipToSockAddr, sockAddrToIp } from './inet-address.ts';
 import { type OptionSocket, StreamOptions } from './stream-options.ts';
 import { Waiters } from './waiters.ts';
@@ -54,11 +55,26 @@ export class StackStreamSocket implements StreamImpl {
   #dead = false;
   #closed = false;
   readonly #waiters = new Waiters();
+  /** AF_INET (2) or AF_INET6 (10): how addresses are written and which wildcard listens. */
+  readonly family: 2 | 10;
+  /** IPV6_V6ONLY (Linux default 0: an AF_INET6 socket also speaks IPv4 through mapped addresses). */
+  #v6only = false;
 
-  constructor(host: StreamHost, conn?: TcpConnection) {
+  constructor(host: StreamHost, conn?: TcpConnection, family: 2 | 10 = 2) {
     this.#host = host;
     this.#layer = host.tcp;
+    this.family = family;
     if (conn) this.#adopt(conn);
+  }
+
+  #toIp(addr: SockAddr): IpAddress | undefined {
+    if (addr.family !== this.family)
+      throw new SocketError('EAFNOSUPPORT', { detail: 'address family of another socket' });
+    return sockAddrToIp(addr, this.#v6only);
+  }
+
+  #toSockAddr(a: IpAddress | undefined, port: number): SockAddr {
+    return ipToSockAddr(a, port, this.family);
   }
 
   /** The connection under this socket, once connected or accepted (tests, diagnostics). */
@@ -135,8 +151,8 @@ export class StackStreamSocket implements StreamImpl {
     // The layer checks the address is ours (EADDRNOTAVAIL), the privilege below 1024 (EACCES)
     // and the port table's rules (EADDRINUSE), and picks an ephemeral port for port 0.
     this.#binding = this.#layer.bind({
-      address: sockAddrToIp(addr),
-      port: addr.family === 2 ? addr.port : 0,
+      address: this.#toIp(addr),
+      port: addr.family === 1 ? 0 : addr.port,
       reuseAddr: this.#options.reuseAddr,
       privileged: this.#host.privileged,
     });
@@ -144,17 +160,17 @@ export class StackStreamSocket implements StreamImpl {
 
   getsockname(): SockAddr {
     const c = this.#conn;
-    if (c) return ipToSockAddr(c.local.address, c.local.port);
+    if (c) return this.#toSockAddr(c.local.address, c.local.port);
     const l = this.#listener;
-    if (l) return ipToSockAddr(l.local.address, l.local.port);
+    if (l) return this.#toSockAddr(l.local.address, l.local.port);
     const b = this.#binding;
-    return ipToSockAddr(b?.address, b?.port ?? 0);
+    return this.#toSockAddr(b?.address, b?.port ?? 0);
   }
 
   getpeername(): SockAddr | undefined {
     const c = this.#conn;
     if (!c) return undefined;
-    return ipToSockAddr(c.remote.address, c.remote.port);
+    return this.#toSockAddr(c.remote.address, c.remote.port);
   }
 
   // ------------------------------------------------------------------ options
@@ -165,6 +181,13 @@ export class StackStreamSocket implements StreamImpl {
   }
 
   setOption(level: number, name: number, value: OptionValue): void {
+    if (level === IPPROTO_IPV6 && name === IPV6_V6ONLY) {
+      // Linux (do_ipv6_setsockopt): only before the socket is bound.
+      if (this.#binding || this.#listener || this.#conn)
+        throw new SocketError('EINVAL', { detail: 'IPV6_V6ONLY after bind' });
+      this.#v6only = typeof value === 'number' ? value !== 0 : true;
+      return;
+    }
     const o = this.#options.set(level, name, value, this.#optionSocket());
     if (level === SOL_SOCKET && name === SO_REUSEADDR) {
       // Read by the port table at each conflict check, whoever holds the port now.
@@ -181,6 +204,7 @@ export class StackStreamSocket implements StreamImpl {
   }
 
   getOption(level: number, name: number): OptionValue | undefined {
+    if (level === IPPROTO_IPV6 && name === IPV6_V6ONLY) return this.#v6only ? 1 : 0;
     if (level === SOL_SOCKET && name === SO_ERROR) {
       const c = this.#conn;
       const e = this.#error ?? c?.error;
@@ -208,6 +232,8 @@ export class StackStreamSocket implements StreamImpl {
     // On failure the binding stays ours.
     const listener = this.#layer.listen({
       binding: this.#binding,
+      // The wildcard of an AF_INET socket takes IPv4 only; of AF_INET6, both unless IPV6_V6ONLY.
+      ...(this.family === 2 ? { family: 4 as const } : this.#v6only ? { family: 6 as const } : {}),
       backlog: Math.max(1, backlog),
       reuseAddr: this.#options.reuseAddr,
       options: this.#options.tcp,
@@ -222,7 +248,7 @@ export class StackStreamSocket implements StreamImpl {
     if (!l) return undefined;
     const c = l.accept();
     if (!c) return undefined;
-    const impl = new StackStreamSocket(this.#host, c);
+    const impl = new StackStreamSocket(this.#host, c, this.family);
     impl.#options.reuseAddr = this.#options.reuseAddr;
     impl.#options.linger = this.#options.linger;
     // Options set on the listener after this connection's SYN arrived.
@@ -231,19 +257,19 @@ export class StackStreamSocket implements StreamImpl {
     // A connection reset while it sat in the accept queue reports the reset on first use.
     if (c.state === 'CLOSED' && c.closeReason !== undefined && c.closeReason !== 'aborted')
       impl.#error = reasonCode(c.closeReason);
-    return { impl, peer: ipToSockAddr(c.remote.address, c.remote.port) };
+    return { impl, peer: this.#toSockAddr(c.remote.address, c.remote.port) };
   }
 
   connect(addr: SockAddr, signal: AbortSignal): Promise<void> {
     let conn: TcpConnection;
     try {
-      const remote = sockAddrToIp(addr);
-      if (remote === undefined) throw new TcpError('EINVAL', 'connect to 0.0.0.0');
+      const remote = this.#toIp(addr);
+      if (remote === undefined) throw new TcpError('EINVAL', 'connect to the unspecified address');
       // From the bound port (the layer takes the binding over; on failure it stays ours), or
       // from an ephemeral one that no other socket holds (the layer's port table).
       conn = this.#layer.connect({
         remote,
-        remotePort: addr.family === 2 ? addr.port : 0,
+        remotePort: addr.family === 1 ? 0 : addr.port,
         binding: this.#binding,
         reuseAddr: this.#options.reuseAddr,
         options: { ...this.#options.tcp },
@@ -374,6 +400,6 @@ export class StackStreamSocket implements StreamImpl {
 }
 
 /** Makes stream sockets on a stack: `stack.setStreamFactory(streamSocketFactory)`. */
-export function streamSocketFactory(host: StreamHost): StreamImpl {
-  return new StackStreamSocket(host);
+export function streamSocketFactory(host: StreamHost, family: 2 | 10 = 2): StreamImpl {
+  return new StackStreamSocket(host, undefined, family);
 }

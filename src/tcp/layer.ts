@@ -121,6 +121,8 @@ export interface TcpListenOptions {
   address?: IpAddress;
   /** 0: ephemeral. Ignored with `binding`. */
   port?: number;
+  /** A wildcard listener for one family only (undefined: both, as an AF_INET6 socket without IPV6_V6ONLY). */
+  family?: 4 | 6;
   backlog: number;
   synBacklog?: number;
   reuseAddr?: boolean;
@@ -435,7 +437,9 @@ export class TcpLayer implements TcpListenerHost {
     const opts = { ...this.defaultOptions(), ...o.options };
     const l = new TcpListener(
       this,
-      { address, port },
+      address === undefined && o.family !== undefined
+        ? { address, port, family: o.family }
+        : { address, port },
       o.backlog,
       o.synBacklog ?? this.config.synBacklog,
       opts,

@@ -21,6 +21,8 @@ export interface TcpListenerEndpoint {
   /** undefined: every local address (INADDR_ANY). */
   readonly address: IpAddress | undefined;
   readonly port: number;
+  /** With the wildcard: only this family's segments (an AF_INET socket, or AF_INET6 with IPV6_V6ONLY). */
+  readonly family?: 4 | 6;
 }
 
 export class TcpListener implements TcpParent {

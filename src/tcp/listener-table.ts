@@ -5,7 +5,12 @@
 import { type IpAddress, ipEquals } from '../wire/address.ts';
 
 interface Listening {
-  readonly local: { readonly address: IpAddress | undefined; readonly port: number };
+  readonly local: {
+    readonly address: IpAddress | undefined;
+    readonly port: number;
+    /** A wildcard listener of one family only (AF_INET, or AF_INET6 with IPV6_V6ONLY). */
+    readonly family?: 4 | 6;
+  };
 }
 
 /** The listener for a segment to (local, port): an exact address first, else the wildcard. */
@@ -18,8 +23,9 @@ export function findListener<L extends Listening>(
   if (!ls) return undefined;
   let wild: L | undefined;
   for (const l of ls) {
-    if (l.local.address === undefined) wild = l;
-    else if (ipEquals(l.local.address, local)) return l;
+    if (l.local.address === undefined) {
+      if (l.local.family === undefined || l.local.family === local.family) wild = l;
+    } else if (ipEquals(l.local.address, local)) return l;
   }
   return wild;
 }

@@ -111,7 +111,12 @@ export class UdpEndpoint implements PortClaim {
    * connect() may narrow it to the route's source while the port is held (the port table
    * indexes by port only).
    */
-  readonly local: UdpAddress = { address: IPV4_UNSPECIFIED, port: 0 }; // IPv4 only until IPv6 lands (an AF_INET6 endpoint starts at ::)
+  readonly local: UdpAddress = { address: IPV4_UNSPECIFIED, port: 0 }; // the unspecified address; an AF_INET6 socket shows it as ::
+  /**
+   * Bound to the wildcard, the one family it receives: 4 for an AF_INET socket, 6 for
+   * AF_INET6 with IPV6_V6ONLY; undefined: both (AF_INET6 by default, as Linux).
+   */
+  wildcardFamily: 4 | 6 | undefined = undefined;
   /** The peer, once connected. */
   remote: Readonly<UdpAddress> | undefined = undefined;
   reuseAddr = false;
@@ -360,7 +365,7 @@ export class UdpLayer implements TransportProtocol {
     if (!isUnspecified(local)) {
       if (!ipEquals(local, dst)) return -1;
       s += 2;
-    }
+    } else if (ep.wildcardFamily !== undefined && ep.wildcardFamily !== dst.family) return -1;
     const r = ep.remote;
     if (r !== undefined) {
       if (!ipEquals(r.address, src) || r.port !== srcPort) return -1;
@@ -404,6 +409,7 @@ export class UdpLayer implements TransportProtocol {
         // A socket bound to a unicast address does not see broadcasts; one bound to the broadcast address does.
         const local = ep.local.address;
         if (!isUnspecified(local) && !ipEquals(local, info.dst)) continue;
+        if (ep.wildcardFamily !== undefined && ep.wildcardFamily !== info.dst.family) continue;
         const r = ep.remote;
         if (r !== undefined && (!ipEquals(r.address, info.src) || r.port !== srcPort)) continue;
         this.#enqueue(ep, data, info, srcPort);

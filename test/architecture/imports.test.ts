@@ -162,6 +162,34 @@ test('transports, sockets, DNS and the TCP glue do not import the IPv4 layer (ty
   assert.deepEqual(offenders, []);
 });
 
+/** The modules of the IPv6 layer (issue #15): transports see it only through network.ts too. */
+const IPV6_LAYER = [
+  'ipv6',
+  'ipv6-network',
+  'ipv6-output',
+  'ipv6-icmp',
+  'ipv6-ping',
+  'ipv6-fragment',
+  'ipv6-pmtu',
+  'ipv6-route',
+  'ipv6-iface',
+  'ipv6-mld',
+  'ndp',
+  'slaac',
+].map((m) => join('src', 'ip', `${m}.ts`));
+
+test('transports, sockets, DNS and the TCP glue do not import the IPv6 layer (types included)', () => {
+  const offenders: string[] = [];
+  for (const f of graph.files) {
+    if (!/^src\/(tcp|udp|socket|dns|stack)\//.test(f)) continue;
+    for (const to of graph.edges.get(f) ?? [])
+      if (IPV6_LAYER.includes(to)) offenders.push(`${f} imports ${to}`);
+  }
+  // The list names files that exist: a renamed module cannot slip out of the rule.
+  for (const m of IPV6_LAYER) assert.ok(graph.files.includes(m), `${m} exists`);
+  assert.deepEqual(offenders, []);
+});
+
 test('the core (src/ outside src/node and src/cli) imports no node: module', () => {
   const offenders: string[] = [];
   for (const f of graph.files) {

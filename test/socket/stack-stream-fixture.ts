@@ -3,7 +3,7 @@
  * test/parity/backends.ts): one sockstack host driven in real time by a
  * StackRuntime; servers and clients meet on its loopback (127.0.0.1), like the
  * os fixture on the kernel's, and broadcast to 127.255.255.255 like Linux's lo.
- * No IPv6 or AF_UNIX (the stack has neither). Unprivileged (ports < 1024 are EACCES).
+ * IPv6 on ::1 (AF_INET6); no AF_UNIX (the stack has none). Unprivileged (ports < 1024 are EACCES).
  */
 import { RealtimeDriver } from '../../src/link/realtime.ts';
 import { StackRuntime } from '../../src/node/runtime.ts';
@@ -29,7 +29,7 @@ export function makeStack(): Backend {
       return s;
     },
     host: '127.0.0.1',
-    host6: undefined,
+    host6: '::1',
     broadcast: '127.255.255.255',
     unix: false,
     privileged: stack.privileged,

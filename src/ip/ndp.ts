@@ -1,0 +1,497 @@
+/**
+ * Neighbor Discovery (RFC 4861) on a stack's Ethernet interfaces: address resolution
+ * over the shared neighbour cache (src/ip/neighbor.ts, keyed by `ipv6Key`), Neighbor
+ * Solicitations and Advertisements, Router Solicitations from a host and Router
+ * Advertisements to it (the default router and prefix lists, each bounded), and a
+ * router stack's own Router Advertisements.
+ *
+ * Every message is validated as RFC 4861 says (§6.1, §7.1): hop limit 255 (so it cannot
+ * have come through a router), code 0, options of non-zero length, and the per-message
+ * rules. Invalid messages are dropped and counted, never answered.
+ */
+import type { Rng } from '../rand/rng.ts';
+import type { Instant } from '../time/instant.ts';
+import { millis, seconds } from '../time/instant.ts';
+import type { Timer, TimerQueue } from '../time/timers.ts';
+import type { MacAddress } from '../wire/address.ts';
+import { isWireError } from '../wire/error.ts';
+import { ETHERTYPE_IPV6 } from '../wire/ethernet.ts';
+import {
+  IPV6_ALL_NODES,
+  IPV6_ALL_ROUTERS,
+  ipv6Equals,
+  ipv6FromKey,
+  ipv6Key,
+  isIpv6LinkLocal,
+  isIpv6Multicast,
+  isIpv6Unspecified,
+  isSolicitedNode,
+  solicitedNode,
+} from '../wire/ipv6-address.ts';
+import { emitNdp, type NdpPrefixInfo, type NdpRepr, parseNdp } from '../wire/ndp.ts';
+import type { LinkLayer } from './ethernet.ts';
+import type { NetInterface, PendingPacket } from './interface.ts';
+import type { Ipv6Arrival } from './ipv6-icmp.ts';
+import { icmpv6Packet } from './ipv6-icmp.ts';
+import type { Ipv6Interface } from './ipv6-iface.ts';
+import type { Ipv6Output } from './ipv6-output.ts';
+import type { Ipv6RouteTable } from './ipv6-route.ts';
+import type { Ipv6Stats } from './ipv6-stats.ts';
+import { NeighborCache, type NeighborConfig, type NeighborStats } from './neighbor.ts';
+
+/** RFC 4861 §10 host constants. */
+export const MAX_RTR_SOLICITATIONS = 3;
+export const RTR_SOLICITATION_INTERVAL = seconds(4);
+/** §10 router constants: the first RAs go out at most this far apart, then every 200-600 s. */
+export const MAX_INITIAL_RTR_ADVERT_INTERVAL = seconds(16);
+export const MAX_INITIAL_RTR_ADVERTISEMENTS = 3;
+export const MIN_DELAY_BETWEEN_RAS = seconds(3);
+export const MIN_RTR_ADV_INTERVAL = seconds(200);
+export const MAX_RTR_ADV_INTERVAL = seconds(600);
+
+export interface NdpConfig {
+  /** Default routers kept per interface (RFC 4861 leaves the bound to the implementation). Default 8. */
+  maxRouters: number;
+  /** On-link prefixes kept per interface. Default 16. */
+  maxPrefixes: number;
+  /** Router Lifetime a router stack advertises, seconds. Default 1800 (3 x MaxRtrAdvInterval). */
+  routerLifetime: number;
+  neighbor: Partial<NeighborConfig>;
+}
+
+export const DEFAULT_NDP_CONFIG: NdpConfig = {
+  maxRouters: 8,
+  maxPrefixes: 16,
+  routerLifetime: 1800,
+  neighbor: {},
+};
+
+export interface NdpEnv {
+  now(): Instant;
+  readonly timers: TimerQueue;
+  readonly rng: Rng;
+  readonly stats: Ipv6Stats;
+  readonly neighborStats: NeighborStats;
+  readonly link: LinkLayer;
+  readonly output: Ipv6Output;
+  readonly routes: Ipv6RouteTable;
+  /** A router stack (forwarding on): answers RSs, sends RAs, ignores RAs. */
+  isRouter(): boolean;
+  state(iface: NetInterface): Ipv6Interface | undefined;
+  /** A Neighbor Solicitation or Advertisement says someone else has `addr` (tentative: DAD failed). */
+  conflict(st: Ipv6Interface, addr: Uint8Array): void;
+  /** An RA's prefix with the A flag (RFC 4862 §5.5.3). */
+  autonomousPrefix(st: Ipv6Interface, p: NdpPrefixInfo): void;
+  routeChanged(): void;
+  /** Address resolution failed: these packets will not go (ICMPv6 address unreachable). */
+  resolutionFailed(packets: readonly PendingPacket[]): void;
+}
+
+export class Ndp {
+  readonly config: NdpConfig;
+  readonly #env: NdpEnv;
+  readonly #timers = new Map<string, Timer>();
+  readonly #lastRa = new Map<NetInterface, Instant>();
+
+  constructor(env: NdpEnv, config: Partial<NdpConfig> = {}) {
+    this.#env = env;
+    this.config = { ...DEFAULT_NDP_CONFIG, ...config };
+  }
+
+  /** Gives an Ethernet interface its neighbour cache. */
+  attach(st: Ipv6Interface): void {
+    const env = this.#env;
+    const iface = st.iface;
+    st.ndp = new NeighborCache<string, PendingPacket>(
+      {
+        now: () => env.now(),
+        timers: env.timers,
+        stats: env.neighborStats,
+        sendRequest: (target, to) => this.#solicit(st, ipv6FromKey(target), to),
+        transmit: (mac, p) => env.link.transmit(iface, mac, ETHERTYPE_IPV6, p.bytes, p.frame),
+        resolutionFailed: (_t, packets) => env.resolutionFailed(packets),
+      },
+      { ...this.config.neighbor },
+    );
+  }
+
+  /** RFC 4861 §7.2.2: a solicitation to the target's solicited-node group (or unicast when re-probing). */
+  #solicit(st: Ipv6Interface, target: Uint8Array, to: MacAddress | undefined): void {
+    const src = this.#env.output.selectSource(st, target);
+    if (src === undefined) return;
+    const dst = to === undefined ? solicitedNode(target) : target;
+    this.#send(st, src, dst, { kind: 'ns', target, options: { sourceLinkAddress: st.iface.mac } });
+  }
+
+  /** RFC 4862 §5.4.2: DAD's solicitation, from :: with no link-layer address option. */
+  sendDadSolicitation(st: Ipv6Interface, target: Uint8Array): void {
+    this.#send(st, new Uint8Array(16), solicitedNode(target), { kind: 'ns', target, options: {} });
+  }
+
+  /** Unsolicited NA for our new address (RFC 4861 §7.2.6), to all nodes. */
+  announce(st: Ipv6Interface, addr: Uint8Array): void {
+    this.#send(st, addr, IPV6_ALL_NODES, {
+      kind: 'na',
+      router: this.#env.isRouter(),
+      solicited: false,
+      override: true,
+      target: addr,
+      options: { targetLinkAddress: st.iface.mac },
+    });
+  }
+
+  #send(st: Ipv6Interface, src: Uint8Array, dst: Uint8Array, m: NdpRepr): void {
+    const stats = this.#env.stats;
+    if (m.kind === 'ns') stats.nsSent++;
+    else if (m.kind === 'na') stats.naSent++;
+    else if (m.kind === 'rs') stats.rsSent++;
+    else if (m.kind === 'ra') stats.raSent++;
+    const pkt = icmpv6Packet(src, dst, 255, emitNdp(m, src, dst));
+    this.#env.output.sendPacket(st.iface, dst, pkt);
+  }
+
+  /** An NDP message (ICMPv6 133-137) arrived. */
+  input(a: Ipv6Arrival, msg: Uint8Array): void {
+    const env = this.#env;
+    const stats = env.stats;
+    const st = env.state(a.iface);
+    if (!st?.ndp) return;
+    // RFC 4861 §6.1.1, §6.1.2, §7.1.1, §7.1.2, §8.1: "The IP Hop Limit field has a value of
+    // 255, i.e., the packet could not possibly have been forwarded by a router."
+    if (a.hopLimit !== 255) {
+      stats.ndpBadHopLimit++;
+      return;
+    }
+    const m = parseNdp(msg);
+    if (isWireError(m)) {
+      stats.ndpMalformed++;
+      return;
+    }
+    switch (m.kind) {
+      case 'ns':
+        this.#onNs(st, a, m);
+        return;
+      case 'na':
+        this.#onNa(st, a, m);
+        return;
+      case 'rs':
+        this.#onRs(st, a, m);
+        return;
+      case 'ra':
+        this.#onRa(st, a, m);
+        return;
+      default:
+        // Deviation: redirects are not followed (Linux accept_redirects=1 for hosts); a host
+        // here keeps using its default router, which still forwards the traffic.
+        stats.redirectsIgnored++;
+    }
+  }
+
+  #onNs(st: Ipv6Interface, a: Ipv6Arrival, m: Extract<NdpRepr, { kind: 'ns' }>): void {
+    const stats = this.#env.stats;
+    stats.nsReceived++;
+    const fromUnspecified = isIpv6Unspecified(a.src);
+    // RFC 4861 §7.1.1: target not multicast; from :: only to a solicited-node group and without SLLA.
+    if (
+      isIpv6Multicast(m.target) ||
+      (fromUnspecified && (!isSolicitedNode(a.dst) || m.options.sourceLinkAddress !== undefined))
+    ) {
+      stats.ndpInvalid++;
+      return;
+    }
+    const mine = st.find(m.target);
+    if (!mine) return; // RFC 4861 §7.2.3: not a target of ours: silently discarded
+    if (mine.state === 'tentative') {
+      // RFC 4862 §5.4.3: from :: it is someone else's DAD for the same address: a conflict.
+      // From a unicast source it is address resolution by someone who should not: ignored.
+      if (fromUnspecified) this.#env.conflict(st, mine.address);
+      return;
+    }
+    if (mine.state === 'duplicate') return;
+    if (fromUnspecified) {
+      // RFC 4861 §7.2.4: answer a DAD probe to all-nodes, Solicited clear.
+      this.#send(st, mine.address, IPV6_ALL_NODES, {
+        kind: 'na',
+        router: this.#env.isRouter(),
+        solicited: false,
+        override: true,
+        target: mine.address,
+        options: { targetLinkAddress: st.iface.mac },
+      });
+      return;
+    }
+    const slla = m.options.sourceLinkAddress;
+    // RFC 4861 §7.2.3: the source's link-layer address creates or updates its entry (STALE).
+    if (slla !== undefined) st.ndp!.learn(ipv6Key(a.src), slla, true, false);
+    this.#send(st, mine.address, a.src, {
+      kind: 'na',
+      router: this.#env.isRouter(),
+      solicited: true,
+      override: true,
+      target: mine.address,
+      options: { targetLinkAddress: st.iface.mac },
+    });
+  }
+
+  #onNa(st: Ipv6Interface, a: Ipv6Arrival, m: Extract<NdpRepr, { kind: 'na' }>): void {
+    const stats = this.#env.stats;
+    stats.naReceived++;
+    // RFC 4861 §7.1.2: target not multicast; to a multicast destination Solicited must be 0.
+    if (isIpv6Multicast(m.target) || (isIpv6Multicast(a.dst) && m.solicited)) {
+      stats.ndpInvalid++;
+      return;
+    }
+    const mine = st.find(m.target);
+    if (mine) {
+      // RFC 4862 §5.4.4: an NA for a tentative address: it is someone else's; otherwise a
+      // node claims an address of ours (logged by Linux; counted here, never learnt).
+      if (mine.state === 'tentative') this.#env.conflict(st, mine.address);
+      else stats.dadConflicts++;
+      return;
+    }
+    const key = ipv6Key(m.target);
+    const ndp = st.ndp!;
+    const entry = ndp.get(key);
+    // RFC 4861 §7.2.5: "If no entry exists, the advertisement SHOULD be silently discarded."
+    if (!entry) {
+      if (!m.solicited) stats.unsolicitedNa++;
+      return;
+    }
+    const mac = m.options.targetLinkAddress ?? entry.mac;
+    if (mac === undefined) return; // an INCOMPLETE entry needs the option
+    // Deviation: the Override flag is not consulted: an NA with O=0 and a new address moves a
+    // REACHABLE entry to STALE with the new address instead of keeping the old one (§7.2.5).
+    ndp.learn(key, mac, m.solicited, true);
+  }
+
+  #onRs(st: Ipv6Interface, a: Ipv6Arrival, m: Extract<NdpRepr, { kind: 'rs' }>): void {
+    const stats = this.#env.stats;
+    stats.rsReceived++;
+    const slla = m.options.sourceLinkAddress;
+    // RFC 4861 §6.1.1: from :: there is no source link-layer address option.
+    if (isIpv6Unspecified(a.src) && slla !== undefined) {
+      stats.ndpInvalid++;
+      return;
+    }
+    // RFC 4861 §6.2.6: only an advertising interface answers.
+    if (!this.#env.isRouter() || st.advertise.length === 0) return;
+    if (slla !== undefined) st.ndp!.learn(ipv6Key(a.src), slla, true, false);
+    const now = this.#env.now();
+    const last = this.#lastRa.get(st.iface);
+    const at = last === undefined ? now : Math.max(now, last + MIN_DELAY_BETWEEN_RAS);
+    this.#schedule(`rs-answer:${st.iface.name}`, at, () => this.sendRa(st));
+  }
+
+  #onRa(st: Ipv6Interface, a: Ipv6Arrival, m: Extract<NdpRepr, { kind: 'ra' }>): void {
+    const env = this.#env;
+    const stats = env.stats;
+    stats.raReceived++;
+    // RFC 4861 §6.1.2: the source is link-local.
+    if (!isIpv6LinkLocal(a.src)) {
+      stats.ndpInvalid++;
+      return;
+    }
+    // RFC 4861 §6.2.7: a router does not take configuration from other routers' RAs.
+    if (env.isRouter()) return;
+    this.#stopSolicitation(st);
+    const now = env.now();
+    if (m.curHopLimit !== 0) st.hopLimit = m.curHopLimit;
+    if (m.options.sourceLinkAddress !== undefined)
+      st.ndp!.learn(ipv6Key(a.src), m.options.sourceLinkAddress, true, false);
+    // RFC 4861 §6.3.4: an MTU option within [1280, link MTU] sets the link's MTU.
+    const mtu = m.options.mtu;
+    if (mtu !== undefined && mtu >= 1280 && mtu <= st.iface.mtu) {
+      st.mtu = mtu;
+      env.routeChanged();
+    }
+    this.#updateRouter(st, a.src.slice(), m.routerLifetime, now);
+    for (const p of m.options.prefixes ?? []) {
+      // RFC 4861 §6.3.4: the link-local prefix is ignored.
+      if (isIpv6LinkLocal(p.prefix)) continue;
+      if (p.onLink) this.#updatePrefix(st, p, now);
+      if (p.autonomous) env.autonomousPrefix(st, p);
+    }
+  }
+
+  #updateRouter(st: Ipv6Interface, addr: Uint8Array, lifetime: number, now: Instant): void {
+    const env = this.#env;
+    const i = st.routers.findIndex((r) => ipv6Equals(r.address, addr));
+    const key = `router:${st.iface.name}:${ipv6Key(addr)}`;
+    const remove = () => {
+      const j = st.routers.findIndex((r) => ipv6Equals(r.address, addr));
+      if (j >= 0) st.routers.splice(j, 1);
+      this.#cancel(key);
+      env.routes.remove(
+        (r) =>
+          r.origin === 'ra' &&
+          r.prefix === 0 &&
+          r.gateway !== undefined &&
+          ipv6Equals(r.gateway, addr) &&
+          r.interface === st.iface.name,
+      );
+      env.routeChanged();
+    };
+    if (lifetime === 0) {
+      if (i >= 0) remove();
+      return;
+    }
+    const expires = now + seconds(lifetime);
+    if (i < 0) {
+      if (st.routers.length >= this.config.maxRouters) {
+        env.stats.raBoundDrops++;
+        return;
+      }
+      st.routers.push({ address: addr, expires });
+      env.routes.add({
+        destination: new Uint8Array(16),
+        prefix: 0,
+        gateway: addr,
+        interface: st.iface.name,
+        metric: 1024,
+        origin: 'ra',
+      });
+      env.routeChanged();
+    } else st.routers[i].expires = expires;
+    this.#schedule(key, expires, remove);
+  }
+
+  #updatePrefix(st: Ipv6Interface, p: NdpPrefixInfo, now: Instant): void {
+    const env = this.#env;
+    const len = Math.min(p.prefixLength, 128);
+    const i = st.prefixes.findIndex((x) => x.length === len && ipv6Equals(x.prefix, p.prefix));
+    const key = `prefix:${st.iface.name}:${ipv6Key(p.prefix)}/${len}`;
+    const remove = () => {
+      const j = st.prefixes.findIndex((x) => x.length === len && ipv6Equals(x.prefix, p.prefix));
+      if (j >= 0) st.prefixes.splice(j, 1);
+      this.#cancel(key);
+      env.routes.remove(
+        (r) =>
+          r.origin === 'ra' &&
+          r.prefix === len &&
+          r.gateway === undefined &&
+          r.interface === st.iface.name &&
+          ipv6Equals(r.destination, p.prefix),
+      );
+      env.routeChanged();
+    };
+    if (p.validLifetime === 0) {
+      if (i >= 0) remove();
+      return;
+    }
+    const expires =
+      p.validLifetime === 0xffffffff ? Number.POSITIVE_INFINITY : now + seconds(p.validLifetime);
+    if (i < 0) {
+      if (st.prefixes.length >= this.config.maxPrefixes) {
+        env.stats.raBoundDrops++;
+        return;
+      }
+      st.prefixes.push({ prefix: p.prefix.slice(), length: len, expires });
+      env.routes.add({
+        destination: p.prefix,
+        prefix: len,
+        gateway: undefined,
+        interface: st.iface.name,
+        metric: 256,
+        origin: 'ra',
+      });
+      env.routeChanged();
+    } else st.prefixes[i].expires = expires;
+    if (Number.isFinite(expires)) this.#schedule(key, expires, remove);
+    else this.#cancel(key);
+  }
+
+  // ---------------------------------------------------------------- host: router solicitation
+
+  /** RFC 4861 §6.3.7: up to MAX_RTR_SOLICITATIONS RSs, RTR_SOLICITATION_INTERVAL apart, until an RA comes. */
+  startSolicitation(st: Ipv6Interface): void {
+    if (this.#env.isRouter() || !st.ndp) return;
+    let sent = 0;
+    const step = () => {
+      const src = st.linkLocal;
+      // RFC 4861 §6.3.7: from :: (then without the SLLA option) when no address is usable yet.
+      this.#send(st, src ?? new Uint8Array(16), IPV6_ALL_ROUTERS, {
+        kind: 'rs',
+        options: src ? { sourceLinkAddress: st.iface.mac } : {},
+      });
+      if (++sent < MAX_RTR_SOLICITATIONS)
+        this.#schedule(`rs:${st.iface.name}`, this.#env.now() + RTR_SOLICITATION_INTERVAL, step);
+    };
+    step();
+  }
+
+  #stopSolicitation(st: Ipv6Interface): void {
+    this.#cancel(`rs:${st.iface.name}`);
+  }
+
+  // ---------------------------------------------------------------- router: advertisements
+
+  /** Starts periodic RAs (RFC 4861 §6.2.4) for a router stack's interface with prefixes to advertise. */
+  startAdvertising(st: Ipv6Interface): void {
+    let n = 0;
+    const step = () => {
+      if (!this.#env.isRouter() || st.advertise.length === 0) return;
+      this.sendRa(st);
+      n++;
+      const rnd = this.#env.rng.nextFloat();
+      const gap =
+        n < MAX_INITIAL_RTR_ADVERTISEMENTS
+          ? Math.round(MAX_INITIAL_RTR_ADVERT_INTERVAL * (0.5 + rnd / 2))
+          : MIN_RTR_ADV_INTERVAL + Math.round((MAX_RTR_ADV_INTERVAL - MIN_RTR_ADV_INTERVAL) * rnd);
+      this.#schedule(`ra:${st.iface.name}`, this.#env.now() + gap, step);
+    };
+    this.#schedule(`ra:${st.iface.name}`, this.#env.now() + millis(1), step);
+  }
+
+  /** Sends one RA to all nodes from the interface's link-local address (RFC 4861 §6.2.3). */
+  sendRa(st: Ipv6Interface): void {
+    const src = st.linkLocal;
+    if (src === undefined) return;
+    this.#lastRa.set(st.iface, this.#env.now());
+    this.#send(st, src, IPV6_ALL_NODES, {
+      kind: 'ra',
+      curHopLimit: 64,
+      managed: false,
+      other: false,
+      routerLifetime: this.config.routerLifetime,
+      reachableTime: 0,
+      retransTimer: 0,
+      options: {
+        sourceLinkAddress: st.iface.mac,
+        mtu: st.mtu,
+        prefixes: st.advertise.map((p) => ({
+          prefixLength: p.length,
+          onLink: true,
+          autonomous: p.length === 64,
+          validLifetime: 86400,
+          preferredLifetime: 14400,
+          prefix: p.prefix,
+        })),
+      },
+    });
+  }
+
+  #schedule(key: string, at: Instant, fn: () => void): void {
+    let t = this.#timers.get(key);
+    if (!t) {
+      t = this.#env.timers.timer(() => {
+        this.#timers.delete(key);
+        fn();
+      });
+      this.#timers.set(key, t);
+    } else {
+      t.cancel();
+      const fresh = this.#env.timers.timer(() => {
+        this.#timers.delete(key);
+        fn();
+      });
+      this.#timers.set(key, fresh);
+      t = fresh;
+    }
+    t.set(at);
+  }
+
+  #cancel(key: string): void {
+    this.#timers.get(key)?.cancel();
+    this.#timers.delete(key);
+  }
+}
