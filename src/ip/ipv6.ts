@@ -61,6 +61,7 @@ import {
   isIpv6Multicast,
   isIpv6Unspecified,
 } from '../wire/ipv6-address.ts';
+import { completeTransportChecksum } from '../wire/offload.ts';
 import type { LinkLayer } from './ethernet.ts';
 import type { IcmpRateConfig } from './icmp.ts';
 import type { NetInterface } from './interface.ts';
@@ -77,6 +78,7 @@ import { type Ipv6Stats, newIpv6Stats } from './ipv6-stats.ts';
 import { Ndp, type NdpConfig } from './ndp.ts';
 import { type NeighborStats, newNeighborStats } from './neighbor.ts';
 import type { IpPacketInfo, ReceivedIcmpError, RouteError, TransportProtocol } from './network.ts';
+import { checksumTrusted } from './network.ts';
 import { Slaac, type SlaacConfig } from './slaac.ts';
 
 export interface Ipv6Config {
@@ -643,6 +645,9 @@ export class Ipv6Layer {
     const frame = allocFrame(hr + pkt.length);
     frame.set(pkt, hr);
     frame[hr + 7] = a.hopLimit - 1;
+    // Checksum offload: filled in for a device that needs it (as forward.ts for IPv4).
+    if (checksumTrusted(a.iface) && !(r.iface.device === null || r.iface.device.txChecksumOffload === true))
+      completeTransportChecksum(frame.subarray(hr));
     stats.forwarded++;
     this.output.linkOutput(r.iface, r.nextHop, frame.subarray(hr), hr === 0 ? undefined : frame);
   }
