@@ -4,6 +4,7 @@
  *   node --import tsx scripts/fuzz.ts --frames 10000000 --seed 1 [--round 250000] \
  *        [--out fuzz-out] [--seeds 4]
  *   node --import tsx scripts/fuzz.ts --replay fuzz-out/finding-1-123456.json
+ *   node --import tsx scripts/fuzz.ts --decoders 200000 --seed 1
  *
  * Prints one JSON line per round (frames done, frames/s, virtual seconds to get back to the
  * baseline census, retained heap after full collections) and a summary at the end, also
@@ -15,6 +16,10 @@
  * seed up to the finding (campaigns are deterministic).
  *
  * `--seeds K` runs seeds S, S+1, ... S+K-1 in sequence, `--frames` each.
+ *
+ * `--decoders N` runs the property targets over the wire decoders and the packetdrill parser
+ * (test/fuzz/decoders.ts: mutated recorded frames, random bytes, mutated real scripts) N
+ * times each with fast-check, and prints the counterexample of any failure.
  */
 
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -22,7 +27,16 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { BATCH, type Finding, type InjectedFrame, replayFrames, runCampaign } from '../test/fuzz/campaign.ts';
+import fc from 'fast-check';
+import {
+  BATCH,
+  defaultCorpus,
+  type Finding,
+  type InjectedFrame,
+  replayFrames,
+  runCampaign,
+} from '../test/fuzz/campaign.ts';
+import { decoderProperties, packetdrillScripts } from '../test/fuzz/decoders-props.ts';
 
 const { values } = parseArgs({
   options: {
@@ -32,6 +46,7 @@ const { values } = parseArgs({
     round: { type: 'string', default: '250000' },
     out: { type: 'string', default: 'fuzz-out' },
     replay: { type: 'string' },
+    decoders: { type: 'string' },
   },
 });
 
@@ -165,4 +180,28 @@ process.on('unhandledRejection', (e) => {
   process.exitCode = 1;
 });
 
-process.exitCode = values.replay !== undefined ? await replay(values.replay) : await campaign();
+async function decoders(runs: number): Promise<number> {
+  const frames = (await defaultCorpus()).map((c) => c.frame);
+  const p = decoderProperties(frames, packetdrillScripts());
+  let failed = 0;
+  for (const [name, prop] of Object.entries(p)) {
+    const t0 = performance.now();
+    const r = fc.check(prop as fc.IProperty<unknown[]>, { numRuns: runs, seed: Number(values.seed) });
+    const secs = (performance.now() - t0) / 1000;
+    console.log(
+      JSON.stringify({ target: name, runs: r.numRuns, seconds: +secs.toFixed(1), failed: r.failed }),
+    );
+    if (r.failed) {
+      failed++;
+      console.log(fc.defaultReportMessage(r));
+    }
+  }
+  return failed > 0 ? 1 : 0;
+}
+
+process.exitCode =
+  values.replay !== undefined
+    ? await replay(values.replay)
+    : values.decoders !== undefined
+      ? await decoders(Number(values.decoders))
+      : await campaign();
