@@ -7,13 +7,30 @@
  * all world-readable. The child then runs with that directory as its cwd and imports only
  * from it, wherever the checkout is.
  */
-import { chmodSync, cpSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { build } from 'esbuild';
 
 /** Packages the bundles import at run time instead of containing them. */
 const EXTERNAL = ['koffi'];
+
+/** The directory of package `name` that holds `file` (its package.json names it). */
+function packageDir(file: string, name: string): string {
+  let d = dirname(file);
+  for (let i = 0; i < 20; i++) {
+    const pj = join(d, 'package.json');
+    if (existsSync(pj) && (JSON.parse(readFileSync(pj, 'utf8')) as { name?: string }).name === name) return d;
+    d = dirname(d);
+  }
+  throw new Error(`no package.json of ${name} above ${file}`);
+}
+
+function copyPackage(from: string, name: string, dir: string): void {
+  const to = join(dir, 'node_modules', name);
+  mkdirSync(dirname(to), { recursive: true });
+  cpSync(from, to, { recursive: true, dereference: true });
+}
 
 /** World-readable (and searchable) all the way down. */
 function openUp(path: string): void {
@@ -41,9 +58,22 @@ export async function bundleForNobody(entry: string, dir: string, name = 'bundle
   });
   const require = createRequire(import.meta.url);
   for (const pkg of EXTERNAL) {
-    const pkgDir = dirname(require.resolve(`${pkg}/package.json`));
-    mkdirSync(join(dir, 'node_modules'), { recursive: true });
-    cpSync(pkgDir, join(dir, 'node_modules', pkg), { recursive: true });
+    const pkgDir = packageDir(require.resolve(pkg), pkg);
+    copyPackage(pkgDir, pkg, dir);
+    // Its native parts come in optional per-platform packages (koffi: @koromix/koffi-linux-x64).
+    const meta = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')) as {
+      optionalDependencies?: Record<string, string>;
+    };
+    const from = createRequire(join(pkgDir, 'package.json'));
+    for (const opt of Object.keys(meta.optionalDependencies ?? {})) {
+      let found: string | undefined;
+      try {
+        found = from.resolve(`${opt}/package.json`);
+      } catch {
+        continue; // another platform's package, not installed here
+      }
+      copyPackage(dirname(found), opt, dir);
+    }
   }
   openUp(dir);
   return out;
