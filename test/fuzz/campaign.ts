@@ -178,7 +178,7 @@ class Target {
     const t0 = sim.now;
     let diff: string[] = [];
     for (let i = 0; i < 90; i++) {
-      await drainUdp(this.net, this.svc);
+      drainUdp(this.net);
       diff = censusDiff(this.baseline, census(this.net));
       if (diff.length === 0) break;
       await sim.advance(seconds(10));

@@ -171,7 +171,7 @@ export function censusDiff(base: Census, now: Census): string[] {
 }
 
 /** Reads every datagram waiting on the UDP sockets (fuzzed datagrams are legitimately queued). */
-export async function drainUdp(net: FuzzNet, svc: Services): Promise<number> {
+export function drainUdp(net: FuzzNet): number {
   let n = 0;
   for (const s of net.stacks)
     for (const ep of s.udp.endpoints()) {
@@ -184,7 +184,6 @@ export async function drainUdp(net: FuzzNet, svc: Services): Promise<number> {
         n++;
       }
     }
-  void svc;
   return n;
 }
 
