@@ -15,7 +15,8 @@
  * network of that seed; when they do not fail on their own it re-runs the campaign of that
  * seed up to the finding (campaigns are deterministic).
  *
- * `--seeds K` runs seeds S, S+1, ... S+K-1 in sequence, `--frames` each.
+ * `--seeds K` runs seeds S, S+1, ... S+K-1 in sequence, `--frames` each. `--profile freebsd`
+ * gives every stack FreeBSD's TCP behaviour (src/tcp/profile.ts) instead of Linux's.
  *
  * `--decoders N` runs the property targets over the wire decoders and the packetdrill parser
  * (test/fuzz/decoders.ts: mutated recorded frames, random bytes, mutated real scripts) N
@@ -28,6 +29,7 @@ import { parseArgs } from 'node:util';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import fc from 'fast-check';
+import type { TcpProfileName } from '../src/tcp/profile.ts';
 import {
   BATCH,
   defaultCorpus,
@@ -47,6 +49,7 @@ const { values } = parseArgs({
     out: { type: 'string', default: 'fuzz-out' },
     replay: { type: 'string' },
     decoders: { type: 'string' },
+    profile: { type: 'string', default: 'linux' },
   },
 });
 
@@ -91,6 +94,12 @@ async function replay(file: string): Promise<number> {
   return r.findings.length > 0 ? 1 : 0;
 }
 
+function profile(): TcpProfileName {
+  const p = values.profile;
+  if (p !== 'linux' && p !== 'freebsd') throw new Error(`--profile is linux or freebsd, not ${p}`);
+  return p;
+}
+
 async function campaign(): Promise<number> {
   const frames = Number(values.frames);
   const seed0 = Number(values.seed);
@@ -116,6 +125,7 @@ async function campaign(): Promise<number> {
       seed,
       frames,
       roundFrames,
+      profile: profile(),
       onFinding: (f) => {
         const file = join(out, `finding-${f.seed}-${f.frameIndex}.json`);
         const body: FindingFile = {

@@ -16,6 +16,7 @@
  */
 
 import { SeededRng } from '../../src/rand/rng.ts';
+import type { TcpProfileName } from '../../src/tcp/profile.ts';
 import { millis, seconds } from '../../src/time/instant.ts';
 import { type CorpusFrame, captureCorpus } from './corpus.ts';
 import { fixChecksums, type MutationKind, mutate, pickKind } from './mutate.ts';
@@ -62,6 +63,8 @@ export interface CampaignOptions {
   onRound?: (r: RoundReport) => void;
   /** Called on every network the campaign builds (tests plant a bug here to see it found). */
   tamper?: (net: FuzzNet) => void;
+  /** The TCP profile of every stack (default 'linux'). */
+  profile?: TcpProfileName;
 }
 
 export interface RoundReport {
@@ -156,8 +159,12 @@ class Target {
     this.flows = flowsOf(svc);
     this.points = new Map(net.points.map((p) => [p.name, p]));
   }
-  static async create(seed: number, tamper?: (net: FuzzNet) => void): Promise<Target> {
-    const net = buildNetwork(seed);
+  static async create(
+    seed: number,
+    tamper?: (net: FuzzNet) => void,
+    profile: TcpProfileName = 'linux',
+  ): Promise<Target> {
+    const net = buildNetwork(seed, profile);
     tamper?.(net);
     const svc = await startServices(net);
     const t = new Target(net, svc);
@@ -256,7 +263,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignReport
     report.findings.push(f);
     opts.onFinding?.(f);
   };
-  let target = await Target.create(opts.seed, opts.tamper);
+  let target = await Target.create(opts.seed, opts.tamper, opts.profile);
   let macs = new Map(target.net.points.map((p) => [p.name as string, p.mac]));
   let index = 0;
   while (index < opts.frames) {
@@ -273,7 +280,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignReport
         report.escapes++;
         finding({ seed: opts.seed, frameIndex: index, kind: 'escape', error: errorText(e), frames: batch });
         // The network's state is no longer trustworthy: start again.
-        target = await Target.create(opts.seed + report.escapes, opts.tamper);
+        target = await Target.create(opts.seed + report.escapes, opts.tamper, opts.profile);
         macs = new Map(target.net.points.map((p) => [p.name as string, p.mac]));
       }
       index += batch.length;
@@ -295,7 +302,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignReport
       await checkLiveness(target.net, target.svc, report.rounds);
     } catch (e) {
       finding({ seed: opts.seed, frameIndex: index, kind: 'liveness', error: errorText(e), frames: [] });
-      target = await Target.create(opts.seed + 1000 + report.rounds, opts.tamper);
+      target = await Target.create(opts.seed + 1000 + report.rounds, opts.tamper, opts.profile);
       macs = new Map(target.net.points.map((p) => [p.name as string, p.mac]));
     }
     opts.onRound?.({

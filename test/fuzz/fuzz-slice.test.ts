@@ -130,6 +130,22 @@ describe('fuzz campaign slice', () => {
       assert.ok((r.counters[c] ?? 0) > 0, `no ${c}`);
   });
 
+  it('the FreeBSD profile: seed 29, 20 000 mutated frames, no finding', async () => {
+    const r = await runCampaign({
+      seed: 29,
+      frames: 20_000,
+      roundFrames: 20_000,
+      corpus,
+      profile: 'freebsd',
+    });
+    console.log(`freebsd: frames ${r.frames} escapes ${r.escapes} findings ${r.findings.length}`);
+    assert.deepEqual(
+      r.findings.map((f) => `${f.kind}: ${f.error}`),
+      [],
+    );
+    assert.ok((r.counters['tcp.segmentsIn'] ?? 0) > 0);
+  });
+
   it('every truncation of a frame of each kind, at every input path', async () => {
     const pick = (pred: (f: Uint8Array) => boolean) => corpus.find((c) => pred(c.frame));
     const samples = [

@@ -18,6 +18,8 @@ import type { CableEnd } from '../../src/link/memory.ts';
 import { AF_INET, SOCK_DGRAM, SOCK_STREAM } from '../../src/socket/constants.ts';
 import type { Socket } from '../../src/socket/socket.ts';
 import type { Stack } from '../../src/stack.ts';
+import { tcpConfigFor } from '../../src/tcp/config.ts';
+import type { TcpProfileName } from '../../src/tcp/profile.ts';
 import { seconds } from '../../src/time/instant.ts';
 import { randomBytes, recvExactly, routed } from '../scenarios/tcp-net.ts';
 
@@ -33,8 +35,10 @@ export interface InputPoint {
 
 export const POINT_NAMES = ['a', 'r0', 'r1', 'b'] as const;
 
-export function buildNetwork(seed: number) {
-  const net = routed({ seed, routerMtuB: 1280 });
+/** The fuzz network; every stack's TCP behaves as `profile` (src/tcp/profile.ts). */
+export function buildNetwork(seed: number, profile: TcpProfileName = 'linux') {
+  const config = profile === 'linux' ? undefined : { tcp: tcpConfigFor(profile) };
+  const net = routed({ seed, routerMtuB: 1280, config });
   const { a, b, router, ca, cb } = net;
   const mac = (s: Stack, ifname = 'eth0') => {
     const i = s.ip.getInterface(ifname);
