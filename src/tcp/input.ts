@@ -268,7 +268,7 @@ function timestampAcceptable(c: Tcb, r: TcpRepr, textLen: number, now: number): 
     } else {
       c.layer.stats.pawsDrops++;
       const syn = (r.flags & TCP_SYN) !== 0;
-      if (syn && c.state !== 'SYN-RECEIVED') {
+      if (syn && synChallengeState(c)) {
         // RFC 5961 §4.2, as Linux (tcp_validate_incoming: a SYN failing PAWS goes to
         // syn_challenge): the challenge ACK, under both its limits.
         c.layer.stats.synChallenges++;
@@ -280,6 +280,15 @@ function timestampAcceptable(c: Tcb, r: TcpRepr, textLen: number, now: number): 
     }
   }
   return true;
+}
+
+/**
+ * The states where a SYN that fails the sequence or PAWS check is challenged (RFC 5961 §4.2):
+ * the synchronized ones but TIME-WAIT, which Linux answers with a plain ACK under the
+ * connection's own limit (tcp_timewait_state_process), as before.
+ */
+function synChallengeState(c: Tcb): boolean {
+  return c.state !== 'SYN-RECEIVED' && c.state !== 'TIME-WAIT';
 }
 
 /**
@@ -322,7 +331,7 @@ function checkSequence(c: Tcb, segSeq: Seq, segLen: number, syn: boolean): numbe
 function notAcceptable(c: Tcb, r: TcpRepr, segSeq: Seq, textLen: number, segLen: number, now: number): void {
   c.layer.stats.outOfWindow++;
   if (r.flags & TCP_RST) return;
-  if (r.flags & TCP_SYN && c.state !== 'SYN-RECEIVED') {
+  if (r.flags & TCP_SYN && synChallengeState(c)) {
     // RFC 5961 §4.2: "If the SYN bit is set, irrespective of the sequence number, TCP MUST
     // send an ACK (also referred to as challenge ACK) to the remote peer". Like Linux
     // (tcp_validate_incoming's syn_challenge), an out-of-window SYN in a synchronized
