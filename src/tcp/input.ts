@@ -57,7 +57,19 @@ export function segmentArrives(c: Tcb, r: TcpRepr, payload: Uint8Array): void {
 
   // ---- first: check sequence number
   const segLen = payload.length + (syn ? 1 : 0) + (fin ? 1 : 0);
-  const check = checkSequence(c, segSeq, segLen, syn);
+  let check = checkSequence(c, segSeq, segLen, syn);
+  if (check === NOT_ACCEPTABLE && endsAtRcvNxt(c, segSeq, payload.length, flags)) {
+    // Deviation from RFC 9293 §3.10.7.4's test (whose last byte must reach RCV.NXT), as
+    // Linux does (tcp_sequence accepts a segment whose end_seq is not before rcv_wup): a
+    // retransmission ending exactly at RCV.NXT (our ACK of it was lost) is acceptable, so
+    // its ACK field is processed (a peer that resends old data with a newer ACK moves our
+    // SND.UNA and window at once). Its text is all duplicate: receiveText reports it
+    // (D-SACK) and it is acknowledged at once, as before.
+    check = ACCEPTABLE;
+    c.layer.stats.duplicateAtRcvNxt++;
+    noteDuplicate(c, segSeq, payload.length);
+    c.ackNow = true;
+  }
   if (check === NOT_ACCEPTABLE) {
     notAcceptable(c, r, segSeq, payload.length, segLen, now);
     return;
@@ -256,11 +268,41 @@ function timestampAcceptable(c: Tcb, r: TcpRepr, textLen: number, now: number): 
     } else {
       c.layer.stats.pawsDrops++;
       const syn = (r.flags & TCP_SYN) !== 0;
+      if (syn && synChallengeState(c)) {
+        // RFC 5961 §4.2, as Linux (tcp_validate_incoming: a SYN failing PAWS goes to
+        // syn_challenge): the challenge ACK, under both its limits.
+        c.layer.stats.synChallenges++;
+        challengeAck(c, now);
+        return false;
+      }
       ackInvalid(c, textLen > 0 || syn || (r.flags & TCP_FIN) !== 0, syn, now);
       return false;
     }
   }
   return true;
+}
+
+/**
+ * The states where a SYN that fails the sequence or PAWS check is challenged (RFC 5961 §4.2):
+ * the synchronized ones but TIME-WAIT, which Linux answers with a plain ACK under the
+ * connection's own limit (tcp_timewait_state_process), as before.
+ */
+function synChallengeState(c: Tcb): boolean {
+  return c.state !== 'SYN-RECEIVED' && c.state !== 'TIME-WAIT';
+}
+
+/**
+ * A plain duplicate (text, no SYN, FIN or RST) whose end is exactly RCV.NXT, in a state
+ * that still takes the peer's data or its duplicates (TIME-WAIT keeps its own rules).
+ */
+function endsAtRcvNxt(c: Tcb, segSeq: Seq, textLen: number, flags: number): boolean {
+  return (
+    textLen > 0 &&
+    (flags & (TCP_SYN | TCP_FIN | TCP_RST)) === 0 &&
+    c.state !== 'TIME-WAIT' &&
+    c.state !== 'SYN-RECEIVED' &&
+    seqAdd(segSeq, textLen) === c.rcv.nxt
+  );
 }
 
 /** §3.10.7.4 first: the four-case acceptability test against RCV.NXT and the window offered. */
@@ -289,6 +331,15 @@ function checkSequence(c: Tcb, segSeq: Seq, segLen: number, syn: boolean): numbe
 function notAcceptable(c: Tcb, r: TcpRepr, segSeq: Seq, textLen: number, segLen: number, now: number): void {
   c.layer.stats.outOfWindow++;
   if (r.flags & TCP_RST) return;
+  if (r.flags & TCP_SYN && synChallengeState(c)) {
+    // RFC 5961 §4.2: "If the SYN bit is set, irrespective of the sequence number, TCP MUST
+    // send an ACK (also referred to as challenge ACK) to the remote peer". Like Linux
+    // (tcp_validate_incoming's syn_challenge), an out-of-window SYN in a synchronized
+    // state takes the challenge-ACK path, under both its limits.
+    c.layer.stats.synChallenges++;
+    challengeAck(c, now);
+    return;
+  }
   if (c.state === 'TIME-WAIT' && r.flags & TCP_FIN) {
     // §3.10.7.4 eighth: "TIME-WAIT STATE: Remain in the TIME-WAIT state. Restart the 2 MSL time-out."
     enterTimeWait(c);
@@ -523,7 +574,8 @@ function tsNotOlder(c: Tcb, tsVal: number, now: number): boolean {
  * acceptable, even when it has not yet seen our FIN. Returns true when the connection ended.
  */
 function dataAfterClose(c: Tcb, r: TcpRepr, segSeq: Seq, textLen: number): boolean {
-  if (!(c.orphan && textLen > 0 && seqGe(seqAdd(segSeq, textLen), c.rcv.nxt))) return false;
+  // New data only (Linux: after(end_seq - fin, rcv_nxt)): a duplicate ending at RCV.NXT is not.
+  if (!(c.orphan && textLen > 0 && seqGt(seqAdd(segSeq, textLen), c.rcv.nxt))) return false;
   c.layer.stats.dataAfterClose++;
   sendRst(c, seq(r.ack));
   terminate(c, 'aborted');

@@ -17,10 +17,11 @@
  *   out-of-order data above it is pruned (Linux tcp_prune_queue / tcp_prune_ofo_queue).
  *   Bytes already acknowledged are never dropped.
  *
- * Deviation: bytes are counted as payload held, not as allocated memory (Linux charges an
- * skb's truesize). The heap behind the figure is larger: a ring's storage grows by doubling
- * (up to twice what it holds), and an out-of-order piece is a view that keeps its whole
- * received frame alive (ReassemblyQueue.maxSegments bounds how many pieces a queue holds).
+ * Deviation: ring bytes are counted as payload held, not as allocated memory (Linux charges
+ * an skb's truesize); a ring's storage grows by doubling (up to twice what it holds). An
+ * out-of-order piece is charged what it costs, its bytes plus PIECE_OVERHEAD, and a small
+ * piece is copied out of its frame so it does not keep a frame slab alive (reassembly.ts;
+ * measured in test/scenarios/memory-caps.test.ts).
  */
 
 import type { Clock } from '../time/clock.ts';

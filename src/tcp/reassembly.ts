@@ -4,10 +4,15 @@
  * RFC 2018 §4.
  *
  * Stored pieces never overlap: on insert only the parts of a segment that fill
- * holes are kept, as subarrays of the caller's bytes (no copy). Memory is bounded
- * by `limitBytes` of payload and by `maxSegments` pieces; a segment that does not
- * fit is rejected whole ('dropped-limit') and nothing is kept of it. With an `account`
- * (the TCP layer's memory, memory.ts) the payload bytes held are charged to it.
+ * holes are kept, as subarrays of the caller's bytes (no copy), unless the piece is less
+ * than half of the buffer behind it (a small segment in a frame slab, src/link/frame-alloc.ts,
+ * or a sliver of a large frame): that piece is copied out, so a held piece never keeps
+ * alive more than twice its size (a 1-byte segment would otherwise pin a 16 KiB slab).
+ * Memory is bounded by `limitBytes` of payload and by `maxSegments` pieces; a segment that
+ * does not fit is rejected whole ('dropped-limit') and nothing is kept of it. With an
+ * `account` (the TCP layer's memory, memory.ts) each piece is charged what it costs: its
+ * bytes plus PIECE_OVERHEAD (as Linux charges an skb's truesize), so a flood of tiny
+ * out-of-order segments counts against the layer's limit in heap terms, not by payload.
  */
 import type { SackBlock } from '../wire/tcp.ts';
 import type { MemoryAccount } from './memory.ts';
@@ -18,6 +23,12 @@ interface Piece {
   end: Seq;
   data: Uint8Array;
 }
+
+/**
+ * Heap a stored piece costs besides its bytes: the piece record, its Uint8Array view and,
+ * for a copied piece, its own ArrayBuffer (measured: test/scenarios/memory-caps.test.ts).
+ */
+export const PIECE_OVERHEAD = 320;
 
 /** How many recent arrivals we remember for ordering SACK blocks. */
 const RECENT = 8;
@@ -35,6 +46,8 @@ export class ReassemblyQueue {
   /** Start of recently arrived segments, most recent first (RFC 2018 §4 block order). */
   #recent: Seq[] = [];
   readonly #account: MemoryAccount | undefined;
+  /** Pieces whose PIECE_OVERHEAD is charged to the account. */
+  #chargedPieces = 0;
 
   constructor(
     limitBytes: number,
@@ -52,6 +65,20 @@ export class ReassemblyQueue {
     this.#bytes += n;
     if (n > 0) this.#account?.charge(n);
     else if (n < 0) this.#account?.credit(-n);
+  }
+
+  /** Charges (or credits) PIECE_OVERHEAD for the pieces added (or removed) since the last call. */
+  #syncPieces(): void {
+    const d = this.#pieces.length - this.#chargedPieces;
+    if (d === 0) return;
+    this.#chargedPieces = this.#pieces.length;
+    if (d > 0) this.#account?.charge(d * PIECE_OVERHEAD);
+    else this.#account?.credit(-d * PIECE_OVERHEAD);
+  }
+
+  /** What the queue charges its account: bytes held plus PIECE_OVERHEAD per piece. */
+  get charged(): number {
+    return this.#bytes + this.#chargedPieces * PIECE_OVERHEAD;
   }
 
   /** Payload bytes held. */
@@ -147,6 +174,7 @@ export class ReassemblyQueue {
       }
       while (t < tail.length) this.#pieces.push(tail[t++]);
       this.#addBytes(added);
+      this.#syncPieces();
     }
     if (newFin) this.#fin = end;
     if (data.length > 0) this.#touch(seq);
@@ -154,7 +182,10 @@ export class ReassemblyQueue {
   }
 
   #piece(seq: Seq, data: Uint8Array, from: Seq, to: Seq): Piece {
-    return { seq: from, end: to, data: data.subarray(seqSub(from, seq), seqSub(to, seq)) };
+    let d = data.subarray(seqSub(from, seq), seqSub(to, seq));
+    // A piece less than half of the buffer behind it is copied out of it (see the header).
+    if (d.buffer.byteLength > 2 * d.length) d = d.slice();
+    return { seq: from, end: to, data: d };
   }
 
   #touch(s: Seq): void {
@@ -186,7 +217,10 @@ export class ReassemblyQueue {
       length += c.length;
       cur = p.end;
     }
-    if (n > 0) ps.splice(0, n);
+    if (n > 0) {
+      ps.splice(0, n);
+      this.#syncPieces();
+    }
     let fin = false;
     if (this.#fin !== undefined && seqLe(this.#fin, cur)) {
       fin = this.#fin === cur;
@@ -263,6 +297,7 @@ export class ReassemblyQueue {
     if (from === undefined) {
       this.#pieces = [];
       this.#addBytes(-this.#bytes);
+      this.#syncPieces();
       this.#fin = undefined;
       this.#recent = [];
       return;
@@ -278,6 +313,7 @@ export class ReassemblyQueue {
     }
     for (let j = i; j < ps.length; j++) this.#addBytes(-ps[j].data.length);
     ps.length = i;
+    this.#syncPieces();
     if (this.#fin !== undefined && seqGe(this.#fin, from)) this.#fin = undefined;
     this.#recent = this.#recent.filter((s) => seqLt(s, from));
   }

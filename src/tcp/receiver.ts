@@ -6,6 +6,7 @@
  */
 import { EV_END, EV_READABLE } from './events.ts';
 import { enterTimeWait } from './lifecycle.ts';
+import { PIECE_OVERHEAD } from './reassembly.ts';
 import { type Seq, seqAdd, seqLt, seqSub } from './seq.ts';
 import { T_DELACK, type Tcb } from './tcb.ts';
 
@@ -153,20 +154,22 @@ function receiveFin(c: Tcb): void {
 }
 
 /**
- * Receive side: may `len` new bytes at `segSeq` be held? When not, the connection's
+ * Receive side: may `data` new bytes at `segSeq` be held? When not, the connection's
  * out-of-order data above the segment is pruned first (RFC 2018 §8 lets a receiver discard
  * SACKed data; the sender keeps it until it is cumulatively acknowledged); if that is not
  * enough, the caller drops the segment and ACKs, and the peer retransmits (RFC 9293 §3.8.6:
  * "If more data arrives than can be accepted, it will be discarded").
  */
-function admitData(c: Tcb, segSeq: Seq, len: number): boolean {
+function admitData(c: Tcb, segSeq: Seq, data: number): boolean {
   const mem = c.layer.memory;
+  // Out of order it is held as a piece, which costs its overhead too (reassembly.ts).
+  const len = segSeq === c.rcv.nxt ? data : data + PIECE_OVERHEAD;
   if (len <= mem.available) return true;
   // In-order data on a connection shut for reading is discarded, not held.
   if (c.readShut && segSeq === c.rcv.nxt) return true;
   if (c.hasReasm) {
     const before = c.reasm.bytes;
-    c.reasm.clear(seqAdd(segSeq, len));
+    c.reasm.clear(seqAdd(segSeq, data));
     if (c.reasm.bytes < before) c.layer.stats.memoryPrunes++;
     if (len <= mem.available) return true;
   }

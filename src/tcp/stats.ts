@@ -41,6 +41,10 @@ export function newTcpStats() {
     backlogDrops: 0,
     synQueueDrops: 0,
     outOfWindow: 0,
+    /** Out-of-window (or PAWS-failing) SYNs in a synchronized state, sent to the challenge-ACK path (RFC 5961 §4.2). */
+    synChallenges: 0,
+    /** Duplicates ending exactly at RCV.NXT, processed as acceptable (their ACK field), as Linux does. */
+    duplicateAtRcvNxt: 0,
     pawsDrops: 0,
     missingTimestamp: 0,
     badAck: 0,

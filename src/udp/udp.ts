@@ -49,6 +49,19 @@ export const UDP_MAX_PAYLOAD_V6 = 65527;
 /** Default receive buffer in bytes (Linux's net.core.rmem_default). */
 export const UDP_DEFAULT_RCVBUF = 212992;
 
+/**
+ * What a queued datagram costs besides its data: its record, the Uint8Array holding the
+ * copy and the source/destination address objects (measured: test/scenarios/memory-caps.test.ts).
+ * Charged against SO_RCVBUF with the data, as Linux charges an skb's truesize, so a flood of
+ * empty datagrams is bounded too (charging the data alone let it grow without limit).
+ */
+export const UDP_DATAGRAM_OVERHEAD = 320;
+
+/** The receive-queue charge of a datagram with `n` bytes of data. */
+export function datagramCost(n: number): number {
+  return n + UDP_DATAGRAM_OVERHEAD;
+}
+
 /** A UDP header and its data, built into the frame by the network layer's `sendSegment`. */
 const UDP_SEGMENT: SegmentEmitter<UdpRepr> = {
   headerLength: () => UDP_HEADER_LEN,
@@ -123,12 +136,13 @@ export class UdpEndpoint implements PortClaim {
   reusePort = false;
   broadcast = false;
   ttl: number | undefined = undefined;
-  /** Receive queue bound in bytes of data (SO_RCVBUF). */
+  /** Receive queue bound (SO_RCVBUF) in bytes charged: data plus UDP_DATAGRAM_OVERHEAD each. */
   rcvbuf = UDP_DEFAULT_RCVBUF;
   /** A pending asynchronous error (ICMP) reported once by the next send/receive (SO_ERROR). */
   pendingError: UdpErrorCode | undefined = undefined;
   closed = false;
   readonly queue: ReceivedDatagram[] = [];
+  /** Bytes charged for the queue (datagramCost of each). */
   queueBytes = 0;
   /** Called when a datagram or an error arrives (the socket wakes its readers). */
   onReadable: (() => void) | undefined = undefined;
@@ -169,7 +183,7 @@ export class UdpEndpoint implements PortClaim {
   recv(): ReceivedDatagram | undefined {
     this.throwPendingError();
     const d = this.queue.shift();
-    if (d) this.queueBytes -= d.data.length;
+    if (d) this.queueBytes -= datagramCost(d.data.length);
     return d;
   }
 
@@ -445,13 +459,16 @@ export class UdpLayer implements TransportProtocol {
   }
 
   #enqueue(ep: UdpEndpoint, data: Uint8Array, info: IpPacketInfo, srcPort: number): void {
-    if (ep.queueBytes + data.length > ep.rcvbuf && ep.queue.length > 0) {
+    const cost = datagramCost(data.length);
+    // Like Linux (__udp_enqueue_schedule_skb): refused once the charge would pass the
+    // receive buffer, except that an empty queue always takes one datagram.
+    if (ep.queueBytes + cost > ep.rcvbuf && ep.queue.length > 0) {
       this.stats.receiveQueueDrops++;
       return;
     }
     this.stats.inDatagrams++;
     ep.queue.push({ data: data.slice(), srcAddr: info.src, srcPort, dstAddr: info.dst });
-    ep.queueBytes += data.length;
+    ep.queueBytes += cost;
     ep.onReadable?.();
   }
 

@@ -16,16 +16,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { createNetns, deleteNetns, ip, nsSpawn, uniqueName } from '../../src/node/netns.ts';
+import { bundleForNobody } from '../helpers/nobody.ts';
 import { exited, lines, skipUnless } from './helpers.ts';
 
 describe('persistent TAP opened by an unprivileged user', () => {
   it('nobody opens a TAP made with `ip tuntap add ... user 65534`, reads frames; close keeps the interface', async (t) => {
     if (skipUnless(t, ['unshare', 'setpriv', 'ping'])) return;
-    // Node (and this checkout) must be reachable for uid 65534, e.g. not under /root.
+    // Node must be reachable for uid 65534; this checkout need not be (what the child
+    // imports is copied to a directory of its own below).
     const probe = spawnSync(
       'setpriv',
       ['--reuid', '65534', '--regid', '65534', '--clear-groups', process.execPath, '-e', 'process.exit(0)'],
-      { cwd: new URL('../..', import.meta.url).pathname, encoding: 'utf8' },
+      { cwd: tmpdir(), encoding: 'utf8' },
     );
     if (probe.status !== 0) {
       t.skip(
@@ -44,11 +46,11 @@ describe('persistent TAP opened by an unprivileged user', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ss-pers-'));
     t.after(() => rmSync(dir, { recursive: true, force: true }));
     chmodSync(dir, 0o777);
-    const script = join(dir, 'probe.mts');
-    const tapUrl = new URL('../../src/node/tap.ts', import.meta.url).href;
+    const script = join(dir, 'probe.mjs');
+    await bundleForNobody(new URL('../../src/node/tap.ts', import.meta.url).pathname, dir, 'tap.mjs');
     writeFileSync(
       script,
-      `import { openTap } from ${JSON.stringify(tapUrl)};
+      `import { openTap } from './tap.mjs';
 try {
   const t = await openTap({ name: ${JSON.stringify(ifname)} });
   console.log('OPENED', process.getuid());
@@ -85,13 +87,10 @@ try {
         'env',
         `HOME=${dir}`,
         `TMPDIR=${dir}`,
-        'TSX_DISABLE_CACHE=1',
         process.execPath,
-        '--import',
-        'tsx',
         script,
       ],
-      { cwd: new URL('../..', import.meta.url).pathname, stdio: ['ignore', 'pipe', 'pipe'] },
+      { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     const out = lines(child, 'probe');
     const m = await out.waitFor(/FRAMES (\d+)|ERR .*/, 30_000);

@@ -19,6 +19,7 @@ import { ETHERTYPE_ARP, ETHERTYPE_IPV4, emitEthernet, parseEthernet } from '../.
 import { emitIcmpv4, type Icmpv4Repr, icmpv4Length, parseIcmpv4 } from '../../src/wire/icmpv4.ts';
 import { emitIpv4, IP_PROTO_ICMP, IP_PROTO_UDP, parseIpv4Packet } from '../../src/wire/ipv4.ts';
 import { FrameCollector, skipWithoutKernelLinks, tapInNetns } from '../helpers/netns.ts';
+import { bundleForNobody } from '../helpers/nobody.ts';
 
 const SUBNET = 20 + (process.pid % 200);
 const OUR_MAC: MacAddress = new Uint8Array([0x02, 0x00, 0x00, 0x77, SUBNET, 0x02]);
@@ -274,22 +275,22 @@ describe('TAP/TUN against the Linux kernel (in a private network namespace)', ()
     if (skipWithoutKernelLinks(t)) return;
     const dir = mkdtempSync(join(tmpdir(), 'ss-tap-'));
     t.after(() => rmSync(dir, { recursive: true, force: true }));
-    const script = join(dir, 'probe.mts');
-    const tapUrl = new URL('../../src/node/tap.ts', import.meta.url).href;
+    const script = join(dir, 'probe.mjs');
+    // Everything the child imports is copied to `dir` (nobody may not read this checkout).
+    await bundleForNobody(new URL('../../src/node/tap.ts', import.meta.url).pathname, dir, 'tap.mjs');
     writeFileSync(
       script,
-      `import { openTap } from ${JSON.stringify(tapUrl)};
+      `import { openTap } from './tap.mjs';
 try { const t = await openTap(); await t.close(); console.log('OPENED'); }
 catch (e) { console.log(JSON.stringify({ code: e.code, name: e.name, message: e.message })); }
 `,
     );
-    execFileSync('chmod', ['755', dir]);
-    const child = spawn(process.execPath, ['--import', 'tsx', script], {
+    execFileSync('chmod', ['-R', 'a+rX', dir]);
+    const child = spawn(process.execPath, [script], {
       uid: 65534,
       gid: 65534,
-      cwd: new URL('../..', import.meta.url).pathname,
-      // tsx's cache dir would be root's; run without it.
-      env: { ...process.env, HOME: dir, TMPDIR: dir, TSX_DISABLE_CACHE: '1' },
+      cwd: dir,
+      env: { ...process.env, HOME: dir, TMPDIR: dir },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const { code, out } = await waitExit(child, 30_000);

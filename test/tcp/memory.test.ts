@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { SeededRng } from '../../src/rand/rng.ts';
 import type { TcpConnection } from '../../src/tcp/connection.ts';
 import { TcpMemory } from '../../src/tcp/memory.ts';
-import { ReassemblyQueue } from '../../src/tcp/reassembly.ts';
+import { PIECE_OVERHEAD as P, ReassemblyQueue } from '../../src/tcp/reassembly.ts';
 import { ByteRing } from '../../src/tcp/ring.ts';
 import { seq, seqSub } from '../../src/tcp/seq.ts';
 import {
@@ -39,9 +39,9 @@ function send(e: Opened, off: number, len: number, flags = TCP_ACK): void {
   );
 }
 
-/** What the connection holds, counted from its parts. */
+/** What the connection holds, counted from its parts (an out-of-order piece costs its bytes plus P). */
 function held(c: TcpConnection): number {
-  return c.sndBuf.length + c.rcvBuf.length + (c.hasReasm ? c.reasm.bytes : 0);
+  return c.sndBuf.length + c.rcvBuf.length + (c.hasReasm ? c.reasm.charged : 0);
 }
 
 /** A second connection on the same layer (to the peer's port 5556), established. */
@@ -63,28 +63,29 @@ function second(h: Harness, ev = new EventLog()): { c: TcpConnection; iss: numbe
 
 describe('TCP memory account', () => {
   it('rings and the reassembly queue charge what they hold and credit what they release', () => {
-    const mem = new TcpMemory({ limit: 1000, pressure: 0.75 });
+    // The queue's two pieces cost P each besides their bytes (reassembly.ts PIECE_OVERHEAD).
+    const mem = new TcpMemory({ limit: 1000 + 2 * P, pressure: 0.75 });
     const r = new ByteRing(800, mem);
     assert.equal(r.push(new Uint8Array(500)), 500);
     assert.equal(mem.inUse, 500);
     const q = new ReassemblyQueue(10_000, undefined, mem);
     assert.equal(q.insert(seq(100), new Uint8Array(200), false), 'stored');
     assert.equal(q.insert(seq(250), new Uint8Array(100), false), 'stored'); // 50 new bytes
-    assert.equal(mem.inUse, 750);
+    assert.equal(mem.inUse, 750 + 2 * P);
     assert.ok(mem.underPressure);
     // The ring takes no more than the account has left, though its own limit allows 300.
     assert.equal(r.space, 250);
     assert.equal(r.push(new Uint8Array(300)), 250);
-    assert.equal(mem.inUse, 1000);
+    assert.equal(mem.inUse, 1000 + 2 * P);
     assert.equal(mem.available, 0);
     assert.equal(r.push(new Uint8Array(1)), 0);
     r.take(100);
-    q.clear(seq(200)); // keeps [100, 200)
-    assert.equal(mem.inUse, 900 - 150);
+    q.clear(seq(200)); // keeps [100, 200): one piece
+    assert.equal(mem.inUse, 900 - 150 + P);
     assert.equal(q.take(seq(100)).length, 100);
     r.clear();
     assert.equal(mem.inUse, 0);
-    assert.equal(mem.peak, 1000);
+    assert.equal(mem.peak, 1000 + 2 * P);
     assert.equal(q.bytes, 0);
   });
 
@@ -104,8 +105,8 @@ describe('TCP memory account', () => {
     assert.equal(mem.limit, 64 * 1024 * 1024);
     assert.equal(e.c.write(new Uint8Array(3000)), 3000);
     send(e, 0, 1000);
-    send(e, 2000, 500); // out of order
-    assert.equal(mem.inUse, 3000 + 1000 + 500);
+    send(e, 2000, 500); // out of order: one piece
+    assert.equal(mem.inUse, 3000 + 1000 + 500 + P);
     assert.equal(held(e.c), mem.inUse);
     // The peer acknowledges 2000 of our bytes and fills the hole.
     e.h.inject({
@@ -121,7 +122,7 @@ describe('TCP memory account', () => {
     assert.equal(mem.inUse, 1000);
     assert.deepEqual(mem.snapshot(), {
       inUse: 1000,
-      peak: 4500,
+      peak: 4500 + P,
       limit: 64 * 1024 * 1024,
       pressure: 48 * 1024 * 1024,
       underPressure: false,
@@ -161,16 +162,17 @@ describe('TCP memory account', () => {
 
   it('prunes out-of-order data above an in-order segment before dropping it', () => {
     const e = established({
-      config: { memoryLimit: 6000, memoryPressure: 1 },
+      config: { memoryLimit: 6000 + 2 * P, memoryPressure: 1 },
       peerOptions: { mss: 1460, sackPermitted: true },
     });
     const mem = e.h.layer.memory;
     send(e, 3000, 1000);
     send(e, 4500, 1000);
     assert.equal(e.c.reasm.bytes, 2000);
+    assert.equal(e.c.reasm.charged, 2000 + 2 * P);
     assert.equal(e.c.write(new Uint8Array(3500)), 3500);
     e.h.take();
-    assert.equal(mem.inUse, 5500);
+    assert.equal(mem.inUse, 5500 + 2 * P);
     // In order, 1000 bytes, 500 available: the out-of-order data goes, the segment stays.
     send(e, 0, 1000);
     assert.equal(e.h.layer.stats.memoryPrunes, 1);
