@@ -120,12 +120,12 @@ export class DhcpServer {
       throw new RangeError('poolSize must be 1..65536');
     if (!(config.prefix >= 0 && config.prefix <= 30)) throw new RangeError('prefix must be 0..30');
     this.config = {
-      router: config.serverAddress,
-      dns: [],
-      mtu: 1500,
-      leaseTime: 86400,
-      offerHoldSeconds: 60,
       ...config,
+      router: config.router ?? config.serverAddress,
+      dns: config.dns ?? [],
+      mtu: config.mtu ?? 1500,
+      leaseTime: config.leaseTime ?? 86400,
+      offerHoldSeconds: config.offerHoldSeconds ?? 60,
     };
     if ('stack' in host) {
       const stack = host.stack;
