@@ -98,7 +98,7 @@ export const command: Command = {
       const m = /^(\d+):(\d+)$/.exec(t);
       const h = Number(m?.[1]);
       const g = Number(m?.[2]);
-      if (!m || !(h > 0 && h < 65536 && g > 0 && g < 65536))
+      if (!m || !(h >= 0 && h < 65536 && g > 0 && g < 65536))
         throw new UsageError(`-t: '${t}' is not HOSTPORT:GUESTPORT`);
       return { host: h, guest: g };
     });

@@ -131,6 +131,8 @@ export class Gateway {
   /** Host streams opened, waiting for their guest connection to be accepted, by 4-tuple. */
   readonly #ready = new Map<string, HostStream>();
   readonly #udp = new Map<string, UdpFlow>();
+  /** The guest address last seen opening a flow (forwards go there when no lease is bound). */
+  #lastGuest: Ipv4Address | undefined = undefined;
 
   constructor(o: GatewayOptions) {
     const [netText, prefixText] = (o.network ?? '10.0.2.0/24').split('/');
@@ -223,6 +225,7 @@ export class Gateway {
     if (this.#dialing.has(key)) return false; // a retransmitted SYN while we dial
     if (this.#ready.has(key)) return true; // dialled; this SYN opens the connection
     const what = `tcp ${key}`;
+    this.#lastGuest = v4(src);
     const host = this.#hostFor(v4(dst));
     if (host === undefined) {
       this.#refuse(what, 'no host behind this address');
@@ -298,15 +301,15 @@ export class Gateway {
 
   /**
    * An inbound port forward: opens a connection from the gateway to `guestPort` on the guest
-   * (default: the newest bound DHCP lease) and splices `hs` to it; `hs` is destroyed when
-   * the guest cannot be reached.
+   * (default: the newest bound DHCP lease, else the guest address last seen opening a flow)
+   * and splices `hs` to it; `hs` is destroyed when the guest cannot be reached.
    */
   forwardToGuest(guestPort: number, hs: HostStream, guest?: Ipv4Address): void {
     const leases = this.dhcp.leases().filter((l) => l.state === 'bound');
-    const to = guest ?? leases[leases.length - 1]?.address;
+    const to = guest ?? leases[leases.length - 1]?.address ?? this.#lastGuest;
     const what = `forward host -> guest:${guestPort}`;
     if (to === undefined) {
-      this.#refuse(what, 'no guest has a lease yet');
+      this.#refuse(what, 'no guest address known yet (no lease, no flow)');
       hs.destroy();
       return;
     }
@@ -353,6 +356,7 @@ export class Gateway {
       return true;
     }
     const key = `${formatIpv4(v4(src))}:${srcPort}`;
+    if (v4(src) !== 0) this.#lastGuest = v4(src);
     let f = this.#udp.get(key);
     if (!f) {
       if (this.#active() >= this.#maxFlows) {

@@ -87,9 +87,12 @@ export async function startGateway(o: StartGatewayOptions): Promise<RunningGatew
     resolveConnected(gw);
   };
   const servers: net.Server[] = [];
+  const open = new Set<net.Socket>();
   const forwardPorts: number[] = [];
   for (const f of o.forwards ?? []) {
     const s = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (sock) => {
+      open.add(sock);
+      sock.once('close', () => open.delete(sock));
       if (!current) {
         sock.destroy();
         return;
@@ -118,9 +121,11 @@ export async function startGateway(o: StartGatewayOptions): Promise<RunningGatew
     statusLine: () => current?.statusLine() ?? 'waiting for a guest',
     async close() {
       current?.close();
+      // The links and forwarded connections first: a server's close waits for its connections.
+      await currentLink?.close();
+      for (const sock of open) sock.destroy();
       await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
       await server.close();
-      await currentLink?.close();
       runtime.stop();
       pcap?.file.close();
     },
