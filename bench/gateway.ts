@@ -123,6 +123,7 @@ async function main(): Promise<void> {
     const results: [string, number[]][] = [];
 
     // sockstack gateway, in this process.
+    console.error('booting the guest on sockstack gateway ...');
     const gw = await startGateway({ socket: join(dir, 'gw.sock') });
     results.push([
       'sockstack gateway',
@@ -135,9 +136,14 @@ async function main(): Promise<void> {
     const run = join(dir, 'passt');
     mkdirSync(run);
     chownSync(run, 65534, 65534);
+    console.error('booting the guest on passt ...');
     const psock = join(run, 'p.sock');
     const passt = spawn('passt', ['-f', '-e', '-4', '-s', psock, '--no-dhcp-dns', '--no-dhcp-search'], {
-      stdio: 'ignore',
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let passtLog = '';
+    passt.stderr!.on('data', (b: Buffer) => {
+      passtLog += b.toString();
     });
     // Ready once its socket accepts (bounded: 20 s); the probe's connection closes at once.
     for (let i = 0; i < 200; i++) {
@@ -154,6 +160,9 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 200));
     try {
       results.push(['passt', await guestRun(qemu(kernel.vmlinuz, initrd, psock, port))]);
+    } catch (e) {
+      console.error(`passt log:\n${passtLog}`);
+      throw e;
     } finally {
       passt.kill();
     }

@@ -47,6 +47,13 @@ export const command: Command = {
         value: 'HOST:GUEST',
         description: 'forward host TCP port HOST (on 127.0.0.1) to guest port GUEST',
       },
+      udp: {
+        type: 'string',
+        short: 'u',
+        multiple: true,
+        value: 'HOST:GUEST',
+        description: 'forward host UDP port HOST (on 127.0.0.1) to guest port GUEST',
+      },
       network: { type: 'string', value: 'CIDR', description: 'guest network', default: '10.0.2.0/24' },
       'dns-upstream': {
         type: 'string',
@@ -94,14 +101,17 @@ export const command: Command = {
     const port = portText === undefined ? undefined : Number(portText);
     if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port < 65536))
       throw new UsageError(`--port: '${portText}' is not 0-65535`);
-    const forwards = list(p, 'tcp').map((t) => {
-      const m = /^(\d+):(\d+)$/.exec(t);
-      const h = Number(m?.[1]);
-      const g = Number(m?.[2]);
-      if (!m || !(h >= 0 && h < 65536 && g > 0 && g < 65536))
-        throw new UsageError(`-t: '${t}' is not HOSTPORT:GUESTPORT`);
-      return { host: h, guest: g };
-    });
+    const pairs = (name: string, flag: string) =>
+      list(p, name).map((t) => {
+        const m = /^(\d+):(\d+)$/.exec(t);
+        const h = Number(m?.[1]);
+        const g = Number(m?.[2]);
+        if (!m || !(h >= 0 && h < 65536 && g > 0 && g < 65536))
+          throw new UsageError(`${flag}: '${t}' is not HOSTPORT:GUESTPORT`);
+        return { host: h, guest: g };
+      });
+    const udpForwards = pairs('udp', '-u');
+    const forwards = pairs('tcp', '-t');
     const up = str(p, 'dns-upstream');
     const num = (name: string, dflt: number, min: number, max: number): number => {
       const t = str(p, name);
@@ -120,6 +130,7 @@ export const command: Command = {
         socket,
         port,
         forwards,
+        udpForwards,
         network: str(p, 'network'),
         dnsUpstream: up === undefined ? undefined : hostPort(up, '--dns-upstream'),
         deny: p.values.deny === undefined ? undefined : list(p, 'deny'),
@@ -138,6 +149,8 @@ export const command: Command = {
     io.err(`sockstack gateway: waiting for QEMU on ${where}`);
     for (const [i, f] of forwards.entries())
       io.err(`sockstack gateway: forwarding 127.0.0.1:${gw.forwardPorts[i]} -> guest port ${f.guest}`);
+    for (const [i, f] of udpForwards.entries())
+      io.err(`sockstack gateway: forwarding udp 127.0.0.1:${gw.udpForwardPorts[i]} -> guest port ${f.guest}`);
     void gw.connected.then(() => io.err('sockstack gateway: guest connected'));
     const timer =
       every > 0

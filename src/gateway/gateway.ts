@@ -88,6 +88,20 @@ interface UdpFlow {
   readonly timer: Timer;
 }
 
+interface InboundUdp {
+  readonly client: string;
+  readonly port: number;
+  readonly guest: Ipv4Address;
+  readonly guestPort: number;
+  readonly reply: (data: Uint8Array) => void;
+  last: number;
+  readonly timer: Timer;
+}
+
+/** Source ports the gateway uses towards the guest for inbound UDP forwards (IANA's dynamic range). */
+const INBOUND_PORT_FIRST = 49152;
+const INBOUND_PORT_COUNT = 16384;
+
 const SECOND = 1_000_000;
 
 /** The IPv4 address of `a` (0 for IPv6: the gateway serves IPv4 guests until IPv6 lands). */
@@ -131,6 +145,10 @@ export class Gateway {
   /** Host streams opened, waiting for their guest connection to be accepted, by 4-tuple. */
   readonly #ready = new Map<string, HostStream>();
   readonly #udp = new Map<string, UdpFlow>();
+  /** Inbound UDP forwards: gateway source port → the host client's flow. */
+  readonly #inbound = new Map<number, InboundUdp>();
+  readonly #inboundByClient = new Map<string, InboundUdp>();
+  #nextInboundPort = INBOUND_PORT_FIRST;
   /** The guest address last seen opening a flow (forwards go there when no lease is bound). */
   #lastGuest: Ipv4Address | undefined = undefined;
 
@@ -193,6 +211,7 @@ export class Gateway {
     this.dhcp.close();
     this.dns?.close();
     for (const f of this.#udp.values()) this.#dropUdp(f);
+    for (const f of this.#inbound.values()) this.#dropInbound(f);
     for (const h of this.#ready.values()) h.destroy();
     this.#ready.clear();
     this.#dialing.clear();
@@ -347,7 +366,100 @@ export class Gateway {
 
   // ------------------------------------------------------------------ UDP
 
+  /**
+   * An inbound UDP forward: `data` from the host client `client` ('addr:port', one flow per
+   * client) goes to `guestPort` on the guest from the gateway's address and a port of its
+   * own; the guest's answers to that port go to `reply`. Flows end after the idle time.
+   */
+  forwardDatagramToGuest(
+    guestPort: number,
+    data: Uint8Array,
+    client: string,
+    reply: (d: Uint8Array) => void,
+    guest?: Ipv4Address,
+  ): void {
+    let f = this.#inboundByClient.get(client);
+    if (!f) {
+      const leases = this.dhcp.leases().filter((l) => l.state === 'bound');
+      const to = guest ?? leases[leases.length - 1]?.address ?? this.#lastGuest;
+      const what = `udp forward ${client} -> guest:${guestPort}`;
+      if (to === undefined) {
+        this.#refuse(what, 'no guest address known yet (no lease, no flow)');
+        return;
+      }
+      if (this.#active() >= this.#maxFlows) {
+        this.#refuse(what, `flow limit ${this.#maxFlows} reached`);
+        return;
+      }
+      let port = 0;
+      for (let i = 0; i < INBOUND_PORT_COUNT; i++) {
+        const p = this.#nextInboundPort;
+        this.#nextInboundPort = p + 1 >= INBOUND_PORT_FIRST + INBOUND_PORT_COUNT ? INBOUND_PORT_FIRST : p + 1;
+        if (!this.#inbound.has(p) && this.stack.udp.portTable.at(p) === undefined) {
+          port = p;
+          break;
+        }
+      }
+      if (port === 0) {
+        this.#refuse(what, 'no free gateway port');
+        return;
+      }
+      const flow: InboundUdp = {
+        client,
+        port,
+        guest: to,
+        guestPort,
+        reply,
+        last: 0,
+        timer: this.stack.timers.timer((now) => {
+          const until = flow.last + this.#udpIdle;
+          if (until > now) flow.timer.set(until);
+          else this.#dropInbound(flow);
+        }),
+      };
+      f = flow;
+      this.#inbound.set(port, f);
+      this.#inboundByClient.set(client, f);
+      this.stats.udpFlows++;
+      this.stats.activeUdp++;
+      this.stats.forwardsIn++;
+    }
+    const now = this.stack.clock.now();
+    f.last = now;
+    if (!f.timer.armed) f.timer.set(now + this.#udpIdle);
+    this.stats.bytesIn += data.length;
+    try {
+      this.stack.udp.sendFrom(
+        { family: 4, v4: this.address },
+        f.port,
+        { family: 4, v4: f.guest },
+        f.guestPort,
+        data,
+      );
+    } catch {
+      // Too big, or no route: dropped, as a NAT would.
+    }
+  }
+
+  #dropInbound(f: InboundUdp): void {
+    if (this.#inbound.get(f.port) !== f) return;
+    this.#inbound.delete(f.port);
+    this.#inboundByClient.delete(f.client);
+    f.timer.cancel();
+    this.stats.activeUdp--;
+  }
+
   #udpOut(src: IpAddress, srcPort: number, dst: IpAddress, dstPort: number, data: Uint8Array): boolean {
+    if (v4(dst) === this.address) {
+      // The guest answering an inbound forward.
+      const f = this.#inbound.get(dstPort);
+      if (f && f.guest === v4(src) && f.guestPort === srcPort) {
+        f.last = this.stack.clock.now();
+        this.stats.bytesOut += data.length;
+        f.reply(data.slice());
+        return true;
+      }
+    }
     const what = `udp ${formatIpv4(v4(src))}:${srcPort}>${formatIpv4(v4(dst))}:${dstPort}`;
     const host = this.#hostFor(v4(dst));
     if (host === undefined) return false; // ICMP port unreachable, as from an idle port

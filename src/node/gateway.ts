@@ -7,6 +7,7 @@
  *   // qemu ... -netdev stream,id=n0,server=off,addr.type=unix,addr.path=/tmp/gw.sock \
  *   //          -device virtio-net-pci,netdev=n0
  */
+import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import type { Dialer } from '../gateway/dialer.ts';
 import { Gateway, type GatewayOptions } from '../gateway/gateway.ts';
@@ -31,6 +32,8 @@ export interface StartGatewayOptions extends Omit<GatewayOptions, 'clock' | 'rng
   port?: number;
   /** TCP port forwards host → guest. */
   forwards?: readonly PortForward[];
+  /** UDP port forwards host → guest. */
+  udpForwards?: readonly PortForward[];
   /** Address the forwards listen on (default 127.0.0.1). */
   bind?: string;
   /** Write the guest link's frames to a pcapng file. */
@@ -43,6 +46,8 @@ export interface RunningGateway {
   readonly address: StreamLinkServer['address'];
   /** The ports the forwards listen on (the given ones; 0 resolved). */
   readonly forwardPorts: readonly number[];
+  /** The ports the UDP forwards are bound to. */
+  readonly udpForwardPorts: readonly number[];
   /** The gateway of the current guest (undefined until one connected). */
   readonly gateway: Gateway | undefined;
   /** Resolves with the gateway once a guest connected. */
@@ -71,7 +76,16 @@ export async function startGateway(o: StartGatewayOptions): Promise<RunningGatew
       void currentLink?.close();
     }
     const device: Device = pcap ? captureDevice(link, pcap.writer, runtime.clock) : link;
-    const { socket: _s, port: _p, forwards: _f, bind: _b, pcap: _c, dialer: _d, ...gwOpts } = o;
+    const {
+      socket: _s,
+      port: _p,
+      forwards: _f,
+      udpForwards: _u,
+      bind: _b,
+      pcap: _c,
+      dialer: _d,
+      ...gwOpts
+    } = o;
     const gw = new Gateway({ ...gwOpts, clock: runtime.clock, rng: new CryptoRng(), device, dialer });
     runtime.addStack(gw.stack);
     runtime.ref();
@@ -111,9 +125,34 @@ export async function startGateway(o: StartGatewayOptions): Promise<RunningGatew
     servers.push(s);
     forwardPorts.push((s.address() as net.AddressInfo).port);
   }
+  const udpSockets: dgram.Socket[] = [];
+  const udpForwardPorts: number[] = [];
+  for (const f of o.udpForwards ?? []) {
+    const s = dgram.createSocket('udp4');
+    s.on('message', (msg, rinfo) => {
+      current?.forwardDatagramToGuest(
+        f.guest,
+        new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength),
+        `${rinfo.address}:${rinfo.port}`,
+        (d) => s.send(d, rinfo.port, rinfo.address),
+      );
+      runtime.kick();
+    });
+    s.on('error', () => {});
+    await new Promise<void>((res, rej) => {
+      s.once('error', rej);
+      s.bind(f.host, o.bind ?? '127.0.0.1', () => {
+        s.off('error', rej);
+        res();
+      });
+    });
+    udpSockets.push(s);
+    udpForwardPorts.push(s.address().port);
+  }
   return {
     address: server.address,
     forwardPorts,
+    udpForwardPorts,
     get gateway() {
       return current;
     },
@@ -124,6 +163,7 @@ export async function startGateway(o: StartGatewayOptions): Promise<RunningGatew
       // The links and forwarded connections first: a server's close waits for its connections.
       await currentLink?.close();
       for (const sock of open) sock.destroy();
+      for (const u of udpSockets) u.close();
       await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
       await server.close();
       runtime.stop();

@@ -7,13 +7,14 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import * as dgram from 'node:dgram';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import { it } from 'node:test';
 import { connectStreamLink } from '../../src/node/qemu-link.ts';
 import { StackRuntime } from '../../src/node/stack-runtime.ts';
 import { CryptoRng } from '../../src/rand/rng.ts';
-import { AF_INET, SOCK_STREAM } from '../../src/socket/constants.ts';
+import { AF_INET, SOCK_DGRAM, SOCK_STREAM } from '../../src/socket/constants.ts';
 import { Stack } from '../../src/stack.ts';
 import { lines } from '../kernel/helpers.ts';
 
@@ -30,7 +31,7 @@ it('sockstack gateway: a guest on its stream port reaches the host loopback, pin
 
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', MAIN, 'gateway', '--port', '0', '--status', '0', '-t', '0:7'],
+    ['--import', 'tsx', MAIN, 'gateway', '--port', '0', '--status', '0', '-t', '0:7', '-u', '0:7'],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
     },
@@ -42,6 +43,7 @@ it('sockstack gateway: a guest on its stream port reaches the host loopback, pin
   const err = lines({ stdout: child.stderr, stderr: null, once: child.once.bind(child) } as never, 'gateway');
   const where = await err.waitFor(/waiting for QEMU on 127\.0\.0\.1:(\d+)/, 20_000);
   const fwd = await err.waitFor(/forwarding 127\.0\.0\.1:(\d+) -> guest port 7/, 5_000);
+  const ufwd = await err.waitFor(/forwarding udp 127\.0\.0\.1:(\d+) -> guest port 7/, 5_000);
 
   const rt = new StackRuntime();
   t.after(() => rt.stop());
@@ -98,6 +100,21 @@ it('sockstack gateway: a guest on its stream port reaches the host loopback, pin
   assert.equal(echoed, 'ping through the forward', err.out);
   await served;
   await l.close();
+
+  // UDP echo on the guest's port 7, reached through the -u forward.
+  const ue = guest.socket(AF_INET, SOCK_DGRAM);
+  await ue.bind(['0.0.0.0', 7]);
+  const uecho = (async () => {
+    const [d, from] = await ue.recvfrom(2048);
+    await ue.sendto(d, from!);
+  })();
+  const client = dgram.createSocket('udp4');
+  t.after(() => client.close());
+  const uanswer = new Promise<string>((resolve) => client.once('message', (m) => resolve(m.toString())));
+  client.send('datagram through the forward', Number(ufwd[1]), '127.0.0.1');
+  assert.equal(await uanswer, 'datagram through the forward');
+  await uecho;
+  await ue.close();
 
   child.kill('SIGTERM');
   await err.waitFor(/tcp \d+ open\/(\d+) total.*out \d+ B, in (\d+) B/, 10_000);

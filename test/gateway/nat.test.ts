@@ -292,6 +292,40 @@ describe('gateway NAT (memory network, virtual clock)', () => {
     assert.equal((reply[2] << 8) | reply[3], 0x4242);
   });
 
+  it('forwards host datagrams to a guest port and the answers back, one gateway port per client', async () => {
+    const { sim, gw, guest } = net({ udpIdleSeconds: 30 });
+    const u = guest.socket(AF_INET, SOCK_DGRAM);
+    await u.bind(['0.0.0.0', 5353]);
+    const answers: string[] = [];
+    gw.forwardDatagramToGuest(
+      5353,
+      new TextEncoder().encode('q1'),
+      '127.0.0.1:1111',
+      (d) => answers.push(`a:${new TextDecoder().decode(d)}`),
+      0x0a00020f,
+    );
+    gw.forwardDatagramToGuest(
+      5353,
+      new TextEncoder().encode('q2'),
+      '127.0.0.1:2222',
+      (d) => answers.push(`b:${new TextDecoder().decode(d)}`),
+      0x0a00020f,
+    );
+    const [d1, from1] = await sim.run(u.recvfrom(100), { timeout: seconds(1) });
+    const [d2, from2] = await sim.run(u.recvfrom(100), { timeout: seconds(1) });
+    assert.deepEqual([new TextDecoder().decode(d1), new TextDecoder().decode(d2)], ['q1', 'q2']);
+    assert.ok(from1 && from2);
+    assert.equal(from1[0], '10.0.2.2');
+    assert.notEqual(from1[1], from2[1], 'each host client has its own gateway port');
+    await sim.run(u.sendto(new TextEncoder().encode('r2'), from2), { timeout: seconds(1) });
+    await sim.run(u.sendto(new TextEncoder().encode('r1'), from1), { timeout: seconds(1) });
+    sim.runFor(seconds(0.1));
+    assert.deepEqual(answers, ['b:r2', 'a:r1']);
+    assert.equal(gw.stats.activeUdp, 2);
+    sim.runFor(seconds(31));
+    assert.equal(gw.stats.activeUdp, 0, 'idle forwards forgotten');
+  });
+
   it('forwards an inbound host connection to a guest port', async () => {
     const { sim, gw, guest, dialer } = net();
     const l = guest.socket(AF_INET, SOCK_STREAM);
