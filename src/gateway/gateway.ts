@@ -103,6 +103,8 @@ const INBOUND_PORT_FIRST = 49152;
 const INBOUND_PORT_COUNT = 16384;
 
 const SECOND = 1_000_000;
+/** How long a dialled host stream waits for the guest's handshake to complete. */
+const HANDSHAKE_TIMEOUT = 75 * SECOND;
 
 /** The IPv4 address of `a` (0 for IPv6: the gateway serves IPv4 guests until IPv6 lands). */
 function v4(a: IpAddress): Ipv4Address {
@@ -272,9 +274,16 @@ export class Gateway {
         }
         hs.pause(); // until the guest's connection is established and spliced
         this.#ready.set(key, hs);
+        // If the guest never completes the handshake (or the SYN found no room), the host
+        // stream is dropped after the time a SYN-RECEIVED embryo may live.
+        const t = this.stack.timers.timer(() => {
+          if (this.#ready.get(key) === hs) {
+            this.#refuse(what, 'the guest did not complete the handshake');
+            this.#dropReady(key);
+          }
+        });
+        t.set(this.stack.clock.now() + HANDSHAKE_TIMEOUT);
         this.#listener.acceptSyn(src, dst, syn);
-        // The SYN-ACK went out; if the guest never completes, the embryo dies and so does this.
-        if (!this.#listener.synQueueLength && !this.#listener.acceptQueueLength) this.#dropReady(key);
       },
       (err: Error & { code?: string }) => {
         this.#dialing.delete(key);
