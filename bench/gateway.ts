@@ -7,7 +7,7 @@
 // each fetch with /proc/uptime (10 ms resolution) and printing MiB/s. Both setups map the
 // router address to the host's 127.0.0.1, where this script runs the HTTP server.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -133,6 +133,7 @@ async function main(): Promise<void> {
 
     // passt (drops to nobody before binding: its socket directory must be nobody's, vm-guests.md).
     const run = join(dir, 'passt');
+    chmodSync(dir, 0o711); // nobody must reach the directory inside (mkdtemp makes it 0700)
     mkdirSync(run);
     chownSync(run, 65534, 65534);
     console.error('booting the guest on passt ...');
