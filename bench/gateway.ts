@@ -18,6 +18,8 @@ import { buildInitramfs, findGuestKernel, VIRTIO_MODULES } from '../test/gateway
 const MiB = 1 << 20;
 const size = Number(process.argv[2] ?? 64) * MiB;
 const rounds = Number(process.argv[3] ?? 2);
+/** Small fetches (one connection each) for the connection setup rate. */
+const CONNS = 100;
 
 const INIT = `#!/bin/sh
 /bin/busybox --install -s /bin
@@ -38,6 +40,14 @@ while [ $i -lt ${rounds} ]; do
   echo "BENCH-ROUND $t0 $t1"
   i=$((i+1))
 done
+t0=$(cut -d' ' -f1 /proc/uptime)
+i=0
+while [ $i -lt ${CONNS} ]; do
+  wget -q -O /dev/null "http://$R:$HP/small" || echo "BENCH-FAIL"
+  i=$((i+1))
+done
+t1=$(cut -d' ' -f1 /proc/uptime)
+echo "BENCH-CONNS $t0 $t1"
 echo BENCH-DONE
 poweroff -f
 `;
@@ -82,8 +92,15 @@ function qemu(kernel: string, initrd: string, sock: string, port: number): Child
   );
 }
 
-/** Runs the guest to BENCH-DONE (bounded at 10 minutes); returns MiB/s per round. */
-function guestRun(child: ChildProcess): Promise<number[]> {
+interface GuestResult {
+  /** MiB/s per round. */
+  rates: number[];
+  /** Small HTTP fetches per second, one connection each (wget's own start-up included). */
+  connsPerSec: number;
+}
+
+/** Runs the guest to BENCH-DONE (bounded at 10 minutes). */
+function guestRun(child: ChildProcess): Promise<GuestResult> {
   return new Promise((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => {
@@ -100,7 +117,9 @@ function guestRun(child: ChildProcess): Promise<number[]> {
       const rates = [...out.matchAll(/BENCH-ROUND ([\d.]+) ([\d.]+)/g)].map(
         (m) => size / MiB / Math.max(0.01, Number(m[2]) - Number(m[1])),
       );
-      resolve(rates);
+      const c = /BENCH-CONNS ([\d.]+) ([\d.]+)/.exec(out);
+      const connsPerSec = c ? CONNS / Math.max(0.01, Number(c[2]) - Number(c[1])) : 0;
+      resolve({ rates, connsPerSec });
     });
   });
 }
@@ -116,10 +135,13 @@ async function main(): Promise<void> {
     const initrd = join(dir, 'initrd.gz');
     writeFileSync(initrd, buildInitramfs(kernel, INIT, { 'udhcpc.sh': UDHCPC }));
     const big = Buffer.alloc(size, 0x5a);
-    const web = http.createServer((_req, res) => res.writeHead(200, { 'content-length': size }).end(big));
+    const web = http.createServer((req, res) => {
+      if (req.url === '/small') res.end('ok\n');
+      else res.writeHead(200, { 'content-length': size }).end(big);
+    });
     await new Promise<void>((r) => web.listen(0, '127.0.0.1', () => r()));
     const port = (web.address() as AddressInfo).port;
-    const results: [string, number[]][] = [];
+    const results: [string, GuestResult][] = [];
 
     // sockstack gateway, in this process.
     console.error('booting the guest on sockstack gateway ...');
@@ -128,7 +150,6 @@ async function main(): Promise<void> {
       'sockstack gateway',
       await guestRun(qemu(kernel.vmlinuz, initrd, join(dir, 'gw.sock'), port)),
     ]);
-    console.log(`# ${gw.statusLine()}`);
     await gw.close();
 
     // passt (drops to nobody before binding: its socket directory must be nobody's, vm-guests.md).
@@ -160,15 +181,17 @@ async function main(): Promise<void> {
     web.close();
 
     const best = (xs: number[]) => Math.max(...xs);
-    const ours = best(results[0][1]);
-    console.log(`\nQEMU guest (TCG, virtio-net, 1 vCPU) downloading ${size / MiB} MiB, best of ${rounds}:`);
-    console.log('| path | MiB/s (each round) | best | vs passt |');
-    console.log('|---|---|---|---|');
-    for (const [name, rates] of results)
+    const passtRes = results[results.length - 1][1];
+    console.log(
+      `\nQEMU guest (TCG, virtio-net, 1 vCPU): ${size / MiB} MiB downloads (best of ${rounds}), ${CONNS} small fetches:`,
+    );
+    console.log('| path | MiB/s (each round) | best | vs passt | connections/s | vs passt |');
+    console.log('|---|---|---|---|---|---|');
+    for (const [name, r] of results)
       console.log(
-        `| ${name} | ${rates.map((r) => r.toFixed(0)).join(', ')} | ${best(rates).toFixed(0)} | ${(best(rates) / best(results[results.length - 1][1])).toFixed(2)}× |`,
+        `| ${name} | ${r.rates.map((x) => x.toFixed(0)).join(', ')} | ${best(r.rates).toFixed(0)} | ` +
+          `${(best(r.rates) / best(passtRes.rates)).toFixed(2)}× | ${r.connsPerSec.toFixed(0)} | ${(r.connsPerSec / passtRes.connsPerSec).toFixed(2)}× |`,
       );
-    void ours;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

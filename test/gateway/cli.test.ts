@@ -8,8 +8,11 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as dgram from 'node:dgram';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { it } from 'node:test';
 import { connectStreamLink } from '../../src/node/qemu-link.ts';
 import { StackRuntime } from '../../src/node/stack-runtime.ts';
@@ -29,9 +32,27 @@ it('sockstack gateway: a guest on its stream port reaches the host loopback, pin
   t.after(() => web.close());
   const webPort = (web.address() as net.AddressInfo).port;
 
+  const dir = mkdtempSync(join(tmpdir(), 'gateway-cli-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const pcapPath = join(dir, 'guest.pcapng');
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', MAIN, 'gateway', '--port', '0', '--status', '0', '-t', '0:7', '-u', '0:7'],
+    [
+      '--import',
+      'tsx',
+      MAIN,
+      'gateway',
+      '--port',
+      '0',
+      '--status',
+      '0',
+      '-t',
+      '0:7',
+      '-u',
+      '0:7',
+      '--pcap',
+      pcapPath,
+    ],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
     },
@@ -125,4 +146,8 @@ it('sockstack gateway: a guest on its stream port reaches the host loopback, pin
   const status = /tcp \d+ open\/(\d+) total.*in (\d+) B/.exec(err.out)!;
   assert.ok(Number(status[1]) >= 2, status[0]);
   assert.ok(Number(status[2]) >= page.length, status[0]);
+  // The capture holds the guest link's frames: a pcapng file (section header block first).
+  const cap = readFileSync(pcapPath);
+  assert.equal(cap.readUInt32LE(0), 0x0a0d0d0a);
+  assert.ok(cap.length > page.length, `capture of ${cap.length} bytes holds the page's frames`);
 });
