@@ -73,7 +73,12 @@ export const command: Command = {
         description: 'allow only these destination prefixes',
       },
       'max-flows': { type: 'string', value: 'N', description: 'flows at once', default: '1024' },
-      mtu: { type: 'string', value: 'BYTES', description: 'guest MTU (DHCP option 26)', default: '1500' },
+      mtu: {
+        type: 'string',
+        value: 'BYTES',
+        description: 'guest MTU (DHCP option 26), as passt',
+        default: '65520',
+      },
       pcap: {
         type: 'string',
         short: 'w',
@@ -121,7 +126,7 @@ export const command: Command = {
       return n;
     };
     const maxFlows = num('max-flows', 1024, 1, 1_000_000);
-    const mtu = num('mtu', 1500, 576, 65521);
+    const mtu = num('mtu', 65520, 576, 65520);
     const every = num('status', 10, 0, 86400);
     const { startGateway } = await import('../node/gateway.ts');
     let gw: Awaited<ReturnType<typeof startGateway>>;

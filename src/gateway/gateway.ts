@@ -103,6 +103,13 @@ const INBOUND_PORT_FIRST = 49152;
 const INBOUND_PORT_COUNT = 16384;
 
 const SECOND = 1_000_000;
+/**
+ * Socket buffers of the gateway's guest-side connections. A guest under emulation answers
+ * late (RTTs of several ms), and a send buffer is all the data that can be in flight: the
+ * default 256 KiB capped a download at about 256 KiB per RTT. Linux autotunes its send
+ * buffer up to tcp_wmem[2] (4 MiB) for the same reason.
+ */
+const FLOW_BUFFERS = { sndBuf: 2 * 1024 * 1024, rcvBuf: 1024 * 1024 };
 /** How long a dialled host stream waits for the guest's handshake to complete. */
 const HANDSHAKE_TIMEOUT = 75 * SECOND;
 
@@ -171,7 +178,14 @@ export class Gateway {
     this.#log = o.log ?? (() => {});
     this.policy = new DestinationPolicy({ allow: o.allow, deny: o.deny });
     const mtu = o.mtu ?? 1500;
-    this.stack = new Stack({ clock: o.clock, rng: o.rng, name: 'gateway', privileged: true });
+    // Room for many flows' buffers (Linux: tcp_mem); each flow's buffers are FLOW_SNDBUF/RCVBUF.
+    this.stack = new Stack({
+      clock: o.clock,
+      rng: o.rng,
+      name: 'gateway',
+      privileged: true,
+      config: { tcp: { memoryLimit: 256 * 1024 * 1024 } },
+    });
     const addrs = [`${formatIpv4(this.address)}/${prefix}`];
     if (this.dnsAddress !== this.address) addrs.push(`${formatIpv4(this.dnsAddress)}/${prefix}`);
     this.stack.addInterface({ name: 'guest', device: o.device, addresses: addrs, mtu, transparent: true });
@@ -192,7 +206,7 @@ export class Gateway {
     this.dns = o.dnsUpstream
       ? new DnsForwarder(this.stack, this.dnsAddress, o.dnsUpstream, o.dialer)
       : undefined;
-    this.#listener = this.stack.tcp.listenAny({ backlog: this.#maxFlows });
+    this.#listener = this.stack.tcp.listenAny({ backlog: this.#maxFlows, options: FLOW_BUFFERS });
     this.#listener.onSyn = (src, dst, r) => this.#syn(src, dst, r);
     this.#listener.onAcceptable = () => this.#accept();
     this.stack.udp.catchAll = (info, srcPort, dstPort, data) =>
@@ -353,6 +367,7 @@ export class Gateway {
         remote: { family: 4, v4: to },
         remotePort: guestPort,
         local: { family: 4, v4: this.address },
+        options: FLOW_BUFFERS,
       });
     } catch (e) {
       this.#refuse(what, (e as Error).message);

@@ -19,6 +19,13 @@ import { openPcapngFile } from './pcap-file.ts';
 import { listenStreamLink, type StreamLink, type StreamLinkServer } from './qemu-link.ts';
 import { StackRuntime } from './stack-runtime.ts';
 
+/**
+ * The MTU a QEMU guest is offered (DHCP option 26) unless told otherwise: passt's 65520.
+ * A virtio NIC takes it, and an emulated guest spends its time per packet, not per byte:
+ * 64 KiB frames moved a download about 1.5-2× faster than 1500-byte ones here.
+ */
+export const QEMU_MTU = 65520;
+
 export interface PortForward {
   /** Host port on `bind` (default 127.0.0.1). */
   readonly host: number;
@@ -86,7 +93,14 @@ export async function startGateway(o: StartGatewayOptions): Promise<RunningGatew
       dialer: _d,
       ...gwOpts
     } = o;
-    const gw = new Gateway({ ...gwOpts, clock: runtime.clock, rng: new CryptoRng(), device, dialer });
+    const gw = new Gateway({
+      ...gwOpts,
+      mtu: o.mtu ?? QEMU_MTU,
+      clock: runtime.clock,
+      rng: new CryptoRng(),
+      device,
+      dialer,
+    });
     runtime.addStack(gw.stack);
     runtime.ref();
     link.onClose = () => {

@@ -159,7 +159,7 @@ it('a QEMU guest gets DHCP, DNS, a download and a port forward through the gatew
     const dhcp = await out.waitFor(/GW-DHCP (.*)\r?\n/, 90_000);
     assert.match(
       dhcp[1],
-      /ip=10\.0\.2\.15 router=10\.0\.2\.2 dns=10\.0\.2\.3 subnet=255\.255\.255\.0 mtu=1500 lease=86400/,
+      /ip=10\.0\.2\.15 router=10\.0\.2\.2 dns=10\.0\.2\.3 subnet=255\.255\.255\.0 mtu=65520 lease=86400/,
     );
     const ns = await out.waitFor(/GW-NSLOOKUP (.*)\r?\n/, 20_000);
     assert.match(ns[1], /10\.0\.2\.2/, 'the name resolved through the forwarder');
