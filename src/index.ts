@@ -1,6 +1,10 @@
 // sockstack core: runs in Node and browsers (no `node:` imports below src/node and src/cli).
 
 export * from './dns/index.ts';
+// A user-mode gateway for a VM's link: DHCP, DNS forwarding, NAT by termination (docs/gateway.md).
+export { DhcpServer, type DhcpServerConfig } from './gateway/dhcp-server.ts';
+export type { Dialer, HostDatagram, HostStream } from './gateway/dialer.ts';
+export { Gateway, type GatewayOptions, type GatewayStats } from './gateway/gateway.ts';
 export * from './link/index.ts';
 export * from './rand/index.ts';
 export * from './socket/index.ts';

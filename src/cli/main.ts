@@ -54,6 +54,10 @@ const COMMANDS: Record<string, Entry> = {
     summary: 'attach a stack to a Linux TAP device',
     load: async () => (await import('./tap.ts')).command,
   },
+  gateway: {
+    summary: 'a network for a QEMU guest (DHCP, DNS, NAT)',
+    load: async () => (await import('./gateway.ts')).command,
+  },
   relay: {
     summary: 'join WebSocket clients to one Ethernet',
     load: async () => (await import('./relay.ts')).command,

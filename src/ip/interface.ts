@@ -39,6 +39,12 @@ export class NetInterface {
   arp: NeighborCache<Ipv4Address, PendingPacket> | undefined;
   /** Frames received and not yet processed (the stack takes them in `poll`). */
   readonly rx: RxQueue;
+  /**
+   * Datagrams arriving here for any unicast destination are delivered locally, as if the
+   * address were ours (Linux: a TPROXY rule with `ip route add local 0.0.0.0/0`). A user-mode
+   * gateway terminates the guest's connections to every address this way (src/gateway/).
+   */
+  transparent = false;
 
   constructor(
     name: string,

@@ -83,6 +83,8 @@ export interface InterfaceSpec {
   /** CIDR strings, e.g. '10.0.1.2/24'. */
   readonly addresses?: readonly string[];
   readonly mtu?: number;
+  /** Deliver datagrams for any unicast destination locally (NetInterface.transparent). */
+  readonly transparent?: boolean;
 }
 
 export interface Ipv4Config {
@@ -248,6 +250,7 @@ export class Ipv4Layer {
     const mac = spec.mac ?? localMac(this.#env.rng.nextU32());
     const iface = this.table.add(spec.name, spec.device, mac, spec.mtu ?? spec.device.mtu);
     if (spec.device.linkType === 'ethernet') this.#arp.attach(iface);
+    iface.transparent = spec.transparent ?? false;
     for (const a of spec.addresses ?? []) this.addAddress(iface.name, a);
     return iface;
   }
@@ -426,10 +429,12 @@ export class Ipv4Layer {
       stats.badSource++;
       return;
     }
-    const local = iface.isLoopback
+    let local = iface.isLoopback
       ? this.isLocalAddress(dst)
       : !isIpv4Loopback(dst) && this.isLocalAddress(dst);
     const broadcast = !local && (dst === 0xffffffff || this.isBroadcastAddress(dst));
+    // A transparent interface (a gateway's guest link) takes every unicast destination as ours.
+    if (!local && !broadcast && iface.transparent && dst !== 0 && !isIpv4Multicast(dst)) local = true;
     if (local || broadcast) {
       if (broadcast) stats.broadcastIn++;
       if (!this.#optionsOk(pkt, v, { iface, broadcast, linkBroadcast })) return;

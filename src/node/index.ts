@@ -1,6 +1,9 @@
 // sockstack/node: Node-only adapters — the OS socket backend, TAP/TUN, QEMU/UDP links, pcap files,
 // and net.Socket-compatible adapters so node:http, https/tls, undici and ws run over a stack.
 export * from './agents.ts';
+// `sockstack gateway` as a library: a QEMU guest's network over host sockets (docs/gateway.md).
+export { type RunningGateway, type StartGatewayOptions, startGateway } from './gateway.ts';
+export { OsDialer, streamOver } from './gateway-dialer.ts';
 export * from './links.ts';
 export * from './net-adapter.ts';
 export * from './net-facade.ts';

@@ -160,6 +160,8 @@ export class TcpLayer implements TcpListenerHost {
   /** @internal */ readonly tsOffset: number;
   readonly #table = new ConnTable<TcpConnection>();
   readonly #listeners = new Map<number, TcpListener[]>();
+  /** The catch-all listener (listenAny), asked after every listener. */
+  #catchAll: TcpListener | undefined = undefined;
   readonly #challengeAcks: ChallengeAckLimiter;
   /** Connections and listeners with events to deliver; undefined: events go out at once. */
   #eventQueue: EventSource[] | undefined = undefined;
@@ -453,6 +455,28 @@ export class TcpLayer implements TcpListenerHost {
   }
 
   /**
+   * A catch-all listener: SYNs to any address and port that no connection or listener takes
+   * come here (a user-mode gateway terminating a guest's connections; with a transparent
+   * interface, NetInterface.transparent). It holds no port; one per layer (EADDRINUSE for a
+   * second). Set its `onSyn` to decide each SYN before it is answered.
+   */
+  listenAny(o: { backlog: number; synBacklog?: number; options?: Partial<TcpSocketOptions> }): TcpListener {
+    if (this.#catchAll && !this.#catchAll.closed)
+      throw new TcpError('EADDRINUSE', 'a catch-all listener exists');
+    const opts = { ...this.defaultOptions(), ...o.options };
+    const l = new TcpListener(
+      this,
+      { address: undefined, port: 0 },
+      o.backlog,
+      o.synBacklog ?? this.config.synBacklog,
+      opts,
+      false,
+    );
+    this.#catchAll = l;
+    return l;
+  }
+
+  /**
    * The window shift we offer: enough for the largest buffer the connection may have
    * (like Linux's tcp_select_initial_window: max(SO_RCVBUF, tcp_rmem[2], rmem_max)).
    */
@@ -578,7 +602,7 @@ export class TcpLayer implements TcpListenerHost {
   }
 
   #findListener(local: IpAddress, port: number): TcpListener | undefined {
-    return findListener(this.#listeners, local, port);
+    return findListener(this.#listeners, local, port) ?? this.#catchAll;
   }
 
   /** @internal */
@@ -595,6 +619,10 @@ export class TcpLayer implements TcpListenerHost {
 
   /** @internal */
   removeListener(l: TcpListener): void {
+    if (l === this.#catchAll) {
+      this.#catchAll = undefined;
+      return;
+    }
     this.portTable.remove(l);
     removeListener(this.#listeners, l);
   }

@@ -36,6 +36,14 @@ export class TcpListener implements TcpParent {
   reuseAddr: boolean;
   /** Called (after the segment that caused it is processed) when accept() has something. */
   onAcceptable: (() => void) | undefined = undefined;
+  /**
+   * Asked about each new SYN before it opens a connection: false holds it (nothing is sent),
+   * and the owner later answers it with `acceptSyn` or `refuseSyn`. A gateway's catch-all
+   * listener (TcpLayer.listenAny) answers a guest's SYN only once the host side connected.
+   * No SYN cookies while set: a held SYN needs its state.
+   */
+  onSyn: ((src: IpAddress, dst: IpAddress, r: TcpRepr) => boolean) | undefined = undefined;
+  #synHeld = false;
   closed = false;
   readonly #synQueue = new Set<TcpConnection>();
   #acceptQueue: TcpConnection[] = [];
@@ -93,6 +101,27 @@ export class TcpListener implements TcpParent {
     this.layer.removeListener(this);
   }
 
+  /** Opens the connection for a SYN that `onSyn` held (a SYN-ACK goes out now). */
+  acceptSyn(src: IpAddress, dst: IpAddress, r: TcpRepr): void {
+    if (this.closed) return;
+    this.#synHeld = true;
+    try {
+      this.input(src, dst, r, new Uint8Array(0));
+    } finally {
+      this.#synHeld = false;
+    }
+    this.flush();
+  }
+
+  /**
+   * Refuses a SYN that `onSyn` held with a RST, as a port without a listener does
+   * (RFC 9293 §3.10.7.1: "the RST acknowledges the segment").
+   */
+  refuseSyn(src: IpAddress, dst: IpAddress, r: TcpRepr): void {
+    this.layer.stats.noListener++;
+    replyRst(this.layer, dst, src, r, 1, 0, this.opts);
+  }
+
   /** @internal */
   hasAcceptRoom(): boolean {
     // Linux sk_acceptq_is_full() is `queued > backlog`: listen(N) holds N + 1 connections
@@ -144,6 +173,7 @@ export class TcpListener implements TcpParent {
       if (
         !(flags & TCP_SYN) &&
         layer.config.synCookies !== 'never' &&
+        this.onSyn === undefined &&
         this.#cookieAck(src, dst, r, payload, tunnelPort)
       )
         return;
@@ -168,6 +198,9 @@ export class TcpListener implements TcpParent {
       stats.synFinDrops++;
       return;
     }
+    if (this.onSyn !== undefined && !this.#synHeld) {
+      if (!this.onSyn(src, dst, r)) return;
+    }
     if (!this.hasAcceptRoom()) {
       // Like Linux: a full accept queue drops new SYNs outright.
       stats.backlogDrops++;
@@ -175,7 +208,7 @@ export class TcpListener implements TcpParent {
     }
     const cfg = layer.config;
     const synFull = this.#synQueue.size >= this.synBacklog;
-    if (cfg.synCookies === 'always' || (synFull && cfg.synCookies === 'auto')) {
+    if (this.onSyn === undefined && (cfg.synCookies === 'always' || (synFull && cfg.synCookies === 'auto'))) {
       this.#sendCookie(src, dst, r, tunnelPort);
       return;
     }
@@ -185,7 +218,7 @@ export class TcpListener implements TcpParent {
     }
     const c = new TcpConnection(
       layer,
-      { address: dst, port: this.local.port },
+      { address: dst, port: r.dstPort },
       { address: src, port: r.srcPort },
       // A SYN that came tunnelled makes a tunnelled connection (FreeBSD syncache_add's port).
       { ...this.opts, udpEncapsPort: tunnelPort || undefined },
@@ -202,7 +235,7 @@ export class TcpListener implements TcpParent {
     // offered no window scale).
     c.rcvWscale = layer.wscaleFor(c.opts);
     applySynOptions(c, r.options, true);
-    const iss = layer.isn.isn(dst, this.local.port, src, r.srcPort);
+    const iss = layer.isn.isn(dst, r.dstPort, src, r.srcPort);
     initSend(c, iss);
     c.snd.wnd = r.window; // RFC 7323 §2.2: not scaled on a SYN
     c.maxSndWnd = c.snd.wnd;
@@ -223,7 +256,7 @@ export class TcpListener implements TcpParent {
     const o = r.options;
     const peerWs = cfg.windowScaling ? o.windowScale : undefined;
     const sackOk = cfg.sack && o.sackPermitted === true;
-    const iss = layer.cookies.encode(dst, this.local.port, src, r.srcPort, seq(r.seq), o.mss ?? 536, {
+    const iss = layer.cookies.encode(dst, r.dstPort, src, r.srcPort, seq(r.seq), o.mss ?? 536, {
       sackOk,
       wscale: peerWs,
       ts: o.timestamps !== undefined,
@@ -244,7 +277,7 @@ export class TcpListener implements TcpParent {
       dst,
       src,
       {
-        srcPort: this.local.port,
+        srcPort: r.dstPort,
         dstPort: r.srcPort,
         seq: iss,
         ack: (r.seq + 1) >>> 0,
@@ -264,7 +297,7 @@ export class TcpListener implements TcpParent {
     const layer = this.layer;
     const cfg = layer.config;
     const ack = seq(r.ack);
-    const data = layer.cookies.decode(dst, this.local.port, src, r.srcPort, seqAdd(ack, -1), seq(r.seq - 1));
+    const data = layer.cookies.decode(dst, r.dstPort, src, r.srcPort, seqAdd(ack, -1), seq(r.seq - 1));
     if (!data) {
       layer.stats.cookiesFailed++;
       return false;
@@ -276,7 +309,7 @@ export class TcpListener implements TcpParent {
     layer.stats.cookiesAccepted++;
     const c = new TcpConnection(
       layer,
-      { address: dst, port: this.local.port },
+      { address: dst, port: r.dstPort },
       { address: src, port: r.srcPort },
       // A SYN that came tunnelled makes a tunnelled connection (FreeBSD syncache_add's port).
       { ...this.opts, udpEncapsPort: tunnelPort || undefined },

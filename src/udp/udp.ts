@@ -221,6 +221,12 @@ export interface UdpTcpTunnel {
   receive(info: IpPacketInfo, srcPort: number, segment: Uint8Array): void;
 }
 
+/**
+ * Takes unicast datagrams no endpoint wants (a gateway's NAT, src/gateway/): returns true
+ * when it took the datagram, false to let UDP answer as usual (ICMP Port Unreachable).
+ */
+export type UdpCatchAll = (info: IpPacketInfo, srcPort: number, dstPort: number, data: Uint8Array) => boolean;
+
 export class UdpLayer implements TransportProtocol {
   readonly net: NetworkLayer;
   readonly stats: UdpStats;
@@ -236,6 +242,8 @@ export class UdpLayer implements TransportProtocol {
    * datagrams to `port()` carry TCP segments and go to `receive`, and no socket may bind it.
    */
   tcpTunnel: UdpTcpTunnel | undefined;
+  /** Unicast datagrams for no endpoint go here first (see UdpCatchAll). */
+  catchAll: UdpCatchAll | undefined = undefined;
 
   constructor(net: NetworkLayer, stats: UdpStats, options: UdpLayerOptions) {
     this.net = net;
@@ -363,6 +371,29 @@ export class UdpLayer implements TransportProtocol {
     return data.length;
   }
 
+  /**
+   * Sends one datagram from any (address, port), holding no port: a transparent gateway
+   * answering for the destinations it terminates (Linux IP_TRANSPARENT). Throws UdpError.
+   */
+  sendFrom(src: IpAddress, srcPort: number, dst: IpAddress, dstPort: number, data: Uint8Array): void {
+    if (!(srcPort > 0 && srcPort < 65536 && dstPort > 0 && dstPort < 65536))
+      throw new UdpError('EINVAL', 'bad port');
+    if (data.length > (dst.family === 4 ? UDP_MAX_PAYLOAD : UDP_MAX_PAYLOAD_V6))
+      throw new UdpError('EMSGSIZE');
+    const route = this.net.route(dst, src);
+    if (typeof route === 'string') throw new UdpError(route === 'ENETDOWN' ? 'ENETUNREACH' : route);
+    const err = sendSegment(
+      this.net,
+      route,
+      { protocol: IP_PROTO_UDP },
+      UDP_SEGMENT,
+      { srcPort, dstPort },
+      data,
+    );
+    if (err !== undefined && err !== 'ENOBUFS') throw new UdpError(err);
+    this.stats.outDatagrams++;
+  }
+
   close(ep: UdpEndpoint): void {
     if (ep.closed) return;
     ep.closed = true;
@@ -442,6 +473,10 @@ export class UdpLayer implements TransportProtocol {
       } else if (s === bestScore && s >= 0) best.push(ep);
     }
     if (bestScore < 0) {
+      if (this.catchAll?.(info, srcPort, dstPort, data)) {
+        stats.inDatagrams++;
+        return;
+      }
       stats.noPorts++;
       // RFC 1122 §4.1.3.1: "If a datagram arrives addressed to a UDP port for which there
       // is no pending LISTEN call, UDP SHOULD send an ICMP Port Unreachable message."

@@ -111,6 +111,45 @@ const FORMS: Record<string, () => Form> = {
       },
     ],
   }),
+  'npx sockstack gateway --socket /tmp/vm.sock --dns-upstream 127.0.0.53 -t 2222:22 &': () => {
+    const sock = join(tmp, 'vm.sock');
+    return {
+      how: 'with the socket in a temporary directory, `-t 0:22` (an ephemeral host port) and `--status 0`; started, a client connects to the socket as QEMU would, then it is stopped',
+      steps: [
+        {
+          argv: [
+            'node',
+            'bin/sockstack.mjs',
+            'gateway',
+            '--socket',
+            sock,
+            '--dns-upstream',
+            '127.0.0.53',
+            '-t',
+            '0:22',
+            '--status',
+            '0',
+          ],
+          ready: /waiting for QEMU on /,
+          probe: async () => {
+            await new Promise<void>((resolve, reject) => {
+              const c = net.connect(sock, () => {
+                c.destroy();
+                resolve();
+              });
+              c.once('error', reject);
+            });
+          },
+        },
+      ],
+    };
+  },
+  'qemu-system-x86_64 -accel tcg -m 512 -nographic -kernel vmlinuz -initrd initrd.img -netdev stream,id=n0,server=off,addr.type=unix,addr.path=/tmp/vm.sock -device virtio-net-pci,netdev=n0':
+    () => ({
+      how: 'not run here: test/gateway/qemu.test.ts boots this guest (a Debian kernel, a busybox initramfs it builds) against the gateway',
+      check: () => assert.ok(existsSync(join(root, 'test/gateway/qemu.test.ts'))),
+      steps: [],
+    }),
   'npm run bench': () => ({
     how: '`npm run bench -- --list` (lists the benchmarks it would run)',
     steps: [{ argv: ['npm', 'run', 'bench', '--', '--list'] }],

@@ -1,0 +1,97 @@
+/**
+ * The OS dialer for a gateway (src/gateway/dialer.ts): host connections with node:net,
+ * datagram sockets with node:dgram. `streamOver` wraps any connected net.Socket (the
+ * inbound port forwards use it for accepted host connections).
+ */
+import * as dgram from 'node:dgram';
+import * as net from 'node:net';
+import type { Dialer, HostDatagram, HostStream } from '../gateway/dialer.ts';
+
+/** A HostStream over a connected node socket (allowHalfOpen must be on for half-close). */
+export function streamOver(sock: net.Socket): HostStream {
+  const hs: HostStream = {
+    write: (data) => sock.write(data),
+    end: () => {
+      sock.end();
+    },
+    destroy: () => {
+      // A reset towards the host peer where the platform has one (Node >= 16.17).
+      if (typeof sock.resetAndDestroy === 'function' && !sock.destroyed && sock.readyState !== 'opening')
+        sock.resetAndDestroy();
+      else sock.destroy();
+    },
+    pause: () => {
+      sock.pause();
+    },
+    resume: () => {
+      sock.resume();
+    },
+    onData: undefined,
+    onEnd: undefined,
+    onDrain: undefined,
+    onClose: undefined,
+  };
+  let error: (Error & { code?: string }) | undefined;
+  sock.on('data', (d: Buffer) => hs.onData?.(new Uint8Array(d.buffer, d.byteOffset, d.byteLength)));
+  sock.on('end', () => hs.onEnd?.());
+  sock.on('drain', () => hs.onDrain?.());
+  sock.on('error', (e) => {
+    error = e;
+  });
+  sock.on('close', () => hs.onClose?.(error));
+  return hs;
+}
+
+export interface OsDialerOptions {
+  /** Milliseconds a connect may take (default 10000). */
+  connectTimeoutMs?: number;
+}
+
+export class OsDialer implements Dialer {
+  readonly #timeout: number;
+  constructor(o: OsDialerOptions = {}) {
+    this.#timeout = o.connectTimeoutMs ?? 10_000;
+  }
+
+  connect(host: string, port: number): Promise<HostStream> {
+    return new Promise((resolve, reject) => {
+      const sock = net.createConnection({ host, port, allowHalfOpen: true, noDelay: true });
+      const timer = setTimeout(() => {
+        sock.destroy();
+        reject(Object.assign(new Error(`ETIMEDOUT: connect ${host}:${port}`), { code: 'ETIMEDOUT' }));
+      }, this.#timeout);
+      sock.once('connect', () => {
+        clearTimeout(timer);
+        sock.removeAllListeners('error');
+        resolve(streamOver(sock));
+      });
+      sock.once('error', (e) => {
+        clearTimeout(timer);
+        reject(e);
+      });
+    });
+  }
+
+  openDatagram(): HostDatagram {
+    const sock = dgram.createSocket('udp4');
+    const hd: HostDatagram = {
+      send: (data, host, port) => {
+        sock.send(data, port, host, () => {});
+      },
+      onMessage: undefined,
+      close: () => {
+        try {
+          sock.close();
+        } catch {
+          // already closed
+        }
+      },
+    };
+    sock.on('message', (d, rinfo) =>
+      hd.onMessage?.(new Uint8Array(d.buffer, d.byteOffset, d.byteLength), rinfo.address, rinfo.port),
+    );
+    sock.on('error', () => {});
+    sock.bind(0);
+    return hd;
+  }
+}
