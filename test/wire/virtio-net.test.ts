@@ -52,7 +52,10 @@ function ipv4Frame(proto: 6 | 17, payload: number): Uint8Array {
   f[13] = 0x00;
   const ip = 14;
   const total = 20 + l4 + payload;
-  f.set([0x45, 0, total >> 8, total & 0xff, 0x12, 0x34, 0x40, 0, 64, proto, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2], ip);
+  f.set(
+    [0x45, 0, total >> 8, total & 0xff, 0x12, 0x34, 0x40, 0, 64, proto, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2],
+    ip,
+  );
   const at = ip + 20;
   f[at] = 0x13;
   f[at + 1] = 0x88;
@@ -70,7 +73,13 @@ function ipv4Frame(proto: 6 | 17, payload: number): Uint8Array {
 describe('virtio_net_hdr codec', () => {
   for (const size of [VIRTIO_NET_HDR_LEN, VIRTIO_NET_HDR_MRG_LEN]) {
     it(`round-trips the ${size}-byte form, little-endian`, () => {
-      const h = hdr({ hdrLen: 0x0142, gsoSize: 0x05a8, csumStart: 0x0022, csumOffset: 0x0010, numBuffers: 3 });
+      const h = hdr({
+        hdrLen: 0x0142,
+        gsoSize: 0x05a8,
+        csumStart: 0x0022,
+        csumOffset: 0x0010,
+        numBuffers: 3,
+      });
       const m = message(h, size, 100);
       assert.deepEqual([...m.subarray(2, 6)], [0x42, 0x01, 0xa8, 0x05]);
       const p = parseVirtioNetHdr(m, size);
@@ -105,9 +114,19 @@ describe('virtio_net_hdr codec', () => {
     }
     // ECN on a known type, DATA_VALID without NEEDS_CSUM: both fine.
     const ecn = hdr({ gsoType: VIRTIO_NET_HDR_GSO_TCPV4 | VIRTIO_NET_HDR_GSO_ECN });
-    assert.ok(!isWireError(parseVirtioNetHdr(message(ecn, VIRTIO_NET_HDR_MRG_LEN, 100), VIRTIO_NET_HDR_MRG_LEN)));
-    const dv = hdr({ flags: VIRTIO_NET_HDR_F_DATA_VALID, gsoType: 0, gsoSize: 0, csumStart: 0, csumOffset: 0 });
-    assert.ok(!isWireError(parseVirtioNetHdr(message(dv, VIRTIO_NET_HDR_MRG_LEN, 0), VIRTIO_NET_HDR_MRG_LEN)));
+    assert.ok(
+      !isWireError(parseVirtioNetHdr(message(ecn, VIRTIO_NET_HDR_MRG_LEN, 100), VIRTIO_NET_HDR_MRG_LEN)),
+    );
+    const dv = hdr({
+      flags: VIRTIO_NET_HDR_F_DATA_VALID,
+      gsoType: 0,
+      gsoSize: 0,
+      csumStart: 0,
+      csumOffset: 0,
+    });
+    assert.ok(
+      !isWireError(parseVirtioNetHdr(message(dv, VIRTIO_NET_HDR_MRG_LEN, 0), VIRTIO_NET_HDR_MRG_LEN)),
+    );
   });
 });
 
