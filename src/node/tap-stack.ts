@@ -46,6 +46,8 @@ export interface TapStackOptions {
    * and may corrupt bytes, so the stack must compute and verify every checksum itself.
    */
   offload?: boolean;
+  /** The TAP's writer-thread ring (TapOptions.txRingBytes; 0: write on this thread). */
+  txRingBytes?: number;
   /** Impairments on our side of the TAP: `tx` = frames we send, `rx` = frames we receive. */
   impair?: { tx?: Impairments; rx?: Impairments };
   /** Stack configuration (TCP options, ARP, ...). */
@@ -119,6 +121,7 @@ export async function tapStack(options: TapStackOptions = {}): Promise<TapStackH
     addresses: kernelAddr === null ? [] : [kernelAddr],
     mtu: options.mtu,
     offload: options.offload ?? options.impair === undefined,
+    txRingBytes: options.txRingBytes,
     disableIpv6: true,
     netns: options.netns,
   });

@@ -30,7 +30,18 @@ import {
   VIRTIO_NET_HDR_MRG_LEN,
   type VirtioNetHdr,
 } from '../wire/virtio-net.ts';
-import { type TapReaderData, type TapReaderMessage, tapReaderSource } from './tap-worker.ts';
+import {
+  RING_WRAP,
+  type TapReaderData,
+  type TapReaderMessage,
+  type TapWriterData,
+  tapReaderSource,
+  tapWriterSource,
+  WCTL_ERRORS,
+  WCTL_RETRIES,
+  WCTL_STOP,
+  WCTL_USED,
+} from './tap-worker.ts';
 
 const IFF_TUN = 0x0001;
 const IFF_TAP = 0x0002;
@@ -93,6 +104,13 @@ export interface TapOptions {
    * false: plain frames, every checksum computed and checked by the stack.
    */
   offload?: boolean;
+  /**
+   * Write frames from a second worker thread fed through a shared ring (bytes given here;
+   * 0: write on the calling thread). Default 8 MiB. The stack's thread then only copies each
+   * frame into the ring; the write syscalls, and the kernel's receive work inside them,
+   * overlap with it. A full ring queues frames for retry (`txQueueLimit`), then drops.
+   */
+  txRingBytes?: number;
 }
 
 /** Counters, readable at any time. */
@@ -105,8 +123,10 @@ export interface TapStats {
   rxNoHandler: number;
   txFrames: number;
   txBytes: number;
-  /** Writes that returned EAGAIN and were queued for retry. */
+  /** Writes that returned EAGAIN (or found the writer's ring full) and were queued for retry. */
   txQueued: number;
+  /** Writer thread: writes retried after EAGAIN. */
+  txRetries: number;
   /** Frames dropped because the retry queue was full, or the device closed. */
   txDropped: number;
   /** Writes that failed with another error (EIO when the link is gone, EINVAL for bad frames). */
@@ -339,7 +359,7 @@ class TapDeviceImpl implements TapDevice {
   readonly mode: 'tap' | 'tun';
   readonly mtu: number;
   readonly fd: number;
-  readonly stats: TapStats = {
+  readonly #stats: TapStats = {
     rxFrames: 0,
     rxBytes: 0,
     rxBatches: 0,
@@ -347,6 +367,7 @@ class TapDeviceImpl implements TapDevice {
     txFrames: 0,
     txBytes: 0,
     txQueued: 0,
+    txRetries: 0,
     txDropped: 0,
     txErrors: 0,
     txCsumOffloaded: 0,
@@ -383,6 +404,13 @@ class TapDeviceImpl implements TapDevice {
   #txQueueLimit: number;
   #retry: NodeJS.Immediate | null = null;
   #exited: Promise<void>;
+  /** The writer thread and its ring (null: writes on this thread). */
+  #writer: Worker | null = null;
+  #writerExited: Promise<void> = Promise.resolve();
+  #ring: Uint8Array | null = null;
+  #ringView: DataView | null = null;
+  #wctl: Int32Array | null = null;
+  #wpos = 0;
 
   constructor(
     fd: number,
@@ -431,6 +459,33 @@ class TapDeviceImpl implements TapDevice {
     this.#worker.on('error', (e: Error) => {
       this.#reportError(new LinkError('EIO', 5, 'read', `TAP reader thread failed: ${e.message}`));
     });
+    const ringBytes = options.txRingBytes ?? 8 << 20;
+    if (ringBytes > 0) {
+      const ring = new SharedArrayBuffer(Math.max(ringBytes, 2 * (maxFrame + 8)) & ~3);
+      const wctl = new SharedArrayBuffer(16);
+      this.#ring = new Uint8Array(ring);
+      this.#ringView = new DataView(ring);
+      this.#wctl = new Int32Array(wctl);
+      const wdata: TapWriterData = { fd, ring, ctl: wctl, idleTimeoutMs: 250 };
+      const writer = new Worker(tapWriterSource(), { eval: true, workerData: wdata });
+      this.#writer = writer;
+      this.#writerExited = new Promise((resolve) => {
+        writer.once('exit', () => resolve());
+      });
+      writer.on('error', (e: Error) => {
+        this.#reportError(new LinkError('EIO', 5, 'write', `TAP writer thread failed: ${e.message}`));
+      });
+    }
+  }
+
+  get stats(): TapStats {
+    const st = this.#stats;
+    const w = this.#wctl;
+    if (w !== null) {
+      st.txErrors = Atomics.load(w, WCTL_ERRORS);
+      st.txRetries = Atomics.load(w, WCTL_RETRIES);
+    }
+    return st;
   }
 
   get closed(): boolean {
@@ -451,7 +506,7 @@ class TapDeviceImpl implements TapDevice {
     Atomics.sub(ctl, 1, 1);
     Atomics.notify(ctl, 1);
     if (this.#closed) return;
-    const st = this.stats;
+    const st = this.#stats;
     st.rxBatches++;
     const lens = m.lens;
     const buf = m.data;
@@ -482,7 +537,7 @@ class TapDeviceImpl implements TapDevice {
    * GSO super-segment is delivered whole: its IP header already describes the whole of it.
    */
   #fromVnet(msg: Uint8Array): Uint8Array | undefined {
-    const st = this.stats;
+    const st = this.#stats;
     const h = parseVirtioNetHdr(msg, VIRTIO_NET_HDR_MRG_LEN);
     if (isWireError(h)) {
       st.rxBadHeader++;
@@ -508,7 +563,7 @@ class TapDeviceImpl implements TapDevice {
   }
 
   transmit(frame: Uint8Array): void {
-    const st = this.stats;
+    const st = this.#stats;
     if (this.#closed) {
       st.txDropped++;
       return;
@@ -531,9 +586,53 @@ class TapDeviceImpl implements TapDevice {
     this.#write(parts, false);
   }
 
+  /**
+   * Copies a frame (its parts back to back) into the writer's ring and wakes the writer.
+   * False when the ring has no room for it now.
+   */
+  #ringPut(parts: Uint8Array[]): boolean {
+    const ring = this.#ring!;
+    const view = this.#ringView!;
+    const wctl = this.#wctl!;
+    const size = ring.length;
+    let len = 0;
+    for (const p of parts) len += p.length;
+    const need = 4 + ((len + 3) & ~3);
+    let at = this.#wpos;
+    const waste = size - at < need ? size - at : 0;
+    if (Atomics.load(wctl, WCTL_USED) + waste + need > size) return false;
+    if (waste > 0) {
+      // The writer wraps on this marker (or by itself when fewer than 4 bytes are left).
+      if (waste >= 4) view.setUint32(at, RING_WRAP, true);
+      at = 0;
+    }
+    view.setUint32(at, len, true);
+    let o = at + 4;
+    for (const p of parts) {
+      ring.set(p, o);
+      o += p.length;
+    }
+    this.#wpos = at + need >= size ? 0 : at + need;
+    // Publishing the record (Atomics orders the bytes above before it); wake a sleeping writer.
+    if (Atomics.add(wctl, WCTL_USED, waste + need) === 0) Atomics.notify(wctl, WCTL_USED);
+    return true;
+  }
+
   /** Returns false when the write would block (the frame was queued or dropped). */
   #write(parts: Uint8Array[], fromQueue: boolean): boolean {
-    const st = this.stats;
+    const st = this.#stats;
+    if (this.#ring !== null) {
+      if (this.#ringPut(parts)) {
+        st.txFrames++;
+        st.txBytes += parts.length === 1 ? parts[0].length : parts[1].length;
+        return true;
+      }
+      if (!fromQueue) {
+        if (parts.length > 1) parts[0] = parts[0].slice();
+        this.#enqueue(parts);
+      }
+      return false;
+    }
     try {
       // One write per frame (a TAP write is one frame); header and frame gathered by writev.
       const n = parts.length === 1 ? fs.writeSync(this.fd, parts[0]) : fs.writevSync(this.fd, parts);
@@ -557,10 +656,10 @@ class TapDeviceImpl implements TapDevice {
 
   #enqueue(frame: Uint8Array[]): void {
     if (this.#txQueue.length >= this.#txQueueLimit) {
-      this.stats.txDropped++;
+      this.#stats.txDropped++;
       return;
     }
-    this.stats.txQueued++;
+    this.#stats.txQueued++;
     this.#txQueue.push(frame);
     if (this.#retry === null) this.#retry = setImmediate(() => this.#drain());
   }
@@ -579,10 +678,12 @@ class TapDeviceImpl implements TapDevice {
 
   unref(): void {
     this.#worker.unref();
+    this.#writer?.unref();
   }
 
   ref(): void {
     this.#worker.ref();
+    this.#writer?.ref();
   }
 
   close(): Promise<void> {
@@ -591,7 +692,7 @@ class TapDeviceImpl implements TapDevice {
     this.onReceive = null;
     if (this.#retry) clearImmediate(this.#retry);
     this.#retry = null;
-    this.stats.txDropped += this.#txQueue.length;
+    this.#stats.txDropped += this.#txQueue.length;
     this.#txQueue = [];
     const ctl = this.#ctl;
     Atomics.store(ctl, 0, 1);
@@ -604,7 +705,13 @@ class TapDeviceImpl implements TapDevice {
     } catch {
       // The eventfd counter cannot overflow from one write; ignore.
     }
-    this.#closing = this.#exited.then(() => {
+    const wctl = this.#wctl;
+    if (wctl !== null) {
+      // The writer sends what is already in its ring, then stops.
+      Atomics.store(wctl, WCTL_STOP, 1);
+      Atomics.notify(wctl, WCTL_USED);
+    }
+    this.#closing = Promise.all([this.#exited, this.#writerExited]).then(() => {
       // Close only after the reader is gone, so it never reads a reused fd number.
       fs.closeSync(this.fd);
       fs.closeSync(this.#wakeFd);
