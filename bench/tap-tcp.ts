@@ -390,6 +390,14 @@ async function clean(): Promise<void> {
   hosts.push(on);
   const off = await tapStack({ kernelAddr: '10.77.2.1/24', stackAddr: '10.77.2.2/24', offload: false });
   hosts.push(off);
+  // As before vnet headers and the writer thread: plain frames, writes on the stack's thread.
+  const old = await tapStack({
+    kernelAddr: '10.77.8.1/24',
+    stackAddr: '10.77.8.2/24',
+    offload: false,
+    txRingBytes: 0,
+  });
+  hosts.push(old);
   if (!on.tap.offload) console.log('  (this kernel has no IFF_VNET_HDR: the "vnet" rows run without it)');
   const pair = vethPair('10.77.3', true);
   const pairOn = vethPair('10.77.7', false);
@@ -398,6 +406,8 @@ async function clean(): Promise<void> {
     onK2s: [] as number[],
     offS2k: [] as number[],
     offK2s: [] as number[],
+    oldS2k: [] as number[],
+    oldK2s: [] as number[],
     kk: [] as number[],
     kkOn: [] as number[],
   };
@@ -407,15 +417,19 @@ async function clean(): Promise<void> {
     const b = mbps(await kernelToSock(on, on.ns, port++, { bytes: BYTES }));
     const a0 = mbps(await sockToKernel(off, off.ns, off.kernelIp, port++, { bytes: BYTES }));
     const b0 = mbps(await kernelToSock(off, off.ns, port++, { bytes: BYTES }));
+    const a1 = mbps(await sockToKernel(old, old.ns, old.kernelIp, port++, { bytes: BYTES }));
+    const b1 = mbps(await kernelToSock(old, old.ns, port++, { bytes: BYTES }));
     const c = mbps(await kernelKernel(pair, port++, { bytes: BYTES }));
     const d = mbps(await kernelKernel(pairOn, port++, { bytes: BYTES }));
     console.log(
-      `RESULT tap-tcp clean run=${i + 1} vnet: sock->kernel=${a.toFixed(1)} kernel->sock=${b.toFixed(1)} plain: sock->kernel=${a0.toFixed(1)} kernel->sock=${b0.toFixed(1)} kernel->kernel(veth,nooffload)=${c.toFixed(1)} kernel->kernel(veth,offload)=${d.toFixed(1)} MB/s`,
+      `RESULT tap-tcp clean run=${i + 1} vnet: sock->kernel=${a.toFixed(1)} kernel->sock=${b.toFixed(1)} plain: sock->kernel=${a0.toFixed(1)} kernel->sock=${b0.toFixed(1)} plain,no-writer: sock->kernel=${a1.toFixed(1)} kernel->sock=${b1.toFixed(1)} kernel->kernel(veth,nooffload)=${c.toFixed(1)} kernel->kernel(veth,offload)=${d.toFixed(1)} MB/s`,
     );
     r.onS2k.push(a);
     r.onK2s.push(b);
     r.offS2k.push(a0);
     r.offK2s.push(b0);
+    r.oldS2k.push(a1);
+    r.oldK2s.push(b1);
     r.kk.push(c);
     r.kkOn.push(d);
   }
@@ -425,10 +439,13 @@ async function clean(): Promise<void> {
     console.log(
       `  ${what.padEnd(36)} ${fmt(xs).padEnd(34)} ratio to veth no-offload ${(median(xs) / kk).toFixed(3)}, to veth offload ${(median(xs) / kkOn).toFixed(3)}`,
     );
+  // "plain, no writer" is the TAP as it was before vnet headers and the writer thread.
   row('sockstack → kernel (TAP, vnet hdr)', r.onS2k);
   row('kernel → sockstack (TAP, vnet hdr)', r.onK2s);
   row('sockstack → kernel (TAP, plain)', r.offS2k);
   row('kernel → sockstack (TAP, plain)', r.offK2s);
+  row('sockstack → kernel (plain, no writer)', r.oldS2k);
+  row('kernel → sockstack (plain, no writer)', r.oldK2s);
   console.log(`  ${'kernel → kernel (veth, no offload)'.padEnd(36)} ${fmt(r.kk)}`);
   console.log(`  ${'kernel → kernel (veth, offloads on)'.padEnd(36)} ${fmt(r.kkOn)}`);
   const st = on.tap.stats;
