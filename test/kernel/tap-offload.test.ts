@@ -6,7 +6,8 @@
  * namespace), the stack counts none, and tshark finds no malformed packet in a capture
  * of the TAP's kernel side. Through the kernel as a router to a host that verifies every
  * checksum, the checksums the kernel completes from our NEEDS_CSUM frames are right. The
- * writer thread's ring at its smallest still delivers every byte. Without offload the device says so and the same transfer works.
+ * writer thread's ring at its smallest still delivers every byte. Without offload the
+ * device says so and the same transfer works.
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync } from 'node:child_process';
