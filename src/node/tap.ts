@@ -411,6 +411,10 @@ class TapDeviceImpl implements TapDevice {
   #ringView: DataView | null = null;
   #wctl: Int32Array | null = null;
   #wpos = 0;
+  /** Write errors seen on this thread (the writer thread counts its own in its ctl). */
+  #txErrorsHere = 0;
+  /** The reader found the interface gone: writes go on this thread, so errors count at once. */
+  #gone = false;
 
   constructor(
     fd: number,
@@ -482,7 +486,7 @@ class TapDeviceImpl implements TapDevice {
     const st = this.#stats;
     const w = this.#wctl;
     if (w !== null) {
-      st.txErrors = Atomics.load(w, WCTL_ERRORS);
+      st.txErrors = this.#txErrorsHere + Atomics.load(w, WCTL_ERRORS);
       st.txRetries = Atomics.load(w, WCTL_RETRIES);
     }
     return st;
@@ -494,6 +498,7 @@ class TapDeviceImpl implements TapDevice {
 
   #onMessage(m: TapReaderMessage): void {
     if (m.type === 'error') {
+      this.#gone = true;
       const code = ERRNO_NAMES[m.errno] ?? m.code;
       const why =
         code === 'EBADFD'
@@ -621,7 +626,7 @@ class TapDeviceImpl implements TapDevice {
   /** Returns false when the write would block (the frame was queued or dropped). */
   #write(parts: Uint8Array[], fromQueue: boolean): boolean {
     const st = this.#stats;
-    if (this.#ring !== null) {
+    if (this.#ring !== null && !this.#gone) {
       if (this.#ringPut(parts)) {
         st.txFrames++;
         st.txBytes += parts.length === 1 ? parts[0].length : parts[1].length;
@@ -649,6 +654,7 @@ class TapDeviceImpl implements TapDevice {
         }
         return false;
       }
+      this.#txErrorsHere++;
       st.txErrors++;
       return true;
     }
