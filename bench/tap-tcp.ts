@@ -1,7 +1,8 @@
 /**
- * Bulk TCP over a TAP: sockstack ↔ the Linux kernel, beside kernel ↔ kernel over
- * a veth pair with offloads off (1500-byte frames, what a TAP without vnet
- * headers gives), measured in the same run and printed as ratios. Then goodput
+ * Bulk TCP over a TAP: sockstack ↔ the Linux kernel, with virtio_net_hdr offloads
+ * (TapOptions.offload) and without, beside kernel ↔ kernel over a veth pair with
+ * offloads off (1500-byte frames, what a TAP without vnet headers gives) and with the
+ * kernel's default offloads, measured in the same run and printed as ratios. Then goodput
  * under 1 % loss + 10 ms one-way delay on the data direction, through the same
  * user-space impairment bridge for both (scripts/impair-bridge.py,
  * this kernel has no netem), plus sockstack with the impairment applied on its own
@@ -244,8 +245,8 @@ async function kernelToSock(
 
 // ------------------------------------------------------------------ topologies
 
-/** Kernel ↔ kernel over a veth pair, offloads off. */
-function vethPair(): { a: string; b: string; aIp: string; bIp: string } {
+/** Kernel ↔ kernel over a veth pair on `subnet`.0/24, offloads off (or the kernel's defaults). */
+function vethPair(subnet: string, noOffload: boolean): { a: string; b: string; aIp: string; bIp: string } {
   const a = uniqueName('bka');
   const b = uniqueName('bkb');
   createNetns(a);
@@ -255,11 +256,13 @@ function vethPair(): { a: string; b: string; aIp: string; bIp: string } {
   const va = uniqueName('va');
   const vb = uniqueName('vb');
   ip(['link', 'add', va, 'netns', a, 'type', 'veth', 'peer', 'name', vb, 'netns', b]);
-  nooffload(a, va);
-  nooffload(b, vb);
-  configureLink(va, { addresses: ['10.77.3.1/24'], mtu: 1500, disableIpv6: true }, a);
-  configureLink(vb, { addresses: ['10.77.3.2/24'], mtu: 1500, disableIpv6: true }, b);
-  return { a, b, aIp: '10.77.3.1', bIp: '10.77.3.2' };
+  if (noOffload) {
+    nooffload(a, va);
+    nooffload(b, vb);
+  }
+  configureLink(va, { addresses: [`${subnet}.1/24`], mtu: 1500, disableIpv6: true }, a);
+  configureLink(vb, { addresses: [`${subnet}.2/24`], mtu: 1500, disableIpv6: true }, b);
+  return { a, b, aIp: `${subnet}.1`, bIp: `${subnet}.2` };
 }
 
 async function kernelKernel(
@@ -380,29 +383,77 @@ const fmt = (xs: number[], d = 1) =>
 
 async function clean(): Promise<void> {
   console.log(`\n## clean links, ${BYTES / (1 << 20)} MiB per transfer, ${RUNS} runs (interleaved)`);
-  const h = await tapStack({ kernelAddr: '10.77.1.1/24', stackAddr: '10.77.1.2/24' });
-  hosts.push(h);
-  const pair = vethPair();
-  const r = { s2k: [] as number[], k2s: [] as number[], kk: [] as number[] };
+  // Two TAP hosts, with virtio_net_hdr offloads (checksum offload both ways, GSO super-segments
+  // received whole) and without; two veth pairs, offloads off (1500-byte frames, what a TAP
+  // without vnet headers carries) and the kernel's defaults (TSO/GRO, checksum offload).
+  const on = await tapStack({ kernelAddr: '10.77.1.1/24', stackAddr: '10.77.1.2/24', offload: true });
+  hosts.push(on);
+  const off = await tapStack({ kernelAddr: '10.77.2.1/24', stackAddr: '10.77.2.2/24', offload: false });
+  hosts.push(off);
+  // As before vnet headers and the writer thread: plain frames, writes on the stack's thread.
+  const old = await tapStack({
+    kernelAddr: '10.77.8.1/24',
+    stackAddr: '10.77.8.2/24',
+    offload: false,
+    txRingBytes: 0,
+  });
+  hosts.push(old);
+  if (!on.tap.offload) console.log('  (this kernel has no IFF_VNET_HDR: the "vnet" rows run without it)');
+  const pair = vethPair('10.77.3', true);
+  const pairOn = vethPair('10.77.7', false);
+  const r = {
+    onS2k: [] as number[],
+    onK2s: [] as number[],
+    offS2k: [] as number[],
+    offK2s: [] as number[],
+    oldS2k: [] as number[],
+    oldK2s: [] as number[],
+    kk: [] as number[],
+    kkOn: [] as number[],
+  };
   let port = 6000;
   for (let i = 0; i < RUNS; i++) {
-    const a = mbps(await sockToKernel(h, h.ns, h.kernelIp, port++, { bytes: BYTES }));
-    const b = mbps(await kernelToSock(h, h.ns, port++, { bytes: BYTES }));
+    const a = mbps(await sockToKernel(on, on.ns, on.kernelIp, port++, { bytes: BYTES }));
+    const b = mbps(await kernelToSock(on, on.ns, port++, { bytes: BYTES }));
+    const a0 = mbps(await sockToKernel(off, off.ns, off.kernelIp, port++, { bytes: BYTES }));
+    const b0 = mbps(await kernelToSock(off, off.ns, port++, { bytes: BYTES }));
+    const a1 = mbps(await sockToKernel(old, old.ns, old.kernelIp, port++, { bytes: BYTES }));
+    const b1 = mbps(await kernelToSock(old, old.ns, port++, { bytes: BYTES }));
     const c = mbps(await kernelKernel(pair, port++, { bytes: BYTES }));
+    const d = mbps(await kernelKernel(pairOn, port++, { bytes: BYTES }));
     console.log(
-      `RESULT tap-tcp clean run=${i + 1} sock->kernel=${a.toFixed(1)} kernel->sock=${b.toFixed(1)} kernel->kernel(veth,nooffload)=${c.toFixed(1)} MB/s`,
+      `RESULT tap-tcp clean run=${i + 1} vnet: sock->kernel=${a.toFixed(1)} kernel->sock=${b.toFixed(1)} plain: sock->kernel=${a0.toFixed(1)} kernel->sock=${b0.toFixed(1)} plain,no-writer: sock->kernel=${a1.toFixed(1)} kernel->sock=${b1.toFixed(1)} kernel->kernel(veth,nooffload)=${c.toFixed(1)} kernel->kernel(veth,offload)=${d.toFixed(1)} MB/s`,
     );
-    r.s2k.push(a);
-    r.k2s.push(b);
+    r.onS2k.push(a);
+    r.onK2s.push(b);
+    r.offS2k.push(a0);
+    r.offK2s.push(b0);
+    r.oldS2k.push(a1);
+    r.oldK2s.push(b1);
     r.kk.push(c);
+    r.kkOn.push(d);
   }
   const kk = median(r.kk);
+  const kkOn = median(r.kkOn);
+  const row = (what: string, xs: number[]) =>
+    console.log(
+      `  ${what.padEnd(36)} ${fmt(xs).padEnd(34)} ratio to veth no-offload ${(median(xs) / kk).toFixed(3)}, to veth offload ${(median(xs) / kkOn).toFixed(3)}`,
+    );
+  // "plain, no writer" is the TAP as it was before vnet headers and the writer thread.
+  row('sockstack → kernel (TAP, vnet hdr)', r.onS2k);
+  row('kernel → sockstack (TAP, vnet hdr)', r.onK2s);
+  row('sockstack → kernel (TAP, plain)', r.offS2k);
+  row('kernel → sockstack (TAP, plain)', r.offK2s);
+  row('sockstack → kernel (plain, no writer)', r.oldS2k);
+  row('kernel → sockstack (plain, no writer)', r.oldK2s);
+  console.log(`  ${'kernel → kernel (veth, no offload)'.padEnd(36)} ${fmt(r.kk)}`);
+  console.log(`  ${'kernel → kernel (veth, offloads on)'.padEnd(36)} ${fmt(r.kkOn)}`);
+  const st = on.tap.stats;
   console.log(
-    `  sockstack → kernel (TAP)          ${fmt(r.s2k)}   ratio to kernel↔kernel ${(median(r.s2k) / kk).toFixed(3)}`,
+    `  vnet TAP: ${st.rxGso} GSO super-segments of ${st.rxFrames} frames received, ${st.txCsumOffloaded} of ${st.txFrames} sent with NEEDS_CSUM; ${st.rxBatches} reader batches`,
   );
-  console.log(`  kernel → sockstack (TAP)          ${fmt(r.k2s)}   ratio ${(median(r.k2s) / kk).toFixed(3)}`);
-  console.log(`  kernel → kernel (veth, no offload) ${fmt(r.kk)}`);
-  console.log(`  sockstack TCP counters: ${JSON.stringify(pick(h.stack.tcp.stats))}`);
+  console.log(`  sockstack TCP counters (vnet): ${JSON.stringify(pick(on.stack.tcp.stats))}`);
+  console.log(`  sockstack TCP counters (plain): ${JSON.stringify(pick(off.stack.tcp.stats))}`);
 }
 
 function pick(s: Record<string, number>) {

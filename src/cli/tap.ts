@@ -17,7 +17,16 @@ import type { Socket } from '../socket/socket.ts';
 import { Stack } from '../stack.ts';
 import { SystemClock } from '../time/system.ts';
 import { parseIpv4 } from '../wire/address.ts';
-import { type CliIo, type Command, EXIT_FAILURE, EXIT_OK, type Parsed, str, UsageError } from './command.ts';
+import {
+  type CliIo,
+  type Command,
+  EXIT_FAILURE,
+  EXIT_OK,
+  flag,
+  type Parsed,
+  str,
+  UsageError,
+} from './command.ts';
 
 const SERVICES = { echo: 7, discard: 9, http: 80 } as const;
 type Service = keyof typeof SERVICES;
@@ -98,6 +107,10 @@ export const command: Command = {
         description: 'connect and relay stdin/stdout',
       },
       pcap: { type: 'string', short: 'w', value: 'FILE', description: 'write the packets to a pcapng file' },
+      'no-offload': {
+        type: 'boolean',
+        description: 'plain frames: no virtio_net_hdr checksum/segmentation offloads with the kernel',
+      },
     },
     positionals: { min: 0, max: 0, names: '' },
     examples: [
@@ -143,6 +156,7 @@ export const command: Command = {
       port,
       target,
       pcap: str(p, 'pcap'),
+      offload: !flag(p, 'no-offload'),
     });
   },
 };
@@ -156,6 +170,7 @@ interface TapRun {
   port: number | undefined;
   target: { host: string; port: number } | undefined;
   pcap: string | undefined;
+  offload: boolean;
 }
 
 async function runTap(io: CliIo, o: TapRun): Promise<number> {
@@ -165,7 +180,7 @@ async function runTap(io: CliIo, o: TapRun): Promise<number> {
   const { openPcapngFile } = await import('../node/pcap-file.ts');
   let tap: Awaited<ReturnType<typeof openTap>>;
   try {
-    tap = await openTap({ name: o.name, mode: 'tap' });
+    tap = await openTap({ name: o.name, mode: 'tap', offload: o.offload });
   } catch (e) {
     io.err(`sockstack tap: ${(e as Error).message}`);
     return EXIT_FAILURE;

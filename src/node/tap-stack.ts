@@ -40,6 +40,14 @@ export interface TapStackOptions {
   stackAddr?: string;
   /** Link MTU on both sides. Default 1500. */
   mtu?: number;
+  /**
+   * Checksum and segmentation offloads through virtio_net_hdr (TapOptions.offload). Default
+   * true without `impair`; with it false: the impairment sits between the TAP and the stack
+   * and may corrupt bytes, so the stack must compute and verify every checksum itself.
+   */
+  offload?: boolean;
+  /** The TAP's writer-thread ring (TapOptions.txRingBytes; 0: write on this thread). */
+  txRingBytes?: number;
   /** Impairments on our side of the TAP: `tx` = frames we send, `rx` = frames we receive. */
   impair?: { tx?: Impairments; rx?: Impairments };
   /** Stack configuration (TCP options, ARP, ...). */
@@ -112,6 +120,8 @@ export async function tapStack(options: TapStackOptions = {}): Promise<TapStackH
     mode: 'tap',
     addresses: kernelAddr === null ? [] : [kernelAddr],
     mtu: options.mtu,
+    offload: options.offload ?? options.impair === undefined,
+    txRingBytes: options.txRingBytes,
     disableIpv6: true,
     netns: options.netns,
   });

@@ -144,3 +144,85 @@ export function tapReaderSource(): string {
   // functions in `__name(fn, "name")`; give the script a no-op one.
   return `'use strict';\nconst __name = (f) => f;\n(${tapReaderMain.toString()})(require);\n`;
 }
+
+/**
+ * The writer side: frames go from the main thread into a ring in a SharedArrayBuffer and a
+ * second worker writes them to the fd, so the write syscalls (and the kernel's receive
+ * processing that runs inside them: a TAP write hands the frame straight to the kernel's
+ * network stack) overlap with the stack's own work instead of adding to it.
+ *
+ * Ring layout: `ring` holds records [u32 length][frame, padded to 4 bytes]; a length of
+ * RING_WRAP (or fewer than 4 bytes left) sends the reader back to offset 0. `ctl` (Int32):
+ * [0] stop flag, [1] bytes in use (records plus wrap waste; the producer adds after writing
+ * a record, the writer subtracts after writing it to the fd, both with Atomics), [2] frames
+ * the kernel refused (EINVAL/EIO...), [3] EAGAIN retries.
+ */
+export interface TapWriterData {
+  fd: number;
+  ring: SharedArrayBuffer;
+  ctl: SharedArrayBuffer;
+  /** Atomics.wait timeout in ms while the ring is empty (a safety net; the producer notifies). */
+  idleTimeoutMs: number;
+}
+
+export const RING_WRAP = 0xffffffff;
+export const WCTL_STOP = 0;
+export const WCTL_USED = 1;
+export const WCTL_ERRORS = 2;
+export const WCTL_RETRIES = 3;
+
+/** Writer body. Self-contained, as tapReaderMain (constants repeated on purpose). */
+export function tapWriterMain(require: RequireFn): void {
+  const wt = require('node:worker_threads') as typeof import('node:worker_threads');
+  const fs = require('node:fs') as typeof import('node:fs');
+  const data = wt.workerData as TapWriterData;
+  const ctl = new Int32Array(data.ctl);
+  const size = data.ring.byteLength;
+  const bytes = Buffer.from(data.ring);
+  const view = new DataView(data.ring);
+  const STOP = 0;
+  const USED = 1;
+  const ERRORS = 2;
+  const RETRIES = 3;
+  const WRAP = 0xffffffff;
+  let pos = 0;
+  for (;;) {
+    const used = Atomics.load(ctl, USED);
+    if (used === 0) {
+      if (Atomics.load(ctl, STOP) !== 0) break;
+      Atomics.wait(ctl, USED, 0, data.idleTimeoutMs);
+      continue;
+    }
+    if (size - pos < 4 || view.getUint32(pos, true) === WRAP) {
+      Atomics.sub(ctl, USED, size - pos);
+      pos = 0;
+      continue;
+    }
+    const len = view.getUint32(pos, true);
+    const rec = 4 + ((len + 3) & ~3);
+    // Bounded retries: a TAP write that would block is rare (the kernel queues or drops).
+    for (let attempt = 0; attempt < 1000; attempt++) {
+      try {
+        fs.writeSync(data.fd, bytes, pos + 4, len);
+        break;
+      } catch (e) {
+        const code = (e as { code?: string }).code;
+        if ((code === 'EAGAIN' || code === 'EWOULDBLOCK') && Atomics.load(ctl, STOP) === 0) {
+          Atomics.add(ctl, RETRIES, 1);
+          Atomics.wait(ctl, STOP, 0, 1);
+          continue;
+        }
+        Atomics.add(ctl, ERRORS, 1);
+        break;
+      }
+    }
+    pos += rec;
+    if (pos >= size) pos = 0;
+    Atomics.sub(ctl, USED, rec);
+  }
+}
+
+/** The writer worker's source (see tapReaderSource). */
+export function tapWriterSource(): string {
+  return `'use strict';\nconst __name = (f) => f;\n(${tapWriterMain.toString()})(require);\n`;
+}
