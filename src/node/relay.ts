@@ -24,6 +24,7 @@ import { RealtimeDriver } from '../link/realtime.ts';
 import { Switch } from '../link/switch.ts';
 import { CryptoRng } from '../rand/rng.ts';
 import { SystemClock } from '../time/system.ts';
+import { completeFrameChecksum } from '../wire/offload.ts';
 import { openTap, type TapDevice, type TapOptions } from './tap.ts';
 import { type TunnelPeer, type UdpTunnel, udpTunnel } from './udp-tunnel.ts';
 
@@ -183,6 +184,9 @@ export async function startRelay(options: RelayOptions = {}): Promise<Relay> {
     const port = sw.port();
     port.onReceive = (frame) => d.transmit(frame);
     d.onReceive = (frame) => {
+      // A device with checksum offload may hand over partial checksums (virtio NEEDS_CSUM);
+      // the switch's other ports check every checksum, so it is filled in here.
+      if (d.rxChecksumValid === true) completeFrameChecksum(frame, d.linkType);
       port.transmit(frame);
       driver.kick();
     };
@@ -192,7 +196,9 @@ export async function startRelay(options: RelayOptions = {}): Promise<Relay> {
   let tap: TapDevice | undefined;
   try {
     if (options.tap) {
-      tap = await openTap({ ...options.tap, mode: 'tap' });
+      // No offloads: the relay is a switch, and the frames it takes from the TAP go on to
+      // links that check every checksum (a partial one from the kernel would be dropped there).
+      tap = await openTap({ offload: false, ...options.tap, mode: 'tap' });
       plug(tap);
     }
     await new Promise<void>((resolve, reject) => {
