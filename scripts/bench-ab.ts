@@ -4,10 +4,10 @@
  * load and the same moment. Each pair gives a ratio (B's speed / A's); the median of the
  * pair ratios is robust against a busy machine in a way that separate runs are not.
  *
- *   node --import tsx scripts/bench-ab.ts [--base REV] [--rounds N] [--only bulk|rr|crr] [--mtu 1500,65535]
+ *   node --import tsx scripts/bench-ab.ts [--base REV] [--head REV] [--rounds N] [--only bulk|rr|crr] [--mtu 1500,65535]
  *
- * A is --base (default HEAD~1, checked out into a temporary git worktree), B is the working
- * tree. Times are the process's CPU time per batch. Not a test: prints numbers, never fails
+ * A is --base (default HEAD~1), B is --head (default: the working tree), each other
+ * revision checked out into a temporary git worktree. Times are the process's CPU time per batch. Not a test: prints numbers, never fails
  * on speed. (scripts/bench-compare.ts runs whole bench/tcp.ts processes instead.)
  */
 import { spawnSync } from 'node:child_process';
@@ -22,6 +22,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const { values } = parseArgs({
   options: {
     base: { type: 'string', default: 'HEAD~1' },
+    head: { type: 'string' },
     rounds: { type: 'string', default: '16' },
     only: { type: 'string' },
     mtu: { type: 'string', default: '1500,65535' },
@@ -36,12 +37,17 @@ function git(...args: string[]): string {
   return r.stdout.trim();
 }
 const baseRev = git('rev-parse', '--short', values.base);
-const headRev = git('rev-parse', '--short', 'HEAD');
-const dirty = git('status', '--porcelain', '--untracked-files=no') !== '';
+const headRev = git('rev-parse', '--short', values.head ?? 'HEAD');
+const dirty = values.head === undefined && git('status', '--porcelain', '--untracked-files=no') !== '';
 const tmp = mkdtempSync(join(tmpdir(), 'sockstack-ab-'));
 const baseTree = join(tmp, 'base');
 git('worktree', 'add', '--detach', baseTree, baseRev);
 symlinkSync(join(root, 'node_modules'), join(baseTree, 'node_modules'));
+const headTree = values.head === undefined ? root : join(tmp, 'head');
+if (values.head !== undefined) {
+  git('worktree', 'add', '--detach', headTree, headRev);
+  symlinkSync(join(root, 'node_modules'), join(headTree, 'node_modules'));
+}
 
 const cpu = () => {
   const u = process.cpuUsage();
@@ -57,7 +63,7 @@ const median = (x: number[]) => [...x].sort((p, q) => p - q)[x.length >> 1]!;
 
 try {
   const A = tcpWorkloads(await loadStackModules(baseTree), cpu);
-  const B = tcpWorkloads(await loadStackModules(root), cpu);
+  const B = tcpWorkloads(await loadStackModules(headTree), cpu);
   console.log(
     `scripts/bench-ab.ts: A = ${baseRev}, B = ${headRev}${dirty ? ' + uncommitted changes' : ''}, ${rounds} pairs each, Node ${process.version}`,
   );
@@ -99,5 +105,6 @@ try {
   }
 } finally {
   git('worktree', 'remove', '--force', baseTree);
+  if (headTree !== root) git('worktree', 'remove', '--force', headTree);
   rmSync(tmp, { recursive: true, force: true });
 }
