@@ -77,7 +77,11 @@ try {
     )
       continue;
     for (const mtu of mtus) {
-      for (let i = 0; i < 2; i++) b.run(A, mtu), b.run(B, mtu); // warm-up
+      for (let i = 0; i < 2; i++) {
+        // warm-up
+        b.run(A, mtu);
+        b.run(B, mtu);
+      }
       const ta: number[] = [];
       const tb: number[] = [];
       for (let i = 0; i < rounds; i++) {

@@ -8,7 +8,6 @@ import {
   type ReceivedIcmpError,
   type SegmentEmitter,
   sendSegment,
-  type TransportProtocol,
 } from '../../src/ip/network.ts';
 import { Cable } from '../../src/link/memory.ts';
 import { Simulation } from '../../src/link/sim.ts';
