@@ -26,8 +26,8 @@ describe('npm run build:browser', () => {
   });
   after(() => rmSync(outdir, { recursive: true, force: true }));
 
-  it(`builds the core under ${CORE_GZIP_LIMIT / 1000} KB gzipped, and the links bundle`, () => {
-    const core = sizes.find((s) => s.name === 'sockstack');
+  it(`builds the stack under ${CORE_GZIP_LIMIT / 1000} KB gzipped, and the links bundle`, () => {
+    const core = sizes.find((s) => s.name === 'stack');
     const links = sizes.find((s) => s.name === 'links');
     assert.ok(core && links);
     assert.ok(core.gzip <= CORE_GZIP_LIMIT, `core is ${core.gzip} bytes gzipped`);

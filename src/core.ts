@@ -1,0 +1,15 @@
+// The stack alone, for pages and bundles that want no more: Stack, TCP, UDP, IPv4/IPv6, the
+// sockets API, DNS, links, drivers, wire codecs. No `node:` imports. src/index.ts adds the
+// VM gateway and the Wisp client; dist/browser/stack.js is this file (budgeted at 100 KB gzipped).
+
+export * from './dns/index.ts';
+export * from './link/index.ts';
+export * from './rand/index.ts';
+export * from './socket/index.ts';
+export * from './stack.ts';
+// Dialect profiles (here rather than in tcp/index.ts while src/tcp is being reshaped).
+export { tcpConfigFor } from './tcp/config.ts';
+export * from './tcp/index.ts';
+export { FREEBSD, LINUX, TCP_PROFILES, type TcpProfile, type TcpProfileName } from './tcp/profile.ts';
+export * from './time/index.ts';
+export * from './wire/index.ts';
