@@ -211,3 +211,15 @@ test('an outbound IPv6 flow label is compared', async () => {
   assert.equal(r.status, 'failed');
   assert.match(explain(r), /IPv6 flow label 0, expected 4660/);
 });
+
+test('--ip_version=ipv6: UDP datagrams both ways on an AF_INET6 socket', async () => {
+  const script =
+    '--ip_version=ipv6\n0 socket(..., SOCK_DGRAM, IPPROTO_UDP) = 3\n+0 bind(3, ..., ...) = 0\n' +
+    '+0 < udp (100)\n+0 recvfrom(3, ..., 1000, 0, ..., ...) = 100\n' +
+    '+0 sendto(3, ..., 20, 0, ..., ...) = 20\n+0 > udp (LEN)\n+0 close(3) = 0\n';
+  const r = await run(script.replace('LEN', '20'));
+  assert.equal(r.status, 'passed', explain(r));
+  const bad = await run(script.replace('LEN', '21'));
+  assert.equal(bad.status, 'failed');
+  assert.match(explain(bad), /UDP payload length 20, expected 21/);
+});
