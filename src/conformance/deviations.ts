@@ -16,6 +16,14 @@ export interface Deviation {
   readonly reason: string;
 }
 
+/**
+ * A FreeBSD script and its IPv6 twin (`...-ipv4.pkt` and `...-ipv6.pkt`, the same test over
+ * `--ip_version=ipv6`): the stack behaves the same in both families, so one reason covers both.
+ */
+function bothFamilies(d: Deviation): Deviation[] {
+  return [d, { ...d, script: d.script.replace(/-ipv4\.pkt$/, '-ipv6.pkt') }];
+}
+
 export const STACK_DEVIATIONS: readonly Deviation[] = [
   {
     id: 'ack-of-unsent-data-answered',
@@ -41,15 +49,17 @@ export const STACK_DEVIATIONS: readonly Deviation[] = [
     reason:
       'slow start grows cwnd by min(N, 2*SMSS) for the 2 segments the ACK covers (RFC 5681 §3.1, RFC 3465 §2.2), so 3 segments follow; Linux does not count the SACKed ones again and sends 2',
   },
-  ...['snippets/closing-ipv4.pkt', 'snippets/time-wait-via-closing-ipv4.pkt'].map((s) => ({
-    id: 'fin-in-fin-wait-1-acked',
-    script: `freebsd-tcp-testsuite/${s}`,
-    line: 57,
-    match: 'flags ., expected F.',
-    reason:
-      'a FIN received in FIN-WAIT-1 is acknowledged with <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> (RFC 9293 §3.10.7.4 eighth step); FreeBSD resends its FIN with the ACK',
-  })),
-  {
+  ...['snippets/closing-ipv4.pkt', 'snippets/time-wait-via-closing-ipv4.pkt'].flatMap((s) =>
+    bothFamilies({
+      id: 'fin-in-fin-wait-1-acked',
+      script: `freebsd-tcp-testsuite/${s}`,
+      line: 57,
+      match: 'flags ., expected F.',
+      reason:
+        'a FIN received in FIN-WAIT-1 is acknowledged with <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> (RFC 9293 §3.10.7.4 eighth step); FreeBSD resends its FIN with the ACK',
+    }),
+  ),
+  ...bothFamilies({
     id: 'fin-in-fin-wait-1-acked',
     script:
       'freebsd-tcp-testsuite/state-event-engine/rcv-rst-closing/rcv-rst-closing-right-edge-secure-ipv4.pkt',
@@ -57,8 +67,8 @@ export const STACK_DEVIATIONS: readonly Deviation[] = [
     match: 'flags ., expected F.',
     reason:
       'a FIN received in FIN-WAIT-1 is acknowledged with <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> (RFC 9293 §3.10.7.4 eighth step); FreeBSD resends its FIN with the ACK',
-  },
-  {
+  }),
+  ...bothFamilies({
     id: 'rst-beyond-rcv-wnd-dropped',
     script:
       'freebsd-tcp-testsuite/state-event-engine/rcv-rst-established/rcv-rst-established-right-edge-secure-ipv4.pkt',
@@ -66,6 +76,14 @@ export const STACK_DEVIATIONS: readonly Deviation[] = [
     match: 'timed out waiting for packet',
     reason:
       'an RST at RCV.NXT+65535 is outside the advertised window RCV.WND and dropped silently (RFC 5961 §3.2, RFC 9293 §3.10.7.4); FreeBSD checks against its unclamped 65700-byte buffer and sends a challenge ACK',
+  }),
+  {
+    id: 'syn-mss-not-from-path-mtu',
+    script: 'freebsd-tcp-testsuite/rcv-icmp/rcv-icmp-hard-error-ignored-ipv6.pkt',
+    line: 92,
+    match: 'mss 1440, expected 1240',
+    reason:
+      'the MSS option announces what this host can receive, the interface MTU less the fixed IPv6 and TCP headers (RFC 1122 §4.2.2.6 MMS_R, RFC 6691 §2), and a retransmitted SYN repeats it; the Packet Too Big (MTU 1300) lowers only the MSS we send with (RFC 8201 §4). FreeBSD recomputes the option for each SYN from its IPv6 host cache (tcp_mssopt), which the Packet Too Big lowered; in the IPv4 twin it keeps 1460 after frag_needed, as the stack does',
   },
   ...['close-read-data-fin.pkt', 'close-unread-data-rst.pkt'].map((s) => ({
     id: 'delayed-ack-timer-not-callout-tick',
@@ -107,7 +125,7 @@ export const STACK_DEVIATIONS: readonly Deviation[] = [
     reason:
       'after shutdown(SHUT_RD) data is discarded and read() returns 0 (POSIX "further receives are disallowed"; FreeBSD flushes the receive buffer too; RFC 9293 §3.10.4 defines no half-close of receiving); Linux, as the script notes, still delivers it',
   },
-  {
+  ...bothFamilies({
     id: 'syn-ack-to-listener-reset',
     script:
       'freebsd-tcp-testsuite/state-event-engine/rcv-syn-ack-listen/rcv-syn-ack-without-data-listen-ipv4.pkt',
@@ -115,7 +133,7 @@ export const STACK_DEVIATIONS: readonly Deviation[] = [
     match: 'unexpected outbound packet at 0.100s before this event: R 34:34(0)',
     reason:
       'a SYN-ACK to a listener gets <SEQ=SEG.ACK><CTL=RST> (RFC 9293 §3.10.7.2 "any acknowledgment is bad ... an acceptable reset segment should be formed", as Linux does); FreeBSD drops it silently',
-  },
+  }),
   {
     id: 'handshake-ack-does-not-grow-iw',
     script: 'nplab-packetdrill/gtests/net/packetdrill/tests/bsd/tcp/ack_processing/tcp_dup_acks.pkt',

@@ -1,5 +1,7 @@
 /**
- * Raw IPv4 + TCP/UDP/ICMP building and decoding for the conformance runner.
+ * Raw IPv4 / IPv6 + TCP/UDP/ICMP(v6) building and decoding for the conformance runner.
+ * The family of a packet follows its addresses: text with a ':' is IPv6 (RFC 8200
+ * header, ICMPv6 of RFC 4443 with its pseudo-header checksum), dotted quads IPv4.
  *
  * Deliberately separate from src/wire: the runner needs TCP options in wire
  * order, with NOP/EOL padding and unknown kinds kept, to compare them exactly
@@ -7,7 +9,8 @@
  * (bad flag combinations, odd option layouts).
  */
 
-import { internetChecksum, pseudoHeaderSumV4 } from '../wire/checksum.ts';
+import { formatIpv6, parseIpv6 } from '../wire/address.ts';
+import { internetChecksum, pseudoHeaderSumV4, pseudoHeaderSumV6 } from '../wire/checksum.ts';
 import type { TcpOptionSpec } from './ast.ts';
 
 export const F_FIN = 0x01;
@@ -65,6 +68,34 @@ export function ipToNumber(ip: string): number {
 
 export function numberToIp(n: number): string {
   return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+}
+
+/** True for IPv6 address text (`fd3d:fa7b:d17d::1`, `::ffff:192.0.2.1`). */
+export function isIpv6Text(ip: string): boolean {
+  return ip.includes(':');
+}
+
+function ipv6Bytes(ip: string): Uint8Array {
+  const b = parseIpv6(ip);
+  if (!b) throw new Error(`bad IPv6 address '${ip}'`);
+  return b;
+}
+
+/** An address in the form decoded packets report it: RFC 5952 text for IPv6, as given for IPv4. */
+export function canonicalIp(ip: string): string {
+  if (!isIpv6Text(ip)) return ip;
+  const b = parseIpv6(ip);
+  return b ? formatIpv6(b) : ip;
+}
+
+/** IP protocol numbers of the ICMP of each family (RFC 792, RFC 4443 §1). */
+export const IPPROTO_ICMP = 1;
+export const IPPROTO_ICMPV6 = 58;
+
+/** Pseudo-header partial sum for a transport checksum, by the family of the addresses. */
+function pseudoSum(src: string, dst: string, protocol: number, length: number): number {
+  if (isIpv6Text(src)) return pseudoHeaderSumV6(ipv6Bytes(src), ipv6Bytes(dst), protocol, length);
+  return pseudoHeaderSumV4(ipToNumber(src), ipToNumber(dst), protocol, length);
 }
 
 // ---- TCP options ----------------------------------------------------------
@@ -223,6 +254,27 @@ export interface IpParams {
   readonly tos?: number;
   readonly ttl?: number;
   readonly id?: number;
+  /** IPv6 flow label (20 bits); IPv4 has none. */
+  readonly flowLabel?: number;
+}
+
+/** The IP header for `payloadLength` bytes of payload, of the family of `p.src`. */
+function ipHeader(p: IpParams, payloadLength: number): Uint8Array {
+  return isIpv6Text(p.src) ? ipv6Header(p, payloadLength) : ipv4Header(p, payloadLength);
+}
+
+/** RFC 8200 §3: version 6, traffic class (`tos`), flow label, payload length, next header, hop limit (`ttl`). */
+function ipv6Header(p: IpParams, payloadLength: number): Uint8Array {
+  const h = new Uint8Array(40);
+  const v = new DataView(h.buffer);
+  const tc = (p.tos ?? 0) & 0xff;
+  v.setUint32(0, ((6 << 28) | (tc << 20) | ((p.flowLabel ?? 0) & 0xfffff)) >>> 0);
+  v.setUint16(4, payloadLength);
+  h[6] = p.protocol;
+  h[7] = p.ttl ?? 64;
+  h.set(ipv6Bytes(p.src), 8);
+  h.set(ipv6Bytes(p.dst), 24);
+  return h;
 }
 
 function ipv4Header(p: IpParams, payloadLength: number): Uint8Array {
@@ -279,7 +331,7 @@ export function buildTcpSegment(src: string, dst: string, t: TcpParams): Uint8Ar
   v.setUint16(18, (t.urg ?? 0) & 0xffff);
   seg.set(opts, 20);
   seg.set(t.payload, hl);
-  v.setUint16(16, internetChecksum(seg, pseudoHeaderSumV4(ipToNumber(src), ipToNumber(dst), 6, seg.length)));
+  v.setUint16(16, internetChecksum(seg, pseudoSum(src, dst, 6, seg.length)));
   return seg;
 }
 
@@ -291,7 +343,7 @@ export function buildTcpPacket(
   const seg = buildTcpSegment(ip.src, ip.dst, t);
   // Tunnelled (packetdrill's /udp(sport > dport)): the checksummed segment in a UDP datagram.
   if (udpEncap) return buildUdpPacket(ip, udpEncap.src, udpEncap.dst, seg);
-  return concat(ipv4Header({ ...ip, protocol: 6 }, seg.length), seg);
+  return concat(ipHeader({ ...ip, protocol: 6 }, seg.length), seg);
 }
 
 export function buildUdpDatagram(
@@ -307,7 +359,7 @@ export function buildUdpDatagram(
   v.setUint16(2, dstPort);
   v.setUint16(4, d.length);
   d.set(payload, 8);
-  const c = internetChecksum(d, pseudoHeaderSumV4(ipToNumber(src), ipToNumber(dst), 17, d.length));
+  const c = internetChecksum(d, pseudoSum(src, dst, 17, d.length));
   v.setUint16(6, c === 0 ? 0xffff : c);
   return d;
 }
@@ -319,10 +371,13 @@ export function buildUdpPacket(
   payload: Uint8Array,
 ): Uint8Array {
   const d = buildUdpDatagram(ip.src, ip.dst, srcPort, dstPort, payload);
-  return concat(ipv4Header({ ...ip, protocol: 17 }, d.length), d);
+  return concat(ipHeader({ ...ip, protocol: 17 }, d.length), d);
 }
 
-/** ICMP message with a 4-byte "rest of header" word and a body (the quoted datagram). */
+/**
+ * ICMP message with a 4-byte "rest of header" word and a body (the quoted datagram). Over
+ * IPv6 it is ICMPv6, whose checksum covers the pseudo-header (RFC 4443 §2.3).
+ */
 export function buildIcmpPacket(
   ip: Omit<IpParams, 'protocol'>,
   type: number,
@@ -336,32 +391,43 @@ export function buildIcmpPacket(
   m[1] = code;
   v.setUint32(4, restOfHeader >>> 0);
   m.set(body, 8);
-  v.setUint16(2, internetChecksum(m));
-  return concat(ipv4Header({ ...ip, protocol: 1 }, m.length), m);
+  const v6 = isIpv6Text(ip.src);
+  const protocol = v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP;
+  v.setUint16(2, internetChecksum(m, v6 ? pseudoSum(ip.src, ip.dst, protocol, m.length) : 0));
+  return concat(ipHeader({ ...ip, protocol }, m.length), m);
 }
 
-/** An IPv4 header (no options) followed by `transport` bytes, for ICMP quotes. */
+/** An IP header (IPv4 without options, or IPv6) followed by `transport` bytes, for ICMP quotes. */
 export function quotedDatagram(
   ip: IpParams,
   transport: Uint8Array,
   claimedPayloadLength: number,
 ): Uint8Array {
-  return concat(ipv4Header(ip, claimedPayloadLength), transport);
+  return concat(ipHeader(ip, claimedPayloadLength), transport);
 }
 
 // ---- decoding -------------------------------------------------------------
 
 export interface LiveIp {
+  /** 4 or 6. */
   readonly version: number;
+  /** Bytes before the transport header (IPv6: the fixed header and any extension headers). */
   readonly headerLength: number;
+  /** IPv4 TOS byte, or the IPv6 traffic class (DSCP and ECN alike). */
   readonly tos: number;
+  /** IPv4 TTL, or the IPv6 hop limit. */
   readonly ttl: number;
+  /** IPv4 identification; 0 for IPv6 (no fragment header is sent for these). */
   readonly id: number;
+  /** The transport protocol (IPv6: the last next-header value). */
   readonly protocol: number;
   readonly src: string;
   readonly dst: string;
   readonly totalLength: number;
+  /** IPv4 header checksum; always true for IPv6, which has none. */
   readonly checksumOk: boolean;
+  /** IPv6 flow label; 0 for IPv4. */
+  readonly flowLabel: number;
 }
 
 export interface LiveTcp {
@@ -377,6 +443,8 @@ export interface LiveTcp {
   readonly options: readonly TcpOptionSpec[];
   readonly optionBytes: Uint8Array;
   readonly payloadLength: number;
+  /** The TCP checksum verifies over the pseudo-header of the carrying IP header (RFC 9293 §3.1). */
+  readonly checksumOk: boolean;
   /** The UDP ports around it, when the segment came tunnelled in UDP (--udp_encapsulation=tcp). */
   readonly udpEncap?: { readonly src: number; readonly dst: number };
 }
@@ -412,6 +480,7 @@ function decodeTcp(
   ip: LiveIp,
   t: Uint8Array,
   udpEncap?: { src: number; dst: number },
+  udpChecksumOk?: boolean,
 ): LivePacket | { error: string } {
   if (t.length < 20) return { error: 'TCP header truncated' };
   const tv = new DataView(t.buffer, t.byteOffset, t.byteLength);
@@ -420,6 +489,10 @@ function decodeTcp(
   const optionBytes = t.slice(20, off);
   const dec = decodeTcpOptions(optionBytes);
   if (dec.error) return { error: dec.error };
+  // A tunnelled segment is covered by its UDP checksum (`udpChecksumOk`); FreeBSD zeroes the TCP one.
+  const checksumOk = udpEncap
+    ? udpChecksumOk === true
+    : internetChecksum(t, pseudoSum(ip.src, ip.dst, 6, t.length)) === 0;
   return {
     proto: 'tcp',
     ip,
@@ -436,15 +509,23 @@ function decodeTcp(
       options: dec.options,
       optionBytes,
       payloadLength: t.length - off,
+      checksumOk,
       ...(udpEncap ? { udpEncap } : {}),
     },
   };
 }
 
+/** IPv6 extension headers skipped to reach the transport (RFC 8200 §4: hop-by-hop, routing, destination options). */
+const SKIPPED_EXTENSIONS = new Set([0, 43, 60]);
+/** Bound on extension headers walked in one packet. */
+const MAX_EXTENSIONS = 8;
+
 export function decodePacket(b: Uint8Array, opts: DecodeOptions = {}): LivePacket | { error: string } {
-  if (b.length < 20) return { error: `datagram too short (${b.length} bytes)` };
+  if (b.length < 1) return { error: 'empty datagram' };
   const version = b[0]! >> 4;
-  if (version !== 4) return { error: `not IPv4 (version ${version})` };
+  if (version === 6) return decodeIpv6(b, opts);
+  if (b.length < 20) return { error: `datagram too short (${b.length} bytes)` };
+  if (version !== 4) return { error: `not IPv4 or IPv6 (version ${version})` };
   const ihl = (b[0]! & 15) * 4;
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const totalLength = v.getUint16(2);
@@ -462,14 +543,55 @@ export function decodePacket(b: Uint8Array, opts: DecodeOptions = {}): LivePacke
     dst: numberToIp(v.getUint32(16)),
     totalLength,
     checksumOk: internetChecksum(b.subarray(0, ihl)) === 0,
+    flowLabel: 0,
   };
-  const t = b.subarray(ihl, totalLength);
+  return decodeTransport(ip, b.subarray(ihl, totalLength), opts);
+}
+
+/** An IPv6 datagram (RFC 8200 §3), walking hop-by-hop, routing and destination-options headers. */
+function decodeIpv6(b: Uint8Array, opts: DecodeOptions): LivePacket | { error: string } {
+  if (b.length < 40) return { error: `IPv6 datagram too short (${b.length} bytes)` };
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const first = v.getUint32(0);
+  const totalLength = 40 + v.getUint16(4);
+  if (totalLength > b.length)
+    return { error: `bad IPv6 payload length (total ${totalLength}, have ${b.length})` };
+  let next = b[6]!;
+  let off = 40;
+  for (let n = 0; SKIPPED_EXTENSIONS.has(next); n++) {
+    if (n >= MAX_EXTENSIONS || off + 8 > totalLength) return { error: 'bad IPv6 extension header chain' };
+    const len = (b[off + 1]! + 1) * 8;
+    next = b[off]!;
+    off += len;
+  }
+  if (off > totalLength) return { error: 'bad IPv6 extension header length' };
+  const ip: LiveIp = {
+    version: 6,
+    headerLength: off,
+    tos: (first >>> 20) & 0xff,
+    ttl: b[7]!,
+    id: 0,
+    protocol: next,
+    src: formatIpv6(b.subarray(8, 24)),
+    dst: formatIpv6(b.subarray(24, 40)),
+    totalLength,
+    checksumOk: true,
+    flowLabel: first & 0xfffff,
+  };
+  return decodeTransport(ip, b.subarray(off, totalLength), opts);
+}
+
+function decodeTransport(ip: LiveIp, t: Uint8Array, opts: DecodeOptions): LivePacket | { error: string } {
   const tv = new DataView(t.buffer, t.byteOffset, t.byteLength);
   if (ip.protocol === 6) return decodeTcp(ip, t);
   if (ip.protocol === 17) {
     if (t.length < 8) return { error: 'UDP header truncated' };
-    if (opts.udpEncapsTcp)
-      return decodeTcp(ip, t.subarray(8), { src: tv.getUint16(0), dst: tv.getUint16(2) });
+    if (opts.udpEncapsTcp) {
+      // RFC 768: a zero UDP checksum over IPv4 means none was computed (RFC 8200 §8.1 forbids it over IPv6).
+      const none = ip.version === 4 && tv.getUint16(6) === 0;
+      const ok = none || internetChecksum(t, pseudoSum(ip.src, ip.dst, 17, t.length)) === 0;
+      return decodeTcp(ip, t.subarray(8), { src: tv.getUint16(0), dst: tv.getUint16(2) }, ok);
+    }
     return {
       proto: 'udp',
       ip,
@@ -478,7 +600,7 @@ export function decodePacket(b: Uint8Array, opts: DecodeOptions = {}): LivePacke
       payloadLength: t.length - 8,
     };
   }
-  if (ip.protocol === 1) {
+  if (ip.protocol === (ip.version === 6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP)) {
     if (t.length < 8) return { error: 'ICMP header truncated' };
     return { proto: 'icmp', ip, type: t[0]!, code: t[1]!, body: t.slice(8) };
   }

@@ -13,7 +13,14 @@ import { icmpCode, icmpType } from './symbols.ts';
 export function injectPacket(r: RunState, e: PacketEvent): void {
   const p = e.packet;
   const tos = (e.ip?.tos ?? 0) | (typeof e.ip?.ecn === 'number' ? e.ip.ecn : 0);
-  const ip = { src: r.remoteIp, dst: r.localIp, tos, ttl: e.ip?.ttl ?? 64, id: r.ipId++ & 0xffff };
+  const ip = {
+    src: r.remoteIp,
+    dst: r.localIp,
+    tos,
+    ttl: e.ip?.ttl ?? 64,
+    id: r.ipId++ & 0xffff,
+    ...(e.ip?.flowLabel !== undefined ? { flowLabel: e.ip.flowLabel } : {}),
+  };
   let bytes: Uint8Array;
   if (p.proto === 'tcp') {
     if (r.tcpFlow.localPort === undefined) r.tcpFlow.localPort = DEFAULT_PORT;
@@ -54,9 +61,11 @@ export function injectPacket(r: RunState, e: PacketEvent): void {
       new Uint8Array(p.len),
     );
   } else {
-    const type = icmpType(p.type)!;
-    const code = icmpCode(type, p.code)!;
-    const rest = ((p.id ?? 0) << 16) | (p.mtu ?? 0);
+    const type = icmpType(p.type, r.ipVersion)!;
+    const code = icmpCode(type, p.code, r.ipVersion)!;
+    // IPv4 frag_needed carries the MTU in the low 16 bits (RFC 1191 §4); ICMPv6 Packet Too Big
+    // in all 32 (RFC 4443 §3.2).
+    const rest = r.ipVersion === 6 ? (p.mtu ?? 0) >>> 0 : ((p.id ?? 0) << 16) | (p.mtu ?? 0);
     let body: Uint8Array;
     const quotedIp = { src: r.localIp, dst: r.remoteIp, ttl: 64, id: 0 };
     const echoed = p.echoed;

@@ -131,6 +131,8 @@ export async function expectOutbound(
     r.fail(e.pos, `malformed outbound packet: ${dec.error}`, 'packet', what, dec.error);
     return at;
   }
+  if (dec.ip.version !== r.ipVersion)
+    r.fail(e.pos, `outbound IPv${dec.ip.version} packet, expected IPv${r.ipVersion}`, 'packet');
   if (!dec.ip.checksumOk) r.fail(e.pos, 'outbound IPv4 header checksum is wrong', 'packet');
   if (dec.ip.dst !== r.remoteIp || dec.ip.src !== r.localIp) {
     r.fail(
@@ -153,8 +155,8 @@ export async function expectOutbound(
   if (p.proto === 'icmp') {
     if (dec.proto !== 'icmp') mismatch(r, e, 'expected an ICMP message', what, dec);
     else {
-      const type = icmpType(p.type)!;
-      const code = icmpCode(type, p.code)!;
+      const type = icmpType(p.type, r.ipVersion)!;
+      const code = icmpCode(type, p.code, r.ipVersion)!;
       if (dec.type !== type || dec.code !== code) {
         mismatch(r, e, `ICMP type/code ${dec.type}/${dec.code}, expected ${type}/${code}`, what, dec);
       }
@@ -215,6 +217,8 @@ function checkIpInfo(r: RunState, e: PacketEvent, ip: IpInfo | undefined, dec: L
   }
   if (ip.ttl !== undefined && dec.ip.ttl !== ip.ttl)
     r.fail(e.pos, `IP TTL ${dec.ip.ttl}, expected ${ip.ttl}`, 'packet');
+  if (ip.flowLabel !== undefined && dec.ip.flowLabel !== ip.flowLabel)
+    r.fail(e.pos, `IPv6 flow label ${dec.ip.flowLabel}, expected ${ip.flowLabel}`, 'packet');
   if (ip.ecn !== undefined) {
     const got = dec.ip.tos & 3;
     const ok = ip.ecn === 'ect01' ? got === 1 || got === 2 : got === ip.ecn;
@@ -246,6 +250,7 @@ function compareTcp(r: RunState, e: PacketEvent, p: TcpPacketSpec, t: LiveTcp, w
   } else if (t.srcPort !== r.tcpFlow.localPort || t.dstPort !== r.tcpFlow.remotePort) {
     bad(`ports ${t.srcPort}>${t.dstPort}, expected ${r.tcpFlow.localPort}>${r.tcpFlow.remotePort}`);
   }
+  if (!t.checksumOk) bad('TCP checksum is wrong');
   if (t.flags !== wantFlags) bad(`flags ${formatFlags(t.flags)}, expected ${formatFlags(wantFlags)}`);
   if (t.reserved !== 0) bad(`reserved TCP header bits set (${t.reserved})`);
   const relSeq = r.relSeq(t.seq);

@@ -1,6 +1,6 @@
 import { type CommandAction, planCommand } from './commands.ts';
 import { harnessFor } from './harness.ts';
-import { ipToNumber } from './packet.ts';
+import { canonicalIp, ipToNumber } from './packet.ts';
 import { DEFAULT_TOLERANCE_US, Failure, type RunState, Skip, SUPPORTED_SYSCALLS } from './run-state.ts';
 import { ParseOptionsError } from './script.ts';
 import { icmpCode, icmpType } from './symbols.ts';
@@ -14,8 +14,10 @@ export function applyOptions(r: RunState): void {
       `--tolerance_usecs=${harness.toleranceUs} from the ${harness.suite} harness (${harness.source})`,
     );
   }
+  const given = new Set<string>();
   for (const o of r.script.options) {
     const v = o.value ?? '';
+    given.add(o.name);
     const num = (): number => {
       const n = Number(v);
       if (!Number.isFinite(n)) throw new ParseOptionsError(o.pos, `--${o.name} needs a number, got '${v}'`);
@@ -32,7 +34,12 @@ export function applyOptions(r: RunState): void {
         r.tsTickUs = num() || undefined;
         break;
       case 'ip_version':
-        if (v !== 'ipv4') throw new Skip(`IPv6 not supported yet (--ip_version=${v})`, o.pos.line);
+        // packetdrill config.c: ipv4 (AF_INET sockets, IPv4 wire), ipv4-mapped-ipv6 (AF_INET6
+        // sockets, IPv4 wire), ipv6 (AF_INET6 sockets, IPv6 wire).
+        if (v === 'ipv4') [r.ipVersion, r.socketFamily] = [4, 'inet'];
+        else if (v === 'ipv4-mapped-ipv6') [r.ipVersion, r.socketFamily] = [4, 'inet6'];
+        else if (v === 'ipv6') [r.ipVersion, r.socketFamily] = [6, 'inet6'];
+        else throw new ParseOptionsError(o.pos, `bad --ip_version: ${v}`);
         break;
       case 'mtu':
         r.mtu = num();
@@ -83,7 +90,35 @@ export function applyOptions(r: RunState): void {
         throw new Skip(`unsupported option --${o.name}`, o.pos.line);
     }
   }
+  if (r.ipVersion === 6) {
+    // packetdrill's IPv6 defaults (config.c): a ULA for the local interface (RFC 4193) and the
+    // documentation prefix for the remote end (RFC 3849); the prefix length is always 48.
+    if (!given.has('local_ip')) r.localIp = IPV6_DEFAULTS.local;
+    if (!given.has('remote_ip')) r.remoteIp = IPV6_DEFAULTS.remote;
+    if (!given.has('gateway_ip')) r.gatewayIp = IPV6_DEFAULTS.gateway;
+    r.prefixLength = IPV6_DEFAULTS.prefixLength;
+  }
+  for (const [k, ip] of [
+    ['local_ip', r.localIp],
+    ['remote_ip', r.remoteIp],
+    ['gateway_ip', r.gatewayIp],
+  ] as const) {
+    const o = r.script.options.find((x) => x.name === k);
+    if (o && ip.includes(':') !== (r.ipVersion === 6))
+      throw new ParseOptionsError(o.pos, `--${k}=${ip} is not an IPv${r.ipVersion} address`);
+  }
+  r.localIp = canonicalIp(r.localIp);
+  r.remoteIp = canonicalIp(r.remoteIp);
+  r.gatewayIp = canonicalIp(r.gatewayIp);
 }
+
+/** packetdrill's IPv6 addresses when a script names none (config.c DEFAULT_V6_LIVE_*). */
+export const IPV6_DEFAULTS = {
+  local: 'fd3d:fa7b:d17d::1',
+  remote: '2001:db8::1',
+  gateway: 'fd3d:fa7b:d17d::2',
+  prefixLength: 48,
+} as const;
 
 /** Static checks that make a script skip before it starts; plans its commands. */
 export function prescan(r: RunState): Map<number, CommandAction[]> {
@@ -102,7 +137,8 @@ export function prescan(r: RunState): Map<number, CommandAction[]> {
     }
     if (e.kind === 'packet') {
       if (e.outer.length) throw new Skip('outer IP encapsulation (ipv4/ipv6 prefixes) not supported', line);
-      if (e.ip?.flowLabel !== undefined) throw new Skip('IPv6 flow labels not supported yet', line);
+      if (e.ip?.flowLabel !== undefined && r.ipVersion !== 6)
+        throw new Failure(e.pos, 'a flow label needs --ip_version=ipv6', 'other');
       const p = e.packet;
       if (p.proto === 'tcp') {
         if (p.udpEncap && !r.udpEncapsTcp)
@@ -119,9 +155,9 @@ export function prescan(r: RunState): Map<number, CommandAction[]> {
         }
       }
       if (p.proto === 'icmp') {
-        const t = icmpType(p.type);
+        const t = icmpType(p.type, r.ipVersion);
         if (t === undefined) throw new Skip(`unknown ICMP type '${p.type}'`, line);
-        if (icmpCode(t, p.code) === undefined)
+        if (icmpCode(t, p.code, r.ipVersion) === undefined)
           throw new Skip(`unknown ICMP code '${p.code}' for ${p.type}`, line);
       }
     }

@@ -129,6 +129,10 @@ export class RunState {
   gatewayIp = '192.168.0.1';
   prefixLength = 16;
   mtu = 1500;
+  /** The IP version on the wire (`--ip_version`: ipv4 and ipv4-mapped-ipv6 are 4, ipv6 is 6). */
+  ipVersion: 4 | 6 = 4;
+  /** The sockets' family: AF_INET6 for ipv6 and ipv4-mapped-ipv6 (packetdrill's socket_domain). */
+  socketFamily: 'inet' | 'inet6' = 'inet';
 
   // Connection mapping.
   readonly fds = new Map<number, number>();
@@ -188,6 +192,14 @@ export class RunState {
       this.localIsn = t.seq;
       this.isnLearned = true;
     }
+  }
+
+  /**
+   * An address as the sockets see it: an IPv4 address is IPv4-mapped (`::ffff:a.b.c.d`,
+   * RFC 4291 §2.5.5.2) on an AF_INET6 socket (packetdrill's ipv4-mapped-ipv6 mode).
+   */
+  sockIp(ip: string): string {
+    return this.socketFamily === 'inet6' && !ip.includes(':') ? `::ffff:${ip}` : ip;
   }
 
   relSeq(live: number): number {

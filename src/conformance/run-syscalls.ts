@@ -47,17 +47,16 @@ function addrArg(r: RunState, x: Expr | undefined, defaultAddr: SockAddr): SockA
     let port = defaultAddr.port;
     for (const f of x.items) {
       if (f.kind !== 'assign') continue;
-      if (f.name === 'sa_family' || f.name === 'sin_family') {
-        if (f.value.kind === 'word' && /INET6/.test(f.value.name))
-          throw new Skip('IPv6 not supported yet', x.pos.line);
-      } else if (f.name === 'sin_port') {
+      // sa_family / sin_family / sin6_family: the address text says its family, and the
+      // stack answers a mismatch with the socket as the kernel does.
+      if (/^sin6?_port$/.test(f.name)) {
         port =
           f.value.kind === 'call' && f.value.args[0]
             ? intArg(r, f.value.args[0], 'port')
             : intArg(r, f.value, 'port');
-      } else if (f.name === 'sin_addr') {
-        const a = f.value.kind === 'call' ? f.value.args[0] : f.value;
-        if (a?.kind === 'string') ip = a.value;
+      } else if (/^sin6?_addr$/.test(f.name)) {
+        const a = f.value.kind === 'call' ? f.value.args.find((v) => v.kind === 'string') : f.value;
+        if (a?.kind === 'string') ip = r.sockIp(a.value);
       }
     }
     return { ip, port };
@@ -96,16 +95,20 @@ function translate(r: RunState, e: SyscallEvent): Syscall {
   const need = (n: number): void => {
     if (a.length < n) throw new Failure(e.pos, `${e.name}() needs ${n} arguments`, 'other');
   };
-  const local: SockAddr = { ip: r.localIp, port: DEFAULT_PORT };
-  const remote: SockAddr = { ip: r.remoteIp, port: DEFAULT_PORT };
+  const local: SockAddr = { ip: r.sockIp(r.localIp), port: DEFAULT_PORT };
+  const remote: SockAddr = { ip: r.sockIp(r.remoteIp), port: DEFAULT_PORT };
   switch (e.name) {
     case 'socket': {
       need(3);
-      const dom = a[0]!.kind === 'ellipsis' ? 2 : intArg(r, a[0]!, 'domain');
-      if (dom !== 2) throw new Skip('IPv6 not supported yet', e.pos.line);
+      // `...` is the script's family (packetdrill's socket_domain: AF_INET6 unless --ip_version=ipv4).
+      const af6 = r.consts.AF_INET6!;
+      const dom =
+        a[0]!.kind === 'ellipsis' ? (r.socketFamily === 'inet6' ? af6 : 2) : intArg(r, a[0]!, 'domain');
+      if (dom !== 2 && dom !== af6) throw new Skip(`socket domain ${dom} not supported`, e.pos.line);
       const ty = intArg(r, a[1]!, 'type');
       const type = ty === 1 ? 'stream' : ty === 2 ? 'dgram' : ty === 3 ? 'raw' : ty;
-      return { op: 'socket', family: 'inet', type, protocol: intArg(r, a[2]!, 'protocol') };
+      const family = dom === 2 ? 'inet' : 'inet6';
+      return { op: 'socket', family, type, protocol: intArg(r, a[2]!, 'protocol') };
     }
     case 'bind': {
       need(1);
@@ -146,7 +149,9 @@ function translate(r: RunState, e: SyscallEvent): Syscall {
       const flags = a[3] ? intArg(r, a[3], 'flags') : 0;
       if (flags !== 0) throw new Skip(`${e.name}() flags 0x${flags.toString(16)} not supported`, e.pos.line);
       const to =
-        e.name === 'sendto' ? addrArg(r, a[4], { ip: r.remoteIp, port: r.udpFlow.remotePort }) : undefined;
+        e.name === 'sendto'
+          ? addrArg(r, a[4], { ip: r.sockIp(r.remoteIp), port: r.udpFlow.remotePort })
+          : undefined;
       return { op: 'send', fd: fdArg(r, a[0]!), data: payload(a[1], len), to };
     }
     case 'close':

@@ -97,7 +97,7 @@ async function execute(r: RunState, factory: TargetFactory): Promise<ScriptResul
     r.consts = syscallConstants(r.dialect);
     const plans = prescan(r);
     const config: TargetConfig = {
-      ipVersion: 4,
+      ipVersion: r.ipVersion,
       localIp: r.localIp,
       remoteIp: r.remoteIp,
       gatewayIp: r.gatewayIp,

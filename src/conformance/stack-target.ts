@@ -28,6 +28,7 @@ import { SeededRng } from '../rand/rng.ts';
 import type { AddressTuple } from '../socket/address.ts';
 import {
   AF_INET,
+  AF_INET6,
   IP_MTU_DISCOVER,
   IP_TOS,
   IPPROTO_IP,
@@ -63,7 +64,8 @@ import { FREEBSD, LINUX, type TcpProfile } from '../tcp/profile.ts';
 import { ManualClock } from '../time/clock.ts';
 import type { Instant } from '../time/instant.ts';
 import type { Timer } from '../time/timers.ts';
-import { parseIpv4 } from '../wire/address.ts';
+import { type IpAddress, parseIpv4, parseIpv6 } from '../wire/address.ts';
+import { ipv6Equals } from '../wire/ipv6-address.ts';
 import { ConformanceDevice } from './conformance-device.ts';
 import { findDeviation } from './deviations.ts';
 import { StackSettings } from './stack-settings.ts';
@@ -192,7 +194,11 @@ export class StackTarget implements ConformanceTarget {
       device: this.device,
       addresses: [`${config.localIp}/${config.prefixLength}`],
     });
-    this.stack.addRoute({ destination: '0.0.0.0/0', gateway: config.gatewayIp });
+    // The scripted peer is off-link, behind the gateway (packetdrill's tun setup).
+    this.stack.addRoute({
+      destination: config.ipVersion === 6 ? '::/0' : '0.0.0.0/0',
+      gateway: config.gatewayIp,
+    });
     this.#deliver = this.stack.timers.timer(() => this.#flushInbox());
     this.#settings = new StackSettings(this.stack.tcp.config, this.profile, config.dialect);
   }
@@ -332,12 +338,11 @@ export class StackTarget implements ConformanceTarget {
   }
 
   #socket(call: Extract<Syscall, { op: 'socket' }>): SyscallOutcome {
-    if (call.family !== 'inet') return { kind: 'unsupported', reason: 'IPv6 not supported yet' };
     if (call.type !== 'stream' && call.type !== 'dgram')
       return { kind: 'unsupported', reason: `socket type ${call.type} not supported by the stack` };
     try {
       const type = call.type === 'stream' ? SOCK_STREAM : SOCK_DGRAM;
-      const sock = this.stack.socket(AF_INET, type, call.protocol);
+      const sock = this.stack.socket(call.family === 'inet6' ? AF_INET6 : AF_INET, type, call.protocol);
       return ok(this.#add(sock, call.type === 'stream'));
     } catch (e) {
       return errorOutcome(e);
@@ -495,12 +500,18 @@ export class StackTarget implements ConformanceTarget {
     if (!fd.tuple) this.#learnTuple(fd);
     const t = fd.tuple;
     if (!t) return undefined;
-    const local = parseIpv4(this.config.localIp);
     for (const c of this.stack.tcp.connections()) {
       if (c.local.port !== t.localPort || c.remote.port !== t.remotePort) continue;
-      if (c.local.address.family === 4 && c.local.address.v4 === local) return c;
+      if (this.#isLocal(c.local.address)) return c;
     }
     return undefined;
+  }
+
+  /** The interface address the script's connections use, of the config's family. */
+  #isLocal(a: IpAddress): boolean {
+    if (a.family === 4) return this.config.ipVersion === 4 && a.v4 === parseIpv4(this.config.localIp);
+    const local = this.config.ipVersion === 6 ? parseIpv6(this.config.localIp) : undefined;
+    return local !== undefined && ipv6Equals(a.v6, local);
   }
 
   /** fds closed by the script are still looked up (a FreeBSD script asserts the state after close). */

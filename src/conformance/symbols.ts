@@ -192,19 +192,49 @@ export const ICMP_CODES: Record<number, Record<string, number>> = {
   12: { pointer_indicates_error: 0, missing_required_option: 1, bad_length: 2 },
 };
 
-/** ICMP type number for a name or `type_N`; undefined if unknown. */
-export function icmpType(name: string): number | undefined {
+/**
+ * ICMPv6 (RFC 4443 §2.1, §3, §4) by packetdrill's names, which an `icmp` line uses when the
+ * script runs over IPv6 (icmp_packet.c). `not_neighbour` is RFC 2463's name for code 2,
+ * "beyond scope of source address" in RFC 4443.
+ */
+export const ICMPV6_TYPES: Record<string, number> = {
+  unreachable: 1,
+  destination_unreachable: 1,
+  packet_too_big: 2,
+  time_exceeded: 3,
+  parameter_problem: 4,
+  echo_request: 128,
+  echo_reply: 129,
+};
+
+export const ICMPV6_CODES: Record<number, Record<string, number>> = {
+  1: {
+    no_route: 0,
+    admin_prohibited: 1,
+    not_neighbour: 2,
+    beyond_scope: 2,
+    address_unreachable: 3,
+    port_unreachable: 4,
+    source_address_failed: 5,
+    reject_route: 6,
+  },
+  3: { exceeded_hop_limit: 0, exceeded_frag_time: 1 },
+  4: { header_field: 0, unknown_next_header: 1, unknown_option: 2 },
+};
+
+/** ICMP type number for a name or `type_N` in the script's IP version; undefined if unknown. */
+export function icmpType(name: string, ipVersion: 4 | 6 = 4): number | undefined {
   const m = /^type_(\d+)$/.exec(name);
   if (m) return Number(m[1]);
-  return ICMP_TYPES[name];
+  return (ipVersion === 6 ? ICMPV6_TYPES : ICMP_TYPES)[name];
 }
 
-/** ICMP code number for a name or `code_N` given the type; undefined if unknown. */
-export function icmpCode(type: number, name: string | undefined): number | undefined {
+/** ICMP code number for a name or `code_N` given the type; a missing code is 0; undefined if unknown. */
+export function icmpCode(type: number, name: string | undefined, ipVersion: 4 | 6 = 4): number | undefined {
   if (name === undefined) return 0;
   const m = /^code_(\d+)$/.exec(name);
   if (m) return Number(m[1]);
-  return ICMP_CODES[type]?.[name];
+  return (ipVersion === 6 ? ICMPV6_CODES : ICMP_CODES)[type]?.[name];
 }
 
 // ---- TCP_INFO ---------------------------------------------------------------

@@ -19,8 +19,9 @@ import type { Instant } from '../time/instant.ts';
 
 /** How the runner configures a fresh target for one script. */
 export interface TargetConfig {
-  readonly ipVersion: 4;
-  /** Dotted-quad address of the target's interface. */
+  /** The IP version on the wire; the addresses below are of this family (IPv6 in RFC 5952 text). */
+  readonly ipVersion: 4 | 6;
+  /** Address of the target's interface. */
   readonly localIp: string;
   /** The scripted peer; the target routes it via `gatewayIp`. */
   readonly remoteIp: string;
@@ -159,7 +160,7 @@ export interface ConformanceTarget {
   nextDeadline(): Instant | undefined;
   /** Moves the clock to `to` (>= now()), running every timer due on the way, in order. */
   advance(to: Instant): void;
-  /** Delivers one IPv4 datagram to the interface, at now(). */
+  /** Delivers one IP datagram (of the config's version) to the interface, at now(). */
   inject(packet: Uint8Array): void;
   /** Datagrams the interface transmitted since the last call, oldest first, with their send time. */
   takeOutbound(): { readonly time: Instant; readonly packet: Uint8Array }[];

@@ -223,12 +223,9 @@ test('the three interpreter self-tests (EXPECT-FAIL in CURATED.md) fail where th
   assert.equal(sanity.status, 'passed');
 });
 
-test('skips: IPv6, Linux-only options, unmapped sysctls, missing target knobs', async () => {
-  let r = await run('--ip_version=ipv6\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n');
-  assert.deepEqual(
-    [r.status, r.status === 'skipped' && r.reason],
-    ['skipped', 'IPv6 not supported yet (--ip_version=ipv6)'],
-  );
+test('skips: Linux-only options, unmapped sysctls, missing target knobs (and a bad --ip_version fails)', async () => {
+  let r = await run('--ip_version=ipv7\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n');
+  assert.deepEqual([r.status, r.status === 'failed' && r.message], ['failed', 'bad --ip_version: ipv7']);
   r = await runScriptText(
     readFileSync(`${CORPUS}gvisor/test/packetdrill/tcp_defer_accept.pkt`, 'utf8'),
     fakeFactory(),
