@@ -43,6 +43,8 @@ export function finishChecksum(sum: number): number {
 
 /** Inputs shorter than this are summed byte by byte (faster below ~200 bytes). */
 const SHORT_INPUT = 128;
+/** Inputs of at least this many 32-bit words get a view of their own (see checksumPartial). */
+const OWN_VIEW_WORDS = 1024;
 
 let viewedBuffer: ArrayBufferLike | undefined;
 let viewedWords: Uint32Array = new Uint32Array(0);
@@ -103,12 +105,23 @@ export function checksumPartial(bytes: Uint8Array, sum: number): number {
     align = 0;
   }
   if (align === 0) {
-    // One word view per buffer, kept for the next call: frames are carved from shared
-    // slabs (link/frame-alloc.ts), so consecutive checksums mostly read the same buffer.
-    const words = wordsOf(bytes.buffer);
-    const first = (bytes.byteOffset + i) >>> 2;
-    const n = first + ((end4 - i) >>> 2);
-    let w = first;
+    const count = (end4 - i) >>> 2;
+    let words: Uint32Array;
+    let w: number;
+    let n: number;
+    if (count >= OWN_VIEW_WORDS) {
+      // A long input gets a view of its own: the loop then ends at the view's length, and
+      // the engine drops the bounds check from every read.
+      words = new Uint32Array(bytes.buffer, bytes.byteOffset + i, count);
+      w = 0;
+      n = count;
+    } else {
+      // One word view per buffer, kept for the next call: frames are carved from shared
+      // slabs (link/frame-alloc.ts), so consecutive checksums mostly read the same buffer.
+      words = wordsOf(bytes.buffer);
+      w = (bytes.byteOffset + i) >>> 2;
+      n = w + count;
+    }
     while (w < n) {
       const stop = Math.min(n, w + FOLD_EVERY_WORDS);
       let acc = 0;
