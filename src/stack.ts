@@ -45,6 +45,7 @@ import {
   SOCK_STREAM,
   type SocketKind,
 } from './socket/constants.ts';
+import type { ScopeZones } from './socket/inet-address.ts';
 import { Socket } from './socket/socket.ts';
 import { StackDatagramSocket } from './socket/stack-dgram.ts';
 import { type NameserverOptions, StackResolver } from './socket/stack-resolver.ts';
@@ -205,6 +206,15 @@ export class Stack implements Pollable {
   }
   set forwarding(on: boolean) {
     this.#env.forwarding = on;
+  }
+
+  /** The interfaces as zones of link-local addresses (scope ids, RFC 4007 §6) for sockets. */
+  get zones(): ScopeZones {
+    const ip6 = this.ip6;
+    return {
+      has: (ifindex) => ip6.zoneInterface(ifindex) !== undefined,
+      links: () => ip6.linkZones().map((i) => i.ifindex),
+    };
   }
 
   get interfaces(): readonly NetInterface[] {
@@ -383,7 +393,7 @@ export class Stack implements Pollable {
         if (family !== AF_INET && family !== AF_INET6)
           throw Object.assign(new Error('EAFNOSUPPORT'), { code: 'EAFNOSUPPORT' });
         const f = family === AF_INET6 ? 10 : 2;
-        if (type === SOCK_DGRAM) return new StackDatagramSocket(this.udp.open(), f);
+        if (type === SOCK_DGRAM) return new StackDatagramSocket(this.udp.open(), f, this.zones);
         if (type === SOCK_STREAM)
           return this.#streamFactory ? this.#streamFactory(this) : streamSocketFactory(this, f);
         throw Object.assign(new Error('EPROTONOSUPPORT'), { code: 'EPROTONOSUPPORT' });

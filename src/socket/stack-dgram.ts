@@ -21,7 +21,7 @@ import {
   SOL_SOCKET,
 } from './constants.ts';
 import { ERRNO } from './errno.ts';
-import { ipToSockAddr, sockAddrToIp } from './inet-address.ts';
+import { ipToSockAddr, type ScopeZones, sockAddrToIp } from './inet-address.ts';
 import { Waiters } from './waiters.ts';
 
 export { IP_TTL } from './constants.ts';
@@ -29,20 +29,14 @@ export { IP_TTL } from './constants.ts';
 const IPV6_ANY: IpAddress = { family: 6, v6: new Uint8Array(16) };
 
 /** A socket address's IP address (the family's unspecified address for the wildcard). */
-function ipOf(addr: SockAddr, family: 2 | 10): IpAddress {
+function ipOf(addr: SockAddr, family: 2 | 10, zones?: ScopeZones): IpAddress {
   if (addr.family !== family) throw new UdpError('EINVAL', 'address of another family');
   if (addr.family === 2) {
     const a = parseIpv4(addr.host);
     if (a === undefined) throw new UdpError('EINVAL', `bad IPv4 address ${addr.host}`);
     return { family: 4, v4: a };
   }
-  let a: IpAddress | undefined;
-  try {
-    a = sockAddrToIp(addr);
-  } catch {
-    throw new UdpError('EINVAL', `bad IPv6 address ${addr.family === 10 ? addr.host : ''}`);
-  }
-  return a ?? IPV6_ANY;
+  return sockAddrToIp(addr, false, zones) ?? IPV6_ANY;
 }
 
 /** The socket address of an IP address and port, written for the socket's family. */
@@ -56,10 +50,12 @@ export class StackDatagramSocket implements DatagramImpl {
   readonly #ep: UdpEndpoint;
   readonly #waiters = new Waiters();
   readonly family: 2 | 10;
+  readonly #zones: ScopeZones | undefined;
 
-  constructor(ep: UdpEndpoint, family: 2 | 10 = 2) {
+  constructor(ep: UdpEndpoint, family: 2 | 10 = 2, zones?: ScopeZones) {
     this.#ep = ep;
     this.family = family;
+    this.#zones = zones;
     ep.wildcardFamily = family === 2 ? 4 : undefined;
     ep.onReadable = () => this.#waiters.wake();
   }
@@ -70,7 +66,7 @@ export class StackDatagramSocket implements DatagramImpl {
   }
 
   async bind(addr: SockAddr): Promise<void> {
-    this.#ep.bind(ipOf(addr, this.family), addr.family === 1 ? 0 : addr.port);
+    this.#ep.bind(ipOf(addr, this.family, this.#zones), addr.family === 1 ? 0 : addr.port);
   }
 
   getsockname(): SockAddr {
@@ -136,12 +132,12 @@ export class StackDatagramSocket implements DatagramImpl {
   }
 
   async connect(addr: SockAddr): Promise<void> {
-    this.#ep.connect(ipOf(addr, this.family), addr.family === 1 ? 0 : addr.port);
+    this.#ep.connect(ipOf(addr, this.family, this.#zones), addr.family === 1 ? 0 : addr.port);
   }
 
   async sendto(data: Uint8Array, to: SockAddr | undefined): Promise<number> {
     if (to === undefined) return this.#ep.sendto(data);
-    return this.#ep.sendto(data, ipOf(to, this.family), to.family === 1 ? 0 : to.port);
+    return this.#ep.sendto(data, ipOf(to, this.family, this.#zones), to.family === 1 ? 0 : to.port);
   }
 
   recvfrom(max: number, peek: boolean): Datagram | undefined {
