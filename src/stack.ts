@@ -63,7 +63,7 @@ import type { Clock, Pollable } from './time/clock.ts';
 import type { Instant } from './time/instant.ts';
 import { TimerQueue } from './time/timers.ts';
 import { UdpLayer } from './udp/udp.ts';
-import { type Ipv4Address, parseIpv4, parseIpv6 } from './wire/address.ts';
+import { type IpAddress, type Ipv4Address, parseIpv4, parseIpv6 } from './wire/address.ts';
 import { IP_PROTO_TCP } from './wire/ipv4.ts';
 
 export type { StackTcpEnv, StackTcpStats, TcpLayerLike } from './stack/tcp-glue.ts';
@@ -179,6 +179,12 @@ export class Stack implements Pollable {
     this.#tcpLayer.driveByPolls();
     this.udp.tcpTunnel = this.#tcpShim.tunnel(() => this.#tcpLayer.config.udpTunnelingPort);
     this.resolver = new StackResolver(this, options.nameservers ?? []);
+  }
+
+  /** The source address this stack would use towards `dst` (undefined: no route). */
+  sourceFor(dst: IpAddress): IpAddress | undefined {
+    const r = this.net.route(dst);
+    return typeof r === 'string' ? undefined : r.source;
   }
 
   /** The DNS servers getaddrinfo asks after the hosts table ('address:port'). */
