@@ -89,7 +89,7 @@ async function runPing(p: Parsed, io: CliIo): Promise<number> {
   const pcapPath = str(p, 'pcap');
   const { HOST_NAMES, HOST_NAMES6, SERVER_ADDR, SERVER_ADDR6, buildTopology } = await import('./topology.ts');
   const given = p.positionals[0];
-  const v6 = flag(p, 'ipv6') || (given !== undefined && given.includes(':'));
+  const v6 = flag(p, 'ipv6') || given?.includes(':') === true;
   const hostText = given ?? (v6 ? SERVER_ADDR6 : SERVER_ADDR);
   const names = v6 ? HOST_NAMES6 : HOST_NAMES;
   const dst = v6 ? undefined : parseIpv4(names[hostText] ?? hostText);
