@@ -123,6 +123,8 @@ export class UdpEndpoint implements PortClaim {
   reusePort = false;
   broadcast = false;
   ttl: number | undefined = undefined;
+  /** Hop limit of multicast datagrams (IPV6_MULTICAST_HOPS); undefined: the layer's default, 1. */
+  multicastTtl: number | undefined = undefined;
   /** Receive queue bound in bytes of data (SO_RCVBUF). */
   rcvbuf = UDP_DEFAULT_RCVBUF;
   /** A pending asynchronous error (ICMP) reported once by the next send/receive (SO_ERROR). */
@@ -339,7 +341,7 @@ export class UdpLayer implements TransportProtocol {
     const err = sendSegment(
       this.net,
       route,
-      { protocol: IP_PROTO_UDP, ttl: ep.ttl },
+      { protocol: IP_PROTO_UDP, ttl: isMulticast(dst) ? ep.multicastTtl : ep.ttl },
       UDP_SEGMENT,
       { srcPort: ep.local.port, dstPort: dport },
       data,
