@@ -45,8 +45,9 @@ import {
   SOCK_STREAM,
   type SocketKind,
 } from './socket/constants.ts';
+import type { ScopeZones } from './socket/inet-address.ts';
 import { Socket } from './socket/socket.ts';
-import { StackDatagramSocket } from './socket/stack-dgram.ts';
+import { type MulticastHost, StackDatagramSocket } from './socket/stack-dgram.ts';
 import { type NameserverOptions, StackResolver } from './socket/stack-resolver.ts';
 import { streamSocketFactory } from './socket/stack-stream.ts';
 import {
@@ -62,7 +63,7 @@ import type { Clock, Pollable } from './time/clock.ts';
 import type { Instant } from './time/instant.ts';
 import { TimerQueue } from './time/timers.ts';
 import { UdpLayer } from './udp/udp.ts';
-import { type Ipv4Address, parseIpv4, parseIpv6 } from './wire/address.ts';
+import { type IpAddress, type Ipv4Address, parseIpv4, parseIpv6 } from './wire/address.ts';
 import { IP_PROTO_TCP } from './wire/ipv4.ts';
 
 export type { StackTcpEnv, StackTcpStats, TcpLayerLike } from './stack/tcp-glue.ts';
@@ -180,6 +181,12 @@ export class Stack implements Pollable {
     this.resolver = new StackResolver(this, options.nameservers ?? []);
   }
 
+  /** The source address this stack would use towards `dst` (undefined: no route). */
+  sourceFor(dst: IpAddress): IpAddress | undefined {
+    const r = this.net.route(dst);
+    return typeof r === 'string' ? undefined : r.source;
+  }
+
   /** The DNS servers getaddrinfo asks after the hosts table ('address:port'). */
   get nameservers(): string[] {
     return this.resolver.nameservers;
@@ -205,6 +212,43 @@ export class Stack implements Pollable {
   }
   set forwarding(on: boolean) {
     this.#env.forwarding = on;
+  }
+
+  /**
+   * Group memberships for datagram sockets (IPV6_JOIN_GROUP): counted on the interface's
+   * IPv6 state, reported with MLDv2 (src/ip/ipv6-mld.ts). Index 0 picks the interface the
+   * group routes through (RFC 3493 §5.2).
+   */
+  readonly #multicast: MulticastHost = {
+    join6: (group, ifindex) => {
+      const iface = this.#groupInterface(group, ifindex);
+      const st = iface && this.ip6.state(iface);
+      if (!iface || !st) return 0;
+      this.ip6.mld.join(st, group);
+      return iface.ifindex;
+    },
+    leave6: (group, ifindex) => {
+      const iface = this.ip6.zoneInterface(ifindex);
+      const st = iface && this.ip6.state(iface);
+      if (!iface || !st) return 0;
+      this.ip6.mld.leave(st, group);
+      return iface.ifindex;
+    },
+  };
+
+  #groupInterface(group: Uint8Array, ifindex: number): NetInterface | undefined {
+    if (ifindex !== 0) return this.ip6.zoneInterface(ifindex);
+    const r = this.ip6.route(group);
+    return typeof r === 'string' ? undefined : r.iface;
+  }
+
+  /** The interfaces as zones of link-local addresses (scope ids, RFC 4007 §6) for sockets. */
+  get zones(): ScopeZones {
+    const ip6 = this.ip6;
+    return {
+      has: (ifindex) => ip6.zoneInterface(ifindex) !== undefined,
+      links: () => ip6.linkZones().map((i) => i.ifindex),
+    };
   }
 
   get interfaces(): readonly NetInterface[] {
@@ -383,7 +427,8 @@ export class Stack implements Pollable {
         if (family !== AF_INET && family !== AF_INET6)
           throw Object.assign(new Error('EAFNOSUPPORT'), { code: 'EAFNOSUPPORT' });
         const f = family === AF_INET6 ? 10 : 2;
-        if (type === SOCK_DGRAM) return new StackDatagramSocket(this.udp.open(), f);
+        if (type === SOCK_DGRAM)
+          return new StackDatagramSocket(this.udp.open(), f, this.zones, this.#multicast);
         if (type === SOCK_STREAM)
           return this.#streamFactory ? this.#streamFactory(this) : streamSocketFactory(this, f);
         throw Object.assign(new Error('EPROTONOSUPPORT'), { code: 'EPROTONOSUPPORT' });

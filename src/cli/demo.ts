@@ -43,7 +43,11 @@ export const command: Command = {
       '--loss and --jitter show retransmissions and reordering. With --mtu the server\n' +
       "subnet's MTU shrinks: TCP adapts its segment size (the MSS option) and never\n" +
       'lets IP fragment; add --udp to echo one UDP datagram instead and watch IP\n' +
-      'fragment it at the client and again at the router.',
+      'fragment it at the client and again at the router.\n\n' +
+      '--ipv6 runs the same session on AF_INET6 sockets over fd00:1::/64 and fd00:2::/64\n' +
+      '(client fd00:1::2, router fd00:1::1 | fd00:2::1, server fd00:2::2): neighbour\n' +
+      'discovery instead of ARP, and the envelopes show the IPv6 header (hop limit\n' +
+      '64 → 63 across the router, no checksum, no fragmentation by the router).',
     options: {
       message: {
         type: 'string',
@@ -59,6 +63,7 @@ export const command: Command = {
         description: 'send BYTES bytes of generated text instead of --message',
       },
       udp: { type: 'boolean', short: 'u', description: 'echo over UDP (SOCK_DGRAM) instead of TCP' },
+      ipv6: { type: 'boolean', short: '6', description: 'run the session over IPv6 (AF_INET6)' },
       loss: {
         type: 'string',
         value: 'PERCENT',
@@ -103,6 +108,7 @@ export const command: Command = {
       'sockstack demo --loss 10 --seed 3',
       'sockstack demo --jitter 2 --size 6000 --brief',
       'sockstack demo --udp --mtu 576 --size 2000',
+      'sockstack demo --ipv6 --brief',
       'sockstack demo --quiet --pcap /tmp/echo.pcapng && sockstack capture -A /tmp/echo.pcapng',
     ],
   },
@@ -139,6 +145,7 @@ async function runDemo(p: Parsed, io: CliIo): Promise<number> {
   const seed = num(p, 'seed', 1, { integer: true });
   const layout = oneOf(p, 'layout', ['box', 'tree'] as const, 'box');
   const udp = flag(p, 'udp');
+  const v6 = flag(p, 'ipv6');
   if (udp && new TextEncoder().encode(message).length > 65507)
     throw new UsageError('a UDP datagram holds at most 65507 bytes');
   const settings: DemoSettings = {
@@ -151,7 +158,8 @@ async function runDemo(p: Parsed, io: CliIo): Promise<number> {
   };
   const pcapPath = flag(p, 'no-pcap') ? undefined : (str(p, 'pcap') ?? DEFAULT_PCAP);
 
-  const { pyBytes, runEchoSession, SUBNETS } = await import('../web/echo-session.ts');
+  const { pyBytes, runEchoSession, SUBNETS: SUBNETS4, SUBNETS6 } = await import('../web/echo-session.ts');
+  const SUBNETS = v6 ? SUBNETS6 : SUBNETS4;
   const capture = await openCaptureOption(pcapPath, 'demo', io);
   if (capture === 'failed') return EXIT_FAILURE;
   const st = settings.style;
@@ -160,10 +168,17 @@ async function runDemo(p: Parsed, io: CliIo): Promise<number> {
   };
 
   out(
-    st('title', `sockstack demo — the course's echo session, ${udp ? 'over UDP' : 'over TCP'}, seed ${seed}`),
+    st(
+      'title',
+      `sockstack demo — the course's echo session, ${udp ? 'over UDP' : 'over TCP'}${v6 ? ' over IPv6' : ''}, seed ${seed}`,
+    ),
   );
   out('');
-  out('  client 10.0.1.2 ── 10.0.1.0/24 ── router 10.0.1.1 | 10.0.2.1 ── 10.0.2.0/24 ── server 10.0.2.2');
+  out(
+    v6
+      ? '  client fd00:1::2 ── fd00:1::/64 ── router fd00:1::1 | fd00:2::1 ── fd00:2::/64 ── server fd00:2::2'
+      : '  client 10.0.1.2 ── 10.0.1.0/24 ── router 10.0.1.1 | 10.0.2.1 ── 10.0.2.0/24 ── server 10.0.2.2',
+  );
   out(
     `  links: ${delayMs} ms one way${jitterMs ? ` + up to ${jitterMs} ms jitter` : ''}, ${lossPct ? `${lossPct}% loss each way` : 'no loss'}, MTU 1500 | ${mtu}`,
   );
@@ -175,7 +190,7 @@ async function runDemo(p: Parsed, io: CliIo): Promise<number> {
   // The session runs on virtual time in a moment (src/web/echo-session.ts, which the
   // course page plays too); then its events are printed in the order they happened.
   const trace = await runEchoSession(
-    { message, udp, lossPercent: lossPct, delayMs, jitterMs, mtu, seed, ipVersion: 4 },
+    { message, udp, lossPercent: lossPct, delayMs, jitterMs, mtu, seed, ipVersion: v6 ? 6 : 4 },
     { ...(capture ? { writer: capture.writer } : {}), application: 'sockstack demo' },
   );
   capture?.file.close();
@@ -206,14 +221,14 @@ async function runDemo(p: Parsed, io: CliIo): Promise<number> {
     `  echoed:          ${pyBytes(echoed, 60)} (${echoed.length} bytes)${trace.ok ? ' — the same bytes the client sent' : ' — NOT what the client sent'}`,
   );
   io.out(
-    `  frames:          ${trace.frames.length} (${frames[0].length} on 10.0.1.0/24, ${frames[1].length} on 10.0.2.0/24), ${bytes[0] + bytes[1]} bytes`,
+    `  frames:          ${trace.frames.length} (${frames[0].length} on ${SUBNETS[0]}, ${frames[1].length} on ${SUBNETS[1]}), ${bytes[0] + bytes[1]} bytes`,
   );
   io.out(`  retransmissions: ${trace.retransmissions}`);
   if (fragments > 0) io.out(`  IP fragments:    ${fragments}`);
   if (!udp && clientInfo) {
     const rtt = clientInfo.rtt !== undefined ? `${(clientInfo.rtt / 1000).toFixed(3)} ms` : 'no sample';
     io.out(
-      `  RTT:             ${rtt} (client's SRTT; propagation alone is ${(4 * delay) / 1000} ms, the SYN's sample also waited for ARP)`,
+      `  RTT:             ${rtt} (client's SRTT; propagation alone is ${(4 * delay) / 1000} ms, the SYN's sample also waited for ${v6 ? 'neighbour discovery' : 'ARP'})`,
     );
     const ts = clientInfo.options.timestamps ? 12 : 0;
     io.out(
@@ -230,7 +245,9 @@ async function runDemo(p: Parsed, io: CliIo): Promise<number> {
       : `  virtual time:    ${formatTime(trace.duration)} s until both ends were CLOSED (TIME-WAIT included)`,
   );
   if (pcapPath !== undefined) {
-    io.out(`  capture:         ${pcapPath} (pcapng: client.eth0 = 10.0.1.0/24, server.eth0 = 10.0.2.0/24)`);
+    io.out(
+      `  capture:         ${pcapPath} (pcapng: client.eth0 = ${SUBNETS[0]}, server.eth0 = ${SUBNETS[1]})`,
+    );
     io.out(`                   open it with 'sockstack capture -v ${pcapPath}' or Wireshark`);
   }
   if (trace.failure !== undefined) {

@@ -1,5 +1,8 @@
-/** `sockstack ping`: ICMP echo from the virtual client across the router, printed like ping(8). */
-import { formatIpv4, parseIpv4 } from '../wire/address.ts';
+/**
+ * `sockstack ping`: ICMP echo (or ICMPv6 echo, RFC 4443 §4, for an IPv6 address or
+ * with -6) from the virtual client across the router, printed like ping(8).
+ */
+import { formatIpv4, formatIpv6, parseIpv4, parseIpv6 } from '../wire/address.ts';
 import {
   type CliIo,
   type Command,
@@ -22,7 +25,9 @@ export const command: Command = {
       '  client 10.0.1.2 ── router (10.0.1.1 | 10.0.2.1) ── server 10.0.2.2\n' +
       'and pings HOST (default the server; also "client", "router", "server" or any\n' +
       'address, to see unreachable and timeout answers) from the client. Time is\n' +
-      'virtual: the run takes milliseconds and is the same for the same seed.',
+      'virtual: the run takes milliseconds and is the same for the same seed.\n' +
+      'An IPv6 HOST (or -6 with a name) pings over IPv6: the network then also has\n' +
+      '  client fd00:1::2 ── router (fd00:1::1 | fd00:2::1) ── server fd00:2::2',
     options: {
       count: { type: 'string', short: 'c', value: 'N', description: 'echo requests to send', default: '4' },
       interval: {
@@ -50,6 +55,7 @@ export const command: Command = {
       },
       seed: { type: 'string', value: 'N', description: 'random seed', default: '1' },
       quiet: { type: 'boolean', short: 'q', description: 'only the summary' },
+      ipv6: { type: 'boolean', short: '6', description: 'ping over IPv6 (names mean their IPv6 addresses)' },
       pcap: {
         type: 'string',
         short: 'w',
@@ -63,6 +69,8 @@ export const command: Command = {
       'sockstack ping -c 10 --loss 20 --seed 4',
       'sockstack ping -t 1 server',
       'sockstack ping 10.0.2.9',
+      'sockstack ping fd00:2::2',
+      'sockstack ping -6 -t 1 server',
     ],
   },
   run: runPing,
@@ -79,12 +87,16 @@ async function runPing(p: Parsed, io: CliIo): Promise<number> {
   const seed = num(p, 'seed', 1, { integer: true });
   const quiet = flag(p, 'quiet');
   const pcapPath = str(p, 'pcap');
-  const { HOST_NAMES, SERVER_ADDR, buildTopology } = await import('./topology.ts');
-  const hostText = p.positionals[0] ?? SERVER_ADDR;
-  const dst = parseIpv4(HOST_NAMES[hostText] ?? hostText);
-  if (dst === undefined)
+  const { HOST_NAMES, HOST_NAMES6, SERVER_ADDR, SERVER_ADDR6, buildTopology } = await import('./topology.ts');
+  const given = p.positionals[0];
+  const v6 = flag(p, 'ipv6') || given?.includes(':') === true;
+  const hostText = given ?? (v6 ? SERVER_ADDR6 : SERVER_ADDR);
+  const names = v6 ? HOST_NAMES6 : HOST_NAMES;
+  const dst = v6 ? undefined : parseIpv4(names[hostText] ?? hostText);
+  const dst6 = v6 ? parseIpv6(names[hostText] ?? hostText) : undefined;
+  if (dst === undefined && dst6 === undefined)
     throw new UsageError(
-      `'${hostText}' is not an IPv4 address or one of ${Object.keys(HOST_NAMES).join(', ')}`,
+      `'${hostText}' is not an ${v6 ? 'IPv6' : 'IPv4'} address or one of ${Object.keys(names).join(', ')}`,
     );
 
   let file: { close(): void } | undefined;
@@ -106,10 +118,13 @@ async function runPing(p: Parsed, io: CliIo): Promise<number> {
     delay: Math.round(delayMs * 1000),
     ...(loss > 0 ? { linkA: { loss }, linkB: { loss } } : {}),
     ...(capture ? { capture } : {}),
+    ipv6: v6,
   });
   const { sim, client } = net;
-  const dstText = formatIpv4(dst);
-  io.out(`PING ${dstText} (${dstText}) ${size}(${size + 28}) bytes of data.`);
+  const dstText = dst6 !== undefined ? formatIpv6(dst6) : formatIpv4(dst!);
+  // iputils ping prints the IPv6 banner without the IP+ICMP sizes.
+  if (v6) io.out(`PING ${dstText} (${dstText}) ${size} data bytes`);
+  else io.out(`PING ${dstText} (${dstText}) ${size}(${size + 28}) bytes of data.`);
   const rtts: number[] = [];
   let errors = 0;
   const start = sim.now;
@@ -118,17 +133,19 @@ async function runPing(p: Parsed, io: CliIo): Promise<number> {
   for (let seq = 1; seq <= count; seq++) {
     const sentAt = sim.now;
     lastSent = sentAt;
-    const r = await sim.run(
-      client.ping(dst, { id: ident, seq, size, ttl, timeout: Math.round(timeout * 1e6) }),
+    const opts = { id: ident, seq, size, ttl, timeout: Math.round(timeout * 1e6) };
+    const r = await sim.run<PingOutcome>(
+      dst6 !== undefined ? client.ping6(dstText, opts) : client.ping(dst!, opts),
       {
         timeout: Math.round(timeout * 1e6) + 1_000_000,
       },
     );
+    const fmt = (a: number | Uint8Array) => (typeof a === 'number' ? formatIpv4(a) : formatIpv6(a));
     if (r.ok) {
       rtts.push(r.rtt);
       if (!quiet) {
         io.out(
-          `${r.bytes} bytes from ${formatIpv4(r.from)}: icmp_seq=${r.seq} ttl=${r.ttl} time=${(r.rtt / 1000).toFixed(3)} ms`,
+          `${r.bytes} bytes from ${fmt(r.from)}: icmp_seq=${r.seq} ttl=${r.ttl} time=${(r.rtt / 1000).toFixed(3)} ms`,
         );
       }
     } else if (r.error !== 'timeout') {
@@ -136,9 +153,11 @@ async function runPing(p: Parsed, io: CliIo): Promise<number> {
       if (!quiet) {
         const from =
           r.from !== undefined
-            ? formatIpv4(r.from)
-            : formatIpv4(client.interfaces[0]?.addresses?.[0]?.address ?? 0);
-        io.out(`From ${from} icmp_seq=${seq} ${errorText(r.error)}`);
+            ? fmt(r.from)
+            : v6
+              ? `${(await import('./topology.ts')).CLIENT_ADDR6}`
+              : formatIpv4(client.interfaces[0]?.addresses?.[0]?.address ?? 0);
+        io.out(`From ${from} icmp_seq=${seq} ${v6 ? errorText6(r.error) : errorText(r.error)}`);
       }
     }
     if (seq < count) {
@@ -167,6 +186,30 @@ async function runPing(p: Parsed, io: CliIo): Promise<number> {
   }
   if (pcapPath !== undefined) io.err(`wrote ${pcapPath}`);
   return received > 0 ? EXIT_OK : EXIT_FAILURE;
+}
+
+type PingOutcome =
+  | { ok: true; rtt: number; ttl: number; bytes: number; from: number | Uint8Array; seq: number }
+  | { ok: false; error: string; from?: number | Uint8Array; seq: number };
+
+/** iputils ping's words for ICMPv6 errors (RFC 4443 §3). */
+function errorText6(e: string): string {
+  switch (e) {
+    case 'time-exceeded':
+      return 'Time exceeded: Hop limit';
+    case 'host-unreachable':
+      return 'Destination unreachable: Address unreachable';
+    case 'net-unreachable':
+      return 'Destination unreachable: No route';
+    case 'port-unreachable':
+      return 'Destination unreachable: Port unreachable';
+    case 'frag-needed':
+      return 'Packet too big';
+    case 'unreachable':
+      return 'Destination unreachable';
+    default:
+      return `send failed: ${e}`;
+  }
 }
 
 function errorText(e: string): string {

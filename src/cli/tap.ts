@@ -6,17 +6,28 @@
  * echo on a datagram socket, http as a `node:http` server attached through
  * `stackNet(...).attach`, and `--connect` as an nc-style relay over a stream socket.
  * With neither --service nor --connect the host just answers ARP and ping.
+ * Addresses may be IPv6 (a comma-separated list of CIDRs of either family): the kernel
+ * side then gets its IPv6 address too, and the services listen on dual-stack AF_INET6
+ * sockets (IPv4 peers arrive as ::ffff:a.b.c.d).
  */
 
 import type { Device } from '../link/device.ts';
 import { captureDevice } from '../link/pcap.ts';
 import { RealtimeDriver } from '../link/realtime.ts';
 import { CryptoRng } from '../rand/rng.ts';
-import { AF_INET, SHUT_WR, SO_REUSEADDR, SOCK_DGRAM, SOCK_STREAM, SOL_SOCKET } from '../socket/constants.ts';
+import {
+  AF_INET,
+  AF_INET6,
+  SHUT_WR,
+  SO_REUSEADDR,
+  SOCK_DGRAM,
+  SOCK_STREAM,
+  SOL_SOCKET,
+} from '../socket/constants.ts';
 import type { Socket } from '../socket/socket.ts';
 import { Stack } from '../stack.ts';
 import { SystemClock } from '../time/system.ts';
-import { parseIpv4 } from '../wire/address.ts';
+import { parseIpv4, parseIpv6 } from '../wire/address.ts';
 import {
   type CliIo,
   type Command,
@@ -70,7 +81,13 @@ export const command: Command = {
       '  ^C                                                       # terminal 1\n' +
       '  $ sudo ip netns del lab\n' +
       '\n' +
-      'Add --pcap FILE to record what crossed the TAP (open it in Wireshark).',
+      'Add --pcap FILE to record what crossed the TAP (open it in Wireshark).\n' +
+      '\n' +
+      'IPv6: give --address and --kernel-address lists of both families, e.g.\n' +
+      '  sockstack tap -a 10.99.0.2/24,fd00:99::2/64 -k 10.99.0.1/24,fd00:99::1/64 --service echo\n' +
+      'then `ping -6 fd00:99::2` or connect to [fd00:99::2]:7 from the namespace\n' +
+      '(the stack also has its fe80:: link-local address; --connect takes [ADDR]:PORT).\n' +
+      'The http service is IPv4 only (its node:http facade has no IPv6 yet).',
     options: {
       name: {
         type: 'string',
@@ -82,17 +99,22 @@ export const command: Command = {
       address: {
         type: 'string',
         short: 'a',
-        value: 'CIDR',
-        description: "the stack's address",
+        value: 'CIDR[,CIDR]',
+        description: "the stack's addresses (IPv4 and/or IPv6)",
         default: '10.99.0.2/24',
       },
       'kernel-address': {
         type: 'string',
         short: 'k',
-        value: 'CIDR',
-        description: "give the kernel's side of the TAP this address and bring it up",
+        value: 'CIDR[,CIDR]',
+        description: "give the kernel's side of the TAP these addresses and bring it up",
       },
-      gateway: { type: 'string', short: 'g', value: 'ADDR', description: 'default route via ADDR' },
+      gateway: {
+        type: 'string',
+        short: 'g',
+        value: 'ADDR[,ADDR]',
+        description: 'default route via ADDR (one per family)',
+      },
       service: { type: 'string', short: 's', value: 'NAME', description: 'serve echo, discard or http' },
       port: {
         type: 'string',
@@ -104,7 +126,7 @@ export const command: Command = {
         type: 'string',
         short: 'c',
         value: 'HOST:PORT',
-        description: 'connect and relay stdin/stdout',
+        description: 'connect and relay stdin/stdout ([IPV6]:PORT for IPv6)',
       },
       pcap: { type: 'string', short: 'w', value: 'FILE', description: 'write the packets to a pcapng file' },
       'no-offload': {
@@ -117,18 +139,18 @@ export const command: Command = {
       'sudo ip netns exec lab sockstack tap -k 10.99.0.1/24                   # ARP + ping only',
       'sudo ip netns exec lab sockstack tap -k 10.99.0.1/24 --service echo',
       'sudo ip netns exec lab sockstack tap -k 10.99.0.1/24 --connect 10.99.0.1:8000 < file',
+      'sudo ip netns exec lab sockstack tap -a 10.99.0.2/24,fd00:99::2/64 -k 10.99.0.1/24,fd00:99::1/64',
     ],
   },
   run: async (p: Parsed, io: CliIo) => {
-    const addr = str(p, 'address') ?? '10.99.0.2/24';
-    const cidr = /^(\d+\.\d+\.\d+\.\d+)\/(\d+)$/;
-    if (!cidr.test(addr)) throw new UsageError(`--address: '${addr}' is not A.B.C.D/N`);
-    const kaddr = str(p, 'kernel-address');
-    if (kaddr !== undefined && !cidr.test(kaddr))
-      throw new UsageError(`--kernel-address: '${kaddr}' is not A.B.C.D/N`);
-    const gw = str(p, 'gateway');
-    if (gw !== undefined && parseIpv4(gw) === undefined)
-      throw new UsageError(`--gateway: '${gw}' is not A.B.C.D`);
+    const addrs = cidrList('--address', str(p, 'address') ?? '10.99.0.2/24');
+    const kaddrText = str(p, 'kernel-address');
+    const kaddrs = kaddrText === undefined ? [] : cidrList('--kernel-address', kaddrText);
+    const gwText = str(p, 'gateway');
+    const gws = gwText === undefined ? [] : gwText.split(',');
+    for (const g of gws)
+      if (parseIpv4(g) === undefined && parseIpv6(g) === undefined)
+        throw new UsageError(`--gateway: '${g}' is not an IPv4 or IPv6 address`);
     const service = str(p, 'service');
     const connect = str(p, 'connect');
     if (service !== undefined && !(service in SERVICES))
@@ -137,9 +159,11 @@ export const command: Command = {
       throw new UsageError('give --service or --connect, not both');
     let target: { host: string; port: number } | undefined;
     if (connect !== undefined) {
-      const m = /^(\d+\.\d+\.\d+\.\d+):(\d+)$/.exec(connect);
-      if (!m || parseIpv4(m[1]) === undefined || Number(m[2]) < 1 || Number(m[2]) > 65535)
-        throw new UsageError(`--connect: '${connect}' is not A.B.C.D:PORT`);
+      const m =
+        /^(\d+\.\d+\.\d+\.\d+):(\d+)$/.exec(connect) ?? /^\[([0-9A-Fa-f:.%\w]+)\]:(\d+)$/.exec(connect);
+      const ok = m && (parseIpv4(m[1]) !== undefined || parseIpv6(m[1]) !== undefined);
+      if (!m || !ok || Number(m[2]) < 1 || Number(m[2]) > 65535)
+        throw new UsageError(`--connect: '${connect}' is not A.B.C.D:PORT or [IPV6]:PORT`);
       target = { host: m[1], port: Number(m[2]) };
     }
     const portText = str(p, 'port');
@@ -149,9 +173,9 @@ export const command: Command = {
     if (port !== undefined && service === undefined) throw new UsageError('--port needs --service');
     return runTap(io, {
       name: str(p, 'name') ?? 'tap0',
-      addr,
-      kaddr,
-      gw,
+      addrs,
+      kaddrs,
+      gws,
       service: service as Service | undefined,
       port,
       target,
@@ -161,11 +185,25 @@ export const command: Command = {
   },
 };
 
+/** 'A.B.C.D/N' and 'IPV6/N' items, comma-separated. */
+function cidrList(option: string, text: string): string[] {
+  const out = text.split(',').map((x) => x.trim());
+  for (const c of out) {
+    const m = /^([^/]+)\/(\d{1,3})$/.exec(c);
+    const v4 = m ? parseIpv4(m[1]) : undefined;
+    const v6 = m && v4 === undefined ? parseIpv6(m[1]) : undefined;
+    const max = v4 !== undefined ? 32 : 128;
+    if (!m || (v4 === undefined && v6 === undefined) || Number(m[2]) > max)
+      throw new UsageError(`${option}: '${c}' is not A.B.C.D/N or IPV6/N`);
+  }
+  return out;
+}
+
 interface TapRun {
   name: string;
-  addr: string;
-  kaddr: string | undefined;
-  gw: string | undefined;
+  addrs: string[];
+  kaddrs: string[];
+  gws: string[];
   service: Service | undefined;
   port: number | undefined;
   target: { host: string; port: number } | undefined;
@@ -193,21 +231,27 @@ async function runTap(io: CliIo, o: TapRun): Promise<number> {
   const stop = interrupted();
   let code = EXIT_OK;
   try {
-    if (o.kaddr) configureLink(tap.ifname, { addresses: [o.kaddr], disableIpv6: true });
+    const v6 = o.addrs.some((a) => a.includes(':'));
+    // The kernel side speaks IPv6 only when asked to (else its router solicitations and
+    // MLD reports would be the only traffic on an idle TAP).
+    if (o.kaddrs.length > 0)
+      configureLink(tap.ifname, { addresses: o.kaddrs, disableIpv6: !o.kaddrs.some((a) => a.includes(':')) });
     const stack = new Stack({ clock, rng: new CryptoRng(), name: 'sockstack', privileged: true });
     stack.timers.onEarliestChanged = () => driver.kick();
     // Frames from the TAP wait in the stack's receive queue; the stack wakes the driver.
     stack.onWake = () => driver.kick();
     const device: Device = pcap ? captureDevice(tap, pcap.writer, clock) : tap;
-    stack.addInterface({ name: 'eth0', device, addresses: [o.addr] });
-    if (o.gw) stack.addRoute({ destination: '0.0.0.0/0', gateway: o.gw });
+    stack.addInterface({ name: 'eth0', device, addresses: o.addrs });
+    for (const gw of o.gws)
+      stack.addRoute({ destination: gw.includes(':') ? '::/0' : '0.0.0.0/0', gateway: gw });
     driver.add(stack);
-    const ip = o.addr.split('/')[0];
-    io.err(`sockstack tap: ${ip} on ${tap.ifname}${o.kaddr ? ` (kernel side ${o.kaddr})` : ''}`);
+    const ip = o.addrs.map((a) => a.split('/')[0]).join(', ');
+    const kside = o.kaddrs.length > 0 ? ` (kernel side ${o.kaddrs.join(', ')})` : '';
+    io.err(`sockstack tap: ${ip} on ${tap.ifname}${kside}`);
     if (o.service) {
       const port = o.port ?? SERVICES[o.service];
       if (o.service === 'http') await serveHttp(stack, driver, port, cleanups);
-      else await serveStream(stack, o.service, port, cleanups);
+      else await serveStream(stack, o.service, port, cleanups, v6);
       io.err(
         `sockstack tap: ${o.service} on TCP port ${port}${o.service === 'echo' ? ' (and UDP)' : ''}; Ctrl-C to stop`,
       );
@@ -215,7 +259,7 @@ async function runTap(io: CliIo, o: TapRun): Promise<number> {
     } else if (o.target) {
       code = await relay(io, stack, o.target, stop.promise);
     } else {
-      io.err(`sockstack tap: answering ARP and ping on ${ip}; Ctrl-C to stop`);
+      io.err(`sockstack tap: answering ${v6 ? 'ARP, NDP' : 'ARP'} and ping on ${ip}; Ctrl-C to stop`);
       await stop.promise;
     }
   } catch (e) {
@@ -257,26 +301,32 @@ function interrupted(): { promise: Promise<void>; dispose(): void } {
 
 // ------------------------------------------------------------------ echo / discard
 
-/** echo or discard on a listening stream socket (and UDP echo): one task per connection. */
+/**
+ * echo or discard on a listening stream socket (and UDP echo): one task per connection.
+ * With IPv6 the sockets are AF_INET6 on '::', which (IPV6_V6ONLY off) take IPv4 too.
+ */
 async function serveStream(
   stack: Stack,
   service: 'echo' | 'discard',
   port: number,
   cleanups: Cleanup[],
+  v6 = false,
 ): Promise<void> {
   const open = new Set<Socket>();
-  const l = stack.socket(AF_INET, SOCK_STREAM);
+  const family = v6 ? AF_INET6 : AF_INET;
+  const any = v6 ? '::' : '';
+  const l = stack.socket(family, SOCK_STREAM);
   cleanups.push(async () => {
     await l.close();
     for (const c of open) await c.close();
   });
   l.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1);
-  await l.bind(['', port]);
+  await l.bind([any, port]);
   await l.listen(64);
   if (service === 'echo') {
-    const u = stack.socket(AF_INET, SOCK_DGRAM);
+    const u = stack.socket(family, SOCK_DGRAM);
     cleanups.push(() => u.close());
-    await u.bind(['', port]);
+    await u.bind([any, port]);
     void (async () => {
       for (;;) {
         const got = await u.recvfrom(65536).catch(() => undefined);
@@ -401,7 +451,7 @@ async function relay(
   stop: Promise<void>,
 ): Promise<number> {
   const where = `${target.host}:${target.port}`;
-  const s = stack.socket(AF_INET, SOCK_STREAM);
+  const s = stack.socket(target.host.includes(':') ? AF_INET6 : AF_INET, SOCK_STREAM);
   const stdin = process.stdin;
   let stopped = false;
   const onStop = stop.then(() => {

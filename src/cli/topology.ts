@@ -6,6 +6,9 @@
  * Two subnets joined by a forwarding stack, each link a Cable with its own
  * impairments, all driven by one Simulation (virtual time, seeded randomness).
  * With `capture`, the client's interface is recorded (pcap or pcapng writer).
+ * With `ipv6`, the same hosts are also on two IPv6 (ULA) prefixes:
+ *
+ *   client fd00:1::2 ── fd00:1::1 router fd00:2::1 ── fd00:2::2 server
  */
 import type { Impairments } from '../link/impair.ts';
 import { Cable } from '../link/memory.ts';
@@ -19,11 +22,23 @@ export const SERVER_ADDR = '10.0.2.2';
 export const ROUTER_A_ADDR = '10.0.1.1';
 export const ROUTER_B_ADDR = '10.0.2.1';
 
+export const CLIENT_ADDR6 = 'fd00:1::2';
+export const SERVER_ADDR6 = 'fd00:2::2';
+export const ROUTER_A_ADDR6 = 'fd00:1::1';
+export const ROUTER_B_ADDR6 = 'fd00:2::1';
+
 /** Names the CLI accepts in place of addresses. */
 export const HOST_NAMES: Readonly<Record<string, string>> = {
   client: CLIENT_ADDR,
   server: SERVER_ADDR,
   router: ROUTER_A_ADDR,
+};
+
+/** The same names on the IPv6 network (`ipv6: true`). */
+export const HOST_NAMES6: Readonly<Record<string, string>> = {
+  client: CLIENT_ADDR6,
+  server: SERVER_ADDR6,
+  router: ROUTER_A_ADDR6,
 };
 
 export interface TopologyOptions {
@@ -39,6 +54,8 @@ export interface TopologyOptions {
   capture?: CaptureWriter;
   /** Where to record: the client's or the server's interface. Default client. */
   captureAt?: 'client' | 'server';
+  /** Also number the network in IPv6 (fd00:1::/64 and fd00:2::/64, static routes). Default false. */
+  ipv6?: boolean;
 }
 
 export interface Topology {
@@ -87,7 +104,15 @@ export function buildTopology(opts: TopologyOptions = {}): Topology {
   router.addInterface({ name: 'eth1', device: linkB.a, addresses: [`${ROUTER_B_ADDR}/24`] });
   server.addInterface({ name: 'eth0', device: serverDev, addresses: [`${SERVER_ADDR}/24`] });
   server.addRoute({ destination: '0.0.0.0/0', gateway: ROUTER_B_ADDR });
-  // Let the gratuitous ARPs go out and settle.
+  if (opts.ipv6) {
+    client.addAddress('eth0', `${CLIENT_ADDR6}/64`);
+    client.addRoute({ destination: '::/0', gateway: ROUTER_A_ADDR6 });
+    router.addAddress('eth0', `${ROUTER_A_ADDR6}/64`);
+    router.addAddress('eth1', `${ROUTER_B_ADDR6}/64`);
+    server.addAddress('eth0', `${SERVER_ADDR6}/64`);
+    server.addRoute({ destination: '::/0', gateway: ROUTER_B_ADDR6 });
+  }
+  // Let the gratuitous ARPs (and IPv6's duplicate address detection) go out and settle.
   sim.runUntilIdle();
   return { sim, client, router, server, linkA, linkB };
 }

@@ -110,16 +110,20 @@ export class StubResolver {
     if (name.length === 0 || name.length > 253) throw new GaiError('EAI_NONAME', name);
     const types = family === 2 ? [TYPE_A] : family === 10 ? [TYPE_AAAA] : [TYPE_A, TYPE_AAAA];
     const out: ResolvedAddress[] = [];
-    let nodata: GaiError | undefined;
+    let failure: GaiError | undefined;
     for (const t of types) {
       try {
         for (const a of await this.#addresses(name, t)) out.push({ family: t === TYPE_A ? 2 : 10, host: a });
       } catch (e) {
-        if (e instanceof GaiError && e.code === 'EAI_NODATA') nodata = e;
-        else throw e;
+        if (!(e instanceof GaiError)) throw e;
+        // RFC 8020: NXDOMAIN means no record of any type exists: no need for the next question.
+        if (e.code === 'EAI_NONAME' && out.length === 0) throw e;
+        // glibc (nss_dns gethostbyname4): the addresses one question found are the answer
+        // even when the other question failed; with none, the first failure is.
+        failure ??= e;
       }
     }
-    if (out.length === 0) throw nodata ?? new GaiError('EAI_NODATA', name);
+    if (out.length === 0) throw failure ?? new GaiError('EAI_NODATA', name);
     return out;
   }
 

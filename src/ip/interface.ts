@@ -63,6 +63,11 @@ export class NetInterface {
     this.rx = new RxQueue(rxCapacity);
   }
 
+  /** The interface index as Linux numbers them (lo is 1): an IPv6 scope id (RFC 4007 §6). */
+  get ifindex(): number {
+    return this.index + 1;
+  }
+
   get isLoopback(): boolean {
     return this.device === null;
   }

@@ -41,7 +41,15 @@ export class Ipv6Network implements NetworkLayer {
 
   route(dst: IpAddress, src?: IpAddress, ifname?: string): NetRoute | RouteError {
     if (dst.family !== 6 || (src !== undefined && src.family !== 6)) return 'ENETUNREACH';
-    return this.ip.route(dst.v6, src?.v6, ifname);
+    // RFC 4007 §6: an address with a zone (a link-local peer's scope id) goes out of that
+    // interface and no other.
+    let pin = ifname;
+    const zone = dst.scope || src?.scope;
+    if (pin === undefined && zone) {
+      pin = this.ip.zoneInterface(zone)?.name;
+      if (pin === undefined) return 'ENETUNREACH';
+    }
+    return this.ip.route(dst.v6, src?.v6, pin);
   }
 
   pathMtu(dst: IpAddress): number {

@@ -65,8 +65,16 @@ export class Ipv6Route implements NetRoute {
     this.local = local;
     this.linkRoom = linkRoom;
     this.mtu = mtu;
-    this.source = { family: 6, v6: src };
-    this.destination = { family: 6, v6: dst };
+    // RFC 4007 §6: link-local addresses on a link are known with its zone (the interface).
+    const zone = local ? undefined : iface.ifindex;
+    this.source =
+      zone !== undefined && isIpv6LinkLocal(src)
+        ? { family: 6, v6: src, scope: zone }
+        : { family: 6, v6: src };
+    this.destination =
+      zone !== undefined && isIpv6LinkLocal(dst)
+        ? { family: 6, v6: dst, scope: zone }
+        : { family: 6, v6: dst };
   }
 
   get headerRoom(): number {

@@ -252,6 +252,16 @@ export class Ipv6Layer {
   }
 
   /** The IPv6 state of an interface (undefined: IPv6 is not enabled there). */
+  /** The interface a zone (scope id, RFC 4007 §6: an interface index) names. */
+  zoneInterface(scope: number): NetInterface | undefined {
+    return this.#env.table.list.find((i) => i.ifindex === scope);
+  }
+
+  /** The links IPv6 runs on (up, not loopback): the zones a link-local address can be in. */
+  linkZones(): NetInterface[] {
+    return this.#env.table.list.filter((i) => i.up && !i.isLoopback && this.#states.has(i));
+  }
+
   state(iface: NetInterface): Ipv6Interface | undefined {
     return this.#states.get(iface);
   }
@@ -526,8 +536,13 @@ export class Ipv6Layer {
     const handler = this.#protocols.get(proto);
     if (handler) {
       const info: IpPacketInfo = {
-        src: { family: 6, v6: a.src },
-        dst: { family: 6, v6: a.dst },
+        // RFC 4007 §6: a link-local peer is known by its address and the link it is on.
+        src: isIpv6LinkLocal(a.src)
+          ? { family: 6, v6: a.src, scope: a.iface.ifindex }
+          : { family: 6, v6: a.src },
+        dst: isIpv6LinkLocal(a.dst)
+          ? { family: 6, v6: a.dst, scope: a.iface.ifindex }
+          : { family: 6, v6: a.dst },
         protocol: proto,
         ttl: a.hopLimit,
         iface: a.iface,

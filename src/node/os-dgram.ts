@@ -5,7 +5,16 @@
 import dgram from 'node:dgram';
 import { anyAddress } from '../socket/address.ts';
 import type { Datagram, DatagramImpl, OptionValue, SockAddr } from '../socket/backend.ts';
-import { type AddressFamily, AF_INET6, SO_ERROR, SOL_SOCKET } from '../socket/constants.ts';
+import {
+  type AddressFamily,
+  AF_INET6,
+  IPPROTO_IPV6,
+  IPV6_JOIN_GROUP,
+  IPV6_LEAVE_GROUP,
+  IPV6_MULTICAST_HOPS,
+  SO_ERROR,
+  SOL_SOCKET,
+} from '../socket/constants.ts';
 import { SocketError, toSocketError } from '../socket/errno.ts';
 import { Waiters } from '../socket/waiters.ts';
 import { fromNode, hostOf, Opts } from './os-common.ts';
@@ -109,6 +118,16 @@ export class OsDatagram implements DatagramImpl {
   }
 
   setOption(level: number, name: number, value: OptionValue): void {
+    // Deviation: IPv6 multicast options are the stack backend's for now; saying so beats
+    // recording a membership the kernel never got.
+    if (
+      level === IPPROTO_IPV6 &&
+      (name === IPV6_JOIN_GROUP || name === IPV6_LEAVE_GROUP || name === IPV6_MULTICAST_HOPS)
+    )
+      throw new SocketError('ENOPROTOOPT', {
+        syscall: 'setsockopt',
+        detail: 'IPv6 multicast options are not supported on the os backend yet',
+      });
     this.#opts.set(level, name, value);
     this.#applyOptions();
   }

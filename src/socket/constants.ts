@@ -74,8 +74,15 @@ export const IP_PMTUDISC_WANT = 1;
 export const IP_PMTUDISC_DO = 2;
 export const IP_PMTUDISC_PROBE = 3;
 
-// IPv6-level options.
+// IPv6-level options (Linux in6.h).
 export const IPV6_V6ONLY = 26;
+/** Multicast (RFC 3493 §5.2): the outgoing interface index, hop limit, loopback. */
+export const IPV6_MULTICAST_IF = 17;
+export const IPV6_MULTICAST_HOPS = 18;
+export const IPV6_MULTICAST_LOOP = 19;
+/** struct ipv6_mreq: the group's 16 bytes, then the interface index (0: by route). */
+export const IPV6_JOIN_GROUP = 20;
+export const IPV6_LEAVE_GROUP = 21;
 
 // shutdown(how).
 export const SHUT_RD = 0;

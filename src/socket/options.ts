@@ -13,6 +13,9 @@ import {
   IPPROTO_IP,
   IPPROTO_IPV6,
   IPPROTO_TCP,
+  IPV6_JOIN_GROUP,
+  IPV6_LEAVE_GROUP,
+  IPV6_MULTICAST_HOPS,
   IPV6_V6ONLY,
   SO_ACCEPTCONN,
   SO_BROADCAST,
@@ -40,7 +43,7 @@ import { ArgumentTypeError, describeValue, SocketError } from './errno.ts';
 /** Values setsockopt accepts: integers, booleans, struct bytes, or [l_onoff, l_linger] for SO_LINGER. */
 export type SockOptValue = number | boolean | Uint8Array | readonly [number, number];
 
-export type OptKind = 'int' | 'bool' | 'linger' | 'readonly';
+export type OptKind = 'int' | 'bool' | 'linger' | 'readonly' | 'mreq6';
 export interface OptSpec {
   kind: OptKind;
   /** Which socket types the option applies to. */
@@ -71,6 +74,11 @@ const OPTIONS = new Map<string, OptSpec>([
   // FreeBSD tcp(4): TCP over UDP to this peer port (stack backend; the os backend refuses it).
   [`${IPPROTO_TCP}:${TCP_REMOTE_UDP_ENCAPS_PORT}`, { kind: 'int', on: 'stream', dflt: 0 }],
   [`${IPPROTO_IPV6}:${IPV6_V6ONLY}`, { kind: 'bool', on: 'ip', dflt: 0 }],
+  // RFC 3493 §5.2 multicast on datagram sockets: membership (struct ipv6_mreq, set only)
+  // and the hop limit of multicast datagrams (Linux default 1; -1 restores it).
+  [`${IPPROTO_IPV6}:${IPV6_JOIN_GROUP}`, { kind: 'mreq6', on: 'ip', dflt: 0 }],
+  [`${IPPROTO_IPV6}:${IPV6_LEAVE_GROUP}`, { kind: 'mreq6', on: 'ip', dflt: 0 }],
+  [`${IPPROTO_IPV6}:${IPV6_MULTICAST_HOPS}`, { kind: 'int', on: 'ip', dflt: 1 }],
   // ip(7): the TOS byte and the path MTU discovery mode (default IP_PMTUDISC_WANT). The stack's
   // TCP puts them on its segments; the os backend records them (Node cannot pass them down).
   [`${IPPROTO_IP}:${IP_TOS}`, { kind: 'int', on: 'ip', dflt: 0 }],
@@ -105,6 +113,25 @@ export function optionSpec(
 
 /** setsockopt's value, checked and converted to what a backend stores. */
 export function optionValue(level: number, optname: number, spec: OptSpec, value: SockOptValue): OptionValue {
+  if (spec.kind === 'mreq6') {
+    // Linux do_ipv6_setsockopt: optlen < sizeof(struct ipv6_mreq) is EINVAL.
+    if (!(value instanceof Uint8Array) || value.length < 20)
+      throw new SocketError('EINVAL', {
+        syscall: 'setsockopt',
+        detail: 'struct ipv6_mreq is 20 bytes: the group address, then the interface index',
+      });
+    return value.slice(0, 20);
+  }
+  if (level === IPPROTO_IPV6 && optname === IPV6_MULTICAST_HOPS) {
+    const n = typeof value === 'boolean' ? Number(value) : value;
+    // ipv6(7): -1 (the default) or 0..255.
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < -1 || n > 255)
+      throw new SocketError('EINVAL', {
+        syscall: 'setsockopt',
+        detail: 'IPV6_MULTICAST_HOPS must be -1..255',
+      });
+    return n === -1 ? 1 : n;
+  }
   if (spec.kind === 'linger') {
     let onoff: number;
     let secs: number;
@@ -155,6 +182,8 @@ export function optionValue(level: number, optname: number, spec: OptSpec, value
 
 /** getsockopt's answer: the value, or raw bytes when `buflen` is given (SO_LINGER's 8-byte struct). */
 export function optionResult(spec: OptSpec, v: OptionValue, buflen: number | undefined): number | Uint8Array {
+  // Linux do_ipv6_getsockopt: membership changes are set-only.
+  if (spec.kind === 'mreq6') throw new SocketError('ENOPROTOOPT', { syscall: 'getsockopt' });
   if (spec.kind === 'linger') {
     const bytes = v as Uint8Array;
     if (buflen !== undefined) return bytes.slice(0, Math.min(buflen, 8));

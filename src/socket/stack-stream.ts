@@ -25,7 +25,7 @@ import type { IpAddress } from '../wire/address.ts';
 import type { OptionValue, SockAddr, StreamImpl } from './backend.ts';
 import { IPPROTO_IPV6, IPV6_V6ONLY, SO_ERROR, SO_REUSEADDR, SOL_SOCKET } from './constants.ts';
 import { ERRNO, SocketError } from './errno.ts';
-import { ipToSockAddr, sockAddrToIp } from './inet-address.ts';
+import { ipToSockAddr, type ScopeZones, sockAddrToIp } from './inet-address.ts';
 import { type OptionSocket, StreamOptions } from './stream-options.ts';
 import { Waiters } from './waiters.ts';
 
@@ -38,6 +38,8 @@ export interface StreamHost {
   readonly privileged: boolean;
   /** The IP layer's default TTL (what IP_TTL reads before it is set; 64 when absent). */
   readonly defaultTtl?: number;
+  /** The host's interfaces as zones of link-local addresses (scope ids); absent: none checked. */
+  readonly zones?: ScopeZones;
 }
 
 export class StackStreamSocket implements StreamImpl {
@@ -70,7 +72,7 @@ export class StackStreamSocket implements StreamImpl {
   #toIp(addr: SockAddr): IpAddress | undefined {
     if (addr.family !== this.family)
       throw new SocketError('EAFNOSUPPORT', { detail: 'address family of another socket' });
-    return sockAddrToIp(addr, this.#v6only);
+    return sockAddrToIp(addr, this.#v6only, this.#host.zones);
   }
 
   #toSockAddr(a: IpAddress | undefined, port: number): SockAddr {

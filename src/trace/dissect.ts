@@ -1,16 +1,16 @@
 /**
  * Packet dissector: turns one captured frame into a layered, plain description
- * (Ethernet → ARP | IPv4 → TCP | UDP | ICMP → application bytes) for the trace
- * printer, the capture summariser and the plots.
+ * (Ethernet → ARP | IPv4 | IPv6 → TCP | UDP | ICMP | ICMPv6 → application bytes) for
+ * the trace printer, the capture summariser and the plots.
  *
  * It never throws on bad bytes. Each layer that can be read is described; the
  * first layer that cannot is recorded in `problems` (and as `malformed` on the
  * layer) and dissection stops there. Captures truncated by a snap length are
  * dissected as far as the bytes go, with checksums reported as unknown.
  */
-import { formatIpv4, formatMac, type Ipv4Address } from '../wire/address.ts';
+import { formatIpv4, formatIpv6, formatMac, type Ipv4Address } from '../wire/address.ts';
 import { ARP_OP_REPLY, ARP_OP_REQUEST } from '../wire/arp.ts';
-import { checksumPartial, foldChecksum, pseudoHeaderSumV4 } from '../wire/checksum.ts';
+import { checksumPartial, foldChecksum, pseudoHeaderSumV4, pseudoHeaderSumV6 } from '../wire/checksum.ts';
 import {
   ETHERTYPE_ARP,
   ETHERTYPE_IPV4,
@@ -77,6 +77,42 @@ export interface IpLayer {
   readonly optionsLength: number;
   /** True when the capture holds fewer bytes than Total Length. */
   readonly truncated: boolean;
+}
+
+/** An IPv6 header (RFC 8200) and the extension headers walked to the upper layer. */
+export interface Ipv6Layer {
+  readonly version: 6;
+  readonly src: string;
+  readonly dst: string;
+  readonly srcBytes: Uint8Array;
+  readonly dstBytes: Uint8Array;
+  readonly trafficClass: number;
+  readonly flowLabel: number;
+  readonly payloadLength: number;
+  readonly hopLimit: number;
+  /** The upper-layer protocol after the extension headers (Next Header of the last one). */
+  readonly protocol: number;
+  /** Extension headers in order ('hop-by-hop', 'routing', 'fragment', 'destination options'). */
+  readonly extensions: readonly string[];
+  /** Bytes of the fixed header and the extension headers. */
+  readonly headerLength: number;
+  /** From a Fragment header (RFC 8200 §4.5). */
+  readonly fragment?: { readonly offset: number; readonly more: boolean; readonly id: number };
+  /** True when the capture holds fewer bytes than 40 + Payload Length. */
+  readonly truncated: boolean;
+}
+
+/** An ICMPv6 message (RFC 4443; NDP, RFC 4861; MLDv2, RFC 3810). */
+export interface Icmpv6Layer {
+  readonly type: number;
+  readonly code: number;
+  readonly typeName: string;
+  /** The NDP target, for solicitations and advertisements. */
+  readonly target?: string;
+  readonly ident?: number;
+  readonly seq?: number;
+  readonly length: number;
+  readonly checksumOk: boolean | undefined;
 }
 
 /** One TCP option as it appears on the wire (in order, NOPs included). */
@@ -156,6 +192,8 @@ export interface Dissection {
   eth?: EthernetLayer;
   arp?: ArpLayer;
   ip?: IpLayer;
+  ip6?: Ipv6Layer;
+  icmp6?: Icmpv6Layer;
   tcp?: TcpLayer;
   udp?: UdpLayer;
   icmp?: IcmpLayer;
@@ -250,6 +288,7 @@ function dissectEthernet(d: Dissection, b: Uint8Array): void {
   }
   if (ethertype === ETHERTYPE_ARP) dissectArp(d, rest);
   else if (ethertype === ETHERTYPE_IPV4) dissectIp(d, rest);
+  else if (ethertype === ETHERTYPE_IPV6) dissectIpv6(d, rest);
   else d.unknown = `ethertype ${ethertypeName(ethertype)}`;
 }
 
@@ -288,7 +327,7 @@ function dissectIp(d: Dissection, b: Uint8Array): void {
   }
   const version = b[0] >>> 4;
   if (version === 6) {
-    d.unknown = 'IPv6';
+    dissectIpv6(d, b);
     return;
   }
   if (version !== 4) {
@@ -344,12 +383,13 @@ function dissectIp(d: Dissection, b: Uint8Array): void {
     return;
   }
   const complete = !ip.truncated && !ip.mf;
+  const pseudo = (length: number) => pseudoHeaderSumV4(ip.src, ip.dst, ip.protocol, length);
   switch (ip.protocol) {
     case IP_PROTO_TCP:
-      dissectTcp(d, ip, payload, payloadLength, complete);
+      dissectTcp(d, pseudo, payload, payloadLength, complete);
       break;
     case IP_PROTO_UDP:
-      dissectUdp(d, ip, payload, complete);
+      dissectUdp(d, pseudo, payload, complete);
       break;
     case IP_PROTO_ICMP:
       dissectIcmp(d, payload, payloadLength, complete);
@@ -418,18 +458,153 @@ export function walkTcpOptions(o: Uint8Array): TcpOptionItem[] {
   return out;
 }
 
+/** The pseudo-header sum of the IP layer under a transport segment of `length` bytes. */
+type PseudoSum = (length: number) => number;
+
 function transportChecksumOk(
-  ip: IpLayer,
+  pseudo: PseudoSum,
   seg: Uint8Array,
   length: number,
   complete: boolean,
 ): boolean | undefined {
   if (!complete || seg.length < length) return undefined;
-  const pseudo = pseudoHeaderSumV4(ip.src, ip.dst, ip.protocol, length);
-  return foldChecksum(checksumPartial(seg.subarray(0, length), pseudo)) === 0xffff;
+  return foldChecksum(checksumPartial(seg.subarray(0, length), pseudo(length))) === 0xffff;
 }
 
-function dissectTcp(d: Dissection, ip: IpLayer, b: Uint8Array, segLen: number, complete: boolean): void {
+const IPV6_EXTENSIONS: Record<number, string> = {
+  0: 'hop-by-hop',
+  43: 'routing',
+  44: 'fragment',
+  60: 'destination options',
+};
+
+/** At most this many extension headers are walked (a chain is bounded by the packet too). */
+const MAX_IPV6_EXTENSIONS = 8;
+
+function dissectIpv6(d: Dissection, b: Uint8Array): void {
+  if (b.length < 40) {
+    d.problems.push({ layer: 'ipv6', message: `truncated: ${b.length} < 40 bytes` });
+    return;
+  }
+  const payloadLength = u16(b, 4);
+  const end = Math.min(b.length, 40 + payloadLength);
+  const extensions: string[] = [];
+  let next = b[6];
+  let at = 40;
+  let fragment: Ipv6Layer['fragment'];
+  for (let n = 0; n < MAX_IPV6_EXTENSIONS && IPV6_EXTENSIONS[next] !== undefined; n++) {
+    if (at + 8 > end) {
+      d.problems.push({ layer: 'ipv6', message: `${IPV6_EXTENSIONS[next]} header truncated` });
+      break;
+    }
+    extensions.push(IPV6_EXTENSIONS[next]);
+    const len = next === 44 ? 8 : (b[at + 1] + 1) * 8;
+    if (next === 44) {
+      const fo = u16(b, at + 2);
+      fragment = { offset: fo & 0xfff8, more: (fo & 1) !== 0, id: u32(b, at + 4) };
+    }
+    next = b[at];
+    at += len;
+  }
+  const srcBytes = b.slice(8, 24);
+  const dstBytes = b.slice(24, 40);
+  const ip6: Ipv6Layer = {
+    version: 6,
+    src: formatIpv6(srcBytes),
+    dst: formatIpv6(dstBytes),
+    srcBytes,
+    dstBytes,
+    trafficClass: ((b[0] & 0x0f) << 4) | (b[1] >>> 4),
+    flowLabel: ((b[1] & 0x0f) << 16) | u16(b, 2),
+    payloadLength,
+    hopLimit: b[7],
+    protocol: next,
+    extensions,
+    headerLength: at,
+    ...(fragment ? { fragment } : {}),
+    truncated: b.length < 40 + payloadLength,
+  };
+  d.ip6 = ip6;
+  if (at > end) return;
+  const payload = b.subarray(at, end);
+  const upperLength = 40 + payloadLength - at;
+  if (fragment && fragment.offset > 0) {
+    d.fragment = true;
+    d.payload = payload;
+    return;
+  }
+  const complete = !ip6.truncated && !(fragment?.more ?? false);
+  const pseudo = (length: number) => pseudoHeaderSumV6(srcBytes, dstBytes, next, length);
+  switch (next) {
+    case IP_PROTO_TCP:
+      dissectTcp(d, pseudo, payload, upperLength, complete);
+      break;
+    case IP_PROTO_UDP:
+      dissectUdp(d, pseudo, payload, complete);
+      break;
+    case 58:
+      dissectIcmpv6(d, pseudo, payload, upperLength, complete);
+      break;
+    case 59:
+      break; // No Next Header (RFC 8200 §4.7)
+    default:
+      d.unknown = `IPv6 next header ${ipProtocolName(next)}`;
+      d.payload = payload;
+  }
+}
+
+const ICMPV6_TYPES: Record<number, string> = {
+  1: 'destination unreachable',
+  2: 'packet too big',
+  3: 'time exceeded',
+  4: 'parameter problem',
+  128: 'echo request',
+  129: 'echo reply',
+  130: 'MLD query',
+  131: 'MLDv1 report',
+  132: 'MLDv1 done',
+  133: 'router solicitation',
+  134: 'router advertisement',
+  135: 'neighbour solicitation',
+  136: 'neighbour advertisement',
+  137: 'redirect',
+  143: 'MLDv2 report',
+};
+
+function dissectIcmpv6(
+  d: Dissection,
+  pseudo: PseudoSum,
+  b: Uint8Array,
+  length: number,
+  complete: boolean,
+): void {
+  if (b.length < 4) {
+    d.problems.push({ layer: 'icmp', message: `ICMPv6 truncated: ${b.length} < 4 bytes` });
+    return;
+  }
+  const type = b[0];
+  const base = {
+    type,
+    code: b[1],
+    typeName: ICMPV6_TYPES[type] ?? `type ${type}`,
+    length,
+    checksumOk: transportChecksumOk(pseudo, b, length, complete),
+  };
+  if ((type === 128 || type === 129) && b.length >= 8) {
+    d.icmp6 = { ...base, ident: u16(b, 4), seq: u16(b, 6) };
+    d.payload = b.subarray(8);
+  } else if ((type === 135 || type === 136 || type === 137) && b.length >= 24) {
+    d.icmp6 = { ...base, target: formatIpv6(b.subarray(8, 24)) };
+  } else d.icmp6 = base;
+}
+
+function dissectTcp(
+  d: Dissection,
+  pseudo: PseudoSum,
+  b: Uint8Array,
+  segLen: number,
+  complete: boolean,
+): void {
   if (b.length < 20) {
     d.problems.push({ layer: 'tcp', message: `truncated: ${b.length} < 20 bytes` });
     return;
@@ -456,7 +631,7 @@ function dissectTcp(d: Dissection, ip: IpLayer, b: Uint8Array, segLen: number, c
     headerLength: hl,
     options,
     payloadLength: Math.max(0, segLen - hl),
-    checksumOk: transportChecksumOk(ip, b, segLen, complete),
+    checksumOk: transportChecksumOk(pseudo, b, segLen, complete),
   };
   const bad = options.find((o) => o.kind === 'bad');
   if (bad && bad.kind === 'bad')
@@ -464,7 +639,7 @@ function dissectTcp(d: Dissection, ip: IpLayer, b: Uint8Array, segLen: number, c
   d.payload = b.subarray(hl);
 }
 
-function dissectUdp(d: Dissection, ip: IpLayer, b: Uint8Array, complete: boolean): void {
+function dissectUdp(d: Dissection, pseudo: PseudoSum, b: Uint8Array, complete: boolean): void {
   if (b.length < 8) {
     d.problems.push({ layer: 'udp', message: `truncated: ${b.length} < 8 bytes` });
     return;
@@ -473,7 +648,7 @@ function dissectUdp(d: Dissection, ip: IpLayer, b: Uint8Array, complete: boolean
   const checksum = u16(b, 6);
   let checksumOk: boolean | undefined;
   if (checksum === 0) checksumOk = true;
-  else if (length >= 8) checksumOk = transportChecksumOk(ip, b, length, complete);
+  else if (length >= 8) checksumOk = transportChecksumOk(pseudo, b, length, complete);
   d.udp = { srcPort: u16(b, 0), dstPort: u16(b, 2), length, checksum, checksumOk };
   if (length < 8) {
     d.problems.push({ layer: 'udp', message: `bad length field ${length} < 8` });

@@ -10,7 +10,13 @@
 import { formatIpv4 } from '../wire/address.ts';
 import { TCP_ACK, TCP_CWR, TCP_ECE, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_URG } from '../wire/tcp.ts';
 import { describeEvents, type TcpObservation } from './conversation.ts';
-import { type Dissection, ethertypeName, ipProtocolName, type TcpOptionItem } from './dissect.ts';
+import {
+  type Dissection,
+  ethertypeName,
+  type Ipv6Layer,
+  ipProtocolName,
+  type TcpOptionItem,
+} from './dissect.ts';
 
 /** What a piece of text is, for colouring. */
 export type StyleRole =
@@ -179,6 +185,7 @@ function summaryBody(d: Dissection, opts: SummaryOptions): string {
     return `ARP, op ${a.op}${problems}`;
   }
   const ip = d.ip;
+  if (!ip && d.ip6) return summaryIpv6(d, d.ip6, opts, problems);
   if (!ip) {
     if (d.eth) {
       const what = d.unknown ?? ethertypeName(d.eth.ethertype);
@@ -194,33 +201,7 @@ function summaryBody(d: Dissection, opts: SummaryOptions): string {
       : '';
   const badIp = ip.checksumOk === false ? ' [bad ip cksum]' : '';
   if (d.fragment) return `${src} > ${dst}: ${ipProtocolName(ip.protocol)}${frag}${badIp}${problems}`;
-  if (d.tcp) {
-    const t = d.tcp;
-    const o = opts.tcp;
-    // tcpdump: absolute numbers on SYNs (where the ISN is announced), relative afterwards.
-    const syn = (t.flags & TCP_SYN) !== 0;
-    const seq = o && !syn ? o.relSeq : t.seq;
-    const ack = o && !syn && o.relAck !== undefined ? o.relAck : t.ack;
-    let s = `${src}.${t.srcPort} > ${dst}.${t.dstPort}: Flags [${tcpFlagsText(t.flags)}]`;
-    if (t.payloadLength > 0 || (t.flags & (TCP_SYN | TCP_FIN | TCP_RST)) !== 0) {
-      s += t.payloadLength > 0 ? `, seq ${seq}:${(seq + t.payloadLength) >>> 0}` : `, seq ${seq}`;
-    }
-    if (t.flags & TCP_ACK) s += `, ack ${ack}`;
-    s += `, win ${t.window}`;
-    if (t.flags & TCP_URG) s += `, urg ${t.urgentPointer}`;
-    if (t.options.length) {
-      const peerBase = o
-        ? o.direction === 'a2b'
-          ? o.conversation.b2a.base
-          : o.conversation.a2b.base
-        : undefined;
-      s += `, options [${tcpOptionsText(t.options, peerBase)}]`;
-    }
-    s += `, length ${t.payloadLength}`;
-    if (t.checksumOk === false) s += ' [bad tcp cksum]';
-    if (opts.events && o?.events.length) s += ` [${describeEvents(o).join(', ')}]`;
-    return s + frag + badIp + problems;
-  }
+  if (d.tcp) return tcpSummary(d, src, dst, opts) + frag + badIp + problems;
   if (d.udp) {
     const u = d.udp;
     const bad = u.checksumOk === false ? ' [bad udp cksum]' : '';
@@ -232,6 +213,60 @@ function summaryBody(d: Dissection, opts: SummaryOptions): string {
   }
   const what = d.unknown ?? ipProtocolName(ip.protocol);
   return `${src} > ${dst}: ${what}, length ${ip.totalLength - ip.headerLength}${frag}${badIp}${problems}`;
+}
+
+/** tcpdump's line for a TCP segment between two printed addresses. */
+function tcpSummary(d: Dissection, src: string, dst: string, opts: SummaryOptions): string {
+  const t = d.tcp!;
+  const o = opts.tcp;
+  // tcpdump: absolute numbers on SYNs (where the ISN is announced), relative afterwards.
+  const syn = (t.flags & TCP_SYN) !== 0;
+  const seq = o && !syn ? o.relSeq : t.seq;
+  const ack = o && !syn && o.relAck !== undefined ? o.relAck : t.ack;
+  let s = `${src}.${t.srcPort} > ${dst}.${t.dstPort}: Flags [${tcpFlagsText(t.flags)}]`;
+  if (t.payloadLength > 0 || (t.flags & (TCP_SYN | TCP_FIN | TCP_RST)) !== 0) {
+    s += t.payloadLength > 0 ? `, seq ${seq}:${(seq + t.payloadLength) >>> 0}` : `, seq ${seq}`;
+  }
+  if (t.flags & TCP_ACK) s += `, ack ${ack}`;
+  s += `, win ${t.window}`;
+  if (t.flags & TCP_URG) s += `, urg ${t.urgentPointer}`;
+  if (t.options.length) {
+    const peerBase = o
+      ? o.direction === 'a2b'
+        ? o.conversation.b2a.base
+        : o.conversation.a2b.base
+      : undefined;
+    s += `, options [${tcpOptionsText(t.options, peerBase)}]`;
+  }
+  s += `, length ${t.payloadLength}`;
+  if (t.checksumOk === false) s += ' [bad tcp cksum]';
+  if (opts.events && o?.events.length) s += ` [${describeEvents(o).join(', ')}]`;
+  return s;
+}
+
+/** tcpdump's line for an IPv6 packet. */
+function summaryIpv6(d: Dissection, ip: Ipv6Layer, opts: SummaryOptions, problems: string): string {
+  const src = ip.src;
+  const dst = ip.dst;
+  const f = ip.fragment;
+  const frag = f ? ` (frag ${f.id}:${ip.payloadLength}@${f.offset}${f.more ? '+' : ''})` : '';
+  if (d.fragment) return `${src} > ${dst}: ${ipProtocolName(ip.protocol)}${frag}${problems}`;
+  if (d.tcp) return tcpSummary(d, src, dst, opts) + frag + problems;
+  if (d.udp) {
+    const u = d.udp;
+    const bad = u.checksumOk === false ? ' [bad udp cksum]' : '';
+    return `${src}.${u.srcPort} > ${dst}.${u.dstPort}: UDP, length ${Math.max(0, u.length - 8)}${bad}${frag}${problems}`;
+  }
+  if (d.icmp6) {
+    const i = d.icmp6;
+    let s = `ICMP6, ${i.typeName}`;
+    if (i.target !== undefined) s += i.type === 135 ? `, who has ${i.target}` : `, tgt is ${i.target}`;
+    if (i.ident !== undefined) s += `, id ${i.ident}, seq ${i.seq}`;
+    const bad = i.checksumOk === false ? ' [bad icmp6 cksum]' : '';
+    return `${src} > ${dst}: ${s}, length ${i.length}${bad}${frag}${problems}`;
+  }
+  const what = d.unknown ?? ipProtocolName(ip.protocol);
+  return `${src} > ${dst}: ${what}, length ${ip.payloadLength}${frag}${problems}`;
 }
 
 // ------------------------------------------------------------------ envelopes
@@ -329,6 +364,58 @@ function layersOf(d: Dissection, obs: TcpObservation | undefined, previewMax: nu
       error: problem('ipv4'),
     });
   } else if (problem('ipv4')) out.push({ title: 'IPv4 datagram', lines: [], error: problem('ipv4') });
+  const ip6 = d.ip6;
+  if (ip6) {
+    const f = ip6.fragment;
+    const lines: Line[] = [
+      joinPieces([
+        [
+          ['addr', ip6.src],
+          ['dim', ' → '],
+          ['addr', ip6.dst],
+        ],
+      ]),
+      joinPieces([
+        kv('hop limit', String(ip6.hopLimit)),
+        kv('next header', `${ipProtocolName(ip6.protocol)} (${ip6.protocol})`),
+        kv('traffic class', `0x${ip6.trafficClass.toString(16).padStart(2, '0')}`),
+        kv('flow label', `0x${ip6.flowLabel.toString(16).padStart(5, '0')}`),
+      ]),
+    ];
+    if (ip6.extensions.length) lines.push(kv('extension headers', ip6.extensions.join(', ')));
+    if (f)
+      lines.push(
+        kv('fragment', `id 0x${f.id.toString(16)} offset ${f.offset}${f.more ? ' M' : ''}`, 'flags'),
+      );
+    if (ip6.truncated)
+      lines.push([['error', `capture truncated: Payload Length ${ip6.payloadLength}`] as Piece]);
+    out.push({
+      title: `IPv6 packet, ${40 + ip6.payloadLength} bytes (40-byte header, no checksum)`,
+      lines,
+      error: problem('ipv6'),
+    });
+  } else if (problem('ipv6')) out.push({ title: 'IPv6 packet', lines: [], error: problem('ipv6') });
+  if (d.fragment && ip6?.fragment) {
+    out.push({
+      title: `Fragment, ${ip6.payloadLength - (ip6.headerLength - 40)} bytes at offset ${ip6.fragment.offset}`,
+      lines: [[['note', `${ipProtocolName(ip6.protocol)} header is in the first fragment`]]],
+    });
+  }
+  if (d.icmp6) {
+    const i = d.icmp6;
+    const second: Piece[][] = [];
+    if (i.target !== undefined) second.push(kv('target', i.target, 'addr'));
+    if (i.ident !== undefined) second.push(kv('id', String(i.ident)), kv('seq', String(i.seq)));
+    second.push(kv('checksum', ok(i.checksumOk), i.checksumOk === false ? 'error' : 'value'));
+    out.push({
+      title: `ICMPv6 ${i.typeName}, ${i.length} bytes`,
+      lines: [
+        joinPieces([kv('type', `${i.type} (${i.typeName})`), kv('code', String(i.code))]),
+        joinPieces(second),
+      ],
+      error: problem('icmp'),
+    });
+  }
   if (d.fragment && ip) {
     out.push({
       title: `Fragment, ${ip.totalLength - ip.headerLength} bytes at offset ${ip.fragmentOffset}`,

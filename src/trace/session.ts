@@ -20,10 +20,10 @@ import type { Socket } from '../socket/socket.ts';
 import { Stack } from '../stack.ts';
 import type { TcpConnection } from '../tcp/connection.ts';
 import type { Instant } from '../time/instant.ts';
-import { formatIpv4, parseIpv4 } from '../wire/address.ts';
+import { formatIpv4, ipEquals, parseIp, parseIpv4 } from '../wire/address.ts';
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from '../wire/tcp.ts';
 import { type TcpObservation, TcpTracker } from './conversation.ts';
-import type { Dissection } from './dissect.ts';
+import type { Dissection, Ipv6Layer } from './dissect.ts';
 import { dissect } from './dissect.ts';
 
 export const CLIENT_ADDR = '10.0.1.2';
@@ -32,6 +32,13 @@ export const ROUTER_A_ADDR = '10.0.1.1';
 export const ROUTER_B_ADDR = '10.0.2.1';
 export const SUBNET_A = '10.0.1.0/24';
 export const SUBNET_B = '10.0.2.0/24';
+/** The same hosts on IPv6 (`ipv6: true`): two ULA prefixes. */
+export const CLIENT_ADDR6 = 'fd00:1::2';
+export const SERVER_ADDR6 = 'fd00:2::2';
+export const ROUTER_A_ADDR6 = 'fd00:1::1';
+export const ROUTER_B_ADDR6 = 'fd00:2::1';
+export const SUBNET_A6 = 'fd00:1::/64';
+export const SUBNET_B6 = 'fd00:2::/64';
 
 // ------------------------------------------------------------------ the network
 
@@ -60,6 +67,8 @@ export interface WatchedNetworkOptions {
   writer?: CaptureWriter;
   /** Called for every tapped frame, while the simulation runs. */
   onFrame?: (f: TappedFrame) => void;
+  /** Also number the hosts in IPv6 (fd00:1::/64, fd00:2::/64, static routes). */
+  ipv6?: boolean;
 }
 
 export interface WatchedNetwork {
@@ -146,6 +155,15 @@ export function buildWatchedNetwork(opts: WatchedNetworkOptions = {}): WatchedNe
   router.addInterface({ name: 'eth1', device: linkB.a, addresses: [`${ROUTER_B_ADDR}/24`] });
   server.addInterface({ name: 'eth0', device: serverDev, addresses: [`${SERVER_ADDR}/24`] });
   server.addRoute({ destination: '0.0.0.0/0', gateway: ROUTER_B_ADDR });
+  if (opts.ipv6) {
+    client.addAddress('eth0', `${CLIENT_ADDR6}/64`);
+    client.addRoute({ destination: '::/0', gateway: ROUTER_A_ADDR6 });
+    router.addAddress('eth0', `${ROUTER_A_ADDR6}/64`);
+    router.addAddress('eth1', `${ROUTER_B_ADDR6}/64`);
+    server.addAddress('eth0', `${SERVER_ADDR6}/64`);
+    server.addRoute({ destination: '::/0', gateway: ROUTER_B_ADDR6 });
+  }
+  // Gratuitous ARPs (and IPv6's duplicate address detection) settle unwatched.
   sim.runUntilIdle();
   const net: WatchedNetwork = {
     sim,
@@ -187,12 +205,12 @@ export function findConnection(
   peerHost?: string,
   peerPort?: number,
 ): TcpConnection | undefined {
-  const want = peerHost === undefined ? undefined : parseIpv4(peerHost);
+  const want = peerHost === undefined ? undefined : parseIp(peerHost);
   let found: TcpConnection | undefined;
   for (const c of stack.tcp.connections()) {
     if (c.local.port !== localPort) continue;
     if (peerPort !== undefined && c.remote.port !== peerPort) continue;
-    if (want !== undefined && (c.remote.address.family !== 4 || c.remote.address.v4 !== want)) continue;
+    if (want !== undefined && !ipEquals(c.remote.address, want)) continue;
     found = c;
   }
   return found;
@@ -267,6 +285,15 @@ interface Origin {
 }
 
 const SUBNET_NAMES = ['10.0.1.0/24', '10.0.2.0/24'] as const;
+const SUBNET_NAMES6 = [SUBNET_A6, SUBNET_B6] as const;
+
+/** What the IPv6 labeller remembers of a TCP 4-tuple: enough to name the handshake's steps. */
+interface Ipv6Stream {
+  synAck: boolean;
+  established: boolean;
+  isn: number;
+  peerIsn: number;
+}
 
 function quote(bytes: Uint8Array, max = 40): string {
   const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes.subarray(0, max));
@@ -302,8 +329,17 @@ export class FrameLabeller {
     return this.#names.get(addr) ?? formatIpv4(addr);
   }
 
+  readonly #names6 = new Map<string, string>([
+    [CLIENT_ADDR6, 'client'],
+    [SERVER_ADDR6, 'server'],
+    [ROUTER_A_ADDR6, 'router'],
+    [ROUTER_B_ADDR6, 'router'],
+  ]);
+  readonly #streams6 = new Map<string, Ipv6Stream>();
+
   label(f: TappedFrame): FrameLabel {
     const d = dissect(f.data, 'ethernet');
+    if (d.ip6) return this.#labelIpv6(f, d, d.ip6);
     const notes: string[] = [];
     const tcpObs = this.#trackers[f.subnet].observe(d, f.time);
     const ip = d.ip;
@@ -442,5 +478,97 @@ export class FrameLabeller {
     if (this.#datagrams.size > 50_000) this.#datagrams.delete(this.#datagrams.keys().next().value as string);
     if (this.#origins.size > 50_000) this.#origins.delete(this.#origins.keys().next().value as string);
     return { label, notes, tcp: tcpObs, dissection: d, retransmission, fragment, forwarded: refragmented };
+  }
+
+  /**
+   * An IPv6 packet: NDP and MLD by their message, TCP by its flags (the handshake's three
+   * steps, data, FIN, RST; sequence numbers relative to each side's ISN), UDP and ICMPv6
+   * echo. A packet seen again on the other subnet with the hop limit one lower is the
+   * router's forwarded copy (IPv6 has no identification field: src, dst, hop limit and
+   * the transport's numbers identify it).
+   */
+  #labelIpv6(f: TappedFrame, d: Dissection, ip: Ipv6Layer): FrameLabel {
+    const notes: string[] = [];
+    const who = (a: string) => this.#names6.get(a) ?? a;
+    const from = who(ip.src);
+    const to = who(ip.dst);
+    const t = d.tcp;
+    const u = d.udp;
+    const i = d.icmp6;
+    const what = t
+      ? `${t.srcPort}>${t.dstPort}#${t.seq}/${t.ack}/${t.flags}/${t.payloadLength}`
+      : u
+        ? `${u.srcPort}>${u.dstPort}/${u.length}`
+        : i
+          ? `${i.type}/${i.ident ?? ''}/${i.seq ?? ''}/${i.target ?? ''}`
+          : String(ip.payloadLength);
+    const key = `${ip.src}>${ip.dst}/${ip.protocol}/${what}`;
+    const origin = this.#origins.get(key);
+    const base = { tcp: undefined, dissection: d, fragment: ip.fragment !== undefined };
+    if (origin && origin.subnet !== f.subnet && ip.hopLimit === origin.ttl - 1) {
+      notes.push(
+        `forwarded by the router from ${SUBNET_NAMES6[origin.subnet]} to ${SUBNET_NAMES6[f.subnet]}: hop limit ${origin.ttl} → ${ip.hopLimit}, new MACs, the same packet otherwise`,
+      );
+      return { ...base, label: origin.label, notes, retransmission: origin.retransmission, forwarded: true };
+    }
+    let label: string;
+    let retransmission = false;
+    if (i) {
+      const mac = d.eth?.src ?? '?';
+      if (i.type === 135)
+        label = `NDP: who has ${i.target}? tell ${ip.src === '::' ? 'me (duplicate address detection)' : from}`;
+      else if (i.type === 136) label = `NDP: ${i.target} is at ${mac}`;
+      else if (i.type === 133) label = `NDP: router solicitation from ${from}`;
+      else if (i.type === 134) label = `NDP: router advertisement from ${from}`;
+      else if (i.type === 143) label = `MLDv2 report from ${from}: the multicast groups it listens to`;
+      else if (i.type === 128 || i.type === 129)
+        label = `ICMPv6 ${i.typeName}: ${from} → ${to}, seq ${i.seq}`;
+      else label = `ICMPv6 ${i.typeName}: ${from} → ${to}`;
+    } else if (t) {
+      const fwd = `${ip.src}.${t.srcPort}>${ip.dst}.${t.dstPort}`;
+      const rev = `${ip.dst}.${t.dstPort}>${ip.src}.${t.srcPort}`;
+      const syn = (t.flags & TCP_SYN) !== 0;
+      const ackf = (t.flags & TCP_ACK) !== 0;
+      const parts: string[] = [];
+      let st = this.#streams6.get(fwd);
+      const peer = this.#streams6.get(rev);
+      if (syn && !ackf) {
+        retransmission = st !== undefined && st.isn === t.seq;
+        st = { synAck: false, established: false, isn: t.seq, peerIsn: 0 };
+        this.#streams6.set(fwd, st);
+        parts.push(`1/3 handshake: SYN (${from} → ${to})`);
+      } else if (syn && ackf) {
+        retransmission = st !== undefined && st.isn === t.seq;
+        st = { synAck: true, established: false, isn: t.seq, peerIsn: (t.ack - 1) >>> 0 };
+        this.#streams6.set(fwd, st);
+        if (peer) peer.peerIsn = t.seq;
+        parts.push(`2/3 handshake: SYN-ACK (${from} → ${to})`);
+      } else if (st && peer?.synAck && !st.established && t.payloadLength === 0) {
+        st.established = true;
+        parts.push(`3/3 handshake: ACK (${from} → ${to})`);
+      }
+      if (t.payloadLength > 0) {
+        const start = st ? (t.seq - st.isn) >>> 0 : t.seq;
+        parts.push(
+          `data: ${from} → ${to} ${quote(d.payload ?? new Uint8Array(0))}${t.payloadLength > 40 ? ` (${t.payloadLength} bytes, stream bytes ${start}–${start + t.payloadLength - 1})` : ''}`,
+        );
+        if (st) st.established = true;
+      }
+      if ((t.flags & TCP_FIN) !== 0) parts.push(`FIN from ${from}`);
+      if ((t.flags & TCP_RST) !== 0) parts.push(`RST from ${from}`);
+      if (parts.length === 0) parts.push(ackf ? `ACK from ${from}` : `TCP ${from} → ${to}`);
+      if (retransmission) parts.unshift('retransmission');
+      label = parts.join(' · ');
+    } else if (u) {
+      label = `UDP datagram: [${from}]:${u.srcPort} → [${to}]:${u.dstPort} ${quote(d.payload ?? new Uint8Array(0))}`;
+    } else label = `IPv6 ${from} → ${to}`;
+    if (ip.fragment)
+      notes.push(
+        `fragment at offset ${ip.fragment.offset}${ip.fragment.more ? ', more follow' : ', the last'}: only the source fragments in IPv6`,
+      );
+    this.#origins.set(key, { subnet: f.subnet, ttl: ip.hopLimit, label, retransmission });
+    if (this.#origins.size > 50_000) this.#origins.delete(this.#origins.keys().next().value as string);
+    if (this.#streams6.size > 10_000) this.#streams6.delete(this.#streams6.keys().next().value as string);
+    return { ...base, label, notes, retransmission, forwarded: false };
   }
 }

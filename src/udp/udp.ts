@@ -136,6 +136,8 @@ export class UdpEndpoint implements PortClaim {
   reusePort = false;
   broadcast = false;
   ttl: number | undefined = undefined;
+  /** Hop limit of multicast datagrams (IPV6_MULTICAST_HOPS); undefined: the layer's default, 1. */
+  multicastTtl: number | undefined = undefined;
   /** Receive queue bound (SO_RCVBUF) in bytes charged: data plus UDP_DATAGRAM_OVERHEAD each. */
   rcvbuf = UDP_DEFAULT_RCVBUF;
   /** A pending asynchronous error (ICMP) reported once by the next send/receive (SO_ERROR). */
@@ -361,7 +363,7 @@ export class UdpLayer implements TransportProtocol {
     const err = sendSegment(
       this.net,
       route,
-      { protocol: IP_PROTO_UDP, ttl: ep.ttl },
+      { protocol: IP_PROTO_UDP, ttl: isMulticast(dst) ? ep.multicastTtl : ep.ttl },
       UDP_SEGMENT,
       { srcPort: ep.local.port, dstPort: dport },
       data,

@@ -6,13 +6,16 @@
  *
  *   client 10.0.1.2 ── 10.0.1.0/24 ── router 10.0.1.1 | 10.0.2.1 ── 10.0.2.0/24 ── server 10.0.2.2
  *
+ * With `ipVersion: 6` the same hosts also have fd00:1::2, fd00:1::1 | fd00:2::1 and
+ * fd00:2::2, and the session runs on AF_INET6 sockets (neighbour discovery instead of ARP).
+ *
  * No DOM and no node: here, so the page (src/web/page.ts), `sockstack demo`
  * (src/cli/demo.ts) and the tests run the very same session: same settings and
  * seed, same events, byte for byte.
  */
 import type { LinkType } from '../link/device.ts';
 import { type CaptureWriter, type Direction, PcapngWriter } from '../link/pcap.ts';
-import { AF_INET, SOCK_DGRAM, SOCK_STREAM } from '../socket/constants.ts';
+import { AF_INET, AF_INET6, SOCK_DGRAM, SOCK_STREAM } from '../socket/constants.ts';
 import type { TcpInfo } from '../tcp/info.ts';
 import type { Instant } from '../time/instant.ts';
 import type { TcpObservation } from '../trace/conversation.ts';
@@ -22,7 +25,10 @@ import {
   connectionOf,
   FrameLabeller,
   SERVER_ADDR,
+  SERVER_ADDR6,
   StateWatcher,
+  SUBNET_A6,
+  SUBNET_B6,
   type TappedFrame,
   type WatchedNetwork,
 } from '../trace/session.ts';
@@ -45,8 +51,8 @@ export interface EchoSettings {
   readonly mtu: number;
   /** Seed of the simulation: the same seed and settings give the same run. */
   readonly seed: number;
-  /** IP version. Only 4 for now: the page has a place for 6 once the stack speaks IPv6. */
-  readonly ipVersion: 4;
+  /** IP version of the sockets: 4 (AF_INET) or 6 (AF_INET6 over the fd00:: prefixes). */
+  readonly ipVersion: 4 | 6;
 }
 
 export const DEFAULT_SETTINGS: EchoSettings = {
@@ -130,6 +136,8 @@ export interface SessionTrace {
 }
 
 export const SUBNETS = ['10.0.1.0/24', '10.0.2.0/24'] as const;
+/** The subnets' names when the session runs over IPv6. */
+export const SUBNETS6 = [SUBNET_A6, SUBNET_B6] as const;
 
 /** Checks settings from a form or a URL; throws an Error with code EINVAL naming the bad one. */
 export function checkSettings(s: EchoSettings): EchoSettings {
@@ -146,7 +154,7 @@ export function checkSettings(s: EchoSettings): EchoSettings {
   if (!Number.isInteger(s.mtu) || s.mtu < 68 || s.mtu > 65535)
     bad(`MTU ${s.mtu} is not an integer in 68–65535`);
   if (!Number.isSafeInteger(s.seed)) bad(`seed ${s.seed} is not an integer`);
-  if (s.ipVersion !== 4) bad('only IPv4 for now');
+  if (s.ipVersion !== 4 && s.ipVersion !== 6) bad(`IP version ${s.ipVersion} is not 4 or 6`);
   return s;
 }
 
@@ -252,6 +260,7 @@ export async function runEchoSession(
     linkA: impairments,
     linkB: impairments,
     mtuB: settings.mtu,
+    ipv6: settings.ipVersion === 6,
     writer,
     onFrame,
   });
@@ -274,13 +283,19 @@ export async function runEchoSession(
   let echoed: Uint8Array = new Uint8Array(0);
   let clientInfo: TcpInfo | undefined;
 
+  const v6 = settings.ipVersion === 6;
+  const family = v6 ? AF_INET6 : AF_INET;
+  const af = v6 ? 'AF_INET6' : 'AF_INET';
+  const serverAddr = v6 ? SERVER_ADDR6 : SERVER_ADDR;
+  const any = v6 ? '::' : '';
+
   const tcpSession = async (): Promise<void> => {
-    const s = server.socket(AF_INET, SOCK_STREAM);
-    call('server', 's = socket(AF_INET, SOCK_STREAM)');
-    await s.bind(['', ECHO_PORT]);
-    call('server', `s.bind(('', ${ECHO_PORT}))`);
+    const s = server.socket(family, SOCK_STREAM);
+    call('server', `s = socket(${af}, SOCK_STREAM)`);
+    await s.bind([any, ECHO_PORT]);
+    call('server', `s.bind(('${any}', ${ECHO_PORT}))`);
     await s.listen(1);
-    call('server', 's.listen(1)', `→ LISTEN on 0.0.0.0:${ECHO_PORT}`);
+    call('server', 's.listen(1)', `→ LISTEN on ${v6 ? '[::]' : '0.0.0.0'}:${ECHO_PORT}`);
     const serverDone = (async () => {
       call('server', 's.accept()', 'blocks until a connection is ready');
       const [conn, addr] = await s.accept();
@@ -300,14 +315,14 @@ export async function runEchoSession(
       call('server', 's.close()', 'stops listening');
       await s.close();
     })();
-    const c = client.socket(AF_INET, SOCK_STREAM);
-    call('client', 'c = socket(AF_INET, SOCK_STREAM)');
+    const c = client.socket(family, SOCK_STREAM);
+    call('client', `c = socket(${af}, SOCK_STREAM)`);
     call(
       'client',
-      `c.connect(('${SERVER_ADDR}', ${ECHO_PORT}))`,
+      `c.connect(('${serverAddr}', ${ECHO_PORT}))`,
       'sends a SYN and blocks until the handshake completes',
     );
-    await c.connect([SERVER_ADDR, ECHO_PORT]);
+    await c.connect([serverAddr, ECHO_PORT]);
     call(
       'client',
       `c.connect() returned: connected from ${tuple(c.getsockname())}`,
@@ -332,10 +347,10 @@ export async function runEchoSession(
   };
 
   const udpSession = async (): Promise<void> => {
-    const s = server.socket(AF_INET, SOCK_DGRAM);
-    call('server', 's = socket(AF_INET, SOCK_DGRAM)');
-    await s.bind(['', ECHO_PORT]);
-    call('server', `s.bind(('', ${ECHO_PORT}))`);
+    const s = server.socket(family, SOCK_DGRAM);
+    call('server', `s = socket(${af}, SOCK_DGRAM)`);
+    await s.bind([any, ECHO_PORT]);
+    call('server', `s.bind(('${any}', ${ECHO_PORT}))`);
     let clientDone = false;
     const serverDone = (async () => {
       call('server', 's.recvfrom(65535)', 'blocks until a datagram arrives');
@@ -352,16 +367,16 @@ export async function runEchoSession(
           `s.recvfrom(65535) returned ${data.length} bytes ${pyBytes(data)} from ${tuple(addr)}`,
         );
         call('server', `s.sendto(data, ${tuple(addr)})`, 'echo it back');
-        await s.sendto(data, addr as [string, number]);
+        await s.sendto(data, addr as [string, number, number, number]);
       }
     })();
-    const c = client.socket(AF_INET, SOCK_DGRAM);
-    call('client', 'c = socket(AF_INET, SOCK_DGRAM)');
+    const c = client.socket(family, SOCK_DGRAM);
+    call('client', `c = socket(${af}, SOCK_DGRAM)`);
     c.settimeout(1);
     call('client', 'c.settimeout(1.0)');
     for (let attempt = 1; attempt <= 5; attempt++) {
-      call('client', `c.sendto(${pyBytes(sent)}, ('${SERVER_ADDR}', ${ECHO_PORT}))`, `${sent.length} bytes`);
-      await c.sendto(sent, [SERVER_ADDR, ECHO_PORT]);
+      call('client', `c.sendto(${pyBytes(sent)}, ('${serverAddr}', ${ECHO_PORT}))`, `${sent.length} bytes`);
+      await c.sendto(sent, [serverAddr, ECHO_PORT]);
       try {
         const [d, addr] = await c.recvfrom(65535);
         echoed = d;
@@ -423,8 +438,10 @@ export function pyBytes(b: Uint8Array, max = 40): string {
   return `b'${shown.replace(/[\\']/g, (c) => `\\${c}`).replace(/\n/g, '\\n')}'`;
 }
 
+/** Python's repr of an address tuple: ('10.0.1.2', 49152) or ('fd00:1::2', 49152, 0, 0). */
 function tuple(t: unknown): string {
-  return Array.isArray(t) ? `('${t[0]}', ${t[1]})` : String(t);
+  if (!Array.isArray(t)) return String(t);
+  return t.length === 4 ? `('${t[0]}', ${t[1]}, ${t[2]}, ${t[3]})` : `('${t[0]}', ${t[1]})`;
 }
 
 function concat(parts: readonly Uint8Array[]): Uint8Array {

@@ -8,7 +8,15 @@ export type Ipv4Address = number;
 /** An IP address of either family. IPv6 is carried as 16 bytes. */
 export type IpAddress =
   | { readonly family: 4; readonly v4: Ipv4Address }
-  | { readonly family: 6; readonly v6: Uint8Array };
+  | {
+      readonly family: 6;
+      readonly v6: Uint8Array;
+      /**
+       * The zone of a link-local (or link-scope multicast) address (RFC 4007 §6): the
+       * interface index, as in sin6_scope_id. Absent or 0: no zone given.
+       */
+      readonly scope?: number;
+    };
 
 export const IPV4_ANY: Ipv4Address = 0;
 export const IPV4_BROADCAST: Ipv4Address = 0xffffffff;

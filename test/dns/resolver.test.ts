@@ -179,6 +179,32 @@ describe('stub resolver', () => {
     );
   });
 
+  it('AF_UNSPEC: the A answer stands when the AAAA question fails (as glibc); NXDOMAIN first ends it', async () => {
+    // A server that (wrongly) answers NXDOMAIN for the type it has no record of.
+    const net = fakeNet((q) => {
+      const { name, type } = q.questions[0];
+      if (name === 'v4.example' && type === TYPE_A)
+        return [{ bytes: reply(q, { answers: [rec(name, '10.0.0.4')] }) }];
+      if (name === 'v6.example')
+        return [{ bytes: reply(q, { answers: type === TYPE_AAAA ? [rec(name, 'fd00::6')] : [] }) }];
+      return [{ bytes: reply(q, { rcode: RCODE_NXDOMAIN }) }];
+    });
+    const r = new StubResolver({
+      servers,
+      open: net.open,
+      scheduler: new FakeScheduler(),
+      rng: new SeededRng(4),
+    });
+    assert.deepEqual(await r.resolve('v4.example', 0), [{ family: 2, host: '10.0.0.4' }]);
+    assert.deepEqual(await r.resolve('v6.example', 0), [{ family: 10, host: 'fd00::6' }]);
+    const before = net.sent.length;
+    await assert.rejects(
+      r.resolve('none.example', 0),
+      (e: unknown) => e instanceof GaiError && e.code === 'EAI_NONAME',
+    );
+    assert.equal(net.sent.length - before, 1, 'no AAAA question after NXDOMAIN (RFC 8020)');
+  });
+
   it('retries on timeout in virtual time, then EAI_AGAIN; SERVFAIL moves to the next server', async () => {
     const sched = new FakeScheduler();
     const net = fakeNet(() => []);

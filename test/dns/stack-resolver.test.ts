@@ -101,12 +101,17 @@ describe('DNS on the stack backend', () => {
       const server = await serveDns(dns);
       const infos = await getaddrinfo(client.backend, 'www.example.test', 80, AF_INET, SOCK_STREAM);
       assert.deepEqual(infos, [[AF_INET, SOCK_STREAM, 6, '', ['10.0.2.80', 80]]]);
-      // AF_UNSPEC asks A only (the stack has no IPv6 yet): one more query, not two.
+      // AF_UNSPEC asks A and AAAA, as glibc does (this zone has no AAAA: IPv4 only).
       assert.equal(await gethostbyname(client.backend, 'MAIL.example.test.'), '10.0.2.25');
       const any = await getaddrinfo(client.backend, 'www.example.test', 'http', 0, SOCK_DGRAM);
       assert.deepEqual(any, [[AF_INET, SOCK_DGRAM, 17, '', ['10.0.2.80', 80]]]);
-      assert.deepEqual(server.asked, ['www.example.test', 'MAIL.example.test', 'www.example.test']);
-      assert.equal(client.resolver.stub?.stats.queries, 3);
+      assert.deepEqual(server.asked, [
+        'www.example.test',
+        'MAIL.example.test',
+        'www.example.test',
+        'www.example.test',
+      ]);
+      assert.equal(client.resolver.stub?.stats.queries, 4);
       await server.close();
     });
   });
@@ -184,7 +189,18 @@ describe('DNS on the stack backend', () => {
   it('nameserver text is checked', () => {
     assert.deepEqual(parseNameserver('10.0.2.53'), ['10.0.2.53', 53]);
     assert.deepEqual(parseNameserver(' 10.0.2.53:5353 '), ['10.0.2.53', 5353]);
-    for (const bad of ['dns.example', '10.0.2.53:0', '10.0.2.53:70000', '10.0.2.300', '::1'])
+    assert.deepEqual(parseNameserver('fd00::53'), ['fd00::53', 53]);
+    assert.deepEqual(parseNameserver('[FD00::53]:5353'), ['fd00::53', 5353]);
+    for (const bad of [
+      'dns.example',
+      '10.0.2.53:0',
+      '10.0.2.53:70000',
+      '10.0.2.300',
+      '[::1',
+      '[::1]:0',
+      'fd00::zz',
+      '::1:53:',
+    ])
       assert.throws(() => parseNameserver(bad), TypeError, bad);
     const { client } = network();
     assert.throws(() => client.setNameservers(['nope']), TypeError);
