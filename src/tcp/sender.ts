@@ -7,6 +7,7 @@
  */
 import type { SackBlock, TcpRepr } from '../wire/tcp.ts';
 import { ccContext } from './cc.ts';
+import { ecnEchoArrived, ecnLossReduction } from './ecn.ts';
 import { EV_WRITABLE } from './events.ts';
 import { retransmitFirst, sendDataAt, tsNow } from './output.ts';
 import { prrOnAck, prrStart } from './prr.ts';
@@ -56,6 +57,8 @@ function isDsack(sack: readonly SackBlock[] | undefined, ack: Seq): boolean {
  */
 export function processAck(c: Tcb, r: TcpRepr, segSeq: Seq, ack: Seq, textLen: number): void {
   const newWnd = r.window << c.sndWscale;
+  // RFC 3168 §6.1.2: an ECN-Echo is congestion, answered before the ACK grows cwnd.
+  if (c.ecnOk) ecnEchoArrived(c, r.flags, ack);
   const sack = c.sackOk ? r.options.sack : undefined;
   const flightBefore = seqSub(c.sndMax, c.snd.una);
   const unaBefore = c.snd.una;
@@ -318,6 +321,7 @@ export function enterRecovery(c: Tcb): void {
   c.recover = c.sndMax;
   c.tlpEndSeq = undefined; // recovery takes over from any probe (Linux tcp_init_cwnd_reduction)
   c.cc.onEnterRecovery(ccContext(c));
+  ecnLossReduction(c);
   c.highRxt = c.snd.una;
   c.rttTiming = false;
   if (c.sackOk) {

@@ -113,6 +113,20 @@ export class Tcb {
   oowReplies = 0;
   tsOffset = 0;
   sackOk = false;
+  /**
+   * RFC 3168 ECN (ecn.ts): negotiated (on an active open, asked for until the SYN-ACK says
+   * otherwise, as Linux's TCP_ECN_OK); the receiver owes ECN-Echo until a CWR (Linux
+   * TCP_ECN_DEMAND_CWR); the sender owes CWR on its next new data (TCP_ECN_QUEUE_CWR); an
+   * ECT or CE segment has arrived (TCP_ECN_SEEN); and the end of the window whose ECN-Echo
+   * already reduced cwnd (undefined: none pending), as Linux's CWR state's high_seq.
+   */
+  ecnOk = false;
+  ecnDemandCwr = false;
+  ecnQueueCwr = false;
+  ecnSeen = false;
+  ecnCwrEnd: Seq | undefined = undefined;
+  /** The IP ECN field of the segment being processed (segmentArrives). */
+  segEcn = 0;
   /** What we offered in our SYN (active open). */
   offeredWscale = 0;
 

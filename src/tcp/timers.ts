@@ -15,6 +15,7 @@
 
 import type { Instant } from '../time/instant.ts';
 import { ccContext } from './cc.ts';
+import { ecnLossReduction } from './ecn.ts';
 import { terminate } from './lifecycle.ts';
 import { sendAckAt, sendDataAt, sendSyn, tcpOutput } from './output.ts';
 import { prrStart } from './prr.ts';
@@ -119,6 +120,7 @@ function rtoRetransmit(c: Tcb, userTimeout: number, now: Instant): void {
   rackOnRto(c);
   // RFC 5681 §3.1 (ssthresh, cwnd = 1 SMSS) via the congestion module; leave recovery.
   c.cc.onRto(ccContext(c));
+  ecnLossReduction(c);
   c.inRecovery = false;
   c.nrInflate = 0;
   c.dupAcks = 0;
