@@ -13,7 +13,7 @@
  */
 import { TCP_CWR, TCP_ECE } from '../wire/tcp.ts';
 import { ccContext } from './cc.ts';
-import { type Seq, seqGe, seqLt } from './seq.ts';
+import { type Seq, seqGt, seqLt } from './seq.ts';
 import type { Tcb } from './tcb.ts';
 
 /** The IP ECN field's codepoints (RFC 3168 §5). */
@@ -116,8 +116,10 @@ function quickAck(c: Tcb): void {
  */
 export function ecnEchoArrived(c: Tcb, flags: number, ack: Seq): void {
   if (!c.ecnOk) return;
+  // Linux holds its CWR state until something *above* the window's end is acknowledged, so
+  // that the segment carrying CWR has reached the receiver (tcp_fastretrans_alert).
   const end = c.ecnCwrEnd;
-  if (end !== undefined && seqGe(ack, end)) c.ecnCwrEnd = undefined;
+  if (end !== undefined && seqGt(ack, end)) c.ecnCwrEnd = undefined;
   // (A loss recovery or RTO in this window already reduced it: ecnLossReduction.)
   if (!(flags & TCP_ECE) || c.ecnCwrEnd !== undefined || c.inRecovery) return;
   const ctx = ccContext(c);

@@ -355,6 +355,7 @@ export function sendDataAt(c: Tcb, s: Seq, maxLen: number, retransmit: boolean, 
     c.rttStart = c.layer.env.clock.now();
   }
   emit(c, s, flags, payload, options);
+  if (len > 0) c.lastDataSend = c.lastSend;
   const used = len + (fin ? 1 : 0);
   // The per-segment transmit record (RFC 8985) and PRR's prr_out (RFC 6937).
   if (c.sackOk) rackTransmitted(c, s, used, c.lastSend);

@@ -61,6 +61,7 @@ export function receiveText(c: Tcb, segSeq: Seq, data: Uint8Array, fin: boolean)
     for (const chunk of got.chunks) delivered += deliver(c, chunk);
     if (got.fin) fin = true;
     c.ackNow = true;
+    if (delivered > 0) c.lastDataRecv = c.layer.env.clock.now();
   } else if (delivered > 0) {
     inOrderAckPolicy(c, data.length);
   }
@@ -83,7 +84,8 @@ function inOrderAckPolicy(c: Tcb, len: number): void {
   if (len > full) full = c.rcvMssEst = Math.min(len, cap);
   // config.ackEverySegmentPair (FreeBSD DELAY_ACK): any second segment is ACKed at once.
   if ((len >= full || c.layer.config.ackEverySegmentPair) && ++c.delackSegs >= 2) c.ackNow = true;
-  if (c.layer.config.quickAck && quickAckDue(c)) c.ackNow = true;
+  if (!c.layer.config.quickAck) c.lastDataRecv = c.layer.env.clock.now();
+  else if (quickAckDue(c)) c.ackNow = true;
 }
 
 /**

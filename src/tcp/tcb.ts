@@ -35,6 +35,9 @@ export interface TcpConnStats {
   segsOut: number;
   bytesAcked: number;
   bytesReceived: number;
+  /** Bytes the peer newly acknowledged or SACKed (Linux tp->delivered, in bytes), and those on ACKs with ECN-Echo (delivered_ce). */
+  bytesDelivered: number;
+  bytesDeliveredCe: number;
   retransmits: number;
   fastRetransmits: number;
   timeouts: number;
@@ -228,6 +231,23 @@ export class Tcb {
   keepaliveProbes = 0;
   lastRecv: Instant = 0;
   lastSend: Instant = 0;
+  /** When data (not a bare ACK) last went out (Linux lsndtime, tcpi_last_data_sent). */
+  lastDataSend: Instant = 0;
+  /**
+   * After an RTO, the highest sequence sent then: until it is acknowledged the connection is
+   * in Linux's Loss state (tcpi_ca_state); undefined otherwise.
+   */
+  lossEnd: Seq | undefined = undefined;
+  /**
+   * The reordering degree seen, in segments (Linux tp->reordering, tcpi_reordering): the
+   * sysctl default 3 (DupThresh), raised to the distance an original arrived below the
+   * highest SACKed sequence (tcp_check_sack_reordering).
+   */
+  reordering = 3;
+  /** Delivery rate sampling (tcpi_delivery_rate): the window's start and delivered bytes then, and the last rate (bytes/s). */
+  rateStart: Instant = 0;
+  rateDelivered = 0;
+  deliveryRate = 0;
   minRtt = 0;
   /** Pacing: when the next burst of new data may leave (tcpOutput). */
   paceNext: Instant = 0;
@@ -251,6 +271,8 @@ export class Tcb {
     segsOut: 0,
     bytesAcked: 0,
     bytesReceived: 0,
+    bytesDelivered: 0,
+    bytesDeliveredCe: 0,
     retransmits: 0,
     lossProbes: 0,
     fastRetransmits: 0,

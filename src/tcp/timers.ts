@@ -127,6 +127,7 @@ function rtoRetransmit(c: Tcb, userTimeout: number, now: Instant): void {
   // RFC 6582 §3.2 step 4: "After a retransmit timeout, record the highest sequence number
   // transmitted in the variable recover".
   c.recover = c.sndMax;
+  c.lossEnd = c.sndMax; // Linux's Loss state (tcpi_ca_state) until this is acknowledged
   // RFC 2018 §8: after a timeout the sender "SHOULD turn off all of the SACKed bits"
   // (the receiver may have reneged).
   if (c.hasScoreboard) c.scoreboard.clear();
