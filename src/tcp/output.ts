@@ -24,6 +24,7 @@ import { type Seq, seqAdd, seqGt, seqLt, seqMax, seqSub } from './seq.ts';
 import { canReceiveData, isHandshaking, isUnconnected } from './state.ts';
 import { T_DELACK, T_PACE, T_PERSIST, type Tcb } from './tcb.ts';
 import { scheduleLossProbe } from './tlp.ts';
+import { undoRetransmitted } from './undo.ts';
 
 const NO_OPTIONS: TcpOptions = Object.freeze({});
 
@@ -349,6 +350,7 @@ export function sendDataAt(c: Tcb, s: Seq, maxLen: number, retransmit: boolean, 
     c.rttTiming = false;
     c.stats.retransmits++;
     c.layer.stats.retransmits++;
+    undoRetransmitted(c, s, len);
   } else if (!c.tsOk && !c.rttTiming && len > 0) {
     c.rttTiming = true;
     c.rttSeq = s;

@@ -16,6 +16,7 @@ import { recoveryPipe } from './recovery.ts';
 import { type Seq, seq, seqAdd, seqGe, seqGt, seqLe, seqLt, seqMax, seqSub } from './seq.ts';
 import { T_PERSIST, T_REO, type Tcb } from './tcb.ts';
 import { scheduleLossProbe, settleLossProbe, tlpProcessAck } from './tlp.ts';
+import { dsackBlock, undoOnDsack, undoReduction, undoStart } from './undo.ts';
 
 /** How far `recover` may fall behind SND.UNA (a quarter of the sequence space). */
 const RECOVER_LAG_MAX = 2 ** 30;
@@ -93,10 +94,34 @@ export function processAck(c: Tcb, r: TcpRepr, segSeq: Seq, ack: Seq, textLen: n
   const sacked = c.hasScoreboard ? c.scoreboard.sackedBytes : 0;
   const delivered = Math.max(0, Math.max(0, seqSub(c.snd.una, unaBefore)) + sacked - oldSacked);
   if (delivered > 0) sampleDelivery(c, delivered, c.ecnOk && (r.flags & TCP_ECE) !== 0);
+  if (c.sackOk && c.undoMarker !== undefined) {
+    const d = dsackBlock(sack, ack);
+    if (d !== undefined && undoOnDsack(c, d)) spuriousReduction(c);
+  }
   if (c.inRecovery && c.sackOk && c.layer.config.prr) {
     prrOnAck(c, delivered, recoveryPipe(c), seqGt(c.snd.una, unaBefore), newlyLost > 0);
   }
   updateSendWindow(c, segSeq, ack, newWnd);
+}
+
+/**
+ * Every retransmission of the episode was D-SACKed (undo.ts): the window comes back, and a
+ * recovery or RTO episode still running ends, as Linux's tcp_try_undo_dsack /
+ * tcp_try_undo_loss leave Recovery and Loss. After an RTO, going back over data the peer has
+ * stops: SND.NXT returns to SND.MAX.
+ */
+function spuriousReduction(c: Tcb): void {
+  undoReduction(c);
+  if (c.inRecovery) {
+    c.inRecovery = false;
+    c.nrInflate = 0;
+    c.dupAcks = 0;
+    rackRecoveryEnded(c);
+  }
+  if (c.lossEnd !== undefined) {
+    c.lossEnd = undefined;
+    c.snd.nxt = c.sndMax;
+  }
 }
 
 /**
@@ -348,6 +373,7 @@ export function enterRecovery(c: Tcb): void {
   c.inRecovery = true;
   c.recover = c.sndMax;
   c.tlpEndSeq = undefined; // recovery takes over from any probe (Linux tcp_init_cwnd_reduction)
+  undoStart(c);
   c.cc.onEnterRecovery(ccContext(c));
   ecnLossReduction(c);
   c.highRxt = c.snd.una;

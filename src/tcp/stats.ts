@@ -78,6 +78,8 @@ export function newTcpStats() {
     ecnConnections: 0,
     ecnCeReceived: 0,
     ecnReductions: 0,
+    /** Window reductions undone because D-SACKs showed every retransmission spurious (undo.ts). */
+    spuriousUndos: 0,
   };
 }
 export type TcpStats = ReturnType<typeof newTcpStats>;

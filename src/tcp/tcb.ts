@@ -244,6 +244,14 @@ export class Tcb {
    * highest SACKed sequence (tcp_check_sack_reordering).
    */
   reordering = 3;
+  /**
+   * Undo (undo.ts, Linux tcp_init_undo): SND.UNA when the reduction began (undefined: no
+   * episode open), the bytes retransmitted since and not yet D-SACKed, and the window before.
+   */
+  undoMarker: Seq | undefined = undefined;
+  undoRetrans = 0;
+  priorCwnd = 0;
+  priorSsthresh = 0;
   /** Delivery rate sampling (tcpi_delivery_rate): the window's start and delivered bytes then, and the last rate (bytes/s). */
   rateStart: Instant = 0;
   rateDelivered = 0;

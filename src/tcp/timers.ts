@@ -37,6 +37,7 @@ import {
   type TimerKind,
 } from './tcb.ts';
 import { settleLossProbe } from './tlp.ts';
+import { undoStart } from './undo.ts';
 
 /** FreeBSD tcp_timer.c tcp_backoff[TCP_MAXRXTSHIFT + 1]. */
 const FREEBSD_BACKOFF = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 512, 512, 512];
@@ -118,6 +119,8 @@ function rtoRetransmit(c: Tcb, userTimeout: number, now: Instant): void {
   c.tlpEndSeq = undefined;
   // RACK's marks go with the scoreboard's (below); go-back-N resends everything.
   rackOnRto(c);
+  // The first RTO of an episode remembers the window for an undo (Linux tcp_enter_loss).
+  if (!c.inRecovery && c.lossEnd === undefined) undoStart(c);
   // RFC 5681 §3.1 (ssthresh, cwnd = 1 SMSS) via the congestion module; leave recovery.
   c.cc.onRto(ccContext(c));
   ecnLossReduction(c);
