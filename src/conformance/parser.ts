@@ -43,6 +43,7 @@ export function parseScript(src: string, opts: ParseOptions = {}): Script {
 const TCP_FLAG_LETTERS = /^[SFRPUEWA]+$/;
 const ECN_WORDS: Record<string, 0 | 1 | 2 | 3 | 'ect01'> = {
   no_ecn: 0,
+  noecn: 0,
   ect1: 1,
   ect0: 2,
   ce: 3,
@@ -257,6 +258,8 @@ class Parser {
       nplabEchoed = { kind: 'tcp', seq: this.seq() };
       this.expectPunct(']');
       if (!this.isWord('icmp')) this.fail(this.peek(), "expected 'icmp' after a bracketed quoted packet");
+    } else if (this.isPunct('[') && this.peek(1).kind === 'word') {
+      ip = this.ecnBrackets();
     } else {
       ip = this.optIpInfo();
     }
@@ -287,6 +290,17 @@ class Parser {
       return text;
     }
     return this.fail(t, `expected an IP address but found ${this.describe(t)}`);
+  }
+
+  /** Linux packetdrill's ECN field in packet lines: `[noecn]`, `[ect0]`, `[ect1]`, `[ce]`, `[ect01]`. */
+  private ecnBrackets(): IpInfo {
+    this.next();
+    const t = this.next();
+    const w = t.text.toLowerCase();
+    if (!(w in ECN_WORDS))
+      this.fail(t, `expected noecn, ect0, ect1, ect01 or ce but found ${this.describe(t)}`);
+    this.expectPunct(']', 'after the ECN codepoint');
+    return { ecn: ECN_WORDS[w] };
   }
 
   private optIpInfo(): IpInfo | undefined {

@@ -42,10 +42,12 @@ export class StackSettings {
       case 'windowScaling':
         c.windowScaling = on;
         return true;
-      // No ECN. 0 = off; 2 = only answer ECN setup from the peer, which behaves as 0 until a
-      // peer asks (then the script fails on that packet, which is the honest answer).
+      // RFC 3168 ECN: 0 off, 1 ask and accept, 2 accept only (tcp/ecn.ts). Linux's 3+
+      // (AccECN, RFC 9768) is not supported.
       case 'ecn':
-        return num === 0 || num === 2;
+        if (num !== 0 && num !== 1 && num !== 2) return false;
+        c.ecn = num;
+        return true;
       case 'recvBufferDefault':
         c.rcvBuf = num;
         return true;

@@ -589,7 +589,9 @@ function toTargetInfo(i: TcpInfo, c: TcpConnection): TargetTcpInfo {
     timestamps: i.options.timestamps,
     sack: i.options.sack,
     windowScaling: i.options.windowScale !== undefined,
-    ecn: false,
+    ecn: i.options.ecn,
+    caState: i.caState,
+    reordering: i.reordering,
     sndWnd: i.sndWnd,
     rcvWnd: i.rcvWnd,
   };

@@ -131,6 +131,8 @@ export interface TargetTcpInfo {
   readonly sndWscale?: number;
   readonly rcvWscale?: number;
   readonly caState?: 'open' | 'disorder' | 'cwr' | 'recovery' | 'loss';
+  /** Reordering degree in segments (tcpi_reordering). */
+  readonly reordering?: number;
   readonly rcvSpace?: number;
   readonly sndWnd?: number;
   readonly rcvWnd?: number;

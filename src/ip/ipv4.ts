@@ -516,6 +516,7 @@ export class Ipv4Layer {
         dst: this.#dstMemo.get(dst),
         protocol,
         ttl,
+        ecn: packet[1] & 3,
         iface,
         broadcast,
         linkBroadcast,

@@ -545,6 +545,7 @@ export class Ipv6Layer {
           : { family: 6, v6: a.dst },
         protocol: proto,
         ttl: a.hopLimit,
+        ecn: (pkt[1] >> 4) & 3, // the Traffic Class's low two bits
         iface: a.iface,
         broadcast: isIpv6Multicast(a.dst),
         linkBroadcast: a.linkMulticast,

@@ -62,6 +62,8 @@ export interface IpPacketInfo {
   readonly protocol: number;
   /** TTL / hop limit as received. */
   readonly ttl: number;
+  /** The ECN field (RFC 3168 §5: the low two bits of the TOS / Traffic Class) as received. */
+  readonly ecn?: number;
   readonly iface: NetInterface;
   /** Sent to a broadcast (or multicast) address of ours. */
   readonly broadcast: boolean;

@@ -9,7 +9,7 @@ import type { LinkType } from './device.ts';
  * Every field is optional; `{}` is a perfect zero-delay link (still delivered
  * asynchronously, in the next poll).
  *
- * Order of processing for each frame: mtu check → loss → queue limit →
+ * Order of processing for each frame: mtu check → loss → queue limit → AQM marking →
  * serialisation (bandwidth) → propagation delay + jitter (+ reorder extra delay)
  * → corruption → duplication.
  */
@@ -48,6 +48,14 @@ export interface Impairments {
    */
   queueLimit?: number;
   /**
+   * An AQM that marks instead of dropping (RFC 3168 §5, RFC 7567 §4.2.1), with a step
+   * threshold in **bytes** (as DCTCP's K): a frame that arrives while more than this many
+   * bytes wait (counted as queueLimit counts them) is marked CE when its IP header is
+   * ECT(0) or ECT(1), and dropped when it is Not-ECT (or not IP). Below the threshold
+   * frames pass untouched; queueLimit still drops what does not fit.
+   */
+  ceThreshold?: number;
+  /**
    * IP MTU of this direction: frames longer than mtu + link header (14 for Ethernet,
    * 18 when 802.1Q-tagged, 0 for raw IP) are dropped and counted. Defaults to the link's MTU.
    */
@@ -63,7 +71,10 @@ export interface ChannelStats {
   duplicated: number;
   corrupted: number;
   reordered: number;
-  dropped: { loss: number; queue: number; mtu: number };
+  /** Frames the AQM (ceThreshold) marked CE. */
+  ceMarked: number;
+  /** `aqm`: Not-ECT frames the AQM dropped above ceThreshold. */
+  dropped: { loss: number; queue: number; mtu: number; aqm: number };
 }
 
 export function newChannelStats(): ChannelStats {
@@ -75,7 +86,8 @@ export function newChannelStats(): ChannelStats {
     duplicated: 0,
     corrupted: 0,
     reordered: 0,
-    dropped: { loss: 0, queue: 0, mtu: 0 },
+    ceMarked: 0,
+    dropped: { loss: 0, queue: 0, mtu: 0, aqm: 0 },
   };
 }
 
@@ -154,6 +166,8 @@ export class Channel implements Pollable {
     p('lossBurst.badLoss', impairments.lossBurst?.badLoss);
     if (impairments.bandwidth !== undefined && !(impairments.bandwidth > 0))
       throw new RangeError('impairments.bandwidth must be > 0 bits/s');
+    if (impairments.ceThreshold !== undefined && !(impairments.ceThreshold >= 0))
+      throw new RangeError('impairments.ceThreshold must be >= 0 bytes');
     this.#cfg = { ...impairments };
     const mtu = impairments.mtu ?? this.#linkMtu;
     this.#maxFrame = mtu + (this.#linkType === 'ethernet' ? 14 : 0);
@@ -211,17 +225,22 @@ export class Channel implements Pollable {
     let departAt: number = now;
     const bw = cfg.bandwidth;
     const limit = cfg.queueLimit;
-    if (bw !== undefined) {
-      const start = Math.max(this.#busyUntil, now);
-      if (limit !== undefined && ((start - now) * bw) / 8e6 + len > limit + 1e-6) {
-        st.dropped.queue++;
-        return;
-      }
-      this.#busyUntil = start + (len * 8e6) / bw;
-      departAt = Math.ceil(this.#busyUntil - 1e-9);
-    } else if (limit !== undefined && this.#inFlightBytes + len > limit) {
+    const waiting = bw !== undefined ? (Math.max(this.#busyUntil - now, 0) * bw) / 8e6 : this.#inFlightBytes;
+    if (limit !== undefined && waiting + len > limit + (bw !== undefined ? 1e-6 : 0)) {
       st.dropped.queue++;
       return;
+    }
+    if (cfg.ceThreshold !== undefined && waiting > cfg.ceThreshold + 1e-6) {
+      if (!markCe(frame, this.#linkType)) {
+        st.dropped.aqm++;
+        return;
+      }
+      st.ceMarked++;
+    }
+    if (bw !== undefined) {
+      const start = Math.max(this.#busyUntil, now);
+      this.#busyUntil = start + (len * 8e6) / bw;
+      departAt = Math.ceil(this.#busyUntil - 1e-9);
     }
     let at = departAt + (cfg.delay ?? 0);
     if (cfg.jitter) at += Math.floor(rng.nextFloat() * (cfg.jitter + 1));
@@ -355,6 +374,50 @@ export class Channel implements Pollable {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/**
+ * Sets CE in the IP header of an ECN-capable packet (RFC 3168 §5: ECT(0) or ECT(1) becomes
+ * CE; CE stays CE), updating the IPv4 header checksum incrementally (RFC 1624 eqn. 3).
+ * Returns false for a Not-ECT packet (or a frame that is not IP), which is left alone.
+ */
+function markCe(frame: Uint8Array, linkType: LinkType): boolean {
+  let at = 0;
+  if (linkType === 'ethernet') {
+    if (frame.length < 14) return false;
+    let type = (frame[12] << 8) | frame[13];
+    at = 14;
+    if (type === 0x8100 && frame.length >= 18) {
+      type = (frame[16] << 8) | frame[17];
+      at = 18;
+    }
+    if (type !== 0x0800 && type !== 0x86dd) return false;
+  }
+  if (frame.length < at + 20) return false;
+  const version = frame[at] >> 4;
+  if (version === 4) {
+    const ecn = frame[at + 1] & 3;
+    if (ecn === 0) return false;
+    if (ecn === 3) return true;
+    const old = (frame[at] << 8) | frame[at + 1];
+    frame[at + 1] |= 3;
+    const now = (frame[at] << 8) | frame[at + 1];
+    // HC' = ~(~HC + ~m + m')
+    let sum = (~((frame[at + 10] << 8) | frame[at + 11]) & 0xffff) + (~old & 0xffff) + now;
+    sum = (sum & 0xffff) + (sum >>> 16);
+    sum = (sum & 0xffff) + (sum >>> 16);
+    const hc = ~sum & 0xffff;
+    frame[at + 10] = hc >> 8;
+    frame[at + 11] = hc & 0xff;
+    return true;
+  }
+  if (version === 6) {
+    // The Traffic Class straddles bytes 0 and 1; its ECN bits are byte 1's 0x30.
+    if ((frame[at + 1] & 0x30) === 0) return false;
+    frame[at + 1] |= 0x30;
+    return true;
+  }
+  return false;
+}
 
 function isVlanTagged(frame: Uint8Array, linkType: LinkType): boolean {
   return linkType === 'ethernet' && frame.length >= 18 && frame[12] === 0x81 && frame[13] === 0x00;

@@ -48,6 +48,7 @@ export interface StackTcpEnv {
     payload: Uint8Array,
     fields?: TcpIpFields,
     udp?: TcpUdpEncap,
+    ecn?: number,
   ): void;
   routeSource(dst: IpAddress): IpAddress | undefined;
   mssFor(dst: IpAddress): number;
@@ -57,8 +58,18 @@ export interface StackTcpEnv {
 
 /** What the stack needs of a TcpLayer (structurally; src/tcp/layer.ts). */
 export interface TcpLayerLike {
-  /** `tunnelPort`: the UDP port a tunnelled segment came from (TcpConfig.udpTunnelingPort). */
-  receive(src: IpAddress, dst: IpAddress, repr: TcpRepr, payload: Uint8Array, tunnelPort?: number): void;
+  /**
+   * `tunnelPort`: the UDP port a tunnelled segment came from (TcpConfig.udpTunnelingPort);
+   * `ecn`: the IP header's ECN field (RFC 3168 §5).
+   */
+  receive(
+    src: IpAddress,
+    dst: IpAddress,
+    repr: TcpRepr,
+    payload: Uint8Array,
+    tunnelPort?: number,
+    ecn?: number,
+  ): void;
   icmpError(
     kind: ReceivedIcmpError['kind'],
     src: IpAddress,
@@ -83,21 +94,30 @@ const TCP_SEND_OPTIONS: SendOptions = Object.freeze({ protocol: IP_PROTO_TCP, do
 const tcpSendOptionsCache = new Map<number, SendOptions>();
 
 /**
- * The IP send options for a TCP segment: the connection's IP_TOS byte (its DSCP; the ECN field
- * stays Not-ECT, as this TCP does no RFC 3168 ECN) and DF unless IP_MTU_DISCOVER turns path MTU
- * discovery off (pmtuDontFragment).
+ * The IP send options for a TCP segment: the connection's IP_TOS byte (its DSCP), the ECN field
+ * TCP chose for the segment (RFC 3168 §6.1: ECT(0) on new data of an ECN connection, else
+ * Not-ECT) and DF unless IP_MTU_DISCOVER turns path MTU discovery off (pmtuDontFragment).
  */
-function tcpSendOptions(ip: TcpIpFields | undefined, protocol = IP_PROTO_TCP): SendOptions {
-  if (!ip && protocol === IP_PROTO_TCP) return TCP_SEND_OPTIONS;
+function tcpSendOptions(ip: TcpIpFields | undefined, protocol = IP_PROTO_TCP, ecn = 0): SendOptions {
+  if (!ip && protocol === IP_PROTO_TCP && ecn === 0) return TCP_SEND_OPTIONS;
   const dscp = ((ip?.tos ?? 0) & 0xff) >> 2;
   const df = pmtuDontFragment(ip?.pmtuDisc);
   const ttl = ip?.ttl;
-  if (dscp === 0 && df && ttl === undefined && protocol === IP_PROTO_TCP) return TCP_SEND_OPTIONS;
+  if (dscp === 0 && df && ttl === undefined && protocol === IP_PROTO_TCP && ecn === 0)
+    return TCP_SEND_OPTIONS;
   // (TTL 0 is never set: IP_TTL takes 1..255.)
-  const key = (((ttl ?? 0) << 8) | (dscp << 1) | (df ? 1 : 0)) * 2 + (protocol === IP_PROTO_UDP ? 1 : 0);
+  const key =
+    ((((ttl ?? 0) << 8) | (dscp << 1) | (df ? 1 : 0)) * 2 + (protocol === IP_PROTO_UDP ? 1 : 0)) * 4 +
+    (ecn & 3);
   let o = tcpSendOptionsCache.get(key);
   if (!o) {
-    o = Object.freeze({ protocol, dscp, dontFragment: df, ...(ttl !== undefined ? { ttl } : {}) });
+    o = Object.freeze({
+      protocol,
+      dscp,
+      dontFragment: df,
+      ...(ttl !== undefined ? { ttl } : {}),
+      ...(ecn !== 0 ? { ecn: ecn & 3 } : {}),
+    });
     tcpSendOptionsCache.set(key, o);
   }
   return o;
@@ -146,7 +166,7 @@ export function tcpEnvOver(
     clock: env.clock,
     rng: env.rng,
     timers: env.timers,
-    output: (src, dst, repr, payload, fields, udp) => {
+    output: (src, dst, repr, payload, fields, udp, ecn) => {
       // The last route, kept while the addresses (a connection's own objects) and the
       // network layer's routes stay the same: one connection's segments route once.
       let route: NetRoute | RouteError;
@@ -166,12 +186,19 @@ export function tcpEnvOver(
       if (udp) {
         tunnel.repr = repr;
         tunnel.udp = udp;
-        sendSegment(net, route, tcpSendOptions(fields, IP_PROTO_UDP), TUNNELLED_SEGMENT, tunnel, payload);
+        sendSegment(
+          net,
+          route,
+          tcpSendOptions(fields, IP_PROTO_UDP, ecn),
+          TUNNELLED_SEGMENT,
+          tunnel,
+          payload,
+        );
         return;
       }
       // The segment is built straight into its frame (link + IP header room in front), so
       // the payload is copied once and IP adds its header in place.
-      sendSegment(net, route, tcpSendOptions(fields), TCP_SEGMENT, repr, payload);
+      sendSegment(net, route, tcpSendOptions(fields, IP_PROTO_TCP, ecn), TCP_SEGMENT, repr, payload);
     },
     routeSource: (dst) => {
       const r = net.route(dst);
@@ -220,7 +247,7 @@ export class TcpReceiveShim implements TransportProtocol {
       this.stats.noLayer++;
       return;
     }
-    layer.receive(info.src, info.dst, p.repr, p.payload);
+    layer.receive(info.src, info.dst, p.repr, p.payload, 0, info.ecn ?? 0);
   }
 
   icmpError(err: ReceivedIcmpError): void {
@@ -250,7 +277,7 @@ export class TcpReceiveShim implements TransportProtocol {
           this.stats.noLayer++;
           return;
         }
-        layer.receive(info.src, info.dst, p.repr, p.payload, srcPort);
+        layer.receive(info.src, info.dst, p.repr, p.payload, srcPort, info.ecn ?? 0);
       },
     };
   }

@@ -72,6 +72,12 @@ export interface TcpConfig {
   /** RFC 6937 PRR-SSRB sets the window during fast recovery (Linux); off: cwnd = ssthresh (RFC 6675). */
   prr: boolean;
   /**
+   * ECN (RFC 3168), as Linux net.ipv4.tcp_ecn and FreeBSD net.inet.tcp.ecn.enable count it:
+   * 0 off; 1 ask for it on our SYNs and accept it on the peer's; 2 (both systems' default)
+   * accept it when a peer asks, ask only on sockets that request it (TcpSocketOptions.ecn).
+   */
+  ecn: number;
+  /**
    * FreeBSD's TCP-over-UDP tunnelling (net.inet.tcp.udp_tunneling_port; the SCTP scheme of
    * RFC 6951 applied to TCP): the local UDP port on which tunnelled segments arrive and from
    * which they leave. 0: off. A connection tunnels when its udpEncapsPort is set, by
@@ -255,6 +261,7 @@ const COMMON_SETTINGS: Readonly<Omit<TcpConfig, ProfileDecided>> = {
   retries: 15,
   udpTunnelingPort: 0,
   udpTunnelingOverhead: 8,
+  ecn: 2,
   icmpMayReset: true,
   memoryLimit: 64 * 1024 * 1024,
   memoryPressure: 0.75,
@@ -356,6 +363,11 @@ export interface TcpSocketOptions {
   pacingRate?: number;
   /** Segments per paced burst (FreeBSD TCP_RACK_PACE_MAX_SEG). Default 2. */
   pacingBurst?: number;
+  /**
+   * Ask for ECN (RFC 3168) on this connection's SYN even when config.ecn is 2 (Linux does so
+   * per route, `ip route ... features ecn`, which also overrides tcp_ecn = 0; here per socket).
+   */
+  ecn?: boolean;
 }
 
 /** IP_MTU_DISCOVER values (<linux/in.h>). */

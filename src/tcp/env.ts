@@ -39,6 +39,8 @@ export interface TcpEnv {
     payload: Uint8Array,
     ip?: TcpIpFields,
     udp?: TcpUdpEncap,
+    /** The IP ECN field (RFC 3168 §5: 0 Not-ECT, 2 ECT(0)); absent: Not-ECT. */
+    ecn?: number,
   ): void;
   /** Source address the host would use to reach dst (undefined: no route -> ENETUNREACH/EHOSTUNREACH). */
   routeSource(dst: IpAddress): IpAddress | undefined;

@@ -11,6 +11,7 @@
 //   output.ts       what to send now, into env.output (the transmit sink)
 //   recovery.ts     what SACK recovery sends: RACK's or RFC 6675's losses, PRR's window
 //   rack.ts, prr.ts RACK loss detection (RFC 8985 §6), proportional rate reduction (RFC 6937)
+//   ecn.ts          RFC 3168 ECN: negotiation, ECT(0) marking, CE -> ECE -> CWR, the response
 //   tlp.ts, cc.ts, options.ts, lifecycle.ts   loss probes, congestion context, option
 //                   negotiation, terminate/TIME-WAIT
 //   tcb.ts          the TCB: data, deadlines, the one timer entry

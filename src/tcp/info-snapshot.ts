@@ -3,6 +3,16 @@ import type { TcpInfo } from './info.ts';
 import { seqSub } from './seq.ts';
 import type { Tcb } from './tcb.ts';
 
+/** Linux's tcpi_ca_state for the connection's recovery state (the most severe first). */
+function caState(c: Tcb): TcpInfo['caState'] {
+  if (c.lossEnd !== undefined) return 'loss';
+  if (c.inRecovery) return 'recovery';
+  if (c.ecnCwrEnd !== undefined) return 'cwr';
+  const sacked = c.hasScoreboard ? c.scoreboard.sackedBytes : 0;
+  const lost = c.hasTxLog ? c.txLog.lostBytes : 0;
+  return sacked > 0 || lost > 0 || c.dupAcks > 0 ? 'disorder' : 'open';
+}
+
 export function tcpInfo(c: Tcb): TcpInfo {
   const sb = c.hasScoreboard ? c.scoreboard : undefined;
   const info: TcpInfo = {
@@ -14,22 +24,27 @@ export function tcpInfo(c: Tcb): TcpInfo {
     rcvMss: c.rcvMss,
     retransmits: c.rtxCount,
     totalRetrans: c.stats.retransmits,
-    lost: 0,
+    lost: c.hasTxLog ? Math.ceil(c.txLog.lostBytes / Math.max(1, c.mss)) : 0,
+    caState: caState(c),
+    reordering: c.reordering,
+    bytesDelivered: c.stats.bytesDelivered,
+    bytesDeliveredCe: c.stats.bytesDeliveredCe,
+    deliveryRate: c.deliveryRate,
     sacked: sb ? sb.sackedBytes : 0,
     unacked: seqSub(c.sndMax, c.snd.una),
     sndWnd: c.snd.wnd,
     rcvWnd: c.rcv.wnd,
-    options: { timestamps: c.tsOk, sack: c.sackOk },
+    options: { timestamps: c.tsOk, sack: c.sackOk, ecn: c.ecnOk, ecnSeen: c.ecnSeen },
     backoff: c.rtt.backoffCount,
     probes: c.persistCount + c.keepaliveProbes,
     bytesAcked: c.stats.bytesAcked,
     bytesReceived: c.stats.bytesReceived,
     segsOut: c.stats.segsOut,
     segsIn: c.stats.segsIn,
-    lastDataSent: c.lastSend,
-    lastDataRecv: c.lastRecv,
     congestion: c.cc.name,
   };
+  if (c.lastDataSend > 0) info.lastDataSent = c.lastDataSend;
+  if (c.dataSeen || c.lastDataRecv > 0) info.lastDataRecv = c.lastDataRecv;
   const srtt = c.rtt.srtt;
   if (srtt !== undefined) info.rtt = srtt;
   const rttvar = c.rtt.rttvar;

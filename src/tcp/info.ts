@@ -25,8 +25,25 @@ export interface TcpInfo {
   retransmits: number;
   /** Segments retransmitted over the connection's life. */
   totalRetrans: number;
-  /** Segments currently considered lost (RFC 6675 IsLost). */
+  /**
+   * Segments marked lost by RACK (RFC 8985) and not yet retransmitted (Linux lost_out keeps
+   * them until acknowledged; 0 without RACK, whose RFC 6675 scoreboard marks nothing).
+   */
   lost: number;
+  /**
+   * The congestion-control state, as Linux's tcpi_ca_state names it: 'open'; 'disorder'
+   * (SACKed, lost or duplicate-ACKed data outstanding); 'cwr' (an ECN-Echo reduced the
+   * window, RFC 3168); 'recovery' (fast recovery); 'loss' (after an RTO, until the data
+   * outstanding then is acknowledged).
+   */
+  caState: 'open' | 'disorder' | 'cwr' | 'recovery' | 'loss';
+  /** Reordering degree in segments (Linux tcpi_reordering: 3, raised when RACK sees reordering). */
+  reordering: number;
+  /** Bytes the peer newly acknowledged or SACKed, and those on ACKs with ECN-Echo (Linux tcpi_delivered / _ce, in bytes). */
+  bytesDelivered: number;
+  bytesDeliveredCe: number;
+  /** Delivery rate over about the last round trip, bytes/s (0 before a sample). */
+  deliveryRate: number;
   /** Bytes currently SACKed by the peer above snd.una. */
   sacked: number;
   /** Bytes sent and not yet acknowledged (snd.nxt - snd.una). */
@@ -38,6 +55,9 @@ export interface TcpInfo {
   options: {
     timestamps: boolean;
     sack: boolean;
+    /** RFC 3168 ECN negotiated; and an ECT or CE segment has arrived (Linux TCPI_OPT_ECN_SEEN). */
+    ecn: boolean;
+    ecnSeen: boolean;
     /** Negotiated shift counts, when window scaling is on. */
     windowScale?: { snd: number; rcv: number };
   };
@@ -51,6 +71,7 @@ export interface TcpInfo {
   bytesReceived: number;
   segsOut: number;
   segsIn: number;
+  /** When data last went out, and when in-order data last arrived (undefined: never). */
   lastDataSent?: Instant;
   lastDataRecv?: Instant;
   /** Congestion control algorithm name: 'newreno' | 'cubic'. */

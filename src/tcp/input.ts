@@ -7,6 +7,7 @@
  */
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpOptions, type TcpRepr } from '../wire/tcp.ts';
 import { sizeBuffersOnEstablished } from './buffers.ts';
+import { ecnDataArrived, ecnSynArrived } from './ecn.ts';
 import { EV_ESTABLISHED, EV_WRITABLE } from './events.ts';
 import { armFinWait2, armKeepalive, enterTimeWait, terminate } from './lifecycle.ts';
 import { applySynOptions } from './options.ts';
@@ -26,9 +27,10 @@ const NOT_ACCEPTABLE = 1;
 /** Not acceptable, but a zero-window probe at RCV.NXT: its ACK is processed, its text dropped. */
 const ZERO_WINDOW_PROBE = 2;
 
-/** Segment arrival for a connection in any state but CLOSED and LISTEN. */
-export function segmentArrives(c: Tcb, r: TcpRepr, payload: Uint8Array): void {
+/** Segment arrival for a connection in any state but CLOSED and LISTEN; `ecn`: its IP ECN field. */
+export function segmentArrives(c: Tcb, r: TcpRepr, payload: Uint8Array, ecn = 0): void {
   const now = c.layer.env.clock.now();
+  c.segEcn = ecn;
   c.stats.segsIn++;
   c.lastRecv = now;
   c.keepaliveProbes = 0;
@@ -104,6 +106,7 @@ export function segmentArrives(c: Tcb, r: TcpRepr, payload: Uint8Array): void {
   // any retransmitted FIN).
   if ((payload.length > 0 || fin) && canReceiveData(c.state)) {
     if (dataAfterClose(c, r, segSeq, payload.length)) return;
+    if (payload.length > 0 && c.ecnOk) ecnDataArrived(c, flags, ecn);
     receiveText(c, segSeq, payload, fin);
   }
   // What this segment lets us send (new data the ACK opened the window for, a window
@@ -196,6 +199,7 @@ function synSent(c: Tcb, r: TcpRepr, payload: Uint8Array): void {
   c.rcv.nxt = seqAdd(c.irs, 1);
   c.lastAckSent = c.rcv.nxt;
   applySynOptions(c, r.options, true);
+  ecnSynArrived(c, flags, (flags & TCP_ACK) !== 0);
   if (flags & TCP_ACK) {
     synAckArrives(c, r, ack, payload);
     return;

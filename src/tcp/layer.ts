@@ -499,9 +499,10 @@ export class TcpLayer implements TcpListenerHost {
 
   /**
    * A TCP segment for this host, checksum already verified by IP. `tunnelPort`: the UDP
-   * source port it came tunnelled from (config.udpTunnelingPort), 0 for plain TCP.
+   * source port it came tunnelled from (config.udpTunnelingPort), 0 for plain TCP; `ecn`: the
+   * IP header's ECN field (RFC 3168 §5).
    */
-  receive(src: IpAddress, dst: IpAddress, r: TcpRepr, payload: Uint8Array, tunnelPort = 0): void {
+  receive(src: IpAddress, dst: IpAddress, r: TcpRepr, payload: Uint8Array, tunnelPort = 0, ecn = 0): void {
     const stats = this.stats;
     stats.segmentsIn++;
     if (r.srcPort === 0 || r.dstPort === 0) {
@@ -535,14 +536,14 @@ export class TcpLayer implements TcpListenerHost {
     }
     if (c) {
       const parent = c.parent;
-      segmentArrives(c, r, payload);
+      segmentArrives(c, r, payload, ecn);
       c.flush();
       parent?.flush();
       return;
     }
     const l = this.#findListener(dst, r.dstPort);
     if (l) {
-      l.input(src, dst, r, payload, tunnelPort);
+      l.input(src, dst, r, payload, tunnelPort, ecn);
       l.flush();
       return;
     }

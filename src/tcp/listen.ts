@@ -9,6 +9,7 @@ import { sizeBuffersOnEstablished } from './buffers.ts';
 import type { TcpSocketOptions } from './config.ts';
 import { createCongestionControl } from './congestion/factory.ts';
 import { TcpConnection } from './connection.ts';
+import { ecnAcceptSyn } from './ecn.ts';
 import type { TcpListenerHost } from './host.ts';
 import { segmentArrives } from './input.ts';
 import { armKeepalive, terminate } from './lifecycle.ts';
@@ -160,8 +161,11 @@ export class TcpListener implements TcpParent {
   }
 
   /** @internal §3.10.7.2: a segment for LISTEN (no connection matched). */
-  /** A segment for this listener; `tunnelPort`: the UDP port it came tunnelled from (0: plain TCP). */
-  input(src: IpAddress, dst: IpAddress, r: TcpRepr, payload: Uint8Array, tunnelPort = 0): void {
+  /**
+   * A segment for this listener; `tunnelPort`: the UDP port it came tunnelled from (0: plain
+   * TCP); `ecn`: its IP ECN field.
+   */
+  input(src: IpAddress, dst: IpAddress, r: TcpRepr, payload: Uint8Array, tunnelPort = 0, ecn = 0): void {
     const layer = this.layer;
     const stats = layer.stats;
     const flags = r.flags;
@@ -174,7 +178,7 @@ export class TcpListener implements TcpParent {
         !(flags & TCP_SYN) &&
         layer.config.synCookies !== 'never' &&
         this.onSyn === undefined &&
-        this.#cookieAck(src, dst, r, payload, tunnelPort)
+        this.#cookieAck(src, dst, r, payload, tunnelPort, ecn)
       )
         return;
       // "Any acknowledgment is bad if it arrives on a connection still in the LISTEN state. An
@@ -235,6 +239,7 @@ export class TcpListener implements TcpParent {
     // offered no window scale).
     c.rcvWscale = layer.wscaleFor(c.opts);
     applySynOptions(c, r.options, true);
+    ecnAcceptSyn(c, flags, ecn);
     const iss = layer.isn.isn(dst, r.dstPort, src, r.srcPort);
     initSend(c, iss);
     c.snd.wnd = r.window; // RFC 7323 §2.2: not scaled on a SYN
@@ -293,7 +298,18 @@ export class TcpListener implements TcpParent {
   }
 
   /** An ACK that may complete a cookie handshake. Returns true when it did. */
-  #cookieAck(src: IpAddress, dst: IpAddress, r: TcpRepr, payload: Uint8Array, tunnelPort: number): boolean {
+  /**
+   * Deviation: a connection made from a cookie has no ECN (Linux keeps the ECN bit in the
+   * timestamp cookie; ours carries MSS, window scale, SACK and timestamps only).
+   */
+  #cookieAck(
+    src: IpAddress,
+    dst: IpAddress,
+    r: TcpRepr,
+    payload: Uint8Array,
+    tunnelPort: number,
+    ecn: number,
+  ): boolean {
     const layer = this.layer;
     const cfg = layer.config;
     const ack = seq(r.ack);
@@ -354,7 +370,7 @@ export class TcpListener implements TcpParent {
     armKeepalive(c);
     this.#acceptQueue.push(c);
     this.#notify = true;
-    if (payload.length > 0 || r.flags & TCP_FIN) segmentArrives(c, r, payload);
+    if (payload.length > 0 || r.flags & TCP_FIN) segmentArrives(c, r, payload, ecn);
     return true;
   }
 }

@@ -14,6 +14,7 @@ import {
   type TcpRepr,
 } from '../wire/tcp.ts';
 import { ccContext } from './cc.ts';
+import { ECN_NOT_ECT, ecnForSegment, ecnSynFlags } from './ecn.ts';
 import type { TcpEnv, TcpIpFields } from './env.ts';
 import type { TcpHost } from './host.ts';
 import { prrTransmitted } from './prr.ts';
@@ -23,6 +24,7 @@ import { type Seq, seqAdd, seqGt, seqLt, seqMax, seqSub } from './seq.ts';
 import { canReceiveData, isHandshaking, isUnconnected } from './state.ts';
 import { T_DELACK, T_PACE, T_PERSIST, type Tcb } from './tcb.ts';
 import { scheduleLossProbe } from './tlp.ts';
+import { undoRetransmitted } from './undo.ts';
 
 const NO_OPTIONS: TcpOptions = Object.freeze({});
 
@@ -122,7 +124,8 @@ export function windowUpdateDue(c: Tcb): boolean {
 }
 
 /** Hands one segment of this connection to IP. */
-function emit(c: Tcb, seqNo: Seq, flags: number, payload: Uint8Array, options: TcpOptions): void {
+function emit(c: Tcb, seqNo: Seq, ctl: number, payload: Uint8Array, options: TcpOptions): void {
+  let flags = ctl;
   const layer = c.layer;
   let window: number;
   if (flags & TCP_SYN) {
@@ -132,6 +135,13 @@ function emit(c: Tcb, seqNo: Seq, flags: number, payload: Uint8Array, options: T
     c.rcvAdv = seqAdd(c.rcv.nxt, window);
   } else {
     window = selectWindow(c);
+  }
+  // RFC 3168 ECN: the flags and IP field of a non-SYN segment (a SYN's are sendSyn's).
+  let ipEcn = ECN_NOT_ECT;
+  if (!(flags & TCP_SYN) && c.ecnOk) {
+    ecnFlags.flags = flags;
+    ipEcn = ecnForSegment(c, seqNo, payload.length, ecnFlags);
+    flags = ecnFlags.flags;
   }
   const hasAck = (flags & TCP_ACK) !== 0;
   const repr: TcpRepr = {
@@ -162,8 +172,12 @@ function emit(c: Tcb, seqNo: Seq, flags: number, payload: Uint8Array, options: T
     payload,
     c.opts,
     layer.udpEncap(c.opts.udpEncapsPort),
+    ipEcn,
   );
 }
+
+/** The flags ecnForSegment adds to (one object: emit is synchronous). */
+const ecnFlags = { flags: 0 };
 
 const EMPTY = new Uint8Array(0);
 
@@ -336,12 +350,14 @@ export function sendDataAt(c: Tcb, s: Seq, maxLen: number, retransmit: boolean, 
     c.rttTiming = false;
     c.stats.retransmits++;
     c.layer.stats.retransmits++;
+    undoRetransmitted(c, s, len);
   } else if (!c.tsOk && !c.rttTiming && len > 0) {
     c.rttTiming = true;
     c.rttSeq = s;
     c.rttStart = c.layer.env.clock.now();
   }
   emit(c, s, flags, payload, options);
+  if (len > 0) c.lastDataSend = c.lastSend;
   const used = len + (fin ? 1 : 0);
   // The per-segment transmit record (RFC 8985) and PRR's prr_out (RFC 6937).
   if (c.sackOk) rackTransmitted(c, s, used, c.lastSend);
@@ -357,8 +373,10 @@ export function sendDataAt(c: Tcb, s: Seq, maxLen: number, retransmit: boolean, 
 
 /** Sends our SYN (active open) or SYN-ACK (passive / simultaneous open) at ISS. */
 export function sendSyn(c: Tcb): void {
-  const flags = c.state === 'SYN-SENT' ? TCP_SYN : TCP_SYN | TCP_ACK;
-  if (seqGt(c.sndMax, c.iss)) {
+  const synAck = c.state !== 'SYN-SENT';
+  const retransmit = seqGt(c.sndMax, c.iss);
+  const flags = (synAck ? TCP_SYN | TCP_ACK : TCP_SYN) | ecnSynFlags(c, synAck, retransmit);
+  if (retransmit) {
     c.rttTiming = false; // Karn
     c.stats.retransmits++;
     c.layer.stats.retransmits++;

@@ -150,7 +150,13 @@ function rackAdvance(c: Tcb, seg: TxSegment, end: Seq, tsEcr: number | undefined
   // Step 3: "If Segment.end_seq > RACK.fack: RACK.fack = Segment.end_seq; Else if
   // Segment.end_seq < RACK.fack AND Segment.retransmitted is FALSE: RACK.reord = TRUE".
   if (seqGt(end, c.rackFack)) c.rackFack = end;
-  else if (seqLt(end, c.rackFack) && !seg.rtx) c.rackReord = true;
+  else if (seqLt(end, c.rackFack) && !seg.rtx) {
+    c.rackReord = true;
+    // Linux tcp_check_sack_reordering: the degree in segments, fack - low_seq, at most
+    // net.ipv4.tcp_max_reordering (300).
+    const degree = Math.ceil(seqSub(c.rackFack, seg.start) / Math.max(1, c.mss));
+    if (degree > c.reordering) c.reordering = Math.min(300, degree);
+  }
   return !ambiguous;
 }
 

@@ -230,6 +230,22 @@ export class ReassemblyQueue {
     return { chunks, length, fin };
   }
 
+  /**
+   * The data of [seq, end) already held, as RFC 2883 §4 reports it for a duplicate above
+   * RCV.NXT: from the first held byte in the range to the end of that contiguous held run
+   * (capped at `end`), as Linux's tcp_data_queue_ofo sets and extends its D-SACK block.
+   * Undefined when none of it is held.
+   */
+  heldRun(seq: Seq, end: Seq): SackBlock | undefined {
+    const ps = this.#pieces;
+    let i = this.#firstEndingAfter(seq);
+    if (i >= ps.length || !seqLt(ps[i].seq, end)) return undefined;
+    const left = seqMax(ps[i].seq, seq);
+    let right = ps[i].end;
+    while (i + 1 < ps.length && ps[i + 1].seq === right && seqLt(right, end)) right = ps[++i].end;
+    return { left, right: seqLt(end, right) ? end : right };
+  }
+
   #contains(s: Seq): boolean {
     const i = this.#firstEndingAfter(s);
     return i < this.#pieces.length && seqLe(this.#pieces[i].seq, s);

@@ -45,6 +45,7 @@ export function receiveText(c: Tcb, segSeq: Seq, data: Uint8Array, fin: boolean)
     // Out of order: hold it, and ACK at once (RFC 5681 §4.2: "A TCP receiver SHOULD send an
     // immediate duplicate ACK when an out-of-order segment arrives").
     if (data.length > 0 || fin) {
+      if (data.length > 0) noteDuplicateAbove(c, segSeq, data.length);
       const res = c.reasm.insert(segSeq, data, fin);
       if (res === 'dropped-limit') stats.reassemblyDrops++;
       else if (res === 'stored') stats.outOfOrder++;
@@ -61,6 +62,7 @@ export function receiveText(c: Tcb, segSeq: Seq, data: Uint8Array, fin: boolean)
     for (const chunk of got.chunks) delivered += deliver(c, chunk);
     if (got.fin) fin = true;
     c.ackNow = true;
+    if (delivered > 0) c.lastDataRecv = c.layer.env.clock.now();
   } else if (delivered > 0) {
     inOrderAckPolicy(c, data.length);
   }
@@ -83,7 +85,8 @@ function inOrderAckPolicy(c: Tcb, len: number): void {
   if (len > full) full = c.rcvMssEst = Math.min(len, cap);
   // config.ackEverySegmentPair (FreeBSD DELAY_ACK): any second segment is ACKed at once.
   if ((len >= full || c.layer.config.ackEverySegmentPair) && ++c.delackSegs >= 2) c.ackNow = true;
-  if (c.layer.config.quickAck && quickAckDue(c)) c.ackNow = true;
+  if (!c.layer.config.quickAck) c.lastDataRecv = c.layer.env.clock.now();
+  else if (quickAckDue(c)) c.ackNow = true;
 }
 
 /**
@@ -116,6 +119,19 @@ export function noteDuplicate(c: Tcb, segSeq: Seq, len: number): void {
   const end = seqAdd(segSeq, len);
   if (!seqLt(segSeq, c.rcv.nxt)) return;
   c.dsack = { left: segSeq, right: seqLt(end, c.rcv.nxt) ? end : c.rcv.nxt };
+}
+
+/**
+ * RFC 2883 §4 for data above RCV.NXT: "If the D-SACK block reports a duplicate contiguous
+ * sequence from a (possibly larger) block of data in the receiver's data queue above the
+ * cumulative acknowledgement, then the second SACK block in that SACK option should specify
+ * that (possibly larger) block of data." The block follows by itself: the arrival is the most
+ * recent (reassembly.ts sackBlocks), as Linux's tcp_sack_new_ofo_skb puts it first.
+ */
+function noteDuplicateAbove(c: Tcb, segSeq: Seq, len: number): void {
+  if (!c.sackOk || !c.layer.config.dsack || !c.hasReasm) return;
+  const held = c.reasm.heldRun(segSeq, seqAdd(segSeq, len));
+  if (held) c.dsack = held;
 }
 
 function deliver(c: Tcb, data: Uint8Array): number {

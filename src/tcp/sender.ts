@@ -5,8 +5,9 @@
  * transmit (RFC 3042), the loss-probe check (RFC 8985), congestion-control hooks, and the
  * send window update.
  */
-import type { SackBlock, TcpRepr } from '../wire/tcp.ts';
+import { type SackBlock, TCP_ECE, type TcpRepr } from '../wire/tcp.ts';
 import { ccContext } from './cc.ts';
+import { ecnEchoArrived, ecnLossReduction } from './ecn.ts';
 import { EV_WRITABLE } from './events.ts';
 import { retransmitFirst, sendDataAt, tsNow } from './output.ts';
 import { prrOnAck, prrStart } from './prr.ts';
@@ -15,6 +16,7 @@ import { recoveryPipe } from './recovery.ts';
 import { type Seq, seq, seqAdd, seqGe, seqGt, seqLe, seqLt, seqMax, seqSub } from './seq.ts';
 import { T_PERSIST, T_REO, type Tcb } from './tcb.ts';
 import { scheduleLossProbe, settleLossProbe, tlpProcessAck } from './tlp.ts';
+import { dsackBlock, undoOnDsack, undoReduction, undoStart } from './undo.ts';
 
 /** How far `recover` may fall behind SND.UNA (a quarter of the sequence space). */
 const RECOVER_LAG_MAX = 2 ** 30;
@@ -56,6 +58,9 @@ function isDsack(sack: readonly SackBlock[] | undefined, ack: Seq): boolean {
  */
 export function processAck(c: Tcb, r: TcpRepr, segSeq: Seq, ack: Seq, textLen: number): void {
   const newWnd = r.window << c.sndWscale;
+  // RFC 3168 §6.1.2: an ECN-Echo is congestion, answered before the ACK grows cwnd.
+  if (c.ecnOk) ecnEchoArrived(c, r.flags, ack);
+  if (c.lossEnd !== undefined && seqGe(ack, c.lossEnd)) c.lossEnd = undefined;
   const sack = c.sackOk ? r.options.sack : undefined;
   const flightBefore = seqSub(c.sndMax, c.snd.una);
   const unaBefore = c.snd.una;
@@ -85,13 +90,64 @@ export function processAck(c: Tcb, r: TcpRepr, segSeq: Seq, ack: Seq, textLen: n
   } else if (rack && ack === c.snd.una) {
     newlyLost = rackLossOnAck(c, false);
   }
+  // RFC 6937: DeliveredData = change_in(snd.una) + change_in(SACKd).
+  const sacked = c.hasScoreboard ? c.scoreboard.sackedBytes : 0;
+  const delivered = Math.max(0, Math.max(0, seqSub(c.snd.una, unaBefore)) + sacked - oldSacked);
+  if (delivered > 0) sampleDelivery(c, delivered, c.ecnOk && (r.flags & TCP_ECE) !== 0);
+  if (c.sackOk && c.undoMarker !== undefined) {
+    const d = dsackBlock(sack, ack);
+    if (d !== undefined && undoOnDsack(c, d)) spuriousReduction(c);
+  }
   if (c.inRecovery && c.sackOk && c.layer.config.prr) {
-    // RFC 6937: DeliveredData = change_in(snd.una) + change_in(SACKd).
-    const sacked = c.hasScoreboard ? c.scoreboard.sackedBytes : 0;
-    const delivered = Math.max(0, seqSub(c.snd.una, unaBefore)) + sacked - oldSacked;
     prrOnAck(c, delivered, recoveryPipe(c), seqGt(c.snd.una, unaBefore), newlyLost > 0);
   }
   updateSendWindow(c, segSeq, ack, newWnd);
+}
+
+/**
+ * Every retransmission of the episode was D-SACKed (undo.ts): the window comes back, and a
+ * recovery or RTO episode still running ends, as Linux's tcp_try_undo_dsack /
+ * tcp_try_undo_loss leave Recovery and Loss. After an RTO, going back over data the peer has
+ * stops: SND.NXT returns to SND.MAX.
+ */
+function spuriousReduction(c: Tcb): void {
+  undoReduction(c);
+  if (c.inRecovery) {
+    c.inRecovery = false;
+    c.nrInflate = 0;
+    c.dupAcks = 0;
+    rackRecoveryEnded(c);
+  }
+  if (c.lossEnd !== undefined) {
+    c.lossEnd = undefined;
+    c.snd.nxt = c.sndMax;
+  }
+}
+
+/**
+ * What the peer has received (Linux tp->delivered, delivered_ce, for TCP_INFO): the bytes an
+ * ACK newly acknowledged or SACKed, and the delivery rate over about one round trip (bytes
+ * per second over the last window of at least SRTT).
+ *
+ * Deviation: Linux takes a rate sample per ACK from per-packet delivery stamps (tcp_rate.c)
+ * and marks application-limited samples; this rate is the plain average over the window,
+ * application-limited stretches included.
+ */
+function sampleDelivery(c: Tcb, delivered: number, ece: boolean): void {
+  const st = c.stats;
+  const now = c.layer.env.clock.now();
+  if (c.rateStart === 0) {
+    c.rateStart = c.lastDataSend || now;
+    c.rateDelivered = st.bytesDelivered;
+  }
+  st.bytesDelivered += delivered;
+  if (ece) st.bytesDeliveredCe += delivered;
+  const span = now - c.rateStart;
+  if (span > 0 && span >= (c.rtt.srtt ?? 0)) {
+    c.deliveryRate = Math.round(((st.bytesDelivered - c.rateDelivered) * 1e6) / span);
+    c.rateStart = now;
+    c.rateDelivered = st.bytesDelivered;
+  }
 }
 
 /**
@@ -317,7 +373,9 @@ export function enterRecovery(c: Tcb): void {
   c.inRecovery = true;
   c.recover = c.sndMax;
   c.tlpEndSeq = undefined; // recovery takes over from any probe (Linux tcp_init_cwnd_reduction)
+  undoStart(c);
   c.cc.onEnterRecovery(ccContext(c));
+  ecnLossReduction(c);
   c.highRxt = c.snd.una;
   c.rttTiming = false;
   if (c.sackOk) {

@@ -77,6 +77,13 @@ export function newTcpStats() {
     icmpAborts: 0,
     icmpSoftErrors: 0,
     pmtuUpdates: 0,
+    /** RFC 3168: connections that negotiated ECN, data segments that arrived CE-marked, and
+     * window reductions for an ECN-Echo (at most one per window of data, §6.1.2). */
+    ecnConnections: 0,
+    ecnCeReceived: 0,
+    ecnReductions: 0,
+    /** Window reductions undone because D-SACKs showed every retransmission spurious (undo.ts). */
+    spuriousUndos: 0,
   };
 }
 export type TcpStats = ReturnType<typeof newTcpStats>;

@@ -35,6 +35,9 @@ export interface TcpConnStats {
   segsOut: number;
   bytesAcked: number;
   bytesReceived: number;
+  /** Bytes the peer newly acknowledged or SACKed (Linux tp->delivered, in bytes), and those on ACKs with ECN-Echo (delivered_ce). */
+  bytesDelivered: number;
+  bytesDeliveredCe: number;
   retransmits: number;
   fastRetransmits: number;
   timeouts: number;
@@ -113,6 +116,20 @@ export class Tcb {
   oowReplies = 0;
   tsOffset = 0;
   sackOk = false;
+  /**
+   * RFC 3168 ECN (ecn.ts): negotiated (on an active open, asked for until the SYN-ACK says
+   * otherwise, as Linux's TCP_ECN_OK); the receiver owes ECN-Echo until a CWR (Linux
+   * TCP_ECN_DEMAND_CWR); the sender owes CWR on its next new data (TCP_ECN_QUEUE_CWR); an
+   * ECT or CE segment has arrived (TCP_ECN_SEEN); and the end of the window whose ECN-Echo
+   * already reduced cwnd (undefined: none pending), as Linux's CWR state's high_seq.
+   */
+  ecnOk = false;
+  ecnDemandCwr = false;
+  ecnQueueCwr = false;
+  ecnSeen = false;
+  ecnCwrEnd: Seq | undefined = undefined;
+  /** The IP ECN field of the segment being processed (segmentArrives). */
+  segEcn = 0;
   /** What we offered in our SYN (active open). */
   offeredWscale = 0;
 
@@ -214,6 +231,31 @@ export class Tcb {
   keepaliveProbes = 0;
   lastRecv: Instant = 0;
   lastSend: Instant = 0;
+  /** When data (not a bare ACK) last went out (Linux lsndtime, tcpi_last_data_sent). */
+  lastDataSend: Instant = 0;
+  /**
+   * After an RTO, the highest sequence sent then: until it is acknowledged the connection is
+   * in Linux's Loss state (tcpi_ca_state); undefined otherwise.
+   */
+  lossEnd: Seq | undefined = undefined;
+  /**
+   * The reordering degree seen, in segments (Linux tp->reordering, tcpi_reordering): the
+   * sysctl default 3 (DupThresh), raised to the distance an original arrived below the
+   * highest SACKed sequence (tcp_check_sack_reordering).
+   */
+  reordering = 3;
+  /**
+   * Undo (undo.ts, Linux tcp_init_undo): SND.UNA when the reduction began (undefined: no
+   * episode open), the bytes retransmitted since and not yet D-SACKed, and the window before.
+   */
+  undoMarker: Seq | undefined = undefined;
+  undoRetrans = 0;
+  priorCwnd = 0;
+  priorSsthresh = 0;
+  /** Delivery rate sampling (tcpi_delivery_rate): the window's start and delivered bytes then, and the last rate (bytes/s). */
+  rateStart: Instant = 0;
+  rateDelivered = 0;
+  deliveryRate = 0;
   minRtt = 0;
   /** Pacing: when the next burst of new data may leave (tcpOutput). */
   paceNext: Instant = 0;
@@ -237,6 +279,8 @@ export class Tcb {
     segsOut: 0,
     bytesAcked: 0,
     bytesReceived: 0,
+    bytesDelivered: 0,
+    bytesDeliveredCe: 0,
     retransmits: 0,
     lossProbes: 0,
     fastRetransmits: 0,

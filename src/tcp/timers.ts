@@ -15,6 +15,7 @@
 
 import type { Instant } from '../time/instant.ts';
 import { ccContext } from './cc.ts';
+import { ecnLossReduction } from './ecn.ts';
 import { terminate } from './lifecycle.ts';
 import { sendAckAt, sendDataAt, sendSyn, tcpOutput } from './output.ts';
 import { prrStart } from './prr.ts';
@@ -36,6 +37,7 @@ import {
   type TimerKind,
 } from './tcb.ts';
 import { settleLossProbe } from './tlp.ts';
+import { undoStart } from './undo.ts';
 
 /** FreeBSD tcp_timer.c tcp_backoff[TCP_MAXRXTSHIFT + 1]. */
 const FREEBSD_BACKOFF = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 512, 512, 512];
@@ -117,14 +119,18 @@ function rtoRetransmit(c: Tcb, userTimeout: number, now: Instant): void {
   c.tlpEndSeq = undefined;
   // RACK's marks go with the scoreboard's (below); go-back-N resends everything.
   rackOnRto(c);
+  // The first RTO of an episode remembers the window for an undo (Linux tcp_enter_loss).
+  if (!c.inRecovery && c.lossEnd === undefined) undoStart(c);
   // RFC 5681 §3.1 (ssthresh, cwnd = 1 SMSS) via the congestion module; leave recovery.
   c.cc.onRto(ccContext(c));
+  ecnLossReduction(c);
   c.inRecovery = false;
   c.nrInflate = 0;
   c.dupAcks = 0;
   // RFC 6582 §3.2 step 4: "After a retransmit timeout, record the highest sequence number
   // transmitted in the variable recover".
   c.recover = c.sndMax;
+  c.lossEnd = c.sndMax; // Linux's Loss state (tcpi_ca_state) until this is acknowledged
   // RFC 2018 §8: after a timeout the sender "SHOULD turn off all of the SACKed bits"
   // (the receiver may have reneged).
   if (c.hasScoreboard) c.scoreboard.clear();

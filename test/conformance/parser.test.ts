@@ -222,3 +222,20 @@ test('errors carry line:column and say what is wrong', () => {
   e = syntaxError('0 %{ assert 1\n');
   assert.match(e.message, /1:3: unterminated %\{/);
 });
+
+test('ECN codepoints in brackets before the flags (Linux packetdrill: [noecn], [ect0], [ect1], [ce], [ect01])', () => {
+  const src = [
+    '0 < [ect0] SEW 0:0(0) win 100',
+    '+0 > [noecn] SE. 0:0(0) ack 1',
+    '+0 < [ce] P. 1:11(10) ack 1 win 100',
+    '+0 < [ect1] . 11:21(10) ack 1 win 100',
+    '+0 > [ect01] EP. 1:2(1) ack 21',
+    '+0 > E. 2:2(0) ack 21',
+  ].join('\n');
+  const s = parseScript(src);
+  const ecn = s.events.map((e) => (e.kind === 'packet' ? e.ip?.ecn : 'not a packet'));
+  assert.deepEqual(ecn, [2, 0, 3, 1, 'ect01', undefined]);
+  const flags = s.events.map((e) => (e.kind === 'packet' && e.packet.proto === 'tcp' ? e.packet.flags : ''));
+  assert.deepEqual(flags, ['SEW', 'SE', 'P', '', 'EP', 'E']);
+  assert.throws(() => parseScript('0 < [ecn9] S 0:0(0) win 100'), ScriptSyntaxError);
+});

@@ -49,7 +49,9 @@ test('settings map onto the TCP config; unknown knobs answer false', () => {
   assert.equal(t.stack.tcp.config.sack, false);
   assert.equal(t.configure({ name: 'minRtoUs', value: 30_000 }), true);
   assert.equal(t.stack.tcp.config.minRto, 30_000);
-  assert.equal(t.configure({ name: 'ecn', value: 1 }), false);
+  assert.equal(t.configure({ name: 'ecn', value: 1 }), true); // RFC 3168: ask and accept
+  assert.equal(t.stack.tcp.config.ecn, 1);
+  assert.equal(t.configure({ name: 'ecn', value: 3 }), false); // AccECN (RFC 9768): none
   assert.equal(t.configure({ name: 'mtuProbing', value: 1 }), false);
   assert.equal(t.configure({ name: 'noSuchKnob', value: 1 }), false);
 });

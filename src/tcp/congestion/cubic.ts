@@ -114,6 +114,12 @@ export class Cubic extends NewReno {
     super.onEnterRecovery(ctx);
   }
 
+  /** An undone reduction: the window comes back and a new epoch starts from it. */
+  override onUndo(priorCwnd: number, priorSsthresh: number): void {
+    super.onUndo(priorCwnd, priorSsthresh);
+    this.#tEpoch = undefined;
+  }
+
   override onExitRecovery(ctx: CongestionContext): void {
     super.onExitRecovery(ctx);
     this.#tEpoch = undefined;

@@ -98,6 +98,13 @@ export class NewReno implements CongestionControl {
     this.bytesAcked = 0;
   }
 
+  onUndo(priorCwnd: number, priorSsthresh: number): void {
+    this._cwnd = Math.max(this._cwnd, priorCwnd);
+    if (priorSsthresh > this._ssthresh) this._ssthresh = priorSsthresh;
+    this.bytesAcked = 0;
+    this.rtoPending = false;
+  }
+
   /**
    * RFC 5681 §3.1 (4) and, on repeated timeouts: "when a TCP sender detects
    * segment loss using the retransmission timer and the given segment has already

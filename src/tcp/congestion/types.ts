@@ -36,6 +36,11 @@ export interface CongestionControl {
   onExitRecovery(ctx: CongestionContext): void;
   /** RTO: ssthresh = max(FlightSize/2, 2*SMSS), cwnd = 1*SMSS (RFC 5681 §3.1 (4)). */
   onRto(ctx: CongestionContext): void;
+  /**
+   * The last reduction was spurious (D-SACKs, undo.ts): cwnd = max(cwnd, priorCwnd), ssthresh
+   * = priorSsthresh when larger (Linux tcp_undo_cwnd_reduction with tcp_reno_undo_cwnd).
+   */
+  onUndo?(priorCwnd: number, priorSsthresh: number): void;
   /** Idle restart (RFC 5681 §4.1): call when nothing was sent for more than one RTO. */
   onIdle?(ctx: CongestionContext, idleFor: Duration): void;
   /** Pacing rate in bytes/s, or undefined (no pacing). */

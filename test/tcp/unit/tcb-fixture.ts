@@ -27,6 +27,8 @@ export interface Sent {
   len: number;
   payload: Uint8Array;
   options: TcpOptions;
+  /** The IP ECN field TCP asked for (RFC 3168 §5). */
+  ecn: number;
 }
 
 /** A host for a lone TCB: records output, counts removals, answers routes with `mss`. */
@@ -49,7 +51,7 @@ export class FakeHost implements TcpHost {
       clock: this.clock,
       rng: new SeededRng(1),
       timers: this.queue,
-      output(_src, _dst, r: TcpRepr, payload: Uint8Array) {
+      output(_src, _dst, r: TcpRepr, payload: Uint8Array, _ip, _udp, ecn = 0) {
         sent.push({
           seq: r.seq,
           ack: r.ack,
@@ -58,6 +60,7 @@ export class FakeHost implements TcpHost {
           len: payload.length,
           payload: payload.slice(),
           options: r.options,
+          ecn,
         });
       },
       routeSource: () => ({ family: 4, v4: ipv4(10, 0, 0, 1) }),
