@@ -8,6 +8,8 @@
  * Settings come from the form, or from the address (?seed=3&loss=10&udp=1&mtu=576
  * &delay=1&jitter=2&message=...), so a run can be shared as a link.
  */
+
+import { SystemClock, systemTimers } from '../time/system.ts';
 import {
   checkSettings,
   DEFAULT_SETTINGS,
@@ -41,7 +43,13 @@ interface PageStatus {
 }
 
 const status: PageStatus = { trace: undefined, player: undefined, firstPaintMs: undefined, runMs: undefined };
-const started = performance.now();
+// The viewer's real time, through the host clock and timers the core injects everywhere
+// (src/time/system.ts): it paces the playback and times the first paint, nothing else.
+const clock = new SystemClock();
+const timers = systemTimers;
+/** Milliseconds of real time since `since` (an Instant of `clock`). */
+const msSince = (since: number): number => (clock.now() - since) / 1000;
+const started = clock.now();
 /** The frame whose envelopes are shown; undefined = follow the latest. */
 let chosen: number | undefined;
 
@@ -59,7 +67,7 @@ function download(): void {
   a.click();
   a.remove();
   // The download has its own copy once it started.
-  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  timers.set(() => URL.revokeObjectURL(url), 60_000);
 }
 
 function settingsFromForm(): EchoSettings {
@@ -180,7 +188,7 @@ function render(): void {
     `Event ${shown.length} of ${trace.events.length} · frames shown: ${frames.length} of ${trace.frames.length} · virtual time ${timeText(shown.length ? shown[shown.length - 1].time : 0)}`;
   $('summary').hidden = state !== 'done';
   if (status.firstPaintMs === undefined && shown.length > 0) {
-    status.firstPaintMs = performance.now() - started;
+    status.firstPaintMs = msSince(started);
     document.body.dataset.firstPaintMs = String(Math.round(status.firstPaintMs));
   }
 }
@@ -215,15 +223,22 @@ function renderSummary(t: SessionTrace): void {
 // The viewer's time, the only real time on the page: it paces the playback. The network
 // itself ran on the Simulation's virtual clock before the first frame was shown.
 const schedule = (tick: () => void, ms: number) => {
-  const id = setInterval(tick, ms);
-  return () => clearInterval(id);
+  let handle: unknown;
+  const next = () => {
+    handle = timers.set(() => {
+      next();
+      tick();
+    }, ms);
+  };
+  next();
+  return () => timers.clear(handle);
 };
 
 async function start(settings: EchoSettings, autoplay: boolean): Promise<void> {
   $('error').textContent = '';
   status.player?.dispose();
   document.body.dataset.state = 'running';
-  const t0 = performance.now();
+  const t0 = clock.now();
   let trace: SessionTrace;
   try {
     trace = await runEchoSession(checkSettings(settings));
@@ -232,7 +247,7 @@ async function start(settings: EchoSettings, autoplay: boolean): Promise<void> {
     document.body.dataset.state = 'error';
     return;
   }
-  status.runMs = performance.now() - t0;
+  status.runMs = msSince(t0);
   status.trace = trace;
   chosen = undefined;
   $('log').replaceChildren();
