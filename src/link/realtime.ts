@@ -57,6 +57,11 @@ export class RealtimeDriver {
     if (options.start ?? true) this.start();
   }
 
+  /** The host timers the driver sleeps on (also used by Node-style socket timeouts). */
+  get timers(): HostTimers {
+    return this.#timers;
+  }
+
   get running(): boolean {
     return this.#running;
   }

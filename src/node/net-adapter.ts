@@ -18,7 +18,8 @@
  *   bytes were never read (RFC 1122 §4.2.2.13). `resetAndDestroy()` always sends RST.
  * - Errors carry Node's `code`, negative `errno`, `syscall` and, for connect, `address`
  *   and `port`.
- * - `setTimeout` is a real-time idle timer (unref'd, like Node's), reset by I/O.
+ * - `setTimeout` is an idle timer (unref'd, like Node's), reset by I/O, on the driver's clock and host
+ *   timers: real time by default, virtual with a ManualClock and ManualHostTimers.
  * - `ref`/`unref` are counted by the SocketDriver (see runtime.ts).
  */
 
@@ -28,7 +29,8 @@ import type { TcpSocketOptions } from '../tcp/config.ts';
 import type { TcpConnection, TcpConnectionEvents } from '../tcp/connection.ts';
 import { reasonCode, type TcpCloseReason, TcpError } from '../tcp/errors.ts';
 import type { TcpLayer } from '../tcp/layer.ts';
-import { millis } from '../time/instant.ts';
+import { millis, toMillis } from '../time/instant.ts';
+import { systemTimers } from '../time/system.ts';
 import { formatIp, type IpAddress, parseIp } from '../wire/address.ts';
 import type { SocketDriver } from './stack-runtime.ts';
 
@@ -131,7 +133,7 @@ export class StackSocket extends Duplex {
   #noDelay: boolean | undefined;
   #keepAlive: { enable: boolean; delayMs: number } | undefined;
   #timeoutMs = 0;
-  #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  #idleTimer: unknown;
   #lastActivity = 0;
 
   constructor(options: StackSocketOptions) {
@@ -310,7 +312,7 @@ export class StackSocket extends Duplex {
     this.#timeoutMs = ms;
     this.#clearIdle();
     if (ms > 0 && !this.destroyed) {
-      this.#lastActivity = performance.now();
+      this.#lastActivity = this.#nowMs();
       this.#armIdle(ms);
     }
     return this;
@@ -571,14 +573,15 @@ export class StackSocket extends Duplex {
 
   #touch(): void {
     if (this.#timeoutMs > 0) {
-      this.#lastActivity = performance.now();
+      this.#lastActivity = this.#nowMs();
       if (this.#idleTimer === undefined && !this.destroyed) this.#armIdle(this.#timeoutMs);
     }
   }
 
   #armIdle(delay: number): void {
-    const t = setTimeout(() => this.#onIdleTimer(), Math.max(1, Math.ceil(delay)));
-    t.unref();
+    const timers = this.#driver.timers ?? systemTimers;
+    const t = timers.set(() => this.#onIdleTimer(), Math.max(1, Math.ceil(delay)));
+    timers.unref?.(t);
     this.#idleTimer = t;
   }
 
@@ -586,7 +589,7 @@ export class StackSocket extends Duplex {
     this.#idleTimer = undefined;
     const ms = this.#timeoutMs;
     if (ms <= 0 || this.destroyed) return;
-    const idle = performance.now() - this.#lastActivity;
+    const idle = this.#nowMs() - this.#lastActivity;
     if (idle + 1 >= ms) {
       // Fire once; the next I/O (#touch) re-arms, as Node's timer.refresh() does.
       this.emit('timeout');
@@ -596,7 +599,13 @@ export class StackSocket extends Duplex {
   }
 
   #clearIdle(): void {
-    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
+    if (this.#idleTimer !== undefined) (this.#driver.timers ?? systemTimers).clear(this.#idleTimer);
     this.#idleTimer = undefined;
+  }
+
+  /** The driver's time in ms (real time unless the runtime runs on a virtual clock). */
+  #nowMs(): number {
+    const clock = this.#driver.clock;
+    return clock ? toMillis(clock.now()) : performance.now();
   }
 }

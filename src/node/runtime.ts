@@ -18,7 +18,7 @@ import { Switch } from '../link/switch.ts';
 import { CryptoRng, type Rng } from '../rand/rng.ts';
 import { Stack, type StackConfig } from '../stack.ts';
 import type { Clock } from '../time/clock.ts';
-import { SystemClock } from '../time/system.ts';
+import { type HostTimers, SystemClock } from '../time/system.ts';
 import { parseIpv4 } from '../wire/address.ts';
 import { type StackNet, stackNet } from './net-facade.ts';
 import { StackRuntime } from './stack-runtime.ts';
@@ -41,6 +41,8 @@ export interface VirtualNetworkOptions {
   config?: StackConfig;
   rng?: Rng;
   clock?: Clock;
+  /** Host timers the runtime sleeps on; with a ManualClock, `ManualHostTimers` runs it on virtual time. */
+  timers?: HostTimers;
 }
 
 export interface VirtualNetwork {
@@ -61,7 +63,7 @@ export interface VirtualNetwork {
 export function virtualNetwork(options: VirtualNetworkOptions): VirtualNetwork {
   const clock = options.clock ?? new SystemClock();
   const rng = options.rng ?? new CryptoRng();
-  const runtime = new StackRuntime({ clock });
+  const runtime = new StackRuntime({ clock, timers: options.timers });
   const mtu = options.mtu ?? 1500;
   const names = Object.keys(options.hosts);
   if (names.length < 1) throw new TypeError('virtualNetwork: no hosts');

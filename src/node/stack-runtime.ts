@@ -10,7 +10,7 @@
 import { RealtimeDriver } from '../link/realtime.ts';
 import type { Stack } from '../stack.ts';
 import type { Clock, Pollable } from '../time/clock.ts';
-import { SystemClock } from '../time/system.ts';
+import { type HostTimers, SystemClock } from '../time/system.ts';
 
 /** What a StackSocket needs from whatever drives its stack. */
 export interface SocketDriver {
@@ -18,6 +18,9 @@ export interface SocketDriver {
   kick(): void;
   /** One more handle wants the process kept alive (counted). */
   ref(): void;
+  /** The driver's clock and host timers, for socket idle timeouts (default: real time). */
+  readonly clock?: Clock;
+  readonly timers?: HostTimers;
   /** One handle fewer wants the process kept alive. */
   unref(): void;
 }
@@ -27,6 +30,8 @@ const byDriver = new WeakMap<RealtimeDriver, StackRuntime>();
 export interface StackRuntimeOptions {
   /** Default: a new SystemClock (or the driver's clock when `driver` is given). */
   clock?: Clock;
+  /** The timers the driver sleeps on. Default: the host's (systemTimers). */
+  timers?: HostTimers;
   /** Reuse an existing driver (e.g. tapStack's) instead of making one. */
   driver?: RealtimeDriver;
 }
@@ -40,7 +45,8 @@ export class StackRuntime implements SocketDriver {
 
   constructor(options: StackRuntimeOptions = {}) {
     this.driver =
-      options.driver ?? new RealtimeDriver({ clock: options.clock ?? new SystemClock(), unref: true });
+      options.driver ??
+      new RealtimeDriver({ clock: options.clock ?? new SystemClock(), timers: options.timers, unref: true });
     this.clock = this.driver.clock;
     if (!options.driver) {
       byDriver.set(this.driver, this);
@@ -57,6 +63,10 @@ export class StackRuntime implements SocketDriver {
       byDriver.set(driver, rt);
     }
     return rt;
+  }
+
+  get timers(): HostTimers {
+    return this.driver.timers;
   }
 
   /** Number of ref'd handles (sockets, listening servers). */

@@ -4,7 +4,7 @@ import net from 'node:net';
 import { Duplex } from 'node:stream';
 import { test } from 'node:test';
 import type { StackSocket, StackSystemError } from '../../src/node/net-adapter.ts';
-import { CLIENT, SERVER, waitEvent, within, withTwoHosts } from './helpers.ts';
+import { CLIENT, SERVER, virtualTime, waitEvent, within, withTwoHosts } from './helpers.ts';
 
 test('StackSocket: connect/ready, addresses, echo, orderly close', async () => {
   await withTwoHosts(async (vn) => {
@@ -182,35 +182,50 @@ test('StackSocket: destroy() closes like an fd close (FIN, also with an error); 
 });
 
 test('StackSocket: setTimeout emits timeout when idle, is reset by I/O, and 0 disables it', async () => {
-  await withTwoHosts(async (vn) => {
-    const server = vn.net('server').createServer((s) => s.pipe(s));
-    await waitEvent(server.listen(12), 'listening');
-    const sock = vn.net('client').connect(12, SERVER);
-    await waitEvent(sock, 'connect');
-    sock.resume();
-    const t0 = performance.now();
-    let fired = 0;
-    sock.setTimeout(150, () => fired++);
-    assert.equal(sock.timeout, 150);
-    // Keep it busy for ~300 ms: no timeout while I/O flows.
-    await new Promise<void>((resolve) => {
-      const iv = setInterval(() => {
+  // Virtual time: the idle timer runs on the runtime's clock and host timers.
+  const time = virtualTime();
+  await withTwoHosts(
+    async (vn) => {
+      const server = vn.net('server').createServer((s) => s.pipe(s));
+      server.listen(12);
+      const sock = vn.net('client').connect(12, SERVER);
+      let connected = false;
+      sock.on('connect', () => {
+        connected = true;
+      });
+      await time.runUntil(() => connected, 'connect');
+      let lastData = time.nowMs();
+      sock.on('data', () => {
+        lastData = time.nowMs();
+      });
+      const firedAt: number[] = [];
+      sock.setTimeout(150, () => firedAt.push(time.nowMs()));
+      assert.equal(sock.timeout, 150);
+      // 300 virtual ms of I/O, one echoed byte every 20 ms: no timeout while it flows.
+      const busyEnd = time.nowMs() + 300;
+      while (time.nowMs() < busyEnd) {
         sock.write('x');
-        if (performance.now() - t0 > 300) {
-          clearInterval(iv);
-          resolve();
-        }
-      }, 20);
-    });
-    assert.equal(fired, 0);
-    await waitEvent(sock, 'timeout', 2000);
-    assert.equal(fired, 1);
-    assert.ok(performance.now() - t0 >= 300);
-    sock.setTimeout(0);
-    assert.equal(sock.timeout, undefined);
-    sock.destroy();
-    server.close();
-  });
+        await time.advance(20);
+      }
+      assert.deepEqual(firedAt, []);
+      // Idle: it fires once, 150 ms after the last I/O (the echo of the last write).
+      await time.runUntil(() => firedAt.length > 0, 'timeout');
+      assert.equal(firedAt.length, 1);
+      const idle = firedAt[0] - lastData;
+      assert.ok(idle >= 150 && idle <= 151, `fired after ${idle} idle ms`);
+      // Once only, until the next I/O.
+      await time.advance(400, 10);
+      assert.equal(firedAt.length, 1);
+      sock.setTimeout(0);
+      assert.equal(sock.timeout, undefined);
+      sock.write('y');
+      await time.advance(400, 10);
+      assert.equal(firedAt.length, 1, 'setTimeout(0) disables it');
+      sock.destroy();
+      server.close();
+    },
+    { time },
+  );
 });
 
 test('StackSocket: ref/unref are counted on the runtime', async () => {
