@@ -64,21 +64,27 @@ export class InterfaceTable {
   }
 
   /**
-   * Takes up to `batch` frames from each interface's receive queue, oldest first, and
-   * hands each to `deliver`. Frames queued meanwhile (loopback replies) wait for the
-   * next call. Returns the number of frames taken.
+   * Takes up to `batch` frames, and up to about `byteBudget` bytes, from each interface's
+   * receive queue, oldest first, and hands each to `deliver`. Frames queued meanwhile
+   * (loopback replies) wait for the next call. Returns the number of frames taken.
    */
-  pollReceive(batch: number, deliver: (iface: NetInterface, frame: Uint8Array) => void): number {
+  pollReceive(
+    batch: number,
+    byteBudget: number,
+    deliver: (iface: NetInterface, frame: Uint8Array) => void,
+  ): number {
     if (this.#pending === 0) return 0;
     let taken = 0;
     const list = this.list;
     for (let i = 0; i < list.length; i++) {
       const iface = list[i];
       const q = iface.rx;
-      for (let n = Math.min(q.length, batch); n > 0; n--) {
+      let bytes = 0;
+      for (let n = Math.min(q.length, batch); n > 0 && bytes < byteBudget; n--) {
         const f = q.shift()!;
         this.#pending--;
         taken++;
+        bytes += f.length;
         deliver(iface, f);
       }
     }
