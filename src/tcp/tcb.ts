@@ -77,9 +77,41 @@ const TIMER_KINDS = 7;
 /** A timer deadline that is not armed. */
 export const NEVER = Number.POSITIVE_INFINITY;
 
+/** Bits of Tcb#flags. */
+const F_WS_OK = 1 << 0;
+const F_TS_OK = 1 << 1;
+const F_SACK_OK = 1 << 2;
+const F_ECN_OK = 1 << 3;
+const F_ECN_DEMAND_CWR = 1 << 4;
+const F_ECN_QUEUE_CWR = 1 << 5;
+const F_ECN_SEEN = 1 << 6;
+const F_FIN_QUEUED = 1 << 7;
+const F_FIN_RECEIVED = 1 << 8;
+const F_READ_SHUT = 1 << 9;
+const F_ORPHAN = 1 << 10;
+const F_WANT_WRITABLE = 1 << 11;
+const F_ACK_NOW = 1 << 12;
+const F_DEFER_ACKED = 1 << 13;
+const F_PTO_ARMED = 1 << 14;
+const F_TLP_IS_RETRANS = 1 << 15;
+const F_DATA_SEEN = 1 << 16;
+const F_RTT_TIMING = 1 << 17;
+const F_IN_RECOVERY = 1 << 18;
+const F_RACK_REORD = 1 << 19;
+const F_ACTIVE = 1 << 20;
+const F_REUSE_ADDR = 1 << 21;
+const F_TERMINATED = 1 << 22;
+const F_EVENTS_QUEUED = 1 << 23;
+const F_OUTPUT_QUEUED = 1 << 24;
+
 export class Tcb {
   /** @internal */ readonly layer: TcpHost;
   state: TcpState = 'CLOSED';
+  /**
+   * The connection's boolean state, one bit each (the accessors below): 25 booleans as
+   * fields would cost 200 bytes per connection, a quarter of an idle one (bench/idle.ts).
+   */
+  #flags = 0;
   readonly local: TcpEndpoint;
   readonly remote: TcpEndpoint;
 
@@ -103,8 +135,18 @@ export class Tcb {
   /** Peer's window shift (applied to windows we receive) and ours (to windows we send). */
   sndWscale = 0;
   rcvWscale = 0;
-  wsOk = false;
-  tsOk = false;
+  get wsOk(): boolean {
+    return (this.#flags & F_WS_OK) !== 0;
+  }
+  set wsOk(v: boolean) {
+    this.#flags = v ? this.#flags | F_WS_OK : this.#flags & ~F_WS_OK;
+  }
+  get tsOk(): boolean {
+    return (this.#flags & F_TS_OK) !== 0;
+  }
+  set tsOk(v: boolean) {
+    this.#flags = v ? this.#flags | F_TS_OK : this.#flags & ~F_TS_OK;
+  }
   tsRecent = 0;
   tsRecentAge: Instant = 0;
   lastAckSent: Seq = seq(0);
@@ -115,7 +157,12 @@ export class Tcb {
   oowWindowEnd: Instant | undefined = undefined;
   oowReplies = 0;
   tsOffset = 0;
-  sackOk = false;
+  get sackOk(): boolean {
+    return (this.#flags & F_SACK_OK) !== 0;
+  }
+  set sackOk(v: boolean) {
+    this.#flags = v ? this.#flags | F_SACK_OK : this.#flags & ~F_SACK_OK;
+  }
   /**
    * RFC 3168 ECN (ecn.ts): negotiated (on an active open, asked for until the SYN-ACK says
    * otherwise, as Linux's TCP_ECN_OK); the receiver owes ECN-Echo until a CWR (Linux
@@ -123,10 +170,30 @@ export class Tcb {
    * ECT or CE segment has arrived (TCP_ECN_SEEN); and the end of the window whose ECN-Echo
    * already reduced cwnd (undefined: none pending), as Linux's CWR state's high_seq.
    */
-  ecnOk = false;
-  ecnDemandCwr = false;
-  ecnQueueCwr = false;
-  ecnSeen = false;
+  get ecnOk(): boolean {
+    return (this.#flags & F_ECN_OK) !== 0;
+  }
+  set ecnOk(v: boolean) {
+    this.#flags = v ? this.#flags | F_ECN_OK : this.#flags & ~F_ECN_OK;
+  }
+  get ecnDemandCwr(): boolean {
+    return (this.#flags & F_ECN_DEMAND_CWR) !== 0;
+  }
+  set ecnDemandCwr(v: boolean) {
+    this.#flags = v ? this.#flags | F_ECN_DEMAND_CWR : this.#flags & ~F_ECN_DEMAND_CWR;
+  }
+  get ecnQueueCwr(): boolean {
+    return (this.#flags & F_ECN_QUEUE_CWR) !== 0;
+  }
+  set ecnQueueCwr(v: boolean) {
+    this.#flags = v ? this.#flags | F_ECN_QUEUE_CWR : this.#flags & ~F_ECN_QUEUE_CWR;
+  }
+  get ecnSeen(): boolean {
+    return (this.#flags & F_ECN_SEEN) !== 0;
+  }
+  set ecnSeen(v: boolean) {
+    this.#flags = v ? this.#flags | F_ECN_SEEN : this.#flags & ~F_ECN_SEEN;
+  }
   ecnCwrEnd: Seq | undefined = undefined;
   /** The IP ECN field of the segment being processed (segmentArrives). */
   segEcn = 0;
@@ -141,18 +208,48 @@ export class Tcb {
   #reasm: ReassemblyQueue | undefined;
   #scoreboard: SackScoreboard | undefined;
   #txLog: TxLog | undefined;
-  finQueued = false;
+  get finQueued(): boolean {
+    return (this.#flags & F_FIN_QUEUED) !== 0;
+  }
+  set finQueued(v: boolean) {
+    this.#flags = v ? this.#flags | F_FIN_QUEUED : this.#flags & ~F_FIN_QUEUED;
+  }
   /** Sequence number of our FIN (valid when finQueued). */
   finSeq: Seq = seq(0);
-  finReceived = false;
-  readShut = false;
+  get finReceived(): boolean {
+    return (this.#flags & F_FIN_RECEIVED) !== 0;
+  }
+  set finReceived(v: boolean) {
+    this.#flags = v ? this.#flags | F_FIN_RECEIVED : this.#flags & ~F_FIN_RECEIVED;
+  }
+  get readShut(): boolean {
+    return (this.#flags & F_READ_SHUT) !== 0;
+  }
+  set readShut(v: boolean) {
+    this.#flags = v ? this.#flags | F_READ_SHUT : this.#flags & ~F_READ_SHUT;
+  }
   /** close() was called: nobody will read; the connection finishes on its own. */
-  orphan = false;
+  get orphan(): boolean {
+    return (this.#flags & F_ORPHAN) !== 0;
+  }
+  set orphan(v: boolean) {
+    this.#flags = v ? this.#flags | F_ORPHAN : this.#flags & ~F_ORPHAN;
+  }
   /** Writer saw a short write; emit onWritable when space returns. */
-  wantWritable = false;
+  get wantWritable(): boolean {
+    return (this.#flags & F_WANT_WRITABLE) !== 0;
+  }
+  set wantWritable(v: boolean) {
+    this.#flags = v ? this.#flags | F_WANT_WRITABLE : this.#flags & ~F_WANT_WRITABLE;
+  }
 
   // --- ACK state ---
-  ackNow = false;
+  get ackNow(): boolean {
+    return (this.#flags & F_ACK_NOW) !== 0;
+  }
+  set ackNow(v: boolean) {
+    this.#flags = v ? this.#flags | F_ACK_NOW : this.#flags & ~F_ACK_NOW;
+  }
   /** Full-sized segments received since our last ACK. */
   delackSegs = 0;
   /**
@@ -161,16 +258,31 @@ export class Tcb {
    */
   rcvMssEst = 536;
   /** TCP_DEFER_ACCEPT: the peer's bare ACK of our SYN-ACK came and was held back. */
-  deferAcked = false;
+  get deferAcked(): boolean {
+    return (this.#flags & F_DEFER_ACKED) !== 0;
+  }
+  set deferAcked(v: boolean) {
+    this.#flags = v ? this.#flags | F_DEFER_ACKED : this.#flags & ~F_DEFER_ACKED;
+  }
   // --- RFC 8985 §7 tail loss probe (tlp.ts) ---
   /** The retransmission timer holds a probe timeout (PTO), not an RTO. */
-  ptoArmed = false;
+  get ptoArmed(): boolean {
+    return (this.#flags & F_PTO_ARMED) !== 0;
+  }
+  set ptoArmed(v: boolean) {
+    this.#flags = v ? this.#flags | F_PTO_ARMED : this.#flags & ~F_PTO_ARMED;
+  }
   /** Where the RTO would have fired when the PTO took its place. */
   ptoRtoDeadline: Instant = 0;
   /** TLP.end_seq: SND.NXT after the outstanding probe; undefined when none is. */
   tlpEndSeq: Seq | undefined = undefined;
   /** TLP.is_retrans: the outstanding probe resent old data. */
-  tlpIsRetrans = false;
+  get tlpIsRetrans(): boolean {
+    return (this.#flags & F_TLP_IS_RETRANS) !== 0;
+  }
+  set tlpIsRetrans(v: boolean) {
+    this.#flags = v ? this.#flags | F_TLP_IS_RETRANS : this.#flags & ~F_TLP_IS_RETRANS;
+  }
   /** Start of the last segment sent as new data (what a probe resends). */
   tailSeq: Seq = seq(0);
 
@@ -179,7 +291,12 @@ export class Tcb {
   /** Quick-ACK mode: this many more ACKs of data go out at once (config.quickAck). */
   quickAcks = 0;
   /** In-order data has arrived on this connection (Linux: icsk_ack.ato is set). */
-  dataSeen = false;
+  get dataSeen(): boolean {
+    return (this.#flags & F_DATA_SEEN) !== 0;
+  }
+  set dataSeen(v: boolean) {
+    this.#flags = v ? this.#flags | F_DATA_SEEN : this.#flags & ~F_DATA_SEEN;
+  }
   /** When in-order data last arrived (Linux icsk_ack.lrcvtime). */
   lastDataRecv: Instant = 0;
 
@@ -187,11 +304,21 @@ export class Tcb {
   readonly rtt: RttEstimator;
   cc: CongestionControl;
   rtxCount = 0;
-  rttTiming = false;
+  get rttTiming(): boolean {
+    return (this.#flags & F_RTT_TIMING) !== 0;
+  }
+  set rttTiming(v: boolean) {
+    this.#flags = v ? this.#flags | F_RTT_TIMING : this.#flags & ~F_RTT_TIMING;
+  }
   rttSeq: Seq = seq(0);
   rttStart: Instant = 0;
   dupAcks = 0;
-  inRecovery = false;
+  get inRecovery(): boolean {
+    return (this.#flags & F_IN_RECOVERY) !== 0;
+  }
+  set inRecovery(v: boolean) {
+    this.#flags = v ? this.#flags | F_IN_RECOVERY : this.#flags & ~F_IN_RECOVERY;
+  }
   recover: Seq = seq(0);
   highRxt: Seq = seq(0);
   /** NewReno window inflation during fast recovery (RFC 6582). */
@@ -209,7 +336,12 @@ export class Tcb {
   /** RACK.fack: the highest end_seq delivered. */
   rackFack: Seq = seq(0);
   /** RACK.reord: reordering has been seen on this connection. */
-  rackReord = false;
+  get rackReord(): boolean {
+    return (this.#flags & F_RACK_REORD) !== 0;
+  }
+  set rackReord(v: boolean) {
+    this.#flags = v ? this.#flags | F_RACK_REORD : this.#flags & ~F_RACK_REORD;
+  }
   /** RACK.dsack_round: the round (SND.NXT then) in which a D-SACK last widened the window. */
   rackDsackRound: Seq | undefined = undefined;
   /** RACK.reo_wnd_mult and RACK.reo_wnd_persist (RFC 8985 §6.2 step 4). */
@@ -269,10 +401,25 @@ export class Tcb {
   /** Listener that made this connection (passive open), until accepted. */
   parent: TcpParent | undefined = undefined;
   /** Opened actively (SYN-SENT first). */
-  active = false;
-  reuseAddr = false;
+  get active(): boolean {
+    return (this.#flags & F_ACTIVE) !== 0;
+  }
+  set active(v: boolean) {
+    this.#flags = v ? this.#flags | F_ACTIVE : this.#flags & ~F_ACTIVE;
+  }
+  get reuseAddr(): boolean {
+    return (this.#flags & F_REUSE_ADDR) !== 0;
+  }
+  set reuseAddr(v: boolean) {
+    this.#flags = v ? this.#flags | F_REUSE_ADDR : this.#flags & ~F_REUSE_ADDR;
+  }
   /** terminate() ran (lifecycle.ts). */
-  terminated = false;
+  get terminated(): boolean {
+    return (this.#flags & F_TERMINATED) !== 0;
+  }
+  set terminated(v: boolean) {
+    this.#flags = v ? this.#flags | F_TERMINATED : this.#flags & ~F_TERMINATED;
+  }
   readonly opts: TcpSocketOptions;
   readonly stats: TcpConnStats = {
     segsIn: 0,
@@ -482,9 +629,19 @@ export class Tcb {
   }
 
   /** @internal Queued for the layer's next event delivery. */
-  eventsQueued = false;
+  get eventsQueued(): boolean {
+    return (this.#flags & F_EVENTS_QUEUED) !== 0;
+  }
+  set eventsQueued(v: boolean) {
+    this.#flags = v ? this.#flags | F_EVENTS_QUEUED : this.#flags & ~F_EVENTS_QUEUED;
+  }
   /** @internal Queued for the layer's next output pass (input.ts, TcpLayer.runOutputPass). */
-  outputQueued = false;
+  get outputQueued(): boolean {
+    return (this.#flags & F_OUTPUT_QUEUED) !== 0;
+  }
+  set outputQueued(v: boolean) {
+    this.#flags = v ? this.#flags | F_OUTPUT_QUEUED : this.#flags & ~F_OUTPUT_QUEUED;
+  }
 
   /**
    * @internal Pending events go to the socket layer: at the layer's next delivery (once per
