@@ -419,7 +419,7 @@ export class Gateway {
       for (let i = 0; i < INBOUND_PORT_COUNT; i++) {
         const p = this.#nextInboundPort;
         this.#nextInboundPort = p + 1 >= INBOUND_PORT_FIRST + INBOUND_PORT_COUNT ? INBOUND_PORT_FIRST : p + 1;
-        if (!this.#inbound.has(p) && this.stack.udp.portTable.at(p) === undefined) {
+        if (!this.#inbound.has(p) && this.stack.udp.portTable.claimsAt(p) === undefined) {
           port = p;
           break;
         }

@@ -22,12 +22,24 @@ import {
 } from './bind-rules.ts';
 import type { EphemeralPorts } from './ports.ts';
 
+/**
+ * The one claim on a port (the common case: each connection's ephemeral port). A Map per
+ * port would cost about 150 bytes per connection. `list` is made when `claimsAt` asks.
+ */
+interface Single<C> {
+  claim: C;
+  role: PortRole;
+  list?: readonly C[];
+}
+
+type Entry<C> = Single<C> | Map<C, PortRole>;
+
 export class PortTable<C extends PortClaim = PortClaim> {
   readonly rule: ConflictRule;
   /** RFC 6056 picker for port 0 (the transport's, shared with whoever else uses it). */
   readonly ephemeral: EphemeralPorts | undefined;
-  /** Claims by local port, each with its role. */
-  readonly #byPort = new Map<number, Map<C, PortRole>>();
+  /** Claims by local port, each with its role (in the order they were added). */
+  readonly #byPort = new Map<number, Entry<C>>();
   #size = 0;
 
   constructor(rule: ConflictRule, ephemeral?: EphemeralPorts) {
@@ -43,63 +55,105 @@ export class PortTable<C extends PortClaim = PortClaim> {
   /** Records that `claim` holds `claim.local.port` as `role` (no check: see `conflicts`). */
   add(claim: C, role: PortRole): void {
     const port = claim.local.port;
-    let m = this.#byPort.get(port);
-    if (!m) this.#byPort.set(port, (m = new Map()));
-    if (!m.has(claim)) this.#size++;
-    m.set(claim, role);
+    const e = this.#byPort.get(port);
+    if (e === undefined) {
+      this.#byPort.set(port, { claim, role });
+      this.#size++;
+    } else if (e instanceof Map) {
+      if (!e.has(claim)) this.#size++;
+      e.set(claim, role);
+    } else if (e.claim === claim) {
+      e.role = role;
+    } else {
+      this.#byPort.set(
+        port,
+        new Map([
+          [e.claim, e.role],
+          [claim, role],
+        ]),
+      );
+      this.#size++;
+    }
   }
 
   /** Forgets `claim` (idempotent). Its port must not have changed since `add`. */
   remove(claim: C): void {
     const port = claim.local.port;
-    const m = this.#byPort.get(port);
-    if (!m?.delete(claim)) return;
+    const e = this.#byPort.get(port);
+    if (e === undefined) return;
+    if (!(e instanceof Map)) {
+      if (e.claim !== claim) return;
+      this.#byPort.delete(port);
+      this.#size--;
+      return;
+    }
+    if (!e.delete(claim)) return;
     this.#size--;
-    if (m.size === 0) this.#byPort.delete(port);
+    if (e.size === 1) {
+      const [[c, r]] = e;
+      this.#byPort.set(port, { claim: c, role: r });
+    }
   }
 
   /** The role `claim` holds its port in, or undefined when it holds none. */
   roleOf(claim: C): PortRole | undefined {
-    return this.#byPort.get(claim.local.port)?.get(claim);
+    const e = this.#byPort.get(claim.local.port);
+    if (e === undefined) return undefined;
+    if (e instanceof Map) return e.get(claim);
+    return e.claim === claim ? e.role : undefined;
   }
 
   /**
-   * The claims on `port` with their roles, in the order they were added (undefined: none).
-   * For a transport's demultiplexing on the hot path (UDP: the endpoints bound to a port).
+   * The claims on `port`, in the order they were added (undefined: none). For a
+   * transport's demultiplexing on the hot path (UDP: the endpoints bound to a port).
    */
-  at(port: number): ReadonlyMap<C, PortRole> | undefined {
-    return this.#byPort.get(port);
+  claimsAt(port: number): Iterable<C> | undefined {
+    const e = this.#byPort.get(port);
+    if (e === undefined) return undefined;
+    if (e instanceof Map) return e.keys();
+    if (e.list === undefined) e.list = [e.claim];
+    return e.list;
   }
 
   /** Claims on `port` (all of them, or those of one role). */
   *on(port: number, role?: PortRole): IterableIterator<C> {
-    const m = this.#byPort.get(port);
-    if (!m) return;
-    for (const [c, r] of m) if (role === undefined || r === role) yield c;
+    const e = this.#byPort.get(port);
+    if (e !== undefined) yield* this.#of(e, role);
   }
 
   /** Every claim of one role (or all). */
   *claims(role?: PortRole): IterableIterator<C> {
-    for (const m of this.#byPort.values())
-      for (const [c, r] of m) if (role === undefined || r === role) yield c;
+    for (const e of this.#byPort.values()) yield* this.#of(e, role);
+  }
+
+  *#of(e: Entry<C>, role: PortRole | undefined): IterableIterator<C> {
+    if (!(e instanceof Map)) {
+      if (role === undefined || e.role === role) yield e.claim;
+      return;
+    }
+    for (const [c, r] of e) if (role === undefined || r === role) yield c;
   }
 
   /** Would `req` on `port` conflict with a claim there (by the table's rule)? */
   conflicts(req: PortRequest, port: number): boolean {
-    const m = this.#byPort.get(port);
-    if (!m) return false;
-    for (const [held, role] of m) {
-      if (held === req.self || !addressesOverlap(req.address, held.local.address)) continue;
-      if (req.exclusive || this.rule(req, held, role)) return true;
-    }
+    const e = this.#byPort.get(port);
+    if (e === undefined) return false;
+    if (!(e instanceof Map)) return this.#conflictsWith(req, e.claim, e.role);
+    for (const [held, role] of e) if (this.#conflictsWith(req, held, role)) return true;
     return false;
+  }
+
+  #conflictsWith(req: PortRequest, held: C, role: PortRole): boolean {
+    if (held === req.self || !addressesOverlap(req.address, held.local.address)) return false;
+    return req.exclusive === true || this.rule(req, held, role);
   }
 
   /** Is there a connection from (local, port) to exactly `remote`? */
   tupleInUse(local: IpAddress, port: number, remote: PortEndpoint): boolean {
-    const m = this.#byPort.get(port);
-    if (!m) return false;
-    for (const held of m.keys()) if (sameTuple(local, remote, held)) return true;
+    const e = this.#byPort.get(port);
+    if (e === undefined) return false;
+    if (!(e instanceof Map)) return sameTuple(local, remote, e.claim);
+    for (const held of e.keys()) if (sameTuple(local, remote, held)) return true;
     return false;
   }
 

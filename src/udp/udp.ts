@@ -449,7 +449,7 @@ export class UdpLayer implements TransportProtocol {
       return;
     }
     // The endpoints bound to the port, in bind order.
-    const list = this.portTable.at(dstPort)?.keys() ?? [];
+    const list = this.portTable.claimsAt(dstPort) ?? [];
     if (multi) {
       let delivered = false;
       for (const ep of list) {
@@ -512,10 +512,10 @@ export class UdpLayer implements TransportProtocol {
   icmpError(err: ReceivedIcmpError): void {
     const q = err.quoted;
     if (q.srcPort === undefined || q.dstPort === undefined) return;
-    const list = this.portTable.at(q.srcPort);
+    const list = this.portTable.claimsAt(q.srcPort);
     if (!list) return;
     let learnt = false;
-    for (const ep of list.keys()) {
+    for (const ep of list) {
       const local = ep.local.address;
       if (!isUnspecified(local) && !ipEquals(local, q.src)) continue;
       const r = ep.remote;

@@ -72,20 +72,32 @@ describe('PortTable: bookkeeping', () => {
     assert.equal(t.roleOf(l), 'listening');
     assert.deepEqual([...t.on(8081)], [l, c]);
     assert.deepEqual([...t.on(8081, 'connected')], [c]);
-    assert.deepEqual(
-      [...t.at(8081)!],
-      [
-        [l, 'listening'],
-        [c, 'connected'],
-      ],
-    );
-    assert.equal(t.at(9999), undefined);
+    assert.deepEqual([...t.claimsAt(8081)!], [l, c]);
+    assert.deepEqual([...t.claimsAt(8080)!], [b]);
+    assert.equal(t.claimsAt(9999), undefined);
     assert.deepEqual([...t.claims('bound')], [b]);
     t.remove(l);
     t.remove(l);
     assert.equal(t.size, 2);
     assert.equal(t.roleOf(l), undefined);
     assert.deepEqual([...t.on(8081)], [c]);
+    assert.deepEqual([...t.claimsAt(8081)!], [c]);
+    assert.equal(t.roleOf(c), 'connected');
+    // One claim again: re-adding changes its role; another claim joins it, in order.
+    t.add(c, 'bound');
+    assert.equal(t.roleOf(c), 'bound');
+    assert.equal(t.size, 2);
+    const d = claim(A, 8081, false, R);
+    t.add(d, 'connected');
+    assert.deepEqual([...t.on(8081)], [c, d]);
+    assert.equal(t.roleOf(d), 'connected');
+    t.remove(c);
+    t.remove(d);
+    assert.equal(t.claimsAt(8081), undefined);
+    assert.equal(t.size, 1);
+    t.remove(b);
+    assert.equal(t.size, 0);
+    assert.deepEqual([...t.claims()], []);
   });
 });
 
