@@ -501,6 +501,11 @@ export class Tcb {
   /** @internal The connection's timer entry expired at `now` (timers.ts handles it; see TcpConnection). */
   protected timerFired(_now: Instant): void {}
 
+  /** @internal The connection is its own timer target (TimerQueue calls this). */
+  onTimer(now: Instant): void {
+    this.timerFired(now);
+  }
+
   /**
    * @internal Arms (or re-arms) timer `kind` for `at`. The queue entry moves only when `at`
    * comes before it (or at the same instant, to take a fresh place there, as a timer of its
@@ -511,7 +516,7 @@ export class Tcb {
   setTimer(kind: TimerKind, at: Instant): void {
     this.timerAt[kind] = at;
     this.#timerArmed[kind] = ++this.#armCount;
-    const t = (this.#timer ??= this.layer.env.timers.timer((now) => this.timerFired(now)));
+    const t = (this.#timer ??= this.layer.env.timers.timer(this));
     const entry = t.deadline;
     if (entry === undefined || at <= entry) t.set(at);
   }
@@ -571,7 +576,7 @@ export class Tcb {
       return;
     }
     const at = this.timerAt[k]!;
-    const t = (this.#timer ??= this.layer.env.timers.timer((now) => this.timerFired(now)));
+    const t = (this.#timer ??= this.layer.env.timers.timer(this));
     if (t.deadline !== at) t.set(at);
   }
 

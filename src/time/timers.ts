@@ -1,6 +1,12 @@
 import type { Instant } from './instant.ts';
 
 /**
+ * What a timer calls when it fires: a function, or an object's `onTimer` method (no
+ * closure per owner: a connection is its own timer target).
+ */
+export type TimerCallback = ((now: Instant) => void) | { onTimer(now: Instant): void };
+
+/**
  * A timer owned by a TimerQueue. Cancelling or re-arming is O(1): the heap entry
  * is left behind and skipped when it surfaces (lazy deletion), so connections can
  * re-arm timers on every segment cheaply.
@@ -11,8 +17,8 @@ export class Timer {
   /** Bumped on every (re)arm/cancel so stale heap entries can be recognised. */
   generation = 0;
   readonly #queue: TimerQueue;
-  readonly callback: (now: Instant) => void;
-  constructor(queue: TimerQueue, callback: (now: Instant) => void) {
+  readonly callback: TimerCallback;
+  constructor(queue: TimerQueue, callback: TimerCallback) {
     this.#queue = queue;
     this.callback = callback;
   }
@@ -54,7 +60,7 @@ export class TimerQueue {
   onEarliestChanged: ((deadline: Instant) => void) | null = null;
 
   /** Creates a timer bound to this queue; it is idle until `set`. */
-  timer(callback: (now: Instant) => void): Timer {
+  timer(callback: TimerCallback): Timer {
     return new Timer(this, callback);
   }
 
@@ -101,7 +107,9 @@ export class TimerQueue {
       t.deadline = undefined;
       t.generation++;
       fired++;
-      t.callback(now);
+      const cb = t.callback;
+      if (typeof cb === 'function') cb(now);
+      else cb.onTimer(now);
     }
   }
 
