@@ -195,7 +195,7 @@ export function emitIgmpV3Query(q: {
   msg[9] = q.qqic ?? 125;
   msg[10] = sources.length >>> 8;
   msg[11] = sources.length & 0xff;
-  sources.forEach((s, i) => put32(msg, 12 + 4 * i, s));
+  for (let i = 0; i < sources.length; i++) put32(msg, 12 + 4 * i, sources[i]);
   return finish(msg);
 }
 
