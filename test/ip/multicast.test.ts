@@ -34,6 +34,8 @@ import {
 import type { Socket } from '../../src/socket/socket.ts';
 import { Stack } from '../../src/stack.ts';
 import { millis, seconds } from '../../src/time/instant.ts';
+import { dissect } from '../../src/trace/dissect.ts';
+import { formatEnvelope, summaryLine } from '../../src/trace/format.ts';
 import { localMac, parseIpv4 } from '../../src/wire/address.ts';
 import { internetChecksum } from '../../src/wire/checksum.ts';
 import { ETHERTYPE_IPV4, emitEthernet, parseEthernet } from '../../src/wire/ethernet.ts';
@@ -225,6 +227,13 @@ test('IP_ADD_MEMBERSHIP: IGMPv3 reports (TTL 1, Router Alert, to 224.0.0.22); me
     assert.deepEqual(j.msg.kind === 'report-v3' && j.msg.records, [
       { type: IGMP_CHANGE_TO_EXCLUDE, group: ip(GROUP), sources: [] },
     ]);
+    // The trace tools read it as tcpdump prints it.
+    const report = dissect(sent.get('r1')!.find((f) => f[23] === IP_PROTO_IGMP)!, 'ethernet');
+    assert.equal(
+      summaryLine(report),
+      `10.5.0.2 > 224.0.0.22: igmp v3 report, 1 group record(s) [gaddr ${GROUP} to_ex { }]`,
+    );
+    assert.match(formatEnvelope(report), /IGMPv3 report/);
     // Errors as Linux gives them.
     assert.throws(() => a.setsockopt(IPPROTO_IP, IP_ADD_MEMBERSHIP, mreq(GROUP)), { code: 'EADDRINUSE' });
     assert.throws(() => a.setsockopt(IPPROTO_IP, IP_ADD_MEMBERSHIP, mreq('10.0.0.1')), { code: 'EINVAL' });
