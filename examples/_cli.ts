@@ -34,6 +34,11 @@ export interface Cli {
    * default address, 10.99.0.1.
    */
   defaultHost: string;
+  /**
+   * This host's own IPv4 address: 127.0.0.1 on os (the loopback interface), the virtual
+   * host's address on stack. The multicast examples join and send on its interface.
+   */
+  localAddress: string;
   /** `--name value` options. */
   opts: Map<string, string>;
   /** Positional arguments. */
@@ -83,6 +88,7 @@ export async function cli(options: CliOptions = {}): Promise<Cli> {
     backend,
     backendName,
     defaultHost: onStack ? (options.role === 'server' ? '0.0.0.0' : STACK_SERVER) : 'localhost',
+    localAddress: onStack ? stackHost().address : '127.0.0.1',
     opts,
     args,
     socket: (family?: number, type?: number) => new Socket(backend, family, type),

@@ -224,32 +224,70 @@ export class Stack implements Pollable {
   }
 
   /**
-   * Group memberships for datagram sockets (IPV6_JOIN_GROUP): counted on the interface's
-   * IPv6 state, reported with MLDv2 (src/ip/ipv6-mld.ts). Index 0 picks the interface the
-   * group routes through (RFC 3493 §5.2).
+   * Group memberships for datagram sockets in both families (IP_ADD_MEMBERSHIP,
+   * IPV6_JOIN_GROUP, source-specific joins): each socket owns its memberships on an
+   * interface's table (src/ip/membership.ts), and the interface reports its changes with
+   * IGMPv3 (src/ip/igmp.ts) or MLDv2 (src/ip/ipv6-mld.ts).
    */
   readonly #multicast: MulticastHost = {
-    join6: (group, ifindex) => {
-      const iface = this.#groupInterface(group, ifindex);
-      const st = iface && this.ip6.state(iface);
-      if (!iface || !st) return 0;
-      this.ip6.mld.join(st, group);
+    interfaceFor: (group, ifindex, addr) => {
+      let iface: NetInterface | undefined;
+      if (ifindex !== 0) iface = this.ip6.zoneInterface(ifindex);
+      else if (addr !== 0) iface = this.ip.interfaces.find((i) => i.hasAddress(addr));
+      else {
+        const r = this.net.route(group);
+        iface = typeof r === 'string' ? undefined : r.iface;
+      }
+      if (!iface) return 0;
+      // IPv6 memberships need IPv6 on the interface.
+      if (group.family === 6 && !this.ip6.state(iface)) return 0;
       return iface.ifindex;
     },
-    leave6: (group, ifindex) => {
+    interfaceOf4: (addr) => this.ip.interfaces.find((i) => i.hasAddress(addr))?.ifindex ?? 0,
+    ifname: (ifindex) => this.ip6.zoneInterface(ifindex)?.name,
+    join: (group, ifindex, owner, sources) => {
       const iface = this.ip6.zoneInterface(ifindex);
-      const st = iface && this.ip6.state(iface);
-      if (!iface || !st) return 0;
-      this.ip6.mld.leave(st, group);
-      return iface.ifindex;
+      if (!iface) return false;
+      if (group.family === 4)
+        return this.ip.igmp.join(
+          iface,
+          group.v4,
+          owner,
+          sources?.map((s) => (s.family === 4 ? s.v4 : 0)),
+        );
+      const st = this.ip6.state(iface);
+      return (
+        st !== undefined &&
+        this.ip6.mld.join(
+          st,
+          group.v6,
+          owner,
+          sources?.map((s) => (s.family === 6 ? s.v6 : new Uint8Array(16))),
+        )
+      );
+    },
+    leave: (group, ifindex, owner, sources) => {
+      const iface = this.ip6.zoneInterface(ifindex);
+      if (!iface) return;
+      if (group.family === 4) {
+        this.ip.igmp.leave(
+          iface,
+          group.v4,
+          owner,
+          sources?.map((s) => (s.family === 4 ? s.v4 : 0)),
+        );
+        return;
+      }
+      const st = this.ip6.state(iface);
+      if (st)
+        this.ip6.mld.leave(
+          st,
+          group.v6,
+          owner,
+          sources?.map((s) => (s.family === 6 ? s.v6 : new Uint8Array(16))),
+        );
     },
   };
-
-  #groupInterface(group: Uint8Array, ifindex: number): NetInterface | undefined {
-    if (ifindex !== 0) return this.ip6.zoneInterface(ifindex);
-    const r = this.ip6.route(group);
-    return typeof r === 'string' ? undefined : r.iface;
-  }
 
   /** The interfaces as zones of link-local addresses (scope ids, RFC 4007 §6) for sockets. */
   get zones(): ScopeZones {

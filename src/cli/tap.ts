@@ -11,6 +11,7 @@
  * sockets (IPv4 peers arrive as ::ffff:a.b.c.d).
  */
 
+import type { NetInterface } from '../ip/interface.ts';
 import type { Device } from '../link/device.ts';
 import { captureDevice } from '../link/pcap.ts';
 import { RealtimeDriver } from '../link/realtime.ts';
@@ -27,7 +28,7 @@ import {
 import type { Socket } from '../socket/socket.ts';
 import { Stack } from '../stack.ts';
 import { SystemClock } from '../time/system.ts';
-import { parseIpv4, parseIpv6 } from '../wire/address.ts';
+import { formatIpv6, parseIpv4, parseIpv6 } from '../wire/address.ts';
 import {
   type CliIo,
   type Command,
@@ -87,7 +88,7 @@ export const command: Command = {
       '  sockstack tap -a 10.99.0.2/24,fd00:99::2/64 -k 10.99.0.1/24,fd00:99::1/64 --service echo\n' +
       'then `ping -6 fd00:99::2` or connect to [fd00:99::2]:7 from the namespace\n' +
       '(the stack also has its fe80:: link-local address; --connect takes [ADDR]:PORT).\n' +
-      'The http service is IPv4 only (its node:http facade has no IPv6 yet).',
+      'The http service listens on both families: curl -6 http://[fd00:99::2]/ works.',
     options: {
       name: {
         type: 'string',
@@ -241,13 +242,14 @@ async function runTap(io: CliIo, o: TapRun): Promise<number> {
     // Frames from the TAP wait in the stack's receive queue; the stack wakes the driver.
     stack.onWake = () => driver.kick();
     const device: Device = pcap ? captureDevice(tap, pcap.writer, clock) : tap;
-    stack.addInterface({ name: 'eth0', device, addresses: o.addrs });
+    const iface = stack.addInterface({ name: 'eth0', device, addresses: o.addrs });
     for (const gw of o.gws)
       stack.addRoute({ destination: gw.includes(':') ? '::/0' : '0.0.0.0/0', gateway: gw });
     driver.add(stack);
     const ip = o.addrs.map((a) => a.split('/')[0]).join(', ');
     const kside = o.kaddrs.length > 0 ? ` (kernel side ${o.kaddrs.join(', ')})` : '';
     io.err(`sockstack tap: ${ip} on ${tap.ifname}${kside}`);
+    if (v6) await dadDone(io, stack, iface);
     if (o.service) {
       const port = o.port ?? SERVICES[o.service];
       if (o.service === 'http') await serveHttp(stack, driver, port, cleanups);
@@ -279,6 +281,21 @@ async function runTap(io: CliIo, o: TapRun): Promise<number> {
     pcap?.file.close();
   }
   return code;
+}
+
+/**
+ * RFC 4862 §5.4: an IPv6 address is used only once duplicate address detection is over
+ * (about a second). Waits for it, bounded, so a --connect or a service starts on usable
+ * addresses; a duplicate is reported (the address then stays unused).
+ */
+async function dadDone(io: CliIo, stack: Stack, iface: NetInterface): Promise<void> {
+  const st = stack.ip6.state(iface);
+  if (!st) return;
+  for (let i = 0; i < 100 && st.addresses.some((a) => a.state === 'tentative'); i++)
+    await new Promise((r) => setTimeout(r, 50));
+  for (const a of st.addresses)
+    if (a.state === 'duplicate')
+      io.err(`sockstack tap: ${formatIpv6(a.address)} is in use on the link (DAD)`);
 }
 
 /** Resolves on SIGINT/SIGTERM; `dispose` removes the handlers. */

@@ -26,14 +26,25 @@ export class LinkLayer {
   readonly #stats: StackStats;
   readonly #handlers = new Map<number, LinkHandler>();
   /**
-   * Whether `iface` listens to the Ethernet multicast address `mac` (a group it joined:
-   * IPv6's all-nodes and solicited-node groups, RFC 2464 §7). Frames to other multicast
-   * addresses are not ours.
+   * The receive filter for Ethernet multicast: each family says whether `iface` listens to
+   * the group address `mac` (a group it joined: IPv4's 01:00:5e groups, RFC 1112 §6.4;
+   * IPv6's 33:33 ones, RFC 2464 §7). Frames to other multicast addresses are not ours.
    */
-  acceptMulticast: ((iface: NetInterface, mac: Uint8Array) => boolean) | undefined = undefined;
+  readonly #multicastFilters: ((iface: NetInterface, mac: Uint8Array) => boolean)[] = [];
 
   constructor(stats: StackStats) {
     this.#stats = stats;
+  }
+
+  /** Adds a family's multicast receive filter (see #multicastFilters). */
+  addMulticastFilter(accept: (iface: NetInterface, mac: Uint8Array) => boolean): void {
+    this.#multicastFilters.push(accept);
+  }
+
+  #acceptMulticast(iface: NetInterface, mac: Uint8Array): boolean {
+    const f = this.#multicastFilters;
+    for (let i = 0; i < f.length; i++) if (f[i](iface, mac)) return true;
+    return false;
   }
 
   /** Frames of `ethertype` (raw-IP links: packets of that IP version) go to `handler`. */
@@ -97,7 +108,7 @@ export class LinkLayer {
     let linkBroadcast = false;
     if (!macEquals(frame, iface.mac)) {
       if (isMacBroadcast(frame)) linkBroadcast = true;
-      else if ((frame[0] & 1) === 1 && this.acceptMulticast?.(iface, frame) === true) linkBroadcast = true;
+      else if ((frame[0] & 1) === 1 && this.#acceptMulticast(iface, frame)) linkBroadcast = true;
       else {
         // A multicast group not joined; other hosts' unicast (a flooding switch) is not ours.
         link.notForUs++;

@@ -36,13 +36,21 @@ import {
   ICMPV4_UNREACH_HOST,
   ICMPV4_UNREACH_PROTOCOL,
 } from '../wire/icmpv4.ts';
-import { emitIpv4, IP_PROTO_ICMP, IPV4_MIN_HEADER_LEN, Ipv4View, parseIpv4Packet } from '../wire/ipv4.ts';
+import {
+  emitIpv4,
+  IP_PROTO_ICMP,
+  IP_PROTO_IGMP,
+  IPV4_MIN_HEADER_LEN,
+  Ipv4View,
+  parseIpv4Packet,
+} from '../wire/ipv4.ts';
 import { Arp, type ArpConfig } from './arp.ts';
 import { LinkLayer } from './ethernet.ts';
 import { Ipv4Forwarder } from './forward.ts';
 import { Reassembler, type ReassemblyConfig } from './fragment.ts';
 import { ICMP_ERROR_MAX_LEN, type IcmpRateConfig } from './icmp.ts';
 import { type ArrivalMeta, Icmpv4, type Icmpv4Error } from './icmpv4.ts';
+import { Igmp } from './igmp.ts';
 import { makeInterfaceAddress, type NetInterface } from './interface.ts';
 import { InterfaceTable } from './interfaces.ts';
 import { IpIdGenerator } from './ipid.ts';
@@ -55,7 +63,7 @@ import type {
   TransportProtocol,
 } from './network.ts';
 import { badOptionOffset } from './options.ts';
-import { DEFAULT_TTL, Ipv4Output, type Ipv4Route } from './output.ts';
+import { DEFAULT_TTL, Ipv4Output, Ipv4Route } from './output.ts';
 import { PingClient, type PingOptions, type PingResult } from './ping.ts';
 import { PmtuCache } from './pmtu.ts';
 import { parseCidr, type Route, type RouteSpec, RouteTable } from './route.ts';
@@ -135,6 +143,8 @@ export class Ipv4Layer {
   readonly link: LinkLayer;
   readonly output: Ipv4Output;
   readonly icmp: Icmpv4;
+  /** Multicast group membership and IGMPv3 (src/ip/igmp.ts). */
+  readonly igmp: Igmp;
   readonly #env: Ipv4Env;
   readonly #arp: Arp;
   readonly #pmtu = new PmtuCache();
@@ -164,8 +174,22 @@ export class Ipv4Layer {
       ids: new IpIdGenerator(env.rng),
       pmtu,
       defaultTtl: () => this.config.defaultTtl ?? DEFAULT_TTL,
+      isMember: (iface, group, src) => this.igmp.accepts(iface, group, src),
     });
     const output = this.output;
+    this.igmp = new Igmp({
+      now,
+      timers: env.timers,
+      rng: env.rng,
+      stats: env.stats.igmp,
+      send: (iface, dst, msg, options) => {
+        const src = iface.primaryAddress ?? 0;
+        const route = new Ipv4Route(iface, dst, src, dst, false, false, link.headroom(iface));
+        return output.send(route, { protocol: IP_PROTO_IGMP, ttl: 1 }, msg, options);
+      },
+    });
+    // Frames to an Ethernet group address are ours when the interface joined the group.
+    link.addMulticastFilter((iface, mac) => this.igmp.wantsMac(iface, mac));
     this.#pings = new PingClient({
       clock: env.clock,
       rng: env.rng,
@@ -429,6 +453,20 @@ export class Ipv4Layer {
       stats.badSource++;
       return;
     }
+    if (isIpv4Multicast(dst)) {
+      // RFC 1112 §6: a group datagram is ours when the interface is a member and its
+      // filter lets the source in (RFC 3376 §3.2). On loopback it is one we sent (looped,
+      // IP_MULTICAST_LOOP, or sent out of lo) to a group some interface of ours joined.
+      const member = iface.isLoopback ? this.igmp.joinedAnywhere(dst) : this.igmp.accepts(iface, dst, src);
+      if (!member) {
+        // Not a member, and a router forwards no multicast (no multicast routing here).
+        stats.notForUs++;
+        return;
+      }
+      if (!this.#optionsOk(pkt, v, { iface, broadcast: true, linkBroadcast })) return;
+      this.#localDeliver(iface, pkt, v, true, linkBroadcast);
+      return;
+    }
     let local = iface.isLoopback
       ? this.isLocalAddress(dst)
       : !isIpv4Loopback(dst) && this.isLocalAddress(dst);
@@ -503,6 +541,10 @@ export class Ipv4Layer {
       ttl = repr.ttl;
     }
     stats.delivered++;
+    if (protocol === IP_PROTO_IGMP) {
+      this.igmp.input(iface, dst, payload);
+      return;
+    }
     if (protocol === IP_PROTO_ICMP) {
       const options =
         packet === pkt ? v.options : packet.subarray(IPV4_MIN_HEADER_LEN, (packet[0] & 0x0f) * 4);

@@ -6,8 +6,9 @@
  */
 import type { Instant } from '../time/instant.ts';
 import { formatIpv6 } from '../wire/address.ts';
-import { ipv6Equals, ipv6Key, isIpv6LinkLocal } from '../wire/ipv6-address.ts';
+import { ipv6Equals, isIpv6LinkLocal } from '../wire/ipv6-address.ts';
 import type { NetInterface, PendingPacket } from './interface.ts';
+import { MembershipTable } from './membership.ts';
 import type { NeighborCache } from './neighbor.ts';
 
 /**
@@ -44,8 +45,8 @@ export interface OnLinkPrefix {
 export class Ipv6Interface {
   readonly iface: NetInterface;
   readonly addresses: Ipv6IfAddress[] = [];
-  /** Multicast groups joined (key -> address, with a use count). */
-  readonly groups = new Map<string, { address: Uint8Array; users: number }>();
+  /** Multicast groups joined, with their users and source filters (src/ip/membership.ts). */
+  readonly groups = new MembershipTable();
   /** NDP's neighbour cache; undefined on loopback and raw-IP links. */
   ndp: NeighborCache<string, PendingPacket> | undefined;
   /** Link MTU for IPv6 (an RA's MTU option may lower it). */
@@ -83,29 +84,7 @@ export class Ipv6Interface {
   }
 
   hasGroup(g: Uint8Array): boolean {
-    return this.groups.has(ipv6Key(g));
-  }
-
-  /** Joins `g` (counted); returns true when it is new. */
-  join(g: Uint8Array): boolean {
-    const k = ipv6Key(g);
-    const e = this.groups.get(k);
-    if (e) {
-      e.users++;
-      return false;
-    }
-    this.groups.set(k, { address: g.slice(), users: 1 });
-    return true;
-  }
-
-  /** Leaves `g` once; returns true when no user is left. */
-  leave(g: Uint8Array): boolean {
-    const k = ipv6Key(g);
-    const e = this.groups.get(k);
-    if (!e) return false;
-    if (--e.users > 0) return false;
-    this.groups.delete(k);
-    return true;
+    return this.groups.has(g);
   }
 
   describe(): string[] {

@@ -100,6 +100,22 @@ export interface Ipv6OutputEnv {
   isLocal(a: Uint8Array): boolean;
 }
 
+/**
+ * ipv6(7) IPV6_MULTICAST_LOOP (default on): a packet to a group the outgoing interface
+ * joined (and whose filter lets our source in) is delivered here too, through the loopback
+ * queue (Linux ip6_finish_output2 loops a copy when "sk_mc_loop(sk) &&
+ * ipv6_chk_mcast_addr(dev, daddr, saddr)"). Never for a packet already going out of lo.
+ */
+function loopsMulticast(st: Ipv6Interface | undefined, route: Ipv6Route, opts: SendOptions): boolean {
+  return (
+    st !== undefined &&
+    opts.multicastLoop !== false &&
+    !route.iface.isLoopback &&
+    isIpv6Multicast(route.dst) &&
+    st.groups.accepts(route.dst, route.src)
+  );
+}
+
 export class Ipv6Output {
   readonly #env: Ipv6OutputEnv;
 
@@ -209,8 +225,11 @@ export class Ipv6Output {
     env.stats.sent++;
     const mtu = this.pathMtu(route);
     const pkt = hr === 0 ? frame : frame.subarray(hr);
-    if (pkt.length <= mtu)
+    const loop = loopsMulticast(st, route, opts);
+    if (pkt.length <= mtu) {
+      if (loop) env.interfaces.enqueue(env.interfaces.loopback, pkt.slice());
       return this.linkOutput(route.iface, route.nextHop, pkt, hr === 0 ? undefined : frame);
+    }
     if (opts.dontFragment) {
       env.stats.fragFails++;
       return 'EMSGSIZE';
@@ -230,8 +249,10 @@ export class Ipv6Output {
     env.stats.fragOk++;
     env.stats.fragCreates += frags.length;
     let err: SendError | undefined;
-    for (const f of frags)
+    for (const f of frags) {
+      if (loop) env.interfaces.enqueue(env.interfaces.loopback, f.slice(hr));
       err = this.linkOutput(route.iface, route.nextHop, f.subarray(hr), hr ? f : undefined) ?? err;
+    }
     return err;
   }
 

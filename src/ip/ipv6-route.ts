@@ -15,7 +15,8 @@ export interface Ipv6Route6 {
   readonly gateway: Uint8Array | undefined;
   readonly interface: string;
   readonly metric: number;
-  readonly origin: 'connected' | 'static' | 'ra' | 'kernel';
+  /** 'redirect': a host route a Redirect (RFC 4861 §8.3) put in place of the destination cache. */
+  readonly origin: 'connected' | 'static' | 'ra' | 'kernel' | 'redirect';
 }
 
 /** Parses 'fd00::/64' (a bare address is /128; 'default' and '::/0' are the default route). */

@@ -61,6 +61,11 @@ export interface Ipv6Stats {
   raSent: number;
   /** Unsolicited NAs for neighbours we have no entry for (no entry created, RFC 4861 §7.2.5). */
   unsolicitedNa: number;
+  /** NAs that changed nothing (RFC 4861 §7.2.5: O clear with another address, or no address for an INCOMPLETE entry). */
+  naIgnored: number;
+  /** Redirects that passed RFC 4861 §8.1 and changed where a destination's packets go. */
+  redirectsAccepted: number;
+  /** Redirects dropped: not from the destination's first-hop router, a bad target, or we route. */
   redirectsIgnored: number;
   /** Routers, prefixes or addresses an RA would have added past their bounds. */
   raBoundDrops: number;
@@ -124,6 +129,8 @@ export function newIpv6Stats(): Ipv6Stats {
     'rsSent',
     'raSent',
     'unsolicitedNa',
+    'naIgnored',
+    'redirectsAccepted',
     'redirectsIgnored',
     'raBoundDrops',
     'dadStarted',

@@ -222,7 +222,7 @@ export class Ipv6Layer {
       this.input(iface, bytes, linkBroadcast),
     );
     // Frames to an Ethernet multicast address are ours when the interface joined the group.
-    env.link.acceptMulticast = (iface, mac) => this.#wantsMac(iface, mac);
+    env.link.addMulticastFilter((iface, mac) => this.#wantsMac(iface, mac));
     // Loopback: ::1, up from the start (Linux gives lo ::1/128).
     const lo = new Ipv6Interface(env.table.loopback);
     lo.addresses.push({
@@ -395,10 +395,22 @@ export class Ipv6Layer {
     }
   }
 
+  /**
+   * Is a packet from `src` to group `dst` arriving on `st` ours? Its interface is a member
+   * and lets the source in (RFC 3810 §4.2); on loopback it is one we sent to a group some
+   * interface of ours joined (IPV6_MULTICAST_LOOP, or sent out of lo).
+   */
+  #member(st: Ipv6Interface, dst: Uint8Array, src: Uint8Array): boolean {
+    if (!st.iface.isLoopback) return st.groups.accepts(dst, src);
+    for (const o of this.#states.values()) if (o.groups.has(dst)) return true;
+    return false;
+  }
+
   #wantsMac(iface: NetInterface, mac: Uint8Array): boolean {
     const st = this.#states.get(iface);
     if (!st || mac[0] !== 0x33 || mac[1] !== 0x33) return false;
     for (const g of st.groups.values()) {
+      if (g.empty) continue;
       const m = ipv6MulticastMac(g.address);
       if (m[2] === mac[2] && m[3] === mac[3] && m[4] === mac[4] && m[5] === mac[5]) return true;
     }
@@ -489,7 +501,7 @@ export class Ipv6Layer {
       return;
     const multicast = isIpv6Multicast(dst);
     const local = multicast
-      ? st.hasGroup(dst)
+      ? this.#member(st, dst, src)
       : iface.isLoopback
         ? this.isLocalAddress(dst)
         : this.isLocalAddress(dst) && !isIpv6Loopback(dst);

@@ -48,6 +48,10 @@ export const MAX_INITIAL_RTR_ADVERTISEMENTS = 3;
 export const MIN_DELAY_BETWEEN_RAS = seconds(3);
 export const MIN_RTR_ADV_INTERVAL = seconds(200);
 export const MAX_RTR_ADV_INTERVAL = seconds(600);
+/** Destinations a Redirect may send elsewhere at once (the destination cache's bound). */
+export const MAX_REDIRECT_ROUTES = 64;
+/** How long a redirected destination keeps its new first hop. */
+export const REDIRECT_LIFETIME = seconds(600);
 
 export interface NdpConfig {
   /** Default routers kept per interface (RFC 4861 leaves the bound to the implementation). Default 8. */
@@ -92,6 +96,8 @@ export class Ndp {
   readonly #env: NdpEnv;
   readonly #timers = new Map<string, Timer>();
   readonly #lastRa = new Map<NetInterface, Instant>();
+  /** Redirect routes by key, oldest first (evicted first past MAX_REDIRECT_ROUTES). */
+  #redirectOrder: string[] = [];
 
   constructor(env: NdpEnv, config: Partial<NdpConfig> = {}) {
     this.#env = env;
@@ -181,10 +187,91 @@ export class Ndp {
         this.#onRa(st, a, m);
         return;
       default:
-        // Deviation: redirects are not followed (Linux accept_redirects=1 for hosts); a host
-        // here keeps using its default router, which still forwards the traffic.
-        stats.redirectsIgnored++;
+        this.#onRedirect(st, a, m);
     }
+  }
+
+  /**
+   * RFC 4861 §8: a Redirect tells a host a better first hop for one destination: another
+   * router on the link (a link-local Target) or the destination itself, on-link (Target =
+   * Destination). Accepted (§8.1) only from the router the destination's packets go to now;
+   * applied (§8.3) as a host route, our destination cache, bounded and expiring.
+   */
+  #onRedirect(st: Ipv6Interface, a: Ipv6Arrival, m: Extract<NdpRepr, { kind: 'redirect' }>): void {
+    const env = this.#env;
+    const stats = env.stats;
+    // §8.3: "A host receiving a valid redirect SHOULD update its Destination Cache"; a router
+    // does not (it has its routing table), as Linux with forwarding on.
+    if (env.isRouter()) {
+      stats.redirectsIgnored++;
+      return;
+    }
+    const onLink = ipv6Equals(m.target, m.destination);
+    // §8.1: "The IP source address of the Redirect is a link-local address"; "The ICMP
+    // Destination Address field in the redirect message does not contain a multicast
+    // address"; "The ICMP Target Address is either a link-local address (when redirected
+    // to a router) or the same as the ICMP Destination Address (when redirected to the
+    // on-link destination)".
+    if (
+      !isIpv6LinkLocal(a.src) ||
+      isIpv6Multicast(m.destination) ||
+      (!onLink && !isIpv6LinkLocal(m.target))
+    ) {
+      stats.ndpInvalid++;
+      return;
+    }
+    // §8.1: "The IP source address of the Redirect is the same as the current first-hop
+    // router for the specified ICMP Destination Address."
+    const current = env.routes.lookup(m.destination, (r) => r.interface === st.iface.name);
+    if (current?.gateway === undefined || !ipv6Equals(current.gateway, a.src)) {
+      stats.redirectsIgnored++;
+      return;
+    }
+    stats.redirectsAccepted++;
+    const now = env.now();
+    // §8.3: the target's link-layer address, when given, goes in its neighbour entry (STALE
+    // for a new or changed one, as learnt from any unsolicited NDP message).
+    const tlla = m.options.targetLinkAddress;
+    if (tlla !== undefined) st.ndp!.learn(ipv6Key(m.target), tlla, true, false);
+    const dst = m.destination.slice();
+    const key = `redirect:${st.iface.name}:${ipv6Key(dst)}`;
+    const ours = (r: { origin: string; prefix: number; destination: Uint8Array; interface: string }) =>
+      r.origin === 'redirect' &&
+      r.prefix === 128 &&
+      r.interface === st.iface.name &&
+      ipv6Equals(r.destination, dst);
+    env.routes.remove(ours);
+    // Bounded: the oldest redirect route goes when a new one would pass the limit.
+    const redirects = env.routes.routes.filter((r) => r.origin === 'redirect');
+    if (redirects.length >= MAX_REDIRECT_ROUTES) {
+      const oldest = this.#redirectOrder.shift();
+      if (oldest !== undefined) {
+        env.routes.remove(
+          (r) => r.origin === 'redirect' && `redirect:${r.interface}:${ipv6Key(r.destination)}` === oldest,
+        );
+        this.#cancel(oldest);
+      }
+    }
+    env.routes.add({
+      destination: dst,
+      prefix: 128,
+      // "If the Target Address is not the same as the Destination Address, the host MUST
+      // set IsRouter to TRUE for the target"; the same: "the host MUST treat the Target as on-link".
+      gateway: onLink ? undefined : m.target.slice(),
+      interface: st.iface.name,
+      metric: 0,
+      origin: 'redirect',
+    });
+    this.#redirectOrder = this.#redirectOrder.filter((k) => k !== key);
+    this.#redirectOrder.push(key);
+    env.routeChanged();
+    // Deviation: the entry expires after REDIRECT_LIFETIME (Linux keeps redirect exceptions
+    // until garbage collection; RFC 4861 leaves the cache's lifetime to the implementation).
+    this.#schedule(key, now + REDIRECT_LIFETIME, () => {
+      env.routes.remove(ours);
+      this.#redirectOrder = this.#redirectOrder.filter((k) => k !== key);
+      env.routeChanged();
+    });
   }
 
   #onNs(st: Ipv6Interface, a: Ipv6Arrival, m: Extract<NdpRepr, { kind: 'ns' }>): void {
@@ -257,11 +344,12 @@ export class Ndp {
       if (!m.solicited) stats.unsolicitedNa++;
       return;
     }
-    const mac = m.options.targetLinkAddress ?? entry.mac;
-    if (mac === undefined) return; // an INCOMPLETE entry needs the option
-    // Deviation: the Override flag is not consulted: an NA with O=0 and a new address moves a
-    // REACHABLE entry to STALE with the new address instead of keeping the old one (§7.2.5).
-    ndp.learn(key, mac, m.solicited, true);
+    // RFC 4861 §7.2.5: the Solicited and Override flags decide what the entry becomes.
+    if (!ndp.advertised(key, m.options.targetLinkAddress, m.solicited, m.override)) stats.naIgnored++;
+    // "In those cases where the IsRouter flag changes from TRUE to FALSE as a result of this
+    // update, the node MUST remove that router from the Default Router List".
+    if (!m.router && st.routers.some((r) => ipv6Equals(r.address, m.target)))
+      this.#updateRouter(st, m.target.slice(), 0, this.#env.now());
   }
 
   #onRs(st: Ipv6Interface, a: Ipv6Arrival, m: Extract<NdpRepr, { kind: 'rs' }>): void {

@@ -284,6 +284,45 @@ export class NeighborCache<A extends number | string, P extends QueuedPacket> {
     this.#makeStale(created, now);
   }
 
+  /**
+   * RFC 4861 §7.2.5, a Neighbor Advertisement for an entry that exists: its Solicited (S)
+   * and Override (O) flags and Target Link-Layer Address option (`mac`, when given) decide.
+   * Returns false when the advertisement changed nothing (discarded).
+   */
+  advertised(ip: A, mac: MacAddress | undefined, solicited: boolean, override: boolean): boolean {
+    const now = this.#env.now();
+    const e = this.#entries.get(ip);
+    if (!e) return false;
+    if (e.state === 'incomplete') {
+      // "If the link layer has addresses and no Target Link-Layer Address option is
+      // included, the receiving node SHOULD silently discard the received advertisement."
+      if (mac === undefined) return false;
+      e.mac = mac.slice(0, 6);
+      // "If the advertisement's Solicited flag is set, the state of the entry is set to
+      // REACHABLE; otherwise, it is set to STALE." Either way the queued packets go.
+      if (solicited) this.#confirm(e, now);
+      else this.#makeStale(e, now);
+      return true;
+    }
+    const differs = mac !== undefined && e.mac !== undefined && !macEquals(mac, e.mac);
+    if (!override && differs) {
+      // "If the Override flag is clear and the supplied link-layer address differs from that
+      // in the cache, then ... a. If the state of the entry is REACHABLE, set it to STALE,
+      // but do not update the entry in any other way. b. Otherwise, the received
+      // advertisement should be ignored".
+      if (e.state !== 'reachable') return false;
+      this.#makeStale(e, now);
+      return true;
+    }
+    // "If the Override flag is set, or the supplied link-layer address is the same as that
+    // in the cache, or no Target Link-Layer Address option was supplied": the address is
+    // recorded, and S set makes the entry REACHABLE; S clear with a new address, STALE.
+    if (mac !== undefined) e.mac = mac.slice(0, 6);
+    if (solicited) this.#confirm(e, now);
+    else if (differs) this.#makeStale(e, now);
+    return true;
+  }
+
   /** Removes every entry (interface down); queued packets are dropped and counted. */
   flush(): void {
     for (const e of this.#entries.values()) {

@@ -34,6 +34,11 @@ export interface SendOptions {
   readonly dscp?: number;
   readonly ecn?: number;
   readonly dontFragment?: boolean;
+  /**
+   * IP_MULTICAST_LOOP / IPV6_MULTICAST_LOOP: a datagram to a group the outgoing interface
+   * joined is delivered to this host too. Default true (Linux).
+   */
+  readonly multicastLoop?: boolean;
 }
 
 /** Where a datagram to some destination goes: what a transport needs to build and send it. */

@@ -17,6 +17,7 @@ import {
 } from '../wire/address.ts';
 import { pseudoHeaderSumV4 } from '../wire/checksum.ts';
 import { ETHERTYPE_IPV4 } from '../wire/ethernet.ts';
+import { ipv4MulticastMac } from '../wire/igmp.ts';
 import { emitIpv4, IPV4_MIN_HEADER_LEN, type Ipv4Repr } from '../wire/ipv4.ts';
 import type { LinkLayer } from './ethernet.ts';
 import { fragmentDatagram } from './fragment.ts';
@@ -107,6 +108,8 @@ export interface Ipv4OutputEnv {
   readonly pmtu: PmtuCache;
   /** The TTL of datagrams whose sender sets none. */
   defaultTtl(): number;
+  /** Has `iface` joined `group` for datagrams from `src` (IGMP's interface state)? */
+  isMember(iface: NetInterface, group: Ipv4Address, src: Ipv4Address): boolean;
 }
 
 export class Ipv4Output {
@@ -149,7 +152,7 @@ export class Ipv4Output {
       if (s === undefined) return 'EADDRNOTAVAIL';
       return new Ipv4Route(iface, dst, s, dst, true, false, this.#env.link.headroom(iface), given, dstAddr);
     }
-    if (isIpv4Multicast(dst)) return 'ENETUNREACH'; // multicast routing is not implemented
+    if (isIpv4Multicast(dst)) return this.#multicastRoute(dst, src, ifname, given, dstAddr);
     const r = this.#env.routes.lookup(
       dst,
       (x) => this.usable(x) && (ifname === undefined || x.interface === ifname),
@@ -171,6 +174,32 @@ export class Ipv4Output {
       given,
       dstAddr,
     );
+  }
+
+  /**
+   * A route to a group: out of `ifname` (IP_MULTICAST_IF, IP_ADD_MEMBERSHIP's interface) or
+   * the interface the routing table picks for the group (Linux: a 224.0.0.0/4 route or the
+   * default), to the group itself as the next hop (RFC 1112 §6.4: no router is involved in
+   * sending to a local group). The source is the interface's address, or 0.0.0.0 when it
+   * has none yet (RFC 3376 §4.2.13 allows it for reports).
+   */
+  #multicastRoute(
+    dst: Ipv4Address,
+    src: Ipv4Address,
+    ifname: string | undefined,
+    given: IpAddress | undefined,
+    dstAddr: IpAddress | undefined,
+  ): Ipv4Route | RouteError {
+    const table = this.#env.interfaces;
+    let iface: NetInterface | undefined;
+    if (ifname !== undefined) iface = table.get(ifname);
+    else {
+      const r = this.#env.routes.lookup(dst, (x) => this.usable(x) && x.interface !== 'lo');
+      iface = r ? table.get(r.interface) : undefined;
+    }
+    if (!iface?.up) return 'ENETUNREACH';
+    const s = src !== 0 ? src : (iface.primaryAddress ?? 0);
+    return new Ipv4Route(iface, dst, s, dst, false, false, this.#env.link.headroom(iface), given, dstAddr);
   }
 
   /** Is the route's interface up? */
@@ -229,7 +258,8 @@ export class Ipv4Output {
       dontFragment: opts.dontFragment ?? false,
       moreFragments: false,
       fragmentOffset: 0,
-      ttl: opts.ttl ?? env.defaultTtl(),
+      // ip(7) IP_MULTICAST_TTL: multicast datagrams default to TTL 1 (stay on the link).
+      ttl: opts.ttl ?? (isIpv4Multicast(route.dst) ? 1 : env.defaultTtl()),
       protocol: opts.protocol,
       src: route.src,
       dst: route.dst,
@@ -245,7 +275,7 @@ export class Ipv4Output {
     if (ipHl + payloadLength <= mtu) {
       emitIpv4(repr, frame, hr);
       const pkt = hr === 0 ? frame : frame.subarray(hr);
-      if (route.broadcast) this.loopBack(pkt.slice());
+      if (route.broadcast || this.#loopsMulticast(route, opts)) this.loopBack(pkt.slice());
       return this.linkOutput(route.iface, route.nextHop, pkt, route.broadcast, hr === 0 ? undefined : frame);
     }
     if (repr.dontFragment) {
@@ -260,11 +290,27 @@ export class Ipv4Output {
     env.stats.ip.fragOk++;
     env.stats.ip.fragCreates += frags.length;
     let err: SendError | undefined;
+    const loop = route.broadcast || this.#loopsMulticast(route, opts);
     for (const f of frags) {
-      if (route.broadcast) this.loopBack(f.slice());
+      if (loop) this.loopBack(f.slice());
       err = this.linkOutput(route.iface, route.nextHop, f, route.broadcast) ?? err;
     }
     return err;
+  }
+
+  /**
+   * ip(7) IP_MULTICAST_LOOP (default on): a datagram to a group the outgoing interface
+   * has joined is also delivered here, as Linux's ip_mc_output loops a copy when
+   * "sk_mc_loop(sk) && ip_check_mc_rcu(in_dev, daddr, saddr, protocol)". On loopback the
+   * datagram itself comes back, so no copy is made (Linux lo: one copy, loop on or off).
+   */
+  #loopsMulticast(route: Ipv4Route, opts: SendOptions): boolean {
+    return (
+      isIpv4Multicast(route.dst) &&
+      opts.multicastLoop !== false &&
+      !route.iface.isLoopback &&
+      this.#env.isMember(route.iface, route.dst, route.src)
+    );
   }
 
   /**
@@ -294,6 +340,11 @@ export class Ipv4Output {
     }
     if (broadcast) {
       env.link.transmit(iface, MAC_BROADCAST, ETHERTYPE_IPV4, pkt, frame);
+      return undefined;
+    }
+    if (isIpv4Multicast(nextHop)) {
+      // RFC 1112 §6.4: a group's Ethernet address is 01:00:5e and its low 23 bits.
+      env.link.transmit(iface, ipv4MulticastMac(nextHop), ETHERTYPE_IPV4, pkt, frame);
       return undefined;
     }
     const arp = iface.arp!;

@@ -93,11 +93,25 @@ export interface UdpStats {
   broadcastNoPorts: number;
 }
 
+/** IGMP (RFC 3376) as a host: src/ip/igmp.ts. */
+export interface IgmpStats {
+  /** Messages received (any type, before checks). */
+  received: number;
+  /** Dropped: truncated, bad checksum, unknown type, or a query of 9-11 bytes. */
+  malformed: number;
+  /** Dropped: well-formed but not acceptable (a general query to a unicast address). */
+  invalid: number;
+  queriesReceived: number;
+  reportsSent: number;
+  leavesSent: number;
+}
+
 export interface StackStats {
   readonly ip: IpStats;
   readonly icmp: IcmpStats;
   readonly udp: UdpStats;
   readonly arp: ArpStats;
+  readonly igmp: IgmpStats;
   /** Frames dropped at the link layer: malformed, wrong destination MAC, unknown EtherType. */
   readonly link: {
     received: number;
@@ -178,6 +192,7 @@ export function newStackStats(): StackStats {
       'broadcastNoPorts',
     ]),
     arp: newArpStats(),
+    igmp: zeros(['received', 'malformed', 'invalid', 'queriesReceived', 'reportsSent', 'leavesSent']),
     link: zeros(['received', 'sent', 'malformed', 'notForUs', 'unknownEthertype', 'tooBig', 'rxQueueDrops']),
   };
 }

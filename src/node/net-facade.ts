@@ -107,6 +107,10 @@ export class StackServer extends EventEmitter {
         code: 'ERR_SERVER_ALREADY_LISTEN',
       });
     let address: IpAddress | undefined;
+    // Node's net.Server: no host (or '::') is a dual-stack IPv6 wildcard, reported as '::'
+    // and IPv6; '0.0.0.0' is the IPv4 wildcard only. Deviation: an IPv4 client of the
+    // dual-stack wildcard shows as its IPv4 address, not Node's '::ffff:a.b.c.d'.
+    const family: 4 | undefined = o.host === '0.0.0.0' ? 4 : undefined;
     if (o.host !== undefined && o.host !== '0.0.0.0' && o.host !== '::') {
       address = parseIp(o.host) ?? this.#net.lookup(o.host);
       if (address === undefined) {
@@ -121,10 +125,15 @@ export class StackServer extends EventEmitter {
         port: o.port ?? 0,
         backlog: o.backlog ?? 511,
         options: this.#tcpOptions(),
+        ...(address === undefined && family !== undefined ? { family } : {}),
       });
       this.#listener = l;
       this.#closing = false;
-      this.#bound = { address: address ? formatIp(address) : '0.0.0.0', family: 'IPv4', port: l.local.port };
+      this.#bound = address
+        ? { address: formatIp(address), family: address.family === 4 ? 'IPv4' : 'IPv6', port: l.local.port }
+        : family === 4
+          ? { address: '0.0.0.0', family: 'IPv4', port: l.local.port }
+          : { address: '::', family: 'IPv6', port: l.local.port };
       l.onAcceptable = () => this.#acceptAll();
     } catch (e) {
       const err =

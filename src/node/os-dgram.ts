@@ -3,21 +3,50 @@
  * kernel's own is listed in os-backend.ts.
  */
 import dgram from 'node:dgram';
+import { readdirSync, readFileSync } from 'node:fs';
 import { anyAddress } from '../socket/address.ts';
 import type { Datagram, DatagramImpl, OptionValue, SockAddr } from '../socket/backend.ts';
 import {
   type AddressFamily,
   AF_INET6,
+  IP_ADD_MEMBERSHIP,
+  IP_ADD_SOURCE_MEMBERSHIP,
+  IP_DROP_MEMBERSHIP,
+  IP_DROP_SOURCE_MEMBERSHIP,
+  IP_MULTICAST_IF,
+  IP_MULTICAST_LOOP,
+  IP_MULTICAST_TTL,
+  IPPROTO_IP,
   IPPROTO_IPV6,
   IPV6_JOIN_GROUP,
   IPV6_LEAVE_GROUP,
   IPV6_MULTICAST_HOPS,
+  IPV6_MULTICAST_IF,
+  IPV6_MULTICAST_LOOP,
   SO_ERROR,
   SOL_SOCKET,
 } from '../socket/constants.ts';
 import { SocketError, toSocketError } from '../socket/errno.ts';
 import { Waiters } from '../socket/waiters.ts';
 import { fromNode, hostOf, Opts } from './os-common.ts';
+
+const dotted = (b: Uint8Array, at: number): string => `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
+
+/** The name of the kernel interface with index `i` (/sys/class/net/<name>/ifindex). */
+function ifnameOf(i: number): string | undefined {
+  try {
+    for (const n of readdirSync('/sys/class/net'))
+      if (Number(readFileSync(`/sys/class/net/${n}/ifindex`, 'utf8').trim()) === i) return n;
+  } catch {}
+  return undefined;
+}
+
+/** An IPv6 group's text form from its 16 bytes. */
+function ipv6Text(b: Uint8Array): string {
+  const w: string[] = [];
+  for (let i = 0; i < 16; i += 2) w.push(((b[i] << 8) | b[i + 1]).toString(16));
+  return w.join(':');
+}
 
 export class OsDatagram implements DatagramImpl {
   readonly kind = 'dgram' as const;
@@ -34,6 +63,10 @@ export class OsDatagram implements DatagramImpl {
   #rd = new Waiters();
   /** Datagrams dropped because the receive queue was full (like the kernel's RcvbufErrors). */
   drops = 0;
+  /** Multicast calls made before the socket was bound, replayed in order once it is. */
+  #pendingMulticast: ((s: dgram.Socket) => void)[] = [];
+  /** getsockopt answers for the multicast options (Node's dgram cannot read them back). */
+  #mc = new Map<string, number>();
 
   constructor(family: AddressFamily) {
     this.#family = family;
@@ -82,6 +115,7 @@ export class OsDatagram implements DatagramImpl {
     await p;
     this.#bound = true;
     this.#applyOptions();
+    for (const f of this.#pendingMulticast.splice(0)) f(this.#sock!);
   }
 
   async #ensureBound(): Promise<void> {
@@ -118,18 +152,77 @@ export class OsDatagram implements DatagramImpl {
   }
 
   setOption(level: number, name: number, value: OptionValue): void {
-    // Deviation: IPv6 multicast options are the stack backend's for now; saying so beats
-    // recording a membership the kernel never got.
-    if (
-      level === IPPROTO_IPV6 &&
-      (name === IPV6_JOIN_GROUP || name === IPV6_LEAVE_GROUP || name === IPV6_MULTICAST_HOPS)
-    )
-      throw new SocketError('ENOPROTOOPT', {
-        syscall: 'setsockopt',
-        detail: 'IPv6 multicast options are not supported on the os backend yet',
-      });
+    if (this.#multicastOption(level, name, value)) return;
     this.#opts.set(level, name, value);
     this.#applyOptions();
+  }
+
+  /**
+   * The multicast options through Node's dgram calls (addMembership, setMulticastTTL, ...),
+   * which need a bound socket: before bind() they wait and run right after it, as the
+   * kernel would have taken them. Returns false for other options.
+   */
+  #multicastOption(level: number, name: number, value: OptionValue): boolean {
+    const b = value instanceof Uint8Array ? value : undefined;
+    const n = typeof value === 'number' ? value : 0;
+    let op: ((s: dgram.Socket) => void) | undefined;
+    if (level === IPPROTO_IP) {
+      if ((name === IP_ADD_MEMBERSHIP || name === IP_DROP_MEMBERSHIP) && b) {
+        const group = dotted(b, 0);
+        // Deviation: Node names the interface by address only, so an ip_mreqn's index is not passed.
+        const iface = dotted(b, 4);
+        const via = iface === '0.0.0.0' ? undefined : iface;
+        op = (s) => (name === IP_ADD_MEMBERSHIP ? s.addMembership(group, via) : s.dropMembership(group, via));
+      } else if ((name === IP_ADD_SOURCE_MEMBERSHIP || name === IP_DROP_SOURCE_MEMBERSHIP) && b) {
+        const [group, iface, source] = [dotted(b, 0), dotted(b, 4), dotted(b, 8)];
+        const via = iface === '0.0.0.0' ? undefined : iface;
+        op = (s) =>
+          name === IP_ADD_SOURCE_MEMBERSHIP
+            ? s.addSourceSpecificMembership(source, group, via)
+            : s.dropSourceSpecificMembership(source, group, via);
+      } else if (name === IP_MULTICAST_TTL) {
+        op = (s) => s.setMulticastTTL(n);
+        this.#mc.set(`${level}:${name}`, n);
+      } else if (name === IP_MULTICAST_LOOP) {
+        op = (s) => s.setMulticastLoopback(n !== 0);
+        this.#mc.set(`${level}:${name}`, n !== 0 ? 1 : 0);
+      } else if (name === IP_MULTICAST_IF && b) {
+        const addr = b.length === 4 ? dotted(b, 0) : dotted(b, 4);
+        op = (s) => s.setMulticastInterface(addr);
+      }
+    } else if (level === IPPROTO_IPV6) {
+      if ((name === IPV6_JOIN_GROUP || name === IPV6_LEAVE_GROUP) && b) {
+        const group = ipv6Text(b.subarray(0, 16));
+        const index = new DataView(b.buffer, b.byteOffset + 16, 4).getUint32(0, true);
+        const ifname = index === 0 ? undefined : ifnameOf(index);
+        if (index !== 0 && ifname === undefined) throw new SocketError('ENODEV', { syscall: 'setsockopt' });
+        const via = ifname === undefined ? undefined : `::%${ifname}`;
+        op = (s) => (name === IPV6_JOIN_GROUP ? s.addMembership(group, via) : s.dropMembership(group, via));
+      } else if (name === IPV6_MULTICAST_HOPS) {
+        op = (s) => s.setMulticastTTL(n);
+        this.#mc.set(`${level}:${name}`, n);
+      } else if (name === IPV6_MULTICAST_LOOP) {
+        op = (s) => s.setMulticastLoopback(n !== 0);
+        this.#mc.set(`${level}:${name}`, n);
+      } else if (name === IPV6_MULTICAST_IF) {
+        const ifname = n === 0 ? undefined : ifnameOf(n);
+        if (n !== 0 && ifname === undefined) throw new SocketError('ENODEV', { syscall: 'setsockopt' });
+        op = (s) => s.setMulticastInterface(ifname === undefined ? '::' : `::%${ifname}`);
+        this.#mc.set(`${level}:${name}`, n);
+      }
+    }
+    if (op === undefined) return false;
+    const s = this.#socket();
+    if (!this.#bound) {
+      this.#pendingMulticast.push(op);
+      return true;
+    }
+    try {
+      op(s);
+    } catch (e) {
+      throw toSocketError(e, { syscall: 'setsockopt' });
+    }
+    return true;
   }
 
   getOption(level: number, name: number): OptionValue | undefined {
@@ -138,7 +231,7 @@ export class OsDatagram implements DatagramImpl {
       this.#err = undefined;
       return e === undefined ? 0 : toSocketError(e).errno;
     }
-    return undefined;
+    return this.#mc.get(`${level}:${name}`);
   }
 
   async connect(addr: SockAddr): Promise<void> {

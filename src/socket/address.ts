@@ -168,3 +168,37 @@ export function anyAddress(family: number): SockAddr {
   if (family === AF_INET6) return { family: AF_INET6, host: '::', port: 0, flowinfo: 0, scopeid: 0 };
   return { family: AF_INET, host: '0.0.0.0', port: 0 };
 }
+
+/**
+ * Python's socket.inet_aton: a dotted IPv4 address as its 4 bytes in network order (what
+ * struct ip_mreq and IP_MULTICAST_IF take). Throws OSError-style EINVAL for bad text.
+ */
+export function inet_aton(text: string): Uint8Array {
+  const a = parseIpv4(text);
+  if (a === undefined)
+    throw new SocketError('EINVAL', {
+      syscall: 'inet_aton',
+      detail: 'illegal IP address string passed to inet_aton',
+    });
+  return Uint8Array.of(a >>> 24, (a >>> 16) & 0xff, (a >>> 8) & 0xff, a & 0xff);
+}
+
+/** Python's socket.inet_pton: an address of `family` (AF_INET or AF_INET6) as bytes in network order. */
+export function inet_pton(family: number, text: string): Uint8Array {
+  if (family === AF_INET) return inet_aton(text);
+  const a = family === AF_INET6 ? parseIpv6(text) : undefined;
+  if (a === undefined)
+    throw new SocketError(family === AF_INET6 ? 'EINVAL' : 'EAFNOSUPPORT', {
+      syscall: 'inet_pton',
+      detail: 'illegal IP address string passed to inet_pton',
+    });
+  return a;
+}
+
+/** Python's socket.inet_ntop: the text form of 4 or 16 address bytes. */
+export function inet_ntop(family: number, bytes: Uint8Array): string {
+  if (family === AF_INET && bytes.length === 4)
+    return formatIpv4(((bytes[0] << 24) | (bytes[1] << 16) | (bytes[2] << 8) | bytes[3]) >>> 0);
+  if (family === AF_INET6 && bytes.length === 16) return formatIpv6(bytes);
+  throw new SocketError('EINVAL', { syscall: 'inet_ntop', detail: 'bad address length' });
+}

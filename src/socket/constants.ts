@@ -73,6 +73,19 @@ export const IP_PMTUDISC_DONT = 0;
 export const IP_PMTUDISC_WANT = 1;
 export const IP_PMTUDISC_DO = 2;
 export const IP_PMTUDISC_PROBE = 3;
+/**
+ * Multicast (ip(7)): the outgoing interface (struct in_addr, ip_mreq or ip_mreqn), the TTL
+ * of group datagrams (default 1), whether they loop back to local members (default 1).
+ */
+export const IP_MULTICAST_IF = 32;
+export const IP_MULTICAST_TTL = 33;
+export const IP_MULTICAST_LOOP = 34;
+/** struct ip_mreq (group, interface address) or ip_mreqn (group, address, interface index). */
+export const IP_ADD_MEMBERSHIP = 35;
+export const IP_DROP_MEMBERSHIP = 36;
+/** struct ip_mreq_source (group, interface address, source): source-specific membership (RFC 3678). */
+export const IP_ADD_SOURCE_MEMBERSHIP = 39;
+export const IP_DROP_SOURCE_MEMBERSHIP = 40;
 
 // IPv6-level options (Linux in6.h).
 export const IPV6_V6ONLY = 26;

@@ -100,6 +100,7 @@ const EXPLAIN: Record<string, string> = {
   EAGAIN: 'resource temporarily unavailable (the call would block on a non-blocking socket)',
   EACCES: 'permission denied',
   EINVAL: 'invalid argument',
+  ENODEV: 'no such device (no interface by that index or address, or none routes the group)',
   EPIPE: 'broken pipe (the connection can no longer send)',
   EDESTADDRREQ: 'destination address required (sendto on an unconnected socket needs an address)',
   EMSGSIZE: 'message too long for one datagram',

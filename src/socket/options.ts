@@ -7,7 +7,14 @@ import type { OptionValue } from './backend.ts';
 import {
   AF_INET6,
   AF_UNIX,
+  IP_ADD_MEMBERSHIP,
+  IP_ADD_SOURCE_MEMBERSHIP,
+  IP_DROP_MEMBERSHIP,
+  IP_DROP_SOURCE_MEMBERSHIP,
   IP_MTU_DISCOVER,
+  IP_MULTICAST_IF,
+  IP_MULTICAST_LOOP,
+  IP_MULTICAST_TTL,
   IP_TOS,
   IP_TTL,
   IPPROTO_IP,
@@ -16,6 +23,8 @@ import {
   IPV6_JOIN_GROUP,
   IPV6_LEAVE_GROUP,
   IPV6_MULTICAST_HOPS,
+  IPV6_MULTICAST_IF,
+  IPV6_MULTICAST_LOOP,
   IPV6_V6ONLY,
   SO_ACCEPTCONN,
   SO_BROADCAST,
@@ -43,7 +52,7 @@ import { ArgumentTypeError, describeValue, SocketError } from './errno.ts';
 /** Values setsockopt accepts: integers, booleans, struct bytes, or [l_onoff, l_linger] for SO_LINGER. */
 export type SockOptValue = number | boolean | Uint8Array | readonly [number, number];
 
-export type OptKind = 'int' | 'bool' | 'linger' | 'readonly' | 'mreq6';
+export type OptKind = 'int' | 'bool' | 'linger' | 'readonly' | 'mreq6' | 'mreq4' | 'mreq4src' | 'mcif4';
 export interface OptSpec {
   kind: OptKind;
   /** Which socket types the option applies to. */
@@ -79,6 +88,19 @@ const OPTIONS = new Map<string, OptSpec>([
   [`${IPPROTO_IPV6}:${IPV6_JOIN_GROUP}`, { kind: 'mreq6', on: 'ip', dflt: 0 }],
   [`${IPPROTO_IPV6}:${IPV6_LEAVE_GROUP}`, { kind: 'mreq6', on: 'ip', dflt: 0 }],
   [`${IPPROTO_IPV6}:${IPV6_MULTICAST_HOPS}`, { kind: 'int', on: 'ip', dflt: 1 }],
+  // ipv6(7): the interface index group datagrams leave by (0: the route's), and whether
+  // they loop back to local members (0 or 1, default 1).
+  [`${IPPROTO_IPV6}:${IPV6_MULTICAST_IF}`, { kind: 'int', on: 'ip', dflt: 0 }],
+  [`${IPPROTO_IPV6}:${IPV6_MULTICAST_LOOP}`, { kind: 'int', on: 'ip', dflt: 1 }],
+  // ip(7) multicast: membership (set only), the outgoing interface, the TTL (default 1, -1
+  // restores it) and loopback (default on) of group datagrams.
+  [`${IPPROTO_IP}:${IP_ADD_MEMBERSHIP}`, { kind: 'mreq4', on: 'ip', dflt: 0 }],
+  [`${IPPROTO_IP}:${IP_DROP_MEMBERSHIP}`, { kind: 'mreq4', on: 'ip', dflt: 0 }],
+  [`${IPPROTO_IP}:${IP_ADD_SOURCE_MEMBERSHIP}`, { kind: 'mreq4src', on: 'ip', dflt: 0 }],
+  [`${IPPROTO_IP}:${IP_DROP_SOURCE_MEMBERSHIP}`, { kind: 'mreq4src', on: 'ip', dflt: 0 }],
+  [`${IPPROTO_IP}:${IP_MULTICAST_IF}`, { kind: 'mcif4', on: 'ip', dflt: 0 }],
+  [`${IPPROTO_IP}:${IP_MULTICAST_TTL}`, { kind: 'int', on: 'ip', dflt: 1 }],
+  [`${IPPROTO_IP}:${IP_MULTICAST_LOOP}`, { kind: 'bool', on: 'ip', dflt: 1 }],
   // ip(7): the TOS byte and the path MTU discovery mode (default IP_PMTUDISC_WANT). The stack's
   // TCP puts them on its segments; the os backend records them (Node cannot pass them down).
   [`${IPPROTO_IP}:${IP_TOS}`, { kind: 'int', on: 'ip', dflt: 0 }],
@@ -121,6 +143,36 @@ export function optionValue(level: number, optname: number, spec: OptSpec, value
         detail: 'struct ipv6_mreq is 20 bytes: the group address, then the interface index',
       });
     return value.slice(0, 20);
+  }
+  if (spec.kind === 'mreq4' || spec.kind === 'mreq4src' || spec.kind === 'mcif4') {
+    // Linux do_ip_setsockopt: struct ip_mreq is 8 bytes (ip_mreqn 12), ip_mreq_source 12;
+    // IP_MULTICAST_IF takes an in_addr (4), an ip_mreq or an ip_mreqn. Shorter is EINVAL.
+    const min = spec.kind === 'mreq4' ? 8 : spec.kind === 'mreq4src' ? 12 : 4;
+    if (!(value instanceof Uint8Array) || value.length < min)
+      throw new SocketError('EINVAL', {
+        syscall: 'setsockopt',
+        detail:
+          spec.kind === 'mreq4'
+            ? 'struct ip_mreq is 8 bytes: the group, then the interface address (ip_mreqn: and an index)'
+            : spec.kind === 'mreq4src'
+              ? 'struct ip_mreq_source is 12 bytes: the group, the interface address, the source'
+              : 'IP_MULTICAST_IF takes an address (4 bytes), an ip_mreq or an ip_mreqn',
+      });
+    return value.slice(0, Math.min(value.length, 12));
+  }
+  if (level === IPPROTO_IP && optname === IP_MULTICAST_TTL) {
+    const n = typeof value === 'boolean' ? Number(value) : value;
+    // ip(7) / do_ip_setsockopt: "if (val == -1) val = 1; if (val < 0 || val > 255) goto e_inval".
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < -1 || n > 255)
+      throw new SocketError('EINVAL', { syscall: 'setsockopt', detail: 'IP_MULTICAST_TTL must be -1..255' });
+    return n === -1 ? 1 : n;
+  }
+  if (level === IPPROTO_IPV6 && optname === IPV6_MULTICAST_LOOP) {
+    const n = typeof value === 'boolean' ? Number(value) : value;
+    // Linux do_ipv6_setsockopt: "if (val != valbool) goto e_inval" (0 or 1 only).
+    if (n !== 0 && n !== 1)
+      throw new SocketError('EINVAL', { syscall: 'setsockopt', detail: 'IPV6_MULTICAST_LOOP is 0 or 1' });
+    return n;
   }
   if (level === IPPROTO_IPV6 && optname === IPV6_MULTICAST_HOPS) {
     const n = typeof value === 'boolean' ? Number(value) : value;
@@ -183,7 +235,13 @@ export function optionValue(level: number, optname: number, spec: OptSpec, value
 /** getsockopt's answer: the value, or raw bytes when `buflen` is given (SO_LINGER's 8-byte struct). */
 export function optionResult(spec: OptSpec, v: OptionValue, buflen: number | undefined): number | Uint8Array {
   // Linux do_ipv6_getsockopt: membership changes are set-only.
-  if (spec.kind === 'mreq6') throw new SocketError('ENOPROTOOPT', { syscall: 'getsockopt' });
+  if (spec.kind === 'mreq6' || spec.kind === 'mreq4' || spec.kind === 'mreq4src')
+    throw new SocketError('ENOPROTOOPT', { syscall: 'getsockopt' });
+  if (spec.kind === 'mcif4' && v instanceof Uint8Array) {
+    // Linux answers IP_MULTICAST_IF with the in_addr (read here as the int Python shows).
+    const a = v.length === 4 ? v : v.subarray(4, 8);
+    v = new DataView(a.buffer, a.byteOffset, 4).getInt32(0, true);
+  }
   if (spec.kind === 'linger') {
     const bytes = v as Uint8Array;
     if (buflen !== undefined) return bytes.slice(0, Math.min(buflen, 8));

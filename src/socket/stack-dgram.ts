@@ -4,17 +4,28 @@
  * validated arguments and state; errors thrown here are UdpErrors (a `code`), which
  * the front maps with `toSocketError`.
  */
+
+import { isMulticast } from '../ip/ip-address.ts';
 import type { UdpEndpoint } from '../udp/udp.ts';
 import { UdpError } from '../udp/udp.ts';
-import { formatIp, type IpAddress, isUnspecified, parseIpv4 } from '../wire/address.ts';
+import { formatIp, type IpAddress, ipEquals, isUnspecified, parseIpv4 } from '../wire/address.ts';
 import type { Datagram, DatagramImpl, OptionValue, SockAddr } from './backend.ts';
 import {
+  IP_ADD_MEMBERSHIP,
+  IP_ADD_SOURCE_MEMBERSHIP,
+  IP_DROP_MEMBERSHIP,
+  IP_DROP_SOURCE_MEMBERSHIP,
+  IP_MULTICAST_IF,
+  IP_MULTICAST_LOOP,
+  IP_MULTICAST_TTL,
   IP_TTL,
   IPPROTO_IP,
   IPPROTO_IPV6,
   IPV6_JOIN_GROUP,
   IPV6_LEAVE_GROUP,
   IPV6_MULTICAST_HOPS,
+  IPV6_MULTICAST_IF,
+  IPV6_MULTICAST_LOOP,
   IPV6_V6ONLY,
   SO_BROADCAST,
   SO_ERROR,
@@ -33,14 +44,44 @@ const IPV6_ANY: IpAddress = { family: 6, v6: new Uint8Array(16) };
 
 /**
  * The host's multicast memberships, as datagram sockets change them (a `Stack` gives
- * one): joins and leaves are counted per interface, so the interface stays in a group
- * while any socket wants it, and the MLDv2 reports (RFC 3810) go out on the first join
- * and the last leave. Each returns the interface index used (0: no such interface).
+ * one), in both families on one design (src/ip/membership.ts): each socket is an owner
+ * of its memberships on an interface, any-source or source-specific, and the interface's
+ * IGMPv3 / MLDv2 reports follow the changes.
  */
 export interface MulticastHost {
-  join6(group: Uint8Array, ifindex: number): number;
-  leave6(group: Uint8Array, ifindex: number): number;
+  /**
+   * The interface index a membership of `group` uses: `ifindex` if that interface exists,
+   * else the one holding IPv4 address `addr` (non-zero), else the one the group routes
+   * through (Linux ip_mc_find_dev). 0: none (ENODEV).
+   */
+  interfaceFor(group: IpAddress, ifindex: number, addr: number): number;
+  /** The index of the interface holding IPv4 address `addr` (0: none). */
+  interfaceOf4(addr: number): number;
+  /** The name of interface `ifindex` (undefined: none). */
+  ifname(ifindex: number): string | undefined;
+  /** `owner` joins `group` on `ifindex`: any source, or only `sources`. False: the table is full. */
+  join(group: IpAddress, ifindex: number, owner: unknown, sources?: readonly IpAddress[]): boolean;
+  /** Undoes a `join` (the same `sources`, or undefined for an any-source one). */
+  leave(group: IpAddress, ifindex: number, owner: unknown, sources?: readonly IpAddress[]): void;
 }
+
+/** One membership of a socket: any source (`sources` undefined) or only those listed (INCLUDE). */
+interface SocketMembership {
+  readonly group: IpAddress;
+  readonly ifindex: number;
+  sources: Map<string, IpAddress> | undefined;
+}
+
+/** Most source-specific sources per membership (Linux net.ipv4.igmp_max_msf). */
+const MAX_SOURCES = 10;
+/** Most memberships per socket (Linux net.ipv4.igmp_max_memberships). */
+const MAX_MEMBERSHIPS = 20;
+
+const v4At = (b: Uint8Array, at: number): number =>
+  ((b[at] << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]) >>> 0;
+/** An int field of a struct as the host writes it (x86 and ARM: little-endian; see #membership6). */
+const intAt = (b: Uint8Array, at: number): number =>
+  new DataView(b.buffer, b.byteOffset + at, 4).getUint32(0, true);
 
 /** A socket address's IP address (the family's unspecified address for the wildcard). */
 function ipOf(addr: SockAddr, family: 2 | 10, zones?: ScopeZones): IpAddress {
@@ -66,8 +107,11 @@ export class StackDatagramSocket implements DatagramImpl {
   readonly family: 2 | 10;
   readonly #zones: ScopeZones | undefined;
   readonly #multicast: MulticastHost | undefined;
-  /** This socket's IPv6 group memberships ('ifindex group-key' -> group), dropped on close. */
-  readonly #groups = new Map<string, { group: Uint8Array; ifindex: number }>();
+  /** This socket's group memberships ('ifindex group' -> membership), dropped on close. */
+  readonly #groups = new Map<string, SocketMembership>();
+  /** IPV6_MULTICAST_IF's index (0: unset) and IP_MULTICAST_IF's address (0: unset). */
+  #mcIf6 = 0;
+  #mcAddr4 = 0;
 
   constructor(ep: UdpEndpoint, family: 2 | 10 = 2, zones?: ScopeZones, multicast?: MulticastHost) {
     this.#ep = ep;
@@ -109,11 +153,43 @@ export class StackDatagramSocket implements DatagramImpl {
       return;
     }
     if (level === IPPROTO_IPV6 && (name === IPV6_JOIN_GROUP || name === IPV6_LEAVE_GROUP)) {
-      this.#membership(name === IPV6_JOIN_GROUP, value);
+      this.#membership6(name === IPV6_JOIN_GROUP, value);
+      return;
+    }
+    if (level === IPPROTO_IP && (name === IP_ADD_MEMBERSHIP || name === IP_DROP_MEMBERSHIP)) {
+      this.#membership4(name === IP_ADD_MEMBERSHIP, value);
+      return;
+    }
+    if (level === IPPROTO_IP && (name === IP_ADD_SOURCE_MEMBERSHIP || name === IP_DROP_SOURCE_MEMBERSHIP)) {
+      this.#sourceMembership4(name === IP_ADD_SOURCE_MEMBERSHIP, value);
       return;
     }
     if (level === IPPROTO_IPV6 && name === IPV6_MULTICAST_HOPS) {
       ep.multicastTtl = n;
+      return;
+    }
+    if (level === IPPROTO_IP && name === IP_MULTICAST_TTL) {
+      ep.multicastTtl4 = n;
+      return;
+    }
+    if (level === IPPROTO_IP && name === IP_MULTICAST_LOOP) {
+      ep.multicastLoop4 = n !== 0;
+      return;
+    }
+    if (level === IPPROTO_IPV6 && name === IPV6_MULTICAST_LOOP) {
+      ep.multicastLoop6 = n !== 0;
+      return;
+    }
+    if (level === IPPROTO_IPV6 && name === IPV6_MULTICAST_IF) {
+      // Linux: 0 clears it; an index with no interface is ENODEV.
+      const ifname = n === 0 ? undefined : this.#multicast?.ifname(n);
+      if (n !== 0 && ifname === undefined) throw new SocketError('ENODEV', { detail: `no interface ${n}` });
+      ep.multicastIf6 = ifname;
+      this.#mcIf6 = n;
+      return;
+    }
+    if (level === IPPROTO_IP && name === IP_MULTICAST_IF) {
+      this.#multicastIf4(value);
       return;
     }
     if (level === IPPROTO_IPV6 && name === IPV6_V6ONLY && this.family === 10) {
@@ -129,36 +205,134 @@ export class StackDatagramSocket implements DatagramImpl {
   }
 
   /** IPV6_JOIN_GROUP / IPV6_LEAVE_GROUP with a struct ipv6_mreq (group, interface index). */
-  #membership(join: boolean, value: OptionValue): void {
-    const mc = this.#multicast;
+  #membership6(join: boolean, value: OptionValue): void {
     if (!(value instanceof Uint8Array) || value.length < 20) throw new UdpError('EINVAL', 'struct ipv6_mreq');
-    const group = value.slice(0, 16);
+    const group: IpAddress = { family: 6, v6: value.slice(0, 16) };
     // Deviation: the index is read little-endian (the native order of the x86 and ARM
     // hosts Python packs it on with struct.pack('@I')).
-    const ifindex = new DataView(value.buffer, value.byteOffset + 16, 4).getUint32(0, true);
+    const ifindex = intAt(value, 16);
     // Linux ipv6_sock_mc_join: a group that is not multicast is EINVAL.
-    if (group[0] !== 0xff) throw new UdpError('EINVAL', 'not a multicast group');
-    if (mc === undefined) throw new UdpError('EINVAL', 'no multicast on this host');
-    const keyOf = (i: number) => `${i} ${Array.from(group).join('.')}`;
-    if (join) {
-      const used = mc.join6(group, ifindex);
-      // No interface with that index (or none routes the group): ENODEV, as Linux.
-      if (used === 0) throw new SocketError('ENODEV', { detail: 'no interface for the group' });
-      const key = keyOf(used);
-      if (this.#groups.has(key)) {
-        mc.leave6(group, used);
-        throw new UdpError('EADDRINUSE', 'already a member of the group');
-      }
-      this.#groups.set(key, { group, ifindex: used });
+    if (group.v6[0] !== 0xff) throw new UdpError('EINVAL', 'not a multicast group');
+    if (join) this.#join(group, ifindex, 0);
+    else this.#drop(group, ifindex, 0);
+  }
+
+  /** IP_ADD_MEMBERSHIP / IP_DROP_MEMBERSHIP with a struct ip_mreq (group, address) or ip_mreqn (and an index). */
+  #membership4(join: boolean, value: OptionValue): void {
+    if (!(value instanceof Uint8Array) || value.length < 8) throw new UdpError('EINVAL', 'struct ip_mreq');
+    const group: IpAddress = { family: 4, v4: v4At(value, 0) };
+    const addr = v4At(value, 4);
+    const ifindex = value.length >= 12 ? intAt(value, 8) : 0;
+    // Linux ip_mc_join_group: "if (!ipv4_is_multicast(addr)) return -EINVAL".
+    if (!isMulticast(group)) throw new UdpError('EINVAL', 'not a multicast group');
+    if (join) this.#join(group, ifindex, addr);
+    else this.#drop(group, ifindex, addr);
+  }
+
+  /** The interface a membership uses (ENODEV when there is none, as Linux ip_mc_find_dev). */
+  #interface(group: IpAddress, ifindex: number, addr: number): number {
+    const used = this.#multicast?.interfaceFor(group, ifindex, addr) ?? 0;
+    if (used === 0) throw new SocketError('ENODEV', { detail: 'no interface for the group' });
+    return used;
+  }
+
+  #join(group: IpAddress, ifindex: number, addr: number): void {
+    const used = this.#interface(group, ifindex, addr);
+    const key = `${used} ${formatIp(group)}`;
+    // Linux ip_mc_join_group / ipv6_sock_mc_join: a second join of the same group and interface.
+    if (this.#groups.has(key)) throw new UdpError('EADDRINUSE', 'already a member of the group');
+    if (this.#groups.size >= MAX_MEMBERSHIPS) throw new UdpError('ENOBUFS', 'too many memberships');
+    if (!this.#multicast!.join(group, used, this))
+      throw new UdpError('ENOBUFS', 'the interface has too many groups');
+    this.#groups.set(key, { group, ifindex: used, sources: undefined });
+  }
+
+  #drop(group: IpAddress, ifindex: number, addr: number): void {
+    const want = ifindex !== 0 || addr !== 0 ? (this.#multicast?.interfaceFor(group, ifindex, addr) ?? 0) : 0;
+    const found = [...this.#groups.entries()].find(
+      ([, g]) => (want === 0 || g.ifindex === want) && ipEquals(g.group, group),
+    );
+    // Linux ip_mc_leave_group / ipv6_sock_mc_drop: not a member is EADDRNOTAVAIL.
+    if (found === undefined) throw new UdpError('EADDRNOTAVAIL', 'not a member of the group');
+    const [key, m] = found;
+    this.#groups.delete(key);
+    this.#multicast?.leave(group, m.ifindex, this, m.sources && [...m.sources.values()]);
+    this.#updateFilter();
+  }
+
+  /**
+   * IP_ADD_SOURCE_MEMBERSHIP / IP_DROP_SOURCE_MEMBERSHIP (RFC 3678 §4.1.3) with a struct
+   * ip_mreq_source (group, interface address, source): the socket's INCLUDE list for the group.
+   */
+  #sourceMembership4(add: boolean, value: OptionValue): void {
+    if (!(value instanceof Uint8Array) || value.length < 12)
+      throw new UdpError('EINVAL', 'struct ip_mreq_source');
+    const group: IpAddress = { family: 4, v4: v4At(value, 0) };
+    const source: IpAddress = { family: 4, v4: v4At(value, 8) };
+    if (!isMulticast(group)) throw new UdpError('EINVAL', 'not a multicast group');
+    const used = this.#interface(group, 0, v4At(value, 4));
+    const key = `${used} ${formatIp(group)}`;
+    const skey = formatIp(source);
+    const m = this.#groups.get(key);
+    const mc = this.#multicast!;
+    if (add) {
+      // Linux ip_mc_source: an any-source (EXCLUDE) membership takes no INCLUDE source.
+      if (m !== undefined && m.sources === undefined) throw new UdpError('EINVAL', 'an any-source member');
+      if (m?.sources?.has(skey)) return;
+      if ((m?.sources?.size ?? 0) >= MAX_SOURCES) throw new UdpError('ENOBUFS', 'too many sources');
+      if (m === undefined && this.#groups.size >= MAX_MEMBERSHIPS)
+        throw new UdpError('ENOBUFS', 'too many memberships');
+      if (!mc.join(group, used, this, [source]))
+        throw new UdpError('ENOBUFS', 'the interface has too many groups');
+      if (m === undefined)
+        this.#groups.set(key, { group, ifindex: used, sources: new Map([[skey, source]]) });
+      else m.sources!.set(skey, source);
+      this.#updateFilter();
       return;
     }
-    const found = [...this.#groups.entries()].find(
-      ([, g]) => (ifindex === 0 || g.ifindex === ifindex) && g.group.every((b, i) => b === group[i]),
-    );
-    // Linux ipv6_sock_mc_drop: not a member is EADDRNOTAVAIL.
-    if (found === undefined) throw new UdpError('EADDRNOTAVAIL', 'not a member of the group');
-    this.#groups.delete(found[0]);
-    mc.leave6(group, found[1].ifindex);
+    if (m?.sources === undefined || !m.sources.has(skey))
+      throw new UdpError('EADDRNOTAVAIL', 'not a member for that source');
+    m.sources.delete(skey);
+    mc.leave(group, used, this, [source]);
+    if (m.sources.size === 0) this.#groups.delete(key);
+    this.#updateFilter();
+  }
+
+  /** The endpoint's per-socket source filter: needed only while a membership is source-specific. */
+  #updateFilter(): void {
+    const specific = [...this.#groups.values()].some((g) => g.sources !== undefined);
+    this.#ep.multicastFilter = specific
+      ? (group, src) => {
+          let member = false;
+          for (const g of this.#groups.values()) {
+            if (!ipEquals(g.group, group)) continue;
+            if (g.sources === undefined || g.sources.has(formatIp(src))) return true;
+            member = true;
+          }
+          // Linux ip_mc_sf_allow: a group the socket did not join passes (IP_MULTICAST_ALL).
+          return !member;
+        }
+      : undefined;
+  }
+
+  /** IP_MULTICAST_IF: an in_addr, an ip_mreq (its interface address) or an ip_mreqn (address and index). */
+  #multicastIf4(value: OptionValue): void {
+    if (!(value instanceof Uint8Array) || value.length < 4) throw new UdpError('EINVAL', 'IP_MULTICAST_IF');
+    const addr = value.length === 4 ? v4At(value, 0) : v4At(value, 4);
+    const ifindex = value.length >= 12 ? intAt(value, 8) : 0;
+    const ep = this.#ep;
+    if (ifindex === 0 && addr === 0) {
+      ep.multicastIf4 = undefined;
+      this.#mcAddr4 = 0;
+      return;
+    }
+    const mc = this.#multicast;
+    // Linux do_ip_setsockopt: an index or address that names no interface is EADDRNOTAVAIL.
+    const used = ifindex !== 0 ? ifindex : (mc?.interfaceOf4(addr) ?? 0);
+    const ifname = used === 0 ? undefined : mc?.ifname(used);
+    if (ifname === undefined) throw new UdpError('EADDRNOTAVAIL', 'no interface with that address');
+    ep.multicastIf4 = { ifname, source: addr !== 0 ? { family: 4, v4: addr } : undefined };
+    this.#mcAddr4 = addr;
   }
 
   getOption(level: number, name: number): OptionValue | undefined {
@@ -169,6 +343,15 @@ export class StackDatagramSocket implements DatagramImpl {
     if (level === SOL_SOCKET && name === SO_RCVBUF) return this.#ep.rcvbuf;
     if (level === IPPROTO_IPV6 && name === IPV6_V6ONLY) return this.#ep.wildcardFamily === 6 ? 1 : 0;
     if (level === IPPROTO_IPV6 && name === IPV6_MULTICAST_HOPS) return this.#ep.multicastTtl ?? 1;
+    if (level === IPPROTO_IPV6 && name === IPV6_MULTICAST_LOOP) return this.#ep.multicastLoop6 ? 1 : 0;
+    if (level === IPPROTO_IPV6 && name === IPV6_MULTICAST_IF) return this.#mcIf6;
+    if (level === IPPROTO_IP && name === IP_MULTICAST_TTL) return this.#ep.multicastTtl4 ?? 1;
+    if (level === IPPROTO_IP && name === IP_MULTICAST_LOOP) return this.#ep.multicastLoop4 ? 1 : 0;
+    if (level === IPPROTO_IP && name === IP_MULTICAST_IF) {
+      // The in_addr as Linux returns it, read in host (little-endian) order as Python shows it.
+      const a = this.#mcAddr4;
+      return ((a & 0xff) << 24) | (((a >>> 8) & 0xff) << 16) | (((a >>> 16) & 0xff) << 8) | (a >>> 24);
+    }
     if (level === IPPROTO_IP && name === IP_TTL) return this.#ep.ttl ?? this.#ep.layer.net.defaultTtl;
     return undefined;
   }
@@ -187,8 +370,9 @@ export class StackDatagramSocket implements DatagramImpl {
   }
 
   async close(): Promise<void> {
-    // Closing a socket drops its memberships (Linux ipv6_sock_mc_close).
-    for (const g of this.#groups.values()) this.#multicast?.leave6(g.group, g.ifindex);
+    // Closing a socket drops its memberships (Linux ip_mc_drop_socket, ipv6_sock_mc_close).
+    for (const g of this.#groups.values())
+      this.#multicast?.leave(g.group, g.ifindex, this, g.sources && [...g.sources.values()]);
     this.#groups.clear();
     this.#ep.close();
     this.#waiters.wake();

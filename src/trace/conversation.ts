@@ -30,8 +30,9 @@ export type TcpEvent =
 /** Direction of a segment in its stream: a2b is from the side that sent the stream's first packet. */
 export type StreamDirection = 'a2b' | 'b2a';
 
+/** One end of a connection: its address as text (either family, as printed) and port. */
 export interface TcpEndpoint {
-  readonly addr: number;
+  readonly addr: string;
   readonly port: number;
 }
 
@@ -103,12 +104,13 @@ function newDirection(base: number): DirectionState {
   };
 }
 
-function key(a: number, ap: number, b: number, bp: number): string {
-  return `${a}:${ap}-${b}:${bp}`;
+function key(a: string, ap: number, b: string, bp: number): string {
+  return `${a}/${ap}-${b}/${bp}`;
 }
 
+/** tcpdump's form of an endpoint: `10.0.0.1.80`, `fd00::1.80`. */
 export function endpointText(e: TcpEndpoint): string {
-  return `${formatIpv4(e.addr)}.${e.port}`;
+  return `${e.addr}.${e.port}`;
 }
 
 /** Tracks TCP connections across a trace. Feed it every dissected frame in capture order. */
@@ -118,8 +120,9 @@ export class TcpTracker {
 
   /** The observation for a TCP segment, or undefined for anything else. */
   observe(d: Dissection, time: number): TcpObservation | undefined {
-    const ip = d.ip;
     const tcp = d.tcp;
+    // Either family: IPv4 and IPv6 endpoints are tracked alike, by their printed addresses.
+    const ip = d.ip ? { src: formatIpv4(d.ip.src), dst: formatIpv4(d.ip.dst) } : d.ip6;
     if (!ip || !tcp) return undefined;
     const fwd = key(ip.src, tcp.srcPort, ip.dst, tcp.dstPort);
     let conv = this.#byKey.get(fwd);

@@ -11,6 +11,7 @@
 import { formatIpv4, formatIpv6, formatMac, type Ipv4Address } from '../wire/address.ts';
 import { ARP_OP_REPLY, ARP_OP_REQUEST } from '../wire/arp.ts';
 import { checksumPartial, foldChecksum, pseudoHeaderSumV4, pseudoHeaderSumV6 } from '../wire/checksum.ts';
+import { isWireError } from '../wire/error.ts';
 import {
   ETHERTYPE_ARP,
   ETHERTYPE_IPV4,
@@ -18,7 +19,8 @@ import {
   ETHERTYPE_VLAN,
   type VlanTag,
 } from '../wire/ethernet.ts';
-import { IP_PROTO_ICMP, IP_PROTO_TCP, IP_PROTO_UDP } from '../wire/ipv4.ts';
+import { parseIgmp } from '../wire/igmp.ts';
+import { IP_PROTO_ICMP, IP_PROTO_IGMP, IP_PROTO_TCP, IP_PROTO_UDP } from '../wire/ipv4.ts';
 import {
   TCPOPT_EOL,
   TCPOPT_MSS,
@@ -185,6 +187,15 @@ export interface Problem {
   readonly message: string;
 }
 
+/** An IGMP message (RFC 3376, and the v1/v2 messages), described as tcpdump does. */
+export interface IgmpLayer {
+  /** 'query', 'report' or 'leave'. */
+  readonly kind: string;
+  readonly version: number;
+  /** tcpdump's text: `igmp v3 report, 1 group record(s) [gaddr 239.1.2.3 to_ex { }]`. */
+  readonly text: string;
+}
+
 export interface Dissection {
   readonly linkType: FrameLinkType;
   /** Captured length. */
@@ -197,6 +208,7 @@ export interface Dissection {
   tcp?: TcpLayer;
   udp?: UdpLayer;
   icmp?: IcmpLayer;
+  igmp?: IgmpLayer;
   /** Application bytes (TCP/UDP payload, ICMP echo data, or a non-first fragment), as captured. */
   payload?: Uint8Array;
   /** Set when the datagram is a fragment other than the first: the transport header is elsewhere. */
@@ -394,6 +406,9 @@ function dissectIp(d: Dissection, b: Uint8Array): void {
     case IP_PROTO_ICMP:
       dissectIcmp(d, payload, payloadLength, complete);
       break;
+    case IP_PROTO_IGMP:
+      dissectIgmp(d, payload);
+      break;
     default:
       d.unknown = `IP protocol ${ipProtocolName(ip.protocol)}`;
       d.payload = payload;
@@ -469,6 +484,52 @@ function transportChecksumOk(
 ): boolean | undefined {
   if (!complete || seg.length < length) return undefined;
   return foldChecksum(checksumPartial(seg.subarray(0, length), pseudo(length))) === 0xffff;
+}
+
+const IGMP_RECORD_NAMES = ['', 'is_in', 'is_ex', 'to_in', 'to_ex', 'allow', 'block'];
+
+function dissectIgmp(d: Dissection, b: Uint8Array): void {
+  const m = parseIgmp(b);
+  if (isWireError(m)) {
+    d.problems.push({ layer: 'ipv4', message: `IGMP: ${m.detail}` });
+    d.unknown = 'IGMP';
+    d.payload = b;
+    return;
+  }
+  const g = formatIpv4;
+  switch (m.kind) {
+    case 'query': {
+      const what = m.group === 0 ? 'general' : `gaddr ${g(m.group)}`;
+      const src = m.sources.length > 0 ? ` [${m.sources.map(g).join(', ')}]` : '';
+      d.igmp = {
+        kind: 'query',
+        version: m.version,
+        text: `igmp query v${m.version}, ${what}${src}, max resp time ${m.maxResponseMs / 1000} s`,
+      };
+      return;
+    }
+    case 'report-v3': {
+      const recs = m.records.map(
+        (r) =>
+          `gaddr ${g(r.group)} ${IGMP_RECORD_NAMES[r.type] ?? `type ${r.type}`} { ${r.sources.map(g).join(' ')}${r.sources.length ? ' ' : ''}}`,
+      );
+      d.igmp = {
+        kind: 'report',
+        version: 3,
+        text: `igmp v3 report, ${m.records.length} group record(s) [${recs.join('] [')}]`,
+      };
+      return;
+    }
+    case 'leave-v2':
+      d.igmp = { kind: 'leave', version: 2, text: `igmp leave ${g(m.group)}` };
+      return;
+    default:
+      d.igmp = {
+        kind: 'report',
+        version: m.kind === 'report-v1' ? 1 : 2,
+        text: `igmp v${m.kind === 'report-v1' ? 1 : 2} report ${g(m.group)}`,
+      };
+  }
 }
 
 const IPV6_EXTENSIONS: Record<number, string> = {

@@ -211,6 +211,7 @@ function summaryBody(d: Dissection, opts: SummaryOptions): string {
     const bad = d.icmp.checksumOk === false ? ' [bad icmp cksum]' : '';
     return `${src} > ${dst}: ${icmpSummary(d)}${bad}${frag}${badIp}${problems}`;
   }
+  if (d.igmp) return `${src} > ${dst}: ${d.igmp.text}${frag}${badIp}${problems}`;
   const what = d.unknown ?? ipProtocolName(ip.protocol);
   return `${src} > ${dst}: ${what}, length ${ip.totalLength - ip.headerLength}${frag}${badIp}${problems}`;
 }
@@ -484,6 +485,7 @@ function layersOf(d: Dissection, obs: TcpObservation | undefined, previewMax: nu
       error: problem('udp'),
     });
   } else if (problem('udp')) out.push({ title: 'UDP datagram', lines: [], error: problem('udp') });
+  if (d.igmp) out.push({ title: `IGMPv${d.igmp.version} ${d.igmp.kind}`, lines: [[['value', d.igmp.text]]] });
   if (d.icmp) {
     const i = d.icmp;
     const groups: Piece[][] = [

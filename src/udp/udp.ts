@@ -24,9 +24,11 @@ import {
 import {
   checksumTrusted,
   type IpPacketInfo,
+  type NetRoute,
   type NetworkLayer,
   pseudoHeaderSum,
   type ReceivedIcmpError,
+  type RouteError,
   type SegmentEmitter,
   sendSegment,
   type TransportProtocol,
@@ -136,8 +138,28 @@ export class UdpEndpoint implements PortClaim {
   reusePort = false;
   broadcast = false;
   ttl: number | undefined = undefined;
-  /** Hop limit of multicast datagrams (IPV6_MULTICAST_HOPS); undefined: the layer's default, 1. */
+  /** Hop limit of IPv6 multicast datagrams (IPV6_MULTICAST_HOPS); undefined: 1. */
   multicastTtl: number | undefined = undefined;
+  /** TTL of IPv4 multicast datagrams (IP_MULTICAST_TTL); undefined: 1. */
+  multicastTtl4: number | undefined = undefined;
+  /**
+   * IP_MULTICAST_LOOP / IPV6_MULTICAST_LOOP (one per family, as Linux keeps them): our own
+   * group datagrams reach local members. Default on.
+   */
+  multicastLoop4 = true;
+  multicastLoop6 = true;
+  /**
+   * IP_MULTICAST_IF / IPV6_MULTICAST_IF: the interface group datagrams of each family leave by
+   * (undefined: the route's), and for IPv4 the source address it named (Linux inet->mc_addr).
+   */
+  multicastIf4: { ifname: string; source: IpAddress | undefined } | undefined = undefined;
+  multicastIf6: string | undefined = undefined;
+  /**
+   * The socket's own source filters (IP_ADD_SOURCE_MEMBERSHIP): false for a group datagram
+   * from a source its membership excludes (Linux ip_mc_sf_allow). Unset: every group the
+   * host joined is received (IP_MULTICAST_ALL, on by default).
+   */
+  multicastFilter: ((group: IpAddress, src: IpAddress) => boolean) | undefined = undefined;
   /** Receive queue bound (SO_RCVBUF) in bytes charged: data plus UDP_DATAGRAM_OVERHEAD each. */
   rcvbuf = UDP_DEFAULT_RCVBUF;
   /** A pending asynchronous error (ICMP) reported once by the next send/receive (SO_ERROR). */
@@ -275,8 +297,15 @@ export class UdpLayer implements TransportProtocol {
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UdpError('EINVAL', `bad port ${port}`);
     // bind(2): the address must be one of ours (or the wildcard / a broadcast address, which
     // Linux allows so a socket can receive only broadcasts).
+    // Linux inet_bind accepts a multicast address too (RTN_MULTICAST): the socket then
+    // receives only datagrams sent to that group.
     const wildcard = isUnspecified(addr);
-    if (!wildcard && !this.net.isLocalAddress(addr) && !this.net.isBroadcastAddress(addr))
+    if (
+      !wildcard &&
+      !this.net.isLocalAddress(addr) &&
+      !this.net.isBroadcastAddress(addr) &&
+      !isMulticast(addr)
+    )
       throw new UdpError('EADDRNOTAVAIL');
     if (port !== 0 && port < 1024 && !this.options.privileged)
       throw new UdpError('EACCES', `port ${port} needs privileges`);
@@ -332,11 +361,11 @@ export class UdpLayer implements TransportProtocol {
     if (this.net.isBroadcastAddress(addr) && !ep.broadcast)
       throw new UdpError('EACCES', 'broadcast destination needs SO_BROADCAST');
     const local = ep.local;
-    const r = this.net.route(addr, isUnspecified(local.address) ? undefined : local.address);
+    const r = this.#route(ep, addr);
     if (typeof r === 'string') throw new UdpError(r === 'ENETDOWN' ? 'ENETUNREACH' : r);
     if (!ep.bound) this.#autobind(ep);
     // Linux (ip4_datagram_connect): an unbound-address socket takes the route's source.
-    if (isUnspecified(local.address) && !r.broadcast) local.address = r.source;
+    if (isUnspecified(local.address) && !r.broadcast && !isMulticast(local.address)) local.address = r.source;
     ep.remote = { address: addr, port };
     ep.pendingError = undefined;
   }
@@ -354,16 +383,19 @@ export class UdpLayer implements TransportProtocol {
     if (this.net.isBroadcastAddress(dst) && !ep.broadcast)
       // Linux udp_sendmsg: "if (rt->rt_flags & RTCF_BROADCAST && !sock_flag(sk, SOCK_BROADCAST)) EACCES".
       throw new UdpError('EACCES', 'broadcast destination needs SO_BROADCAST');
-    const local = ep.local.address;
-    const src = !isUnspecified(local) && !this.net.isBroadcastAddress(local) ? local : undefined;
-    const route = this.net.route(dst, src);
+    const route = this.#route(ep, dst);
     if (typeof route === 'string') throw new UdpError(route === 'ENETDOWN' ? 'ENETUNREACH' : route);
     if (!ep.bound) this.#autobind(ep);
+    const multicast = isMulticast(dst);
     // Built straight into its frame (link + IP header room in front): one copy of the data.
     const err = sendSegment(
       this.net,
       route,
-      { protocol: IP_PROTO_UDP, ttl: isMulticast(dst) ? ep.multicastTtl : ep.ttl },
+      multicast
+        ? dst.family === 4
+          ? { protocol: IP_PROTO_UDP, ttl: ep.multicastTtl4 ?? 1, multicastLoop: ep.multicastLoop4 }
+          : { protocol: IP_PROTO_UDP, ttl: ep.multicastTtl ?? 1, multicastLoop: ep.multicastLoop6 }
+        : { protocol: IP_PROTO_UDP, ttl: ep.ttl },
       UDP_SEGMENT,
       { srcPort: ep.local.port, dstPort: dport },
       data,
@@ -371,6 +403,24 @@ export class UdpLayer implements TransportProtocol {
     if (err !== undefined && err !== 'ENOBUFS') throw new UdpError(err);
     this.stats.outDatagrams++;
     return data.length;
+  }
+
+  /**
+   * The route from `ep` to `dst`: from its bound address (unless that is the wildcard, a
+   * broadcast or a group address); to a group, out of its multicast interface (Linux
+   * udp_sendmsg: "if (!ipc.oif) ipc.oif = inet->mc_index; if (!saddr) saddr = inet->mc_addr").
+   */
+  #route(ep: UdpEndpoint, dst: IpAddress): NetRoute | RouteError {
+    const local = ep.local.address;
+    let src =
+      !isUnspecified(local) && !this.net.isBroadcastAddress(local) && !isMulticast(local) ? local : undefined;
+    if (!isMulticast(dst)) return this.net.route(dst, src);
+    if (dst.family === 4) {
+      const mif = ep.multicastIf4;
+      src ??= mif?.source;
+      return this.net.route(dst, src, mif?.ifname);
+    }
+    return this.net.route(dst, src, ep.multicastIf6);
   }
 
   /**
@@ -459,6 +509,7 @@ export class UdpLayer implements TransportProtocol {
         if (ep.wildcardFamily !== undefined && ep.wildcardFamily !== info.dst.family) continue;
         const r = ep.remote;
         if (r !== undefined && (!ipEquals(r.address, info.src) || r.port !== srcPort)) continue;
+        if (ep.multicastFilter !== undefined && !ep.multicastFilter(info.dst, info.src)) continue;
         this.#enqueue(ep, data, info, srcPort);
         delivered = true;
       }

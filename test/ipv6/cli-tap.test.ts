@@ -118,6 +118,123 @@ describe('sockstack tap with IPv6 addresses, the kernel as peer', () => {
     assert.equal(await exited(c, 5000), 0);
   });
 
+  it('--service http over IPv6: curl -6 fetches the page and /bytes/N; --connect [ADDR]:PORT to a Python AF_INET6 server', async (t) => {
+    if (skipUnless(t, ['curl', 'python3'])) return;
+    const ns = namespace(t);
+    const tap = uniqueName('ipv6mh');
+    const c = cli(t, ns, [
+      '--name',
+      tap,
+      '--address',
+      '10.77.8.2/24,fd00:77:8::2/64',
+      '--kernel-address',
+      '10.77.8.1/24,fd00:77:8::1/64',
+      '--service',
+      'http',
+    ]);
+    const log = lines(
+      { stdout: c.stderr, stderr: null, once: c.once.bind(c) } as unknown as ChildProcess,
+      'sockstack tap',
+    );
+    await log.waitFor(/Ctrl-C/, 15_000);
+    // The kernel's address may still be tentative (DAD): curl retries the connection.
+    const page = await inNs(ns, [
+      'curl',
+      '-6',
+      '-sS',
+      '--retry',
+      '10',
+      '--retry-connrefused',
+      '--retry-delay',
+      '1',
+      '--max-time',
+      '20',
+      'http://[fd00:77:8::2]/hello',
+    ]);
+    assert.equal(page.code, 0, page.err);
+    assert.match(page.out, /<h1>sockstack<\/h1><p>GET \/hello HTTP\/1\.1<\/p>/);
+    assert.match(page.out, /<th>client<\/th><td>fd00:77:8::1:\d+<\/td>/);
+    assert.match(page.out, /<th>server<\/th><td>fd00:77:8::2:80 /);
+    const n = 3_000_000;
+    const bulk = await inNs(ns, [
+      'curl',
+      '-6',
+      '-sS',
+      '--max-time',
+      '30',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_code} %{size_download}',
+      `http://[fd00:77:8::2]/bytes/${n}`,
+    ]);
+    assert.equal(bulk.code, 0, bulk.err);
+    assert.equal(bulk.out, `200 ${n}`);
+    c.kill('SIGTERM');
+    assert.equal(await exited(c, 5000), 0);
+
+    // The stack as the client: a Python AF_INET6 server in the namespace echoes in upper case.
+    const server = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        ns,
+        'python3',
+        '-c',
+        [
+          'import socket',
+          's=socket.socket(socket.AF_INET6, socket.SOCK_STREAM)',
+          's.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)',
+          's.bind(("::", 5601, 0, 0)); s.listen(1); s.settimeout(30)',
+          'print("ready", flush=True)',
+          'c, peer = s.accept(); c.settimeout(10); got=b""',
+          'while True:',
+          '  b=c.recv(65536)',
+          '  if not b: break',
+          '  got+=b',
+          'c.sendall(got.upper()); c.close()',
+          'print("peer", peer[0], len(got), flush=True)',
+        ].join('\n'),
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    t.after(() => {
+      if (server.exitCode === null) server.kill('SIGKILL');
+    });
+    const sout = lines(server, 'python AF_INET6 server');
+    await sout.waitFor(/ready/, 10_000);
+    const client = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        ns,
+        process.execPath,
+        `${root}bin/sockstack.mjs`,
+        'tap',
+        '--name',
+        uniqueName('ipv6mc'),
+        '--address',
+        'fd00:77:9::2/64',
+        '--kernel-address',
+        'fd00:77:9::1/64',
+        '--connect',
+        '[fd00:77:9::1]:5601',
+      ],
+      { stdio: ['pipe', 'pipe', 'pipe'] },
+    );
+    t.after(() => {
+      if (client.exitCode === null) client.kill('SIGKILL');
+    });
+    const cout = lines(client, 'sockstack tap --connect');
+    client.stdin?.end('hello over ipv6\n');
+    await cout.waitFor(/HELLO OVER IPV6/, 30_000);
+    assert.equal(await exited(client, 10_000), 0, cout.err);
+    const m = await sout.waitFor(/peer (\S+) (\d+)/, 10_000);
+    assert.deepEqual([m[1], m[2]], ['fd00:77:9::2', '16']);
+  });
+
   it('rejects addresses that are neither family', async (t) => {
     if (skipUnless(t)) return;
     const c = spawn(process.execPath, [`${root}bin/sockstack.mjs`, 'tap', '-a', 'fd00::zz/64'], {

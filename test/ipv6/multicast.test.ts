@@ -15,6 +15,8 @@ import {
   IPV6_JOIN_GROUP,
   IPV6_LEAVE_GROUP,
   IPV6_MULTICAST_HOPS,
+  IPV6_MULTICAST_IF,
+  IPV6_MULTICAST_LOOP,
   SOCK_DGRAM,
 } from '../../src/socket/constants.ts';
 import { Stack } from '../../src/stack.ts';
@@ -120,6 +122,40 @@ test('closing the socket leaves its groups; a router does not forward multicast'
     assert.ok(h2.ip6.state(iface)?.hasGroup(parseIpv6(GROUP)!));
     r.close();
     assert.equal(h2.ip6.state(iface)?.hasGroup(parseIpv6(GROUP)!), false);
+    s.close();
+  });
+});
+
+test('IPV6_MULTICAST_LOOP: a member sender hears itself unless off; IPV6_MULTICAST_IF picks the interface', async () => {
+  const { sim, sender, r1 } = lan();
+  await sim.run(async () => {
+    const s = sender.socket(AF_INET6, SOCK_DGRAM);
+    await s.bind(['::', 9998]);
+    const eth0 = sender.interfaces[1].ifindex;
+    s.setsockopt(IPPROTO_IPV6, IPV6_JOIN_GROUP, mreq(GROUP, eth0));
+    assert.equal(s.getsockopt(IPPROTO_IPV6, IPV6_MULTICAST_LOOP), 1);
+    assert.equal(s.getsockopt(IPPROTO_IPV6, IPV6_MULTICAST_IF), 0);
+    await s.sendto('me too', [GROUP, 9998]);
+    assert.equal(text((await s.recvfrom(100))[0]), 'me too');
+    s.setsockopt(IPPROTO_IPV6, IPV6_MULTICAST_LOOP, 0);
+    // ipv6(7): only 0 or 1.
+    assert.throws(() => s.setsockopt(IPPROTO_IPV6, IPV6_MULTICAST_LOOP, 5), { code: 'EINVAL' });
+    await s.sendto('not me', [GROUP, 9998]);
+    s.settimeout(0.5);
+    await assert.rejects(s.recvfrom(100), (e: Error) => /timed out/.test(e.message));
+    // IPV6_MULTICAST_IF: an index with no interface is ENODEV; lo has no route to groups
+    // (Linux: ENETUNREACH), eth0 does.
+    assert.throws(() => s.setsockopt(IPPROTO_IPV6, IPV6_MULTICAST_IF, 99), { code: 'ENODEV' });
+    s.setsockopt(IPPROTO_IPV6, IPV6_MULTICAST_IF, 1);
+    await assert.rejects(s.sendto('via lo', [GROUP, 9998]), { code: 'ENETUNREACH' });
+    s.setsockopt(IPPROTO_IPV6, IPV6_MULTICAST_IF, eth0);
+    assert.equal(s.getsockopt(IPPROTO_IPV6, IPV6_MULTICAST_IF), eth0);
+    const a = r1.socket(AF_INET6, SOCK_DGRAM);
+    await a.bind(['::', 9998]);
+    a.setsockopt(IPPROTO_IPV6, IPV6_JOIN_GROUP, mreq(GROUP, 0));
+    await s.sendto('via eth0', [GROUP, 9998]);
+    assert.equal(text((await a.recvfrom(100))[0]), 'via eth0');
+    a.close();
     s.close();
   });
 });

@@ -9,7 +9,17 @@ import {
   AF_INET,
   AF_INET6,
   AF_UNIX,
+  IP_ADD_MEMBERSHIP,
+  IP_DROP_MEMBERSHIP,
+  IP_MULTICAST_IF,
+  IP_MULTICAST_LOOP,
+  IP_MULTICAST_TTL,
+  IPPROTO_IP,
+  IPPROTO_IPV6,
   IPPROTO_TCP,
+  IPV6_JOIN_GROUP,
+  IPV6_MULTICAST_IF,
+  IPV6_MULTICAST_LOOP,
   MSG_DONTWAIT,
   MSG_PEEK,
   SHUT_WR,
@@ -443,6 +453,60 @@ for (const [name, factory] of parityBackends) {
       rx.settimeout(2);
       const [data] = await rx.recvfrom(100);
       assert.equal(text(data), 'hello all');
+    });
+
+    it('UDP multicast on loopback: a member joined on 127.0.0.1 receives, once, loop on or off; after IP_DROP_MEMBERSHIP nothing', async () => {
+      // Linux's lo carries IPv4 multicast when the socket names it (IP_MULTICAST_IF 127.0.0.1)
+      // and the receiver joins there; the datagram goes out of lo and comes back once.
+      const group = '239.255.77.1';
+      const lo = new Uint8Array([127, 0, 0, 1]);
+      const mreq = new Uint8Array([239, 255, 77, 1, 127, 0, 0, 1]);
+      const rx = sock(AF_INET, SOCK_DGRAM);
+      await rx.bind(['', 0]);
+      const port = portOf(rx);
+      rx.setsockopt(IPPROTO_IP, IP_ADD_MEMBERSHIP, mreq);
+      await rejects(
+        Promise.resolve().then(() => rx.setsockopt(IPPROTO_IP, IP_ADD_MEMBERSHIP, mreq)),
+        'EADDRINUSE',
+      );
+      const tx = sock(AF_INET, SOCK_DGRAM);
+      await tx.bind(['127.0.0.1', 0]);
+      assert.equal(tx.getsockopt(IPPROTO_IP, IP_MULTICAST_TTL), 1);
+      assert.equal(tx.getsockopt(IPPROTO_IP, IP_MULTICAST_LOOP), 1);
+      tx.setsockopt(IPPROTO_IP, IP_MULTICAST_IF, lo);
+      for (const loop of [1, 0]) {
+        tx.setsockopt(IPPROTO_IP, IP_MULTICAST_LOOP, loop);
+        await tx.sendto(`loop ${loop}`, [group, port]);
+        rx.settimeout(2);
+        const [data, from] = await rx.recvfrom(100);
+        assert.equal(text(data), `loop ${loop}`);
+        assert.equal((from as [string, number])[0], '127.0.0.1');
+        rx.settimeout(0.2);
+        await assert.rejects(rx.recvfrom(100), SocketTimeoutError, 'exactly one copy');
+      }
+      rx.setsockopt(IPPROTO_IP, IP_DROP_MEMBERSHIP, mreq);
+      await rejects(
+        Promise.resolve().then(() => rx.setsockopt(IPPROTO_IP, IP_DROP_MEMBERSHIP, mreq)),
+        'EADDRNOTAVAIL',
+      );
+      await tx.sendto('after the drop', [group, port]);
+      rx.settimeout(0.3);
+      await assert.rejects(rx.recvfrom(100), SocketTimeoutError);
+    });
+
+    it('IPv6 multicast on loopback: joining on lo works, but lo has no route to groups (ENETUNREACH)', async () => {
+      const rx = sock(AF_INET6, SOCK_DGRAM);
+      await rx.bind(['::', 0]);
+      const port = portOf(rx);
+      const mreq6 = new Uint8Array(20);
+      mreq6.set([0xff, 0x15], 0);
+      mreq6[15] = 0x77;
+      new DataView(mreq6.buffer).setUint32(16, 1, true);
+      rx.setsockopt(IPPROTO_IPV6, IPV6_JOIN_GROUP, mreq6);
+      const tx = sock(AF_INET6, SOCK_DGRAM);
+      assert.equal(tx.getsockopt(IPPROTO_IPV6, IPV6_MULTICAST_LOOP), 1);
+      tx.setsockopt(IPPROTO_IPV6, IPV6_MULTICAST_IF, 1);
+      await rejects(tx.sendto('to the group', ['ff15::77', port]), 'ENETUNREACH', 'sendto');
     });
 
     it('settimeout: recv raises the timeout error, and no data is lost', async () => {

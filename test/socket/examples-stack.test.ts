@@ -147,6 +147,46 @@ describe('examples on the stack backend (one process per host, hub on loopback U
     }
   });
 
+  it('voice over multicast: the hub floods the group frames to both receiver hosts; each reports the stream', async () => {
+    const hub = await freeUdpPort();
+    const args = ['--backend', 'stack', '--hub', String(hub)];
+    const r1 = run('voice-receiver.ts', [...args, '--port', '5004', '--count', '30', '--timeout', '15']);
+    await r1.waitFor(/joined 239\.255\.0\.1 on 10\.99\.0\.1/);
+    const r2 = run('voice-receiver.ts', [
+      ...args,
+      '--address',
+      '10.99.0.3/24',
+      '--port',
+      '5004',
+      '--count',
+      '30',
+      '--timeout',
+      '15',
+    ]);
+    await r2.waitFor(/joined 239\.255\.0\.1 on 10\.99\.0\.3/);
+    const sender = run('voice-sender.ts', [
+      ...args,
+      '--address',
+      '10.99.0.2/24',
+      '--port',
+      '5004',
+      '--count',
+      '30',
+      '--interval',
+      '10',
+    ]);
+    assert.equal(await sender.exited(), 0, sender.out());
+    for (const r of [r1, r2]) {
+      assert.equal(await r.exited(), 0, r.out());
+      const m = r.out().match(/receiver: (\d+) of (\d+) frames from 10\.99\.0\.2:\d+ ssrc \d+, lost (\d+)/);
+      assert.ok(m, r.out());
+      const [got, expected, lost] = [Number(m[1]), Number(m[2]), Number(m[3])];
+      // The hub is UDP over loopback: expect the stream, and the loss count to add up.
+      assert.ok(got >= 20, r.out());
+      assert.equal(got + lost, expected, r.out());
+    }
+  });
+
   it('http-get fetches from http-server across the hub', async () => {
     const hub = await freeUdpPort();
     const args = ['--backend', 'stack', '--hub', String(hub)];

@@ -66,6 +66,32 @@ describe('examples on the os backend', () => {
     assert.match(listener.out(), /"announce 1 from .*"[\s\S]*"announce 2 from .*"/);
   });
 
+  it('voice over multicast: two receivers joined on lo each get every RTP frame and report loss and jitter', async () => {
+    const r1 = run('voice-receiver.ts', ['--port', '0', '--count', '30', '--timeout', '10']);
+    const [, port] = await r1.waitFor(
+      /listening on \[ '0\.0\.0\.0', (\d+) \] joined 239\.255\.0\.1 on 127\.0\.0\.1/,
+    );
+    const r2 = run('voice-receiver.ts', ['--port', port, '--count', '30', '--timeout', '10']);
+    await r2.waitFor(/joined 239\.255\.0\.1/);
+    const sender = run('voice-sender.ts', ['--port', port, '--count', '30', '--interval', '10']);
+    assert.equal(await sender.exited(), 0, sender.out());
+    const ssrc = sender
+      .out()
+      .match(/sent 30 frames of 10 ms \(80 samples, PCMU\) to 239\.255\.0\.1:\d+, ssrc (\d+)/)?.[1];
+    assert.ok(ssrc, sender.out());
+    for (const r of [r1, r2]) {
+      assert.equal(await r.exited(), 0, r.out());
+      const m = r
+        .out()
+        .match(
+          /receiver: (\d+) of (\d+) frames from 127\.0\.0\.1:\d+ ssrc (\d+), lost (\d+) \([\d.]+%\), out of order \d+, jitter ([\d.]+) ms/,
+        );
+      assert.ok(m, r.out());
+      // Loopback loses nothing: all 30, and the sequence numbers say 30 were sent.
+      assert.deepEqual([m[1], m[2], m[3], m[4]], ['30', '30', ssrc, '0']);
+    }
+  });
+
   it('http-get fetches from a local HTTP server', async () => {
     const server = http.createServer((req, res) => {
       res.setHeader('content-type', 'text/plain');
