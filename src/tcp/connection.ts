@@ -15,6 +15,7 @@ import { sendAbortRst, tcpOutput, windowUpdateDue } from './output.ts';
 import { seqAdd } from './seq.ts';
 import { canQueueFin, canSendData, isHandshaking, isSynchronized, isUnconnected } from './state.ts';
 import { Tcb } from './tcb.ts';
+import { tfoDeferredWrite } from './tfo.ts';
 import { runTimers } from './timers.ts';
 
 export {
@@ -61,6 +62,12 @@ export class TcpConnection extends Tcb {
   /** Queues bytes for sending; returns how many fit in the send buffer (0 when full). */
   write(data: Uint8Array): number {
     this.#checkSendable();
+    // TCP_FASTOPEN_CONNECT: the first write's data rides on the SYN (tfo.ts).
+    if (this.tfoDeferred && data.length > 0) {
+      const k = tfoDeferredWrite(this, data);
+      tcpOutput(this);
+      return k;
+    }
     const n = this.sndBuf.push(data);
     if (n < data.length) {
       this.wantWritable = true;

@@ -64,11 +64,16 @@ function synOptions(c: Tcb): TcpOptions {
     windowScale?: number;
     sackPermitted?: boolean;
     timestamps?: { tsVal: number; tsEcr: number };
+    fastOpen?: TcpOptions['fastOpen'];
   } = { mss: c.rcvMss };
   // RFC 7323 §2.2: a SYN-ACK carries the option only if the SYN did.
   if (synAck ? c.wsOk : cfg.windowScaling) o.windowScale = c.rcvWscale;
   if (synAck ? c.sackOk : cfg.sack) o.sackPermitted = true;
   if (synAck ? c.tsOk : cfg.timestamps) o.timestamps = { tsVal: tsNow(c), tsEcr: synAck ? c.tsRecent : 0 };
+  // RFC 7413 §4.1.1: the cookie or cookie request, on the first SYN / SYN-ACK only (Linux
+  // tcp_send_syn_data: "Exclude Fast Open option for SYN retries"; SYN-ACK retransmissions
+  // carry none either).
+  if (c.tfoOption) o.fastOpen = c.tfoOption;
   return o;
 }
 
@@ -385,8 +390,18 @@ export function sendSyn(c: Tcb): void {
     c.rttSeq = c.iss;
     c.rttStart = c.layer.env.clock.now();
   }
-  emit(c, c.iss, flags, EMPTY, synOptions(c));
-  c.snd.nxt = seqAdd(c.iss, 1);
+  // RFC 7413 §3: a Fast Open client's first SYN carries the data queued for it (tfo.ts); a
+  // retransmitted SYN is a regular one, the data follows the handshake.
+  const dataLen = !synAck && !retransmit ? c.tfoSynData : 0;
+  let payload: Uint8Array = EMPTY;
+  if (dataLen > 0) {
+    if (wrapScratch.length < dataLen) wrapScratch = new Uint8Array(Math.max(dataLen, 2048));
+    payload = c.sndBuf.peek(0, dataLen, wrapScratch);
+  }
+  emit(c, c.iss, flags, payload, synOptions(c));
+  c.tfoOption = undefined;
+  if (dataLen > 0) c.lastDataSend = c.lastSend;
+  c.snd.nxt = seqAdd(c.iss, 1 + dataLen);
   if (seqGt(c.snd.nxt, c.sndMax)) c.sndMax = c.snd.nxt;
   armRtx(c);
 }
@@ -403,9 +418,13 @@ export function tcpOutput(c: Tcb): void {
   const st = c.state;
   if (isUnconnected(st)) return;
   if (isHandshaking(st)) {
+    // TCP_FASTOPEN_CONNECT: the SYN waits for the first write's data (tfo.ts).
+    if (c.tfoDeferred) return;
     if (c.snd.nxt === c.iss) sendSyn(c);
     else if (c.ackNow && st === 'SYN-RECEIVED') sendSyn(c);
-    return;
+    // RFC 7413 §4.2.2: a Fast Open server may send data before the handshake completes (Linux
+    // tcp_sendmsg in TCP_SYN_RECV for a passive Fast Open), once its SYN-ACK is out.
+    if (!(c.tfoChild && st === 'SYN-RECEIVED' && c.snd.nxt !== c.iss && c.rtxCount === 0)) return;
   }
   if (st === 'TIME-WAIT') {
     if (c.ackNow) sendAck(c);
@@ -440,7 +459,9 @@ export function tcpOutput(c: Tcb): void {
       // or all queued data when nothing is outstanding (or TCP_NODELAY), or at least half
       // the largest window the peer ever offered, or when retransmitting.
       const effMss = c.mss - optionBytes(c, 0);
-      const idle = c.sndMax === c.snd.una;
+      // A Fast Open server's SYN-ACK is no data in flight (Linux sends it from the request, not
+      // the child's queue), so its first write is not held by Nagle.
+      const idle = c.sndMax === c.snd.una || (c.tfoChild && c.sndMax === seqAdd(c.iss, 1));
       const ok =
         len >= effMss ||
         (len === avail && (idle || c.opts.noDelay || (c.finQueued && finPending))) ||

@@ -8,6 +8,7 @@
 
 import type { Instant } from '../time/instant.ts';
 import type { Timer } from '../time/timers.ts';
+import type { TcpOptions } from '../wire/tcp.ts';
 import type { TcpSocketOptions } from './config.ts';
 import { createCongestionControl } from './congestion/factory.ts';
 import type { CongestionControl } from './congestion/types.ts';
@@ -132,6 +133,21 @@ export class Tcb {
   segEcn = 0;
   /** What we offered in our SYN (active open). */
   offeredWscale = 0;
+
+  // --- RFC 7413 TCP Fast Open (fastopen.ts, tfo.ts) ---
+  /** The Fast Open option our first SYN or SYN-ACK carries (never a retransmitted one); undefined: none. */
+  tfoOption: TcpOptions['fastOpen'] = undefined;
+  /** Our SYN asked for or used Fast Open (Linux syn_fastopen), and in the experimental form (syn_fastopen_exp). */
+  tfoSyn = false;
+  tfoOptionExp = false;
+  /** Bytes of data our SYN carried (Linux syn_data). */
+  tfoSynData = 0;
+  /** The SYN-ACK acknowledged the data of our SYN (Linux syn_data_acked, TCPI_OPT_SYN_DATA). */
+  tfoSynDataAcked = false;
+  /** TCP_FASTOPEN_CONNECT: connect() has returned and the SYN waits for the first write's data. */
+  tfoDeferred = false;
+  /** Made from a SYN with data and a valid cookie: accept() returns it while still SYN-RECEIVED. */
+  tfoChild = false;
 
   // --- buffers ---
   readonly sndBuf: ByteRing;
