@@ -112,6 +112,17 @@ export interface StreamImpl extends ImplBase {
    */
   connect(addr: SockAddr, signal: AbortSignal): Promise<void>;
   /**
+   * sendto(MSG_FASTOPEN) on an unconnected socket (RFC 7413): connect() with the first part of
+   * `data` in the SYN as far as a cached cookie allows. `sent`: the bytes that went with the
+   * SYN (the rest is the caller's to send once connected); `connected`: settles as connect's
+   * promise does. Optional: a backend without it makes MSG_FASTOPEN fail with EOPNOTSUPP.
+   */
+  connectFastOpen?(
+    addr: SockAddr,
+    data: Uint8Array,
+    signal: AbortSignal,
+  ): { sent: number; connected: Promise<void> };
+  /**
    * Up to `max` (>= 1) bytes. `undefined`: nothing buffered yet (would block).
    * Empty array: end of stream (peer's FIN, or our SHUT_RD), forever after.
    * Throws a pending connection error (ECONNRESET, ETIMEDOUT) once; after that EOF.

@@ -135,7 +135,10 @@ export class StackStreamSocket implements StreamImpl {
     if (this.#closed || this.#error !== undefined) return true;
     const c = this.#conn;
     if (!c) return true;
-    if (c.state === 'SYN-SENT' || c.state === 'SYN-RECEIVED') return false;
+    // A deferred Fast Open connect (TCP_FASTOPEN_CONNECT) takes its first write at once, and a
+    // Fast Open server connection may send before its handshake completes (RFC 7413 §4.2.2).
+    if (c.state === 'SYN-SENT' && !c.tfoDeferred) return false;
+    if (c.state === 'SYN-RECEIVED' && !c.tfoChild) return false;
     return c.writableSpace > 0 || !c.writable;
   }
 
@@ -265,22 +268,46 @@ export class StackStreamSocket implements StreamImpl {
   connect(addr: SockAddr, signal: AbortSignal): Promise<void> {
     let conn: TcpConnection;
     try {
-      const remote = this.#toIp(addr);
-      if (remote === undefined) throw new TcpError('EINVAL', 'connect to the unspecified address');
-      // From the bound port (the layer takes the binding over; on failure it stays ours), or
-      // from an ephemeral one that no other socket holds (the layer's port table).
-      conn = this.#layer.connect({
-        remote,
-        remotePort: addr.family === 1 ? 0 : addr.port,
-        binding: this.#binding,
-        reuseAddr: this.#options.reuseAddr,
-        options: { ...this.#options.tcp },
-      });
-      this.#binding = undefined;
+      // TCP_FASTOPEN_CONNECT (RFC 7413): the SYN waits for the first write when a cookie is cached.
+      conn = this.#open(addr, this.#options.tcp.fastOpenConnect ? { defer: true } : undefined);
     } catch (e) {
       return Promise.reject(e);
     }
+    // Linux tcp_fastopen_defer_connect: connect() returns 0 at once.
+    if (conn.tfoDeferred) return Promise.resolve();
+    return this.#connected(conn, signal);
+  }
+
+  connectFastOpen(
+    addr: SockAddr,
+    data: Uint8Array,
+    signal: AbortSignal,
+  ): { sent: number; connected: Promise<void> } {
+    const conn = this.#open(addr, { data });
+    return { sent: conn.tfoSynData, connected: this.#connected(conn, signal) };
+  }
+
+  /** The active open: from the bound port, or an ephemeral one (the layer's port table). */
+  #open(addr: SockAddr, fastOpen: { data?: Uint8Array; defer?: boolean } | undefined): TcpConnection {
+    const remote = this.#toIp(addr);
+    if (remote === undefined) throw new TcpError('EINVAL', 'connect to the unspecified address');
+    // From the bound port (the layer takes the binding over; on failure it stays ours), or
+    // from an ephemeral one that no other socket holds (the layer's port table).
+    const conn = this.#layer.connect({
+      remote,
+      remotePort: addr.family === 1 ? 0 : addr.port,
+      binding: this.#binding,
+      reuseAddr: this.#options.reuseAddr,
+      options: { ...this.#options.tcp },
+      ...(fastOpen ? { fastOpen } : {}),
+    });
+    this.#binding = undefined;
     this.#adopt(conn);
+    return conn;
+  }
+
+  /** Settles when the handshake of `conn` does: resolves once established, rejects with its error. */
+  #connected(conn: TcpConnection, signal: AbortSignal): Promise<void> {
     let established = false;
     return new Promise<void>((resolve, reject) => {
       const check = (): void => {
