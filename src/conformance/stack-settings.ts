@@ -20,7 +20,18 @@ export class StackSettings {
   #rexmitMin: number;
   #rexmitSlop: number;
 
-  constructor(config: TcpConfig, profile: TcpProfile, dialect: Dialect) {
+  /** The layer's Fast Open state follows the key and the flush (the config alone is read at creation). */
+  readonly #onFastOpenKey: ((key: Uint8Array) => void) | undefined;
+  readonly #onFastOpenFlush: (() => void) | undefined;
+
+  constructor(
+    config: TcpConfig,
+    profile: TcpProfile,
+    dialect: Dialect,
+    fastOpen?: { setKey(key: Uint8Array): void; flushCache(): void },
+  ) {
+    this.#onFastOpenKey = fastOpen ? (k) => fastOpen.setKey(k) : undefined;
+    this.#onFastOpenFlush = fastOpen ? () => fastOpen.flushCache() : undefined;
     this.#config = config;
     this.#dialect = dialect;
     this.#rexmitMin = profile.rtoMin;
@@ -116,8 +127,27 @@ export class StackSettings {
         c.minRto = this.#rexmitMin + num;
         c.synRtoSlop = num;
         return true;
+      // net.ipv4.tcp_fastopen (RFC 7413): the TFO_* bits (tcp/fastopen.ts); bits the stack
+      // does not know (Linux's old 0x10000.. queue sizes) are carried and ignored.
       case 'fastOpen':
-        return num === 0;
+        if (!Number.isInteger(num) || num < 0) return false;
+        c.fastOpen = num;
+        return true;
+      case 'fastOpenKey': {
+        // net.ipv4.tcp_fastopen_key: four 32-bit hex words, each stored little-endian
+        // (proc_tcp_fastopen_key's cpu_to_le32); a second (backup) key after a comma is not kept.
+        const words = String(v).split(',')[0]!.split('-');
+        if (words.length !== 4 || !words.every((w) => /^[0-9a-fA-F]{1,8}$/.test(w))) return false;
+        const key = new Uint8Array(16);
+        const dv = new DataView(key.buffer);
+        for (let i = 0; i < 4; i++) dv.setUint32(4 * i, Number.parseInt(words[i]!, 16), true);
+        c.fastOpenKey = key;
+        this.#onFastOpenKey?.(key);
+        return true;
+      }
+      case 'fastOpenFlush':
+        this.#onFastOpenFlush?.();
+        return true;
       case 'tlp':
         c.tlp = on;
         return true;

@@ -112,6 +112,12 @@ export interface StreamImpl extends ImplBase {
    */
   connect(addr: SockAddr, signal: AbortSignal): Promise<void>;
   /**
+   * True when the last connect() returned at once without a handshake (TCP_FASTOPEN_CONNECT
+   * with a cookie: the SYN waits for the first write), so a non-blocking connect() returns 0
+   * rather than EINPROGRESS.
+   */
+  readonly connectDeferred?: boolean;
+  /**
    * sendto(MSG_FASTOPEN) on an unconnected socket (RFC 7413): connect() with the first part of
    * `data` in the SYN as far as a cached cookie allows. `sent`: the bytes that went with the
    * SYN (the rest is the caller's to send once connected); `connected`: settles as connect's

@@ -370,6 +370,14 @@ export class Socket {
       p.catch((e: SocketError) => {
         this.#connectError = e;
       });
+      // TCP_FASTOPEN_CONNECT with a cookie: connect() returns 0, the SYN waits for a write.
+      if ((this.#impl as StreamImpl).connectDeferred) {
+        this.#state = 'connected';
+        this.#bound = true;
+        this.#connecting = undefined;
+        this.#connectAbort = undefined;
+        return;
+      }
       throw new SocketError('EINPROGRESS', ctx);
     }
     const sched = this.backend.scheduler;

@@ -49,6 +49,8 @@ export class StackStreamSocket implements StreamImpl {
   /** The port held by bind(2) until listen() or connect() takes it over. */
   #binding: TcpBinding | undefined;
   #conn: TcpConnection | undefined;
+  /** connect() returned at once (TCP_FASTOPEN_CONNECT): see StreamImpl.connectDeferred. */
+  connectDeferred = false;
   #listener: TcpListener | undefined;
   readonly #options = new StreamOptions();
   /** An error the connection ended with, not yet reported (recv/send/SO_ERROR report it once). */
@@ -274,7 +276,10 @@ export class StackStreamSocket implements StreamImpl {
       return Promise.reject(e);
     }
     // Linux tcp_fastopen_defer_connect: connect() returns 0 at once.
-    if (conn.tfoDeferred) return Promise.resolve();
+    if (conn.tfoDeferred) {
+      this.connectDeferred = true;
+      return Promise.resolve();
+    }
     return this.#connected(conn, signal);
   }
 
