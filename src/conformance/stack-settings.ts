@@ -171,7 +171,8 @@ export class StackSettings {
       case 'frto':
         return !on;
       case 'slowStartAfterIdle':
-        return on; // RFC 5681 §4.1 restart window, always on
+        c.slowStartAfterIdle = on; // RFC 5681 §4.1 restart window after an idle RTO
+        return true;
       case 'dupThresh':
         return num === 3;
       case 'dsack':

@@ -431,8 +431,9 @@ export function tcpOutput(c: Tcb): void {
     return;
   }
   let sent = false;
-  if (c.sndMax === c.snd.una && c.cc.onIdle && c.sndBuf.length > 0) {
-    // RFC 5681 §4.1: after an idle period longer than the RTO, restart from the restart window.
+  if (c.sndMax === c.snd.una && c.cc.onIdle && c.sndBuf.length > 0 && c.layer.config.slowStartAfterIdle) {
+    // RFC 5681 §4.1: after an idle period longer than the RTO, restart from the restart window
+    // (Linux net.ipv4.tcp_slow_start_after_idle, on by default; config.slowStartAfterIdle).
     const idle = c.layer.env.clock.now() - c.lastSend;
     if (idle > c.rtt.rto) c.cc.onIdle(ccContext(c), idle);
   }
@@ -488,10 +489,27 @@ export function tcpOutput(c: Tcb): void {
     if (burstSegs > 0) c.paceNext = now + Math.ceil((burstBytes * 1e6) / rate);
     if (held && !c.timerArmed(T_PACE)) c.setTimer(T_PACE, Math.max(c.paceNext, now + 1));
   }
+  // Linux tcp_write_xmit: "is_cwnd_limited |= (tcp_packets_in_flight(tp) >= tcp_snd_cwnd(tp))".
+  const cwndLimited = seqSub(c.snd.nxt, c.snd.una) >= cwnd(c);
+  if (sent || cwndLimited) cwndValidate(c, cwndLimited);
   if (!sent && c.ackNow) sendAck(c);
   // RFC 8985 §7.2: new data went out, so (re)start the loss probe timer.
   else if (sent) scheduleLossProbe(c, false);
   armPersistIfStalled(c);
+}
+
+/**
+ * Linux tcp_cwnd_validate's bookkeeping (RFC 7661 §4.2 asks the same question, "is the
+ * sender cwnd-limited?"): remember for the current window of data whether cwnd limited it,
+ * else the most bytes that were out. The sender lets cwnd grow only when cwnd-limited (sender.ts).
+ */
+function cwndValidate(c: Tcb, limited: boolean): void {
+  const out = seqSub(c.sndMax, c.snd.una);
+  if (!seqLt(c.snd.una, c.cwndUsageSeq) || limited || (!c.cwndLimited && out > c.maxFlightOut)) {
+    c.cwndLimited = limited;
+    c.maxFlightOut = out;
+    c.cwndUsageSeq = c.sndMax;
+  }
 }
 
 /**

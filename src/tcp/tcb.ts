@@ -275,6 +275,14 @@ export class Tcb {
   minRtt = 0;
   /** Pacing: when the next burst of new data may leave (tcpOutput). */
   paceNext: Instant = 0;
+  /**
+   * Linux tcp_cwnd_validate: whether the window in flight was limited by cwnd, the most bytes
+   * outstanding in the current window when it was not (max_packets_out), and where that window
+   * ends (cwnd_usage_seq). The window grows only while cwnd-limited (tcp_is_cwnd_limited).
+   */
+  cwndLimited = false;
+  maxFlightOut = 0;
+  cwndUsageSeq: Seq = seq(0);
 
   // --- lifecycle ---
   events: TcpConnectionEvents | undefined = undefined;
