@@ -118,8 +118,11 @@ export class StackSettings {
         return true;
       case 'initialWindowSegments':
         return num === 10; // RFC 6928 IW10, fixed
+      // net.ipv4.tcp_notsent_lowat: the default TCP_NOTSENT_LOWAT (UINT_MAX: no limit).
       case 'notSentLowat':
-        return num >= 0xffffffff; // no TCP_NOTSENT_LOWAT: "unlimited" is the fixed behaviour
+        if (!Number.isFinite(num) || num < 0) return false;
+        c.notSentLowat = num >= 0xffffffff ? Number.POSITIVE_INFINITY : num;
+        return true;
       case 'rtoSlopUs':
         // FreeBSD's TCPT_RANGESET adds rexmit_slop to every RTO; folded into the minimum.
         if (this.#dialect !== 'freebsd') return num === 0;

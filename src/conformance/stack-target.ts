@@ -34,7 +34,9 @@ import {
   IPPROTO_IP,
   IPPROTO_TCP,
   MSG_DONTWAIT,
+  MSG_EOR,
   MSG_FASTOPEN,
+  MSG_MORE,
   MSG_PEEK,
   SO_BROADCAST,
   SO_ERROR,
@@ -47,6 +49,7 @@ import {
   SOCK_DGRAM,
   SOCK_STREAM,
   SOL_SOCKET,
+  TCP_CORK,
   TCP_FASTOPEN,
   TCP_FASTOPEN_CONNECT,
   TCP_FASTOPEN_NO_COOKIE,
@@ -55,6 +58,7 @@ import {
   TCP_KEEPINTVL,
   TCP_MAXSEG,
   TCP_NODELAY,
+  TCP_NOTSENT_LOWAT,
   TCP_REMOTE_UDP_ENCAPS_PORT,
 } from '../socket/constants.ts';
 import { ERRNO as SOCKET_ERRNO, SocketError } from '../socket/errno.ts';
@@ -129,6 +133,8 @@ const OPTION_NUMBERS: Record<string, [number, number]> = {
   'TCP:TCP_KEEPCNT': [IPPROTO_TCP, TCP_KEEPCNT],
   'TCP:TCP_REMOTE_UDP_ENCAPS_PORT': [IPPROTO_TCP, TCP_REMOTE_UDP_ENCAPS_PORT],
   'TCP:TCP_FASTOPEN': [IPPROTO_TCP, TCP_FASTOPEN],
+  'TCP:TCP_CORK': [IPPROTO_TCP, TCP_CORK],
+  'TCP:TCP_NOTSENT_LOWAT': [IPPROTO_TCP, TCP_NOTSENT_LOWAT],
   'TCP:TCP_FASTOPEN_CONNECT': [IPPROTO_TCP, TCP_FASTOPEN_CONNECT],
   'TCP:TCP_FASTOPEN_NO_COOKIE': [IPPROTO_TCP, TCP_FASTOPEN_NO_COOKIE],
   'IP:IP_TTL': [IPPROTO_IP, IP_TTL],
@@ -332,9 +338,10 @@ export class StackTarget implements ConformanceTarget {
             return ok(await p);
           }
           if (call.to && !fd.stream) return ok(await s.sendto(call.data, tuple(call.to)));
-          if (!fd.stream || !s.getblocking()) return ok(await s.send(call.data));
+          const flags = (call.more ? MSG_MORE : 0) | (call.eor ? MSG_EOR : 0);
+          if (!fd.stream || !s.getblocking()) return ok(await s.send(call.data, flags));
           // A blocking write(2) on a stream returns once all of it is queued.
-          await s.sendall(call.data);
+          await s.sendall(call.data, flags);
           return ok(call.data.length);
         });
       case 'close':

@@ -69,6 +69,9 @@ export type Syscall =
       readonly to: SockAddr | undefined;
       /** MSG_FASTOPEN (RFC 7413): connect with the data in the SYN. */
       readonly fastOpen?: boolean;
+      /** MSG_MORE (more data follows: hold a partial segment) and MSG_EOR (the data ends a record). */
+      readonly more?: boolean;
+      readonly eor?: boolean;
     }
   | { readonly op: 'close'; readonly fd: number }
   | { readonly op: 'shutdown'; readonly fd: number; readonly how: 'read' | 'write' | 'both' }

@@ -144,9 +144,10 @@ export interface StreamImpl extends ImplBase {
    * Queues bytes for sending and returns how many were accepted (0 = send buffer
    * full, would block). The bytes must be copied (the caller may reuse `data`).
    * Throws EPIPE after SHUT_WR or when the connection is gone, or a pending error
-   * (ECONNRESET) once. Never called before connect() resolved.
+   * (ECONNRESET) once. Never called before connect() resolved. `flags`: the send(2) flags
+   * (MSG_MORE, MSG_EOR, ...); a backend ignores those it does not know.
    */
-  send(data: Uint8Array): number;
+  send(data: Uint8Array, flags?: number): number;
   /** shutdown(2) on a connected socket: 0 = SHUT_RD, 1 = SHUT_WR (send FIN after queued data), 2 = both. */
   shutdown(how: 0 | 1 | 2): void;
 }

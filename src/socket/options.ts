@@ -30,6 +30,7 @@ import {
   SO_TYPE,
   SOCK_STREAM,
   SOL_SOCKET,
+  TCP_CORK,
   TCP_FASTOPEN,
   TCP_FASTOPEN_CONNECT,
   TCP_FASTOPEN_NO_COOKIE,
@@ -38,6 +39,7 @@ import {
   TCP_KEEPINTVL,
   TCP_MAXSEG,
   TCP_NODELAY,
+  TCP_NOTSENT_LOWAT,
   TCP_REMOTE_UDP_ENCAPS_PORT,
   TCP_USER_TIMEOUT,
 } from './constants.ts';
@@ -79,6 +81,10 @@ const OPTIONS = new Map<string, OptSpec>([
   // (0 or 1; Linux answers other values EINVAL, so they are ints here, not booleans.)
   [`${IPPROTO_TCP}:${TCP_FASTOPEN_CONNECT}`, { kind: 'int', on: 'stream', dflt: 0 }],
   [`${IPPROTO_TCP}:${TCP_FASTOPEN_NO_COOKIE}`, { kind: 'int', on: 'stream', dflt: 0 }],
+  // tcp(7) TCP_CORK: hold partial segments until uncorked (or a persist timeout, Linux's 200 ms
+  // ceiling); TCP_NOTSENT_LOWAT: writable only below this many unsent bytes (-1: no limit).
+  [`${IPPROTO_TCP}:${TCP_CORK}`, { kind: 'bool', on: 'stream', dflt: 0 }],
+  [`${IPPROTO_TCP}:${TCP_NOTSENT_LOWAT}`, { kind: 'int', on: 'stream', dflt: -1 }],
   // FreeBSD tcp(4): TCP over UDP to this peer port (stack backend; the os backend refuses it).
   [`${IPPROTO_TCP}:${TCP_REMOTE_UDP_ENCAPS_PORT}`, { kind: 'int', on: 'stream', dflt: 0 }],
   [`${IPPROTO_IPV6}:${IPV6_V6ONLY}`, { kind: 'bool', on: 'ip', dflt: 0 }],

@@ -492,7 +492,7 @@ export class Socket {
     return this.#block(
       'send',
       () => {
-        const n = impl.send(bytes);
+        const n = impl.send(bytes, flags);
         return n > 0 ? n : undefined;
       },
       (flags & MSG_DONTWAIT) !== 0,
@@ -524,7 +524,7 @@ export class Socket {
         const n = await this.#block(
           'sendall',
           () => {
-            const k = impl.send(chunk);
+            const k = impl.send(chunk, flags);
             return k > 0 ? k : undefined;
           },
           (flags & MSG_DONTWAIT) !== 0,

@@ -23,7 +23,15 @@ import type { TcpBinding, TcpLayer } from '../tcp/layer.ts';
 import type { TcpListener } from '../tcp/listen.ts';
 import type { IpAddress } from '../wire/address.ts';
 import type { OptionValue, SockAddr, StreamImpl } from './backend.ts';
-import { IPPROTO_IPV6, IPV6_V6ONLY, SO_ERROR, SO_REUSEADDR, SOL_SOCKET } from './constants.ts';
+import {
+  IPPROTO_IPV6,
+  IPV6_V6ONLY,
+  MSG_EOR,
+  MSG_MORE,
+  SO_ERROR,
+  SO_REUSEADDR,
+  SOL_SOCKET,
+} from './constants.ts';
 import { ERRNO, SocketError } from './errno.ts';
 import { ipToSockAddr, type ScopeZones, sockAddrToIp } from './inet-address.ts';
 import { type OptionSocket, StreamOptions } from './stream-options.ts';
@@ -141,7 +149,9 @@ export class StackStreamSocket implements StreamImpl {
     // Fast Open server connection may send before its handshake completes (RFC 7413 §4.2.2).
     if (c.state === 'SYN-SENT' && !c.tfoDeferred) return false;
     if (c.state === 'SYN-RECEIVED' && !c.tfoChild) return false;
-    return c.writableSpace > 0 || !c.writable;
+    if (!c.writable) return true;
+    // TCP_NOTSENT_LOWAT: writable once fewer than half the mark wait unsent (tcp_poll's wake).
+    return c.writableSpace > 0 && c.notSent * 2 < c.notSentLowat;
   }
 
   waitReadable(signal: AbortSignal): Promise<void> {
@@ -396,13 +406,29 @@ export class StackStreamSocket implements StreamImpl {
     return d.length;
   }
 
-  send(data: Uint8Array): number {
+  send(data: Uint8Array, flags = 0): number {
     const c = this.#conn;
     if (!c) throw new TcpError('EPIPE');
     const e = this.#takeError();
     if (e !== undefined) throw new TcpError(e);
     if (this.#dead || c.state === 'CLOSED') throw new TcpError('EPIPE');
-    return c.write(data);
+    const more = (flags & MSG_MORE) !== 0;
+    const eor = (flags & MSG_EOR) !== 0;
+    const lowat = c.notSentLowat;
+    if (lowat === Number.POSITIVE_INFINITY) return c.write(data, more, eor);
+    // TCP_NOTSENT_LOWAT (Linux tcp_sendmsg checks sk_stream_memory_free before each new
+    // segment, and a full first segment goes out at once): take a segment at a time while
+    // fewer than `lowat` bytes wait unsent.
+    let n = 0;
+    while (n < data.length && c.notSent < lowat) {
+      const end = Math.min(data.length, n + c.mss);
+      const k = c.write(data.subarray(n, end), more, eor && end === data.length);
+      const short = k < end - n;
+      n += k;
+      if (short) break; // the send buffer is full
+    }
+    if (n < data.length) c.wantWritable = true;
+    return n;
   }
 
   shutdown(how: 0 | 1 | 2): void {

@@ -24,6 +24,7 @@ import {
   SO_SNDBUF,
   SOL_SOCKET,
   SOMAXCONN,
+  TCP_CORK,
   TCP_FASTOPEN,
   TCP_FASTOPEN_CONNECT,
   TCP_FASTOPEN_NO_COOKIE,
@@ -34,6 +35,7 @@ import {
   TCP_KEEPINTVL,
   TCP_MAXSEG,
   TCP_NODELAY,
+  TCP_NOTSENT_LOWAT,
   TCP_REMOTE_UDP_ENCAPS_PORT,
   TCP_USER_TIMEOUT,
 } from './constants.ts';
@@ -116,6 +118,11 @@ export class StreamOptions {
         if (!Number.isInteger(n) || n < 0 || n > 0x7fffffff)
           throw new SocketError('EINVAL', { detail: 'TCP_KEEPINIT out of range' });
         o.keepInit = n > 0 ? n * SECOND : undefined;
+      } else if (name === TCP_CORK) {
+        o.cork = n !== 0;
+      } else if (name === TCP_NOTSENT_LOWAT) {
+        // Linux stores a u32: -1 (UINT_MAX) is "no limit", as is the sysctl's default.
+        o.notSentLowat = n < 0 ? Number.POSITIVE_INFINITY : n;
       } else if (name === TCP_FASTOPEN) {
         // Linux do_tcp_setsockopt: only on a socket that is closed or listening; the queue bound
         // is capped at somaxconn (fastopen_queue_tune).
@@ -219,6 +226,12 @@ export class StreamOptions {
           return Math.round((opts.userTimeout ?? 0) / 1000);
         case TCP_REMOTE_UDP_ENCAPS_PORT:
           return opts.udpEncapsPort ?? 0;
+        case TCP_CORK:
+          return opts.cork ? 1 : 0;
+        case TCP_NOTSENT_LOWAT: {
+          const v = opts.notSentLowat ?? s.layer.config.notSentLowat;
+          return v === Number.POSITIVE_INFINITY ? -1 : v;
+        }
         case TCP_FASTOPEN:
           return opts.fastOpenQlen ?? 0;
         case TCP_FASTOPEN_CONNECT:

@@ -204,6 +204,11 @@ export interface TcpConfig {
    * tcp_cwnd_restart decays it, RFC 7661 §4.1 where it differs). Off: cwnd survives idleness.
    */
   slowStartAfterIdle: boolean;
+  /**
+   * Linux net.ipv4.tcp_notsent_lowat: the default TCP_NOTSENT_LOWAT, in bytes (a socket is
+   * writable while fewer unsent bytes are queued). Infinity (Linux's UINT_MAX): no limit.
+   */
+  notSentLowat: number;
   /** Upper bound of the zero-window probe interval. */
   persistMax: Duration;
   /** Lower bound for the send MSS after ICMP frag-needed (RFC 1191). */
@@ -299,6 +304,7 @@ const COMMON_SETTINGS: Readonly<Omit<TcpConfig, ProfileDecided>> = {
   fastOpen: 1,
   fastOpenKey: undefined,
   slowStartAfterIdle: true,
+  notSentLowat: Number.POSITIVE_INFINITY,
 };
 
 /**
@@ -396,6 +402,17 @@ export interface TcpSocketOptions {
    * the peer, and the SYN leaves with the first write's data and the cookie.
    */
   fastOpenConnect?: boolean;
+  /**
+   * TCP_CORK (tcp(7)): partial segments wait until the option is cleared (or, as Linux's
+   * window probe timer does, until a persist timeout, at least 200 ms); full ones go.
+   */
+  cork?: boolean;
+  /**
+   * TCP_NOTSENT_LOWAT (Linux 3.12): the socket is writable only while fewer than this many
+   * written bytes wait unsent (poll: twice that many fewer, Linux's wake factor);
+   * undefined: config.notSentLowat.
+   */
+  notSentLowat?: number;
   /** TCP_FASTOPEN_NO_COOKIE: data in the SYN without a cookie (client), or accepted without one (server). */
   fastOpenNoCookie?: boolean;
   /**

@@ -16,11 +16,12 @@ import {
 import { ccContext } from './cc.ts';
 import { ECN_NOT_ECT, ecnForSegment, ecnSynFlags } from './ecn.ts';
 import type { TcpEnv, TcpIpFields } from './env.ts';
+import { EV_WRITABLE } from './events.ts';
 import type { TcpHost } from './host.ts';
 import { prrTransmitted } from './prr.ts';
 import { rackTransmitted } from './rack.ts';
 import { recoveryCwnd, recoveryNextSeg, recoveryPipe } from './recovery.ts';
-import { type Seq, seqAdd, seqGt, seqLt, seqMax, seqSub } from './seq.ts';
+import { type Seq, seqAdd, seqGt, seqLe, seqLt, seqMax, seqSub } from './seq.ts';
 import { canReceiveData, isHandshaking, isUnconnected } from './state.ts';
 import { T_DELACK, T_PACE, T_PERSIST, type Tcb } from './tcb.ts';
 import { scheduleLossProbe } from './tlp.ts';
@@ -334,7 +335,9 @@ export function sendDataAt(c: Tcb, s: Seq, maxLen: number, retransmit: boolean, 
   const sackN = options.sack?.length ?? 0;
   const effMss = c.mss - optionBytes(c, sackN);
   const off = seqSub(s, c.sndBufSeq);
-  const avail = Math.max(0, c.sndBuf.length - off);
+  let avail = Math.max(0, c.sndBuf.length - off);
+  // MSG_EOR: a segment ends at the end of its record (no two records in one segment).
+  if (c.eorMarks !== undefined) avail = Math.min(avail, eorRoom(c, s));
   const len = Math.max(0, Math.min(avail, effMss, maxLen));
   const fin = c.finQueued && seqAdd(s, len) === c.finSeq;
   if (len === 0 && !fin) return 0;
@@ -374,6 +377,18 @@ export function sendDataAt(c: Tcb, s: Seq, maxLen: number, retransmit: boolean, 
   }
   armRtx(c);
   return used;
+}
+
+/** Bytes from `s` to the end of its MSG_EOR record (Infinity: no record end ahead); drops ends already acknowledged. */
+function eorRoom(c: Tcb, s: Seq): number {
+  const marks = c.eorMarks!;
+  while (marks.length > 0 && seqLe(marks[0]!, c.snd.una)) marks.shift();
+  if (marks.length === 0) {
+    c.eorMarks = undefined;
+    return Number.POSITIVE_INFINITY;
+  }
+  for (const m of marks) if (seqGt(m, s)) return seqSub(m, s);
+  return Number.POSITIVE_INFINITY;
 }
 
 /** Sends our SYN (active open) or SYN-ACK (passive / simultaneous open) at ISS. */
@@ -448,9 +463,11 @@ export function tcpOutput(c: Tcb): void {
   let held = false;
   for (;;) {
     const off = seqSub(c.snd.nxt, c.sndBufSeq);
-    const avail = Math.max(0, c.sndBuf.length - off);
+    let avail = Math.max(0, c.sndBuf.length - off);
     const finPending = c.finQueued && seqSub(c.finSeq, c.snd.nxt) >= 0;
     if (avail === 0 && !finPending) break;
+    // MSG_EOR: a segment stops at its record's end.
+    if (c.eorMarks !== undefined) avail = Math.min(avail, eorRoom(c, c.snd.nxt));
     const inFlight = seqSub(c.snd.nxt, c.snd.una);
     const wnd = Math.min(c.snd.wnd, c.inRecovery && c.sackOk ? 0 : cwnd(c));
     const usable = Math.max(0, wnd - inFlight);
@@ -463,10 +480,15 @@ export function tcpOutput(c: Tcb): void {
       // A Fast Open server's SYN-ACK is no data in flight (Linux sends it from the request, not
       // the child's queue), so its first write is not held by Nagle.
       const idle = c.sndMax === c.snd.una || (c.tfoChild && c.sndMax === seqAdd(c.iss, 1));
+      // TCP_CORK and MSG_MORE (Linux TCP_NAGLE_CORK): only full segments, the FIN's and
+      // retransmissions leave; the rest waits to be pushed. A record's end (MSG_EOR) is as the
+      // end of the queued data to Nagle (Linux: the EOR skb is complete, Nagle still applies).
+      const corked = (c.opts.cork === true || c.moreHold) && !(c.finQueued && finPending);
       const ok =
         len >= effMss ||
-        (len === avail && (idle || c.opts.noDelay || (c.finQueued && finPending))) ||
-        (c.maxSndWnd > 0 && len >= c.maxSndWnd >> 1) ||
+        (!corked &&
+          ((len === avail && (idle || c.opts.noDelay || (c.finQueued && finPending))) ||
+            (c.maxSndWnd > 0 && len >= c.maxSndWnd >> 1))) ||
         seqLt(c.snd.nxt, c.sndMax);
       if (!ok) len = 0;
     }
@@ -488,6 +510,13 @@ export function tcpOutput(c: Tcb): void {
     // back leaves from the pacing timer.
     if (burstSegs > 0) c.paceNext = now + Math.ceil((burstBytes * 1e6) / rate);
     if (held && !c.timerArmed(T_PACE)) c.setTimer(T_PACE, Math.max(c.paceNext, now + 1));
+  }
+  // TCP_NOTSENT_LOWAT: a writer waiting for the unsent bytes to drain hears of it once fewer
+  // than half the mark are left (Linux tcp_poll's wake factor).
+  if (sent && c.wantWritable && c.notSent * 2 < c.notSentLowat && c.sndBuf.space > 0) {
+    c.wantWritable = false;
+    c.pending |= EV_WRITABLE;
+    c.flush();
   }
   // Linux tcp_write_xmit: "is_cwnd_limited |= (tcp_packets_in_flight(tp) >= tcp_snd_cwnd(tp))".
   const cwndLimited = seqSub(c.snd.nxt, c.snd.una) >= cwnd(c);

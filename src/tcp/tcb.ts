@@ -166,6 +166,13 @@ export class Tcb {
   orphan = false;
   /** Writer saw a short write; emit onWritable when space returns. */
   wantWritable = false;
+  /** The last write had MSG_MORE: partial segments wait for the next one, as under TCP_CORK. */
+  moreHold = false;
+  /**
+   * MSG_EOR record ends (sequence numbers of the byte after each record, in order): no
+   * segment carries bytes of two records (Linux TCPCB_EOR: the skb is not merged into).
+   */
+  eorMarks: Seq[] | undefined = undefined;
 
   // --- ACK state ---
   ackNow = false;
@@ -493,6 +500,16 @@ export class Tcb {
   /** @internal Our FIN is acknowledged. */
   get finAcked(): boolean {
     return this.finQueued && seqGt(this.snd.una, this.finSeq);
+  }
+
+  /** @internal Bytes written and not yet sent (Linux write_seq - snd_nxt, for TCP_NOTSENT_LOWAT). */
+  get notSent(): number {
+    return Math.max(0, this.sndBuf.length - Math.max(0, seqSub(this.sndMax, this.sndBufSeq)));
+  }
+
+  /** @internal The TCP_NOTSENT_LOWAT in force (Infinity: none). */
+  get notSentLowat(): number {
+    return this.opts.notSentLowat ?? this.layer.config.notSentLowat;
   }
 
   /** @internal Bytes in flight (sent, not yet acknowledged). */
