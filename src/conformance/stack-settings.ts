@@ -186,9 +186,13 @@ export class StackSettings {
       case 'icmpMayReset':
         c.icmpMayReset = on;
         return true;
+      // RFC 5961 §3 / §4 (FreeBSD net.inet.tcp.insecure_rst / insecure_syn turn them off).
       case 'rfc5961Rst':
+        c.rfc5961Rst = on;
+        return true;
       case 'rfc5961Syn':
-        return on; // RFC 5961 §3/§4 are always on
+        c.rfc5961Syn = on;
+        return true;
       case 'dropSynFin':
         c.dropSynFin = on;
         return true;

@@ -164,6 +164,17 @@ export interface TcpConfig {
   invalidRateLimit: Duration;
   invalidRateBurst: number;
   /**
+   * RFC 5961 §3 for RST: an in-window RST that is not exactly at RCV.NXT draws a challenge
+   * ACK instead of ending the connection. On in Linux (always) and FreeBSD (default); off as
+   * FreeBSD's net.inet.tcp.insecure_rst = 1: any in-window RST resets (RFC 793).
+   */
+  rfc5961Rst: boolean;
+  /**
+   * RFC 5961 §4 for SYN: a SYN on a synchronized connection draws a challenge ACK. Off as
+   * FreeBSD's net.inet.tcp.insecure_syn = 1: an in-window SYN resets the connection (RFC 793).
+   */
+  rfc5961Syn: boolean;
+  /**
    * A SYN with FIN to a listener is dropped (Linux tcp_rcv_state_process; FreeBSD with
    * net.inet.tcp.drop_synfin = 1), rather than answered as a SYN.
    */
@@ -305,6 +316,8 @@ const COMMON_SETTINGS: Readonly<Omit<TcpConfig, ProfileDecided>> = {
   fastOpenKey: undefined,
   slowStartAfterIdle: true,
   notSentLowat: Number.POSITIVE_INFINITY,
+  rfc5961Rst: true,
+  rfc5961Syn: true,
 };
 
 /**

@@ -11,7 +11,7 @@ import { ecnDataArrived, ecnSynArrived } from './ecn.ts';
 import { EV_ESTABLISHED, EV_WRITABLE } from './events.ts';
 import { armFinWait2, armKeepalive, enterTimeWait, terminate } from './lifecycle.ts';
 import { applySynOptions } from './options.ts';
-import { refuseSegment, sendAck, sendRst, sendSyn, tcpOutput } from './output.ts';
+import { refuseSegment, sendAbortRst, sendAck, sendRst, sendSyn, tcpOutput } from './output.ts';
 import { armDelayedAck, noteDuplicate, receiveText } from './receiver.ts';
 import { processAck, rttSample } from './sender.ts';
 import { type Seq, seq, seqAdd, seqGe, seqGt, seqLe, seqLt, seqSub } from './seq.ts';
@@ -91,7 +91,7 @@ export function segmentArrives(c: Tcb, r: TcpRepr, payload: Uint8Array, ecn = 0)
   // ---- third: security (RFC 9293 §3.10.7.4): no IP security compartments here.
   // ---- fourth: check the SYN bit
   if (syn) {
-    synArrives(c);
+    synArrives(c, segSeq);
     return;
   }
   // ---- fifth: check the ACK field
@@ -391,7 +391,9 @@ function ackAcceptable(c: Tcb, r: TcpRepr): boolean {
 /** §3.10.7.4 second: check the RST bit (RFC 5961 §3.2). */
 function rstArrives(c: Tcb, segSeq: Seq): void {
   const stats = c.layer.stats;
-  if (segSeq !== c.rcv.nxt) {
+  // config.rfc5961Rst off (FreeBSD net.inet.tcp.insecure_rst): RFC 793's rule, any RST in the
+  // window resets.
+  if (segSeq !== c.rcv.nxt && c.layer.config.rfc5961Rst) {
     // "If the RST bit is set and the sequence number does not exactly match the next
     // expected sequence value, yet is within the current receive window, then the receiver
     // MUST send an ACK (challenge ACK)"
@@ -431,10 +433,18 @@ function rstArrives(c: Tcb, segSeq: Seq): void {
 }
 
 /** §3.10.7.4 fourth: check the SYN bit (RFC 5961 §4.2). */
-function synArrives(c: Tcb): void {
+function synArrives(c: Tcb, segSeq: Seq): void {
   if (c.state === 'SYN-RECEIVED' && !c.active) {
     // §3.10.7.4: "If the connection was initiated with a passive OPEN, then return this
     // connection to the LISTEN state and return."
+    terminate(c, 'reset');
+    return;
+  }
+  if (!c.layer.config.rfc5961Syn && seqGe(segSeq, c.rcv.nxt) && seqLt(segSeq, c.rcvAdv)) {
+    // FreeBSD net.inet.tcp.insecure_syn (RFC 793's rule): an in-window SYN is an error that
+    // ends the connection, with a RST to the peer (tcp_drop).
+    c.layer.stats.resets++;
+    sendAbortRst(c);
     terminate(c, 'reset');
     return;
   }
