@@ -96,7 +96,7 @@ export const LINUX_SYSCTLS: Record<string, Rule> = {
   'net.ipv4.tcp_pacing_ca_ratio': { kind: 'noop', why: 'pacing ratio (fq qdisc only)' },
   'net.ipv4.tcp_notsent_lowat': { kind: 'setting', map: (v) => set('notSentLowat', int(v)), advisory: true },
   'net.ipv4.tcp_fastopen': { kind: 'setting', map: (v) => set('fastOpen', Number(v)), advisory: true },
-  'net.ipv4.tcp_fastopen_key': { kind: 'noop', why: 'TFO key; no TFO scripts are run' },
+  'net.ipv4.tcp_fastopen_key': { kind: 'setting', map: (v) => set('fastOpenKey', v), advisory: true },
   'net.ipv4.tcp_syncookies': { kind: 'setting', map: (v) => set('synCookies', int(v)), advisory: true },
   'net.ipv4.tcp_mtu_probing': { kind: 'setting', map: (v) => set('mtuProbing', int(v)) },
   'net.ipv4.tcp_fin_timeout': { kind: 'setting', map: (v) => set('finTimeoutUs', int(v) * 1_000_000) },
@@ -256,7 +256,12 @@ function planLine(line: string): CommandPlan {
   }
   if (/^\/tmp\/sysctl_restore_\$\{?PPID\}?\.sh$/.test(l))
     return { ok: true, actions: [{ kind: 'noop', source }] };
-  if (/^ip\s+tcp_metrics\s+flush/.test(l)) return { ok: true, actions: [{ kind: 'noop', source }] };
+  // The client's Fast Open cookies live in Linux's tcp_metrics: flushing forgets them.
+  if (/^ip\s+tcp_metrics\s+flush/.test(l))
+    return {
+      ok: true,
+      actions: [{ kind: 'setting', setting: { name: 'fastOpenFlush', value: true }, advisory: true, source }],
+    };
   if (/^tc\s+qdisc\s/.test(l)) return { ok: true, actions: [{ kind: 'noop', source }] };
   if (/^ethtool\s+-K\s+\S+(\s+(tso|gso|gro|lro)\s+off)+$/.test(l))
     return { ok: true, actions: [{ kind: 'noop', source }] };

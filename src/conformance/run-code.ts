@@ -118,7 +118,12 @@ export function tcpInfoVariables(info: TargetTcpInfo | undefined, dialect: Diale
   ) {
     vars.set(
       'tcpi_options',
-      (info.timestamps ? 1 : 0) | (info.sack ? 2 : 0) | (info.windowScaling ? 4 : 0) | (info.ecn ? 8 : 0),
+      (info.timestamps ? 1 : 0) |
+        (info.sack ? 2 : 0) |
+        (info.windowScaling ? 4 : 0) |
+        (info.ecn ? 8 : 0) |
+        (info.synData ? 32 : 0) |
+        (info.tfoChild ? 128 : 0),
     );
   }
   return vars;

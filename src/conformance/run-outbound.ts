@@ -360,6 +360,15 @@ function optionDiff(r: RunState, w: TcpOptionSpec, h: TcpOptionSpec): string | u
       }
       return undefined;
     }
+    case 'fo': {
+      // RFC 7413: a cookie request (no cookie) or the exact cookie, in the form the script names.
+      const hf = h as typeof w;
+      if (hf.experimental !== w.experimental)
+        return `${hf.experimental ? 'FOEXP' : 'FO'}, expected ${w.experimental ? 'FOEXP' : 'FO'}`;
+      return hf.cookie.toLowerCase() === w.cookie.toLowerCase()
+        ? undefined
+        : `FO cookie '${hf.cookie}', expected '${w.cookie}'`;
+    }
     default:
       return undefined;
   }

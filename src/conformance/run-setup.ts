@@ -149,7 +149,6 @@ export function prescan(r: RunState): Map<number, CommandAction[]> {
         if (Array.isArray(p.options)) {
           for (const o of p.options) {
             if (o.kind === 'md5') throw new Skip('TCP MD5 signatures (RFC 2385) not supported', line);
-            if (o.kind === 'fo') throw new Skip('TCP Fast Open (RFC 7413) not supported', line);
             if (o.kind === 'accecn') throw new Skip('AccECN option not supported', line);
           }
         }

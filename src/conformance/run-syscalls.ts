@@ -147,12 +147,24 @@ function translate(r: RunState, e: SyscallEvent): Syscall {
       need(3);
       const len = intArg(r, a[2]!, 'length');
       const flags = a[3] ? intArg(r, a[3], 'flags') : 0;
-      if (flags !== 0) throw new Skip(`${e.name}() flags 0x${flags.toString(16)} not supported`, e.pos.line);
+      const fastOpen = r.consts.MSG_FASTOPEN !== undefined && e.name === 'sendto' ? r.consts.MSG_FASTOPEN : 0;
+      const more = r.consts.MSG_MORE ?? 0;
+      const eor = r.consts.MSG_EOR ?? 0;
+      if (flags & ~(fastOpen | more | eor))
+        throw new Skip(`${e.name}() flags 0x${flags.toString(16)} not supported`, e.pos.line);
+      const sendFlags = { ...(flags & more ? { more: true } : {}), ...(flags & eor ? { eor: true } : {}) };
+      if (flags & fastOpen) {
+        // sendto(MSG_FASTOPEN) connects (RFC 7413): the flow's remote port is the address's.
+        const to = addrArg(r, a[4], { ip: r.sockIp(r.remoteIp), port: DEFAULT_PORT });
+        if (!r.tcpLive) r.tcpConnecting = true;
+        r.tcpFlow.remotePort = to.port;
+        return { op: 'send', fd: fdArg(r, a[0]!), data: payload(a[1], len), to, fastOpen: true };
+      }
       const to =
         e.name === 'sendto'
           ? addrArg(r, a[4], { ip: r.sockIp(r.remoteIp), port: r.udpFlow.remotePort })
           : undefined;
-      return { op: 'send', fd: fdArg(r, a[0]!), data: payload(a[1], len), to };
+      return { op: 'send', fd: fdArg(r, a[0]!), data: payload(a[1], len), to, ...sendFlags };
     }
     case 'close':
       need(1);

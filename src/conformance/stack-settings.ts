@@ -20,7 +20,18 @@ export class StackSettings {
   #rexmitMin: number;
   #rexmitSlop: number;
 
-  constructor(config: TcpConfig, profile: TcpProfile, dialect: Dialect) {
+  /** The layer's Fast Open state follows the key and the flush (the config alone is read at creation). */
+  readonly #onFastOpenKey: ((key: Uint8Array) => void) | undefined;
+  readonly #onFastOpenFlush: (() => void) | undefined;
+
+  constructor(
+    config: TcpConfig,
+    profile: TcpProfile,
+    dialect: Dialect,
+    fastOpen?: { setKey(key: Uint8Array): void; flushCache(): void },
+  ) {
+    this.#onFastOpenKey = fastOpen ? (k) => fastOpen.setKey(k) : undefined;
+    this.#onFastOpenFlush = fastOpen ? () => fastOpen.flushCache() : undefined;
     this.#config = config;
     this.#dialect = dialect;
     this.#rexmitMin = profile.rtoMin;
@@ -107,8 +118,11 @@ export class StackSettings {
         return true;
       case 'initialWindowSegments':
         return num === 10; // RFC 6928 IW10, fixed
+      // net.ipv4.tcp_notsent_lowat: the default TCP_NOTSENT_LOWAT (UINT_MAX: no limit).
       case 'notSentLowat':
-        return num >= 0xffffffff; // no TCP_NOTSENT_LOWAT: "unlimited" is the fixed behaviour
+        if (!Number.isFinite(num) || num < 0) return false;
+        c.notSentLowat = num >= 0xffffffff ? Number.POSITIVE_INFINITY : num;
+        return true;
       case 'rtoSlopUs':
         // FreeBSD's TCPT_RANGESET adds rexmit_slop to every RTO; folded into the minimum.
         if (this.#dialect !== 'freebsd') return num === 0;
@@ -116,8 +130,27 @@ export class StackSettings {
         c.minRto = this.#rexmitMin + num;
         c.synRtoSlop = num;
         return true;
+      // net.ipv4.tcp_fastopen (RFC 7413): the TFO_* bits (tcp/fastopen.ts); bits the stack
+      // does not know (Linux's old 0x10000.. queue sizes) are carried and ignored.
       case 'fastOpen':
-        return num === 0;
+        if (!Number.isInteger(num) || num < 0) return false;
+        c.fastOpen = num;
+        return true;
+      case 'fastOpenKey': {
+        // net.ipv4.tcp_fastopen_key: four 32-bit hex words, each stored little-endian
+        // (proc_tcp_fastopen_key's cpu_to_le32); a second (backup) key after a comma is not kept.
+        const words = String(v).split(',')[0]!.split('-');
+        if (words.length !== 4 || !words.every((w) => /^[0-9a-fA-F]{1,8}$/.test(w))) return false;
+        const key = new Uint8Array(16);
+        const dv = new DataView(key.buffer);
+        for (let i = 0; i < 4; i++) dv.setUint32(4 * i, Number.parseInt(words[i]!, 16), true);
+        c.fastOpenKey = key;
+        this.#onFastOpenKey?.(key);
+        return true;
+      }
+      case 'fastOpenFlush':
+        this.#onFastOpenFlush?.();
+        return true;
       case 'tlp':
         c.tlp = on;
         return true;
@@ -141,7 +174,8 @@ export class StackSettings {
       case 'frto':
         return !on;
       case 'slowStartAfterIdle':
-        return on; // RFC 5681 §4.1 restart window, always on
+        c.slowStartAfterIdle = on; // RFC 5681 §4.1 restart window after an idle RTO
+        return true;
       case 'dupThresh':
         return num === 3;
       case 'dsack':
@@ -152,9 +186,13 @@ export class StackSettings {
       case 'icmpMayReset':
         c.icmpMayReset = on;
         return true;
+      // RFC 5961 §3 / §4 (FreeBSD net.inet.tcp.insecure_rst / insecure_syn turn them off).
       case 'rfc5961Rst':
+        c.rfc5961Rst = on;
+        return true;
       case 'rfc5961Syn':
-        return on; // RFC 5961 §3/§4 are always on
+        c.rfc5961Syn = on;
+        return true;
       case 'dropSynFin':
         c.dropSynFin = on;
         return true;

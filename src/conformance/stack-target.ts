@@ -34,6 +34,9 @@ import {
   IPPROTO_IP,
   IPPROTO_TCP,
   MSG_DONTWAIT,
+  MSG_EOR,
+  MSG_FASTOPEN,
+  MSG_MORE,
   MSG_PEEK,
   SO_BROADCAST,
   SO_ERROR,
@@ -46,11 +49,16 @@ import {
   SOCK_DGRAM,
   SOCK_STREAM,
   SOL_SOCKET,
+  TCP_CORK,
+  TCP_FASTOPEN,
+  TCP_FASTOPEN_CONNECT,
+  TCP_FASTOPEN_NO_COOKIE,
   TCP_KEEPCNT,
   TCP_KEEPIDLE,
   TCP_KEEPINTVL,
   TCP_MAXSEG,
   TCP_NODELAY,
+  TCP_NOTSENT_LOWAT,
   TCP_REMOTE_UDP_ENCAPS_PORT,
 } from '../socket/constants.ts';
 import { ERRNO as SOCKET_ERRNO, SocketError } from '../socket/errno.ts';
@@ -124,6 +132,11 @@ const OPTION_NUMBERS: Record<string, [number, number]> = {
   'TCP:TCP_KEEPINTVL': [IPPROTO_TCP, TCP_KEEPINTVL],
   'TCP:TCP_KEEPCNT': [IPPROTO_TCP, TCP_KEEPCNT],
   'TCP:TCP_REMOTE_UDP_ENCAPS_PORT': [IPPROTO_TCP, TCP_REMOTE_UDP_ENCAPS_PORT],
+  'TCP:TCP_FASTOPEN': [IPPROTO_TCP, TCP_FASTOPEN],
+  'TCP:TCP_CORK': [IPPROTO_TCP, TCP_CORK],
+  'TCP:TCP_NOTSENT_LOWAT': [IPPROTO_TCP, TCP_NOTSENT_LOWAT],
+  'TCP:TCP_FASTOPEN_CONNECT': [IPPROTO_TCP, TCP_FASTOPEN_CONNECT],
+  'TCP:TCP_FASTOPEN_NO_COOKIE': [IPPROTO_TCP, TCP_FASTOPEN_NO_COOKIE],
   'IP:IP_TTL': [IPPROTO_IP, IP_TTL],
   'IP:IP_TOS': [IPPROTO_IP, IP_TOS],
   'IP:IP_MTU_DISCOVER': [IPPROTO_IP, IP_MTU_DISCOVER],
@@ -200,7 +213,12 @@ export class StackTarget implements ConformanceTarget {
       gateway: config.gatewayIp,
     });
     this.#deliver = this.stack.timers.timer(() => this.#flushInbox());
-    this.#settings = new StackSettings(this.stack.tcp.config, this.profile, config.dialect);
+    this.#settings = new StackSettings(
+      this.stack.tcp.config,
+      this.profile,
+      config.dialect,
+      this.stack.tcp.fastOpen,
+    );
   }
 
   // ---- clock and wire --------------------------------------------------------
@@ -302,10 +320,28 @@ export class StackTarget implements ConformanceTarget {
         });
       case 'send':
         return outcome(async () => {
+          if (call.fastOpen && fd.stream) {
+            // sendto(MSG_FASTOPEN) connects: learn the new connection's ports as connect does.
+            const before = new Set(this.stack.tcp.connections());
+            const flags = MSG_FASTOPEN | (s.getblocking() ? 0 : MSG_DONTWAIT);
+            const p = s.sendto(call.data, flags, tuple(call.to ?? { ip: this.config.remoteIp, port: 0 }));
+            p.catch(() => undefined);
+            for (const c of this.stack.tcp.connections())
+              if (!before.has(c) && c.active)
+                fd.tuple = { localPort: c.local.port, remotePort: c.remote.port };
+            for (let k = 0; k < 8 && fd.tuple === undefined; k++) {
+              await Promise.resolve();
+              for (const c of this.stack.tcp.connections())
+                if (!before.has(c) && c.active)
+                  fd.tuple = { localPort: c.local.port, remotePort: c.remote.port };
+            }
+            return ok(await p);
+          }
           if (call.to && !fd.stream) return ok(await s.sendto(call.data, tuple(call.to)));
-          if (!fd.stream || !s.getblocking()) return ok(await s.send(call.data));
+          const flags = (call.more ? MSG_MORE : 0) | (call.eor ? MSG_EOR : 0);
+          if (!fd.stream || !s.getblocking()) return ok(await s.send(call.data, flags));
           // A blocking write(2) on a stream returns once all of it is queued.
-          await s.sendall(call.data);
+          await s.sendall(call.data, flags);
           return ok(call.data.length);
         });
       case 'close':
@@ -590,6 +626,8 @@ function toTargetInfo(i: TcpInfo, c: TcpConnection): TargetTcpInfo {
     sack: i.options.sack,
     windowScaling: i.options.windowScale !== undefined,
     ecn: i.options.ecn,
+    synData: i.options.synData,
+    tfoChild: i.options.tfoChild,
     caState: i.caState,
     reordering: i.reordering,
     sndWnd: i.sndWnd,

@@ -45,6 +45,8 @@ export function syscallConstants(dialect: Dialect): Record<string, number> {
     MSG_DONTWAIT: fbsd ? 0x80 : 0x40,
     MSG_WAITALL: fbsd ? 0x40 : 0x100,
     MSG_NOSIGNAL: fbsd ? 0x20000 : 0x4000,
+    MSG_EOR: fbsd ? 0x8 : 0x80,
+    ...(fbsd ? {} : { MSG_MORE: 0x8000, MSG_FASTOPEN: 0x20000000 }),
     IPTOS_DSCP_CS0: 0x00,
     IPTOS_DSCP_CS1: 0x20,
     IPTOS_DSCP_CS2: 0x40,

@@ -62,7 +62,17 @@ export type Syscall =
       readonly from: boolean;
     }
   /** write/send/sendto: `to` is set for sendto. Returns the byte count. */
-  | { readonly op: 'send'; readonly fd: number; readonly data: Uint8Array; readonly to: SockAddr | undefined }
+  | {
+      readonly op: 'send';
+      readonly fd: number;
+      readonly data: Uint8Array;
+      readonly to: SockAddr | undefined;
+      /** MSG_FASTOPEN (RFC 7413): connect with the data in the SYN. */
+      readonly fastOpen?: boolean;
+      /** MSG_MORE (more data follows: hold a partial segment) and MSG_EOR (the data ends a record). */
+      readonly more?: boolean;
+      readonly eor?: boolean;
+    }
   | { readonly op: 'close'; readonly fd: number }
   | { readonly op: 'shutdown'; readonly fd: number; readonly how: 'read' | 'write' | 'both' }
   | {
@@ -128,6 +138,9 @@ export interface TargetTcpInfo {
   readonly sack?: boolean;
   readonly windowScaling?: boolean;
   readonly ecn?: boolean;
+  /** TCPI_OPT_SYN_DATA and TCPI_OPT_TFO_CHILD (RFC 7413 Fast Open). */
+  readonly synData?: boolean;
+  readonly tfoChild?: boolean;
   readonly sndWscale?: number;
   readonly rcvWscale?: number;
   readonly caState?: 'open' | 'disorder' | 'cwr' | 'recovery' | 'loss';

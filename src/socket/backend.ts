@@ -112,6 +112,23 @@ export interface StreamImpl extends ImplBase {
    */
   connect(addr: SockAddr, signal: AbortSignal): Promise<void>;
   /**
+   * True when the last connect() returned at once without a handshake (TCP_FASTOPEN_CONNECT
+   * with a cookie: the SYN waits for the first write), so a non-blocking connect() returns 0
+   * rather than EINPROGRESS.
+   */
+  readonly connectDeferred?: boolean;
+  /**
+   * sendto(MSG_FASTOPEN) on an unconnected socket (RFC 7413): connect() with the first part of
+   * `data` in the SYN as far as a cached cookie allows. `sent`: the bytes that went with the
+   * SYN (the rest is the caller's to send once connected); `connected`: settles as connect's
+   * promise does. Optional: a backend without it makes MSG_FASTOPEN fail with EOPNOTSUPP.
+   */
+  connectFastOpen?(
+    addr: SockAddr,
+    data: Uint8Array,
+    signal: AbortSignal,
+  ): { sent: number; connected: Promise<void> };
+  /**
    * Up to `max` (>= 1) bytes. `undefined`: nothing buffered yet (would block).
    * Empty array: end of stream (peer's FIN, or our SHUT_RD), forever after.
    * Throws a pending connection error (ECONNRESET, ETIMEDOUT) once; after that EOF.
@@ -127,9 +144,10 @@ export interface StreamImpl extends ImplBase {
    * Queues bytes for sending and returns how many were accepted (0 = send buffer
    * full, would block). The bytes must be copied (the caller may reuse `data`).
    * Throws EPIPE after SHUT_WR or when the connection is gone, or a pending error
-   * (ECONNRESET) once. Never called before connect() resolved.
+   * (ECONNRESET) once. Never called before connect() resolved. `flags`: the send(2) flags
+   * (MSG_MORE, MSG_EOR, ...); a backend ignores those it does not know.
    */
-  send(data: Uint8Array): number;
+  send(data: Uint8Array, flags?: number): number;
   /** shutdown(2) on a connected socket: 0 = SHUT_RD, 1 = SHUT_WR (send FIN after queued data), 2 = both. */
   shutdown(how: 0 | 1 | 2): void;
 }

@@ -52,6 +52,17 @@ export const TCP_KEEPIDLE = 4;
 export const TCP_KEEPINTVL = 5;
 export const TCP_KEEPCNT = 6;
 export const TCP_INFO = 11;
+/**
+ * Linux: TCP Fast Open (RFC 7413). TCP_FASTOPEN on a listener is the bound on pending Fast
+ * Open connections (0: off); TCP_FASTOPEN_CONNECT makes connect() return at once and send
+ * the SYN with the first write; TCP_FASTOPEN_NO_COOKIE sends or takes data in a SYN without
+ * a cookie. MSG_FASTOPEN on sendto() connects with the data in the SYN.
+ */
+export const TCP_FASTOPEN = 23;
+/** Linux: the socket is writable only while fewer than this many bytes are unsent (-1 / ~0U: no limit). */
+export const TCP_NOTSENT_LOWAT = 25;
+export const TCP_FASTOPEN_CONNECT = 30;
+export const TCP_FASTOPEN_NO_COOKIE = 34;
 /** Linux: milliseconds transmitted data may stay unacknowledged before ETIMEDOUT (RFC 5482 semantics). */
 export const TCP_USER_TIMEOUT = 18;
 /** FreeBSD: seconds an active open may take before ETIMEDOUT (connection-establishment timer). */
@@ -102,7 +113,8 @@ export const SHUT_RD = 0;
 export const SHUT_WR = 1;
 export const SHUT_RDWR = 2;
 
-// recv/send flags. Only MSG_PEEK, MSG_DONTWAIT and MSG_TRUNC (recv side) are honoured.
+// recv/send flags. MSG_PEEK, MSG_DONTWAIT and MSG_TRUNC (recv side) are honoured, and on the
+// stack backend's TCP sockets MSG_FASTOPEN (sendto), MSG_MORE and MSG_EOR (send).
 export const MSG_OOB = 0x1;
 export const MSG_PEEK = 0x2;
 export const MSG_DONTROUTE = 0x4;
@@ -110,6 +122,12 @@ export const MSG_TRUNC = 0x20;
 export const MSG_DONTWAIT = 0x40;
 export const MSG_WAITALL = 0x100;
 export const MSG_NOSIGNAL = 0x4000;
+/** Terminates a record: the data is not merged with later writes (Linux tcp_sendmsg's TCPCB_EOR). */
+export const MSG_EOR = 0x80;
+/** More data follows: hold a partial segment as TCP_CORK does (Linux tcp_sendmsg). */
+export const MSG_MORE = 0x8000;
+/** Connect with the data in the SYN (RFC 7413 TCP Fast Open; sendto on an unconnected stream). */
+export const MSG_FASTOPEN = 0x20000000;
 
 /** Linux's SOMAXCONN (since 5.4). */
 export const SOMAXCONN = 4096;

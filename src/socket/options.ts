@@ -39,11 +39,16 @@ import {
   SO_TYPE,
   SOCK_STREAM,
   SOL_SOCKET,
+  TCP_CORK,
+  TCP_FASTOPEN,
+  TCP_FASTOPEN_CONNECT,
+  TCP_FASTOPEN_NO_COOKIE,
   TCP_KEEPCNT,
   TCP_KEEPIDLE,
   TCP_KEEPINTVL,
   TCP_MAXSEG,
   TCP_NODELAY,
+  TCP_NOTSENT_LOWAT,
   TCP_REMOTE_UDP_ENCAPS_PORT,
   TCP_USER_TIMEOUT,
 } from './constants.ts';
@@ -80,6 +85,15 @@ const OPTIONS = new Map<string, OptSpec>([
   // Linux tcp(7): ms of unacknowledged data before the connection fails ETIMEDOUT; 0 = off.
   // (The os backend records it; Node cannot pass it to the kernel.)
   [`${IPPROTO_TCP}:${TCP_USER_TIMEOUT}`, { kind: 'int', on: 'stream', dflt: 0 }],
+  // Linux TCP Fast Open (RFC 7413): the listener's queue bound, deferred connect, no cookie.
+  [`${IPPROTO_TCP}:${TCP_FASTOPEN}`, { kind: 'int', on: 'stream', dflt: 0 }],
+  // (0 or 1; Linux answers other values EINVAL, so they are ints here, not booleans.)
+  [`${IPPROTO_TCP}:${TCP_FASTOPEN_CONNECT}`, { kind: 'int', on: 'stream', dflt: 0 }],
+  [`${IPPROTO_TCP}:${TCP_FASTOPEN_NO_COOKIE}`, { kind: 'int', on: 'stream', dflt: 0 }],
+  // tcp(7) TCP_CORK: hold partial segments until uncorked (or a persist timeout, Linux's 200 ms
+  // ceiling); TCP_NOTSENT_LOWAT: writable only below this many unsent bytes (-1: no limit).
+  [`${IPPROTO_TCP}:${TCP_CORK}`, { kind: 'bool', on: 'stream', dflt: 0 }],
+  [`${IPPROTO_TCP}:${TCP_NOTSENT_LOWAT}`, { kind: 'int', on: 'stream', dflt: -1 }],
   // FreeBSD tcp(4): TCP over UDP to this peer port (stack backend; the os backend refuses it).
   [`${IPPROTO_TCP}:${TCP_REMOTE_UDP_ENCAPS_PORT}`, { kind: 'int', on: 'stream', dflt: 0 }],
   [`${IPPROTO_IPV6}:${IPV6_V6ONLY}`, { kind: 'bool', on: 'ip', dflt: 0 }],
@@ -108,6 +122,15 @@ const OPTIONS = new Map<string, OptSpec>([
   // sockets (dgram setTTL) and records it for streams (Node cannot pass it down).
   [`${IPPROTO_IP}:${IP_TTL}`, { kind: 'int', on: 'ip', dflt: 64 }],
   [`${IPPROTO_IP}:${IP_MTU_DISCOVER}`, { kind: 'int', on: 'ip', dflt: 1 }],
+]);
+
+/** TCP-level integer options that take 0 (the others start at 1). */
+const ZERO_ALLOWED = new Set([
+  TCP_USER_TIMEOUT,
+  TCP_REMOTE_UDP_ENCAPS_PORT,
+  TCP_FASTOPEN,
+  TCP_FASTOPEN_CONNECT,
+  TCP_FASTOPEN_NO_COOKIE,
 ]);
 
 /** The spec of an option for a socket of this type and family; ENOPROTOOPT/EOPNOTSUPP where Linux says so. */
@@ -217,11 +240,7 @@ export function optionValue(level: number, optname: number, spec: OptSpec, value
       throw new ArgumentTypeError('setsockopt', `this option takes an integer, got ${describeValue(n)}`);
     if (!Number.isInteger(n) || n < -0x80000000 || n > 0x7fffffff)
       throw new SocketError('EINVAL', { syscall: 'setsockopt', detail: 'this option takes an integer' });
-    if (
-      spec.kind === 'int' &&
-      level === IPPROTO_TCP &&
-      n < (optname === TCP_USER_TIMEOUT || optname === TCP_REMOTE_UDP_ENCAPS_PORT ? 0 : 1)
-    )
+    if (spec.kind === 'int' && level === IPPROTO_TCP && n < (ZERO_ALLOWED.has(optname) ? 0 : 1))
       throw new SocketError('EINVAL', { syscall: 'setsockopt', detail: 'value out of range' });
     // ip(7): IP_MTU_DISCOVER is IP_PMTUDISC_DONT (0) .. IP_PMTUDISC_OMIT (5); IP_TOS keeps a byte.
     if (level === IPPROTO_IP && optname === IP_MTU_DISCOVER && (n < 0 || n > 5))

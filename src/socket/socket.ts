@@ -64,6 +64,7 @@ import {
   IPPROTO_TCP,
   IPPROTO_UDP,
   MSG_DONTWAIT,
+  MSG_FASTOPEN,
   MSG_PEEK,
   SO_ACCEPTCONN,
   SO_ERROR,
@@ -369,6 +370,14 @@ export class Socket {
       p.catch((e: SocketError) => {
         this.#connectError = e;
       });
+      // TCP_FASTOPEN_CONNECT with a cookie: connect() returns 0, the SYN waits for a write.
+      if ((this.#impl as StreamImpl).connectDeferred) {
+        this.#state = 'connected';
+        this.#bound = true;
+        this.#connecting = undefined;
+        this.#connectAbort = undefined;
+        return;
+      }
       throw new SocketError('EINPROGRESS', ctx);
     }
     const sched = this.backend.scheduler;
@@ -386,6 +395,70 @@ export class Socket {
       this.#connecting = undefined;
       this.#connectAbort = undefined;
     }
+  }
+
+  /**
+   * sendto(MSG_FASTOPEN) on a fresh stream socket (Linux tcp_sendmsg_fastopen): connect, with
+   * what a cached cookie allows in the SYN. Non-blocking, it returns the bytes in the SYN, or
+   * raises EINPROGRESS when none went (no cookie yet: the SYN asks for one). Blocking, it waits
+   * for the connection and sends the rest.
+   */
+  async #sendFastOpen(bytes: Uint8Array, addrIn: Address | undefined, flags: number): Promise<number> {
+    if (addrIn === undefined) throw new SocketError('EDESTADDRREQ', { syscall: 'sendto' });
+    if (this.#binding) await this.#afterBind();
+    const impl = this.#impl as StreamImpl;
+    const addr = await toSockAddr(this.backend, this.family, addrIn, 'sendto');
+    this.#open('sendto');
+    const ctx = { syscall: 'sendto', ...describeAddress(addr) };
+    if (!impl.connectFastOpen || this.#state !== 'fresh')
+      throw new SocketError(impl.connectFastOpen ? 'EISCONN' : 'EOPNOTSUPP', ctx);
+    const ac = new AbortController();
+    let started: { sent: number; connected: Promise<void> };
+    try {
+      started = impl.connectFastOpen(addr, bytes, ac.signal);
+    } catch (e) {
+      throw toSocketError(e, ctx);
+    }
+    this.#connectAbort = ac;
+    this.#state = 'connecting';
+    const p = started.connected.then(
+      () => {
+        if (this.#state === 'connecting') {
+          this.#state = 'connected';
+          this.#bound = true;
+        }
+      },
+      (e) => {
+        const err = e instanceof SocketTimeoutError ? e : toSocketError(e, ctx);
+        if (this.#state === 'connecting') this.#state = 'fresh';
+        throw err;
+      },
+    );
+    this.#connecting = p;
+    if (this.#timeout === 0 || (flags & MSG_DONTWAIT) !== 0) {
+      p.catch((e: SocketError) => {
+        this.#connectError = e;
+      });
+      if (started.sent > 0) return started.sent;
+      throw new SocketError('EINPROGRESS', ctx);
+    }
+    const sched = this.backend.scheduler;
+    const timer =
+      this.#timeout === null
+        ? undefined
+        : sched.schedule(() => ac.abort(new SocketTimeoutError('sendto')), this.#timeout * 1000);
+    const keep = this.backend.keepAlive;
+    keep?.ref();
+    try {
+      await p;
+    } finally {
+      keep?.unref();
+      if (timer !== undefined) sched.cancel(timer);
+      this.#connecting = undefined;
+      this.#connectAbort = undefined;
+    }
+    const rest = bytes.subarray(started.sent);
+    return started.sent + (rest.length > 0 ? await this.send(rest, flags) : 0);
   }
 
   /** connect() that returns an errno (0 on success) instead of raising, like connect_ex. Name errors still raise. */
@@ -419,7 +492,7 @@ export class Socket {
     return this.#block(
       'send',
       () => {
-        const n = impl.send(bytes);
+        const n = impl.send(bytes, flags);
         return n > 0 ? n : undefined;
       },
       (flags & MSG_DONTWAIT) !== 0,
@@ -451,7 +524,7 @@ export class Socket {
         const n = await this.#block(
           'sendall',
           () => {
-            const k = impl.send(chunk);
+            const k = impl.send(chunk, flags);
             return k > 0 ? k : undefined;
           },
           (flags & MSG_DONTWAIT) !== 0,
@@ -518,8 +591,13 @@ export class Socket {
     const bytes = toBytes(data, 'sendto');
     if (this.#binding) await this.#afterBind();
     const addrIn = typeof flagsOrAddress === 'number' ? address : flagsOrAddress;
+    const flags = typeof flagsOrAddress === 'number' ? flagsOrAddress : 0;
     this.#open('sendto');
-    if (this.type === SOCK_STREAM) return this.send(bytes); // Linux TCP ignores the address
+    if (this.type === SOCK_STREAM) {
+      // RFC 7413 TCP Fast Open: sendto(MSG_FASTOPEN) connects with the data in the SYN.
+      if (flags & MSG_FASTOPEN && this.#state === 'fresh') return this.#sendFastOpen(bytes, addrIn, flags);
+      return this.send(bytes, flags); // Linux TCP ignores the address
+    }
     const addr = await toSockAddr(this.backend, this.family, addrIn, 'sendto');
     return this.#sendDatagram(bytes, addr, 'sendto');
   }

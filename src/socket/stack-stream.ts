@@ -23,7 +23,15 @@ import type { TcpBinding, TcpLayer } from '../tcp/layer.ts';
 import type { TcpListener } from '../tcp/listen.ts';
 import type { IpAddress } from '../wire/address.ts';
 import type { OptionValue, SockAddr, StreamImpl } from './backend.ts';
-import { IPPROTO_IPV6, IPV6_V6ONLY, SO_ERROR, SO_REUSEADDR, SOL_SOCKET } from './constants.ts';
+import {
+  IPPROTO_IPV6,
+  IPV6_V6ONLY,
+  MSG_EOR,
+  MSG_MORE,
+  SO_ERROR,
+  SO_REUSEADDR,
+  SOL_SOCKET,
+} from './constants.ts';
 import { ERRNO, SocketError } from './errno.ts';
 import { ipToSockAddr, type ScopeZones, sockAddrToIp } from './inet-address.ts';
 import { type OptionSocket, StreamOptions } from './stream-options.ts';
@@ -49,6 +57,8 @@ export class StackStreamSocket implements StreamImpl {
   /** The port held by bind(2) until listen() or connect() takes it over. */
   #binding: TcpBinding | undefined;
   #conn: TcpConnection | undefined;
+  /** connect() returned at once (TCP_FASTOPEN_CONNECT): see StreamImpl.connectDeferred. */
+  connectDeferred = false;
   #listener: TcpListener | undefined;
   readonly #options = new StreamOptions();
   /** An error the connection ended with, not yet reported (recv/send/SO_ERROR report it once). */
@@ -135,8 +145,13 @@ export class StackStreamSocket implements StreamImpl {
     if (this.#closed || this.#error !== undefined) return true;
     const c = this.#conn;
     if (!c) return true;
-    if (c.state === 'SYN-SENT' || c.state === 'SYN-RECEIVED') return false;
-    return c.writableSpace > 0 || !c.writable;
+    // A deferred Fast Open connect (TCP_FASTOPEN_CONNECT) takes its first write at once, and a
+    // Fast Open server connection may send before its handshake completes (RFC 7413 §4.2.2).
+    if (c.state === 'SYN-SENT' && !c.tfoDeferred) return false;
+    if (c.state === 'SYN-RECEIVED' && !c.tfoChild) return false;
+    if (!c.writable) return true;
+    // TCP_NOTSENT_LOWAT: writable once fewer than half the mark wait unsent (tcp_poll's wake).
+    return c.writableSpace > 0 && c.notSent * 2 < c.notSentLowat;
   }
 
   waitReadable(signal: AbortSignal): Promise<void> {
@@ -265,22 +280,49 @@ export class StackStreamSocket implements StreamImpl {
   connect(addr: SockAddr, signal: AbortSignal): Promise<void> {
     let conn: TcpConnection;
     try {
-      const remote = this.#toIp(addr);
-      if (remote === undefined) throw new TcpError('EINVAL', 'connect to the unspecified address');
-      // From the bound port (the layer takes the binding over; on failure it stays ours), or
-      // from an ephemeral one that no other socket holds (the layer's port table).
-      conn = this.#layer.connect({
-        remote,
-        remotePort: addr.family === 1 ? 0 : addr.port,
-        binding: this.#binding,
-        reuseAddr: this.#options.reuseAddr,
-        options: { ...this.#options.tcp },
-      });
-      this.#binding = undefined;
+      // TCP_FASTOPEN_CONNECT (RFC 7413): the SYN waits for the first write when a cookie is cached.
+      conn = this.#open(addr, this.#options.tcp.fastOpenConnect ? { defer: true } : undefined);
     } catch (e) {
       return Promise.reject(e);
     }
+    // Linux tcp_fastopen_defer_connect: connect() returns 0 at once.
+    if (conn.tfoDeferred) {
+      this.connectDeferred = true;
+      return Promise.resolve();
+    }
+    return this.#connected(conn, signal);
+  }
+
+  connectFastOpen(
+    addr: SockAddr,
+    data: Uint8Array,
+    signal: AbortSignal,
+  ): { sent: number; connected: Promise<void> } {
+    const conn = this.#open(addr, { data });
+    return { sent: conn.tfoSynData, connected: this.#connected(conn, signal) };
+  }
+
+  /** The active open: from the bound port, or an ephemeral one (the layer's port table). */
+  #open(addr: SockAddr, fastOpen: { data?: Uint8Array; defer?: boolean } | undefined): TcpConnection {
+    const remote = this.#toIp(addr);
+    if (remote === undefined) throw new TcpError('EINVAL', 'connect to the unspecified address');
+    // From the bound port (the layer takes the binding over; on failure it stays ours), or
+    // from an ephemeral one that no other socket holds (the layer's port table).
+    const conn = this.#layer.connect({
+      remote,
+      remotePort: addr.family === 1 ? 0 : addr.port,
+      binding: this.#binding,
+      reuseAddr: this.#options.reuseAddr,
+      options: { ...this.#options.tcp },
+      ...(fastOpen ? { fastOpen } : {}),
+    });
+    this.#binding = undefined;
     this.#adopt(conn);
+    return conn;
+  }
+
+  /** Settles when the handshake of `conn` does: resolves once established, rejects with its error. */
+  #connected(conn: TcpConnection, signal: AbortSignal): Promise<void> {
     let established = false;
     return new Promise<void>((resolve, reject) => {
       const check = (): void => {
@@ -364,13 +406,29 @@ export class StackStreamSocket implements StreamImpl {
     return d.length;
   }
 
-  send(data: Uint8Array): number {
+  send(data: Uint8Array, flags = 0): number {
     const c = this.#conn;
     if (!c) throw new TcpError('EPIPE');
     const e = this.#takeError();
     if (e !== undefined) throw new TcpError(e);
     if (this.#dead || c.state === 'CLOSED') throw new TcpError('EPIPE');
-    return c.write(data);
+    const more = (flags & MSG_MORE) !== 0;
+    const eor = (flags & MSG_EOR) !== 0;
+    const lowat = c.notSentLowat;
+    if (lowat === Number.POSITIVE_INFINITY) return c.write(data, more, eor);
+    // TCP_NOTSENT_LOWAT (Linux tcp_sendmsg checks sk_stream_memory_free before each new
+    // segment, and a full first segment goes out at once): take a segment at a time while
+    // fewer than `lowat` bytes wait unsent.
+    let n = 0;
+    while (n < data.length && c.notSent < lowat) {
+      const end = Math.min(data.length, n + c.mss);
+      const k = c.write(data.subarray(n, end), more, eor && end === data.length);
+      const short = k < end - n;
+      n += k;
+      if (short) break; // the send buffer is full
+    }
+    if (n < data.length) c.wantWritable = true;
+    return n;
   }
 
   shutdown(how: 0 | 1 | 2): void {

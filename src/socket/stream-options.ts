@@ -6,6 +6,7 @@
  */
 import type { TcpSocketOptions } from '../tcp/config.ts';
 import type { TcpConnection } from '../tcp/connection.ts';
+import { TFO_CLIENT_ENABLE } from '../tcp/fastopen.ts';
 import type { TcpLayer } from '../tcp/layer.ts';
 import type { TcpListener } from '../tcp/listen.ts';
 import type { OptionValue } from './backend.ts';
@@ -22,6 +23,11 @@ import {
   SO_REUSEADDR,
   SO_SNDBUF,
   SOL_SOCKET,
+  SOMAXCONN,
+  TCP_CORK,
+  TCP_FASTOPEN,
+  TCP_FASTOPEN_CONNECT,
+  TCP_FASTOPEN_NO_COOKIE,
   TCP_INFO,
   TCP_KEEPCNT,
   TCP_KEEPIDLE,
@@ -29,6 +35,7 @@ import {
   TCP_KEEPINTVL,
   TCP_MAXSEG,
   TCP_NODELAY,
+  TCP_NOTSENT_LOWAT,
   TCP_REMOTE_UDP_ENCAPS_PORT,
   TCP_USER_TIMEOUT,
 } from './constants.ts';
@@ -111,6 +118,32 @@ export class StreamOptions {
         if (!Number.isInteger(n) || n < 0 || n > 0x7fffffff)
           throw new SocketError('EINVAL', { detail: 'TCP_KEEPINIT out of range' });
         o.keepInit = n > 0 ? n * SECOND : undefined;
+      } else if (name === TCP_CORK) {
+        o.cork = n !== 0;
+      } else if (name === TCP_NOTSENT_LOWAT) {
+        // Linux stores a u32: -1 (UINT_MAX) is "no limit", as is the sysctl's default.
+        o.notSentLowat = n < 0 ? Number.POSITIVE_INFINITY : n;
+      } else if (name === TCP_FASTOPEN) {
+        // Linux do_tcp_setsockopt: only on a socket that is closed or listening; the queue bound
+        // is capped at somaxconn (fastopen_queue_tune).
+        if (!Number.isInteger(n) || n < 0)
+          throw new SocketError('EINVAL', { detail: 'TCP_FASTOPEN must be >= 0' });
+        if (s.connection && s.connection.state !== 'CLOSED')
+          throw new SocketError('EINVAL', { detail: 'TCP_FASTOPEN on a connected socket' });
+        o.fastOpenQlen = Math.min(n, SOMAXCONN);
+      } else if (name === TCP_FASTOPEN_CONNECT) {
+        // Linux: 0 or 1, the client bit of net.ipv4.tcp_fastopen (else EOPNOTSUPP), before connect().
+        if (n !== 0 && n !== 1)
+          throw new SocketError('EINVAL', { detail: 'TCP_FASTOPEN_CONNECT takes 0 or 1' });
+        if (!(s.layer.config.fastOpen & TFO_CLIENT_ENABLE))
+          throw new SocketError('EOPNOTSUPP', { detail: 'Fast Open client is off (config.fastOpen)' });
+        if (s.connection || s.listener)
+          throw new SocketError('EINVAL', { detail: 'TCP_FASTOPEN_CONNECT only before connect()' });
+        o.fastOpenConnect = n === 1;
+      } else if (name === TCP_FASTOPEN_NO_COOKIE) {
+        if (n !== 0 && n !== 1)
+          throw new SocketError('EINVAL', { detail: 'TCP_FASTOPEN_NO_COOKIE takes 0 or 1' });
+        o.fastOpenNoCookie = n === 1;
       } else if (name === TCP_REMOTE_UDP_ENCAPS_PORT) {
         // FreeBSD tcp_default_ctloutput: a port in range, tunnelling enabled ("You have to have
         // enabled a UDP tunneling port first"), and the connection not yet made.
@@ -193,6 +226,18 @@ export class StreamOptions {
           return Math.round((opts.userTimeout ?? 0) / 1000);
         case TCP_REMOTE_UDP_ENCAPS_PORT:
           return opts.udpEncapsPort ?? 0;
+        case TCP_CORK:
+          return opts.cork ? 1 : 0;
+        case TCP_NOTSENT_LOWAT: {
+          const v = opts.notSentLowat ?? s.layer.config.notSentLowat;
+          return v === Number.POSITIVE_INFINITY ? -1 : v;
+        }
+        case TCP_FASTOPEN:
+          return opts.fastOpenQlen ?? 0;
+        case TCP_FASTOPEN_CONNECT:
+          return opts.fastOpenConnect ? 1 : 0;
+        case TCP_FASTOPEN_NO_COOKIE:
+          return opts.fastOpenNoCookie ? 1 : 0;
         case TCP_KEEPINIT:
           return Math.round((opts.keepInit ?? s.layer.config.keepInit) / SECOND);
         case TCP_INFO:

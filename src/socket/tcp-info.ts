@@ -67,7 +67,13 @@ export function encodeTcpInfo(info: TcpInfo | undefined, now: number, state = 'C
   const o = info.options;
   dv.setUint8(
     5,
-    (o.timestamps ? 1 : 0) | (o.sack ? 2 : 0) | (ws ? 4 : 0) | (o.ecn ? 8 : 0) | (o.ecnSeen ? 16 : 0),
+    (o.timestamps ? 1 : 0) |
+      (o.sack ? 2 : 0) |
+      (ws ? 4 : 0) |
+      (o.ecn ? 8 : 0) |
+      (o.ecnSeen ? 16 : 0) |
+      (o.synData ? 32 : 0) |
+      (o.tfoChild ? 128 : 0),
   );
   if (ws) dv.setUint8(6, (ws.snd & 0xf) | ((ws.rcv & 0xf) << 4));
   u32(8, info.rto);

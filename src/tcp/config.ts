@@ -164,6 +164,17 @@ export interface TcpConfig {
   invalidRateLimit: Duration;
   invalidRateBurst: number;
   /**
+   * RFC 5961 §3 for RST: an in-window RST that is not exactly at RCV.NXT draws a challenge
+   * ACK instead of ending the connection. On in Linux (always) and FreeBSD (default); off as
+   * FreeBSD's net.inet.tcp.insecure_rst = 1: any in-window RST resets (RFC 793).
+   */
+  rfc5961Rst: boolean;
+  /**
+   * RFC 5961 §4 for SYN: a SYN on a synchronized connection draws a challenge ACK. Off as
+   * FreeBSD's net.inet.tcp.insecure_syn = 1: an in-window SYN resets the connection (RFC 793).
+   */
+  rfc5961Syn: boolean;
+  /**
    * A SYN with FIN to a listener is dropped (Linux tcp_rcv_state_process; FreeBSD with
    * net.inet.tcp.drop_synfin = 1), rather than answered as a SYN.
    */
@@ -185,6 +196,30 @@ export interface TcpConfig {
   synBackoff: 'double' | 'freebsd';
   /** FreeBSD TCPT_RANGESET's rexmit_slop, added to each SYN timeout under synBackoff 'freebsd'. */
   synRtoSlop: Duration;
+  /**
+   * TCP Fast Open (RFC 7413), a bit mask as Linux's net.ipv4.tcp_fastopen (fastopen.ts
+   * TFO_*): 0x1 client (MSG_FASTOPEN, TCP_FASTOPEN_CONNECT), 0x2 server (listeners with
+   * TCP_FASTOPEN), 0x4 client sends data in the SYN without a cookie, 0x200 server accepts
+   * data in the SYN without a cookie, 0x400 every listener does Fast Open (queue = backlog)
+   * without TCP_FASTOPEN. Linux's default: 1 (client only).
+   */
+  fastOpen: number;
+  /**
+   * The server's cookie key (net.ipv4.tcp_fastopen_key), 16 bytes; undefined: a random key
+   * from the layer's Rng. Cookies are SipHash-2-4 of the client and server addresses.
+   */
+  fastOpenKey: Uint8Array | undefined;
+  /**
+   * Slow start after idle (Linux net.ipv4.tcp_slow_start_after_idle, default 1): a connection
+   * that sent nothing for an RTO restarts from the restart window (RFC 5681 §4.1, as Linux
+   * tcp_cwnd_restart decays it, RFC 7661 §4.1 where it differs). Off: cwnd survives idleness.
+   */
+  slowStartAfterIdle: boolean;
+  /**
+   * Linux net.ipv4.tcp_notsent_lowat: the default TCP_NOTSENT_LOWAT, in bytes (a socket is
+   * writable while fewer unsent bytes are queued). Infinity (Linux's UINT_MAX): no limit.
+   */
+  notSentLowat: number;
   /** Upper bound of the zero-window probe interval. */
   persistMax: Duration;
   /** Lower bound for the send MSS after ICMP frag-needed (RFC 1191). */
@@ -277,6 +312,12 @@ const COMMON_SETTINGS: Readonly<Omit<TcpConfig, ProfileDecided>> = {
   keepCount: 9,
   persistMax: seconds(60),
   minMss: 64,
+  fastOpen: 1,
+  fastOpenKey: undefined,
+  slowStartAfterIdle: true,
+  notSentLowat: Number.POSITIVE_INFINITY,
+  rfc5961Rst: true,
+  rfc5961Syn: true,
 };
 
 /**
@@ -363,6 +404,30 @@ export interface TcpSocketOptions {
   pacingRate?: number;
   /** Segments per paced burst (FreeBSD TCP_RACK_PACE_MAX_SEG). Default 2. */
   pacingBurst?: number;
+  /**
+   * TCP_FASTOPEN on a listener (RFC 7413 §5.1's bound on pending Fast Open connections, Linux
+   * fastopenq.max_qlen): SYNs with data and a valid cookie make connections accept() returns
+   * at once, while fewer than this many are still in SYN-RECEIVED. 0 / undefined: off.
+   */
+  fastOpenQlen?: number;
+  /**
+   * TCP_FASTOPEN_CONNECT (Linux 4.11): connect() returns at once when a cookie is cached for
+   * the peer, and the SYN leaves with the first write's data and the cookie.
+   */
+  fastOpenConnect?: boolean;
+  /**
+   * TCP_CORK (tcp(7)): partial segments wait until the option is cleared (or, as Linux's
+   * window probe timer does, until a persist timeout, at least 200 ms); full ones go.
+   */
+  cork?: boolean;
+  /**
+   * TCP_NOTSENT_LOWAT (Linux 3.12): the socket is writable only while fewer than this many
+   * written bytes wait unsent (poll: twice that many fewer, Linux's wake factor);
+   * undefined: config.notSentLowat.
+   */
+  notSentLowat?: number;
+  /** TCP_FASTOPEN_NO_COOKIE: data in the SYN without a cookie (client), or accepted without one (server). */
+  fastOpenNoCookie?: boolean;
   /**
    * Ask for ECN (RFC 3168) on this connection's SYN even when config.ecn is 2 (Linux does so
    * per route, `ip route ... features ecn`, which also overrides tcp_ecn = 0; here per socket).

@@ -15,6 +15,7 @@ import { sendAbortRst, tcpOutput, windowUpdateDue } from './output.ts';
 import { seqAdd } from './seq.ts';
 import { canQueueFin, canSendData, isHandshaking, isSynchronized, isUnconnected } from './state.ts';
 import { Tcb } from './tcb.ts';
+import { tfoDeferredWrite } from './tfo.ts';
 import { runTimers } from './timers.ts';
 
 export {
@@ -58,15 +59,30 @@ export class TcpConnection extends Tcb {
     return this.opts;
   }
 
-  /** Queues bytes for sending; returns how many fit in the send buffer (0 when full). */
-  write(data: Uint8Array): number {
+  /**
+   * Queues bytes for sending; returns how many fit in the send buffer (0 when full).
+   * `more` (MSG_MORE): more data follows, so a partial segment waits for it as under TCP_CORK
+   * (Linux tcp_sendmsg pushes with TCP_NAGLE_CORK). `eor` (MSG_EOR): these bytes end a record,
+   * and no segment will carry them together with later bytes (Linux TCPCB_EOR).
+   */
+  write(data: Uint8Array, more = false, eor = false): number {
     this.#checkSendable();
+    this.moreHold = more;
+    // TCP_FASTOPEN_CONNECT: the first write's data rides on the SYN (tfo.ts).
+    if (this.tfoDeferred && data.length > 0) {
+      const k = tfoDeferredWrite(this, data);
+      tcpOutput(this);
+      return k;
+    }
     const n = this.sndBuf.push(data);
     if (n < data.length) {
       this.wantWritable = true;
       this.layer.memory.blockedWriter(this);
     }
-    if (n > 0) tcpOutput(this);
+    // The record ends with the last byte taken (a short write ends it there; Linux marks the
+    // tail skb of what was copied).
+    if (eor && n > 0) (this.eorMarks ??= []).push(seqAdd(this.sndBufSeq, this.sndBuf.length));
+    if (n > 0 || (!more && this.sndBuf.length > 0)) tcpOutput(this);
     return n;
   }
 
@@ -114,6 +130,8 @@ export class TcpConnection extends Tcb {
     }
     if (o.keepAlive !== undefined || o.keepIdle !== undefined) armKeepalive(this);
     if (o.noDelay && this.state !== 'CLOSED') tcpOutput(this);
+    // Clearing TCP_CORK pushes what waited (Linux tcp_push_pending_frames; Nagle still applies).
+    if (o.cork === false && this.state !== 'CLOSED') tcpOutput(this);
     if (o.congestion !== undefined && o.congestion !== this.cc.name && !isSynchronized(this.state)) {
       this.cc = createCongestionControl(o.congestion, this.mss);
     }

@@ -20,7 +20,9 @@ export type TcpErrorCode =
   | 'EHOSTUNREACH'
   | 'ECONNABORTED'
   | 'EAGAIN'
-  | 'EMSGSIZE';
+  | 'EMSGSIZE'
+  | 'EOPNOTSUPP'
+  | 'EINPROGRESS';
 
 export class TcpError extends Error {
   readonly code: TcpErrorCode;

@@ -6,6 +6,7 @@
 import type { IpAddress } from '../wire/address.ts';
 import type { TcpConfig, TcpSocketOptions } from './config.ts';
 import type { TcpEnv, TcpUdpEncap } from './env.ts';
+import type { FastOpen } from './fastopen.ts';
 import type { IsnGenerator } from './isn.ts';
 import type { TcpMemory } from './memory.ts';
 import type { TcpStats } from './stats.ts';
@@ -39,6 +40,8 @@ export interface TcpHost {
   readonly memory: TcpMemory;
   /** The layer's timestamp clock offset (RFC 7323 §5.4). */
   readonly tsOffset: number;
+  /** RFC 7413 Fast Open: the server's cookie key and the client's cookie cache. */
+  readonly fastOpen: FastOpen;
   /** RFC 5961 §7: may a challenge ACK go out now (layer-wide rate limit)? */
   allowChallengeAck(): boolean;
   /** Largest payload towards `dst` for a connection with these options. */

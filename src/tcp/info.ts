@@ -58,6 +58,9 @@ export interface TcpInfo {
     /** RFC 3168 ECN negotiated; and an ECT or CE segment has arrived (Linux TCPI_OPT_ECN_SEEN). */
     ecn: boolean;
     ecnSeen: boolean;
+    /** RFC 7413: our SYN's data was acknowledged (TCPI_OPT_SYN_DATA); made from a Fast Open SYN (TCPI_OPT_TFO_CHILD). */
+    synData: boolean;
+    tfoChild: boolean;
     /** Negotiated shift counts, when window scaling is on. */
     windowScale?: { snd: number; rcv: number };
   };

@@ -11,12 +11,13 @@ import { ecnDataArrived, ecnSynArrived } from './ecn.ts';
 import { EV_ESTABLISHED, EV_WRITABLE } from './events.ts';
 import { armFinWait2, armKeepalive, enterTimeWait, terminate } from './lifecycle.ts';
 import { applySynOptions } from './options.ts';
-import { refuseSegment, sendAck, sendRst, sendSyn, tcpOutput } from './output.ts';
+import { refuseSegment, sendAbortRst, sendAck, sendRst, sendSyn, tcpOutput } from './output.ts';
 import { armDelayedAck, noteDuplicate, receiveText } from './receiver.ts';
 import { processAck, rttSample } from './sender.ts';
 import { type Seq, seq, seqAdd, seqGe, seqGt, seqLe, seqLt, seqSub } from './seq.ts';
 import { canReceiveData } from './state.ts';
 import type { Tcb } from './tcb.ts';
+import { releaseAcked, tfoSynAckArrived } from './tfo.ts';
 
 /** RFC 7323 §5.5: TS.Recent is invalid after 24 days idle. */
 const PAWS_IDLE = 24 * 24 * 3600 * 1_000_000;
@@ -90,7 +91,7 @@ export function segmentArrives(c: Tcb, r: TcpRepr, payload: Uint8Array, ecn = 0)
   // ---- third: security (RFC 9293 §3.10.7.4): no IP security compartments here.
   // ---- fourth: check the SYN bit
   if (syn) {
-    synArrives(c);
+    synArrives(c, segSeq);
     return;
   }
   // ---- fifth: check the ACK field
@@ -221,6 +222,8 @@ function synAckArrives(c: Tcb, r: TcpRepr, ack: Seq, payload: Uint8Array): void 
   rttSample(c, r, ack);
   c.snd.una = ack;
   c.rtxCount = 0;
+  // RFC 7413: what the SYN-ACK says of our SYN's data and cookie (tfo.ts).
+  if (c.tfoSyn || seqGt(ack, seqAdd(c.iss, 1))) tfoSynAckArrived(c, r, ack);
   // "If SND.UNA > ISS (our SYN has been ACKed), change the connection state to ESTABLISHED"
   c.state = 'ESTABLISHED';
   sizeBuffersOnEstablished(c); // the MSS is now known (profile sockBufRounding)
@@ -388,7 +391,9 @@ function ackAcceptable(c: Tcb, r: TcpRepr): boolean {
 /** §3.10.7.4 second: check the RST bit (RFC 5961 §3.2). */
 function rstArrives(c: Tcb, segSeq: Seq): void {
   const stats = c.layer.stats;
-  if (segSeq !== c.rcv.nxt) {
+  // config.rfc5961Rst off (FreeBSD net.inet.tcp.insecure_rst): RFC 793's rule, any RST in the
+  // window resets.
+  if (segSeq !== c.rcv.nxt && c.layer.config.rfc5961Rst) {
     // "If the RST bit is set and the sequence number does not exactly match the next
     // expected sequence value, yet is within the current receive window, then the receiver
     // MUST send an ACK (challenge ACK)"
@@ -428,10 +433,18 @@ function rstArrives(c: Tcb, segSeq: Seq): void {
 }
 
 /** §3.10.7.4 fourth: check the SYN bit (RFC 5961 §4.2). */
-function synArrives(c: Tcb): void {
+function synArrives(c: Tcb, segSeq: Seq): void {
   if (c.state === 'SYN-RECEIVED' && !c.active) {
     // §3.10.7.4: "If the connection was initiated with a passive OPEN, then return this
     // connection to the LISTEN state and return."
+    terminate(c, 'reset');
+    return;
+  }
+  if (!c.layer.config.rfc5961Syn && seqGe(segSeq, c.rcv.nxt) && seqLt(segSeq, c.rcvAdv)) {
+    // FreeBSD net.inet.tcp.insecure_syn (RFC 793's rule): an in-window SYN is an error that
+    // ends the connection, with a RST to the peer (tcp_drop).
+    c.layer.stats.resets++;
+    sendAbortRst(c);
     terminate(c, 'reset');
     return;
   }
@@ -484,14 +497,16 @@ function synReceivedAck(
     return false;
   }
   const defer = c.opts.deferAccept ?? 0;
-  if (c.parent && defer > 0 && textLen === 0 && !fin && c.rtxCount < defer) {
+  // A Fast Open child sits in the accept queue already (listen.ts): nothing is held back.
+  const held = c.parent !== undefined && !c.tfoChild;
+  if (held && defer > 0 && textLen === 0 && !fin && c.rtxCount < defer) {
     // TCP_DEFER_ACCEPT (Linux tcp_check_req): a bare ACK does not complete the handshake
     // while the deferring period lasts; data (or a later ACK) will.
     c.deferAcked = true;
     stats.deferredAcks++;
     return false;
   }
-  if (c.parent && !c.parent.hasAcceptRoom()) {
+  if (held && !c.parent!.hasAcceptRoom()) {
     // Like Linux: drop the completing ACK while the accept queue is full; our SYN-ACK
     // retransmission gives the application time to accept.
     stats.backlogDrops++;
@@ -503,6 +518,8 @@ function synReceivedAck(
   c.state = c.finQueued ? 'FIN-WAIT-1' : 'ESTABLISHED';
   sizeBuffersOnEstablished(c); // the MSS is now known (profile sockBufRounding)
   c.snd.una = ack;
+  // A Fast Open server may have sent data after its SYN-ACK (tfo.ts): what this acknowledges goes.
+  if (seqGt(ack, seqAdd(c.iss, 1))) releaseAcked(c, ack);
   c.cancelRtx();
   c.snd.wnd = r.window << c.sndWscale;
   c.maxSndWnd = Math.max(c.maxSndWnd, c.snd.wnd);
@@ -511,7 +528,9 @@ function synReceivedAck(
   stats.established++;
   armKeepalive(c);
   c.pending |= EV_ESTABLISHED | EV_WRITABLE;
-  if (c.parent) c.parent.established(c);
+  if (held) c.parent!.established(c);
+  // Data a Fast Open server sent before this ACK and that is still unacknowledged is timed again.
+  if (c.tfoChild && seqGt(c.sndMax, c.snd.una)) c.armRto(now + c.rtt.rto);
   return true;
 }
 

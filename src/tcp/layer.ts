@@ -25,6 +25,7 @@ import { ConnTable } from './conn-table.ts';
 import { TcpConnection, type TcpConnectionEvents } from './connection.ts';
 import type { TcpEnv, TcpUdpEncap } from './env.ts';
 import { TcpError } from './errors.ts';
+import { FastOpen, TFO_CLIENT_ENABLE } from './fastopen.ts';
 import type { EventSource, OutputSource, TcpListenerHost } from './host.ts';
 import { connectionIcmpError, type TcpIcmpKind } from './icmp.ts';
 import { outputAfterInput, segmentArrives } from './input.ts';
@@ -38,6 +39,7 @@ import { replyRst, tcpOutput } from './output.ts';
 import { seq } from './seq.ts';
 import { newTcpStats, type TcpStats } from './stats.ts';
 import { SynCookies } from './syncookie.ts';
+import { tfoConnect } from './tfo.ts';
 
 export type { TcpEnv, TcpIpFields, TcpUdpEncap } from './env.ts';
 export type { TcpIcmpKind } from './icmp.ts';
@@ -108,6 +110,13 @@ export interface TcpConnectOptions {
   privileged?: boolean;
   options?: Partial<TcpSocketOptions>;
   events?: TcpConnectionEvents;
+  /**
+   * RFC 7413 Fast Open (needs TFO_CLIENT_ENABLE in config.fastOpen, else EOPNOTSUPP): `data`
+   * (MSG_FASTOPEN) rides on the SYN as far as a cached cookie allows (the connection's
+   * tfoSynData says how much); `defer` (TCP_FASTOPEN_CONNECT) holds the SYN for the first
+   * write when a cookie is cached. Without a cookie the SYN asks for one.
+   */
+  fastOpen?: { data?: Uint8Array; defer?: boolean };
 }
 
 export interface TcpListenOptions {
@@ -148,6 +157,8 @@ export class TcpLayer implements TcpListenerHost {
   /** @internal */ readonly isn: IsnGenerator;
   /** @internal */ readonly cookies: SynCookies;
   /** @internal */ readonly ports: EphemeralPorts;
+  /** RFC 7413 Fast Open: the server's cookie key and the client's cookie cache (fastopen.ts). */
+  readonly fastOpen: FastOpen;
   /**
    * Every socket holding a TCP port: bindings, listeners and connections. bind, listen and
    * connect (and through them the socket layer) check and pick ports here only.
@@ -185,6 +196,7 @@ export class TcpLayer implements TcpListenerHost {
     this.ports = new EphemeralPorts(env.rng);
     this.portTable = new PortTable<TcpPortClaim>(streamConflict, this.ports);
     this.tsOffset = env.rng.nextU32();
+    this.fastOpen = new FastOpen(env.rng, this.config.fastOpenKey);
   }
 
   // ------------------------------------------------------------------ poll-driven output and events
@@ -393,6 +405,8 @@ export class TcpLayer implements TcpListenerHost {
       port = picked;
     }
     const opts = { ...this.defaultOptions(), ...o.options };
+    if (o.fastOpen && !(this.config.fastOpen & TFO_CLIENT_ENABLE))
+      throw new TcpError('EOPNOTSUPP', 'Fast Open client is off (config.fastOpen lacks TFO_CLIENT_ENABLE)');
     // FreeBSD TCP_REMOTE_UDP_ENCAPS_PORT: "You have to have enabled a UDP tunneling port first".
     if (opts.udpEncapsPort && !this.config.udpTunnelingPort)
       throw new TcpError('EINVAL', 'UDP encapsulation needs config.udpTunnelingPort');
@@ -415,6 +429,7 @@ export class TcpLayer implements TcpListenerHost {
     if (binding) binding.release();
     this.add(c);
     this.stats.activeOpens++;
+    if (o.fastOpen) tfoConnect(c, o.fastOpen.data, o.fastOpen.defer === true);
     tcpOutput(c);
     return c;
   }

@@ -17,6 +17,7 @@ import { applySynOptions } from './options.ts';
 import { replyRst, tcpOutput } from './output.ts';
 import { type Seq, seq, seqAdd } from './seq.ts';
 import type { Tcb, TcpParent } from './tcb.ts';
+import { tfoMaxQlen, tfoServerChoice } from './tfo.ts';
 
 export interface TcpListenerEndpoint {
   /** undefined: every local address (INADDR_ANY). */
@@ -212,6 +213,8 @@ export class TcpListener implements TcpParent {
     }
     const cfg = layer.config;
     const synFull = this.#synQueue.size >= this.synBacklog;
+    // RFC 7413: Fast Open's choice comes first (Linux tcp_conn_request asks tcp_try_fastopen
+    // only when it keeps state, so never for a SYN answered with a SYN cookie).
     if (this.onSyn === undefined && (cfg.synCookies === 'always' || (synFull && cfg.synCookies === 'auto'))) {
       this.#sendCookie(src, dst, r, tunnelPort);
       return;
@@ -247,11 +250,47 @@ export class TcpListener implements TcpParent {
     c.snd.wl1 = c.irs;
     c.snd.wl2 = iss;
     c.lastRecv = layer.env.clock.now();
-    this.#synQueue.add(c);
     layer.add(c);
     stats.passiveOpens++;
-    // Deviation: text carried on the SYN is not queued; the peer retransmits it.
+    const tfo = tfoServerChoice(
+      layer,
+      this.opts,
+      tfoMaxQlen(layer, this.opts, this.backlog),
+      this.#tfoPendingCount(),
+      src,
+      dst,
+      r,
+      payload.length,
+    );
+    if (tfo.child) {
+      // RFC 7413 §4.2.2: the SYN's data goes to the application at once, and the connection
+      // into the accept queue while its SYN-ACK (which acknowledges the data) is answered.
+      c.tfoChild = true;
+      this.#tfoPending.add(c);
+      if (payload.length > 0) {
+        c.rcvBuf.push(payload);
+        c.rcv.nxt = seqAdd(c.rcv.nxt, payload.length);
+        c.stats.bytesReceived += payload.length;
+        c.dataSeen = true;
+        c.lastDataRecv = c.lastRecv;
+      }
+      this.#acceptQueue.push(c);
+      this.#notify = true;
+    } else {
+      // Deviation: text carried on a SYN without Fast Open is not queued (RFC 9293 allows it;
+      // Linux and FreeBSD drop it too); the peer retransmits it.
+      c.tfoOption = tfo.reply;
+      this.#synQueue.add(c);
+    }
     tcpOutput(c);
+  }
+
+  /** Fast Open connections still in SYN-RECEIVED (Linux fastopenq.qlen, RFC 7413 §5.1). */
+  readonly #tfoPending = new Set<TcpConnection>();
+
+  #tfoPendingCount(): number {
+    for (const c of this.#tfoPending) if (c.state !== 'SYN-RECEIVED') this.#tfoPending.delete(c);
+    return this.#tfoPending.size;
   }
 
   /** A stateless SYN-ACK whose ISN is a cookie. */

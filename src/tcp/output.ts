@@ -16,11 +16,12 @@ import {
 import { ccContext } from './cc.ts';
 import { ECN_NOT_ECT, ecnForSegment, ecnSynFlags } from './ecn.ts';
 import type { TcpEnv, TcpIpFields } from './env.ts';
+import { EV_WRITABLE } from './events.ts';
 import type { TcpHost } from './host.ts';
 import { prrTransmitted } from './prr.ts';
 import { rackTransmitted } from './rack.ts';
 import { recoveryCwnd, recoveryNextSeg, recoveryPipe } from './recovery.ts';
-import { type Seq, seqAdd, seqGt, seqLt, seqMax, seqSub } from './seq.ts';
+import { type Seq, seqAdd, seqGt, seqLe, seqLt, seqMax, seqSub } from './seq.ts';
 import { canReceiveData, isHandshaking, isUnconnected } from './state.ts';
 import { T_DELACK, T_PACE, T_PERSIST, type Tcb } from './tcb.ts';
 import { scheduleLossProbe } from './tlp.ts';
@@ -64,11 +65,16 @@ function synOptions(c: Tcb): TcpOptions {
     windowScale?: number;
     sackPermitted?: boolean;
     timestamps?: { tsVal: number; tsEcr: number };
+    fastOpen?: TcpOptions['fastOpen'];
   } = { mss: c.rcvMss };
   // RFC 7323 §2.2: a SYN-ACK carries the option only if the SYN did.
   if (synAck ? c.wsOk : cfg.windowScaling) o.windowScale = c.rcvWscale;
   if (synAck ? c.sackOk : cfg.sack) o.sackPermitted = true;
   if (synAck ? c.tsOk : cfg.timestamps) o.timestamps = { tsVal: tsNow(c), tsEcr: synAck ? c.tsRecent : 0 };
+  // RFC 7413 §4.1.1: the cookie or cookie request, on the first SYN / SYN-ACK only (Linux
+  // tcp_send_syn_data: "Exclude Fast Open option for SYN retries"; SYN-ACK retransmissions
+  // carry none either).
+  if (c.tfoOption) o.fastOpen = c.tfoOption;
   return o;
 }
 
@@ -329,7 +335,9 @@ export function sendDataAt(c: Tcb, s: Seq, maxLen: number, retransmit: boolean, 
   const sackN = options.sack?.length ?? 0;
   const effMss = c.mss - optionBytes(c, sackN);
   const off = seqSub(s, c.sndBufSeq);
-  const avail = Math.max(0, c.sndBuf.length - off);
+  let avail = Math.max(0, c.sndBuf.length - off);
+  // MSG_EOR: a segment ends at the end of its record (no two records in one segment).
+  if (c.eorMarks !== undefined) avail = Math.min(avail, eorRoom(c, s));
   const len = Math.max(0, Math.min(avail, effMss, maxLen));
   const fin = c.finQueued && seqAdd(s, len) === c.finSeq;
   if (len === 0 && !fin) return 0;
@@ -371,6 +379,18 @@ export function sendDataAt(c: Tcb, s: Seq, maxLen: number, retransmit: boolean, 
   return used;
 }
 
+/** Bytes from `s` to the end of its MSG_EOR record (Infinity: no record end ahead); drops ends already acknowledged. */
+function eorRoom(c: Tcb, s: Seq): number {
+  const marks = c.eorMarks!;
+  while (marks.length > 0 && seqLe(marks[0]!, c.snd.una)) marks.shift();
+  if (marks.length === 0) {
+    c.eorMarks = undefined;
+    return Number.POSITIVE_INFINITY;
+  }
+  for (const m of marks) if (seqGt(m, s)) return seqSub(m, s);
+  return Number.POSITIVE_INFINITY;
+}
+
 /** Sends our SYN (active open) or SYN-ACK (passive / simultaneous open) at ISS. */
 export function sendSyn(c: Tcb): void {
   const synAck = c.state !== 'SYN-SENT';
@@ -385,8 +405,18 @@ export function sendSyn(c: Tcb): void {
     c.rttSeq = c.iss;
     c.rttStart = c.layer.env.clock.now();
   }
-  emit(c, c.iss, flags, EMPTY, synOptions(c));
-  c.snd.nxt = seqAdd(c.iss, 1);
+  // RFC 7413 §3: a Fast Open client's first SYN carries the data queued for it (tfo.ts); a
+  // retransmitted SYN is a regular one, the data follows the handshake.
+  const dataLen = !synAck && !retransmit ? c.tfoSynData : 0;
+  let payload: Uint8Array = EMPTY;
+  if (dataLen > 0) {
+    if (wrapScratch.length < dataLen) wrapScratch = new Uint8Array(Math.max(dataLen, 2048));
+    payload = c.sndBuf.peek(0, dataLen, wrapScratch);
+  }
+  emit(c, c.iss, flags, payload, synOptions(c));
+  c.tfoOption = undefined;
+  if (dataLen > 0) c.lastDataSend = c.lastSend;
+  c.snd.nxt = seqAdd(c.iss, 1 + dataLen);
   if (seqGt(c.snd.nxt, c.sndMax)) c.sndMax = c.snd.nxt;
   armRtx(c);
 }
@@ -403,17 +433,22 @@ export function tcpOutput(c: Tcb): void {
   const st = c.state;
   if (isUnconnected(st)) return;
   if (isHandshaking(st)) {
+    // TCP_FASTOPEN_CONNECT: the SYN waits for the first write's data (tfo.ts).
+    if (c.tfoDeferred) return;
     if (c.snd.nxt === c.iss) sendSyn(c);
     else if (c.ackNow && st === 'SYN-RECEIVED') sendSyn(c);
-    return;
+    // RFC 7413 §4.2.2: a Fast Open server may send data before the handshake completes (Linux
+    // tcp_sendmsg in TCP_SYN_RECV for a passive Fast Open), once its SYN-ACK is out.
+    if (!(c.tfoChild && st === 'SYN-RECEIVED' && c.snd.nxt !== c.iss && c.rtxCount === 0)) return;
   }
   if (st === 'TIME-WAIT') {
     if (c.ackNow) sendAck(c);
     return;
   }
   let sent = false;
-  if (c.sndMax === c.snd.una && c.cc.onIdle && c.sndBuf.length > 0) {
-    // RFC 5681 §4.1: after an idle period longer than the RTO, restart from the restart window.
+  if (c.sndMax === c.snd.una && c.cc.onIdle && c.sndBuf.length > 0 && c.layer.config.slowStartAfterIdle) {
+    // RFC 5681 §4.1: after an idle period longer than the RTO, restart from the restart window
+    // (Linux net.ipv4.tcp_slow_start_after_idle, on by default; config.slowStartAfterIdle).
     const idle = c.layer.env.clock.now() - c.lastSend;
     if (idle > c.rtt.rto) c.cc.onIdle(ccContext(c), idle);
   }
@@ -428,9 +463,11 @@ export function tcpOutput(c: Tcb): void {
   let held = false;
   for (;;) {
     const off = seqSub(c.snd.nxt, c.sndBufSeq);
-    const avail = Math.max(0, c.sndBuf.length - off);
+    let avail = Math.max(0, c.sndBuf.length - off);
     const finPending = c.finQueued && seqSub(c.finSeq, c.snd.nxt) >= 0;
     if (avail === 0 && !finPending) break;
+    // MSG_EOR: a segment stops at its record's end.
+    if (c.eorMarks !== undefined) avail = Math.min(avail, eorRoom(c, c.snd.nxt));
     const inFlight = seqSub(c.snd.nxt, c.snd.una);
     const wnd = Math.min(c.snd.wnd, c.inRecovery && c.sackOk ? 0 : cwnd(c));
     const usable = Math.max(0, wnd - inFlight);
@@ -440,11 +477,18 @@ export function tcpOutput(c: Tcb): void {
       // or all queued data when nothing is outstanding (or TCP_NODELAY), or at least half
       // the largest window the peer ever offered, or when retransmitting.
       const effMss = c.mss - optionBytes(c, 0);
-      const idle = c.sndMax === c.snd.una;
+      // A Fast Open server's SYN-ACK is no data in flight (Linux sends it from the request, not
+      // the child's queue), so its first write is not held by Nagle.
+      const idle = c.sndMax === c.snd.una || (c.tfoChild && c.sndMax === seqAdd(c.iss, 1));
+      // TCP_CORK and MSG_MORE (Linux TCP_NAGLE_CORK): only full segments, the FIN's and
+      // retransmissions leave; the rest waits to be pushed. A record's end (MSG_EOR) is as the
+      // end of the queued data to Nagle (Linux: the EOR skb is complete, Nagle still applies).
+      const corked = (c.opts.cork === true || c.moreHold) && !(c.finQueued && finPending);
       const ok =
         len >= effMss ||
-        (len === avail && (idle || c.opts.noDelay || (c.finQueued && finPending))) ||
-        (c.maxSndWnd > 0 && len >= c.maxSndWnd >> 1) ||
+        (!corked &&
+          ((len === avail && (idle || c.opts.noDelay || (c.finQueued && finPending))) ||
+            (c.maxSndWnd > 0 && len >= c.maxSndWnd >> 1))) ||
         seqLt(c.snd.nxt, c.sndMax);
       if (!ok) len = 0;
     }
@@ -467,10 +511,34 @@ export function tcpOutput(c: Tcb): void {
     if (burstSegs > 0) c.paceNext = now + Math.ceil((burstBytes * 1e6) / rate);
     if (held && !c.timerArmed(T_PACE)) c.setTimer(T_PACE, Math.max(c.paceNext, now + 1));
   }
+  // TCP_NOTSENT_LOWAT: a writer waiting for the unsent bytes to drain hears of it once fewer
+  // than half the mark are left (Linux tcp_poll's wake factor).
+  if (sent && c.wantWritable && c.notSent * 2 < c.notSentLowat && c.sndBuf.space > 0) {
+    c.wantWritable = false;
+    c.pending |= EV_WRITABLE;
+    c.flush();
+  }
+  // Linux tcp_write_xmit: "is_cwnd_limited |= (tcp_packets_in_flight(tp) >= tcp_snd_cwnd(tp))".
+  const cwndLimited = seqSub(c.snd.nxt, c.snd.una) >= cwnd(c);
+  if (sent || cwndLimited) cwndValidate(c, cwndLimited);
   if (!sent && c.ackNow) sendAck(c);
   // RFC 8985 §7.2: new data went out, so (re)start the loss probe timer.
   else if (sent) scheduleLossProbe(c, false);
   armPersistIfStalled(c);
+}
+
+/**
+ * Linux tcp_cwnd_validate's bookkeeping (RFC 7661 §4.2 asks the same question, "is the
+ * sender cwnd-limited?"): remember for the current window of data whether cwnd limited it,
+ * else the most bytes that were out. The sender lets cwnd grow only when cwnd-limited (sender.ts).
+ */
+function cwndValidate(c: Tcb, limited: boolean): void {
+  const out = seqSub(c.sndMax, c.snd.una);
+  if (!seqLt(c.snd.una, c.cwndUsageSeq) || limited || (!c.cwndLimited && out > c.maxFlightOut)) {
+    c.cwndLimited = limited;
+    c.maxFlightOut = out;
+    c.cwndUsageSeq = c.sndMax;
+  }
 }
 
 /**

@@ -21,6 +21,13 @@ import { dsackBlock, undoOnDsack, undoReduction, undoStart } from './undo.ts';
 /** How far `recover` may fall behind SND.UNA (a quarter of the sequence space). */
 const RECOVER_LAG_MAX = 2 ** 30;
 
+/** Linux tcp_is_cwnd_limited (output.ts keeps the bookkeeping). */
+function cwndLimitedNow(c: Tcb): boolean {
+  if (c.cwndLimited) return true;
+  const cc = c.cc;
+  return cc.cwnd < cc.ssthresh && cc.cwnd < 2 * c.maxFlightOut;
+}
+
 /** RTT sample from an ACK of new data: RFC 7323 §4.1 timestamps, else the timed segment (RFC 6298). */
 export function rttSample(c: Tcb, r: TcpRepr, ack: Seq): void {
   const ts = r.options.timestamps;
@@ -261,7 +268,11 @@ function newAck(
     enterRecovery(c);
   } else {
     c.dupAcks = 0;
-    c.cc.onAck(acked, ccContext(c));
+    // Linux tcp_cong_avoid runs only when tcp_is_cwnd_limited: a sender that the application
+    // (or the peer's window) limits does not grow a window it does not use (RFC 7661 §4.3:
+    // "the cwnd MUST NOT be increased" while it is not validated). In slow start the window
+    // may still grow to twice what was in flight.
+    if (cwndLimitedNow(c)) c.cc.onAck(acked, ccContext(c));
   }
   // `recover` only ever moves forward at a recovery: keep it within half the sequence space
   // behind SND.UNA, or after 2 GiB without a loss the comparisons with it would wrap and

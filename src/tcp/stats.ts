@@ -84,6 +84,17 @@ export function newTcpStats() {
     ecnReductions: 0,
     /** Window reductions undone because D-SACKs showed every retransmission spurious (undo.ts). */
     spuriousUndos: 0,
+    /**
+     * RFC 7413 Fast Open (Linux's TcpExt counters of the same names): our SYN's data was
+     * acknowledged / was not; connections made from a SYN with data; SYNs whose cookie failed;
+     * SYNs turned away because the listener's Fast Open queue was full; cookie requests seen.
+     */
+    fastOpenActive: 0,
+    fastOpenActiveFail: 0,
+    fastOpenPassive: 0,
+    fastOpenPassiveFail: 0,
+    fastOpenListenOverflow: 0,
+    fastOpenCookieReqd: 0,
   };
 }
 export type TcpStats = ReturnType<typeof newTcpStats>;

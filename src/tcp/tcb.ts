@@ -8,6 +8,7 @@
 
 import type { Instant } from '../time/instant.ts';
 import type { Timer } from '../time/timers.ts';
+import type { TcpOptions } from '../wire/tcp.ts';
 import type { TcpSocketOptions } from './config.ts';
 import { createCongestionControl } from './congestion/factory.ts';
 import type { CongestionControl } from './congestion/types.ts';
@@ -200,6 +201,21 @@ export class Tcb {
   /** What we offered in our SYN (active open). */
   offeredWscale = 0;
 
+  // --- RFC 7413 TCP Fast Open (fastopen.ts, tfo.ts) ---
+  /** The Fast Open option our first SYN or SYN-ACK carries (never a retransmitted one); undefined: none. */
+  tfoOption: TcpOptions['fastOpen'] = undefined;
+  /** Our SYN asked for or used Fast Open (Linux syn_fastopen), and in the experimental form (syn_fastopen_exp). */
+  tfoSyn = false;
+  tfoOptionExp = false;
+  /** Bytes of data our SYN carried (Linux syn_data). */
+  tfoSynData = 0;
+  /** The SYN-ACK acknowledged the data of our SYN (Linux syn_data_acked, TCPI_OPT_SYN_DATA). */
+  tfoSynDataAcked = false;
+  /** TCP_FASTOPEN_CONNECT: connect() has returned and the SYN waits for the first write's data. */
+  tfoDeferred = false;
+  /** Made from a SYN with data and a valid cookie: accept() returns it while still SYN-RECEIVED. */
+  tfoChild = false;
+
   // --- buffers ---
   readonly sndBuf: ByteRing;
   readonly rcvBuf: ByteRing;
@@ -242,6 +258,13 @@ export class Tcb {
   set wantWritable(v: boolean) {
     this.#flags = v ? this.#flags | F_WANT_WRITABLE : this.#flags & ~F_WANT_WRITABLE;
   }
+  /** The last write had MSG_MORE: partial segments wait for the next one, as under TCP_CORK. */
+  moreHold = false;
+  /**
+   * MSG_EOR record ends (sequence numbers of the byte after each record, in order): no
+   * segment carries bytes of two records (Linux TCPCB_EOR: the skb is not merged into).
+   */
+  eorMarks: Seq[] | undefined = undefined;
 
   // --- ACK state ---
   get ackNow(): boolean {
@@ -391,6 +414,14 @@ export class Tcb {
   minRtt = 0;
   /** Pacing: when the next burst of new data may leave (tcpOutput). */
   paceNext: Instant = 0;
+  /**
+   * Linux tcp_cwnd_validate: whether the window in flight was limited by cwnd, the most bytes
+   * outstanding in the current window when it was not (max_packets_out), and where that window
+   * ends (cwnd_usage_seq). The window grows only while cwnd-limited (tcp_is_cwnd_limited).
+   */
+  cwndLimited = false;
+  maxFlightOut = 0;
+  cwndUsageSeq: Seq = seq(0);
 
   // --- lifecycle ---
   events: TcpConnectionEvents | undefined = undefined;
@@ -621,6 +652,16 @@ export class Tcb {
   /** @internal Our FIN is acknowledged. */
   get finAcked(): boolean {
     return this.finQueued && seqGt(this.snd.una, this.finSeq);
+  }
+
+  /** @internal Bytes written and not yet sent (Linux write_seq - snd_nxt, for TCP_NOTSENT_LOWAT). */
+  get notSent(): number {
+    return Math.max(0, this.sndBuf.length - Math.max(0, seqSub(this.sndMax, this.sndBufSeq)));
+  }
+
+  /** @internal The TCP_NOTSENT_LOWAT in force (Infinity: none). */
+  get notSentLowat(): number {
+    return this.opts.notSentLowat ?? this.layer.config.notSentLowat;
   }
 
   /** @internal Bytes in flight (sent, not yet acknowledged). */

@@ -36,6 +36,12 @@ export interface TcpOptions {
   readonly sack?: readonly SackBlock[];
   /** Timestamps (kind 8, RFC 7323 §3): TSval and TSecr. */
   readonly timestamps?: { readonly tsVal: number; readonly tsEcr: number };
+  /**
+   * TCP Fast Open (RFC 7413 §4.1.1, kind 34): an empty cookie is a cookie request, else a
+   * cookie of 4 to 16 bytes (even). `experimental`: the pre-RFC form, kind 254 with the magic
+   * 0xF989 (RFC 6994 shared experimental option), which Linux still parses and answers in kind.
+   */
+  readonly fastOpen?: { readonly cookie: Uint8Array; readonly experimental?: boolean };
 }
 
 export interface TcpRepr {
@@ -63,6 +69,14 @@ export const TCPOPT_WINDOW = 3;
 export const TCPOPT_SACK_PERMITTED = 4;
 export const TCPOPT_SACK = 5;
 export const TCPOPT_TIMESTAMP = 8;
+/** RFC 7413 TCP Fast Open cookie. */
+export const TCPOPT_FASTOPEN = 34;
+/** RFC 6994 shared experimental option; Fast Open's ExID is 0xF989. */
+export const TCPOPT_EXP = 254;
+export const TCPOPT_FASTOPEN_MAGIC = 0xf989;
+/** RFC 7413 §4.1.1: cookies are 4..16 bytes (Linux TCP_FASTOPEN_COOKIE_MIN/MAX). */
+export const TCP_FASTOPEN_COOKIE_MIN = 4;
+export const TCP_FASTOPEN_COOKIE_MAX = 16;
 
 const TCPOLEN_MSS = 4;
 const TCPOLEN_WINDOW = 3;
@@ -211,6 +225,7 @@ function parseTcpOptionsIn(opts: Uint8Array, start: number, end: number): TcpOpt
   let sackPermitted: boolean | undefined;
   let sack: SackBlock[] | undefined;
   let timestamps: { tsVal: number; tsEcr: number } | undefined;
+  let fastOpen: { cookie: Uint8Array; experimental?: boolean } | undefined;
   let i = start;
   while (i < end) {
     const kind = opts[i];
@@ -250,6 +265,13 @@ function parseTcpOptionsIn(opts: Uint8Array, start: number, end: number): TcpOpt
         if (len === TCPOLEN_TIMESTAMP)
           timestamps = { tsVal: readU32(opts, at), tsEcr: readU32(opts, at + 4) };
         break;
+      case TCPOPT_FASTOPEN:
+        fastOpen = fastOpenCookie(opts, at, len - 2, false) ?? fastOpen;
+        break;
+      case TCPOPT_EXP:
+        if (len >= 4 && readU16(opts, at) === TCPOPT_FASTOPEN_MAGIC)
+          fastOpen = fastOpenCookie(opts, at + 2, len - 4, true) ?? fastOpen;
+        break;
       default:
         break;
     }
@@ -261,13 +283,31 @@ function parseTcpOptionsIn(opts: Uint8Array, start: number, end: number): TcpOpt
     sackPermitted?: boolean;
     sack?: readonly SackBlock[];
     timestamps?: { readonly tsVal: number; readonly tsEcr: number };
+    fastOpen?: { readonly cookie: Uint8Array; readonly experimental?: boolean };
   } = {};
   if (mss !== undefined) out.mss = mss;
+  if (fastOpen) out.fastOpen = fastOpen;
   if (windowScale !== undefined) out.windowScale = windowScale;
   if (sackPermitted) out.sackPermitted = true;
   if (sack) out.sack = sack;
   if (timestamps) out.timestamps = timestamps;
   return out;
+}
+
+/**
+ * A Fast Open option's cookie, as Linux's tcp_parse_fastopen_option reads it: an even length,
+ * either 0 (a cookie request) or 4..16 bytes (RFC 7413 §4.1.1); anything else is no option.
+ */
+function fastOpenCookie(
+  b: Uint8Array,
+  at: number,
+  len: number,
+  experimental: boolean,
+): { cookie: Uint8Array; experimental?: boolean } | undefined {
+  if (len < 0 || len & 1) return undefined;
+  if (len !== 0 && (len < TCP_FASTOPEN_COOKIE_MIN || len > TCP_FASTOPEN_COOKIE_MAX)) return undefined;
+  const cookie = b.slice(at, at + len);
+  return experimental ? { cookie, experimental } : { cookie };
 }
 
 function readU32(b: Uint8Array, o: number): number {
@@ -298,8 +338,15 @@ function sackBlocksThatFit(o: TcpOptions): number {
   return Math.max(0, Math.min(want, Math.floor(room / 8)));
 }
 
+/** Bytes of the Fast Open option with its NOP padding to a 4-byte boundary (Linux tcp_options_write). */
+function fastOpenLength(o: TcpOptions): number {
+  const fo = o.fastOpen;
+  if (!fo) return 0;
+  return ((fo.experimental ? 4 : 2) + fo.cookie.length + 3) & ~3;
+}
+
 function fixedOptionsLength(o: TcpOptions): number {
-  let n = 0;
+  let n = fastOpenLength(o);
   if (o.mss !== undefined) n += 4;
   if (o.timestamps)
     n += 12; // [sackOK|nop nop] + TS
@@ -311,8 +358,8 @@ function fixedOptionsLength(o: TcpOptions): number {
 /**
  * Bytes the options take when emitted (always a multiple of 4, at most 40): the
  * Linux layout of tcp_options_write() — `mss`, `sackOK,TS` or `nop,nop,TS`,
- * `nop,nop,sackOK` (without TS), `nop,wscale`, `nop,nop,sack`. SACK blocks that do
- * not fit are dropped (the last ones first).
+ * `nop,nop,sackOK` (without TS), `nop,wscale`, `nop,nop,sack`, then the Fast Open cookie
+ * padded with NOPs. SACK blocks that do not fit are dropped (the last ones first).
  */
 export function tcpOptionsLength(options: TcpOptions): number {
   const n = sackBlocksThatFit(options);
@@ -376,6 +423,24 @@ export function emitTcpOptions(o: TcpOptions, out: Uint8Array, at: number): numb
       writeU32(out, at + 4, o.sack[k].right >>> 0);
       at += 8;
     }
+  }
+  const fo = o.fastOpen;
+  if (fo) {
+    // RFC 7413 §4.1.1 (or the RFC 6994 experimental form), then NOPs to the next word.
+    const end = at + fastOpenLength(o);
+    if (fo.experimental) {
+      out[at] = TCPOPT_EXP;
+      out[at + 1] = 4 + fo.cookie.length;
+      writeU16(out, at + 2, TCPOPT_FASTOPEN_MAGIC);
+      at += 4;
+    } else {
+      out[at] = TCPOPT_FASTOPEN;
+      out[at + 1] = 2 + fo.cookie.length;
+      at += 2;
+    }
+    out.set(fo.cookie, at);
+    at += fo.cookie.length;
+    while (at < end) out[at++] = TCPOPT_NOP;
   }
   return at - start;
 }

@@ -239,6 +239,8 @@ suite('ports and API errors', () => {
       sack: true,
       ecn: false,
       ecnSeen: false,
+      synData: false,
+      tfoChild: false,
       windowScale: { snd: 7, rcv: 7 },
     });
     assert.equal(i.rtt, 100_000);

@@ -18,16 +18,39 @@ function sending(n: number, o: Parameters<typeof established>[0] = {}) {
 
 describe('processAck (unit)', () => {
   it('a new ACK frees the send buffer, moves SND.UNA, grows cwnd and stops the RTO when all is acknowledged', () => {
-    const { c } = sending(2000);
+    // All the window's full segments in flight: in slow start the window may grow (it is below
+    // twice what is out, Linux tcp_is_cwnd_limited).
+    const n = Math.floor(established().c.cc.cwnd / MSS) * MSS;
+    const { c } = sending(n);
     const cwnd = c.cc.cwnd;
-    processAck(c, fromPeer(c, { ack: ours(2000) }), theirs(0), ours(2000), 0);
-    assert.equal(c.snd.una, ours(2000));
+    processAck(c, fromPeer(c, { ack: ours(n) }), theirs(0), ours(n), 0);
+    assert.equal(c.snd.una, ours(n));
     assert.equal(c.sndBuf.length, 0);
-    assert.equal(c.sndBufSeq, ours(2000));
-    assert.equal(c.stats.bytesAcked, 2000);
+    assert.equal(c.sndBufSeq, ours(n));
+    assert.equal(c.stats.bytesAcked, n);
     // RFC 3465 slow start: cwnd += min(acked, 2*SMSS).
     assert.equal(c.cc.cwnd, cwnd + 2 * MSS);
     assert.ok(!c.rtxArmed);
+  });
+
+  it('an application-limited sender does not grow cwnd (Linux tcp_is_cwnd_limited, RFC 7661)', () => {
+    // 2000 bytes out of a 10-segment window: in slow start the window may only grow while it
+    // is below twice what was in flight.
+    const { c } = sending(2000);
+    const cwnd = c.cc.cwnd;
+    assert.ok(cwnd >= 2 * 2000);
+    processAck(c, fromPeer(c, { ack: ours(2000) }), theirs(0), ours(2000), 0);
+    assert.equal(c.snd.una, ours(2000));
+    assert.equal(c.cc.cwnd, cwnd);
+    // Half a window out: slow start may still double what was in flight.
+    const e = sending(1000);
+    e.c.cc.onRto({ now: 0, mss: MSS, flightSize: 1000 });
+    const small = e.c.cc.cwnd;
+    e.c.sndBuf.push(new Uint8Array(small));
+    tcpOutput(e.c);
+    const before = e.c.cc.cwnd;
+    processAck(e.c, fromPeer(e.c, { ack: ours(1000) }), theirs(0), ours(1000), 0);
+    assert.ok(e.c.cc.cwnd > before, 'cwnd-limited after the RTO: it grows');
   });
 
   it('a partial ACK restarts the RTO for what is still outstanding', () => {

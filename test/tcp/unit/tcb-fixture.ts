@@ -6,6 +6,7 @@
 import { SeededRng } from '../../../src/rand/rng.ts';
 import { DEFAULT_TCP_CONFIG, type TcpConfig } from '../../../src/tcp/config.ts';
 import type { TcpEnv } from '../../../src/tcp/env.ts';
+import { FastOpen } from '../../../src/tcp/fastopen.ts';
 import type { TcpHost, TcpTuple } from '../../../src/tcp/host.ts';
 import { TcpMemory } from '../../../src/tcp/memory.ts';
 import { type Seq, seq, seqAdd } from '../../../src/tcp/seq.ts';
@@ -42,6 +43,7 @@ export class FakeHost implements TcpHost {
   readonly stats = newTcpStats();
   readonly memory = new TcpMemory({ limit: Number.POSITIVE_INFINITY, pressure: 1 });
   readonly tsOffset = 0;
+  readonly fastOpen: FastOpen;
   routeMssValue = 1460;
 
   constructor(config: Partial<TcpConfig> = {}) {
@@ -67,6 +69,7 @@ export class FakeHost implements TcpHost {
       mssFor: () => this.routeMssValue,
       isLocalAddress: () => true,
     };
+    this.fastOpen = new FastOpen(this.env.rng, this.config.fastOpenKey);
   }
   /** Events go out at once, as from a layer driven without a Stack. */
   deferEvents(): boolean {
