@@ -1,5 +1,6 @@
 import type { Duration } from '../time/instant.ts';
 import { seconds } from '../time/instant.ts';
+import type { CongestionName } from './congestion/types.ts';
 import { LINUX, TCP_PROFILES, type TcpProfile, type TcpProfileName } from './profile.ts';
 
 /** net.ipv4.tcp_recovery bits (Linux include/net/tcp.h TCP_RACK_*). */
@@ -143,7 +144,7 @@ export interface TcpConfig {
   windowScaling: boolean;
   timestamps: boolean;
   sack: boolean;
-  congestion: 'newreno' | 'cubic';
+  congestion: CongestionName;
   /** 'auto': cookies only when the SYN queue is full. */
   synCookies: 'auto' | 'always' | 'never';
   /** Default SYN-queue bound per listener. */
@@ -315,7 +316,7 @@ export interface TcpSocketOptions {
   sndBuf: number;
   /** TCP_MAXSEG: caps the MSS we announce and use. */
   maxSeg: number | undefined;
-  congestion: 'newreno' | 'cubic';
+  congestion: CongestionName;
   /** TCP_LINGER2: this socket's FIN-WAIT-2 lifetime once closed (default config.finWait2Timeout). */
   finWait2Timeout?: Duration;
   /**

@@ -5,14 +5,15 @@
  */
 
 import type { Instant } from '../time/instant.ts';
+import { ccCreate } from './cc.ts';
 import type { TcpSocketOptions } from './config.ts';
-import { createCongestionControl } from './congestion/factory.ts';
 import { reasonCode, TcpError } from './errors.ts';
 import type { TcpInfo } from './info.ts';
 import { tcpInfo } from './info-snapshot.ts';
 import { armFinWait2, armKeepalive, terminate } from './lifecycle.ts';
 import { sendAbortRst, tcpOutput, windowUpdateDue } from './output.ts';
-import { seqAdd } from './seq.ts';
+import { rateCheckAppLimited } from './rate.ts';
+import { seqAdd, seqSub } from './seq.ts';
 import { canQueueFin, canSendData, isHandshaking, isSynchronized, isUnconnected } from './state.ts';
 import { Tcb } from './tcb.ts';
 import { runTimers } from './timers.ts';
@@ -61,6 +62,12 @@ export class TcpConnection extends Tcb {
   /** Queues bytes for sending; returns how many fit in the send buffer (0 when full). */
   write(data: Uint8Array): number {
     this.#checkSendable();
+    // Linux tcp_sendmsg: is the sender application-limited as this data arrives? (rate.ts)
+    if (this.sackOk && isSynchronized(this.state)) {
+      const inFlight = seqSub(this.sndMax, this.snd.una);
+      const unsent = this.sndBuf.length - seqSub(this.snd.nxt, this.sndBufSeq);
+      rateCheckAppLimited(this, unsent, inFlight, this.cc.cwnd, this.hasTxLog ? this.txLog.lostBytes : 0);
+    }
     const n = this.sndBuf.push(data);
     if (n < data.length) {
       this.wantWritable = true;
@@ -115,7 +122,7 @@ export class TcpConnection extends Tcb {
     if (o.keepAlive !== undefined || o.keepIdle !== undefined) armKeepalive(this);
     if (o.noDelay && this.state !== 'CLOSED') tcpOutput(this);
     if (o.congestion !== undefined && o.congestion !== this.cc.name && !isSynchronized(this.state)) {
-      this.cc = createCongestionControl(o.congestion, this.mss);
+      this.cc = ccCreate(this, o.congestion);
     }
   }
 

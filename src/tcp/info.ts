@@ -74,6 +74,6 @@ export interface TcpInfo {
   /** When data last went out, and when in-order data last arrived (undefined: never). */
   lastDataSent?: Instant;
   lastDataRecv?: Instant;
-  /** Congestion control algorithm name: 'newreno' | 'cubic'. */
+  /** Congestion control algorithm name: 'newreno' | 'cubic' | 'bbr'. */
   congestion: string;
 }

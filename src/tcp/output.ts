@@ -391,6 +391,14 @@ export function sendSyn(c: Tcb): void {
   armRtx(c);
 }
 
+/** The pacing rate in bytes/s (0: not paced): the controller's, capped by SO_MAX_PACING_RATE. */
+function pacingRate(c: Tcb): number {
+  const user = c.opts.pacingRate ?? 0;
+  const cc = c.cc.pacingRate ?? 0;
+  if (cc > 0 && user > 0) return Math.min(cc, user);
+  return cc > 0 ? cc : user;
+}
+
 /** The congestion window in use (NewReno recovery inflates it, RFC 6582). */
 function cwnd(c: Tcb): number {
   return c.cc.cwnd + c.nrInflate;
@@ -412,17 +420,21 @@ export function tcpOutput(c: Tcb): void {
     return;
   }
   let sent = false;
-  if (c.sndMax === c.snd.una && c.cc.onIdle && c.sndBuf.length > 0) {
+  if (c.sndMax === c.snd.una && c.sndBuf.length > seqSub(c.snd.nxt, c.sndBufSeq)) {
     // RFC 5681 §4.1: after an idle period longer than the RTO, restart from the restart window.
     const idle = c.layer.env.clock.now() - c.lastSend;
-    if (idle > c.rtt.rto) c.cc.onIdle(ccContext(c), idle);
+    if (c.cc.onIdle && idle > c.rtt.rto) c.cc.onIdle(ccContext(c), idle);
+    // Transmission starts with nothing in flight (Linux CA_EVENT_TX_START).
+    c.cc.onTxStart?.(ccContext(c), c.appLimitedUntil !== 0);
   }
   if (c.inRecovery && c.sackOk) sent = sackRecoverySend(c);
-  // Pacing (opts.pacingRate): at most pacingBurst new segments now, then the next burst
-  // when these bytes have taken their time at the rate.
-  const rate = c.opts.pacingRate ?? 0;
+  // Pacing (SO_MAX_PACING_RATE, or the controller's rate, the lower of the two, as Linux caps
+  // sk_pacing_rate by sk_max_pacing_rate): at most a burst of segments now, then the next
+  // burst when these bytes have taken their time at the rate.
+  const rate = pacingRate(c);
   const now = rate > 0 ? c.layer.env.clock.now() : 0;
-  const burstMax = rate > 0 ? Math.max(1, c.opts.pacingBurst ?? 2) : Number.POSITIVE_INFINITY;
+  const burstMax =
+    rate > 0 ? Math.max(1, c.cc.pacingBurst ?? c.opts.pacingBurst ?? 2) : Number.POSITIVE_INFINITY;
   let burstSegs = 0;
   let burstBytes = 0;
   let held = false;
