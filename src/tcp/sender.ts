@@ -100,14 +100,12 @@ export function processAck(c: Tcb, r: TcpRepr, segSeq: Seq, ack: Seq, textLen: n
   const sacked = c.hasScoreboard ? c.scoreboard.sackedBytes : 0;
   const change = Math.max(0, seqSub(c.snd.una, unaBefore)) + sacked - sackedBefore;
   const delivered = Math.max(0, change);
-  // The delivered count (rate.ts) counts each byte once: SACK information the scoreboard let go
-  // of (a negative change) is owed back before the count grows again.
-  let counted = change;
-  if (change < 0 || c.deliveredOwed > 0) {
-    c.deliveredOwed -= change;
-    counted = c.deliveredOwed < 0 ? -c.deliveredOwed : 0;
-    if (c.deliveredOwed < 0) c.deliveredOwed = 0;
-  }
+  // The delivered count (rate.ts, Linux tp->delivered) is a high-water mark of SND.UNA plus
+  // the SACKed bytes: each byte counts once, also when the scoreboard forgets SACK information
+  // (an RTO, a reneging peer) that the cumulative ACK later covers again.
+  const unaAdv = Math.max(0, seqSub(c.snd.una, unaBefore));
+  const counted = Math.max(0, unaAdv + sacked - c.deliveredAbove);
+  c.deliveredAbove = Math.max(c.deliveredAbove - unaAdv, sacked);
   if (counted > 0) sampleDelivery(c, counted, newlyLost, priorInFlight, c.ecnOk && (r.flags & TCP_ECE) !== 0);
   if (c.sackOk && c.undoMarker !== undefined) {
     const d = dsackBlock(sack, ack);

@@ -260,8 +260,8 @@ export class Tcb {
   rateDelivered = 0;
   deliveryRate = 0;
   // --- delivery-rate estimation (rate.ts; Linux tcp_rate.c), bytes and µs ---
-  /** SACKed bytes the scoreboard forgot, to be passed over when they are acknowledged again. */
-  deliveredOwed = 0;
+  /** The delivered count's high-water mark above SND.UNA (sender.ts): SACKed bytes already counted. */
+  deliveredAbove = 0;
   /** tp->first_tx_mstamp: send time of the most recently delivered segment (the send phase's start). */
   rateFirstTx: Instant = 0;
   /** tp->delivered_mstamp: when the delivered count last grew. */
