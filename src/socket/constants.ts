@@ -52,6 +52,13 @@ export const TCP_KEEPIDLE = 4;
 export const TCP_KEEPINTVL = 5;
 export const TCP_KEEPCNT = 6;
 export const TCP_INFO = 11;
+/**
+ * Linux: the congestion-control algorithm by name ("reno", "cubic", "bbr"; at most 16 bytes,
+ * TCP_CA_NAME_MAX); an unknown name is ENOENT. getsockopt gives the name, NUL-padded.
+ */
+export const TCP_CONGESTION = 13;
+/** TCP_CA_NAME_MAX: the longest congestion-control name, with its NUL. */
+export const TCP_CA_NAME_MAX = 16;
 /** Linux: milliseconds transmitted data may stay unacknowledged before ETIMEDOUT (RFC 5482 semantics). */
 export const TCP_USER_TIMEOUT = 18;
 /** FreeBSD: seconds an active open may take before ETIMEDOUT (connection-establishment timer). */

@@ -17,6 +17,11 @@ export function ccContext(c: Tcb): CongestionContext {
   const lost = c.hasTxLog ? c.txLog.lostBytes : 0;
   ctx.inFlight = Math.max(0, ctx.flightSize - sacked - lost);
   ctx.caState = c.lossEnd !== undefined ? 'loss' : c.inRecovery ? 'recovery' : 'open';
+  ctx.una = c.snd.una;
+  ctx.sndNxt = c.sndMax;
+  // This ACK's RTT: from the transmit log (µs) when kept, else the RTT measurement's sample.
+  const ackRtt = c.rsRttUs >= 0 ? c.rsRttUs : c.ackRttUs;
+  if (ackRtt >= 0) ctx.ackRtt = ackRtt;
   const srtt = c.rtt.srtt;
   if (srtt !== undefined) ctx.rtt = srtt;
   if (c.minRtt > 0) ctx.minRtt = c.minRtt;
@@ -26,5 +31,8 @@ export function ccContext(c: Tcb): CongestionContext {
 /** The controller the connection's options name, for its MSS, with the stack's randomness. */
 export function ccCreate(c: Tcb, name: CongestionName = c.opts.congestion): CongestionControl {
   const rng = c.layer.env.rng;
-  return createCongestionControl(name, c.mss, { random: (n) => rng.below(n) });
+  return createCongestionControl(name, c.mss, {
+    random: (n) => rng.below(n),
+    slowStartExit: c.layer.config.hystart,
+  });
 }

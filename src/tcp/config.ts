@@ -1,5 +1,6 @@
 import type { Duration } from '../time/instant.ts';
 import { seconds } from '../time/instant.ts';
+import type { SlowStartExit } from './congestion/hystart.ts';
 import type { CongestionName } from './congestion/types.ts';
 import { LINUX, TCP_PROFILES, type TcpProfile, type TcpProfileName } from './profile.ts';
 
@@ -72,6 +73,8 @@ export interface TcpConfig {
   recovery: number;
   /** RFC 6937 PRR-SSRB sets the window during fast recovery (Linux); off: cwnd = ssthresh (RFC 6675). */
   prr: boolean;
+  /** CUBIC's early slow-start exit (profile slowStartExit; congestion/hystart.ts). */
+  hystart: SlowStartExit;
   /**
    * ECN (RFC 3168), as Linux net.ipv4.tcp_ecn and FreeBSD net.inet.tcp.ecn.enable count it:
    * 0 off; 1 ask for it on our SYNs and accept it on the peer's; 2 (both systems' default)
@@ -208,6 +211,7 @@ type ProfileDecided =
   | 'tlp'
   | 'recovery'
   | 'prr'
+  | 'hystart'
   | 'advertiseFreeSpace'
   | 'rcvBuf'
   | 'sndBuf'
@@ -238,6 +242,7 @@ function profileSettings(p: TcpProfile): Pick<TcpConfig, ProfileDecided> {
     tlp: p.tailLossProbe === 'rfc8985-tlp',
     recovery: p.lossDetection === 'rfc8985-rack' ? RECOVERY_RACK : 0,
     prr: p.recoveryWindow === 'rfc6937-prr-ssrb',
+    hystart: p.slowStartExit,
     advertiseFreeSpace: p.windowAdvertisement === 'free-space',
     rcvBuf: p.recvSpace,
     sndBuf: p.sendSpace,

@@ -7,6 +7,7 @@
 import type { Instant } from '../time/instant.ts';
 import { ccCreate } from './cc.ts';
 import type { TcpSocketOptions } from './config.ts';
+import type { CongestionName } from './congestion/types.ts';
 import { reasonCode, TcpError } from './errors.ts';
 import type { TcpInfo } from './info.ts';
 import { tcpInfo } from './info-snapshot.ts';
@@ -112,6 +113,11 @@ export class TcpConnection extends Tcb {
     }
   }
 
+  /** The congestion controller's name ('newreno', 'cubic', 'bbr'). */
+  get congestionName(): CongestionName {
+    return this.cc.name as CongestionName;
+  }
+
   /** Applies socket options (some take effect at once: buffer sizes, keepalive, Nagle). */
   setOptions(o: Partial<TcpSocketOptions>): void {
     Object.assign(this.opts, o);
@@ -121,8 +127,14 @@ export class TcpConnection extends Tcb {
     }
     if (o.keepAlive !== undefined || o.keepIdle !== undefined) armKeepalive(this);
     if (o.noDelay && this.state !== 'CLOSED') tcpOutput(this);
-    if (o.congestion !== undefined && o.congestion !== this.cc.name && !isSynchronized(this.state)) {
+    // TCP_CONGESTION: Linux switches a live connection too (tcp_reinit_congestion_control): the
+    // new controller starts from its initial state, keeping the current window and ssthresh.
+    if (o.congestion !== undefined && o.congestion !== this.cc.name) {
+      const live = isSynchronized(this.state);
+      const cwnd = this.cc.cwnd;
+      const ssthresh = this.cc.ssthresh;
       this.cc = ccCreate(this, o.congestion);
+      if (live) this.cc.adopt?.(cwnd, ssthresh);
     }
   }
 

@@ -49,6 +49,7 @@ export function rateAckBegin(c: Tcb): void {
   c.rsHave = false;
   c.rsRttUs = -1;
   c.rsRttOrder = 0;
+  c.ackRttUs = -1;
 }
 
 /**

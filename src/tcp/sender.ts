@@ -35,6 +35,7 @@ export function rttSample(c: Tcb, r: TcpRepr, ack: Seq): void {
   }
   if (c.rttTiming && seqGt(ack, c.rttSeq)) c.rttTiming = false;
   if (sample >= 0) {
+    c.ackRttUs = sample;
     c.rtt.sample(sample);
     if (c.minRtt === 0 || sample < c.minRtt) c.minRtt = sample;
   }

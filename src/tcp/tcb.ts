@@ -278,6 +278,8 @@ export class Tcb {
   /** The RTT of the most recently sent never-retransmitted segment this ACK delivered (-1: none), and its order. */
   rsRttUs = -1;
   rsRttOrder = 0;
+  /** This ACK's RTT measurement sample (RFC 6298 / RFC 7323), µs (-1: none on this ACK). */
+  ackRttUs = -1;
   /** The last sample kept for tcpi_delivery_rate (tp->rate_delivered, rate_interval_us, rate_app_limited). */
   rateSampleDelivered = 0;
   rateSampleUs = 0;

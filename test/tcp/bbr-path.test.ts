@@ -13,7 +13,7 @@ import type { Bbr } from '../../src/tcp/congestion/bbr.ts';
 import type { CongestionName } from '../../src/tcp/congestion/types.ts';
 import type { TcpConnection } from '../../src/tcp/connection.ts';
 import type { TcpInfo } from '../../src/tcp/info.ts';
-import { millis, seconds } from '../../src/time/instant.ts';
+import { millis } from '../../src/time/instant.ts';
 
 const RATE = 20e6; // bit/s
 const DELAY_MS = 10;

@@ -185,6 +185,12 @@ export class Bbr implements CongestionControl {
     this.#fullBwCnt = 0;
   }
 
+  /** A live connection switched to BBR: its window carries over (STARTUP grows it from there). */
+  adopt(cwnd: number, ssthresh: number): void {
+    this.#cwnd = Math.max(cwnd, BBR_CWND_MIN_SEGS * this.#mss);
+    this.#ssthresh = ssthresh;
+  }
+
   /** RFC 5681 §4.1 restart window after idle (Linux tcp_cwnd_restart runs for every controller). */
   onIdle(ctx: CongestionContext, _idleFor: Duration): void {
     this.#cwnd = Math.min(initialWindow(ctx.mss), this.#cwnd);

@@ -4,6 +4,7 @@
  */
 import { Bbr } from './bbr.ts';
 import { Cubic } from './cubic.ts';
+import type { SlowStartExit } from './hystart.ts';
 import { NewReno } from './newreno.ts';
 import type { CongestionControl, CongestionName } from './types.ts';
 
@@ -25,6 +26,8 @@ export function congestionByName(name: string): CongestionName | undefined {
 export interface CongestionOptions {
   /** A random integer in [0, n): BBR's random PROBE_BW phase (the stack's seeded Rng). */
   random?: (n: number) => number;
+  /** CUBIC's early slow-start exit (default: Linux's HyStart). */
+  slowStartExit?: SlowStartExit;
 }
 
 export function createCongestionControl(
@@ -36,7 +39,7 @@ export function createCongestionControl(
     case 'newreno':
       return new NewReno(mss);
     case 'cubic':
-      return new Cubic(mss);
+      return new Cubic(mss, opts.slowStartExit ? { slowStartExit: opts.slowStartExit } : {});
     case 'bbr':
       return new Bbr(mss, opts.random ? { random: opts.random } : {});
     default:

@@ -98,6 +98,11 @@ export class NewReno implements CongestionControl {
     this.bytesAcked = 0;
   }
 
+  adopt(cwnd: number, ssthresh: number): void {
+    this._cwnd = cwnd;
+    this._ssthresh = ssthresh;
+  }
+
   onUndo(priorCwnd: number, priorSsthresh: number): void {
     this._cwnd = Math.max(this._cwnd, priorCwnd);
     if (priorSsthresh > this._ssthresh) this._ssthresh = priorSsthresh;

@@ -28,6 +28,11 @@ export interface CongestionContext {
    * and lost, plus retransmitted. Undefined: flightSize.
    */
   inFlight?: number;
+  /** This ACK's RTT sample (the newest segment it delivered), µs; undefined: none. */
+  ackRtt?: Duration;
+  /** SND.UNA after the ACK and the highest sequence sent (SND.MAX), as 32-bit sequence numbers. */
+  una?: number;
+  sndNxt?: number;
   /** Linux's congestion-control state (icsk_ca_state) as the controller sees it. */
   caState?: 'open' | 'recovery' | 'loss';
 }
@@ -78,6 +83,11 @@ export interface CongestionControl {
    * = priorSsthresh when larger (Linux tcp_undo_cwnd_reduction with tcp_reno_undo_cwnd).
    */
   onUndo?(priorCwnd: number, priorSsthresh: number): void;
+  /**
+   * Takes over a live connection's window (TCP_CONGESTION changed after the handshake; Linux
+   * tcp_reinit_congestion_control leaves snd_cwnd and snd_ssthresh as they are).
+   */
+  adopt?(cwnd: number, ssthresh: number): void;
   /** Idle restart (RFC 5681 §4.1): call when nothing was sent for more than one RTO. */
   onIdle?(ctx: CongestionContext, idleFor: Duration): void;
   /** Pacing rate in bytes/s, or undefined (no pacing). */
