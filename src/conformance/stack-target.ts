@@ -596,6 +596,8 @@ function toTargetInfo(i: TcpInfo, c: TcpConnection): TargetTcpInfo {
     reordering: i.reordering,
     sndWnd: i.sndWnd,
     rcvWnd: i.rcvWnd,
+    pacingRate: i.pacingRate,
+    deliveryRate: i.deliveryRate,
   };
   if (i.rtt !== undefined) out.rttUs = i.rtt;
   if (i.rttvar !== undefined) out.rttVarUs = i.rttvar;

@@ -138,6 +138,9 @@ export interface TargetTcpInfo {
   readonly rcvSpace?: number;
   readonly sndWnd?: number;
   readonly rcvWnd?: number;
+  /** Pacing and delivery rates, bytes/s. */
+  readonly pacingRate?: number;
+  readonly deliveryRate?: number;
 }
 
 /** One connection, for the FreeBSD `sockstat`-style state checks. */

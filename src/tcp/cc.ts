@@ -34,5 +34,6 @@ export function ccCreate(c: Tcb, name: CongestionName = c.opts.congestion): Cong
   return createCongestionControl(name, c.mss, {
     random: (n) => rng.below(n),
     slowStartExit: c.layer.config.hystart,
+    abcLimit: c.layer.config.slowStartLimit,
   });
 }

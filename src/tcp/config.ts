@@ -75,6 +75,8 @@ export interface TcpConfig {
   prr: boolean;
   /** CUBIC's early slow-start exit (profile slowStartExit; congestion/hystart.ts). */
   hystart: SlowStartExit;
+  /** Slow start's growth per ACK at most this many segments (profile slowStartGrowth; RFC 3465 L). */
+  slowStartLimit: number;
   /**
    * ECN (RFC 3168), as Linux net.ipv4.tcp_ecn and FreeBSD net.inet.tcp.ecn.enable count it:
    * 0 off; 1 ask for it on our SYNs and accept it on the peer's; 2 (both systems' default)
@@ -212,6 +214,7 @@ type ProfileDecided =
   | 'recovery'
   | 'prr'
   | 'hystart'
+  | 'slowStartLimit'
   | 'advertiseFreeSpace'
   | 'rcvBuf'
   | 'sndBuf'
@@ -243,6 +246,7 @@ function profileSettings(p: TcpProfile): Pick<TcpConfig, ProfileDecided> {
     recovery: p.lossDetection === 'rfc8985-rack' ? RECOVERY_RACK : 0,
     prr: p.recoveryWindow === 'rfc6937-prr-ssrb',
     hystart: p.slowStartExit,
+    slowStartLimit: p.slowStartGrowth === 'linux-all-acked' ? Number.POSITIVE_INFINITY : 2,
     advertiseFreeSpace: p.windowAdvertisement === 'free-space',
     rcvBuf: p.recvSpace,
     sndBuf: p.sendSpace,

@@ -392,7 +392,7 @@ export function sendSyn(c: Tcb): void {
 }
 
 /** The pacing rate in bytes/s (0: not paced): the controller's, capped by SO_MAX_PACING_RATE. */
-function pacingRate(c: Tcb): number {
+export function pacingRate(c: Tcb): number {
   const user = c.opts.pacingRate ?? 0;
   const cc = c.cc.pacingRate ?? 0;
   if (cc > 0 && user > 0) return Math.min(cc, user);

@@ -106,6 +106,12 @@ export interface TcpProfile {
    * 'rfc9406-hystart++' is there to choose by config.
    */
   readonly slowStartExit: SlowStartExit;
+  /**
+   * Slow start's growth per ACK. 'rfc3465-abc-l2': at most 2 SMSS (RFC 3465 L = 2; FreeBSD
+   * net.inet.tcp.abc_l_var = 2). 'linux-all-acked': everything the ACK acknowledged (Linux
+   * tcp_slow_start since ABC's removal in 3.9: cwnd = min(cwnd + acked, ssthresh)).
+   */
+  readonly slowStartGrowth: 'rfc3465-abc-l2' | 'linux-all-acked';
 
   // ---- receive window
 
@@ -191,6 +197,7 @@ export const LINUX: TcpProfile = Object.freeze({
   lossDetection: 'rfc8985-rack',
   recoveryWindow: 'rfc6937-prr-ssrb',
   slowStartExit: 'linux-hystart',
+  slowStartGrowth: 'linux-all-acked',
   windowAdvertisement: 'rfc1122-receiver-sws',
   recvSpace: 256 * 1024,
   sendSpace: 256 * 1024,
@@ -220,6 +227,7 @@ export const FREEBSD: TcpProfile = Object.freeze({
   lossDetection: 'rfc6675-dupthresh',
   recoveryWindow: 'rfc6675-cwnd',
   slowStartExit: 'none',
+  slowStartGrowth: 'rfc3465-abc-l2',
   windowAdvertisement: 'free-space',
   recvSpace: 65536,
   sendSpace: 32768,

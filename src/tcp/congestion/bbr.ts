@@ -147,6 +147,11 @@ export class Bbr implements CongestionControl {
     };
   }
 
+  /** bbr_init: the first pacing rate from the handshake's RTT. */
+  init(ctx: CongestionContext): void {
+    this.#start(ctx);
+  }
+
   /** BBR grows the window from rate samples only (Linux never calls cong_avoid with cong_control). */
   onAck(_acked: number, ctx: CongestionContext): void {
     this.#start(ctx);

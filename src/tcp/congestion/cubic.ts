@@ -8,7 +8,7 @@
 import type { Duration, Instant } from '../../time/instant.ts';
 import { HystartPlusPlus, LinuxHystart, type SlowStartAck, type SlowStartExit } from './hystart.ts';
 import { NewReno } from './newreno.ts';
-import { ABC_L, type CongestionContext } from './types.ts';
+import type { CongestionContext } from './types.ts';
 
 /** RFC 9438 §4.6: β_cubic SHOULD be set to 0.7. */
 export const CUBIC_BETA = 0.7;
@@ -47,8 +47,11 @@ export class Cubic extends NewReno {
   readonly hystart: LinuxHystart | undefined;
   readonly hystartPP: HystartPlusPlus | undefined;
 
-  constructor(mss: number, opts: { fastConvergence?: boolean; slowStartExit?: SlowStartExit } = {}) {
-    super(mss);
+  constructor(
+    mss: number,
+    opts: { fastConvergence?: boolean; slowStartExit?: SlowStartExit; abcLimit?: number } = {},
+  ) {
+    super(mss, opts.abcLimit !== undefined ? { abcLimit: opts.abcLimit } : {});
     this.fastConvergence = opts.fastConvergence ?? true;
     this.slowStartExit = opts.slowStartExit ?? 'linux-hystart';
     this.hystart = this.slowStartExit === 'linux-hystart' ? new LinuxHystart() : undefined;
@@ -78,7 +81,7 @@ export class Cubic extends NewReno {
   protected override slowStart(acked: number, mss: number): number {
     const div = this.hystartPP?.growthDivisor ?? 1;
     if (div === 1) return super.slowStart(acked, mss);
-    this._cwnd = Math.min(this._ssthresh, this._cwnd + Math.min(acked, ABC_L * mss) / div);
+    this._cwnd = Math.min(this._ssthresh, this._cwnd + Math.min(acked, this.abcLimit * mss) / div);
     return 0;
   }
 

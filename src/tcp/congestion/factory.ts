@@ -28,6 +28,8 @@ export interface CongestionOptions {
   random?: (n: number) => number;
   /** CUBIC's early slow-start exit (default: Linux's HyStart). */
   slowStartExit?: SlowStartExit;
+  /** Slow start's per-ACK growth limit in segments (RFC 3465 L; Linux: Infinity). */
+  abcLimit?: number;
 }
 
 export function createCongestionControl(
@@ -37,9 +39,12 @@ export function createCongestionControl(
 ): CongestionControl {
   switch (name) {
     case 'newreno':
-      return new NewReno(mss);
+      return new NewReno(mss, opts.abcLimit !== undefined ? { abcLimit: opts.abcLimit } : {});
     case 'cubic':
-      return new Cubic(mss, opts.slowStartExit ? { slowStartExit: opts.slowStartExit } : {});
+      return new Cubic(mss, {
+        ...(opts.slowStartExit ? { slowStartExit: opts.slowStartExit } : {}),
+        ...(opts.abcLimit !== undefined ? { abcLimit: opts.abcLimit } : {}),
+      });
     case 'bbr':
       return new Bbr(mss, opts.random ? { random: opts.random } : {});
     default:

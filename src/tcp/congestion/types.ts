@@ -83,6 +83,8 @@ export interface CongestionControl {
    * = priorSsthresh when larger (Linux tcp_undo_cwnd_reduction with tcp_reno_undo_cwnd).
    */
   onUndo?(priorCwnd: number, priorSsthresh: number): void;
+  /** The connection is established (Linux tcp_init_congestion_control): the handshake's RTT is known. */
+  init?(ctx: CongestionContext): void;
   /**
    * Takes over a live connection's window (TCP_CONGESTION changed after the handshake; Linux
    * tcp_reinit_congestion_control leaves snd_cwnd and snd_ssthresh as they are).
