@@ -427,7 +427,6 @@ export function tcpOutput(c: Tcb): void {
     // Transmission starts with nothing in flight (Linux CA_EVENT_TX_START).
     c.cc.onTxStart?.(ccContext(c), c.appLimitedUntil !== 0);
   }
-  if (c.inRecovery && c.sackOk) sent = sackRecoverySend(c);
   // Pacing (SO_MAX_PACING_RATE, or the controller's rate, the lower of the two, as Linux caps
   // sk_pacing_rate by sk_max_pacing_rate): at most a burst of segments now, then the next
   // burst when these bytes have taken their time at the rate.
@@ -435,9 +434,15 @@ export function tcpOutput(c: Tcb): void {
   const now = rate > 0 ? c.layer.env.clock.now() : 0;
   const burstMax =
     rate > 0 ? Math.max(1, c.cc.pacingBurst ?? c.opts.pacingBurst ?? 2) : Number.POSITIVE_INFINITY;
-  let burstSegs = 0;
-  let burstBytes = 0;
-  let held = false;
+  const pace: Pace = { segs: 0, bytes: 0, held: false };
+  // A controller that paces (BBR) paces everything, recovery's sends too, as Linux's pacing
+  // applies to every transmission; SO_MAX_PACING_RATE alone leaves retransmissions unpaced.
+  const paceRecovery = rate > 0 && (c.cc.pacingRate ?? 0) > 0;
+  if (c.inRecovery && c.sackOk)
+    sent = sackRecoverySend(c, paceRecovery ? { pace, now, burstMax } : undefined);
+  let burstSegs = pace.segs;
+  let burstBytes = pace.bytes;
+  let held = pace.held;
   for (;;) {
     const off = seqSub(c.snd.nxt, c.sndBufSeq);
     const avail = Math.max(0, c.sndBuf.length - off);
@@ -462,7 +467,7 @@ export function tcpOutput(c: Tcb): void {
     }
     // Our FIN goes once every byte before it has gone, even into a closed window.
     if (len === 0 && !(finPending && avail === 0)) break;
-    if (rate > 0 && (now < c.paceNext || burstSegs >= burstMax)) {
+    if (held || (rate > 0 && (now < c.paceNext || burstSegs >= burstMax))) {
       held = true;
       break;
     }
@@ -476,7 +481,15 @@ export function tcpOutput(c: Tcb): void {
   if (rate > 0) {
     // This burst's bytes take their time at the rate before the next may start; data held
     // back leaves from the pacing timer.
-    if (burstSegs > 0) c.paceNext = now + Math.ceil((burstBytes * 1e6) / rate);
+    if (burstSegs > 0) {
+      const burstTime = Math.ceil((burstBytes * 1e6) / rate);
+      // A burst that left late (a timer's granularity, a busy event loop) keeps the schedule:
+      // lateness up to one burst's time or 2 ms is made up by the bursts that follow, so
+      // the rate holds (Linux keeps per-flow departure times the same way, tcp_wstamp_ns).
+      const late = now - c.paceNext;
+      const base = c.paceNext > 0 && late >= 0 && late <= Math.max(burstTime, 2000) ? c.paceNext : now;
+      c.paceNext = base + burstTime;
+    }
     if (held && !c.timerArmed(T_PACE)) c.setTimer(T_PACE, Math.max(c.paceNext, now + 1));
   }
   if (!sent && c.ackNow) sendAck(c);
@@ -505,11 +518,16 @@ function armPersistIfStalled(c: Tcb): void {
  * RFC 6675 §5 (C): "If cwnd - pipe >= 1 SMSS the sender SHOULD transmit one or more
  * segments": NextSeg() picks lost segments first, then new data.
  */
-function sackRecoverySend(c: Tcb): boolean {
+function sackRecoverySend(c: Tcb, p?: { pace: Pace; now: number; burstMax: number }): boolean {
   let sent = false;
   for (let guard = 0; guard < 4096; guard++) {
     const pipe = recoveryPipe(c);
     if (recoveryCwnd(c) - pipe < c.mss) break;
+    if (p && (p.now < c.paceNext || p.pace.segs >= p.burstMax)) {
+      p.pace.held = true;
+      break;
+    }
+    const before = c.stats.segsOut;
     const off = seqSub(c.sndMax, c.sndBufSeq);
     const avail = c.sndBuf.length - off;
     const usable = c.snd.wnd - seqSub(c.sndMax, c.snd.una);
@@ -522,6 +540,7 @@ function sackRecoverySend(c: Tcb): boolean {
       if (used === 0) break;
       c.highRxt = seqMax(c.highRxt, seqAdd(ns.seq, used));
       sent = true;
+      if (p) paced(p.pace, c.stats.segsOut - before, used);
       continue;
     }
     if (!newData) break;
@@ -530,8 +549,21 @@ function sackRecoverySend(c: Tcb): boolean {
     if (used === 0) break;
     c.snd.nxt = seqAdd(c.snd.nxt, used);
     sent = true;
+    if (p) paced(p.pace, c.stats.segsOut - before, used);
   }
   return sent;
+}
+
+/** What the current paced burst holds. */
+interface Pace {
+  segs: number;
+  bytes: number;
+  held: boolean;
+}
+
+function paced(p: Pace, segs: number, bytes: number): void {
+  p.segs += Math.max(1, segs);
+  p.bytes += bytes;
 }
 
 /** Retransmits the first unacknowledged segment (fast retransmit, partial ACK, probes). */
