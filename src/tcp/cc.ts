@@ -18,6 +18,7 @@ export function ccContext(c: Tcb): CongestionContext {
   ctx.inFlight = Math.max(0, ctx.flightSize - sacked - lost);
   ctx.caState = c.lossEnd !== undefined ? 'loss' : c.inRecovery ? 'recovery' : 'open';
   ctx.una = c.snd.una;
+  if (c.lastDataSend > 0) ctx.lastSend = c.lastDataSend;
   ctx.sndNxt = c.sndMax;
   // This ACK's RTT: from the transmit log (µs) when kept, else the RTT measurement's sample.
   const ackRtt = c.rsRttUs >= 0 ? c.rsRttUs : c.ackRttUs;

@@ -181,6 +181,17 @@ export class Cubic extends NewReno {
     super.onRto(ctx);
   }
 
+  /**
+   * Sending resumes after the flight drained (Linux cubictcp_cwnd_event CA_EVENT_TX_START):
+   * the epoch moves forward by the idle time, so W_cubic(t) does not count the time the
+   * application sent nothing (RFC 9438 §5.8: cwnd must not grow from an idle period).
+   */
+  onTxStart(ctx: CongestionContext, _appLimited: boolean): void {
+    if (this.#tEpoch === undefined || ctx.lastSend === undefined) return;
+    const delta = ctx.now - ctx.lastSend;
+    if (delta > 0) this.#tEpoch = Math.min(ctx.now, this.#tEpoch + delta);
+  }
+
   override onIdle(ctx: CongestionContext, idleFor: Duration): void {
     super.onIdle(ctx, idleFor);
     // Start a fresh epoch so the cubic function does not jump by the idle time

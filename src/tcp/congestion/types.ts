@@ -33,6 +33,8 @@ export interface CongestionContext {
   /** SND.UNA after the ACK and the highest sequence sent (SND.MAX), as 32-bit sequence numbers. */
   una?: number;
   sndNxt?: number;
+  /** When data was last sent (Linux lsndtime), µs. */
+  lastSend?: Instant;
   /** Linux's congestion-control state (icsk_ca_state) as the controller sees it. */
   caState?: 'open' | 'recovery' | 'loss';
 }
