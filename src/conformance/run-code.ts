@@ -107,6 +107,8 @@ export function tcpInfoVariables(info: TargetTcpInfo | undefined, dialect: Diale
   set('tcpi_snd_wnd', info.sndWnd);
   set('tcpi_rcv_wnd', info.rcvWnd);
   set('tcpi_reordering', info.reordering);
+  set('tcpi_pacing_rate', info.pacingRate);
+  set('tcpi_delivery_rate', info.deliveryRate);
   if (info.caState !== undefined) {
     vars.set('tcpi_ca_state', { open: 0, disorder: 1, cwr: 2, recovery: 3, loss: 4 }[info.caState]);
   }

@@ -66,6 +66,7 @@ function addrArg(r: RunState, x: Expr | undefined, defaultAddr: SockAddr): SockA
 
 function sockoptValue(r: RunState, x: Expr | undefined): SockOptValue {
   if (!x) return { kind: 'int', value: 0 };
+  if (x.kind === 'string') return { kind: 'string', value: x.value };
   if (x.kind === 'struct') {
     let onoff = 0;
     let linger = 0;

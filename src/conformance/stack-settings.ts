@@ -78,8 +78,8 @@ export class StackSettings {
         c.synAckRetries = num;
         return true;
       case 'congestionControl':
-        if (v === 'cubic' || v === 'newreno' || v === 'reno') {
-          c.congestion = v === 'cubic' ? 'cubic' : 'newreno';
+        if (v === 'cubic' || v === 'newreno' || v === 'reno' || v === 'bbr') {
+          c.congestion = v === 'reno' ? 'newreno' : v;
           return true;
         }
         return false;

@@ -49,6 +49,7 @@ import {
   SOCK_DGRAM,
   SOCK_STREAM,
   SOL_SOCKET,
+  TCP_CONGESTION,
   TCP_CORK,
   TCP_FASTOPEN,
   TCP_FASTOPEN_CONNECT,
@@ -127,6 +128,7 @@ const OPTION_NUMBERS: Record<string, [number, number]> = {
   'SOL_SOCKET:SO_SNDBUF': [SOL_SOCKET, SO_SNDBUF],
   'SOL_SOCKET:SO_ERROR': [SOL_SOCKET, SO_ERROR],
   'TCP:TCP_NODELAY': [IPPROTO_TCP, TCP_NODELAY],
+  'TCP:TCP_CONGESTION': [IPPROTO_TCP, TCP_CONGESTION],
   'TCP:TCP_MAXSEG': [IPPROTO_TCP, TCP_MAXSEG],
   'TCP:TCP_KEEPIDLE': [IPPROTO_TCP, TCP_KEEPIDLE],
   'TCP:TCP_KEEPINTVL': [IPPROTO_TCP, TCP_KEEPINTVL],
@@ -632,6 +634,8 @@ function toTargetInfo(i: TcpInfo, c: TcpConnection): TargetTcpInfo {
     reordering: i.reordering,
     sndWnd: i.sndWnd,
     rcvWnd: i.rcvWnd,
+    pacingRate: i.pacingRate,
+    deliveryRate: i.deliveryRate,
   };
   if (i.rtt !== undefined) out.rttUs = i.rtt;
   if (i.rttvar !== undefined) out.rttVarUs = i.rttvar;

@@ -39,6 +39,8 @@ export type SockAddr = { readonly ip: string; readonly port: number };
 /** Socket options by their POSIX/Linux/FreeBSD names, e.g. level 'SOL_SOCKET', name 'SO_REUSEADDR'. */
 export type SockOptValue =
   | { readonly kind: 'int'; readonly value: number }
+  /** A quoted name (TCP_CONGESTION, "bbr"). */
+  | { readonly kind: 'string'; readonly value: string }
   | { readonly kind: 'linger'; readonly onoff: boolean; readonly seconds: number };
 
 export type Syscall =
@@ -149,6 +151,9 @@ export interface TargetTcpInfo {
   readonly rcvSpace?: number;
   readonly sndWnd?: number;
   readonly rcvWnd?: number;
+  /** Pacing and delivery rates, bytes/s. */
+  readonly pacingRate?: number;
+  readonly deliveryRate?: number;
 }
 
 /** One connection, for the FreeBSD `sockstat`-style state checks. */

@@ -63,6 +63,13 @@ export const TCP_FASTOPEN = 23;
 export const TCP_NOTSENT_LOWAT = 25;
 export const TCP_FASTOPEN_CONNECT = 30;
 export const TCP_FASTOPEN_NO_COOKIE = 34;
+/**
+ * Linux: the congestion-control algorithm by name ("reno", "cubic", "bbr"; at most 16 bytes,
+ * TCP_CA_NAME_MAX); an unknown name is ENOENT. getsockopt gives the name, NUL-padded.
+ */
+export const TCP_CONGESTION = 13;
+/** TCP_CA_NAME_MAX: the longest congestion-control name, with its NUL. */
+export const TCP_CA_NAME_MAX = 16;
 /** Linux: milliseconds transmitted data may stay unacknowledged before ETIMEDOUT (RFC 5482 semantics). */
 export const TCP_USER_TIMEOUT = 18;
 /** FreeBSD: seconds an active open may take before ETIMEDOUT (connection-establishment timer). */

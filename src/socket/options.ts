@@ -39,6 +39,8 @@ import {
   SO_TYPE,
   SOCK_STREAM,
   SOL_SOCKET,
+  TCP_CA_NAME_MAX,
+  TCP_CONGESTION,
   TCP_CORK,
   TCP_FASTOPEN,
   TCP_FASTOPEN_CONNECT,
@@ -54,10 +56,22 @@ import {
 } from './constants.ts';
 import { ArgumentTypeError, describeValue, SocketError } from './errno.ts';
 
-/** Values setsockopt accepts: integers, booleans, struct bytes, or [l_onoff, l_linger] for SO_LINGER. */
-export type SockOptValue = number | boolean | Uint8Array | readonly [number, number];
+/**
+ * Values setsockopt accepts: integers, booleans, struct bytes, [l_onoff, l_linger] for
+ * SO_LINGER, or a name (TCP_CONGESTION, as a string or its bytes).
+ */
+export type SockOptValue = number | boolean | Uint8Array | readonly [number, number] | string;
 
-export type OptKind = 'int' | 'bool' | 'linger' | 'readonly' | 'mreq6' | 'mreq4' | 'mreq4src' | 'mcif4';
+export type OptKind =
+  | 'int'
+  | 'bool'
+  | 'linger'
+  | 'readonly'
+  | 'mreq6'
+  | 'mreq4'
+  | 'mreq4src'
+  | 'mcif4'
+  | 'name';
 export interface OptSpec {
   kind: OptKind;
   /** Which socket types the option applies to. */
@@ -82,6 +96,8 @@ const OPTIONS = new Map<string, OptSpec>([
   [`${IPPROTO_TCP}:${TCP_KEEPIDLE}`, { kind: 'int', on: 'stream', dflt: 7200 }],
   [`${IPPROTO_TCP}:${TCP_KEEPINTVL}`, { kind: 'int', on: 'stream', dflt: 75 }],
   [`${IPPROTO_TCP}:${TCP_KEEPCNT}`, { kind: 'int', on: 'stream', dflt: 9 }],
+  // Linux tcp(7) TCP_CONGESTION: a name; the os backend records it (Node cannot pass it down).
+  [`${IPPROTO_TCP}:${TCP_CONGESTION}`, { kind: 'name', on: 'stream', dflt: 0 }],
   // Linux tcp(7): ms of unacknowledged data before the connection fails ETIMEDOUT; 0 = off.
   // (The os backend records it; Node cannot pass it to the kernel.)
   [`${IPPROTO_TCP}:${TCP_USER_TIMEOUT}`, { kind: 'int', on: 'stream', dflt: 0 }],
@@ -158,6 +174,19 @@ export function optionSpec(
 
 /** setsockopt's value, checked and converted to what a backend stores. */
 export function optionValue(level: number, optname: number, spec: OptSpec, value: SockOptValue): OptionValue {
+  if (spec.kind === 'name') {
+    // Linux do_tcp_setsockopt TCP_CONGESTION: at most TCP_CA_NAME_MAX - 1 bytes, up to a NUL.
+    const bytes = typeof value === 'string' ? new TextEncoder().encode(value) : value;
+    if (!(bytes instanceof Uint8Array))
+      throw new ArgumentTypeError('setsockopt', `this option takes a name, got ${describeValue(value)}`);
+    const nul = bytes.indexOf(0);
+    const name = bytes.slice(0, Math.min(nul < 0 ? bytes.length : nul, TCP_CA_NAME_MAX - 1));
+    if (name.length === 0)
+      throw new SocketError('EINVAL', { syscall: 'setsockopt', detail: 'an empty name' });
+    return name;
+  }
+  if (typeof value === 'string')
+    throw new ArgumentTypeError('setsockopt', `this option takes a number, got ${describeValue(value)}`);
   if (spec.kind === 'mreq6') {
     // Linux do_ipv6_setsockopt: optlen < sizeof(struct ipv6_mreq) is EINVAL.
     if (!(value instanceof Uint8Array) || value.length < 20)
@@ -256,6 +285,12 @@ export function optionResult(spec: OptSpec, v: OptionValue, buflen: number | und
   // Linux do_ipv6_getsockopt: membership changes are set-only.
   if (spec.kind === 'mreq6' || spec.kind === 'mreq4' || spec.kind === 'mreq4src')
     throw new SocketError('ENOPROTOOPT', { syscall: 'getsockopt' });
+  if (spec.kind === 'name') {
+    // The name NUL-padded to TCP_CA_NAME_MAX bytes (Linux copies min(len, TCP_CA_NAME_MAX)).
+    const out = new Uint8Array(Math.min(buflen ?? TCP_CA_NAME_MAX, TCP_CA_NAME_MAX));
+    if (v instanceof Uint8Array) out.set(v.subarray(0, out.length));
+    return out;
+  }
   if (spec.kind === 'mcif4' && v instanceof Uint8Array) {
     // Linux answers IP_MULTICAST_IF with the in_addr (read here as the int Python shows).
     const a = v.length === 4 ? v : v.subarray(4, 8);

@@ -5,6 +5,7 @@
  * connection or listener exists here; they are applied at listen/connect.
  */
 import type { TcpSocketOptions } from '../tcp/config.ts';
+import { congestionByName } from '../tcp/congestion/factory.ts';
 import type { TcpConnection } from '../tcp/connection.ts';
 import { TFO_CLIENT_ENABLE } from '../tcp/fastopen.ts';
 import type { TcpLayer } from '../tcp/layer.ts';
@@ -24,6 +25,7 @@ import {
   SO_SNDBUF,
   SOL_SOCKET,
   SOMAXCONN,
+  TCP_CONGESTION,
   TCP_CORK,
   TCP_FASTOPEN,
   TCP_FASTOPEN_CONNECT,
@@ -95,7 +97,13 @@ export class StreamOptions {
         o.linger = on ? secs * SECOND : undefined;
       } else throw new SocketError('ENOPROTOOPT');
     } else if (level === IPPROTO_TCP) {
-      if (name === TCP_NODELAY) o.noDelay = n !== 0;
+      if (name === TCP_CONGESTION) {
+        // Linux tcp_set_congestion_control: an algorithm this stack has, else ENOENT.
+        const text = value instanceof Uint8Array ? new TextDecoder().decode(value) : String(value);
+        const cc = congestionByName(text);
+        if (!cc) throw new SocketError('ENOENT', { detail: `no congestion control named "${text}"` });
+        o.congestion = cc;
+      } else if (name === TCP_NODELAY) o.noDelay = n !== 0;
       else if (name === TCP_MAXSEG) {
         // Linux: 88 (TCP_MIN_MSS) .. 65535 (MAX_TCP_WINDOW), only before the connection exists matters.
         if (n < 88 || n > 65535) throw new SocketError('EINVAL', { detail: 'TCP_MAXSEG out of range' });
@@ -211,6 +219,12 @@ export class StreamOptions {
     }
     if (level === IPPROTO_TCP) {
       switch (name) {
+        case TCP_CONGESTION: {
+          // The name as the system spells it: Linux's NewReno is "reno".
+          const cc = c ? c.congestionName : opts.congestion;
+          const name = cc === 'newreno' && s.layer.config.profile === 'linux' ? 'reno' : cc;
+          return new TextEncoder().encode(name);
+        }
         case TCP_NODELAY:
           return opts.noDelay ? 1 : 0;
         case TCP_MAXSEG:

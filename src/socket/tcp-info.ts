@@ -42,7 +42,8 @@ export const LINUX_TCP_CA_STATES: Readonly<Record<TcpInfo['caState'], number>> =
  * (segments @24), tcpi_sacked (@28), tcpi_lost (@32), tcpi_last_data_sent (ms ago
  * @44), tcpi_last_data_recv (@52), tcpi_rtt (µs @68), tcpi_rttvar (@72),
  * tcpi_snd_ssthresh (segments @76), tcpi_snd_cwnd (segments @80), tcpi_advmss
- * (@84), tcpi_reordering (@88), tcpi_total_retrans (@100), tcpi_bytes_acked (u64 @120),
+ * (@84), tcpi_reordering (@88), tcpi_total_retrans (@100), tcpi_pacing_rate (u64 bytes/s
+ * @104; ~0 when not paced), tcpi_delivery_rate_app_limited (bit 0 @7), tcpi_bytes_acked (u64 @120),
  * tcpi_bytes_received (u64 @128), tcpi_segs_out (@136), tcpi_segs_in (@140),
  * tcpi_delivery_rate (u64 bytes/s @160), tcpi_delivered (segments @192), tcpi_delivered_ce
  * (@196), tcpi_snd_wnd (bytes @228), tcpi_rcv_wnd (@232). The rest stays 0.
@@ -76,6 +77,7 @@ export function encodeTcpInfo(info: TcpInfo | undefined, now: number, state = 'C
       (o.tfoChild ? 128 : 0),
   );
   if (ws) dv.setUint8(6, (ws.snd & 0xf) | ((ws.rcv & 0xf) << 4));
+  if (info.deliveryRateAppLimited) dv.setUint8(7, 1);
   u32(8, info.rto);
   u32(16, info.mss);
   u32(20, info.rcvMss);
@@ -91,6 +93,8 @@ export function encodeTcpInfo(info: TcpInfo | undefined, now: number, state = 'C
   u32(84, info.rcvMss);
   u32(88, info.reordering);
   u32(100, info.totalRetrans);
+  // Linux reports ~0ULL for a socket that is not paced (sk_pacing_rate starts at ~0UL).
+  dv.setBigUint64(104, info.pacingRate > 0 ? BigInt(Math.floor(info.pacingRate)) : 0xffffffffffffffffn, true);
   dv.setBigUint64(120, BigInt(Math.max(0, Math.floor(info.bytesAcked))), true);
   dv.setBigUint64(128, BigInt(Math.max(0, Math.floor(info.bytesReceived))), true);
   u32(136, info.segsOut);

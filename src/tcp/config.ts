@@ -1,5 +1,7 @@
 import type { Duration } from '../time/instant.ts';
 import { seconds } from '../time/instant.ts';
+import type { SlowStartExit } from './congestion/hystart.ts';
+import type { CongestionName } from './congestion/types.ts';
 import { LINUX, TCP_PROFILES, type TcpProfile, type TcpProfileName } from './profile.ts';
 
 /** net.ipv4.tcp_recovery bits (Linux include/net/tcp.h TCP_RACK_*). */
@@ -71,6 +73,10 @@ export interface TcpConfig {
   recovery: number;
   /** RFC 6937 PRR-SSRB sets the window during fast recovery (Linux); off: cwnd = ssthresh (RFC 6675). */
   prr: boolean;
+  /** CUBIC's early slow-start exit (profile slowStartExit; congestion/hystart.ts). */
+  hystart: SlowStartExit;
+  /** Slow start's growth per ACK at most this many segments (profile slowStartGrowth; RFC 3465 L). */
+  slowStartLimit: number;
   /**
    * ECN (RFC 3168), as Linux net.ipv4.tcp_ecn and FreeBSD net.inet.tcp.ecn.enable count it:
    * 0 off; 1 ask for it on our SYNs and accept it on the peer's; 2 (both systems' default)
@@ -143,7 +149,7 @@ export interface TcpConfig {
   windowScaling: boolean;
   timestamps: boolean;
   sack: boolean;
-  congestion: 'newreno' | 'cubic';
+  congestion: CongestionName;
   /** 'auto': cookies only when the SYN queue is full. */
   synCookies: 'auto' | 'always' | 'never';
   /** Default SYN-queue bound per listener. */
@@ -242,6 +248,8 @@ type ProfileDecided =
   | 'tlp'
   | 'recovery'
   | 'prr'
+  | 'hystart'
+  | 'slowStartLimit'
   | 'advertiseFreeSpace'
   | 'rcvBuf'
   | 'sndBuf'
@@ -272,6 +280,8 @@ function profileSettings(p: TcpProfile): Pick<TcpConfig, ProfileDecided> {
     tlp: p.tailLossProbe === 'rfc8985-tlp',
     recovery: p.lossDetection === 'rfc8985-rack' ? RECOVERY_RACK : 0,
     prr: p.recoveryWindow === 'rfc6937-prr-ssrb',
+    hystart: p.slowStartExit,
+    slowStartLimit: p.slowStartGrowth === 'linux-all-acked' ? Number.POSITIVE_INFINITY : 2,
     advertiseFreeSpace: p.windowAdvertisement === 'free-space',
     rcvBuf: p.recvSpace,
     sndBuf: p.sendSpace,
@@ -356,7 +366,7 @@ export interface TcpSocketOptions {
   sndBuf: number;
   /** TCP_MAXSEG: caps the MSS we announce and use. */
   maxSeg: number | undefined;
-  congestion: 'newreno' | 'cubic';
+  congestion: CongestionName;
   /** TCP_LINGER2: this socket's FIN-WAIT-2 lifetime once closed (default config.finWait2Timeout). */
   finWait2Timeout?: Duration;
   /**

@@ -5,14 +5,16 @@
  */
 
 import type { Instant } from '../time/instant.ts';
+import { ccCreate } from './cc.ts';
 import type { TcpSocketOptions } from './config.ts';
-import { createCongestionControl } from './congestion/factory.ts';
+import type { CongestionName } from './congestion/types.ts';
 import { reasonCode, TcpError } from './errors.ts';
 import type { TcpInfo } from './info.ts';
 import { tcpInfo } from './info-snapshot.ts';
 import { armFinWait2, armKeepalive, terminate } from './lifecycle.ts';
 import { sendAbortRst, tcpOutput, windowUpdateDue } from './output.ts';
-import { seqAdd } from './seq.ts';
+import { rateCheckAppLimited } from './rate.ts';
+import { seqAdd, seqSub } from './seq.ts';
 import { canQueueFin, canSendData, isHandshaking, isSynchronized, isUnconnected } from './state.ts';
 import { Tcb } from './tcb.ts';
 import { tfoDeferredWrite } from './tfo.ts';
@@ -74,6 +76,12 @@ export class TcpConnection extends Tcb {
       tcpOutput(this);
       return k;
     }
+    // Linux tcp_sendmsg: is the sender application-limited as this data arrives? (rate.ts)
+    if (this.sackOk && isSynchronized(this.state)) {
+      const inFlight = seqSub(this.sndMax, this.snd.una);
+      const unsent = this.sndBuf.length - seqSub(this.snd.nxt, this.sndBufSeq);
+      rateCheckAppLimited(this, unsent, inFlight, this.cc.cwnd, this.hasTxLog ? this.txLog.lostBytes : 0);
+    }
     const n = this.sndBuf.push(data);
     if (n < data.length) {
       this.wantWritable = true;
@@ -121,6 +129,11 @@ export class TcpConnection extends Tcb {
     }
   }
 
+  /** The congestion controller's name ('newreno', 'cubic', 'bbr'). */
+  get congestionName(): CongestionName {
+    return this.cc.name as CongestionName;
+  }
+
   /** Applies socket options (some take effect at once: buffer sizes, keepalive, Nagle). */
   setOptions(o: Partial<TcpSocketOptions>): void {
     Object.assign(this.opts, o);
@@ -132,8 +145,14 @@ export class TcpConnection extends Tcb {
     if (o.noDelay && this.state !== 'CLOSED') tcpOutput(this);
     // Clearing TCP_CORK pushes what waited (Linux tcp_push_pending_frames; Nagle still applies).
     if (o.cork === false && this.state !== 'CLOSED') tcpOutput(this);
-    if (o.congestion !== undefined && o.congestion !== this.cc.name && !isSynchronized(this.state)) {
-      this.cc = createCongestionControl(o.congestion, this.mss);
+    // TCP_CONGESTION: Linux switches a live connection too (tcp_reinit_congestion_control): the
+    // new controller starts from its initial state, keeping the current window and ssthresh.
+    if (o.congestion !== undefined && o.congestion !== this.cc.name) {
+      const live = isSynchronized(this.state);
+      const cwnd = this.cc.cwnd;
+      const ssthresh = this.cc.ssthresh;
+      this.cc = ccCreate(this, o.congestion);
+      if (live) this.cc.adopt?.(cwnd, ssthresh);
     }
   }
 

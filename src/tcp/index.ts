@@ -11,6 +11,9 @@
 //   output.ts       what to send now, into env.output (the transmit sink)
 //   recovery.ts     what SACK recovery sends: RACK's or RFC 6675's losses, PRR's window
 //   rack.ts, prr.ts RACK loss detection (RFC 8985 §6), proportional rate reduction (RFC 6937)
+//   rate.ts         delivery-rate samples (tcp_rate.c) from the stamps on rack-log.ts's entries
+//   congestion/     NewReno, CUBIC (+ hystart.ts: Linux HyStart, RFC 9406 HyStart++), BBR v1
+//                   (bbr.ts, minmax.ts), built by factory.ts from a TCP_CONGESTION name
 //   ecn.ts          RFC 3168 ECN: negotiation, ECT(0) marking, CE -> ECE -> CWR, the response
 //   tlp.ts, cc.ts, options.ts, lifecycle.ts   loss probes, congestion context, option
 //                   negotiation, terminate/TIME-WAIT

@@ -1,5 +1,6 @@
 /** TCP_INFO: a snapshot of one connection (info.ts describes its fields). */
 import type { TcpInfo } from './info.ts';
+import { pacingRate } from './output.ts';
 import { seqSub } from './seq.ts';
 import type { Tcb } from './tcb.ts';
 
@@ -30,6 +31,8 @@ export function tcpInfo(c: Tcb): TcpInfo {
     bytesDelivered: c.stats.bytesDelivered,
     bytesDeliveredCe: c.stats.bytesDeliveredCe,
     deliveryRate: c.deliveryRate,
+    deliveryRateAppLimited: c.rateSampleAppLimited,
+    pacingRate: Math.round(pacingRate(c)),
     sacked: sb ? sb.sackedBytes : 0,
     unacked: seqSub(c.sndMax, c.snd.una),
     sndWnd: c.snd.wnd,

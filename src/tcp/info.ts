@@ -42,8 +42,15 @@ export interface TcpInfo {
   /** Bytes the peer newly acknowledged or SACKed, and those on ACKs with ECN-Echo (Linux tcpi_delivered / _ce, in bytes). */
   bytesDelivered: number;
   bytesDeliveredCe: number;
-  /** Delivery rate over about the last round trip, bytes/s (0 before a sample). */
+  /**
+   * The delivery rate of the last sample kept (rate.ts, Linux tcp_rate.c: the last one not
+   * application-limited, or a higher application-limited one), bytes/s; 0 before a sample.
+   */
   deliveryRate: number;
+  /** That sample was application-limited (tcpi_delivery_rate_app_limited). */
+  deliveryRateAppLimited: boolean;
+  /** The rate new data is paced at, bytes/s (the controller's, capped by SO_MAX_PACING_RATE); 0: not paced. */
+  pacingRate: number;
   /** Bytes currently SACKed by the peer above snd.una. */
   sacked: number;
   /** Bytes sent and not yet acknowledged (snd.nxt - snd.una). */
@@ -77,6 +84,6 @@ export interface TcpInfo {
   /** When data last went out, and when in-order data last arrived (undefined: never). */
   lastDataSent?: Instant;
   lastDataRecv?: Instant;
-  /** Congestion control algorithm name: 'newreno' | 'cubic'. */
+  /** Congestion control algorithm name: 'newreno' | 'cubic' | 'bbr'. */
   congestion: string;
 }

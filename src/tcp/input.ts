@@ -5,8 +5,10 @@
  * the FIN (the receiver side, receiver.ts); with RFC 5961 (blind attacks) and RFC 7323
  * (PAWS).
  */
+
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpOptions, type TcpRepr } from '../wire/tcp.ts';
 import { sizeBuffersOnEstablished } from './buffers.ts';
+import { ccContext } from './cc.ts';
 import { ecnDataArrived, ecnSynArrived } from './ecn.ts';
 import { EV_ESTABLISHED, EV_WRITABLE } from './events.ts';
 import { armFinWait2, armKeepalive, enterTimeWait, terminate } from './lifecycle.ts';
@@ -241,6 +243,7 @@ function synAckArrives(c: Tcb, r: TcpRepr, ack: Seq, payload: Uint8Array): void 
   c.snd.wl2 = ack;
   c.rcvAdv = seqAdd(c.rcv.nxt, c.rcv.wnd);
   c.pending |= EV_ESTABLISHED | EV_WRITABLE;
+  c.cc.init?.(ccContext(c)); // Linux tcp_init_transfer → tcp_init_congestion_control
   layer.stats.established++;
   armKeepalive(c);
   c.ackNow = true;
@@ -528,6 +531,7 @@ function synReceivedAck(
   stats.established++;
   armKeepalive(c);
   c.pending |= EV_ESTABLISHED | EV_WRITABLE;
+  c.cc.init?.(ccContext(c)); // Linux tcp_init_transfer → tcp_init_congestion_control
   if (held) c.parent!.established(c);
   // Data a Fast Open server sent before this ACK and that is still unacknowledged is timed again.
   if (c.tfoChild && seqGt(c.sndMax, c.snd.una)) c.armRto(now + c.rtt.rto);

@@ -6,8 +6,8 @@
 import type { IpAddress } from '../wire/address.ts';
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpOptions, type TcpRepr } from '../wire/tcp.ts';
 import { sizeBuffersOnEstablished } from './buffers.ts';
+import { ccCreate } from './cc.ts';
 import type { TcpSocketOptions } from './config.ts';
-import { createCongestionControl } from './congestion/factory.ts';
 import { TcpConnection } from './connection.ts';
 import { ecnAcceptSyn } from './ecn.ts';
 import type { TcpListenerHost } from './host.ts';
@@ -389,7 +389,7 @@ export class TcpListener implements TcpParent {
       c.tsRecent = ts.tsVal;
       c.tsRecentAge = layer.env.clock.now();
     }
-    c.cc = createCongestionControl(c.opts.congestion, c.mss);
+    c.cc = ccCreate(c);
     initSend(c, seqAdd(ack, -1));
     c.snd.una = ack;
     c.snd.nxt = ack;

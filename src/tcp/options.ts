@@ -3,7 +3,7 @@
  * timestamps (RFC 7323 §3), SACK (RFC 2018).
  */
 import type { TcpOptions } from '../wire/tcp.ts';
-import { createCongestionControl } from './congestion/factory.ts';
+import { ccCreate } from './cc.ts';
 import type { Tcb } from './tcb.ts';
 
 const MAX_WSCALE = 14;
@@ -44,5 +44,5 @@ export function applySynOptions(c: Tcb, o: TcpOptions, weOffered: boolean): void
     c.tsRecentAge = c.layer.env.clock.now();
   } else c.tsOk = false;
   c.sackOk = o.sackPermitted === true && cfg.sack && weOffered;
-  c.cc = createCongestionControl(c.opts.congestion, c.mss);
+  c.cc = ccCreate(c);
 }

@@ -421,6 +421,14 @@ export function sendSyn(c: Tcb): void {
   armRtx(c);
 }
 
+/** The pacing rate in bytes/s (0: not paced): the controller's, capped by SO_MAX_PACING_RATE. */
+export function pacingRate(c: Tcb): number {
+  const user = c.opts.pacingRate ?? 0;
+  const cc = c.cc.pacingRate ?? 0;
+  if (cc > 0 && user > 0) return Math.min(cc, user);
+  return cc > 0 ? cc : user;
+}
+
 /** The congestion window in use (NewReno recovery inflates it, RFC 6582). */
 function cwnd(c: Tcb): number {
   return c.cc.cwnd + c.nrInflate;
@@ -446,21 +454,30 @@ export function tcpOutput(c: Tcb): void {
     return;
   }
   let sent = false;
-  if (c.sndMax === c.snd.una && c.cc.onIdle && c.sndBuf.length > 0 && c.layer.config.slowStartAfterIdle) {
+  if (c.sndMax === c.snd.una && c.sndBuf.length > seqSub(c.snd.nxt, c.sndBufSeq)) {
     // RFC 5681 §4.1: after an idle period longer than the RTO, restart from the restart window
     // (Linux net.ipv4.tcp_slow_start_after_idle, on by default; config.slowStartAfterIdle).
     const idle = c.layer.env.clock.now() - c.lastSend;
-    if (idle > c.rtt.rto) c.cc.onIdle(ccContext(c), idle);
+    if (c.cc.onIdle && c.layer.config.slowStartAfterIdle && idle > c.rtt.rto) c.cc.onIdle(ccContext(c), idle);
+    // Transmission starts with nothing in flight (Linux CA_EVENT_TX_START).
+    c.cc.onTxStart?.(ccContext(c), c.appLimitedUntil !== 0);
   }
-  if (c.inRecovery && c.sackOk) sent = sackRecoverySend(c);
-  // Pacing (opts.pacingRate): at most pacingBurst new segments now, then the next burst
-  // when these bytes have taken their time at the rate.
-  const rate = c.opts.pacingRate ?? 0;
+  // Pacing (SO_MAX_PACING_RATE, or the controller's rate, the lower of the two, as Linux caps
+  // sk_pacing_rate by sk_max_pacing_rate): at most a burst of segments now, then the next
+  // burst when these bytes have taken their time at the rate.
+  const rate = pacingRate(c);
   const now = rate > 0 ? c.layer.env.clock.now() : 0;
-  const burstMax = rate > 0 ? Math.max(1, c.opts.pacingBurst ?? 2) : Number.POSITIVE_INFINITY;
-  let burstSegs = 0;
-  let burstBytes = 0;
-  let held = false;
+  const burstMax =
+    rate > 0 ? Math.max(1, c.cc.pacingBurst ?? c.opts.pacingBurst ?? 2) : Number.POSITIVE_INFINITY;
+  const pace: Pace = { segs: 0, bytes: 0, held: false };
+  // A controller that paces (BBR) paces everything, recovery's sends too, as Linux's pacing
+  // applies to every transmission; SO_MAX_PACING_RATE alone leaves retransmissions unpaced.
+  const paceRecovery = rate > 0 && (c.cc.pacingRate ?? 0) > 0;
+  if (c.inRecovery && c.sackOk)
+    sent = sackRecoverySend(c, paceRecovery ? { pace, now, burstMax } : undefined);
+  let burstSegs = pace.segs;
+  let burstBytes = pace.bytes;
+  let held = pace.held;
   for (;;) {
     const off = seqSub(c.snd.nxt, c.sndBufSeq);
     let avail = Math.max(0, c.sndBuf.length - off);
@@ -494,7 +511,7 @@ export function tcpOutput(c: Tcb): void {
     }
     // Our FIN goes once every byte before it has gone, even into a closed window.
     if (len === 0 && !(finPending && avail === 0)) break;
-    if (rate > 0 && (now < c.paceNext || burstSegs >= burstMax)) {
+    if (held || (rate > 0 && (now < c.paceNext || burstSegs >= burstMax))) {
       held = true;
       break;
     }
@@ -508,7 +525,15 @@ export function tcpOutput(c: Tcb): void {
   if (rate > 0) {
     // This burst's bytes take their time at the rate before the next may start; data held
     // back leaves from the pacing timer.
-    if (burstSegs > 0) c.paceNext = now + Math.ceil((burstBytes * 1e6) / rate);
+    if (burstSegs > 0) {
+      const burstTime = Math.ceil((burstBytes * 1e6) / rate);
+      // A burst that left late (a timer's granularity, a busy event loop) keeps the schedule:
+      // lateness up to one burst's time or 2 ms is made up by the bursts that follow, so
+      // the rate holds (Linux keeps per-flow departure times the same way, tcp_wstamp_ns).
+      const late = now - c.paceNext;
+      const base = c.paceNext > 0 && late >= 0 && late <= Math.max(burstTime, 2000) ? c.paceNext : now;
+      c.paceNext = base + burstTime;
+    }
     if (held && !c.timerArmed(T_PACE)) c.setTimer(T_PACE, Math.max(c.paceNext, now + 1));
   }
   // TCP_NOTSENT_LOWAT: a writer waiting for the unsent bytes to drain hears of it once fewer
@@ -561,11 +586,16 @@ function armPersistIfStalled(c: Tcb): void {
  * RFC 6675 §5 (C): "If cwnd - pipe >= 1 SMSS the sender SHOULD transmit one or more
  * segments": NextSeg() picks lost segments first, then new data.
  */
-function sackRecoverySend(c: Tcb): boolean {
+function sackRecoverySend(c: Tcb, p?: { pace: Pace; now: number; burstMax: number }): boolean {
   let sent = false;
   for (let guard = 0; guard < 4096; guard++) {
     const pipe = recoveryPipe(c);
     if (recoveryCwnd(c) - pipe < c.mss) break;
+    if (p && (p.now < c.paceNext || p.pace.segs >= p.burstMax)) {
+      p.pace.held = true;
+      break;
+    }
+    const before = c.stats.segsOut;
     const off = seqSub(c.sndMax, c.sndBufSeq);
     const avail = c.sndBuf.length - off;
     const usable = c.snd.wnd - seqSub(c.sndMax, c.snd.una);
@@ -578,6 +608,7 @@ function sackRecoverySend(c: Tcb): boolean {
       if (used === 0) break;
       c.highRxt = seqMax(c.highRxt, seqAdd(ns.seq, used));
       sent = true;
+      if (p) paced(p.pace, c.stats.segsOut - before, used);
       continue;
     }
     if (!newData) break;
@@ -586,8 +617,21 @@ function sackRecoverySend(c: Tcb): boolean {
     if (used === 0) break;
     c.snd.nxt = seqAdd(c.snd.nxt, used);
     sent = true;
+    if (p) paced(p.pace, c.stats.segsOut - before, used);
   }
   return sent;
+}
+
+/** What the current paced burst holds. */
+interface Pace {
+  segs: number;
+  bytes: number;
+  held: boolean;
+}
+
+function paced(p: Pace, segs: number, bytes: number): void {
+  p.segs += Math.max(1, segs);
+  p.bytes += bytes;
 }
 
 /** Retransmits the first unacknowledged segment (fast retransmit, partial ACK, probes). */

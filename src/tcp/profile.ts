@@ -5,8 +5,10 @@
  * (`tcpConfigFor(FREEBSD, overrides)`, or `config: { tcp: { profile: 'freebsd' } }` on a
  * Stack); Linux is the default.
  */
+
 import type { Duration } from '../time/instant.ts';
 import { millis, seconds } from '../time/instant.ts';
+import type { SlowStartExit } from './congestion/hystart.ts';
 
 export type TcpProfileName = 'linux' | 'freebsd';
 
@@ -96,6 +98,20 @@ export interface TcpProfile {
    * behaviour under the FreeBSD profile so far).
    */
   readonly recoveryWindow: 'rfc6937-prr-ssrb' | 'rfc6675-cwnd';
+  /**
+   * How CUBIC leaves the first slow start before a loss (congestion/hystart.ts).
+   * 'linux-hystart': tcp_cubic's HyStart, ACK train and delay (hystart = 1, hystart_detect =
+   * 3, the defaults). 'none': FreeBSD's default stack (cc_cubic's RFC 9406 HyStart++ runs only
+   * when a stack allows it, CCF_HYSTART_ALLOWED, which the default stack does not set).
+   * 'rfc9406-hystart++' is there to choose by config.
+   */
+  readonly slowStartExit: SlowStartExit;
+  /**
+   * Slow start's growth per ACK. 'rfc3465-abc-l2': at most 2 SMSS (RFC 3465 L = 2; FreeBSD
+   * net.inet.tcp.abc_l_var = 2). 'linux-all-acked': everything the ACK acknowledged (Linux
+   * tcp_slow_start since ABC's removal in 3.9: cwnd = min(cwnd + acked, ssthresh)).
+   */
+  readonly slowStartGrowth: 'rfc3465-abc-l2' | 'linux-all-acked';
 
   // ---- receive window
 
@@ -180,6 +196,8 @@ export const LINUX: TcpProfile = Object.freeze({
   tailLossProbe: 'rfc8985-tlp',
   lossDetection: 'rfc8985-rack',
   recoveryWindow: 'rfc6937-prr-ssrb',
+  slowStartExit: 'linux-hystart',
+  slowStartGrowth: 'linux-all-acked',
   windowAdvertisement: 'rfc1122-receiver-sws',
   recvSpace: 256 * 1024,
   sendSpace: 256 * 1024,
@@ -208,6 +226,8 @@ export const FREEBSD: TcpProfile = Object.freeze({
   tailLossProbe: 'none',
   lossDetection: 'rfc6675-dupthresh',
   recoveryWindow: 'rfc6675-cwnd',
+  slowStartExit: 'none',
+  slowStartGrowth: 'rfc3465-abc-l2',
   windowAdvertisement: 'free-space',
   recvSpace: 65536,
   sendSpace: 32768,

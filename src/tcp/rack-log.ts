@@ -29,7 +29,27 @@ export interface TxSegment {
   lost: boolean;
   /** Wholly covered by SACK blocks. */
   sacked: boolean;
+  /**
+   * Delivery-rate stamps taken when it was (last) sent (rate.ts, Linux tcp_rate_skb_sent): the
+   * connection's delivered bytes then, when that count last grew (-1 once a SACK used the
+   * entry for a sample), the send time of the most recently delivered segment then, and
+   * whether the sender was application-limited.
+   */
+  delivered: number;
+  deliveredTs: Instant;
+  firstTxTs: Instant;
+  appLimited: boolean;
 }
+
+/** The delivery-rate stamps a transmission carries (TxSegment's last four fields). */
+export interface TxRateStamp {
+  delivered: number;
+  deliveredTs: Instant;
+  firstTxTs: Instant;
+  appLimited: boolean;
+}
+
+const NO_STAMP: TxRateStamp = { delivered: 0, deliveredTs: -1, firstTxTs: 0, appLimited: false };
 
 export class TxLog {
   #segs: TxSegment[] = [];
@@ -66,12 +86,25 @@ export class TxLog {
     return lo;
   }
 
-  /** New data [start, end) went out at `now`: a new entry, or the last one extended. */
-  append(start: Seq, end: Seq, now: Instant): void {
+  /**
+   * New data [start, end) went out at `now`: a new entry, or the last one extended (when it
+   * went out at the same instant with the same delivery-rate stamps).
+   */
+  append(start: Seq, end: Seq, now: Instant, stamp: TxRateStamp = NO_STAMP): void {
     const n = this.#segs.length;
     if (n > this.#head) {
       const last = this.#segs[n - 1]!;
-      if (last.end === start && last.xmitTs === now && !last.rtx && !last.lost && !last.sacked) {
+      if (
+        last.end === start &&
+        last.xmitTs === now &&
+        !last.rtx &&
+        !last.lost &&
+        !last.sacked &&
+        last.delivered === stamp.delivered &&
+        last.deliveredTs === stamp.deliveredTs &&
+        last.firstTxTs === stamp.firstTxTs &&
+        last.appLimited === stamp.appLimited
+      ) {
         last.end = end;
         last.segs++;
         return;
@@ -86,6 +119,10 @@ export class TxLog {
       rtx: false,
       lost: false,
       sacked: false,
+      delivered: stamp.delivered,
+      deliveredTs: stamp.deliveredTs,
+      firstTxTs: stamp.firstTxTs,
+      appLimited: stamp.appLimited,
     });
   }
 

@@ -13,6 +13,7 @@
  */
 import { RECOVERY_RACK, RECOVERY_RACK_NO_DUPTHRESH, RECOVERY_RACK_STATIC_REO_WND } from './config.ts';
 import type { TxSegment } from './rack-log.ts';
+import { rateRestamp, rateSegDelivered, rateStamp } from './rate.ts';
 import { DUP_THRESH } from './sack.ts';
 import { type Seq, seqGe, seqGt, seqLe, seqLt, seqMax, seqMin, seqSub } from './seq.ts';
 import { T_REO, type Tcb } from './tcb.ts';
@@ -36,6 +37,8 @@ export function rackTransmitted(c: Tcb, s: Seq, used: number, now: number): void
   let from = seqMax(c.snd.una, s); // never below SND.UNA
   const to = (s + used) >>> 0;
   const logEnd = log.end;
+  // The delivery-rate stamps every transmission carries (rate.ts).
+  const stamp = rateStamp(c, now, log.size === 0);
   if (logEnd !== undefined && seqLt(from, logEnd)) {
     const upTo = seqMin(to as Seq, logEnd);
     log.splitAt(from);
@@ -47,6 +50,7 @@ export function rackTransmitted(c: Tcb, s: Seq, used: number, now: number): void
       seg.xmitTs = now;
       seg.order = order;
       seg.rtx = true;
+      rateRestamp(seg, stamp);
       log.setLost(seg, false);
     }
     from = upTo;
@@ -54,7 +58,7 @@ export function rackTransmitted(c: Tcb, s: Seq, used: number, now: number): void
   if (!seqLt(from, to as Seq)) return;
   // Before anything is delivered, RACK.fack starts at the first byte sent.
   if (c.rackXmitTs < 0 && log.size === 0) c.rackFack = from;
-  log.append(from, to as Seq, now);
+  log.append(from, to as Seq, now, stamp);
 }
 
 /**
@@ -82,6 +86,7 @@ export function rackOnAck(
     const seg = log.at(0);
     if (!seqLt(seg.start, ack)) break;
     const whole = seqLe(seg.end, ack);
+    if (!seg.sacked) rateSegDelivered(c, seg, now, false);
     if (!seg.sacked && rackAdvance(c, seg, whole ? seg.end : ack, tsEcr, now)) {
       if (latest === undefined || seg.order > latest.order) latest = seg;
     }
@@ -105,6 +110,7 @@ export function rackOnAck(
         if (!seqLt(seg.start, right)) break;
         if (seg.sacked || sb.sackedIn(seg.start, seg.end) !== seqSub(seg.end, seg.start)) continue;
         log.setSacked(seg);
+        rateSegDelivered(c, seg, now, true);
         if (rackAdvance(c, seg, seg.end, tsEcr, now) && (latest === undefined || seg.order > latest.order))
           latest = seg;
       }

@@ -15,7 +15,9 @@ export function recoveryPipe(c: Tcb): number {
 
 /** The window recovery sends against: PRR's (config.prr) or cwnd. */
 export function recoveryCwnd(c: Tcb): number {
-  return c.layer.config.prr ? c.prrCwnd : c.cc.cwnd;
+  // A controller that sets the window on every ACK (BBR) runs recovery's window itself, as
+  // Linux's cong_control hook replaces tcp_cwnd_reduction.
+  return c.layer.config.prr && !c.cc.ownsWindow ? c.prrCwnd : c.cc.cwnd;
 }
 
 /**

@@ -12,6 +12,7 @@ import { EV_WRITABLE } from './events.ts';
 import { retransmitFirst, sendDataAt, tsNow } from './output.ts';
 import { prrOnAck, prrStart } from './prr.ts';
 import { rackDetectLoss, rackEnabled, rackOnAck, rackRecoveryEnded } from './rack.ts';
+import { rateAckBegin, rateAverage, rateGenerate } from './rate.ts';
 import { recoveryPipe } from './recovery.ts';
 import { type Seq, seq, seqAdd, seqGe, seqGt, seqLe, seqLt, seqMax, seqSub } from './seq.ts';
 import { T_PERSIST, T_REO, type Tcb } from './tcb.ts';
@@ -41,6 +42,7 @@ export function rttSample(c: Tcb, r: TcpRepr, ack: Seq): void {
   }
   if (c.rttTiming && seqGt(ack, c.rttSeq)) c.rttTiming = false;
   if (sample >= 0) {
+    c.ackRttUs = sample;
     c.rtt.sample(sample);
     if (c.minRtt === 0 || sample < c.minRtt) c.minRtt = sample;
   }
@@ -71,6 +73,10 @@ export function processAck(c: Tcb, r: TcpRepr, segSeq: Seq, ack: Seq, textLen: n
   const sack = c.sackOk ? r.options.sack : undefined;
   const flightBefore = seqSub(c.sndMax, c.snd.una);
   const unaBefore = c.snd.una;
+  const rateCc = c.cc.onRateSample !== undefined;
+  const priorInFlight = rateCc ? (ccContext(c).inFlight ?? flightBefore) : 0;
+  rateAckBegin(c);
+  const sackedBefore = c.hasScoreboard ? c.scoreboard.sackedBytes : 0;
   const oldSacked = updateScoreboard(c, sack, ack);
   const rack = rackEnabled(c);
   if (rack && seqGe(ack, c.snd.una)) {
@@ -97,10 +103,18 @@ export function processAck(c: Tcb, r: TcpRepr, segSeq: Seq, ack: Seq, textLen: n
   } else if (rack && ack === c.snd.una) {
     newlyLost = rackLossOnAck(c, false);
   }
-  // RFC 6937: DeliveredData = change_in(snd.una) + change_in(SACKd).
+  // RFC 6937: DeliveredData = change_in(snd.una) + change_in(SACKd). SACKed bytes the ACK
+  // now covers cumulatively leave SACKd: they were delivered before, not now.
   const sacked = c.hasScoreboard ? c.scoreboard.sackedBytes : 0;
-  const delivered = Math.max(0, Math.max(0, seqSub(c.snd.una, unaBefore)) + sacked - oldSacked);
-  if (delivered > 0) sampleDelivery(c, delivered, c.ecnOk && (r.flags & TCP_ECE) !== 0);
+  const change = Math.max(0, seqSub(c.snd.una, unaBefore)) + sacked - sackedBefore;
+  const delivered = Math.max(0, change);
+  // The delivered count (rate.ts, Linux tp->delivered) is a high-water mark of SND.UNA plus
+  // the SACKed bytes: each byte counts once, also when the scoreboard forgets SACK information
+  // (an RTO, a reneging peer) that the cumulative ACK later covers again.
+  const unaAdv = Math.max(0, seqSub(c.snd.una, unaBefore));
+  const counted = Math.max(0, unaAdv + sacked - c.deliveredAbove);
+  c.deliveredAbove = Math.max(c.deliveredAbove - unaAdv, sacked);
+  if (counted > 0) sampleDelivery(c, counted, newlyLost, priorInFlight, c.ecnOk && (r.flags & TCP_ECE) !== 0);
   if (c.sackOk && c.undoMarker !== undefined) {
     const d = dsackBlock(sack, ack);
     if (d !== undefined && undoOnDsack(c, d)) spuriousReduction(c);
@@ -133,28 +147,24 @@ function spuriousReduction(c: Tcb): void {
 
 /**
  * What the peer has received (Linux tp->delivered, delivered_ce, for TCP_INFO): the bytes an
- * ACK newly acknowledged or SACKed, and the delivery rate over about one round trip (bytes
- * per second over the last window of at least SRTT).
- *
- * Deviation: Linux takes a rate sample per ACK from per-packet delivery stamps (tcp_rate.c)
- * and marks application-limited samples; this rate is the plain average over the window,
- * application-limited stretches included.
+ * ACK newly acknowledged or SACKed; then the ACK's delivery-rate sample (rate.ts), which a
+ * rate-based controller (BBR) takes, and which TCP_INFO's delivery rate reports.
  */
-function sampleDelivery(c: Tcb, delivered: number, ece: boolean): void {
+function sampleDelivery(c: Tcb, delivered: number, lost: number, priorInFlight: number, ece: boolean): void {
   const st = c.stats;
   const now = c.layer.env.clock.now();
-  if (c.rateStart === 0) {
-    c.rateStart = c.lastDataSend || now;
-    c.rateDelivered = st.bytesDelivered;
-  }
   st.bytesDelivered += delivered;
   if (ece) st.bytesDeliveredCe += delivered;
-  const span = now - c.rateStart;
-  if (span > 0 && span >= (c.rtt.srtt ?? 0)) {
-    c.deliveryRate = Math.round(((st.bytesDelivered - c.rateDelivered) * 1e6) / span);
-    c.rateStart = now;
-    c.rateDelivered = st.bytesDelivered;
+  const rs = rateGenerate(c, delivered, lost, priorInFlight, now);
+  if (!c.hasTxLog || c.txLog.sent === 0) {
+    // No per-segment stamps on this connection: the round-trip average (rate.ts).
+    if (!rateAverage(c, now, rs)) rs.delivered = -1;
   }
+  if (!c.cc.onRateSample) return;
+  const ctx = ccContext(c);
+  c.cc.onRateSample(rs, ctx);
+  // Linux bbr_update_min_rtt: "Ignore low rate samples during this mode."
+  if (c.cc.holdsRate) c.appLimitedUntil = st.bytesDelivered + (ctx.inFlight ?? 0) || 1;
 }
 
 /**

@@ -407,10 +407,38 @@ export class Tcb {
   undoRetrans = 0;
   priorCwnd = 0;
   priorSsthresh = 0;
-  /** Delivery rate sampling (tcpi_delivery_rate): the window's start and delivered bytes then, and the last rate (bytes/s). */
+  /**
+   * Delivery rate without per-segment stamps (no SACK, rate.ts rateAverage): the window's
+   * start and delivered bytes then; and the last rate (bytes/s, tcpi_delivery_rate).
+   */
   rateStart: Instant = 0;
   rateDelivered = 0;
   deliveryRate = 0;
+  // --- delivery-rate estimation (rate.ts; Linux tcp_rate.c), bytes and µs ---
+  /** The delivered count's high-water mark above SND.UNA (sender.ts): SACKed bytes already counted. */
+  deliveredAbove = 0;
+  /** tp->first_tx_mstamp: send time of the most recently delivered segment (the send phase's start). */
+  rateFirstTx: Instant = 0;
+  /** tp->delivered_mstamp: when the delivered count last grew. */
+  rateDeliveredTs: Instant = 0;
+  /** tp->app_limited: 0, or the delivered count past which samples are no longer application-limited. */
+  appLimitedUntil = 0;
+  /** The sample the current ACK builds (struct rate_sample's prior_* fields): valid when rsHave. */
+  rsHave = false;
+  rsPriorDelivered = 0;
+  rsPriorTs: Instant = 0;
+  rsAppLimited = false;
+  rsOrder = 0;
+  rsSndUs = 0;
+  /** The RTT of the most recently sent never-retransmitted segment this ACK delivered (-1: none), and its order. */
+  rsRttUs = -1;
+  rsRttOrder = 0;
+  /** This ACK's RTT measurement sample (RFC 6298 / RFC 7323), µs (-1: none on this ACK). */
+  ackRttUs = -1;
+  /** The last sample kept for tcpi_delivery_rate (tp->rate_delivered, rate_interval_us, rate_app_limited). */
+  rateSampleDelivered = 0;
+  rateSampleUs = 0;
+  rateSampleAppLimited = false;
   minRtt = 0;
   /** Pacing: when the next burst of new data may leave (tcpOutput). */
   paceNext: Instant = 0;

@@ -6,6 +6,7 @@
  * "CUBIC MUST employ a slow-start algorithm"; we use RFC 5681 slow start with ABC).
  */
 import type { Duration, Instant } from '../../time/instant.ts';
+import { HystartPlusPlus, LinuxHystart, type SlowStartAck, type SlowStartExit } from './hystart.ts';
 import { NewReno } from './newreno.ts';
 import type { CongestionContext } from './types.ts';
 
@@ -41,9 +42,47 @@ export class Cubic extends NewReno {
   /** W_est (segments), RFC 9438 §4.3. */
   #wEst = 0;
 
-  constructor(mss: number, opts: { fastConvergence?: boolean } = {}) {
-    super(mss);
+  /** The early slow-start exit in use (hystart.ts): Linux's HyStart by default. */
+  readonly slowStartExit: SlowStartExit;
+  readonly hystart: LinuxHystart | undefined;
+  readonly hystartPP: HystartPlusPlus | undefined;
+
+  constructor(
+    mss: number,
+    opts: { fastConvergence?: boolean; slowStartExit?: SlowStartExit; abcLimit?: number } = {},
+  ) {
+    super(mss, opts.abcLimit !== undefined ? { abcLimit: opts.abcLimit } : {});
     this.fastConvergence = opts.fastConvergence ?? true;
+    this.slowStartExit = opts.slowStartExit ?? 'linux-hystart';
+    this.hystart = this.slowStartExit === 'linux-hystart' ? new LinuxHystart() : undefined;
+    this.hystartPP = this.slowStartExit === 'rfc9406-hystart++' ? new HystartPlusPlus() : undefined;
+  }
+
+  /**
+   * Slow start looks for its end before a loss shows it (Linux bictcp_acked → hystart_update,
+   * RFC 9406 §4.2): when the detector fires, ssthresh = cwnd and congestion avoidance begins.
+   */
+  override onAck(acked: number, ctx: CongestionContext): void {
+    if (acked > 0 && this._cwnd < this._ssthresh && (this.hystart || this.hystartPP)) {
+      const a: SlowStartAck = {
+        now: ctx.now,
+        rtt: ctx.ackRtt,
+        una: ctx.una ?? 0,
+        sndNxt: ctx.sndNxt ?? 0,
+        cwndSegs: this._cwnd / ctx.mss,
+      };
+      const exit = this.hystart ? this.hystart.onAck(a, false) : this.hystartPP!.onAck(a);
+      if (exit) this._ssthresh = Math.max(Math.floor(this._cwnd), 2 * ctx.mss);
+    }
+    super.onAck(acked, ctx);
+  }
+
+  /** RFC 9406 §4.2 Conservative Slow Start: the growth is divided by CSS_GROWTH_DIVISOR. */
+  protected override slowStart(acked: number, mss: number): number {
+    const div = this.hystartPP?.growthDivisor ?? 1;
+    if (div === 1) return super.slowStart(acked, mss);
+    this._cwnd = Math.min(this._ssthresh, this._cwnd + Math.min(acked, this.abcLimit * mss) / div);
+    return 0;
   }
 
   /** Diagnostics for tests and TcpInfo: the current epoch's K (s) and W_max (segments). */
@@ -110,6 +149,8 @@ export class Cubic extends NewReno {
   }
 
   override onEnterRecovery(ctx: CongestionContext): void {
+    // RFC 9406 §4.2: a loss or ECN mark ends HyStart++ (only the first slow start uses it).
+    this.hystartPP?.stop();
     this.#reduce(ctx);
     super.onEnterRecovery(ctx);
   }
@@ -133,7 +174,22 @@ export class Cubic extends NewReno {
     if (!this.rtoPending) this.#cwndPrior = this._cwnd / ctx.mss;
     this.#wMax = undefined;
     this.#tEpoch = undefined;
+    // Linux cubictcp_state(TCP_CA_Loss): HyStart runs again in the slow start that follows.
+    // RFC 9406 §4.3: HyStart++ only in the initial slow start.
+    this.hystart?.restart();
+    this.hystartPP?.stop();
     super.onRto(ctx);
+  }
+
+  /**
+   * Sending resumes after the flight drained (Linux cubictcp_cwnd_event CA_EVENT_TX_START):
+   * the epoch moves forward by the idle time, so W_cubic(t) does not count the time the
+   * application sent nothing (RFC 9438 §5.8: cwnd must not grow from an idle period).
+   */
+  onTxStart(ctx: CongestionContext, _appLimited: boolean): void {
+    if (this.#tEpoch === undefined || ctx.lastSend === undefined) return;
+    const delta = ctx.now - ctx.lastSend;
+    if (delta > 0) this.#tEpoch = Math.min(ctx.now, this.#tEpoch + delta);
   }
 
   override onIdle(ctx: CongestionContext, idleFor: Duration): void {

@@ -2,18 +2,51 @@
  * Builds the congestion controller a connection asks for by name (TCP_CONGESTION). Apart from
  * the algorithms, so they import only the interface (types.ts) and nothing imports them back.
  */
+import { Bbr } from './bbr.ts';
 import { Cubic } from './cubic.ts';
+import type { SlowStartExit } from './hystart.ts';
 import { NewReno } from './newreno.ts';
-import type { CongestionControl } from './types.ts';
+import type { CongestionControl, CongestionName } from './types.ts';
 
-export type CongestionName = 'newreno' | 'cubic';
+export type { CongestionName } from './types.ts';
 
-export function createCongestionControl(name: CongestionName, mss: number): CongestionControl {
+/** The names TCP_CONGESTION takes, as Linux and FreeBSD spell them, and the controller each selects. */
+export const CONGESTION_ALIASES: Readonly<Record<string, CongestionName>> = {
+  reno: 'newreno',
+  newreno: 'newreno',
+  cubic: 'cubic',
+  bbr: 'bbr',
+};
+
+/** The controller a TCP_CONGESTION name selects, or undefined (Linux: ENOENT). */
+export function congestionByName(name: string): CongestionName | undefined {
+  return Object.hasOwn(CONGESTION_ALIASES, name) ? CONGESTION_ALIASES[name] : undefined;
+}
+
+export interface CongestionOptions {
+  /** A random integer in [0, n): BBR's random PROBE_BW phase (the stack's seeded Rng). */
+  random?: (n: number) => number;
+  /** CUBIC's early slow-start exit (default: Linux's HyStart). */
+  slowStartExit?: SlowStartExit;
+  /** Slow start's per-ACK growth limit in segments (RFC 3465 L; Linux: Infinity). */
+  abcLimit?: number;
+}
+
+export function createCongestionControl(
+  name: CongestionName,
+  mss: number,
+  opts: CongestionOptions = {},
+): CongestionControl {
   switch (name) {
     case 'newreno':
-      return new NewReno(mss);
+      return new NewReno(mss, opts.abcLimit !== undefined ? { abcLimit: opts.abcLimit } : {});
     case 'cubic':
-      return new Cubic(mss);
+      return new Cubic(mss, {
+        ...(opts.slowStartExit ? { slowStartExit: opts.slowStartExit } : {}),
+        ...(opts.abcLimit !== undefined ? { abcLimit: opts.abcLimit } : {}),
+      });
+    case 'bbr':
+      return new Bbr(mss, opts.random ? { random: opts.random } : {});
     default:
       throw new RangeError(`unknown congestion control ${String(name)}`);
   }

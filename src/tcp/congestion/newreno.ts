@@ -22,9 +22,17 @@ export class NewReno implements CongestionControl {
   /** True after an RTO until new data is acknowledged (repeated RTOs keep ssthresh). */
   protected rtoPending = false;
 
-  constructor(mss: number) {
+  /**
+   * Slow start's growth limit per ACK, in segments (RFC 3465 L): 2 as the RFC and FreeBSD
+   * (net.inet.tcp.abc_l_var) have it; Infinity for Linux, whose tcp_slow_start grows by all
+   * that was acknowledged (a stretch ACK of ten segments opens ten).
+   */
+  readonly abcLimit: number;
+
+  constructor(mss: number, opts: { abcLimit?: number } = {}) {
     if (!(mss > 0)) throw new RangeError(`congestion control: bad mss ${mss}`);
     this._cwnd = initialWindow(mss);
+    this.abcLimit = opts.abcLimit ?? ABC_L;
   }
 
   get cwnd(): number {
@@ -50,7 +58,7 @@ export class NewReno implements CongestionControl {
    * avoidance. Returns the bytes left over.
    */
   protected slowStart(acked: number, mss: number): number {
-    const grow = Math.min(acked, ABC_L * mss);
+    const grow = Math.min(acked, this.abcLimit * mss);
     const room = this._ssthresh - this._cwnd;
     if (grow <= room) {
       this._cwnd += grow;
@@ -96,6 +104,11 @@ export class NewReno implements CongestionControl {
     if (ctx.prrExit) this._cwnd = this._ssthresh;
     else this._cwnd = Math.min(this._ssthresh, Math.max(ctx.flightSize, ctx.mss) + ctx.mss);
     this.bytesAcked = 0;
+  }
+
+  adopt(cwnd: number, ssthresh: number): void {
+    this._cwnd = cwnd;
+    this._ssthresh = ssthresh;
   }
 
   onUndo(priorCwnd: number, priorSsthresh: number): void {

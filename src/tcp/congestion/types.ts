@@ -5,6 +5,9 @@
  */
 import type { Duration, Instant } from '../../time/instant.ts';
 
+/** The controllers a connection can choose (TCP_CONGESTION; Linux's "reno" is 'newreno'). */
+export type CongestionName = 'newreno' | 'cubic' | 'bbr';
+
 export interface CongestionContext {
   now: Instant;
   /** Sender MSS (SMSS), bytes. */
@@ -20,6 +23,47 @@ export interface CongestionContext {
    * ssthresh, so cwnd = ssthresh (Linux tcp_end_cwnd_reduction).
    */
   prrExit?: boolean;
+  /**
+   * Data in the network now (Linux tcp_packets_in_flight, in bytes): outstanding minus SACKed
+   * and lost, plus retransmitted. Undefined: flightSize.
+   */
+  inFlight?: number;
+  /** This ACK's RTT sample (the newest segment it delivered), µs; undefined: none. */
+  ackRtt?: Duration;
+  /** SND.UNA after the ACK and the highest sequence sent (SND.MAX), as 32-bit sequence numbers. */
+  una?: number;
+  sndNxt?: number;
+  /** When data was last sent (Linux lsndtime), µs. */
+  lastSend?: Instant;
+  /** Linux's congestion-control state (icsk_ca_state) as the controller sees it. */
+  caState?: 'open' | 'recovery' | 'loss';
+}
+
+/**
+ * A delivery-rate sample (draft-cheng-iccrg-delivery-rate-estimation; Linux struct
+ * rate_sample), taken on each ACK that delivers data: bytes, microseconds.
+ */
+export interface RateSample {
+  /** Bytes delivered over the interval (-1: no sample on this ACK). */
+  delivered: number;
+  /** The interval, µs: max(send phase, ACK phase) (-1: no valid sample). */
+  intervalUs: number;
+  /** The bytes delivered by the segments sent before the one this sample ends with. */
+  priorDelivered: number;
+  /** Whether the sample's window was limited by the application rather than the network. */
+  isAppLimited: boolean;
+  /** Bytes newly acknowledged or SACKed by this ACK. */
+  ackedSacked: number;
+  /** Bytes newly marked lost on this ACK. */
+  losses: number;
+  /** RTT of the most recently sent segment this ACK delivered that was never retransmitted, µs (-1: none). */
+  rttUs: number;
+  /** Data in flight before this ACK, bytes. */
+  priorInFlight: number;
+  /** The connection's delivered counter after this ACK (Linux tp->delivered), bytes. */
+  deliveredTotal: number;
+  /** When the ACK was processed (Linux tp->delivered_mstamp when it delivered data). */
+  deliveredTs: Instant;
 }
 
 export interface CongestionControl {
@@ -41,10 +85,33 @@ export interface CongestionControl {
    * = priorSsthresh when larger (Linux tcp_undo_cwnd_reduction with tcp_reno_undo_cwnd).
    */
   onUndo?(priorCwnd: number, priorSsthresh: number): void;
+  /** The connection is established (Linux tcp_init_congestion_control): the handshake's RTT is known. */
+  init?(ctx: CongestionContext): void;
+  /**
+   * Takes over a live connection's window (TCP_CONGESTION changed after the handshake; Linux
+   * tcp_reinit_congestion_control leaves snd_cwnd and snd_ssthresh as they are).
+   */
+  adopt?(cwnd: number, ssthresh: number): void;
   /** Idle restart (RFC 5681 §4.1): call when nothing was sent for more than one RTO. */
   onIdle?(ctx: CongestionContext, idleFor: Duration): void;
   /** Pacing rate in bytes/s, or undefined (no pacing). */
   readonly pacingRate?: number;
+  /** Segments a paced burst may hold (Linux's TSO autosizing goal); undefined: the socket's pacingBurst. */
+  readonly pacingBurst?: number;
+  /**
+   * The controller sets the window on every ACK, in recovery too, from delivery-rate samples
+   * (Linux's cong_control hook, BBR): PRR does not run the recovery window.
+   */
+  readonly ownsWindow?: boolean;
+  /** The controller holds the sender below the bandwidth on purpose (BBR's PROBE_RTT): its samples are application-limited. */
+  readonly holdsRate?: boolean;
+  /** A delivery-rate sample from an ACK that delivered data (called after onAck / recovery processing). */
+  onRateSample?(rs: RateSample, ctx: CongestionContext): void;
+  /**
+   * Transmission resumes with nothing in flight (Linux CA_EVENT_TX_START); `appLimited`:
+   * the sender was application-limited.
+   */
+  onTxStart?(ctx: CongestionContext, appLimited: boolean): void;
 }
 
 /** "Infinity-like" initial ssthresh (RFC 5681 §3.1: "arbitrarily high"). */

@@ -1,0 +1,365 @@
+/**
+ * Congestion control against the Linux kernel over a TAP (issue #16): our CUBIC and BBR
+ * senders beside the kernel's, over the same path, in the same run.
+ *
+ * The path: [sockstack]–TAP–[kernel, in a namespace this bench creates]. Our side of the TAP
+ * carries the link (ImpairedDevice): a bottleneck of `--rate` Mbit/s with a drop-tail buffer of
+ * one BDP and `--delay` ms one way, each way. Random loss hits data only, never ACKs (this
+ * kernel has no netem): what we send is dropped on the kernel side by `iptables -m statistic
+ * --mode random` on INPUT (data segments, IP length over 200); what the kernel sends, by our
+ * link layer's receive side during the kernel's runs. (Not iptables OUTPUT: the kernel's TCP
+ * always builds GSO super-segments, split after netfilter, so OUTPUT would drop whole
+ * bursts.) Goodput is what the receiving end counts from its first byte to EOF.
+ *
+ *   sudo node --import tsx bench/cc-tap.ts [--rate 50] [--seconds 8] [--runs 1]
+ *        [--loss 0.001,0.01,0.05] [--delay 10,50] [--only goodput|fair|ecn]
+ *
+ * Tables: goodput per loss × delay for ours/kernel CUBIC and ours/kernel BBR (ratios ours /
+ * kernel and BBR / CUBIC); two flows of one controller sharing the bottleneck (Jain's
+ * index); queueing delay under load (the sender's smoothed RTT above the path's) for CUBIC
+ * drop-tail, CUBIC with ECN marking at a quarter BDP (RFC 3168, the link's ceThreshold AQM),
+ * and BBR. Not a test: prints, never fails on speed. Needs root (namespaces, TAP, iptables).
+ */
+import type { ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import { kernelLinkUnavailable, nsSpawn } from '../src/node/netns.ts';
+import { type TapStackHost, tapStack } from '../src/node/tap-stack.ts';
+import type { CongestionName } from '../src/tcp/congestion/types.ts';
+import { type RawConn, rawConnect, rawListen } from '../test/kernel/raw-tcp.ts';
+
+const { values } = parseArgs({
+  options: {
+    rate: { type: 'string', default: '50' },
+    seconds: { type: 'string', default: '8' },
+    runs: { type: 'string', default: '1' },
+    loss: { type: 'string', default: '0.001,0.01,0.05' },
+    delay: { type: 'string', default: '10,50' },
+    only: { type: 'string', default: 'all' },
+  },
+});
+const RATE = Number(values.rate) * 1e6;
+const SECONDS = Number(values.seconds);
+const RUNS = Number(values.runs);
+const LOSSES = values.loss.split(',').map(Number);
+const DELAYS = values.delay.split(',').map(Number);
+const PEER = new URL('../scripts/kernel-peer.py', import.meta.url).pathname;
+
+const children = new Set<ChildProcess>();
+const hosts: TapStackHost[] = [];
+async function cleanup(): Promise<void> {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  for (const h of hosts.splice(0)) await h.close().catch(() => {});
+}
+for (const sig of ['SIGINT', 'SIGTERM'] as const)
+  process.on(sig, () => {
+    void cleanup().then(() => process.exit(130));
+  });
+
+function spawnIn(ns: string, argv: string[]): ChildProcess {
+  const c = nsSpawn(ns, argv[0]!, argv.slice(1));
+  children.add(c);
+  c.once('exit', () => children.delete(c));
+  return c;
+}
+
+function waitLine(c: ChildProcess, re: RegExp, ms: number): Promise<RegExpMatchArray> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`no ${re} within ${ms} ms: ${out}`)), ms);
+    const onData = (b: Buffer) => {
+      out += b;
+      const m = out.match(re);
+      if (m) {
+        clearTimeout(timer);
+        c.stdout?.off('data', onData);
+        resolve(m);
+      }
+    };
+    c.stdout?.on('data', onData);
+    c.once('exit', () => setImmediate(() => reject(new Error(`exited before ${re}: ${out}`))));
+  });
+}
+
+/** One path: a TAP host whose link is the bottleneck, loss by iptables in the kernel's namespace. */
+async function path(loss: number, delayMs: number, opts: { ecnMark?: boolean; ecn?: boolean } = {}) {
+  const delay = delayMs * 1000;
+  const bdp = Math.ceil(((RATE / 8) * 2 * delayMs) / 1000);
+  const link = {
+    delay,
+    bandwidth: RATE,
+    queueLimit: Math.max(30_000, bdp),
+    ...(opts.ecnMark ? { ceThreshold: Math.max(6000, Math.round(bdp / 4)) } : {}),
+  };
+  const h = await tapStack({
+    kernelAddr: '10.79.1.1/24',
+    stackAddr: '10.79.1.2/24',
+    impair: { tx: link, rx: link },
+    config: { tcp: { sndBuf: 8 << 20, rcvBuf: 8 << 20, ...(opts.ecn ? { ecn: 1 } : {}) } },
+  });
+  hosts.push(h);
+  // The kernel's segments leave as single frames (no TSO/GSO), so that iptables sees, and may
+  // drop, each one as our link layer does ours.
+  execFileSync(
+    'ip',
+    ['netns', 'exec', h.ns, 'ethtool', '-K', h.ifname, 'tso', 'off', 'gso', 'off', 'gro', 'off'],
+    { stdio: process.env.DEBUG ? 'inherit' : 'ignore' },
+  );
+  if (process.env.DEBUG)
+    console.log(
+      execFileSync('ip', ['netns', 'exec', h.ns, 'ethtool', '-k', h.ifname], { encoding: 'utf8' })
+        .split('\n')
+        .filter((l) => /segmentation-offload|scatter-gather:/.test(l))
+        .join(' '),
+    );
+  if (loss > 0) {
+    // Data segments only (IP length over 200 bytes): ACKs are never dropped.
+    execFileSync('ip', [
+      'netns',
+      'exec',
+      h.ns,
+      'iptables',
+      '-A',
+      'INPUT',
+      '-i',
+      h.ifname,
+      '-p',
+      'tcp',
+      '-m',
+      'length',
+      '--length',
+      '200:65535',
+      '-m',
+      'statistic',
+      '--mode',
+      'random',
+      '--probability',
+      String(loss),
+      '-j',
+      'DROP',
+    ]);
+  }
+  return { h, link, loss };
+}
+
+type Path = Awaited<ReturnType<typeof path>>;
+
+interface Flow {
+  mbps: number;
+  srttMs: number[];
+}
+
+/** Our stack sends for SECONDS to a kernel receiver; samples the sender's SRTT every 100 ms. */
+async function oursSend(p: Path, cc: CongestionName, port: number): Promise<Flow> {
+  const h = p.h;
+  const rx = spawnIn(h.ns, [
+    'python3',
+    PEER,
+    'recv',
+    '--listen',
+    h.kernelIp,
+    '--port',
+    String(port),
+    '--timeout',
+    '120',
+    '--nohash',
+  ]);
+  await waitLine(rx, /ready/, 10_000);
+  const result = waitLine(rx, /RESULT (\d+) \S+ ([\d.]+)/, 120_000);
+  const conn: RawConn = rawConnect(h.stack, h.kernelIp, port);
+  conn.c.setOptions({ congestion: cc });
+  await conn.established(10_000);
+  const srttMs: number[] = [];
+  const sampler = setInterval(() => {
+    const r = conn.c.info().rtt;
+    if (r !== undefined) srttMs.push(r / 1000);
+  }, 100);
+  const block = new Uint8Array(1 << 20);
+  crypto.getRandomValues(block.subarray(0, 65536));
+  for (let i = 65536; i < block.length; i += 65536) block.copyWithin(i, 0, 65536);
+  const end = Date.now() + SECONDS * 1000;
+  while (Date.now() < end) await conn.writeAll(block, 120_000);
+  clearInterval(sampler);
+  conn.c.close();
+  const m = await result;
+  return { mbps: (Number(m[1]) * 8) / Number(m[2]) / 1e6, srttMs };
+}
+
+/** The kernel sends for SECONDS with its `cc` to our receiver. */
+async function kernelSends(p: Path, cc: string, port: number): Promise<Flow> {
+  const h = p.h;
+  const l = rawListen(h.stack, port);
+  // The kernel's data meets the loss in our link layer (see the header).
+  if (p.loss > 0) h.impaired?.configure('rx', { ...p.link, loss: p.loss });
+  try {
+    const tx = spawnIn(h.ns, [
+      'python3',
+      PEER,
+      'send',
+      '--connect',
+      h.stackIp,
+      '--port',
+      String(port),
+      '--cc',
+      cc,
+      '--bytes',
+      String(2 ** 40),
+      '--seconds',
+      String(SECONDS),
+      '--timeout',
+      '120',
+      '--nohash',
+    ]);
+    const conn = await l.next(10_000);
+    let first = 0;
+    let bytes = 0;
+    const end = Date.now() + 120_000;
+    for (let i = 0; i < 1e9; i++) {
+      const b = conn.c.read();
+      if (b !== null) {
+        if (bytes === 0) first = performance.now();
+        bytes += b.length;
+        continue;
+      }
+      if (conn.ended || conn.c.eof || conn.closed) break;
+      await conn.waitUntil(
+        () => conn.c.readableLength > 0 || conn.ended || conn.c.eof || conn.closed,
+        end - Date.now(),
+        'data',
+      );
+    }
+    const seconds = (performance.now() - first) / 1000;
+    conn.c.close();
+    await waitLine(tx, /RESULT/, 30_000);
+    return { mbps: (bytes * 8) / seconds / 1e6, srttMs: [] };
+  } finally {
+    l.close();
+    if (p.loss > 0) h.impaired?.configure('rx', p.link);
+  }
+}
+
+const median = (xs: number[]) => {
+  if (xs.length === 0) return Number.NaN;
+  const s = [...xs].sort((p, q) => p - q);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const f2 = (x: number) => x.toFixed(2);
+let port = 7100;
+
+async function goodput(): Promise<void> {
+  console.log(
+    `\n## goodput, one flow, ${values.rate} Mbit/s bottleneck (buffer 1 BDP), ${SECONDS} s, median of ${RUNS}`,
+  );
+  console.log('');
+  console.log(
+    '| loss | one-way delay | ours CUBIC | kernel CUBIC | ratio | ours BBR | kernel BBR | ratio | ours BBR / ours CUBIC | kernel BBR / kernel CUBIC |',
+  );
+  console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const loss of LOSSES)
+    for (const delayMs of DELAYS) {
+      const p = await path(loss, delayMs);
+      const h = p.h;
+      const r = { oc: [] as number[], kc: [] as number[], ob: [] as number[], kb: [] as number[] };
+      for (let i = 0; i < RUNS; i++) {
+        r.oc.push((await oursSend(p, 'cubic', port++)).mbps);
+        r.kc.push((await kernelSends(p, 'cubic', port++)).mbps);
+        r.ob.push((await oursSend(p, 'bbr', port++)).mbps);
+        r.kb.push((await kernelSends(p, 'bbr', port++)).mbps);
+      }
+      const [oc, kc, ob, kb] = [median(r.oc), median(r.kc), median(r.ob), median(r.kb)];
+      console.log(
+        `| ${loss * 100}% | ${delayMs} ms | ${f2(oc)} | ${f2(kc)} | ${f2(oc / kc)} | ${f2(ob)} | ${f2(kb)} | ${f2(ob / kb)} | ${f2(ob / oc)} | ${f2(kb / kc)} |`,
+      );
+      console.log(`RESULT cc-tap loss=${loss} delay=${delayMs} ${JSON.stringify(r)}`);
+      if (process.env.DEBUG)
+        console.log(
+          execFileSync('ip', ['netns', 'exec', h.ns, 'iptables', '-L', '-v', '-n', '-x'], {
+            encoding: 'utf8',
+          }),
+          execFileSync(
+            'ip',
+            ['netns', 'exec', h.ns, 'nstat', '-az', 'TcpRetransSegs', 'TcpOutSegs', 'TcpInSegs'],
+            {
+              encoding: 'utf8',
+            },
+          ),
+          JSON.stringify(h.stack.tcp.stats),
+        );
+      await h.close();
+      hosts.splice(hosts.indexOf(h), 1);
+    }
+}
+
+const jain = (xs: number[]) => {
+  const s = xs.reduce((a, b) => a + b, 0);
+  return (s * s) / (xs.length * xs.reduce((a, b) => a + b * b, 0));
+};
+
+async function fairness(): Promise<void> {
+  const delayMs = DELAYS[0]!;
+  console.log(
+    `\n## two flows of one controller sharing the bottleneck (${values.rate} Mbit/s, ${delayMs} ms one way, no loss), ${SECONDS} s`,
+  );
+  console.log('');
+  console.log('| sender | controller | flow 1 Mbit/s | flow 2 Mbit/s | Jain index |');
+  console.log('|---|---|---:|---:|---:|');
+  const p = await path(0, delayMs);
+  const h = p.h;
+  for (const cc of ['cubic', 'bbr'] as const) {
+    const ours = await Promise.all([oursSend(p, cc, port++), oursSend(p, cc, port++)]);
+    console.log(
+      `| sockstack | ${cc} | ${f2(ours[0]!.mbps)} | ${f2(ours[1]!.mbps)} | ${jain(ours.map((x) => x.mbps)).toFixed(3)} |`,
+    );
+    const kern = await Promise.all([kernelSends(p, cc, port++), kernelSends(p, cc, port++)]);
+    console.log(
+      `| kernel | ${cc} | ${f2(kern[0]!.mbps)} | ${f2(kern[1]!.mbps)} | ${jain(kern.map((x) => x.mbps)).toFixed(3)} |`,
+    );
+  }
+  await h.close();
+  hosts.splice(hosts.indexOf(h), 1);
+}
+
+async function queueing(): Promise<void> {
+  const delayMs = DELAYS[0]!;
+  console.log(
+    `\n## queueing delay under load (${values.rate} Mbit/s, ${delayMs} ms one way, buffer 1 BDP, no loss): our sender's SRTT, median over the run`,
+  );
+  console.log('');
+  console.log('| sender | goodput Mbit/s | median SRTT ms | queueing ms (SRTT − 2 × delay) |');
+  console.log('|---|---:|---:|---:|');
+  const rows: [string, CongestionName, { ecnMark?: boolean; ecn?: boolean }][] = [
+    ['CUBIC, drop-tail', 'cubic', {}],
+    ['CUBIC + ECN, CE above BDP/4', 'cubic', { ecnMark: true, ecn: true }],
+    ['BBR, drop-tail', 'bbr', {}],
+  ];
+  for (const [what, cc, o] of rows) {
+    const p = await path(0, delayMs, o);
+    const h = p.h;
+    const f = await oursSend(p, cc, port++);
+    const srtt = median(f.srttMs.slice(Math.floor(f.srttMs.length / 4)));
+    console.log(`| ${what} | ${f2(f.mbps)} | ${srtt.toFixed(1)} | ${(srtt - 2 * delayMs).toFixed(1)} |`);
+    await h.close();
+    hosts.splice(hosts.indexOf(h), 1);
+  }
+}
+
+const why = kernelLinkUnavailable();
+if (why !== undefined) {
+  console.log(`cc-tap: skipped: ${why}`);
+  process.exit(0);
+}
+const avail = execFileSync('sysctl', ['-n', 'net.ipv4.tcp_available_congestion_control'], {
+  encoding: 'utf8',
+}).trim();
+console.log(
+  `# bench/cc-tap  node ${process.version}  kernel ${execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim()}`,
+);
+console.log(`# kernel congestion controls available: ${avail}`);
+if (!avail.split(/\s+/).includes('bbr')) console.log('# (no BBR in this kernel: its BBR columns fail)');
+try {
+  if (values.only === 'all' || values.only === 'goodput') await goodput();
+  if (values.only === 'all' || values.only === 'fair') await fairness();
+  if (values.only === 'all' || values.only === 'ecn') await queueing();
+} finally {
+  await cleanup();
+}
