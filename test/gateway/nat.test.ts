@@ -202,6 +202,51 @@ describe('gateway NAT (memory network, virtual clock)', () => {
     assert.equal(host.paused, false);
   });
 
+  it('copies what the send buffer cannot take: host data may come in one reused buffer', async () => {
+    // The OS dialer reads every connection into one shared buffer (gateway-dialer.ts), so
+    // `onData`'s bytes are only valid during the call. Here the "host" scribbles over its
+    // buffer after each call; the guest must still get every byte as sent.
+    const { sim, guest, dialer } = net();
+    const s = guest.socket(AF_INET, SOCK_STREAM);
+    await sim.run(s.connect(['203.0.113.5', 80]), { timeout: seconds(10) });
+    const host = dialer.streams[0];
+    const data = bytes(6 << 20, 9); // more than the flow's 2 MiB send buffer
+    const shared = new Uint8Array(256 * 1024);
+    let at = 0;
+    const got: Uint8Array[] = [];
+    let have = 0;
+    await sim.run(
+      async () => {
+        for (let i = 0; i < 100_000 && have < data.length; i++) {
+          while (!host.paused && at < data.length) {
+            const n = Math.min(shared.length, data.length - at);
+            shared.set(data.subarray(at, at + n));
+            host.onData?.(shared.subarray(0, n));
+            shared.fill(0xee); // the next read reuses the buffer
+            at += n;
+          }
+          if (at === data.length && !host.ended) host.onEnd?.();
+          const b = await s.recv(1 << 20);
+          if (b.length === 0) break;
+          got.push(b);
+          have += b.length;
+        }
+      },
+      { timeout: seconds(600) },
+    );
+    const all = new Uint8Array(have);
+    let o = 0;
+    for (const b of got) {
+      all.set(b, o);
+      o += b.length;
+    }
+    assert.equal(all.length, data.length);
+    assert.ok(
+      all.every((v, i) => v === data[i]),
+      'byte-exact',
+    );
+  });
+
   it('resets the guest connection when the host side fails, and the host side when the guest resets', async () => {
     const { sim, guest, dialer } = net();
     const s = guest.socket(AF_INET, SOCK_STREAM);
