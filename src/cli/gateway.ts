@@ -56,6 +56,11 @@ export const command: Command = {
         description: 'forward host UDP port HOST (on 127.0.0.1) to guest port GUEST',
       },
       network: { type: 'string', value: 'CIDR', description: 'guest network', default: '10.0.2.0/24' },
+      'ipv6-prefix': {
+        type: 'string',
+        value: 'CIDR',
+        description: 'advertise this /64 (e.g. fd00:0:0:2::/64) for SLAAC; PREFIX::2 is the host\'s [::1]',
+      },
       'dns-upstream': {
         type: 'string',
         value: 'ADDR[:PORT]',
@@ -158,6 +163,7 @@ export const command: Command = {
         forwards,
         udpForwards,
         network: str(p, 'network'),
+        ipv6Prefix: str(p, 'ipv6-prefix'),
         dnsUpstream: up === undefined ? undefined : hostPort(up, '--dns-upstream'),
         deny: p.values.deny === undefined ? undefined : list(p, 'deny'),
         allow: list(p, 'allow'),
