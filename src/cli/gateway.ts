@@ -4,6 +4,7 @@
  * the guest's router: DHCP, a DNS forwarder (--dns-upstream), NAT to host sockets, the
  * host's loopback behind the gateway address, port forwards (-t HOSTPORT:GUESTPORT).
  */
+import type { Dialer } from '../gateway/dialer.ts';
 import { type CliIo, type Command, EXIT_FAILURE, EXIT_OK, type Parsed, str, UsageError } from './command.ts';
 
 function hostPort(text: string, what: string): { host: string; port: number } {
@@ -55,6 +56,11 @@ export const command: Command = {
         description: 'forward host UDP port HOST (on 127.0.0.1) to guest port GUEST',
       },
       network: { type: 'string', value: 'CIDR', description: 'guest network', default: '10.0.2.0/24' },
+      'ipv6-prefix': {
+        type: 'string',
+        value: 'CIDR',
+        description: 'advertise this /64 (e.g. fd00:0:0:2::/64) for SLAAC; PREFIX::2 is the host\'s [::1]',
+      },
       'dns-upstream': {
         type: 'string',
         value: 'ADDR[:PORT]',
@@ -79,6 +85,11 @@ export const command: Command = {
         description: 'guest MTU (DHCP option 26), as passt',
         default: '65520',
       },
+      wisp: {
+        type: 'string',
+        value: 'URL',
+        description: "open the guest's flows through this Wisp server (ws://...) instead of host sockets",
+      },
       pcap: {
         type: 'string',
         short: 'w',
@@ -96,6 +107,7 @@ export const command: Command = {
     examples: [
       'sockstack gateway --socket /tmp/gw.sock --dns-upstream 127.0.0.53',
       'sockstack gateway --port 5555 -t 8080:80 -t 2222:22',
+      'sockstack gateway --socket /tmp/gw.sock --wisp ws://127.0.0.1:8080/',
     ],
   },
   run: async (p: Parsed, io: CliIo) => {
@@ -130,13 +142,28 @@ export const command: Command = {
     const every = num('status', 10, 0, 86400);
     const { startGateway } = await import('../node/gateway.ts');
     let gw: Awaited<ReturnType<typeof startGateway>>;
+    let wisp: { close(): void; onClose: (() => void) | null } | undefined;
+    const wispUrl = str(p, 'wisp');
+    if (wispUrl !== undefined && !/^wss?:\/\//.test(wispUrl))
+      throw new UsageError(`--wisp: '${wispUrl}' is not a ws:// or wss:// URL`);
     try {
+      let dialer: Dialer | undefined;
+      if (wispUrl !== undefined) {
+        const { connectWisp } = await import('../node/wisp-client.ts');
+        const { WispDialer } = await import('../gateway/wisp-dialer.ts');
+        const client = await connectWisp(wispUrl);
+        wisp = client;
+        client.onClose = () => io.err(`sockstack gateway: the Wisp server ${wispUrl} closed the connection`);
+        dialer = new WispDialer(client);
+      }
       gw = await startGateway({
+        dialer,
         socket,
         port,
         forwards,
         udpForwards,
         network: str(p, 'network'),
+        ipv6Prefix: str(p, 'ipv6-prefix'),
         dnsUpstream: up === undefined ? undefined : hostPort(up, '--dns-upstream'),
         deny: p.values.deny === undefined ? undefined : list(p, 'deny'),
         allow: list(p, 'allow'),
@@ -173,6 +200,10 @@ export const command: Command = {
     if (timer) clearInterval(timer);
     io.err(`sockstack gateway: ${gw.statusLine()}`);
     await gw.close();
+    if (wisp) {
+      wisp.onClose = null;
+      wisp.close(); // the WebSocket would keep the process alive
+    }
     return EXIT_OK;
   },
 };

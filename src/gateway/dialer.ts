@@ -17,6 +17,7 @@ export interface HostStream {
   /** Stops `onData` until `resume` (back-pressure from the guest). */
   pause(): void;
   resume(): void;
+  /** Bytes from the host; `data` is only valid during the call (it may be a reused buffer). */
   onData: ((data: Uint8Array) => void) | undefined;
   /** The host peer half-closed: no more `onData`. */
   onEnd: (() => void) | undefined;

@@ -113,7 +113,21 @@ export function splice(
 
   host.onData = (data) => {
     if (done) return;
-    pending = pending ? concat(pending, data) : data;
+    if (pending) {
+      pending = concat(pending, data);
+    } else {
+      // Straight into the send buffer; what does not fit is copied, since `data` is only
+      // valid during this call (a dialer may read every connection into one buffer).
+      let n = 0;
+      try {
+        n = conn.write(data);
+      } catch {
+        finish('guest gone');
+        return;
+      }
+      counters.bytesIn += n;
+      if (n < data.length) pending = data.slice(n);
+    }
     pushHost();
   };
   host.onEnd = () => {

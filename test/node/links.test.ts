@@ -5,6 +5,7 @@ import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { allocFrame } from '../../src/link/frame-alloc.ts';
 import {
   connectStreamLink,
   dgramLink,
@@ -201,6 +202,40 @@ describe('stream link (QEMU -netdev stream framing)', () => {
     const ca = new FrameCollector(a);
     await ca.waitFor(1);
     assert.deepEqual(ca.frames[0], f);
+  });
+
+  it('sends a big frame behind its length in the same writev, without a copy, and hands its buffer back', async (t) => {
+    const { server, a, b } = await streamPair({ port: 0 });
+    t.after(async () => {
+      await Promise.all([a.close(), b.close(), server.close()]);
+    });
+    type Chunk = { chunk: Uint8Array };
+    const sock = b.socket as unknown as {
+      _writev: (chunks: Chunk[], cb: () => void) => void;
+      _write: (chunk: Uint8Array, enc: string, cb: () => void) => void;
+    };
+    const calls: number[][] = [];
+    const writev = sock._writev.bind(sock);
+    const write = sock._write.bind(sock);
+    sock._writev = (chunks, cb) => {
+      calls.push(chunks.map((c) => c.chunk.length));
+      writev(chunks, cb);
+    };
+    sock._write = (chunk, enc, cb) => {
+      calls.push([chunk.length]);
+      write(chunk, enc, cb);
+    };
+    const f = allocFrame(9014);
+    f.set(makeFrame(9014, 4));
+    const sent = f.slice();
+    b.transmit(f);
+    const ca = new FrameCollector(a);
+    await ca.waitFor(1);
+    assert.deepEqual(ca.frames[0], sent);
+    assert.deepEqual(calls, [[4, 9014]], 'one writev: the length, then the frame itself');
+    for (let i = 0; i < 100 && b.socket.writableLength > 0; i++) await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(allocFrame(9014).buffer, f.buffer, 'written: the buffer went back to the allocator');
   });
 
   it('talks to a plain socket peer byte for byte (what QEMU sends and expects)', async (t) => {

@@ -1,0 +1,44 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { allocFrame, releaseFrame } from '../../src/link/frame-alloc.ts';
+
+describe('frame buffers (allocFrame / releaseFrame)', () => {
+  it('reuses a released big frame of the same size, zero-filled', () => {
+    const a = allocFrame(65534);
+    a.fill(0xab);
+    releaseFrame(a);
+    const b = allocFrame(65534);
+    assert.equal(b.buffer, a.buffer, 'the same buffer comes back');
+    assert.equal(b.length, 65534);
+    assert.equal(b.byteOffset, 0);
+    assert.equal(b.byteLength, b.buffer.byteLength, 'a big frame is all of its buffer');
+    assert.ok(
+      b.every((v) => v === 0),
+      'zero-filled, as a fresh frame',
+    );
+    const c = allocFrame(65534);
+    assert.notEqual(c.buffer, a.buffer, 'handed out once');
+  });
+
+  it('does not reuse across sizes, nor small frames, nor views into a larger buffer', () => {
+    const a = allocFrame(9014);
+    releaseFrame(a);
+    assert.notEqual(allocFrame(9000).buffer, a.buffer);
+    assert.equal(allocFrame(9014).buffer, a.buffer);
+    const small = allocFrame(60);
+    releaseFrame(small); // carved from a shared slab: ignored
+    const view = new Uint8Array(new ArrayBuffer(70000), 8, 60000);
+    releaseFrame(view);
+    assert.notEqual(allocFrame(60000).buffer, view.buffer);
+  });
+
+  it('keeps at most 8 MiB of released buffers', () => {
+    const size = 65536 + 12; // a size no other test uses
+    const frames = Array.from({ length: 200 }, () => allocFrame(size));
+    for (const f of frames) releaseFrame(f);
+    const buffers = new Set(frames.map((f) => f.buffer));
+    let reused = 0;
+    for (let i = 0; i < 200; i++) if (buffers.has(allocFrame(size).buffer)) reused++;
+    assert.ok(reused > 0 && reused <= Math.floor((8 << 20) / size), `reused ${reused}`);
+  });
+});
