@@ -6,4 +6,6 @@ export * from './core.ts';
 export { DhcpServer, type DhcpServerConfig } from './gateway/dhcp-server.ts';
 export type { Dialer, HostDatagram, HostStream } from './gateway/dialer.ts';
 export { Gateway, type GatewayOptions, type GatewayStats } from './gateway/gateway.ts';
+// A v86 emulator's network card as a Device (the guest link for a Gateway in a page or Node).
+export * from './link/v86.ts';
 export * from './wisp/index.ts';
