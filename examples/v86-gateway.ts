@@ -61,7 +61,9 @@ process.stdin.on('data', (d: Buffer) => {
   if (d[0] === 3 && process.stdin.isTTY) return void stop(); // Ctrl-C
   for (const b of d) emulator.bus.send('serial0-input', b);
 });
-emulator.add_listener('emulator-stopped', () => void stop());
+// A guest's poweroff only halts v86's CPU: Ctrl-C (or SIGTERM) ends the emulator and this script.
+process.on('SIGINT', () => void stop());
+process.on('SIGTERM', () => void stop());
 let stopping = false;
 async function stop(): Promise<void> {
   if (stopping) return;
