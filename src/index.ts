@@ -6,4 +6,8 @@ export * from './core.ts';
 export { DhcpServer, type DhcpServerConfig } from './gateway/dhcp-server.ts';
 export type { Dialer, HostDatagram, HostStream } from './gateway/dialer.ts';
 export { Gateway, type GatewayOptions, type GatewayStats } from './gateway/gateway.ts';
+// The gateway's way out from a page: Wisp streams through a Wisp server.
+export { WispDialer } from './gateway/wisp-dialer.ts';
+// A v86 emulator's network card as a Device (the guest link for a Gateway in a page or Node).
+export * from './link/v86.ts';
 export * from './wisp/index.ts';

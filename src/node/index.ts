@@ -13,6 +13,8 @@ export * from './runtime.ts';
 export * from './socket.ts';
 export * from './stack-backend.ts';
 export * from './tap-stack.ts';
+// The same for a v86 emulator in this process (its network card on a V86Link).
+export { startV86Gateway, type V86Gateway, type V86GatewayOptions } from './v86-gateway.ts';
 export * from './wisp-client.ts';
 export * from './wisp-policy.ts';
 export * from './wisp-server.ts';

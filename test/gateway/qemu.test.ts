@@ -14,16 +14,15 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import * as dgram from 'node:dgram';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { it } from 'node:test';
-import { encodeDnsMessage, parseDnsMessage, RCODE_NXDOMAIN, TYPE_A } from '../../src/dns/message.ts';
 import { startGateway } from '../../src/node/gateway.ts';
 import { hasCommand, lines } from '../kernel/helpers.ts';
+import { dnsServer } from './dns-peer.ts';
 import { buildInitramfs, findGuestKernel, VIRTIO_MODULES } from './vm.ts';
 
 const QEMU = 'qemu-system-x86_64';
@@ -61,32 +60,6 @@ bound|renew)
 esac
 exit 0
 `;
-
-/** A DNS server on 127.0.0.1: files.test A 10.0.2.2 (the host alias), NXDOMAIN otherwise. */
-async function dnsServer(): Promise<{ port: number; queries: string[]; close(): void }> {
-  const sock = dgram.createSocket('udp4');
-  const queries: string[] = [];
-  sock.on('message', (msg, rinfo) => {
-    const p = parseDnsMessage(new Uint8Array(msg));
-    if (!p.ok || p.message.qr) return;
-    const q = p.message.questions[0];
-    if (!q) return;
-    queries.push(`${q.name}/${q.type}`);
-    const hit = q.name === 'files.test' && q.type === TYPE_A;
-    const answer = encodeDnsMessage({
-      id: p.message.id,
-      qr: true,
-      rd: p.message.rd,
-      ra: true,
-      rcode: hit || q.name === 'files.test' ? 0 : RCODE_NXDOMAIN,
-      questions: [q],
-      answers: hit ? [{ name: q.name, type: TYPE_A, class: 1, ttl: 60, address: '10.0.2.2' }] : [],
-    });
-    sock.send(answer, rinfo.port, rinfo.address);
-  });
-  await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
-  return { port: (sock.address() as AddressInfo).port, queries, close: () => sock.close() };
-}
 
 it('a QEMU guest gets DHCP, DNS, a download and a port forward through the gateway', {
   timeout: 150_000,

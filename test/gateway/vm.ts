@@ -37,12 +37,16 @@ function walk(dir: string, out: string[] = [], depth = 0): string[] {
   return out;
 }
 
-/** The kernel and its virtio modules, or a reason why not. */
-export function findGuestKernel(): GuestKernel | string {
-  const root = process.env.SOCKSTACK_VM_DIR ?? '/opt/sockstack-vm';
+/**
+ * The kernel and its virtio modules, or a reason why not. `root` defaults to the amd64
+ * kernel's directory; `what` names the package for the message.
+ */
+export function findGuestKernel(
+  root = process.env.SOCKSTACK_VM_DIR ?? '/opt/sockstack-vm',
+  what = 'linux-image-*-amd64',
+): GuestKernel | string {
   const boot = join(root, 'boot');
-  if (!existsSync(boot))
-    return `no guest kernel in ${root} (.ci/run unpacks linux-image-*-amd64 there): not installed`;
+  if (!existsSync(boot)) return `no guest kernel in ${root} (.ci/run unpacks ${what} there): not installed`;
   const vmlinuz = readdirSync(boot).find((n) => n.startsWith('vmlinuz-'));
   if (!vmlinuz) return `no vmlinuz-* in ${boot}: not installed`;
   const version = vmlinuz.slice('vmlinuz-'.length);
