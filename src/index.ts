@@ -8,6 +8,12 @@ export type { Dialer, HostDatagram, HostStream } from './gateway/dialer.ts';
 export { Gateway, type GatewayOptions, type GatewayStats } from './gateway/gateway.ts';
 // The gateway's way out from a page: Wisp streams through a Wisp server.
 export { WispDialer } from './gateway/wisp-dialer.ts';
+// Packet capture (pcapng) and the page links: a MessagePort between workers, a WebSocket relay.
+export * from './link/message-port.ts';
+export * from './link/pcap.ts';
 // A v86 emulator's network card as a Device (the guest link for a Gateway in a page or Node).
 export * from './link/v86.ts';
+export * from './link/websocket.ts';
+// Virtual host timers: a real-time runtime (and socket timeouts) on a test's virtual clock.
+export * from './time/manual-host.ts';
 export * from './wisp/index.ts';
