@@ -114,7 +114,7 @@ describe('a v86 guest in Chromium, networked by the page', { skip }, () => {
   });
 
   it('takes a DHCP lease, resolves a name and downloads a file through the gateway in the page', {
-    timeout: 180_000,
+    timeout: 290_000,
   }, async (t) => {
     const file = randomBytes((1 << 19) + 777);
     const web = http.createServer((req, res) => {
@@ -138,12 +138,12 @@ describe('a v86 guest in Chromium, networked by the page', { skip }, () => {
       wispUrl: wisp.url,
       dnsPort: dns.port,
       cmdline: `console=ttyS0 loglevel=3 panic=-1 ipv6.disable=1 hostport=${webPort}`,
-      ms: 140_000,
+      ms: 240_000,
       done: 'GW-END',
     };
     const r = (await within(
       page.evaluate((a) => import('/pages/v86.js' as string).then((m) => m.run(a)), args),
-      160_000,
+      260_000,
       'v86.js',
     ).catch((e: Error) => {
       if (errors.length) e.message += `\npage errors: ${errors.join('; ')}`;

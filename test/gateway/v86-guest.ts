@@ -30,6 +30,8 @@ export interface V86Guest {
 export interface V86Control {
   add_listener(event: string, fn: (value: never) => void): void;
   destroy(): Promise<void>;
+  is_running(): boolean;
+  get_instruction_counter(): number;
 }
 
 /** Everything a v86 guest needs, or the reason it cannot boot here. */
@@ -64,6 +66,8 @@ export interface GuestConsole {
 export interface BootedV86 {
   readonly emulator: V86Emulator & V86Control;
   readonly console: GuestConsole;
+  /** Whether the emulator runs and how far it got (for a failure's message). */
+  progress(): string;
   destroy(): Promise<void>;
 }
 
@@ -123,9 +127,13 @@ export function bootV86(
     },
   };
   let destroyed = false;
+  const started = performance.now();
   return {
     emulator,
     console,
+    progress: () =>
+      `v86 ${emulator.is_running() ? 'running' : 'not running'}, ` +
+      `${emulator.get_instruction_counter()} instructions in ${((performance.now() - started) / 1000).toFixed(1)} s`,
     async destroy() {
       if (destroyed) return;
       destroyed = true;

@@ -50,7 +50,7 @@ exit 0
 `;
 
 it('a v86 guest gets DHCP, DNS and a download through the gateway on its virtio card', {
-  timeout: 150_000,
+  timeout: 280_000,
 }, async (t) => {
   const guest = await findV86Guest();
   if (typeof guest === 'string') return t.skip(guest);
@@ -79,8 +79,9 @@ it('a v86 guest gets DHCP, DNS and a download through the gateway on its virtio 
   t.after(() => gw.close());
   const out = vm.console;
   try {
-    // Boot to DHCP: about 20 s here (vm-guests.md); bounded well above.
-    const dhcp = await out.waitFor(/GW-DHCP (.*)\r?\n/, 100_000);
+    // Boot to DHCP: about 20 s on an idle machine (vm-guests.md), several times that when
+    // the two cores are shared with other test files; bounded.
+    const dhcp = await out.waitFor(/GW-DHCP (.*)\r?\n/, 200_000);
     assert.match(
       dhcp[1],
       /ip=10\.0\.2\.15 router=10\.0\.2\.2 dns=10\.0\.2\.3 subnet=255\.255\.255\.0 mtu=1500 lease=86400/,
@@ -98,7 +99,7 @@ it('a v86 guest gets DHCP, DNS and a download through the gateway on its virtio 
     assert.ok(!/GW-FAIL/.test(out.out), out.out);
   } catch (e) {
     console.log(
-      `--- guest console ---\n${out.out}\n--- link ---\n${JSON.stringify(gw.link.stats)}\n--- gateway log ---\n${log.join('\n')}`,
+      `--- guest console (${vm.progress()}) ---\n${out.out}\n--- link ---\n${JSON.stringify(gw.link.stats)}\n--- gateway log ---\n${log.join('\n')}`,
     );
     throw e;
   }
