@@ -557,3 +557,17 @@ test('a query flood is bounded (RFC 3376 §5.2): one pending answer per interfac
   const reports = igmpOf(heard);
   assert.ok(reports.length >= 1 && reports.length <= 3, `${reports.length} reports`);
 });
+
+test('a socket holds at most 20 IPv4 memberships (Linux igmp_max_memberships): the 21st is ENOBUFS', async () => {
+  const { sim, r1 } = lan();
+  await sim.run(async () => {
+    const a = r1.socket(AF_INET, SOCK_DGRAM);
+    for (let i = 1; i <= 20; i++) a.setsockopt(IPPROTO_IP, IP_ADD_MEMBERSHIP, mreq(`239.9.0.${i}`));
+    assert.throws(() => a.setsockopt(IPPROTO_IP, IP_ADD_MEMBERSHIP, mreq('239.9.0.21')), { code: 'ENOBUFS' });
+    // Another socket may still join: the bound is per socket.
+    const b = r1.socket(AF_INET, SOCK_DGRAM);
+    b.setsockopt(IPPROTO_IP, IP_ADD_MEMBERSHIP, mreq('239.9.0.21'));
+    a.close();
+    b.close();
+  });
+});
