@@ -108,7 +108,7 @@ export class MembershipTable {
   /** Is a datagram from `src` to `g` wanted here (the interface state accepts it)? */
   accepts(g: Uint8Array, src: Uint8Array): boolean {
     const m = this.groups.get(keyOf(g));
-    return m !== undefined && m.accepts(src);
+    return m?.accepts(src) === true;
   }
 
   values(): IterableIterator<GroupMembership> {
