@@ -95,7 +95,7 @@ export class Igmp {
   accepts(iface: NetInterface, group: Ipv4Address, src: Ipv4Address): boolean {
     if (group === IGMP_ALL_SYSTEMS) return true;
     const t = this.#tables.get(iface);
-    return t !== undefined && t.accepts(ipv4Bytes(group), ipv4Bytes(src));
+    return t?.accepts(ipv4Bytes(group), ipv4Bytes(src)) === true;
   }
 
   /** Has any interface joined `group`? */

@@ -108,7 +108,7 @@ export class MembershipTable {
   /** Is a datagram from `src` to `g` wanted here (the interface state accepts it)? */
   accepts(g: Uint8Array, src: Uint8Array): boolean {
     const m = this.groups.get(keyOf(g));
-    return m !== undefined && m.accepts(src);
+    return m?.accepts(src) === true;
   }
 
   values(): IterableIterator<GroupMembership> {
@@ -200,6 +200,14 @@ export interface GroupQuery {
  */
 export class GroupReporter<I> {
   readonly #env: ReporterEnv<I>;
+  /** Answers to queries waiting for their time, per interface (RFC 3376 §5.2). */
+  readonly #pending = new Map<
+    I,
+    {
+      general: ReturnType<TimerQueue['timer']> | undefined;
+      groups: Map<string, { timer: ReturnType<TimerQueue['timer']>; sources: Uint8Array[] | undefined }>;
+    }
+  >();
 
   constructor(env: ReporterEnv<I>) {
     this.#env = env;
@@ -265,22 +273,68 @@ export class GroupReporter<I> {
     }
   }
 
-  /** A query: the current state of what it asks is reported after a random delay. */
+  /**
+   * A query: the current state of what it asks is reported after a random delay. RFC 3376
+   * §5.2 (RFC 3810 §6.2 alike) keeps one pending answer per interface for general queries
+   * and one per group, the sooner one winning, so a flood of queries costs no more than
+   * one timer per group.
+   */
   query(iface: I, q: GroupQuery): void {
     const env = this.#env;
     // RFC 3376 §5.2: the response is delayed by a random time in [0, Max Resp Time].
-    const delay = Math.round(env.rng.nextFloat() * q.maxResponseMs * 1000);
-    const t = env.timers.timer(() => {
-      const records: GroupRecord[] = [];
-      for (const m of env.table(iface).values()) {
-        if (!env.reportable(iface, m.address)) continue;
-        if (q.group !== undefined && keyOf(q.group) !== m.key) continue;
-        const r = currentRecord(m, q.group === undefined ? [] : q.sources);
-        if (r !== undefined) records.push(r);
-      }
-      if (records.length > 0) env.send(iface, records, false);
-    });
-    t.set(env.now() + delay);
+    const at = env.now() + Math.round(env.rng.nextFloat() * q.maxResponseMs * 1000);
+    let p = this.#pending.get(iface);
+    if (p === undefined) {
+      p = { general: undefined, groups: new Map() };
+      this.#pending.set(iface, p);
+    }
+    const pending = p;
+    // Rule 1: "If there is a pending response to a previous General Query scheduled sooner
+    // than the selected delay, no additional response needs to be scheduled."
+    if (pending.general?.armed && (pending.general.deadline ?? 0) <= at) return;
+    if (q.group === undefined) {
+      // Rule 2: a General Query: the interface's answer is (re)scheduled at the sooner time.
+      pending.general ??= env.timers.timer(() => this.#answer(iface, undefined, []));
+      pending.general.set(at);
+      return;
+    }
+    const key = q.group.join('.');
+    const m = env.table(iface).get(q.group);
+    if (m === undefined || m.empty) return; // not a member: nothing to answer
+    // Rules 3-5: one pending answer per group; a new query keeps the sooner time, and the
+    // sources asked accumulate (a group query without sources asks for all of them).
+    const old = pending.groups.get(key);
+    if (old !== undefined) {
+      if (old.sources !== undefined)
+        old.sources =
+          q.sources.length === 0 || old.sources.length + q.sources.length > MAX_SOURCES_PER_FILTER
+            ? undefined // asked for all (or too many to list): the whole current state
+            : [...old.sources, ...q.sources];
+      if ((old.timer.deadline ?? Number.POSITIVE_INFINITY) > at) old.timer.set(at);
+      return;
+    }
+    const entry: { timer: ReturnType<TimerQueue['timer']>; sources: Uint8Array[] | undefined } = {
+      timer: env.timers.timer(() => {
+        pending.groups.delete(key);
+        this.#answer(iface, q.group, entry.sources ?? []);
+      }),
+      sources: q.sources.length === 0 ? undefined : [...q.sources],
+    };
+    pending.groups.set(key, entry);
+    entry.timer.set(at);
+  }
+
+  #answer(iface: I, group: Uint8Array | undefined, sources: readonly Uint8Array[]): void {
+    const env = this.#env;
+    const records: GroupRecord[] = [];
+    const key = group?.join('.');
+    for (const m of env.table(iface).values()) {
+      if (!env.reportable(iface, m.address)) continue;
+      if (key !== undefined && key !== m.key) continue;
+      const r = currentRecord(m, sources);
+      if (r !== undefined) records.push(r);
+    }
+    if (records.length > 0) env.send(iface, records, false);
   }
 }
 

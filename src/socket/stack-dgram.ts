@@ -74,8 +74,12 @@ interface SocketMembership {
 
 /** Most source-specific sources per membership (Linux net.ipv4.igmp_max_msf). */
 const MAX_SOURCES = 10;
-/** Most memberships per socket (Linux net.ipv4.igmp_max_memberships). */
+/**
+ * Most memberships per socket: Linux net.ipv4.igmp_max_memberships (20) for IPv4. IPv6 has no
+ * such sysctl (the socket's option memory bounds it); the same bound, raised, stands in for it.
+ */
 const MAX_MEMBERSHIPS = 20;
+const MAX_MEMBERSHIPS6 = 256;
 
 const v4At = (b: Uint8Array, at: number): number =>
   ((b[at] << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]) >>> 0;
@@ -241,7 +245,8 @@ export class StackDatagramSocket implements DatagramImpl {
     const key = `${used} ${formatIp(group)}`;
     // Linux ip_mc_join_group / ipv6_sock_mc_join: a second join of the same group and interface.
     if (this.#groups.has(key)) throw new UdpError('EADDRINUSE', 'already a member of the group');
-    if (this.#groups.size >= MAX_MEMBERSHIPS) throw new UdpError('ENOBUFS', 'too many memberships');
+    if (this.#count(group.family) >= (group.family === 4 ? MAX_MEMBERSHIPS : MAX_MEMBERSHIPS6))
+      throw new UdpError('ENOBUFS', 'too many memberships');
     if (!this.#multicast!.join(group, used, this))
       throw new UdpError('ENOBUFS', 'the interface has too many groups');
     this.#groups.set(key, { group, ifindex: used, sources: undefined });
@@ -280,7 +285,7 @@ export class StackDatagramSocket implements DatagramImpl {
       if (m !== undefined && m.sources === undefined) throw new UdpError('EINVAL', 'an any-source member');
       if (m?.sources?.has(skey)) return;
       if ((m?.sources?.size ?? 0) >= MAX_SOURCES) throw new UdpError('ENOBUFS', 'too many sources');
-      if (m === undefined && this.#groups.size >= MAX_MEMBERSHIPS)
+      if (m === undefined && this.#count(4) >= MAX_MEMBERSHIPS)
         throw new UdpError('ENOBUFS', 'too many memberships');
       if (!mc.join(group, used, this, [source]))
         throw new UdpError('ENOBUFS', 'the interface has too many groups');
@@ -296,6 +301,12 @@ export class StackDatagramSocket implements DatagramImpl {
     mc.leave(group, used, this, [source]);
     if (m.sources.size === 0) this.#groups.delete(key);
     this.#updateFilter();
+  }
+
+  #count(family: 4 | 6): number {
+    let n = 0;
+    for (const g of this.#groups.values()) if (g.group.family === family) n++;
+    return n;
   }
 
   /** The endpoint's per-socket source filter: needed only while a membership is source-specific. */

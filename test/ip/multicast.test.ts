@@ -533,3 +533,41 @@ test('IP_MULTICAST_IF picks the interface; a router does not forward multicast',
     rs.close();
   });
 });
+
+test('a query flood is bounded (RFC 3376 §5.2): one pending answer per interface and group, a handful of reports', async () => {
+  const { sim, stack, heard, send } = querierRig();
+  await sim.run(async () => {
+    const s = stack.socket(AF_INET, SOCK_DGRAM);
+    s.setsockopt(IPPROTO_IP, IP_ADD_MEMBERSHIP, mreq('239.7.7.7'));
+  });
+  sim.runFor(seconds(3));
+  heard.length = 0;
+  const timersBefore = stack.timers.size;
+  for (let i = 0; i < 2000; i++) {
+    send(emitIgmpV3Query({ maxRespCode: 100, group: 0 }));
+    send(emitIgmpV3Query({ maxRespCode: 100, group: ip('239.7.7.7'), sources: [i + 1] }), '239.7.7.7');
+    if (i % 200 === 0) sim.runFor(millis(1));
+  }
+  sim.runFor(millis(1));
+  assert.equal(stack.stats.igmp.queriesReceived, 4000);
+  // Heap entries (stale re-arms included): a few dozen at most, where one timer per query
+  // would be 4000.
+  assert.ok(stack.timers.size < timersBefore + 64, `${stack.timers.size - timersBefore} more timers`);
+  sim.runFor(seconds(11));
+  const reports = igmpOf(heard);
+  assert.ok(reports.length >= 1 && reports.length <= 3, `${reports.length} reports`);
+});
+
+test('a socket holds at most 20 IPv4 memberships (Linux igmp_max_memberships): the 21st is ENOBUFS', async () => {
+  const { sim, r1 } = lan();
+  await sim.run(async () => {
+    const a = r1.socket(AF_INET, SOCK_DGRAM);
+    for (let i = 1; i <= 20; i++) a.setsockopt(IPPROTO_IP, IP_ADD_MEMBERSHIP, mreq(`239.9.0.${i}`));
+    assert.throws(() => a.setsockopt(IPPROTO_IP, IP_ADD_MEMBERSHIP, mreq('239.9.0.21')), { code: 'ENOBUFS' });
+    // Another socket may still join: the bound is per socket.
+    const b = r1.socket(AF_INET, SOCK_DGRAM);
+    b.setsockopt(IPPROTO_IP, IP_ADD_MEMBERSHIP, mreq('239.9.0.21'));
+    a.close();
+    b.close();
+  });
+});

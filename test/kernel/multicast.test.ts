@@ -33,7 +33,7 @@ import { hasTshark, tsharkDissect } from '../helpers/tshark.ts';
 import { exited, lines, skipUnless, text, until } from './helpers.ts';
 
 /** A kernel-side member or sender, in Python (what the course's students would write). */
-const PEER = String.raw`
+const PEER = `
 import socket, struct, sys
 role, fam, group, port, ifarg = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
 if fam == '4':
