@@ -123,13 +123,15 @@ export class LinkLayer {
     ethertype: number,
     payload: Uint8Array,
     frame?: Uint8Array,
+    gsoSize?: number,
   ): void {
     const dev = iface.device;
     if (!dev || !iface.up) {
       this.#stats.ip.interfaceDown++;
       return;
     }
-    if (payload.length > iface.mtu) {
+    // A TCP super-segment (IP output checked it against the device's gsoMaxSize) is over the MTU.
+    if (payload.length > iface.mtu && gsoSize === undefined) {
       this.#stats.link.tooBig++;
       return;
     }
@@ -140,12 +142,14 @@ export class LinkLayer {
     }
     writeEthernetHeader(out, 0, dst, iface.mac, ethertype);
     this.#stats.link.sent++;
-    dev.transmit(out);
+    if (gsoSize === undefined) dev.transmit(out);
+    else dev.transmit(out, gsoSize);
   }
 
-  /** Hands a bare IP packet to a raw-IP (TUN) device. */
-  transmitRaw(iface: NetInterface, packet: Uint8Array): void {
+  /** Hands a bare IP packet to a raw-IP (TUN) device (`gsoSize`: a super-segment, see Device.transmit). */
+  transmitRaw(iface: NetInterface, packet: Uint8Array, gsoSize?: number): void {
     this.#stats.link.sent++;
-    iface.device!.transmit(packet);
+    if (gsoSize === undefined) iface.device!.transmit(packet);
+    else iface.device!.transmit(packet, gsoSize);
   }
 }

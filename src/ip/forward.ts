@@ -12,6 +12,7 @@ import {
   ICMPV4_UNREACH_NET,
 } from '../wire/icmpv4.ts';
 import { Ipv4View, parseIpv4Packet } from '../wire/ipv4.ts';
+import { segmentTcp } from '../wire/gso.ts';
 import { completeTransportChecksum } from '../wire/offload.ts';
 import { fragmentDatagram } from './fragment.ts';
 import type { Icmpv4 } from './icmpv4.ts';
@@ -71,7 +72,14 @@ export class Ipv4Forwarder {
       return;
     }
     const mtu = out.mtu;
-    if (pkt.length > mtu && v.dontFragment) {
+    // A TCP super-segment that came whole over a link carrying them (Device.gsoMaxSize: a
+    // memory link's GSO, the kernel's GRO) is forwarded as the segments it stands for.
+    // Deviation: the kernel cuts at the gso_size the packet arrived with; a frame here carries
+    // none, so the segments are as large as the next hop's MTU allows.
+    const superSegment =
+      pkt.length > mtu && v.protocol === 6 && !v.moreFragments && v.fragmentOffset === 0 &&
+      (inIface.device?.gsoMaxSize ?? 0) >= pkt.length;
+    if (pkt.length > mtu && v.dontFragment && !superSegment) {
       stats.fragNeeded++;
       // RFC 1191 §4: the router "MUST include the MTU of that next-hop network in the
       // low-order 16 bits of the ICMP header field that is labelled 'unused'".
@@ -92,6 +100,17 @@ export class Ipv4Forwarder {
     stats.forwarded++;
     if (copy.length <= mtu) {
       output.linkOutput(out, nextHop, copy, false);
+      return;
+    }
+    if (superSegment) {
+      const ipHl = (copy[0] & 0x0f) * 4;
+      const thl = copy.length >= ipHl + 13 ? (copy[ipHl + 12] >> 4) * 4 : 0;
+      const segs = mtu > ipHl + thl ? segmentTcp(copy, 0, mtu - ipHl - thl, true) : null;
+      if (segs === null) {
+        stats.malformed++;
+        return;
+      }
+      for (const s of segs) output.linkOutput(out, nextHop, s, false);
       return;
     }
     const parsed = parseIpv4Packet(copy, { verifyChecksum: false });

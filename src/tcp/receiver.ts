@@ -84,7 +84,13 @@ function inOrderAckPolicy(c: Tcb, len: number): void {
   let full = Math.min(c.rcvMssEst, cap);
   if (len > full) full = c.rcvMssEst = Math.min(len, cap);
   // config.ackEverySegmentPair (FreeBSD DELAY_ACK): any second segment is ACKed at once.
-  if ((len >= full || c.layer.config.ackEverySegmentPair) && ++c.delackSegs >= 2) c.ackNow = true;
+  // A super-segment (received whole from a link that carries them, as the kernel's GRO
+  // builds them) counts as the full-sized segments it holds, so one of two or more is ACKed
+  // at once (Linux __tcp_ack_snd_check: more than one rcv_mss unacknowledged).
+  if (len >= full || c.layer.config.ackEverySegmentPair) {
+    c.delackSegs += len >= 2 * full ? Math.floor(len / full) : 1;
+    if (c.delackSegs >= 2) c.ackNow = true;
+  }
   if (!c.layer.config.quickAck) c.lastDataRecv = c.layer.env.clock.now();
   else if (quickAckDue(c)) c.ackNow = true;
 }
