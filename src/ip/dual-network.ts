@@ -64,7 +64,12 @@ export class DualNetwork implements NetworkLayer {
     return this.#of(a).isBroadcastAddress(a);
   }
 
-  sendInPlace(route: NetRoute, opts: SendOptions, frame: Uint8Array, gsoSize?: number): SendError | undefined {
+  sendInPlace(
+    route: NetRoute,
+    opts: SendOptions,
+    frame: Uint8Array,
+    gsoSize?: number,
+  ): SendError | undefined {
     return route.family === 6
       ? this.v6.sendInPlace(route, opts, frame)
       : this.v4.sendInPlace(route, opts, frame, gsoSize);

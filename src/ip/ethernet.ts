@@ -7,6 +7,7 @@
  *
  * Knows nothing of IP addresses: above it are handlers, below it `Device.transmit`.
  */
+
 import { isMacBroadcast, type MacAddress, macEquals } from '../wire/address.ts';
 import {
   ETHERNET_HEADER_LEN,
@@ -16,6 +17,7 @@ import {
   VLAN_TAG_LEN,
   writeEthernetHeader,
 } from '../wire/ethernet.ts';
+import { markSuperSegment } from '../wire/gso.ts';
 import type { NetInterface } from './interface.ts';
 import type { StackStats } from './stats.ts';
 
@@ -139,6 +141,7 @@ export class LinkLayer {
     if (out === undefined) {
       out = new Uint8Array(ETHERNET_HEADER_LEN + payload.length);
       out.set(payload, ETHERNET_HEADER_LEN);
+      if (gsoSize !== undefined) markSuperSegment(out, gsoSize);
     }
     writeEthernetHeader(out, 0, dst, iface.mac, ethertype);
     this.#stats.link.sent++;

@@ -5,6 +5,7 @@
  */
 import { checksumUpdate16 } from '../wire/checksum.ts';
 import { isWireError } from '../wire/error.ts';
+import { markSuperSegment, segmentTcp, superSegmentGsoSize } from '../wire/gso.ts';
 import {
   ICMPV4_DEST_UNREACHABLE,
   ICMPV4_TIME_EXCEEDED,
@@ -12,7 +13,6 @@ import {
   ICMPV4_UNREACH_NET,
 } from '../wire/icmpv4.ts';
 import { Ipv4View, parseIpv4Packet } from '../wire/ipv4.ts';
-import { segmentTcp } from '../wire/gso.ts';
 import { completeTransportChecksum } from '../wire/offload.ts';
 import { fragmentDatagram } from './fragment.ts';
 import type { Icmpv4 } from './icmpv4.ts';
@@ -72,13 +72,13 @@ export class Ipv4Forwarder {
       return;
     }
     const mtu = out.mtu;
-    // A TCP super-segment that came whole over a link carrying them (Device.gsoMaxSize: a
-    // memory link's GSO, the kernel's GRO) is forwarded as the segments it stands for.
-    // Deviation: the kernel cuts at the gso_size the packet arrived with; a frame here carries
-    // none, so the segments are as large as the next hop's MTU allows.
-    const superSegment =
-      pkt.length > mtu && v.protocol === 6 && !v.moreFragments && v.fragmentOffset === 0 &&
-      (inIface.device?.gsoMaxSize ?? 0) >= pkt.length;
+    // A TCP super-segment that came whole over a link carrying them (Device.gsoMaxSize, as the
+    // kernel's GRO builds them) is judged by the segments it stands for (Linux ip_exceeds_mtu,
+    // skb_gso_validate_network_len), and leaves whole or as those segments.
+    const gsoSize = pkt.length > mtu && v.protocol === 6 ? superSegmentGsoSize(pkt) : 0;
+    const ipHl = (pkt[0] & 0x0f) * 4;
+    const segLen = gsoSize > 0 && pkt.length >= ipHl + 13 ? ipHl + (pkt[ipHl + 12] >> 4) * 4 + gsoSize : 0;
+    const superSegment = gsoSize > 0 && segLen <= mtu;
     if (pkt.length > mtu && v.dontFragment && !superSegment) {
       stats.fragNeeded++;
       // RFC 1191 §4: the router "MUST include the MTU of that next-hop network in the
@@ -103,9 +103,13 @@ export class Ipv4Forwarder {
       return;
     }
     if (superSegment) {
-      const ipHl = (copy[0] & 0x0f) * 4;
-      const thl = copy.length >= ipHl + 13 ? (copy[ipHl + 12] >> 4) * 4 : 0;
-      const segs = mtu > ipHl + thl ? segmentTcp(copy, 0, mtu - ipHl - thl, true) : null;
+      const dev = out.device;
+      if (dev !== null && dev.txChecksumOffload === true && (dev.gsoMaxSize ?? 0) >= copy.length) {
+        markSuperSegment(copy, gsoSize);
+        output.linkOutput(out, nextHop, copy, false, undefined, gsoSize);
+        return;
+      }
+      const segs = segmentTcp(copy, 0, gsoSize, true);
       if (segs === null) {
         stats.malformed++;
         return;

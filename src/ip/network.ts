@@ -11,6 +11,7 @@
 import { allocFrame } from '../link/frame-alloc.ts';
 import type { IpAddress } from '../wire/address.ts';
 import { pseudoHeaderSumV4, pseudoHeaderSumV6 } from '../wire/checksum.ts';
+import { markSuperSegment } from '../wire/gso.ts';
 import type { NetInterface } from './interface.ts';
 
 /** The kinds of ICMP (and, later, ICMPv6) error a transport is told about. */
@@ -185,9 +186,12 @@ export function sendSegment<H>(
   // A super-segment's checksum is always left out (the kernel's GSO needs CHECKSUM_PARTIAL):
   // the device, or the software segmentation that cuts it, fills in each segment's.
   const gso = gsoSize !== undefined && payload.length > gsoSize;
-  const sum = gso || checksumOffloaded(net, route, opts, len) ? undefined : route.pseudoHeaderSum(opts.protocol, len);
+  const sum =
+    gso || checksumOffloaded(net, route, opts, len) ? undefined : route.pseudoHeaderSum(opts.protocol, len);
   emitter.emit(header, payload, frame, at, sum);
-  return gso ? net.sendInPlace(route, opts, frame, gsoSize) : net.sendInPlace(route, opts, frame);
+  if (!gso) return net.sendInPlace(route, opts, frame);
+  markSuperSegment(frame, gsoSize);
+  return net.sendInPlace(route, opts, frame, gsoSize);
 }
 
 /**

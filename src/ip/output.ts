@@ -259,7 +259,15 @@ export class Ipv4Output {
         dev.txChecksumOffload === true &&
         (dev.gsoMaxSize ?? 0) >= ipHl + payloadLength &&
         ipHl + (frame[hr + ipHl + 12] >> 4) * 4 + gsoSize <= route.iface.mtu;
-      if (whole) return this.linkOutput(route.iface, route.nextHop, frame.subarray(hr), false, hr === 0 ? undefined : frame, gsoSize);
+      if (whole)
+        return this.linkOutput(
+          route.iface,
+          route.nextHop,
+          frame.subarray(hr),
+          false,
+          hr === 0 ? undefined : frame,
+          gsoSize,
+        );
       return this.#softwareSegments(route.iface, route.nextHop, frame, hr, gsoSize);
     }
     if (repr.dontFragment) {
@@ -340,7 +348,13 @@ export class Ipv4Output {
     gsoSize: number,
   ): SendError | undefined {
     const dev = iface.device;
-    const segs = segmentTcp(frame, hr, gsoSize, !(dev === null || dev.txChecksumOffload === true), allocFrame);
+    const segs = segmentTcp(
+      frame,
+      hr,
+      gsoSize,
+      !(dev === null || dev.txChecksumOffload === true),
+      allocFrame,
+    );
     if (segs === null) {
       this.#env.stats.ip.outDiscards++;
       return 'EMSGSIZE';
@@ -348,7 +362,9 @@ export class Ipv4Output {
     this.#env.stats.ip.sent += segs.length - 1;
     let err: SendError | undefined;
     for (const s of segs)
-      err = this.linkOutput(iface, nextHop, hr === 0 ? s : s.subarray(hr), false, hr === 0 ? undefined : s) ?? err;
+      err =
+        this.linkOutput(iface, nextHop, hr === 0 ? s : s.subarray(hr), false, hr === 0 ? undefined : s) ??
+        err;
     return err;
   }
 

@@ -168,7 +168,8 @@ export function tcpEnvOver(
   // The last route, kept while the addresses (a connection's own objects) and the
   // network layer's routes stay the same: one connection's segments route once.
   const routeFor = (src: IpAddress, dst: IpAddress): NetRoute | undefined => {
-    if (dst === cache.dst && src === cache.src && net.routeGeneration === cache.generation) return cache.route;
+    if (dst === cache.dst && src === cache.src && net.routeGeneration === cache.generation)
+      return cache.route;
     const route: NetRoute | RouteError = net.route(dst, src);
     if (typeof route === 'string') return undefined;
     cache.dst = dst;

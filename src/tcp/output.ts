@@ -361,6 +361,7 @@ export function sendDataAt(
       if (big > effMss) {
         len = big;
         gsoSize = effMss;
+        c.gsoSegs = Math.ceil(big / effMss);
       }
     }
   }

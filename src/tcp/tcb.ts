@@ -150,6 +150,8 @@ export class Tcb {
   orphan = false;
   /** Writer saw a short write; emit onWritable when space returns. */
   wantWritable = false;
+  /** Segments in the last super-segment sent (TSO, output.ts sendDataAt); 0: none yet. */
+  gsoSegs = 0;
 
   // --- ACK state ---
   ackNow = false;

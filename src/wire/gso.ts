@@ -52,7 +52,8 @@ export function segmentTcp(
   const dataAt = tcpAt + thl;
   const dataLen = ipTotal - ipHl - thl;
   const headLen = dataAt; // link prefix + IP header + TCP header
-  const seq0 = ((frame[tcpAt + 4] << 24) | (frame[tcpAt + 5] << 16) | (frame[tcpAt + 6] << 8) | frame[tcpAt + 7]) >>> 0;
+  const seq0 =
+    ((frame[tcpAt + 4] << 24) | (frame[tcpAt + 5] << 16) | (frame[tcpAt + 6] << 8) | frame[tcpAt + 7]) >>> 0;
   const flags = frame[tcpAt + 13];
   const id0 = version === 4 ? (frame[l3 + 4] << 8) | frame[l3 + 5] : 0;
   const count = Math.max(1, Math.ceil(dataLen / gsoSize));
@@ -104,6 +105,24 @@ export function segmentTcp(
     out.push(seg);
   }
   return out;
+}
+
+/**
+ * The gso size of super-segment frames, by their buffer (what the kernel keeps in
+ * skb_shinfo): set where TCP builds one, read where a whole super-segment arrives somewhere
+ * that must cut it (a router forwarding it). Keyed by the ArrayBuffer, which every view of
+ * the frame shares; a super-segment is larger than any pooled frame, so the buffer is its own.
+ */
+const gsoSizes = new WeakMap<ArrayBufferLike, number>();
+
+/** Records that the frame in `bytes`'s buffer is a super-segment of `gsoSize`-byte segments. */
+export function markSuperSegment(bytes: Uint8Array, gsoSize: number): void {
+  gsoSizes.set(bytes.buffer, gsoSize);
+}
+
+/** The gso size of the super-segment `bytes` is (a view of), or 0. */
+export function superSegmentGsoSize(bytes: Uint8Array): number {
+  return gsoSizes.get(bytes.buffer) ?? 0;
 }
 
 function readU32(b: Uint8Array, at: number): number {

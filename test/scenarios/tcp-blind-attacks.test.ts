@@ -218,7 +218,7 @@ describe('blind attacks on TCP (issue #17)', () => {
     let cwndAfter = 0;
     await net.sim.run(async () => {
       const s = await connect(net);
-      const data = randomBytes(4 << 20, 5);
+      const data = randomBytes(16 << 20, 5);
       const sending = s.cli.sendall(data);
       const receiving = recvExactly(s.conn, data.length);
       await net.sim.sleep(millis(60));
@@ -257,7 +257,7 @@ describe('blind attacks on TCP (issue #17)', () => {
     });
     const st = TCP(net).a;
     console.log(
-      `  cwnd ${cwndBefore} -> ${cwndAfter}; fast retransmits ${st.fastRetransmits}, invalid SACK blocks ${st.invalidSackBlocks}`,
+      `  cwnd ${cwndBefore} -> ${cwndAfter}; probes ${st.lossProbes} rto ${st.timeouts} rack ${st.rackLosses} rtx ${st.retransmits} fast retransmits ${st.fastRetransmits}, invalid SACK blocks ${st.invalidSackBlocks}`,
     );
     assert.equal(st.fastRetransmits, 0, 'no recovery on a forged SACK block');
     assert.ok(cwndAfter >= cwndBefore, 'cwnd not cut');

@@ -20,6 +20,12 @@ export interface CongestionContext {
    * ssthresh, so cwnd = ssthresh (Linux tcp_end_cwnd_reduction).
    */
   prrExit?: boolean;
+  /**
+   * Segments one ACK may stand for: the connection sends super-segments of this many
+   * segments (TSO), which the peer receives whole and ACKs once each (the kernel's GRO).
+   * Slow start's per-ACK limit counts them, as Linux's tcp_slow_start counts acked segments.
+   */
+  ackSegs?: number;
 }
 
 export interface CongestionControl {
