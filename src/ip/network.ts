@@ -182,10 +182,11 @@ export function sendSegment<H>(
 ): SendError | undefined {
   const at = route.headerRoom;
   const len = emitter.headerLength(header) + payload.length;
-  const frame = allocFrame(at + len);
+  const gso = gsoSize !== undefined && payload.length > gsoSize;
+  // A super-segment gets a buffer of its own (never a shared slab): markSuperSegment keys it.
+  const frame = gso ? new Uint8Array(at + len) : allocFrame(at + len);
   // A super-segment's checksum is always left out (the kernel's GSO needs CHECKSUM_PARTIAL):
   // the device, or the software segmentation that cuts it, fills in each segment's.
-  const gso = gsoSize !== undefined && payload.length > gsoSize;
   const sum =
     gso || checksumOffloaded(net, route, opts, len) ? undefined : route.pseudoHeaderSum(opts.protocol, len);
   emitter.emit(header, payload, frame, at, sum);
