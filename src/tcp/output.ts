@@ -356,8 +356,10 @@ export function sendDataAt(
     if (segs >= 2) {
       let big = Math.min(avail, maxLen, segs * effMss);
       // Short of the end of the queued data, whole segments only: what the windows leave
-      // over goes (or waits, by Nagle and SWS avoidance) as a segment of its own.
-      if (big < avail) big -= big % effMss;
+      // over goes (or waits, by Nagle and SWS avoidance) as a segment of its own. At the end,
+      // a partial last segment goes along only where Nagle would let it go after the full
+      // ones, in flight by then (Linux tcp_mss_split_point with tcp_nagle_check).
+      if (big < avail || !(c.opts.noDelay || c.finQueued)) big -= big % effMss;
       if (big > effMss) {
         len = big;
         gsoSize = effMss;

@@ -202,6 +202,8 @@ test('over a clean memory link TCP sends super-segments and the receiver takes t
   assert.ok(frames * 4 < segs, `${frames} frames carried ${segs} segments`);
   assert.equal(net.cable.aToB.stats.dropped.mtu, 0);
   assert.equal(net.a.tcp.stats.retransmits, 0);
+  // Both ends count the segments a super-segment stands for (Linux segs_out / segs_in, gso_segs).
+  assert.equal(net.b.tcp.stats.segmentsIn, segs, 'b counts every segment a counted');
   // The receiver ACKs one super-segment at once (it holds two or more full-sized segments).
   assert.ok(net.b.tcp.stats.segmentsOut < frames * 2, 'about one ACK per super-segment');
 });
