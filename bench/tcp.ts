@@ -18,8 +18,9 @@
  * is shared, so the best of a few runs is the least disturbed one).
  * `--cpu-time` times with the process's CPU time (user + system, all threads) instead of
  * wall-clock, so other load on the machine does not count.
- * Bulk runs twice: checksums computed and verified, and over a cable with checksum offload
- * (Device.txChecksumOffload: none computed or verified, as between two veth ends).
+ * Bulk runs with checksums computed and verified, over a cable with checksum offload
+ * (Device.txChecksumOffload: none computed or verified, as between two veth ends), and with
+ * offload plus super-segments (TSO/GSO, Device.gsoMaxSize: up to 64 KiB per frame).
  * Each at MTU 1500 and MTU 65535. Kernel side: bench/kernel/node-net.mjs (from ../shared/bench-kernel)
  * (server in a child process), bulk 1 GiB, rr and crr for a few seconds.
  *
@@ -74,6 +75,9 @@ const { bulk, rr, crr } = tcpWorkloads(modules, clock);
 const offloaded = tcpWorkloads(modules, clock, { checksumOffload: true });
 /** And with the receiver reading into a buffer it reuses (TcpConnection.readInto). */
 const offloadedInto = tcpWorkloads(modules, clock, { checksumOffload: true, readInto: true });
+/** Offload with super-segments (TSO/GSO, Device.gsoMaxSize): TCP sends up to 64 KiB under one header. */
+const tso = tcpWorkloads(modules, clock, { checksumOffload: true, gso: true });
+const tsoInto = tcpWorkloads(modules, clock, { checksumOffload: true, gso: true, readInto: true });
 
 // ---------------------------------------------------------------- kernel
 
@@ -127,6 +131,8 @@ if (want('bulk')) {
   for (const [name, w] of [
     ['bulk, checksum offload', offloaded],
     ['bulk, offload, readInto', offloadedInto],
+    ['bulk, offload + TSO', tso],
+    ['bulk, offload + TSO, readInto', tsoInto],
   ] as const)
     for (const mtu of mtus) {
       const size = (quick ? 32 : mtu >= 9000 ? 512 : 128) << 20;
@@ -138,7 +144,7 @@ if (want('bulk')) {
         `${fmt(r.MBps, 1)} MB/s`,
         typeof k === 'string' ? k : `${fmt(k.MBps ?? 0, 1)} MB/s`,
         typeof k === 'string' ? 'n/a' : ratio(r.MBps, k.MBps),
-        `${size >> 20} MiB in ${fmt(r.wallS, 2)} s, ${fmt(r.segs)} segments (${fmt((r.wallS * 1e9) / r.segs)} ns/segment)`,
+        `${size >> 20} MiB in ${fmt(r.wallS, 2)} s, ${fmt(r.segs)} segments in ${fmt(r.frames)} frames (${fmt((r.wallS * 1e9) / r.segs)} ns/segment)`,
       ]);
     }
 }
