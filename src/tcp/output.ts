@@ -475,12 +475,8 @@ export function tcpOutput(c: Tcb): void {
   let burstBytes = 0;
   let held = false;
   // Super-segments (TSO) when the route's device takes them; not while pacing (each burst is
-  // a few segments) nor through a UDP tunnel.
-  const env = c.layer.env;
-  const gsoMax =
-    rate === 0 && !c.opts.udpEncapsPort && env.gsoMaxSegment !== undefined
-      ? env.gsoMaxSegment(c.local.address, c.remote.address)
-      : 0;
+  // a few segments) nor through a UDP tunnel. Asked once, when there is more than a segment to send.
+  let gsoMax = -1;
   for (;;) {
     const off = seqSub(c.snd.nxt, c.sndBufSeq);
     const avail = Math.max(0, c.sndBuf.length - off);
@@ -509,7 +505,14 @@ export function tcpOutput(c: Tcb): void {
       held = true;
       break;
     }
-    const used = sendDataAt(c, c.snd.nxt, len, false, true, gsoMax);
+    if (gsoMax < 0 && len > c.mss) {
+      const env = c.layer.env;
+      gsoMax =
+        rate === 0 && !c.opts.udpEncapsPort && env.gsoMaxSegment !== undefined
+          ? env.gsoMaxSegment(c.local.address, c.remote.address)
+          : 0;
+    }
+    const used = sendDataAt(c, c.snd.nxt, len, false, true, gsoMax < 0 ? 0 : gsoMax);
     if (used === 0) break;
     c.snd.nxt = seqAdd(c.snd.nxt, used);
     sent = true;

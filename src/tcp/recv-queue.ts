@@ -14,12 +14,15 @@ import type { MemoryAccount } from './memory.ts';
  * The same interface as ByteRing (ring.ts) where the receive path uses it.
  */
 export class RecvQueue {
-  /** Pieces in arrival order from `#head`; the first `#headOff` bytes of the head are read. */
-  #chunks: Uint8Array[] = [];
-  /** What each piece charged to the account (credited when it is wholly read). */
+  // Pieces in arrival order from `#head`: piece i is #bufs[i][#starts[i], #ends[i]) (parallel
+  // arrays, so appending to the own buffer allocates nothing), and what it charged the account.
+  #bufs: Uint8Array[] = [];
+  #starts: number[] = [];
+  #ends: number[] = [];
   #charges: number[] = [];
   #head = 0;
-  #headOff = 0;
+  /** Pieces in the arrays (slots past it are spare: emptying never shrinks the arrays). */
+  #n = 0;
   #length = 0;
   /** The queue's own buffer small pieces are copied into, and how much of it is used. */
   #tail: Uint8Array = EMPTY;
@@ -42,7 +45,7 @@ export class RecvQueue {
   /** What the queue has charged to the account for the bytes it holds (truesize, see above). */
   get charged(): number {
     let sum = 0;
-    for (let i = this.#head; i < this.#charges.length; i++) sum += this.#charges[i];
+    for (let i = this.#head; i < this.#n; i++) sum += this.#charges[i];
     return sum;
   }
 
@@ -68,20 +71,17 @@ export class RecvQueue {
   push(data: Uint8Array, force = false): number {
     const n = force ? data.length : Math.min(data.length, this.space);
     if (n === 0) return 0;
-    const piece = n < data.length ? data.subarray(0, n) : data;
-    const truesize = this.chargeFor(piece);
+    const truesize = n >= KEEP_MIN ? this.chargeFor(data) : n;
     if (truesize !== n) {
-      this.#chunks.push(piece);
-      this.#charges.push(truesize);
+      this.#add(data, 0, n, truesize);
       this.#lastInTail = false;
       this.#account?.charge(truesize);
-    } else this.#copyIn(piece);
+    } else this.#copyIn(data, n);
     this.#length += n;
     return n;
   }
 
-  #copyIn(piece: Uint8Array): void {
-    const n = piece.length;
+  #copyIn(data: Uint8Array, n: number): void {
     let tail = this.#tail;
     if (this.#tailUsed + n > tail.length) {
       // A fresh buffer; pieces still unread in the old one keep it alive until read. Starts
@@ -93,20 +93,33 @@ export class RecvQueue {
       this.#lastInTail = false;
     }
     const at = this.#tailUsed;
-    tail.set(piece, at);
+    if (n === data.length) tail.set(data, at);
+    else tail.set(data.subarray(0, n), at);
     this.#tailUsed = at + n;
-    const chunks = this.#chunks;
-    const last = chunks.length - 1;
+    const last = this.#n - 1;
     if (this.#lastInTail && last >= this.#head) {
-      const prev = chunks[last];
-      chunks[last] = tail.subarray(prev.byteOffset - tail.byteOffset, at + n);
+      this.#ends[last] = at + n;
       this.#charges[last] += n;
     } else {
-      chunks.push(tail.subarray(at, at + n));
-      this.#charges.push(n);
+      this.#add(tail, at, at + n, n);
       this.#lastInTail = true;
     }
     this.#account?.charge(n);
+  }
+
+  #add(buf: Uint8Array, start: number, end: number, charge: number): void {
+    const i = this.#n++;
+    if (i < this.#bufs.length) {
+      this.#bufs[i] = buf;
+      this.#starts[i] = start;
+      this.#ends[i] = end;
+      this.#charges[i] = charge;
+    } else {
+      this.#bufs.push(buf);
+      this.#starts.push(start);
+      this.#ends.push(end);
+      this.#charges.push(charge);
+    }
   }
 
   /**
@@ -114,20 +127,23 @@ export class RecvQueue {
    * copied into `scratch` (which must hold len bytes). Valid until the next mutation.
    */
   peek(off: number, len: number, scratch: Uint8Array): Uint8Array {
-    const chunks = this.#chunks;
+    const bufs = this.#bufs;
+    const starts = this.#starts;
+    const ends = this.#ends;
     let i = this.#head;
-    let at = this.#headOff + off;
-    while (i < chunks.length && at >= chunks[i].length) {
-      at -= chunks[i].length;
+    let at = off;
+    const n = this.#n;
+    while (i < n && at >= ends[i] - starts[i]) {
+      at -= ends[i] - starts[i];
       i++;
     }
-    if (i >= chunks.length) return scratch.subarray(0, 0);
-    if (at + len <= chunks[i].length) return chunks[i].subarray(at, at + len);
+    if (i >= n) return scratch.subarray(0, 0);
+    if (starts[i] + at + len <= ends[i]) return bufs[i].subarray(starts[i] + at, starts[i] + at + len);
     let o = 0;
-    while (o < len && i < chunks.length) {
-      const c = chunks[i];
-      const k = Math.min(len - o, c.length - at);
-      scratch.set(c.subarray(at, at + k), o);
+    while (o < len && i < n) {
+      const from = starts[i] + at;
+      const k = Math.min(len - o, ends[i] - from);
+      scratch.set(bufs[i].subarray(from, from + k), o);
       o += k;
       at = 0;
       i++;
@@ -145,22 +161,23 @@ export class RecvQueue {
   /** Moves up to `out.length` bytes from the head into `out` (one copy); returns the count. */
   takeInto(out: Uint8Array): number {
     const n = Math.min(out.length, this.#length);
+    if (n === 0) return 0;
+    const bufs = this.#bufs;
+    const starts = this.#starts;
+    const ends = this.#ends;
     let o = 0;
-    const chunks = this.#chunks;
     let i = this.#head;
-    let at = this.#headOff;
     while (o < n) {
-      const c = chunks[i];
-      const k = Math.min(n - o, c.length - at);
-      out.set(k === c.length ? c : c.subarray(at, at + k), o);
+      const from = starts[i];
+      const b = bufs[i];
+      const k = Math.min(n - o, ends[i] - from);
+      if (k === 1) out[o] = b[from];
+      else out.set(from === 0 && k === b.length ? b : b.subarray(from, from + k), o);
       o += k;
-      at += k;
-      if (at === c.length) {
-        i++;
-        at = 0;
-      }
+      if (from + k === ends[i]) i++;
+      else starts[i] = from + k;
     }
-    this.consume(n);
+    this.#release(i, n);
     return n;
   }
 
@@ -168,44 +185,57 @@ export class RecvQueue {
   consume(n: number): void {
     n = Math.min(n, this.#length);
     if (n === 0) return;
-    this.#length -= n;
-    const chunks = this.#chunks;
+    const starts = this.#starts;
+    const ends = this.#ends;
     let left = n;
+    let i = this.#head;
     while (left > 0) {
-      const i = this.#head;
-      const rest = chunks[i].length - this.#headOff;
+      const rest = ends[i] - starts[i];
       if (left < rest) {
-        this.#headOff += left;
+        starts[i] += left;
         break;
       }
       left -= rest;
-      this.#account?.credit(this.#charges[i]);
-      chunks[i] = EMPTY; // the frame may go
-      this.#head = i + 1;
-      this.#headOff = 0;
+      i++;
     }
+    this.#release(i, n);
+  }
+
+  /** Pieces before `upTo` were read wholly: their charges go back, their frames may go. */
+  #release(upTo: number, n: number): void {
+    this.#length -= n;
+    const bufs = this.#bufs;
+    for (let i = this.#head; i < upTo; i++) {
+      this.#account?.credit(this.#charges[i]);
+      bufs[i] = EMPTY;
+    }
+    this.#head = upTo;
     if (this.#length === 0) this.#reset();
-    else if (this.#head > 64 && this.#head * 2 > chunks.length) {
-      this.#chunks = chunks.slice(this.#head);
-      this.#charges = this.#charges.slice(this.#head);
+    else if (upTo > 64 && upTo * 2 > this.#n) {
+      this.#bufs = bufs.slice(upTo, this.#n);
+      this.#starts = this.#starts.slice(upTo, this.#n);
+      this.#ends = this.#ends.slice(upTo, this.#n);
+      this.#charges = this.#charges.slice(upTo, this.#n);
+      this.#n -= upTo;
       this.#head = 0;
     }
   }
 
   clear(): void {
-    const chunks = this.#chunks;
-    for (let i = this.#head; i < chunks.length; i++) this.#account?.credit(this.#charges[i]);
     this.#length = 0;
     this.#reset();
     this.#tail = EMPTY;
   }
 
-  /** Empty: forget the pieces; the own buffer is filled again from its start. */
+  /** Empty (or cleared): unread pieces give their charges back; the own buffer is filled again from its start. */
   #reset(): void {
-    this.#chunks.length = 0;
-    this.#charges.length = 0;
+    const bufs = this.#bufs;
+    for (let i = this.#head; i < this.#n; i++) {
+      this.#account?.credit(this.#charges[i]);
+      bufs[i] = EMPTY;
+    }
+    this.#n = 0;
     this.#head = 0;
-    this.#headOff = 0;
     this.#tailUsed = 0;
     this.#lastInTail = false;
   }
