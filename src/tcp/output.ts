@@ -512,7 +512,7 @@ export function tcpOutput(c: Tcb): void {
           ? env.gsoMaxSegment(c.local.address, c.remote.address)
           : 0;
     }
-    const used = sendDataAt(c, c.snd.nxt, len, false, true, gsoMax < 0 ? 0 : gsoMax);
+    const used = sendDataAt(c, c.snd.nxt, len, false, true, Math.max(0, gsoMax));
     if (used === 0) break;
     c.snd.nxt = seqAdd(c.snd.nxt, used);
     sent = true;
