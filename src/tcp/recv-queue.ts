@@ -52,8 +52,9 @@ export class RecvQueue {
   /** What push(data, true) would charge to the account: a kept frame's whole buffer, else the bytes. */
   chargeFor(data: Uint8Array): number {
     const n = data.length;
+    if (n < KEEP_MIN) return n;
     const truesize = data.buffer.byteLength;
-    return n >= KEEP_MIN && 2 * n >= truesize ? truesize : n;
+    return 2 * n >= truesize ? truesize : n;
   }
 
   /** Bytes push() would take now: room under the limit, and in the memory account. */
@@ -85,8 +86,9 @@ export class RecvQueue {
     let tail = this.#tail;
     if (this.#tailUsed + n > tail.length) {
       // A fresh buffer; pieces still unread in the old one keep it alive until read. Starts
-      // at 64 bytes (kept on V8's heap, as ByteRing's) and grows with use, up to 64 KiB.
-      let size = Math.max(MIN_TAIL, Math.min(2 * tail.length, MAX_TAIL));
+      // at 64 bytes (kept on V8's heap, as ByteRing's) and doubles with use up to the limit,
+      // so a steady stream of small pieces fills one buffer, emptied by reading, again and again.
+      let size = Math.max(MIN_TAIL, Math.min(2 * tail.length, this.limit));
       while (size < n) size *= 2;
       tail = this.#tail = new Uint8Array(size);
       this.#tailUsed = 0;
@@ -245,4 +247,3 @@ const EMPTY = new Uint8Array(0);
 /** Pieces at least this large, owning at least half their buffer, are kept by reference. */
 const KEEP_MIN = 1024;
 const MIN_TAIL = 64;
-const MAX_TAIL = 64 * 1024;
