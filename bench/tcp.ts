@@ -28,7 +28,9 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { getHeapSpaceStatistics } from 'node:v8';
 import { Cable } from '../src/link/memory.ts';
 import { Simulation } from '../src/link/sim.ts';
 import { Stack } from '../src/stack.ts';
@@ -101,6 +103,32 @@ function kernel(mode: 'bulk' | 'rr' | 'crr'): KernelFigures | string {
   return { MBps: Number(kv.MBps), tps: Number(kv.tps), cps: Number(kv.cps) };
 }
 
+// ---------------------------------------------------------------- allocation
+
+/**
+ * JS-heap allocation per segment, estimated from the young generation: every scavenge (minor
+ * GC) follows a filled semi-space, so scavenges × semi-space size ≈ bytes allocated on the
+ * heap (typed arrays' backing stores above V8's on-heap size are not counted). One extra
+ * 32 MiB run of `f`, so a regression in per-segment garbage shows as a larger number.
+ */
+let minorGcs = 0;
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries())
+    if ((e as unknown as { detail?: { kind?: number } }).detail?.kind === 1) minorGcs++;
+}).observe({ entryTypes: ['gc'] });
+const semiSpace = (getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_size ?? 0) / 2;
+const tick = () => new Promise<void>((r) => setImmediate(r));
+
+async function allocPerSegment(f: () => { segs: number }): Promise<string> {
+  await tick();
+  const g0 = minorGcs;
+  const r = f();
+  await tick();
+  await tick();
+  const bytes = (minorGcs - g0) * semiSpace;
+  return `≈${fmt(bytes / Math.max(1, r.segs))} B/segment on the JS heap`;
+}
+
 // ---------------------------------------------------------------- report
 
 const rows: string[][] = [['measure', 'MTU', 'sockstack', 'kernel (Node net, loopback)', 'ratio', 'notes']];
@@ -119,13 +147,14 @@ if (want('bulk')) {
     const size = (quick ? 32 : mtu >= 9000 ? 512 : 128) << 20;
     bulk(mtu, 8 << 20); // warm-up
     const r = best(() => bulk(mtu, size));
+    const alloc = await allocPerSegment(() => bulk(mtu, 32 << 20));
     rows.push([
       'bulk, 1 connection',
       String(mtu),
       `${fmt(r.MBps, 1)} MB/s`,
       typeof k === 'string' ? k : `${fmt(k.MBps ?? 0, 1)} MB/s`,
       typeof k === 'string' ? 'n/a' : ratio(r.MBps, k.MBps),
-      `${size >> 20} MiB in ${fmt(r.wallS, 2)} s, ${fmt(r.segs)} segments (${fmt((r.wallS * 1e9) / r.segs)} ns/segment)`,
+      `${size >> 20} MiB in ${fmt(r.wallS, 2)} s, ${fmt(r.segs)} segments (${fmt((r.wallS * 1e9) / r.segs)} ns/segment), ${alloc}`,
     ]);
   }
   for (const [name, w] of [
@@ -138,13 +167,14 @@ if (want('bulk')) {
       const size = (quick ? 32 : mtu >= 9000 ? 512 : 128) << 20;
       w.bulk(mtu, 8 << 20); // warm-up
       const r = best(() => w.bulk(mtu, size));
+      const alloc = await allocPerSegment(() => w.bulk(mtu, 32 << 20));
       rows.push([
         name,
         String(mtu),
         `${fmt(r.MBps, 1)} MB/s`,
         typeof k === 'string' ? k : `${fmt(k.MBps ?? 0, 1)} MB/s`,
         typeof k === 'string' ? 'n/a' : ratio(r.MBps, k.MBps),
-        `${size >> 20} MiB in ${fmt(r.wallS, 2)} s, ${fmt(r.segs)} segments in ${fmt(r.frames)} frames (${fmt((r.wallS * 1e9) / r.segs)} ns/segment)`,
+        `${size >> 20} MiB in ${fmt(r.wallS, 2)} s, ${fmt(r.segs)} segments in ${fmt(r.frames)} frames (${fmt((r.wallS * 1e9) / r.segs)} ns/segment), ${alloc}`,
       ]);
     }
 }
