@@ -388,6 +388,14 @@ async function clean(): Promise<void> {
   // without vnet headers carries) and the kernel's defaults (TSO/GRO, checksum offload).
   const on = await tapStack({ kernelAddr: '10.77.1.1/24', stackAddr: '10.77.1.2/24', offload: true });
   hosts.push(on);
+  // The same without TSO on transmit (TapOptions.tso false: MSS-sized frames to the kernel).
+  const notso = await tapStack({
+    kernelAddr: '10.77.9.1/24',
+    stackAddr: '10.77.9.2/24',
+    offload: true,
+    tso: false,
+  });
+  hosts.push(notso);
   const off = await tapStack({ kernelAddr: '10.77.2.1/24', stackAddr: '10.77.2.2/24', offload: false });
   hosts.push(off);
   // As before vnet headers and the writer thread: plain frames, writes on the stack's thread.
@@ -404,6 +412,7 @@ async function clean(): Promise<void> {
   const r = {
     onS2k: [] as number[],
     onK2s: [] as number[],
+    notsoS2k: [] as number[],
     offS2k: [] as number[],
     offK2s: [] as number[],
     oldS2k: [] as number[],
@@ -415,6 +424,7 @@ async function clean(): Promise<void> {
   for (let i = 0; i < RUNS; i++) {
     const a = mbps(await sockToKernel(on, on.ns, on.kernelIp, port++, { bytes: BYTES }));
     const b = mbps(await kernelToSock(on, on.ns, port++, { bytes: BYTES }));
+    const a2 = mbps(await sockToKernel(notso, notso.ns, notso.kernelIp, port++, { bytes: BYTES }));
     const a0 = mbps(await sockToKernel(off, off.ns, off.kernelIp, port++, { bytes: BYTES }));
     const b0 = mbps(await kernelToSock(off, off.ns, port++, { bytes: BYTES }));
     const a1 = mbps(await sockToKernel(old, old.ns, old.kernelIp, port++, { bytes: BYTES }));
@@ -422,10 +432,11 @@ async function clean(): Promise<void> {
     const c = mbps(await kernelKernel(pair, port++, { bytes: BYTES }));
     const d = mbps(await kernelKernel(pairOn, port++, { bytes: BYTES }));
     console.log(
-      `RESULT tap-tcp clean run=${i + 1} vnet: sock->kernel=${a.toFixed(1)} kernel->sock=${b.toFixed(1)} plain: sock->kernel=${a0.toFixed(1)} kernel->sock=${b0.toFixed(1)} plain,no-writer: sock->kernel=${a1.toFixed(1)} kernel->sock=${b1.toFixed(1)} kernel->kernel(veth,nooffload)=${c.toFixed(1)} kernel->kernel(veth,offload)=${d.toFixed(1)} MB/s`,
+      `RESULT tap-tcp clean run=${i + 1} vnet: sock->kernel=${a.toFixed(1)} kernel->sock=${b.toFixed(1)} vnet,no-tso: sock->kernel=${a2.toFixed(1)} plain: sock->kernel=${a0.toFixed(1)} kernel->sock=${b0.toFixed(1)} plain,no-writer: sock->kernel=${a1.toFixed(1)} kernel->sock=${b1.toFixed(1)} kernel->kernel(veth,nooffload)=${c.toFixed(1)} kernel->kernel(veth,offload)=${d.toFixed(1)} MB/s`,
     );
     r.onS2k.push(a);
     r.onK2s.push(b);
+    r.notsoS2k.push(a2);
     r.offS2k.push(a0);
     r.offK2s.push(b0);
     r.oldS2k.push(a1);
@@ -442,6 +453,7 @@ async function clean(): Promise<void> {
   // "plain, no writer" is the TAP as it was before vnet headers and the writer thread.
   row('sockstack → kernel (TAP, vnet hdr)', r.onS2k);
   row('kernel → sockstack (TAP, vnet hdr)', r.onK2s);
+  row('sockstack → kernel (vnet hdr, no TSO)', r.notsoS2k);
   row('sockstack → kernel (TAP, plain)', r.offS2k);
   row('kernel → sockstack (TAP, plain)', r.offK2s);
   row('sockstack → kernel (plain, no writer)', r.oldS2k);
@@ -450,7 +462,7 @@ async function clean(): Promise<void> {
   console.log(`  ${'kernel → kernel (veth, offloads on)'.padEnd(36)} ${fmt(r.kkOn)}`);
   const st = on.tap.stats;
   console.log(
-    `  vnet TAP: ${st.rxGso} GSO super-segments of ${st.rxFrames} frames received, ${st.txCsumOffloaded} of ${st.txFrames} sent with NEEDS_CSUM; ${st.rxBatches} reader batches`,
+    `  vnet TAP: ${st.rxGso} GSO super-segments of ${st.rxFrames} frames received, ${st.txCsumOffloaded} of ${st.txFrames} sent with NEEDS_CSUM, ${st.txGso} sent as TSO super-segments; ${st.rxBatches} reader batches`,
   );
   console.log(`  sockstack TCP counters (vnet): ${JSON.stringify(pick(on.stack.tcp.stats))}`);
   console.log(`  sockstack TCP counters (plain): ${JSON.stringify(pick(off.stack.tcp.stats))}`);

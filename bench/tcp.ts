@@ -18,8 +18,9 @@
  * is shared, so the best of a few runs is the least disturbed one).
  * `--cpu-time` times with the process's CPU time (user + system, all threads) instead of
  * wall-clock, so other load on the machine does not count.
- * Bulk runs twice: checksums computed and verified, and over a cable with checksum offload
- * (Device.txChecksumOffload: none computed or verified, as between two veth ends).
+ * Bulk runs with checksums computed and verified, over a cable with checksum offload
+ * (Device.txChecksumOffload: none computed or verified, as between two veth ends), and with
+ * offload plus super-segments (TSO/GSO, Device.gsoMaxSize: up to 64 KiB per frame).
  * Each at MTU 1500 and MTU 65535. Kernel side: bench/kernel/node-net.mjs (from ../shared/bench-kernel)
  * (server in a child process), bulk 1 GiB, rr and crr for a few seconds.
  *
@@ -27,7 +28,9 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { getHeapSpaceStatistics } from 'node:v8';
 import { Cable } from '../src/link/memory.ts';
 import { Simulation } from '../src/link/sim.ts';
 import { Stack } from '../src/stack.ts';
@@ -74,6 +77,9 @@ const { bulk, rr, crr } = tcpWorkloads(modules, clock);
 const offloaded = tcpWorkloads(modules, clock, { checksumOffload: true });
 /** And with the receiver reading into a buffer it reuses (TcpConnection.readInto). */
 const offloadedInto = tcpWorkloads(modules, clock, { checksumOffload: true, readInto: true });
+/** Offload with super-segments (TSO/GSO, Device.gsoMaxSize): TCP sends up to 64 KiB under one header. */
+const tso = tcpWorkloads(modules, clock, { checksumOffload: true, gso: true });
+const tsoInto = tcpWorkloads(modules, clock, { checksumOffload: true, gso: true, readInto: true });
 
 // ---------------------------------------------------------------- kernel
 
@@ -97,6 +103,32 @@ function kernel(mode: 'bulk' | 'rr' | 'crr'): KernelFigures | string {
   return { MBps: Number(kv.MBps), tps: Number(kv.tps), cps: Number(kv.cps) };
 }
 
+// ---------------------------------------------------------------- allocation
+
+/**
+ * JS-heap allocation per segment, estimated from the young generation: every scavenge (minor
+ * GC) follows a filled semi-space, so scavenges × semi-space size ≈ bytes allocated on the
+ * heap (typed arrays' backing stores above V8's on-heap size are not counted). One extra
+ * 32 MiB run of `f`, so a regression in per-segment garbage shows as a larger number.
+ */
+let minorGcs = 0;
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries())
+    if ((e as unknown as { detail?: { kind?: number } }).detail?.kind === 1) minorGcs++;
+}).observe({ entryTypes: ['gc'] });
+const semiSpace = (getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_size ?? 0) / 2;
+const tick = () => new Promise<void>((r) => setImmediate(r));
+
+async function allocPerSegment(f: () => { segs: number }): Promise<string> {
+  await tick();
+  const g0 = minorGcs;
+  const r = f();
+  await tick();
+  await tick();
+  const bytes = (minorGcs - g0) * semiSpace;
+  return `≈${fmt(bytes / Math.max(1, r.segs))} B/segment on the JS heap`;
+}
+
 // ---------------------------------------------------------------- report
 
 const rows: string[][] = [['measure', 'MTU', 'sockstack', 'kernel (Node net, loopback)', 'ratio', 'notes']];
@@ -115,30 +147,34 @@ if (want('bulk')) {
     const size = (quick ? 32 : mtu >= 9000 ? 512 : 128) << 20;
     bulk(mtu, 8 << 20); // warm-up
     const r = best(() => bulk(mtu, size));
+    const alloc = await allocPerSegment(() => bulk(mtu, 32 << 20));
     rows.push([
       'bulk, 1 connection',
       String(mtu),
       `${fmt(r.MBps, 1)} MB/s`,
       typeof k === 'string' ? k : `${fmt(k.MBps ?? 0, 1)} MB/s`,
       typeof k === 'string' ? 'n/a' : ratio(r.MBps, k.MBps),
-      `${size >> 20} MiB in ${fmt(r.wallS, 2)} s, ${fmt(r.segs)} segments (${fmt((r.wallS * 1e9) / r.segs)} ns/segment)`,
+      `${size >> 20} MiB in ${fmt(r.wallS, 2)} s, ${fmt(r.segs)} segments (${fmt((r.wallS * 1e9) / r.segs)} ns/segment), ${alloc}`,
     ]);
   }
   for (const [name, w] of [
     ['bulk, checksum offload', offloaded],
     ['bulk, offload, readInto', offloadedInto],
+    ['bulk, offload + TSO', tso],
+    ['bulk, offload + TSO, readInto', tsoInto],
   ] as const)
     for (const mtu of mtus) {
       const size = (quick ? 32 : mtu >= 9000 ? 512 : 128) << 20;
       w.bulk(mtu, 8 << 20); // warm-up
       const r = best(() => w.bulk(mtu, size));
+      const alloc = await allocPerSegment(() => w.bulk(mtu, 32 << 20));
       rows.push([
         name,
         String(mtu),
         `${fmt(r.MBps, 1)} MB/s`,
         typeof k === 'string' ? k : `${fmt(k.MBps ?? 0, 1)} MB/s`,
         typeof k === 'string' ? 'n/a' : ratio(r.MBps, k.MBps),
-        `${size >> 20} MiB in ${fmt(r.wallS, 2)} s, ${fmt(r.segs)} segments (${fmt((r.wallS * 1e9) / r.segs)} ns/segment)`,
+        `${size >> 20} MiB in ${fmt(r.wallS, 2)} s, ${fmt(r.segs)} segments in ${fmt(r.frames)} frames (${fmt((r.wallS * 1e9) / r.segs)} ns/segment), ${alloc}`,
       ]);
     }
 }

@@ -5,6 +5,11 @@
  * pair ratios is robust against a busy machine in a way that separate runs are not.
  *
  *   node --import tsx scripts/bench-ab.ts [--base REV] [--head REV] [--rounds N] [--only bulk|rr|crr] [--mtu 1500,65535]
+ *        [--offload] [--gso] [--read-into]
+ *
+ * `--offload`: the cable offloads checksums; `--gso`: and carries super-segments (a tree from
+ * before TSO ignores it, so base vs head then measures TSO itself); `--read-into`: bulk's
+ * receiver reads into a buffer it reuses (WorkloadOptions).
  *
  * A is --base (default HEAD~1), B is --head (default: the working tree), each other
  * revision checked out into a temporary git worktree. Times are the process's CPU time per batch. Not a test: prints numbers, never fails
@@ -26,6 +31,9 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '16' },
     only: { type: 'string' },
     mtu: { type: 'string', default: '1500,65535' },
+    offload: { type: 'boolean', default: false },
+    gso: { type: 'boolean', default: false },
+    'read-into': { type: 'boolean', default: false },
   },
 });
 const rounds = Math.max(2, Number(values.rounds) || 16);
@@ -62,8 +70,13 @@ const batches: { name: string; run: (w: Workloads, mtu: number) => void }[] = [
 const median = (x: number[]) => [...x].sort((p, q) => p - q)[x.length >> 1]!;
 
 try {
-  const A = tcpWorkloads(await loadStackModules(baseTree), cpu);
-  const B = tcpWorkloads(await loadStackModules(headTree), cpu);
+  const wopts = {
+    checksumOffload: values.offload || values.gso,
+    gso: values.gso,
+    readInto: values['read-into'],
+  };
+  const A = tcpWorkloads(await loadStackModules(baseTree), cpu, wopts);
+  const B = tcpWorkloads(await loadStackModules(headTree), cpu, wopts);
   console.log(
     `scripts/bench-ab.ts: A = ${baseRev}, B = ${headRev}${dirty ? ' + uncommitted changes' : ''}, ${rounds} pairs each, Node ${process.version}`,
   );

@@ -38,7 +38,8 @@ export async function loadStackModules(root: string): Promise<StackModules> {
 }
 
 export interface Workloads {
-  bulk(mtu: number, bytes: number): { MBps: number; wallS: number; segs: number };
+  /** `frames`: frames the sender's end put on the cable (fewer than `segs` with super-segments). */
+  bulk(mtu: number, bytes: number): { MBps: number; wallS: number; segs: number; frames: number };
   rr(mtu: number, transactions: number): { tps: number; wallS: number };
   crr(mtu: number, conns: number): { cps: number; wallS: number };
 }
@@ -52,11 +53,17 @@ export interface WorkloadOptions {
   checksumOffload?: boolean;
   /** Bulk's receiver reads into one buffer it reuses (readInto) instead of read()'s fresh arrays. */
   readInto?: boolean;
+  /**
+   * Super-segments (CableOptions.gso, Device.gsoMaxSize: TCP sends up to 64 KiB under one
+   * header when checksums are offloaded). Default false, so trees from before it compare alike.
+   */
+  gso?: boolean;
 }
 
 /** The workloads over `m`, timed with `clock` (milliseconds). */
 export function tcpWorkloads(m: StackModules, clock: () => number, opts: WorkloadOptions = {}): Workloads {
   const checksumOffload = opts.checksumOffload ?? false;
+  const gso = opts.gso ?? false;
   const readInto = opts.readInto ?? false;
   const sink = new Uint8Array(readInto ? 1 << 20 : 0);
   const { Cable, Simulation, Stack, micros, millis } = m;
@@ -73,6 +80,7 @@ export function tcpWorkloads(m: StackModules, clock: () => number, opts: Workloa
         aToB: { delay },
         bToA: { delay },
         checksumOffload,
+        gso,
       }),
     );
     const tcp = {
@@ -86,7 +94,7 @@ export function tcpWorkloads(m: StackModules, clock: () => number, opts: Workloa
     a.addInterface({ name: 'eth0', device: cable.a, addresses: ['10.0.0.1/24'] });
     b.addInterface({ name: 'eth0', device: cable.b, addresses: ['10.0.0.2/24'] });
     sim.runUntilIdle();
-    return { sim, a, b };
+    return { sim, a, b, cable };
   }
 
   /** Drives the sim until `done()` or no more events. */
@@ -105,8 +113,8 @@ export function tcpWorkloads(m: StackModules, clock: () => number, opts: Workloa
 
   // ---------------------------------------------------------------- bulk
 
-  function bulk(mtu: number, bytes: number): { MBps: number; wallS: number; segs: number } {
-    const { sim, a, b } = net(mtu);
+  function bulk(mtu: number, bytes: number): { MBps: number; wallS: number; segs: number; frames: number } {
+    const { sim, a, b, cable } = net(mtu);
     const l = b.tcp.listen({ port: 5001, backlog: 4 });
     const c = a.tcp.connect({ remote: B, remotePort: 5001 });
     sim.runFor(millis(5));
@@ -140,11 +148,17 @@ export function tcpWorkloads(m: StackModules, clock: () => number, opts: Workloa
           },
     };
     const seg0 = a.tcp.stats.segmentsOut;
+    const frames0 = cable.aToB.stats.sent;
     const t0 = clock();
     pump();
     drive(sim, () => got >= bytes);
     const wallS = (clock() - t0) / 1000;
-    return { MBps: bytes / wallS / 1e6, wallS, segs: a.tcp.stats.segmentsOut - seg0 };
+    return {
+      MBps: bytes / wallS / 1e6,
+      wallS,
+      segs: a.tcp.stats.segmentsOut - seg0,
+      frames: cable.aToB.stats.sent - frames0,
+    };
   }
 
   // ---------------------------------------------------------------- rr

@@ -59,7 +59,7 @@ export const command: Command = {
       'ipv6-prefix': {
         type: 'string',
         value: 'CIDR',
-        description: 'advertise this /64 (e.g. fd00:0:0:2::/64) for SLAAC; PREFIX::2 is the host\'s [::1]',
+        description: "advertise this /64 (e.g. fd00:0:0:2::/64) for SLAAC; PREFIX::2 is the host's [::1]",
       },
       'dns-upstream': {
         type: 'string',

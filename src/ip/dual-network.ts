@@ -64,8 +64,15 @@ export class DualNetwork implements NetworkLayer {
     return this.#of(a).isBroadcastAddress(a);
   }
 
-  sendInPlace(route: NetRoute, opts: SendOptions, frame: Uint8Array): SendError | undefined {
-    return (route.family === 6 ? this.v6 : this.v4).sendInPlace(route, opts, frame);
+  sendInPlace(
+    route: NetRoute,
+    opts: SendOptions,
+    frame: Uint8Array,
+    gsoSize?: number,
+  ): SendError | undefined {
+    return route.family === 6
+      ? this.v6.sendInPlace(route, opts, frame)
+      : this.v4.sendInPlace(route, opts, frame, gsoSize);
   }
 
   portUnreachable(info: IpPacketInfo): void {

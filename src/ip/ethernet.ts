@@ -7,6 +7,7 @@
  *
  * Knows nothing of IP addresses: above it are handlers, below it `Device.transmit`.
  */
+
 import { isMacBroadcast, type MacAddress, macEquals } from '../wire/address.ts';
 import {
   ETHERNET_HEADER_LEN,
@@ -16,6 +17,7 @@ import {
   VLAN_TAG_LEN,
   writeEthernetHeader,
 } from '../wire/ethernet.ts';
+import { markSuperSegment } from '../wire/gso.ts';
 import type { NetInterface } from './interface.ts';
 import type { StackStats } from './stats.ts';
 
@@ -134,13 +136,15 @@ export class LinkLayer {
     ethertype: number,
     payload: Uint8Array,
     frame?: Uint8Array,
+    gsoSize?: number,
   ): void {
     const dev = iface.device;
     if (!dev || !iface.up) {
       this.#stats.ip.interfaceDown++;
       return;
     }
-    if (payload.length > iface.mtu) {
+    // A TCP super-segment (IP output checked it against the device's gsoMaxSize) is over the MTU.
+    if (payload.length > iface.mtu && gsoSize === undefined) {
       this.#stats.link.tooBig++;
       return;
     }
@@ -148,15 +152,18 @@ export class LinkLayer {
     if (out === undefined) {
       out = new Uint8Array(ETHERNET_HEADER_LEN + payload.length);
       out.set(payload, ETHERNET_HEADER_LEN);
+      if (gsoSize !== undefined) markSuperSegment(out, gsoSize);
     }
     writeEthernetHeader(out, 0, dst, iface.mac, ethertype);
     this.#stats.link.sent++;
-    dev.transmit(out);
+    if (gsoSize === undefined) dev.transmit(out);
+    else dev.transmit(out, gsoSize);
   }
 
-  /** Hands a bare IP packet to a raw-IP (TUN) device. */
-  transmitRaw(iface: NetInterface, packet: Uint8Array): void {
+  /** Hands a bare IP packet to a raw-IP (TUN) device (`gsoSize`: a super-segment, see Device.transmit). */
+  transmitRaw(iface: NetInterface, packet: Uint8Array, gsoSize?: number): void {
     this.#stats.link.sent++;
-    iface.device!.transmit(packet);
+    if (gsoSize === undefined) iface.device!.transmit(packet);
+    else iface.device!.transmit(packet, gsoSize);
   }
 }

@@ -5,6 +5,7 @@
  */
 import { checksumUpdate16 } from '../wire/checksum.ts';
 import { isWireError } from '../wire/error.ts';
+import { markSuperSegment, segmentTcp, superSegmentGsoSize } from '../wire/gso.ts';
 import {
   ICMPV4_DEST_UNREACHABLE,
   ICMPV4_TIME_EXCEEDED,
@@ -71,7 +72,14 @@ export class Ipv4Forwarder {
       return;
     }
     const mtu = out.mtu;
-    if (pkt.length > mtu && v.dontFragment) {
+    // A TCP super-segment that came whole over a link carrying them (Device.gsoMaxSize, as the
+    // kernel's GRO builds them) is judged by the segments it stands for (Linux ip_exceeds_mtu,
+    // skb_gso_validate_network_len), and leaves whole or as those segments.
+    const gsoSize = pkt.length > mtu && v.protocol === 6 ? superSegmentGsoSize(pkt) : 0;
+    const ipHl = (pkt[0] & 0x0f) * 4;
+    const segLen = gsoSize > 0 && pkt.length >= ipHl + 13 ? ipHl + (pkt[ipHl + 12] >> 4) * 4 + gsoSize : 0;
+    const superSegment = gsoSize > 0 && segLen <= mtu;
+    if (pkt.length > mtu && v.dontFragment && !superSegment) {
       stats.fragNeeded++;
       // RFC 1191 §4: the router "MUST include the MTU of that next-hop network in the
       // low-order 16 bits of the ICMP header field that is labelled 'unused'".
@@ -92,6 +100,21 @@ export class Ipv4Forwarder {
     stats.forwarded++;
     if (copy.length <= mtu) {
       output.linkOutput(out, nextHop, copy, false);
+      return;
+    }
+    if (superSegment) {
+      const dev = out.device;
+      if (dev !== null && dev.txChecksumOffload === true && (dev.gsoMaxSize ?? 0) >= copy.length) {
+        markSuperSegment(copy, gsoSize);
+        output.linkOutput(out, nextHop, copy, false, undefined, gsoSize);
+        return;
+      }
+      const segs = segmentTcp(copy, 0, gsoSize, true);
+      if (segs === null) {
+        stats.malformed++;
+        return;
+      }
+      for (const s of segs) output.linkOutput(out, nextHop, s, false);
       return;
     }
     const parsed = parseIpv4Packet(copy, { verifyChecksum: false });

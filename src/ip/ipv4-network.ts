@@ -69,9 +69,14 @@ export class Ipv4Network implements NetworkLayer {
     return a.family === 4 && this.ip.isBroadcastAddress(a.v4);
   }
 
-  sendInPlace(route: NetRoute, opts: SendOptions, frame: Uint8Array): SendError | undefined {
+  sendInPlace(
+    route: NetRoute,
+    opts: SendOptions,
+    frame: Uint8Array,
+    gsoSize?: number,
+  ): SendError | undefined {
     if (!(route instanceof Ipv4Route)) return 'ENETUNREACH';
-    return this.ip.output.sendInPlace(route, opts, frame);
+    return this.ip.output.sendInPlace(route, opts, frame, undefined, gsoSize);
   }
 
   portUnreachable(info: IpPacketInfo): void {

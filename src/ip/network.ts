@@ -11,6 +11,7 @@
 import { allocFrame } from '../link/frame-alloc.ts';
 import type { IpAddress } from '../wire/address.ts';
 import { pseudoHeaderSumV4, pseudoHeaderSumV6 } from '../wire/checksum.ts';
+import { markSuperSegment } from '../wire/gso.ts';
 import type { NetInterface } from './interface.ts';
 
 /** The kinds of ICMP (and, later, ICMPv6) error a transport is told about. */
@@ -152,9 +153,12 @@ export interface NetworkLayer {
   readonly routeGeneration: number;
   /**
    * Sends a datagram laid out in its frame: `route.headerRoom` free bytes, then the
-   * transport header and data (checksum done). Takes ownership of `frame`.
+   * transport header and data (checksum done). Takes ownership of `frame`. `gsoSize`: the
+   * datagram is a TCP super-segment (checksum left out) of segments of `gsoSize` data bytes,
+   * which may exceed the MTU (see `gsoMaxSegment`): it goes whole to a device that takes it,
+   * else it is cut into its segments here (software GSO).
    */
-  sendInPlace(route: NetRoute, opts: SendOptions, frame: Uint8Array): SendError | undefined;
+  sendInPlace(route: NetRoute, opts: SendOptions, frame: Uint8Array, gsoSize?: number): SendError | undefined;
   /** Tells the sender of a datagram that arrived for no port of ours (ICMP port unreachable). */
   portUnreachable(info: IpPacketInfo): void;
 }
@@ -179,15 +183,35 @@ export function sendSegment<H>(
   emitter: SegmentEmitter<H>,
   header: H,
   payload: Uint8Array,
+  gsoSize?: number,
 ): SendError | undefined {
   const at = route.headerRoom;
   const len = emitter.headerLength(header) + payload.length;
-  const frame = allocFrame(at + len);
-  const sum = checksumOffloaded(net, route, opts, len)
-    ? undefined
-    : route.pseudoHeaderSum(opts.protocol, len);
+  const gso = gsoSize !== undefined && payload.length > gsoSize;
+  // A super-segment gets a buffer of its own (never a shared slab): markSuperSegment keys it.
+  const frame = gso ? new Uint8Array(at + len) : allocFrame(at + len);
+  // A super-segment's checksum is always left out (the kernel's GSO needs CHECKSUM_PARTIAL):
+  // the device, or the software segmentation that cuts it, fills in each segment's.
+  const sum =
+    gso || checksumOffloaded(net, route, opts, len) ? undefined : route.pseudoHeaderSum(opts.protocol, len);
   emitter.emit(header, payload, frame, at, sum);
-  return net.sendInPlace(route, opts, frame);
+  if (!gso) return net.sendInPlace(route, opts, frame);
+  markSuperSegment(frame, gsoSize);
+  return net.sendInPlace(route, opts, frame, gsoSize);
+}
+
+/**
+ * The largest transport segment (header and data) a TCP super-segment on `route` may be: the
+ * outgoing device's `gsoMaxSize` less the IP header, when it takes super-segments (and
+ * offloads checksums, which they need); 0 when it does not. IPv4 only for now: IPv6 output
+ * has no super-segment path yet.
+ */
+export function gsoMaxSegment(route: NetRoute): number {
+  if (route.family !== 4 || route.local || route.broadcast) return 0;
+  const device = route.iface.device;
+  if (device === null || device.txChecksumOffload !== true) return 0;
+  const max = device.gsoMaxSize ?? 0;
+  return max > route.mtu ? Math.min(max, 65535) - 20 : 0;
 }
 
 /**

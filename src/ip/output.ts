@@ -17,6 +17,7 @@ import {
 } from '../wire/address.ts';
 import { pseudoHeaderSumV4 } from '../wire/checksum.ts';
 import { ETHERTYPE_IPV4 } from '../wire/ethernet.ts';
+import { segmentTcp } from '../wire/gso.ts';
 import { ipv4MulticastMac } from '../wire/igmp.ts';
 import { emitIpv4, IPV4_MIN_HEADER_LEN, type Ipv4Repr } from '../wire/ipv4.ts';
 import type { LinkLayer } from './ethernet.ts';
@@ -235,13 +236,14 @@ export class Ipv4Output {
    * transport header and data (checksum done). The IP and link headers are written
    * in front and the frame is handed to the device as is. Takes ownership of `frame`.
    * `options` (IP options, e.g. an echo reply's): the IP header room is then 20 bytes plus
-   * the options padded to a multiple of 4.
+   * the options padded to a multiple of 4. `gsoSize`: a TCP super-segment (NetworkLayer.sendInPlace).
    */
   sendInPlace(
     route: Ipv4Route,
     opts: SendOptions,
     frame: Uint8Array,
     options: Uint8Array = NO_IP_OPTIONS,
+    gsoSize?: number,
   ): SendError | undefined {
     const env = this.#env;
     const hr = route.linkRoom;
@@ -277,6 +279,26 @@ export class Ipv4Output {
       const pkt = hr === 0 ? frame : frame.subarray(hr);
       if (route.broadcast || this.#loopsMulticast(route, opts)) this.loopBack(pkt.slice());
       return this.linkOutput(route.iface, route.nextHop, pkt, route.broadcast, hr === 0 ? undefined : frame);
+    }
+    if (gsoSize !== undefined && !route.broadcast && !route.local) {
+      // A TCP super-segment: whole to a device that takes it (linkOutput), else cut here.
+      emitIpv4(repr, frame, hr);
+      const dev = route.iface.device;
+      const whole =
+        dev !== null &&
+        dev.txChecksumOffload === true &&
+        (dev.gsoMaxSize ?? 0) >= ipHl + payloadLength &&
+        ipHl + (frame[hr + ipHl + 12] >> 4) * 4 + gsoSize <= route.iface.mtu;
+      if (whole)
+        return this.linkOutput(
+          route.iface,
+          route.nextHop,
+          frame.subarray(hr),
+          false,
+          hr === 0 ? undefined : frame,
+          gsoSize,
+        );
+      return this.#softwareSegments(route.iface, route.nextHop, frame, hr, gsoSize);
     }
     if (repr.dontFragment) {
       env.stats.ip.fragFails++;
@@ -324,6 +346,7 @@ export class Ipv4Output {
     pkt: Uint8Array,
     broadcast: boolean,
     frame?: Uint8Array,
+    gsoSize?: number,
   ): SendError | undefined {
     const env = this.#env;
     if (!iface.up) {
@@ -335,7 +358,7 @@ export class Ipv4Output {
       return undefined;
     }
     if (iface.device!.linkType === 'ip') {
-      env.link.transmitRaw(iface, pkt);
+      env.link.transmitRaw(iface, pkt, gsoSize);
       return undefined;
     }
     if (broadcast) {
@@ -351,14 +374,49 @@ export class Ipv4Output {
     // The common case, a resolved neighbour, needs no PendingPacket object.
     const mac = arp.resolved(nextHop);
     if (mac !== undefined) {
-      env.link.transmit(iface, mac, ETHERTYPE_IPV4, pkt, frame);
+      env.link.transmit(iface, mac, ETHERTYPE_IPV4, pkt, frame, gsoSize);
       return undefined;
     }
+    // A super-segment waits for ARP as the segments it stands for (the pending queue keeps no gso size).
+    if (gsoSize !== undefined) return this.#softwareSegments(iface, nextHop, pkt, 0, gsoSize);
     if (!arp.send(nextHop, frame === undefined ? { bytes: pkt } : { bytes: pkt, frame })) {
       env.stats.ip.outDiscards++;
       return 'ENOBUFS';
     }
     return undefined;
+  }
+
+  /**
+   * Software GSO (the kernel's skb_gso_segment in validate_xmit_skb): the super-segment
+   * whose IP header starts at `frame[hr]` goes out as its segments, each with the same room
+   * in front and its checksums filled in unless the device offloads them.
+   */
+  #softwareSegments(
+    iface: NetInterface,
+    nextHop: Ipv4Address,
+    frame: Uint8Array,
+    hr: number,
+    gsoSize: number,
+  ): SendError | undefined {
+    const dev = iface.device;
+    const segs = segmentTcp(
+      frame,
+      hr,
+      gsoSize,
+      !(dev === null || dev.txChecksumOffload === true),
+      allocFrame,
+    );
+    if (segs === null) {
+      this.#env.stats.ip.outDiscards++;
+      return 'EMSGSIZE';
+    }
+    this.#env.stats.ip.sent += segs.length - 1;
+    let err: SendError | undefined;
+    for (const s of segs)
+      err =
+        this.linkOutput(iface, nextHop, hr === 0 ? s : s.subarray(hr), false, hr === 0 ? undefined : s) ??
+        err;
+    return err;
   }
 
   /** Queues a packet on the loopback interface: it is received in the stack's next poll, never synchronously. */

@@ -21,8 +21,13 @@ export interface Device {
   readonly linkType: LinkType;
   /** Largest payload a frame carries (the IP MTU): 1500 for standard Ethernet. */
   readonly mtu: number;
-  /** Sends one frame (Ethernet header included when linkType is 'ethernet'). */
-  transmit(frame: Uint8Array): void;
+  /**
+   * Sends one frame (Ethernet header included when linkType is 'ethernet'). `gsoSize`, only
+   * on a device with `gsoMaxSize`: the frame is a TCP super-segment (checksum left out) to be
+   * cut into segments of `gsoSize` data bytes wherever real segments are needed (the
+   * kernel's skb_shinfo gso_size); a link that carries it whole may deliver it whole.
+   */
+  transmit(frame: Uint8Array, gsoSize?: number): void;
   /**
    * Set by whoever owns the device (a stack's interface); frames arrive here. A stack's
    * only queues the frame and wakes its driver: the stack processes it in its next `poll`.
@@ -41,6 +46,12 @@ export interface Device {
    * missing. Absent: false.
    */
   readonly rxChecksumValid?: boolean;
+  /**
+   * Segmentation offload (the kernel's NETIF_F_TSO with gso_max_size, virtio's
+   * VIRTIO_NET_F_HOST_TSO4): the largest IP datagram, in bytes, a TCP super-segment sent here
+   * may be, above the MTU. Only with `txChecksumOffload`. Absent or 0: frames fit the MTU.
+   */
+  readonly gsoMaxSize?: number;
 }
 
 /** A device on a simulated link that also has timed work (delivery, queues). */

@@ -2,6 +2,7 @@ import type { Rng } from '../rand/rng.ts';
 import { SeededRng } from '../rand/rng.ts';
 import type { Clock, Pollable } from '../time/clock.ts';
 import type { Duration, Instant } from '../time/instant.ts';
+import { ipOffset, segmentTcp } from '../wire/gso.ts';
 import type { LinkType } from './device.ts';
 
 /**
@@ -195,8 +196,45 @@ export class Channel implements Pollable {
     return left > 0 ? (left * bw) / 8e6 : 0;
   }
 
-  /** Accepts one frame (ownership passes to the channel). */
-  send(frame: Uint8Array): void {
+  /**
+   * Whether a TCP super-segment (Device.gsoMaxSize) crosses this direction whole: only when
+   * nothing here acts on single wire frames, i.e. no impairment but a fixed propagation
+   * delay (as a veth pair carries GSO packets whole). Otherwise `send` cuts it into the
+   * segments a wire would carry, and loss, queues, reordering act on those.
+   */
+  get carriesSuperSegments(): boolean {
+    for (const k in this.#cfg) {
+      const v = this.#cfg[k as keyof Impairments];
+      if (v === undefined || k === 'delay') continue;
+      if (k === 'mtu' && v === this.#linkMtu) continue;
+      return false;
+    }
+    return true;
+  }
+
+  /**
+   * Accepts one frame (ownership passes to the channel). `gsoSize`: the frame is a TCP
+   * super-segment (see Device.transmit), delivered whole or as its segments
+   * (`carriesSuperSegments`).
+   */
+  send(frame: Uint8Array, gsoSize?: number): void {
+    if (gsoSize !== undefined && gsoSize > 0) {
+      if (this.carriesSuperSegments) {
+        this.stats.sent++;
+        this.stats.sentBytes += frame.length;
+        this.#enqueue(this.#clock.now() + (this.#cfg.delay ?? 0), frame);
+        return;
+      }
+      const at = ipOffset(frame, this.#linkType);
+      const segs = at < 0 ? null : segmentTcp(frame, at, gsoSize, false);
+      if (segs === null) {
+        this.stats.sent++;
+        this.stats.dropped.mtu++;
+        return;
+      }
+      for (const seg of segs) this.send(seg);
+      return;
+    }
     const cfg = this.#cfg;
     const rng = this.#rng;
     const st = this.stats;

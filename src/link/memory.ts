@@ -21,10 +21,18 @@ export interface CableOptions {
   /**
    * Checksum offload (Device.txChecksumOffload / rxChecksumValid) in each direction that
    * does not corrupt frames, as a veth pair offers it. Default true; false makes both ends
-   * compute and verify every checksum, as a real wire needs.
+   * compute and verify every checksum, as a real wire needs (and turns super-segments off).
    */
   checksumOffload?: boolean;
+  /**
+   * Segmentation offload (Device.gsoMaxSize): TCP sends super-segments up to 64 KiB through
+   * either end while checksums are offloaded. Default true.
+   */
+  gso?: boolean;
 }
+
+/** The largest super-segment a memory link takes: an IP datagram's limit (the kernel's GSO_MAX_SIZE). */
+export const GSO_MAX_SIZE = 65535;
 
 /**
  * One end of a cable. `transmit` queues into the outgoing channel; `poll`
@@ -39,11 +47,13 @@ export class CableEnd implements SimDevice {
   out!: Channel;
   in!: Channel;
   readonly #offload: boolean;
-  constructor(name: string, linkType: LinkType, mtu: number, checksumOffload = true) {
+  readonly #gso: boolean;
+  constructor(name: string, linkType: LinkType, mtu: number, checksumOffload = true, gso = true) {
     this.name = name;
     this.linkType = linkType;
     this.mtu = mtu;
     this.#offload = checksumOffload;
+    this.#gso = gso;
   }
   /**
    * Whether the outgoing direction may skip checksums now. Deviation: a frame sent
@@ -56,8 +66,16 @@ export class CableEnd implements SimDevice {
   get rxChecksumValid(): boolean {
     return this.#offload && !this.in.corrupts;
   }
-  transmit(frame: Uint8Array): void {
-    this.out.send(frame);
+  /**
+   * Super-segments up to 64 KiB (the kernel's GSO_MAX_SIZE) whenever checksums are
+   * offloaded: a clean direction carries them whole, an impaired one cuts them into wire
+   * segments (Channel.send), so only corruption (which needs real checksums) turns it off.
+   */
+  get gsoMaxSize(): number {
+    return this.#gso && this.txChecksumOffload ? GSO_MAX_SIZE : 0;
+  }
+  transmit(frame: Uint8Array, gsoSize?: number): void {
+    this.out.send(frame, gsoSize);
   }
   nextDeadline(): Instant | undefined {
     return this.in.nextDeadline();
@@ -93,8 +111,9 @@ export class Cable implements Pollable {
     const mtu = options.mtu ?? 1500;
     const [na, nb] = options.names ?? ['a', 'b'];
     const offload = options.checksumOffload ?? true;
-    const a = new CableEnd(na, linkType, mtu, offload);
-    const b = new CableEnd(nb, linkType, mtu, offload);
+    const gso = options.gso ?? true;
+    const a = new CableEnd(na, linkType, mtu, offload, gso);
+    const b = new CableEnd(nb, linkType, mtu, offload, gso);
     const common = { clock: options.clock, mtu, linkType };
     this.aToB = new Channel({
       ...common,

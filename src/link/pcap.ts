@@ -425,7 +425,15 @@ export class CaptureDevice implements SimDevice {
   get rxChecksumValid(): boolean {
     return this.inner.rxChecksumValid === true;
   }
-  transmit(frame: Uint8Array): void {
+  get gsoMaxSize(): number {
+    return this.inner.gsoMaxSize ?? 0;
+  }
+  /**
+   * A super-segment (`gsoSize`) is recorded as the device takes it, one large frame with its
+   * checksum filled in, as tcpdump on a Linux interface with TSO shows it; the segments a
+   * wire would carry are cut below the capture point.
+   */
+  transmit(frame: Uint8Array, gsoSize?: number): void {
     // Record before handing over: after transmit the frame belongs to the inner device.
     this.#writer.writePacket(
       this.#clock.now(),
@@ -433,7 +441,8 @@ export class CaptureDevice implements SimDevice {
       this.#iface,
       'out',
     );
-    this.inner.transmit(frame);
+    if (gsoSize === undefined) this.inner.transmit(frame);
+    else this.inner.transmit(frame, gsoSize);
   }
   /**
    * The frame as a wire would carry it: on a link with checksum offload the transport

@@ -90,6 +90,9 @@ export class Switch implements Pollable {
       linkType: 'ethernet',
       aToB: up,
       bToA: down,
+      // Frames cross the switch as they are (no gso size travels with them), so its ports
+      // carry real segments only.
+      gso: false,
       names: [`${this.#name}.${index}`, `${this.#name}.${index}-inner`],
     });
     cable.b.onReceive = (frame) => this.#input(index, frame);

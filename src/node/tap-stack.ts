@@ -46,6 +46,8 @@ export interface TapStackOptions {
    * and may corrupt bytes, so the stack must compute and verify every checksum itself.
    */
   offload?: boolean;
+  /** TCP super-segments to the kernel with offload (TapOptions.tso). Default true. */
+  tso?: boolean;
   /** The TAP's writer-thread ring (TapOptions.txRingBytes; 0: write on this thread). */
   txRingBytes?: number;
   /** Impairments on our side of the TAP: `tx` = frames we send, `rx` = frames we receive. */
@@ -122,6 +124,7 @@ export async function tapStack(options: TapStackOptions = {}): Promise<TapStackH
     mtu: options.mtu,
     offload: options.offload ?? options.impair === undefined,
     txRingBytes: options.txRingBytes,
+    tso: options.tso,
     disableIpv6: true,
     netns: options.netns,
   });

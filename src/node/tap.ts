@@ -14,15 +14,18 @@
  *
  * Kernel doc: Documentation/networking/tuntap.rst; flags from linux/if_tun.h.
  */
+
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import type { Device, LinkType } from '../link/device.ts';
 import { isWireError } from '../wire/error.ts';
+import { ipOffset, segmentTcp } from '../wire/gso.ts';
 import {
   emitVirtioNetHdr,
   parseVirtioNetHdr,
   setPartialChecksum,
+  setTcpGso,
   transportChecksumValid,
   VIRTIO_NET_HDR_F_DATA_VALID,
   VIRTIO_NET_HDR_F_NEEDS_CSUM,
@@ -105,6 +108,11 @@ export interface TapOptions {
    */
   offload?: boolean;
   /**
+   * With `offload`: the stack's TCP sends super-segments up to 64 KiB (Device.gsoMaxSize) with
+   * GSO_TCPV4/V6 headers, which the kernel takes whole (TSO towards the kernel). Default true.
+   */
+  tso?: boolean;
+  /**
    * Write frames from a second worker thread fed through a shared ring (bytes given here;
    * 0: write on the calling thread). Default 8 MiB. The stack's thread then only copies each
    * frame into the ring; the write syscalls, and the kernel's receive work inside them,
@@ -135,6 +143,8 @@ export interface TapStats {
   txCsumOffloaded: number;
   /** Offload: received super-segments (GSO TCP), each delivered whole. */
   rxGso: number;
+  /** Offload: TCP super-segments sent whole (GSO_TCPV4/V6: the kernel cuts them, or takes them as GRO would). */
+  txGso: number;
   /** Offload: received frames whose checksum the kernel left partial (NEEDS_CSUM) or had checked (DATA_VALID). */
   rxCsumTrusted: number;
   /** Offload: received frames with neither flag, whose transport checksum we verified here. */
@@ -157,6 +167,8 @@ export interface TapDevice extends Device {
   readonly offloadFlags: number;
   readonly txChecksumOffload: boolean;
   readonly rxChecksumValid: boolean;
+  /** 65535 with offload and `tso` (super-segments sent with a GSO virtio_net_hdr), else 0. */
+  readonly gsoMaxSize: number;
   /** Set when the reader stopped because of an error (the interface disappeared). */
   onError: ((err: LinkError) => void) | null;
   readonly closed: boolean;
@@ -372,6 +384,7 @@ class TapDeviceImpl implements TapDevice {
     txErrors: 0,
     txCsumOffloaded: 0,
     rxGso: 0,
+    txGso: 0,
     rxCsumTrusted: 0,
     rxCsumChecked: 0,
     rxCsumErrors: 0,
@@ -381,6 +394,7 @@ class TapDeviceImpl implements TapDevice {
   readonly offloadFlags: number;
   readonly txChecksumOffload: boolean;
   readonly rxChecksumValid: boolean;
+  readonly gsoMaxSize: number;
   onReceive: ((frame: Uint8Array) => void) | null = null;
   onError: ((err: LinkError) => void) | null = null;
   #wakeFd: number;
@@ -432,6 +446,7 @@ class TapDeviceImpl implements TapDevice {
     // goes out partial only when the kernel took TUN_F_CSUM.
     this.rxChecksumValid = vnet;
     this.txChecksumOffload = (offloadFlags & TUN_F_CSUM) !== 0;
+    this.gsoMaxSize = this.txChecksumOffload && options.tso !== false ? 65535 : 0;
     this.#wakeFd = wakeFd;
     this.ifname = ifname;
     this.name = ifname;
@@ -567,7 +582,7 @@ class TapDeviceImpl implements TapDevice {
     if (h) h(err);
   }
 
-  transmit(frame: Uint8Array): void {
+  transmit(frame: Uint8Array, gsoSize?: number): void {
     const st = this.#stats;
     if (this.#closed) {
       st.txDropped++;
@@ -578,8 +593,22 @@ class TapDeviceImpl implements TapDevice {
       const hdr = this.#txHdr;
       // With txChecksumOffload the stack left every whole TCP/UDP datagram's checksum out;
       // the kernel fills it in from NEEDS_CSUM. Without it the frame is complete as it is.
-      if (this.txChecksumOffload && setPartialChecksum(frame, this.linkType, hdr)) st.txCsumOffloaded++;
-      else hdr.flags = 0;
+      if (this.txChecksumOffload && setPartialChecksum(frame, this.linkType, hdr)) {
+        st.txCsumOffloaded++;
+        // A TCP super-segment (TSO): the kernel takes it whole with its gso_size (tun's
+        // virtio_net_hdr_to_skb), and segments it only where a device needs segments.
+        if (gsoSize !== undefined && setTcpGso(frame, this.linkType, hdr, gsoSize)) st.txGso++;
+      } else {
+        hdr.flags = 0;
+        if (gsoSize !== undefined) {
+          // Not a super-segment the kernel could take: its segments, checksums filled in.
+          const at = ipOffset(frame, this.linkType);
+          const segs = at < 0 ? null : segmentTcp(frame, at, gsoSize, true);
+          if (segs === null) st.txDropped++;
+          else for (const s of segs) this.transmit(s);
+          return;
+        }
+      }
       const hb = this.#txQueue.length > 0 ? new Uint8Array(VIRTIO_NET_HDR_MRG_LEN) : this.#txHdrBytes;
       emitVirtioNetHdr(hdr, hb, 0, VIRTIO_NET_HDR_MRG_LEN);
       parts = [hb, frame];

@@ -7,6 +7,7 @@
  */
 import {
   checksumTrusted,
+  gsoMaxSegment,
   type IpPacketInfo,
   type NetRoute,
   type NetworkLayer,
@@ -49,7 +50,9 @@ export interface StackTcpEnv {
     fields?: TcpIpFields,
     udp?: TcpUdpEncap,
     ecn?: number,
+    gsoSize?: number,
   ): void;
+  gsoMaxSegment(src: IpAddress, dst: IpAddress): number;
   routeSource(dst: IpAddress): IpAddress | undefined;
   mssFor(dst: IpAddress): number;
   isLocalAddress(a: IpAddress): boolean;
@@ -162,26 +165,28 @@ export function tcpEnvOver(
   const cache: { dst?: IpAddress; src?: IpAddress; generation: number; route?: NetRoute } = {
     generation: -1,
   };
+  // The last route, kept while the addresses (a connection's own objects) and the
+  // network layer's routes stay the same: one connection's segments route once.
+  const routeFor = (src: IpAddress, dst: IpAddress): NetRoute | undefined => {
+    if (dst === cache.dst && src === cache.src && net.routeGeneration === cache.generation)
+      return cache.route;
+    const route: NetRoute | RouteError = net.route(dst, src);
+    if (typeof route === 'string') return undefined;
+    cache.dst = dst;
+    cache.src = src;
+    cache.generation = net.routeGeneration;
+    cache.route = route;
+    return route;
+  };
   return {
     clock: env.clock,
     rng: env.rng,
     timers: env.timers,
-    output: (src, dst, repr, payload, fields, udp, ecn) => {
-      // The last route, kept while the addresses (a connection's own objects) and the
-      // network layer's routes stay the same: one connection's segments route once.
-      let route: NetRoute | RouteError;
-      if (dst === cache.dst && src === cache.src && net.routeGeneration === cache.generation) {
-        route = cache.route!;
-      } else {
-        route = net.route(dst, src);
-        if (typeof route === 'string') {
-          env.stats.ip.noRoute++;
-          return;
-        }
-        cache.dst = dst;
-        cache.src = src;
-        cache.generation = net.routeGeneration;
-        cache.route = route;
+    output: (src, dst, repr, payload, fields, udp, ecn, gsoSize) => {
+      const route = routeFor(src, dst);
+      if (route === undefined) {
+        env.stats.ip.noRoute++;
+        return;
       }
       if (udp) {
         tunnel.repr = repr;
@@ -198,7 +203,11 @@ export function tcpEnvOver(
       }
       // The segment is built straight into its frame (link + IP header room in front), so
       // the payload is copied once and IP adds its header in place.
-      sendSegment(net, route, tcpSendOptions(fields, IP_PROTO_TCP, ecn), TCP_SEGMENT, repr, payload);
+      sendSegment(net, route, tcpSendOptions(fields, IP_PROTO_TCP, ecn), TCP_SEGMENT, repr, payload, gsoSize);
+    },
+    gsoMaxSegment: (src, dst) => {
+      const route = routeFor(src, dst);
+      return route === undefined ? 0 : gsoMaxSegment(route);
     },
     routeSource: (dst) => {
       const r = net.route(dst);

@@ -26,6 +26,7 @@ export function ccContext(c: Tcb): CongestionContext {
   const srtt = c.rtt.srtt;
   if (srtt !== undefined) ctx.rtt = srtt;
   if (c.minRtt > 0) ctx.minRtt = c.minRtt;
+  if (c.gsoSegs > 2) ctx.ackSegs = c.gsoSegs;
   return ctx;
 }
 

@@ -41,7 +41,17 @@ export interface TcpEnv {
     udp?: TcpUdpEncap,
     /** The IP ECN field (RFC 3168 §5: 0 Not-ECT, 2 ECT(0)); absent: Not-ECT. */
     ecn?: number,
+    /**
+     * A super-segment (TSO): `payload` is several segments of `gsoSize` bytes (the last may
+     * be shorter) sent under this one header, cut by the device or by IP where needed.
+     */
+    gsoSize?: number,
   ): void;
+  /**
+   * The largest TCP segment (header and data) one super-segment from `src` to `dst` may be,
+   * when the route's device takes them (the kernel's sk_gso_max_size); 0 or absent: none.
+   */
+  gsoMaxSegment?(src: IpAddress, dst: IpAddress): number;
   /** Source address the host would use to reach dst (undefined: no route -> ENETUNREACH/EHOSTUNREACH). */
   routeSource(dst: IpAddress): IpAddress | undefined;
   /** Largest TCP payload on the route to dst (path MTU - IP - TCP headers, no options), e.g. 1460. */

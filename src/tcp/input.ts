@@ -5,7 +5,7 @@
  * the FIN (the receiver side, receiver.ts); with RFC 5961 (blind attacks) and RFC 7323
  * (PAWS).
  */
-
+import { superSegmentGsoSize } from '../wire/gso.ts';
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpOptions, type TcpRepr } from '../wire/tcp.ts';
 import { sizeBuffersOnEstablished } from './buffers.ts';
 import { ccContext } from './cc.ts';
@@ -30,11 +30,18 @@ const NOT_ACCEPTABLE = 1;
 /** Not acceptable, but a zero-window probe at RCV.NXT: its ACK is processed, its text dropped. */
 const ZERO_WINDOW_PROBE = 2;
 
+/** The segments a super-segment stands for: by its gso size when known, else by our MSS. */
+function receivedSegments(c: Tcb, payload: Uint8Array): number {
+  const g = superSegmentGsoSize(payload);
+  return Math.ceil(payload.length / (g > 0 ? g : c.rcvMss));
+}
+
 /** Segment arrival for a connection in any state but CLOSED and LISTEN; `ecn`: its IP ECN field. */
 export function segmentArrives(c: Tcb, r: TcpRepr, payload: Uint8Array, ecn = 0): void {
   const now = c.layer.env.clock.now();
   c.segEcn = ecn;
-  c.stats.segsIn++;
+  // A super-segment received whole counts as its segments (Linux tcp_segs_in: gso_segs).
+  c.stats.segsIn += payload.length > c.rcvMss ? receivedSegments(c, payload) : 1;
   c.lastRecv = now;
   c.keepaliveProbes = 0;
   if (c.state === 'SYN-SENT') {

@@ -18,6 +18,7 @@ import {
 import { PortTable } from '../transport/port-table.ts';
 import { EphemeralPorts } from '../transport/ports.ts';
 import type { IpAddress } from '../wire/address.ts';
+import { superSegmentGsoSize } from '../wire/gso.ts';
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpRepr } from '../wire/tcp.ts';
 import { ChallengeAckLimiter } from './challenge.ts';
 import { resolveTcpConfig, type TcpConfig, type TcpSocketOptions } from './config.ts';
@@ -519,7 +520,11 @@ export class TcpLayer implements TcpListenerHost {
    */
   receive(src: IpAddress, dst: IpAddress, r: TcpRepr, payload: Uint8Array, tunnelPort = 0, ecn = 0): void {
     const stats = this.stats;
-    stats.segmentsIn++;
+    // A super-segment received whole counts as its segments (Linux InSegs counts gso_segs).
+    let gso = 0;
+    if (payload.length > 1500 && (gso = superSegmentGsoSize(payload)) > 0)
+      stats.segmentsIn += Math.ceil(payload.length / gso);
+    else stats.segmentsIn++;
     if (r.srcPort === 0 || r.dstPort === 0) {
       stats.badSegment++;
       return;

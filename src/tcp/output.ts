@@ -129,8 +129,11 @@ export function windowUpdateDue(c: Tcb): boolean {
   return space - cur >= Math.min(c.rcvBuf.limit >> 1, 2 * c.rcvMss);
 }
 
-/** Hands one segment of this connection to IP. */
-function emit(c: Tcb, seqNo: Seq, ctl: number, payload: Uint8Array, options: TcpOptions): void {
+/**
+ * Hands one segment of this connection to IP. `gsoSize`: a super-segment of several segments
+ * of that many data bytes (see sendDataAt), counted as the segments it stands for.
+ */
+function emit(c: Tcb, seqNo: Seq, ctl: number, payload: Uint8Array, options: TcpOptions, gsoSize = 0): void {
   let flags = ctl;
   const layer = c.layer;
   let window: number;
@@ -168,18 +171,22 @@ function emit(c: Tcb, seqNo: Seq, ctl: number, payload: Uint8Array, options: Tcp
     c.ackNow = false;
     c.clearTimer(T_DELACK);
   }
-  c.stats.segsOut++;
-  layer.stats.segmentsOut++;
+  const segs = gsoSize > 0 ? Math.ceil(payload.length / gsoSize) : 1;
+  c.stats.segsOut += segs;
+  layer.stats.segmentsOut += segs;
   c.lastSend = layer.env.clock.now();
-  layer.env.output(
-    c.local.address,
-    c.remote.address,
-    repr,
-    payload,
-    c.opts,
-    layer.udpEncap(c.opts.udpEncapsPort),
-    ipEcn,
-  );
+  if (gsoSize > 0)
+    layer.env.output(c.local.address, c.remote.address, repr, payload, c.opts, undefined, ipEcn, gsoSize);
+  else
+    layer.env.output(
+      c.local.address,
+      c.remote.address,
+      repr,
+      payload,
+      c.opts,
+      layer.udpEncap(c.opts.udpEncapsPort),
+      ipEcn,
+    );
 }
 
 /** The flags ecnForSegment adds to (one object: emit is synchronous). */
@@ -329,16 +336,45 @@ function armRtx(c: Tcb): void {
  * Sends one data segment starting at `s` carrying at most `maxLen` bytes (and our FIN if
  * the segment reaches it). Returns the sequence space used (0: nothing to send). `burstEnd`:
  * `maxLen` is all the windows allow now, so a segment that reaches it ends the burst.
+ * `gsoMax` (new data only): the largest segment, header included, the route's device takes
+ * as one super-segment (TSO); the segment then carries up to that many whole MSS-sized
+ * segments' worth (Linux tcp_mss_split_point: whole segments unless it reaches the end of
+ * the queued data), sent under one header.
  */
-export function sendDataAt(c: Tcb, s: Seq, maxLen: number, retransmit: boolean, burstEnd = false): number {
+export function sendDataAt(
+  c: Tcb,
+  s: Seq,
+  maxLen: number,
+  retransmit: boolean,
+  burstEnd = false,
+  gsoMax = 0,
+): number {
   const options = dataOptions(c);
   const sackN = options.sack?.length ?? 0;
-  const effMss = c.mss - optionBytes(c, sackN);
+  const optBytes = optionBytes(c, sackN);
+  const effMss = c.mss - optBytes;
   const off = seqSub(s, c.sndBufSeq);
   let avail = Math.max(0, c.sndBuf.length - off);
   // MSG_EOR: a segment ends at the end of its record (no two records in one segment).
   if (c.eorMarks !== undefined) avail = Math.min(avail, eorRoom(c, s));
-  const len = Math.max(0, Math.min(avail, effMss, maxLen));
+  let len = Math.max(0, Math.min(avail, effMss, maxLen));
+  let gsoSize = 0;
+  if (gsoMax > 0 && len === effMss && !retransmit && s === c.sndMax) {
+    const segs = Math.floor((gsoMax - 20 - optBytes) / effMss);
+    if (segs >= 2) {
+      let big = Math.min(avail, maxLen, segs * effMss);
+      // Short of the end of the queued data, whole segments only: what the windows leave
+      // over goes (or waits, by Nagle and SWS avoidance) as a segment of its own. At the end,
+      // a partial last segment goes along only where Nagle would let it go after the full
+      // ones, in flight by then (Linux tcp_mss_split_point with tcp_nagle_check).
+      if (big < avail || !(c.opts.noDelay || c.finQueued)) big -= big % effMss;
+      if (big > effMss) {
+        len = big;
+        gsoSize = effMss;
+        c.gsoSegs = Math.ceil(big / effMss);
+      }
+    }
+  }
   const fin = c.finQueued && seqAdd(s, len) === c.finSeq;
   if (len === 0 && !fin) return 0;
   let payload: Uint8Array = EMPTY;
@@ -364,11 +400,23 @@ export function sendDataAt(c: Tcb, s: Seq, maxLen: number, retransmit: boolean, 
     c.rttSeq = s;
     c.rttStart = c.layer.env.clock.now();
   }
-  emit(c, s, flags, payload, options);
+  emit(c, s, flags, payload, options, gsoSize);
   if (len > 0) c.lastDataSend = c.lastSend;
   const used = len + (fin ? 1 : 0);
-  // The per-segment transmit record (RFC 8985) and PRR's prr_out (RFC 6937).
-  if (c.sackOk) rackTransmitted(c, s, used, c.lastSend);
+  // The per-segment transmit record (RFC 8985) and PRR's prr_out (RFC 6937); a super-segment
+  // is recorded as the segments it stands for.
+  if (c.sackOk) {
+    if (gsoSize > 0) {
+      let at = s;
+      for (let left = len; left > 0; ) {
+        const n = Math.min(left, gsoSize);
+        left -= n;
+        const u = left === 0 && fin ? n + 1 : n; // (a FIN rides with the last)
+        rackTransmitted(c, at, u, c.lastSend);
+        at = seqAdd(at, u);
+      }
+    } else rackTransmitted(c, s, used, c.lastSend);
+  }
   prrTransmitted(c, used);
   const end = seqAdd(s, used);
   if (seqGt(end, c.sndMax)) {
@@ -478,6 +526,9 @@ export function tcpOutput(c: Tcb): void {
   let burstSegs = pace.segs;
   let burstBytes = pace.bytes;
   let held = pace.held;
+  // Super-segments (TSO) when the route's device takes them; not while pacing (each burst is
+  // a few segments) nor through a UDP tunnel. Asked once, when there is more than a segment to send.
+  let gsoMax = -1;
   for (;;) {
     const off = seqSub(c.snd.nxt, c.sndBufSeq);
     let avail = Math.max(0, c.sndBuf.length - off);
@@ -515,7 +566,14 @@ export function tcpOutput(c: Tcb): void {
       held = true;
       break;
     }
-    const used = sendDataAt(c, c.snd.nxt, len, false, true);
+    if (gsoMax < 0 && len > c.mss) {
+      const env = c.layer.env;
+      gsoMax =
+        rate === 0 && !c.opts.udpEncapsPort && env.gsoMaxSegment !== undefined
+          ? env.gsoMaxSegment(c.local.address, c.remote.address)
+          : 0;
+    }
+    const used = sendDataAt(c, c.snd.nxt, len, false, true, Math.max(0, gsoMax));
     if (used === 0) break;
     c.snd.nxt = seqAdd(c.snd.nxt, used);
     sent = true;

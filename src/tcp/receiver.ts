@@ -36,7 +36,7 @@ export function receiveText(c: Tcb, segSeq: Seq, data: Uint8Array, fin: boolean)
     fin = false;
     stats.truncatedToWindow++;
   }
-  if (data.length > 0 && !admitData(c, segSeq, data.length)) {
+  if (data.length > 0 && !admitData(c, segSeq, data)) {
     // Over the layer's memory limit (memory.ts): drop it, ACK, and let the peer retransmit.
     c.ackNow = true;
     return segSeq;
@@ -84,7 +84,13 @@ function inOrderAckPolicy(c: Tcb, len: number): void {
   let full = Math.min(c.rcvMssEst, cap);
   if (len > full) full = c.rcvMssEst = Math.min(len, cap);
   // config.ackEverySegmentPair (FreeBSD DELAY_ACK): any second segment is ACKed at once.
-  if ((len >= full || c.layer.config.ackEverySegmentPair) && ++c.delackSegs >= 2) c.ackNow = true;
+  // A super-segment (received whole from a link that carries them, as the kernel's GRO
+  // builds them) counts as the full-sized segments it holds, so one of two or more is ACKed
+  // at once (Linux __tcp_ack_snd_check: more than one rcv_mss unacknowledged).
+  if (len >= full || c.layer.config.ackEverySegmentPair) {
+    c.delackSegs += len >= 2 * full ? Math.floor(len / full) : 1;
+    if (c.delackSegs >= 2) c.ackNow = true;
+  }
   if (!c.layer.config.quickAck) c.lastDataRecv = c.layer.env.clock.now();
   else if (quickAckDue(c)) c.ackNow = true;
 }
@@ -176,10 +182,12 @@ function receiveFin(c: Tcb): void {
  * enough, the caller drops the segment and ACKs, and the peer retransmits (RFC 9293 §3.8.6:
  * "If more data arrives than can be accepted, it will be discarded").
  */
-function admitData(c: Tcb, segSeq: Seq, data: number): boolean {
+function admitData(c: Tcb, segSeq: Seq, bytes: Uint8Array): boolean {
   const mem = c.layer.memory;
-  // Out of order it is held as a piece, which costs its overhead too (reassembly.ts).
-  const len = segSeq === c.rcv.nxt ? data : data + PIECE_OVERHEAD;
+  const data = bytes.length;
+  // Out of order it is held as a piece, which costs its overhead too (reassembly.ts); in
+  // order, what the receive queue charges for it (its frame's true size when kept by reference).
+  const len = segSeq === c.rcv.nxt ? c.rcvBuf.chargeFor(bytes) : data + PIECE_OVERHEAD;
   if (len <= mem.available) return true;
   // In-order data on a connection shut for reading is discarded, not held.
   if (c.readShut && segSeq === c.rcv.nxt) return true;

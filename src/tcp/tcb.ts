@@ -24,6 +24,7 @@ import {
 import type { TcpEndpoint, TcpHost } from './host.ts';
 import { TxLog } from './rack-log.ts';
 import { ReassemblyQueue } from './reassembly.ts';
+import { RecvQueue } from './recv-queue.ts';
 import { ByteRing } from './ring.ts';
 import { RttEstimator } from './rtt.ts';
 import { SackScoreboard } from './sack.ts';
@@ -218,7 +219,7 @@ export class Tcb {
 
   // --- buffers ---
   readonly sndBuf: ByteRing;
-  readonly rcvBuf: ByteRing;
+  readonly rcvBuf: RecvQueue;
   /** Sequence number of the first byte in sndBuf. */
   sndBufSeq: Seq = seq(0);
   #reasm: ReassemblyQueue | undefined;
@@ -265,6 +266,8 @@ export class Tcb {
    * segment carries bytes of two records (Linux TCPCB_EOR: the skb is not merged into).
    */
   eorMarks: Seq[] | undefined = undefined;
+  /** Segments in the last super-segment sent (TSO, output.ts sendDataAt); 0: none yet. */
+  gsoSegs = 0;
 
   // --- ACK state ---
   get ackNow(): boolean {
@@ -499,7 +502,7 @@ export class Tcb {
     this.remote = remote;
     this.opts = opts;
     this.sndBuf = new ByteRing(opts.sndBuf, layer.memory.forSend);
-    this.rcvBuf = new ByteRing(opts.rcvBuf, layer.memory);
+    this.rcvBuf = new RecvQueue(opts.rcvBuf, layer.memory);
     const cfg = layer.config;
     this.rtt = new RttEstimator({ initialRto: cfg.initialRto, minRto: cfg.minRto, maxRto: cfg.maxRto });
     this.cc = createCongestionControl(opts.congestion, 536);

@@ -200,6 +200,30 @@ export function setPartialChecksum(
 }
 
 /**
+ * Makes `hdr` (already set by setPartialChecksum) describe the TCP super-segment `frame` as
+ * one to be cut into `gsoSize`-byte segments: GSO_TCPV4 or GSO_TCPV6 by the IP version, with
+ * the ECN bit when the segment carries CWR (the kernel's SKB_GSO_TCP_ECN, which keeps CWR on
+ * the first segment only). The partial checksum over the whole length stays as it is: the
+ * kernel's tcp_gso_segment adjusts it for each segment's length. False for a frame that is
+ * not TCP (hdr unchanged).
+ */
+export function setTcpGso(
+  frame: Uint8Array,
+  linkType: 'ethernet' | 'ip',
+  hdr: VirtioNetHdr,
+  gsoSize: number,
+): boolean {
+  const ip = ipOffset(frame, linkType);
+  if (ip < 0 || hdr.csumOffset !== 16 || hdr.hdrLen > frame.length) return false;
+  const v6 = frame[ip] >> 4 === 6;
+  const cwr = (frame[hdr.csumStart + 13] & 0x80) !== 0;
+  hdr.gsoType =
+    (v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4) | (cwr ? VIRTIO_NET_HDR_GSO_ECN : 0);
+  hdr.gsoSize = gsoSize;
+  return true;
+}
+
+/**
  * Verifies the TCP/UDP checksum of a received frame in software (what the kernel does
  * for a CHECKSUM_NONE skb). True when it is right, or when there is nothing to check:
  * non-TCP/UDP frames, fragments, and an IPv4 UDP checksum of 0 (RFC 768: none sent).

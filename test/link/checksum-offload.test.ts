@@ -121,8 +121,11 @@ test('a capture on an offloading cable records frames with the checksums a wire 
   sim.runUntilIdle();
   transfer(sim, a, b, '10.4.0.2', 20_000);
   let tcp = 0;
+  let superSegments = 0;
   for (const f of frames) {
     if (f.length < 34 || f[12] !== 0x08 || f[13] !== 0 || f[23] !== 6) continue;
+    // TSO: the capture records a super-segment as the device took it (as tcpdump does on Linux).
+    if (f.length > 14 + 1500) superSegments++;
     const ihl = (f[14] & 0x0f) * 4;
     const total = (f[16] << 8) | f[17];
     const seg = f.subarray(14 + ihl, 14 + total);
@@ -131,5 +134,6 @@ test('a capture on an offloading cable records frames with the checksums a wire 
     assert.equal(finishChecksum(checksumPartial(seg, pseudoHeaderSumV4(src, dst, 6, seg.length))), 0);
     tcp++;
   }
-  assert.ok(tcp > 20, `${tcp} TCP frames checked, both directions`);
+  assert.ok(tcp > 10, `${tcp} TCP frames checked, both directions`);
+  assert.ok(superSegments > 0, `${superSegments} super-segments among them, checksums filled in too`);
 });

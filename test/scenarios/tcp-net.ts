@@ -36,6 +36,8 @@ export interface PairOptions {
   privileged?: boolean;
   /** Records every frame a sends and receives (its eth0). */
   captureA?: CaptureWriter;
+  /** The cable's super-segments (CableOptions.gso). Default true. */
+  gso?: boolean;
 }
 
 export function pair(opts: PairOptions = {}) {
@@ -48,6 +50,7 @@ export function pair(opts: PairOptions = {}) {
       mtu: opts.mtu ?? 1500,
       aToB: { delay },
       bToA: { delay },
+      gso: opts.gso,
     }),
   );
   const mk = (name: string) =>

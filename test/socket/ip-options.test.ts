@@ -81,7 +81,8 @@ describe('IP_TOS / IP_MTU_DISCOVER on stack stream sockets', () => {
       await cli.sendall(new Uint8Array(3000).fill(1));
       await net.sim.sleep(millis(100));
       let out = seen.filter((s) => s.dir !== 'in' && s.protocol === TCP);
-      assert.ok(out.length >= 4, `segments from a: ${out.length}`); // SYN, ACK, 3 data
+      // SYN, ACK, the data (one super-segment over the offloading cable: TSO ignores DF as Linux's does).
+      assert.ok(out.length >= 3, `segments from a: ${out.length}`);
       for (const s of out) assert.deepEqual([s.dscp, s.ecn, s.df], [46, 0, false]);
       // The peer's segments keep the defaults: TOS 0, DF.
       const back = seen.filter((s) => s.dir === 'in' && s.protocol === TCP);

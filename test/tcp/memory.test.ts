@@ -41,7 +41,8 @@ function send(e: Opened, off: number, len: number, flags = TCP_ACK): void {
 
 /** What the connection holds, counted from its parts (an out-of-order piece costs its bytes plus P). */
 function held(c: TcpConnection): number {
-  return c.sndBuf.length + c.rcvBuf.length + (c.hasReasm ? c.reasm.charged : 0);
+  // The receive queue charges a frame it keeps by reference at its true size (recv-queue.ts).
+  return c.sndBuf.length + c.rcvBuf.charged + (c.hasReasm ? c.reasm.charged : 0);
 }
 
 /** A second connection on the same layer (to the peer's port 5556), established. */

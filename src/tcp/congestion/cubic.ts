@@ -78,10 +78,11 @@ export class Cubic extends NewReno {
   }
 
   /** RFC 9406 §4.2 Conservative Slow Start: the growth is divided by CSS_GROWTH_DIVISOR. */
-  protected override slowStart(acked: number, mss: number): number {
+  protected override slowStart(acked: number, mss: number, ackSegs = 0): number {
     const div = this.hystartPP?.growthDivisor ?? 1;
-    if (div === 1) return super.slowStart(acked, mss);
-    this._cwnd = Math.min(this._ssthresh, this._cwnd + Math.min(acked, this.abcLimit * mss) / div);
+    if (div === 1) return super.slowStart(acked, mss, ackSegs);
+    const limit = Math.max(this.abcLimit, ackSegs) * mss;
+    this._cwnd = Math.min(this._ssthresh, this._cwnd + Math.min(acked, limit) / div);
     return 0;
   }
 

@@ -46,7 +46,7 @@ export class NewReno implements CongestionControl {
     if (!(acked > 0)) return;
     this.rtoPending = false;
     if (this._cwnd < this._ssthresh) {
-      acked = this.slowStart(acked, ctx.mss);
+      acked = this.slowStart(acked, ctx.mss, ctx.ackSegs);
       if (acked === 0) return;
     }
     this.congestionAvoidance(acked, ctx);
@@ -57,8 +57,9 @@ export class NewReno implements CongestionControl {
    * Like Linux we stop at ssthresh and hand the rest of the ACK to congestion
    * avoidance. Returns the bytes left over.
    */
-  protected slowStart(acked: number, mss: number): number {
-    const grow = Math.min(acked, this.abcLimit * mss);
+  protected slowStart(acked: number, mss: number, ackSegs = 0): number {
+    // An ACK of a whole super-segment is the ACK of each of its segments' pairs (ctx.ackSegs).
+    const grow = Math.min(acked, Math.max(this.abcLimit, ackSegs) * mss);
     const room = this._ssthresh - this._cwnd;
     if (grow <= room) {
       this._cwnd += grow;

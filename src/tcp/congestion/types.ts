@@ -37,6 +37,12 @@ export interface CongestionContext {
   lastSend?: Instant;
   /** Linux's congestion-control state (icsk_ca_state) as the controller sees it. */
   caState?: 'open' | 'recovery' | 'loss';
+  /**
+   * Segments one ACK may stand for: the connection sends super-segments of this many
+   * segments (TSO), which the peer receives whole and ACKs once each (the kernel's GRO).
+   * Slow start's per-ACK limit counts them, as Linux's tcp_slow_start counts acked segments.
+   */
+  ackSegs?: number;
 }
 
 /**
