@@ -468,9 +468,14 @@ export function tcpOutput(c: Tcb): void {
     if (avail === 0 && !finPending) break;
     // MSG_EOR: a segment stops at its record's end.
     if (c.eorMarks !== undefined) avail = Math.min(avail, eorRoom(c, c.snd.nxt));
+    // F-RTO step 2b (frto.ts): the data the timeout marked lost is not in flight, only the new
+    // data sent since (Linux counts lost segments out of tcp_packets_in_flight).
     const inFlight = seqSub(c.snd.nxt, c.snd.una);
-    const wnd = Math.min(c.snd.wnd, c.inRecovery && c.sackOk ? 0 : cwnd(c));
-    const usable = Math.max(0, wnd - inFlight);
+    const ccFlight = c.frtoNewFrom === undefined ? inFlight : seqSub(c.snd.nxt, c.frtoNewFrom);
+    const usable = Math.max(
+      0,
+      Math.min(c.snd.wnd - inFlight, (c.inRecovery && c.sackOk ? 0 : cwnd(c)) - ccFlight),
+    );
     let len = Math.min(avail, usable);
     if (len > 0) {
       // RFC 9293 §3.8.6.2.1 sender SWS avoidance + Nagle (RFC 896): send if a full segment,
