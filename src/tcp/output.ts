@@ -351,7 +351,12 @@ export function sendDataAt(c: Tcb, s: Seq, maxLen: number, retransmit: boolean, 
   // RFC 1122 §4.2.2.2: PSH on the segment that empties the send buffer. Like Linux (config
   // .pushBurstEnd) also on the last segment of a burst the windows cut short, so the
   // receiver delivers what it has instead of waiting for the rest of the write.
-  if (len > 0 && (len === avail || (burstEnd && len === maxLen && c.layer.config.pushBurstEnd)))
+  // A retransmission is no burst end: Linux resends a piece of an skb with the skb's own flags,
+  // and PSH stays with the end of the write.
+  if (
+    len > 0 &&
+    (len === avail || (burstEnd && len === maxLen && c.layer.config.pushBurstEnd && !seqLt(s, c.sndMax)))
+  )
     flags |= TCP_PSH;
   if (retransmit || seqLt(s, c.sndMax)) {
     // RFC 6298 §3 (Karn): "RTT samples MUST NOT be made using segments that were retransmitted".
