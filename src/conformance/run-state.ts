@@ -64,6 +64,7 @@ export const SUPPORTED_SYSCALLS = new Set([
   'getsockopt',
   'fcntl',
   'ioctl',
+  'poll',
 ]);
 
 export interface RunOptions {

@@ -202,6 +202,22 @@ function translate(r: RunState, e: SyscallEvent): Syscall {
     case 'ioctl':
       need(2);
       return { op: 'ioctl', fd: fdArg(r, a[0]!), request: symbolName(r, a[1]!) };
+    case 'poll': {
+      // poll([{fd=4, events=POLLIN, revents=POLLIN}, ...], nfds, timeout_ms)
+      need(3);
+      const list = a[0]!;
+      if (list.kind !== 'array')
+        throw new Failure(list.pos, 'poll() takes an array of struct pollfd', 'other');
+      const fds = list.items.map((item) => {
+        if (item.kind !== 'struct')
+          throw new Failure(item.pos, 'poll(): expected {fd=..., events=...}', 'other');
+        const fd = item.items.find((f) => f.kind === 'assign' && f.name === 'fd');
+        const ev = item.items.find((f) => f.kind === 'assign' && f.name === 'events');
+        if (fd?.kind !== 'assign') throw new Failure(item.pos, 'poll(): a pollfd without fd', 'other');
+        return { fd: fdArg(r, fd.value), events: ev?.kind === 'assign' ? intArg(r, ev.value, 'events') : 0 };
+      });
+      return { op: 'poll', fds, timeoutMs: intArg(r, a[2]!, 'timeout') };
+    }
   }
   throw new Skip(`system call ${e.name}() not supported by the runner`, e.pos.line);
 }
@@ -352,6 +368,28 @@ function checkSyscall(r: RunState, e: SyscallEvent, call: Syscall, o: SyscallOut
   }
   const value = typeof o.value === 'number' ? o.value : 0;
   if (value !== want) fail(`${e.name}: expected result ${want} but got ${value}`, String(want));
+  if (call.op === 'poll') checkRevents(r, e, o.revents ?? []);
+}
+
+/** poll(2)'s out-values: each pollfd's `revents`, where the script gives one. */
+function checkRevents(r: RunState, e: SyscallEvent, got: readonly number[]): void {
+  const list = e.args[0];
+  if (list?.kind !== 'array') return;
+  list.items.forEach((item, k) => {
+    if (item.kind !== 'struct') return;
+    const f = item.items.find((x) => x.kind === 'assign' && x.name === 'revents');
+    if (f?.kind !== 'assign') return;
+    const want = intArg(r, f.value, 'revents');
+    const have = got[k] ?? 0;
+    if (want !== have)
+      r.fail(
+        e.pos,
+        `poll: revents of pollfd ${k} 0x${have.toString(16)}, expected 0x${want.toString(16)}`,
+        'syscall',
+        String(want),
+        String(have),
+      );
+  });
 }
 
 function expectError(

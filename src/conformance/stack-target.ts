@@ -167,6 +167,18 @@ async function outcome(f: () => Promise<SyscallOutcome> | SyscallOutcome): Promi
 
 const ok = (value: number | string | boolean): SyscallOutcome => ({ kind: 'ok', value });
 
+/** Linux's poll(2) event bits (<asm-generic/poll.h>). */
+const POLL = {
+  IN: 0x1,
+  OUT: 0x4,
+  ERR: 0x8,
+  HUP: 0x10,
+  NVAL: 0x20,
+  RDNORM: 0x40,
+  WRNORM: 0x100,
+  RDHUP: 0x2000,
+} as const;
+
 export class StackTarget implements ConformanceTarget {
   readonly config: TargetConfig;
   readonly clock = new ManualClock(0);
@@ -237,6 +249,7 @@ export class StackTarget implements ConformanceTarget {
       if (d === undefined || d > to) break;
       if (d > this.clock.now()) this.clock.set(d);
       this.stack.poll(this.clock.now());
+      if (this.#pollWaiters.size > 0) this.#checkPolls();
     }
     if (to > this.clock.now()) this.clock.set(to);
   }
@@ -253,6 +266,7 @@ export class StackTarget implements ConformanceTarget {
       // The device only queues the frame: process it now, before the next one.
       this.stack.pollReceive();
     }
+    if (this.#pollWaiters.size > 0) this.#checkPolls();
   }
 
   takeOutbound(): { time: Instant; packet: Uint8Array }[] {
@@ -263,6 +277,7 @@ export class StackTarget implements ConformanceTarget {
 
   syscall(call: Syscall): SyscallOutcome | Promise<SyscallOutcome> {
     if (call.op === 'socket') return this.#socket(call);
+    if (call.op === 'poll') return this.#poll(call);
     const fd = this.#fds.get(call.fd);
     if (!fd) return { kind: 'error', errno: 'EBADF' };
     const s = fd.sock;
@@ -522,6 +537,83 @@ export class StackTarget implements ConformanceTarget {
         throw e;
       }
     });
+  }
+
+  // ---- poll(2) ---------------------------------------------------------------------
+
+  /** poll() calls waiting for an event or their timeout: each re-checks after every stack poll. */
+  readonly #pollWaiters = new Set<() => boolean>();
+
+  #poll(call: Extract<Syscall, { op: 'poll' }>): SyscallOutcome | Promise<SyscallOutcome> {
+    const check = (): SyscallOutcome | undefined => {
+      const revents = call.fds.map(({ fd, events }) => {
+        const e = this.#fds.get(fd);
+        // POLLNVAL for an fd that is not open; POLLERR and POLLHUP are reported unasked.
+        if (!e) return POLL.NVAL;
+        return this.#revents(e) & (events | POLL.ERR | POLL.HUP);
+      });
+      const n = revents.filter((v) => v !== 0).length;
+      return n > 0 ? { kind: 'ok', value: n, revents } : undefined;
+    };
+    const now = check();
+    if (now) return now;
+    const none: SyscallOutcome = { kind: 'ok', value: 0, revents: call.fds.map(() => 0) };
+    if (call.timeoutMs === 0) return none;
+    return new Promise<SyscallOutcome>((resolve) => {
+      let timer: Timer | undefined;
+      const waiter = (): boolean => {
+        const o = check();
+        if (!o) return false;
+        timer?.cancel();
+        resolve(o);
+        return true;
+      };
+      this.#pollWaiters.add(waiter);
+      if (call.timeoutMs > 0) {
+        timer = this.stack.timers.timer(() => {
+          this.#pollWaiters.delete(waiter);
+          resolve(none);
+        });
+        timer.set(this.clock.now() + call.timeoutMs * 1000);
+      }
+    });
+  }
+
+  #checkPolls(): void {
+    for (const w of [...this.#pollWaiters]) if (w()) this.#pollWaiters.delete(w);
+  }
+
+  /**
+   * An fd's poll events now, as Linux's tcp_poll computes them: a listener is readable with a
+   * connection to accept; a connection is readable with data or after the peer's FIN
+   * (POLLRDHUP then too), writable once established with send-buffer room and under
+   * TCP_NOTSENT_LOWAT, POLLHUP when both directions are shut or it is closed, POLLERR with an
+   * error pending.
+   */
+  #revents(fd: FdEntry): number {
+    if (!fd.stream) return 0;
+    if (fd.listening) {
+      const port = fd.sock.getsockname()[1] as number;
+      for (const l of this.stack.tcp.listeners())
+        if (l.local.port === port) return l.acceptQueueLength > 0 ? POLL.IN | POLL.RDNORM : 0;
+      return 0;
+    }
+    const c = this.#connectionFor(fd);
+    if (!c) return POLL.OUT | POLL.HUP; // a fresh socket: TCP_CLOSE
+    let m = 0;
+    const st = c.state;
+    if (
+      c.error !== undefined ||
+      (st === 'CLOSED' && c.closeReason !== undefined && c.closeReason !== 'aborted')
+    )
+      m |= POLL.ERR;
+    if (st === 'CLOSED' || (c.finReceived && c.finQueued)) m |= POLL.HUP;
+    if (c.finReceived || st === 'CLOSED') m |= POLL.IN | POLL.RDNORM | POLL.RDHUP;
+    else if (c.readableLength > 0) m |= POLL.IN | POLL.RDNORM;
+    const open = st !== 'SYN-SENT' && st !== 'SYN-RECEIVED' && st !== 'CLOSED';
+    if (open && (c.finQueued || (c.writableSpace > 0 && c.notSent * 2 < c.notSentLowat)))
+      m |= POLL.OUT | POLL.WRNORM;
+    return m;
   }
 
   // ---- settings ----------------------------------------------------------------
