@@ -65,6 +65,10 @@ export const SUPPORTED_SYSCALLS = new Set([
   'fcntl',
   'ioctl',
   'poll',
+  'epoll_create',
+  'epoll_create1',
+  'epoll_ctl',
+  'epoll_wait',
 ]);
 
 export interface RunOptions {

@@ -218,6 +218,35 @@ function translate(r: RunState, e: SyscallEvent): Syscall {
       });
       return { op: 'poll', fds, timeoutMs: intArg(r, a[2]!, 'timeout') };
     }
+    case 'epoll_create':
+    case 'epoll_create1':
+      return { op: 'epollCreate' };
+    case 'epoll_ctl': {
+      // epoll_ctl(epfd, EPOLL_CTL_ADD, fd, {events=EPOLLIN|EPOLLET, fd=4})
+      need(3);
+      const ev = a[3];
+      let events = 0;
+      if (ev?.kind === 'struct') {
+        const f = ev.items.find((x) => x.kind === 'assign' && x.name === 'events');
+        if (f?.kind === 'assign') events = intArg(r, f.value, 'events') >>> 0;
+      }
+      return {
+        op: 'epollCtl',
+        epfd: fdArg(r, a[0]!),
+        ctl: intArg(r, a[1]!, 'op'),
+        fd: fdArg(r, a[2]!),
+        events,
+      };
+    }
+    case 'epoll_wait':
+      // epoll_wait(epfd, {events=EPOLLIN, fd=4}, maxevents, timeout)
+      need(4);
+      return {
+        op: 'epollWait',
+        epfd: fdArg(r, a[0]!),
+        max: intArg(r, a[2]!, 'maxevents'),
+        timeoutMs: intArg(r, a[3]!, 'timeout'),
+      };
   }
   throw new Skip(`system call ${e.name}() not supported by the runner`, e.pos.line);
 }
@@ -327,7 +356,7 @@ function checkSyscall(r: RunState, e: SyscallEvent, call: Syscall, o: SyscallOut
   const res = e.result;
   const fail = (msg: string, expected: string): void => r.fail(e.pos, msg, 'syscall', expected, got);
   // fd-returning calls: the script's number names the new fd.
-  if (call.op === 'socket' || call.op === 'accept') {
+  if (call.op === 'socket' || call.op === 'accept' || call.op === 'epollCreate') {
     const want = intArg(r, res, 'result');
     if (want >= 0) {
       if (o.kind === 'error') {
@@ -335,7 +364,7 @@ function checkSyscall(r: RunState, e: SyscallEvent, call: Syscall, o: SyscallOut
         return;
       }
       r.fds.set(want, Number(o.value));
-      r.socketUnderTest = want;
+      if (call.op !== 'epollCreate') r.socketUnderTest = want;
       return;
     }
     expectError(r, e, want, o, fail);
@@ -369,6 +398,40 @@ function checkSyscall(r: RunState, e: SyscallEvent, call: Syscall, o: SyscallOut
   const value = typeof o.value === 'number' ? o.value : 0;
   if (value !== want) fail(`${e.name}: expected result ${want} but got ${value}`, String(want));
   if (call.op === 'poll') checkRevents(r, e, o.revents ?? []);
+  if (call.op === 'epollWait') checkEpollEvents(r, e, o.ready ?? []);
+}
+
+/** epoll_wait's out-values: the script's `{events=..., fd=...}` (one, or an array) against the items reported. */
+function checkEpollEvents(
+  r: RunState,
+  e: SyscallEvent,
+  got: readonly { fd: number; events: number }[],
+): void {
+  const arg = e.args[1];
+  const items = arg?.kind === 'struct' ? [arg] : arg?.kind === 'array' ? arg.items : [];
+  items.forEach((item, k) => {
+    if (item.kind !== 'struct') return;
+    const ev = item.items.find((x) => x.kind === 'assign' && x.name === 'events');
+    const fd = item.items.find((x) => x.kind === 'assign' && x.name === 'fd');
+    const have = got[k];
+    if (!have) return;
+    if (ev?.kind === 'assign') {
+      const want = intArg(r, ev.value, 'events') >>> 0;
+      if (want !== have.events >>> 0)
+        r.fail(
+          e.pos,
+          `epoll_wait: event ${k} events 0x${have.events.toString(16)}, expected 0x${want.toString(16)}`,
+          'syscall',
+          String(want),
+          String(have.events),
+        );
+    }
+    if (fd?.kind === 'assign') {
+      const want = fdArg(r, fd.value);
+      if (want !== have.fd)
+        r.fail(e.pos, `epoll_wait: event ${k} for another fd`, 'syscall', String(want), String(have.fd));
+    }
+  });
 }
 
 /** poll(2)'s out-values: each pollfd's `revents`, where the script gives one. */

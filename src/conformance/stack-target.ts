@@ -167,6 +167,19 @@ async function outcome(f: () => Promise<SyscallOutcome> | SyscallOutcome): Promi
 
 const ok = (value: number | string | boolean): SyscallOutcome => ({ kind: 'ok', value });
 
+/** An fd watched by an epoll instance (stack-target's epoll_ctl / epoll_wait). */
+interface EpollItem {
+  events: number;
+  /** Edge-triggered: the events last reported (cleared as they stop holding) and the bytes received then. */
+  last: number;
+  lastBytes: number;
+  /** EPOLLONESHOT: reported once, then off until EPOLL_CTL_MOD. */
+  disabled: boolean;
+}
+
+const EPOLLONESHOT = 0x40000000;
+const EPOLLET = 0x80000000;
+
 /** Linux's poll(2) event bits (<asm-generic/poll.h>). */
 const POLL = {
   IN: 0x1,
@@ -278,6 +291,14 @@ export class StackTarget implements ConformanceTarget {
   syscall(call: Syscall): SyscallOutcome | Promise<SyscallOutcome> {
     if (call.op === 'socket') return this.#socket(call);
     if (call.op === 'poll') return this.#poll(call);
+    if (call.op === 'epollCreate') {
+      const n = this.#nextFd++;
+      this.#epolls.set(n, new Map());
+      return ok(n);
+    }
+    if (call.op === 'epollCtl') return this.#epollCtl(call);
+    if (call.op === 'close' && this.#epolls.delete(call.fd)) return ok(0);
+    if (call.op === 'epollWait') return this.#epollWait(call);
     const fd = this.#fds.get(call.fd);
     if (!fd) return { kind: 'error', errno: 'EBADF' };
     const s = fd.sock;
@@ -558,6 +579,83 @@ export class StackTarget implements ConformanceTarget {
     const now = check();
     if (now) return now;
     const none: SyscallOutcome = { kind: 'ok', value: 0, revents: call.fds.map(() => 0) };
+    if (call.timeoutMs === 0) return none;
+    return new Promise<SyscallOutcome>((resolve) => {
+      let timer: Timer | undefined;
+      const waiter = (): boolean => {
+        const o = check();
+        if (!o) return false;
+        timer?.cancel();
+        resolve(o);
+        return true;
+      };
+      this.#pollWaiters.add(waiter);
+      if (call.timeoutMs > 0) {
+        timer = this.stack.timers.timer(() => {
+          this.#pollWaiters.delete(waiter);
+          resolve(none);
+        });
+        timer.set(this.clock.now() + call.timeoutMs * 1000);
+      }
+    });
+  }
+
+  // ---- epoll(7) ----------------------------------------------------------------------
+
+  /**
+   * epoll instances by fd: each item's requested events (EPOLLET, EPOLLONESHOT included) and,
+   * for edge-triggered ones, what was last reported and the bytes received then.
+   */
+  readonly #epolls = new Map<number, Map<number, EpollItem>>();
+
+  #epollCtl(call: Extract<Syscall, { op: 'epollCtl' }>): SyscallOutcome {
+    const ep = this.#epolls.get(call.epfd);
+    if (!ep) return { kind: 'error', errno: 'EINVAL' };
+    if (!this.#fds.has(call.fd)) return { kind: 'error', errno: 'EBADF' };
+    const have = ep.get(call.fd);
+    if (call.ctl === 1) {
+      if (have) return { kind: 'error', errno: 'EEXIST' };
+      ep.set(call.fd, { events: call.events, last: 0, lastBytes: -1, disabled: false });
+    } else if (call.ctl === 2) {
+      if (!have) return { kind: 'error', errno: 'ENOENT' };
+      ep.delete(call.fd);
+    } else if (call.ctl === 3) {
+      if (!have) return { kind: 'error', errno: 'ENOENT' };
+      ep.set(call.fd, { events: call.events, last: 0, lastBytes: -1, disabled: false });
+    } else return { kind: 'error', errno: 'EINVAL' };
+    return ok(0);
+  }
+
+  #epollWait(call: Extract<Syscall, { op: 'epollWait' }>): SyscallOutcome | Promise<SyscallOutcome> {
+    const ep = this.#epolls.get(call.epfd);
+    if (!ep) return { kind: 'error', errno: 'EINVAL' };
+    if (call.max <= 0) return { kind: 'error', errno: 'EINVAL' };
+    const check = (): SyscallOutcome | undefined => {
+      const ready: { fd: number; events: number }[] = [];
+      for (const [fd, item] of ep) {
+        if (ready.length >= call.max) break;
+        const entry = this.#fds.get(fd);
+        if (!entry || item.disabled) continue;
+        const now = this.#revents(entry) & ((item.events & 0x3fffffff) | POLL.ERR | POLL.HUP);
+        const bytes = this.#connectionFor(entry)?.stats.bytesReceived ?? 0;
+        if (item.events & EPOLLET) {
+          // Edge-triggered (epoll(7)): only what changed since the last report: a condition
+          // that appeared, or new data that arrived (each arrival is a wakeup on Linux).
+          item.last &= now;
+          const fresh = (now & ~item.last) !== 0 || (now & POLL.IN && bytes !== item.lastBytes);
+          if (!fresh) continue;
+          item.last = now;
+          item.lastBytes = bytes;
+        }
+        if (now === 0) continue;
+        if (item.events & EPOLLONESHOT) item.disabled = true;
+        ready.push({ fd, events: now });
+      }
+      return ready.length > 0 ? { kind: 'ok', value: ready.length, ready } : undefined;
+    };
+    const now = check();
+    if (now) return now;
+    const none: SyscallOutcome = { kind: 'ok', value: 0, ready: [] };
     if (call.timeoutMs === 0) return none;
     return new Promise<SyscallOutcome>((resolve) => {
       let timer: Timer | undefined;
