@@ -69,6 +69,8 @@ export const SUPPORTED_SYSCALLS = new Set([
   'epoll_create1',
   'epoll_ctl',
   'epoll_wait',
+  'sendmsg',
+  'recvmsg',
 ]);
 
 export interface RunOptions {

@@ -166,6 +166,52 @@ function translate(r: RunState, e: SyscallEvent): Syscall {
           : undefined;
       return { op: 'send', fd: fdArg(r, a[0]!), data: payload(a[1], len), to, ...sendFlags };
     }
+    case 'sendmsg':
+    case 'recvmsg': {
+      // sendmsg/recvmsg(fd, {msg_name(...)=..., msg_iov(N)=[{..., LEN}, ...], msg_control=..., msg_flags=F}, flags)
+      need(2);
+      const msg = a[1]!;
+      if (msg.kind !== 'struct') throw new Failure(msg.pos, `${e.name}() takes a struct msghdr`, 'other');
+      const field = (name: string) => msg.items.find((f) => f.kind === 'assign' && f.name === name);
+      let len = 0;
+      const iov = field('msg_iov');
+      if (iov?.kind === 'assign' && iov.value.kind === 'array') {
+        for (const v of iov.value.items) {
+          const n = v.kind === 'struct' ? v.items[v.items.length - 1] : undefined;
+          if (n) len += intArg(r, n, 'iov_len');
+        }
+      }
+      const ctl = field('msg_control');
+      if (ctl?.kind === 'assign' && ctl.value.kind === 'array' && ctl.value.items.length > 0)
+        throw new Skip(`${e.name}() control messages not supported`, e.pos.line);
+      const mf = field('msg_flags');
+      if (e.name === 'recvmsg' && mf?.kind === 'assign' && intArg(r, mf.value, 'msg_flags') !== 0)
+        throw new Skip('recvmsg() msg_flags out-values other than 0 not supported', e.pos.line);
+      const flags = a[2] ? intArg(r, a[2], 'flags') : 0;
+      if (e.name === 'recvmsg') {
+        if (flags & ~r.consts.MSG_PEEK!)
+          throw new Skip(`recvmsg() flags 0x${flags.toString(16)} not supported`, e.pos.line);
+        return {
+          op: 'recv',
+          fd: fdArg(r, a[0]!),
+          length: len,
+          peek: (flags & r.consts.MSG_PEEK!) !== 0,
+          from: false,
+        };
+      }
+      const more = r.consts.MSG_MORE ?? 0;
+      const eor = r.consts.MSG_EOR ?? 0;
+      if (flags & ~(more | eor))
+        throw new Skip(`sendmsg() flags 0x${flags.toString(16)} not supported`, e.pos.line);
+      return {
+        op: 'send',
+        fd: fdArg(r, a[0]!),
+        data: new Uint8Array(len),
+        to: undefined,
+        ...(flags & more ? { more: true } : {}),
+        ...(flags & eor ? { eor: true } : {}),
+      };
+    }
     case 'close':
       need(1);
       return { op: 'close', fd: fdArg(r, a[0]!) };
