@@ -19,8 +19,12 @@ import type { Tcb } from './tcb.ts';
  * loss recovery was underway, or when the timeout recurs on the same SND.UNA (§3.2).
  * `recovering`: a fast recovery or an earlier RTO episode was running.
  */
-export function frtoOnRto(c: Tcb, recovering: boolean, retransmittedTo: Seq): void {
-  c.frto = c.layer.config.frto > 0 && (!recovering || c.rtxCount > 1);
+export function frtoOnRto(c: Tcb, recovering: boolean, retransmittedTo: Seq, hadSacks: boolean): void {
+  // Deviation: not when the peer had SACKed data above a hole at the timeout. Linux keeps
+  // those SACK marks through the RTO, so a cumulative ACK over data SACKed before does not
+  // count as "never-retransmitted data (s)acked"; the stack clears its scoreboard at an RTO
+  // (RFC 2018 §8) and could not tell, taking a real loss for a spurious timeout.
+  c.frto = c.layer.config.frto > 0 && !hadSacks && (!recovering || c.rtxCount > 1);
   c.frtoRtxEnd = retransmittedTo;
   c.frtoNewFrom = undefined;
 }

@@ -528,8 +528,9 @@ export function tcpOutput(c: Tcb): void {
     c.pending |= EV_WRITABLE;
     c.flush();
   }
-  // Linux tcp_write_xmit: "is_cwnd_limited |= (tcp_packets_in_flight(tp) >= tcp_snd_cwnd(tp))".
-  const cwndLimited = seqSub(c.snd.nxt, c.snd.una) >= cwnd(c);
+  // Linux tcp_write_xmit: "is_cwnd_limited |= (tcp_packets_in_flight(tp) >= tcp_snd_cwnd(tp))",
+  // in packets: here, no room left in cwnd for another full segment.
+  const cwndLimited = seqSub(c.snd.nxt, c.snd.una) + c.mss - optionBytes(c, 0) > cwnd(c);
   if (sent || cwndLimited) cwndValidate(c, cwndLimited);
   if (!sent && c.ackNow) sendAck(c);
   // RFC 8985 §7.2: new data went out, so (re)start the loss probe timer.

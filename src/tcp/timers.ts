@@ -135,6 +135,7 @@ function rtoRetransmit(c: Tcb, userTimeout: number, now: Instant): void {
   c.lossEnd = c.sndMax; // Linux's Loss state (tcpi_ca_state) until this is acknowledged
   // RFC 2018 §8: after a timeout the sender "SHOULD turn off all of the SACKed bits"
   // (the receiver may have reneged).
+  const hadSacks = c.hasScoreboard && c.scoreboard.sackedBytes > 0;
   if (c.hasScoreboard) c.scoreboard.clear();
   c.highRxt = c.snd.una;
   // Go back: resend from snd.una as the (now one-segment) window allows.
@@ -142,7 +143,7 @@ function rtoRetransmit(c: Tcb, userTimeout: number, now: Instant): void {
   const used = sendDataAt(c, c.snd.una, c.mss, true);
   c.snd.nxt = seqAdd(c.snd.una, used);
   // RFC 5682 §3.1 step 1: F-RTO watches the ACKs that follow (frto.ts).
-  frtoOnRto(c, recovering, c.snd.nxt);
+  frtoOnRto(c, recovering, c.snd.nxt, hadSacks);
   // Linux tcp_clamp_rto_to_user_timeout: the next expiry comes no later than the user timeout.
   if (userTimeout > 0) clampToUserTimeout(c, T_RTX, c.rtxStamp + userTimeout, now);
 }
