@@ -64,6 +64,13 @@ export const SUPPORTED_SYSCALLS = new Set([
   'getsockopt',
   'fcntl',
   'ioctl',
+  'poll',
+  'epoll_create',
+  'epoll_create1',
+  'epoll_ctl',
+  'epoll_wait',
+  'sendmsg',
+  'recvmsg',
 ]);
 
 export interface RunOptions {

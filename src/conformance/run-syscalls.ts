@@ -167,6 +167,52 @@ function translate(r: RunState, e: SyscallEvent): Syscall {
           : undefined;
       return { op: 'send', fd: fdArg(r, a[0]!), data: payload(a[1], len), to, ...sendFlags };
     }
+    case 'sendmsg':
+    case 'recvmsg': {
+      // sendmsg/recvmsg(fd, {msg_name(...)=..., msg_iov(N)=[{..., LEN}, ...], msg_control=..., msg_flags=F}, flags)
+      need(2);
+      const msg = a[1]!;
+      if (msg.kind !== 'struct') throw new Failure(msg.pos, `${e.name}() takes a struct msghdr`, 'other');
+      const field = (name: string) => msg.items.find((f) => f.kind === 'assign' && f.name === name);
+      let len = 0;
+      const iov = field('msg_iov');
+      if (iov?.kind === 'assign' && iov.value.kind === 'array') {
+        for (const v of iov.value.items) {
+          const n = v.kind === 'struct' ? v.items[v.items.length - 1] : undefined;
+          if (n) len += intArg(r, n, 'iov_len');
+        }
+      }
+      const ctl = field('msg_control');
+      if (ctl?.kind === 'assign' && ctl.value.kind === 'array' && ctl.value.items.length > 0)
+        throw new Skip(`${e.name}() control messages not supported`, e.pos.line);
+      const mf = field('msg_flags');
+      if (e.name === 'recvmsg' && mf?.kind === 'assign' && intArg(r, mf.value, 'msg_flags') !== 0)
+        throw new Skip('recvmsg() msg_flags out-values other than 0 not supported', e.pos.line);
+      const flags = a[2] ? intArg(r, a[2], 'flags') : 0;
+      if (e.name === 'recvmsg') {
+        if (flags & ~r.consts.MSG_PEEK!)
+          throw new Skip(`recvmsg() flags 0x${flags.toString(16)} not supported`, e.pos.line);
+        return {
+          op: 'recv',
+          fd: fdArg(r, a[0]!),
+          length: len,
+          peek: (flags & r.consts.MSG_PEEK!) !== 0,
+          from: false,
+        };
+      }
+      const more = r.consts.MSG_MORE ?? 0;
+      const eor = r.consts.MSG_EOR ?? 0;
+      if (flags & ~(more | eor))
+        throw new Skip(`sendmsg() flags 0x${flags.toString(16)} not supported`, e.pos.line);
+      return {
+        op: 'send',
+        fd: fdArg(r, a[0]!),
+        data: new Uint8Array(len),
+        to: undefined,
+        ...(flags & more ? { more: true } : {}),
+        ...(flags & eor ? { eor: true } : {}),
+      };
+    }
     case 'close':
       need(1);
       return { op: 'close', fd: fdArg(r, a[0]!) };
@@ -203,6 +249,51 @@ function translate(r: RunState, e: SyscallEvent): Syscall {
     case 'ioctl':
       need(2);
       return { op: 'ioctl', fd: fdArg(r, a[0]!), request: symbolName(r, a[1]!) };
+    case 'poll': {
+      // poll([{fd=4, events=POLLIN, revents=POLLIN}, ...], nfds, timeout_ms)
+      need(3);
+      const list = a[0]!;
+      if (list.kind !== 'array')
+        throw new Failure(list.pos, 'poll() takes an array of struct pollfd', 'other');
+      const fds = list.items.map((item) => {
+        if (item.kind !== 'struct')
+          throw new Failure(item.pos, 'poll(): expected {fd=..., events=...}', 'other');
+        const fd = item.items.find((f) => f.kind === 'assign' && f.name === 'fd');
+        const ev = item.items.find((f) => f.kind === 'assign' && f.name === 'events');
+        if (fd?.kind !== 'assign') throw new Failure(item.pos, 'poll(): a pollfd without fd', 'other');
+        return { fd: fdArg(r, fd.value), events: ev?.kind === 'assign' ? intArg(r, ev.value, 'events') : 0 };
+      });
+      return { op: 'poll', fds, timeoutMs: intArg(r, a[2]!, 'timeout') };
+    }
+    case 'epoll_create':
+    case 'epoll_create1':
+      return { op: 'epollCreate' };
+    case 'epoll_ctl': {
+      // epoll_ctl(epfd, EPOLL_CTL_ADD, fd, {events=EPOLLIN|EPOLLET, fd=4})
+      need(3);
+      const ev = a[3];
+      let events = 0;
+      if (ev?.kind === 'struct') {
+        const f = ev.items.find((x) => x.kind === 'assign' && x.name === 'events');
+        if (f?.kind === 'assign') events = intArg(r, f.value, 'events') >>> 0;
+      }
+      return {
+        op: 'epollCtl',
+        epfd: fdArg(r, a[0]!),
+        ctl: intArg(r, a[1]!, 'op'),
+        fd: fdArg(r, a[2]!),
+        events,
+      };
+    }
+    case 'epoll_wait':
+      // epoll_wait(epfd, {events=EPOLLIN, fd=4}, maxevents, timeout)
+      need(4);
+      return {
+        op: 'epollWait',
+        epfd: fdArg(r, a[0]!),
+        max: intArg(r, a[2]!, 'maxevents'),
+        timeoutMs: intArg(r, a[3]!, 'timeout'),
+      };
   }
   throw new Skip(`system call ${e.name}() not supported by the runner`, e.pos.line);
 }
@@ -312,7 +403,7 @@ function checkSyscall(r: RunState, e: SyscallEvent, call: Syscall, o: SyscallOut
   const res = e.result;
   const fail = (msg: string, expected: string): void => r.fail(e.pos, msg, 'syscall', expected, got);
   // fd-returning calls: the script's number names the new fd.
-  if (call.op === 'socket' || call.op === 'accept') {
+  if (call.op === 'socket' || call.op === 'accept' || call.op === 'epollCreate') {
     const want = intArg(r, res, 'result');
     if (want >= 0) {
       if (o.kind === 'error') {
@@ -320,7 +411,7 @@ function checkSyscall(r: RunState, e: SyscallEvent, call: Syscall, o: SyscallOut
         return;
       }
       r.fds.set(want, Number(o.value));
-      r.socketUnderTest = want;
+      if (call.op !== 'epollCreate') r.socketUnderTest = want;
       return;
     }
     expectError(r, e, want, o, fail);
@@ -353,6 +444,62 @@ function checkSyscall(r: RunState, e: SyscallEvent, call: Syscall, o: SyscallOut
   }
   const value = typeof o.value === 'number' ? o.value : 0;
   if (value !== want) fail(`${e.name}: expected result ${want} but got ${value}`, String(want));
+  if (call.op === 'poll') checkRevents(r, e, o.revents ?? []);
+  if (call.op === 'epollWait') checkEpollEvents(r, e, o.ready ?? []);
+}
+
+/** epoll_wait's out-values: the script's `{events=..., fd=...}` (one, or an array) against the items reported. */
+function checkEpollEvents(
+  r: RunState,
+  e: SyscallEvent,
+  got: readonly { fd: number; events: number }[],
+): void {
+  const arg = e.args[1];
+  const items = arg?.kind === 'struct' ? [arg] : arg?.kind === 'array' ? arg.items : [];
+  items.forEach((item, k) => {
+    if (item.kind !== 'struct') return;
+    const ev = item.items.find((x) => x.kind === 'assign' && x.name === 'events');
+    const fd = item.items.find((x) => x.kind === 'assign' && x.name === 'fd');
+    const have = got[k];
+    if (!have) return;
+    if (ev?.kind === 'assign') {
+      const want = intArg(r, ev.value, 'events') >>> 0;
+      if (want !== have.events >>> 0)
+        r.fail(
+          e.pos,
+          `epoll_wait: event ${k} events 0x${have.events.toString(16)}, expected 0x${want.toString(16)}`,
+          'syscall',
+          String(want),
+          String(have.events),
+        );
+    }
+    if (fd?.kind === 'assign') {
+      const want = fdArg(r, fd.value);
+      if (want !== have.fd)
+        r.fail(e.pos, `epoll_wait: event ${k} for another fd`, 'syscall', String(want), String(have.fd));
+    }
+  });
+}
+
+/** poll(2)'s out-values: each pollfd's `revents`, where the script gives one. */
+function checkRevents(r: RunState, e: SyscallEvent, got: readonly number[]): void {
+  const list = e.args[0];
+  if (list?.kind !== 'array') return;
+  list.items.forEach((item, k) => {
+    if (item.kind !== 'struct') return;
+    const f = item.items.find((x) => x.kind === 'assign' && x.name === 'revents');
+    if (f?.kind !== 'assign') return;
+    const want = intArg(r, f.value, 'revents');
+    const have = got[k] ?? 0;
+    if (want !== have)
+      r.fail(
+        e.pos,
+        `poll: revents of pollfd ${k} 0x${have.toString(16)}, expected 0x${want.toString(16)}`,
+        'syscall',
+        String(want),
+        String(have),
+      );
+  });
 }
 
 function expectError(

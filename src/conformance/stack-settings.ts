@@ -171,8 +171,11 @@ export class StackSettings {
         if (!Number.isInteger(num) || num < 0 || num > 7) return false;
         c.recovery = num;
         return true;
+      // net.ipv4.tcp_frto: F-RTO (RFC 5682) after an RTO (tcp/frto.ts); 1 and 2 run alike.
       case 'frto':
-        return !on;
+        if (!Number.isInteger(num) || num < 0 || num > 2) return false;
+        c.frto = num;
+        return true;
       case 'slowStartAfterIdle':
         c.slowStartAfterIdle = on; // RFC 5681 §4.1 restart window after an idle RTO
         return true;

@@ -169,6 +169,31 @@ async function outcome(f: () => Promise<SyscallOutcome> | SyscallOutcome): Promi
 
 const ok = (value: number | string | boolean): SyscallOutcome => ({ kind: 'ok', value });
 
+/** An fd watched by an epoll instance (stack-target's epoll_ctl / epoll_wait). */
+interface EpollItem {
+  events: number;
+  /** Edge-triggered: the events last reported (cleared as they stop holding) and the bytes received then. */
+  last: number;
+  lastBytes: number;
+  /** EPOLLONESHOT: reported once, then off until EPOLL_CTL_MOD. */
+  disabled: boolean;
+}
+
+const EPOLLONESHOT = 0x40000000;
+const EPOLLET = 0x80000000;
+
+/** Linux's poll(2) event bits (<asm-generic/poll.h>). */
+const POLL = {
+  IN: 0x1,
+  OUT: 0x4,
+  ERR: 0x8,
+  HUP: 0x10,
+  NVAL: 0x20,
+  RDNORM: 0x40,
+  WRNORM: 0x100,
+  RDHUP: 0x2000,
+} as const;
+
 export class StackTarget implements ConformanceTarget {
   readonly config: TargetConfig;
   readonly clock = new ManualClock(0);
@@ -239,6 +264,7 @@ export class StackTarget implements ConformanceTarget {
       if (d === undefined || d > to) break;
       if (d > this.clock.now()) this.clock.set(d);
       this.stack.poll(this.clock.now());
+      if (this.#pollWaiters.size > 0) this.#checkPolls();
     }
     if (to > this.clock.now()) this.clock.set(to);
   }
@@ -255,6 +281,7 @@ export class StackTarget implements ConformanceTarget {
       // The device only queues the frame: process it now, before the next one.
       this.stack.pollReceive();
     }
+    if (this.#pollWaiters.size > 0) this.#checkPolls();
   }
 
   takeOutbound(): { time: Instant; packet: Uint8Array }[] {
@@ -265,6 +292,15 @@ export class StackTarget implements ConformanceTarget {
 
   syscall(call: Syscall): SyscallOutcome | Promise<SyscallOutcome> {
     if (call.op === 'socket') return this.#socket(call);
+    if (call.op === 'poll') return this.#poll(call);
+    if (call.op === 'epollCreate') {
+      const n = this.#nextFd++;
+      this.#epolls.set(n, new Map());
+      return ok(n);
+    }
+    if (call.op === 'epollCtl') return this.#epollCtl(call);
+    if (call.op === 'close' && this.#epolls.delete(call.fd)) return ok(0);
+    if (call.op === 'epollWait') return this.#epollWait(call);
     const fd = this.#fds.get(call.fd);
     if (!fd) return { kind: 'error', errno: 'EBADF' };
     const s = fd.sock;
@@ -524,6 +560,160 @@ export class StackTarget implements ConformanceTarget {
         throw e;
       }
     });
+  }
+
+  // ---- poll(2) ---------------------------------------------------------------------
+
+  /** poll() calls waiting for an event or their timeout: each re-checks after every stack poll. */
+  readonly #pollWaiters = new Set<() => boolean>();
+
+  #poll(call: Extract<Syscall, { op: 'poll' }>): SyscallOutcome | Promise<SyscallOutcome> {
+    const check = (): SyscallOutcome | undefined => {
+      const revents = call.fds.map(({ fd, events }) => {
+        const e = this.#fds.get(fd);
+        // POLLNVAL for an fd that is not open; POLLERR and POLLHUP are reported unasked.
+        if (!e) return POLL.NVAL;
+        return this.#revents(e) & (events | POLL.ERR | POLL.HUP);
+      });
+      const n = revents.filter((v) => v !== 0).length;
+      return n > 0 ? { kind: 'ok', value: n, revents } : undefined;
+    };
+    const now = check();
+    if (now) return now;
+    const none: SyscallOutcome = { kind: 'ok', value: 0, revents: call.fds.map(() => 0) };
+    if (call.timeoutMs === 0) return none;
+    return new Promise<SyscallOutcome>((resolve) => {
+      let timer: Timer | undefined;
+      const waiter = (): boolean => {
+        const o = check();
+        if (!o) return false;
+        timer?.cancel();
+        resolve(o);
+        return true;
+      };
+      this.#pollWaiters.add(waiter);
+      if (call.timeoutMs > 0) {
+        timer = this.stack.timers.timer(() => {
+          this.#pollWaiters.delete(waiter);
+          resolve(none);
+        });
+        timer.set(this.clock.now() + call.timeoutMs * 1000);
+      }
+    });
+  }
+
+  // ---- epoll(7) ----------------------------------------------------------------------
+
+  /**
+   * epoll instances by fd: each item's requested events (EPOLLET, EPOLLONESHOT included) and,
+   * for edge-triggered ones, what was last reported and the bytes received then.
+   */
+  readonly #epolls = new Map<number, Map<number, EpollItem>>();
+
+  #epollCtl(call: Extract<Syscall, { op: 'epollCtl' }>): SyscallOutcome {
+    const ep = this.#epolls.get(call.epfd);
+    if (!ep) return { kind: 'error', errno: 'EINVAL' };
+    if (!this.#fds.has(call.fd)) return { kind: 'error', errno: 'EBADF' };
+    const have = ep.get(call.fd);
+    if (call.ctl === 1) {
+      if (have) return { kind: 'error', errno: 'EEXIST' };
+      ep.set(call.fd, { events: call.events, last: 0, lastBytes: -1, disabled: false });
+    } else if (call.ctl === 2) {
+      if (!have) return { kind: 'error', errno: 'ENOENT' };
+      ep.delete(call.fd);
+    } else if (call.ctl === 3) {
+      if (!have) return { kind: 'error', errno: 'ENOENT' };
+      ep.set(call.fd, { events: call.events, last: 0, lastBytes: -1, disabled: false });
+    } else return { kind: 'error', errno: 'EINVAL' };
+    return ok(0);
+  }
+
+  #epollWait(call: Extract<Syscall, { op: 'epollWait' }>): SyscallOutcome | Promise<SyscallOutcome> {
+    const ep = this.#epolls.get(call.epfd);
+    if (!ep) return { kind: 'error', errno: 'EINVAL' };
+    if (call.max <= 0) return { kind: 'error', errno: 'EINVAL' };
+    const check = (): SyscallOutcome | undefined => {
+      const ready: { fd: number; events: number }[] = [];
+      for (const [fd, item] of ep) {
+        if (ready.length >= call.max) break;
+        const entry = this.#fds.get(fd);
+        if (!entry || item.disabled) continue;
+        const now = this.#revents(entry) & ((item.events & 0x3fffffff) | POLL.ERR | POLL.HUP);
+        const bytes = this.#connectionFor(entry)?.stats.bytesReceived ?? 0;
+        if (item.events & EPOLLET) {
+          // Edge-triggered (epoll(7)): only what changed since the last report: a condition
+          // that appeared, or new data that arrived (each arrival is a wakeup on Linux).
+          item.last &= now;
+          const fresh = (now & ~item.last) !== 0 || (now & POLL.IN && bytes !== item.lastBytes);
+          if (!fresh) continue;
+          item.last = now;
+          item.lastBytes = bytes;
+        }
+        if (now === 0) continue;
+        if (item.events & EPOLLONESHOT) item.disabled = true;
+        ready.push({ fd, events: now });
+      }
+      return ready.length > 0 ? { kind: 'ok', value: ready.length, ready } : undefined;
+    };
+    const now = check();
+    if (now) return now;
+    const none: SyscallOutcome = { kind: 'ok', value: 0, ready: [] };
+    if (call.timeoutMs === 0) return none;
+    return new Promise<SyscallOutcome>((resolve) => {
+      let timer: Timer | undefined;
+      const waiter = (): boolean => {
+        const o = check();
+        if (!o) return false;
+        timer?.cancel();
+        resolve(o);
+        return true;
+      };
+      this.#pollWaiters.add(waiter);
+      if (call.timeoutMs > 0) {
+        timer = this.stack.timers.timer(() => {
+          this.#pollWaiters.delete(waiter);
+          resolve(none);
+        });
+        timer.set(this.clock.now() + call.timeoutMs * 1000);
+      }
+    });
+  }
+
+  #checkPolls(): void {
+    for (const w of [...this.#pollWaiters]) if (w()) this.#pollWaiters.delete(w);
+  }
+
+  /**
+   * An fd's poll events now, as Linux's tcp_poll computes them: a listener is readable with a
+   * connection to accept; a connection is readable with data or after the peer's FIN
+   * (POLLRDHUP then too), writable once established with send-buffer room and under
+   * TCP_NOTSENT_LOWAT, POLLHUP when both directions are shut or it is closed, POLLERR with an
+   * error pending.
+   */
+  #revents(fd: FdEntry): number {
+    if (!fd.stream) return 0;
+    if (fd.listening) {
+      const port = fd.sock.getsockname()[1] as number;
+      for (const l of this.stack.tcp.listeners())
+        if (l.local.port === port) return l.acceptQueueLength > 0 ? POLL.IN | POLL.RDNORM : 0;
+      return 0;
+    }
+    const c = this.#connectionFor(fd);
+    if (!c) return POLL.OUT | POLL.HUP; // a fresh socket: TCP_CLOSE
+    let m = 0;
+    const st = c.state;
+    if (
+      c.error !== undefined ||
+      (st === 'CLOSED' && c.closeReason !== undefined && c.closeReason !== 'aborted')
+    )
+      m |= POLL.ERR;
+    if (st === 'CLOSED' || (c.finReceived && c.finQueued)) m |= POLL.HUP;
+    if (c.finReceived || st === 'CLOSED') m |= POLL.IN | POLL.RDNORM | POLL.RDHUP;
+    else if (c.readableLength > 0) m |= POLL.IN | POLL.RDNORM;
+    const open = st !== 'SYN-SENT' && st !== 'SYN-RECEIVED' && st !== 'CLOSED';
+    if (open && (c.finQueued || (c.writableSpace > 0 && c.notSent * 2 < c.notSentLowat)))
+      m |= POLL.OUT | POLL.WRNORM;
+    return m;
   }
 
   // ---- settings ----------------------------------------------------------------

@@ -73,6 +73,22 @@ export function syscallConstants(dialect: Dialect): Record<string, number> {
     POLLHUP: 16,
     POLLNVAL: 32,
     POLLRDHUP: 0x2000,
+    POLLRDNORM: 0x40,
+    POLLWRNORM: 0x100,
+    // epoll(7) (Linux): the event bits are poll's; EPOLLET and EPOLLONESHOT flag the item.
+    EPOLLIN: 0x1,
+    EPOLLPRI: 0x2,
+    EPOLLOUT: 0x4,
+    EPOLLERR: 0x8,
+    EPOLLHUP: 0x10,
+    EPOLLRDNORM: 0x40,
+    EPOLLWRNORM: 0x100,
+    EPOLLRDHUP: 0x2000,
+    EPOLLONESHOT: 0x40000000,
+    EPOLLET: 0x80000000,
+    EPOLL_CTL_ADD: 1,
+    EPOLL_CTL_DEL: 2,
+    EPOLL_CTL_MOD: 3,
   };
 }
 

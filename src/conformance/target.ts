@@ -89,11 +89,40 @@ export type Syscall =
   | { readonly op: 'getNonBlocking'; readonly fd: number }
   | { readonly op: 'setNonBlocking'; readonly fd: number; readonly nonBlocking: boolean }
   /** FIONREAD / SIOCINQ and friends: returns the value in `value`. */
-  | { readonly op: 'ioctl'; readonly fd: number; readonly request: string };
+  | { readonly op: 'ioctl'; readonly fd: number; readonly request: string }
+  /**
+   * poll(2): `fds` with their requested POLL* events (Linux values); waits up to `timeoutMs`
+   * (-1: for ever) for one to be ready. The outcome's value is the count of fds with events,
+   * and `revents` each fd's.
+   */
+  | {
+      readonly op: 'poll';
+      readonly fds: readonly { readonly fd: number; readonly events: number }[];
+      readonly timeoutMs: number;
+    }
+  /** epoll(7): a new epoll instance (its fd is the value). */
+  | { readonly op: 'epollCreate' }
+  /** epoll_ctl: `op` 1 ADD, 2 DEL, 3 MOD; `events` with EPOLLET / EPOLLONESHOT (unsigned). */
+  | {
+      readonly op: 'epollCtl';
+      readonly epfd: number;
+      readonly ctl: number;
+      readonly fd: number;
+      readonly events: number;
+    }
+  /** epoll_wait: up to `max` ready items, waiting up to `timeoutMs` (-1: for ever); the value is the count, `ready` the items. */
+  | { readonly op: 'epollWait'; readonly epfd: number; readonly max: number; readonly timeoutMs: number };
 
 export type SyscallOutcome =
   /** `value`: the return value (fd for socket/accept, byte count, 0) or, for getsockopt/ioctl/getNonBlocking, the option value. */
-  | { readonly kind: 'ok'; readonly value: number | string | boolean | { onoff: boolean; seconds: number } }
+  | {
+      readonly kind: 'ok';
+      readonly value: number | string | boolean | { onoff: boolean; seconds: number };
+      /** poll(2): each fd's returned events, in the call's order. */
+      readonly revents?: readonly number[];
+      /** epoll_wait: the ready items (the target's fds), in report order. */
+      readonly ready?: readonly { readonly fd: number; readonly events: number }[];
+    }
   /** A failed call: errno name as in Linux headers ('ECONNREFUSED', 'EAGAIN', ...). */
   | { readonly kind: 'error'; readonly errno: string }
   /** The target cannot express this call: the script is skipped with `reason`. */

@@ -170,6 +170,11 @@ export interface TcpConfig {
   invalidRateLimit: Duration;
   invalidRateBurst: number;
   /**
+   * F-RTO (RFC 5682) after a retransmission timeout, as Linux's net.ipv4.tcp_frto: 0 off, 1
+   * basic, 2 SACK-enhanced (both run the same here, frto.ts). Linux: 2; FreeBSD: 0.
+   */
+  frto: number;
+  /**
    * RFC 5961 §3 for RST: an in-window RST that is not exactly at RCV.NXT draws a challenge
    * ACK instead of ending the connection. On in Linux (always) and FreeBSD (default); off as
    * FreeBSD's net.inet.tcp.insecure_rst = 1: any in-window RST resets (RFC 793).
@@ -260,7 +265,8 @@ type ProfileDecided =
   | 'icmpSoftUnreachable'
   | 'dropSynFin'
   | 'invalidRateLimit'
-  | 'invalidRateBurst';
+  | 'invalidRateBurst'
+  | 'frto';
 
 /** A profile's mechanisms as the flags TCP reads. */
 function profileSettings(p: TcpProfile): Pick<TcpConfig, ProfileDecided> {
@@ -293,6 +299,7 @@ function profileSettings(p: TcpProfile): Pick<TcpConfig, ProfileDecided> {
     dropSynFin: p.synFinToListener === 'drop',
     invalidRateLimit: p.invalidReplyLimit.window,
     invalidRateBurst: p.invalidReplyLimit.count,
+    frto: p.spuriousRtoDetection === 'rfc5682-frto' ? 2 : 0,
   };
 }
 

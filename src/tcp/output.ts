@@ -387,7 +387,12 @@ export function sendDataAt(
   // RFC 1122 §4.2.2.2: PSH on the segment that empties the send buffer. Like Linux (config
   // .pushBurstEnd) also on the last segment of a burst the windows cut short, so the
   // receiver delivers what it has instead of waiting for the rest of the write.
-  if (len > 0 && (len === avail || (burstEnd && len === maxLen && c.layer.config.pushBurstEnd)))
+  // A retransmission is no burst end: Linux resends a piece of an skb with the skb's own flags,
+  // and PSH stays with the end of the write.
+  if (
+    len > 0 &&
+    (len === avail || (burstEnd && len === maxLen && c.layer.config.pushBurstEnd && !seqLt(s, c.sndMax)))
+  )
     flags |= TCP_PSH;
   if (retransmit || seqLt(s, c.sndMax)) {
     // RFC 6298 §3 (Karn): "RTT samples MUST NOT be made using segments that were retransmitted".
@@ -536,9 +541,14 @@ export function tcpOutput(c: Tcb): void {
     if (avail === 0 && !finPending) break;
     // MSG_EOR: a segment stops at its record's end.
     if (c.eorMarks !== undefined) avail = Math.min(avail, eorRoom(c, c.snd.nxt));
+    // F-RTO step 2b (frto.ts): the data the timeout marked lost is not in flight, only the new
+    // data sent since (Linux counts lost segments out of tcp_packets_in_flight).
     const inFlight = seqSub(c.snd.nxt, c.snd.una);
-    const wnd = Math.min(c.snd.wnd, c.inRecovery && c.sackOk ? 0 : cwnd(c));
-    const usable = Math.max(0, wnd - inFlight);
+    const ccFlight = c.frtoNewFrom === undefined ? inFlight : seqSub(c.snd.nxt, c.frtoNewFrom);
+    const usable = Math.max(
+      0,
+      Math.min(c.snd.wnd - inFlight, (c.inRecovery && c.sackOk ? 0 : cwnd(c)) - ccFlight),
+    );
     let len = Math.min(avail, usable);
     if (len > 0) {
       // RFC 9293 §3.8.6.2.1 sender SWS avoidance + Nagle (RFC 896): send if a full segment,
@@ -601,8 +611,9 @@ export function tcpOutput(c: Tcb): void {
     c.pending |= EV_WRITABLE;
     c.flush();
   }
-  // Linux tcp_write_xmit: "is_cwnd_limited |= (tcp_packets_in_flight(tp) >= tcp_snd_cwnd(tp))".
-  const cwndLimited = seqSub(c.snd.nxt, c.snd.una) >= cwnd(c);
+  // Linux tcp_write_xmit: "is_cwnd_limited |= (tcp_packets_in_flight(tp) >= tcp_snd_cwnd(tp))",
+  // in packets: here, no room left in cwnd for another full segment.
+  const cwndLimited = seqSub(c.snd.nxt, c.snd.una) + c.mss - optionBytes(c, 0) > cwnd(c);
   if (sent || cwndLimited) cwndValidate(c, cwndLimited);
   if (!sent && c.ackNow) sendAck(c);
   // RFC 8985 §7.2: new data went out, so (re)start the loss probe timer.

@@ -178,6 +178,12 @@ export interface TcpProfile {
    * (FreeBSD tcp_input with its default net.inet.tcp.drop_synfin = 0).
    */
   readonly synFinToListener: 'drop' | 'syn';
+  /**
+   * Spurious retransmission timeouts. 'rfc5682-frto': F-RTO, SACK-enhanced (Linux
+   * net.ipv4.tcp_frto = 2, the default). 'none': go-back-N after every RTO (FreeBSD's default
+   * stack has no F-RTO; its timestamp-based bad-retransmit undo is not modelled).
+   */
+  readonly spuriousRtoDetection: 'rfc5682-frto' | 'none';
 }
 
 /** Linux (the default): the behaviour of a current kernel with its default sysctls. */
@@ -208,6 +214,7 @@ export const LINUX: TcpProfile = Object.freeze({
   icmpHandshakeAbort: 'every-unreachable',
   invalidReplyLimit: Object.freeze({ count: 1, window: millis(500) }),
   synFinToListener: 'drop',
+  spuriousRtoDetection: 'rfc5682-frto',
 });
 
 /** FreeBSD's default stack with its default sysctls (tcp_timer.h, tcp_usrreq.c, tcp_input.c). */
@@ -238,6 +245,7 @@ export const FREEBSD: TcpProfile = Object.freeze({
   icmpHandshakeAbort: 'port-protocol-unreachable',
   invalidReplyLimit: Object.freeze({ count: 5, window: millis(1000) }),
   synFinToListener: 'syn',
+  spuriousRtoDetection: 'none',
 });
 
 export const TCP_PROFILES: Readonly<Record<TcpProfileName, TcpProfile>> = Object.freeze({

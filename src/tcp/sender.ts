@@ -9,6 +9,7 @@ import { type SackBlock, TCP_ECE, type TcpRepr } from '../wire/tcp.ts';
 import { ccContext } from './cc.ts';
 import { ecnEchoArrived, ecnLossReduction } from './ecn.ts';
 import { EV_WRITABLE } from './events.ts';
+import { frtoOnAck, frtoOrigAcked } from './frto.ts';
 import { retransmitFirst, sendDataAt, tsNow } from './output.ts';
 import { prrOnAck, prrStart } from './prr.ts';
 import { rackDetectLoss, rackEnabled, rackOnAck, rackRecoveryEnded } from './rack.ts';
@@ -69,6 +70,7 @@ export function processAck(c: Tcb, r: TcpRepr, segSeq: Seq, ack: Seq, textLen: n
   const newWnd = r.window << c.sndWscale;
   // RFC 3168 §6.1.2: an ECN-Echo is congestion, answered before the ACK grows cwnd.
   if (c.ecnOk) ecnEchoArrived(c, r.flags, ack);
+  const lossHigh = c.lossEnd;
   if (c.lossEnd !== undefined && seqGe(ack, c.lossEnd)) c.lossEnd = undefined;
   const sack = c.sackOk ? r.options.sack : undefined;
   const flightBefore = seqSub(c.sndMax, c.snd.una);
@@ -86,6 +88,7 @@ export function processAck(c: Tcb, r: TcpRepr, segSeq: Seq, ack: Seq, textLen: n
     rackOnAck(c, ack, sack, tsEcr, isDsack(sack, ack));
   }
   let newlyLost = 0;
+  let dupAck = false;
   if (seqLt(c.snd.una, ack)) {
     newAck(c, r, ack, sack, oldSacked, textLen, flightBefore);
     if (rack) newlyLost = rackLossOnAck(c, true);
@@ -98,6 +101,7 @@ export function processAck(c: Tcb, r: TcpRepr, segSeq: Seq, ack: Seq, textLen: n
   ) {
     // (Not while the peer's window is zero: those ACKs answer persist probes.) With RACK the
     // losses are found first: an ACK that starts recovery sends no limited-transmit segment.
+    dupAck = true;
     if (rack) newlyLost = rackLossOnAck(c, false);
     duplicateAck(c, ack, sack, flightBefore);
   } else if (rack && ack === c.snd.una) {
@@ -106,6 +110,8 @@ export function processAck(c: Tcb, r: TcpRepr, segSeq: Seq, ack: Seq, textLen: n
   // RFC 6937: DeliveredData = change_in(snd.una) + change_in(SACKd). SACKed bytes the ACK
   // now covers cumulatively leave SACKd: they were delivered before, not now.
   const sacked = c.hasScoreboard ? c.scoreboard.sackedBytes : 0;
+  if (c.frto && lossHigh !== undefined)
+    frtoAck(c, ack, unaBefore, lossHigh, sack, sacked > oldSacked, dupAck);
   const change = Math.max(0, seqSub(c.snd.una, unaBefore)) + sacked - sackedBefore;
   const delivered = Math.max(0, change);
   // The delivered count (rate.ts, Linux tp->delivered) is a high-water mark of SND.UNA plus
@@ -123,6 +129,38 @@ export function processAck(c: Tcb, r: TcpRepr, segSeq: Seq, ack: Seq, textLen: n
     prrOnAck(c, delivered, recoveryPipe(c), seqGt(c.snd.una, unaBefore), newlyLost > 0);
   }
   updateSendWindow(c, segSeq, ack, newWnd);
+}
+
+/** F-RTO (RFC 5682) on an ACK after a timeout: act on frto.ts's verdict. */
+function frtoAck(
+  c: Tcb,
+  ack: Seq,
+  unaBefore: Seq,
+  high: Seq,
+  sack: readonly SackBlock[] | undefined,
+  newlySacked: boolean,
+  dupAck: boolean,
+): void {
+  const verdict = frtoOnAck(c, {
+    advanced: seqGt(c.snd.una, unaBefore),
+    sacked: newlySacked,
+    dupAck,
+    origAcked: frtoOrigAcked(c, ack, high, sack, newlySacked),
+    high,
+  });
+  if (verdict === 'spurious') {
+    // §3.1 step 3b: the originals arrived; the timeout was spurious. Linux tcp_try_undo_loss
+    // (frto_undo): the window before the timeout comes back and the Loss state ends.
+    c.layer.stats.spuriousRtos++;
+    if (c.undoMarker !== undefined) spuriousReduction(c);
+    else if (c.lossEnd !== undefined) {
+      c.lossEnd = undefined;
+      c.snd.nxt = c.sndMax;
+    }
+  } else if (verdict === 'real') {
+    // §3.1 step 3a: "the loss was real": conventional recovery, back to SND.UNA.
+    c.snd.nxt = c.snd.una;
+  }
 }
 
 /**
@@ -143,6 +181,8 @@ function spuriousReduction(c: Tcb): void {
     c.lossEnd = undefined;
     c.snd.nxt = c.sndMax;
   }
+  c.frto = false;
+  c.frtoNewFrom = undefined;
 }
 
 /**

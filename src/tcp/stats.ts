@@ -89,6 +89,8 @@ export function newTcpStats() {
      * acknowledged / was not; connections made from a SYN with data; SYNs whose cookie failed;
      * SYNs turned away because the listener's Fast Open queue was full; cookie requests seen.
      */
+    /** RTOs F-RTO (RFC 5682) found spurious, their reduction undone (Linux TCPSpuriousRTOs). */
+    spuriousRtos: 0,
     fastOpenActive: 0,
     fastOpenActiveFail: 0,
     fastOpenPassive: 0,

@@ -397,6 +397,13 @@ export class Tcb {
    */
   lossEnd: Seq | undefined = undefined;
   /**
+   * F-RTO (RFC 5682, frto.ts): the episode after an RTO runs; the end of what the timeout
+   * retransmitted; where step 2b's new data starts (undefined: not sent yet).
+   */
+  frto = false;
+  frtoRtxEnd: Seq = seq(0);
+  frtoNewFrom: Seq | undefined = undefined;
+  /**
    * The reordering degree seen, in segments (Linux tp->reordering, tcpi_reordering): the
    * sysctl default 3 (DupThresh), raised to the distance an original arrived below the
    * highest SACKed sequence (tcp_check_sack_reordering).

@@ -16,6 +16,7 @@
 import type { Instant } from '../time/instant.ts';
 import { ccContext } from './cc.ts';
 import { ecnLossReduction } from './ecn.ts';
+import { frtoOnRto } from './frto.ts';
 import { terminate } from './lifecycle.ts';
 import { sendAckAt, sendDataAt, sendSyn, tcpOutput } from './output.ts';
 import { prrStart } from './prr.ts';
@@ -120,7 +121,8 @@ function rtoRetransmit(c: Tcb, userTimeout: number, now: Instant): void {
   // RACK's marks go with the scoreboard's (below); go-back-N resends everything.
   rackOnRto(c);
   // The first RTO of an episode remembers the window for an undo (Linux tcp_enter_loss).
-  if (!c.inRecovery && c.lossEnd === undefined) undoStart(c);
+  const recovering = c.inRecovery || c.lossEnd !== undefined;
+  if (!recovering) undoStart(c);
   // RFC 5681 §3.1 (ssthresh, cwnd = 1 SMSS) via the congestion module; leave recovery.
   c.cc.onRto(ccContext(c));
   ecnLossReduction(c);
@@ -133,12 +135,15 @@ function rtoRetransmit(c: Tcb, userTimeout: number, now: Instant): void {
   c.lossEnd = c.sndMax; // Linux's Loss state (tcpi_ca_state) until this is acknowledged
   // RFC 2018 §8: after a timeout the sender "SHOULD turn off all of the SACKed bits"
   // (the receiver may have reneged).
+  const hadSacks = c.hasScoreboard && c.scoreboard.sackedBytes > 0;
   if (c.hasScoreboard) c.scoreboard.clear();
   c.highRxt = c.snd.una;
   // Go back: resend from snd.una as the (now one-segment) window allows.
   c.snd.nxt = c.snd.una;
   const used = sendDataAt(c, c.snd.una, c.mss, true);
   c.snd.nxt = seqAdd(c.snd.una, used);
+  // RFC 5682 §3.1 step 1: F-RTO watches the ACKs that follow (frto.ts).
+  frtoOnRto(c, recovering, c.snd.nxt, hadSacks);
   // Linux tcp_clamp_rto_to_user_timeout: the next expiry comes no later than the user timeout.
   if (userTimeout > 0) clampToUserTimeout(c, T_RTX, c.rtxStamp + userTimeout, now);
 }

@@ -382,6 +382,8 @@ export class FakeTarget implements ConformanceTarget {
         return { kind: 'error', errno: 'EPROTONOSUPPORT' };
       return { kind: 'ok', value: this.newSock(c.type === 'stream' ? 'tcp' : 'udp').fd };
     }
+    if (c.op === 'poll' || c.op === 'epollCreate' || c.op === 'epollCtl' || c.op === 'epollWait')
+      return { kind: 'unsupported', reason: `${c.op} not supported by the fake target` };
     const s = this.socks.get(c.fd);
     if (!s) return { kind: 'error', errno: 'EBADF' };
     switch (c.op) {

@@ -56,6 +56,9 @@ describe('TCP_INFO (Linux fields)', () => {
 
   it('tcpi_ca_state: loss after an RTO until the data outstanding then is acknowledged', () => {
     const { c, host, ack } = sender(4);
+    // Without F-RTO (net.ipv4.tcp_frto = 0): an ACK of data never retransmitted would end the
+    // Loss state as a spurious timeout (test/tcp/frto.test.ts).
+    (host.config as { frto: number }).frto = 0;
     // The loss probe (2 s), then the RTO.
     for (let i = 1; i <= 10 && c.stats.timeouts === 0; i++) host.runUntil(host.clock.now() + 500 * MS);
     assert.equal(c.stats.timeouts, 1);
@@ -64,6 +67,15 @@ describe('TCP_INFO (Linux fields)', () => {
     assert.equal(tcpInfo(c).caState, 'loss');
     ack(4);
     assert.equal(tcpInfo(c).caState, 'open');
+  });
+
+  it('tcpi_ca_state with F-RTO: an ACK of data never retransmitted ends the Loss state (spurious RTO)', () => {
+    const { c, host, ack } = sender(4);
+    for (let i = 1; i <= 10 && c.stats.timeouts === 0; i++) host.runUntil(host.clock.now() + 500 * MS);
+    assert.equal(tcpInfo(c).caState, 'loss');
+    ack(2);
+    assert.notEqual(tcpInfo(c).caState, 'loss');
+    assert.equal(c.layer.stats.spuriousRtos, 1);
   });
 
   it('tcpi_ca_state: cwr after an ECN-Echo, and tcpi_delivered_ce counts what ECE ACKs delivered', () => {
