@@ -1,10 +1,11 @@
 /**
  * `npm run build:browser`: ES-module bundles for browsers, made with esbuild.
  *
- *   dist/browser/sockstack.js  everything of the core (src/index.ts): the stack, the VM
- *                              gateway and the Wisp client
+ *   dist/browser/sockstack.js  everything of the core (src/index.ts): the stack, simulated
+ *                              networks, packet capture, the page links, the VM gateway,
+ *                              the Wisp client
  *   dist/browser/stack.js      the stack alone (src/core.ts): Stack, TCP, UDP, IPv4, IPv6, the
- *                              sockets API, DNS, links, simulation and real-time drivers
+ *                              sockets API, DNS, loopback and the real-time driver
  *   dist/browser/links.js      only the page links (MessagePort, WebSocket), for pages
  *                              that get the core some other way
  *   dist/browser/web/          the course page (src/web, what `sockstack web` serves):

@@ -1,16 +1,13 @@
 // The stack alone, for pages and bundles that want no more: Stack, TCP, UDP, IPv4/IPv6, the
-// sockets API, DNS, the simulated links and drivers, wire codecs. No `node:` imports.
-// src/index.ts adds packet capture, the page links (MessagePort, WebSocket), the VM gateway
-// and the Wisp client; dist/browser/stack.js is this file (budgeted at 100 KB gzipped).
+// sockets API, DNS, loopback, the real-time driver, wire codecs. No `node:` imports.
+// src/index.ts adds simulated networks (Simulation, Cable, Switch, impairments), packet
+// capture, the page links (MessagePort, WebSocket), the VM gateway and the Wisp client;
+// dist/browser/stack.js is this file (budgeted at 100 KB gzipped).
 
 export * from './dns/index.ts';
 export type { Device, LinkType, SimDevice } from './link/device.ts';
-export * from './link/impair.ts';
 export * from './link/loopback.ts';
-export * from './link/memory.ts';
 export * from './link/realtime.ts';
-export * from './link/sim.ts';
-export * from './link/switch.ts';
 export * from './rand/index.ts';
 export * from './socket/index.ts';
 export * from './stack.ts';
