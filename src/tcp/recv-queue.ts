@@ -16,10 +16,12 @@ import type { MemoryAccount } from './memory.ts';
 export class RecvQueue {
   // Pieces in arrival order from `#head`: piece i is #bufs[i][#starts[i], #ends[i]) (parallel
   // arrays, so appending to the own buffer allocates nothing), and what it charged the account.
-  #bufs: Uint8Array[] = [];
-  #starts: number[] = [];
-  #ends: number[] = [];
-  #charges: number[] = [];
+  // Until the first piece they are shared empty arrays that nothing writes to (every write is
+  // below #n): an idle connection holds no arrays of its own.
+  #bufs: Uint8Array[] = NO_BUFS;
+  #starts: number[] = NO_NUMBERS;
+  #ends: number[] = NO_NUMBERS;
+  #charges: number[] = NO_NUMBERS;
   #head = 0;
   /** Pieces in the arrays (slots past it are spare: emptying never shrinks the arrays). */
   #n = 0;
@@ -110,6 +112,12 @@ export class RecvQueue {
   }
 
   #add(buf: Uint8Array, start: number, end: number, charge: number): void {
+    if (this.#bufs === NO_BUFS) {
+      this.#bufs = [];
+      this.#starts = [];
+      this.#ends = [];
+      this.#charges = [];
+    }
     const i = this.#n++;
     if (i < this.#bufs.length) {
       this.#bufs[i] = buf;
@@ -244,6 +252,8 @@ export class RecvQueue {
 }
 
 const EMPTY = new Uint8Array(0);
+const NO_BUFS: Uint8Array[] = [];
+const NO_NUMBERS: number[] = [];
 /** Pieces at least this large, owning at least half their buffer, are kept by reference. */
 const KEEP_MIN = 1024;
 const MIN_TAIL = 64;

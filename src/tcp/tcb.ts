@@ -105,15 +105,28 @@ const F_REUSE_ADDR = 1 << 21;
 const F_TERMINATED = 1 << 22;
 const F_EVENTS_QUEUED = 1 << 23;
 const F_OUTPUT_QUEUED = 1 << 24;
+/** Bits of Tcb#flags2 (a second word: a small integer holds 31 bits). */
+const G_TFO_SYN = 1 << 0;
+const G_TFO_OPTION_EXP = 1 << 1;
+const G_TFO_SYN_DATA_ACKED = 1 << 2;
+const G_TFO_DEFERRED = 1 << 3;
+const G_TFO_CHILD = 1 << 4;
+const G_MORE_HOLD = 1 << 5;
+const G_FRTO = 1 << 6;
+const G_RS_HAVE = 1 << 7;
+const G_RS_APP_LIMITED = 1 << 8;
+const G_RATE_SAMPLE_APP_LIMITED = 1 << 9;
+const G_CWND_LIMITED = 1 << 10;
 
 export class Tcb {
   /** @internal */ readonly layer: TcpHost;
   state: TcpState = 'CLOSED';
   /**
-   * The connection's boolean state, one bit each (the accessors below): 25 booleans as
-   * fields would cost 200 bytes per connection, a quarter of an idle one (bench/idle.ts).
+   * The connection's boolean state, one bit each (the accessors below): 36 booleans as
+   * fields would cost 288 bytes per connection, a quarter of an idle one (bench/idle.ts).
    */
   #flags = 0;
+  #flags2 = 0;
   readonly local: TcpEndpoint;
   readonly remote: TcpEndpoint;
 
@@ -206,16 +219,41 @@ export class Tcb {
   /** The Fast Open option our first SYN or SYN-ACK carries (never a retransmitted one); undefined: none. */
   tfoOption: TcpOptions['fastOpen'] = undefined;
   /** Our SYN asked for or used Fast Open (Linux syn_fastopen), and in the experimental form (syn_fastopen_exp). */
-  tfoSyn = false;
-  tfoOptionExp = false;
+  get tfoSyn(): boolean {
+    return (this.#flags2 & G_TFO_SYN) !== 0;
+  }
+  set tfoSyn(v: boolean) {
+    this.#flags2 = v ? this.#flags2 | G_TFO_SYN : this.#flags2 & ~G_TFO_SYN;
+  }
+  get tfoOptionExp(): boolean {
+    return (this.#flags2 & G_TFO_OPTION_EXP) !== 0;
+  }
+  set tfoOptionExp(v: boolean) {
+    this.#flags2 = v ? this.#flags2 | G_TFO_OPTION_EXP : this.#flags2 & ~G_TFO_OPTION_EXP;
+  }
   /** Bytes of data our SYN carried (Linux syn_data). */
   tfoSynData = 0;
   /** The SYN-ACK acknowledged the data of our SYN (Linux syn_data_acked, TCPI_OPT_SYN_DATA). */
-  tfoSynDataAcked = false;
+  get tfoSynDataAcked(): boolean {
+    return (this.#flags2 & G_TFO_SYN_DATA_ACKED) !== 0;
+  }
+  set tfoSynDataAcked(v: boolean) {
+    this.#flags2 = v ? this.#flags2 | G_TFO_SYN_DATA_ACKED : this.#flags2 & ~G_TFO_SYN_DATA_ACKED;
+  }
   /** TCP_FASTOPEN_CONNECT: connect() has returned and the SYN waits for the first write's data. */
-  tfoDeferred = false;
+  get tfoDeferred(): boolean {
+    return (this.#flags2 & G_TFO_DEFERRED) !== 0;
+  }
+  set tfoDeferred(v: boolean) {
+    this.#flags2 = v ? this.#flags2 | G_TFO_DEFERRED : this.#flags2 & ~G_TFO_DEFERRED;
+  }
   /** Made from a SYN with data and a valid cookie: accept() returns it while still SYN-RECEIVED. */
-  tfoChild = false;
+  get tfoChild(): boolean {
+    return (this.#flags2 & G_TFO_CHILD) !== 0;
+  }
+  set tfoChild(v: boolean) {
+    this.#flags2 = v ? this.#flags2 | G_TFO_CHILD : this.#flags2 & ~G_TFO_CHILD;
+  }
 
   // --- buffers ---
   readonly sndBuf: ByteRing;
@@ -260,7 +298,12 @@ export class Tcb {
     this.#flags = v ? this.#flags | F_WANT_WRITABLE : this.#flags & ~F_WANT_WRITABLE;
   }
   /** The last write had MSG_MORE: partial segments wait for the next one, as under TCP_CORK. */
-  moreHold = false;
+  get moreHold(): boolean {
+    return (this.#flags2 & G_MORE_HOLD) !== 0;
+  }
+  set moreHold(v: boolean) {
+    this.#flags2 = v ? this.#flags2 | G_MORE_HOLD : this.#flags2 & ~G_MORE_HOLD;
+  }
   /**
    * MSG_EOR record ends (sequence numbers of the byte after each record, in order): no
    * segment carries bytes of two records (Linux TCPCB_EOR: the skb is not merged into).
@@ -400,7 +443,12 @@ export class Tcb {
    * F-RTO (RFC 5682, frto.ts): the episode after an RTO runs; the end of what the timeout
    * retransmitted; where step 2b's new data starts (undefined: not sent yet).
    */
-  frto = false;
+  get frto(): boolean {
+    return (this.#flags2 & G_FRTO) !== 0;
+  }
+  set frto(v: boolean) {
+    this.#flags2 = v ? this.#flags2 | G_FRTO : this.#flags2 & ~G_FRTO;
+  }
   frtoRtxEnd: Seq = seq(0);
   frtoNewFrom: Seq | undefined = undefined;
   /**
@@ -434,10 +482,20 @@ export class Tcb {
   /** tp->app_limited: 0, or the delivered count past which samples are no longer application-limited. */
   appLimitedUntil = 0;
   /** The sample the current ACK builds (struct rate_sample's prior_* fields): valid when rsHave. */
-  rsHave = false;
+  get rsHave(): boolean {
+    return (this.#flags2 & G_RS_HAVE) !== 0;
+  }
+  set rsHave(v: boolean) {
+    this.#flags2 = v ? this.#flags2 | G_RS_HAVE : this.#flags2 & ~G_RS_HAVE;
+  }
   rsPriorDelivered = 0;
   rsPriorTs: Instant = 0;
-  rsAppLimited = false;
+  get rsAppLimited(): boolean {
+    return (this.#flags2 & G_RS_APP_LIMITED) !== 0;
+  }
+  set rsAppLimited(v: boolean) {
+    this.#flags2 = v ? this.#flags2 | G_RS_APP_LIMITED : this.#flags2 & ~G_RS_APP_LIMITED;
+  }
   rsOrder = 0;
   rsSndUs = 0;
   /** The RTT of the most recently sent never-retransmitted segment this ACK delivered (-1: none), and its order. */
@@ -448,7 +506,12 @@ export class Tcb {
   /** The last sample kept for tcpi_delivery_rate (tp->rate_delivered, rate_interval_us, rate_app_limited). */
   rateSampleDelivered = 0;
   rateSampleUs = 0;
-  rateSampleAppLimited = false;
+  get rateSampleAppLimited(): boolean {
+    return (this.#flags2 & G_RATE_SAMPLE_APP_LIMITED) !== 0;
+  }
+  set rateSampleAppLimited(v: boolean) {
+    this.#flags2 = v ? this.#flags2 | G_RATE_SAMPLE_APP_LIMITED : this.#flags2 & ~G_RATE_SAMPLE_APP_LIMITED;
+  }
   minRtt = 0;
   /** Pacing: when the next burst of new data may leave (tcpOutput). */
   paceNext: Instant = 0;
@@ -457,7 +520,12 @@ export class Tcb {
    * outstanding in the current window when it was not (max_packets_out), and where that window
    * ends (cwnd_usage_seq). The window grows only while cwnd-limited (tcp_is_cwnd_limited).
    */
-  cwndLimited = false;
+  get cwndLimited(): boolean {
+    return (this.#flags2 & G_CWND_LIMITED) !== 0;
+  }
+  set cwndLimited(v: boolean) {
+    this.#flags2 = v ? this.#flags2 | G_CWND_LIMITED : this.#flags2 & ~G_CWND_LIMITED;
+  }
   maxFlightOut = 0;
   cwndUsageSeq: Seq = seq(0);
 
