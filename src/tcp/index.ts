@@ -12,6 +12,9 @@
 //   recovery.ts     what SACK recovery sends: RACK's or RFC 6675's losses, PRR's window
 //   rack.ts, prr.ts RACK loss detection (RFC 8985 §6), proportional rate reduction (RFC 6937)
 //   ecn.ts          RFC 3168 ECN: negotiation, ECT(0) marking, CE -> ECE -> CWR, the response
+//   tfo.ts          RFC 7413 Fast Open on a connection: the client's SYN data, its SYN-ACK, the
+//                   server's choice (fastopen.ts: keyed cookies, the client's cookie cache)
+//   frto.ts         RFC 5682 F-RTO: spurious retransmission timeouts, and the undo they allow
 //   tlp.ts, cc.ts, options.ts, lifecycle.ts   loss probes, congestion context, option
 //                   negotiation, terminate/TIME-WAIT
 //   tcb.ts          the TCB: data, deadlines, the one timer entry
