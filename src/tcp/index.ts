@@ -15,6 +15,9 @@
 //   congestion/     NewReno, CUBIC (+ hystart.ts: Linux HyStart, RFC 9406 HyStart++), BBR v1
 //                   (bbr.ts, minmax.ts), built by factory.ts from a TCP_CONGESTION name
 //   ecn.ts          RFC 3168 ECN: negotiation, ECT(0) marking, CE -> ECE -> CWR, the response
+//   tfo.ts          RFC 7413 Fast Open on a connection: the client's SYN data, its SYN-ACK, the
+//                   server's choice (fastopen.ts: keyed cookies, the client's cookie cache)
+//   frto.ts         RFC 5682 F-RTO: spurious retransmission timeouts, and the undo they allow
 //   tlp.ts, cc.ts, options.ts, lifecycle.ts   loss probes, congestion context, option
 //                   negotiation, terminate/TIME-WAIT
 //   tcb.ts          the TCB: data, deadlines, the one timer entry
