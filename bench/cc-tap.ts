@@ -100,6 +100,9 @@ async function path(loss: number, delayMs: number, opts: { ecnMark?: boolean; ec
     config: { tcp: { sndBuf: 8 << 20, rcvBuf: 8 << 20, ...(opts.ecn ? { ecn: 1 } : {}) } },
   });
   hosts.push(h);
+  // The kernel receives with a window as large as ours (8 MiB from the start, as our receiver's
+  // rcvBuf), so that its receive-buffer autotuning does not cap our sender early in a run.
+  execFileSync('ip', ['netns', 'exec', h.ns, 'sysctl', '-qw', 'net.ipv4.tcp_rmem=4096 8388608 16777216']);
   // The kernel's segments leave as single frames (no TSO/GSO), so that iptables sees, and may
   // drop, each one as our link layer does ours.
   execFileSync(
