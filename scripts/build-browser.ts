@@ -24,6 +24,7 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { build, type Plugin } from 'esbuild';
+import { minify } from 'terser';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 /** The budget of the stack bundle (stack.js), gzipped. */
@@ -56,6 +57,10 @@ export async function buildBrowser(outdir = join(root, 'dist/browser')): Promise
     legalComments: 'none',
     logLevel: 'warning',
   });
+  // A second pass over each bundle with terser (compress twice, mangle), which finds what
+  // esbuild's single-pass minifier leaves: about 2.5 % of the gzipped stack. The source map
+  // chains back to the sources through esbuild's.
+  for (const name of Object.keys(ENTRIES)) await compressBundle(join(outdir, `${name}.js`));
   await buildModules(join(outdir, 'esm'));
   await writeWebPage(join(outdir, 'web'));
   return (Object.keys(ENTRIES) as (keyof typeof ENTRIES)[]).map((name) => {
@@ -63,6 +68,23 @@ export async function buildBrowser(outdir = join(root, 'dist/browser')): Promise
     const code = readFileSync(file);
     return { name, file, bytes: code.length, gzip: gzipSync(code, { level: 9 }).length };
   });
+}
+
+/** Re-minifies a bundle in place with terser, keeping its linked source map. */
+async function compressBundle(file: string): Promise<void> {
+  const mapFile = `${file}.map`;
+  const base = file.slice(file.lastIndexOf('/') + 1);
+  const code = readFileSync(file, 'utf8').replace(/\n\/\/# sourceMappingURL=.*\n?$/, '\n');
+  const out = await minify(code, {
+    module: true,
+    ecma: 2020,
+    compress: { passes: 2 },
+    mangle: true,
+    sourceMap: { content: readFileSync(mapFile, 'utf8'), url: `${base}.map` },
+  });
+  if (out.code === undefined) throw new Error(`terser produced nothing for ${file}`);
+  writeFileSync(file, out.code);
+  if (typeof out.map === 'string') writeFileSync(mapFile, out.map);
 }
 
 /** The course page, as `sockstack web` serves it. */
