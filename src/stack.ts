@@ -178,7 +178,10 @@ export class Stack implements Pollable {
           return env.forwarding;
         },
       },
-      options.config?.ipv6,
+      // The stack's static multicast routes (StackConfig.multicastRoutes) hold both families'.
+      options.config?.multicastRoutes !== undefined && options.config.ipv6?.multicastRoutes === undefined
+        ? { ...options.config.ipv6, multicastRoutes: options.config.multicastRoutes }
+        : options.config?.ipv6,
     );
     this.net = new DualNetwork(new Ipv4Network(this.ip), new Ipv6Network(this.ip6));
     this.udp = new UdpLayer(this.net, this.stats.udp, { privileged: this.privileged, rng: this.rng });

@@ -131,4 +131,51 @@ export class Ipv4Forwarder {
     stats.fragCreates += frags.length;
     for (const f of frags) output.linkOutput(out, nextHop, f, false);
   }
+
+  /**
+   * Forwards a group datagram (`pkt`, checked; `v` its view) that arrived on `inIface` out of
+   * the interfaces a static multicast route names (mroute.ts), with the TTL decremented, as
+   * Linux's ipmr_queue_xmit. The caller still delivers it locally when we are a member.
+   */
+  forwardMulticast(inIface: NetInterface, pkt: Uint8Array, v: Ipv4View, outs: readonly string[]): void {
+    const { stats: all, interfaces, output } = this.#env;
+    const stats = all.ip;
+    const ttl = v.ttl;
+    // RFC 1812 §5.3.1: a TTL that would reach zero discards the datagram, and no ICMP error
+    // answers a multicast destination (§4.3.2.7).
+    if (ttl <= 1) {
+      stats.ttlExceeded++;
+      return;
+    }
+    for (const name of outs) {
+      const out = interfaces.get(name);
+      if (out === undefined || !out.up || out.isLoopback || out === inIface) continue;
+      const copy = pkt.slice();
+      const cv = new Ipv4View(copy);
+      cv.ttl = ttl - 1;
+      cv.checksum = checksumUpdate16(v.checksum, (ttl << 8) | v.protocol, ((ttl - 1) << 8) | v.protocol);
+      if (checksumTrusted(inIface) && !(out.device === null || out.device.txChecksumOffload === true))
+        completeTransportChecksum(copy);
+      if (copy.length <= out.mtu) {
+        stats.forwarded++;
+        output.linkOutput(out, v.dst, copy, false);
+        continue;
+      }
+      // Too big for this link: fragmented when allowed; with DF dropped, without an ICMP
+      // error (a multicast destination, RFC 1812 §4.3.2.7; Linux ipmr counts FRAGFAILS).
+      const parsed = v.dontFragment ? undefined : parseIpv4Packet(copy, { verifyChecksum: false });
+      const frags =
+        parsed === undefined || isWireError(parsed)
+          ? null
+          : fragmentDatagram(parsed.repr, parsed.payload, out.mtu);
+      if (!frags) {
+        stats.fragFails++;
+        continue;
+      }
+      stats.forwarded++;
+      stats.fragOk++;
+      stats.fragCreates += frags.length;
+      for (const f of frags) output.linkOutput(out, v.dst, f, false);
+    }
+  }
 }

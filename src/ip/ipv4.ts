@@ -50,10 +50,11 @@ import { Ipv4Forwarder } from './forward.ts';
 import { Reassembler, type ReassemblyConfig } from './fragment.ts';
 import { ICMP_ERROR_MAX_LEN, type IcmpRateConfig } from './icmp.ts';
 import { type ArrivalMeta, Icmpv4, type Icmpv4Error } from './icmpv4.ts';
-import { Igmp } from './igmp.ts';
+import { Igmp, ipv4Bytes } from './igmp.ts';
 import { makeInterfaceAddress, type NetInterface } from './interface.ts';
 import { InterfaceTable } from './interfaces.ts';
 import { IpIdGenerator } from './ipid.ts';
+import { type MulticastRouteConfig, MulticastRoutes } from './mroute.ts';
 import type {
   IpPacketInfo,
   ReceivedIcmpError,
@@ -104,6 +105,11 @@ export interface Ipv4Config {
   defaultTtl?: number;
   /** Frames an interface's receive queue holds before it drops (default RX_QUEUE_DEFAULT, 8192). */
   rxQueueLength?: number;
+  /**
+   * Static multicast routes for a router (mroute.ts), both families: without them a router
+   * forwards no multicast.
+   */
+  multicastRoutes?: readonly MulticastRouteConfig[];
 }
 
 export interface Ipv4Env {
@@ -113,6 +119,8 @@ export interface Ipv4Env {
   readonly stats: StackStats;
   forwarding: boolean;
 }
+
+const NO_OUTPUTS: readonly string[] = [];
 
 /** A one-entry memo of the IpAddress for a number: consecutive packets of a flow share one object. */
 class AddressMemo {
@@ -150,6 +158,7 @@ export class Ipv4Layer {
   readonly #pmtu = new PmtuCache();
   readonly #pings: PingClient;
   readonly #forwarder: Ipv4Forwarder;
+  readonly #mroutes: MulticastRoutes;
   readonly #protocols = new Map<number, TransportProtocol>();
   readonly #srcMemo = new AddressMemo();
   readonly #dstMemo = new AddressMemo();
@@ -189,7 +198,16 @@ export class Ipv4Layer {
       },
     });
     // Frames to an Ethernet group address are ours when the interface joined the group.
-    link.addMulticastFilter((iface, mac) => this.igmp.wantsMac(iface, mac));
+    link.addMulticastFilter(
+      (iface, mac) =>
+        this.igmp.wantsMac(iface, mac) ||
+        // A router with static multicast routes from this link takes every IPv4 group's frames.
+        (mac[0] === 0x01 &&
+          mac[1] === 0x00 &&
+          mac[2] === 0x5e &&
+          this.#env.forwarding &&
+          this.#mroutes.routesFrom(iface.name)),
+    );
     this.#pings = new PingClient({
       clock: env.clock,
       rng: env.rng,
@@ -212,6 +230,7 @@ export class Ipv4Layer {
     );
     const icmp = this.icmp;
     this.#forwarder = new Ipv4Forwarder({ stats: env.stats, interfaces, routes, output, icmp });
+    this.#mroutes = new MulticastRoutes(config.multicastRoutes, 4);
     this.#arp = new Arp(
       {
         now,
@@ -454,16 +473,24 @@ export class Ipv4Layer {
       return;
     }
     if (isIpv4Multicast(dst)) {
+      // A router forwards a group's datagrams only where a static multicast route says so
+      // (mroute.ts); never those of 224.0.0.0/24, the Local Network Control Block (RFC 5771
+      // §4: link-local, "not forwarded by routers").
+      const outs =
+        this.#env.forwarding && !iface.isLoopback && this.#mroutes.size > 0 && dst >>> 8 !== 0xe00000
+          ? this.#mroutes.outputs(iface.name, ipv4Bytes(dst), ipv4Bytes(src))
+          : NO_OUTPUTS;
       // RFC 1112 §6: a group datagram is ours when the interface is a member and its
       // filter lets the source in (RFC 3376 §3.2). On loopback it is one we sent (looped,
       // IP_MULTICAST_LOOP, or sent out of lo) to a group some interface of ours joined.
       const member = iface.isLoopback ? this.igmp.joinedAnywhere(dst) : this.igmp.accepts(iface, dst, src);
-      if (!member) {
-        // Not a member, and a router forwards no multicast (no multicast routing here).
+      if (!member && outs.length === 0) {
         stats.notForUs++;
         return;
       }
       if (!this.#optionsOk(pkt, v, { iface, broadcast: true, linkBroadcast })) return;
+      if (outs.length > 0) this.#forwarder.forwardMulticast(iface, pkt, v, outs);
+      if (!member) return;
       this.#localDeliver(iface, pkt, v, true, linkBroadcast);
       return;
     }

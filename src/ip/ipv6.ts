@@ -75,6 +75,7 @@ import { Ping6Client, type Ping6Options, type Ping6Result } from './ipv6-ping.ts
 import { Ipv6PmtuCache } from './ipv6-pmtu.ts';
 import { type Ipv6Route6, Ipv6RouteTable, parseCidr6 } from './ipv6-route.ts';
 import { type Ipv6Stats, newIpv6Stats } from './ipv6-stats.ts';
+import { type MulticastRouteConfig, MulticastRoutes } from './mroute.ts';
 import { Ndp, type NdpConfig } from './ndp.ts';
 import { type NeighborStats, newNeighborStats } from './neighbor.ts';
 import type { IpPacketInfo, ReceivedIcmpError, RouteError, TransportProtocol } from './network.ts';
@@ -87,6 +88,8 @@ export interface Ipv6Config {
   reassembly?: Partial<Ipv6ReassemblyConfig>;
   icmpRate?: Partial<IcmpRateConfig>;
   defaultHopLimit?: number;
+  /** Static multicast routes for a router (mroute.ts): without them a router forwards no multicast. */
+  multicastRoutes?: readonly MulticastRouteConfig[];
 }
 
 export interface Ipv6Env {
@@ -128,6 +131,7 @@ export class Ipv6Layer {
   readonly config: Ipv6Config;
   readonly #env: Ipv6Env;
   readonly #states = new Map<NetInterface, Ipv6Interface>();
+  readonly #mroutes: MulticastRoutes;
   readonly #protocols = new Map<number, TransportProtocol>();
   readonly #pmtu = new Ipv6PmtuCache();
   readonly #pings: Ping6Client;
@@ -135,6 +139,7 @@ export class Ipv6Layer {
   constructor(env: Ipv6Env, config: Ipv6Config = {}) {
     this.#env = env;
     this.config = config;
+    this.#mroutes = new MulticastRoutes(config.multicastRoutes, 6);
     const now = () => env.clock.now();
     const stats = this.stats;
     const state = (i: NetInterface) => this.#states.get(i);
@@ -222,7 +227,12 @@ export class Ipv6Layer {
       this.input(iface, bytes, linkBroadcast),
     );
     // Frames to an Ethernet multicast address are ours when the interface joined the group.
-    env.link.addMulticastFilter((iface, mac) => this.#wantsMac(iface, mac));
+    env.link.addMulticastFilter(
+      (iface, mac) =>
+        this.#wantsMac(iface, mac) ||
+        // A router with static multicast routes from this link takes every IPv6 group's frames.
+        (mac[0] === 0x33 && mac[1] === 0x33 && env.forwarding && this.#mroutes.routesFrom(iface.name)),
+    );
     // Loopback: ::1, up from the start (Linux gives lo ::1/128).
     const lo = new Ipv6Interface(env.table.loopback);
     lo.addresses.push({
@@ -500,6 +510,19 @@ export class Ipv6Layer {
     )
       return;
     const multicast = isIpv6Multicast(dst);
+    // A router forwards a group's packets only where a static multicast route says so
+    // (mroute.ts), and never beyond their scope: interface- and link-local groups stay on
+    // their link (RFC 4291 §2.7).
+    if (
+      multicast &&
+      this.#env.forwarding &&
+      !iface.isLoopback &&
+      this.#mroutes.size > 0 &&
+      (dst[1] & 0x0f) > 2
+    ) {
+      const outs = this.#mroutes.outputs(iface.name, dst, src);
+      if (outs.length > 0) this.#forwardMulticast(a, pkt, outs);
+    }
     const local = multicast
       ? this.#member(st, dst, src)
       : iface.isLoopback
@@ -678,6 +701,37 @@ export class Ipv6Layer {
       completeTransportChecksum(frame.subarray(hr));
     stats.forwarded++;
     this.output.linkOutput(r.iface, r.nextHop, frame.subarray(hr), hr === 0 ? undefined : frame);
+  }
+
+  /**
+   * Forwards a group's packet out of the interfaces a static route names, hop limit
+   * decremented (Linux ip6mr_forward2). No ICMPv6 error answers it (RFC 4443 §2.4 (e)): an
+   * expiring hop limit or a link too small for it drops it, counted.
+   */
+  #forwardMulticast(a: Ipv6Arrival, pkt: Uint8Array, outs: readonly string[]): void {
+    const stats = this.stats;
+    // RFC 4291 §2.5.6: a packet from a link-local (or unspecified) source never leaves its link.
+    if (isIpv6LinkLocal(a.src) || isIpv6Unspecified(a.src)) return;
+    if (a.hopLimit <= 1) {
+      stats.hopLimitExceeded++;
+      return;
+    }
+    for (const name of outs) {
+      const out = this.#env.table.get(name);
+      if (out === undefined || !out.up || out.isLoopback || out === a.iface) continue;
+      if (pkt.length > out.mtu) {
+        stats.tooBig++;
+        continue;
+      }
+      const hr = this.#env.link.headroom(out);
+      const frame = allocFrame(hr + pkt.length);
+      frame.set(pkt, hr);
+      frame[hr + 7] = a.hopLimit - 1;
+      if (checksumTrusted(a.iface) && !(out.device === null || out.device.txChecksumOffload === true))
+        completeTransportChecksum(frame.subarray(hr));
+      stats.forwarded++;
+      this.output.linkOutput(out, a.dst, frame.subarray(hr), hr === 0 ? undefined : frame);
+    }
   }
 
   /** An ICMPv6 error quoting a transport's packet, handed to that transport. */

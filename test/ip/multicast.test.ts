@@ -4,7 +4,7 @@
  * reported on the wire, queries answered within their delay, IGMPv1/v2 querier
  * compatibility, group datagrams received by members only (the Ethernet receive filter),
  * the socket options (IP_ADD/DROP_MEMBERSHIP, source membership, IP_MULTICAST_TTL/LOOP/IF),
- * bad IGMP dropped and counted, and a router that does not forward multicast.
+ * bad IGMP dropped and counted, and a router without multicast routes that forwards none.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';

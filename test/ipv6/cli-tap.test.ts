@@ -52,6 +52,20 @@ function inNs(ns: string, argv: string[]): Promise<{ code: number | null; out: s
   });
 }
 
+/**
+ * Waits (bounded: 100 checks, 100 ms apart) until no IPv6 address in `ns` is tentative: until
+ * then the kernel cannot use its address (connect fails at once with EADDRNOTAVAIL, which
+ * curl does not retry), and DAD takes a second or more on a busy machine.
+ */
+async function kernelDadDone(ns: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const r = await inNs(ns, ['ip', '-6', 'addr', 'show', 'tentative']);
+    if (r.code === 0 && r.out.trim() === '') return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`the kernel's IPv6 addresses in ${ns} stayed tentative`);
+}
+
 describe('sockstack tap with IPv6 addresses, the kernel as peer', () => {
   it('ping -6, TCP and UDP echo over IPv6, and IPv4 to the same dual-stack listener', async (t) => {
     if (skipUnless(t, ['ping', 'python3'])) return;
@@ -137,7 +151,7 @@ describe('sockstack tap with IPv6 addresses, the kernel as peer', () => {
       'sockstack tap',
     );
     await log.waitFor(/Ctrl-C/, 15_000);
-    // The kernel's address may still be tentative (DAD): curl retries the connection.
+    await kernelDadDone(ns);
     const page = await inNs(ns, [
       'curl',
       '-6',
