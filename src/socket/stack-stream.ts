@@ -452,7 +452,10 @@ export class StackStreamSocket implements StreamImpl {
     this.#listener?.close();
     const c = this.#conn;
     if (c) {
-      if (c.state === 'SYN-SENT' || c.state === 'SYN-RECEIVED') c.abort();
+      // SYN-SENT: nothing to finish. SYN-RECEIVED (a Fast Open child accepted before the
+      // handshake's last ACK, or a simultaneous open): the FIN waits for ESTABLISHED and goes
+      // after the data (RFC 9293 §3.10.4; Linux tcp_close sends FIN from SYN_RECV), no RST.
+      if (c.state === 'SYN-SENT') c.abort();
       else c.close();
     }
     this.#waiters.wake();
