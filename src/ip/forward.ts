@@ -31,6 +31,25 @@ export interface ForwarderEnv {
   readonly icmp: Icmpv4;
 }
 
+/**
+ * The copy of `pkt` (view `v`, TTL above 1) that leaves through `out`: TTL decremented, the
+ * header checksum updated, and the transport checksum completed when the sender left it to a
+ * device and `out` needs it.
+ */
+function hopCopy(inIface: NetInterface, out: NetInterface, pkt: Uint8Array, v: Ipv4View): Uint8Array {
+  const ttl = v.ttl;
+  const copy = pkt.slice();
+  const cv = new Ipv4View(copy);
+  // RFC 1624 §3: HC' = ~(~HC + ~m + m') on the TTL/protocol word, no full recomputation.
+  cv.ttl = ttl - 1;
+  cv.checksum = checksumUpdate16(v.checksum, (ttl << 8) | v.protocol, ((ttl - 1) << 8) | v.protocol);
+  // Checksum offload: a packet whose sender left its transport checksum to the device
+  // leaves through one that needs it, so it is filled in here (Linux skb_checksum_help).
+  if (checksumTrusted(inIface) && !(out.device === null || out.device.txChecksumOffload === true))
+    completeTransportChecksum(copy);
+  return copy;
+}
+
 export class Ipv4Forwarder {
   readonly #env: ForwarderEnv;
 
@@ -86,16 +105,7 @@ export class Ipv4Forwarder {
       icmp.sendError(pkt, meta, ICMPV4_DEST_UNREACHABLE, ICMPV4_UNREACH_FRAG_NEEDED, mtu);
       return;
     }
-    const copy = pkt.slice();
-    const cv = new Ipv4View(copy);
-    // RFC 1624 §3: HC' = ~(~HC + ~m + m') on the TTL/protocol word, no full recomputation.
-    const oldWord = (ttl << 8) | v.protocol;
-    cv.ttl = ttl - 1;
-    cv.checksum = checksumUpdate16(v.checksum, oldWord, ((ttl - 1) << 8) | v.protocol);
-    // Checksum offload: a packet whose sender left its transport checksum to the device
-    // leaves through one that needs it, so it is filled in here (Linux skb_checksum_help).
-    if (checksumTrusted(inIface) && !(out.device === null || out.device.txChecksumOffload === true))
-      completeTransportChecksum(copy);
+    const copy = hopCopy(inIface, out, pkt, v);
     const nextHop = r.gateway ?? v.dst;
     stats.forwarded++;
     if (copy.length <= mtu) {
@@ -150,12 +160,7 @@ export class Ipv4Forwarder {
     for (const name of outs) {
       const out = interfaces.get(name);
       if (out === undefined || !out.up || out.isLoopback || out === inIface) continue;
-      const copy = pkt.slice();
-      const cv = new Ipv4View(copy);
-      cv.ttl = ttl - 1;
-      cv.checksum = checksumUpdate16(v.checksum, (ttl << 8) | v.protocol, ((ttl - 1) << 8) | v.protocol);
-      if (checksumTrusted(inIface) && !(out.device === null || out.device.txChecksumOffload === true))
-        completeTransportChecksum(copy);
+      const copy = hopCopy(inIface, out, pkt, v);
       if (copy.length <= out.mtu) {
         stats.forwarded++;
         output.linkOutput(out, v.dst, copy, false);

@@ -7,6 +7,7 @@
  * One design for both families: addresses as bytes (4 or 16), groups as prefixes.
  */
 import { parseIpv4, parseIpv6 } from '../wire/address.ts';
+import { ipv4Bytes } from './igmp.ts';
 
 /** `StackConfig.multicastRoutes`: one static route. */
 export interface MulticastRouteConfig {
@@ -34,9 +35,7 @@ const bad = (why: string): Error =>
 function parseAddress(text: string, family: 4 | 6): Uint8Array | undefined {
   if (family === 6) return text.includes(':') ? parseIpv6(text) : undefined;
   const a = parseIpv4(text);
-  return a === undefined
-    ? undefined
-    : new Uint8Array([a >>> 24, (a >>> 16) & 0xff, (a >>> 8) & 0xff, a & 0xff]);
+  return a === undefined ? undefined : ipv4Bytes(a);
 }
 
 /** Do the first `bits` bits of `a` and `b` agree? */

@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { ipv4Bytes } from '../../src/ip/igmp.ts';
 import { MulticastRoutes } from '../../src/ip/mroute.ts';
 import { Cable } from '../../src/link/memory.ts';
 import { Simulation } from '../../src/link/sim.ts';
@@ -170,10 +171,7 @@ test('IPv6: a configured router forwards a group across, hop limit decremented; 
 
 test('MulticastRoutes: prefixes, sources, no route back out of the arrival interface; bad entries throw', () => {
   const v4 = new MulticastRoutes(ROUTES.multicastRoutes, 4);
-  const b4 = (s: string) => {
-    const a = parseIpv4(s)!;
-    return new Uint8Array([a >>> 24, (a >>> 16) & 0xff, (a >>> 8) & 0xff, a & 0xff]);
-  };
+  const b4 = (s: string) => ipv4Bytes(parseIpv4(s)!);
   assert.equal(v4.size, 3);
   assert.deepEqual(v4.outputs('eth0', b4('239.1.9.9'), b4('10.1.0.2')), ['eth1']);
   assert.deepEqual(v4.outputs('eth1', b4('239.1.9.9'), b4('10.1.0.2')), []);

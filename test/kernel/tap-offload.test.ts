@@ -11,17 +11,15 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync } from 'node:child_process';
-import { randomFillSync } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { configureLink, createNetns, deleteNetns, ip, uniqueName } from '../../src/node/netns.ts';
 import { type TapStackHost, type TapStackOptions, tapStack } from '../../src/node/tap-stack.ts';
-import { exited, lines, skipUnless } from './helpers.ts';
-import { rawConnect, rawListen } from './raw-tcp.ts';
+import { exited, skipUnless } from './helpers.ts';
+import { fromKernel, toKernel } from './transfer.ts';
 
-const PEER = new URL('../../scripts/kernel-peer.py', import.meta.url).pathname;
 const MiB = 1 << 20;
 
 /** A tapStack in a fresh `vn` namespace; closed and the namespace deleted when the test ends. */
@@ -40,74 +38,6 @@ async function vnHost(t: TestContext, options: TapStackOptions = {}): Promise<Ta
     deleteNetns(ns);
   });
   return h;
-}
-
-async function toKernel(
-  t: TestContext,
-  h: TapStackHost,
-  bytes: number,
-  ms: number,
-  to: { ns: string; ip: string } | undefined = undefined,
-): Promise<void> {
-  const argv = [
-    'python3',
-    PEER,
-    'recv',
-    '--listen',
-    to?.ip ?? h.kernelIp,
-    '--port',
-    '5001',
-    '--timeout',
-    '60',
-  ];
-  const peer = h.spawn(to === undefined ? argv : ['ip', 'netns', 'exec', to.ns, ...argv]);
-  const out = lines(peer, 'kernel-peer recv');
-  await out.waitFor(/ready/);
-  const conn = rawConnect(h.stack, to?.ip ?? h.kernelIp, 5001);
-  t.after(() => conn.c.abort());
-  await conn.established();
-  const data = randomFillSync(new Uint8Array(bytes));
-  const sha = await conn.writeAll(data, ms);
-  conn.c.close();
-  const m = await out.waitFor(/RESULT (\d+) ([0-9a-f]{64})/, ms);
-  assert.equal(Number(m[1]), bytes, 'byte count at the kernel');
-  assert.equal(m[2], sha, 'SHA-256 at the kernel');
-  assert.equal(await exited(peer, 5000), 0);
-}
-
-async function fromKernel(
-  t: TestContext,
-  h: TapStackHost,
-  bytes: number,
-  ms: number,
-  from: string | undefined = undefined,
-): Promise<void> {
-  const l = rawListen(h.stack, 5002);
-  t.after(() => l.close());
-  const peer = h.spawn([
-    ...(from === undefined ? [] : ['ip', 'netns', 'exec', from]),
-    'python3',
-    PEER,
-    'send',
-    '--connect',
-    h.stackIp,
-    '--port',
-    '5002',
-    '--bytes',
-    String(bytes),
-    '--timeout',
-    '60',
-  ]);
-  const out = lines(peer, 'kernel-peer send');
-  const conn = await l.next(10_000);
-  t.after(() => conn.c.abort());
-  const got = await conn.readAll(ms);
-  conn.c.close();
-  const m = await out.waitFor(/RESULT (\d+) ([0-9a-f]{64})/, ms);
-  assert.equal(got.bytes, bytes, 'byte count at sockstack');
-  assert.equal(Number(m[1]), bytes);
-  assert.equal(got.sha256, m[2], 'SHA-256 at sockstack');
-  assert.equal(await exited(peer, 5000), 0);
 }
 
 /** InCsumErrors of Tcp and Udp from /proc/net/snmp as the namespace sees it. */

@@ -16,17 +16,15 @@
  *   the sender reduces its window and answers CWR, and the AQM drops nothing.
  */
 import assert from 'node:assert/strict';
-import { randomFillSync } from 'node:crypto';
 import { describe, it, type TestContext } from 'node:test';
 import type { Impairments } from '../../src/link/impair.ts';
 import { createNetns, deleteNetns, uniqueName } from '../../src/node/netns.ts';
 import { type TapStackHost, type TapStackOptions, tapStack } from '../../src/node/tap-stack.ts';
 import { SeededRng } from '../../src/rand/rng.ts';
 import { millis } from '../../src/time/instant.ts';
-import { exited, lines, skipUnless } from './helpers.ts';
-import { rawConnect, rawListen } from './raw-tcp.ts';
+import { skipUnless } from './helpers.ts';
+import { fromKernel, toKernel } from './transfer.ts';
 
-const PEER = new URL('../../scripts/kernel-peer.py', import.meta.url).pathname;
 const MiB = 1 << 20;
 
 async function rkHost(
@@ -74,62 +72,6 @@ async function sysctl(h: TapStackHost, name: string, value: string): Promise<voi
   assert.equal(r.code, 0, `${name}=${value}: ${r.stderr}`);
 }
 
-/** Our stack sends `bytes` to a kernel receiver; returns after the kernel confirmed them (SHA-256). */
-async function sendToKernel(t: TestContext, h: TapStackHost, bytes: number, ms: number): Promise<void> {
-  const peer = h.spawn([
-    'python3',
-    PEER,
-    'recv',
-    '--listen',
-    h.kernelIp,
-    '--port',
-    '5001',
-    '--timeout',
-    '90',
-  ]);
-  const out = lines(peer, 'kernel-peer recv');
-  await out.waitFor(/ready/);
-  const conn = rawConnect(h.stack, h.kernelIp, 5001);
-  t.after(() => conn.c.abort());
-  await conn.established();
-  const data = randomFillSync(new Uint8Array(bytes));
-  const sha = await conn.writeAll(data, ms);
-  conn.c.close();
-  const m = await out.waitFor(/RESULT (\d+) ([0-9a-f]{64})/, ms);
-  assert.equal(Number(m[1]), bytes, 'byte count at the kernel');
-  assert.equal(m[2], sha, 'SHA-256 at the kernel');
-  assert.equal(await exited(peer, 5000), 0);
-}
-
-/** The kernel sends `bytes` to our listener; checks the count and SHA-256 on both sides. */
-async function receiveFromKernel(t: TestContext, h: TapStackHost, bytes: number, ms: number): Promise<void> {
-  const l = rawListen(h.stack, 5002);
-  t.after(() => l.close());
-  const peer = h.spawn([
-    'python3',
-    PEER,
-    'send',
-    '--connect',
-    h.stackIp,
-    '--port',
-    '5002',
-    '--bytes',
-    String(bytes),
-    '--timeout',
-    '90',
-  ]);
-  const out = lines(peer, 'kernel-peer send');
-  const conn = await l.next(10_000);
-  t.after(() => conn.c.abort());
-  const got = await conn.readAll(ms);
-  conn.c.close();
-  const m = await out.waitFor(/RESULT (\d+) ([0-9a-f]{64})/, ms);
-  assert.equal(got.bytes, bytes, 'byte count at sockstack');
-  assert.equal(Number(m[1]), bytes);
-  assert.equal(got.sha256, m[2], 'SHA-256 at sockstack');
-  assert.equal(await exited(peer, 5000), 0);
-}
-
 describe('loss recovery and ECN against the kernel over TAP', () => {
   it('RACK-TLP + PRR: our sender over 1 % loss and reordering, every byte delivered', async (t) => {
     if (skipUnless(t, ['python3'])) return;
@@ -138,7 +80,7 @@ describe('loss recovery and ECN against the kernel over TAP', () => {
     });
     const st = h.stack.tcp.stats;
     const before = { ...st };
-    await sendToKernel(t, h, 8 * MiB, 90_000);
+    await toKernel(t, h, 8 * MiB, 90_000);
     const lost = h.impaired?.txStats?.dropped.loss ?? 0;
     assert.ok(lost > 10, `frames dropped on the way: ${lost}`);
     assert.ok(st.rackLosses > before.rackLosses, 'RACK marked losses');
@@ -155,7 +97,7 @@ describe('loss recovery and ECN against the kernel over TAP', () => {
     if (skipUnless(t, ['python3', 'nstat'])) return;
     const h = await rkHost(t, { rx: { loss: 0.01 } });
     const k0 = await nstat(h);
-    await receiveFromKernel(t, h, 8 * MiB, 90_000);
+    await fromKernel(t, h, 8 * MiB, 90_000);
     const k1 = await nstat(h);
     const lost = h.impaired?.rxStats?.dropped.loss ?? 0;
     assert.ok(lost > 10, `frames dropped on the way: ${lost}`);
@@ -177,7 +119,7 @@ describe('loss recovery and ECN against the kernel over TAP', () => {
     await sysctl(h, 'net.ipv4.tcp_ecn', '1');
     const st = h.stack.tcp.stats;
     const before = { ...st };
-    await sendToKernel(t, h, 4 * MiB, 90_000);
+    await toKernel(t, h, 4 * MiB, 90_000);
     const ch = h.impaired?.txStats;
     assert.ok(ch, 'impaired link');
     assert.equal(st.ecnConnections - before.ecnConnections, 1, 'ECN negotiated with the kernel');
@@ -198,7 +140,7 @@ describe('loss recovery and ECN against the kernel over TAP', () => {
     const k0 = await nstat(h);
     const st = h.stack.tcp.stats;
     const before = { ...st };
-    await receiveFromKernel(t, h, 4 * MiB, 90_000);
+    await fromKernel(t, h, 4 * MiB, 90_000);
     const k1 = await nstat(h);
     const ch = h.impaired?.rxStats;
     assert.ok(ch, 'impaired link');
