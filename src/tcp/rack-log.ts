@@ -146,6 +146,20 @@ export class TxLog {
     this.#segs.splice(this.#head + i + 1, 0, tail);
   }
 
+  /** Bytes of [left, right) that lie in retransmitted entries (Linux's TCPCB_RETRANS skbs). */
+  retransmittedIn(left: Seq, right: Seq): number {
+    let n = 0;
+    for (let i = this.indexEndingAfter(left); i < this.size; i++) {
+      const seg = this.at(i);
+      if (!seqLt(seg.start, right)) break;
+      if (!seg.rtx) continue;
+      const l = seqGt(seg.start, left) ? seg.start : left;
+      const r = seqLt(seg.end, right) ? seg.end : right;
+      n += seqSub(r, l);
+    }
+    return n;
+  }
+
   /** Marks a segment lost (or not), keeping lostBytes. */
   setLost(seg: TxSegment, lost: boolean): void {
     if (seg.lost === lost) return;

@@ -44,20 +44,28 @@ export function dsackBlock(sack: readonly SackBlock[] | undefined, ack: Seq): Sa
 }
 
 /**
- * A D-SACK arrived: its bytes at or above the marker were retransmitted needlessly (Linux
- * tcp_check_dsack). Returns whether every retransmission of the episode is now accounted
- * for (tcp_may_undo), so the reduction may be undone.
+ * A D-SACK arrived: its bytes at or above the marker were retransmitted needlessly. Returns
+ * whether every retransmission of the episode is now accounted for (tcp_may_undo), so the
+ * reduction may be undone. Below SND.UNA every D-SACKed byte counts (Linux tcp_check_dsack);
+ * above it, the duplicate may be of an original the peer got twice, so only bytes the
+ * transmit log says were retransmitted count (Linux tcp_sacktag_one: a dup_sack on a
+ * TCPCB_RETRANS skb).
  */
 export function undoOnDsack(c: Tcb, b: SackBlock): boolean {
   const marker = c.undoMarker;
   if (marker === undefined || c.undoRetrans <= 0) return false;
   const left = seqMax(seq(b.left), marker);
   const right = seq(b.right);
-  // Deviation: only a D-SACK at or below SND.UNA counts (Linux tcp_check_dsack's rule); one
-  // above it counts on Linux when the segment it covers was retransmitted (tcp_sacktag_one),
-  // which the scoreboard does not say: such a D-SACK leaves the reduction in place.
-  if (!seqGt(right, left) || seqGt(right, c.snd.una) || seqLt(right, marker)) return false;
-  c.undoRetrans = Math.max(0, c.undoRetrans - seqSub(right, left));
+  if (!seqGt(right, left)) return false;
+  const una = c.snd.una;
+  let dup = seqLt(left, una) ? seqSub(seqLe(right, una) ? right : una, left) : 0;
+  if (seqGt(right, una)) {
+    // Deviation: with RACK off (tcp_recovery=0) there is no transmit log saying which
+    // segments above SND.UNA were retransmitted; such a D-SACK leaves the reduction in place.
+    if (c.hasTxLog) dup += c.txLog.retransmittedIn(seqLt(left, una) ? una : left, right);
+  }
+  if (dup === 0) return false;
+  c.undoRetrans = Math.max(0, c.undoRetrans - dup);
   return c.undoRetrans === 0;
 }
 

@@ -59,7 +59,7 @@ describe('undo on D-SACK (RFC 2883 §4)', () => {
     assert.equal(c.undoMarker, undefined);
   });
 
-  it('no undo while retransmitted bytes are not all D-SACKed, nor for a D-SACK above SND.UNA', () => {
+  it('no undo while retransmitted bytes are not all D-SACKed, nor for a D-SACK above SND.UNA of a segment never retransmitted', () => {
     const { c, host, ack } = sender(10);
     host.clock.advance(10 * MS);
     ack(0, [[1, 4]]);
@@ -86,6 +86,36 @@ describe('undo on D-SACK (RFC 2883 §4)', () => {
     assert.equal(host.stats.spuriousUndos, 1);
     assert.ok(c.cc.ssthresh > reducedSsthresh, `ssthresh ${c.cc.ssthresh}`);
     assert.ok(!c.inRecovery);
+  });
+
+  it('a D-SACK above SND.UNA counts for a retransmitted segment (Linux tcp_sacktag_one)', () => {
+    const { c, host, ack } = sender(10);
+    const cwndBefore = c.cc.cwnd;
+    host.clock.advance(10 * MS);
+    ack(0, [[2, 8]]); // 0 and 1 look lost
+    assert.deepEqual(
+      host.take().map((s) => (s.seq - ours(0)) / MSS),
+      [0, 1],
+      'segments 0 and 1 retransmitted',
+    );
+    assert.equal(c.undoRetrans, 2 * MSS);
+    host.clock.advance(MS);
+    // The original 1 was only reordered; its retransmission arrives above the hole at 0, so
+    // the peer reports it as a D-SACK inside the block that holds it.
+    ack(0, [[1, 8]]);
+    ack(0, [
+      [1, 2],
+      [1, 8],
+    ]);
+    assert.equal(c.undoRetrans, MSS, 'the retransmission of 1 was a duplicate');
+    assert.equal(host.stats.spuriousUndos, 0);
+    // The original 0 arrives late too, then its retransmission: every retransmission of the
+    // episode was needless.
+    ack(8, []);
+    ack(8, [[0, 1]]);
+    assert.equal(host.stats.spuriousUndos, 1);
+    assert.ok(!c.inRecovery);
+    assert.ok(c.cc.cwnd >= cwndBefore, `cwnd ${c.cc.cwnd} < ${cwndBefore}`);
   });
 
   it('an RTO whose retransmission is D-SACKed: Loss ends, the window returns, go-back-N stops', () => {
