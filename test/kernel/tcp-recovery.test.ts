@@ -11,6 +11,9 @@
  * - The kernel's sender to us over a link that drops its frames: our SACK blocks drive the
  *   kernel's SACK recovery (its TcpExtTCPSackRecovery counter grows) and every byte
  *   arrives.
+ * - Undo on D-SACK both ways, over a link that only reorders: the receiver reports each
+ *   needless retransmission as a D-SACK and the sender undoes its window reduction (ours:
+ *   spuriousUndos; the kernel's: its TcpExtTCP*Undo counters).
  * - ECN both ways (RFC 3168) with the kernel's net.ipv4.tcp_ecn=1: a marking AQM on our side
  *   of the link sets CE on ECT frames above a queue threshold; the receiver echoes ECE,
  *   the sender reduces its window and answers CWR, and the AQM drops nothing.
@@ -105,6 +108,42 @@ describe('loss recovery and ECN against the kernel over TAP', () => {
     assert.ok(delta('TcpExtTCPSackRecovery') > 0, 'the kernel recovered with SACK');
     assert.ok(delta('TcpRetransSegs') >= lost / 2, `kernel retransmissions ${delta('TcpRetransSegs')}`);
     assert.ok(h.stack.tcp.stats.outOfOrder > 0, 'out-of-order data was queued, not dropped');
+  });
+
+  it('undo on D-SACK: the kernel D-SACKs our needless retransmissions over a reordering link and we undo', async (t) => {
+    if (skipUnless(t, ['python3', 'nstat'])) return;
+    // Reordering only, no loss: every fast retransmission is needless.
+    const h = await rkHost(t, { tx: { reorder: { probability: 0.03, extraDelay: millis(4) } } });
+    const k0 = await nstat(h);
+    const st = h.stack.tcp.stats;
+    const before = { ...st };
+    await toKernel(t, h, 8 * MiB, 90_000);
+    const k1 = await nstat(h);
+    const delta = (k: string) => (k1.get(k) ?? 0) - (k0.get(k) ?? 0);
+    assert.ok(st.retransmits > before.retransmits, 'reordering made us retransmit');
+    const dsacksSent = delta('TcpExtTCPDSACKOldSent') + delta('TcpExtTCPDSACKOfoSent');
+    assert.ok(dsacksSent > 0, `the kernel sent D-SACKs: ${dsacksSent}`);
+    assert.ok(st.spuriousUndos > before.spuriousUndos, 'the D-SACKs undid a reduction');
+  });
+
+  it("undo on D-SACK: we D-SACK the kernel's needless retransmissions and it undoes", async (t) => {
+    if (skipUnless(t, ['python3', 'nstat'])) return;
+    const h = await rkHost(t, { rx: { reorder: { probability: 0.03, extraDelay: millis(4) } } });
+    const k0 = await nstat(h);
+    await fromKernel(t, h, 8 * MiB, 90_000);
+    const k1 = await nstat(h);
+    const delta = (k: string) => (k1.get(k) ?? 0) - (k0.get(k) ?? 0);
+    assert.ok(delta('TcpRetransSegs') > 0, 'reordering made the kernel retransmit');
+    assert.ok(
+      delta('TcpExtTCPDSACKRecv') > 0,
+      `the kernel received our D-SACKs: ${delta('TcpExtTCPDSACKRecv')}`,
+    );
+    // Linux undoes by D-SACK (tcp_try_undo_dsack) or, with timestamps, by Eifel detection
+    // (tcp_packet_delayed) in the full, partial or loss undo: any of them shows it believed us.
+    const undos = ['TcpExtTCPDSACKUndo', 'TcpExtTCPFullUndo', 'TcpExtTCPPartialUndo', 'TcpExtTCPLossUndo']
+      .map(delta)
+      .reduce((a, b) => a + b, 0);
+    assert.ok(undos > 0, `the kernel undid a reduction: ${undos}`);
   });
 
   it('ECN: our sender, CE marked by our AQM, the kernel echoes ECE and we reduce the window', async (t) => {
