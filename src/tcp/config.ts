@@ -226,6 +226,8 @@ export interface TcpConfig {
    * tcp_cwnd_restart decays it, RFC 7661 §4.1 where it differs). Off: cwnd survives idleness.
    */
   slowStartAfterIdle: boolean;
+  /** After idle, halve cwnd per RTO of idle time (Linux tcp_cwnd_restart) rather than drop to the restart window at once (profile idleRestart). */
+  idleCwndDecay: boolean;
   /**
    * Linux net.ipv4.tcp_notsent_lowat: the default TCP_NOTSENT_LOWAT, in bytes (a socket is
    * writable while fewer unsent bytes are queued). Infinity (Linux's UINT_MAX): no limit.
@@ -266,7 +268,9 @@ type ProfileDecided =
   | 'dropSynFin'
   | 'invalidRateLimit'
   | 'invalidRateBurst'
-  | 'frto';
+  | 'frto'
+  | 'congestion'
+  | 'idleCwndDecay';
 
 /** A profile's mechanisms as the flags TCP reads. */
 function profileSettings(p: TcpProfile): Pick<TcpConfig, ProfileDecided> {
@@ -300,6 +304,8 @@ function profileSettings(p: TcpProfile): Pick<TcpConfig, ProfileDecided> {
     invalidRateLimit: p.invalidReplyLimit.window,
     invalidRateBurst: p.invalidReplyLimit.count,
     frto: p.spuriousRtoDetection === 'rfc5682-frto' ? 2 : 0,
+    congestion: p.congestion,
+    idleCwndDecay: p.idleRestart === 'linux-cwnd-restart',
   };
 }
 
@@ -320,7 +326,6 @@ const COMMON_SETTINGS: Readonly<Omit<TcpConfig, ProfileDecided>> = {
   windowScaling: true,
   timestamps: true,
   sack: true,
-  congestion: 'newreno',
   synCookies: 'auto',
   synBacklog: 256,
   challengeAckLimit: 1000,

@@ -93,8 +93,9 @@ describe('tail loss probe (RFC 8985 §7)', () => {
     expectSeg(e.h.one(), { seq: at(e, 4), len: MSS });
     ackTo(e, 5);
     assert.equal(e.h.layer.stats.lossProbeRecoveries, 1);
-    // ssthresh from the five segments in flight before the ACK (RFC 5681 eq. 4), cwnd = ssthresh.
-    assert.equal(e.c.cc.ssthresh, Math.floor((5 * MSS) / 2));
+    // ssthresh from the five segments in flight before the ACK, β = 0.7 (CUBIC, the Linux
+    // profile's controller; RFC 9438 §4.6), cwnd = ssthresh.
+    assert.equal(e.c.cc.ssthresh, Math.floor(5 * MSS * 0.7));
     assert.equal(e.c.cc.cwnd, e.c.cc.ssthresh);
     assert.equal(e.c.tlpEndSeq, undefined);
   });
