@@ -26,6 +26,8 @@ export interface TcpConfig {
   finWait2Timeout: Duration;
   initialRto: Duration;
   minRto: Duration;
+  /** The RTO from Linux's estimator (SRTT + max(4·mdev, minRto)) rather than RFC 6298's (profile rtoEstimator). */
+  linuxRto: boolean;
   maxRto: Duration;
   /** SYN retransmissions before connect() fails with 'timed-out' (Linux tcp_syn_retries). */
   synRetries: number;
@@ -243,6 +245,7 @@ export interface TcpConfig {
 type ProfileDecided =
   | 'profile'
   | 'minRto'
+  | 'linuxRto'
   | 'synBackoff'
   | 'synRtoSlop'
   | 'synRetries'
@@ -278,6 +281,7 @@ function profileSettings(p: TcpProfile): Pick<TcpConfig, ProfileDecided> {
     profile: p.name,
     // FreeBSD's rexmit_slop is folded into the floor (TCPT_RANGESET adds it to every RTO).
     minRto: p.rtoMin + p.rtoSlop,
+    linuxRto: p.rtoEstimator === 'linux-rtt-estimator',
     synBackoff: p.synRetransmitBackoff === 'freebsd-tcp-backoff-table' ? 'freebsd' : 'double',
     synRtoSlop: p.rtoSlop,
     synRetries: p.synRetries,

@@ -30,6 +30,13 @@ export interface TcpProfile {
    */
   readonly rtoSlop: Duration;
   /**
+   * How the RTO follows the RTT samples. 'rfc6298': SRTT + 4·RTTVAR, floored at rtoMin
+   * (FreeBSD tcp_xmit_timer with its TCPT_RANGESET). 'linux-rtt-estimator': SRTT + rttvar,
+   * rttvar being the round trip's largest mean deviation ×4 but at least rtoMin (Linux
+   * tcp_rtt_estimator, __tcp_set_rto): at least SRTT + 200 ms.
+   */
+  readonly rtoEstimator: 'rfc6298' | 'linux-rtt-estimator';
+  /**
    * SYN retransmission schedule in SYN-SENT. 'rfc6298-doubling': RFC 6298 §5.5 doubles the
    * RTO each time (Linux tcp_retransmit_timer). 'freebsd-tcp-backoff-table': tcp_timer_rexmt's
    * SYN-SENT rule, initial RTO * tcp_backoff[shift] + rexmit_slop, capped at TCPTV_REXMTMAX (64 s).
@@ -207,6 +214,7 @@ export const LINUX: TcpProfile = Object.freeze({
   name: 'linux',
   rtoMin: millis(200),
   rtoSlop: 0,
+  rtoEstimator: 'linux-rtt-estimator',
   synRetransmitBackoff: 'rfc6298-doubling',
   synRetries: 6,
   keepInit: 0,
@@ -240,6 +248,7 @@ export const FREEBSD: TcpProfile = Object.freeze({
   name: 'freebsd',
   rtoMin: millis(30),
   rtoSlop: millis(200),
+  rtoEstimator: 'rfc6298',
   synRetransmitBackoff: 'freebsd-tcp-backoff-table',
   synRetries: 12,
   keepInit: seconds(75),

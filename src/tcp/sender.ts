@@ -44,7 +44,7 @@ export function rttSample(c: Tcb, r: TcpRepr, ack: Seq): void {
   if (c.rttTiming && seqGt(ack, c.rttSeq)) c.rttTiming = false;
   if (sample >= 0) {
     c.ackRttUs = sample;
-    c.rtt.sample(sample);
+    c.rtt.sample(sample, ack, c.sndMax);
     if (c.minRtt === 0 || sample < c.minRtt) c.minRtt = sample;
   }
 }

@@ -591,7 +591,12 @@ export class Tcb {
     this.sndBuf = new ByteRing(opts.sndBuf, layer.memory.forSend);
     this.rcvBuf = new RecvQueue(opts.rcvBuf, layer.memory);
     const cfg = layer.config;
-    this.rtt = new RttEstimator({ initialRto: cfg.initialRto, minRto: cfg.minRto, maxRto: cfg.maxRto });
+    this.rtt = new RttEstimator({
+      initialRto: cfg.initialRto,
+      minRto: cfg.minRto,
+      maxRto: cfg.maxRto,
+      linux: cfg.linuxRto,
+    });
     this.cc = createCongestionControl(opts.congestion, 536);
   }
 
