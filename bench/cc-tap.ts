@@ -14,7 +14,11 @@
  * connection is aborted, so no send buffer has to drain through the loss.
  *
  *   sudo node --import tsx bench/cc-tap.ts [--rate 50] [--seconds 8] [--runs 1]
- *        [--loss 0.001,0.01,0.05] [--delay 10,50] [--only goodput|fair|ecn]
+ *        [--loss 0.001,0.01,0.05] [--delay 10,50] [--only goodput|fair|ecn] [--cc cubic,bbr]
+ *
+ * `--runs N` repeats each goodput point N times, interleaving the four senders (ours CUBIC,
+ * the kernel's CUBIC, ours BBR, the kernel's BBR) in every repetition so that load changes hit
+ * all of them alike, and reports the medians; `--cc cubic` (or bbr) runs one controller's pair only.
  *
  * Tables: goodput per loss × delay for ours/kernel CUBIC and ours/kernel BBR (ratios ours /
  * kernel and BBR / CUBIC); two flows of one controller sharing the bottleneck (Jain's
@@ -38,6 +42,7 @@ const { values } = parseArgs({
     loss: { type: 'string', default: '0.001,0.01,0.05' },
     delay: { type: 'string', default: '10,50' },
     only: { type: 'string', default: 'all' },
+    cc: { type: 'string', default: 'cubic,bbr' },
   },
 });
 const RATE = Number(values.rate) * 1e6;
@@ -45,6 +50,7 @@ const SECONDS = Number(values.seconds);
 const RUNS = Number(values.runs);
 const LOSSES = values.loss.split(',').map(Number);
 const DELAYS = values.delay.split(',').map(Number);
+const CCS = new Set(values.cc.split(','));
 const PEER = new URL('../scripts/kernel-peer.py', import.meta.url).pathname;
 
 const children = new Set<ChildProcess>();
@@ -281,10 +287,14 @@ async function goodput(): Promise<void> {
       const h = p.h;
       const r = { oc: [] as number[], kc: [] as number[], ob: [] as number[], kb: [] as number[] };
       for (let i = 0; i < RUNS; i++) {
-        r.oc.push((await oursSend(p, 'cubic', port++)).mbps);
-        r.kc.push((await kernelSends(p, 'cubic', port++)).mbps);
-        r.ob.push((await oursSend(p, 'bbr', port++)).mbps);
-        r.kb.push((await kernelSends(p, 'bbr', port++)).mbps);
+        if (CCS.has('cubic')) {
+          r.oc.push((await oursSend(p, 'cubic', port++)).mbps);
+          r.kc.push((await kernelSends(p, 'cubic', port++)).mbps);
+        }
+        if (CCS.has('bbr')) {
+          r.ob.push((await oursSend(p, 'bbr', port++)).mbps);
+          r.kb.push((await kernelSends(p, 'bbr', port++)).mbps);
+        }
       }
       const [oc, kc, ob, kb] = [median(r.oc), median(r.kc), median(r.ob), median(r.kb)];
       console.log(

@@ -165,6 +165,10 @@ export const FREEBSD_SYSCTLS: Record<string, Rule> = {
     map: (v) => set('initialWindowSegments', bool(v) ? 10 : 4),
   },
   'net.inet.tcp.always_keepalive': { kind: 'setting', map: (v) => set('alwaysKeepalive', bool(v)) },
+  // FreeBSD's Fast Open switches (tcp_fastopen.c): the client and server halves, as the bits
+  // of Linux's net.ipv4.tcp_fastopen (0x1, 0x2) the stack reads.
+  'net.inet.tcp.fastopen.client_enable': { kind: 'setting', map: (v) => set('fastOpenClient', bool(v)) },
+  'net.inet.tcp.fastopen.server_enable': { kind: 'setting', map: (v) => set('fastOpenServer', bool(v)) },
   'net.inet.tcp.udp_tunneling_port': { kind: 'setting', map: (v) => set('udpTunnelingPort', int(v)) },
   'net.inet.tcp.udp_tunneling_overhead': {
     kind: 'setting',

@@ -41,14 +41,6 @@ export const STACK_DEVIATIONS: readonly Deviation[] = [
     reason:
       'slow start grows cwnd by min(N, 2*SMSS) for the 2 segments the ACK covers (RFC 5681 §3.1, RFC 3465 §2.2), so 3 segments follow; Linux credits segments already counted by dup ACKs (tcp_add_reno_sack) and sends 2',
   },
-  {
-    id: 'limited-transmit-cwnd-sack',
-    script: 'google-packetdrill/gtests/net/tcp/limited_transmit/limited-transmit-sack.pkt',
-    line: 33,
-    match: 'flags ., expected P.',
-    reason:
-      'slow start grows cwnd by min(N, 2*SMSS) for the 2 segments the ACK covers (RFC 5681 §3.1, RFC 3465 §2.2), so 3 segments follow; Linux does not count the SACKed ones again and sends 2',
-  },
   ...['snippets/closing-ipv4.pkt', 'snippets/time-wait-via-closing-ipv4.pkt'].flatMap((s) =>
     bothFamilies({
       id: 'fin-in-fin-wait-1-acked',

@@ -5,6 +5,7 @@
  * afterwards, as sysctls do. The defaults come from the TCP profile the target chose.
  */
 import type { TcpConfig } from '../tcp/config.ts';
+import { TFO_CLIENT_ENABLE, TFO_SERVER_ENABLE } from '../tcp/fastopen.ts';
 import type { TcpProfile } from '../tcp/profile.ts';
 import type { Dialect } from './symbols.ts';
 import type { TargetSetting } from './target.ts';
@@ -135,6 +136,13 @@ export class StackSettings {
       case 'fastOpen':
         if (!Number.isInteger(num) || num < 0) return false;
         c.fastOpen = num;
+        return true;
+      // FreeBSD net.inet.tcp.fastopen.client_enable / server_enable: one bit each.
+      case 'fastOpenClient':
+        c.fastOpen = on ? c.fastOpen | TFO_CLIENT_ENABLE : c.fastOpen & ~TFO_CLIENT_ENABLE;
+        return true;
+      case 'fastOpenServer':
+        c.fastOpen = on ? c.fastOpen | TFO_SERVER_ENABLE : c.fastOpen & ~TFO_SERVER_ENABLE;
         return true;
       case 'fastOpenKey': {
         // net.ipv4.tcp_fastopen_key: four 32-bit hex words, each stored little-endian

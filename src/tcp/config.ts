@@ -26,6 +26,8 @@ export interface TcpConfig {
   finWait2Timeout: Duration;
   initialRto: Duration;
   minRto: Duration;
+  /** The RTO from Linux's estimator (SRTT + max(4·mdev, minRto)) rather than RFC 6298's (profile rtoEstimator). */
+  linuxRto: boolean;
   maxRto: Duration;
   /** SYN retransmissions before connect() fails with 'timed-out' (Linux tcp_syn_retries). */
   synRetries: number;
@@ -226,6 +228,8 @@ export interface TcpConfig {
    * tcp_cwnd_restart decays it, RFC 7661 §4.1 where it differs). Off: cwnd survives idleness.
    */
   slowStartAfterIdle: boolean;
+  /** After idle, halve cwnd per RTO of idle time (Linux tcp_cwnd_restart) rather than drop to the restart window at once (profile idleRestart). */
+  idleCwndDecay: boolean;
   /**
    * Linux net.ipv4.tcp_notsent_lowat: the default TCP_NOTSENT_LOWAT, in bytes (a socket is
    * writable while fewer unsent bytes are queued). Infinity (Linux's UINT_MAX): no limit.
@@ -241,6 +245,7 @@ export interface TcpConfig {
 type ProfileDecided =
   | 'profile'
   | 'minRto'
+  | 'linuxRto'
   | 'synBackoff'
   | 'synRtoSlop'
   | 'synRetries'
@@ -266,7 +271,9 @@ type ProfileDecided =
   | 'dropSynFin'
   | 'invalidRateLimit'
   | 'invalidRateBurst'
-  | 'frto';
+  | 'frto'
+  | 'congestion'
+  | 'idleCwndDecay';
 
 /** A profile's mechanisms as the flags TCP reads. */
 function profileSettings(p: TcpProfile): Pick<TcpConfig, ProfileDecided> {
@@ -274,6 +281,7 @@ function profileSettings(p: TcpProfile): Pick<TcpConfig, ProfileDecided> {
     profile: p.name,
     // FreeBSD's rexmit_slop is folded into the floor (TCPT_RANGESET adds it to every RTO).
     minRto: p.rtoMin + p.rtoSlop,
+    linuxRto: p.rtoEstimator === 'linux-rtt-estimator',
     synBackoff: p.synRetransmitBackoff === 'freebsd-tcp-backoff-table' ? 'freebsd' : 'double',
     synRtoSlop: p.rtoSlop,
     synRetries: p.synRetries,
@@ -300,6 +308,8 @@ function profileSettings(p: TcpProfile): Pick<TcpConfig, ProfileDecided> {
     invalidRateLimit: p.invalidReplyLimit.window,
     invalidRateBurst: p.invalidReplyLimit.count,
     frto: p.spuriousRtoDetection === 'rfc5682-frto' ? 2 : 0,
+    congestion: p.congestion,
+    idleCwndDecay: p.idleRestart === 'linux-cwnd-restart',
   };
 }
 
@@ -320,7 +330,6 @@ const COMMON_SETTINGS: Readonly<Omit<TcpConfig, ProfileDecided>> = {
   windowScaling: true,
   timestamps: true,
   sack: true,
-  congestion: 'newreno',
   synCookies: 'auto',
   synBacklog: 256,
   challengeAckLimit: 1000,

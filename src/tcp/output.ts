@@ -20,10 +20,10 @@ import { EV_WRITABLE } from './events.ts';
 import type { TcpHost } from './host.ts';
 import { prrTransmitted } from './prr.ts';
 import { rackTransmitted } from './rack.ts';
-import { recoveryCwnd, recoveryNextSeg, recoveryPipe } from './recovery.ts';
+import { recoveryCwnd, recoveryNextSeg, recoveryPipe, sackRecovering } from './recovery.ts';
 import { type Seq, seqAdd, seqGt, seqLe, seqLt, seqMax, seqSub } from './seq.ts';
 import { canReceiveData, isHandshaking, isUnconnected } from './state.ts';
-import { T_DELACK, T_PACE, T_PERSIST, type Tcb } from './tcb.ts';
+import { T_DELACK, T_PACE, T_PERSIST, T_REO, type Tcb } from './tcb.ts';
 import { scheduleLossProbe } from './tlp.ts';
 import { undoRetransmitted } from './undo.ts';
 
@@ -510,8 +510,11 @@ export function tcpOutput(c: Tcb): void {
   if (c.sndMax === c.snd.una && c.sndBuf.length > seqSub(c.snd.nxt, c.sndBufSeq)) {
     // RFC 5681 §4.1: after an idle period longer than the RTO, restart from the restart window
     // (Linux net.ipv4.tcp_slow_start_after_idle, on by default; config.slowStartAfterIdle).
-    const idle = c.layer.env.clock.now() - c.lastSend;
-    if (c.cc.onIdle && c.layer.config.slowStartAfterIdle && idle > c.rtt.rto) c.cc.onIdle(ccContext(c), idle);
+    // Idle since data last went out (Linux lsndtime; a bare ACK is no transmission here).
+    const cfg = c.layer.config;
+    const idle = c.layer.env.clock.now() - c.lastDataSend;
+    if (c.cc.onIdle && cfg.slowStartAfterIdle && idle > c.rtt.rto)
+      c.cc.onIdle(ccContext(c), idle, cfg.idleCwndDecay ? c.rtt.rto : undefined);
     // Transmission starts with nothing in flight (Linux CA_EVENT_TX_START).
     c.cc.onTxStart?.(ccContext(c), c.appLimitedUntil !== 0);
   }
@@ -526,8 +529,8 @@ export function tcpOutput(c: Tcb): void {
   // A controller that paces (BBR) paces everything, recovery's sends too, as Linux's pacing
   // applies to every transmission; SO_MAX_PACING_RATE alone leaves retransmissions unpaced.
   const paceRecovery = rate > 0 && (c.cc.pacingRate ?? 0) > 0;
-  if (c.inRecovery && c.sackOk)
-    sent = sackRecoverySend(c, paceRecovery ? { pace, now, burstMax } : undefined);
+  const sackRec = sackRecovering(c);
+  if (sackRec) sent = sackRecoverySend(c, paceRecovery ? { pace, now, burstMax } : undefined);
   let burstSegs = pace.segs;
   let burstBytes = pace.bytes;
   let held = pace.held;
@@ -545,10 +548,7 @@ export function tcpOutput(c: Tcb): void {
     // data sent since (Linux counts lost segments out of tcp_packets_in_flight).
     const inFlight = seqSub(c.snd.nxt, c.snd.una);
     const ccFlight = c.frtoNewFrom === undefined ? inFlight : seqSub(c.snd.nxt, c.frtoNewFrom);
-    const usable = Math.max(
-      0,
-      Math.min(c.snd.wnd - inFlight, (c.inRecovery && c.sackOk ? 0 : cwnd(c)) - ccFlight),
-    );
+    const usable = Math.max(0, Math.min(c.snd.wnd - inFlight, (sackRec ? 0 : cwnd(c)) - ccFlight));
     let len = Math.min(avail, usable);
     if (len > 0) {
       // RFC 9293 §3.8.6.2.1 sender SWS avoidance + Nagle (RFC 896): send if a full segment,
@@ -676,6 +676,10 @@ function sackRecoverySend(c: Tcb, p?: { pace: Pace; now: number; burstMax: numbe
       const used = sendDataAt(c, ns.seq, ns.len, true);
       if (used === 0) break;
       c.highRxt = seqMax(c.highRxt, seqAdd(ns.seq, used));
+      // Linux tcp_xmit_retransmit_queue: resending the head restarts the RTO (unless RACK's
+      // reordering timer holds it), so the timer runs from the newest copy of the head, not
+      // from the last cumulative ACK; a lost retransmission is RACK's to find first.
+      if (ns.seq === c.snd.una && !c.timerArmed(T_REO)) c.armRto(c.layer.env.clock.now() + c.rtt.rto);
       sent = true;
       if (p) paced(p.pace, c.stats.segsOut - before, used);
       continue;

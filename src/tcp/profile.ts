@@ -9,6 +9,7 @@
 import type { Duration } from '../time/instant.ts';
 import { millis, seconds } from '../time/instant.ts';
 import type { SlowStartExit } from './congestion/hystart.ts';
+import type { CongestionName } from './congestion/types.ts';
 
 export type TcpProfileName = 'linux' | 'freebsd';
 
@@ -28,6 +29,13 @@ export interface TcpProfile {
    * Linux: none.
    */
   readonly rtoSlop: Duration;
+  /**
+   * How the RTO follows the RTT samples. 'rfc6298': SRTT + 4·RTTVAR, floored at rtoMin
+   * (FreeBSD tcp_xmit_timer with its TCPT_RANGESET). 'linux-rtt-estimator': SRTT + rttvar,
+   * rttvar being the round trip's largest mean deviation ×4 but at least rtoMin (Linux
+   * tcp_rtt_estimator, __tcp_set_rto): at least SRTT + 200 ms.
+   */
+  readonly rtoEstimator: 'rfc6298' | 'linux-rtt-estimator';
   /**
    * SYN retransmission schedule in SYN-SENT. 'rfc6298-doubling': RFC 6298 §5.5 doubles the
    * RTO each time (Linux tcp_retransmit_timer). 'freebsd-tcp-backoff-table': tcp_timer_rexmt's
@@ -113,6 +121,21 @@ export interface TcpProfile {
    */
   readonly slowStartGrowth: 'rfc3465-abc-l2' | 'linux-all-acked';
 
+  /**
+   * The congestion controller a connection starts with (TCP_CONGESTION changes it). Linux:
+   * net.ipv4.tcp_congestion_control, 'cubic' (the default since 2.6.19). FreeBSD:
+   * net.inet.tcp.cc.algorithm, 'newreno' as the profile has modelled it so far (FreeBSD 14
+   * made CUBIC its default).
+   */
+  readonly congestion: CongestionName;
+  /**
+   * The window after an idle period longer than the RTO (with slow start after idle on).
+   * 'linux-cwnd-restart': tcp_cwnd_restart halves cwnd once per RTO of idle time, down to the
+   * restart window. 'restart-window': cwnd = min(IW, cwnd) at once (RFC 5681 §4.1; FreeBSD
+   * newreno_after_idle). Both raise ssthresh to 3/4 of the old window first.
+   */
+  readonly idleRestart: 'linux-cwnd-restart' | 'restart-window';
+
   // ---- receive window
 
   /**
@@ -191,6 +214,7 @@ export const LINUX: TcpProfile = Object.freeze({
   name: 'linux',
   rtoMin: millis(200),
   rtoSlop: 0,
+  rtoEstimator: 'linux-rtt-estimator',
   synRetransmitBackoff: 'rfc6298-doubling',
   synRetries: 6,
   keepInit: 0,
@@ -204,6 +228,8 @@ export const LINUX: TcpProfile = Object.freeze({
   recoveryWindow: 'rfc6937-prr-ssrb',
   slowStartExit: 'linux-hystart',
   slowStartGrowth: 'linux-all-acked',
+  congestion: 'cubic',
+  idleRestart: 'linux-cwnd-restart',
   windowAdvertisement: 'rfc1122-receiver-sws',
   recvSpace: 256 * 1024,
   sendSpace: 256 * 1024,
@@ -222,6 +248,7 @@ export const FREEBSD: TcpProfile = Object.freeze({
   name: 'freebsd',
   rtoMin: millis(30),
   rtoSlop: millis(200),
+  rtoEstimator: 'rfc6298',
   synRetransmitBackoff: 'freebsd-tcp-backoff-table',
   synRetries: 12,
   keepInit: seconds(75),
@@ -235,6 +262,8 @@ export const FREEBSD: TcpProfile = Object.freeze({
   recoveryWindow: 'rfc6675-cwnd',
   slowStartExit: 'none',
   slowStartGrowth: 'rfc3465-abc-l2',
+  congestion: 'newreno',
+  idleRestart: 'restart-window',
   windowAdvertisement: 'free-space',
   recvSpace: 65536,
   sendSpace: 32768,

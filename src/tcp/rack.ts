@@ -251,6 +251,28 @@ export function rackOnRto(c: Tcb): void {
   if (c.hasTxLog) c.txLog.forgetMarks();
 }
 
+/**
+ * An RTO that keeps the SACK marks (Linux tcp_timeout_mark_lost with RACK): every segment
+ * not SACKed is marked lost, but for a segment other than the head that was sent less than
+ * RACK.rtt ago ("Don't mark recently sent ones lost yet": tcp_rack_skb_timeout(tp, skb, 0) >
+ * 0); the reordering timer stops. Returns the bytes newly marked lost.
+ */
+export function rackTimeoutMarkLost(c: Tcb): number {
+  c.clearTimer(T_REO);
+  if (!c.hasTxLog) return 0;
+  const log = c.txLog;
+  const now = c.layer.env.clock.now();
+  let lost = 0;
+  for (let i = 0; i < log.size; i++) {
+    const seg = log.at(i);
+    if (seg.sacked || seg.lost) continue;
+    if (i > 0 && c.rackXmitTs >= 0 && seg.xmitTs + c.rackRtt - now > 0) continue;
+    log.setLost(seg, true);
+    lost += seqSub(seg.end, seg.start);
+  }
+  return lost;
+}
+
 /** Bytes in flight by RACK's marks (Linux tcp_packets_in_flight): not SACKed, not lost. */
 export function rackPipe(c: Tcb): number {
   const sacked = c.hasScoreboard ? c.scoreboard.sackedBytes : 0;

@@ -13,11 +13,20 @@ export function recoveryPipe(c: Tcb): number {
   return c.scoreboard.pipe(c.snd.una, c.sndMax, c.mss, c.highRxt);
 }
 
-/** The window recovery sends against: PRR's (config.prr) or cwnd. */
+/**
+ * Does the SACK recovery sender (output.ts sackRecoverySend) run now? In fast recovery, and in
+ * the Loss state after an RTO that kept the SACK scoreboard (timers.ts): Linux's
+ * tcp_xmit_retransmit_queue serves both, lost segments first, then new data.
+ */
+export function sackRecovering(c: Tcb): boolean {
+  return c.sackOk && (c.inRecovery || (c.lossSack && c.lossEnd !== undefined));
+}
+
+/** The window recovery sends against: PRR's (config.prr) in fast recovery, or cwnd. */
 export function recoveryCwnd(c: Tcb): number {
   // A controller that sets the window on every ACK (BBR) runs recovery's window itself, as
-  // Linux's cong_control hook replaces tcp_cwnd_reduction.
-  return c.layer.config.prr && !c.cc.ownsWindow ? c.prrCwnd : c.cc.cwnd;
+  // Linux's cong_control hook replaces tcp_cwnd_reduction. The Loss state slow-starts cwnd.
+  return c.layer.config.prr && !c.cc.ownsWindow && c.inRecovery ? c.prrCwnd : c.cc.cwnd;
 }
 
 /**

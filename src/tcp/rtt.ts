@@ -26,6 +26,13 @@ export interface RttOptions {
   maxRto?: Duration;
   /** Clock granularity G (RFC 6298 §2.2/2.3). */
   granularity?: Duration;
+  /**
+   * Linux's estimator (tcp_rtt_estimator, __tcp_set_rto) instead of RFC 6298's: RTO = SRTT +
+   * rttvar, where rttvar is the largest mean deviation (×4) seen over the last round trip
+   * but never below minRto, decaying towards it round by round; so the RTO is SRTT + 200 ms
+   * or more, where RFC 6298 floors SRTT + 4·RTTVAR at 200 ms.
+   */
+  linux?: boolean;
 }
 
 /** RFC 6298 §2: alpha = 1/8, beta = 1/4, K = 4. */
@@ -36,8 +43,14 @@ export class RttEstimator {
   readonly minRto: Duration;
   readonly maxRto: Duration;
   readonly granularity: Duration;
+  readonly linux: boolean;
   #srtt: Duration | undefined;
   #rttvar: Duration | undefined;
+  /** Linux's mdev_us (4 × the mean deviation), mdev_max_us, rttvar_us and rtt_seq. */
+  #mdev = 0;
+  #mdevMax = 0;
+  #linuxRttvar = 0;
+  #rttSeq = 0;
   /** RTO without backoff, already clamped. */
   #baseRto: Duration;
   #backoff = 0;
@@ -47,6 +60,7 @@ export class RttEstimator {
     this.minRto = opts.minRto ?? 200_000;
     this.maxRto = opts.maxRto ?? 120_000_000;
     this.granularity = opts.granularity ?? 1_000;
+    this.linux = opts.linux ?? false;
     if (!(this.minRto >= 0 && this.minRto <= this.maxRto))
       throw new RangeError('RttEstimator: need 0 <= minRto <= maxRto');
     this.#baseRto = this.#clamp(this.initialRto);
@@ -56,8 +70,9 @@ export class RttEstimator {
   get srtt(): Duration | undefined {
     return this.#srtt;
   }
-  /** Round-trip time variation, undefined before the first sample. */
+  /** Round-trip time variation, undefined before the first sample (Linux: the mean deviation, tcpi_rttvar). */
   get rttvar(): Duration | undefined {
+    if (this.linux && this.#srtt !== undefined) return this.#mdev >> 2;
     return this.#rttvar;
   }
   /** The current RTO, including exponential backoff, within [minRto, maxRto]. */
@@ -72,10 +87,18 @@ export class RttEstimator {
     return this.#backoff;
   }
 
-  /** Feeds one RTT measurement R (RFC 6298 §2.2/2.3) and clears the backoff. */
-  sample(rtt: Duration): void {
+  /**
+   * Feeds one RTT measurement R (RFC 6298 §2.2/2.3) and clears the backoff. `una` (SND.UNA
+   * after the ACK) and `nxt` (the highest sequence sent) delimit Linux's per-round-trip
+   * window (rtt_seq); without them every sample is a round of its own.
+   */
+  sample(rtt: Duration, una?: number, nxt?: number): void {
     if (!(rtt >= 0) || !Number.isFinite(rtt)) return;
     const r = Math.round(rtt);
+    if (this.linux) {
+      this.#sampleLinux(r, una, nxt);
+      return;
+    }
     if (this.#srtt === undefined || this.#rttvar === undefined) {
       // §2.2: SRTT <- R, RTTVAR <- R/2, RTO <- SRTT + max (G, K*RTTVAR)
       this.#srtt = r;
@@ -88,6 +111,48 @@ export class RttEstimator {
     }
     this.#baseRto = this.#clamp(this.#srtt + Math.max(this.granularity, K * this.#rttvar));
     // §5.7 note: the backed-off RTO is kept until a new sample recomputes it.
+    this.#backoff = 0;
+  }
+
+  /**
+   * Linux tcp_rtt_estimator (in µs, mdev kept ×4 as there) and __tcp_set_rto: RTO = SRTT +
+   * rttvar. A falling RTT moves mdev with a gain of 1/32 rather than 1/4 ("similar to one of
+   * Eifel findings"); rttvar follows the largest mdev of each round trip, at least minRto.
+   */
+  #sampleLinux(m: number, una: number | undefined, nxt: number | undefined): void {
+    const min = this.minRto;
+    let srtt = this.#srtt;
+    // A new round once SND.UNA passes the SND.NXT of the round's first sample ("after(snd_una, rtt_seq)").
+    const newRound = una === undefined || nxt === undefined || ((una - this.#rttSeq) | 0) > 0;
+    if (srtt === undefined) {
+      // "make sure rto = 3*rtt": mdev = 2m (×4 scaled: half the RTT).
+      srtt = m;
+      this.#mdev = 2 * m;
+      this.#linuxRttvar = Math.max(this.#mdev, min);
+      this.#mdevMax = this.#linuxRttvar;
+      this.#rttSeq = nxt ?? 0;
+    } else {
+      let err = m - srtt;
+      srtt = srtt + err / 8;
+      if (err < 0) {
+        err = -err - this.#mdev / 4;
+        if (err > 0) err /= 8;
+      } else err -= this.#mdev / 4;
+      this.#mdev += err;
+      if (this.#mdev > this.#mdevMax) {
+        this.#mdevMax = this.#mdev;
+        if (this.#mdevMax > this.#linuxRttvar) this.#linuxRttvar = this.#mdevMax;
+      }
+      if (newRound) {
+        if (this.#mdevMax < this.#linuxRttvar) this.#linuxRttvar -= (this.#linuxRttvar - this.#mdevMax) / 4;
+        this.#rttSeq = nxt ?? 0;
+        this.#mdevMax = min;
+      }
+    }
+    this.#srtt = Math.max(1, Math.round(srtt));
+    this.#rttvar = Math.round(this.#linuxRttvar / 4);
+    // tcp_set_rto + tcp_bound_rto: no floor beyond what rttvar holds, at most maxRto.
+    this.#baseRto = Math.min(this.maxRto, Math.round(this.#srtt + this.#linuxRttvar));
     this.#backoff = 0;
   }
 

@@ -44,7 +44,7 @@ export function rttSample(c: Tcb, r: TcpRepr, ack: Seq): void {
   if (c.rttTiming && seqGt(ack, c.rttSeq)) c.rttTiming = false;
   if (sample >= 0) {
     c.ackRttUs = sample;
-    c.rtt.sample(sample);
+    c.rtt.sample(sample, ack, c.sndMax);
     if (c.minRtt === 0 || sample < c.minRtt) c.minRtt = sample;
   }
 }
@@ -79,6 +79,8 @@ export function processAck(c: Tcb, r: TcpRepr, segSeq: Seq, ack: Seq, textLen: n
   const priorInFlight = rateCc ? (ccContext(c).inFlight ?? flightBefore) : 0;
   rateAckBegin(c);
   const sackedBefore = c.hasScoreboard ? c.scoreboard.sackedBytes : 0;
+  // SACKed before and now covered by the cumulative ACK: delivered earlier, not by this ACK.
+  const sackedBelow = c.hasScoreboard && seqLt(c.snd.una, ack) ? c.scoreboard.sackedIn(c.snd.una, ack) : 0;
   const oldSacked = updateScoreboard(c, sack, ack);
   const rack = rackEnabled(c);
   if (rack && seqGe(ack, c.snd.una)) {
@@ -90,7 +92,7 @@ export function processAck(c: Tcb, r: TcpRepr, segSeq: Seq, ack: Seq, textLen: n
   let newlyLost = 0;
   let dupAck = false;
   if (seqLt(c.snd.una, ack)) {
-    newAck(c, r, ack, sack, oldSacked, textLen, flightBefore);
+    newAck(c, r, ack, sack, oldSacked, textLen, flightBefore, sackedBelow);
     if (rack) newlyLost = rackLossOnAck(c, true);
   } else if (
     ack === c.snd.una &&
@@ -282,8 +284,13 @@ function newAck(
   oldSacked: number,
   textLen: number,
   flightBefore: number,
+  sackedBelow: number,
 ): void {
   const acked = seqSub(ack, c.snd.una);
+  // What the ACK newly delivered: the bytes it covers less those SACKed before (Linux hands
+  // tcp_cong_avoid tp->delivered's growth, not the cumulative advance), so an ACK that fills
+  // one hole below SACKed data (after an RTO that kept the scoreboard) grows cwnd by the hole.
+  const delivered = acked - sackedBelow;
   rttSample(c, r, ack);
   c.rtxCount = 0;
   c.error = undefined;
@@ -322,7 +329,7 @@ function newAck(
     // (or the peer's window) limits does not grow a window it does not use (RFC 7661 §4.3:
     // "the cwnd MUST NOT be increased" while it is not validated). In slow start the window
     // may still grow to twice what was in flight.
-    if (cwndLimitedNow(c)) c.cc.onAck(acked, ccContext(c));
+    if (cwndLimitedNow(c) && delivered > 0) c.cc.onAck(delivered, ccContext(c));
   }
   // `recover` only ever moves forward at a recovery: keep it within half the sequence space
   // behind SND.UNA, or after 2 GiB without a loss the comparisons with it would wrap and

@@ -117,6 +117,7 @@ const G_RS_HAVE = 1 << 7;
 const G_RS_APP_LIMITED = 1 << 8;
 const G_RATE_SAMPLE_APP_LIMITED = 1 << 9;
 const G_CWND_LIMITED = 1 << 10;
+const G_LOSS_SACK = 1 << 11;
 
 export class Tcb {
   /** @internal */ readonly layer: TcpHost;
@@ -450,6 +451,17 @@ export class Tcb {
     this.#flags2 = v ? this.#flags2 | G_FRTO : this.#flags2 & ~G_FRTO;
   }
   frtoRtxEnd: Seq = seq(0);
+  /**
+   * The Loss state after an RTO kept the SACK scoreboard (Linux tcp_timeout_mark_lost without
+   * reneging): the segments it marked lost are retransmitted by the recovery sender, SACKed
+   * data is not sent again (timers.ts rtoRetransmit).
+   */
+  get lossSack(): boolean {
+    return (this.#flags2 & G_LOSS_SACK) !== 0;
+  }
+  set lossSack(v: boolean) {
+    this.#flags2 = v ? this.#flags2 | G_LOSS_SACK : this.#flags2 & ~G_LOSS_SACK;
+  }
   frtoNewFrom: Seq | undefined = undefined;
   /**
    * The reordering degree seen, in segments (Linux tp->reordering, tcpi_reordering): the
@@ -579,7 +591,12 @@ export class Tcb {
     this.sndBuf = new ByteRing(opts.sndBuf, layer.memory.forSend);
     this.rcvBuf = new RecvQueue(opts.rcvBuf, layer.memory);
     const cfg = layer.config;
-    this.rtt = new RttEstimator({ initialRto: cfg.initialRto, minRto: cfg.minRto, maxRto: cfg.maxRto });
+    this.rtt = new RttEstimator({
+      initialRto: cfg.initialRto,
+      minRto: cfg.minRto,
+      maxRto: cfg.maxRto,
+      linux: cfg.linuxRto,
+    });
     this.cc = createCongestionControl(opts.congestion, 536);
   }
 

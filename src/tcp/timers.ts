@@ -20,7 +20,7 @@ import { frtoOnRto } from './frto.ts';
 import { terminate } from './lifecycle.ts';
 import { sendAckAt, sendDataAt, sendSyn, tcpOutput } from './output.ts';
 import { prrStart } from './prr.ts';
-import { rackDetectLoss, rackEnabled, rackOnRto } from './rack.ts';
+import { rackDetectLoss, rackEnabled, rackOnRto, rackTimeoutMarkLost } from './rack.ts';
 import { recoveryPipe } from './recovery.ts';
 import { enterRecovery } from './sender.ts';
 import { seqAdd, seqGe, seqMax, seqSub } from './seq.ts';
@@ -118,10 +118,19 @@ function handshakeTimeout(c: Tcb, keepInit: number, now: Instant): void {
 function rtoRetransmit(c: Tcb, userTimeout: number, now: Instant): void {
   // An RTO ends any tail-loss-probe episode (Linux tcp_retransmit_timer: tlp_high_seq = 0).
   c.tlpEndSeq = undefined;
-  // RACK's marks go with the scoreboard's (below); go-back-N resends everything.
-  rackOnRto(c);
   // The first RTO of an episode remembers the window for an undo (Linux tcp_enter_loss).
   const recovering = c.inRecovery || c.lossEnd !== undefined;
+  const hadSacks = c.hasScoreboard && c.scoreboard.sackedBytes > 0;
+  // Deviation: RFC 2018 §8 says that after a timeout the sender "SHOULD turn off all of the
+  // SACKed bits" (the receiver may have reneged); Linux (tcp_timeout_mark_lost) keeps them
+  // unless the head itself is SACKed, which is reneging, and retransmits only what is not
+  // SACKed (RFC 6675 §5.1 allows using the SACK information after an RTO). Without it a path
+  // with a few percent of loss resends whole windows the peer holds, one hole per round trip.
+  const keepSack = hadSacks && rackEnabled(c) && !c.scoreboard.isSacked(c.snd.una);
+  // RACK's marks go with the scoreboard's (below), and go-back-N resends everything; or,
+  // keeping them, what is not SACKed is lost.
+  if (keepSack) rackTimeoutMarkLost(c);
+  else rackOnRto(c);
   if (!recovering) undoStart(c);
   // RFC 5681 §3.1 (ssthresh, cwnd = 1 SMSS) via the congestion module; leave recovery.
   c.cc.onRto(ccContext(c));
@@ -133,17 +142,24 @@ function rtoRetransmit(c: Tcb, userTimeout: number, now: Instant): void {
   // transmitted in the variable recover".
   c.recover = c.sndMax;
   c.lossEnd = c.sndMax; // Linux's Loss state (tcpi_ca_state) until this is acknowledged
-  // RFC 2018 §8: after a timeout the sender "SHOULD turn off all of the SACKed bits"
-  // (the receiver may have reneged).
-  const hadSacks = c.hasScoreboard && c.scoreboard.sackedBytes > 0;
-  if (c.hasScoreboard) c.scoreboard.clear();
   c.highRxt = c.snd.una;
-  // Go back: resend from snd.una as the (now one-segment) window allows.
-  c.snd.nxt = c.snd.una;
-  const used = sendDataAt(c, c.snd.una, c.mss, true);
-  c.snd.nxt = seqAdd(c.snd.una, used);
+  c.lossSack = keepSack;
+  if (keepSack) {
+    // Linux tcp_retransmit_timer: the head goes again now; the rest of what is marked lost
+    // follows from the recovery sender as the ACKs open cwnd (tcp_xmit_retransmit_queue),
+    // and SND.NXT stays where it is.
+    const used = sendDataAt(c, c.snd.una, c.mss, true);
+    c.highRxt = seqAdd(c.snd.una, used);
+  } else {
+    // RFC 2018 §8: after a timeout the sender "SHOULD turn off all of the SACKed bits".
+    if (c.hasScoreboard) c.scoreboard.clear();
+    // Go back: resend from snd.una as the (now one-segment) window allows.
+    c.snd.nxt = c.snd.una;
+    const used = sendDataAt(c, c.snd.una, c.mss, true);
+    c.snd.nxt = seqAdd(c.snd.una, used);
+  }
   // RFC 5682 §3.1 step 1: F-RTO watches the ACKs that follow (frto.ts).
-  frtoOnRto(c, recovering, c.snd.nxt, hadSacks);
+  frtoOnRto(c, recovering, keepSack ? c.highRxt : c.snd.nxt, hadSacks);
   // Linux tcp_clamp_rto_to_user_timeout: the next expiry comes no later than the user timeout.
   if (userTimeout > 0) clampToUserTimeout(c, T_RTX, c.rtxStamp + userTimeout, now);
 }

@@ -140,6 +140,12 @@ test("the target builds its stack with the script's TCP profile and maps sysctls
   assert.equal(c.minRto, 250_000);
   assert.equal(bsd.configure({ name: 'rtoSlopUs', value: 100_000 }), true);
   assert.deepEqual([c.minRto, c.synRtoSlop], [150_000, 100_000]);
+  // net.inet.tcp.fastopen.server_enable / client_enable: the server and client bits.
+  const tfo = c.fastOpen;
+  assert.equal(bsd.configure({ name: 'fastOpenServer', value: true }), true);
+  assert.equal(c.fastOpen, tfo | 0x2);
+  assert.equal(bsd.configure({ name: 'fastOpenClient', value: false }), true);
+  assert.equal(c.fastOpen, (tfo | 0x2) & ~0x1);
 
   const linux = new StackTarget(CONFIG);
   const l = linux.stack.tcp.config;

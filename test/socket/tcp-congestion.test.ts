@@ -18,20 +18,21 @@ describe('TCP_CONGESTION', () => {
     await net.sim.run(async () => {
       const srv = net.b.socket(AF_INET, SOCK_STREAM);
       await srv.bind([net.bAddr, 5000]);
-      srv.setsockopt(IPPROTO_TCP, TCP_CONGESTION, 'cubic');
+      srv.setsockopt(IPPROTO_TCP, TCP_CONGESTION, 'reno');
       await srv.listen(4);
       const cli = net.a.socket(AF_INET, SOCK_STREAM);
-      // Linux's default name for the stack's default (NewReno) is "reno", NUL-padded to 16 bytes.
+      // The Linux profile's default, CUBIC (net.ipv4.tcp_congestion_control), NUL-padded to 16 bytes.
       const dflt = cli.getsockopt(IPPROTO_TCP, TCP_CONGESTION, 16) as Uint8Array;
       assert.equal(dflt.length, 16);
-      assert.equal(name(dflt), 'reno');
+      assert.equal(name(dflt), 'cubic');
       cli.setsockopt(IPPROTO_TCP, TCP_CONGESTION, 'bbr');
       assert.equal(name(cli.getsockopt(IPPROTO_TCP, TCP_CONGESTION, 16)), 'bbr');
       await cli.connect([net.bAddr, 5000]);
       const [conn] = await srv.accept();
       assert.equal(connectionOf(net.a, cli)?.info().congestion, 'bbr');
-      assert.equal(connectionOf(net.b, conn)?.info().congestion, 'cubic', 'inherited from the listener');
-      assert.equal(name(conn.getsockopt(IPPROTO_TCP, TCP_CONGESTION, 16)), 'cubic');
+      assert.equal(connectionOf(net.b, conn)?.info().congestion, 'newreno', 'inherited from the listener');
+      // Linux's name for NewReno is "reno".
+      assert.equal(name(conn.getsockopt(IPPROTO_TCP, TCP_CONGESTION, 16)), 'reno');
       const data = randomBytes(300_000, 5);
       await cli.sendall(data);
       assert.deepEqual(await recvExactly(conn, data.length), data);
@@ -55,9 +56,9 @@ describe('TCP_CONGESTION', () => {
       assert.deepEqual(await recvExactly(conn, first.length), first);
       const c = connectionOf(net.a, cli)!;
       const cwnd = c.info().cwnd;
-      assert.equal(c.info().congestion, 'newreno');
-      cli.setsockopt(IPPROTO_TCP, TCP_CONGESTION, new TextEncoder().encode('cubic\0'));
       assert.equal(c.info().congestion, 'cubic');
+      cli.setsockopt(IPPROTO_TCP, TCP_CONGESTION, new TextEncoder().encode('reno\0'));
+      assert.equal(c.info().congestion, 'newreno');
       assert.equal(c.info().cwnd, cwnd, 'tcp_reinit_congestion_control leaves snd_cwnd');
       cli.setsockopt(IPPROTO_TCP, TCP_CONGESTION, 'bbr');
       assert.equal(c.info().congestion, 'bbr');

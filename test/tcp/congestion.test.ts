@@ -108,6 +108,29 @@ describe('NewReno (RFC 5681 + ABC)', () => {
     assert.equal(cc.cwnd, 50_000);
     cc.onIdle(ctx(), seconds(5));
     assert.equal(cc.cwnd, 10_000);
+    assert.equal(cc.ssthresh, INITIAL_SSTHRESH);
+    // RFC 2861 §3 (Linux tcp_current_ssthresh, FreeBSD newreno_after_idle): ssthresh keeps 3/4 of the old window.
+    cc.adopt(50_000, 20_000);
+    cc.onIdle(ctx(), seconds(5));
+    assert.deepEqual([cc.cwnd, cc.ssthresh], [10_000, 37_500]);
+  });
+  it('idle restart, Linux tcp_cwnd_restart: cwnd halves for every RTO of idle time begun beyond the first, down to the restart window', () => {
+    const grown = () => {
+      const cc = new NewReno(MSS);
+      cc.adopt(80_000, 20_000);
+      return cc;
+    };
+    const rto = millis(300);
+    let cc = grown();
+    cc.onIdle(ctx(), millis(301), rto); // (delta -= rto) > 0 once: one halving
+    assert.equal(cc.cwnd, 40_000);
+    cc = grown();
+    cc.onIdle(ctx(), millis(700), rto); // two steps: 80 -> 40 -> 20 segments
+    assert.equal(cc.cwnd, 20_000);
+    assert.equal(cc.ssthresh, 60_000);
+    cc = grown();
+    cc.onIdle(ctx(), seconds(10), rto); // never below min(IW, cwnd)
+    assert.equal(cc.cwnd, 10_000);
   });
   it('property: cwnd >= 1 SMSS and ssthresh >= 2 SMSS after any event sequence', () => {
     fc.assert(

@@ -244,6 +244,6 @@ suite('ports and API errors', () => {
       windowScale: { snd: 7, rcv: 7 },
     });
     assert.equal(i.rtt, 100_000);
-    assert.equal(i.congestion, 'newreno');
+    assert.equal(i.congestion, 'cubic', "the Linux profile's default (net.ipv4.tcp_congestion_control)");
   });
 });

@@ -18,6 +18,9 @@ describe('TcpProfile -> TcpConfig', () => {
     assert.equal(DEFAULT_TCP_CONFIG.synBackoff, 'double');
     assert.equal(DEFAULT_TCP_CONFIG.quickAck, true);
     assert.equal(DEFAULT_TCP_CONFIG.sockBufRounding, 'none');
+    // net.ipv4.tcp_congestion_control = cubic; an override still picks another.
+    assert.equal(DEFAULT_TCP_CONFIG.congestion, 'cubic');
+    assert.equal(resolveTcpConfig({ congestion: 'newreno' }).congestion, 'newreno');
   });
 
   it("FreeBSD's mechanisms become the flags TCP reads", () => {
@@ -39,6 +42,7 @@ describe('TcpProfile -> TcpConfig', () => {
     assert.equal(c.icmpSoftUnreachable, true);
     assert.deepEqual([c.rcvBuf, c.sndBuf, c.maxRcvBuf], [65536, 32768, 2 * 1024 * 1024]);
     assert.equal(c.sockBufRounding, 'mss-multiple');
+    assert.equal(c.congestion, 'newreno');
     // Settings no profile decides are the same.
     assert.equal(c.msl, DEFAULT_TCP_CONFIG.msl);
     assert.equal(c.dsack, true);

@@ -103,3 +103,58 @@ describe('RttEstimator (RFC 6298)', () => {
     );
   });
 });
+
+describe("RttEstimator, Linux's estimator (tcp_rtt_estimator, __tcp_set_rto)", () => {
+  const linux = () => new RttEstimator({ linux: true });
+  it('first sample: RTO = SRTT + max(2 * R, 200 ms), three RTTs for a long path, SRTT + 200 ms for a short one', () => {
+    const a = linux();
+    a.sample(millis(100), 1, 1);
+    assert.deepEqual([a.srtt, a.rttvar, a.rto], [millis(100), millis(50), millis(300)]);
+    const b = linux();
+    b.sample(seconds(1), 1, 1);
+    assert.equal(b.rto, seconds(3));
+    const c = linux();
+    c.sample(millis(10), 1, 1);
+    assert.equal(c.rto, millis(210), 'RFC 6298 with a 200 ms floor: 200 ms');
+  });
+  it('a steady RTT keeps the RTO at SRTT + 200 ms, where RFC 6298 falls to its 200 ms floor', () => {
+    const l = linux();
+    const rfc = new RttEstimator();
+    for (let i = 0; i < 60; i++) {
+      // One sample per round trip: SND.UNA passes the SND.NXT of the round before.
+      l.sample(millis(100), 1000 * (i + 1) + 1, 1000 * (i + 2));
+      rfc.sample(millis(100));
+    }
+    assert.equal(l.srtt, millis(100));
+    assert.equal(l.rto, millis(300));
+    assert.equal(rfc.rto, millis(200));
+  });
+  it("a rise in the RTT raises rttvar to the round's largest deviation; it decays by a quarter per round back to the floor", () => {
+    const l = linux();
+    let una = 1;
+    const round = (ms: number) => {
+      l.sample(millis(ms), una, una + 1000);
+      una += 1001;
+    };
+    for (let i = 0; i < 20; i++) round(100);
+    round(500);
+    // SRTT = 100 + 400/8 = 150 ms; mdev (x4, near 0 after the steady rounds) += 400 - mdev/4:
+    // about 400 ms, above the 200 ms floor, so rttvar takes it: RTO about 550 ms.
+    const peak = l.rto;
+    assert.equal(l.srtt, millis(150));
+    assert.ok(peak > millis(150 + 390) && peak <= millis(150 + 402), `rto ${peak}`);
+    round(150);
+    const after1 = l.rto;
+    assert.ok(after1 < peak);
+    for (let i = 0; i < 60; i++) round(150);
+    assert.equal(l.rto, l.srtt! + millis(200));
+  });
+  it('a falling RTT moves mdev by 1/32 of the error, not 1/4 (the Eifel-like damping)', () => {
+    const l = linux();
+    l.sample(millis(200), 1, 1); // mdev (x4) = 400 ms
+    l.sample(millis(100), 1, 1); // same round: err = 100 - 400/4 = 0 -> mdev unchanged
+    assert.equal(l.rttvar, millis(100));
+    l.sample(millis(0), 1, 1); // err = 187.5 - 100 = 87.5 ms, /8: mdev (x4) + 10.9 ms
+    assert.equal(l.rttvar, Math.round((millis(400) + (millis(187.5) - millis(100)) / 8) / 4));
+  });
+});

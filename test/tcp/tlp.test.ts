@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { established, expectSeg, type Opened, PEER_PORT, TCP_ACK, TCP_FIN } from './harness.ts';
 
-// SRTT 10 ms from the handshake: RTO = max(200 ms minimum, 10 + 4 * 5) = 200 ms, PTO = 20 ms.
+// SRTT 10 ms from the handshake: RTO = 10 + max(4 * 5, 200) = 210 ms (Linux's estimator, the
+// Linux profile's), PTO = 20 ms.
 const sackPeer = { peerOptions: { mss: 1460, sackPermitted: true }, handshakeRtt: 10 };
 const MSS = 1460;
 
@@ -35,9 +36,9 @@ describe('tail loss probe (RFC 8985 §7)', () => {
     assert.equal(e.h.layer.stats.lossProbes, 1);
     assert.equal(e.c.stats.lossProbes, 1);
     assert.equal(e.c.cc.cwnd, cwnd, 'a probe is not a timeout: cwnd stays');
-    // "the sender MUST re-arm the RTO timer, not the PTO timer": the RTO fires 200 ms later,
+    // "the sender MUST re-arm the RTO timer, not the PTO timer": the RTO fires 210 ms later,
     // and there is no second probe.
-    e.h.advance(199);
+    e.h.advance(209);
     e.h.none();
     e.h.advance(1);
     expectSeg(e.h.one(), { seq: at(e, 0), len: MSS });
@@ -49,8 +50,8 @@ describe('tail loss probe (RFC 8985 §7)', () => {
     const e = established(sackPeer);
     e.c.write(new Uint8Array(1000));
     e.h.take();
-    // 2 * 10 ms + 200 ms = 220 ms, capped at the RTO's 200 ms: the probe takes the RTO's slot.
-    e.h.advance(199);
+    // 2 * 10 ms + 200 ms = 220 ms, capped at the RTO's 210 ms: the probe takes the RTO's slot.
+    e.h.advance(209);
     e.h.none();
     e.h.advance(1);
     expectSeg(e.h.one(), { seq: at(e, 0), len: 1000 });
@@ -93,8 +94,9 @@ describe('tail loss probe (RFC 8985 §7)', () => {
     expectSeg(e.h.one(), { seq: at(e, 4), len: MSS });
     ackTo(e, 5);
     assert.equal(e.h.layer.stats.lossProbeRecoveries, 1);
-    // ssthresh from the five segments in flight before the ACK (RFC 5681 eq. 4), cwnd = ssthresh.
-    assert.equal(e.c.cc.ssthresh, Math.floor((5 * MSS) / 2));
+    // ssthresh from the five segments in flight before the ACK, β = 0.7 (CUBIC, the Linux
+    // profile's controller; RFC 9438 §4.6), cwnd = ssthresh.
+    assert.equal(e.c.cc.ssthresh, Math.floor(5 * MSS * 0.7));
     assert.equal(e.c.cc.cwnd, e.c.cc.ssthresh);
     assert.equal(e.c.tlpEndSeq, undefined);
   });
@@ -122,7 +124,7 @@ describe('tail loss probe (RFC 8985 §7)', () => {
     e.h.take();
     e.c.close();
     expectSeg(e.h.one(), { seq: at(e, 1), len: 0, flags: TCP_FIN | TCP_ACK });
-    e.h.advance(200);
+    e.h.advance(e.c.rtt.rto / 1000);
     expectSeg(e.h.one(), { seq: at(e, 1), len: 0, flags: TCP_FIN | TCP_ACK });
     assert.equal(e.h.layer.stats.lossProbes, 1);
   });
@@ -132,7 +134,7 @@ describe('tail loss probe (RFC 8985 §7)', () => {
     const plain = established({ handshakeRtt: 10 });
     plain.c.write(new Uint8Array(4 * MSS));
     plain.h.take();
-    plain.h.advance(199);
+    plain.h.advance(209);
     plain.h.none();
     plain.h.advance(1);
     expectSeg(plain.h.one(), { seq: at(plain, 0), len: MSS });
@@ -141,7 +143,7 @@ describe('tail loss probe (RFC 8985 §7)', () => {
     const off = established({ ...sackPeer, config: { tlp: false } });
     off.c.write(new Uint8Array(4 * MSS));
     off.h.take();
-    off.h.advance(199);
+    off.h.advance(209);
     off.h.none();
     off.h.advance(1);
     expectSeg(off.h.one(), { seq: at(off, 0), len: MSS });

@@ -19,7 +19,6 @@
  * default in effect until losses look like a policer) and the ACK-aggregation allowance
  * (extra_acked) are not modelled; cwnd is 2 × BDP plus the TSO quantum as without them.
  */
-import type { Duration } from '../../time/instant.ts';
 import { WindowedMax } from './minmax.ts';
 import {
   type CongestionContext,
@@ -196,10 +195,8 @@ export class Bbr implements CongestionControl {
     this.#ssthresh = ssthresh;
   }
 
-  /** RFC 5681 §4.1 restart window after idle (Linux tcp_cwnd_restart runs for every controller). */
-  onIdle(ctx: CongestionContext, _idleFor: Duration): void {
-    this.#cwnd = Math.min(initialWindow(ctx.mss), this.#cwnd);
-  }
+  // No onIdle: Linux's tcp_slow_start_after_idle_check skips tcp_cwnd_restart for a
+  // controller with its own cong_control (BBR); onTxStart below handles the restart.
 
   /** Linux bbr_cwnd_event(CA_EVENT_TX_START) after an application-limited idle. */
   onTxStart(ctx: CongestionContext, appLimited: boolean): void {

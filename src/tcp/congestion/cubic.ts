@@ -193,8 +193,8 @@ export class Cubic extends NewReno {
     if (delta > 0) this.#tEpoch = Math.min(ctx.now, this.#tEpoch + delta);
   }
 
-  override onIdle(ctx: CongestionContext, idleFor: Duration): void {
-    super.onIdle(ctx, idleFor);
+  override onIdle(ctx: CongestionContext, idleFor: Duration, halveEvery?: Duration): void {
+    super.onIdle(ctx, idleFor, halveEvery);
     // Start a fresh epoch so the cubic function does not jump by the idle time
     // (like Linux, which moves epoch_start forward after idle).
     this.#tEpoch = undefined;

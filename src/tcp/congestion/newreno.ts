@@ -137,9 +137,21 @@ export class NewReno implements CongestionControl {
    * RFC 5681 §4.1: "if the TCP has not sent data in an interval exceeding the
    * retransmission timeout ... cwnd is reduced to no more than RW before
    * transmission begins", RW = min(IW, cwnd). The caller checks idleFor > RTO.
+   * Linux (tcp_cwnd_restart) and FreeBSD (newreno_after_idle) first remember the window in
+   * ssthresh, max(ssthresh, 3/4 cwnd) (RFC 2861 §3), so slow start climbs back to it. With
+   * `halveEvery` (Linux), cwnd is halved for every RTO of idle time begun beyond the first,
+   * never below RW: "while ((delta -= icsk_rto) > 0 && cwnd > restart_cwnd) cwnd >>= 1".
    */
-  onIdle(ctx: CongestionContext, _idleFor: Duration): void {
-    this._cwnd = Math.min(initialWindow(ctx.mss), this._cwnd);
+  onIdle(ctx: CongestionContext, idleFor: Duration, halveEvery?: Duration): void {
+    const rw = Math.min(initialWindow(ctx.mss), this._cwnd);
+    if (ctx.caState === undefined || ctx.caState === 'open')
+      this._ssthresh = Math.max(this._ssthresh, Math.floor((this._cwnd * 3) / 4));
+    let cwnd = this._cwnd;
+    if (halveEvery !== undefined && halveEvery > 0) {
+      // Bounded: a window halves to the restart window within 32 steps.
+      for (let d = idleFor - halveEvery, i = 0; d > 0 && cwnd > rw && i < 32; d -= halveEvery, i++) cwnd /= 2;
+    } else cwnd = rw;
+    this._cwnd = Math.max(Math.floor(cwnd), rw);
     this.bytesAcked = 0;
   }
 }

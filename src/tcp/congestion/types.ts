@@ -98,8 +98,13 @@ export interface CongestionControl {
    * tcp_reinit_congestion_control leaves snd_cwnd and snd_ssthresh as they are).
    */
   adopt?(cwnd: number, ssthresh: number): void;
-  /** Idle restart (RFC 5681 §4.1): call when nothing was sent for more than one RTO. */
-  onIdle?(ctx: CongestionContext, idleFor: Duration): void;
+  /**
+   * Idle restart (RFC 5681 §4.1): call when nothing was sent for more than one RTO.
+   * `halveEvery`: Linux's tcp_cwnd_restart halves cwnd once per this long (the RTO) of the idle
+   * time, down to the restart window; undefined: straight to the restart window (RFC 5681,
+   * FreeBSD newreno_after_idle).
+   */
+  onIdle?(ctx: CongestionContext, idleFor: Duration, halveEvery?: Duration): void;
   /** Pacing rate in bytes/s, or undefined (no pacing). */
   readonly pacingRate?: number;
   /** Segments a paced burst may hold (Linux's TSO autosizing goal); undefined: the socket's pacingBurst. */

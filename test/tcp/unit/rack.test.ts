@@ -228,23 +228,68 @@ describe('RACK loss detection (unit)', () => {
     assert.equal(rackReoWnd(stat.c), 10 * MS, 'TCP_RACK_STATIC_REO_WND: min_RTT/4 always');
   });
 
-  it('an RTO forgets the marks and stops the reordering timer', () => {
+  it('an RTO keeps the SACK marks, marks the rest lost, resends the head alone, then only what is lost (Linux tcp_timeout_mark_lost)', () => {
     const { c, host } = sackConn();
     send(c, host, 10);
     host.clock.advance(50 * MS);
     ack(c, 1, [[2, 3]]);
     host.runUntil(c.timerAt[T_REO]!); // segment 1 lost, resent
     assert.ok(c.inRecovery);
-    c.txLog.setLost(c.txLog.at(2), true); // and segment 3, say
     c.setTimer(T_REO, host.clock.now() + 1_000 * MS);
     assert.equal(c.txLog.sackedSegs, 1);
     assert.ok(!c.ptoArmed, 'recovery turned the loss probe back into the RTO');
+    host.take();
     host.runUntil(c.timerAt[0]!);
     assert.equal(c.stats.timeouts, 1);
     assert.ok(!c.inRecovery);
+    assert.notEqual(c.lossEnd, undefined, "Linux's Loss state");
+    assert.equal(c.cc.cwnd, MSS);
+    assert.deepEqual(retransmitted(host, 10), [1], 'the head alone, from the timer');
+    assert.equal(c.txLog.sackedSegs, 1, 'segment 2 stays SACKed');
+    assert.equal(c.scoreboard.sackedBytes, MSS);
+    assert.equal(c.txLog.lostBytes, 7 * MSS, 'segments 3-9 are lost; the head was just resent');
+    assert.ok(!c.timerArmed(T_REO));
+    // The head's ACK covers the SACKed segment 2 too: cwnd grows by what it newly delivered
+    // (one segment, not two), and the two segments it allows are the lost 3 and 4, not 2.
+    host.clock.advance(50 * MS);
+    ack(c, 3);
+    assert.equal(c.cc.cwnd, 2 * MSS);
+    assert.deepEqual(retransmitted(host, 10), [3, 4]);
+    assert.equal(c.snd.nxt, ours(10 * MSS), 'SND.NXT did not go back');
+  });
+
+  it('an RTO with the head SACKed (the peer reneged) forgets the marks and goes back (RFC 2018 §8)', () => {
+    const { c, host } = sackConn();
+    send(c, host, 10);
+    host.clock.advance(50 * MS);
+    ack(c, 1, [[2, 3]]);
+    host.clock.advance(1 * MS);
+    ack(c, 2); // SND.UNA reaches segment 2, SACKed before and still not acknowledged
+    assert.equal(c.scoreboard.sackedBytes, MSS);
+    // (A loss probe or RACK's timer may run first.)
+    for (let i = 0; i < 10 && c.stats.timeouts === 0; i++) {
+      host.take();
+      host.runUntil(c.timerAt[0]!);
+    }
+    assert.equal(c.stats.timeouts, 1);
     assert.equal(c.txLog.lostBytes, 0);
     assert.equal(c.txLog.sackedSegs, 0);
-    assert.ok(!c.timerArmed(T_REO));
+    assert.equal(c.scoreboard.sackedBytes, 0);
+    assert.deepEqual(retransmitted(host, 10), [2]);
+    assert.equal(c.snd.nxt, ours(3 * MSS), 'go-back-N from SND.UNA');
+  });
+
+  it('resending the head in recovery restarts the RTO from that copy (Linux tcp_xmit_retransmit_queue)', () => {
+    const { c, host } = sackConn();
+    send(c, host, 10);
+    host.clock.advance(50 * MS);
+    ack(c, 1, [[2, 3]]);
+    const rtoAfterAck = c.timerAt[0]!;
+    host.runUntil(c.timerAt[T_REO]!); // segment 1 lost, resent as the head
+    assert.ok(c.inRecovery);
+    assert.deepEqual(retransmitted(host, 10), [1]);
+    assert.equal(c.timerAt[0], host.clock.now() + c.rtt.rto);
+    assert.ok(c.timerAt[0]! > rtoAfterAck);
   });
 });
 
