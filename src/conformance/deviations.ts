@@ -132,7 +132,7 @@ export const STACK_DEVIATIONS: readonly Deviation[] = [
     line: 51,
     match: 'unexpected outbound packet at 0.100s before this event: R 34:34(0)',
     reason:
-      'a SYN-ACK to a listener gets <SEQ=SEG.ACK><CTL=RST> (RFC 9293 §3.10.7.2 "any acknowledgment is bad ... an acceptable reset segment should be formed", as Linux does); FreeBSD drops it silently',
+      'a SYN-ACK to a listener gets <SEQ=SEG.ACK><CTL=RST> (RFC 9293 §3.10.7.2 "any acknowledgment is bad ... an acceptable reset segment should be formed"), as Linux does and as FreeBSD\'s own tcp_input does ("(SYN|ACK) is bogus on a listen socket": BANDLIM_RST_OPENPORT, dropwithreset) and nplab\'s bsd/tcp/listen/listen-incoming-syn-ack.pkt expects under the same profile; this script expects no reply, which that source does not produce',
   }),
   {
     id: 'handshake-ack-does-not-grow-iw',
