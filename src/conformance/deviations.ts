@@ -49,34 +49,6 @@ export const STACK_DEVIATIONS: readonly Deviation[] = [
     reason:
       'slow start grows cwnd by min(N, 2*SMSS) for the 2 segments the ACK covers (RFC 5681 §3.1, RFC 3465 §2.2), so 3 segments follow; Linux does not count the SACKed ones again and sends 2',
   },
-  ...['snippets/closing-ipv4.pkt', 'snippets/time-wait-via-closing-ipv4.pkt'].flatMap((s) =>
-    bothFamilies({
-      id: 'fin-in-fin-wait-1-acked',
-      script: `freebsd-tcp-testsuite/${s}`,
-      line: 57,
-      match: 'flags ., expected F.',
-      reason:
-        'a FIN received in FIN-WAIT-1 is acknowledged with <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> (RFC 9293 §3.10.7.4 eighth step); FreeBSD resends its FIN with the ACK',
-    }),
-  ),
-  ...bothFamilies({
-    id: 'fin-in-fin-wait-1-acked',
-    script:
-      'freebsd-tcp-testsuite/state-event-engine/rcv-rst-closing/rcv-rst-closing-right-edge-secure-ipv4.pkt',
-    line: 59,
-    match: 'flags ., expected F.',
-    reason:
-      'a FIN received in FIN-WAIT-1 is acknowledged with <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> (RFC 9293 §3.10.7.4 eighth step); FreeBSD resends its FIN with the ACK',
-  }),
-  ...bothFamilies({
-    id: 'rst-beyond-rcv-wnd-dropped',
-    script:
-      'freebsd-tcp-testsuite/state-event-engine/rcv-rst-established/rcv-rst-established-right-edge-secure-ipv4.pkt',
-    line: 57,
-    match: 'timed out waiting for packet',
-    reason:
-      'an RST at RCV.NXT+65535 is outside the advertised window RCV.WND and dropped silently (RFC 5961 §3.2, RFC 9293 §3.10.7.4); FreeBSD checks against its unclamped 65700-byte buffer and sends a challenge ACK',
-  }),
   {
     id: 'syn-mss-not-from-path-mtu',
     script: 'freebsd-tcp-testsuite/rcv-icmp/rcv-icmp-hard-error-ignored-ipv6.pkt',

@@ -49,6 +49,12 @@ export interface TcpConfig {
    */
   pushBurstEnd: boolean;
   /**
+   * While our FIN is sent and unacknowledged, the ACKs tcpOutput sends (delayed, immediate,
+   * and those answering out-of-window segments) repeat the FIN (FreeBSD tcp_output's
+   * tcp_outflags; profile ackWhileFinOutstanding). Off: bare ACKs at SND.NXT (RFC 9293, Linux).
+   */
+  finOnAcks: boolean;
+  /**
    * RFC 1337: TIME-WAIT ignores RST segments (no "TIME-WAIT assassination"). FreeBSD does;
    * Linux's net.ipv4.tcp_rfc1337 defaults to 0 (an RST ends TIME-WAIT, RFC 9293 §3.10.7.4).
    */
@@ -104,6 +110,12 @@ export interface TcpConfig {
    * the increase is worth it (RFC 1122 §4.2.3.3, Linux __tcp_select_window).
    */
   advertiseFreeSpace: boolean;
+  /**
+   * Arriving segments are checked and trimmed against the larger of the offered window and
+   * the free receive-buffer space (FreeBSD tcp_input's tp->rcv_wnd; profile inputWindow).
+   * Off: against the offered window, RCV.ADV - RCV.NXT (RFC 9293 §3.10.7.4, Linux).
+   */
+  inputWindowFromBuffer: boolean;
   /**
    * Count every data segment, not only full-sized ones, towards the ACK for every second
    * segment (FreeBSD's DELAY_ACK: a segment arriving while an ACK is delayed is ACKed at
@@ -250,12 +262,14 @@ type ProfileDecided =
   | 'ackEverySegmentPair'
   | 'dsack'
   | 'pushBurstEnd'
+  | 'finOnAcks'
   | 'tlp'
   | 'recovery'
   | 'prr'
   | 'hystart'
   | 'slowStartLimit'
   | 'advertiseFreeSpace'
+  | 'inputWindowFromBuffer'
   | 'rcvBuf'
   | 'sndBuf'
   | 'maxRcvBuf'
@@ -283,12 +297,14 @@ function profileSettings(p: TcpProfile): Pick<TcpConfig, ProfileDecided> {
     ackEverySegmentPair: p.ackEvery === 'second-segment',
     dsack: p.dsack === 'rfc2883',
     pushBurstEnd: p.pushPlacement === 'buffer-empty-and-burst-end',
+    finOnAcks: p.ackWhileFinOutstanding === 'freebsd-outflags-fin',
     tlp: p.tailLossProbe === 'rfc8985-tlp',
     recovery: p.lossDetection === 'rfc8985-rack' ? RECOVERY_RACK : 0,
     prr: p.recoveryWindow === 'rfc6937-prr-ssrb',
     hystart: p.slowStartExit,
     slowStartLimit: p.slowStartGrowth === 'linux-all-acked' ? Number.POSITIVE_INFINITY : 2,
     advertiseFreeSpace: p.windowAdvertisement === 'free-space',
+    inputWindowFromBuffer: p.inputWindow === 'freebsd-max-sbspace-advertised',
     rcvBuf: p.recvSpace,
     sndBuf: p.sendSpace,
     maxRcvBuf: p.maxRecvBuffer,

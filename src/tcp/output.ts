@@ -215,8 +215,25 @@ export function acceptableSeq(c: Tcb): Seq {
   return seqLt(end, c.sndMax) && !seqLt(end, c.snd.nxt) ? end : c.sndMax;
 }
 
-/** A bare ACK <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> (SND.NXT: see acceptableSeq). */
+/**
+ * The ACK tcpOutput sends: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> (SND.NXT: see acceptableSeq).
+ * Under config.finOnAcks, while our FIN is sent and unacknowledged and no retransmission
+ * has pulled SND.NXT below it, the FIN goes again with it, <SEQ=FIN><CTL=FIN,ACK>, as
+ * FreeBSD's tcp_output builds every segment in FIN-WAIT-1, CLOSING and LAST-ACK.
+ */
 export function sendAck(c: Tcb): void {
+  if (c.layer.config.finOnAcks && c.finSent && !c.finAcked && !seqLt(c.snd.nxt, c.finSeq)) {
+    emit(c, c.finSeq, TCP_FIN | TCP_ACK, EMPTY, dataOptions(c));
+    return;
+  }
+  sendBareAck(c);
+}
+
+/**
+ * <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> whatever the profile: the replies FreeBSD builds with
+ * tcp_respond rather than tcp_output (challenge ACKs).
+ */
+export function sendBareAck(c: Tcb): void {
   emit(c, acceptableSeq(c), TCP_ACK, EMPTY, dataOptions(c));
 }
 

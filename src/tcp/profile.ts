@@ -79,6 +79,16 @@ export interface TcpProfile {
    */
   readonly pushPlacement: 'buffer-empty-and-burst-end' | 'buffer-empty';
   /**
+   * An ACK sent while our FIN is sent but not acknowledged (FIN-WAIT-1, CLOSING, LAST-ACK).
+   * 'rfc9293-bare-ack': <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> (RFC 9293 §3.10.7.4; Linux).
+   * 'freebsd-outflags-fin': the FIN goes again with it, <SEQ=FIN><CTL=FIN,ACK>: FreeBSD's
+   * tcp_output takes its flags from tcp_outflags[state], which holds TH_FIN in those three
+   * states, keeps FIN on a segment that reaches the end of the send buffer, and pulls
+   * snd_nxt back onto an already sent FIN ("TF_SENTFIN && snd_nxt == snd_max: snd_nxt--").
+   * Replies built by tcp_respond (challenge ACKs, keepalives) carry no FIN.
+   */
+  readonly ackWhileFinOutstanding: 'rfc9293-bare-ack' | 'freebsd-outflags-fin';
+  /**
    * 'rfc8985-tlp': a tail loss probe after about two round trips of silence (Linux
    * net.ipv4.tcp_early_retrans >= 3, the default). 'none': FreeBSD's default stack has none
    * (its RACK stack does).
@@ -124,6 +134,16 @@ export interface TcpProfile {
   readonly windowAdvertisement: 'rfc1122-receiver-sws' | 'free-space';
   /** Default SO_RCVBUF. The stack's own default on Linux; FreeBSD: net.inet.tcp.recvspace (65536). */
   readonly recvSpace: number;
+  /**
+   * The receive window a segment is checked and trimmed against on arrival (RFC 9293
+   * §3.10.7.4's RCV.WND). 'advertised': the window we offered, RCV.ADV - RCV.NXT (Linux
+   * tcp_sequence / tcp_receive_window). 'freebsd-max-sbspace-advertised': the larger of that
+   * and the free receive-buffer space, which can exceed what the 16-bit field carried
+   * (FreeBSD tcp_input: "Receive window is amount of space in rcv queue, but not less than
+   * advertised window", tp->rcv_wnd = imax(sbspace(&so->so_rcv), rcv_adv - rcv_nxt)); the
+   * RFC 5961 RST check and the trim of data beyond the window use it.
+   */
+  readonly inputWindow: 'advertised' | 'freebsd-max-sbspace-advertised';
   /** Default SO_SNDBUF. The stack's own default on Linux; FreeBSD: net.inet.tcp.sendspace (32768). */
   readonly sendSpace: number;
   /**
@@ -199,6 +219,7 @@ export const LINUX: TcpProfile = Object.freeze({
   ackEvery: 'second-full-sized-segment',
   dsack: 'rfc2883',
   pushPlacement: 'buffer-empty-and-burst-end',
+  ackWhileFinOutstanding: 'rfc9293-bare-ack',
   tailLossProbe: 'rfc8985-tlp',
   lossDetection: 'rfc8985-rack',
   recoveryWindow: 'rfc6937-prr-ssrb',
@@ -206,6 +227,7 @@ export const LINUX: TcpProfile = Object.freeze({
   slowStartGrowth: 'linux-all-acked',
   windowAdvertisement: 'rfc1122-receiver-sws',
   recvSpace: 256 * 1024,
+  inputWindow: 'advertised',
   sendSpace: 256 * 1024,
   maxRecvBuffer: 6 * 1024 * 1024,
   sockBufRounding: 'none',
@@ -230,6 +252,7 @@ export const FREEBSD: TcpProfile = Object.freeze({
   ackEvery: 'second-segment',
   dsack: 'rfc2883',
   pushPlacement: 'buffer-empty',
+  ackWhileFinOutstanding: 'freebsd-outflags-fin',
   tailLossProbe: 'none',
   lossDetection: 'rfc6675-dupthresh',
   recoveryWindow: 'rfc6675-cwnd',
@@ -237,6 +260,7 @@ export const FREEBSD: TcpProfile = Object.freeze({
   slowStartGrowth: 'rfc3465-abc-l2',
   windowAdvertisement: 'free-space',
   recvSpace: 65536,
+  inputWindow: 'freebsd-max-sbspace-advertised',
   sendSpace: 32768,
   maxRecvBuffer: 2 * 1024 * 1024,
   sockBufRounding: 'mss-multiple',
