@@ -84,6 +84,12 @@ export interface TcpConfig {
   /** Slow start's growth per ACK at most this many segments (profile slowStartGrowth; RFC 3465 L). */
   slowStartLimit: number;
   /**
+   * A cumulative ACK credits window growth with what it newly delivered (Linux
+   * acked_sacked: minus what SACK blocks or duplicate ACKs already reported, plus what it
+   * newly SACKs; profile ackCredit). Off: with the bytes SND.UNA advanced (RFC 3465, FreeBSD).
+   */
+  creditNewlyDelivered: boolean;
+  /**
    * ECN (RFC 3168), as Linux net.ipv4.tcp_ecn and FreeBSD net.inet.tcp.ecn.enable count it:
    * 0 off; 1 ask for it on our SYNs and accept it on the peer's; 2 (both systems' default)
    * accept it when a peer asks, ask only on sockets that request it (TcpSocketOptions.ecn).
@@ -268,6 +274,7 @@ type ProfileDecided =
   | 'prr'
   | 'hystart'
   | 'slowStartLimit'
+  | 'creditNewlyDelivered'
   | 'advertiseFreeSpace'
   | 'inputWindowFromBuffer'
   | 'rcvBuf'
@@ -303,6 +310,7 @@ function profileSettings(p: TcpProfile): Pick<TcpConfig, ProfileDecided> {
     prr: p.recoveryWindow === 'rfc6937-prr-ssrb',
     hystart: p.slowStartExit,
     slowStartLimit: p.slowStartGrowth === 'linux-all-acked' ? Number.POSITIVE_INFINITY : 2,
+    creditNewlyDelivered: p.ackCredit === 'linux-newly-delivered',
     advertiseFreeSpace: p.windowAdvertisement === 'free-space',
     inputWindowFromBuffer: p.inputWindow === 'freebsd-max-sbspace-advertised',
     rcvBuf: p.recvSpace,

@@ -122,6 +122,17 @@ export interface TcpProfile {
    * tcp_slow_start since ABC's removal in 3.9: cwnd = min(cwnd + acked, ssthresh)).
    */
   readonly slowStartGrowth: 'rfc3465-abc-l2' | 'linux-all-acked';
+  /**
+   * What a cumulative ACK credits to the window's growth (slow start and congestion
+   * avoidance). 'bytes-acked': the bytes SND.UNA advanced (RFC 3465 bytes_acked; FreeBSD
+   * cc_ack_received's bytes_this_ack). 'linux-newly-delivered': what this ACK newly
+   * delivered (tcp_ack's acked_sacked, the tp->delivered delta handed to tcp_cong_avoid):
+   * bytes it covers that SACK blocks already reported are not counted again and those it
+   * newly SACKs are; without SACK each duplicate ACK already counted one segment
+   * (tcp_add_reno_sack), so the ACK after them credits max(acked - dupacks, 1) segments
+   * (tcp_remove_reno_sacks).
+   */
+  readonly ackCredit: 'bytes-acked' | 'linux-newly-delivered';
 
   // ---- receive window
 
@@ -225,6 +236,7 @@ export const LINUX: TcpProfile = Object.freeze({
   recoveryWindow: 'rfc6937-prr-ssrb',
   slowStartExit: 'linux-hystart',
   slowStartGrowth: 'linux-all-acked',
+  ackCredit: 'linux-newly-delivered',
   windowAdvertisement: 'rfc1122-receiver-sws',
   recvSpace: 256 * 1024,
   inputWindow: 'advertised',
@@ -258,6 +270,7 @@ export const FREEBSD: TcpProfile = Object.freeze({
   recoveryWindow: 'rfc6675-cwnd',
   slowStartExit: 'none',
   slowStartGrowth: 'rfc3465-abc-l2',
+  ackCredit: 'bytes-acked',
   windowAdvertisement: 'free-space',
   recvSpace: 65536,
   inputWindow: 'freebsd-max-sbspace-advertised',

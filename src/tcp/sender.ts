@@ -90,7 +90,7 @@ export function processAck(c: Tcb, r: TcpRepr, segSeq: Seq, ack: Seq, textLen: n
   let newlyLost = 0;
   let dupAck = false;
   if (seqLt(c.snd.una, ack)) {
-    newAck(c, r, ack, sack, oldSacked, textLen, flightBefore);
+    newAck(c, r, ack, sack, oldSacked, textLen, flightBefore, sackedBefore);
     if (rack) newlyLost = rackLossOnAck(c, true);
   } else if (
     ack === c.snd.una &&
@@ -282,6 +282,7 @@ function newAck(
   oldSacked: number,
   textLen: number,
   flightBefore: number,
+  sackedBefore: number,
 ): void {
   const acked = seqSub(ack, c.snd.una);
   rttSample(c, r, ack);
@@ -317,12 +318,13 @@ function newAck(
     c.layer.stats.dupAcks++;
     enterRecovery(c);
   } else {
+    const credit = c.layer.config.creditNewlyDelivered ? newlyDelivered(c, acked, sackedBefore) : acked;
     c.dupAcks = 0;
     // Linux tcp_cong_avoid runs only when tcp_is_cwnd_limited: a sender that the application
     // (or the peer's window) limits does not grow a window it does not use (RFC 7661 §4.3:
     // "the cwnd MUST NOT be increased" while it is not validated). In slow start the window
     // may still grow to twice what was in flight.
-    if (cwndLimitedNow(c)) c.cc.onAck(acked, ccContext(c));
+    if (cwndLimitedNow(c)) c.cc.onAck(credit, ccContext(c));
   }
   // `recover` only ever moves forward at a recovery: keep it within half the sequence space
   // behind SND.UNA, or after 2 GiB without a loss the comparisons with it would wrap and
@@ -337,6 +339,22 @@ function newAck(
     c.wantWritable = false;
     c.pending |= EV_WRITABLE;
   }
+}
+
+/**
+ * What a cumulative ACK of `acked` bytes newly delivered, as Linux credits window growth
+ * (tcp_ack's acked_sacked, config.creditNewlyDelivered). With SACK: the SND.UNA advance plus
+ * the change in SACKed bytes, so data SACKed earlier counts once, when it was SACKed
+ * (tcp_sacktag_write_queue), and newly SACKed data counts now. Without SACK each duplicate
+ * ACK counted one segment (tcp_add_reno_sack); "One ACK acked hole. The rest eat duplicate
+ * ACKs." (tcp_remove_reno_sacks): at least one segment, or all that was acked if less.
+ */
+function newlyDelivered(c: Tcb, acked: number, sackedBefore: number): number {
+  if (c.sackOk) {
+    const sackedNow = c.hasScoreboard ? c.scoreboard.sackedBytes : 0;
+    return Math.max(0, acked + sackedNow - sackedBefore);
+  }
+  return Math.max(Math.min(acked, c.mss), acked - c.dupAcks * c.mss);
 }
 
 /** A new cumulative ACK during fast recovery: full (leave recovery) or partial. */

@@ -127,3 +127,50 @@ describe('ACKs while our FIN is unacknowledged (profile ackWhileFinOutstanding)'
     });
   }
 });
+
+describe('what a cumulative ACK after limited transmit credits to slow start (profile ackCredit)', () => {
+  for (const p of PROFILES) {
+    for (const sackPermitted of [false, true]) {
+      const linux = p.ackCredit === 'linux-newly-delivered';
+      // Linux: one segment newly delivered (the other two were counted by the duplicate ACKs
+      // or SACKed), cwnd 10 -> 11, 9 in flight: 2 segments. RFC 3465 / FreeBSD: 3000 bytes
+      // acked, L = 2: cwnd 10 -> 12: 3 segments.
+      const want = linux ? 2 : 3;
+      it(`${p.name}, ${sackPermitted ? 'SACK' : 'no SACK'}: the ACK of 3 segments, 2 already reported, lets ${want} new segments go`, () => {
+        const e = established({ config: tcpConfigFor(p), peerOptions: { mss: 1000, sackPermitted } });
+        const una = e.iss + 1;
+        e.c.write(data(15000));
+        const iw = e.h.take();
+        assert.equal(
+          iw.reduce((n, s) => n + s.payload.length, 0),
+          10000,
+        );
+        const dup = (k: number) => ({
+          srcPort: PEER_PORT,
+          dstPort: e.port,
+          seq: e.peerSeq,
+          ack: una,
+          flags: TCP_ACK,
+          ...(sackPermitted
+            ? { options: { sack: [{ left: (una + 1000) >>> 0, right: (una + 1000 + k * 1000) >>> 0 }] } }
+            : {}),
+        });
+        e.h.advance(10);
+        e.h.inject(dup(1));
+        expectSeg(e.h.one(), { seq: una + 10000, len: 1000 }); // RFC 3042 limited transmit
+        e.h.advance(10);
+        e.h.inject(dup(2));
+        expectSeg(e.h.one(), { seq: una + 11000, len: 1000 });
+        e.h.advance(10);
+        e.h.inject({ srcPort: PEER_PORT, dstPort: e.port, seq: e.peerSeq, ack: una + 3000, flags: TCP_ACK });
+        const burst = e.h.take();
+        assert.equal(
+          burst.length,
+          want,
+          burst.map((s) => `${s.repr.seq - una}+${s.payload.length}`).join(' '),
+        );
+        assert.equal(burst[0]?.repr.seq, (una + 12000) >>> 0);
+      });
+    }
+  }
+});
