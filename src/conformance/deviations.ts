@@ -26,14 +26,6 @@ function bothFamilies(d: Deviation): Deviation[] {
 
 export const STACK_DEVIATIONS: readonly Deviation[] = [
   {
-    id: 'ack-of-unsent-data-answered',
-    script: 'google-packetdrill/gtests/net/tcp/ts_recent/invalid_ack.pkt',
-    line: 24,
-    match: 'ack 1, expected 1001',
-    reason:
-      'an ACK of unsent data gets an ACK in reply (RFC 9293 §3.10.7.4 fifth step, RFC 5961 §5.2 "discarded and an ACK sent back"); Linux drops it silently',
-  },
-  {
     id: 'syn-mss-not-from-path-mtu',
     script: 'freebsd-tcp-testsuite/rcv-icmp/rcv-icmp-hard-error-ignored-ipv6.pkt',
     line: 92,

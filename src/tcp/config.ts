@@ -208,6 +208,11 @@ export interface TcpConfig {
    * net.inet.tcp.drop_synfin = 1), rather than answered as a SYN.
    */
   dropSynFin: boolean;
+  /**
+   * A segment acknowledging data not yet sent is discarded without a reply (Linux tcp_ack;
+   * profile ackOfUnsentData). Off: it draws a duplicate ACK (RFC 9293 §3.10.7.4, FreeBSD).
+   */
+  silentAckOfUnsent: boolean;
   keepIdle: Duration;
   keepInterval: Duration;
   keepCount: number;
@@ -285,6 +290,7 @@ type ProfileDecided =
   | 'alwaysKeepalive'
   | 'icmpSoftUnreachable'
   | 'dropSynFin'
+  | 'silentAckOfUnsent'
   | 'invalidRateLimit'
   | 'invalidRateBurst'
   | 'frto';
@@ -321,6 +327,7 @@ function profileSettings(p: TcpProfile): Pick<TcpConfig, ProfileDecided> {
     alwaysKeepalive: p.keepalive === 'always',
     icmpSoftUnreachable: p.icmpHandshakeAbort === 'port-protocol-unreachable',
     dropSynFin: p.synFinToListener === 'drop',
+    silentAckOfUnsent: p.ackOfUnsentData === 'linux-discard',
     invalidRateLimit: p.invalidReplyLimit.window,
     invalidRateBurst: p.invalidReplyLimit.count,
     frto: p.spuriousRtoDetection === 'rfc5682-frto' ? 2 : 0,

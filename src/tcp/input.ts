@@ -478,7 +478,9 @@ function ackArrives(c: Tcb, r: TcpRepr, segSeq: Seq, textLen: number, fin: boole
   // then send an ACK, drop the segment, and return."
   if (seqGt(ack, c.sndMax)) {
     c.layer.stats.ackOfUnsent++;
-    ackInvalid(c, textLen > 0 || fin, false, now);
+    // config.silentAckOfUnsent: Linux discards it without a reply (tcp_ack:
+    // SKB_DROP_REASON_TCP_ACK_UNSENT_DATA); neither its data nor its timestamp is taken.
+    if (!c.layer.config.silentAckOfUnsent) ackInvalid(c, textLen > 0 || fin, false, now);
     return false;
   }
   if (seqLt(ack, seqAdd(c.snd.una, -Math.max(c.maxSndWnd, 65535)))) {

@@ -210,6 +210,15 @@ export interface TcpProfile {
    */
   readonly synFinToListener: 'drop' | 'syn';
   /**
+   * A segment on a synchronized connection whose ACK acknowledges data not yet sent
+   * (SEG.ACK > SND.NXT). 'rfc9293-ack': "send an ACK, drop the segment, and return" (RFC
+   * 9293 §3.10.7.4, RFC 5961 §5.2; FreeBSD tcp_input: tcps_rcvacktoomuch, dropafterack).
+   * 'linux-discard': dropped without a reply (Linux tcp_ack returns
+   * SKB_DROP_REASON_TCP_ACK_UNSENT_DATA and the segment is discarded; its challenge ACK is
+   * only for an ACK too old). In SYN-RECEIVED both answer with a reset.
+   */
+  readonly ackOfUnsentData: 'rfc9293-ack' | 'linux-discard';
+  /**
    * Spurious retransmission timeouts. 'rfc5682-frto': F-RTO, SACK-enhanced (Linux
    * net.ipv4.tcp_frto = 2, the default). 'none': go-back-N after every RTO (FreeBSD's default
    * stack has no F-RTO; its timestamp-based bad-retransmit undo is not modelled).
@@ -248,6 +257,7 @@ export const LINUX: TcpProfile = Object.freeze({
   icmpHandshakeAbort: 'every-unreachable',
   invalidReplyLimit: Object.freeze({ count: 1, window: millis(500) }),
   synFinToListener: 'drop',
+  ackOfUnsentData: 'linux-discard',
   spuriousRtoDetection: 'rfc5682-frto',
 });
 
@@ -282,6 +292,7 @@ export const FREEBSD: TcpProfile = Object.freeze({
   icmpHandshakeAbort: 'port-protocol-unreachable',
   invalidReplyLimit: Object.freeze({ count: 5, window: millis(1000) }),
   synFinToListener: 'syn',
+  ackOfUnsentData: 'rfc9293-ack',
   spuriousRtoDetection: 'none',
 });
 

@@ -174,3 +174,28 @@ describe('what a cumulative ACK after limited transmit credits to slow start (pr
     }
   }
 });
+
+describe('a segment acknowledging data not yet sent (profile ackOfUnsentData)', () => {
+  for (const p of PROFILES) {
+    const answered = p.ackOfUnsentData === 'rfc9293-ack';
+    it(`${p.name}: ${answered ? 'answered with a duplicate ACK' : 'discarded without a reply'}, its text and FIN unread`, () => {
+      const e = established({ config: tcpConfigFor(p) });
+      e.h.advance(10);
+      e.h.inject(
+        { srcPort: PEER_PORT, dstPort: e.port, seq: e.peerSeq, ack: e.iss + 9999, flags: TCP_ACK | TCP_FIN },
+        data(10),
+      );
+      if (answered) expectSeg(e.h.one(), { flags: TCP_ACK, seq: e.iss + 1, ack: e.peerSeq });
+      else e.h.none();
+      assert.equal(e.c.readableLength, 0);
+      assert.equal(e.c.state, 'ESTABLISHED');
+      assert.equal(e.h.layer.stats.ackOfUnsent, 1);
+      // The same text with a valid ACK is taken.
+      e.h.inject(
+        { srcPort: PEER_PORT, dstPort: e.port, seq: e.peerSeq, ack: e.iss + 1, flags: TCP_ACK },
+        data(10),
+      );
+      assert.equal(e.c.readableLength, 10);
+    });
+  }
+});
