@@ -65,14 +65,6 @@ export const STACK_DEVIATIONS: readonly Deviation[] = [
     reason:
       'PSH goes on the segment that empties the send buffer (RFC 1122 §4.2.2.2 leaves other placement open), so the SACK-recovery retransmission of a middle piece of the write has none; Linux marks it (the end of an internal skb of the write). IP_MTU_DISCOVER, IP_TOS and the RFC 6675 fast retransmit on this cumulative ACK with new SACK information all pass before it',
   },
-  {
-    id: 'shut-rd-discards-data',
-    script: 'google-packetdrill/gtests/net/tcp/shutdown/shutdown-rd-wr-close.pkt',
-    line: 32,
-    match: 'read: expected result 1000 but got 0',
-    reason:
-      'after shutdown(SHUT_RD) data is discarded and read() returns 0 (POSIX "further receives are disallowed"; FreeBSD flushes the receive buffer too; RFC 9293 §3.10.4 defines no half-close of receiving); Linux, as the script notes, still delivers it',
-  },
   ...bothFamilies({
     id: 'syn-ack-to-listener-reset',
     script:

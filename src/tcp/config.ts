@@ -107,6 +107,11 @@ export interface TcpConfig {
    * net.inet.tcp.always_keepalive, default 1 there; Linux has no such setting).
    */
   alwaysKeepalive: boolean;
+  /**
+   * After shutdown(SHUT_RD) arriving data is still queued and readable (Linux; profile
+   * shutRd). Off: buffered and later data are discarded (FreeBSD's sorflush).
+   */
+  shutRdKeepsReceiving: boolean;
   /** Bytes the tunnel adds per segment (net.inet.tcp.udp_tunneling_overhead, 8: the UDP header); the MSS shrinks by it. */
   udpTunnelingOverhead: number;
   /**
@@ -288,6 +293,7 @@ type ProfileDecided =
   | 'sockBufRounding'
   | 'rfc1337'
   | 'alwaysKeepalive'
+  | 'shutRdKeepsReceiving'
   | 'icmpSoftUnreachable'
   | 'dropSynFin'
   | 'silentAckOfUnsent'
@@ -325,6 +331,7 @@ function profileSettings(p: TcpProfile): Pick<TcpConfig, ProfileDecided> {
     sockBufRounding: p.sockBufRounding,
     rfc1337: p.timeWaitRst === 'rfc1337-ignore-rst',
     alwaysKeepalive: p.keepalive === 'always',
+    shutRdKeepsReceiving: p.shutRd === 'linux-keep-receiving',
     icmpSoftUnreachable: p.icmpHandshakeAbort === 'port-protocol-unreachable',
     dropSynFin: p.synFinToListener === 'drop',
     silentAckOfUnsent: p.ackOfUnsentData === 'linux-discard',

@@ -87,7 +87,7 @@ function synOptions(c: Tcb): TcpOptions {
 function selectWindow(c: Tcb): number {
   const s = c.rcvWscale;
   // Under memory pressure the window grows by little at a time (memory.ts windowRoom).
-  const space = c.readShut ? c.rcvBuf.limit : Math.min(c.rcvBuf.space, c.layer.memory.windowRoom(c.rcvMss));
+  const space = c.rcvDiscard ? c.rcvBuf.limit : Math.min(c.rcvBuf.space, c.layer.memory.windowRoom(c.rcvMss));
   const cur = Math.max(0, seqSub(c.rcvAdv, c.rcv.nxt));
   let win = cur;
   // The largest window the field can carry. When free space reaches it, the window is not

@@ -184,6 +184,15 @@ export interface TcpProfile {
    */
   readonly keepalive: 'so-keepalive' | 'always';
   /**
+   * shutdown(SHUT_RD). 'flush': buffered and later data are discarded (acknowledged, never
+   * queued) and reads return end of stream (FreeBSD soshutdown: socantrcvmore and sorflush;
+   * POSIX "further receives are disallowed"). 'linux-keep-receiving': reads return end of
+   * stream only once the buffer is empty, and arriving data is still acknowledged, queued and
+   * readable (Linux marks RCV_SHUTDOWN, which tcp_shutdown ignores and the receive path does
+   * not check).
+   */
+  readonly shutRd: 'flush' | 'linux-keep-receiving';
+  /**
    * Which ICMP destination unreachables end a connection still in its handshake (RFC 1122
    * §4.2.3.9 makes codes 0, 1 and 5 soft). 'every-unreachable': all of them (Linux
    * tcp_v4_err). 'port-protocol-unreachable': only port and protocol
@@ -254,6 +263,7 @@ export const LINUX: TcpProfile = Object.freeze({
   sockBufRounding: 'none',
   timeWaitRst: 'rfc9293-rst-ends-time-wait',
   keepalive: 'so-keepalive',
+  shutRd: 'linux-keep-receiving',
   icmpHandshakeAbort: 'every-unreachable',
   invalidReplyLimit: Object.freeze({ count: 1, window: millis(500) }),
   synFinToListener: 'drop',
@@ -289,6 +299,7 @@ export const FREEBSD: TcpProfile = Object.freeze({
   sockBufRounding: 'mss-multiple',
   timeWaitRst: 'rfc1337-ignore-rst',
   keepalive: 'always',
+  shutRd: 'flush',
   icmpHandshakeAbort: 'port-protocol-unreachable',
   invalidReplyLimit: Object.freeze({ count: 5, window: millis(1000) }),
   synFinToListener: 'syn',

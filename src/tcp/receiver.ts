@@ -155,7 +155,7 @@ function deliver(c: Tcb, data: Uint8Array): number {
   // Everything here lies inside the window we advertised (receiveText trims to rcvAdv), so
   // it is kept even when that window was rounded up to the scale granularity (RFC 7323
   // §2.3) or SO_RCVBUF shrank since: the buffer may exceed its limit by that much.
-  const n = c.readShut ? data.length : c.rcvBuf.push(data, true);
+  const n = c.rcvDiscard ? data.length : c.rcvBuf.push(data, true);
   c.rcv.nxt = seqAdd(c.rcv.nxt, n);
   c.stats.bytesReceived += n;
   return n;
@@ -200,7 +200,7 @@ function admitData(c: Tcb, segSeq: Seq, bytes: Uint8Array): boolean {
   const len = segSeq === c.rcv.nxt ? c.rcvBuf.chargeFor(bytes) : data + PIECE_OVERHEAD;
   if (len <= mem.available) return true;
   // In-order data on a connection shut for reading is discarded, not held.
-  if (c.readShut && segSeq === c.rcv.nxt) return true;
+  if (c.rcvDiscard && segSeq === c.rcv.nxt) return true;
   if (c.hasReasm) {
     const before = c.reasm.bytes;
     c.reasm.clear(seqAdd(segSeq, data));
