@@ -25,14 +25,6 @@ function bothFamilies(d: Deviation): Deviation[] {
 }
 
 export const STACK_DEVIATIONS: readonly Deviation[] = [
-  {
-    id: 'syn-mss-not-from-path-mtu',
-    script: 'freebsd-tcp-testsuite/rcv-icmp/rcv-icmp-hard-error-ignored-ipv6.pkt',
-    line: 92,
-    match: 'mss 1440, expected 1240',
-    reason:
-      'the MSS option announces what this host can receive, the interface MTU less the fixed IPv6 and TCP headers (RFC 1122 §4.2.2.6 MMS_R, RFC 6691 §2), and a retransmitted SYN repeats it; the Packet Too Big (MTU 1300) lowers only the MSS we send with (RFC 8201 §4). FreeBSD recomputes the option for each SYN from its IPv6 host cache (tcp_mssopt), which the Packet Too Big lowered; in the IPv4 twin it keeps 1460 after frag_needed, as the stack does',
-  },
   ...['close-read-data-fin.pkt', 'close-unread-data-rst.pkt'].map((s) => ({
     id: 'delayed-ack-timer-not-callout-tick',
     script: `nplab-packetdrill/gtests/net/packetdrill/tests/bsd/tcp/close/${s}`,

@@ -144,6 +144,13 @@ export interface TcpConfig {
    * Off (Linux tcp_v4_err): every unreachable ends a connection still in its handshake.
    */
   icmpSoftUnreachable: boolean;
+  /**
+   * Each SYN and SYN-ACK announces the MSS the path's MTU now allows, and an IPv4
+   * fragmentation-needed during the handshake counts only below 576 bytes (FreeBSD
+   * tcp_mssopt and tcp_ctlinput; profile synMssOption). Off: the option is computed once and
+   * repeated (Linux).
+   */
+  mssOptionPerSyn: boolean;
   /** Default SO_SNDBUF / SO_RCVBUF in bytes. */
   sndBuf: number;
   rcvBuf: number;
@@ -295,6 +302,7 @@ type ProfileDecided =
   | 'alwaysKeepalive'
   | 'shutRdKeepsReceiving'
   | 'icmpSoftUnreachable'
+  | 'mssOptionPerSyn'
   | 'dropSynFin'
   | 'silentAckOfUnsent'
   | 'invalidRateLimit'
@@ -333,6 +341,7 @@ function profileSettings(p: TcpProfile): Pick<TcpConfig, ProfileDecided> {
     alwaysKeepalive: p.keepalive === 'always',
     shutRdKeepsReceiving: p.shutRd === 'linux-keep-receiving',
     icmpSoftUnreachable: p.icmpHandshakeAbort === 'port-protocol-unreachable',
+    mssOptionPerSyn: p.synMssOption === 'freebsd-tcp-mssopt',
     dropSynFin: p.synFinToListener === 'drop',
     silentAckOfUnsent: p.ackOfUnsentData === 'linux-discard',
     invalidRateLimit: p.invalidReplyLimit.window,

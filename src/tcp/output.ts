@@ -478,6 +478,12 @@ export function sendSyn(c: Tcb): void {
   // RFC 7413 §3: a Fast Open client's first SYN carries the data queued for it (tfo.ts); a
   // retransmitted SYN is a regular one, the data follows the handshake.
   const dataLen = !synAck && !retransmit ? c.tfoSynData : 0;
+  // FreeBSD's tcp_output asks tcp_mssopt for every SYN: the option follows what the path's MTU
+  // allows now (config.mssOptionPerSyn), e.g. after a Packet Too Big.
+  if (c.layer.config.mssOptionPerSyn) {
+    const m = c.layer.routeMss(c.remote.address, c.opts);
+    c.rcvMss = c.opts.maxSeg !== undefined ? Math.min(m, c.opts.maxSeg) : m;
+  }
   let payload: Uint8Array = EMPTY;
   if (dataLen > 0) {
     if (wrapScratch.length < dataLen) wrapScratch = new Uint8Array(Math.max(dataLen, 2048));

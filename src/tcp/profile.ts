@@ -202,6 +202,17 @@ export interface TcpProfile {
    */
   readonly icmpHandshakeAbort: 'every-unreachable' | 'port-protocol-unreachable';
   /**
+   * The MSS option of a SYN or SYN-ACK. 'route-advmss': what the interface can receive,
+   * computed once for the connection and repeated by retransmissions (RFC 6691 §2; Linux
+   * tcp_advertise_mss, the route's advmss). 'freebsd-tcp-mssopt': recomputed for every SYN
+   * from the smaller of the interface MTU and the host cache's MTU for the peer (tcp_mssopt,
+   * tcp_hc_getmtu). FreeBSD's host cache learns a validated ICMPv6 Packet Too Big in the
+   * ICMPv6 layer (icmp6_mtudisc_update), but an IPv4 fragmentation-needed only through
+   * tcp_ctlinput when the MTU is below t_maxseg + 40, and t_maxseg is tcp_mssdflt (536)
+   * until the SYN-ACK: during an IPv4 handshake such an error is ignored unless below 576.
+   */
+  readonly synMssOption: 'route-advmss' | 'freebsd-tcp-mssopt';
+  /**
    * RFC 5961 §7 ACK throttling per connection: at most `count` replies to invalid segments
    * (challenge ACKs, and duplicate ACKs for segments out of window, acknowledging unsent
    * data or failing PAWS) per `window`. Linux: one per net.ipv4.tcp_invalid_ratelimit
@@ -265,6 +276,7 @@ export const LINUX: TcpProfile = Object.freeze({
   keepalive: 'so-keepalive',
   shutRd: 'linux-keep-receiving',
   icmpHandshakeAbort: 'every-unreachable',
+  synMssOption: 'route-advmss',
   invalidReplyLimit: Object.freeze({ count: 1, window: millis(500) }),
   synFinToListener: 'drop',
   ackOfUnsentData: 'linux-discard',
@@ -301,6 +313,7 @@ export const FREEBSD: TcpProfile = Object.freeze({
   keepalive: 'always',
   shutRd: 'flush',
   icmpHandshakeAbort: 'port-protocol-unreachable',
+  synMssOption: 'freebsd-tcp-mssopt',
   invalidReplyLimit: Object.freeze({ count: 5, window: millis(1000) }),
   synFinToListener: 'syn',
   ackOfUnsentData: 'rfc9293-ack',

@@ -7,16 +7,20 @@ import { describe, it } from 'node:test';
 import { tcpConfigFor } from '../../src/tcp/config.ts';
 import { FREEBSD, LINUX, type TcpProfile } from '../../src/tcp/profile.ts';
 import {
+  A,
+  B,
   closeWait,
   established,
   expectSeg,
   finWait1,
   finWait2,
   PEER_PORT,
+  synSent,
   TCP_ACK,
   TCP_FIN,
   TCP_PSH,
   TCP_RST,
+  TCP_SYN,
 } from './harness.ts';
 
 const PROFILES: readonly TcpProfile[] = [LINUX, FREEBSD];
@@ -196,6 +200,38 @@ describe('a segment acknowledging data not yet sent (profile ackOfUnsentData)', 
         data(10),
       );
       assert.equal(e.c.readableLength, 10);
+    });
+  }
+});
+
+describe("the SYN's MSS option and the path MTU (profile synMssOption)", () => {
+  for (const p of PROFILES) {
+    const perSyn = p.synMssOption === 'freebsd-tcp-mssopt';
+    it(`${p.name}: ${perSyn ? 'each SYN asks the path again; an IPv4 frag-needed in the handshake counts only below 576' : 'the retransmitted SYN repeats the option'}`, () => {
+      const s = synSent({ config: tcpConfigFor(p) });
+      // The network layer's path MTU (what TcpEnv.mssFor reports), lowered by learnPathMtu.
+      s.h.env.learnPathMtu = (_dst, mtu) => {
+        s.h.mss = Math.min(s.h.mss, mtu - 40);
+        return mtu;
+      };
+      assert.equal(s.syn.repr.options.mss, 1460);
+      const fragNeeded = (mtu: number) =>
+        s.h.layer.icmpError('frag-needed', A, B, { srcPort: s.port, dstPort: PEER_PORT, seq: s.iss }, mtu);
+      fragNeeded(1300);
+      assert.equal(s.h.mss, perSyn ? 1460 : 1260, 'path MTU learned');
+      assert.equal(s.h.layer.stats.icmpIgnored, perSyn ? 1 : 0);
+      s.h.advance(1100); // the first SYN retransmission (RTO 1 s, FreeBSD + rexmit_slop)
+      const again = s.h.take();
+      assert.equal(again.length, 1);
+      expectSeg(again[0]!, { flags: TCP_SYN, seq: s.iss });
+      assert.equal(again[0]!.repr.options.mss, 1460);
+      // Below 576 FreeBSD takes it too, and its next SYN announces what the path allows.
+      fragNeeded(560);
+      assert.equal(s.h.mss, 520);
+      s.h.advance(3100);
+      const third = s.h.take();
+      assert.equal(third.length, 1);
+      assert.equal(third[0]!.repr.options.mss, perSyn ? 520 : 1460);
     });
   }
 });
