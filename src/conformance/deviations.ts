@@ -72,7 +72,7 @@ export const STACK_DEVIATIONS: readonly Deviation[] = [
     line: 16,
     match: 'assert tcpi_snd_cwnd == 11000 (tcpi_snd_cwnd=10000)',
     reason:
-      'the initial window is 10 segments (RFC 6928) and the ACK of our SYN-ACK, which acknowledges no data, does not grow it (RFC 5681 §3.1); FreeBSD counts that ACK as a slow-start ACK (IW + 1 MSS)',
+      "the initial window is 10 segments (RFC 6928) and the ACK of our SYN-ACK, which acknowledges no data, does not grow it (RFC 5681 §3.1), as today's FreeBSD does (tcp_input's incforsyn: \"Adjust for the SYN bit in sequence space, but don't account for it in cwnd calculations\"); the script records an older FreeBSD that counted that ACK as a slow-start ACK (IW + 1 MSS)",
   },
   {
     id: 'send-buffer-not-truesize-booked',

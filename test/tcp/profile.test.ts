@@ -18,6 +18,12 @@ describe('TcpProfile -> TcpConfig', () => {
     assert.equal(DEFAULT_TCP_CONFIG.synBackoff, 'double');
     assert.equal(DEFAULT_TCP_CONFIG.quickAck, true);
     assert.equal(DEFAULT_TCP_CONFIG.sockBufRounding, 'none');
+    assert.equal(DEFAULT_TCP_CONFIG.inputWindowFromBuffer, false);
+    assert.equal(DEFAULT_TCP_CONFIG.finOnAcks, false);
+    assert.equal(DEFAULT_TCP_CONFIG.mssOptionPerSyn, false);
+    assert.equal(DEFAULT_TCP_CONFIG.creditNewlyDelivered, true);
+    assert.equal(DEFAULT_TCP_CONFIG.silentAckOfUnsent, true);
+    assert.equal(DEFAULT_TCP_CONFIG.shutRdKeepsReceiving, true);
   });
 
   it("FreeBSD's mechanisms become the flags TCP reads", () => {
@@ -39,6 +45,12 @@ describe('TcpProfile -> TcpConfig', () => {
     assert.equal(c.icmpSoftUnreachable, true);
     assert.deepEqual([c.rcvBuf, c.sndBuf, c.maxRcvBuf], [65536, 32768, 2 * 1024 * 1024]);
     assert.equal(c.sockBufRounding, 'mss-multiple');
+    assert.equal(c.inputWindowFromBuffer, true);
+    assert.equal(c.finOnAcks, true);
+    assert.equal(c.mssOptionPerSyn, true);
+    assert.equal(c.creditNewlyDelivered, false);
+    assert.equal(c.silentAckOfUnsent, false);
+    assert.equal(c.shutRdKeepsReceiving, false);
     // Settings no profile decides are the same.
     assert.equal(c.msl, DEFAULT_TCP_CONFIG.msl);
     assert.equal(c.dsack, true);
