@@ -51,6 +51,12 @@ export interface TcpConfig {
    */
   pushBurstEnd: boolean;
   /**
+   * While our FIN is sent and unacknowledged, the ACKs tcpOutput sends (delayed, immediate,
+   * and those answering out-of-window segments) repeat the FIN (FreeBSD tcp_output's
+   * tcp_outflags; profile ackWhileFinOutstanding). Off: bare ACKs at SND.NXT (RFC 9293, Linux).
+   */
+  finOnAcks: boolean;
+  /**
    * RFC 1337: TIME-WAIT ignores RST segments (no "TIME-WAIT assassination"). FreeBSD does;
    * Linux's net.ipv4.tcp_rfc1337 defaults to 0 (an RST ends TIME-WAIT, RFC 9293 §3.10.7.4).
    */
@@ -80,6 +86,12 @@ export interface TcpConfig {
   /** Slow start's growth per ACK at most this many segments (profile slowStartGrowth; RFC 3465 L). */
   slowStartLimit: number;
   /**
+   * A cumulative ACK credits window growth with what it newly delivered (Linux
+   * acked_sacked: minus what SACK blocks or duplicate ACKs already reported, plus what it
+   * newly SACKs; profile ackCredit). Off: with the bytes SND.UNA advanced (RFC 3465, FreeBSD).
+   */
+  creditNewlyDelivered: boolean;
+  /**
    * ECN (RFC 3168), as Linux net.ipv4.tcp_ecn and FreeBSD net.inet.tcp.ecn.enable count it:
    * 0 off; 1 ask for it on our SYNs and accept it on the peer's; 2 (both systems' default)
    * accept it when a peer asks, ask only on sockets that request it (TcpSocketOptions.ecn).
@@ -97,6 +109,11 @@ export interface TcpConfig {
    * net.inet.tcp.always_keepalive, default 1 there; Linux has no such setting).
    */
   alwaysKeepalive: boolean;
+  /**
+   * After shutdown(SHUT_RD) arriving data is still queued and readable (Linux; profile
+   * shutRd). Off: buffered and later data are discarded (FreeBSD's sorflush).
+   */
+  shutRdKeepsReceiving: boolean;
   /** Bytes the tunnel adds per segment (net.inet.tcp.udp_tunneling_overhead, 8: the UDP header); the MSS shrinks by it. */
   udpTunnelingOverhead: number;
   /**
@@ -106,6 +123,12 @@ export interface TcpConfig {
    * the increase is worth it (RFC 1122 §4.2.3.3, Linux __tcp_select_window).
    */
   advertiseFreeSpace: boolean;
+  /**
+   * Arriving segments are checked and trimmed against the larger of the offered window and
+   * the free receive-buffer space (FreeBSD tcp_input's tp->rcv_wnd; profile inputWindow).
+   * Off: against the offered window, RCV.ADV - RCV.NXT (RFC 9293 §3.10.7.4, Linux).
+   */
+  inputWindowFromBuffer: boolean;
   /**
    * Count every data segment, not only full-sized ones, towards the ACK for every second
    * segment (FreeBSD's DELAY_ACK: a segment arriving while an ACK is delayed is ACKed at
@@ -123,6 +146,13 @@ export interface TcpConfig {
    * Off (Linux tcp_v4_err): every unreachable ends a connection still in its handshake.
    */
   icmpSoftUnreachable: boolean;
+  /**
+   * Each SYN and SYN-ACK announces the MSS the path's MTU now allows, and an IPv4
+   * fragmentation-needed during the handshake counts only below 576 bytes (FreeBSD
+   * tcp_mssopt and tcp_ctlinput; profile synMssOption). Off: the option is computed once and
+   * repeated (Linux).
+   */
+  mssOptionPerSyn: boolean;
   /** Default SO_SNDBUF / SO_RCVBUF in bytes. */
   sndBuf: number;
   rcvBuf: number;
@@ -192,6 +222,11 @@ export interface TcpConfig {
    * net.inet.tcp.drop_synfin = 1), rather than answered as a SYN.
    */
   dropSynFin: boolean;
+  /**
+   * A segment acknowledging data not yet sent is discarded without a reply (Linux tcp_ack;
+   * profile ackOfUnsentData). Off: it draws a duplicate ACK (RFC 9293 §3.10.7.4, FreeBSD).
+   */
+  silentAckOfUnsent: boolean;
   keepIdle: Duration;
   keepInterval: Duration;
   keepCount: number;
@@ -255,20 +290,26 @@ type ProfileDecided =
   | 'ackEverySegmentPair'
   | 'dsack'
   | 'pushBurstEnd'
+  | 'finOnAcks'
   | 'tlp'
   | 'recovery'
   | 'prr'
   | 'hystart'
   | 'slowStartLimit'
+  | 'creditNewlyDelivered'
   | 'advertiseFreeSpace'
+  | 'inputWindowFromBuffer'
   | 'rcvBuf'
   | 'sndBuf'
   | 'maxRcvBuf'
   | 'sockBufRounding'
   | 'rfc1337'
   | 'alwaysKeepalive'
+  | 'shutRdKeepsReceiving'
   | 'icmpSoftUnreachable'
+  | 'mssOptionPerSyn'
   | 'dropSynFin'
+  | 'silentAckOfUnsent'
   | 'invalidRateLimit'
   | 'invalidRateBurst'
   | 'frto'
@@ -291,20 +332,26 @@ function profileSettings(p: TcpProfile): Pick<TcpConfig, ProfileDecided> {
     ackEverySegmentPair: p.ackEvery === 'second-segment',
     dsack: p.dsack === 'rfc2883',
     pushBurstEnd: p.pushPlacement === 'buffer-empty-and-burst-end',
+    finOnAcks: p.ackWhileFinOutstanding === 'freebsd-outflags-fin',
     tlp: p.tailLossProbe === 'rfc8985-tlp',
     recovery: p.lossDetection === 'rfc8985-rack' ? RECOVERY_RACK : 0,
     prr: p.recoveryWindow === 'rfc6937-prr-ssrb',
     hystart: p.slowStartExit,
     slowStartLimit: p.slowStartGrowth === 'linux-all-acked' ? Number.POSITIVE_INFINITY : 2,
+    creditNewlyDelivered: p.ackCredit === 'linux-newly-delivered',
     advertiseFreeSpace: p.windowAdvertisement === 'free-space',
+    inputWindowFromBuffer: p.inputWindow === 'freebsd-max-sbspace-advertised',
     rcvBuf: p.recvSpace,
     sndBuf: p.sendSpace,
     maxRcvBuf: p.maxRecvBuffer,
     sockBufRounding: p.sockBufRounding,
     rfc1337: p.timeWaitRst === 'rfc1337-ignore-rst',
     alwaysKeepalive: p.keepalive === 'always',
+    shutRdKeepsReceiving: p.shutRd === 'linux-keep-receiving',
     icmpSoftUnreachable: p.icmpHandshakeAbort === 'port-protocol-unreachable',
+    mssOptionPerSyn: p.synMssOption === 'freebsd-tcp-mssopt',
     dropSynFin: p.synFinToListener === 'drop',
+    silentAckOfUnsent: p.ackOfUnsentData === 'linux-discard',
     invalidRateLimit: p.invalidReplyLimit.window,
     invalidRateBurst: p.invalidReplyLimit.count,
     frto: p.spuriousRtoDetection === 'rfc5682-frto' ? 2 : 0,

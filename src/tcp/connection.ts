@@ -158,13 +158,19 @@ export class TcpConnection extends Tcb {
 
   /**
    * RFC 9293 §3.10.4 (CLOSE) for one or both directions. 'write' queues a FIN after
-   * the buffered data; 'read' discards buffered and future data.
+   * the buffered data; 'read' ends reading (a read of an empty buffer returns end of stream)
+   * and discards buffered and future data, as FreeBSD's soshutdown (sorflush) does, unless
+   * config.shutRdKeepsReceiving: Linux's tcp_shutdown ignores RCV_SHUTDOWN, so data is still
+   * acknowledged, queued and readable.
    */
   shutdown(how: 'read' | 'write' | 'both'): void {
     if (isUnconnected(this.state)) throw new TcpError('ENOTCONN');
     if (how !== 'write') {
       this.readShut = true;
-      this.rcvBuf.clear();
+      if (!this.layer.config.shutRdKeepsReceiving) {
+        this.rcvDiscard = true;
+        this.rcvBuf.clear();
+      }
     }
     if (how !== 'read') this.#queueFin();
   }
@@ -194,6 +200,7 @@ export class TcpConnection extends Tcb {
       return;
     }
     this.readShut = true;
+    this.rcvDiscard = true;
     this.#queueFin();
     if (this.state === 'FIN-WAIT-2') armFinWait2(this);
   }

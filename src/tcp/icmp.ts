@@ -19,6 +19,9 @@ export type TcpIcmpKind =
   | 'frag-needed'
   | 'time-exceeded';
 
+/** FreeBSD's net.inet.tcp.mssdflt: t_maxseg before the peer's MSS is known. */
+const FREEBSD_MSSDFLT = 536;
+
 /** An ICMP error quoting a segment of `c` whose sequence number is `s`. */
 export function connectionIcmpError(c: Tcb, kind: TcpIcmpKind, s: Seq, nextHopMtu: number | undefined): void {
   const stats = c.layer.stats;
@@ -30,6 +33,18 @@ export function connectionIcmpError(c: Tcb, kind: TcpIcmpKind, s: Seq, nextHopMt
   if (kind === 'frag-needed') {
     // RFC 1191 §6.5: lower the MSS to fit the next-hop MTU and retransmit at once.
     if (nextHopMtu === undefined) return;
+    // FreeBSD tcp_ctlinput takes an IPv4 fragmentation-needed only when "mtu < tp->t_maxseg +
+    // sizeof(struct tcpiphdr)", and t_maxseg is tcp_mssdflt (536) until the SYN-ACK: during
+    // the handshake a larger MTU is ignored (config.mssOptionPerSyn, profile synMssOption).
+    if (
+      c.layer.config.mssOptionPerSyn &&
+      c.remote.address.family === 4 &&
+      isHandshaking(c.state) &&
+      nextHopMtu >= FREEBSD_MSSDFLT + 40
+    ) {
+      stats.icmpIgnored++;
+      return;
+    }
     // RFC 5927 §4.1: validated, so the network layer may now record the path MTU (it clamps
     // it, Linux min_pmtu); TCP follows what the route then says (Linux tcp_v4_mtu_reduced).
     const mtu = c.layer.env.learnPathMtu?.(c.remote.address, nextHopMtu) ?? nextHopMtu;

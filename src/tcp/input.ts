@@ -13,10 +13,10 @@ import { ecnDataArrived, ecnSynArrived } from './ecn.ts';
 import { EV_ESTABLISHED, EV_WRITABLE } from './events.ts';
 import { armFinWait2, armKeepalive, enterTimeWait, terminate } from './lifecycle.ts';
 import { applySynOptions } from './options.ts';
-import { refuseSegment, sendAbortRst, sendAck, sendRst, sendSyn, tcpOutput } from './output.ts';
-import { armDelayedAck, noteDuplicate, receiveText } from './receiver.ts';
+import { refuseSegment, sendAbortRst, sendAck, sendBareAck, sendRst, sendSyn, tcpOutput } from './output.ts';
+import { armDelayedAck, inputWindow, noteDuplicate, receiveText } from './receiver.ts';
 import { processAck, rttSample } from './sender.ts';
-import { type Seq, seq, seqAdd, seqGe, seqGt, seqLe, seqLt, seqSub } from './seq.ts';
+import { type Seq, seq, seqAdd, seqGe, seqGt, seqLe, seqLt } from './seq.ts';
 import { canReceiveData } from './state.ts';
 import type { Tcb } from './tcb.ts';
 import { releaseAcked, tfoSynAckArrived } from './tfo.ts';
@@ -79,7 +79,8 @@ export function segmentArrives(c: Tcb, r: TcpRepr, payload: Uint8Array, ecn = 0)
     // (D-SACK) and it is acknowledged at once, as before.
     check = ACCEPTABLE;
     c.layer.stats.duplicateAtRcvNxt++;
-    noteDuplicate(c, segSeq, payload.length);
+    if (payload.length > 0) noteDuplicate(c, segSeq, payload.length);
+    fin = false; // a FIN ending at RCV.NXT is the one already received
     c.ackNow = true;
   }
   if (check === NOT_ACCEPTABLE) {
@@ -146,7 +147,7 @@ function challengeAck(c: Tcb, now: number): void {
   }
   if (c.layer.allowChallengeAck()) {
     c.layer.stats.challengeAcks++;
-    sendAck(c);
+    sendBareAck(c);
   }
 }
 
@@ -309,22 +310,25 @@ function synChallengeState(c: Tcb): boolean {
 }
 
 /**
- * A plain duplicate (text, no SYN, FIN or RST) whose end is exactly RCV.NXT, in a state
- * that still takes the peer's data or its duplicates (TIME-WAIT keeps its own rules).
+ * A duplicate (text, a FIN, or both; no SYN or RST) whose end, the FIN included, is exactly
+ * RCV.NXT, in a state that still takes the peer's data or its duplicates (TIME-WAIT keeps its
+ * own rules). Linux's tcp_sequence measures end_seq with the FIN; FreeBSD's tcp_input trims a
+ * duplicate FIN ("Any valid FIN must be to the left of the window") and still processes the ACK.
  */
 function endsAtRcvNxt(c: Tcb, segSeq: Seq, textLen: number, flags: number): boolean {
+  const fin = (flags & TCP_FIN) !== 0;
   return (
-    textLen > 0 &&
-    (flags & (TCP_SYN | TCP_FIN | TCP_RST)) === 0 &&
+    (textLen > 0 || fin) &&
+    (flags & (TCP_SYN | TCP_RST)) === 0 &&
     c.state !== 'TIME-WAIT' &&
     c.state !== 'SYN-RECEIVED' &&
-    seqAdd(segSeq, textLen) === c.rcv.nxt
+    seqAdd(segSeq, textLen + (fin ? 1 : 0)) === c.rcv.nxt
   );
 }
 
-/** §3.10.7.4 first: the four-case acceptability test against RCV.NXT and the window offered. */
+/** §3.10.7.4 first: the four-case acceptability test against RCV.NXT and RCV.WND (inputWindow). */
 function checkSequence(c: Tcb, segSeq: Seq, segLen: number, syn: boolean): number {
-  const wnd = Math.max(0, seqSub(c.rcvAdv, c.rcv.nxt));
+  const wnd = inputWindow(c);
   if (segLen === 0) {
     const ok =
       wnd === 0 ? segSeq === c.rcv.nxt : seqLe(c.rcv.nxt, segSeq) && seqLt(segSeq, seqAdd(c.rcv.nxt, wnd));
@@ -474,7 +478,9 @@ function ackArrives(c: Tcb, r: TcpRepr, segSeq: Seq, textLen: number, fin: boole
   // then send an ACK, drop the segment, and return."
   if (seqGt(ack, c.sndMax)) {
     c.layer.stats.ackOfUnsent++;
-    ackInvalid(c, textLen > 0 || fin, false, now);
+    // config.silentAckOfUnsent: Linux discards it without a reply (tcp_ack:
+    // SKB_DROP_REASON_TCP_ACK_UNSENT_DATA); neither its data nor its timestamp is taken.
+    if (!c.layer.config.silentAckOfUnsent) ackInvalid(c, textLen > 0 || fin, false, now);
     return false;
   }
   if (seqLt(ack, seqAdd(c.snd.una, -Math.max(c.maxSndWnd, 65535)))) {

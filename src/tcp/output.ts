@@ -87,7 +87,7 @@ function synOptions(c: Tcb): TcpOptions {
 function selectWindow(c: Tcb): number {
   const s = c.rcvWscale;
   // Under memory pressure the window grows by little at a time (memory.ts windowRoom).
-  const space = c.readShut ? c.rcvBuf.limit : Math.min(c.rcvBuf.space, c.layer.memory.windowRoom(c.rcvMss));
+  const space = c.rcvDiscard ? c.rcvBuf.limit : Math.min(c.rcvBuf.space, c.layer.memory.windowRoom(c.rcvMss));
   const cur = Math.max(0, seqSub(c.rcvAdv, c.rcv.nxt));
   let win = cur;
   // The largest window the field can carry. When free space reaches it, the window is not
@@ -215,8 +215,25 @@ export function acceptableSeq(c: Tcb): Seq {
   return seqLt(end, c.sndMax) && !seqLt(end, c.snd.nxt) ? end : c.sndMax;
 }
 
-/** A bare ACK <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> (SND.NXT: see acceptableSeq). */
+/**
+ * The ACK tcpOutput sends: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> (SND.NXT: see acceptableSeq).
+ * Under config.finOnAcks, while our FIN is sent and unacknowledged and no retransmission
+ * has pulled SND.NXT below it, the FIN goes again with it, <SEQ=FIN><CTL=FIN,ACK>, as
+ * FreeBSD's tcp_output builds every segment in FIN-WAIT-1, CLOSING and LAST-ACK.
+ */
 export function sendAck(c: Tcb): void {
+  if (c.layer.config.finOnAcks && c.finSent && !c.finAcked && !seqLt(c.snd.nxt, c.finSeq)) {
+    emit(c, c.finSeq, TCP_FIN | TCP_ACK, EMPTY, dataOptions(c));
+    return;
+  }
+  sendBareAck(c);
+}
+
+/**
+ * <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> whatever the profile: the replies FreeBSD builds with
+ * tcp_respond rather than tcp_output (challenge ACKs).
+ */
+export function sendBareAck(c: Tcb): void {
   emit(c, acceptableSeq(c), TCP_ACK, EMPTY, dataOptions(c));
 }
 
@@ -461,6 +478,12 @@ export function sendSyn(c: Tcb): void {
   // RFC 7413 §3: a Fast Open client's first SYN carries the data queued for it (tfo.ts); a
   // retransmitted SYN is a regular one, the data follows the handshake.
   const dataLen = !synAck && !retransmit ? c.tfoSynData : 0;
+  // FreeBSD's tcp_output asks tcp_mssopt for every SYN: the option follows what the path's MTU
+  // allows now (config.mssOptionPerSyn), e.g. after a Packet Too Big.
+  if (c.layer.config.mssOptionPerSyn) {
+    const m = c.layer.routeMss(c.remote.address, c.opts);
+    c.rcvMss = c.opts.maxSeg !== undefined ? Math.min(m, c.opts.maxSeg) : m;
+  }
   let payload: Uint8Array = EMPTY;
   if (dataLen > 0) {
     if (wrapScratch.length < dataLen) wrapScratch = new Uint8Array(Math.max(dataLen, 2048));

@@ -87,6 +87,16 @@ export interface TcpProfile {
    */
   readonly pushPlacement: 'buffer-empty-and-burst-end' | 'buffer-empty';
   /**
+   * An ACK sent while our FIN is sent but not acknowledged (FIN-WAIT-1, CLOSING, LAST-ACK).
+   * 'rfc9293-bare-ack': <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> (RFC 9293 §3.10.7.4; Linux).
+   * 'freebsd-outflags-fin': the FIN goes again with it, <SEQ=FIN><CTL=FIN,ACK>: FreeBSD's
+   * tcp_output takes its flags from tcp_outflags[state], which holds TH_FIN in those three
+   * states, keeps FIN on a segment that reaches the end of the send buffer, and pulls
+   * snd_nxt back onto an already sent FIN ("TF_SENTFIN && snd_nxt == snd_max: snd_nxt--").
+   * Replies built by tcp_respond (challenge ACKs, keepalives) carry no FIN.
+   */
+  readonly ackWhileFinOutstanding: 'rfc9293-bare-ack' | 'freebsd-outflags-fin';
+  /**
    * 'rfc8985-tlp': a tail loss probe after about two round trips of silence (Linux
    * net.ipv4.tcp_early_retrans >= 3, the default). 'none': FreeBSD's default stack has none
    * (its RACK stack does).
@@ -120,6 +130,17 @@ export interface TcpProfile {
    * tcp_slow_start since ABC's removal in 3.9: cwnd = min(cwnd + acked, ssthresh)).
    */
   readonly slowStartGrowth: 'rfc3465-abc-l2' | 'linux-all-acked';
+  /**
+   * What a cumulative ACK credits to the window's growth (slow start and congestion
+   * avoidance). 'bytes-acked': the bytes SND.UNA advanced (RFC 3465 bytes_acked; FreeBSD
+   * cc_ack_received's bytes_this_ack). 'linux-newly-delivered': what this ACK newly
+   * delivered (tcp_ack's acked_sacked, the tp->delivered delta handed to tcp_cong_avoid):
+   * bytes it covers that SACK blocks already reported are not counted again and those it
+   * newly SACKs are; without SACK each duplicate ACK already counted one segment
+   * (tcp_add_reno_sack), so the ACK after them credits max(acked - dupacks, 1) segments
+   * (tcp_remove_reno_sacks).
+   */
+  readonly ackCredit: 'bytes-acked' | 'linux-newly-delivered';
 
   /**
    * The congestion controller a connection starts with (TCP_CONGESTION changes it). Linux:
@@ -147,6 +168,16 @@ export interface TcpProfile {
   readonly windowAdvertisement: 'rfc1122-receiver-sws' | 'free-space';
   /** Default SO_RCVBUF. The stack's own default on Linux; FreeBSD: net.inet.tcp.recvspace (65536). */
   readonly recvSpace: number;
+  /**
+   * The receive window a segment is checked and trimmed against on arrival (RFC 9293
+   * §3.10.7.4's RCV.WND). 'advertised': the window we offered, RCV.ADV - RCV.NXT (Linux
+   * tcp_sequence / tcp_receive_window). 'freebsd-max-sbspace-advertised': the larger of that
+   * and the free receive-buffer space, which can exceed what the 16-bit field carried
+   * (FreeBSD tcp_input: "Receive window is amount of space in rcv queue, but not less than
+   * advertised window", tp->rcv_wnd = imax(sbspace(&so->so_rcv), rcv_adv - rcv_nxt)); the
+   * RFC 5961 RST check and the trim of data beyond the window use it.
+   */
+  readonly inputWindow: 'advertised' | 'freebsd-max-sbspace-advertised';
   /** Default SO_SNDBUF. The stack's own default on Linux; FreeBSD: net.inet.tcp.sendspace (32768). */
   readonly sendSpace: number;
   /**
@@ -176,6 +207,15 @@ export interface TcpProfile {
    */
   readonly keepalive: 'so-keepalive' | 'always';
   /**
+   * shutdown(SHUT_RD). 'flush': buffered and later data are discarded (acknowledged, never
+   * queued) and reads return end of stream (FreeBSD soshutdown: socantrcvmore and sorflush;
+   * POSIX "further receives are disallowed"). 'linux-keep-receiving': reads return end of
+   * stream only once the buffer is empty, and arriving data is still acknowledged, queued and
+   * readable (Linux marks RCV_SHUTDOWN, which tcp_shutdown ignores and the receive path does
+   * not check).
+   */
+  readonly shutRd: 'flush' | 'linux-keep-receiving';
+  /**
    * Which ICMP destination unreachables end a connection still in its handshake (RFC 1122
    * §4.2.3.9 makes codes 0, 1 and 5 soft). 'every-unreachable': all of them (Linux
    * tcp_v4_err). 'port-protocol-unreachable': only port and protocol
@@ -184,6 +224,17 @@ export interface TcpProfile {
    * stack treats as soft: see TcpLayer.icmpError).
    */
   readonly icmpHandshakeAbort: 'every-unreachable' | 'port-protocol-unreachable';
+  /**
+   * The MSS option of a SYN or SYN-ACK. 'route-advmss': what the interface can receive,
+   * computed once for the connection and repeated by retransmissions (RFC 6691 §2; Linux
+   * tcp_advertise_mss, the route's advmss). 'freebsd-tcp-mssopt': recomputed for every SYN
+   * from the smaller of the interface MTU and the host cache's MTU for the peer (tcp_mssopt,
+   * tcp_hc_getmtu). FreeBSD's host cache learns a validated ICMPv6 Packet Too Big in the
+   * ICMPv6 layer (icmp6_mtudisc_update), but an IPv4 fragmentation-needed only through
+   * tcp_ctlinput when the MTU is below t_maxseg + 40, and t_maxseg is tcp_mssdflt (536)
+   * until the SYN-ACK: during an IPv4 handshake such an error is ignored unless below 576.
+   */
+  readonly synMssOption: 'route-advmss' | 'freebsd-tcp-mssopt';
   /**
    * RFC 5961 §7 ACK throttling per connection: at most `count` replies to invalid segments
    * (challenge ACKs, and duplicate ACKs for segments out of window, acknowledging unsent
@@ -201,6 +252,15 @@ export interface TcpProfile {
    * (FreeBSD tcp_input with its default net.inet.tcp.drop_synfin = 0).
    */
   readonly synFinToListener: 'drop' | 'syn';
+  /**
+   * A segment on a synchronized connection whose ACK acknowledges data not yet sent
+   * (SEG.ACK > SND.NXT). 'rfc9293-ack': "send an ACK, drop the segment, and return" (RFC
+   * 9293 §3.10.7.4, RFC 5961 §5.2; FreeBSD tcp_input: tcps_rcvacktoomuch, dropafterack).
+   * 'linux-discard': dropped without a reply (Linux tcp_ack returns
+   * SKB_DROP_REASON_TCP_ACK_UNSENT_DATA and the segment is discarded; its challenge ACK is
+   * only for an ACK too old). In SYN-RECEIVED both answer with a reset.
+   */
+  readonly ackOfUnsentData: 'rfc9293-ack' | 'linux-discard';
   /**
    * Spurious retransmission timeouts. 'rfc5682-frto': F-RTO, SACK-enhanced (Linux
    * net.ipv4.tcp_frto = 2, the default). 'none': go-back-N after every RTO (FreeBSD's default
@@ -223,6 +283,7 @@ export const LINUX: TcpProfile = Object.freeze({
   ackEvery: 'second-full-sized-segment',
   dsack: 'rfc2883',
   pushPlacement: 'buffer-empty-and-burst-end',
+  ackWhileFinOutstanding: 'rfc9293-bare-ack',
   tailLossProbe: 'rfc8985-tlp',
   lossDetection: 'rfc8985-rack',
   recoveryWindow: 'rfc6937-prr-ssrb',
@@ -230,16 +291,21 @@ export const LINUX: TcpProfile = Object.freeze({
   slowStartGrowth: 'linux-all-acked',
   congestion: 'cubic',
   idleRestart: 'linux-cwnd-restart',
+  ackCredit: 'linux-newly-delivered',
   windowAdvertisement: 'rfc1122-receiver-sws',
   recvSpace: 256 * 1024,
+  inputWindow: 'advertised',
   sendSpace: 256 * 1024,
   maxRecvBuffer: 6 * 1024 * 1024,
   sockBufRounding: 'none',
   timeWaitRst: 'rfc9293-rst-ends-time-wait',
   keepalive: 'so-keepalive',
+  shutRd: 'linux-keep-receiving',
   icmpHandshakeAbort: 'every-unreachable',
+  synMssOption: 'route-advmss',
   invalidReplyLimit: Object.freeze({ count: 1, window: millis(500) }),
   synFinToListener: 'drop',
+  ackOfUnsentData: 'linux-discard',
   spuriousRtoDetection: 'rfc5682-frto',
 });
 
@@ -257,6 +323,7 @@ export const FREEBSD: TcpProfile = Object.freeze({
   ackEvery: 'second-segment',
   dsack: 'rfc2883',
   pushPlacement: 'buffer-empty',
+  ackWhileFinOutstanding: 'freebsd-outflags-fin',
   tailLossProbe: 'none',
   lossDetection: 'rfc6675-dupthresh',
   recoveryWindow: 'rfc6675-cwnd',
@@ -264,16 +331,21 @@ export const FREEBSD: TcpProfile = Object.freeze({
   slowStartGrowth: 'rfc3465-abc-l2',
   congestion: 'newreno',
   idleRestart: 'restart-window',
+  ackCredit: 'bytes-acked',
   windowAdvertisement: 'free-space',
   recvSpace: 65536,
+  inputWindow: 'freebsd-max-sbspace-advertised',
   sendSpace: 32768,
   maxRecvBuffer: 2 * 1024 * 1024,
   sockBufRounding: 'mss-multiple',
   timeWaitRst: 'rfc1337-ignore-rst',
   keepalive: 'always',
+  shutRd: 'flush',
   icmpHandshakeAbort: 'port-protocol-unreachable',
+  synMssOption: 'freebsd-tcp-mssopt',
   invalidReplyLimit: Object.freeze({ count: 5, window: millis(1000) }),
   synFinToListener: 'syn',
+  ackOfUnsentData: 'rfc9293-ack',
   spuriousRtoDetection: 'none',
 });
 

@@ -11,6 +11,16 @@ import { type Seq, seqAdd, seqLt, seqSub } from './seq.ts';
 import { T_DELACK, type Tcb } from './tcb.ts';
 
 /**
+ * RCV.WND for arriving segments (RFC 9293 §3.10.7.4): what we offered, RCV.ADV - RCV.NXT;
+ * under config.inputWindowFromBuffer at least the free receive-buffer space, as FreeBSD's
+ * tcp_input computes tp->rcv_wnd = imax(sbspace(&so->so_rcv), rcv_adv - rcv_nxt).
+ */
+export function inputWindow(c: Tcb): number {
+  const offered = Math.max(0, seqSub(c.rcvAdv, c.rcv.nxt));
+  return c.layer.config.inputWindowFromBuffer ? Math.max(offered, c.rcvBuf.space) : offered;
+}
+
+/**
  * Seventh/eighth steps for ESTABLISHED, FIN-WAIT-1/2 (and SYN-SENT's continuation): trims to
  * the window, delivers in-order bytes, queues the rest, then handles an in-order FIN.
  * Returns the (possibly advanced) sequence number.
@@ -29,8 +39,8 @@ export function receiveText(c: Tcb, segSeq: Seq, data: Uint8Array, fin: boolean)
     segSeq = c.rcv.nxt;
     c.ackNow = true;
   }
-  // Trim the right edge to the offered window (and the buffer).
-  const room = seqSub(c.rcvAdv, segSeq);
+  // Trim the right edge to the window (inputWindow: the offered one, or FreeBSD's).
+  const room = seqSub(seqAdd(c.rcv.nxt, inputWindow(c)), segSeq);
   if (data.length > room) {
     data = data.subarray(0, Math.max(0, room));
     fin = false;
@@ -145,7 +155,7 @@ function deliver(c: Tcb, data: Uint8Array): number {
   // Everything here lies inside the window we advertised (receiveText trims to rcvAdv), so
   // it is kept even when that window was rounded up to the scale granularity (RFC 7323
   // §2.3) or SO_RCVBUF shrank since: the buffer may exceed its limit by that much.
-  const n = c.readShut ? data.length : c.rcvBuf.push(data, true);
+  const n = c.rcvDiscard ? data.length : c.rcvBuf.push(data, true);
   c.rcv.nxt = seqAdd(c.rcv.nxt, n);
   c.stats.bytesReceived += n;
   return n;
@@ -190,7 +200,7 @@ function admitData(c: Tcb, segSeq: Seq, bytes: Uint8Array): boolean {
   const len = segSeq === c.rcv.nxt ? c.rcvBuf.chargeFor(bytes) : data + PIECE_OVERHEAD;
   if (len <= mem.available) return true;
   // In-order data on a connection shut for reading is discarded, not held.
-  if (c.readShut && segSeq === c.rcv.nxt) return true;
+  if (c.rcvDiscard && segSeq === c.rcv.nxt) return true;
   if (c.hasReasm) {
     const before = c.reasm.bytes;
     c.reasm.clear(seqAdd(segSeq, data));

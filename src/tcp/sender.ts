@@ -79,8 +79,6 @@ export function processAck(c: Tcb, r: TcpRepr, segSeq: Seq, ack: Seq, textLen: n
   const priorInFlight = rateCc ? (ccContext(c).inFlight ?? flightBefore) : 0;
   rateAckBegin(c);
   const sackedBefore = c.hasScoreboard ? c.scoreboard.sackedBytes : 0;
-  // SACKed before and now covered by the cumulative ACK: delivered earlier, not by this ACK.
-  const sackedBelow = c.hasScoreboard && seqLt(c.snd.una, ack) ? c.scoreboard.sackedIn(c.snd.una, ack) : 0;
   const oldSacked = updateScoreboard(c, sack, ack);
   const rack = rackEnabled(c);
   if (rack && seqGe(ack, c.snd.una)) {
@@ -92,7 +90,7 @@ export function processAck(c: Tcb, r: TcpRepr, segSeq: Seq, ack: Seq, textLen: n
   let newlyLost = 0;
   let dupAck = false;
   if (seqLt(c.snd.una, ack)) {
-    newAck(c, r, ack, sack, oldSacked, textLen, flightBefore, sackedBelow);
+    newAck(c, r, ack, sack, oldSacked, textLen, flightBefore, sackedBefore);
     if (rack) newlyLost = rackLossOnAck(c, true);
   } else if (
     ack === c.snd.una &&
@@ -284,13 +282,9 @@ function newAck(
   oldSacked: number,
   textLen: number,
   flightBefore: number,
-  sackedBelow: number,
+  sackedBefore: number,
 ): void {
   const acked = seqSub(ack, c.snd.una);
-  // What the ACK newly delivered: the bytes it covers less those SACKed before (Linux hands
-  // tcp_cong_avoid tp->delivered's growth, not the cumulative advance), so an ACK that fills
-  // one hole below SACKed data (after an RTO that kept the scoreboard) grows cwnd by the hole.
-  const delivered = acked - sackedBelow;
   rttSample(c, r, ack);
   c.rtxCount = 0;
   c.error = undefined;
@@ -324,12 +318,13 @@ function newAck(
     c.layer.stats.dupAcks++;
     enterRecovery(c);
   } else {
+    const credit = c.layer.config.creditNewlyDelivered ? newlyDelivered(c, acked, sackedBefore) : acked;
     c.dupAcks = 0;
     // Linux tcp_cong_avoid runs only when tcp_is_cwnd_limited: a sender that the application
     // (or the peer's window) limits does not grow a window it does not use (RFC 7661 §4.3:
     // "the cwnd MUST NOT be increased" while it is not validated). In slow start the window
     // may still grow to twice what was in flight.
-    if (cwndLimitedNow(c) && delivered > 0) c.cc.onAck(delivered, ccContext(c));
+    if (cwndLimitedNow(c) && credit > 0) c.cc.onAck(credit, ccContext(c));
   }
   // `recover` only ever moves forward at a recovery: keep it within half the sequence space
   // behind SND.UNA, or after 2 GiB without a loss the comparisons with it would wrap and
@@ -344,6 +339,22 @@ function newAck(
     c.wantWritable = false;
     c.pending |= EV_WRITABLE;
   }
+}
+
+/**
+ * What a cumulative ACK of `acked` bytes newly delivered, as Linux credits window growth
+ * (tcp_ack's acked_sacked, config.creditNewlyDelivered). With SACK: the SND.UNA advance plus
+ * the change in SACKed bytes, so data SACKed earlier counts once, when it was SACKed
+ * (tcp_sacktag_write_queue), and newly SACKed data counts now. Without SACK each duplicate
+ * ACK counted one segment (tcp_add_reno_sack); "One ACK acked hole. The rest eat duplicate
+ * ACKs." (tcp_remove_reno_sacks): at least one segment, or all that was acked if less.
+ */
+function newlyDelivered(c: Tcb, acked: number, sackedBefore: number): number {
+  if (c.sackOk) {
+    const sackedNow = c.hasScoreboard ? c.scoreboard.sackedBytes : 0;
+    return Math.max(0, acked + sackedNow - sackedBefore);
+  }
+  return Math.max(Math.min(acked, c.mss), acked - c.dupAcks * c.mss);
 }
 
 /** A new cumulative ACK during fast recovery: full (leave recovery) or partial. */

@@ -76,6 +76,8 @@ export function newTcpStats() {
     icmpOutOfWindow: 0,
     icmpAborts: 0,
     icmpSoftErrors: 0,
+    /** IPv4 fragmentation-needed in a handshake ignored as FreeBSD's tcp_ctlinput does (config.mssOptionPerSyn). */
+    icmpIgnored: 0,
     pmtuUpdates: 0,
     /** RFC 3168: connections that negotiated ECN, data segments that arrived CE-marked, and
      * window reductions for an ECN-Echo (at most one per window of data, §6.1.2). */

@@ -118,6 +118,7 @@ const G_RS_APP_LIMITED = 1 << 8;
 const G_RATE_SAMPLE_APP_LIMITED = 1 << 9;
 const G_CWND_LIMITED = 1 << 10;
 const G_LOSS_SACK = 1 << 11;
+const G_RCV_DISCARD = 1 << 12;
 
 export class Tcb {
   /** @internal */ readonly layer: TcpHost;
@@ -297,6 +298,16 @@ export class Tcb {
   }
   set wantWritable(v: boolean) {
     this.#flags = v ? this.#flags | F_WANT_WRITABLE : this.#flags & ~F_WANT_WRITABLE;
+  }
+  /**
+   * Arriving text is acknowledged and discarded, not queued: set with readShut by close(), and
+   * by shutdown(SHUT_RD) unless the profile keeps receiving (config.shutRdKeepsReceiving).
+   */
+  get rcvDiscard(): boolean {
+    return (this.#flags2 & G_RCV_DISCARD) !== 0;
+  }
+  set rcvDiscard(v: boolean) {
+    this.#flags2 = v ? this.#flags2 | G_RCV_DISCARD : this.#flags2 & ~G_RCV_DISCARD;
   }
   /** The last write had MSG_MORE: partial segments wait for the next one, as under TCP_CORK. */
   get moreHold(): boolean {

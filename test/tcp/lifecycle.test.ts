@@ -147,8 +147,8 @@ describe('TIME-WAIT reuse by a new SYN', () => {
 });
 
 describe("shutdown('read')", () => {
-  it('discards buffered and later data, still ACKs it, keeps the window open, and can still send', () => {
-    const e = established();
+  it('FreeBSD (sorflush): discards buffered and later data, still ACKs it, keeps the window open, and can still send', () => {
+    const e = established({ config: { shutRdKeepsReceiving: false } });
     const send = (off: number, n: number) =>
       e.h.inject(
         { srcPort: PEER_PORT, dstPort: e.port, seq: e.peerSeq + off, ack: e.iss + 1, flags: TCP_ACK },
@@ -181,6 +181,27 @@ describe("shutdown('read')", () => {
     });
     assert.equal(e.c.state, 'CLOSE-WAIT');
     assert.ok(e.c.eof);
+  });
+
+  it('Linux (the default): buffered and later data stay readable, then end of stream', () => {
+    const e = established();
+    const send = (off: number, n: number) =>
+      e.h.inject(
+        { srcPort: PEER_PORT, dstPort: e.port, seq: e.peerSeq + off, ack: e.iss + 1, flags: TCP_ACK },
+        new Uint8Array(n).fill(9),
+      );
+    send(0, 1000);
+    e.h.advance(40);
+    e.h.take();
+    e.c.shutdown('read');
+    assert.equal(e.c.readableLength, 1000);
+    send(1000, 1460);
+    send(2460, 1460);
+    expectSeg(e.h.one(), { flags: TCP_ACK, ack: e.peerSeq + 3920 });
+    assert.equal(e.c.readableLength, 3920);
+    assert.equal(e.c.read()?.length, 3920);
+    assert.equal(e.c.read(), null);
+    assert.equal(e.c.state, 'ESTABLISHED');
   });
 
   it('shutdown on a closed connection is ENOTCONN', () => {

@@ -21,6 +21,12 @@ describe('TcpProfile -> TcpConfig', () => {
     // net.ipv4.tcp_congestion_control = cubic; an override still picks another.
     assert.equal(DEFAULT_TCP_CONFIG.congestion, 'cubic');
     assert.equal(resolveTcpConfig({ congestion: 'newreno' }).congestion, 'newreno');
+    assert.equal(DEFAULT_TCP_CONFIG.inputWindowFromBuffer, false);
+    assert.equal(DEFAULT_TCP_CONFIG.finOnAcks, false);
+    assert.equal(DEFAULT_TCP_CONFIG.mssOptionPerSyn, false);
+    assert.equal(DEFAULT_TCP_CONFIG.creditNewlyDelivered, true);
+    assert.equal(DEFAULT_TCP_CONFIG.silentAckOfUnsent, true);
+    assert.equal(DEFAULT_TCP_CONFIG.shutRdKeepsReceiving, true);
   });
 
   it("FreeBSD's mechanisms become the flags TCP reads", () => {
@@ -43,6 +49,12 @@ describe('TcpProfile -> TcpConfig', () => {
     assert.deepEqual([c.rcvBuf, c.sndBuf, c.maxRcvBuf], [65536, 32768, 2 * 1024 * 1024]);
     assert.equal(c.sockBufRounding, 'mss-multiple');
     assert.equal(c.congestion, 'newreno');
+    assert.equal(c.inputWindowFromBuffer, true);
+    assert.equal(c.finOnAcks, true);
+    assert.equal(c.mssOptionPerSyn, true);
+    assert.equal(c.creditNewlyDelivered, false);
+    assert.equal(c.silentAckOfUnsent, false);
+    assert.equal(c.shutRdKeepsReceiving, false);
     // Settings no profile decides are the same.
     assert.equal(c.msl, DEFAULT_TCP_CONFIG.msl);
     assert.equal(c.dsack, true);

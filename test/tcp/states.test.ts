@@ -260,14 +260,24 @@ suite('ESTABLISHED data', () => {
     expectSeg(e.h.one(), { flags: TCP_ACK, seq: e.iss + 1, ack: e.peerSeq });
     assert.equal(e.h.layer.stats.outOfWindow, 1);
   });
-  test('ACK of unsent data gets an ACK and is dropped', () => {
-    const e = established();
+  test('ACK of unsent data gets an ACK and is dropped (RFC 9293 §3.10.7.4, FreeBSD)', () => {
+    const e = established({ config: { silentAckOfUnsent: false } });
     e.h.inject(
       { srcPort: PEER_PORT, dstPort: e.port, seq: e.peerSeq, ack: e.iss + 500, flags: TCP_ACK },
       bytes(10),
     );
     expectSeg(e.h.one(), { flags: TCP_ACK, ack: e.peerSeq });
     assert.equal(e.c.readableLength, 0);
+  });
+  test('ACK of unsent data is discarded without a reply under the Linux profile (tcp_ack)', () => {
+    const e = established();
+    e.h.inject(
+      { srcPort: PEER_PORT, dstPort: e.port, seq: e.peerSeq, ack: e.iss + 500, flags: TCP_ACK },
+      bytes(10),
+    );
+    e.h.none();
+    assert.equal(e.c.readableLength, 0);
+    assert.equal(e.h.layer.stats.ackOfUnsent, 1);
   });
   test('send buffer is bounded: write returns less, onWritable after ACK', () => {
     const e = established({ connectOptions: { options: { sndBuf: 4000, noDelay: true } } });
@@ -441,7 +451,8 @@ suite('RST and SYN in synchronized states (RFC 5961)', () => {
     assert.equal(e.h.take().length, 1);
   });
   test('replies to invalid segments are rate-limited per connection; data segments are answered every time (RFC 5961 §7)', () => {
-    const e = established();
+    // ACKs of unsent data answered (RFC 9293, FreeBSD; Linux discards them silently).
+    const e = established({ config: { silentAckOfUnsent: false } });
     const bare = (seq: number, ack: number) =>
       e.h.inject({ srcPort: PEER_PORT, dstPort: e.port, seq, ack, flags: TCP_ACK });
     // Out of window, then an ACK of unsent data: one reply per 500 ms between them.

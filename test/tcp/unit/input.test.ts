@@ -40,11 +40,19 @@ describe('segmentArrives (unit)', () => {
   });
 
   it('fifth: an ACK of unsent data is answered and dropped, its text unread', () => {
-    const { c, host } = established();
+    const { c, host } = established({ config: { silentAckOfUnsent: false } });
     segmentArrives(c, fromPeer(c, { ack: ours(10) }), new Uint8Array(5));
     assert.equal(host.stats.ackOfUnsent, 1);
     assert.equal(c.rcvBuf.length, 0);
     assert.equal(host.take().length, 1);
+  });
+
+  it('fifth: under config.silentAckOfUnsent (Linux) an ACK of unsent data is discarded without a reply', () => {
+    const { c, host } = established({ config: { silentAckOfUnsent: true } });
+    segmentArrives(c, fromPeer(c, { ack: ours(10) }), new Uint8Array(5));
+    assert.equal(host.stats.ackOfUnsent, 1);
+    assert.equal(c.rcvBuf.length, 0);
+    assert.equal(host.take().length, 0);
   });
 
   it('fifth then eighth: LAST-ACK ends when our FIN is acknowledged', () => {
