@@ -539,13 +539,14 @@ export class Gateway {
     if (!pinger || req.iface.name !== 'guest' || this.#isAlias(req.dst)) return false;
     const fam = req.dst.family;
     const host = this.#hostForAddress(req.dst);
-    if (host === undefined || pinger.available(fam) === false) return false;
+    if (host === undefined) return false;
     const what = `icmp echo ${formatIp(req.src)}>${formatIp(req.dst)}`;
     if (!this.policy.permits(req.dst)) {
       this.stats.echoDropped++;
       this.#refuse(what, 'destination denied by policy');
       return true;
     }
+    if (pinger.available(fam) === false) return false;
     // Bounded: a token bucket over the stack's clock, and outstanding echoes per guest.
     const now = this.stack.clock.now();
     const lim = this.#echo;
