@@ -28,7 +28,8 @@ export const command: Command = {
       'Waits for QEMU on a Unix socket or TCP port and gives the guest a network without\n' +
       "root. Address plan (slirp's): network 10.0.2.0/24, gateway 10.0.2.2 (also the\n" +
       "host's 127.0.0.1), DNS 10.0.2.3, the guest leases 10.0.2.15. The guest's TCP and\n" +
-      'UDP to any address leave through host sockets; ping to any address is answered.\n' +
+      "UDP to any address leave through host sockets; pings go out through the host's ping\n" +
+      'sockets where it allows them (net.ipv4.ping_group_range), else the gateway answers.\n' +
       '\n' +
       '  $ sockstack gateway --socket /tmp/gw.sock --dns-upstream 192.168.1.1 -t 2222:22 &\n' +
       '  $ qemu-system-x86_64 ... -netdev stream,id=n0,server=off,addr.type=unix,\\\n' +
@@ -60,6 +61,18 @@ export const command: Command = {
         type: 'string',
         value: 'CIDR',
         description: "advertise this /64 (e.g. fd00:0:0:2::/64) for SLAAC; PREFIX::2 is the host's [::1]",
+      },
+      'ipv6-default-route': {
+        type: 'string',
+        value: 'auto|on|off',
+        description: "be the guest's IPv6 default router (auto: when the host has IPv6 beyond link-local)",
+        default: 'auto',
+      },
+      ping: {
+        type: 'string',
+        value: 'auto|off',
+        description: "forward pings through the host's ping sockets (off: the gateway answers them)",
+        default: 'auto',
       },
       'dns-upstream': {
         type: 'string',
@@ -140,6 +153,13 @@ export const command: Command = {
     const maxFlows = num('max-flows', 1024, 1, 1_000_000);
     const mtu = num('mtu', 65520, 576, 65520);
     const every = num('status', 10, 0, 86400);
+    const choice = (name: string, allowed: readonly string[]): string => {
+      const v = str(p, name) ?? 'auto';
+      if (!allowed.includes(v)) throw new UsageError(`--${name}: '${v}' is not ${allowed.join('|')}`);
+      return v;
+    };
+    const route6 = choice('ipv6-default-route', ['auto', 'on', 'off']);
+    const ping = choice('ping', ['auto', 'off']);
     const { startGateway } = await import('../node/gateway.ts');
     let gw: Awaited<ReturnType<typeof startGateway>>;
     let wisp: { close(): void; onClose: (() => void) | null } | undefined;
@@ -155,6 +175,9 @@ export const command: Command = {
         wisp = client;
         client.onClose = () => io.err(`sockstack gateway: the Wisp server ${wispUrl} closed the connection`);
         dialer = new WispDialer(client);
+      } else if (ping === 'off') {
+        const { OsDialer } = await import('../node/gateway-dialer.ts');
+        dialer = new OsDialer({ ping: false });
       }
       gw = await startGateway({
         dialer,
@@ -164,6 +187,7 @@ export const command: Command = {
         udpForwards,
         network: str(p, 'network'),
         ipv6Prefix: str(p, 'ipv6-prefix'),
+        ipv6DefaultRoute: route6 === 'auto' ? undefined : route6 === 'on',
         dnsUpstream: up === undefined ? undefined : hostPort(up, '--dns-upstream'),
         deny: p.values.deny === undefined ? undefined : list(p, 'deny'),
         allow: list(p, 'allow'),

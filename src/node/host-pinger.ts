@@ -261,7 +261,7 @@ export class PingSocketPinger implements HostPinger {
     this.#pending.delete(Number(a));
     this.#hold();
     if (b === '-') p.resolve(undefined);
-    else if (b.startsWith('E')) p.reject(cannot(b, 'no ping socket on this host for that family'));
+    else if (b.startsWith('E')) p.reject(cannot(b.slice(1), 'no ping socket on this host for that family'));
     else p.resolve({ ttl: Number(b) });
   }
 }
