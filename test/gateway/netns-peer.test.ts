@@ -13,12 +13,10 @@
  * namespace and the gateway's Unix socket are used; both are removed.
  */
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { it, type TestContext } from 'node:test';
-import { createNetns, deleteNetns, ip, nsExecSync, nsSpawn, uniqueName } from '../../src/node/netns.ts';
 import { connectStreamLink } from '../../src/node/qemu-link.ts';
 import { StackRuntime } from '../../src/node/stack-runtime.ts';
 import { CryptoRng } from '../../src/rand/rng.ts';
@@ -27,74 +25,24 @@ import { Stack } from '../../src/stack.ts';
 import { seconds } from '../../src/time/instant.ts';
 import { parseIpv6 } from '../../src/wire/address.ts';
 import { skipWithoutKernelLinks } from '../helpers/netns.ts';
-import { lines } from '../kernel/helpers.ts';
-
-const MAIN = new URL('../../src/cli/main.ts', import.meta.url).pathname;
-const PEER4 = '198.51.100.1';
-const PEER6 = '2001:db8:6::1';
-const SILENT4 = '198.51.100.99';
-const TTL4 = 77;
-const HOPS6 = 66;
-const SIZE = 300_000;
-
-/** The bytes the peer's TCP server sends: deterministic, so the guest can check them. */
-const SERVER = String.raw`
-const net = require('node:net'), dgram = require('node:dgram');
-const body = Buffer.alloc(${SIZE}, 0).map((_, i) => (i * 7 + 3) & 0xff);
-const tcp = net.createServer((s) => { s.once('data', () => s.end(body)); s.on('error', () => {}); });
-const udp = dgram.createSocket('udp6');
-udp.on('message', (m, r) => udp.send(Buffer.concat([Buffer.from('echo:'), m]), r.port, r.address));
-tcp.listen(7000, '${PEER6}', () => udp.bind(7001, '${PEER6}', () => console.log('ready')));
-`;
-
-function expected(): Uint8Array {
-  return Uint8Array.from({ length: SIZE }, (_, i) => (i * 7 + 3) & 0xff);
-}
-
-function peerNamespace(t: TestContext, pingAllowed: boolean): string {
-  const ns = uniqueName('gw6n');
-  createNetns(ns);
-  t.after(() => deleteNetns(ns));
-  const sysctl = (kv: string) => nsExecSync(ns, 'sysctl', ['-qw', kv]);
-  sysctl(`net.ipv4.ping_group_range=${pingAllowed ? '0 2147483647' : '1 0'}`);
-  sysctl(`net.ipv4.ip_default_ttl=${TTL4}`);
-  for (const dev of ['all', 'default', 'lo']) sysctl(`net.ipv6.conf.${dev}.hop_limit=${HOPS6}`);
-  // The peer's addresses on one end of a veth pair whose other end holds none: an address
-  // of their subnet that is not the peer's gets no neighbour, so it never answers.
-  const a = uniqueName('gw6a');
-  const b = uniqueName('gw6b');
-  ip(['link', 'add', a, 'type', 'veth', 'peer', 'name', b], ns);
-  ip(['addr', 'add', `${PEER4}/24`, 'dev', a], ns);
-  ip(['addr', 'add', `${PEER6}/64`, 'dev', a, 'nodad'], ns);
-  ip(['link', 'set', a, 'up'], ns);
-  ip(['link', 'set', b, 'up'], ns);
-  return ns;
-}
-
-function kill(child: ChildProcess): void {
-  if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-}
+import {
+  gatewayInNamespace,
+  HOPS6,
+  HTTP_PORT,
+  PEER4,
+  PEER6,
+  peerBody,
+  peerNamespace,
+  SILENT4,
+  TTL4,
+  UDP_PORT,
+} from './peer-netns.ts';
 
 async function startGateway(t: TestContext, ns: string, extra: string[] = []) {
   const dir = mkdtempSync(join(tmpdir(), 'gw6-netns-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const sock = join(dir, 'gw.sock');
-  const gw = nsSpawn(ns, process.execPath, [
-    '--import',
-    'tsx',
-    MAIN,
-    'gateway',
-    '--socket',
-    sock,
-    '--ipv6-prefix',
-    'fd00:0:0:6::/64',
-    '--status',
-    '0',
-    ...extra,
-  ]);
-  t.after(() => kill(gw));
-  const log = lines({ stdout: gw.stderr, stderr: null, once: gw.once.bind(gw) } as never, 'gateway');
-  await log.waitFor(/waiting for QEMU on/, 20_000);
+  const log = await gatewayInNamespace(t, ns, sock, ['--ipv6-prefix', 'fd00:0:0:6::/64', ...extra]);
 
   const rt = new StackRuntime();
   t.after(() => rt.stop());
@@ -124,10 +72,7 @@ it('sockstack gateway in a namespace: IPv6 to any address and pings reach the re
   timeout: 90_000,
 }, async (t) => {
   if (skipWithoutKernelLinks(t)) return;
-  const ns = peerNamespace(t, true);
-  const server = nsSpawn(ns, process.execPath, ['-e', SERVER]);
-  t.after(() => kill(server));
-  await lines(server, 'server').waitFor(/ready/, 20_000);
+  const ns = await peerNamespace(t, { pingAllowed: true });
   const { guest, eth0, log } = await startGateway(t, ns);
 
   // SLAAC from the RA, and the gateway as IPv6 default router (the host has IPv6: auto).
@@ -142,8 +87,8 @@ it('sockstack gateway in a namespace: IPv6 to any address and pings reach the re
   // TCP to the peer's IPv6 address, byte-exact.
   const s = guest.socket(AF_INET6, SOCK_STREAM);
   s.settimeout(15);
-  await s.connect([PEER6, 7000]);
-  await s.sendall(new TextEncoder().encode('GET\n'));
+  await s.connect([PEER6, HTTP_PORT]);
+  await s.sendall(new TextEncoder().encode('GET / HTTP/1.0\r\n\r\n'));
   const parts: Uint8Array[] = [];
   for (let i = 0; i < 10_000; i++) {
     const b = await s.recv(65536);
@@ -151,12 +96,15 @@ it('sockstack gateway in a namespace: IPv6 to any address and pings reach the re
     parts.push(b);
   }
   await s.close();
-  assert.deepEqual(new Uint8Array(Buffer.concat(parts)), expected(), 'byte-exact from [2001:db8:6::1]');
+  const all = Buffer.concat(parts);
+  const body = all.subarray(all.indexOf('\r\n\r\n') + 4);
+  assert.match(all.subarray(0, 20).toString('latin1'), /^HTTP\/1\.0 200 OK/);
+  assert.deepEqual(new Uint8Array(body), peerBody(), 'byte-exact from [2001:db8:6::1]');
 
   // UDP over IPv6.
   const u = guest.socket(AF_INET6, SOCK_DGRAM);
   u.settimeout(10);
-  await u.sendto(new TextEncoder().encode('ping6-udp'), [PEER6, 7001]);
+  await u.sendto(new TextEncoder().encode('ping6-udp'), [PEER6, UDP_PORT]);
   const [data, from] = await u.recvfrom(100);
   assert.equal(new TextDecoder().decode(data), 'echo:ping6-udp');
   assert.equal(from?.[0], PEER6);
@@ -165,7 +113,7 @@ it('sockstack gateway in a namespace: IPv6 to any address and pings reach the re
   // Nothing listens: the host's refusal is the guest's RST.
   const r = guest.socket(AF_INET6, SOCK_STREAM);
   r.settimeout(15);
-  await assert.rejects(r.connect([PEER6, 7002]), { code: 'ECONNREFUSED' });
+  await assert.rejects(r.connect([PEER6, UDP_PORT + 1]), { code: 'ECONNREFUSED' });
   await r.close();
 
   // Pings through the host's ping sockets: the peer's TTL / hop limit, less the gateway's hop.
@@ -186,7 +134,7 @@ it('sockstack gateway in a namespace without ping sockets answers pings itself',
   timeout: 60_000,
 }, async (t) => {
   if (skipWithoutKernelLinks(t)) return;
-  const ns = peerNamespace(t, false);
+  const ns = await peerNamespace(t, { pingAllowed: false, servers: false });
   const { guest, log } = await startGateway(t, ns, ['--ipv6-default-route', 'off']);
   const first = await guest.ping(SILENT4, { timeout: seconds(5) });
   assert.ok(first.ok, JSON.stringify(first));
