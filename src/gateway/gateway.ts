@@ -534,6 +534,16 @@ export class Gateway {
    * the guest (as passt). Where the host cannot ping, the stack answers itself, as it did
    * before there were ping sockets. Returns true when the stack should not answer.
    */
+  /** Takes a token from the echo bucket (refilled at `echoRate` per second); false when empty. */
+  #echoToken(now: number): boolean {
+    const rate = this.#echo.rate;
+    this.#echoTokens = Math.min(rate, this.#echoTokens + ((now - this.#echoRefilled) * rate) / SECOND);
+    this.#echoRefilled = now;
+    if (this.#echoTokens < 1) return false;
+    this.#echoTokens -= 1;
+    return true;
+  }
+
   #echoRequest(req: EchoRequest): boolean {
     const pinger = this.#dialer.pinger;
     if (!pinger || req.iface.name !== 'guest' || this.#isAlias(req.dst)) return false;
@@ -541,28 +551,23 @@ export class Gateway {
     const host = this.#hostForAddress(req.dst);
     if (host === undefined) return false;
     const what = `icmp echo ${formatIp(req.src)}>${formatIp(req.dst)}`;
+    const now = this.stack.clock.now();
     if (!this.policy.permits(req.dst)) {
       this.stats.echoDropped++;
-      this.#refuse(what, 'destination denied by policy');
+      // Logged within the echo rate, so a flood of denied pings cannot flood the log.
+      if (this.#echoToken(now)) this.#refuse(what, 'destination denied by policy');
       return true;
     }
     if (pinger.available(fam) === false) return false;
     // Bounded: a token bucket over the stack's clock, and outstanding echoes per guest.
-    const now = this.stack.clock.now();
     const lim = this.#echo;
-    this.#echoTokens = Math.min(
-      lim.rate,
-      this.#echoTokens + ((now - this.#echoRefilled) * lim.rate) / SECOND,
-    );
-    this.#echoRefilled = now;
     const guest = formatIp(req.src);
     const pending = this.#echoPending.get(guest) ?? 0;
-    if (this.#echoTokens < 1 || pending >= lim.outstanding) {
+    if (pending >= lim.outstanding || !this.#echoToken(now)) {
       // Silently, as a rate-limited router drops: a log line per echo would flood.
       this.stats.echoDropped++;
       return true;
     }
-    this.#echoTokens -= 1;
     this.#echoPending.set(guest, pending + 1);
     this.stats.echoForwarded++;
     let done = false;
