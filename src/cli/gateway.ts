@@ -98,6 +98,12 @@ export const command: Command = {
         description: 'guest MTU (DHCP option 26), as passt',
         default: '65520',
       },
+      'link-sndbuf': {
+        type: 'string',
+        value: 'BYTES',
+        description:
+          "SO_SNDBUF for QEMU's socket (default: as much as net.core.wmem_max allows; 0: the kernel's default)",
+      },
       wisp: {
         type: 'string',
         value: 'URL',
@@ -151,6 +157,7 @@ export const command: Command = {
       return n;
     };
     const maxFlows = num('max-flows', 1024, 1, 1_000_000);
+    const linkSendBuffer = num('link-sndbuf', 1 << 30, 0, 1 << 30);
     const mtu = num('mtu', 65520, 576, 65520);
     const every = num('status', 10, 0, 86400);
     const choice = (name: string, allowed: readonly string[]): string => {
@@ -192,6 +199,7 @@ export const command: Command = {
         deny: p.values.deny === undefined ? undefined : list(p, 'deny'),
         allow: list(p, 'allow'),
         maxFlows,
+        linkSendBuffer,
         mtu,
         pcap: str(p, 'pcap'),
         log: (line) => io.err(`sockstack gateway: ${line}`),

@@ -18,6 +18,7 @@ import { CryptoRng } from '../rand/rng.ts';
 import { OsDialer, streamOver } from './gateway-dialer.ts';
 import { openPcapngFile } from './pcap-file.ts';
 import { listenStreamLink, type StreamLink, type StreamLinkServer } from './qemu-link.ts';
+import { setSendBuffer } from './sndbuf.ts';
 import { StackRuntime } from './stack-runtime.ts';
 
 /**
@@ -61,6 +62,11 @@ export interface StartGatewayOptions extends Omit<GatewayOptions, 'clock' | 'rng
   dialer?: Dialer;
   /** Default: whether the host has IPv6 beyond its loopback and link-local (hostHasIpv6). */
   ipv6DefaultRoute?: boolean;
+  /**
+   * SO_SNDBUF asked for on QEMU's socket (sndbuf.ts); default 1 GiB, which the kernel
+   * clamps to net.core.wmem_max, as passt asks for INT_MAX / 2. 0 leaves the kernel's.
+   */
+  linkSendBuffer?: number;
 }
 
 export interface RunningGateway {
@@ -99,6 +105,10 @@ export async function startGateway(o: StartGatewayOptions): Promise<RunningGatew
       current.close();
       void currentLink?.close();
     }
+    // Frames queued in the kernel, not in Node's write queue: QEMU reads them on its own
+    // time, while a busy event loop would leave it waiting (sndbuf.ts).
+    const sndbuf = o.linkSendBuffer ?? 1 << 30;
+    if (sndbuf > 0) void setSendBuffer(link.socket, sndbuf);
     const device: Device = pcap ? captureDevice(link, pcap.writer, runtime.clock) : link;
     const {
       socket: _s,
@@ -108,6 +118,7 @@ export async function startGateway(o: StartGatewayOptions): Promise<RunningGatew
       bind: _b,
       pcap: _c,
       dialer: _d,
+      linkSendBuffer: _l,
       ...gwOpts
     } = o;
     const gw = new Gateway({
