@@ -32,6 +32,7 @@ export function setSendBuffer(
   return new Promise((resolve) => {
     let out = '';
     let child: ReturnType<typeof spawn>;
+    const flowing = sock.readableFlowing === true;
     try {
       child = spawn(python, ['-I', '-c', SCRIPT, String(Math.max(0, Math.floor(bytes)))], {
         stdio: ['ignore', 'pipe', 'ignore', sock],
@@ -39,6 +40,10 @@ export function setSendBuffer(
     } catch {
       resolve(undefined);
       return;
+    } finally {
+      // spawn stops reading a socket it hands to a child as stdio (so that only the child
+      // reads it); ours keeps reading as it did.
+      if (flowing) sock.resume();
     }
     child.stdout?.setEncoding('ascii');
     child.stdout?.on('data', (d: string) => {

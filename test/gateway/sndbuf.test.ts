@@ -1,7 +1,7 @@
 /**
  * SO_SNDBUF on a node socket through setSendBuffer (src/node/sndbuf.ts), which the gateway
  * uses on QEMU's socket: the kernel reports twice what was asked (its bookkeeping), clamped
- * to twice net.core.wmem_max; the socket still carries data afterwards. Skips without
+ * to twice net.core.wmem_max; the socket still carries data both ways afterwards. Skips without
  * python3. A Unix socket in a temporary directory only.
  */
 import assert from 'node:assert/strict';
@@ -29,6 +29,10 @@ it('setSendBuffer raises a connected socket’s SO_SNDBUF, clamped by net.core.w
   t.after(() => client.destroy());
   const server = await accepted;
   t.after(() => server.destroy());
+  let heard = '';
+  server.on('data', (d) => {
+    heard += String(d);
+  });
   const wmemMax = existsSync('/proc/sys/net/core/wmem_max')
     ? Number(readFileSync('/proc/sys/net/core/wmem_max', 'utf8'))
     : Number.POSITIVE_INFINITY;
@@ -37,10 +41,14 @@ it('setSendBuffer raises a connected socket’s SO_SNDBUF, clamped by net.core.w
   assert.equal(got, 2 * Math.min(want, wmemMax));
   const small = await setSendBuffer(server, 64 * 1024);
   assert.equal(small, 2 * Math.min(64 * 1024, wmemMax), 'the option is the socket’s: set again, read again');
-  // The descriptor the helper used was a copy: ours still works.
+  // The descriptor the helper used was a copy: ours still works, both ways (spawn stops
+  // reading a socket it passes as stdio; setSendBuffer resumes it).
   const data = new Promise<string>((resolve) => client.once('data', (d) => resolve(String(d))));
   server.write('after');
   assert.equal(await data, 'after');
+  client.write('back');
+  for (let i = 0; i < 200 && heard !== 'back'; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(heard, 'back');
   // Not a socket (or no python): undefined, nothing thrown.
   assert.equal(await setSendBuffer(server, want, 'python3-that-does-not-exist'), undefined);
 });
