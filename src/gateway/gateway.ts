@@ -158,7 +158,7 @@ const FLOW_BUFFERS = { sndBuf: 4 * 1024 * 1024, rcvBuf: 1024 * 1024 };
 /** How long a dialled host stream waits for the guest's handshake to complete. */
 const HANDSHAKE_TIMEOUT = 75 * SECOND;
 
-/** The IPv4 address of `a` (0 for IPv6: the gateway serves IPv4 guests until IPv6 lands). */
+/** The IPv4 address of `a` (0 for IPv6: where only IPv4 applies, as the inbound forwards). */
 function v4(a: IpAddress): Ipv4Address {
   return a.family === 4 ? a.v4 : 0;
 }
