@@ -12,6 +12,7 @@
 // each network process spent during the downloads (from /proc/PID/stat) is printed too:
 // on a machine shared with other work that number is steadier than the throughput.
 // BENCH_GW_CPU_PROF=dir profiles the gateway process (node --cpu-prof) into dir.
+// BENCH_GW_ARGS="--link-sndbuf 0" passes more options to `sockstack gateway` (A/B runs).
 // BENCH_PCAP_DIR=dir also writes the guest link's frames: dir/gateway.pcapng, dir/passt.pcap.
 import { type ChildProcess, spawn } from 'node:child_process';
 import {
@@ -194,6 +195,7 @@ async function runGateway(vmlinuz: string, initrd: string, dir: string, port: nu
   const sock = join(dir, 'gw.sock');
   const args = [join(ROOT, 'bin/sockstack.mjs'), 'gateway', '--socket', sock, '--status', '0'];
   if (pcapDir) args.push('--pcap', join(pcapDir, 'gateway.pcapng'));
+  args.push(...(process.env.BENCH_GW_ARGS?.split(' ').filter(Boolean) ?? []));
   const prof = process.env.BENCH_GW_CPU_PROF; // a directory: the gateway writes a V8 CPU profile there
   if (prof) args.unshift('--cpu-prof', '--cpu-prof-dir', prof);
   const gw = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });

@@ -28,7 +28,8 @@ export const command: Command = {
       'Waits for QEMU on a Unix socket or TCP port and gives the guest a network without\n' +
       "root. Address plan (slirp's): network 10.0.2.0/24, gateway 10.0.2.2 (also the\n" +
       "host's 127.0.0.1), DNS 10.0.2.3, the guest leases 10.0.2.15. The guest's TCP and\n" +
-      'UDP to any address leave through host sockets; ping to any address is answered.\n' +
+      "UDP to any address leave through host sockets; pings go out through the host's ping\n" +
+      'sockets where it allows them (net.ipv4.ping_group_range), else the gateway answers.\n' +
       '\n' +
       '  $ sockstack gateway --socket /tmp/gw.sock --dns-upstream 192.168.1.1 -t 2222:22 &\n' +
       '  $ qemu-system-x86_64 ... -netdev stream,id=n0,server=off,addr.type=unix,\\\n' +
@@ -61,6 +62,18 @@ export const command: Command = {
         value: 'CIDR',
         description: "advertise this /64 (e.g. fd00:0:0:2::/64) for SLAAC; PREFIX::2 is the host's [::1]",
       },
+      'ipv6-default-route': {
+        type: 'string',
+        value: 'auto|on|off',
+        description: "be the guest's IPv6 default router (auto: when the host has IPv6 beyond link-local)",
+        default: 'auto',
+      },
+      ping: {
+        type: 'string',
+        value: 'auto|off',
+        description: "forward pings through the host's ping sockets (off: the gateway answers them)",
+        default: 'auto',
+      },
       'dns-upstream': {
         type: 'string',
         value: 'ADDR[:PORT]',
@@ -84,6 +97,12 @@ export const command: Command = {
         value: 'BYTES',
         description: 'guest MTU (DHCP option 26), as passt',
         default: '65520',
+      },
+      'link-sndbuf': {
+        type: 'string',
+        value: 'BYTES',
+        description:
+          "SO_SNDBUF for QEMU's socket (default: as much as net.core.wmem_max allows; 0: the kernel's default)",
       },
       wisp: {
         type: 'string',
@@ -138,8 +157,16 @@ export const command: Command = {
       return n;
     };
     const maxFlows = num('max-flows', 1024, 1, 1_000_000);
+    const linkSendBuffer = num('link-sndbuf', 1 << 30, 0, 1 << 30);
     const mtu = num('mtu', 65520, 576, 65520);
     const every = num('status', 10, 0, 86400);
+    const choice = (name: string, allowed: readonly string[]): string => {
+      const v = str(p, name) ?? 'auto';
+      if (!allowed.includes(v)) throw new UsageError(`--${name}: '${v}' is not ${allowed.join('|')}`);
+      return v;
+    };
+    const route6 = choice('ipv6-default-route', ['auto', 'on', 'off']);
+    const ping = choice('ping', ['auto', 'off']);
     const { startGateway } = await import('../node/gateway.ts');
     let gw: Awaited<ReturnType<typeof startGateway>>;
     let wisp: { close(): void; onClose: (() => void) | null } | undefined;
@@ -155,6 +182,9 @@ export const command: Command = {
         wisp = client;
         client.onClose = () => io.err(`sockstack gateway: the Wisp server ${wispUrl} closed the connection`);
         dialer = new WispDialer(client);
+      } else if (ping === 'off') {
+        const { OsDialer } = await import('../node/gateway-dialer.ts');
+        dialer = new OsDialer({ ping: false });
       }
       gw = await startGateway({
         dialer,
@@ -164,10 +194,12 @@ export const command: Command = {
         udpForwards,
         network: str(p, 'network'),
         ipv6Prefix: str(p, 'ipv6-prefix'),
+        ipv6DefaultRoute: route6 === 'auto' ? undefined : route6 === 'on',
         dnsUpstream: up === undefined ? undefined : hostPort(up, '--dns-upstream'),
         deny: p.values.deny === undefined ? undefined : list(p, 'deny'),
         allow: list(p, 'allow'),
         maxFlows,
+        linkSendBuffer,
         mtu,
         pcap: str(p, 'pcap'),
         log: (line) => io.err(`sockstack gateway: ${line}`),

@@ -2,7 +2,7 @@
  * How a gateway reaches the world outside the guest: a `Dialer` opens host-side
  * connections and datagram sockets for the flows it terminates. The Node dialer
  * (src/node/gateway-dialer.ts) uses the OS; a browser one (Wisp) plugs in the same way.
- * Addresses are dotted-quad text; failures carry a Node-style `code`
+ * Addresses are text (dotted quad, or IPv6 as RFC 5952 writes it); failures carry a Node-style `code`
  * (ECONNREFUSED, ETIMEDOUT, EHOSTUNREACH, ...).
  */
 
@@ -33,9 +33,36 @@ export interface HostDatagram {
   close(): void;
 }
 
+/**
+ * ICMP echo from the host (Linux: unprivileged ping sockets, net.ipv4.ping_group_range),
+ * for a gateway that forwards its guest's pings instead of answering them itself.
+ */
+export interface HostPinger {
+  /**
+   * Whether the host can send echoes of `family`: undefined while that is not known yet
+   * (then `echo` finds out), false when it cannot (the gateway answers itself).
+   */
+  available(family: 4 | 6): boolean | undefined;
+  /**
+   * Sends one echo request carrying `data` to `host` and resolves with the TTL (hop limit)
+   * of the reply as it arrived at the host, or undefined when none came within `timeoutMs`
+   * (or the host learnt the target is unreachable). Rejects with an Error whose `code` is
+   * EACCES (ping not allowed), ENOENT (no helper) or ENOSYS when the host cannot ping at all.
+   */
+  echo(
+    family: 4 | 6,
+    host: string,
+    data: Uint8Array,
+    timeoutMs: number,
+  ): Promise<{ ttl: number } | undefined>;
+  close(): void;
+}
+
 export interface Dialer {
   /** Opens a stream to host:port; rejects with an Error carrying `code` (ECONNREFUSED, ...). */
   connect(host: string, port: number): Promise<HostStream>;
-  /** Opens a datagram socket (bound to an ephemeral port on the host). */
-  openDatagram(): HostDatagram;
+  /** Opens a datagram socket of `family` (default 4), bound to an ephemeral port on the host. */
+  openDatagram(family?: 4 | 6): HostDatagram;
+  /** Echo requests out of the host; without one the gateway answers pings itself. */
+  readonly pinger?: HostPinger;
 }

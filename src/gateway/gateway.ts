@@ -7,7 +7,10 @@
  *   catch-all listener and spliced (splice.ts) to host connections a `Dialer` opens; the
  *   SYN is answered only once the host side connected, and refused with a RST when it
  *   could not; UDP flows go out through one host datagram socket per guest (address,
- *   port), forgotten after an idle time; ICMP echo to any address is answered by the gateway,
+ *   port), forgotten after an idle time; IPv6 the same once the RA names the gateway as the
+ *   guest's default router (`ipv6DefaultRoute`),
+ * - ICMP echo to any address forwarded from the host (`Dialer.pinger`: ping sockets) where
+ *   the host allows it, with the real target's reply; answered by the gateway otherwise,
  * - the host-loopback alias: the gateway's own address stands for the host's 127.0.0.1
  *   (slirp's 10.0.2.2),
  * - inbound port forwards (`forwardToGuest`: a host connection spliced to a guest port),
@@ -16,6 +19,8 @@
  * The address plan defaults to slirp's, which QEMU users know: 10.0.2.0/24, gateway and
  * host alias 10.0.2.2, DNS 10.0.2.3, guests from 10.0.2.15.
  */
+
+import type { EchoRequest } from '../ip/icmp.ts';
 import type { Device } from '../link/device.ts';
 import type { Rng } from '../rand/rng.ts';
 import { Stack } from '../stack.ts';
@@ -29,10 +34,12 @@ import {
   type IpAddress,
   type Ipv4Address,
   ipEquals,
+  parseIp,
   parseIpv4,
   parseIpv6,
   prefixMask,
 } from '../wire/address.ts';
+import { ipv6SamePrefix } from '../wire/ipv6-address.ts';
 import type { TcpRepr } from '../wire/tcp.ts';
 import { DhcpServer } from './dhcp-server.ts';
 import type { Dialer, HostDatagram, HostStream } from './dialer.ts';
@@ -66,6 +73,13 @@ export interface GatewayOptions {
   ipv6Prefix?: string;
   /** Where the IPv6 alias goes on the host; default '::1'. */
   hostLoopback6?: string;
+  /**
+   * Advertise the gateway as the guest's IPv6 default router (RA Router Lifetime 1800 s),
+   * so the guest's IPv6 to any address comes through it; default false (Router Lifetime 0:
+   * only the gateway's own address is reached over IPv6). Offer it when the host has IPv6
+   * connectivity: a guest with an IPv6 route and no IPv6 beyond would try IPv6 first and fail.
+   */
+  ipv6DefaultRoute?: boolean;
   /** The upstream DNS server (host, port); without it no DNS forwarder runs. */
   dnsUpstream?: { host: string; port: number };
   mtu?: number;
@@ -78,6 +92,11 @@ export interface GatewayOptions {
   maxFlows?: number;
   /** Seconds a UDP flow lives without traffic (default 60). */
   udpIdleSeconds?: number;
+  /** Forwarded echo requests: per second at most (default 100) and outstanding per guest (default 32). */
+  echoRate?: number;
+  echoOutstanding?: number;
+  /** Seconds a forwarded echo waits for its reply (default 5). */
+  echoTimeoutSeconds?: number;
   /** Log lines (refused flows, leases). */
   log?: (line: string) => void;
 }
@@ -94,6 +113,10 @@ export interface GatewayStats {
   bytesOut: number;
   bytesIn: number;
   forwardsIn: number;
+  /** Echo requests forwarded out of the host, replies from there, and those dropped (rate, bound, policy). */
+  echoForwarded: number;
+  echoReplies: number;
+  echoDropped: number;
 }
 
 interface UdpFlow {
@@ -135,9 +158,24 @@ const FLOW_BUFFERS = { sndBuf: 4 * 1024 * 1024, rcvBuf: 1024 * 1024 };
 /** How long a dialled host stream waits for the guest's handshake to complete. */
 const HANDSHAKE_TIMEOUT = 75 * SECOND;
 
-/** The IPv4 address of `a` (0 for IPv6: the gateway serves IPv4 guests until IPv6 lands). */
+/** The IPv4 address of `a` (0 for IPv6: where only IPv4 applies, as the inbound forwards). */
 function v4(a: IpAddress): Ipv4Address {
   return a.family === 4 ? a.v4 : 0;
+}
+
+/** An address as formatIp writes it (hosts may spell IPv6 differently); other text as is. */
+function canonical(host: string): string {
+  const a = parseIp(host);
+  return a ? formatIp(a) : host;
+}
+
+interface EchoLimits {
+  /** Forwarded echoes per second (a token bucket this deep). */
+  readonly rate: number;
+  /** Forwarded echoes waiting for a reply, per guest address. */
+  readonly outstanding: number;
+  /** Microseconds an echo waits for its reply. */
+  readonly timeout: number;
 }
 
 function need(text: string, what: string): Ipv4Address {
@@ -160,6 +198,9 @@ export class Gateway {
     bytesOut: 0,
     bytesIn: 0,
     forwardsIn: 0,
+    echoForwarded: 0,
+    echoReplies: 0,
+    echoDropped: 0,
   };
   readonly address: Ipv4Address;
   readonly dnsAddress: Ipv4Address;
@@ -169,6 +210,8 @@ export class Gateway {
   /** The gateway's IPv6 address on the guest link (prefix::2), when `ipv6Prefix` was given. */
   readonly address6: Uint8Array | undefined;
   readonly hostLoopback6: string;
+  /** The guest's IPv6 prefix (a /64), when `ipv6Prefix` was given. */
+  readonly prefix6: Uint8Array | undefined;
   readonly #dialer: Dialer;
   readonly #maxFlows: number;
   readonly #udpIdle: number;
@@ -185,6 +228,11 @@ export class Gateway {
   #nextInboundPort = INBOUND_PORT_FIRST;
   /** The guest address last seen opening a flow (forwards go there when no lease is bound). */
   #lastGuest: Ipv4Address | undefined = undefined;
+  readonly #echo: EchoLimits;
+  /** Forwarded echoes waiting for their reply, per guest address. */
+  readonly #echoPending = new Map<string, number>();
+  #echoTokens: number;
+  #echoRefilled = 0;
 
   constructor(o: GatewayOptions) {
     const [netText, prefixText] = (o.network ?? '10.0.2.0/24').split('/');
@@ -208,6 +256,7 @@ export class Gateway {
           code: 'EINVAL',
         });
       a6.fill(0, 8);
+      this.prefix6 = a6.slice();
       prefix6 = `${formatIp({ family: 6, v6: a6 })}/64`;
       a6[15] = 2;
       this.address6 = a6;
@@ -216,6 +265,12 @@ export class Gateway {
     this.#maxFlows = o.maxFlows ?? 1024;
     this.#udpIdle = (o.udpIdleSeconds ?? 60) * SECOND;
     this.#log = o.log ?? (() => {});
+    this.#echo = {
+      rate: o.echoRate ?? 100,
+      outstanding: o.echoOutstanding ?? 32,
+      timeout: (o.echoTimeoutSeconds ?? 5) * SECOND,
+    };
+    this.#echoTokens = this.#echo.rate;
     this.policy = new DestinationPolicy({ allow: o.allow, deny: o.deny });
     const mtu = o.mtu ?? 1500;
     // Room for many flows' buffers (Linux: tcp_mem); each flow's buffers are FLOW_SNDBUF/RCVBUF.
@@ -229,10 +284,13 @@ export class Gateway {
       forwarding: this.address6 !== undefined,
       config: {
         tcp: { memoryLimit: 256 * 1024 * 1024 },
-        // Router Lifetime 0 (RFC 4861 §4.2: "not a default router"): the prefix is for SLAAC
-        // and on-link use; the gateway does not carry the guest's IPv6 beyond its own
-        // address yet, so the guest keeps its IPv4 default route for everything else.
-        ...(this.address6 !== undefined ? { ipv6: { enable: true, ndp: { routerLifetime: 0 } } } : {}),
+        // RFC 4861 §4.2, §6.2.1: Router Lifetime 0 says "not a default router": without
+        // `ipv6DefaultRoute` the prefix is for SLAAC and on-link use only, and the guest
+        // keeps its IPv4 default route for everything else. With it, AdvDefaultLifetime's
+        // default (3 × MaxRtrAdvInterval, 1800 s).
+        ...(this.address6 !== undefined
+          ? { ipv6: { enable: true, ndp: { routerLifetime: o.ipv6DefaultRoute ? 1800 : 0 } } }
+          : {}),
       },
     });
     const addrs = [`${formatIpv4(this.address)}/${prefix}`];
@@ -262,6 +320,10 @@ export class Gateway {
     this.#listener.onAcceptable = () => this.#accept();
     this.stack.udp.catchAll = (info, srcPort, dstPort, data) =>
       info.iface.name === 'guest' && this.#udpOut(info.src, srcPort, info.dst, dstPort, data);
+    if (o.dialer.pinger) {
+      this.stack.ip.icmp.onEchoRequest = (req) => this.#echoRequest(req);
+      this.stack.ip6.icmp.onEchoRequest = (req) => this.#echoRequest(req);
+    }
   }
 
   /** One line: flows, bytes, leases (the CLI prints it). */
@@ -294,17 +356,27 @@ export class Gateway {
     return formatIpv4(dst);
   }
 
-  /** `#hostFor` for either family: IPv6 reaches the host only through the gateway's own address. */
+  /** `#hostFor` for either family: the gateway's IPv6 address is the host's `hostLoopback6`. */
   #hostForAddress(dst: IpAddress): string | undefined {
     if (dst.family === 4) return this.#hostFor(dst.v4);
-    return this.address6 !== undefined && ipEquals(dst, { family: 6, v6: this.address6 })
-      ? this.hostLoopback6
-      : undefined;
+    if (this.address6 === undefined) return undefined;
+    if (ipEquals(dst, { family: 6, v6: this.address6 })) return this.hostLoopback6;
+    if (this.stack.ip6.isLocalAddress(dst.v6)) return undefined;
+    // Other addresses of the guest's /64 are on the guest link, with no one behind the gateway.
+    if (this.prefix6 !== undefined && ipv6SamePrefix(dst.v6, this.prefix6, 64)) return undefined;
+    return formatIp(dst);
+  }
+
+  /** The gateway's own address of `dst`'s family (the host-loopback alias). */
+  #isAlias(dst: IpAddress): boolean {
+    return dst.family === 4
+      ? dst.v4 === this.address
+      : this.address6 !== undefined && ipEquals(dst, { family: 6, v6: this.address6 });
   }
 
   /** Whether the policy lets the guest reach `dst` (the gateway's own addresses always). */
   #permits(dst: IpAddress): boolean {
-    return dst.family === 6 || v4(dst) === this.address || this.policy.permits(v4(dst));
+    return this.#isAlias(dst) || this.policy.permits(dst);
   }
 
   #refuse(what: string, why: string): void {
@@ -452,6 +524,91 @@ export class Gateway {
     };
   }
 
+  // ------------------------------------------------------------------ ICMP echo
+
+  /**
+   * A guest's echo request to an address beyond the gateway (the stack offers it before
+   * answering, icmp.ts EchoRequest): forwarded out of the host by the dialer's pinger, and
+   * the reply the host gets is sent to the guest from the pinged address, with the TTL it
+   * arrived with less one (the gateway is a router hop). No reply from the target: none to
+   * the guest (as passt). Where the host cannot ping, the stack answers itself, as it did
+   * before there were ping sockets. Returns true when the stack should not answer.
+   */
+  /** Takes a token from the echo bucket (refilled at `echoRate` per second); false when empty. */
+  #echoToken(now: number): boolean {
+    const rate = this.#echo.rate;
+    this.#echoTokens = Math.min(rate, this.#echoTokens + ((now - this.#echoRefilled) * rate) / SECOND);
+    this.#echoRefilled = now;
+    if (this.#echoTokens < 1) return false;
+    this.#echoTokens -= 1;
+    return true;
+  }
+
+  #echoRequest(req: EchoRequest): boolean {
+    const pinger = this.#dialer.pinger;
+    if (!pinger || req.iface.name !== 'guest' || this.#isAlias(req.dst)) return false;
+    const fam = req.dst.family;
+    const host = this.#hostForAddress(req.dst);
+    if (host === undefined) return false;
+    const what = `icmp echo ${formatIp(req.src)}>${formatIp(req.dst)}`;
+    const now = this.stack.clock.now();
+    if (!this.policy.permits(req.dst)) {
+      this.stats.echoDropped++;
+      // Logged within the echo rate, so a flood of denied pings cannot flood the log.
+      if (this.#echoToken(now)) this.#refuse(what, 'destination denied by policy');
+      return true;
+    }
+    if (pinger.available(fam) === false) return false;
+    // Bounded: a token bucket over the stack's clock, and outstanding echoes per guest.
+    const lim = this.#echo;
+    const guest = formatIp(req.src);
+    const pending = this.#echoPending.get(guest) ?? 0;
+    if (pending >= lim.outstanding || !this.#echoToken(now)) {
+      // Silently, as a rate-limited router drops: a log line per echo would flood.
+      this.stats.echoDropped++;
+      return true;
+    }
+    this.#echoPending.set(guest, pending + 1);
+    this.stats.echoForwarded++;
+    let done = false;
+    const finish = (): boolean => {
+      if (done) return false;
+      done = true;
+      timer.cancel();
+      const n = (this.#echoPending.get(guest) ?? 1) - 1;
+      if (n > 0) this.#echoPending.set(guest, n);
+      else this.#echoPending.delete(guest);
+      return !this.#listener.closed;
+    };
+    // The stack's clock bounds the wait (the pinger's own timeout frees its side).
+    const timer = this.stack.timers.timer(() => {
+      finish();
+    });
+    timer.set(now + lim.timeout);
+    const reply = (ttl: number | undefined): void => {
+      if (req.src.family === 4 && req.dst.family === 4)
+        this.stack.ip.icmp.sendEchoReply(req.dst.v4, req.src.v4, req.ident, req.seq, req.data, ttl);
+      else if (req.src.family === 6 && req.dst.family === 6)
+        this.stack.ip6.icmp.sendEchoReply(req.dst.v6, req.src.v6, req.ident, req.seq, req.data, ttl);
+    };
+    pinger.echo(fam, host, req.data, lim.timeout / 1000).then(
+      (r) => {
+        if (!finish() || r === undefined) return;
+        // A router forwarding the reply decrements it (RFC 1812 §5.3.1, RFC 8200 §3); at 0 it dies.
+        if (r.ttl <= 1) return;
+        this.stats.echoReplies++;
+        reply(r.ttl - 1);
+      },
+      (err: Error & { code?: string }) => {
+        // The host cannot ping (no ping sockets for our group, no helper): answer as before.
+        if (!finish()) return;
+        this.#log(`${what}: host cannot ping (${err.code ?? err.message}); the gateway answers`);
+        reply(undefined);
+      },
+    );
+    return true;
+  }
+
   // ------------------------------------------------------------------ UDP
 
   /**
@@ -548,22 +705,22 @@ export class Gateway {
         return true;
       }
     }
-    const what = `udp ${formatIpv4(v4(src))}:${srcPort}>${formatIpv4(v4(dst))}:${dstPort}`;
-    const host = this.#hostFor(v4(dst));
+    const what = `udp ${formatIp(src)}:${srcPort}>${formatIp(dst)}:${dstPort}`;
+    const host = this.#hostForAddress(dst);
     if (host === undefined) return false; // ICMP port unreachable, as from an idle port
-    if (v4(dst) !== this.address && !this.policy.permits(v4(dst))) {
+    if (!this.#permits(dst)) {
       this.#refuse(what, 'destination denied by policy');
       return true;
     }
-    const key = `${formatIpv4(v4(src))}:${srcPort}`;
-    if (v4(src) !== 0) this.#lastGuest = v4(src);
+    const key = `${formatIp(src)}:${srcPort}`;
+    if (src.family === 4 && src.v4 !== 0) this.#lastGuest = src.v4;
     let f = this.#udp.get(key);
     if (!f) {
       if (this.#active() >= this.#maxFlows) {
         this.#refuse(what, `flow limit ${this.#maxFlows} reached`);
         return true;
       }
-      const hd = this.#dialer.openDatagram();
+      const hd = this.#dialer.openDatagram(src.family);
       const flow: UdpFlow = {
         guest: src,
         guestPort: srcPort,
@@ -582,7 +739,7 @@ export class Gateway {
     f.last = now;
     if (!f.timer.armed) f.timer.set(now + this.#udpIdle);
     // RFC 4787 REQ-8 (address and port-dependent filtering): only peers the guest sent to answer.
-    const peerKey = `${host}:${dstPort}`;
+    const peerKey = `${canonical(host)}:${dstPort}`;
     if (!f.peers.has(peerKey)) {
       if (f.peers.size >= 64) f.peers.delete(f.peers.keys().next().value!);
       f.peers.set(peerKey, { addr: dst, port: dstPort });
@@ -593,8 +750,9 @@ export class Gateway {
   }
 
   #udpIn(f: UdpFlow, data: Uint8Array, host: string, port: number): void {
-    const peer = f.peers.get(`${host}:${port}`);
-    if (!peer || !this.#udp.has(`${formatIpv4(v4(f.guest))}:${f.guestPort}`)) return;
+    // The host's text for an address may differ from ours (IPv6 zero compression): canonical().
+    const peer = f.peers.get(`${canonical(host)}:${port}`);
+    if (!peer || this.#udp.get(`${formatIp(f.guest)}:${f.guestPort}`) !== f) return;
     f.last = this.stack.clock.now();
     this.stats.bytesIn += data.length;
     try {
@@ -614,7 +772,7 @@ export class Gateway {
   }
 
   #dropUdp(f: UdpFlow): void {
-    const key = `${formatIpv4(v4(f.guest))}:${f.guestPort}`;
+    const key = `${formatIp(f.guest)}:${f.guestPort}`;
     if (this.#udp.get(key) !== f) return;
     this.#udp.delete(key);
     f.timer.cancel();

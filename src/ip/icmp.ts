@@ -4,7 +4,7 @@
  */
 import type { Instant } from '../time/instant.ts';
 import { seconds } from '../time/instant.ts';
-import { type Ipv4Address, isIpv4Multicast } from '../wire/address.ts';
+import { type IpAddress, type Ipv4Address, isIpv4Multicast } from '../wire/address.ts';
 import {
   ICMPV4_DEST_UNREACHABLE,
   ICMPV4_PARAMETER_PROBLEM,
@@ -13,6 +13,27 @@ import {
   ICMPV4_TIME_EXCEEDED,
 } from '../wire/icmpv4.ts';
 import { IP_PROTO_ICMP } from '../wire/ipv4.ts';
+import type { NetInterface } from './interface.ts';
+
+/**
+ * An echo request (ICMP or ICMPv6) unicast to this stack, offered to `onEchoRequest` before
+ * the stack answers it: a user-mode gateway forwards it to the real destination instead
+ * (src/gateway/ping-relay.ts) and sends the reply itself (`sendEchoReply`).
+ */
+export interface EchoRequest {
+  readonly iface: NetInterface;
+  readonly src: IpAddress;
+  readonly dst: IpAddress;
+  readonly ident: number;
+  readonly seq: number;
+  /** The request's data (a copy the taker may keep). */
+  readonly data: Uint8Array;
+  /** TTL / hop limit it arrived with. */
+  readonly ttl: number;
+}
+
+/** Returns true when it took the request (the stack then does not answer). */
+export type EchoRequestHook = (req: EchoRequest) => boolean;
 
 export interface IcmpRateConfig {
   /** Errors allowed per second on average. Default 1000 (Linux icmp_msgs_per_sec). */

@@ -28,6 +28,7 @@ import {
 import { IP_PROTO_ICMP, IPV4_MIN_HEADER_LEN, Ipv4View } from '../wire/ipv4.ts';
 import {
   DEFAULT_ICMP_RATE,
+  type EchoRequestHook,
   ICMP_ERROR_MAX_LEN,
   type IcmpRateConfig,
   icmpErrorSuppressed,
@@ -133,6 +134,8 @@ function quotableHeader(offending: Uint8Array): Ipv4View | undefined {
 export class Icmpv4 {
   readonly #env: Icmpv4Env;
   readonly #bucket: TokenBucket;
+  /** Offered every unicast echo request before the stack answers it (icmp.ts EchoRequest). */
+  onEchoRequest: EchoRequestHook | undefined = undefined;
 
   constructor(env: Icmpv4Env, rateConfig?: Partial<IcmpRateConfig>) {
     this.#env = env;
@@ -204,6 +207,32 @@ export class Icmpv4 {
     return true;
   }
 
+  /**
+   * Sends an echo reply from `from` (any address: a gateway answers for the host it
+   * pinged) to `to` with hop count `ttl`; false when there is no route.
+   */
+  sendEchoReply(
+    from: Ipv4Address,
+    to: Ipv4Address,
+    ident: number,
+    seq: number,
+    data: Uint8Array,
+    ttl?: number,
+  ): boolean {
+    const env = this.#env;
+    const route = env.output.route(to, from);
+    if (typeof route === 'string') return false;
+    const reply: Icmpv4Repr = { kind: 'echoReply', ident, seq, data };
+    const body = new Uint8Array(icmpv4Length(reply));
+    emitIcmpv4(reply, body);
+    env.stats.icmp.outMessages++;
+    env.stats.icmp.outEchoReplies++;
+    return (
+      env.output.send(route, { protocol: IP_PROTO_ICMP, ...(ttl !== undefined ? { ttl } : {}) }, body) ===
+      undefined
+    );
+  }
+
   /** An ICMP message addressed to us. */
   input(info: Icmpv4Arrival, payload: Uint8Array): void {
     const env = this.#env;
@@ -223,6 +252,19 @@ export class Icmpv4 {
           icmp.suppressed++;
           return;
         }
+        if (
+          !info.broadcast &&
+          this.onEchoRequest?.({
+            iface: info.iface,
+            src: { family: 4, v4: info.src },
+            dst: { family: 4, v4: info.dst },
+            ident: m.ident,
+            seq: m.seq,
+            data: m.data.slice(),
+            ttl: info.ttl,
+          })
+        )
+          return;
         // RFC 1122 §3.2.2.6: the reply carries the request's identifier, sequence and data.
         const route = env.output.route(info.src, info.broadcast ? 0 : info.dst);
         if (typeof route === 'string') return;

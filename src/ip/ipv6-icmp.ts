@@ -29,7 +29,7 @@ import {
 } from '../wire/icmpv6.ts';
 import { emitIpv6, IPV6_HEADER_LEN, IPV6_NH_ICMPV6 } from '../wire/ipv6.ts';
 import { isIpv6LinkLocal, isIpv6Multicast, isIpv6Unspecified } from '../wire/ipv6-address.ts';
-import { DEFAULT_ICMP_RATE, type IcmpRateConfig, TokenBucket } from './icmp.ts';
+import { DEFAULT_ICMP_RATE, type EchoRequestHook, type IcmpRateConfig, TokenBucket } from './icmp.ts';
 import type { NetInterface } from './interface.ts';
 import type { Ipv6Output } from './ipv6-output.ts';
 import type { Ipv6Stats } from './ipv6-stats.ts';
@@ -84,11 +84,41 @@ export function icmpv6ErrorKind(type: number, code: number): IcmpErrorKind {
 export class Icmpv6 {
   readonly #env: Icmpv6Env;
   readonly #bucket: TokenBucket;
+  /** Offered every unicast echo request before the stack answers it (icmp.ts EchoRequest). */
+  onEchoRequest: EchoRequestHook | undefined = undefined;
 
   constructor(env: Icmpv6Env, rate: Partial<IcmpRateConfig> = {}) {
     this.#env = env;
     const r = { ...DEFAULT_ICMP_RATE, ...rate };
     this.#bucket = new TokenBucket(r.ratePerSecond, r.burst, env.clock.now());
+  }
+
+  /**
+   * Sends an echo reply from `from` (any address: a gateway answers for the host it
+   * pinged) to `to` with hop limit `hopLimit`; false when there is no route.
+   */
+  sendEchoReply(
+    from: Uint8Array,
+    to: Uint8Array,
+    ident: number,
+    seq: number,
+    data: Uint8Array,
+    hopLimit?: number,
+  ): boolean {
+    const env = this.#env;
+    const route = env.output.route(to, from);
+    if (typeof route === 'string') return false;
+    const msg = buildIcmpv6(
+      { type: ICMPV6_ECHO_REPLY, code: 0, word: ((ident << 16) | seq) >>> 0, body: data },
+      route.src,
+      to,
+    );
+    const frame = new Uint8Array(route.headerRoom + msg.length);
+    frame.set(msg, route.headerRoom);
+    env.stats.icmpOut++;
+    env.stats.echoRepliesSent++;
+    const opts = { protocol: IPV6_NH_ICMPV6, ...(hopLimit !== undefined ? { ttl: hopLimit } : {}) };
+    return env.output.sendInPlace(route, opts, frame) === undefined;
   }
 
   /** An ICMPv6 message addressed to us. */
@@ -109,6 +139,19 @@ export class Icmpv6 {
           stats.icmpInErrors++;
           return;
         }
+        if (
+          !isIpv6Multicast(a.dst) &&
+          this.onEchoRequest?.({
+            iface: a.iface,
+            src: { family: 6, v6: a.src },
+            dst: { family: 6, v6: a.dst },
+            ident: m.word >>> 16,
+            seq: m.word & 0xffff,
+            data: m.body.slice(),
+            ttl: a.hopLimit,
+          })
+        )
+          return;
         const route = env.output.route(
           a.src,
           isIpv6Multicast(a.dst) ? undefined : a.dst,

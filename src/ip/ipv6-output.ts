@@ -128,8 +128,11 @@ export class Ipv6Output {
     const env = this.#env;
     const lo = env.interfaces.loopback;
     const wantSrc = src !== undefined && !isIpv6Unspecified(src) ? src : undefined;
-    if (wantSrc !== undefined && !env.isLocal(wantSrc)) return 'EADDRNOTAVAIL';
+    // A source that is not ours is allowed only out of a transparent interface, where a
+    // gateway answers for every address beyond the link (NetInterface.transparent).
+    const foreignSrc = wantSrc !== undefined && !env.isLocal(wantSrc);
     if (isIpv6Loopback(dst) || (!isIpv6Multicast(dst) && env.isLocal(dst))) {
+      if (foreignSrc) return 'EADDRNOTAVAIL';
       if (!lo.up) return 'ENETDOWN';
       return new Ipv6Route(
         lo,
@@ -151,6 +154,7 @@ export class Ipv6Output {
       return 'ENETUNREACH';
     }
     const iface = env.interfaces.get(r.interface)!;
+    if (foreignSrc && !iface.transparent) return 'EADDRNOTAVAIL';
     const st = env.state(iface)!;
     const source = wantSrc ?? this.selectSource(st, dst);
     if (source === undefined) return 'EADDRNOTAVAIL';

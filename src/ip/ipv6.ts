@@ -527,7 +527,11 @@ export class Ipv6Layer {
       ? this.#member(st, dst, src)
       : iface.isLoopback
         ? this.isLocalAddress(dst)
-        : this.isLocalAddress(dst) && !isIpv6Loopback(dst);
+        : (this.isLocalAddress(dst) && !isIpv6Loopback(dst)) ||
+          // A transparent interface (a gateway's guest link) takes every unicast destination
+          // beyond the link as ours, as IPv4 does (NetInterface.transparent). Link-local
+          // addresses (RFC 4291 §2.5.6) stay the link's own: only ours are ours.
+          (iface.transparent && !isIpv6Unspecified(dst) && !isIpv6LinkLocal(dst));
     if (!local) {
       if (multicast || !this.#env.forwarding || iface.isLoopback) {
         stats.notForUs++;

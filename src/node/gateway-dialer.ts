@@ -5,7 +5,8 @@
  */
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
-import type { Dialer, HostDatagram, HostStream } from '../gateway/dialer.ts';
+import type { Dialer, HostDatagram, HostPinger, HostStream } from '../gateway/dialer.ts';
+import { PingSocketPinger } from './host-pinger.ts';
 
 /**
  * The buffer every dialled connection reads into (net.connect's `onread`): the bytes are
@@ -63,12 +64,19 @@ export function streamOver(sock: net.Socket, viaOnread?: { hs: HostStream }): Ho
 export interface OsDialerOptions {
   /** Milliseconds a connect may take (default 10000). */
   connectTimeoutMs?: number;
+  /**
+   * Forward the guest's pings through the host's ping sockets (host-pinger.ts; default
+   * true). Where the host does not allow them, the gateway answers pings itself.
+   */
+  ping?: boolean;
 }
 
 export class OsDialer implements Dialer {
   readonly #timeout: number;
+  readonly pinger: HostPinger | undefined;
   constructor(o: OsDialerOptions = {}) {
     this.#timeout = o.connectTimeoutMs ?? 10_000;
+    this.pinger = o.ping === false ? undefined : new PingSocketPinger();
   }
 
   connect(host: string, port: number): Promise<HostStream> {
@@ -104,8 +112,8 @@ export class OsDialer implements Dialer {
     });
   }
 
-  openDatagram(): HostDatagram {
-    const sock = dgram.createSocket('udp4');
+  openDatagram(family: 4 | 6 = 4): HostDatagram {
+    const sock = dgram.createSocket(family === 6 ? 'udp6' : 'udp4');
     const hd: HostDatagram = {
       send: (data, host, port) => {
         sock.send(data, port, host, () => {});

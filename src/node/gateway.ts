@@ -9,6 +9,7 @@
  */
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
+import * as os from 'node:os';
 import type { Dialer } from '../gateway/dialer.ts';
 import { Gateway, type GatewayOptions } from '../gateway/gateway.ts';
 import type { Device } from '../link/device.ts';
@@ -17,6 +18,7 @@ import { CryptoRng } from '../rand/rng.ts';
 import { OsDialer, streamOver } from './gateway-dialer.ts';
 import { openPcapngFile } from './pcap-file.ts';
 import { listenStreamLink, type StreamLink, type StreamLinkServer } from './qemu-link.ts';
+import { setSendBuffer } from './sndbuf.ts';
 import { StackRuntime } from './stack-runtime.ts';
 
 /**
@@ -25,6 +27,17 @@ import { StackRuntime } from './stack-runtime.ts';
  * 64 KiB frames moved a download about 1.5-2× faster than 1500-byte ones here.
  */
 export const QEMU_MTU = 65520;
+
+/**
+ * Whether the host has IPv6 to offer a guest: an IPv6 address on some interface other than
+ * loopback that is not link-local (the gateway then names itself the guest's IPv6 default
+ * router; without such an address a guest would try IPv6 first and fail).
+ */
+export function hostHasIpv6(): boolean {
+  return Object.values(os.networkInterfaces()).some((list) =>
+    (list ?? []).some((a) => a.family === 'IPv6' && !a.internal && !/^fe[89ab]/i.test(a.address)),
+  );
+}
 
 export interface PortForward {
   /** Host port on `bind` (default 127.0.0.1). */
@@ -45,7 +58,15 @@ export interface StartGatewayOptions extends Omit<GatewayOptions, 'clock' | 'rng
   bind?: string;
   /** Write the guest link's frames to a pcapng file. */
   pcap?: string;
+  /** Default: the OS dialer, which forwards pings through the host's ping sockets. */
   dialer?: Dialer;
+  /** Default: whether the host has IPv6 beyond its loopback and link-local (hostHasIpv6). */
+  ipv6DefaultRoute?: boolean;
+  /**
+   * SO_SNDBUF asked for on QEMU's socket (sndbuf.ts); default 1 GiB, which the kernel
+   * clamps to net.core.wmem_max, as passt asks for INT_MAX / 2. 0 leaves the kernel's.
+   */
+  linkSendBuffer?: number;
 }
 
 export interface RunningGateway {
@@ -67,7 +88,9 @@ export async function startGateway(o: StartGatewayOptions): Promise<RunningGatew
   if ((o.socket === undefined) === (o.port === undefined))
     throw Object.assign(new Error('EINVAL: give a socket path or a port'), { code: 'EINVAL' });
   const runtime = new StackRuntime();
-  const dialer = o.dialer ?? new OsDialer();
+  const ownDialer = o.dialer === undefined ? new OsDialer() : undefined;
+  const dialer = o.dialer ?? ownDialer!;
+  const ipv6DefaultRoute = o.ipv6DefaultRoute ?? (o.ipv6Prefix !== undefined && hostHasIpv6());
   const pcap = o.pcap ? openPcapngFile(o.pcap) : undefined;
   const server = await listenStreamLink(o.socket !== undefined ? { path: o.socket } : { port: o.port ?? 0 });
   let current: Gateway | undefined;
@@ -82,6 +105,10 @@ export async function startGateway(o: StartGatewayOptions): Promise<RunningGatew
       current.close();
       void currentLink?.close();
     }
+    // Frames queued in the kernel, not in Node's write queue: QEMU reads them on its own
+    // time, while a busy event loop would leave it waiting (sndbuf.ts).
+    const sndbuf = o.linkSendBuffer ?? 1 << 30;
+    if (sndbuf > 0) void setSendBuffer(link.socket, sndbuf);
     const device: Device = pcap ? captureDevice(link, pcap.writer, runtime.clock) : link;
     const {
       socket: _s,
@@ -91,10 +118,12 @@ export async function startGateway(o: StartGatewayOptions): Promise<RunningGatew
       bind: _b,
       pcap: _c,
       dialer: _d,
+      linkSendBuffer: _l,
       ...gwOpts
     } = o;
     const gw = new Gateway({
       ...gwOpts,
+      ipv6DefaultRoute,
       mtu: o.mtu ?? QEMU_MTU,
       clock: runtime.clock,
       rng: new CryptoRng(),
@@ -181,6 +210,7 @@ export async function startGateway(o: StartGatewayOptions): Promise<RunningGatew
       await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
       await server.close();
       runtime.stop();
+      ownDialer?.pinger?.close();
       pcap?.file.close();
     },
   };

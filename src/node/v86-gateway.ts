@@ -46,13 +46,14 @@ export function startV86Gateway(emulator: V86Emulator, o: V86GatewayOptions = {}
   const link = new V86Link(emulator, { ...linkOptions, mtu });
   const pcap = pcapPath ? openPcapngFile(pcapPath) : undefined;
   const device: Device = pcap ? captureDevice(link, pcap.writer, runtime.clock) : link;
+  const ownDialer = dialer === undefined ? new OsDialer() : undefined;
   const gateway = new Gateway({
     ...gwOpts,
     mtu,
     clock: runtime.clock,
     rng: new CryptoRng(),
     device,
-    dialer: dialer ?? new OsDialer(),
+    dialer: dialer ?? ownDialer!,
   });
   runtime.addStack(gateway.stack);
   runtime.ref();
@@ -68,6 +69,7 @@ export function startV86Gateway(emulator: V86Emulator, o: V86GatewayOptions = {}
       gateway.close();
       runtime.unref();
       runtime.stop();
+      ownDialer?.pinger?.close();
       pcap?.file.close();
     },
   };

@@ -1,5 +1,5 @@
 /** A Dialer for simulation tests: host streams and datagram sockets the test controls. */
-import type { Dialer, HostDatagram, HostStream } from '../../src/gateway/dialer.ts';
+import type { Dialer, HostDatagram, HostPinger, HostStream } from '../../src/gateway/dialer.ts';
 
 export class FakeStream implements HostStream {
   readonly host: string;
@@ -70,6 +70,9 @@ export class FakeDialer implements Dialer {
   readonly calls: string[] = [];
   readonly streams: FakeStream[] = [];
   readonly datagrams: FakeDatagram[] = [];
+  /** The families openDatagram was asked for, in order. */
+  readonly datagramFamilies: (4 | 6)[] = [];
+  pinger: HostPinger | undefined;
   /** Ports that refuse (ECONNREFUSED). */
   refuse = new Set<number>([9]);
   connect(host: string, port: number): Promise<HostStream> {
@@ -80,9 +83,40 @@ export class FakeDialer implements Dialer {
     this.streams.push(s);
     return Promise.resolve(s);
   }
-  openDatagram(): HostDatagram {
+  openDatagram(family: 4 | 6 = 4): HostDatagram {
+    this.datagramFamilies.push(family);
     const d = new FakeDatagram();
     this.datagrams.push(d);
     return d;
+  }
+}
+
+/**
+ * A HostPinger for simulation tests: each host answers with a TTL, stays silent, or the
+ * host cannot ping at all (`code`). Calls are recorded.
+ */
+export class FakePinger implements HostPinger {
+  readonly calls: { family: 4 | 6; host: string; data: Uint8Array }[] = [];
+  /** host → the TTL its reply arrives with at the host; hosts not listed never answer. */
+  readonly answers = new Map<string, number>();
+  /** Set: the host has no ping sockets (echo rejects with this code, available() is false after). */
+  code: string | undefined;
+  #learnt = false;
+  closed = false;
+  available(_family: 4 | 6): boolean | undefined {
+    if (this.code === undefined) return true;
+    return this.#learnt ? false : undefined;
+  }
+  echo(family: 4 | 6, host: string, data: Uint8Array): Promise<{ ttl: number } | undefined> {
+    this.calls.push({ family, host, data: data.slice() });
+    if (this.code !== undefined) {
+      this.#learnt = true;
+      return Promise.reject(Object.assign(new Error(this.code), { code: this.code }));
+    }
+    const ttl = this.answers.get(host);
+    return ttl === undefined ? new Promise(() => {}) : Promise.resolve({ ttl });
+  }
+  close(): void {
+    this.closed = true;
   }
 }

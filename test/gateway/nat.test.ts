@@ -272,7 +272,8 @@ describe('gateway NAT (memory network, virtual clock)', () => {
     assert.ok(global, `a SLAAC address from the prefix: ${st.describe().join(', ')}`);
     assert.deepEqual([...global!.address.subarray(0, 8)], [0xfd, 0, 0, 0, 0, 0, 0, 2]);
     assert.equal(global!.prefix, 64);
-    // Router Lifetime 0: an on-link prefix, no IPv6 default route through the gateway.
+    // Router Lifetime 0 (ipv6DefaultRoute off, the core's default): an on-link prefix, no
+    // IPv6 default route through the gateway.
     assert.equal(
       guest.ip6.routes.lookup(parseIpv6('2001:db8::1')!, () => true),
       undefined,
@@ -292,8 +293,8 @@ describe('gateway NAT (memory network, virtual clock)', () => {
     host.onEnd?.();
     assert.deepEqual(await sim.run(recvAll(s), { timeout: seconds(10) }), down);
     await sim.run(s.close(), { timeout: seconds(10) });
-    // Other IPv6 addresses are not the gateway's (IPv6 is not transparent yet): nobody
-    // answers neighbour discovery for them, as for an absent host on the link.
+    // Other addresses of the guest's /64 are on the guest link, not behind the gateway:
+    // nobody answers neighbour discovery for them, as for an absent host on the link.
     const t6 = guest.socket(AF_INET6, SOCK_STREAM);
     await assert.rejects(sim.run(t6.connect(['fd00:0:0:2::99', 80]), { timeout: seconds(30) }), {
       code: 'EHOSTUNREACH',
