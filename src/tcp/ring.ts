@@ -50,6 +50,13 @@ export class ByteRing {
   peek(off: number, len: number, scratch: Uint8Array): Uint8Array {
     const cap = this.#buf.length;
     const s = (this.#start + off) % cap;
+    if (cap <= MIN_CAPACITY) {
+      // A ring this small lives on V8's heap (see #ensure): a view of it would move it out to
+      // an ArrayBuffer of its own, the allocation the small start avoids. Its bytes are copied.
+      const buf = this.#buf;
+      for (let i = 0, j = s; i < len; i++, j = j + 1 === cap ? 0 : j + 1) scratch[i] = buf[j]!;
+      return scratch.subarray(0, len);
+    }
     if (s + len <= cap) return this.#buf.subarray(s, s + len);
     const first = cap - s;
     scratch.set(this.#buf.subarray(s, cap), 0);
