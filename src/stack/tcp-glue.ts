@@ -172,6 +172,7 @@ export function tcpEnvOver(
   const cache: { dst?: IpAddress; src?: IpAddress; generation: number; route?: NetRoute } = {
     generation: -1,
   };
+  const sourceCache: { dst?: IpAddress; source?: IpAddress; generation: number } = { generation: -1 };
   // The last route, kept while the addresses and the network layer's routes stay the same:
   // one connection's segments route once, and so do the connections after it between the
   // same two addresses (each holds address objects of its own, compared by value).
@@ -223,8 +224,19 @@ export function tcpEnvOver(
       return route === undefined ? 0 : gsoMaxSegment(route);
     },
     routeSource: (dst) => {
+      // The last answer, kept while the routes stay the same (connect asks once per connection).
+      if (
+        sourceCache.dst !== undefined &&
+        sameAddress(dst, sourceCache.dst) &&
+        net.routeGeneration === sourceCache.generation
+      )
+        return sourceCache.source;
       const r = net.route(dst);
-      return typeof r === 'string' ? undefined : r.source;
+      const source = typeof r === 'string' ? undefined : r.source;
+      sourceCache.dst = dst;
+      sourceCache.generation = net.routeGeneration;
+      sourceCache.source = source;
+      return source;
     },
     // RFC 9293 §3.7.1: MSS = the largest datagram's room for TCP - 20 (TCP header). An IPv4
     // datagram is at most 65535 bytes (RFC 791 Total Length), so loopback's 65536-byte MTU
