@@ -5,7 +5,7 @@
  * acknowledgement numbers are unsigned 32-bit numbers; compare them only with
  * the mod-2^32 helpers in src/tcp/seq.ts.
  */
-import { checksumPartial, foldChecksum, internetChecksum } from './checksum.ts';
+import { checksumPartial, foldChecksum, internetChecksum, internetChecksumRange } from './checksum.ts';
 import { type WireError, wireError } from './error.ts';
 
 /** Flag bits as in the header's 13th/14th octets (RFC 9293 §3.1, RFC 3168 for ECE/CWR). */
@@ -509,7 +509,6 @@ export function emitTcp(
   writeU16(out, at + 18, repr.urgentPointer);
   emitTcpOptions(repr.options, out, at + TCP_HEADER_LEN);
   // Checksum offload (pseudoSum undefined): the field stays 0 for the device to fill or skip.
-  if (pseudoSum !== undefined)
-    writeU16(out, at + 16, internetChecksum(out.subarray(at, at + len), pseudoSum));
+  if (pseudoSum !== undefined) writeU16(out, at + 16, internetChecksumRange(out, at, at + len, pseudoSum));
   return len;
 }
