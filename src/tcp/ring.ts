@@ -34,11 +34,17 @@ export class ByteRing {
     const n = force ? data.length : Math.min(data.length, this.space);
     if (n === 0) return 0;
     this.#ensure(this.#length + n);
-    const cap = this.#buf.length;
+    const buf = this.#buf;
+    const cap = buf.length;
     const end = (this.#start + this.#length) % cap;
     const first = Math.min(n, cap - end);
-    this.#buf.set(data.subarray(0, first), end);
-    if (first < n) this.#buf.set(data.subarray(first, n), 0);
+    if (n <= SMALL_COPY) {
+      // A few bytes (request/response) are copied by hand: no views, no set() calls.
+      for (let i = 0, j = end; i < n; i++, j = j + 1 === cap ? 0 : j + 1) buf[j] = data[i]!;
+    } else {
+      buf.set(first === data.length ? data : data.subarray(0, first), end);
+      if (first < n) buf.set(data.subarray(first, n), 0);
+    }
     this.#length += n;
     this.#account?.charge(n);
     return n;
@@ -122,3 +128,5 @@ export class ByteRing {
 
 const EMPTY = new Uint8Array(0);
 const MIN_CAPACITY = 64;
+/** Pushes of at most this many bytes are copied byte by byte. */
+const SMALL_COPY = 16;

@@ -496,8 +496,14 @@ export function emitTcp(
   const len = hl + payload.length;
   if (out.length < at + len) throw new RangeError(`emitTcp: buffer ${out.length} < ${at + len}`);
   // Place the payload first: it may overlap the header area if the caller staged it elsewhere in `out`.
-  if (payload.buffer !== out.buffer || payload.byteOffset !== out.byteOffset + at + hl)
-    out.set(payload, at + hl);
+  const pn = payload.length;
+  if (pn === 0) {
+    // (nothing to place)
+  } else if (payload.buffer !== out.buffer) {
+    // A few bytes (request/response) are copied by hand: set() costs more than the loop.
+    if (pn <= 16) for (let i = 0, o = at + hl; i < pn; i++) out[o + i] = payload[i]!;
+    else out.set(payload, at + hl);
+  } else if (payload.byteOffset !== out.byteOffset + at + hl) out.set(payload, at + hl);
   writeU16(out, at, repr.srcPort);
   writeU16(out, at + 2, repr.dstPort);
   writeU32(out, at + 4, repr.seq);
