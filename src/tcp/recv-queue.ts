@@ -183,7 +183,7 @@ export class RecvQueue {
       const from = starts[i];
       const b = bufs[i];
       const k = Math.min(n - o, ends[i] - from);
-      if (k === 1) out[o] = b[from];
+      if (k <= SMALL_COPY) for (let j = 0; j < k; j++) out[o + j] = b[from + j]!;
       else out.set(from === 0 && k === b.length ? b : b.subarray(from, from + k), o);
       o += k;
       if (from + k === ends[i]) i++;
