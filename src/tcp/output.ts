@@ -226,6 +226,17 @@ const EMPTY = new Uint8Array(0);
  */
 let wrapScratch = new Uint8Array(0);
 
+/** Payloads of at most this many bytes are lent from smallPayload (sendDataAt). */
+const SMALL_PAYLOAD = 16;
+/** smallPayload[n]: an n-byte buffer a payload of n bytes is copied into (lent to env.output). */
+const smallPayload: Uint8Array[] = (() => {
+  const all = new Uint8Array(4096);
+  const views: Uint8Array[] = [];
+  // Views of one buffer too large for V8's heap, so a view is never moved off it later.
+  for (let n = 0; n <= SMALL_PAYLOAD; n++) views.push(all.subarray(0, n));
+  return views;
+})();
+
 /**
  * The sequence number for a segment without text (ACK, RST): RFC 9293's SND.NXT is our
  * highest sequence sent (sndMax), not snd.nxt pulled back for a go-back-N retransmission:
@@ -402,7 +413,11 @@ export function sendDataAt(
   const fin = c.finQueued && seqAdd(s, len) === c.finSeq;
   if (len === 0 && !fin) return 0;
   let payload: Uint8Array = EMPTY;
-  if (len > 0) {
+  if (len > 0 && len <= SMALL_PAYLOAD) {
+    // A few bytes (request/response): copied into a view kept for that length, no new view.
+    payload = smallPayload[len]!;
+    c.sndBuf.copyOut(off, len, payload);
+  } else if (len > 0) {
     if (wrapScratch.length < len) wrapScratch = new Uint8Array(Math.max(len, 2048));
     payload = c.sndBuf.peek(off, len, wrapScratch);
   }

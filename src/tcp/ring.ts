@@ -69,6 +69,13 @@ export class ByteRing {
     scratch.set(this.#buf.subarray(0, len - first), first);
     return scratch.subarray(0, len);
   }
+  /** Copies bytes [off, off+len) from the head into `out` (which must hold len bytes), by hand: for a few bytes. */
+  copyOut(off: number, len: number, out: Uint8Array): void {
+    const buf = this.#buf;
+    const cap = buf.length;
+    for (let i = 0, j = (this.#start + off) % cap; i < len; i++, j = j + 1 === cap ? 0 : j + 1)
+      out[i] = buf[j]!;
+  }
   /** Removes up to n bytes from the head into a fresh array. */
   take(n: number): Uint8Array {
     n = Math.min(n, this.#length);

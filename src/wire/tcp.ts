@@ -485,6 +485,10 @@ export function parseTcp(
  * (emit in place: then it is not copied). A stack builds a whole frame this way:
  * link and IP headers in front, the segment at `at`, one buffer, one payload copy.
  */
+/** Payloads of at most this many bytes are placed by emitTcp's byte loop. */
+const SMALL_PAYLOAD = 16;
+const smallScratch = new Uint8Array(SMALL_PAYLOAD);
+
 export function emitTcp(
   repr: TcpRepr,
   payload: Uint8Array,
@@ -497,13 +501,13 @@ export function emitTcp(
   if (out.length < at + len) throw new RangeError(`emitTcp: buffer ${out.length} < ${at + len}`);
   // Place the payload first: it may overlap the header area if the caller staged it elsewhere in `out`.
   const pn = payload.length;
-  if (pn === 0) {
-    // (nothing to place)
-  } else if (payload.buffer !== out.buffer) {
-    // A few bytes (request/response) are copied by hand: set() costs more than the loop.
-    if (pn <= 16) for (let i = 0, o = at + hl; i < pn; i++) out[o + i] = payload[i]!;
-    else out.set(payload, at + hl);
-  } else if (payload.byteOffset !== out.byteOffset + at + hl) out.set(payload, at + hl);
+  if (pn <= SMALL_PAYLOAD) {
+    // A few bytes (request/response) are copied by hand, through a scratch buffer so that a
+    // payload staged anywhere in `out` comes out right: cheaper than set() and .buffer.
+    for (let i = 0; i < pn; i++) smallScratch[i] = payload[i]!;
+    for (let i = 0, o = at + hl; i < pn; i++) out[o + i] = smallScratch[i]!;
+  } else if (payload.buffer !== out.buffer || payload.byteOffset !== out.byteOffset + at + hl)
+    out.set(payload, at + hl);
   writeU16(out, at, repr.srcPort);
   writeU16(out, at + 2, repr.dstPort);
   writeU32(out, at + 4, repr.seq);

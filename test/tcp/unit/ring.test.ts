@@ -1,4 +1,4 @@
-/** ring.ts alone: the send buffer's views (peek) across the wrap, small rings and grown ones. */
+/** ring.ts alone: the send buffer's views (peek) and copies (copyOut) across the wrap, small rings and grown ones. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ByteRing } from '../../../src/tcp/ring.ts';
@@ -10,7 +10,7 @@ function bytes(n: number, from: number): Uint8Array {
   return b;
 }
 
-describe('ByteRing.peek (unit)', () => {
+describe('ByteRing.peek and copyOut (unit)', () => {
   for (const size of [40, 64, 300]) {
     it(`gives the bytes at every offset and length, also across the wrap (${size} bytes held)`, () => {
       // The ring's head walks round the buffer: push and consume so the held bytes wrap.
@@ -31,6 +31,9 @@ describe('ByteRing.peek (unit)', () => {
           for (const len of [1, size - off]) {
             const got = ring.peek(off, len, scratch);
             assert.deepEqual([...got], [...bytes(len, head + off)], `off ${off} len ${len} round ${round}`);
+            const copied = new Uint8Array(len);
+            ring.copyOut(off, len, copied);
+            assert.deepEqual([...copied], [...bytes(len, head + off)], `copyOut off ${off} len ${len}`);
           }
         }
       }
