@@ -455,7 +455,8 @@ export class Ipv4Layer {
       stats.badChecksum++;
       return;
     }
-    const pkt = bytes.subarray(0, v.totalLength);
+    // (Link padding beyond Total Length is cut off; a view only when there is some.)
+    const pkt = v.totalLength === bytes.length ? bytes : bytes.subarray(0, v.totalLength);
     const src = v.src;
     const dst = v.dst;
     // RFC 1122 §3.2.1.3: a source that is broadcast, multicast or (from the wire) loopback is discarded.

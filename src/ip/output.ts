@@ -113,6 +113,22 @@ export interface Ipv4OutputEnv {
   isMember(iface: NetInterface, group: Ipv4Address, src: Ipv4Address): boolean;
 }
 
+/** The header sendInPlace fills in for each datagram (an Ipv4Repr with writable fields). */
+const reprScratch: { -readonly [K in keyof Ipv4Repr]: Ipv4Repr[K] } = {
+  dscp: 0,
+  ecn: 0,
+  identification: 0,
+  dontFragment: false,
+  moreFragments: false,
+  fragmentOffset: 0,
+  ttl: 0,
+  protocol: 0,
+  src: 0,
+  dst: 0,
+  options: NO_IP_OPTIONS,
+  payloadLength: 0,
+};
+
 export class Ipv4Output {
   readonly #env: Ipv4OutputEnv;
 
@@ -253,21 +269,20 @@ export class Ipv4Output {
       env.stats.ip.fragFails++;
       return 'EMSGSIZE';
     }
-    const repr: Ipv4Repr = {
-      dscp: opts.dscp ?? 0,
-      ecn: opts.ecn ?? 0,
-      identification: env.ids.next(route.src, route.dst, opts.protocol),
-      dontFragment: opts.dontFragment ?? false,
-      moreFragments: false,
-      fragmentOffset: 0,
-      // ip(7) IP_MULTICAST_TTL: multicast datagrams default to TTL 1 (stay on the link).
-      ttl: opts.ttl ?? (isIpv4Multicast(route.dst) ? 1 : env.defaultTtl()),
-      protocol: opts.protocol,
-      src: route.src,
-      dst: route.dst,
-      options,
-      payloadLength,
-    };
+    // One header object reused for every datagram: it is written out (or fragmented) before
+    // this returns.
+    const repr = reprScratch;
+    repr.dscp = opts.dscp ?? 0;
+    repr.ecn = opts.ecn ?? 0;
+    repr.identification = env.ids.next(route.src, route.dst, opts.protocol);
+    repr.dontFragment = opts.dontFragment ?? false;
+    // ip(7) IP_MULTICAST_TTL: multicast datagrams default to TTL 1 (stay on the link).
+    repr.ttl = opts.ttl ?? (isIpv4Multicast(route.dst) ? 1 : env.defaultTtl());
+    repr.protocol = opts.protocol;
+    repr.src = route.src;
+    repr.dst = route.dst;
+    repr.options = options;
+    repr.payloadLength = payloadLength;
     env.stats.ip.sent++;
     let mtu = route.iface.mtu;
     if (!route.local && !repr.dontFragment) {

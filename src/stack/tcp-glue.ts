@@ -26,7 +26,7 @@ import type { TcpIpFields, TcpUdpEncap } from '../tcp/layer.ts';
 import type { Clock } from '../time/clock.ts';
 import type { TimerQueue } from '../time/timers.ts';
 import type { UdpTcpTunnel } from '../udp/udp.ts';
-import type { IpAddress } from '../wire/address.ts';
+import { type IpAddress, ipEquals } from '../wire/address.ts';
 import { isWireError } from '../wire/error.ts';
 // (IANA protocol numbers: IPv4's Protocol and IPv6's Next Header share them.)
 import { IP_PROTO_TCP, IP_PROTO_UDP } from '../wire/ipv4.ts';
@@ -156,6 +156,13 @@ const TUNNELLED_SEGMENT: SegmentEmitter<TunnelHeader> = {
   },
 };
 
+/** The same address, zone included (the route cache's key). */
+function sameAddress(a: IpAddress, b: IpAddress): boolean {
+  if (a === b) return true;
+  if (a.family === 4) return b.family === 4 && a.v4 === b.v4;
+  return b.family === 6 && (a.scope ?? 0) === (b.scope ?? 0) && ipEquals(a, b);
+}
+
 /** The TcpEnv of a stack: TCP's segments go out through `net`. */
 export function tcpEnvOver(
   net: NetworkLayer,
@@ -165,10 +172,17 @@ export function tcpEnvOver(
   const cache: { dst?: IpAddress; src?: IpAddress; generation: number; route?: NetRoute } = {
     generation: -1,
   };
-  // The last route, kept while the addresses (a connection's own objects) and the
-  // network layer's routes stay the same: one connection's segments route once.
+  const sourceCache: { dst?: IpAddress; source?: IpAddress; generation: number } = { generation: -1 };
+  // The last route, kept while the addresses and the network layer's routes stay the same:
+  // one connection's segments route once, and so do the connections after it between the
+  // same two addresses (each holds address objects of its own, compared by value).
   const routeFor = (src: IpAddress, dst: IpAddress): NetRoute | undefined => {
-    if (dst === cache.dst && src === cache.src && net.routeGeneration === cache.generation)
+    if (
+      cache.dst !== undefined &&
+      sameAddress(dst, cache.dst) &&
+      sameAddress(src, cache.src!) &&
+      net.routeGeneration === cache.generation
+    )
       return cache.route;
     const route: NetRoute | RouteError = net.route(dst, src);
     if (typeof route === 'string') return undefined;
@@ -210,8 +224,19 @@ export function tcpEnvOver(
       return route === undefined ? 0 : gsoMaxSegment(route);
     },
     routeSource: (dst) => {
+      // The last answer, kept while the routes stay the same (connect asks once per connection).
+      if (
+        sourceCache.dst !== undefined &&
+        sameAddress(dst, sourceCache.dst) &&
+        net.routeGeneration === sourceCache.generation
+      )
+        return sourceCache.source;
       const r = net.route(dst);
-      return typeof r === 'string' ? undefined : r.source;
+      const source = typeof r === 'string' ? undefined : r.source;
+      sourceCache.dst = dst;
+      sourceCache.generation = net.routeGeneration;
+      sourceCache.source = source;
+      return source;
     },
     // RFC 9293 §3.7.1: MSS = the largest datagram's room for TCP - 20 (TCP header). An IPv4
     // datagram is at most 65535 bytes (RFC 791 Total Length), so loopback's 65536-byte MTU

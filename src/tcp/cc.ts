@@ -8,26 +8,29 @@ import { seqSub } from './seq.ts';
 import type { Tcb } from './tcb.ts';
 
 export function ccContext(c: Tcb): CongestionContext {
-  const ctx: CongestionContext = {
-    now: c.layer.env.clock.now(),
-    mss: c.mss,
-    flightSize: seqSub(c.sndMax, c.snd.una),
-  };
+  // One literal of a fixed shape (absent values undefined): the engine allocates it in one
+  // step, and every controller's reads of it see one shape. (Adding the optional fields one
+  // by one made each context walk a chain of shapes, on every transmission start and ACK.)
+  const flightSize = seqSub(c.sndMax, c.snd.una);
   const sacked = c.hasScoreboard ? c.scoreboard.sackedBytes : 0;
   const lost = c.hasTxLog ? c.txLog.lostBytes : 0;
-  ctx.inFlight = Math.max(0, ctx.flightSize - sacked - lost);
-  ctx.caState = c.lossEnd !== undefined ? 'loss' : c.inRecovery ? 'recovery' : 'open';
-  ctx.una = c.snd.una;
-  if (c.lastDataSend > 0) ctx.lastSend = c.lastDataSend;
-  ctx.sndNxt = c.sndMax;
   // This ACK's RTT: from the transmit log (µs) when kept, else the RTT measurement's sample.
   const ackRtt = c.rsRttUs >= 0 ? c.rsRttUs : c.ackRttUs;
-  if (ackRtt >= 0) ctx.ackRtt = ackRtt;
-  const srtt = c.rtt.srtt;
-  if (srtt !== undefined) ctx.rtt = srtt;
-  if (c.minRtt > 0) ctx.minRtt = c.minRtt;
-  if (c.gsoSegs > 2) ctx.ackSegs = c.gsoSegs;
-  return ctx;
+  return {
+    now: c.layer.env.clock.now(),
+    mss: c.mss,
+    flightSize,
+    rtt: c.rtt.srtt,
+    minRtt: c.minRtt > 0 ? c.minRtt : undefined,
+    prrExit: undefined,
+    inFlight: Math.max(0, flightSize - sacked - lost),
+    ackRtt: ackRtt >= 0 ? ackRtt : undefined,
+    una: c.snd.una,
+    sndNxt: c.sndMax,
+    lastSend: c.lastDataSend > 0 ? c.lastDataSend : undefined,
+    caState: c.lossEnd !== undefined ? 'loss' : c.inRecovery ? 'recovery' : 'open',
+    ackSegs: c.gsoSegs > 2 ? c.gsoSegs : undefined,
+  };
 }
 
 /** The controller the connection's options name, for its MSS, with the stack's randomness. */

@@ -176,13 +176,17 @@ export class TcpLayer implements TcpListenerHost {
   #catchAll: TcpListener | undefined = undefined;
   readonly #challengeAcks: ChallengeAckLimiter;
   /** Connections and listeners with events to deliver; undefined: events go out at once. */
-  #eventQueue: EventSource[] | undefined = undefined;
+  #eventQueue: (EventSource | undefined)[] | undefined = undefined;
+  /** Entries of #eventQueue in use (the array is reused, never shrunk: no `length = 0` per poll). */
+  #eventCount = 0;
   /** A Stack's poll is running: it calls deliverEvents at its end (driveByPolls). */
   polling = false;
   /** deliverEvents is running: what the callbacks queue is delivered in the same call. */
   #delivering = false;
   /** Connections whose input left something to send; undefined: sent at once. */
-  #outputQueue: TcpConnection[] | undefined = undefined;
+  #outputQueue: (TcpConnection | undefined)[] | undefined = undefined;
+  /** Entries of #outputQueue in use. */
+  #outputCount = 0;
   /** Delivers queued events raised outside a poll (an application call, say) at the next one. */
   #eventTimer: Timer | undefined = undefined;
 
@@ -223,7 +227,7 @@ export class TcpLayer implements TcpListenerHost {
     if (!q) return false;
     if (!c.outputQueued) {
       c.outputQueued = true;
-      q.push(c as TcpConnection);
+      q[this.#outputCount++] = c as TcpConnection;
     }
     return true;
   }
@@ -231,18 +235,20 @@ export class TcpLayer implements TcpListenerHost {
   /** Sends what the last receive batch left to send, one pass per connection. */
   runOutputPass(): void {
     const q = this.#outputQueue;
-    if (!q || q.length === 0) return;
+    const n = this.#outputCount;
+    if (!q || n === 0) return;
     const now = this.env.clock.now();
     // (Output only queues frames and events: nothing joins this queue while it runs.)
-    for (let i = 0; i < q.length; i++) {
+    for (let i = 0; i < n; i++) {
       const c = q[i]!;
+      q[i] = undefined;
       c.outputQueued = false;
       if (c.state === 'CLOSED') continue;
       this.stats.outputPasses++;
       outputAfterInput(c, now);
       c.flush();
     }
-    q.length = 0;
+    this.#outputCount = 0;
   }
 
   /** @internal (TcpHost) */
@@ -251,7 +257,7 @@ export class TcpLayer implements TcpListenerHost {
     if (!q) return false;
     if (!x.eventsQueued) {
       x.eventsQueued = true;
-      q.push(x);
+      q[this.#eventCount++] = x;
       // An event raised outside a poll (an application call) still goes out: the timer is
       // due at once. Inside a poll, the poll delivers (no timer work per event).
       if (!this.polling && !this.#delivering && !this.#eventTimer!.armed)
@@ -264,29 +270,35 @@ export class TcpLayer implements TcpListenerHost {
   deliverEvents(): void {
     const q = this.#eventQueue;
     if (!q) return;
-    if (q.length === 0) return;
+    if (this.#eventCount === 0) return;
     // Callbacks may queue more (they join the end and are delivered in this call). Bounded: a
     // callback that keeps raising events cannot spin here for ever; what is left waits for
     // the timer, due at once.
-    const limit = 64 * Math.max(q.length, 16);
+    const limit = 64 * Math.max(this.#eventCount, 16);
     let i = 0;
     this.#delivering = true;
     try {
-      for (; i < q.length && i < limit; i++) {
+      for (; i < this.#eventCount && i < limit; i++) {
         const x = q[i]!;
+        q[i] = undefined;
         x.eventsQueued = false;
         x.deliverEvents();
       }
     } finally {
       this.#delivering = false;
-    }
-    const timer = this.#eventTimer!;
-    if (i === q.length) {
-      q.length = 0;
-      timer.cancel();
-    } else {
-      q.splice(0, i);
-      if (!timer.armed) timer.set(this.env.clock.now());
+      const timer = this.#eventTimer!;
+      if (i === this.#eventCount) {
+        this.#eventCount = 0;
+        if (timer.armed) timer.cancel();
+      } else {
+        // The bound was reached (or a callback threw, after entry i was taken): the rest
+        // moves to the front and waits for the timer.
+        const from = q[i] === undefined ? i + 1 : i;
+        q.copyWithin(0, from, this.#eventCount);
+        this.#eventCount -= from;
+        q.fill(undefined, this.#eventCount);
+        if (!timer.armed) timer.set(this.env.clock.now());
+      }
     }
   }
 

@@ -39,7 +39,15 @@ function optionBytes(c: Tcb, sackBlocks: number): number {
   return (c.tsOk ? 12 : 0) + (sackBlocks > 0 ? 4 + 8 * sackBlocks : 0);
 }
 
-/** Options for a non-SYN segment (timestamps, SACK blocks while we hold out-of-order data). */
+/** The timestamps of a segment that carries no other option (dataOptions lends it). */
+const tsScratch = { tsVal: 0, tsEcr: 0 };
+const tsOnlyScratch: TcpOptions = { timestamps: tsScratch };
+
+/**
+ * Options for a non-SYN segment (timestamps, SACK blocks while we hold out-of-order data).
+ * The common case, timestamps alone, is one object reused for every segment: the options
+ * are lent to env.output with the segment, which writes them out before it returns.
+ */
 function dataOptions(c: Tcb): TcpOptions {
   const max = c.tsOk ? 3 : 4;
   let sack = c.sackOk && c.hasReasm ? c.reasm.sackBlocks(max) : undefined;
@@ -49,7 +57,12 @@ function dataOptions(c: Tcb): TcpOptions {
     c.dsack = undefined;
     if (c.sackOk) sack = [dsack, ...(sack ?? []).slice(0, max - 1)];
   }
-  if (!c.tsOk && !sack) return NO_OPTIONS;
+  if (!sack || sack.length === 0) {
+    if (!c.tsOk) return NO_OPTIONS;
+    tsScratch.tsVal = tsNow(c);
+    tsScratch.tsEcr = c.tsRecent;
+    return tsOnlyScratch;
+  }
   const o: { timestamps?: { tsVal: number; tsEcr: number }; sack?: readonly SackBlock[] } = {};
   if (c.tsOk) o.timestamps = { tsVal: tsNow(c), tsEcr: c.tsRecent };
   if (sack && sack.length > 0) o.sack = sack;
@@ -153,16 +166,15 @@ function emit(c: Tcb, seqNo: Seq, ctl: number, payload: Uint8Array, options: Tcp
     flags = ecnFlags.flags;
   }
   const hasAck = (flags & TCP_ACK) !== 0;
-  const repr: TcpRepr = {
-    srcPort: c.local.port,
-    dstPort: c.remote.port,
-    seq: seqNo,
-    ack: hasAck ? c.rcv.nxt : 0,
-    flags,
-    window,
-    urgentPointer: 0,
-    options,
-  };
+  // One repr reused for every segment: env.output builds the segment before it returns.
+  const repr = reprScratch;
+  repr.srcPort = c.local.port;
+  repr.dstPort = c.remote.port;
+  repr.seq = seqNo;
+  repr.ack = hasAck ? c.rcv.nxt : 0;
+  repr.flags = flags;
+  repr.window = window;
+  repr.options = options;
   if (hasAck) {
     // An ACK of data spends one quick ACK (Linux tcp_dec_quickack_mode).
     if (c.quickAcks > 0 && c.rcv.nxt !== c.lastAckSent) c.quickAcks--;
@@ -189,6 +201,18 @@ function emit(c: Tcb, seqNo: Seq, ctl: number, payload: Uint8Array, options: Tcp
     );
 }
 
+/** The header emit lends to env.output (a TcpRepr with its fields writable). */
+const reprScratch: { -readonly [K in keyof TcpRepr]: TcpRepr[K] } = {
+  srcPort: 0,
+  dstPort: 0,
+  seq: 0,
+  ack: 0,
+  flags: 0,
+  window: 0,
+  urgentPointer: 0,
+  options: NO_OPTIONS,
+};
+
 /** The flags ecnForSegment adds to (one object: emit is synchronous). */
 const ecnFlags = { flags: 0 };
 
@@ -201,6 +225,17 @@ const EMPTY = new Uint8Array(0);
  * (64 KiB each over loopback) though most payloads never wrap.
  */
 let wrapScratch = new Uint8Array(0);
+
+/** Payloads of at most this many bytes are lent from smallPayload (sendDataAt). */
+const SMALL_PAYLOAD = 16;
+/** smallPayload[n]: an n-byte buffer a payload of n bytes is copied into (lent to env.output). */
+const smallPayload: Uint8Array[] = (() => {
+  const all = new Uint8Array(4096);
+  const views: Uint8Array[] = [];
+  // Views of one buffer too large for V8's heap, so a view is never moved off it later.
+  for (let n = 0; n <= SMALL_PAYLOAD; n++) views.push(all.subarray(0, n));
+  return views;
+})();
 
 /**
  * The sequence number for a segment without text (ACK, RST): RFC 9293's SND.NXT is our
@@ -395,7 +430,11 @@ export function sendDataAt(
   const fin = c.finQueued && seqAdd(s, len) === c.finSeq;
   if (len === 0 && !fin) return 0;
   let payload: Uint8Array = EMPTY;
-  if (len > 0) {
+  if (len > 0 && len <= SMALL_PAYLOAD) {
+    // A few bytes (request/response): copied into a view kept for that length, no new view.
+    payload = smallPayload[len]!;
+    c.sndBuf.copyOut(off, len, payload);
+  } else if (len > 0) {
     if (wrapScratch.length < len) wrapScratch = new Uint8Array(Math.max(len, 2048));
     payload = c.sndBuf.peek(off, len, wrapScratch);
   }
@@ -548,15 +587,21 @@ export function tcpOutput(c: Tcb): void {
   const now = rate > 0 ? c.layer.env.clock.now() : 0;
   const burstMax =
     rate > 0 ? Math.max(1, c.cc.pacingBurst ?? c.opts.pacingBurst ?? 2) : Number.POSITIVE_INFINITY;
-  const pace: Pace = { segs: 0, bytes: 0, held: false };
-  // A controller that paces (BBR) paces everything, recovery's sends too, as Linux's pacing
-  // applies to every transmission; SO_MAX_PACING_RATE alone leaves retransmissions unpaced.
-  const paceRecovery = rate > 0 && (c.cc.pacingRate ?? 0) > 0;
+  let burstSegs = 0;
+  let burstBytes = 0;
+  let held = false;
   const sackRec = sackRecovering(c);
-  if (sackRec) sent = sackRecoverySend(c, paceRecovery ? { pace, now, burstMax } : undefined);
-  let burstSegs = pace.segs;
-  let burstBytes = pace.bytes;
-  let held = pace.held;
+  if (sackRec) {
+    // A controller that paces (BBR) paces everything, recovery's sends too, as Linux's pacing
+    // applies to every transmission; SO_MAX_PACING_RATE alone leaves retransmissions unpaced.
+    if (rate > 0 && (c.cc.pacingRate ?? 0) > 0) {
+      const pace: Pace = { segs: 0, bytes: 0, held: false };
+      sent = sackRecoverySend(c, { pace, now, burstMax });
+      burstSegs = pace.segs;
+      burstBytes = pace.bytes;
+      held = pace.held;
+    } else sent = sackRecoverySend(c, undefined);
+  }
   // Super-segments (TSO) when the route's device takes them; not while pacing (each burst is
   // a few segments) nor through a UDP tunnel. Asked once, when there is more than a segment to send.
   let gsoMax = -1;

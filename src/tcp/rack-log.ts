@@ -60,6 +60,11 @@ export class TxLog {
   sackedSegs = 0;
   /** Transmissions recorded so far (the last `order` given). */
   sent = 0;
+  /**
+   * The entry last dropped as acknowledged, reused by the next append: a request/response
+   * exchange (one entry in flight at a time) then allocates no entry per segment.
+   */
+  #spare: TxSegment | undefined = undefined;
 
   /** Segments recorded (from SND.UNA). */
   get size(): number {
@@ -109,6 +114,24 @@ export class TxLog {
         last.segs++;
         return;
       }
+    }
+    const spare = this.#spare;
+    if (spare !== undefined) {
+      this.#spare = undefined;
+      spare.start = start;
+      spare.end = end;
+      spare.segs = 1;
+      spare.xmitTs = now;
+      spare.order = ++this.sent;
+      spare.rtx = false;
+      spare.lost = false;
+      spare.sacked = false;
+      spare.delivered = stamp.delivered;
+      spare.deliveredTs = stamp.deliveredTs;
+      spare.firstTxTs = stamp.firstTxTs;
+      spare.appLimited = stamp.appLimited;
+      this.#segs.push(spare);
+      return;
     }
     this.#segs.push({
       start,
@@ -176,7 +199,10 @@ export class TxLog {
     this.sackedSegs += seg.segs;
   }
 
-  /** Drops the first entry (wholly acknowledged). */
+  /**
+   * Drops the first entry (wholly acknowledged). The caller may still read it until the next
+   * append, which may reuse it.
+   */
   shift(): void {
     const seg = this.#segs[this.#head]!;
     this.setLost(seg, false);
@@ -186,6 +212,7 @@ export class TxLog {
       this.#segs.splice(0, this.#head);
       this.#head = 0;
     }
+    this.#spare = seg;
   }
 
   /** The first entry now starts at `una` (its front is acknowledged). */
@@ -199,6 +226,7 @@ export class TxLog {
   clear(): void {
     this.#segs = [];
     this.#head = 0;
+    this.#spare = undefined;
     this.lostBytes = 0;
     this.sackedSegs = 0;
   }

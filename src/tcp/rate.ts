@@ -18,7 +18,7 @@ import type { TxRateStamp, TxSegment } from './rack-log.ts';
 import type { Tcb } from './tcb.ts';
 
 /**
- * The stamp for a transmission at `now` (Linux tcp_rate_skb_sent). `nothingOutstanding`:
+ * The stamp for a transmission at `now` (Linux tcp_rate_skb_sent), lent until the next call. `nothingOutstanding`:
  * the flight was empty before it, so the sampling interval starts now: "any ACKs after now
  * indicate that the network was able to deliver those packets completely in the sampling
  * interval between now and the next ACK".
@@ -28,13 +28,18 @@ export function rateStamp(c: Tcb, now: number, nothingOutstanding: boolean): TxR
     c.rateFirstTx = now;
     c.rateDeliveredTs = now;
   }
-  return {
-    delivered: c.stats.bytesDelivered,
-    deliveredTs: c.rateDeliveredTs,
-    firstTxTs: c.rateFirstTx,
-    appLimited: c.appLimitedUntil !== 0,
-  };
+  // One object lent to the caller (rack.ts copies its fields into the log at once): a stamp
+  // per transmission allocated nothing.
+  const s = stampScratch;
+  s.delivered = c.stats.bytesDelivered;
+  s.deliveredTs = c.rateDeliveredTs;
+  s.firstTxTs = c.rateFirstTx;
+  s.appLimited = c.appLimitedUntil !== 0;
+  return s;
 }
+
+/** The stamp rateStamp fills in and lends (its fields are copied before the next call). */
+const stampScratch: TxRateStamp = { delivered: 0, deliveredTs: 0, firstTxTs: 0, appLimited: false };
 
 /** Restamps a retransmitted entry (Linux stamps every transmission). */
 export function rateRestamp(seg: TxSegment, stamp: TxRateStamp): void {
@@ -77,9 +82,25 @@ export function rateSegDelivered(c: Tcb, seg: TxSegment, now: number, bySack: bo
   if (bySack) seg.deliveredTs = -1;
 }
 
+/** A rate sample to fill in (rateGenerate). */
+export function newRateSample(): RateSample {
+  return {
+    delivered: -1,
+    intervalUs: -1,
+    priorDelivered: 0,
+    isAppLimited: false,
+    ackedSacked: 0,
+    losses: 0,
+    rttUs: -1,
+    priorInFlight: 0,
+    deliveredTotal: 0,
+    deliveredTs: 0,
+  };
+}
+
 /**
- * The ACK's sample (Linux tcp_rate_gen), after the delivered count took this ACK's bytes.
- * `ackedSacked`: bytes newly delivered; `losses`: bytes newly marked lost.
+ * The ACK's sample (Linux tcp_rate_gen), after the delivered count took this ACK's bytes,
+ * written into `rs`. `ackedSacked`: bytes newly delivered; `losses`: bytes newly marked lost.
  */
 export function rateGenerate(
   c: Tcb,
@@ -87,23 +108,22 @@ export function rateGenerate(
   losses: number,
   priorInFlight: number,
   now: number,
+  rs: RateSample = newRateSample(),
 ): RateSample {
   const total = c.stats.bytesDelivered;
   // "Clear app limited if bubble is acked and gone."
   if (c.appLimitedUntil !== 0 && total > c.appLimitedUntil) c.appLimitedUntil = 0;
   if (ackedSacked > 0) c.rateDeliveredTs = now;
-  const rs: RateSample = {
-    delivered: -1,
-    intervalUs: -1,
-    priorDelivered: c.rsPriorDelivered,
-    isAppLimited: c.rsAppLimited,
-    ackedSacked,
-    losses,
-    rttUs: c.rsRttUs,
-    priorInFlight,
-    deliveredTotal: total,
-    deliveredTs: c.rateDeliveredTs,
-  };
+  rs.delivered = -1;
+  rs.intervalUs = -1;
+  rs.priorDelivered = c.rsPriorDelivered;
+  rs.isAppLimited = c.rsAppLimited;
+  rs.ackedSacked = ackedSacked;
+  rs.losses = losses;
+  rs.rttUs = c.rsRttUs;
+  rs.priorInFlight = priorInFlight;
+  rs.deliveredTotal = total;
+  rs.deliveredTs = c.rateDeliveredTs;
   if (!c.rsHave) return rs;
   rs.delivered = total - c.rsPriorDelivered;
   // "Use the longer of the send phase and the ACK phase": a burst sent faster than the

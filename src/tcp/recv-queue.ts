@@ -97,7 +97,9 @@ export class RecvQueue {
       this.#lastInTail = false;
     }
     const at = this.#tailUsed;
-    if (n === data.length) tail.set(data, at);
+    // A few bytes (request/response) are copied by hand: set() costs more than the loop.
+    if (n <= SMALL_COPY) for (let i = 0; i < n; i++) tail[at + i] = data[i]!;
+    else if (n === data.length) tail.set(data, at);
     else tail.set(data.subarray(0, n), at);
     this.#tailUsed = at + n;
     const last = this.#n - 1;
@@ -181,7 +183,7 @@ export class RecvQueue {
       const from = starts[i];
       const b = bufs[i];
       const k = Math.min(n - o, ends[i] - from);
-      if (k === 1) out[o] = b[from];
+      if (k <= SMALL_COPY) for (let j = 0; j < k; j++) out[o + j] = b[from + j]!;
       else out.set(from === 0 && k === b.length ? b : b.subarray(from, from + k), o);
       o += k;
       if (from + k === ends[i]) i++;
@@ -257,3 +259,5 @@ const NO_NUMBERS: number[] = [];
 /** Pieces at least this large, owning at least half their buffer, are kept by reference. */
 const KEEP_MIN = 1024;
 const MIN_TAIL = 64;
+/** Copies of at most this many bytes go byte by byte (no view, no set() call). */
+const SMALL_COPY = 16;

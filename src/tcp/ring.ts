@@ -34,11 +34,17 @@ export class ByteRing {
     const n = force ? data.length : Math.min(data.length, this.space);
     if (n === 0) return 0;
     this.#ensure(this.#length + n);
-    const cap = this.#buf.length;
+    const buf = this.#buf;
+    const cap = buf.length;
     const end = (this.#start + this.#length) % cap;
     const first = Math.min(n, cap - end);
-    this.#buf.set(data.subarray(0, first), end);
-    if (first < n) this.#buf.set(data.subarray(first, n), 0);
+    if (n <= SMALL_COPY) {
+      // A few bytes (request/response) are copied by hand: no views, no set() calls.
+      for (let i = 0, j = end; i < n; i++, j = j + 1 === cap ? 0 : j + 1) buf[j] = data[i]!;
+    } else {
+      buf.set(first === data.length ? data : data.subarray(0, first), end);
+      if (first < n) buf.set(data.subarray(first, n), 0);
+    }
     this.#length += n;
     this.#account?.charge(n);
     return n;
@@ -50,11 +56,25 @@ export class ByteRing {
   peek(off: number, len: number, scratch: Uint8Array): Uint8Array {
     const cap = this.#buf.length;
     const s = (this.#start + off) % cap;
+    if (cap <= MIN_CAPACITY) {
+      // A ring this small lives on V8's heap (see #ensure): a view of it would move it out to
+      // an ArrayBuffer of its own, the allocation the small start avoids. Its bytes are copied.
+      const buf = this.#buf;
+      for (let i = 0, j = s; i < len; i++, j = j + 1 === cap ? 0 : j + 1) scratch[i] = buf[j]!;
+      return scratch.subarray(0, len);
+    }
     if (s + len <= cap) return this.#buf.subarray(s, s + len);
     const first = cap - s;
     scratch.set(this.#buf.subarray(s, cap), 0);
     scratch.set(this.#buf.subarray(0, len - first), first);
     return scratch.subarray(0, len);
+  }
+  /** Copies bytes [off, off+len) from the head into `out` (which must hold len bytes), by hand: for a few bytes. */
+  copyOut(off: number, len: number, out: Uint8Array): void {
+    const buf = this.#buf;
+    const cap = buf.length;
+    for (let i = 0, j = (this.#start + off) % cap; i < len; i++, j = j + 1 === cap ? 0 : j + 1)
+      out[i] = buf[j]!;
   }
   /** Removes up to n bytes from the head into a fresh array. */
   take(n: number): Uint8Array {
@@ -115,3 +135,5 @@ export class ByteRing {
 
 const EMPTY = new Uint8Array(0);
 const MIN_CAPACITY = 64;
+/** Pushes of at most this many bytes are copied byte by byte. */
+const SMALL_COPY = 16;

@@ -13,7 +13,7 @@ import { frtoOnAck, frtoOrigAcked } from './frto.ts';
 import { retransmitFirst, sendDataAt, tsNow } from './output.ts';
 import { prrOnAck, prrStart } from './prr.ts';
 import { rackDetectLoss, rackEnabled, rackOnAck, rackRecoveryEnded } from './rack.ts';
-import { rateAckBegin, rateAverage, rateGenerate } from './rate.ts';
+import { newRateSample, rateAckBegin, rateAverage, rateGenerate } from './rate.ts';
 import { recoveryPipe } from './recovery.ts';
 import { type Seq, seq, seqAdd, seqGe, seqGt, seqLe, seqLt, seqMax, seqSub } from './seq.ts';
 import { T_PERSIST, T_REO, type Tcb } from './tcb.ts';
@@ -185,6 +185,9 @@ function spuriousReduction(c: Tcb): void {
   c.frtoNewFrom = undefined;
 }
 
+/** The rate sample of an ACK no controller takes (sampleDelivery). */
+const rateScratch = newRateSample();
+
 /**
  * What the peer has received (Linux tp->delivered, delivered_ce, for TCP_INFO): the bytes an
  * ACK newly acknowledged or SACKed; then the ACK's delivery-rate sample (rate.ts), which a
@@ -195,14 +198,17 @@ function sampleDelivery(c: Tcb, delivered: number, lost: number, priorInFlight: 
   const now = c.layer.env.clock.now();
   st.bytesDelivered += delivered;
   if (ece) st.bytesDeliveredCe += delivered;
-  const rs = rateGenerate(c, delivered, lost, priorInFlight, now);
+  // Without a controller that takes it, the sample only updates the connection's own record
+  // (TCP_INFO's delivery rate): it is made in one object reused for every ACK.
+  const consumer = c.cc.onRateSample !== undefined;
+  const rs = rateGenerate(c, delivered, lost, priorInFlight, now, consumer ? newRateSample() : rateScratch);
   if (!c.hasTxLog || c.txLog.sent === 0) {
     // No per-segment stamps on this connection: the round-trip average (rate.ts).
     if (!rateAverage(c, now, rs)) rs.delivered = -1;
   }
-  if (!c.cc.onRateSample) return;
+  if (!consumer) return;
   const ctx = ccContext(c);
-  c.cc.onRateSample(rs, ctx);
+  c.cc.onRateSample!(rs, ctx);
   // Linux bbr_update_min_rtt: "Ignore low rate samples during this mode."
   if (c.cc.holdsRate) c.appLimitedUntil = st.bytesDelivered + (ctx.inFlight ?? 0) || 1;
 }

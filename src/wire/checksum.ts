@@ -163,6 +163,27 @@ export function checksumPartial(bytes: Uint8Array, sum: number): number {
   return reduce(sum + swap16(foldChecksum(le)));
 }
 
+/**
+ * The Internet checksum of `bytes[start..end)` (header field value), starting from partial
+ * sum `initial`. A short range is summed in place (no view of it is made); a long one goes
+ * through checksumPartial's word loop.
+ */
+export function internetChecksumRange(bytes: Uint8Array, start: number, end: number, initial = 0): number {
+  if (end - start >= SHORT_INPUT) return finishChecksum(checksumPartial(bytes.subarray(start, end), initial));
+  let s = 0;
+  let i = start;
+  for (; i + 7 < end; i += 8) {
+    s +=
+      ((bytes[i] << 8) | bytes[i + 1]) +
+      ((bytes[i + 2] << 8) | bytes[i + 3]) +
+      ((bytes[i + 4] << 8) | bytes[i + 5]) +
+      ((bytes[i + 6] << 8) | bytes[i + 7]);
+  }
+  for (; i + 1 < end; i += 2) s += (bytes[i] << 8) | bytes[i + 1];
+  if (i < end) s += bytes[i] << 8;
+  return finishChecksum(reduce(initial + s));
+}
+
 /** The Internet checksum of `bytes` (header field value), starting from partial sum `initial`. */
 export function internetChecksum(bytes: Uint8Array, initial = 0): number {
   return finishChecksum(checksumPartial(bytes, initial));

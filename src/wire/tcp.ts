@@ -5,7 +5,7 @@
  * acknowledgement numbers are unsigned 32-bit numbers; compare them only with
  * the mod-2^32 helpers in src/tcp/seq.ts.
  */
-import { checksumPartial, foldChecksum, internetChecksum } from './checksum.ts';
+import { checksumPartial, foldChecksum, internetChecksum, internetChecksumRange } from './checksum.ts';
 import { type WireError, wireError } from './error.ts';
 
 /** Flag bits as in the header's 13th/14th octets (RFC 9293 §3.1, RFC 3168 for ECE/CWR). */
@@ -485,6 +485,10 @@ export function parseTcp(
  * (emit in place: then it is not copied). A stack builds a whole frame this way:
  * link and IP headers in front, the segment at `at`, one buffer, one payload copy.
  */
+/** Payloads of at most this many bytes are placed by emitTcp's byte loop. */
+const SMALL_PAYLOAD = 16;
+const smallScratch = new Uint8Array(SMALL_PAYLOAD);
+
 export function emitTcp(
   repr: TcpRepr,
   payload: Uint8Array,
@@ -496,7 +500,13 @@ export function emitTcp(
   const len = hl + payload.length;
   if (out.length < at + len) throw new RangeError(`emitTcp: buffer ${out.length} < ${at + len}`);
   // Place the payload first: it may overlap the header area if the caller staged it elsewhere in `out`.
-  if (payload.buffer !== out.buffer || payload.byteOffset !== out.byteOffset + at + hl)
+  const pn = payload.length;
+  if (pn <= SMALL_PAYLOAD) {
+    // A few bytes (request/response) are copied by hand, through a scratch buffer so that a
+    // payload staged anywhere in `out` comes out right: cheaper than set() and .buffer.
+    for (let i = 0; i < pn; i++) smallScratch[i] = payload[i]!;
+    for (let i = 0, o = at + hl; i < pn; i++) out[o + i] = smallScratch[i]!;
+  } else if (payload.buffer !== out.buffer || payload.byteOffset !== out.byteOffset + at + hl)
     out.set(payload, at + hl);
   writeU16(out, at, repr.srcPort);
   writeU16(out, at + 2, repr.dstPort);
@@ -509,7 +519,6 @@ export function emitTcp(
   writeU16(out, at + 18, repr.urgentPointer);
   emitTcpOptions(repr.options, out, at + TCP_HEADER_LEN);
   // Checksum offload (pseudoSum undefined): the field stays 0 for the device to fill or skip.
-  if (pseudoSum !== undefined)
-    writeU16(out, at + 16, internetChecksum(out.subarray(at, at + len), pseudoSum));
+  if (pseudoSum !== undefined) writeU16(out, at + 16, internetChecksumRange(out, at, at + len, pseudoSum));
   return len;
 }

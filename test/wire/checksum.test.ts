@@ -9,6 +9,7 @@ import {
   finishChecksum,
   foldChecksum,
   internetChecksum,
+  internetChecksumRange,
   pseudoHeaderSumV4,
   pseudoHeaderSumV6,
 } from '../../src/wire/checksum.ts';
@@ -25,6 +26,27 @@ function refSum(bytes: Uint8Array): number {
 }
 
 describe('internet checksum', () => {
+  it('of a range equals the checksum of that range as a view, short and long, any offsets and start sum', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 0, maxLength: 600 }),
+        fc.nat(),
+        fc.nat(),
+        fc.nat({ max: 0x3ffff }),
+        (b, x, y, sum) => {
+          const start = b.length === 0 ? 0 : x % (b.length + 1);
+          const end = start + (b.length === 0 ? 0 : y % (b.length - start + 1));
+          const want = finishChecksum(refSum(b.subarray(start, end)) + sum);
+          assert.equal(internetChecksumRange(b, start, end, sum), want);
+          assert.equal(
+            internetChecksumRange(b, start, end, sum),
+            internetChecksum(b.subarray(start, end), sum),
+          );
+        },
+      ),
+      { numRuns: 300, seed: 7 },
+    );
+  });
   it('matches the RFC 1071 §3 worked example', () => {
     const b = new Uint8Array([0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]);
     assert.equal(foldChecksum(checksumPartial(b, 0)), 0xddf2);

@@ -19,6 +19,15 @@ import { TimerQueue } from '../../../src/time/timers.ts';
 import { ipv4 } from '../../../src/wire/address.ts';
 import { TCP_ACK, type TcpOptions, type TcpRepr } from '../../../src/wire/tcp.ts';
 
+/** A copy of a sent segment's options (TCP lends them for the output call only). */
+function copyOptions(o: TcpOptions): TcpOptions {
+  return {
+    ...o,
+    ...(o.timestamps ? { timestamps: { ...o.timestamps } } : {}),
+    ...(o.sack ? { sack: o.sack.map((b) => ({ ...b })) } : {}),
+  };
+}
+
 /** One segment handed to the transmit sink (copied: the stack lends them for the call only). */
 export interface Sent {
   seq: number;
@@ -61,7 +70,8 @@ export class FakeHost implements TcpHost {
           window: r.window,
           len: payload.length,
           payload: payload.slice(),
-          options: r.options,
+          // (The repr is lent for the call: TcpEnv.output.)
+          options: copyOptions(r.options),
           ecn,
         });
       },
