@@ -24,7 +24,7 @@ describe('tcpOutput (unit)', () => {
     assert.equal(c.snd.nxt, ours(3000));
     assert.equal(c.sndMax, ours(3000));
     // RFC 6298 §5.1: the retransmission timer runs for the data in flight.
-    assert.equal(c.timerAt[T_RTX], host.clock.now() + c.rtt.rto);
+    assert.equal(c.timerAt(T_RTX), host.clock.now() + c.rtt.rto);
   });
 
   it("the peer's window bounds the flight", () => {
