@@ -136,7 +136,7 @@ export class TcpConnection extends Tcb {
 
   /** Applies socket options (some take effect at once: buffer sizes, keepalive, Nagle). */
   setOptions(o: Partial<TcpSocketOptions>): void {
-    Object.assign(this.opts, o);
+    Object.assign(this.ownOpts(), o);
     if (o.sndBuf !== undefined) this.sndBuf.limit = o.sndBuf;
     if (o.rcvBuf !== undefined) {
       this.rcvBuf.limit = o.rcvBuf;

@@ -137,6 +137,7 @@ const G_RS_HAVE = 1 << 7;
 const G_RS_APP_LIMITED = 1 << 8;
 const G_RATE_SAMPLE_APP_LIMITED = 1 << 9;
 const G_CWND_LIMITED = 1 << 10;
+const G_OWN_OPTS = 1 << 11;
 
 export class Tcb {
   /** @internal */ readonly layer: TcpHost;
@@ -682,7 +683,22 @@ export class Tcb {
   set terminated(v: boolean) {
     this.#flags = v ? this.#flags | F_TERMINATED : this.#flags & ~F_TERMINATED;
   }
-  readonly opts: TcpSocketOptions;
+  /** Socket options, perhaps shared with other connections until changed (ownOpts). */
+  #opts: Readonly<TcpSocketOptions>;
+  get opts(): Readonly<TcpSocketOptions> {
+    return this.#opts;
+  }
+  /**
+   * @internal The options to change: a copy of its own the first time, since the options a
+   * connection is made with may be shared (shared-options.ts).
+   */
+  ownOpts(): TcpSocketOptions {
+    if ((this.#flags2 & G_OWN_OPTS) === 0) {
+      this.#opts = { ...this.#opts };
+      this.#flags2 |= G_OWN_OPTS;
+    }
+    return this.#opts as TcpSocketOptions;
+  }
   readonly stats: TcpConnStats = {
     segsIn: 0,
     segsOut: 0,
@@ -696,11 +712,11 @@ export class Tcb {
     timeouts: 0,
   };
 
-  constructor(layer: TcpHost, local: TcpEndpoint, remote: TcpEndpoint, opts: TcpSocketOptions) {
+  constructor(layer: TcpHost, local: TcpEndpoint, remote: TcpEndpoint, opts: Readonly<TcpSocketOptions>) {
     this.layer = layer;
     this.local = local;
     this.remote = remote;
-    this.opts = opts;
+    this.#opts = opts;
     this.sndBuf = new ByteRing(opts.sndBuf, layer.memory.forSend);
     this.rcvBuf = new RecvQueue(opts.rcvBuf, layer.memory);
     const cfg = layer.config;

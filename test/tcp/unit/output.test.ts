@@ -50,7 +50,7 @@ describe('tcpOutput (unit)', () => {
       host.take().map((s) => s.len),
       [MSS],
     );
-    c.opts.noDelay = true;
+    c.ownOpts().noDelay = true;
     tcpOutput(c);
     assert.deepEqual(
       host.take().map((s) => [s.seq, s.len]),
