@@ -129,6 +129,8 @@ export class TcpConnection extends Tcb {
       this.ackNow = true;
       tcpOutput(this);
     }
+    // An idle connection read empty keeps no receive storage.
+    if (this.rcvBuf.length === 0) this.trimIfIdle();
   }
 
   /** The congestion controller's name ('newreno', 'cubic', 'bbr'). */

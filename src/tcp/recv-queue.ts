@@ -239,6 +239,20 @@ export class RecvQueue {
     this.#tail = EMPTY;
   }
 
+  /**
+   * An empty queue lets go of its storage (the piece arrays, its own buffer): an idle
+   * connection then holds none (Tcb, when its last timer goes). Nothing when bytes are held.
+   */
+  trim(): void {
+    if (this.#length !== 0) return;
+    this.reset();
+    this.#bufs = NO_BUFS;
+    this.#starts = NO_NUMBERS;
+    this.#ends = NO_NUMBERS;
+    this.#charges = NO_NUMBERS;
+    this.#tail = EMPTY;
+  }
+
   /** Empty (or cleared): unread pieces give their charges back; the own buffer is filled again from its start. */
   private reset(): void {
     const bufs = this.#bufs;

@@ -93,6 +93,12 @@ export class ByteRing {
     this.#length = 0;
     this.#buf = EMPTY;
   }
+  /** An empty ring lets go of its buffer (an idle connection then holds none; it grows again on use). */
+  trim(): void {
+    if (this.#length !== 0) return;
+    this.#start = 0;
+    this.#buf = EMPTY;
+  }
   // Private methods are TypeScript `private`, not `#`: `#` methods give every instance a
   // brand field, 8 bytes per connection (bench/idle.ts).
   private ensure(need: number): void {

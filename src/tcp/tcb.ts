@@ -892,11 +892,29 @@ export class Tcb {
     this.ptoArmed = false;
     this.dropTimers();
   }
-  /** No timer armed: the queue entry and the storage go (a later setTimer makes new ones). */
+  /**
+   * No timer armed: the queue entry and the storage go (a later setTimer makes new ones), and
+   * the connection is idle (trimIfIdle).
+   */
   private dropTimers(): void {
     this.#timer?.cancel();
     this.#timer = undefined;
     this.#timerSlots = undefined;
+    this.trimIfIdle();
+  }
+
+  /**
+   * @internal When the connection is idle (no timer entry: nothing in flight, no ACK owed,
+   * which the retransmission and delayed-ACK timers would say), its empty buffers and
+   * queues let go of their storage: they grow again on use. Called as the last timer goes,
+   * and after a read (the reader may empty the receive queue of an idle connection).
+   */
+  trimIfIdle(): void {
+    if (this.#timer !== undefined) return;
+    this.sndBuf.trim();
+    this.rcvBuf.trim();
+    if (this.#reasm?.isEmpty) this.#reasm = undefined;
+    this.#txLog?.trim();
   }
   /** @internal */ get rtxArmed(): boolean {
     return this.timerAt(T_RTX) !== NEVER;

@@ -10,6 +10,8 @@ import { Simulation } from '../../src/link/sim.ts';
 import type { StackConfig } from '../../src/stack.ts';
 import { Stack } from '../../src/stack.ts';
 import type { TcpConnection } from '../../src/tcp/connection.ts';
+import { TxLog } from '../../src/tcp/rack-log.ts';
+import { ByteRing } from '../../src/tcp/ring.ts';
 import { seq, seqAdd, seqGt, seqSub } from '../../src/tcp/seq.ts';
 import { ReceiveSequence, SendSequence } from '../../src/tcp/sequence-vars.ts';
 import { T_DELACK, T_KEEP, T_RTX } from '../../src/tcp/tcb.ts';
@@ -74,6 +76,72 @@ describe('idle connections', () => {
     sim.runFor(seconds(1));
     assert.deepEqual([...(s.read() ?? [])], [1, 2, 3]);
     assert.equal(c.timerArmed(T_RTX), false);
+  });
+});
+
+describe('idle storage', () => {
+  it('an empty send ring lets go of its buffer and grows again; one holding bytes keeps them', () => {
+    const r = new ByteRing(1 << 16);
+    r.push(new Uint8Array([1, 2, 3]));
+    r.trim();
+    assert.deepEqual([...r.take(3)], [1, 2, 3]);
+    r.trim();
+    const big = new Uint8Array(5000).map((_, i) => i & 0xff);
+    assert.equal(r.push(big), 5000);
+    const out = new Uint8Array(5000);
+    assert.equal(r.takeInto(out), 5000);
+    assert.deepEqual(out, big);
+  });
+
+  it('an emptied transmit record lets go of its entries, and transmission order keeps counting', () => {
+    const log = new TxLog();
+    log.append(seq(100), seq(200), 1);
+    log.append(seq(200), seq(300), 2);
+    log.trim(); // entries held: nothing happens
+    assert.equal(log.size, 2);
+    log.shift();
+    log.shift();
+    log.trim();
+    assert.equal(log.size, 0);
+    log.append(seq(300), seq(400), 3);
+    assert.equal(log.size, 1);
+    assert.equal(log.at(0).order, 3);
+    assert.equal(log.sent, 3);
+  });
+
+  it('a connection idle after use carries data both ways exactly again, its memory all given back', () => {
+    const { sim, a, b, accepted } = pair();
+    const c = a.tcp.connect({ remote: B, remotePort: 7000 });
+    sim.runFor(seconds(1));
+    const s = accepted[0]!;
+    const total = 200_000;
+    const data = new Uint8Array(total).map((_, i) => (i * 7 + (i >>> 9)) & 0xff);
+    /** Reads all `from` has, checking each byte against `data` from `at`; returns the new offset. */
+    const drain = (from: TcpConnection, at: number): number => {
+      for (let x = from.read(); x; x = from.read()) {
+        for (let i = 0; i < x.length; i++) assert.equal(x[i], data[at + i]);
+        at += x.length;
+      }
+      return at;
+    };
+    for (let round = 0; round < 3; round++) {
+      let sentA = 0;
+      let sentB = 0;
+      let gotA = 0;
+      let gotB = 0;
+      for (let step = 0; step < 10_000 && (gotA < total || gotB < total); step++) {
+        if (sentA < total) sentA += c.write(data.subarray(sentA));
+        if (sentB < total) sentB += s.write(data.subarray(sentB));
+        gotB = drain(s, gotB);
+        gotA = drain(c, gotA);
+        sim.runFor(seconds(0.01));
+      }
+      assert.deepEqual([gotA, gotB], [total, total], `round ${round}`);
+      // Idle: the connections' timers run out and their storage goes.
+      sim.runFor(seconds(60));
+      assert.equal(c.timerArmed(T_RTX) || s.timerArmed(T_RTX), false);
+      assert.equal(a.tcp.memory.inUse + b.tcp.memory.inUse, 0);
+    }
   });
 });
 
