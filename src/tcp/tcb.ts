@@ -77,8 +77,10 @@ export const T_PACE = 5;
 /** RFC 8985 §6.3 RACK reordering timer: segments not yet lost may become lost by time alone. */
 export const T_REO = 6;
 const TIMER_KINDS = 7;
-/** Tcb#timerSlots: where the arming count is kept, and a fresh array (doubles: NEVER is Infinity). */
+/** Tcb#timerSlots: where the arming count is kept, and the RTO a pending PTO stands in for (ptoRtoDeadline). */
 const ARM_COUNT = 2 * TIMER_KINDS;
+const PTO_RTO_AT = ARM_COUNT + 1;
+/** A fresh Tcb#timerSlots (doubles: NEVER is Infinity). */
 const newTimerSlots = (): number[] => [
   NEVER,
   NEVER,
@@ -87,6 +89,7 @@ const newTimerSlots = (): number[] => [
   NEVER,
   NEVER,
   NEVER,
+  0,
   0,
   0,
   0,
@@ -419,8 +422,13 @@ export class Tcb {
   set ptoArmed(v: boolean) {
     this.#flags = v ? this.#flags | F_PTO_ARMED : this.#flags & ~F_PTO_ARMED;
   }
-  /** Where the RTO would have fired when the PTO took its place. */
-  ptoRtoDeadline: Instant = 0;
+  /**
+   * Where the RTO would have fired when the PTO took its place (valid while ptoArmed; kept
+   * with the timers, Tcb#timerSlots).
+   */
+  get ptoRtoDeadline(): Instant {
+    return this.#timerSlots?.[PTO_RTO_AT] ?? 0;
+  }
   /** TLP.end_seq: SND.NXT after the outstanding probe; undefined when none is. */
   tlpEndSeq: Seq | undefined = undefined;
   /** TLP.is_retrans: the outstanding probe resent old data. */
@@ -771,7 +779,7 @@ export class Tcb {
    * queue entry) once none is armed, so an idle connection holds neither: the deadline of
    * each kind (T_RTX ... T_REO) at [kind], NEVER when not armed; when each was last armed
    * (a per-connection count: ties fire in arming order) at [TIMER_KINDS + kind]; the count
-   * at [ARM_COUNT]. One queue entry (#timer) stands for all of them, at the earliest;
+   * at [ARM_COUNT]; ptoRtoDeadline at [PTO_RTO_AT]. One queue entry (#timer) stands for all of them, at the earliest;
    * timers.ts runs the kinds as they fall due.
    */
   #timerSlots: number[] | undefined = undefined;
@@ -880,8 +888,8 @@ export class Tcb {
   /** @internal Arms the retransmission timer as a tail-loss-probe timeout (tlp.ts). */
   armPto(at: Instant, rtoAt: Instant): void {
     this.ptoArmed = true;
-    this.ptoRtoDeadline = rtoAt;
     this.setTimer(T_RTX, at);
+    this.#timerSlots![PTO_RTO_AT] = rtoAt;
   }
   /** @internal Stops the retransmission timer (RTO or PTO). */
   cancelRtx(): void {
