@@ -77,15 +77,29 @@ for (let i = 0; i < total; i++) {
 }
 sim.runFor(seconds(5));
 if (values.exchange) {
+  // A thousand connections at a time, as the handshakes above (the stacks' receive queues
+  // hold so many frames between polls), then each side reads its byte when it has come.
   const one = new Uint8Array([1]);
-  for (const c of clients) c.write(one);
-  sim.runFor(seconds(1));
-  for (const s of accepted) {
-    s.read();
-    s.write(one);
-  }
-  sim.runFor(seconds(1));
-  for (const c of clients) c.read();
+  const writeAll = (conns: TcpConnection[]) => {
+    for (let i = 0; i < conns.length; i++) {
+      conns[i]!.write(one);
+      if (i % 1000 === 999) sim.runFor(millis(5));
+    }
+    sim.runFor(seconds(1));
+  };
+  const readAll = (conns: TcpConnection[]) => {
+    let waiting = conns;
+    for (let t = 0; t < 120 && waiting.length > 0; t++) {
+      waiting = waiting.filter((c) => c.read() === null);
+      if (waiting.length > 0) sim.runFor(seconds(1));
+    }
+    return waiting.length;
+  };
+  writeAll(clients);
+  let unread = readAll(accepted);
+  writeAll(accepted);
+  unread += readAll(clients);
+  if (unread > 0) console.log(`exchange: ${unread} connections never got their byte`);
   sim.runFor(seconds(5));
 }
 const setupMs = cpu() - t0;
