@@ -28,8 +28,7 @@ import { RecvQueue } from './recv-queue.ts';
 import { ByteRing } from './ring.ts';
 import { RttEstimator } from './rtt.ts';
 import { SackScoreboard } from './sack.ts';
-import { type Seq, seqGt, seqSub } from './seq.ts';
-import { ReceiveSequence, SendSequence } from './sequence-vars.ts';
+import { type Seq, seq, seqGt, seqSub } from './seq.ts';
 import type { TcpState } from './state.ts';
 
 /** Per-connection counters (feed TCP_INFO). */
@@ -158,8 +157,10 @@ export class Tcb {
   // Sequence numbers and 32-bit timestamps are kept as int32 (`v | 0`) and read back as the
   // uint32 they are (`>>> 0`): an int32 is a small integer to V8 on 64-bit Node, stored in
   // the field itself, where a uint32 above 2^31 is a boxed 16-byte HeapNumber (bench/idle.ts).
-  readonly snd = new SendSequence();
-  readonly rcv = new ReceiveSequence();
+  // SND and RCV stay plain numbers: read on every segment, behind accessors they cost about
+  // 1% of request/response (scripts/bench-ab.ts), for 80 bytes per connection.
+  readonly snd = { una: seq(0), nxt: seq(0), wnd: 0, wl1: seq(0), wl2: seq(0), up: seq(0) };
+  readonly rcv = { nxt: seq(0), wnd: 0, up: seq(0) };
   #iss = 0;
   get iss(): Seq {
     return (this.#iss >>> 0) as Seq;
