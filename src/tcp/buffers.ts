@@ -27,7 +27,9 @@ export function establishedBufferSizes(
 /** The part of a connection the rule touches (the TCB; structural, so no import of it). */
 export interface SizedConnection {
   readonly mss: number;
-  readonly opts: { rcvBuf: number; sndBuf: number };
+  readonly opts: { readonly rcvBuf: number; readonly sndBuf: number };
+  /** The options to change (the connection's own copy: Tcb.ownOpts). */
+  ownOpts(): { rcvBuf: number; sndBuf: number };
   readonly rcvBuf: { limit: number };
   readonly sndBuf: { limit: number };
   readonly layer: { readonly config: { readonly sockBufRounding: SockBufRounding } };
@@ -41,8 +43,9 @@ export function sizeBuffersOnEstablished(c: SizedConnection): void {
   const rule = c.layer.config.sockBufRounding;
   if (rule === 'none') return;
   const s = establishedBufferSizes(rule, c.mss, c.opts);
-  c.opts.rcvBuf = s.rcvBuf;
-  c.opts.sndBuf = s.sndBuf;
+  const own = c.ownOpts();
+  own.rcvBuf = s.rcvBuf;
+  own.sndBuf = s.sndBuf;
   c.rcvBuf.limit = s.rcvBuf;
   c.sndBuf.limit = s.sndBuf;
 }

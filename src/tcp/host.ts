@@ -9,6 +9,7 @@ import type { TcpEnv, TcpUdpEncap } from './env.ts';
 import type { FastOpen } from './fastopen.ts';
 import type { IsnGenerator } from './isn.ts';
 import type { TcpMemory } from './memory.ts';
+import type { SharedOptions } from './shared-options.ts';
 import type { TcpStats } from './stats.ts';
 import type { SynCookies } from './syncookie.ts';
 
@@ -81,6 +82,8 @@ export interface TcpListenerHost extends TcpHost {
   wscaleFor(opts: TcpSocketOptions): number;
   /** Timestamp clock for segments without a connection (cookie SYN-ACKs). */
   tsClock(): number;
+  /** Option sets shared between connections (shared-options.ts). */
+  readonly sharedOptions: SharedOptions;
   /** Takes a closed listener out of the listener table. */
   removeListener(l: { readonly local: { readonly port: number } }): void;
 }

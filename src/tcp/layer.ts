@@ -38,6 +38,7 @@ import { TcpMemory } from './memory.ts';
 import { wantedWscale } from './options.ts';
 import { replyRst, tcpOutput } from './output.ts';
 import { seq } from './seq.ts';
+import { SharedOptions } from './shared-options.ts';
 import { newTcpStats, type TcpStats } from './stats.ts';
 import { SynCookies } from './syncookie.ts';
 import { tfoConnect } from './tfo.ts';
@@ -153,6 +154,7 @@ export class TcpLayer implements TcpListenerHost {
   readonly env: TcpEnv;
   readonly config: TcpConfig;
   readonly stats: TcpStats = newTcpStats();
+  /** @internal */ readonly sharedOptions = new SharedOptions();
   /** Bytes held by all connections' buffers, against config.memoryLimit (memory.ts). */
   readonly memory: TcpMemory;
   /** @internal */ readonly isn: IsnGenerator;
@@ -417,16 +419,18 @@ export class TcpLayer implements TcpListenerHost {
       if (picked === undefined) throw new TcpError('EADDRNOTAVAIL', 'no ephemeral port');
       port = picked;
     }
-    const opts = { ...this.defaultOptions(), ...o.options };
+    const opts = this.sharedOptions.intern({ ...this.defaultOptions(), ...o.options });
     if (o.fastOpen && !(this.config.fastOpen & TFO_CLIENT_ENABLE))
       throw new TcpError('EOPNOTSUPP', 'Fast Open client is off (config.fastOpen lacks TFO_CLIENT_ENABLE)');
     // FreeBSD TCP_REMOTE_UDP_ENCAPS_PORT: "You have to have enabled a UDP tunneling port first".
     if (opts.udpEncapsPort && !this.config.udpTunnelingPort)
       throw new TcpError('EINVAL', 'UDP encapsulation needs config.udpTunnelingPort');
+    // Ports as int32 (`| 0`): an endpoint's port field then stays a small integer in V8, where
+    // one port computed in floating point (Math.floor) would box every endpoint's port.
     const c = new TcpConnection(
       this,
-      { address: laddr, port },
-      { address: o.remote, port: o.remotePort },
+      { address: laddr, port: port | 0 },
+      { address: o.remote, port: o.remotePort | 0 },
       opts,
     );
     c.active = true;

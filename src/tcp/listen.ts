@@ -228,7 +228,7 @@ export class TcpListener implements TcpParent {
       { address: dst, port: r.dstPort },
       { address: src, port: r.srcPort },
       // A SYN that came tunnelled makes a tunnelled connection (FreeBSD syncache_add's port).
-      { ...this.opts, udpEncapsPort: tunnelPort || undefined },
+      layer.sharedOptions.intern({ ...this.opts, udpEncapsPort: tunnelPort || undefined }),
     );
     c.parent = this;
     c.reuseAddr = this.reuseAddr;
@@ -367,7 +367,7 @@ export class TcpListener implements TcpParent {
       { address: dst, port: r.dstPort },
       { address: src, port: r.srcPort },
       // A SYN that came tunnelled makes a tunnelled connection (FreeBSD syncache_add's port).
-      { ...this.opts, udpEncapsPort: tunnelPort || undefined },
+      layer.sharedOptions.intern({ ...this.opts, udpEncapsPort: tunnelPort || undefined }),
     );
     c.parent = this;
     c.reuseAddr = this.reuseAddr;

@@ -231,6 +231,16 @@ export class TxLog {
     this.sackedSegs = 0;
   }
 
+  /**
+   * Nothing recorded (everything acknowledged): lets go of the array and the acknowledged
+   * entries it still holds before the head; the counters stay (Tcb.trimIfIdle).
+   */
+  trim(): void {
+    if (this.size !== 0 || this.#segs.length === 0) return;
+    this.#segs = [];
+    this.#head = 0;
+  }
+
   /** After an RTO: nothing is SACKed or lost any more (RFC 2018 §8: the receiver may have reneged). */
   forgetMarks(): void {
     for (let i = 0; i < this.size; i++) {

@@ -33,7 +33,7 @@ export class ByteRing {
   push(data: Uint8Array, force = false): number {
     const n = force ? data.length : Math.min(data.length, this.space);
     if (n === 0) return 0;
-    this.#ensure(this.#length + n);
+    this.ensure(this.#length + n);
     const buf = this.#buf;
     const cap = buf.length;
     const end = (this.#start + this.#length) % cap;
@@ -57,7 +57,7 @@ export class ByteRing {
     const cap = this.#buf.length;
     const s = (this.#start + off) % cap;
     if (cap <= MIN_CAPACITY) {
-      // A ring this small lives on V8's heap (see #ensure): a view of it would move it out to
+      // A ring this small lives on V8's heap (see ensure): a view of it would move it out to
       // an ArrayBuffer of its own, the allocation the small start avoids. Its bytes are copied.
       const buf = this.#buf;
       for (let i = 0, j = s; i < len; i++, j = j + 1 === cap ? 0 : j + 1) scratch[i] = buf[j]!;
@@ -113,7 +113,15 @@ export class ByteRing {
     this.#length = 0;
     this.#buf = EMPTY;
   }
-  #ensure(need: number): void {
+  /** An empty ring lets go of its buffer (an idle connection then holds none; it grows again on use). */
+  trim(): void {
+    if (this.#length !== 0) return;
+    this.#start = 0;
+    this.#buf = EMPTY;
+  }
+  // Private methods are TypeScript `private`, not `#`: `#` methods give every instance a
+  // brand field, 8 bytes per connection (bench/idle.ts).
+  private ensure(need: number): void {
     const cap = this.#buf.length;
     if (need <= cap) return;
     // Start at 64 bytes: V8 keeps typed arrays that small on its own heap, so a connection

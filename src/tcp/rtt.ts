@@ -38,12 +38,43 @@ export interface RttOptions {
 /** RFC 6298 §2: alpha = 1/8, beta = 1/4, K = 4. */
 const K = 4;
 
-export class RttEstimator {
+/** An estimator's bounds (RttOptions with the defaults filled in), shared by equal estimators. */
+interface RttLimits {
   readonly initialRto: Duration;
   readonly minRto: Duration;
   readonly maxRto: Duration;
   readonly granularity: Duration;
   readonly linux: boolean;
+}
+
+/**
+ * The limits last made: every connection of a layer has the same, so they share one object
+ * (five fields fewer per connection; bench/idle.ts).
+ */
+let lastLimits: RttLimits | undefined;
+
+function limitsFor(opts: RttOptions): RttLimits {
+  const initialRto = opts.initialRto ?? 1_000_000;
+  const minRto = opts.minRto ?? 200_000;
+  const maxRto = opts.maxRto ?? 120_000_000;
+  const granularity = opts.granularity ?? 1_000;
+  const linux = opts.linux ?? false;
+  const l = lastLimits;
+  if (
+    l !== undefined &&
+    l.initialRto === initialRto &&
+    l.minRto === minRto &&
+    l.maxRto === maxRto &&
+    l.granularity === granularity &&
+    l.linux === linux
+  )
+    return l;
+  lastLimits = Object.freeze({ initialRto, minRto, maxRto, granularity, linux });
+  return lastLimits;
+}
+
+export class RttEstimator {
+  readonly #limits: RttLimits;
   #srtt: Duration | undefined;
   #rttvar: Duration | undefined;
   /** Linux's mdev_us (4 × the mean deviation), mdev_max_us, rttvar_us and rtt_seq. */
@@ -56,14 +87,27 @@ export class RttEstimator {
   #backoff = 0;
 
   constructor(opts: RttOptions = {}) {
-    this.initialRto = opts.initialRto ?? 1_000_000;
-    this.minRto = opts.minRto ?? 200_000;
-    this.maxRto = opts.maxRto ?? 120_000_000;
-    this.granularity = opts.granularity ?? 1_000;
-    this.linux = opts.linux ?? false;
-    if (!(this.minRto >= 0 && this.minRto <= this.maxRto))
+    const l = limitsFor(opts);
+    if (!(l.minRto >= 0 && l.minRto <= l.maxRto))
       throw new RangeError('RttEstimator: need 0 <= minRto <= maxRto');
-    this.#baseRto = this.#clamp(this.initialRto);
+    this.#limits = l;
+    this.#baseRto = clamp(l, l.initialRto);
+  }
+
+  get initialRto(): Duration {
+    return this.#limits.initialRto;
+  }
+  get minRto(): Duration {
+    return this.#limits.minRto;
+  }
+  get maxRto(): Duration {
+    return this.#limits.maxRto;
+  }
+  get granularity(): Duration {
+    return this.#limits.granularity;
+  }
+  get linux(): boolean {
+    return this.#limits.linux;
   }
 
   /** Smoothed round-trip time, undefined before the first sample. */
@@ -109,7 +153,7 @@ export class RttEstimator {
       this.#rttvar = Math.round((3 * this.#rttvar + Math.abs(this.#srtt - r)) / 4);
       this.#srtt = Math.round((7 * this.#srtt + r) / 8);
     }
-    this.#baseRto = this.#clamp(this.#srtt + Math.max(this.granularity, K * this.#rttvar));
+    this.#baseRto = clamp(this.#limits, this.#srtt + Math.max(this.granularity, K * this.#rttvar));
     // §5.7 note: the backed-off RTO is kept until a new sample recomputes it.
     this.#backoff = 0;
   }
@@ -172,10 +216,10 @@ export class RttEstimator {
     this.#srtt = undefined;
     this.#rttvar = undefined;
     this.#backoff = 0;
-    this.#baseRto = this.#clamp(rto);
+    this.#baseRto = clamp(this.#limits, rto);
   }
+}
 
-  #clamp(rto: Duration): Duration {
-    return Math.min(this.maxRto, Math.max(this.minRto, Math.round(rto)));
-  }
+function clamp(l: RttLimits, rto: Duration): Duration {
+  return Math.min(l.maxRto, Math.max(l.minRto, Math.round(rto)));
 }

@@ -59,7 +59,7 @@ export interface TcpParent {
   flush(): void;
 }
 
-/** The kinds of timer a connection runs (timers.ts), as indexes into Tcb.timerAt. */
+/** The kinds of timer a connection runs (timers.ts), as Tcb.timerAt's argument. */
 export type TimerKind = 0 | 1 | 2 | 3 | 4 | 5 | 6;
 /** Retransmission: an RTO (RFC 6298), or a tail-loss-probe timeout (RFC 8985) when ptoArmed. */
 export const T_RTX = 0;
@@ -76,6 +76,28 @@ export const T_PACE = 5;
 /** RFC 8985 §6.3 RACK reordering timer: segments not yet lost may become lost by time alone. */
 export const T_REO = 6;
 const TIMER_KINDS = 7;
+/** Tcb#timerSlots: where the arming count is kept, and the RTO a pending PTO stands in for (ptoRtoDeadline). */
+const ARM_COUNT = 2 * TIMER_KINDS;
+const PTO_RTO_AT = ARM_COUNT + 1;
+/** A fresh Tcb#timerSlots (doubles: NEVER is Infinity). */
+const newTimerSlots = (): number[] => [
+  NEVER,
+  NEVER,
+  NEVER,
+  NEVER,
+  NEVER,
+  NEVER,
+  NEVER,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
+];
 /** A timer deadline that is not armed. */
 export const NEVER = Number.POSITIVE_INFINITY;
 
@@ -119,6 +141,7 @@ const G_RATE_SAMPLE_APP_LIMITED = 1 << 9;
 const G_CWND_LIMITED = 1 << 10;
 const G_LOSS_SACK = 1 << 11;
 const G_RCV_DISCARD = 1 << 12;
+const G_OWN_OPTS = 1 << 13;
 
 export class Tcb {
   /** @internal */ readonly layer: TcpHost;
@@ -133,14 +156,43 @@ export class Tcb {
   readonly remote: TcpEndpoint;
 
   // --- TCB (RFC 9293 §3.3.1) ---
+  // Sequence numbers and 32-bit timestamps are kept as int32 (`v | 0`) and read back as the
+  // uint32 they are (`>>> 0`): an int32 is a small integer to V8 on 64-bit Node, stored in
+  // the field itself, where a uint32 above 2^31 is a boxed 16-byte HeapNumber (bench/idle.ts).
+  // SND and RCV stay plain numbers: read on every segment, behind accessors they cost about
+  // 1% of request/response (scripts/bench-ab.ts), for 80 bytes per connection.
   readonly snd = { una: seq(0), nxt: seq(0), wnd: 0, wl1: seq(0), wl2: seq(0), up: seq(0) };
   readonly rcv = { nxt: seq(0), wnd: 0, up: seq(0) };
-  iss: Seq = seq(0);
-  irs: Seq = seq(0);
+  #iss = 0;
+  get iss(): Seq {
+    return (this.#iss >>> 0) as Seq;
+  }
+  set iss(v: Seq) {
+    this.#iss = v | 0;
+  }
+  #irs = 0;
+  get irs(): Seq {
+    return (this.#irs >>> 0) as Seq;
+  }
+  set irs(v: Seq) {
+    this.#irs = v | 0;
+  }
   /** Highest sequence number sent + 1 (snd.nxt is pulled back on RTO; this is not). */
-  sndMax: Seq = seq(0);
+  #sndMax = 0;
+  get sndMax(): Seq {
+    return (this.#sndMax >>> 0) as Seq;
+  }
+  set sndMax(v: Seq) {
+    this.#sndMax = v | 0;
+  }
   /** Right edge of the window we last advertised (never moved left). */
-  rcvAdv: Seq = seq(0);
+  #rcvAdv = 0;
+  get rcvAdv(): Seq {
+    return (this.#rcvAdv >>> 0) as Seq;
+  }
+  set rcvAdv(v: Seq) {
+    this.#rcvAdv = v | 0;
+  }
   /** Largest window the peer has offered (RFC 5961 MAX.SND.WND, sender SWS). */
   maxSndWnd = 0;
 
@@ -164,16 +216,34 @@ export class Tcb {
   set tsOk(v: boolean) {
     this.#flags = v ? this.#flags | F_TS_OK : this.#flags & ~F_TS_OK;
   }
-  tsRecent = 0;
+  #tsRecent = 0;
+  get tsRecent(): number {
+    return this.#tsRecent >>> 0;
+  }
+  set tsRecent(v: number) {
+    this.#tsRecent = v | 0;
+  }
   tsRecentAge: Instant = 0;
-  lastAckSent: Seq = seq(0);
+  #lastAckSent = 0;
+  get lastAckSent(): Seq {
+    return (this.#lastAckSent >>> 0) as Seq;
+  }
+  set lastAckSent(v: Seq) {
+    this.#lastAckSent = v | 0;
+  }
   /**
    * Replies to invalid segments and challenge ACKs (config.invalidRateLimit): the end of the
    * current limiting window (undefined: none yet) and the replies sent in it.
    */
   oowWindowEnd: Instant | undefined = undefined;
   oowReplies = 0;
-  tsOffset = 0;
+  #tsOffset = 0;
+  get tsOffset(): number {
+    return this.#tsOffset >>> 0;
+  }
+  set tsOffset(v: number) {
+    this.#tsOffset = v | 0;
+  }
   get sackOk(): boolean {
     return (this.#flags & F_SACK_OK) !== 0;
   }
@@ -261,7 +331,13 @@ export class Tcb {
   readonly sndBuf: ByteRing;
   readonly rcvBuf: RecvQueue;
   /** Sequence number of the first byte in sndBuf. */
-  sndBufSeq: Seq = seq(0);
+  #sndBufSeq = 0;
+  get sndBufSeq(): Seq {
+    return (this.#sndBufSeq >>> 0) as Seq;
+  }
+  set sndBufSeq(v: Seq) {
+    this.#sndBufSeq = v | 0;
+  }
   #reasm: ReassemblyQueue | undefined;
   #scoreboard: SackScoreboard | undefined;
   #txLog: TxLog | undefined;
@@ -272,7 +348,13 @@ export class Tcb {
     this.#flags = v ? this.#flags | F_FIN_QUEUED : this.#flags & ~F_FIN_QUEUED;
   }
   /** Sequence number of our FIN (valid when finQueued). */
-  finSeq: Seq = seq(0);
+  #finSeq = 0;
+  get finSeq(): Seq {
+    return (this.#finSeq >>> 0) as Seq;
+  }
+  set finSeq(v: Seq) {
+    this.#finSeq = v | 0;
+  }
   get finReceived(): boolean {
     return (this.#flags & F_FIN_RECEIVED) !== 0;
   }
@@ -353,8 +435,13 @@ export class Tcb {
   set ptoArmed(v: boolean) {
     this.#flags = v ? this.#flags | F_PTO_ARMED : this.#flags & ~F_PTO_ARMED;
   }
-  /** Where the RTO would have fired when the PTO took its place. */
-  ptoRtoDeadline: Instant = 0;
+  /**
+   * Where the RTO would have fired when the PTO took its place (valid while ptoArmed; kept
+   * with the timers, Tcb#timerSlots).
+   */
+  get ptoRtoDeadline(): Instant {
+    return this.#timerSlots?.[PTO_RTO_AT] ?? 0;
+  }
   /** TLP.end_seq: SND.NXT after the outstanding probe; undefined when none is. */
   tlpEndSeq: Seq | undefined = undefined;
   /** TLP.is_retrans: the outstanding probe resent old data. */
@@ -365,7 +452,13 @@ export class Tcb {
     this.#flags = v ? this.#flags | F_TLP_IS_RETRANS : this.#flags & ~F_TLP_IS_RETRANS;
   }
   /** Start of the last segment sent as new data (what a probe resends). */
-  tailSeq: Seq = seq(0);
+  #tailSeq = 0;
+  get tailSeq(): Seq {
+    return (this.#tailSeq >>> 0) as Seq;
+  }
+  set tailSeq(v: Seq) {
+    this.#tailSeq = v | 0;
+  }
 
   /** RFC 2883 D-SACK: a duplicate received below RCV.NXT, reported first in the next ACK. */
   dsack: { left: number; right: number } | undefined = undefined;
@@ -391,7 +484,13 @@ export class Tcb {
   set rttTiming(v: boolean) {
     this.#flags = v ? this.#flags | F_RTT_TIMING : this.#flags & ~F_RTT_TIMING;
   }
-  rttSeq: Seq = seq(0);
+  #rttSeq = 0;
+  get rttSeq(): Seq {
+    return (this.#rttSeq >>> 0) as Seq;
+  }
+  set rttSeq(v: Seq) {
+    this.#rttSeq = v | 0;
+  }
   rttStart: Instant = 0;
   dupAcks = 0;
   get inRecovery(): boolean {
@@ -400,8 +499,20 @@ export class Tcb {
   set inRecovery(v: boolean) {
     this.#flags = v ? this.#flags | F_IN_RECOVERY : this.#flags & ~F_IN_RECOVERY;
   }
-  recover: Seq = seq(0);
-  highRxt: Seq = seq(0);
+  #recover = 0;
+  get recover(): Seq {
+    return (this.#recover >>> 0) as Seq;
+  }
+  set recover(v: Seq) {
+    this.#recover = v | 0;
+  }
+  #highRxt = 0;
+  get highRxt(): Seq {
+    return (this.#highRxt >>> 0) as Seq;
+  }
+  set highRxt(v: Seq) {
+    this.#highRxt = v | 0;
+  }
   /** NewReno window inflation during fast recovery (RFC 6582). */
   nrInflate = 0;
 
@@ -411,11 +522,23 @@ export class Tcb {
   /** That segment's transmission count (rack-log.ts TxSegment.order; 0: none yet). */
   rackXmitOrder = 0;
   /** RACK.end_seq: that segment's end. */
-  rackEndSeq: Seq = seq(0);
+  #rackEndSeq = 0;
+  get rackEndSeq(): Seq {
+    return (this.#rackEndSeq >>> 0) as Seq;
+  }
+  set rackEndSeq(v: Seq) {
+    this.#rackEndSeq = v | 0;
+  }
   /** RACK.rtt: the RTT of that segment. */
   rackRtt = 0;
   /** RACK.fack: the highest end_seq delivered. */
-  rackFack: Seq = seq(0);
+  #rackFack = 0;
+  get rackFack(): Seq {
+    return (this.#rackFack >>> 0) as Seq;
+  }
+  set rackFack(v: Seq) {
+    this.#rackFack = v | 0;
+  }
   /** RACK.reord: reordering has been seen on this connection. */
   get rackReord(): boolean {
     return (this.#flags & F_RACK_REORD) !== 0;
@@ -461,7 +584,13 @@ export class Tcb {
   set frto(v: boolean) {
     this.#flags2 = v ? this.#flags2 | G_FRTO : this.#flags2 & ~G_FRTO;
   }
-  frtoRtxEnd: Seq = seq(0);
+  #frtoRtxEnd = 0;
+  get frtoRtxEnd(): Seq {
+    return (this.#frtoRtxEnd >>> 0) as Seq;
+  }
+  set frtoRtxEnd(v: Seq) {
+    this.#frtoRtxEnd = v | 0;
+  }
   /**
    * The Loss state after an RTO kept the SACK scoreboard (Linux tcp_timeout_mark_lost without
    * reneging): the segments it marked lost are retransmitted by the recovery sender, SACKed
@@ -550,7 +679,13 @@ export class Tcb {
     this.#flags2 = v ? this.#flags2 | G_CWND_LIMITED : this.#flags2 & ~G_CWND_LIMITED;
   }
   maxFlightOut = 0;
-  cwndUsageSeq: Seq = seq(0);
+  #cwndUsageSeq = 0;
+  get cwndUsageSeq(): Seq {
+    return (this.#cwndUsageSeq >>> 0) as Seq;
+  }
+  set cwndUsageSeq(v: Seq) {
+    this.#cwndUsageSeq = v | 0;
+  }
 
   // --- lifecycle ---
   events: TcpConnectionEvents | undefined = undefined;
@@ -580,7 +715,22 @@ export class Tcb {
   set terminated(v: boolean) {
     this.#flags = v ? this.#flags | F_TERMINATED : this.#flags & ~F_TERMINATED;
   }
-  readonly opts: TcpSocketOptions;
+  /** Socket options, perhaps shared with other connections until changed (ownOpts). */
+  #opts: Readonly<TcpSocketOptions>;
+  get opts(): Readonly<TcpSocketOptions> {
+    return this.#opts;
+  }
+  /**
+   * @internal The options to change: a copy of its own the first time, since the options a
+   * connection is made with may be shared (shared-options.ts).
+   */
+  ownOpts(): TcpSocketOptions {
+    if ((this.#flags2 & G_OWN_OPTS) === 0) {
+      this.#opts = { ...this.#opts };
+      this.#flags2 |= G_OWN_OPTS;
+    }
+    return this.#opts as TcpSocketOptions;
+  }
   readonly stats: TcpConnStats = {
     segsIn: 0,
     segsOut: 0,
@@ -594,11 +744,11 @@ export class Tcb {
     timeouts: 0,
   };
 
-  constructor(layer: TcpHost, local: TcpEndpoint, remote: TcpEndpoint, opts: TcpSocketOptions) {
+  constructor(layer: TcpHost, local: TcpEndpoint, remote: TcpEndpoint, opts: Readonly<TcpSocketOptions>) {
     this.layer = layer;
     this.local = local;
     this.remote = remote;
-    this.opts = opts;
+    this.#opts = opts;
     this.sndBuf = new ByteRing(opts.sndBuf, layer.memory.forSend);
     this.rcvBuf = new RecvQueue(opts.rcvBuf, layer.memory);
     const cfg = layer.config;
@@ -654,14 +804,15 @@ export class Tcb {
   // ---------------------------------------------------------------- timers
 
   /**
-   * The deadline of each timer kind (T_RTX ... T_PACE), NEVER when not armed. One queue entry
-   * (#timer) stands for all of them, at the earliest; timers.ts runs the kinds as they fall due.
+   * The timers' storage, one array made when a timer is first armed and dropped (with the
+   * queue entry) once none is armed, so an idle connection holds neither: the deadline of
+   * each kind (T_RTX ... T_REO) at [kind], NEVER when not armed; when each was last armed
+   * (a per-connection count: ties fire in arming order) at [TIMER_KINDS + kind]; the count
+   * at [ARM_COUNT]; ptoRtoDeadline at [PTO_RTO_AT]. One queue entry (#timer) stands for all of them, at the earliest;
+   * timers.ts runs the kinds as they fall due.
    */
-  readonly timerAt: number[] = [NEVER, NEVER, NEVER, NEVER, NEVER, NEVER, NEVER];
-  /** When each deadline was last armed (a per-connection count): ties fire in arming order. */
-  readonly #timerArmed: number[] = [0, 0, 0, 0, 0, 0, 0];
-  #armCount = 0;
-  #timer: Timer | undefined;
+  #timerSlots: number[] | undefined = undefined;
+  #timer: Timer | undefined = undefined;
 
   /** @internal The connection's timer entry expired at `now` (timers.ts handles it; see TcpConnection). */
   protected timerFired(_now: Instant): void {}
@@ -679,8 +830,9 @@ export class Tcb {
    * the RTO on every ACK therefore costs no queue work while an earlier deadline stands.
    */
   setTimer(kind: TimerKind, at: Instant): void {
-    this.timerAt[kind] = at;
-    this.#timerArmed[kind] = ++this.#armCount;
+    const slots = (this.#timerSlots ??= newTimerSlots());
+    slots[kind] = at;
+    slots[TIMER_KINDS + kind] = ++slots[ARM_COUNT]!;
     const t = (this.#timer ??= this.layer.env.timers.timer(this));
     const entry = t.deadline;
     if (entry === undefined || at <= entry) t.set(at);
@@ -695,12 +847,19 @@ export class Tcb {
    * timer to fire and re-check.
    */
   clearTimer(kind: TimerKind): void {
-    this.timerAt[kind] = NEVER;
+    const slots = this.#timerSlots;
+    if (slots) slots[kind] = NEVER;
+  }
+
+  /** @internal The deadline of timer `kind` (NEVER: not armed). */
+  timerAt(kind: TimerKind): Instant {
+    const slots = this.#timerSlots;
+    return slots ? slots[kind]! : NEVER;
   }
 
   /** @internal */
   timerArmed(kind: TimerKind): boolean {
-    return this.timerAt[kind] !== NEVER;
+    return this.timerAt(kind) !== NEVER;
   }
 
   /**
@@ -708,24 +867,29 @@ export class Tcb {
    * for its handler to run; -1 when none is due.
    */
   takeDueTimer(now: Instant): TimerKind | -1 {
-    const k = this.#earliest();
-    if (k < 0 || this.timerAt[k]! > now) return -1;
-    this.timerAt[k] = NEVER;
+    const k = this.earliestTimer();
+    if (k < 0) return -1;
+    const slots = this.#timerSlots!;
+    if (slots[k]! > now) return -1;
+    slots[k] = NEVER;
     return k;
   }
 
   /** @internal After a handler ran: the entry goes to the earliest deadline left. */
   rescheduleTimer(): void {
-    this.#reschedule();
+    this.moveTimerEntry();
   }
 
-  #earliest(): TimerKind | -1 {
-    const at = this.timerAt;
+  // Private methods are TypeScript `private`, not `#`: `#` methods give every instance a
+  // brand field, 8 bytes per connection (bench/idle.ts).
+  private earliestTimer(): TimerKind | -1 {
+    const at = this.#timerSlots;
+    if (!at) return -1;
     let k: TimerKind | -1 = -1;
     let min = NEVER;
     for (let i = 0 as TimerKind; i < TIMER_KINDS; i++) {
       const d = at[i]!;
-      if (d < min || (d === min && d !== NEVER && this.#timerArmed[i]! < this.#timerArmed[k]!)) {
+      if (d < min || (d === min && d !== NEVER && at[TIMER_KINDS + i]! < at[TIMER_KINDS + k]!)) {
         min = d;
         k = i;
       }
@@ -733,14 +897,14 @@ export class Tcb {
     return k;
   }
 
-  /** Moves the queue entry to the earliest deadline (none armed: no entry). */
-  #reschedule(): void {
-    const k = this.#earliest();
+  /** Moves the queue entry to the earliest deadline (none armed: no entry, and no storage). */
+  private moveTimerEntry(): void {
+    const k = this.earliestTimer();
     if (k < 0) {
-      this.#timer?.cancel();
+      this.dropTimers();
       return;
     }
-    const at = this.timerAt[k]!;
+    const at = this.#timerSlots![k]!;
     const t = (this.#timer ??= this.layer.env.timers.timer(this));
     if (t.deadline !== at) t.set(at);
   }
@@ -753,8 +917,8 @@ export class Tcb {
   /** @internal Arms the retransmission timer as a tail-loss-probe timeout (tlp.ts). */
   armPto(at: Instant, rtoAt: Instant): void {
     this.ptoArmed = true;
-    this.ptoRtoDeadline = rtoAt;
     this.setTimer(T_RTX, at);
+    this.#timerSlots![PTO_RTO_AT] = rtoAt;
   }
   /** @internal Stops the retransmission timer (RTO or PTO). */
   cancelRtx(): void {
@@ -763,17 +927,40 @@ export class Tcb {
   }
   /** @internal */ cancelTimers(): void {
     this.ptoArmed = false;
-    this.timerAt.fill(NEVER);
+    this.dropTimers();
+  }
+  /**
+   * No timer armed: the queue entry and the storage go (a later setTimer makes new ones), and
+   * the connection is idle (trimIfIdle).
+   */
+  private dropTimers(): void {
     this.#timer?.cancel();
+    this.#timer = undefined;
+    this.#timerSlots = undefined;
+    this.trimIfIdle();
+  }
+
+  /**
+   * @internal When the connection is idle (no timer entry: nothing in flight, no ACK owed,
+   * which the retransmission and delayed-ACK timers would say), its empty buffers and
+   * queues let go of their storage: they grow again on use. Called as the last timer goes,
+   * and after a read (the reader may empty the receive queue of an idle connection).
+   */
+  trimIfIdle(): void {
+    if (this.#timer !== undefined) return;
+    this.sndBuf.trim();
+    this.rcvBuf.trim();
+    if (this.#reasm?.isEmpty) this.#reasm = undefined;
+    this.#txLog?.trim();
   }
   /** @internal */ get rtxArmed(): boolean {
-    return this.timerAt[T_RTX] !== NEVER;
+    return this.timerAt(T_RTX) !== NEVER;
   }
   /** @internal */ get persistArmed(): boolean {
-    return this.timerAt[T_PERSIST] !== NEVER;
+    return this.timerAt(T_PERSIST) !== NEVER;
   }
   /** @internal */ get delackArmed(): boolean {
-    return this.timerAt[T_DELACK] !== NEVER;
+    return this.timerAt(T_DELACK) !== NEVER;
   }
 
   // ---------------------------------------------------------------- derived

@@ -1,6 +1,6 @@
 /**
  * Timers as functions of the TCB and the time. A connection keeps one deadline per kind
- * (Tcb.timerAt: retransmission/loss probe, persist, delayed ACK, keepalive, TIME-WAIT or
+ * (Tcb.timerAt(kind): retransmission/loss probe, persist, delayed ACK, keepalive, TIME-WAIT or
  * FIN-WAIT-2, pacing) and ONE entry in the timer queue, at the earliest of them.
  *
  * Order: when the entry expires, runTimers runs the kind due first — the earliest
@@ -166,7 +166,7 @@ function rtoRetransmit(c: Tcb, userTimeout: number, now: Instant): void {
 
 /** Pulls an armed timer in to `end` (a user timeout or TCP_KEEPINIT deadline) (at least 1 us ahead, so an overdue abort fires next). */
 function clampToUserTimeout(c: Tcb, kind: TimerKind, end: Instant, now: Instant): void {
-  const at = c.timerAt[kind]!;
+  const at = c.timerAt(kind);
   if (at !== NEVER && at > end) c.setTimer(kind, Math.max(end, now + 1));
 }
 

@@ -64,7 +64,7 @@ export function scheduleLossProbe(c: Tcb, advancing: boolean): boolean {
     !advancing && c.ptoArmed
       ? c.ptoRtoDeadline
       : !advancing && c.rtxArmed
-        ? c.timerAt[T_RTX]!
+        ? c.timerAt(T_RTX)
         : now + c.rtt.rto;
   c.armPto(Math.min(now + pto, rtoAt), rtoAt);
   return true;

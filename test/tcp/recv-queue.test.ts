@@ -98,3 +98,22 @@ it('random pushes, peeks and reads give back every byte in order and the account
     assert.equal(acc.inUse, 0, `seed ${seed}: everything credited`);
   }
 });
+
+it('trim: an empty queue lets go of its storage and fills again; one holding bytes keeps them', () => {
+  const acct = new Account();
+  const q = new RecvQueue(1 << 20, acct);
+  q.push(framePayload(10, 0));
+  q.trim(); // holds bytes: nothing happens
+  assert.equal(q.length, 10);
+  assert.deepEqual([...q.take(10)], [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  q.trim();
+  assert.equal(q.length, 0);
+  assert.equal(acct.inUse, 0);
+  q.push(framePayload(5, 20));
+  q.push(framePayload(2000, 25));
+  assert.equal(q.length, 2005);
+  const out = new Uint8Array(2005);
+  assert.equal(q.takeInto(out), 2005);
+  for (let i = 0; i < 2005; i++) assert.equal(out[i], (20 + i) & 0xff);
+  assert.equal(acct.inUse, 0);
+});

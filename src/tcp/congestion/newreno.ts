@@ -32,7 +32,9 @@ export class NewReno implements CongestionControl {
   constructor(mss: number, opts: { abcLimit?: number } = {}) {
     if (!(mss > 0)) throw new RangeError(`congestion control: bad mss ${mss}`);
     this._cwnd = initialWindow(mss);
-    this.abcLimit = opts.abcLimit ?? ABC_L;
+    // Infinity held as 2^30 segments (no fewer than any ACK acknowledges): a small integer
+    // stays in the field, where Infinity is a boxed number per connection (bench/idle.ts).
+    this.abcLimit = Math.min(opts.abcLimit ?? ABC_L, 2 ** 30);
   }
 
   get cwnd(): number {

@@ -20,7 +20,7 @@ function opening(ecn: number, sockEcn?: boolean) {
   c.snd.una = seq(ISS);
   c.snd.nxt = seq(ISS);
   c.sndMax = seq(ISS);
-  if (sockEcn !== undefined) c.opts.ecn = sockEcn;
+  if (sockEcn !== undefined) c.ownOpts().ecn = sockEcn;
   return e;
 }
 

@@ -24,7 +24,7 @@ describe('tcpOutput (unit)', () => {
     assert.equal(c.snd.nxt, ours(3000));
     assert.equal(c.sndMax, ours(3000));
     // RFC 6298 §5.1: the retransmission timer runs for the data in flight.
-    assert.equal(c.timerAt[T_RTX], host.clock.now() + c.rtt.rto);
+    assert.equal(c.timerAt(T_RTX), host.clock.now() + c.rtt.rto);
   });
 
   it("the peer's window bounds the flight", () => {
@@ -50,7 +50,7 @@ describe('tcpOutput (unit)', () => {
       host.take().map((s) => s.len),
       [MSS],
     );
-    c.opts.noDelay = true;
+    c.ownOpts().noDelay = true;
     tcpOutput(c);
     assert.deepEqual(
       host.take().map((s) => [s.seq, s.len]),

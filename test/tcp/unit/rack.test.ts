@@ -76,7 +76,7 @@ describe('RACK loss detection (unit)', () => {
     assert.deepEqual(retransmitted(host, 10), []);
     // RACK.rtt 50 ms, min_RTT 50 ms: the window is min_RTT/4 and the timer waits it out.
     assert.equal(rackReoWnd(c), 12.5 * MS);
-    assert.equal(c.timerAt[T_REO], host.clock.now() + 12.5 * MS);
+    assert.equal(c.timerAt(T_REO), host.clock.now() + 12.5 * MS);
     assert.ok(!c.ptoArmed, 'no loss probe while the reordering timer runs');
     host.clock.advance(5 * MS);
     ack(c, 3); // segment 1 came after all
@@ -98,7 +98,7 @@ describe('RACK loss detection (unit)', () => {
     host.clock.advance(50 * MS);
     ack(c, 1);
     ack(c, 1, [[2, 3]]);
-    const due = c.timerAt[T_REO]!;
+    const due = c.timerAt(T_REO);
     host.runUntil(due - 1);
     assert.ok(!c.inRecovery, 'not before the window has passed');
     host.runUntil(due);
@@ -233,13 +233,13 @@ describe('RACK loss detection (unit)', () => {
     send(c, host, 10);
     host.clock.advance(50 * MS);
     ack(c, 1, [[2, 3]]);
-    host.runUntil(c.timerAt[T_REO]!); // segment 1 lost, resent
+    host.runUntil(c.timerAt(T_REO)); // segment 1 lost, resent
     assert.ok(c.inRecovery);
     c.setTimer(T_REO, host.clock.now() + 1_000 * MS);
     assert.equal(c.txLog.sackedSegs, 1);
     assert.ok(!c.ptoArmed, 'recovery turned the loss probe back into the RTO');
     host.take();
-    host.runUntil(c.timerAt[0]!);
+    host.runUntil(c.timerAt(0));
     assert.equal(c.stats.timeouts, 1);
     assert.ok(!c.inRecovery);
     assert.notEqual(c.lossEnd, undefined, "Linux's Loss state");
@@ -269,7 +269,7 @@ describe('RACK loss detection (unit)', () => {
     // (A loss probe or RACK's timer may run first.)
     for (let i = 0; i < 10 && c.stats.timeouts === 0; i++) {
       host.take();
-      host.runUntil(c.timerAt[0]!);
+      host.runUntil(c.timerAt(0));
     }
     assert.equal(c.stats.timeouts, 1);
     assert.equal(c.txLog.lostBytes, 0);
@@ -284,12 +284,12 @@ describe('RACK loss detection (unit)', () => {
     send(c, host, 10);
     host.clock.advance(50 * MS);
     ack(c, 1, [[2, 3]]);
-    const rtoAfterAck = c.timerAt[0]!;
-    host.runUntil(c.timerAt[T_REO]!); // segment 1 lost, resent as the head
+    const rtoAfterAck = c.timerAt(0);
+    host.runUntil(c.timerAt(T_REO)); // segment 1 lost, resent as the head
     assert.ok(c.inRecovery);
     assert.deepEqual(retransmitted(host, 10), [1]);
-    assert.equal(c.timerAt[0], host.clock.now() + c.rtt.rto);
-    assert.ok(c.timerAt[0]! > rtoAfterAck);
+    assert.equal(c.timerAt(0), host.clock.now() + c.rtt.rto);
+    assert.ok(c.timerAt(0) > rtoAfterAck);
   });
 });
 
@@ -300,7 +300,7 @@ describe('TLP with RACK (unit)', () => {
     host.clock.advance(50 * MS);
     ack(c, 2); // 2, 3, 4 are lost
     assert.ok(c.ptoArmed);
-    host.runUntil(c.timerAt[0]!);
+    host.runUntil(c.timerAt(0));
     const probe = host.take();
     assert.equal(probe.length, 1);
     assert.equal(probe[0]!.seq, ours(4 * MSS), 'the last segment is probed');

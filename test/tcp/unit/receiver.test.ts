@@ -18,7 +18,7 @@ describe('receiveText (unit)', () => {
     assert.ok(c.pending & EV_READABLE);
     assert.ok(!c.ackNow);
     armDelayedAck(c, host.clock.now());
-    assert.equal(c.timerAt[T_DELACK], host.clock.now() + host.config.delayedAckTimeout);
+    assert.equal(c.timerAt(T_DELACK), host.clock.now() + host.config.delayedAckTimeout);
   });
 
   it('every second full-sized segment is acknowledged at once (RFC 9293 §3.8.6.3)', () => {
@@ -76,6 +76,6 @@ describe('receiveText (unit)', () => {
     c.state = 'FIN-WAIT-2';
     receiveText(c, theirs(0), bytes(0), true);
     assert.equal(c.state, 'TIME-WAIT');
-    assert.equal(c.timerAt[T_WAIT], host.clock.now() + 2 * host.config.msl);
+    assert.equal(c.timerAt(T_WAIT), host.clock.now() + 2 * host.config.msl);
   });
 });

@@ -59,7 +59,7 @@ describe('processAck (unit)', () => {
     processAck(c, fromPeer(c, { ack: ours(1000) }), theirs(0), ours(1000), 0);
     assert.equal(c.sndBuf.length, 1000);
     assert.ok(c.rtxArmed);
-    assert.equal(c.timerAt[0], host.clock.now() + c.rtt.rto);
+    assert.equal(c.timerAt(0), host.clock.now() + c.rtt.rto);
   });
 
   it('the third duplicate ACK retransmits SND.UNA and enters recovery (RFC 5681 §3.2)', () => {

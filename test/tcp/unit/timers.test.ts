@@ -81,7 +81,7 @@ describe('connection timers (unit)', () => {
     tcpOutput(c);
     host.take();
     const rto = c.rtt.rto;
-    const at = c.timerAt[T_RTX]!;
+    const at = c.timerAt(T_RTX);
     host.runUntil(at);
     const segs = host.take();
     assert.deepEqual(
@@ -90,7 +90,7 @@ describe('connection timers (unit)', () => {
     );
     assert.equal(c.cc.cwnd, MSS);
     assert.equal(c.rtt.rto, 2 * rto);
-    assert.equal(c.timerAt[T_RTX], at + 2 * rto);
+    assert.equal(c.timerAt(T_RTX), at + 2 * rto);
     assert.equal(c.stats.timeouts, 1);
     assert.equal(c.snd.nxt, ours(1000));
   });
