@@ -29,18 +29,26 @@ export interface TapReaderData {
   batchBytes: number;
   /** Most batches in flight (posted, not yet consumed) before the reader pauses. */
   maxInFlight: number;
-  /** ctl[0] = stop flag, ctl[1] = batches in flight (Atomics). */
+  /** ctl[0] = stop flag, ctl[1] = batches in flight, ctl[2] = the reader's thread id (Atomics). */
   ctl: SharedArrayBuffer;
   /** poll(2) timeout in ms: a safety net; the eventfd normally wakes the worker. */
   pollTimeoutMs: number;
 }
 
-/** One message from the worker: frames packed back to back in `data`, sizes in `lens`. */
+/**
+ * One message from the worker, frames in arrival order: `lens[i]` is a frame's size; small
+ * frames sit back to back in `data`, a large one (`lens[i] & TAP_OWN_BUFFER`) is at the start
+ * of the next buffer of `own`, which holds it alone.
+ */
 export interface TapBatch {
   type: 'batch';
   data: ArrayBuffer;
   lens: Uint32Array;
+  own: ArrayBuffer[];
 }
+
+/** In TapBatch.lens: the frame has a buffer of its own (the low 31 bits are its size). */
+export const TAP_OWN_BUFFER = 0x80000000;
 
 export interface TapReaderError {
   type: 'error';
@@ -69,6 +77,8 @@ export function tapReaderMain(require: RequireFn): void {
   const poll = libc.func('int poll(_Inout_ uint8_t *fds, unsigned long nfds, int timeout)');
   const POLLIN = 0x1;
   const ctl = new Int32Array(data.ctl);
+  // The thread id, for per-thread CPU accounting (/proc/self/task/TID/stat).
+  Atomics.store(ctl, 2, libc.func('int gettid()')());
   const port = wt.parentPort!;
 
   // struct pollfd { int fd; short events; short revents; } x2: the tun fd and the wake eventfd.
@@ -78,23 +88,32 @@ export function tapReaderMain(require: RequireFn): void {
   pfds.writeInt32LE(data.wakeFd, 8);
   pfds.writeInt16LE(POLLIN, 12);
 
+  // Every read lands in `frame`, a buffer of the largest frame's size, never zero-filled. A
+  // large frame (a GSO super-segment) keeps it: the buffer is transferred as it is and a new
+  // one taken, so its bytes are never copied here. Small frames are packed into `scratch`
+  // and copied once per batch into a right-sized buffer.
+  const OWN = 0x80000000;
+  const large = Math.min(32 * 1024, data.maxFrame);
+  let frame = Buffer.allocUnsafeSlow(data.maxFrame);
   const scratch = Buffer.allocUnsafe(data.batchBytes);
   const maxFrames = Math.ceil(data.batchBytes / 14) + 1;
   const lens = new Uint32Array(maxFrames);
+  let own: ArrayBuffer[] = [];
   let used = 0;
+  let ownBytes = 0;
   let count = 0;
 
   const flush = (): void => {
     if (count === 0) return;
-    // Copy the used part into a right-sized buffer and transfer it: one memcpy per
-    // batch, and a quiet link does not cost a big allocation per frame.
-    const out = new ArrayBuffer(used);
+    const out = Buffer.allocUnsafeSlow(used).buffer as ArrayBuffer;
     new Uint8Array(out).set(scratch.subarray(0, used));
     const outLens = lens.slice(0, count);
     Atomics.add(ctl, 1, 1);
-    const msg: TapBatch = { type: 'batch', data: out, lens: outLens };
-    port.postMessage(msg, [out, outLens.buffer]);
+    const msg: TapBatch = { type: 'batch', data: out, lens: outLens, own };
+    port.postMessage(msg, [out, outLens.buffer, ...own]);
+    own = [];
     used = 0;
+    ownBytes = 0;
     count = 0;
   };
 
@@ -112,7 +131,7 @@ export function tapReaderMain(require: RequireFn): void {
     }
     let n: number;
     try {
-      n = fs.readSync(data.fd, scratch, used, data.maxFrame, null);
+      n = fs.readSync(data.fd, frame, 0, data.maxFrame, null);
     } catch (e) {
       const code = (e as { code?: string }).code;
       if (code === 'EAGAIN' || code === 'EWOULDBLOCK') {
@@ -131,9 +150,17 @@ export function tapReaderMain(require: RequireFn): void {
       break;
     }
     if (n <= 0) continue;
-    lens[count++] = n;
-    used += n;
-    if (used + data.maxFrame > scratch.length || count === maxFrames) flush();
+    if (n >= large) {
+      lens[count++] = (n | OWN) >>> 0;
+      own.push(frame.buffer as ArrayBuffer);
+      ownBytes += n;
+      frame = Buffer.allocUnsafeSlow(data.maxFrame);
+    } else {
+      scratch.set(frame.subarray(0, n), used);
+      lens[count++] = n;
+      used += n;
+    }
+    if (used + large > scratch.length || ownBytes >= scratch.length || count === maxFrames) flush();
   }
   flush();
 }
@@ -155,10 +182,12 @@ export function tapReaderSource(): string {
  * RING_WRAP (or fewer than 4 bytes left) sends the reader back to offset 0. `ctl` (Int32):
  * [0] stop flag, [1] bytes in use (records plus wrap waste; the producer adds after writing
  * a record, the writer subtracts after writing it to the fd, both with Atomics), [2] frames
- * the kernel refused (EINVAL/EIO...), [3] EAGAIN retries.
+ * the kernel refused (EINVAL/EIO...), [3] EAGAIN retries, [4] the writer's thread id.
  */
 export interface TapWriterData {
   fd: number;
+  /** Absolute path of the koffi package (for gettid). */
+  koffiPath: string;
   ring: SharedArrayBuffer;
   ctl: SharedArrayBuffer;
   /** Atomics.wait timeout in ms while the ring is empty (a safety net; the producer notifies). */
@@ -170,6 +199,7 @@ export const WCTL_STOP = 0;
 export const WCTL_USED = 1;
 export const WCTL_ERRORS = 2;
 export const WCTL_RETRIES = 3;
+export const WCTL_TID = 4;
 
 /** Writer body. Self-contained, as tapReaderMain (constants repeated on purpose). */
 export function tapWriterMain(require: RequireFn): void {
@@ -185,6 +215,8 @@ export function tapWriterMain(require: RequireFn): void {
   const ERRORS = 2;
   const RETRIES = 3;
   const WRAP = 0xffffffff;
+  const koffi = require(data.koffiPath) as { load(name: string): { func(decl: string): () => number } };
+  Atomics.store(ctl, 4, koffi.load('libc.so.6').func('int gettid()')());
   let pos = 0;
   for (;;) {
     const used = Atomics.load(ctl, USED);
