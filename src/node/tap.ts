@@ -19,6 +19,7 @@ import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import type { Device, LinkType } from '../link/device.ts';
+import { allocFrame, releaseFrame } from '../link/frame-alloc.ts';
 import { isWireError } from '../wire/error.ts';
 import { ipOffset, markSuperSegment, segmentTcp } from '../wire/gso.ts';
 import {
@@ -638,9 +639,10 @@ class TapDeviceImpl implements TapDevice {
         if (gsoSize !== undefined) {
           // Not a super-segment the kernel could take: its segments, checksums filled in.
           const at = ipOffset(frame, this.linkType);
-          const segs = at < 0 ? null : segmentTcp(frame, at, gsoSize, true);
+          const segs = at < 0 ? null : segmentTcp(frame, at, gsoSize, true, allocFrame);
           if (segs === null) st.txDropped++;
           else for (const s of segs) this.transmit(s);
+          releaseFrame(frame);
           return;
         }
       }
@@ -652,7 +654,8 @@ class TapDeviceImpl implements TapDevice {
       this.#enqueue(parts);
       return;
     }
-    this.#write(parts, false);
+    // Written (or copied into the writer's ring): the frame's buffer may serve the next one.
+    if (this.#write(parts, false)) releaseFrame(frame);
   }
 
   /**
@@ -769,6 +772,7 @@ class TapDeviceImpl implements TapDevice {
     let i = 0;
     while (i < q.length && !this.#closed) {
       if (!this.#write(q[i], true)) break;
+      releaseFrame(q[i][q[i].length - 1]);
       i++;
     }
     q.splice(0, i);
