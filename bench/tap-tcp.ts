@@ -64,6 +64,8 @@ const CC = arg('cc', 'cubic');
 const BUF = size(arg('buf', '0'));
 /** `--only vnet`: which directions (s2k: sockstack → kernel, k2s: kernel → sockstack, both). */
 const DIR = arg('dir', 'both');
+/** `--only vnet`: the TAP's writer ring (TapOptions.txRingBytes; default the TAP's). */
+const RING = arg('ring', '') === '' ? undefined : size(arg('ring', ''));
 
 // ------------------------------------------------------------------ cleanup
 
@@ -466,7 +468,12 @@ async function vnetOnly(): Promise<void> {
   console.log(
     `\n## vnet TAP and veth only, ${BYTES / (1 << 20)} MiB per transfer, ${RUNS} runs (interleaved)`,
   );
-  const on = await tapStack({ kernelAddr: '10.77.1.1/24', stackAddr: '10.77.1.2/24', offload: true });
+  const on = await tapStack({
+    kernelAddr: '10.77.1.1/24',
+    stackAddr: '10.77.1.2/24',
+    offload: true,
+    txRingBytes: RING,
+  });
   hosts.push(on);
   const pair = vethPair('10.77.3', true);
   const pairOn = vethPair('10.77.7', false);

@@ -3,9 +3,13 @@
  *
  * `openTap()` opens /dev/net/tun, attaches an interface with TUNSETIFF through a
  * koffi ioctl (no C addon), and makes the fd non-blocking. Reads happen in a
- * worker thread (see tap-worker.ts) that batches frames per wake-up; writes are
- * synchronous `fs.writeSync` calls on the calling thread (a TAP write never
- * blocks for long: the kernel takes the frame into its receive path or drops it).
+ * worker thread (see tap-worker.ts) that batches frames per wake-up, a large frame
+ * (a GSO super-segment) in a buffer of its own that is transferred, not copied.
+ * Writes go through a shared ring to a second worker thread (`txRingBytes`), which
+ * is woken only when it sleeps; a small frame (an ACK) found the writer idle is
+ * written at once on the calling thread instead. A TAP write never blocks for long:
+ * the kernel takes the frame into its receive path or drops it. A transmitted
+ * frame's buffer goes back to frame-alloc.ts once written or copied.
  *
  * The interface is created in the caller's network namespace. Moving it into
  * another one (`ip link set dev NAME netns NS`) keeps the fd working, so tests
@@ -44,6 +48,7 @@ import {
   tapWriterSource,
   WCTL_ERRORS,
   WCTL_RETRIES,
+  WCTL_SLEEPING,
   WCTL_STOP,
   WCTL_TID,
   WCTL_USED,
@@ -442,7 +447,8 @@ class TapDeviceImpl implements TapDevice {
   #wakePending = false;
   readonly #wakeWriter = (): void => {
     this.#wakePending = false;
-    Atomics.notify(this.#wctl!, WCTL_USED);
+    const w = this.#wctl!;
+    if (Atomics.load(w, WCTL_SLEEPING) !== 0) Atomics.notify(w, WCTL_USED);
   };
   /** Write errors seen on this thread (the writer thread counts its own in its ctl). */
   #txErrorsHere = 0;
@@ -501,11 +507,19 @@ class TapDeviceImpl implements TapDevice {
     const ringBytes = options.txRingBytes ?? 8 << 20;
     if (ringBytes > 0) {
       const ring = new SharedArrayBuffer(Math.max(ringBytes, 2 * (maxFrame + 8)) & ~3);
-      const wctl = new SharedArrayBuffer(20);
+      const wctl = new SharedArrayBuffer(24);
       this.#ring = new Uint8Array(ring);
       this.#ringView = new DataView(ring);
       this.#wctl = new Int32Array(wctl);
-      const wdata: TapWriterData = { fd, koffiPath: libc().koffiPath, ring, ctl: wctl, idleTimeoutMs: 250 };
+      const wdata: TapWriterData = {
+        fd,
+        koffiPath: libc().koffiPath,
+        ring,
+        ctl: wctl,
+        idleTimeoutMs: 250,
+        shortWaits: 20,
+        shortWaitMs: 0.05,
+      };
       const writer = new Worker(tapWriterSource(), { eval: true, workerData: wdata });
       this.#writer = writer;
       this.#writerExited = new Promise((resolve) => {
