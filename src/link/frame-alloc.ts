@@ -86,7 +86,21 @@ export function releaseFrame(frame: Uint8Array): void {
   const buf = frame.buffer;
   if (frame.byteOffset !== 0 || !(buf instanceof ArrayBuffer) || frame.byteLength !== buf.byteLength) return;
   const size = buf.byteLength;
-  if (size <= MAX_POOLED || bigKept + size > BIG_KEPT_MAX) return;
+  if (size <= MAX_POOLED) return;
+  // Over the budget: buffers of other sizes go first (a bulk sender's sizes change with its
+  // window; the size just released is the one in use), then this one is dropped.
+  if (bigKept + size > BIG_KEPT_MAX) {
+    for (const [other, list] of bigFree) {
+      if (other === size) continue;
+      while (list.length > 0 && bigKept + size > BIG_KEPT_MAX) {
+        list.pop();
+        bigKept -= other;
+      }
+      if (list.length === 0) bigFree.delete(other);
+      if (bigKept + size <= BIG_KEPT_MAX) break;
+    }
+    if (bigKept + size > BIG_KEPT_MAX) return;
+  }
   // A super-segment's gso size is recorded by its buffer: the next frame in it is not one.
   unmarkSuperSegment(frame);
   let list = bigFree.get(size);

@@ -179,7 +179,10 @@ export function tapReaderSource(): string {
  * network stack) overlap with the stack's own work instead of adding to it.
  *
  * Ring layout: `ring` holds records [u32 length][frame, padded to 4 bytes]; a length of
- * RING_WRAP (or fewer than 4 bytes left) sends the reader back to offset 0. `ctl` (Int32):
+ * RING_WRAP (or fewer than 4 bytes left) sends the reader back to offset 0; a length of
+ * RING_MSG (no bytes follow) stands for a large frame whose buffer was transferred in a
+ * message on `port` instead of copied (one message costs less than copying 64 KiB into a
+ * ring that does not stay in cache); written, such buffers go back to the stack in batches. `ctl` (Int32):
  * [0] stop flag, [1] bytes in use (records plus wrap waste; the producer adds after writing
  * a record, the writer subtracts after writing it to the fd, both with Atomics), [2] frames
  * the kernel refused (EINVAL/EIO...), [3] EAGAIN retries, [4] the writer's thread id, [5] 1 while
@@ -187,6 +190,8 @@ export function tapReaderSource(): string {
  */
 export interface TapWriterData {
   fd: number;
+  /** Frames whose buffer is transferred come here (a RING_MSG record says when); written buffers go back on it. */
+  port: import('node:worker_threads').MessagePort;
   /** Absolute path of the koffi package (for gettid). */
   koffiPath: string;
   ring: SharedArrayBuffer;
@@ -203,7 +208,15 @@ export interface TapWriterData {
   shortWaitMs: number;
 }
 
+/** A frame sent by message to the writer: its buffer (transferred, all of it the frame) and the header to write before it. */
+export interface TapWriterFrame {
+  buf: ArrayBuffer;
+  head: Uint8Array | null;
+}
+
 export const RING_WRAP = 0xffffffff;
+/** A ring record of this length stands for the next TapWriterFrame message on the writer's port. */
+export const RING_MSG = 0xfffffffe;
 export const WCTL_STOP = 0;
 export const WCTL_USED = 1;
 export const WCTL_ERRORS = 2;
@@ -228,12 +241,20 @@ export function tapWriterMain(require: RequireFn): void {
   const koffi = require(data.koffiPath) as { load(name: string): { func(decl: string): () => number } };
   Atomics.store(ctl, 4, koffi.load('libc.so.6').func('int gettid()')());
   const SLEEPING = 5;
+  const MSG = 0xfffffffe;
+  let done: ArrayBuffer[] = [];
+  const giveBack = (): void => {
+    if (done.length === 0) return;
+    data.port.postMessage(done, done);
+    done = [];
+  };
   let pos = 0;
   let shortWaits = 0;
   for (;;) {
     const used = Atomics.load(ctl, USED);
     if (used === 0) {
       if (Atomics.load(ctl, STOP) !== 0) break;
+      giveBack();
       if (shortWaits < data.shortWaits) {
         shortWaits++;
         Atomics.wait(ctl, USED, 0, data.shortWaitMs);
@@ -254,11 +275,33 @@ export function tapWriterMain(require: RequireFn): void {
       continue;
     }
     const len = view.getUint32(pos, true);
-    const rec = 4 + ((len + 3) & ~3);
+    let rec: number;
+    let frame: Uint8Array;
+    let head: Uint8Array | null = null;
+    let buf: ArrayBuffer | null = null;
+    if (len === MSG) {
+      // The frame came by message, its buffer transferred (posted before this record).
+      const m = wt.receiveMessageOnPort(data.port)?.message as TapWriterFrame | undefined;
+      rec = 4;
+      if (m === undefined) {
+        Atomics.add(ctl, ERRORS, 1);
+        Atomics.sub(ctl, USED, rec);
+        pos += rec;
+        if (pos >= size) pos = 0;
+        continue;
+      }
+      buf = m.buf;
+      frame = new Uint8Array(buf);
+      head = m.head;
+    } else {
+      rec = 4 + ((len + 3) & ~3);
+      frame = bytes.subarray(pos + 4, pos + 4 + len);
+    }
     // Bounded retries: a TAP write that would block is rare (the kernel queues or drops).
     for (let attempt = 0; attempt < 1000; attempt++) {
       try {
-        fs.writeSync(data.fd, bytes, pos + 4, len);
+        if (head === null) fs.writeSync(data.fd, frame);
+        else fs.writevSync(data.fd, [head, frame]);
         break;
       } catch (e) {
         const code = (e as { code?: string }).code;
@@ -274,7 +317,13 @@ export function tapWriterMain(require: RequireFn): void {
     pos += rec;
     if (pos >= size) pos = 0;
     Atomics.sub(ctl, USED, rec);
+    if (buf !== null) {
+      // Written: the buffer goes back for the stack's next frame, several to a message.
+      done.push(buf);
+      if (done.length >= 8) giveBack();
+    }
   }
+  giveBack();
 }
 
 /** The writer worker's source (see tapReaderSource). */

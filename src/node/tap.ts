@@ -21,7 +21,7 @@
 
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import type { Device, LinkType } from '../link/device.ts';
 import { allocFrame, releaseFrame } from '../link/frame-alloc.ts';
 import { isWireError } from '../wire/error.ts';
@@ -39,11 +39,13 @@ import {
   type VirtioNetHdr,
 } from '../wire/virtio-net.ts';
 import {
+  RING_MSG,
   RING_WRAP,
   TAP_OWN_BUFFER,
   type TapReaderData,
   type TapReaderMessage,
   type TapWriterData,
+  type TapWriterFrame,
   tapReaderSource,
   tapWriterSource,
   WCTL_ERRORS,
@@ -71,6 +73,8 @@ const TUN_F_TSO4 = 0x02;
 const TUN_F_TSO6 = 0x04;
 /** Frames (with their header) up to this size are written on the stack's thread when the writer is idle. */
 const DIRECT_WRITE_MAX = 512;
+/** Frames from this size on that are all of their buffer go to the writer thread by transfer, not copy. */
+const TRANSFER_MIN = 16 * 1024;
 const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 /** _IOW('T', 202, int) */
 const TUNSETIFF = 0x400454ca;
@@ -443,6 +447,8 @@ class TapDeviceImpl implements TapDevice {
   #wpos = 0;
   /** Scratch for a small frame written on this thread, header and frame together. */
   readonly #small = Buffer.alloc(DIRECT_WRITE_MAX);
+  /** Where large frames go to the writer thread (their buffers transferred). */
+  #port: MessagePort | null = null;
   /** A wake-up of the writer is scheduled (a microtask). */
   #wakePending = false;
   readonly #wakeWriter = (): void => {
@@ -511,7 +517,14 @@ class TapDeviceImpl implements TapDevice {
       this.#ring = new Uint8Array(ring);
       this.#ringView = new DataView(ring);
       this.#wctl = new Int32Array(wctl);
+      // Large frames travel to the writer by message, their buffers transferred; written,
+      // they come back in batches for the stack's next frames (frame-alloc.ts).
+      const { port1, port2 } = new MessageChannel();
+      port1.on('message', (bufs: ArrayBuffer[]) => this.#reclaim(bufs));
+      port1.unref();
+      this.#port = port1;
       const wdata: TapWriterData = {
+        port: port2,
         fd,
         koffiPath: libc().koffiPath,
         ring,
@@ -520,7 +533,7 @@ class TapDeviceImpl implements TapDevice {
         shortWaits: 20,
         shortWaitMs: 0.05,
       };
-      const writer = new Worker(tapWriterSource(), { eval: true, workerData: wdata });
+      const writer = new Worker(tapWriterSource(), { eval: true, workerData: wdata, transferList: [port2] });
       this.#writer = writer;
       this.#writerExited = new Promise((resolve) => {
         writer.once('exit', () => resolve());
@@ -539,6 +552,11 @@ class TapDeviceImpl implements TapDevice {
       st.txRetries = Atomics.load(w, WCTL_RETRIES);
     }
     return st;
+  }
+
+  /** Buffers of frames the writer thread has written, back for reuse. */
+  #reclaim(bufs: ArrayBuffer[]): void {
+    for (const b of bufs) releaseFrame(new Uint8Array(b));
   }
 
   get threadIds(): { reader: number; writer: number } {
@@ -681,9 +699,18 @@ class TapDeviceImpl implements TapDevice {
     const view = this.#ringView!;
     const wctl = this.#wctl!;
     const size = ring.length;
+    const frame = parts[parts.length - 1];
+    const buf = frame.buffer;
+    // A large frame that is all of its buffer (a super-segment from frame-alloc.ts) is
+    // transferred, not copied: the device owns it, so nothing else refers to it.
+    const transfer =
+      frame.length >= TRANSFER_MIN &&
+      frame.byteOffset === 0 &&
+      buf instanceof ArrayBuffer &&
+      frame.byteLength === buf.byteLength;
     let len = 0;
-    for (const p of parts) len += p.length;
-    const need = 4 + ((len + 3) & ~3);
+    if (!transfer) for (const p of parts) len += p.length;
+    const need = transfer ? 4 : 4 + ((len + 3) & ~3);
     let at = this.#wpos;
     const waste = size - at < need ? size - at : 0;
     if (Atomics.load(wctl, WCTL_USED) + waste + need > size) return false;
@@ -692,11 +719,25 @@ class TapDeviceImpl implements TapDevice {
       if (waste >= 4) view.setUint32(at, RING_WRAP, true);
       at = 0;
     }
-    view.setUint32(at, len, true);
-    let o = at + 4;
-    for (const p of parts) {
-      ring.set(p, o);
-      o += p.length;
+    if (transfer) {
+      const port = this.#port!;
+      const m: TapWriterFrame = { buf: buf as ArrayBuffer, head: parts.length > 1 ? parts[0] : null };
+      port.postMessage(m, [buf as ArrayBuffer]);
+      view.setUint32(at, RING_MSG, true);
+      // Buffers the writer has given back are taken here at once, not when this thread next
+      // gets to its messages: the stack's next frames come from them, not from new buffers.
+      for (let i = 0; i < 64; i++) {
+        const back = receiveMessageOnPort(port);
+        if (back === undefined) break;
+        this.#reclaim(back.message as ArrayBuffer[]);
+      }
+    } else {
+      view.setUint32(at, len, true);
+      let o = at + 4;
+      for (const p of parts) {
+        ring.set(p, o);
+        o += p.length;
+      }
     }
     this.#wpos = at + need >= size ? 0 : at + need;
     // Publishing the record (Atomics orders the bytes above before it). A writer that may be
@@ -723,9 +764,10 @@ class TapDeviceImpl implements TapDevice {
         Atomics.load(this.#wctl!, WCTL_USED) === 0
       )
         return this.#writeHere(parts, fromQueue);
+      const bytes = parts[parts.length - 1].length;
       if (this.#ringPut(parts)) {
         st.txFrames++;
-        st.txBytes += parts.length === 1 ? parts[0].length : parts[1].length;
+        st.txBytes += bytes;
         return true;
       }
       if (!fromQueue) {
@@ -830,6 +872,7 @@ class TapDeviceImpl implements TapDevice {
     }
     this.#closing = Promise.all([this.#exited, this.#writerExited]).then(() => {
       // Close only after the reader is gone, so it never reads a reused fd number.
+      this.#port?.close();
       fs.closeSync(this.fd);
       fs.closeSync(this.#wakeFd);
     });

@@ -74,4 +74,19 @@ describe('frame buffers (allocFrame / releaseFrame)', () => {
     assert.equal(b.buffer, a.buffer);
     assert.equal(superSegmentGsoSize(b), 0, 'the next frame in that buffer is not a super-segment');
   });
+
+  it('over its budget the pool drops buffers of other sizes before the one just released', () => {
+    const a = 65536 + 28; // sizes no other test uses
+    const b = 65536 + 32;
+    const many = Array.from({ length: 200 }, () => allocFrame(a));
+    for (const f of many) releaseFrame(f); // fills the 8 MiB budget with size a
+    const one = allocFrame(b);
+    releaseFrame(one);
+    assert.equal(allocFrame(b).buffer, one.buffer, 'the size in use now is kept');
+    const again = allocFrame(a);
+    assert.ok(
+      many.some((f) => f.buffer === again.buffer),
+      'buffers of the older size are still there, fewer',
+    );
+  });
 });
