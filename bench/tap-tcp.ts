@@ -420,6 +420,8 @@ function machineCpu(): { busy: number; total: number } {
 }
 
 interface CpuSnap {
+  /** This process, every thread. */
+  proc: number;
   main: number;
   reader: number;
   writer: number;
@@ -430,7 +432,9 @@ interface CpuSnap {
 function cpuSnap(h: TapStackHost | null): CpuSnap {
   const t = (h?.tap as { threadIds?: { reader: number; writer: number } } | undefined)?.threadIds;
   const m = machineCpu();
+  const u = process.cpuUsage();
   return {
+    proc: (u.user + u.system) / 1e6,
     main: threadCpu(process.pid),
     reader: threadCpu(t?.reader ?? 0),
     writer: threadCpu(t?.writer ?? 0),
@@ -447,6 +451,7 @@ async function measured(h: TapStackHost | null, f: () => Promise<Rate>): Promise
   const wall = (performance.now() - t0) / 1000;
   const b = cpuSnap(h);
   const cpu = {
+    proc: b.proc - a.proc,
     main: b.main - a.main,
     reader: b.reader - a.reader,
     writer: b.writer - a.writer,
@@ -459,7 +464,7 @@ async function measured(h: TapStackHost | null, f: () => Promise<Rate>): Promise
   const per = (x: number) => `${((1e6 * x) / mib).toFixed(0)}`;
   const pct = (x: number) => `${((100 * x) / r.seconds).toFixed(0)}%`;
   console.log(
-    `    ${(r.bytes / r.seconds / 1e6).toFixed(1)} MB/s; CPU µs per MiB: stack thread ${per(cpu.main)} (${pct(cpu.main)}), reader ${per(cpu.reader)} (${pct(cpu.reader)}), writer ${per(cpu.writer)} (${pct(cpu.writer)}); machine ${per(cpu.busy)} (busy ${((100 * cpu.busy) / Math.max(cpu.total, 1e-9)).toFixed(0)}% over ${wall.toFixed(2)} s)`,
+    `    ${(r.bytes / r.seconds / 1e6).toFixed(1)} MB/s; CPU µs per MiB: process ${per(cpu.proc)}, stack thread ${per(cpu.main)} (${pct(cpu.main)}), reader ${per(cpu.reader)} (${pct(cpu.reader)}), writer ${per(cpu.writer)} (${pct(cpu.writer)}); machine ${per(cpu.busy)} (busy ${((100 * cpu.busy) / Math.max(cpu.total, 1e-9)).toFixed(0)}% over ${wall.toFixed(2)} s)`,
   );
   return { r, cpu };
 }
