@@ -9,7 +9,10 @@
  * side of the TAP (ImpairedDevice).
  *
  *   sudo node --import tsx bench/tap-tcp.ts [--bytes 64M] [--runs 3] [--seconds 10]
- *                                            [--only clean|impair] [--cc cubic]
+ *                                            [--only clean|impair|vnet] [--cc cubic]
+ *
+ * `--only vnet`: the vnet TAP both ways and the two veth rows only, with the CPU time of
+ * the stack's thread, the TAP's reader and writer threads, and the whole machine per transfer.
  *
  * The kernel end is scripts/kernel-peer.py (Python blocking sockets) in every row,
  * so rows differ only in the TCP/IP stack at the other end. Kernel senders use
@@ -21,7 +24,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import {
   configureLink,
   createNetns,
@@ -53,6 +56,16 @@ const RUNS = Number(arg('runs', '3'));
 const SECONDS = Number(arg('seconds', '10'));
 const ONLY = arg('only', 'all');
 const CC = arg('cc', 'cubic');
+/**
+ * SO_SNDBUF / SO_RCVBUF of sockstack's end (0: the stack's default, 256 KiB). The kernel
+ * autotunes its own up to tcp_wmem[2] / tcp_rmem[2] (4 / 6 MiB by default); sockstack does
+ * not autotune, so a bench may give it what the kernel grows to.
+ */
+const BUF = size(arg('buf', '0'));
+/** `--only vnet`: which directions (s2k: sockstack → kernel, k2s: kernel → sockstack, both). */
+const DIR = arg('dir', 'both');
+/** `--only vnet`: the TAP's writer ring (TapOptions.txRingBytes; default the TAP's). */
+const RING = arg('ring', '') === '' ? undefined : size(arg('ring', ''));
 
 // ------------------------------------------------------------------ cleanup
 
@@ -176,16 +189,22 @@ async function sockToKernel(
 ): Promise<Rate> {
   return kernelReceives(ns, kernelIp, port, async () => {
     const conn = rawConnect(h.stack, kernelIp, port);
+    if (BUF > 0) conn.c.setOptions({ sndBuf: BUF, rcvBuf: BUF });
     await conn.established(10_000);
     const block = new Uint8Array(1 << 20);
     crypto.getRandomValues(block.subarray(0, 65536));
     for (let i = 65536; i < block.length; i += 65536) block.copyWithin(i, 0, 65536);
     const end = limit.seconds ? Date.now() + limit.seconds * 1000 : Number.POSITIVE_INFINITY;
     let left = limit.bytes ?? Number.POSITIVE_INFINITY;
-    while (left > 0 && Date.now() < end) {
-      const n = Math.min(left, block.length);
-      await conn.writeAll(block.subarray(0, n), 300_000);
+    // No hash on our side (the kernel peers run with --nohash too): write what fits, wait for room.
+    let at = 0;
+    for (let i = 0; i < 1e9 && left > 0 && Date.now() < end; i++) {
+      const n = conn.c.write(block.subarray(at, at + Math.min(left, block.length - at)));
       left -= n;
+      at = (at + n) % block.length;
+      if (n > 0) continue;
+      await conn.waitUntil(() => conn.c.writableSpace > 0 || conn.closed, 300_000, 'send-buffer space');
+      if (conn.closed) throw new Error(`connection closed (${conn.closeReason})`);
     }
     conn.c.close();
   });
@@ -217,14 +236,17 @@ async function kernelToSock(
     if (limit.seconds) argv.push('--seconds', String(limit.seconds));
     const tx = spawnIn(ns, argv);
     const conn = await l.next(10_000);
+    if (BUF > 0) conn.c.setOptions({ sndBuf: BUF, rcvBuf: BUF });
     let first = 0;
     let bytes = 0;
     const end = Date.now() + 400_000;
+    // Into one reused buffer, as the kernel peer's recv_into.
+    const buf = new Uint8Array(1 << 20);
     for (let i = 0; i < 1e9; i++) {
-      const b = conn.c.read();
-      if (b !== null) {
+      const n = conn.c.readInto(buf);
+      if (n !== null && n > 0) {
         if (bytes === 0) first = performance.now();
-        bytes += b.length;
+        bytes += n;
         continue;
       }
       if (conn.ended || conn.c.eof || conn.closed) break;
@@ -370,6 +392,136 @@ async function withBridge<T>(
     if (m) console.log(`    ${m[0]}`);
     if (process.env.DEBUG) console.log(execFileSync('ip', ['-n', ns, '-s', 'link'], { encoding: 'utf8' }));
   }
+}
+
+// ------------------------------------------------------------------ CPU per thread
+
+/** Clock ticks per second of /proc's utime/stime (USER_HZ, 100 on every Linux we run on). */
+const HZ = 100;
+
+/** utime + stime of one of this process's threads, in seconds (0 when unknown). */
+function threadCpu(tid: number): number {
+  if (tid <= 0) return 0;
+  try {
+    const st = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / HZ;
+  } catch {
+    return 0;
+  }
+}
+
+/** Busy and total CPU seconds of the whole machine (/proc/stat). */
+function machineCpu(): { busy: number; total: number } {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const total = f.reduce((a, b) => a + b, 0);
+  const idle = f[3] + (f[4] ?? 0);
+  return { busy: (total - idle) / HZ, total: total / HZ };
+}
+
+interface CpuSnap {
+  /** This process, every thread. */
+  proc: number;
+  main: number;
+  reader: number;
+  writer: number;
+  busy: number;
+  total: number;
+}
+
+function cpuSnap(h: TapStackHost | null): CpuSnap {
+  const t = (h?.tap as { threadIds?: { reader: number; writer: number } } | undefined)?.threadIds;
+  const m = machineCpu();
+  const u = process.cpuUsage();
+  return {
+    proc: (u.user + u.system) / 1e6,
+    main: threadCpu(process.pid),
+    reader: threadCpu(t?.reader ?? 0),
+    writer: threadCpu(t?.writer ?? 0),
+    busy: m.busy,
+    total: m.total,
+  };
+}
+
+/** Runs `f`, returning its rate and the CPU seconds each thread and the machine spent meanwhile. */
+async function measured(h: TapStackHost | null, f: () => Promise<Rate>): Promise<{ r: Rate; cpu: CpuSnap }> {
+  const a = cpuSnap(h);
+  const t0 = performance.now();
+  const r = await f();
+  const wall = (performance.now() - t0) / 1000;
+  const b = cpuSnap(h);
+  const cpu = {
+    proc: b.proc - a.proc,
+    main: b.main - a.main,
+    reader: b.reader - a.reader,
+    writer: b.writer - a.writer,
+    busy: b.busy - a.busy,
+    total: b.total - a.total,
+  };
+  // CPU per MiB moved (the rate moves with the machine's load, this much less), and what each
+  // thread used of one CPU over the receiver's time (first byte to EOF).
+  const mib = r.bytes / (1 << 20);
+  const per = (x: number) => `${((1e6 * x) / mib).toFixed(0)}`;
+  const pct = (x: number) => `${((100 * x) / r.seconds).toFixed(0)}%`;
+  console.log(
+    `    ${(r.bytes / r.seconds / 1e6).toFixed(1)} MB/s; CPU µs per MiB: process ${per(cpu.proc)}, stack thread ${per(cpu.main)} (${pct(cpu.main)}), reader ${per(cpu.reader)} (${pct(cpu.reader)}), writer ${per(cpu.writer)} (${pct(cpu.writer)}); machine ${per(cpu.busy)} (busy ${((100 * cpu.busy) / Math.max(cpu.total, 1e-9)).toFixed(0)}% over ${wall.toFixed(2)} s)`,
+  );
+  return { r, cpu };
+}
+
+async function vnetOnly(): Promise<void> {
+  console.log(
+    `\n## vnet TAP and veth only, ${BYTES / (1 << 20)} MiB per transfer, ${RUNS} runs (interleaved)`,
+  );
+  const on = await tapStack({
+    kernelAddr: '10.77.1.1/24',
+    stackAddr: '10.77.1.2/24',
+    offload: true,
+    txRingBytes: RING,
+  });
+  hosts.push(on);
+  const pair = vethPair('10.77.3', true);
+  const pairOn = vethPair('10.77.7', false);
+  const r = { s2k: [] as number[], k2s: [] as number[], kk: [] as number[], kkOn: [] as number[] };
+  let port = 6000;
+  for (let i = 0; i < RUNS; i++) {
+    let a = 0;
+    let b = 0;
+    if (DIR !== 'k2s') {
+      console.log(`  run ${i + 1}: sockstack → kernel`);
+      a = mbps((await measured(on, () => sockToKernel(on, on.ns, on.kernelIp, port++, { bytes: BYTES }))).r);
+    }
+    if (DIR !== 's2k') {
+      console.log(`  run ${i + 1}: kernel → sockstack`);
+      b = mbps((await measured(on, () => kernelToSock(on, on.ns, port++, { bytes: BYTES }))).r);
+    }
+    console.log(`  run ${i + 1}: kernel → kernel, veth without offloads`);
+    const c = mbps((await measured(null, () => kernelKernel(pair, port++, { bytes: BYTES }))).r);
+    const d = mbps(await kernelKernel(pairOn, port++, { bytes: BYTES }));
+    console.log(
+      `RESULT tap-tcp vnet run=${i + 1} sock->kernel=${a.toFixed(1)} kernel->sock=${b.toFixed(1)} kernel->kernel(veth,nooffload)=${c.toFixed(1)} kernel->kernel(veth,offload)=${d.toFixed(1)} MB/s`,
+    );
+    r.s2k.push(a);
+    r.k2s.push(b);
+    r.kk.push(c);
+    r.kkOn.push(d);
+  }
+  const kk = median(r.kk);
+  const kkOn = median(r.kkOn);
+  for (const [what, xs] of [
+    ['sockstack → kernel (TAP, vnet hdr)', r.s2k],
+    ['kernel → sockstack (TAP, vnet hdr)', r.k2s],
+  ] as const)
+    console.log(
+      `  ${what.padEnd(36)} ${fmt(xs).padEnd(34)} ratio to veth no-offload ${(median(xs) / kk).toFixed(3)}, to veth offload ${(median(xs) / kkOn).toFixed(3)}`,
+    );
+  console.log(`  ${'kernel → kernel (veth, no offload)'.padEnd(36)} ${fmt(r.kk)}`);
+  console.log(`  ${'kernel → kernel (veth, offloads on)'.padEnd(36)} ${fmt(r.kkOn)}`);
+  const st = on.tap.stats;
+  console.log(
+    `  vnet TAP: ${st.rxGso} GSO super-segments of ${st.rxFrames} frames received in ${st.rxBatches} reader batches; ${st.txGso} TSO super-segments of ${st.txFrames} frames sent`,
+  );
+  console.log(`  sockstack TCP counters: ${JSON.stringify(pick(on.stack.tcp.stats))}`);
 }
 
 // ------------------------------------------------------------------ report
@@ -557,6 +709,7 @@ console.log(
 try {
   if (ONLY === 'all' || ONLY === 'clean') await clean();
   if (ONLY === 'all' || ONLY === 'impair') await impaired();
+  if (ONLY === 'vnet') await vnetOnly();
 } finally {
   await cleanup();
 }

@@ -71,7 +71,7 @@ export class DualNetwork implements NetworkLayer {
     gsoSize?: number,
   ): SendError | undefined {
     return route.family === 6
-      ? this.v6.sendInPlace(route, opts, frame)
+      ? this.v6.sendInPlace(route, opts, frame, gsoSize)
       : this.v4.sendInPlace(route, opts, frame, gsoSize);
   }
 

@@ -74,9 +74,14 @@ export class Ipv6Network implements NetworkLayer {
     return false;
   }
 
-  sendInPlace(route: NetRoute, opts: SendOptions, frame: Uint8Array): SendError | undefined {
+  sendInPlace(
+    route: NetRoute,
+    opts: SendOptions,
+    frame: Uint8Array,
+    gsoSize?: number,
+  ): SendError | undefined {
     if (!(route instanceof Ipv6Route)) return 'ENETUNREACH';
-    return this.ip.output.sendInPlace(route, opts, frame);
+    return this.ip.output.sendInPlace(route, opts, frame, gsoSize);
   }
 
   portUnreachable(info: IpPacketInfo): void {

@@ -11,6 +11,7 @@ import type { Clock } from '../time/clock.ts';
 import type { IpAddress } from '../wire/address.ts';
 import { pseudoHeaderSumV6 } from '../wire/checksum.ts';
 import { ETHERTYPE_IPV6 } from '../wire/ethernet.ts';
+import { segmentTcp } from '../wire/gso.ts';
 import { emitIpv6, IPV6_HEADER_LEN } from '../wire/ipv6.ts';
 import {
   IPV6_LOOPBACK,
@@ -202,8 +203,15 @@ export class Ipv6Output {
    * Sends a packet laid out in its frame: `route.linkRoom` free bytes, 40 free bytes for
    * the fixed header, then `nextHeader`'s bytes (checksum done). Fragments (RFC 8200 §4.5)
    * when the packet exceeds the path MTU, unless `dontFragment` (IPV6_DONTFRAG): EMSGSIZE.
+   * `gsoSize`: a TCP super-segment (checksum left out, see NetworkLayer.sendInPlace), which
+   * goes whole to a device that takes it (GSO_TCPV6), else as its segments; never fragmented.
    */
-  sendInPlace(route: Ipv6Route, opts: SendOptions, frame: Uint8Array): SendError | undefined {
+  sendInPlace(
+    route: Ipv6Route,
+    opts: SendOptions,
+    frame: Uint8Array,
+    gsoSize?: number,
+  ): SendError | undefined {
     const env = this.#env;
     const hr = route.linkRoom;
     const pl = frame.length - hr - IPV6_HEADER_LEN;
@@ -233,6 +241,19 @@ export class Ipv6Output {
     if (pkt.length <= mtu) {
       if (loop) env.interfaces.enqueue(env.interfaces.loopback, pkt.slice());
       return this.linkOutput(route.iface, route.nextHop, pkt, hr === 0 ? undefined : frame);
+    }
+    if (gsoSize !== undefined && !route.local && !isIpv6Multicast(route.dst)) {
+      // A TCP super-segment: whole to a device that takes it and whose MTU its segments fit
+      // (the kernel's GSO_TCPV6), else cut here into those segments (software GSO).
+      const dev = route.iface.device;
+      const segLen = IPV6_HEADER_LEN + (pkt[IPV6_HEADER_LEN + 12] >> 4) * 4 + gsoSize;
+      if (segLen > mtu) {
+        env.stats.fragFails++;
+        return 'EMSGSIZE';
+      }
+      if (dev !== null && dev.txChecksumOffload === true && (dev.gsoMaxSize ?? 0) >= pkt.length)
+        return this.linkOutput(route.iface, route.nextHop, pkt, hr === 0 ? undefined : frame, gsoSize);
+      return this.#softwareSegments(route.iface, route.nextHop, frame, hr, gsoSize);
     }
     if (opts.dontFragment) {
       env.stats.fragFails++;
@@ -273,12 +294,47 @@ export class Ipv6Output {
     return this.linkOutput(iface, nextHop, frame.subarray(hr), frame);
   }
 
-  /** Hands a finished packet to the link. `frame`, when given, has the link header's room in front of `pkt`. */
+  /**
+   * Software GSO (the kernel's skb_gso_segment): the super-segment whose IPv6 header starts
+   * at `frame[hr]` goes out as its segments, each with the same room in front and its
+   * checksums filled in unless the device offloads them.
+   */
+  #softwareSegments(
+    iface: NetInterface,
+    nextHop: Uint8Array,
+    frame: Uint8Array,
+    hr: number,
+    gsoSize: number,
+  ): SendError | undefined {
+    const dev = iface.device;
+    const segs = segmentTcp(
+      frame,
+      hr,
+      gsoSize,
+      !(dev === null || dev.txChecksumOffload === true),
+      allocFrame,
+    );
+    if (segs === null) {
+      this.#env.stats.outDiscards++;
+      return 'EMSGSIZE';
+    }
+    this.#env.stats.sent += segs.length - 1;
+    let err: SendError | undefined;
+    for (const s of segs)
+      err = this.linkOutput(iface, nextHop, hr === 0 ? s : s.subarray(hr), hr === 0 ? undefined : s) ?? err;
+    return err;
+  }
+
+  /**
+   * Hands a finished packet to the link. `frame`, when given, has the link header's room in
+   * front of `pkt`; `gsoSize`: `pkt` is a TCP super-segment for a device that takes it whole.
+   */
   linkOutput(
     iface: NetInterface,
     nextHop: Uint8Array,
     pkt: Uint8Array,
     frame?: Uint8Array,
+    gsoSize?: number,
   ): SendError | undefined {
     const env = this.#env;
     if (!iface.up) {
@@ -290,7 +346,7 @@ export class Ipv6Output {
       return undefined;
     }
     if (iface.device!.linkType === 'ip') {
-      env.link.transmitRaw(iface, pkt);
+      env.link.transmitRaw(iface, pkt, gsoSize);
       return undefined;
     }
     if (isIpv6Multicast(nextHop)) {
@@ -305,9 +361,11 @@ export class Ipv6Output {
     const key = ipv6Key(nextHop);
     const mac = ndp.resolved(key);
     if (mac !== undefined) {
-      env.link.transmit(iface, mac, ETHERTYPE_IPV6, pkt, frame);
+      env.link.transmit(iface, mac, ETHERTYPE_IPV6, pkt, frame, gsoSize);
       return undefined;
     }
+    // A super-segment waits for NDP as the segments it stands for (the pending queue keeps no gso size).
+    if (gsoSize !== undefined) return this.#softwareSegments(iface, nextHop, pkt, 0, gsoSize);
     if (!ndp.send(key, frame === undefined ? { bytes: pkt } : { bytes: pkt, frame })) {
       env.stats.outDiscards++;
       return 'ENOBUFS';

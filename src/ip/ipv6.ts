@@ -15,13 +15,14 @@
  * IPv6 address; loopback has ::1 from the start.
  */
 
-import { allocFrame } from '../link/frame-alloc.ts';
+import { allocFrame, allocOwnFrame } from '../link/frame-alloc.ts';
 import type { Rng } from '../rand/rng.ts';
 import type { Clock } from '../time/clock.ts';
 import type { TimerQueue } from '../time/timers.ts';
 import { formatIpv6, type IpAddress, parseIpv6 } from '../wire/address.ts';
 import { isWireError } from '../wire/error.ts';
 import { ETHERTYPE_IPV6 } from '../wire/ethernet.ts';
+import { markSuperSegment, segmentTcp, superSegmentGsoSize } from '../wire/gso.ts';
 import {
   ICMPV6_DEST_UNREACHABLE,
   ICMPV6_PACKET_TOO_BIG,
@@ -691,15 +692,42 @@ export class Ipv6Layer {
       return;
     }
     const mtu = this.output.pathMtu(r);
-    if (pkt.length > mtu) {
+    // A TCP super-segment that came whole over a link carrying them is judged by the segments
+    // it stands for (Linux ip6_pkt_too_big, skb_gso_validate_network_len), and leaves whole
+    // or as those segments (as forward.ts for IPv4).
+    const gsoSize = pkt.length > mtu && pkt.length >= 53 && pkt[6] === 6 ? superSegmentGsoSize(pkt) : 0;
+    if (pkt.length > mtu && !(gsoSize > 0 && IPV6_HEADER_LEN + (pkt[52] >> 4) * 4 + gsoSize <= mtu)) {
       stats.tooBig++;
       this.icmp.sendError(pkt, a, ICMPV6_PACKET_TOO_BIG, 0, mtu);
       return;
     }
     const hr = r.linkRoom;
-    const frame = allocFrame(hr + pkt.length);
+    const frame = gsoSize > 0 ? allocOwnFrame(hr + pkt.length, hr) : allocFrame(hr + pkt.length, hr);
     frame.set(pkt, hr);
     frame[hr + 7] = a.hopLimit - 1;
+    if (gsoSize > 0) {
+      stats.forwarded++;
+      const dev = r.iface.device;
+      if (dev !== null && dev.txChecksumOffload === true && (dev.gsoMaxSize ?? 0) >= pkt.length) {
+        markSuperSegment(frame, gsoSize);
+        this.output.linkOutput(r.iface, r.nextHop, frame.subarray(hr), hr === 0 ? undefined : frame, gsoSize);
+        return;
+      }
+      const segs = segmentTcp(
+        frame,
+        hr,
+        gsoSize,
+        !(dev === null || dev.txChecksumOffload === true),
+        allocFrame,
+      );
+      if (segs === null) {
+        stats.outDiscards++;
+        return;
+      }
+      for (const sg of segs)
+        this.output.linkOutput(r.iface, r.nextHop, sg.subarray(hr), hr === 0 ? undefined : sg);
+      return;
+    }
     // Checksum offload: filled in for a device that needs it (as forward.ts for IPv4).
     if (checksumTrusted(a.iface) && !(r.iface.device === null || r.iface.device.txChecksumOffload === true))
       completeTransportChecksum(frame.subarray(hr));

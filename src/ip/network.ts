@@ -8,7 +8,7 @@
  * implementation. Code above this interface does not look at the family except where
  * it says `// IPv4 only until IPv6 lands`.
  */
-import { allocFrame } from '../link/frame-alloc.ts';
+import { allocFrame, allocOwnFrame } from '../link/frame-alloc.ts';
 import type { IpAddress } from '../wire/address.ts';
 import { pseudoHeaderSumV4, pseudoHeaderSumV6 } from '../wire/checksum.ts';
 import { markSuperSegment } from '../wire/gso.ts';
@@ -115,8 +115,9 @@ export interface SegmentEmitter<H> {
   /** Bytes of transport header `header` takes. */
   headerLength(header: H): number;
   /**
-   * Writes header and payload at `out[at..]`, the checksum over pseudo-header sum `sum`;
-   * `sum` undefined: checksum offload, the checksum field is left 0.
+   * Writes header and payload at `out[at..]` (the payload's every byte at
+   * `at + headerLength(header)`: the bytes there may hold an earlier frame's), the checksum
+   * over pseudo-header sum `sum`; `sum` undefined: checksum offload, the checksum field is left 0.
    */
   emit(header: H, payload: Uint8Array, out: Uint8Array, at: number, sum: number | undefined): void;
 }
@@ -186,10 +187,12 @@ export function sendSegment<H>(
   gsoSize?: number,
 ): SendError | undefined {
   const at = route.headerRoom;
-  const len = emitter.headerLength(header) + payload.length;
+  const hl = emitter.headerLength(header);
+  const len = hl + payload.length;
   const gso = gsoSize !== undefined && payload.length > gsoSize;
   // A super-segment gets a buffer of its own (never a shared slab): markSuperSegment keys it.
-  const frame = gso ? new Uint8Array(at + len) : allocFrame(at + len);
+  // The emitter copies the payload in behind the header: a reused buffer is zeroed before it.
+  const frame = gso ? allocOwnFrame(at + len, at + hl) : allocFrame(at + len, at + hl);
   // A super-segment's checksum is always left out (the kernel's GSO needs CHECKSUM_PARTIAL):
   // the device, or the software segmentation that cuts it, fills in each segment's.
   const sum =
@@ -202,16 +205,17 @@ export function sendSegment<H>(
 
 /**
  * The largest transport segment (header and data) a TCP super-segment on `route` may be: the
- * outgoing device's `gsoMaxSize` less the IP header, when it takes super-segments (and
- * offloads checksums, which they need); 0 when it does not. IPv4 only for now: IPv6 output
- * has no super-segment path yet.
+ * outgoing device's `gsoMaxSize` less the IP header (IPv4: 20 bytes; IPv6: the 40-byte fixed
+ * header, whose payload length field caps the rest at 65535), when it takes super-segments
+ * (and offloads checksums, which they need); 0 when it does not.
  */
 export function gsoMaxSegment(route: NetRoute): number {
-  if (route.family !== 4 || route.local || route.broadcast) return 0;
+  if (route.local || route.broadcast) return 0;
   const device = route.iface.device;
   if (device === null || device.txChecksumOffload !== true) return 0;
   const max = device.gsoMaxSize ?? 0;
-  return max > route.mtu ? Math.min(max, 65535) - 20 : 0;
+  if (max <= route.mtu) return 0;
+  return route.family === 4 ? Math.min(max, 65535) - 20 : Math.min(max - 40, 65535);
 }
 
 /**

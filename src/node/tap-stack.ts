@@ -27,7 +27,7 @@ import { CryptoRng, type Rng } from '../rand/rng.ts';
 import { Stack, type StackConfig } from '../stack.ts';
 import type { Clock } from '../time/clock.ts';
 import { SystemClock } from '../time/system.ts';
-import { openTapInNetns } from './netns.ts';
+import { ip, openTapInNetns } from './netns.ts';
 import type { TapDevice } from './tap.ts';
 
 export interface TapStackOptions {
@@ -38,6 +38,11 @@ export interface TapStackOptions {
   kernelAddr?: string | null;
   /** The stack's address, with prefix. Default 10.77.1.2/24. */
   stackAddr?: string;
+  /**
+   * IPv6 on the link as well: the kernel's address (with prefix, configured without DAD) and
+   * the stack's. Without it IPv6 is off on the kernel's side (no router solicitations, no DAD).
+   */
+  ipv6?: { kernelAddr: string; stackAddr: string };
   /** Link MTU on both sides. Default 1500. */
   mtu?: number;
   /**
@@ -125,9 +130,11 @@ export async function tapStack(options: TapStackOptions = {}): Promise<TapStackH
     offload: options.offload ?? options.impair === undefined,
     txRingBytes: options.txRingBytes,
     tso: options.tso,
-    disableIpv6: true,
+    disableIpv6: options.ipv6 === undefined,
     netns: options.netns,
   });
+  if (options.ipv6 !== undefined)
+    ip(['-6', 'addr', 'add', options.ipv6.kernelAddr, 'dev', h.tap.ifname, 'nodad'], h.netns);
   const children = new Set<ChildProcess>();
   let driver: RealtimeDriver | undefined;
   let closed = false;
@@ -182,7 +189,8 @@ export async function tapStack(options: TapStackOptions = {}): Promise<TapStackH
       device = impaired;
       d.add(impaired);
     }
-    stack.addInterface({ name: 'eth0', device, addresses: [stackAddr], mtu: options.mtu });
+    const addresses = options.ipv6 === undefined ? [stackAddr] : [stackAddr, options.ipv6.stackAddr];
+    stack.addInterface({ name: 'eth0', device, addresses, mtu: options.mtu });
     const tap = h.tap;
     d.add(stack);
     const ns = h.netns;

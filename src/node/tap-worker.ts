@@ -29,18 +29,26 @@ export interface TapReaderData {
   batchBytes: number;
   /** Most batches in flight (posted, not yet consumed) before the reader pauses. */
   maxInFlight: number;
-  /** ctl[0] = stop flag, ctl[1] = batches in flight (Atomics). */
+  /** ctl[0] = stop flag, ctl[1] = batches in flight, ctl[2] = the reader's thread id (Atomics). */
   ctl: SharedArrayBuffer;
   /** poll(2) timeout in ms: a safety net; the eventfd normally wakes the worker. */
   pollTimeoutMs: number;
 }
 
-/** One message from the worker: frames packed back to back in `data`, sizes in `lens`. */
+/**
+ * One message from the worker, frames in arrival order: `lens[i]` is a frame's size; small
+ * frames sit back to back in `data`, a large one (`lens[i] & TAP_OWN_BUFFER`) is at the start
+ * of the next buffer of `own`, which holds it alone.
+ */
 export interface TapBatch {
   type: 'batch';
   data: ArrayBuffer;
   lens: Uint32Array;
+  own: ArrayBuffer[];
 }
+
+/** In TapBatch.lens: the frame has a buffer of its own (the low 31 bits are its size). */
+export const TAP_OWN_BUFFER = 0x80000000;
 
 export interface TapReaderError {
   type: 'error';
@@ -69,6 +77,8 @@ export function tapReaderMain(require: RequireFn): void {
   const poll = libc.func('int poll(_Inout_ uint8_t *fds, unsigned long nfds, int timeout)');
   const POLLIN = 0x1;
   const ctl = new Int32Array(data.ctl);
+  // The thread id, for per-thread CPU accounting (/proc/self/task/TID/stat).
+  Atomics.store(ctl, 2, libc.func('int gettid()')());
   const port = wt.parentPort!;
 
   // struct pollfd { int fd; short events; short revents; } x2: the tun fd and the wake eventfd.
@@ -78,23 +88,32 @@ export function tapReaderMain(require: RequireFn): void {
   pfds.writeInt32LE(data.wakeFd, 8);
   pfds.writeInt16LE(POLLIN, 12);
 
+  // Every read lands in `frame`, a buffer of the largest frame's size, never zero-filled. A
+  // large frame (a GSO super-segment) keeps it: the buffer is transferred as it is and a new
+  // one taken, so its bytes are never copied here. Small frames are packed into `scratch`
+  // and copied once per batch into a right-sized buffer.
+  const OWN = 0x80000000;
+  const large = Math.min(32 * 1024, data.maxFrame);
+  let frame = Buffer.allocUnsafeSlow(data.maxFrame);
   const scratch = Buffer.allocUnsafe(data.batchBytes);
   const maxFrames = Math.ceil(data.batchBytes / 14) + 1;
   const lens = new Uint32Array(maxFrames);
+  let own: ArrayBuffer[] = [];
   let used = 0;
+  let ownBytes = 0;
   let count = 0;
 
   const flush = (): void => {
     if (count === 0) return;
-    // Copy the used part into a right-sized buffer and transfer it: one memcpy per
-    // batch, and a quiet link does not cost a big allocation per frame.
-    const out = new ArrayBuffer(used);
+    const out = Buffer.allocUnsafeSlow(used).buffer as ArrayBuffer;
     new Uint8Array(out).set(scratch.subarray(0, used));
     const outLens = lens.slice(0, count);
     Atomics.add(ctl, 1, 1);
-    const msg: TapBatch = { type: 'batch', data: out, lens: outLens };
-    port.postMessage(msg, [out, outLens.buffer]);
+    const msg: TapBatch = { type: 'batch', data: out, lens: outLens, own };
+    port.postMessage(msg, [out, outLens.buffer, ...own]);
+    own = [];
     used = 0;
+    ownBytes = 0;
     count = 0;
   };
 
@@ -112,7 +131,7 @@ export function tapReaderMain(require: RequireFn): void {
     }
     let n: number;
     try {
-      n = fs.readSync(data.fd, scratch, used, data.maxFrame, null);
+      n = fs.readSync(data.fd, frame, 0, data.maxFrame, null);
     } catch (e) {
       const code = (e as { code?: string }).code;
       if (code === 'EAGAIN' || code === 'EWOULDBLOCK') {
@@ -131,9 +150,17 @@ export function tapReaderMain(require: RequireFn): void {
       break;
     }
     if (n <= 0) continue;
-    lens[count++] = n;
-    used += n;
-    if (used + data.maxFrame > scratch.length || count === maxFrames) flush();
+    if (n >= large) {
+      lens[count++] = (n | OWN) >>> 0;
+      own.push(frame.buffer as ArrayBuffer);
+      ownBytes += n;
+      frame = Buffer.allocUnsafeSlow(data.maxFrame);
+    } else {
+      scratch.set(frame.subarray(0, n), used);
+      lens[count++] = n;
+      used += n;
+    }
+    if (used + large > scratch.length || ownBytes >= scratch.length || count === maxFrames) flush();
   }
   flush();
 }
@@ -152,24 +179,50 @@ export function tapReaderSource(): string {
  * network stack) overlap with the stack's own work instead of adding to it.
  *
  * Ring layout: `ring` holds records [u32 length][frame, padded to 4 bytes]; a length of
- * RING_WRAP (or fewer than 4 bytes left) sends the reader back to offset 0. `ctl` (Int32):
+ * RING_WRAP (or fewer than 4 bytes left) sends the reader back to offset 0; a length of
+ * RING_MSG (no bytes follow) stands for a large frame whose buffer was transferred in a
+ * message on `port` instead of copied (one message costs less than copying 64 KiB into a
+ * ring that does not stay in cache); written, such buffers go back to the stack in batches. `ctl` (Int32):
  * [0] stop flag, [1] bytes in use (records plus wrap waste; the producer adds after writing
  * a record, the writer subtracts after writing it to the fd, both with Atomics), [2] frames
- * the kernel refused (EINVAL/EIO...), [3] EAGAIN retries.
+ * the kernel refused (EINVAL/EIO...), [3] EAGAIN retries, [4] the writer's thread id, [5] 1 while
+ * the writer sleeps until notified (the producer notifies only then).
  */
 export interface TapWriterData {
   fd: number;
+  /** Frames whose buffer is transferred come here (a RING_MSG record says when); written buffers go back on it. */
+  port: import('node:worker_threads').MessagePort;
+  /** Absolute path of the koffi package (for gettid). */
+  koffiPath: string;
   ring: SharedArrayBuffer;
   ctl: SharedArrayBuffer;
   /** Atomics.wait timeout in ms while the ring is empty (a safety net; the producer notifies). */
   idleTimeoutMs: number;
+  /**
+   * Once the ring is empty the writer first waits this many times for `shortWaitMs` each
+   * without asking to be woken (the producer does not notify it then), and only then sleeps
+   * until notified: a bulk sender's next frame comes within that time, and a wake-up
+   * (Atomics.notify, a futex wake) cost the stack's thread 30-40 µs per frame under load.
+   */
+  shortWaits: number;
+  shortWaitMs: number;
+}
+
+/** A frame sent by message to the writer: its buffer (transferred, all of it the frame) and the header to write before it. */
+export interface TapWriterFrame {
+  buf: ArrayBuffer;
+  head: Uint8Array | null;
 }
 
 export const RING_WRAP = 0xffffffff;
+/** A ring record of this length stands for the next TapWriterFrame message on the writer's port. */
+export const RING_MSG = 0xfffffffe;
 export const WCTL_STOP = 0;
 export const WCTL_USED = 1;
 export const WCTL_ERRORS = 2;
 export const WCTL_RETRIES = 3;
+export const WCTL_TID = 4;
+export const WCTL_SLEEPING = 5;
 
 /** Writer body. Self-contained, as tapReaderMain (constants repeated on purpose). */
 export function tapWriterMain(require: RequireFn): void {
@@ -185,25 +238,70 @@ export function tapWriterMain(require: RequireFn): void {
   const ERRORS = 2;
   const RETRIES = 3;
   const WRAP = 0xffffffff;
+  const koffi = require(data.koffiPath) as { load(name: string): { func(decl: string): () => number } };
+  Atomics.store(ctl, 4, koffi.load('libc.so.6').func('int gettid()')());
+  const SLEEPING = 5;
+  const MSG = 0xfffffffe;
+  let done: ArrayBuffer[] = [];
+  const giveBack = (): void => {
+    if (done.length === 0) return;
+    data.port.postMessage(done, done);
+    done = [];
+  };
   let pos = 0;
+  let shortWaits = 0;
   for (;;) {
     const used = Atomics.load(ctl, USED);
     if (used === 0) {
       if (Atomics.load(ctl, STOP) !== 0) break;
-      Atomics.wait(ctl, USED, 0, data.idleTimeoutMs);
+      giveBack();
+      if (shortWaits < data.shortWaits) {
+        shortWaits++;
+        Atomics.wait(ctl, USED, 0, data.shortWaitMs);
+        continue;
+      }
+      // Say so before sleeping, then look once more: a producer that added a frame either
+      // sees the flag (and notifies) or its frame is seen here (sequentially consistent).
+      Atomics.store(ctl, SLEEPING, 1);
+      if (Atomics.load(ctl, USED) === 0 && Atomics.load(ctl, STOP) === 0)
+        Atomics.wait(ctl, USED, 0, data.idleTimeoutMs);
+      Atomics.store(ctl, SLEEPING, 0);
       continue;
     }
+    shortWaits = 0;
     if (size - pos < 4 || view.getUint32(pos, true) === WRAP) {
       Atomics.sub(ctl, USED, size - pos);
       pos = 0;
       continue;
     }
     const len = view.getUint32(pos, true);
-    const rec = 4 + ((len + 3) & ~3);
+    let rec: number;
+    let frame: Uint8Array;
+    let head: Uint8Array | null = null;
+    let buf: ArrayBuffer | null = null;
+    if (len === MSG) {
+      // The frame came by message, its buffer transferred (posted before this record).
+      const m = wt.receiveMessageOnPort(data.port)?.message as TapWriterFrame | undefined;
+      rec = 4;
+      if (m === undefined) {
+        Atomics.add(ctl, ERRORS, 1);
+        Atomics.sub(ctl, USED, rec);
+        pos += rec;
+        if (pos >= size) pos = 0;
+        continue;
+      }
+      buf = m.buf;
+      frame = new Uint8Array(buf);
+      head = m.head;
+    } else {
+      rec = 4 + ((len + 3) & ~3);
+      frame = bytes.subarray(pos + 4, pos + 4 + len);
+    }
     // Bounded retries: a TAP write that would block is rare (the kernel queues or drops).
     for (let attempt = 0; attempt < 1000; attempt++) {
       try {
-        fs.writeSync(data.fd, bytes, pos + 4, len);
+        if (head === null) fs.writeSync(data.fd, frame);
+        else fs.writevSync(data.fd, [head, frame]);
         break;
       } catch (e) {
         const code = (e as { code?: string }).code;
@@ -219,7 +317,13 @@ export function tapWriterMain(require: RequireFn): void {
     pos += rec;
     if (pos >= size) pos = 0;
     Atomics.sub(ctl, USED, rec);
+    if (buf !== null) {
+      // Written: the buffer goes back for the stack's next frame, several to a message.
+      done.push(buf);
+      if (done.length >= 8) giveBack();
+    }
   }
+  giveBack();
 }
 
 /** The writer worker's source (see tapReaderSource). */

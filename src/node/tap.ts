@@ -3,9 +3,13 @@
  *
  * `openTap()` opens /dev/net/tun, attaches an interface with TUNSETIFF through a
  * koffi ioctl (no C addon), and makes the fd non-blocking. Reads happen in a
- * worker thread (see tap-worker.ts) that batches frames per wake-up; writes are
- * synchronous `fs.writeSync` calls on the calling thread (a TAP write never
- * blocks for long: the kernel takes the frame into its receive path or drops it).
+ * worker thread (see tap-worker.ts) that batches frames per wake-up, a large frame
+ * (a GSO super-segment) in a buffer of its own that is transferred, not copied.
+ * Writes go through a shared ring to a second worker thread (`txRingBytes`), which
+ * is woken only when it sleeps; a small frame (an ACK) found the writer idle is
+ * written at once on the calling thread instead. A TAP write never blocks for long:
+ * the kernel takes the frame into its receive path or drops it. A transmitted
+ * frame's buffer goes back to frame-alloc.ts once written or copied.
  *
  * The interface is created in the caller's network namespace. Moving it into
  * another one (`ip link set dev NAME netns NS`) keeps the fd working, so tests
@@ -17,10 +21,11 @@
 
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import type { Device, LinkType } from '../link/device.ts';
+import { allocFrame, releaseFrame } from '../link/frame-alloc.ts';
 import { isWireError } from '../wire/error.ts';
-import { ipOffset, segmentTcp } from '../wire/gso.ts';
+import { ipOffset, markSuperSegment, segmentTcp } from '../wire/gso.ts';
 import {
   emitVirtioNetHdr,
   parseVirtioNetHdr,
@@ -34,15 +39,20 @@ import {
   type VirtioNetHdr,
 } from '../wire/virtio-net.ts';
 import {
+  RING_MSG,
   RING_WRAP,
+  TAP_OWN_BUFFER,
   type TapReaderData,
   type TapReaderMessage,
   type TapWriterData,
+  type TapWriterFrame,
   tapReaderSource,
   tapWriterSource,
   WCTL_ERRORS,
   WCTL_RETRIES,
+  WCTL_SLEEPING,
   WCTL_STOP,
+  WCTL_TID,
   WCTL_USED,
 } from './tap-worker.ts';
 
@@ -61,6 +71,10 @@ const TUNSETVNETLE = 0x400454dc;
 const TUN_F_CSUM = 0x01;
 const TUN_F_TSO4 = 0x02;
 const TUN_F_TSO6 = 0x04;
+/** Frames (with their header) up to this size are written on the stack's thread when the writer is idle. */
+const DIRECT_WRITE_MAX = 512;
+/** Frames from this size on that are all of their buffer go to the writer thread by transfer, not copy. */
+const TRANSFER_MIN = 16 * 1024;
 const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 /** _IOW('T', 202, int) */
 const TUNSETIFF = 0x400454ca;
@@ -169,6 +183,11 @@ export interface TapDevice extends Device {
   readonly rxChecksumValid: boolean;
   /** 65535 with offload and `tso` (super-segments sent with a GSO virtio_net_hdr), else 0. */
   readonly gsoMaxSize: number;
+  /**
+   * Linux thread ids of the reader and writer threads (0 until the thread started, or when
+   * there is none), for per-thread CPU accounting in /proc/self/task/TID/stat.
+   */
+  readonly threadIds: { readonly reader: number; readonly writer: number };
   /** Set when the reader stopped because of an error (the interface disappeared). */
   onError: ((err: LinkError) => void) | null;
   readonly closed: boolean;
@@ -416,6 +435,7 @@ class TapDeviceImpl implements TapDevice {
     numBuffers: 0,
   };
   #txQueueLimit: number;
+  #maxInFlight: number;
   #retry: NodeJS.Immediate | null = null;
   #exited: Promise<void>;
   /** The writer thread and its ring (null: writes on this thread). */
@@ -425,6 +445,17 @@ class TapDeviceImpl implements TapDevice {
   #ringView: DataView | null = null;
   #wctl: Int32Array | null = null;
   #wpos = 0;
+  /** Scratch for a small frame written on this thread, header and frame together. */
+  readonly #small = Buffer.alloc(DIRECT_WRITE_MAX);
+  /** Where large frames go to the writer thread (their buffers transferred). */
+  #port: MessagePort | null = null;
+  /** A wake-up of the writer is scheduled (a microtask). */
+  #wakePending = false;
+  readonly #wakeWriter = (): void => {
+    this.#wakePending = false;
+    const w = this.#wctl!;
+    if (Atomics.load(w, WCTL_SLEEPING) !== 0) Atomics.notify(w, WCTL_USED);
+  };
   /** Write errors seen on this thread (the writer thread counts its own in its ctl). */
   #txErrorsHere = 0;
   /** The reader found the interface gone: writes go on this thread, so errors count at once. */
@@ -454,7 +485,8 @@ class TapDeviceImpl implements TapDevice {
     this.linkType = mode === 'tap' ? 'ethernet' : 'ip';
     this.mtu = options.mtu ?? 1500;
     this.#txQueueLimit = options.txQueueLimit ?? 256;
-    const ctl = new SharedArrayBuffer(8);
+    this.#maxInFlight = options.maxInFlight ?? 64;
+    const ctl = new SharedArrayBuffer(12);
     this.#ctl = new Int32Array(ctl);
     // Room for the largest frame the kernel can hand us (an MTU raised later with
     // `ip link set mtu` must not truncate reads, nor a 64 KiB GSO super-segment), plus an
@@ -466,7 +498,7 @@ class TapDeviceImpl implements TapDevice {
       koffiPath: libc().koffiPath,
       maxFrame,
       batchBytes: 1 << 20,
-      maxInFlight: options.maxInFlight ?? 64,
+      maxInFlight: this.#maxInFlight,
       ctl,
       pollTimeoutMs: 250,
     };
@@ -481,12 +513,27 @@ class TapDeviceImpl implements TapDevice {
     const ringBytes = options.txRingBytes ?? 8 << 20;
     if (ringBytes > 0) {
       const ring = new SharedArrayBuffer(Math.max(ringBytes, 2 * (maxFrame + 8)) & ~3);
-      const wctl = new SharedArrayBuffer(16);
+      const wctl = new SharedArrayBuffer(24);
       this.#ring = new Uint8Array(ring);
       this.#ringView = new DataView(ring);
       this.#wctl = new Int32Array(wctl);
-      const wdata: TapWriterData = { fd, ring, ctl: wctl, idleTimeoutMs: 250 };
-      const writer = new Worker(tapWriterSource(), { eval: true, workerData: wdata });
+      // Large frames travel to the writer by message, their buffers transferred; written,
+      // they come back in batches for the stack's next frames (frame-alloc.ts).
+      const { port1, port2 } = new MessageChannel();
+      port1.on('message', (bufs: ArrayBuffer[]) => this.#reclaim(bufs));
+      port1.unref();
+      this.#port = port1;
+      const wdata: TapWriterData = {
+        port: port2,
+        fd,
+        koffiPath: libc().koffiPath,
+        ring,
+        ctl: wctl,
+        idleTimeoutMs: 250,
+        shortWaits: 20,
+        shortWaitMs: 0.05,
+      };
+      const writer = new Worker(tapWriterSource(), { eval: true, workerData: wdata, transferList: [port2] });
       this.#writer = writer;
       this.#writerExited = new Promise((resolve) => {
         writer.once('exit', () => resolve());
@@ -507,6 +554,16 @@ class TapDeviceImpl implements TapDevice {
     return st;
   }
 
+  /** Buffers of frames the writer thread has written, back for reuse. */
+  #reclaim(bufs: ArrayBuffer[]): void {
+    for (const b of bufs) releaseFrame(new Uint8Array(b));
+  }
+
+  get threadIds(): { reader: number; writer: number } {
+    const w = this.#wctl;
+    return { reader: Atomics.load(this.#ctl, 2), writer: w === null ? 0 : Atomics.load(w, WCTL_TID) };
+  }
+
   get closed(): boolean {
     return this.#closed;
   }
@@ -523,21 +580,26 @@ class TapDeviceImpl implements TapDevice {
       return;
     }
     const ctl = this.#ctl;
-    Atomics.sub(ctl, 1, 1);
-    Atomics.notify(ctl, 1);
+    // The reader waits only when it has as many batches in flight as it may.
+    if (Atomics.sub(ctl, 1, 1) >= this.#maxInFlight) Atomics.notify(ctl, 1);
     if (this.#closed) return;
     const st = this.#stats;
     st.rxBatches++;
     const lens = m.lens;
     const buf = m.data;
+    const own = m.own;
     let off = 0;
+    let j = 0;
     const vnet = this.offload;
     for (let i = 0; i < lens.length; i++) {
-      const n = lens[i];
-      let frame: Uint8Array = new Uint8Array(buf, off, n);
-      off += n;
+      const len = lens[i];
+      let frame: Uint8Array;
+      if (len < TAP_OWN_BUFFER) {
+        frame = new Uint8Array(buf, off, len);
+        off += len;
+      } else frame = new Uint8Array(own[j++], 0, len - TAP_OWN_BUFFER);
       if (vnet) {
-        const f = this.#fromVnet(frame);
+        const f = this.#fromVnet(frame, len >= TAP_OWN_BUFFER);
         if (f === undefined) continue;
         frame = f;
       }
@@ -556,7 +618,7 @@ class TapDeviceImpl implements TapDevice {
    * with neither is checked here, so the stack may trust every frame this device delivers. A
    * GSO super-segment is delivered whole: its IP header already describes the whole of it.
    */
-  #fromVnet(msg: Uint8Array): Uint8Array | undefined {
+  #fromVnet(msg: Uint8Array, ownBuffer: boolean): Uint8Array | undefined {
     const st = this.#stats;
     const h = parseVirtioNetHdr(msg, VIRTIO_NET_HDR_MRG_LEN);
     if (isWireError(h)) {
@@ -564,7 +626,13 @@ class TapDeviceImpl implements TapDevice {
       return undefined;
     }
     const frame = msg.subarray(VIRTIO_NET_HDR_MRG_LEN);
-    if (h.gsoType !== VIRTIO_NET_HDR_GSO_NONE) st.rxGso++;
+    if (h.gsoType !== VIRTIO_NET_HDR_GSO_NONE) {
+      st.rxGso++;
+      // Its gso size travels with its buffer (when the frame has one of its own), as the
+      // kernel's skb_shinfo: TCP counts the segments it stands for, and a router forwarding
+      // it to a smaller MTU cuts it into them instead of fragmenting it.
+      if (ownBuffer && h.gsoSize > 0) markSuperSegment(frame, h.gsoSize);
+    }
     if ((h.flags & (VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID)) !== 0) st.rxCsumTrusted++;
     else {
       st.rxCsumChecked++;
@@ -603,9 +671,10 @@ class TapDeviceImpl implements TapDevice {
         if (gsoSize !== undefined) {
           // Not a super-segment the kernel could take: its segments, checksums filled in.
           const at = ipOffset(frame, this.linkType);
-          const segs = at < 0 ? null : segmentTcp(frame, at, gsoSize, true);
+          const segs = at < 0 ? null : segmentTcp(frame, at, gsoSize, true, allocFrame);
           if (segs === null) st.txDropped++;
           else for (const s of segs) this.transmit(s);
+          releaseFrame(frame);
           return;
         }
       }
@@ -617,7 +686,8 @@ class TapDeviceImpl implements TapDevice {
       this.#enqueue(parts);
       return;
     }
-    this.#write(parts, false);
+    // Written (or copied into the writer's ring): the frame's buffer may serve the next one.
+    if (this.#write(parts, false)) releaseFrame(frame);
   }
 
   /**
@@ -629,9 +699,18 @@ class TapDeviceImpl implements TapDevice {
     const view = this.#ringView!;
     const wctl = this.#wctl!;
     const size = ring.length;
+    const frame = parts[parts.length - 1];
+    const buf = frame.buffer;
+    // A large frame that is all of its buffer (a super-segment from frame-alloc.ts) is
+    // transferred, not copied: the device owns it, so nothing else refers to it.
+    const transfer =
+      frame.length >= TRANSFER_MIN &&
+      frame.byteOffset === 0 &&
+      buf instanceof ArrayBuffer &&
+      frame.byteLength === buf.byteLength;
     let len = 0;
-    for (const p of parts) len += p.length;
-    const need = 4 + ((len + 3) & ~3);
+    if (!transfer) for (const p of parts) len += p.length;
+    const need = transfer ? 4 : 4 + ((len + 3) & ~3);
     let at = this.#wpos;
     const waste = size - at < need ? size - at : 0;
     if (Atomics.load(wctl, WCTL_USED) + waste + need > size) return false;
@@ -640,15 +719,34 @@ class TapDeviceImpl implements TapDevice {
       if (waste >= 4) view.setUint32(at, RING_WRAP, true);
       at = 0;
     }
-    view.setUint32(at, len, true);
-    let o = at + 4;
-    for (const p of parts) {
-      ring.set(p, o);
-      o += p.length;
+    if (transfer) {
+      const port = this.#port!;
+      const m: TapWriterFrame = { buf: buf as ArrayBuffer, head: parts.length > 1 ? parts[0] : null };
+      port.postMessage(m, [buf as ArrayBuffer]);
+      view.setUint32(at, RING_MSG, true);
+      // Buffers the writer has given back are taken here at once, not when this thread next
+      // gets to its messages: the stack's next frames come from them, not from new buffers.
+      for (let i = 0; i < 64; i++) {
+        const back = receiveMessageOnPort(port);
+        if (back === undefined) break;
+        this.#reclaim(back.message as ArrayBuffer[]);
+      }
+    } else {
+      view.setUint32(at, len, true);
+      let o = at + 4;
+      for (const p of parts) {
+        ring.set(p, o);
+        o += p.length;
+      }
     }
     this.#wpos = at + need >= size ? 0 : at + need;
-    // Publishing the record (Atomics orders the bytes above before it); wake a sleeping writer.
-    if (Atomics.add(wctl, WCTL_USED, waste + need) === 0) Atomics.notify(wctl, WCTL_USED);
+    // Publishing the record (Atomics orders the bytes above before it). A writer that may be
+    // asleep (the ring was empty) is woken once, after the current task: every frame the stack
+    // sends in this poll then costs one wake-up between them, not one each.
+    if (Atomics.add(wctl, WCTL_USED, waste + need) === 0 && !this.#wakePending) {
+      this.#wakePending = true;
+      queueMicrotask(this.#wakeWriter);
+    }
     return true;
   }
 
@@ -656,9 +754,20 @@ class TapDeviceImpl implements TapDevice {
   #write(parts: Uint8Array[], fromQueue: boolean): boolean {
     const st = this.#stats;
     if (this.#ring !== null && !this.#gone) {
+      // A small frame (an ACK) while the writer has nothing left to write goes out from here:
+      // one short write costs less than waking the writer thread for it (the wake-up measured
+      // 15-20 µs on the stack's thread alone), and with the ring empty every frame before it
+      // has been written, so the order holds.
+      if (
+        !fromQueue &&
+        (parts.length === 1 ? parts[0].length : parts[0].length + parts[1].length) <= DIRECT_WRITE_MAX &&
+        Atomics.load(this.#wctl!, WCTL_USED) === 0
+      )
+        return this.#writeHere(parts, fromQueue);
+      const bytes = parts[parts.length - 1].length;
       if (this.#ringPut(parts)) {
         st.txFrames++;
-        st.txBytes += parts.length === 1 ? parts[0].length : parts[1].length;
+        st.txBytes += bytes;
         return true;
       }
       if (!fromQueue) {
@@ -667,9 +776,23 @@ class TapDeviceImpl implements TapDevice {
       }
       return false;
     }
+    return this.#writeHere(parts, fromQueue);
+  }
+
+  /** Writes one frame on this thread; false when the write would block (the frame was queued). */
+  #writeHere(parts: Uint8Array[], fromQueue: boolean): boolean {
+    const st = this.#stats;
     try {
-      // One write per frame (a TAP write is one frame); header and frame gathered by writev.
-      const n = parts.length === 1 ? fs.writeSync(this.fd, parts[0]) : fs.writevSync(this.fd, parts);
+      // One write per frame (a TAP write is one frame); header and frame gathered by writev,
+      // or copied together first when small (one plain write is cheaper than a writev).
+      let n: number;
+      if (parts.length === 1) n = fs.writeSync(this.fd, parts[0]);
+      else if (parts[0].length + parts[1].length <= DIRECT_WRITE_MAX) {
+        const b = this.#small;
+        b.set(parts[0], 0);
+        b.set(parts[1], parts[0].length);
+        n = fs.writeSync(this.fd, b, 0, parts[0].length + parts[1].length);
+      } else n = fs.writevSync(this.fd, parts);
       st.txFrames++;
       st.txBytes += parts.length === 1 ? n : n - VIRTIO_NET_HDR_MRG_LEN;
       return true;
@@ -705,6 +828,7 @@ class TapDeviceImpl implements TapDevice {
     let i = 0;
     while (i < q.length && !this.#closed) {
       if (!this.#write(q[i], true)) break;
+      releaseFrame(q[i][q[i].length - 1]);
       i++;
     }
     q.splice(0, i);
@@ -748,6 +872,7 @@ class TapDeviceImpl implements TapDevice {
     }
     this.#closing = Promise.all([this.#exited, this.#writerExited]).then(() => {
       // Close only after the reader is gone, so it never reads a reused fd number.
+      this.#port?.close();
       fs.closeSync(this.fd);
       fs.closeSync(this.#wakeFd);
     });

@@ -120,6 +120,11 @@ export function markSuperSegment(bytes: Uint8Array, gsoSize: number): void {
   gsoSizes.set(bytes.buffer, gsoSize);
 }
 
+/** Forgets the gso size recorded for `bytes`'s buffer (the buffer is reused for another frame). */
+export function unmarkSuperSegment(bytes: Uint8Array): void {
+  gsoSizes.delete(bytes.buffer);
+}
+
 /** The gso size of the super-segment `bytes` is (a view of), or 0. */
 export function superSegmentGsoSize(bytes: Uint8Array): number {
   return gsoSizes.get(bytes.buffer) ?? 0;

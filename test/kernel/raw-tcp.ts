@@ -7,12 +7,18 @@ import { createHash } from 'node:crypto';
 import type { Stack } from '../../src/stack.ts';
 import { TcpConnection } from '../../src/tcp/connection.ts';
 import type { TcpListener } from '../../src/tcp/listen.ts';
-import { parseIpv4 } from '../../src/wire/address.ts';
+import { type IpAddress, parseIp, parseIpv4 } from '../../src/wire/address.ts';
 
 export const v4 = (s: string) => {
   const a = parseIpv4(s);
   if (a === undefined) throw new TypeError(`bad address ${s}`);
   return { family: 4 as const, v4: a };
+};
+
+export const v6 = (s: string): IpAddress => {
+  const a = parseIp(s);
+  if (a === undefined || a.family !== 6) throw new TypeError(`bad IPv6 address ${s}`);
+  return a;
 };
 
 /** One connection with event-driven waits. */
@@ -134,7 +140,7 @@ export class RawConn {
 }
 
 export function rawConnect(stack: Stack, host: string, port: number): RawConn {
-  const c = stack.tcp.connect({ remote: v4(host), remotePort: port });
+  const c = stack.tcp.connect({ remote: host.includes(':') ? v6(host) : v4(host), remotePort: port });
   return new RawConn(c);
 }
 

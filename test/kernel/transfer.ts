@@ -54,7 +54,8 @@ export async function toKernel(
 
 /**
  * A kernel sender (in the tapStack's namespace, or in namespace `from`) sends `bytes` to our
- * listener on port 5002; checks the count and SHA-256 on both sides.
+ * listener on port 5002 (at `stackIp`, default the host's IPv4 address); checks the count
+ * and SHA-256 on both sides.
  */
 export async function fromKernel(
   t: TestContext,
@@ -62,6 +63,7 @@ export async function fromKernel(
   bytes: number,
   ms: number,
   from: string | undefined = undefined,
+  stackIp: string = h.stackIp,
 ): Promise<void> {
   const l = rawListen(h.stack, 5002);
   t.after(() => l.close());
@@ -71,7 +73,7 @@ export async function fromKernel(
     PEER,
     'send',
     '--connect',
-    h.stackIp,
+    stackIp,
     '--port',
     '5002',
     '--bytes',

@@ -6,6 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { Device } from '../../src/link/device.ts';
+import { releaseFrame } from '../../src/link/frame-alloc.ts';
 import { Cable } from '../../src/link/memory.ts';
 import { CaptureDevice, type CaptureWriter } from '../../src/link/pcap.ts';
 import { Simulation } from '../../src/link/sim.ts';
@@ -18,7 +20,7 @@ import {
   pseudoHeaderSumV4,
   pseudoHeaderSumV6,
 } from '../../src/wire/checksum.ts';
-import { segmentTcp } from '../../src/wire/gso.ts';
+import { markSuperSegment, segmentTcp } from '../../src/wire/gso.ts';
 import { emitIpv4, parseIpv4Packet } from '../../src/wire/ipv4.ts';
 import { emitTcp, parseTcp, TCP_ACK, TCP_CWR, TCP_FIN, TCP_PSH, type TcpRepr } from '../../src/wire/tcp.ts';
 
@@ -130,9 +132,11 @@ interface Net {
   b: Stack;
   /** Frames a transmitted that were larger than the MTU (super-segments). */
   superSegments: () => number;
+  /** b's address, as a connects to it. */
+  remote: string;
 }
 
-function pairNet(seed: number, aToB: object = {}, gso = true): Net {
+function pairNet(seed: number, aToB: object = {}, gso = true, family: 4 | 6 = 4): Net {
   const sim = new Simulation({ seed });
   const delay = millis(1);
   const cable = sim.add(
@@ -148,17 +152,21 @@ function pairNet(seed: number, aToB: object = {}, gso = true): Net {
   const cap = new CaptureDevice(cable.a, writer, sim.clock);
   const a = sim.add(new Stack({ clock: sim.clock, rng: sim.rng.fork(), name: 'a' }));
   const b = sim.add(new Stack({ clock: sim.clock, rng: sim.rng.fork(), name: 'b' }));
-  a.addInterface({ name: 'eth0', device: cap, addresses: ['10.5.0.1/24'] });
-  b.addInterface({ name: 'eth0', device: cable.b, addresses: ['10.5.0.2/24'] });
+  a.addInterface({ name: 'eth0', device: cap, addresses: [family === 4 ? '10.5.0.1/24' : 'fd00:5::1/64'] });
+  b.addInterface({
+    name: 'eth0',
+    device: cable.b,
+    addresses: [family === 4 ? '10.5.0.2/24' : 'fd00:5::2/64'],
+  });
   sim.runUntilIdle();
-  return { sim, cable, a, b, superSegments: () => big };
+  return { sim, cable, a, b, superSegments: () => big, remote: family === 4 ? '10.5.0.2' : 'fd00:5::2' };
 }
 
 /** Sends `bytes` from a to b:5001 and returns what arrived (asserting it is byte-exact). */
 function transfer(net: Net, bytes: number): void {
   const { sim, a, b } = net;
   const l = b.tcp.listen({ port: 5001, backlog: 1 });
-  const c = a.tcp.connect({ remote: ip('10.5.0.2'), remotePort: 5001 });
+  const c = a.tcp.connect({ remote: ip(net.remote), remotePort: 5001 });
   const data = pattern(bytes);
   let sent = 0;
   const out = new Uint8Array(bytes);
@@ -208,6 +216,29 @@ test('over a clean memory link TCP sends super-segments and the receiver takes t
   assert.ok(net.b.tcp.stats.segmentsOut < frames * 2, 'about one ACK per super-segment');
 });
 
+test('over IPv6 too: super-segments (payload length, no fragment header) taken whole, byte-exact', () => {
+  const net = pairNet(26, {}, true, 6);
+  transfer(net, 4 << 20);
+  const segs = net.a.tcp.stats.segmentsOut;
+  const frames = net.cable.aToB.stats.sent;
+  assert.ok(net.superSegments() > 10, `${net.superSegments()} super-segments sent`);
+  assert.ok(frames * 4 < segs, `${frames} frames carried ${segs} segments`);
+  assert.equal(net.cable.aToB.stats.dropped.mtu, 0);
+  assert.equal(net.a.tcp.stats.retransmits, 0);
+  assert.equal(net.a.ip6.stats.fragOk, 0, 'nothing fragmented');
+  assert.equal(net.b.tcp.stats.segmentsIn, segs, 'b counts every segment a counted');
+});
+
+test('IPv6 super-segments over a lossy, reordering link: cut into wire segments there, byte-exact', () => {
+  const net = pairNet(27, { loss: 0.01, reorder: { probability: 0.03, extraDelay: millis(2) } }, true, 6);
+  transfer(net, 2 << 20);
+  assert.ok(net.superSegments() > 0, 'the sender still built super-segments');
+  const st = net.cable.aToB.stats;
+  assert.ok(st.sent > (2 << 20) / 1428, `${st.sent} wire frames: the link cut them`);
+  assert.equal(st.dropped.mtu, 0, 'no frame over the MTU on the wire');
+  assert.equal(net.b.tcpStats.badChecksum, 0);
+});
+
 test('without the capability (CableOptions.gso false) every frame fits the MTU', () => {
   const net = pairNet(22, {}, false);
   assert.equal(net.cable.a.gsoMaxSize, 0);
@@ -244,59 +275,162 @@ test('a corrupting direction turns super-segments off with the checksum offload'
   assert.ok(net.cable.aToB.stats.corrupted > 0);
 });
 
-test('a router forwards a super-segment as segments to a link without the capability, and a peer behind it gets every byte', () => {
-  const sim = new Simulation({ seed: 25 });
-  const left = sim.add(new Cable({ clock: sim.clock, rng: sim.rng.fork() }));
-  const right = sim.add(
-    new Cable({ clock: sim.clock, rng: sim.rng.fork(), gso: false, checksumOffload: false }),
-  );
-  const mk = (name: string, forwarding = false) =>
-    sim.add(new Stack({ clock: sim.clock, rng: sim.rng.fork(), name, forwarding }));
-  const a = mk('a');
-  const r = mk('r', true);
-  const b = mk('b');
-  a.addInterface({ name: 'eth0', device: left.a, addresses: ['10.5.0.1/24'] });
-  r.addInterface({ name: 'eth0', device: left.b, addresses: ['10.5.0.254/24'] });
-  r.addInterface({ name: 'eth1', device: right.a, addresses: ['10.6.0.254/24'] });
-  b.addInterface({ name: 'eth0', device: right.b, addresses: ['10.6.0.2/24'] });
-  a.addRoute({ destination: '0.0.0.0/0', gateway: '10.5.0.254' });
-  b.addRoute({ destination: '0.0.0.0/0', gateway: '10.6.0.254' });
-  sim.runUntilIdle();
-  const l = b.tcp.listen({ port: 5001, backlog: 1 });
-  const c = a.tcp.connect({ remote: ip('10.6.0.2'), remotePort: 5001 });
-  const data = pattern(1 << 20);
-  let sent = 0;
-  const parts: Uint8Array[] = [];
-  const pump = () => {
-    while (sent < data.length) {
-      const n = c.write(data.subarray(sent));
-      if (n === 0) return;
-      sent += n;
-    }
-  };
-  c.events = { onEstablished: pump, onWritable: pump };
-  l.onAcceptable = () => {
-    const s = l.accept();
-    if (!s) return;
-    s.events = {
-      onReadable: () => {
-        for (let d = s.read(1 << 16); d !== null; d = s.read(1 << 16)) parts.push(d);
-      },
+for (const family of [4, 6] as const)
+  test(`a router forwards a super-segment as segments to a link without the capability, and a peer behind it gets every byte (IPv${family})`, () => {
+    const sim = new Simulation({ seed: 25 });
+    const left = sim.add(new Cable({ clock: sim.clock, rng: sim.rng.fork() }));
+    const right = sim.add(
+      new Cable({ clock: sim.clock, rng: sim.rng.fork(), gso: false, checksumOffload: false }),
+    );
+    const mk = (name: string, forwarding = false) =>
+      sim.add(new Stack({ clock: sim.clock, rng: sim.rng.fork(), name, forwarding }));
+    const a = mk('a');
+    const r = mk('r', true);
+    const b = mk('b');
+    const v4 = family === 4;
+    a.addInterface({ name: 'eth0', device: left.a, addresses: [v4 ? '10.5.0.1/24' : 'fd00:5::1/64'] });
+    r.addInterface({ name: 'eth0', device: left.b, addresses: [v4 ? '10.5.0.254/24' : 'fd00:5::fe/64'] });
+    r.addInterface({ name: 'eth1', device: right.a, addresses: [v4 ? '10.6.0.254/24' : 'fd00:6::fe/64'] });
+    b.addInterface({ name: 'eth0', device: right.b, addresses: [v4 ? '10.6.0.2/24' : 'fd00:6::2/64'] });
+    a.addRoute(
+      v4
+        ? { destination: '0.0.0.0/0', gateway: '10.5.0.254' }
+        : { destination: '::/0', gateway: 'fd00:5::fe' },
+    );
+    b.addRoute(
+      v4
+        ? { destination: '0.0.0.0/0', gateway: '10.6.0.254' }
+        : { destination: '::/0', gateway: 'fd00:6::fe' },
+    );
+    sim.runUntilIdle();
+    const l = b.tcp.listen({ port: 5001, backlog: 1 });
+    const c = a.tcp.connect({ remote: ip(v4 ? '10.6.0.2' : 'fd00:6::2'), remotePort: 5001 });
+    const data = pattern(1 << 20);
+    let sent = 0;
+    const parts: Uint8Array[] = [];
+    const pump = () => {
+      while (sent < data.length) {
+        const n = c.write(data.subarray(sent));
+        if (n === 0) return;
+        sent += n;
+      }
     };
-  };
-  sim.runFor(millis(5000));
-  const got = new Uint8Array(parts.reduce((n, d) => n + d.length, 0));
-  let at = 0;
-  for (const d of parts) {
-    got.set(d, at);
-    at += d.length;
+    c.events = { onEstablished: pump, onWritable: pump };
+    l.onAcceptable = () => {
+      const s = l.accept();
+      if (!s) return;
+      s.events = {
+        onReadable: () => {
+          for (let d = s.read(1 << 16); d !== null; d = s.read(1 << 16)) parts.push(d);
+        },
+      };
+    };
+    sim.runFor(millis(5000));
+    const got = new Uint8Array(parts.reduce((n, d) => n + d.length, 0));
+    let at = 0;
+    for (const d of parts) {
+      got.set(d, at);
+      at += d.length;
+    }
+    assert.deepEqual(got, data, 'byte-exact');
+    assert.ok(
+      left.aToB.stats.sent * 4 < right.aToB.stats.sent,
+      'super-segments on the left, segments on the right',
+    );
+    assert.equal(right.aToB.stats.dropped.mtu, 0);
+    assert.equal(b.tcpStats.badChecksum, 0, 'every forwarded segment carries its checksum');
+    assert.equal(r.stats.ip.fragNeeded, 0, 'no frag-needed: the segments fit');
+    assert.equal(r.ip6.stats.tooBig, 0, 'no Packet Too Big: the segments fit');
+  });
+
+/**
+ * A device that consumes each frame at once, as the TAP does with its write: a copy goes on
+ * to the cable, and the frame itself is filled with garbage and released for reuse. Every
+ * byte TCP and IP leave unwritten in a reused buffer then shows as garbage.
+ */
+class ReleasingDevice implements Device {
+  onReceive: ((frame: Uint8Array) => void) | null = null;
+  readonly buffers = new Set<ArrayBufferLike>();
+  reused = 0;
+  checked = 0;
+  readonly inner: Device;
+  constructor(inner: Device) {
+    this.inner = inner;
+    inner.onReceive = (f) => this.onReceive?.(f);
   }
-  assert.deepEqual(got, data, 'byte-exact');
-  assert.ok(
-    left.aToB.stats.sent * 4 < right.aToB.stats.sent,
-    'super-segments on the left, segments on the right',
-  );
-  assert.equal(right.aToB.stats.dropped.mtu, 0);
-  assert.equal(b.tcpStats.badChecksum, 0, 'every forwarded segment carries its checksum');
-  assert.equal(r.stats.ip.fragNeeded, 0, 'no frag-needed: the segments fit');
-});
+  get name() {
+    return this.inner.name;
+  }
+  get linkType() {
+    return this.inner.linkType;
+  }
+  get mtu() {
+    return this.inner.mtu;
+  }
+  get txChecksumOffload() {
+    return this.inner.txChecksumOffload;
+  }
+  get rxChecksumValid() {
+    return this.inner.rxChecksumValid;
+  }
+  get gsoMaxSize() {
+    return this.inner.gsoMaxSize;
+  }
+  transmit(frame: Uint8Array, gsoSize?: number): void {
+    if (this.buffers.has(frame.buffer)) this.reused++;
+    this.buffers.add(frame.buffer);
+    const copy = frame.slice();
+    if (gsoSize !== undefined) {
+      markSuperSegment(copy, gsoSize);
+      // Its segments, checksums computed: every header field as a wire would carry it.
+      const segs = segmentTcp(copy, 14, gsoSize, true);
+      assert.ok(segs !== null, 'a super-segment segmentTcp can cut');
+      for (const seg of segs) {
+        const v4 = seg[14] >> 4 === 4;
+        const tcp = 14 + (v4 ? (seg[14] & 0x0f) * 4 : 40);
+        if (v4) {
+          assert.equal(finishChecksum(checksumPartial(seg.subarray(14, tcp), 0)), 0, 'IPv4 header checksum');
+          assert.equal(seg[14 + 1], 0, 'DSCP/ECN as TCP set them (0 here)');
+        } else assert.equal(seg[15] & 0x0f, 0, 'IPv6 flow label 0');
+        assert.equal(seg[tcp + 12] & 0x0f, 0, 'TCP reserved bits');
+        assert.equal((seg[tcp + 18] << 8) | seg[tcp + 19], 0, 'urgent pointer');
+        this.checked++;
+      }
+    }
+    frame.fill(0xa5);
+    releaseFrame(frame);
+    if (gsoSize === undefined) this.inner.transmit(copy);
+    else this.inner.transmit(copy, gsoSize);
+  }
+}
+
+for (const family of [4, 6] as const)
+  test(`super-segments built in released, garbage-filled buffers are exact (IPv${family})`, () => {
+    const sim = new Simulation({ seed: 28 });
+    const cable = sim.add(new Cable({ clock: sim.clock, rng: sim.rng.fork(), aToB: { delay: millis(1) } }));
+    const dev = new ReleasingDevice(cable.a);
+    const a = sim.add(new Stack({ clock: sim.clock, rng: sim.rng.fork(), name: 'a' }));
+    const b = sim.add(new Stack({ clock: sim.clock, rng: sim.rng.fork(), name: 'b' }));
+    a.addInterface({ name: 'eth0', device: dev, addresses: [family === 4 ? '10.5.0.1/24' : 'fd00:5::1/64'] });
+    b.addInterface({
+      name: 'eth0',
+      device: cable.b,
+      addresses: [family === 4 ? '10.5.0.2/24' : 'fd00:5::2/64'],
+    });
+    sim.runUntilIdle();
+    let big = 0;
+    const net: Net = {
+      sim,
+      cable,
+      a,
+      b,
+      superSegments: () => big,
+      remote: family === 4 ? '10.5.0.2' : 'fd00:5::2',
+    };
+    transfer(net, 4 << 20);
+    big = dev.checked;
+    assert.ok(dev.checked > 1000, `${dev.checked} segments of super-segments checked`);
+    assert.ok(dev.reused > 10, `${dev.reused} frames were built in a reused buffer`);
+    assert.equal(b.tcpStats.malformed, 0);
+    assert.equal(a.tcp.stats.retransmits, 0);
+  });
