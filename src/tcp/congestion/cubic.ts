@@ -44,7 +44,11 @@ export class Cubic extends NewReno {
 
   /** The early slow-start exit in use (hystart.ts): Linux's HyStart by default. */
   readonly slowStartExit: SlowStartExit;
-  readonly hystart: LinuxHystart | undefined;
+  /**
+   * Linux's HyStart state, made at the first slow-start ACK it looks at (a connection that
+   * never sends holds none; bench/idle.ts). Until then it is as new: nothing to restart.
+   */
+  hystart: LinuxHystart | undefined = undefined;
   readonly hystartPP: HystartPlusPlus | undefined;
 
   constructor(
@@ -54,7 +58,6 @@ export class Cubic extends NewReno {
     super(mss, opts.abcLimit !== undefined ? { abcLimit: opts.abcLimit } : {});
     this.fastConvergence = opts.fastConvergence ?? true;
     this.slowStartExit = opts.slowStartExit ?? 'linux-hystart';
-    this.hystart = this.slowStartExit === 'linux-hystart' ? new LinuxHystart() : undefined;
     this.hystartPP = this.slowStartExit === 'rfc9406-hystart++' ? new HystartPlusPlus() : undefined;
   }
 
@@ -63,7 +66,8 @@ export class Cubic extends NewReno {
    * RFC 9406 §4.2): when the detector fires, ssthresh = cwnd and congestion avoidance begins.
    */
   override onAck(acked: number, ctx: CongestionContext): void {
-    if (acked > 0 && this._cwnd < this._ssthresh && (this.hystart || this.hystartPP)) {
+    const exitRule = this.slowStartExit;
+    if (acked > 0 && this._cwnd < this._ssthresh && exitRule !== 'none') {
       const a: SlowStartAck = {
         now: ctx.now,
         rtt: ctx.ackRtt,
@@ -71,7 +75,10 @@ export class Cubic extends NewReno {
         sndNxt: ctx.sndNxt ?? 0,
         cwndSegs: this._cwnd / ctx.mss,
       };
-      const exit = this.hystart ? this.hystart.onAck(a, false) : this.hystartPP!.onAck(a);
+      const exit =
+        exitRule === 'linux-hystart'
+          ? (this.hystart ??= new LinuxHystart()).onAck(a, false)
+          : this.hystartPP!.onAck(a);
       if (exit) this._ssthresh = Math.max(Math.floor(this._cwnd), 2 * ctx.mss);
     }
     super.onAck(acked, ctx);
