@@ -119,7 +119,8 @@ test('a capture on an offloading cable records frames with the checksums a wire 
   a.addInterface({ name: 'eth0', device: cap, addresses: ['10.4.0.1/24'] });
   b.addInterface({ name: 'eth0', device: cable.b, addresses: ['10.4.0.2/24'] });
   sim.runUntilIdle();
-  transfer(sim, a, b, '10.4.0.2', 20_000);
+  // Enough data for a dozen frames whichever way cwnd grows (super-segments take most of it).
+  transfer(sim, a, b, '10.4.0.2', 200_000);
   let tcp = 0;
   let superSegments = 0;
   for (const f of frames) {
