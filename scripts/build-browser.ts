@@ -43,20 +43,35 @@ export interface BundleSize {
   gzip: number;
 }
 
+const BUILD_OPTIONS = {
+  bundle: true,
+  format: 'esm',
+  platform: 'browser',
+  target: 'es2022',
+  minify: true,
+  sourcemap: 'linked',
+  legalComments: 'none',
+  logLevel: 'warning',
+} as const;
+
+/** Resolves the congestion factory's `./bbr.ts` to bbr-absent.ts. */
+const withoutBbr: Plugin = {
+  name: 'without-bbr',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/bbr\.ts$/ }, (args) =>
+      args.importer.endsWith(join('congestion', 'factory.ts'))
+        ? { path: join(root, 'src/tcp/congestion/bbr-absent.ts') }
+        : undefined,
+    );
+  },
+};
+
 export async function buildBrowser(outdir = join(root, 'dist/browser')): Promise<BundleSize[]> {
   mkdirSync(outdir, { recursive: true });
-  await build({
-    entryPoints: ENTRIES,
-    outdir,
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    minify: true,
-    sourcemap: 'linked',
-    legalComments: 'none',
-    logLevel: 'warning',
-  });
+  const { stack, ...rest } = ENTRIES;
+  await build({ ...BUILD_OPTIONS, entryPoints: rest, outdir });
+  // The stack alone, without BBR (bbr-absent.ts): as Linux builds tcp_bbr as a module.
+  await build({ ...BUILD_OPTIONS, entryPoints: { stack }, outdir, plugins: [withoutBbr] });
   // A second pass over each bundle with terser (compress twice, mangle), which finds what
   // esbuild's single-pass minifier leaves: about 2.5 % of the gzipped stack. The source map
   // chains back to the sources through esbuild's.

@@ -152,6 +152,74 @@ export class Tcb {
    */
   #flags = 0;
   #flags2 = 0;
+
+  /**
+   * The boolean fields above that are declared, not defined, are bits of #flags and #flags2
+   * (an idle connection holds two small integers instead of 38 fields): one accessor pair
+   * each on the prototype, made here from the tables (what 38 written-out pairs did, in a
+   * fraction of the bundle; scripts/build-browser.ts's budget).
+   */
+  static {
+    const bit = (name: string, word: 1 | 2, mask: number): void => {
+      Object.defineProperty(Tcb.prototype, name, {
+        configurable: true,
+        get:
+          word === 1
+            ? function (this: Tcb): boolean {
+                return (this.#flags & mask) !== 0;
+              }
+            : function (this: Tcb): boolean {
+                return (this.#flags2 & mask) !== 0;
+              },
+        set:
+          word === 1
+            ? function (this: Tcb, v: boolean): void {
+                this.#flags = v ? this.#flags | mask : this.#flags & ~mask;
+              }
+            : function (this: Tcb, v: boolean): void {
+                this.#flags2 = v ? this.#flags2 | mask : this.#flags2 & ~mask;
+              },
+      });
+    };
+    bit('wsOk', 1, F_WS_OK);
+    bit('tsOk', 1, F_TS_OK);
+    bit('sackOk', 1, F_SACK_OK);
+    bit('ecnOk', 1, F_ECN_OK);
+    bit('ecnDemandCwr', 1, F_ECN_DEMAND_CWR);
+    bit('ecnQueueCwr', 1, F_ECN_QUEUE_CWR);
+    bit('ecnSeen', 1, F_ECN_SEEN);
+    bit('finQueued', 1, F_FIN_QUEUED);
+    bit('finReceived', 1, F_FIN_RECEIVED);
+    bit('readShut', 1, F_READ_SHUT);
+    bit('orphan', 1, F_ORPHAN);
+    bit('wantWritable', 1, F_WANT_WRITABLE);
+    bit('ackNow', 1, F_ACK_NOW);
+    bit('deferAcked', 1, F_DEFER_ACKED);
+    bit('ptoArmed', 1, F_PTO_ARMED);
+    bit('tlpIsRetrans', 1, F_TLP_IS_RETRANS);
+    bit('dataSeen', 1, F_DATA_SEEN);
+    bit('rttTiming', 1, F_RTT_TIMING);
+    bit('inRecovery', 1, F_IN_RECOVERY);
+    bit('rackReord', 1, F_RACK_REORD);
+    bit('active', 1, F_ACTIVE);
+    bit('reuseAddr', 1, F_REUSE_ADDR);
+    bit('terminated', 1, F_TERMINATED);
+    bit('eventsQueued', 1, F_EVENTS_QUEUED);
+    bit('outputQueued', 1, F_OUTPUT_QUEUED);
+    bit('tfoSyn', 2, G_TFO_SYN);
+    bit('tfoOptionExp', 2, G_TFO_OPTION_EXP);
+    bit('tfoSynDataAcked', 2, G_TFO_SYN_DATA_ACKED);
+    bit('tfoDeferred', 2, G_TFO_DEFERRED);
+    bit('tfoChild', 2, G_TFO_CHILD);
+    bit('rcvDiscard', 2, G_RCV_DISCARD);
+    bit('moreHold', 2, G_MORE_HOLD);
+    bit('frto', 2, G_FRTO);
+    bit('lossSack', 2, G_LOSS_SACK);
+    bit('rsHave', 2, G_RS_HAVE);
+    bit('rsAppLimited', 2, G_RS_APP_LIMITED);
+    bit('rateSampleAppLimited', 2, G_RATE_SAMPLE_APP_LIMITED);
+    bit('cwndLimited', 2, G_CWND_LIMITED);
+  }
   readonly local: TcpEndpoint;
   readonly remote: TcpEndpoint;
 
@@ -204,18 +272,8 @@ export class Tcb {
   /** Peer's window shift (applied to windows we receive) and ours (to windows we send). */
   sndWscale = 0;
   rcvWscale = 0;
-  get wsOk(): boolean {
-    return (this.#flags & F_WS_OK) !== 0;
-  }
-  set wsOk(v: boolean) {
-    this.#flags = v ? this.#flags | F_WS_OK : this.#flags & ~F_WS_OK;
-  }
-  get tsOk(): boolean {
-    return (this.#flags & F_TS_OK) !== 0;
-  }
-  set tsOk(v: boolean) {
-    this.#flags = v ? this.#flags | F_TS_OK : this.#flags & ~F_TS_OK;
-  }
+  declare wsOk: boolean;
+  declare tsOk: boolean;
   #tsRecent = 0;
   get tsRecent(): number {
     return this.#tsRecent >>> 0;
@@ -244,12 +302,7 @@ export class Tcb {
   set tsOffset(v: number) {
     this.#tsOffset = v | 0;
   }
-  get sackOk(): boolean {
-    return (this.#flags & F_SACK_OK) !== 0;
-  }
-  set sackOk(v: boolean) {
-    this.#flags = v ? this.#flags | F_SACK_OK : this.#flags & ~F_SACK_OK;
-  }
+  declare sackOk: boolean;
   /**
    * RFC 3168 ECN (ecn.ts): negotiated (on an active open, asked for until the SYN-ACK says
    * otherwise, as Linux's TCP_ECN_OK); the receiver owes ECN-Echo until a CWR (Linux
@@ -257,30 +310,10 @@ export class Tcb {
    * ECT or CE segment has arrived (TCP_ECN_SEEN); and the end of the window whose ECN-Echo
    * already reduced cwnd (undefined: none pending), as Linux's CWR state's high_seq.
    */
-  get ecnOk(): boolean {
-    return (this.#flags & F_ECN_OK) !== 0;
-  }
-  set ecnOk(v: boolean) {
-    this.#flags = v ? this.#flags | F_ECN_OK : this.#flags & ~F_ECN_OK;
-  }
-  get ecnDemandCwr(): boolean {
-    return (this.#flags & F_ECN_DEMAND_CWR) !== 0;
-  }
-  set ecnDemandCwr(v: boolean) {
-    this.#flags = v ? this.#flags | F_ECN_DEMAND_CWR : this.#flags & ~F_ECN_DEMAND_CWR;
-  }
-  get ecnQueueCwr(): boolean {
-    return (this.#flags & F_ECN_QUEUE_CWR) !== 0;
-  }
-  set ecnQueueCwr(v: boolean) {
-    this.#flags = v ? this.#flags | F_ECN_QUEUE_CWR : this.#flags & ~F_ECN_QUEUE_CWR;
-  }
-  get ecnSeen(): boolean {
-    return (this.#flags & F_ECN_SEEN) !== 0;
-  }
-  set ecnSeen(v: boolean) {
-    this.#flags = v ? this.#flags | F_ECN_SEEN : this.#flags & ~F_ECN_SEEN;
-  }
+  declare ecnOk: boolean;
+  declare ecnDemandCwr: boolean;
+  declare ecnQueueCwr: boolean;
+  declare ecnSeen: boolean;
   ecnCwrEnd: Seq | undefined = undefined;
   /** The IP ECN field of the segment being processed (segmentArrives). */
   segEcn = 0;
@@ -291,41 +324,16 @@ export class Tcb {
   /** The Fast Open option our first SYN or SYN-ACK carries (never a retransmitted one); undefined: none. */
   tfoOption: TcpOptions['fastOpen'] = undefined;
   /** Our SYN asked for or used Fast Open (Linux syn_fastopen), and in the experimental form (syn_fastopen_exp). */
-  get tfoSyn(): boolean {
-    return (this.#flags2 & G_TFO_SYN) !== 0;
-  }
-  set tfoSyn(v: boolean) {
-    this.#flags2 = v ? this.#flags2 | G_TFO_SYN : this.#flags2 & ~G_TFO_SYN;
-  }
-  get tfoOptionExp(): boolean {
-    return (this.#flags2 & G_TFO_OPTION_EXP) !== 0;
-  }
-  set tfoOptionExp(v: boolean) {
-    this.#flags2 = v ? this.#flags2 | G_TFO_OPTION_EXP : this.#flags2 & ~G_TFO_OPTION_EXP;
-  }
+  declare tfoSyn: boolean;
+  declare tfoOptionExp: boolean;
   /** Bytes of data our SYN carried (Linux syn_data). */
   tfoSynData = 0;
   /** The SYN-ACK acknowledged the data of our SYN (Linux syn_data_acked, TCPI_OPT_SYN_DATA). */
-  get tfoSynDataAcked(): boolean {
-    return (this.#flags2 & G_TFO_SYN_DATA_ACKED) !== 0;
-  }
-  set tfoSynDataAcked(v: boolean) {
-    this.#flags2 = v ? this.#flags2 | G_TFO_SYN_DATA_ACKED : this.#flags2 & ~G_TFO_SYN_DATA_ACKED;
-  }
+  declare tfoSynDataAcked: boolean;
   /** TCP_FASTOPEN_CONNECT: connect() has returned and the SYN waits for the first write's data. */
-  get tfoDeferred(): boolean {
-    return (this.#flags2 & G_TFO_DEFERRED) !== 0;
-  }
-  set tfoDeferred(v: boolean) {
-    this.#flags2 = v ? this.#flags2 | G_TFO_DEFERRED : this.#flags2 & ~G_TFO_DEFERRED;
-  }
+  declare tfoDeferred: boolean;
   /** Made from a SYN with data and a valid cookie: accept() returns it while still SYN-RECEIVED. */
-  get tfoChild(): boolean {
-    return (this.#flags2 & G_TFO_CHILD) !== 0;
-  }
-  set tfoChild(v: boolean) {
-    this.#flags2 = v ? this.#flags2 | G_TFO_CHILD : this.#flags2 & ~G_TFO_CHILD;
-  }
+  declare tfoChild: boolean;
 
   // --- buffers ---
   readonly sndBuf: ByteRing;
@@ -341,12 +349,7 @@ export class Tcb {
   #reasm: ReassemblyQueue | undefined;
   #scoreboard: SackScoreboard | undefined;
   #txLog: TxLog | undefined;
-  get finQueued(): boolean {
-    return (this.#flags & F_FIN_QUEUED) !== 0;
-  }
-  set finQueued(v: boolean) {
-    this.#flags = v ? this.#flags | F_FIN_QUEUED : this.#flags & ~F_FIN_QUEUED;
-  }
+  declare finQueued: boolean;
   /** Sequence number of our FIN (valid when finQueued). */
   #finSeq = 0;
   get finSeq(): Seq {
@@ -355,49 +358,19 @@ export class Tcb {
   set finSeq(v: Seq) {
     this.#finSeq = v | 0;
   }
-  get finReceived(): boolean {
-    return (this.#flags & F_FIN_RECEIVED) !== 0;
-  }
-  set finReceived(v: boolean) {
-    this.#flags = v ? this.#flags | F_FIN_RECEIVED : this.#flags & ~F_FIN_RECEIVED;
-  }
-  get readShut(): boolean {
-    return (this.#flags & F_READ_SHUT) !== 0;
-  }
-  set readShut(v: boolean) {
-    this.#flags = v ? this.#flags | F_READ_SHUT : this.#flags & ~F_READ_SHUT;
-  }
+  declare finReceived: boolean;
+  declare readShut: boolean;
   /** close() was called: nobody will read; the connection finishes on its own. */
-  get orphan(): boolean {
-    return (this.#flags & F_ORPHAN) !== 0;
-  }
-  set orphan(v: boolean) {
-    this.#flags = v ? this.#flags | F_ORPHAN : this.#flags & ~F_ORPHAN;
-  }
+  declare orphan: boolean;
   /** Writer saw a short write; emit onWritable when space returns. */
-  get wantWritable(): boolean {
-    return (this.#flags & F_WANT_WRITABLE) !== 0;
-  }
-  set wantWritable(v: boolean) {
-    this.#flags = v ? this.#flags | F_WANT_WRITABLE : this.#flags & ~F_WANT_WRITABLE;
-  }
+  declare wantWritable: boolean;
   /**
    * Arriving text is acknowledged and discarded, not queued: set with readShut by close(), and
    * by shutdown(SHUT_RD) unless the profile keeps receiving (config.shutRdKeepsReceiving).
    */
-  get rcvDiscard(): boolean {
-    return (this.#flags2 & G_RCV_DISCARD) !== 0;
-  }
-  set rcvDiscard(v: boolean) {
-    this.#flags2 = v ? this.#flags2 | G_RCV_DISCARD : this.#flags2 & ~G_RCV_DISCARD;
-  }
+  declare rcvDiscard: boolean;
   /** The last write had MSG_MORE: partial segments wait for the next one, as under TCP_CORK. */
-  get moreHold(): boolean {
-    return (this.#flags2 & G_MORE_HOLD) !== 0;
-  }
-  set moreHold(v: boolean) {
-    this.#flags2 = v ? this.#flags2 | G_MORE_HOLD : this.#flags2 & ~G_MORE_HOLD;
-  }
+  declare moreHold: boolean;
   /**
    * MSG_EOR record ends (sequence numbers of the byte after each record, in order): no
    * segment carries bytes of two records (Linux TCPCB_EOR: the skb is not merged into).
@@ -407,12 +380,7 @@ export class Tcb {
   gsoSegs = 0;
 
   // --- ACK state ---
-  get ackNow(): boolean {
-    return (this.#flags & F_ACK_NOW) !== 0;
-  }
-  set ackNow(v: boolean) {
-    this.#flags = v ? this.#flags | F_ACK_NOW : this.#flags & ~F_ACK_NOW;
-  }
+  declare ackNow: boolean;
   /** Full-sized segments received since our last ACK. */
   delackSegs = 0;
   /**
@@ -421,20 +389,10 @@ export class Tcb {
    */
   rcvMssEst = 536;
   /** TCP_DEFER_ACCEPT: the peer's bare ACK of our SYN-ACK came and was held back. */
-  get deferAcked(): boolean {
-    return (this.#flags & F_DEFER_ACKED) !== 0;
-  }
-  set deferAcked(v: boolean) {
-    this.#flags = v ? this.#flags | F_DEFER_ACKED : this.#flags & ~F_DEFER_ACKED;
-  }
+  declare deferAcked: boolean;
   // --- RFC 8985 §7 tail loss probe (tlp.ts) ---
   /** The retransmission timer holds a probe timeout (PTO), not an RTO. */
-  get ptoArmed(): boolean {
-    return (this.#flags & F_PTO_ARMED) !== 0;
-  }
-  set ptoArmed(v: boolean) {
-    this.#flags = v ? this.#flags | F_PTO_ARMED : this.#flags & ~F_PTO_ARMED;
-  }
+  declare ptoArmed: boolean;
   /**
    * Where the RTO would have fired when the PTO took its place (valid while ptoArmed; kept
    * with the timers, Tcb#timerSlots).
@@ -445,12 +403,7 @@ export class Tcb {
   /** TLP.end_seq: SND.NXT after the outstanding probe; undefined when none is. */
   tlpEndSeq: Seq | undefined = undefined;
   /** TLP.is_retrans: the outstanding probe resent old data. */
-  get tlpIsRetrans(): boolean {
-    return (this.#flags & F_TLP_IS_RETRANS) !== 0;
-  }
-  set tlpIsRetrans(v: boolean) {
-    this.#flags = v ? this.#flags | F_TLP_IS_RETRANS : this.#flags & ~F_TLP_IS_RETRANS;
-  }
+  declare tlpIsRetrans: boolean;
   /** Start of the last segment sent as new data (what a probe resends). */
   #tailSeq = 0;
   get tailSeq(): Seq {
@@ -465,12 +418,7 @@ export class Tcb {
   /** Quick-ACK mode: this many more ACKs of data go out at once (config.quickAck). */
   quickAcks = 0;
   /** In-order data has arrived on this connection (Linux: icsk_ack.ato is set). */
-  get dataSeen(): boolean {
-    return (this.#flags & F_DATA_SEEN) !== 0;
-  }
-  set dataSeen(v: boolean) {
-    this.#flags = v ? this.#flags | F_DATA_SEEN : this.#flags & ~F_DATA_SEEN;
-  }
+  declare dataSeen: boolean;
   /** When in-order data last arrived (Linux icsk_ack.lrcvtime). */
   lastDataRecv: Instant = 0;
 
@@ -478,12 +426,7 @@ export class Tcb {
   readonly rtt: RttEstimator;
   cc: CongestionControl;
   rtxCount = 0;
-  get rttTiming(): boolean {
-    return (this.#flags & F_RTT_TIMING) !== 0;
-  }
-  set rttTiming(v: boolean) {
-    this.#flags = v ? this.#flags | F_RTT_TIMING : this.#flags & ~F_RTT_TIMING;
-  }
+  declare rttTiming: boolean;
   #rttSeq = 0;
   get rttSeq(): Seq {
     return (this.#rttSeq >>> 0) as Seq;
@@ -493,12 +436,7 @@ export class Tcb {
   }
   rttStart: Instant = 0;
   dupAcks = 0;
-  get inRecovery(): boolean {
-    return (this.#flags & F_IN_RECOVERY) !== 0;
-  }
-  set inRecovery(v: boolean) {
-    this.#flags = v ? this.#flags | F_IN_RECOVERY : this.#flags & ~F_IN_RECOVERY;
-  }
+  declare inRecovery: boolean;
   #recover = 0;
   get recover(): Seq {
     return (this.#recover >>> 0) as Seq;
@@ -540,12 +478,7 @@ export class Tcb {
     this.#rackFack = v | 0;
   }
   /** RACK.reord: reordering has been seen on this connection. */
-  get rackReord(): boolean {
-    return (this.#flags & F_RACK_REORD) !== 0;
-  }
-  set rackReord(v: boolean) {
-    this.#flags = v ? this.#flags | F_RACK_REORD : this.#flags & ~F_RACK_REORD;
-  }
+  declare rackReord: boolean;
   /** RACK.dsack_round: the round (SND.NXT then) in which a D-SACK last widened the window. */
   rackDsackRound: Seq | undefined = undefined;
   /** RACK.reo_wnd_mult and RACK.reo_wnd_persist (RFC 8985 §6.2 step 4). */
@@ -578,12 +511,7 @@ export class Tcb {
    * F-RTO (RFC 5682, frto.ts): the episode after an RTO runs; the end of what the timeout
    * retransmitted; where step 2b's new data starts (undefined: not sent yet).
    */
-  get frto(): boolean {
-    return (this.#flags2 & G_FRTO) !== 0;
-  }
-  set frto(v: boolean) {
-    this.#flags2 = v ? this.#flags2 | G_FRTO : this.#flags2 & ~G_FRTO;
-  }
+  declare frto: boolean;
   #frtoRtxEnd = 0;
   get frtoRtxEnd(): Seq {
     return (this.#frtoRtxEnd >>> 0) as Seq;
@@ -596,12 +524,7 @@ export class Tcb {
    * reneging): the segments it marked lost are retransmitted by the recovery sender, SACKed
    * data is not sent again (timers.ts rtoRetransmit).
    */
-  get lossSack(): boolean {
-    return (this.#flags2 & G_LOSS_SACK) !== 0;
-  }
-  set lossSack(v: boolean) {
-    this.#flags2 = v ? this.#flags2 | G_LOSS_SACK : this.#flags2 & ~G_LOSS_SACK;
-  }
+  declare lossSack: boolean;
   frtoNewFrom: Seq | undefined = undefined;
   /**
    * The reordering degree seen, in segments (Linux tp->reordering, tcpi_reordering): the
@@ -634,20 +557,10 @@ export class Tcb {
   /** tp->app_limited: 0, or the delivered count past which samples are no longer application-limited. */
   appLimitedUntil = 0;
   /** The sample the current ACK builds (struct rate_sample's prior_* fields): valid when rsHave. */
-  get rsHave(): boolean {
-    return (this.#flags2 & G_RS_HAVE) !== 0;
-  }
-  set rsHave(v: boolean) {
-    this.#flags2 = v ? this.#flags2 | G_RS_HAVE : this.#flags2 & ~G_RS_HAVE;
-  }
+  declare rsHave: boolean;
   rsPriorDelivered = 0;
   rsPriorTs: Instant = 0;
-  get rsAppLimited(): boolean {
-    return (this.#flags2 & G_RS_APP_LIMITED) !== 0;
-  }
-  set rsAppLimited(v: boolean) {
-    this.#flags2 = v ? this.#flags2 | G_RS_APP_LIMITED : this.#flags2 & ~G_RS_APP_LIMITED;
-  }
+  declare rsAppLimited: boolean;
   rsOrder = 0;
   rsSndUs = 0;
   /** The RTT of the most recently sent never-retransmitted segment this ACK delivered (-1: none), and its order. */
@@ -658,12 +571,7 @@ export class Tcb {
   /** The last sample kept for tcpi_delivery_rate (tp->rate_delivered, rate_interval_us, rate_app_limited). */
   rateSampleDelivered = 0;
   rateSampleUs = 0;
-  get rateSampleAppLimited(): boolean {
-    return (this.#flags2 & G_RATE_SAMPLE_APP_LIMITED) !== 0;
-  }
-  set rateSampleAppLimited(v: boolean) {
-    this.#flags2 = v ? this.#flags2 | G_RATE_SAMPLE_APP_LIMITED : this.#flags2 & ~G_RATE_SAMPLE_APP_LIMITED;
-  }
+  declare rateSampleAppLimited: boolean;
   minRtt = 0;
   /** Pacing: when the next burst of new data may leave (tcpOutput). */
   paceNext: Instant = 0;
@@ -672,12 +580,7 @@ export class Tcb {
    * outstanding in the current window when it was not (max_packets_out), and where that window
    * ends (cwnd_usage_seq). The window grows only while cwnd-limited (tcp_is_cwnd_limited).
    */
-  get cwndLimited(): boolean {
-    return (this.#flags2 & G_CWND_LIMITED) !== 0;
-  }
-  set cwndLimited(v: boolean) {
-    this.#flags2 = v ? this.#flags2 | G_CWND_LIMITED : this.#flags2 & ~G_CWND_LIMITED;
-  }
+  declare cwndLimited: boolean;
   maxFlightOut = 0;
   #cwndUsageSeq = 0;
   get cwndUsageSeq(): Seq {
@@ -696,25 +599,10 @@ export class Tcb {
   /** Listener that made this connection (passive open), until accepted. */
   parent: TcpParent | undefined = undefined;
   /** Opened actively (SYN-SENT first). */
-  get active(): boolean {
-    return (this.#flags & F_ACTIVE) !== 0;
-  }
-  set active(v: boolean) {
-    this.#flags = v ? this.#flags | F_ACTIVE : this.#flags & ~F_ACTIVE;
-  }
-  get reuseAddr(): boolean {
-    return (this.#flags & F_REUSE_ADDR) !== 0;
-  }
-  set reuseAddr(v: boolean) {
-    this.#flags = v ? this.#flags | F_REUSE_ADDR : this.#flags & ~F_REUSE_ADDR;
-  }
+  declare active: boolean;
+  declare reuseAddr: boolean;
   /** terminate() ran (lifecycle.ts). */
-  get terminated(): boolean {
-    return (this.#flags & F_TERMINATED) !== 0;
-  }
-  set terminated(v: boolean) {
-    this.#flags = v ? this.#flags | F_TERMINATED : this.#flags & ~F_TERMINATED;
-  }
+  declare terminated: boolean;
   /** Socket options, perhaps shared with other connections until changed (ownOpts). */
   #opts: Readonly<TcpSocketOptions>;
   get opts(): Readonly<TcpSocketOptions> {
@@ -996,19 +884,9 @@ export class Tcb {
   }
 
   /** @internal Queued for the layer's next event delivery. */
-  get eventsQueued(): boolean {
-    return (this.#flags & F_EVENTS_QUEUED) !== 0;
-  }
-  set eventsQueued(v: boolean) {
-    this.#flags = v ? this.#flags | F_EVENTS_QUEUED : this.#flags & ~F_EVENTS_QUEUED;
-  }
+  declare eventsQueued: boolean;
   /** @internal Queued for the layer's next output pass (input.ts, TcpLayer.runOutputPass). */
-  get outputQueued(): boolean {
-    return (this.#flags & F_OUTPUT_QUEUED) !== 0;
-  }
-  set outputQueued(v: boolean) {
-    this.#flags = v ? this.#flags | F_OUTPUT_QUEUED : this.#flags & ~F_OUTPUT_QUEUED;
-  }
+  declare outputQueued: boolean;
 
   /**
    * @internal Pending events go to the socket layer: at the layer's next delivery (once per

@@ -72,6 +72,33 @@ describe('npm run build:browser', () => {
     assert.equal(typeof l.MessagePortLink, 'function');
   });
 
+  it('leaves BBR out of the stack alone (TCP_CONGESTION "bbr": ENOENT, as Linux without tcp_bbr); sockstack.js has it', async () => {
+    type Bundle = {
+      Stack: new (o: object) => { socket(f: number, t: number): { setsockopt(...a: unknown[]): void } };
+      ManualClock: new (t: number) => object;
+      SeededRng: new (seed: number) => object;
+      AF_INET: number;
+      SOCK_STREAM: number;
+      IPPROTO_TCP: number;
+      TCP_CONGESTION: number;
+    };
+    const setCc = (m: Bundle, name: string): string | undefined => {
+      const stack = new m.Stack({ clock: new m.ManualClock(0), rng: new m.SeededRng(1) });
+      const s = stack.socket(m.AF_INET, m.SOCK_STREAM);
+      try {
+        s.setsockopt(m.IPPROTO_TCP, m.TCP_CONGESTION, name);
+        return undefined;
+      } catch (e) {
+        return (e as { code?: string }).code;
+      }
+    };
+    const alone = (await import(pathToFileURL(join(outdir, 'stack.js')).href)) as Bundle;
+    const full = (await import(pathToFileURL(join(outdir, 'sockstack.js')).href)) as Bundle;
+    assert.equal(setCc(alone, 'bbr'), 'ENOENT');
+    assert.equal(setCc(alone, 'cubic'), undefined);
+    assert.equal(setCc(full, 'bbr'), undefined);
+  });
+
   it('is tree-shakable: a page importing parseIpv4 from esm/ gets under 2% of the core', async () => {
     const core = sizes.find((s) => s.name === 'sockstack');
     assert.ok(core);

@@ -18,9 +18,16 @@ export const CONGESTION_ALIASES: Readonly<Record<string, CongestionName>> = {
   bbr: 'bbr',
 };
 
+/**
+ * Whether this build has BBR: the stack-alone browser bundle leaves it out, as Linux builds
+ * tcp_bbr as a module (bbr-absent.ts).
+ */
+export const BBR_BUILT_IN: boolean = typeof (Bbr as unknown) === 'function';
+
 /** The controller a TCP_CONGESTION name selects, or undefined (Linux: ENOENT). */
 export function congestionByName(name: string): CongestionName | undefined {
-  return Object.hasOwn(CONGESTION_ALIASES, name) ? CONGESTION_ALIASES[name] : undefined;
+  const cc = Object.hasOwn(CONGESTION_ALIASES, name) ? CONGESTION_ALIASES[name] : undefined;
+  return cc === 'bbr' && !BBR_BUILT_IN ? undefined : cc;
 }
 
 export interface CongestionOptions {
@@ -46,6 +53,11 @@ export function createCongestionControl(
         ...(opts.abcLimit !== undefined ? { abcLimit: opts.abcLimit } : {}),
       });
     case 'bbr':
+      if (!BBR_BUILT_IN)
+        throw Object.assign(
+          new RangeError('congestion control "bbr" is not in this build (stack.js leaves it out; sockstack.js has it)'),
+          { code: 'ERR_INVALID_ARG_VALUE' },
+        );
       return new Bbr(mss, opts.random ? { random: opts.random } : {});
     default:
       throw new RangeError(`unknown congestion control ${String(name)}`);
