@@ -138,6 +138,11 @@ export class Channel implements Pollable {
   #fSeq: number[] = [];
   #fFrame: Uint8Array[] = [];
   #fHead = 0;
+  /**
+   * Entries of the #f arrays in use: [#fHead, #fLen). The arrays are kept when the queue
+   * empties (a length reset would free their storage, and the next frame allocate it again).
+   */
+  #fLen = 0;
   // heap
   #hAt: number[] = [];
   #hSeq: number[] = [];
@@ -185,7 +190,7 @@ export class Channel implements Pollable {
 
   /** Frames waiting for delivery. */
   get queued(): number {
-    return this.#fAt.length - this.#fHead + this.#hAt.length;
+    return this.#fLen - this.#fHead + this.#hAt.length;
   }
 
   /** Bytes waiting to be serialised (0 without bandwidth). */
@@ -304,11 +309,18 @@ export class Channel implements Pollable {
   #enqueue(at: Instant, frame: Uint8Array): void {
     this.#inFlightBytes += frame.length;
     const seq = this.#seq++;
-    const n = this.#fAt.length;
+    const n = this.#fLen;
     if (n === this.#fHead || this.#fAt[n - 1] <= at) {
-      this.#fAt.push(at);
-      this.#fSeq.push(seq);
-      this.#fFrame.push(frame);
+      if (n < this.#fAt.length) {
+        this.#fAt[n] = at;
+        this.#fSeq[n] = seq;
+        this.#fFrame[n] = frame;
+      } else {
+        this.#fAt.push(at);
+        this.#fSeq.push(seq);
+        this.#fFrame.push(frame);
+      }
+      this.#fLen = n + 1;
       return;
     }
     // Heap insert.
@@ -333,7 +345,7 @@ export class Channel implements Pollable {
   }
 
   nextDeadline(): Instant | undefined {
-    const f = this.#fHead < this.#fAt.length ? this.#fAt[this.#fHead] : undefined;
+    const f = this.#fHead < this.#fLen ? this.#fAt[this.#fHead] : undefined;
     const h = this.#hAt.length ? this.#hAt[0] : undefined;
     if (f === undefined) return h;
     if (h === undefined) return f;
@@ -344,7 +356,7 @@ export class Channel implements Pollable {
   poll(now: Instant): void {
     for (;;) {
       const fi = this.#fHead;
-      const hasF = fi < this.#fAt.length && this.#fAt[fi] <= now;
+      const hasF = fi < this.#fLen && this.#fAt[fi] <= now;
       const hasH = this.#hAt.length > 0 && this.#hAt[0] <= now;
       let frame: Uint8Array;
       if (
@@ -356,15 +368,14 @@ export class Channel implements Pollable {
         frame = this.#fFrame[fi];
         this.#fFrame[fi] = EMPTY;
         this.#fHead = fi + 1;
-        if (this.#fHead === this.#fAt.length) {
-          this.#fAt.length = 0;
-          this.#fSeq.length = 0;
-          this.#fFrame.length = 0;
+        if (this.#fHead === this.#fLen) {
           this.#fHead = 0;
-        } else if (this.#fHead > 1024 && this.#fHead * 2 > this.#fAt.length) {
-          this.#fAt = this.#fAt.slice(this.#fHead);
-          this.#fSeq = this.#fSeq.slice(this.#fHead);
-          this.#fFrame = this.#fFrame.slice(this.#fHead);
+          this.#fLen = 0;
+        } else if (this.#fHead > 1024 && this.#fHead * 2 > this.#fLen) {
+          this.#fAt = this.#fAt.slice(this.#fHead, this.#fLen);
+          this.#fSeq = this.#fSeq.slice(this.#fHead, this.#fLen);
+          this.#fFrame = this.#fFrame.slice(this.#fHead, this.#fLen);
+          this.#fLen -= this.#fHead;
           this.#fHead = 0;
         }
       } else if (hasH) {
