@@ -20,7 +20,9 @@
 //   frto.ts         RFC 5682 F-RTO: spurious retransmission timeouts, and the undo they allow
 //   tlp.ts, cc.ts, options.ts, lifecycle.ts   loss probes, congestion context, option
 //                   negotiation, terminate/TIME-WAIT
-//   tcb.ts          the TCB: data, deadlines, the one timer entry
+//   tcb.ts          the TCB: data, deadlines, the one timer entry (its storage, and empty
+//                   buffers' storage, let go while the connection is idle)
+//   shared-options.ts  socket options shared by connections with equal ones, copied on write
 //   host.ts, env.ts, events.ts, stats.ts, memory.ts, congestion/types.ts   interfaces
 //   seq.ts, state.ts, ring.ts, reassembly.ts, sack.ts, rack-log.ts, rtt.ts, ...   leaves
 export { DEFAULT_TCP_CONFIG, type TcpConfig, type TcpSocketOptions } from './config.ts';

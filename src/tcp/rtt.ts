@@ -122,9 +122,10 @@ export class RttEstimator {
   /** The current RTO, including exponential backoff, within [minRto, maxRto]. */
   get rto(): Duration {
     // Doubling a bounded value: stop once past maxRto so it never overflows.
+    const max = this.#limits.maxRto;
     let r = this.#baseRto;
-    for (let i = 0; i < this.#backoff && r < this.maxRto; i++) r *= 2;
-    return Math.min(r, this.maxRto);
+    for (let i = 0; i < this.#backoff && r < max; i++) r *= 2;
+    return Math.min(r, max);
   }
   /** How many times `backoff()` has been called since the last sample. */
   get backoffCount(): number {

@@ -602,22 +602,36 @@ export class Tcb {
   declare active: boolean;
   declare reuseAddr: boolean;
   /** terminate() ran (lifecycle.ts). */
+<<<<<<< HEAD
   declare terminated: boolean;
   /** Socket options, perhaps shared with other connections until changed (ownOpts). */
   #opts: Readonly<TcpSocketOptions>;
   get opts(): Readonly<TcpSocketOptions> {
     return this.#opts;
   }
+=======
+  get terminated(): boolean {
+    return (this.#flags & F_TERMINATED) !== 0;
+  }
+  set terminated(v: boolean) {
+    this.#flags = v ? this.#flags | F_TERMINATED : this.#flags & ~F_TERMINATED;
+  }
+  /**
+   * Socket options, perhaps shared with other connections: change them only through ownOpts
+   * (a plain field, not an accessor: read on every segment).
+   */
+  opts: Readonly<TcpSocketOptions>;
+>>>>>>> idle
   /**
    * @internal The options to change: a copy of its own the first time, since the options a
    * connection is made with may be shared (shared-options.ts).
    */
   ownOpts(): TcpSocketOptions {
     if ((this.#flags2 & G_OWN_OPTS) === 0) {
-      this.#opts = { ...this.#opts };
+      this.opts = { ...this.opts };
       this.#flags2 |= G_OWN_OPTS;
     }
-    return this.#opts as TcpSocketOptions;
+    return this.opts as TcpSocketOptions;
   }
   readonly stats: TcpConnStats = {
     segsIn: 0,
@@ -636,7 +650,7 @@ export class Tcb {
     this.layer = layer;
     this.local = local;
     this.remote = remote;
-    this.#opts = opts;
+    this.opts = opts;
     this.sndBuf = new ByteRing(opts.sndBuf, layer.memory.forSend);
     this.rcvBuf = new RecvQueue(opts.rcvBuf, layer.memory);
     const cfg = layer.config;
