@@ -602,26 +602,12 @@ export class Tcb {
   declare active: boolean;
   declare reuseAddr: boolean;
   /** terminate() ran (lifecycle.ts). */
-<<<<<<< HEAD
   declare terminated: boolean;
-  /** Socket options, perhaps shared with other connections until changed (ownOpts). */
-  #opts: Readonly<TcpSocketOptions>;
-  get opts(): Readonly<TcpSocketOptions> {
-    return this.#opts;
-  }
-=======
-  get terminated(): boolean {
-    return (this.#flags & F_TERMINATED) !== 0;
-  }
-  set terminated(v: boolean) {
-    this.#flags = v ? this.#flags | F_TERMINATED : this.#flags & ~F_TERMINATED;
-  }
   /**
    * Socket options, perhaps shared with other connections: change them only through ownOpts
    * (a plain field, not an accessor: read on every segment).
    */
   opts: Readonly<TcpSocketOptions>;
->>>>>>> idle
   /**
    * @internal The options to change: a copy of its own the first time, since the options a
    * connection is made with may be shared (shared-options.ts).

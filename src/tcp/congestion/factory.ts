@@ -55,7 +55,9 @@ export function createCongestionControl(
     case 'bbr':
       if (!BBR_BUILT_IN)
         throw Object.assign(
-          new RangeError('congestion control "bbr" is not in this build (stack.js leaves it out; sockstack.js has it)'),
+          new RangeError(
+            'congestion control "bbr" is not in this build (stack.js leaves it out; sockstack.js has it)',
+          ),
           { code: 'ERR_INVALID_ARG_VALUE' },
         );
       return new Bbr(mss, opts.random ? { random: opts.random } : {});
