@@ -133,23 +133,35 @@ export class WispDialer implements Dialer {
   }
 }
 
-/** A HostStream over an open Wisp TCP stream. */
-function wispStream(s: WispStream): HostStream {
+/** A HostStream over an open Wisp TCP stream. @internal Exported for its unit test. */
+export function wispStream(s: WispStream): HostStream {
   /** Bytes the stream's send queue had no room for, in order. */
   const waiting: Uint8Array[] = [];
   let blocked = false; // write returned false: onDrain owed
   let paused = false;
   let finished = false;
 
+  /**
+   * A write calls back into `changed` (the stream's pump reports the change at once), which
+   * must not flush again: the inner call would write the head a second time before the
+   * outer one drops it (bytes sent twice, and a recursion as deep as the queue).
+   */
+  let flushing = false;
   const flushWaiting = (): void => {
-    while (waiting.length > 0) {
-      const head = waiting[0]!;
-      const n = s.write(head);
-      if (n === head.length) waiting.shift();
-      else {
-        if (n > 0) waiting[0] = head.subarray(n);
-        return;
+    if (flushing) return;
+    flushing = true;
+    try {
+      while (waiting.length > 0) {
+        const head = waiting[0]!;
+        const n = s.write(head);
+        if (n === head.length) waiting.shift();
+        else {
+          if (n > 0) waiting[0] = head.subarray(n);
+          return;
+        }
       }
+    } finally {
+      flushing = false;
     }
   };
 
