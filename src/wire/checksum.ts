@@ -71,22 +71,9 @@ function swap16(x: number): number {
  */
 export function checksumPartial(bytes: Uint8Array, sum: number): number {
   const len = bytes.length;
-  if (len < SHORT_INPUT) {
-    // Short inputs (pseudo-headers, headers, small segments): a byte loop is faster than
-    // setting up a word view for so few words.
-    let s = 0;
-    let i = 0;
-    for (; i + 7 < len; i += 8) {
-      s +=
-        ((bytes[i] << 8) | bytes[i + 1]) +
-        ((bytes[i + 2] << 8) | bytes[i + 3]) +
-        ((bytes[i + 4] << 8) | bytes[i + 5]) +
-        ((bytes[i + 6] << 8) | bytes[i + 7]);
-    }
-    for (; i + 1 < len; i += 2) s += (bytes[i] << 8) | bytes[i + 1];
-    if (i < len) s += bytes[i] << 8;
-    return reduce(sum + s);
-  }
+  // Short inputs (pseudo-headers, headers, small segments): a byte loop is faster than
+  // setting up a word view for so few words.
+  if (len < SHORT_INPUT) return reduce(sum + shortSum(bytes, 0, len));
   // Sum little-endian 32-bit words; the folded result is the byte swap of the
   // big-endian sum (RFC 1071 §2(B)). Aligned buffers (the common case: whole
   // frames) are read through a Uint32Array, which is native order: little-endian
@@ -170,6 +157,11 @@ export function checksumPartial(bytes: Uint8Array, sum: number): number {
  */
 export function internetChecksumRange(bytes: Uint8Array, start: number, end: number, initial = 0): number {
   if (end - start >= SHORT_INPUT) return finishChecksum(checksumPartial(bytes.subarray(start, end), initial));
+  return finishChecksum(reduce(initial + shortSum(bytes, start, end)));
+}
+
+/** The big-endian 16-bit words of bytes[start..end) summed byte by byte (a short range). */
+function shortSum(bytes: Uint8Array, start: number, end: number): number {
   let s = 0;
   let i = start;
   for (; i + 7 < end; i += 8) {
@@ -181,7 +173,7 @@ export function internetChecksumRange(bytes: Uint8Array, start: number, end: num
   }
   for (; i + 1 < end; i += 2) s += (bytes[i] << 8) | bytes[i + 1];
   if (i < end) s += bytes[i] << 8;
-  return finishChecksum(reduce(initial + s));
+  return s;
 }
 
 /** The Internet checksum of `bytes` (header field value), starting from partial sum `initial`. */
