@@ -79,6 +79,7 @@ import {
 import {
   ArgumentTypeError,
   describeValue,
+  type ErrorContext,
   GaiError,
   SocketError,
   SocketTimeoutError,
@@ -352,19 +353,7 @@ export class Socket {
     const ac = new AbortController();
     this.#connectAbort = ac;
     this.#state = 'connecting';
-    const p = (this.#impl as StreamImpl).connect(addr, ac.signal).then(
-      () => {
-        if (this.#state === 'connecting') {
-          this.#state = 'connected';
-          this.#bound = true;
-        }
-      },
-      (e) => {
-        const err = e instanceof SocketTimeoutError ? e : toSocketError(e, ctx);
-        if (this.#state === 'connecting') this.#state = 'fresh';
-        throw err;
-      },
-    );
+    const p = this.#connectSettles((this.#impl as StreamImpl).connect(addr, ac.signal), ctx);
     this.#connecting = p;
     if (this.#timeout === 0) {
       p.catch((e: SocketError) => {
@@ -380,21 +369,7 @@ export class Socket {
       }
       throw new SocketError('EINPROGRESS', ctx);
     }
-    const sched = this.backend.scheduler;
-    const timer =
-      this.#timeout === null
-        ? undefined
-        : sched.schedule(() => ac.abort(new SocketTimeoutError('connect')), this.#timeout * 1000);
-    const keep = this.backend.keepAlive;
-    keep?.ref();
-    try {
-      await p;
-    } finally {
-      keep?.unref();
-      if (timer !== undefined) sched.cancel(timer);
-      this.#connecting = undefined;
-      this.#connectAbort = undefined;
-    }
+    await this.#awaitConnect(p, ac, 'connect');
   }
 
   /**
@@ -421,19 +396,7 @@ export class Socket {
     }
     this.#connectAbort = ac;
     this.#state = 'connecting';
-    const p = started.connected.then(
-      () => {
-        if (this.#state === 'connecting') {
-          this.#state = 'connected';
-          this.#bound = true;
-        }
-      },
-      (e) => {
-        const err = e instanceof SocketTimeoutError ? e : toSocketError(e, ctx);
-        if (this.#state === 'connecting') this.#state = 'fresh';
-        throw err;
-      },
-    );
+    const p = this.#connectSettles(started.connected, ctx);
     this.#connecting = p;
     if (this.#timeout === 0 || (flags & MSG_DONTWAIT) !== 0) {
       p.catch((e: SocketError) => {
@@ -442,21 +405,7 @@ export class Socket {
       if (started.sent > 0) return started.sent;
       throw new SocketError('EINPROGRESS', ctx);
     }
-    const sched = this.backend.scheduler;
-    const timer =
-      this.#timeout === null
-        ? undefined
-        : sched.schedule(() => ac.abort(new SocketTimeoutError('sendto')), this.#timeout * 1000);
-    const keep = this.backend.keepAlive;
-    keep?.ref();
-    try {
-      await p;
-    } finally {
-      keep?.unref();
-      if (timer !== undefined) sched.cancel(timer);
-      this.#connecting = undefined;
-      this.#connectAbort = undefined;
-    }
+    await this.#awaitConnect(p, ac, 'sendto');
     const rest = bytes.subarray(started.sent);
     return started.sent + (rest.length > 0 ? await this.send(rest, flags) : 0);
   }
@@ -739,6 +688,46 @@ export class Socket {
   }
 
   // ---- internals ------------------------------------------------------------
+
+  /**
+   * A connect's outcome as the socket's state: connected (and bound) when it succeeds while
+   * still connecting, back to fresh with the error as a SocketError when it fails.
+   */
+  #connectSettles(connected: Promise<void>, ctx: ErrorContext): Promise<void> {
+    return connected.then(
+      () => {
+        if (this.#state === 'connecting') {
+          this.#state = 'connected';
+          this.#bound = true;
+        }
+      },
+      (e) => {
+        const err = e instanceof SocketTimeoutError ? e : toSocketError(e, ctx);
+        if (this.#state === 'connecting') this.#state = 'fresh';
+        throw err;
+      },
+    );
+  }
+
+  /** Waits for a blocking connect (connect, sendto with MSG_FASTOPEN) within the socket's timeout. */
+  async #awaitConnect(p: Promise<void>, ac: AbortController, syscall: string): Promise<void> {
+    const sched = this.backend.scheduler;
+    const timer =
+      this.#timeout === null
+        ? undefined
+        : sched.schedule(() => ac.abort(new SocketTimeoutError(syscall)), this.#timeout * 1000);
+    // A blocked call keeps the process alive until its result or its timeout.
+    const keep = this.backend.keepAlive;
+    keep?.ref();
+    try {
+      await p;
+    } finally {
+      keep?.unref();
+      if (timer !== undefined) sched.cancel(timer);
+      this.#connecting = undefined;
+      this.#connectAbort = undefined;
+    }
+  }
 
   #open(syscall: string): void {
     if (this.#state === 'closed') throw new SocketError('EBADF', { syscall });
