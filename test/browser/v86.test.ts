@@ -18,8 +18,8 @@ import { type Browser, chromium } from 'playwright-core';
 import { buildBrowser } from '../../scripts/build-browser.ts';
 import { startWispServer } from '../../src/node/wisp-server.ts';
 import { dnsServer } from '../gateway/dns-peer.ts';
-import { findV86Guest, type V86Guest } from '../gateway/v86-guest.ts';
-import { buildInitramfs, VIRTIO_MODULES } from '../gateway/vm.ts';
+import { findV86Guest, V86_FETCH_INIT, type V86Guest } from '../gateway/v86-guest.ts';
+import { buildInitramfs, UDHCPC } from '../gateway/vm.ts';
 import { serveStatic } from './static-server.ts';
 
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
@@ -32,35 +32,6 @@ const skip =
       : false;
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
-
-const INIT = `#!/bin/sh
-/bin/busybox --install -s /bin
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev
-for m in ${VIRTIO_MODULES.join(' ')}; do insmod /lib/$m.ko || echo "GW-FAIL insmod $m"; done
-ip link set lo up
-ip link set eth0 up
-udhcpc -i eth0 -n -q -t 10 -T 1 -s /udhcpc.sh || echo "GW-FAIL dhcp"
-HP=$(sed -n 's/.*hostport=\\([0-9]*\\).*/\\1/p' /proc/cmdline)
-echo "GW-NSLOOKUP $(nslookup files.test 2>&1 | tr '\\n' ' ')"
-wget -q -O /tmp/file.bin "http://files.test:$HP/file.bin" || echo "GW-FAIL wget"
-echo "GW-SHA $(sha256sum /tmp/file.bin)"
-echo "GW-END"
-poweroff -f
-`;
-
-const UDHCPC = `#!/bin/sh
-case "$1" in
-bound|renew)
-  ifconfig "$interface" "$ip" netmask "$subnet" \${mtu:+mtu $mtu}
-  route add default gw "$router"
-  echo "nameserver $dns" > /etc/resolv.conf
-  echo "GW-DHCP ip=$ip router=$router dns=$dns"
-  ;;
-esac
-exit 0
-`;
 
 function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -84,7 +55,7 @@ describe('a v86 guest in Chromium, networked by the page', { skip }, () => {
     symlinkSync(g.kernel.vmlinuz, join(guestDir, 'vmlinuz'));
     writeFileSync(
       join(guestDir, 'initrd.gz'),
-      buildInitramfs(g.kernel, INIT, { 'udhcpc.sh': UDHCPC }, g.busybox),
+      buildInitramfs(g.kernel, V86_FETCH_INIT, { 'udhcpc.sh': UDHCPC }, g.busybox),
     );
     const server = await serveStatic({
       '/': join(outdir, 'bundle'),

@@ -23,7 +23,7 @@ import { it } from 'node:test';
 import { startGateway } from '../../src/node/gateway.ts';
 import { hasCommand, lines } from '../kernel/helpers.ts';
 import { dnsServer } from './dns-peer.ts';
-import { buildInitramfs, findGuestKernel, VIRTIO_MODULES } from './vm.ts';
+import { buildInitramfs, findGuestKernel, UDHCPC, VIRTIO_MODULES } from './vm.ts';
 
 const QEMU = 'qemu-system-x86_64';
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
@@ -47,18 +47,6 @@ httpd -p 8080 -h /www
 echo "GW-SERVING"
 sleep 60
 poweroff -f
-`;
-
-const UDHCPC = `#!/bin/sh
-case "$1" in
-bound|renew)
-  ifconfig "$interface" "$ip" netmask "$subnet" \${mtu:+mtu $mtu}
-  route add default gw "$router"
-  echo "nameserver $dns" > /etc/resolv.conf
-  echo "GW-DHCP ip=$ip router=$router dns=$dns subnet=$subnet mtu=$mtu lease=$lease"
-  ;;
-esac
-exit 0
 `;
 
 it('a QEMU guest gets DHCP, DNS, a download and a port forward through the gateway', {

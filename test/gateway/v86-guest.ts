@@ -8,7 +8,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { V86Emulator } from '../../src/link/v86.ts';
-import { buildInitramfs, findGuestKernel, type GuestKernel } from './vm.ts';
+import { buildInitramfs, findGuestKernel, type GuestKernel, VIRTIO_MODULES } from './vm.ts';
 
 export const V86_DIR = process.env.SOCKSTACK_VM686_DIR ?? '/opt/sockstack-vm-686';
 const SEABIOS = '/usr/share/seabios';
@@ -141,3 +141,26 @@ export function bootV86(
     },
   };
 }
+
+/**
+ * A v86 guest's init: virtio modules, a DHCP lease (UDHCPC), a lookup of files.test and a
+ * download of http://files.test:PORT/file.bin (PORT from the kernel command line's
+ * hostport=), each reported on the console (GW-DHCP, GW-NSLOOKUP, GW-SHA, or GW-FAIL), then
+ * GW-END and power off.
+ */
+export const V86_FETCH_INIT = `#!/bin/sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+for m in ${VIRTIO_MODULES.join(' ')}; do insmod /lib/$m.ko || echo "GW-FAIL insmod $m"; done
+ip link set lo up
+ip link set eth0 up
+udhcpc -i eth0 -n -q -t 10 -T 1 -s /udhcpc.sh || echo "GW-FAIL dhcp"
+HP=$(sed -n 's/.*hostport=\\([0-9]*\\).*/\\1/p' /proc/cmdline)
+echo "GW-NSLOOKUP $(nslookup files.test 2>&1 | tr '\\n' ' ')"
+wget -q -O /tmp/file.bin "http://files.test:$HP/file.bin" || echo "GW-FAIL wget"
+echo "GW-SHA $(sha256sum /tmp/file.bin)"
+echo "GW-END"
+poweroff -f
+`;

@@ -16,38 +16,10 @@ import type { AddressInfo } from 'node:net';
 import { it } from 'node:test';
 import { startV86Gateway } from '../../src/node/v86-gateway.ts';
 import { dnsServer } from './dns-peer.ts';
-import { bootV86, findV86Guest } from './v86-guest.ts';
-import { VIRTIO_MODULES } from './vm.ts';
+import { bootV86, findV86Guest, V86_FETCH_INIT } from './v86-guest.ts';
+import { UDHCPC } from './vm.ts';
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
-
-const INIT = `#!/bin/sh
-/bin/busybox --install -s /bin
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev
-for m in ${VIRTIO_MODULES.join(' ')}; do insmod /lib/$m.ko || echo "GW-FAIL insmod $m"; done
-ip link set lo up
-ip link set eth0 up
-udhcpc -i eth0 -n -q -t 10 -T 1 -s /udhcpc.sh || echo "GW-FAIL dhcp"
-HP=$(sed -n 's/.*hostport=\\([0-9]*\\).*/\\1/p' /proc/cmdline)
-echo "GW-NSLOOKUP $(nslookup files.test 2>&1 | tr '\\n' ' ')"
-wget -q -O /tmp/file.bin "http://files.test:$HP/file.bin" || echo "GW-FAIL wget"
-echo "GW-SHA $(sha256sum /tmp/file.bin)"
-poweroff -f
-`;
-
-const UDHCPC = `#!/bin/sh
-case "$1" in
-bound|renew)
-  ifconfig "$interface" "$ip" netmask "$subnet" \${mtu:+mtu $mtu}
-  route add default gw "$router"
-  echo "nameserver $dns" > /etc/resolv.conf
-  echo "GW-DHCP ip=$ip router=$router dns=$dns subnet=$subnet mtu=$mtu lease=$lease"
-  ;;
-esac
-exit 0
-`;
 
 it('a v86 guest gets DHCP, DNS and a download through the gateway on its virtio card', {
   timeout: 280_000,
@@ -69,7 +41,7 @@ it('a v86 guest gets DHCP, DNS and a download through the gateway on its virtio 
   const dns = await dnsServer();
   t.after(() => dns.close());
 
-  const vm = bootV86(guest, INIT, { 'udhcpc.sh': UDHCPC }, { cmdline: `hostport=${webPort}` });
+  const vm = bootV86(guest, V86_FETCH_INIT, { 'udhcpc.sh': UDHCPC }, { cmdline: `hostport=${webPort}` });
   t.after(() => vm.destroy());
   const log: string[] = [];
   const gw = startV86Gateway(vm.emulator, {

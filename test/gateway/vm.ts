@@ -122,3 +122,19 @@ export function buildInitramfs(
   for (const [path, text] of Object.entries(files)) entries.push({ path, mode: EXE, data: te.encode(text) });
   return cpioNewc(entries);
 }
+
+/**
+ * The guest's udhcpc script: configures the lease and prints it on the console as one
+ * `GW-DHCP ip=... router=... dns=... subnet=... mtu=... lease=...` line.
+ */
+export const UDHCPC = `#!/bin/sh
+case "$1" in
+bound|renew)
+  ifconfig "$interface" "$ip" netmask "$subnet" \${mtu:+mtu $mtu}
+  route add default gw "$router"
+  echo "nameserver $dns" > /etc/resolv.conf
+  echo "GW-DHCP ip=$ip router=$router dns=$dns subnet=$subnet mtu=$mtu lease=$lease"
+  ;;
+esac
+exit 0
+`;
