@@ -5,8 +5,9 @@
  *                              networks, packet capture, the page links, the VM gateway,
  *                              the Wisp client
  *   dist/browser/stack.js      the stack alone (src/core.ts): Stack, TCP, UDP, IPv4, IPv6, the
- *                              sockets API, DNS, loopback and the real-time driver (no BBR:
- *                              congestion/bbr-absent.ts stands in for bbr.ts)
+ *                              sockets API, DNS, loopback, the real-time driver and address
+ *                              parsing (no BBR: congestion/bbr-absent.ts stands in for bbr.ts;
+ *                              no header codecs: sockstack.js and esm/ have them)
  *   dist/browser/links.js      only the page links (MessagePort, WebSocket), for pages
  *                              that get the core some other way
  *   dist/browser/web/          the course page (src/web, what `sockstack web` serves):

@@ -1,5 +1,5 @@
 // The stack alone, for pages and bundles that want no more: Stack, TCP, UDP, IPv4/IPv6, the
-// sockets API, DNS, loopback, the real-time driver, wire codecs. No `node:` imports.
+// sockets API, DNS, loopback, the real-time driver, address parsing. No `node:` imports.
 // src/index.ts adds simulated networks (Simulation, Cable, Switch, impairments), packet
 // capture, the page links (MessagePort, WebSocket), the VM gateway and the Wisp client;
 // dist/browser/stack.js is this file (budgeted at 100 KB gzipped).
@@ -16,4 +16,7 @@ export { tcpConfigFor } from './tcp/config.ts';
 export * from './tcp/index.ts';
 export { FREEBSD, LINUX, TCP_PROFILES, type TcpProfile, type TcpProfileName } from './tcp/profile.ts';
 export * from './time/index.ts';
-export * from './wire/index.ts';
+// Addresses only: the header codecs (src/wire/index.ts) are exported by src/index.ts, so
+// dist/browser/stack.js carries only the codecs the stack itself uses (about 2 KB gzipped less).
+export * from './wire/address.ts';
+export * from './wire/error.ts';

@@ -21,4 +21,5 @@ export * from './link/v86.ts';
 export * from './link/websocket.ts';
 // Virtual host timers: a real-time runtime (and socket timeouts) on a test's virtual clock.
 export * from './time/manual-host.ts';
+export * from './wire/index.ts';
 export * from './wisp/index.ts';
