@@ -66,6 +66,58 @@ function swap16(x: number): number {
 }
 
 /**
+ * The SIMD sum (WebAssembly, ours, hand-assembled; 139 bytes). Its one export `s(p, end)` adds
+ * the bytes of its memory from p to end (a multiple of 64 bytes apart) as little-endian 16-bit
+ * words: per 64 bytes, four 16-byte loads, i32x4.extadd_pairwise_i16x8_u each (eight words to
+ * four 32-bit lanes), added into one i32x4 accumulator; it returns the lanes' sum (mod 2^32).
+ * A lane gains at most 4 * 0x1fffe per 64 bytes, so a 64 KiB call stays below 2^29 per lane
+ * and 2^31 in all: exact as an unsigned 32-bit result. WebAssembly reads only its own memory,
+ * so the bytes are copied in first; a memory copy runs ~10x faster than the JS word loop,
+ * so copy plus SIMD sum is ~3x faster than the word loop at 1500 bytes (bench/checksum.ts).
+ */
+const SIMD_MODULE =
+  'AGFzbQEAAAABBwFgAn9/AX8DAgEABQMBAAEHCQIBbQIAAXMAAApkAWIBAXsCQANAIAAgAU8NASACIAD9AAAA/X8gAP0AABD9f/2uASAA/QAAIP1/IAD9AAAw/X/9rgH9rgH9rgEhAiAAQcAAaiEADAALCyAC/RsAIAL9GwFqIAL9GwJqIAL9GwNqCw==';
+/** Bytes per call of the SIMD sum: its whole memory (one 64 KiB page); even, so word parity is kept. */
+const SIMD_CHUNK = 65536;
+let simd: { s: (p: number, end: number) => number; mem: Uint8Array } | undefined;
+
+/**
+ * Turns the WebAssembly SIMD sum on (where the engine has WebAssembly with SIMD) or off (the
+ * JS word loop, as in an engine without it); returns whether it is on. Tests run both paths.
+ */
+export function useSimdChecksum(on: boolean): boolean {
+  simd = undefined;
+  if (!on || typeof WebAssembly !== 'object') return false;
+  try {
+    const code = Uint8Array.from(atob(SIMD_MODULE), (c) => c.charCodeAt(0));
+    const { s, m } = new WebAssembly.Instance(new WebAssembly.Module(code)).exports as {
+      s: (p: number, end: number) => number;
+      m: WebAssembly.Memory;
+    };
+    simd = { s, mem: new Uint8Array(m.buffer) };
+  } catch {
+    // No SIMD in this engine (or WebAssembly compilation refused): the JS word loop.
+  }
+  return simd !== undefined;
+}
+useSimdChecksum(true);
+
+/** The little-endian 16-bit word sum of `bytes` (len > 0) through the SIMD module; unfolded. */
+function simdSum(bytes: Uint8Array, len: number): number {
+  const { s, mem } = simd!;
+  let le = 0;
+  for (let i = 0; i < len; i += SIMD_CHUNK) {
+    const n = Math.min(SIMD_CHUNK, len - i);
+    mem.set(n === len ? bytes : bytes.subarray(i, i + n));
+    // Zeros up to the next 64-byte boundary add nothing (and pad an odd last byte, RFC 1071).
+    const end = (n + 63) & ~63;
+    mem.fill(0, n, end);
+    le += s(0, end) >>> 0;
+  }
+  return le;
+}
+
+/**
  * Sums `bytes` as big-endian 16-bit words onto `sum` and returns the new partial
  * sum (unfolded, kept small enough to chain indefinitely).
  */
@@ -74,6 +126,7 @@ export function checksumPartial(bytes: Uint8Array, sum: number): number {
   // Short inputs (pseudo-headers, headers, small segments): a byte loop is faster than
   // setting up a word view for so few words.
   if (len < SHORT_INPUT) return reduce(sum + shortSum(bytes, 0, len));
+  if (simd !== undefined) return reduce(sum + swap16(foldChecksum(simdSum(bytes, len))));
   // Sum little-endian 32-bit words; the folded result is the byte swap of the
   // big-endian sum (RFC 1071 §2(B)). Aligned buffers (the common case: whole
   // frames) are read through a Uint32Array, which is native order: little-endian
