@@ -75,6 +75,18 @@ for (const path of ['simd', 'js'] as const) {
         { numRuns: 300, seed: 7 },
       );
     });
+    it('sums all-ones ranges of up to 128 KiB exactly (the largest partial sums), in a buffer or alone', () => {
+      for (const len of [65535, 65536, 65537, 131072]) {
+        for (const extra of [0, 3, 600]) {
+          const buf = new Uint8Array(len + extra).fill(0xff);
+          // Every 16-bit word is 0xffff: the folded sum is 0xffff, the checksum 0 (odd: 0xff00 last).
+          const want = len % 2 === 0 ? 0 : finishChecksum(((len - 1) / 2) * 0xffff + 0xff00);
+          assert.equal(internetChecksumRange(buf, extra, extra + len), want, `${len} at ${extra}`);
+          assert.equal(internetChecksum(buf.subarray(extra)), want);
+        }
+      }
+    });
+
     it('matches the RFC 1071 §3 worked example', () => {
       const b = new Uint8Array([0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]);
       assert.equal(foldChecksum(checksumPartial(b, 0)), 0xddf2);
