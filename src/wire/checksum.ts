@@ -81,25 +81,30 @@ const SIMD_MODULE =
   'AGFzbQEAAAABBwFgAn9/AX8DAgEABQMBAAIHCQIBbQIAAXMAAAqPAQGMAQEBeyABIAL9CwAAIAEgAv0LABAgASAC/QsAICABIAL9CwAwIAFBP2pBQHEhAQJAA0AgACABTw0BIAIgAP0AAAD9fyAA/QAAEP1//a4BIAD9AAAg/X8gAP0AADD9f/2uAf2uAf2uASECIABBwABqIQAMAAsLIAL9GwAgAv0bAWogAv0bAmogAv0bA2oL';
 /** Bytes per call of the SIMD sum at most; even, so word parity is kept. Its memory is two pages. */
 const SIMD_CHUNK = 65536;
-let simd: { s: (p: number, to: number) => number; mem: Uint8Array } | undefined;
+type SimdSum = { s: (p: number, to: number) => number; mem: Uint8Array };
+/** The instance (made on first use; null: this engine cannot) and whether it is in use. */
+let simdInstance: SimdSum | null | undefined;
+let simd: SimdSum | undefined;
 
 /**
  * Turns the WebAssembly SIMD sum on (where the engine has WebAssembly with SIMD) or off (the
  * JS word loop, as in an engine without it); returns whether it is on. Tests run both paths.
  */
 export function useSimdChecksum(on: boolean): boolean {
-  simd = undefined;
-  if (!on || typeof WebAssembly !== 'object') return false;
-  try {
-    const code = Uint8Array.from(atob(SIMD_MODULE), (c) => c.charCodeAt(0));
-    const { s, m } = new WebAssembly.Instance(new WebAssembly.Module(code)).exports as {
-      s: (p: number, to: number) => number;
-      m: WebAssembly.Memory;
-    };
-    simd = { s, mem: new Uint8Array(m.buffer) };
-  } catch {
-    // No SIMD in this engine (or WebAssembly compilation refused): the JS word loop.
+  if (on && simdInstance === undefined) {
+    simdInstance = null;
+    try {
+      const code = Uint8Array.from(atob(SIMD_MODULE), (c) => c.charCodeAt(0));
+      const { s, m } = new WebAssembly.Instance(new WebAssembly.Module(code)).exports as {
+        s: SimdSum['s'];
+        m: WebAssembly.Memory;
+      };
+      simdInstance = { s, mem: new Uint8Array(m.buffer) };
+    } catch {
+      // No WebAssembly, no SIMD in this engine, or compilation refused (a CSP): the JS word loop.
+    }
   }
+  simd = on ? (simdInstance ?? undefined) : undefined;
   return simd !== undefined;
 }
 useSimdChecksum(true);
