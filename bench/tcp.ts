@@ -28,9 +28,8 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { getHeapSpaceStatistics } from 'node:v8';
+import { GCProfiler, getHeapSpaceStatistics } from 'node:v8';
 import { Cable } from '../src/link/memory.ts';
 import { Simulation } from '../src/link/sim.ts';
 import { Stack } from '../src/stack.ts';
@@ -106,27 +105,35 @@ function kernel(mode: 'bulk' | 'rr' | 'crr'): KernelFigures | string {
 // ---------------------------------------------------------------- allocation
 
 /**
- * JS-heap allocation per segment, estimated from the young generation: every scavenge (minor
- * GC) follows a filled semi-space, so scavenges × semi-space size ≈ bytes allocated on the
- * heap (typed arrays' backing stores above V8's on-heap size are not counted). One extra
- * 32 MiB run of `f`, so a regression in per-segment garbage shows as a larger number.
+ * JS-heap allocation per segment: bytes allocated in the young generation (new space and new
+ * large-object space) during one extra 32 MiB run of `f`, measured exactly with v8.GCProfiler:
+ * each GC's young-generation use before it, less the use after the previous one, plus what is
+ * in use at the end. Typed arrays' backing stores (frames, slabs, read()'s arrays) live outside
+ * the JS heap and are not counted. A regression in per-segment garbage shows as a larger number.
+ * (Before session 8 this was scavenges x the startup semi-space size, which counted scavenges
+ * that ArrayBuffer allocation and new-space growth trigger: 2-7x too high, see bench/RESULTS.md.)
  */
-let minorGcs = 0;
-new PerformanceObserver((list) => {
-  for (const e of list.getEntries())
-    if ((e as unknown as { detail?: { kind?: number } }).detail?.kind === 1) minorGcs++;
-}).observe({ entryTypes: ['gc'] });
-const semiSpace = (getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_size ?? 0) / 2;
-const tick = () => new Promise<void>((r) => setImmediate(r));
+const YOUNG = ['new_space', 'new_large_object_space'];
+const youngUsed = (spaces: { spaceName: string; spaceUsedSize: number }[]) =>
+  spaces.reduce((a, x) => a + (YOUNG.includes(x.spaceName) ? x.spaceUsedSize : 0), 0);
+const youngNow = () =>
+  youngUsed(
+    getHeapSpaceStatistics().map((x) => ({ spaceName: x.space_name, spaceUsedSize: x.space_used_size })),
+  );
 
-async function allocPerSegment(f: () => { segs: number }): Promise<string> {
-  await tick();
-  const g0 = minorGcs;
+function allocPerSegment(f: () => { segs: number }): string {
+  const profiler = new GCProfiler();
+  profiler.start();
+  let after = youngNow();
   const r = f();
-  await tick();
-  await tick();
-  const bytes = (minorGcs - g0) * semiSpace;
-  return `≈${fmt(bytes / Math.max(1, r.segs))} B/segment on the JS heap`;
+  const end = youngNow();
+  let bytes = 0;
+  for (const gc of profiler.stop()?.statistics ?? []) {
+    bytes += youngUsed(gc.beforeGC.heapSpaceStatistics) - after;
+    after = youngUsed(gc.afterGC.heapSpaceStatistics);
+  }
+  bytes += end - after;
+  return `${fmt(bytes / Math.max(1, r.segs))} B/segment allocated on the JS heap`;
 }
 
 // ---------------------------------------------------------------- report
@@ -147,7 +154,7 @@ if (want('bulk')) {
     const size = (quick ? 32 : mtu >= 9000 ? 512 : 128) << 20;
     bulk(mtu, 8 << 20); // warm-up
     const r = best(() => bulk(mtu, size));
-    const alloc = await allocPerSegment(() => bulk(mtu, 32 << 20));
+    const alloc = allocPerSegment(() => bulk(mtu, 32 << 20));
     rows.push([
       'bulk, 1 connection',
       String(mtu),
@@ -167,7 +174,7 @@ if (want('bulk')) {
       const size = (quick ? 32 : mtu >= 9000 ? 512 : 128) << 20;
       w.bulk(mtu, 8 << 20); // warm-up
       const r = best(() => w.bulk(mtu, size));
-      const alloc = await allocPerSegment(() => w.bulk(mtu, 32 << 20));
+      const alloc = allocPerSegment(() => w.bulk(mtu, 32 << 20));
       rows.push([
         name,
         String(mtu),
