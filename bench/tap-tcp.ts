@@ -63,7 +63,7 @@ const CC = arg('cc', 'cubic');
  */
 const BUF = size(arg('buf', '0'));
 /**
- * `--only vnet`: sockstack's TCP config overrides as JSON (e.g. `{"sndBufAuto":"off"}` or
+ * `--only vnet`: sockstack's TCP config overrides as JSON (e.g. `{"sndBufAuto":"none"}` or
  * `{"hystart":"none"}`), for A/B runs of one mechanism.
  */
 const TCP_CONFIG = JSON.parse(arg('tcp', '{}')) as Record<string, unknown>;

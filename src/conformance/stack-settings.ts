@@ -78,7 +78,7 @@ export class StackSettings {
         c.maxSndBuf = num;
         return true;
       case 'sendBufferAuto':
-        c.sndBufAuto = on ? 'freebsd' : 'off';
+        c.sndBufAuto = on ? 'freebsd-sendbuf-auto' : 'none';
         return true;
       case 'synRetries':
         c.synRetries = num;

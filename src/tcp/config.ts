@@ -168,11 +168,11 @@ export interface TcpConfig {
    */
   maxRcvBuf: number;
   /**
-   * Send-buffer autotuning for connections whose SO_SNDBUF was not set (sndbuf-auto.ts):
-   * 'linux' tcp_sndbuf_expand, 'freebsd' SB_AUTOSIZE, 'off'. The buffer grows from `sndBuf`
+   * Send-buffer autotuning for connections whose SO_SNDBUF was not set (sndbuf-auto.ts;
+   * profile sendBufferAutotuning), or 'none'. The buffer grows from `sndBuf`
    * to at most `maxSndBuf` (Linux tcp_wmem[2]; FreeBSD net.inet.tcp.sendbuf_max).
    */
-  sndBufAuto: 'linux' | 'freebsd' | 'off';
+  sndBufAuto: 'linux-sndbuf-expand' | 'freebsd-sendbuf-auto' | 'none';
   maxSndBuf: number;
   /**
    * Bytes all connections' send buffers, receive buffers and out-of-order queues may hold
@@ -353,12 +353,7 @@ function profileSettings(p: TcpProfile): Pick<TcpConfig, ProfileDecided> {
     rcvBuf: p.recvSpace,
     sndBuf: p.sendSpace,
     maxRcvBuf: p.maxRecvBuffer,
-    sndBufAuto:
-      p.sendBufferAutotuning === 'linux-sndbuf-expand'
-        ? 'linux'
-        : p.sendBufferAutotuning === 'freebsd-sendbuf-auto'
-          ? 'freebsd'
-          : 'off',
+    sndBufAuto: p.sendBufferAutotuning,
     maxSndBuf: p.maxSendBuffer,
     sockBufRounding: p.sockBufRounding,
     rfc1337: p.timeWaitRst === 'rfc1337-ignore-rst',

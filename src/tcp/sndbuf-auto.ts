@@ -23,10 +23,10 @@ export function tuneSendBuffer(c: Tcb): void {
   c.sndBufCheck = false;
   const cfg = c.layer.config;
   const buf = c.sndBuf;
-  if (cfg.sndBufAuto === 'off' || c.sndBufLocked || buf.limit >= cfg.maxSndBuf) return;
+  if (cfg.sndBufAuto === 'none' || c.sndBufLocked || buf.limit >= cfg.maxSndBuf) return;
   const cwnd = c.cc.cwnd;
   let want: number;
-  if (cfg.sndBufAuto === 'linux') {
+  if (cfg.sndBufAuto === 'linux-sndbuf-expand') {
     // tcp_should_expand_sndbuf: not under memory pressure, not when the flight fills cwnd
     // (then cwnd, not the buffer, is the limit).
     if (c.layer.memory.underPressure || c.flight + c.mss > cwnd) return;

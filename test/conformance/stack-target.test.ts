@@ -111,10 +111,13 @@ test('tcp_wmem[2], net.inet.tcp.sendbuf_max and sendbuf_auto set send-buffer aut
     return c;
   };
   const linux = apply('sysctl -q net.ipv4.tcp_wmem="4096 16384 8388608"', LINUX);
-  assert.deepEqual([linux.sndBuf, linux.maxSndBuf, linux.sndBufAuto], [16384, 8388608, 'linux']);
+  assert.deepEqual(
+    [linux.sndBuf, linux.maxSndBuf, linux.sndBufAuto],
+    [16384, 8388608, 'linux-sndbuf-expand'],
+  );
   const bsd = apply('sysctl -w net.inet.tcp.sendbuf_max=1048576', FREEBSD);
-  assert.deepEqual([bsd.maxSndBuf, bsd.sndBufAuto], [1048576, 'freebsd']);
-  assert.equal(apply('sysctl -w net.inet.tcp.sendbuf_auto=0', FREEBSD).sndBufAuto, 'off');
+  assert.deepEqual([bsd.maxSndBuf, bsd.sndBufAuto], [1048576, 'freebsd-sendbuf-auto']);
+  assert.equal(apply('sysctl -w net.inet.tcp.sendbuf_auto=0', FREEBSD).sndBufAuto, 'none');
 });
 
 test('--udp_encapsulation=tcp: /udp(...) packets ride in UDP both ways, and the tunnel must match', async () => {

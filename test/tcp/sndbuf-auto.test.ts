@@ -89,7 +89,7 @@ const max = (xs: number[]) => Math.max(...xs);
 describe('send-buffer autotuning (Linux profile: tcp_sndbuf_expand)', () => {
   it('grows past the 256 KiB default to twice the window, and moves more bytes than a fixed buffer', () => {
     const auto = bulk({}, 1500);
-    const fixed = bulk({ sndBufAuto: 'off' }, 1500);
+    const fixed = bulk({ sndBufAuto: 'none' }, 1500);
     assert.ok(auto.intact && fixed.intact, 'byte-exact');
     assert.equal(max(fixed.limits), 256 * 1024, 'off: the default stays');
     const grown = max(auto.limits);
@@ -144,7 +144,7 @@ describe('send-buffer autotuning (Linux profile: tcp_sndbuf_expand)', () => {
 describe('send-buffer autotuning (FreeBSD profile: SB_AUTOSIZE)', () => {
   it('grows from sendspace in steps of sendbuf_inc (8 KiB) up to sendbuf_max', () => {
     const r = bulk({ profile: 'freebsd' }, 2000);
-    const fixed = bulk({ profile: 'freebsd', sndBufAuto: 'off' }, 2000);
+    const fixed = bulk({ profile: 'freebsd', sndBufAuto: 'none' }, 2000);
     assert.ok(r.intact && fixed.intact);
     // tcp_mss() rounded the 32 KiB default to whole segments first (23 x 1448 = 33304 with timestamps).
     const base = fixed.limits[0];
