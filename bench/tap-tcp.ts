@@ -62,6 +62,11 @@ const CC = arg('cc', 'cubic');
  * not autotune, so a bench may give it what the kernel grows to.
  */
 const BUF = size(arg('buf', '0'));
+/**
+ * `--only vnet`: sockstack's TCP config overrides as JSON (e.g. `{"sndBufAuto":"none"}` or
+ * `{"hystart":"none"}`), for A/B runs of one mechanism.
+ */
+const TCP_CONFIG = JSON.parse(arg('tcp', '{}')) as Record<string, unknown>;
 /** `--only vnet`: which directions (s2k: sockstack → kernel, k2s: kernel → sockstack, both). */
 const DIR = arg('dir', 'both');
 /** `--only vnet`: the TAP's writer ring (TapOptions.txRingBytes; default the TAP's). */
@@ -205,6 +210,14 @@ async function sockToKernel(
       if (n > 0) continue;
       await conn.waitUntil(() => conn.c.writableSpace > 0 || conn.closed, 300_000, 'send-buffer space');
       if (conn.closed) throw new Error(`connection closed (${conn.closeReason})`);
+    }
+    if (ONLY === 'vnet') {
+      // What limited the sender at the end: its window, the slow-start threshold (HyStart's
+      // exit), the send buffer (autotuned unless --buf), the peer's window.
+      const f = conn.c.info();
+      console.log(
+        `    sender at the end: cwnd ${f.cwnd}, ssthresh ${f.ssthresh}, send buffer ${conn.c.unackedLength + conn.c.writableSpace}, peer window ${f.sndWnd}, srtt ${f.rtt} µs, loss probes ${conn.c.stats.lossProbes}, retransmits ${f.totalRetrans}`,
+      );
     }
     conn.c.close();
   });
@@ -478,6 +491,7 @@ async function vnetOnly(): Promise<void> {
     stackAddr: '10.77.1.2/24',
     offload: true,
     txRingBytes: RING,
+    config: { tcp: TCP_CONFIG },
   });
   hosts.push(on);
   const pair = vethPair('10.77.3', true);

@@ -72,7 +72,15 @@ export const LINUX_SYSCTLS: Record<string, Rule> = {
     ],
     advisory: true,
   },
-  'net.ipv4.tcp_wmem': { kind: 'setting', map: (v) => set('sendBufferDefault', middle(v)), advisory: true },
+  // tcp_wmem[1] is the default SO_SNDBUF; tcp_wmem[2] the most autotuning grows it to (tcp_sndbuf_expand).
+  'net.ipv4.tcp_wmem': {
+    kind: 'setting',
+    map: (v) => [
+      { name: 'sendBufferDefault', value: middle(v) },
+      { name: 'maxSendBuffer', value: last(v) },
+    ],
+    advisory: true,
+  },
   'net.ipv4.tcp_syn_retries': { kind: 'setting', map: (v) => set('synRetries', int(v)) },
   'net.ipv4.tcp_synack_retries': { kind: 'setting', map: (v) => set('synAckRetries', int(v)) },
   'net.ipv4.tcp_frto': { kind: 'setting', map: (v) => set('frto', int(v)), advisory: true },
@@ -144,6 +152,12 @@ export const FREEBSD_SYSCTLS: Record<string, Rule> = {
   'kern.ipc.maxsockbuf': { kind: 'setting', map: (v) => set('maxSocketBuffer', int(v)), advisory: true },
   'net.inet.tcp.recvspace': { kind: 'setting', map: (v) => set('recvBufferDefault', int(v)), advisory: true },
   'net.inet.tcp.sendspace': { kind: 'setting', map: (v) => set('sendBufferDefault', int(v)), advisory: true },
+  'net.inet.tcp.sendbuf_max': { kind: 'setting', map: (v) => set('maxSendBuffer', int(v)), advisory: true },
+  'net.inet.tcp.sendbuf_auto': {
+    kind: 'setting',
+    map: (v) => set('sendBufferAuto', bool(v)),
+    advisory: true,
+  },
   'net.inet.tcp.hostcache.purgenow': { kind: 'noop', why: 'the target starts with an empty host cache' },
   'net.inet.tcp.insecure_rst': { kind: 'setting', map: (v) => set('rfc5961Rst', !bool(v)) },
   'net.inet.tcp.insecure_syn': { kind: 'setting', map: (v) => set('rfc5961Syn', !bool(v)) },

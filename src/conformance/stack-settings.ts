@@ -72,6 +72,14 @@ export class StackSettings {
       case 'sendBufferDefault':
         c.sndBuf = num;
         return true;
+      // Send-buffer autotuning's bound and switch (tcp/sndbuf-auto.ts): Linux tcp_wmem[2],
+      // FreeBSD net.inet.tcp.sendbuf_max and sendbuf_auto (a FreeBSD sysctl: Linux has no switch).
+      case 'maxSendBuffer':
+        c.maxSndBuf = num;
+        return true;
+      case 'sendBufferAuto':
+        c.sndBufAuto = on ? 'freebsd-sendbuf-auto' : 'none';
+        return true;
       case 'synRetries':
         c.synRetries = num;
         return true;

@@ -32,14 +32,18 @@ export interface SizedConnection {
   ownOpts(): { rcvBuf: number; sndBuf: number };
   readonly rcvBuf: { limit: number };
   readonly sndBuf: { limit: number };
-  readonly layer: { readonly config: { readonly sockBufRounding: SockBufRounding } };
+  readonly layer: { readonly config: { readonly sockBufRounding: SockBufRounding; readonly sndBuf: number } };
+  /** The send buffer's size was chosen (SO_SNDBUF): no autotuning (sndbuf-auto.ts). */
+  sndBufLocked: boolean;
 }
 
 /**
  * Applies the profile's rule to a connection that has just reached ESTABLISHED (its MSS
- * is now fixed). Called once per connection, from each place the handshake completes.
+ * is now fixed), after noting whether its send buffer may autotune. Called once per connection, from each place the handshake completes.
  */
 export function sizeBuffersOnEstablished(c: SizedConnection): void {
+  // Made with a send buffer other than the default (SO_SNDBUF before connect or listen).
+  if (c.opts.sndBuf !== c.layer.config.sndBuf) c.sndBufLocked = true;
   const rule = c.layer.config.sockBufRounding;
   if (rule === 'none') return;
   const s = establishedBufferSizes(rule, c.mss, c.opts);

@@ -168,6 +168,13 @@ export interface TcpConfig {
    */
   maxRcvBuf: number;
   /**
+   * Send-buffer autotuning for connections whose SO_SNDBUF was not set (sndbuf-auto.ts;
+   * profile sendBufferAutotuning), or 'none'. The buffer grows from `sndBuf`
+   * to at most `maxSndBuf` (Linux tcp_wmem[2]; FreeBSD net.inet.tcp.sendbuf_max).
+   */
+  sndBufAuto: 'linux-sndbuf-expand' | 'freebsd-sendbuf-auto' | 'none';
+  maxSndBuf: number;
+  /**
    * Bytes all connections' send buffers, receive buffers and out-of-order queues may hold
    * together (memory.ts; Linux tcp_mem[2]). Arriving data beyond it is dropped (and
    * retransmitted by the peer). Infinity: no bound.
@@ -302,6 +309,8 @@ type ProfileDecided =
   | 'rcvBuf'
   | 'sndBuf'
   | 'maxRcvBuf'
+  | 'sndBufAuto'
+  | 'maxSndBuf'
   | 'sockBufRounding'
   | 'rfc1337'
   | 'alwaysKeepalive'
@@ -344,6 +353,8 @@ function profileSettings(p: TcpProfile): Pick<TcpConfig, ProfileDecided> {
     rcvBuf: p.recvSpace,
     sndBuf: p.sendSpace,
     maxRcvBuf: p.maxRecvBuffer,
+    sndBufAuto: p.sendBufferAutotuning,
+    maxSndBuf: p.maxSendBuffer,
     sockBufRounding: p.sockBufRounding,
     rfc1337: p.timeWaitRst === 'rfc1337-ignore-rst',
     alwaysKeepalive: p.keepalive === 'always',

@@ -141,7 +141,10 @@ export class TcpConnection extends Tcb {
   /** Applies socket options (some take effect at once: buffer sizes, keepalive, Nagle). */
   setOptions(o: Partial<TcpSocketOptions>): void {
     Object.assign(this.ownOpts(), o);
-    if (o.sndBuf !== undefined) this.sndBuf.limit = o.sndBuf;
+    if (o.sndBuf !== undefined) {
+      this.sndBuf.limit = o.sndBuf;
+      this.sndBufLocked = true;
+    }
     if (o.rcvBuf !== undefined) {
       this.rcvBuf.limit = o.rcvBuf;
     }

@@ -18,6 +18,8 @@
 //   tfo.ts          RFC 7413 Fast Open on a connection: the client's SYN data, its SYN-ACK, the
 //                   server's choice (fastopen.ts: keyed cookies, the client's cookie cache)
 //   frto.ts         RFC 5682 F-RTO: spurious retransmission timeouts, and the undo they allow
+//   sndbuf-auto.ts  send-buffer autotuning after an ACK's output step (Linux tcp_sndbuf_expand,
+//                   FreeBSD SB_AUTOSIZE); buffers.ts: the profile's sizing at ESTABLISHED
 //   tlp.ts, cc.ts, options.ts, lifecycle.ts   loss probes, congestion context, option
 //                   negotiation, terminate/TIME-WAIT
 //   tcb.ts          the TCB: data, deadlines, the one timer entry (its storage, and empty

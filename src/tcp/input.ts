@@ -17,6 +17,7 @@ import { refuseSegment, sendAbortRst, sendAck, sendBareAck, sendRst, sendSyn, tc
 import { armDelayedAck, inputWindow, noteDuplicate, receiveText } from './receiver.ts';
 import { processAck, rttSample } from './sender.ts';
 import { type Seq, seq, seqAdd, seqGe, seqGt, seqLe, seqLt } from './seq.ts';
+import { tuneSendBuffer } from './sndbuf-auto.ts';
 import { canReceiveData } from './state.ts';
 import type { Tcb } from './tcb.ts';
 import { releaseAcked, tfoSynAckArrived } from './tfo.ts';
@@ -130,6 +131,8 @@ export function segmentArrives(c: Tcb, r: TcpRepr, payload: Uint8Array, ecn = 0)
 /** The output step of segment arrival: send what may go now, then the delayed-ACK timer. */
 export function outputAfterInput(c: Tcb, now: number): void {
   tcpOutput(c);
+  // Linux tcp_data_snd_check: tcp_push_pending_frames, then tcp_check_space.
+  if (c.sndBufCheck) tuneSendBuffer(c);
   armDelayedAck(c, now);
 }
 

@@ -187,6 +187,17 @@ export interface TcpProfile {
    */
   readonly maxRecvBuffer: number;
   /**
+   * Send-buffer autotuning (sndbuf-auto.ts), off for a connection whose SO_SNDBUF was set.
+   * 'linux-sndbuf-expand': when ACKs free room a writer was waiting for and the flight does
+   * not fill cwnd, the buffer grows to twice max(cwnd, 10 segments) (tcp_new_space,
+   * tcp_sndbuf_expand). 'freebsd-sendbuf-auto': while the buffer is 7/8 full and the windows
+   * could take all of it, it grows by net.inet.tcp.sendbuf_inc, 8 KiB (tcp_output's
+   * SB_AUTOSIZE). 'none': it stays as set.
+   */
+  readonly sendBufferAutotuning: 'linux-sndbuf-expand' | 'freebsd-sendbuf-auto' | 'none';
+  /** The most autotuning gives a send buffer. Linux: tcp_wmem[2], 4 MiB. FreeBSD: net.inet.tcp.sendbuf_max, 2 MiB. */
+  readonly maxSendBuffer: number;
+  /**
    * 'mss-multiple': once the MSS is known (the connection is established) both socket
    * buffers are rounded up to a whole number of segments (FreeBSD tcp_mss(): 65536 -> 65700
    * for MSS 1460; buffers.ts). 'none': sizes stay as set (Linux).
@@ -297,6 +308,8 @@ export const LINUX: TcpProfile = Object.freeze({
   inputWindow: 'advertised',
   sendSpace: 256 * 1024,
   maxRecvBuffer: 6 * 1024 * 1024,
+  sendBufferAutotuning: 'linux-sndbuf-expand',
+  maxSendBuffer: 4 * 1024 * 1024,
   sockBufRounding: 'none',
   timeWaitRst: 'rfc9293-rst-ends-time-wait',
   keepalive: 'so-keepalive',
@@ -337,6 +350,8 @@ export const FREEBSD: TcpProfile = Object.freeze({
   inputWindow: 'freebsd-max-sbspace-advertised',
   sendSpace: 32768,
   maxRecvBuffer: 2 * 1024 * 1024,
+  sendBufferAutotuning: 'freebsd-sendbuf-auto',
+  maxSendBuffer: 2 * 1024 * 1024,
   sockBufRounding: 'mss-multiple',
   timeWaitRst: 'rfc1337-ignore-rst',
   keepalive: 'always',

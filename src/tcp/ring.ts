@@ -129,7 +129,10 @@ export class ByteRing {
     // ArrayBuffer backing store, the costliest allocation on that path.
     let next = Math.max(cap * 2, MIN_CAPACITY);
     while (next < need) next *= 2;
-    next = Math.max(need, Math.min(next, Math.max(this.limit, need)));
+    // At most the limit, but at least half as much again: a limit that rises a little at a
+    // time (send-buffer autotuning, sndbuf-auto.ts) must not cost a copy of the whole ring
+    // each time.
+    next = Math.max(need, Math.min(next, Math.max(this.limit, need, cap + (cap >> 1))));
     const nb = new Uint8Array(next);
     if (this.#length > 0) {
       const first = Math.min(this.#length, cap - this.#start);

@@ -296,6 +296,7 @@ function newAck(
   c.error = undefined;
   const dataAcked = Math.min(c.sndBuf.length, Math.max(0, seqSub(ack, c.sndBufSeq)));
   if (dataAcked > 0) {
+    if (c.wantWritable) c.sndBufCheck = true;
     c.sndBuf.consume(dataAcked);
     c.sndBufSeq = seqAdd(c.sndBufSeq, dataAcked);
     c.stats.bytesAcked += dataAcked;

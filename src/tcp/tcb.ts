@@ -142,6 +142,8 @@ const G_CWND_LIMITED = 1 << 10;
 const G_LOSS_SACK = 1 << 11;
 const G_RCV_DISCARD = 1 << 12;
 const G_OWN_OPTS = 1 << 13;
+const G_SNDBUF_CHECK = 1 << 14;
+const G_SNDBUF_LOCKED = 1 << 15;
 
 export class Tcb {
   /** @internal */ readonly layer: TcpHost;
@@ -219,6 +221,8 @@ export class Tcb {
     bit('rsAppLimited', 2, G_RS_APP_LIMITED);
     bit('rateSampleAppLimited', 2, G_RATE_SAMPLE_APP_LIMITED);
     bit('cwndLimited', 2, G_CWND_LIMITED);
+    bit('sndBufCheck', 2, G_SNDBUF_CHECK);
+    bit('sndBufLocked', 2, G_SNDBUF_LOCKED);
   }
   readonly local: TcpEndpoint;
   readonly remote: TcpEndpoint;
@@ -364,6 +368,13 @@ export class Tcb {
   declare orphan: boolean;
   /** Writer saw a short write; emit onWritable when space returns. */
   declare wantWritable: boolean;
+  /**
+   * An ACK freed send-buffer room while the writer waited for some (Linux SOCK_QUEUE_SHRUNK
+   * with SOCK_NOSPACE): the output step after it may grow the buffer (sndbuf-auto.ts).
+   */
+  declare sndBufCheck: boolean;
+  /** SO_SNDBUF was set (Linux SOCK_SNDBUF_LOCK): the send buffer keeps its size. */
+  declare sndBufLocked: boolean;
   /**
    * Arriving text is acknowledged and discarded, not queued: set with readShut by close(), and
    * by shutdown(SHUT_RD) unless the profile keeps receiving (config.shutRdKeepsReceiving).

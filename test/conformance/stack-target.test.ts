@@ -3,8 +3,11 @@ import { test } from 'node:test';
 import { planCommand } from '../../src/conformance/commands.ts';
 import { buildTcpPacket, decodePacket, F_SYN } from '../../src/conformance/packet.ts';
 import { runScriptText } from '../../src/conformance/runner.ts';
+import { StackSettings } from '../../src/conformance/stack-settings.ts';
 import { StackTarget, stackTargetFactory } from '../../src/conformance/stack-target.ts';
 import type { TargetConfig } from '../../src/conformance/target.ts';
+import { tcpConfigFor } from '../../src/tcp/config.ts';
+import { FREEBSD, LINUX } from '../../src/tcp/profile.ts';
 
 const CONFIG: TargetConfig = {
   ipVersion: 4,
@@ -96,6 +99,25 @@ test('tcp_rmem[2] and kern.ipc.maxsockbuf size the offered window scale (RFC 732
   assert.equal(d.status, 'passed', JSON.stringify(d));
   const big = await bsd('0 `sysctl -w kern.ipc.maxsockbuf=8388608`\n', 8);
   assert.equal(big.status, 'passed', JSON.stringify(big));
+});
+
+test('tcp_wmem[2], net.inet.tcp.sendbuf_max and sendbuf_auto set send-buffer autotuning (tcp/sndbuf-auto.ts)', () => {
+  const apply = (cmd: string, profile: typeof LINUX) => {
+    const plan = planCommand(cmd);
+    assert.ok(plan.ok, cmd);
+    const c = tcpConfigFor(profile);
+    const s = new StackSettings(c, profile, profile.name);
+    for (const a of plan.actions) if (a.kind === 'setting') assert.ok(s.configure(a.setting), cmd);
+    return c;
+  };
+  const linux = apply('sysctl -q net.ipv4.tcp_wmem="4096 16384 8388608"', LINUX);
+  assert.deepEqual(
+    [linux.sndBuf, linux.maxSndBuf, linux.sndBufAuto],
+    [16384, 8388608, 'linux-sndbuf-expand'],
+  );
+  const bsd = apply('sysctl -w net.inet.tcp.sendbuf_max=1048576', FREEBSD);
+  assert.deepEqual([bsd.maxSndBuf, bsd.sndBufAuto], [1048576, 'freebsd-sendbuf-auto']);
+  assert.equal(apply('sysctl -w net.inet.tcp.sendbuf_auto=0', FREEBSD).sndBufAuto, 'none');
 });
 
 test('--udp_encapsulation=tcp: /udp(...) packets ride in UDP both ways, and the tunnel must match', async () => {

@@ -350,6 +350,7 @@ test('node:http over the stack: 64 MiB upload to a slow reader stays memory-boun
       );
       agent.destroy();
     },
-    { mtu: 9000, config: { tcp: { sndBuf: SND, rcvBuf: RCV } } },
+    // Fixed buffers (sndBufAuto 'none': autotuning would grow the send buffer with the window).
+    { mtu: 9000, config: { tcp: { sndBuf: SND, rcvBuf: RCV, sndBufAuto: 'none' } } },
   );
 });

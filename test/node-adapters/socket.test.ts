@@ -315,7 +315,8 @@ test('StackSocket: write callbacks wait for the TCP send buffer (back-pressure),
       assert.equal(h.digest('hex'), createHash('sha256').update(big).digest('hex'));
       server.close();
     },
-    { config: { tcp: { sndBuf: 64 * 1024, rcvBuf: 64 * 1024 } } },
+    // Fixed buffers (sndBufAuto 'none': autotuning would grow the send buffer with the window).
+    { config: { tcp: { sndBuf: 64 * 1024, rcvBuf: 64 * 1024, sndBufAuto: 'none' } } },
   );
 });
 

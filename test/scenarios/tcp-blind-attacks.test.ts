@@ -227,6 +227,7 @@ describe('blind attacks on TCP (issue #17)', () => {
     const net = pair({ seed: 174 });
     let cwndBefore = 0;
     let cwndAfter = 0;
+    let fastRetransmitsAfter = -1;
     await net.sim.run(async () => {
       const s = await connect(net);
       // 16 MiB: with super-segments 4 MiB are all sent and acknowledged before the outage.
@@ -262,6 +263,9 @@ describe('blind attacks on TCP (issue #17)', () => {
       );
       await net.sim.sleep(millis(2));
       cwndAfter = c.cc.cwnd;
+      // Counted now: the segments the outage dropped are real losses, which the data after
+      // it may well recover by fast retransmit (more of it in flight with an autotuned buffer).
+      fastRetransmitsAfter = TCP(net).a.fastRetransmits;
       net.cable.aToB.configure({ delay: millis(1), loss: 0 });
       await sending;
       assert.ok(sameBytes(await receiving, data), 'byte-exact');
@@ -269,9 +273,9 @@ describe('blind attacks on TCP (issue #17)', () => {
     });
     const st = TCP(net).a;
     console.log(
-      `  cwnd ${cwndBefore} -> ${cwndAfter}; fast retransmits ${st.fastRetransmits}, invalid SACK blocks ${st.invalidSackBlocks}`,
+      `  cwnd ${cwndBefore} -> ${cwndAfter}; fast retransmits ${fastRetransmitsAfter} after the forged ACK (${st.fastRetransmits} in all), invalid SACK blocks ${st.invalidSackBlocks}`,
     );
-    assert.equal(st.fastRetransmits, 0, 'no recovery on a forged SACK block');
+    assert.equal(fastRetransmitsAfter, 0, 'no recovery on a forged SACK block');
     assert.ok(cwndAfter >= cwndBefore, 'cwnd not cut');
     assert.equal(st.invalidSackBlocks, 1);
   });

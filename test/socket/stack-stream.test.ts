@@ -238,7 +238,8 @@ describe('stack stream sockets: data path', () => {
   });
 
   it('send returns 0-would-block as EAGAIN when the peer does not read; sendall completes once it does', async () => {
-    const net = pair({ config: { tcp: { sndBuf: 16384, rcvBuf: 16384 } } });
+    // A fixed 16 KiB send buffer (no autotuning: sndbuf-auto.ts would grow it with the window).
+    const net = pair({ config: { tcp: { sndBuf: 16384, rcvBuf: 16384, sndBufAuto: 'none' } } });
     await net.sim.run(async () => {
       const srv = await listening(net);
       const cli = net.a.socket(AF_INET, SOCK_STREAM);
