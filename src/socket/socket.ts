@@ -47,6 +47,7 @@ import {
   toSockAddr,
   toTuple,
 } from './address.ts';
+import { type Ancillary, datagramAncillary, fitAncillary, inqAncillary } from './ancillary.ts';
 import type {
   DatagramImpl,
   OptionValue,
@@ -66,6 +67,7 @@ import {
   MSG_DONTWAIT,
   MSG_FASTOPEN,
   MSG_PEEK,
+  MSG_TRUNC,
   SO_ACCEPTCONN,
   SO_ERROR,
   SO_TYPE,
@@ -74,6 +76,7 @@ import {
   SOL_SOCKET,
   SOMAXCONN,
   type SocketKind,
+  TCP_INQ,
   typeName,
 } from './constants.ts';
 import {
@@ -559,6 +562,40 @@ export class Socket {
     if (this.type === SOCK_STREAM) return [await this.recv(n, flags), null];
     const d = await this.#recvDatagram(n, flags, 'recvfrom');
     return [d.data, toTuple(d.from)];
+  }
+
+  /**
+   * Python's recvmsg(): `[data, ancdata, msg_flags, address]`. `ancdata` holds the control
+   * messages the socket's receive options ask for (TCP_INQ; IP_PKTINFO, IP_RECVTTL,
+   * IP_RECVTOS, IPV6_RECVPKTINFO, IPV6_RECVHOPLIMIT, IPV6_RECVTCLASS on datagram sockets of
+   * the stack backend: src/socket/ancillary.ts), cut to `ancbufsize` bytes as Linux cuts
+   * them (MSG_CTRUNC); MSG_TRUNC says a datagram was longer than `bufsize`.
+   */
+  async recvmsg(
+    bufsize: number,
+    ancbufsize = 0,
+    flags = 0,
+  ): Promise<[Uint8Array, Ancillary[], number, AddressTuple | null]> {
+    const room = checkSize(ancbufsize, 'recvmsg', 'ancbufsize');
+    const on = (level: number, name: number): boolean => Boolean(this.#opts.get(`${level}:${name}`));
+    if (this.type === SOCK_STREAM) {
+      const data = await this.recv(bufsize, flags);
+      const inq = (this.#impl as StreamImpl).inq;
+      const [anc, trunc] = fitAncillary(
+        on(IPPROTO_TCP, TCP_INQ) && inq ? [inqAncillary(inq.call(this.#impl))] : [],
+        room,
+      );
+      return [data, anc, trunc, null];
+    }
+    if (this.#binding) await this.#afterBind();
+    const n = checkSize(bufsize, 'recvmsg');
+    this.#open('recvmsg');
+    const d = await this.#recvDatagram(n, flags, 'recvmsg');
+    const [anc, trunc] = fitAncillary(
+      d.meta ? datagramAncillary(on, d.meta, this.family === AF_INET6) : [],
+      room,
+    );
+    return [d.data, anc, trunc | (d.length > d.data.length ? MSG_TRUNC : 0), toTuple(d.from)];
   }
 
   /** `[nbytes, address]`, receiving into `buffer`. */

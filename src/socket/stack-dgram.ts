@@ -407,6 +407,7 @@ export class StackDatagramSocket implements DatagramImpl {
       data: d.data.slice(0, max),
       from: sockAddr(d.srcAddr, d.srcPort, this.family),
       length: d.data.length,
+      meta: d,
     };
   }
 }

@@ -102,6 +102,12 @@ export interface ReceivedDatagram {
   readonly srcPort: number;
   /** The address it was sent to (ours, or a broadcast address). */
   readonly dstAddr: IpAddress;
+  /** The IP header's TTL / hop limit and TOS / Traffic Class, the arrival interface's index. */
+  readonly ttl: number;
+  readonly tos: number;
+  readonly ifindex: number;
+  /** A broadcast's local address for IP_PKTINFO (the interface's; Linux fib_compute_spec_dst). */
+  readonly specDst?: number;
 }
 
 export interface UdpLayerOptions {
@@ -555,7 +561,17 @@ export class UdpLayer implements TransportProtocol {
       return;
     }
     this.stats.inDatagrams++;
-    ep.queue.push({ data: data.slice(), srcAddr: info.src, srcPort, dstAddr: info.dst });
+    const p = info.packet;
+    ep.queue.push({
+      data: data.slice(),
+      srcAddr: info.src,
+      srcPort,
+      dstAddr: info.dst,
+      ttl: info.ttl,
+      tos: info.dst.family === 4 ? p[1]! : ((p[0]! & 15) << 4) | (p[1]! >> 4),
+      ifindex: info.iface.ifindex,
+      ...(info.broadcast && info.dst.family === 4 ? { specDst: info.iface.primaryAddress } : {}),
+    });
     ep.queueBytes += cost;
     ep.onReadable?.();
   }
