@@ -90,6 +90,69 @@ function payload(buf: Expr | undefined, len: number): Uint8Array {
   return new Uint8Array(len);
 }
 
+/** The fields of a `{cmsg_level=..., cmsg_type=..., cmsg_data=...}` the runner can compare. */
+function cmsgFields(r: RunState, c: Expr): { level: number; type: number; data: Expr } {
+  const f = (n: string) =>
+    c.kind === 'struct' ? c.items.find((x) => x.kind === 'assign' && x.name === n) : undefined;
+  const level = f('cmsg_level');
+  const type = f('cmsg_type');
+  const data = f('cmsg_data');
+  if (level?.kind !== 'assign' || type?.kind !== 'assign' || data?.kind !== 'assign')
+    throw new Failure(c.pos, 'expected {cmsg_level=..., cmsg_type=..., cmsg_data=...}', 'other');
+  if (data.value.kind === 'struct' || data.value.kind === 'array')
+    throw new Skip('control message data other than an integer not supported', c.pos.line);
+  return {
+    level: intArg(r, level.value, 'cmsg_level'),
+    type: intArg(r, type.value, 'cmsg_type'),
+    data: data.value,
+  };
+}
+
+/** A control message's data size: Linux's IP_TOS is one byte, the integer ones an int. */
+function cmsgSize(r: RunState, c: Expr): number {
+  const m = cmsgFields(r, c);
+  return m.level === r.consts.SOL_IP && m.type === r.consts.IP_TOS ? 1 : 4;
+}
+
+/** recvmsg's out-values: msg_flags, and each control message against the script's list, in order. */
+function checkMsg(r: RunState, e: SyscallEvent, o: Extract<SyscallOutcome, { kind: 'ok' }>): void {
+  const msg = e.args[1];
+  if (msg?.kind !== 'struct') return;
+  const field = (name: string) => msg.items.find((f) => f.kind === 'assign' && f.name === name);
+  const mf = field('msg_flags');
+  const fail = (what: string, want: string, got: string) =>
+    r.fail(e.pos, `recvmsg: ${what} ${got}, expected ${want}`, 'syscall', want, got);
+  if (mf?.kind === 'assign' && mf.value.kind !== 'ellipsis') {
+    const want = intArg(r, mf.value, 'msg_flags');
+    if (want !== (o.msgFlags ?? 0))
+      fail('msg_flags', `0x${want.toString(16)}`, `0x${(o.msgFlags ?? 0).toString(16)}`);
+  }
+  const ctl = field('msg_control');
+  if (ctl?.kind !== 'assign' || ctl.value.kind !== 'array') return;
+  const got = o.cmsgs ?? [];
+  const show = (c: { level: number; type: number; data: Uint8Array }) => {
+    const dv = new DataView(c.data.buffer, c.data.byteOffset, c.data.byteLength);
+    const v = c.data.length === 4 ? dv.getInt32(0, true) : c.data.length === 1 ? c.data[0]! : undefined;
+    return { text: `{level ${c.level}, type ${c.type}, data ${v ?? `${c.data.length} bytes`}}`, v };
+  };
+  const wants = ctl.value.items.map((c) => cmsgFields(r, c));
+  if (wants.length !== got.length) {
+    fail(
+      'control messages',
+      String(wants.length),
+      `${got.length}: ${got.map((c) => show(c).text).join(' ')}`,
+    );
+    return;
+  }
+  wants.forEach((w, k) => {
+    const g = got[k]!;
+    const { text, v } = show(g);
+    const data = w.data.kind === 'ellipsis' ? v : intArg(r, w.data, 'cmsg_data');
+    if (w.level !== g.level || w.type !== g.type || data !== v)
+      fail(`control message ${k}`, `{level ${w.level}, type ${w.type}, data ${data}}`, text);
+  });
+}
+
 /** Translates a script syscall to a target call (undefined: handled here). */
 function translate(r: RunState, e: SyscallEvent): Syscall {
   const a = e.args;
@@ -183,21 +246,23 @@ function translate(r: RunState, e: SyscallEvent): Syscall {
         }
       }
       const ctl = field('msg_control');
-      if (ctl?.kind === 'assign' && ctl.value.kind === 'array' && ctl.value.items.length > 0)
-        throw new Skip(`${e.name}() control messages not supported`, e.pos.line);
-      const mf = field('msg_flags');
-      if (e.name === 'recvmsg' && mf?.kind === 'assign' && intArg(r, mf.value, 'msg_flags') !== 0)
-        throw new Skip('recvmsg() msg_flags out-values other than 0 not supported', e.pos.line);
+      const cmsgs = ctl?.kind === 'assign' && ctl.value.kind === 'array' ? ctl.value.items : [];
+      if (e.name === 'sendmsg' && cmsgs.length > 0)
+        throw new Skip('sendmsg() control messages not supported', e.pos.line);
       const flags = a[2] ? intArg(r, a[2], 'flags') : 0;
       if (e.name === 'recvmsg') {
         if (flags & ~r.consts.MSG_PEEK!)
           throw new Skip(`recvmsg() flags 0x${flags.toString(16)} not supported`, e.pos.line);
+        // packetdrill sizes the control buffer for the messages the script expects.
+        let control = 0;
+        for (const c of cmsgs) control += 16 + ((cmsgSize(r, c) + 7) & ~7);
         return {
           op: 'recv',
           fd: fdArg(r, a[0]!),
           length: len,
           peek: (flags & r.consts.MSG_PEEK!) !== 0,
           from: false,
+          control,
         };
       }
       const more = r.consts.MSG_MORE ?? 0;
@@ -305,6 +370,7 @@ function symbolName(r: RunState, x: Expr): string {
     if (x.value === r.consts.SOL_SOCKET) return 'SOL_SOCKET';
     if (x.value === 6) return 'IPPROTO_TCP';
     if (x.value === 0) return 'IPPROTO_IP';
+    if (x.value === 41) return 'IPPROTO_IPV6';
     return String(x.value);
   }
   throw new Failure(x.pos, 'expected a symbolic constant', 'other');
@@ -445,6 +511,7 @@ function checkSyscall(r: RunState, e: SyscallEvent, call: Syscall, o: SyscallOut
   const value = typeof o.value === 'number' ? o.value : 0;
   if (value !== want) fail(`${e.name}: expected result ${want} but got ${value}`, String(want));
   if (call.op === 'poll') checkRevents(r, e, o.revents ?? []);
+  if (call.op === 'recv' && call.control !== undefined) checkMsg(r, e, o);
   if (call.op === 'epollWait') checkEpollEvents(r, e, o.ready ?? []);
 }
 
