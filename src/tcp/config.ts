@@ -83,6 +83,8 @@ export interface TcpConfig {
   prr: boolean;
   /** CUBIC's early slow-start exit (profile slowStartExit; congestion/hystart.ts). */
   hystart: SlowStartExit;
+  /** CUBIC's first congestion event halves the window (profile cubicFirstDecrease; FreeBSD). */
+  cubicFirstHalves: boolean;
   /** Slow start's growth per ACK at most this many segments (profile slowStartGrowth; RFC 3465 L). */
   slowStartLimit: number;
   /**
@@ -295,6 +297,7 @@ type ProfileDecided =
   | 'recovery'
   | 'prr'
   | 'hystart'
+  | 'cubicFirstHalves'
   | 'slowStartLimit'
   | 'creditNewlyDelivered'
   | 'advertiseFreeSpace'
@@ -337,6 +340,7 @@ function profileSettings(p: TcpProfile): Pick<TcpConfig, ProfileDecided> {
     recovery: p.lossDetection === 'rfc8985-rack' ? RECOVERY_RACK : 0,
     prr: p.recoveryWindow === 'rfc6937-prr-ssrb',
     hystart: p.slowStartExit,
+    cubicFirstHalves: p.cubicFirstDecrease === 'freebsd-half',
     slowStartLimit: p.slowStartGrowth === 'linux-all-acked' ? Number.POSITIVE_INFINITY : 2,
     creditNewlyDelivered: p.ackCredit === 'linux-newly-delivered',
     advertiseFreeSpace: p.windowAdvertisement === 'free-space',

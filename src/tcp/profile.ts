@@ -125,6 +125,12 @@ export interface TcpProfile {
    */
   readonly slowStartExit: SlowStartExit;
   /**
+   * CUBIC's first multiplicative decrease. 'rfc9438-beta': β_cubic = 0.7 every time (RFC 9438
+   * §4.6, Linux tcp_cubic). 'freebsd-half': the first congestion event sets ssthresh to half
+   * and W_max to β·cwnd, later ones use β (FreeBSD cc_cubic's cubic_ssthresh_update).
+   */
+  readonly cubicFirstDecrease: 'rfc9438-beta' | 'freebsd-half';
+  /**
    * Slow start's growth per ACK. 'rfc3465-abc-l2': at most 2 SMSS (RFC 3465 L = 2; FreeBSD
    * net.inet.tcp.abc_l_var = 2). 'linux-all-acked': everything the ACK acknowledged (Linux
    * tcp_slow_start since ABC's removal in 3.9: cwnd = min(cwnd + acked, ssthresh)).
@@ -145,8 +151,8 @@ export interface TcpProfile {
   /**
    * The congestion controller a connection starts with (TCP_CONGESTION changes it). Linux:
    * net.ipv4.tcp_congestion_control, 'cubic' (the default since 2.6.19). FreeBSD:
-   * net.inet.tcp.cc.algorithm, 'newreno' as the profile has modelled it so far (FreeBSD 14
-   * made CUBIC its default).
+   * net.inet.tcp.cc.algorithm, 'cubic' since FreeBSD 14.0 (NewReno before); cc_cubic's
+   * HyStart++ stays off in the default stack (slowStartExit 'none').
    */
   readonly congestion: CongestionName;
   /**
@@ -288,6 +294,7 @@ export const LINUX: TcpProfile = Object.freeze({
   lossDetection: 'rfc8985-rack',
   recoveryWindow: 'rfc6937-prr-ssrb',
   slowStartExit: 'linux-hystart',
+  cubicFirstDecrease: 'rfc9438-beta',
   slowStartGrowth: 'linux-all-acked',
   congestion: 'cubic',
   idleRestart: 'linux-cwnd-restart',
@@ -328,8 +335,9 @@ export const FREEBSD: TcpProfile = Object.freeze({
   lossDetection: 'rfc6675-dupthresh',
   recoveryWindow: 'rfc6675-cwnd',
   slowStartExit: 'none',
+  cubicFirstDecrease: 'freebsd-half',
   slowStartGrowth: 'rfc3465-abc-l2',
-  congestion: 'newreno',
+  congestion: 'cubic',
   idleRestart: 'restart-window',
   ackCredit: 'bytes-acked',
   windowAdvertisement: 'free-space',
