@@ -44,6 +44,8 @@ export interface TcpConfig {
    * §4.2.3.2 makes delaying a SHOULD, not a MUST. FreeBSD has no such mode.
    */
   quickAck: boolean;
+  /** A FIN after data waits for the delayed-ACK timer (profile finAck; Linux pingpong mode). */
+  finAckDelayed: boolean;
   /**
    * PSH also on the last segment of a burst that the congestion or peer window cuts short,
    * not only on the one that empties the send buffer (Linux; RFC 1122 §4.2.2.2 leaves PSH
@@ -289,6 +291,7 @@ type ProfileDecided =
   | 'keepInit'
   | 'delayedAckTimeout'
   | 'quickAck'
+  | 'finAckDelayed'
   | 'ackEverySegmentPair'
   | 'dsack'
   | 'pushBurstEnd'
@@ -332,6 +335,7 @@ function profileSettings(p: TcpProfile): Pick<TcpConfig, ProfileDecided> {
     keepInit: p.keepInit,
     delayedAckTimeout: p.delayedAckTimeout,
     quickAck: p.quickAck === 'linux-quickack',
+    finAckDelayed: p.finAck === 'linux-pingpong',
     ackEverySegmentPair: p.ackEvery === 'second-segment',
     dsack: p.dsack === 'rfc2883',
     pushBurstEnd: p.pushPlacement === 'buffer-empty-and-burst-end',

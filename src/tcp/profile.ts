@@ -68,6 +68,14 @@ export interface TcpProfile {
    */
   readonly quickAck: 'linux-quickack' | 'none';
   /**
+   * When the peer's FIN is acknowledged. 'ack-now': at once (RFC 9293 §3.10.7.4's eighth
+   * step; FreeBSD tcp_input's TF_ACKNOW). 'linux-pingpong': tcp_fin puts an ESTABLISHED
+   * connection in pingpong mode, so the FIN's ACK waits for the delayed-ACK timer once data
+   * has been received (icsk_ack.ato, TCP_ATO_MIN from the first data on) and leaves at once
+   * before (ato 0).
+   */
+  readonly finAck: 'ack-now' | 'linux-pingpong';
+  /**
    * Which segments count towards the immediate ACK for every second segment.
    * 'second-full-sized-segment': full-sized ones only (RFC 9293 §3.8.6.3; Linux
    * __tcp_ack_snd_check). 'second-segment': any data segment arriving while an ACK is
@@ -286,6 +294,7 @@ export const LINUX: TcpProfile = Object.freeze({
   keepInit: 0,
   delayedAckTimeout: millis(40),
   quickAck: 'linux-quickack',
+  finAck: 'linux-pingpong',
   ackEvery: 'second-full-sized-segment',
   dsack: 'rfc2883',
   pushPlacement: 'buffer-empty-and-burst-end',
@@ -327,6 +336,7 @@ export const FREEBSD: TcpProfile = Object.freeze({
   keepInit: seconds(75),
   delayedAckTimeout: millis(100),
   quickAck: 'none',
+  finAck: 'ack-now',
   ackEvery: 'second-segment',
   dsack: 'rfc2883',
   pushPlacement: 'buffer-empty',

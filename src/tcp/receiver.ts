@@ -165,24 +165,19 @@ function deliver(c: Tcb, data: Uint8Array): number {
 function receiveFin(c: Tcb): void {
   c.rcv.nxt = seqAdd(c.rcv.nxt, 1);
   c.finReceived = true;
-  c.ackNow = true;
   c.pending |= EV_END | EV_READABLE;
-  switch (c.state) {
-    case 'SYN-RECEIVED':
-    case 'ESTABLISHED':
-      c.state = 'CLOSE-WAIT';
-      break;
-    case 'FIN-WAIT-1':
-      // "If our FIN has been ACKed ... enter TIME-WAIT ... otherwise, enter the CLOSING state."
-      if (c.finAcked) enterTimeWait(c);
-      else c.state = 'CLOSING';
-      break;
-    case 'FIN-WAIT-2':
-      enterTimeWait(c);
-      break;
-    default:
-      break;
-  }
+  const open = c.state === 'ESTABLISHED' || c.state === 'SYN-RECEIVED';
+  // Linux tcp_fin enters pingpong mode: once data has come (ato set), the FIN's ACK is left
+  // to the delayed-ACK timer (armDelayedAck); an ACK this segment already owed stays.
+  // Deviation: data and FIN in one segment still get quick-ACK mode's immediate ACK, which
+  // pingpong mode would hold back too.
+  if (!(open && c.layer.config.finAckDelayed && c.dataSeen)) c.ackNow = true;
+  if (open) c.state = 'CLOSE-WAIT';
+  // FIN-WAIT-1: "If our FIN has been ACKed ... enter TIME-WAIT ... otherwise, enter the CLOSING state."
+  else if (c.state === 'FIN-WAIT-1') {
+    if (c.finAcked) enterTimeWait(c);
+    else c.state = 'CLOSING';
+  } else if (c.state === 'FIN-WAIT-2') enterTimeWait(c);
 }
 
 /**

@@ -22,6 +22,7 @@ describe('TcpProfile -> TcpConfig', () => {
     assert.equal(DEFAULT_TCP_CONFIG.congestion, 'cubic');
     assert.equal(resolveTcpConfig({ congestion: 'newreno' }).congestion, 'newreno');
     assert.equal(DEFAULT_TCP_CONFIG.cubicFirstHalves, false);
+    assert.equal(DEFAULT_TCP_CONFIG.finAckDelayed, true);
     assert.equal(DEFAULT_TCP_CONFIG.inputWindowFromBuffer, false);
     assert.equal(DEFAULT_TCP_CONFIG.finOnAcks, false);
     assert.equal(DEFAULT_TCP_CONFIG.mssOptionPerSyn, false);
@@ -52,6 +53,7 @@ describe('TcpProfile -> TcpConfig', () => {
     // FreeBSD 14's net.inet.tcp.cc.algorithm default.
     assert.equal(c.congestion, 'cubic');
     assert.equal(c.cubicFirstHalves, true);
+    assert.equal(c.finAckDelayed, false);
     assert.equal(c.inputWindowFromBuffer, true);
     assert.equal(c.finOnAcks, true);
     assert.equal(c.mssOptionPerSyn, true);
