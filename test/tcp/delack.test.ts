@@ -204,6 +204,31 @@ describe("the peer's FIN (profile finAck)", () => {
     expectSeg(e.h.one(), { flags: TCP_ACK, ack: e.peerSeq + 101 });
   });
 
+  it('Linux: data with a FIN is delayed too (no quick ACK), unless more than an MSS is owed', () => {
+    const withFin = (e: Opened, off: number, len: number) =>
+      e.h.inject(
+        {
+          srcPort: PEER_PORT,
+          dstPort: e.port,
+          seq: e.peerSeq + off,
+          ack: e.iss + 1,
+          flags: TCP_ACK | TCP_FIN,
+        },
+        bytes(len),
+      );
+    // The first data of the connection, with the FIN: pingpong mode holds the quick ACK.
+    const e = established({ config: tcpConfigFor(LINUX) });
+    withFin(e, 0, 100);
+    e.h.advance(39);
+    e.h.none();
+    e.h.advance(1);
+    expectSeg(e.h.one(), { ack: e.peerSeq + 101 });
+    // A full-sized segment and the FIN: more than one MSS owed, ACKed at once.
+    const f = established({ config: tcpConfigFor(LINUX), peerOptions: { mss: 1000 } });
+    withFin(f, 0, 1000);
+    expectSeg(f.h.one(), { ack: f.peerSeq + 1001 });
+  });
+
   it('FreeBSD: the FIN is ACKed at once after data too (TF_ACKNOW)', () => {
     const e = established({ config: tcpConfigFor(FREEBSD) });
     data(e, 0, 100);
