@@ -247,8 +247,6 @@ function translate(r: RunState, e: SyscallEvent): Syscall {
       }
       const ctl = field('msg_control');
       const cmsgs = ctl?.kind === 'assign' && ctl.value.kind === 'array' ? ctl.value.items : [];
-      if (e.name === 'sendmsg' && cmsgs.length > 0)
-        throw new Skip('sendmsg() control messages not supported', e.pos.line);
       const flags = a[2] ? intArg(r, a[2], 'flags') : 0;
       if (e.name === 'recvmsg') {
         if (flags & ~r.consts.MSG_PEEK!)
@@ -269,11 +267,19 @@ function translate(r: RunState, e: SyscallEvent): Syscall {
       const eor = r.consts.MSG_EOR ?? 0;
       if (flags & ~(more | eor))
         throw new Skip(`sendmsg() flags 0x${flags.toString(16)} not supported`, e.pos.line);
+      // Control messages with integer data, as ints (Linux takes IP_TOS as an int or a byte).
+      const control = cmsgs.map((c) => {
+        const m = cmsgFields(r, c);
+        const data = new Uint8Array(4);
+        new DataView(data.buffer).setInt32(0, intArg(r, m.data, 'cmsg_data'), true);
+        return { level: m.level, type: m.type, data };
+      });
       return {
         op: 'send',
         fd: fdArg(r, a[0]!),
         data: new Uint8Array(len),
         to: undefined,
+        ...(control.length > 0 ? { control } : {}),
         ...(flags & more ? { more: true } : {}),
         ...(flags & eor ? { eor: true } : {}),
       };

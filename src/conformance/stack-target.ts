@@ -398,6 +398,14 @@ export class StackTarget implements ConformanceTarget {
           }
           if (call.to && !fd.stream) return ok(await s.sendto(call.data, tuple(call.to)));
           const flags = (call.more ? MSG_MORE : 0) | (call.eor ? MSG_EOR : 0);
+          if (call.control)
+            return ok(
+              await s.sendmsg(
+                [call.data],
+                call.control.map((c) => [c.level, c.type, c.data]),
+                flags,
+              ),
+            );
           if (!fd.stream || !s.getblocking()) return ok(await s.send(call.data, flags));
           // A blocking write(2) on a stream returns once all of it is queued.
           await s.sendall(call.data, flags);

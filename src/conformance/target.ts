@@ -76,6 +76,12 @@ export type Syscall =
       /** MSG_MORE (more data follows: hold a partial segment) and MSG_EOR (the data ends a record). */
       readonly more?: boolean;
       readonly eor?: boolean;
+      /** sendmsg's control messages (Linux level and type numbers, data as the kernel reads it). */
+      readonly control?: readonly {
+        readonly level: number;
+        readonly type: number;
+        readonly data: Uint8Array;
+      }[];
     }
   | { readonly op: 'close'; readonly fd: number }
   | { readonly op: 'shutdown'; readonly fd: number; readonly how: 'read' | 'write' | 'both' }

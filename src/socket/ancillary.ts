@@ -23,6 +23,7 @@ import {
   TCP_CM_INQ,
   TCP_INQ,
 } from './constants.ts';
+import { SocketError } from './errno.ts';
 
 /** One control message, `[cmsg_level, cmsg_type, cmsg_data]`, as Python's recvmsg gives it. */
 export type Ancillary = [level: number, type: number, data: Uint8Array];
@@ -130,4 +131,36 @@ export function fitAncillary(list: readonly Ancillary[], size: number): [Ancilla
     room -= Math.min(room, CMSG_HDR + ((data.length + 7) & ~7));
   }
   return [out, 0];
+}
+
+/** What sendmsg()'s control messages set for one datagram: its TTL / hop limit and TOS / Traffic Class. */
+export interface SendControl {
+  ttl?: number;
+  tos?: number;
+}
+
+/**
+ * sendmsg()'s control messages for a datagram, checked as Linux's ip_cmsg_send (IP_TTL 1..255,
+ * IP_TOS 0..255 as an int or a byte) and ip6_datagram_send_ctl (IPV6_HOPLIMIT, IPV6_TCLASS
+ * -1..255, -1 the default) check them; other levels are not the IP layer's and are skipped.
+ */
+export function sendControl(list: readonly Ancillary[]): SendControl {
+  const out: SendControl = {};
+  for (const [level, type, d] of list) {
+    if (level !== IPPROTO_IP && level !== IPPROTO_IPV6) continue;
+    const v4 = level === IPPROTO_IP;
+    const n =
+      d.length === 4
+        ? new DataView(d.buffer, d.byteOffset, 4).getInt32(0, true)
+        : v4 && type === IP_TOS && d.length === 1
+          ? d[0]!
+          : Number.NaN;
+    const key =
+      type === (v4 ? IP_TTL : IPV6_HOPLIMIT) ? 'ttl' : type === (v4 ? IP_TOS : IPV6_TCLASS) ? 'tos' : '';
+    // Deviation: IP_PKTINFO / IPV6_PKTINFO (the source address and interface) are EINVAL here.
+    if (!key || !(n >= (v4 ? +(key === 'ttl') : -1) && n <= 255))
+      throw new SocketError('EINVAL', { detail: `control message level ${level} type ${type}` });
+    if (n >= 0) out[key] = n;
+  }
+  return out;
 }

@@ -36,7 +36,7 @@
  * in a way that loses events: register first, then check state.
  */
 
-import type { DatagramMeta } from './ancillary.ts';
+import type { DatagramMeta, SendControl } from './ancillary.ts';
 import type { AddressFamily, SocketKind } from './constants.ts';
 
 /** A resolved (numeric) socket address as the front hands it to a backend. */
@@ -181,7 +181,9 @@ export interface DatagramImpl extends ImplBase {
    * SO_BROADCAST, EMSGSIZE for > 65507 bytes (IPv4), or a pending ICMP error
    * (ECONNREFUSED) once.
    */
-  sendto(data: Uint8Array, to: SockAddr | undefined): Promise<number>;
+  sendto(data: Uint8Array, to: SockAddr | undefined, control?: SendControl): Promise<number>;
+  /** sendto honours `control` (sendmsg's IP_TTL / IP_TOS / IPV6_HOPLIMIT / IPV6_TCLASS). */
+  readonly sendsControl?: boolean;
   /**
    * The next datagram cut to `max` bytes (the rest of it is discarded unless
    * `peek`), or undefined when none is queued. Throws a pending ICMP error once

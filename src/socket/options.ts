@@ -31,6 +31,7 @@ import {
   IPV6_RECVHOPLIMIT,
   IPV6_RECVPKTINFO,
   IPV6_RECVTCLASS,
+  IPV6_TCLASS,
   IPV6_V6ONLY,
   SO_ACCEPTCONN,
   SO_BROADCAST,
@@ -154,6 +155,8 @@ const OPTIONS = new Map<string, OptSpec>([
   [`${IPPROTO_IPV6}:${IPV6_RECVPKTINFO}`, { kind: 'bool', on: 'ip', dflt: 0 }],
   [`${IPPROTO_IPV6}:${IPV6_RECVHOPLIMIT}`, { kind: 'bool', on: 'ip', dflt: 0 }],
   [`${IPPROTO_IPV6}:${IPV6_RECVTCLASS}`, { kind: 'bool', on: 'ip', dflt: 0 }],
+  // RFC 3542 §6.5: the Traffic Class of the socket's datagrams (-1: the default, 0).
+  [`${IPPROTO_IPV6}:${IPV6_TCLASS}`, { kind: 'int', on: 'ip', dflt: 0 }],
 ]);
 
 /** TCP-level integer options that take 0 (the others start at 1). */

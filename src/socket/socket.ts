@@ -47,7 +47,14 @@ import {
   toSockAddr,
   toTuple,
 } from './address.ts';
-import { type Ancillary, datagramAncillary, fitAncillary, inqAncillary } from './ancillary.ts';
+import {
+  type Ancillary,
+  datagramAncillary,
+  fitAncillary,
+  inqAncillary,
+  type SendControl,
+  sendControl,
+} from './ancillary.ts';
 import type {
   DatagramImpl,
   OptionValue,
@@ -453,6 +460,41 @@ export class Socket {
     );
   }
 
+  /**
+   * Python's sendmsg(buffers, ancdata, flags, address): the buffers as one message. On a
+   * datagram socket of the stack backend the control messages IP_TTL, IP_TOS, IPV6_HOPLIMIT
+   * and IPV6_TCLASS set this datagram's (src/socket/ancillary.ts sendControl); a stream
+   * takes none (Linux's tcp_sendmsg reads only SOL_SOCKET ones) and ignores `address`.
+   */
+  async sendmsg(
+    buffers: readonly (Uint8Array | string)[],
+    ancdata: readonly Ancillary[] = [],
+    flags = 0,
+    address?: Address,
+  ): Promise<number> {
+    const parts = buffers.map((b) => toBytes(b, 'sendmsg'));
+    const data = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    parts.reduce((at, p) => (data.set(p, at), at + p.length), 0);
+    if (this.type === SOCK_STREAM) return this.send(data, flags);
+    let control: SendControl;
+    try {
+      control = sendControl(ancdata);
+    } catch (e) {
+      throw toSocketError(e, { syscall: 'sendmsg' });
+    }
+    if (ancdata.length > 0 && !(this.#impl as DatagramImpl).sendsControl)
+      throw new SocketError('EOPNOTSUPP', {
+        syscall: 'sendmsg',
+        detail: 'this backend takes no control messages',
+      });
+    if (this.#binding) await this.#afterBind();
+    this.#open('sendmsg');
+    const to =
+      address === undefined ? undefined : await toSockAddr(this.backend, this.family, address, 'sendmsg');
+    if (!to && this.#state !== 'connected') throw new SocketError('EDESTADDRREQ', { syscall: 'sendmsg' });
+    return this.#sendDatagram(data, to, 'sendmsg', control);
+  }
+
   /** Sends all of `data`, waiting as needed. The timeout bounds the whole call. */
   async sendall(data: Uint8Array | string, flags = 0): Promise<void> {
     if (this.#binding) await this.#afterBind();
@@ -782,10 +824,15 @@ export class Socket {
     this.#open(syscall);
   }
 
-  async #sendDatagram(bytes: Uint8Array, to: SockAddr | undefined, syscall: string): Promise<number> {
+  async #sendDatagram(
+    bytes: Uint8Array,
+    to: SockAddr | undefined,
+    syscall: string,
+    control?: SendControl,
+  ): Promise<number> {
     const impl = this.#impl as DatagramImpl;
     try {
-      const n = await impl.sendto(bytes, to);
+      const n = await impl.sendto(bytes, to, control);
       this.#bound = true;
       return n;
     } catch (e) {

@@ -132,7 +132,8 @@ describe('recvmsg control messages (stack backend)', () => {
       const cli = net.a.socket(AF_INET, SOCK_STREAM);
       await cli.connect([net.bAddr, 5000]);
       const [conn] = await srv.accept();
-      await cli.sendall(new Uint8Array(3000));
+      // sendmsg on a stream: the buffers as one write (2000 + 1000 bytes).
+      assert.equal(await cli.sendmsg([new Uint8Array(2000), new Uint8Array(1000)]), 3000);
       await net.sim.sleep(50_000_000);
       // Off: no message.
       assert.deepEqual((await conn.recvmsg(1000, 64))[1], []);
@@ -159,6 +160,83 @@ describe('recvmsg control messages (stack backend)', () => {
       assert.deepEqual(await conn.recvmsg(10, 0), [new Uint8Array(0), [], MSG_CTRUNC, null]);
       await conn.close();
       await srv.close();
+    });
+  });
+
+  it('sendmsg: IP_TTL / IP_TOS control messages set one datagram; IP_TOS as an option sets them all', async () => {
+    const net = pair();
+    await net.sim.run(async () => {
+      const rx = net.b.socket(AF_INET, SOCK_DGRAM);
+      await rx.bind([net.bAddr, 4002]);
+      rx.setsockopt(IPPROTO_IP, IP_RECVTTL, 1);
+      rx.setsockopt(IPPROTO_IP, IP_RECVTOS, 1);
+      const tx = net.a.socket(AF_INET, SOCK_DGRAM);
+      const got = async () =>
+        (await rx.recvmsg(100, 1024))[1].map(([, , d]) => (d.length === 1 ? d[0] : int(d)));
+      const i32 = (n: number) => new Uint8Array(new Int32Array([n]).buffer);
+      const to: [string, number] = [net.bAddr, 4002];
+      assert.equal(
+        await tx.sendmsg(
+          ['ab', new Uint8Array(3)],
+          [
+            [IPPROTO_IP, IP_TTL, i32(7)],
+            [IPPROTO_IP, IP_TOS, Uint8Array.of(0x2b)],
+          ],
+          0,
+          to,
+        ),
+        5,
+      );
+      assert.deepEqual(await got(), [7, 0x2b]);
+      // The socket's own: IP_TOS keeps the ECN bits on a datagram socket; the next datagram
+      // without control messages has the defaults back for the TTL.
+      tx.setsockopt(IPPROTO_IP, IP_TOS, 0xb9);
+      assert.equal(tx.getsockopt(IPPROTO_IP, IP_TOS), 0xb9);
+      await tx.sendmsg([new Uint8Array(1)], [], 0, to);
+      assert.deepEqual(await got(), [64, 0xb9]);
+      // ip_cmsg_send: a TTL of 0, or a message the stack does not take, is EINVAL.
+      await assert.rejects(tx.sendmsg(['x'], [[IPPROTO_IP, IP_TTL, i32(0)]], 0, to), { code: 'EINVAL' });
+      await assert.rejects(tx.sendmsg(['x'], [[IPPROTO_IP, IP_PKTINFO, new Uint8Array(12)]], 0, to), {
+        code: 'EINVAL',
+      });
+      // Not connected and no address: EDESTADDRREQ.
+      await assert.rejects(tx.sendmsg(['x']), { code: 'EDESTADDRREQ' });
+      await rx.close();
+      await tx.close();
+    });
+  });
+
+  it('sendmsg over IPv6: IPV6_HOPLIMIT and IPV6_TCLASS, and the IPV6_TCLASS option', async () => {
+    const net = pair();
+    await net.sim.run(async () => {
+      const rx = net.a.socket(AF_INET6, SOCK_DGRAM);
+      await rx.bind(['::1', 4003]);
+      rx.setsockopt(IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1);
+      rx.setsockopt(IPPROTO_IPV6, IPV6_RECVTCLASS, 1);
+      const tx = net.a.socket(AF_INET6, SOCK_DGRAM);
+      const i32 = (n: number) => new Uint8Array(new Int32Array([n]).buffer);
+      tx.setsockopt(IPPROTO_IPV6, IPV6_TCLASS, 0x20);
+      await tx.sendmsg(['x'], [], 0, ['::1', 4003]);
+      assert.deepEqual(
+        (await rx.recvmsg(10, 1024))[1].map(([, , d]) => int(d)),
+        [64, 0x20],
+      );
+      await tx.sendmsg(
+        ['x'],
+        [
+          [IPPROTO_IPV6, IPV6_HOPLIMIT, i32(5)],
+          [IPPROTO_IPV6, IPV6_TCLASS, i32(-1)],
+        ],
+        0,
+        ['::1', 4003],
+      );
+      // -1: the socket's own (udpv6_sendmsg: ipc6.tclass < 0 takes np->tclass).
+      assert.deepEqual(
+        (await rx.recvmsg(10, 1024))[1].map(([, , d]) => int(d)),
+        [5, 0x20],
+      );
+      await rx.close();
+      await tx.close();
     });
   });
 
