@@ -153,6 +153,16 @@ function checkMsg(r: RunState, e: SyscallEvent, o: Extract<SyscallOutcome, { kin
   });
 }
 
+/** MSG_DONTWAIT: this call does not block (EAGAIN instead). */
+function dontWait(r: RunState, flags: number): { dontWait?: true } {
+  return flags & r.consts.MSG_DONTWAIT! ? { dontWait: true } : {};
+}
+
+/** Send flags that need nothing of the target: MSG_DONTWAIT, and MSG_NOSIGNAL (it raises no SIGPIPE). */
+function quietFlags(r: RunState): number {
+  return r.consts.MSG_DONTWAIT! | r.consts.MSG_NOSIGNAL!;
+}
+
 /** Translates a script syscall to a target call (undefined: handled here). */
 function translate(r: RunState, e: SyscallEvent): Syscall {
   const a = e.args;
@@ -195,7 +205,7 @@ function translate(r: RunState, e: SyscallEvent): Syscall {
     case 'recvfrom': {
       need(3);
       const flags = a[3] ? intArg(r, a[3], 'flags') : 0;
-      if (flags & ~r.consts.MSG_PEEK!)
+      if (flags & ~(r.consts.MSG_PEEK! | r.consts.MSG_DONTWAIT!))
         throw new Skip(`${e.name}() flags 0x${flags.toString(16)} not supported`, e.pos.line);
       return {
         op: 'recv',
@@ -203,6 +213,7 @@ function translate(r: RunState, e: SyscallEvent): Syscall {
         length: intArg(r, a[2]!, 'length'),
         peek: (flags & r.consts.MSG_PEEK!) !== 0,
         from: e.name === 'recvfrom',
+        ...dontWait(r, flags),
       };
     }
     case 'write':
@@ -214,9 +225,13 @@ function translate(r: RunState, e: SyscallEvent): Syscall {
       const fastOpen = r.consts.MSG_FASTOPEN !== undefined && e.name === 'sendto' ? r.consts.MSG_FASTOPEN : 0;
       const more = r.consts.MSG_MORE ?? 0;
       const eor = r.consts.MSG_EOR ?? 0;
-      if (flags & ~(fastOpen | more | eor))
+      if (flags & ~(fastOpen | more | eor | quietFlags(r)))
         throw new Skip(`${e.name}() flags 0x${flags.toString(16)} not supported`, e.pos.line);
-      const sendFlags = { ...(flags & more ? { more: true } : {}), ...(flags & eor ? { eor: true } : {}) };
+      const sendFlags = {
+        ...(flags & more ? { more: true } : {}),
+        ...(flags & eor ? { eor: true } : {}),
+        ...dontWait(r, flags),
+      };
       if (flags & fastOpen) {
         // sendto(MSG_FASTOPEN) connects (RFC 7413): the flow's remote port is the address's.
         const to = addrArg(r, a[4], { ip: r.sockIp(r.remoteIp), port: DEFAULT_PORT });
@@ -249,7 +264,7 @@ function translate(r: RunState, e: SyscallEvent): Syscall {
       const cmsgs = ctl?.kind === 'assign' && ctl.value.kind === 'array' ? ctl.value.items : [];
       const flags = a[2] ? intArg(r, a[2], 'flags') : 0;
       if (e.name === 'recvmsg') {
-        if (flags & ~r.consts.MSG_PEEK!)
+        if (flags & ~(r.consts.MSG_PEEK! | r.consts.MSG_DONTWAIT!))
           throw new Skip(`recvmsg() flags 0x${flags.toString(16)} not supported`, e.pos.line);
         // packetdrill sizes the control buffer for the messages the script expects.
         let control = 0;
@@ -261,11 +276,12 @@ function translate(r: RunState, e: SyscallEvent): Syscall {
           peek: (flags & r.consts.MSG_PEEK!) !== 0,
           from: false,
           control,
+          ...dontWait(r, flags),
         };
       }
       const more = r.consts.MSG_MORE ?? 0;
       const eor = r.consts.MSG_EOR ?? 0;
-      if (flags & ~(more | eor))
+      if (flags & ~(more | eor | quietFlags(r)))
         throw new Skip(`sendmsg() flags 0x${flags.toString(16)} not supported`, e.pos.line);
       // Control messages with integer data, as ints (Linux takes IP_TOS as an int or a byte).
       const control = cmsgs.map((c) => {
@@ -280,6 +296,7 @@ function translate(r: RunState, e: SyscallEvent): Syscall {
         data: new Uint8Array(len),
         to: undefined,
         ...(control.length > 0 ? { control } : {}),
+        ...dontWait(r, flags),
         ...(flags & more ? { more: true } : {}),
         ...(flags & eor ? { eor: true } : {}),
       };

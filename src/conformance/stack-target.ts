@@ -364,7 +364,7 @@ export class StackTarget implements ConformanceTarget {
         });
       case 'recv':
         return outcome(async () => {
-          const flags = call.peek ? MSG_PEEK : 0;
+          const flags = (call.peek ? MSG_PEEK : 0) | (call.dontWait ? MSG_DONTWAIT : 0);
           if (call.control !== undefined) {
             const [data, anc, msgFlags] = await s.recvmsg(call.length, call.control, flags);
             const cmsgs = anc.map(([level, type, d]) => ({ level, type, data: d }));
@@ -397,7 +397,8 @@ export class StackTarget implements ConformanceTarget {
             return ok(await p);
           }
           if (call.to && !fd.stream) return ok(await s.sendto(call.data, tuple(call.to)));
-          const flags = (call.more ? MSG_MORE : 0) | (call.eor ? MSG_EOR : 0);
+          const flags =
+            (call.more ? MSG_MORE : 0) | (call.eor ? MSG_EOR : 0) | (call.dontWait ? MSG_DONTWAIT : 0);
           if (call.control)
             return ok(
               await s.sendmsg(
@@ -406,7 +407,7 @@ export class StackTarget implements ConformanceTarget {
                 flags,
               ),
             );
-          if (!fd.stream || !s.getblocking()) return ok(await s.send(call.data, flags));
+          if (!fd.stream || !s.getblocking() || call.dontWait) return ok(await s.send(call.data, flags));
           // A blocking write(2) on a stream returns once all of it is queued.
           await s.sendall(call.data, flags);
           return ok(call.data.length);

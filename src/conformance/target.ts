@@ -64,6 +64,8 @@ export type Syscall =
       readonly from: boolean;
       /** recvmsg: the control buffer's size; the outcome gives `cmsgs` and `msgFlags`. */
       readonly control?: number;
+      /** MSG_DONTWAIT: EAGAIN rather than blocking. */
+      readonly dontWait?: boolean;
     }
   /** write/send/sendto: `to` is set for sendto. Returns the byte count. */
   | {
@@ -76,6 +78,8 @@ export type Syscall =
       /** MSG_MORE (more data follows: hold a partial segment) and MSG_EOR (the data ends a record). */
       readonly more?: boolean;
       readonly eor?: boolean;
+      /** MSG_DONTWAIT: EAGAIN rather than blocking. */
+      readonly dontWait?: boolean;
       /** sendmsg's control messages (Linux level and type numbers, data as the kernel reads it). */
       readonly control?: readonly {
         readonly level: number;
