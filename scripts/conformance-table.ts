@@ -18,12 +18,16 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { findScripts } from '../src/cli/conformance.ts';
-import { runScriptText, type ScriptResult } from '../src/conformance/runner.ts';
+import { detectDialect, runScriptText, type ScriptResult } from '../src/conformance/runner.ts';
+import { parseScriptSafe } from '../src/conformance/script.ts';
 import { stackTargetFactory } from '../src/conformance/stack-target.ts';
+import type { Dialect } from '../src/conformance/symbols.ts';
 
 export interface CorpusRow {
   readonly path: string;
   readonly result: ScriptResult;
+  /** The dialect (and so the TCP profile) the script ran under. */
+  readonly dialect?: Dialect;
 }
 
 const HERE = new URL('.', import.meta.url).pathname;
@@ -39,11 +43,11 @@ export const ACCEPT_COMMAND = 'node --import tsx scripts/conformance-table.ts';
 export async function runCorpus(dir: string = DEFAULT_CORPUS): Promise<CorpusRow[]> {
   const rows: CorpusRow[] = [];
   for (const f of findScripts(dir)) {
-    const result = await runScriptText(readFileSync(f, 'utf8'), stackTargetFactory, {
-      path: f,
-      defines: { STANDARD: '1' },
-    });
-    rows.push({ path: relative(dir, f), result });
+    const text = readFileSync(f, 'utf8');
+    const result = await runScriptText(text, stackTargetFactory, { path: f, defines: { STANDARD: '1' } });
+    const parsed = parseScriptSafe(text, { STANDARD: '1' });
+    const dialect = parsed.ok ? detectDialect(parsed.script, f) : undefined;
+    rows.push({ path: relative(dir, f), result, ...(dialect ? { dialect } : {}) });
   }
   return rows;
 }
@@ -144,9 +148,17 @@ export function formatTable(rows: readonly CorpusRow[]): string {
   const out = [
     `${n('passed')} passed, ${n('failed')} failed, ${n('skipped')} skipped (of ${rows.length}; TCP options compared as a set).`,
     '',
-    '| script | result | line | detail |',
-    '|---|---|---|---|',
   ];
+  // Per profile (a skip is a documented deviation; the stack-corpus test pins every outcome).
+  for (const d of ['linux', 'freebsd'] as const) {
+    const of = rows.filter((r) => r.dialect === d);
+    const k = (s: ScriptResult['status']): number => of.filter((r) => r.result.status === s).length;
+    if (of.length > 0)
+      out.push(
+        `- ${d === 'linux' ? 'Linux' : 'FreeBSD'} profile: ${k('passed')} passed, ${k('skipped')} skipped as documented deviations, ${k('failed')} failed (of ${of.length}).`,
+      );
+  }
+  out.push('', '| script | result | line | detail |', '|---|---|---|---|');
   for (const { path, result: r } of rows) {
     if (r.status === 'passed') out.push(`| \`${path}\` | passed | | |`);
     else if (r.status === 'skipped')

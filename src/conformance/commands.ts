@@ -129,6 +129,8 @@ export const FREEBSD_SYSCTLS: Record<string, Rule> = {
       { name: 'windowScaling', value: int(v) === 1 || int(v) === 2 },
     ],
   },
+  // The default controller (FreeBSD 14: cubic); a script written for NewReno sets it so.
+  'net.inet.tcp.cc.algorithm': { kind: 'setting', map: (v) => set('congestionControl', v) },
   'net.inet.tcp.sack.enable': { kind: 'setting', map: (v) => set('sack', bool(v)) },
   'net.inet.tcp.ecn.enable': { kind: 'setting', map: (v) => set('ecn', int(v)) },
   'net.inet.tcp.blackhole': {

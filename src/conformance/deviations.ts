@@ -34,14 +34,6 @@ export const STACK_DEVIATIONS: readonly Deviation[] = [
       "the delayed ACK leaves when the 100 ms timer (FreeBSD's delacktime) expires after the data (RFC 1122 §4.2.3.2 allows up to 500 ms); the script expects FreeBSD's callout-tick timing of +140 ms",
   })),
   {
-    id: 'fin-acked-at-once',
-    script: 'nplab-packetdrill/gtests/net/packetdrill/tests/linux/connect/http-get-nonblocking-ts.pkt',
-    line: 29,
-    match: 'timing mismatch: packet sent at 0.300s, expected at 0.340s',
-    reason:
-      "the peer's FIN is acknowledged at once (RFC 9293 §3.10.7.4 eighth step, and today's Linux: close-remote-fin-then-close.pkt expects it at +0); the kernel that recorded this script delayed it in pingpong mode",
-  },
-  {
     id: 'psh-not-at-skb-boundary',
     script: 'google-packetdrill/gtests/net/tcp/nagle/https_client.pkt',
     line: 32,

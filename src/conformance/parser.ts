@@ -606,13 +606,16 @@ class Parser {
     }
     this.expectPunct(')', `to close the arguments of ${nameTok.text}()`);
     this.expectPunct('=', `before the expected result of ${nameTok.text}()`);
+    // The errno and its note follow the result on its line (which is the name's unless the
+    // arguments span lines, as a long msghdr does).
+    const resTok = this.peek();
     const result = this.expr();
     let errno: string | undefined;
     let note: string | undefined;
-    if (this.peek().kind === 'word' && this.sameLine(nameTok, this.peek())) {
+    if (this.peek().kind === 'word' && this.sameLine(resTok, this.peek())) {
       errno = this.next().text;
     }
-    if (this.isPunct('(') && this.sameLine(nameTok, this.peek())) {
+    if (this.isPunct('(') && this.sameLine(resTok, this.peek())) {
       const open = this.next();
       let depth = 1;
       let last = open;

@@ -90,6 +90,79 @@ function payload(buf: Expr | undefined, len: number): Uint8Array {
   return new Uint8Array(len);
 }
 
+/** The fields of a `{cmsg_level=..., cmsg_type=..., cmsg_data=...}` the runner can compare. */
+function cmsgFields(r: RunState, c: Expr): { level: number; type: number; data: Expr } {
+  const f = (n: string) =>
+    c.kind === 'struct' ? c.items.find((x) => x.kind === 'assign' && x.name === n) : undefined;
+  const level = f('cmsg_level');
+  const type = f('cmsg_type');
+  const data = f('cmsg_data');
+  if (level?.kind !== 'assign' || type?.kind !== 'assign' || data?.kind !== 'assign')
+    throw new Failure(c.pos, 'expected {cmsg_level=..., cmsg_type=..., cmsg_data=...}', 'other');
+  if (data.value.kind === 'struct' || data.value.kind === 'array')
+    throw new Skip('control message data other than an integer not supported', c.pos.line);
+  return {
+    level: intArg(r, level.value, 'cmsg_level'),
+    type: intArg(r, type.value, 'cmsg_type'),
+    data: data.value,
+  };
+}
+
+/** A control message's data size: Linux's IP_TOS is one byte, the integer ones an int. */
+function cmsgSize(r: RunState, c: Expr): number {
+  const m = cmsgFields(r, c);
+  return m.level === r.consts.SOL_IP && m.type === r.consts.IP_TOS ? 1 : 4;
+}
+
+/** recvmsg's out-values: msg_flags, and each control message against the script's list, in order. */
+function checkMsg(r: RunState, e: SyscallEvent, o: Extract<SyscallOutcome, { kind: 'ok' }>): void {
+  const msg = e.args[1];
+  if (msg?.kind !== 'struct') return;
+  const field = (name: string) => msg.items.find((f) => f.kind === 'assign' && f.name === name);
+  const mf = field('msg_flags');
+  const fail = (what: string, want: string, got: string) =>
+    r.fail(e.pos, `recvmsg: ${what} ${got}, expected ${want}`, 'syscall', want, got);
+  if (mf?.kind === 'assign' && mf.value.kind !== 'ellipsis') {
+    const want = intArg(r, mf.value, 'msg_flags');
+    if (want !== (o.msgFlags ?? 0))
+      fail('msg_flags', `0x${want.toString(16)}`, `0x${(o.msgFlags ?? 0).toString(16)}`);
+  }
+  const ctl = field('msg_control');
+  if (ctl?.kind !== 'assign' || ctl.value.kind !== 'array') return;
+  const got = o.cmsgs ?? [];
+  const show = (c: { level: number; type: number; data: Uint8Array }) => {
+    const dv = new DataView(c.data.buffer, c.data.byteOffset, c.data.byteLength);
+    const v = c.data.length === 4 ? dv.getInt32(0, true) : c.data.length === 1 ? c.data[0]! : undefined;
+    return { text: `{level ${c.level}, type ${c.type}, data ${v ?? `${c.data.length} bytes`}}`, v };
+  };
+  const wants = ctl.value.items.map((c) => cmsgFields(r, c));
+  if (wants.length !== got.length) {
+    fail(
+      'control messages',
+      String(wants.length),
+      `${got.length}: ${got.map((c) => show(c).text).join(' ')}`,
+    );
+    return;
+  }
+  wants.forEach((w, k) => {
+    const g = got[k]!;
+    const { text, v } = show(g);
+    const data = w.data.kind === 'ellipsis' ? v : intArg(r, w.data, 'cmsg_data');
+    if (w.level !== g.level || w.type !== g.type || data !== v)
+      fail(`control message ${k}`, `{level ${w.level}, type ${w.type}, data ${data}}`, text);
+  });
+}
+
+/** MSG_DONTWAIT: this call does not block (EAGAIN instead). */
+function dontWait(r: RunState, flags: number): { dontWait?: true } {
+  return flags & r.consts.MSG_DONTWAIT! ? { dontWait: true } : {};
+}
+
+/** Send flags that need nothing of the target: MSG_DONTWAIT, and MSG_NOSIGNAL (it raises no SIGPIPE). */
+function quietFlags(r: RunState): number {
+  return r.consts.MSG_DONTWAIT! | r.consts.MSG_NOSIGNAL!;
+}
+
 /** Translates a script syscall to a target call (undefined: handled here). */
 function translate(r: RunState, e: SyscallEvent): Syscall {
   const a = e.args;
@@ -132,7 +205,7 @@ function translate(r: RunState, e: SyscallEvent): Syscall {
     case 'recvfrom': {
       need(3);
       const flags = a[3] ? intArg(r, a[3], 'flags') : 0;
-      if (flags & ~r.consts.MSG_PEEK!)
+      if (flags & ~(r.consts.MSG_PEEK! | r.consts.MSG_DONTWAIT!))
         throw new Skip(`${e.name}() flags 0x${flags.toString(16)} not supported`, e.pos.line);
       return {
         op: 'recv',
@@ -140,6 +213,7 @@ function translate(r: RunState, e: SyscallEvent): Syscall {
         length: intArg(r, a[2]!, 'length'),
         peek: (flags & r.consts.MSG_PEEK!) !== 0,
         from: e.name === 'recvfrom',
+        ...dontWait(r, flags),
       };
     }
     case 'write':
@@ -151,9 +225,13 @@ function translate(r: RunState, e: SyscallEvent): Syscall {
       const fastOpen = r.consts.MSG_FASTOPEN !== undefined && e.name === 'sendto' ? r.consts.MSG_FASTOPEN : 0;
       const more = r.consts.MSG_MORE ?? 0;
       const eor = r.consts.MSG_EOR ?? 0;
-      if (flags & ~(fastOpen | more | eor))
+      if (flags & ~(fastOpen | more | eor | quietFlags(r)))
         throw new Skip(`${e.name}() flags 0x${flags.toString(16)} not supported`, e.pos.line);
-      const sendFlags = { ...(flags & more ? { more: true } : {}), ...(flags & eor ? { eor: true } : {}) };
+      const sendFlags = {
+        ...(flags & more ? { more: true } : {}),
+        ...(flags & eor ? { eor: true } : {}),
+        ...dontWait(r, flags),
+      };
       if (flags & fastOpen) {
         // sendto(MSG_FASTOPEN) connects (RFC 7413): the flow's remote port is the address's.
         const to = addrArg(r, a[4], { ip: r.sockIp(r.remoteIp), port: DEFAULT_PORT });
@@ -183,32 +261,42 @@ function translate(r: RunState, e: SyscallEvent): Syscall {
         }
       }
       const ctl = field('msg_control');
-      if (ctl?.kind === 'assign' && ctl.value.kind === 'array' && ctl.value.items.length > 0)
-        throw new Skip(`${e.name}() control messages not supported`, e.pos.line);
-      const mf = field('msg_flags');
-      if (e.name === 'recvmsg' && mf?.kind === 'assign' && intArg(r, mf.value, 'msg_flags') !== 0)
-        throw new Skip('recvmsg() msg_flags out-values other than 0 not supported', e.pos.line);
+      const cmsgs = ctl?.kind === 'assign' && ctl.value.kind === 'array' ? ctl.value.items : [];
       const flags = a[2] ? intArg(r, a[2], 'flags') : 0;
       if (e.name === 'recvmsg') {
-        if (flags & ~r.consts.MSG_PEEK!)
+        if (flags & ~(r.consts.MSG_PEEK! | r.consts.MSG_DONTWAIT!))
           throw new Skip(`recvmsg() flags 0x${flags.toString(16)} not supported`, e.pos.line);
+        // packetdrill sizes the control buffer for the messages the script expects.
+        let control = 0;
+        for (const c of cmsgs) control += 16 + ((cmsgSize(r, c) + 7) & ~7);
         return {
           op: 'recv',
           fd: fdArg(r, a[0]!),
           length: len,
           peek: (flags & r.consts.MSG_PEEK!) !== 0,
           from: false,
+          control,
+          ...dontWait(r, flags),
         };
       }
       const more = r.consts.MSG_MORE ?? 0;
       const eor = r.consts.MSG_EOR ?? 0;
-      if (flags & ~(more | eor))
+      if (flags & ~(more | eor | quietFlags(r)))
         throw new Skip(`sendmsg() flags 0x${flags.toString(16)} not supported`, e.pos.line);
+      // Control messages with integer data, as ints (Linux takes IP_TOS as an int or a byte).
+      const control = cmsgs.map((c) => {
+        const m = cmsgFields(r, c);
+        const data = new Uint8Array(4);
+        new DataView(data.buffer).setInt32(0, intArg(r, m.data, 'cmsg_data'), true);
+        return { level: m.level, type: m.type, data };
+      });
       return {
         op: 'send',
         fd: fdArg(r, a[0]!),
         data: new Uint8Array(len),
         to: undefined,
+        ...(control.length > 0 ? { control } : {}),
+        ...dontWait(r, flags),
         ...(flags & more ? { more: true } : {}),
         ...(flags & eor ? { eor: true } : {}),
       };
@@ -305,6 +393,7 @@ function symbolName(r: RunState, x: Expr): string {
     if (x.value === r.consts.SOL_SOCKET) return 'SOL_SOCKET';
     if (x.value === 6) return 'IPPROTO_TCP';
     if (x.value === 0) return 'IPPROTO_IP';
+    if (x.value === 41) return 'IPPROTO_IPV6';
     return String(x.value);
   }
   throw new Failure(x.pos, 'expected a symbolic constant', 'other');
@@ -445,6 +534,7 @@ function checkSyscall(r: RunState, e: SyscallEvent, call: Syscall, o: SyscallOut
   const value = typeof o.value === 'number' ? o.value : 0;
   if (value !== want) fail(`${e.name}: expected result ${want} but got ${value}`, String(want));
   if (call.op === 'poll') checkRevents(r, e, o.revents ?? []);
+  if (call.op === 'recv' && call.control !== undefined) checkMsg(r, e, o);
   if (call.op === 'epollWait') checkEpollEvents(r, e, o.ready ?? []);
 }
 

@@ -30,9 +30,16 @@ import {
   AF_INET,
   AF_INET6,
   IP_MTU_DISCOVER,
+  IP_PKTINFO,
+  IP_RECVTOS,
+  IP_RECVTTL,
   IP_TOS,
   IPPROTO_IP,
+  IPPROTO_IPV6,
   IPPROTO_TCP,
+  IPV6_RECVHOPLIMIT,
+  IPV6_RECVPKTINFO,
+  IPV6_RECVTCLASS,
   MSG_DONTWAIT,
   MSG_EOR,
   MSG_FASTOPEN,
@@ -54,6 +61,7 @@ import {
   TCP_FASTOPEN,
   TCP_FASTOPEN_CONNECT,
   TCP_FASTOPEN_NO_COOKIE,
+  TCP_INQ,
   TCP_KEEPCNT,
   TCP_KEEPIDLE,
   TCP_KEEPINTVL,
@@ -142,12 +150,20 @@ const OPTION_NUMBERS: Record<string, [number, number]> = {
   'IP:IP_TTL': [IPPROTO_IP, IP_TTL],
   'IP:IP_TOS': [IPPROTO_IP, IP_TOS],
   'IP:IP_MTU_DISCOVER': [IPPROTO_IP, IP_MTU_DISCOVER],
+  'TCP:TCP_INQ': [IPPROTO_TCP, TCP_INQ],
+  'IP:IP_RECVTOS': [IPPROTO_IP, IP_RECVTOS],
+  'IP:IP_RECVTTL': [IPPROTO_IP, IP_RECVTTL],
+  'IP:IP_PKTINFO': [IPPROTO_IP, IP_PKTINFO],
+  'IPV6:IPV6_RECVTCLASS': [IPPROTO_IPV6, IPV6_RECVTCLASS],
+  'IPV6:IPV6_RECVHOPLIMIT': [IPPROTO_IPV6, IPV6_RECVHOPLIMIT],
+  'IPV6:IPV6_RECVPKTINFO': [IPPROTO_IPV6, IPV6_RECVPKTINFO],
 };
 
 function levelKey(level: string): string {
   if (level === 'SOL_SOCKET' || level === '1' || level === '65535') return 'SOL_SOCKET';
   if (level === 'IPPROTO_TCP' || level === 'SOL_TCP' || level === '6') return 'TCP';
   if (level === 'IPPROTO_IP' || level === 'SOL_IP' || level === '0') return 'IP';
+  if (level === 'IPPROTO_IPV6' || level === 'SOL_IPV6' || level === '41') return 'IPV6';
   return level;
 }
 
@@ -348,7 +364,12 @@ export class StackTarget implements ConformanceTarget {
         });
       case 'recv':
         return outcome(async () => {
-          const flags = call.peek ? MSG_PEEK : 0;
+          const flags = (call.peek ? MSG_PEEK : 0) | (call.dontWait ? MSG_DONTWAIT : 0);
+          if (call.control !== undefined) {
+            const [data, anc, msgFlags] = await s.recvmsg(call.length, call.control, flags);
+            const cmsgs = anc.map(([level, type, d]) => ({ level, type, data: d }));
+            return { kind: 'ok', value: data.length, cmsgs, msgFlags };
+          }
           if (call.from && !fd.stream) {
             const [data] = await s.recvfrom(call.length, flags);
             return ok(data.length);
@@ -376,8 +397,17 @@ export class StackTarget implements ConformanceTarget {
             return ok(await p);
           }
           if (call.to && !fd.stream) return ok(await s.sendto(call.data, tuple(call.to)));
-          const flags = (call.more ? MSG_MORE : 0) | (call.eor ? MSG_EOR : 0);
-          if (!fd.stream || !s.getblocking()) return ok(await s.send(call.data, flags));
+          const flags =
+            (call.more ? MSG_MORE : 0) | (call.eor ? MSG_EOR : 0) | (call.dontWait ? MSG_DONTWAIT : 0);
+          if (call.control)
+            return ok(
+              await s.sendmsg(
+                [call.data],
+                call.control.map((c) => [c.level, c.type, c.data]),
+                flags,
+              ),
+            );
+          if (!fd.stream || !s.getblocking() || call.dontWait) return ok(await s.send(call.data, flags));
           // A blocking write(2) on a stream returns once all of it is queued.
           await s.sendall(call.data, flags);
           return ok(call.data.length);

@@ -62,6 +62,10 @@ export type Syscall =
       readonly length: number;
       readonly peek: boolean;
       readonly from: boolean;
+      /** recvmsg: the control buffer's size; the outcome gives `cmsgs` and `msgFlags`. */
+      readonly control?: number;
+      /** MSG_DONTWAIT: EAGAIN rather than blocking. */
+      readonly dontWait?: boolean;
     }
   /** write/send/sendto: `to` is set for sendto. Returns the byte count. */
   | {
@@ -74,6 +78,14 @@ export type Syscall =
       /** MSG_MORE (more data follows: hold a partial segment) and MSG_EOR (the data ends a record). */
       readonly more?: boolean;
       readonly eor?: boolean;
+      /** MSG_DONTWAIT: EAGAIN rather than blocking. */
+      readonly dontWait?: boolean;
+      /** sendmsg's control messages (Linux level and type numbers, data as the kernel reads it). */
+      readonly control?: readonly {
+        readonly level: number;
+        readonly type: number;
+        readonly data: Uint8Array;
+      }[];
     }
   | { readonly op: 'close'; readonly fd: number }
   | { readonly op: 'shutdown'; readonly fd: number; readonly how: 'read' | 'write' | 'both' }
@@ -122,6 +134,13 @@ export type SyscallOutcome =
       readonly revents?: readonly number[];
       /** epoll_wait: the ready items (the target's fds), in report order. */
       readonly ready?: readonly { readonly fd: number; readonly events: number }[];
+      /** recvmsg: the control messages (Linux level and type numbers, data as the kernel lays it out) and msg_flags. */
+      readonly cmsgs?: readonly {
+        readonly level: number;
+        readonly type: number;
+        readonly data: Uint8Array;
+      }[];
+      readonly msgFlags?: number;
     }
   /** A failed call: errno name as in Linux headers ('ECONNREFUSED', 'EAGAIN', ...). */
   | { readonly kind: 'error'; readonly errno: string }

@@ -36,6 +36,7 @@
  * in a way that loses events: register first, then check state.
  */
 
+import type { DatagramMeta, SendControl } from './ancillary.ts';
 import type { AddressFamily, SocketKind } from './constants.ts';
 
 /** A resolved (numeric) socket address as the front hands it to a backend. */
@@ -141,6 +142,11 @@ export interface StreamImpl extends ImplBase {
    */
   recvInto?(buf: Uint8Array, peek: boolean): number | undefined;
   /**
+   * TCP_INQ's hint: the bytes left to read, plus one once the peer's FIN is in (Linux
+   * tcp_inq_hint). Optional: without it recvmsg() adds no TCP_CM_INQ message.
+   */
+  inq?(): number;
+  /**
    * Queues bytes for sending and returns how many were accepted (0 = send buffer
    * full, would block). The bytes must be copied (the caller may reuse `data`).
    * Throws EPIPE after SHUT_WR or when the connection is gone, or a pending error
@@ -159,6 +165,8 @@ export interface Datagram {
   readonly from: SockAddr;
   /** The datagram's real length before truncation (MSG_TRUNC semantics). */
   readonly length: number;
+  /** Its IP header's TTL, TOS and destination and its interface, for recvmsg()'s control messages. */
+  readonly meta?: DatagramMeta;
 }
 
 /** A SOCK_DGRAM socket (UDP). */
@@ -173,7 +181,9 @@ export interface DatagramImpl extends ImplBase {
    * SO_BROADCAST, EMSGSIZE for > 65507 bytes (IPv4), or a pending ICMP error
    * (ECONNREFUSED) once.
    */
-  sendto(data: Uint8Array, to: SockAddr | undefined): Promise<number>;
+  sendto(data: Uint8Array, to: SockAddr | undefined, control?: SendControl): Promise<number>;
+  /** sendto honours `control` (sendmsg's IP_TTL / IP_TOS / IPV6_HOPLIMIT / IPV6_TCLASS). */
+  readonly sendsControl?: boolean;
   /**
    * The next datagram cut to `max` bytes (the rest of it is discarded unless
    * `peek`), or undefined when none is queued. Throws a pending ICMP error once

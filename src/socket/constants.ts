@@ -79,12 +79,26 @@ export const TCP_KEEPINIT = 128;
  * be set); only before connect(). The stack backend only: Linux has no such tunnelling.
  */
 export const TCP_REMOTE_UDP_ENCAPS_PORT = 71;
+/**
+ * Linux: recvmsg() on the stream adds a TCP_CM_INQ control message (an int): the bytes left
+ * to read after the call, plus one once the peer's FIN is in (tcp_inq_hint).
+ */
+export const TCP_INQ = 36;
+export const TCP_CM_INQ = TCP_INQ;
 
 // IPv4-level options (Linux <linux/in.h> numbers).
 /** The TOS byte (DSCP << 2 | ECN) of the socket's IPv4 datagrams; TCP keeps the ECN bits. */
 export const IP_TOS = 1;
 /** The TTL of the socket's unicast IPv4 datagrams: 1..255, or -1 for the default (64). */
 export const IP_TTL = 2;
+/**
+ * Receive options (ip(7)): recvmsg() on a datagram socket adds, in this order, IP_PKTINFO
+ * (struct in_pktinfo: ifindex, local address, header destination), IP_TTL (an int) and
+ * IP_TOS (one byte) control messages for each IPv4 datagram.
+ */
+export const IP_PKTINFO = 8;
+export const IP_RECVTTL = 12;
+export const IP_RECVTOS = 13;
 /** Path MTU discovery mode: IP_PMTUDISC_DONT 0, WANT 1, DO 2, PROBE 3, INTERFACE 4, OMIT 5. */
 export const IP_MTU_DISCOVER = 10;
 export const IP_PMTUDISC_DONT = 0;
@@ -114,6 +128,16 @@ export const IPV6_MULTICAST_LOOP = 19;
 /** struct ipv6_mreq: the group's 16 bytes, then the interface index (0: by route). */
 export const IPV6_JOIN_GROUP = 20;
 export const IPV6_LEAVE_GROUP = 21;
+/**
+ * Receive options (RFC 3542 §6): recvmsg() adds IPV6_PKTINFO (struct in6_pktinfo: address,
+ * ifindex), IPV6_HOPLIMIT and IPV6_TCLASS (ints) control messages, in this order.
+ */
+export const IPV6_RECVPKTINFO = 49;
+export const IPV6_PKTINFO = 50;
+export const IPV6_RECVHOPLIMIT = 51;
+export const IPV6_HOPLIMIT = 52;
+export const IPV6_RECVTCLASS = 66;
+export const IPV6_TCLASS = 67;
 
 // shutdown(how).
 export const SHUT_RD = 0;
@@ -126,6 +150,8 @@ export const MSG_OOB = 0x1;
 export const MSG_PEEK = 0x2;
 export const MSG_DONTROUTE = 0x4;
 export const MSG_TRUNC = 0x20;
+/** recvmsg's msg_flags: control data was cut to the ancillary buffer. */
+export const MSG_CTRUNC = 0x8;
 export const MSG_DONTWAIT = 0x40;
 export const MSG_WAITALL = 0x100;
 export const MSG_NOSIGNAL = 0x4000;

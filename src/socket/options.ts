@@ -15,6 +15,9 @@ import {
   IP_MULTICAST_IF,
   IP_MULTICAST_LOOP,
   IP_MULTICAST_TTL,
+  IP_PKTINFO,
+  IP_RECVTOS,
+  IP_RECVTTL,
   IP_TOS,
   IP_TTL,
   IPPROTO_IP,
@@ -25,6 +28,10 @@ import {
   IPV6_MULTICAST_HOPS,
   IPV6_MULTICAST_IF,
   IPV6_MULTICAST_LOOP,
+  IPV6_RECVHOPLIMIT,
+  IPV6_RECVPKTINFO,
+  IPV6_RECVTCLASS,
+  IPV6_TCLASS,
   IPV6_V6ONLY,
   SO_ACCEPTCONN,
   SO_BROADCAST,
@@ -45,6 +52,7 @@ import {
   TCP_FASTOPEN,
   TCP_FASTOPEN_CONNECT,
   TCP_FASTOPEN_NO_COOKIE,
+  TCP_INQ,
   TCP_KEEPCNT,
   TCP_KEEPIDLE,
   TCP_KEEPINTVL,
@@ -138,6 +146,17 @@ const OPTIONS = new Map<string, OptSpec>([
   // sockets (dgram setTTL) and records it for streams (Node cannot pass it down).
   [`${IPPROTO_IP}:${IP_TTL}`, { kind: 'int', on: 'ip', dflt: 64 }],
   [`${IPPROTO_IP}:${IP_MTU_DISCOVER}`, { kind: 'int', on: 'ip', dflt: 1 }],
+  // Which control messages recvmsg() adds (src/socket/ancillary.ts): TCP_INQ on streams, the
+  // ip(7) and RFC 3542 receive options on datagram sockets (streams accept and ignore them).
+  [`${IPPROTO_TCP}:${TCP_INQ}`, { kind: 'bool', on: 'stream', dflt: 0 }],
+  [`${IPPROTO_IP}:${IP_PKTINFO}`, { kind: 'bool', on: 'ip', dflt: 0 }],
+  [`${IPPROTO_IP}:${IP_RECVTTL}`, { kind: 'bool', on: 'ip', dflt: 0 }],
+  [`${IPPROTO_IP}:${IP_RECVTOS}`, { kind: 'bool', on: 'ip', dflt: 0 }],
+  [`${IPPROTO_IPV6}:${IPV6_RECVPKTINFO}`, { kind: 'bool', on: 'ip', dflt: 0 }],
+  [`${IPPROTO_IPV6}:${IPV6_RECVHOPLIMIT}`, { kind: 'bool', on: 'ip', dflt: 0 }],
+  [`${IPPROTO_IPV6}:${IPV6_RECVTCLASS}`, { kind: 'bool', on: 'ip', dflt: 0 }],
+  // RFC 3542 §6.5: the Traffic Class of the socket's datagrams (-1: the default, 0).
+  [`${IPPROTO_IPV6}:${IPV6_TCLASS}`, { kind: 'int', on: 'ip', dflt: 0 }],
 ]);
 
 /** TCP-level integer options that take 0 (the others start at 1). */

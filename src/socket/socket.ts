@@ -47,6 +47,14 @@ import {
   toSockAddr,
   toTuple,
 } from './address.ts';
+import {
+  type Ancillary,
+  datagramAncillary,
+  fitAncillary,
+  inqAncillary,
+  type SendControl,
+  sendControl,
+} from './ancillary.ts';
 import type {
   DatagramImpl,
   OptionValue,
@@ -66,6 +74,7 @@ import {
   MSG_DONTWAIT,
   MSG_FASTOPEN,
   MSG_PEEK,
+  MSG_TRUNC,
   SO_ACCEPTCONN,
   SO_ERROR,
   SO_TYPE,
@@ -74,6 +83,7 @@ import {
   SOL_SOCKET,
   SOMAXCONN,
   type SocketKind,
+  TCP_INQ,
   typeName,
 } from './constants.ts';
 import {
@@ -450,6 +460,41 @@ export class Socket {
     );
   }
 
+  /**
+   * Python's sendmsg(buffers, ancdata, flags, address): the buffers as one message. On a
+   * datagram socket of the stack backend the control messages IP_TTL, IP_TOS, IPV6_HOPLIMIT
+   * and IPV6_TCLASS set this datagram's (src/socket/ancillary.ts sendControl); a stream
+   * takes none (Linux's tcp_sendmsg reads only SOL_SOCKET ones) and ignores `address`.
+   */
+  async sendmsg(
+    buffers: readonly (Uint8Array | string)[],
+    ancdata: readonly Ancillary[] = [],
+    flags = 0,
+    address?: Address,
+  ): Promise<number> {
+    const parts = buffers.map((b) => toBytes(b, 'sendmsg'));
+    const data = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    parts.reduce((at, p) => (data.set(p, at), at + p.length), 0);
+    if (this.type === SOCK_STREAM) return this.send(data, flags);
+    let control: SendControl;
+    try {
+      control = sendControl(ancdata);
+    } catch (e) {
+      throw toSocketError(e, { syscall: 'sendmsg' });
+    }
+    if (ancdata.length > 0 && !(this.#impl as DatagramImpl).sendsControl)
+      throw new SocketError('EOPNOTSUPP', {
+        syscall: 'sendmsg',
+        detail: 'this backend takes no control messages',
+      });
+    if (this.#binding) await this.#afterBind();
+    this.#open('sendmsg');
+    const to =
+      address === undefined ? undefined : await toSockAddr(this.backend, this.family, address, 'sendmsg');
+    if (!to && this.#state !== 'connected') throw new SocketError('EDESTADDRREQ', { syscall: 'sendmsg' });
+    return this.#sendDatagram(data, to, 'sendmsg', control);
+  }
+
   /** Sends all of `data`, waiting as needed. The timeout bounds the whole call. */
   async sendall(data: Uint8Array | string, flags = 0): Promise<void> {
     if (this.#binding) await this.#afterBind();
@@ -559,6 +604,40 @@ export class Socket {
     if (this.type === SOCK_STREAM) return [await this.recv(n, flags), null];
     const d = await this.#recvDatagram(n, flags, 'recvfrom');
     return [d.data, toTuple(d.from)];
+  }
+
+  /**
+   * Python's recvmsg(): `[data, ancdata, msg_flags, address]`. `ancdata` holds the control
+   * messages the socket's receive options ask for (TCP_INQ; IP_PKTINFO, IP_RECVTTL,
+   * IP_RECVTOS, IPV6_RECVPKTINFO, IPV6_RECVHOPLIMIT, IPV6_RECVTCLASS on datagram sockets of
+   * the stack backend: src/socket/ancillary.ts), cut to `ancbufsize` bytes as Linux cuts
+   * them (MSG_CTRUNC); MSG_TRUNC says a datagram was longer than `bufsize`.
+   */
+  async recvmsg(
+    bufsize: number,
+    ancbufsize = 0,
+    flags = 0,
+  ): Promise<[Uint8Array, Ancillary[], number, AddressTuple | null]> {
+    const room = checkSize(ancbufsize, 'recvmsg', 'ancbufsize');
+    const on = (level: number, name: number): boolean => Boolean(this.#opts.get(`${level}:${name}`));
+    if (this.type === SOCK_STREAM) {
+      const data = await this.recv(bufsize, flags);
+      const inq = (this.#impl as StreamImpl).inq;
+      const [anc, trunc] = fitAncillary(
+        on(IPPROTO_TCP, TCP_INQ) && inq ? [inqAncillary(inq.call(this.#impl))] : [],
+        room,
+      );
+      return [data, anc, trunc, null];
+    }
+    if (this.#binding) await this.#afterBind();
+    const n = checkSize(bufsize, 'recvmsg');
+    this.#open('recvmsg');
+    const d = await this.#recvDatagram(n, flags, 'recvmsg');
+    const [anc, trunc] = fitAncillary(
+      d.meta ? datagramAncillary(on, d.meta, this.family === AF_INET6) : [],
+      room,
+    );
+    return [d.data, anc, trunc | (d.length > d.data.length ? MSG_TRUNC : 0), toTuple(d.from)];
   }
 
   /** `[nbytes, address]`, receiving into `buffer`. */
@@ -745,10 +824,15 @@ export class Socket {
     this.#open(syscall);
   }
 
-  async #sendDatagram(bytes: Uint8Array, to: SockAddr | undefined, syscall: string): Promise<number> {
+  async #sendDatagram(
+    bytes: Uint8Array,
+    to: SockAddr | undefined,
+    syscall: string,
+    control?: SendControl,
+  ): Promise<number> {
     const impl = this.#impl as DatagramImpl;
     try {
-      const n = await impl.sendto(bytes, to);
+      const n = await impl.sendto(bytes, to, control);
       this.#bound = true;
       return n;
     } catch (e) {

@@ -9,6 +9,7 @@ import { isMulticast } from '../ip/ip-address.ts';
 import type { UdpEndpoint } from '../udp/udp.ts';
 import { UdpError } from '../udp/udp.ts';
 import { formatIp, type IpAddress, ipEquals, isUnspecified, parseIpv4 } from '../wire/address.ts';
+import type { SendControl } from './ancillary.ts';
 import type { Datagram, DatagramImpl, OptionValue, SockAddr } from './backend.ts';
 import {
   IP_ADD_MEMBERSHIP,
@@ -18,6 +19,7 @@ import {
   IP_MULTICAST_IF,
   IP_MULTICAST_LOOP,
   IP_MULTICAST_TTL,
+  IP_TOS,
   IP_TTL,
   IPPROTO_IP,
   IPPROTO_IPV6,
@@ -26,6 +28,7 @@ import {
   IPV6_MULTICAST_HOPS,
   IPV6_MULTICAST_IF,
   IPV6_MULTICAST_LOOP,
+  IPV6_TCLASS,
   IPV6_V6ONLY,
   SO_BROADCAST,
   SO_ERROR,
@@ -206,6 +209,13 @@ export class StackDatagramSocket implements DatagramImpl {
       if (n < -1 || n > 255 || n === 0) throw new UdpError('EINVAL', `bad TTL ${n}`);
       ep.ttl = n === -1 ? undefined : n;
     }
+    // ip(7) IP_TOS: a datagram socket sends the whole byte, ECN bits too (Linux
+    // __ip_sock_set_tos keeps them only for streams). RFC 3542 §6.5 IPV6_TCLASS: -1..255.
+    if (level === IPPROTO_IP && name === IP_TOS) ep.tos = n & 0xff;
+    if (level === IPPROTO_IPV6 && name === IPV6_TCLASS) {
+      if (n < -1 || n > 255) throw new UdpError('EINVAL', `bad traffic class ${n}`);
+      ep.tos = Math.max(n, 0);
+    }
   }
 
   /** IPV6_JOIN_GROUP / IPV6_LEAVE_GROUP with a struct ipv6_mreq (group, interface index). */
@@ -364,6 +374,8 @@ export class StackDatagramSocket implements DatagramImpl {
       return ((a & 0xff) << 24) | (((a >>> 8) & 0xff) << 16) | (((a >>> 16) & 0xff) << 8) | (a >>> 24);
     }
     if (level === IPPROTO_IP && name === IP_TTL) return this.#ep.ttl ?? this.#ep.layer.net.defaultTtl;
+    if ((level === IPPROTO_IP && name === IP_TOS) || (level === IPPROTO_IPV6 && name === IPV6_TCLASS))
+      return this.#ep.tos;
     return undefined;
   }
 
@@ -393,9 +405,12 @@ export class StackDatagramSocket implements DatagramImpl {
     this.#ep.connect(ipOf(addr, this.family, this.#zones), addr.family === 1 ? 0 : addr.port);
   }
 
-  async sendto(data: Uint8Array, to: SockAddr | undefined): Promise<number> {
-    if (to === undefined) return this.#ep.sendto(data);
-    return this.#ep.sendto(data, ipOf(to, this.family, this.#zones), to.family === 1 ? 0 : to.port);
+  readonly sendsControl = true;
+
+  async sendto(data: Uint8Array, to: SockAddr | undefined, c: SendControl = {}): Promise<number> {
+    if (to === undefined) return this.#ep.sendto(data, undefined, undefined, c.ttl, c.tos);
+    const ip = ipOf(to, this.family, this.#zones);
+    return this.#ep.sendto(data, ip, to.family === 1 ? 0 : to.port, c.ttl, c.tos);
   }
 
   recvfrom(max: number, peek: boolean): Datagram | undefined {
@@ -407,6 +422,7 @@ export class StackDatagramSocket implements DatagramImpl {
       data: d.data.slice(0, max),
       from: sockAddr(d.srcAddr, d.srcPort, this.family),
       length: d.data.length,
+      meta: d,
     };
   }
 }

@@ -22,6 +22,7 @@ import type { TcpInfo } from '../tcp/info.ts';
 import type { TcpBinding, TcpLayer } from '../tcp/layer.ts';
 import type { TcpListener } from '../tcp/listen.ts';
 import type { IpAddress } from '../wire/address.ts';
+import { isReceiveOption } from './ancillary.ts';
 import type { OptionValue, SockAddr, StreamImpl } from './backend.ts';
 import {
   IPPROTO_IPV6,
@@ -205,6 +206,9 @@ export class StackStreamSocket implements StreamImpl {
       this.#v6only = typeof value === 'number' ? value !== 0 : true;
       return;
     }
+    // TCP_INQ and the IP receive options (Linux takes them on TCP sockets too) only choose
+    // recvmsg()'s control messages, which the front builds.
+    if (isReceiveOption(level, name)) return;
     const o = this.#options.set(level, name, value, this.#optionSocket());
     if (level === SOL_SOCKET && name === SO_REUSEADDR) {
       // Read by the port table at each conflict check, whoever holds the port now.
@@ -395,6 +399,12 @@ export class StackStreamSocket implements StreamImpl {
     if (e !== undefined) throw new TcpError(e);
     if (c.finReceived || c.readShut || c.state === 'CLOSED' || this.#dead) return new Uint8Array(0);
     return undefined;
+  }
+
+  inq(): number {
+    const c = this.#conn;
+    // Linux tcp_inq_hint: rcv_nxt - copied_seq, which counts the FIN until read, and 1 after.
+    return c ? c.readableLength + (c.finReceived ? 1 : 0) : 0;
   }
 
   recvInto(buf: Uint8Array, peek: boolean): number | undefined {

@@ -40,5 +40,6 @@ export function ccCreate(c: Tcb, name: CongestionName = c.opts.congestion): Cong
     random: (n) => rng.below(n),
     slowStartExit: c.layer.config.hystart,
     abcLimit: c.layer.config.slowStartLimit,
+    cubicFirstHalves: c.layer.config.cubicFirstHalves,
   });
 }

@@ -44,6 +44,8 @@ export interface TcpConfig {
    * §4.2.3.2 makes delaying a SHOULD, not a MUST. FreeBSD has no such mode.
    */
   quickAck: boolean;
+  /** A FIN after data waits for the delayed-ACK timer (profile finAck; Linux pingpong mode). */
+  finAckDelayed: boolean;
   /**
    * PSH also on the last segment of a burst that the congestion or peer window cuts short,
    * not only on the one that empties the send buffer (Linux; RFC 1122 §4.2.2.2 leaves PSH
@@ -83,6 +85,8 @@ export interface TcpConfig {
   prr: boolean;
   /** CUBIC's early slow-start exit (profile slowStartExit; congestion/hystart.ts). */
   hystart: SlowStartExit;
+  /** CUBIC's first congestion event halves the window (profile cubicFirstDecrease; FreeBSD). */
+  cubicFirstHalves: boolean;
   /** Slow start's growth per ACK at most this many segments (profile slowStartGrowth; RFC 3465 L). */
   slowStartLimit: number;
   /**
@@ -294,6 +298,7 @@ type ProfileDecided =
   | 'keepInit'
   | 'delayedAckTimeout'
   | 'quickAck'
+  | 'finAckDelayed'
   | 'ackEverySegmentPair'
   | 'dsack'
   | 'pushBurstEnd'
@@ -302,6 +307,7 @@ type ProfileDecided =
   | 'recovery'
   | 'prr'
   | 'hystart'
+  | 'cubicFirstHalves'
   | 'slowStartLimit'
   | 'creditNewlyDelivered'
   | 'advertiseFreeSpace'
@@ -338,6 +344,7 @@ function profileSettings(p: TcpProfile): Pick<TcpConfig, ProfileDecided> {
     keepInit: p.keepInit,
     delayedAckTimeout: p.delayedAckTimeout,
     quickAck: p.quickAck === 'linux-quickack',
+    finAckDelayed: p.finAck === 'linux-pingpong',
     ackEverySegmentPair: p.ackEvery === 'second-segment',
     dsack: p.dsack === 'rfc2883',
     pushBurstEnd: p.pushPlacement === 'buffer-empty-and-burst-end',
@@ -346,6 +353,7 @@ function profileSettings(p: TcpProfile): Pick<TcpConfig, ProfileDecided> {
     recovery: p.lossDetection === 'rfc8985-rack' ? RECOVERY_RACK : 0,
     prr: p.recoveryWindow === 'rfc6937-prr-ssrb',
     hystart: p.slowStartExit,
+    cubicFirstHalves: p.cubicFirstDecrease === 'freebsd-half',
     slowStartLimit: p.slowStartGrowth === 'linux-all-acked' ? Number.POSITIVE_INFINITY : 2,
     creditNewlyDelivered: p.ackCredit === 'linux-newly-delivered',
     advertiseFreeSpace: p.windowAdvertisement === 'free-space',

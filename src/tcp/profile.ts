@@ -68,6 +68,14 @@ export interface TcpProfile {
    */
   readonly quickAck: 'linux-quickack' | 'none';
   /**
+   * When the peer's FIN is acknowledged. 'ack-now': at once (RFC 9293 §3.10.7.4's eighth
+   * step; FreeBSD tcp_input's TF_ACKNOW). 'linux-pingpong': tcp_fin puts an ESTABLISHED
+   * connection in pingpong mode, so the FIN's ACK waits for the delayed-ACK timer once data
+   * has been received (icsk_ack.ato, TCP_ATO_MIN from the first data on) and leaves at once
+   * before (ato 0).
+   */
+  readonly finAck: 'ack-now' | 'linux-pingpong';
+  /**
    * Which segments count towards the immediate ACK for every second segment.
    * 'second-full-sized-segment': full-sized ones only (RFC 9293 §3.8.6.3; Linux
    * __tcp_ack_snd_check). 'second-segment': any data segment arriving while an ACK is
@@ -125,6 +133,12 @@ export interface TcpProfile {
    */
   readonly slowStartExit: SlowStartExit;
   /**
+   * CUBIC's first multiplicative decrease. 'rfc9438-beta': β_cubic = 0.7 every time (RFC 9438
+   * §4.6, Linux tcp_cubic). 'freebsd-half': the first congestion event sets ssthresh to half
+   * and W_max to β·cwnd, later ones use β (FreeBSD cc_cubic's cubic_ssthresh_update).
+   */
+  readonly cubicFirstDecrease: 'rfc9438-beta' | 'freebsd-half';
+  /**
    * Slow start's growth per ACK. 'rfc3465-abc-l2': at most 2 SMSS (RFC 3465 L = 2; FreeBSD
    * net.inet.tcp.abc_l_var = 2). 'linux-all-acked': everything the ACK acknowledged (Linux
    * tcp_slow_start since ABC's removal in 3.9: cwnd = min(cwnd + acked, ssthresh)).
@@ -145,8 +159,8 @@ export interface TcpProfile {
   /**
    * The congestion controller a connection starts with (TCP_CONGESTION changes it). Linux:
    * net.ipv4.tcp_congestion_control, 'cubic' (the default since 2.6.19). FreeBSD:
-   * net.inet.tcp.cc.algorithm, 'newreno' as the profile has modelled it so far (FreeBSD 14
-   * made CUBIC its default).
+   * net.inet.tcp.cc.algorithm, 'cubic' since FreeBSD 14.0 (NewReno before); cc_cubic's
+   * HyStart++ stays off in the default stack (slowStartExit 'none').
    */
   readonly congestion: CongestionName;
   /**
@@ -291,6 +305,7 @@ export const LINUX: TcpProfile = Object.freeze({
   keepInit: 0,
   delayedAckTimeout: millis(40),
   quickAck: 'linux-quickack',
+  finAck: 'linux-pingpong',
   ackEvery: 'second-full-sized-segment',
   dsack: 'rfc2883',
   pushPlacement: 'buffer-empty-and-burst-end',
@@ -299,6 +314,7 @@ export const LINUX: TcpProfile = Object.freeze({
   lossDetection: 'rfc8985-rack',
   recoveryWindow: 'rfc6937-prr-ssrb',
   slowStartExit: 'linux-hystart',
+  cubicFirstDecrease: 'rfc9438-beta',
   slowStartGrowth: 'linux-all-acked',
   congestion: 'cubic',
   idleRestart: 'linux-cwnd-restart',
@@ -333,6 +349,7 @@ export const FREEBSD: TcpProfile = Object.freeze({
   keepInit: seconds(75),
   delayedAckTimeout: millis(100),
   quickAck: 'none',
+  finAck: 'ack-now',
   ackEvery: 'second-segment',
   dsack: 'rfc2883',
   pushPlacement: 'buffer-empty',
@@ -341,8 +358,9 @@ export const FREEBSD: TcpProfile = Object.freeze({
   lossDetection: 'rfc6675-dupthresh',
   recoveryWindow: 'rfc6675-cwnd',
   slowStartExit: 'none',
+  cubicFirstDecrease: 'freebsd-half',
   slowStartGrowth: 'rfc3465-abc-l2',
-  congestion: 'newreno',
+  congestion: 'cubic',
   idleRestart: 'restart-window',
   ackCredit: 'bytes-acked',
   windowAdvertisement: 'free-space',

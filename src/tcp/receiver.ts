@@ -74,7 +74,7 @@ export function receiveText(c: Tcb, segSeq: Seq, data: Uint8Array, fin: boolean)
     c.ackNow = true;
     if (delivered > 0) c.lastDataRecv = c.layer.env.clock.now();
   } else if (delivered > 0) {
-    inOrderAckPolicy(c, data.length);
+    inOrderAckPolicy(c, data.length, fin);
   }
   if (delivered > 0) c.pending |= EV_READABLE;
   if (fin) receiveFin(c);
@@ -85,7 +85,7 @@ export function receiveText(c: Tcb, segSeq: Seq, data: Uint8Array, fin: boolean)
  * The ACK policy for in-order data that filled no gap: ACK now, or leave it to the
  * delayed-ACK timer.
  */
-function inOrderAckPolicy(c: Tcb, len: number): void {
+function inOrderAckPolicy(c: Tcb, len: number, fin: boolean): void {
   // RFC 9293 §3.8.6.3: "an ACK SHOULD be generated for at least every second full-sized
   // segment"; otherwise the delayed-ACK timer sends it. Smaller segments do not count
   // (RFC 1122 §4.2.3.2: "in a stream of full-sized segments there SHOULD be an ACK for at
@@ -102,7 +102,17 @@ function inOrderAckPolicy(c: Tcb, len: number): void {
     if (c.delackSegs >= 2) c.ackNow = true;
   }
   if (!c.layer.config.quickAck) c.lastDataRecv = c.layer.env.clock.now();
-  else if (quickAckDue(c)) c.ackNow = true;
+  else {
+    const quick = quickAckDue(c);
+    // Data with a FIN: tcp_fin's pingpong mode turns quick-ACK mode off for this ACK too, and
+    // __tcp_ack_snd_check ACKs at once only when more than one MSS, the FIN counted, is owed.
+    if (fin && finAckHeld(c) ? seqSub(c.rcv.nxt, c.lastAckSent) + 1 > full : quick) c.ackNow = true;
+  }
+}
+
+/** Linux tcp_fin: an ESTABLISHED connection's FIN puts it in pingpong mode (profile finAck). */
+function finAckHeld(c: Tcb): boolean {
+  return c.layer.config.finAckDelayed && (c.state === 'ESTABLISHED' || c.state === 'SYN-RECEIVED');
 }
 
 /**
@@ -165,24 +175,17 @@ function deliver(c: Tcb, data: Uint8Array): number {
 function receiveFin(c: Tcb): void {
   c.rcv.nxt = seqAdd(c.rcv.nxt, 1);
   c.finReceived = true;
-  c.ackNow = true;
   c.pending |= EV_END | EV_READABLE;
-  switch (c.state) {
-    case 'SYN-RECEIVED':
-    case 'ESTABLISHED':
-      c.state = 'CLOSE-WAIT';
-      break;
-    case 'FIN-WAIT-1':
-      // "If our FIN has been ACKed ... enter TIME-WAIT ... otherwise, enter the CLOSING state."
-      if (c.finAcked) enterTimeWait(c);
-      else c.state = 'CLOSING';
-      break;
-    case 'FIN-WAIT-2':
-      enterTimeWait(c);
-      break;
-    default:
-      break;
-  }
+  const open = c.state === 'ESTABLISHED' || c.state === 'SYN-RECEIVED';
+  // Linux tcp_fin enters pingpong mode: once data has come (ato set), the FIN's ACK is left
+  // to the delayed-ACK timer (armDelayedAck); an ACK this segment already owed stays.
+  if (!(c.dataSeen && finAckHeld(c))) c.ackNow = true;
+  if (open) c.state = 'CLOSE-WAIT';
+  // FIN-WAIT-1: "If our FIN has been ACKed ... enter TIME-WAIT ... otherwise, enter the CLOSING state."
+  else if (c.state === 'FIN-WAIT-1') {
+    if (c.finAcked) enterTimeWait(c);
+    else c.state = 'CLOSING';
+  } else if (c.state === 'FIN-WAIT-2') enterTimeWait(c);
 }
 
 /**

@@ -102,6 +102,12 @@ export interface ReceivedDatagram {
   readonly srcPort: number;
   /** The address it was sent to (ours, or a broadcast address). */
   readonly dstAddr: IpAddress;
+  /** The IP header's TTL / hop limit and TOS / Traffic Class, the arrival interface's index. */
+  readonly ttl: number;
+  readonly tos: number;
+  readonly ifindex: number;
+  /** A broadcast's local address for IP_PKTINFO (the interface's; Linux fib_compute_spec_dst). */
+  readonly specDst?: number;
 }
 
 export interface UdpLayerOptions {
@@ -138,6 +144,8 @@ export class UdpEndpoint implements PortClaim {
   reusePort = false;
   broadcast = false;
   ttl: number | undefined = undefined;
+  /** IP_TOS / IPV6_TCLASS: the TOS byte (DSCP and ECN) of its datagrams. */
+  tos = 0;
   /** Hop limit of IPv6 multicast datagrams (IPV6_MULTICAST_HOPS); undefined: 1. */
   multicastTtl: number | undefined = undefined;
   /** TTL of IPv4 multicast datagrams (IP_MULTICAST_TTL); undefined: 1. */
@@ -199,8 +207,8 @@ export class UdpEndpoint implements PortClaim {
   }
 
   /** Sends one datagram; returns the data length. Throws UdpError. */
-  sendto(data: Uint8Array, addr?: IpAddress, port?: number): number {
-    return this.layer.sendto(this, data, addr, port);
+  sendto(data: Uint8Array, addr?: IpAddress, port?: number, ttl?: number, tos?: number): number {
+    return this.layer.sendto(this, data, addr, port, ttl, tos);
   }
 
   /** The next datagram, or undefined; a pending error is thrown (once) first. */
@@ -370,7 +378,15 @@ export class UdpLayer implements TransportProtocol {
     ep.pendingError = undefined;
   }
 
-  sendto(ep: UdpEndpoint, data: Uint8Array, addr?: IpAddress, port?: number): number {
+  /** `ttl` / `tos`: this datagram's, over the endpoint's (sendmsg's control messages). */
+  sendto(
+    ep: UdpEndpoint,
+    data: Uint8Array,
+    addr?: IpAddress,
+    port?: number,
+    ttl?: number,
+    tos = ep.tos,
+  ): number {
     if (ep.closed) throw new UdpError('EBADF');
     const dst = addr ?? ep.remote?.address;
     const dport = addr === undefined ? (ep.remote?.port ?? 0) : (port ?? 0);
@@ -387,15 +403,16 @@ export class UdpLayer implements TransportProtocol {
     if (typeof route === 'string') throw new UdpError(route === 'ENETDOWN' ? 'ENETUNREACH' : route);
     if (!ep.bound) this.#autobind(ep);
     const multicast = isMulticast(dst);
+    const ip = { protocol: IP_PROTO_UDP, dscp: tos >> 2, ecn: tos & 3 };
     // Built straight into its frame (link + IP header room in front): one copy of the data.
     const err = sendSegment(
       this.net,
       route,
       multicast
         ? dst.family === 4
-          ? { protocol: IP_PROTO_UDP, ttl: ep.multicastTtl4 ?? 1, multicastLoop: ep.multicastLoop4 }
-          : { protocol: IP_PROTO_UDP, ttl: ep.multicastTtl ?? 1, multicastLoop: ep.multicastLoop6 }
-        : { protocol: IP_PROTO_UDP, ttl: ep.ttl },
+          ? { ...ip, ttl: ttl ?? ep.multicastTtl4 ?? 1, multicastLoop: ep.multicastLoop4 }
+          : { ...ip, ttl: ttl ?? ep.multicastTtl ?? 1, multicastLoop: ep.multicastLoop6 }
+        : { ...ip, ttl: ttl ?? ep.ttl },
       UDP_SEGMENT,
       { srcPort: ep.local.port, dstPort: dport },
       data,
@@ -555,7 +572,17 @@ export class UdpLayer implements TransportProtocol {
       return;
     }
     this.stats.inDatagrams++;
-    ep.queue.push({ data: data.slice(), srcAddr: info.src, srcPort, dstAddr: info.dst });
+    const p = info.packet;
+    ep.queue.push({
+      data: data.slice(),
+      srcAddr: info.src,
+      srcPort,
+      dstAddr: info.dst,
+      ttl: info.ttl,
+      tos: info.dst.family === 4 ? p[1]! : ((p[0]! & 15) << 4) | (p[1]! >> 4),
+      ifindex: info.iface.ifindex,
+      ...(info.broadcast && info.dst.family === 4 ? { specDst: info.iface.primaryAddress } : {}),
+    });
     ep.queueBytes += cost;
     ep.onReadable?.();
   }

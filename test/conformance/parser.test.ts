@@ -143,6 +143,9 @@ test('syscall lines: argument forms, errno and note', () => {
       '+0 getsockopt(3, SOL_SOCKET, SO_ERROR, [ECONNREFUSED], [4]) = 0',
       '+0 bind(3, {sa_family=AF_INET, sin_port=htons(8080), sin_addr=inet_addr("192.168.0.1")}, 16) = 0',
       '+0 write(3, "hello"..., 5) = 5',
+      '+0 sendmsg(3, {msg_name(...)=..., msg_iov(1)=[{..., 10}], msg_flags=0,',
+      '      msg_control=[{cmsg_level=SOL_IP, cmsg_type=IP_TTL, cmsg_data=0}]}, 0) = -1 EINVAL (Invalid argument)',
+      '+0 close(3) = 0',
     ].join('\n'),
   );
   const calls = s.events.map((e) => (e.kind === 'syscall' ? e : assert.fail('x')));
@@ -155,6 +158,10 @@ test('syscall lines: argument forms, errno and note', () => {
   assert.equal(calls[3]!.note, 'Operation now in progress');
   assert.ok(calls[5]!.args[1]!.kind === 'struct' && calls[5]!.args[1]!.items.length === 3);
   assert.ok(calls[6]!.args[1]!.kind === 'string' && calls[6]!.args[1]!.ellipsis);
+  // A call over two lines: the errno and note follow the result on its line.
+  assert.equal(calls[7]!.errno, 'EINVAL');
+  assert.equal(calls[7]!.note, 'Invalid argument');
+  assert.equal(calls[8]!.errno, undefined);
 });
 
 test('options, init/cleanup commands, code blocks, comments', () => {

@@ -189,6 +189,26 @@ describe('CUBIC (RFC 9438)', () => {
     assert.equal(cc.state.epochStart, seconds(1));
   });
 
+  it('FreeBSD cc_cubic (firstHalves): the first congestion event halves with W_max = beta*cwnd, later ones use beta', () => {
+    const cc = new Cubic(MSS, { firstHalves: true });
+    while (cc.cwnd < 100 * MSS) cc.onAck(MSS, ctx());
+    cc.onEnterRecovery(ctx({ flightSize: 100 * MSS }));
+    assert.equal(cc.ssthresh, 50_000);
+    assert.equal(cc.state.wMax, 100 * CUBIC_BETA);
+    cc.onExitRecovery(ctx({ flightSize: 50 * MSS }));
+    cc.onEnterRecovery(ctx({ flightSize: 50 * MSS }));
+    assert.equal(cc.ssthresh, 35_000);
+    // An RTO as the first event halves too; the factory builds the variant on request.
+    const rto = createCongestionControl('cubic', MSS, { cubicFirstHalves: true });
+    while (rto.cwnd < 40 * MSS) rto.onAck(MSS, ctx());
+    rto.onRto(ctx({ flightSize: 40 * MSS }));
+    assert.equal(rto.ssthresh, 20_000);
+    const linux = createCongestionControl('cubic', MSS);
+    while (linux.cwnd < 40 * MSS) linux.onAck(MSS, ctx());
+    linux.onRto(ctx({ flightSize: 40 * MSS }));
+    assert.equal(linux.ssthresh, 28_000);
+  });
+
   it('cwnd tracks W_cubic(t) over time (concave then convex)', () => {
     const cc = afterLoss(100);
     const rtt = millis(100);

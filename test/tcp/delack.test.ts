@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { tcpConfigFor } from '../../src/tcp/config.ts';
 import { FREEBSD, LINUX, type TcpProfileName } from '../../src/tcp/profile.ts';
-import { established, expectSeg, type Opened, PEER_PORT, TCP_ACK } from './harness.ts';
+import { established, expectSeg, type Opened, PEER_PORT, TCP_ACK, TCP_FIN } from './harness.ts';
 
 const bytes = (n: number) => new Uint8Array(n).fill(7);
 
@@ -172,6 +172,69 @@ describe('quick-ACK mode (Linux tcp_incr_quickack)', () => {
     e.h.none();
     e.h.advance(40);
     expectSeg(e.h.one(), { ack: e.peerSeq + 100 });
+  });
+});
+
+describe("the peer's FIN (profile finAck)", () => {
+  const fin = (e: Opened, off: number) =>
+    e.h.inject({
+      srcPort: PEER_PORT,
+      dstPort: e.port,
+      seq: e.peerSeq + off,
+      ack: e.iss + 1,
+      flags: TCP_ACK | TCP_FIN,
+    });
+
+  it('Linux: a FIN before any data is ACKed at once (ato not yet set)', () => {
+    const e = established({ config: tcpConfigFor(LINUX) });
+    fin(e, 0);
+    expectSeg(e.h.one(), { flags: TCP_ACK, ack: e.peerSeq + 1 });
+    assert.equal(e.c.state, 'CLOSE-WAIT');
+  });
+
+  it("Linux: a FIN after data waits for the delayed-ACK timer (tcp_fin's pingpong mode)", () => {
+    const e = established({ config: tcpConfigFor(LINUX) });
+    data(e, 0, 100);
+    expectSeg(e.h.one(), { ack: e.peerSeq + 100 }); // quick-ACK mode
+    fin(e, 100);
+    assert.equal(e.c.state, 'CLOSE-WAIT');
+    e.h.advance(39);
+    e.h.none();
+    e.h.advance(1);
+    expectSeg(e.h.one(), { flags: TCP_ACK, ack: e.peerSeq + 101 });
+  });
+
+  it('Linux: data with a FIN is delayed too (no quick ACK), unless more than an MSS is owed', () => {
+    const withFin = (e: Opened, off: number, len: number) =>
+      e.h.inject(
+        {
+          srcPort: PEER_PORT,
+          dstPort: e.port,
+          seq: e.peerSeq + off,
+          ack: e.iss + 1,
+          flags: TCP_ACK | TCP_FIN,
+        },
+        bytes(len),
+      );
+    // The first data of the connection, with the FIN: pingpong mode holds the quick ACK.
+    const e = established({ config: tcpConfigFor(LINUX) });
+    withFin(e, 0, 100);
+    e.h.advance(39);
+    e.h.none();
+    e.h.advance(1);
+    expectSeg(e.h.one(), { ack: e.peerSeq + 101 });
+    // A full-sized segment and the FIN: more than one MSS owed, ACKed at once.
+    const f = established({ config: tcpConfigFor(LINUX), peerOptions: { mss: 1000 } });
+    withFin(f, 0, 1000);
+    expectSeg(f.h.one(), { ack: f.peerSeq + 1001 });
+  });
+
+  it('FreeBSD: the FIN is ACKed at once after data too (TF_ACKNOW)', () => {
+    const e = established({ config: tcpConfigFor(FREEBSD) });
+    data(e, 0, 100);
+    e.h.none();
+    fin(e, 100);
+    expectSeg(e.h.one(), { flags: TCP_ACK, ack: e.peerSeq + 101 });
   });
 });
 

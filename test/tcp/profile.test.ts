@@ -21,6 +21,8 @@ describe('TcpProfile -> TcpConfig', () => {
     // net.ipv4.tcp_congestion_control = cubic; an override still picks another.
     assert.equal(DEFAULT_TCP_CONFIG.congestion, 'cubic');
     assert.equal(resolveTcpConfig({ congestion: 'newreno' }).congestion, 'newreno');
+    assert.equal(DEFAULT_TCP_CONFIG.cubicFirstHalves, false);
+    assert.equal(DEFAULT_TCP_CONFIG.finAckDelayed, true);
     assert.equal(DEFAULT_TCP_CONFIG.inputWindowFromBuffer, false);
     assert.equal(DEFAULT_TCP_CONFIG.finOnAcks, false);
     assert.equal(DEFAULT_TCP_CONFIG.mssOptionPerSyn, false);
@@ -48,7 +50,10 @@ describe('TcpProfile -> TcpConfig', () => {
     assert.equal(c.icmpSoftUnreachable, true);
     assert.deepEqual([c.rcvBuf, c.sndBuf, c.maxRcvBuf], [65536, 32768, 2 * 1024 * 1024]);
     assert.equal(c.sockBufRounding, 'mss-multiple');
-    assert.equal(c.congestion, 'newreno');
+    // FreeBSD 14's net.inet.tcp.cc.algorithm default.
+    assert.equal(c.congestion, 'cubic');
+    assert.equal(c.cubicFirstHalves, true);
+    assert.equal(c.finAckDelayed, false);
     assert.equal(c.inputWindowFromBuffer, true);
     assert.equal(c.finOnAcks, true);
     assert.equal(c.mssOptionPerSyn, true);

@@ -50,13 +50,27 @@ export class Cubic extends NewReno {
    */
   hystart: LinuxHystart | undefined = undefined;
   readonly hystartPP: HystartPlusPlus | undefined;
+  /**
+   * FreeBSD cc_cubic (cubic_ssthresh_update): the first congestion event halves, ssthresh =
+   * cwnd / 2 with W_max = β_cubic·cwnd, "to align the cubic concave region"; later ones use β.
+   */
+  readonly firstHalves: boolean;
+  /** A congestion event has happened (FreeBSD's CUBICFLAG_CONG_EVENT); #halving: this one halves. */
+  #congested = false;
+  #halving = false;
 
   constructor(
     mss: number,
-    opts: { fastConvergence?: boolean; slowStartExit?: SlowStartExit; abcLimit?: number } = {},
+    opts: {
+      fastConvergence?: boolean;
+      slowStartExit?: SlowStartExit;
+      abcLimit?: number;
+      firstHalves?: boolean;
+    } = {},
   ) {
     super(mss, opts.abcLimit !== undefined ? { abcLimit: opts.abcLimit } : {});
     this.fastConvergence = opts.fastConvergence ?? true;
+    this.firstHalves = opts.firstHalves ?? false;
     this.slowStartExit = opts.slowStartExit ?? 'linux-hystart';
     this.hystartPP = this.slowStartExit === 'rfc9406-hystart++' ? new HystartPlusPlus() : undefined;
   }
@@ -143,17 +157,24 @@ export class Cubic extends NewReno {
   /** RFC 9438 §4.6 multiplicative decrease with §4.7 fast convergence. */
   #reduce(ctx: CongestionContext): void {
     const cwnd = this._cwnd / ctx.mss;
+    this.#congestionEvent();
     // §4.7: "if (cwnd < W_max and fast convergence enabled) W_max = cwnd * (1 + β_cubic) / 2 else W_max = cwnd".
-    if (this.fastConvergence && this.#wMax !== undefined && cwnd < this.#wMax)
+    if (this.#halving) this.#wMax = cwnd * CUBIC_BETA;
+    else if (this.fastConvergence && this.#wMax !== undefined && cwnd < this.#wMax)
       this.#wMax = (cwnd * (1 + CUBIC_BETA)) / 2;
     else this.#wMax = cwnd;
     this.#cwndPrior = cwnd;
     this.#tEpoch = undefined;
   }
 
-  /** §4.6: "ssthresh = flight_size * β_cubic", at least 2*SMSS. */
+  #congestionEvent(): void {
+    this.#halving = this.firstHalves && !this.#congested;
+    this.#congested = true;
+  }
+
+  /** §4.6: "ssthresh = flight_size * β_cubic", at least 2*SMSS (FreeBSD's first event: half). */
   protected override lossThreshold(ctx: CongestionContext): number {
-    return Math.max(Math.floor(ctx.flightSize * CUBIC_BETA), 2 * ctx.mss);
+    return Math.max(Math.floor(ctx.flightSize * (this.#halving ? 0.5 : CUBIC_BETA)), 2 * ctx.mss);
   }
 
   override onEnterRecovery(ctx: CongestionContext): void {
@@ -179,7 +200,10 @@ export class Cubic extends NewReno {
    * β_cubic"; in the next congestion-avoidance stage K = 0 and W_max = cwnd at its start.
    */
   override onRto(ctx: CongestionContext): void {
-    if (!this.rtoPending) this.#cwndPrior = this._cwnd / ctx.mss;
+    if (!this.rtoPending) {
+      this.#cwndPrior = this._cwnd / ctx.mss;
+      this.#congestionEvent();
+    }
     this.#wMax = undefined;
     this.#tEpoch = undefined;
     // Linux cubictcp_state(TCP_CA_Loss): HyStart runs again in the slow start that follows.

@@ -37,6 +37,8 @@ export interface CongestionOptions {
   slowStartExit?: SlowStartExit;
   /** Slow start's per-ACK growth limit in segments (RFC 3465 L; Linux: Infinity). */
   abcLimit?: number;
+  /** CUBIC's first congestion event halves the window (FreeBSD cc_cubic). */
+  cubicFirstHalves?: boolean;
 }
 
 export function createCongestionControl(
@@ -51,6 +53,7 @@ export function createCongestionControl(
       return new Cubic(mss, {
         ...(opts.slowStartExit ? { slowStartExit: opts.slowStartExit } : {}),
         ...(opts.abcLimit !== undefined ? { abcLimit: opts.abcLimit } : {}),
+        firstHalves: opts.cubicFirstHalves === true,
       });
     case 'bbr':
       if (!BBR_BUILT_IN)
