@@ -229,6 +229,7 @@ export class TcpListener implements TcpParent {
       { address: src, port: r.srcPort },
       // A SYN that came tunnelled makes a tunnelled connection (FreeBSD syncache_add's port).
       layer.sharedOptions.intern({ ...this.opts, udpEncapsPort: tunnelPort || undefined }),
+      true,
     );
     c.parent = this;
     c.reuseAddr = this.reuseAddr;
@@ -368,6 +369,7 @@ export class TcpListener implements TcpParent {
       { address: src, port: r.srcPort },
       // A SYN that came tunnelled makes a tunnelled connection (FreeBSD syncache_add's port).
       layer.sharedOptions.intern({ ...this.opts, udpEncapsPort: tunnelPort || undefined }),
+      true,
     );
     c.parent = this;
     c.reuseAddr = this.reuseAddr;

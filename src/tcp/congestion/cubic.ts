@@ -55,7 +55,7 @@ export class Cubic extends NewReno {
     mss: number,
     opts: { fastConvergence?: boolean; slowStartExit?: SlowStartExit; abcLimit?: number } = {},
   ) {
-    super(mss, opts.abcLimit !== undefined ? { abcLimit: opts.abcLimit } : {});
+    super(mss, opts);
     this.fastConvergence = opts.fastConvergence ?? true;
     this.slowStartExit = opts.slowStartExit ?? 'linux-hystart';
     this.hystartPP = this.slowStartExit === 'rfc9406-hystart++' ? new HystartPlusPlus() : undefined;
