@@ -836,7 +836,7 @@ export class Tcb {
    * the connection is idle (trimIfIdle).
    */
   private dropTimers(): void {
-    this.#timer?.cancel();
+    this.#timer?.dispose();
     this.#timer = undefined;
     this.#timerSlots = undefined;
     this.trimIfIdle();
