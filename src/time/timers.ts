@@ -147,10 +147,19 @@ export class TimerQueue {
     const s = this.#seqs;
     const t = this.#timers;
     const g = this.#gens;
-    [d[a], d[b]] = [d[b], d[a]];
-    [s[a], s[b]] = [s[b], s[a]];
-    [t[a], t[b]] = [t[b], t[a]];
-    [g[a], g[b]] = [g[b], g[a]];
+    // Element by element through a temporary (a destructuring swap may build arrays).
+    const dt = d[a];
+    d[a] = d[b];
+    d[b] = dt;
+    const st = s[a];
+    s[a] = s[b];
+    s[b] = st;
+    const tt = t[a];
+    t[a] = t[b];
+    t[b] = tt;
+    const gt = g[a];
+    g[a] = g[b];
+    g[b] = gt;
   }
 
   #up(i: number): void {
