@@ -55,6 +55,14 @@ export class Timer {
 const DISPOSED: TimerCallback = () => {};
 
 /**
+ * Compaction waits for this many stale entries (and for them to be half the heap, so its
+ * cost stays constant per cancel). Low, so the heap stays near its live size: one closed
+ * connection leaves an entry due an RTO later, and at a thousand connections a second a
+ * floor of 1024 kept a heap twice as deep as the live timers need (bench crr).
+ */
+const COMPACT_MIN = 64;
+
+/**
  * A binary min-heap of (deadline, timer, generation) entries stored in parallel
  * arrays (no per-entry objects). Ties fire in insertion order.
  */
@@ -87,7 +95,7 @@ export class TimerQueue {
   noteCancel(): void {
     this.#stale++;
     // Compact when mostly garbage, so cancelled timers cannot pile up without bound.
-    if (this.#stale > 1024 && this.#stale > this.#timers.length / 2) this.#compact();
+    if (this.#stale > COMPACT_MIN && this.#stale > this.#timers.length / 2) this.#compact();
   }
 
   /** @internal */
@@ -101,7 +109,7 @@ export class TimerQueue {
     if (this.onEarliestChanged !== null && this.#timers[0] === timer && this.#gens[0] === gen) {
       this.onEarliestChanged(deadline);
     }
-    if (this.#stale > 1024 && this.#stale > this.#timers.length / 2) this.#compact();
+    if (this.#stale > COMPACT_MIN && this.#stale > this.#timers.length / 2) this.#compact();
   }
 
   /** The earliest live deadline, or undefined. */
