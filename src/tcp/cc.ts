@@ -35,11 +35,17 @@ export function ccContext(c: Tcb): CongestionContext {
 
 /** The controller the connection's options name, for its MSS, with the stack's randomness. */
 export function ccCreate(c: Tcb, name: CongestionName = c.opts.congestion): CongestionControl {
-  const rng = c.layer.env.rng;
+  const cfg = c.layer.config;
+  // One literal, no closure unless BBR draws random numbers (a closure per connection is an
+  // allocation, and a named function under tsx).
   return createCongestionControl(name, c.mss, {
-    random: (n) => rng.below(n),
-    slowStartExit: c.layer.config.hystart,
-    abcLimit: c.layer.config.slowStartLimit,
-    cubicFirstHalves: c.layer.config.cubicFirstHalves,
+    random: name === 'bbr' ? rngBelow(c.layer.env.rng) : undefined,
+    slowStartExit: cfg.hystart,
+    abcLimit: cfg.slowStartLimit,
+    cubicFirstHalves: cfg.cubicFirstHalves,
   });
+}
+
+function rngBelow(rng: Tcb['layer']['env']['rng']): (n: number) => number {
+  return (n) => rng.below(n);
 }

@@ -229,6 +229,7 @@ export class TcpListener implements TcpParent {
       { address: src, port: r.srcPort },
       // A SYN that came tunnelled makes a tunnelled connection (FreeBSD syncache_add's port).
       layer.sharedOptions.intern({ ...this.opts, udpEncapsPort: tunnelPort || undefined }),
+      true,
     );
     c.parent = this;
     c.reuseAddr = this.reuseAddr;
@@ -236,12 +237,14 @@ export class TcpListener implements TcpParent {
     c.irs = seq(r.seq);
     c.rcv.nxt = seqAdd(c.irs, 1);
     c.lastAckSent = c.rcv.nxt;
-    c.rcvMss = layer.announcedMss(src, c.opts);
+    // One route lookup for the MSS we announce (capped by TCP_MAXSEG) and the one we send.
+    const routeMss = layer.routeMss(src, c.opts);
+    c.rcvMss = c.opts.maxSeg !== undefined ? Math.min(routeMss, c.opts.maxSeg) : routeMss;
     c.tsOffset = layer.tsOffset;
     // RFC 7323 §2.2/§2.3: our shift for the SYN-ACK (applySynOptions zeroes it when the SYN
     // offered no window scale).
     c.rcvWscale = layer.wscaleFor(c.opts);
-    applySynOptions(c, r.options, true);
+    applySynOptions(c, r.options, true, routeMss);
     ecnAcceptSyn(c, flags, ecn);
     const iss = layer.isn.isn(dst, r.dstPort, src, r.srcPort);
     initSend(c, iss);
@@ -368,6 +371,7 @@ export class TcpListener implements TcpParent {
       { address: src, port: r.srcPort },
       // A SYN that came tunnelled makes a tunnelled connection (FreeBSD syncache_add's port).
       layer.sharedOptions.intern({ ...this.opts, udpEncapsPort: tunnelPort || undefined }),
+      true,
     );
     c.parent = this;
     c.reuseAddr = this.reuseAddr;

@@ -21,10 +21,15 @@ export function wantedWscale(rcvBuf: number): number {
 /**
  * Negotiates options from the peer's SYN (or SYN-ACK): MSS (RFC 9293 §3.7.1, 536 when
  * absent), window scale (RFC 7323 §2), timestamps (RFC 7323 §3), SACK (RFC 2018).
+ * `routeMss`: the route's MSS towards the peer, when the caller has just asked for it.
  */
-export function applySynOptions(c: Tcb, o: TcpOptions, weOffered: boolean): void {
+export function applySynOptions(
+  c: Tcb,
+  o: TcpOptions,
+  weOffered: boolean,
+  routeMss = c.layer.routeMss(c.remote.address, c.opts),
+): void {
   const cfg = c.layer.config;
-  const routeMss = c.layer.routeMss(c.remote.address, c.opts);
   const cap = c.opts.maxSeg ?? Number.POSITIVE_INFINITY;
   // An MSS option of 0 counts as absent, as in Linux (tcp_parse_options: "if (in_mss)").
   c.mss = Math.max(cfg.minMss, Math.min(o.mss || 536, routeMss, cap));

@@ -643,7 +643,17 @@ export class Tcb {
     timeouts: 0,
   };
 
-  constructor(layer: TcpHost, local: TcpEndpoint, remote: TcpEndpoint, opts: Readonly<TcpSocketOptions>) {
+  /**
+   * `passive`: made by a listener for a SYN, which sets `cc` at once from the negotiated MSS
+   * (applySynOptions, or the cookie's), so no placeholder controller is made for it.
+   */
+  constructor(
+    layer: TcpHost,
+    local: TcpEndpoint,
+    remote: TcpEndpoint,
+    opts: Readonly<TcpSocketOptions>,
+    passive = false,
+  ) {
     this.layer = layer;
     this.local = local;
     this.remote = remote;
@@ -657,7 +667,11 @@ export class Tcb {
       maxRto: cfg.maxRto,
       linux: cfg.linuxRto,
     });
-    this.cc = createCongestionControl(opts.congestion, 536);
+    // Until the handshake negotiates the MSS (applySynOptions): an active open's SYN-SENT
+    // reads it (TCP_INFO); a passive one's is set before anything reads it.
+    this.cc = passive
+      ? (undefined as unknown as CongestionControl)
+      : createCongestionControl(opts.congestion, 536);
   }
 
   // ---------------------------------------------------------------- lazy parts
@@ -833,7 +847,7 @@ export class Tcb {
    * the connection is idle (trimIfIdle).
    */
   private dropTimers(): void {
-    this.#timer?.cancel();
+    this.#timer?.dispose();
     this.#timer = undefined;
     this.#timerSlots = undefined;
     this.trimIfIdle();

@@ -89,10 +89,10 @@ export class PortTable<C extends PortClaim = PortClaim> {
     }
     if (!e.delete(claim)) return;
     this.#size--;
-    if (e.size === 1) {
-      const [[c, r]] = e;
-      this.#byPort.set(port, { claim: c, role: r });
-    }
+    // A port that had several claims keeps its Map down to the last one: a listener's port,
+    // where each accepted connection comes and goes, would otherwise make a Map (and take it
+    // apart) for every connection (bench crr).
+    if (e.size === 0) this.#byPort.delete(port);
   }
 
   /** The role `claim` holds its port in, or undefined when it holds none. */

@@ -190,7 +190,7 @@ describe('CUBIC (RFC 9438)', () => {
   });
 
   it('FreeBSD cc_cubic (firstHalves): the first congestion event halves with W_max = beta*cwnd, later ones use beta', () => {
-    const cc = new Cubic(MSS, { firstHalves: true });
+    const cc = new Cubic(MSS, { cubicFirstHalves: true });
     while (cc.cwnd < 100 * MSS) cc.onAck(MSS, ctx());
     cc.onEnterRecovery(ctx({ flightSize: 100 * MSS }));
     assert.equal(cc.ssthresh, 50_000);

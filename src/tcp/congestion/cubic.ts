@@ -65,12 +65,12 @@ export class Cubic extends NewReno {
       fastConvergence?: boolean;
       slowStartExit?: SlowStartExit;
       abcLimit?: number;
-      firstHalves?: boolean;
+      cubicFirstHalves?: boolean;
     } = {},
   ) {
-    super(mss, opts.abcLimit !== undefined ? { abcLimit: opts.abcLimit } : {});
+    super(mss, opts);
     this.fastConvergence = opts.fastConvergence ?? true;
-    this.firstHalves = opts.firstHalves ?? false;
+    this.firstHalves = opts.cubicFirstHalves ?? false;
     this.slowStartExit = opts.slowStartExit ?? 'linux-hystart';
     this.hystartPP = this.slowStartExit === 'rfc9406-hystart++' ? new HystartPlusPlus() : undefined;
   }
