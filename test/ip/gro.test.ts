@@ -198,19 +198,26 @@ test('off on the interface or on the stack-wide switch: nothing is merged', () =
 // One test per rule that ends a run: segment 2 (of 0..4) is changed; the expected segments
 // per frame handed up.
 const TCP = L2 + 20;
+/** Changes byte `at` of segment 2 with `fn`. */
+const set =
+  (at: number, fn: (v: number) => number) =>
+  (f: Uint8Array[]): Uint8Array[] => {
+    f[2][at] = fn(f[2][at]);
+    return f;
+  };
 const rules: { name: string; change: (f: Uint8Array[]) => Uint8Array[]; expect: number[] }[] = [
-  { name: 'another ACK number', change: (f) => (f[2][TCP + 11]++, f), expect: [2, 1, 2] },
-  { name: 'another window', change: (f) => (f[2][TCP + 15]++, f), expect: [2, 1, 2] },
-  { name: 'other option bytes (a newer timestamp)', change: (f) => (f[2][TCP + 27]++, f), expect: [2, 1, 2] },
-  { name: 'FIN', change: (f) => ((f[2][TCP + 13] |= 0x01), f), expect: [2, 1, 2] },
-  { name: 'SYN', change: (f) => ((f[2][TCP + 13] |= 0x02), f), expect: [2, 1, 2] },
-  { name: 'RST', change: (f) => ((f[2][TCP + 13] |= 0x04), f), expect: [2, 1, 2] },
-  { name: 'URG', change: (f) => ((f[2][TCP + 13] |= 0x20), f), expect: [2, 1, 2] },
-  { name: 'ECE', change: (f) => ((f[2][TCP + 13] |= 0x40), f), expect: [2, 1, 2] },
-  { name: 'CWR', change: (f) => ((f[2][TCP + 13] |= 0x80), f), expect: [2, 1, 2] },
+  { name: 'another ACK number', change: set(TCP + 11, (v) => v + 1), expect: [2, 1, 2] },
+  { name: 'another window', change: set(TCP + 15, (v) => v + 1), expect: [2, 1, 2] },
+  { name: 'other option bytes (a newer timestamp)', change: set(TCP + 27, (v) => v + 1), expect: [2, 1, 2] },
+  { name: 'FIN', change: set(TCP + 13, (v) => v | 0x01), expect: [2, 1, 2] },
+  { name: 'SYN', change: set(TCP + 13, (v) => v | 0x02), expect: [2, 1, 2] },
+  { name: 'RST', change: set(TCP + 13, (v) => v | 0x04), expect: [2, 1, 2] },
+  { name: 'URG', change: set(TCP + 13, (v) => v | 0x20), expect: [2, 1, 2] },
+  { name: 'ECE', change: set(TCP + 13, (v) => v | 0x40), expect: [2, 1, 2] },
+  { name: 'CWR', change: set(TCP + 13, (v) => v | 0x80), expect: [2, 1, 2] },
   {
     name: 'PSH in the middle (merged as the last)',
-    change: (f) => ((f[2][TCP + 13] |= TCP_PSH), f),
+    change: set(TCP + 13, (v) => v | TCP_PSH),
     expect: [3, 2],
   },
   { name: 'a sequence gap', change: (f) => [f[0], f[1], f[3], f[4]], expect: [2, 2] },
@@ -219,11 +226,11 @@ const rules: { name: string; change: (f: Uint8Array[]) => Uint8Array[]; expect: 
     change: (f) => [f[0], f[1], shorten(f[2]), f[3], f[4]],
     expect: [3, 2],
   },
-  { name: 'another TOS/ECN', change: (f) => ((f[2][L2 + 1] = 2), f), expect: [2, 1, 2] },
-  { name: 'another TTL', change: (f) => (f[2][L2 + 8]--, f), expect: [2, 1, 2] },
-  { name: 'another port (another flow)', change: (f) => (f[2][TCP + 1]++, f), expect: [2, 1, 2] },
-  { name: 'another link header', change: (f) => (f[2][6]++, f), expect: [2, 1, 2] },
-  { name: 'a fragment (MF)', change: (f) => ((f[2][L2 + 6] |= 0x20), f), expect: [2, 1, 2] },
+  { name: 'another TOS/ECN', change: set(L2 + 1, () => 2), expect: [2, 1, 2] },
+  { name: 'another TTL', change: set(L2 + 8, (v) => v - 1), expect: [2, 1, 2] },
+  { name: 'another port (another flow)', change: set(TCP + 1, (v) => v + 1), expect: [2, 1, 2] },
+  { name: 'another link header', change: set(6, (v) => v + 1), expect: [2, 1, 2] },
+  { name: 'a fragment (MF)', change: set(L2 + 6, (v) => v | 0x20), expect: [2, 1, 2] },
   { name: 'IPv4 options', change: (f) => [f[0], f[1], withIpOptions(f[2]), f[3], f[4]], expect: [2, 1, 2] },
 ];
 
