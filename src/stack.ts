@@ -165,7 +165,7 @@ export class Stack implements Pollable {
       this.onWake?.();
     };
     const ip = this.ip;
-    const gro = new Gro(this.stats.gro, (iface, frame) => ip.receive(iface, frame));
+    const gro = new Gro(this.stats, (iface, frame) => ip.receive(iface, frame));
     gro.enabled = options.gro ?? true;
     this.#gro = gro;
     this.#receive = (iface, frame) => {

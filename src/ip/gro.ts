@@ -48,7 +48,7 @@ function same(a: Uint8Array, b: Uint8Array, at: number, n: number): boolean {
 
 export class Gro {
   readonly #deliver: (iface: NetInterface, frame: Uint8Array) => void;
-  readonly #stats: GroStats;
+  readonly #stats: { readonly gro: GroStats; readonly link: { received: number } };
   /** The stack-wide switch (each interface has its own too, `NetInterface.gro`). */
   enabled = true;
   // The run: its frames in order, all with the first frame's offsets.
@@ -68,7 +68,11 @@ export class Gro {
   /** The first frame's checksums are verified (done when a second joins). */
   #verified = false;
 
-  constructor(stats: GroStats, deliver: (iface: NetInterface, frame: Uint8Array) => void) {
+  /** `stats`: the stack's (its `link.received` counts wire frames, a run's each). */
+  constructor(
+    stats: { readonly gro: GroStats; readonly link: { received: number } },
+    deliver: (iface: NetInterface, frame: Uint8Array) => void,
+  ) {
     this.#stats = stats;
     this.#deliver = deliver;
   }
@@ -209,8 +213,11 @@ export class Gro {
     // a super-segment's checksum is not verified again (tcp-glue.ts, as CHECKSUM_UNNECESSARY).
     markSuperSegment(out, gso);
     frames.length = 0;
-    this.#stats.coalesced += n;
-    this.#stats.runs++;
+    const stats = this.#stats;
+    stats.gro.coalesced += n;
+    stats.gro.runs++;
+    // The link layer counts the run once; the device received its frames (Linux rx_packets).
+    stats.link.received += n - 1;
     this.#deliver(iface, out);
   }
 

@@ -128,8 +128,9 @@ const DEVICE: Device = { name: 'd', linkType: 'ethernet', mtu: 1500, transmit() 
 function coalesce(frames: Uint8Array[], device: Device = DEVICE) {
   const iface = new NetInterface('eth0', 1, device, new Uint8Array(6), 1500, 64);
   const out: Uint8Array[] = [];
-  const stats = { coalesced: 0, runs: 0 };
-  const gro = new Gro(stats, (_i, f) => out.push(f));
+  const all = { gro: { coalesced: 0, runs: 0 }, link: { received: frames.length } };
+  const stats = all.gro;
+  const gro = new Gro(all, (_i, f) => out.push(f));
   for (const f of frames) gro.input(iface, f);
   gro.flush();
   const segs = out.map((f) => {
@@ -183,7 +184,7 @@ test('off on the interface or on the stack-wide switch: nothing is merged', () =
   const iface = new NetInterface('eth0', 1, DEVICE, new Uint8Array(6), 1500, 64);
   iface.gro = false;
   const out: Uint8Array[] = [];
-  const gro = new Gro({ coalesced: 0, runs: 0 }, (_i, f) => out.push(f));
+  const gro = new Gro({ gro: { coalesced: 0, runs: 0 }, link: { received: 0 } }, (_i, f) => out.push(f));
   for (const f of frames) gro.input(iface, f);
   gro.flush();
   assert.deepEqual(out, frames);
@@ -398,6 +399,8 @@ test('bulk on stacks: byte-exact, runs delivered, every segment counted (InSegs,
   assert.ok(on.b.stats.gro.runs > 0);
   assert.ok(on.b.stats.gro.coalesced >= 2 * on.b.stats.gro.runs);
   const sentSegs = on.a.tcp.stats.segmentsOut;
+  // The link layer counts the wire frames, a run's each (as a device's rx_packets).
+  assert.equal(on.b.stats.link.received, on.cable.aToB.stats.sent);
   assert.equal(on.b.tcp.stats.segmentsIn, sentSegs);
   // (The SYN went to the listener, before the accepted connection's count starts.)
   assert.equal(r.s.info().segsIn, r.c.info().segsOut - 1);
