@@ -87,7 +87,10 @@ export class Gro {
   /** Puts `frame` in the run (true), or says it goes up as it is, after the run (false). */
   #take(iface: NetInterface, frame: Uint8Array): boolean {
     const dev = iface.device;
-    if (!this.enabled || dev === null || !iface.gro) return false;
+    // A link that carries super-segments (Device.gsoMaxSize: a memory link with offloads, the
+    // vnet TAP) brings a sender's runs whole already; like Linux's veth (GRO off unless turned
+    // on), its frames go up as they came.
+    if (!this.enabled || dev === null || !iface.gro || (dev.gsoMaxSize ?? 0) > 0) return false;
     const l3 = ipOffset(frame, dev.linkType);
     if (l3 < 0) return false;
     const v6 = frame[l3] >> 4 === 6;

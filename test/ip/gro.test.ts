@@ -181,6 +181,8 @@ test('off on the interface or on the stack-wide switch: nothing is merged', () =
   const frames = flow(4);
   const a = coalesce(frames);
   assert.deepEqual(a.segs, [4]);
+  // Nor on a link that carries super-segments (as Linux's veth).
+  assert.deepEqual(coalesce(frames, { ...DEVICE, gsoMaxSize: 65535 }).segs, [1, 1, 1, 1]);
   const iface = new NetInterface('eth0', 1, DEVICE, new Uint8Array(6), 1500, 64);
   iface.gro = false;
   const out: Uint8Array[] = [];
