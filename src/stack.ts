@@ -17,6 +17,7 @@
 
 // IPv6 (issue #15): the layer beside IPv4 and the dual-family network layer the transports see.
 import { DualNetwork } from './ip/dual-network.ts';
+import { Gro } from './ip/gro.ts';
 import type { NetInterface } from './ip/interface.ts';
 import { type InterfaceSpec, type Ipv4Config, Ipv4Layer } from './ip/ipv4.ts';
 import { Ipv4Network } from './ip/ipv4-network.ts';
@@ -99,6 +100,8 @@ export interface StackOptions {
   config?: StackConfig;
   /** DNS servers ('10.0.2.53' or '10.0.2.53:5353') asked after `hosts` (src/socket/stack-resolver.ts). */
   nameservers?: readonly string[];
+  /** Receive coalescing of TCP segments (src/ip/gro.ts; per interface: NetInterface.gro). Default true. */
+  gro?: boolean;
 }
 
 export class Stack implements Pollable {
@@ -132,6 +135,7 @@ export class Stack implements Pollable {
   readonly #tcpShim: TcpReceiveShim;
   readonly #tcpLayer: TcpLayer;
   readonly #receive: (iface: NetInterface, frame: Uint8Array) => void;
+  readonly #gro: Gro;
   #inputOnlyPolls = 0;
   readonly #ipv6Enable: boolean;
   /** When the receive queues last went from empty to not (nextDeadline while frames wait). */
@@ -161,10 +165,13 @@ export class Stack implements Pollable {
       this.onWake?.();
     };
     const ip = this.ip;
+    const gro = new Gro(this.stats, (iface, frame) => ip.receive(iface, frame));
+    gro.enabled = options.gro ?? true;
+    this.#gro = gro;
     this.#receive = (iface, frame) => {
       const trace = this.traceReceive;
       if (trace !== undefined) trace(iface, frame);
-      ip.receive(iface, frame);
+      gro.input(iface, frame);
     };
     const env = this.#env;
     this.ip6 = new Ipv6Layer(
@@ -217,6 +224,14 @@ export class Stack implements Pollable {
   /** The stack's TCP layer (src/tcp/layer.ts). */
   get tcp(): TcpLayer {
     return this.#tcpLayer;
+  }
+
+  /** Receive coalescing (src/ip/gro.ts) on this stack; each interface has its own switch too (`gro`). */
+  get gro(): boolean {
+    return this.#gro.enabled;
+  }
+  set gro(on: boolean) {
+    this.#gro.enabled = on;
   }
 
   get forwarding(): boolean {
@@ -400,6 +415,8 @@ export class Stack implements Pollable {
     let n: number;
     try {
       n = this.ip.table.pollReceive(RX_BATCH, RX_BATCH_BYTES, this.#receive);
+      // The coalesced run goes up with its batch: no segment waits for a later poll.
+      this.#gro.flush();
       // One output pass per connection the batch touched, then the socket events, once.
       if (n > 0) tcp.runOutputPass();
     } finally {

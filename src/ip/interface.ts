@@ -45,6 +45,11 @@ export class NetInterface {
    * gateway terminates the guest's connections to every address this way (src/gateway/).
    */
   transparent = false;
+  /**
+   * Receive coalescing (src/ip/gro.ts) of this interface's TCP segments, on by default as on
+   * Linux (`ethtool -K dev gro off` turns it off there).
+   */
+  gro = true;
 
   constructor(
     name: string,

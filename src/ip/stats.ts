@@ -106,6 +106,14 @@ export interface IgmpStats {
   leavesSent: number;
 }
 
+/** Receive coalescing (src/ip/gro.ts). */
+export interface GroStats {
+  /** Segments merged into super-segments (a run of n segments counts n). */
+  coalesced: number;
+  /** Super-segments (runs of two or more segments) handed up. */
+  runs: number;
+}
+
 export interface StackStats {
   readonly ip: IpStats;
   readonly icmp: IcmpStats;
@@ -124,6 +132,7 @@ export interface StackStats {
     /** Frames dropped on arrival because the interface's receive queue was full. */
     rxQueueDrops: number;
   };
+  readonly gro: GroStats;
 }
 
 function zeros<K extends string>(keys: readonly K[]): Record<K, number> {
@@ -194,5 +203,6 @@ export function newStackStats(): StackStats {
     arp: newArpStats(),
     igmp: zeros(['received', 'malformed', 'invalid', 'queriesReceived', 'reportsSent', 'leavesSent']),
     link: zeros(['received', 'sent', 'malformed', 'notForUs', 'unknownEthertype', 'tooBig', 'rxQueueDrops']),
+    gro: zeros(['coalesced', 'runs']),
   };
 }

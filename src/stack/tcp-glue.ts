@@ -28,6 +28,7 @@ import type { TimerQueue } from '../time/timers.ts';
 import type { UdpTcpTunnel } from '../udp/udp.ts';
 import { type IpAddress, ipEquals } from '../wire/address.ts';
 import { isWireError } from '../wire/error.ts';
+import { superSegmentGsoSize } from '../wire/gso.ts';
 // (IANA protocol numbers: IPv4's Protocol and IPv6's Next Header share them.)
 import { IP_PROTO_TCP, IP_PROTO_UDP } from '../wire/ipv4.ts';
 import { emitTcp, parseTcp, TCP_HEADER_LEN, type TcpRepr, tcpHeaderLength } from '../wire/tcp.ts';
@@ -264,10 +265,12 @@ export class TcpReceiveShim implements TransportProtocol {
 
   receive(info: IpPacketInfo, payload: Uint8Array): void {
     if (info.broadcast || info.linkBroadcast) return; // RFC 9293 §3.10.7.1: TCP is unicast only
-    // A packet from a device that vouches for it (checksum offload) is not verified again.
+    // A packet from a device that vouches for it (checksum offload) is not verified again,
+    // nor is a super-segment (its device vouched for it, or GRO verified each segment it
+    // merged: src/ip/gro.ts), as the kernel's CHECKSUM_UNNECESSARY.
     const p = parseTcp(
       payload,
-      checksumTrusted(info.iface)
+      checksumTrusted(info.iface) || (payload.length > 1 && superSegmentGsoSize(payload) > 0)
         ? undefined
         : pseudoHeaderSum(info.src, info.dst, IP_PROTO_TCP, payload.length),
     );

@@ -31,18 +31,23 @@ const NOT_ACCEPTABLE = 1;
 /** Not acceptable, but a zero-window probe at RCV.NXT: its ACK is processed, its text dropped. */
 const ZERO_WINDOW_PROBE = 2;
 
-/** The segments a super-segment stands for: by its gso size when known, else by our MSS. */
-function receivedSegments(c: Tcb, payload: Uint8Array): number {
-  const g = superSegmentGsoSize(payload);
-  return Math.ceil(payload.length / (g > 0 ? g : c.rcvMss));
-}
-
-/** Segment arrival for a connection in any state but CLOSED and LISTEN; `ecn`: its IP ECN field. */
-export function segmentArrives(c: Tcb, r: TcpRepr, payload: Uint8Array, ecn = 0): void {
+/**
+ * Segment arrival for a connection in any state but CLOSED and LISTEN; `ecn`: its IP ECN field;
+ * `gso`: the gso size of a super-segment (TSO received whole, or GRO's), 0 for one segment.
+ */
+export function segmentArrives(
+  c: Tcb,
+  r: TcpRepr,
+  payload: Uint8Array,
+  ecn = 0,
+  gso = payload.length > 1 ? superSegmentGsoSize(payload) : 0,
+): void {
   const now = c.layer.env.clock.now();
   c.segEcn = ecn;
-  // A super-segment received whole counts as its segments (Linux tcp_segs_in: gso_segs).
-  c.stats.segsIn += payload.length > c.rcvMss ? receivedSegments(c, payload) : 1;
+  // A super-segment received whole counts as its segments (Linux tcp_segs_in: gso_segs), by
+  // its gso size when known, else by our MSS.
+  const len = payload.length;
+  c.stats.segsIn += gso > 0 ? Math.ceil(len / gso) : len > c.rcvMss ? Math.ceil(len / c.rcvMss) : 1;
   c.lastRecv = now;
   c.keepaliveProbes = 0;
   if (c.state === 'SYN-SENT') {

@@ -541,7 +541,7 @@ export class TcpLayer implements TcpListenerHost {
     const stats = this.stats;
     // A super-segment received whole counts as its segments (Linux InSegs counts gso_segs).
     let gso = 0;
-    if (payload.length > 1500 && (gso = superSegmentGsoSize(payload)) > 0)
+    if (payload.length > 1 && (gso = superSegmentGsoSize(payload)) > 0)
       stats.segmentsIn += Math.ceil(payload.length / gso);
     else stats.segmentsIn++;
     if (r.srcPort === 0 || r.dstPort === 0) {
@@ -575,7 +575,7 @@ export class TcpLayer implements TcpListenerHost {
     }
     if (c) {
       const parent = c.parent;
-      segmentArrives(c, r, payload, ecn);
+      segmentArrives(c, r, payload, ecn, gso);
       c.flush();
       parent?.flush();
       return;

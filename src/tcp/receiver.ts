@@ -4,6 +4,7 @@
  * policy (RFC 9293 §3.8.6.3 delayed ACKs, RFC 5681 §4.2 immediate ACKs, Linux quick-ACK
  * mode) and D-SACK reports (RFC 2883).
  */
+import { superSegmentGsoSize } from '../wire/gso.ts';
 import { EV_END, EV_READABLE } from './events.ts';
 import { enterTimeWait } from './lifecycle.ts';
 import { PIECE_OVERHEAD } from './reassembly.ts';
@@ -74,7 +75,7 @@ export function receiveText(c: Tcb, segSeq: Seq, data: Uint8Array, fin: boolean)
     c.ackNow = true;
     if (delivered > 0) c.lastDataRecv = c.layer.env.clock.now();
   } else if (delivered > 0) {
-    inOrderAckPolicy(c, data.length, fin);
+    inOrderAckPolicy(c, data, fin);
   }
   if (delivered > 0) c.pending |= EV_READABLE;
   if (fin) receiveFin(c);
@@ -85,14 +86,20 @@ export function receiveText(c: Tcb, segSeq: Seq, data: Uint8Array, fin: boolean)
  * The ACK policy for in-order data that filled no gap: ACK now, or leave it to the
  * delayed-ACK timer.
  */
-function inOrderAckPolicy(c: Tcb, len: number, fin: boolean): void {
+function inOrderAckPolicy(c: Tcb, data: Uint8Array, fin: boolean): void {
+  const len = data.length;
   // RFC 9293 §3.8.6.3: "an ACK SHOULD be generated for at least every second full-sized
   // segment"; otherwise the delayed-ACK timer sends it. Smaller segments do not count
   // (RFC 1122 §4.2.3.2: "in a stream of full-sized segments there SHOULD be an ACK for at
   // least every second segment").
   const cap = c.rcvMss - (c.tsOk ? 12 : 0);
   let full = Math.min(c.rcvMssEst, cap);
-  if (len > full) full = c.rcvMssEst = Math.min(len, cap);
+  if (len > full) {
+    // A super-segment's segment size is its gso size (Linux tcp_measure_rcv_mss: gso_size).
+    const g = superSegmentGsoSize(data);
+    const seg = g > 0 ? g : len;
+    if (seg > full) full = c.rcvMssEst = Math.min(seg, cap);
+  }
   // config.ackEverySegmentPair (FreeBSD DELAY_ACK): any second segment is ACKed at once.
   // A super-segment (received whole from a link that carries them, as the kernel's GRO
   // builds them) counts as the full-sized segments it holds, so one of two or more is ACKed

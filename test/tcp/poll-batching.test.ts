@@ -63,14 +63,16 @@ it('an event raised outside a poll is delivered at the next poll, not inside the
 });
 
 it('one output pass per connection per receive batch: a burst of ACKs is answered once, with everything they opened', () => {
-  const { sim, a, c, s } = established();
+  const { sim, a, b, c, s } = established();
   s.events = {
     onReadable: () => {
       while (s.read() !== null) {}
     },
   };
   // Enough data for several round trips; b acknowledges every second segment, so ten
-  // segments arriving together come back as five ACKs that reach a at one instant.
+  // segments arriving together come back as five ACKs that reach a at one instant. (With
+  // GRO, b takes the ten as one run and answers once: test/ip/gro.test.ts; off here.)
+  b.gro = false;
   const mss = c.mss;
   c.write(new Uint8Array(200 * mss));
   const passes0 = a.tcp.stats.outputPasses;
