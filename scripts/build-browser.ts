@@ -6,8 +6,9 @@
  *                              the Wisp client
  *   dist/browser/stack.js      the stack alone (src/core.ts): Stack, TCP, UDP, IPv4, IPv6, the
  *                              sockets API, DNS, loopback, the real-time driver and address
- *                              parsing (no BBR: congestion/bbr-absent.ts stands in for bbr.ts;
- *                              no header codecs: sockstack.js and esm/ have them)
+ *                              parsing; without BBR, multicast routing, makefile() and
+ *                              sendfile() (ABSENT below) and the header codecs, which
+ *                              sockstack.js and esm/ have
  *   dist/browser/links.js      only the page links (MessagePort, WebSocket), for pages
  *                              that get the core some other way
  *   dist/browser/web/          the course page (src/web, what `sockstack web` serves):
@@ -56,15 +57,26 @@ const BUILD_OPTIONS = {
   logLevel: 'warning',
 } as const;
 
-/** Resolves the congestion factory's `./bbr.ts` to bbr-absent.ts. */
-const withoutBbr: Plugin = {
-  name: 'without-bbr',
+/**
+ * What the stack alone (stack.js) builds without: each `*-absent.ts` stands in for the module
+ * its importers name. BBR (a Linux module, tcp_bbr), multicast routing (Linux's
+ * CONFIG_IP_MROUTE/CONFIG_IPV6_MROUTE) and the sockets' file faces, makefile() and sendfile()
+ * (Python's socket.py library code over the _socket system calls).
+ */
+const ABSENT: Record<string, { importers: RegExp; path: string }> = {
+  './bbr.ts': { importers: /congestion[\\/]factory\.ts$/, path: 'src/tcp/congestion/bbr-absent.ts' },
+  './mroute.ts': { importers: /ip[\\/]ipv[46]\.ts$/, path: 'src/ip/mroute-absent.ts' },
+  './file.ts': { importers: /socket[\\/](socket|index)\.ts$/, path: 'src/socket/file-absent.ts' },
+  './sendfile.ts': { importers: /socket[\\/](socket|index)\.ts$/, path: 'src/socket/file-absent.ts' },
+};
+
+const stackAlone: Plugin = {
+  name: 'stack-alone',
   setup(b) {
-    b.onResolve({ filter: /^\.\/bbr\.ts$/ }, (args) =>
-      args.importer.endsWith(join('congestion', 'factory.ts'))
-        ? { path: join(root, 'src/tcp/congestion/bbr-absent.ts') }
-        : undefined,
-    );
+    b.onResolve({ filter: /^\.\/(bbr|mroute|file|sendfile)\.ts$/ }, (args) => {
+      const absent = ABSENT[args.path];
+      return absent?.importers.test(args.importer) ? { path: join(root, absent.path) } : undefined;
+    });
   },
 };
 
@@ -72,8 +84,8 @@ export async function buildBrowser(outdir = join(root, 'dist/browser')): Promise
   mkdirSync(outdir, { recursive: true });
   const { stack, ...rest } = ENTRIES;
   await build({ ...BUILD_OPTIONS, entryPoints: rest, outdir });
-  // The stack alone, without BBR (bbr-absent.ts): as Linux builds tcp_bbr as a module.
-  await build({ ...BUILD_OPTIONS, entryPoints: { stack }, outdir, plugins: [withoutBbr] });
+  // The stack alone, without what ABSENT lists.
+  await build({ ...BUILD_OPTIONS, entryPoints: { stack }, outdir, plugins: [stackAlone] });
   // A second pass over each bundle with terser (compress twice, mangle), which finds what
   // esbuild's single-pass minifier leaves: about 2.5 % of the gzipped stack. The source map
   // chains back to the sources through esbuild's.

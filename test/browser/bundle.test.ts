@@ -99,6 +99,47 @@ describe('npm run build:browser', () => {
     assert.equal(setCc(full, 'bbr'), undefined);
   });
 
+  it('leaves makefile(), sendfile() and multicast routes out of the stack alone; sockstack.js has them', async () => {
+    type Sock = { makefile(mode?: string): unknown; sendfile(f: Uint8Array): Promise<number>; close(): void };
+    type Bundle = {
+      Stack: new (o: object) => { socket(f: number, t: number): Sock };
+      ManualClock: new (t: number) => object;
+      SeededRng: new (seed: number) => object;
+      AF_INET: number;
+      SOCK_STREAM: number;
+    };
+    const stack = (m: Bundle, config?: object) =>
+      new m.Stack({ clock: new m.ManualClock(0), rng: new m.SeededRng(1), ...(config ? { config } : {}) });
+    const code = (f: () => unknown) => {
+      try {
+        f();
+        return undefined;
+      } catch (e) {
+        return (e as { code?: string }).code;
+      }
+    };
+    const routes = { multicastRoutes: [{ group: '239.1.0.0/16', from: 'eth0', to: ['eth1'] }] };
+    const alone = (await import(pathToFileURL(join(outdir, 'stack.js')).href)) as Bundle;
+    const full = (await import(pathToFileURL(join(outdir, 'sockstack.js')).href)) as Bundle;
+    const sa = stack(alone).socket(alone.AF_INET, alone.SOCK_STREAM);
+    assert.equal(
+      code(() => sa.makefile('rb')),
+      'ERR_METHOD_NOT_IMPLEMENTED',
+    );
+    await assert.rejects(sa.sendfile(new Uint8Array(1)), { code: 'ERR_METHOD_NOT_IMPLEMENTED' });
+    assert.equal(
+      code(() => stack(alone, routes)),
+      'ERR_METHOD_NOT_IMPLEMENTED',
+    );
+    assert.equal(typeof stack(alone).socket(alone.AF_INET, alone.SOCK_STREAM), 'object', 'no routes: starts');
+    const sf = stack(full).socket(full.AF_INET, full.SOCK_STREAM);
+    assert.equal(typeof sf.makefile('rb'), 'object');
+    assert.equal(
+      code(() => stack(full, routes)),
+      undefined,
+    );
+  });
+
   it('is tree-shakable: a page importing parseIpv4 from esm/ gets under 2% of the core', async () => {
     const core = sizes.find((s) => s.name === 'sockstack');
     assert.ok(core);
