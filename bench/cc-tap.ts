@@ -38,6 +38,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { execFile, execFileSync } from 'node:child_process';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { kernelLinkUnavailable, nsSpawn } from '../src/node/netns.ts';
 import { type TapStackHost, tapStack } from '../src/node/tap-stack.ts';
@@ -126,7 +127,20 @@ const KCOUNTERS = [
   'TcpExtTCPSpuriousRtxHostQueues',
   'TcpExtTCPOFOQueue',
   'TcpExtTCPRcvCoalesce',
+  'TcpExtTCPHystartTrainDetect',
+  'TcpExtTCPHystartTrainCwnd',
+  'TcpExtTCPHystartDelayDetect',
+  'TcpExtTCPHystartDelayCwnd',
 ];
+/** Our event loop's delays over one flow (--trace): a stalled loop delays the ACKs we process or send. */
+function loopDelay(): () => string {
+  const h = monitorEventLoopDelay({ resolution: 1 });
+  h.enable();
+  return () => {
+    h.disable();
+    return `loop delay ms: p50 ${(h.percentile(50) / 1e6).toFixed(1)} p99 ${(h.percentile(99) / 1e6).toFixed(1)} max ${(h.max / 1e6).toFixed(1)}`;
+  };
+}
 function counterDiff(a: Record<string, number>, b: Record<string, number>, keys: string[]): string {
   return keys
     .map((k) => [k.replace(/^TcpExt/, ''), (b[k] ?? 0) - (a[k] ?? 0)] as const)
@@ -319,6 +333,7 @@ async function oursSend(p: Path, cc: CongestionName, port: number, seed = 1): Pr
   const s0 = { ...h.stack.tcp.stats };
   const t0 = performance.now();
   const trace: string[] = [];
+  const lag = TRACE ? loopDelay() : undefined;
   const sampler = setInterval(() => {
     const i = conn.c.info();
     if (i.rtt !== undefined) srttMs.push(i.rtt / 1000);
@@ -389,6 +404,7 @@ async function kernelSends(p: Path, cc: string, port: number, seed = 1): Promise
   const s0 = { ...h.stack.tcp.stats };
   const trace: string[] = [];
   const t0 = performance.now();
+  const lag = TRACE ? loopDelay() : undefined;
   let sampling = false;
   const sampler = setInterval(() => {
     if (!TRACE || sampling) return;
@@ -433,6 +449,7 @@ async function kernelSends(p: Path, cc: string, port: number, seed = 1): Promise
       console.log(`  kernel: ${counterDiff(k0, kernelCounters(h.ns), KCOUNTERS)}`);
       console.log(`  kernel tx: ${kernelSs(h.ns, port)}`);
       console.log(`  ours:   ${ourDiff(s0, { ...h.stack.tcp.stats })} rcvWnd=${conn.c.info().rcvWnd}`);
+      console.log(`  ${lag?.()}`);
       console.log(`  ${trace.join('\n  ')}`);
     }
     conn.c.abort();
