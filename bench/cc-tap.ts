@@ -362,6 +362,7 @@ async function oursSend(p: Path, cc: CongestionName, port: number, seed = 1): Pr
     console.log(
       `  ours:   ${ourDiff(s0, { ...h.stack.tcp.stats })} totalRetrans=${conn.c.info().totalRetrans}`,
     );
+    console.log(`  ${lag?.()}`);
     console.log(`  kernel: ${counterDiff(k0, kernelCounters(h.ns), KCOUNTERS)}`);
     console.log(`  kernel rx: ${kernelSs(h.ns, port)}`);
     console.log(`  ${trace.join('\n  ')}`);
