@@ -44,6 +44,8 @@ import { kernelLinkUnavailable, nsSpawn } from '../src/node/netns.ts';
 import { type TapStackHost, tapStack } from '../src/node/tap-stack.ts';
 import { SeededRng } from '../src/rand/rng.ts';
 import type { CongestionName } from '../src/tcp/congestion/types.ts';
+import { recoveryPipe } from '../src/tcp/recovery.ts';
+import { T_REO, T_RTX } from '../src/tcp/tcb.ts';
 import { type RawConn, rawConnect, rawListen } from '../test/kernel/raw-tcp.ts';
 
 const { values } = parseArgs({
@@ -334,14 +336,38 @@ async function oursSend(p: Path, cc: CongestionName, port: number, seed = 1): Pr
   const t0 = performance.now();
   const trace: string[] = [];
   const lag = TRACE ? loopDelay() : undefined;
-  const sampler = setInterval(() => {
-    const i = conn.c.info();
-    if (i.rtt !== undefined) srttMs.push(i.rtt / 1000);
-    if (TRACE)
-      trace.push(
-        `${((performance.now() - t0) / 1000).toFixed(1)}s cwnd=${Math.round(i.cwnd / i.mss)} ssthresh=${i.ssthresh > 1e9 ? '-' : Math.round(i.ssthresh / i.mss)} ${i.caState} unacked=${Math.round(i.unacked / i.mss)} rwnd=${Math.round(i.sndWnd / i.mss)} srtt=${((i.rtt ?? 0) / 1000).toFixed(0)} acked=${Math.round((i.bytesAcked - acked0) / i.mss)}`,
-      );
-  }, 100);
+  let stallUna = -1;
+  let stallN = 0;
+  const sampler = setInterval(
+    () => {
+      const i = conn.c.info();
+      if (i.rtt !== undefined) srttMs.push(i.rtt / 1000);
+      if (TRACE)
+        trace.push(
+          `${((performance.now() - t0) / 1000).toFixed(2)}s cwnd=${Math.round(i.cwnd / i.mss)} ssthresh=${i.ssthresh > 1e9 ? '-' : Math.round(i.ssthresh / i.mss)} ${i.caState} unacked=${Math.round(i.unacked / i.mss)} rwnd=${Math.round(i.sndWnd / i.mss)} srtt=${((i.rtt ?? 0) / 1000).toFixed(0)} acked=${Math.round((i.bytesAcked - acked0) / i.mss)} rtos=${h.stack.tcp.stats.timeouts - s0.timeouts} tlps=${h.stack.tcp.stats.lossProbes - s0.lossProbes} rto=${(i.rto / 1000).toFixed(0)}`,
+        );
+      // A recovery that stalls (no cumulative progress for 60 ms): what the sender holds.
+      if (TRACE && i.caState === 'recovery') {
+        const c = conn.c;
+        if (c.snd.una !== stallUna) {
+          stallUna = c.snd.una;
+          stallN = 0;
+        } else if (++stallN === 3) {
+          const segs: string[] = [];
+          for (let k = 0; k < c.txLog.size && k < 12; k++) {
+            const g = c.txLog.at(k);
+            segs.push(
+              `${((g.start - c.snd.una) >>> 0) / i.mss}${g.sacked ? 'S' : ''}${g.lost ? 'L' : ''}${g.rtx ? 'R' : ''}`,
+            );
+          }
+          trace.push(
+            `    stalled: prrCwnd=${c.prrCwnd / i.mss} prrDelivered=${c.prrDelivered / i.mss} prrOut=${c.prrOut / i.mss} pipe=${recoveryPipe(c) / i.mss} sndBufAvail=${c.sndBuf.length - ((c.sndMax - c.sndBufSeq) >>> 0)} wnd=${c.snd.wnd} rtx=${c.timerArmed(T_RTX)} reo=${c.timerArmed(T_REO)} segs ${segs.join(' ')}`,
+          );
+        }
+      }
+    },
+    TRACE ? 20 : 100,
+  );
   const block = new Uint8Array(1 << 20);
   crypto.getRandomValues(block.subarray(0, 65536));
   for (let i = 65536; i < block.length; i += 65536) block.copyWithin(i, 0, 65536);
