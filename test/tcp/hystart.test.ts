@@ -40,7 +40,7 @@ class Acks {
 }
 
 describe('Linux HyStart (tcp_cubic.c hystart_update)', () => {
-  it("delay: the minimum of a round's first 8 RTTs above delay_min + clamp(delay_min/8, 4, 16 ms) ends slow start", () => {
+  it("delay: a round's minimum RTT (once it holds 8 samples) above delay_min + clamp(delay_min/8, 4, 16 ms) ends slow start", () => {
     const h = new LinuxHystart();
     const a = new Acks();
     // RTT 20 ms, ACKs 3 ms apart (no ACK train), three rounds.
