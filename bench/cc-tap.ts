@@ -4,17 +4,27 @@
  *
  * The path: [sockstack]–TAP–[kernel, in a namespace this bench creates]. Our side of the TAP
  * carries the link (ImpairedDevice): a bottleneck of `--rate` Mbit/s with a drop-tail buffer of
- * one BDP and `--delay` ms one way, each way. Random loss hits data only, never ACKs (this
- * kernel has no netem): what we send is dropped on the kernel side by `iptables -m statistic
- * --mode random` on INPUT (data segments, IP length over 200); what the kernel sends, by our
- * link layer's receive side during the kernel's runs. (Not iptables OUTPUT: the kernel's TCP
- * always builds GSO super-segments, split after netfilter, so OUTPUT would drop whole
- * bursts.) Goodput: bytes delivered in order in a window of `--seconds` (our sender: what
- * the kernel acknowledged; the kernel's: what our receiver read from its first byte), then the
- * connection is aborted, so no send buffer has to drain through the loss.
+ * one BDP and `--delay` ms one way, each way. Random loss hits data only (this kernel has no
+ * netem). By default (`--loss-by link`) our link layer makes it for both senders, on the
+ * data's way in before the bottleneck queue: on its transmit side for our sender (the kernel
+ * receives), on its receive side for the kernel's (we receive). Each repetition draws one seed
+ * and both flows of that repetition meet the same loss sequence, frame by frame from the SYN
+ * on, so a controller comparison is not decided by where the first losses of a short run
+ * happen to fall (common random numbers). `--loss-by iptables` is the earlier setup: what we
+ * send is dropped on the kernel side by `iptables -m statistic --mode random` on INPUT (data
+ * segments, IP length over 200), what the kernel sends by our link layer, independently. (Not
+ * iptables OUTPUT: the kernel's TCP always builds GSO super-segments, split after netfilter,
+ * so OUTPUT would drop whole bursts.) The receivers still differ: our sender's is the kernel,
+ * the kernel sender's is our stack. Goodput: bytes delivered in order in a window of
+ * `--seconds` (our sender: what the kernel acknowledged; the kernel's: what our receiver read
+ * from its first byte), then the connection is aborted, so no send buffer has to drain
+ * through the loss. `--trace` prints, per flow, both sides' recovery counters (ours, and the
+ * kernel's nstat) and a cwnd/ssthresh series every 100 ms (ours from TCP_INFO, the kernel's
+ * from `ss -tin`).
  *
  *   sudo node --import tsx bench/cc-tap.ts [--rate 50] [--seconds 8] [--runs 1]
  *        [--loss 0.001,0.01,0.05] [--delay 10,50] [--only goodput|fair|ecn] [--cc cubic,bbr]
+ *        [--loss-by link|iptables] [--trace]
  *
  * `--runs N` repeats each goodput point N times, interleaving the four senders (ours CUBIC,
  * the kernel's CUBIC, ours BBR, the kernel's BBR) in every repetition so that load changes hit
@@ -27,11 +37,15 @@
  * and BBR. Not a test: prints, never fails on speed. Needs root (namespaces, TAP, iptables).
  */
 import type { ChildProcess } from 'node:child_process';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { kernelLinkUnavailable, nsSpawn } from '../src/node/netns.ts';
 import { type TapStackHost, tapStack } from '../src/node/tap-stack.ts';
+import { SeededRng } from '../src/rand/rng.ts';
 import type { CongestionName } from '../src/tcp/congestion/types.ts';
+import { recoveryPipe } from '../src/tcp/recovery.ts';
+import { T_REO, T_RTX } from '../src/tcp/tcb.ts';
 import { type RawConn, rawConnect, rawListen } from '../test/kernel/raw-tcp.ts';
 
 const { values } = parseArgs({
@@ -43,6 +57,8 @@ const { values } = parseArgs({
     delay: { type: 'string', default: '10,50' },
     only: { type: 'string', default: 'all' },
     cc: { type: 'string', default: 'cubic,bbr' },
+    trace: { type: 'boolean', default: false },
+    'loss-by': { type: 'string', default: 'link' },
   },
 });
 const RATE = Number(values.rate) * 1e6;
@@ -51,6 +67,122 @@ const RUNS = Number(values.runs);
 const LOSSES = values.loss.split(',').map(Number);
 const DELAYS = values.delay.split(',').map(Number);
 const CCS = new Set(values.cc.split(','));
+/** `--trace`: per flow, the recovery counters of both senders and a cwnd/ssthresh sample series (diagnosis). */
+const TRACE = values.trace;
+/**
+ * Where each sender's random loss is made (see the header): 'link' (default) — our link layer
+ * for both senders, on the data's way in (tx for ours, rx for the kernel's), with the same
+ * seeded loss sequence for the two flows of one repetition; 'iptables' — the earlier setup,
+ * our data dropped by iptables at the kernel's input, the kernel's by our link layer.
+ */
+const LOSS_BY = values['loss-by'];
+if (LOSS_BY !== 'link' && LOSS_BY !== 'iptables') throw new Error(`--loss-by link|iptables, not ${LOSS_BY}`);
+
+/** A loss stream the bench restarts at a seed: each flow of a repetition meets the same draws. */
+class LossRng extends SeededRng {
+  #inner = new SeededRng(1);
+  reseed(seed: number): void {
+    this.#inner = new SeededRng(seed);
+  }
+  override nextU32(): number {
+    return this.#inner.nextU32();
+  }
+}
+/** The stack's generator (seeded from crypto); the link's streams forked from it are LossRngs. */
+class BenchRng extends SeededRng {
+  readonly links: LossRng[] = [];
+  override fork(): SeededRng {
+    const r = new LossRng(0);
+    this.links.push(r);
+    return r;
+  }
+}
+
+/** The kernel's TCP counters in the namespace (nstat -az: absolute). */
+function kernelCounters(ns: string): Record<string, number> {
+  const out = execFileSync('ip', ['netns', 'exec', ns, 'nstat', '-az'], { encoding: 'utf8' });
+  const r: Record<string, number> = {};
+  for (const l of out.split('\n')) {
+    const m = l.match(/^(\S+)\s+(\d+)/);
+    if (m) r[m[1]!] = Number(m[2]);
+  }
+  return r;
+}
+const KCOUNTERS = [
+  'TcpRetransSegs',
+  'TcpOutSegs',
+  'TcpInSegs',
+  'TcpExtTCPTimeouts',
+  'TcpExtTCPLossProbes',
+  'TcpExtTCPLossProbeRecovery',
+  'TcpExtTCPSackRecovery',
+  'TcpExtTCPSACKReorder',
+  'TcpExtTCPDSACKUndo',
+  'TcpExtTCPLossUndo',
+  'TcpExtTCPSpuriousRTOs',
+  'TcpExtTCPDSACKRecv',
+  'TcpExtTCPDSACKOldSent',
+  'TcpExtTCPDSACKOfoSent',
+  'TcpExtDelayedACKs',
+  'TcpExtTCPFastRetrans',
+  'TcpExtTCPLostRetransmit',
+  'TcpExtTCPSpuriousRtxHostQueues',
+  'TcpExtTCPOFOQueue',
+  'TcpExtTCPRcvCoalesce',
+  'TcpExtTCPHystartTrainDetect',
+  'TcpExtTCPHystartTrainCwnd',
+  'TcpExtTCPHystartDelayDetect',
+  'TcpExtTCPHystartDelayCwnd',
+];
+/** Our event loop's delays over one flow (--trace): a stalled loop delays the ACKs we process or send. */
+function loopDelay(): () => string {
+  const h = monitorEventLoopDelay({ resolution: 1 });
+  h.enable();
+  return () => {
+    h.disable();
+    return `loop delay ms: p50 ${(h.percentile(50) / 1e6).toFixed(1)} p99 ${(h.percentile(99) / 1e6).toFixed(1)} max ${(h.max / 1e6).toFixed(1)}`;
+  };
+}
+function counterDiff(a: Record<string, number>, b: Record<string, number>, keys: string[]): string {
+  return keys
+    .map((k) => [k.replace(/^TcpExt/, ''), (b[k] ?? 0) - (a[k] ?? 0)] as const)
+    .filter(([, v]) => v !== 0)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
+}
+const OURCOUNTERS = [
+  'segmentsIn',
+  'segmentsOut',
+  'retransmits',
+  'timeouts',
+  'fastRetransmits',
+  'lossProbes',
+  'lossProbeRecoveries',
+  'rackLosses',
+  'rackTimeouts',
+  'sackRecoveries',
+  'dupAcks',
+  'spuriousUndos',
+  'spuriousRtos',
+  'delayedAcks',
+  'outOfOrder',
+  'deferredAcks',
+] as const;
+function ourDiff(a: Record<string, number>, b: Record<string, number>): string {
+  return counterDiff(a, b, [...OURCOUNTERS]);
+}
+/** The kernel's view of its connections in the namespace (ss -tin), one line per flow. */
+function kernelSs(ns: string, port: number): string {
+  const out = execFileSync(
+    'ip',
+    ['netns', 'exec', ns, 'ss', '-tinH', `( sport = :${port} or dport = :${port} )`],
+    {
+      encoding: 'utf8',
+    },
+  );
+  return out.replace(/\s+/g, ' ').trim();
+}
+const pick = (ss: string, k: string) => ss.match(new RegExp(`\\b${k}:(\\S+)`))?.[1] ?? '-';
 const PEER = new URL('../scripts/kernel-peer.py', import.meta.url).pathname;
 
 const children = new Set<ChildProcess>();
@@ -99,7 +231,9 @@ async function path(loss: number, delayMs: number, opts: { ecnMark?: boolean; ec
     queueLimit: Math.max(30_000, bdp),
     ...(opts.ecnMark ? { ceThreshold: Math.max(6000, Math.round(bdp / 4)) } : {}),
   };
+  const rng = new BenchRng(crypto.getRandomValues(new Uint32Array(1))[0]!);
   const h = await tapStack({
+    rng,
     kernelAddr: '10.79.1.1/24',
     stackAddr: '10.79.1.2/24',
     impair: { tx: link, rx: link },
@@ -123,7 +257,7 @@ async function path(loss: number, delayMs: number, opts: { ecnMark?: boolean; ec
         .filter((l) => /segmentation-offload|scatter-gather:/.test(l))
         .join(' '),
     );
-  if (loss > 0) {
+  if (loss > 0 && LOSS_BY === 'iptables') {
     // Data segments only (IP length over 200 bytes): ACKs are never dropped.
     execFileSync('ip', [
       'netns',
@@ -150,7 +284,11 @@ async function path(loss: number, delayMs: number, opts: { ecnMark?: boolean; ec
       'DROP',
     ]);
   }
-  return { h, link, loss };
+  /** Restarts the links' loss draws: call at the start of each flow with the repetition's seed. */
+  const reseed = (seed: number) => {
+    for (const r of rng.links) r.reseed(seed);
+  };
+  return { h, link, loss, reseed };
 }
 
 type Path = Awaited<ReturnType<typeof path>>;
@@ -165,8 +303,10 @@ interface Flow {
  * that window (bytes delivered in order); then the connection is aborted, so a full send buffer
  * never has to drain through the loss. Samples the sender's SRTT every 100 ms.
  */
-async function oursSend(p: Path, cc: CongestionName, port: number): Promise<Flow> {
+async function oursSend(p: Path, cc: CongestionName, port: number, seed = 1): Promise<Flow> {
   const h = p.h;
+  // Our data meets the loss in our link layer on its way out (--loss-by link), or in iptables.
+  const lossy = p.loss > 0 && LOSS_BY === 'link';
   const rx = spawnIn(h.ns, [
     'python3',
     PEER,
@@ -180,19 +320,58 @@ async function oursSend(p: Path, cc: CongestionName, port: number): Promise<Flow
     '--nohash',
   ]);
   await waitLine(rx, /ready/, 10_000);
+  // From our SYN on, as the kernel's flow meets it from its SYN: the two flows' frames draw
+  // from the same sequence in the same order (SYN, ACK, data).
+  if (lossy) {
+    p.reseed(seed);
+    h.impaired?.configure('tx', { ...p.link, loss: p.loss });
+  }
   const conn: RawConn = rawConnect(h.stack, h.kernelIp, port);
   conn.c.setOptions({ congestion: cc });
   await conn.established(10_000);
   const srttMs: number[] = [];
-  const sampler = setInterval(() => {
-    const r = conn.c.info().rtt;
-    if (r !== undefined) srttMs.push(r / 1000);
-  }, 100);
+  const acked0 = conn.c.info().bytesAcked;
+  const k0 = TRACE ? kernelCounters(h.ns) : {};
+  const s0 = { ...h.stack.tcp.stats };
+  const t0 = performance.now();
+  const trace: string[] = [];
+  const lag = TRACE ? loopDelay() : undefined;
+  let stallUna = -1;
+  let stallN = 0;
+  const sampler = setInterval(
+    () => {
+      const i = conn.c.info();
+      if (i.rtt !== undefined) srttMs.push(i.rtt / 1000);
+      if (TRACE)
+        trace.push(
+          `${((performance.now() - t0) / 1000).toFixed(2)}s cwnd=${Math.round(i.cwnd / i.mss)} ssthresh=${i.ssthresh > 1e9 ? '-' : Math.round(i.ssthresh / i.mss)} ${i.caState} unacked=${Math.round(i.unacked / i.mss)} rwnd=${Math.round(i.sndWnd / i.mss)} srtt=${((i.rtt ?? 0) / 1000).toFixed(0)} acked=${Math.round((i.bytesAcked - acked0) / i.mss)} rtos=${h.stack.tcp.stats.timeouts - s0.timeouts} tlps=${h.stack.tcp.stats.lossProbes - s0.lossProbes} rto=${(i.rto / 1000).toFixed(0)}`,
+        );
+      // A recovery that stalls (no cumulative progress for 60 ms): what the sender holds.
+      if (TRACE && i.caState === 'recovery') {
+        const c = conn.c;
+        if (c.snd.una !== stallUna) {
+          stallUna = c.snd.una;
+          stallN = 0;
+        } else if (++stallN === 3) {
+          const segs: string[] = [];
+          for (let k = 0; k < c.txLog.size && k < 12; k++) {
+            const g = c.txLog.at(k);
+            segs.push(
+              `${((g.start - c.snd.una) >>> 0) / i.mss}${g.sacked ? 'S' : ''}${g.lost ? 'L' : ''}${g.rtx ? 'R' : ''}`,
+            );
+          }
+          trace.push(
+            `    stalled: prrCwnd=${c.prrCwnd / i.mss} prrDelivered=${c.prrDelivered / i.mss} prrOut=${c.prrOut / i.mss} pipe=${recoveryPipe(c) / i.mss} sndBufAvail=${c.sndBuf.length - ((c.sndMax - c.sndBufSeq) >>> 0)} wnd=${c.snd.wnd} rtx=${c.timerArmed(T_RTX)} reo=${c.timerArmed(T_REO)} segs ${segs.join(' ')}`,
+          );
+        }
+      }
+    },
+    TRACE ? 20 : 100,
+  );
   const block = new Uint8Array(1 << 20);
   crypto.getRandomValues(block.subarray(0, 65536));
   for (let i = 65536; i < block.length; i += 65536) block.copyWithin(i, 0, 65536);
   const start = performance.now();
-  const acked0 = conn.c.info().bytesAcked;
   const end = Date.now() + SECONDS * 1000;
   const writer = (async () => {
     while (Date.now() < end && !conn.closed) await conn.writeAll(block, 120_000).catch(() => {});
@@ -201,7 +380,21 @@ async function oursSend(p: Path, cc: CongestionName, port: number): Promise<Flow
   const bytes = conn.c.info().bytesAcked - acked0;
   const seconds = (performance.now() - start) / 1000;
   clearInterval(sampler);
+  if (TRACE) {
+    const hs = (conn.c.cc as { hystart?: { reason?: string; delayMin: number } }).hystart;
+    console.log(
+      `TRACE ours ${cc} ${(bytes * 8) / seconds / 1e6} Mbit/s hystart=${hs?.reason ?? '-'} delayMin=${hs?.delayMin}`,
+    );
+    console.log(
+      `  ours:   ${ourDiff(s0, { ...h.stack.tcp.stats })} totalRetrans=${conn.c.info().totalRetrans}`,
+    );
+    console.log(`  ${lag?.()}`);
+    console.log(`  kernel: ${counterDiff(k0, kernelCounters(h.ns), KCOUNTERS)}`);
+    console.log(`  kernel rx: ${kernelSs(h.ns, port)}`);
+    console.log(`  ${trace.join('\n  ')}`);
+  }
   conn.c.abort();
+  if (lossy) h.impaired?.configure('tx', p.link);
   // (The writer may be waiting for send-buffer space; it gives up on its own.)
   void writer;
   rx.kill('SIGKILL');
@@ -209,11 +402,15 @@ async function oursSend(p: Path, cc: CongestionName, port: number): Promise<Flow
 }
 
 /** The kernel sends with its `cc` to our receiver: what we read in SECONDS from the first byte. */
-async function kernelSends(p: Path, cc: string, port: number): Promise<Flow> {
+async function kernelSends(p: Path, cc: string, port: number, seed = 1): Promise<Flow> {
   const h = p.h;
   const l = rawListen(h.stack, port);
-  // The kernel's data meets the loss in our link layer (see the header).
-  if (p.loss > 0) h.impaired?.configure('rx', { ...p.link, loss: p.loss });
+  // The kernel's data meets the loss in our link layer (see the header), from the handshake
+  // on (its SYN too; goodput counts from the first byte).
+  if (p.loss > 0) {
+    p.reseed(seed);
+    h.impaired?.configure('rx', { ...p.link, loss: p.loss });
+  }
   const tx = spawnIn(h.ns, [
     'python3',
     PEER,
@@ -230,6 +427,24 @@ async function kernelSends(p: Path, cc: string, port: number): Promise<Flow> {
     '120',
     '--nohash',
   ]);
+  const k0 = TRACE ? kernelCounters(h.ns) : {};
+  const s0 = { ...h.stack.tcp.stats };
+  const trace: string[] = [];
+  const t0 = performance.now();
+  const lag = TRACE ? loopDelay() : undefined;
+  let sampling = false;
+  const sampler = setInterval(() => {
+    if (!TRACE || sampling) return;
+    sampling = true;
+    execFile('ip', ['netns', 'exec', h.ns, 'ss', '-tinH', `( dport = :${port} )`], (_e, out) => {
+      sampling = false;
+      const ss = String(out ?? '');
+      const seg = (k: string) => pick(ss, k);
+      trace.push(
+        `${((performance.now() - t0) / 1000).toFixed(1)}s cwnd=${seg('cwnd')} ssthresh=${seg('ssthresh')} unacked=${seg('unacked')} retrans=${seg('retrans')} lost=${seg('lost')} sacked=${seg('sacked')} rtt=${seg('rtt')} rto=${seg('rto')} acked=${Math.round(Number(seg('bytes_acked')) / 1448)} ${/app_limited/.test(ss) ? 'app_limited' : ''}${/rwnd_limited:\S+/.exec(ss)?.[0] ?? ''}`,
+      );
+    });
+  }, 100);
   try {
     const conn = await l.next(10_000);
     let first = 0;
@@ -255,9 +470,19 @@ async function kernelSends(p: Path, cc: string, port: number): Promise<Flow> {
         .catch(() => {});
     }
     const seconds = (performance.now() - first) / 1000;
+    clearInterval(sampler);
+    if (TRACE) {
+      console.log(`TRACE kernel ${cc} ${(bytes * 8) / seconds / 1e6} Mbit/s`);
+      console.log(`  kernel: ${counterDiff(k0, kernelCounters(h.ns), KCOUNTERS)}`);
+      console.log(`  kernel tx: ${kernelSs(h.ns, port)}`);
+      console.log(`  ours:   ${ourDiff(s0, { ...h.stack.tcp.stats })} rcvWnd=${conn.c.info().rcvWnd}`);
+      console.log(`  ${lag?.()}`);
+      console.log(`  ${trace.join('\n  ')}`);
+    }
     conn.c.abort();
     return { mbps: (bytes * 8) / seconds / 1e6, srttMs: [] };
   } finally {
+    clearInterval(sampler);
     tx.kill('SIGKILL');
     l.close();
     if (p.loss > 0) h.impaired?.configure('rx', p.link);
@@ -287,13 +512,15 @@ async function goodput(): Promise<void> {
       const h = p.h;
       const r = { oc: [] as number[], kc: [] as number[], ob: [] as number[], kb: [] as number[] };
       for (let i = 0; i < RUNS; i++) {
+        // One loss sequence per repetition, the same for our sender and the kernel's.
+        const seed = crypto.getRandomValues(new Uint32Array(1))[0]!;
         if (CCS.has('cubic')) {
-          r.oc.push((await oursSend(p, 'cubic', port++)).mbps);
-          r.kc.push((await kernelSends(p, 'cubic', port++)).mbps);
+          r.oc.push((await oursSend(p, 'cubic', port++, seed)).mbps);
+          r.kc.push((await kernelSends(p, 'cubic', port++, seed)).mbps);
         }
         if (CCS.has('bbr')) {
-          r.ob.push((await oursSend(p, 'bbr', port++)).mbps);
-          r.kb.push((await kernelSends(p, 'bbr', port++)).mbps);
+          r.ob.push((await oursSend(p, 'bbr', port++, seed)).mbps);
+          r.kb.push((await kernelSends(p, 'bbr', port++, seed)).mbps);
         }
       }
       const [oc, kc, ob, kb] = [median(r.oc), median(r.kc), median(r.ob), median(r.kb)];

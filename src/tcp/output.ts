@@ -725,9 +725,14 @@ function armPersistIfStalled(c: Tcb): void {
  */
 function sackRecoverySend(c: Tcb, p?: { pace: Pace; now: number; burstMax: number }): boolean {
   let sent = false;
+  // Room for one more segment: a segment's payload is the MSS less the timestamp option, and
+  // PRR's credit comes in what the ACKs delivered, such payloads (Linux counts packets). Against
+  // the bare MSS a credit of exactly one segment would send nothing, and a lost retransmission
+  // with no new data behind it to reveal it waits for the RTO.
+  const segRoom = c.mss - optionBytes(c, 0);
   for (let guard = 0; guard < 4096; guard++) {
     const pipe = recoveryPipe(c);
-    if (recoveryCwnd(c) - pipe < c.mss) break;
+    if (recoveryCwnd(c) - pipe < segRoom) break;
     if (p && (p.now < c.paceNext || p.pace.segs >= p.burstMax)) {
       p.pace.held = true;
       break;

@@ -40,7 +40,7 @@ class Acks {
 }
 
 describe('Linux HyStart (tcp_cubic.c hystart_update)', () => {
-  it("delay: the minimum of a round's first 8 RTTs above delay_min + clamp(delay_min/8, 4, 16 ms) ends slow start", () => {
+  it("delay: a round's minimum RTT (once it holds 8 samples) above delay_min + clamp(delay_min/8, 4, 16 ms) ends slow start", () => {
     const h = new LinuxHystart();
     const a = new Acks();
     // RTT 20 ms, ACKs 3 ms apart (no ACK train), three rounds.
@@ -55,6 +55,25 @@ describe('Linux HyStart (tcp_cubic.c hystart_update)', () => {
     assert.equal(h.reason, 'delay');
     assert.equal(h.found, true);
     assert.equal(h.onAck(a.next(40_000, 3000), false), false, 'once found, never again');
+  });
+
+  it("delay: a round's smallest RTT counts every sample, so eight late ACKs followed by prompt ones do not end slow start", () => {
+    const h = new LinuxHystart();
+    const a = new Acks();
+    // Round 1 (21 ACKs at 20 ms, 3 ms apart): delay_min 20 ms.
+    for (let i = 0; i < 21; i++) assert.equal(h.onAck(a.next(20_000, 3000), false), false);
+    // Round 2 begins with eight ACKs 20 ms late (a receiver or host stall), then prompt ones:
+    // the ninth sample brings the round's minimum back to 20 ms (Linux since 5.8; before, the
+    // minimum of the first eight alone was compared, and slow start ended here).
+    for (let i = 0; i < 8; i++) assert.equal(h.onAck(a.next(40_000, 3000), false), false);
+    for (let i = 0; i < 34; i++) assert.equal(h.onAck(a.next(20_000, 3000), false), false, `ACK ${i}`);
+    assert.equal(h.found, false);
+    // Rounds 2 and 3 are over (63 ACKs); a round whose every sample is late still ends slow
+    // start, at its ninth ACK.
+    let fired = -1;
+    for (let i = 0; i < 21 && fired < 0; i++) if (h.onAck(a.next(40_000, 3000), false)) fired = i;
+    assert.equal(h.reason, 'delay');
+    assert.equal(fired, 8);
   });
 
   it('ACK train: ACKs within 2 ms of each other for delay_min/2 since the round began', () => {

@@ -31,6 +31,12 @@ export function wCubic(t: number, k: number, wMax: number, c = CUBIC_C): number 
 export class Cubic extends NewReno {
   override readonly name: string = 'cubic';
   readonly fastConvergence: boolean;
+  /**
+   * Linux's growth floor (tcp_cubic.c bictcp_update: "if (ca->last_max_cwnd == 0 && ca->cnt >
+   * 20) ca->cnt = 20"): with no W_max yet (no loss so far, or an RTO cleared it) cwnd grows by
+   * at least 1/20 of itself per RTT. On with Linux's HyStart (the Linux profile).
+   */
+  readonly growthFloor: boolean;
   /** W_max in segments; undefined until the first congestion event (or after an RTO, RFC 9438 §4.8). */
   #wMax: number | undefined;
   /** cwnd_prior (segments): cwnd just before the last reduction. */
@@ -66,12 +72,14 @@ export class Cubic extends NewReno {
       slowStartExit?: SlowStartExit;
       abcLimit?: number;
       cubicFirstHalves?: boolean;
+      growthFloor?: boolean;
     } = {},
   ) {
     super(mss, opts);
     this.fastConvergence = opts.fastConvergence ?? true;
     this.firstHalves = opts.cubicFirstHalves ?? false;
     this.slowStartExit = opts.slowStartExit ?? 'linux-hystart';
+    this.growthFloor = opts.growthFloor ?? this.slowStartExit === 'linux-hystart';
     this.hystartPP = this.slowStartExit === 'rfc9406-hystart++' ? new HystartPlusPlus() : undefined;
   }
 
@@ -140,6 +148,8 @@ export class Cubic extends NewReno {
     this.#wEst += (alpha * segs) / cwnd;
 
     const wNow = wCubic(t, this.#k, this.#epochWMax);
+    // Deviation (Linux, growthFloor): before any W_max, at least cwnd / 20 per RTT.
+    const floor = this.growthFloor && this.#wMax === undefined ? cwnd + segs / 20 : 0;
     if (wNow < this.#wEst) {
       // "If W_cubic(t) is less than W_est, then ... cwnd SHOULD be set to W_est at each reception of a new ACK."
       cwnd = Math.max(cwnd, this.#wEst);
@@ -151,7 +161,7 @@ export class Cubic extends NewReno {
       else if (target > 1.5 * cwnd) target = 1.5 * cwnd;
       cwnd += ((target - cwnd) / cwnd) * segs;
     }
-    this._cwnd = cwnd * mss;
+    this._cwnd = Math.max(cwnd, floor) * mss;
   }
 
   /** RFC 9438 §4.6 multiplicative decrease with §4.7 fast convergence. */

@@ -4,8 +4,8 @@
  * - 'linux-hystart': Linux tcp_cubic.c's HyStart (Ha and Rhee), on by default (hystart = 1,
  *   hystart_detect = 3): once cwnd reaches 16 segments, slow start ends (ssthresh = cwnd) when
  *   a train of closely spaced ACKs (each within 2 ms of the previous) has lasted half the
- *   minimum RTT since the round began, or when the smallest of the round's first eight RTT
- *   samples exceeds the minimum RTT by clamp(min_rtt / 8, 4 ms, 16 ms).
+ *   minimum RTT since the round began, or when the smallest RTT of the round (once it has
+ *   eight samples) exceeds the minimum RTT by clamp(min_rtt / 8, 4 ms, 16 ms).
  * - 'rfc9406-hystart++': RFC 9406 HyStart++: the per-round minimum RTT rising by
  *   clamp(lastRoundMinRTT / 8, 4 ms, 16 ms) moves slow start into Conservative Slow Start
  *   (growth divided by CSS_GROWTH_DIVISOR); CSS_ROUNDS rounds of CSS end slow start
@@ -91,11 +91,12 @@ export class LinuxHystart {
         return true;
       }
     }
-    // Delay increase: the minimum of the round's first eight samples against delay_min.
-    if (this.#sampleCnt < HYSTART_MIN_SAMPLES) {
-      if (this.#currRtt > delay) this.#currRtt = delay;
-      this.#sampleCnt++;
-    } else if (this.#currRtt > this.delayMin + clampDelay(this.delayMin / 8)) {
+    // Delay increase: the smallest RTT of the round so far, once it holds eight samples, against
+    // delay_min. Every sample lowers it (Linux since 5.8, "tcp_cubic: fix spurious HYSTART_DELAY
+    // exit upon drop in min RTT"), so a burst of late ACKs at a round's start is not enough.
+    if (this.#currRtt > delay) this.#currRtt = delay;
+    if (this.#sampleCnt < HYSTART_MIN_SAMPLES) this.#sampleCnt++;
+    else if (this.#currRtt > this.delayMin + clampDelay(this.delayMin / 8)) {
       this.found = true;
       this.reason = 'delay';
       return true;

@@ -158,3 +158,33 @@ describe('PRR in a SACK recovery (unit)', () => {
     assert.ok(longestSilence(withPrr) <= 2, `PRR: ${withPrr}`);
   });
 });
+
+describe('the recovery window counts segments as they are sent (unit)', () => {
+  it("room for one segment is one segment's payload (the MSS less the timestamp option), not the bare MSS", () => {
+    const { c, host } = established({ sackOk: true, config: { prr: true }, sndWnd: 1 << 20 });
+    // Timestamps on: 12 option bytes, so a 1012-byte MSS carries 1000-byte payloads.
+    c.tsOk = true;
+    c.mss = MSS + 12;
+    c.cc = createCongestionControl('cubic', c.mss);
+    c.sndBuf.push(new Uint8Array(20 * MSS));
+    // One segment in flight (say the retransmission of a lost one) in fast recovery, and an
+    // ACK that delivered one segment gave PRR a credit of one (prr_delivered - prr_out):
+    // the window is pipe + one segment's payload. Linux, counting packets, sends one new
+    // segment now; its SACK is what shows the retransmission lost if it was (RACK), where
+    // silence waits for the RTO.
+    c.sndMax = ours(MSS);
+    c.snd.nxt = c.sndMax;
+    c.inRecovery = true;
+    c.cc.onEnterRecovery(ccContext(c));
+    c.prrCwnd = 2 * MSS;
+    host.take();
+    tcpOutput(c);
+    const sent = host.take();
+    assert.equal(sent.length, 1, 'one new segment');
+    assert.equal(sent[0]!.len, MSS);
+    assert.equal(sent[0]!.seq, ours(MSS));
+    // And no more than the window: a second call sends nothing.
+    tcpOutput(c);
+    assert.equal(host.take().length, 0);
+  });
+});
