@@ -9,6 +9,7 @@ import { Cubic } from '../../src/tcp/congestion/cubic.ts';
 import {
   HSPP_CSS_ROUNDS,
   HystartPlusPlus,
+  hystartAckDelay,
   LinuxHystart,
   type SlowStartAck,
 } from '../../src/tcp/congestion/hystart.ts';
@@ -91,6 +92,25 @@ describe('Linux HyStart (tcp_cubic.c hystart_update)', () => {
     const b = new Acks();
     b.flight = 100;
     for (let i = 0; i < 30; i++) assert.equal(g.onAck(b.next(20_000, 2500), false), false);
+  });
+
+  it('ACK train: hystart_ack_delay adds four 64 KiB bursts at the pacing rate (at most 1 ms) before halving', () => {
+    // delay_min 2 ms, ACKs 0.1 ms apart. Without a pacing rate the train ends slow start past
+    // 1 ms; at 1 GB/s the slack is 4 * 65536 / 1e9 s = 262 µs, so past (2000 + 262) / 2 µs;
+    // at a low rate the slack is the 1 ms cap, so past 1.5 ms.
+    const firstFiring = (pacingRate: number | undefined) => {
+      const h = new LinuxHystart();
+      const a = new Acks();
+      a.flight = 100;
+      for (let i = 0; i < 60; i++) if (h.onAck({ ...a.next(2000, 100), pacingRate }, false)) return i;
+      return -1;
+    };
+    assert.equal(firstFiring(undefined), 11);
+    assert.equal(firstFiring(1e9), 12);
+    assert.equal(firstFiring(1e6), 16);
+    assert.equal(hystartAckDelay(1e9), (4 * 65536 * 1e6) / 1e9);
+    assert.equal(hystartAckDelay(1e6), 1000);
+    assert.equal(hystartAckDelay(0), 0);
   });
 
   it('does nothing below 16 segments (hystart_low_window), and runs again after an RTO', () => {

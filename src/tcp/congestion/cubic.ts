@@ -96,6 +96,7 @@ export class Cubic extends NewReno {
         una: ctx.una ?? 0,
         sndNxt: ctx.sndNxt ?? 0,
         cwndSegs: this._cwnd / ctx.mss,
+        pacingRate: pacingRate(this._cwnd, this._ssthresh, ctx),
       };
       const exit =
         exitRule === 'linux-hystart'
@@ -240,4 +241,16 @@ export class Cubic extends NewReno {
     // (like Linux, which moves epoch_start forward after idle).
     this.#tEpoch = undefined;
   }
+}
+
+/**
+ * The rate Linux computes for the flow whether or not it paces (tcp_update_pacing_rate):
+ * max(cwnd, flight) per smoothed RTT, times 2 in slow start below half of ssthresh, else 1.2
+ * (tcp_pacing_ss_ratio, tcp_pacing_ca_ratio); bytes per second, 0 without an RTT.
+ */
+function pacingRate(cwnd: number, ssthresh: number, ctx: CongestionContext): number {
+  const srtt = ctx.rtt;
+  if (srtt === undefined || srtt <= 0) return 0;
+  const ratio = cwnd < ssthresh / 2 ? 2 : 1.2;
+  return (ratio * Math.max(cwnd, ctx.inFlight ?? ctx.flightSize) * 1e6) / srtt;
 }

@@ -27,6 +27,8 @@ export interface SlowStartAck {
   sndNxt: number;
   /** cwnd in segments. */
   cwndSegs: number;
+  /** The rate Linux would pace at (sk_pacing_rate), bytes per second; 0: none yet. */
+  pacingRate?: number;
 }
 
 /** a - b in sequence space (RFC 9293 modular arithmetic). */
@@ -42,6 +44,19 @@ export const HYSTART_DELAY_MIN_US = 4000;
 export const HYSTART_DELAY_MAX_US = 16000;
 
 const clampDelay = (x: number) => Math.min(Math.max(x, HYSTART_DELAY_MIN_US), HYSTART_DELAY_MAX_US);
+
+/** Linux's sk_gso_max_size on a route that can segment (GSO_LEGACY_MAX_SIZE). */
+const GSO_MAX_SIZE = 65536;
+
+/**
+ * Linux hystart_ack_delay (tcp_cubic.c, since 5.7): slack for the delay TSO and GRO add to an
+ * ACK train, four 64 KiB bursts at the pacing rate, at most 1 ms. Without it a flow with a
+ * short RTT leaves slow start with too small a window once its bursts grow.
+ */
+export function hystartAckDelay(pacingRate: number | undefined): number {
+  if (!pacingRate) return 0;
+  return Math.min(1000, (GSO_MAX_SIZE * 4 * 1e6) / pacingRate);
+}
 
 /** Linux's HyStart. `onAck` returns true when slow start should end now (the caller sets ssthresh = cwnd). */
 export class LinuxHystart {
@@ -81,11 +96,12 @@ export class LinuxHystart {
     if (this.delayMin === 0 || this.delayMin > delay) this.delayMin = delay;
     if (this.found || a.cwndSegs < HYSTART_LOW_WINDOW) return false;
     if (!this.#armed || seqAfter(a.una, this.#endSeq)) this.reset(a.now, a.sndNxt);
-    // ACK train: ACKs arriving back to back for delay_min / 2 mean the pipe is full (Linux
-    // halves the threshold when the flow is not paced; ours is not, in slow start).
+    // ACK train: ACKs arriving back to back for (delay_min + hystart_ack_delay) / 2 mean the
+    // pipe is full (Linux halves the threshold when the flow is not paced; ours is not, in
+    // slow start).
     if (a.now - this.#lastAck <= HYSTART_ACK_DELTA_US) {
       this.#lastAck = a.now;
-      if (a.now - this.#roundStart > this.delayMin / 2) {
+      if (a.now - this.#roundStart > (this.delayMin + hystartAckDelay(a.pacingRate)) / 2) {
         this.found = true;
         this.reason = 'ack-train';
         return true;
