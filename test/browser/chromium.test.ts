@@ -115,7 +115,9 @@ describe('in Chromium', { skip }, () => {
     assert.equal(r.server.bytes, 4 * MiB);
     assert.equal(r.server.mismatches, 0);
     assert.equal(r.server.peer, '10.0.0.2');
-    assert.ok(r.client.frames > (4 * MiB) / 1500, `only ${r.client.frames} frames`);
+    // Counted where the bytes arrived: the client's count is taken when close() returns, and its
+    // send buffer (autotuned up to 4 MiB) may still hold data then.
+    assert.ok(r.server.frames > (4 * MiB) / 1500, `only ${r.server.frames} frames reached the server`);
   });
 
   it("a page's stack reaches node:http on a Node stack through the WebSocket relay", {
