@@ -474,7 +474,11 @@ export class Socket {
   ): Promise<number> {
     const parts = buffers.map((b) => toBytes(b, 'sendmsg'));
     const data = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-    parts.reduce((at, p) => (data.set(p, at), at + p.length), 0);
+    let at = 0;
+    for (const p of parts) {
+      data.set(p, at);
+      at += p.length;
+    }
     if (this.type === SOCK_STREAM) return this.send(data, flags);
     let control: SendControl;
     try {
