@@ -64,7 +64,8 @@ export interface StackTcpEnv {
 export interface TcpLayerLike {
   /**
    * `tunnelPort`: the UDP port a tunnelled segment came from (TcpConfig.udpTunnelingPort);
-   * `ecn`: the IP header's ECN field (RFC 3168 §5).
+   * `ecn`: the IP header's ECN field (RFC 3168 §5); `gso`: the segment's gso size when known
+   * (0: one segment; omitted: the layer looks it up).
    */
   receive(
     src: IpAddress,
@@ -73,6 +74,7 @@ export interface TcpLayerLike {
     payload: Uint8Array,
     tunnelPort?: number,
     ecn?: number,
+    gso?: number,
   ): void;
   icmpError(
     kind: ReceivedIcmpError['kind'],
@@ -267,10 +269,12 @@ export class TcpReceiveShim implements TransportProtocol {
     if (info.broadcast || info.linkBroadcast) return; // RFC 9293 §3.10.7.1: TCP is unicast only
     // A packet from a device that vouches for it (checksum offload) is not verified again,
     // nor is a super-segment (its device vouched for it, or GRO verified each segment it
-    // merged: src/ip/gro.ts), as the kernel's CHECKSUM_UNNECESSARY.
+    // merged: src/ip/gro.ts), as the kernel's CHECKSUM_UNNECESSARY. Only a segment with data
+    // can be one; its gso size is looked up once here and handed to the layer.
+    const gso = payload.length > TCP_HEADER_LEN ? superSegmentGsoSize(payload) : 0;
     const p = parseTcp(
       payload,
-      checksumTrusted(info.iface) || (payload.length > 1 && superSegmentGsoSize(payload) > 0)
+      checksumTrusted(info.iface) || gso > 0
         ? undefined
         : pseudoHeaderSum(info.src, info.dst, IP_PROTO_TCP, payload.length),
     );
@@ -284,7 +288,7 @@ export class TcpReceiveShim implements TransportProtocol {
       this.stats.noLayer++;
       return;
     }
-    layer.receive(info.src, info.dst, p.repr, p.payload, 0, info.ecn ?? 0);
+    layer.receive(info.src, info.dst, p.repr, p.payload, 0, info.ecn ?? 0, gso);
   }
 
   icmpError(err: ReceivedIcmpError): void {

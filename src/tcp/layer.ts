@@ -537,12 +537,19 @@ export class TcpLayer implements TcpListenerHost {
    * source port it came tunnelled from (config.udpTunnelingPort), 0 for plain TCP; `ecn`: the
    * IP header's ECN field (RFC 3168 §5).
    */
-  receive(src: IpAddress, dst: IpAddress, r: TcpRepr, payload: Uint8Array, tunnelPort = 0, ecn = 0): void {
+  /** `gso`: the segment's gso size when the caller has looked it up (0: one segment). */
+  receive(
+    src: IpAddress,
+    dst: IpAddress,
+    r: TcpRepr,
+    payload: Uint8Array,
+    tunnelPort = 0,
+    ecn = 0,
+    gso = payload.length > 1 ? superSegmentGsoSize(payload) : 0,
+  ): void {
     const stats = this.stats;
     // A super-segment received whole counts as its segments (Linux InSegs counts gso_segs).
-    let gso = 0;
-    if (payload.length > 1 && (gso = superSegmentGsoSize(payload)) > 0)
-      stats.segmentsIn += Math.ceil(payload.length / gso);
+    if (gso > 0) stats.segmentsIn += Math.ceil(payload.length / gso);
     else stats.segmentsIn++;
     if (r.srcPort === 0 || r.dstPort === 0) {
       stats.badSegment++;
