@@ -422,7 +422,7 @@ export class TcpLayer implements TcpListenerHost {
       if (picked === undefined) throw new TcpError('EADDRNOTAVAIL', 'no ephemeral port');
       port = picked;
     }
-    const opts = this.sharedOptions.internMerged(this.defaultOptions(), o.options);
+    const opts = this.sharedOptions.intern({ ...this.defaultOptions(), ...o.options });
     if (o.fastOpen && !(this.config.fastOpen & TFO_CLIENT_ENABLE))
       throw new TcpError('EOPNOTSUPP', 'Fast Open client is off (config.fastOpen lacks TFO_CLIENT_ENABLE)');
     // FreeBSD TCP_REMOTE_UDP_ENCAPS_PORT: "You have to have enabled a UDP tunneling port first".

@@ -27,9 +27,6 @@ export interface TcpListenerEndpoint {
   readonly family?: 4 | 6;
 }
 
-/** A child's options over its listener's: not tunnelled (a SYN that came as plain TCP). */
-const NO_TUNNEL: Partial<TcpSocketOptions> = Object.freeze({ udpEncapsPort: undefined });
-
 export class TcpListener implements TcpParent {
   readonly layer: TcpListenerHost;
   readonly local: TcpListenerEndpoint;
@@ -231,7 +228,7 @@ export class TcpListener implements TcpParent {
       { address: dst, port: r.dstPort },
       { address: src, port: r.srcPort },
       // A SYN that came tunnelled makes a tunnelled connection (FreeBSD syncache_add's port).
-      layer.sharedOptions.internMerged(this.opts, tunnelPort ? { udpEncapsPort: tunnelPort } : NO_TUNNEL),
+      layer.sharedOptions.intern({ ...this.opts, udpEncapsPort: tunnelPort || undefined }),
       true,
     );
     c.parent = this;
@@ -373,7 +370,7 @@ export class TcpListener implements TcpParent {
       { address: dst, port: r.dstPort },
       { address: src, port: r.srcPort },
       // A SYN that came tunnelled makes a tunnelled connection (FreeBSD syncache_add's port).
-      layer.sharedOptions.internMerged(this.opts, tunnelPort ? { udpEncapsPort: tunnelPort } : NO_TUNNEL),
+      layer.sharedOptions.intern({ ...this.opts, udpEncapsPort: tunnelPort || undefined }),
       true,
     );
     c.parent = this;

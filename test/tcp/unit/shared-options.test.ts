@@ -45,30 +45,3 @@ test('SharedOptions: a field that differs, or is set on one side only, makes ano
   assert.equal(s.intern({ ...base(), cork: true }), corked);
   assert.equal(s.intern(base()), first);
 });
-
-test('SharedOptions.internMerged answers as intern({ ...base, ...over }) and makes the merged set only when new', () => {
-  const s = new SharedOptions();
-  const first = s.intern(base());
-  // Overrides equal to the base, or none: the remembered set.
-  assert.equal(s.internMerged(base(), undefined), first);
-  assert.equal(s.internMerged(base(), { rcvBuf: 131072, udpEncapsPort: undefined }), first);
-  // An override set to undefined replaces a base field that is set, as a spread does.
-  const noTos = s.internMerged({ ...base(), tos: 16 }, { tos: undefined });
-  assert.equal(noTos, first);
-  // A field that differs: a new merged set with the override's value, remembered.
-  const nd = s.internMerged(base(), { noDelay: true });
-  assert.notEqual(nd, first);
-  assert.deepEqual(nd, { ...base(), noDelay: true });
-  assert.equal(s.internMerged(base(), { noDelay: true }), nd);
-  assert.equal(s.intern({ ...base(), noDelay: true }), nd);
-  // A field only the override has, and one only the base has.
-  const tunnel = s.internMerged(base(), { udpEncapsPort: 9899 });
-  assert.equal(tunnel.udpEncapsPort, 9899);
-  assert.notEqual(tunnel, first);
-  const corked = s.internMerged({ ...base(), cork: true }, { noDelay: true });
-  assert.notEqual(corked, nd);
-  assert.equal(corked.cork, true);
-  // An override that only looks like one (inherited, not its own) is not applied.
-  const inherited = Object.create({ noDelay: true }) as Partial<TcpSocketOptions>;
-  assert.equal(s.internMerged(base(), inherited), first);
-});
