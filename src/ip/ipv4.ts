@@ -156,6 +156,10 @@ export class Ipv4Layer {
   readonly #env: Ipv4Env;
   readonly #arp: Arp;
   readonly #pmtu = new PmtuCache();
+  /** pathMtu's last destination, its interface (undefined: no route) and routeGeneration then. */
+  #mtuDst = 0;
+  #mtuIface: NetInterface | undefined = undefined;
+  #mtuGeneration = -1;
   readonly #pings: PingClient;
   readonly #forwarder: Ipv4Forwarder;
   readonly #mroutes: MulticastRoutes;
@@ -376,8 +380,16 @@ export class Ipv4Layer {
 
   /** The path MTU towards `dst` (learnt from fragmentation-needed, else the outgoing interface's MTU). */
   pathMtu(dst: Ipv4Address): number {
-    const r = this.route(dst);
-    const base = typeof r === 'string' ? 576 : r.iface.mtu;
+    // The last destination's interface is kept while the routes stay the same (Linux's
+    // cached dst, checked against rt_genid): TCP asks once per connection, mostly for the
+    // same peer. Its MTU and the learnt path MTU are read afresh each time.
+    if (dst !== this.#mtuDst || this.#mtuGeneration !== this.routeGeneration) {
+      const r = this.route(dst);
+      this.#mtuIface = typeof r === 'string' ? undefined : r.iface;
+      this.#mtuDst = dst;
+      this.#mtuGeneration = this.routeGeneration;
+    }
+    const base = this.#mtuIface === undefined ? 576 : this.#mtuIface.mtu;
     const p = this.#pmtu.get(dst, this.#env.clock.now());
     return p !== undefined ? Math.min(base, p) : base;
   }

@@ -37,6 +37,12 @@ export function enterTimeWait(c: Tcb): void {
   c.clearTimer(T_KEEP);
   c.clearTimer(T_DELACK);
   c.sndBuf.clear();
+  // Like Linux's inet_timewait_sock, TIME-WAIT keeps only what it answers segments with:
+  // the out-of-order queue, SACK scoreboard and transmit record go (every byte is
+  // acknowledged, both FINs included), and so does an orphan's unread data.
+  if (c.orphan) c.rcvBuf.clear();
+  else c.rcvBuf.trim();
+  c.clearQueues();
   c.setTimer(T_WAIT, c.layer.env.clock.now() + 2 * c.layer.config.msl);
 }
 

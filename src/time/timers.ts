@@ -7,15 +7,19 @@ import type { Instant } from './instant.ts';
 export type TimerCallback = ((now: Instant) => void) | { onTimer(now: Instant): void };
 
 /**
- * A timer owned by a TimerQueue. Cancelling or re-arming is O(1): the heap entry
- * is left behind and skipped when it surfaces (lazy deletion), so connections can
- * re-arm timers on every segment cheaply.
+ * A timer owned by a TimerQueue. Arming, re-arming and cancelling are O(log n) in place:
+ * the timer knows its heap slot, so a re-armed timer moves there (no entry left behind to
+ * skip later) and a cancelled one leaves the heap at once.
  */
 export class Timer {
   /** Deadline while armed; undefined when idle. */
   deadline: Instant | undefined = undefined;
-  /** Bumped on every (re)arm/cancel so stale heap entries can be recognised. */
+  /** Bumped on every (re)arm/cancel (an arm's identity, for whoever keeps one). */
   generation = 0;
+  /** @internal The heap slot while armed, -1 when idle. */
+  index = -1;
+  /** @internal Arming order: ties fire in it (a re-arm takes a fresh place). */
+  seq = 0;
   readonly #queue: TimerQueue;
   /** What the timer calls; a no-op once disposed. */
   callback: TimerCallback;
@@ -28,23 +32,19 @@ export class Timer {
   }
   /** Arms (or re-arms) the timer to fire at `deadline`. */
   set(deadline: Instant): void {
-    if (this.deadline !== undefined) this.#queue.noteCancel(); // the old heap entry is now stale
     this.deadline = deadline;
     this.generation++;
-    this.#queue.push(this, deadline, this.generation);
+    this.#queue.place(this);
   }
   cancel(): void {
     if (this.deadline === undefined) return;
     this.deadline = undefined;
     this.generation++;
-    this.#queue.noteCancel();
+    this.#queue.remove(this);
   }
   /**
-   * Cancels the timer for good (it must not be armed again) and lets go of its callback: the
-   * heap entry it may leave behind (lazy deletion) then keeps only this small object alive,
-   * not the owner. A closed connection's RTO entry, due long after it closed, would otherwise
-   * hold the connection and its buffers until compaction, long enough to be promoted out of
-   * the young generation (bench crr: about a thousand dead connections alive at any time).
+   * Cancels the timer for good (it must not be armed again) and lets go of its callback, so
+   * nothing it was made for stays reachable through it.
    */
   dispose(): void {
     this.cancel();
@@ -55,24 +55,12 @@ export class Timer {
 const DISPOSED: TimerCallback = () => {};
 
 /**
- * Compaction waits for this many stale entries (and for them to be half the heap, so its
- * cost stays constant per cancel). Low, so the heap stays near its live size: one closed
- * connection leaves an entry due an RTO later, and at a thousand connections a second a
- * floor of 1024 kept a heap twice as deep as the live timers need (bench crr).
- */
-const COMPACT_MIN = 64;
-
-/**
- * A binary min-heap of (deadline, timer, generation) entries stored in parallel
- * arrays (no per-entry objects). Ties fire in insertion order.
+ * A binary min-heap of armed timers, each knowing its slot (an indexed heap: no stale
+ * entries, so the heap is exactly the armed timers). Ties fire in arming order.
  */
 export class TimerQueue {
-  #deadlines: number[] = [];
-  #seqs: number[] = [];
-  #timers: Timer[] = [];
-  #gens: number[] = [];
+  readonly #heap: Timer[] = [];
   #seq = 0;
-  #stale = 0;
 
   /**
    * Called when an arm makes a timer the earliest one, so a real-time driver
@@ -86,46 +74,53 @@ export class TimerQueue {
     return new Timer(this, callback);
   }
 
-  /** Number of heap entries, including stale ones (for tests and stats). */
+  /** Number of armed timers. */
   get size(): number {
-    return this.#timers.length;
+    return this.#heap.length;
   }
 
-  /** @internal */
-  noteCancel(): void {
-    this.#stale++;
-    // Compact when mostly garbage, so cancelled timers cannot pile up without bound.
-    if (this.#stale > COMPACT_MIN && this.#stale > this.#timers.length / 2) this.#compact();
+  /** @internal `t` was armed (its deadline set): into the heap, or moved within it. */
+  place(t: Timer): void {
+    t.seq = this.#seq++;
+    const heap = this.#heap;
+    let i = t.index;
+    if (i < 0) {
+      i = heap.length;
+      heap.push(t);
+      t.index = i;
+      this.#up(i);
+    } else if (!this.#up(i)) this.#down(i);
+    if (this.onEarliestChanged !== null && heap[0] === t) this.onEarliestChanged(t.deadline!);
   }
 
-  /** @internal */
-  push(timer: Timer, deadline: Instant, gen: number): void {
-    const i = this.#timers.length;
-    this.#deadlines.push(deadline);
-    this.#seqs.push(this.#seq++);
-    this.#timers.push(timer);
-    this.#gens.push(gen);
-    this.#up(i);
-    if (this.onEarliestChanged !== null && this.#timers[0] === timer && this.#gens[0] === gen) {
-      this.onEarliestChanged(deadline);
-    }
-    if (this.#stale > COMPACT_MIN && this.#stale > this.#timers.length / 2) this.#compact();
+  /** @internal `t` was cancelled: out of the heap. */
+  remove(t: Timer): void {
+    const i = t.index;
+    if (i < 0) return;
+    t.index = -1;
+    const heap = this.#heap;
+    const last = heap.pop()!;
+    if (last === t) return;
+    heap[i] = last;
+    last.index = i;
+    if (!this.#up(i)) this.#down(i);
   }
 
-  /** The earliest live deadline, or undefined. */
+  /** The earliest deadline, or undefined. */
   nextDeadline(): Instant | undefined {
-    this.#dropStaleTop();
-    return this.#timers.length ? this.#deadlines[0] : undefined;
+    const heap = this.#heap;
+    return heap.length ? heap[0]!.deadline : undefined;
   }
 
   /** Fires every timer due at or before `now`, earliest first. Returns how many fired. */
   runDue(now: Instant): number {
+    const heap = this.#heap;
     let fired = 0;
     for (;;) {
-      this.#dropStaleTop();
-      if (this.#timers.length === 0 || this.#deadlines[0] > now) return fired;
-      const t = this.#timers[0];
-      this.#pop();
+      if (heap.length === 0) return fired;
+      const t = heap[0]!;
+      if (t.deadline! > now) return fired;
+      this.remove(t);
       t.deadline = undefined;
       t.generation++;
       fired++;
@@ -135,89 +130,47 @@ export class TimerQueue {
     }
   }
 
-  #dropStaleTop(): void {
-    while (this.#timers.length) {
-      const t = this.#timers[0];
-      if (t.generation === this.#gens[0] && t.deadline === this.#deadlines[0]) return;
-      this.#pop();
-      if (this.#stale > 0) this.#stale--;
-    }
+  #less(a: Timer, b: Timer): boolean {
+    const da = a.deadline!;
+    const db = b.deadline!;
+    return da < db || (da === db && a.seq < b.seq);
   }
 
-  #less(a: number, b: number): boolean {
-    const da = this.#deadlines[a];
-    const db = this.#deadlines[b];
-    return da < db || (da === db && this.#seqs[a] < this.#seqs[b]);
-  }
-
-  #swap(a: number, b: number): void {
-    const d = this.#deadlines;
-    const s = this.#seqs;
-    const t = this.#timers;
-    const g = this.#gens;
-    // Element by element through a temporary (a destructuring swap may build arrays).
-    const dt = d[a];
-    d[a] = d[b];
-    d[b] = dt;
-    const st = s[a];
-    s[a] = s[b];
-    s[b] = st;
-    const tt = t[a];
-    t[a] = t[b];
-    t[b] = tt;
-    const gt = g[a];
-    g[a] = g[b];
-    g[b] = gt;
-  }
-
-  #up(i: number): void {
+  /** Moves slot i's timer towards the root while it is earlier; whether it moved. */
+  #up(i: number): boolean {
+    const heap = this.#heap;
+    const t = heap[i]!;
+    const from = i;
     while (i > 0) {
       const p = (i - 1) >> 1;
-      if (!this.#less(i, p)) return;
-      this.#swap(i, p);
+      const pt = heap[p]!;
+      if (!this.#less(t, pt)) break;
+      heap[i] = pt;
+      pt.index = i;
       i = p;
     }
+    heap[i] = t;
+    t.index = i;
+    return i !== from;
   }
 
   #down(i: number): void {
-    const n = this.#timers.length;
+    const heap = this.#heap;
+    const n = heap.length;
+    const t = heap[i]!;
     for (;;) {
       const l = 2 * i + 1;
+      if (l >= n) break;
       const r = l + 1;
-      let m = i;
-      if (l < n && this.#less(l, m)) m = l;
-      if (r < n && this.#less(r, m)) m = r;
-      if (m === i) return;
-      this.#swap(i, m);
+      let m = l;
+      if (r < n && this.#less(heap[r]!, heap[l]!)) m = r;
+      const mt = heap[m]!;
+      if (!this.#less(mt, t)) break;
+      heap[i] = mt;
+      mt.index = i;
       i = m;
     }
-  }
-
-  #pop(): void {
-    const last = this.#timers.length - 1;
-    if (last > 0) this.#swap(0, last);
-    this.#deadlines.pop();
-    this.#seqs.pop();
-    this.#timers.pop();
-    this.#gens.pop();
-    if (last > 0) this.#down(0);
-  }
-
-  #compact(): void {
-    const keep: number[] = [];
-    for (let i = 0; i < this.#timers.length; i++) {
-      const t = this.#timers[i];
-      if (t.generation === this.#gens[i] && t.deadline === this.#deadlines[i]) keep.push(i);
-    }
-    const d = keep.map((i) => this.#deadlines[i]);
-    const s = keep.map((i) => this.#seqs[i]);
-    const t = keep.map((i) => this.#timers[i]);
-    const g = keep.map((i) => this.#gens[i]);
-    this.#deadlines = d;
-    this.#seqs = s;
-    this.#timers = t;
-    this.#gens = g;
-    this.#stale = 0;
-    for (let i = (this.#timers.length >> 1) - 1; i >= 0; i--) this.#down(i);
+    heap[i] = t;
+    t.index = i;
   }
 }

@@ -30,6 +30,11 @@ export class EphemeralPorts {
   readonly #k2: SipKey;
   readonly #table: Uint16Array;
   readonly #buf = new Uint8Array(40);
+  /** The last pick's hashed bytes (#lastLen of them) and their offset (F) and index (G). */
+  readonly #last = new Uint8Array(40);
+  #lastLen = -1;
+  #offset = 0;
+  #index = 0;
 
   constructor(rng: Rng, range: [number, number] = [EPHEMERAL_MIN, EPHEMERAL_MAX]) {
     const [lo, hi] = range;
@@ -65,8 +70,20 @@ export class EphemeralPorts {
     this.#buf[o++] = (remotePort >>> 8) & 0xff;
     this.#buf[o++] = remotePort & 0xff;
     const n = this.size;
-    const offset = siphash24U32(this.#k1, this.#buf, 0, o) % n;
-    const index = siphash24U32(this.#k2, this.#buf, 0, o) & (PORT_TABLE_LENGTH - 1);
+    // F and G of the last destination are kept: a client connecting again and again to one
+    // peer hashes it once (both are pure functions of the bytes compared here).
+    const buf = this.#buf;
+    const last = this.#last;
+    let same = o === this.#lastLen;
+    for (let i = 0; same && i < o; i++) same = buf[i] === last[i];
+    if (!same) {
+      this.#offset = siphash24U32(this.#k1, buf, 0, o) % n;
+      this.#index = siphash24U32(this.#k2, buf, 0, o) & (PORT_TABLE_LENGTH - 1);
+      for (let i = 0; i < o; i++) last[i] = buf[i]!;
+      this.#lastLen = o;
+    }
+    const offset = this.#offset;
+    const index = this.#index;
     // Walk (offset + table[index] + i) mod n for i = 0..n-1: every port exactly once.
     const base = this.#table[index];
     for (let i = 0; i < n; i++) {

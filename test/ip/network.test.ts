@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { PMTU_EXPIRY } from '../../src/ip/icmp.ts';
 import {
   checksumTrusted,
   type IpPacketInfo,
@@ -198,4 +199,38 @@ test('pseudoHeaderSum is the IPv4 or IPv6 pseudo-header by family, and 0 for mix
   const y = ip('::2');
   assert.equal(pseudoHeaderSum(x, y, 6, 20), 1 + 2 + 6 + 20);
   assert.equal(pseudoHeaderSum(a, y, 6, 20), 0);
+});
+
+test('path MTU and TCP MSS follow a route added or an interface taken down after a lookup, and a learnt PMTU until it expires', () => {
+  const { sim, stack, net } = host();
+  const cable2 = sim.add(new Cable({ clock: sim.clock, rng: sim.rng.fork(), mtu: 1280 }));
+  stack.addInterface({ name: 'eth1', device: cable2.a, addresses: ['10.0.9.2/24'] });
+  const dst = ip('8.8.8.8');
+  const synMss = () => {
+    const c = stack.tcp.connect({ remote: dst, remotePort: 80 });
+    const m = c.info().rcvMss;
+    c.abort();
+    return m;
+  };
+  // Asked twice (the second from the cache), through the default route on eth0.
+  assert.equal(net.pathMtu(dst), 1500);
+  assert.equal(net.pathMtu(dst), 1500);
+  assert.equal(synMss(), 1460);
+  // A more specific route through eth1 (MTU 1280) is seen by the next lookup and connection.
+  stack.addRoute({ destination: '8.8.8.0/24', gateway: '10.0.9.1' });
+  assert.equal(net.pathMtu(dst), 1280);
+  assert.equal(synMss(), 1240);
+  // RFC 1191: a learnt path MTU applies at once, and lapses after PMTU_EXPIRY.
+  assert.equal(net.learnPathMtu(dst, 1000), 1000);
+  assert.equal(net.pathMtu(dst), 1000);
+  assert.equal(synMss(), 960);
+  sim.runUntil(sim.now + PMTU_EXPIRY + 1, { maxSteps: 1_000_000 });
+  assert.equal(net.pathMtu(dst), 1280);
+  // eth1 down: its routes are unusable, the default route through eth0 again.
+  stack.setInterfaceUp('eth1', false);
+  assert.equal(net.pathMtu(dst), 1500);
+  assert.equal(synMss(), 1460);
+  // No route at all: RFC 1122's 576-byte default.
+  stack.setInterfaceUp('eth0', false);
+  assert.equal(net.pathMtu(dst), 576);
 });

@@ -92,6 +92,61 @@ describe('TimerQueue', () => {
       [...firedDeadlines].sort((a, b) => a - b),
     );
   });
+
+  it('the heap holds exactly the armed timers: re-arms move in place, cancels and firings leave', () => {
+    const q = new TimerQueue();
+    const fired: number[] = [];
+    const timers = Array.from({ length: 100 }, (_, i) => q.timer(() => fired.push(i)));
+    for (let round = 0; round < 20; round++)
+      for (let i = 0; i < 100; i++) timers[i]!.set(1000 - i * 5 + round);
+    assert.equal(q.size, 100);
+    for (let i = 0; i < 100; i += 2) timers[i]!.cancel();
+    timers[1]!.cancel();
+    timers[1]!.cancel(); // twice: nothing more leaves
+    assert.equal(q.size, 49);
+    // Moved later and earlier in place: the order follows the newest deadlines.
+    timers[3]!.set(5000);
+    timers[99]!.set(1);
+    assert.equal(q.size, 49);
+    assert.equal(q.nextDeadline(), 1);
+    assert.equal(q.runDue(1), 1);
+    assert.equal(q.size, 48);
+    q.runDue(10_000);
+    assert.equal(q.size, 0);
+    assert.equal(fired.length, 49);
+    assert.equal(fired.at(-1), 3);
+    assert.deepEqual(
+      fired.slice(1, -1),
+      [...fired.slice(1, -1)].sort((a, b) => b - a),
+    );
+  });
+
+  it('a re-arm at the same deadline takes a fresh place among the ties', () => {
+    const q = new TimerQueue();
+    const fired: string[] = [];
+    const a = q.timer(() => fired.push('a'));
+    const b = q.timer(() => fired.push('b'));
+    const c = q.timer(() => fired.push('c'));
+    a.set(10);
+    b.set(10);
+    c.set(10);
+    a.set(10);
+    q.runDue(10);
+    assert.deepEqual(fired, ['b', 'c', 'a']);
+  });
+
+  it('onEarliestChanged hears an arm that becomes the earliest, and only that', () => {
+    const q = new TimerQueue();
+    const heard: number[] = [];
+    q.onEarliestChanged = (d) => heard.push(d);
+    const a = q.timer(() => {});
+    const b = q.timer(() => {});
+    a.set(50);
+    b.set(80);
+    b.set(20);
+    a.set(90);
+    assert.deepEqual(heard, [50, 20]);
+  });
 });
 
 describe('ManualClock', () => {

@@ -31,6 +31,29 @@ describe('EphemeralPorts (RFC 6056 Algorithm 4)', () => {
     for (let port = 1; port <= 50; port++) starts.add(p.pick(L, R, port, () => false)!);
     assert.ok(starts.size > 45);
   });
+  it('a pick after another destination hashes its own destination (the kept hash is per destination)', () => {
+    const V6: IpAddress = { family: 6, v6: new Uint8Array(16).fill(7) };
+    let exact = 0;
+    for (const [remote, port] of [
+      [R, 81],
+      [R, 8080],
+      [L, 80],
+      [V6, 80],
+    ] as const) {
+      const fresh = new EphemeralPorts(new SeededRng(9), [1000, 1999]).pick(L, remote, port, () => false)!;
+      const p = new EphemeralPorts(new SeededRng(9), [1000, 1999]);
+      p.pick(L, R, 80, () => false);
+      const after = p.pick(L, remote, port, () => false)!;
+      // The same port as a fresh picker's, one further if both destinations share table[index].
+      assert.ok(after === fresh || after === (fresh === 1999 ? 1000 : fresh + 1), `${after} vs ${fresh}`);
+      if (after === fresh) exact++;
+      // And the first destination again continues its own walk.
+      const a1 = new EphemeralPorts(new SeededRng(9), [1000, 1999]).pick(L, R, 80, () => false)!;
+      const again = p.pick(L, R, 80, () => false)!;
+      assert.ok(again !== a1 && (again - a1 + 1000) % 1000 <= 2, `${again} vs ${a1}`);
+    }
+    assert.ok(exact >= 2);
+  });
   it('returns undefined when every port is in use, after checking each once', () => {
     const p = new EphemeralPorts(new SeededRng(4), [5000, 5099]);
     const seen: number[] = [];
