@@ -37,6 +37,15 @@ export class TcpConnection extends Tcb {
     runTimers(this, now);
   }
 
+  /** @internal Then the handshake's held ACK (input.ts synAckArrives), if nothing carried it. */
+  override deliverEvents(): void {
+    super.deliverEvents();
+    if (this.handshakeAckHeld) {
+      this.handshakeAckHeld = false;
+      if (this.ackNow && this.state !== 'CLOSED') tcpOutput(this);
+    }
+  }
+
   // ---------------------------------------------------------------- API
 
   get readableLength(): number {

@@ -267,6 +267,15 @@ function synAckArrives(c: Tcb, r: TcpRepr, ack: Seq, payload: Uint8Array): void 
   // continue processing at the sixth step below where the URG bit is checked"
   if (payload.length > 0 || r.flags & TCP_FIN)
     receiveText(c, seqAdd(c.irs, 1), payload, (r.flags & TCP_FIN) !== 0);
+  else if (c.sndBuf.length === 0 && c.events?.onEstablished !== undefined) {
+    // "Data or controls that were queued for transmission MAY be included." Linux holds this
+    // ACK while a writer waits for the connection (tcp_rcv_synsent_state_process,
+    // sk_write_pending: "Save one ACK"). Here that writer is the established event's
+    // callback, run in this poll at this same instant: the ACK waits for it
+    // (TcpConnection.deliverEvents) and rides on what it sends, or goes bare after it.
+    c.handshakeAckHeld = true;
+    return;
+  }
   tcpOutput(c);
 }
 

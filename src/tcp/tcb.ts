@@ -144,6 +144,7 @@ const G_RCV_DISCARD = 1 << 12;
 const G_OWN_OPTS = 1 << 13;
 const G_SNDBUF_CHECK = 1 << 14;
 const G_SNDBUF_LOCKED = 1 << 15;
+const G_HANDSHAKE_ACK_HELD = 1 << 16;
 
 export class Tcb {
   /** @internal */ readonly layer: TcpHost;
@@ -223,6 +224,7 @@ export class Tcb {
     bit('cwndLimited', 2, G_CWND_LIMITED);
     bit('sndBufCheck', 2, G_SNDBUF_CHECK);
     bit('sndBufLocked', 2, G_SNDBUF_LOCKED);
+    bit('handshakeAckHeld', 2, G_HANDSHAKE_ACK_HELD);
   }
   readonly local: TcpEndpoint;
   readonly remote: TcpEndpoint;
@@ -392,6 +394,11 @@ export class Tcb {
 
   // --- ACK state ---
   declare ackNow: boolean;
+  /**
+   * The ACK of a bare SYN-ACK waits for the established event's callbacks, which may send
+   * data that carries it (input.ts synAckArrives; TcpConnection.deliverEvents sends it after).
+   */
+  declare handshakeAckHeld: boolean;
   /** Full-sized segments received since our last ACK. */
   delackSegs = 0;
   /**

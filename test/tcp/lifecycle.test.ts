@@ -15,8 +15,10 @@ import {
   PEER_ISN,
   PEER_PORT,
   synReceived,
+  synSent,
   TCP_ACK,
   TCP_FIN,
+  TCP_PSH,
   TCP_RST,
   TCP_SYN,
 } from './harness.ts';
@@ -394,5 +396,54 @@ describe('TCP_DEFER_ACCEPT (Linux)', () => {
     expectSeg(s.h.one(), { flags: TCP_SYN | TCP_ACK, seq: s.iss });
     s.h.inject({ srcPort: PEER_PORT, dstPort: 80, seq: PEER_ISN + 1, ack: s.iss + 1, flags: TCP_ACK });
     assert.equal(s.l.acceptQueueLength, 1);
+  });
+});
+
+describe('the ACK of a SYN-ACK (RFC 9293 §3.10.7.3; Linux sk_write_pending)', () => {
+  const synAck = (s: ReturnType<typeof synSent>) =>
+    s.h.inject({
+      srcPort: PEER_PORT,
+      dstPort: s.port,
+      seq: PEER_ISN,
+      ack: s.iss + 1,
+      flags: TCP_SYN | TCP_ACK,
+      options: { mss: 1460 },
+    });
+
+  it('rides on the data the established callback sends: one segment, not a bare ACK and then the data', () => {
+    const s = synSent();
+    const at = s.h.now();
+    s.ev.onEstablished = () => {
+      s.ev.log.push('established');
+      s.c.write(new TextEncoder().encode('hello'));
+    };
+    synAck(s);
+    const seg = s.h.one();
+    expectSeg(seg, { flags: TCP_ACK | TCP_PSH, seq: s.iss + 1, ack: PEER_ISN + 1, len: 5 });
+    assert.equal(seg.at, at);
+    assert.equal(s.ev.log[0], 'established');
+  });
+
+  it('goes bare, at the same instant, when the callback sends nothing', () => {
+    const s = synSent();
+    synAck(s);
+    expectSeg(s.h.one(), { flags: TCP_ACK, seq: s.iss + 1, ack: PEER_ISN + 1, len: 0 });
+  });
+
+  it('goes bare when the callback only corks its write (TCP_CORK holds the partial segment)', () => {
+    const s = synSent();
+    s.ev.onEstablished = () => {
+      s.c.setOptions({ cork: true });
+      s.c.write(new Uint8Array(10));
+    };
+    synAck(s);
+    expectSeg(s.h.one(), { flags: TCP_ACK, seq: s.iss + 1, ack: PEER_ISN + 1, len: 0 });
+  });
+
+  it('data written before the handshake leaves with it at once', () => {
+    const s = synSent();
+    s.c.write(new Uint8Array(100));
+    synAck(s);
+    expectSeg(s.h.one(), { flags: TCP_ACK | TCP_PSH, seq: s.iss + 1, ack: PEER_ISN + 1, len: 100 });
   });
 });
