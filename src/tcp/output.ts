@@ -19,6 +19,7 @@ import type { TcpEnv, TcpIpFields } from './env.ts';
 import { EV_WRITABLE } from './events.ts';
 import type { TcpHost } from './host.ts';
 import { prrTransmitted } from './prr.ts';
+import { pushMarked } from './push.ts';
 import { rackTransmitted } from './rack.ts';
 import { recoveryCwnd, recoveryNextSeg, recoveryPipe, sackRecovering } from './recovery.ts';
 import { type Seq, seqAdd, seqGt, seqLe, seqLt, seqMax, seqSub } from './seq.ts';
@@ -440,14 +441,17 @@ export function sendDataAt(
   }
   let flags = TCP_ACK;
   if (fin) flags |= TCP_FIN;
-  // RFC 1122 §4.2.2.2: PSH on the segment that empties the send buffer. Like Linux (config
-  // .pushBurstEnd) also on the last segment of a burst the windows cut short, so the
-  // receiver delivers what it has instead of waiting for the rest of the write.
-  // A retransmission is no burst end: Linux resends a piece of an skb with the skb's own flags,
-  // and PSH stays with the end of the write.
+  // RFC 1122 §4.2.2.2: PSH on the segment that empties the send buffer (FreeBSD), or, as
+  // Linux marks it (config.pushWriteEnd, push.ts), on the one that ends a write, first sent
+  // or resent. Like Linux (config.pushBurstEnd) also on the last segment of a burst the
+  // windows cut short, so the receiver delivers what it has instead of waiting for the rest
+  // of the write (Linux forces PSH on each GSO packet, __tcp_transmit_skb). A retransmission
+  // is no burst end: Linux resends a piece of an skb with the skb's own flags.
+  const cfg = c.layer.config;
   if (
     len > 0 &&
-    (len === avail || (burstEnd && len === maxLen && c.layer.config.pushBurstEnd && !seqLt(s, c.sndMax)))
+    ((cfg.pushWriteEnd && c.pshMarks !== undefined ? pushMarked(c, s, len) : len === avail) ||
+      (burstEnd && len === maxLen && cfg.pushBurstEnd && !seqLt(s, c.sndMax)))
   )
     flags |= TCP_PSH;
   if (retransmit || seqLt(s, c.sndMax)) {
