@@ -74,7 +74,7 @@ export class TcpConnection extends Tcb {
     // TCP_FASTOPEN_CONNECT: the first write's data rides on the SYN (tfo.ts).
     if (this.tfoDeferred && data.length > 0) {
       const k = tfoDeferredWrite(this, data);
-      if (k > 0 && this.layer.config.pushWriteEnd) markWrite(this, k, more && k === data.length, this.mss);
+      if (k > 0 && this.layer.config.pushWriteEnd) markWrite(this, k, more && k === data.length);
       tcpOutput(this);
       return k;
     }
@@ -93,9 +93,7 @@ export class TcpConnection extends Tcb {
     // tail skb of what was copied).
     if (eor && n > 0) (this.eorMarks ??= []).push(seqAdd(this.sndBufSeq, this.sndBuf.length));
     // Linux marks PSH where the write ends (push.ts); a short write is marked even under MSG_MORE.
-    // Linux's skb holds an MSS of payload (its size_goal without TSO).
-    if (n > 0 && this.layer.config.pushWriteEnd)
-      markWrite(this, n, more && n === data.length, this.mss - (this.tsOk ? 12 : 0));
+    if (n > 0 && this.layer.config.pushWriteEnd) markWrite(this, n, more && n === data.length);
     if (n > 0 || (!more && this.sndBuf.length > 0)) tcpOutput(this);
     return n;
   }

@@ -28,10 +28,9 @@ const MAX_MARKS = 64;
 
 /**
  * Records the PSH marks of a write of `n` bytes that ends at the end of the send buffer.
- * `more`: MSG_MORE (or TCP_CORK's MSG_MORE-like hold) and the write took everything.
- * `skbSize`: the bytes Linux puts in one skb (its size_goal: the MSS, or TSO's size).
+ * `more`: MSG_MORE and the write took everything.
  */
-export function markWrite(c: Tcb, n: number, more: boolean, skbSize: number): void {
+export function markWrite(c: Tcb, n: number, more: boolean): void {
   const end = seqAdd(c.sndBufSeq, c.sndBuf.length);
   const start = seqAdd(end, -n);
   if (c.pshMarks === undefined) {
@@ -45,8 +44,13 @@ export function markWrite(c: Tcb, n: number, more: boolean, skbSize: number): vo
   if (last >= 0 && marks[last] === start && seqGt(start, c.sndMax) && !c.eorMarks?.includes(start))
     marks.pop();
   const half = c.maxSndWnd >> 1;
-  // forced_push on each full skb short of the write's end (after a window was seen).
-  if (c.maxSndWnd > 0 && seqSub(end, c.pushedSeq) > half && skbSize > 0) {
+  // forced_push on each full skb short of the write's end (after a window was seen). Linux's
+  // skbs are GSO-sized whatever the device (tcp_xmit_size_goal): whole segments of up to
+  // 64 KB, less a header's room, and at most half the largest window (tcp_bound_to_half_wnd).
+  if (c.maxSndWnd > 0 && seqSub(end, c.pushedSeq) > half) {
+    const mss = c.mss - (c.tsOk ? 12 : 0);
+    const skbSize =
+      mss * Math.max(1, Math.floor(Math.min(65_215, c.maxSndWnd > 536 ? half : c.maxSndWnd) / mss));
     for (let b = seqAdd(start, skbSize); seqGt(end, b); b = seqAdd(b, skbSize)) {
       if (seqSub(b, c.pushedSeq) > half) push(c, marks, b);
     }
@@ -75,6 +79,49 @@ export function pushMarked(c: Tcb, s: Seq, len: number): boolean {
   for (const m of marks) {
     if (seqGt(m, e)) return false;
     if (seqGt(m, s)) return true;
+  }
+  return false;
+}
+
+/**
+ * Linux's GSO packets (config.pushBurstEnd): __tcp_transmit_skb sets PSH on every packet of
+ * more than one segment ("to expedite GRO flush at receiver"), and GSO segmentation leaves it
+ * on the last segment. New data leaves in such packets of up to tcp_tso_autosize segments: the
+ * pacing rate (tcp_update_pacing_rate: 200 % of cwnd per SRTT in slow start, 120 % after)
+ * over 2^10 (sk_pacing_shift), plus 64 KB >> (min RTT in µs >> 9) on short paths, at most
+ * 64 KB, at least tcp_min_tso_segs (2) segments. `rate`: a controller's or the user's pacing
+ * rate (bytes/s), 0 for none.
+ */
+export function gsoSegs(c: Tcb, effMss: number, rate: number): number {
+  const srtt = c.rtt.srtt;
+  let bytes = 65536;
+  if (rate > 0 || (srtt !== undefined && srtt > 0)) {
+    const cw = c.cc.cwnd;
+    bytes = (rate > 0 ? rate : ((cw < c.cc.ssthresh / 2 ? 2 : 1.2) * cw * 1e6) / srtt!) / 1024;
+    const r = (c.minRtt > 0 ? c.minRtt : (srtt ?? 0)) >> 9;
+    if (r < 32) bytes += 65536 >>> r;
+  }
+  return Math.max(2, Math.floor(Math.min(bytes, 65536) / effMss));
+}
+
+const MAX_GSO_ENDS = 64;
+
+/** Records where a GSO packet of more than one segment ended (its skb, if resent whole, is one again). */
+export function gsoPacketEnd(c: Tcb, end: Seq): void {
+  const ends = (c.gsoEnds ??= []);
+  trimMarks(c, ends);
+  // Bounded: past MAX_GSO_ENDS the newest go unrecorded (their resends lose only the PSH).
+  if (ends.length < MAX_GSO_ENDS) ends.push(end);
+}
+
+/** Whether a multi-segment GSO packet ended at `end` (push.ts gsoPacketEnd). */
+export function gsoEndAt(c: Tcb, end: Seq): boolean {
+  const ends = c.gsoEnds;
+  if (ends === undefined) return false;
+  trimMarks(c, ends);
+  for (const m of ends) {
+    if (m === end) return true;
+    if (seqGt(m, end)) return false;
   }
   return false;
 }

@@ -1,25 +1,30 @@
-/** Where PSH goes (RFC 1122 §4.2.2.2; Linux also ends each window-limited burst with it). */
+/**
+ * Where PSH goes: Linux's marks at the end of each write and on forced pushes (push.ts,
+ * config.pushWriteEnd), its PSH on every GSO packet of more than one segment
+ * (config.pushBurstEnd), and FreeBSD's rule (the segment that empties the send buffer), on
+ * hand-made ACKs at virtual times.
+ */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { established, PEER_PORT, TCP_ACK, TCP_PSH } from './harness.ts';
 
-describe('PSH placement', () => {
-  it('the last segment of a burst the congestion window cuts short carries PSH (config.pushBurstEnd)', () => {
+describe('PSH on Linux GSO packets (config.pushBurstEnd)', () => {
+  it('new data leaves in packets of tcp_tso_autosize segments, each ending with PSH', () => {
+    // 100 ms SRTT, cwnd 10 x 1460: the pacing rate (200 % of cwnd per SRTT) gives 285 bytes
+    // per 2^10 µs, under one segment: packets of the minimum, 2 segments.
     const e = established();
     e.c.write(new Uint8Array(40_000));
-    const segs = e.h.take().filter((s) => s.payload.length > 0);
-    assert.ok(segs.length >= 2 && segs.length * 1460 < 40_000, `${segs.length} segments`);
-    const psh = segs.map((s) => (s.repr.flags & TCP_PSH) !== 0);
-    assert.deepEqual(psh, [...new Array(segs.length - 1).fill(false), true]);
+    const psh = pushes(e).map(([, p]) => p);
+    assert.deepEqual(psh, [false, true, false, true, false, true, false, true, false, true]);
   });
 
-  it('without it, PSH marks only the segment that empties the send buffer (FreeBSD)', () => {
-    const e = established({ config: { pushBurstEnd: false } });
+  it('without it (FreeBSD), PSH marks only the segment that empties the send buffer', () => {
+    const e = established({ config: FREEBSD_RULE });
     e.c.write(new Uint8Array(40_000));
-    const segs = e.h.take().filter((s) => s.payload.length > 0);
+    const segs = pushes(e);
     assert.ok(segs.length >= 2);
-    assert.ok(segs.every((s) => (s.repr.flags & TCP_PSH) === 0));
-    const f = established({ config: { pushBurstEnd: false } });
+    assert.ok(segs.every(([, p]) => !p));
+    const f = established({ config: FREEBSD_RULE });
     f.c.write(new Uint8Array(100));
     assert.ok((f.h.one().repr.flags & TCP_PSH) !== 0);
   });
@@ -34,10 +39,12 @@ function pushes(e: ReturnType<typeof established>): [number, boolean][] {
     .map((s) => [s.payload.length, (s.repr.flags & TCP_PSH) !== 0]);
 }
 const FREEBSD_RULE = { pushWriteEnd: false, pushBurstEnd: false };
+/** Linux's write-end marks alone (no GSO packets), so each segment's PSH is the marks'. */
+const MARKS = { pushBurstEnd: false };
 
 describe('PSH at the end of each write (Linux tcp_push / tcp_mark_push)', () => {
   it('several writes into one window: each write ends with PSH, the middle of a write has none', () => {
-    const e = established();
+    const e = established({ config: MARKS });
     e.c.setOptions({ noDelay: true });
     e.c.write(bytes(100));
     e.c.write(bytes(3000));
@@ -50,7 +57,7 @@ describe('PSH at the end of each write (Linux tcp_push / tcp_mark_push)', () => 
   });
 
   it('MSG_MORE leaves the write unmarked; the next write without it marks the end', () => {
-    const e = established();
+    const e = established({ config: MARKS });
     e.c.setOptions({ noDelay: true });
     e.c.write(bytes(3000), true);
     assert.deepEqual(pushes(e), [
@@ -62,7 +69,7 @@ describe('PSH at the end of each write (Linux tcp_push / tcp_mark_push)', () => 
   });
 
   it('TCP_CORK: a write appended to a still unsent segment takes its mark over; uncorking sends the end with PSH', () => {
-    for (const config of [{}, FREEBSD_RULE]) {
+    for (const config of [MARKS, FREEBSD_RULE]) {
       const e = established({ config });
       e.c.setOptions({ cork: true, noDelay: true });
       e.c.write(bytes(1000));
@@ -94,7 +101,7 @@ describe('PSH at the end of each write (Linux tcp_push / tcp_mark_push)', () => 
       const middle = pushes(e)[0];
       return { first, rto, middle };
     };
-    const linux = run({});
+    const linux = run(MARKS);
     assert.deepEqual(linux.first, [
       [1460, true],
       [1460, true],
@@ -108,16 +115,17 @@ describe('PSH at the end of each write (Linux tcp_push / tcp_mark_push)', () => 
     assert.deepEqual(bsd.middle, [1460, false]);
   });
 
-  it('forced push: a full segment is marked once more than half the largest window went unpushed', () => {
-    // Peer window 8000: half is 4000. Of one 20000-byte write, the segments ending at 4380
-    // (3 x 1460, the first full skb past 4000) and then 8760 are marked (forced_push).
-    const e = established({ peerWindow: 8000 });
+  it('forced push: a full skb is marked once more than half the largest window went unpushed', () => {
+    // Peer window 8000: half is 4000, and Linux's skbs hold two segments (2920 bytes, at most
+    // half the window). Of one 20000-byte write the skbs ending at 5840 and 11680 (and 17520)
+    // are marked: each is the first full skb more than 4000 bytes past the last mark.
+    const e = established({ peerWindow: 8000, config: MARKS });
     e.c.setOptions({ noDelay: true });
     e.c.write(bytes(20_000));
     const first = pushes(e);
     assert.deepEqual(
       first.map(([, p]) => p),
-      [false, false, true, false, false],
+      [false, false, false, true, false],
       JSON.stringify(first),
     );
     e.h.inject({
@@ -128,10 +136,13 @@ describe('PSH at the end of each write (Linux tcp_push / tcp_mark_push)', () => 
       flags: TCP_ACK,
       window: 8000,
     });
-    // Sequence offsets now 7300..: the segment ending at 8760 carries the next mark.
+    // From 7300: the third segment ends at 11680.
     const next = pushes(e);
-    assert.equal(next[0]![0], 1460);
-    assert.equal(next[0]![1], true, `7300..8760 ends a forced push: ${JSON.stringify(next)}`);
+    assert.deepEqual(
+      next.slice(0, 4).map(([, p]) => p),
+      [false, false, true, false],
+      JSON.stringify(next),
+    );
     // Without the rule no segment of this write but the last carries PSH.
     const f = established({ peerWindow: 8000, config: FREEBSD_RULE });
     f.c.setOptions({ noDelay: true });
