@@ -671,7 +671,12 @@ export function tcpOutput(c: Tcb): void {
       if (
         ++pktSegs >= pktMax ||
         rest === 0 ||
-        (rest < seg && !(c.opts.noDelay && rest === avail - seg)) ||
+        (rest < seg &&
+          !(
+            rest === avail - seg &&
+            (c.opts.noDelay || c.finQueued) &&
+            !(c.opts.cork === true || c.moreHold)
+          )) ||
         (c.pshMarks !== undefined && pushMarked(c, c.snd.nxt, seg))
       ) {
         gsoPush = pktSegs >= 2;
