@@ -287,6 +287,11 @@ export interface TcpConfig {
    * writable while fewer unsent bytes are queued). Infinity (Linux's UINT_MAX): no limit.
    */
   notSentLowat: number;
+  /**
+   * Linux net.ipv4.tcp_min_tso_segs: the fewest segments in one of Linux's GSO packets
+   * (tcp_tso_autosize), which places PSH under config.pushBurstEnd (push.ts gsoSegs).
+   */
+  minTsoSegs: number;
   /** Upper bound of the zero-window probe interval. */
   persistMax: Duration;
   /** Lower bound for the send MSS after ICMP frag-needed (RFC 1191). */
@@ -416,6 +421,7 @@ const COMMON_SETTINGS: Readonly<Omit<TcpConfig, ProfileDecided>> = {
   fastOpenKey: undefined,
   slowStartAfterIdle: true,
   notSentLowat: Number.POSITIVE_INFINITY,
+  minTsoSegs: 2,
   rfc5961Rst: true,
   rfc5961Syn: true,
 };

@@ -89,7 +89,7 @@ export function pushMarked(c: Tcb, s: Seq, len: number): boolean {
  * on the last segment. New data leaves in such packets of up to tcp_tso_autosize segments: the
  * pacing rate (tcp_update_pacing_rate: 200 % of cwnd per SRTT in slow start, 120 % after)
  * over 2^10 (sk_pacing_shift), plus 64 KB >> (min RTT in µs >> 9) on short paths, at most
- * 64 KB, at least tcp_min_tso_segs (2) segments. `rate`: a controller's or the user's pacing
+ * 64 KB, at least tcp_min_tso_segs (config.minTsoSegs, 2) segments. `rate`: a controller's or the user's pacing
  * rate (bytes/s), 0 for none.
  */
 export function gsoSegs(c: Tcb, effMss: number, rate: number): number {
@@ -101,7 +101,7 @@ export function gsoSegs(c: Tcb, effMss: number, rate: number): number {
     const r = (c.minRtt > 0 ? c.minRtt : (srtt ?? 0)) >> 9;
     if (r < 32) bytes += 65536 >>> r;
   }
-  return Math.max(2, Math.floor(Math.min(bytes, 65536) / effMss));
+  return Math.max(c.layer.config.minTsoSegs, Math.floor(Math.min(bytes, 65536) / effMss));
 }
 
 const MAX_GSO_ENDS = 64;

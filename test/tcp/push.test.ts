@@ -18,6 +18,13 @@ describe('PSH on Linux GSO packets (config.pushBurstEnd)', () => {
     assert.deepEqual(psh, [false, true, false, true, false, true, false, true, false, true]);
   });
 
+  it('tcp_min_tso_segs raises the packet size (config.minTsoSegs)', () => {
+    const e = established({ config: { minTsoSegs: 5 } });
+    e.c.write(new Uint8Array(40_000));
+    const psh = pushes(e).map(([, p]) => p);
+    assert.deepEqual(psh, [false, false, false, false, true, false, false, false, false, true]);
+  });
+
   it('without it (FreeBSD), PSH marks only the segment that empties the send buffer', () => {
     const e = established({ config: FREEBSD_RULE });
     e.c.write(new Uint8Array(40_000));
