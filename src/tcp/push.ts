@@ -73,9 +73,12 @@ function trimMarks(c: Tcb, marks: Seq[]): void {
 
 /** Whether the segment [s, s + len) ends a marked stretch (a mark in (s, s + len]). */
 export function pushMarked(c: Tcb, s: Seq, len: number): boolean {
-  const marks = c.pshMarks!;
+  return markIn(c, c.pshMarks!, s, seqAdd(s, len));
+}
+
+/** Whether one of `marks` (ascending) lies in (s, e], after dropping those SND.UNA passed. */
+function markIn(c: Tcb, marks: Seq[], s: Seq, e: Seq): boolean {
   trimMarks(c, marks);
-  const e = seqAdd(s, len);
   for (const m of marks) {
     if (seqGt(m, e)) return false;
     if (seqGt(m, s)) return true;
@@ -89,8 +92,8 @@ export function pushMarked(c: Tcb, s: Seq, len: number): boolean {
  * on the last segment. New data leaves in such packets of up to tcp_tso_autosize segments: the
  * pacing rate (tcp_update_pacing_rate: 200 % of cwnd per SRTT in slow start, 120 % after)
  * over 2^10 (sk_pacing_shift), plus 64 KB >> (min RTT in µs >> 9) on short paths, at most
- * 64 KB, at least tcp_min_tso_segs (config.minTsoSegs, 2) segments. `rate`: a controller's or the user's pacing
- * rate (bytes/s), 0 for none.
+ * 64 KB, at least tcp_min_tso_segs (config.minTsoSegs, 2) segments. `rate`: a controller's
+ * or the user's pacing rate (bytes/s), 0 for none.
  */
 export function gsoSegs(c: Tcb, effMss: number, rate: number): number {
   const srtt = c.rtt.srtt;
@@ -116,12 +119,5 @@ export function gsoPacketEnd(c: Tcb, end: Seq): void {
 
 /** Whether a multi-segment GSO packet ended at `end` (push.ts gsoPacketEnd). */
 export function gsoEndAt(c: Tcb, end: Seq): boolean {
-  const ends = c.gsoEnds;
-  if (ends === undefined) return false;
-  trimMarks(c, ends);
-  for (const m of ends) {
-    if (m === end) return true;
-    if (seqGt(m, end)) return false;
-  }
-  return false;
+  return c.gsoEnds !== undefined && markIn(c, c.gsoEnds, seqAdd(end, -1), end);
 }
