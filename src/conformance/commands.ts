@@ -99,7 +99,7 @@ export const LINUX_SYSCTLS: Record<string, Rule> = {
   'net.ipv4.tcp_early_retrans': { kind: 'setting', map: (v) => set('tlp', int(v) >= 3), advisory: true },
   'net.ipv4.tcp_recovery': { kind: 'setting', map: (v) => set('recovery', int(v)), advisory: true },
   'net.ipv4.tcp_tso_win_divisor': { kind: 'noop', why: 'no TSO deferral in a software stack' },
-  'net.ipv4.tcp_min_tso_segs': { kind: 'noop', why: 'no TSO in a software stack' },
+  'net.ipv4.tcp_min_tso_segs': { kind: 'setting', map: (v) => set('minTsoSegs', int(v)), advisory: true },
   'net.ipv4.tcp_pacing_ss_ratio': { kind: 'noop', why: 'pacing ratio (fq qdisc only)' },
   'net.ipv4.tcp_pacing_ca_ratio': { kind: 'noop', why: 'pacing ratio (fq qdisc only)' },
   'net.ipv4.tcp_notsent_lowat': { kind: 'setting', map: (v) => set('notSentLowat', int(v)), advisory: true },

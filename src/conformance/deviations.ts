@@ -33,22 +33,6 @@ export const STACK_DEVIATIONS: readonly Deviation[] = [
     reason:
       "the delayed ACK leaves when the 100 ms timer (FreeBSD's delacktime) expires after the data (RFC 1122 §4.2.3.2 allows up to 500 ms); the script expects FreeBSD's callout-tick timing of +140 ms",
   })),
-  {
-    id: 'psh-not-at-skb-boundary',
-    script: 'google-packetdrill/gtests/net/tcp/nagle/https_client.pkt',
-    line: 32,
-    match: 'flags ., expected P.',
-    reason:
-      'PSH goes on the segment that empties the send buffer and on the last of a window-limited burst (RFC 1122 §4.2.2.2 leaves other placement open); Linux also marks a middle segment at an internal skb boundary of the write',
-  },
-  {
-    id: 'psh-not-on-middle-retransmission',
-    script: 'google-packetdrill/gtests/net/tcp/sack/sack-route-refresh-ip-tos.pkt',
-    line: 35,
-    match: 'flags ., expected P.',
-    reason:
-      'PSH goes on the segment that empties the send buffer (RFC 1122 §4.2.2.2 leaves other placement open), so the SACK-recovery retransmission of a middle piece of the write has none; Linux marks it (the end of an internal skb of the write). IP_MTU_DISCOVER, IP_TOS and the RFC 6675 fast retransmit on this cumulative ACK with new SACK information all pass before it',
-  },
   ...bothFamilies({
     id: 'syn-ack-to-listener-reset',
     script:

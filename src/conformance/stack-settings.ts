@@ -127,6 +127,11 @@ export class StackSettings {
         return true;
       case 'initialWindowSegments':
         return num === 10; // RFC 6928 IW10, fixed
+      // net.ipv4.tcp_min_tso_segs: the fewest segments of a GSO packet (PSH placement, push.ts).
+      case 'minTsoSegs':
+        if (!Number.isInteger(num) || num < 1) return false;
+        c.minTsoSegs = num;
+        return true;
       // net.ipv4.tcp_notsent_lowat: the default TCP_NOTSENT_LOWAT (UINT_MAX: no limit).
       case 'notSentLowat':
         if (!Number.isFinite(num) || num < 0) return false;

@@ -826,7 +826,8 @@ function tuple(a: SockAddr): AddressTuple {
 }
 
 function toTargetInfo(i: TcpInfo, c: TcpConnection): TargetTcpInfo {
-  const mss = Math.max(1, i.mss);
+  // Linux counts packets of mss_cache, the payload MSS (tcpi_snd_mss).
+  const mss = Math.max(1, i.sndMss);
   const segs = (bytes: number): number => Math.ceil(bytes / mss);
   const out: {
     -readonly [K in keyof TargetTcpInfo]: TargetTcpInfo[K];
@@ -834,7 +835,7 @@ function toTargetInfo(i: TcpInfo, c: TcpConnection): TargetTcpInfo {
     state: i.state as TargetTcpState,
     cwndBytes: i.cwnd,
     ssthreshBytes: i.ssthresh,
-    sndMss: i.mss,
+    sndMss: i.sndMss,
     advMss: c.rcvMss,
     rcvMss: i.rcvMss,
     rtoUs: i.rto,

@@ -55,8 +55,11 @@ export function encodeTcpInfo(info: TcpInfo | undefined, now: number, state = 'C
     dv.setUint8(0, LINUX_TCP_STATES[state] ?? 7);
     return out;
   }
-  const mss = Math.max(1, info.mss);
+  // Linux counts in packets of mss_cache, the payload MSS: the data in flight as the packets
+  // that carry it, the windows as whole packets (snd_cwnd is a packet count).
+  const mss = Math.max(1, info.sndMss);
   const segs = (b: number): number => Math.min(0xffffffff, Math.ceil(b / mss));
+  const packets = (b: number): number => Math.min(0xffffffff, Math.floor(b / mss));
   const u32 = (off: number, v: number): void =>
     dv.setUint32(off, Math.max(0, Math.min(0xffffffff, Math.round(v))), true);
   dv.setUint8(0, LINUX_TCP_STATES[info.state] ?? 7);
@@ -79,7 +82,7 @@ export function encodeTcpInfo(info: TcpInfo | undefined, now: number, state = 'C
   if (ws) dv.setUint8(6, (ws.snd & 0xf) | ((ws.rcv & 0xf) << 4));
   if (info.deliveryRateAppLimited) dv.setUint8(7, 1);
   u32(8, info.rto);
-  u32(16, info.mss);
+  u32(16, info.sndMss);
   u32(20, info.rcvMss);
   u32(24, segs(info.unacked));
   u32(28, segs(info.sacked));
@@ -88,8 +91,8 @@ export function encodeTcpInfo(info: TcpInfo | undefined, now: number, state = 'C
   u32(52, info.lastDataRecv !== undefined ? (now - info.lastDataRecv) / 1000 : 0);
   u32(68, info.rtt ?? 0);
   u32(72, info.rttvar ?? 0);
-  u32(76, Number.isFinite(info.ssthresh) ? segs(info.ssthresh) : 0x7fffffff);
-  u32(80, segs(info.cwnd));
+  u32(76, Number.isFinite(info.ssthresh) ? packets(info.ssthresh) : 0x7fffffff);
+  u32(80, packets(info.cwnd));
   u32(84, info.rcvMss);
   u32(88, info.reordering);
   u32(100, info.totalRetrans);

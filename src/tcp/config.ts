@@ -53,6 +53,12 @@ export interface TcpConfig {
    */
   pushBurstEnd: boolean;
   /**
+   * PSH where a write ends (not under MSG_MORE) and on forced pushes, kept on that byte when
+   * it is resent (Linux tcp_push / tcp_mark_push; push.ts). Off: PSH on the segment that
+   * empties the send buffer (FreeBSD tcp_output).
+   */
+  pushWriteEnd: boolean;
+  /**
    * While our FIN is sent and unacknowledged, the ACKs tcpOutput sends (delayed, immediate,
    * and those answering out-of-window segments) repeat the FIN (FreeBSD tcp_output's
    * tcp_outflags; profile ackWhileFinOutstanding). Off: bare ACKs at SND.NXT (RFC 9293, Linux).
@@ -281,6 +287,11 @@ export interface TcpConfig {
    * writable while fewer unsent bytes are queued). Infinity (Linux's UINT_MAX): no limit.
    */
   notSentLowat: number;
+  /**
+   * Linux net.ipv4.tcp_min_tso_segs: the fewest segments in one of Linux's GSO packets
+   * (tcp_tso_autosize), which places PSH under config.pushBurstEnd (push.ts gsoSegs).
+   */
+  minTsoSegs: number;
   /** Upper bound of the zero-window probe interval. */
   persistMax: Duration;
   /** Lower bound for the send MSS after ICMP frag-needed (RFC 1191). */
@@ -302,6 +313,7 @@ type ProfileDecided =
   | 'ackEverySegmentPair'
   | 'dsack'
   | 'pushBurstEnd'
+  | 'pushWriteEnd'
   | 'finOnAcks'
   | 'tlp'
   | 'recovery'
@@ -347,7 +359,8 @@ function profileSettings(p: TcpProfile): Pick<TcpConfig, ProfileDecided> {
     finAckDelayed: p.finAck === 'linux-pingpong',
     ackEverySegmentPair: p.ackEvery === 'second-segment',
     dsack: p.dsack === 'rfc2883',
-    pushBurstEnd: p.pushPlacement === 'buffer-empty-and-burst-end',
+    pushBurstEnd: p.pushPlacement === 'linux-tcp-push',
+    pushWriteEnd: p.pushPlacement === 'linux-tcp-push',
     finOnAcks: p.ackWhileFinOutstanding === 'freebsd-outflags-fin',
     tlp: p.tailLossProbe === 'rfc8985-tlp',
     recovery: p.lossDetection === 'rfc8985-rack' ? RECOVERY_RACK : 0,
@@ -408,6 +421,7 @@ const COMMON_SETTINGS: Readonly<Omit<TcpConfig, ProfileDecided>> = {
   fastOpenKey: undefined,
   slowStartAfterIdle: true,
   notSentLowat: Number.POSITIVE_INFINITY,
+  minTsoSegs: 2,
   rfc5961Rst: true,
   rfc5961Syn: true,
 };

@@ -13,6 +13,7 @@ import type { TcpInfo } from './info.ts';
 import { tcpInfo } from './info-snapshot.ts';
 import { armFinWait2, armKeepalive, terminate } from './lifecycle.ts';
 import { sendAbortRst, tcpOutput, windowUpdateDue } from './output.ts';
+import { markWrite } from './push.ts';
 import { rateCheckAppLimited } from './rate.ts';
 import { seqAdd, seqSub } from './seq.ts';
 import { canQueueFin, canSendData, isHandshaking, isSynchronized, isUnconnected } from './state.ts';
@@ -82,6 +83,7 @@ export class TcpConnection extends Tcb {
     // TCP_FASTOPEN_CONNECT: the first write's data rides on the SYN (tfo.ts).
     if (this.tfoDeferred && data.length > 0) {
       const k = tfoDeferredWrite(this, data);
+      if (k > 0 && this.layer.config.pushWriteEnd) markWrite(this, k, more && k === data.length);
       tcpOutput(this);
       return k;
     }
@@ -99,6 +101,8 @@ export class TcpConnection extends Tcb {
     // The record ends with the last byte taken (a short write ends it there; Linux marks the
     // tail skb of what was copied).
     if (eor && n > 0) (this.eorMarks ??= []).push(seqAdd(this.sndBufSeq, this.sndBuf.length));
+    // Linux marks PSH where the write ends (push.ts); a short write is marked even under MSG_MORE.
+    if (n > 0 && this.layer.config.pushWriteEnd) markWrite(this, n, more && n === data.length);
     if (n > 0 || (!more && this.sndBuf.length > 0)) tcpOutput(this);
     return n;
   }

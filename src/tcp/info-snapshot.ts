@@ -22,6 +22,7 @@ export function tcpInfo(c: Tcb): TcpInfo {
     cwnd: c.cc.cwnd,
     ssthresh: c.cc.ssthresh,
     mss: c.mss,
+    sndMss: c.mss - (c.tsOk ? 12 : 0),
     rcvMss: c.rcvMss,
     retransmits: c.rtxCount,
     totalRetrans: c.stats.retransmits,

@@ -17,8 +17,13 @@ export interface TcpInfo {
   cwnd: number;
   /** Slow-start threshold, bytes. */
   ssthresh: number;
-  /** Send MSS (the most we put in one segment). */
+  /** Send MSS (the peer's MSS as the path allows, options included). */
   mss: number;
+  /**
+   * The most payload one segment carries: `mss` less the timestamp option (Linux mss_cache,
+   * tcpi_snd_mss). Linux counts tcpi_snd_cwnd, tcpi_unacked and the like in such packets.
+   */
+  sndMss: number;
   /** Largest segment the peer has sent us / our advertised MSS estimate. */
   rcvMss: number;
   /** Retransmissions of the current head-of-line segment (timer backoffs). */

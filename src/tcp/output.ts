@@ -19,6 +19,7 @@ import type { TcpEnv, TcpIpFields } from './env.ts';
 import { EV_WRITABLE } from './events.ts';
 import type { TcpHost } from './host.ts';
 import { prrTransmitted } from './prr.ts';
+import { gsoEndAt, gsoPacketEnd, gsoSegs, pushMarked } from './push.ts';
 import { rackTransmitted } from './rack.ts';
 import { recoveryCwnd, recoveryNextSeg, recoveryPipe, sackRecovering } from './recovery.ts';
 import { type Seq, seqAdd, seqGt, seqLe, seqLt, seqMax, seqSub } from './seq.ts';
@@ -386,8 +387,8 @@ function armRtx(c: Tcb): void {
 
 /**
  * Sends one data segment starting at `s` carrying at most `maxLen` bytes (and our FIN if
- * the segment reaches it). Returns the sequence space used (0: nothing to send). `burstEnd`:
- * `maxLen` is all the windows allow now, so a segment that reaches it ends the burst.
+ * the segment reaches it). Returns the sequence space used (0: nothing to send). `gsoPush`:
+ * the segment ends what Linux sends as one GSO packet of more than one segment (push.ts).
  * `gsoMax` (new data only): the largest segment, header included, the route's device takes
  * as one super-segment (TSO); the segment then carries up to that many whole MSS-sized
  * segments' worth (Linux tcp_mss_split_point: whole segments unless it reaches the end of
@@ -398,7 +399,7 @@ export function sendDataAt(
   s: Seq,
   maxLen: number,
   retransmit: boolean,
-  burstEnd = false,
+  gsoPush = false,
   gsoMax = 0,
 ): number {
   const options = dataOptions(c);
@@ -440,16 +441,23 @@ export function sendDataAt(
   }
   let flags = TCP_ACK;
   if (fin) flags |= TCP_FIN;
-  // RFC 1122 §4.2.2.2: PSH on the segment that empties the send buffer. Like Linux (config
-  // .pushBurstEnd) also on the last segment of a burst the windows cut short, so the
-  // receiver delivers what it has instead of waiting for the rest of the write.
-  // A retransmission is no burst end: Linux resends a piece of an skb with the skb's own flags,
-  // and PSH stays with the end of the write.
+  // RFC 1122 §4.2.2.2: PSH on the segment that empties the send buffer (FreeBSD), or, as
+  // Linux marks it (config.pushWriteEnd, push.ts), on the one that ends a write, first sent
+  // or resent. Like Linux (config.pushBurstEnd) also on the last segment of each packet of
+  // more than one segment (__tcp_transmit_skb's PSH on GSO packets): a super-segment, the
+  // last segment of such a packet of new data (gsoPush), and a retransmission that ends such
+  // a packet resent whole (a run of resent segments reaching its end: Linux resends the skb).
+  const cfg = c.layer.config;
+  const segEnd = seqAdd(s, len);
+  const gso =
+    cfg.pushBurstEnd &&
+    (gsoSize > 0 || gsoPush || (retransmit && rtxRunEnd === s && len > 0 && gsoEndAt(c, segEnd)));
   if (
     len > 0 &&
-    (len === avail || (burstEnd && len === maxLen && c.layer.config.pushBurstEnd && !seqLt(s, c.sndMax)))
+    (gso || (cfg.pushWriteEnd && c.pshMarks !== undefined ? pushMarked(c, s, len) : len === avail))
   )
     flags |= TCP_PSH;
+  if (gso && !retransmit && !seqLt(s, c.sndMax)) gsoPacketEnd(c, segEnd);
   if (retransmit || seqLt(s, c.sndMax)) {
     // RFC 6298 §3 (Karn): "RTT samples MUST NOT be made using segments that were retransmitted".
     c.rttTiming = false;
@@ -605,6 +613,8 @@ export function tcpOutput(c: Tcb): void {
   // Super-segments (TSO) when the route's device takes them; not while pacing (each burst is
   // a few segments) nor through a UDP tunnel. Asked once, when there is more than a segment to send.
   let gsoMax = -1;
+  const pktMax = c.layer.config.pushBurstEnd ? gsoSegs(c, c.mss - optionBytes(c, 0), rate) : 0;
+  let pktSegs = 0;
   for (;;) {
     const off = seqSub(c.snd.nxt, c.sndBufSeq);
     let avail = Math.max(0, c.sndBuf.length - off);
@@ -651,7 +661,29 @@ export function tcpOutput(c: Tcb): void {
           ? env.gsoMaxSegment(c.local.address, c.remote.address)
           : 0;
     }
-    const used = sendDataAt(c, c.snd.nxt, len, false, true, Math.max(0, gsoMax));
+    // Linux's GSO packets (push.ts gsoSegs): this segment ends one when it is the packet's
+    // last by size, takes all the windows allow now, reaches a PSH mark (an skb's end), or
+    // leaves a partial segment behind that Nagle holds.
+    let gsoPush = false;
+    if (pktMax > 0 && gsoMax <= 0 && !seqLt(c.snd.nxt, c.sndMax)) {
+      const seg = Math.min(len, c.mss - optionBytes(c, 0));
+      const rest = len - seg;
+      if (
+        ++pktSegs >= pktMax ||
+        rest === 0 ||
+        (rest < seg &&
+          !(
+            rest === avail - seg &&
+            (c.opts.noDelay || c.finQueued) &&
+            !(c.opts.cork === true || c.moreHold)
+          )) ||
+        (c.pshMarks !== undefined && pushMarked(c, c.snd.nxt, seg))
+      ) {
+        gsoPush = pktSegs >= 2;
+        pktSegs = 0;
+      }
+    }
+    const used = sendDataAt(c, c.snd.nxt, len, false, gsoPush, Math.max(0, gsoMax));
     if (used === 0) break;
     c.snd.nxt = seqAdd(c.snd.nxt, used);
     sent = true;
@@ -725,6 +757,7 @@ function armPersistIfStalled(c: Tcb): void {
  */
 function sackRecoverySend(c: Tcb, p?: { pace: Pace; now: number; burstMax: number }): boolean {
   let sent = false;
+  rtxRunEnd = -1;
   // Room for one more segment: a segment's payload is the MSS less the timestamp option, and
   // PRR's credit comes in what the ACKs delivered, such payloads (Linux counts packets). Against
   // the bare MSS a credit of exactly one segment would send nothing, and a lost retransmission
@@ -747,6 +780,7 @@ function sackRecoverySend(c: Tcb, p?: { pace: Pace; now: number; burstMax: numbe
     const ns = recoveryNextSeg(c, newData);
     if (ns) {
       const used = sendDataAt(c, ns.seq, ns.len, true);
+      rtxRunEnd = used > 0 ? seqAdd(ns.seq, used) : -1;
       if (used === 0) break;
       c.highRxt = seqMax(c.highRxt, seqAdd(ns.seq, used));
       // Linux tcp_xmit_retransmit_queue: resending the head restarts the RTO (unless RACK's
@@ -758,6 +792,7 @@ function sackRecoverySend(c: Tcb, p?: { pace: Pace; now: number; burstMax: numbe
       continue;
     }
     if (!newData) break;
+    rtxRunEnd = -1;
     c.snd.nxt = c.sndMax;
     const used = sendDataAt(c, c.sndMax, Math.max(0, Math.min(avail, usable)), false);
     if (used === 0) break;
@@ -765,8 +800,15 @@ function sackRecoverySend(c: Tcb, p?: { pace: Pace; now: number; burstMax: numbe
     sent = true;
     if (p) paced(p.pace, c.stats.segsOut - before, used);
   }
+  rtxRunEnd = -1;
   return sent;
 }
+
+/**
+ * The end of the segment the running recovery pass resent last (-1: none): a resend that
+ * continues it is part of one resent skb (sendDataAt's PSH on a GSO packet resent whole).
+ */
+let rtxRunEnd: number = -1;
 
 /** What the current paced burst holds. */
 interface Pace {

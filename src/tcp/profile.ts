@@ -88,12 +88,16 @@ export interface TcpProfile {
   // ---- sending
 
   /**
-   * Where PSH goes. 'buffer-empty-and-burst-end': on the segment that empties the send
-   * buffer and on the last of a burst the window cuts short (Linux tcp_push / tcp_mark_push).
-   * 'buffer-empty': only on the segment that empties the buffer (FreeBSD tcp_output).
-   * RFC 1122 §4.2.2.2 leaves the placement open.
+   * Where PSH goes (RFC 1122 §4.2.2.2 leaves the placement open beyond the last buffered
+   * segment; RFC 9293 §3.9.1.2 "PUSH flag" on SEND). 'linux-tcp-push': on the segment that
+   * ends a write (Linux tcp_sendmsg_locked -> tcp_push -> tcp_mark_push, not under MSG_MORE),
+   * on a full skb when more than half the peer's largest window went unpushed (forced_push),
+   * the mark kept on that byte through splits and retransmissions (tcp_fragment moves PSH to
+   * the second part), and on the last segment of a burst the windows cut short (push.ts).
+   * 'buffer-empty': only on the segment that empties the send buffer (FreeBSD tcp_output:
+   * "off + len == sbused").
    */
-  readonly pushPlacement: 'buffer-empty-and-burst-end' | 'buffer-empty';
+  readonly pushPlacement: 'linux-tcp-push' | 'buffer-empty';
   /**
    * An ACK sent while our FIN is sent but not acknowledged (FIN-WAIT-1, CLOSING, LAST-ACK).
    * 'rfc9293-bare-ack': <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> (RFC 9293 §3.10.7.4; Linux).
@@ -308,7 +312,7 @@ export const LINUX: TcpProfile = Object.freeze({
   finAck: 'linux-pingpong',
   ackEvery: 'second-full-sized-segment',
   dsack: 'rfc2883',
-  pushPlacement: 'buffer-empty-and-burst-end',
+  pushPlacement: 'linux-tcp-push',
   ackWhileFinOutstanding: 'rfc9293-bare-ack',
   tailLossProbe: 'rfc8985-tlp',
   lossDetection: 'rfc8985-rack',

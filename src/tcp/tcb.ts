@@ -389,6 +389,12 @@ export class Tcb {
    * segment carries bytes of two records (Linux TCPCB_EOR: the skb is not merged into).
    */
   eorMarks: Seq[] | undefined = undefined;
+  /** PSH marks (push.ts; config.pushWriteEnd): the byte after each marked write end, in order. */
+  pshMarks: Seq[] | undefined = undefined;
+  /** Linux pushed_seq: the send buffer's end at the last PSH mark (forced_push counts from it). */
+  pushedSeq: Seq = seq(0);
+  /** Where multi-segment GSO packets of new data ended, in order (push.ts; config.pushBurstEnd). */
+  gsoEnds: Seq[] | undefined = undefined;
   /** Segments in the last super-segment sent (TSO, output.ts sendDataAt); 0: none yet. */
   gsoSegs = 0;
 

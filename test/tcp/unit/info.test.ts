@@ -167,3 +167,34 @@ describe('TCP_INFO (Linux fields)', () => {
     assert.equal(d.rcvWnd, c.rcv.wnd);
   });
 });
+
+describe('TCP_INFO counts packets of the payload MSS (Linux mss_cache)', () => {
+  it('with timestamps: tcpi_snd_mss is the MSS less the option, tcpi_snd_cwnd whole packets of it', async () => {
+    const h = await import('../harness.ts');
+    const ts = { tsVal: 1, tsEcr: 0 };
+    const e = h.established({ peerOptions: { mss: 1460, timestamps: ts } });
+    const decode = () => decodeTcpInfo(encodeTcpInfo(e.c.info(), e.h.now()));
+    assert.equal(decode().sndMss, 1448);
+    assert.equal(decode().sndCwnd, 10);
+    e.c.write(new Uint8Array(40 * 1448)); // more than the window: cwnd-limited
+    const segs = e.h.take().filter((s) => s.payload.length > 0);
+    assert.deepEqual(
+      segs.map((s) => s.payload.length),
+      new Array(10).fill(1448),
+    );
+    // Each segment of the first window ACKed on its own: slow start grows the window by one
+    // packet per ACK.
+    e.h.advance(50);
+    for (const [i, s] of segs.entries()) {
+      e.h.inject({
+        srcPort: h.PEER_PORT,
+        dstPort: e.port,
+        seq: e.peerSeq,
+        ack: (s.repr.seq + s.payload.length) >>> 0,
+        flags: TCP_ACK,
+        options: { timestamps: { tsVal: 2 + i, tsEcr: s.repr.options.timestamps!.tsVal } },
+      });
+    }
+    assert.equal(decode().sndCwnd, 20);
+  });
+});
