@@ -26,7 +26,7 @@
  */
 import { allocOwnFrame } from '../link/frame-alloc.ts';
 import { checksumPartial, finishChecksum, foldChecksum, pseudoHeaderSumV6 } from '../wire/checksum.ts';
-import { ipOffset, markSuperSegment } from '../wire/gso.ts';
+import { allocRunFrame, ipOffset, markSuperSegment, RUN_BUFFER } from '../wire/gso.ts';
 import type { NetInterface } from './interface.ts';
 import { checksumTrusted } from './network.ts';
 import type { GroStats } from './stats.ts';
@@ -189,7 +189,12 @@ export class Gro {
     const l3 = this.#l3;
     const head = this.#data;
     const gso = this.#gso;
-    const out = allocOwnFrame(head + this.#bytes, head);
+    // A long run goes into a run buffer its reader hands back (recycleRunFrame); a short one
+    // into a buffer of its size (its reader copies it out: RecvQueue keeps by reference only
+    // a piece that fills half of its buffer).
+    const total = head + this.#bytes;
+    const out =
+      2 * total >= RUN_BUFFER && total <= RUN_BUFFER ? allocRunFrame(total) : allocOwnFrame(total, head);
     out.set(first.subarray(0, head), 0);
     let at = head;
     for (let i = 0; i < n; i++) {
