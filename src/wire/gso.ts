@@ -12,7 +12,7 @@
  * does: FIN and PSH stay on the last segment only, CWR on the first only. The TCP checksum is
  * computed when `checksums` is set, else left 0 (the device or the far end's offload owns it).
  */
-import { checksumPartial, finishChecksum, pseudoHeaderSumV4, pseudoHeaderSumV6 } from './checksum.ts';
+import { internetChecksumRange, pseudoHeaderSumV4, pseudoHeaderSumV6 } from './checksum.ts';
 
 const TCP = 6;
 const TCP_FIN = 0x01;
@@ -73,7 +73,7 @@ export function segmentTcp(
       seg[l3 + 5] = id & 0xff;
       seg[l3 + 10] = 0;
       seg[l3 + 11] = 0;
-      const c = finishChecksum(checksumPartial(seg.subarray(l3, l3 + ipHl), 0));
+      const c = internetChecksumRange(seg, l3, l3 + ipHl);
       seg[l3 + 10] = c >> 8;
       seg[l3 + 11] = c & 0xff;
     } else {
@@ -98,7 +98,7 @@ export function segmentTcp(
         version === 4
           ? pseudoHeaderSumV4(readU32(seg, l3 + 12), readU32(seg, l3 + 16), TCP, tcpLen)
           : pseudoHeaderSumV6(seg.subarray(l3 + 8, l3 + 24), seg.subarray(l3 + 24, l3 + 40), TCP, tcpLen);
-      const c = finishChecksum(checksumPartial(seg.subarray(tcpAt, tcpAt + tcpLen), sum));
+      const c = internetChecksumRange(seg, tcpAt, tcpAt + tcpLen, sum);
       seg[tcpAt + 16] = c >> 8;
       seg[tcpAt + 17] = c & 0xff;
     }
