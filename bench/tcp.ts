@@ -127,7 +127,8 @@ function bulkBest(w: Pick<Workloads, 'bulk'>, mtu: number): BulkResult & { bytes
   for (let i = 0; i < repeat + 4 && counted < repeat; i++) {
     const r = { ...w.bulk(mtu, bytes), bytes };
     if (r.wallS < BULK_MIN_S * 0.8) {
-      bytes = Math.ceil((bytes * BULK_MIN_S) / Math.max(r.wallS, 1e-3) / (1 << 20)) << 20;
+      // (Whole MiB as a multiplication: a shift would wrap past 2 GiB.)
+      bytes = Math.ceil((bytes * BULK_MIN_S) / Math.max(r.wallS, 1e-3) / 2 ** 20) * 2 ** 20;
       if (i < 4) continue;
     }
     counted++;
@@ -194,7 +195,7 @@ if (want('bulk')) {
       `${fmt(r.MBps, 1)} MB/s`,
       typeof k === 'string' ? k : `${fmt(k.MBps ?? 0, 1)} MB/s`,
       typeof k === 'string' ? 'n/a' : ratio(r.MBps, k.MBps),
-      `${size >> 20} MiB in ${fmt(r.wallS, 2)} s, ${fmt(r.segs)} segments (${fmt((r.wallS * 1e9) / r.segs)} ns/segment), ${alloc}`,
+      `${size / 2 ** 20} MiB in ${fmt(r.wallS, 2)} s, ${fmt(r.segs)} segments (${fmt((r.wallS * 1e9) / r.segs)} ns/segment), ${alloc}`,
     ]);
   }
   for (const [name, w] of [
@@ -213,7 +214,7 @@ if (want('bulk')) {
         `${fmt(r.MBps, 1)} MB/s`,
         typeof k === 'string' ? k : `${fmt(k.MBps ?? 0, 1)} MB/s`,
         typeof k === 'string' ? 'n/a' : ratio(r.MBps, k.MBps),
-        `${size >> 20} MiB in ${fmt(r.wallS, 2)} s, ${fmt(r.segs)} segments in ${fmt(r.frames)} frames (${fmt((r.wallS * 1e9) / r.segs)} ns/segment), ${alloc}`,
+        `${size / 2 ** 20} MiB in ${fmt(r.wallS, 2)} s, ${fmt(r.segs)} segments in ${fmt(r.frames)} frames (${fmt((r.wallS * 1e9) / r.segs)} ns/segment), ${alloc}`,
       ]);
     }
 }
