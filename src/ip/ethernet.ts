@@ -134,7 +134,7 @@ export class LinkLayer {
     iface: NetInterface,
     dst: MacAddress,
     ethertype: number,
-    payload: Uint8Array,
+    payload: Uint8Array | undefined,
     frame?: Uint8Array,
     gsoSize?: number,
   ): void {
@@ -143,13 +143,16 @@ export class LinkLayer {
       this.#stats.ip.interfaceDown++;
       return;
     }
+    // (`payload` may be left out when `frame` holds it: no view of it is then made.)
+    const len = frame !== undefined ? frame.length - ETHERNET_HEADER_LEN : payload!.length;
     // A TCP super-segment (IP output checked it against the device's gsoMaxSize) is over the MTU.
-    if (payload.length > iface.mtu && gsoSize === undefined) {
+    if (len > iface.mtu && gsoSize === undefined) {
       this.#stats.link.tooBig++;
       return;
     }
     let out = frame;
     if (out === undefined) {
+      payload = payload!;
       out = new Uint8Array(ETHERNET_HEADER_LEN + payload.length);
       out.set(payload, ETHERNET_HEADER_LEN);
       if (gsoSize !== undefined) markSuperSegment(out, gsoSize);

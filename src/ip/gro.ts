@@ -25,8 +25,8 @@
  * runs after GRO); our captures show the wire frames, as Linux does with `ethtool -K gro off`.
  */
 import { allocOwnFrame } from '../link/frame-alloc.ts';
-import { checksumPartial, finishChecksum, foldChecksum, pseudoHeaderSumV6 } from '../wire/checksum.ts';
-import { ipOffset, markSuperSegment } from '../wire/gso.ts';
+import { internetChecksumRange, pseudoHeaderSumV6 } from '../wire/checksum.ts';
+import { allocRunFrame, ipOffset, markSuperSegment, RUN_BUFFER } from '../wire/gso.ts';
 import type { NetInterface } from './interface.ts';
 import { checksumTrusted } from './network.ts';
 import type { GroStats } from './stats.ts';
@@ -189,7 +189,12 @@ export class Gro {
     const l3 = this.#l3;
     const head = this.#data;
     const gso = this.#gso;
-    const out = allocOwnFrame(head + this.#bytes, head);
+    // A long run goes into a run buffer its reader hands back (recycleRunFrame); a short one
+    // into a buffer of its size (its reader copies it out: RecvQueue keeps by reference only
+    // a piece that fills half of its buffer).
+    const total = head + this.#bytes;
+    const out =
+      2 * total >= RUN_BUFFER && total <= RUN_BUFFER ? allocRunFrame(total) : allocOwnFrame(total, head);
     out.set(first.subarray(0, head), 0);
     let at = head;
     for (let i = 0; i < n; i++) {
@@ -206,7 +211,7 @@ export class Gro {
       out[l3 + 3] = ipLen & 0xff;
       out[l3 + 10] = 0;
       out[l3 + 11] = 0;
-      const c = finishChecksum(checksumPartial(out.subarray(l3, l3 + 20), 0));
+      const c = internetChecksumRange(out, l3, l3 + 20);
       out[l3 + 10] = c >> 8;
       out[l3 + 11] = c & 0xff;
     }
@@ -251,12 +256,13 @@ export class Gro {
   #valid(iface: NetInterface, f: Uint8Array, end: number): boolean {
     const l3 = this.#l3;
     const tcp = this.#tcp;
-    if (!this.#v6 && foldChecksum(checksumPartial(f.subarray(l3, tcp), 0)) !== 0xffff) return false;
+    // (internetChecksumRange is 0 where the sum folds to 0xffff: no views of the ranges made.)
+    if (!this.#v6 && internetChecksumRange(f, l3, tcp) !== 0) return false;
     if (checksumTrusted(iface)) return true;
     const tcpLen = end - tcp;
     const sum = this.#v6
       ? pseudoHeaderSumV6(f.subarray(l3 + 8, l3 + 24), f.subarray(l3 + 24, l3 + 40), 6, tcpLen)
       : be16(f, l3 + 12) + be16(f, l3 + 14) + be16(f, l3 + 16) + be16(f, l3 + 18) + 6 + tcpLen;
-    return foldChecksum(checksumPartial(f.subarray(tcp, end), sum)) === 0xffff;
+    return internetChecksumRange(f, tcp, end, sum) === 0;
   }
 }

@@ -16,7 +16,7 @@ import {
   MAC_BROADCAST,
 } from '../wire/address.ts';
 import { pseudoHeaderSumV4 } from '../wire/checksum.ts';
-import { ETHERTYPE_IPV4 } from '../wire/ethernet.ts';
+import { ETHERNET_HEADER_LEN, ETHERTYPE_IPV4 } from '../wire/ethernet.ts';
 import { segmentTcp } from '../wire/gso.ts';
 import { ipv4MulticastMac } from '../wire/igmp.ts';
 import { emitIpv4, IPV4_MIN_HEADER_LEN, type Ipv4Repr } from '../wire/ipv4.ts';
@@ -291,9 +291,11 @@ export class Ipv4Output {
     }
     if (ipHl + payloadLength <= mtu) {
       emitIpv4(repr, frame, hr);
-      const pkt = hr === 0 ? frame : frame.subarray(hr);
-      if (route.broadcast || this.#loopsMulticast(route, opts)) this.loopBack(pkt.slice());
-      return this.linkOutput(route.iface, route.nextHop, pkt, route.broadcast, hr === 0 ? undefined : frame);
+      if (route.broadcast || this.#loopsMulticast(route, opts)) this.loopBack(frame.slice(hr));
+      // (The packet's view is made only where it is needed: linkOutput.)
+      return hr === 0
+        ? this.linkOutput(route.iface, route.nextHop, frame, route.broadcast)
+        : this.linkOutput(route.iface, route.nextHop, undefined, route.broadcast, frame);
     }
     if (gsoSize !== undefined && !route.broadcast && !route.local) {
       // A TCP super-segment: whole to a device that takes it (linkOutput), else cut here.
@@ -353,12 +355,14 @@ export class Ipv4Output {
   /**
    * Hands a finished IP packet to the link: loopback queue, raw IP device, or Ethernet
    * via ARP. `frame`, when given, is the buffer `pkt` sits in at offset 14 with the
-   * Ethernet header's room free (see PendingPacket.frame).
+   * Ethernet header's room free (see PendingPacket.frame); `pkt` may then be left out
+   * (undefined), and a view of it is made only where one is needed (not for a resolved
+   * neighbour: one view fewer per segment).
    */
   linkOutput(
     iface: NetInterface,
     nextHop: Ipv4Address,
-    pkt: Uint8Array,
+    packet: Uint8Array | undefined,
     broadcast: boolean,
     frame?: Uint8Array,
     gsoSize?: number,
@@ -369,29 +373,30 @@ export class Ipv4Output {
       return 'ENETDOWN';
     }
     if (iface.isLoopback) {
-      this.loopBack(pkt);
+      this.loopBack(packet ?? frame!.subarray(ETHERNET_HEADER_LEN));
       return undefined;
     }
     if (iface.device!.linkType === 'ip') {
-      env.link.transmitRaw(iface, pkt, gsoSize);
+      env.link.transmitRaw(iface, packet ?? frame!.subarray(ETHERNET_HEADER_LEN), gsoSize);
       return undefined;
     }
     if (broadcast) {
-      env.link.transmit(iface, MAC_BROADCAST, ETHERTYPE_IPV4, pkt, frame);
+      env.link.transmit(iface, MAC_BROADCAST, ETHERTYPE_IPV4, packet, frame);
       return undefined;
     }
     if (isIpv4Multicast(nextHop)) {
       // RFC 1112 §6.4: a group's Ethernet address is 01:00:5e and its low 23 bits.
-      env.link.transmit(iface, ipv4MulticastMac(nextHop), ETHERTYPE_IPV4, pkt, frame);
+      env.link.transmit(iface, ipv4MulticastMac(nextHop), ETHERTYPE_IPV4, packet, frame);
       return undefined;
     }
     const arp = iface.arp!;
     // The common case, a resolved neighbour, needs no PendingPacket object.
     const mac = arp.resolved(nextHop);
     if (mac !== undefined) {
-      env.link.transmit(iface, mac, ETHERTYPE_IPV4, pkt, frame, gsoSize);
+      env.link.transmit(iface, mac, ETHERTYPE_IPV4, packet, frame, gsoSize);
       return undefined;
     }
+    const pkt = packet ?? frame!.subarray(ETHERNET_HEADER_LEN);
     // A super-segment waits for ARP as the segments it stands for (the pending queue keeps no gso size).
     if (gsoSize !== undefined) return this.#softwareSegments(iface, nextHop, pkt, 0, gsoSize);
     if (!arp.send(nextHop, frame === undefined ? { bytes: pkt } : { bytes: pkt, frame })) {

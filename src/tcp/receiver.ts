@@ -64,7 +64,7 @@ export function receiveText(c: Tcb, segSeq: Seq, data: Uint8Array, fin: boolean)
     c.ackNow = true;
     return segSeq;
   }
-  let delivered = deliver(c, data);
+  let delivered = deliver(c, data, true);
   if (delivered < data.length) fin = false;
   if (c.hasReasm) {
     // RFC 5681 §4.2: "an immediate ACK SHOULD be generated when a segment arrives that fills
@@ -167,12 +167,13 @@ function noteDuplicateAbove(c: Tcb, segSeq: Seq, len: number): void {
   if (held) c.dsack = held;
 }
 
-function deliver(c: Tcb, data: Uint8Array): number {
+/** `sole`: `data` is the arriving segment's own (see RecvQueue.push), not a reassembled piece. */
+function deliver(c: Tcb, data: Uint8Array, sole = false): number {
   if (data.length === 0) return 0;
   // Everything here lies inside the window we advertised (receiveText trims to rcvAdv), so
   // it is kept even when that window was rounded up to the scale granularity (RFC 7323
   // §2.3) or SO_RCVBUF shrank since: the buffer may exceed its limit by that much.
-  const n = c.rcvDiscard ? data.length : c.rcvBuf.push(data, true);
+  const n = c.rcvDiscard ? data.length : c.rcvBuf.push(data, true, sole);
   c.rcv.nxt = seqAdd(c.rcv.nxt, n);
   c.stats.bytesReceived += n;
   return n;

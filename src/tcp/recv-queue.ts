@@ -1,3 +1,4 @@
+import { recycleRunFrame } from '../wire/gso.ts';
 import type { MemoryAccount } from './memory.ts';
 
 /**
@@ -47,7 +48,7 @@ export class RecvQueue {
   /** What the queue has charged to the account for the bytes it holds (truesize, see above). */
   get charged(): number {
     let sum = 0;
-    for (let i = this.#head; i < this.#n; i++) sum += this.#charges[i];
+    for (let i = this.#head; i < this.#n; i++) sum += Math.abs(this.#charges[i]);
     return sum;
   }
 
@@ -69,14 +70,17 @@ export class RecvQueue {
    * Appends as much of `data` as fits; returns the count appended. `force`: all of it, even
    * beyond the limit and the account (data inside a window already advertised, admitted by
    * the caller: receiver.ts admitData). `data` may be kept as a view: its bytes must not
-   * change afterwards (a received frame's payload, which its receiver owns).
+   * change afterwards (a received frame's payload, which its receiver owns). `sole`: nothing
+   * else refers to `data`'s frame (a segment's own in-order bytes), so once read a run
+   * buffer of GRO's goes back to it (recycleRunFrame).
    */
-  push(data: Uint8Array, force = false): number {
+  push(data: Uint8Array, force = false, sole = false): number {
     const n = force ? data.length : Math.min(data.length, this.space);
     if (n === 0) return 0;
     const truesize = n >= KEEP_MIN ? this.chargeFor(data) : n;
     if (truesize !== n) {
-      this.add(data, 0, n, truesize);
+      // (A negative charge marks a piece whose frame is handed back once read.)
+      this.add(data, 0, n, sole ? -truesize : truesize);
       this.#lastInTail = false;
       this.#account?.charge(truesize);
     } else this.copyIn(data, n);
@@ -225,7 +229,9 @@ export class RecvQueue {
     this.#length -= n;
     const bufs = this.#bufs;
     for (let i = this.#head; i < upTo; i++) {
-      this.#account?.credit(this.#charges[i]);
+      const charge = this.#charges[i];
+      this.#account?.credit(Math.abs(charge));
+      if (charge < 0) recycleRunFrame(bufs[i]);
       bufs[i] = EMPTY;
     }
     this.#head = upTo;
@@ -264,7 +270,9 @@ export class RecvQueue {
   private reset(): void {
     const bufs = this.#bufs;
     for (let i = this.#head; i < this.#n; i++) {
-      this.#account?.credit(this.#charges[i]);
+      const charge = this.#charges[i];
+      this.#account?.credit(Math.abs(charge));
+      if (charge < 0) recycleRunFrame(bufs[i]);
       bufs[i] = EMPTY;
     }
     this.#n = 0;

@@ -9,6 +9,7 @@ import { it } from 'node:test';
 import { SeededRng } from '../../src/rand/rng.ts';
 import type { MemoryAccount } from '../../src/tcp/memory.ts';
 import { RecvQueue } from '../../src/tcp/recv-queue.ts';
+import { allocRunFrame, RUN_BUFFER, recycleRunFrame } from '../../src/wire/gso.ts';
 
 class Account implements MemoryAccount {
   inUse = 0;
@@ -116,4 +117,52 @@ it('trim: an empty queue lets go of its storage and fills again; one holding byt
   assert.equal(q.takeInto(out), 2005);
   for (let i = 0; i < 2005; i++) assert.equal(out[i], (20 + i) & 0xff);
   assert.equal(acct.inUse, 0);
+});
+
+/** A GRO run's frame in a run buffer (allocRunFrame): `head` header bytes, then `n` payload bytes from `from`. */
+function runPayload(n: number, from: number, head = 66): Uint8Array {
+  const frame = allocRunFrame(head + n);
+  for (let i = 0; i < n; i++) frame[head + i] = (from + i) & 0xff;
+  return frame.subarray(head);
+}
+
+it("hands a GRO run's buffer back once its sole piece is read through, never a shared or foreign one", () => {
+  const account = new Account();
+  const q = new RecvQueue(1 << 20, account);
+  const n = 60_000;
+  const sole = runPayload(n, 0);
+  assert.equal(sole.buffer.byteLength, RUN_BUFFER);
+  assert.equal(q.push(sole, true, true), n);
+  assert.equal(account.inUse, RUN_BUFFER, 'charged its whole buffer, as a kept frame');
+  // Half read: still held, so the next run gets another buffer.
+  const out = new Uint8Array(n);
+  assert.equal(q.takeInto(out.subarray(0, 1000)), 1000);
+  const other = allocRunFrame(100);
+  assert.notEqual(other.buffer, sole.buffer);
+  recycleRunFrame(other);
+  // Read through: the buffer goes back and is the next one handed out (after `other`).
+  assert.equal(q.takeInto(out.subarray(1000)), n - 1000);
+  for (let i = 0; i < n; i++) assert.equal(out[i], i & 0xff);
+  assert.equal(account.inUse, 0);
+  const again = [allocRunFrame(10), allocRunFrame(10)];
+  assert.ok(again.some((f) => f.buffer === sole.buffer));
+  // Handed back twice by mistake: it is in the pool once (two allocations, two buffers).
+  recycleRunFrame(again[0]);
+  recycleRunFrame(again[0]);
+  recycleRunFrame(again[1]);
+  const x = allocRunFrame(10);
+  const y = allocRunFrame(10);
+  const z = allocRunFrame(10);
+  assert.equal(new Set([x.buffer, y.buffer, z.buffer]).size, 3);
+
+  // A piece that is not the segment's only reference (reassembled) is never handed back, nor
+  // is a frame of another allocator pushed as sole.
+  const shared = runPayload(n, 0);
+  q.push(shared, true, false);
+  const foreign = framePayload(n, 0);
+  q.push(foreign, true, true);
+  assert.equal(q.takeInto(new Uint8Array(2 * n)), 2 * n);
+  const fresh = Array.from({ length: 20 }, () => allocRunFrame(10));
+  assert.ok(!fresh.some((f) => f.buffer === shared.buffer || f.buffer === foreign.buffer));
+  assert.equal(account.inUse, 0);
 });
