@@ -270,6 +270,13 @@ async function kernelToSock(
       );
     }
     const seconds = (performance.now() - first) / 1000;
+    if (ONLY === 'vnet') {
+      // What the window could have limited: the receive buffer (autotuned unless --buf,
+      // rcvbuf-auto.ts), the last window offered, the receiver's RTT estimate.
+      console.log(
+        `    receiver at the end: receive buffer ${conn.c.rcvBuf.limit}, window offered ${conn.c.info().rcvWnd}, receiver RTT ${conn.c.rcvSpace?.rtt ?? 0} µs`,
+      );
+    }
     conn.c.close();
     await waitLine(tx, /RESULT/, 30_000);
     return { bytes, seconds };

@@ -33,7 +33,11 @@ export interface SizedConnection {
   readonly rcvBuf: { limit: number };
   readonly sndBuf: { limit: number };
   readonly layer: {
-    readonly config: { readonly sockBufRounding: SockBufRounding; readonly sndBuf: number; readonly rcvBuf: number };
+    readonly config: {
+      readonly sockBufRounding: SockBufRounding;
+      readonly sndBuf: number;
+      readonly rcvBuf: number;
+    };
   };
   /** The send buffer's size was chosen (SO_SNDBUF): no autotuning (sndbuf-auto.ts). */
   sndBufLocked: boolean;
