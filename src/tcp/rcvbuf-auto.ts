@@ -11,7 +11,9 @@
  * Deviation: Linux also samples the receiver RTT from timestamps (tcp_rcv_rtt_measure_ts);
  * here only the window-based sample is taken, with or without timestamps (the estimate is
  * its minimum, as Linux keeps it without them). The buffer holds payload bytes, so
- * tcp_space_from_win's overhead factor is 1.
+ * tcp_space_from_win's overhead factor is 1. As for the send buffer (sndbuf-auto.ts), a
+ * SO_RCVBUF given at connect or listen that equals the default does not stop autotuning,
+ * and getsockopt(SO_RCVBUF) reports the size set, not the grown one.
  */
 import { type Seq, seqAdd, seqLt, seqSub } from './seq.ts';
 import type { Tcb } from './tcb.ts';

@@ -28,12 +28,15 @@ interface Round {
 function rounds(o: {
   rounds: number;
   config?: Partial<TcpConfig>;
+  /** SO_RCVBUF given to connect(). */
+  connectRcvBuf?: number;
   setRcvBuf?: number;
   /** Bytes the application reads per round (default: all). */
   readPerRound?: number;
 }): { rounds: Round[]; wscale: number; read: number; sent: number } {
   const e = established({
     config: o.config,
+    ...(o.connectRcvBuf !== undefined ? { connectOptions: { options: { rcvBuf: o.connectRcvBuf } } } : {}),
     peerOptions: { mss: MSS, windowScale: WSCALE_SHIFT_PEER },
   });
   if (o.setRcvBuf !== undefined) e.c.setOptions({ rcvBuf: o.setRcvBuf });
@@ -112,6 +115,12 @@ describe('receive-buffer autotuning (Linux tcp_rcv_space_adjust)', () => {
     for (const r of run.rounds) {
       assert.equal(r.limit, DEFAULT);
       assert.ok(r.flight <= DEFAULT + MSS, `flight ${r.flight}`);
+    }
+    // Given to connect() (Linux: SOCK_RCVBUF_LOCK from setsockopt before connect).
+    const before = rounds({ rounds: 12, connectRcvBuf: 300_000 });
+    for (const r of before.rounds) {
+      assert.equal(r.limit, 300_000);
+      assert.ok(r.flight <= 300_000 + MSS, `flight ${r.flight}`);
     }
   });
 
