@@ -128,6 +128,9 @@ export async function tapStack(options: TapStackOptions = {}): Promise<TapStackH
     addresses: kernelAddr === null ? [] : [kernelAddr],
     mtu: options.mtu,
     offload: options.offload ?? options.impair === undefined,
+    // Frames go straight to the stack unless an impairment sits between (it may hold or
+    // duplicate them): then the stack's TCP gives their buffers back for reuse.
+    lendRx: options.impair === undefined,
     txRingBytes: options.txRingBytes,
     tso: options.tso,
     disableIpv6: options.ipv6 === undefined,

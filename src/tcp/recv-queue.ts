@@ -1,3 +1,4 @@
+import { dropFrame, holdFrame } from '../link/rx-loan.ts';
 import type { MemoryAccount } from './memory.ts';
 
 /**
@@ -9,7 +10,9 @@ import type { MemoryAccount } from './memory.ts';
  *
  * Accounting, as the kernel's skb truesize: a kept frame is charged to the memory account at
  * its whole buffer's size until its last byte is read; copied bytes are charged as bytes (as
- * the send ring charges them). `limit` bounds the payload bytes held, as before.
+ * the send ring charges them). `limit` bounds the payload bytes held, as before. A kept
+ * frame's buffer is held while a piece of it is queued, and dropped once that piece is read
+ * (rx-loan.ts: a device that lent it gets it back).
  *
  * The same interface as ByteRing (ring.ts) where the receive path uses it.
  */
@@ -77,6 +80,7 @@ export class RecvQueue {
     const truesize = n >= KEEP_MIN ? this.chargeFor(data) : n;
     if (truesize !== n) {
       this.add(data, 0, n, truesize);
+      holdFrame(data.buffer);
       this.#lastInTail = false;
       this.#account?.charge(truesize);
     } else this.copyIn(data, n);
@@ -225,7 +229,11 @@ export class RecvQueue {
     this.#length -= n;
     const bufs = this.#bufs;
     for (let i = this.#head; i < upTo; i++) {
-      this.#account?.credit(this.#charges[i]);
+      const charge = this.#charges[i];
+      this.#account?.credit(charge);
+      // A kept frame (only those are charged that much; a copied run of small pieces in the
+      // queue's own buffer was never held, and dropping it is a no-op).
+      if (charge >= KEEP_MIN) dropFrame(bufs[i].buffer);
       bufs[i] = EMPTY;
     }
     this.#head = upTo;
