@@ -32,6 +32,10 @@ export function rcvRttMeasure(c: Tcb): void {
   const now = c.layer.env.clock.now();
   let s = c.rcvSpace;
   if (s === null) {
+    // Deviation: the measure starts once more than the initial space (below) has arrived,
+    // not at the handshake: nothing can grow before that, and a connection that carries a
+    // few bytes then holds no measure (bench/idle.ts --exchange: memory per connection).
+    if (c.stats.bytesReceived <= INIT_SEGS * c.rcvMss) return;
     // tcp_init_buffer_space: rcvq_space.space = min(rcv_wnd, TCP_INIT_CWND * advmss).
     s = c.rcvSpace = {
       rtt: 0,

@@ -135,6 +135,19 @@ describe('receive-buffer autotuning (Linux tcp_rcv_space_adjust)', () => {
     for (const l of limits.slice(8)) assert.equal(l, last, `limits ${limits}`);
   });
 
+  it('a connection that carried a few bytes holds no measure (memory per idle connection)', () => {
+    const e = established({ peerOptions: { mss: MSS, windowScale: WSCALE_SHIFT_PEER } });
+    e.h.inject(
+      { srcPort: PEER_PORT, dstPort: e.port, seq: e.peerSeq, ack: e.iss + 1, flags: TCP_ACK },
+      new Uint8Array(100),
+    );
+    assert.equal(e.c.read()?.length, 100);
+    assert.equal(e.c.rcvSpace, null);
+    // A bulk one does, from the first data past the initial ten segments.
+    const run = rounds({ rounds: 2 });
+    assert.ok(run.rounds[1].flight > 0);
+  });
+
   it('rcvBufAuto none, and the FreeBSD profile (no tcp_autorcvbuf here): no growth', () => {
     const off = rounds({ rounds: 12, config: { rcvBufAuto: 'none' } });
     for (const r of off.rounds) assert.equal(r.limit, DEFAULT);
