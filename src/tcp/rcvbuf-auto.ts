@@ -28,7 +28,7 @@ function copiedSeq(c: Tcb): Seq {
 
 /** In-order data arrived (Linux tcp_event_data_recv -> tcp_rcv_rtt_measure). */
 export function rcvRttMeasure(c: Tcb): void {
-  if (c.rcvBufLocked || c.layer.config.rcvBufAuto === 'none') return;
+  if (c.rcvBufLocked || !c.layer.config.rcvBufAuto) return;
   const now = c.layer.env.clock.now();
   let s = c.rcvSpace;
   if (s === null) {
@@ -49,7 +49,7 @@ export function rcvRttMeasure(c: Tcb): void {
     if (seqLt(c.rcv.nxt, s.rttSeq)) return;
     // tcp_rcv_rtt_update with win_dep: "we are only going for a minimum in the
     // non-timestamp case" (a window may take longer than an RTT when the sender is slower).
-    const sample = Math.max(1, now - s.rttTime);
+    const sample = now - s.rttTime || 1;
     if (s.rtt === 0 || sample < s.rtt) s.rtt = sample;
   }
   s.rttSeq = seqAdd(c.rcv.nxt, c.rcv.wnd);
@@ -64,15 +64,13 @@ export function rcvSpaceAdjust(c: Tcb): void {
   if (now - s.time < s.rtt) return;
   const copied = seqSub(copiedSeq(c), s.seq);
   if (copied > s.space) {
-    const cfg = c.layer.config;
     // "copied = bytes received in previous RTT, our base window. To cope with packet losses,
     // we need a 2x factor. To cope with slow start, and sender growing its cwin by 100 % every
     // RTT, we need a 4x factor": twice what was read plus 16 segments of cushion, plus twice
     // that times the growth since the last RTT.
     let win = 2 * copied + 16 * c.rcvMss;
     win += Math.floor((2 * win * (copied - s.space)) / Math.max(1, s.space));
-    const buf = Math.min(win, cfg.maxRcvBuf);
-    if (buf > c.rcvBuf.limit) c.rcvBuf.limit = buf;
+    c.rcvBuf.limit = Math.max(c.rcvBuf.limit, Math.min(win, c.layer.config.maxRcvBuf));
     s.space = copied;
   }
   s.seq = copiedSeq(c);

@@ -229,11 +229,9 @@ export class RecvQueue {
     this.#length -= n;
     const bufs = this.#bufs;
     for (let i = this.#head; i < upTo; i++) {
-      const charge = this.#charges[i];
-      this.#account?.credit(charge);
-      // A kept frame (only those are charged that much; a copied run of small pieces in the
-      // queue's own buffer was never held, and dropping it is a no-op).
-      if (charge >= KEEP_MIN) dropFrame(bufs[i].buffer);
+      this.#account?.credit(this.#charges[i]);
+      // A kept frame was held (push); the queue's own buffer never was: dropping it is a no-op.
+      dropFrame(bufs[i].buffer);
       bufs[i] = EMPTY;
     }
     this.#head = upTo;

@@ -148,8 +148,8 @@ describe('receive-buffer autotuning (Linux tcp_rcv_space_adjust)', () => {
     assert.ok(run.rounds[1].flight > 0);
   });
 
-  it('rcvBufAuto none, and the FreeBSD profile (no tcp_autorcvbuf here): no growth', () => {
-    const off = rounds({ rounds: 12, config: { rcvBufAuto: 'none' } });
+  it('rcvBufAuto off, and the FreeBSD profile (no tcp_autorcvbuf here): no growth', () => {
+    const off = rounds({ rounds: 12, config: { rcvBufAuto: false } });
     for (const r of off.rounds) assert.equal(r.limit, DEFAULT);
     const bsd = rounds({ rounds: 12, config: { ...tcpConfigFor(FREEBSD), quickAck: false } });
     const first = bsd.rounds[0].limit;
