@@ -10,6 +10,7 @@
  *
  *   sudo node --import tsx bench/tap-tcp.ts [--bytes 64M] [--runs 3] [--seconds 10]
  *                                            [--only clean|impair|vnet] [--cc cubic]
+ *                                            [--tcp JSON] [--dir s2k|k2s|both] [--lend 0]
  *
  * `--only vnet`: the vnet TAP both ways and the two veth rows only, with the CPU time of
  * the stack's thread, the TAP's reader and writer threads, and the whole machine per transfer.
@@ -69,6 +70,8 @@ const BUF = size(arg('buf', '0'));
 const TCP_CONFIG = JSON.parse(arg('tcp', '{}')) as Record<string, unknown>;
 /** `--only vnet`: which directions (s2k: sockstack → kernel, k2s: kernel → sockstack, both). */
 const DIR = arg('dir', 'both');
+/** `--only vnet`: `--lend 0` turns the TAP's receive-buffer lending off (TapOptions.lendRx), for A/B runs. */
+const LEND = arg('lend', '1') !== '0';
 /** `--only vnet`: the TAP's writer ring (TapOptions.txRingBytes; default the TAP's). */
 const RING = arg('ring', '') === '' ? undefined : size(arg('ring', ''));
 
@@ -270,6 +273,13 @@ async function kernelToSock(
       );
     }
     const seconds = (performance.now() - first) / 1000;
+    if (ONLY === 'vnet') {
+      // What the window could have limited: the receive buffer (autotuned unless --buf,
+      // rcvbuf-auto.ts), the last window offered, the receiver's RTT estimate.
+      console.log(
+        `    receiver at the end: receive buffer ${conn.c.rcvBuf.limit}, window offered ${conn.c.info().rcvWnd}, receiver RTT ${conn.c.rcvSpace?.rtt ?? 0} µs`,
+      );
+    }
     conn.c.close();
     await waitLine(tx, /RESULT/, 30_000);
     return { bytes, seconds };
@@ -491,6 +501,7 @@ async function vnetOnly(): Promise<void> {
     stackAddr: '10.77.1.2/24',
     offload: true,
     txRingBytes: RING,
+    lendRx: LEND,
     config: { tcp: TCP_CONFIG },
   });
   hosts.push(on);
@@ -533,7 +544,7 @@ async function vnetOnly(): Promise<void> {
   console.log(`  ${'kernel → kernel (veth, offloads on)'.padEnd(36)} ${fmt(r.kkOn)}`);
   const st = on.tap.stats;
   console.log(
-    `  vnet TAP: ${st.rxGso} GSO super-segments of ${st.rxFrames} frames received in ${st.rxBatches} reader batches; ${st.txGso} TSO super-segments of ${st.txFrames} frames sent`,
+    `  vnet TAP: ${st.rxGso} GSO super-segments of ${st.rxFrames} frames received in ${st.rxBatches} reader batches (${st.rxReused} read into buffers given back); ${st.txGso} TSO super-segments of ${st.txFrames} frames sent`,
   );
   console.log(`  sockstack TCP counters: ${JSON.stringify(pick(on.stack.tcp.stats))}`);
 }

@@ -55,6 +55,8 @@ export interface TapStackOptions {
   tso?: boolean;
   /** The TAP's writer-thread ring (TapOptions.txRingBytes; 0: write on this thread). */
   txRingBytes?: number;
+  /** TapOptions.lendRx: receive buffers come back for reuse once read. Default true without `impair`. */
+  lendRx?: boolean;
   /** Impairments on our side of the TAP: `tx` = frames we send, `rx` = frames we receive. */
   impair?: { tx?: Impairments; rx?: Impairments };
   /** Stack configuration (TCP options, ARP, ...). */
@@ -128,6 +130,9 @@ export async function tapStack(options: TapStackOptions = {}): Promise<TapStackH
     addresses: kernelAddr === null ? [] : [kernelAddr],
     mtu: options.mtu,
     offload: options.offload ?? options.impair === undefined,
+    // Frames go straight to the stack unless an impairment sits between (it may hold or
+    // duplicate them): then the stack's TCP gives their buffers back for reuse.
+    lendRx: options.lendRx ?? options.impair === undefined,
     txRingBytes: options.txRingBytes,
     tso: options.tso,
     disableIpv6: options.ipv6 === undefined,

@@ -29,10 +29,18 @@ export interface TapReaderData {
   batchBytes: number;
   /** Most batches in flight (posted, not yet consumed) before the reader pauses. */
   maxInFlight: number;
-  /** ctl[0] = stop flag, ctl[1] = batches in flight, ctl[2] = the reader's thread id (Atomics). */
+  /**
+   * ctl[0] = stop flag, ctl[1] = batches in flight, ctl[2] = the reader's thread id, ctl[3] =
+   * frames read into a buffer given back (lent), all Atomics.
+   */
   ctl: SharedArrayBuffer;
   /** poll(2) timeout in ms: a safety net; the eventfd normally wakes the worker. */
   pollTimeoutMs: number;
+  /**
+   * TapOptions.lendRx: large frames' buffers come back here (arrays of them) once the stack
+   * has read their data, and are read into again before any new buffer is taken.
+   */
+  lent?: import('node:worker_threads').MessagePort;
 }
 
 /**
@@ -98,7 +106,25 @@ export function tapReaderMain(require: RequireFn): void {
   // and copied once per batch into a right-sized buffer.
   const OWN = 0x80000000;
   const large = Math.min(32 * 1024, data.maxFrame);
-  let frame = Buffer.allocUnsafeSlow(data.maxFrame);
+  let frame: Buffer = Buffer.allocUnsafeSlow(data.maxFrame);
+  // Buffers given back (lendRx), at most FREE_MAX of them: a bulk receiver's window in frames.
+  const free: ArrayBuffer[] = [];
+  const FREE_MAX = 256;
+  const nextFrame = (): Buffer => {
+    const lent = data.lent;
+    if (free.length === 0 && lent !== undefined) {
+      for (let i = 0; i < 64; i++) {
+        const m = wt.receiveMessageOnPort(lent);
+        if (m === undefined) break;
+        for (const b of m.message as ArrayBuffer[])
+          if (b.byteLength === data.maxFrame && free.length < FREE_MAX) free.push(b);
+      }
+    }
+    const b = free.pop();
+    if (b === undefined) return Buffer.allocUnsafeSlow(data.maxFrame);
+    Atomics.add(ctl, 3, 1);
+    return Buffer.from(b);
+  };
   const scratch = Buffer.allocUnsafe(data.batchBytes);
   const maxFrames = Math.ceil(data.batchBytes / 14) + 1;
   const lens = new Uint32Array(maxFrames);
@@ -157,7 +183,7 @@ export function tapReaderMain(require: RequireFn): void {
       lens[count++] = (n | OWN) >>> 0;
       own.push(frame.buffer as ArrayBuffer);
       ownBytes += n;
-      frame = Buffer.allocUnsafeSlow(data.maxFrame);
+      frame = nextFrame();
     } else {
       scratch.set(frame.subarray(0, n), used);
       lens[count++] = n;

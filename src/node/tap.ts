@@ -24,6 +24,7 @@ import { createRequire } from 'node:module';
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import type { Device, LinkType } from '../link/device.ts';
 import { allocFrame, releaseFrame } from '../link/frame-alloc.ts';
+import { lendFrame } from '../link/rx-loan.ts';
 import { isWireError } from '../wire/error.ts';
 import { ipOffset, markSuperSegment, segmentTcp } from '../wire/gso.ts';
 import {
@@ -133,7 +134,17 @@ export interface TapOptions {
    * overlap with it. A full ring queues frames for retry (`txQueueLimit`), then drops.
    */
   txRingBytes?: number;
+  /**
+   * Lend received super-segments' buffers to the stack and reuse them once TCP has read their
+   * data (rx-loan.ts), instead of a fresh 64 KiB buffer per frame. Default false: only for a
+   * device whose frames go straight to a Stack (tapStack turns it on), since a consumer that
+   * keeps a frame beyond `onReceive` must copy it then.
+   */
+  lendRx?: boolean;
 }
+
+/** Buffers given back by the stack are sent to the reader thread this many at a time. */
+const LEND_BATCH = 8;
 
 /** Counters, readable at any time. */
 export interface TapStats {
@@ -167,6 +178,10 @@ export interface TapStats {
   rxCsumErrors: number;
   /** Offload: received frames dropped because their virtio_net_hdr was malformed or truncated. */
   rxBadHeader: number;
+  /** lendRx: receive buffers the stack gave back, for the reader thread to read into again. */
+  rxReturned: number;
+  /** lendRx: frames the reader thread read into such a buffer instead of a new one. */
+  rxReused: number;
 }
 
 export interface TapDevice extends Device {
@@ -408,6 +423,8 @@ class TapDeviceImpl implements TapDevice {
     rxCsumChecked: 0,
     rxCsumErrors: 0,
     rxBadHeader: 0,
+    rxReturned: 0,
+    rxReused: 0,
   };
   readonly offload: boolean;
   readonly offloadFlags: number;
@@ -460,6 +477,19 @@ class TapDeviceImpl implements TapDevice {
   #txErrorsHere = 0;
   /** The reader found the interface gone: writes go on this thread, so errors count at once. */
   #gone = false;
+  /** lendRx: the port receive buffers go back to the reader on, and those not yet sent. */
+  #lendPort: MessagePort | null = null;
+  #returned: ArrayBuffer[] = [];
+  readonly #giveBack = (buf: ArrayBuffer): void => {
+    if (this.#closed) return;
+    this.#stats.rxReturned++;
+    const r = this.#returned;
+    r.push(buf);
+    if (r.length >= LEND_BATCH) {
+      this.#lendPort!.postMessage(r, r);
+      this.#returned = [];
+    }
+  };
 
   constructor(
     fd: number,
@@ -486,7 +516,7 @@ class TapDeviceImpl implements TapDevice {
     this.mtu = options.mtu ?? 1500;
     this.#txQueueLimit = options.txQueueLimit ?? 256;
     this.#maxInFlight = options.maxInFlight ?? 64;
-    const ctl = new SharedArrayBuffer(12);
+    const ctl = new SharedArrayBuffer(16);
     this.#ctl = new Int32Array(ctl);
     // Room for the largest frame the kernel can hand us (an MTU raised later with
     // `ip link set mtu` must not truncate reads, nor a 64 KiB GSO super-segment), plus an
@@ -502,7 +532,15 @@ class TapDeviceImpl implements TapDevice {
       ctl,
       pollTimeoutMs: 250,
     };
-    this.#worker = new Worker(tapReaderSource(), { eval: true, workerData: data });
+    let transferList: MessagePort[] = [];
+    if (options.lendRx) {
+      const { port1, port2 } = new MessageChannel();
+      port1.unref();
+      this.#lendPort = port1;
+      data.lent = port2;
+      transferList = [port2];
+    }
+    this.#worker = new Worker(tapReaderSource(), { eval: true, workerData: data, transferList });
     this.#worker.on('message', (m: TapReaderMessage) => this.#onMessage(m));
     this.#exited = new Promise((resolve) => {
       this.#worker.once('exit', () => resolve());
@@ -546,6 +584,7 @@ class TapDeviceImpl implements TapDevice {
 
   get stats(): TapStats {
     const st = this.#stats;
+    st.rxReused = Atomics.load(this.#ctl, 3);
     const w = this.#wctl;
     if (w !== null) {
       st.txErrors = this.#txErrorsHere + Atomics.load(w, WCTL_ERRORS);
@@ -597,7 +636,11 @@ class TapDeviceImpl implements TapDevice {
       if (len < TAP_OWN_BUFFER) {
         frame = new Uint8Array(buf, off, len);
         off += len;
-      } else frame = new Uint8Array(own[j++], 0, len - TAP_OWN_BUFFER);
+      } else {
+        frame = new Uint8Array(own[j++], 0, len - TAP_OWN_BUFFER);
+        // Its buffer is all of this frame and the reader keeps none of it: lent (rx-loan.ts).
+        if (this.#lendPort !== null) lendFrame(frame, this.#giveBack);
+      }
       if (vnet) {
         const f = this.#fromVnet(frame, len >= TAP_OWN_BUFFER);
         if (f === undefined) continue;
@@ -873,6 +916,7 @@ class TapDeviceImpl implements TapDevice {
     this.#closing = Promise.all([this.#exited, this.#writerExited]).then(() => {
       // Close only after the reader is gone, so it never reads a reused fd number.
       this.#port?.close();
+      this.#lendPort?.close();
       fs.closeSync(this.fd);
       fs.closeSync(this.#wakeFd);
     });

@@ -32,9 +32,17 @@ export interface SizedConnection {
   ownOpts(): { rcvBuf: number; sndBuf: number };
   readonly rcvBuf: { limit: number };
   readonly sndBuf: { limit: number };
-  readonly layer: { readonly config: { readonly sockBufRounding: SockBufRounding; readonly sndBuf: number } };
+  readonly layer: {
+    readonly config: {
+      readonly sockBufRounding: SockBufRounding;
+      readonly sndBuf: number;
+      readonly rcvBuf: number;
+    };
+  };
   /** The send buffer's size was chosen (SO_SNDBUF): no autotuning (sndbuf-auto.ts). */
   sndBufLocked: boolean;
+  /** The receive buffer's size was chosen (SO_RCVBUF): no autotuning (rcvbuf-auto.ts). */
+  rcvBufLocked: boolean;
 }
 
 /**
@@ -44,6 +52,7 @@ export interface SizedConnection {
 export function sizeBuffersOnEstablished(c: SizedConnection): void {
   // Made with a send buffer other than the default (SO_SNDBUF before connect or listen).
   if (c.opts.sndBuf !== c.layer.config.sndBuf) c.sndBufLocked = true;
+  if (c.opts.rcvBuf !== c.layer.config.rcvBuf) c.rcvBufLocked = true;
   const rule = c.layer.config.sockBufRounding;
   if (rule === 'none') return;
   const s = establishedBufferSizes(rule, c.mss, c.opts);

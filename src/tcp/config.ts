@@ -184,6 +184,8 @@ export interface TcpConfig {
    */
   sndBufAuto: 'linux-sndbuf-expand' | 'freebsd-sendbuf-auto' | 'none';
   maxSndBuf: number;
+  /** Receive-buffer autotuning up to `maxRcvBuf` (rcvbuf-auto.ts; profile receiveBufferAutotuning 'linux-drs'). */
+  rcvBufAuto: boolean;
   /**
    * Bytes all connections' send buffers, receive buffers and out-of-order queues may hold
    * together (memory.ts; Linux tcp_mem[2]). Arriving data beyond it is dropped (and
@@ -329,6 +331,7 @@ type ProfileDecided =
   | 'maxRcvBuf'
   | 'sndBufAuto'
   | 'maxSndBuf'
+  | 'rcvBufAuto'
   | 'sockBufRounding'
   | 'rfc1337'
   | 'alwaysKeepalive'
@@ -376,6 +379,7 @@ function profileSettings(p: TcpProfile): Pick<TcpConfig, ProfileDecided> {
     maxRcvBuf: p.maxRecvBuffer,
     sndBufAuto: p.sendBufferAutotuning,
     maxSndBuf: p.maxSendBuffer,
+    rcvBufAuto: p.receiveBufferAutotuning === 'linux-drs',
     sockBufRounding: p.sockBufRounding,
     rfc1337: p.timeWaitRst === 'rfc1337-ignore-rst',
     alwaysKeepalive: p.keepalive === 'always',

@@ -15,6 +15,7 @@ import { armFinWait2, armKeepalive, terminate } from './lifecycle.ts';
 import { sendAbortRst, tcpOutput, windowUpdateDue } from './output.ts';
 import { markWrite } from './push.ts';
 import { rateCheckAppLimited } from './rate.ts';
+import { rcvSpaceAdjust } from './rcvbuf-auto.ts';
 import { seqAdd, seqSub } from './seq.ts';
 import { canQueueFin, canSendData, isHandshaking, isSynchronized, isUnconnected } from './state.ts';
 import { Tcb } from './tcb.ts';
@@ -137,6 +138,7 @@ export class TcpConnection extends Tcb {
   // Private methods are TypeScript `private`, not `#`: `#` methods give every instance a
   // brand field, 8 bytes per connection (bench/idle.ts).
   private afterRead(): void {
+    rcvSpaceAdjust(this);
     // RFC 9293 §3.8.6.2.2: advertise the reopened window once it grew enough (receiver SWS).
     if (windowUpdateDue(this)) {
       this.ackNow = true;
@@ -160,6 +162,7 @@ export class TcpConnection extends Tcb {
     }
     if (o.rcvBuf !== undefined) {
       this.rcvBuf.limit = o.rcvBuf;
+      this.rcvBufLocked = true;
     }
     if (o.keepAlive !== undefined || o.keepIdle !== undefined) armKeepalive(this);
     if (o.noDelay && this.state !== 'CLOSED') tcpOutput(this);

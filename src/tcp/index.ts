@@ -20,6 +20,8 @@
 //   frto.ts         RFC 5682 F-RTO: spurious retransmission timeouts, and the undo they allow
 //   sndbuf-auto.ts  send-buffer autotuning after an ACK's output step (Linux tcp_sndbuf_expand,
 //                   FreeBSD SB_AUTOSIZE); buffers.ts: the profile's sizing at ESTABLISHED
+//   rcvbuf-auto.ts  receive-buffer autotuning, DRS (Linux tcp_rcv_rtt_measure on in-order data,
+//                   tcp_rcv_space_adjust on reads): the buffer follows what is read per RTT
 //   tlp.ts, cc.ts, options.ts, lifecycle.ts   loss probes, congestion context, option
 //                   negotiation, terminate/TIME-WAIT
 //   tcb.ts          the TCB: data, deadlines, the one timer entry (its storage, and empty

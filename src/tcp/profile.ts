@@ -216,6 +216,14 @@ export interface TcpProfile {
   /** The most autotuning gives a send buffer. Linux: tcp_wmem[2], 4 MiB. FreeBSD: net.inet.tcp.sendbuf_max, 2 MiB. */
   readonly maxSendBuffer: number;
   /**
+   * Receive-buffer autotuning (rcvbuf-auto.ts), off for a connection whose SO_RCVBUF was set.
+   * 'linux-drs': per receiver-measured RTT the buffer grows to twice what the application
+   * read in it, up to maxRecvBuffer (tcp_moderate_rcvbuf: tcp_rcv_space_adjust). 'none': it
+   * stays as set. Deviation: FreeBSD's own rule (tcp_autorcvbuf) is not built; its profile
+   * says 'none'.
+   */
+  readonly receiveBufferAutotuning: 'linux-drs' | 'none';
+  /**
    * 'mss-multiple': once the MSS is known (the connection is established) both socket
    * buffers are rounded up to a whole number of segments (FreeBSD tcp_mss(): 65536 -> 65700
    * for MSS 1460; buffers.ts). 'none': sizes stay as set (Linux).
@@ -330,6 +338,7 @@ export const LINUX: TcpProfile = Object.freeze({
   maxRecvBuffer: 6 * 1024 * 1024,
   sendBufferAutotuning: 'linux-sndbuf-expand',
   maxSendBuffer: 4 * 1024 * 1024,
+  receiveBufferAutotuning: 'linux-drs',
   sockBufRounding: 'none',
   timeWaitRst: 'rfc9293-rst-ends-time-wait',
   keepalive: 'so-keepalive',
@@ -374,6 +383,7 @@ export const FREEBSD: TcpProfile = Object.freeze({
   maxRecvBuffer: 2 * 1024 * 1024,
   sendBufferAutotuning: 'freebsd-sendbuf-auto',
   maxSendBuffer: 2 * 1024 * 1024,
+  receiveBufferAutotuning: 'none',
   sockBufRounding: 'mss-multiple',
   timeWaitRst: 'rfc1337-ignore-rst',
   keepalive: 'always',

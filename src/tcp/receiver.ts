@@ -7,6 +7,7 @@
 import { superSegmentGsoSize } from '../wire/gso.ts';
 import { EV_END, EV_READABLE } from './events.ts';
 import { enterTimeWait } from './lifecycle.ts';
+import { rcvRttMeasure } from './rcvbuf-auto.ts';
 import { PIECE_OVERHEAD } from './reassembly.ts';
 import { type Seq, seqAdd, seqLt, seqSub } from './seq.ts';
 import { T_DELACK, type Tcb } from './tcb.ts';
@@ -77,7 +78,10 @@ export function receiveText(c: Tcb, segSeq: Seq, data: Uint8Array, fin: boolean)
   } else if (delivered > 0) {
     inOrderAckPolicy(c, data, fin);
   }
-  if (delivered > 0) c.pending |= EV_READABLE;
+  if (delivered > 0) {
+    c.pending |= EV_READABLE;
+    rcvRttMeasure(c);
+  }
   if (fin) receiveFin(c);
   return c.rcv.nxt;
 }

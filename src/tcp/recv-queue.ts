@@ -1,3 +1,4 @@
+import { dropFrame, holdFrame } from '../link/rx-loan.ts';
 import { recycleRunFrame } from '../wire/gso.ts';
 import type { MemoryAccount } from './memory.ts';
 
@@ -10,7 +11,9 @@ import type { MemoryAccount } from './memory.ts';
  *
  * Accounting, as the kernel's skb truesize: a kept frame is charged to the memory account at
  * its whole buffer's size until its last byte is read; copied bytes are charged as bytes (as
- * the send ring charges them). `limit` bounds the payload bytes held, as before.
+ * the send ring charges them). `limit` bounds the payload bytes held, as before. A kept
+ * frame's buffer is held while a piece of it is queued, and dropped once that piece is read
+ * (rx-loan.ts: a device that lent it gets it back).
  *
  * The same interface as ByteRing (ring.ts) where the receive path uses it.
  */
@@ -81,6 +84,7 @@ export class RecvQueue {
     if (truesize !== n) {
       // (A negative charge marks a piece whose frame is handed back once read.)
       this.add(data, 0, n, sole ? -truesize : truesize);
+      holdFrame(data.buffer);
       this.#lastInTail = false;
       this.#account?.charge(truesize);
     } else this.copyIn(data, n);
@@ -232,6 +236,8 @@ export class RecvQueue {
       const charge = this.#charges[i];
       this.#account?.credit(Math.abs(charge));
       if (charge < 0) recycleRunFrame(bufs[i]);
+      // A kept frame was held (push); the queue's own buffer never was: dropping it is a no-op.
+      dropFrame(bufs[i].buffer);
       bufs[i] = EMPTY;
     }
     this.#head = upTo;
@@ -273,6 +279,7 @@ export class RecvQueue {
       const charge = this.#charges[i];
       this.#account?.credit(Math.abs(charge));
       if (charge < 0) recycleRunFrame(bufs[i]);
+      dropFrame(bufs[i].buffer);
       bufs[i] = EMPTY;
     }
     this.#n = 0;

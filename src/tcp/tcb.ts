@@ -31,6 +31,20 @@ import { SackScoreboard } from './sack.ts';
 import { type Seq, seq, seqGt, seqSub } from './seq.ts';
 import type { TcpState } from './state.ts';
 
+/** Receive-buffer autotuning's measure (rcvbuf-auto.ts; Linux rcv_rtt_est and rcvq_space). */
+export interface RcvSpace {
+  /** Receiver RTT estimate in µs (the minimum window-arrival time); 0: none yet. */
+  rtt: number;
+  /** The window-arrival measure ends when RCV.NXT reaches this, started at `rttTime`. */
+  rttSeq: Seq;
+  rttTime: number;
+  /** Bytes read in the last measured RTT (rcvq_space.space). */
+  space: number;
+  /** Where the reader was (copied_seq) and when, at the start of the current measure. */
+  seq: Seq;
+  time: number;
+}
+
 /** Per-connection counters (feed TCP_INFO). */
 export interface TcpConnStats {
   segsIn: number;
@@ -145,6 +159,7 @@ const G_OWN_OPTS = 1 << 13;
 const G_SNDBUF_CHECK = 1 << 14;
 const G_SNDBUF_LOCKED = 1 << 15;
 const G_HANDSHAKE_ACK_HELD = 1 << 16;
+const G_RCVBUF_LOCKED = 1 << 17;
 
 export class Tcb {
   /** @internal */ readonly layer: TcpHost;
@@ -225,6 +240,7 @@ export class Tcb {
     bit('sndBufCheck', 2, G_SNDBUF_CHECK);
     bit('sndBufLocked', 2, G_SNDBUF_LOCKED);
     bit('handshakeAckHeld', 2, G_HANDSHAKE_ACK_HELD);
+    bit('rcvBufLocked', 2, G_RCVBUF_LOCKED);
   }
   readonly local: TcpEndpoint;
   readonly remote: TcpEndpoint;
@@ -377,6 +393,10 @@ export class Tcb {
   declare sndBufCheck: boolean;
   /** SO_SNDBUF was set (Linux SOCK_SNDBUF_LOCK): the send buffer keeps its size. */
   declare sndBufLocked: boolean;
+  /** SO_RCVBUF was set (Linux SOCK_RCVBUF_LOCK): the receive buffer keeps its size. */
+  declare rcvBufLocked: boolean;
+  /** Receive-buffer autotuning's measure (rcvbuf-auto.ts), from the first in-order data on. */
+  rcvSpace: RcvSpace | null = null;
   /**
    * Arriving text is acknowledged and discarded, not queued: set with readShut by close(), and
    * by shutdown(SHUT_RD) unless the profile keeps receiving (config.shutRdKeepsReceiving).
