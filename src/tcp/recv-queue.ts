@@ -279,7 +279,6 @@ export class RecvQueue {
       const charge = this.#charges[i];
       this.#account?.credit(Math.abs(charge));
       if (charge < 0) recycleRunFrame(bufs[i]);
-      dropFrame(bufs[i].buffer);
       bufs[i] = EMPTY;
     }
     this.#n = 0;
