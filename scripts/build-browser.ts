@@ -6,9 +6,9 @@
  *                              the Wisp client
  *   dist/browser/stack.js      the stack alone (src/core.ts): Stack, TCP, UDP, IPv4, IPv6, the
  *                              sockets API, DNS, loopback, the real-time driver and address
- *                              parsing; without BBR, multicast routing, makefile() and
- *                              sendfile() (ABSENT below) and the header codecs, which
- *                              sockstack.js and esm/ have
+ *                              parsing; without BBR, forwarding, multicast routing,
+ *                              makefile() and sendfile() (ABSENT below) and the header
+ *                              codecs, which sockstack.js and esm/ have
  *   dist/browser/links.js      only the page links (MessagePort, WebSocket), for pages
  *                              that get the core some other way
  *   dist/browser/web/          the course page (src/web, what `sockstack web` serves):
@@ -59,7 +59,8 @@ const BUILD_OPTIONS = {
 
 /**
  * What the stack alone (stack.js) builds without: each `*-absent.ts` stands in for the module
- * its importers name. BBR (a Linux module, tcp_bbr), multicast routing (Linux's
+ * its importers name. BBR (a Linux module, tcp_bbr), a router's forwarding (IPv4 and IPv6:
+ * stack.js is a host's stack), multicast routing (Linux's
  * CONFIG_IP_MROUTE/CONFIG_IPV6_MROUTE) and the sockets' file faces, makefile() and sendfile()
  * (Python's socket.py library code over the _socket system calls).
  */
@@ -68,12 +69,14 @@ const ABSENT: Record<string, { importers: RegExp; path: string }> = {
   './mroute.ts': { importers: /ip[\\/]ipv[46]\.ts$/, path: 'src/ip/mroute-absent.ts' },
   './file.ts': { importers: /socket[\\/](socket|index)\.ts$/, path: 'src/socket/file-absent.ts' },
   './sendfile.ts': { importers: /socket[\\/](socket|index)\.ts$/, path: 'src/socket/file-absent.ts' },
+  './forward.ts': { importers: /ip[\\/]ipv4\.ts$/, path: 'src/ip/forward-absent.ts' },
+  './ipv6-forward.ts': { importers: /ip[\\/]ipv6\.ts$/, path: 'src/ip/forward-absent.ts' },
 };
 
 const stackAlone: Plugin = {
   name: 'stack-alone',
   setup(b) {
-    b.onResolve({ filter: /^\.\/(bbr|mroute|file|sendfile)\.ts$/ }, (args) => {
+    b.onResolve({ filter: /^\.\/(bbr|mroute|file|sendfile|forward|ipv6-forward)\.ts$/ }, (args) => {
       const absent = ABSENT[args.path];
       return absent?.importers.test(args.importer) ? { path: join(root, absent.path) } : undefined;
     });

@@ -159,6 +159,7 @@ export class Stack implements Pollable {
       forwarding: options.forwarding ?? false,
     };
     this.ip = new Ipv4Layer(this.#env, options.config);
+    this.ip.checkForwarding(this.#env.forwarding);
     this.#ipv6Enable = options.config?.ipv6?.enable === true;
     this.ip.table.onWake = () => {
       this.#rxSince = this.clock.now();
@@ -238,6 +239,7 @@ export class Stack implements Pollable {
     return this.#env.forwarding;
   }
   set forwarding(on: boolean) {
+    this.ip.checkForwarding(on);
     this.#env.forwarding = on;
   }
 

@@ -51,6 +51,9 @@ function hopCopy(inIface: NetInterface, out: NetInterface, pkt: Uint8Array, v: I
 }
 
 export class Ipv4Forwarder {
+  /** Forwarding is built in (forward-absent.ts, in the stack-alone bundle, refuses it). */
+  static check(_on: boolean): void {}
+
   readonly #env: ForwarderEnv;
 
   constructor(env: ForwarderEnv) {

@@ -282,6 +282,11 @@ export class Ipv4Layer {
     return this.table.loopback;
   }
 
+  /** Throws ERR_METHOD_NOT_IMPLEMENTED for `on` in a build without forwarding (stack.js). */
+  checkForwarding(on: boolean): void {
+    Ipv4Forwarder.check(on);
+  }
+
   get forwarding(): boolean {
     return this.#env.forwarding;
   }

@@ -15,26 +15,21 @@
  * IPv6 address; loopback has ::1 from the start.
  */
 
-import { allocFrame, allocOwnFrame } from '../link/frame-alloc.ts';
 import type { Rng } from '../rand/rng.ts';
 import type { Clock } from '../time/clock.ts';
 import type { TimerQueue } from '../time/timers.ts';
 import { formatIpv6, type IpAddress, parseIpv6 } from '../wire/address.ts';
 import { isWireError } from '../wire/error.ts';
 import { ETHERTYPE_IPV6 } from '../wire/ethernet.ts';
-import { markSuperSegment, segmentTcp, superSegmentGsoSize } from '../wire/gso.ts';
 import {
   ICMPV6_DEST_UNREACHABLE,
-  ICMPV6_PACKET_TOO_BIG,
   ICMPV6_PARAMETER_PROBLEM,
   ICMPV6_PARAMPROB_HEADER,
   ICMPV6_PARAMPROB_NEXT_HEADER,
   ICMPV6_PARAMPROB_OPTION,
   ICMPV6_TIME_EXCEEDED,
-  ICMPV6_TIME_EXCEEDED_HOP_LIMIT,
   ICMPV6_TIME_EXCEEDED_REASSEMBLY,
   ICMPV6_UNREACH_ADDRESS,
-  ICMPV6_UNREACH_NO_ROUTE,
 } from '../wire/icmpv6.ts';
 import {
   IPV6_HEADER_LEN,
@@ -62,11 +57,11 @@ import {
   isIpv6Multicast,
   isIpv6Unspecified,
 } from '../wire/ipv6-address.ts';
-import { completeTransportChecksum } from '../wire/offload.ts';
 import type { LinkLayer } from './ethernet.ts';
 import type { IcmpRateConfig } from './icmp.ts';
 import type { NetInterface } from './interface.ts';
 import type { InterfaceTable } from './interfaces.ts';
+import { Ipv6Forwarder } from './ipv6-forward.ts';
 import { Ipv6Reassembler, type Ipv6ReassemblyConfig } from './ipv6-fragment.ts';
 import { Icmpv6, type Ipv6Arrival } from './ipv6-icmp.ts';
 import { Ipv6Interface } from './ipv6-iface.ts';
@@ -80,7 +75,6 @@ import { type MulticastRouteConfig, MulticastRoutes } from './mroute.ts';
 import { Ndp, type NdpConfig } from './ndp.ts';
 import { type NeighborStats, newNeighborStats } from './neighbor.ts';
 import type { IpPacketInfo, ReceivedIcmpError, RouteError, TransportProtocol } from './network.ts';
-import { checksumTrusted } from './network.ts';
 import { Slaac, type SlaacConfig } from './slaac.ts';
 
 export interface Ipv6Config {
@@ -133,6 +127,7 @@ export class Ipv6Layer {
   readonly #env: Ipv6Env;
   readonly #states = new Map<NetInterface, Ipv6Interface>();
   readonly #mroutes: MulticastRoutes;
+  readonly #forwarder: Ipv6Forwarder;
   readonly #protocols = new Map<number, TransportProtocol>();
   readonly #pmtu = new Ipv6PmtuCache();
   readonly #pings: Ping6Client;
@@ -214,6 +209,7 @@ export class Ipv6Layer {
       },
       config.icmpRate,
     );
+    this.#forwarder = new Ipv6Forwarder({ stats, icmp: this.icmp, output, table: env.table, link: env.link });
     this.reassembler = new Ipv6Reassembler(
       {
         now,
@@ -522,7 +518,7 @@ export class Ipv6Layer {
       (dst[1] & 0x0f) > 2
     ) {
       const outs = this.#mroutes.outputs(iface.name, dst, src);
-      if (outs.length > 0) this.#forwardMulticast(a, pkt, outs);
+      if (outs.length > 0) this.#forwarder.forwardMulticast(a, pkt, outs);
     }
     const local = multicast
       ? this.#member(st, dst, src)
@@ -538,7 +534,7 @@ export class Ipv6Layer {
         stats.notForUs++;
         return;
       }
-      this.#forward(a, pkt);
+      this.#forwarder.forward(a, pkt);
       return;
     }
     this.#deliver(a, pkt, chain, 0);
@@ -667,103 +663,6 @@ export class Ipv6Layer {
       return false;
     }
     return true;
-  }
-
-  /**
-   * A router forwards (RFC 8200 §3, RFC 4443): never link-local traffic (RFC 4291 §2.5.6),
-   * Time Exceeded when the hop limit would reach 0, Packet Too Big when the next link is
-   * too small (routers never fragment, RFC 8200 §5), Destination Unreachable with no route.
-   */
-  #forward(a: Ipv6Arrival, pkt: Uint8Array): void {
-    const stats = this.stats;
-    if (isIpv6LinkLocal(a.dst) || isIpv6LinkLocal(a.src) || isIpv6Unspecified(a.src)) {
-      stats.notForUs++;
-      return;
-    }
-    if (a.hopLimit <= 1) {
-      stats.hopLimitExceeded++;
-      this.icmp.sendError(pkt, a, ICMPV6_TIME_EXCEEDED, ICMPV6_TIME_EXCEEDED_HOP_LIMIT);
-      return;
-    }
-    const r = this.output.route(a.dst);
-    if (typeof r === 'string' || r.local) {
-      stats.noRoute++;
-      this.icmp.sendError(pkt, a, ICMPV6_DEST_UNREACHABLE, ICMPV6_UNREACH_NO_ROUTE);
-      return;
-    }
-    const mtu = this.output.pathMtu(r);
-    // A TCP super-segment that came whole over a link carrying them is judged by the segments
-    // it stands for (Linux ip6_pkt_too_big, skb_gso_validate_network_len), and leaves whole
-    // or as those segments (as forward.ts for IPv4).
-    const gsoSize = pkt.length > mtu && pkt.length >= 53 && pkt[6] === 6 ? superSegmentGsoSize(pkt) : 0;
-    if (pkt.length > mtu && !(gsoSize > 0 && IPV6_HEADER_LEN + (pkt[52] >> 4) * 4 + gsoSize <= mtu)) {
-      stats.tooBig++;
-      this.icmp.sendError(pkt, a, ICMPV6_PACKET_TOO_BIG, 0, mtu);
-      return;
-    }
-    const hr = r.linkRoom;
-    const frame = gsoSize > 0 ? allocOwnFrame(hr + pkt.length, hr) : allocFrame(hr + pkt.length, hr);
-    frame.set(pkt, hr);
-    frame[hr + 7] = a.hopLimit - 1;
-    if (gsoSize > 0) {
-      stats.forwarded++;
-      const dev = r.iface.device;
-      if (dev !== null && dev.txChecksumOffload === true && (dev.gsoMaxSize ?? 0) >= pkt.length) {
-        markSuperSegment(frame, gsoSize);
-        this.output.linkOutput(r.iface, r.nextHop, frame.subarray(hr), hr === 0 ? undefined : frame, gsoSize);
-        return;
-      }
-      const segs = segmentTcp(
-        frame,
-        hr,
-        gsoSize,
-        !(dev === null || dev.txChecksumOffload === true),
-        allocFrame,
-      );
-      if (segs === null) {
-        stats.outDiscards++;
-        return;
-      }
-      for (const sg of segs)
-        this.output.linkOutput(r.iface, r.nextHop, sg.subarray(hr), hr === 0 ? undefined : sg);
-      return;
-    }
-    // Checksum offload: filled in for a device that needs it (as forward.ts for IPv4).
-    if (checksumTrusted(a.iface) && !(r.iface.device === null || r.iface.device.txChecksumOffload === true))
-      completeTransportChecksum(frame.subarray(hr));
-    stats.forwarded++;
-    this.output.linkOutput(r.iface, r.nextHop, frame.subarray(hr), hr === 0 ? undefined : frame);
-  }
-
-  /**
-   * Forwards a group's packet out of the interfaces a static route names, hop limit
-   * decremented (Linux ip6mr_forward2). No ICMPv6 error answers it (RFC 4443 §2.4 (e)): an
-   * expiring hop limit or a link too small for it drops it, counted.
-   */
-  #forwardMulticast(a: Ipv6Arrival, pkt: Uint8Array, outs: readonly string[]): void {
-    const stats = this.stats;
-    // RFC 4291 §2.5.6: a packet from a link-local (or unspecified) source never leaves its link.
-    if (isIpv6LinkLocal(a.src) || isIpv6Unspecified(a.src)) return;
-    if (a.hopLimit <= 1) {
-      stats.hopLimitExceeded++;
-      return;
-    }
-    for (const name of outs) {
-      const out = this.#env.table.get(name);
-      if (out === undefined || !out.up || out.isLoopback || out === a.iface) continue;
-      if (pkt.length > out.mtu) {
-        stats.tooBig++;
-        continue;
-      }
-      const hr = this.#env.link.headroom(out);
-      const frame = allocFrame(hr + pkt.length);
-      frame.set(pkt, hr);
-      frame[hr + 7] = a.hopLimit - 1;
-      if (checksumTrusted(a.iface) && !(out.device === null || out.device.txChecksumOffload === true))
-        completeTransportChecksum(frame.subarray(hr));
-      stats.forwarded++;
-      this.output.linkOutput(out, a.dst, frame.subarray(hr), hr === 0 ? undefined : frame);
-    }
   }
 
   /** An ICMPv6 error quoting a transport's packet, handed to that transport. */

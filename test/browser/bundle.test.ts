@@ -99,17 +99,22 @@ describe('npm run build:browser', () => {
     assert.equal(setCc(full, 'bbr'), undefined);
   });
 
-  it('leaves makefile(), sendfile() and multicast routes out of the stack alone; sockstack.js has them', async () => {
+  it('leaves makefile(), sendfile(), forwarding and multicast routes out of the stack alone; sockstack.js has them', async () => {
     type Sock = { makefile(mode?: string): unknown; sendfile(f: Uint8Array): Promise<number>; close(): void };
     type Bundle = {
-      Stack: new (o: object) => { socket(f: number, t: number): Sock };
+      Stack: new (o: object) => { socket(f: number, t: number): Sock; forwarding: boolean };
       ManualClock: new (t: number) => object;
       SeededRng: new (seed: number) => object;
       AF_INET: number;
       SOCK_STREAM: number;
     };
-    const stack = (m: Bundle, config?: object) =>
-      new m.Stack({ clock: new m.ManualClock(0), rng: new m.SeededRng(1), ...(config ? { config } : {}) });
+    const stack = (m: Bundle, config?: object, forwarding?: boolean) =>
+      new m.Stack({
+        clock: new m.ManualClock(0),
+        rng: new m.SeededRng(1),
+        ...(config ? { config } : {}),
+        ...(forwarding ? { forwarding } : {}),
+      });
     const code = (f: () => unknown) => {
       try {
         f();
@@ -132,6 +137,20 @@ describe('npm run build:browser', () => {
       'ERR_METHOD_NOT_IMPLEMENTED',
     );
     assert.equal(typeof stack(alone).socket(alone.AF_INET, alone.SOCK_STREAM), 'object', 'no routes: starts');
+    // A router's forwarding: refused at construction and when switched on later.
+    assert.equal(
+      code(() => stack(alone, undefined, true)),
+      'ERR_METHOD_NOT_IMPLEMENTED',
+    );
+    const host = stack(alone);
+    assert.equal(
+      code(() => {
+        host.forwarding = true;
+      }),
+      'ERR_METHOD_NOT_IMPLEMENTED',
+    );
+    assert.equal(host.forwarding, false);
+    assert.equal(stack(full, undefined, true).forwarding, true);
     const sf = stack(full).socket(full.AF_INET, full.SOCK_STREAM);
     assert.equal(typeof sf.makefile('rb'), 'object');
     assert.equal(
