@@ -68,10 +68,15 @@ describe('congestion control against the kernel over TAP, with loss', () => {
       assert.ok((await droppedByKernel(h)) > 0, 'iptables dropped segments');
       if (cc === 'bbr') {
         const st = (c as unknown as { cc: Bbr }).cc.state;
-        // The model saw the path: a min RTT of at least the 20 ms of delay, and a bandwidth
-        // estimate no higher than the link (20 Mbit/s = 2.5 bytes/µs, framing aside).
+        // The model saw the path: a min RTT of at least the 20 ms of delay (physics: no
+        // scheduling delay makes an RTT shorter). Its bandwidth estimate is only checked to be
+        // there: a max-filtered delivery rate measured in real time rises above the 20 Mbit/s
+        // link whenever the event loop or the TAP's threads hand a burst of ACKs up late
+        // (ACK compression; it reached 2.63 bytes/µs against the link's 2.5 under a full
+        // suite's load). That it matches the bottleneck is asserted at virtual times, where
+        // no scheduler compresses ACKs: test/tcp/bbr-path.test.ts (within 10 %).
         assert.ok(st.minRttUs >= 20_000, `min_rtt ${st.minRttUs}`);
-        assert.ok(st.bw > 0 && st.bw <= 2.6, `bw ${st.bw} bytes/µs`);
+        assert.ok(st.bw > 0, `bw ${st.bw} bytes/µs`);
         assert.ok(info.pacingRate > 0, 'BBR paces');
       }
     });
