@@ -2,29 +2,39 @@
  * Congestion control against the Linux kernel over a TAP (issue #16): our CUBIC and BBR
  * senders beside the kernel's, over the same path, in the same run.
  *
- * The path: [sockstack]–TAP–[kernel, in a namespace this bench creates]. Our side of the TAP
- * carries the link (ImpairedDevice): a bottleneck of `--rate` Mbit/s with a drop-tail buffer of
- * one BDP and `--delay` ms one way, each way. Random loss hits data only (this kernel has no
- * netem). By default (`--loss-by link`) our link layer makes it for both senders, on the
- * data's way in before the bottleneck queue: on its transmit side for our sender (the kernel
- * receives), on its receive side for the kernel's (we receive). Each repetition draws one seed
- * and both flows of that repetition meet the same loss sequence, frame by frame from the SYN
- * on, so a controller comparison is not decided by where the first losses of a short run
- * happen to fall (common random numbers). `--loss-by iptables` is the earlier setup: what we
- * send is dropped on the kernel side by `iptables -m statistic --mode random` on INPUT (data
- * segments, IP length over 200), what the kernel sends by our link layer, independently. (Not
- * iptables OUTPUT: the kernel's TCP always builds GSO super-segments, split after netfilter,
- * so OUTPUT would drop whole bursts.) The receivers still differ: our sender's is the kernel,
- * the kernel sender's is our stack. Goodput: bytes delivered in order in a window of
- * `--seconds` (our sender: what the kernel acknowledged; the kernel's: what our receiver read
- * from its first byte), then the connection is aborted, so no send buffer has to drain
- * through the loss. `--trace` prints, per flow, both sides' recovery counters (ours, and the
- * kernel's nstat) and a cwnd/ssthresh series every 100 ms (ours from TCP_INFO, the kernel's
- * from `ss -tin`).
+ * The path (`--receiver kernel`, the default since session 9): both senders send to one kernel
+ * receiver, over one impaired link, and differ only in the sender.
+ *
+ *   [kernel sender, ns A]–TAP1–eth0 [sockstack: router, and our sender] eth1–TAP2–[kernel receiver, ns B]
+ *
+ * eth1 carries the link (ImpairedDevice): a bottleneck of `--rate` Mbit/s with a drop-tail
+ * buffer of one BDP and `--delay` ms one way, each way; random loss hits the frames towards the
+ * receiver (data, and the SYN), drawn by our link layer on eth1's transmit side before the
+ * bottleneck queue. Our sender sends out of eth1; the kernel's is forwarded by our stack
+ * (IPv4 forwarding, RFC 1812: eth0 passes its frames one for one, without receive coalescing)
+ * and meets the same link. Each repetition draws one seed and both flows of that repetition
+ * meet the same loss sequence, frame by frame from the SYN on, so a controller comparison is
+ * not decided by where the first losses of a short run happen to fall (common random numbers).
+ * Goodput, for both: what the kernel receiver took in order (tcpi_bytes_received, `ss -tin` in
+ * its namespace) over `--seconds` from the first sample that shows data; then the sender aborts.
+ *
+ * `--receiver ours` is the setup up to session 8: [sockstack]–TAP–[kernel, one namespace]. Our
+ * sender's receiver is the kernel, the kernel sender's is our stack (which ACKed 0.72–0.82
+ * times per data segment against the kernel's 0.52–0.66: the comparison was asymmetric). Loss:
+ * by default (`--loss-by link`) our link layer makes it for both senders, on its transmit side
+ * for ours and its receive side for the kernel's, one seeded sequence per repetition;
+ * `--loss-by iptables`: what we send is dropped on the kernel side by `iptables -m statistic
+ * --mode random` on INPUT (data segments, IP length over 200), what the kernel sends by our
+ * link layer, independently. (Not iptables OUTPUT: the kernel's TCP always builds GSO
+ * super-segments, split after netfilter, so OUTPUT would drop whole bursts.) Goodput there: our
+ * sender, what the kernel acknowledged in the window; the kernel's, what our receiver read from
+ * its first byte. `--trace` prints, per flow, both sides' recovery counters (ours, and the
+ * kernel's nstat) and a cwnd/ssthresh series (ours from TCP_INFO every 20 ms, the kernel's from
+ * `ss -tin` every 100 ms).
  *
  *   sudo node --import tsx bench/cc-tap.ts [--rate 50] [--seconds 8] [--runs 1]
  *        [--loss 0.001,0.01,0.05] [--delay 10,50] [--only goodput|fair|ecn] [--cc cubic,bbr]
- *        [--loss-by link|iptables] [--trace]
+ *        [--receiver kernel|ours] [--loss-by link|iptables] [--trace]
  *
  * `--runs N` repeats each goodput point N times, interleaving the four senders (ours CUBIC,
  * the kernel's CUBIC, ours BBR, the kernel's BBR) in every repetition so that load changes hit
