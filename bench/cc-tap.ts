@@ -2,29 +2,39 @@
  * Congestion control against the Linux kernel over a TAP (issue #16): our CUBIC and BBR
  * senders beside the kernel's, over the same path, in the same run.
  *
- * The path: [sockstack]–TAP–[kernel, in a namespace this bench creates]. Our side of the TAP
- * carries the link (ImpairedDevice): a bottleneck of `--rate` Mbit/s with a drop-tail buffer of
- * one BDP and `--delay` ms one way, each way. Random loss hits data only (this kernel has no
- * netem). By default (`--loss-by link`) our link layer makes it for both senders, on the
- * data's way in before the bottleneck queue: on its transmit side for our sender (the kernel
- * receives), on its receive side for the kernel's (we receive). Each repetition draws one seed
- * and both flows of that repetition meet the same loss sequence, frame by frame from the SYN
- * on, so a controller comparison is not decided by where the first losses of a short run
- * happen to fall (common random numbers). `--loss-by iptables` is the earlier setup: what we
- * send is dropped on the kernel side by `iptables -m statistic --mode random` on INPUT (data
- * segments, IP length over 200), what the kernel sends by our link layer, independently. (Not
- * iptables OUTPUT: the kernel's TCP always builds GSO super-segments, split after netfilter,
- * so OUTPUT would drop whole bursts.) The receivers still differ: our sender's is the kernel,
- * the kernel sender's is our stack. Goodput: bytes delivered in order in a window of
- * `--seconds` (our sender: what the kernel acknowledged; the kernel's: what our receiver read
- * from its first byte), then the connection is aborted, so no send buffer has to drain
- * through the loss. `--trace` prints, per flow, both sides' recovery counters (ours, and the
- * kernel's nstat) and a cwnd/ssthresh series every 100 ms (ours from TCP_INFO, the kernel's
- * from `ss -tin`).
+ * The path (`--receiver kernel`, the default since session 9): both senders send to one kernel
+ * receiver, over one impaired link, and differ only in the sender.
+ *
+ *   [kernel sender, ns A]–TAP1–eth0 [sockstack: router, and our sender] eth1–TAP2–[kernel receiver, ns B]
+ *
+ * eth1 carries the link (ImpairedDevice): a bottleneck of `--rate` Mbit/s with a drop-tail
+ * buffer of one BDP and `--delay` ms one way, each way; random loss hits the frames towards the
+ * receiver (data, and the SYN), drawn by our link layer on eth1's transmit side before the
+ * bottleneck queue. Our sender sends out of eth1; the kernel's is forwarded by our stack
+ * (IPv4 forwarding, RFC 1812: eth0 passes its frames one for one, without receive coalescing)
+ * and meets the same link. Each repetition draws one seed and both flows of that repetition
+ * meet the same loss sequence, frame by frame from the SYN on, so a controller comparison is
+ * not decided by where the first losses of a short run happen to fall (common random numbers).
+ * Goodput, for both: what the kernel receiver took in order (tcpi_bytes_received, `ss -tin` in
+ * its namespace) over `--seconds` from the first sample that shows data; then the sender aborts.
+ *
+ * `--receiver ours` is the setup up to session 8: [sockstack]–TAP–[kernel, one namespace]. Our
+ * sender's receiver is the kernel, the kernel sender's is our stack (which ACKed 0.72–0.82
+ * times per data segment against the kernel's 0.52–0.66: the comparison was asymmetric). Loss:
+ * by default (`--loss-by link`) our link layer makes it for both senders, on its transmit side
+ * for ours and its receive side for the kernel's, one seeded sequence per repetition;
+ * `--loss-by iptables`: what we send is dropped on the kernel side by `iptables -m statistic
+ * --mode random` on INPUT (data segments, IP length over 200), what the kernel sends by our
+ * link layer, independently. (Not iptables OUTPUT: the kernel's TCP always builds GSO
+ * super-segments, split after netfilter, so OUTPUT would drop whole bursts.) Goodput there: our
+ * sender, what the kernel acknowledged in the window; the kernel's, what our receiver read from
+ * its first byte. `--trace` prints, per flow, both sides' recovery counters (ours, and the
+ * kernel's nstat) and a cwnd/ssthresh series (ours from TCP_INFO every 20 ms, the kernel's from
+ * `ss -tin` every 100 ms).
  *
  *   sudo node --import tsx bench/cc-tap.ts [--rate 50] [--seconds 8] [--runs 1]
  *        [--loss 0.001,0.01,0.05] [--delay 10,50] [--only goodput|fair|ecn] [--cc cubic,bbr]
- *        [--loss-by link|iptables] [--trace]
+ *        [--receiver kernel|ours] [--loss-by link|iptables] [--trace]
  *
  * `--runs N` repeats each goodput point N times, interleaving the four senders (ours CUBIC,
  * the kernel's CUBIC, ours BBR, the kernel's BBR) in every repetition so that load changes hit
@@ -40,12 +50,14 @@ import type { ChildProcess } from 'node:child_process';
 import { execFile, execFileSync } from 'node:child_process';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { kernelLinkUnavailable, nsSpawn } from '../src/node/netns.ts';
+import { ImpairedDevice } from '../src/link/impaired-device.ts';
+import { ip, kernelLinkUnavailable, nsSpawn, openTapInNetns, type TapInNetns } from '../src/node/netns.ts';
 import { type TapStackHost, tapStack } from '../src/node/tap-stack.ts';
 import { SeededRng } from '../src/rand/rng.ts';
 import type { CongestionName } from '../src/tcp/congestion/types.ts';
 import { recoveryPipe } from '../src/tcp/recovery.ts';
 import { T_REO, T_RTX } from '../src/tcp/tcb.ts';
+import { SystemClock } from '../src/time/system.ts';
 import { type RawConn, rawConnect, rawListen } from '../test/kernel/raw-tcp.ts';
 
 const { values } = parseArgs({
@@ -59,6 +71,7 @@ const { values } = parseArgs({
     cc: { type: 'string', default: 'cubic,bbr' },
     trace: { type: 'boolean', default: false },
     'loss-by': { type: 'string', default: 'link' },
+    receiver: { type: 'string', default: 'kernel' },
   },
 });
 const RATE = Number(values.rate) * 1e6;
@@ -77,6 +90,14 @@ const TRACE = values.trace;
  */
 const LOSS_BY = values['loss-by'];
 if (LOSS_BY !== 'link' && LOSS_BY !== 'iptables') throw new Error(`--loss-by link|iptables, not ${LOSS_BY}`);
+/**
+ * Who receives (see the header): 'kernel' (default) — both senders send to one kernel receiver
+ * in its own namespace through our stack as a router, over one impaired egress link; 'ours' —
+ * the earlier setup, our sender to the kernel and the kernel's sender to our stack.
+ */
+const RECEIVER = values.receiver;
+if (RECEIVER !== 'kernel' && RECEIVER !== 'ours') throw new Error(`--receiver kernel|ours, not ${RECEIVER}`);
+const SYMMETRIC = RECEIVER === 'kernel';
 
 /** A loss stream the bench restarts at a seed: each flow of a repetition meets the same draws. */
 class LossRng extends SeededRng {
@@ -187,9 +208,11 @@ const PEER = new URL('../scripts/kernel-peer.py', import.meta.url).pathname;
 
 const children = new Set<ChildProcess>();
 const hosts: TapStackHost[] = [];
+const sinks: TapInNetns[] = [];
 async function cleanup(): Promise<void> {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   for (const h of hosts.splice(0)) await h.close().catch(() => {});
+  for (const b of sinks.splice(0)) await b.close().catch(() => {});
 }
 for (const sig of ['SIGINT', 'SIGTERM'] as const)
   process.on(sig, () => {
@@ -221,7 +244,24 @@ function waitLine(c: ChildProcess, re: RegExp, ms: number): Promise<RegExpMatchA
   });
 }
 
-/** One path: a TAP host whose link is the bottleneck, loss by iptables in the kernel's namespace. */
+/** Turns off the kernel interface's offloads: its segments leave, and arrive, as single frames. */
+function offloadsOff(ns: string, ifname: string): void {
+  execFileSync(
+    'ip',
+    ['netns', 'exec', ns, 'ethtool', '-K', ifname, 'tso', 'off', 'gso', 'off', 'gro', 'off'],
+    {
+      stdio: process.env.DEBUG ? 'inherit' : 'ignore',
+    },
+  );
+}
+
+/**
+ * One path. `--receiver ours`: a TAP host whose link is the bottleneck, the kernel in one
+ * namespace (loss by our link or by iptables there). `--receiver kernel`: our stack routes
+ * between two TAPs — eth0 to the kernel sender's namespace (unimpaired), eth1 to the kernel
+ * receiver's namespace (the bottleneck, loss on its transmit side) — and our own sender uses eth1
+ * too, so both senders meet the same link, queue, loss sequence and receiver.
+ */
 async function path(loss: number, delayMs: number, opts: { ecnMark?: boolean; ecn?: boolean } = {}) {
   const delay = delayMs * 1000;
   const bdp = Math.ceil(((RATE / 8) * 2 * delayMs) / 1000);
@@ -232,24 +272,49 @@ async function path(loss: number, delayMs: number, opts: { ecnMark?: boolean; ec
     ...(opts.ecnMark ? { ceThreshold: Math.max(6000, Math.round(bdp / 4)) } : {}),
   };
   const rng = new BenchRng(crypto.getRandomValues(new Uint32Array(1))[0]!);
+  const clock = new SystemClock();
   const h = await tapStack({
     rng,
+    clock,
     kernelAddr: '10.79.1.1/24',
     stackAddr: '10.79.1.2/24',
-    impair: { tx: link, rx: link },
+    offload: false,
+    ...(SYMMETRIC ? {} : { impair: { tx: link, rx: link } }),
     config: { tcp: { sndBuf: 8 << 20, rcvBuf: 8 << 20, ...(opts.ecn ? { ecn: 1 } : {}) } },
   });
   hosts.push(h);
+  /** The impaired link and the direction the data takes through it, per sender. */
+  let impaired = h.impaired;
+  /** The kernel receiver's namespace and address (our sender's peer; the kernel sender's too when symmetric). */
+  let sinkNs = h.ns;
+  let sinkIp = h.kernelIp;
+  if (SYMMETRIC) {
+    // The kernel sender's segments are forwarded one for one (no receive coalescing on eth0),
+    // so the egress link draws its loss per wire frame for both senders alike.
+    h.stack.forwarding = true;
+    h.stack.interfaces.find((i) => i.name === 'eth0')!.gro = false;
+    const b = await openTapInNetns({
+      mode: 'tap',
+      addresses: ['10.79.2.1/24'],
+      offload: false,
+      disableIpv6: true,
+    });
+    sinks.push(b);
+    impaired = new ImpairedDevice(b.tap, { clock, rng, tx: link, rx: link, wake: () => h.driver.kick() });
+    h.driver.add(impaired);
+    h.stack.addInterface({ name: 'eth1', device: impaired, addresses: ['10.79.2.2/24'] });
+    ip(['route', 'add', '10.79.2.0/24', 'via', '10.79.1.2'], h.ns);
+    ip(['route', 'add', '10.79.1.0/24', 'via', '10.79.2.2'], b.netns);
+    sinkNs = b.netns;
+    sinkIp = '10.79.2.1';
+    offloadsOff(b.netns, b.tap.ifname);
+  }
   // The kernel receives with a window as large as ours (8 MiB from the start, as our receiver's
-  // rcvBuf), so that its receive-buffer autotuning does not cap our sender early in a run.
-  execFileSync('ip', ['netns', 'exec', h.ns, 'sysctl', '-qw', 'net.ipv4.tcp_rmem=4096 8388608 16777216']);
-  // The kernel's segments leave as single frames (no TSO/GSO), so that iptables sees, and may
-  // drop, each one as our link layer does ours.
-  execFileSync(
-    'ip',
-    ['netns', 'exec', h.ns, 'ethtool', '-K', h.ifname, 'tso', 'off', 'gso', 'off', 'gro', 'off'],
-    { stdio: process.env.DEBUG ? 'inherit' : 'ignore' },
-  );
+  // rcvBuf), so that its receive-buffer autotuning does not cap a sender early in a run.
+  execFileSync('ip', ['netns', 'exec', sinkNs, 'sysctl', '-qw', 'net.ipv4.tcp_rmem=4096 8388608 16777216']);
+  // The kernel's segments leave as single frames (no TSO/GSO), so that iptables or our link
+  // sees, and may drop, each one as our link layer does ours.
+  offloadsOff(h.ns, h.ifname);
   if (process.env.DEBUG)
     console.log(
       execFileSync('ip', ['netns', 'exec', h.ns, 'ethtool', '-k', h.ifname], { encoding: 'utf8' })
@@ -257,7 +322,7 @@ async function path(loss: number, delayMs: number, opts: { ecnMark?: boolean; ec
         .filter((l) => /segmentation-offload|scatter-gather:/.test(l))
         .join(' '),
     );
-  if (loss > 0 && LOSS_BY === 'iptables') {
+  if (loss > 0 && LOSS_BY === 'iptables' && !SYMMETRIC) {
     // Data segments only (IP length over 200 bytes): ACKs are never dropped.
     execFileSync('ip', [
       'netns',
@@ -288,7 +353,26 @@ async function path(loss: number, delayMs: number, opts: { ecnMark?: boolean; ec
   const reseed = (seed: number) => {
     for (const r of rng.links) r.reseed(seed);
   };
-  return { h, link, loss, reseed };
+  /**
+   * Switches the random loss on the data's way (on: the path's loss, off: none) for a flow of
+   * `sender`: ours meets it on the transmit side (of eth0, or of eth1 when symmetric); the
+   * kernel's on our receive side, or on eth1's transmit side when we only route it.
+   */
+  const lossOn = (sender: 'ours' | 'kernel', on: boolean) => {
+    if (loss === 0 || (sender === 'ours' && LOSS_BY !== 'link' && !SYMMETRIC)) return;
+    const dir = SYMMETRIC || sender === 'ours' ? 'tx' : 'rx';
+    impaired?.configure(dir, on ? { ...link, loss } : link);
+  };
+  /** Where the kernel sender connects: our stack, or the kernel receiver behind it. */
+  const kernelDst = SYMMETRIC ? sinkIp : h.stackIp;
+  return { h, link, loss, reseed, lossOn, sinkNs, sinkIp, kernelDst };
+}
+
+/** Closes the second TAPs (the kernel receivers' namespaces) of symmetric paths. */
+async function closePath(p: Path): Promise<void> {
+  await p.h.close();
+  hosts.splice(hosts.indexOf(p.h), 1);
+  for (const b of sinks.splice(0)) await b.close().catch(() => {});
 }
 
 type Path = Awaited<ReturnType<typeof path>>;
@@ -305,14 +389,12 @@ interface Flow {
  */
 async function oursSend(p: Path, cc: CongestionName, port: number, seed = 1): Promise<Flow> {
   const h = p.h;
-  // Our data meets the loss in our link layer on its way out (--loss-by link), or in iptables.
-  const lossy = p.loss > 0 && LOSS_BY === 'link';
-  const rx = spawnIn(h.ns, [
+  const rx = spawnIn(p.sinkNs, [
     'python3',
     PEER,
     'recv',
     '--listen',
-    h.kernelIp,
+    p.sinkIp,
     '--port',
     String(port),
     '--timeout',
@@ -322,16 +404,15 @@ async function oursSend(p: Path, cc: CongestionName, port: number, seed = 1): Pr
   await waitLine(rx, /ready/, 10_000);
   // From our SYN on, as the kernel's flow meets it from its SYN: the two flows' frames draw
   // from the same sequence in the same order (SYN, ACK, data).
-  if (lossy) {
-    p.reseed(seed);
-    h.impaired?.configure('tx', { ...p.link, loss: p.loss });
-  }
-  const conn: RawConn = rawConnect(h.stack, h.kernelIp, port);
+  p.reseed(seed);
+  p.lossOn('ours', true);
+  const conn: RawConn = rawConnect(h.stack, p.sinkIp, port);
   conn.c.setOptions({ congestion: cc });
   await conn.established(10_000);
+  const window = SYMMETRIC ? sinkWindow(p.sinkNs, port) : undefined;
   const srttMs: number[] = [];
   const acked0 = conn.c.info().bytesAcked;
-  const k0 = TRACE ? kernelCounters(h.ns) : {};
+  const k0 = TRACE ? kernelCounters(p.sinkNs) : {};
   const s0 = { ...h.stack.tcp.stats };
   const t0 = performance.now();
   const trace: string[] = [];
@@ -376,9 +457,18 @@ async function oursSend(p: Path, cc: CongestionName, port: number, seed = 1): Pr
   const writer = (async () => {
     while (Date.now() < end && !conn.closed) await conn.writeAll(block, 120_000).catch(() => {});
   })();
-  await new Promise((r) => setTimeout(r, SECONDS * 1000));
-  const bytes = conn.c.info().bytesAcked - acked0;
-  const seconds = (performance.now() - start) / 1000;
+  let bytes: number;
+  let seconds: number;
+  if (window !== undefined) {
+    // Symmetric: what the kernel receiver took in order in SECONDS from its first byte.
+    const w = await window;
+    bytes = w.bytes;
+    seconds = w.seconds;
+  } else {
+    await new Promise((r) => setTimeout(r, SECONDS * 1000));
+    bytes = conn.c.info().bytesAcked - acked0;
+    seconds = (performance.now() - start) / 1000;
+  }
   clearInterval(sampler);
   if (TRACE) {
     const hs = (conn.c.cc as { hystart?: { reason?: string; delayMin: number } }).hystart;
@@ -389,34 +479,78 @@ async function oursSend(p: Path, cc: CongestionName, port: number, seed = 1): Pr
       `  ours:   ${ourDiff(s0, { ...h.stack.tcp.stats })} totalRetrans=${conn.c.info().totalRetrans}`,
     );
     console.log(`  ${lag?.()}`);
-    console.log(`  kernel: ${counterDiff(k0, kernelCounters(h.ns), KCOUNTERS)}`);
-    console.log(`  kernel rx: ${kernelSs(h.ns, port)}`);
+    console.log(`  kernel: ${counterDiff(k0, kernelCounters(p.sinkNs), KCOUNTERS)}`);
+    console.log(`  kernel rx: ${kernelSs(p.sinkNs, port)}`);
     console.log(`  ${trace.join('\n  ')}`);
   }
   conn.c.abort();
-  if (lossy) h.impaired?.configure('tx', p.link);
+  p.lossOn('ours', false);
   // (The writer may be waiting for send-buffer space; it gives up on its own.)
   void writer;
   rx.kill('SIGKILL');
   return { mbps: (bytes * 8) / seconds / 1e6, srttMs };
 }
 
-/** The kernel sends with its `cc` to our receiver: what we read in SECONDS from the first byte. */
+/**
+ * What the kernel receiver in `ns` took in order on `port` (tcpi_bytes_received, `ss -tin`) over
+ * SECONDS from the first sample that shows data: the same measure for either sender.
+ */
+async function sinkWindow(ns: string, port: number): Promise<{ bytes: number; seconds: number }> {
+  const sample = () =>
+    new Promise<{ t: number; b: number }>((resolve) => {
+      const t = performance.now();
+      execFile(
+        'ip',
+        ['netns', 'exec', ns, 'ss', '-tinH', 'state', 'established', `( sport = :${port} )`],
+        (_e, out) =>
+          resolve({
+            t: (t + performance.now()) / 2,
+            b: Number(pick(String(out ?? ''), 'bytes_received')) || 0,
+          }),
+      );
+    });
+  let first = { t: 0, b: 0 };
+  for (let i = 0; i < 3000 && first.b === 0; i++) {
+    first = await sample();
+    if (first.b === 0) await new Promise((r) => setTimeout(r, 10));
+  }
+  await new Promise((r) => setTimeout(r, Math.max(0, first.t + SECONDS * 1000 - performance.now())));
+  const last = await sample();
+  return { bytes: last.b - first.b, seconds: (last.t - first.t) / 1000 };
+}
+
+/**
+ * The kernel sends with its `cc`: to our receiver (`--receiver ours`: what we read in SECONDS
+ * from the first byte), or through our stack to the kernel receiver (sinkWindow).
+ */
 async function kernelSends(p: Path, cc: string, port: number, seed = 1): Promise<Flow> {
   const h = p.h;
-  const l = rawListen(h.stack, port);
+  const l = SYMMETRIC ? undefined : rawListen(h.stack, port);
+  const rx = SYMMETRIC
+    ? spawnIn(p.sinkNs, [
+        'python3',
+        PEER,
+        'recv',
+        '--listen',
+        p.sinkIp,
+        '--port',
+        String(port),
+        '--timeout',
+        '120',
+        '--nohash',
+      ])
+    : undefined;
+  if (rx !== undefined) await waitLine(rx, /ready/, 10_000);
   // The kernel's data meets the loss in our link layer (see the header), from the handshake
   // on (its SYN too; goodput counts from the first byte).
-  if (p.loss > 0) {
-    p.reseed(seed);
-    h.impaired?.configure('rx', { ...p.link, loss: p.loss });
-  }
+  p.reseed(seed);
+  p.lossOn('kernel', true);
   const tx = spawnIn(h.ns, [
     'python3',
     PEER,
     'send',
     '--connect',
-    h.stackIp,
+    p.kernelDst,
     '--port',
     String(port),
     '--cc',
@@ -429,6 +563,7 @@ async function kernelSends(p: Path, cc: string, port: number, seed = 1): Promise
   ]);
   const k0 = TRACE ? kernelCounters(h.ns) : {};
   const s0 = { ...h.stack.tcp.stats };
+  const f0 = h.stack.stats.ip.forwarded;
   const trace: string[] = [];
   const t0 = performance.now();
   const lag = TRACE ? loopDelay() : undefined;
@@ -446,46 +581,57 @@ async function kernelSends(p: Path, cc: string, port: number, seed = 1): Promise
     });
   }, 100);
   try {
-    const conn = await l.next(10_000);
-    let first = 0;
     let bytes = 0;
-    let end = Date.now() + 60_000;
-    for (let i = 0; i < 1e9 && Date.now() < end; i++) {
-      const b = conn.c.read();
-      if (b !== null) {
-        if (bytes === 0) {
-          first = performance.now();
-          end = Date.now() + SECONDS * 1000;
+    let seconds = 0;
+    let ours = '';
+    if (l === undefined) {
+      const w = await sinkWindow(p.sinkNs, port);
+      bytes = w.bytes;
+      seconds = w.seconds;
+      ours = `forwarded=${h.stack.stats.ip.forwarded - f0}`;
+    } else {
+      const conn = await l.next(10_000);
+      let first = 0;
+      let end = Date.now() + 60_000;
+      for (let i = 0; i < 1e9 && Date.now() < end; i++) {
+        const b = conn.c.read();
+        if (b !== null) {
+          if (bytes === 0) {
+            first = performance.now();
+            end = Date.now() + SECONDS * 1000;
+          }
+          bytes += b.length;
+          continue;
         }
-        bytes += b.length;
-        continue;
+        if (conn.ended || conn.c.eof || conn.closed) break;
+        await conn
+          .waitUntil(
+            () => conn.c.readableLength > 0 || conn.ended || conn.c.eof || conn.closed,
+            Math.max(1, end - Date.now()),
+            'data',
+          )
+          .catch(() => {});
       }
-      if (conn.ended || conn.c.eof || conn.closed) break;
-      await conn
-        .waitUntil(
-          () => conn.c.readableLength > 0 || conn.ended || conn.c.eof || conn.closed,
-          Math.max(1, end - Date.now()),
-          'data',
-        )
-        .catch(() => {});
+      seconds = (performance.now() - first) / 1000;
+      ours = `rcvWnd=${conn.c.info().rcvWnd}`;
+      conn.c.abort();
     }
-    const seconds = (performance.now() - first) / 1000;
     clearInterval(sampler);
     if (TRACE) {
       console.log(`TRACE kernel ${cc} ${(bytes * 8) / seconds / 1e6} Mbit/s`);
       console.log(`  kernel: ${counterDiff(k0, kernelCounters(h.ns), KCOUNTERS)}`);
       console.log(`  kernel tx: ${kernelSs(h.ns, port)}`);
-      console.log(`  ours:   ${ourDiff(s0, { ...h.stack.tcp.stats })} rcvWnd=${conn.c.info().rcvWnd}`);
+      console.log(`  ours:   ${ourDiff(s0, { ...h.stack.tcp.stats })} ${ours}`);
       console.log(`  ${lag?.()}`);
       console.log(`  ${trace.join('\n  ')}`);
     }
-    conn.c.abort();
     return { mbps: (bytes * 8) / seconds / 1e6, srttMs: [] };
   } finally {
     clearInterval(sampler);
     tx.kill('SIGKILL');
-    l.close();
-    if (p.loss > 0) h.impaired?.configure('rx', p.link);
+    rx?.kill('SIGKILL');
+    l?.close();
+    p.lossOn('kernel', false);
   }
 }
 
@@ -542,8 +688,7 @@ async function goodput(): Promise<void> {
           ),
           JSON.stringify(h.stack.tcp.stats),
         );
-      await h.close();
-      hosts.splice(hosts.indexOf(h), 1);
+      await closePath(p);
     }
 }
 
@@ -561,7 +706,6 @@ async function fairness(): Promise<void> {
   console.log('| sender | controller | flow 1 Mbit/s | flow 2 Mbit/s | Jain index |');
   console.log('|---|---|---:|---:|---:|');
   const p = await path(0, delayMs);
-  const h = p.h;
   for (const cc of ['cubic', 'bbr'] as const) {
     const ours = await Promise.all([oursSend(p, cc, port++), oursSend(p, cc, port++)]);
     console.log(
@@ -572,8 +716,7 @@ async function fairness(): Promise<void> {
       `| kernel | ${cc} | ${f2(kern[0]!.mbps)} | ${f2(kern[1]!.mbps)} | ${jain(kern.map((x) => x.mbps)).toFixed(3)} |`,
     );
   }
-  await h.close();
-  hosts.splice(hosts.indexOf(h), 1);
+  await closePath(p);
 }
 
 async function queueing(): Promise<void> {
@@ -591,12 +734,10 @@ async function queueing(): Promise<void> {
   ];
   for (const [what, cc, o] of rows) {
     const p = await path(0, delayMs, o);
-    const h = p.h;
     const f = await oursSend(p, cc, port++);
     const srtt = median(f.srttMs.slice(Math.floor(f.srttMs.length / 4)));
     console.log(`| ${what} | ${f2(f.mbps)} | ${srtt.toFixed(1)} | ${(srtt - 2 * delayMs).toFixed(1)} |`);
-    await h.close();
-    hosts.splice(hosts.indexOf(h), 1);
+    await closePath(p);
   }
 }
 

@@ -19,6 +19,7 @@ export function ccContext(c: Tcb): CongestionContext {
   return {
     now: c.layer.env.clock.now(),
     mss: c.mss,
+    segBytes: c.tsOk ? c.mss - 12 : c.mss,
     flightSize,
     rtt: c.rtt.srtt,
     minRtt: c.minRtt > 0 ? c.minRtt : undefined,

@@ -90,8 +90,16 @@ export function processAck(c: Tcb, r: TcpRepr, segSeq: Seq, ack: Seq, textLen: n
   let newlyLost = 0;
   let dupAck = false;
   if (seqLt(c.snd.una, ack)) {
-    newAck(c, r, ack, sack, oldSacked, textLen, flightBefore, sackedBefore);
-    if (rack) newlyLost = rackLossOnAck(c, true);
+    const ssthreshBefore = c.cc.ssthresh;
+    const credit = newAck(c, r, ack, sack, oldSacked, textLen, flightBefore, sackedBefore);
+    if (rack) {
+      newlyLost = rackLossOnAck(c, true);
+      // Linux's tcp_ack finds losses (tcp_fastretrans_alert, and a loss probe's repair) before
+      // it grows the window (tcp_cong_control): an ACK that starts a reduction does not grow
+      // cwnd first, so the reduction starts from the window the loss happened in.
+      if (credit > 0 && !c.inRecovery && c.cc.ssthresh === ssthreshBefore && cwndLimitedNow(c))
+        c.cc.onAck(credit, ccContext(c));
+    }
   } else if (
     ack === c.snd.una &&
     textLen === 0 &&
@@ -289,7 +297,8 @@ function newAck(
   textLen: number,
   flightBefore: number,
   sackedBefore: number,
-): void {
+): number {
+  let deferred = 0;
   const acked = seqSub(ack, c.snd.una);
   rttSample(c, r, ack);
   c.rtxCount = 0;
@@ -330,8 +339,10 @@ function newAck(
     // Linux tcp_cong_avoid runs only when tcp_is_cwnd_limited: a sender that the application
     // (or the peer's window) limits does not grow a window it does not use (RFC 7661 §4.3:
     // "the cwnd MUST NOT be increased" while it is not validated). In slow start the window
-    // may still grow to twice what was in flight.
-    if (cwndLimitedNow(c) && credit > 0) c.cc.onAck(credit, ccContext(c));
+    // may still grow to twice what was in flight. With RACK the growth waits until the
+    // ACK's losses are known (processAck).
+    if (rackEnabled(c)) deferred = credit;
+    else if (cwndLimitedNow(c) && credit > 0) c.cc.onAck(credit, ccContext(c));
   }
   // `recover` only ever moves forward at a recovery: keep it within half the sequence space
   // behind SND.UNA, or after 2 GiB without a loss the comparisons with it would wrap and
@@ -346,6 +357,7 @@ function newAck(
     c.wantWritable = false;
     c.pending |= EV_WRITABLE;
   }
+  return deferred;
 }
 
 /**

@@ -94,9 +94,10 @@ describe('tail loss probe (RFC 8985 §7)', () => {
     expectSeg(e.h.one(), { seq: at(e, 4), len: MSS });
     ackTo(e, 5);
     assert.equal(e.h.layer.stats.lossProbeRecoveries, 1);
-    // ssthresh from the five segments in flight before the ACK, β = 0.7 (CUBIC, the Linux
-    // profile's controller; RFC 9438 §4.6), cwnd = ssthresh.
-    assert.equal(e.c.cc.ssthresh, Math.floor(5 * MSS * 0.7));
+    // ssthresh from the window of ten (the initial window: Linux's ssthresh() takes snd_cwnd,
+    // not the five in flight), β = 0.7 (CUBIC, the Linux profile's controller; RFC 9438
+    // §4.6), cwnd = ssthresh: Linux tcp_process_tlp_ack.
+    assert.equal(e.c.cc.ssthresh, 7 * MSS);
     assert.equal(e.c.cc.cwnd, e.c.cc.ssthresh);
     assert.equal(e.c.tlpEndSeq, undefined);
   });

@@ -183,9 +183,22 @@ export class Cubic extends NewReno {
     this.#congested = true;
   }
 
-  /** §4.6: "ssthresh = flight_size * β_cubic", at least 2*SMSS (FreeBSD's first event: half). */
+  /**
+   * §4.6 multiplicative decrease, at least 2*SMSS (FreeBSD's first event: half). The RFC's
+   * `ssthresh = flight_size * β_cubic` allows cwnd "instead of flight_size" where cwnd cannot
+   * grow beyond what is in flight; Linux (bictcp_recalc_ssthresh) and FreeBSD
+   * (cubic_ssthresh_update) take cwnd, and the connection grows it only while it is used
+   * (sender.ts, Linux tcp_is_cwnd_limited). The flight at the moment a loss is found is often
+   * well below the window the loss happened in: the ACK that shows it may cover many
+   * segments (a retransmission filling a hole), or the previous recovery's PRR left it short.
+   * Linux counts packets ((snd_cwnd * beta) / BICTCP_BETA_SCALE): whole segments with its
+   * HyStart (the Linux profile); FreeBSD counts bytes.
+   */
   protected override lossThreshold(ctx: CongestionContext): number {
-    return Math.max(Math.floor(ctx.flightSize * (this.#halving ? 0.5 : CUBIC_BETA)), 2 * ctx.mss);
+    const b = this.#halving ? 0.5 : CUBIC_BETA;
+    if (this.slowStartExit !== 'linux-hystart') return Math.max(Math.floor(this._cwnd * b), 2 * ctx.mss);
+    const seg = ctx.segBytes ?? ctx.mss;
+    return Math.max(Math.floor((this._cwnd / seg) * b) * seg, 2 * ctx.mss);
   }
 
   override onEnterRecovery(ctx: CongestionContext): void {

@@ -12,6 +12,11 @@ export interface CongestionContext {
   now: Instant;
   /** Sender MSS (SMSS), bytes. */
   mss: number;
+  /**
+   * The data a full segment carries: SMSS less the timestamp option when it is on (the unit
+   * in which Linux counts its window, packets). Undefined: `mss`.
+   */
+  segBytes?: number;
   /** Bytes outstanding (RFC 5681 FlightSize), measured before the event. */
   flightSize: number;
   /** Latest RTT sample. */
