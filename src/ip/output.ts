@@ -19,7 +19,7 @@ import { pseudoHeaderSumV4 } from '../wire/checksum.ts';
 import { ETHERNET_HEADER_LEN, ETHERTYPE_IPV4 } from '../wire/ethernet.ts';
 import { segmentTcp } from '../wire/gso.ts';
 import { ipv4MulticastMac } from '../wire/igmp.ts';
-import { emitIpv4, IPV4_FLAG_DF, IPV4_MIN_HEADER_LEN, type Ipv4Repr } from '../wire/ipv4.ts';
+import { emitIpv4, IPV4_MIN_HEADER_LEN, type Ipv4Repr } from '../wire/ipv4.ts';
 import type { LinkLayer } from './ethernet.ts';
 import { fragmentDatagram } from './fragment.ts';
 import type { NetInterface } from './interface.ts';
@@ -50,14 +50,6 @@ export class Ipv4Route implements NetRoute {
   readonly linkRoom: number;
   #source: IpAddress | undefined;
   #destination: IpAddress | undefined;
-  /**
-   * sendInPlace's header template: the TOS byte, DF, TTL and protocol it was made for (-1:
-   * none yet) and the partial sum of the header's words that do not change per datagram
-   * (all but Total Length, Identification and the checksum). Source and destination are the
-   * route's own, so a new route (any routing change) starts without one.
-   */
-  tplKey = -1;
-  tplSum = 0;
 
   constructor(
     iface: NetInterface,
@@ -119,46 +111,6 @@ export interface Ipv4OutputEnv {
   defaultTtl(): number;
   /** Has `iface` joined `group` for datagrams from `src` (IGMP's interface state)? */
   isMember(iface: NetInterface, group: Ipv4Address, src: Ipv4Address): boolean;
-}
-
-/**
- * A 20-byte IPv4 header (no options, not a fragment) at `out[at]` from a route's template:
- * `key` holds the TOS byte, DF (0x100), TTL (<< 9) and protocol (<< 17); `sum` the partial
- * sum of every word but Total Length, Identification and the checksum (RFC 791, RFC 1071).
- */
-function emitIpv4Header(
-  out: Uint8Array,
-  at: number,
-  key: number,
-  sum: number,
-  total: number,
-  id: number,
-  src: Ipv4Address,
-  dst: Ipv4Address,
-): void {
-  let s = sum + total + id;
-  s = (s >>> 16) + (s & 0xffff);
-  const csum = ~(s + (s >>> 16)) & 0xffff;
-  out[at] = 0x45;
-  out[at + 1] = key;
-  out[at + 2] = total >>> 8;
-  out[at + 3] = total;
-  out[at + 4] = id >>> 8;
-  out[at + 5] = id;
-  out[at + 6] = key & 0x100 ? 0x40 : 0;
-  out[at + 7] = 0;
-  out[at + 8] = key >>> 9;
-  out[at + 9] = key >>> 17;
-  out[at + 10] = csum >>> 8;
-  out[at + 11] = csum;
-  out[at + 12] = src >>> 24;
-  out[at + 13] = src >>> 16;
-  out[at + 14] = src >>> 8;
-  out[at + 15] = src;
-  out[at + 16] = dst >>> 24;
-  out[at + 17] = dst >>> 16;
-  out[at + 18] = dst >>> 8;
-  out[at + 19] = dst;
 }
 
 /** The header sendInPlace fills in for each datagram (an Ipv4Repr with writable fields). */
@@ -317,56 +269,30 @@ export class Ipv4Output {
       env.stats.ip.fragFails++;
       return 'EMSGSIZE';
     }
-    const tos = (((opts.dscp ?? 0) & 0x3f) << 2) | ((opts.ecn ?? 0) & 3);
-    const df = opts.dontFragment ?? false;
-    // ip(7) IP_MULTICAST_TTL: multicast datagrams default to TTL 1 (stay on the link).
-    const ttl = opts.ttl ?? (isIpv4Multicast(route.dst) ? 1 : env.defaultTtl());
-    const id = env.ids.next(route.src, route.dst, opts.protocol);
-    env.stats.ip.sent++;
-    let mtu = route.iface.mtu;
-    if (!route.local && !df) {
-      const p = env.pmtu.get(route.dst, env.clock.now());
-      if (p !== undefined) mtu = Math.min(mtu, p);
-    }
-    if (ipHl === IPV4_MIN_HEADER_LEN && ipHl + payloadLength <= mtu) {
-      // The common datagram (no options, no fragmenting): the route's template, patched.
-      const key = tos | (df ? 0x100 : 0) | ((ttl & 0xff) << 9) | ((opts.protocol & 0xff) << 17);
-      if (route.tplKey !== key) {
-        const { src, dst } = route;
-        route.tplKey = key;
-        route.tplSum =
-          0x4500 +
-          tos +
-          (df ? IPV4_FLAG_DF : 0) +
-          (((ttl & 0xff) << 8) | (opts.protocol & 0xff)) +
-          (src >>> 16) +
-          (src & 0xffff) +
-          (dst >>> 16) +
-          (dst & 0xffff);
-      }
-      emitIpv4Header(frame, hr, key, route.tplSum, ipHl + payloadLength, id, route.src, route.dst);
-      if (route.broadcast || this.#loopsMulticast(route, opts)) this.loopBack(frame.slice(hr));
-      // (The packet's view is made only where it is needed: linkOutput.)
-      return hr === 0
-        ? this.linkOutput(route.iface, route.nextHop, frame, route.broadcast)
-        : this.linkOutput(route.iface, route.nextHop, undefined, route.broadcast, frame);
-    }
-    // One header object reused for every other datagram: it is written out (or fragmented)
-    // before this returns.
+    // One header object reused for every datagram: it is written out (or fragmented) before
+    // this returns.
     const repr = reprScratch;
     repr.dscp = opts.dscp ?? 0;
     repr.ecn = opts.ecn ?? 0;
-    repr.identification = id;
-    repr.dontFragment = df;
-    repr.ttl = ttl;
+    repr.identification = env.ids.next(route.src, route.dst, opts.protocol);
+    repr.dontFragment = opts.dontFragment ?? false;
+    // ip(7) IP_MULTICAST_TTL: multicast datagrams default to TTL 1 (stay on the link).
+    repr.ttl = opts.ttl ?? (isIpv4Multicast(route.dst) ? 1 : env.defaultTtl());
     repr.protocol = opts.protocol;
     repr.src = route.src;
     repr.dst = route.dst;
     repr.options = options;
     repr.payloadLength = payloadLength;
+    env.stats.ip.sent++;
+    let mtu = route.iface.mtu;
+    if (!route.local && !repr.dontFragment) {
+      const p = env.pmtu.get(route.dst, env.clock.now());
+      if (p !== undefined) mtu = Math.min(mtu, p);
+    }
     if (ipHl + payloadLength <= mtu) {
       emitIpv4(repr, frame, hr);
       if (route.broadcast || this.#loopsMulticast(route, opts)) this.loopBack(frame.slice(hr));
+      // (The packet's view is made only where it is needed: linkOutput.)
       return hr === 0
         ? this.linkOutput(route.iface, route.nextHop, frame, route.broadcast)
         : this.linkOutput(route.iface, route.nextHop, undefined, route.broadcast, frame);

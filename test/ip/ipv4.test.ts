@@ -279,7 +279,7 @@ test('no ICMP errors about fragments other than the first (RFC 1812 §4.3.2.7)',
   assert.equal(stack.stats.ip.forwarded, 0);
 });
 
-test('IPv4 output: the per-route header template follows every field a datagram changes (TTL, TOS, ECN, DF, protocol, default TTL, options)', async () => {
+test('IPv4 output: each datagram on one route carries the header fields its send options set (TTL, TOS, ECN, DF, protocol, default TTL, options)', async () => {
   const { sendSegment } = await import('../../src/ip/network.ts');
   const { stack, ipOut, sim } = rig();
   const route = stack.net.route({ family: 4, v4: PEER });
@@ -349,7 +349,7 @@ test('IPv4 output: the per-route header template follows every field a datagram 
   assert.ok(!('wireError' in withOpts));
   assert.deepEqual([...withOpts.repr.options], [...opt]);
   assert.equal(withOpts.repr.ttl, 9);
-  // And the template after it is still the plain header's.
+  // And a datagram without options after it comes out as before.
   sendSegment(stack.net, route, { protocol: 6, dontFragment: true }, raw, null, body);
   sim.runFor(millis(1));
   check(ipOut()[cases.length + 2], { ttl: 9, dscp: 0, ecn: 0, df: true, protocol: 6 }, 'after options');
