@@ -7,7 +7,7 @@
  *   node --import tsx bench/emit-path.ts [--trees DIR,DIR] [--family 4|6] [--payload N] [--rounds N]
  *
  * A tree is a checkout with its package.json (a `git worktree add --detach DIR REV`): without
- * it tsx compiles the tree's files as CommonJS, which alone moves these figures by ~30 %.
+ * it tsx compiles the tree's files as CommonJS, which alone moves these figures by 20–30 %.
  * Not a test: prints ns per datagram (median and best of the rounds); never fails on speed.
  * An isolated path exaggerates what a whole transfer gains (see bench/RESULTS.md, emit path).
  */
