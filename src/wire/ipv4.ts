@@ -262,7 +262,7 @@ export function emitIpv4(repr: Ipv4Repr, out: Uint8Array, at = 0): number {
   writeU32(out, at + 12, src);
   writeU32(out, at + 16, dst);
   // The checksum (RFC 1071) summed from the words as written, not read back from `out`
-  // (reading the bytes just stored back cost more than the rest of the header).
+  // (no second pass over the bytes just stored).
   let sum =
     w0 + total + id + flagsOffset + w4 + (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff);
   if (hl > IPV4_MIN_HEADER_LEN) {
