@@ -246,29 +246,31 @@ export function emitIpv4(repr: Ipv4Repr, out: Uint8Array, at = 0): number {
   if (out.length < at + hl) throw new RangeError(`emitIpv4: buffer ${out.length} < ${at + hl}`);
   const total = hl + repr.payloadLength;
   if (total > 0xffff) throw new RangeError(`emitIpv4: total length ${total} > 65535`);
-  out[at] = 0x40 | (hl >>> 2);
-  out[at + 1] = ((repr.dscp & 0x3f) << 2) | (repr.ecn & 3);
-  out[at + 2] = total >>> 8;
-  out[at + 3] = total;
-  out[at + 4] = repr.identification >>> 8;
-  out[at + 5] = repr.identification;
+  const w0 = ((0x40 | (hl >>> 2)) << 8) | ((repr.dscp & 0x3f) << 2) | (repr.ecn & 3);
+  const id = repr.identification & 0xffff;
   const flagsOffset =
     (repr.dontFragment ? IPV4_FLAG_DF : 0) |
     (repr.moreFragments ? IPV4_FLAG_MF : 0) |
     ((repr.fragmentOffset >>> 3) & IPV4_OFFSET_MASK);
-  out[at + 6] = flagsOffset >>> 8;
-  out[at + 7] = flagsOffset;
-  out[at + 8] = repr.ttl;
-  out[at + 9] = repr.protocol;
-  out[at + 10] = 0;
-  out[at + 11] = 0;
-  writeU32(out, at + 12, repr.src);
-  writeU32(out, at + 16, repr.dst);
+  const w4 = ((repr.ttl & 0xff) << 8) | (repr.protocol & 0xff);
+  const { src, dst } = repr;
+  writeU16(out, at, w0);
+  writeU16(out, at + 2, total);
+  writeU16(out, at + 4, id);
+  writeU16(out, at + 6, flagsOffset);
+  writeU16(out, at + 8, w4);
+  writeU32(out, at + 12, src);
+  writeU32(out, at + 16, dst);
+  // The checksum (RFC 1071) summed from the words as written, not read back from `out`
+  // (no second pass over the bytes just stored).
+  let sum =
+    w0 + total + id + flagsOffset + w4 + (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff);
   if (hl > IPV4_MIN_HEADER_LEN) {
     out.set(repr.options, at + IPV4_MIN_HEADER_LEN);
     out.fill(0, at + IPV4_MIN_HEADER_LEN + repr.options.length, at + hl);
+    sum += headerSum(out, at + IPV4_MIN_HEADER_LEN, at + hl);
   }
-  const csum = ~foldChecksum(headerSum(out, at, at + hl)) & 0xffff;
+  const csum = ~foldChecksum(sum) & 0xffff;
   out[at + 10] = csum >>> 8;
   out[at + 11] = csum;
   return hl;
@@ -290,4 +292,9 @@ function writeU32(b: Uint8Array, o: number, v: number): void {
   b[o + 1] = v >>> 16;
   b[o + 2] = v >>> 8;
   b[o + 3] = v;
+}
+
+function writeU16(b: Uint8Array, o: number, v: number): void {
+  b[o] = v >>> 8;
+  b[o + 1] = v;
 }

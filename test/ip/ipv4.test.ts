@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { TokenBucket } from '../../src/ip/icmp.ts';
 import { IpIdGenerator } from '../../src/ip/ipid.ts';
+import type { Ipv4Route } from '../../src/ip/output.ts';
 import { Cable } from '../../src/link/memory.ts';
 import { Simulation } from '../../src/link/sim.ts';
 import { SeededRng } from '../../src/rand/rng.ts';
@@ -276,4 +277,80 @@ test('no ICMP errors about fragments other than the first (RFC 1812 §4.3.2.7)',
   const icmp = parseIcmpv4(p.payload);
   assert.ok(!('wireError' in icmp) && icmp.repr.kind === 'timeExceeded' && icmp.repr.code === 0);
   assert.equal(stack.stats.ip.forwarded, 0);
+});
+
+test('IPv4 output: each datagram on one route carries the header fields its send options set (TTL, TOS, ECN, DF, protocol, default TTL, options)', async () => {
+  const { sendSegment } = await import('../../src/ip/network.ts');
+  const { stack, ipOut, sim } = rig();
+  const route = stack.net.route({ family: 4, v4: PEER });
+  assert.ok(typeof route !== 'string');
+  // A transport that writes its payload only (no header, no checksum).
+  const raw = {
+    headerLength: () => 0,
+    emit: (_h: null, payload: Uint8Array, out: Uint8Array, at: number) => out.set(payload, at),
+  };
+  const body = new Uint8Array([1, 2, 3, 4, 5, 6, 7]);
+  type Want = { ttl: number; dscp: number; ecn: number; df: boolean; protocol: number };
+  const cases: { opts: Parameters<typeof sendSegment>[2]; want: Want }[] = [
+    { opts: { protocol: 6, dontFragment: true }, want: { ttl: 64, dscp: 0, ecn: 0, df: true, protocol: 6 } },
+    { opts: { protocol: 6, dontFragment: true }, want: { ttl: 64, dscp: 0, ecn: 0, df: true, protocol: 6 } },
+    {
+      opts: { protocol: 6, dontFragment: true, ttl: 5 },
+      want: { ttl: 5, dscp: 0, ecn: 0, df: true, protocol: 6 },
+    },
+    { opts: { protocol: 6, dscp: 46, ecn: 2 }, want: { ttl: 64, dscp: 46, ecn: 2, df: false, protocol: 6 } },
+    { opts: { protocol: 6, dscp: 46, ecn: 3 }, want: { ttl: 64, dscp: 46, ecn: 3, df: false, protocol: 6 } },
+    { opts: { protocol: 17, ttl: 255 }, want: { ttl: 255, dscp: 0, ecn: 0, df: false, protocol: 17 } },
+    { opts: { protocol: 6, dontFragment: true }, want: { ttl: 64, dscp: 0, ecn: 0, df: true, protocol: 6 } },
+  ];
+  const ids: number[] = [];
+  const check = (p: Uint8Array, want: Want, label: string) => {
+    const parsed = parseIpv4Packet(p, { verifyChecksum: true });
+    assert.ok(!('wireError' in parsed), `${label}: ${JSON.stringify(parsed)}`);
+    const r = parsed.repr;
+    assert.deepEqual(
+      { ttl: r.ttl, dscp: r.dscp, ecn: r.ecn, df: r.dontFragment, protocol: r.protocol },
+      want,
+      label,
+    );
+    assert.equal(r.src, ME, label);
+    assert.equal(r.dst, PEER, label);
+    assert.equal(r.moreFragments || r.fragmentOffset !== 0, false, label);
+    assert.deepEqual([...parsed.payload], [...body], label);
+    // The same bytes as the general header writer gives.
+    const ref = new Uint8Array(p.length);
+    emitIpv4({ ...r, options: new Uint8Array(0), payloadLength: body.length }, ref);
+    ref.set(body, 20);
+    assert.deepEqual([...p], [...ref], label);
+    ids.push(r.identification);
+  };
+  for (const [i, c] of cases.entries()) {
+    assert.equal(sendSegment(stack.net, route, c.opts, raw, null, body), undefined);
+    sim.runFor(millis(1));
+    const got = ipOut();
+    assert.equal(got.length, i + 1);
+    check(got[i], c.want, `case ${i}`);
+  }
+  // A changed default TTL (the stack's configuration) reaches the next datagram on the same route.
+  stack.ip.config.defaultTtl = 9;
+  sendSegment(stack.net, route, { protocol: 6, dontFragment: true }, raw, null, body);
+  sim.runFor(millis(1));
+  check(ipOut()[cases.length], { ttl: 9, dscp: 0, ecn: 0, df: true, protocol: 6 }, 'defaultTtl 9');
+  // Identification still moves per datagram (RFC 6864 §4.1 for a non-atomic datagram).
+  assert.equal(new Set(ids).size, ids.length);
+  // A datagram with IP options on the same route takes the general path and comes out right.
+  const opt = new Uint8Array([1, 1, 1, 0]); // NOP, NOP, NOP, EOL
+  const frame = new Uint8Array(route.headerRoom + 4 + body.length);
+  frame.set(body, route.headerRoom + 4);
+  assert.ok(route.family === 4);
+  stack.ip.output.sendInPlace(route as Ipv4Route, { protocol: 17 }, frame, opt);
+  sim.runFor(millis(1));
+  const withOpts = parseIpv4Packet(ipOut()[cases.length + 1], { verifyChecksum: true });
+  assert.ok(!('wireError' in withOpts));
+  assert.deepEqual([...withOpts.repr.options], [...opt]);
+  assert.equal(withOpts.repr.ttl, 9);
+  // And a datagram without options after it comes out as before.
+  sendSegment(stack.net, route, { protocol: 6, dontFragment: true }, raw, null, body);
+  sim.runFor(millis(1));
+  check(ipOut()[cases.length + 2], { ttl: 9, dscp: 0, ecn: 0, df: true, protocol: 6 }, 'after options');
 });

@@ -153,6 +153,11 @@ describe('emit -> parse round trips', () => {
         const p = ok(parseIpv4Packet(out));
         assert.deepEqual(p.repr, r);
         assert.equal(p.payload.length, r.payloadLength);
+        // The same header at an offset of a buffer holding stale bytes (a reused frame): the
+        // checksum is computed from the fields, so nothing left in `out` may leak into it.
+        const stale = new Uint8Array(pad + out.length).fill(0xa5 ^ pad);
+        assert.equal(emitIpv4(r, stale, pad), hl);
+        assert.deepEqual(stale.subarray(pad, pad + hl), out.subarray(0, hl));
       }),
       RUNS,
     );
