@@ -21,31 +21,10 @@ export const IPV6_ALL_MLDV2_ROUTERS: Uint8Array = Uint8Array.from([
   0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x16,
 ]);
 
-/**
- * The last two keys made, with copies of their addresses: a flow's datagrams ask for the same
- * one or two (destination, next hop) per packet, and comparing 16 bytes costs a fraction of
- * building the string (which then also hashes again in every map it is looked up in).
- */
-const keyMemo = [new Uint8Array(16), new Uint8Array(16)];
-const keyMemoKey = ['', ''];
-let keyMemoNext = 0;
-
-function memoHas(i: number, a: Uint8Array): boolean {
-  const m = keyMemo[i];
-  for (let j = 0; j < 16; j++) if (m[j] !== a[j]) return false;
-  return keyMemoKey[i] !== '';
-}
-
 /** A string key for maps (lower-case hex, 32 digits). */
 export function ipv6Key(a: Uint8Array): string {
-  if (memoHas(0, a)) return keyMemoKey[0];
-  if (memoHas(1, a)) return keyMemoKey[1];
   let s = '';
   for (let i = 0; i < 16; i++) s += (a[i] < 16 ? '0' : '') + a[i].toString(16);
-  const i = keyMemoNext;
-  keyMemoNext ^= 1;
-  for (let j = 0; j < 16; j++) keyMemo[i][j] = a[j];
-  keyMemoKey[i] = s;
   return s;
 }
 

@@ -29,7 +29,6 @@ import {
 import {
   eui64,
   ipv6CommonPrefixLength,
-  ipv6Key,
   ipv6MulticastMac,
   ipv6SamePrefix,
   linkLocalFromMac,
@@ -323,25 +322,4 @@ test('address helpers: solicited-node, multicast MAC, EUI-64, prefixes', () => {
   assert.ok(ipv6SamePrefix(parseIpv6('fd00:1::5')!, parseIpv6('fd00:1::9')!, 64));
   assert.ok(!ipv6SamePrefix(parseIpv6('fd00:1::5')!, parseIpv6('fd00:2::9')!, 64));
   assert.equal(ipv6CommonPrefixLength(parseIpv6('fd00::')!, parseIpv6('fd00:8000::')!), 16);
-});
-
-test('ipv6Key: the same key for the same bytes, a new one for changed bytes (its memo of the last two keys compares contents)', () => {
-  const hex = (a: Uint8Array) => [...a].map((b) => b.toString(16).padStart(2, '0')).join('');
-  const zero = new Uint8Array(16);
-  assert.equal(ipv6Key(zero), '0'.repeat(32)); // (the memo starts empty, not as ::)
-  const a = Uint8Array.from([0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
-  const b = Uint8Array.from([0xfe, 0x80, 0, 0, 0, 0, 0, 0, 2, 0x11, 0x22, 0xff, 0xfe, 0x33, 0x44, 0x55]);
-  const c = Uint8Array.from([0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xab, 0xcd]);
-  // Alternating and cycling through more addresses than the memo holds.
-  for (const x of [a, b, a, b, c, a, c, b, zero, a]) assert.equal(ipv6Key(x), hex(x));
-  // An address changed in place gets its new key, though the same array was asked before.
-  const m = a.slice();
-  assert.equal(ipv6Key(m), hex(a));
-  m[15] = 2;
-  assert.equal(ipv6Key(m), hex(m));
-  assert.notEqual(ipv6Key(m), ipv6Key(a));
-  // A view into a larger buffer reads its own 16 bytes.
-  const big = new Uint8Array(40);
-  big.set(c, 7);
-  assert.equal(ipv6Key(big.subarray(7, 23)), hex(c));
 });
