@@ -66,9 +66,13 @@ function push(c: Tcb, marks: Seq[], at: Seq): void {
 }
 
 function trimMarks(c: Tcb, marks: Seq[]): void {
-  let k = 0;
-  while (k < marks.length && seqLe(marks[k]!, c.snd.una)) k++;
-  if (k > 0) marks.splice(0, k);
+  const n = marks.length;
+  if (n === 0 || seqGt(marks[0]!, c.snd.una)) return;
+  let k = 1;
+  while (k < n && seqLe(marks[k]!, c.snd.una)) k++;
+  // In place (splice would allocate the removed part's array on every write and ACK).
+  if (k < n) marks.copyWithin(0, k);
+  marks.length = n - k;
 }
 
 /** Whether the segment [s, s + len) ends a marked stretch (a mark in (s, s + len]). */
