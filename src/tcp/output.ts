@@ -613,7 +613,9 @@ export function tcpOutput(c: Tcb): void {
   // Super-segments (TSO) when the route's device takes them; not while pacing (each burst is
   // a few segments) nor through a UDP tunnel. Asked once, when there is more than a segment to send.
   let gsoMax = -1;
-  const pktMax = c.layer.config.pushBurstEnd ? gsoSegs(c, c.mss - optionBytes(c, 0), rate) : 0;
+  // Segments per GSO packet (push.ts gsoSegs), worked out when a packet may hold more than one
+  // (-1 until then; 0: no GSO packets under this profile).
+  let pktMax = c.layer.config.pushBurstEnd ? -1 : 0;
   let pktSegs = 0;
   for (;;) {
     const off = seqSub(c.snd.nxt, c.sndBufSeq);
@@ -665,12 +667,14 @@ export function tcpOutput(c: Tcb): void {
     // last by size, takes all the windows allow now, reaches a PSH mark (an skb's end), or
     // leaves a partial segment behind that Nagle holds.
     let gsoPush = false;
-    if (pktMax > 0 && gsoMax <= 0 && !seqLt(c.snd.nxt, c.sndMax)) {
-      const seg = Math.min(len, c.mss - optionBytes(c, 0));
+    if (pktMax !== 0 && gsoMax <= 0 && !seqLt(c.snd.nxt, c.sndMax)) {
+      const effSeg = c.mss - optionBytes(c, 0);
+      const seg = Math.min(len, effSeg);
       const rest = len - seg;
+      pktSegs++;
       if (
-        ++pktSegs >= pktMax ||
         rest === 0 ||
+        pktSegs >= (pktMax < 0 ? (pktMax = gsoSegs(c, effSeg, rate)) : pktMax) ||
         (rest < seg &&
           !(
             rest === avail - seg &&
