@@ -1,0 +1,251 @@
+/**
+ * The send switches of issue #16 against the Linux kernel over TAP, in namespaces the tests
+ * create (named i9sw...): TCP_CORK, MSG_MORE, MSG_EOR and TCP_NOTSENT_LOWAT on our stream
+ * socket, a kernel receiver (scripts/kernel-peer.py) that must get every byte (count and
+ * SHA-256). Offloads are off, so every frame we hand the TAP is one TCP segment; the test
+ * wraps the TAP's transmit to record each segment's sequence number and length on its way
+ * to the kernel.
+ */
+import assert from 'node:assert/strict';
+import { createHash, randomFillSync } from 'node:crypto';
+import { describe, it, type TestContext } from 'node:test';
+import { createNetns, deleteNetns, uniqueName } from '../../src/node/netns.ts';
+import { type TapStackHost, tapStack } from '../../src/node/tap-stack.ts';
+import {
+  AF_INET,
+  IPPROTO_TCP,
+  MSG_EOR,
+  MSG_MORE,
+  SO_SNDBUF,
+  SOCK_STREAM,
+  SOL_SOCKET,
+  TCP_CORK,
+  TCP_INFO,
+  TCP_NOTSENT_LOWAT,
+} from '../../src/socket/constants.ts';
+import type { Socket } from '../../src/socket/socket.ts';
+import { decodeTcpInfo } from '../../src/socket/tcp-info.ts';
+import { exited, lines, skipUnless, until } from './helpers.ts';
+
+const PEER = new URL('../../scripts/kernel-peer.py', import.meta.url).pathname;
+
+interface Seg {
+  seq: number;
+  len: number;
+  flags: number;
+}
+
+/** A host whose TCP segments to `port` are recorded as they are handed to the TAP. */
+async function swHost(t: TestContext): Promise<{ h: TapStackHost; segs: (port: number) => Seg[] }> {
+  const ns = uniqueName('i9sw');
+  createNetns(ns);
+  let h: TapStackHost;
+  try {
+    h = await tapStack({
+      netns: ns,
+      kernelAddr: '10.89.1.1/24',
+      stackAddr: '10.89.1.2/24',
+      offload: false,
+      tso: false,
+    });
+  } catch (e) {
+    deleteNetns(ns);
+    throw e;
+  }
+  t.after(async () => {
+    await h.close();
+    deleteNetns(ns);
+  });
+  const seen: Array<Seg & { port: number }> = [];
+  const tap = h.tap;
+  const transmit = tap.transmit.bind(tap);
+  tap.transmit = (f: Uint8Array, gso?: number) => {
+    // Ethernet + IPv4 + TCP: note the segment's destination port, sequence and payload length.
+    if (f.length >= 54 && f[12] === 0x08 && f[13] === 0x00 && f[23] === 6) {
+      const dv = new DataView(f.buffer, f.byteOffset, f.byteLength);
+      const ihl = (f[14] & 0xf) * 4;
+      const tcp = 14 + ihl;
+      const doff = (f[tcp + 12] >> 4) * 4;
+      seen.push({
+        port: dv.getUint16(tcp + 2),
+        seq: dv.getUint32(tcp + 4),
+        len: dv.getUint16(16) - ihl - doff,
+        flags: f[tcp + 13],
+      });
+    }
+    transmit(f, gso);
+  };
+  return { h, segs: (port) => seen.filter((s) => s.port === port) };
+}
+
+/** A kernel receiver on `port`; `result()` resolves with the count and SHA-256 it read. */
+async function kernelReceiver(h: TapStackHost, port: number) {
+  const peer = h.spawn(['python3', PEER, 'recv', '--listen', h.kernelIp, '--port', String(port)]);
+  const out = lines(peer, 'kernel-peer recv');
+  await out.waitFor(/ready/);
+  return {
+    async result(): Promise<{ bytes: number; sha: string }> {
+      const m = await out.waitFor(/RESULT (\d+) ([0-9a-f]{64})/, 30_000);
+      assert.equal(await exited(peer, 5000), 0);
+      return { bytes: Number(m[1]), sha: m[2] };
+    },
+  };
+}
+
+function streamSocket(t: TestContext, h: TapStackHost): Socket {
+  const s = h.stack.socket(AF_INET, SOCK_STREAM);
+  t.after(() => s.close());
+  s.settimeout(30);
+  return s;
+}
+
+const info = (s: Socket) => decodeTcpInfo(s.getsockopt(IPPROTO_TCP, TCP_INFO, 240) as Uint8Array);
+const SYN = 0x02;
+/** The data segments (payload > 0), first-sent order, with sequence numbers relative to ISS+1. */
+function dataSegs(all: Seg[]): Array<{ rel: number; len: number }> {
+  const syn = all.find((s) => (s.flags & SYN) !== 0);
+  assert.ok(syn, 'our SYN was captured');
+  const base = (syn.seq + 1) >>> 0;
+  return all.filter((s) => s.len > 0).map((s) => ({ rel: (s.seq - base) >>> 0, len: s.len }));
+}
+const sum = (a: Array<{ len: number }>) => a.reduce((n, s) => n + s.len, 0);
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+describe('send switches against the kernel over TAP', () => {
+  it('TCP_CORK: small writes leave as full-sized segments, the partial only when the cork is pulled', async (t) => {
+    if (skipUnless(t, ['python3'])) return;
+    const { h, segs } = await swHost(t);
+    const port = 5401;
+    const rx = await kernelReceiver(h, port);
+    const s = streamSocket(t, h);
+    await s.connect([h.kernelIp, port]);
+    s.setsockopt(IPPROTO_TCP, TCP_CORK, 1);
+    const data = randomFillSync(new Uint8Array(4000));
+    for (let i = 0; i < data.length; i += 100) await s.send(data.subarray(i, i + 100));
+    // Wait until the kernel acknowledged what left: a Nagle-only sender would now send the
+    // rest (nothing in flight); a corked one keeps the partial segment.
+    await until(() => info(s).unacked === 0, 10_000, 'the kernel to acknowledge the full segments');
+    const corked = dataSegs(segs(port));
+    assert.ok(corked.length >= 1, 'full segments left while corked');
+    const full = info(s).sndMss;
+    assert.ok(full >= 1400, `the send MSS on a 1500-byte MTU: ${full}`);
+    for (const x of corked)
+      assert.equal(x.len, full, `a corked segment is full-sized: ${JSON.stringify(corked)}`);
+    assert.equal(sum(corked), Math.floor(data.length / full) * full, 'every full segment left, no partial');
+    s.setsockopt(IPPROTO_TCP, TCP_CORK, 0);
+    await until(
+      () => sum(dataSegs(segs(port))) >= data.length,
+      10_000,
+      'the partial segment after uncorking',
+    );
+    const after = dataSegs(segs(port)).slice(corked.length);
+    assert.deepEqual(
+      after.map((x) => x.len),
+      [data.length % full],
+      'pulling the cork sent the rest as one segment',
+    );
+    await s.close();
+    const r = await rx.result();
+    assert.equal(r.bytes, data.length);
+    assert.equal(r.sha, sha(data), 'the kernel received the bytes exactly');
+  });
+
+  it('MSG_MORE: writes flagged MSG_MORE leave only as full segments, the last plain write sends the rest', async (t) => {
+    if (skipUnless(t, ['python3'])) return;
+    const { h, segs } = await swHost(t);
+    const port = 5402;
+    const rx = await kernelReceiver(h, port);
+    const s = streamSocket(t, h);
+    await s.connect([h.kernelIp, port]);
+    const data = randomFillSync(new Uint8Array(4000));
+    const piece = 250;
+    let heldBefore = -1;
+    for (let i = 0; i < data.length; i += piece) {
+      const last = i + piece >= data.length;
+      if (last) heldBefore = sum(dataSegs(segs(port)));
+      await s.send(data.subarray(i, i + piece), last ? 0 : MSG_MORE);
+    }
+    await until(() => sum(dataSegs(segs(port))) >= data.length, 10_000, 'every byte sent');
+    const all = dataSegs(segs(port));
+    const full = info(s).sndMss;
+    assert.ok(full >= 1400, `the send MSS on a 1500-byte MTU: ${full}`);
+    // Before the last write (no MSG_MORE) only whole segments had left.
+    assert.equal(heldBefore % full, 0, `only full segments before the last write: ${heldBefore} bytes`);
+    assert.equal(heldBefore, Math.floor((data.length - piece) / full) * full);
+    assert.deepEqual(
+      all.map((x) => x.len),
+      [...Array(Math.floor(data.length / full)).fill(full), data.length % full],
+      'full segments, then the rest once more data was not promised',
+    );
+    await s.close();
+    const r = await rx.result();
+    assert.equal(r.bytes, data.length);
+    assert.equal(r.sha, sha(data), 'the kernel received the bytes exactly');
+  });
+
+  it('MSG_EOR: no segment spans the end of a record', async (t) => {
+    if (skipUnless(t, ['python3'])) return;
+    const { h, segs } = await swHost(t);
+    const port = 5403;
+    const rx = await kernelReceiver(h, port);
+    const s = streamSocket(t, h);
+    await s.connect([h.kernelIp, port]);
+    // Records that a byte stream would pack across their ends (written back to back).
+    const sizes = [1000, 2500, 700, 3000, 1448, 10, 5000, 1];
+    const data = randomFillSync(new Uint8Array(sizes.reduce((a, b) => a + b, 0)));
+    const ends: number[] = [];
+    let at = 0;
+    for (const n of sizes) {
+      await s.sendall(data.subarray(at, at + n), MSG_EOR);
+      at += n;
+      ends.push(at);
+    }
+    await until(() => sum(dataSegs(segs(port))) >= data.length, 10_000, 'every byte sent');
+    const all = dataSegs(segs(port));
+    for (const x of all) {
+      const inside = ends.filter((e) => e > x.rel && e < x.rel + x.len);
+      assert.deepEqual(inside, [], `segment [${x.rel}, ${x.rel + x.len}) spans a record end`);
+    }
+    // Each record's end is some segment's end.
+    const segEnds = new Set(all.map((x) => x.rel + x.len));
+    for (const e of ends) assert.ok(segEnds.has(e), `a segment ends at the record end ${e}`);
+    await s.close();
+    const r = await rx.result();
+    assert.equal(r.bytes, data.length);
+    assert.equal(r.sha, sha(data), 'the kernel received the bytes exactly');
+  });
+
+  it('TCP_NOTSENT_LOWAT: the writer is held while more than the mark waits unsent', async (t) => {
+    if (skipUnless(t, ['python3'])) return;
+    const { h, segs } = await swHost(t);
+    const port = 5404;
+    const rx = await kernelReceiver(h, port);
+    const s = streamSocket(t, h);
+    const lowat = 8192;
+    // A send buffer far above the mark: without the mark a write would queue 1 MiB unsent.
+    s.setsockopt(SOL_SOCKET, SO_SNDBUF, 4 << 20);
+    s.setsockopt(IPPROTO_TCP, TCP_NOTSENT_LOWAT, lowat);
+    await s.connect([h.kernelIp, port]);
+    const data = randomFillSync(new Uint8Array(2 << 20));
+    const mss = info(s).sndMss;
+    let written = 0;
+    let calls = 0;
+    let maxUnsent = 0;
+    for (let i = 0; written < data.length && i < 100_000; i++) {
+      written += await s.send(data.subarray(written, Math.min(data.length, written + (1 << 20))));
+      calls++;
+      // Unsent = written by us - sent onto the wire (the highest byte the capture saw).
+      const sent = dataSegs(segs(port)).reduce((m, x) => Math.max(m, x.rel + x.len), 0);
+      maxUnsent = Math.max(maxUnsent, written - sent);
+    }
+    assert.equal(written, data.length);
+    assert.ok(calls > 2, `the 1 MiB writes were taken a part at a time: ${calls} calls`);
+    // A write takes a segment at a time while fewer than `lowat` bytes are unsent: at most one
+    // segment beyond the mark waits after it returns.
+    assert.ok(maxUnsent <= lowat + mss, `unsent after a write: ${maxUnsent} > ${lowat} + ${mss}`);
+    await s.close();
+    const r = await rx.result();
+    assert.equal(r.bytes, data.length);
+    assert.equal(r.sha, sha(data), 'the kernel received the bytes exactly');
+  });
+});
