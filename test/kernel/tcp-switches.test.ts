@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomFillSync } from 'node:crypto';
 import { describe, it, type TestContext } from 'node:test';
 import { createNetns, deleteNetns, uniqueName } from '../../src/node/netns.ts';
-import { type TapStackHost, tapStack } from '../../src/node/tap-stack.ts';
+import { type TapStackHost, type TapStackOptions, tapStack } from '../../src/node/tap-stack.ts';
 import {
   AF_INET,
   IPPROTO_TCP,
@@ -26,8 +26,10 @@ import {
 import type { Socket } from '../../src/socket/socket.ts';
 import { decodeTcpInfo } from '../../src/socket/tcp-info.ts';
 import { exited, lines, skipUnless, until } from './helpers.ts';
+import { rawListen } from './raw-tcp.ts';
 
 const PEER = new URL('../../scripts/kernel-peer.py', import.meta.url).pathname;
+const INJECT = new URL('./raw-inject.py', import.meta.url).pathname;
 
 interface Seg {
   seq: number;
@@ -36,7 +38,10 @@ interface Seg {
 }
 
 /** A host whose TCP segments to `port` are recorded as they are handed to the TAP. */
-async function swHost(t: TestContext): Promise<{ h: TapStackHost; segs: (port: number) => Seg[] }> {
+async function swHost(
+  t: TestContext,
+  config: TapStackOptions['config'] = undefined,
+): Promise<{ h: TapStackHost; segs: (port: number) => Seg[] }> {
   const ns = uniqueName('i9sw');
   createNetns(ns);
   let h: TapStackHost;
@@ -47,6 +52,7 @@ async function swHost(t: TestContext): Promise<{ h: TapStackHost; segs: (port: n
       stackAddr: '10.89.1.2/24',
       offload: false,
       tso: false,
+      config,
     });
   } catch (e) {
     deleteNetns(ns);
@@ -247,5 +253,169 @@ describe('send switches against the kernel over TAP', () => {
     const r = await rx.result();
     assert.equal(r.bytes, data.length);
     assert.equal(r.sha, sha(data), 'the kernel received the bytes exactly');
+  });
+});
+
+/** One hand-made segment from the kernel's namespace (raw socket), to our address. */
+async function inject(
+  h: TapStackHost,
+  sport: number,
+  dport: number,
+  seq: number,
+  flags: string,
+): Promise<void> {
+  const r = await h.exec([
+    'python3',
+    INJECT,
+    h.kernelIp,
+    h.stackIp,
+    String(sport),
+    String(dport),
+    String(seq >>> 0),
+    '0',
+    flags,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /sent/);
+}
+
+/** A kernel client of our listener that sends "hello" and prints what it got, once told to go. */
+const CLIENT = `
+import socket, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=20)
+print('port', s.getsockname()[1], flush=True)
+sys.stdin.readline()
+s.sendall(b'hello')
+s.shutdown(socket.SHUT_WR)
+d = b''
+while True:
+    k = s.recv(100)
+    if not k:
+        break
+    d += k
+print('got', d.decode(), flush=True)
+`;
+
+/** Our listener on `port`, a kernel client connected to it, and a way to finish the exchange. */
+async function established(t: TestContext, h: TapStackHost, port: number) {
+  const l = rawListen(h.stack, port);
+  t.after(() => l.close());
+  const client = h.spawn(['python3', '-c', CLIENT, h.stackIp, String(port)], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const out = lines(client, 'kernel client');
+  const conn = await l.next(10_000);
+  t.after(() => conn.c.abort());
+  const clientPort = Number((await out.waitFor(/port (\d+)/))[1]);
+  assert.equal(conn.c.remote.port, clientPort);
+  return {
+    conn,
+    clientPort,
+    /** The kernel sends "hello" and ends; we answer "bye" and close: both ends see the other's bytes. */
+    async finish(): Promise<void> {
+      client.stdin?.write('go\n');
+      const got = await conn.readAll(10_000);
+      assert.equal(got.bytes, 5, 'the kernel\'s "hello" arrived');
+      conn.c.write(new TextEncoder().encode('bye'));
+      conn.c.close();
+      await out.waitFor(/got bye/, 10_000);
+      assert.equal(await exited(client, 5000), 0);
+    },
+  };
+}
+
+describe('drop_synfin and RFC 5961 against segments from the kernel namespace (raw socket)', () => {
+  it('a SYN|FIN to our listener is dropped without a reply and counted; the listener still serves', async (t) => {
+    if (skipUnless(t, ['python3'])) return;
+    const { h, segs } = await swHost(t);
+    const port = 5420;
+    const st = h.stack.tcp.stats;
+    const before = st.synFinDrops;
+    const l = rawListen(h.stack, port);
+    t.after(() => l.close());
+    await inject(h, 40001, port, 1000, 'SF');
+    await until(() => st.synFinDrops > before, 5000, 'the SYN|FIN to be dropped');
+    assert.equal(st.synFinDrops - before, 1);
+    assert.deepEqual(segs(40001), [], 'nothing was sent in reply');
+    // The listener is unharmed: a kernel connection is accepted and its bytes arrive.
+    const peer = h.spawn([
+      'python3',
+      PEER,
+      'send',
+      '--connect',
+      h.stackIp,
+      '--port',
+      String(port),
+      '--bytes',
+      '65536',
+    ]);
+    const out = lines(peer, 'kernel-peer send');
+    const conn = await l.next(10_000);
+    t.after(() => conn.c.abort());
+    const got = await conn.readAll(20_000);
+    conn.c.close();
+    const m = await out.waitFor(/RESULT (\d+) ([0-9a-f]{64})/, 20_000);
+    assert.equal(got.bytes, 65536);
+    assert.equal(got.sha256, m[2]);
+  });
+
+  it('with dropSynFin off (FreeBSD drop_synfin=0) the SYN|FIN is answered as a SYN', async (t) => {
+    if (skipUnless(t, ['python3'])) return;
+    const { h, segs } = await swHost(t, { tcp: { dropSynFin: false } });
+    const port = 5421;
+    const st = h.stack.tcp.stats;
+    const before = st.synFinDrops;
+    const l = rawListen(h.stack, port);
+    t.after(() => l.close());
+    await inject(h, 40002, port, 1000, 'SF');
+    await until(() => segs(40002).length > 0, 5000, 'a reply to the SYN|FIN');
+    const synAck = segs(40002)[0];
+    assert.equal(synAck.flags & 0x12, 0x12, `a SYN-ACK: flags 0x${synAck.flags.toString(16)}`);
+    assert.equal(st.synFinDrops, before, 'not counted as dropped');
+  });
+
+  it('RFC 5961 §3: a blind in-window RST draws a challenge ACK and the connection survives', async (t) => {
+    if (skipUnless(t, ['python3'])) return;
+    const { h, segs } = await swHost(t);
+    const e = await established(t, h, 5422);
+    const st = h.stack.tcp.stats;
+    const before = st.challengeAcks;
+    const mark = segs(e.clientPort).length;
+    await inject(h, e.clientPort, 5422, e.conn.c.rcv.nxt + 1000, 'R');
+    await until(() => st.challengeAcks > before, 5000, 'a challenge ACK');
+    const replies = segs(e.clientPort).slice(mark);
+    assert.equal(replies.length, 1, 'one reply');
+    assert.equal(replies[0].flags & 0x17, 0x10, 'a bare ACK');
+    assert.equal(replies[0].len, 0);
+    assert.equal(e.conn.c.state, 'ESTABLISHED');
+    await e.finish();
+  });
+
+  it('RFC 5961 §4: a blind in-window SYN on a connection draws a challenge ACK and the connection survives', async (t) => {
+    if (skipUnless(t, ['python3'])) return;
+    const { h, segs } = await swHost(t);
+    const e = await established(t, h, 5423);
+    const st = h.stack.tcp.stats;
+    const before = st.challengeAcks;
+    const mark = segs(e.clientPort).length;
+    await inject(h, e.clientPort, 5423, e.conn.c.rcv.nxt + 1000, 'S');
+    await until(() => st.challengeAcks > before, 5000, 'a challenge ACK');
+    const replies = segs(e.clientPort).slice(mark);
+    assert.equal(replies.length, 1, 'one reply');
+    assert.equal(replies[0].flags & 0x17, 0x10, 'a bare ACK, no RST');
+    assert.equal(e.conn.c.state, 'ESTABLISHED');
+    await e.finish();
+  });
+
+  it('with rfc5961Rst off (FreeBSD insecure_rst=1) the in-window RST resets the connection', async (t) => {
+    if (skipUnless(t, ['python3'])) return;
+    const { h } = await swHost(t, { tcp: { rfc5961Rst: false } });
+    const e = await established(t, h, 5424);
+    const st = h.stack.tcp.stats;
+    const before = st.challengeAcks;
+    await inject(h, e.clientPort, 5424, e.conn.c.rcv.nxt + 1000, 'R');
+    await e.conn.waitUntil(() => e.conn.closed, 5000, 'the reset');
+    assert.equal(st.challengeAcks, before, 'no challenge ACK');
+    assert.match(String(e.conn.closeReason), /reset/i);
   });
 });
