@@ -26,7 +26,7 @@ import {
 import type { Socket } from '../../src/socket/socket.ts';
 import { decodeTcpInfo } from '../../src/socket/tcp-info.ts';
 import { exited, lines, skipUnless, until } from './helpers.ts';
-import { rawListen } from './raw-tcp.ts';
+import { rawConnect, rawListen } from './raw-tcp.ts';
 
 const PEER = new URL('../../scripts/kernel-peer.py', import.meta.url).pathname;
 const INJECT = new URL('./raw-inject.py', import.meta.url).pathname;
@@ -41,7 +41,7 @@ interface Seg {
 async function swHost(
   t: TestContext,
   config: TapStackOptions['config'] = undefined,
-): Promise<{ h: TapStackHost; segs: (port: number) => Seg[] }> {
+): Promise<{ h: TapStackHost; segs: (port: number) => Seg[]; hold: (on: boolean) => void }> {
   const ns = uniqueName('i9sw');
   createNetns(ns);
   let h: TapStackHost;
@@ -52,6 +52,8 @@ async function swHost(
       stackAddr: '10.89.1.2/24',
       offload: false,
       tso: false,
+      // Frames the ACK-path hold keeps must stay intact (no lent receive buffers).
+      lendRx: false,
       config,
     });
   } catch (e) {
@@ -81,7 +83,24 @@ async function swHost(
     }
     transmit(f, gso);
   };
-  return { h, segs: (port) => seen.filter((s) => s.port === port) };
+  // A delay spike on our receive path (the kernel's ACKs): while held, frames from the TAP
+  // wait here; on release they reach the stack in their order.
+  const deliver = tap.onReceive;
+  assert.ok(deliver, 'the stack receives from the TAP');
+  let held: Uint8Array[] | undefined;
+  tap.onReceive = (f) => {
+    if (held !== undefined && held.length < 100_000) held.push(f);
+    else deliver(f);
+  };
+  const hold = (on: boolean) => {
+    if (on) held ??= [];
+    else if (held !== undefined) {
+      const frames = held;
+      held = undefined;
+      for (const f of frames) deliver(f);
+    }
+  };
+  return { h, segs: (port) => seen.filter((s) => s.port === port), hold };
 }
 
 /** A kernel receiver on `port`; `result()` resolves with the count and SHA-256 it read. */
@@ -417,5 +436,84 @@ describe('drop_synfin and RFC 5961 against segments from the kernel namespace (r
     await e.conn.waitUntil(() => e.conn.closed, 5000, 'the reset');
     assert.equal(st.challengeAcks, before, 'no challenge ACK');
     assert.match(String(e.conn.closeReason), /reset/i);
+  });
+});
+
+describe('F-RTO (RFC 5682) against a kernel receiver over TAP', () => {
+  it('a delay spike on the ACK path makes our RTO spurious: F-RTO detects it and undoes the reduction', async (t) => {
+    if (skipUnless(t, ['python3'])) return;
+    const { h, hold } = await swHost(t);
+    const port = 5430;
+    const rx = await kernelReceiver(h, port);
+    const conn = rawConnect(h.stack, h.kernelIp, port);
+    t.after(() => conn.c.abort());
+    await conn.established();
+    const st = h.stack.tcp.stats;
+    const data = randomFillSync(new Uint8Array(4 << 20));
+    const writing = conn.writeAll(data, 60_000);
+    await until(() => conn.c.info().bytesAcked > 512 * 1024, 20_000, '512 KiB acknowledged');
+    const t0 = { timeouts: st.timeouts, spurious: st.spuriousRtos };
+    // The kernel's ACKs are held (the data still reaches it) until our RTO fires.
+    hold(true);
+    const before = conn.c.info();
+    await until(() => st.timeouts > t0.timeouts, 10_000, 'our retransmission timeout');
+    hold(false);
+    // Sampled as soon as F-RTO decided: cwnd back at (or above) its value before the spike.
+    await until(() => st.spuriousRtos > t0.spurious, 10_000, 'F-RTO to find the timeout spurious', 1);
+    const after = conn.c.info();
+    assert.equal(st.spuriousRtos - t0.spurious, 1, 'one spurious RTO');
+    assert.ok(after.cwnd >= before.cwnd, `cwnd restored: ${after.cwnd} < ${before.cwnd} before the spike`);
+    assert.ok(after.ssthresh >= before.ssthresh, `ssthresh restored: ${after.ssthresh} < ${before.ssthresh}`);
+    const digest = await writing;
+    conn.c.close();
+    const r = await rx.result();
+    assert.equal(r.bytes, data.length);
+    assert.equal(r.sha, digest, 'the kernel received the bytes exactly');
+  });
+});
+
+/** The kernel's tcp_info of its connection with local port `port`, as `ss -tin` prints it. */
+async function kernelInfo(h: TapStackHost, port: number): Promise<Map<string, number>> {
+  const r = await h.exec(['ss', '-tinH', 'state', 'established', `( sport = :${port} )`]);
+  assert.equal(r.code, 0, r.stderr);
+  const m = new Map<string, number>();
+  for (const f of r.stdout.matchAll(/\b([a-z_]+):(\d+)\b/g)) m.set(f[1], Number(f[2]));
+  assert.ok(m.has('segs_in'), `ss found the connection: ${r.stdout}`);
+  return m;
+}
+
+describe('TCP_INFO against the kernel view of the same connection (ss -tin)', () => {
+  it('bytes and segment counts agree on both ends after a transfer', async (t) => {
+    if (skipUnless(t, ['python3', 'ss'])) return;
+    const { h, segs } = await swHost(t);
+    const port = 5440;
+    const rx = await kernelReceiver(h, port);
+    const s = streamSocket(t, h);
+    await s.connect([h.kernelIp, port]);
+    const data = randomFillSync(new Uint8Array(1 << 20));
+    await s.sendall(data);
+    await until(() => info(s).unacked === 0, 20_000, 'every byte acknowledged');
+    // The connection is idle now; a kernel ACK could still be on its way, so read both ends
+    // until a read of ours follows one of the kernel's with nothing in between.
+    let k = await kernelInfo(h, port);
+    let ours = info(s);
+    for (let i = 0; i < 20 && ours.segsIn !== k.get('segs_out'); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      k = await kernelInfo(h, port);
+      ours = info(s);
+    }
+    const kv = (name: string) => k.get(name) ?? 0; // ss leaves out counters that are 0
+    assert.equal(Number(ours.bytesAcked), data.length, 'our tcpi_bytes_acked');
+    assert.equal(kv('bytes_received'), data.length, "the kernel's tcpi_bytes_received");
+    assert.equal(kv('bytes_acked'), Number(ours.bytesReceived), 'bytes the other way (none)');
+    assert.equal(kv('segs_in'), ours.segsOut, "the kernel's segs_in = our segs_out");
+    assert.equal(kv('segs_out'), ours.segsIn, "the kernel's segs_out = our segs_in");
+    const dataSent = segs(port).filter((x) => x.len > 0).length;
+    assert.equal(kv('data_segs_in'), dataSent, "the kernel's data_segs_in = the data segments we sent");
+    assert.equal(kv('rcv_mss'), ours.sndMss, "the kernel's rcv_mss = our snd_mss");
+    await s.close();
+    const r = await rx.result();
+    assert.equal(r.bytes, data.length);
+    assert.equal(r.sha, sha(data));
   });
 });
