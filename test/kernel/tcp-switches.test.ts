@@ -1,10 +1,17 @@
 /**
- * The send switches of issue #16 against the Linux kernel over TAP, in namespaces the tests
- * create (named i9sw...): TCP_CORK, MSG_MORE, MSG_EOR and TCP_NOTSENT_LOWAT on our stream
- * socket, a kernel receiver (scripts/kernel-peer.py) that must get every byte (count and
- * SHA-256). Offloads are off, so every frame we hand the TAP is one TCP segment; the test
- * wraps the TAP's transmit to record each segment's sequence number and length on its way
- * to the kernel.
+ * Issue #16's switches against the Linux kernel over TAP, in namespaces the tests create
+ * (named i9sw...), with a kernel peer (scripts/kernel-peer.py, or a python client) that must
+ * get every byte:
+ *
+ * - the send switches on our stream socket: TCP_CORK, MSG_MORE, MSG_EOR, TCP_NOTSENT_LOWAT;
+ * - drop_synfin and RFC 5961 (§3 RST, §4 SYN) with segments injected from the kernel's
+ *   namespace by a raw socket (raw-inject.py), and the FreeBSD-style switches turned off;
+ * - F-RTO (RFC 5682): the kernel's ACKs held on our receive path until our RTO fires;
+ * - TCP_INFO against the kernel's tcp_info of the same connection (ss -tin).
+ *
+ * Offloads are off, so every frame we hand the TAP is one TCP segment; the test wraps the
+ * TAP's transmit to record each segment's sequence number, length and flags on its way to
+ * the kernel, and its receive callback to hold frames (the ACK-path delay spike).
  */
 import assert from 'node:assert/strict';
 import { createHash, randomFillSync } from 'node:crypto';
@@ -473,7 +480,7 @@ describe('drop_synfin and RFC 5961 against segments from the kernel namespace (r
   });
 
   it('RFC 5961 §4 under the Linux profile: a blind SYN without timestamps also draws a challenge ACK', {
-    todo: 'Linux accepts non-RST segments without TSopt on a timestamped connection (no RFC 7323 §3.2 drop) and challenges the SYN; we drop it (stats.missingTimestamp, input.ts timestampAcceptable)',
+    todo: 'Linux accepts non-RST segments without TSopt on a timestamped connection (no RFC 7323 §3.2 drop) and challenges the SYN (checked here: a TS-less SYN into a kernel connection on lo counted TcpExtTCPSYNChallenge 1); we drop it silently (stats.missingTimestamp, input.ts timestampAcceptable)',
   }, async (t) => {
     if (skipUnless(t, ['python3'])) return;
     const { h, segs } = await swHost(t);
