@@ -170,6 +170,7 @@ export const FREEBSD_SYSCTLS: Record<string, Rule> = {
   'net.inet.tcp.delacktime': { kind: 'setting', map: (v) => set('delayedAckUs', int(v) * 1000) },
   'net.inet.tcp.delayed_ack': { kind: 'setting', map: (v) => set('delayedAck', bool(v)) },
   'net.inet.tcp.drop_synfin': { kind: 'setting', map: (v) => set('dropSynFin', bool(v)) },
+  'net.inet.tcp.tolerate_missing_ts': { kind: 'setting', map: (v) => set('tolerateMissingTs', bool(v)) },
   'net.inet.tcp.ack_war_timewindow': {
     kind: 'setting',
     map: (v) => set('invalidRateLimitUs', int(v) * 1000),

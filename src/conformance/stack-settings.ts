@@ -220,6 +220,9 @@ export class StackSettings {
       case 'dropSynFin':
         c.dropSynFin = on;
         return true;
+      case 'tolerateMissingTs':
+        c.tolerateMissingTs = on;
+        return true;
       // RFC 5961 §7 ACK throttling: per connection, and host-wide for challenge ACKs.
       case 'invalidRateLimitUs':
         c.invalidRateLimit = num;

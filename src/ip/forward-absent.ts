@@ -14,9 +14,8 @@ class Absent {
         code: 'ERR_METHOD_NOT_IMPLEMENTED',
       });
   }
-  // Never called: the stack refuses forwarding before a packet could be forwarded.
-  forward(): void {}
-  forwardMulticast(): void {}
+  // No forward() or forwardMulticast(): the stack refuses forwarding before a packet could
+  // reach them.
 }
 
 export { Absent as Ipv4Forwarder, Absent as Ipv6Forwarder };

@@ -242,6 +242,12 @@ export interface TcpConfig {
    */
   dropSynFin: boolean;
   /**
+   * A non-<RST> segment without TSopt on a timestamped connection is processed (Linux), not
+   * dropped (RFC 7323 §3.2; FreeBSD's net.inet.tcp.tolerate_missing_ts = 0). Profile
+   * missingTimestamp.
+   */
+  tolerateMissingTs: boolean;
+  /**
    * A segment acknowledging data not yet sent is discarded without a reply (Linux tcp_ack;
    * profile ackOfUnsentData). Off: it draws a duplicate ACK (RFC 9293 §3.10.7.4, FreeBSD).
    */
@@ -339,6 +345,7 @@ type ProfileDecided =
   | 'icmpSoftUnreachable'
   | 'mssOptionPerSyn'
   | 'dropSynFin'
+  | 'tolerateMissingTs'
   | 'silentAckOfUnsent'
   | 'invalidRateLimit'
   | 'invalidRateBurst'
@@ -387,6 +394,7 @@ function profileSettings(p: TcpProfile): Pick<TcpConfig, ProfileDecided> {
     icmpSoftUnreachable: p.icmpHandshakeAbort === 'port-protocol-unreachable',
     mssOptionPerSyn: p.synMssOption === 'freebsd-tcp-mssopt',
     dropSynFin: p.synFinToListener === 'drop',
+    tolerateMissingTs: p.missingTimestamp === 'accept',
     silentAckOfUnsent: p.ackOfUnsentData === 'linux-discard',
     invalidRateLimit: p.invalidReplyLimit.window,
     invalidRateBurst: p.invalidReplyLimit.count,

@@ -287,7 +287,9 @@ function timestampAcceptable(c: Tcb, r: TcpRepr, textLen: number, now: number): 
   const ts = r.options.timestamps;
   if (!ts) {
     // RFC 7323 §3.2: "If a non-<RST> segment is received without a TSopt, a TCP SHOULD
-    // silently drop the segment."
+    // silently drop the segment." Linux processes it (PAWS needs the option), so a blind SYN
+    // without one still draws its challenge ACK there (profile missingTimestamp).
+    if (c.layer.config.tolerateMissingTs) return true;
     c.layer.stats.missingTimestamp++;
     return false;
   }

@@ -290,6 +290,13 @@ export interface TcpProfile {
    */
   readonly synFinToListener: 'drop' | 'syn';
   /**
+   * A non-<RST> segment without TSopt on a connection that negotiated timestamps.
+   * 'rfc7323-drop': silently dropped (RFC 7323 §3.2 SHOULD; FreeBSD tcp_input with its
+   * default net.inet.tcp.tolerate_missing_ts = 0). 'accept': processed, PAWS skipped (Linux:
+   * tcp_validate_incoming checks PAWS only when the option is there).
+   */
+  readonly missingTimestamp: 'rfc7323-drop' | 'accept';
+  /**
    * A segment on a synchronized connection whose ACK acknowledges data not yet sent
    * (SEG.ACK > SND.NXT). 'rfc9293-ack': "send an ACK, drop the segment, and return" (RFC
    * 9293 §3.10.7.4, RFC 5961 §5.2; FreeBSD tcp_input: tcps_rcvacktoomuch, dropafterack).
@@ -347,6 +354,7 @@ export const LINUX: TcpProfile = Object.freeze({
   synMssOption: 'route-advmss',
   invalidReplyLimit: Object.freeze({ count: 1, window: millis(500) }),
   synFinToListener: 'drop',
+  missingTimestamp: 'accept',
   ackOfUnsentData: 'linux-discard',
   spuriousRtoDetection: 'rfc5682-frto',
 });
@@ -392,6 +400,7 @@ export const FREEBSD: TcpProfile = Object.freeze({
   synMssOption: 'freebsd-tcp-mssopt',
   invalidReplyLimit: Object.freeze({ count: 5, window: millis(1000) }),
   synFinToListener: 'syn',
+  missingTimestamp: 'rfc7323-drop',
   ackOfUnsentData: 'rfc9293-ack',
   spuriousRtoDetection: 'none',
 });

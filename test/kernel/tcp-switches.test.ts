@@ -468,8 +468,7 @@ describe('drop_synfin and RFC 5961 against segments from the kernel namespace (r
     const st = h.stack.tcp.stats;
     const before = st.challengeAcks;
     const mark = segs(e.clientPort).length;
-    // With a timestamp at or above TS.Recent (PAWS passes; RFC 7323 §3.2 asks to drop a
-    // segment without one, see the todo test below).
+    // With a timestamp at or above TS.Recent (PAWS passes; one without a timestamp: the next test).
     await inject(h, e.clientPort, 5423, e.conn.c.rcv.nxt + 1000, 'S', [e.conn.c.tsRecent + 1, 0]);
     await until(() => st.challengeAcks > before, 5000, 'a challenge ACK');
     const replies = segs(e.clientPort).slice(mark);
@@ -479,9 +478,10 @@ describe('drop_synfin and RFC 5961 against segments from the kernel namespace (r
     await e.finish();
   });
 
-  it('RFC 5961 §4 under the Linux profile: a blind SYN without timestamps also draws a challenge ACK', {
-    todo: 'Linux accepts non-RST segments without TSopt on a timestamped connection (no RFC 7323 §3.2 drop) and challenges the SYN (checked here: a TS-less SYN into a kernel connection on lo counted TcpExtTCPSYNChallenge 1); we drop it silently (stats.missingTimestamp, input.ts timestampAcceptable)',
-  }, async (t) => {
+  // Linux processes a segment without TSopt on a timestamped connection (PAWS needs the
+  // option) and challenges such a SYN: checked against this kernel, a TS-less SYN into a kernel
+  // connection on lo counted TcpExtTCPSYNChallenge 1 (profile missingTimestamp).
+  it('RFC 5961 §4 under the Linux profile: a blind SYN without timestamps also draws a challenge ACK', async (t) => {
     if (skipUnless(t, ['python3'])) return;
     const { h, segs } = await swHost(t);
     const e = await established(t, h, 5425);

@@ -115,3 +115,29 @@ describe('TS.Recent', () => {
     assert.equal(e.c.tsRecent, 60);
   });
 });
+
+describe('a segment without TSopt on a timestamped connection', () => {
+  const noTs = (e: ReturnType<typeof established>) =>
+    e.h.inject(
+      { srcPort: PEER_PORT, dstPort: e.port, seq: e.peerSeq, ack: e.iss + 1, flags: TCP_ACK },
+      new Uint8Array(100),
+    );
+
+  it('Linux profile: processed (PAWS needs the option; tcp_validate_incoming), its data acknowledged', () => {
+    const e = established({ peerOptions: TS });
+    noTs(e);
+    assert.equal(e.c.readableLength, 100);
+    assert.equal(e.h.layer.stats.missingTimestamp, 0);
+    e.h.advance(200);
+    expectSeg(e.h.one(), { flags: TCP_ACK, ack: e.peerSeq + 100 });
+  });
+
+  it('RFC 7323 §3.2 (FreeBSD, tolerate_missing_ts = 0): silently dropped and counted', () => {
+    const e = established({ peerOptions: TS, config: { tolerateMissingTs: false } });
+    noTs(e);
+    assert.equal(e.c.readableLength, 0);
+    assert.equal(e.h.layer.stats.missingTimestamp, 1);
+    e.h.advance(200);
+    e.h.none();
+  });
+});
