@@ -10,7 +10,7 @@
  * device says so and the same transfer works.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -56,25 +56,65 @@ async function kernelCsumErrors(h: TapStackHost, ns?: string): Promise<{ tcp: nu
   return { tcp: field('Tcp'), udp: field('Udp') };
 }
 
+/** dumpcap on the kernel side of the TAP. */
+interface Capture {
+  /**
+   * Stops the capture once it holds `frames` frames (bounded in time). dumpcap hands frames
+   * from its kernel ring to the file in blocks, so frames of the last second may still be in
+   * the ring when the transfer ends; a SIGINT then would lose them, and the capture would hold
+   * only what was drained by chance.
+   */
+  stop(frames: number): Promise<void>;
+}
+
 /** Starts dumpcap on the kernel side of the TAP; resolves once it captures. */
-async function capture(h: TapStackHost, file: string): Promise<ChildProcess> {
-  const c = h.spawn(['dumpcap', '-q', '-i', h.ifname, '-s', '256', '-w', file]);
+async function capture(h: TapStackHost, file: string): Promise<Capture> {
+  // Not -q: dumpcap reports "Packets: N" on stderr as frames reach the file.
+  const c = h.spawn(['dumpcap', '-i', h.ifname, '-s', '256', '-w', file]);
   let err = '';
+  let written = 0;
+  let onReport = (): void => {};
+  c.stderr?.on('data', (b: Buffer) => {
+    err += b.toString('utf8');
+    for (const m of err.matchAll(/Packets: (\d+)/g)) written = Math.max(written, Number(m[1]));
+    if (err.length > 4096) err = err.slice(-256);
+    onReport();
+  });
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`dumpcap did not start: ${err}`)), 10_000);
-    c.stderr?.on('data', (b: Buffer) => {
-      err += b.toString('utf8');
+    onReport = () => {
       if (/Capturing on/.test(err)) {
         clearTimeout(timer);
         resolve();
       }
-    });
+    };
     c.once('exit', () => {
       clearTimeout(timer);
       reject(new Error(`dumpcap exited: ${err}`));
     });
   });
-  return c;
+  return {
+    async stop(frames: number): Promise<void> {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 10_000);
+        onReport = () => {
+          if (written >= frames) {
+            clearTimeout(timer);
+            resolve();
+          }
+        };
+        onReport();
+      });
+      c.kill('SIGINT');
+      assert.equal(await exited(c, 10_000), 0, 'dumpcap stopped cleanly');
+      assert.ok(written >= frames, `dumpcap wrote ${written} frames of the ${frames} that crossed the TAP`);
+    },
+  };
+}
+
+/** Frames that crossed the TAP either way so far. */
+function tapFrames(h: TapStackHost): number {
+  return h.tap.stats.txFrames + h.tap.stats.rxFrames;
 }
 
 describe('TAP with virtio_net_hdr offloads, kernel peer', () => {
@@ -90,12 +130,12 @@ describe('TAP with virtio_net_hdr offloads, kernel peer', () => {
     const file = join(dir, 'tap.pcapng');
     const before = await kernelCsumErrors(h);
     const cap = await capture(h, file);
+    const framesBefore = tapFrames(h);
 
     await toKernel(t, h, 16 * MiB, 60_000);
     await fromKernel(t, h, 16 * MiB, 60_000);
 
-    cap.kill('SIGINT');
-    assert.equal(await exited(cap, 10_000), 0, 'dumpcap stopped cleanly');
+    await cap.stop(tapFrames(h) - framesBefore);
     const after = await kernelCsumErrors(h);
     assert.deepEqual(after, before, 'kernel InCsumErrors unchanged');
 
@@ -128,6 +168,12 @@ describe('TAP with virtio_net_hdr offloads, kernel peer', () => {
       return out.split('\n').filter((l) => l.trim() !== '').length;
     };
     assert.ok(tshark('tcp') > 500, 'TCP frames on the capture');
+    // Both transfers are on it: our data to the kernel, the kernel's to us.
+    assert.ok(tshark('ip.src == 10.79.1.2 && tcp.len > 1500') > 100, 'our super-segments on the capture');
+    assert.ok(
+      tshark('ip.src == 10.79.1.1 && tcp.len > 1500') > 10,
+      "the kernel's super-segments on the capture",
+    );
     assert.equal(tshark('_ws.malformed'), 0, 'malformed packets');
   });
 
@@ -143,12 +189,12 @@ describe('TAP with virtio_net_hdr offloads, kernel peer', () => {
     const file = join(dir, 'tap6.pcapng');
     const before = await kernelCsumErrors(h);
     const cap = await capture(h, file);
+    const framesBefore = tapFrames(h);
 
     await toKernel(t, h, 16 * MiB, 60_000, { ns: h.ns, ip: 'fd00:79::1' });
     await fromKernel(t, h, 16 * MiB, 60_000, undefined, 'fd00:79::2');
 
-    cap.kill('SIGINT');
-    assert.equal(await exited(cap, 10_000), 0, 'dumpcap stopped cleanly');
+    await cap.stop(tapFrames(h) - framesBefore);
     // TCP's MIB counts both families' checksum errors.
     assert.deepEqual(await kernelCsumErrors(h), before, 'kernel InCsumErrors unchanged');
     const st = h.tap.stats;
@@ -170,8 +216,12 @@ describe('TAP with virtio_net_hdr offloads, kernel peer', () => {
         .filter((l) => l.trim() !== '').length;
     assert.ok(tshark('ipv6 && tcp') > 500, 'TCP over IPv6 frames on the capture');
     assert.ok(
-      tshark('ipv6 && tcp.len > 1500') > 100,
-      'super-segments on the capture, as the kernel took them',
+      tshark('ipv6.src == fd00:79::2 && tcp.len > 1500') > 100,
+      'our super-segments on the capture, as the kernel took them',
+    );
+    assert.ok(
+      tshark('ipv6.src == fd00:79::1 && tcp.len > 1500') > 10,
+      "the kernel's super-segments on the capture",
     );
     assert.equal(tshark('_ws.malformed'), 0, 'malformed packets');
   });
