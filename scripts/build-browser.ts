@@ -46,7 +46,7 @@ export interface BundleSize {
   gzip: number;
 }
 
-const BUILD_OPTIONS = {
+export const BUILD_OPTIONS = {
   bundle: true,
   format: 'esm',
   platform: 'browser',
@@ -73,7 +73,7 @@ const ABSENT: Record<string, { importers: RegExp; path: string }> = {
   './ipv6-forward.ts': { importers: /ip[\\/]ipv6\.ts$/, path: 'src/ip/forward-absent.ts' },
 };
 
-const stackAlone: Plugin = {
+export const stackAlone: Plugin = {
   name: 'stack-alone',
   setup(b) {
     b.onResolve({ filter: /^\.\/(bbr|mroute|file|sendfile|forward|ipv6-forward)\.ts$/ }, (args) => {
@@ -103,7 +103,7 @@ export async function buildBrowser(outdir = join(root, 'dist/browser')): Promise
 }
 
 /** Re-minifies a bundle in place with terser, keeping its linked source map. */
-async function compressBundle(file: string): Promise<void> {
+export async function compressBundle(file: string): Promise<void> {
   const mapFile = `${file}.map`;
   const base = file.slice(file.lastIndexOf('/') + 1);
   const code = readFileSync(file, 'utf8').replace(/\n\/\/# sourceMappingURL=.*\n?$/, '\n');
