@@ -159,6 +159,37 @@ describe('npm run build:browser', () => {
     );
   });
 
+  it('leaves the DNS client out of the stack alone (nameservers: ERR_METHOD_NOT_IMPLEMENTED); getaddrinfo still answers numbers and the hosts tables; sockstack.js has DNS', async () => {
+    type Bundle = {
+      Stack: new (o: object) => { nameservers: string[]; backend: unknown };
+      getaddrinfo(backend: unknown, host: string, port: number): Promise<[number, ...unknown[]][]>;
+      ManualClock: new (t: number) => object;
+      SeededRng: new (seed: number) => object;
+      StubResolver?: unknown;
+      parseDnsMessage?: unknown;
+    };
+    const make = (m: Bundle, nameservers?: string[]) =>
+      new m.Stack({
+        clock: new m.ManualClock(0),
+        rng: new m.SeededRng(1),
+        ...(nameservers ? { nameservers } : {}),
+      });
+    const alone = (await import(pathToFileURL(join(outdir, 'stack.js')).href)) as Bundle;
+    const full = (await import(pathToFileURL(join(outdir, 'sockstack.js')).href)) as Bundle;
+    assert.throws(() => make(alone, ['10.0.2.53']), { code: 'ERR_METHOD_NOT_IMPLEMENTED', message: /DNS/ });
+    assert.equal(alone.StubResolver, undefined);
+    assert.equal(alone.parseDnsMessage, undefined);
+    const { backend } = make(alone);
+    const families = [...new Set((await alone.getaddrinfo(backend, 'localhost', 80)).map((r) => r[0]))].sort(
+      (a, b) => a - b,
+    );
+    assert.deepEqual(families, [2, 10], 'localhost: 127.0.0.1 and ::1 from the hosts table');
+    assert.equal((await alone.getaddrinfo(backend, '10.0.0.1', 80))[0][0], 2);
+    await assert.rejects(alone.getaddrinfo(backend, 'example.test', 80), { code: 'EAI_NONAME' });
+    assert.deepEqual(make(full, ['10.0.2.53']).nameservers, ['10.0.2.53:53']);
+    assert.equal(typeof full.StubResolver, 'function');
+  });
+
   it('is tree-shakable: a page importing parseIpv4 from esm/ gets under 2% of the core', async () => {
     const core = sizes.find((s) => s.name === 'sockstack');
     assert.ok(core);
