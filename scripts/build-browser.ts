@@ -8,8 +8,9 @@
  *                              sockets API, getaddrinfo (numeric names and the hosts
  *                              tables), loopback, the real-time driver and address
  *                              parsing; without BBR, forwarding, multicast routing,
- *                              makefile() and sendfile(), the DNS client (ABSENT below)
- *                              and the header codecs, which sockstack.js and esm/ have
+ *                              makefile() and sendfile(), the DNS client, the ping
+ *                              client (ABSENT below) and the header codecs, which
+ *                              sockstack.js and esm/ have
  *   dist/browser/links.js      only the page links (MessagePort, WebSocket), for pages
  *                              that get the core some other way
  *   dist/browser/web/          the course page (src/web, what `sockstack web` serves):
@@ -65,7 +66,8 @@ export const BUILD_OPTIONS = {
  * CONFIG_IP_MROUTE/CONFIG_IPV6_MROUTE) and the sockets' file faces, makefile() and sendfile()
  * (Python's socket.py library code over the _socket system calls), and the DNS client
  * (the stub resolver and its message codec: the C library's, glibc's getaddrinfo over UDP,
- * not the kernel's; numeric names and the hosts tables still resolve).
+ * not the kernel's; numeric names and the hosts tables still resolve) and the ping client
+ * (ping(8), a program: the stack still answers echo requests).
  */
 const ABSENT: Record<string, { importers: RegExp; path: string }> = {
   './bbr.ts': { importers: /congestion[\\/]factory\.ts$/, path: 'src/tcp/congestion/bbr-absent.ts' },
@@ -75,6 +77,8 @@ const ABSENT: Record<string, { importers: RegExp; path: string }> = {
   './forward.ts': { importers: /ip[\\/]ipv4\.ts$/, path: 'src/ip/forward-absent.ts' },
   './ipv6-forward.ts': { importers: /ip[\\/]ipv6\.ts$/, path: 'src/ip/forward-absent.ts' },
   '../dns/resolver.ts': { importers: /socket[\\/]stack-resolver\.ts$/, path: 'src/dns/resolver-absent.ts' },
+  './ping.ts': { importers: /ip[\\/]ipv4\.ts$/, path: 'src/ip/ping-absent.ts' },
+  './ipv6-ping.ts': { importers: /ip[\\/]ipv6\.ts$/, path: 'src/ip/ping-absent.ts' },
 };
 
 export const stackAlone: Plugin = {

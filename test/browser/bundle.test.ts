@@ -190,6 +190,32 @@ describe('npm run build:browser', () => {
     assert.equal(typeof full.StubResolver, 'function');
   });
 
+  it('leaves the ping client out of the stack alone (ping, ping6: ERR_METHOD_NOT_IMPLEMENTED); sockstack.js pings', async () => {
+    type Ping = Promise<{ ok: boolean; from?: number }>;
+    type Stack = { ping(dst: string, o?: object): Ping; ping6(dst: string, o?: object): Ping };
+    type Bundle = {
+      Stack: new (o: object) => Stack;
+      Simulation: new () => {
+        clock: object;
+        rng: object;
+        add(s: Stack): Stack;
+        run<T>(p: Promise<T>, o: { timeout: number }): Promise<T>;
+      };
+      ManualClock: new (t: number) => object;
+      SeededRng: new (seed: number) => object;
+    };
+    const alone = (await import(pathToFileURL(join(outdir, 'stack.js')).href)) as Bundle;
+    const full = (await import(pathToFileURL(join(outdir, 'sockstack.js')).href)) as Bundle;
+    const host = new alone.Stack({ clock: new alone.ManualClock(0), rng: new alone.SeededRng(1) });
+    await assert.rejects(host.ping('127.0.0.1'), { code: 'ERR_METHOD_NOT_IMPLEMENTED', message: /ping/ });
+    await assert.rejects(host.ping6('::1'), { code: 'ERR_METHOD_NOT_IMPLEMENTED' });
+    // The full bundle's client gets its answer over loopback (the stack answers echoes in both).
+    const sim = new full.Simulation();
+    const pinger = sim.add(new full.Stack({ clock: sim.clock, rng: sim.rng }));
+    const r = await sim.run(pinger.ping('127.0.0.1', { timeout: 1_000_000 }), { timeout: 2_000_000 });
+    assert.equal(r.ok, true);
+  });
+
   it('is tree-shakable: a page importing parseIpv4 from esm/ gets under 2% of the core', async () => {
     const core = sizes.find((s) => s.name === 'sockstack');
     assert.ok(core);
