@@ -18,7 +18,7 @@
 import type { Rng } from '../rand/rng.ts';
 import type { Clock } from '../time/clock.ts';
 import type { TimerQueue } from '../time/timers.ts';
-import { formatIpv6, type IpAddress, parseIpv6 } from '../wire/address.ts';
+import { formatIpv6, parseIpv6 } from '../wire/address.ts';
 import { isWireError } from '../wire/error.ts';
 import { ETHERTYPE_IPV6 } from '../wire/ethernet.ts';
 import {
@@ -671,21 +671,5 @@ export class Ipv6Layer {
     if (!h) return false;
     h.icmpError(err);
     return true;
-  }
-
-  /** `ip -6 addr`-like text of every interface (for tests and the CLI). */
-  describe(): string[] {
-    const out: string[] = [];
-    for (const st of this.#states.values()) for (const l of st.describe()) out.push(`${st.iface.name} ${l}`);
-    return out;
-  }
-
-  /** Every usable address of ours as IpAddress. */
-  addresses(): IpAddress[] {
-    const out: IpAddress[] = [];
-    for (const st of this.#states.values())
-      for (const x of st.addresses)
-        if (x.state === 'preferred' || x.state === 'deprecated') out.push({ family: 6, v6: x.address });
-    return out;
   }
 }

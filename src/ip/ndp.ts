@@ -134,18 +134,6 @@ export class Ndp {
     this.#send(st, new Uint8Array(16), solicitedNode(target), { kind: 'ns', target, options: {} });
   }
 
-  /** Unsolicited NA for our new address (RFC 4861 §7.2.6), to all nodes. */
-  announce(st: Ipv6Interface, addr: Uint8Array): void {
-    this.#send(st, addr, IPV6_ALL_NODES, {
-      kind: 'na',
-      router: this.#env.isRouter(),
-      solicited: false,
-      override: true,
-      target: addr,
-      options: { targetLinkAddress: st.iface.mac },
-    });
-  }
-
   #send(st: Ipv6Interface, src: Uint8Array, dst: Uint8Array, m: NdpRepr): void {
     const stats = this.#env.stats;
     if (m.kind === 'ns') stats.nsSent++;
