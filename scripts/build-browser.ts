@@ -61,8 +61,8 @@ export const BUILD_OPTIONS = {
 
 /**
  * What the stack alone (stack.js) builds without: each `*-absent.ts` stands in for the module
- * its importers name. BBR (a Linux module, tcp_bbr), a router's forwarding (IPv4 and IPv6:
- * stack.js is a host's stack), multicast routing (Linux's
+ * its importers name. BBR (a Linux module, tcp_bbr), a router's forwarding (IPv4 and IPv6,
+ * and IPv6 Router Advertisements: stack.js is a host's stack), multicast routing (Linux's
  * CONFIG_IP_MROUTE/CONFIG_IPV6_MROUTE) and the sockets' file faces, makefile() and sendfile()
  * (Python's socket.py library code over the _socket system calls), and the DNS client
  * (the stub resolver and its message codec: the C library's, glibc's getaddrinfo over UDP,
@@ -76,6 +76,7 @@ const ABSENT: Record<string, { importers: RegExp; path: string }> = {
   './sendfile.ts': { importers: /socket[\\/](socket|index)\.ts$/, path: 'src/socket/file-absent.ts' },
   './forward.ts': { importers: /ip[\\/]ipv4\.ts$/, path: 'src/ip/forward-absent.ts' },
   './ipv6-forward.ts': { importers: /ip[\\/]ipv6\.ts$/, path: 'src/ip/forward-absent.ts' },
+  './ndp-router.ts': { importers: /ip[\\/]ndp\.ts$/, path: 'src/ip/forward-absent.ts' },
   '../dns/resolver.ts': { importers: /socket[\\/]stack-resolver\.ts$/, path: 'src/dns/resolver-absent.ts' },
   './ping.ts': { importers: /ip[\\/]ipv4\.ts$/, path: 'src/ip/ping-absent.ts' },
   './ipv6-ping.ts': { importers: /ip[\\/]ipv6\.ts$/, path: 'src/ip/ping-absent.ts' },

@@ -376,7 +376,7 @@ export class Ipv6Layer {
     const st = this.enable(ifname, { acceptRa: false });
     const first = st.advertise.length === 0;
     st.advertise.push({ prefix: c.address.slice(), length: c.prefix });
-    if (first) this.ndp.startAdvertising(st);
+    if (first) this.ndp.router.start(st);
   }
 
   setInterfaceUp(ifname: string, up: boolean): void {
@@ -398,7 +398,7 @@ export class Ipv6Layer {
       // RFC 4861 §6.3.7: a host solicits routers once it has a link-local address.
       if (st.acceptRa) this.ndp.startSolicitation(st);
       // A router's interface advertises (again) now that it can send from link-local.
-      if (this.#env.forwarding && st.advertise.length > 0) this.ndp.sendRa(st);
+      if (this.#env.forwarding && st.advertise.length > 0) this.ndp.router.send(st);
     }
   }
 
