@@ -17,21 +17,30 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 import { BUILD_OPTIONS, CORE_GZIP_LIMIT, compressBundle, ENTRIES, stackAlone } from './build-browser.ts';
 
-interface Row {
+export interface ModuleSize {
+  /** A source file (or with `byFolder`, a folder), relative to the repository. */
   name: string;
+  /** Its minified bytes in esbuild's output. */
   bytes: number;
 }
 
-async function main(): Promise<void> {
-  const args = process.argv.slice(2);
-  const t = args.indexOf('--top');
-  const top = t >= 0 ? Number(args[t + 1]) : 40;
-  const byFolder = args.includes('--folders');
+export interface StackReport {
+  /** Largest first. */
+  modules: ModuleSize[];
+  /** esbuild's minified output, before terser. */
+  esbuildBytes: number;
+  /** stack.js as `npm run build:browser` writes it, and gzipped. */
+  bytes: number;
+  gzip: number;
+}
 
+/** Builds stack.js as build-browser.ts does, into a temporary folder, and says what it holds. */
+export async function stackReport(byFolder = false): Promise<StackReport> {
   const outdir = mkdtempSync(join(tmpdir(), 'sockstack-bundle-report-'));
   try {
     const result = await build({
@@ -45,8 +54,6 @@ async function main(): Promise<void> {
     const esbuildBytes = readFileSync(file).length;
     await compressBundle(file);
     const code = readFileSync(file);
-    const gzip = gzipSync(code, { level: 9 }).length;
-
     const output = Object.values(result.metafile.outputs).find((o) => o.entryPoint !== undefined);
     if (!output) throw new Error('esbuild wrote no entry output');
     const sums = new Map<string, number>();
@@ -54,25 +61,32 @@ async function main(): Promise<void> {
       const name = byFolder ? dirname(input) : input;
       sums.set(name, (sums.get(name) ?? 0) + bytesInOutput);
     }
-    const rows: Row[] = [...sums].map(([name, bytes]) => ({ name, bytes })).sort((a, b) => b.bytes - a.bytes);
-    const modules = rows.reduce((n, r) => n + r.bytes, 0);
-    // Terser shrinks esbuild's output further; the gzip ratio is taken against esbuild's bytes.
-    const ratio = gzip / esbuildBytes;
-
-    console.log(`${'module'.padEnd(44)} ${'minified'.padStart(9)} ${'~gzip'.padStart(7)}  share`);
-    for (const r of top > 0 ? rows.slice(0, top) : rows) {
-      const share = ((100 * r.bytes) / modules).toFixed(1);
-      console.log(
-        `${r.name.padEnd(44)} ${String(r.bytes).padStart(9)} ${String(Math.round(r.bytes * ratio)).padStart(7)}  ${share.padStart(5)} %`,
-      );
-    }
-    if (top > 0 && rows.length > top) console.log(`(${rows.length - top} more; --top 0 lists all)`);
-    console.log(
-      `\nstack.js: ${code.length} bytes minified (esbuild ${esbuildBytes}), ${gzip} gzipped; budget ${CORE_GZIP_LIMIT}, room ${CORE_GZIP_LIMIT - gzip}`,
-    );
+    const modules = [...sums].map(([name, bytes]) => ({ name, bytes })).sort((a, b) => b.bytes - a.bytes);
+    return { modules, esbuildBytes, bytes: code.length, gzip: gzipSync(code, { level: 9 }).length };
   } finally {
     rmSync(outdir, { recursive: true, force: true });
   }
 }
 
-await main();
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const t = args.indexOf('--top');
+  const top = t >= 0 ? Number(args[t + 1]) : 40;
+  const r = await stackReport(args.includes('--folders'));
+  const total = r.modules.reduce((n, m) => n + m.bytes, 0);
+  // Terser shrinks esbuild's output further; the gzip ratio is taken against esbuild's bytes.
+  const ratio = r.gzip / r.esbuildBytes;
+  console.log(`${'module'.padEnd(44)} ${'minified'.padStart(9)} ${'~gzip'.padStart(7)}  share`);
+  for (const m of top > 0 ? r.modules.slice(0, top) : r.modules) {
+    const share = ((100 * m.bytes) / total).toFixed(1);
+    console.log(
+      `${m.name.padEnd(44)} ${String(m.bytes).padStart(9)} ${String(Math.round(m.bytes * ratio)).padStart(7)}  ${share.padStart(5)} %`,
+    );
+  }
+  if (top > 0 && r.modules.length > top) console.log(`(${r.modules.length - top} more; --top 0 lists all)`);
+  console.log(
+    `\nstack.js: ${r.bytes} bytes minified (esbuild ${r.esbuildBytes}), ${r.gzip} gzipped; budget ${CORE_GZIP_LIMIT}, room ${CORE_GZIP_LIMIT - r.gzip}`,
+  );
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await main();
