@@ -5,10 +5,12 @@
  *                              networks, packet capture, the page links, the VM gateway,
  *                              the Wisp client
  *   dist/browser/stack.js      the stack alone (src/core.ts): Stack, TCP, UDP, IPv4, IPv6, the
- *                              sockets API, DNS, loopback, the real-time driver and address
+ *                              sockets API, getaddrinfo (numeric names and the hosts
+ *                              tables), loopback, the real-time driver and address
  *                              parsing; without BBR, forwarding, multicast routing,
- *                              makefile() and sendfile() (ABSENT below) and the header
- *                              codecs, which sockstack.js and esm/ have
+ *                              makefile() and sendfile(), the DNS client, the ping
+ *                              client (ABSENT below) and the header codecs, which
+ *                              sockstack.js and esm/ have
  *   dist/browser/links.js      only the page links (MessagePort, WebSocket), for pages
  *                              that get the core some other way
  *   dist/browser/web/          the course page (src/web, what `sockstack web` serves):
@@ -46,7 +48,7 @@ export interface BundleSize {
   gzip: number;
 }
 
-const BUILD_OPTIONS = {
+export const BUILD_OPTIONS = {
   bundle: true,
   format: 'esm',
   platform: 'browser',
@@ -59,10 +61,13 @@ const BUILD_OPTIONS = {
 
 /**
  * What the stack alone (stack.js) builds without: each `*-absent.ts` stands in for the module
- * its importers name. BBR (a Linux module, tcp_bbr), a router's forwarding (IPv4 and IPv6:
- * stack.js is a host's stack), multicast routing (Linux's
+ * its importers name. BBR (a Linux module, tcp_bbr), a router's forwarding (IPv4 and IPv6,
+ * and IPv6 Router Advertisements: stack.js is a host's stack), multicast routing (Linux's
  * CONFIG_IP_MROUTE/CONFIG_IPV6_MROUTE) and the sockets' file faces, makefile() and sendfile()
- * (Python's socket.py library code over the _socket system calls).
+ * (Python's socket.py library code over the _socket system calls), and the DNS client
+ * (the stub resolver and its message codec: the C library's, glibc's getaddrinfo over UDP,
+ * not the kernel's; numeric names and the hosts tables still resolve) and the ping client
+ * (ping(8), a program: the stack still answers echo requests).
  */
 const ABSENT: Record<string, { importers: RegExp; path: string }> = {
   './bbr.ts': { importers: /congestion[\\/]factory\.ts$/, path: 'src/tcp/congestion/bbr-absent.ts' },
@@ -71,13 +76,17 @@ const ABSENT: Record<string, { importers: RegExp; path: string }> = {
   './sendfile.ts': { importers: /socket[\\/](socket|index)\.ts$/, path: 'src/socket/file-absent.ts' },
   './forward.ts': { importers: /ip[\\/]ipv4\.ts$/, path: 'src/ip/forward-absent.ts' },
   './ipv6-forward.ts': { importers: /ip[\\/]ipv6\.ts$/, path: 'src/ip/forward-absent.ts' },
+  './ndp-router.ts': { importers: /ip[\\/]ndp\.ts$/, path: 'src/ip/forward-absent.ts' },
+  '../dns/resolver.ts': { importers: /socket[\\/]stack-resolver\.ts$/, path: 'src/dns/resolver-absent.ts' },
+  './ping.ts': { importers: /ip[\\/]ipv4\.ts$/, path: 'src/ip/ping-absent.ts' },
+  './ipv6-ping.ts': { importers: /ip[\\/]ipv6\.ts$/, path: 'src/ip/ping-absent.ts' },
 };
 
-const stackAlone: Plugin = {
+export const stackAlone: Plugin = {
   name: 'stack-alone',
   setup(b) {
-    b.onResolve({ filter: /^\.\/(bbr|mroute|file|sendfile|forward|ipv6-forward)\.ts$/ }, (args) => {
-      const absent = ABSENT[args.path];
+    b.onResolve({ filter: /^\.\.?\/[\w/-]+\.ts$/ }, (args) => {
+      const absent = Object.hasOwn(ABSENT, args.path) ? ABSENT[args.path] : undefined;
       return absent?.importers.test(args.importer) ? { path: join(root, absent.path) } : undefined;
     });
   },
@@ -103,7 +112,7 @@ export async function buildBrowser(outdir = join(root, 'dist/browser')): Promise
 }
 
 /** Re-minifies a bundle in place with terser, keeping its linked source map. */
-async function compressBundle(file: string): Promise<void> {
+export async function compressBundle(file: string): Promise<void> {
   const mapFile = `${file}.map`;
   const base = file.slice(file.lastIndexOf('/') + 1);
   const code = readFileSync(file, 'utf8').replace(/\n\/\/# sourceMappingURL=.*\n?$/, '\n');

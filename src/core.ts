@@ -1,10 +1,13 @@
 // The stack alone, for pages and bundles that want no more: Stack, TCP, UDP, IPv4/IPv6, the
-// sockets API, DNS, loopback, the real-time driver, address parsing. No `node:` imports.
+// sockets API, getaddrinfo (with DNS, which dist/browser/stack.js leaves out: see
+// src/dns/resolver-absent.ts), loopback, the real-time driver, address parsing. No `node:` imports.
 // src/index.ts adds simulated networks (Simulation, Cable, Switch, impairments), packet
 // capture, the page links (MessagePort, WebSocket), the VM gateway and the Wisp client;
 // dist/browser/stack.js is this file (budgeted at 100 KB gzipped).
 
-export * from './dns/index.ts';
+// The hosts table; the DNS client's classes (src/dns/message.ts, resolver.ts) are exported by
+// src/index.ts, so that dist/browser/stack.js can leave the DNS client out.
+export * from './dns/hosts.ts';
 export type { Device, LinkType, SimDevice } from './link/device.ts';
 export * from './link/loopback.ts';
 export * from './link/realtime.ts';

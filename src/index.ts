@@ -2,6 +2,8 @@
 
 // The stack itself (src/core.ts), then what is built on it.
 export * from './core.ts';
+// The DNS client, message codec and stub resolver, which stack.js leaves out.
+export * from './dns/index.ts';
 // A user-mode gateway for a VM's link: DHCP, DNS forwarding, NAT by termination (docs/gateway.md).
 export { DhcpServer, type DhcpServerConfig } from './gateway/dhcp-server.ts';
 export type { Dialer, HostDatagram, HostStream } from './gateway/dialer.ts';

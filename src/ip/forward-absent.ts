@@ -1,10 +1,11 @@
 /**
- * What the stack-alone browser bundle (dist/browser/stack.js) builds in place of forward.ts
- * and ipv6-forward.ts: a host's stack, which forwards nothing, as a Linux host with
- * net.ipv4.ip_forward and net.ipv6.conf.all.forwarding at 0 (and, like the multicast routes
- * of mroute-absent.ts, a router's function). A stack given `forwarding: true` in stack.js
- * throws ERR_METHOD_NOT_IMPLEMENTED; sockstack.js forwards. scripts/build-browser.ts
- * substitutes this file in that one bundle.
+ * What the stack-alone browser bundle (dist/browser/stack.js) builds in place of forward.ts,
+ * ipv6-forward.ts and ndp-router.ts: a host's stack, which forwards nothing, as a Linux host
+ * with net.ipv4.ip_forward and net.ipv6.conf.all.forwarding at 0 (and, like the multicast
+ * routes of mroute-absent.ts, a router's function), so it sends no Router Advertisements
+ * either (a router's half of RFC 4861, which only a forwarding stack sends). A stack given
+ * `forwarding: true` in stack.js throws ERR_METHOD_NOT_IMPLEMENTED; sockstack.js forwards.
+ * scripts/build-browser.ts substitutes this file in that one bundle.
  */
 
 class Absent {
@@ -19,3 +20,10 @@ class Absent {
 }
 
 export { Absent as Ipv4Forwarder, Absent as Ipv6Forwarder };
+
+/** No Router Advertisements: only a router stack (forwarding on) sends them, and this one cannot be one. */
+export class RouterAdvertiser {
+  start(): void {}
+  solicited(): void {}
+  send(): void {}
+}

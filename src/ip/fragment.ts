@@ -24,7 +24,6 @@
 import type { Instant } from '../time/instant.ts';
 import { seconds } from '../time/instant.ts';
 import type { Timer, TimerQueue } from '../time/timers.ts';
-import type { Ipv4Address } from '../wire/address.ts';
 import { emitIpv4, type Ipv4Repr, ipv4HeaderLength } from '../wire/ipv4.ts';
 import type { IpStats } from './stats.ts';
 
@@ -67,27 +66,175 @@ interface Piece {
   data: Uint8Array;
 }
 
-class Datagram {
+/** The reassembly counters both families keep (RFC 4293 ipSystemStatsReasm*, and ours). */
+export interface ReassemblyStats {
+  reasmRequired: number;
+  reasmOk: number;
+  reasmFails: number;
+  reasmTimeouts: number;
+  reasmOverlaps: number;
+  reasmEvictions: number;
+  reasmMalformed: number;
+}
+
+/** A datagram in reassembly, of either family; `F` is what its offset-0 fragment leaves for Time Exceeded. */
+export class PendingDatagram<F> {
   readonly key: string;
-  readonly src: Ipv4Address;
-  readonly dst: Ipv4Address;
-  readonly created: Instant;
-  holes: Hole[] = [{ first: 0, end: Number.POSITIVE_INFINITY }];
+  readonly timer: Timer;
   pieces: Piece[] = [];
-  /** Header of the offset-0 fragment with its first data bytes (for ICMP time exceeded). */
-  first: { repr: Ipv4Repr; quote: Uint8Array } | undefined = undefined;
+  /** The length, once the last fragment has come. */
   total: number | undefined = undefined;
-  bytes = 0;
-  /** Set after an overlap: fragments are discarded until the timer fires. */
+  first: F | undefined = undefined;
+  /** Charged against the cap: PER_DATAGRAM_OVERHEAD and each held fragment's cost. */
+  charged = PER_DATAGRAM_OVERHEAD;
+  /** Set after an overlap or a malformed fragment: fragments are discarded until the timer fires. */
   dead = false;
-  timer: Timer;
-  constructor(key: string, src: Ipv4Address, dst: Ipv4Address, now: Instant, timer: Timer) {
+  constructor(key: string, timer: Timer) {
     this.key = key;
-    this.src = src;
-    this.dst = dst;
-    this.created = now;
     this.timer = timer;
   }
+}
+
+interface TableEnv<F> {
+  now(): Instant;
+  readonly timers: TimerQueue;
+  readonly stats: ReassemblyStats;
+  timedOut(first: F): void;
+}
+
+/**
+ * The bounded table of datagrams in reassembly that both families' reassemblers keep
+ * (this file's for IPv4, ipv6-fragment.ts's for IPv6): each datagram has its timer, and
+ * memory is charged at true cost; past `maxBytes` or `maxDatagrams` the oldest datagrams
+ * are evicted (as Linux's inet_frag evictor), each a failed reassembly. A datagram that
+ * times out after its first fragment came is reported (`timedOut`) for Time Exceeded
+ * code 1 (RFC 1122 §3.3.2, RFC 8200 §4.5).
+ */
+export class ReassemblyTable<F, D extends PendingDatagram<F>> {
+  readonly config: ReassemblyConfig;
+  readonly #env: TableEnv<F>;
+  readonly #make: (key: string, timer: Timer) => D;
+  /** Insertion order = age order (Map iterates in insertion order). */
+  readonly #table = new Map<string, D>();
+  #bytes = 0;
+
+  constructor(env: TableEnv<F>, config: ReassemblyConfig, make: (key: string, timer: Timer) => D) {
+    this.#env = env;
+    this.config = config;
+    this.#make = make;
+  }
+
+  /** Datagrams currently in reassembly (including dropped ones awaiting timeout). */
+  get datagrams(): number {
+    return this.#table.size;
+  }
+
+  /** Bytes charged against the memory cap. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** Drops everything (tests, interface reset). */
+  clear(): void {
+    for (const d of [...this.#table.values()]) this.#remove(d);
+  }
+
+  /**
+   * The datagram `key` names, made (its timer started) when new if one more datagram and a
+   * fragment of `cost` fit; undefined, a failure, when they cannot.
+   */
+  protected datagram(key: string, cost: number): D | undefined {
+    let d = this.#table.get(key);
+    if (d !== undefined) return d;
+    if (!this.#makeRoom(cost + PER_DATAGRAM_OVERHEAD, true)) {
+      this.#env.stats.reasmFails++;
+      return undefined;
+    }
+    const made: D = this.#make(
+      key,
+      this.#env.timers.timer(() => this.#expire(made)),
+    );
+    d = made;
+    this.#bytes += d.charged;
+    this.#table.set(key, d);
+    d.timer.set(this.#env.now() + this.config.timeout);
+    return d;
+  }
+
+  /** Charges a fragment of `cost` to `d`, evicting older datagrams as needed; false, a failure, when it cannot fit. */
+  protected charge(d: D, cost: number): boolean {
+    if (!this.#makeRoom(cost, false, d)) {
+      this.#env.stats.reasmFails++;
+      return false;
+    }
+    d.charged += cost;
+    this.#bytes += cost;
+    return true;
+  }
+
+  /** Gives up on `d` (an overlap, a malformed fragment): its fragments until the timer fires are discarded. */
+  protected kill(d: D): void {
+    this.#env.stats.reasmFails++;
+    d.dead = true;
+    d.first = undefined;
+    this.#bytes -= d.charged - PER_DATAGRAM_OVERHEAD;
+    d.charged = PER_DATAGRAM_OVERHEAD;
+    d.pieces = [];
+  }
+
+  /** `d` is complete (or given up): out of the table. */
+  protected done(d: D): void {
+    this.#remove(d);
+  }
+
+  /** Evicts oldest datagrams until `need` more bytes (and one more datagram when `newDatagram`) fit. */
+  #makeRoom(need: number, newDatagram: boolean, keep?: D): boolean {
+    const { maxBytes, maxDatagrams } = this.config;
+    if (need > maxBytes) return false;
+    while (this.#bytes + need > maxBytes || (newDatagram && this.#table.size >= maxDatagrams)) {
+      let victim: D | undefined;
+      for (const d of this.#table.values()) {
+        if (d !== keep) {
+          victim = d;
+          break;
+        }
+      }
+      if (victim === undefined) return false;
+      this.#env.stats.reasmEvictions++;
+      if (!victim.dead) this.#env.stats.reasmFails++;
+      this.#remove(victim);
+    }
+    return true;
+  }
+
+  #remove(d: D): void {
+    d.timer.cancel();
+    this.#bytes -= d.charged;
+    d.charged = 0;
+    this.#table.delete(d.key);
+  }
+
+  #expire(d: D): void {
+    if (this.#table.get(d.key) !== d) return;
+    const { first, dead } = d;
+    this.#remove(d);
+    if (dead) return;
+    this.#env.stats.reasmTimeouts++;
+    this.#env.stats.reasmFails++;
+    // RFC 1122 §3.3.2: "If the fragment with offset zero has been received, a Time
+    // Exceeded message (code 1) SHOULD be sent to the source."
+    if (first) this.#env.timedOut(first);
+  }
+}
+
+/** The IPv4 offset-0 fragment's header with its first data bytes (for ICMP time exceeded). */
+interface FirstFragment {
+  readonly repr: Ipv4Repr;
+  readonly quote: Uint8Array;
+}
+
+class Datagram extends PendingDatagram<FirstFragment> {
+  holes: Hole[] = [{ first: 0, end: Number.POSITIVE_INFINITY }];
 }
 
 export interface ReassemblyEnv {
@@ -107,26 +254,21 @@ export interface Reassembled {
   readonly payload: Uint8Array;
 }
 
-export class Reassembler {
-  readonly config: ReassemblyConfig;
-  readonly #env: ReassemblyEnv;
-  /** Insertion order = age order (Map iterates in insertion order). */
-  readonly #table = new Map<string, Datagram>();
-  #bytes = 0;
+export class Reassembler extends ReassemblyTable<FirstFragment, Datagram> {
+  readonly #stats: IpStats;
 
   constructor(env: ReassemblyEnv, config: Partial<ReassemblyConfig> = {}) {
-    this.#env = env;
-    this.config = { ...DEFAULT_REASSEMBLY_CONFIG, ...config };
-  }
-
-  /** Datagrams currently in reassembly (including dropped ones awaiting timeout). */
-  get datagrams(): number {
-    return this.#table.size;
-  }
-
-  /** Bytes charged against the memory cap. */
-  get bytes(): number {
-    return this.#bytes;
+    super(
+      {
+        now: () => env.now(),
+        timers: env.timers,
+        stats: env.stats,
+        timedOut: (f) => env.timedOut(f.repr, f.quote),
+      },
+      { ...DEFAULT_REASSEMBLY_CONFIG, ...config },
+      (key, timer) => new Datagram(key, timer),
+    );
+    this.#stats = env.stats;
   }
 
   /**
@@ -136,7 +278,7 @@ export class Reassembler {
    * Returns the whole datagram when this fragment completes it.
    */
   add(repr: Ipv4Repr, payload: Uint8Array, quote: Uint8Array): Reassembled | undefined {
-    const stats = this.#env.stats;
+    const stats = this.#stats;
     stats.reasmRequired++;
     const start = repr.fragmentOffset;
     const end = start + payload.length;
@@ -146,28 +288,9 @@ export class Reassembler {
       stats.reasmFails++;
       return undefined;
     }
-    const key = `${repr.src}/${repr.dst}/${repr.protocol}/${repr.identification}`;
-    const now = this.#env.now();
-    let d = this.#table.get(key);
     const cost = payload.length + PER_FRAGMENT_OVERHEAD + (start === 0 ? quote.length : 0);
-    if (d === undefined) {
-      if (!this.#makeRoom(cost + PER_DATAGRAM_OVERHEAD, true)) {
-        stats.reasmFails++;
-        return undefined;
-      }
-      const created: Datagram = new Datagram(
-        key,
-        repr.src,
-        repr.dst,
-        now,
-        this.#env.timers.timer(() => this.#expire(created)),
-      );
-      d = created;
-      d.bytes = PER_DATAGRAM_OVERHEAD;
-      this.#bytes += PER_DATAGRAM_OVERHEAD;
-      this.#table.set(key, d);
-      d.timer.set(now + this.config.timeout);
-    }
+    const d = this.datagram(`${repr.src}/${repr.dst}/${repr.protocol}/${repr.identification}`, cost);
+    if (d === undefined) return undefined;
     if (d.dead) {
       stats.reasmFails++;
       return undefined;
@@ -182,27 +305,19 @@ export class Reassembler {
     }
     // RFC 815 step 1-2: find the hole the fragment falls in. It must lie entirely in
     // one hole, else it overlaps data we hold (or lies past the end).
-    let hi = -1;
-    for (let i = 0; i < d.holes.length; i++) {
-      const h = d.holes[i];
-      if (start >= h.first && end <= h.end) {
-        hi = i;
-        break;
-      }
-    }
+    const hi = d.holes.findIndex((h) => start >= h.first && end <= h.end);
     const isLast = !repr.moreFragments;
-    if (hi < 0 || (isLast && d.holes[hi].end !== Number.POSITIVE_INFINITY && d.holes[hi].end !== end)) {
-      this.#kill(d, 'overlap');
+    if (
+      hi < 0 ||
+      (isLast && d.holes[hi].end !== Number.POSITIVE_INFINITY && d.holes[hi].end !== end) ||
+      (isLast && d.pieces.some((p) => p.start + p.data.length > end))
+    ) {
+      stats.reasmOverlaps++;
+      this.kill(d);
+      d.holes = [];
       return undefined;
     }
-    if (isLast && d.pieces.some((p) => p.start + p.data.length > end)) {
-      this.#kill(d, 'overlap');
-      return undefined;
-    }
-    if (!this.#makeRoom(cost, false, d)) {
-      stats.reasmFails++;
-      return undefined;
-    }
+    if (!this.charge(d, cost)) return undefined;
     // RFC 815 steps 3-6: replace the hole by what is left of it on either side.
     const h = d.holes[hi];
     const replacement: Hole[] = [];
@@ -212,77 +327,18 @@ export class Reassembler {
     d.holes.splice(hi, 1, ...replacement);
     if (isLast) d.holes = d.holes.filter((x) => x.first < end);
     d.pieces.push({ start, data: payload.slice() });
-    d.bytes += cost;
-    this.#bytes += cost;
     if (start === 0) d.first = { repr, quote: quote.slice() };
     // RFC 815 step 8: "If the hole descriptor list is now empty, the datagram is now complete."
     if (d.holes.length > 0 || d.total === undefined || d.first === undefined) return undefined;
     const out = new Uint8Array(d.total);
     for (const p of d.pieces) out.set(p.data, p.start);
     const first = d.first.repr;
-    this.#remove(d);
+    this.done(d);
     stats.reasmOk++;
     return {
       repr: { ...first, moreFragments: false, fragmentOffset: 0, payloadLength: out.length },
       payload: out,
     };
-  }
-
-  /** Drops everything (tests, interface reset). */
-  clear(): void {
-    for (const d of [...this.#table.values()]) this.#remove(d);
-  }
-
-  #kill(d: Datagram, why: 'overlap'): void {
-    const stats = this.#env.stats;
-    if (why === 'overlap') stats.reasmOverlaps++;
-    stats.reasmFails++;
-    d.dead = true;
-    d.first = undefined;
-    this.#bytes -= d.bytes - PER_DATAGRAM_OVERHEAD;
-    d.bytes = PER_DATAGRAM_OVERHEAD;
-    d.pieces = [];
-    d.holes = [];
-  }
-
-  /** Evicts oldest datagrams until `need` more bytes (and one more datagram when `newDatagram`) fit. */
-  #makeRoom(need: number, newDatagram: boolean, keep?: Datagram): boolean {
-    const { maxBytes, maxDatagrams } = this.config;
-    if (need > maxBytes) return false;
-    while (this.#bytes + need > maxBytes || (newDatagram && this.#table.size >= maxDatagrams)) {
-      let victim: Datagram | undefined;
-      for (const d of this.#table.values()) {
-        if (d !== keep) {
-          victim = d;
-          break;
-        }
-      }
-      if (victim === undefined) return false;
-      this.#env.stats.reasmEvictions++;
-      if (!victim.dead) this.#env.stats.reasmFails++;
-      this.#remove(victim);
-    }
-    return true;
-  }
-
-  #remove(d: Datagram): void {
-    d.timer.cancel();
-    this.#bytes -= d.bytes;
-    d.bytes = 0;
-    this.#table.delete(d.key);
-  }
-
-  #expire(d: Datagram): void {
-    if (this.#table.get(d.key) !== d) return;
-    const first = d.first;
-    const dead = d.dead;
-    this.#remove(d);
-    if (dead) return;
-    this.#env.stats.reasmTimeouts++;
-    this.#env.stats.reasmFails++;
-    // RFC 1122 §3.3.2: "If the fragment with offset zero has been received, a Time
-    // Exceeded message (code 1) SHOULD be sent to the source."
-    if (first) this.#env.timedOut(first.repr, first.quote);
   }
 }
 

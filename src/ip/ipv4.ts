@@ -278,17 +278,9 @@ export class Ipv4Layer {
     return this.table.list;
   }
 
-  get loopback(): NetInterface {
-    return this.table.loopback;
-  }
-
   /** Throws ERR_METHOD_NOT_IMPLEMENTED for `on` in a build without forwarding (stack.js). */
   checkForwarding(on: boolean): void {
     Ipv4Forwarder.check(on);
-  }
-
-  get forwarding(): boolean {
-    return this.#env.forwarding;
   }
 
   registerProtocol(protocol: number, handler: TransportProtocol): void {
@@ -417,30 +409,9 @@ export class Ipv4Layer {
     return this.output.route(dst, src, ifname);
   }
 
-  /** Bytes a datagram built in place for `route` keeps free in front of its IP header (the link header). */
-  headroom(route: Ipv4Route): number {
-    return route.linkRoom;
-  }
-
   /** See Ipv4Output.send. */
   send(route: Ipv4Route, opts: SendOptions, payload: Uint8Array): SendError | undefined {
     return this.output.send(route, opts, payload);
-  }
-
-  /** See Ipv4Output.sendInPlace. */
-  sendInPlace(route: Ipv4Route, opts: SendOptions, frame: Uint8Array): SendError | undefined {
-    return this.output.sendInPlace(route, opts, frame);
-  }
-
-  /** See Icmpv4.sendError. */
-  sendIcmpError(
-    offending: Uint8Array,
-    meta: ArrivalMeta | undefined,
-    type: number,
-    code: number,
-    nextHopMtu = 0,
-  ): boolean {
-    return this.icmp.sendError(offending, meta, type, code, nextHopMtu);
   }
 
   /** Sends one ICMP echo request and resolves with the reply, an ICMP error, or a timeout. */

@@ -14,7 +14,7 @@
  */
 import type { Instant } from '../time/instant.ts';
 import { seconds } from '../time/instant.ts';
-import type { Timer, TimerQueue } from '../time/timers.ts';
+import type { TimerQueue } from '../time/timers.ts';
 import {
   emitIpv6Fragment,
   IPV6_FRAGMENT_HEADER_LEN,
@@ -22,7 +22,7 @@ import {
   IPV6_NH_FRAGMENT,
 } from '../wire/ipv6.ts';
 import { ipv6Key } from '../wire/ipv6-address.ts';
-import { PER_DATAGRAM_OVERHEAD, PER_FRAGMENT_OVERHEAD } from './fragment.ts';
+import { PER_FRAGMENT_OVERHEAD, PendingDatagram, ReassemblyTable } from './fragment.ts';
 import type { Ipv6Stats } from './ipv6-stats.ts';
 
 export interface Ipv6ReassemblyConfig {
@@ -64,77 +64,33 @@ export interface Ipv6ReassemblyEnv {
   timedOut(firstFragment: Uint8Array): void;
 }
 
-interface Piece {
-  start: number;
-  data: Uint8Array;
-}
+type Pending = PendingDatagram<Ipv6Fragment>;
 
-class Pending {
-  readonly key: string;
-  pieces: Piece[] = [];
-  total: number | undefined;
-  first: Ipv6Fragment | undefined;
-  charged = PER_DATAGRAM_OVERHEAD;
-  dead = false;
-  timer: Timer;
-  constructor(key: string, timer: Timer) {
-    this.key = key;
-    this.timer = timer;
-  }
-}
-
-export class Ipv6Reassembler {
-  readonly config: Ipv6ReassemblyConfig;
-  readonly #env: Ipv6ReassemblyEnv;
-  /** Insertion order is age order: the first entry is the oldest. */
-  readonly #table = new Map<string, Pending>();
-  #bytes = 0;
+/** IPv6 reassembly over the table IPv4's shares (fragment.ts: caps, eviction, timers). */
+export class Ipv6Reassembler extends ReassemblyTable<Ipv6Fragment, Pending> {
+  readonly #stats: Ipv6Stats;
 
   constructor(env: Ipv6ReassemblyEnv, config: Partial<Ipv6ReassemblyConfig> = {}) {
-    this.#env = env;
-    this.config = { ...DEFAULT_IPV6_REASSEMBLY, ...config };
+    super(
+      { now: () => env.now(), timers: env.timers, stats: env.stats, timedOut: (f) => env.timedOut(f.packet) },
+      { ...DEFAULT_IPV6_REASSEMBLY, ...config },
+      (key, timer) => new PendingDatagram(key, timer),
+    );
+    this.#stats = env.stats;
   }
 
   /** Bytes charged now (data and overhead). */
   get bytesHeld(): number {
-    return this.#bytes;
-  }
-
-  get datagrams(): number {
-    return this.#table.size;
+    return this.bytes;
   }
 
   /** Adds a fragment; returns the whole packet (header rewritten, no fragment header) when complete. */
   add(f: Ipv6Fragment): Uint8Array | undefined {
-    const stats = this.#env.stats;
+    const stats = this.#stats;
     stats.reasmRequired++;
-    const key = `${ipv6Key(f.src)}${ipv6Key(f.dst)}${f.identification}`;
     const cost = f.data.length + PER_FRAGMENT_OVERHEAD;
-    let d = this.#table.get(key);
-    if (!d) {
-      // Make room: evict the oldest until this datagram fits the caps.
-      while (
-        this.#table.size > 0 &&
-        (this.#table.size >= this.config.maxDatagrams ||
-          this.#bytes + cost + PER_DATAGRAM_OVERHEAD > this.config.maxBytes)
-      ) {
-        const oldest = this.#table.values().next().value as Pending;
-        stats.reasmEvictions++;
-        this.#drop(oldest);
-      }
-      if (cost + PER_DATAGRAM_OVERHEAD > this.config.maxBytes) {
-        stats.reasmFails++;
-        return undefined;
-      }
-      const created = new Pending(
-        key,
-        this.#env.timers.timer(() => this.#expire(created)),
-      );
-      created.timer.set(this.#env.now() + this.config.timeout);
-      this.#table.set(key, created);
-      this.#bytes += created.charged;
-      d = created;
-    }
+    const d = this.datagram(`${ipv6Key(f.src)}${ipv6Key(f.dst)}${f.identification}`, cost);
+    if (d === undefined) return undefined;
     if (d.dead) {
       stats.reasmFails++;
       return undefined;
@@ -143,41 +99,26 @@ export class Ipv6Reassembler {
     const end = start + f.data.length;
     // RFC 8200 §4.5: a last fragment fixes the length; data past it, or a second
     // different end, makes the datagram invalid.
-    if (!f.moreFragments) {
-      if ((d.total !== undefined && d.total !== end) || d.pieces.some((p) => p.start + p.data.length > end)) {
-        stats.reasmMalformed++;
-        this.#kill(d);
-        return undefined;
-      }
-      d.total = end;
-    } else if (d.total !== undefined && end > d.total) {
+    if (
+      f.moreFragments
+        ? d.total !== undefined && end > d.total
+        : (d.total !== undefined && d.total !== end) || d.pieces.some((p) => p.start + p.data.length > end)
+    ) {
       stats.reasmMalformed++;
-      this.#kill(d);
+      this.kill(d);
       return undefined;
     }
     // RFC 5722 §4: any overlap discards the datagram and the fragments still to come.
-    for (const p of d.pieces) {
-      if (start < p.start + p.data.length && p.start < end) {
-        stats.reasmOverlaps++;
-        this.#kill(d);
-        return undefined;
-      }
-    }
-    while (this.#bytes + cost > this.config.maxBytes && this.#table.size > 1) {
-      const oldest = this.#table.values().next().value as Pending;
-      if (oldest === d) break;
-      stats.reasmEvictions++;
-      this.#drop(oldest);
-    }
-    if (this.#bytes + cost > this.config.maxBytes) {
-      stats.reasmFails++;
+    if (d.pieces.some((p) => start < p.start + p.data.length && p.start < end)) {
+      stats.reasmOverlaps++;
+      this.kill(d);
       return undefined;
     }
+    if (!this.charge(d, cost)) return undefined;
+    if (!f.moreFragments) d.total = end;
     let i = 0;
     while (i < d.pieces.length && d.pieces[i].start < start) i++;
     d.pieces.splice(i, 0, { start, data: f.data.slice() });
-    d.charged += cost;
-    this.#bytes += cost;
     if (start === 0) d.first = f;
     if (d.total === undefined || d.first === undefined) return undefined;
     let at = 0;
@@ -197,39 +138,13 @@ export class Ipv6Reassembler {
     const pl = out.length - IPV6_HEADER_LEN;
     out[4] = pl >>> 8;
     out[5] = pl;
-    this.#drop(d);
+    this.done(d);
     if (pl > 0xffff) {
       stats.reasmMalformed++;
       return undefined;
     }
     stats.reasmOk++;
     return out;
-  }
-
-  #kill(d: Pending): void {
-    d.dead = true;
-    this.#bytes -= d.charged - PER_DATAGRAM_OVERHEAD;
-    d.charged = PER_DATAGRAM_OVERHEAD;
-    d.pieces = [];
-    d.first = undefined;
-    this.#env.stats.reasmFails++;
-  }
-
-  #drop(d: Pending): void {
-    d.timer.cancel();
-    this.#bytes -= d.charged;
-    this.#table.delete(d.key);
-  }
-
-  #expire(d: Pending): void {
-    if (this.#table.get(d.key) !== d) return;
-    const first = d.first;
-    const wasDead = d.dead;
-    this.#drop(d);
-    if (wasDead) return;
-    this.#env.stats.reasmTimeouts++;
-    this.#env.stats.reasmFails++;
-    if (first) this.#env.timedOut(first.packet);
   }
 }
 

@@ -18,7 +18,7 @@
 import type { Rng } from '../rand/rng.ts';
 import type { Clock } from '../time/clock.ts';
 import type { TimerQueue } from '../time/timers.ts';
-import { formatIpv6, type IpAddress, parseIpv6 } from '../wire/address.ts';
+import { formatIpv6, parseIpv6 } from '../wire/address.ts';
 import { isWireError } from '../wire/error.ts';
 import { ETHERTYPE_IPV6 } from '../wire/ethernet.ts';
 import {
@@ -376,7 +376,7 @@ export class Ipv6Layer {
     const st = this.enable(ifname, { acceptRa: false });
     const first = st.advertise.length === 0;
     st.advertise.push({ prefix: c.address.slice(), length: c.prefix });
-    if (first) this.ndp.startAdvertising(st);
+    if (first) this.ndp.router.start(st);
   }
 
   setInterfaceUp(ifname: string, up: boolean): void {
@@ -398,7 +398,7 @@ export class Ipv6Layer {
       // RFC 4861 §6.3.7: a host solicits routers once it has a link-local address.
       if (st.acceptRa) this.ndp.startSolicitation(st);
       // A router's interface advertises (again) now that it can send from link-local.
-      if (this.#env.forwarding && st.advertise.length > 0) this.ndp.sendRa(st);
+      if (this.#env.forwarding && st.advertise.length > 0) this.ndp.router.send(st);
     }
   }
 
@@ -671,21 +671,5 @@ export class Ipv6Layer {
     if (!h) return false;
     h.icmpError(err);
     return true;
-  }
-
-  /** `ip -6 addr`-like text of every interface (for tests and the CLI). */
-  describe(): string[] {
-    const out: string[] = [];
-    for (const st of this.#states.values()) for (const l of st.describe()) out.push(`${st.iface.name} ${l}`);
-    return out;
-  }
-
-  /** Every usable address of ours as IpAddress. */
-  addresses(): IpAddress[] {
-    const out: IpAddress[] = [];
-    for (const st of this.#states.values())
-      for (const x of st.addresses)
-        if (x.state === 'preferred' || x.state === 'deprecated') out.push({ family: 6, v6: x.address });
-    return out;
   }
 }

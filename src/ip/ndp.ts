@@ -2,8 +2,8 @@
  * Neighbor Discovery (RFC 4861) on a stack's Ethernet interfaces: address resolution
  * over the shared neighbour cache (src/ip/neighbor.ts, keyed by `ipv6Key`), Neighbor
  * Solicitations and Advertisements, Router Solicitations from a host and Router
- * Advertisements to it (the default router and prefix lists, each bounded), and a
- * router stack's own Router Advertisements.
+ * Advertisements to it (the default router and prefix lists, each bounded); a router
+ * stack's own Router Advertisements are ndp-router.ts's.
  *
  * Every message is validated as RFC 4861 says (§6.1, §7.1): hop limit 255 (so it cannot
  * have come through a router), code 0, options of non-zero length, and the per-message
@@ -11,7 +11,7 @@
  */
 import type { Rng } from '../rand/rng.ts';
 import type { Instant } from '../time/instant.ts';
-import { millis, seconds } from '../time/instant.ts';
+import { seconds } from '../time/instant.ts';
 import type { Timer, TimerQueue } from '../time/timers.ts';
 import type { MacAddress } from '../wire/address.ts';
 import { isWireError } from '../wire/error.ts';
@@ -37,17 +37,12 @@ import type { Ipv6Interface } from './ipv6-iface.ts';
 import type { Ipv6Output } from './ipv6-output.ts';
 import type { Ipv6RouteTable } from './ipv6-route.ts';
 import type { Ipv6Stats } from './ipv6-stats.ts';
+import { RouterAdvertiser } from './ndp-router.ts';
 import { NeighborCache, type NeighborConfig, type NeighborStats } from './neighbor.ts';
 
 /** RFC 4861 §10 host constants. */
 export const MAX_RTR_SOLICITATIONS = 3;
 export const RTR_SOLICITATION_INTERVAL = seconds(4);
-/** §10 router constants: the first RAs go out at most this far apart, then every 200-600 s. */
-export const MAX_INITIAL_RTR_ADVERT_INTERVAL = seconds(16);
-export const MAX_INITIAL_RTR_ADVERTISEMENTS = 3;
-export const MIN_DELAY_BETWEEN_RAS = seconds(3);
-export const MIN_RTR_ADV_INTERVAL = seconds(200);
-export const MAX_RTR_ADV_INTERVAL = seconds(600);
 /** Destinations a Redirect may send elsewhere at once (the destination cache's bound). */
 export const MAX_REDIRECT_ROUTES = 64;
 /** How long a redirected destination keeps its new first hop. */
@@ -95,13 +90,22 @@ export class Ndp {
   readonly config: NdpConfig;
   readonly #env: NdpEnv;
   readonly #timers = new Map<string, Timer>();
-  readonly #lastRa = new Map<NetInterface, Instant>();
+  /** A router stack's Router Advertisements (ndp-router.ts). */
+  readonly router: RouterAdvertiser;
   /** Redirect routes by key, oldest first (evicted first past MAX_REDIRECT_ROUTES). */
   #redirectOrder: string[] = [];
 
   constructor(env: NdpEnv, config: Partial<NdpConfig> = {}) {
     this.#env = env;
     this.config = { ...DEFAULT_NDP_CONFIG, ...config };
+    this.router = new RouterAdvertiser({
+      now: () => env.now(),
+      rng: env.rng,
+      isRouter: () => env.isRouter(),
+      routerLifetime: () => this.config.routerLifetime,
+      schedule: (key, at, fn) => this.#schedule(key, at, fn),
+      send: (st, src, dst, m) => this.#send(st, src, dst, m),
+    });
   }
 
   /** Gives an Ethernet interface its neighbour cache. */
@@ -132,18 +136,6 @@ export class Ndp {
   /** RFC 4862 §5.4.2: DAD's solicitation, from :: with no link-layer address option. */
   sendDadSolicitation(st: Ipv6Interface, target: Uint8Array): void {
     this.#send(st, new Uint8Array(16), solicitedNode(target), { kind: 'ns', target, options: {} });
-  }
-
-  /** Unsolicited NA for our new address (RFC 4861 §7.2.6), to all nodes. */
-  announce(st: Ipv6Interface, addr: Uint8Array): void {
-    this.#send(st, addr, IPV6_ALL_NODES, {
-      kind: 'na',
-      router: this.#env.isRouter(),
-      solicited: false,
-      override: true,
-      target: addr,
-      options: { targetLinkAddress: st.iface.mac },
-    });
   }
 
   #send(st: Ipv6Interface, src: Uint8Array, dst: Uint8Array, m: NdpRepr): void {
@@ -362,12 +354,7 @@ export class Ndp {
       return;
     }
     // RFC 4861 §6.2.6: only an advertising interface answers.
-    if (!this.#env.isRouter() || st.advertise.length === 0) return;
-    if (slla !== undefined) st.ndp!.learn(ipv6Key(a.src), slla, true, false);
-    const now = this.#env.now();
-    const last = this.#lastRa.get(st.iface);
-    const at = last === undefined ? now : Math.max(now, last + MIN_DELAY_BETWEEN_RAS);
-    this.#schedule(`rs-answer:${st.iface.name}`, at, () => this.sendRa(st));
+    this.router.solicited(st, ipv6Key(a.src), slla);
   }
 
   #onRa(st: Ipv6Interface, a: Ipv6Arrival, m: Extract<NdpRepr, { kind: 'ra' }>): void {
@@ -511,70 +498,13 @@ export class Ndp {
     this.#cancel(`rs:${st.iface.name}`);
   }
 
-  // ---------------------------------------------------------------- router: advertisements
-
-  /** Starts periodic RAs (RFC 4861 §6.2.4) for a router stack's interface with prefixes to advertise. */
-  startAdvertising(st: Ipv6Interface): void {
-    let n = 0;
-    const step = () => {
-      if (!this.#env.isRouter() || st.advertise.length === 0) return;
-      this.sendRa(st);
-      n++;
-      const rnd = this.#env.rng.nextFloat();
-      const gap =
-        n < MAX_INITIAL_RTR_ADVERTISEMENTS
-          ? Math.round(MAX_INITIAL_RTR_ADVERT_INTERVAL * (0.5 + rnd / 2))
-          : MIN_RTR_ADV_INTERVAL + Math.round((MAX_RTR_ADV_INTERVAL - MIN_RTR_ADV_INTERVAL) * rnd);
-      this.#schedule(`ra:${st.iface.name}`, this.#env.now() + gap, step);
-    };
-    this.#schedule(`ra:${st.iface.name}`, this.#env.now() + millis(1), step);
-  }
-
-  /** Sends one RA to all nodes from the interface's link-local address (RFC 4861 §6.2.3). */
-  sendRa(st: Ipv6Interface): void {
-    const src = st.linkLocal;
-    if (src === undefined) return;
-    this.#lastRa.set(st.iface, this.#env.now());
-    this.#send(st, src, IPV6_ALL_NODES, {
-      kind: 'ra',
-      curHopLimit: 64,
-      managed: false,
-      other: false,
-      routerLifetime: this.config.routerLifetime,
-      reachableTime: 0,
-      retransTimer: 0,
-      options: {
-        sourceLinkAddress: st.iface.mac,
-        mtu: st.mtu,
-        prefixes: st.advertise.map((p) => ({
-          prefixLength: p.length,
-          onLink: true,
-          autonomous: p.length === 64,
-          validLifetime: 86400,
-          preferredLifetime: 14400,
-          prefix: p.prefix,
-        })),
-      },
-    });
-  }
-
   #schedule(key: string, at: Instant, fn: () => void): void {
-    let t = this.#timers.get(key);
-    if (!t) {
-      t = this.#env.timers.timer(() => {
-        this.#timers.delete(key);
-        fn();
-      });
-      this.#timers.set(key, t);
-    } else {
-      t.cancel();
-      const fresh = this.#env.timers.timer(() => {
-        this.#timers.delete(key);
-        fn();
-      });
-      this.#timers.set(key, fresh);
-      t = fresh;
-    }
+    this.#timers.get(key)?.cancel();
+    const t = this.#env.timers.timer(() => {
+      this.#timers.delete(key);
+      fn();
+    });
+    this.#timers.set(key, t);
     t.set(at);
   }
 

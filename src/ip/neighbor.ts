@@ -331,15 +331,6 @@ export class NeighborCache<A extends number | string, P extends QueuedPacket> {
     }
   }
 
-  /** Removes one entry. */
-  delete(ip: A): boolean {
-    const e = this.#entries.get(ip);
-    if (!e) return false;
-    this.#env.stats.unresolvedDrops += e.queue.length;
-    this.#dropEntry(e);
-    return true;
-  }
-
   /** `evictInUse`: may a full table make room by evicting an entry we send through? */
   #create(ip: A, state: NeighborState, now: Instant, evictInUse: boolean): Entry<A, P> | undefined {
     if (this.#entries.size >= this.config.maxEntries && !this.#evictOne(evictInUse)) {

@@ -50,13 +50,6 @@ export class RxQueue {
     return f;
   }
 
-  /** Drops every queued frame (interface down); returns how many. */
-  clear(): number {
-    const n = this.#length;
-    while (this.#length > 0) this.shift();
-    return n;
-  }
-
   #grow(): void {
     // The buffer length stays a power of two so positions wrap with a mask.
     const old = this.#buf;

@@ -6,11 +6,6 @@
 export class Waiters {
   readonly #set = new Set<() => void>();
 
-  /** Number of parked waits. */
-  get size(): number {
-    return this.#set.size;
-  }
-
   /**
    * Resolves at the next `wake()`, or at once when `ready()` holds; rejects with the
    * signal's reason when it aborts (already aborted: at once). The wait is registered

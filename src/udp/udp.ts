@@ -13,14 +13,7 @@
  * source (so one flow always reaches the same socket).
  */
 
-import {
-  IPV4_UNSPECIFIED,
-  ipEquals,
-  ipHashWord,
-  isLoopback,
-  isMulticast,
-  isUnspecified,
-} from '../ip/ip-address.ts';
+import { IPV4_UNSPECIFIED, ipEquals, ipHashWord, isMulticast, isUnspecified } from '../ip/ip-address.ts';
 import {
   checksumTrusted,
   type IpPacketInfo,
@@ -199,11 +192,6 @@ export class UdpEndpoint implements PortClaim {
   /** connect(2): default destination and the only source accepted. Binds first if needed. */
   connect(addr: IpAddress, port: number): void {
     this.layer.connect(this, addr, port);
-  }
-
-  /** connect(AF_UNSPEC): forget the peer. */
-  disconnect(): void {
-    this.remote = undefined;
   }
 
   /** Sends one datagram; returns the data length. Throws UdpError. */
@@ -614,11 +602,6 @@ export class UdpLayer implements TransportProtocol {
       ep.pendingError = code;
       ep.onReadable?.();
     }
-  }
-
-  /** Is `addr` usable as a UDP source (ours)? */
-  isLocal(addr: IpAddress): boolean {
-    return isUnspecified(addr) || this.net.isLocalAddress(addr) || isLoopback(addr);
   }
 }
 

@@ -159,6 +159,63 @@ describe('npm run build:browser', () => {
     );
   });
 
+  it('leaves the DNS client out of the stack alone (nameservers: ERR_METHOD_NOT_IMPLEMENTED); getaddrinfo still answers numbers and the hosts tables; sockstack.js has DNS', async () => {
+    type Bundle = {
+      Stack: new (o: object) => { nameservers: string[]; backend: unknown };
+      getaddrinfo(backend: unknown, host: string, port: number): Promise<[number, ...unknown[]][]>;
+      ManualClock: new (t: number) => object;
+      SeededRng: new (seed: number) => object;
+      StubResolver?: unknown;
+      parseDnsMessage?: unknown;
+    };
+    const make = (m: Bundle, nameservers?: string[]) =>
+      new m.Stack({
+        clock: new m.ManualClock(0),
+        rng: new m.SeededRng(1),
+        ...(nameservers ? { nameservers } : {}),
+      });
+    const alone = (await import(pathToFileURL(join(outdir, 'stack.js')).href)) as Bundle;
+    const full = (await import(pathToFileURL(join(outdir, 'sockstack.js')).href)) as Bundle;
+    assert.throws(() => make(alone, ['10.0.2.53']), { code: 'ERR_METHOD_NOT_IMPLEMENTED', message: /DNS/ });
+    assert.equal(alone.StubResolver, undefined);
+    assert.equal(alone.parseDnsMessage, undefined);
+    const { backend } = make(alone);
+    const families = [...new Set((await alone.getaddrinfo(backend, 'localhost', 80)).map((r) => r[0]))].sort(
+      (a, b) => a - b,
+    );
+    assert.deepEqual(families, [2, 10], 'localhost: 127.0.0.1 and ::1 from the hosts table');
+    assert.equal((await alone.getaddrinfo(backend, '10.0.0.1', 80))[0][0], 2);
+    await assert.rejects(alone.getaddrinfo(backend, 'example.test', 80), { code: 'EAI_NONAME' });
+    assert.deepEqual(make(full, ['10.0.2.53']).nameservers, ['10.0.2.53:53']);
+    assert.equal(typeof full.StubResolver, 'function');
+  });
+
+  it('leaves the ping client out of the stack alone (ping, ping6: ERR_METHOD_NOT_IMPLEMENTED); sockstack.js pings', async () => {
+    type Ping = Promise<{ ok: boolean; from?: number }>;
+    type Stack = { ping(dst: string, o?: object): Ping; ping6(dst: string, o?: object): Ping };
+    type Bundle = {
+      Stack: new (o: object) => Stack;
+      Simulation: new () => {
+        clock: object;
+        rng: object;
+        add(s: Stack): Stack;
+        run<T>(p: Promise<T>, o: { timeout: number }): Promise<T>;
+      };
+      ManualClock: new (t: number) => object;
+      SeededRng: new (seed: number) => object;
+    };
+    const alone = (await import(pathToFileURL(join(outdir, 'stack.js')).href)) as Bundle;
+    const full = (await import(pathToFileURL(join(outdir, 'sockstack.js')).href)) as Bundle;
+    const host = new alone.Stack({ clock: new alone.ManualClock(0), rng: new alone.SeededRng(1) });
+    await assert.rejects(host.ping('127.0.0.1'), { code: 'ERR_METHOD_NOT_IMPLEMENTED', message: /ping/ });
+    await assert.rejects(host.ping6('::1'), { code: 'ERR_METHOD_NOT_IMPLEMENTED' });
+    // The full bundle's client gets its answer over loopback (the stack answers echoes in both).
+    const sim = new full.Simulation();
+    const pinger = sim.add(new full.Stack({ clock: sim.clock, rng: sim.rng }));
+    const r = await sim.run(pinger.ping('127.0.0.1', { timeout: 1_000_000 }), { timeout: 2_000_000 });
+    assert.equal(r.ok, true);
+  });
+
   it('is tree-shakable: a page importing parseIpv4 from esm/ gets under 2% of the core', async () => {
     const core = sizes.find((s) => s.name === 'sockstack');
     assert.ok(core);

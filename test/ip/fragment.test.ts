@@ -7,6 +7,8 @@ import {
   PER_FRAGMENT_OVERHEAD,
   Reassembler,
 } from '../../src/ip/fragment.ts';
+import { type Ipv6Fragment, Ipv6Reassembler } from '../../src/ip/ipv6-fragment.ts';
+import { newIpv6Stats } from '../../src/ip/ipv6-stats.ts';
 import { newStackStats } from '../../src/ip/stats.ts';
 import { ManualClock } from '../../src/time/clock.ts';
 import { seconds } from '../../src/time/instant.ts';
@@ -228,4 +230,57 @@ test('malformed fragments: non-multiple-of-8 middle fragment and offset past 655
   );
   assert.equal(stats.reasmMalformed, 2);
   assert.equal(r.datagrams, 0);
+});
+
+test('IPv6 reassembly shares the table: an evicted datagram is a failure, a fragment over the whole cap fails alone, expiry quotes the first', () => {
+  const clock = new ManualClock();
+  const timers = new TimerQueue();
+  const stats = newIpv6Stats();
+  const timedOut: Uint8Array[] = [];
+  const r = new Ipv6Reassembler(
+    { now: () => clock.now(), timers, stats, timedOut: (p) => timedOut.push(p) },
+    { maxDatagrams: 2, maxBytes: 3 * (PER_DATAGRAM_OVERHEAD + PER_FRAGMENT_OVERHEAD + 64) },
+  );
+  const frag = (identification: number, offset: number, n: number, moreFragments: boolean): Ipv6Fragment => {
+    const packet = new Uint8Array(48 + n);
+    packet[0] = 0x60;
+    packet[48] = identification;
+    return {
+      src: new Uint8Array(16).fill(1),
+      dst: new Uint8Array(16).fill(2),
+      identification,
+      offset,
+      moreFragments,
+      nextHeader: 17,
+      unfragmentable: packet.subarray(0, 40),
+      nextHeaderAt: 6,
+      data: new Uint8Array(n).fill(identification),
+      packet,
+    };
+  };
+  assert.equal(r.add(frag(1, 0, 16, true)), undefined);
+  assert.equal(r.add(frag(2, 0, 16, true)), undefined);
+  assert.equal(r.datagrams, 2);
+  // A third datagram evicts the oldest (1): one eviction, one failed reassembly.
+  assert.equal(r.add(frag(3, 8, 8, true)), undefined);
+  assert.equal(r.datagrams, 2);
+  assert.deepEqual([stats.reasmEvictions, stats.reasmFails], [1, 1]);
+  // A fragment bigger than the whole cap fails without emptying the table.
+  assert.equal(r.add(frag(4, 0, 4096, true)), undefined);
+  assert.deepEqual([r.datagrams, stats.reasmEvictions, stats.reasmFails], [2, 1, 2]);
+  // Datagram 2 completes; its bytes leave the cap.
+  const whole = r.add(frag(2, 16, 8, false));
+  assert.ok(whole);
+  assert.equal(whole.length, 40 + 24);
+  assert.equal(whole[6], 17, 'the Next Header is the fragment header one');
+  assert.equal(r.datagrams, 1);
+  // Datagram 3 never had its first fragment: it expires without a Time Exceeded quote.
+  r.add(frag(5, 0, 8, true));
+  clock.advance(seconds(61));
+  timers.runDue(clock.now());
+  assert.equal(r.datagrams, 0);
+  assert.equal(stats.reasmTimeouts, 2);
+  assert.equal(timedOut.length, 1, 'only datagram 5 had its offset-0 fragment');
+  assert.equal(timedOut[0][48], 5);
+  assert.equal(r.bytesHeld, 0);
 });
