@@ -1,7 +1,7 @@
 import type { Duration } from '../time/instant.ts';
 import { seconds } from '../time/instant.ts';
 import type { SlowStartExit } from './congestion/hystart.ts';
-import type { CongestionName } from './congestion/types.ts';
+import type { CongestionName, RenoSsthresh } from './congestion/types.ts';
 import { LINUX, TCP_PROFILES, type TcpProfile, type TcpProfileName } from './profile.ts';
 
 /** net.ipv4.tcp_recovery bits (Linux include/net/tcp.h TCP_RACK_*). */
@@ -93,6 +93,8 @@ export interface TcpConfig {
   hystart: SlowStartExit;
   /** CUBIC's first congestion event halves the window (profile cubicFirstDecrease; FreeBSD). */
   cubicFirstHalves: boolean;
+  /** NewReno's ssthresh on a congestion event (profile renoSsthresh; congestion/types.ts). */
+  renoSsthresh: RenoSsthresh;
   /** Slow start's growth per ACK at most this many segments (profile slowStartGrowth; RFC 3465 L). */
   slowStartLimit: number;
   /**
@@ -328,6 +330,7 @@ type ProfileDecided =
   | 'prr'
   | 'hystart'
   | 'cubicFirstHalves'
+  | 'renoSsthresh'
   | 'slowStartLimit'
   | 'creditNewlyDelivered'
   | 'advertiseFreeSpace'
@@ -377,6 +380,7 @@ function profileSettings(p: TcpProfile): Pick<TcpConfig, ProfileDecided> {
     prr: p.recoveryWindow === 'rfc6937-prr-ssrb',
     hystart: p.slowStartExit,
     cubicFirstHalves: p.cubicFirstDecrease === 'freebsd-half',
+    renoSsthresh: p.renoSsthresh,
     slowStartLimit: p.slowStartGrowth === 'linux-all-acked' ? Number.POSITIVE_INFINITY : 2,
     creditNewlyDelivered: p.ackCredit === 'linux-newly-delivered',
     advertiseFreeSpace: p.windowAdvertisement === 'free-space',

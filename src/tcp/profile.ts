@@ -9,7 +9,7 @@
 import type { Duration } from '../time/instant.ts';
 import { millis, seconds } from '../time/instant.ts';
 import type { SlowStartExit } from './congestion/hystart.ts';
-import type { CongestionName } from './congestion/types.ts';
+import type { CongestionName, RenoSsthresh } from './congestion/types.ts';
 
 export type TcpProfileName = 'linux' | 'freebsd';
 
@@ -142,6 +142,14 @@ export interface TcpProfile {
    * and W_max to β·cwnd, later ones use β (FreeBSD cc_cubic's cubic_ssthresh_update).
    */
   readonly cubicFirstDecrease: 'rfc9438-beta' | 'freebsd-half';
+  /**
+   * NewReno's ssthresh after a loss. 'linux-cwnd-half': half of cwnd in whole segments, at
+   * least 2, on fast retransmit and timeout alike (Linux tcp_reno_ssthresh). 'freebsd-cwnd-half':
+   * the same on fast retransmit, half of min(SND.WND, cwnd) after a timeout (FreeBSD
+   * cc_newreno's newreno_cong_signal, CC_NDUPACK and CC_RTO). 'rfc5681-flight-size':
+   * max(FlightSize / 2, 2·SMSS) (RFC 5681 equation 4), there to choose by config.
+   */
+  readonly renoSsthresh: RenoSsthresh;
   /**
    * Slow start's growth per ACK. 'rfc3465-abc-l2': at most 2 SMSS (RFC 3465 L = 2; FreeBSD
    * net.inet.tcp.abc_l_var = 2). 'linux-all-acked': everything the ACK acknowledged (Linux
@@ -334,6 +342,7 @@ export const LINUX: TcpProfile = Object.freeze({
   recoveryWindow: 'rfc6937-prr-ssrb',
   slowStartExit: 'linux-hystart',
   cubicFirstDecrease: 'rfc9438-beta',
+  renoSsthresh: 'linux-cwnd-half',
   slowStartGrowth: 'linux-all-acked',
   congestion: 'cubic',
   idleRestart: 'linux-cwnd-restart',
@@ -380,6 +389,7 @@ export const FREEBSD: TcpProfile = Object.freeze({
   recoveryWindow: 'rfc6675-cwnd',
   slowStartExit: 'none',
   cubicFirstDecrease: 'freebsd-half',
+  renoSsthresh: 'freebsd-cwnd-half',
   slowStartGrowth: 'rfc3465-abc-l2',
   congestion: 'cubic',
   idleRestart: 'restart-window',
