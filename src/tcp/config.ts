@@ -185,6 +185,12 @@ export interface TcpConfig {
    * to at most `maxSndBuf` (Linux tcp_wmem[2]; FreeBSD net.inet.tcp.sendbuf_max).
    */
   sndBufAuto: 'linux-sndbuf-expand' | 'freebsd-sendbuf-auto' | 'none';
+  /**
+   * The send low-water mark in bytes (FreeBSD so_snd.sb_lowat): a full send buffer is writable
+   * again with this much room. 0: Linux's rule instead, free room >= half of what is queued
+   * (profile sendBufferWake; buffers.ts sndSpaceReady).
+   */
+  sndLowat: number;
   maxSndBuf: number;
   /** Receive-buffer autotuning up to `maxRcvBuf` (rcvbuf-auto.ts; profile receiveBufferAutotuning 'linux-drs'). */
   rcvBufAuto: boolean;
@@ -339,6 +345,7 @@ type ProfileDecided =
   | 'sndBuf'
   | 'maxRcvBuf'
   | 'sndBufAuto'
+  | 'sndLowat'
   | 'maxSndBuf'
   | 'rcvBufAuto'
   | 'sockBufRounding'
@@ -389,6 +396,7 @@ function profileSettings(p: TcpProfile): Pick<TcpConfig, ProfileDecided> {
     sndBuf: p.sendSpace,
     maxRcvBuf: p.maxRecvBuffer,
     sndBufAuto: p.sendBufferAutotuning,
+    sndLowat: p.sendBufferWake === 'freebsd-sb-lowat' ? 2048 : 0,
     maxSndBuf: p.maxSendBuffer,
     rcvBufAuto: p.receiveBufferAutotuning === 'linux-drs',
     sockBufRounding: p.sockBufRounding,

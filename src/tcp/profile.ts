@@ -221,6 +221,15 @@ export interface TcpProfile {
    * SB_AUTOSIZE). 'none': it stays as set.
    */
   readonly sendBufferAutotuning: 'linux-sndbuf-expand' | 'freebsd-sendbuf-auto' | 'none';
+  /**
+   * When a full send buffer has room again: a blocked writer wakes, poll and epoll report
+   * POLLOUT, the async API drains. 'linux-min-wspace': once the free room is at least half
+   * of what is queued (sk_stream_is_writeable: sk_stream_wspace >= sk_stream_min_wspace,
+   * tcp_poll and sk_stream_write_space), a third of the buffer. 'freebsd-sb-lowat': once it
+   * is at least the send low-water mark, MCLBYTES (2048) or the whole buffer if smaller
+   * (sowriteable: sbspace >= so_snd.sb_lowat, soreserve's default).
+   */
+  readonly sendBufferWake: 'linux-min-wspace' | 'freebsd-sb-lowat';
   /** The most autotuning gives a send buffer. Linux: tcp_wmem[2], 4 MiB. FreeBSD: net.inet.tcp.sendbuf_max, 2 MiB. */
   readonly maxSendBuffer: number;
   /**
@@ -353,6 +362,7 @@ export const LINUX: TcpProfile = Object.freeze({
   sendSpace: 256 * 1024,
   maxRecvBuffer: 6 * 1024 * 1024,
   sendBufferAutotuning: 'linux-sndbuf-expand',
+  sendBufferWake: 'linux-min-wspace',
   maxSendBuffer: 4 * 1024 * 1024,
   receiveBufferAutotuning: 'linux-drs',
   sockBufRounding: 'none',
@@ -400,6 +410,7 @@ export const FREEBSD: TcpProfile = Object.freeze({
   sendSpace: 32768,
   maxRecvBuffer: 2 * 1024 * 1024,
   sendBufferAutotuning: 'freebsd-sendbuf-auto',
+  sendBufferWake: 'freebsd-sb-lowat',
   maxSendBuffer: 2 * 1024 * 1024,
   receiveBufferAutotuning: 'none',
   sockBufRounding: 'mss-multiple',
