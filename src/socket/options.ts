@@ -5,6 +5,7 @@
  */
 import type { OptionValue } from './backend.ts';
 import {
+  AF_INET,
   AF_INET6,
   AF_UNIX,
   IP_ADD_MEMBERSHIP,
@@ -179,18 +180,28 @@ export function optionSpec(
   family: number,
   syscall: string,
 ): OptSpec {
+  // A level this socket's protocols do not have: Linux's IPv4 getsockopt answers EOPNOTSUPP
+  // (do_ip_getsockopt: "if (level != SOL_IP) return -EOPNOTSUPP"), its setsockopt and IPv6
+  // ENOPROTOOPT.
+  const badLevel = () =>
+    new SocketError(syscall === 'getsockopt' && family === AF_INET ? 'EOPNOTSUPP' : 'ENOPROTOOPT', {
+      syscall,
+      detail: `no option level ${level} here`,
+    });
+  if (level !== SOL_SOCKET && level !== IPPROTO_TCP && level !== IPPROTO_IPV6 && level !== IPPROTO_IP)
+    throw badLevel();
+  if (level === IPPROTO_IPV6 && family !== AF_INET6) throw badLevel();
   const spec = OPTIONS.get(`${level}:${optname}`);
   if (!spec)
     throw new SocketError('ENOPROTOOPT', {
       syscall,
       detail: `unknown option level ${level} name ${optname}`,
     });
-  if (spec.on === 'stream' && (type !== SOCK_STREAM || family === AF_UNIX))
-    throw new SocketError(type !== SOCK_STREAM ? 'ENOPROTOOPT' : 'EOPNOTSUPP', { syscall });
+  if (spec.on === 'stream' && (type !== SOCK_STREAM || family === AF_UNIX)) {
+    if (type === SOCK_STREAM) throw new SocketError('EOPNOTSUPP', { syscall });
+    throw level === IPPROTO_TCP ? badLevel() : new SocketError('ENOPROTOOPT', { syscall });
+  }
   if (spec.on === 'ip' && family === AF_UNIX) throw new SocketError('ENOPROTOOPT', { syscall });
-  if (level === IPPROTO_IPV6 && family !== AF_INET6) throw new SocketError('ENOPROTOOPT', { syscall });
-  if (level !== SOL_SOCKET && level !== IPPROTO_TCP && level !== IPPROTO_IPV6 && level !== IPPROTO_IP)
-    throw new SocketError('ENOPROTOOPT', { syscall });
   return spec;
 }
 

@@ -584,7 +584,10 @@ for (const [name, factory] of parityBackends) {
       throwsCode(() => s.getpeername(), 'ENOTCONN');
       throwsCode(() => s.shutdown(SHUT_WR), 'ENOTCONN');
       throwsCode(() => s.setsockopt(SOL_SOCKET, 9999, 1), 'ENOPROTOOPT');
-      throwsCode(() => s.getsockopt(77, 1), 'ENOPROTOOPT');
+      // A level the socket has not: Linux's IPv4 getsockopt says EOPNOTSUPP, setsockopt ENOPROTOOPT.
+      throwsCode(() => s.getsockopt(77, 1), 'EOPNOTSUPP');
+      throwsCode(() => s.setsockopt(77, 1, 1), 'ENOPROTOOPT');
+      throwsCode(() => s.getsockopt(SOL_SOCKET, 9999), 'ENOPROTOOPT');
       s.setsockopt(IPPROTO_TCP, TCP_NODELAY, true);
       assert.equal(s.getsockopt(IPPROTO_TCP, TCP_NODELAY), 1);
       assert.deepEqual(s.getsockname(), ['0.0.0.0', 0]);
@@ -597,6 +600,7 @@ for (const [name, factory] of parityBackends) {
       await rejects(u.listen(1), 'EOPNOTSUPP', 'listen');
       await rejects(u.accept(), 'EOPNOTSUPP', 'accept');
       throwsCode(() => u.setsockopt(IPPROTO_TCP, TCP_NODELAY, 1), 'ENOPROTOOPT');
+      throwsCode(() => u.getsockopt(IPPROTO_TCP, TCP_INFO), 'EOPNOTSUPP');
       const { cli, port } = await pair();
       await rejects(cli.connect([b.host, port]), 'EISCONN', 'connect');
       await rejects(cli.listen(1), 'EINVAL', 'listen');
