@@ -186,7 +186,6 @@ export function optionSpec(
   const badLevel = () =>
     new SocketError(syscall === 'getsockopt' && family === AF_INET ? 'EOPNOTSUPP' : 'ENOPROTOOPT', {
       syscall,
-      detail: `no option level ${level} here`,
     });
   if (level !== SOL_SOCKET && level !== IPPROTO_TCP && level !== IPPROTO_IPV6 && level !== IPPROTO_IP)
     throw badLevel();

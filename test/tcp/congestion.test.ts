@@ -35,9 +35,12 @@ describe('NewReno ssthresh per profile (renoSsthresh)', () => {
   it('the profiles choose Linux tcp_reno_ssthresh and FreeBSD newreno_cong_signal; the class alone keeps RFC 5681', () => {
     assert.equal(tcpConfigFor(LINUX).renoSsthresh, 'linux-cwnd-half');
     assert.equal(tcpConfigFor(FREEBSD).renoSsthresh, 'freebsd-cwnd-half');
-    assert.equal(new NewReno(MSS).ssthreshRule, 'rfc5681-flight-size');
+    const alone = new NewReno(MSS);
+    alone.onEnterRecovery(ctx({ flightSize: 6 * MSS }));
+    assert.equal(alone.ssthresh, 3 * MSS, 'FlightSize / 2, not cwnd / 2 (5)');
     const cc = createCongestionControl('newreno', MSS, { renoSsthresh: tcpConfigFor(FREEBSD).renoSsthresh });
-    assert.equal((cc as NewReno).ssthreshRule, 'freebsd-cwnd-half');
+    cc.onRto(ctx({ flightSize: 10 * MSS, sndWnd: 4 * MSS }));
+    assert.equal(cc.ssthresh, 2 * MSS, 'min(SND.WND, cwnd) / 2: the factory passes the rule on');
   });
 
   it('Linux, fast retransmit: max(cwnd >> 1, 2) segments, whatever the flight (an application-limited sender)', () => {

@@ -30,7 +30,7 @@ export class NewReno implements CongestionControl {
    */
   readonly abcLimit: number;
   /** How a congestion event sets ssthresh (profile renoSsthresh); RFC 5681's rule by default. */
-  readonly ssthreshRule: RenoSsthresh;
+  readonly #rule: RenoSsthresh;
 
   constructor(mss: number, opts: { abcLimit?: number; renoSsthresh?: RenoSsthresh } = {}) {
     if (!(mss > 0)) throw new RangeError(`congestion control: bad mss ${mss}`);
@@ -38,7 +38,7 @@ export class NewReno implements CongestionControl {
     // Infinity held as 2^30 segments (no fewer than any ACK acknowledges): a small integer
     // stays in the field, where Infinity is a boxed number per connection (bench/idle.ts).
     this.abcLimit = Math.min(opts.abcLimit ?? ABC_L, 2 ** 30);
-    this.ssthreshRule = opts.renoSsthresh ?? 'rfc5681-flight-size';
+    this.#rule = opts.renoSsthresh ?? 'rfc5681-flight-size';
   }
 
   get cwnd(): number {
@@ -89,13 +89,13 @@ export class NewReno implements CongestionControl {
   }
 
   /**
-   * ssthresh on a congestion event (`rto`: a timeout), by `ssthreshRule`: RFC 5681 §3.2 step 2,
+   * ssthresh on a congestion event (`rto`: a timeout), by the rule chosen: RFC 5681 §3.2 step 2,
    * ssthresh = max (FlightSize / 2, 2*SMSS) (equation 4); or half the window in whole segments,
    * at least two: Linux tcp_reno_ssthresh "max(tcp_snd_cwnd(tp) >> 1U, 2U)", FreeBSD
    * newreno_cong_signal "max(cwnd / 2 / mss, 2) * mss", whose CC_RTO halves min(snd_wnd, cwnd).
    */
   protected lossThreshold(ctx: CongestionContext, rto = false): number {
-    const rule = this.ssthreshRule;
+    const rule = this.#rule;
     if (rule === 'rfc5681-flight-size') return Math.max(Math.floor(ctx.flightSize / 2), 2 * ctx.mss);
     // Both count the window in segments of the payload MSS (Linux mss_cache, FreeBSD tcp_maxseg).
     const seg = ctx.segBytes ?? ctx.mss;
