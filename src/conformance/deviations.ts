@@ -56,7 +56,7 @@ export const STACK_DEVIATIONS: readonly Deviation[] = [
     line: 24,
     match: 'blocking write() still blocked',
     reason:
-      "the send buffer holds SO_SNDBUF bytes of data and a blocked writer wakes at a quarter of it free (RFC 9293 §3.9.1.2 leaves SEND's buffering to the implementation), so 57000 of the 61000 bytes are written when the ACK of 36000 arrives; Linux books skb truesize against twice SO_SNDBUF and wakes the writer when the free room reaches half of what is queued (sk_stream_min_wspace), which the script's timing (36001 wakes it, 35001 would not) measures. Slow start already grows as Linux's does (all segments a stretch ACK covers)",
+      "the send buffer counts payload bytes against SO_SNDBUF, not skb truesize against twice it (Linux: payload plus ~832 bytes per skb; RFC 9293 §3.9.1.2 leaves SEND's buffering to the implementation); the writer wakes by Linux's rule, free room >= half of what is queued (sk_stream_is_writeable), so 21000 bytes fit, the ACKs of 10000 and 30000 let more in and 51000 of the 61000 are written when the ACK of 36000 arrives (the rest at 40000). The script records an older kernel's skb layout: Linux 6.18 replaying its segments (a veth pair, a raw-socket peer) keeps the write blocked at 36001 as well (sk_wmem_queued 33984 of 42000: 24000 bytes in 12 skbs) and wakes it at the ACK of 45000 (28320 queued after 40001)",
   },
 ];
 

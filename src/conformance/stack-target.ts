@@ -741,8 +741,7 @@ export class StackTarget implements ConformanceTarget {
     if (c.finReceived || st === 'CLOSED') m |= POLL.IN | POLL.RDNORM | POLL.RDHUP;
     else if (c.readableLength > 0) m |= POLL.IN | POLL.RDNORM;
     const open = st !== 'SYN-SENT' && st !== 'SYN-RECEIVED' && st !== 'CLOSED';
-    if (open && (c.finQueued || (c.writableSpace > 0 && c.notSent * 2 < c.notSentLowat)))
-      m |= POLL.OUT | POLL.WRNORM;
+    if (open && (c.finQueued || c.writeReady)) m |= POLL.OUT | POLL.WRNORM;
     return m;
   }
 

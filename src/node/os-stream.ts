@@ -15,12 +15,15 @@ import {
   SO_ERROR,
   SO_KEEPALIVE,
   SOL_SOCKET,
+  TCP_INFO,
   TCP_KEEPIDLE,
   TCP_NODELAY,
   TCP_REMOTE_UDP_ENCAPS_PORT,
 } from '../socket/constants.ts';
 import { SocketError, toSocketError } from '../socket/errno.ts';
+import { encodeTcpInfo } from '../socket/tcp-info.ts';
 import { Waiters } from '../socket/waiters.ts';
+import { kernelTcpInfo } from './kernel-tcp-info.ts';
 import { ANY_HOSTS, fromNode, hostOf, ipFamily, Opts } from './os-common.ts';
 import {
   type Reservation,
@@ -137,6 +140,10 @@ export class OsStream implements StreamImpl {
       if (this.#err === undefined || this.#errReported) return 0;
       this.#errReported = true;
       return toSocketError(this.#err).errno;
+    }
+    if (level === IPPROTO_TCP && name === TCP_INFO) {
+      const h = this.#sock ?? this.#server;
+      return (h && kernelTcpInfo(h)) ?? encodeTcpInfo(undefined, 0, 'CLOSED');
     }
     return undefined;
   }

@@ -5,6 +5,7 @@
  */
 import type { OptionValue } from './backend.ts';
 import {
+  AF_INET,
   AF_INET6,
   AF_UNIX,
   IP_ADD_MEMBERSHIP,
@@ -52,6 +53,7 @@ import {
   TCP_FASTOPEN,
   TCP_FASTOPEN_CONNECT,
   TCP_FASTOPEN_NO_COOKIE,
+  TCP_INFO,
   TCP_INQ,
   TCP_KEEPCNT,
   TCP_KEEPIDLE,
@@ -99,6 +101,8 @@ const OPTIONS = new Map<string, OptSpec>([
   [`${SOL_SOCKET}:${SO_TYPE}`, { kind: 'readonly', on: 'any', dflt: 0 }],
   [`${SOL_SOCKET}:${SO_ERROR}`, { kind: 'readonly', on: 'any', dflt: 0 }],
   [`${SOL_SOCKET}:${SO_ACCEPTCONN}`, { kind: 'readonly', on: 'any', dflt: 0 }],
+  // tcp(7) TCP_INFO: struct tcp_info, read-only (bytes with buflen, else its first 4 as an int, as Python).
+  [`${IPPROTO_TCP}:${TCP_INFO}`, { kind: 'readonly', on: 'stream', dflt: 0 }],
   [`${IPPROTO_TCP}:${TCP_NODELAY}`, { kind: 'bool', on: 'stream', dflt: 0 }],
   [`${IPPROTO_TCP}:${TCP_MAXSEG}`, { kind: 'int', on: 'stream', dflt: 536 }],
   [`${IPPROTO_TCP}:${TCP_KEEPIDLE}`, { kind: 'int', on: 'stream', dflt: 7200 }],
@@ -176,18 +180,27 @@ export function optionSpec(
   family: number,
   syscall: string,
 ): OptSpec {
+  // A level this socket's protocols do not have: Linux's IPv4 getsockopt answers EOPNOTSUPP
+  // (do_ip_getsockopt: "if (level != SOL_IP) return -EOPNOTSUPP"), its setsockopt and IPv6
+  // ENOPROTOOPT.
+  const badLevel = () =>
+    new SocketError(syscall === 'getsockopt' && family === AF_INET ? 'EOPNOTSUPP' : 'ENOPROTOOPT', {
+      syscall,
+    });
+  if (level !== SOL_SOCKET && level !== IPPROTO_TCP && level !== IPPROTO_IPV6 && level !== IPPROTO_IP)
+    throw badLevel();
+  if (level === IPPROTO_IPV6 && family !== AF_INET6) throw badLevel();
   const spec = OPTIONS.get(`${level}:${optname}`);
   if (!spec)
     throw new SocketError('ENOPROTOOPT', {
       syscall,
       detail: `unknown option level ${level} name ${optname}`,
     });
-  if (spec.on === 'stream' && (type !== SOCK_STREAM || family === AF_UNIX))
-    throw new SocketError(type !== SOCK_STREAM ? 'ENOPROTOOPT' : 'EOPNOTSUPP', { syscall });
+  if (spec.on === 'stream' && (type !== SOCK_STREAM || family === AF_UNIX)) {
+    if (type === SOCK_STREAM) throw new SocketError('EOPNOTSUPP', { syscall });
+    throw level === IPPROTO_TCP ? badLevel() : new SocketError('ENOPROTOOPT', { syscall });
+  }
   if (spec.on === 'ip' && family === AF_UNIX) throw new SocketError('ENOPROTOOPT', { syscall });
-  if (level === IPPROTO_IPV6 && family !== AF_INET6) throw new SocketError('ENOPROTOOPT', { syscall });
-  if (level !== SOL_SOCKET && level !== IPPROTO_TCP && level !== IPPROTO_IPV6 && level !== IPPROTO_IP)
-    throw new SocketError('ENOPROTOOPT', { syscall });
   return spec;
 }
 
@@ -299,7 +312,7 @@ export function optionValue(level: number, optname: number, spec: OptSpec, value
   }
 }
 
-/** getsockopt's answer: the value, or raw bytes when `buflen` is given (SO_LINGER's 8-byte struct). */
+/** getsockopt's answer: the value, or raw bytes when `buflen` is given (SO_LINGER's 8-byte struct, TCP_INFO). */
 export function optionResult(spec: OptSpec, v: OptionValue, buflen: number | undefined): number | Uint8Array {
   // Linux do_ipv6_getsockopt: membership changes are set-only.
   if (spec.kind === 'mreq6' || spec.kind === 'mreq4' || spec.kind === 'mreq4src')
@@ -315,10 +328,11 @@ export function optionResult(spec: OptSpec, v: OptionValue, buflen: number | und
     const a = v.length === 4 ? v : v.subarray(4, 8);
     v = new DataView(a.buffer, a.byteOffset, 4).getInt32(0, true);
   }
-  if (spec.kind === 'linger') {
-    const bytes = v as Uint8Array;
-    if (buflen !== undefined) return bytes.slice(0, Math.min(buflen, 8));
-    return new DataView(bytes.buffer, bytes.byteOffset, 8).getInt32(0, true);
+  // A struct (SO_LINGER, TCP_INFO): Linux copies min(optlen, its size); without buflen Python
+  // passes an int's 4 bytes and reads them back as one.
+  if (v instanceof Uint8Array) {
+    if (buflen !== undefined) return v.slice(0, Math.min(buflen, v.length));
+    return new DataView(v.buffer, v.byteOffset, 4).getInt32(0, true);
   }
   if (buflen !== undefined && typeof v === 'number') {
     const out = new Uint8Array(Math.min(buflen, 4));

@@ -151,8 +151,7 @@ export class StackStreamSocket implements StreamImpl {
     if (c.state === 'SYN-SENT' && !c.tfoDeferred) return false;
     if (c.state === 'SYN-RECEIVED' && !c.tfoChild) return false;
     if (!c.writable) return true;
-    // TCP_NOTSENT_LOWAT: writable once fewer than half the mark wait unsent (tcp_poll's wake).
-    return c.writableSpace > 0 && c.notSent * 2 < c.notSentLowat;
+    return c.writeReady;
   }
 
   waitReadable(signal: AbortSignal): Promise<void> {

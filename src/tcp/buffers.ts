@@ -9,6 +9,22 @@
 
 export type SockBufRounding = 'none' | 'mss-multiple';
 
+/**
+ * Whether a send buffer has room enough again for a writer that found it full (the writer
+ * wakes; poll says POLLOUT). `lowat` 0: Linux sk_stream_is_writeable, "sk_stream_wspace(sk)
+ * >= sk_stream_min_wspace(sk)": the free room is at least half of what is queued. Otherwise
+ * FreeBSD sowriteable, "sbspace(&so->so_snd) >= so->so_snd.sb_lowat", the mark at most the
+ * buffer (soreserve). Deviation: both count payload bytes against the buffer, not skb truesize
+ * or mbuf storage, so the buffer holds SO_SNDBUF bytes of data (stream-options.ts).
+ */
+export function sndSpaceReady(
+  buf: { readonly space: number; readonly length: number; readonly limit: number },
+  lowat: number,
+): boolean {
+  const s = buf.space;
+  return s > 0 && s >= (lowat ? Math.min(lowat, buf.limit) : buf.length >> 1);
+}
+
 /** `bytes` rounded up to a whole number of `mss`-sized segments. */
 export function roundUpToSegments(bytes: number, mss: number): number {
   return mss > 0 ? Math.ceil(bytes / mss) * mss : bytes;

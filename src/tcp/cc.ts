@@ -21,6 +21,7 @@ export function ccContext(c: Tcb): CongestionContext {
     mss: c.mss,
     segBytes: c.tsOk ? c.mss - 12 : c.mss,
     flightSize,
+    sndWnd: c.snd.wnd,
     rtt: c.rtt.srtt,
     minRtt: c.minRtt > 0 ? c.minRtt : undefined,
     prrExit: undefined,
@@ -44,6 +45,7 @@ export function ccCreate(c: Tcb, name: CongestionName = c.opts.congestion): Cong
     slowStartExit: cfg.hystart,
     abcLimit: cfg.slowStartLimit,
     cubicFirstHalves: cfg.cubicFirstHalves,
+    renoSsthresh: cfg.renoSsthresh,
   });
 }
 

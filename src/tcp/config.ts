@@ -1,7 +1,7 @@
 import type { Duration } from '../time/instant.ts';
 import { seconds } from '../time/instant.ts';
 import type { SlowStartExit } from './congestion/hystart.ts';
-import type { CongestionName } from './congestion/types.ts';
+import type { CongestionName, RenoSsthresh } from './congestion/types.ts';
 import { LINUX, TCP_PROFILES, type TcpProfile, type TcpProfileName } from './profile.ts';
 
 /** net.ipv4.tcp_recovery bits (Linux include/net/tcp.h TCP_RACK_*). */
@@ -93,6 +93,8 @@ export interface TcpConfig {
   hystart: SlowStartExit;
   /** CUBIC's first congestion event halves the window (profile cubicFirstDecrease; FreeBSD). */
   cubicFirstHalves: boolean;
+  /** NewReno's ssthresh on a congestion event (profile renoSsthresh; congestion/types.ts). */
+  renoSsthresh: RenoSsthresh;
   /** Slow start's growth per ACK at most this many segments (profile slowStartGrowth; RFC 3465 L). */
   slowStartLimit: number;
   /**
@@ -183,6 +185,12 @@ export interface TcpConfig {
    * to at most `maxSndBuf` (Linux tcp_wmem[2]; FreeBSD net.inet.tcp.sendbuf_max).
    */
   sndBufAuto: 'linux-sndbuf-expand' | 'freebsd-sendbuf-auto' | 'none';
+  /**
+   * The send low-water mark in bytes (FreeBSD so_snd.sb_lowat): a full send buffer is writable
+   * again with this much room. 0: Linux's rule instead, free room >= half of what is queued
+   * (profile sendBufferWake; buffers.ts sndSpaceReady).
+   */
+  sndLowat: number;
   maxSndBuf: number;
   /** Receive-buffer autotuning up to `maxRcvBuf` (rcvbuf-auto.ts; profile receiveBufferAutotuning 'linux-drs'). */
   rcvBufAuto: boolean;
@@ -328,6 +336,7 @@ type ProfileDecided =
   | 'prr'
   | 'hystart'
   | 'cubicFirstHalves'
+  | 'renoSsthresh'
   | 'slowStartLimit'
   | 'creditNewlyDelivered'
   | 'advertiseFreeSpace'
@@ -336,6 +345,7 @@ type ProfileDecided =
   | 'sndBuf'
   | 'maxRcvBuf'
   | 'sndBufAuto'
+  | 'sndLowat'
   | 'maxSndBuf'
   | 'rcvBufAuto'
   | 'sockBufRounding'
@@ -377,6 +387,7 @@ function profileSettings(p: TcpProfile): Pick<TcpConfig, ProfileDecided> {
     prr: p.recoveryWindow === 'rfc6937-prr-ssrb',
     hystart: p.slowStartExit,
     cubicFirstHalves: p.cubicFirstDecrease === 'freebsd-half',
+    renoSsthresh: p.renoSsthresh,
     slowStartLimit: p.slowStartGrowth === 'linux-all-acked' ? Number.POSITIVE_INFINITY : 2,
     creditNewlyDelivered: p.ackCredit === 'linux-newly-delivered',
     advertiseFreeSpace: p.windowAdvertisement === 'free-space',
@@ -385,6 +396,7 @@ function profileSettings(p: TcpProfile): Pick<TcpConfig, ProfileDecided> {
     sndBuf: p.sendSpace,
     maxRcvBuf: p.maxRecvBuffer,
     sndBufAuto: p.sendBufferAutotuning,
+    sndLowat: p.sendBufferWake === 'freebsd-sb-lowat' ? 2048 : 0,
     maxSndBuf: p.maxSendBuffer,
     rcvBufAuto: p.receiveBufferAutotuning === 'linux-drs',
     sockBufRounding: p.sockBufRounding,

@@ -5,6 +5,7 @@
  */
 
 import type { Instant } from '../time/instant.ts';
+import { sndSpaceReady } from './buffers.ts';
 import { ccCreate } from './cc.ts';
 import type { TcpSocketOptions } from './config.ts';
 import type { CongestionName } from './congestion/types.ts';
@@ -55,6 +56,17 @@ export class TcpConnection extends Tcb {
   }
   get writableSpace(): number {
     return this.sndBuf.space;
+  }
+  /**
+   * Whether a writer may write now (POLLOUT, Linux tcp_poll's __sk_stream_is_writeable): the
+   * send buffer's room by the profile's rule (buffers.ts sndSpaceReady), and under
+   * TCP_NOTSENT_LOWAT fewer than half the mark unsent (the wake factor). When not, the next
+   * ACK that makes it so raises onWritable.
+   */
+  get writeReady(): boolean {
+    const ok = sndSpaceReady(this.sndBuf, this.layer.config.sndLowat) && this.notSent * 2 < this.notSentLowat;
+    if (!ok) this.wantWritable = true;
+    return ok;
   }
   /** Bytes written but not yet acknowledged. */
   get unackedLength(): number {

@@ -13,6 +13,7 @@ import {
   type TcpOptions,
   type TcpRepr,
 } from '../wire/tcp.ts';
+import { sndSpaceReady } from './buffers.ts';
 import { ccContext } from './cc.ts';
 import { ECN_NOT_ECT, ecnForSegment, ecnSynFlags } from './ecn.ts';
 import type { TcpEnv, TcpIpFields } from './env.ts';
@@ -709,8 +710,13 @@ export function tcpOutput(c: Tcb): void {
     if (held && !c.timerArmed(T_PACE)) c.setTimer(T_PACE, Math.max(c.paceNext, now + 1));
   }
   // TCP_NOTSENT_LOWAT: a writer waiting for the unsent bytes to drain hears of it once fewer
-  // than half the mark are left (Linux tcp_poll's wake factor).
-  if (sent && c.wantWritable && c.notSent * 2 < c.notSentLowat && c.sndBuf.space > 0) {
+  // than half the mark are left (Linux tcp_poll's wake factor) and the buffer has room.
+  if (
+    sent &&
+    c.wantWritable &&
+    c.notSent * 2 < c.notSentLowat &&
+    sndSpaceReady(c.sndBuf, c.layer.config.sndLowat)
+  ) {
     c.wantWritable = false;
     c.pending |= EV_WRITABLE;
     c.flush();

@@ -9,7 +9,7 @@
 import type { Duration } from '../time/instant.ts';
 import { millis, seconds } from '../time/instant.ts';
 import type { SlowStartExit } from './congestion/hystart.ts';
-import type { CongestionName } from './congestion/types.ts';
+import type { CongestionName, RenoSsthresh } from './congestion/types.ts';
 
 export type TcpProfileName = 'linux' | 'freebsd';
 
@@ -143,6 +143,14 @@ export interface TcpProfile {
    */
   readonly cubicFirstDecrease: 'rfc9438-beta' | 'freebsd-half';
   /**
+   * NewReno's ssthresh after a loss. 'linux-cwnd-half': half of cwnd in whole segments, at
+   * least 2, on fast retransmit and timeout alike (Linux tcp_reno_ssthresh). 'freebsd-cwnd-half':
+   * the same on fast retransmit, half of min(SND.WND, cwnd) after a timeout (FreeBSD
+   * cc_newreno's newreno_cong_signal, CC_NDUPACK and CC_RTO). 'rfc5681-flight-size':
+   * max(FlightSize / 2, 2·SMSS) (RFC 5681 equation 4), there to choose by config.
+   */
+  readonly renoSsthresh: RenoSsthresh;
+  /**
    * Slow start's growth per ACK. 'rfc3465-abc-l2': at most 2 SMSS (RFC 3465 L = 2; FreeBSD
    * net.inet.tcp.abc_l_var = 2). 'linux-all-acked': everything the ACK acknowledged (Linux
    * tcp_slow_start since ABC's removal in 3.9: cwnd = min(cwnd + acked, ssthresh)).
@@ -213,6 +221,15 @@ export interface TcpProfile {
    * SB_AUTOSIZE). 'none': it stays as set.
    */
   readonly sendBufferAutotuning: 'linux-sndbuf-expand' | 'freebsd-sendbuf-auto' | 'none';
+  /**
+   * When a full send buffer has room again: a blocked writer wakes, poll and epoll report
+   * POLLOUT, the async API drains. 'linux-min-wspace': once the free room is at least half
+   * of what is queued (sk_stream_is_writeable: sk_stream_wspace >= sk_stream_min_wspace,
+   * tcp_poll and sk_stream_write_space), a third of the buffer. 'freebsd-sb-lowat': once it
+   * is at least the send low-water mark, MCLBYTES (2048) or the whole buffer if smaller
+   * (sowriteable: sbspace >= so_snd.sb_lowat, soreserve's default).
+   */
+  readonly sendBufferWake: 'linux-min-wspace' | 'freebsd-sb-lowat';
   /** The most autotuning gives a send buffer. Linux: tcp_wmem[2], 4 MiB. FreeBSD: net.inet.tcp.sendbuf_max, 2 MiB. */
   readonly maxSendBuffer: number;
   /**
@@ -334,6 +351,7 @@ export const LINUX: TcpProfile = Object.freeze({
   recoveryWindow: 'rfc6937-prr-ssrb',
   slowStartExit: 'linux-hystart',
   cubicFirstDecrease: 'rfc9438-beta',
+  renoSsthresh: 'linux-cwnd-half',
   slowStartGrowth: 'linux-all-acked',
   congestion: 'cubic',
   idleRestart: 'linux-cwnd-restart',
@@ -344,6 +362,7 @@ export const LINUX: TcpProfile = Object.freeze({
   sendSpace: 256 * 1024,
   maxRecvBuffer: 6 * 1024 * 1024,
   sendBufferAutotuning: 'linux-sndbuf-expand',
+  sendBufferWake: 'linux-min-wspace',
   maxSendBuffer: 4 * 1024 * 1024,
   receiveBufferAutotuning: 'linux-drs',
   sockBufRounding: 'none',
@@ -380,6 +399,7 @@ export const FREEBSD: TcpProfile = Object.freeze({
   recoveryWindow: 'rfc6675-cwnd',
   slowStartExit: 'none',
   cubicFirstDecrease: 'freebsd-half',
+  renoSsthresh: 'freebsd-cwnd-half',
   slowStartGrowth: 'rfc3465-abc-l2',
   congestion: 'cubic',
   idleRestart: 'restart-window',
@@ -390,6 +410,7 @@ export const FREEBSD: TcpProfile = Object.freeze({
   sendSpace: 32768,
   maxRecvBuffer: 2 * 1024 * 1024,
   sendBufferAutotuning: 'freebsd-sendbuf-auto',
+  sendBufferWake: 'freebsd-sb-lowat',
   maxSendBuffer: 2 * 1024 * 1024,
   receiveBufferAutotuning: 'none',
   sockBufRounding: 'mss-multiple',

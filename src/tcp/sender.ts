@@ -6,6 +6,7 @@
  * send window update.
  */
 import { type SackBlock, TCP_ECE, type TcpRepr } from '../wire/tcp.ts';
+import { sndSpaceReady } from './buffers.ts';
 import { ccContext } from './cc.ts';
 import { ecnEchoArrived, ecnLossReduction } from './ecn.ts';
 import { EV_WRITABLE } from './events.ts';
@@ -353,7 +354,7 @@ function newAck(
   // loss probe timeout where RFC 8985 §7.2 allows one.
   if (c.sndMax === c.snd.una) c.cancelRtx();
   else if (!c.persistArmed && !scheduleLossProbe(c, true)) c.armRto(c.layer.env.clock.now() + c.rtt.rto);
-  if (c.wantWritable && (c.sndBuf.length === 0 || c.sndBuf.space >= c.sndBuf.limit >> 2)) {
+  if (c.wantWritable && sndSpaceReady(c.sndBuf, c.layer.config.sndLowat)) {
     c.wantWritable = false;
     c.pending |= EV_WRITABLE;
   }

@@ -10,6 +10,7 @@
  * autotuning (setsockopt on a connection does), and getsockopt(SO_SNDBUF) reports the size
  * set, not the grown one.
  */
+import { sndSpaceReady } from './buffers.ts';
 import { EV_WRITABLE } from './events.ts';
 import type { Tcb } from './tcb.ts';
 
@@ -54,7 +55,7 @@ export function tuneSendBuffer(c: Tcb): void {
   buf.limit = Math.min(want, cfg.maxSndBuf);
   // sk_stream_write_space after tcp_new_space: the writer hears of the new room (the rule
   // of sender.ts newAck, against the grown limit).
-  if (c.wantWritable && buf.space >= buf.limit >> 2) {
+  if (c.wantWritable && sndSpaceReady(buf, cfg.sndLowat)) {
     c.wantWritable = false;
     c.pending |= EV_WRITABLE;
   }

@@ -132,9 +132,8 @@ function streamSocket(t: TestContext, h: TapStackHost): Socket {
 }
 
 /**
- * Our connection's TCP_INFO (struct tcp_info, decoded). Read through the TCP layer:
- * Socket.getsockopt(IPPROTO_TCP, TCP_INFO) answers ENOPROTOOPT (socket/options.ts lists no
- * TCP_INFO), though the backend encodes it (stream-options.ts).
+ * Our connection's TCP_INFO (struct tcp_info, decoded), found by the peer's port through the
+ * TCP layer (the same bytes Socket.getsockopt(IPPROTO_TCP, TCP_INFO, 1024) returns).
  */
 function info(h: TapStackHost, port: number) {
   for (const c of h.stack.tcp.connections())

@@ -31,6 +31,7 @@ import {
   SOCK_DGRAM,
   SOCK_STREAM,
   SOL_SOCKET,
+  TCP_INFO,
   TCP_NODELAY,
 } from '../../src/socket/constants.ts';
 import {
@@ -43,6 +44,8 @@ import {
 } from '../../src/socket/errno.ts';
 import { getaddrinfo, gethostbyname, gethostname } from '../../src/socket/resolve.ts';
 import type { Socket } from '../../src/socket/socket.ts';
+import { decodeTcpInfo } from '../../src/socket/tcp-info.ts';
+import { hasCommand } from '../kernel/helpers.ts';
 import { type Backend, parityBackends } from './backends.ts';
 
 const enc = new TextEncoder();
@@ -581,7 +584,10 @@ for (const [name, factory] of parityBackends) {
       throwsCode(() => s.getpeername(), 'ENOTCONN');
       throwsCode(() => s.shutdown(SHUT_WR), 'ENOTCONN');
       throwsCode(() => s.setsockopt(SOL_SOCKET, 9999, 1), 'ENOPROTOOPT');
-      throwsCode(() => s.getsockopt(77, 1), 'ENOPROTOOPT');
+      // A level the socket has not: Linux's IPv4 getsockopt says EOPNOTSUPP, setsockopt ENOPROTOOPT.
+      throwsCode(() => s.getsockopt(77, 1), 'EOPNOTSUPP');
+      throwsCode(() => s.setsockopt(77, 1, 1), 'ENOPROTOOPT');
+      throwsCode(() => s.getsockopt(SOL_SOCKET, 9999), 'ENOPROTOOPT');
       s.setsockopt(IPPROTO_TCP, TCP_NODELAY, true);
       assert.equal(s.getsockopt(IPPROTO_TCP, TCP_NODELAY), 1);
       assert.deepEqual(s.getsockname(), ['0.0.0.0', 0]);
@@ -594,6 +600,7 @@ for (const [name, factory] of parityBackends) {
       await rejects(u.listen(1), 'EOPNOTSUPP', 'listen');
       await rejects(u.accept(), 'EOPNOTSUPP', 'accept');
       throwsCode(() => u.setsockopt(IPPROTO_TCP, TCP_NODELAY, 1), 'ENOPROTOOPT');
+      throwsCode(() => u.getsockopt(IPPROTO_TCP, TCP_INFO), 'EOPNOTSUPP');
       const { cli, port } = await pair();
       await rejects(cli.connect([b.host, port]), 'EISCONN', 'connect');
       await rejects(cli.listen(1), 'EINVAL', 'listen');
@@ -786,6 +793,49 @@ for (const [name, factory] of parityBackends) {
       }
       assert.ok(err instanceof SocketError && err.code === 'ECONNRESET', String(err));
       assert.equal(err.errno, 104);
+    });
+
+    it('TCP_INFO: struct tcp_info in Linux layout (bytes with buflen, its first 4 as an int without), read-only', async (t) => {
+      // The os backend reads the kernel's through python3 (src/node/kernel-tcp-info.ts).
+      if (b.name === 'os' && !hasCommand('python3')) return t.skip('python3 is not installed');
+      // Linux include/net/tcp_states.h: TCP_ESTABLISHED 1, TCP_CLOSE 7, TCP_LISTEN 10.
+      assert.equal(
+        (sock().getsockopt(IPPROTO_TCP, TCP_INFO) as number) & 0xff,
+        7,
+        'TCP_CLOSE before connect',
+      );
+      const { srv, cli, conn } = await pair();
+      assert.equal((srv.getsockopt(IPPROTO_TCP, TCP_INFO, 8) as Uint8Array)[0], 10, 'TCP_LISTEN');
+      assert.equal((srv.getsockopt(IPPROTO_TCP, TCP_INFO, 8) as Uint8Array).length, 8, 'min(buflen, size)');
+      const payload = new Uint8Array(5000).fill(7);
+      await cli.sendall(payload);
+      assert.deepEqual(await readExactly(conn, payload.length), payload);
+      let tx = decodeTcpInfo(cli.getsockopt(IPPROTO_TCP, TCP_INFO, 1024) as Uint8Array);
+      for (let i = 0; i < 50 && tx.unacked > 0; i++) {
+        await b.sleep(20);
+        tx = decodeTcpInfo(cli.getsockopt(IPPROTO_TCP, TCP_INFO, 1024) as Uint8Array);
+      }
+      const raw = conn.getsockopt(IPPROTO_TCP, TCP_INFO, 1024) as Uint8Array;
+      assert.ok(raw.length >= 144 && raw.length <= 1024, `the struct through tcpi_segs_in: ${raw.length}`);
+      const rx = decodeTcpInfo(raw);
+      assert.equal(tx.state, 1);
+      assert.equal(rx.state, 1);
+      assert.equal(tx.unacked, 0, 'everything acknowledged');
+      // Linux's bytes_acked counts the SYN (5001 here); bytes_received counts data only.
+      assert.ok(tx.bytesAcked >= 5000n && tx.bytesAcked <= 5001n, `tcpi_bytes_acked ${tx.bytesAcked}`);
+      assert.equal(rx.bytesReceived, 5000n);
+      assert.equal(tx.options & 7, 7, 'timestamps, SACK and window scaling on loopback');
+      assert.ok(
+        tx.sndMss > 0 && tx.rtt > 0 && tx.rto > 0,
+        JSON.stringify(tx, (_, v) => String(v)),
+      );
+      assert.ok(tx.segsOut >= 2 && rx.segsIn >= 2);
+      assert.equal(
+        (cli.getsockopt(IPPROTO_TCP, TCP_INFO) as number) & 0xff,
+        1,
+        'the int form: tcpi_state first',
+      );
+      throwsCode(() => cli.setsockopt(IPPROTO_TCP, TCP_INFO, 1), 'ENOPROTOOPT');
     });
 
     /** Connects clients with a short timeout until one times out; returns how many got in, and that error. */

@@ -1,10 +1,17 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { tcpConfigFor } from '../../src/tcp/config.ts';
 import { CUBIC_ALPHA, CUBIC_BETA, Cubic, cubicK, wCubic } from '../../src/tcp/congestion/cubic.ts';
 import { createCongestionControl } from '../../src/tcp/congestion/factory.ts';
 import { NewReno } from '../../src/tcp/congestion/newreno.ts';
-import { type CongestionContext, INITIAL_SSTHRESH, initialWindow } from '../../src/tcp/congestion/types.ts';
+import {
+  type CongestionContext,
+  INITIAL_SSTHRESH,
+  initialWindow,
+  type RenoSsthresh,
+} from '../../src/tcp/congestion/types.ts';
+import { FREEBSD, LINUX } from '../../src/tcp/profile.ts';
 import { millis, seconds } from '../../src/time/instant.ts';
 
 const MSS = 1000;
@@ -13,6 +20,74 @@ const ctx = (over: Partial<CongestionContext> = {}): CongestionContext => ({
   mss: MSS,
   flightSize: 0,
   ...over,
+});
+
+describe('NewReno ssthresh per profile (renoSsthresh)', () => {
+  // With timestamps a segment carries MSS - 12 bytes: the unit both kernels count cwnd in.
+  const SEG = MSS - 12;
+  const grownTo = (rule: RenoSsthresh, segs: number): NewReno => {
+    const cc = new NewReno(MSS, { renoSsthresh: rule });
+    cc.adopt(segs * SEG, INITIAL_SSTHRESH);
+    return cc;
+  };
+  const tsCtx = (over: Partial<CongestionContext>) => ctx({ segBytes: SEG, ...over });
+
+  it('the profiles choose Linux tcp_reno_ssthresh and FreeBSD newreno_cong_signal; the class alone keeps RFC 5681', () => {
+    assert.equal(tcpConfigFor(LINUX).renoSsthresh, 'linux-cwnd-half');
+    assert.equal(tcpConfigFor(FREEBSD).renoSsthresh, 'freebsd-cwnd-half');
+    const alone = new NewReno(MSS);
+    alone.onEnterRecovery(ctx({ flightSize: 6 * MSS }));
+    assert.equal(alone.ssthresh, 3 * MSS, 'FlightSize / 2, not cwnd / 2 (5)');
+    const cc = createCongestionControl('newreno', MSS, { renoSsthresh: tcpConfigFor(FREEBSD).renoSsthresh });
+    cc.onRto(ctx({ flightSize: 10 * MSS, sndWnd: 4 * MSS }));
+    assert.equal(cc.ssthresh, 2 * MSS, 'min(SND.WND, cwnd) / 2: the factory passes the rule on');
+  });
+
+  it('Linux, fast retransmit: max(cwnd >> 1, 2) segments, whatever the flight (an application-limited sender)', () => {
+    const cc = grownTo('linux-cwnd-half', 21);
+    cc.onEnterRecovery(tsCtx({ flightSize: 6 * SEG }));
+    assert.equal(cc.ssthresh, 10 * SEG, '21 >> 1 = 10 segments, not FlightSize/2 = 3');
+    assert.equal(cc.cwnd, 10 * SEG);
+    const small = grownTo('linux-cwnd-half', 3);
+    small.onEnterRecovery(tsCtx({ flightSize: 3 * SEG }));
+    assert.equal(small.ssthresh, 2 * SEG, 'never below 2 segments');
+  });
+
+  it('Linux, RTO: the same rule (tcp_enter_loss calls ssthresh()), the peer window plays no part', () => {
+    const cc = grownTo('linux-cwnd-half', 40);
+    cc.onRto(tsCtx({ flightSize: 40 * SEG, sndWnd: 8 * SEG }));
+    assert.equal(cc.ssthresh, 20 * SEG);
+    assert.equal(cc.cwnd, MSS);
+  });
+
+  it('FreeBSD, fast retransmit: max(cwnd / 2 / maxseg, 2) * maxseg', () => {
+    const cc = grownTo('freebsd-cwnd-half', 20);
+    cc.adopt(20 * SEG + SEG / 2, INITIAL_SSTHRESH); // rounded down to whole segments
+    cc.onEnterRecovery(tsCtx({ flightSize: 4 * SEG }));
+    assert.equal(cc.ssthresh, 10 * SEG);
+  });
+
+  it('FreeBSD, RTO: half of min(snd_wnd, cwnd) in whole segments, at least 2 (CC_RTO)', () => {
+    const cc = grownTo('freebsd-cwnd-half', 40);
+    cc.onRto(tsCtx({ flightSize: 40 * SEG, sndWnd: 9 * SEG }));
+    assert.equal(cc.ssthresh, 4 * SEG, 'min(9, 40) / 2 = 4 segments');
+    assert.equal(cc.cwnd, MSS);
+    const wide = grownTo('freebsd-cwnd-half', 40);
+    wide.onRto(tsCtx({ flightSize: 10 * SEG, sndWnd: 1 << 20 }));
+    assert.equal(wide.ssthresh, 20 * SEG, 'cwnd is the smaller');
+    const shut = grownTo('freebsd-cwnd-half', 40);
+    shut.onRto(tsCtx({ flightSize: 10 * SEG, sndWnd: 0 }));
+    assert.equal(shut.ssthresh, 2 * SEG);
+  });
+
+  it('RFC 5681 (by config): max(FlightSize / 2, 2*SMSS) on either event', () => {
+    const cc = grownTo('rfc5681-flight-size', 40);
+    cc.onEnterRecovery(tsCtx({ flightSize: 6 * SEG }));
+    assert.equal(cc.ssthresh, 3 * SEG);
+    const t = grownTo('rfc5681-flight-size', 40);
+    t.onRto(tsCtx({ flightSize: 3 * SEG, sndWnd: 8 * SEG }));
+    assert.equal(t.ssthresh, 2 * MSS);
+  });
 });
 
 describe('initialWindow (RFC 6928)', () => {
@@ -36,9 +111,12 @@ describe('createCongestionControl', () => {
   });
 });
 
+/** NewReno with RFC 5681's ssthresh rule (equation 4), which the tests below assert by name. */
+const rfcReno = () => new NewReno(MSS, { renoSsthresh: 'rfc5681-flight-size' });
+
 describe('NewReno (RFC 5681 + ABC)', () => {
   it('slow start grows by min(acked, 2*SMSS) per ACK', () => {
-    const cc = new NewReno(MSS);
+    const cc = rfcReno();
     assert.equal(cc.cwnd, 10_000);
     cc.onAck(1000, ctx());
     assert.equal(cc.cwnd, 11_000);
@@ -48,12 +126,12 @@ describe('NewReno (RFC 5681 + ABC)', () => {
     assert.equal(cc.cwnd, 13_000);
   });
   it('a window of ACKs doubles cwnd in slow start', () => {
-    const cc = new NewReno(MSS);
+    const cc = rfcReno();
     for (let i = 0; i < 10; i++) cc.onAck(MSS, ctx());
     assert.equal(cc.cwnd, 20_000);
   });
   it('fast retransmit: ssthresh = max(FlightSize/2, 2*SMSS), cwnd = ssthresh', () => {
-    const cc = new NewReno(MSS);
+    const cc = rfcReno();
     cc.onEnterRecovery(ctx({ flightSize: 30_000 }));
     assert.equal(cc.ssthresh, 15_000);
     assert.equal(cc.cwnd, 15_000);
@@ -61,7 +139,7 @@ describe('NewReno (RFC 5681 + ABC)', () => {
     assert.equal(cc.ssthresh, 2_000);
   });
   it('exit recovery: cwnd = min(ssthresh, max(FlightSize, SMSS) + SMSS) (RFC 6582 option 1)', () => {
-    const cc = new NewReno(MSS);
+    const cc = rfcReno();
     cc.onEnterRecovery(ctx({ flightSize: 30_000 }));
     cc.onExitRecovery(ctx({ flightSize: 0 }));
     assert.equal(cc.cwnd, 2_000);
@@ -70,7 +148,7 @@ describe('NewReno (RFC 5681 + ABC)', () => {
     assert.equal(cc.cwnd, 15_000);
   });
   it('congestion avoidance: +1 SMSS per cwnd of acknowledged bytes', () => {
-    const cc = new NewReno(MSS);
+    const cc = rfcReno();
     cc.onEnterRecovery(ctx({ flightSize: 20_000 }));
     cc.onExitRecovery(ctx({ flightSize: 10_000 }));
     assert.equal(cc.cwnd, 10_000);
@@ -82,7 +160,7 @@ describe('NewReno (RFC 5681 + ABC)', () => {
     assert.equal(cc.cwnd, 12_000);
   });
   it('slow start stops at ssthresh and the rest of the ACK counts for congestion avoidance', () => {
-    const cc = new NewReno(MSS);
+    const cc = rfcReno();
     cc.onRto(ctx({ flightSize: 10_500 })); // ssthresh 5250, cwnd 1000
     assert.equal(cc.ssthresh, 5_250);
     cc.onAck(2000, ctx());
@@ -92,7 +170,7 @@ describe('NewReno (RFC 5681 + ABC)', () => {
     assert.equal(cc.cwnd, 5_250);
   });
   it('RTO: cwnd = 1 SMSS; a repeated RTO keeps ssthresh (RFC 5681 §3.1)', () => {
-    const cc = new NewReno(MSS);
+    const cc = rfcReno();
     cc.onRto(ctx({ flightSize: 20_000 }));
     assert.equal(cc.cwnd, 1_000);
     assert.equal(cc.ssthresh, 10_000);

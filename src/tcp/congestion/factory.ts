@@ -6,7 +6,7 @@ import { Bbr } from './bbr.ts';
 import { Cubic } from './cubic.ts';
 import type { SlowStartExit } from './hystart.ts';
 import { NewReno } from './newreno.ts';
-import type { CongestionControl, CongestionName } from './types.ts';
+import type { CongestionControl, CongestionName, RenoSsthresh } from './types.ts';
 
 export type { CongestionName } from './types.ts';
 
@@ -39,6 +39,8 @@ export interface CongestionOptions {
   abcLimit?: number;
   /** CUBIC's first congestion event halves the window (FreeBSD cc_cubic). */
   cubicFirstHalves?: boolean;
+  /** NewReno's ssthresh on a congestion event (default RFC 5681's FlightSize / 2). */
+  renoSsthresh?: RenoSsthresh;
 }
 
 export function createCongestionControl(

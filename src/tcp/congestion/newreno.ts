@@ -10,6 +10,7 @@ import {
   type CongestionControl,
   INITIAL_SSTHRESH,
   initialWindow,
+  type RenoSsthresh,
 } from './types.ts';
 
 export class NewReno implements CongestionControl {
@@ -28,13 +29,16 @@ export class NewReno implements CongestionControl {
    * that was acknowledged (a stretch ACK of ten segments opens ten).
    */
   readonly abcLimit: number;
+  /** How a congestion event sets ssthresh (profile renoSsthresh); RFC 5681's rule by default. */
+  readonly #rule: RenoSsthresh;
 
-  constructor(mss: number, opts: { abcLimit?: number } = {}) {
+  constructor(mss: number, opts: { abcLimit?: number; renoSsthresh?: RenoSsthresh } = {}) {
     if (!(mss > 0)) throw new RangeError(`congestion control: bad mss ${mss}`);
     this._cwnd = initialWindow(mss);
     // Infinity held as 2^30 segments (no fewer than any ACK acknowledges): a small integer
     // stays in the field, where Infinity is a boxed number per connection (bench/idle.ts).
     this.abcLimit = Math.min(opts.abcLimit ?? ABC_L, 2 ** 30);
+    this.#rule = opts.renoSsthresh ?? 'rfc5681-flight-size';
   }
 
   get cwnd(): number {
@@ -84,9 +88,20 @@ export class NewReno implements CongestionControl {
     }
   }
 
-  /** RFC 5681 §3.2 step 2: ssthresh = max (FlightSize / 2, 2*SMSS) (equation 4). */
-  protected lossThreshold(ctx: CongestionContext): number {
-    return Math.max(Math.floor(ctx.flightSize / 2), 2 * ctx.mss);
+  /**
+   * ssthresh on a congestion event (`rto`: a timeout), by the rule chosen: RFC 5681 §3.2 step 2,
+   * ssthresh = max (FlightSize / 2, 2*SMSS) (equation 4); or half the window in whole segments,
+   * at least two: Linux tcp_reno_ssthresh "max(tcp_snd_cwnd(tp) >> 1U, 2U)", FreeBSD
+   * newreno_cong_signal "max(cwnd / 2 / mss, 2) * mss", whose CC_RTO halves min(snd_wnd, cwnd).
+   */
+  protected lossThreshold(ctx: CongestionContext, rto = false): number {
+    const rule = this.#rule;
+    if (rule === 'rfc5681-flight-size') return Math.max(Math.floor(ctx.flightSize / 2), 2 * ctx.mss);
+    // Both count the window in segments of the payload MSS (Linux mss_cache, FreeBSD tcp_maxseg).
+    const seg = ctx.segBytes ?? ctx.mss;
+    const w =
+      rto && rule === 'freebsd-cwnd-half' ? Math.min(this._cwnd, ctx.sndWnd ?? this._cwnd) : this._cwnd;
+    return Math.max(Math.floor(w / seg / 2), 2) * seg;
   }
 
   onEnterRecovery(ctx: CongestionContext): void {
@@ -129,7 +144,7 @@ export class NewReno implements CongestionControl {
    * counts as such a repeat.
    */
   onRto(ctx: CongestionContext): void {
-    if (!this.rtoPending) this._ssthresh = this.lossThreshold(ctx);
+    if (!this.rtoPending) this._ssthresh = this.lossThreshold(ctx, true);
     this.rtoPending = true;
     this._cwnd = ctx.mss;
     this.bytesAcked = 0;

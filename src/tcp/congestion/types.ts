@@ -8,6 +8,14 @@ import type { Duration, Instant } from '../../time/instant.ts';
 /** The controllers a connection can choose (TCP_CONGESTION; Linux's "reno" is 'newreno'). */
 export type CongestionName = 'newreno' | 'cubic' | 'bbr';
 
+/**
+ * NewReno's ssthresh on a congestion event. 'rfc5681-flight-size': max(FlightSize/2, 2·SMSS)
+ * (RFC 5681 §3.1 equation 4). 'linux-cwnd-half': max(cwnd/2, 2) in whole segments (Linux
+ * tcp_reno_ssthresh). 'freebsd-cwnd-half': the same (newreno_cong_signal), but after a
+ * timeout half of min(SND.WND, cwnd) (CC_RTO).
+ */
+export type RenoSsthresh = 'rfc5681-flight-size' | 'linux-cwnd-half' | 'freebsd-cwnd-half';
+
 export interface CongestionContext {
   now: Instant;
   /** Sender MSS (SMSS), bytes. */
@@ -19,6 +27,8 @@ export interface CongestionContext {
   segBytes?: number;
   /** Bytes outstanding (RFC 5681 FlightSize), measured before the event. */
   flightSize: number;
+  /** The peer's send window (SND.WND), bytes; undefined: unknown (no limit). */
+  sndWnd?: number;
   /** Latest RTT sample. */
   rtt?: Duration;
   /** Smallest RTT seen. */

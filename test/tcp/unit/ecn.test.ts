@@ -28,7 +28,8 @@ function opening(ecn: number, sockEcn?: boolean) {
 function ecnSending(n: number) {
   const e = established({ sndWnd: 1 << 20 });
   e.c.ecnOk = true;
-  e.c.cc = createCongestionControl('newreno', MSS); // IW10 for this MSS (RFC 6928)
+  // IW10 for this MSS (RFC 6928); RFC 5681's ssthresh, which the tests below assert.
+  e.c.cc = createCongestionControl('newreno', MSS, { renoSsthresh: 'rfc5681-flight-size' });
   e.c.sndBuf.push(new Uint8Array(n));
   tcpOutput(e.c);
   return e;

@@ -14,7 +14,7 @@ import { established, type FakeHost, fromPeer, MSS, ours, type TestTcb, theirs }
 /** A TCB in fast recovery with `flight` bytes outstanding and ssthresh = flight/2 (NewReno). */
 function recovering(flight: number): TestTcb {
   const { c } = established({ sackOk: true });
-  c.cc = createCongestionControl('newreno', MSS);
+  c.cc = createCongestionControl('newreno', MSS, { renoSsthresh: 'rfc5681-flight-size' });
   c.sndBuf.push(new Uint8Array(flight));
   c.sndMax = ours(flight);
   c.snd.nxt = c.sndMax;
