@@ -94,10 +94,12 @@ export class Ipv4Forwarder {
       return;
     }
     const mtu = out.mtu;
-    // A TCP super-segment that came whole over a link carrying them (Device.gsoMaxSize, as the
-    // kernel's GRO builds them) is judged by the segments it stands for (Linux ip_exceeds_mtu,
-    // skb_gso_validate_network_len), and leaves whole or as those segments.
-    const gsoSize = pkt.length > mtu && v.protocol === 6 ? superSegmentGsoSize(pkt) : 0;
+    // A TCP super-segment (one that came whole over a link carrying them, Device.gsoMaxSize, or
+    // a run our GRO built) is judged by the segments it stands for (Linux ip_exceeds_mtu,
+    // skb_gso_validate_network_len), and leaves whole to a device that takes it, else as those
+    // segments even when the whole would fit (Linux validate_xmit_skb): a GRO run carries its
+    // first segment's checksum.
+    const gsoSize = v.protocol === 6 ? superSegmentGsoSize(pkt) : 0;
     const ipHl = (pkt[0] & 0x0f) * 4;
     const segLen = gsoSize > 0 && pkt.length >= ipHl + 13 ? ipHl + (pkt[ipHl + 12] >> 4) * 4 + gsoSize : 0;
     const superSegment = gsoSize > 0 && segLen <= mtu;
@@ -111,7 +113,7 @@ export class Ipv4Forwarder {
     const copy = hopCopy(inIface, out, pkt, v);
     const nextHop = r.gateway ?? v.dst;
     stats.forwarded++;
-    if (copy.length <= mtu) {
+    if (copy.length <= mtu && !superSegment) {
       output.linkOutput(out, nextHop, copy, false);
       return;
     }
