@@ -14,6 +14,7 @@ import {
 } from '../wire/icmpv4.ts';
 import { Ipv4View, parseIpv4Packet } from '../wire/ipv4.ts';
 import { completeTransportChecksum } from '../wire/offload.ts';
+import { transportChecksumValid } from '../wire/virtio-net.ts';
 import { fragmentDatagram } from './fragment.ts';
 import type { Icmpv4 } from './icmpv4.ts';
 import type { NetInterface } from './interface.ts';
@@ -108,6 +109,20 @@ export class Ipv4Forwarder {
       // RFC 1191 §4: the router "MUST include the MTU of that next-hop network in the
       // low-order 16 bits of the ICMP header field that is labelled 'unused'".
       icmp.sendError(pkt, meta, ICMPV4_DEST_UNREACHABLE, ICMPV4_UNREACH_FRAG_NEEDED, mtu);
+      return;
+    }
+    // Deviation: Linux forwards a datagram with a wrong transport checksum and its receiver
+    // drops it (the skb stays CHECKSUM_NONE, across a veth too). Our devices carry no checksum
+    // state per frame: the far end of one that offloads checksums trusts every frame
+    // (Device.txChecksumOffload), so a datagram that arrived unchecked (a GRO run's segments
+    // were checked) is checked before it goes there, and dropped when wrong.
+    if (
+      gsoSize === 0 &&
+      out.device?.txChecksumOffload === true &&
+      !checksumTrusted(inIface) &&
+      !transportChecksumValid(pkt, 'ip')
+    ) {
+      stats.outDiscards++;
       return;
     }
     const copy = hopCopy(inIface, out, pkt, v);
