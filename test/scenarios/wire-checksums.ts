@@ -2,7 +2,7 @@
  * Seeded networks whose every wire frame is checked by an independent verifier
  * (test/helpers/wire-verify.ts), under impairment, with traffic that walks the
  * timing-dependent send paths: TCP bulk both ways (SACK, RACK, TLP, RTO, pacing with the
- * loss and reordering), zero-window probes, keepalives, FIN and RST, UDP to an open and a
+ * loss and reordering; CUBIC, Reno or BBR with its pacing), zero-window probes, keepalives, FIN and RST, UDP to an open and a
  * closed port (ICMP errors), datagrams and echo requests larger than the MTU (fragments),
  * and through a router, forwarding, software GSO and PMTU errors. Used by
  * wire-checksums.test.ts (a short slice) and scripts/soak-checksums.ts (the campaign).
@@ -23,6 +23,7 @@ import {
   SOCK_DGRAM,
   SOCK_STREAM,
   SOL_SOCKET,
+  TCP_CONGESTION,
   TCP_KEEPIDLE,
   TCP_KEEPINTVL,
 } from '../../src/socket/constants.ts';
@@ -51,6 +52,8 @@ export interface WireScenario {
   cables: { kind: CableKind; mtu: number; there: Impairments; back: Impairments }[];
   /** Bytes each way of the bulk transfer. */
   bulk: number;
+  /** The bulk sender's congestion control (BBR paces its segments). */
+  congestion: 'cubic' | 'reno' | 'bbr';
 }
 
 export interface WireOutcome {
@@ -98,7 +101,8 @@ export function drawScenario(seed: number, bulk = 96 * 1024, heavy = false): Wir
       there: impairments(rng, heavy),
       back: rng.below(2) === 0 ? impairments(rng, heavy) : {},
     });
-  return { seed, family, routed, cables, bulk: Math.round(bulk * (0.5 + rng.nextFloat())) };
+  const congestion = (['cubic', 'reno', 'bbr'] as const)[rng.below(3)];
+  return { seed, family, routed, cables, bulk: Math.round(bulk * (0.5 + rng.nextFloat())), congestion };
 }
 
 const code = (e: unknown) => (e as { code?: string }).code ?? (e as Error).name ?? 'error';
@@ -207,8 +211,10 @@ export async function runWireScenario(sc: WireScenario): Promise<WireOutcome> {
           // Bulk both ways at once, then FIN both ways.
           task('bulk', async () => {
             const srv = await listener(5000);
-            const cli = await dial(5000);
+            const cc = (x: Socket) => x.setsockopt(IPPROTO_TCP, TCP_CONGESTION, sc.congestion);
+            const cli = await dial(5000, cc);
             const [conn] = await srv.accept();
+            cc(conn);
             const sendA = cli.sendall(fromA).then(() => cli.shutdown(SHUT_WR));
             const sendB = conn.sendall(fromB).then(() => conn.shutdown(SHUT_WR));
             const [atB, atA] = await Promise.all([recvAll(conn), recvAll(cli), sendA, sendB]);
@@ -311,5 +317,5 @@ export function describeScenario(sc: WireScenario): string {
   const cab = sc.cables
     .map((c) => `${c.kind}/${c.mtu} there=${JSON.stringify(c.there)} back=${JSON.stringify(c.back)}`)
     .join(' | ');
-  return `seed ${sc.seed} IPv${sc.family} ${sc.routed ? 'routed' : 'pair'} bulk=${sc.bulk} ${cab}`;
+  return `seed ${sc.seed} IPv${sc.family} ${sc.routed ? 'routed' : 'pair'} ${sc.congestion} bulk=${sc.bulk} ${cab}`;
 }
