@@ -165,8 +165,13 @@ export async function runWireScenario(sc: WireScenario): Promise<WireOutcome> {
     b.addRoute({ destination: v6 ? '::/0' : '0.0.0.0/0', gateway: addr(2, 1) });
     bAddr = addr(2, 2);
   }
-  // Addresses settle (IPv6 DAD) on clean links; the impairments start after.
+  // Addresses settle (IPv6 DAD) and neighbours are resolved (an echo each way) on clean links;
+  // the impairments start after (else a lost ARP or NDP exchange fails the connects at once).
   sim.runFor(seconds(3));
+  await sim.run(async () => {
+    if (v6) await a.ping6(bAddr);
+    else await a.ping(bAddr);
+  });
   sc.cables.forEach((c, i) => {
     cables[i].aToB.configure({ delay, ...c.there });
     cables[i].bToA.configure({ delay, ...c.back });
