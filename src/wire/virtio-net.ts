@@ -180,7 +180,8 @@ function transportOf(frame: Uint8Array, linkType: 'ethernet' | 'ip'): TransportA
  * receiver checks it: a router forwarding a datagram as it arrived (corrupted on the way in,
  * perhaps) must not have it recomputed over the bytes it carries now, which would hide the
  * corruption from the receiver (Linux forwards such an skb CHECKSUM_NONE, not PARTIAL).
- * Deviation: a forwarded TCP segment whose own checksum is 0x0000 is taken for one left out.
+ * Deviation: a forwarded TCP segment whose own checksum is 0x0000 is taken for one left out,
+ * and a forwarded IPv4 UDP datagram sent without one (0, RFC 768) gets one.
  */
 export function setPartialChecksum(
   frame: Uint8Array,
