@@ -14,6 +14,7 @@ import {
 } from '../wire/icmpv4.ts';
 import { Ipv4View, parseIpv4Packet } from '../wire/ipv4.ts';
 import { completeTransportChecksum } from '../wire/offload.ts';
+import { transportChecksumValid } from '../wire/virtio-net.ts';
 import { fragmentDatagram } from './fragment.ts';
 import type { Icmpv4 } from './icmpv4.ts';
 import type { NetInterface } from './interface.ts';
@@ -94,10 +95,12 @@ export class Ipv4Forwarder {
       return;
     }
     const mtu = out.mtu;
-    // A TCP super-segment that came whole over a link carrying them (Device.gsoMaxSize, as the
-    // kernel's GRO builds them) is judged by the segments it stands for (Linux ip_exceeds_mtu,
-    // skb_gso_validate_network_len), and leaves whole or as those segments.
-    const gsoSize = pkt.length > mtu && v.protocol === 6 ? superSegmentGsoSize(pkt) : 0;
+    // A TCP super-segment (one that came whole over a link carrying them, Device.gsoMaxSize, or
+    // a run our GRO built) is judged by the segments it stands for (Linux ip_exceeds_mtu,
+    // skb_gso_validate_network_len), and leaves whole to a device that takes it, else as those
+    // segments even when the whole would fit (Linux validate_xmit_skb): a GRO run carries its
+    // first segment's checksum.
+    const gsoSize = v.protocol === 6 ? superSegmentGsoSize(pkt) : 0;
     const ipHl = (pkt[0] & 0x0f) * 4;
     const segLen = gsoSize > 0 && pkt.length >= ipHl + 13 ? ipHl + (pkt[ipHl + 12] >> 4) * 4 + gsoSize : 0;
     const superSegment = gsoSize > 0 && segLen <= mtu;
@@ -108,10 +111,24 @@ export class Ipv4Forwarder {
       icmp.sendError(pkt, meta, ICMPV4_DEST_UNREACHABLE, ICMPV4_UNREACH_FRAG_NEEDED, mtu);
       return;
     }
+    // Deviation: Linux forwards a datagram with a wrong transport checksum and its receiver
+    // drops it (the skb stays CHECKSUM_NONE, across a veth too). Our devices carry no checksum
+    // state per frame: the far end of one that offloads checksums trusts every frame
+    // (Device.txChecksumOffload), so a datagram that arrived unchecked (a GRO run's segments
+    // were checked) is checked before it goes there, and dropped when wrong.
+    if (
+      gsoSize === 0 &&
+      out.device?.txChecksumOffload === true &&
+      !checksumTrusted(inIface) &&
+      !transportChecksumValid(pkt, 'ip')
+    ) {
+      stats.outDiscards++;
+      return;
+    }
     const copy = hopCopy(inIface, out, pkt, v);
     const nextHop = r.gateway ?? v.dst;
     stats.forwarded++;
-    if (copy.length <= mtu) {
+    if (copy.length <= mtu && !superSegment) {
       output.linkOutput(out, nextHop, copy, false);
       return;
     }

@@ -17,6 +17,7 @@ import {
 import { IPV6_HEADER_LEN } from '../wire/ipv6.ts';
 import { isIpv6LinkLocal, isIpv6Unspecified } from '../wire/ipv6-address.ts';
 import { completeTransportChecksum } from '../wire/offload.ts';
+import { transportChecksumValid } from '../wire/virtio-net.ts';
 import type { LinkLayer } from './ethernet.ts';
 import type { InterfaceTable } from './interfaces.ts';
 import type { Icmpv6, Ipv6Arrival } from './ipv6-icmp.ts';
@@ -62,13 +63,23 @@ export class Ipv6Forwarder {
       return;
     }
     const mtu = output.pathMtu(r);
-    // A TCP super-segment that came whole over a link carrying them is judged by the segments
-    // it stands for (Linux ip6_pkt_too_big, skb_gso_validate_network_len), and leaves whole
-    // or as those segments (as forward.ts for IPv4).
-    const gsoSize = pkt.length > mtu && pkt.length >= 53 && pkt[6] === 6 ? superSegmentGsoSize(pkt) : 0;
+    // A TCP super-segment (come whole over a link carrying them, or a GRO run) is judged by the
+    // segments it stands for (Linux ip6_pkt_too_big, skb_gso_validate_network_len), and leaves
+    // whole or as those segments, even when it fits (as forward.ts for IPv4).
+    const gsoSize = pkt.length >= 53 && pkt[6] === 6 ? superSegmentGsoSize(pkt) : 0;
     if (pkt.length > mtu && !(gsoSize > 0 && IPV6_HEADER_LEN + (pkt[52] >> 4) * 4 + gsoSize <= mtu)) {
       stats.tooBig++;
       icmp.sendError(pkt, a, ICMPV6_PACKET_TOO_BIG, 0, mtu);
+      return;
+    }
+    // Deviation: checked before a device whose far end trusts it, as forward.ts for IPv4.
+    if (
+      gsoSize === 0 &&
+      r.iface.device?.txChecksumOffload === true &&
+      !checksumTrusted(a.iface) &&
+      !transportChecksumValid(pkt, 'ip')
+    ) {
+      stats.outDiscards++;
       return;
     }
     const hr = r.linkRoom;

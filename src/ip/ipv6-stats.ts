@@ -37,6 +37,7 @@ export interface Ipv6Stats {
   reasmEvictions: number;
   reasmMalformed: number;
   interfaceDown: number;
+  /** Dropped on output, and to forward with a wrong TCP/UDP checksum (as IpStats.outDiscards). */
   outDiscards: number;
   icmpIn: number;
   icmpInErrors: number;

@@ -49,7 +49,10 @@ export interface IpStats {
   reasmMalformed: number;
   /** Datagrams dropped on an interface that is down or has no link. */
   interfaceDown: number;
-  /** Datagrams the link layer dropped (no resolution, queue full). */
+  /**
+   * Datagrams the link layer dropped (no resolution, queue full), and datagrams to forward
+   * with a wrong TCP/UDP checksum bound for a device whose far end trusts it (forward.ts).
+   */
   outDiscards: number;
   /** Directed/limited broadcasts received. */
   broadcastIn: number;

@@ -702,9 +702,10 @@ class TapDeviceImpl implements TapDevice {
     let parts: Uint8Array[];
     if (this.offload) {
       const hdr = this.#txHdr;
-      // With txChecksumOffload the stack left every whole TCP/UDP datagram's checksum out;
-      // the kernel fills it in from NEEDS_CSUM. Without it the frame is complete as it is.
-      if (this.txChecksumOffload && setPartialChecksum(frame, this.linkType, hdr)) {
+      // With txChecksumOffload the stack left every whole TCP/UDP datagram's checksum out (0);
+      // the kernel fills it in from NEEDS_CSUM. Without it, or for a datagram forwarded with
+      // the checksum it came with, the frame goes as it is (setPartialChecksum).
+      if (this.txChecksumOffload && setPartialChecksum(frame, this.linkType, hdr, gsoSize !== undefined)) {
         st.txCsumOffloaded++;
         // A TCP super-segment (TSO): the kernel takes it whole with its gso_size (tun's
         // virtio_net_hdr_to_skb), and segments it only where a device needs segments.

@@ -173,11 +173,21 @@ function transportOf(frame: Uint8Array, linkType: 'ethernet' | 'ip'): TransportA
  * (the kernel, a NIC) sums from csum_start to the end and stores the result there.
  * Returns false (and leaves `hdr` without NEEDS_CSUM) for a frame with no transport
  * checksum to offload: the caller must then have filled it in already.
+ *
+ * Only a checksum left out is offloaded: the stack leaves the field 0 (emitTcp, the UDP
+ * emitter), and a super-segment's (`superSegment`: a gso size goes with it) is always to be
+ * filled per segment. A frame whose field holds a checksum goes as it is, flags 0, so the
+ * receiver checks it: a router forwarding a datagram as it arrived (corrupted on the way in,
+ * perhaps) must not have it recomputed over the bytes it carries now, which would hide the
+ * corruption from the receiver (Linux forwards such an skb CHECKSUM_NONE, not PARTIAL).
+ * Deviation: a forwarded TCP segment whose own checksum is 0x0000 is taken for one left out,
+ * and a forwarded IPv4 UDP datagram sent without one (0, RFC 768) gets one.
  */
 export function setPartialChecksum(
   frame: Uint8Array,
   linkType: 'ethernet' | 'ip',
   hdr: VirtioNetHdr,
+  superSegment = false,
 ): boolean {
   const t = transportOf(frame, linkType);
   hdr.flags = 0;
@@ -188,6 +198,7 @@ export function setPartialChecksum(
   hdr.hdrLen = 0;
   if (t === undefined) return false;
   const field = t.proto === TCP ? 16 : 6;
+  if (!superSegment && (frame[t.at + field] | frame[t.at + field + 1]) !== 0) return false;
   // The field holds the folded pseudo-header sum, not complemented (skb CHECKSUM_PARTIAL).
   const s = ~finishChecksum(t.pseudo) & 0xffff;
   frame[t.at + field] = s >> 8;

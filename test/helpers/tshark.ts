@@ -20,6 +20,12 @@ export interface TsharkResult {
   malformed: number;
   /** Bad checksums ("Bad checksum", "[incorrect", "Checksum Status: Bad"), counted once per line. */
   checksumErrors: number;
+  /**
+   * Each line counted in `checksumErrors` (or `malformed`), as `frame N, <layer>: <line>`, the
+   * layer being the top-level protocol tree it sits in (e.g. `Internet Control Message
+   * Protocol v6` for a datagram quoted by an ICMP error): what an assertion message shows.
+   */
+  badLines: string[];
   /** Expert-info entries of severity Error. */
   expertErrors: number;
   /** The `frame.protocols` chain of each frame, e.g. `eth:ethertype:ip:tcp`. */
@@ -51,15 +57,32 @@ export function tsharkDissect(pcapPath: string): TsharkResult {
   let malformed = 0;
   let checksumErrors = 0;
   let expertErrors = 0;
+  const badLines: string[] = [];
+  let frame = '';
+  let layer = '';
   for (const line of lines) {
-    if (/^Frame \d+:/.test(line)) packets++;
-    if (line.includes('[Malformed Packet')) malformed++;
-    if (/Bad checksum|\[incorrect|incorrect, should be|Checksum Status: Bad/i.test(line)) checksumErrors++;
+    const f = /^Frame (\d+):/.exec(line);
+    if (f) {
+      packets++;
+      frame = f[1];
+    }
+    // A protocol tree's first line is not indented.
+    if (line.length > 0 && line[0] !== ' ') layer = line.split(',')[0];
+    let bad = false;
+    if (line.includes('[Malformed Packet')) {
+      malformed++;
+      bad = true;
+    }
+    if (/Bad checksum|\[incorrect|incorrect, should be|Checksum Status: Bad/i.test(line)) {
+      checksumErrors++;
+      bad = true;
+    }
+    if (bad && badLines.length < 50) badLines.push(`frame ${frame}, ${layer}: ${line.trim()}`);
     if (/\[Expert Info \(Error\//.test(line)) expertErrors++;
   }
   const fields = run(['-r', pcapPath, '-T', 'fields', '-e', 'frame.protocols', ...CHECK]);
   const protocols = fields.split('\n').filter((l) => l.length > 0);
-  return { packets, malformed, checksumErrors, expertErrors, protocols, text };
+  return { packets, malformed, checksumErrors, badLines, expertErrors, protocols, text };
 }
 
 /** Runs tshark with `-T fields` for the given fields; one array of values per frame. */
@@ -70,4 +93,15 @@ export function tsharkFields(pcapPath: string, fields: string[]): string[][] {
     .split('\n')
     .filter((l) => l.length > 0)
     .map((l) => l.split('\t'));
+}
+
+/**
+ * For an assertion message: the lines `tsharkDissect` counted as bad, then the full dissection
+ * and the bytes (`-V -x`) of the first frame they name.
+ */
+export function tsharkExplain(pcapPath: string, r: TsharkResult): string {
+  const n = /^frame (\d+),/.exec(r.badLines[0] ?? '')?.[1];
+  const frame =
+    n === undefined ? '' : run(['-r', pcapPath, '-V', '-x', '-Y', `frame.number == ${n}`, ...CHECK]);
+  return `${r.badLines.join('\n')}\n${frame}`;
 }

@@ -160,6 +160,29 @@ describe('virtio-net checksum offload helpers', () => {
     });
   }
 
+  it('leaves a frame that already carries its checksum as it is (forwarded: the receiver checks it)', () => {
+    for (const proto of [6, 17] as const) {
+      // A datagram a router forwards as it arrived, one payload bit flipped on the way in:
+      // made partial, the kernel would compute a fresh checksum over the corrupted bytes.
+      const f = ipv4Frame(proto, 200);
+      assert.ok(completeFrameChecksum(f, 'ethernet'));
+      f[f.length - 5] ^= 0x10;
+      const before = f.slice();
+      const h = hdr();
+      assert.equal(setPartialChecksum(f, 'ethernet', h), false);
+      assert.equal(h.flags, 0);
+      assert.deepEqual(f, before, 'frame untouched');
+      assert.equal(transportChecksumValid(f, 'ethernet'), false, 'the receiver still sees the corruption');
+    }
+    // A super-segment's checksum is always filled in per segment, whatever its field holds
+    // (a GRO run forwarded whole carries its first segment's).
+    const run = ipv4Frame(6, 2896);
+    completeFrameChecksum(run, 'ethernet');
+    const h = hdr();
+    assert.ok(setPartialChecksum(run, 'ethernet', h, true));
+    assert.equal(h.flags, VIRTIO_NET_HDR_F_NEEDS_CSUM);
+  });
+
   it('offers nothing to offload for ARP, ICMP and fragments', () => {
     const arp = new Uint8Array(42);
     arp[12] = 0x08;
