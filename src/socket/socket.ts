@@ -102,6 +102,7 @@ import { type OptSpec, optionResult, optionSpec, optionValue, type SockOptValue 
 export type { SockOptValue } from './options.ts';
 
 import { type SendableFile, sendFile } from './sendfile.ts';
+import { NO_ABORT } from './waiters.ts';
 import { readableOf, writableOf } from './web-streams.ts';
 
 /** `Symbol.asyncDispose`, or the well-known fallback where the runtime lacks it. */
@@ -444,7 +445,7 @@ export class Socket {
       if (this.#state !== 'connected') throw new SocketError('EDESTADDRREQ', { syscall: 'send' });
       return this.#sendDatagram(bytes, undefined, 'send');
     }
-    await this.#waitConnected('send', flags);
+    if (this.#state === 'connecting') await this.#waitConnected('send', flags);
     if (this.#state !== 'connected' || this.#shutWr) throw new SocketError('EPIPE', { syscall: 'send' });
     if (bytes.length === 0) return 0;
     const impl = this.#impl as StreamImpl;
@@ -508,7 +509,7 @@ export class Socket {
       await this.send(bytes, flags);
       return;
     }
-    await this.#waitConnected('sendall', flags);
+    if (this.#state === 'connecting') await this.#waitConnected('sendall', flags);
     if (this.#state !== 'connected' || this.#shutWr) throw new SocketError('EPIPE', { syscall: 'sendall' });
     const impl = this.#impl as StreamImpl;
     const ac = this.#timeout !== null && this.#timeout > 0 ? new AbortController() : undefined;
@@ -519,16 +520,13 @@ export class Socket {
     try {
       while (bytes.length > 0) {
         const chunk = bytes;
-        const n = await this.#block(
-          'sendall',
-          () => {
-            const k = impl.send(chunk, flags);
-            return k > 0 ? k : undefined;
-          },
-          (flags & MSG_DONTWAIT) !== 0,
-          ac?.signal,
-          'write',
-        );
+        const attempt = () => {
+          const k = impl.send(chunk, flags);
+          return k > 0 ? k : undefined;
+        };
+        const n =
+          this.#try('sendall', attempt) ??
+          (await this.#block('sendall', attempt, (flags & MSG_DONTWAIT) !== 0, ac?.signal, 'write'));
         bytes = bytes.subarray(n);
       }
     } finally {
@@ -542,12 +540,17 @@ export class Socket {
     const n = checkSize(bufsize, 'recv');
     this.#open('recv');
     if (this.type === SOCK_DGRAM) return (await this.#recvDatagram(n, flags, 'recv')).data;
-    await this.#waitConnected('recv', flags);
+    if (this.#state === 'connecting') await this.#waitConnected('recv', flags);
     if (this.#state !== 'connected') throw new SocketError('ENOTCONN', { syscall: 'recv' });
     if (n === 0) return new Uint8Array(0);
     const impl = this.#impl as StreamImpl;
     const peek = (flags & MSG_PEEK) !== 0;
-    return this.#block('recv', () => impl.recv(n, peek), (flags & MSG_DONTWAIT) !== 0, undefined);
+    const attempt = () => impl.recv(n, peek);
+    // Bytes already there: no wait, no promise of #block's (one await fewer per call).
+    return (
+      this.#try('recv', attempt) ??
+      (await this.#block('recv', attempt, (flags & MSG_DONTWAIT) !== 0, undefined))
+    );
   }
 
   /** Receives into `buffer` (at most `nbytes`, default its length); returns the count. */
@@ -564,11 +567,11 @@ export class Socket {
     }
     if (this.#binding) await this.#afterBind();
     this.#open('recv_into');
-    await this.#waitConnected('recv_into', flags);
+    if (this.#state === 'connecting') await this.#waitConnected('recv_into', flags);
     if (this.#state !== 'connected') throw new SocketError('ENOTCONN', { syscall: 'recv_into' });
     const impl = this.#impl as StreamImpl;
     const peek = (flags & MSG_PEEK) !== 0;
-    const into = buffer.subarray(0, n);
+    const into = n === buffer.length ? buffer : buffer.subarray(0, n);
     // One copy, from the connection's buffer into the caller's, where the backend can.
     const tryRecv = impl.recvInto
       ? () => impl.recvInto!(into, peek)
@@ -577,7 +580,10 @@ export class Socket {
           if (d !== undefined) into.set(d);
           return d?.length;
         };
-    return this.#block('recv_into', tryRecv, (flags & MSG_DONTWAIT) !== 0, undefined);
+    return (
+      this.#try('recv_into', tryRecv) ??
+      (await this.#block('recv_into', tryRecv, (flags & MSG_DONTWAIT) !== 0, undefined))
+    );
   }
 
   /** sendto(data, address) or sendto(data, flags, address). */
@@ -850,6 +856,16 @@ export class Socket {
     return this.#block(syscall, () => impl.recvfrom(n, peek), (flags & MSG_DONTWAIT) !== 0, undefined);
   }
 
+  /** One try of a call that may block: its result, or undefined when it would block. */
+  #try<T>(syscall: string, attempt: () => T | undefined): T | undefined {
+    this.#open(syscall);
+    try {
+      return attempt();
+    } catch (e) {
+      throw toSocketError(e, { syscall });
+    }
+  }
+
   /**
    * The blocking loop: try; if it would block, fail EAGAIN (non-blocking) or wait
    * for readiness under the timeout, then try again.
@@ -861,27 +877,20 @@ export class Socket {
     outer: AbortSignal | undefined,
     dir: 'read' | 'write' = 'read',
   ): Promise<T> {
-    const tryOnce = (): T | undefined => {
-      this.#open(syscall);
-      try {
-        return attempt();
-      } catch (e) {
-        throw toSocketError(e, { syscall });
-      }
-    };
-    let r = tryOnce();
+    let r = this.#try(syscall, attempt);
     if (r !== undefined) return r;
     if (dontwait || this.#timeout === 0) throw new SocketError('EAGAIN', { syscall });
     const sched = this.backend.scheduler;
-    let ac: AbortController | undefined;
     let timer: unknown;
     let signal = outer;
-    if (!signal) {
-      ac = new AbortController();
+    const t = this.#timeout;
+    if (!signal && t !== null) {
+      const ac = new AbortController();
       signal = ac.signal;
-      const t = this.#timeout;
-      if (t !== null) timer = sched.schedule(() => ac!.abort(new SocketTimeoutError(syscall)), t * 1000);
+      timer = sched.schedule(() => ac.abort(new SocketTimeoutError(syscall)), t * 1000);
     }
+    // Without a timeout nothing aborts the wait: no AbortController, no listener (Waiters).
+    signal ??= NO_ABORT;
     // A blocked call keeps the process alive until its result or its timeout.
     const keep = this.backend.keepAlive;
     keep?.ref();
@@ -889,7 +898,7 @@ export class Socket {
       for (;;) {
         if (signal.aborted) throw signal.reason;
         await (dir === 'read' ? this.#impl.waitReadable(signal) : this.#impl.waitWritable(signal));
-        r = tryOnce();
+        r = this.#try(syscall, attempt);
         if (r !== undefined) return r;
       }
     } finally {

@@ -3,6 +3,12 @@
  * (backend.ts) park here until the socket's events call `wake()`. One helper for the
  * stack's stream and datagram sockets and the os backend's.
  */
+/**
+ * The signal of a wait nothing can cancel (a blocking call without a timeout): Waiters.wait
+ * registers no abort listener on it, the EventTarget work a wait per recv would pay.
+ */
+export const NO_ABORT: AbortSignal = new AbortController().signal;
+
 export class Waiters {
   readonly #set = new Set<() => void>();
 
@@ -22,24 +28,26 @@ export class Waiters {
         reject(signal.reason);
         return;
       }
+      const live = signal !== NO_ABORT;
       const onAbort = (): void => {
         this.#set.delete(done);
         reject(signal.reason);
       };
       const done = (): void => {
         this.#set.delete(done);
-        signal.removeEventListener('abort', onAbort);
+        if (live) signal.removeEventListener('abort', onAbort);
         resolve();
       };
       this.#set.add(done);
-      signal.addEventListener('abort', onAbort, { once: true });
+      if (live) signal.addEventListener('abort', onAbort, { once: true });
       if (ready?.()) done();
     });
   }
 
   /** Lets every parked wait go (each then re-checks its socket). */
   wake(): void {
-    if (this.#set.size === 0) return;
-    for (const w of [...this.#set]) w();
+    // Each wait deletes itself, which a Set's iteration allows; none is added meanwhile (a
+    // resolve runs no code synchronously), so no copy of the set.
+    for (const w of this.#set) w();
   }
 }
