@@ -70,9 +70,11 @@ function trimMarks(c: Tcb, marks: Seq[]): void {
   if (n === 0 || seqGt(marks[0]!, c.snd.una)) return;
   let k = 1;
   while (k < n && seqLe(marks[k]!, c.snd.una)) k++;
-  // In place (splice would allocate the removed part's array on every write and ACK).
-  if (k < n) marks.copyWithin(0, k);
-  marks.length = n - k;
+  // In place (splice would allocate the removed part's array on every write and ACK), and
+  // shortened by pop(): `length = 0` frees the array's store, which the next write's push
+  // allocates again (request/response empties it on every ACK).
+  for (let i = k; i < n; i++) marks[i - k] = marks[i]!;
+  for (let i = 0; i < k; i++) marks.pop();
 }
 
 /** Whether the segment [s, s + len) ends a marked stretch (a mark in (s, s + len]). */
