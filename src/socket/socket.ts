@@ -102,7 +102,6 @@ import { type OptSpec, optionResult, optionSpec, optionValue, type SockOptValue 
 export type { SockOptValue } from './options.ts';
 
 import { type SendableFile, sendFile } from './sendfile.ts';
-import { NO_ABORT } from './waiters.ts';
 import { readableOf, writableOf } from './web-streams.ts';
 
 /** `Symbol.asyncDispose`, or the well-known fallback where the runtime lacks it. */
@@ -445,7 +444,7 @@ export class Socket {
       if (this.#state !== 'connected') throw new SocketError('EDESTADDRREQ', { syscall: 'send' });
       return this.#sendDatagram(bytes, undefined, 'send');
     }
-    if (this.#state === 'connecting') await this.#waitConnected('send', flags);
+    await this.#waitConnected('send', flags);
     if (this.#state !== 'connected' || this.#shutWr) throw new SocketError('EPIPE', { syscall: 'send' });
     if (bytes.length === 0) return 0;
     const impl = this.#impl as StreamImpl;
@@ -509,7 +508,7 @@ export class Socket {
       await this.send(bytes, flags);
       return;
     }
-    if (this.#state === 'connecting') await this.#waitConnected('sendall', flags);
+    await this.#waitConnected('sendall', flags);
     if (this.#state !== 'connected' || this.#shutWr) throw new SocketError('EPIPE', { syscall: 'sendall' });
     const impl = this.#impl as StreamImpl;
     const ac = this.#timeout !== null && this.#timeout > 0 ? new AbortController() : undefined;
@@ -520,13 +519,16 @@ export class Socket {
     try {
       while (bytes.length > 0) {
         const chunk = bytes;
-        const attempt = () => {
-          const k = impl.send(chunk, flags);
-          return k > 0 ? k : undefined;
-        };
-        const n =
-          this.#try('sendall', attempt) ??
-          (await this.#block('sendall', attempt, (flags & MSG_DONTWAIT) !== 0, ac?.signal, 'write'));
+        const n = await this.#block(
+          'sendall',
+          () => {
+            const k = impl.send(chunk, flags);
+            return k > 0 ? k : undefined;
+          },
+          (flags & MSG_DONTWAIT) !== 0,
+          ac?.signal,
+          'write',
+        );
         bytes = bytes.subarray(n);
       }
     } finally {
@@ -540,17 +542,12 @@ export class Socket {
     const n = checkSize(bufsize, 'recv');
     this.#open('recv');
     if (this.type === SOCK_DGRAM) return (await this.#recvDatagram(n, flags, 'recv')).data;
-    if (this.#state === 'connecting') await this.#waitConnected('recv', flags);
+    await this.#waitConnected('recv', flags);
     if (this.#state !== 'connected') throw new SocketError('ENOTCONN', { syscall: 'recv' });
     if (n === 0) return new Uint8Array(0);
     const impl = this.#impl as StreamImpl;
     const peek = (flags & MSG_PEEK) !== 0;
-    const attempt = () => impl.recv(n, peek);
-    // Bytes already there: no wait, no promise of #block's (one await fewer per call).
-    return (
-      this.#try('recv', attempt) ??
-      (await this.#block('recv', attempt, (flags & MSG_DONTWAIT) !== 0, undefined))
-    );
+    return this.#block('recv', () => impl.recv(n, peek), (flags & MSG_DONTWAIT) !== 0, undefined);
   }
 
   /** Receives into `buffer` (at most `nbytes`, default its length); returns the count. */
@@ -567,11 +564,11 @@ export class Socket {
     }
     if (this.#binding) await this.#afterBind();
     this.#open('recv_into');
-    if (this.#state === 'connecting') await this.#waitConnected('recv_into', flags);
+    await this.#waitConnected('recv_into', flags);
     if (this.#state !== 'connected') throw new SocketError('ENOTCONN', { syscall: 'recv_into' });
     const impl = this.#impl as StreamImpl;
     const peek = (flags & MSG_PEEK) !== 0;
-    const into = n === buffer.length ? buffer : buffer.subarray(0, n);
+    const into = buffer.subarray(0, n);
     // One copy, from the connection's buffer into the caller's, where the backend can.
     const tryRecv = impl.recvInto
       ? () => impl.recvInto!(into, peek)
@@ -580,10 +577,7 @@ export class Socket {
           if (d !== undefined) into.set(d);
           return d?.length;
         };
-    return (
-      this.#try('recv_into', tryRecv) ??
-      (await this.#block('recv_into', tryRecv, (flags & MSG_DONTWAIT) !== 0, undefined))
-    );
+    return this.#block('recv_into', tryRecv, (flags & MSG_DONTWAIT) !== 0, undefined);
   }
 
   /** sendto(data, address) or sendto(data, flags, address). */
@@ -856,16 +850,6 @@ export class Socket {
     return this.#block(syscall, () => impl.recvfrom(n, peek), (flags & MSG_DONTWAIT) !== 0, undefined);
   }
 
-  /** One try of a call that may block: its result, or undefined when it would block. */
-  #try<T>(syscall: string, attempt: () => T | undefined): T | undefined {
-    this.#open(syscall);
-    try {
-      return attempt();
-    } catch (e) {
-      throw toSocketError(e, { syscall });
-    }
-  }
-
   /**
    * The blocking loop: try; if it would block, fail EAGAIN (non-blocking) or wait
    * for readiness under the timeout, then try again.
@@ -877,7 +861,15 @@ export class Socket {
     outer: AbortSignal | undefined,
     dir: 'read' | 'write' = 'read',
   ): Promise<T> {
-    let r = this.#try(syscall, attempt);
+    const tryOnce = (): T | undefined => {
+      this.#open(syscall);
+      try {
+        return attempt();
+      } catch (e) {
+        throw toSocketError(e, { syscall });
+      }
+    };
+    let r = tryOnce();
     if (r !== undefined) return r;
     if (dontwait || this.#timeout === 0) throw new SocketError('EAGAIN', { syscall });
     const sched = this.backend.scheduler;
@@ -889,16 +881,15 @@ export class Socket {
       signal = ac.signal;
       timer = sched.schedule(() => ac.abort(new SocketTimeoutError(syscall)), t * 1000);
     }
-    // Without a timeout nothing aborts the wait: no AbortController, no listener (Waiters).
-    signal ??= NO_ABORT;
+    // Without a timeout nothing aborts the wait: no signal, no AbortController (Waiters.wait).
     // A blocked call keeps the process alive until its result or its timeout.
     const keep = this.backend.keepAlive;
     keep?.ref();
     try {
       for (;;) {
-        if (signal.aborted) throw signal.reason;
+        if (signal?.aborted) throw signal.reason;
         await (dir === 'read' ? this.#impl.waitReadable(signal) : this.#impl.waitWritable(signal));
-        r = this.#try(syscall, attempt);
+        r = tryOnce();
         if (r !== undefined) return r;
       }
     } finally {

@@ -155,11 +155,11 @@ export class StackStreamSocket implements StreamImpl {
     return c.writableSpace > 0 && c.notSent * 2 < c.notSentLowat;
   }
 
-  waitReadable(signal: AbortSignal): Promise<void> {
+  waitReadable(signal?: AbortSignal): Promise<void> {
     return this.#waiters.wait(signal, () => this.#readable());
   }
 
-  waitWritable(signal: AbortSignal): Promise<void> {
+  waitWritable(signal?: AbortSignal): Promise<void> {
     return this.#waiters.wait(signal, () => this.#writable());
   }
 

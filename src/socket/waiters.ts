@@ -3,12 +3,6 @@
  * (backend.ts) park here until the socket's events call `wake()`. One helper for the
  * stack's stream and datagram sockets and the os backend's.
  */
-/**
- * The signal of a wait nothing can cancel (a blocking call without a timeout): Waiters.wait
- * registers no abort listener on it, the EventTarget work a wait per recv would pay.
- */
-export const NO_ABORT: AbortSignal = new AbortController().signal;
-
 export class Waiters {
   readonly #set = new Set<() => void>();
 
@@ -20,26 +14,27 @@ export class Waiters {
   /**
    * Resolves at the next `wake()`, or at once when `ready()` holds; rejects with the
    * signal's reason when it aborts (already aborted: at once). The wait is registered
-   * before `ready()` is asked, so a wake-up that comes in between is not lost.
+   * before `ready()` is asked, so a wake-up that comes in between is not lost. Without a
+   * signal nothing cancels it (a blocking call with no timeout): no listener, the EventTarget
+   * work a wait per recv would pay.
    */
-  wait(signal: AbortSignal, ready?: () => boolean): Promise<void> {
+  wait(signal: AbortSignal | undefined, ready?: () => boolean): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      if (signal.aborted) {
+      if (signal?.aborted) {
         reject(signal.reason);
         return;
       }
-      const live = signal !== NO_ABORT;
       const onAbort = (): void => {
         this.#set.delete(done);
-        reject(signal.reason);
+        reject(signal!.reason);
       };
       const done = (): void => {
         this.#set.delete(done);
-        if (live) signal.removeEventListener('abort', onAbort);
+        signal?.removeEventListener('abort', onAbort);
         resolve();
       };
       this.#set.add(done);
-      if (live) signal.addEventListener('abort', onAbort, { once: true });
+      signal?.addEventListener('abort', onAbort, { once: true });
       if (ready?.()) done();
     });
   }
