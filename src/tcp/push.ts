@@ -85,7 +85,9 @@ export function pushMarked(c: Tcb, s: Seq, len: number): boolean {
 /** Whether one of `marks` (ascending) lies in (s, e], after dropping those SND.UNA passed. */
 function markIn(c: Tcb, marks: Seq[], s: Seq, e: Seq): boolean {
   trimMarks(c, marks);
-  for (const m of marks) {
+  // (An index loop: for-of's iterator was a tenth of request/response's PSH bookkeeping.)
+  for (let i = 0; i < marks.length; i++) {
+    const m = marks[i]!;
     if (seqGt(m, e)) return false;
     if (seqGt(m, s)) return true;
   }
