@@ -850,6 +850,16 @@ export class Socket {
     return this.#block(syscall, () => impl.recvfrom(n, peek), (flags & MSG_DONTWAIT) !== 0, undefined);
   }
 
+  /** One try of a call that may block: its result, or undefined when it would block. */
+  #try<T>(syscall: string, attempt: () => T | undefined): T | undefined {
+    this.#open(syscall);
+    try {
+      return attempt();
+    } catch (e) {
+      throw toSocketError(e, { syscall });
+    }
+  }
+
   /**
    * The blocking loop: try; if it would block, fail EAGAIN (non-blocking) or wait
    * for readiness under the timeout, then try again.
@@ -861,15 +871,7 @@ export class Socket {
     outer: AbortSignal | undefined,
     dir: 'read' | 'write' = 'read',
   ): Promise<T> {
-    const tryOnce = (): T | undefined => {
-      this.#open(syscall);
-      try {
-        return attempt();
-      } catch (e) {
-        throw toSocketError(e, { syscall });
-      }
-    };
-    let r = tryOnce();
+    let r = this.#try(syscall, attempt);
     if (r !== undefined) return r;
     if (dontwait || this.#timeout === 0) throw new SocketError('EAGAIN', { syscall });
     const sched = this.backend.scheduler;
@@ -889,7 +891,7 @@ export class Socket {
       for (;;) {
         if (signal?.aborted) throw signal.reason;
         await (dir === 'read' ? this.#impl.waitReadable(signal) : this.#impl.waitWritable(signal));
-        r = tryOnce();
+        r = this.#try(syscall, attempt);
         if (r !== undefined) return r;
       }
     } finally {
