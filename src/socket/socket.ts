@@ -862,41 +862,45 @@ export class Socket {
 
   /**
    * The blocking loop: try; if it would block, fail EAGAIN (non-blocking) or wait
-   * for readiness under the timeout, then try again.
+   * for readiness under the timeout, then try again. A call that need not wait returns its
+   * result as it is, no promise (every caller is async), and one that fails throws: a
+   * recv of bytes already there costs no async frame of its own.
    */
-  async #block<T>(
+  #block<T>(
     syscall: string,
     attempt: () => T | undefined,
     dontwait: boolean,
     outer: AbortSignal | undefined,
     dir: 'read' | 'write' = 'read',
-  ): Promise<T> {
+  ): T | Promise<T> {
     let r = this.#try(syscall, attempt);
     if (r !== undefined) return r;
     if (dontwait || this.#timeout === 0) throw new SocketError('EAGAIN', { syscall });
-    const sched = this.backend.scheduler;
-    let timer: unknown;
-    let signal = outer;
-    const t = this.#timeout;
-    if (!signal && t !== null) {
-      const ac = new AbortController();
-      signal = ac.signal;
-      timer = sched.schedule(() => ac.abort(new SocketTimeoutError(syscall)), t * 1000);
-    }
-    // Without a timeout nothing aborts the wait: no signal, no AbortController (Waiters.wait).
-    // A blocked call keeps the process alive until its result or its timeout.
-    const keep = this.backend.keepAlive;
-    keep?.ref();
-    try {
-      for (;;) {
-        if (signal?.aborted) throw signal.reason;
-        await (dir === 'read' ? this.#impl.waitReadable(signal) : this.#impl.waitWritable(signal));
-        r = this.#try(syscall, attempt);
-        if (r !== undefined) return r;
+    return (async (): Promise<T> => {
+      const sched = this.backend.scheduler;
+      let timer: unknown;
+      let signal = outer;
+      const t = this.#timeout;
+      if (!signal && t !== null) {
+        const ac = new AbortController();
+        signal = ac.signal;
+        timer = sched.schedule(() => ac.abort(new SocketTimeoutError(syscall)), t * 1000);
       }
-    } finally {
-      keep?.unref();
-      if (timer !== undefined) sched.cancel(timer);
-    }
+      // Without a timeout nothing aborts the wait: no signal, no AbortController (Waiters.wait).
+      // A blocked call keeps the process alive until its result or its timeout.
+      const keep = this.backend.keepAlive;
+      keep?.ref();
+      try {
+        for (;;) {
+          if (signal?.aborted) throw signal.reason;
+          await (dir === 'read' ? this.#impl.waitReadable(signal) : this.#impl.waitWritable(signal));
+          r = this.#try(syscall, attempt);
+          if (r !== undefined) return r;
+        }
+      } finally {
+        keep?.unref();
+        if (timer !== undefined) sched.cancel(timer);
+      }
+    })();
   }
 }

@@ -66,15 +66,14 @@ function push(c: Tcb, marks: Seq[], at: Seq): void {
 }
 
 function trimMarks(c: Tcb, marks: Seq[]): void {
-  const n = marks.length;
-  if (n === 0 || seqGt(marks[0]!, c.snd.una)) return;
-  let k = 1;
-  while (k < n && seqLe(marks[k]!, c.snd.una)) k++;
+  let k = 0;
+  while (k < marks.length && seqLe(marks[k]!, c.snd.una)) k++;
+  if (k === 0) return;
   // In place (splice would allocate the removed part's array on every write and ACK), and
   // shortened by pop(): `length = 0` frees the array's store, which the next write's push
   // allocates again (request/response empties it on every ACK).
-  for (let i = k; i < n; i++) marks[i - k] = marks[i]!;
-  for (let i = 0; i < k; i++) marks.pop();
+  marks.copyWithin(0, k);
+  while (k-- > 0) marks.pop();
 }
 
 /** Whether the segment [s, s + len) ends a marked stretch (a mark in (s, s + len]). */
