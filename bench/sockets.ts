@@ -8,6 +8,9 @@
  *
  *   node --import tsx bench/sockets.ts [--mib 128] [--mtu 1500] [--offload] [--gso] [--repeat 3]
  *
+ * `--repeat N`: N rounds, each running every row once in a rotated order; a row's ratio is
+ * the median over the rounds of the callback row's time over its own in the same round.
+ *
  * Goal (#14): the sockets API at ≥ 0.8× the callback API. Not a test: prints numbers.
  */
 import { parseArgs } from 'node:util';
@@ -132,29 +135,31 @@ async function sockets(into: boolean): Promise<number> {
   return wall;
 }
 
-async function best(f: () => Promise<number>): Promise<number> {
-  await f(); // warm-up
-  let b = Number.POSITIVE_INFINITY;
-  for (let i = 0; i < repeat; i++) b = Math.min(b, await f());
-  return b;
+const runs: [string, () => Promise<number>][] = [
+  ['callback API (readInto), async driver', () => callbacks(false)],
+  ['sockets API: sendall + recvInto', () => sockets(true)],
+  ['sockets API: sendall + recv', () => sockets(false)],
+  ['callback API (readInto), sync driver', () => callbacks(true)],
+];
+// Interleaved round by round (each round in a rotated order), so each row sees the same
+// machine; a row's ratio is the median over rounds of its time against the async callback
+// row's in the same round, which a busy machine moves far less than best-of-N times do.
+for (const [, f] of runs) await f(); // warm-up
+const times: number[][] = runs.map(() => []);
+for (let i = 0; i < repeat; i++) {
+  for (let k = 0; k < runs.length; k++) {
+    const j = (i + k) % runs.length;
+    times[j]!.push(await runs[j]![1]());
+  }
 }
-
-const rows: [string, number][] = [];
-// Interleaved, so each sees the same machine.
-const cbAsync = await best(() => callbacks(false));
-const sockInto = await best(() => sockets(true));
-const sockRecv = await best(() => sockets(false));
-const cbSync = await best(() => callbacks(true));
-rows.push(['callback API (readInto), async driver', cbAsync]);
-rows.push(['sockets API: sendall + recvInto', sockInto]);
-rows.push(['sockets API: sendall + recv', sockRecv]);
-rows.push(['callback API (readInto), sync driver', cbSync]);
+const median = (x: number[]) => [...x].sort((p, q) => p - q)[x.length >> 1]!;
 const mode = `${values.gso ? 'offload + TSO' : values.offload ? 'checksum offload' : 'checksums computed'}`;
 console.log(`bench/sockets.ts — Node ${process.version}, ${new Date().toISOString()}`);
-console.log(`bulk, ${bytes >> 20} MiB, MTU ${mtu}, ${mode}, best of ${repeat}`);
-for (const [name, s] of rows) {
-  const mbps = bytes / s / 1e6;
+console.log(`bulk, ${bytes >> 20} MiB, MTU ${mtu}, ${mode}, ${repeat} interleaved rounds`);
+for (const [j, [name]] of runs.entries()) {
+  const best = Math.min(...times[j]!);
+  const ratio = median(times[0]!.map((t, i) => t / times[j]![i]!));
   console.log(
-    `${name.padEnd(40)} ${mbps.toFixed(1).padStart(8)} MB/s   ${(cbAsync / s).toFixed(3)}× the callback API (async driver)`,
+    `${name.padEnd(40)} ${(bytes / best / 1e6).toFixed(1).padStart(8)} MB/s (best)   ${ratio.toFixed(3)}× the callback API (async driver), median of rounds`,
   );
 }

@@ -32,7 +32,8 @@
  * as the matching try-call would not return "would block": data, EOF, a pending
  * connection, a pending error, or the socket being closed. They may resolve
  * spuriously. When `signal` aborts they must reject with `signal.reason` promptly
- * and drop the waiter (no leak). They must not resolve synchronously-before-return
+ * and drop the waiter (no leak); without one (a blocking call with no timeout) nothing
+ * cancels the wait. They must not resolve synchronously-before-return
  * in a way that loses events: register first, then check state.
  */
 
@@ -85,9 +86,9 @@ interface ImplBase {
    */
   getOption(level: number, name: number): OptionValue | undefined;
   /** Resolves when recv/recvfrom/accept may not block. See "Waits" above. */
-  waitReadable(signal: AbortSignal): Promise<void>;
+  waitReadable(signal?: AbortSignal): Promise<void>;
   /** Resolves when send/sendto may not block. */
-  waitWritable(signal: AbortSignal): Promise<void>;
+  waitWritable(signal?: AbortSignal): Promise<void>;
   /**
    * close(2). Idempotent. Must not wait for the peer: queued data is still sent
    * (then FIN) in the background, unless SO_LINGER was set to {on, 0 seconds}, in

@@ -850,51 +850,57 @@ export class Socket {
     return this.#block(syscall, () => impl.recvfrom(n, peek), (flags & MSG_DONTWAIT) !== 0, undefined);
   }
 
+  /** One try of a call that may block: its result, or undefined when it would block. */
+  #try<T>(syscall: string, attempt: () => T | undefined): T | undefined {
+    this.#open(syscall);
+    try {
+      return attempt();
+    } catch (e) {
+      throw toSocketError(e, { syscall });
+    }
+  }
+
   /**
    * The blocking loop: try; if it would block, fail EAGAIN (non-blocking) or wait
-   * for readiness under the timeout, then try again.
+   * for readiness under the timeout, then try again. A call that need not wait returns its
+   * result as it is, no promise (every caller is async), and one that fails throws: a
+   * recv of bytes already there costs no async frame of its own.
    */
-  async #block<T>(
+  #block<T>(
     syscall: string,
     attempt: () => T | undefined,
     dontwait: boolean,
     outer: AbortSignal | undefined,
     dir: 'read' | 'write' = 'read',
-  ): Promise<T> {
-    const tryOnce = (): T | undefined => {
-      this.#open(syscall);
-      try {
-        return attempt();
-      } catch (e) {
-        throw toSocketError(e, { syscall });
-      }
-    };
-    let r = tryOnce();
+  ): T | Promise<T> {
+    let r = this.#try(syscall, attempt);
     if (r !== undefined) return r;
     if (dontwait || this.#timeout === 0) throw new SocketError('EAGAIN', { syscall });
-    const sched = this.backend.scheduler;
-    let ac: AbortController | undefined;
-    let timer: unknown;
-    let signal = outer;
-    if (!signal) {
-      ac = new AbortController();
-      signal = ac.signal;
+    return (async (): Promise<T> => {
+      const sched = this.backend.scheduler;
+      let timer: unknown;
+      let signal = outer;
       const t = this.#timeout;
-      if (t !== null) timer = sched.schedule(() => ac!.abort(new SocketTimeoutError(syscall)), t * 1000);
-    }
-    // A blocked call keeps the process alive until its result or its timeout.
-    const keep = this.backend.keepAlive;
-    keep?.ref();
-    try {
-      for (;;) {
-        if (signal.aborted) throw signal.reason;
-        await (dir === 'read' ? this.#impl.waitReadable(signal) : this.#impl.waitWritable(signal));
-        r = tryOnce();
-        if (r !== undefined) return r;
+      if (!signal && t !== null) {
+        const ac = new AbortController();
+        signal = ac.signal;
+        timer = sched.schedule(() => ac.abort(new SocketTimeoutError(syscall)), t * 1000);
       }
-    } finally {
-      keep?.unref();
-      if (timer !== undefined) sched.cancel(timer);
-    }
+      // Without a timeout nothing aborts the wait: no signal, no AbortController (Waiters.wait).
+      // A blocked call keeps the process alive until its result or its timeout.
+      const keep = this.backend.keepAlive;
+      keep?.ref();
+      try {
+        for (;;) {
+          if (signal?.aborted) throw signal.reason;
+          await (dir === 'read' ? this.#impl.waitReadable(signal) : this.#impl.waitWritable(signal));
+          r = this.#try(syscall, attempt);
+          if (r !== undefined) return r;
+        }
+      } finally {
+        keep?.unref();
+        if (timer !== undefined) sched.cancel(timer);
+      }
+    })();
   }
 }

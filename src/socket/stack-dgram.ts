@@ -379,7 +379,7 @@ export class StackDatagramSocket implements DatagramImpl {
     return undefined;
   }
 
-  waitReadable(signal: AbortSignal): Promise<void> {
+  waitReadable(signal?: AbortSignal): Promise<void> {
     const ep = this.#ep;
     return this.#waiters.wait(
       signal,
@@ -387,9 +387,9 @@ export class StackDatagramSocket implements DatagramImpl {
     );
   }
 
-  async waitWritable(signal: AbortSignal): Promise<void> {
+  async waitWritable(signal?: AbortSignal): Promise<void> {
     // UDP never blocks on send: the datagram goes out or is dropped (and counted) below.
-    if (signal.aborted) throw signal.reason;
+    if (signal?.aborted) throw signal.reason;
   }
 
   async close(): Promise<void> {

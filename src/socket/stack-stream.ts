@@ -154,11 +154,11 @@ export class StackStreamSocket implements StreamImpl {
     return c.writeReady;
   }
 
-  waitReadable(signal: AbortSignal): Promise<void> {
+  waitReadable(signal?: AbortSignal): Promise<void> {
     return this.#waiters.wait(signal, () => this.#readable());
   }
 
-  waitWritable(signal: AbortSignal): Promise<void> {
+  waitWritable(signal?: AbortSignal): Promise<void> {
     return this.#waiters.wait(signal, () => this.#writable());
   }
 

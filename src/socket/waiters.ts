@@ -8,33 +8,39 @@ export class Waiters {
 
   /**
    * Resolves at the next `wake()`, or at once when `ready()` holds; rejects with the
-   * signal's reason when it aborts (already aborted: at once). The wait is registered
-   * before `ready()` is asked, so a wake-up that comes in between is not lost.
+   * signal's reason when it aborts (already aborted: at once). `ready()` is asked as the wait
+   * is made, synchronously, so no wake-up can come in between and be lost. Without a
+   * signal nothing cancels it (a blocking call with no timeout): no listener, the EventTarget
+   * work a wait per recv would pay.
    */
-  wait(signal: AbortSignal, ready?: () => boolean): Promise<void> {
+  wait(signal: AbortSignal | undefined, ready?: () => boolean): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      if (signal.aborted) {
+      if (signal?.aborted) {
         reject(signal.reason);
         return;
       }
-      const onAbort = (): void => {
-        this.#set.delete(done);
-        reject(signal.reason);
-      };
-      const done = (): void => {
-        this.#set.delete(done);
-        signal.removeEventListener('abort', onAbort);
-        resolve();
-      };
-      this.#set.add(done);
-      signal.addEventListener('abort', onAbort, { once: true });
+      // Without a signal the promise's own resolve waits in the set: no closure at all.
+      let done: () => void = resolve;
+      if (signal) {
+        const onAbort = (): void => {
+          this.#set.delete(done);
+          reject(signal.reason);
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+        done = () => {
+          signal.removeEventListener('abort', onAbort);
+          resolve();
+        };
+      }
       if (ready?.()) done();
+      else this.#set.add(done);
     });
   }
 
   /** Lets every parked wait go (each then re-checks its socket). */
   wake(): void {
-    if (this.#set.size === 0) return;
-    for (const w of [...this.#set]) w();
+    // Letting a wait go runs no code synchronously (a resolve), so none is added meanwhile.
+    for (const w of this.#set) w();
+    this.#set.clear();
   }
 }

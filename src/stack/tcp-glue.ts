@@ -269,9 +269,11 @@ export class TcpReceiveShim implements TransportProtocol {
     if (info.broadcast || info.linkBroadcast) return; // RFC 9293 §3.10.7.1: TCP is unicast only
     // A packet from a device that vouches for it (checksum offload) is not verified again,
     // nor is a super-segment (its device vouched for it, or GRO verified each segment it
-    // merged: src/ip/gro.ts), as the kernel's CHECKSUM_UNNECESSARY. Only a segment with data
-    // can be one; its gso size is looked up once here and handed to the layer.
-    const gso = payload.length > TCP_HEADER_LEN ? superSegmentGsoSize(payload) : 0;
+    // merged: src/ip/gro.ts), as the kernel's CHECKSUM_UNNECESSARY. Only a segment with two
+    // bytes of data or more past its header (data offset) can be one; its gso size is looked
+    // up once here and handed to the layer (a WeakMap lookup SYNs, ACKs and 1-byte requests skip;
+    // a segment too short to have the field is looked up, then dropped as malformed).
+    const gso = payload.length > ((payload[12]! >> 4) << 2) + 1 ? superSegmentGsoSize(payload) : 0;
     const p = parseTcp(
       payload,
       checksumTrusted(info.iface) || gso > 0

@@ -506,7 +506,7 @@ export function emitTcp(
     // payload staged anywhere in `out` comes out right: cheaper than set() and .buffer.
     for (let i = 0; i < pn; i++) smallScratch[i] = payload[i]!;
     for (let i = 0, o = at + hl; i < pn; i++) out[o + i] = smallScratch[i]!;
-  } else if (payload.buffer !== out.buffer || payload.byteOffset !== out.byteOffset + at + hl)
+  } else if (payload.byteOffset !== out.byteOffset + at + hl || payload.buffer !== out.buffer)
     out.set(payload, at + hl);
   writeU16(out, at, repr.srcPort);
   writeU16(out, at + 2, repr.dstPort);
