@@ -87,7 +87,12 @@ export class RecvQueue {
       holdFrame(data.buffer);
       this.#lastInTail = false;
       this.#account?.charge(truesize);
-    } else this.copyIn(data, n);
+    } else {
+      this.copyIn(data, n);
+      // Copied: a run buffer of GRO's goes back at once (its next run is built after this
+      // segment's processing returned; nothing else refers to a `sole` segment's frame).
+      if (sole) recycleRunFrame(data);
+    }
     this.#length += n;
     return n;
   }

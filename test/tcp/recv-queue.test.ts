@@ -166,3 +166,28 @@ it("hands a GRO run's buffer back once its sole piece is read through, never a s
   assert.ok(!fresh.some((f) => f.buffer === shared.buffer || f.buffer === foreign.buffer));
   assert.equal(account.inUse, 0);
 });
+
+it("hands a short GRO run's buffer back as soon as its bytes are copied in, never a shared one", () => {
+  const account = new Account();
+  const q = new RecvQueue(1 << 20, account);
+  // Three segments of 1448: under half of a run buffer, so the queue copies them.
+  const n = 3 * 1448;
+  const short = runPayload(n, 7);
+  assert.equal(q.push(short, true, true), n);
+  assert.equal(account.inUse, n, 'charged its bytes: a copy, not the frame');
+  // Back in the pool already: the next run is built in it, and the queued bytes stay as they came.
+  const next = allocRunFrame(100);
+  assert.equal(next.buffer, short.buffer);
+  next.fill(0xee);
+  const out = new Uint8Array(n);
+  assert.equal(q.takeInto(out), n);
+  for (let i = 0; i < n; i++) assert.equal(out[i], (7 + i) & 0xff);
+  recycleRunFrame(next);
+  // Not the segment's only reference (reassembled data): copied, but the buffer stays out.
+  const shared = runPayload(n, 0);
+  q.push(shared, true, false);
+  const fresh = Array.from({ length: 20 }, () => allocRunFrame(10));
+  assert.ok(!fresh.some((f) => f.buffer === shared.buffer));
+  assert.equal(q.takeInto(new Uint8Array(n)), n);
+  assert.equal(account.inUse, 0);
+});
