@@ -158,6 +158,7 @@ export class Cubic extends NewReno {
       // target is the curve rounded up. cwnd grows by one per cnt = cwnd / (target - cwnd)
       // packets ACKed (integer division, at least 2); the Reno-friendly estimate can only
       // speed that up (tcp_friendliness), where RFC 9438 §4.3 follows W_est alone below it.
+      // (W_est keeps RFC 9438's α = 1 from cwnd_prior on, which tcp_cubic does not have.)
       const w = Math.floor(cwnd) || 1;
       target = this.#epochWMax + Math.trunc(target - this.#epochWMax);
       cwnd = Math.max(
