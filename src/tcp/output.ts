@@ -21,7 +21,7 @@ import { EV_WRITABLE } from './events.ts';
 import type { TcpHost } from './host.ts';
 import { prrTransmitted } from './prr.ts';
 import { gsoEndAt, gsoPacketEnd, gsoSegs, pushMarked } from './push.ts';
-import { rackTransmitted } from './rack.ts';
+import { rackEnabled, rackPipe, rackTransmitted } from './rack.ts';
 import { recoveryCwnd, recoveryNextSeg, recoveryPipe, sackRecovering } from './recovery.ts';
 import { type Seq, seqAdd, seqGt, seqLe, seqLt, seqMax, seqSub } from './seq.ts';
 import { canReceiveData, isHandshaking, isUnconnected } from './state.ts';
@@ -559,6 +559,18 @@ function cwnd(c: Tcb): number {
 }
 
 /**
+ * The data in flight cwnd limits outside SACK recovery. With RACK (Linux) it is
+ * tcp_packets_in_flight: SACKed data has left the network, so every ACK that SACKs a segment
+ * clocks out a new one before any loss is marked (Linux's Disorder state), whatever window
+ * the ACK carries (a receiver holding out-of-order data advertises a changing window, and such
+ * an ACK is no RFC 5681 duplicate for limited transmit). Else SND.NXT - SND.UNA.
+ */
+function openFlight(c: Tcb): number {
+  const f = seqSub(c.snd.nxt, c.snd.una);
+  return rackEnabled(c) && c.snd.nxt === c.sndMax ? rackPipe(c) : f;
+}
+
+/**
  * Sends whatever the windows, Nagle and SWS avoidance allow, then an ACK if one is owed.
  */
 export function tcpOutput(c: Tcb): void {
@@ -628,7 +640,7 @@ export function tcpOutput(c: Tcb): void {
     // F-RTO step 2b (frto.ts): the data the timeout marked lost is not in flight, only the new
     // data sent since (Linux counts lost segments out of tcp_packets_in_flight).
     const inFlight = seqSub(c.snd.nxt, c.snd.una);
-    const ccFlight = c.frtoNewFrom === undefined ? inFlight : seqSub(c.snd.nxt, c.frtoNewFrom);
+    const ccFlight = c.frtoNewFrom === undefined ? openFlight(c) : seqSub(c.snd.nxt, c.frtoNewFrom);
     const usable = Math.max(0, Math.min(c.snd.wnd - inFlight, (sackRec ? 0 : cwnd(c)) - ccFlight));
     let len = Math.min(avail, usable);
     if (len > 0) {
@@ -723,7 +735,7 @@ export function tcpOutput(c: Tcb): void {
   }
   // Linux tcp_write_xmit: "is_cwnd_limited |= (tcp_packets_in_flight(tp) >= tcp_snd_cwnd(tp))",
   // in packets: here, no room left in cwnd for another full segment.
-  const cwndLimited = seqSub(c.snd.nxt, c.snd.una) + c.mss - optionBytes(c, 0) > cwnd(c);
+  const cwndLimited = openFlight(c) + c.mss - optionBytes(c, 0) > cwnd(c);
   if (sent || cwndLimited) cwndValidate(c, cwndLimited);
   if (!sent && c.ackNow) sendAck(c);
   // RFC 8985 §7.2: new data went out, so (re)start the loss probe timer.

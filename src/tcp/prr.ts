@@ -8,18 +8,21 @@
  * result is the window the recovery sender uses (Tcb.prrCwnd = pipe + sndcnt). Bytes
  * throughout.
  */
-import { seqSub } from './seq.ts';
 import type { Tcb } from './tcb.ts';
 
 /**
  * Recovery begins (RFC 6937 §3 "Initialization on entering recovery": prr_delivered = 0,
- * prr_out = 0, RecoverFS = snd.nxt - snd.una). `pipe` is the data in flight now: the window
- * allows one retransmission before any ACK arrives (Linux forces the fast retransmit).
+ * prr_out = 0, RecoverFS). `pipe` is the data in flight now: the window allows one
+ * retransmission before any ACK arrives (Linux forces the fast retransmit).
  */
 export function prrStart(c: Tcb, pipe: number): void {
   c.prrDelivered = 0;
   c.prrOut = 0;
-  c.prrRecoverFs = Math.max(1, seqSub(c.sndMax, c.snd.una));
+  // Deviation: RFC 6937's RecoverFS is snd.nxt - snd.una; Linux (tcp_cwnd_reduction) divides
+  // by prior_cwnd, the window before the reduction (undo.ts keeps it). SACKed data above the
+  // hole is in snd.nxt - snd.una but no longer in flight: against it, each ACK would release
+  // less than ssthresh / cwnd of what it delivered.
+  c.prrRecoverFs = Math.max(1, c.priorCwnd);
   c.prrCwnd = pipe + c.mss;
 }
 
@@ -41,8 +44,10 @@ export function prrOnAck(
   const ssthresh = c.cc.ssthresh;
   let sndcnt: number;
   if (pipe > ssthresh) {
-    // "sndcnt = CEIL(prr_delivered * ssthresh / RecoverFS) - prr_out"
-    sndcnt = Math.ceil((c.prrDelivered * ssthresh) / c.prrRecoverFs) - c.prrOut;
+    // "sndcnt = CEIL(prr_delivered * ssthresh / RecoverFS) - prr_out", CEIL in whole segments
+    // as Linux counts packets (in bytes it would round down to the segment the sender needs).
+    const seg = c.tsOk ? c.mss - 12 : c.mss;
+    sndcnt = Math.ceil((c.prrDelivered * ssthresh) / c.prrRecoverFs / seg - 1e-9) * seg - c.prrOut;
   } else {
     // PRR-SSRB: "limit = MAX(prr_delivered - prr_out, DeliveredData) + MSS". As Linux (and
     // RFC 6937bis) the extra MSS only on an ACK that advances SND.UNA without new losses:

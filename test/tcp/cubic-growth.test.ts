@@ -61,4 +61,28 @@ describe('CUBIC growth with no W_max', () => {
     now = oneRtt(cc, now + 1_000_000);
     assert.ok(cc.cwnd >= 41.9 * MSS, `after an RTO: cwnd ${cc.cwnd / MSS}`);
   });
+
+  it('Linux counts packets: below W_max the target is the curve rounded up to a whole packet', () => {
+    // cwnd 6, a loss: ssthresh 4, W_max 6, K = cbrt(2 / 0.4) = 1.71 s. One RTT later the
+    // curve, W(t + RTT) = 6 - 0.4 * (1.71 - 0.125)^3 = 4.4, is 0.4 packets above cwnd; Linux's
+    // bictcp_update truncates the offset C(K - t)^3 = 1.6 to 1 packet: target 5, cnt = 4,
+    // one packet in that RTT (tcp_cubic.c: bic_target = origin_point - delta).
+    const grow = (cc: Cubic): number => {
+      cc.adopt(6 * MSS, 6 * MSS);
+      let now = 1_000_000;
+      const ctx = (): CongestionContext => ({ now, mss: MSS, flightSize: cc.cwnd, rtt: RTT, minRtt: RTT });
+      cc.onEnterRecovery(ctx());
+      cc.onExitRecovery({ ...ctx(), prrExit: true });
+      const start = cc.cwnd;
+      now = oneRtt(cc, now);
+      return (cc.cwnd - start) / MSS;
+    };
+    const linux = new Cubic(MSS);
+    const g = grow(linux);
+    assert.ok(g >= 0.99 && g < 1.2, `Linux: from 4 packets, +${g}`);
+    // RFC 9438 (FreeBSD's profile: no HyStart, bytes): from 4.2 segments the curve gives 0.4
+    // of a segment in the RTT, and the Reno-friendly estimate about half of one.
+    const rfc = grow(new Cubic(MSS, { slowStartExit: 'none' }));
+    assert.ok(rfc > 0.3 && rfc < 0.6, `RFC 9438: +${rfc}`);
+  });
 });

@@ -151,13 +151,26 @@ export class Cubic extends NewReno {
     const wNow = wCubic(t, this.#k, this.#epochWMax);
     // Deviation (Linux, growthFloor): before any W_max, at least cwnd / 20 per RTT.
     const floor = this.growthFloor && this.#wMax === undefined ? cwnd + segs / 20 : 0;
-    if (wNow < this.#wEst) {
+    let target = wCubic(t + rtt, this.#k, this.#epochWMax);
+    if (this.slowStartExit === 'linux-hystart') {
+      // Deviation (Linux bictcp_update, the Linux profile): whole packets. The offset from the
+      // origin, C·(t - K)³, is truncated (bic_target = origin_point ∓ delta): below W_max the
+      // target is the curve rounded up. cwnd grows by one per cnt = cwnd / (target - cwnd)
+      // packets ACKed (integer division, at least 2); the Reno-friendly estimate can only
+      // speed that up (tcp_friendliness), where RFC 9438 §4.3 follows W_est alone below it.
+      // (W_est keeps RFC 9438's α = 1 from cwnd_prior on, which tcp_cubic does not have.)
+      const w = Math.floor(cwnd) || 1;
+      target = this.#epochWMax + Math.trunc(target - this.#epochWMax);
+      cwnd = Math.max(
+        cwnd + segs / (target > w ? Math.max(2, Math.floor(w / (target - w))) : 100 * w),
+        this.#wEst,
+      );
+    } else if (wNow < this.#wEst) {
       // "If W_cubic(t) is less than W_est, then ... cwnd SHOULD be set to W_est at each reception of a new ACK."
       cwnd = Math.max(cwnd, this.#wEst);
     } else {
       // §4.4/§4.5 concave and convex regions: target = W_cubic(t + RTT), clamped to [cwnd, 1.5*cwnd];
       // cwnd grows by (target - cwnd) / cwnd for each SMSS acknowledged.
-      let target = wCubic(t + rtt, this.#k, this.#epochWMax);
       if (target < cwnd) target = cwnd;
       else if (target > 1.5 * cwnd) target = 1.5 * cwnd;
       cwnd += ((target - cwnd) / cwnd) * segs;

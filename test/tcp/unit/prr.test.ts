@@ -11,43 +11,55 @@ import { prrOnAck, prrStart, prrTransmitted } from '../../../src/tcp/prr.ts';
 import { processAck } from '../../../src/tcp/sender.ts';
 import { established, type FakeHost, fromPeer, MSS, ours, type TestTcb, theirs } from './tcb-fixture.ts';
 
-/** A TCB in fast recovery with `flight` bytes outstanding and ssthresh = flight/2 (NewReno). */
-function recovering(flight: number): TestTcb {
+/**
+ * A TCB in fast recovery with `flight` bytes outstanding, a window before the reduction of
+ * `priorCwnd` (default: the flight filled it) and ssthresh = flight/2 (NewReno).
+ */
+function recovering(flight: number, priorCwnd = flight): TestTcb {
   const { c } = established({ sackOk: true });
   c.cc = createCongestionControl('newreno', MSS, { renoSsthresh: 'rfc5681-flight-size' });
   c.sndBuf.push(new Uint8Array(flight));
   c.sndMax = ours(flight);
   c.snd.nxt = c.sndMax;
   c.inRecovery = true;
+  c.priorCwnd = priorCwnd; // undo.ts undoStart, as enterRecovery runs it
   c.cc.onEnterRecovery(ccContext(c));
   prrStart(c, flight - MSS);
   return c;
 }
 
 describe('PRR arithmetic (unit)', () => {
-  it('starts with prr_delivered = prr_out = 0 and RecoverFS = FlightSize', () => {
+  it('starts with prr_delivered = prr_out = 0 and RecoverFS = the window before the reduction (Linux prior_cwnd)', () => {
     const c = recovering(10 * MSS);
     assert.equal(c.prrDelivered, 0);
     assert.equal(c.prrOut, 0);
     assert.equal(c.prrRecoverFs, 10 * MSS);
     assert.equal(c.cc.ssthresh, 5 * MSS);
+    // SACKed data above the hole made SND.NXT - SND.UNA outgrow the window: RecoverFS stays
+    // the window (RFC 6937 would take the 14 segments outstanding).
+    const d = recovering(14 * MSS, 10 * MSS);
+    assert.equal(d.prrRecoverFs, 10 * MSS);
+    d.prrOut = MSS; // the fast retransmit
+    // ssthresh 7: four segments delivered release CEIL(4 * 7 / 10) = 3 (Linux), not 2.
+    assert.equal(prrOnAck(d, 4 * MSS, 10 * MSS, false, false), 2 * MSS);
   });
 
-  it('while pipe > ssthresh: sndcnt = CEIL(prr_delivered * ssthresh / RecoverFS) - prr_out', () => {
+  it('while pipe > ssthresh: sndcnt = CEIL(prr_delivered * ssthresh / RecoverFS) - prr_out, in whole segments', () => {
     const c = recovering(10 * MSS);
-    // The first ACK: 1 MSS delivered -> ceil(1000 * 5000 / 10000) = 500, but the fast
-    // retransmit is forced: one MSS.
+    // The first ACK: 1 MSS delivered -> ceil(1 * 5 / 10) = one segment (and the fast
+    // retransmit is forced anyway).
     assert.equal(prrOnAck(c, MSS, 8 * MSS, false, true), MSS);
     prrTransmitted(c, MSS);
     assert.equal(c.prrCwnd, 9 * MSS);
-    // Second: prr_delivered 2000 -> 1000 - prr_out 1000 = 0.
+    // Second: prr_delivered 2 segments -> 1 - prr_out 1 = 0.
     assert.equal(prrOnAck(c, MSS, 8 * MSS, false, false), 0);
-    // Third: 3000 -> 1500 - 1000 = 500 (half a segment: nothing goes yet).
-    assert.equal(prrOnAck(c, MSS, 7 * MSS, false, false), 500);
-    // Fourth: 4000 -> 2000 - 1000 = 1000.
+    // Third: 3 -> CEIL(1.5) = 2 - 1 = one segment (Linux counts packets; rounding up in bytes,
+    // 1500 - 1000 = 500, would send nothing).
     assert.equal(prrOnAck(c, MSS, 7 * MSS, false, false), MSS);
     prrTransmitted(c, MSS);
     assert.equal(c.prrOut, 2 * MSS);
+    // Fourth: 4 -> 2 - 2 = 0.
+    assert.equal(prrOnAck(c, MSS, 7 * MSS, false, false), 0);
     // Over the recovery one segment per two delivered: ssthresh / RecoverFS.
     let sent = c.prrOut;
     for (let i = 5; i <= 10; i++) {
