@@ -255,6 +255,8 @@ export interface TcpConfig {
    * missingTimestamp.
    */
   tolerateMissingTs: boolean;
+  /** A PAWS-dropped duplicate below RCV.NXT is D-SACKed (Linux). Profile pawsDuplicate. */
+  pawsDsack: boolean;
   /**
    * A segment acknowledging data not yet sent is discarded without a reply (Linux tcp_ack;
    * profile ackOfUnsentData). Off: it draws a duplicate ACK (RFC 9293 §3.10.7.4, FreeBSD).
@@ -356,6 +358,7 @@ type ProfileDecided =
   | 'mssOptionPerSyn'
   | 'dropSynFin'
   | 'tolerateMissingTs'
+  | 'pawsDsack'
   | 'silentAckOfUnsent'
   | 'invalidRateLimit'
   | 'invalidRateBurst'
@@ -407,6 +410,7 @@ function profileSettings(p: TcpProfile): Pick<TcpConfig, ProfileDecided> {
     mssOptionPerSyn: p.synMssOption === 'freebsd-tcp-mssopt',
     dropSynFin: p.synFinToListener === 'drop',
     tolerateMissingTs: p.missingTimestamp === 'accept',
+    pawsDsack: p.pawsDuplicate === 'dsack',
     silentAckOfUnsent: p.ackOfUnsentData === 'linux-discard',
     invalidRateLimit: p.invalidReplyLimit.window,
     invalidRateBurst: p.invalidReplyLimit.count,

@@ -312,6 +312,9 @@ function timestampAcceptable(c: Tcb, r: TcpRepr, textLen: number, now: number): 
         challengeAck(c, now);
         return false;
       }
+      // Linux tcp_send_dupack: the dropped text below RCV.NXT is reported as a D-SACK (RFC
+      // 2883 §4), so the sender can undo the retransmission that overtook this original.
+      if (textLen > 0 && c.layer.config.pawsDsack) noteDuplicate(c, seq(r.seq), textLen);
       ackInvalid(c, textLen > 0 || syn || (r.flags & TCP_FIN) !== 0, syn, now);
       return false;
     }

@@ -314,6 +314,13 @@ export interface TcpProfile {
    */
   readonly missingTimestamp: 'rfc7323-drop' | 'accept';
   /**
+   * A data segment below RCV.NXT that PAWS drops (a reordered original arriving after its
+   * retransmission moved TS.Recent). 'dsack': its ACK reports it as a D-SACK (Linux
+   * tcp_send_dupack, so the sender can undo the needless retransmission). 'ack': a plain ACK
+   * (FreeBSD tcp_input: dropafterack).
+   */
+  readonly pawsDuplicate: 'dsack' | 'ack';
+  /**
    * A segment on a synchronized connection whose ACK acknowledges data not yet sent
    * (SEG.ACK > SND.NXT). 'rfc9293-ack': "send an ACK, drop the segment, and return" (RFC
    * 9293 §3.10.7.4, RFC 5961 §5.2; FreeBSD tcp_input: tcps_rcvacktoomuch, dropafterack).
@@ -374,6 +381,7 @@ export const LINUX: TcpProfile = Object.freeze({
   invalidReplyLimit: Object.freeze({ count: 1, window: millis(500) }),
   synFinToListener: 'drop',
   missingTimestamp: 'accept',
+  pawsDuplicate: 'dsack',
   ackOfUnsentData: 'linux-discard',
   spuriousRtoDetection: 'rfc5682-frto',
 });
@@ -422,6 +430,7 @@ export const FREEBSD: TcpProfile = Object.freeze({
   invalidReplyLimit: Object.freeze({ count: 5, window: millis(1000) }),
   synFinToListener: 'syn',
   missingTimestamp: 'rfc7323-drop',
+  pawsDuplicate: 'ack',
   ackOfUnsentData: 'rfc9293-ack',
   spuriousRtoDetection: 'none',
 });

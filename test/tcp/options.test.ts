@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe as suite, test } from 'node:test';
+import { tcpConfigFor } from '../../src/tcp/config.ts';
 import { TcpError } from '../../src/tcp/errors.ts';
+import { FREEBSD, LINUX } from '../../src/tcp/profile.ts';
 import { B, established, expectSeg, Harness, PEER_PORT, TCP_ACK, TCP_PSH, TCP_SYN } from './harness.ts';
 
 const bytes = (n: number, start = 0) => Uint8Array.from({ length: n }, (_, i) => (start + i) & 0xff);
@@ -46,6 +48,40 @@ suite('RFC 7323 window scaling and timestamps', () => {
     expectSeg(e.h.one(), { flags: TCP_ACK, ack: e.peerSeq });
     assert.equal(e.c.readableLength, 0);
     assert.equal(e.h.layer.stats.pawsDrops, 1);
+  });
+  test('PAWS: a dropped duplicate below RCV.NXT is D-SACKed under Linux (tcp_send_dupack), a plain ACK under FreeBSD', () => {
+    for (const p of [LINUX, FREEBSD]) {
+      const e = established({ peerOptions: FULL, config: tcpConfigFor(p, { quickAck: false }) });
+      const seg = (off: number, tsVal: number) =>
+        e.h.inject(
+          {
+            srcPort: PEER_PORT,
+            dstPort: e.port,
+            seq: e.peerSeq + off,
+            ack: e.iss + 1,
+            flags: TCP_ACK,
+            options: { timestamps: { tsVal, tsEcr: 0 } },
+          },
+          bytes(100),
+        );
+      // 0..100 is held back on the way; its retransmission (a newer TSval) arrives first,
+      // then the original, whose older TSval PAWS rejects.
+      seg(100, 5001);
+      seg(0, 5003);
+      e.h.advance(500);
+      e.h.take();
+      assert.equal(e.c.readableLength, 200);
+      seg(0, 5001);
+      const a = e.h.one();
+      expectSeg(a, { flags: TCP_ACK, ack: e.peerSeq + 200 });
+      assert.deepEqual(
+        a.repr.options.sack,
+        p === LINUX ? [{ left: e.peerSeq, right: e.peerSeq + 100 }] : undefined,
+        p.name,
+      );
+      assert.equal(e.h.layer.stats.pawsDrops, 1);
+      assert.equal(e.c.readableLength, 200);
+    }
   });
   test('timestamps give RTT samples on every advancing ACK, even after retransmission', () => {
     const e = established({ peerOptions: FULL });
