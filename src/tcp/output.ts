@@ -566,8 +566,7 @@ function cwnd(c: Tcb): number {
  * an ACK is no RFC 5681 duplicate for limited transmit). Else SND.NXT - SND.UNA.
  */
 function openFlight(c: Tcb): number {
-  const f = seqSub(c.snd.nxt, c.snd.una);
-  return rackEnabled(c) && c.snd.nxt === c.sndMax ? rackPipe(c) : f;
+  return rackEnabled(c) && c.snd.nxt === c.sndMax ? rackPipe(c) : seqSub(c.snd.nxt, c.snd.una);
 }
 
 /**

@@ -90,8 +90,9 @@ export class RecvQueue {
     } else {
       this.copyIn(data, n);
       // Copied: a run buffer of GRO's goes back at once (its next run is built after this
-      // segment's processing returned; nothing else refers to a `sole` segment's frame).
-      if (sole) recycleRunFrame(data);
+      // segment's processing returned; nothing else refers to a `sole` segment's frame). A few
+      // bytes are no run (request/response): no lookup for them.
+      if (sole && n > SMALL_COPY) recycleRunFrame(data);
     }
     this.#length += n;
     return n;
