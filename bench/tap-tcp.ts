@@ -13,7 +13,9 @@
  *                                            [--tcp JSON] [--dir s2k|k2s|both] [--lend 0]
  *
  * `--only vnet`: the vnet TAP both ways and the two veth rows only, with the CPU time of
- * the stack's thread, the TAP's reader and writer threads, and the whole machine per transfer.
+ * the stack's thread, the TAP's reader and writer threads, and the whole machine per transfer;
+ * and, when pasta is installed, the same two directions through pasta's TAP (pastaRef), the
+ * C user-mode stack of Podman: what a user-space program at the far end of a TAP reaches here.
  *
  * The kernel end is scripts/kernel-peer.py (Python blocking sockets) in every row,
  * so rows differ only in the TCP/IP stack at the other end. Kernel senders use
@@ -417,6 +419,91 @@ async function withBridge<T>(
   }
 }
 
+// ------------------------------------------------------------------ pasta (reference)
+
+/**
+ * A reference for `--only vnet`: pasta (passt's namespace mode, the C user-mode network stack
+ * Podman and rootless containers use) over a TAP of its own, in namespaces created here.
+ * [ns P: kernel]–TAP–(pasta, in ns H)–sockets–[ns H: kernel]. pasta is the other program that
+ * does what sockstack's TAP end does: it reads the kernel's frames from a TAP and writes frames
+ * into it, with a TCP/IP implementation in user space (it maps each flow to a socket on H).
+ * P → H: P's kernel sends to the gateway address, which pasta maps to H's loopback (what our
+ * "kernel → sockstack" row does: user space receives from a TAP). H → P: H's kernel connects to
+ * H's own veth address on a port pasta forwards (-t) to P (user space sends into a TAP). From a
+ * non-loopback address, so pasta takes the TAP path, not its loopback splice.
+ * Undefined when pasta is not installed (apt-get install passt).
+ */
+async function pastaRef(subnet: string, ports: string): Promise<PastaRef | undefined> {
+  try {
+    execFileSync('pasta', ['--help'], { stdio: 'ignore' });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+  }
+  // H needs a routable interface and a default route: pasta copies H's address and gateway to P.
+  const pair = vethPair(subnet, false);
+  ip(['-n', pair.a, 'route', 'add', 'default', 'via', pair.bIp]);
+  const p = uniqueName('bkp');
+  createNetns(p);
+  namespaces.push(p);
+  const argv = [
+    'pasta',
+    '--config-net',
+    '--runas',
+    '0',
+    '-f',
+    '-q',
+    '-4',
+    '-t',
+    ports,
+    '-T',
+    'none',
+    '-u',
+    'none',
+    '-U',
+    'none',
+    '--netns',
+    p,
+  ];
+  const c = spawnIn(pair.a, argv);
+  c.stdout?.resume();
+  c.stderr?.resume();
+  // Up when P has H's address.
+  for (let i = 0; i < 100; i++) {
+    if (c.exitCode !== null) throw new Error(`pasta exited with ${c.exitCode}`);
+    const out = execFileSync('ip', ['-n', p, '-br', '-4', 'addr'], { encoding: 'utf8' });
+    if (out.includes(pair.aIp)) return { h: pair.a, p, hIp: pair.aIp, gw: pair.bIp };
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('pasta did not configure its namespace within 5 s');
+}
+
+interface PastaRef {
+  /** H: pasta's own namespace (its sockets); P: the namespace behind its TAP. */
+  h: string;
+  p: string;
+  /** H's veth address (P has it too, as pasta copies it); P's gateway, mapped to H's loopback. */
+  hIp: string;
+  gw: string;
+}
+
+/** P's kernel → H's kernel through pasta (pasta receives from its TAP). */
+async function pastaFromTap(ref: PastaRef, port: number): Promise<Rate> {
+  return kernelReceives(ref.h, '127.0.0.1', port, async () => {
+    const argv = ['python3', PEER, 'send', '--connect', ref.gw, '--port', String(port), '--cc', CC];
+    const tx = spawnIn(ref.p, [...argv, '--timeout', '300', '--nohash', '--bytes', String(BYTES)]);
+    await waitLine(tx, /RESULT/, 400_000);
+  });
+}
+
+/** H's kernel → P's kernel through pasta (pasta sends into its TAP). */
+async function pastaIntoTap(ref: PastaRef, port: number): Promise<Rate> {
+  return kernelReceives(ref.p, ref.hIp, port, async () => {
+    const argv = ['python3', PEER, 'send', '--connect', ref.hIp, '--port', String(port), '--cc', CC];
+    const tx = spawnIn(ref.h, [...argv, '--timeout', '300', '--nohash', '--bytes', String(BYTES)]);
+    await waitLine(tx, /RESULT/, 400_000);
+  });
+}
+
 // ------------------------------------------------------------------ CPU per thread
 
 /** Clock ticks per second of /proc's utime/stime (USER_HZ, 100 on every Linux we run on). */
@@ -507,7 +594,16 @@ async function vnetOnly(): Promise<void> {
   hosts.push(on);
   const pair = vethPair('10.77.3', true);
   const pairOn = vethPair('10.77.7', false);
-  const r = { s2k: [] as number[], k2s: [] as number[], kk: [] as number[], kkOn: [] as number[] };
+  const PASTA_PORT = 6600;
+  const ref = await pastaRef('10.77.11', `${PASTA_PORT}-${PASTA_PORT + RUNS}`);
+  const r = {
+    s2k: [] as number[],
+    k2s: [] as number[],
+    kk: [] as number[],
+    kkOn: [] as number[],
+    pastaTx: [] as number[],
+    pastaRx: [] as number[],
+  };
   let port = 6000;
   for (let i = 0; i < RUNS; i++) {
     let a = 0;
@@ -523,8 +619,18 @@ async function vnetOnly(): Promise<void> {
     console.log(`  run ${i + 1}: kernel → kernel, veth without offloads`);
     const c = mbps((await measured(null, () => kernelKernel(pair, port++, { bytes: BYTES }))).r);
     const d = mbps(await kernelKernel(pairOn, port++, { bytes: BYTES }));
+    let pasta = '';
+    if (ref) {
+      // The same two directions through pasta's TAP (see pastaRef).
+      // (Ports pasta forwards with -t for H → P; others, which pasta leaves free on H, for P → H.)
+      const e = DIR === 'k2s' ? 0 : mbps(await pastaIntoTap(ref, PASTA_PORT + i));
+      const f = DIR === 's2k' ? 0 : mbps(await pastaFromTap(ref, PASTA_PORT + 100 + i));
+      r.pastaTx.push(e);
+      r.pastaRx.push(f);
+      pasta = ` pasta->kernel=${e.toFixed(1)} kernel->pasta=${f.toFixed(1)}`;
+    }
     console.log(
-      `RESULT tap-tcp vnet run=${i + 1} sock->kernel=${a.toFixed(1)} kernel->sock=${b.toFixed(1)} kernel->kernel(veth,nooffload)=${c.toFixed(1)} kernel->kernel(veth,offload)=${d.toFixed(1)} MB/s`,
+      `RESULT tap-tcp vnet run=${i + 1} sock->kernel=${a.toFixed(1)} kernel->sock=${b.toFixed(1)} kernel->kernel(veth,nooffload)=${c.toFixed(1)} kernel->kernel(veth,offload)=${d.toFixed(1)}${pasta} MB/s`,
     );
     r.s2k.push(a);
     r.k2s.push(b);
@@ -533,15 +639,24 @@ async function vnetOnly(): Promise<void> {
   }
   const kk = median(r.kk);
   const kkOn = median(r.kkOn);
-  for (const [what, xs] of [
-    ['sockstack → kernel (TAP, vnet hdr)', r.s2k],
-    ['kernel → sockstack (TAP, vnet hdr)', r.k2s],
+  for (const [what, xs, pasta] of [
+    ['sockstack → kernel (TAP, vnet hdr)', r.s2k, r.pastaTx],
+    ['kernel → sockstack (TAP, vnet hdr)', r.k2s, r.pastaRx],
   ] as const)
     console.log(
-      `  ${what.padEnd(36)} ${fmt(xs).padEnd(34)} ratio to veth no-offload ${(median(xs) / kk).toFixed(3)}, to veth offload ${(median(xs) / kkOn).toFixed(3)}`,
+      `  ${what.padEnd(36)} ${fmt(xs).padEnd(34)} ratio to veth no-offload ${(median(xs) / kk).toFixed(3)}, to veth offload ${(median(xs) / kkOn).toFixed(3)}${ref ? `, to pasta ${(median(xs) / median(pasta)).toFixed(3)}` : ''}`,
     );
   console.log(`  ${'kernel → kernel (veth, no offload)'.padEnd(36)} ${fmt(r.kk)}`);
   console.log(`  ${'kernel → kernel (veth, offloads on)'.padEnd(36)} ${fmt(r.kkOn)}`);
+  if (ref)
+    for (const [what, xs] of [
+      ['pasta → kernel (its TAP)', r.pastaTx],
+      ['kernel → pasta (its TAP)', r.pastaRx],
+    ] as const)
+      console.log(
+        `  ${what.padEnd(36)} ${fmt(xs).padEnd(34)} ratio to veth offload ${(median(xs) / kkOn).toFixed(3)}`,
+      );
+  else console.log('  (pasta is not installed: no reference rows; apt-get install passt)');
   const st = on.tap.stats;
   console.log(
     `  vnet TAP: ${st.rxGso} GSO super-segments of ${st.rxFrames} frames received in ${st.rxBatches} reader batches (${st.rxReused} read into buffers given back); ${st.txGso} TSO super-segments of ${st.txFrames} frames sent`,
