@@ -339,8 +339,6 @@ export class Tcb {
   ecnCwrEnd: Seq | undefined = undefined;
   /** The IP ECN field of the segment being processed (segmentArrives). */
   segEcn = 0;
-  /** What we offered in our SYN (active open). */
-  offeredWscale = 0;
 
   // --- RFC 7413 TCP Fast Open (fastopen.ts, tfo.ts) ---
   /** The Fast Open option our first SYN or SYN-ACK carries (never a retransmitted one); undefined: none. */
