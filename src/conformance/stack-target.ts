@@ -608,10 +608,21 @@ export class StackTarget implements ConformanceTarget {
       const n = revents.filter((v) => v !== 0).length;
       return n > 0 ? { kind: 'ok', value: n, revents } : undefined;
     };
+    return this.#waitFor(check, { kind: 'ok', value: 0, revents: call.fds.map(() => 0) }, call.timeoutMs);
+  }
+
+  /**
+   * What `check` finds now; else, for a timeout other than 0, a promise of what it finds after
+   * a later stack poll, or of `none` once `timeoutMs` has passed (negative: no timeout).
+   */
+  #waitFor(
+    check: () => SyscallOutcome | undefined,
+    none: SyscallOutcome,
+    timeoutMs: number,
+  ): SyscallOutcome | Promise<SyscallOutcome> {
     const now = check();
     if (now) return now;
-    const none: SyscallOutcome = { kind: 'ok', value: 0, revents: call.fds.map(() => 0) };
-    if (call.timeoutMs === 0) return none;
+    if (timeoutMs === 0) return none;
     return new Promise<SyscallOutcome>((resolve) => {
       let timer: Timer | undefined;
       const waiter = (): boolean => {
@@ -622,12 +633,12 @@ export class StackTarget implements ConformanceTarget {
         return true;
       };
       this.#pollWaiters.add(waiter);
-      if (call.timeoutMs > 0) {
+      if (timeoutMs > 0) {
         timer = this.stack.timers.timer(() => {
           this.#pollWaiters.delete(waiter);
           resolve(none);
         });
-        timer.set(this.clock.now() + call.timeoutMs * 1000);
+        timer.set(this.clock.now() + timeoutMs * 1000);
       }
     });
   }
@@ -685,28 +696,7 @@ export class StackTarget implements ConformanceTarget {
       }
       return ready.length > 0 ? { kind: 'ok', value: ready.length, ready } : undefined;
     };
-    const now = check();
-    if (now) return now;
-    const none: SyscallOutcome = { kind: 'ok', value: 0, ready: [] };
-    if (call.timeoutMs === 0) return none;
-    return new Promise<SyscallOutcome>((resolve) => {
-      let timer: Timer | undefined;
-      const waiter = (): boolean => {
-        const o = check();
-        if (!o) return false;
-        timer?.cancel();
-        resolve(o);
-        return true;
-      };
-      this.#pollWaiters.add(waiter);
-      if (call.timeoutMs > 0) {
-        timer = this.stack.timers.timer(() => {
-          this.#pollWaiters.delete(waiter);
-          resolve(none);
-        });
-        timer.set(this.clock.now() + call.timeoutMs * 1000);
-      }
-    });
+    return this.#waitFor(check, { kind: 'ok', value: 0, ready: [] }, call.timeoutMs);
   }
 
   #checkPolls(): void {

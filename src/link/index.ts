@@ -4,6 +4,7 @@ export * from './impair.ts';
 export * from './loopback.ts';
 export * from './memory.ts';
 export * from './message-port.ts';
+export * from './passthrough.ts';
 export * from './pcap.ts';
 export * from './realtime.ts';
 export * from './sim.ts';

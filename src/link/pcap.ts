@@ -1,7 +1,8 @@
-import type { Clock, Pollable } from '../time/clock.ts';
+import type { Clock } from '../time/clock.ts';
 import type { Instant } from '../time/instant.ts';
 import { completeFrameChecksum } from '../wire/offload.ts';
 import type { Device, LinkType, SimDevice } from './device.ts';
+import { PassThroughDevice } from './passthrough.ts';
 
 /**
  * Packet capture in the formats Wireshark/tshark/tcpdump read:
@@ -387,53 +388,32 @@ function forEachOption(
  * device in place of the inner one (the wrapper takes over the inner's onReceive).
  * If the inner device is a SimDevice, so is the wrapper (poll/nextDeadline forward).
  */
-export class CaptureDevice implements SimDevice {
-  readonly inner: Device;
-  onReceive: ((frame: Uint8Array) => void) | null = null;
+export class CaptureDevice extends PassThroughDevice {
   readonly #writer: CaptureWriter;
   readonly #clock: Clock;
   readonly #iface: number;
 
   constructor(inner: Device, writer: CaptureWriter, clock: Clock, ifaceIndex?: number) {
-    this.inner = inner;
+    super(inner);
     this.#writer = writer;
     this.#clock = clock;
     this.#iface = ifaceIndex ?? writer.interfaceFor(inner.name, inner.linkType);
-    inner.onReceive = (frame) => {
-      this.#writer.writePacket(
-        this.#clock.now(),
-        this.#asOnWire(frame, inner.rxChecksumValid),
-        this.#iface,
-        'in',
-      );
-      const cb = this.onReceive;
-      if (cb !== null) cb(frame);
-    };
   }
-  get name(): string {
-    return this.inner.name;
-  }
-  get linkType(): LinkType {
-    return this.inner.linkType;
-  }
-  get mtu(): number {
-    return this.inner.mtu;
-  }
-  get txChecksumOffload(): boolean {
-    return this.inner.txChecksumOffload === true;
-  }
-  get rxChecksumValid(): boolean {
-    return this.inner.rxChecksumValid === true;
-  }
-  get gsoMaxSize(): number {
-    return this.inner.gsoMaxSize ?? 0;
+  protected override receive(frame: Uint8Array): void {
+    this.#writer.writePacket(
+      this.#clock.now(),
+      this.#asOnWire(frame, this.inner.rxChecksumValid),
+      this.#iface,
+      'in',
+    );
+    super.receive(frame);
   }
   /**
    * A super-segment (`gsoSize`) is recorded as the device takes it, one large frame with its
    * checksum filled in, as tcpdump on a Linux interface with TSO shows it; the segments a
    * wire would carry are cut below the capture point.
    */
-  transmit(frame: Uint8Array, gsoSize?: number): void {
+  override transmit(frame: Uint8Array, gsoSize?: number): void {
     // Record before handing over: after transmit the frame belongs to the inner device.
     this.#writer.writePacket(
       this.#clock.now(),
@@ -441,8 +421,7 @@ export class CaptureDevice implements SimDevice {
       this.#iface,
       'out',
     );
-    if (gsoSize === undefined) this.inner.transmit(frame);
-    else this.inner.transmit(frame, gsoSize);
+    super.transmit(frame, gsoSize);
   }
   /**
    * The frame as a wire would carry it: on a link with checksum offload the transport
@@ -454,14 +433,6 @@ export class CaptureDevice implements SimDevice {
     const copy = frame.slice();
     completeFrameChecksum(copy, this.inner.linkType);
     return copy;
-  }
-  nextDeadline(): Instant | undefined {
-    const p = this.inner as Partial<Pollable>;
-    return typeof p.nextDeadline === 'function' ? p.nextDeadline() : undefined;
-  }
-  poll(now: Instant): void {
-    const p = this.inner as Partial<Pollable>;
-    if (typeof p.poll === 'function') p.poll(now);
   }
 }
 

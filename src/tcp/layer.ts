@@ -20,6 +20,7 @@ import { EphemeralPorts } from '../transport/ports.ts';
 import type { IpAddress } from '../wire/address.ts';
 import { superSegmentGsoSize } from '../wire/gso.ts';
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpRepr } from '../wire/tcp.ts';
+import { ccCreate } from './cc.ts';
 import { ChallengeAckLimiter } from './challenge.ts';
 import { resolveTcpConfig, type TcpConfig, type TcpSocketOptions } from './config.ts';
 import { ConnTable } from './conn-table.ts';
@@ -436,6 +437,9 @@ export class TcpLayer implements TcpListenerHost {
       { address: o.remote, port: o.remotePort | 0 },
       opts,
     );
+    // Made now, as Linux assigns the congestion ops at socket creation; until the SYN-ACK
+    // gives the MSS (applySynOptions), TCP_INFO shows the window for the default 536.
+    c.cc = ccCreate(c);
     c.active = true;
     c.reuseAddr = reuse;
     c.events = o.events;

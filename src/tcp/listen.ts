@@ -229,7 +229,6 @@ export class TcpListener implements TcpParent {
       { address: src, port: r.srcPort },
       // A SYN that came tunnelled makes a tunnelled connection (FreeBSD syncache_add's port).
       layer.sharedOptions.intern({ ...this.opts, udpEncapsPort: tunnelPort || undefined }),
-      true,
     );
     c.parent = this;
     c.reuseAddr = this.reuseAddr;
@@ -371,7 +370,6 @@ export class TcpListener implements TcpParent {
       { address: src, port: r.srcPort },
       // A SYN that came tunnelled makes a tunnelled connection (FreeBSD syncache_add's port).
       layer.sharedOptions.intern({ ...this.opts, udpEncapsPort: tunnelPort || undefined }),
-      true,
     );
     c.parent = this;
     c.reuseAddr = this.reuseAddr;

@@ -49,5 +49,8 @@ export function applySynOptions(
     c.tsRecentAge = c.layer.env.clock.now();
   } else c.tsOk = false;
   c.sackOk = o.sackPermitted === true && cfg.sack && weOffered;
-  c.cc = ccCreate(c);
+  // An active open's controller exists since connect: its initial window is now in segments
+  // of the negotiated MSS (Linux tcp_init_transfer, tcp_init_cwnd). A passive one's is made here.
+  if (c.active) c.cc.setInitialMss(c.mss);
+  else c.cc = ccCreate(c);
 }

@@ -12,7 +12,7 @@
  * entry is always wholly SACKed or not, and retransmitted or not.
  */
 import type { Instant } from '../time/instant.ts';
-import { type Seq, seqGe, seqGt, seqLe, seqLt, seqSub } from './seq.ts';
+import { type Seq, seqGt, seqLe, seqLt, seqSub } from './seq.ts';
 
 export interface TxSegment {
   start: Seq;
@@ -260,11 +260,6 @@ export class TxLog {
     }
     this.lostBytes = 0;
     this.sackedSegs = 0;
-  }
-
-  /** True when `s` lies in [first start, end). */
-  covers(s: Seq): boolean {
-    return this.size > 0 && seqGe(s, this.at(0).start) && seqLt(s, this.end!);
   }
 }
 

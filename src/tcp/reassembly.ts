@@ -93,12 +93,6 @@ export class ReassemblyQueue {
   get finSeq(): Seq | undefined {
     return this.#fin;
   }
-  /** One past the highest byte held (or the FIN's sequence), undefined when empty. */
-  get highest(): Seq | undefined {
-    const last = this.#pieces[this.#pieces.length - 1];
-    if (last === undefined) return this.#fin;
-    return this.#fin !== undefined ? seqMax(last.end, this.#fin) : last.end;
-  }
   get isEmpty(): boolean {
     return this.#pieces.length === 0 && this.#fin === undefined;
   }
@@ -332,10 +326,5 @@ export class ReassemblyQueue {
     this.#syncPieces();
     if (this.#fin !== undefined && seqGe(this.#fin, from)) this.#fin = undefined;
     this.#recent = this.#recent.filter((s) => seqLt(s, from));
-  }
-
-  /** Same as `clear(from)`. */
-  dropFrom(from: Seq): void {
-    this.clear(from);
   }
 }

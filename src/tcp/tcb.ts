@@ -10,7 +10,6 @@ import type { Instant } from '../time/instant.ts';
 import type { Timer } from '../time/timers.ts';
 import type { TcpOptions } from '../wire/tcp.ts';
 import type { TcpSocketOptions } from './config.ts';
-import { createCongestionControl } from './congestion/factory.ts';
 import type { CongestionControl } from './congestion/types.ts';
 import type { TcpCloseReason, TcpErrorCode } from './errors.ts';
 import {
@@ -339,8 +338,6 @@ export class Tcb {
   ecnCwrEnd: Seq | undefined = undefined;
   /** The IP ECN field of the segment being processed (segmentArrives). */
   segEcn = 0;
-  /** What we offered in our SYN (active open). */
-  offeredWscale = 0;
 
   // --- RFC 7413 TCP Fast Open (fastopen.ts, tfo.ts) ---
   /** The Fast Open option our first SYN or SYN-ACK carries (never a retransmitted one); undefined: none. */
@@ -468,7 +465,11 @@ export class Tcb {
 
   // --- retransmission, RTT, congestion ---
   readonly rtt: RttEstimator;
-  cc: CongestionControl;
+  /**
+   * Made once, before anything reads it: by connect (active open, its initial window set from
+   * the handshake's MSS by applySynOptions), or by the listener from the SYN's MSS.
+   */
+  cc!: CongestionControl;
   rtxCount = 0;
   declare rttTiming: boolean;
   #rttSeq = 0;
@@ -676,17 +677,7 @@ export class Tcb {
     timeouts: 0,
   };
 
-  /**
-   * `passive`: made by a listener for a SYN, which sets `cc` at once from the negotiated MSS
-   * (applySynOptions, or the cookie's), so no placeholder controller is made for it.
-   */
-  constructor(
-    layer: TcpHost,
-    local: TcpEndpoint,
-    remote: TcpEndpoint,
-    opts: Readonly<TcpSocketOptions>,
-    passive = false,
-  ) {
+  constructor(layer: TcpHost, local: TcpEndpoint, remote: TcpEndpoint, opts: Readonly<TcpSocketOptions>) {
     this.layer = layer;
     this.local = local;
     this.remote = remote;
@@ -700,11 +691,6 @@ export class Tcb {
       maxRto: cfg.maxRto,
       linux: cfg.linuxRto,
     });
-    // Until the handshake negotiates the MSS (applySynOptions): an active open's SYN-SENT
-    // reads it (TCP_INFO); a passive one's is set before anything reads it.
-    this.cc = passive
-      ? (undefined as unknown as CongestionControl)
-      : createCongestionControl(opts.congestion, 536);
   }
 
   // ---------------------------------------------------------------- lazy parts

@@ -119,26 +119,20 @@ class Tap implements CaptureWriter {
 export function buildWatchedNetwork(opts: WatchedNetworkOptions = {}): WatchedNetwork {
   const sim = new Simulation({ seed: opts.seed ?? 1 });
   const delay = opts.delay ?? 500;
-  const linkA = sim.add(
-    new Cable({
-      clock: sim.clock,
-      rng: sim.rng.fork(),
-      names: ['client.eth0', 'router.eth0'],
-      mtu: opts.mtuA ?? 1500,
-      aToB: { delay, ...opts.linkA },
-      bToA: { delay, ...opts.linkA },
-    }),
-  );
-  const linkB = sim.add(
-    new Cable({
-      clock: sim.clock,
-      rng: sim.rng.fork(),
-      names: ['router.eth1', 'server.eth0'],
-      mtu: opts.mtuB ?? 1500,
-      aToB: { delay, ...opts.linkB },
-      bToA: { delay, ...opts.linkB },
-    }),
-  );
+  // Both directions of a link: the same delay and impairments.
+  const cable = (names: readonly [string, string], mtu = 1500, link?: Impairments) =>
+    sim.add(
+      new Cable({
+        clock: sim.clock,
+        rng: sim.rng.fork(),
+        names,
+        mtu,
+        aToB: { delay, ...link },
+        bToA: { delay, ...link },
+      }),
+    );
+  const linkA = cable(['client.eth0', 'router.eth0'], opts.mtuA, opts.linkA);
+  const linkB = cable(['router.eth1', 'server.eth0'], opts.mtuB, opts.linkB);
   // The server runs its services as root would (ports below 1024: echo 7, http 80).
   const stack = (name: string, forwarding = false, privileged = false) =>
     sim.add(new Stack({ clock: sim.clock, rng: sim.rng.fork(), name, forwarding, privileged }));

@@ -10,7 +10,7 @@
  * the wire below.
  */
 import type { LinkType, SimDevice } from '../../src/link/device.ts';
-import type { Instant } from '../../src/time/instant.ts';
+import { PassThroughDevice } from '../../src/link/passthrough.ts';
 import { setPartialChecksum, setTcpGso, type VirtioNetHdr } from '../../src/wire/virtio-net.ts';
 
 /** The one's-complement sum of big-endian 16-bit words of b[start, end), added to `acc` (RFC 1071). */
@@ -356,8 +356,7 @@ export class WireVerifier {
  * object, same bytes) when the far end receives it. Checksums must be complete unless the
  * inner device offloads them; a super-segment may only go to a device that takes them.
  */
-export class VerifyingDevice implements SimDevice {
-  onReceive: ((frame: Uint8Array) => void) | null = null;
+export class VerifyingDevice extends PassThroughDevice<SimDevice> {
   /** Frames handed over, with their bytes then, until the far end's verifier sees them. */
   readonly sent = new WeakMap<Uint8Array, Uint8Array>();
   /** The verifier of the device at the other end of the link (set with `link`). */
@@ -365,28 +364,28 @@ export class VerifyingDevice implements SimDevice {
   /** Received frames, for what the wire corrupted (see WireVerifier's `corrupt`). */
   readonly #ingress: WireVerifier;
 
-  readonly inner: SimDevice;
   readonly verifier: WireVerifier;
 
   constructor(inner: SimDevice, verifier: WireVerifier) {
-    this.inner = inner;
+    super(inner);
     this.verifier = verifier;
     this.#ingress = new WireVerifier(verifier.label, verifier.corrupt, true);
-    inner.onReceive = (frame) => {
-      if (inner.rxChecksumValid !== true) this.#ingress.check(frame, inner.linkType, `${inner.name} rx`);
-      const p = this.peer;
-      const copy = p?.sent.get(frame);
-      if (p !== null && copy !== undefined) {
-        p.sent.delete(frame);
-        this.verifier.counts.rechecked++;
-        if (!sameBytes(copy, frame))
-          this.verifier.errors.push(
-            `${this.verifier.label} ${p.name}->${this.name}: frame bytes changed between transmit and delivery`,
-          );
-      }
-      const cb = this.onReceive;
-      if (cb !== null) cb(frame);
-    };
+  }
+
+  protected override receive(frame: Uint8Array): void {
+    const inner = this.inner;
+    if (inner.rxChecksumValid !== true) this.#ingress.check(frame, inner.linkType, `${inner.name} rx`);
+    const p = this.peer;
+    const copy = p?.sent.get(frame);
+    if (p !== null && copy !== undefined) {
+      p.sent.delete(frame);
+      this.verifier.counts.rechecked++;
+      if (!sameBytes(copy, frame))
+        this.verifier.errors.push(
+          `${this.verifier.label} ${p.name}->${this.name}: frame bytes changed between transmit and delivery`,
+        );
+    }
+    super.receive(frame);
   }
 
   /** Pairs two wrapped ends of one cable, so each re-checks what the other sent. */
@@ -395,25 +394,7 @@ export class VerifyingDevice implements SimDevice {
     y.peer = x;
   }
 
-  get name(): string {
-    return this.inner.name;
-  }
-  get linkType(): LinkType {
-    return this.inner.linkType;
-  }
-  get mtu(): number {
-    return this.inner.mtu;
-  }
-  get txChecksumOffload(): boolean {
-    return this.inner.txChecksumOffload === true;
-  }
-  get rxChecksumValid(): boolean {
-    return this.inner.rxChecksumValid === true;
-  }
-  get gsoMaxSize(): number {
-    return this.inner.gsoMaxSize ?? 0;
-  }
-  transmit(frame: Uint8Array, gsoSize?: number): void {
+  override transmit(frame: Uint8Array, gsoSize?: number): void {
     const offload = this.inner.txChecksumOffload === true;
     if (gsoSize !== undefined && !(this.gsoMaxSize > 0))
       this.verifier.errors.push(`${this.verifier.label} ${this.name}: super-segment to a device without GSO`);
@@ -424,13 +405,7 @@ export class VerifyingDevice implements SimDevice {
     if (gsoSize !== undefined) this.verifier.counts.superSegments++;
     this.verifier.check(frame, this.linkType, `${this.name} tx`, offload || gsoSize !== undefined);
     this.sent.set(frame, frame.slice());
-    this.inner.transmit(frame, gsoSize);
-  }
-  nextDeadline(): Instant | undefined {
-    return this.inner.nextDeadline();
-  }
-  poll(now: Instant): void {
-    this.inner.poll(now);
+    super.transmit(frame, gsoSize);
   }
 }
 
@@ -452,8 +427,7 @@ function onesSub(x: number, y: number): number {
  * virtio_net_hdr_to_skb, then tcp_gso_segment per gso_size and skb_checksum_help) before the
  * wire segments go to `inner`, a device that needs complete checksums.
  */
-export class KernelOffloadDevice implements SimDevice {
-  onReceive: ((frame: Uint8Array) => void) | null = null;
+export class KernelOffloadDevice extends PassThroughDevice<SimDevice> {
   readonly #hdr: VirtioNetHdr = {
     flags: 0,
     gsoType: 0,
@@ -467,28 +441,23 @@ export class KernelOffloadDevice implements SimDevice {
   completed = 0;
   segmented = 0;
 
-  readonly inner: SimDevice;
   readonly verifier: WireVerifier;
 
   constructor(inner: SimDevice, verifier: WireVerifier) {
-    this.inner = inner;
+    super(inner);
     this.verifier = verifier;
-    inner.onReceive = (frame) => this.onReceive?.(frame);
   }
-  get name(): string {
-    return this.inner.name;
+  override get txChecksumOffload(): boolean {
+    return true;
   }
-  get linkType(): LinkType {
-    return this.inner.linkType;
+  override get rxChecksumValid(): boolean {
+    return false;
   }
-  get mtu(): number {
-    return this.inner.mtu;
+  override get gsoMaxSize(): number {
+    return 65535;
   }
-  readonly txChecksumOffload = true;
-  readonly rxChecksumValid = false;
-  readonly gsoMaxSize = 65535;
 
-  transmit(frame: Uint8Array, gsoSize?: number): void {
+  override transmit(frame: Uint8Array, gsoSize?: number): void {
     const h = this.#hdr;
     if (!setPartialChecksum(frame, this.linkType, h, gsoSize !== undefined)) {
       // Not TCP/UDP, a fragment, or a checksum already there: it goes as it is.
@@ -576,12 +545,5 @@ export class KernelOffloadDevice implements SimDevice {
       this.segmented++;
     }
     return out;
-  }
-
-  nextDeadline(): Instant | undefined {
-    return this.inner.nextDeadline();
-  }
-  poll(now: Instant): void {
-    this.inner.poll(now);
   }
 }

@@ -6,9 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Device } from '../../src/link/device.ts';
 import { releaseFrame } from '../../src/link/frame-alloc.ts';
 import { Cable } from '../../src/link/memory.ts';
+import { PassThroughDevice } from '../../src/link/passthrough.ts';
 import { CaptureDevice, type CaptureWriter } from '../../src/link/pcap.ts';
 import { Simulation } from '../../src/link/sim.ts';
 import { Stack } from '../../src/stack.ts';
@@ -348,35 +348,11 @@ for (const family of [4, 6] as const)
  * to the cable, and the frame itself is filled with garbage and released for reuse. Every
  * byte TCP and IP leave unwritten in a reused buffer then shows as garbage.
  */
-class ReleasingDevice implements Device {
-  onReceive: ((frame: Uint8Array) => void) | null = null;
+class ReleasingDevice extends PassThroughDevice {
   readonly buffers = new Set<ArrayBufferLike>();
   reused = 0;
   checked = 0;
-  readonly inner: Device;
-  constructor(inner: Device) {
-    this.inner = inner;
-    inner.onReceive = (f) => this.onReceive?.(f);
-  }
-  get name() {
-    return this.inner.name;
-  }
-  get linkType() {
-    return this.inner.linkType;
-  }
-  get mtu() {
-    return this.inner.mtu;
-  }
-  get txChecksumOffload() {
-    return this.inner.txChecksumOffload;
-  }
-  get rxChecksumValid() {
-    return this.inner.rxChecksumValid;
-  }
-  get gsoMaxSize() {
-    return this.inner.gsoMaxSize;
-  }
-  transmit(frame: Uint8Array, gsoSize?: number): void {
+  override transmit(frame: Uint8Array, gsoSize?: number): void {
     if (this.buffers.has(frame.buffer)) this.reused++;
     this.buffers.add(frame.buffer);
     const copy = frame.slice();
@@ -399,8 +375,7 @@ class ReleasingDevice implements Device {
     }
     frame.fill(0xa5);
     releaseFrame(frame);
-    if (gsoSize === undefined) this.inner.transmit(copy);
-    else this.inner.transmit(copy, gsoSize);
+    super.transmit(copy, gsoSize);
   }
 }
 

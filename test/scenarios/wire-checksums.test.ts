@@ -11,12 +11,12 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { LinkType, SimDevice } from '../../src/link/device.ts';
+import type { SimDevice } from '../../src/link/device.ts';
 import { Cable } from '../../src/link/memory.ts';
+import { PassThroughDevice } from '../../src/link/passthrough.ts';
 import { Simulation } from '../../src/link/sim.ts';
 import { AF_INET, SOCK_DGRAM } from '../../src/socket/constants.ts';
 import { Stack } from '../../src/stack.ts';
-import type { Instant } from '../../src/time/instant.ts';
 import { millis, seconds } from '../../src/time/instant.ts';
 import {
   fold16,
@@ -28,42 +28,15 @@ import {
 import { describeScenario, drawScenario, runWireScenario } from './wire-checksums.ts';
 
 /** Passes frames on, first calling `touch` on each (which may change it). */
-class Touching implements SimDevice {
-  onReceive: ((frame: Uint8Array) => void) | null = null;
-  readonly inner: SimDevice;
+class Touching extends PassThroughDevice<SimDevice> {
   readonly touch: (frame: Uint8Array) => void;
   constructor(inner: SimDevice, touch: (frame: Uint8Array) => void) {
-    this.inner = inner;
+    super(inner);
     this.touch = touch;
-    inner.onReceive = (f) => this.onReceive?.(f);
   }
-  get name(): string {
-    return this.inner.name;
-  }
-  get linkType(): LinkType {
-    return this.inner.linkType;
-  }
-  get mtu(): number {
-    return this.inner.mtu;
-  }
-  get txChecksumOffload(): boolean {
-    return this.inner.txChecksumOffload === true;
-  }
-  get rxChecksumValid(): boolean {
-    return this.inner.rxChecksumValid === true;
-  }
-  get gsoMaxSize(): number {
-    return this.inner.gsoMaxSize ?? 0;
-  }
-  transmit(frame: Uint8Array, gsoSize?: number): void {
+  override transmit(frame: Uint8Array, gsoSize?: number): void {
     this.touch(frame);
-    this.inner.transmit(frame, gsoSize);
-  }
-  nextDeadline(): Instant | undefined {
-    return this.inner.nextDeadline();
-  }
-  poll(now: Instant): void {
-    this.inner.poll(now);
+    super.transmit(frame, gsoSize);
   }
 }
 

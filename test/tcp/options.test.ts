@@ -1,9 +1,22 @@
 import assert from 'node:assert/strict';
 import { describe as suite, test } from 'node:test';
+import { ccContext } from '../../src/tcp/cc.ts';
 import { tcpConfigFor } from '../../src/tcp/config.ts';
+import { createCongestionControl } from '../../src/tcp/congestion/factory.ts';
+import { initialWindow } from '../../src/tcp/congestion/types.ts';
 import { TcpError } from '../../src/tcp/errors.ts';
 import { FREEBSD, LINUX } from '../../src/tcp/profile.ts';
-import { B, established, expectSeg, Harness, PEER_PORT, TCP_ACK, TCP_PSH, TCP_SYN } from './harness.ts';
+import {
+  B,
+  established,
+  expectSeg,
+  Harness,
+  PEER_PORT,
+  synSent,
+  TCP_ACK,
+  TCP_PSH,
+  TCP_SYN,
+} from './harness.ts';
 
 const bytes = (n: number, start = 0) => Uint8Array.from({ length: n }, (_, i) => (start + i) & 0xff);
 const FULL = { mss: 1460, windowScale: 7, sackPermitted: true, timestamps: { tsVal: 5000, tsEcr: 0 } };
@@ -282,4 +295,37 @@ suite('ports and API errors', () => {
     assert.equal(i.rtt, 100_000);
     assert.equal(i.congestion, 'cubic', "the Linux profile's default (net.ipv4.tcp_congestion_control)");
   });
+});
+
+suite('the congestion controller of an active open', () => {
+  for (const name of ['newreno', 'cubic', 'bbr'] as const) {
+    test(`${name}: made once at connect; the SYN-ACK's MSS sets its initial window (RFC 6928)`, () => {
+      const s = synSent({ connectOptions: { options: { congestion: name } } });
+      const cc = s.c.cc;
+      assert.equal(cc.name, name);
+      // SYN-SENT: the initial window of the default MSS (536).
+      assert.equal(s.c.info().cwnd, initialWindow(536));
+      s.h.advance(100);
+      s.h.inject({
+        srcPort: PEER_PORT,
+        dstPort: s.port,
+        seq: s.irs,
+        ack: s.iss + 1,
+        flags: TCP_SYN | TCP_ACK,
+        window: 65535,
+        options: { mss: 1000 },
+      });
+      assert.equal(s.c.state, 'ESTABLISHED');
+      assert.equal(s.c.mss, 1000);
+      assert.equal(s.c.cc, cc, 'the same controller, not a second one');
+      // As a controller made for the negotiated MSS and started now.
+      const fresh = createCongestionControl(name, 1000);
+      fresh.init?.(ccContext(s.c));
+      assert.deepEqual(
+        [cc.cwnd, cc.ssthresh, cc.pacingRate, cc.pacingBurst],
+        [fresh.cwnd, fresh.ssthresh, fresh.pacingRate, fresh.pacingBurst],
+      );
+      assert.equal(cc.cwnd, 10 * 1000);
+    });
+  }
 });

@@ -101,6 +101,10 @@ export class Bbr implements CongestionControl {
     this.#rand = opts.random ?? ((n) => n - 1);
   }
 
+  setInitialMss(mss: number): void {
+    this.#mss = mss;
+    this.#cwnd = initialWindow(mss);
+  }
   get cwnd(): number {
     return Math.floor(this.#cwnd);
   }

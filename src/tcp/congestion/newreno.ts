@@ -41,6 +41,9 @@ export class NewReno implements CongestionControl {
     this.#rule = opts.renoSsthresh ?? 'rfc5681-flight-size';
   }
 
+  setInitialMss(mss: number): void {
+    this._cwnd = initialWindow(mss);
+  }
   get cwnd(): number {
     return Math.floor(this._cwnd);
   }

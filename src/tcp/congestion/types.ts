@@ -106,6 +106,11 @@ export interface CongestionControl {
    * = priorSsthresh when larger (Linux tcp_undo_cwnd_reduction with tcp_reno_undo_cwnd).
    */
   onUndo?(priorCwnd: number, priorSsthresh: number): void;
+  /**
+   * The handshake negotiated `mss`, for a controller made before (an active open's): the
+   * initial window (RFC 5681 §3.1, RFC 6928) becomes that of a controller made for it.
+   */
+  setInitialMss(mss: number): void;
   /** The connection is established (Linux tcp_init_congestion_control): the handshake's RTT is known. */
   init?(ctx: CongestionContext): void;
   /**

@@ -5,6 +5,7 @@
  */
 import { SeededRng } from '../../../src/rand/rng.ts';
 import { DEFAULT_TCP_CONFIG, type TcpConfig } from '../../../src/tcp/config.ts';
+import { createCongestionControl } from '../../../src/tcp/congestion/factory.ts';
 import type { TcpEnv } from '../../../src/tcp/env.ts';
 import { FastOpen } from '../../../src/tcp/fastopen.ts';
 import type { TcpHost, TcpTuple } from '../../../src/tcp/host.ts';
@@ -150,6 +151,9 @@ export function established(
     { address: { family: 4, v4: ipv4(10, 0, 0, 2) }, port: 80 },
     opts,
   );
+  // Connect or a listener makes a Tcb's controller; here, the one the tests' windows assume
+  // (NewReno with the initial window of the default MSS 536). Tests needing another set theirs.
+  c.cc = createCongestionControl(opts.congestion, 536);
   const iss = seq(ISS);
   c.state = 'ESTABLISHED';
   c.iss = iss;
