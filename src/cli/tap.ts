@@ -44,7 +44,6 @@ const SERVICES = { echo: 7, discard: 9, http: 80 } as const;
 type Service = keyof typeof SERVICES;
 
 /** Largest N for `/bytes/N` (1 GiB). */
-const MAX_BYTES = 1 << 30;
 
 type Cleanup = () => void | Promise<void>;
 
@@ -61,7 +60,8 @@ export const command: Command = {
       '  --service discard  read and drop everything on TCP port 9\n' +
       '  --service http     a node:http server on port 80: / (and any other path)\n' +
       '                     answers a small page describing the request; /bytes/N\n' +
-      '                     sends N random bytes (N up to 1 GiB) for download tests\n' +
+      '                     sends N random bytes (N up to 1 GiB) for download tests;\n' +
+      '                     POST /discard reads and drops the body (upload tests)\n' +
       '  --connect H:P      like nc: stdin goes to the connection (half-closed at EOF),\n' +
       '                     the connection goes to stdout; exits when the peer closes\n' +
       '\n' +
@@ -386,43 +386,11 @@ async function discard(c: Socket): Promise<void> {
 
 async function serveHttp(stack: Stack, driver: RealtimeDriver, port: number, cleanups: Cleanup[]) {
   const http = await import('node:http');
-  const { randomFillSync } = await import('node:crypto');
+  const { transferRoute } = await import('./http-service.ts');
   const { stackNet } = await import('../node/net-facade.ts');
   const net = stackNet(stack, driver);
   const server = http.createServer((req, res) => {
-    const bytes = /^\/bytes\/(\d+)$/.exec((req.url ?? '/').split('?')[0]);
-    if (bytes) {
-      const n = Number(bytes[1]);
-      if (!Number.isSafeInteger(n) || n > MAX_BYTES) {
-        res.writeHead(400, { 'content-type': 'text/plain' }).end(`N is at most ${MAX_BYTES}\n`);
-        return;
-      }
-      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': n });
-      if (req.method === 'HEAD') {
-        res.end();
-        return;
-      }
-      let left = n;
-      const chunk = Buffer.allocUnsafe(64 * 1024);
-      const pump = (): void => {
-        while (left > 0) {
-          const k = Math.min(left, chunk.length);
-          // A fresh buffer per write: the stream may hold on to it until it is sent.
-          const b = randomFillSync(Buffer.allocUnsafe(k));
-          left -= k;
-          if (!res.write(b)) {
-            res.once('drain', pump);
-            return;
-          }
-        }
-        res.end();
-      };
-      res.on('close', () => {
-        left = 0;
-      });
-      pump();
-      return;
-    }
+    if (transferRoute(req, res)) return;
     const s = req.socket;
     const rows: [string, string][] = [
       ['client', `${s.remoteAddress}:${s.remotePort}`],

@@ -2,8 +2,8 @@
  * `sockstack tap` with and without `--no-offload`, run in a namespace the test creates
  * (vn...): the kernel's view of the TAP (`ethtool -k`) shows checksum and segmentation
  * offload on by default and off with the flag, and in both modes curl in the namespace
- * fetches 4 MB from `--service http` with the exact length, and the kernel counts no
- * checksum errors.
+ * fetches 4 MB from `--service http` with the exact length and uploads 4 MB to its
+ * /discard, and the kernel counts no checksum errors.
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -66,7 +66,7 @@ async function tcpCsumErrors(ns: string): Promise<number> {
 
 describe('sockstack tap: offloads with the kernel', () => {
   for (const offload of [true, false]) {
-    it(`${offload ? 'default (offloads on)' : '--no-offload'}: ethtool shows it, curl gets 4 MB exact`, async (t) => {
+    it(`${offload ? 'default (offloads on)' : '--no-offload'}: ethtool shows it, curl gets 4 MB exact and uploads 4 MB`, async (t) => {
       if (skipUnless(t, ['curl', 'ethtool'])) return;
       const ns = uniqueName('vncli');
       createNetns(ns);
@@ -110,6 +110,15 @@ describe('sockstack tap: offloads with the kernel', () => {
       ]);
       assert.equal(d.code, 0, d.err);
       assert.equal(d.out, `200 ${n}`);
+      // And the other way: an upload of n bytes (chunked PUT from a pipe), which the service
+      // reads whole and answers with the length it got.
+      const u = await inNs(ns, [
+        'sh',
+        '-c',
+        `head -c ${n} /dev/urandom | curl -sS --fail --max-time 25 -T - http://10.79.2.2/discard`,
+      ]);
+      assert.equal(u.code, 0, u.err);
+      assert.equal(u.out, `${n}\n`);
       assert.equal(await tcpCsumErrors(ns), before, 'kernel TCP InCsumErrors');
       c.kill('SIGTERM');
       assert.equal(await exited(c, 5000), 0);
