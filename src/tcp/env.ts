@@ -30,7 +30,10 @@ export interface TcpEnv {
   timers: TimerQueue;
   /**
    * Hand a segment to IP (which adds the IP header, routes, computes the checksum).
-   * `repr` and `payload` are lent for the duration of the call only: copy to keep.
+   * `repr` and `payload` are lent for the duration of the call only: copy to keep. Except a
+   * super-segment's payload (`gsoSize`, new data only) when it lies in a SharedArrayBuffer
+   * (the send ring's, ByteRing `shared`): it stays unchanged until acknowledged, so a device
+   * may send it by reference (Device.txGather).
    */
   output(
     src: IpAddress,

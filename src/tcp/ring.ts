@@ -119,6 +119,10 @@ export class ByteRing {
     this.#start = 0;
     this.#buf = EMPTY;
   }
+  /** A buffer for `n` bytes (SharedByteRing's may be shared). */
+  protected newBuffer(n: number): Uint8Array {
+    return new Uint8Array(n);
+  }
   // Private methods are TypeScript `private`, not `#`: `#` methods give every instance a
   // brand field, 8 bytes per connection (bench/idle.ts).
   private ensure(need: number): void {
@@ -133,7 +137,7 @@ export class ByteRing {
     // time (send-buffer autotuning, sndbuf-auto.ts) must not cost a copy of the whole ring
     // each time.
     next = Math.max(need, Math.min(next, Math.max(this.limit, need, cap + (cap >> 1))));
-    const nb = new Uint8Array(next);
+    const nb = this.newBuffer(next);
     if (this.#length > 0) {
       const first = Math.min(this.#length, cap - this.#start);
       nb.set(this.#buf.subarray(this.#start, this.#start + first), 0);
@@ -144,7 +148,23 @@ export class ByteRing {
   }
 }
 
+/**
+ * A ByteRing whose buffers of SHARED_MIN bytes or more are SharedArrayBuffers where the
+ * platform has them: a send ring, whose super-segments then go to a device that gathers by
+ * reference (TcpEnv.output). Bytes once pushed never move within a buffer (growth copies
+ * them into a new one), so a view of them stays valid until they are consumed.
+ */
+export class SharedByteRing extends ByteRing {
+  protected override newBuffer(n: number): Uint8Array {
+    return HAS_SAB && n >= SHARED_MIN ? new Uint8Array(new SharedArrayBuffer(n)) : new Uint8Array(n);
+  }
+}
+
 const EMPTY = new Uint8Array(0);
 const MIN_CAPACITY = 64;
+/** Smallest shared buffer: a ring smaller than that carries no super-segments worth gathering. */
+const SHARED_MIN = 64 * 1024;
+/** A browser page has SharedArrayBuffer only when cross-origin isolated. */
+const HAS_SAB = typeof SharedArrayBuffer === 'function';
 /** Pushes of at most this many bytes are copied byte by byte. */
 const SMALL_COPY = 16;
