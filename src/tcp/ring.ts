@@ -123,6 +123,11 @@ export class ByteRing {
   protected newBuffer(n: number): Uint8Array {
     return new Uint8Array(n);
   }
+  /** Moves the bytes held into a new buffer of the same capacity, from newBuffer. */
+  protected rebuffer(): void {
+    const cap = this.#buf.length;
+    if (cap > MIN_CAPACITY) this.moveTo(this.newBuffer(cap));
+  }
   // Private methods are TypeScript `private`, not `#`: `#` methods give every instance a
   // brand field, 8 bytes per connection (bench/idle.ts).
   private ensure(need: number): void {
@@ -137,7 +142,10 @@ export class ByteRing {
     // time (send-buffer autotuning, sndbuf-auto.ts) must not cost a copy of the whole ring
     // each time.
     next = Math.max(need, Math.min(next, Math.max(this.limit, need, cap + (cap >> 1))));
-    const nb = this.newBuffer(next);
+    this.moveTo(this.newBuffer(next));
+  }
+  private moveTo(nb: Uint8Array): void {
+    const cap = this.#buf.length;
     if (this.#length > 0) {
       const first = Math.min(this.#length, cap - this.#start);
       nb.set(this.#buf.subarray(this.#start, this.#start + first), 0);
@@ -149,14 +157,25 @@ export class ByteRing {
 }
 
 /**
- * A ByteRing whose buffers of SHARED_MIN bytes or more are SharedArrayBuffers where the
- * platform has them: a send ring, whose super-segments then go to a device that gathers by
- * reference (TcpEnv.output). Bytes once pushed never move within a buffer (growth copies
- * them into a new one), so a view of them stays valid until they are consumed.
+ * A send ring. Once `share()`d (its connection's route has a device that gathers,
+ * TcpEnv.txGather), its buffers of SHARED_MIN bytes or more are SharedArrayBuffers where the
+ * platform has them, so its super-segments go to that device by reference (TcpEnv.output).
+ * Bytes once pushed never move within a buffer (growth copies them into a new one), so a
+ * view of them stays valid until they are consumed. Not shared by default: V8 copies out of
+ * a SharedArrayBuffer slowly (~400 ns more per MTU-sized segment, measured on Node 20).
  */
 export class SharedByteRing extends ByteRing {
+  #shared = false;
+  get shared(): boolean {
+    return this.#shared;
+  }
+  share(): void {
+    if (this.#shared || !HAS_SAB) return;
+    this.#shared = true;
+    this.rebuffer();
+  }
   protected override newBuffer(n: number): Uint8Array {
-    return HAS_SAB && n >= SHARED_MIN ? new Uint8Array(new SharedArrayBuffer(n)) : new Uint8Array(n);
+    return this.#shared && n >= SHARED_MIN ? new Uint8Array(new SharedArrayBuffer(n)) : new Uint8Array(n);
   }
 }
 

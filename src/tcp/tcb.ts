@@ -358,7 +358,7 @@ export class Tcb {
   declare tfoChild: boolean;
 
   // --- buffers ---
-  readonly sndBuf: ByteRing;
+  readonly sndBuf: SharedByteRing;
   readonly rcvBuf: RecvQueue;
   /** Sequence number of the first byte in sndBuf. */
   #sndBufSeq = 0;
