@@ -25,7 +25,7 @@ import type { TcpEndpoint, TcpHost } from './host.ts';
 import { TxLog } from './rack-log.ts';
 import { ReassemblyQueue } from './reassembly.ts';
 import { RecvQueue } from './recv-queue.ts';
-import { type ByteRing, SharedByteRing } from './ring.ts';
+import { SharedByteRing } from './ring.ts';
 import { RttEstimator } from './rtt.ts';
 import { SackScoreboard } from './sack.ts';
 import { type Seq, seq, seqGt, seqSub } from './seq.ts';
