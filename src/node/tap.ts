@@ -181,6 +181,11 @@ export interface TapStats {
   txGso: number;
   /** txGather: super-segments whose payload was written from the sender's shared send ring, never copied. */
   txGathered: number;
+  /** txGather: shared send-ring buffers handed to the writer thread (RING_SHARE). */
+  txSharedBuffers: number;
+  /** txGather: of those, how many the stack has let go of (collected), and how many the writer was told to drop (RING_FORGET). */
+  txSharedFreed: number;
+  txSharedForgotten: number;
   /** Offload: received frames whose checksum the kernel left partial (NEEDS_CSUM) or had checked (DATA_VALID). */
   rxCsumTrusted: number;
   /** Offload: received frames with neither flag, whose transport checksum we verified here. */
@@ -431,6 +436,9 @@ class TapDeviceImpl implements TapDevice {
     rxGso: 0,
     txGso: 0,
     txGathered: 0,
+    txSharedBuffers: 0,
+    txSharedFreed: 0,
+    txSharedForgotten: 0,
     rxCsumTrusted: 0,
     rxCsumChecked: 0,
     rxCsumErrors: 0,
@@ -492,7 +500,9 @@ class TapDeviceImpl implements TapDevice {
   /** Ids of shared buffers this thread has let go of, for RING_FORGET records. */
   #forgotten: number[] = [];
   readonly #sharedGone = new FinalizationRegistry<number>((id) => {
-    if (!this.#closed) this.#forgotten.push(id);
+    if (this.#closed) return;
+    this.#stats.txSharedFreed++;
+    this.#forgotten.push(id);
   });
   /** Bytes a reserved record left unused at the ring's end (#reserve, #publish). */
   #waste = 0;
@@ -834,6 +844,7 @@ class TapDeviceImpl implements TapDevice {
       this.#port!.postMessage(m);
       this.#ringView!.setUint32(at, RING_SHARE, true);
       this.#publish(at, 4);
+      this.#stats.txSharedBuffers++;
       this.#sharedIds.set(sab, id);
       // Once this thread lets go of the buffer (the ring grew, or the connection ended), no
       // record refers to it any more: the writer drops it too (RING_FORGET).
@@ -865,6 +876,7 @@ class TapDeviceImpl implements TapDevice {
       this.#ringView!.setUint32(at, RING_FORGET, true);
       this.#ringView!.setUint32(at + 4, f.pop()!, true);
       this.#publish(at, 8);
+      this.#stats.txSharedForgotten++;
     }
   }
 

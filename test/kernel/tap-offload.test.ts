@@ -15,6 +15,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { configureLink, createNetns, deleteNetns, ip, uniqueName } from '../../src/node/netns.ts';
 import { type TapStackHost, type TapStackOptions, tapStack } from '../../src/node/tap-stack.ts';
 import { exited, skipUnless } from './helpers.ts';
@@ -284,6 +286,32 @@ describe('TAP with virtio_net_hdr offloads, kernel peer', () => {
     // Gathered records are small: many wait in the ring at once, and some in the retry queue.
     assert.ok(g.tap.stats.txGathered > 30, `super-segments gathered: ${g.tap.stats.txGathered}`);
     assert.equal(g.tap.stats.txErrors, 0);
+  });
+
+  it("the writer thread lets go of a send ring's shared buffer once the stack has", async (t) => {
+    if (skipUnless(t, ['python3'])) return;
+    const h = await vnHost(t);
+    // Each connection's send ring grows into shared buffers the writer reads payloads from.
+    for (let i = 0; i < 3; i++) await toKernel(t, h, 2 * MiB, 30_000);
+    const st = h.tap.stats;
+    assert.ok(st.txGathered > 10, `super-segments gathered: ${st.txGathered}`);
+    assert.ok(st.txSharedBuffers >= 3, `shared buffers handed to the writer: ${st.txSharedBuffers}`);
+    // The connections are closed and their rings cleared: once collected here, the buffers are
+    // reported (FinalizationRegistry), and the next frames tell the writer to drop them.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    for (let i = 0; i < 50 && h.tap.stats.txSharedFreed === 0; i++) {
+      gc();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const freed = h.tap.stats.txSharedFreed;
+    assert.ok(freed > 0, 'shared buffers collected');
+    await toKernel(t, h, 2 * MiB, 30_000);
+    assert.ok(
+      h.tap.stats.txSharedForgotten >= freed,
+      `the writer was told to drop ${h.tap.stats.txSharedForgotten} of ${freed}`,
+    );
+    assert.equal(h.tap.stats.txErrors, 0);
   });
 
   it('offload: false gives a plain TAP that still carries 1 MiB each way', async (t) => {
