@@ -26,7 +26,7 @@ import type { Device, LinkType } from '../link/device.ts';
 import { allocFrame, releaseFrame } from '../link/frame-alloc.ts';
 import { lendFrame } from '../link/rx-loan.ts';
 import { isWireError } from '../wire/error.ts';
-import { ipOffset, markSuperSegment, segmentTcp, takePayload } from '../wire/gso.ts';
+import { fillPayload, ipOffset, markSuperSegment, segmentTcp, takePayload } from '../wire/gso.ts';
 import {
   emitVirtioNetHdr,
   parseVirtioNetHdr,
@@ -762,14 +762,17 @@ class TapDeviceImpl implements TapDevice {
       const hb = this.#txQueue.length > 0 ? new Uint8Array(VIRTIO_NET_HDR_MRG_LEN) : this.#txHdrBytes;
       emitVirtioNetHdr(hdr, hb, 0, VIRTIO_NET_HDR_MRG_LEN);
       // A super-segment whose payload stayed in the sender's shared send ring (txGather):
-      // written after the headers by reference. (Taken nowhere else: any other path leaves it
-      // to the sender, which fills it in before the frame is read.)
+      // written after the headers by reference. Any other frame is complete before it is
+      // read (a super-segment that fits the MTU comes without its gso size: filled in here).
       const tail =
         gsoSize !== undefined && this.txGather && this.#txQueue.length === 0 ? takePayload(frame) : null;
       if (tail !== null) {
         st.txGathered++;
         parts = [hb, frame.subarray(0, frame.length - tail.length), tail];
-      } else parts = [hb, frame];
+      } else {
+        fillPayload(frame);
+        parts = [hb, frame];
+      }
     } else parts = [frame];
     if (this.#txQueue.length > 0) {
       this.#enqueue(parts);
