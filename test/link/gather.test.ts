@@ -14,7 +14,7 @@ import { Stack } from '../../src/stack.ts';
 import type { Instant } from '../../src/time/instant.ts';
 import { millis } from '../../src/time/instant.ts';
 import { parseIp } from '../../src/wire/address.ts';
-import { deferPayload, fillPayload, markSuperSegment, segmentTcp, takePayload } from '../../src/wire/gso.ts';
+import { deferPayload, markSuperSegment, segmentTcp, takePayload } from '../../src/wire/gso.ts';
 import { emitIpv4 } from '../../src/wire/ipv4.ts';
 import { emitTcp, TCP_ACK } from '../../src/wire/tcp.ts';
 
