@@ -57,7 +57,7 @@ export interface TcpEnv {
   gsoMaxSegment?(src: IpAddress, dst: IpAddress): number;
   /**
    * Whether the route's device sends super-segments' payloads by reference (Device.txGather):
-   * the connection's send ring is then shared (SharedByteRing.share). Absent: no.
+   * the connection's send ring is then shared (ByteRing.share). Absent: no.
    */
   txGather?(src: IpAddress, dst: IpAddress): boolean;
   /** Source address the host would use to reach dst (undefined: no route -> ENETUNREACH/EHOSTUNREACH). */

@@ -99,6 +99,23 @@ export class ByteRing {
     this.consume(n);
     return n;
   }
+  /** The bytes are in a SharedArrayBuffer (`share`). */
+  get shared(): boolean {
+    return HAS_SAB && this.#buf.buffer instanceof SharedArrayBuffer;
+  }
+  /**
+   * Moves the bytes into a SharedArrayBuffer of at least SHARED_MIN bytes, which growth keeps
+   * (until the ring empties its buffer: trim, clear): a send ring whose super-segments go to
+   * a device that gathers them by reference (TcpEnv.txGather). Bytes once pushed never move
+   * within a buffer (growth copies them into a new one), so a view of them stays valid until
+   * they are consumed. Not for a limit below SHARED_MIN, nor where the platform has no
+   * SharedArrayBuffer. Not by default: V8 copies out of a SharedArrayBuffer slowly (~400 ns
+   * more per MTU-sized segment, Node 20).
+   */
+  share(): void {
+    if (!HAS_SAB || this.shared || this.limit < SHARED_MIN) return;
+    this.moveTo(new Uint8Array(new SharedArrayBuffer(Math.max(this.#buf.length, SHARED_MIN))));
+  }
   /** Drops n bytes from the head. */
   consume(n: number): void {
     n = Math.min(n, this.#length);
@@ -119,15 +136,6 @@ export class ByteRing {
     this.#start = 0;
     this.#buf = EMPTY;
   }
-  /** A buffer for `n` bytes (SharedByteRing's may be shared). */
-  protected newBuffer(n: number): Uint8Array {
-    return new Uint8Array(n);
-  }
-  /** Moves the bytes held into a new buffer of the same capacity, from newBuffer. */
-  protected rebuffer(): void {
-    const cap = this.#buf.length;
-    if (cap > MIN_CAPACITY) this.moveTo(this.newBuffer(cap));
-  }
   // Private methods are TypeScript `private`, not `#`: `#` methods give every instance a
   // brand field, 8 bytes per connection (bench/idle.ts).
   private ensure(need: number): void {
@@ -142,7 +150,7 @@ export class ByteRing {
     // time (send-buffer autotuning, sndbuf-auto.ts) must not cost a copy of the whole ring
     // each time.
     next = Math.max(need, Math.min(next, Math.max(this.limit, need, cap + (cap >> 1))));
-    this.moveTo(this.newBuffer(next));
+    this.moveTo(this.shared ? new Uint8Array(new SharedArrayBuffer(next)) : new Uint8Array(next));
   }
   private moveTo(nb: Uint8Array): void {
     const cap = this.#buf.length;
@@ -153,29 +161,6 @@ export class ByteRing {
     }
     this.#buf = nb;
     this.#start = 0;
-  }
-}
-
-/**
- * A send ring. Once `share()`d (its connection's route has a device that gathers,
- * TcpEnv.txGather), its buffers of SHARED_MIN bytes or more are SharedArrayBuffers where the
- * platform has them, so its super-segments go to that device by reference (TcpEnv.output).
- * Bytes once pushed never move within a buffer (growth copies them into a new one), so a
- * view of them stays valid until they are consumed. Not shared by default: V8 copies out of
- * a SharedArrayBuffer slowly (~400 ns more per MTU-sized segment, measured on Node 20).
- */
-export class SharedByteRing extends ByteRing {
-  #shared = false;
-  get shared(): boolean {
-    return this.#shared;
-  }
-  share(): void {
-    if (this.#shared || !HAS_SAB) return;
-    this.#shared = true;
-    this.rebuffer();
-  }
-  protected override newBuffer(n: number): Uint8Array {
-    return this.#shared && n >= SHARED_MIN ? new Uint8Array(new SharedArrayBuffer(n)) : new Uint8Array(n);
   }
 }
 

@@ -25,7 +25,7 @@ import type { TcpEndpoint, TcpHost } from './host.ts';
 import { TxLog } from './rack-log.ts';
 import { ReassemblyQueue } from './reassembly.ts';
 import { RecvQueue } from './recv-queue.ts';
-import { SharedByteRing } from './ring.ts';
+import { ByteRing } from './ring.ts';
 import { RttEstimator } from './rtt.ts';
 import { SackScoreboard } from './sack.ts';
 import { type Seq, seq, seqGt, seqSub } from './seq.ts';
@@ -358,7 +358,7 @@ export class Tcb {
   declare tfoChild: boolean;
 
   // --- buffers ---
-  readonly sndBuf: SharedByteRing;
+  readonly sndBuf: ByteRing;
   readonly rcvBuf: RecvQueue;
   /** Sequence number of the first byte in sndBuf. */
   #sndBufSeq = 0;
@@ -691,7 +691,7 @@ export class Tcb {
     this.local = local;
     this.remote = remote;
     this.opts = opts;
-    this.sndBuf = new SharedByteRing(opts.sndBuf, layer.memory.forSend);
+    this.sndBuf = new ByteRing(opts.sndBuf, layer.memory.forSend);
     this.rcvBuf = new RecvQueue(opts.rcvBuf, layer.memory);
     const cfg = layer.config;
     this.rtt = new RttEstimator({

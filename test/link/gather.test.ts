@@ -1,6 +1,6 @@
 /**
  * Gather on transmit (Device.txGather): a TCP super-segment's payload stays in the sender's
- * shared send ring (SharedByteRing) and the device sends it by reference after the frame's
+ * shared send ring (ByteRing.share) and the device sends it by reference after the frame's
  * headers (as the TAP's writer thread does). The bytes must stay put until the device has
  * sent them, however late, and any frame that meets something other than the gathering
  * device gets its payload copied in first.
@@ -184,7 +184,7 @@ test('a super-segment that fits the MTU reaches the device without its gso size,
 });
 
 test('a send ring too small to be shared sends its super-segments copied, not gathered', () => {
-  // SO_SNDBUF 16 KiB: the ring never reaches SharedByteRing's 64 KiB, so it stays an ArrayBuffer.
+  // SO_SNDBUF 16 KiB: below ByteRing.share's 64 KiB, so the ring stays an ArrayBuffer.
   const { dev } = transfer(16 * 1024, 1 << 20);
   assert.equal(dev.gathered, 0);
 });
