@@ -288,6 +288,16 @@ describe('TAP with virtio_net_hdr offloads, kernel peer', () => {
     assert.equal(g.tap.stats.txErrors, 0);
   });
 
+  it('without a writer thread, gathered super-segments go out in one writev on the stack thread (4 MiB byte-exact)', async (t) => {
+    if (skipUnless(t, ['python3'])) return;
+    const h = await vnHost(t, { txRingBytes: 0 });
+    await toKernel(t, h, 4 * MiB, 60_000);
+    const st = h.tap.stats;
+    assert.ok(st.txGathered > 30, `super-segments gathered: ${st.txGathered}`);
+    assert.equal(st.txSharedBuffers, 0, 'no writer thread to hand buffers to');
+    assert.equal(st.txErrors, 0);
+  });
+
   it("the writer thread lets go of a send ring's shared buffer once the stack has", async (t) => {
     if (skipUnless(t, ['python3'])) return;
     const h = await vnHost(t);
