@@ -288,6 +288,16 @@ describe('TAP with virtio_net_hdr offloads, kernel peer', () => {
     assert.equal(g.tap.stats.txErrors, 0);
   });
 
+  it('txGather: false copies super-segments into their frames as before (2 MiB byte-exact)', async (t) => {
+    if (skipUnless(t, ['python3'])) return;
+    const h = await vnHost(t, { txGather: false });
+    assert.equal(h.tap.txGather, false);
+    await toKernel(t, h, 2 * MiB, 60_000);
+    assert.ok(h.tap.stats.txGso > 10, `super-segments sent: ${h.tap.stats.txGso}`);
+    assert.equal(h.tap.stats.txGathered, 0);
+    assert.equal(h.tap.stats.txSharedBuffers, 0);
+  });
+
   it('without a writer thread, gathered super-segments go out in one writev on the stack thread (4 MiB byte-exact)', async (t) => {
     if (skipUnless(t, ['python3'])) return;
     const h = await vnHost(t, { txRingBytes: 0 });
