@@ -11,7 +11,7 @@
 import { allocFrame, allocOwnFrame } from '../link/frame-alloc.ts';
 import type { IpAddress } from '../wire/address.ts';
 import { pseudoHeaderSumV4, pseudoHeaderSumV6 } from '../wire/checksum.ts';
-import { markSuperSegment } from '../wire/gso.ts';
+import { deferPayload, fillPayload, markSuperSegment } from '../wire/gso.ts';
 import type { NetInterface } from './interface.ts';
 
 /** The kinds of ICMP (and, later, ICMPv6) error a transport is told about. */
@@ -118,6 +118,7 @@ export interface SegmentEmitter<H> {
    * Writes header and payload at `out[at..]` (the payload's every byte at
    * `at + headerLength(header)`: the bytes there may hold an earlier frame's), the checksum
    * over pseudo-header sum `sum`; `sum` undefined: checksum offload, the checksum field is left 0.
+   * An empty payload writes the header alone (a gathered super-segment's, sendSegment).
    */
   emit(header: H, payload: Uint8Array, out: Uint8Array, at: number, sum: number | undefined): void;
 }
@@ -197,11 +198,28 @@ export function sendSegment<H>(
   // the device, or the software segmentation that cuts it, fills in each segment's.
   const sum =
     gso || checksumOffloaded(net, route, opts, len) ? undefined : route.pseudoHeaderSum(opts.protocol, len);
-  emitter.emit(header, payload, frame, at, sum);
-  if (!gso) return net.sendInPlace(route, opts, frame);
+  if (!gso) {
+    emitter.emit(header, payload, frame, at, sum);
+    return net.sendInPlace(route, opts, frame);
+  }
   markSuperSegment(frame, gsoSize);
+  // A device that gathers (Device.txGather) takes the payload by reference from the send
+  // ring, which holds it unchanged until acknowledged (TcpEnv.output): only the headers are
+  // written here. A frame that meets anything else first gets its payload then (gso.ts).
+  if (HAS_SAB && payload.buffer instanceof SharedArrayBuffer && route.iface.device?.txGather === true) {
+    emitter.emit(header, EMPTY, frame, at, undefined);
+    deferPayload(frame, at + hl, payload);
+    const err = net.sendInPlace(route, opts, frame, gsoSize);
+    fillPayload(frame);
+    return err;
+  }
+  emitter.emit(header, payload, frame, at, sum);
   return net.sendInPlace(route, opts, frame, gsoSize);
 }
+
+const EMPTY = new Uint8Array(0);
+/** A browser page has SharedArrayBuffer only when cross-origin isolated. */
+const HAS_SAB = typeof SharedArrayBuffer === 'function';
 
 /**
  * The largest transport segment (header and data) a TCP super-segment on `route` may be: the

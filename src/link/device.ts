@@ -52,6 +52,14 @@ export interface Device {
    * may be, above the MTU. Only with `txChecksumOffload`. Absent or 0: frames fit the MTU.
    */
   readonly gsoMaxSize?: number;
+  /**
+   * Gather on transmit (a NIC's scatter-gather DMA, NETIF_F_SG): a TCP super-segment's payload
+   * that lies in a SharedArrayBuffer is not copied into its frame; `transmit` takes it with
+   * `takePayload(frame)` (src/wire/gso.ts) and sends it by reference, after the frame's
+   * headers; a frame it does not take so it completes with `fillPayload(frame)` before reading
+   * it. Only a device that hands the frame to no one else may say so. Absent: false.
+   */
+  readonly txGather?: boolean;
 }
 
 /** A device on a simulated link that also has timed work (delivery, queues). */

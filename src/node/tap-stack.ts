@@ -57,6 +57,8 @@ export interface TapStackOptions {
   txRingBytes?: number;
   /** TapOptions.lendRx: receive buffers come back for reuse once read. Default true without `impair`. */
   lendRx?: boolean;
+  /** TapOptions.txGather: super-segments' payloads written from the send ring by reference. Default true. */
+  txGather?: boolean;
   /** Impairments on our side of the TAP: `tx` = frames we send, `rx` = frames we receive. */
   impair?: { tx?: Impairments; rx?: Impairments };
   /** Stack configuration (TCP options, ARP, ...). */
@@ -135,6 +137,7 @@ export async function tapStack(options: TapStackOptions = {}): Promise<TapStackH
     lendRx: options.lendRx ?? options.impair === undefined,
     txRingBytes: options.txRingBytes,
     tso: options.tso,
+    txGather: options.txGather,
     disableIpv6: options.ipv6 === undefined,
     netns: options.netns,
   });

@@ -243,9 +243,25 @@ export interface TapWriterFrame {
   head: Uint8Array | null;
 }
 
+/** A shared buffer the writer reads gathered payloads from (RING_SHARE), and the id records name it by. */
+export interface TapWriterShared {
+  sab: SharedArrayBuffer;
+  id: number;
+}
+
 export const RING_WRAP = 0xffffffff;
 /** A ring record of this length stands for the next TapWriterFrame message on the writer's port. */
 export const RING_MSG = 0xfffffffe;
+/**
+ * A gathered frame: [RING_GATHER][head length][buffer id][offset][length] then the head (vnet
+ * header and the frame's headers, padded to 4 bytes); the payload is `length` bytes at `offset`
+ * of the shared buffer of that id, written after the head.
+ */
+export const RING_GATHER = 0xfffffffd;
+/** The next message on the writer's port is a TapWriterShared: keep its buffer under its id. */
+export const RING_SHARE = 0xfffffffc;
+/** [RING_FORGET][id]: no later record names that shared buffer; let go of it. */
+export const RING_FORGET = 0xfffffffb;
 export const WCTL_STOP = 0;
 export const WCTL_USED = 1;
 export const WCTL_ERRORS = 2;
@@ -271,6 +287,11 @@ export function tapWriterMain(require: RequireFn): void {
   Atomics.store(ctl, 4, koffi.load('libc.so.6').func('int gettid()')());
   const SLEEPING = 5;
   const MSG = 0xfffffffe;
+  const GATHER = 0xfffffffd;
+  const SHARE = 0xfffffffc;
+  const FORGET = 0xfffffffb;
+  // Shared send-ring buffers gathered payloads are read from, by id (RING_SHARE).
+  const shared = new Map<number, Buffer>();
   let done: ArrayBuffer[] = [];
   const giveBack = (): void => {
     if (done.length === 0) return;
@@ -308,7 +329,33 @@ export function tapWriterMain(require: RequireFn): void {
     let frame: Uint8Array;
     let head: Uint8Array | null = null;
     let buf: ArrayBuffer | null = null;
-    if (len === MSG) {
+    if (len === SHARE || len === FORGET) {
+      if (len === SHARE) {
+        const m = wt.receiveMessageOnPort(data.port)?.message as TapWriterShared | undefined;
+        if (m === undefined) Atomics.add(ctl, ERRORS, 1);
+        else shared.set(m.id, Buffer.from(m.sab));
+      } else shared.delete(view.getUint32(pos + 4, true));
+      rec = len === SHARE ? 4 : 8;
+      pos += rec;
+      if (pos >= size) pos = 0;
+      Atomics.sub(ctl, USED, rec);
+      continue;
+    }
+    if (len === GATHER) {
+      const hl = view.getUint32(pos + 4, true);
+      const b = shared.get(view.getUint32(pos + 8, true));
+      const off = view.getUint32(pos + 12, true);
+      rec = 20 + ((hl + 3) & ~3);
+      head = bytes.subarray(pos + 20, pos + 20 + hl);
+      if (b === undefined) {
+        Atomics.add(ctl, ERRORS, 1);
+        pos += rec;
+        if (pos >= size) pos = 0;
+        Atomics.sub(ctl, USED, rec);
+        continue;
+      }
+      frame = b.subarray(off, off + view.getUint32(pos + 16, true));
+    } else if (len === MSG) {
       // The frame came by message, its buffer transferred (posted before this record).
       const m = wt.receiveMessageOnPort(data.port)?.message as TapWriterFrame | undefined;
       rec = 4;

@@ -26,7 +26,7 @@ import type { Device, LinkType } from '../link/device.ts';
 import { allocFrame, releaseFrame } from '../link/frame-alloc.ts';
 import { lendFrame } from '../link/rx-loan.ts';
 import { isWireError } from '../wire/error.ts';
-import { ipOffset, markSuperSegment, segmentTcp } from '../wire/gso.ts';
+import { fillPayload, ipOffset, markSuperSegment, segmentTcp, takePayload } from '../wire/gso.ts';
 import {
   emitVirtioNetHdr,
   parseVirtioNetHdr,
@@ -40,13 +40,17 @@ import {
   type VirtioNetHdr,
 } from '../wire/virtio-net.ts';
 import {
+  RING_FORGET,
+  RING_GATHER,
   RING_MSG,
+  RING_SHARE,
   RING_WRAP,
   TAP_OWN_BUFFER,
   type TapReaderData,
   type TapReaderMessage,
   type TapWriterData,
   type TapWriterFrame,
+  type TapWriterShared,
   tapReaderSource,
   tapWriterSource,
   WCTL_ERRORS,
@@ -141,6 +145,11 @@ export interface TapOptions {
    * keeps a frame beyond `onReceive` must copy it then.
    */
   lendRx?: boolean;
+  /**
+   * With `tso`: a super-segment's payload is written from the sender's send ring by reference
+   * (Device.txGather) instead of copied into its frame. Default true; false for A/B runs.
+   */
+  txGather?: boolean;
 }
 
 /** Buffers given back by the stack are sent to the reader thread this many at a time. */
@@ -170,6 +179,13 @@ export interface TapStats {
   rxGso: number;
   /** Offload: TCP super-segments sent whole (GSO_TCPV4/V6: the kernel cuts them, or takes them as GRO would). */
   txGso: number;
+  /** txGather: super-segments whose payload was written from the sender's shared send ring, never copied. */
+  txGathered: number;
+  /** txGather: shared send-ring buffers handed to the writer thread (RING_SHARE). */
+  txSharedBuffers: number;
+  /** txGather: of those, how many the stack has let go of (collected), and how many the writer was told to drop (RING_FORGET). */
+  txSharedFreed: number;
+  txSharedForgotten: number;
   /** Offload: received frames whose checksum the kernel left partial (NEEDS_CSUM) or had checked (DATA_VALID). */
   rxCsumTrusted: number;
   /** Offload: received frames with neither flag, whose transport checksum we verified here. */
@@ -419,6 +435,10 @@ class TapDeviceImpl implements TapDevice {
     txCsumOffloaded: 0,
     rxGso: 0,
     txGso: 0,
+    txGathered: 0,
+    txSharedBuffers: 0,
+    txSharedFreed: 0,
+    txSharedForgotten: 0,
     rxCsumTrusted: 0,
     rxCsumChecked: 0,
     rxCsumErrors: 0,
@@ -431,6 +451,7 @@ class TapDeviceImpl implements TapDevice {
   readonly txChecksumOffload: boolean;
   readonly rxChecksumValid: boolean;
   readonly gsoMaxSize: number;
+  readonly txGather: boolean;
   onReceive: ((frame: Uint8Array) => void) | null = null;
   onError: ((err: LinkError) => void) | null = null;
   #wakeFd: number;
@@ -473,6 +494,18 @@ class TapDeviceImpl implements TapDevice {
     const w = this.#wctl!;
     if (Atomics.load(w, WCTL_SLEEPING) !== 0) Atomics.notify(w, WCTL_USED);
   };
+  /** txGather: the ids the writer knows shared send-ring buffers by (RING_SHARE records). */
+  readonly #sharedIds = new WeakMap<SharedArrayBuffer, number>();
+  #nextSharedId = 1;
+  /** Ids of shared buffers this thread has let go of, for RING_FORGET records. */
+  #forgotten: number[] = [];
+  readonly #sharedGone = new FinalizationRegistry<number>((id) => {
+    if (this.#closed) return;
+    this.#stats.txSharedFreed++;
+    this.#forgotten.push(id);
+  });
+  /** Bytes a reserved record left unused at the ring's end (#reserve, #publish). */
+  #waste = 0;
   /** Write errors seen on this thread (the writer thread counts its own in its ctl). */
   #txErrorsHere = 0;
   /** The reader found the interface gone: writes go on this thread, so errors count at once. */
@@ -508,6 +541,10 @@ class TapDeviceImpl implements TapDevice {
     this.rxChecksumValid = vnet;
     this.txChecksumOffload = (offloadFlags & TUN_F_CSUM) !== 0;
     this.gsoMaxSize = this.txChecksumOffload && options.tso !== false ? 65535 : 0;
+    // Super-segments' payloads by reference need the writer thread (which reads them from the
+    // sender's shared ring) or writes on this thread (writev from it); either way this device
+    // hands frames to no one else.
+    this.txGather = this.gsoMaxSize > 0 && options.txGather !== false;
     this.#wakeFd = wakeFd;
     this.ifname = ifname;
     this.name = ifname;
@@ -724,7 +761,18 @@ class TapDeviceImpl implements TapDevice {
       }
       const hb = this.#txQueue.length > 0 ? new Uint8Array(VIRTIO_NET_HDR_MRG_LEN) : this.#txHdrBytes;
       emitVirtioNetHdr(hdr, hb, 0, VIRTIO_NET_HDR_MRG_LEN);
-      parts = [hb, frame];
+      // A super-segment whose payload stayed in the sender's shared send ring (txGather):
+      // written after the headers by reference. Any other frame is complete before it is
+      // read (a super-segment that fits the MTU comes without its gso size: filled in here).
+      const tail =
+        gsoSize !== undefined && this.txGather && this.#txQueue.length === 0 ? takePayload(frame) : null;
+      if (tail !== null) {
+        st.txGathered++;
+        parts = [hb, frame.subarray(0, frame.length - tail.length), tail];
+      } else {
+        fillPayload(frame);
+        parts = [hb, frame];
+      }
     } else parts = [frame];
     if (this.#txQueue.length > 0) {
       this.#enqueue(parts);
@@ -736,13 +784,14 @@ class TapDeviceImpl implements TapDevice {
 
   /**
    * Copies a frame (its parts back to back) into the writer's ring and wakes the writer.
-   * False when the ring has no room for it now.
+   * False when the ring has no room for it now. Three parts (vnet header, headers, payload):
+   * a gathered super-segment, whose payload the writer reads from the sender's shared ring.
    */
   #ringPut(parts: Uint8Array[]): boolean {
+    if (this.#forgotten.length > 0) this.#putForgotten();
+    if (parts.length === 3) return this.#ringPutGather(parts[0], parts[1], parts[2]);
     const ring = this.#ring!;
     const view = this.#ringView!;
-    const wctl = this.#wctl!;
-    const size = ring.length;
     const frame = parts[parts.length - 1];
     const buf = frame.buffer;
     // A large frame that is all of its buffer (a super-segment from frame-alloc.ts) is
@@ -755,14 +804,8 @@ class TapDeviceImpl implements TapDevice {
     let len = 0;
     if (!transfer) for (const p of parts) len += p.length;
     const need = transfer ? 4 : 4 + ((len + 3) & ~3);
-    let at = this.#wpos;
-    const waste = size - at < need ? size - at : 0;
-    if (Atomics.load(wctl, WCTL_USED) + waste + need > size) return false;
-    if (waste > 0) {
-      // The writer wraps on this marker (or by itself when fewer than 4 bytes are left).
-      if (waste >= 4) view.setUint32(at, RING_WRAP, true);
-      at = 0;
-    }
+    const at = this.#reserve(need);
+    if (at < 0) return false;
     if (transfer) {
       const port = this.#port!;
       const m: TapWriterFrame = { buf: buf as ArrayBuffer, head: parts.length > 1 ? parts[0] : null };
@@ -783,15 +826,90 @@ class TapDeviceImpl implements TapDevice {
         o += p.length;
       }
     }
-    this.#wpos = at + need >= size ? 0 : at + need;
+    this.#publish(at, need);
+    return true;
+  }
+
+  /**
+   * A gathered super-segment's record: [RING_GATHER][head length][buffer id][offset][length],
+   * then the vnet header and the frame's headers; the writer writes those and the payload,
+   * which it reads from the shared buffer it was given under that id (RING_SHARE, once per
+   * buffer). The payload is not copied on this thread at all.
+   */
+  #ringPutGather(hb: Uint8Array, head: Uint8Array, payload: Uint8Array): boolean {
+    const sab = payload.buffer as SharedArrayBuffer;
+    let id = this.#sharedIds.get(sab);
+    if (id === undefined) {
+      const at = this.#reserve(4);
+      if (at < 0) return false;
+      id = this.#nextSharedId++;
+      const m: TapWriterShared = { sab, id };
+      this.#port!.postMessage(m);
+      this.#ringView!.setUint32(at, RING_SHARE, true);
+      this.#publish(at, 4);
+      this.#stats.txSharedBuffers++;
+      this.#sharedIds.set(sab, id);
+      // Once this thread lets go of the buffer (the ring grew, or the connection ended), no
+      // record refers to it any more: the writer drops it too (RING_FORGET).
+      this.#sharedGone.register(sab, id);
+    }
+    const hl = hb.length + head.length;
+    const need = 20 + ((hl + 3) & ~3);
+    const at = this.#reserve(need);
+    if (at < 0) return false;
+    const view = this.#ringView!;
+    view.setUint32(at, RING_GATHER, true);
+    view.setUint32(at + 4, hl, true);
+    view.setUint32(at + 8, id, true);
+    view.setUint32(at + 12, payload.byteOffset, true);
+    view.setUint32(at + 16, payload.length, true);
+    const ring = this.#ring!;
+    ring.set(hb, at + 20);
+    ring.set(head, at + 20 + hb.length);
+    this.#publish(at, need);
+    return true;
+  }
+
+  /** RING_FORGET records for shared buffers this thread has let go of (as many as fit now). */
+  #putForgotten(): void {
+    const f = this.#forgotten;
+    while (f.length > 0) {
+      const at = this.#reserve(8);
+      if (at < 0) return;
+      this.#ringView!.setUint32(at, RING_FORGET, true);
+      this.#ringView!.setUint32(at + 4, f.pop()!, true);
+      this.#publish(at, 8);
+      this.#stats.txSharedForgotten++;
+    }
+  }
+
+  /**
+   * The ring offset for a record of `need` bytes (a multiple of 4), or -1 when the ring has
+   * no room for it now; `#publish` then makes it the writer's.
+   */
+  #reserve(need: number): number {
+    const size = this.#ring!.length;
+    let at = this.#wpos;
+    const waste = size - at < need ? size - at : 0;
+    if (Atomics.load(this.#wctl!, WCTL_USED) + waste + need > size) return -1;
+    if (waste > 0) {
+      // The writer wraps on this marker (or by itself when fewer than 4 bytes are left).
+      if (waste >= 4) this.#ringView!.setUint32(at, RING_WRAP, true);
+      at = 0;
+    }
+    this.#waste = waste;
+    return at;
+  }
+
+  #publish(at: number, need: number): void {
+    this.#wpos = at + need >= this.#ring!.length ? 0 : at + need;
     // Publishing the record (Atomics orders the bytes above before it). A writer that may be
     // asleep (the ring was empty) is woken once, after the current task: every frame the stack
     // sends in this poll then costs one wake-up between them, not one each.
-    if (Atomics.add(wctl, WCTL_USED, waste + need) === 0 && !this.#wakePending) {
+    if (Atomics.add(this.#wctl!, WCTL_USED, this.#waste + need) === 0 && !this.#wakePending) {
       this.#wakePending = true;
       queueMicrotask(this.#wakeWriter);
     }
-    return true;
   }
 
   /** Returns false when the write would block (the frame was queued or dropped). */
@@ -804,11 +922,12 @@ class TapDeviceImpl implements TapDevice {
       // has been written, so the order holds.
       if (
         !fromQueue &&
+        parts.length <= 2 &&
         (parts.length === 1 ? parts[0].length : parts[0].length + parts[1].length) <= DIRECT_WRITE_MAX &&
         Atomics.load(this.#wctl!, WCTL_USED) === 0
       )
         return this.#writeHere(parts, fromQueue);
-      const bytes = parts[parts.length - 1].length;
+      const bytes = parts.length === 3 ? parts[1].length + parts[2].length : parts[parts.length - 1].length;
       if (this.#ringPut(parts)) {
         st.txFrames++;
         st.txBytes += bytes;
@@ -831,7 +950,7 @@ class TapDeviceImpl implements TapDevice {
       // or copied together first when small (one plain write is cheaper than a writev).
       let n: number;
       if (parts.length === 1) n = fs.writeSync(this.fd, parts[0]);
-      else if (parts[0].length + parts[1].length <= DIRECT_WRITE_MAX) {
+      else if (parts.length === 2 && parts[0].length + parts[1].length <= DIRECT_WRITE_MAX) {
         const b = this.#small;
         b.set(parts[0], 0);
         b.set(parts[1], parts[0].length);

@@ -54,6 +54,7 @@ export interface StackTcpEnv {
     gsoSize?: number,
   ): void;
   gsoMaxSegment(src: IpAddress, dst: IpAddress): number;
+  txGather(src: IpAddress, dst: IpAddress): boolean;
   routeSource(dst: IpAddress): IpAddress | undefined;
   mssFor(dst: IpAddress): number;
   isLocalAddress(a: IpAddress): boolean;
@@ -226,6 +227,7 @@ export function tcpEnvOver(
       const route = routeFor(src, dst);
       return route === undefined ? 0 : gsoMaxSegment(route);
     },
+    txGather: (src, dst) => routeFor(src, dst)?.iface.device?.txGather === true,
     routeSource: (dst) => {
       // The last answer, kept while the routes stay the same (connect asks once per connection).
       if (

@@ -30,7 +30,10 @@ export interface TcpEnv {
   timers: TimerQueue;
   /**
    * Hand a segment to IP (which adds the IP header, routes, computes the checksum).
-   * `repr` and `payload` are lent for the duration of the call only: copy to keep.
+   * `repr` and `payload` are lent for the duration of the call only: copy to keep. Except a
+   * super-segment's payload (`gsoSize`, new data only) when it lies in a SharedArrayBuffer
+   * (the send ring's, ByteRing `shared`): it stays unchanged until acknowledged, so a device
+   * may send it by reference (Device.txGather).
    */
   output(
     src: IpAddress,
@@ -52,6 +55,11 @@ export interface TcpEnv {
    * when the route's device takes them (the kernel's sk_gso_max_size); 0 or absent: none.
    */
   gsoMaxSegment?(src: IpAddress, dst: IpAddress): number;
+  /**
+   * Whether the route's device sends super-segments' payloads by reference (Device.txGather):
+   * the connection's send ring is then shared (ByteRing.share). Absent: no.
+   */
+  txGather?(src: IpAddress, dst: IpAddress): boolean;
   /** Source address the host would use to reach dst (undefined: no route -> ENETUNREACH/EHOSTUNREACH). */
   routeSource(dst: IpAddress): IpAddress | undefined;
   /** Largest TCP payload on the route to dst (path MTU - IP - TCP headers, no options), e.g. 1460. */

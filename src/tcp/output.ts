@@ -674,6 +674,9 @@ export function tcpOutput(c: Tcb): void {
         rate === 0 && !c.opts.udpEncapsPort && env.gsoMaxSegment !== undefined
           ? env.gsoMaxSegment(c.local.address, c.remote.address)
           : 0;
+      // Super-segments to a device that gathers: their payloads go from a shared send ring.
+      if (gsoMax > 0 && !c.sndBuf.shared && env.txGather?.(c.local.address, c.remote.address))
+        c.sndBuf.share();
     }
     // Linux's GSO packets (push.ts gsoSegs): this segment ends one when it is the packet's
     // last by size, takes all the windows allow now, reaches a PSH mark (an skb's end), or

@@ -31,6 +31,8 @@ export function segmentTcp(
   checksums: boolean,
   alloc: (length: number) => Uint8Array = (n) => new Uint8Array(n),
 ): Uint8Array[] | null {
+  // Its payload may not be in it yet (deferPayload): it is read here.
+  fillPayload(frame);
   if (!(gsoSize > 0) || frame.length < l3 + 1) return null;
   const version = frame[l3] >> 4;
   let ipHl: number;
@@ -128,6 +130,49 @@ export function unmarkSuperSegment(bytes: Uint8Array): void {
 /** The gso size of the super-segment `bytes` is (a view of), or 0. */
 export function superSegmentGsoSize(bytes: Uint8Array): number {
   return gsoSizes.get(bytes.buffer) ?? 0;
+}
+
+/**
+ * A super-segment whose payload was not copied into its frame (Device.txGather): the frame
+ * being sent, where its payload belongs in it, and the payload (a view of the sender's send
+ * ring, in a SharedArrayBuffer, unchanged until acknowledged: TcpEnv.output). Frames go from
+ * TCP to the device synchronously, so one slot suffices: `deferPayload` fills it, the device
+ * takes it (`takePayload`), and anything else that would read the frame first fills the
+ * payload in (`fillPayload`: segmentTcp does, and the sender after the send returns, for a
+ * frame left waiting for ARP).
+ */
+let deferredFrame: Uint8Array | null = null;
+let deferredAt = 0;
+let deferredPayload: Uint8Array | null = null;
+
+/** `frame[at..]` is `payload`'s place; left unfilled for a device that takes it by reference. */
+export function deferPayload(frame: Uint8Array, at: number, payload: Uint8Array): void {
+  fillPayload();
+  deferredFrame = frame;
+  deferredAt = at;
+  deferredPayload = payload;
+}
+
+/**
+ * For the device `bytes` (a view of the frame, from any offset) is handed to: the payload it
+ * must send by reference after `bytes.length - payload.length` bytes of the frame, or null
+ * when the frame is complete. The device then owns the reference.
+ */
+export function takePayload(bytes: Uint8Array): Uint8Array | null {
+  if (deferredFrame === null || deferredFrame.buffer !== bytes.buffer) return null;
+  const p = deferredPayload;
+  deferredFrame = null;
+  deferredPayload = null;
+  return p;
+}
+
+/** Copies a deferred payload into its frame (`bytes`: only when that is the frame's buffer; omitted: whichever). */
+export function fillPayload(bytes?: Uint8Array): void {
+  const f = deferredFrame;
+  if (f === null || (bytes !== undefined && bytes.buffer !== f.buffer)) return;
+  f.set(deferredPayload!, deferredAt);
+  deferredFrame = null;
+  deferredPayload = null;
 }
 
 function readU32(b: Uint8Array, at: number): number {
