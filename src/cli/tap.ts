@@ -219,7 +219,9 @@ async function runTap(io: CliIo, o: TapRun): Promise<number> {
   const { openPcapngFile } = await import('../node/pcap-file.ts');
   let tap: Awaited<ReturnType<typeof openTap>>;
   try {
-    tap = await openTap({ name: o.name, mode: 'tap', offload: o.offload });
+    // Receive buffers lent to the stack and reused once read (as tapStack does), unless a
+    // capture, which may keep a frame past its delivery, sits between the TAP and the stack.
+    tap = await openTap({ name: o.name, mode: 'tap', offload: o.offload, lendRx: o.pcap === undefined });
   } catch (e) {
     io.err(`sockstack tap: ${(e as Error).message}`);
     return EXIT_FAILURE;
