@@ -33,7 +33,10 @@ export interface TcpEnv {
    * `repr` and `payload` are lent for the duration of the call only: copy to keep. Except a
    * super-segment's payload (`gsoSize`, new data only) when it lies in a SharedArrayBuffer
    * (the send ring's, ByteRing `shared`): it stays unchanged until acknowledged, so a device
-   * may send it by reference (Device.txGather).
+   * may send it by reference (Device.txGather). A peer that acknowledges bytes before they
+   * reached it (an optimistic ACK) frees their ring space early, so the device may send newer
+   * bytes under their sequence numbers: that corrupts only the stream of the peer that lied
+   * (an off-path sender needs an acceptable ACK, RFC 5961, which would let it inject anyway).
    */
   output(
     src: IpAddress,
