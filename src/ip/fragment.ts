@@ -25,7 +25,7 @@ import type { Instant } from '../time/instant.ts';
 import { seconds } from '../time/instant.ts';
 import type { Timer, TimerQueue } from '../time/timers.ts';
 import { emitIpv4, type Ipv4Repr, ipv4HeaderLength } from '../wire/ipv4.ts';
-import type { IpStats } from './stats.ts';
+import type { IpStats, ReassemblyStats } from './stats.ts';
 
 export interface ReassemblyConfig {
   /** Default 30 s. */
@@ -64,17 +64,6 @@ interface Hole {
 interface Piece {
   start: number;
   data: Uint8Array;
-}
-
-/** The reassembly counters both families keep (RFC 4293 ipSystemStatsReasm*, and ours). */
-export interface ReassemblyStats {
-  reasmRequired: number;
-  reasmOk: number;
-  reasmFails: number;
-  reasmTimeouts: number;
-  reasmOverlaps: number;
-  reasmEvictions: number;
-  reasmMalformed: number;
 }
 
 /** A datagram in reassembly, of either family; `F` is what its offset-0 fragment leaves for Time Exceeded. */

@@ -1,8 +1,10 @@
+import type { ReassemblyStats } from './stats.ts';
+
 /**
  * Counters of the IPv6 layer, NDP, SLAAC and MLD (names after RFC 4293's ipv6 rows
  * where one exists). Every dropped packet increments exactly one drop counter.
  */
-export interface Ipv6Stats {
+export interface Ipv6Stats extends ReassemblyStats {
   received: number;
   /** Too short, bad version, Payload Length past the frame. */
   malformed: number;
@@ -29,13 +31,6 @@ export interface Ipv6Stats {
   fragOk: number;
   fragCreates: number;
   fragFails: number;
-  reasmRequired: number;
-  reasmOk: number;
-  reasmFails: number;
-  reasmTimeouts: number;
-  reasmOverlaps: number;
-  reasmEvictions: number;
-  reasmMalformed: number;
   interfaceDown: number;
   /** Dropped on output, and to forward with a wrong TCP/UDP checksum (as IpStats.outDiscards). */
   outDiscards: number;

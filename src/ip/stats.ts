@@ -4,7 +4,23 @@
  */
 import { type NeighborStats as ArpStats, newNeighborStats as newArpStats } from './neighbor.ts';
 
-export interface IpStats {
+/** The reassembly counters both families keep (RFC 4293 ipSystemStatsReasm*, and ours). */
+export interface ReassemblyStats {
+  /** Fragments received (ipReasmReqds), datagrams reassembled (ipReasmOKs). */
+  reasmRequired: number;
+  reasmOk: number;
+  /** Fragments dropped (reasm failures of every kind; the kind is counted below too). */
+  reasmFails: number;
+  reasmTimeouts: number;
+  /** Datagrams dropped because two fragments overlapped (RFC 5722 style). */
+  reasmOverlaps: number;
+  /** Datagrams in reassembly evicted to stay within the memory cap. */
+  reasmEvictions: number;
+  /** Fragments with a bad length or offset (reassembly past 65535, non-multiple of 8). */
+  reasmMalformed: number;
+}
+
+export interface IpStats extends ReassemblyStats {
   /** Datagrams received from interfaces (ipInReceives). */
   received: number;
   /** Dropped: shorter than a header, bad version or IHL, Total Length past the frame. */
@@ -33,20 +49,8 @@ export interface IpStats {
   fragCreates: number;
   /** Sends refused: datagram larger than 65535 or options make fragmentation impossible. */
   fragFails: number;
-  /** Fragments received (ipReasmReqds), datagrams reassembled (ipReasmOKs). */
-  reasmRequired: number;
-  reasmOk: number;
-  /** Fragments dropped (reasm failures of every kind; the kind is counted below too). */
-  reasmFails: number;
-  reasmTimeouts: number;
-  /** Datagrams dropped because two fragments overlapped (RFC 5722 style). */
-  reasmOverlaps: number;
   /** Exact duplicate fragments ignored. */
   reasmDuplicates: number;
-  /** Datagrams in reassembly evicted to stay within the memory cap. */
-  reasmEvictions: number;
-  /** Fragments with a bad length or offset (reassembly past 65535, non-multiple of 8). */
-  reasmMalformed: number;
   /** Datagrams dropped on an interface that is down or has no link. */
   interfaceDown: number;
   /**
